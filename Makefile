@@ -1,0 +1,40 @@
+# One entry point for people and CI. `make test` builds its own virtual environment,
+# so it works on a fresh machine with nothing installed by hand.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: venv run serve test test-sqlite lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## the adapter with its built-in demo (SQLite, simulator, sample data) on 127.0.0.1:8000
+run: $(STAMP)
+	$(VENV)/bin/wi-adapter demo
+
+serve: $(STAMP)
+	$(VENV)/bin/wi-adapter serve
+
+## every test, on SQLite and PostgreSQL
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy adapter/domain upload_queue
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,34 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from adapter import __version__
+from adapter.api import health
+from adapter.settings import Settings
+
+HealthProbe = Callable[[], dict[str, Any]]
+
+
+def create_app(
+    settings: Settings, engine: Engine, health_probes: dict[str, HealthProbe] | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="工伤保险跨省异地就医直接结算 — 协议机构适配器",
+        version=__version__,
+        description=(
+            "Hospital-side adapter for work-injury insurance cross-province direct settlement. "
+            "Errors are application/problem+json with an `errors` list of "
+            "`{code, article, field, message}`; `message` is Chinese."
+        ),
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.health_probes = dict(health_probes or {})
+    app.include_router(health.router)
+    return app

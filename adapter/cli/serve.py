@@ -1,0 +1,37 @@
+"""``serve`` and ``demo``: run the adapter's HTTP face."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from adapter.settings import load_settings
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="run the adapter as configured")
+    serve.set_defaults(handler=_serve)
+    demo = subparsers.add_parser(
+        "demo", help="run the adapter with the built-in demo (SQLite, simulator, sample data)"
+    )
+    demo.add_argument("--data-dir", default="data/demo", help="where the demo database lives")
+    demo.set_defaults(handler=_demo)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from adapter.bootstrap import run_server
+
+    run_server(load_settings())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from adapter.bootstrap import run_server
+
+    settings = load_settings(
+        demo=True,
+        data_dir=args.data_dir,
+        database={"url": f"sqlite:///{args.data_dir}/adapter.db"},
+    )
+    run_server(settings)
+    return 0

@@ -1,0 +1,87 @@
+"""Cost catalogues (目录) and the index pricing looks items up in.
+
+Medical and rehab stays follow the *treatment place's* catalogues — drugs, treatment items,
+inpatient service standards, rehab items (N§32, B§15, B§30). Devices follow the *insured
+place's* device catalogue (N§32, B§15). Each item belongs to a region and a version with an
+effective date; pricing uses the version in force on the fee's date.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+
+class CatalogueKind(StrEnum):
+    DRUG = "drug"  # 工伤保险药品目录
+    TREATMENT = "treatment"  # 诊疗项目目录
+    SERVICE_STANDARD = "service_standard"  # 住院服务标准 (price cap per unit)
+    REHAB = "rehab"  # 工伤康复服务项目
+    DEVICE = "device"  # 辅助器具配置目录 (insured place; maximum payment limit)
+
+    @property
+    def label(self) -> str:
+        return {
+            "drug": "药品",
+            "treatment": "诊疗项目",
+            "service_standard": "住院服务",
+            "rehab": "康复项目",
+            "device": "辅助器具",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    kind: CatalogueKind
+    code: str
+    name: str
+    region: str  # division code the catalogue belongs to
+    unit: str = ""
+    price_cap: Decimal | None = None  # per unit; fund pays up to it (service standards)
+    limit: Decimal | None = None  # device maximum payment limit (最高支付限额)
+    version: str = ""
+    valid_from: date = date.min
+    valid_to: date | None = None  # None: until replaced by a later version
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+class Catalogue:
+    """An in-memory index: (kind, region, code) → versions sorted by effective date.
+
+    Lookup is a dict hit plus a bisect over that item's few versions, never a scan of the
+    catalogue, so a 5,000-line bill against 50,000 items prices in milliseconds.
+    """
+
+    def __init__(self, items: Iterable[CatalogueItem] = ()):
+        self._index: dict[tuple[CatalogueKind, str, str], list[CatalogueItem]] = {}
+        self._starts: dict[tuple[CatalogueKind, str, str], list[date]] = {}
+        for item in items:
+            self.add(item)
+
+    def add(self, item: CatalogueItem) -> None:
+        key = (item.kind, item.region, item.code)
+        versions = self._index.setdefault(key, [])
+        versions.append(item)
+        versions.sort(key=lambda v: v.valid_from)
+        self._starts[key] = [v.valid_from for v in versions]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._index.values())
+
+    def lookup(self, kind: CatalogueKind, region: str, code: str, on: date) -> CatalogueItem | None:
+        """The version of ``code`` in force on ``on``, or ``None`` if it is not in the catalogue."""
+        key = (kind, region, code)
+        versions = self._index.get(key)
+        if not versions:
+            return None
+        position = bisect.bisect_right(self._starts[key], on) - 1
+        if position < 0:
+            return None
+        item = versions[position]
+        return item if item.in_force(on) else None

@@ -1,0 +1,118 @@
+"""The adapter's one exception hierarchy.
+
+Lower-level errors (httpx, SQLAlchemy, hl7apy) are translated into these at the edge that
+meets them, so callers catch by meaning, not by library::
+
+    AdapterError
+    ├── DomainError                  a rule of the domain was broken by the request
+    │   ├── EligibilityRefused       the worker may not be settled directly (carries every reason)
+    │   ├── InvalidTransition        the encounter cannot move to that state from where it is
+    │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)
+    │   └── NotFound                 the thing named does not exist
+    ├── UpstreamError                talking to the provincial/national system failed
+    │   ├── UpstreamUnavailable      transient: time-out, connection error, 5xx, 429 — retry later
+    │   ├── UpstreamRejected         permanent: infcode -1 or 4xx — upstream's message kept
+    │   └── UpstreamMalformed        the reply was not the dialect's envelope
+    ├── InvalidMessage               inbound HL7 or JSON that cannot be understood
+    └── SettingsError                (adapter.settings) a setting is missing or wrong
+
+Each error has a machine-readable ``code``, the ``article`` it enforces (``N§33``, ``B§15``)
+where one applies, and a Chinese ``message`` a clerk can read to the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adapter.domain.rules import Finding
+
+
+class AdapterError(Exception):
+    """Base of every error the adapter raises on purpose."""
+
+    code: str = "ADAPTER_ERROR"
+    article: str = ""
+
+    def __init__(self, message: str, *, code: str | None = None, article: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if article is not None:
+            self.article = article
+
+
+class DomainError(AdapterError):
+    code = "DOMAIN_ERROR"
+
+
+class EligibilityRefused(DomainError):
+    """Direct settlement is refused; ``reasons`` lists every failed rule."""
+
+    code = "ELIGIBILITY_REFUSED"
+
+    def __init__(self, reasons: Sequence[Finding]):
+        self.reasons = tuple(reasons)
+        text = "；".join(reason.message for reason in self.reasons) or "不符合直接结算条件"
+        first = self.reasons[0] if self.reasons else None
+        super().__init__(
+            text,
+            code=first.code if first else None,
+            article=first.article if first else None,
+        )
+
+
+class InvalidTransition(DomainError):
+    code = "INVALID_TRANSITION"
+
+
+class PricingError(DomainError):
+    code = "PRICING_ERROR"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class UpstreamError(AdapterError):
+    """Upstream failed; ``upstream_message`` keeps upstream's own words (err_msg)."""
+
+    code = "UPSTREAM_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        infno: str = "",
+        msgid: str = "",
+        upstream_message: str = "",
+        code: str | None = None,
+    ):
+        super().__init__(message, code=code)
+        self.infno = infno
+        self.msgid = msgid
+        self.upstream_message = upstream_message
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamRejected(UpstreamError):
+    code = "UPSTREAM_REJECTED"
+
+
+class UpstreamMalformed(UpstreamError):
+    code = "UPSTREAM_MALFORMED"
+
+
+class InvalidMessage(AdapterError):
+    """Inbound data that cannot be understood; ``field`` says where (``PID-3``, ``lines.2``)."""
+
+    code = "INVALID_MESSAGE"
+
+    def __init__(self, message: str, *, field: str = "", code: str | None = None):
+        super().__init__(message, code=code)
+        self.field = field

@@ -1,0 +1,154 @@
+"""The filing (备案): the worker's registration for cross-province treatment.
+
+Fields follow 附表1 (medical/rehab filing form) and 附表2 (device filing form) of the
+Beijing rules; validity follows N§11/B§12, change and cancellation N§15/B§14.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+
+class FilingCategory(StrEnum):
+    """Why the worker is treated away from the insured place (N§4, B§7)."""
+
+    LONG_TERM_RESIDENCE = "long_term_residence"  # 异地长期居住
+    RESIDENT_WORK = "resident_work"  # 常驻异地工作
+    REFERRAL = "referral"  # 异地转诊转院
+
+    @property
+    def label(self) -> str:
+        return {
+            "long_term_residence": "异地长期居住",
+            "resident_work": "常驻异地工作",
+            "referral": "异地转诊转院",
+        }[self.value]
+
+
+class FilingPurpose(StrEnum):
+    MEDICAL = "medical"  # 就医
+    REHAB = "rehab"  # 康复
+    DEVICE = "device"  # 辅助器具配置
+
+    @property
+    def label(self) -> str:
+        return {"medical": "就医", "rehab": "康复", "device": "辅助器具配置"}[self.value]
+
+
+class FilingStatus(StrEnum):
+    ACTIVE = "active"
+    CHANGED = "changed"  # replaced by a successor filing (N§15, B§14)
+    CANCELLED = "cancelled"  # 取消备案 (N§15, B§14)
+    TERMINATED = "terminated"  # ended by loss of eligibility (B§13)
+
+    @property
+    def label(self) -> str:
+        return {
+            "active": "有效",
+            "changed": "已变更",
+            "cancelled": "已取消",
+            "terminated": "已终止（丧失待遇资格）",
+        }[self.value]
+
+
+class FilingType(StrEnum):
+    NEW = "new"  # 新增
+    CHANGE = "change"  # 变更
+
+
+class Applicant(StrEnum):
+    SELF = "self"  # 本人
+    RELATIVE = "relative"  # 工伤职工近亲属
+    EMPLOYER = "employer"  # 用人单位 (附表2 only)
+
+
+@dataclass(frozen=True)
+class FiledDevice:
+    """One device item on a device filing (附表2): name, minimum years, maximum payment."""
+
+    device_code: str
+    device_name: str
+    min_years: int
+    limit: Decimal  # 最高支付限额, yuan
+
+
+@dataclass(frozen=True)
+class Filing:
+    filing_no: str  # 编号
+    psn_no: str
+    purpose: FilingPurpose
+    category: FilingCategory
+    treatment_admdvs: str  # 就医地 (city or municipality) division code
+    valid_from: date  # 备案有效期 起
+    valid_to: date  # 备案有效期 止 (inclusive)
+    filed_on: date  # the day the agency approved it
+    status: FilingStatus = FilingStatus.ACTIVE
+    name: str = ""
+    gender: str = ""
+    citizen_id: str = ""
+    injury_parts: tuple[str, ...] = ()  # 受伤部位
+    injury_decision_no: str = ""  # 工伤认定决定书文（编）号
+    phone: str = ""
+    address: str = ""
+    filing_type: FilingType = FilingType.NEW
+    applicant: Applicant = Applicant.SELF
+    relative_name: str = ""
+    relative_citizen_id: str = ""
+    relative_phone: str = ""
+    employer_name: str = ""
+    employer_credit_code: str = ""
+    employer_contact: str = ""
+    employer_phone: str = ""
+    treatment_province: str = ""
+    insured_admdvs: str = ""  # 参保地
+    agency_opinion: str = ""  # 参保地经办机构意见
+    terminated_on: date | None = None  # loss of eligibility (B§13) or cancellation date
+    successor_no: str = ""  # the filing that replaced a changed one
+    third_party_liability: bool = False
+    device_assessment_no: str = ""  # 辅助器具配置结论书文（编）号 (附表2)
+    approval_notice_no: str = ""  # 配置费用核付通知单文（编）号 (附表2)
+    devices: tuple[FiledDevice, ...] = field(default=())
+
+    @property
+    def person_category(self) -> str:
+        """The 附表1/附表2 person category, e.g. 异地长期居住康复人员."""
+        if self.purpose is FilingPurpose.DEVICE:
+            short = {"referral": "转诊转院"}.get(self.category.value, self.category.label)
+            return f"{short}人员"
+        return f"{self.category.label}{self.purpose.label}人员"
+
+    @property
+    def effective_to(self) -> date:
+        """Last day of validity: a filing ended early (B§13, N§15) ends the day before."""
+        if self.terminated_on is not None:
+            return min(self.valid_to, self.terminated_on - timedelta(days=1))
+        return self.valid_to
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day <= self.effective_to
+
+    def device(self, device_code: str) -> FiledDevice | None:
+        return next((d for d in self.devices if d.device_code == device_code), None)
+
+
+def current_filings(filings: Iterable[Filing]) -> list[Filing]:
+    """Follow changed filings to their successors (N§15, B§14).
+
+    A changed filing whose successor is known is dropped in favour of it; one whose successor
+    is not among ``filings`` stays, so the eligibility check can say it was changed.
+    """
+    by_no = {f.filing_no: f for f in filings}
+    result: list[Filing] = []
+    for filing in by_no.values():
+        if filing.status is FilingStatus.CHANGED and filing.successor_no in by_no:
+            continue
+        result.append(filing)
+    return sorted(result, key=lambda f: (f.valid_from, f.filing_no))
+
+
+def filings_for(filings: Sequence[Filing], purpose: FilingPurpose) -> list[Filing]:
+    return [f for f in current_filings(filings) if f.purpose is purpose]

@@ -1,0 +1,30 @@
+"""Money is ``Decimal`` yuan, quantized to the fen (0.01).
+
+The rounding rule: ROUND_HALF_UP (四舍五入), applied once per fee line to the fund part;
+the personal part is the line amount minus the fund part, so fund + personal = amount holds
+exactly on every line and therefore on every bill. ROUND_HALF_UP in ``decimal`` rounds half
+away from zero, so a reversal (negative line) prices to exactly minus its original.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_fen(value: Decimal | int | str) -> Decimal:
+    """Quantize to the fen with the stated rounding rule."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"not a money amount: {value!r}") from exc
+    if not amount.is_finite():
+        raise ValueError(f"not a money amount: {value!r}")
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def is_fen(value: Decimal) -> bool:
+    """True when ``value`` has no more precision than the fen."""
+    return value == value.quantize(FEN)

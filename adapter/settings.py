@@ -1,0 +1,155 @@
+"""The adapter's settings: one class, read from ``config/adapter.toml`` and ``ADAPTER_*`` variables.
+
+Precedence, highest first: values passed in code (the demo, tests) > environment variables
+(``ADAPTER_<SECTION>__<KEY>``) > the TOML file (``ADAPTER_CONFIG_FILE``, default
+``config/adapter.toml``) > defaults. A wrong or missing setting raises :class:`SettingsError`
+whose message is one line naming the setting and the variable that overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from adapter.domain.errors import AdapterError
+
+DEFAULT_CONFIG_FILE = "config/adapter.toml"
+ENV_PREFIX = "ADAPTER_"
+
+InstitutionKind = Literal["medical", "rehab", "device"]
+
+
+class SettingsError(AdapterError):
+    """A setting is missing or wrong; start-up stops with this one-line message."""
+
+    code = "SETTINGS_INVALID"
+
+
+class InstitutionSettings(BaseModel):
+    code: str = Field(pattern=r"^[A-Z0-9]{12}$", description="fixmedins_code, 12 characters")
+    name: str = Field(min_length=1)
+    kinds: list[InstitutionKind] = Field(min_length=1)
+    admdvs: str = Field(pattern=r"^\d{6}$", description="city administrative division code")
+    province: str = ""
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite:///data/adapter.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        return value
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class UpstreamSettings(BaseModel):
+    dialect: Literal["reference"] = "reference"
+    base_url: str = Field(pattern=r"^https?://")
+    auth: Literal["none", "hmac", "sm"] = "none"
+    access_key: str = ""
+    secret_key: SecretStr = SecretStr("")
+    recer_sys_code: str = "WIADAPTER"
+    infver: str = "V1.0"
+    operator_code: str = "SYS"
+    operator_name: str = "系统"
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+    read_timeout_s: float = Field(default=10.0, gt=0)
+    read_budget_s: float = Field(default=6.0, gt=0)
+    ca_bundle: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+
+class HL7Settings(BaseModel):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=2575, ge=1, le=65535)
+    allowed_peers: list[str] = Field(default_factory=list)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    institution: InstitutionSettings
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    upstream: UpstreamSettings
+    hl7: HL7Settings = Field(default_factory=HL7Settings)
+    time_zone: str = "Asia/Shanghai"
+    data_dir: Path = Path("data")
+    demo: bool = False
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+
+def _describe(error: dict[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"])
+    variable = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
+    if error["type"] == "missing":
+        problem = "is missing"
+    elif error["type"] == "extra_forbidden":
+        problem = "is not a known setting"
+    else:
+        problem = f"is wrong: {error['msg']} (got {error.get('input')!r})"
+    return f"setting {path} {problem}; set it in the config file or with {variable}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise :class:`SettingsError` naming the first bad setting."""
+    toml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
+    if f"{ENV_PREFIX}CONFIG_FILE" in os.environ and not toml_file.is_file():
+        raise SettingsError(f"config file {toml_file} (ADAPTER_CONFIG_FILE) does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc.errors()[0])) from exc

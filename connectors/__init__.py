@@ -1,0 +1,1 @@
+"""Everything that speaks to the outside: upstream, card readers, HL7."""

@@ -1,0 +1,1 @@
+"""Social-security card readers: electronic card, reader bridge, simulated reader."""

@@ -1,0 +1,1 @@
+"""The upstream (provincial/national) system: dialect clients and the simulator."""

@@ -1,0 +1,96 @@
+"""Shared fixtures: real databases.
+
+``db_url`` gives each test a fresh, empty database on each backend: a SQLite file in the
+test's temporary folder, and a new PostgreSQL database on the server named by
+``ADAPTER_TEST_PG_URL`` (default: the loopback server, database ``test``, trust auth).
+PostgreSQL cases are skipped when the server does not answer, except under ``CI=true``,
+where an unreachable server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from adapter.store.db import make_engine
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("ADAPTER_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+_pg_state: dict[str, object] = {}
+
+
+def _pg_reachable() -> bool:
+    if "ok" not in _pg_state:
+        try:
+            engine = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            engine.dispose()
+            _pg_state["ok"] = True
+        except OperationalError as exc:
+            _pg_state["ok"] = False
+            _pg_state["why"] = str(exc).splitlines()[0]
+    return bool(_pg_state["ok"])
+
+
+def require_pg() -> None:
+    if _pg_reachable():
+        return
+    where = make_url(pg_admin_url()).render_as_string()
+    why = f"PostgreSQL at {where} unreachable: {_pg_state['why']}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def create_pg_database() -> str:
+    """A new, empty PostgreSQL database; returns its URL."""
+    require_pg()
+    name = f"wi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A fresh empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/adapter.db"
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

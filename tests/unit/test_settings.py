@@ -1,0 +1,102 @@
+"""Settings: read from the TOML file, overridden by ADAPTER_* variables, refused in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapter.settings import SettingsError, load_settings
+
+GOOD = """
+[institution]
+code = "H11010000001"
+name = "示例工伤协议医院"
+kinds = ["medical", "rehab"]
+admdvs = "110100"
+
+[upstream]
+base_url = "http://127.0.0.1:8090"
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "adapter.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    monkeypatch.setenv("ADAPTER_CONFIG_FILE", str(path))
+    for name in list(__import__("os").environ):
+        if name.startswith("ADAPTER_") and name != "ADAPTER_CONFIG_FILE":
+            monkeypatch.delenv(name)
+    return path
+
+
+def test_settings_are_read_from_the_toml_file(config_file: Path) -> None:
+    settings = load_settings()
+    assert settings.institution.code == "H11010000001"
+    assert settings.institution.kinds == ["medical", "rehab"]
+    assert settings.database.url == "sqlite:///data/adapter.db"
+    assert str(settings.zone) == "Asia/Shanghai"
+
+
+def test_environment_variables_override_the_file(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTER_INSTITUTION__NAME", "另一家医院")
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", "postgresql+psycopg://db/adapter")
+    monkeypatch.setenv("ADAPTER_HL7__PORT", "2576")
+    settings = load_settings()
+    assert settings.institution.name == "另一家医院"
+    assert settings.institution.code == "H11010000001"  # untouched keys keep the file's value
+    assert settings.database.url == "postgresql+psycopg://db/adapter"
+    assert settings.hl7.port == 2576
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("ADAPTER_INSTITUTION__CODE", "H1101", "institution.code"),
+        ("ADAPTER_INSTITUTION__ADMDVS", "beijing", "institution.admdvs"),
+        ("ADAPTER_INSTITUTION__KINDS", '["hospital"]', "institution.kinds.0"),
+        ("ADAPTER_DATABASE__URL", "mysql://x/y", "database.url"),
+        ("ADAPTER_UPSTREAM__BASE_URL", "ftp://upstream", "upstream.base_url"),
+        ("ADAPTER_HL7__PORT", "70000", "hl7.port"),
+        ("ADAPTER_TIME_ZONE", "Mars/Olympus", "time_zone"),
+    ],
+)
+def test_a_wrong_setting_stops_start_up_naming_it(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = caught.value.message
+    assert f"setting {named} " in message
+    assert "\n" not in message
+    assert "ADAPTER_" in message
+
+
+def test_a_missing_setting_is_named_with_its_variable(config_file: Path, tmp_path: Path) -> None:
+    config_file.write_text(GOOD.replace('admdvs = "110100"\n', ""), encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.message == (
+        "setting institution.admdvs is missing; set it in the config file or with "
+        "ADAPTER_INSTITUTION__ADMDVS"
+    )
+
+
+def test_a_named_config_file_that_does_not_exist_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ADAPTER_CONFIG_FILE", str(tmp_path / "nope.toml"))
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings()
+
+
+def test_the_shipped_config_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("ADAPTER_CONFIG_FILE", str(root / "config" / "adapter.toml"))
+    settings = load_settings()
+    assert settings.institution.code == "H11010000001"
+    assert settings.institution.admdvs == "110100"
