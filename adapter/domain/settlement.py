@@ -1,0 +1,139 @@
+"""Settlement: a stay's (or a fitting's) priced lines totalled into one bill.
+
+The totals are sums of the priced lines, so fund + personal = total holds to the fen for
+every bill. The personal part is split three ways, as the slip shows it: out of catalogue,
+over the standard or limit, non-work injury. Excluded lines (meal subsidy, transport) are
+listed apart and are not in the total (B§15, B§30). A stay that crosses a calendar year is
+settled as one bill at the discharge date (N§36, B§41).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from adapter.domain.encounters import Encounter
+from adapter.domain.fees import FeeLine
+from adapter.domain.money import ZERO
+from adapter.domain.pricing import PersonalReason, PricedBill, PricedLine
+from adapter.domain.rules import Rule
+
+ONE_BILL_ACROSS_YEARS = Rule(
+    "ST_ONE_BILL_ACROSS_YEARS",
+    "N§36, B§41",
+    "住院跨自然年度，以出院结算日期为结算时点，按一笔费用整体结算",
+)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    total: Decimal
+    fund_pay: Decimal
+    personal_pay: Decimal
+    out_of_catalogue: Decimal  # 目录外
+    over_limit: Decimal  # 超标准/超限额
+    non_work_injury: Decimal  # 非工伤
+    excluded_total: Decimal = ZERO  # meal subsidy, transport: not in the bill
+
+    @classmethod
+    def of(cls, lines: Iterable[PricedLine], excluded: Iterable[FeeLine] = ()) -> Breakdown:
+        total = fund = ZERO
+        personal: dict[PersonalReason | None, Decimal] = defaultdict(lambda: ZERO)
+        for line in lines:
+            total += line.amount
+            fund += line.fund_pay
+            personal[line.reason] += line.personal_pay
+        return cls(
+            total=total,
+            fund_pay=fund,
+            personal_pay=total - fund,
+            out_of_catalogue=personal[PersonalReason.OUT_OF_CATALOGUE],
+            over_limit=personal[PersonalReason.OVER_LIMIT],
+            non_work_injury=personal[PersonalReason.NON_WORK_INJURY],
+            excluded_total=sum((line.amount for line in excluded), ZERO),
+        )
+
+
+@dataclass(frozen=True)
+class CategoryTotal:
+    category: str
+    total: Decimal
+    fund_pay: Decimal
+    personal_pay: Decimal
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What a settlement computes; nothing is written until the service settles it."""
+
+    lines: tuple[PricedLine, ...]
+    excluded: tuple[FeeLine, ...]
+    breakdown: Breakdown
+    settles_on: date  # the discharge date: the settlement's date for every purpose
+    crosses_year: bool
+    notes: tuple[str, ...] = ()
+
+    def by_category(self) -> tuple[CategoryTotal, ...]:
+        """Totals per fee category, in the order categories first appear on the bill."""
+        sums: dict[str, list[Decimal]] = {}
+        for line in self.lines:
+            entry = sums.setdefault(line.line.category.value, [ZERO, ZERO, ZERO])
+            entry[0] += line.amount
+            entry[1] += line.fund_pay
+            entry[2] += line.personal_pay
+        return tuple(CategoryTotal(k, *v) for k, v in sums.items())
+
+
+def make_bill(priced: PricedBill, admitted_at: datetime, discharged_at: datetime) -> Bill:
+    crosses_year = admitted_at.year != discharged_at.year
+    notes = (ONE_BILL_ACROSS_YEARS.message,) if crosses_year else ()
+    return Bill(
+        lines=priced.lines,
+        excluded=priced.excluded,
+        breakdown=Breakdown.of(priced.lines, priced.excluded),
+        settles_on=discharged_at.date(),
+        crosses_year=crosses_year,
+        notes=notes,
+    )
+
+
+class SettlementStatus(StrEnum):
+    SETTLED = "settled"
+    REVOKED = "revoked"
+
+    @property
+    def label(self) -> str:
+        return {"settled": "已结算", "revoked": "已撤销"}[self.value]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    id: str
+    encounter: Encounter
+    slip_no: str
+    settled_at: datetime
+    bill: Bill
+    operator: str = ""
+    status: SettlementStatus = SettlementStatus.SETTLED
+    revoked_at: datetime | None = None
+    revoke_reason: str = ""
+
+    @property
+    def breakdown(self) -> Breakdown:
+        return self.bill.breakdown
+
+    @property
+    def month(self) -> str:
+        """The reconciliation month: the discharge (settlement) date's, even across years."""
+        return self.bill.settles_on.strftime("%Y-%m")
+
+
+def make_slip_no(institution_code: str, on: date, sequence: int) -> str:
+    """Institution code + date + 5-digit daily sequence: H1101000000120261124 00001 (no space)."""
+    if not 0 < sequence < 100_000:
+        raise ValueError("slip sequence must be 1..99999")
+    return f"{institution_code}{on:%Y%m%d}{sequence:05d}"
