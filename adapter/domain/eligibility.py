@@ -1,0 +1,329 @@
+"""Eligibility: may this worker be settled directly here, for this encounter, now?
+
+Checked at admission (B§28, N§33) and again at discharge (N§33, B§30), and for a device
+fitting (N§34, B§34). The decision lists every rule it checked — passed, warned or refused —
+each with its code, article and a Chinese sentence the clerk can read to the worker.
+
+Two readings of the sources worth stating:
+
+- Admitted inside the validity ⇒ the stay settles normally even if the filing has expired by
+  discharge (N§13, B§13). The same holds when the worker cancels the filing during the stay:
+  the cancellation concerns later treatment (N§15, B§14).
+- A filing ended by loss of eligibility (丧失待遇享受资格) ends its validity at that date
+  (B§13); the worker is no longer entitled, so a discharge on or after that date is refused
+  and the costs go to manual reimbursement at the insured place (N§38, B§16).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from adapter.domain.encounters import EncounterKind
+from adapter.domain.filings import Filing, FilingPurpose, FilingStatus, current_filings
+from adapter.domain.institutions import DirectSettlementStatus, Institution, same_treatment_place
+from adapter.domain.people import CardData, CardStatus, Person, Suspension
+from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding, Rule, Severity
+
+CARD_UNKNOWN = Rule(
+    "EL_CARD_UNKNOWN", "B§28, N§45", "未查询到该社会保障卡对应的参保人员，请核对卡号或身份证号"
+)
+CARD_VALID = Rule(
+    "EL_CARD_VALID",
+    "B§28, N§45",
+    "社会保障卡状态为“{status}”，须持有效社会保障卡（含电子社保卡）实名就医",
+)
+IDENTITY_MATCH = Rule(
+    "EL_IDENTITY_MATCH", "B§28, N§45", "社会保障卡与参保人员信息不一致（{what}），请核实实名身份"
+)
+NOT_SUSPENDED = Rule(
+    "EL_NOT_SUSPENDED",
+    "N§49, B§52",
+    "该工伤职工自{since}起因{reason}被暂停跨省异地就医直接结算，请联系参保地经办机构",
+)
+INSTITUTION_ENABLED = Rule(
+    "EL_INSTITUTION_ENABLED",
+    "N§16, N§17, B§23",
+    "本机构当前状态为“{status}”，不能提供跨省异地就医直接结算",
+)
+INSTITUTION_KIND = Rule("EL_INSTITUTION_KIND", "N§16, B§23", "本机构未开通{kind}的跨省异地直接结算")
+FILING_EXISTS = Rule(
+    "EL_FILING_EXISTS",
+    "B§17, N§16",
+    "未查询到该工伤职工的跨省异地{purpose}备案，不能直接结算。" + FILING_CHANNELS_TEXT,
+)
+FILING_CATEGORY = Rule(
+    "EL_FILING_CATEGORY",
+    "附表1, 附表2",
+    "该工伤职工的备案人员类别为“{filed}”，与本次{kind}不符。" + FILING_CHANNELS_TEXT,
+)
+FILED_BEFORE_ADMISSION = Rule(
+    "EL_FILED_BEFORE_ADMISSION",
+    "B§17, N§16",
+    "备案于{filed_on}办理，晚于入院日期{admitted_on}；须在入院前完成备案方可直接结算",
+)
+TREATMENT_PLACE = Rule(
+    "EL_TREATMENT_PLACE",
+    "N§12, B§10",
+    "备案的就医地（{filed}）不是本机构所在地（{here}），不能在本机构直接结算。"
+    + FILING_CHANNELS_TEXT,
+)
+VALID_ON_ADMISSION = Rule(
+    "EL_VALID_ON_ADMISSION",
+    "N§11, B§12",
+    "备案有效期为{valid_from}至{valid_to}，入院日期{admitted_on}不在有效期内，需重新办理备案。"
+    + FILING_CHANNELS_TEXT,
+)
+ADMITTED_INSIDE_VALIDITY = Rule(
+    "EL_ADMITTED_INSIDE_VALIDITY",
+    "N§13, B§13",
+    "入院时备案在有效期内（至{valid_to}），出院时虽已超出有效期，仍可正常直接结算",
+)
+EXPIRES_SOON = Rule(
+    "EL_EXPIRES_SOON",
+    "N§11, B§12",
+    "备案将于{valid_to}到期（还有{days}天）；本次入院不受影响，之后就医需重新备案",
+)
+NOT_TERMINATED = Rule(
+    "EL_NOT_TERMINATED",
+    "B§13",
+    "备案已因丧失待遇享受资格于{on}终止，不能直接结算，相关费用回参保地按规定处理",
+)
+NOT_CANCELLED = Rule(
+    "EL_NOT_CANCELLED", "N§15, B§14", "备案已于{on}取消，不能直接结算。" + FILING_CHANNELS_TEXT
+)
+NOT_CHANGED = Rule(
+    "EL_NOT_CHANGED",
+    "N§15, B§14",
+    "备案{filing_no}已变更，请以变更后的备案（{successor}）为准，重新查询备案信息",
+)
+INJURY_PARTS_FILED = Rule(
+    "EL_INJURY_PARTS_FILED",
+    "B§13, 附表1",
+    "本次治疗的受伤部位（{parts}）不在备案的受伤部位（{filed}）内",
+)
+NO_THIRD_PARTY = Rule(
+    "EL_NO_THIRD_PARTY", "N§3, B§4", "涉及第三方责任的费用不纳入跨省异地就医直接结算"
+)
+APPROVAL_NOTICE = Rule(
+    "EL_APPROVAL_NOTICE",
+    "B§34",
+    "配置费用核付通知单号（{given}）与备案的核付通知单（{filed}）不符，请核对参保地出具的通知单",
+)
+DEVICES_ON_NOTICE = Rule(
+    "EL_DEVICES_ON_NOTICE", "B§34", "辅助器具（{items}）未列入已备案的配置费用核付通知单"
+)
+
+# A warning is raised this many days before the filing runs out (referrals last 6 months).
+EXPIRY_WARNING_DAYS = 15
+
+
+class Stage(StrEnum):
+    ADMISSION = "admission"
+    DISCHARGE = "discharge"
+
+
+@dataclass(frozen=True)
+class EligibilityRequest:
+    card: CardData
+    person: Person | None  # None: upstream knows no one by this card
+    filings: Sequence[Filing]
+    suspensions: Sequence[Suspension]
+    institution: Institution
+    kind: EncounterKind
+    admitted_on: date
+    checked_on: date  # the admission date at admission, the discharge date at discharge
+    stage: Stage = Stage.ADMISSION
+    injury_parts: tuple[str, ...] = ()
+    approval_notice_no: str = ""
+    device_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EligibilityDecision:
+    filing: Filing | None
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    @property
+    def reasons(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.REFUSAL)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.WARNING)
+
+    def codes(self, severity: Severity = Severity.REFUSAL) -> set[str]:
+        return {f.code for f in self.findings if f.severity is severity}
+
+
+def _person_findings(request: EligibilityRequest, person: Person) -> list[Finding]:
+    card = request.card
+    findings: list[Finding] = []
+    status = card.status if card.status is not CardStatus.NORMAL else person.card_status
+    if status is CardStatus.NORMAL:
+        findings.append(CARD_VALID.passed(status=status.label))
+    else:
+        findings.append(CARD_VALID.refused("card", status=status.label))
+    mismatched = [
+        label
+        for label, given, known in (
+            ("姓名", card.name, person.name),
+            ("公民身份号码", card.citizen_id, person.citizen_id),
+        )
+        if given and known and given != known
+    ]
+    if mismatched:
+        findings.append(IDENTITY_MATCH.refused("card", what="、".join(mismatched)))
+    else:
+        findings.append(IDENTITY_MATCH.passed(what=""))
+    suspension = next(
+        (
+            s
+            for s in request.suspensions
+            if s.psn_no == person.psn_no and s.in_force(request.checked_on)
+        ),
+        None,
+    )
+    if suspension:
+        findings.append(NOT_SUSPENDED.refused(since=suspension.since, reason=suspension.reason))
+    else:
+        findings.append(NOT_SUSPENDED.passed(since="", reason=""))
+    return findings
+
+
+def _institution_findings(request: EligibilityRequest) -> list[Finding]:
+    institution = request.institution
+    status = institution.status
+    findings = [
+        INSTITUTION_ENABLED.passed(status=status.label)
+        if status is DirectSettlementStatus.ENABLED
+        else INSTITUTION_ENABLED.refused(status=status.label)
+    ]
+    if request.kind.value in institution.kinds:
+        findings.append(INSTITUTION_KIND.passed(kind=request.kind.label))
+    else:
+        findings.append(INSTITUTION_KIND.refused("kind", kind=request.kind.label))
+    return findings
+
+
+def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
+    admitted, checked = request.admitted_on, request.checked_on
+    ended = filing.terminated_on
+    if filing.status is FilingStatus.CHANGED:
+        return [
+            NOT_CHANGED.refused(filing_no=filing.filing_no, successor=filing.successor_no or "未知")
+        ]
+    if filing.status is FilingStatus.CANCELLED and (ended is None or ended <= admitted):
+        return [NOT_CANCELLED.refused(on=ended or "此前")]
+    if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
+        # B§13: loss of eligibility ends the filing; N§13's protection covers expiry only.
+        return [NOT_TERMINATED.refused(on=ended or "此前")]
+    return []
+
+
+def _validity_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
+    admitted, checked = request.admitted_on, request.checked_on
+    if filing.filed_on > admitted:
+        return [FILED_BEFORE_ADMISSION.refused(filed_on=filing.filed_on, admitted_on=admitted)]
+    findings = [FILED_BEFORE_ADMISSION.passed(filed_on=filing.filed_on, admitted_on=admitted)]
+    details: dict[str, object] = {
+        "valid_from": filing.valid_from,
+        "valid_to": filing.effective_to,
+        "admitted_on": admitted,
+    }
+    if not filing.valid_on(admitted):
+        findings.append(VALID_ON_ADMISSION.refused("admitted_at", **details))
+        return findings
+    findings.append(VALID_ON_ADMISSION.passed(**details))
+    if checked > filing.effective_to:
+        # N§13, B§13: admitted inside the validity, so the stay settles normally.
+        findings.append(ADMITTED_INSIDE_VALIDITY.warned(valid_to=filing.effective_to))
+    elif request.stage is Stage.ADMISSION:
+        days = (filing.effective_to - checked).days
+        if days <= EXPIRY_WARNING_DAYS:
+            findings.append(EXPIRES_SOON.warned(valid_to=filing.effective_to, days=days))
+    return findings
+
+
+def _filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
+    findings = _status_findings(request, filing)
+    if findings:
+        return findings
+    here = request.institution.admdvs
+    if same_treatment_place(filing.treatment_admdvs, here):
+        findings.append(TREATMENT_PLACE.passed(filed=filing.treatment_admdvs, here=here))
+    else:
+        findings.append(TREATMENT_PLACE.refused(filed=filing.treatment_admdvs, here=here))
+    findings += _validity_findings(request, filing)
+    unfiled = [part for part in request.injury_parts if part not in filing.injury_parts]
+    filed_parts = "、".join(filing.injury_parts) or "无"
+    if unfiled:
+        findings.append(
+            INJURY_PARTS_FILED.refused("injury_parts", parts="、".join(unfiled), filed=filed_parts)
+        )
+    elif request.injury_parts:
+        findings.append(
+            INJURY_PARTS_FILED.passed(parts="、".join(request.injury_parts), filed=filed_parts)
+        )
+    if filing.third_party_liability:
+        findings.append(NO_THIRD_PARTY.refused())
+    else:
+        findings.append(NO_THIRD_PARTY.passed())
+    if request.kind is EncounterKind.DEVICE:
+        findings += _device_findings(request, filing)
+    return findings
+
+
+def _device_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
+    given, filed = request.approval_notice_no.strip(), filing.approval_notice_no
+    findings: list[Finding] = []
+    if not given or given != filed:
+        findings.append(
+            APPROVAL_NOTICE.refused(
+                "approval_notice_no", given=given or "未提供", filed=filed or "无"
+            )
+        )
+    else:
+        findings.append(APPROVAL_NOTICE.passed(given=given, filed=filed))
+    missing = [code for code in request.device_codes if filing.device(code) is None]
+    if missing:
+        findings.append(DEVICES_ON_NOTICE.refused("items", items="、".join(missing)))
+    elif request.device_codes:
+        findings.append(DEVICES_ON_NOTICE.passed(items=""))
+    return findings
+
+
+def _refusals(findings: Sequence[Finding]) -> int:
+    return sum(1 for f in findings if f.refuses)
+
+
+def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
+    """Decide eligibility; every rule checked is in ``findings``, refusals in ``reasons``."""
+    if request.person is None:
+        return EligibilityDecision(None, (CARD_UNKNOWN.refused("card"),))
+    findings = _person_findings(request, request.person) + _institution_findings(request)
+    purpose = FilingPurpose(request.kind.value)
+    filings = [f for f in current_filings(request.filings) if f.psn_no == request.person.psn_no]
+    candidates = [f for f in filings if f.purpose is purpose]
+    if not candidates:
+        if filings:
+            categories = "、".join(sorted({f.person_category for f in filings}))
+            findings.append(
+                FILING_CATEGORY.refused("kind", filed=categories, kind=request.kind.label)
+            )
+        else:
+            findings.append(FILING_EXISTS.refused(purpose=purpose.label))
+        return EligibilityDecision(None, tuple(findings))
+    findings.append(FILING_EXISTS.passed(purpose=purpose.label))
+    # The filing that fits best: fewest refusals, then the most recent.
+    evaluated = [(f, _filing_findings(request, f)) for f in candidates]
+    filing, filing_findings = min(
+        evaluated, key=lambda pair: (_refusals(pair[1]), -pair[0].valid_from.toordinal())
+    )
+    return EligibilityDecision(filing, tuple(findings + filing_findings))

@@ -1,0 +1,420 @@
+"""Eligibility rules of docs/domain.md, one test (or table row) per rule and boundary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pytest
+
+from adapter.domain.eligibility import (
+    EXPIRY_WARNING_DAYS,
+    EligibilityDecision,
+    EligibilityRequest,
+    Stage,
+    check_eligibility,
+)
+from adapter.domain.encounters import EncounterKind
+from adapter.domain.filings import FilingCategory, FilingPurpose, FilingStatus
+from adapter.domain.institutions import DirectSettlementStatus
+from adapter.domain.people import CardKind, CardStatus, Suspension
+from adapter.domain.rules import FILING_CHANNELS, Severity
+from tests.unit.domain.builders import (
+    card,
+    device_filing,
+    filing,
+    institution,
+    person,
+    request,
+)
+
+
+def refused(decision: EligibilityDecision) -> set[str]:
+    return decision.codes(Severity.REFUSAL)
+
+
+def test_a_valid_long_term_residence_filing_is_eligible_and_every_rule_is_listed() -> None:
+    decision = check_eligibility(request())
+    assert decision.eligible
+    assert decision.filing is not None and decision.filing.filing_no == "F001"
+    checked = decision.codes(Severity.PASSED)
+    assert {
+        "EL_CARD_VALID",
+        "EL_IDENTITY_MATCH",
+        "EL_NOT_SUSPENDED",
+        "EL_INSTITUTION_ENABLED",
+        "EL_FILING_EXISTS",
+        "EL_TREATMENT_PLACE",
+        "EL_FILED_BEFORE_ADMISSION",
+        "EL_VALID_ON_ADMISSION",
+        "EL_NO_THIRD_PARTY",
+    } <= checked
+    for finding in decision.findings:
+        assert finding.article, finding
+        assert finding.message, finding
+
+
+# -- identity: B§28, N§45 ---------------------------------------------------------------
+
+
+def test_EL_CARD_UNKNOWN_B28_a_card_upstream_does_not_know_is_refused() -> None:
+    decision = check_eligibility(request(person=None))
+    assert refused(decision) == {"EL_CARD_UNKNOWN"}
+    assert decision.reasons[0].article == "B§28, N§45"
+
+
+@pytest.mark.parametrize("status", [CardStatus.LOST, CardStatus.FROZEN, CardStatus.CANCELLED])
+def test_EL_CARD_VALID_B28_N45_a_lost_or_frozen_card_is_refused(status: CardStatus) -> None:
+    decision = check_eligibility(request(card=card(status=status)))
+    assert "EL_CARD_VALID" in refused(decision)
+    assert status.label in decision.reasons[0].message
+
+
+def test_EL_CARD_VALID_B28_a_card_lost_upstream_is_refused_though_the_reader_says_normal() -> None:
+    decision = check_eligibility(request(person=person(card_status=CardStatus.LOST)))
+    assert "EL_CARD_VALID" in refused(decision)
+
+
+def test_EL_IDENTITY_MATCH_B28_real_name_a_card_of_someone_else_is_refused() -> None:
+    decision = check_eligibility(request(card=card(name="李四", citizen_id="110101198505050011")))
+    reason = next(r for r in decision.reasons if r.code == "EL_IDENTITY_MATCH")
+    assert "姓名" in reason.message and "公民身份号码" in reason.message
+
+
+def test_EL_IDENTITY_MATCH_an_electronic_card_without_a_name_is_matched_on_what_it_carries() -> (
+    None
+):
+    decision = check_eligibility(request(card=card(kind=CardKind.ECARD, name="")))
+    assert decision.eligible
+
+
+# -- suspension: N§49, B§52 --------------------------------------------------------------
+
+
+def test_EL_NOT_SUSPENDED_N49_B52_a_suspended_worker_is_refused() -> None:
+    suspension = Suspension("P001", since=date(2026, 6, 1), reason="严重违规")
+    decision = check_eligibility(request(suspensions=(suspension,)))
+    assert refused(decision) == {"EL_NOT_SUSPENDED"}
+    assert "2026-06-01" in decision.reasons[0].message
+    assert decision.reasons[0].article == "N§49, B§52"
+
+
+def test_EL_NOT_SUSPENDED_a_suspension_starting_after_the_check_date_does_not_refuse() -> None:
+    suspension = Suspension("P001", since=date(2026, 11, 25), reason="严重违规")
+    assert check_eligibility(request(suspensions=(suspension,))).eligible
+
+
+def test_EL_NOT_SUSPENDED_another_workers_suspension_does_not_refuse() -> None:
+    suspension = Suspension("P009", since=date(2026, 1, 1), reason="严重违规")
+    assert check_eligibility(request(suspensions=(suspension,))).eligible
+
+
+def test_EL_NOT_SUSPENDED_N49_a_suspension_in_force_at_discharge_refuses_settlement() -> None:
+    suspension = Suspension("P001", since=date(2026, 12, 1), reason="严重违规")
+    decision = check_eligibility(
+        request(suspensions=(suspension,), checked_on=date(2026, 12, 3), stage=Stage.DISCHARGE)
+    )
+    assert "EL_NOT_SUSPENDED" in refused(decision)
+
+
+# -- the institution: N§16, N§17, B§23 ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        DirectSettlementStatus.SUSPENDED,
+        DirectSettlementStatus.TERMINATED,
+        DirectSettlementStatus.CLOSED,
+    ],
+)
+def test_EL_INSTITUTION_ENABLED_N16_N17_B23_an_institution_no_longer_enabled_refuses(
+    status: DirectSettlementStatus,
+) -> None:
+    decision = check_eligibility(request(institution=institution(status=status)))
+    assert refused(decision) == {"EL_INSTITUTION_ENABLED"}
+    assert status.label in decision.reasons[0].message
+
+
+def test_EL_INSTITUTION_KIND_a_hospital_not_enabled_for_devices_refuses_a_fitting() -> None:
+    decision = check_eligibility(
+        request(
+            institution=institution(kinds=frozenset({"medical"})),
+            kind=EncounterKind.DEVICE,
+            filings=(device_filing(),),
+            approval_notice_no="沪工伤辅核〔2026〕0123号",
+        )
+    )
+    assert refused(decision) == {"EL_INSTITUTION_KIND"}
+
+
+# -- the filing exists, before admission: B§17, N§16 ---------------------------------------
+
+
+def test_EL_FILING_EXISTS_B17_N16_an_unfiled_worker_is_refused_and_shown_the_channels() -> None:
+    decision = check_eligibility(request(filings=()))
+    assert refused(decision) == {"EL_FILING_EXISTS"}
+    message = decision.reasons[0].message
+    for channel in FILING_CHANNELS:
+        assert channel in message
+    assert "B§9" in message
+
+
+def test_EL_FILING_EXISTS_another_workers_filing_does_not_count() -> None:
+    decision = check_eligibility(request(filings=(filing(psn_no="P002"),)))
+    assert refused(decision) == {"EL_FILING_EXISTS"}
+
+
+def test_EL_FILED_BEFORE_ADMISSION_B17_a_filing_made_after_admission_is_refused() -> None:
+    late = filing(filed_on=date(2026, 11, 26), valid_from=date(2026, 11, 26))
+    decision = check_eligibility(request(filings=(late,), checked_on=date(2026, 11, 30)))
+    assert refused(decision) == {"EL_FILED_BEFORE_ADMISSION"}
+    assert "2026-11-26" in decision.reasons[0].message
+
+
+def test_EL_FILED_BEFORE_ADMISSION_B17_a_filing_made_on_the_admission_day_is_accepted() -> None:
+    same_day = filing(filed_on=date(2026, 11, 24), valid_from=date(2026, 11, 24))
+    assert check_eligibility(request(filings=(same_day,))).eligible
+
+
+# -- the treatment place: N§12, B§10 -------------------------------------------------------
+
+
+def test_EL_TREATMENT_PLACE_N12_B10_a_filing_for_another_city_is_refused() -> None:
+    tianjin = filing(treatment_admdvs="120100")
+    decision = check_eligibility(request(filings=(tianjin,)))
+    assert refused(decision) == {"EL_TREATMENT_PLACE"}
+    assert "120100" in decision.reasons[0].message
+
+
+def test_EL_TREATMENT_PLACE_N12_a_filing_to_the_municipality_as_a_whole_fits_any_district() -> None:
+    whole_city = filing(treatment_admdvs="110000")
+    district = institution(admdvs="110105")
+    assert check_eligibility(request(filings=(whole_city,), institution=district)).eligible
+
+
+def test_EL_TREATMENT_PLACE_N12_two_cities_of_one_province_are_different_places() -> None:
+    shijiazhuang = filing(treatment_admdvs="130100")
+    tangshan = institution(admdvs="130200")
+    decision = check_eligibility(request(filings=(shijiazhuang,), institution=tangshan))
+    assert "EL_TREATMENT_PLACE" in refused(decision)
+
+
+# -- category fits the encounter: 附表1, 附表2 -------------------------------------------
+
+
+def test_EL_FILING_CATEGORY_a_medical_filing_does_not_cover_a_rehab_stay() -> None:
+    decision = check_eligibility(request(kind=EncounterKind.REHAB))
+    assert refused(decision) == {"EL_FILING_CATEGORY"}
+    assert "异地长期居住就医人员" in decision.reasons[0].message
+
+
+def test_EL_FILING_CATEGORY_a_rehab_filing_covers_a_rehab_stay() -> None:
+    rehab = filing(filing_no="F002", purpose=FilingPurpose.REHAB, category=FilingCategory.REFERRAL)
+    decision = check_eligibility(request(kind=EncounterKind.REHAB, filings=(filing(), rehab)))
+    assert decision.eligible
+    assert decision.filing is not None and decision.filing.filing_no == "F002"
+    assert decision.filing.person_category == "异地转诊转院康复人员"
+
+
+# -- validity on the admission date: N§11, B§12; boundaries ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("admitted", "eligible"),
+    [
+        (date(2026, 1, 9), False),  # the day before validity starts
+        (date(2026, 1, 10), True),  # the first valid day
+        (date(2027, 1, 9), True),  # the last valid day
+        (date(2027, 1, 10), False),  # the first expired day
+    ],
+)
+def test_EL_VALID_ON_ADMISSION_N11_B12_boundary_days(admitted: date, eligible: bool) -> None:
+    early = filing(filed_on=date(2026, 1, 5))
+    decision = check_eligibility(
+        request(filings=(early,), admitted_on=admitted, checked_on=admitted)
+    )
+    assert decision.eligible is eligible
+    if not eligible:
+        assert refused(decision) == {"EL_VALID_ON_ADMISSION"}
+        assert decision.reasons[0].article == "N§11, B§12"
+
+
+def test_EL_ADMITTED_INSIDE_VALIDITY_N13_B13_discharge_after_expiry_settles_normally() -> None:
+    decision = check_eligibility(
+        request(
+            admitted_on=date(2027, 1, 9),  # the last valid day
+            checked_on=date(2027, 2, 20),
+            stage=Stage.DISCHARGE,
+        )
+    )
+    assert decision.eligible
+    warning = next(w for w in decision.warnings if w.code == "EL_ADMITTED_INSIDE_VALIDITY")
+    assert warning.article == "N§13, B§13"
+
+
+def test_EL_ADMITTED_INSIDE_VALIDITY_N13_admitted_the_first_expired_day_is_refused() -> None:
+    decision = check_eligibility(
+        request(admitted_on=date(2027, 1, 10), checked_on=date(2027, 2, 20), stage=Stage.DISCHARGE)
+    )
+    assert refused(decision) == {"EL_VALID_ON_ADMISSION"}
+
+
+def test_EL_EXPIRES_SOON_a_referral_near_expiry_is_admitted_with_a_warning() -> None:
+    referral = filing(
+        category=FilingCategory.REFERRAL, valid_from=date(2026, 6, 1), valid_to=date(2026, 11, 30)
+    )
+    decision = check_eligibility(request(filings=(referral,)))
+    assert decision.eligible
+    warning = next(w for w in decision.warnings if w.code == "EL_EXPIRES_SOON")
+    assert "2026-11-30" in warning.message and "6天" in warning.message
+
+
+def test_EL_EXPIRES_SOON_no_warning_one_day_outside_the_window() -> None:
+    valid_to = date(2026, 11, 24).toordinal() + EXPIRY_WARNING_DAYS + 1
+    referral = filing(valid_to=date.fromordinal(valid_to))
+    assert "EL_EXPIRES_SOON" not in check_eligibility(request(filings=(referral,))).codes(
+        Severity.WARNING
+    )
+
+
+# -- termination by loss of eligibility: B§13 ------------------------------------------------
+
+
+def test_EL_NOT_TERMINATED_B13_a_filing_terminated_before_admission_is_refused() -> None:
+    ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 10, 1))
+    decision = check_eligibility(request(filings=(ended,)))
+    assert refused(decision) == {"EL_NOT_TERMINATED"}
+    assert decision.reasons[0].article == "B§13"
+
+
+def test_EL_NOT_TERMINATED_B13_loss_of_eligibility_during_the_stay_refuses_at_discharge() -> None:
+    ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 12, 1))
+    admitted = check_eligibility(request(filings=(ended,)))
+    discharged = check_eligibility(
+        request(filings=(ended,), checked_on=date(2026, 12, 5), stage=Stage.DISCHARGE)
+    )
+    assert admitted.eligible
+    assert refused(discharged) == {"EL_NOT_TERMINATED"}
+
+
+def test_B13_termination_ends_validity_the_day_before() -> None:
+    ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 12, 1))
+    assert ended.effective_to == date(2026, 11, 30)
+    assert ended.valid_on(date(2026, 11, 30)) and not ended.valid_on(date(2026, 12, 1))
+
+
+# -- cancelled or changed filings: N§15, B§14 -------------------------------------------------
+
+
+def test_EL_NOT_CANCELLED_N15_B14_a_cancelled_filing_is_refused() -> None:
+    cancelled = filing(status=FilingStatus.CANCELLED, terminated_on=date(2026, 9, 1))
+    decision = check_eligibility(request(filings=(cancelled,)))
+    assert refused(decision) == {"EL_NOT_CANCELLED"}
+
+
+def test_EL_NOT_CANCELLED_N13_cancelled_after_admission_the_stay_still_settles() -> None:
+    cancelled = filing(status=FilingStatus.CANCELLED, terminated_on=date(2026, 12, 1))
+    decision = check_eligibility(
+        request(filings=(cancelled,), checked_on=date(2026, 12, 10), stage=Stage.DISCHARGE)
+    )
+    assert decision.eligible
+    assert "EL_ADMITTED_INSIDE_VALIDITY" in decision.codes(Severity.WARNING)
+
+
+def test_EL_NOT_CHANGED_N15_B14_a_changed_filing_is_replaced_by_its_successor() -> None:
+    old = filing(status=FilingStatus.CHANGED, successor_no="F009", treatment_admdvs="120100")
+    new = filing(filing_no="F009", filing_type="change", valid_from=date(2026, 3, 1))
+    decision = check_eligibility(request(filings=(old, new)))
+    assert decision.eligible
+    assert decision.filing is not None and decision.filing.filing_no == "F009"
+
+
+def test_EL_NOT_CHANGED_a_changed_filing_whose_successor_is_unknown_is_refused() -> None:
+    old = filing(status=FilingStatus.CHANGED, successor_no="F009")
+    decision = check_eligibility(request(filings=(old,)))
+    assert refused(decision) == {"EL_NOT_CHANGED"}
+    assert "F009" in decision.reasons[0].message
+
+
+def test_the_best_fitting_filing_is_chosen_among_several() -> None:
+    expired = filing(filing_no="F000", valid_from=date(2025, 1, 1), valid_to=date(2025, 12, 31))
+    other_city = filing(filing_no="F005", treatment_admdvs="120100")
+    decision = check_eligibility(request(filings=(expired, other_city, filing())))
+    assert decision.eligible
+    assert decision.filing is not None and decision.filing.filing_no == "F001"
+
+
+# -- injury parts: B§13, 附表1 ---------------------------------------------------------------
+
+
+def test_EL_INJURY_PARTS_FILED_B13_several_filed_parts_may_be_treated_in_one_stay() -> None:
+    assert check_eligibility(request(injury_parts=("左手", "左前臂"))).eligible
+
+
+def test_EL_INJURY_PARTS_FILED_B13_an_injury_part_not_filed_is_refused() -> None:
+    decision = check_eligibility(request(injury_parts=("左手", "右膝")))
+    assert refused(decision) == {"EL_INJURY_PARTS_FILED"}
+    reason = decision.reasons[0]
+    assert "右膝" in reason.message and reason.field == "injury_parts"
+
+
+# -- third-party liability: N§3, B§4 ---------------------------------------------------------
+
+
+def test_EL_NO_THIRD_PARTY_N3_B4_third_party_liability_is_refused() -> None:
+    decision = check_eligibility(request(filings=(filing(third_party_liability=True),)))
+    assert refused(decision) == {"EL_NO_THIRD_PARTY"}
+    assert decision.reasons[0].article == "N§3, B§4"
+
+
+# -- device fitting: B§34 ---------------------------------------------------------------------
+
+
+def device_request(**changes: Any) -> EligibilityRequest:
+    base = request(
+        kind=EncounterKind.DEVICE,
+        filings=(device_filing(),),
+        approval_notice_no="沪工伤辅核〔2026〕0123号",
+        device_codes=("D01",),
+    )
+    return replace(base, **changes)
+
+
+def test_EL_APPROVAL_NOTICE_B34_a_matching_notice_with_filed_items_is_eligible() -> None:
+    decision = check_eligibility(device_request())
+    assert decision.eligible
+    assert decision.filing is not None and decision.filing.filing_no == "F100"
+
+
+@pytest.mark.parametrize("given", ["", "沪工伤辅核〔2026〕0999号"])
+def test_EL_APPROVAL_NOTICE_B34_a_missing_or_different_notice_is_refused(given: str) -> None:
+    decision = check_eligibility(device_request(approval_notice_no=given))
+    assert refused(decision) == {"EL_APPROVAL_NOTICE"}
+    assert decision.reasons[0].field == "approval_notice_no"
+
+
+def test_EL_DEVICES_ON_NOTICE_B34_an_item_not_on_the_notice_is_refused() -> None:
+    decision = check_eligibility(device_request(device_codes=("D01", "D77")))
+    assert refused(decision) == {"EL_DEVICES_ON_NOTICE"}
+    assert "D77" in decision.reasons[0].message
+
+
+def test_every_refusal_is_reported_not_just_the_first() -> None:
+    bad = filing(treatment_admdvs="120100", third_party_liability=True)
+    decision = check_eligibility(
+        request(
+            card=card(status=CardStatus.LOST),
+            filings=(bad,),
+            institution=institution(status=DirectSettlementStatus.SUSPENDED),
+            injury_parts=("右膝",),
+        )
+    )
+    assert refused(decision) == {
+        "EL_CARD_VALID",
+        "EL_INSTITUTION_ENABLED",
+        "EL_TREATMENT_PLACE",
+        "EL_INJURY_PARTS_FILED",
+        "EL_NO_THIRD_PARTY",
+    }

@@ -1,0 +1,207 @@
+"""Pricing rules of docs/domain.md, one test per row, with the fen that tips a limit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.errors import PricingError
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.pricing import PersonalReason, price_line, price_lines
+from tests.unit.domain.builders import BEIJING, at, catalogue, fee, item
+
+D = Decimal
+CATALOGUE = catalogue(
+    item(CatalogueKind.DRUG, "XA01", name="布洛芬缓释胶囊", unit="盒"),
+    item(CatalogueKind.TREATMENT, "T100", name="清创缝合术"),
+    item(
+        CatalogueKind.SERVICE_STANDARD, "S01", name="普通病房床位费", unit="日", price_cap=D("60")
+    ),
+    item(CatalogueKind.REHAB, "R10", name="运动疗法"),
+)
+
+
+def test_PR_IN_CATALOGUE_N32_a_catalogue_item_is_paid_by_the_fund_in_full() -> None:
+    priced = price_line(fee("1", "XA01", "35.50"), CATALOGUE, BEIJING)
+    assert (priced.fund_pay, priced.personal_pay) == (D("35.50"), D("0.00"))
+    assert priced.rule.code == "PR_IN_CATALOGUE" and priced.rule.article == "N§32"
+    assert priced.reason is None and priced.in_catalogue
+
+
+@pytest.mark.parametrize(
+    ("category", "code"),
+    [
+        (FeeCategory.DRUG, "XA01"),
+        (FeeCategory.TREATMENT, "T100"),
+        (FeeCategory.REHAB, "R10"),
+    ],
+)
+def test_PR_IN_CATALOGUE_N32_each_treatment_place_catalogue_applies(
+    category: FeeCategory, code: str
+) -> None:
+    priced = price_line(fee("1", code, "100.00", category=category), CATALOGUE, BEIJING)
+    assert priced.fund_pay == D("100.00")
+
+
+def test_PR_OUT_OF_CATALOGUE_N32_N37_an_item_outside_the_catalogue_is_paid_by_the_worker() -> None:
+    priced = price_line(fee("1", "ZZ99", "88.80"), CATALOGUE, BEIJING)
+    assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("88.80"))
+    assert priced.reason is PersonalReason.OUT_OF_CATALOGUE
+    assert priced.rule.article == "N§32, N§37"
+    assert not priced.in_catalogue
+
+
+def test_PR_OUT_OF_CATALOGUE_N32_the_catalogue_of_another_region_does_not_apply() -> None:
+    priced = price_line(fee("1", "XA01", "35.50"), CATALOGUE, "120100")
+    assert priced.reason is PersonalReason.OUT_OF_CATALOGUE
+
+
+def test_PR_OUT_OF_CATALOGUE_N32_a_drug_code_looked_up_as_a_treatment_item_is_not_found() -> None:
+    priced = price_line(
+        fee("1", "XA01", "35.50", category=FeeCategory.TREATMENT), CATALOGUE, BEIJING
+    )
+    assert priced.reason is PersonalReason.OUT_OF_CATALOGUE
+
+
+def bed(days: str, price: str) -> FeeLine:
+    amount = (D(days) * D(price)).quantize(D("0.01"))
+    return fee(
+        "B1",
+        "S01",
+        str(amount),
+        quantity=days,
+        unit_price=D(price),
+        category=FeeCategory.SERVICE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("price", "fund", "personal"),
+    [
+        ("60.00", "600.00", "0.00"),  # exactly the standard
+        ("60.01", "600.00", "0.10"),  # one fen over the standard, per day
+        ("59.99", "599.90", "0.00"),
+        ("100.00", "600.00", "400.00"),
+    ],
+)
+def test_PR_OVER_STANDARD_N32_N37_a_bed_fee_above_the_standard_pays_up_to_it(
+    price: str, fund: str, personal: str
+) -> None:
+    priced = price_line(bed("10", price), CATALOGUE, BEIJING)
+    assert (priced.fund_pay, priced.personal_pay) == (D(fund), D(personal))
+    if D(personal):
+        assert priced.reason is PersonalReason.OVER_LIMIT
+        assert priced.rule.code == "PR_OVER_STANDARD"
+        assert "60元/日" in priced.message
+    else:
+        assert priced.rule.code == "PR_IN_CATALOGUE"
+
+
+def test_PR_NON_WORK_INJURY_B29_N37_treatment_of_a_non_work_injury_is_paid_by_the_worker() -> None:
+    priced = price_line(fee("1", "XA01", "35.50", work_injury=False), CATALOGUE, BEIJING)
+    assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("35.50"))
+    assert priced.reason is PersonalReason.NON_WORK_INJURY
+    assert priced.rule.article == "B§29, N§37"
+
+
+@pytest.mark.parametrize("category", [FeeCategory.MEAL, FeeCategory.TRANSPORT])
+def test_PR_EXCLUDED_B15_B30_meal_subsidy_and_transport_are_listed_apart(
+    category: FeeCategory,
+) -> None:
+    bill = price_lines(
+        [fee("1", "XA01", "35.50"), fee("2", "M01", "100.00", category=category)],
+        CATALOGUE,
+        BEIJING,
+    )
+    assert [line.line.line_id for line in bill.lines] == ["1"]
+    assert [line.line_id for line in bill.excluded] == ["2"]
+
+
+def test_a_reversal_cancels_its_original_to_the_fen() -> None:
+    original = bed("3", "100.00")
+    reversal = fee(
+        "B2", "S01", "-300.00", quantity="-3", category=FeeCategory.SERVICE, reverses="B1"
+    )
+    bill = price_lines([original, reversal], CATALOGUE, BEIJING)
+    assert [line.fund_pay for line in bill.lines] == [D("180.00"), D("-180.00")]
+    assert sum(line.fund_pay for line in bill.lines) == 0
+    assert sum(line.personal_pay for line in bill.lines) == 0
+
+
+def test_a_partial_reversal_is_priced_like_its_original() -> None:
+    original = fee("1", "S01", "300.00", quantity="3", category=FeeCategory.SERVICE)
+    reversal = fee("2", "ZZZZ", "-100.00", quantity="-1", category=FeeCategory.DRUG, reverses="1")
+    bill = price_lines([original, reversal], CATALOGUE, BEIJING)
+    # the reversal takes its original's item and category: 2 days at the 60.00 standard remain
+    assert sum(line.fund_pay for line in bill.lines) == D("120.00")
+    assert sum(line.personal_pay for line in bill.lines) == D("80.00")
+
+
+def test_a_reversal_is_priced_by_the_catalogue_in_force_on_the_originals_date() -> None:
+    versioned = catalogue(
+        item(CatalogueKind.DRUG, "XA01", valid_from=date(2026, 1, 1), valid_to=date(2026, 11, 30)),
+    )
+    original = fee("1", "XA01", "50.00", occurred_at=at("2026-11-30"))
+    reversal = fee("2", "XA01", "-50.00", quantity="-1", occurred_at=at("2026-12-02"), reverses="1")
+    bill = price_lines([original, reversal], versioned, BEIJING)
+    assert [line.fund_pay for line in bill.lines] == [D("50.00"), D("-50.00")]
+
+
+@pytest.mark.parametrize(
+    ("reverses", "quantity", "code"),
+    [
+        ("404", "-1", "FEE_REVERSAL_UNKNOWN_ORIGINAL"),
+        ("1", "-3", "FEE_REVERSAL_EXCEEDS_ORIGINAL"),
+    ],
+)
+def test_a_reversal_without_a_matching_original_is_refused(
+    reverses: str, quantity: str, code: str
+) -> None:
+    lines = [
+        fee("1", "XA01", "70.00", quantity="2"),
+        fee("2", "XA01", str(D("35.00") * D(quantity)), quantity=quantity, reverses=reverses),
+    ]
+    with pytest.raises(PricingError) as caught:
+        price_lines(lines, CATALOGUE, BEIJING)
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"quantity": D("0")}, "FEE_ZERO_QUANTITY"),
+        ({"amount": D("1.005")}, "FEE_AMOUNT_PRECISION"),
+        ({"amount": D("-1.00")}, "FEE_SIGN_MISMATCH"),
+        ({"unit_price": D("-1")}, "FEE_NEGATIVE_PRICE"),
+    ],
+)
+def test_a_malformed_fee_line_is_refused_with_a_reason(changes: dict[str, Any], code: str) -> None:
+    line = replace(fee("1", "XA01", "1.00"), **changes)
+    with pytest.raises(PricingError) as caught:
+        price_line(line, CATALOGUE, BEIJING)
+    assert caught.value.code == code
+    assert caught.value.message  # Chinese, for the billing clerk
+
+
+def test_the_catalogue_version_in_force_on_the_fees_date_prices_it() -> None:
+    versioned = catalogue(
+        item(CatalogueKind.SERVICE_STANDARD, "S01", price_cap=D("50"), valid_from=date(2025, 1, 1)),
+        item(CatalogueKind.SERVICE_STANDARD, "S01", price_cap=D("60"), valid_from=date(2026, 1, 1)),
+    )
+    december = fee("1", "S01", "70.00", category=FeeCategory.SERVICE, occurred_at=at("2025-12-31"))
+    january = fee("2", "S01", "70.00", category=FeeCategory.SERVICE, occurred_at=at("2026-01-01"))
+    bill = price_lines([december, january], versioned, BEIJING)
+    assert [line.fund_pay for line in bill.lines] == [D("50.00"), D("60.00")]
+
+
+def test_an_item_withdrawn_from_the_catalogue_is_out_of_catalogue_after_its_end() -> None:
+    withdrawn = catalogue(item(CatalogueKind.DRUG, "XA01", valid_to=date(2026, 6, 30)))
+    before = price_line(fee("1", "XA01", "10.00", occurred_at=at("2026-06-30")), withdrawn, BEIJING)
+    after = price_line(fee("2", "XA01", "10.00", occurred_at=at("2026-07-01")), withdrawn, BEIJING)
+    assert before.reason is None
+    assert after.reason is PersonalReason.OUT_OF_CATALOGUE

@@ -1,0 +1,180 @@
+"""Settlement totals and money properties (hypothesis): fund + personal = total, always."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.money import to_fen
+from adapter.domain.pricing import price_lines
+from adapter.domain.settlement import Breakdown, Settlement, make_bill, make_slip_no
+from tests.unit.domain.builders import BEIJING, at, catalogue, fee, item
+
+D = Decimal
+CATALOGUE = catalogue(
+    item(CatalogueKind.DRUG, "XA01", unit="盒"),
+    item(CatalogueKind.DRUG, "XA02", unit="盒", price_cap=D("12.34")),
+    item(CatalogueKind.TREATMENT, "T100"),
+    item(CatalogueKind.SERVICE_STANDARD, "S01", unit="日", price_cap=D("60")),
+    item(CatalogueKind.SERVICE_STANDARD, "S02", unit="日", price_cap=D("33.33")),
+    item(CatalogueKind.REHAB, "R10"),
+)
+CODES = {
+    FeeCategory.DRUG: ["XA01", "XA02", "ZZ01"],
+    FeeCategory.TREATMENT: ["T100", "ZZ02"],
+    FeeCategory.SERVICE: ["S01", "S02"],
+    FeeCategory.REHAB: ["R10", "ZZ03"],
+    FeeCategory.MEAL: ["M01"],
+}
+
+
+def bill_of(lines: list[FeeLine]):  # type: ignore[no-untyped-def]
+    return make_bill(price_lines(lines, CATALOGUE, BEIJING), at("2026-11-01"), at("2026-11-30"))
+
+
+def test_the_breakdown_splits_personal_pay_three_ways_and_lists_excluded_apart() -> None:
+    lines = [
+        fee("1", "XA01", "100.00"),  # fund 100
+        fee("2", "ZZ01", "20.00"),  # out of catalogue 20
+        fee("3", "S01", "800.00", quantity="10", category=FeeCategory.SERVICE),  # 600 + 200 over
+        fee("4", "T100", "50.00", category=FeeCategory.TREATMENT, work_injury=False),  # 50
+        fee("5", "M01", "300.00", category=FeeCategory.MEAL),  # excluded
+    ]
+    breakdown = bill_of(lines).breakdown
+    assert breakdown == Breakdown(
+        total=D("970.00"),
+        fund_pay=D("700.00"),
+        personal_pay=D("270.00"),
+        out_of_catalogue=D("20.00"),
+        over_limit=D("200.00"),
+        non_work_injury=D("50.00"),
+        excluded_total=D("300.00"),
+    )
+
+
+def test_totals_by_category_add_up_to_the_bill() -> None:
+    bill = bill_of(
+        [
+            fee("1", "XA01", "100.00"),
+            fee("2", "XA01", "10.00"),
+            fee("3", "S01", "800.00", quantity="10", category=FeeCategory.SERVICE),
+        ]
+    )
+    totals = {c.category: (c.total, c.fund_pay, c.personal_pay) for c in bill.by_category()}
+    assert totals == {
+        "drug": (D("110.00"), D("110.00"), D("0.00")),
+        "service": (D("800.00"), D("600.00"), D("200.00")),
+    }
+
+
+def test_N36_B41_a_stay_across_a_year_is_one_bill_on_the_discharge_date() -> None:
+    lines = [
+        fee("1", "XA01", "100.00", occurred_at=at("2026-12-30")),
+        fee("2", "XA01", "100.00", occurred_at=at("2027-01-02")),
+    ]
+    priced = price_lines(lines, CATALOGUE, BEIJING)
+    bill = make_bill(priced, at("2026-12-28"), at("2027-01-05"))
+    assert bill.crosses_year and bill.settles_on == date(2027, 1, 5)
+    assert bill.breakdown.total == D("200.00") and bill.breakdown.fund_pay == D("200.00")
+    assert any("N§36" in note or "整体结算" in note for note in bill.notes)
+    settlement = Settlement(
+        id="S1",
+        encounter=Encounter(
+            "E1", EncounterKind.MEDICAL, "P001", "F001", "H11010000001", "V1", at("2026-12-28")
+        ),
+        slip_no=make_slip_no("H11010000001", date(2027, 1, 5), 1),
+        settled_at=at("2027-01-05"),
+        bill=bill,
+    )
+    assert settlement.month == "2027-01"
+    assert settlement.slip_no == "H1101000000120270105" + "00001"
+
+
+# -- properties ------------------------------------------------------------------------------
+
+money = st.decimals(min_value=D("0.01"), max_value=D("99999.99"), places=2)
+quantities = st.decimals(min_value=D("0.5"), max_value=D("90"), places=1)
+
+
+@st.composite
+def fee_lines(draw: st.DrawFn) -> list[FeeLine]:
+    count = draw(st.integers(min_value=1, max_value=40))
+    lines: list[FeeLine] = []
+    for number in range(count):
+        category = draw(st.sampled_from(list(CODES)))
+        code = draw(st.sampled_from(CODES[category]))
+        quantity = draw(quantities)
+        unit_price = draw(money)
+        lines.append(
+            FeeLine(
+                line_id=f"L{number}",
+                item_code=code,
+                item_name=code,
+                category=category,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=to_fen(quantity * unit_price),
+                occurred_at=at("2026-11-05"),
+                work_injury=draw(st.booleans()) or draw(st.booleans()),
+            )
+        )
+    return lines
+
+
+def reversal_of(line: FeeLine, quantity: Decimal | None = None) -> FeeLine:
+    quantity = line.quantity if quantity is None else quantity
+    amount = line.amount if quantity == line.quantity else to_fen(quantity * line.unit_price)
+    return replace(
+        line, line_id=f"R-{line.line_id}", quantity=-quantity, amount=-amount, reverses=line.line_id
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(fee_lines())
+def test_fund_plus_personal_is_the_total_for_every_bill(lines: list[FeeLine]) -> None:
+    breakdown = bill_of(lines).breakdown
+    assert breakdown.fund_pay + breakdown.personal_pay == breakdown.total
+    assert breakdown.total == sum((li.amount for li in lines if not li.category.excluded), D(0))
+    assert (
+        breakdown.out_of_catalogue + breakdown.over_limit + breakdown.non_work_injury
+        == breakdown.personal_pay
+    )
+    for value in (breakdown.total, breakdown.fund_pay, breakdown.personal_pay):
+        assert value == value.quantize(D("0.01"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(fee_lines())
+def test_fund_pay_never_exceeds_the_amount_or_the_standard(lines: list[FeeLine]) -> None:
+    for priced in bill_of(lines).lines:
+        assert D(0) <= priced.fund_pay <= priced.amount
+        assert priced.fund_pay + priced.personal_pay == priced.amount
+        if priced.item is not None and priced.item.price_cap is not None:
+            assert priced.fund_pay <= to_fen(priced.item.price_cap * priced.line.quantity)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fee_lines())
+def test_reversing_every_line_cancels_the_bill(lines: list[FeeLine]) -> None:
+    breakdown = bill_of(lines + [reversal_of(li) for li in lines]).breakdown
+    assert breakdown.total == breakdown.fund_pay == breakdown.personal_pay == D(0)
+    assert breakdown.excluded_total == D(0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fee_lines(), st.data())
+def test_reversing_one_line_leaves_the_bill_as_if_it_was_never_charged(
+    lines: list[FeeLine], data: st.DataObject
+) -> None:
+    line = data.draw(st.sampled_from([li for li in lines if not li.category.excluded] or lines))
+    bill = bill_of([*lines, reversal_of(line)])
+    without = bill_of([li for li in lines if li is not line])
+    assert bill.breakdown.fund_pay == without.breakdown.fund_pay
+    assert bill.breakdown.personal_pay == without.breakdown.personal_pay
