@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: `make bench` (python -m benchmarks). Not part of the test suite."""
