@@ -1,0 +1,37 @@
+# The adapter as one container: HTTP on 8000, MLLP on 2575, data (SQLite, exports) in /data.
+FROM python:3.11-slim
+
+# A CJK font so PDF slips render Chinese with an embedded font.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin adapter \
+    && mkdir -p /data \
+    && chown adapter:adapter /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY adapter ./adapter
+COPY connectors ./connectors
+COPY upload_queue ./upload_queue
+COPY config ./config
+RUN pip install --no-cache-dir .
+
+ENV ADAPTER_CONFIG_FILE=/app/config/adapter.toml \
+    ADAPTER_DATA_DIR=/data \
+    ADAPTER_DATABASE__URL=sqlite:////data/adapter.db \
+    ADAPTER_HTTP__HOST=0.0.0.0 \
+    ADAPTER_HTTP__PORT=8000 \
+    ADAPTER_HL7__HOST=0.0.0.0 \
+    ADAPTER_HL7__PORT=2575
+
+VOLUME ["/data"]
+EXPOSE 8000 2575
+USER adapter
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
+
+ENTRYPOINT ["wi-adapter"]
+CMD ["serve"]
