@@ -1,0 +1,88 @@
+"""Enqueue is part of the caller's transaction, and an idempotency key is enqueued once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from tests.integration.upload_queue.helpers import add, sample
+from upload_queue.admin import list_jobs
+from upload_queue.clock import ManualClock
+from upload_queue.enqueue import enqueue
+from upload_queue.jobs import JobSpec
+from upload_queue.metrics import QueueMetrics
+
+
+class Boom(Exception):
+    pass
+
+
+def _spec(key: str, clock: ManualClock, **changes: object) -> JobSpec:
+    fields: dict[str, object] = {
+        "kind": "discharge",
+        "payload": {"settlement": key, "amount": "1234.56"},
+        "idempotency_key": key,
+        "deadline": clock() + timedelta(minutes=30),
+        "ordering_key": "enc-1",
+    }
+    fields.update(changes)
+    return JobSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_a_committed_enqueue_stores_the_job_pending_and_due_now(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    with queue_engine.begin() as connection:
+        job = enqueue(connection, _spec("s-1", clock), now=clock(), metrics=metrics)
+    [stored] = list_jobs(queue_engine)
+    assert stored == job
+    assert stored.status == "pending"
+    assert stored.payload == {"settlement": "s-1", "amount": "1234.56"}
+    assert stored.created_at == clock() == stored.available_at
+    assert stored.deadline == clock() + timedelta(minutes=30)
+    assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 1
+
+
+def test_rolling_back_the_callers_transaction_leaves_no_job(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    with pytest.raises(Boom), queue_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE settlement (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("INSERT INTO settlement (id) VALUES (1)"))
+        enqueue(connection, _spec("s-1", clock), now=clock(), metrics=metrics)
+        raise Boom
+    assert list_jobs(queue_engine) == []
+    assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 0
+
+
+def test_an_orm_session_commits_the_job_with_its_own_work(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    with Session(queue_engine) as session:
+        enqueue(session, _spec("s-1", clock), now=clock(), metrics=metrics)
+        session.rollback()
+        enqueue(session, _spec("s-2", clock), now=clock(), metrics=metrics)
+        assert list_jobs(queue_engine) == []  # not visible before the caller commits
+        session.commit()
+    assert [job.idempotency_key for job in list_jobs(queue_engine)] == ["s-2"]
+    assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 1
+
+
+def test_the_same_idempotency_key_twice_returns_the_first_job(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    first = add(queue_engine, "s-1", clock=clock, metrics=metrics, payload={"v": 1})
+    clock.advance(timedelta(minutes=1))
+    with queue_engine.begin() as connection:
+        again = enqueue(
+            connection, _spec("s-1", clock, payload={"v": 2}), now=clock(), metrics=metrics
+        )
+        same_transaction = enqueue(
+            connection, _spec("s-1", clock, payload={"v": 3}), now=clock(), metrics=metrics
+        )
+    assert again == first == same_transaction
+    assert [job.payload for job in list_jobs(queue_engine)] == [{"v": 1}]
+    assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 1

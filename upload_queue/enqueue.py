@@ -1,0 +1,103 @@
+"""Enqueue inside the caller's transaction (the transactional outbox).
+
+``enqueue(connection_or_session, JobSpec(...))`` writes the job with the caller's own
+SQLAlchemy ``Connection`` or ORM ``Session``, in the caller's open transaction: the job
+exists if and only if the caller commits. The queue opens no connection of its own here.
+
+The idempotency key is unique: enqueueing a key that is already present writes nothing and
+returns the job already stored (even if its payload differs — the first one wins). Jobs
+of one ordering key are delivered in ``id`` order, which is the order of the inserts; a
+caller that enqueues for one key from concurrent transactions must serialize those
+transactions itself (the use cases do, by locking the encounter). After a delivered job is
+purged its key can be enqueued again.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from upload_queue.clock import as_utc, utcnow
+from upload_queue.jobs import Job, JobSpec
+from upload_queue.metrics import QueueMetrics, metrics_for
+from upload_queue.tables import upload_job
+
+
+def enqueue(
+    target: Connection | Session,
+    spec: JobSpec,
+    *,
+    now: datetime | None = None,
+    metrics: QueueMetrics | None = None,
+) -> Job:
+    """Add ``spec`` in the caller's transaction; return the stored job (new or existing)."""
+    connection = target.connection() if isinstance(target, Session) else target
+    moment = as_utc(now) if now is not None else utcnow()
+    values: dict[str, Any] = {
+        "kind": spec.kind,
+        "payload": dict(spec.payload),
+        "idempotency_key": spec.idempotency_key,
+        "ordering_key": spec.ordering_key,
+        "deadline": spec.deadline,
+        "created_at": moment,
+        "status": "pending",
+        "available_at": moment,
+        "attempts": 0,
+        "total_attempts": 0,
+        "round_started_at": moment,
+    }
+    dialect = connection.dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(upload_job)
+    statement = insert.values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    row = connection.execute(statement.returning(*upload_job.c)).mappings().first()
+    created = row is not None
+    if row is None:
+        row = (
+            connection.execute(
+                select(upload_job).where(upload_job.c.idempotency_key == spec.idempotency_key)
+            )
+            .mappings()
+            .one()
+        )
+    if created:
+        _count_on_commit(connection, metrics or metrics_for(), spec.kind)
+    return Job.from_row(row)
+
+
+# Enqueued jobs are counted when the caller's transaction commits, not when it writes.
+_pending: weakref.WeakKeyDictionary[Connection, tuple[QueueMetrics, Counter[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _count_on_commit(connection: Connection, metrics: QueueMetrics, kind: str) -> None:
+    from sqlalchemy import event
+
+    entry = _pending.get(connection)
+    if entry is None or entry[0] is not metrics:
+        if entry is not None:
+            _flush(connection)
+        entry = (metrics, Counter())
+        _pending[connection] = entry
+        if not event.contains(connection, "commit", _flush):
+            event.listen(connection, "commit", _flush)
+            event.listen(connection, "rollback", _forget)
+    entry[1][kind] += 1
+
+
+def _flush(connection: Connection) -> None:
+    entry = _pending.pop(connection, None)
+    if entry is not None:
+        metrics, counts = entry
+        for kind, count in counts.items():
+            metrics.enqueued.labels(kind=kind).inc(count)
+
+
+def _forget(connection: Connection) -> None:
+    _pending.pop(connection, None)

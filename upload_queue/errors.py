@@ -1,0 +1,60 @@
+"""The queue's exceptions, in one hierarchy.
+
+::
+
+    QueueError                      an operator or caller asked for something the queue refuses
+    ├── JobNotFound                 no job with that id
+    ├── JobNotRetryable             re-send asked for a job that is in flight or delivered
+    └── UnknownKind                 a job's kind has no registered handler
+    DeliveryError                   raised by handlers to say how a delivery failed
+    ├── TransientDeliveryError      try again later (timeout, 5xx, connection reset)
+    └── PermanentDeliveryError      retrying cannot help (4xx validation): the job goes dead
+
+A handler may raise anything; :class:`DeliveryError` subclasses classify themselves, other
+exceptions go through the ``classify`` hook given at registration, and without a hook they
+count as transient. The message (``upstream_message``) is what IT sees on the dead-letter list.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ErrorKind = Literal["transient", "permanent"]
+
+
+class QueueError(Exception):
+    """Base of the queue's refusals; ``message`` is one line for a log or the CLI."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class JobNotFound(QueueError):
+    pass
+
+
+class JobNotRetryable(QueueError):
+    pass
+
+
+class UnknownKind(QueueError):
+    pass
+
+
+class DeliveryError(Exception):
+    """A handler's verdict on a failed delivery, carrying the upstream's own message."""
+
+    kind: ErrorKind = "transient"
+
+    def __init__(self, upstream_message: str) -> None:
+        super().__init__(upstream_message)
+        self.upstream_message = upstream_message
+
+
+class TransientDeliveryError(DeliveryError):
+    kind: ErrorKind = "transient"
+
+
+class PermanentDeliveryError(DeliveryError):
+    kind: ErrorKind = "permanent"

@@ -1,0 +1,60 @@
+"""Handlers: one per job kind, and how their failures are classified.
+
+A handler is any callable taking a :class:`~upload_queue.jobs.Delivery`; returning means
+upstream accepted the job, raising means it did not. How a raised exception counts:
+
+1. :class:`~upload_queue.errors.DeliveryError` subclasses say it themselves
+   (``TransientDeliveryError`` / ``PermanentDeliveryError``) and carry upstream's message;
+2. otherwise the ``classify`` hook given at registration decides (the composition root maps
+   the adapter's ``UpstreamUnavailable`` / ``UpstreamRejected`` here);
+3. otherwise the error is transient, recorded as ``TypeName: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from upload_queue.errors import DeliveryError, ErrorKind, UnknownKind
+from upload_queue.jobs import Delivery
+
+Handler = Callable[[Delivery], object]
+Classifier = Callable[[BaseException], ErrorKind | None]
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    handler: Handler
+    classify: Classifier | None = None
+
+    def classify_error(self, exc: BaseException) -> tuple[ErrorKind, str]:
+        """The error kind and the message to record for ``exc``."""
+        if isinstance(exc, DeliveryError):
+            return exc.kind, exc.upstream_message
+        verdict = self.classify(exc) if self.classify is not None else None
+        text = str(exc)
+        message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return (verdict or "transient"), message
+
+
+class Handlers:
+    """The registry of handlers by kind."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, Registration] = {}
+
+    def register(self, kind: str, handler: Handler, *, classify: Classifier | None = None) -> None:
+        """Deliver jobs of ``kind`` with ``handler``; ``classify`` maps foreign exceptions."""
+        if kind in self._by_kind:
+            raise ValueError(f"a handler for job kind {kind!r} is already registered")
+        self._by_kind[kind] = Registration(kind, handler, classify)
+
+    def get(self, kind: str) -> Registration:
+        try:
+            return self._by_kind[kind]
+        except KeyError:
+            raise UnknownKind(f"no handler registered for job kind {kind!r}") from None
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._by_kind)

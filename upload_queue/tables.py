@@ -1,0 +1,144 @@
+"""The queue's tables, on its own :data:`metadata` (Alembic migrations are generated from it).
+
+``upload_job``
+    One row per job: what to deliver (``kind``, ``payload``, ``idempotency_key``), in what
+    order (``ordering_key``; within one key, ``id`` order), by when (``deadline``), and where
+    it stands (``status`` plus the lease and retry bookkeeping). ``attempts`` and
+    ``round_started_at`` count the current round (reset by a re-send, they feed the retry
+    policy); ``total_attempts`` counts every attempt ever made (the handler's attempt number).
+``upload_attempt``
+    The history: one row per attempt, with its outcome, error message and duration.
+``upload_payload_revision``
+    Each payload a re-send replaced, so the original is never lost.
+
+Times are stored in UTC and read back aware (:class:`UTCDateTime`), on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import DateTime
+
+from upload_queue.clock import as_utc
+
+metadata = MetaData()
+
+STATUSES = ("pending", "in_flight", "delivered", "dead")
+OUTCOMES = ("delivered", "transient", "permanent", "lease_expired", "lease_lost")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC (``timestamptz`` on PostgreSQL, text on SQLite)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = as_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+_Json = JSON().with_variant(JSONB(), "postgresql")
+
+upload_job = Table(
+    "upload_job",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", _Json, nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("ordering_key", String(200), nullable=True),
+    Column("deadline", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("available_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("total_attempts", Integer, nullable=False, default=0),
+    Column("round_started_at", UTCDateTime(), nullable=False),
+    Column("leased_by", String(100), nullable=True),
+    Column("lease_token", String(32), nullable=True),
+    Column("leased_at", UTCDateTime(), nullable=True),
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("dead_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("at_risk_reported_at", UTCDateTime(), nullable=True),
+    Column("missed_reported_at", UTCDateTime(), nullable=True),
+    CheckConstraint(
+        "status IN ('pending', 'in_flight', 'delivered', 'dead')", name="upload_job_status"
+    ),
+    Index("upload_job_due", "status", "available_at"),
+    Index("upload_job_deadline", "status", "deadline"),
+    Index("upload_job_ordering", "ordering_key", "id"),
+    Index("upload_job_kind", "kind", "status"),
+)
+
+upload_attempt = Table(
+    "upload_attempt",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column(
+        "job_id",
+        _Id,
+        ForeignKey("upload_job.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(100), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    CheckConstraint(
+        "outcome IN ('delivered', 'transient', 'permanent', 'lease_expired', 'lease_lost')",
+        name="upload_attempt_outcome",
+    ),
+)
+
+upload_payload_revision = Table(
+    "upload_payload_revision",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column(
+        "job_id",
+        _Id,
+        ForeignKey("upload_job.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("replaced_at", UTCDateTime(), nullable=False),
+    Column("payload", _Json, nullable=False),
+    Column("note", Text, nullable=True),
+)
