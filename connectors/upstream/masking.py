@@ -1,0 +1,86 @@
+"""Personal data masked before any body is logged (architecture.md: never a citizen ID in full).
+
+:func:`mask_body` walks a JSON value and masks by key — citizen IDs, card numbers and card
+identifiers, phones, names, e-card tokens — and, in every other string, anything shaped like
+a citizen ID or a mobile number. :func:`mask_text` does the latter for a reply that was not
+JSON at all. The result is safe to store and show; it cannot be un-masked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
+
+_CITIZEN_ID_KEYS = frozenset(
+    {"certno", "cert_no", "citizen_id", "relative_citizen_id", "idcard", "psn_cert_no"}
+)
+_CARD_KEYS = frozenset({"card_no", "card_sn", "cardno"})
+_PHONE_KEYS = frozenset(
+    {"tel", "phone", "mob", "mobile", "relative_phone", "employer_phone", "coner_tel"}
+)
+_NAME_KEYS = frozenset({"psn_name", "relative_name", "employer_contact", "coner_name", "certname"})
+_TOKEN_KEYS = frozenset({"qr_token", "ecard_token", "ecqrcode", "token"})
+
+_CITIZEN_ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def mask_text(text: str) -> str:
+    """Mask citizen IDs and mobile numbers found anywhere in free text."""
+    text = _CITIZEN_ID_IN_TEXT.sub(lambda m: mask_citizen_id(m.group(0)), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask_token(value: str) -> str:
+    return value[:4] + "…" if len(value) > 4 else "*" * len(value)
+
+
+def _mask_value(key: str, value: str, cert_type: str | None) -> str:
+    lowered = key.lower()
+    if lowered in _CITIZEN_ID_KEYS:
+        return mask_citizen_id(value)
+    if lowered in _CARD_KEYS:
+        return mask_card_no(value)
+    if lowered in _PHONE_KEYS:
+        return mask_phone(value)
+    if lowered in _NAME_KEYS:
+        return mask_name(value)
+    if lowered in _TOKEN_KEYS:
+        return mask_token(value)
+    if lowered == "mdtrt_cert_no":
+        # the person query's credential: a token (01), a citizen ID (02) or a card (03)
+        if cert_type == "01":
+            return mask_token(value)
+        if cert_type == "03":
+            return mask_card_no(value)
+        return mask_citizen_id(value)
+    return mask_text(value)
+
+
+def mask_body(value: Any, _key: str = "", _cert_type: str | None = None) -> Any:
+    """A copy of the JSON value ``value`` with personal data masked."""
+    if isinstance(value, dict):
+        cert_type = value.get("mdtrt_cert_type", _cert_type)
+        return {
+            k: mask_body(v, str(k), cert_type if isinstance(cert_type, str) else None)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_body(item, _key, _cert_type) for item in value]
+    if isinstance(value, str):
+        return _mask_value(_key, value, _cert_type)
+    return value
+
+
+MASK_MARKS = ("*", "…")
+
+
+def looks_masked(value: Any) -> bool:
+    """True when any string inside ``value`` carries a mask mark (it cannot be re-sent as is)."""
+    if isinstance(value, dict):
+        return any(looks_masked(v) for v in value.values())
+    if isinstance(value, list):
+        return any(looks_masked(v) for v in value)
+    return isinstance(value, str) and any(mark in value for mark in MASK_MARKS)

@@ -1,0 +1,117 @@
+"""Gateway authentication (HMAC, 国密) and masking of what the call log keeps."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from adapter.domain.upstream import CertType
+from connectors.upstream.auth import AuthFailure, HmacAuth, make_auth
+from connectors.upstream.masking import looks_masked, mask_body, mask_text
+from connectors.upstream.sm_auth import SmAuth, generate_sm2_keypair
+
+from .helpers import PERSON_OUTPUT, make_client, reply, sign_in_reply
+
+CITIZEN_ID = "110101199003078515"
+
+
+@pytest.fixture
+def router() -> respx.MockRouter:
+    router = respx.MockRouter(base_url="https://upstream.test/wi/", assert_all_called=False)
+    router.post("WI9001").mock(return_value=sign_in_reply())
+    return router
+
+
+def test_hmac_headers_are_sent_and_verify_on_the_other_side(router: respx.MockRouter) -> None:
+    route = router.post("WI1201").mock(
+        return_value=httpx.Response(200, json=reply({"filings": []}))
+    )
+    client, _, _ = make_client(router, auth="hmac", access_key="AK01", secret_key="s3cret")
+    client.query_filings("P001")
+    request = route.calls.last.request
+    for header in ("X-Access-Key", "X-Timestamp", "X-Nonce", "X-Signature"):
+        assert request.headers[header], header
+    assert request.headers["X-Access-Key"] == "AK01"
+    receiver = HmacAuth("AK01", "s3cret")
+    assert receiver.open_request(request.content, request.headers) == request.content
+    with pytest.raises(AuthFailure, match="签名"):
+        receiver.open_request(request.content + b" ", request.headers)
+    with pytest.raises(AuthFailure, match="签名"):
+        HmacAuth("AK01", "other").open_request(request.content, request.headers)
+
+
+def test_hmac_refuses_a_stale_timestamp() -> None:
+    sender = HmacAuth("AK01", "s3cret", now=lambda: 1_000_000.0)
+    wire, headers = sender.seal_request(b"{}")
+    receiver = HmacAuth("AK01", "s3cret", now=lambda: 1_000_000.0 + 301)
+    with pytest.raises(AuthFailure, match="时间戳"):
+        receiver.open_request(wire, headers)
+
+
+def test_hmac_without_keys_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="access_key"):
+        make_auth("hmac", access_key="AK01")
+    with pytest.raises(ValueError, match="unknown gateway auth"):
+        make_auth("rsa")
+
+
+def test_sm_encrypts_signs_and_verifies_both_ways() -> None:
+    client_private, client_public = generate_sm2_keypair()
+    server_private, server_public = generate_sm2_keypair()
+    key = "0123456789abcdeffedcba9876543210"
+    client = SmAuth(access_key="AK01", sm4_key=key, own_private_key=client_private,
+                    own_public_key=client_public, peer_public_key=server_public)  # fmt: skip
+    server = SmAuth(access_key="AK01", sm4_key=key, own_private_key=server_private,
+                    own_public_key=server_public, peer_public_key=client_public)  # fmt: skip
+    body = json.dumps({"certno": CITIZEN_ID, "name": "王建国"}, ensure_ascii=False).encode()
+    wire, headers = client.seal_request(body)
+    assert CITIZEN_ID.encode() not in wire and "王建国".encode() not in wire
+    assert headers["X-Sign-Type"] == "SM3withSM2"
+    assert server.open_request(wire, headers) == body
+    answer, answer_headers = server.seal_reply(b'{"infcode":0}')
+    assert client.open_reply(answer, answer_headers) == b'{"infcode":0}'
+    forged = dict(headers, **{"X-Signature": headers["X-Signature"][:-4] + "0000"})
+    with pytest.raises(AuthFailure, match="签名"):
+        server.open_request(wire, forged)
+    with pytest.raises(AuthFailure):
+        client.open_reply(wire, headers)  # signed by the client's own key, not upstream's
+
+
+def test_sm_refuses_bad_keys_at_construction() -> None:
+    with pytest.raises(ValueError, match="sm4_key"):
+        make_auth("sm", access_key="AK01", sm4_key="short")
+
+
+def test_call_log_records_never_hold_personal_data_in_full(router: respx.MockRouter) -> None:
+    router.post("WI1101").mock(return_value=httpx.Response(200, json=reply(PERSON_OUTPUT)))
+    client, recorder, _ = make_client(router)
+    client.query_person(CertType.CITIZEN_ID, CITIZEN_ID, name="王建国", context="enc-1")
+    [call] = [c for c in recorder.calls if c.infno == "WI1101"]
+    text = json.dumps([call.request_body, call.reply_body], ensure_ascii=False)
+    for secret in (CITIZEN_ID, "王建国", "A12345678", "310100D15600000500"):
+        assert secret not in text, secret
+    assert call.request_body["input"]["mdtrt_cert_no"] == "110101********8515"
+    assert call.reply_body["output"]["baseinfo"]["psn_name"] == "王**"
+    assert call.reply_body["output"]["baseinfo"]["psn_no"] == "P001"
+    assert call.context == "enc-1" and call.outcome == "ok" and call.infcode == 0
+
+
+def test_masking_by_key_and_in_free_text() -> None:
+    masked = mask_body(
+        {"tel": "13812345678", "ecqrcode": "QRTOKEN-123456", "note": f"身份证{CITIZEN_ID}",
+         "items": [{"relative_citizen_id": CITIZEN_ID, "item_name": "床位费"}],
+         "mdtrt_cert_type": "01", "mdtrt_cert_no": "QRTOKEN-999"}
+    )  # fmt: skip
+    assert masked["tel"] == "138****5678"
+    assert masked["ecqrcode"] == "QRTO…"
+    assert masked["note"] == "身份证110101********8515"
+    assert masked["items"][0] == {
+        "relative_citizen_id": "110101********8515",
+        "item_name": "床位费",
+    }
+    assert masked["mdtrt_cert_no"] == "QRTO…"
+    assert mask_text("电话13912345678") == "电话139****5678"
+    assert looks_masked(masked) and not looks_masked({"psn_no": "P001"})
