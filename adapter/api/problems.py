@@ -1,0 +1,147 @@
+"""Errors as ``application/problem+json`` (RFC 9457) with an ``errors`` list.
+
+Every error names what went wrong in a way a program can act on (``code``, ``field``) and a
+person can read to the worker (``message``, Chinese), with the ``article`` it enforces.
+The adapter's exception hierarchy is translated here, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapter.domain.errors import (
+    AdapterError,
+    DomainError,
+    EligibilityRefused,
+    InvalidMessage,
+    InvalidTransition,
+    NotFound,
+    PricingError,
+    UpstreamError,
+    UpstreamMalformed,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: tuple[tuple[type[AdapterError], int, str], ...] = (
+    (EligibilityRefused, 422, "不符合跨省异地就医直接结算条件"),
+    (InvalidTransition, 409, "当前状态不允许该操作"),
+    (NotFound, 404, "未找到"),
+    (PricingError, 422, "费用明细有误"),
+    (DomainError, 422, "业务规则不允许"),
+    (InvalidMessage, 400, "请求内容有误"),
+    (UpstreamUnavailable, 503, "上级系统暂时无法访问"),
+    (UpstreamRejected, 502, "上级系统拒绝了请求"),
+    (UpstreamMalformed, 502, "上级系统返回的数据无法识别"),
+    (UpstreamError, 502, "上级系统出错"),
+)
+
+_HTTP_TITLES = {
+    400: "请求内容有误",
+    401: "未登录或令牌无效",
+    403: "无权进行该操作",
+    404: "未找到",
+    405: "不支持该请求方法",
+    409: "冲突",
+    415: "不支持的内容类型",
+}
+
+
+def problem(
+    status: int, title: str, errors: Iterable[dict[str, str]], detail: str = "", **extra: Any
+) -> JSONResponse:
+    items = list(errors)
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail or "；".join(e["message"] for e in items) or title,
+        "errors": items,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_item(code: str, message: str, field: str = "", article: str = "") -> dict[str, str]:
+    return {"code": code, "article": article, "field": field, "message": message}
+
+
+def _adapter_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AdapterError)
+    status, title = next((s, t) for cls, s, t in _STATUS if isinstance(exc, cls))
+    if isinstance(exc, EligibilityRefused):
+        items = [error_item(r.code, r.message, r.field, r.article) for r in exc.reasons]
+    else:
+        field = getattr(exc, "field", "")
+        items = [error_item(exc.code, exc.message, field, exc.article)]
+    extra: dict[str, Any] = {}
+    if isinstance(exc, UpstreamError) and exc.upstream_message:
+        extra["upstream_message"] = exc.upstream_message
+    return problem(status, title, items, **extra)
+
+
+_VALIDATION_MESSAGES = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不认识的字段",
+    "json_invalid": "JSON 格式错误",
+    "decimal_parsing": "须为金额数字",
+    "decimal_max_places": "金额最多精确到分（两位小数）",
+    "date_from_datetime_parsing": "须为日期（YYYY-MM-DD）",
+    "date_parsing": "须为日期（YYYY-MM-DD）",
+    "datetime_parsing": "须为带时区的时间（ISO 8601）",
+    "datetime_from_date_parsing": "须为带时区的时间（ISO 8601）",
+    "timezone_aware": "时间须带时区",
+    "enum": "取值不在允许范围内",
+    "literal_error": "取值不在允许范围内",
+    "string_too_short": "不能为空",
+    "string_too_long": "内容过长",
+    "string_pattern_mismatch": "格式不正确",
+    "bool_parsing": "须为 true 或 false",
+    "int_parsing": "须为整数",
+    "list_type": "须为列表",
+    "model_attributes_type": "须为对象",
+    "dict_type": "须为对象",
+}
+
+
+def field_path(location: Sequence[Any]) -> str:
+    """``("body", "lines", 2, "amount")`` → ``lines.2.amount``."""
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = []
+    for error in exc.errors():
+        kind = error.get("type", "")
+        message = _VALIDATION_MESSAGES.get(kind, "取值不正确")
+        path = field_path(error.get("loc", ()))
+        items.append(
+            error_item(f"INVALID_{kind.upper() or 'VALUE'}", f"{path or '请求体'}：{message}", path)
+        )
+    return problem(422, "请求内容有误", items)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = _HTTP_TITLES.get(exc.status_code, "请求失败")
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail else title
+    return problem(exc.status_code, title, [error_item(f"HTTP_{exc.status_code}", message)])
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AdapterError, _adapter_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,59 @@
+"""``token create|list|revoke``: manage API tokens (stored hashed; shown once)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from adapter.settings import load_settings
+from adapter.store.db import make_engine
+from adapter.store.tokens import ROLES, create_token, list_tokens, revoke_token
+
+
+def register(subparsers: Any) -> None:
+    token = subparsers.add_parser("token", help="manage API tokens")
+    actions = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a token and print it once")
+    create.add_argument("--name", required=True, help="user or workstation, e.g. 住院处-01")
+    create.add_argument(
+        "--role", action="append", required=True, choices=ROLES, help="repeat for several roles"
+    )
+    create.set_defaults(handler=_create)
+    listing = actions.add_parser("list", help="list tokens (never the tokens themselves)")
+    listing.set_defaults(handler=_list)
+    revoke = actions.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(handler=_revoke)
+
+
+def _engine() -> Any:
+    from adapter.store.migrate import upgrade
+
+    engine = make_engine(load_settings().database.url)
+    upgrade(engine)
+    return engine
+
+
+def _create(args: argparse.Namespace) -> int:
+    token = create_token(_engine(), args.name, args.role, datetime.now(UTC))
+    print(token)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    print(f"{'id':>4}  {'name':<20} {'roles':<28} {'hint':<6} {'created (UTC)':<20} status")
+    for info in list_tokens(_engine()):
+        status = "revoked" if info.revoked else "active"
+        created = info.created_at.strftime("%Y-%m-%d %H:%M")
+        print(
+            f"{info.id:>4}  {info.name:<20} {','.join(info.roles):<28} …{info.hint:<5} "
+            f"{created:<20} {status}"
+        )
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    revoke_token(_engine(), args.id, datetime.now(UTC))
+    print(f"token {args.id} revoked")
+    return 0
