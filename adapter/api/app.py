@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from adapter import __version__
-from adapter.api import health
+from adapter.api import health, problems
 from adapter.settings import Settings
 
 HealthProbe = Callable[[], dict[str, Any]]
@@ -30,5 +30,6 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
+    problems.install(app)
     app.include_router(health.router)
     return app
