@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -66,6 +73,12 @@ class UpstreamSettings(BaseModel):
     auth: Literal["none", "hmac", "sm"] = "none"
     access_key: str = ""
     secret_key: SecretStr = SecretStr("")
+    # 国密 gateway (auth = "sm"): SM4 body key (32 hex), our SM2 key pair, upstream's public key
+    sm4_key: SecretStr = SecretStr("")
+    sm2_private_key: SecretStr = SecretStr("")
+    sm2_public_key: str = ""
+    upstream_sm2_public_key: str = ""
+    write_timeout_s: float = Field(default=30.0, gt=0)
     recer_sys_code: str = "WIADAPTER"
     infver: str = "V1.0"
     operator_code: str = "SYS"
@@ -76,6 +89,29 @@ class UpstreamSettings(BaseModel):
     ca_bundle: str = ""
     client_cert: str = ""
     client_key: str = ""
+
+    @model_validator(mode="after")
+    def _credentials_for_auth(self) -> UpstreamSettings:
+        needed = {
+            "hmac": ("access_key", "secret_key"),
+            "sm": ("access_key", "sm4_key", "sm2_private_key", "sm2_public_key"),
+        }.get(self.auth, ())
+        for name in needed:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text:
+                raise ValueError(f"upstream.{name} is required when upstream.auth = {self.auth!r}")
+        return self
+
+
+class QueueSettings(BaseModel):
+    """The upload queue's runtime: how many workers, how often, and when to raise alarms."""
+
+    workers: int = Field(default=2, ge=0, le=32)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    lease_seconds: int = Field(default=120, ge=10)
+    at_risk_minutes: int = Field(default=10, ge=1)
+    retention_days: int = Field(default=90, ge=1)
 
 
 class HL7Settings(BaseModel):
@@ -98,6 +134,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     upstream: UpstreamSettings
     hl7: HL7Settings = Field(default_factory=HL7Settings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False
@@ -140,7 +177,10 @@ def _describe(error: dict[str, Any]) -> str:
     elif error["type"] == "extra_forbidden":
         problem = "is not a known setting"
     else:
-        problem = f"is wrong: {error['msg']} (got {error.get('input')!r})"
+        value = error.get("input")
+        secret = any(word in path for word in ("secret", "key", "password"))
+        shown = "" if secret or isinstance(value, dict | list) else f" (got {value!r})"
+        problem = f"is wrong: {error['msg'].removeprefix('Value error, ')}{shown}"
     return f"setting {path} {problem}; set it in the config file or with {variable}"
 
 

@@ -100,3 +100,14 @@ def test_the_shipped_config_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> No
     settings = load_settings()
     assert settings.institution.code == "H11010000001"
     assert settings.institution.admdvs == "110100"
+
+
+def test_hmac_gateway_auth_without_its_secret_is_refused_without_echoing_secrets(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTER_UPSTREAM__AUTH", "hmac")
+    monkeypatch.setenv("ADAPTER_UPSTREAM__ACCESS_KEY", "AK-SITE-01")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "upstream.secret_key is required" in caught.value.message
+    assert "AK-SITE-01" not in caught.value.message
