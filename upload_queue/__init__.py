@@ -1,5 +1,80 @@
 """The durable upload queue: transactional outbox, leases, retries, deadlines.
 
-Knows nothing of settlements: a job is a kind, a JSON payload, a deadline and an
-idempotency key.
+Knows nothing of settlements: a job is a kind, a JSON payload, an idempotency key, an
+optional ordering key and a deadline. Nothing here imports the adapter or the connectors.
+
+Contracts
+---------
+* **Enqueue** (:func:`enqueue`, :meth:`UploadQueue.enqueue`) writes in the caller's own
+  transaction: the job exists if and only if the caller commits. One job per idempotency key.
+* **Delivery** (:class:`Worker`): jobs are leased earliest deadline first; within one
+  ordering key strictly in enqueue order — a later job waits while an earlier one is
+  pending, in flight or dead. A handler returns (delivered) or raises
+  (:class:`TransientDeliveryError`, :class:`PermanentDeliveryError`, or anything else,
+  classified by the ``classify`` hook or counted transient). Leases expire, so a lost
+  worker's job comes back; its history shows a ``lease_expired`` attempt.
+* **Retries** follow :class:`RetryPolicy` (exponential back-off, jitter, cap, max attempts
+  and age); a permanent error, or a policy that gives up, moves the job to ``dead`` with
+  the upstream's message. :func:`upload_queue.admin.retry` re-sends, optionally with a
+  corrected payload (the replaced payload is kept).
+* **States** an operator sees: ``pending``, ``in_flight``, ``delivered``, ``dead``.
+* **Deadlines**: at-risk and missed jobs are reported by :meth:`UploadQueue.summary`,
+  :meth:`UploadQueue.health` (for ``/healthz``), Prometheus gauges, and once-per-job log
+  events ``deadline_at_risk`` / ``deadline_missed`` on the ``upload_queue`` logger.
+* **Scheduling** (:class:`QueueRunner`): APScheduler triggers draining and the deadline
+  watch; the table, not APScheduler, is durable; the watch runs on one instance at a time.
+
+Tables live on :data:`upload_queue.tables.metadata`; times are aware and stored in UTC.
+The in-package modules: ``jobs`` (types), ``enqueue``, ``leasing``, ``worker``,
+``handlers``, ``retry``, ``deadlines``, ``reporting``, ``admin``, ``metrics``, ``locks``,
+``scheduler``, ``facade``, ``clock``, ``errors``, ``tables``.
 """
+
+from upload_queue.clock import Clock, ManualClock, utcnow
+from upload_queue.enqueue import enqueue
+from upload_queue.errors import (
+    DeliveryError,
+    JobNotFound,
+    JobNotRetryable,
+    PermanentDeliveryError,
+    QueueError,
+    TransientDeliveryError,
+    UnknownKind,
+)
+from upload_queue.facade import UploadQueue
+from upload_queue.handlers import Classifier, Handler, Handlers
+from upload_queue.jobs import Attempt, Delivery, Job, JobSpec, PayloadRevision, Status
+from upload_queue.metrics import QueueMetrics, metrics_for
+from upload_queue.retry import DEAD, RetryPolicy
+from upload_queue.scheduler import QueueRunner
+from upload_queue.worker import Worker
+
+__all__ = [
+    "DEAD",
+    "Attempt",
+    "Classifier",
+    "Clock",
+    "Delivery",
+    "DeliveryError",
+    "Handler",
+    "Handlers",
+    "Job",
+    "JobNotFound",
+    "JobNotRetryable",
+    "JobSpec",
+    "ManualClock",
+    "PayloadRevision",
+    "PermanentDeliveryError",
+    "QueueError",
+    "QueueMetrics",
+    "QueueRunner",
+    "RetryPolicy",
+    "Status",
+    "TransientDeliveryError",
+    "UnknownKind",
+    "UploadQueue",
+    "Worker",
+    "enqueue",
+    "metrics_for",
+    "utcnow",
+]

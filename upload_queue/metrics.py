@@ -34,6 +34,9 @@ _DEADLINE_BUCKETS = (0, 30, 60, 120, 300, 600, 900, 1200, 1500, 1800, 3600, 8640
 
 
 class QueueMetrics:
+    """The queue's metrics on one registry; a registry holds at most one (see
+    :func:`metrics_for`, which returns the existing one)."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.enqueued = Counter(
@@ -89,9 +92,11 @@ class QueueMetrics:
         self.overdue = Gauge(
             "upload_queue_overdue", "Undelivered jobs past their deadline", registry=registry
         )
+        with _lock:
+            _by_registry[id(registry)] = self
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _by_registry: dict[int, QueueMetrics] = {}
 
 

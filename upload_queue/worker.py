@@ -74,7 +74,7 @@ class Worker:
         self._stop = threading.Event()
 
     def stop(self) -> None:
-        """Ask :meth:`drain` to return after the job in hand."""
+        """Make :meth:`drain` return after the job in hand, now and from then on."""
         self._stop.set()
 
     def run_once(self) -> list[Outcome]:
@@ -94,7 +94,6 @@ class Worker:
     def drain(self, max_jobs: int | None = None) -> int:
         """Deliver due jobs until none is due, ``max_jobs`` are done or :meth:`stop`; count them."""
         done = 0
-        self._stop.clear()
         while not self._stop.is_set() and (max_jobs is None or done < max_jobs):
             outcomes = self.run_once()
             if not outcomes:

@@ -1,0 +1,126 @@
+"""Deadlines: which undelivered jobs are at risk or late, and the alert monitoring watches.
+
+A job is *at risk* when it is not delivered and its deadline falls within ``margin`` from
+now; it has *missed* its deadline when it is not delivered and the deadline has passed. Dead
+jobs count too: they need IT before the deadline.
+
+:func:`upload_queue.reporting.watch_deadlines` is the periodic check (run by the scheduler
+on one instance at a time). It logs, once per job, on the ``upload_queue`` logger:
+
+* ``deadline_at_risk`` (WARNING) and ``deadline_missed`` (ERROR), each with ``extra`` fields
+  ``event``, ``job_id``, ``kind``, ``deadline`` (ISO 8601, UTC), ``status``, ``ordering_key``;
+
+and refreshes the ``upload_queue_at_risk`` / ``upload_queue_overdue`` / ``upload_queue_jobs``
+gauges on every run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Connection, select, update
+
+from upload_queue.tables import upload_job
+
+log = logging.getLogger("upload_queue")
+
+UNDELIVERED = ("pending", "in_flight", "dead")
+DEFAULT_MARGIN = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class DeadlineAlert:
+    job_id: int
+    kind: str
+    deadline: datetime
+    status: str
+    ordering_key: str | None
+
+
+OwedLog = tuple[int, str, DeadlineAlert]
+
+
+@dataclass(frozen=True)
+class DeadlineReport:
+    at_risk: tuple[DeadlineAlert, ...]
+    missed: tuple[DeadlineAlert, ...]
+
+
+def deadline_report(connection: Connection, now: datetime, margin: timedelta) -> DeadlineReport:
+    """Undelivered jobs due within ``margin`` (at risk) and past due (missed), by deadline."""
+    rows = connection.execute(
+        select(
+            upload_job.c.id,
+            upload_job.c.kind,
+            upload_job.c.deadline,
+            upload_job.c.status,
+            upload_job.c.ordering_key,
+        )
+        .where(upload_job.c.status.in_(UNDELIVERED), upload_job.c.deadline <= now + margin)
+        .order_by(upload_job.c.deadline, upload_job.c.id)
+    ).all()
+    alerts = [DeadlineAlert(*row) for row in rows]
+    return DeadlineReport(
+        at_risk=tuple(a for a in alerts if a.deadline > now),
+        missed=tuple(a for a in alerts if a.deadline <= now),
+    )
+
+
+def alert_once(connection: Connection, report: DeadlineReport, now: datetime) -> list[OwedLog]:
+    """Mark the report's jobs as alerted; return the log calls still owed (for after commit)."""
+    new_risk = _mark(connection, report.at_risk, upload_job.c.at_risk_reported_at, now)
+    new_missed = _mark(connection, report.missed, upload_job.c.missed_reported_at, now)
+    owed: list[OwedLog] = [
+        (logging.WARNING, "deadline_at_risk", a) for a in report.at_risk if a.job_id in new_risk
+    ]
+    owed += [(logging.ERROR, "deadline_missed", a) for a in report.missed if a.job_id in new_missed]
+    return owed
+
+
+def log_alerts(owed: list[OwedLog], now: datetime) -> None:
+    for level, event, alert in owed:
+        _log(level, event, alert, now)
+
+
+def _mark(
+    connection: Connection,
+    alerts: tuple[DeadlineAlert, ...],
+    column: Column[Any],
+    now: datetime,
+) -> set[int]:
+    ids = [alert.job_id for alert in alerts]
+    if not ids:
+        return set()
+    marked = connection.execute(
+        update(upload_job)
+        .where(upload_job.c.id.in_(ids), column.is_(None))
+        .values({column: now})
+        .returning(upload_job.c.id)
+    ).scalars()
+    return set(marked)
+
+
+def _log(level: int, event: str, alert: DeadlineAlert, now: datetime) -> None:
+    left = int((alert.deadline - now).total_seconds())
+    log.log(
+        level,
+        "%s job_id=%s kind=%s deadline=%s status=%s seconds_left=%s",
+        event,
+        alert.job_id,
+        alert.kind,
+        alert.deadline.isoformat(),
+        alert.status,
+        left,
+        extra={
+            "event": event,
+            "job_id": alert.job_id,
+            "kind": alert.kind,
+            "deadline": alert.deadline.isoformat(),
+            "status": alert.status,
+            "ordering_key": alert.ordering_key,
+            "seconds_left": left,
+        },
+    )

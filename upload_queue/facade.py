@@ -1,0 +1,144 @@
+"""``UploadQueue``: the queue wired once, for the composition root.
+
+::
+
+    queue = UploadQueue(engine, registry=prometheus_client.REGISTRY)
+    queue.register("discharge_record", upload_discharge, classify=upstream_error_kind)
+    runner = queue.runner(workers=2)          # APScheduler: drain + deadline watch
+    runner.start()
+    app = create_app(..., health_probes={"upload_queue": queue.health})
+    ...
+    queue.enqueue(session, JobSpec(...))      # inside a use case's transaction
+    runner.wake()                              # after the commit: deliver at once
+
+The facade only holds the shared settings (engine, clock, retry policy, lease length, alert
+margin, metrics) and forwards to the modules that do the work; the functions remain usable
+on their own.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from upload_queue import admin, leasing, reporting
+from upload_queue.clock import Clock, utcnow
+from upload_queue.deadlines import DEFAULT_MARGIN, DeadlineReport
+from upload_queue.enqueue import enqueue
+from upload_queue.handlers import Classifier, Handler, Handlers
+from upload_queue.jobs import Job, JobSpec, Status
+from upload_queue.metrics import metrics_for
+from upload_queue.retry import RetryPolicy
+from upload_queue.worker import Worker
+
+if TYPE_CHECKING:
+    from upload_queue.scheduler import QueueRunner
+
+
+class UploadQueue:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = utcnow,
+        policy: RetryPolicy | None = None,
+        lease_for: timedelta = timedelta(minutes=2),
+        at_risk_margin: timedelta = DEFAULT_MARGIN,
+        registry: CollectorRegistry | None = None,
+        instance_id: str | None = None,
+    ) -> None:
+        """``instance_id`` names this running instance (default: the host name); it must be
+        unique among instances sharing the database, and stable across restarts so start-up
+        can take back the leases its previous run left behind."""
+        self.engine = engine
+        self.clock = clock
+        self.policy = policy or RetryPolicy()
+        self.lease_for = lease_for
+        self.at_risk_margin = at_risk_margin
+        self.metrics = metrics_for(registry)
+        self.instance_id = instance_id or socket.gethostname()
+        self.handlers = Handlers()
+
+    def register(self, kind: str, handler: Handler, *, classify: Classifier | None = None) -> None:
+        self.handlers.register(kind, handler, classify=classify)
+
+    def enqueue(self, target: Connection | Session, spec: JobSpec) -> Job:
+        """Add a job in the caller's transaction (see :func:`upload_queue.enqueue.enqueue`)."""
+        return enqueue(target, spec, now=self.clock(), metrics=self.metrics)
+
+    def worker_id(self, index: int) -> str:
+        return f"{self.instance_id}:{index}"
+
+    def worker(self, index: int = 0, *, batch: int = 1) -> Worker:
+        return Worker(
+            self.engine,
+            self.handlers,
+            worker_id=self.worker_id(index),
+            clock=self.clock,
+            policy=self.policy,
+            lease_for=self.lease_for,
+            batch=batch,
+            metrics=self.metrics,
+        )
+
+    def recover(self, owners: Iterable[str] = ()) -> list[int]:
+        """Return expired leases, and those held by ``owners``, to the queue."""
+        return leasing.recover(
+            self.engine, self.clock(), policy=self.policy, metrics=self.metrics, owners=owners
+        )
+
+    def watch_deadlines(self) -> DeadlineReport | None:
+        return reporting.watch_deadlines(
+            self.engine, self.clock(), margin=self.at_risk_margin, metrics=self.metrics
+        )
+
+    def health(self) -> dict[str, Any]:
+        return reporting.health(
+            self.engine, self.clock(), metrics=self.metrics, margin=self.at_risk_margin
+        )
+
+    def summary(self) -> reporting.Summary:
+        return reporting.summary(self.engine, self.clock(), margin=self.at_risk_margin)
+
+    def list_jobs(
+        self,
+        *,
+        status: Status | None = None,
+        kind: str | None = None,
+        ordering_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        return admin.list_jobs(
+            self.engine,
+            status=status,
+            kind=kind,
+            ordering_key=ordering_key,
+            limit=limit,
+            offset=offset,
+        )
+
+    def retry(
+        self, job_id: int, *, payload: Mapping[str, Any] | None = None, note: str | None = None
+    ) -> Job:
+        return admin.retry(self.engine, job_id, self.clock(), payload=payload, note=note)
+
+    def purge(self, retention: timedelta) -> int:
+        return admin.purge(self.engine, retention, self.clock())
+
+    def runner(
+        self,
+        *,
+        workers: int = 1,
+        drain_every: timedelta = timedelta(seconds=1),
+        watch_every: timedelta = timedelta(seconds=30),
+    ) -> QueueRunner:
+        from upload_queue.scheduler import QueueRunner
+
+        return QueueRunner(self, workers=workers, drain_every=drain_every, watch_every=watch_every)

@@ -1,0 +1,117 @@
+"""The runner: APScheduler (3.x ``BackgroundScheduler``) triggers draining and the watch.
+
+APScheduler only says *when*; the ``upload_job`` table is what is durable (APScheduler's
+own job store is the in-memory default and holds nothing worth keeping). On :meth:`start`:
+
+1. the leases this instance's workers held before a restart are taken back, together with
+   any expired lease (jobs stuck in flight are recovered);
+2. one drain job per worker runs every ``drain_every`` (never two runs of one worker at
+   once; missed runs coalesce), delivering until nothing is due;
+3. the deadline watch runs every ``watch_every``, on one instance at a time (PostgreSQL
+   advisory lock, see :mod:`upload_queue.locks`).
+
+:meth:`wake` runs the drain jobs now — call it after committing an enqueue so a job on an
+idle, healthy system reaches upstream at once instead of at the next tick. A database error
+in a run is logged (``drain_failed`` / ``deadline_watch_failed``) and the next tick retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
+
+from upload_queue.worker import Worker
+
+if TYPE_CHECKING:
+    from upload_queue.facade import UploadQueue
+
+log = logging.getLogger("upload_queue")
+
+
+class QueueRunner:
+    def __init__(
+        self,
+        queue: UploadQueue,
+        *,
+        workers: int = 1,
+        drain_every: timedelta = timedelta(seconds=1),
+        watch_every: timedelta = timedelta(seconds=30),
+    ) -> None:
+        if workers < 1:
+            raise ValueError("the runner needs at least one worker")
+        self.queue = queue
+        self.workers: list[Worker] = [queue.worker(index) for index in range(workers)]
+        self.drain_every = drain_every
+        self.watch_every = watch_every
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def start(self) -> None:
+        self.queue.recover(owners=[worker.worker_id for worker in self.workers])
+        now = datetime.now(UTC)
+        for worker in self.workers:
+            self.scheduler.add_job(
+                self._drain,
+                "interval",
+                args=[worker],
+                seconds=self.drain_every.total_seconds(),
+                id=self._drain_id(worker),
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
+        self.scheduler.add_job(
+            self._watch,
+            "interval",
+            seconds=self.watch_every.total_seconds(),
+            id="upload_queue.deadline_watch",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
+        self.scheduler.start()
+
+    def wake(self) -> None:
+        """Run every drain job now (one already running finishes its loop first)."""
+        if not self.running:
+            return
+        now = datetime.now(UTC)
+        for worker in self.workers:
+            self.scheduler.modify_job(self._drain_id(worker), next_run_time=now)
+
+    def shutdown(self, wait: bool = True) -> None:
+        for worker in self.workers:
+            worker.stop()
+        if self.running:
+            self.scheduler.shutdown(wait=wait)
+
+    @staticmethod
+    def _drain_id(worker: Worker) -> str:
+        return f"upload_queue.drain.{worker.worker_id}"
+
+    @staticmethod
+    def _drain(worker: Worker) -> None:
+        try:
+            worker.drain()
+        except SQLAlchemyError as exc:
+            log.error(
+                "drain_failed worker=%s error=%s",
+                worker.worker_id,
+                exc,
+                extra={"event": "drain_failed", "worker": worker.worker_id},
+            )
+
+    def _watch(self) -> None:
+        try:
+            self.queue.watch_deadlines()
+        except SQLAlchemyError as exc:
+            log.error(
+                "deadline_watch_failed error=%s", exc, extra={"event": "deadline_watch_failed"}
+            )
