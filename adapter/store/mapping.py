@@ -1,0 +1,256 @@
+"""Rows ↔ domain objects. Pure functions; the only place that knows both shapes.
+
+Enum-valued fields are stored as their values (plain strings), so a renamed Python member
+never rewrites data, and rows rebuild the domain's frozen dataclasses exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from adapter.domain.catalogue import CatalogueItem, CatalogueKind
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.filings import (
+    Applicant,
+    FiledDevice,
+    Filing,
+    FilingCategory,
+    FilingPurpose,
+    FilingStatus,
+    FilingType,
+)
+from adapter.domain.institutions import DirectSettlementStatus, Institution
+from adapter.domain.people import CardStatus, Gender, Person, Suspension
+from adapter.domain.pricing import PersonalReason, PricedLine
+from adapter.domain.rules import Rule
+from adapter.store.tables import (
+    EncounterRow,
+    FilingDeviceRow,
+    FilingRow,
+    InstitutionRow,
+    PersonRow,
+    SuspensionRow,
+)
+from adapter.store.tables.encounters import FeeLineColumns
+
+FEE_LINE_FIELDS = tuple(FeeLineColumns.model_fields)
+
+
+def person_row(person: Person, seen_at: datetime) -> dict[str, Any]:
+    return {
+        "psn_no": person.psn_no,
+        "citizen_id": person.citizen_id,
+        "name": person.name,
+        "gender": person.gender.value,
+        "birth_date": person.birth_date,
+        "insured_admdvs": person.insured_admdvs,
+        "card_no": person.card_no,
+        "card_sn": person.card_sn,
+        "card_status": person.card_status.value,
+        "seen_at": seen_at,
+    }
+
+
+def person_of(row: PersonRow) -> Person:
+    return Person(
+        psn_no=row.psn_no,
+        citizen_id=row.citizen_id,
+        name=row.name,
+        gender=Gender(row.gender),
+        birth_date=row.birth_date,
+        insured_admdvs=row.insured_admdvs,
+        card_no=row.card_no,
+        card_sn=row.card_sn,
+        card_status=CardStatus(row.card_status),
+    )
+
+
+_FILING_ENUMS = {
+    "purpose": FilingPurpose,
+    "category": FilingCategory,
+    "status": FilingStatus,
+    "filing_type": FilingType,
+    "applicant": Applicant,
+}
+_FILING_SCALARS = tuple(
+    name for name in FilingRow.model_fields if name not in ("injury_parts", "seen_at")
+)
+
+
+def filing_row(filing: Filing, seen_at: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(filing, name) for name in _FILING_SCALARS}
+    for name in _FILING_ENUMS:
+        values[name] = values[name].value
+    values["injury_parts"] = list(filing.injury_parts)
+    values["seen_at"] = seen_at
+    return values
+
+
+def filing_device_rows(filing: Filing) -> list[dict[str, Any]]:
+    return [
+        {
+            "filing_no": filing.filing_no,
+            "position": position,
+            "device_code": device.device_code,
+            "device_name": device.device_name,
+            "min_years": device.min_years,
+            "limit_amount": device.limit,
+        }
+        for position, device in enumerate(filing.devices)
+    ]
+
+
+def filing_of(row: FilingRow, devices: list[FilingDeviceRow]) -> Filing:
+    values: dict[str, Any] = {name: getattr(row, name) for name in _FILING_SCALARS}
+    for name, enum in _FILING_ENUMS.items():
+        values[name] = enum(values[name])
+    return Filing(
+        **values,
+        injury_parts=tuple(row.injury_parts),
+        devices=tuple(
+            FiledDevice(d.device_code, d.device_name, d.min_years, d.limit_amount)
+            for d in sorted(devices, key=lambda d: d.position)
+        ),
+    )
+
+
+def suspension_of(row: SuspensionRow) -> Suspension:
+    return Suspension(psn_no=row.psn_no, since=row.since, reason=row.reason, until=row.until)
+
+
+def institution_row(institution: Institution, seen_at: datetime) -> dict[str, Any]:
+    return {
+        "code": institution.code,
+        "name": institution.name,
+        "kinds": sorted(institution.kinds),
+        "admdvs": institution.admdvs,
+        "status": institution.status.value,
+        "seen_at": seen_at,
+    }
+
+
+def institution_of(row: InstitutionRow) -> Institution:
+    return Institution(
+        code=row.code,
+        name=row.name,
+        kinds=frozenset(row.kinds),
+        admdvs=row.admdvs,
+        status=DirectSettlementStatus(row.status),
+    )
+
+
+def catalogue_row(item: CatalogueItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind.value,
+        "code": item.code,
+        "name": item.name,
+        "region": item.region,
+        "unit": item.unit,
+        "price_cap": item.price_cap,
+        "limit_amount": item.limit,
+        "version": item.version,
+        "valid_from": item.valid_from,
+        "valid_to": item.valid_to,
+    }
+
+
+def encounter_values(encounter: Encounter) -> dict[str, Any]:
+    return {
+        "id": encounter.id,
+        "kind": encounter.kind.value,
+        "psn_no": encounter.psn_no,
+        "filing_no": encounter.filing_no,
+        "institution_code": encounter.institution_code,
+        "his_visit_id": encounter.his_visit_id,
+        "admitted_at": encounter.admitted_at,
+        "discharged_at": encounter.discharged_at,
+        "status": encounter.status.value,
+        "insured_admdvs": encounter.insured_admdvs,
+        "department": encounter.department,
+        "diagnoses": list(encounter.diagnoses),
+        "injury_parts": list(encounter.injury_parts),
+    }
+
+
+def encounter_of(row: EncounterRow) -> Encounter:
+    return Encounter(
+        id=row.id,
+        kind=EncounterKind(row.kind),
+        psn_no=row.psn_no,
+        filing_no=row.filing_no,
+        institution_code=row.institution_code,
+        his_visit_id=row.his_visit_id,
+        admitted_at=row.admitted_at,
+        status=EncounterStatus(row.status),
+        insured_admdvs=row.insured_admdvs,
+        department=row.department,
+        diagnoses=tuple(row.diagnoses),
+        injury_parts=tuple(row.injury_parts),
+        discharged_at=row.discharged_at,
+    )
+
+
+def fee_line_values(line: FeeLine) -> dict[str, Any]:
+    values = {name: getattr(line, name) for name in FEE_LINE_FIELDS}
+    values["category"] = line.category.value
+    return values
+
+
+def fee_line_of(row: Any) -> FeeLine:
+    """Any row with the :class:`FeeLineColumns` fields (fee line, snapshot, excluded line)."""
+    values = {name: getattr(row, name) for name in FEE_LINE_FIELDS}
+    values["category"] = FeeCategory(values["category"])
+    return FeeLine(**values)
+
+
+def priced_line_values(priced: PricedLine) -> dict[str, Any]:
+    item = priced.item
+    return {
+        **fee_line_values(priced.line),
+        "fund_pay": priced.fund_pay,
+        "personal_pay": priced.personal_pay,
+        "reason": priced.reason.value if priced.reason else "",
+        "rule_code": priced.rule.code,
+        "rule_article": priced.rule.article,
+        "rule_template": priced.rule.message,
+        "message": priced.message,
+        "in_catalogue": item is not None,
+        "cat_kind": item.kind.value if item else "",
+        "cat_code": item.code if item else "",
+        "cat_name": item.name if item else "",
+        "cat_region": item.region if item else "",
+        "cat_unit": item.unit if item else "",
+        "cat_price_cap": item.price_cap if item else None,
+        "cat_limit": item.limit if item else None,
+        "cat_version": item.version if item else "",
+        "cat_valid_from": item.valid_from if item else None,
+        "cat_valid_to": item.valid_to if item else None,
+    }
+
+
+def priced_line_of(row: Any) -> PricedLine:
+    item = None
+    if row.in_catalogue:
+        item = CatalogueItem(
+            kind=CatalogueKind(row.cat_kind),
+            code=row.cat_code,
+            name=row.cat_name,
+            region=row.cat_region,
+            unit=row.cat_unit,
+            price_cap=row.cat_price_cap,
+            limit=row.cat_limit,
+            version=row.cat_version,
+            valid_from=row.cat_valid_from,
+            valid_to=row.cat_valid_to,
+        )
+    return PricedLine(
+        line=fee_line_of(row),
+        item=item,
+        fund_pay=row.fund_pay,
+        personal_pay=row.personal_pay,
+        rule=Rule(row.rule_code, row.rule_article, row.rule_template),
+        reason=PersonalReason(row.reason) if row.reason else None,
+        message=row.message,
+    )

@@ -1,0 +1,80 @@
+"""Alembic environment, driven by :mod:`adapter.store.migrate` (there is no alembic.ini).
+
+The connection comes from ``config.attributes["connection"]``. ``target_metadata`` is a list:
+the store's tables plus, when those packages are importable, the upload queue's and the
+upstream call log's (each owns its own ``MetaData``). ``config.attributes["target_metadata"]``
+overrides it (autogenerate scoped to one package).
+
+Types: our ``TypeDecorator`` columns (exact numerics, UTC datetimes, SQLModel's AutoString)
+are rendered as the plain SQLAlchemy type they stand on, so revisions import nothing from
+the application and stay valid however the code moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import JSON, MetaData
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+import adapter.store.tables  # noqa: F401 - registers the store's tables on SQLModel.metadata
+
+
+def _metadata() -> list[MetaData]:
+    found: list[MetaData] = [SQLModel.metadata]
+    try:
+        from upload_queue.tables import metadata as queue_metadata
+
+        found.append(queue_metadata)
+    except ImportError:
+        pass
+    try:
+        from connectors.upstream.call_log import metadata as call_log_metadata
+
+        found.append(call_log_metadata)
+    except ImportError:
+        pass
+    return found
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    if type_ != "type":
+        return False
+    if isinstance(obj, TypeDecorator):
+        impl = obj.impl_instance
+        if type(impl).__module__.startswith("sqlalchemy.sql"):
+            return f"sa.{impl!r}"
+    if isinstance(obj, JSON) and isinstance(obj._variant_mapping.get("postgresql"), JSONB):
+        # Alembic's own rendering says ``JSONB(astext_type=Text())`` without importing Text.
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
+    return False
+
+
+config = context.config
+target_metadata = config.attributes.get("target_metadata") or _metadata()
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(
+            "run migrations through adapter.store.migrate, which passes a connection"
+        )
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        render_item=_render_item,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("offline (SQL script) migrations are not supported")
+run_migrations()

@@ -1,0 +1,156 @@
+"""People, filings, suspensions and institutions, as last seen upstream.
+
+Upstream is the truth for all of these; the store keeps the latest copy so that discharge,
+the slip and reconciliation can show what was checked. Each ``upsert`` replaces the stored
+copy wholesale (a filing's device list included).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from adapter.domain.filings import Filing
+from adapter.domain.institutions import Institution
+from adapter.domain.people import Person, Suspension
+from adapter.domain.ports import Clock
+from adapter.store.mapping import (
+    filing_device_rows,
+    filing_of,
+    filing_row,
+    institution_of,
+    institution_row,
+    person_of,
+    person_row,
+    suspension_of,
+)
+from adapter.store.sql import table, upsert
+from adapter.store.tables import (
+    FilingDeviceRow,
+    FilingRow,
+    InstitutionRow,
+    PersonRow,
+    SuspensionRow,
+)
+
+_person = table(PersonRow)
+_filing = table(FilingRow)
+_device = table(FilingDeviceRow)
+_suspension = table(SuspensionRow)
+_institution = table(InstitutionRow)
+
+
+def _upsert(session: Session, target, key: list[str], values: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    statement = upsert(session, target).values(values)
+    changes = {name: statement.excluded[name] for name in values if name not in key}
+    session.execute(statement.on_conflict_do_update(index_elements=key, set_=changes))
+
+
+class PersonRepository:
+    def __init__(self, session: Session, clock: Clock):
+        self._session = session
+        self._clock = clock
+
+    def upsert(self, person: Person) -> None:
+        _upsert(self._session, _person, ["psn_no"], person_row(person, self._clock.now()))
+
+    def get(self, psn_no: str) -> Person | None:
+        row = self._session.execute(select(_person).where(_person.c.psn_no == psn_no)).one_or_none()
+        return person_of(row) if row else None  # type: ignore[arg-type]
+
+    def find_by_citizen_id(self, citizen_id: str) -> list[Person]:
+        rows = self._session.execute(
+            select(_person).where(_person.c.citizen_id == citizen_id).order_by(_person.c.psn_no)
+        )
+        return [person_of(row) for row in rows]  # type: ignore[arg-type]
+
+
+class FilingRepository:
+    def __init__(self, session: Session, clock: Clock):
+        self._session = session
+        self._clock = clock
+
+    def upsert(self, filings: Iterable[Filing]) -> None:
+        """Store each filing as upstream returned it, replacing its devices."""
+        now = self._clock.now()
+        for filing in filings:
+            _upsert(self._session, _filing, ["filing_no"], filing_row(filing, now))
+            self._session.execute(delete(_device).where(_device.c.filing_no == filing.filing_no))
+            devices = filing_device_rows(filing)
+            if devices:
+                self._session.execute(_device.insert(), devices)
+
+    def get(self, filing_no: str) -> Filing | None:
+        found = self._load(_filing.c.filing_no == filing_no)
+        return found[0] if found else None
+
+    def for_person(self, psn_no: str) -> list[Filing]:
+        """Every stored filing of the worker (all statuses), by validity start then number."""
+        return self._load(_filing.c.psn_no == psn_no)
+
+    def _load(self, condition) -> list[Filing]:  # type: ignore[no-untyped-def]
+        rows = list(
+            self._session.execute(
+                select(_filing).where(condition).order_by(_filing.c.valid_from, _filing.c.filing_no)
+            )
+        )
+        if not rows:
+            return []
+        devices = defaultdict(list)
+        numbers = [row.filing_no for row in rows]
+        for device in self._session.execute(
+            select(_device).where(_device.c.filing_no.in_(numbers))
+        ):
+            devices[device.filing_no].append(device)
+        return [filing_of(row, devices[row.filing_no]) for row in rows]  # type: ignore[arg-type]
+
+
+class SuspensionRepository:
+    def __init__(self, session: Session, clock: Clock):
+        self._session = session
+        self._clock = clock
+
+    def replace_for(self, psn_no: str, suspensions: Iterable[Suspension]) -> None:
+        """Upstream's current list for the worker replaces the stored one (an empty list
+        lifts every suspension)."""
+        now = self._clock.now()
+        self._session.execute(delete(_suspension).where(_suspension.c.psn_no == psn_no))
+        rows = [
+            {
+                "psn_no": psn_no,
+                "since": s.since,
+                "until": s.until,
+                "reason": s.reason,
+                "seen_at": now,
+            }
+            for s in suspensions
+        ]
+        if rows:
+            self._session.execute(_suspension.insert(), rows)
+
+    def for_person(self, psn_no: str) -> list[Suspension]:
+        rows = self._session.execute(
+            select(_suspension)
+            .where(_suspension.c.psn_no == psn_no)
+            .order_by(_suspension.c.since, _suspension.c.id)
+        )
+        return [suspension_of(row) for row in rows]  # type: ignore[arg-type]
+
+
+class InstitutionRepository:
+    def __init__(self, session: Session, clock: Clock):
+        self._session = session
+        self._clock = clock
+
+    def upsert(self, institution: Institution) -> None:
+        values = institution_row(institution, self._clock.now())
+        _upsert(self._session, _institution, ["code"], values)
+
+    def get(self, code: str) -> Institution | None:
+        row = self._session.execute(
+            select(_institution).where(_institution.c.code == code)
+        ).one_or_none()
+        return institution_of(row) if row else None  # type: ignore[arg-type]

@@ -1,0 +1,277 @@
+"""Settlements (saved with a snapshot of every priced line) and the daily slip sequence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapter.domain.encounters import Encounter
+from adapter.domain.errors import NotFound
+from adapter.domain.settlement import (
+    Bill,
+    Breakdown,
+    Settlement,
+    SettlementStatus,
+    make_slip_no,
+)
+from adapter.store import errors
+from adapter.store.mapping import encounter_of, fee_line_of, fee_line_values, priced_line_of
+from adapter.store.mapping import priced_line_values as _priced_values
+from adapter.store.sql import table, upsert, violates
+from adapter.store.tables import (
+    EncounterRow,
+    ExcludedLineRow,
+    SettlementLineRow,
+    SettlementRow,
+    SlipSequenceRow,
+)
+
+_settlement = table(SettlementRow)
+_line = table(SettlementLineRow)
+_excluded = table(ExcludedLineRow)
+_encounter = table(EncounterRow)
+_sequence = table(SlipSequenceRow)
+_TOTALS = tuple(Breakdown.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class SettlementSummary:
+    """A settlement without its lines: what reconciliation lists and totals."""
+
+    id: str
+    encounter_id: str
+    psn_no: str
+    institution_code: str
+    slip_no: str
+    settled_at: datetime
+    settles_on: date
+    breakdown: Breakdown
+    status: SettlementStatus
+    operator: str
+    revoked_at: datetime | None
+
+
+class SettlementRepository:
+    def __init__(self, session: Session):
+        self._session = session
+
+    def add(self, settlement: Settlement) -> None:
+        """Save a settlement and its line snapshots.
+
+        Raises ``DomainError(SETTLEMENT_DUPLICATE)`` when the encounter already has an active
+        (settled, not revoked) settlement — the database's partial unique index decides, so
+        of two clerks settling at once exactly one succeeds — and
+        ``DomainError(SLIP_NO_DUPLICATE)`` for a reused slip number.
+        """
+        bill = settlement.bill
+        values = {
+            "id": settlement.id,
+            "encounter_id": settlement.encounter.id,
+            "slip_no": settlement.slip_no,
+            "settled_at": settlement.settled_at,
+            "settles_on": bill.settles_on,
+            "month": settlement.month,
+            **{name: getattr(bill.breakdown, name) for name in _TOTALS},
+            "crosses_year": bill.crosses_year,
+            "notes": list(bill.notes),
+            "operator": settlement.operator,
+            "status": settlement.status.value,
+            "revoked_at": settlement.revoked_at,
+            "revoke_reason": settlement.revoke_reason,
+        }
+        try:
+            with self._session.begin_nested():
+                self._session.execute(_settlement.insert().values(values))
+        except IntegrityError as exc:
+            if violates(exc, "uq_settlement_active_encounter", "settlement.encounter_id"):
+                raise errors.settlement_duplicate(settlement.encounter.id) from exc
+            if violates(exc, "uq_settlement_slip_no", "settlement.slip_no"):
+                raise errors.slip_no_duplicate(settlement.slip_no) from exc
+            raise
+        if bill.lines:
+            self._session.execute(
+                _line.insert(),
+                [
+                    {**_priced_values(line), "settlement_id": settlement.id, "position": n}
+                    for n, line in enumerate(bill.lines)
+                ],
+            )
+        if bill.excluded:
+            self._session.execute(
+                _excluded.insert(),
+                [
+                    {**fee_line_values(line), "settlement_id": settlement.id, "position": n}
+                    for n, line in enumerate(bill.excluded)
+                ],
+            )
+
+    def get(self, settlement_id: str) -> Settlement:
+        """The settlement with its bill rebuilt from the snapshot, or :class:`NotFound`."""
+        found = self._load(_settlement.c.id == settlement_id)
+        if not found:
+            raise NotFound(f"结算{settlement_id}不存在", code="SETTLEMENT_NOT_FOUND")
+        return found[0]
+
+    def find_active(self, encounter_id: str) -> Settlement | None:
+        """The encounter's settled (not revoked) settlement, if any."""
+        found = self._load(
+            (_settlement.c.encounter_id == encounter_id)
+            & (_settlement.c.status == SettlementStatus.SETTLED.value)
+        )
+        return found[0] if found else None
+
+    def list_for_encounter(self, encounter_id: str) -> list[Settlement]:
+        return self._load(_settlement.c.encounter_id == encounter_id)
+
+    def list_by_month(self, month: str, *, institution_code: str | None = None) -> list[Settlement]:
+        """Every settlement (settled or revoked) whose settlement date is in ``month``
+        (``YYYY-MM``), in settlement order, with full bills."""
+        condition = _settlement.c.month == month
+        if institution_code is not None:
+            condition = condition & (_encounter.c.institution_code == institution_code)
+        return self._load(condition)
+
+    def summaries_by_month(
+        self, month: str, *, institution_code: str | None = None
+    ) -> list[SettlementSummary]:
+        """Like :meth:`list_by_month` without the lines: cheap enough for a whole month."""
+        query = self._joined().where(_settlement.c.month == month)
+        if institution_code is not None:
+            query = query.where(_encounter.c.institution_code == institution_code)
+        return [
+            SettlementSummary(
+                id=row.id,
+                encounter_id=row.encounter_id,
+                psn_no=row.psn_no,
+                institution_code=row.institution_code,
+                slip_no=row.slip_no,
+                settled_at=row.settled_at,
+                settles_on=row.settles_on,
+                breakdown=Breakdown(**{name: getattr(row, name) for name in _TOTALS}),
+                status=SettlementStatus(row.status),
+                operator=row.operator,
+                revoked_at=row.revoked_at,
+            )
+            for row in self._session.execute(query)
+        ]
+
+    def revoke(self, settlement_id: str, *, at: datetime, reason: str) -> Settlement:
+        """Mark an active settlement revoked; raises ``DomainError(SETTLEMENT_NOT_ACTIVE)``
+        if it is not settled (already revoked), :class:`NotFound` if unknown."""
+        result = self._session.execute(
+            update(_settlement)
+            .where(
+                _settlement.c.id == settlement_id,
+                _settlement.c.status == SettlementStatus.SETTLED.value,
+            )
+            .values(status=SettlementStatus.REVOKED.value, revoked_at=at, revoke_reason=reason)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            self.get(settlement_id)
+            raise errors.settlement_not_active(settlement_id)
+        return self.get(settlement_id)
+
+    def _joined(self):  # type: ignore[no-untyped-def]
+        encounter_columns = [
+            column.label(f"e_{column.name}") if column.name in _settlement.c else column
+            for column in _encounter.c
+        ]
+        return (
+            select(_settlement, *encounter_columns)
+            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+            .order_by(_settlement.c.settled_at, _settlement.c.id)
+        )
+
+    def _load(self, condition) -> list[Settlement]:  # type: ignore[no-untyped-def]
+        rows = list(self._session.execute(self._joined().where(condition)))
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        lines = _children(self._session, _line, ids)
+        excluded = _children(self._session, _excluded, ids)
+        return [
+            _settlement_of(row, lines.get(row.id, []), excluded.get(row.id, [])) for row in rows
+        ]
+
+
+def _children(session: Session, target, ids: Sequence[str]) -> dict[str, list[Row]]:  # type: ignore[no-untyped-def,type-arg]
+    grouped: dict[str, list[Row]] = defaultdict(list)  # type: ignore[type-arg]
+    # Chunked: SQLite limits bound parameters per statement.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = (
+            select(target)
+            .where(target.c.settlement_id.in_(chunk))
+            .order_by(target.c.settlement_id, target.c.position)
+        )
+        for row in session.execute(query):
+            grouped[row.settlement_id].append(row)
+    return grouped
+
+
+class _EncounterView:
+    """The joined row seen with the encounter's own column names (``e_id`` → ``id``…)."""
+
+    def __init__(self, row: Row):  # type: ignore[type-arg]
+        self._row = row
+
+    def __getattr__(self, name: str) -> object:
+        prefixed = f"e_{name}"
+        mapping = self._row._mapping
+        return mapping[prefixed] if prefixed in mapping else mapping[name]
+
+
+def _settlement_of(row: Row, lines: list[Row], excluded: list[Row]) -> Settlement:  # type: ignore[type-arg]
+    encounter: Encounter = encounter_of(_EncounterView(row))  # type: ignore[arg-type]
+    bill = Bill(
+        lines=tuple(priced_line_of(line) for line in lines),
+        excluded=tuple(fee_line_of(line) for line in excluded),
+        breakdown=Breakdown(**{name: getattr(row, name) for name in _TOTALS}),
+        settles_on=row.settles_on,
+        crosses_year=row.crosses_year,
+        notes=tuple(row.notes),
+    )
+    return Settlement(
+        id=row.id,
+        encounter=encounter,
+        slip_no=row.slip_no,
+        settled_at=row.settled_at,
+        bill=bill,
+        operator=row.operator,
+        status=SettlementStatus(row.status),
+        revoked_at=row.revoked_at,
+        revoke_reason=row.revoke_reason,
+    )
+
+
+class SlipSequence:
+    """Slip numbers: institution code + date + a per-day sequence (N附件10)."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def next(self, institution_code: str, day: date) -> int:
+        """The next sequence number for ``day``, starting at 1.
+
+        One ``INSERT … ON CONFLICT DO UPDATE SET last = last + 1 RETURNING last``: atomic on
+        both backends (a row lock on PostgreSQL, the write lock on SQLite), so concurrent
+        settlements never draw the same number. The number is used only if the caller
+        commits; a rolled-back settlement leaves no gap-filling duty.
+        """
+        statement = upsert(self._session, _sequence).values(
+            institution_code=institution_code, day=day, last=1
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["institution_code", "day"],
+            set_={"last": _sequence.c.last + 1},
+        ).returning(_sequence.c.last)
+        return int(self._session.execute(statement).scalar_one())
+
+    def next_slip_no(self, institution_code: str, day: date) -> str:
+        return make_slip_no(institution_code, day, self.next(institution_code, day))

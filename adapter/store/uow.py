@@ -1,0 +1,119 @@
+"""The unit of work: one database transaction per use case (cosmicpython's pattern).
+
+::
+
+    with UnitOfWork(engine) as uow:
+        record = uow.encounters.get(encounter_id)
+        ...
+        uow.settlements.add(settlement)
+        enqueue(uow.session, ...)          # the upload job joins the same transaction
+        uow.audit.append(actor=..., action="settle", ...)
+        uow.commit()
+
+Nothing is written unless :meth:`UnitOfWork.commit` is called; leaving the block without it,
+or by an exception, rolls everything back. A unit of work is used once.
+
+``immediate=True`` begins the transaction with ``BEGIN IMMEDIATE`` on SQLite, taking the write
+lock before the first read. Use it for use cases that read then write (settle, revoke): under
+SQLite's default deferred mode a transaction that read first may find, when it tries to write,
+that another writer committed in between, and fail with "database is locked". PostgreSQL
+needs no such option (row locks and constraints serialise the writers); it is ignored there.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from adapter.domain.ports import Clock
+from adapter.store.audit import AuditLog
+from adapter.store.db import is_sqlite
+from adapter.store.repositories import (
+    CatalogueRepository,
+    EncounterRepository,
+    FeeLineRepository,
+    FilingRepository,
+    InstitutionRepository,
+    PersonRepository,
+    SettlementRepository,
+    SlipSequence,
+    SuspensionRepository,
+)
+from adapter.store.sql import SystemClock
+
+
+class UnitOfWork:
+    """One transaction, its repositories, and the session other packages may write through."""
+
+    session: Session
+    encounters: EncounterRepository
+    fee_lines: FeeLineRepository
+    settlements: SettlementRepository
+    slips: SlipSequence
+    persons: PersonRepository
+    filings: FilingRepository
+    suspensions: SuspensionRepository
+    institutions: InstitutionRepository
+    catalogue: CatalogueRepository
+    audit: AuditLog
+
+    def __init__(self, engine: Engine, *, immediate: bool = False, clock: Clock | None = None):
+        self._engine = engine
+        self._immediate = immediate
+        self.clock: Clock = clock or SystemClock()
+        self._state = "new"
+
+    def __enter__(self) -> UnitOfWork:
+        if self._state != "new":
+            raise RuntimeError("a UnitOfWork is used once; make a new one")
+        bind = self._engine
+        if self._immediate and is_sqlite(bind):
+            bind = bind.execution_options(sqlite_begin="IMMEDIATE")
+        # expire_on_commit=False: objects stay readable after commit; the repositories use
+        # Core statements, so there is no identity map to go stale anyway.
+        self.session = Session(bind=bind, expire_on_commit=False)
+        self.session.connection()  # begin now, so an IMMEDIATE lock is held from the start
+        self._state = "open"
+        clock = self.clock
+        self.encounters = EncounterRepository(self.session, clock)
+        self.fee_lines = FeeLineRepository(self.session, clock)
+        self.settlements = SettlementRepository(self.session)
+        self.slips = SlipSequence(self.session)
+        self.persons = PersonRepository(self.session, clock)
+        self.filings = FilingRepository(self.session, clock)
+        self.suspensions = SuspensionRepository(self.session, clock)
+        self.institutions = InstitutionRepository(self.session, clock)
+        self.catalogue = CatalogueRepository(self.session)
+        self.audit = AuditLog(self.session, clock)
+        return self
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection (for Core callers such as the upload queue)."""
+        return self.session.connection()
+
+    def commit(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"cannot commit a unit of work that is {self._state}")
+        self.session.commit()
+        self._state = "committed"
+
+    def rollback(self) -> None:
+        if self._state == "open":
+            self.session.rollback()
+            self._state = "rolled back"
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.session.close()
+            if self._state == "open":
+                self._state = "closed"
