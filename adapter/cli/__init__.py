@@ -10,7 +10,7 @@ from adapter.domain.errors import AdapterError
 from adapter.settings import SettingsError
 
 # Modules with a ``register(subparsers)`` function, in the order ``--help`` lists them.
-COMMAND_MODULES = ("adapter.cli.serve", "adapter.cli.token")
+COMMAND_MODULES = ("adapter.cli.serve", "adapter.cli.token", "adapter.cli.simulator")
 
 
 def build_parser() -> argparse.ArgumentParser:
