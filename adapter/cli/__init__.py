@@ -10,7 +10,13 @@ from adapter.domain.errors import AdapterError
 from adapter.settings import SettingsError
 
 # Modules with a ``register(subparsers)`` function, in the order ``--help`` lists them.
-COMMAND_MODULES = ("adapter.cli.serve", "adapter.cli.token", "adapter.cli.simulator")
+COMMAND_MODULES = (
+    "adapter.cli.serve",
+    "adapter.cli.token",
+    "adapter.cli.migrate",
+    "adapter.cli.queue",
+    "adapter.cli.simulator",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,217 @@
+"""``queue list|summary|show|retry|purge``: IT's view of the upload queue.
+
+Reads the database named by the settings (``database.url``). Times are shown in the
+institution's time zone; ``--json`` prints machine-readable output (times in UTC, ISO 8601).
+Delivering jobs is the running adapter's work (``serve`` starts the queue's workers); these
+commands only look, re-send and clean up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, inspect
+
+from adapter.settings import Settings, load_settings
+from adapter.store.db import make_engine
+from upload_queue import admin, reporting
+from upload_queue.errors import QueueError
+from upload_queue.jobs import Job
+from upload_queue.tables import STATUSES
+
+
+def register(subparsers: Any) -> None:
+    queue = subparsers.add_parser("queue", help="look at and manage the upload queue")
+    actions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="list jobs, earliest deadline first")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--kind", help="job kind, e.g. the upstream infno")
+    listing.add_argument("--key", dest="ordering_key", help="ordering key (the encounter)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_list)
+
+    summary = actions.add_parser("summary", help="counts by status and kind, deadlines at risk")
+    summary.add_argument("--json", action="store_true", help="print JSON")
+    summary.set_defaults(handler=_summary)
+
+    show = actions.add_parser("show", help="one job with its attempts and replaced payloads")
+    show.add_argument("job_id", type=int)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(handler=_show)
+
+    retry = actions.add_parser("retry", help="re-send a dead (or waiting) job now")
+    retry.add_argument("job_id", type=int)
+    retry.add_argument("--payload", type=Path, help="JSON file with the corrected payload")
+    retry.add_argument("--note", help="why the payload was corrected (kept in the history)")
+    retry.set_defaults(handler=_retry)
+
+    purge = actions.add_parser("purge", help="delete delivered jobs older than the retention")
+    purge.add_argument(
+        "--older-than-days", type=int, help="default: queue.retention_days from the settings"
+    )
+    purge.set_defaults(handler=_purge)
+
+
+class _Refused(Exception):
+    pass
+
+
+Command = Callable[[argparse.Namespace], int]
+Action = Callable[[argparse.Namespace, Settings, Engine], int]
+
+
+def _run(action: Action) -> Command:
+    """Open the configured database for ``action``; a refusal is one line on stderr, exit 1."""
+
+    def handler(args: argparse.Namespace) -> int:
+        settings = load_settings()
+        engine = make_engine(settings.database.url)
+        try:
+            if not inspect(engine).has_table("upload_job"):
+                raise _Refused(
+                    "the database has no upload queue tables; run `wi-adapter migrate` first"
+                )
+            return action(args, settings, engine)
+        except (QueueError, _Refused, ValueError) as exc:
+            print(f"wi-adapter: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            engine.dispose()
+
+    return handler
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    raise TypeError(f"cannot show {type(value).__name__} as JSON")
+
+
+def _dump(value: Any) -> None:
+    print(json.dumps(value, default=_json_default, ensure_ascii=False, indent=2))
+
+
+def _job_line(job: Job, zone: ZoneInfo) -> str:
+    error = (job.last_error or "").replace("\n", " ")
+    return (
+        f"{job.id:>7}  {job.status:<9} {job.kind:<16} {(job.ordering_key or '-'):<20} "
+        f"{_local(job.deadline, zone):<19}  {job.total_attempts:>3}  {error[:60]}"
+    )
+
+
+@_run
+def _list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    jobs = admin.list_jobs(
+        engine,
+        status=args.status,
+        kind=args.kind,
+        ordering_key=args.ordering_key,
+        limit=args.limit,
+        offset=args.offset,
+    )
+    if args.json:
+        _dump([asdict(job) for job in jobs])
+        return 0
+    print(f"{'id':>7}  {'status':<9} {'kind':<16} {'key':<20} {'deadline':<19}  try  last error")
+    for job in jobs:
+        print(_job_line(job, settings.zone))
+    return 0
+
+
+@_run
+def _summary(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    margin = timedelta(minutes=settings.queue.at_risk_minutes)
+    current = reporting.summary(engine, datetime.now(UTC), margin=margin)
+    if args.json:
+        _dump(asdict(current))
+        return 0
+    zone = settings.zone
+    width = max([8, *map(len, current.by_kind)])
+    print(f"{'kind':<{width}} " + "  ".join(f"{status:>9}" for status in STATUSES))
+    print(f"{'(all)':<{width}} " + "  ".join(f"{current.by_status[s]:>9}" for s in STATUSES))
+    for kind, counts in current.by_kind.items():
+        print(f"{kind:<{width}} " + "  ".join(f"{counts[s]:>9}" for s in STATUSES))
+    oldest = current.oldest_pending
+    if oldest is not None:
+        print(
+            f"oldest pending: job {oldest.id} ({oldest.kind}), "
+            f"enqueued {_local(oldest.created_at, zone)}"
+        )
+    print(f"next deadline: {_local(current.next_deadline, zone)}")
+    print(
+        f"at risk (deadline within {settings.queue.at_risk_minutes} min): {current.at_risk}; "
+        f"past deadline, not delivered: {current.missed}"
+    )
+    return 0
+
+
+@_run
+def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    job = admin.get_job(engine, args.job_id)
+    history = admin.attempts(engine, args.job_id)
+    replaced = admin.revisions(engine, args.job_id)
+    if args.json:
+        _dump(
+            {
+                "job": asdict(job),
+                "attempts": [asdict(a) for a in history],
+                "replaced_payloads": [asdict(r) for r in replaced],
+            }
+        )
+        return 0
+    zone = settings.zone
+    print(_job_line(job, zone))
+    print(f"idempotency key: {job.idempotency_key}; enqueued {_local(job.created_at, zone)}")
+    print("payload: " + json.dumps(job.payload, ensure_ascii=False))
+    for attempt in history:
+        print(
+            f"  #{attempt.number:<3} {_local(attempt.started_at, zone)}  {attempt.outcome:<13} "
+            f"{attempt.duration_s:8.3f}s  {attempt.worker or '-'}  {attempt.error or ''}"
+        )
+    for revision in replaced:
+        print(
+            f"  replaced {_local(revision.replaced_at, zone)} ({revision.note or 'no note'}): "
+            + json.dumps(revision.payload, ensure_ascii=False)
+        )
+    return 0
+
+
+@_run
+def _retry(args: argparse.Namespace, _settings: Settings, engine: Engine) -> int:
+    payload = None
+    if args.payload is not None:
+        try:
+            payload = json.loads(args.payload.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise _Refused(f"cannot read the payload file {args.payload}: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise _Refused(f"the payload file {args.payload} must hold a JSON object")
+    job = admin.retry(engine, args.job_id, datetime.now(UTC), payload=payload, note=args.note)
+    corrected = " with the corrected payload" if payload is not None else ""
+    print(f"job {job.id} ({job.kind}) will be re-sent now{corrected}")
+    return 0
+
+
+@_run
+def _purge(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    days = args.older_than_days or settings.queue.retention_days
+    if days < 1:
+        raise _Refused("--older-than-days must be at least 1")
+    removed = admin.purge(engine, timedelta(days=days), datetime.now(UTC))
+    print(f"purged {removed} delivered job(s) older than {days} day(s)")
+    return 0

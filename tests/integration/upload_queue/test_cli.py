@@ -1,0 +1,125 @@
+"""``wi-adapter queue``: what IT types, on the database the settings name."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from adapter.cli import main
+from adapter.store.db import make_engine
+from upload_queue.admin import get_job, list_jobs, revisions
+from upload_queue.enqueue import enqueue
+from upload_queue.errors import PermanentDeliveryError
+from upload_queue.handlers import Handlers
+from upload_queue.jobs import Delivery, JobSpec
+from upload_queue.metrics import QueueMetrics
+from upload_queue.tables import metadata
+from upload_queue.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def seeded(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A dead WI2301 job (id 1) and a pending WI2302 (id 2) of the same encounter."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("ADAPTER_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    metrics = QueueMetrics(CollectorRegistry())
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for kind, key, minutes in (("WI2301", "m1", 5), ("WI2302", "m2", 30)):
+            spec = JobSpec(kind, {"msgid": key}, key, now + timedelta(minutes=minutes), "enc-1")
+            enqueue(connection, spec, metrics=metrics)
+
+    def reject(delivery: Delivery) -> None:
+        raise PermanentDeliveryError("参保人员信息不存在")
+
+    handlers = Handlers()
+    handlers.register("WI2301", reject)
+    Worker(engine, handlers, metrics=metrics).drain()
+    engine.dispose()
+    return db_url
+
+
+def test_list_filters_and_prints_the_upstream_message(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["queue", "list", "--status", "dead"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert "WI2301" in lines[1] and "参保人员信息不存在" in lines[1] and "enc-1" in lines[1]
+    assert main(["queue", "list", "--key", "enc-1", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(job["id"], job["status"]) for job in listed] == [(1, "dead"), (2, "pending")]
+
+
+def test_summary_shows_counts_and_risk(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "summary", "--json"]) == 0
+    current = json.loads(capsys.readouterr().out)
+    assert current["by_status"] == {"pending": 1, "in_flight": 0, "delivered": 0, "dead": 1}
+    assert current["at_risk"] == 1 and current["missed"] == 0
+    assert current["oldest_pending"]["id"] == 2
+    assert main(["queue", "summary"]) == 0
+    assert "at risk (deadline within 10 min): 1" in capsys.readouterr().out
+
+
+def test_retry_with_a_corrected_payload_file_keeps_the_original(
+    seeded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({"msgid": "m1", "input": {"psn_no": "X"}}), encoding="utf-8")
+    assert main(["queue", "retry", "1", "--payload", str(fixed), "--note", "更正"]) == 0
+    assert "re-sent now with the corrected payload" in capsys.readouterr().out
+    engine = make_engine(seeded)
+    try:
+        job = get_job(engine, 1)
+        assert (job.status, job.payload) == ("pending", {"msgid": "m1", "input": {"psn_no": "X"}})
+        assert [r.payload for r in revisions(engine, 1)] == [{"msgid": "m1"}]
+    finally:
+        engine.dispose()
+    assert main(["queue", "show", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "permanent" in shown and "replaced" in shown and "更正" in shown
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["queue", "retry", "99"], "no upload job 99"),
+        (["queue", "retry", "2", "--payload", "/nonexistent.json"], "cannot read"),
+        (["queue", "show", "42"], "no upload job 42"),
+    ],
+)
+def test_refusals_are_one_line_and_exit_1(
+    seeded: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wi-adapter: ") and message in err and "\n" not in err
+
+
+def test_purge_keeps_undelivered_jobs(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queue", "purge", "--older-than-days", "1"]) == 0
+    assert "purged 0 delivered job(s)" in capsys.readouterr().out
+    engine = make_engine(seeded)
+    try:
+        assert len(list_jobs(engine)) == 2
+    finally:
+        engine.dispose()
+
+
+def test_a_database_without_the_queue_tables_gets_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("ADAPTER_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", f"sqlite:///{tmp_path}/empty.db")
+    assert main(["queue", "summary"]) == 1
+    assert "run `wi-adapter migrate` first" in capsys.readouterr().err
