@@ -116,6 +116,12 @@ class ReferenceClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> ReferenceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def sign_no(self) -> str:
         return self._sign_no

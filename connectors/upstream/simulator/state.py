@@ -88,18 +88,20 @@ class SimState:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.random_seed)
+        self.sign_counter = 0  # not reset: a sign_no is never issued twice
         self.reset()
 
     def reset(self) -> None:
+        """Back to the base seed; received writes, sign-ins and faults forgotten; the random
+        source restarted, so a run with a ``random_seed`` injects the same faults again."""
         with self.lock:
+            self.rng = random.Random(self.random_seed)
             self.data: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {
                 kind: {} for kind in SEED_LISTS
             }
             self.received: dict[str, ReceivedWrite] = {}
             self.faults = Faults()
             self.sign_ins: dict[str, date] = {}  # sign_no → day it was issued
-            self.sign_counter = 0
             self.seq = 0
             self.seed(copy.deepcopy(self.base_seed))
 
