@@ -13,6 +13,7 @@ from adapter.settings import SettingsError
 COMMAND_MODULES = (
     "adapter.cli.serve",
     "adapter.cli.token",
+    "adapter.cli.migrate",
     "adapter.cli.queue",
     "adapter.cli.simulator",
 )

@@ -20,7 +20,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
-import adapter.store.tables  # noqa: F401 - registers the store's tables on SQLModel.metadata
+# Imported for their side effect: registering the store's tables (and the API token table)
+# on SQLModel.metadata.
+import adapter.store.tables
+import adapter.store.tokens  # noqa: F401
 
 
 def _metadata() -> list[MetaData]:
