@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -220,7 +221,7 @@ class FeeLineRepository:
 
     def list_stored(
         self, encounter_id: str, *, status: MappingStatus | None = None
-    ) -> list[StoredFeeLine]:
+    ) -> builtins.list[StoredFeeLine]:
         query = select(_fee_line).where(_fee_line.c.encounter_id == encounter_id)
         if status is not None:
             query = query.where(_fee_line.c.mapping_status == status.value)

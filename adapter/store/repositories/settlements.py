@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -177,7 +178,7 @@ class SettlementRepository:
             raise errors.settlement_not_active(settlement_id)
         return self.get(settlement_id)
 
-    def _joined(self):  # type: ignore[no-untyped-def]
+    def _joined(self) -> Select[Any]:
         encounter_columns = [
             column.label(f"e_{column.name}") if column.name in _settlement.c else column
             for column in _encounter.c

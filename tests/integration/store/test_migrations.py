@@ -74,14 +74,35 @@ def test_migrations_ship_as_packages() -> None:
     assert list((folder / "versions").glob("0001_*.py"))
 
 
-def test_upgrade_runs_from_outside_the_source_tree(tmp_path: Path) -> None:
-    """The script location comes from the package, not the working directory."""
-    url = f"sqlite:///{tmp_path}/elsewhere.db"
+def test_upgrade_works_from_the_built_package(tmp_path: Path) -> None:
+    """Build the package as setuptools ships it, then migrate from there, not from source."""
+    lib = tmp_path / "lib"
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import setuptools; setuptools.setup()",
+            "-q",
+            "egg_info",
+            "--egg-base",
+            str(tmp_path),
+            "build_py",
+            "--build-lib",
+            str(lib),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr
+    url = f"sqlite:///{tmp_path}/built.db"
     code = (
-        "from adapter.store import migrate; "
+        "from adapter.store import migrate; print(migrate.__file__); "
         f"migrate.upgrade({url!r}); print(migrate.current({url!r}))"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(lib)}
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
@@ -92,7 +113,9 @@ def test_upgrade_runs_from_outside_the_source_tree(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == migrate.head()
+    where, revision = done.stdout.split()
+    assert where.startswith(str(lib))
+    assert revision == migrate.head()
 
 
 def test_cli_migrate_upgrades_the_configured_database(tmp_path: Path) -> None:
