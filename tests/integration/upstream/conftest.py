@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -14,7 +15,8 @@ from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.records import MemoryRecorder
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 
-TODAY = date.today()
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TODAY = datetime.now(SHANGHAI).date()  # the simulator's and the client's clocks are Shanghai
 
 
 @pytest.fixture(scope="module")

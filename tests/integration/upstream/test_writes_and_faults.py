@@ -16,9 +16,9 @@ from connectors.upstream.records import MemoryRecorder
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 from connectors.upstream.sm_auth import SmAuth, generate_sm2_keypair
 
-from .conftest import TODAY, Msgids, make_config
+from .conftest import SHANGHAI, TODAY, Msgids, make_config
 
-NOW = f"{datetime.now():%Y-%m-%d %H:%M:%S}"
+NOW = f"{datetime.now(SHANGHAI):%Y-%m-%d %H:%M:%S}"
 MONTH = f"{TODAY:%Y-%m}"
 
 
