@@ -1,0 +1,116 @@
+"""Reading the MSH header straight from the raw bytes, before anything is decoded.
+
+The character set of an HL7 v2 message is named *inside* it (MSH-18), so the header has to be
+read from bytes first. MSH-1..MSH-18 are ASCII in practice (application and facility codes,
+type, control id, version, charset label); we read the first segment with latin-1, which
+maps every byte to one character, so positions stay exact whatever the body's encoding.
+
+:func:`read_header` never raises on a readable MSH: a header that cannot be read at all
+(no ``MSH`` at the start, no field separator) raises :class:`HeaderUnreadable`, and the
+caller answers AR without a control id (or closes, for an oversize frame).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_CHARSET_LABEL = "UNICODE UTF-8"
+
+# HL7 table 0211 labels we accept, and the Python codec for each. An empty MSH-18 means
+# the default (UTF-8 here, which is also plain ASCII's superset).
+CHARSETS: dict[str, str] = {
+    "": "utf-8",
+    "UNICODE UTF-8": "utf-8",
+    "GB 18030-2000": "gb18030",
+    "ASCII": "ascii",
+    "8859/1": "latin-1",
+}
+
+SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+
+_SEGMENT_END = re.compile(rb"\r|\n")
+
+
+class HeaderUnreadable(ValueError):
+    """The bytes do not start with a usable MSH segment."""
+
+
+@dataclass(frozen=True)
+class RawHeader:
+    """The MSH fields the adapter needs before (and regardless of) decoding the message."""
+
+    field_sep: str
+    component_sep: str
+    sending_application: str  # MSH-3.1
+    sending_facility: str  # MSH-4.1
+    receiving_application: str  # MSH-5.1
+    receiving_facility: str  # MSH-6.1
+    message_code: str  # MSH-9.1 (ADT, DFT)
+    trigger_event: str  # MSH-9.2 (A01, P03)
+    control_id: str  # MSH-10
+    processing_id: str  # MSH-11.1
+    version: str  # MSH-12.1
+    charset_label: str  # MSH-18, first repetition, as sent
+
+    @property
+    def sender(self) -> str:
+        """The sender as the duplicate check knows it: ``MSH-3^MSH-4``."""
+        return f"{self.sending_application}^{self.sending_facility}"
+
+    @property
+    def message_type(self) -> str:
+        return (
+            f"{self.message_code}^{self.trigger_event}"
+            if self.trigger_event
+            else (self.message_code)
+        )
+
+    @property
+    def codec(self) -> str | None:
+        """The Python codec for MSH-18, or ``None`` if the label is not one we accept."""
+        return CHARSETS.get(self.charset_label.strip().upper())
+
+    @property
+    def version_supported(self) -> bool:
+        return self.version in SUPPORTED_VERSIONS
+
+
+def read_header(raw: bytes) -> RawHeader:
+    """Read MSH from the start of ``raw`` (leading whitespace tolerated)."""
+    data = raw.lstrip(b" \t\r\n")
+    if not data.startswith(b"MSH") or len(data) < 8:
+        raise HeaderUnreadable("message does not start with an MSH segment")
+    match = _SEGMENT_END.search(data)
+    line = (data[: match.start()] if match else data).decode("latin-1")
+    field_sep = line[3]
+    if field_sep.isalnum() or field_sep.isspace():
+        raise HeaderUnreadable("MSH-1 field separator is missing")
+    fields = line.split(field_sep)
+    # fields[0] = "MSH", fields[1] = MSH-2 (encoding characters); MSH-n is fields[n-1].
+    encoding = fields[1] if len(fields) > 1 else ""
+    component_sep = encoding[0] if encoding else "^"
+    repetition_sep = encoding[1] if len(encoding) > 1 else "~"
+
+    def get(number: int, component: int = 1) -> str:
+        index = number - 1
+        if index >= len(fields):
+            return ""
+        value = fields[index].split(repetition_sep)[0]
+        parts = value.split(component_sep)
+        return parts[component - 1].strip() if component <= len(parts) else ""
+
+    return RawHeader(
+        field_sep=field_sep,
+        component_sep=component_sep,
+        sending_application=get(3),
+        sending_facility=get(4),
+        receiving_application=get(5),
+        receiving_facility=get(6),
+        message_code=get(9, 1).upper(),
+        trigger_event=get(9, 2).upper(),
+        control_id=get(10),
+        processing_id=get(11) or "P",
+        version=get(12),
+        charset_label=get(18),
+    )

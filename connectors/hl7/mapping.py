@@ -1,0 +1,283 @@
+"""Inbound HL7 messages → the commands of :mod:`adapter.domain.commands` (interfaces.md §2).
+
+=========  ==================  ==========================================================
+message    command             fields read
+=========  ==================  ==========================================================
+ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id), PID-5,
+                               PID-8, PV1-2 (``I`` or empty), PV1-3.1 department,
+                               PV1-10 (``REH`` = rehab), PV1-19, PV1-44, DG1-3, ZWI (required)
+ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent
+ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
+ADT^A11    CancelAdmission     PV1-19, EVN-4 reason
+ADT^A13    CancelDischarge     PV1-19, EVN-4 reason
+DFT^P03    RecordFees          PV1-19, FT1 (see :mod:`connectors.hl7.fees`)
+=========  ==================  ==========================================================
+
+The event is MSH-9.2, or EVN-1 when MSH-9 carries none (v2.3 habits). The encounter kind is
+ZWI-5 (``medical``/``rehab``), else ``rehab`` when PV1-10 is ``REH``; a ZWI-5 that contradicts
+PV1-10 is refused. Missing optional fields are tolerated; a missing visit number, an
+unreadable time or amount, an unknown code refuse the whole message (:class:`Hl7Error`).
+"""
+
+from __future__ import annotations
+
+from adapter.domain.commands import (
+    Admit,
+    CancelAdmission,
+    CancelDischarge,
+    Diagnosis,
+    Discharge,
+    EncounterCommands,
+    Outcome,
+    RecordFees,
+    UpdateVisit,
+)
+from adapter.domain.encounters import EncounterKind
+from adapter.domain.people import CardData, CardKind, Gender
+from connectors.hl7.errors import (
+    REQUIRED_FIELD_MISSING,
+    TABLE_VALUE_NOT_FOUND,
+    UNSUPPORTED_EVENT_CODE,
+    UNSUPPORTED_MESSAGE_TYPE,
+    Hl7Error,
+    Location,
+)
+from connectors.hl7.fees import fee_lines
+from connectors.hl7.profile import SiteProfile
+from connectors.hl7.reader import Hl7Message, Segment
+from connectors.hl7.values import parse_ts
+
+Command = Admit | UpdateVisit | RecordFees | Discharge | CancelAdmission | CancelDischarge
+
+SUPPORTED_EVENTS = {
+    "ADT": ("A01", "A03", "A08", "A11", "A13"),
+    "DFT": ("P03",),
+}
+_CARD_KINDS = {"P": CardKind.PHYSICAL, "E": CardKind.ECARD}
+_GENDERS = {"M": Gender.MALE, "F": Gender.FEMALE, "1": Gender.MALE, "2": Gender.FEMALE}
+
+
+def message_type(message: Hl7Message) -> tuple[str, str]:
+    """(message code, trigger event), checked against what we support."""
+    msh = message.msh
+    code = msh.get(9, 1).upper()
+    event = msh.get(9, 2).upper()
+    if not event:
+        evn = message.first("EVN")
+        event = evn.get(1).upper() if evn else ""
+    if code not in SUPPORTED_EVENTS:
+        raise Hl7Error(
+            f"不支持的消息类型：{code or '（空）'}",
+            msh.location(9, 1),
+            hl7_code=UNSUPPORTED_MESSAGE_TYPE,
+            code="HL7_UNSUPPORTED_TYPE",
+        )
+    if event not in SUPPORTED_EVENTS[code]:
+        raise Hl7Error(
+            f"不支持的事件：{code}^{event or '（空）'}",
+            msh.location(9, 2),
+            hl7_code=UNSUPPORTED_EVENT_CODE,
+            code="HL7_UNSUPPORTED_EVENT",
+        )
+    return code, event
+
+
+def visit_number(message: Hl7Message) -> str:
+    """PV1-19 (``his_visit_id``); required by every message we take."""
+    pv1 = message.require("PV1")
+    value = pv1.get(19)
+    if not value:
+        raise Hl7Error(
+            "缺少就诊号（PV1-19）",
+            pv1.location(19),
+            hl7_code=REQUIRED_FIELD_MISSING,
+            code="HL7_REQUIRED",
+        )
+    return value
+
+
+def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
+    """The command a message asks for (raises :class:`Hl7Error`)."""
+    code, event = message_type(message)
+    visit = visit_number(message)
+    pv1 = message.require("PV1")
+    if code == "DFT":
+        return RecordFees(his_visit_id=visit, lines=fee_lines(message, profile))
+    if event == "A01":
+        return _admit(message, pv1, visit, profile)
+    if event == "A08":
+        zwi = message.first("ZWI")
+        pid = message.first("PID")
+        parts = _injury_parts(zwi) if zwi else ()
+        return UpdateVisit(
+            his_visit_id=visit,
+            department=pv1.get(3) or None,
+            diagnoses=_diagnoses(message) or None,
+            injury_parts=parts or None,
+            patient_name=(_name(pid) or None) if pid else None,
+        )
+    if event == "A03":
+        discharged_at = parse_ts(_required(pv1, 45, "出院时间"), profile.zone, pv1.location(45))
+        return Discharge(
+            his_visit_id=visit,
+            discharged_at=discharged_at,
+            discharge_diagnoses=_diagnoses(message),
+            settle_now=profile.discharge_settles,
+        )
+    evn = message.first("EVN")
+    reason = (evn.get(4, 2) or evn.get(4, 1)) if evn else ""
+    if event == "A11":
+        return CancelAdmission(his_visit_id=visit, reason=reason)
+    return CancelDischarge(his_visit_id=visit, reason=reason)
+
+
+def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outcome:
+    """Hand a command to the matching use case."""
+    if isinstance(command, Admit):
+        return commands.admit(command, actor=actor)
+    if isinstance(command, UpdateVisit):
+        return commands.update_visit(command, actor=actor)
+    if isinstance(command, RecordFees):
+        return commands.record_fees(command, actor=actor)
+    if isinstance(command, Discharge):
+        return commands.discharge(command, actor=actor)
+    if isinstance(command, CancelAdmission):
+        return commands.cancel_admission(command, actor=actor)
+    return commands.cancel_discharge(command, actor=actor)
+
+
+def _admit(message: Hl7Message, pv1: Segment, visit: str, profile: SiteProfile) -> Admit:
+    pid = message.require("PID")
+    zwi = message.first("ZWI")
+    if zwi is None:
+        raise Hl7Error(
+            "入院登记（A01）缺少ZWI工伤信息段（社保卡类型、卡号）",
+            Location("ZWI"),
+            hl7_code="100",
+            code="HL7_SEGMENT_MISSING",
+        )
+    patient_class = pv1.get(2).upper()
+    if patient_class not in ("", "I"):
+        raise Hl7Error(
+            f"仅支持住院（PV1-2=I），收到：{patient_class}",
+            pv1.location(2),
+            hl7_code=TABLE_VALUE_NOT_FOUND,
+            code="HL7_BAD_PATIENT_CLASS",
+        )
+    citizen_id, patient_id = _identifiers(pid)
+    card = _card(zwi, citizen_id, _name(pid), _GENDERS.get(pid.get(8).upper(), Gender.UNKNOWN))
+    admitted_at = parse_ts(_required(pv1, 44, "入院时间"), profile.zone, pv1.location(44))
+    return Admit(
+        card=card,
+        his_visit_id=visit,
+        kind=_kind(zwi, pv1),
+        admitted_at=admitted_at,
+        diagnoses=_diagnoses(message),
+        injury_parts=_injury_parts(zwi),
+        department=pv1.get(3),
+        his_patient_id=patient_id,
+        patient_name=card.name,
+    )
+
+
+def _identifiers(pid: Segment) -> tuple[str, str]:
+    """(citizen id from the ``NI`` repetition, HIS patient id from ``PI``)."""
+    citizen_id = patient_id = ""
+    for index in range(1, len(pid.repetitions(3)) + 1):
+        kind = pid.get(3, 5, index).upper()
+        value = pid.get(3, 1, index)
+        if kind == "NI" and not citizen_id:
+            citizen_id = value
+        elif kind == "PI" and not patient_id:
+            patient_id = value
+    return citizen_id, patient_id
+
+
+def _name(pid: Segment) -> str:
+    """PID-5: Chinese names usually arrive whole in the family-name component."""
+    return (pid.get(5, 1) + pid.get(5, 2)).strip()
+
+
+def _card(zwi: Segment, citizen_id: str, name: str, gender: Gender) -> CardData:
+    kind_text = zwi.get(1).upper()
+    kind = _CARD_KINDS.get(kind_text)
+    if kind is None:
+        raise Hl7Error(
+            f"ZWI-1社保卡类型应为P（实体卡）或E（电子社保卡），收到：{kind_text or '（空）'}",
+            zwi.location(1),
+            hl7_code=TABLE_VALUE_NOT_FOUND if kind_text else REQUIRED_FIELD_MISSING,
+            code="HL7_BAD_CARD_KIND",
+        )
+    card_no, token = zwi.get(2), zwi.get(3)
+    if kind is CardKind.PHYSICAL and not card_no:
+        raise Hl7Error(
+            "实体社保卡须填写卡号（ZWI-2）",
+            zwi.location(2),
+            hl7_code=REQUIRED_FIELD_MISSING,
+            code="HL7_REQUIRED",
+        )
+    if kind is CardKind.ECARD and not token:
+        raise Hl7Error(
+            "电子社保卡须填写二维码凭证（ZWI-3）",
+            zwi.location(3),
+            hl7_code=REQUIRED_FIELD_MISSING,
+            code="HL7_REQUIRED",
+        )
+    return CardData(
+        kind=kind, card_no=card_no, citizen_id=citizen_id, name=name, gender=gender, qr_token=token
+    )
+
+
+def _kind(zwi: Segment, pv1: Segment) -> EncounterKind:
+    text = zwi.get(5).lower()
+    rehab_service = pv1.get(10).upper() == "REH"
+    if not text:
+        return EncounterKind.REHAB if rehab_service else EncounterKind.MEDICAL
+    if text not in ("medical", "rehab"):
+        raise Hl7Error(
+            f"ZWI-5就诊类型应为medical或rehab，收到：{text}",
+            zwi.location(5),
+            hl7_code=TABLE_VALUE_NOT_FOUND,
+            code="HL7_BAD_ENCOUNTER_KIND",
+        )
+    kind = EncounterKind(text)
+    if rehab_service and kind is not EncounterKind.REHAB:
+        raise Hl7Error(
+            "ZWI-5就诊类型（medical）与PV1-10（REH康复）不一致",
+            zwi.location(5),
+            hl7_code=TABLE_VALUE_NOT_FOUND,
+            code="HL7_KIND_CONFLICT",
+        )
+    return kind
+
+
+def _injury_parts(zwi: Segment) -> tuple[str, ...]:
+    parts = (zwi.unescape(part).strip() for part in zwi.repetitions(4))
+    return tuple(part for part in parts if part)
+
+
+def _diagnoses(message: Hl7Message) -> tuple[Diagnosis, ...]:
+    found = []
+    for dg1 in message.iter("DG1"):
+        code = dg1.get(3, 1)
+        if not code:
+            raise Hl7Error(
+                "DG1段缺少诊断编码（DG1-3）",
+                dg1.location(3),
+                hl7_code=REQUIRED_FIELD_MISSING,
+                code="HL7_REQUIRED",
+            )
+        found.append(Diagnosis(code=code, name=dg1.get(3, 2) or dg1.get(4)))
+    return tuple(found)
+
+
+def _required(segment: Segment, number: int, label: str) -> str:
+    value = segment.get(number)
+    if not value:
+        raise Hl7Error(
+            f"缺少{label}（{segment.name}-{number}）",
+            segment.location(number),
+            hl7_code=REQUIRED_FIELD_MISSING,
+            code="HL7_REQUIRED",
+        )
+    return value

@@ -1,0 +1,402 @@
+"""The HL7 message log: every inbound message, durably, before its ACK.
+
+Tables live on this module's own :data:`metadata` (Alembic migrations are generated from it):
+
+``hl7_message``
+    One row per message received (raw bytes, sender MSH-3/MSH-4, MSH-10, peer, received time,
+    type, visit number when readable) and its latest outcome and exact ACK bytes.
+    ``dedupe_key`` (``sender|control id``) is unique while it is set: it is what makes a
+    repeated MSH-10 from the same sender get the first ACK. A message whose outcome is not
+    final (AR, or a transient failure) gives its key up, so the sender may send it again.
+    A repeat answered from the log is itself logged, with ``duplicate_of`` naming the first.
+``hl7_message_attempt``
+    One row per processing attempt (the first, and each operator re-process): history kept.
+
+Each write is its own committed transaction. Times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+metadata = MetaData()
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+hl7_message = Table(
+    "hl7_message",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("peer", String(64), nullable=False, server_default=""),
+    Column("sender_application", String(180), nullable=False, server_default=""),
+    Column("sender_facility", String(180), nullable=False, server_default=""),
+    Column("control_id", String(199), nullable=True),
+    Column("message_type", String(20), nullable=False, server_default=""),
+    Column("version", String(10), nullable=False, server_default=""),
+    Column("charset", String(40), nullable=False, server_default=""),
+    Column("visit_number", String(64), nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("dedupe_key", String(400), nullable=True, unique=True),
+    Column("duplicate_of", _Id, ForeignKey("hl7_message.id"), nullable=True),
+    Column("ack_code", String(2), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("ack", LargeBinary, nullable=True),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Index("ix_hl7_message_control_id", "control_id"),
+    Index("ix_hl7_message_visit_number", "visit_number"),
+    Index("ix_hl7_message_received_at", "received_at"),
+    Index("ix_hl7_message_type_outcome", "message_type", "outcome"),
+)
+
+hl7_message_attempt = Table(
+    "hl7_message_attempt",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("message_id", _Id, ForeignKey("hl7_message.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(120), nullable=False, server_default=""),
+    Column("ack_code", String(2), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("ack", LargeBinary, nullable=False),
+    UniqueConstraint("message_id", "attempt", name="uq_hl7_message_attempt"),
+)
+
+# Outcomes, as an operator reads them.
+ACCEPTED = "accepted"  # AA
+REFUSED = "refused"  # AE: a business rule said no (final)
+REJECTED = "rejected"  # AR: malformed or unsupported (the sender may fix and resend)
+TRANSIENT = "transient"  # AE: upstream unavailable; the sender should resend later
+FAILED = "failed"  # AE: an unexpected error in the adapter (re-process after a fix)
+DUPLICATE = "duplicate"  # answered with the first message's ACK, not processed
+OUTCOMES = (ACCEPTED, REFUSED, REJECTED, TRANSIENT, FAILED, DUPLICATE)
+FINAL_OUTCOMES = (ACCEPTED, REFUSED)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What is known of a message the moment it arrives."""
+
+    raw: bytes
+    peer: str
+    received_at: datetime
+    sender_application: str = ""
+    sender_facility: str = ""
+    control_id: str | None = None
+    message_type: str = ""
+    version: str = ""
+    charset: str = ""
+    visit_number: str | None = None
+
+    @property
+    def dedupe_key(self) -> str | None:
+        if not self.control_id:
+            return None
+        return f"{self.sender_application}^{self.sender_facility}|{self.control_id}"[:400]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One processing attempt's result."""
+
+    ack_code: str
+    outcome: str
+    ack: bytes
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    id: int
+    received_at: datetime
+    peer: str
+    sender_application: str
+    sender_facility: str
+    control_id: str | None
+    message_type: str
+    version: str
+    charset: str
+    visit_number: str | None
+    size: int
+    raw: bytes
+    duplicate_of: int | None
+    ack_code: str | None
+    outcome: str | None
+    detail: str | None
+    ack: bytes | None
+    processed_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    started_at: datetime
+    finished_at: datetime
+    actor: str
+    ack_code: str
+    outcome: str
+    detail: str
+    ack: bytes
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the tables (tests and the demo; production uses the lead's Alembic migrations)."""
+    metadata.create_all(engine)
+
+
+class MessageLog:
+    """Reads and writes the log; every method commits its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def receive(self, receipt: Receipt, *, keyed: bool = True, **extra: Any) -> int | None:
+        """Store a message; its id, or ``None`` when another row holds its dedupe key."""
+        values: dict[str, Any] = {
+            "received_at": _utc(receipt.received_at),
+            "peer": receipt.peer[:64],
+            "sender_application": receipt.sender_application[:180],
+            "sender_facility": receipt.sender_facility[:180],
+            "control_id": (receipt.control_id or None) and receipt.control_id[:199],
+            "message_type": receipt.message_type[:20],
+            "version": receipt.version[:10],
+            "charset": receipt.charset[:40],
+            "visit_number": receipt.visit_number and receipt.visit_number[:64],
+            "size": len(receipt.raw),
+            "raw": receipt.raw,
+            "dedupe_key": receipt.dedupe_key if keyed else None,
+            **extra,
+        }
+        try:
+            with self.engine.begin() as connection:
+                return int(
+                    connection.execute(insert(hl7_message).values(**values)).inserted_primary_key[0]
+                )
+        except IntegrityError:
+            if not keyed or receipt.dedupe_key is None:
+                raise
+            return None
+
+    def holder(self, dedupe_key: str) -> LoggedMessage | None:
+        """The message currently holding ``dedupe_key``."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(hl7_message).where(hl7_message.c.dedupe_key == dedupe_key)
+            ).first()
+        return _message(row) if row else None
+
+    def release(self, message_id: int, *, only_unanswered: bool = False) -> bool:
+        """Give up a message's dedupe key; with ``only_unanswered``, only if it has no ACK."""
+        statement = update(hl7_message).where(hl7_message.c.id == message_id)
+        if only_unanswered:
+            statement = statement.where(hl7_message.c.ack.is_(None))
+        with self.engine.begin() as connection:
+            return connection.execute(statement.values(dedupe_key=None)).rowcount > 0
+
+    def record(
+        self, message_id: int, result: Result, *, started_at: datetime, actor: str, keep_key: bool
+    ) -> None:
+        """Store an attempt's outcome and ACK (history row + latest state) in one transaction."""
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            attempts = connection.execute(
+                select(hl7_message.c.attempts).where(hl7_message.c.id == message_id)
+            ).scalar_one()
+            connection.execute(
+                insert(hl7_message_attempt).values(
+                    message_id=message_id,
+                    attempt=attempts + 1,
+                    started_at=_utc(started_at),
+                    finished_at=now,
+                    actor=actor[:120],
+                    ack_code=result.ack_code,
+                    outcome=result.outcome,
+                    detail=result.detail,
+                    ack=result.ack,
+                )
+            )
+            changes: dict[str, Any] = {
+                "ack_code": result.ack_code,
+                "outcome": result.outcome,
+                "detail": result.detail,
+                "ack": result.ack,
+                "processed_at": now,
+                "attempts": attempts + 1,
+            }
+            if not keep_key:
+                changes["dedupe_key"] = None
+            connection.execute(
+                update(hl7_message).where(hl7_message.c.id == message_id).values(**changes)
+            )
+
+    def record_duplicate(self, receipt: Receipt, first: LoggedMessage) -> int:
+        """Log a repeat answered with ``first``'s ACK (not processed)."""
+        message_id = self.receive(
+            receipt,
+            keyed=False,
+            duplicate_of=first.id,
+            ack_code=first.ack_code,
+            outcome=DUPLICATE,
+            detail=f"duplicate of message {first.id}",
+            ack=first.ack,
+            processed_at=datetime.now(UTC),
+        )
+        assert message_id is not None
+        return message_id
+
+    def claim_key(self, message_id: int, dedupe_key: str) -> bool:
+        """Give ``message_id`` the dedupe key again if nobody holds it (after a re-process)."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(hl7_message)
+                    .where(hl7_message.c.id == message_id)
+                    .values(dedupe_key=dedupe_key)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, message_id: int) -> LoggedMessage | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(hl7_message).where(hl7_message.c.id == message_id)
+            ).first()
+        return _message(row) if row else None
+
+    def attempts(self, message_id: int) -> list[Attempt]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(hl7_message_attempt)
+                .where(hl7_message_attempt.c.message_id == message_id)
+                .order_by(hl7_message_attempt.c.attempt)
+            ).all()
+        return [
+            Attempt(
+                attempt=row.attempt,
+                started_at=_aware(row.started_at),
+                finished_at=_aware(row.finished_at),
+                actor=row.actor,
+                ack_code=row.ack_code,
+                outcome=row.outcome,
+                detail=row.detail,
+                ack=row.ack,
+            )
+            for row in rows
+        ]
+
+    def search(
+        self,
+        *,
+        control_id: str | None = None,
+        visit_number: str | None = None,
+        message_type: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[LoggedMessage]:
+        """Newest first. ``message_type`` matches ``ADT^A01`` exactly or ``ADT`` as a prefix."""
+        query = select(hl7_message)
+        if control_id:
+            query = query.where(hl7_message.c.control_id == control_id)
+        if visit_number:
+            query = query.where(hl7_message.c.visit_number == visit_number)
+        if message_type:
+            wanted = message_type.upper()
+            query = query.where(
+                (hl7_message.c.message_type == wanted)
+                | (func.substr(hl7_message.c.message_type, 1, len(wanted) + 1) == wanted + "^")
+            )
+        if outcome:
+            query = query.where(hl7_message.c.outcome == outcome)
+        if since:
+            query = query.where(hl7_message.c.received_at >= _utc(since))
+        if until:
+            query = query.where(hl7_message.c.received_at < _utc(until))
+        query = query.order_by(hl7_message.c.id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [_message(row) for row in connection.execute(query).all()]
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(select(func.count()).select_from(hl7_message)).scalar_one()
+            )
+
+
+def _message(row: Any) -> LoggedMessage:
+    return LoggedMessage(
+        id=row.id,
+        received_at=_aware(row.received_at),
+        peer=row.peer,
+        sender_application=row.sender_application,
+        sender_facility=row.sender_facility,
+        control_id=row.control_id,
+        message_type=row.message_type,
+        version=row.version,
+        charset=row.charset,
+        visit_number=row.visit_number,
+        size=row.size,
+        raw=bytes(row.raw),
+        duplicate_of=row.duplicate_of,
+        ack_code=row.ack_code,
+        outcome=row.outcome,
+        detail=row.detail,
+        ack=bytes(row.ack) if row.ack is not None else None,
+        processed_at=_aware(row.processed_at) if row.processed_at else None,
+        attempts=row.attempts,
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; the log stores UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+__all__: Sequence[str] = (
+    "OUTCOMES",
+    "Attempt",
+    "LoggedMessage",
+    "MessageLog",
+    "Receipt",
+    "Result",
+    "create_tables",
+    "hl7_message",
+    "hl7_message_attempt",
+    "metadata",
+)

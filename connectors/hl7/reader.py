@@ -1,0 +1,208 @@
+"""A fast, read-only view of a decoded HL7 v2 message: segments, fields, repetitions.
+
+hl7apy stays the message *model* (see :mod:`connectors.hl7.fieldmap` and
+:mod:`connectors.hl7.ack`), but its ``parse_message`` builds and validates a full object tree
+(about 3 ms a segment), far too slow for a DFT^P03 carrying a day's fees. The adapter reads
+only a handful of fields, so this module splits the text once, lazily, with the message's
+own encoding characters, and unescapes on access. Positions are HL7's (1-based); the field
+names and their existence per version come from hl7apy's structure definitions.
+
+Tolerances (what real HIS systems send): ``\\r``, ``\\n`` or ``\\r\\n`` between segments, blank
+lines, trailing separators, missing trailing fields. Strictness: every segment id must be
+three characters ``[A-Z][A-Z0-9]{2}`` (a truncated or garbled segment is an error), and the
+message must start with MSH.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from connectors.hl7.errors import SEGMENT_SEQUENCE_ERROR, Hl7Error, Location
+
+_SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
+
+
+@dataclass(frozen=True)
+class Separators:
+    field: str = "|"
+    component: str = "^"
+    repetition: str = "~"
+    escape: str = "\\"
+    subcomponent: str = "&"
+
+
+class Segment:
+    """One segment. ``field(n)`` is HL7's field n (MSH-n counts MSH-1 as the separator)."""
+
+    __slots__ = ("_fields", "_seps", "name", "sequence")
+
+    def __init__(self, name: str, fields: list[str], seps: Separators, sequence: int) -> None:
+        self.name = name
+        self._fields = fields  # _fields[n] is field n (index 0 = the segment id)
+        self._seps = seps
+        self.sequence = sequence
+
+    def location(self, field: int = 0, component: int = 0) -> Location:
+        return Location(self.name, self.sequence, field, component)
+
+    def raw(self, number: int) -> str:
+        """Field ``number`` exactly as sent (escapes and separators kept); '' if absent."""
+        return self._fields[number] if number < len(self._fields) else ""
+
+    def repetitions(self, number: int) -> list[str]:
+        """The field's repetitions, still escaped; no repetition if the field is empty."""
+        value = self.raw(number)
+        if not value:
+            return []
+        return [part for part in value.split(self._seps.repetition) if part]
+
+    def components(self, value: str) -> list[str]:
+        """Split one (raw) repetition into its components, unescaped."""
+        return [self.unescape(part) for part in value.split(self._seps.component)]
+
+    def get(
+        self, number: int, component: int = 1, repetition: int = 1, subcomponent: int = 1
+    ) -> str:
+        """Field ``number``, component ``component`` (its ``subcomponent``) of repetition
+        ``repetition``, unescaped and stripped; '' when absent. Component 0 returns the whole
+        repetition unescaped."""
+        reps = self.repetitions(number)
+        if repetition > len(reps):
+            return ""
+        value = reps[repetition - 1]
+        if component == 0:
+            return self.unescape(value).strip()
+        parts = value.split(self._seps.component)
+        if component > len(parts):
+            return ""
+        subs = parts[component - 1].split(self._seps.subcomponent)
+        if subcomponent > len(subs):
+            return ""
+        return self.unescape(subs[subcomponent - 1]).strip()
+
+    def unescape(self, value: str) -> str:
+        if self._seps.escape not in value:
+            return value
+        return _unescape(value, self._seps)
+
+
+class Hl7Message:
+    """A decoded message split into segments (MSH first)."""
+
+    def __init__(self, text: str) -> None:
+        lines = [line for line in _SEGMENT_SPLIT.split(text) if line.strip()]
+        if not lines or not lines[0].startswith("MSH") or len(lines[0]) < 8:
+            raise Hl7Error(
+                "报文缺少MSH段", Location("MSH"), hl7_code=SEGMENT_SEQUENCE_ERROR, code="HL7_NO_MSH"
+            )
+        head = lines[0]
+        fs = head[3]
+        encoding = head[4:].split(fs, 1)[0]
+        defaults = Separators()
+        seps = Separators(
+            field=fs,
+            component=encoding[0] if len(encoding) > 0 else defaults.component,
+            repetition=encoding[1] if len(encoding) > 1 else defaults.repetition,
+            escape=encoding[2] if len(encoding) > 2 else defaults.escape,
+            subcomponent=encoding[3] if len(encoding) > 3 else defaults.subcomponent,
+        )
+        self.separators = seps
+        self.segments: list[Segment] = []
+        counts: dict[str, int] = {}
+        for line in lines:
+            fields = line.split(fs)
+            name = fields[0].strip()
+            if not _SEGMENT_ID.match(name):
+                shown = name[:10] or line[:10]
+                raise Hl7Error(
+                    f"段名称无效或段被截断：{shown!r}",
+                    Location(shown[:3] or "?", counts.get(name, 0) + 1),
+                    hl7_code=SEGMENT_SEQUENCE_ERROR,
+                    code="HL7_BAD_SEGMENT",
+                )
+            if name == "MSH":
+                # MSH-1 is the field separator itself; MSH-2 is fields[1].
+                fields = ["MSH", fs, *fields[1:]]
+            counts[name] = counts.get(name, 0) + 1
+            self.segments.append(Segment(name, fields, seps, counts[name]))
+
+    @property
+    def msh(self) -> Segment:
+        return self.segments[0]
+
+    def all(self, name: str) -> list[Segment]:
+        return [segment for segment in self.segments if segment.name == name]
+
+    def first(self, name: str) -> Segment | None:
+        return next(self.iter(name), None)
+
+    def iter(self, name: str) -> Iterator[Segment]:
+        return (segment for segment in self.segments if segment.name == name)
+
+    def require(self, name: str) -> Segment:
+        segment = self.first(name)
+        if segment is None:
+            raise Hl7Error(
+                f"报文缺少{name}段",
+                Location(name),
+                hl7_code=SEGMENT_SEQUENCE_ERROR,
+                code="HL7_SEGMENT_MISSING",
+            )
+        return segment
+
+
+def _unescape(value: str, seps: Separators) -> str:
+    esc = seps.escape
+    out: list[str] = []
+    position = 0
+    while True:
+        start = value.find(esc, position)
+        if start < 0:
+            out.append(value[position:])
+            break
+        end = value.find(esc, start + 1)
+        if end < 0:  # a lone escape character: keep it literally
+            out.append(value[position:])
+            break
+        out.append(value[position:start])
+        code = value[start + 1 : end]
+        known = _ESCAPES.get(code)
+        out.append(known(seps) if known else _hex_or_drop(code))
+        position = end + 1
+    return "".join(out)
+
+
+def _hex_or_drop(code: str) -> str:
+    """``\\Xhh..\\`` is a hexadecimal character; formatting codes (``.br``) are dropped."""
+    if code[:1] == "X" and len(code) > 1 and len(code) % 2 == 1:
+        try:
+            return bytes.fromhex(code[1:]).decode("utf-8", errors="replace")
+        except ValueError:
+            return ""
+    return ""
+
+
+_ESCAPES = {
+    "F": lambda s: s.field,
+    "S": lambda s: s.component,
+    "T": lambda s: s.subcomponent,
+    "R": lambda s: s.repetition,
+    "E": lambda s: s.escape,
+}
+
+
+def escape(value: str, seps: Separators | None = None) -> str:
+    """Escape a text value for ER7 (used when building messages and ACKs)."""
+    seps = seps or Separators()
+    out = value.replace(seps.escape, f"{seps.escape}E{seps.escape}")
+    for char, code in (
+        (seps.field, "F"),
+        (seps.component, "S"),
+        (seps.subcomponent, "T"),
+        (seps.repetition, "R"),
+    ):
+        out = out.replace(char, f"{seps.escape}{code}{seps.escape}")
+    return out.replace("\r", " ").replace("\n", " ")

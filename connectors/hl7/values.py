@@ -1,0 +1,71 @@
+"""HL7 primitive values: TS/DTM times and NM numbers, parsed strictly.
+
+A time or an amount that cannot be read exactly would change the meaning of the message, so
+both raise :class:`Hl7Error` (→ AR naming the field) instead of guessing.
+
+TS/DTM: ``YYYY[MM[DD[HH[MM[SS[.S{1,4}]]]]]][+/-ZZZZ]``; at least a date is required. A time
+with an offset is taken as sent; without one it is in the site's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+from decimal import Decimal, InvalidOperation
+
+from connectors.hl7.errors import DATA_TYPE_ERROR, Hl7Error, Location
+
+_TS = re.compile(
+    r"(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})"
+    r"(?:(?P<h>\d{2})(?:(?P<mi>\d{2})(?:(?P<s>\d{2})(?:\.(?P<f>\d{1,4}))?)?)?)?"
+    r"(?P<tz>[+-]\d{4})?\Z"
+)
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
+
+
+def parse_ts(text: str, zone: tzinfo, location: Location) -> datetime:
+    """An aware datetime from an HL7 timestamp (raises :class:`Hl7Error`)."""
+    match = _TS.match(text.strip())
+    if not match:
+        raise Hl7Error(f"{location} 时间格式无效：{text!r}", location, code="HL7_BAD_TIME")
+    parts = match.groupdict()
+    fraction = (parts["f"] or "").ljust(6, "0")
+    tz: tzinfo = zone
+    if parts["tz"]:
+        sign = 1 if parts["tz"][0] == "+" else -1
+        hours, minutes = int(parts["tz"][1:3]), int(parts["tz"][3:5])
+        if hours > 14 or minutes > 59:
+            raise Hl7Error(f"{location} 时区偏移无效：{text!r}", location, code="HL7_BAD_TIME")
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        return datetime(
+            int(parts["y"]),
+            int(parts["mo"]),
+            int(parts["d"]),
+            int(parts["h"] or 0),
+            int(parts["mi"] or 0),
+            int(parts["s"] or 0),
+            int(fraction),
+            tzinfo=tz,
+        )
+    except ValueError as exc:
+        raise Hl7Error(f"{location} 时间无效：{text!r}", location, code="HL7_BAD_TIME") from exc
+
+
+def parse_decimal(text: str, location: Location) -> Decimal:
+    """A finite decimal from an HL7 NM value (raises :class:`Hl7Error`)."""
+    value = text.strip()
+    if not _NUMBER.match(value):
+        raise Hl7Error(
+            f"{location} 数值无效：{text!r}",
+            location,
+            hl7_code=DATA_TYPE_ERROR,
+            code="HL7_BAD_NUMBER",
+        )
+    try:
+        number = Decimal(value)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
+        raise Hl7Error(f"{location} 数值无效：{text!r}", location, code="HL7_BAD_NUMBER") from exc
+    if abs(number) >= Decimal("1e12"):
+        raise Hl7Error(f"{location} 数值超出范围：{text!r}", location, code="HL7_BAD_NUMBER")
+    return number

@@ -1,0 +1,111 @@
+"""Acknowledgements: AA/AE/AR in the inbound version and charset, parseable by hl7apy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hl7apy.parser import parse_message
+
+from connectors.hl7.ack import HL7_CODES, AckError, AckIdentity, build_ack
+from connectors.hl7.errors import Location
+from connectors.hl7.header import SUPPORTED_VERSIONS, read_header
+from connectors.hl7.reader import Hl7Message
+from tests.unit.hl7 import messages as m
+
+NOW = datetime(2026, 3, 1, 12, 0, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+IDENTITY = AckIdentity("WIADAPTER", "H11010000001")
+REASONS = [
+    AckError("ELIG_NO_FILING", "未查询到有效备案|请先备案", diagnostic="B§17"),
+    AckError("ELIG_INJURY_PART", "治疗部位^不在备案范围内", diagnostic="B§13"),
+]
+
+
+def ack_for(text: str, code: str, errors: list[AckError], charset: str = "UNICODE UTF-8"):
+    header = read_header(m.encode(text, charset))
+    raw = build_ack(header, code, errors, identity=IDENTITY, now=NOW)
+    return header, raw
+
+
+@pytest.mark.parametrize("charset", ["UNICODE UTF-8", "GB 18030-2000"])
+def test_ae_has_one_err_per_reason_with_code_and_chinese_message(charset: str) -> None:
+    header, raw = ack_for(m.admit(charset=charset), "AE", REASONS, charset)
+    text = raw.decode("gb18030" if charset.startswith("GB") else "utf-8")
+    ack = Hl7Message(text)
+    assert ack.msh.get(18) == charset
+    assert ack.msh.get(12) == "2.5"
+    assert ack.msh.get(9, 1) == "ACK" and ack.msh.get(9, 2) == "A01"
+    assert ack.msh.get(5) == "HIS" and ack.msh.get(3) == "WIADAPTER"
+    msa = ack.require("MSA")
+    assert msa.get(1) == "AE" and msa.get(2) == header.control_id
+    errs = ack.all("ERR")
+    assert [e.get(3) for e in errs] == ["ELIG_NO_FILING", "ELIG_INJURY_PART"]
+    assert [e.get(8) for e in errs] == ["未查询到有效备案|请先备案", "治疗部位^不在备案范围内"]
+    assert [e.get(7) for e in errs] == ["B§17", "B§13"]
+    assert all(e.get(4) == "E" for e in errs)
+    parsed = parse_message(text.replace("\r", "\r"))
+    assert parsed.msa.msa_1.value == "AE"
+
+
+def test_ar_names_segment_and_field_in_err_2() -> None:
+    error = AckError(
+        "101",
+        "缺少就诊号（PV1-19）",
+        coding_system=HL7_CODES,
+        location=Location("PV1", 1, 19),
+        application_code="HL7_REQUIRED",
+        diagnostic="PV1-19 VISIT_NUMBER",
+    )
+    _, raw = ack_for(m.admit(), "AR", [error])
+    err = Hl7Message(raw.decode()).require("ERR")
+    assert (err.get(2, 1), err.get(2, 2), err.get(2, 3)) == ("PV1", "1", "19")
+    assert (err.get(3, 1), err.get(3, 3)) == ("101", "HL70357")
+    assert err.get(5) == "HL7_REQUIRED"
+
+
+@pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4"])
+def test_older_versions_carry_errors_in_err_1_and_msa_3(version: str) -> None:
+    _, raw = ack_for(m.admit(version=version), "AE", REASONS)
+    ack = Hl7Message(raw.decode())
+    assert ack.msh.get(12) == version
+    err = ack.require("ERR")
+    assert [err.get(1, 4, rep) for rep in (1, 2)] == ["ELIG_NO_FILING", "ELIG_INJURY_PART"]
+    assert ack.require("MSA").get(3) == "未查询到有效备案|请先备案"
+    parse_message(raw.decode())
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_aa_echoes_control_id_in_every_version(version: str) -> None:
+    _header, raw = ack_for(m.admit("CTRL-77", version=version), "AA", [])
+    ack = Hl7Message(raw.decode())
+    assert ack.require("MSA").get(1) == "AA"
+    assert ack.require("MSA").get(2) == "CTRL-77"
+    assert ack.first("ERR") is None
+    assert ack.msh.get(7).startswith("20260301120005")
+
+
+def test_ack_without_a_readable_header_is_utf8_25_with_no_control_id() -> None:
+    raw = build_ack(
+        None,
+        "AR",
+        [AckError("100", "报文缺少MSH段", coding_system=HL7_CODES)],
+        identity=IDENTITY,
+        now=NOW,
+    )
+    ack = Hl7Message(raw.decode("utf-8"))
+    assert ack.msh.get(12) == "2.5" and ack.msh.get(18) == "UNICODE UTF-8"
+    assert ack.require("MSA").get(1) == "AR" and ack.require("MSA").get(2) == ""
+
+
+def test_unknown_charset_label_is_answered_in_utf8() -> None:
+    text = m.admit().replace("UNICODE UTF-8", "BIG5")
+    header = read_header(text.encode())
+    raw = build_ack(
+        header,
+        "AR",
+        [AckError("103", "不支持的字符集", coding_system=HL7_CODES)],
+        identity=IDENTITY,
+        now=NOW,
+    )
+    assert Hl7Message(raw.decode("utf-8")).msh.get(18) == "UNICODE UTF-8"
