@@ -61,3 +61,27 @@ def current(engine_or_url: Engine | str) -> str | None:
 def head() -> str | None:
     """The newest revision shipped with this version of the adapter."""
     return ScriptDirectory.from_config(config()).get_current_head()
+
+
+def revision(
+    engine_or_url: Engine | str,
+    message: str,
+    *,
+    rev_id: str | None = None,
+    target_metadata: list[MetaData] | None = None,
+) -> None:
+    """Autogenerate a new revision by comparing ``engine_or_url`` (at head) with the tables.
+
+    For developers, not deployments. Generate against an empty PostgreSQL database for the
+    cleanest output (plain ``op.create_index``; server defaults without SQLite's parentheses).
+    ``target_metadata`` defaults to env.py's list (the store, the upload queue, the call log).
+    """
+    engine, owned = _engine(engine_or_url)
+    try:
+        cfg = config(target_metadata=target_metadata)
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
+    finally:
+        if owned:
+            engine.dispose()
