@@ -1,1 +1,59 @@
-"""HL7 v2 over MLLP: the HIS integration."""
+"""HL7 v2 over MLLP: the HIS integration (interfaces.md §2).
+
+The composition root needs only this::
+
+    from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, load_site_profile
+
+    listener = build_listener(engine, commands, load_site_profile("config/hl7_site.toml"),
+                              ListenerConfig(host=..., port=2575, allowed_peers=(...),
+                                             max_message_bytes=..., ssl_context=None))
+    await listener.start() ... await listener.stop()      # inside an event loop, or
+    thread = ListenerThread(listener); thread.start(); ...; thread.stop()
+
+Modules: ``mllp`` (framing), ``header`` (MSH from raw bytes, charsets), ``reader`` (fast
+segment/field access), ``fieldmap`` (names from hl7apy), ``values`` (TS, NM), ``mapping`` and
+``fees`` (messages → commands), ``ack`` (ACKs with hl7apy), ``message_log`` (durable log),
+``inbound`` (store → process → ACK), ``listener`` (asyncio server), ``profile`` (site profile).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from adapter.domain.commands import EncounterCommands
+from connectors.hl7.inbound import Hl7Inbound, ReprocessRefused
+from connectors.hl7.listener import ListenerConfig, ListenerThread, MllpListener
+from connectors.hl7.message_log import MessageLog, create_tables, metadata
+from connectors.hl7.profile import SiteProfile, SiteProfileError, load_site_profile
+
+
+def build_inbound(engine: Engine, commands: EncounterCommands, profile: SiteProfile) -> Hl7Inbound:
+    """The message pipeline (also what ``wi-adapter hl7 reprocess`` uses)."""
+    return Hl7Inbound(MessageLog(engine), commands, profile)
+
+
+def build_listener(
+    engine: Engine,
+    commands: EncounterCommands,
+    profile: SiteProfile,
+    config: ListenerConfig | None = None,
+) -> MllpListener:
+    """An MLLP listener storing into ``engine`` and driving ``commands``; not started yet."""
+    return MllpListener(build_inbound(engine, commands, profile), config)
+
+
+__all__ = [
+    "Hl7Inbound",
+    "ListenerConfig",
+    "ListenerThread",
+    "MessageLog",
+    "MllpListener",
+    "ReprocessRefused",
+    "SiteProfile",
+    "SiteProfileError",
+    "build_inbound",
+    "build_listener",
+    "create_tables",
+    "load_site_profile",
+    "metadata",
+]
