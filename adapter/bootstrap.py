@@ -1,22 +1,80 @@
-"""The composition root: the one place where real parts are wired together."""
+"""The composition root: the one place where real parts are wired together.
+
+``serve`` and ``demo`` both come through :func:`build_app`; tests build apps the same way,
+so what is tested is what runs.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+
 from fastapi import FastAPI
-from sqlalchemy import Engine
 
 from adapter.api.app import create_app
 from adapter.settings import Settings
-from adapter.store.db import make_engine
+from adapter.store.migrate import upgrade
+from adapter.wiring import ops_routes
+from adapter.wiring.runtime import Runtime, build_runtime
+
+log = logging.getLogger("adapter")
 
 
-def build_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    engine = engine or make_engine(settings.database.url)
-    return create_app(settings, engine)
+def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The HTTP app over a runtime; the runtime starts and stops with the app."""
+    runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = create_app(
+        settings, runtime.engine, health_probes=runtime.health_probes(), lifespan=lifespan
+    )
+    app.state.runtime = runtime
+    app.include_router(ops_routes.router)
+    return app
 
 
 def run_server(settings: Settings) -> None:
     import uvicorn
 
+    upgrade(settings.database.url)
     app = build_app(settings)
     uvicorn.run(app, host=settings.http.host, port=settings.http.port, log_level="info")
+
+
+def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
+    import uvicorn
+
+    from adapter.wiring import demo
+
+    simulator = demo.start_demo_simulator(settings.http.host, simulator_port, today)
+    settings = settings.model_copy(
+        update={"upstream": settings.upstream.model_copy(update={"base_url": simulator.url})}
+    )
+    upgrade(settings.database.url)
+    runtime = build_runtime(settings)
+    count = demo.load_catalogues(
+        runtime.engine, runtime.gateway, settings.institution.admdvs, demo.insured_regions(today)
+    )
+    tokens = demo.issue_tokens(runtime.engine)
+    app = build_app(settings, runtime)
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")
+    print(f"  {count} catalogue items loaded; database {settings.database.url}")
+    print(f"  health: curl {base}/healthz   API docs: {base}/docs")
+    for role, token in tokens.by_role.items():
+        print(f"  token for role {role:<10} {token}")
+    if tokens.all_roles:
+        print("  ADAPTER_DEMO_TOKEN holds every role")
+    try:
+        uvicorn.run(app, host=settings.http.host, port=settings.http.port, log_level="info")
+    finally:
+        simulator.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,12 +14,17 @@ from adapter.api import health, problems
 from adapter.settings import Settings
 
 HealthProbe = Callable[[], dict[str, Any]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_app(
-    settings: Settings, engine: Engine, health_probes: dict[str, HealthProbe] | None = None
+    settings: Settings,
+    engine: Engine,
+    health_probes: dict[str, HealthProbe] | None = None,
+    lifespan: Lifespan | None = None,
 ) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="工伤保险跨省异地就医直接结算 — 协议机构适配器",
         version=__version__,
         description=(

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapter.domain.errors import (
     AdapterError,
+    Conflict,
     DomainError,
     EligibilityRefused,
     InvalidMessage,
@@ -34,6 +35,7 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS: tuple[tuple[type[AdapterError], int, str], ...] = (
     (EligibilityRefused, 422, "不符合跨省异地就医直接结算条件"),
     (InvalidTransition, 409, "当前状态不允许该操作"),
+    (Conflict, 409, "数据已被他人修改或已处理"),
     (NotFound, 404, "未找到"),
     (PricingError, 422, "费用明细有误"),
     (DomainError, 422, "业务规则不允许"),

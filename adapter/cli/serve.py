@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date, datetime
 from typing import Any
 
 from adapter.settings import load_settings
@@ -15,6 +16,13 @@ def register(subparsers: Any) -> None:
         "demo", help="run the adapter with the built-in demo (SQLite, simulator, sample data)"
     )
     demo.add_argument("--data-dir", default="data/demo", help="where the demo database lives")
+    demo.add_argument("--simulator-port", type=int, default=8090, help="the simulator's port")
+    demo.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="the simulator's today (YYYY-MM-DD); default: today in the site's time zone",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -26,12 +34,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from adapter.bootstrap import run_server
+    from adapter.bootstrap import run_demo
 
     settings = load_settings(
         demo=True,
         data_dir=args.data_dir,
         database={"url": f"sqlite:///{args.data_dir}/adapter.db"},
     )
-    run_server(settings)
+    today = args.today or datetime.now(settings.zone).date()
+    run_demo(settings, simulator_port=args.simulator_port, today=today)
     return 0

@@ -7,6 +7,7 @@ meets them, so callers catch by meaning, not by library::
     ├── DomainError                  a rule of the domain was broken by the request
     │   ├── EligibilityRefused       the worker may not be settled directly (carries every reason)
     │   ├── InvalidTransition        the encounter cannot move to that state from where it is
+    │   ├── Conflict                 someone else changed or settled it first (retry after refresh)
     │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)
     │   └── NotFound                 the thing named does not exist
     ├── UpstreamError                talking to the provincial/national system failed
@@ -66,6 +67,12 @@ class EligibilityRefused(DomainError):
 
 class InvalidTransition(DomainError):
     code = "INVALID_TRANSITION"
+
+
+class Conflict(DomainError):
+    """A concurrent change won: a stale version, a duplicate admission or settlement."""
+
+    code = "CONFLICT"
 
 
 class PricingError(DomainError):

@@ -7,7 +7,7 @@ the edge that meets them; anything else propagates unchanged.
 
 from __future__ import annotations
 
-from adapter.domain.errors import DomainError
+from adapter.domain.errors import Conflict, DomainError
 
 VERSION_CONFLICT = "VERSION_CONFLICT"
 ENCOUNTER_DUPLICATE = "ENCOUNTER_DUPLICATE"
@@ -16,29 +16,29 @@ SETTLEMENT_NOT_ACTIVE = "SETTLEMENT_NOT_ACTIVE"
 SLIP_NO_DUPLICATE = "SLIP_NO_DUPLICATE"
 
 
-def version_conflict(encounter_id: str) -> DomainError:
-    return DomainError(
+def version_conflict(encounter_id: str) -> Conflict:
+    return Conflict(
         f"就诊{encounter_id}已被他人修改，请刷新后重试",
         code=VERSION_CONFLICT,
     )
 
 
-def encounter_duplicate(institution_code: str, his_visit_id: str) -> DomainError:
-    return DomainError(
+def encounter_duplicate(institution_code: str, his_visit_id: str) -> Conflict:
+    return Conflict(
         f"本机构HIS就诊号{his_visit_id}已办理入院登记，不能重复登记",
         code=ENCOUNTER_DUPLICATE,
     )
 
 
-def settlement_duplicate(encounter_id: str) -> DomainError:
-    return DomainError(
+def settlement_duplicate(encounter_id: str) -> Conflict:
+    return Conflict(
         f"就诊{encounter_id}已有有效结算，不能重复结算；如需重新结算请先撤销原结算",
         code=SETTLEMENT_DUPLICATE,
     )
 
 
-def slip_no_duplicate(slip_no: str) -> DomainError:
-    return DomainError(f"结算单号{slip_no}已被使用，请重试", code=SLIP_NO_DUPLICATE)
+def slip_no_duplicate(slip_no: str) -> Conflict:
+    return Conflict(f"结算单号{slip_no}已被使用，请重试", code=SLIP_NO_DUPLICATE)
 
 
 def settlement_not_active(settlement_id: str) -> DomainError:

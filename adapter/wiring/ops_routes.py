@@ -1,0 +1,179 @@
+"""IT's REST surface over the composition's parts: metrics, the upload queue, the call log.
+
+These routes live at the composition root because they speak to ``upload_queue`` and
+``connectors`` directly; the use-case routes in ``adapter.api`` never do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from adapter.api.auth import require
+from adapter.domain.errors import DomainError, NotFound
+from adapter.store.tokens import Principal
+from upload_queue.errors import JobNotFound, JobNotRetryable
+from upload_queue.jobs import Job
+
+router = APIRouter()
+IT = Annotated[Principal, Depends(require("it"))]
+Status = Literal["pending", "in_flight", "delivered", "dead"]
+
+
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics (queue backlog, deadlines, deliveries)",
+    response_class=Response,
+)
+def metrics(request: Request, _: IT) -> Response:
+    runtime = _runtime(request)
+    runtime.queue.health()  # refresh the backlog and deadline gauges before a scrape
+    return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _job(job: Job, now: datetime) -> dict[str, Any]:
+    body = asdict(job)
+    body["time_left_s"] = int((job.deadline - now).total_seconds())
+    for name, value in body.items():
+        if isinstance(value, datetime):
+            body[name] = value.isoformat()
+    return body
+
+
+@router.get("/api/v1/queue/jobs", tags=["upload queue"], summary="Upload jobs, deadline first")
+def list_jobs(
+    request: Request,
+    _: IT,
+    status: Status | None = None,
+    kind: str | None = Query(None, examples=["WI2301"]),
+    encounter: str | None = Query(None, description="the encounter (ordering key)"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    jobs = runtime.queue.list_jobs(
+        status=status, kind=kind, ordering_key=encounter, limit=limit, offset=offset
+    )
+    now = datetime.now(UTC)
+    return {"jobs": [_job(job, now) for job in jobs]}
+
+
+class RetryRequest(BaseModel):
+    payload: dict[str, Any] | None = Field(
+        None, description="a corrected payload; the original is kept in the job's history"
+    )
+    note: str | None = Field(None, max_length=500, examples=["补充诊断编码后重发"])
+
+
+@router.post(
+    "/api/v1/queue/jobs/{job_id}/retry", tags=["upload queue"], summary="Re-send a dead job"
+)
+def retry_job(
+    request: Request,
+    job_id: int,
+    principal: IT,
+    body: Annotated[RetryRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    body = body or RetryRequest()
+    try:
+        job = runtime.queue.retry(job_id, payload=body.payload, note=body.note)
+    except JobNotFound as exc:
+        raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
+    except JobNotRetryable as exc:
+        raise DomainError(
+            f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
+            code="JOB_NOT_RETRYABLE",
+        ) from exc
+    runtime.audit(
+        actor=principal.name,
+        action="queue.retry",
+        subject_type="upload_job",
+        subject_id=str(job_id),
+        details={"payload_corrected": body.payload is not None, "note": body.note or ""},
+    )
+    runtime.wake()
+    return _job(job, datetime.now(UTC))
+
+
+@router.get("/api/v1/queue/summary", tags=["upload queue"], summary="Counts and deadlines")
+def queue_summary(request: Request, _: IT) -> dict[str, Any]:
+    summary = _runtime(request).queue.summary()
+    now = datetime.now(UTC)
+    return {
+        "by_status": summary.by_status,
+        "by_kind": summary.by_kind,
+        "oldest_pending": _job(summary.oldest_pending, now) if summary.oldest_pending else None,
+        "next_deadline": summary.next_deadline.isoformat() if summary.next_deadline else None,
+        "at_risk": summary.at_risk,
+        "missed": summary.missed,
+    }
+
+
+@router.get("/api/v1/upstream/calls", tags=["upstream"], summary="The upstream call log")
+def upstream_calls(
+    request: Request,
+    _: IT,
+    encounter: str | None = None,
+    msgid: str | None = None,
+    infno: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    outcome: str | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    calls = _runtime(request).call_log.search(
+        context=encounter,
+        msgid=msgid,
+        infno=infno,
+        since=since,
+        until=until,
+        outcome=outcome,
+        limit=limit,
+    )
+    items = []
+    for call in calls:
+        item = asdict(call)
+        item["started_at"] = call.started_at.isoformat()
+        items.append(item)
+    return {"calls": items}
+
+
+class ResendRequest(BaseModel):
+    overrides: dict[str, Any] | None = Field(
+        None, description="values for fields the log keeps masked (e.g. certno)"
+    )
+
+
+@router.post(
+    "/api/v1/upstream/calls/{call_id}/resend",
+    tags=["upstream"],
+    summary="Re-send a logged read (writes are re-sent from the upload queue)",
+)
+def resend_call(
+    request: Request,
+    call_id: int,
+    principal: IT,
+    body: Annotated[ResendRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    runtime = _runtime(request)
+    overrides = body.overrides if body else None
+    output = runtime.call_log.resend(call_id, runtime.gateway, overrides=overrides)
+    runtime.audit(
+        actor=principal.name,
+        action="upstream.resend",
+        subject_type="upstream_call",
+        subject_id=str(call_id),
+        details={},
+    )
+    return {"output": output}

@@ -1,0 +1,131 @@
+"""The running adapter: every real part built from the settings, started and stopped together.
+
+One :class:`Runtime` per process. It owns the database engine, the upstream client with its
+call log, the upload queue and its runner, and (when built) the services container and the
+HL7 listener. The FastAPI app's lifespan starts and stops it, so ``serve`` and ``demo`` —
+and the end-to-end tests — run exactly the same wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from adapter.settings import Settings
+from adapter.store.db import make_engine
+from adapter.store.uow import UnitOfWork
+from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
+from adapter.wiring.upstream import upstream_config
+from connectors.upstream.call_log import CallLog
+from connectors.upstream.client import ReferenceClient
+from connectors.upstream.clock import SystemClock
+from connectors.upstream.msgids import MsgidSequence
+from upload_queue.facade import UploadQueue
+from upload_queue.scheduler import QueueRunner
+
+log = logging.getLogger("adapter")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    gateway: ReferenceClient
+    call_log: CallLog
+    msgids: MsgidSequence
+    queue: UploadQueue
+    outbox: QueueOutbox
+    registry: CollectorRegistry
+    runner: QueueRunner | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
+
+    def start(self) -> None:
+        if self.runner is not None and not self.runner.running:
+            self.runner.start()
+            log.info("upload_queue_started", extra={"workers": len(self.runner.workers)})
+
+    def stop(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.shutdown(wait=True)
+        self.gateway.close()
+        self.engine.dispose()
+
+    def wake(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.wake()
+
+    def upstream_health(self) -> dict[str, Any]:
+        """Can we open a connection to upstream? Cached for 10 s; costs upstream nothing."""
+        checked_at, result = self._upstream_probe
+        if time.monotonic() - checked_at < 10 and result:
+            return result
+        parts = urlsplit(self.settings.upstream.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "", port), timeout=1.0):
+                result = {"ok": True, "url": self.settings.upstream.base_url}
+        except OSError as exc:
+            # Upstream down is not the adapter down: uploads wait in the queue. Report, don't fail.
+            result = {"ok": True, "reachable": False, "error": type(exc).__name__}
+        else:
+            result["reachable"] = True
+        self._upstream_probe = (time.monotonic(), result)
+        return result
+
+    def audit(self, *, actor: str, action: str, **entry: Any) -> None:
+        """One audit entry in its own transaction, for operator actions outside a use case."""
+        with UnitOfWork(self.engine) as uow:
+            uow.audit.append(actor=actor, action=action, role="it", **entry)
+            uow.commit()
+
+    def health_probes(self) -> dict[str, Any]:
+        return {"upload_queue": self.queue.health, "upstream": self.upstream_health}
+
+
+def build_runtime(
+    settings: Settings, *, engine: Engine | None = None, workers: int | None = None
+) -> Runtime:
+    engine = engine or make_engine(settings.database.url)
+    clock = SystemClock()
+    msgids = MsgidSequence(settings.institution.code, clock)
+    call_log = CallLog(engine)
+    gateway = ReferenceClient.from_config(
+        upstream_config(settings), recorder=call_log, msgids=msgids
+    )
+    registry = CollectorRegistry(auto_describe=True)
+    queue_settings = settings.queue
+    queue = UploadQueue(
+        engine,
+        lease_for=timedelta(seconds=queue_settings.lease_seconds),
+        at_risk_margin=timedelta(minutes=queue_settings.at_risk_minutes),
+        registry=registry,
+    )
+    register_upload_handlers(queue, gateway)
+    count = queue_settings.workers if workers is None else workers
+    runner = (
+        queue.runner(workers=count, drain_every=timedelta(seconds=queue_settings.poll_seconds))
+        if count > 0
+        else None
+    )
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        gateway=gateway,
+        call_log=call_log,
+        msgids=msgids,
+        queue=queue,
+        outbox=QueueOutbox(queue),
+        registry=registry,
+        runner=runner,
+    )
+    runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
+    return runtime

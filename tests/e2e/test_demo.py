@@ -1,0 +1,105 @@
+"""`make run` as a user runs it: `wi-adapter demo` answers health, tokens and metrics."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-demo-token-all-roles"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    data = tmp_path_factory.mktemp("demo")
+    http_port, sim_port, mllp_port = free_port(), free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ADAPTER_")},
+        "ADAPTER_DEMO_TOKEN": TOKEN,
+        "ADAPTER_HTTP__PORT": str(http_port),
+        "ADAPTER_HL7__PORT": str(mllp_port),
+        "ADAPTER_CONFIG_FILE": str(ROOT / "config" / "adapter.toml"),
+    }
+    log = (data / "demo.log").open("w+")
+    command = [sys.executable, "-m", "adapter.cli", "demo", "--data-dir", str(data)]
+    command += ["--simulator-port", str(sim_port)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{http_port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"demo did not come up:\n{log.read()}")
+            time.sleep(0.2)
+        log.seek(0)
+        yield base, log.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_health_reports_database_queue_and_upstream(demo: tuple[str, str]) -> None:
+    base, _ = demo
+    body = httpx.get(f"{base}/healthz").json()
+    assert body["status"] == "ok"
+    assert body["institution"] == "H11010000001"
+    assert body["checks"]["database"] == {"ok": True, "backend": "sqlite"}
+    assert body["checks"]["upload_queue"]["backlog"] == 0
+    assert body["checks"]["upstream"]["reachable"] is True
+
+
+def test_the_demo_prints_a_token_per_role_that_works_only_for_its_role(
+    demo: tuple[str, str],
+) -> None:
+    base, output = demo
+    tokens = dict(re.findall(r"token for role (\w+)\s+(\S+)", output))
+    assert set(tokens) == {"admission", "billing", "device", "it", "his"}
+    summary = f"{base}/api/v1/queue/summary"
+    assert (
+        httpx.get(summary, headers={"Authorization": f"Bearer {tokens['it']}"}).status_code == 200
+    )
+    refused = httpx.get(summary, headers={"Authorization": f"Bearer {tokens['admission']}"})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "信息科" in refused.json()["errors"][0]["message"]
+    assert httpx.get(summary).status_code == 401
+
+
+def test_metrics_are_prometheus_text_for_it(demo: tuple[str, str]) -> None:
+    base, _ = demo
+    reply = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain")
+    assert "upload_queue" in reply.text
+
+
+def test_catalogues_were_loaded_from_the_simulator(demo: tuple[str, str]) -> None:
+    _, output = demo
+    loaded = re.search(r"(\d+) catalogue items loaded", output)
+    assert loaded and int(loaded.group(1)) > 20
