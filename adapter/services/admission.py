@@ -1,0 +1,293 @@
+"""Admission (入院登记, B§28, N§33) and what may happen to an admission before settlement:
+visit data updated (HL7 A08), cancelled (A11, WI2404), discharge reported (A03: ready to settle).
+
+Admit: the card is verified and the filings and this institution's status read upstream;
+the domain decides eligibility; an eligible worker's encounter is registered and the
+admission registration (``WI2401``) queued in the same transaction. A refusal carries every
+reason with its article (and, for filing reasons, where to file: B§9, B§47); it is audited
+and writes nothing else. The same HIS visit admitted twice returns the first encounter,
+flagged ``replayed``, without asking upstream again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from adapter.domain.commands import Admit, Diagnosis, UpdateVisit
+from adapter.domain.eligibility import Stage
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
+from adapter.domain.errors import (
+    DomainError,
+    EligibilityRefused,
+    InvalidMessage,
+    InvalidTransition,
+    NotFound,
+)
+from adapter.domain.ports import QueuedUpload
+from adapter.domain.rules import Finding
+from adapter.domain.upstream import Infno
+from adapter.services import ids, payloads
+from adapter.services.context import ServiceContext
+from adapter.services.eligibility import decide
+from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
+from adapter.services.uploads import queue_upload
+from adapter.store import errors as store_errors
+from adapter.store.repositories import EncounterRecord
+from adapter.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Admitted:
+    encounter: Encounter
+    replayed: bool = False
+    upload: QueuedUpload | None = None
+    warnings: tuple[Finding, ...] = ()
+
+
+def require_aware(value: datetime, field: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidMessage(f"{field}须为带时区的时间（ISO 8601）", field=field)
+
+
+def conflict(exc: DomainError) -> InvalidTransition:
+    """A lost race on the encounter (its version moved, or it was settled meanwhile): 409."""
+    return InvalidTransition(exc.message, code=exc.code)
+
+
+class Admissions:
+    def __init__(self, ctx: ServiceContext, identity: Identity):
+        self._ctx = ctx
+        self._identity = identity
+
+    def _find(self, uow: UnitOfWork, his_visit_id: str) -> EncounterRecord | None:
+        return uow.encounters.find_by_visit(self._ctx.institution.code, his_visit_id)
+
+    def admit(self, command: Admit, *, actor: str) -> Admitted:
+        ctx = self._ctx
+        if command.kind is EncounterKind.DEVICE:
+            raise InvalidMessage("入院登记仅用于住院医疗或住院康复", field="kind")
+        if not command.his_visit_id.strip():
+            raise InvalidMessage("须提供 HIS 就诊号（his_visit_id）", field="his_visit_id")
+        require_aware(command.admitted_at, "admitted_at")
+        with ctx.uow() as uow:
+            existing = self._find(uow, command.his_visit_id)
+        if existing is not None:
+            return Admitted(existing.encounter, replayed=True)
+        admitted_on = ctx.local_date(command.admitted_at)
+        try:
+            facts = self._identity.facts(command.card, context=command.his_visit_id)
+        except EligibilityRefused as refused:
+            self._audit_refusal(command, refused.reasons, actor)
+            raise
+        decision = decide(
+            facts,
+            command.kind,
+            admitted_on=admitted_on,
+            checked_on=admitted_on,
+            stage=Stage.ADMISSION,
+            injury_parts=command.injury_parts,
+        )
+        if not decision.eligible or decision.filing is None:
+            self._audit_refusal(command, decision.reasons, actor, facts=facts)
+            raise EligibilityRefused(decision.reasons)
+        person, filing = facts.person, decision.filing
+        encounter = Encounter(
+            id=ids.encounter_id(),
+            kind=command.kind,
+            psn_no=person.psn_no,
+            filing_no=filing.filing_no,
+            institution_code=ctx.institution.code,
+            his_visit_id=command.his_visit_id,
+            admitted_at=command.admitted_at,
+            insured_admdvs=person.insured_admdvs,
+            department=command.department,
+            diagnoses=tuple(payloads.diagnosis_text(d) for d in command.diagnoses),
+            injury_parts=tuple(command.injury_parts),
+        )
+        with ctx.uow(immediate=True) as uow:
+            raced = self._find(uow, command.his_visit_id)
+            if raced is not None:
+                return Admitted(raced.encounter, replayed=True)
+            try:
+                uow.encounters.add(encounter)
+            except DomainError as exc:
+                if exc.code != store_errors.ENCOUNTER_DUPLICATE:
+                    raise
+                # Another clerk (or HIS retry) registered the same visit a moment ago.
+                raced = self._find(uow, command.his_visit_id)
+                if raced is None:
+                    raise
+                return Admitted(raced.encounter, replayed=True)
+            cache(uow, facts)
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.ADMISSION,
+                input=payloads.admission_input(ctx, encounter, person, filing),
+                encounter_id=encounter.id,
+                insuplc_admdvs=person.insured_admdvs,
+                deadline=ctx.now() + ctx.policy.admission_upload_within,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="encounter.admit",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={
+                    "his_visit_id": encounter.his_visit_id,
+                    "kind": encounter.kind.value,
+                    "psn_no": person.psn_no,
+                    "filing_no": filing.filing_no,
+                    "card": masked_card(command.card),
+                    "msgid": upload.msgid,
+                    "warnings": [w.code for w in decision.warnings],
+                },
+            )
+            uow.commit()
+        return Admitted(encounter, upload=upload, warnings=decision.warnings)
+
+    def _audit_refusal(
+        self,
+        command: Admit,
+        reasons: tuple[Finding, ...],
+        actor: str,
+        facts: WorkerFacts | None = None,
+    ) -> None:
+        with self._ctx.uow() as uow:
+            if facts is not None:
+                cache(uow, facts)
+            uow.audit.append(
+                actor=actor,
+                action="encounter.admit_refused",
+                subject_type="visit",
+                subject_id=command.his_visit_id,
+                details={
+                    "card": masked_card(command.card),
+                    "kind": command.kind.value,
+                    "reasons": [f"{r.code} ({r.article})" for r in reasons],
+                },
+            )
+            uow.commit()
+
+    def update_visit(self, command: UpdateVisit, *, actor: str) -> Encounter:
+        """HL7 A08: the given fields change while the worker is in hospital."""
+        with self._ctx.uow(immediate=True) as uow:
+            record = self._find(uow, command.his_visit_id)
+            if record is None:
+                raise not_found_visit(command.his_visit_id)
+            encounter = record.encounter
+            if encounter.status is not EncounterStatus.ADMITTED:
+                raise InvalidTransition(
+                    f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
+                    code="ENCOUNTER_NOT_ADMITTED",
+                )
+            changes: dict[str, object] = {}
+            if command.department is not None:
+                changes["department"] = command.department
+            if command.diagnoses is not None:
+                changes["diagnoses"] = tuple(diagnosis_texts(command.diagnoses))
+            if command.injury_parts is not None:
+                changes["injury_parts"] = tuple(command.injury_parts)
+            updated = dataclasses.replace(encounter, **changes)  # type: ignore[arg-type]
+            try:
+                uow.encounters.update(updated, expected_version=record.version)
+            except DomainError as exc:
+                raise conflict(exc) from exc
+            uow.audit.append(
+                actor=actor,
+                action="encounter.update_visit",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"fields": sorted(changes), "name_changed": bool(command.patient_name)},
+            )
+            uow.commit()
+        return updated
+
+    def find_by_visit(self, his_visit_id: str) -> Encounter:
+        with self._ctx.uow() as uow:
+            record = self._find(uow, his_visit_id)
+        if record is None:
+            raise not_found_visit(his_visit_id)
+        return record.encounter
+
+    def cancel(self, encounter_id: str, *, reason: str, actor: str) -> Encounter:
+        """Cancel an admission with no settlement; queue its revocation upstream (WI2404)."""
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            record = uow.encounters.get(encounter_id)
+            encounter = record.encounter
+            if encounter.kind is EncounterKind.DEVICE:
+                raise InvalidTransition(
+                    "辅助器具配置没有入院登记可取消，如需撤销请撤销其结算", code="NOT_AN_ADMISSION"
+                )
+            cancelled = encounter.moved_to(EncounterStatus.CANCELLED)
+            try:
+                uow.encounters.update(cancelled, expected_version=record.version)
+            except DomainError as exc:
+                raise conflict(exc) from exc
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.ADMISSION_REVOKE,
+                input=payloads.admission_revoke_input(encounter, reason),
+                encounter_id=encounter.id,
+                insuplc_admdvs=encounter.insured_admdvs,
+                deadline=ctx.now() + ctx.policy.admission_upload_within,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="encounter.cancel",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"reason": reason, "msgid": upload.msgid},
+            )
+            uow.commit()
+        return cancelled
+
+    def mark_ready(
+        self,
+        encounter_id: str,
+        *,
+        discharged_at: datetime,
+        diagnoses: tuple[Diagnosis, ...] = (),
+        actor: str,
+    ) -> Encounter:
+        """HL7 A03 where the site settles at the billing desk: note the discharge, settle later."""
+        require_aware(discharged_at, "discharged_at")
+        with self._ctx.uow(immediate=True) as uow:
+            record = uow.encounters.get(encounter_id)
+            encounter = record.encounter
+            if encounter.status not in (EncounterStatus.ADMITTED, EncounterStatus.REVOKED):
+                raise InvalidTransition(
+                    f"就诊状态为“{encounter.status.label}”，不能标记为待结算",
+                    code="ENCOUNTER_NOT_SETTLEABLE",
+                )
+            changes: dict[str, object] = {"discharged_at": discharged_at}
+            if diagnoses:
+                changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))
+            updated = dataclasses.replace(encounter, **changes)  # type: ignore[arg-type]
+            try:
+                uow.encounters.update(
+                    updated, expected_version=record.version, ready_to_settle=True
+                )
+            except DomainError as exc:
+                raise conflict(exc) from exc
+            uow.audit.append(
+                actor=actor,
+                action="encounter.ready_to_settle",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"discharged_at": discharged_at.isoformat()},
+            )
+            uow.commit()
+        return updated
+
+
+def diagnosis_texts(diagnoses: tuple[Diagnosis, ...]) -> list[str]:
+    return [payloads.diagnosis_text(d) for d in diagnoses]
+
+
+def not_found_visit(his_visit_id: str) -> NotFound:
+    return NotFound(f"HIS就诊号{his_visit_id}未办理入院登记", code="VISIT_NOT_FOUND")

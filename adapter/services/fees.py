@@ -1,0 +1,243 @@
+"""Fee details (费用明细): recording them, and the billing clerk mapping unknown items.
+
+Record: the encounter must be in hospital (admitted, or its settlement revoked for
+correction). A batch is all or nothing: a line with bad amounts refuses the batch, naming
+it (``lines.3``). A ``his_line_id`` already stored — or repeated in the batch — is ignored and
+reported, never an error (the HIS resends). A negative quantity reverses its original:
+the one named by ``reverses`` or, when the HIS does not say, the latest earlier charge of
+the same item with enough quantity left. A line whose item is not in the treatment place's
+catalogue on its date is kept and flagged ``unmapped`` for the billing clerk.
+
+Each change bumps the encounter's version, so a settlement priced from the fees as they
+were a moment ago cannot commit after new fees arrived (it gets a 409 and re-reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from adapter.domain.catalogue import Catalogue
+from adapter.domain.encounters import Encounter, EncounterStatus
+from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
+from adapter.domain.fees import FeeLine
+from adapter.domain.pricing import price_line
+from adapter.services.admission import conflict, require_aware
+from adapter.services.billing import treatment_catalogue
+from adapter.services.context import ServiceContext
+from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
+from adapter.store.uow import UnitOfWork
+
+OPEN = (EncounterStatus.ADMITTED, EncounterStatus.REVOKED)
+
+
+@dataclass(frozen=True)
+class FeesRecorded:
+    encounter: Encounter
+    added: tuple[str, ...]
+    ignored: tuple[str, ...]  # repeated line ids: already stored, or twice in the batch
+    unmapped: tuple[str, ...]  # added lines flagged for the billing clerk
+    reversals: dict[str, str]  # reversal line id → the original it reverses
+
+
+def require_open(encounter: Encounter) -> None:
+    if encounter.status not in OPEN:
+        raise InvalidTransition(
+            f"就诊状态为“{encounter.status.label}”，不能再录入或修改费用明细"
+            + ("；如需更正请先撤销结算" if encounter.status is EncounterStatus.SETTLED else ""),
+            code="ENCOUNTER_NOT_OPEN",
+        )
+
+
+def _with_field(exc: PricingError, field: str) -> PricingError:
+    exc.field = field  # type: ignore[attr-defined]  # problems.py reports it
+    return exc
+
+
+class _Ledger:
+    """What each charge has left to reverse, over the stored lines and the batch so far."""
+
+    def __init__(self, stored: Sequence[FeeLine]):
+        self.lines: dict[str, FeeLine] = {}
+        self.left: dict[str, Decimal] = {}
+        for line in stored:
+            self.add(line)
+
+    def add(self, line: FeeLine) -> None:
+        if line.is_reversal:
+            self.left[line.reverses] -= -line.quantity
+        else:
+            self.lines[line.line_id] = line
+            self.left[line.line_id] = line.quantity
+
+    def original_for(self, line: FeeLine) -> FeeLine | None:
+        if line.reverses:
+            return self.lines.get(line.reverses)
+        wanted = -line.quantity
+        candidates = [
+            original
+            for original in self.lines.values()
+            if original.item_code == line.item_code and self.left[original.line_id] >= wanted
+        ]
+        return candidates[-1] if candidates else None
+
+
+class Fees:
+    def __init__(self, ctx: ServiceContext):
+        self._ctx = ctx
+
+    def record(self, encounter_id: str, lines: Sequence[FeeLine], *, actor: str) -> FeesRecorded:
+        ctx = self._ctx
+        for index, line in enumerate(lines):
+            require_aware(line.occurred_at, f"lines.{index}.occurred_at")
+        with ctx.uow(immediate=True) as uow:
+            record = uow.encounters.get(encounter_id)
+            require_open(record.encounter)
+            stored = uow.fee_lines.list_stored(encounter_id)
+            known = {s.line.line_id for s in stored}
+            catalogue = treatment_catalogue(ctx, uow)
+            ledger = _Ledger([s.line for s in stored])
+            batch: list[StoredFeeLine] = []
+            reversals: dict[str, str] = {}
+            repeats: list[str] = []
+            for index, line in enumerate(lines):
+                if line.line_id in known:
+                    repeats.append(line.line_id)
+                    continue
+                known.add(line.line_id)
+                entry = self._checked(line, index, ledger, catalogue)
+                if entry.line.is_reversal:
+                    reversals[entry.line.line_id] = entry.line.reverses
+                ledger.add(entry.line)
+                batch.append(entry)
+            added = uow.fee_lines.add(encounter_id, batch) if batch else None
+            # The repository also ignores a line a concurrent batch stored a moment ago.
+            ignored = tuple(dict.fromkeys(repeats + list(added.ignored if added else ())))
+            unmapped = tuple(
+                e.line.line_id for e in batch if e.mapping_status is MappingStatus.UNMAPPED
+            )
+            if batch:
+                self._touch(uow, record)
+            uow.audit.append(
+                actor=actor,
+                action="fees.record",
+                subject_type="encounter",
+                subject_id=encounter_id,
+                details={
+                    "added": len(added.added) if added else 0,
+                    "ignored": list(ignored),
+                    "unmapped": list(unmapped),
+                    "reversals": reversals,
+                },
+            )
+            uow.commit()
+        return FeesRecorded(
+            record.encounter,
+            added.added if added else (),
+            ignored,
+            unmapped,
+            reversals,
+        )
+
+    def _checked(
+        self, line: FeeLine, index: int, ledger: _Ledger, catalogue: Catalogue
+    ) -> StoredFeeLine:
+        region = self._ctx.institution.admdvs
+        basis = None
+        if line.is_reversal:
+            basis = ledger.original_for(line)
+            if basis is None:
+                raise _with_field(
+                    PricingError(
+                        f"冲销明细{line.line_id}找不到可冲销的原明细"
+                        f"（{line.reverses or line.item_code}），或冲销数量超过原明细剩余数量",
+                        code="FEE_REVERSAL_UNKNOWN_ORIGINAL",
+                    ),
+                    f"lines.{index}",
+                )
+            if ledger.left[basis.line_id] < -line.quantity:
+                raise _with_field(
+                    PricingError(
+                        f"冲销明细{line.line_id}的数量超过原明细{basis.line_id}的剩余数量",
+                        code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
+                    ),
+                    f"lines.{index}.quantity",
+                )
+            line = _reversing(line, basis.line_id)
+        source = basis or line
+        if not source.category.excluded:
+            try:
+                price_line(line, catalogue, region, basis=basis)
+            except PricingError as exc:
+                raise _with_field(exc, f"lines.{index}") from exc
+        kind = source.category.catalogue_kind
+        known = (
+            source.category.excluded
+            or not source.work_injury
+            or line.is_reversal  # follows its original's mapping
+            or kind is None
+            or catalogue.lookup(kind, region, line.item_code, line.occurred_at.date()) is not None
+        )
+        if known:
+            return StoredFeeLine(line, MappingStatus.MAPPED, line.item_code)
+        return StoredFeeLine(line, MappingStatus.UNMAPPED, "")
+
+    def _touch(self, uow: UnitOfWork, record: EncounterRecord) -> None:
+        try:
+            uow.encounters.update(record.encounter, expected_version=record.version)
+        except DomainError as exc:
+            raise conflict(exc) from exc
+
+    def map_line(
+        self, encounter_id: str, line_id: str, catalogue_code: str | None, *, actor: str
+    ) -> StoredFeeLine:
+        """The clerk maps a flagged line to a catalogue item, or (``None``) confirms it as
+        out of catalogue (目录外: the worker pays, N§32)."""
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            record = uow.encounters.get(encounter_id)
+            require_open(record.encounter)
+            stored = {s.line.line_id: s for s in uow.fee_lines.list_stored(encounter_id)}
+            entry = stored.get(line_id)
+            if entry is None:
+                raise NotFound(f"费用明细{line_id}不存在", code="FEE_LINE_NOT_FOUND")
+            line = entry.line
+            if catalogue_code:
+                kind = line.category.catalogue_kind
+                item = (
+                    treatment_catalogue(ctx, uow).lookup(
+                        kind, ctx.institution.admdvs, catalogue_code, line.occurred_at.date()
+                    )
+                    if kind
+                    else None
+                )
+                if item is None:
+                    err = DomainError(
+                        f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
+                        f"在{line.occurred_at.date()}有效的项目",
+                        code="CATALOGUE_ITEM_UNKNOWN",
+                        article="N§32",
+                    )
+                    err.field = "catalogue_code"  # type: ignore[attr-defined]
+                    raise err
+            uow.fee_lines.set_mapping(encounter_id, line_id, catalogue_code or "")
+            self._touch(uow, record)
+            uow.audit.append(
+                actor=actor,
+                action="fees.map_line",
+                subject_type="encounter",
+                subject_id=encounter_id,
+                details={
+                    "line_id": line_id,
+                    "item_code": line.item_code,
+                    "catalogue_code": catalogue_code or "",
+                    "out_of_catalogue": not catalogue_code,
+                },
+            )
+            uow.commit()
+        return StoredFeeLine(line, MappingStatus.MAPPED, catalogue_code or "")
+
+
+def _reversing(line: FeeLine, original_id: str) -> FeeLine:
+    return line if line.reverses == original_id else replace(line, reverses=original_id)

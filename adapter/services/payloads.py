@@ -1,0 +1,252 @@
+"""Upload job payloads: what each queued write sends upstream (reference dialect, §3).
+
+Every job's payload has one shape, whatever the transaction::
+
+    {"infno": "WI2301", "msgid": "<30 chars>", "insuplc_admdvs": "310100",
+     "context": "<encounter id>", "input": {...}}
+
+A queue handler sends it with ``gateway.submit(Infno(p["infno"]), job.idempotency_key,
+p["input"], insuplc_admdvs=p["insuplc_admdvs"], context=p["context"])``; ``msgid`` equals the
+job's idempotency key and is repeated here only so an operator reading the job sees it.
+
+``input`` uses the dialect's field names: money as strings to the fen (``"123.45"``),
+quantities as plain decimal strings, times as local ``YYYY-MM-DD HH:MM:SS``. The inputs:
+
+* ``WI2401`` admission: ``mdtrt_id`` (our encounter id), ``psn_no``, ``begntime``,
+  ``med_type``, ``filing_no``, ``injury_parts``, ``dept``, ``his_visit_id``, ``diseinfo``,
+  ``psninfo``, ``medinsinfo``.
+* ``WI2404`` admission revocation: ``mdtrt_id``, ``psn_no``, ``reason``.
+* ``WI2501`` rehab plan: ``mdtrt_id``, ``psn_no``, ``plan_revision`` and the plan
+  (``goals``, ``items``, ``frequency``, ``expected_days``).
+* ``WI2301`` discharge record (N§33, B§32): ``mdtrt_id``, ``setl_id``, ``slip_no``,
+  ``psn_no``, ``med_type``, ``setl_time``, ``begntime``, ``endtime``, ``psninfo`` (worker),
+  ``medinsinfo`` (institution), ``diseinfo`` (discharge diagnoses), ``filing_no``,
+  ``injury_parts``; the settlement ``medfee_sumamt`` = ``fund_pay_sumamt`` + ``psn_pay``
+  and its ``breakdown`` (``out_of_catalogue``, ``over_limit``, ``non_work_injury``,
+  ``excluded_total``), ``crosses_year``; ``feedetail``: every priced line with
+  ``feedetl_sn`` (the HIS line id), ``init_feedetl_sn`` (the original, for a reversal) and
+  ``batch_no`` — lines are numbered into batches of ``feedetail_batch_size`` (default 100),
+  ``feedetail_batch_cnt`` batches in all, for dialects that take details batch by batch.
+* ``WI2305`` settlement revocation: ``setl_id``, ``mdtrt_id``, ``psn_no``, ``reason``,
+  ``omsgid`` (the discharge or device upload it revokes).
+* ``WI2701`` device settlement (N§34, B§35): as ``WI2301`` without admission fields, plus
+  ``approval_notice_no`` and ``device_assessment_no``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from adapter.domain.commands import Diagnosis
+from adapter.domain.encounters import Encounter
+from adapter.domain.filings import Filing
+from adapter.domain.money import to_fen
+from adapter.domain.people import Person
+from adapter.domain.pricing import PricedLine
+from adapter.domain.settlement import Breakdown, Settlement
+from adapter.domain.upstream import Infno
+from adapter.services.context import ServiceContext
+
+
+def job_payload(
+    infno: Infno, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str, context: str
+) -> dict[str, Any]:
+    return {
+        "infno": infno.value,
+        "msgid": msgid,
+        "insuplc_admdvs": insuplc_admdvs,
+        "context": context,
+        "input": dict(input),
+    }
+
+
+def money(value: Decimal) -> str:
+    return str(to_fen(value))
+
+
+def number(value: Decimal) -> str:
+    """A quantity or unit price without trailing zeros: ``Decimal('2.5000')`` → ``"2.5"``."""
+    text = format(value.normalize(), "f")
+    return text if text not in ("-0",) else "0"
+
+
+def diagnosis_text(diagnosis: Diagnosis) -> str:
+    """How the store keeps a diagnosis: ``"<ICD-10 code> <name>"`` (codes have no spaces)."""
+    return f"{diagnosis.code} {diagnosis.name}".strip()
+
+
+def diagnosis_of(text: str) -> Diagnosis:
+    code, _, name = text.partition(" ")
+    return Diagnosis(code, name)
+
+
+def diseinfo(diagnoses: Iterable[str], kind: str) -> list[dict[str, str]]:
+    return [
+        {"diag_code": d.code, "diag_name": d.name, "diag_type": kind, "diag_srt_no": str(n)}
+        for n, d in enumerate((diagnosis_of(t) for t in diagnoses), start=1)
+    ]
+
+
+def psninfo(person: Person) -> dict[str, str]:
+    """The worker: full citizen ID, because upstream matches on it (never logged: §3)."""
+    return {
+        "psn_no": person.psn_no,
+        "psn_name": person.name,
+        "gend": person.gender.value,
+        "certno": person.citizen_id,
+        "brdy": person.birth_date.isoformat() if person.birth_date else "",
+        "insuplc_admdvs": person.insured_admdvs,
+    }
+
+
+def medinsinfo(ctx: ServiceContext) -> dict[str, str]:
+    institution = ctx.institution
+    return {
+        "fixmedins_code": institution.code,
+        "fixmedins_name": institution.name,
+        "mdtrtarea_admvs": institution.admdvs,
+    }
+
+
+def admission_input(
+    ctx: ServiceContext, encounter: Encounter, person: Person, filing: Filing
+) -> dict[str, Any]:
+    return {
+        "mdtrt_id": encounter.id,
+        "psn_no": encounter.psn_no,
+        "begntime": ctx.wall_time(encounter.admitted_at),
+        "med_type": encounter.kind.value,
+        "filing_no": filing.filing_no,
+        "injury_parts": list(encounter.injury_parts),
+        "dept": encounter.department,
+        "his_visit_id": encounter.his_visit_id,
+        "diseinfo": diseinfo(encounter.diagnoses, "admission"),
+        "psninfo": psninfo(person),
+        "medinsinfo": medinsinfo(ctx),
+    }
+
+
+def admission_revoke_input(encounter: Encounter, reason: str) -> dict[str, Any]:
+    return {"mdtrt_id": encounter.id, "psn_no": encounter.psn_no, "reason": reason}
+
+
+def rehab_plan_input(
+    encounter: Encounter, plan: Mapping[str, Any], revision: int
+) -> dict[str, Any]:
+    return {
+        "mdtrt_id": encounter.id,
+        "psn_no": encounter.psn_no,
+        "plan_revision": revision,
+        **dict(plan),
+    }
+
+
+def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str, Any]]:
+    size = ctx.policy.fee_batch_size
+    details = []
+    for position, priced in enumerate(lines):
+        line, item = priced.line, priced.item
+        details.append(
+            {
+                "feedetl_sn": line.line_id,
+                "init_feedetl_sn": line.reverses if line.is_reversal else "",
+                "batch_no": position // size + 1,
+                "med_list_codg": line.item_code,
+                "hilist_code": item.code if item else "",
+                "hilist_name": item.name if item else line.item_name,
+                "item_name": line.item_name,
+                "med_chrgitm_type": line.category.value,
+                "cnt": number(line.quantity),
+                "pric": number(line.unit_price),
+                "det_item_fee_sumamt": money(line.amount),
+                "fee_ocur_time": ctx.wall_time(line.occurred_at),
+                "work_injury": line.work_injury,
+                "dept": line.department,
+                "fund_pay": money(priced.fund_pay),
+                "psn_pay": money(priced.personal_pay),
+                "psn_pay_reason": priced.reason.value if priced.reason else "",
+                "rule_code": priced.rule.code,
+                "rule_article": priced.rule.article,
+            }
+        )
+    return details
+
+
+def settlement_totals(breakdown: Breakdown) -> dict[str, Any]:
+    return {
+        "medfee_sumamt": money(breakdown.total),
+        "fund_pay_sumamt": money(breakdown.fund_pay),
+        "psn_pay": money(breakdown.personal_pay),
+        "breakdown": {
+            "out_of_catalogue": money(breakdown.out_of_catalogue),
+            "over_limit": money(breakdown.over_limit),
+            "non_work_injury": money(breakdown.non_work_injury),
+            "excluded_total": money(breakdown.excluded_total),
+        },
+    }
+
+
+def _settlement_common(
+    ctx: ServiceContext, settlement: Settlement, person: Person, filing: Filing
+) -> dict[str, Any]:
+    encounter = settlement.encounter
+    details = feedetail(ctx, settlement.bill.lines)
+    size = ctx.policy.fee_batch_size
+    return {
+        "setl_id": settlement.id,
+        "slip_no": settlement.slip_no,
+        "psn_no": encounter.psn_no,
+        "med_type": encounter.kind.value,
+        "setl_time": ctx.wall_time(settlement.settled_at),
+        "setl_date": settlement.bill.settles_on.isoformat(),
+        "psninfo": psninfo(person),
+        "medinsinfo": medinsinfo(ctx),
+        "filing_no": filing.filing_no,
+        "injury_parts": list(encounter.injury_parts or filing.injury_parts),
+        **settlement_totals(settlement.breakdown),
+        "crosses_year": settlement.bill.crosses_year,
+        "feedetail_batch_size": size,
+        "feedetail_batch_cnt": (len(details) + size - 1) // size,
+        "feedetail": details,
+        "opter_name": settlement.operator,
+    }
+
+
+def discharge_input(
+    ctx: ServiceContext, settlement: Settlement, person: Person, filing: Filing
+) -> dict[str, Any]:
+    encounter = settlement.encounter
+    discharged = encounter.discharged_at or settlement.settled_at
+    return {
+        "mdtrt_id": encounter.id,
+        **_settlement_common(ctx, settlement, person, filing),
+        "begntime": ctx.wall_time(encounter.admitted_at),
+        "endtime": ctx.wall_time(discharged),
+        "dept": encounter.department,
+        "his_visit_id": encounter.his_visit_id,
+        "diseinfo": diseinfo(encounter.diagnoses, "discharge"),
+    }
+
+
+def device_input(
+    ctx: ServiceContext, settlement: Settlement, person: Person, filing: Filing
+) -> dict[str, Any]:
+    return {
+        "mdtrt_id": settlement.encounter.id,
+        **_settlement_common(ctx, settlement, person, filing),
+        "fitted_time": ctx.wall_time(settlement.encounter.admitted_at),
+        "approval_notice_no": filing.approval_notice_no,
+        "device_assessment_no": filing.device_assessment_no,
+    }
+
+
+def revoke_input(settlement: Settlement, reason: str, omsgid: str) -> dict[str, Any]:
+    return {
+        "setl_id": settlement.id,
+        "mdtrt_id": settlement.encounter.id,
+        "psn_no": settlement.encounter.psn_no,
+        "reason": reason,
+        "omsgid": omsgid,
+    }

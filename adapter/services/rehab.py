@@ -1,0 +1,173 @@
+"""The rehab plan (康复方案) of an inpatient rehab stay, and the gate it puts on settlement.
+
+N§33 and B§32: the plan is uploaded *before* discharge settlement. Saving a plan stores it
+(a new one replaces the old, with the next revision) and queues ``WI2501`` in the same
+transaction.
+
+**Deadline rule.** Discharge is not known when the plan is written, so the upload is due at
+the earlier of the expected discharge (admission + ``expected_days``) and
+``Policy.rehab_plan_upload_within`` (24 h) after saving — but never sooner than
+``Policy.upload_within`` (30 min) from now, so a plan written on the last day is not born
+late. Jobs of one encounter are delivered in order, so the plan always reaches upstream
+before the discharge record queued after it.
+
+**Gate.** Settling a rehab stay needs its current plan acknowledged by upstream. Without any
+plan, settlement is refused outright (upstream would refuse the discharge record too). With
+a plan queued but not yet acknowledged, it is refused unless a billing supervisor overrides
+with a reason — N§33 says "原则上", in principle — and the override is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.errors import DomainError, InvalidTransition
+from adapter.domain.ports import QueuedUpload
+from adapter.domain.upstream import Infno
+from adapter.services import payloads
+from adapter.services.admission import conflict
+from adapter.services.context import ServiceContext
+from adapter.services.fees import require_open
+from adapter.services.tables import rehab_plan
+from adapter.services.uploads import queue_upload
+from adapter.store.uow import UnitOfWork
+
+ARTICLE = "N§33, B§32"
+
+
+@dataclass(frozen=True)
+class RehabPlan:
+    encounter_id: str
+    revision: int
+    plan: Mapping[str, Any]
+    msgid: str
+    saved_at: datetime
+    saved_by: str
+
+
+@dataclass(frozen=True)
+class PlanSaved:
+    plan: RehabPlan
+    upload: QueuedUpload
+
+
+def plan_deadline(ctx: ServiceContext, encounter: Encounter, expected_days: int) -> datetime:
+    """The rule in the module docstring."""
+    now = ctx.now()
+    expected_discharge = encounter.admitted_at + timedelta(days=max(expected_days, 0))
+    due = min(now + ctx.policy.rehab_plan_upload_within, expected_discharge)
+    return max(due, now + ctx.policy.upload_within)
+
+
+def current_plan(uow: UnitOfWork, encounter_id: str) -> RehabPlan | None:
+    row = uow.session.execute(
+        select(rehab_plan).where(rehab_plan.c.encounter_id == encounter_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return RehabPlan(
+        row.encounter_id, row.revision, row.plan, row.msgid, row.saved_at, row.saved_by
+    )
+
+
+def check_gate(
+    ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, override_reason: str
+) -> str:
+    """Refuse settling a rehab stay whose plan has not reached upstream (see module doc).
+
+    Returns ``"acknowledged"``, ``"overridden"`` or ``"not_rehab"`` for the audit entry.
+    """
+    if encounter.kind is not EncounterKind.REHAB:
+        return "not_rehab"
+    plan = current_plan(uow, encounter.id)
+    if plan is None:
+        raise DomainError(
+            "住院康复须在出院结算前上传康复方案（N§33、B§32），该就诊尚未录入康复方案，"
+            "请先录入并上传康复方案",
+            code="REHAB_PLAN_MISSING",
+            article=ARTICLE,
+        )
+    if ctx.outbox.delivered(uow.session, plan.msgid):
+        return "acknowledged"
+    if override_reason.strip():
+        return "overridden"
+    raise DomainError(
+        "康复方案已提交但尚未得到上级系统确认接收，原则上须在出院结算前上传（N§33、B§32）。"
+        "请稍后重试；确需先行结算的，须由结算主管填写理由后强制结算",
+        code="REHAB_PLAN_NOT_ACKNOWLEDGED",
+        article=ARTICLE,
+    )
+
+
+class RehabPlans:
+    def __init__(self, ctx: ServiceContext):
+        self._ctx = ctx
+
+    def save(self, encounter_id: str, plan: Mapping[str, Any], *, actor: str) -> PlanSaved:
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            record = uow.encounters.get(encounter_id)
+            encounter = record.encounter
+            if encounter.kind is not EncounterKind.REHAB:
+                raise InvalidTransition(
+                    f"康复方案仅适用于住院康复，本次就诊为{encounter.kind.label}",
+                    code="NOT_A_REHAB_STAY",
+                )
+            require_open(encounter)
+            previous = current_plan(uow, encounter_id)
+            revision = previous.revision + 1 if previous else 1
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.REHAB_PLAN,
+                input=payloads.rehab_plan_input(encounter, plan, revision),
+                encounter_id=encounter_id,
+                insuplc_admdvs=encounter.insured_admdvs,
+                deadline=plan_deadline(ctx, encounter, int(plan.get("expected_days") or 0)),
+            )
+            values = {
+                "revision": revision,
+                "plan": dict(plan),
+                "msgid": upload.msgid,
+                "saved_at": ctx.now(),
+                "saved_by": actor,
+            }
+            if previous is None:
+                uow.session.execute(rehab_plan.insert().values(encounter_id=encounter_id, **values))
+            else:
+                uow.session.execute(
+                    rehab_plan.update()
+                    .where(rehab_plan.c.encounter_id == encounter_id)
+                    .values(**values)
+                )
+            try:  # serialise with settlement: a plan saved meanwhile moves the version
+                uow.encounters.update(encounter, expected_version=record.version)
+            except DomainError as exc:
+                raise conflict(exc) from exc
+            uow.audit.append(
+                actor=actor,
+                action="rehab_plan.save",
+                subject_type="encounter",
+                subject_id=encounter_id,
+                details={"revision": revision, "msgid": upload.msgid},
+            )
+            uow.commit()
+        saved = RehabPlan(
+            encounter_id, revision, dict(plan), upload.msgid, values["saved_at"], actor
+        )  # type: ignore[arg-type]
+        return PlanSaved(saved, upload)
+
+    def get(self, encounter_id: str) -> RehabPlan | None:
+        with self._ctx.uow() as uow:
+            uow.encounters.get(encounter_id)
+            return current_plan(uow, encounter_id)
+
+    def acknowledged(self, plan: RehabPlan) -> bool:
+        with self._ctx.uow() as uow:
+            return self._ctx.outbox.delivered(uow.session, plan.msgid)

@@ -1,0 +1,244 @@
+"""Discharge settlement (出院结算): presettle, settle (and re-settle), revoke.
+
+Settle, in order:
+
+1. the encounter may be settled (admitted, or its settlement revoked; never after a manual
+   claim, N§38, B§16), the discharge is after the admission, a rehab stay's plan has reached
+   upstream (:mod:`.rehab`);
+2. identity and filing are checked **again** upstream (N§33, B§30) with the discharge-stage
+   rules — admitted inside the filing's validity settles even after it expired (N§13, B§13);
+3. in one transaction: every fee line priced against the catalogue in force on its date,
+   one bill for the whole stay even across New Year (N§36, B§41), a slip number, the
+   settlement saved with its line snapshot, the encounter moved to ``settled``, and the
+   discharge record (``WI2301``) queued with deadline settled-at + 30 minutes (N§33, B§32).
+
+Two clerks settling at once: the store's one-active-settlement index and the encounter's
+version let exactly one commit; the other gets :class:`InvalidTransition` (HTTP 409).
+Presettle does the pricing of step 3 and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from adapter.domain.commands import Diagnosis
+from adapter.domain.eligibility import IDENTITY_MATCH, Stage
+from adapter.domain.encounters import Encounter, EncounterStatus
+from adapter.domain.errors import DomainError, EligibilityRefused, InvalidMessage
+from adapter.domain.people import CardData
+from adapter.domain.ports import QueuedUpload
+from adapter.domain.rules import Finding
+from adapter.domain.settlement import Bill, Settlement, make_bill
+from adapter.domain.upstream import Infno
+from adapter.services import ids, payloads
+from adapter.services.admission import conflict, diagnosis_texts, require_aware
+from adapter.services.billing import price_encounter, refuse_unmapped
+from adapter.services.context import ServiceContext
+from adapter.services.eligibility import decide
+from adapter.services.identity import Identity, WorkerFacts, cache
+from adapter.services.rehab import check_gate
+from adapter.services.uploads import queue_upload, upload_for_settlement
+from adapter.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class SettleRequest:
+    encounter_id: str
+    discharged_at: datetime
+    discharge_diagnoses: tuple[Diagnosis, ...] = ()
+    card: CardData | None = None  # the card shown again at discharge, if the desk reads it
+    rehab_override_reason: str = ""  # a billing supervisor's reason (N§33 "原则上")
+
+
+@dataclass(frozen=True)
+class Settled:
+    settlement: Settlement
+    upload: QueuedUpload
+    warnings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Presettlement:
+    encounter: Encounter
+    bill: Bill
+    unmapped: tuple[str, ...]  # line ids the billing clerk must map first
+
+
+def _may_settle(encounter: Encounter, discharged_at: datetime) -> None:
+    encounter.moved_to(EncounterStatus.SETTLED)  # raises InvalidTransition in Chinese
+    if discharged_at < encounter.admitted_at:
+        raise InvalidMessage("出院时间不能早于入院时间", field="discharged_at")
+
+
+class Settlements:
+    def __init__(self, ctx: ServiceContext, identity: Identity):
+        self._ctx = ctx
+        self._identity = identity
+
+    def _bill(self, uow: UnitOfWork, encounter: Encounter, discharged_at: datetime) -> Bill:
+        ctx = self._ctx
+        fees = price_encounter(ctx, uow, encounter.id)
+        refuse_unmapped(fees)
+        if not fees.bill.lines and not fees.bill.excluded:
+            raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")
+        return make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(discharged_at))
+
+    def presettle(self, encounter_id: str, discharged_at: datetime | None = None) -> Presettlement:
+        """The bill as it would be settled now; writes nothing, asks upstream nothing."""
+        ctx = self._ctx
+        with ctx.uow() as uow:
+            encounter = uow.encounters.get(encounter_id).encounter
+            until = discharged_at or encounter.discharged_at or ctx.now()
+            fees = price_encounter(ctx, uow, encounter_id)
+        bill = make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(until))
+        return Presettlement(encounter, bill, tuple(s.line.line_id for s in fees.unmapped))
+
+    def _facts(self, uow: UnitOfWork, encounter: Encounter, card: CardData | None) -> WorkerFacts:
+        if card is not None:
+            facts = self._identity.facts(card, context=encounter.id)
+            if facts.person.psn_no != encounter.psn_no:
+                raise EligibilityRefused(
+                    [IDENTITY_MATCH.refused("card", what="出院持卡人与入院登记人员")]
+                )
+            return facts
+        person = uow.persons.get(encounter.psn_no)
+        if person is None:
+            raise DomainError(
+                "未找到该工伤职工的人员信息，请读取社会保障卡后再结算", code="PERSON_UNKNOWN"
+            )
+        return self._identity.facts_again(person, context=encounter.id)
+
+    def settle(self, request: SettleRequest, *, actor: str) -> Settled:
+        ctx = self._ctx
+        require_aware(request.discharged_at, "discharged_at")
+        with ctx.uow() as uow:
+            encounter = uow.encounters.get(request.encounter_id).encounter
+            _may_settle(encounter, request.discharged_at)
+            check_gate(ctx, uow, encounter, request.rehab_override_reason)
+            facts = self._facts(uow, encounter, request.card)
+        decision = decide(
+            facts,
+            encounter.kind,
+            admitted_on=ctx.local_date(encounter.admitted_at),
+            checked_on=ctx.local_date(request.discharged_at),
+            stage=Stage.DISCHARGE,
+            injury_parts=encounter.injury_parts,
+        )
+        if not decision.eligible or decision.filing is None:
+            self._audit_refusal(encounter, decision.reasons, actor)
+            raise EligibilityRefused(decision.reasons)
+        with ctx.uow(immediate=True) as uow:
+            record = uow.encounters.get(request.encounter_id)
+            current = record.encounter
+            _may_settle(current, request.discharged_at)
+            gate = check_gate(ctx, uow, current, request.rehab_override_reason)
+            bill = self._bill(uow, current, request.discharged_at)
+            changes: dict[str, object] = {"discharged_at": request.discharged_at}
+            if request.discharge_diagnoses:
+                changes["diagnoses"] = tuple(diagnosis_texts(request.discharge_diagnoses))
+            settled = current.moved_to(EncounterStatus.SETTLED, **changes)
+            settlement = Settlement(
+                id=ids.settlement_id(),
+                encounter=settled,
+                slip_no=uow.slips.next_slip_no(ctx.institution.code, bill.settles_on),
+                settled_at=ctx.now(),
+                bill=bill,
+                operator=actor,
+            )
+            try:
+                uow.settlements.add(settlement)
+                uow.encounters.update(
+                    settled, expected_version=record.version, ready_to_settle=False
+                )
+            except DomainError as exc:
+                raise conflict(exc) from exc
+            cache(uow, facts)
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.DISCHARGE,
+                input=payloads.discharge_input(ctx, settlement, facts.person, decision.filing),
+                encounter_id=settled.id,
+                settlement_id=settlement.id,
+                insuplc_admdvs=facts.person.insured_admdvs,
+                deadline=settlement.settled_at + ctx.policy.upload_within,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="settlement.settle",
+                subject_type="encounter",
+                subject_id=settled.id,
+                details={
+                    "settlement_id": settlement.id,
+                    "slip_no": settlement.slip_no,
+                    "total": str(bill.breakdown.total),
+                    "fund_pay": str(bill.breakdown.fund_pay),
+                    "personal_pay": str(bill.breakdown.personal_pay),
+                    "msgid": upload.msgid,
+                    "rehab_plan": gate,
+                    "rehab_override_reason": request.rehab_override_reason
+                    if gate == "overridden"
+                    else "",
+                    "warnings": [w.code for w in decision.warnings],
+                },
+            )
+            uow.commit()
+        return Settled(settlement, upload, decision.warnings)
+
+    def _audit_refusal(
+        self, encounter: Encounter, reasons: tuple[Finding, ...], actor: str
+    ) -> None:
+        with self._ctx.uow() as uow:
+            uow.audit.append(
+                actor=actor,
+                action="settlement.settle_refused",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"reasons": [f"{r.code} ({r.article})" for r in reasons]},
+            )
+            uow.commit()
+
+    def get(self, settlement_id: str) -> Settlement:
+        with self._ctx.uow() as uow:
+            return uow.settlements.get(settlement_id)
+
+    def revoke(
+        self, settlement_id: str, *, reason: str, actor: str
+    ) -> tuple[Settlement, QueuedUpload]:
+        """Revoke a settlement and queue ``WI2305`` behind the upload it revokes (same
+        ordering key: the encounter). The encounter may then be settled again."""
+        ctx = self._ctx
+        if not reason.strip():
+            raise InvalidMessage("撤销结算须填写原因", field="reason")
+        with ctx.uow(immediate=True) as uow:
+            settlement = uow.settlements.get(settlement_id)
+            record = uow.encounters.get(settlement.encounter.id)
+            revoked_encounter = record.encounter.moved_to(EncounterStatus.REVOKED)
+            try:
+                revoked = uow.settlements.revoke(settlement_id, at=ctx.now(), reason=reason)
+                uow.encounters.update(revoked_encounter, expected_version=record.version)
+            except DomainError as exc:
+                raise conflict(exc) from exc
+            original = upload_for_settlement(
+                uow, settlement_id, Infno.DISCHARGE
+            ) or upload_for_settlement(uow, settlement_id, Infno.DEVICE_SETTLEMENT)
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.SETTLEMENT_REVOKE,
+                input=payloads.revoke_input(settlement, reason, original.msgid if original else ""),
+                encounter_id=settlement.encounter.id,
+                settlement_id=settlement_id,
+                insuplc_admdvs=settlement.encounter.insured_admdvs,
+                deadline=ctx.now() + ctx.policy.revocation_upload_within,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="settlement.revoke",
+                subject_type="encounter",
+                subject_id=settlement.encounter.id,
+                details={"settlement_id": settlement_id, "reason": reason, "msgid": upload.msgid},
+            )
+            uow.commit()
+        return revoked, upload

@@ -1,0 +1,65 @@
+"""The use cases' own tables, on their own :data:`metadata` (like the upload queue's).
+
+The store's tables hold the encounters, fees and settlements; these hold what only the
+workflows need:
+
+``service_upload``
+    Every upstream write a use case queued: which encounter (and settlement), which
+    transaction (``infno``), its ``msgid`` (the queue's idempotency key) and deadline. The
+    encounter view shows them; revocation finds the upload it must follow.
+``rehab_plan``
+    The current rehab plan (康复方案) of a rehab stay and the ``msgid`` of its upload; a new
+    plan replaces the old one and is uploaded again (N§33, B§32).
+``manual_claim``
+    A stay sent back to the insured place for manual reimbursement (N§38, B§16): why, by
+    whom, and the itemised fee list handed to the worker. One per encounter.
+
+Migrations: these tables must be added to Alembic's target metadata (``adapter.store``'s
+``env.py``) and to a revision; tests create them with ``metadata.create_all``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+
+from adapter.store.types import Json, UTCDateTime
+
+metadata = MetaData()
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+service_upload = Table(
+    "service_upload",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("encounter_id", String(64), nullable=False, index=True),
+    Column("settlement_id", String(64), nullable=False, server_default="", index=True),
+    Column("infno", String(8), nullable=False),
+    Column("msgid", String(30), nullable=False, unique=True),
+    Column("job_id", BigInteger, nullable=False),
+    Column("deadline", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+rehab_plan = Table(
+    "rehab_plan",
+    metadata,
+    Column("encounter_id", String(64), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("plan", Json, nullable=False),
+    Column("msgid", String(30), nullable=False),
+    Column("saved_at", UTCDateTime(), nullable=False),
+    Column("saved_by", String(64), nullable=False),
+)
+
+manual_claim = Table(
+    "manual_claim",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("encounter_id", String(64), nullable=False, unique=True),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("fee_list", Json, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)

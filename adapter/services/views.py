@@ -1,0 +1,56 @@
+"""Read models: an encounter with everything a clerk looks at (``GET /encounters/{id}``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapter.domain.encounters import Encounter
+from adapter.domain.settlement import Settlement
+from adapter.services.billing import PricedFees, price_encounter
+from adapter.services.context import ServiceContext
+from adapter.services.rehab import RehabPlan, current_plan
+from adapter.services.uploads import UploadRecord, uploads_for
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload: UploadRecord
+    delivered: bool
+
+
+@dataclass(frozen=True)
+class EncounterView:
+    encounter: Encounter
+    version: int
+    ready_to_settle: bool
+    fees: PricedFees
+    rehab_plan: RehabPlan | None
+    rehab_plan_acknowledged: bool
+    settlement: Settlement | None  # the active one
+    settlements: tuple[Settlement, ...]  # every one, revoked included
+    uploads: tuple[UploadState, ...]
+
+
+def encounter_view(ctx: ServiceContext, encounter_id: str) -> EncounterView:
+    with ctx.uow() as uow:
+        record = uow.encounters.get(encounter_id)
+        fees = price_encounter(ctx, uow, encounter_id)
+        plan = current_plan(uow, encounter_id)
+        settlements = tuple(uow.settlements.list_for_encounter(encounter_id))
+        uploads = tuple(
+            UploadState(u, ctx.outbox.delivered(uow.session, u.msgid))
+            for u in uploads_for(uow, encounter_id)
+        )
+        acknowledged = plan is not None and ctx.outbox.delivered(uow.session, plan.msgid)
+    active = next((s for s in settlements if s.status.value == "settled"), None)
+    return EncounterView(
+        record.encounter,
+        record.version,
+        record.ready_to_settle,
+        fees,
+        plan,
+        acknowledged,
+        active,
+        settlements,
+        uploads,
+    )

@@ -1,0 +1,181 @@
+"""Admission: every eligibility case the simulator seeds, replay, the upload it queues."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.domain.encounters import EncounterKind, EncounterStatus
+from adapter.domain.errors import EligibilityRefused, UpstreamUnavailable
+from adapter.domain.people import CardData, CardKind
+from adapter.domain.rules import FILING_CHANNELS_TEXT
+from adapter.services.container import Services
+from adapter.store.uow import UnitOfWork
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.services.helpers import admit
+from tests.integration.services.support import MovableClock, jobs
+from upload_queue import UploadQueue
+
+REFUSED = [
+    ("P003", EncounterKind.MEDICAL, "EL_VALID_ON_ADMISSION", "N§11, B§12"),
+    ("P004", EncounterKind.MEDICAL, "EL_TREATMENT_PLACE", "N§12, B§10"),
+    ("P005", EncounterKind.MEDICAL, "EL_FILED_BEFORE_ADMISSION", "B§17, N§16"),
+    ("P006", EncounterKind.MEDICAL, "EL_NOT_CANCELLED", "N§15, B§14"),
+    ("P008", EncounterKind.MEDICAL, "EL_NOT_TERMINATED", "B§13"),
+    ("P009", EncounterKind.MEDICAL, "EL_NOT_SUSPENDED", "N§49, B§52"),
+    ("P010", EncounterKind.MEDICAL, "EL_FILING_CATEGORY", "附表1, 附表2"),
+    ("P011", EncounterKind.MEDICAL, "EL_FILING_CATEGORY", "附表1, 附表2"),
+    ("P012", EncounterKind.MEDICAL, "EL_NO_THIRD_PARTY", "N§3, B§4"),
+    ("P013", EncounterKind.MEDICAL, "EL_CARD_VALID", "B§28, N§45"),
+    ("P014", EncounterKind.MEDICAL, "EL_FILING_EXISTS", "B§17, N§16"),
+]
+
+
+def _encounter_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT count(*) FROM encounter").scalar_one())
+
+
+@pytest.mark.parametrize(("psn_no", "kind", "code", "article"), REFUSED)
+def test_each_seeded_refusal_names_its_rule_and_writes_no_encounter(
+    services: Services, db: Engine, psn_no: str, kind: EncounterKind, code: str, article: str
+) -> None:
+    command = admit(psn_no, f"V-{psn_no}", kind=kind)
+    with pytest.raises(EligibilityRefused) as refused:
+        services.admissions.admit(command, actor="clerk01")
+    reasons = {r.code: r for r in refused.value.reasons}
+    assert code in reasons
+    assert reasons[code].article == article
+    assert reasons[code].message  # Chinese, for the worker
+    assert _encounter_count(db) == 0
+    assert jobs(db) == []
+    with UnitOfWork(db) as uow:
+        entries = uow.audit.query(action="encounter.admit_refused")
+    assert [e.subject_id for e in entries] == [f"V-{psn_no}"]
+    assert f"{code} ({article})" in entries[0].details["reasons"]
+
+
+def test_an_unfiled_worker_is_told_where_to_file(services: Services) -> None:
+    with pytest.raises(EligibilityRefused) as refused:
+        services.admissions.admit(admit("P014", "V-14"), actor="clerk01")
+    assert FILING_CHANNELS_TEXT in refused.value.reasons[0].message
+    assert "掌上12333APP" in refused.value.message
+
+
+def test_an_unknown_card_and_an_expired_ecard_token_are_refused_with_upstreams_words(
+    services: Services, db: Engine
+) -> None:
+    unknown = CardData(kind=CardKind.PHYSICAL, card_no="999999X9999")
+    with pytest.raises(EligibilityRefused) as refused:
+        services.admissions.admit(replace(admit("P001", "V-x"), card=unknown), actor="c")
+    assert [r.code for r in refused.value.reasons] == ["EL_CARD_REJECTED"]
+    assert "未查询到该人员" in refused.value.reasons[0].message
+    expired = CardData(kind=CardKind.ECARD, qr_token="ECQR-P010-OLD")
+    command = replace(admit("P010", "V-y", kind=EncounterKind.REHAB), card=expired)
+    with pytest.raises(EligibilityRefused) as refused:
+        services.admissions.admit(command, actor="c")
+    assert "二维码已过期" in refused.value.reasons[0].message
+    assert _encounter_count(db) == 0
+
+
+def test_an_injury_part_outside_the_filing_is_refused(services: Services) -> None:
+    with pytest.raises(EligibilityRefused) as refused:
+        services.admissions.admit(admit("P001", "V-1", parts=("右膝",)), actor="c")
+    assert [r.code for r in refused.value.reasons] == ["EL_INJURY_PARTS_FILED"]
+    assert refused.value.reasons[0].field == "injury_parts"
+
+
+def test_eligible_worker_is_admitted_and_the_registration_queued_in_the_same_transaction(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    before = clock.now()
+    result = services.admissions.admit(
+        admit("P001", "V-1", parts=("左手", "右前臂")), actor="clerk01"
+    )
+    encounter = result.encounter
+    assert not result.replayed
+    assert encounter.status is EncounterStatus.ADMITTED
+    assert (encounter.psn_no, encounter.filing_no, encounter.insured_admdvs) == (
+        "P001",
+        "F001",
+        "310100",
+    )
+    [job] = jobs(db)
+    assert job["kind"] == "WI2401"
+    assert job["idempotency_key"] == result.upload.msgid and len(result.upload.msgid) == 30
+    assert job["ordering_key"] == encounter.id
+    assert before + timedelta(minutes=30) <= job["deadline"] <= clock.now() + timedelta(minutes=30)
+    assert job["payload"]["input"]["mdtrt_id"] == encounter.id
+    assert job["payload"]["input"]["psn_no"] == "P001"
+    with UnitOfWork(db) as uow:
+        assert uow.encounters.get(encounter.id).encounter == encounter
+        assert uow.persons.get("P001") is not None  # cached as last seen
+        assert [f.filing_no for f in uow.filings.for_person("P001")] == ["F001"]
+        [entry] = uow.audit.query(action="encounter.admit")
+    assert entry.actor == "clerk01" and entry.subject_id == encounter.id
+    assert "310100A0001" not in str(entry.details)  # the card number is masked
+
+
+def test_the_same_visit_twice_returns_the_first_encounter_without_a_second_upload(
+    services: Services, db: Engine
+) -> None:
+    first = services.admissions.admit(admit("P001", "V-1"), actor="his")
+    second = services.admissions.admit(admit("P001", "V-1"), actor="his")
+    assert second.replayed and second.encounter.id == first.encounter.id
+    assert len(jobs(db)) == 1
+    assert _encounter_count(db) == 1
+
+
+def test_changed_filing_admits_under_its_successor_and_expiring_filing_warns(
+    services: Services,
+) -> None:
+    changed = services.admissions.admit(admit("P007", "V-7", parts=("右腕",)), actor="c")
+    assert changed.encounter.filing_no == "F007B"
+    expiring = services.admissions.admit(admit("P002", "V-2"), actor="c")
+    assert [w.code for w in expiring.warnings] == ["EL_EXPIRES_SOON"]
+
+
+def test_ecard_admission_and_rehab_filing_admit_a_rehab_stay(services: Services) -> None:
+    ecard = CardData(kind=CardKind.ECARD, qr_token="ECQR-P001-DEMO")
+    result = services.admissions.admit(replace(admit("P001", "V-e"), card=ecard), actor="c")
+    assert result.encounter.psn_no == "P001"
+    rehab = services.admissions.admit(admit("P010", "V-r", kind=EncounterKind.REHAB), actor="c")
+    assert rehab.encounter.kind is EncounterKind.REHAB
+
+
+def test_the_queued_registration_reaches_the_simulator(
+    services: Services, queue: UploadQueue, sim: SimulatorServer
+) -> None:
+    result = services.admissions.admit(admit("P001", "V-1"), actor="c")
+    assert queue.worker().drain() == 1
+    received = httpx.get(f"{sim.url}/_sim/received", params={"infno": "WI2401"}).json()
+    [write] = received["writes"]
+    assert write["msgid"] == result.upload.msgid
+    assert write["input"]["mdtrt_id"] == result.encounter.id
+    assert write["reply"]["infcode"] == 0
+
+
+def test_cancel_admission_queues_its_revocation_and_refuses_fees_after(
+    services: Services, db: Engine, queue: UploadQueue, sim: SimulatorServer
+) -> None:
+    encounter = services.admissions.admit(admit("P001", "V-1"), actor="c").encounter
+    cancelled = services.admissions.cancel(encounter.id, reason="患者未入院", actor="c")
+    assert cancelled.status is EncounterStatus.CANCELLED
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2404"]
+    assert queue.worker().drain() == 2
+    writes = httpx.get(f"{sim.url}/_sim/received", params={"infno": "WI2404"}).json()["writes"]
+    assert writes[0]["reply"]["infcode"] == 0
+
+
+def test_upstream_down_at_admission_is_a_clear_error_and_nothing_is_written(
+    services: Services, db: Engine, sim: SimulatorServer
+) -> None:
+    httpx.post(f"{sim.url}/_sim/faults", json={"outage": True})
+    with pytest.raises(UpstreamUnavailable):
+        services.admissions.admit(admit("P001", "V-1"), actor="c")
+    assert _encounter_count(db) == 0 and jobs(db) == []
+    assert services.watch.down_since is not None
