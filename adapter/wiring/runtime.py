@@ -19,15 +19,16 @@ from urllib.parse import urlsplit
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from adapter.domain.ports import MsgidSource
 from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.uow import UnitOfWork
+from adapter.wiring.msgids import msgid_source
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
-from connectors.upstream.msgids import MsgidSequence
 from upload_queue.facade import UploadQueue
 from upload_queue.scheduler import QueueRunner
 
@@ -40,7 +41,7 @@ class Runtime:
     engine: Engine
     gateway: ReferenceClient
     call_log: CallLog
-    msgids: MsgidSequence
+    msgids: MsgidSource
     queue: UploadQueue
     outbox: QueueOutbox
     registry: CollectorRegistry
@@ -96,7 +97,7 @@ def build_runtime(
 ) -> Runtime:
     engine = engine or make_engine(settings.database.url)
     clock = SystemClock()
-    msgids = MsgidSequence(settings.institution.code, clock)
+    msgids = msgid_source(engine, settings.institution.code, clock)
     call_log = CallLog(engine)
     gateway = ReferenceClient.from_config(
         upstream_config(settings), recorder=call_log, msgids=msgids

@@ -40,7 +40,7 @@ from adapter.domain.errors import (
 )
 from adapter.domain.filings import Filing
 from adapter.domain.institutions import Institution
-from adapter.domain.ports import Clock
+from adapter.domain.ports import Clock, MsgidSource
 from adapter.domain.upstream import (
     AuditDeduction,
     CertType,
@@ -80,7 +80,7 @@ class ReferenceClient:
         *,
         recorder: CallRecorder | None = None,
         clock: Clock | None = None,
-        msgids: MsgidSequence | None = None,
+        msgids: MsgidSource | None = None,
         auth: GatewayAuth | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -89,7 +89,7 @@ class ReferenceClient:
         self._http = http
         self._recorder = recorder
         self._clock = clock or SystemClock(config.time_zone)
-        self._msgids = msgids or MsgidSequence(config.institution_code, self._clock)
+        self._msgids: MsgidSource = msgids or MsgidSequence(config.institution_code, self._clock)
         self._auth = auth or make_auth(
             config.auth,
             access_key=config.access_key,

@@ -1,0 +1,39 @@
+"""``msgid`` values that stay unique when several instances share one PostgreSQL.
+
+A msgid is institution code + ``yyyyMMddHHmmss`` + a 4-digit sequence, and upstream
+deduplicates by it alone. Inside one process :class:`~connectors.upstream.msgids.MsgidSequence`
+never repeats; two instances each starting at 0000 in the same second would. On PostgreSQL
+the sequence digits come from one database sequence (cycling 0–9999) shared by every
+instance, so two msgids collide only if 10,000 are drawn within one second.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from adapter.domain.ports import Clock
+from adapter.domain.upstream import make_msgid
+from connectors.upstream.msgids import MsgidSequence
+
+SEQUENCE = "upstream_msgid_seq"
+
+
+class SharedMsgidSequence:
+    def __init__(self, engine: Engine, institution_code: str, clock: Clock) -> None:
+        make_msgid(institution_code, clock.now(), 0)  # validates the code now
+        self._engine = engine
+        self._institution = institution_code
+        self._clock = clock
+
+    def next(self) -> str:
+        with self._engine.connect() as connection:
+            sequence = int(connection.execute(text(f"SELECT nextval('{SEQUENCE}')")).scalar_one())
+        return make_msgid(self._institution, self._clock.now().replace(tzinfo=None), sequence)
+
+
+def msgid_source(
+    engine: Engine, institution_code: str, clock: Clock
+) -> MsgidSequence | SharedMsgidSequence:
+    if engine.dialect.name == "postgresql":
+        return SharedMsgidSequence(engine, institution_code, clock)
+    return MsgidSequence(institution_code, clock)
