@@ -71,6 +71,17 @@ class _Connection:
         self.busy = False
 
 
+class _Gate(asyncio.Protocol):
+    """The first protocol of every connection: hands the transport to the listener."""
+
+    def __init__(self, listener: MllpListener) -> None:
+        self.listener = listener
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.listener._accept(transport)
+
+
 class MllpListener:
     def __init__(self, handler: Handler, config: ListenerConfig | None = None) -> None:
         self.handler = handler
@@ -90,8 +101,9 @@ class MllpListener:
 
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(self.config.workers, thread_name_prefix="hl7")
-        self._server = await asyncio.start_server(
-            self._on_connect, self.config.host, self.config.port, limit=2**16
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Gate(self), self.config.host, self.config.port
         )
         logger.info("hl7.listening", extra={"host": self.config.host, "port": self.port})
 
@@ -125,35 +137,63 @@ class MllpListener:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peername = writer.get_extra_info("peername")
+    def _accept(self, transport: asyncio.Transport) -> None:
+        """A TCP connection arrived: refuse it, or pause it and start serving it.
+
+        Reading is paused at once, so no byte is consumed before the peer check and, with
+        TLS, before the handshake owns the stream (``StreamWriter.start_tls`` would lose a
+        ClientHello that arrived before it was called).
+        """
+        peername = transport.get_extra_info("peername")
         host = str(peername[0]) if peername else "?"
-        task = asyncio.current_task()
-        if self._closing or task is None:
-            await _close(writer)
+        if self._closing:
+            transport.close()
             return
         if not self.allowed(host):
             logger.warning("hl7.peer_refused", extra={"peer": host})
-            await _close(writer)
+            transport.close()
             return
         if len(self._connections) >= self.config.max_connections:
             logger.warning("hl7.too_many_connections", extra={"peer": host})
-            await _close(writer)
+            transport.close()
             return
-        connection = _Connection(task)
-        self._connections.add(connection)
+        transport.pause_reading()
+        task = asyncio.get_running_loop().create_task(self._connection(transport, host))
+        self._connections.add(_Connection(task))
+
+    async def _connection(self, transport: asyncio.Transport, host: str) -> None:
+        loop = asyncio.get_running_loop()
+        connection = next(c for c in self._connections if c.task is asyncio.current_task())
+        reader = asyncio.StreamReader(limit=2**16, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        writer: asyncio.StreamWriter | None = None
         try:
             if self.config.ssl_context is not None:
-                await asyncio.wait_for(
-                    writer.start_tls(self.config.ssl_context),
-                    self.config.tls_handshake_timeout_s,
+                tls = await loop.start_tls(
+                    transport,
+                    protocol,
+                    self.config.ssl_context,
+                    server_side=True,
+                    ssl_handshake_timeout=self.config.tls_handshake_timeout_s,
                 )
+                if tls is None:
+                    return
+                transport = tls  # type: ignore[assignment]
+                protocol.connection_made(transport)
+            else:
+                transport.set_protocol(protocol)
+                protocol.connection_made(transport)
+                transport.resume_reading()
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
             await self._serve(connection, reader, writer, host)
         except (TimeoutError, ssl.SSLError, ConnectionError, OSError) as exc:
             logger.info("hl7.connection_dropped", extra={"peer": host, "why": repr(exc)})
         finally:
             self._connections.discard(connection)
-            await _close(writer)
+            if writer is not None:
+                await _close(writer)
+            else:
+                transport.close()
 
     async def _serve(
         self,

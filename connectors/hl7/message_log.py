@@ -198,7 +198,7 @@ class MessageLog:
             **extra,
         }
         try:
-            with self.engine.begin() as connection:
+            with self._write() as connection:
                 return int(
                     connection.execute(insert(hl7_message).values(**values)).inserted_primary_key[0]
                 )
@@ -220,7 +220,7 @@ class MessageLog:
         statement = update(hl7_message).where(hl7_message.c.id == message_id)
         if only_unanswered:
             statement = statement.where(hl7_message.c.ack.is_(None))
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             return connection.execute(statement.values(dedupe_key=None)).rowcount > 0
 
     def record(
@@ -228,14 +228,28 @@ class MessageLog:
     ) -> None:
         """Store an attempt's outcome and ACK (history row + latest state) in one transaction."""
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:
+        changes: dict[str, Any] = {
+            "ack_code": result.ack_code,
+            "outcome": result.outcome,
+            "detail": result.detail,
+            "ack": result.ack,
+            "processed_at": now,
+            "attempts": hl7_message.c.attempts + 1,
+        }
+        if not keep_key:
+            changes["dedupe_key"] = None
+        with self._write() as connection:
+            # Write first: the row lock (SQLite: the write lock) is taken before any read.
+            connection.execute(
+                update(hl7_message).where(hl7_message.c.id == message_id).values(**changes)
+            )
             attempts = connection.execute(
                 select(hl7_message.c.attempts).where(hl7_message.c.id == message_id)
             ).scalar_one()
             connection.execute(
                 insert(hl7_message_attempt).values(
                     message_id=message_id,
-                    attempt=attempts + 1,
+                    attempt=attempts,
                     started_at=_utc(started_at),
                     finished_at=now,
                     actor=actor[:120],
@@ -245,19 +259,10 @@ class MessageLog:
                     ack=result.ack,
                 )
             )
-            changes: dict[str, Any] = {
-                "ack_code": result.ack_code,
-                "outcome": result.outcome,
-                "detail": result.detail,
-                "ack": result.ack,
-                "processed_at": now,
-                "attempts": attempts + 1,
-            }
-            if not keep_key:
-                changes["dedupe_key"] = None
-            connection.execute(
-                update(hl7_message).where(hl7_message.c.id == message_id).values(**changes)
-            )
+
+    def _write(self) -> Any:
+        """A write transaction (on SQLite, ``BEGIN IMMEDIATE`` where the engine supports it)."""
+        return self.engine.execution_options(sqlite_begin="IMMEDIATE").begin()
 
     def record_duplicate(self, receipt: Receipt, first: LoggedMessage) -> int:
         """Log a repeat answered with ``first``'s ACK (not processed)."""
@@ -277,7 +282,7 @@ class MessageLog:
     def claim_key(self, message_id: int, dedupe_key: str) -> bool:
         """Give ``message_id`` the dedupe key again if nobody holds it (after a re-process)."""
         try:
-            with self.engine.begin() as connection:
+            with self._write() as connection:
                 connection.execute(
                     update(hl7_message)
                     .where(hl7_message.c.id == message_id)

@@ -128,7 +128,7 @@ def test_a_repeated_control_id_gets_the_first_ack_and_is_not_reprocessed(
     assert second == first
     assert running.fake.count("admit") == 1
     rows = running.log.search(control_id="DUP-1")
-    assert [row.outcome for row in rows][0] == "duplicate"
+    assert rows[0].outcome == "duplicate"
     assert rows[0].duplicate_of == rows[1].id
     other_sender = text.replace("|HIS|H1|", "|HIS2|H1|")
     assert running.client().send(other_sender.encode()) != first
