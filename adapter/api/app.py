@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from adapter import __version__
-from adapter.api import health, problems
+from adapter.api import audit, health, problems
 from adapter.settings import Settings
 
 HealthProbe = Callable[[], dict[str, Any]]
@@ -38,4 +38,5 @@ def create_app(
     app.state.health_probes = dict(health_probes or {})
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(audit.router)
     return app

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "adapter.cli.migrate",
     "adapter.cli.queue",
     "adapter.cli.simulator",
+    "adapter.cli.audit",
 )
 
 

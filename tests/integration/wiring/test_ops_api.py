@@ -1,0 +1,142 @@
+"""IT's REST surface on the real runtime: dead letters re-sent with a corrected payload,
+the call log searched, the audit chain verified — over HTTP, against the simulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.bootstrap import build_app
+from adapter.settings import load_settings
+from adapter.store.migrate import upgrade
+from adapter.store.tokens import create_token
+from adapter.store.uow import UnitOfWork
+from adapter.wiring.runtime import Runtime, build_runtime
+from connectors.upstream.simulator import start_simulator
+from tests.support.live import serving
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def ops(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Runtime, Any]]:
+    upgrade(engine)
+    with start_simulator() as simulator:
+        settings = load_settings(database={"url": db_url})
+        settings = settings.model_copy(
+            update={
+                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
+            }
+        )
+        runtime = build_runtime(settings)
+        now = datetime.now(UTC)
+        it = create_token(runtime.engine, "信息科-01", ["it"], now)
+        clerk = create_token(runtime.engine, "住院处-01", ["admission"], now)
+        with serving(build_app(settings, runtime)) as base:
+            yield base, {"it": it, "admission": clerk}, runtime, simulator
+
+
+def _enqueue_admission(runtime: Runtime, input: dict[str, Any]) -> str:
+    msgid = runtime.msgids.next()
+    with UnitOfWork(runtime.engine) as uow:
+        runtime.outbox.enqueue(
+            uow.session,
+            kind="WI2401",
+            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100", "context": "E1"},
+            idempotency_key=msgid,
+            ordering_key="E1",
+            deadline=datetime.now(UTC) + timedelta(hours=1),
+        )
+        uow.commit()
+    return msgid
+
+
+def test_a_dead_upload_is_resent_with_a_corrected_payload(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    base, tokens, runtime, simulator = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    msgid = _enqueue_admission(runtime, {"mdtrt_id": "E1", "psn_no": "P001"})  # begntime missing
+
+    def dead() -> list[dict[str, Any]]:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "dead"}, headers=it)
+        return list(reply.json()["jobs"])
+
+    (job,) = eventually(dead)
+    assert job["idempotency_key"] == msgid and job["kind"] == "WI2401"
+    assert "begntime" in job["last_error"]  # upstream's own message, for IT to act on
+
+    corrected = dict(job["payload"])
+    corrected["input"] = {**corrected["input"], "begntime": "2026-11-24 09:00:00"}
+    reply = httpx.post(
+        f"{base}/api/v1/queue/jobs/{job['id']}/retry",
+        json={"payload": corrected, "note": "补入院时间"},
+        headers=it,
+    )
+    assert reply.status_code == 200, reply.text
+
+    def delivered() -> bool:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "delivered"}, headers=it)
+        return any(j["id"] == job["id"] for j in reply.json()["jobs"])
+
+    eventually(delivered)
+    # upstream answers a repeated msgid with its first reply, so the re-send needs a new one
+    (resent,) = httpx.get(
+        f"{base}/api/v1/queue/jobs", params={"status": "delivered"}, headers=it
+    ).json()["jobs"]
+    new_msgid = resent["payload"]["msgid"]
+    assert new_msgid != msgid and resent["payload"]["refused_msgids"] == [msgid]
+    received = httpx.get(f"{simulator.url}/_sim/received", params={"msgid": new_msgid}).json()
+    (write,) = received["writes"]
+    assert write["took_effect"] and write["times_received"] == 1
+    assert write["input"]["begntime"] == "2026-11-24 09:00:00"
+
+    summary = httpx.get(f"{base}/api/v1/queue/summary", headers=it).json()
+    assert summary["by_status"]["delivered"] == 1 and summary["by_status"]["dead"] == 0
+
+    refused = httpx.get(f"{base}/api/v1/upstream/calls", params={"msgid": msgid}, headers=it)
+    accepted = httpx.get(f"{base}/api/v1/upstream/calls", params={"msgid": new_msgid}, headers=it)
+    assert [c["infcode"] for c in refused.json()["calls"]] == [-1]
+    assert [c["infcode"] for c in accepted.json()["calls"]] == [0]
+
+    entries = httpx.get(f"{base}/api/v1/audit", params={"action": "queue.retry"}, headers=it)
+    (entry,) = entries.json()["entries"]
+    assert entry["actor"] == "信息科-01" and entry["details"]["payload_corrected"] is True
+    assert httpx.get(f"{base}/api/v1/audit/verify", headers=it).json()["ok"] is True
+
+
+def test_operator_routes_need_the_it_role(ops: tuple[str, dict[str, str], Runtime, Any]) -> None:
+    base, tokens, _, _ = ops
+    clerk = {"Authorization": f"Bearer {tokens['admission']}"}
+    for path in ("/api/v1/queue/jobs", "/api/v1/queue/summary", "/api/v1/audit", "/metrics"):
+        assert httpx.get(f"{base}{path}", headers=clerk).status_code == 403, path
+        assert httpx.get(f"{base}{path}").status_code == 401, path
+    reply = httpx.post(f"{base}/api/v1/queue/jobs/999/retry", headers=clerk)
+    assert reply.status_code == 403
+
+
+def test_retrying_an_unknown_job_is_a_404_problem(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    base, tokens, _, _ = ops
+    reply = httpx.post(
+        f"{base}/api/v1/queue/jobs/999/retry", headers={"Authorization": f"Bearer {tokens['it']}"}
+    )
+    assert reply.status_code == 404
+    assert reply.json()["errors"][0]["code"] == "JOB_NOT_FOUND"
