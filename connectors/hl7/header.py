@@ -83,6 +83,8 @@ def read_header(raw: bytes) -> RawHeader:
         raise HeaderUnreadable("message does not start with an MSH segment")
     match = _SEGMENT_END.search(data)
     line = (data[: match.start()] if match else data).decode("latin-1")
+    if len(line) < 5:
+        raise HeaderUnreadable("MSH segment is truncated")
     field_sep = line[3]
     if field_sep.isalnum() or field_sep.isspace():
         raise HeaderUnreadable("MSH-1 field separator is missing")
