@@ -19,7 +19,7 @@ from adapter.domain.commands import Admit, Diagnosis, UpdateVisit
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import (
-    DomainError,
+    Conflict,
     EligibilityRefused,
     InvalidMessage,
     InvalidTransition,
@@ -49,11 +49,6 @@ class Admitted:
 def require_aware(value: datetime, field: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidMessage(f"{field}须为带时区的时间（ISO 8601）", field=field)
-
-
-def conflict(exc: DomainError) -> InvalidTransition:
-    """A lost race on the encounter (its version moved, or it was settled meanwhile): 409."""
-    return InvalidTransition(exc.message, code=exc.code)
 
 
 class Admissions:
@@ -112,7 +107,7 @@ class Admissions:
                 return Admitted(raced.encounter, replayed=True)
             try:
                 uow.encounters.add(encounter)
-            except DomainError as exc:
+            except Conflict as exc:
                 if exc.code != store_errors.ENCOUNTER_DUPLICATE:
                     raise
                 # Another clerk (or HIS retry) registered the same visit a moment ago.
@@ -191,10 +186,7 @@ class Admissions:
             if command.injury_parts is not None:
                 changes["injury_parts"] = tuple(command.injury_parts)
             updated = dataclasses.replace(encounter, **changes)  # type: ignore[arg-type]
-            try:
-                uow.encounters.update(updated, expected_version=record.version)
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.encounters.update(updated, expected_version=record.version)
             uow.audit.append(
                 actor=actor,
                 action="encounter.update_visit",
@@ -223,10 +215,7 @@ class Admissions:
                     "辅助器具配置没有入院登记可取消，如需撤销请撤销其结算", code="NOT_AN_ADMISSION"
                 )
             cancelled = encounter.moved_to(EncounterStatus.CANCELLED)
-            try:
-                uow.encounters.update(cancelled, expected_version=record.version)
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.encounters.update(cancelled, expected_version=record.version)
             upload = queue_upload(
                 ctx,
                 uow,
@@ -268,12 +257,7 @@ class Admissions:
             if diagnoses:
                 changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))
             updated = dataclasses.replace(encounter, **changes)  # type: ignore[arg-type]
-            try:
-                uow.encounters.update(
-                    updated, expected_version=record.version, ready_to_settle=True
-                )
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.encounters.update(updated, expected_version=record.version, ready_to_settle=True)
             uow.audit.append(
                 actor=actor,
                 action="encounter.ready_to_settle",

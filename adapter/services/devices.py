@@ -22,7 +22,7 @@ from datetime import date, datetime
 from adapter.domain.devices import DeviceItem, price_devices
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
-from adapter.domain.errors import DomainError, EligibilityRefused, InvalidMessage
+from adapter.domain.errors import EligibilityRefused, InvalidMessage
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedBill
@@ -30,7 +30,7 @@ from adapter.domain.rules import Finding
 from adapter.domain.settlement import Settlement, make_bill
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
-from adapter.services.admission import conflict, require_aware
+from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, cache, masked_card
@@ -151,12 +151,9 @@ class DeviceFittings:
                 bill=bill,
                 operator=actor,
             )
-            try:
-                uow.encounters.add(encounter)
-                uow.encounters.update(settled, expected_version=1)
-                uow.settlements.add(settlement)
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.encounters.add(encounter)
+            uow.encounters.update(settled, expected_version=1)
+            uow.settlements.add(settlement)
             cache(uow, facts)
             upload = queue_upload(
                 ctx,

@@ -23,7 +23,7 @@ from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine
 from adapter.domain.pricing import price_line
-from adapter.services.admission import conflict, require_aware
+from adapter.services.admission import require_aware
 from adapter.services.billing import treatment_catalogue
 from adapter.services.context import ServiceContext
 from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
@@ -184,10 +184,7 @@ class Fees:
         return StoredFeeLine(line, MappingStatus.UNMAPPED, "")
 
     def _touch(self, uow: UnitOfWork, record: EncounterRecord) -> None:
-        try:
-            uow.encounters.update(record.encounter, expected_version=record.version)
-        except DomainError as exc:
-            raise conflict(exc) from exc
+        uow.encounters.update(record.encounter, expected_version=record.version)
 
     def map_line(
         self, encounter_id: str, line_id: str, catalogue_code: str | None, *, actor: str

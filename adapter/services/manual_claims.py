@@ -26,7 +26,6 @@ from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
-from adapter.services.admission import conflict
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
 from adapter.services.identity import Identity
@@ -168,10 +167,7 @@ class ManualClaims:
                     created_by=actor,
                 )
             )
-            try:
-                uow.encounters.update(claimed, expected_version=record.version)
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.encounters.update(claimed, expected_version=record.version)
             msgid = ""
             if encounter.kind is not EncounterKind.DEVICE and _registered(uow, encounter_id):
                 msgid = queue_upload(

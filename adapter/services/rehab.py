@@ -31,7 +31,6 @@ from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
-from adapter.services.admission import conflict
 from adapter.services.context import ServiceContext
 from adapter.services.fees import require_open
 from adapter.services.tables import rehab_plan
@@ -146,10 +145,7 @@ class RehabPlans:
                     .where(rehab_plan.c.encounter_id == encounter_id)
                     .values(**values)
                 )
-            try:  # serialise with settlement: a plan saved meanwhile moves the version
-                uow.encounters.update(encounter, expected_version=record.version)
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.encounters.update(encounter, expected_version=record.version)
             uow.audit.append(
                 actor=actor,
                 action="rehab_plan.save",

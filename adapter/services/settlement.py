@@ -25,14 +25,19 @@ from datetime import datetime
 from adapter.domain.commands import Diagnosis
 from adapter.domain.eligibility import IDENTITY_MATCH, Stage
 from adapter.domain.encounters import Encounter, EncounterStatus
-from adapter.domain.errors import DomainError, EligibilityRefused, InvalidMessage
+from adapter.domain.errors import (
+    DomainError,
+    EligibilityRefused,
+    InvalidMessage,
+    InvalidTransition,
+)
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
-from adapter.domain.settlement import Bill, Settlement, make_bill
+from adapter.domain.settlement import Bill, Settlement, SettlementStatus, make_bill
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
-from adapter.services.admission import conflict, diagnosis_texts, require_aware
+from adapter.services.admission import diagnosis_texts, require_aware
 from adapter.services.billing import price_encounter, refuse_unmapped
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
@@ -146,13 +151,8 @@ class Settlements:
                 bill=bill,
                 operator=actor,
             )
-            try:
-                uow.settlements.add(settlement)
-                uow.encounters.update(
-                    settled, expected_version=record.version, ready_to_settle=False
-                )
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            uow.settlements.add(settlement)
+            uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
             cache(uow, facts)
             upload = queue_upload(
                 ctx,
@@ -213,13 +213,14 @@ class Settlements:
             raise InvalidMessage("撤销结算须填写原因", field="reason")
         with ctx.uow(immediate=True) as uow:
             settlement = uow.settlements.get(settlement_id)
+            if settlement.status is not SettlementStatus.SETTLED:
+                raise InvalidTransition(
+                    f"结算{settlement_id}已撤销，不能重复撤销", code="SETTLEMENT_NOT_ACTIVE"
+                )
             record = uow.encounters.get(settlement.encounter.id)
             revoked_encounter = record.encounter.moved_to(EncounterStatus.REVOKED)
-            try:
-                revoked = uow.settlements.revoke(settlement_id, at=ctx.now(), reason=reason)
-                uow.encounters.update(revoked_encounter, expected_version=record.version)
-            except DomainError as exc:
-                raise conflict(exc) from exc
+            revoked = uow.settlements.revoke(settlement_id, at=ctx.now(), reason=reason)
+            uow.encounters.update(revoked_encounter, expected_version=record.version)
             original = upload_for_settlement(
                 uow, settlement_id, Infno.DISCHARGE
             ) or upload_for_settlement(uow, settlement_id, Infno.DEVICE_SETTLEMENT)

@@ -92,7 +92,7 @@ def make_services(
     return Services(
         engine=db,
         gateway=client,
-        outbox=outbox or QueueOutbox(),
+        outbox=outbox or QueueOutbox(delivery_queue(db, client)),
         msgids=msgids,
         clock=clock,
         institution=PROFILE,

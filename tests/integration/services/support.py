@@ -1,66 +1,27 @@
-"""Real parts for the use-case tests: the queue-backed outbox, a movable clock, the schema,
-the catalogue from the simulator, and a queue drain that delivers to the simulator.
-
-``QueueOutbox`` is the production adapter's shape (the lead moves it to the composition
-root): ``upload_queue.enqueue`` in the caller's session, ``delivered`` read from the job row.
-"""
+"""Real parts for the use-case tests: the composition root's queue-backed outbox and
+delivery handlers, a movable clock, the schema, and the catalogue from the simulator."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
 import adapter.services.tables as service_tables
 from adapter.domain.catalogue import CatalogueKind
-from adapter.domain.errors import UpstreamRejected, UpstreamUnavailable
 from adapter.domain.ports import QueuedUpload
-from adapter.domain.upstream import Infno, UpstreamGateway, write_infnos
+from adapter.domain.upstream import UpstreamGateway
 from adapter.store import migrate
 from adapter.store.uow import UnitOfWork
-from upload_queue import JobSpec, UploadQueue, enqueue
+from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
+from upload_queue import UploadQueue
 from upload_queue.tables import metadata as queue_metadata
 from upload_queue.tables import upload_job
 
 BEIJING = "110100"
-
-
-class QueueOutbox:
-    """:class:`adapter.domain.ports.Outbox` on top of :mod:`upload_queue`."""
-
-    def enqueue(
-        self,
-        session: Any,
-        *,
-        kind: str,
-        payload: Mapping[str, Any],
-        idempotency_key: str,
-        ordering_key: str,
-        deadline: datetime,
-    ) -> QueuedUpload:
-        job = enqueue(
-            session,
-            JobSpec(
-                kind=kind,
-                payload=payload,
-                idempotency_key=idempotency_key,
-                deadline=deadline,
-                ordering_key=ordering_key,
-            ),
-        )
-        return QueuedUpload(job.id, job.kind, job.idempotency_key, job.deadline)
-
-    def delivered(self, session: Any, idempotency_key: str) -> bool:
-        connection = session.connection() if isinstance(session, Session) else session
-        status = connection.execute(
-            select(upload_job.c.status).where(upload_job.c.idempotency_key == idempotency_key)
-        ).scalar_one_or_none()
-        return status == "delivered"
 
 
 class FailingOutbox(QueueOutbox):
@@ -110,28 +71,10 @@ def load_catalogue(engine: Engine, gateway: UpstreamGateway) -> int:
 
 
 def delivery_queue(engine: Engine, gateway: UpstreamGateway) -> UploadQueue:
-    """The queue delivering every write to ``gateway`` (the real client, the simulator)."""
+    """The queue delivering every write to ``gateway`` (the real client, the simulator),
+    with the composition root's own handlers."""
     queue = UploadQueue(engine, registry=CollectorRegistry())
-
-    def classify(exc: BaseException) -> Any:
-        if isinstance(exc, UpstreamRejected):
-            return "permanent"
-        if isinstance(exc, UpstreamUnavailable):
-            return "transient"
-        return None
-
-    def handler(delivery: Any) -> None:
-        payload = delivery.payload
-        gateway.submit(
-            Infno(payload["infno"]),
-            delivery.idempotency_key,
-            payload["input"],
-            insuplc_admdvs=payload["insuplc_admdvs"],
-            context=payload["context"],
-        )
-
-    for infno in write_infnos():
-        queue.register(infno.value, handler, classify=classify)
+    register_upload_handlers(queue, gateway)
     return queue
 
 

@@ -1,0 +1,167 @@
+"""Fee details: pricing at read time, repeats ignored, reversals, unmapped items and mapping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from adapter.domain.encounters import Encounter
+from adapter.domain.errors import DomainError, PricingError
+from adapter.domain.fees import FeeCategory
+from adapter.services.container import Services
+from adapter.services.settlement import SettleRequest
+from adapter.store.repositories import MappingStatus
+from adapter.store.uow import UnitOfWork
+from tests.integration.services.helpers import admit, fee, local
+
+D = Decimal
+
+
+@pytest.fixture
+def stay(services: Services) -> Encounter:
+    return services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+
+
+def _priced(services: Services, encounter: Encounter) -> dict[str, tuple[Decimal, Decimal]]:
+    view = services.encounter(encounter.id)
+    return {p.line.line_id: (p.fund_pay, p.personal_pay) for p in view.fees.bill.lines}
+
+
+def test_lines_are_priced_by_rule_and_unknown_items_kept_flagged(
+    services: Services, stay: Encounter
+) -> None:
+    recorded = services.fees.record(
+        stay.id,
+        [
+            fee("L1", "XN02BEB001", "36.50", quantity="2"),
+            fee("L2", "110900001A", "180.00", quantity="3", category=FeeCategory.SERVICE),
+            fee("L3", "XJ01DCC061", "42.00", work_injury=False),
+            fee("L4", "MEAL01", "90.00", quantity="3", category=FeeCategory.MEAL),
+            fee("L5", "HIS-ZZ-9", "55.55"),
+        ],
+        actor="billing01",
+    )
+    assert recorded.added == ("L1", "L2", "L3", "L4", "L5")
+    assert recorded.unmapped == ("L5",)
+    priced = _priced(services, stay)
+    assert priced["L1"] == (D("36.50"), D("0.00"))  # in catalogue: the fund pays all
+    assert priced["L2"] == (D("150.00"), D("30.00"))  # bed fee above the 50/日 standard
+    assert priced["L3"] == (D("0.00"), D("42.00"))  # non-work injury (B§29)
+    assert priced["L5"] == (D("0.00"), D("55.55"))  # unmapped: out of catalogue until mapped
+    view = services.encounter(stay.id)
+    assert [line.line_id for line in view.fees.bill.excluded] == ["L4"]  # meal (B§15)
+    assert [s.line.line_id for s in view.fees.unmapped] == ["L5"]
+
+
+def test_repeated_line_ids_are_ignored_and_reported(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    services.fees.record(stay.id, [fee("L1", "XN02BEB001", "18.25")], actor="his")
+    again = services.fees.record(
+        stay.id,
+        [
+            fee("L1", "XN02BEB001", "18.25"),
+            fee("L2", "XA11DBM001", "9.90"),
+            fee("L2", "XA11DBM001", "9.90"),
+        ],
+        actor="his",
+    )
+    assert again.added == ("L2",)
+    assert again.ignored == ("L1", "L2")
+    with UnitOfWork(db) as uow:
+        assert [line.line_id for line in uow.fee_lines.list(stay.id)] == ["L1", "L2"]
+
+
+def test_negative_quantity_reverses_its_original_named_or_matched_by_item(
+    services: Services, stay: Encounter
+) -> None:
+    services.fees.record(
+        stay.id,
+        [
+            fee("L1", "XN02BEB001", "36.50", quantity="2"),
+            fee("L2", "110900001A", "180.00", quantity="3", category=FeeCategory.SERVICE),
+        ],
+        actor="his",
+    )
+    recorded = services.fees.record(
+        stay.id,
+        [
+            fee("R1", "XN02BEB001", "-18.25", quantity="-1"),  # no original named: matched
+            fee(
+                "R2",
+                "110900001A",
+                "-60.00",
+                quantity="-1",
+                category=FeeCategory.SERVICE,
+                reverses="L2",
+            ),
+        ],
+        actor="his",
+    )
+    assert recorded.reversals == {"R1": "L1", "R2": "L2"}
+    priced = _priced(services, stay)
+    assert priced["R1"] == (D("-18.25"), D("0.00"))
+    assert priced["R2"] == (D("-50.00"), D("-10.00"))  # undoes its share of the excess
+    bill = services.encounter(stay.id).fees.bill
+    total = sum((p.amount for p in bill.lines), D("0"))
+    fund = sum((p.fund_pay for p in bill.lines), D("0"))
+    assert (total, fund) == (D("138.25"), D("118.25"))
+
+
+def test_a_reversal_beyond_its_original_refuses_the_whole_batch_naming_the_line(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    services.fees.record(stay.id, [fee("L1", "XN02BEB001", "18.25")], actor="his")
+    with pytest.raises(PricingError) as refused:
+        services.fees.record(
+            stay.id,
+            [
+                fee("L2", "XA11DBM001", "9.90"),
+                fee("R1", "XN02BEB001", "-36.50", quantity="-2", reverses="L1"),
+            ],
+            actor="his",
+        )
+    assert refused.value.code == "FEE_REVERSAL_EXCEEDS_ORIGINAL"
+    assert refused.value.field == "lines.1.quantity"  # type: ignore[attr-defined]
+    with pytest.raises(PricingError) as unknown:
+        services.fees.record(stay.id, [fee("R9", "XX", "-1.00", quantity="-1")], actor="his")
+    assert unknown.value.code == "FEE_REVERSAL_UNKNOWN_ORIGINAL"
+    with pytest.raises(PricingError) as precision:
+        services.fees.record(stay.id, [fee("L3", "XA11DBM001", "9.999")], actor="his")
+    assert precision.value.field == "lines.0"  # type: ignore[attr-defined]
+    with UnitOfWork(db) as uow:
+        assert [line.line_id for line in uow.fee_lines.list(stay.id)] == ["L1"]
+
+
+def test_the_clerk_maps_an_unknown_item_or_confirms_it_out_of_catalogue(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    services.fees.record(
+        stay.id, [fee("L1", "HIS-CEF", "42.00"), fee("L2", "HIS-ODD", "10.00")], actor="his"
+    )
+    with pytest.raises(DomainError) as unknown:
+        services.fees.map_line(stay.id, "L1", "NOPE", actor="billing01")
+    assert unknown.value.code == "CATALOGUE_ITEM_UNKNOWN"
+    services.fees.map_line(stay.id, "L1", "XJ01DCC061", actor="billing01")
+    services.fees.map_line(stay.id, "L2", None, actor="billing01")
+    priced = _priced(services, stay)
+    assert priced["L1"] == (D("42.00"), D("0.00"))  # now priced as the catalogue drug
+    assert priced["L2"] == (D("0.00"), D("10.00"))  # confirmed 目录外
+    with UnitOfWork(db) as uow:
+        statuses = {s.line.line_id: s.mapping_status for s in uow.fee_lines.list_stored(stay.id)}
+        assert set(statuses.values()) == {MappingStatus.MAPPED}
+        [entry, _] = uow.audit.query(action="fees.map_line")
+    assert entry.details["catalogue_code"] == "XJ01DCC061" and entry.actor == "billing01"
+
+
+def test_settlement_is_refused_while_a_line_is_unmapped(
+    services: Services, stay: Encounter
+) -> None:
+    services.fees.record(stay.id, [fee("L1", "HIS-CEF", "42.00")], actor="his")
+    with pytest.raises(DomainError) as refused:
+        services.settlements.settle(SettleRequest(stay.id, local(0, 8)), actor="billing01")
+    assert refused.value.code == "FEES_UNMAPPED" and "L1" in refused.value.message
+    presettle = services.settlements.presettle(stay.id, local(0, 8))
+    assert presettle.unmapped == ("L1",)
