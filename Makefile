@@ -5,7 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv run serve test test-sqlite lint bench clean
+.PHONY: venv system-deps run serve test lint bench clean
+
+# Programs the tests drive besides Python packages (curl for the README walk-through).
+SYSTEM_PACKAGES := curl
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +26,15 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/wi-adapter serve
 
+## what the tests need from Debian, installed when missing (CI and fresh machines run as root)
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
+
 ## every test, on SQLite and PostgreSQL
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
