@@ -1,0 +1,113 @@
+"""The checks made again at discharge (N§33, B§30): validity protected from admission
+(N§13), eligibility lost during the stay (B§13), and one bill across New Year (N§36, B§41)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.domain.errors import EligibilityRefused
+from adapter.domain.people import CardData, CardKind
+from adapter.services.container import Services
+from adapter.services.settlement import SettleRequest
+from connectors.upstream.client import ReferenceClient
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.services.helpers import INSTITUTION, TODAY, ZONE, admit, fee, local
+from tests.integration.services.support import jobs, load_catalogue
+
+
+def _seed(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) -> None:
+    body = {
+        "people": [
+            {"psn_no": psn_no, "certno": f"31010219800101{psn_no[1:]}", "psn_name": "测试工人",
+             "gend": "1", "brdy": "1980-01-01", "insuplc_admdvs": "310100", "card_no": card_no,
+             "card_status": "normal"}
+        ],
+        "filings": [
+            {"filing_no": f"F{psn_no[1:]}", "psn_no": psn_no, "category": "long_term_residence",
+             "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+             "injury_parts": ["左手"], "insuplc_admdvs": "310100", **filing}
+        ],
+    }  # fmt: skip
+    assert httpx.post(f"{sim.url}/_sim/seed", json=body).status_code == 200
+
+
+def _card(card_no: str) -> CardData:
+    return CardData(kind=CardKind.PHYSICAL, card_no=card_no)
+
+
+def _admit(services: Services, psn_no: str, card_no: str, admitted: datetime) -> str:
+    command = replace(admit(psn_no, f"V-{psn_no}"), card=_card(card_no), admitted_at=admitted)
+    return services.admissions.admit(command, actor="c").encounter.id
+
+
+def d(days: int) -> str:
+    return (TODAY + timedelta(days=days)).isoformat()
+
+
+def test_admitted_inside_validity_settles_after_the_filing_expired(
+    services: Services, sim: SimulatorServer
+) -> None:
+    _seed(sim, "P901", "CARD901", begndate=d(-100), enddate=d(-1), filed_on=d(-101))
+    encounter_id = _admit(services, "P901", "CARD901", local(-10))
+    services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
+    settled = services.settlements.settle(SettleRequest(encounter_id, local(0, 8)), actor="b")
+    assert [w.code for w in settled.warnings] == ["EL_ADMITTED_INSIDE_VALIDITY"]
+    assert settled.settlement.breakdown.fund_pay == Decimal("18.25")
+
+
+def test_eligibility_lost_during_the_stay_refuses_discharge_settlement(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    _seed(
+        sim, "P902", "CARD902", begndate=d(-100), enddate=d(200), filed_on=d(-101),
+        status="terminated", terminated_on=d(-2),
+    )  # fmt: skip
+    encounter_id = _admit(services, "P902", "CARD902", local(-10))
+    services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
+    with pytest.raises(EligibilityRefused) as refused:
+        services.settlements.settle(SettleRequest(encounter_id, local(0, 8)), actor="b")
+    assert [r.code for r in refused.value.reasons] == ["EL_NOT_TERMINATED"]
+    assert [j["kind"] for j in jobs(db)] == ["WI2401"]
+
+
+def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
+    services: Services, sim: SimulatorServer, client: ReferenceClient, db: Engine
+) -> None:
+    year = TODAY.year - 1
+    _seed(
+        sim, "P903", "CARD903", begndate=f"{year}-06-01", enddate=f"{year + 1}-12-31",
+        filed_on=f"{year}-05-30",
+    )  # fmt: skip
+    # Last year's catalogue version, so December's lines price against what was in force.
+    old = {"kind": "drug", "code": "XN02BEB001", "name": "布洛芬缓释胶囊", "region": "110100",
+           "unit": "盒", "version": f"{year}.1", "begndate": f"{year}-01-01"}  # fmt: skip
+    assert httpx.post(f"{sim.url}/_sim/seed", json={"catalogue": [old]}).status_code == 200
+    load_catalogue(db, client)
+
+    def at(day: date, hour: int) -> datetime:
+        return datetime.combine(day, time(hour), tzinfo=ZONE)
+
+    encounter_id = _admit(services, "P903", "CARD903", at(date(year, 12, 28), 9))
+    december = fee("L1", "XN02BEB001", "36.50", quantity="2")
+    january = fee("L2", "XN02BEB001", "18.25")
+    lines = [
+        replace(december, occurred_at=at(date(year, 12, 29), 10)),
+        replace(january, occurred_at=at(date(year + 1, 1, 2), 10)),
+    ]
+    services.fees.record(encounter_id, lines, actor="his")
+    discharged = at(date(year + 1, 1, 5), 10)
+    settled = services.settlements.settle(SettleRequest(encounter_id, discharged), actor="b")
+    settlement = settled.settlement
+    assert settlement.bill.crosses_year and settlement.bill.settles_on == discharged.date()
+    assert settlement.month == f"{year + 1}-01"
+    assert settlement.slip_no == f"{INSTITUTION}{year + 1}0105" + "00001"
+    assert settlement.breakdown.total == settlement.breakdown.fund_pay == Decimal("54.75")
+    assert "跨自然年度" in settlement.bill.notes[0]
+    assert len(jobs(db, kind="WI2301")) == 1

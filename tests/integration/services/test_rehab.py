@@ -1,0 +1,119 @@
+"""The rehab plan: stored, uploaded before discharge (N§33, B§32), the gate and its override."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.errors import DomainError, InvalidTransition
+from adapter.domain.fees import FeeCategory
+from adapter.services.container import Services
+from adapter.services.settlement import Settled, SettleRequest
+from adapter.store.uow import UnitOfWork
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.services.helpers import admit, fee, local
+from tests.integration.services.support import MovableClock, jobs
+from upload_queue import UploadQueue
+
+PLAN = {
+    "goals": "恢复颈椎活动度及右上肢肌力，生活自理",
+    "items": [
+        {"item_code": "340200001", "item_name": "运动疗法", "frequency": "每日1次"},
+        {"item_code": "340200004", "item_name": "作业疗法", "frequency": "每周3次"},
+    ],
+    "frequency": "每日",
+    "expected_days": 30,
+}
+
+
+@pytest.fixture
+def rehab_stay(services: Services) -> Encounter:
+    command = admit("P010", "V-R", kind=EncounterKind.REHAB, parts=("颈椎",))
+    encounter = services.admissions.admit(command, actor="c").encounter
+    services.fees.record(
+        encounter.id,
+        [fee(f"R{n}", "340200001", "80.00", category=FeeCategory.REHAB) for n in range(1, 4)],
+        actor="his",
+    )
+    return encounter
+
+
+def _settle(services: Services, encounter: Encounter, override: str = "") -> Settled:
+    return services.settlements.settle(
+        SettleRequest(encounter.id, local(0, 8), rehab_override_reason=override), actor="sup01"
+    )
+
+
+def test_without_a_plan_a_rehab_stay_cannot_be_settled_even_with_an_override(
+    services: Services, rehab_stay: Encounter
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        _settle(services, rehab_stay, override="主管同意")
+    assert refused.value.code == "REHAB_PLAN_MISSING"
+    assert refused.value.article == "N§33, B§32" and "康复方案" in refused.value.message
+
+
+def test_the_plan_is_queued_due_within_a_day_and_gates_settlement_until_acknowledged(
+    services: Services,
+    rehab_stay: Encounter,
+    db: Engine,
+    queue: UploadQueue,
+    sim: SimulatorServer,
+    clock: MovableClock,
+) -> None:
+    saved = services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    job = jobs(db, kind="WI2501")[0]
+    assert job["idempotency_key"] == saved.plan.msgid and job["ordering_key"] == rehab_stay.id
+    # Expected discharge is 25 days away, so the 24-hour window decides.
+    expected = clock.now() + timedelta(hours=24)
+    assert abs(job["deadline"] - expected) < timedelta(seconds=5)
+    assert job["payload"]["input"]["goals"] == PLAN["goals"]
+    with pytest.raises(DomainError) as refused:
+        _settle(services, rehab_stay)
+    assert refused.value.code == "REHAB_PLAN_NOT_ACKNOWLEDGED"
+    assert queue.worker().drain() == 2  # admission, then the plan
+    assert services.rehab.acknowledged(saved.plan)
+    settled = _settle(services, rehab_stay)
+    assert settled.settlement.breakdown.fund_pay == Decimal("240.00")
+    assert queue.worker().drain() == 1
+    [write] = httpx.get(f"{sim.url}/_sim/received", params={"infno": "WI2301"}).json()["writes"]
+    assert write["reply"]["infcode"] == 0 and write["input"]["med_type"] == "rehab"
+
+
+def test_a_supervisor_override_settles_before_acknowledgement_and_is_audited(
+    services: Services, rehab_stay: Encounter, db: Engine
+) -> None:
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    _settle(services, rehab_stay, override="上级系统确认延迟，患者急需出院")
+    with UnitOfWork(db) as uow:
+        [entry] = uow.audit.query(action="settlement.settle")
+    assert entry.actor == "sup01"
+    assert entry.details["rehab_plan"] == "overridden"
+    assert entry.details["rehab_override_reason"] == "上级系统确认延迟，患者急需出院"
+    # The plan goes up before the discharge record: same ordering key, queued first.
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2501", "WI2301"]
+
+
+def test_a_new_plan_replaces_the_old_one_and_a_late_plan_is_not_born_late(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    command = admit("P010", "V-R", kind=EncounterKind.REHAB, days=-20)
+    encounter = services.admissions.admit(command, actor="c").encounter
+    services.rehab.save(encounter.id, PLAN, actor="d")
+    second = services.rehab.save(encounter.id, {**PLAN, "expected_days": 10}, actor="d")
+    assert second.plan.revision == 2
+    assert services.rehab.get(encounter.id) == second.plan
+    # Expected discharge (admission + 10 days) has passed: due in 30 minutes, not in the past.
+    deadline = jobs(db, kind="WI2501")[-1]["deadline"]
+    assert abs(deadline - (clock.now() + timedelta(minutes=30))) < timedelta(seconds=5)
+
+
+def test_a_medical_stay_has_no_rehab_plan(services: Services) -> None:
+    encounter = services.admissions.admit(admit("P001", "V-1"), actor="c").encounter
+    with pytest.raises(InvalidTransition):
+        services.rehab.save(encounter.id, PLAN, actor="d")
