@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from adapter import __version__
 from adapter.api import audit, health, problems
+from adapter.api.routes import ROUTERS
 from adapter.settings import Settings
 
 HealthProbe = Callable[[], dict[str, Any]]
@@ -39,4 +40,6 @@ def create_app(
     problems.install(app)
     app.include_router(health.router)
     app.include_router(audit.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -203,6 +203,16 @@ class Settlements:
         with self._ctx.uow() as uow:
             return uow.settlements.get(settlement_id)
 
+    def upload_of(self, settlement: Settlement) -> QueuedUpload | None:
+        """The discharge record (WI2301) or device settlement (WI2701) that carried it."""
+        with self._ctx.uow() as uow:
+            record = upload_for_settlement(
+                uow, settlement.id, Infno.DISCHARGE
+            ) or upload_for_settlement(uow, settlement.id, Infno.DEVICE_SETTLEMENT)
+        if record is None:
+            return None
+        return QueuedUpload(record.job_id, record.infno, record.msgid, record.deadline)
+
     def revoke(
         self, settlement_id: str, *, reason: str, actor: str
     ) -> tuple[Settlement, QueuedUpload]:

@@ -1,0 +1,111 @@
+"""What every route module shares: the services dependency, role aliases, money and time
+types for JSON, and the small response pieces (findings, uploads, cards).
+
+Money travels as a string to the fen (``"123.45"``) both ways; a JSON number is accepted on
+input but never produced. Times are ISO 8601 with a zone: a naive time is refused, because
+guessing its zone is how a settlement's date slips by a day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from adapter.api.auth import require
+from adapter.domain.money import to_fen
+from adapter.domain.people import CardData, CardKind
+from adapter.domain.ports import QueuedUpload
+from adapter.domain.rules import FILING_CHANNELS, Finding
+from adapter.services.container import Services
+from adapter.store.tokens import Principal
+
+
+def get_services(request: Request) -> Services:
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        raise HTTPException(503, "适配器业务服务未启动，请联系信息科")
+    return services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+AnyRole = Annotated[Principal, Depends(require())]
+Admission = Annotated[Principal, Depends(require("admission", "his"))]
+Billing = Annotated[Principal, Depends(require("billing"))]
+BillingOrHis = Annotated[Principal, Depends(require("billing", "his"))]
+Desk = Annotated[Principal, Depends(require("admission", "billing", "device"))]
+Device = Annotated[Principal, Depends(require("device"))]
+
+Money = Annotated[Decimal, PlainSerializer(lambda v: str(to_fen(v)), return_type=str)]
+Quantity = Annotated[
+    Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)
+]
+MoneyIn = Annotated[Decimal, Field(max_digits=14, decimal_places=2, examples=["36.50"])]
+QuantityIn = Annotated[Decimal, Field(max_digits=14, decimal_places=4, examples=["2"])]
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are an error naming the field, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def examples(*bodies: dict[str, object]) -> ConfigDict:
+    """A strict request model's config with OpenAPI examples."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(bodies)})  # type: ignore[dict-item]
+
+
+class CardIn(Strict):
+    """社会保障卡 or 电子社保卡 (N§45, B§46)."""
+
+    kind: Literal["physical", "ecard"] = Field(examples=["physical"])
+    card_no: str = Field("", max_length=64, examples=["310100A0001"])
+    citizen_id: str = Field("", max_length=18)
+    name: str = Field("", max_length=64)
+    card_sn: str = Field("", max_length=64)
+    qr_token: str = Field("", max_length=512, description="e-card QR content (kind=ecard)")
+
+    def to_domain(self) -> CardData:
+        return CardData(
+            kind=CardKind(self.kind),
+            card_no=self.card_no.strip(),
+            citizen_id=self.citizen_id.strip(),
+            name=self.name.strip(),
+            card_sn=self.card_sn.strip(),
+            qr_token=self.qr_token.strip(),
+        )
+
+
+class FindingOut(BaseModel):
+    code: str
+    article: str
+    field: str
+    message: str
+
+    @classmethod
+    def of(cls, finding: Finding) -> FindingOut:
+        return cls(
+            code=finding.code, article=finding.article, field=finding.field, message=finding.message
+        )
+
+
+class UploadOut(BaseModel):
+    """The upstream write queued by the use case (delivered by the upload queue)."""
+
+    job_id: int
+    infno: str
+    msgid: str
+    deadline: datetime
+
+    @classmethod
+    def of(cls, upload: QueuedUpload) -> UploadOut:
+        return cls(
+            job_id=upload.job_id, infno=upload.kind, msgid=upload.msgid, deadline=upload.deadline
+        )
+
+
+def filing_channels() -> list[str]:
+    return list(FILING_CHANNELS)

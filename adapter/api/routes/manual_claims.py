@@ -1,0 +1,69 @@
+"""``POST /api/v1/manual-claims`` (billing) and ``GET …/{id}``: a stay that cannot be settled
+directly goes to the insured place with its itemised fee list, and can never be settled
+directly afterwards (N§38, B§16)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from adapter.api.routes.common import Billing, ServicesDep, Strict, examples
+from adapter.services.manual_claims import ManualClaim, ManualClaimReason
+
+router = APIRouter(prefix="/api/v1/manual-claims", tags=["manual claims"])
+
+
+class ManualClaimIn(Strict):
+    encounter_id: str = Field(min_length=1, max_length=64)
+    reason: Literal["upstream_unavailable", "card_failure", "system_failure"]
+    detail: str = Field("", max_length=1000)
+
+    model_config = examples(
+        {"encounter_id": "E0123456789ABCDEF01234567", "reason": "card_failure",
+         "detail": "社保卡芯片损坏，无法读卡"}
+    )  # fmt: skip
+
+
+class ManualClaimOut(BaseModel):
+    id: str
+    encounter_id: str
+    reason: str
+    reason_label: str
+    detail: str
+    created_at: datetime
+    created_by: str
+    fee_list: dict[str, Any] = Field(description="the itemised list for the insured place")
+
+    @classmethod
+    def of(cls, claim: ManualClaim) -> ManualClaimOut:
+        return cls(
+            id=claim.id,
+            encounter_id=claim.encounter_id,
+            reason=claim.reason.value,
+            reason_label=claim.reason.label,
+            detail=claim.detail,
+            created_at=claim.created_at,
+            created_by=claim.created_by,
+            fee_list=claim.fee_list,
+        )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ManualClaimOut,
+    summary="Send a stay to manual reimbursement; blocks its direct settlement for good",
+)
+def create(body: ManualClaimIn, services: ServicesDep, principal: Billing) -> ManualClaimOut:
+    claim = services.manual_claims.create(
+        body.encounter_id, ManualClaimReason(body.reason), body.detail.strip(), actor=principal.name
+    )
+    return ManualClaimOut.of(claim)
+
+
+@router.get("/{claim_id}", response_model=ManualClaimOut, summary="A manual claim and its list")
+def get(claim_id: str, services: ServicesDep, _: Billing) -> ManualClaimOut:
+    return ManualClaimOut.of(services.manual_claims.get(claim_id))

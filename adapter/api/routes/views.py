@@ -1,0 +1,308 @@
+"""Response models built from the services' results: encounters, priced fees, settlements.
+
+Tables never leave the store; these are the JSON shapes of interfaces.md §1, with money as
+strings to the fen and every rule named with its article.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from adapter.api.routes.common import FindingOut, Money, Quantity, UploadOut
+from adapter.domain.encounters import Encounter
+from adapter.domain.fees import FeeLine
+from adapter.domain.pricing import PricedLine
+from adapter.domain.settlement import Bill, Breakdown, Settlement
+from adapter.services.billing import PricedFees
+from adapter.services.payloads import diagnosis_of
+from adapter.services.views import EncounterView
+from adapter.store.repositories import StoredFeeLine
+
+
+class DiagnosisOut(BaseModel):
+    code: str
+    name: str
+
+
+class EncounterOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    status_label: str
+    his_visit_id: str
+    psn_no: str
+    filing_no: str
+    insured_admdvs: str
+    admitted_at: datetime
+    discharged_at: datetime | None
+    department: str
+    diagnoses: list[DiagnosisOut]
+    injury_parts: list[str]
+
+    @classmethod
+    def of(cls, encounter: Encounter) -> EncounterOut:
+        return cls(
+            id=encounter.id,
+            kind=encounter.kind.value,
+            status=encounter.status.value,
+            status_label=encounter.status.label,
+            his_visit_id=encounter.his_visit_id,
+            psn_no=encounter.psn_no,
+            filing_no=encounter.filing_no,
+            insured_admdvs=encounter.insured_admdvs,
+            admitted_at=encounter.admitted_at,
+            discharged_at=encounter.discharged_at,
+            department=encounter.department,
+            diagnoses=[
+                DiagnosisOut(code=d.code, name=d.name)
+                for d in (diagnosis_of(t) for t in encounter.diagnoses)
+            ],
+            injury_parts=list(encounter.injury_parts),
+        )
+
+
+class AdmissionOut(EncounterOut):
+    replayed: bool = False
+    warnings: list[FindingOut] = []
+    upload: UploadOut | None = None
+
+
+class RuleOut(BaseModel):
+    code: str
+    article: str
+    message: str
+
+
+class LineOut(BaseModel):
+    his_line_id: str
+    item_code: str
+    item_name: str
+    category: str
+    quantity: Quantity
+    unit_price: Quantity
+    amount: Money
+    occurred_at: datetime
+    work_injury: bool
+    reverses: str
+    fund_pay: Money | None = None
+    personal_pay: Money | None = None
+    personal_reason: str | None = None
+    rule: RuleOut | None = None
+    catalogue_code: str | None = None
+    catalogue_name: str | None = None
+    mapping_status: str = "mapped"
+
+    @classmethod
+    def fee(cls, line: FeeLine, **extra: Any) -> LineOut:
+        return cls(
+            his_line_id=line.line_id,
+            item_code=line.item_code,
+            item_name=line.item_name,
+            category=line.category.value,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            occurred_at=line.occurred_at,
+            work_injury=line.work_injury,
+            reverses=line.reverses,
+            **extra,
+        )
+
+    @classmethod
+    def priced(cls, priced: PricedLine, stored: StoredFeeLine | None = None) -> LineOut:
+        line = stored.line if stored else priced.line
+        return cls.fee(
+            line,
+            fund_pay=priced.fund_pay,
+            personal_pay=priced.personal_pay,
+            personal_reason=priced.reason.value if priced.reason else None,
+            rule=RuleOut(
+                code=priced.rule.code, article=priced.rule.article, message=priced.message
+            ),
+            catalogue_code=priced.item.code if priced.item else None,
+            catalogue_name=priced.item.name if priced.item else None,
+            mapping_status=stored.mapping_status.value if stored else "mapped",
+        )
+
+
+class TotalsOut(BaseModel):
+    total: Money
+    fund_pay: Money
+    personal_pay: Money
+    out_of_catalogue: Money
+    over_limit: Money
+    non_work_injury: Money
+    excluded_total: Money
+
+    @classmethod
+    def of(cls, b: Breakdown) -> TotalsOut:
+        return cls(
+            total=b.total,
+            fund_pay=b.fund_pay,
+            personal_pay=b.personal_pay,
+            out_of_catalogue=b.out_of_catalogue,
+            over_limit=b.over_limit,
+            non_work_injury=b.non_work_injury,
+            excluded_total=b.excluded_total,
+        )
+
+
+class FeesOut(BaseModel):
+    lines: list[LineOut]
+    excluded: list[LineOut]
+    unmapped: list[str]
+    totals: TotalsOut
+
+    @classmethod
+    def of(cls, fees: PricedFees) -> FeesOut:
+        stored = {s.line.line_id: s for s in fees.stored}
+        return cls(
+            lines=[LineOut.priced(p, stored.get(p.line.line_id)) for p in fees.bill.lines],
+            excluded=[LineOut.fee(line) for line in fees.bill.excluded],
+            unmapped=[s.line.line_id for s in fees.unmapped],
+            totals=TotalsOut.of(Breakdown.of(fees.bill.lines, fees.bill.excluded)),
+        )
+
+
+class CategoryOut(BaseModel):
+    category: str
+    total: Money
+    fund_pay: Money
+    personal_pay: Money
+
+
+class BillOut(TotalsOut):
+    breakdown: TotalsOut
+    settles_on: date
+    crosses_year: bool
+    notes: list[str]
+    lines: list[LineOut]
+    excluded: list[LineOut]
+    by_category: list[CategoryOut]
+
+    @classmethod
+    def bill(cls, bill: Bill, **extra: Any) -> dict[str, Any]:
+        b = bill.breakdown
+        return {
+            **TotalsOut.of(b).model_dump(),
+            "breakdown": TotalsOut.of(b),
+            "settles_on": bill.settles_on,
+            "crosses_year": bill.crosses_year,
+            "notes": list(bill.notes),
+            "lines": [LineOut.priced(p) for p in bill.lines],
+            "excluded": [LineOut.fee(line) for line in bill.excluded],
+            "by_category": [
+                CategoryOut(
+                    category=c.category,
+                    total=c.total,
+                    fund_pay=c.fund_pay,
+                    personal_pay=c.personal_pay,
+                )
+                for c in bill.by_category()
+            ],
+            **extra,
+        }
+
+
+class PresettleOut(BillOut):
+    encounter_id: str
+    unmapped: list[str]
+    can_settle: bool
+
+
+class SettlementOut(BillOut):
+    id: str
+    encounter_id: str
+    kind: str
+    slip_no: str
+    status: str
+    settled_at: datetime
+    operator: str
+    revoked_at: datetime | None
+    revoke_reason: str
+    upload: UploadOut | None = None
+    warnings: list[FindingOut] = []
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, settlement: Settlement, **extra: Any) -> SettlementOut:
+        return cls(
+            **cls.bill(
+                settlement.bill,
+                id=settlement.id,
+                encounter_id=settlement.encounter.id,
+                kind=settlement.encounter.kind.value,
+                slip_no=settlement.slip_no,
+                status=settlement.status.value,
+                settled_at=settlement.settled_at,
+                operator=settlement.operator,
+                revoked_at=settlement.revoked_at,
+                revoke_reason=settlement.revoke_reason,
+                **extra,
+            )
+        )
+
+
+class RehabPlanOut(BaseModel):
+    revision: int
+    plan: dict[str, Any]
+    msgid: str
+    saved_at: datetime
+    saved_by: str
+    acknowledged: bool
+    upload: UploadOut | None = None
+
+
+class UploadStateOut(BaseModel):
+    infno: str
+    msgid: str
+    job_id: int
+    deadline: datetime
+    settlement_id: str
+    delivered: bool
+
+
+class EncounterDetailOut(EncounterOut):
+    version: int
+    ready_to_settle: bool
+    fees: FeesOut
+    rehab_plan: RehabPlanOut | None
+    settlement: SettlementOut | None
+    settlement_ids: list[str]
+    uploads: list[UploadStateOut]
+
+    @classmethod
+    def view(cls, view: EncounterView) -> EncounterDetailOut:
+        plan = view.rehab_plan
+        return cls(
+            **EncounterOut.of(view.encounter).model_dump(),
+            version=view.version,
+            ready_to_settle=view.ready_to_settle,
+            fees=FeesOut.of(view.fees),
+            rehab_plan=RehabPlanOut(
+                revision=plan.revision,
+                plan=dict(plan.plan),
+                msgid=plan.msgid,
+                saved_at=plan.saved_at,
+                saved_by=plan.saved_by,
+                acknowledged=view.rehab_plan_acknowledged,
+            )
+            if plan
+            else None,
+            settlement=SettlementOut.of(view.settlement) if view.settlement else None,
+            settlement_ids=[s.id for s in view.settlements],
+            uploads=[
+                UploadStateOut(
+                    infno=u.upload.infno,
+                    msgid=u.upload.msgid,
+                    job_id=u.upload.job_id,
+                    deadline=u.upload.deadline,
+                    settlement_id=u.upload.settlement_id,
+                    delivered=u.delivered,
+                )
+                for u in view.uploads
+            ],
+        )
