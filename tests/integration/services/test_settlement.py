@@ -21,7 +21,7 @@ from adapter.store.uow import UnitOfWork
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.services.conftest import make_services
+from tests.integration.services.fixtures import make_services
 from tests.integration.services.helpers import INSTITUTION, TODAY, admit, fee, local
 from tests.integration.services.support import FailingOutbox, MovableClock, delivery_queue, jobs
 from upload_queue import UploadQueue
