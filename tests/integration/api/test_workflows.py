@@ -1,0 +1,236 @@
+"""The workflows over HTTP, as the desks and the HIS drive them, against the simulator."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.api.conftest import Api
+from tests.integration.services.helpers import local
+from upload_queue import UploadQueue
+
+D = Decimal
+
+
+def _iso(days: int, hour: int = 9) -> str:
+    return local(days, hour).isoformat()
+
+
+def _admit(api: Api, psn_card: str = "310100A0001", visit: str = "ZY1", **extra: Any) -> Any:
+    body = {
+        "card": {"kind": "physical", "card_no": psn_card},
+        "his_visit_id": visit,
+        "kind": "medical",
+        "admitted_at": _iso(-5),
+        "department": "骨科",
+        "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
+        "injury_parts": ["左手"],
+        **extra,
+    }
+    return api.post("/api/v1/encounters", role="admission", json=body)
+
+
+def _line(line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any) -> dict:
+    unit = str(abs(D(amount) / D(quantity)).quantize(D("0.0001")))
+    return {
+        "his_line_id": line_id, "item_code": code, "item_name": code, "category": "drug",
+        "quantity": quantity, "unit_price": unit, "amount": amount,
+        "occurred_at": _iso(-4, 10), **extra,
+    }  # fmt: skip
+
+
+def _settle(api: Api, encounter_id: str, role: str = "billing", **extra: Any) -> httpx.Response:
+    body = {"discharged_at": _iso(0, 8), **extra}
+    return api.post(f"/api/v1/encounters/{encounter_id}/settle", role=role, json=body)
+
+
+def test_identity_and_eligibility_for_the_desks(api: Api) -> None:
+    person = api.post(
+        "/api/v1/identity/verify", role="admission",
+        json={"card": {"kind": "ecard", "qr_token": "ECQR-P001-DEMO"}},
+    )  # fmt: skip
+    assert person.status_code == 200, person.text
+    assert person.json()["psn_no"] == "P001" and "*" in person.json()["citizen_id"]
+    body = {"card": {"kind": "physical", "card_no": "120100P0014"}, "kind": "medical",
+            "on": local(0).date().isoformat()}  # fmt: skip
+    answer = api.post("/api/v1/eligibility", role="billing", json=body).json()
+    assert answer["eligible"] is False and answer["filing"] is None
+    assert answer["reasons"][0]["code"] == "EL_FILING_EXISTS"
+    assert answer["reasons"][0]["article"] == "B§17, N§16"
+    assert "掌上12333APP" in answer["filing_channels"]
+    filed = {**body, "card": {"kind": "physical", "card_no": "310100A0001"}}
+    ok = api.post("/api/v1/eligibility", role="device", json=filed).json()
+    assert ok["eligible"] and ok["filing"]["filing_no"] == "F001"
+
+
+def test_a_refused_admission_is_422_with_every_reason(api: Api, db: Engine) -> None:
+    refused = _admit(api, psn_card="210100J0009", injury_parts=["右膝"])  # suspended, wrong part
+    assert refused.status_code == 422
+    codes = {e["code"]: e for e in refused.json()["errors"]}
+    assert set(codes) == {"EL_NOT_SUSPENDED", "EL_INJURY_PARTS_FILED"}
+    assert codes["EL_INJURY_PARTS_FILED"]["field"] == "injury_parts"
+    assert codes["EL_NOT_SUSPENDED"]["article"] == "N§49, B§52"
+
+
+def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
+    api: Api, db: Engine, queue: UploadQueue, sim: SimulatorServer
+) -> None:
+    admitted = _admit(api)
+    assert admitted.status_code == 201, admitted.text
+    encounter = admitted.json()
+    assert encounter["status"] == "admitted" and encounter["upload"]["infno"] == "WI2401"
+    again = _admit(api)
+    assert (
+        again.status_code == 200
+        and again.json()["replayed"]
+        and again.json()["id"] == encounter["id"]
+    )
+    eid = encounter["id"]
+
+    fees = api.post(
+        f"/api/v1/encounters/{eid}/fees", role="his",
+        json={"lines": [
+            _line("L1", "XN02BEB001", "36.50", "2"),
+            _line("L2", "110900001A", "180.00", "3", category="service"),
+            _line("L3", "HIS-NEW-1", "42.00"),
+            _line("R1", "XN02BEB001", "-18.25", "-1"),
+        ]},
+    )  # fmt: skip
+    assert fees.status_code == 200, fees.text
+    recorded = fees.json()
+    assert recorded["unmapped"] == ["L3"] and recorded["reversals"] == {"R1": "L1"}
+    repeat = api.post(f"/api/v1/encounters/{eid}/fees", role="his",
+                      json={"lines": [_line("L1", "XN02BEB001", "36.50", "2")]})  # fmt: skip
+    assert repeat.json()["ignored"] == ["L1"] and repeat.json()["added"] == []
+
+    blocked = _settle(api, eid)
+    assert blocked.status_code == 422 and blocked.json()["errors"][0]["code"] == "FEES_UNMAPPED"
+    mapped = api.put(f"/api/v1/encounters/{eid}/fees/L3/mapping", role="billing",
+                     json={"catalogue_code": "XJ01DCC061"})  # fmt: skip
+    assert mapped.status_code == 200 and mapped.json()["unmapped"] == []
+
+    preview = api.post(f"/api/v1/encounters/{eid}/presettle", role="billing", json={})
+    assert preview.json()["total"] == "240.25" and preview.json()["can_settle"] is True
+
+    settled = _settle(api, eid, discharge_diagnoses=[{"code": "S62.301", "name": "骨折"}])
+    assert settled.status_code == 201, settled.text
+    s = settled.json()
+    assert (s["total"], s["fund_pay"], s["personal_pay"]) == ("240.25", "210.25", "30.00")
+    assert D(s["fund_pay"]) + D(s["personal_pay"]) == D(s["total"])
+    assert s["breakdown"]["over_limit"] == "30.00"
+    assert s["upload"]["infno"] == "WI2301"
+    deadline = datetime.fromisoformat(s["upload"]["deadline"])
+    assert deadline - datetime.fromisoformat(s["settled_at"]) == timedelta(minutes=30)
+    assert {line["his_line_id"] for line in s["lines"]} == {"L1", "L2", "L3", "R1"}
+    assert _settle(api, eid).status_code == 409
+
+    assert queue.worker().drain() == 2
+    detail = api.get(f"/api/v1/encounters/{eid}", role="device").json()
+    assert detail["status"] == "settled" and detail["settlement"]["id"] == s["id"]
+    assert [(u["infno"], u["delivered"]) for u in detail["uploads"]] == [
+        ("WI2401", True), ("WI2301", True)]  # fmt: skip
+    shown = api.get(f"/api/v1/settlements/{s['id']}", role="admission").json()
+    assert shown["slip_no"] == s["slip_no"] and shown["upload"]["msgid"] == s["upload"]["msgid"]
+
+    revoked = api.post(f"/api/v1/settlements/{s['id']}/revoke", role="billing",
+                       json={"reason": "出院日期录错"})  # fmt: skip
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    assert revoked.json()["upload"]["infno"] == "WI2305"
+    assert api.post(f"/api/v1/settlements/{s['id']}/revoke", role="billing",
+                    json={"reason": "x"}).status_code == 409  # fmt: skip
+    again = _settle(api, eid)
+    assert again.status_code == 201 and again.json()["slip_no"] != s["slip_no"]
+    assert queue.worker().drain() == 2
+    writes = httpx.get(f"{sim.url}/_sim/received").json()["writes"]
+    assert [(w["infno"], w["reply"]["infcode"]) for w in writes] == [
+        ("WI2401", 0), ("WI2301", 0), ("WI2305", 0), ("WI2301", 0)]  # fmt: skip
+
+
+def test_two_clerks_settling_at_once_over_http_get_one_201_and_one_409(
+    api: Api, db: Engine
+) -> None:
+    eid = _admit(api).json()["id"]
+    api.post(f"/api/v1/encounters/{eid}/fees", role="his",
+             json={"lines": [_line("L1", "XN02BEB001", "18.25")]})  # fmt: skip
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def clerk() -> None:
+        barrier.wait()
+        codes.append(_settle(api, eid).status_code)
+
+    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(codes) == [201, 409]
+    with db.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM settlement").scalar_one() == 1
+
+
+def test_cancel_and_manual_claim_block_direct_settlement(api: Api) -> None:
+    first = _admit(api).json()["id"]
+    cancelled = api.post(
+        f"/api/v1/encounters/{first}/cancel", role="his", json={"reason": "未入院"}
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    second = _admit(api, visit="ZY2").json()["id"]
+    api.post(f"/api/v1/encounters/{second}/fees", role="his",
+             json={"lines": [_line("L1", "XN02BEB001", "18.25")]})  # fmt: skip
+    claim = api.post("/api/v1/manual-claims", role="billing",
+                     json={"encounter_id": second, "reason": "card_failure",
+                           "detail": "读卡器故障"})  # fmt: skip
+    assert claim.status_code == 201, claim.text
+    assert claim.json()["fee_list"]["medfee_sumamt"] == "18.25"
+    assert api.get(f"/api/v1/manual-claims/{claim.json()['id']}", role="billing").status_code == 200
+    refused = _settle(api, second)
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["article"] == "N§38, B§16"
+
+
+def test_rehab_plan_gate_and_the_supervisors_override(api: Api) -> None:
+    eid = _admit(api, psn_card="330100K0010", visit="KF1", kind="rehab",
+                 injury_parts=["颈椎"]).json()["id"]  # fmt: skip
+    api.post(f"/api/v1/encounters/{eid}/fees", role="his",
+             json={"lines": [_line("R1", "340200001", "80.00", category="rehab")]})  # fmt: skip
+    missing = _settle(api, eid)
+    assert (
+        missing.status_code == 422 and missing.json()["errors"][0]["code"] == "REHAB_PLAN_MISSING"
+    )
+    item = {"item_code": "340200001", "item_name": "运动疗法"}
+    plan = {"goals": "恢复颈椎活动度", "items": [item], "frequency": "每日", "expected_days": 20}
+    saved = api.put(f"/api/v1/encounters/{eid}/rehab-plan", role="his", json=plan)
+    assert saved.status_code == 200 and saved.json()["upload"]["infno"] == "WI2501"
+    waiting = _settle(api, eid, role="his")
+    assert waiting.json()["errors"][0]["code"] == "REHAB_PLAN_NOT_ACKNOWLEDGED"
+    override = {"rehab_plan_override": {"reason": "患者转院，主管批准先行结算"}}
+    assert _settle(api, eid, role="his", **override).status_code == 403
+    settled = _settle(api, eid, role="billing", **override)
+    assert settled.status_code == 201 and settled.json()["fund_pay"] == "80.00"
+
+
+def test_a_device_fitting_over_its_limit(api: Api, queue: UploadQueue) -> None:
+    body = {
+        "card": {"kind": "physical", "card_no": "310100L0011"},
+        "approval_notice_no": "沪工伤辅核〔2026〕第0421号",
+        "items": [
+            {"device_code": "SH-FZ-0101", "device_name": "前臂假肢", "actual_cost": "30000.00"}
+        ],
+        "fitted_at": _iso(0, 9),
+    }  # fmt: skip
+    fitted = api.post("/api/v1/device-fittings", role="device", json=body)
+    assert fitted.status_code == 201, fitted.text
+    f = fitted.json()
+    assert (f["fund_pay"], f["personal_pay"], f["breakdown"]["over_limit"]) == (
+        "28000.00", "2000.00", "2000.00")  # fmt: skip
+    assert f["upload"]["infno"] == "WI2701"
+    replay = api.post("/api/v1/device-fittings", role="device", json=body)
+    assert replay.status_code == 200 and replay.json()["id"] == f["id"]
+    assert queue.worker().drain() == 1
