@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "adapter.cli.queue",
     "adapter.cli.simulator",
     "adapter.cli.audit",
+    "adapter.cli.hl7",
 )
 
 
