@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from adapter.api.app import create_app
+from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
 from adapter.store.migrate import upgrade
 from adapter.wiring import ops_routes
@@ -38,6 +40,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         settings, runtime.engine, health_probes=runtime.health_probes(), lifespan=lifespan
     )
     app.state.runtime = runtime
+    app.state.services = runtime.services
     app.include_router(ops_routes.router)
     return app
 
@@ -78,3 +81,10 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
         uvicorn.run(app, host=settings.http.host, port=settings.http.port, log_level="info")
     finally:
         simulator.stop()
+
+
+def encounter_commands(settings: Settings, engine: Engine) -> EncounterCommands:
+    """What ``wi-adapter hl7 reprocess`` runs a stored message through: the real services."""
+    from adapter.wiring.hl7 import encounter_commands as commands
+
+    return commands(settings, engine)

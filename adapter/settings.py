@@ -120,6 +120,12 @@ class HL7Settings(BaseModel):
     port: int = Field(default=2575, ge=1, le=65535)
     allowed_peers: list[str] = Field(default_factory=list)
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    # the HIS site profile: does A03 settle at once, fee categories, sending application
+    site_profile: str = "config/hl7_site.toml"
+    idle_timeout_s: float = Field(default=300.0, gt=0)
+    # TLS for MLLP (PEM paths); empty = plain TCP on the hospital LAN
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 class Settings(BaseSettings):

@@ -6,6 +6,7 @@ These routes live at the composition root because they speak to ``upload_queue``
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from adapter.api.auth import require
 from adapter.domain.errors import DomainError, NotFound
 from adapter.store.tokens import Principal
+from connectors.hl7 import ReprocessRefused
 from upload_queue import admin
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.jobs import Job
@@ -197,3 +199,76 @@ def resend_call(
         details={},
     )
     return {"output": output}
+
+
+@router.get("/api/v1/hl7/messages", tags=["hl7"], summary="The inbound HL7 message log")
+def hl7_messages(
+    request: Request,
+    _: IT,
+    control_id: str | None = None,
+    visit: str | None = Query(None, description="PV1-19 visit number"),
+    type: str | None = Query(None, examples=["ADT^A01", "DFT"]),
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    hl7 = _hl7(request)
+    messages = hl7.log.search(
+        control_id=control_id,
+        visit_number=visit,
+        message_type=type,
+        outcome=outcome,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    return {"messages": [_message(m) for m in messages]}
+
+
+@router.post(
+    "/api/v1/hl7/messages/{message_id}/reprocess",
+    tags=["hl7"],
+    summary="Process a stored message again (after a fix); its history is kept",
+)
+def hl7_reprocess(request: Request, message_id: int, principal: IT) -> dict[str, Any]:
+    hl7 = _hl7(request)
+    try:
+        message = hl7.inbound.reprocess(message_id, actor=principal.name)
+    except ReprocessRefused as exc:
+        raise DomainError(str(exc), code="HL7_REPROCESS_REFUSED") from exc
+    _runtime(request).audit(
+        actor=principal.name,
+        action="hl7.reprocess",
+        subject_type="hl7_message",
+        subject_id=str(message_id),
+        details={"ack_code": message.ack_code or "", "outcome": message.outcome or ""},
+    )
+    return _message(message)
+
+
+def _hl7(request: Request) -> Any:
+    hl7 = _runtime(request).hl7
+    if hl7 is None:
+        raise DomainError("本实例未启用 HL7 接口（hl7.enabled = false）", code="HL7_DISABLED")
+    return hl7
+
+
+_CITIZEN_ID = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
+
+
+def _text(data: bytes | None, charset: str) -> str:
+    """The message as text in its own charset, with citizen IDs masked (IT reads this list)."""
+    if not data:
+        return ""
+    codec = "gb18030" if "18030" in (charset or "") else "utf-8"
+    return _CITIZEN_ID.sub(r"\1********\2", data.decode(codec, "replace"))
+
+
+def _message(message: Any) -> dict[str, Any]:
+    body = asdict(message)
+    body["raw"] = _text(message.raw, message.charset)
+    body["ack"] = _text(message.ack, message.charset)
+    for name in ("received_at", "processed_at"):
+        body[name] = body[name].isoformat() if body[name] else None
+    return body

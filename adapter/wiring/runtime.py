@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +20,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from adapter.domain.ports import MsgidSource
+from adapter.services.container import Services
+from adapter.services.context import InstitutionProfile
 from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.uow import UnitOfWork
+from adapter.wiring.hl7 import Hl7Runtime
 from adapter.wiring.msgids import msgid_source
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.upstream import upstream_config
@@ -45,16 +48,21 @@ class Runtime:
     queue: UploadQueue
     outbox: QueueOutbox
     registry: CollectorRegistry
+    services: Services
     runner: QueueRunner | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    hl7: Hl7Runtime | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
         if self.runner is not None and not self.runner.running:
             self.runner.start()
             log.info("upload_queue_started", extra={"workers": len(self.runner.workers)})
+        if self.hl7 is not None:
+            self.hl7.start()
 
     def stop(self) -> None:
+        if self.hl7 is not None:
+            self.hl7.stop()  # finish the messages in flight before the queue stops
         if self.runner is not None and self.runner.running:
             self.runner.shutdown(wait=True)
         self.gateway.close()
@@ -89,14 +97,21 @@ class Runtime:
             uow.commit()
 
     def health_probes(self) -> dict[str, Any]:
-        return {"upload_queue": self.queue.health, "upstream": self.upstream_health}
+        probes = {"upload_queue": self.queue.health, "upstream": self.upstream_health}
+        if self.hl7 is not None:
+            probes["hl7"] = self.hl7.health
+        return probes
 
 
 def build_runtime(
-    settings: Settings, *, engine: Engine | None = None, workers: int | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    workers: int | None = None,
+    hl7: bool = True,
 ) -> Runtime:
     engine = engine or make_engine(settings.database.url)
-    clock = SystemClock()
+    clock = SystemClock(settings.time_zone)
     msgids = msgid_source(engine, settings.institution.code, clock)
     call_log = CallLog(engine)
     gateway = ReferenceClient.from_config(
@@ -126,7 +141,30 @@ def build_runtime(
         queue=queue,
         outbox=QueueOutbox(queue),
         registry=registry,
+        services=None,  # type: ignore[arg-type]  # set below: it needs the waking outbox
         runner=runner,
     )
     runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
+    runtime.services = build_services(settings, runtime, clock)
+    if settings.hl7.enabled and hl7:
+        runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime
+
+
+def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> Services:
+    institution = settings.institution
+    return Services(
+        engine=runtime.engine,
+        gateway=runtime.gateway,
+        outbox=runtime.outbox,
+        msgids=runtime.msgids,
+        clock=clock,
+        institution=InstitutionProfile(
+            code=institution.code,
+            name=institution.name,
+            kinds=frozenset(institution.kinds),
+            admdvs=institution.admdvs,
+            province=institution.province,
+        ),
+        time_zone=settings.time_zone,
+    )

@@ -41,6 +41,18 @@ def _metadata() -> list[MetaData]:
         found.append(call_log_metadata)
     except ImportError:
         pass
+    try:
+        from connectors.hl7.message_log import metadata as hl7_metadata
+
+        found.append(hl7_metadata)
+    except ImportError:
+        pass
+    try:
+        from adapter.services.tables import metadata as services_metadata
+
+        found.append(services_metadata)
+    except ImportError:
+        pass
     return found
 
 
