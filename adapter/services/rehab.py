@@ -130,11 +130,12 @@ class RehabPlans:
                 insuplc_admdvs=encounter.insured_admdvs,
                 deadline=plan_deadline(ctx, encounter, int(plan.get("expected_days") or 0)),
             )
+            saved_at = ctx.now()
             values = {
                 "revision": revision,
                 "plan": dict(plan),
                 "msgid": upload.msgid,
-                "saved_at": ctx.now(),
+                "saved_at": saved_at,
                 "saved_by": actor,
             }
             if previous is None:
@@ -154,9 +155,7 @@ class RehabPlans:
                 details={"revision": revision, "msgid": upload.msgid},
             )
             uow.commit()
-        saved = RehabPlan(
-            encounter_id, revision, dict(plan), upload.msgid, values["saved_at"], actor
-        )  # type: ignore[arg-type]
+        saved = RehabPlan(encounter_id, revision, dict(plan), upload.msgid, saved_at, actor)
         return PlanSaved(saved, upload)
 
     def get(self, encounter_id: str) -> RehabPlan | None:

@@ -71,7 +71,7 @@ def fit(
     )
     if fitted.replayed:
         response.status_code = status.HTTP_200_OK
-    return SettlementOut.of(
+    return SettlementOut.settled(
         fitted.settlement,
         upload=UploadOut.of(fitted.upload) if fitted.upload else None,
         warnings=[FindingOut.of(w) for w in fitted.warnings],

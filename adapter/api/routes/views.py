@@ -228,7 +228,7 @@ class SettlementOut(BillOut):
     replayed: bool = False
 
     @classmethod
-    def of(cls, settlement: Settlement, **extra: Any) -> SettlementOut:
+    def settled(cls, settlement: Settlement, **extra: Any) -> SettlementOut:
         return cls(
             **cls.bill(
                 settlement.bill,
@@ -292,7 +292,7 @@ class EncounterDetailOut(EncounterOut):
             )
             if plan
             else None,
-            settlement=SettlementOut.of(view.settlement) if view.settlement else None,
+            settlement=SettlementOut.settled(view.settlement) if view.settlement else None,
             settlement_ids=[s.id for s in view.settlements],
             uploads=[
                 UploadStateOut(

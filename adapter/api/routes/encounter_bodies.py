@@ -1,0 +1,161 @@
+"""Request bodies of the encounter routes (and one response), kept apart from the routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from adapter.api.routes.common import CardIn, MoneyIn, QuantityIn, Strict, examples
+from adapter.api.routes.views import FeesOut
+from adapter.domain.commands import Diagnosis
+from adapter.domain.fees import FeeCategory, FeeLine
+
+
+class DiagnosisIn(Strict):
+    code: str = Field(min_length=1, max_length=32, examples=["S62.301"])
+    name: str = Field("", max_length=200, examples=["左手第三掌骨骨折"])
+
+
+class AdmitIn(Strict):
+    card: CardIn
+    his_visit_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["medical", "rehab"]
+    admitted_at: AwareDatetime
+    department: str = Field("", max_length=100)
+    diagnoses: list[DiagnosisIn] = Field(default_factory=list)
+    injury_parts: list[str] = Field(default_factory=list)
+
+    model_config = examples(
+        {
+            "card": {"kind": "physical", "card_no": "310100A0001"},
+            "his_visit_id": "ZY20261124001",
+            "kind": "medical",
+            "admitted_at": "2026-11-20T09:00:00+08:00",
+            "department": "骨科",
+            "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
+            "injury_parts": ["左手"],
+        }
+    )
+
+
+class FeeLineIn(Strict):
+    his_line_id: str = Field(min_length=1, max_length=64)
+    item_code: str = Field(min_length=1, max_length=64)
+    item_name: str = Field("", max_length=300)
+    category: Literal["drug", "treatment", "service", "rehab", "device", "meal", "transport"]
+    quantity: QuantityIn = Field(description="negative: reverses its original")
+    unit_price: QuantityIn = Field(ge=0)
+    amount: MoneyIn
+    occurred_at: AwareDatetime
+    work_injury: bool = Field(True, description="false: non-work-injury treatment (B§29)")
+    reverses: str = Field("", max_length=64, description="his_line_id of the original")
+    department: str = Field("", max_length=100)
+    unit: str = Field("", max_length=32)
+
+    def to_domain(self) -> FeeLine:
+        return FeeLine(
+            line_id=self.his_line_id.strip(),
+            item_code=self.item_code.strip(),
+            item_name=self.item_name,
+            category=FeeCategory(self.category),
+            quantity=self.quantity,
+            unit_price=self.unit_price,
+            amount=self.amount,
+            occurred_at=self.occurred_at,
+            work_injury=self.work_injury,
+            reverses=self.reverses.strip(),
+            department=self.department,
+            unit=self.unit,
+        )
+
+
+class FeesIn(Strict):
+    lines: list[FeeLineIn] = Field(min_length=1, max_length=5000)
+
+    model_config = examples(
+        {
+            "lines": [
+                {
+                    "his_line_id": "FY0001",
+                    "item_code": "XN02BEB001",
+                    "item_name": "布洛芬缓释胶囊",
+                    "category": "drug",
+                    "quantity": "2",
+                    "unit_price": "18.25",
+                    "amount": "36.50",
+                    "occurred_at": "2026-11-21T10:00:00+08:00",
+                    "work_injury": True,
+                }
+            ]
+        }
+    )
+
+
+class FeesRecordedOut(BaseModel):
+    encounter_id: str
+    added: list[str]
+    ignored: list[str] = Field(description="repeated his_line_id: already recorded")
+    unmapped: list[str] = Field(description="items not in the catalogue: for the billing clerk")
+    reversals: dict[str, str]
+    fees: FeesOut
+
+
+class MappingIn(Strict):
+    catalogue_code: str | None = Field(None, max_length=64, examples=["XJ01DCC061"])
+    out_of_catalogue: bool = Field(False, description="confirm as 目录外: the worker pays")
+
+
+class RehabItemIn(Strict):
+    item_code: str = Field(min_length=1, max_length=64)
+    item_name: str = Field("", max_length=200)
+    frequency: str = Field("", max_length=64)
+    sessions: int | None = Field(None, ge=0)
+
+
+class RehabPlanIn(Strict):
+    goals: str = Field(min_length=1, max_length=2000)
+    items: list[RehabItemIn] = Field(min_length=1)
+    frequency: str = Field("", max_length=64)
+    expected_days: int = Field(ge=1, le=3650)
+
+    model_config = examples(
+        {
+            "goals": "恢复右上肢肌力，生活自理",
+            "items": [{"item_code": "340200001", "item_name": "运动疗法", "frequency": "每日1次"}],
+            "frequency": "每日",
+            "expected_days": 30,
+        }
+    )
+
+
+class PresettleIn(Strict):
+    discharged_at: AwareDatetime | None = None
+
+
+class OverrideIn(Strict):
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class SettleIn(Strict):
+    discharged_at: AwareDatetime
+    discharge_diagnoses: list[DiagnosisIn] = Field(default_factory=list)
+    card: CardIn | None = Field(None, description="the card shown again at discharge, if read")
+    rehab_plan_override: OverrideIn | None = Field(
+        None, description="billing supervisor: settle before the plan is acknowledged (N§33)"
+    )
+
+    model_config = examples(
+        {
+            "discharged_at": "2026-11-24T10:00:00+08:00",
+            "discharge_diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
+        }
+    )
+
+
+class CancelIn(Strict):
+    reason: str = Field("", max_length=500)
+
+
+def diagnoses(items: list[DiagnosisIn]) -> tuple[Diagnosis, ...]:
+    return tuple(Diagnosis(d.code.strip(), d.name.strip()) for d in items)
