@@ -82,3 +82,13 @@ def test_a_medical_filing_is_no_device_filing(services: Services) -> None:
     with pytest.raises(EligibilityRefused) as refused:
         services.devices.fit(replace(request, card=card("P001")), actor="d")
     assert "EL_FILING_CATEGORY" in {r.code for r in refused.value.reasons}
+
+
+def test_a_device_replaced_before_its_minimum_years_is_the_workers(services: Services) -> None:
+    first = services.devices.fit(_fit(**{ORTHOSIS: "1500.00"}), actor="dev01")
+    assert first.settlement.breakdown.fund_pay == D("1500.00")
+    again = replace(_fit(**{ORTHOSIS: "1600.00"}), fitted_at=local(0, 15))
+    second = services.devices.fit(again, actor="dev01")
+    [line] = second.settlement.bill.lines
+    assert (line.fund_pay, line.personal_pay) == (D("0.00"), D("1600.00"))
+    assert line.rule.code == "PR_DEVICE_MIN_YEARS" and "2年" in line.message
