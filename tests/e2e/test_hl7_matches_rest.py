@@ -1,0 +1,291 @@
+"""A complete stay over HL7 (A01, DFT^P03 ×3, A03) settles exactly as the same stay over REST.
+
+Both run against the real runtime — services, store, upload queue, the MLLP listener on a real
+socket, the simulator over real HTTP — as `wi-adapter serve` wires them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.bootstrap import build_app
+from adapter.settings import load_settings
+from adapter.store.migrate import upgrade
+from adapter.store.tokens import create_token
+from adapter.wiring.demo import insured_regions, load_catalogues
+from adapter.wiring.runtime import build_runtime
+from connectors.upstream.simulator import start_simulator
+from tests.support.live import serving
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CARD_NO, CITIZEN_ID, NAME = "310100A0001", "310102197803141310", "王建国"
+# (line id, item code, name, coding system, category, quantity, unit price, amount)
+LINES = [
+    ("L1", "XN02BEB001", "布洛芬缓释胶囊", "99DRUG", "drug", "2", "18.50", "37.00"),
+    ("L2", "110900001B", "普通病房床位费（双人间）", "99SERV", "service", "3", "90.00", "270.00"),
+    ("L3", "331601001", "清创缝合术（大）", "99TREAT", "treatment", "1", "320.00", "320.00"),
+    ("L4", "340200001", "运动疗法", "99REHAB", "rehab", "2", "45.00", "90.00"),
+]
+# DFT #3 reverses one of the two boxes of L1.
+CREDIT = ("L5", "L1", "XN02BEB001", "布洛芬缓释胶囊", "99DRUG", "drug", "1", "18.50", "18.50")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+    return result
+
+
+def ts(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
+
+
+def msh(event: str, control_id: str) -> str:
+    kind = "DFT" if event == "P03" else "ADT"
+    return (
+        f"MSH|^~\\&|HIS|H1|WIADAPTER|H11010000001|{ts(datetime.now(UTC))}||"
+        f"{kind}^{event}^{kind}_{event}|{control_id}|P|2.5|||AL|NE||UNICODE UTF-8"
+    )
+
+
+def seg(name: str, fields: dict[int, str]) -> str:
+    return "|".join([name, *(fields.get(i, "") for i in range(1, max(fields) + 1))])
+
+
+def visit_segments(visit: str, admitted: datetime, discharged: datetime | None = None) -> list[str]:
+    fields = {1: "1", 2: "I", 3: "骨科病区", 19: visit, 44: ts(admitted)}
+    if discharged is not None:
+        fields[45] = ts(discharged)
+    pv1 = seg("PV1", fields)
+    return [
+        f"PID|1||{CITIZEN_ID}^^^^NI~HISP001^^^^PI||{NAME}||19780314|M",
+        pv1,
+        "DG1|1||S62.301^左手第三掌骨骨折^I10",
+    ]
+
+
+def ft1(line_id: str, code: str, name: str, system: str, qty: str, price: str, amount: str,
+        when: datetime, kind: str = "CG", original: str = "") -> str:  # fmt: skip
+    return (
+        f"FT1|1|{line_id}|{original}|{ts(when)}||{kind}|{code}^{name}^{system}|||{qty}|{amount}|"
+        f"{price}|ORT^骨科"
+    )
+
+
+def frame(text: str) -> bytes:
+    return b"\x0b" + text.encode("utf-8") + b"\x1c\x0d"
+
+
+def send(port: int, text: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(frame(text))
+        data = b""
+        while not data.endswith(b"\x1c\x0d"):
+            chunk = sock.recv(65536)
+            assert chunk, "the listener closed without an ACK"
+            data += chunk
+    return data[1:-2].decode("utf-8")
+
+
+def ack_code(ack: str) -> str:
+    msa = next(line for line in ack.split("\r") if line.startswith("MSA|"))
+    return msa.split("|")[1]
+
+
+@pytest.fixture
+def adapter(db_url: str, engine: Engine) -> Iterator[tuple[str, int, dict[str, str]]]:
+    upgrade(engine)
+    with start_simulator() as simulator:
+        settings = load_settings(database={"url": db_url})
+        settings = settings.model_copy(
+            update={
+                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
+                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
+            }
+        )
+        runtime = build_runtime(settings)
+        today = datetime.now(SHANGHAI).date()
+        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
+        token = create_token(runtime.engine, "HIS", ["his", "billing", "it"], datetime.now(UTC))
+        with serving(build_app(settings, runtime)) as base:
+            yield base, settings.hl7.port, {"Authorization": f"Bearer {token}"}
+
+
+def settle_over_hl7(port: int, admitted: datetime, discharged: datetime) -> None:
+    visit = "HV0001"
+    messages = [
+        "\r".join(
+            [
+                msh("A01", "C1"),
+                "EVN|A01",
+                *visit_segments(visit, admitted),
+                f"ZWI|P|{CARD_NO}||左手|medical",
+            ]
+        ),
+        "\r".join(
+            [
+                msh("P03", "C2"),
+                "EVN|P03",
+                *visit_segments(visit, admitted)[:2],
+                *(
+                    ft1(i, c, n, s, q, p, a, admitted + timedelta(hours=2))
+                    for i, c, n, s, _cat, q, p, a in LINES[:2]
+                ),
+            ]
+        ),
+        "\r".join(
+            [
+                msh("P03", "C3"),
+                "EVN|P03",
+                *visit_segments(visit, admitted)[:2],
+                *(
+                    ft1(i, c, n, s, q, p, a, admitted + timedelta(days=1))
+                    for i, c, n, s, _cat, q, p, a in LINES[2:]
+                ),
+            ]
+        ),
+        "\r".join(
+            [
+                msh("P03", "C4"),
+                "EVN|P03",
+                *visit_segments(visit, admitted)[:2],
+                ft1(
+                    CREDIT[0],
+                    *CREDIT[2:5],
+                    CREDIT[6],
+                    CREDIT[7],
+                    CREDIT[8],
+                    admitted + timedelta(days=1),
+                    kind="CD",
+                    original=CREDIT[1],
+                ),
+            ]
+        ),
+        "\r".join([msh("A03", "C5"), "EVN|A03", *visit_segments(visit, admitted, discharged)]),
+    ]
+    for text in messages:
+        ack = send(port, text + "\r")
+        assert ack_code(ack) == "AA", ack
+
+
+def settle_over_rest(
+    base: str, headers: dict[str, str], admitted: datetime, discharged: datetime
+) -> None:
+    reply = httpx.post(
+        f"{base}/api/v1/encounters",
+        headers=headers,
+        json={
+            "card": {"kind": "physical", "card_no": CARD_NO},
+            "his_visit_id": "RV0001",
+            "kind": "medical",
+            "admitted_at": admitted.isoformat(),
+            "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
+            "injury_parts": ["左手"],
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    encounter_id = reply.json()["id"]
+    lines = [
+        {"his_line_id": i, "item_code": c, "item_name": n, "category": cat, "quantity": q,
+         "unit_price": p, "amount": a,
+         "occurred_at": (admitted + timedelta(hours=2 if i in ("L1", "L2") else 24)).isoformat()}
+        for i, c, n, _s, cat, q, p, a in LINES
+    ]  # fmt: skip
+    line_id, original, code, name, _s, category, qty, price, amount = CREDIT
+    lines.append(
+        {"his_line_id": line_id, "item_code": code, "item_name": name, "category": category,
+         "quantity": f"-{qty}", "unit_price": price, "amount": f"-{amount}", "reverses": original,
+         "occurred_at": (admitted + timedelta(days=1)).isoformat()}
+    )  # fmt: skip
+    reply = httpx.post(f"{base}/api/v1/encounters/{encounter_id}/fees", headers=headers,
+                       json={"lines": lines})  # fmt: skip
+    assert reply.status_code in (200, 201), reply.text
+    reply = httpx.post(
+        f"{base}/api/v1/encounters/{encounter_id}/settle",
+        headers=headers,
+        json={"discharged_at": discharged.isoformat(), "discharge_diagnoses": []},
+    )
+    assert reply.status_code == 201, reply.text
+
+
+def settlement_of(base: str, headers: dict[str, str], visit: str) -> dict[str, Any]:
+    """The settlement of the encounter with that HIS visit id, found through the queue's job."""
+
+    def find() -> dict[str, Any] | None:
+        jobs = httpx.get(f"{base}/api/v1/queue/jobs", params={"kind": "WI2301"}, headers=headers)
+        for job in jobs.json()["jobs"]:
+            encounter = httpx.get(
+                f"{base}/api/v1/encounters/{job['ordering_key']}", headers=headers
+            )
+            body = encounter.json()
+            if body.get("his_visit_id") == visit and body.get("settlement"):
+                return dict(body["settlement"])
+        return None
+
+    return dict(eventually(find))
+
+
+def test_a_stay_over_hl7_settles_exactly_as_over_rest(
+    adapter: tuple[str, int, dict[str, str]],
+) -> None:
+    base, port, headers = adapter
+    discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
+    admitted = discharged - timedelta(days=3)
+    settle_over_hl7(port, admitted, discharged)
+    settle_over_rest(base, headers, admitted, discharged)
+    over_hl7 = settlement_of(base, headers, "HV0001")
+    over_rest = settlement_of(base, headers, "RV0001")
+    for field in ("total", "fund_pay", "personal_pay", "breakdown"):
+        assert over_hl7[field] == over_rest[field], field
+    total, fund, personal = (Decimal(over_hl7[k]) for k in ("total", "fund_pay", "personal_pay"))
+    assert fund + personal == total
+    # 37.00 − 18.50 + 270.00 + 320.00 + 90.00; the bed is capped at 70.00 a day (N§32)
+    assert total == Decimal("698.50")
+    assert personal == Decimal("60.00")
+
+
+def test_a13_revokes_the_discharge_settlement_and_a11_cancels_an_admission(
+    adapter: tuple[str, int, dict[str, str]],
+) -> None:
+    base, port, headers = adapter
+    discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
+    admitted = discharged - timedelta(days=3)
+    settle_over_hl7(port, admitted, discharged)
+    settled = settlement_of(base, headers, "HV0001")
+
+    ack = send(port, "\r".join([msh("A13", "C6"), "EVN|A13", *visit_segments("HV0001", admitted)]))
+    assert ack_code(ack) == "AA", ack
+    revoked = httpx.get(f"{base}/api/v1/settlements/{settled['id']}", headers=headers).json()
+    assert revoked["status"] == "revoked"
+
+    second = [*visit_segments("HV0002", admitted), f"ZWI|P|{CARD_NO}||左手|medical"]
+    assert ack_code(send(port, "\r".join([msh("A01", "C7"), "EVN|A01", *second]))) == "AA"
+    ack = send(port, "\r".join([msh("A11", "C8"), "EVN|A11", *visit_segments("HV0002", admitted)]))
+    assert ack_code(ack) == "AA", ack
+    logged = httpx.get(f"{base}/api/v1/hl7/messages", params={"visit": "HV0002"}, headers=headers)
+    assert [m["message_type"] for m in logged.json()["messages"]] == ["ADT^A11", "ADT^A01"]
+    assert CITIZEN_ID not in logged.text  # masked in the operator's list
+    cancelled_id = json.loads(logged.json()["messages"][0]["detail"])["encounter_id"]
+    encounter = httpx.get(f"{base}/api/v1/encounters/{cancelled_id}", headers=headers).json()
+    assert encounter["status"] == "cancelled"
