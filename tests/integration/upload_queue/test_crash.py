@@ -1,89 +1,65 @@
-"""Crash: a process enqueuing and delivering is SIGKILLed at random moments and restarted.
+"""Crash: a process enqueuing and delivering to the upstream simulator is SIGKILLed at random
+moments and restarted.
 
-At the end every job was delivered, upstream saw each idempotency key's effect exactly once
-(it dedupes by key, as the real one does), and the jobs of one ordering key took effect
-in enqueue order.
+The simulator runs here, in the test process, so it outlives every kill; the child delivers
+through the real reference-dialect client and the adapter's own upload handler. The simulator
+also loses a fifth of its replies after committing the write, so the child retries writes that
+upstream already applied. At the end every job was delivered, and the simulator saw each
+idempotency key (msgid) take effect exactly once: it stores one write per msgid with its first
+reply, and every one of those replies is a success. Within an encounter the writes only
+succeed in enqueue order (admit, rehab plan, revoke), so all-successful also means the order
+per key held across the kills.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
+from connectors.upstream.simulator import SimulatorServer, start_simulator
+from tests.integration.upload_queue.crash_child import jobs, today
 from upload_queue.admin import list_jobs
 
 ROOT = Path(__file__).resolve().parents[3]
 JOBS = 200
-LATENCY_S = 0.005  # upstream's own latency, so a kill lands mid-burst
-KEYS = 7
-
-
-class Upstream:
-    """Remembers every request; applies each idempotency key's effect once."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: list[str] = []
-        self.effects: list[tuple[str, str]] = []  # (ordering key, idempotency key), applied
-
-    def receive(self, key: str, order: str) -> None:
-        with self.lock:
-            self.requests.append(key)
-            if key not in {applied for _, applied in self.effects}:
-                self.effects.append((order, key))
+FAULTS = {"drop_reply_after_commit_rate": 0.2, "latency_ms": 5}  # latency: kills land mid-burst
 
 
 @pytest.fixture
-def upstream() -> Iterator[tuple[Upstream, str]]:
-    state = Upstream()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            time.sleep(LATENCY_S)
-            state.receive(body["key"], body["order"])
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        def handle_error(self, request: object, client_address: object) -> None:
-            pass  # a client killed mid-request: expected here, and upstream already recorded it
-
-    server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def simulator() -> Iterator[SimulatorServer]:
+    server = start_simulator(today=today(), random_seed=20250303)
     try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/upload"
+        assert httpx.post(f"{server.url}/_sim/faults", json=FAULTS).status_code == 200
+        yield server
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
-def _child(db_url: str, upstream_url: str) -> subprocess.Popen[bytes]:
+def _writes(simulator: SimulatorServer) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{simulator.url}/_sim/received").json()
+    assert answer["count"] == len(answer["writes"])
+    writes: list[dict[str, Any]] = answer["writes"]
+    return writes
+
+
+def _child(db_url: str, simulator_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "tests.integration.upload_queue.crash_child",
             db_url,
-            upstream_url,
+            simulator_url,
             str(JOBS),
         ],
         cwd=ROOT,
@@ -94,16 +70,15 @@ def _child(db_url: str, upstream_url: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_loses_nothing_and_duplicates_no_effect(
-    db_url: str, queue_engine: Engine, upstream: tuple[Upstream, str]
+def test_sigkill_at_random_moments_loses_nothing_and_applies_each_msgid_once(
+    db_url: str, queue_engine: Engine, simulator: SimulatorServer
 ) -> None:
-    state, url = upstream
     rng = random.Random(20250303)
     kills = 0
     for _ in range(6):
-        child = _child(db_url, url)
+        child = _child(db_url, simulator.url)
         try:
-            child.wait(timeout=rng.uniform(0.5, 1.5))
+            child.wait(timeout=rng.uniform(0.8, 1.8))
         except subprocess.TimeoutExpired:
             child.send_signal(signal.SIGKILL)
             kills += 1
@@ -111,19 +86,22 @@ def test_sigkill_at_random_moments_loses_nothing_and_duplicates_no_effect(
         if child.returncode == 0:
             break
         assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")[-2000:]
-    delivered_before_the_last_start = len(state.requests)
-    final = _child(db_url, url)
+    received_before_the_last_start = len(_writes(simulator))
+    final = _child(db_url, simulator.url)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode(errors="replace")[-2000:]
 
-    jobs = list_jobs(queue_engine, limit=1000)
-    assert len(jobs) == JOBS
-    assert {job.status for job in jobs} == {"delivered"}
-    applied = [key for _, key in state.effects]
-    assert sorted(applied) == sorted(f"job-{n}" for n in range(JOBS))  # each effect once
-    assert set(state.requests) == set(applied)
-    for order in {o for o, _ in state.effects}:
-        ns = [int(key.split("-")[1]) for o, key in state.effects if o == order]
-        assert ns == sorted(ns), f"{order} took effect out of order: {ns}"
+    stored = list_jobs(queue_engine, limit=1000)
+    assert len(stored) == JOBS
+    assert {job.status for job in stored} == {"delivered"}
+    expected = {payload["msgid"]: kind for kind, payload, _ in jobs(JOBS, today())}
+    writes = _writes(simulator)
+    assert sorted(w["msgid"] for w in writes) == sorted(expected)  # one write per msgid
+    refused = [
+        (w["infno"], w["msgid"], w["reply"]["err_msg"]) for w in writes if not w["took_effect"]
+    ]
+    assert refused == []  # each took effect, so each encounter's writes arrived in order
+    assert all(w["infno"] == expected[w["msgid"]] for w in writes)
     assert kills >= 1, "the child finished before any kill; the test proved nothing"
-    assert delivered_before_the_last_start > 0, "no kill landed after deliveries began"
+    assert received_before_the_last_start > 0, "no kill landed after deliveries began"
+    assert any(w["times_received"] > 1 for w in writes), "no write was re-sent: no fault bit"
