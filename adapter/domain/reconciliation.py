@@ -1,0 +1,294 @@
+"""Monthly reconciliation (对账): the institution's settlements of a month against upstream's.
+
+The district agency reconciles last month's settlements with each institution and uploads
+the monthly settlement before the 20th (N§35, B§33, B§36, B§37). The institution checks its
+side first: :func:`reconcile` takes the month's local settlements and upstream's figures
+(``WI3201``) and says, totals first and then settlement by settlement, where they differ
+and what to do about each difference.
+
+Contract:
+
+* A local settlement belongs to the month of its **discharge** (settlement) date, even when
+  the stay crossed New Year (N§36, B§41); the caller passes those of one month.
+* Totals are **net of revocations**: a revoked settlement counts on neither side.
+* Settlements are matched by ``setl_id`` — the id the discharge (``WI2301``) or device
+  (``WI2701``) upload carried, which is the local settlement id.
+* Each :class:`Difference` has a :class:`DifferenceKind`, the amounts on both sides, and a
+  Chinese sentence saying what differs and what to do. A local revoked settlement upstream
+  never saw, and an upstream revoked settlement unknown here, cancel out: no difference.
+* Money is exact: ``Decimal`` to the fen; deltas are upstream minus local.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from adapter.domain.money import ZERO
+from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
+
+ARTICLES = "N§35, B§33"
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_month(text: str) -> str:
+    """``text`` if it is a month ``YYYY-MM``; ``ValueError`` (Chinese) otherwise."""
+    if not _MONTH.match(text or ""):
+        raise ValueError(f"月份须为 YYYY-MM 格式（例如 2026-10），收到“{text}”")
+    return text
+
+
+def month_of(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def first_day(month: str) -> date:
+    year, number = parse_month(month).split("-")
+    return date(int(year), int(number), 1)
+
+
+def previous_month(day: date) -> str:
+    """The month before ``day``'s: what the agency reconciles early in a month (N§35)."""
+    first = day.replace(day=1)
+    return month_of(
+        date(first.year - 1, 12, 1) if first.month == 1 else first.replace(month=first.month - 1)
+    )
+
+
+def next_month(month: str) -> str:
+    first = first_day(month)
+    return month_of(
+        date(first.year + 1, 1, 1) if first.month == 12 else first.replace(month=first.month + 1)
+    )
+
+
+@dataclass(frozen=True)
+class Amounts:
+    total: Decimal
+    fund_pay: Decimal
+    personal_pay: Decimal
+
+    def minus(self, other: Amounts) -> Amounts:
+        return Amounts(
+            self.total - other.total,
+            self.fund_pay - other.fund_pay,
+            self.personal_pay - other.personal_pay,
+        )
+
+    @property
+    def is_zero(self) -> bool:
+        return self.total == 0 and self.fund_pay == 0 and self.personal_pay == 0
+
+
+@dataclass(frozen=True)
+class Totals:
+    count: int
+    amounts: Amounts
+
+    @classmethod
+    def of(cls, rows: Iterable[Amounts]) -> Totals:
+        items = list(rows)
+        return cls(
+            len(items),
+            Amounts(
+                sum((a.total for a in items), ZERO),
+                sum((a.fund_pay for a in items), ZERO),
+                sum((a.personal_pay for a in items), ZERO),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class LocalSettlement:
+    """One local settlement as reconciliation sees it.
+
+    ``upload_delivered`` is what the upload queue knows of the upload that carried it:
+    ``True`` acknowledged upstream, ``False`` still queued or failed, ``None`` no upload found.
+    """
+
+    setl_id: str
+    psn_no: str
+    kind: str  # medical, rehab, device
+    settles_on: date
+    amounts: Amounts
+    revoked: bool = False
+    slip_no: str = ""
+    crosses_year: bool = False
+    upload_msgid: str = ""
+    upload_delivered: bool | None = None
+
+
+class DifferenceKind(StrEnum):
+    MISSING_HERE = "missing_here"  # upstream has an effective settlement we do not
+    MISSING_UPSTREAM = "missing_upstream"  # we have an effective settlement upstream does not
+    AMOUNT_DIFFERS = "amount_differs"
+    REVOKED_HERE_ONLY = "revoked_here_only"
+    REVOKED_UPSTREAM_ONLY = "revoked_upstream_only"
+    DUPLICATE_UPSTREAM = "duplicate_upstream"  # upstream lists one setl_id twice, effective
+
+    @property
+    def label(self) -> str:
+        return {
+            "missing_here": "本地无此结算",
+            "missing_upstream": "上级系统无此结算",
+            "amount_differs": "金额不一致",
+            "revoked_here_only": "仅本地已撤销",
+            "revoked_upstream_only": "仅上级系统已撤销",
+            "duplicate_upstream": "上级系统重复记录",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: DifferenceKind
+    setl_id: str
+    psn_no: str
+    settles_on: date | None
+    local: Amounts | None
+    upstream: Amounts | None
+    message: str  # what differs (Chinese)
+    action: str  # what to do (Chinese)
+    article: str = ARTICLES
+
+    @property
+    def delta(self) -> Amounts | None:
+        """Upstream minus local, when both sides have the settlement."""
+        if self.local is None or self.upstream is None:
+            return None
+        return self.upstream.minus(self.local)
+
+
+@dataclass(frozen=True)
+class ReconciliationResult:
+    month: str
+    local: Totals  # net of revocations
+    upstream: Totals  # as upstream reported them
+    differences: tuple[Difference, ...] = field(default_factory=tuple)
+
+    @property
+    def totals_match(self) -> bool:
+        return self.local == self.upstream
+
+    @property
+    def balanced(self) -> bool:
+        """Totals equal and no settlement differs: nothing to do this month."""
+        return self.totals_match and not self.differences
+
+    @property
+    def delta(self) -> Amounts:
+        return self.upstream.amounts.minus(self.local.amounts)
+
+
+def _amounts(item: ReconciledSettlement) -> Amounts:
+    return Amounts(item.total, item.fund_pay, item.personal_pay)
+
+
+def _missing_upstream_action(local: LocalSettlement) -> str:
+    if local.upload_delivered is False:
+        return (
+            f"该结算的上传（msgid {local.upload_msgid}）尚未送达上级系统：请在上传队列中查看"
+            "失败原因，修正后重发；送达后重新对账"
+        )
+    if local.upload_delivered is True:
+        return (
+            "上传已被上级系统确认，但未列入本月结算：请与区级经办机构核对该结算的结算月份"
+            "（出院结算日期），必要时请其更正"
+        )
+    return "本地未找到该结算的上传记录：请信息科核查后补传结算信息，送达后重新对账"
+
+
+def _compare_one(
+    local: LocalSettlement | None, entries: Sequence[ReconciledSettlement]
+) -> list[Difference]:
+    effective = [e for e in entries if not e.revoked]
+    upstream = effective[0] if effective else (entries[0] if entries else None)
+    up_amounts = _amounts(upstream) if upstream is not None else None
+    setl_id = local.setl_id if local else entries[0].setl_id
+    psn_no = local.psn_no if local else entries[0].psn_no
+    day = local.settles_on if local else entries[0].setl_date
+    here = local.amounts if local else None
+    found: list[Difference] = []
+
+    def add(kind: DifferenceKind, message: str, action: str) -> None:
+        found.append(Difference(kind, setl_id, psn_no, day, here, up_amounts, message, action))
+
+    if len(effective) > 1:
+        add(
+            DifferenceKind.DUPLICATE_UPSTREAM,
+            f"上级系统将结算{setl_id}记录了{len(effective)}次",
+            "请区级经办机构删除重复的结算记录，避免重复拨付",
+        )
+    local_active = local is not None and not local.revoked
+    if local is None:
+        if effective:
+            add(
+                DifferenceKind.MISSING_HERE,
+                f"上级系统有结算{setl_id}（人员{psn_no}），本地没有该结算",
+                "核对是否为本机构的结算；如不是，请区级经办机构更正；如是，请查明本地缺失原因"
+                "（如数据恢复）后与区级经办机构确认",
+            )
+        return found
+    if not effective:
+        if local_active and entries:
+            add(
+                DifferenceKind.REVOKED_UPSTREAM_ONLY,
+                f"结算{setl_id}在上级系统已撤销，本地仍为有效结算",
+                "核实撤销原因：如确应撤销，请在本地撤销该结算（必要时重新结算并上传）；"
+                "如不应撤销，请与区级经办机构联系恢复",
+            )
+        elif local_active:
+            add(
+                DifferenceKind.MISSING_UPSTREAM,
+                f"本地结算{setl_id}（结算单{local.slip_no}）在上级系统本月数据中不存在",
+                _missing_upstream_action(local),
+            )
+        return found
+    if not local_active:
+        add(
+            DifferenceKind.REVOKED_HERE_ONLY,
+            f"结算{setl_id}本地已撤销，上级系统仍为有效结算",
+            "请在上传队列中查看该结算的撤销上传（WI2305）是否送达；未送达请处理后重发，"
+            "送达后重新对账",
+        )
+        return found
+    assert up_amounts is not None
+    if up_amounts != local.amounts:
+        delta = up_amounts.minus(local.amounts)
+        add(
+            DifferenceKind.AMOUNT_DIFFERS,
+            f"结算{setl_id}金额不一致：本地总费用{local.amounts.total}元、基金支付"
+            f"{local.amounts.fund_pay}元，上级系统总费用{up_amounts.total}元、基金支付"
+            f"{up_amounts.fund_pay}元（差额{delta.total}元）",
+            "核对结算单与上传的费用明细：如本地有误，撤销后重新结算并上传；"
+            "如上级系统有误，请区级经办机构更正",
+        )
+    return found
+
+
+def reconcile(
+    month: str, local: Sequence[LocalSettlement], upstream: ReconciliationFigures
+) -> ReconciliationResult:
+    """Compare the month's local settlements with upstream's figures (N§35, B§33).
+
+    Differences come ordered by settlement date, then ``setl_id``; one settlement may have
+    more than one (a duplicate upstream whose amounts also differ).
+    """
+    parse_month(month)
+    by_id: dict[str, list[ReconciledSettlement]] = {}
+    for item in upstream.settlements:
+        by_id.setdefault(item.setl_id, []).append(item)
+    locals_by_id = {item.setl_id: item for item in local}
+    differences: list[Difference] = []
+    for setl_id in sorted(set(by_id) | set(locals_by_id)):
+        differences += _compare_one(locals_by_id.get(setl_id), by_id.get(setl_id, ()))
+    differences.sort(key=lambda d: (d.settles_on or date.min, d.setl_id))
+    local_totals = Totals.of(s.amounts for s in local if not s.revoked)
+    upstream_totals = Totals(
+        upstream.settlement_count,
+        Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),
+    )
+    return ReconciliationResult(month, local_totals, upstream_totals, tuple(differences))

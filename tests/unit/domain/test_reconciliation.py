@@ -1,0 +1,178 @@
+"""Reconciliation rules (N§35, B§33): one row per case of local × upstream, totals net of
+revocations, months, and a property: balanced exactly when both sides list the same."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapter.domain.reconciliation import (
+    Amounts,
+    DifferenceKind,
+    LocalSettlement,
+    Totals,
+    first_day,
+    next_month,
+    parse_month,
+    previous_month,
+    reconcile,
+)
+from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
+
+D = Decimal
+MONTH = "2026-01"
+DAY = date(2026, 1, 5)
+K = DifferenceKind
+
+
+def amounts(total: str, fund: str) -> Amounts:
+    return Amounts(D(total), D(fund), D(total) - D(fund))
+
+
+def here(
+    setl_id: str,
+    total: str = "100.00",
+    fund: str = "80.00",
+    *,
+    revoked: bool = False,
+    delivered: bool | None = True,
+    day: date = DAY,
+) -> LocalSettlement:
+    return LocalSettlement(
+        setl_id,
+        "P001",
+        "medical",
+        day,
+        amounts(total, fund),
+        revoked=revoked,
+        slip_no=f"SLIP-{setl_id}",
+        upload_msgid=f"MSG-{setl_id}",
+        upload_delivered=delivered,
+    )
+
+
+def there(
+    setl_id: str, total: str = "100.00", fund: str = "80.00", *, revoked: bool = False
+) -> ReconciledSettlement:
+    a = amounts(total, fund)
+    return ReconciledSettlement(
+        setl_id, "M", "P001", "medical", DAY, a.total, a.fund_pay, a.personal_pay, revoked
+    )
+
+
+def figures(*items: ReconciledSettlement) -> ReconciliationFigures:
+    live = [i for i in items if not i.revoked]
+    totals = Totals.of(Amounts(i.total, i.fund_pay, i.personal_pay) for i in live)
+    return ReconciliationFigures(
+        "H11010000001",
+        MONTH,
+        totals.count,
+        totals.amounts.total,
+        totals.amounts.fund_pay,
+        totals.amounts.personal_pay,
+        tuple(items),
+    )
+
+
+CASES = [
+    # (local, upstream, expected kinds)
+    ([here("S1")], [there("S1")], []),
+    ([], [there("S1")], [K.MISSING_HERE]),
+    ([here("S1")], [], [K.MISSING_UPSTREAM]),
+    ([here("S1")], [there("S1", "100.01")], [K.AMOUNT_DIFFERS]),
+    ([here("S1")], [there("S1", "100.00", "79.99")], [K.AMOUNT_DIFFERS]),
+    ([here("S1", revoked=True)], [there("S1")], [K.REVOKED_HERE_ONLY]),
+    ([here("S1")], [there("S1", revoked=True)], [K.REVOKED_UPSTREAM_ONLY]),
+    ([here("S1", revoked=True)], [there("S1", revoked=True)], []),
+    ([here("S1", revoked=True)], [], []),  # revoked before its upload was sent
+    ([], [there("S1", revoked=True)], []),  # nets to nothing on both sides
+    ([here("S1")], [there("S1"), there("S1")], [K.DUPLICATE_UPSTREAM]),
+    ([here("S1")], [there("S1", revoked=True), there("S1")], []),  # revoked then re-sent
+]
+
+
+@pytest.mark.parametrize(("local", "upstream", "kinds"), CASES)
+def test_each_case_of_local_against_upstream(
+    local: list[LocalSettlement], upstream: list[ReconciledSettlement], kinds: list[K]
+) -> None:
+    result = reconcile(MONTH, local, figures(*upstream))
+    assert [d.kind for d in result.differences] == kinds
+    for difference in result.differences:
+        assert difference.setl_id == "S1" and difference.action and difference.message
+        assert difference.article == "N§35, B§33"
+
+
+def test_totals_are_net_of_revocations_and_compared_first() -> None:
+    local = [here("S1", "100.00", "80.00"), here("S2", "50.50", "50.50", revoked=True)]
+    result = reconcile(MONTH, local, figures(there("S1", "100.00", "80.00")))
+    assert result.local == Totals(1, Amounts(D("100.00"), D("80.00"), D("20.00")))
+    assert result.totals_match and result.balanced
+    assert result.differences == ()  # S2 was revoked before upstream heard of it
+
+
+def test_a_fen_off_upstream_shows_in_the_totals_and_in_the_line() -> None:
+    result = reconcile(MONTH, [here("S1", "100.00", "80.00")], figures(there("S1", "100.01")))
+    assert not result.totals_match and not result.balanced
+    assert result.delta == Amounts(D("0.01"), D("0.00"), D("0.01"))
+    [difference] = result.differences
+    assert difference.delta == Amounts(D("0.01"), D("0.00"), D("0.01"))
+    assert "100.01" in difference.message and "0.01" in difference.message
+
+
+def test_missing_upstream_says_what_to_do_from_the_upload_state() -> None:
+    def action(delivered: bool | None) -> str:
+        result = reconcile(MONTH, [here("S1", delivered=delivered)], figures())
+        return result.differences[0].action
+
+    assert "MSG-S1" in action(False) and "上传队列" in action(False)
+    assert "结算月份" in action(True)
+    assert "未找到该结算的上传记录" in action(None)
+
+
+def test_differences_are_ordered_by_date_then_id() -> None:
+    local = [here("B", day=date(2026, 1, 9)), here("A", day=date(2026, 1, 9))]
+    local.append(here("C", day=date(2026, 1, 2)))
+    result = reconcile(MONTH, local, figures())
+    assert [d.setl_id for d in result.differences] == ["C", "A", "B"]
+
+
+@pytest.mark.parametrize("text", ["2026-1", "2026-13", "2026-00", "26-01", "", "2026/01"])
+def test_a_month_must_be_yyyy_mm(text: str) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        parse_month(text)
+
+
+def test_month_arithmetic_crosses_the_year() -> None:
+    assert previous_month(date(2026, 1, 3)) == "2025-12"
+    assert previous_month(date(2026, 11, 24)) == "2026-10"
+    assert next_month("2025-12") == "2026-01"
+    assert first_day("2026-02") == date(2026, 2, 1)
+
+
+fen = st.decimals(min_value=D("0.00"), max_value=D("99999.99"), places=2)
+
+
+@given(st.lists(st.tuples(fen, fen), max_size=12), st.sets(st.integers(0, 11)))
+def test_balanced_exactly_when_both_sides_list_the_same(
+    rows: list[tuple[Decimal, Decimal]], dropped: set[int]
+) -> None:
+    local = [
+        LocalSettlement(f"S{n}", "P", "medical", DAY, Amounts(t + f, f, t))
+        for n, (t, f) in enumerate(rows)
+    ]
+    upstream = [
+        ReconciledSettlement(s.setl_id, "M", "P", "medical", DAY, *vars(s.amounts).values())
+        for n, s in enumerate(local)
+        if n not in dropped
+    ]
+    result = reconcile(MONTH, local, figures(*upstream))
+    missing = [s.setl_id for n, s in enumerate(local) if n in dropped]
+    assert [d.setl_id for d in result.differences] == sorted(missing)
+    assert all(d.kind is K.MISSING_UPSTREAM for d in result.differences)
+    assert result.balanced == (not missing)
+    total = sum((s.amounts.total for s in local), D("0.00"))
+    assert result.local.amounts.total == total
