@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import queue_drain, settlement
+from benchmarks import hl7_ingest, queue_drain, settlement
 
 
 def main(names: list[str]) -> None:
     full = os.environ.get("BENCH_FULL") == "1"
     benchmarks = {
         "settlement": settlement.run,
+        "hl7_ingest": hl7_ingest.run,
         "queue_drain": (
             (lambda: queue_drain.run(10_000, 20.0))
             if full
