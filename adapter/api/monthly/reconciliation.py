@@ -1,0 +1,143 @@
+"""``GET /api/v1/reconciliation/{yyyy-mm}`` and ``POST …/run`` (billing, it): the month's
+settlements against upstream's monthly figures (WI3201), differences listed (N§35, B§33)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+
+from adapter.api.monthly.common import MONTH_PATTERN, BillingOrIt, MonthlyDep
+from adapter.api.routes.common import Money
+from adapter.domain.reconciliation import Amounts, Totals
+from adapter.services.reconciliation import ReconciliationReport, RunInfo
+
+router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
+MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
+
+
+class AmountsOut(BaseModel):
+    total: Money
+    fund_pay: Money
+    personal_pay: Money
+
+    @classmethod
+    def of(cls, amounts: Amounts | None) -> AmountsOut | None:
+        if amounts is None:
+            return None
+        return cls(
+            total=amounts.total, fund_pay=amounts.fund_pay, personal_pay=amounts.personal_pay
+        )
+
+
+class TotalsOut(BaseModel):
+    count: int
+    total: Money
+    fund_pay: Money
+    personal_pay: Money
+
+    @classmethod
+    def of(cls, totals: Totals) -> TotalsOut:
+        a = totals.amounts
+        return cls(
+            count=totals.count, total=a.total, fund_pay=a.fund_pay, personal_pay=a.personal_pay
+        )
+
+
+class DifferenceOut(BaseModel):
+    kind: str
+    kind_label: str
+    setl_id: str
+    psn_no: str
+    settles_on: date | None
+    local: AmountsOut | None
+    upstream: AmountsOut | None
+    delta: AmountsOut | None  # upstream minus local
+    message: str
+    action: str
+    article: str
+
+
+class RunOut(BaseModel):
+    id: int
+    started_at: datetime
+    finished_at: datetime
+    actor: str
+    outcome: str
+    message: str
+
+    @classmethod
+    def of(cls, run: RunInfo) -> RunOut:
+        return cls(
+            id=run.id,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            actor=run.actor,
+            outcome=run.outcome,
+            message=run.message,
+        )
+
+
+class ReconciliationOut(BaseModel):
+    month: str
+    run: RunOut
+    balanced: bool
+    totals_match: bool
+    local: TotalsOut | None  # net of revocations
+    upstream: TotalsOut | None
+    differences: list[DifferenceOut]
+    settlements: list[dict[str, Any]]  # the month's local settlements as compared
+
+    @classmethod
+    def of(cls, report: ReconciliationReport) -> ReconciliationOut:
+        result = report.result
+        return cls(
+            month=report.run.month,
+            run=RunOut.of(report.run),
+            balanced=bool(result and result.balanced),
+            totals_match=bool(result and result.totals_match),
+            local=TotalsOut.of(result.local) if result else None,
+            upstream=TotalsOut.of(result.upstream) if result else None,
+            differences=[
+                DifferenceOut(
+                    kind=d.kind.value,
+                    kind_label=d.kind.label,
+                    setl_id=d.setl_id,
+                    psn_no=d.psn_no,
+                    settles_on=d.settles_on,
+                    local=AmountsOut.of(d.local),
+                    upstream=AmountsOut.of(d.upstream),
+                    delta=AmountsOut.of(d.delta),
+                    message=d.message,
+                    action=d.action,
+                    article=d.article,
+                )
+                for d in (result.differences if result else ())
+            ],
+            settlements=list(report.lines),
+        )
+
+
+@router.get(
+    "/{month}", response_model=ReconciliationOut, summary="The month's latest reconciliation"
+)
+def latest(monthly: MonthlyDep, _: BillingOrIt, month: str = MonthPath) -> ReconciliationOut:
+    return ReconciliationOut.of(monthly.reconciliation.latest(month))
+
+
+@router.get(
+    "/{month}/runs", response_model=list[RunOut], summary="Every reconciliation run of the month"
+)
+def runs(monthly: MonthlyDep, _: BillingOrIt, month: str = MonthPath) -> list[RunOut]:
+    return [RunOut.of(run) for run in monthly.reconciliation.history(month)]
+
+
+@router.post(
+    "/{month}/run",
+    response_model=ReconciliationOut,
+    summary="Reconcile the month now against upstream's figures (WI3201)",
+)
+def run(monthly: MonthlyDep, principal: BillingOrIt, month: str = MonthPath) -> ReconciliationOut:
+    return ReconciliationOut.of(monthly.reconciliation.run(month, actor=principal.name))

@@ -1,0 +1,341 @@
+"""Monthly reconciliation (对账) as a use case: run it, keep it, show it (N§35, B§33).
+
+:meth:`Reconciliations.run`, in order:
+
+1. the month's local settlements of this institution — by discharge date, so a stay that
+   crossed New Year counts in the month it was discharged (N§36, B§41) — with each one's
+   upload (``WI2301``/``WI2701``) and whether upstream has acknowledged it;
+2. upstream's figures for the month (``WI3201``), read outside any transaction;
+3. the comparison (:func:`adapter.domain.reconciliation.reconcile`): totals first, then
+   settlement by settlement;
+4. in one transaction: the run, its differences and an audit entry.
+
+If upstream cannot be read, a ``failed`` run is kept with the reason (so IT sees it in the
+month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
+from adapter.domain.reconciliation import (
+    Amounts,
+    Difference,
+    DifferenceKind,
+    LocalSettlement,
+    ReconciliationResult,
+    Totals,
+    parse_month,
+    reconcile,
+)
+from adapter.domain.settlement import SettlementStatus
+from adapter.domain.upstream import Infno
+from adapter.services.context import ServiceContext
+from adapter.services.monthly_tables import reconciliation_difference, reconciliation_run
+from adapter.services.tables import service_upload
+from adapter.store.sql import table
+from adapter.store.tables import EncounterRow, SettlementRow
+from adapter.store.uow import UnitOfWork
+
+_encounter = table(EncounterRow)
+_settlement = table(SettlementRow)
+_UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    month: str
+    started_at: datetime
+    finished_at: datetime
+    actor: str
+    outcome: str  # balanced | differences | failed
+    message: str
+
+
+@dataclass(frozen=True)
+class ReconciliationReport:
+    """A kept run: its result (``None`` for a failed run) and the lines compared."""
+
+    run: RunInfo
+    result: ReconciliationResult | None
+    lines: tuple[dict[str, Any], ...]
+
+
+def require_month(month: str, today: date) -> str:
+    """A month that has begun; ``InvalidMessage`` naming ``month`` otherwise."""
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        raise InvalidMessage(str(exc), field="month", code="MONTH_INVALID") from exc
+    if month > f"{today:%Y-%m}":
+        raise InvalidMessage(f"{month}尚未开始，不能对账", field="month", code="MONTH_IN_FUTURE")
+    return month
+
+
+def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[LocalSettlement]:
+    """This institution's settlements of ``month`` (settled and revoked), with upload state."""
+    summaries = uow.settlements.summaries_by_month(month, institution_code=ctx.institution.code)
+    ids = [s.id for s in summaries]
+    facts: dict[str, tuple[str, bool]] = {}  # settlement id → (encounter kind, crosses year)
+    uploads: dict[str, str] = {}
+    for start in range(0, len(ids), 500):  # chunked: SQLite limits bound parameters
+        chunk = ids[start : start + 500]
+        rows = uow.session.execute(
+            select(_settlement.c.id, _encounter.c.kind, _settlement.c.crosses_year)
+            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+            .where(_settlement.c.id.in_(chunk))
+        )
+        facts.update((row.id, (row.kind, bool(row.crosses_year))) for row in rows)
+        uploaded = uow.session.execute(
+            select(service_upload.c.settlement_id, service_upload.c.msgid)
+            .where(service_upload.c.settlement_id.in_(chunk), service_upload.c.infno.in_(_UPLOADS))
+            .order_by(service_upload.c.id)
+        )
+        uploads.update(
+            (row.settlement_id, row.msgid) for row in uploaded
+        )  # the latest upload of each settlement wins
+    found = []
+    for s in summaries:
+        msgid = uploads.get(s.id, "")
+        kind, crosses_year = facts.get(s.id, ("", False))
+        b = s.breakdown
+        found.append(
+            LocalSettlement(
+                setl_id=s.id,
+                psn_no=s.psn_no,
+                kind=kind,
+                settles_on=s.settles_on,
+                amounts=Amounts(b.total, b.fund_pay, b.personal_pay),
+                revoked=s.status is SettlementStatus.REVOKED,
+                slip_no=s.slip_no,
+                crosses_year=crosses_year,
+                upload_msgid=msgid,
+                upload_delivered=ctx.outbox.delivered(uow.session, msgid) if msgid else None,
+            )
+        )
+    return found
+
+
+def _line(s: LocalSettlement) -> dict[str, Any]:
+    return {
+        "setl_id": s.setl_id,
+        "slip_no": s.slip_no,
+        "psn_no": s.psn_no,
+        "kind": s.kind,
+        "settles_on": s.settles_on.isoformat(),
+        "total": str(s.amounts.total),
+        "fund_pay": str(s.amounts.fund_pay),
+        "personal_pay": str(s.amounts.personal_pay),
+        "status": "revoked" if s.revoked else "settled",
+        "crosses_year": s.crosses_year,
+        "upload_msgid": s.upload_msgid,
+        "upload_delivered": s.upload_delivered,
+    }
+
+
+def _totals(prefix: str, totals: Totals) -> dict[str, Any]:
+    a = totals.amounts
+    return {
+        f"{prefix}_count": totals.count,
+        f"{prefix}_total": a.total,
+        f"{prefix}_fund_pay": a.fund_pay,
+        f"{prefix}_personal_pay": a.personal_pay,
+    }
+
+
+def _totals_of(row: Any, prefix: str) -> Totals:
+    return Totals(
+        getattr(row, f"{prefix}_count"),
+        Amounts(
+            getattr(row, f"{prefix}_total"),
+            getattr(row, f"{prefix}_fund_pay"),
+            getattr(row, f"{prefix}_personal_pay"),
+        ),
+    )
+
+
+def _side(row: Any, prefix: str) -> Amounts | None:
+    total = getattr(row, f"{prefix}_total")
+    if total is None:
+        return None
+    return Amounts(
+        total, getattr(row, f"{prefix}_fund_pay"), getattr(row, f"{prefix}_personal_pay")
+    )
+
+
+def _side_values(prefix: str, amounts: Amounts | None) -> dict[str, Any]:
+    return {
+        f"{prefix}_total": amounts.total if amounts else None,
+        f"{prefix}_fund_pay": amounts.fund_pay if amounts else None,
+        f"{prefix}_personal_pay": amounts.personal_pay if amounts else None,
+    }
+
+
+class Reconciliations:
+    def __init__(self, ctx: ServiceContext):
+        self._ctx = ctx
+
+    def run(self, month: str, *, actor: str) -> ReconciliationReport:
+        """Reconcile ``month`` now and keep the result (see the module docstring)."""
+        ctx = self._ctx
+        started = ctx.now()
+        require_month(month, ctx.local_date(started))
+        with ctx.uow() as uow:
+            local = local_settlements(ctx, uow, month)
+        lines = tuple(_line(s) for s in local)
+        try:
+            figures = ctx.gateway.reconciliation(month, context=f"reconciliation:{month}")
+        except UpstreamError as exc:
+            empty = Totals.of(())
+            self._keep(month, started, actor, None, lines, "failed", exc.message, empty)
+            raise
+        result = reconcile(month, local, figures)
+        outcome = "balanced" if result.balanced else "differences"
+        message = (
+            "本月本地结算与上级系统一致"
+            if result.balanced
+            else f"发现{len(result.differences)}处差异"
+            + ("，总额不一致" if not result.totals_match else "，总额一致")
+        )
+        return self._keep(month, started, actor, result, lines, outcome, message, result.local)
+
+    def _keep(
+        self,
+        month: str,
+        started: datetime,
+        actor: str,
+        result: ReconciliationResult | None,
+        lines: tuple[dict[str, Any], ...],
+        outcome: str,
+        message: str,
+        local: Totals,
+    ) -> ReconciliationReport:
+        ctx = self._ctx
+        upstream = result.upstream if result else Totals.of(())
+        differences = result.differences if result else ()
+        finished = ctx.now()
+        with ctx.uow() as uow:
+            run_id = uow.session.execute(
+                reconciliation_run.insert()
+                .values(
+                    month=month,
+                    started_at=started,
+                    finished_at=finished,
+                    actor=actor,
+                    outcome=outcome,
+                    message=message,
+                    totals_match=bool(result and result.totals_match),
+                    **_totals("local", local),
+                    **_totals("upstream", upstream),
+                    difference_count=len(differences),
+                    lines=list(lines),
+                )
+                .returning(reconciliation_run.c.id)
+            ).scalar_one()
+            if differences:
+                uow.session.execute(
+                    reconciliation_difference.insert(),
+                    [_difference_values(run_id, n, d) for n, d in enumerate(differences)],
+                )
+            uow.audit.append(
+                actor=actor,
+                action="reconciliation.run",
+                subject_type="month",
+                subject_id=month,
+                details={
+                    "run_id": run_id,
+                    "outcome": outcome,
+                    "differences": len(differences),
+                    "local_total": str(local.amounts.total),
+                    "upstream_total": str(upstream.amounts.total),
+                    "message": message,
+                },
+            )
+            uow.commit()
+        run = RunInfo(run_id, month, started, finished, actor, outcome, message)
+        return ReconciliationReport(run, result, lines)
+
+    def latest(self, month: str) -> ReconciliationReport:
+        """The month's latest kept run; :class:`NotFound` if it was never reconciled."""
+        ctx = self._ctx
+        require_month(month, ctx.local_date(ctx.now()))
+        with ctx.uow() as uow:
+            row = uow.session.execute(
+                select(reconciliation_run)
+                .where(reconciliation_run.c.month == month)
+                .order_by(reconciliation_run.c.id.desc())
+                .limit(1)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(
+                    f"{month}尚未对账，可立即执行对账（POST …/reconciliation/{month}/run）",
+                    code="RECONCILIATION_NOT_RUN",
+                )
+            rows = uow.session.execute(
+                select(reconciliation_difference)
+                .where(reconciliation_difference.c.run_id == row.id)
+                .order_by(reconciliation_difference.c.position)
+            ).all()
+        return _report(row, rows)
+
+    def history(self, month: str) -> list[RunInfo]:
+        """Every run of ``month``, newest first."""
+        with self._ctx.uow() as uow:
+            rows = uow.session.execute(
+                select(reconciliation_run)
+                .where(reconciliation_run.c.month == month)
+                .order_by(reconciliation_run.c.id.desc())
+            ).all()
+        return [_run_info(row) for row in rows]
+
+
+def _difference_values(run_id: int, position: int, d: Difference) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "position": position,
+        "kind": d.kind.value,
+        "setl_id": d.setl_id,
+        "psn_no": d.psn_no,
+        "settles_on": d.settles_on,
+        **_side_values("local", d.local),
+        **_side_values("upstream", d.upstream),
+        "message": d.message,
+        "action": d.action,
+        "article": d.article,
+    }
+
+
+def _run_info(row: Any) -> RunInfo:
+    return RunInfo(
+        row.id, row.month, row.started_at, row.finished_at, row.actor, row.outcome, row.message
+    )
+
+
+def _report(row: Any, rows: Sequence[Any]) -> ReconciliationReport:
+    result = None
+    if row.outcome != "failed":
+        differences = tuple(
+            Difference(
+                DifferenceKind(d.kind),
+                d.setl_id,
+                d.psn_no,
+                d.settles_on,
+                _side(d, "local"),
+                _side(d, "upstream"),
+                d.message,
+                d.action,
+                d.article,
+            )
+            for d in rows
+        )
+        result = ReconciliationResult(
+            row.month, _totals_of(row, "local"), _totals_of(row, "upstream"), differences
+        )
+    return ReconciliationReport(_run_info(row), result, tuple(row.lines))

@@ -1,0 +1,186 @@
+"""Reconciliation end to end (N§35, B§33): real stays settled through the services, uploads
+delivered (or not) through the real queue to the simulator, upstream differences seeded,
+and the month reconciled over REST — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import Engine
+
+from adapter.domain.errors import UpstreamUnavailable
+from adapter.services.container import Services
+from adapter.services.monthly import MonthlyServices
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.monthly.api import monthly_api
+from tests.integration.monthly.world import (
+    BED,
+    DRUG,
+    Desk,
+    SetClock,
+    at,
+    fee,
+    seed,
+    upstream_settlement,
+)
+from tests.integration.services.helpers import INSTITUTION
+from upload_queue import UploadQueue
+
+D = Decimal
+JAN = "2026-01"
+
+
+def d(day: int, month: int = 1, year: int = 2026) -> date:
+    return date(year, month, day)
+
+
+def test_a_month_reconciles_to_exactly_the_expected_differences(
+    services: Services,
+    clock: SetClock,
+    queue: UploadQueue,
+    sim: SimulatorServer,
+    db: Engine,
+    db_url: str,
+) -> None:
+    desk = Desk(services, clock)
+    dec = d(15, 12, 2025)
+    # December: discharged 2025-12-20, belongs to December only.
+    desk.stay("P001", "V-G", dec, d(20, 12, 2025), [fee("G1", DRUG, "36.50", dec)])
+    # Cross-year stay: admitted 2025-12-28, discharged 2026-01-05 → one bill, in January.
+    a = desk.stay(
+        "P001",
+        "V-A",
+        d(28, 12, 2025),
+        d(5),
+        [
+            fee("A1", DRUG, "36.50", d(29, 12, 2025)),
+            fee("A2", BED, "180.00", d(2), quantity="3"),  # 150.00 fund, 30.00 over standard
+        ],
+    )
+    # Settled, revoked and settled again: only the second counts, on both sides.
+    b = desk.stay("P002", "V-B", d(3), d(6), [fee("B1", DRUG, "73.00", d(4), quantity="2")])
+    desk.revoke(b, d(6))
+    b2 = desk.settle(b.encounter.id, d(6))
+    c = desk.stay("P007", "V-C", d(4), d(7), [fee("C1", DRUG, "18.25", d(5))])
+    assert queue.worker().drain() > 0  # everything so far reaches upstream
+    # From here on nothing is delivered:
+    desk.revoke(c, d(8))  # revoked here; the WI2305 stays in the queue
+    dd = desk.stay("P001", "V-D", d(6), d(8), [fee("D1", DRUG, "54.75", d(7), quantity="3")])
+    e = desk.stay("P002", "V-E", d(7), d(9), [fee("E1", DRUG, "18.25", d(8))])
+    f = desk.stay("P007", "V-F", d(8), d(9), [fee("F1", DRUG, "36.50", d(8), quantity="2")])
+    seed(
+        sim.url,
+        figures=[
+            {
+                "fixmedins_code": INSTITUTION,
+                "month": JAN,
+                "total": "0.00",
+                "fund_pay": "0.00",
+                "psn_pay": "0.00",
+                "settlements": [
+                    upstream_settlement(dd.id, d(8), "54.70", "54.70"),  # 5 fen short
+                    upstream_settlement("SX-UPSTREAM-ONLY", d(15), "99.00", "99.00"),
+                    upstream_settlement(f.id, d(9), "36.50", "36.50", psn_no="P007", revoked=True),
+                ],
+            }
+        ],
+    )
+    clock.set(at(d(3, 2), 6))
+    with monthly_api(db, db_url, services) as api:
+        assert api.get(f"/api/v1/reconciliation/{JAN}").status_code == 404  # not yet run
+        reply = api.post(f"/api/v1/reconciliation/{JAN}/run")
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert api.get(f"/api/v1/reconciliation/{JAN}", role="it").json() == body
+        assert api.post(f"/api/v1/reconciliation/{JAN}/run", role="admission").status_code == 403
+
+    expected = sorted(
+        [
+            (d(7), c.id, "revoked_here_only"),
+            (d(8), dd.id, "amount_differs"),
+            (d(9), e.id, "missing_upstream"),
+            (d(9), f.id, "revoked_upstream_only"),
+            (d(15), "SX-UPSTREAM-ONLY", "missing_here"),
+        ]
+    )
+    got = [
+        (date.fromisoformat(x["settles_on"]), x["setl_id"], x["kind"]) for x in body["differences"]
+    ]
+    assert got == expected
+    by_kind = {x["kind"]: x for x in body["differences"]}
+    amount = by_kind["amount_differs"]
+    assert (amount["local"]["total"], amount["upstream"]["total"], amount["delta"]["total"]) == (
+        "54.75",
+        "54.70",
+        "-0.05",
+    )
+    assert "上传队列" in by_kind["missing_upstream"]["action"]
+    assert by_kind["revoked_here_only"]["kind_label"] == "仅本地已撤销"
+
+    # Totals first, net of revocations: A + B2 + D + E + F here; A + B2 + C + D' + SX upstream.
+    a_total = a.breakdown.total
+    assert a_total == D("216.50") and a.bill.crosses_year
+    local_total = a_total + D("73.00") + D("54.75") + D("18.25") + D("36.50")
+    assert body["local"] == {
+        "count": 5,
+        "total": str(local_total),
+        "fund_pay": str(a.breakdown.fund_pay + D("73.00") + D("54.75") + D("18.25") + D("36.50")),
+        "personal_pay": str(a.breakdown.personal_pay),
+    }
+    upstream_total = a_total + D("73.00") + D("18.25") + D("54.70") + D("99.00")
+    assert body["upstream"]["count"] == 5 and body["upstream"]["total"] == str(upstream_total)
+    assert not body["totals_match"] and not body["balanced"]
+    assert body["run"]["outcome"] == "differences" and body["run"]["actor"] == "billing-01"
+
+    listed = {s["setl_id"]: s for s in body["settlements"]}
+    assert set(listed) == {a.id, b.id, b2.id, c.id, dd.id, e.id, f.id}  # not December's g
+    assert listed[a.id]["crosses_year"] is True and listed[b.id]["status"] == "revoked"
+    assert listed[e.id]["upload_delivered"] is False and listed[a.id]["upload_delivered"] is True
+
+
+def test_december_holds_only_what_was_discharged_in_december(
+    services: Services, monthly: MonthlyServices, clock: SetClock, queue: UploadQueue
+) -> None:
+    desk = Desk(services, clock)
+    g = desk.stay(
+        "P001", "V-G", d(15, 12, 2025), d(20, 12, 2025), [fee("G1", DRUG, "36.50", d(15, 12, 2025))]
+    )
+    desk.stay("P001", "V-A", d(28, 12, 2025), d(5), [fee("A1", DRUG, "36.50", d(29, 12, 2025))])
+    queue.worker().drain()
+    clock.set(at(d(3, 2), 6))
+    report = monthly.reconciliation.run("2025-12", actor="system")
+    assert [line["setl_id"] for line in report.lines] == [g.id]
+    assert report.result is not None
+    # the simulator's demo figures for December are three settlements made elsewhere
+    assert {x.kind.value for x in report.result.differences} == {"missing_here"}
+    assert g.id not in {x.setl_id for x in report.result.differences}
+
+
+def test_a_balanced_month_and_an_unreachable_upstream_are_both_kept(
+    services: Services,
+    monthly: MonthlyServices,
+    clock: SetClock,
+    queue: UploadQueue,
+    sim: SimulatorServer,
+) -> None:
+    desk = Desk(services, clock)
+    desk.stay("P001", "V-1", d(3), d(5), [fee("L1", DRUG, "36.50", d(4))])
+    queue.worker().drain()
+    clock.set(at(d(3, 2), 6))
+    report = monthly.reconciliation.run(JAN, actor="system")
+    assert report.run.outcome == "balanced" and report.result and report.result.balanced
+    assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": True}).status_code == 200
+    try:
+        try:
+            monthly.reconciliation.run(JAN, actor="system")
+        except UpstreamUnavailable:
+            pass
+        else:
+            raise AssertionError("an unreachable upstream must fail the run")
+    finally:
+        httpx.post(f"{sim.url}/_sim/faults", json={})
+    [failed, balanced] = monthly.reconciliation.history(JAN)
+    assert failed.outcome == "failed" and balanced.outcome == "balanced"
+    assert monthly.reconciliation.latest(JAN).result is None
