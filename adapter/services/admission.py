@@ -32,6 +32,7 @@ from adapter.services import ids, payloads
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
+from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord
@@ -208,6 +209,7 @@ class Admissions:
         """Cancel an admission with no settlement; queue its revocation upstream (WI2404)."""
         ctx = self._ctx
         with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             if encounter.kind is EncounterKind.DEVICE:
@@ -246,6 +248,7 @@ class Admissions:
         """HL7 A03 where the site settles at the billing desk: note the discharge, settle later."""
         require_aware(discharged_at, "discharged_at")
         with self._ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             if encounter.status not in (EncounterStatus.ADMITTED, EncounterStatus.REVOKED):

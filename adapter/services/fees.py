@@ -26,6 +26,7 @@ from adapter.domain.pricing import price_line
 from adapter.services.admission import require_aware
 from adapter.services.billing import treatment_catalogue
 from adapter.services.context import ServiceContext
+from adapter.services.locks import lock_encounter
 from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
 from adapter.store.uow import UnitOfWork
 
@@ -92,6 +93,7 @@ class Fees:
         for index, line in enumerate(lines):
             require_aware(line.occurred_at, f"lines.{index}.occurred_at")
         with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             require_open(record.encounter)
             stored = uow.fee_lines.list_stored(encounter_id)
@@ -193,6 +195,7 @@ class Fees:
         out of catalogue (目录外: the worker pays, N§32)."""
         ctx = self._ctx
         with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             require_open(record.encounter)
             stored = {s.line.line_id: s for s in uow.fee_lines.list_stored(encounter_id)}

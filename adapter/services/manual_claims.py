@@ -29,6 +29,7 @@ from adapter.services import ids, payloads
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
 from adapter.services.identity import Identity
+from adapter.services.locks import lock_encounter
 from adapter.services.tables import manual_claim, service_upload
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
@@ -149,6 +150,7 @@ class ManualClaims:
         if reason is ManualClaimReason.UPSTREAM_UNAVAILABLE:
             self._check_outage()
         with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             claimed = encounter.moved_to(EncounterStatus.MANUAL_CLAIM)

@@ -33,6 +33,7 @@ from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.context import ServiceContext
 from adapter.services.fees import require_open
+from adapter.services.locks import lock_encounter
 from adapter.services.tables import rehab_plan
 from adapter.services.uploads import queue_upload
 from adapter.store.uow import UnitOfWork
@@ -111,6 +112,7 @@ class RehabPlans:
     def save(self, encounter_id: str, plan: Mapping[str, Any], *, actor: str) -> PlanSaved:
         ctx = self._ctx
         with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             if encounter.kind is not EncounterKind.REHAB:

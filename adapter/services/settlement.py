@@ -42,6 +42,7 @@ from adapter.services.billing import price_encounter, refuse_unmapped
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache
+from adapter.services.locks import lock_encounter
 from adapter.services.rehab import check_gate
 from adapter.services.uploads import queue_upload, upload_for_settlement
 from adapter.store.uow import UnitOfWork
@@ -134,6 +135,7 @@ class Settlements:
             self._audit_refusal(encounter, decision.reasons, actor)
             raise EligibilityRefused(decision.reasons)
         with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, request.encounter_id)
             record = uow.encounters.get(request.encounter_id)
             current = record.encounter
             _may_settle(current, request.discharged_at)
@@ -227,6 +229,7 @@ class Settlements:
                 raise InvalidTransition(
                     f"结算{settlement_id}已撤销，不能重复撤销", code="SETTLEMENT_NOT_ACTIVE"
                 )
+            lock_encounter(uow, settlement.encounter.id)
             record = uow.encounters.get(settlement.encounter.id)
             revoked_encounter = record.encounter.moved_to(EncounterStatus.REVOKED)
             revoked = uow.settlements.revoke(settlement_id, at=ctx.now(), reason=reason)

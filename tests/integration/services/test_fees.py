@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -165,3 +166,27 @@ def test_settlement_is_refused_while_a_line_is_unmapped(
     assert refused.value.code == "FEES_UNMAPPED" and "L1" in refused.value.message
     presettle = services.settlements.presettle(stay.id, local(0, 8))
     assert presettle.unmapped == ("L1",)
+
+
+def test_two_fee_batches_for_one_stay_at_once_are_both_recorded(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def send(prefix: str) -> None:
+        lines = [fee(f"{prefix}{n}", "XA11DBM001", "9.90") for n in range(20)]
+        barrier.wait()
+        try:
+            services.fees.record(stay.id, lines, actor="his")
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(p,)) for p in ("A", "B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with UnitOfWork(db) as uow:
+        assert len(uow.fee_lines.list(stay.id)) == 40
