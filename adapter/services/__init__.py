@@ -1,1 +1,9 @@
-"""Use cases, one transaction each."""
+"""Use cases, one transaction each, each writing an audit entry (reads excepted).
+
+Build :class:`~adapter.services.container.Services` with explicit dependencies; its
+attributes are the use cases (``identity``, ``eligibility``, ``admissions``, ``fees``,
+``rehab``, ``settlements``, ``devices``, ``manual_claims``) and ``commands``, the
+:class:`~adapter.domain.commands.EncounterCommands` implementation the HL7 connector drives.
+Upload job payloads: :mod:`adapter.services.payloads`. The use cases' own tables:
+:mod:`adapter.services.tables`.
+"""
