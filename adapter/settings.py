@@ -114,6 +114,18 @@ class QueueSettings(BaseModel):
     retention_days: int = Field(default=90, ge=1)
 
 
+class PolicySettings(BaseModel):
+    """Site policy of the workflows; the defaults follow the articles (N§33, N§34, N§38)."""
+
+    # the discharge record and a device settlement are due this long after settlement (30 min)
+    upload_within_minutes: int = Field(default=30, ge=1, le=30)
+    # the rehab plan is due "before discharge"; without an expected discharge, this long after
+    rehab_plan_upload_within_hours: int = Field(default=24, ge=1)
+    # upstream unreachable this long before a stay may go to manual reimbursement for it
+    manual_claim_wait_minutes: int = Field(default=30, ge=0)
+    fee_batch_size: int = Field(default=100, ge=1, le=1000)
+
+
 class HL7Settings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -141,6 +153,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings
     hl7: HL7Settings = Field(default_factory=HL7Settings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from adapter.domain.ports import MsgidSource
 from adapter.services.container import Services
-from adapter.services.context import InstitutionProfile
+from adapter.services.context import InstitutionProfile, Policy
 from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.uow import UnitOfWork
@@ -152,7 +152,7 @@ def build_runtime(
 
 
 def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> Services:
-    institution = settings.institution
+    institution, policy = settings.institution, settings.policy
     return Services(
         engine=runtime.engine,
         gateway=runtime.gateway,
@@ -167,4 +167,12 @@ def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> 
             province=institution.province,
         ),
         time_zone=settings.time_zone,
+        policy=Policy(
+            upload_within=timedelta(minutes=policy.upload_within_minutes),
+            admission_upload_within=timedelta(minutes=policy.upload_within_minutes),
+            revocation_upload_within=timedelta(minutes=policy.upload_within_minutes),
+            rehab_plan_upload_within=timedelta(hours=policy.rehab_plan_upload_within_hours),
+            manual_claim_wait=timedelta(minutes=policy.manual_claim_wait_minutes),
+            fee_batch_size=policy.fee_batch_size,
+        ),
     )
