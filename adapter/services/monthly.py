@@ -3,7 +3,7 @@
 The existing container (:class:`~adapter.services.container.Services`) is not changed; the
 composition root (or the REST dependency, lazily) makes one of these from its context::
 
-    monthly = MonthlyServices(runtime.services.context)
+    monthly = MonthlyServices(runtime.services.context, MonthlyPolicy(device_regions=...))
     app.state.monthly = monthly
 
 Everything here shares the context's engine, gateway, outbox, msgid source and clock, so a
@@ -12,11 +12,44 @@ confirmation queued here is delivered by the same upload queue as a settlement.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapter.services.catalogue_import import CatalogueImport
+from adapter.services.catalogue_sync import CatalogueSync
 from adapter.services.context import ServiceContext
+from adapter.services.deductions import Deductions
+from adapter.services.device_funds import DeviceFunds
 from adapter.services.reconciliation import Reconciliations
 
 
+@dataclass(frozen=True)
+class MonthlyPolicy:
+    """Site values for the monthly work (see each use case's module).
+
+    * ``device_funds_remind_after_day`` — a month's device funds are overdue for confirmation
+      from this day of the following month (B§40; the agency pushes the month on the 20th).
+    * ``device_funds_confirm_within`` — the deadline of the ``WI3301`` upload job.
+    * ``device_regions`` — insured places whose device catalogues are synced (N§32), besides
+      those already loaded.
+    """
+
+    device_funds_remind_after_day: int = 25
+    device_funds_confirm_within: timedelta = timedelta(days=1)
+    device_regions: tuple[str, ...] = field(default_factory=tuple)
+
+
 class MonthlyServices:
-    def __init__(self, ctx: ServiceContext):
+    def __init__(self, ctx: ServiceContext, policy: MonthlyPolicy | None = None):
+        policy = policy or MonthlyPolicy()
         self.context = ctx
+        self.policy = policy
         self.reconciliation = Reconciliations(ctx)
+        self.deductions = Deductions(ctx)
+        self.device_funds = DeviceFunds(
+            ctx,
+            remind_after_day=policy.device_funds_remind_after_day,
+            confirm_within=policy.device_funds_confirm_within,
+        )
+        self.catalogue = CatalogueSync(ctx, device_regions=policy.device_regions)
+        self.catalogue_import = CatalogueImport(ctx)

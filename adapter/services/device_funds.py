@@ -1,0 +1,267 @@
+"""Device fund receipts (月度结算收款确认, B§40).
+
+A device-fitting institution, once a month's settlement funds have arrived, confirms the
+receipt in the national system. :meth:`DeviceFunds.confirm` records the receipt and queues
+the confirmation (``WI3301``) in the same transaction, through the :class:`Outbox` port —
+the ``msgid`` is the job's idempotency key, so a retry can never confirm twice.
+
+A month *needs* a confirmation when this institution settled at least one device fitting in
+it; it is *overdue* from ``remind_after_day`` of the following month (the district agency
+pushes the month's data on the 20th, B§37, and the funds follow). :meth:`DeviceFunds.remind`
+logs ``device_funds_unconfirmed`` for each overdue month; :meth:`DeviceFunds.health` is a
+``/healthz`` probe that lists them without failing the check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from adapter.domain.errors import Conflict, DomainError, InvalidMessage
+from adapter.domain.money import ZERO, is_fen, to_fen
+from adapter.domain.reconciliation import first_day, month_of, next_month
+from adapter.domain.settlement import SettlementStatus
+from adapter.domain.upstream import Infno
+from adapter.services.context import ServiceContext
+from adapter.services.monthly_tables import device_funds_receipt
+from adapter.services.payloads import job_payload, money
+from adapter.services.reconciliation import require_month
+from adapter.store.sql import table
+from adapter.store.tables import EncounterRow, SettlementRow
+
+log = logging.getLogger("adapter")
+ARTICLE = "B§40"
+_settlement = table(SettlementRow)
+_encounter = table(EncounterRow)
+
+
+@dataclass(frozen=True)
+class FundsReceipt:
+    month: str
+    amount: Decimal
+    received_on: date
+    note: str
+    msgid: str
+    job_id: int
+    recorded_by: str
+    recorded_at: datetime
+    confirmed_upstream: bool  # the WI3301 was acknowledged
+
+
+@dataclass(frozen=True)
+class MonthFunds:
+    """A month with device settlements: what the fund owes, and whether receipt is confirmed."""
+
+    month: str
+    settlements: int
+    fund_pay: Decimal
+    receipt: FundsReceipt | None
+    overdue: bool  # unconfirmed past the reminder day
+
+    @property
+    def status(self) -> str:
+        if self.receipt is None:
+            return "unconfirmed"
+        return "confirmed" if self.receipt.confirmed_upstream else "queued"
+
+
+class DeviceFunds:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        remind_after_day: int = 25,
+        confirm_within: timedelta = timedelta(days=1),
+    ):
+        if not 1 <= remind_after_day <= 28:
+            raise ValueError("remind_after_day must be 1..28")
+        self._ctx = ctx
+        self.remind_after_day = remind_after_day
+        self.confirm_within = confirm_within
+
+    def _require_device_institution(self) -> None:
+        if "device" not in self._ctx.institution.kinds:
+            raise DomainError(
+                "本机构不是辅助器具配置直接结算协议机构，无需进行月度结算收款确认",
+                code="NOT_DEVICE_INSTITUTION",
+                article=ARTICLE,
+            )
+
+    def confirm(
+        self,
+        month: str,
+        amount: Decimal,
+        *,
+        actor: str,
+        received_on: date | None = None,
+        note: str = "",
+    ) -> FundsReceipt:
+        """Record that ``month``'s funds (``amount``) arrived and queue ``WI3301``.
+
+        The same month and amount again returns the first receipt (a repeated click);
+        another amount for a confirmed month is a :class:`Conflict`.
+        """
+        ctx = self._ctx
+        self._require_device_institution()
+        now = ctx.now()
+        today = ctx.local_date(now)
+        require_month(month, today)
+        if month >= month_of(today):
+            raise InvalidMessage(
+                f"{month}尚未结束，月度结算资金须在次月到账后确认", field="month", code="MONTH_OPEN"
+            )
+        if amount <= 0 or not is_fen(amount):
+            raise InvalidMessage("到账金额须大于0并精确到分", field="amount", code="AMOUNT_INVALID")
+        received_on = received_on or today
+        if received_on > today or received_on < first_day(next_month(month)):
+            raise InvalidMessage(
+                f"到账日期须在{next_month(month)}-01至今天之间", field="received_on"
+            )
+        existing = self.receipt(month)
+        if existing is not None:
+            return self._replay(existing, amount)
+        msgid = ctx.msgids.next()
+        input = {
+            "fixmedins_code": ctx.institution.code,
+            "month": month,
+            "amount": money(amount),
+            "received_on": received_on.isoformat(),
+            "note": note,
+        }
+        context = f"device-funds:{month}"
+        try:
+            with ctx.uow() as uow:
+                queued = ctx.outbox.enqueue(
+                    uow.session,
+                    kind=Infno.DEVICE_FUNDS_CONFIRM.value,
+                    payload=job_payload(
+                        Infno.DEVICE_FUNDS_CONFIRM, msgid, input, insuplc_admdvs="", context=context
+                    ),
+                    idempotency_key=msgid,
+                    ordering_key=context,
+                    deadline=now + self.confirm_within,
+                )
+                uow.session.execute(
+                    device_funds_receipt.insert().values(
+                        month=month,
+                        amount=amount,
+                        received_on=received_on,
+                        note=note,
+                        msgid=queued.msgid,
+                        job_id=queued.job_id,
+                        recorded_by=actor,
+                        recorded_at=now,
+                    )
+                )
+                uow.audit.append(
+                    actor=actor,
+                    action="device_funds.confirm",
+                    subject_type="month",
+                    subject_id=month,
+                    details={"amount": money(amount), "msgid": queued.msgid, "article": ARTICLE},
+                )
+                uow.commit()
+        except IntegrityError:  # another clerk confirmed the month a moment ago
+            existing = self.receipt(month)
+            if existing is None:
+                raise
+            return self._replay(existing, amount)
+        found = self.receipt(month)
+        assert found is not None
+        return found
+
+    def _replay(self, existing: FundsReceipt, amount: Decimal) -> FundsReceipt:
+        if existing.amount != amount:
+            raise Conflict(
+                f"{existing.month}的月度结算资金已于{existing.recorded_at:%Y-%m-%d}确认到账"
+                f"（{existing.amount}元），不能再次确认为{amount}元",
+                code="DEVICE_FUNDS_ALREADY_CONFIRMED",
+                article=ARTICLE,
+            )
+        return existing
+
+    def receipt(self, month: str) -> FundsReceipt | None:
+        with self._ctx.uow() as uow:
+            row = uow.session.execute(
+                select(device_funds_receipt).where(device_funds_receipt.c.month == month)
+            ).one_or_none()
+            return (
+                _receipt(row, self._ctx.outbox.delivered(uow.session, row.msgid)) if row else None
+            )
+
+    def months(self, *, limit: int = 24) -> list[MonthFunds]:
+        """Months with device settlements (and any month with a receipt), newest first."""
+        ctx = self._ctx
+        today = ctx.local_date(ctx.now())
+        with ctx.uow() as uow:
+            rows = uow.session.execute(
+                select(
+                    _settlement.c.month,
+                    func.count(),
+                    func.coalesce(func.sum(_settlement.c.fund_pay), 0),
+                )
+                .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+                .where(
+                    _encounter.c.kind == "device",
+                    _encounter.c.institution_code == ctx.institution.code,
+                    _settlement.c.status == SettlementStatus.SETTLED.value,
+                )
+                .group_by(_settlement.c.month)
+            ).all()
+            receipts = {
+                row.month: _receipt(row, ctx.outbox.delivered(uow.session, row.msgid))
+                for row in uow.session.execute(select(device_funds_receipt))
+            }
+        settled = {month: (int(count), to_fen(str(total))) for month, count, total in rows}
+        found = []
+        for month in sorted(set(settled) | set(receipts), reverse=True)[:limit]:
+            count, total = settled.get(month, (0, ZERO))
+            receipt = receipts.get(month)
+            due = first_day(next_month(month)).replace(day=self.remind_after_day)
+            found.append(MonthFunds(month, count, total, receipt, receipt is None and today >= due))
+        return found
+
+    def overdue(self) -> list[MonthFunds]:
+        if "device" not in self._ctx.institution.kinds:
+            return []
+        return [m for m in self.months() if m.overdue]
+
+    def remind(self) -> list[str]:
+        """Log ``device_funds_unconfirmed`` for each overdue month; returns those months."""
+        months = self.overdue()
+        for m in months:
+            log.warning(
+                "device_funds_unconfirmed month=%s fund_pay=%s",
+                m.month,
+                m.fund_pay,
+                extra={"event": "device_funds_unconfirmed", "month": m.month, "article": ARTICLE},
+            )
+        return [m.month for m in months]
+
+    def health(self) -> dict[str, Any]:
+        """A ``/healthz`` probe: overdue months are reported, never a failure."""
+        months = [m.month for m in self.overdue()]
+        body: dict[str, Any] = {"ok": True, "unconfirmed_months": months}
+        if months:
+            body["message"] = f"{'、'.join(months)}的月度结算资金尚未确认到账（B§40）"
+        return body
+
+
+def _receipt(row: Any, delivered: bool) -> FundsReceipt:
+    return FundsReceipt(
+        month=row.month,
+        amount=row.amount,
+        received_on=row.received_on,
+        note=row.note,
+        msgid=row.msgid,
+        job_id=row.job_id,
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+        confirmed_upstream=delivered,
+    )
