@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: venv system-deps run serve test lint bench clean
 
-# Programs the tests drive besides Python packages (curl for the README walk-through).
-SYSTEM_PACKAGES := curl
+# Debian packages the tests need besides Python packages: curl for the README walk-through,
+# Chromium for the browser tests, a TrueType CJK font for the slip PDF (and the pages).
+SYSTEM_PACKAGES := curl chromium fonts-wqy-zenhei
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +29,7 @@ serve: $(STAMP)
 
 ## what the tests need from Debian, installed when missing (CI and fresh machines run as root)
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; \
 	fi

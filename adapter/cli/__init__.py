@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "adapter.cli.simulator",
     "adapter.cli.audit",
     "adapter.cli.hl7",
+    "adapter.cli.user",
 )
 
 

@@ -1,0 +1,66 @@
+"""The web face: server-rendered pages for the desks and IT, and the settlement slip.
+
+The composition root calls :func:`install` on the app ``build_app`` made::
+
+    from adapter.web import install
+    install(app)                      # pages under /web, the slip under /api/v1
+
+Nothing in ``adapter.api`` imports this package. The pages reach the use cases through
+``app.state.services`` and the operator parts (upload queue, call log, HL7 log) through an
+:class:`~adapter.web.ops.OpsConsole` — by default :class:`~adapter.web.ops.RuntimeOps` over
+``app.state.runtime``. Users and sessions live in :data:`adapter.web.tables.metadata`.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from adapter.web.auth import install_handlers
+from adapter.web.config import STATIC, WebConfig
+from adapter.web.ops import OpsConsole
+from adapter.web.render import make_templates
+from adapter.web.sessions import SessionPolicy
+from adapter.web.users import DEMO_PASSWORD, create_demo_users
+
+__all__ = ["DEMO_PASSWORD", "create_demo_users", "install"]
+
+
+def install(
+    app: FastAPI,
+    *,
+    ops: OpsConsole | None = None,
+    sessions: SessionPolicy | None = None,
+    font_path: str | None = None,
+    secure_cookies: bool = False,
+) -> None:
+    """Add the pages, the slip route, static files and the sign-in handlers to ``app``.
+
+    ``ops`` defaults to the runtime's parts (``app.state.runtime``), looked up per request.
+    ``font_path`` names the slip PDF's TrueType CJK font (else ``ADAPTER_SLIP_FONT``, else
+    the well-known system paths). ``secure_cookies``: cookies only over HTTPS.
+    """
+    from adapter.web import slip_routes
+    from adapter.web.pages import admission, billing, device, monitor, signin
+
+    settings = getattr(app.state, "settings", None)
+    zone = ZoneInfo(getattr(settings, "time_zone", "Asia/Shanghai"))
+    app.state.web = WebConfig(
+        templates=make_templates(zone),
+        sessions=sessions or SessionPolicy(),
+        ops=ops,
+        font_path=font_path,
+        zone=zone,
+        secure_cookies=secure_cookies,
+    )
+    install_handlers(app)
+    app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
+    for module in (signin, admission, billing, device, monitor, slip_routes):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/web/", status_code=307)

@@ -1,0 +1,1 @@
+"""The desks' pages, one module per desk; each has a ``router``."""

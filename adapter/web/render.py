@@ -1,0 +1,98 @@
+"""Templates and the filters every page uses: money to the fen, local times, masks, regions.
+
+:func:`page` renders a template with what the layout needs (the signed-in user, the CSRF
+token, the navigation for the user's roles).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from adapter.domain.money import to_fen
+from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
+from adapter.web.auth import session_of
+from adapter.web.config import TEMPLATES, web_config
+
+# First two digits of an administrative division code → the province-level name.
+PROVINCES = {
+    "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
+    "21": "辽宁省", "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省",
+    "33": "浙江省", "34": "安徽省", "35": "福建省", "36": "江西省", "37": "山东省",
+    "41": "河南省", "42": "湖北省", "43": "湖南省", "44": "广东省", "45": "广西壮族自治区",
+    "46": "海南省", "50": "重庆市", "51": "四川省", "52": "贵州省", "53": "云南省",
+    "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
+    "65": "新疆维吾尔自治区",
+}  # fmt: skip
+
+NAV = (
+    ("admission", "/web/admission", "入院登记"),
+    ("billing", "/web/billing", "结算收费"),
+    ("device", "/web/device", "辅助器具配置"),
+    ("it", "/web/monitor", "上传队列监控"),
+)
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else str(to_fen(value))
+
+
+def quantity(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def price(value: Decimal | None) -> str:
+    """A unit price: at least to the fen (18.25, 60.00), more places only when it has them."""
+    if value is None:
+        return ""
+    return str(to_fen(value)) if value == to_fen(value) else quantity(value)
+
+
+def region(code: str | None) -> str:
+    if not code:
+        return ""
+    name = PROVINCES.get(code[:2])
+    return f"{name}（{code}）" if name else code
+
+
+def make_templates(zone: ZoneInfo) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    env = templates.env
+
+    def local(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.astimezone(zone).strftime(fmt)
+        return value.strftime("%Y-%m-%d")
+
+    env.filters.update(
+        money=money,
+        quantity=quantity,
+        price=price,
+        local=local,
+        region=region,
+        mask_id=mask_citizen_id,
+        mask_card=mask_card_no,
+        mask_name=mask_name,
+        mask_phone=mask_phone,
+    )
+    return templates
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    session = session_of(request)
+    roles = session.user.roles if session else frozenset()
+    nav = [(href, label) for role, href, label in NAV if role in roles]
+    return web_config(request).templates.TemplateResponse(
+        request,
+        template,
+        {"session": session, "nav": nav, "csrf": session.csrf_token if session else "", **context},
+        status_code=status_code,
+    )

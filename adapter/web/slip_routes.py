@@ -1,0 +1,110 @@
+"""``GET /api/v1/settlements/{id}/slip``: the settlement slip, for any role.
+
+``Accept: text/html`` → the printable page (A4; ``?layout=receipt`` for an 80 mm printer);
+``Accept: application/pdf`` → the PDF with its embedded Chinese font. ``?format=pdf|html``
+overrides the header (a download link cannot set one). A bearer token (the API's) or a
+signed-in session (the desks') admits the caller. Each rendering is audited: the slip shows
+the worker's name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from adapter.store.tokens import authenticate
+from adapter.store.uow import UnitOfWork
+from adapter.web.auth import LoginRequired, session_of
+from adapter.web.config import web_config
+from adapter.web.pages.common import services
+from adapter.web.render import page
+from adapter.web.slip import build_slip
+from adapter.web.slip_pdf import find_font, render_pdf
+
+router = APIRouter(tags=["settlements"])
+
+HTML, PDF = "text/html", "application/pdf"
+
+
+def negotiate(accept: str, override: str | None) -> str | None:
+    """``text/html`` or ``application/pdf``, whichever the client prefers (q-values
+    honoured; HTML on a tie or ``*/*``); ``None`` when it accepts neither."""
+    if override in ("pdf", "html"):
+        return PDF if override == "pdf" else HTML
+    best: tuple[float, int, str] | None = None
+    for part in (accept or "*/*").split(","):
+        media, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.strip().lower()
+        for offered, rank in ((HTML, 1), (PDF, 0)):
+            if q > 0 and media in (offered, offered.split("/")[0] + "/*", "*/*"):
+                candidate = (q, rank, offered)
+                best = max(best, candidate) if best else candidate
+    return best[2] if best else None
+
+
+def _caller(request: Request, wants_html: bool) -> str:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = authenticate(request.app.state.engine, header[7:].strip())
+        if principal is None:
+            raise HTTPException(401, "访问令牌无效或已吊销")
+        return principal.name
+    session = session_of(request)
+    if session is not None:
+        return session.user.name
+    if wants_html:
+        raise LoginRequired()
+    raise HTTPException(401, "请提供访问令牌（Authorization: Bearer <令牌>）或先登录")
+
+
+@router.get(
+    "/api/v1/settlements/{settlement_id}/slip",
+    summary="The settlement slip: printable HTML or PDF (Accept header)",
+    responses={200: {"content": {HTML: {}, PDF: {}}}},
+)
+def slip(
+    request: Request, settlement_id: str, format: str | None = None, layout: str = "a4"
+) -> Response:
+    media = negotiate(request.headers.get("accept", ""), format)
+    if media is None:
+        raise HTTPException(406, "结算单可提供 text/html 或 application/pdf")
+    actor = _caller(request, media == HTML)
+    found = build_slip(services(request), settlement_id)
+    config = web_config(request)
+    now = datetime.now(UTC)
+    _audit(request, actor, settlement_id, media)
+    if media == HTML:
+        return page(
+            request,
+            "slip.html",
+            slip=found,
+            layout="receipt" if layout == "receipt" else "a4",
+            printed_at=now,
+        )
+    body = render_pdf(found, find_font(config.font_path), config.zone, now)
+    name = f"slip-{found.slip_no}.pdf"
+    return Response(
+        body, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
+
+
+def _audit(request: Request, actor: str, settlement_id: str, media: str) -> None:
+    with UnitOfWork(request.app.state.engine) as uow:
+        uow.audit.append(
+            actor=actor,
+            action="settlement.slip",
+            subject_type="settlement",
+            subject_id=settlement_id,
+            details={"format": "pdf" if media == PDF else "html"},
+        )
+        uow.commit()

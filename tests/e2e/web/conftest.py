@@ -1,0 +1,94 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, one adapter per database
+backend for the session, a fresh browser context (1280×800, zh-CN) per test, screenshots saved.
+
+Screenshots go to ``$WEB_SCREENSHOTS`` if set, else to pytest's temporary folder
+(``…/web-screens``); each test saves at least one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import BACKENDS, create_pg_database, drop_pg_database
+from tests.e2e.web.site import PASSWORD, Site, running_site
+
+CHROMIUM = os.environ.get("WEB_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make system-deps)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('web')}/adapter.db"
+        with running_site(url) as site:
+            yield site
+        return
+    url = create_pg_database()
+    try:
+        with running_site(url) as site:
+            yield site
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("web-screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest, screens: Path) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.shots = Shots(page, screens, request.node.name)  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+class Shots:
+    def __init__(self, page: Page, folder: Path, test: str):
+        self._page, self._folder = page, folder
+        self._test = re.sub(r"[^\w.-]+", "_", test)
+
+    def __call__(self, name: str, full_page: bool = True) -> Path:
+        path = self._folder / f"{self._test}-{name}.png"
+        self._page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+
+def shot(page: Page, name: str) -> Path:
+    return page.shots(name)  # type: ignore[attr-defined, no-any-return]
+
+
+def sign_in(
+    page: Page, site: Site, name: str, password: str = PASSWORD, path: str = "/web/"
+) -> None:
+    page.goto(f"{site.base}{path}")
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(password)
+    page.get_by_label("密码").press("Enter")

@@ -1,0 +1,112 @@
+"""The running adapter with its pages, as a clerk's browser meets it.
+
+:func:`running_site` builds what ``serve`` builds — the real runtime (upload queue with a
+worker, call log, HL7 listener on a free port) over the upstream simulator on real HTTP,
+the demo catalogues, ``build_app`` — then :func:`adapter.web.install`, one user per role
+and a supervisor holding every role, and serves it on a real socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from adapter.bootstrap import build_app
+from adapter.settings import load_settings
+from adapter.store.db import make_engine
+from adapter.store.migrate import upgrade
+from adapter.store.tokens import ROLES, create_token
+from adapter.web import install
+from adapter.web.tables import metadata as web_metadata
+from adapter.web.users import create_user
+from adapter.wiring import demo
+from adapter.wiring.runtime import Runtime, build_runtime
+from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator
+from tests.support.live import serving
+
+ZONE = ZoneInfo("Asia/Shanghai")
+PASSWORD = "correct-horse-7"
+USERS = {"admission": "入院-测试", "billing": "结算-测试", "device": "器具-测试", "it": "信息-测试"}
+CARDS = {
+    "P001": "310100A0001",
+    "P003": "410100C0003",
+    "P009": "210100J0009",
+    "P011": "310100L0011",
+    "P014": "120100P0014",
+}
+
+
+@dataclass
+class Site:
+    base: str
+    engine: Engine
+    runtime: Runtime
+    simulator: SimulatorServer
+    tokens: dict[str, str]
+    today: date
+
+    def person(self, psn_no: str) -> dict[str, Any]:
+        people = demo_seed(self.today)["people"]
+        return next(p for p in people if p["psn_no"] == psn_no)
+
+    def person_filing_parts(self, psn_no: str) -> list[str]:
+        filings = demo_seed(self.today)["filings"]
+        found = [f for f in filings if f["psn_no"] == psn_no and f["status"] == "active"]
+        return list(found[0]["injury_parts"])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_site(url: str) -> Iterator[Site]:
+    engine = make_engine(url)
+    upgrade(engine)
+    web_metadata.create_all(engine)  # the lead's migration will carry these tables
+    today = datetime.now(ZONE).date()
+    with start_simulator(today=today) as simulator:
+        settings = load_settings(database={"url": url})
+        settings = settings.model_copy(
+            update={
+                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
+                "hl7": settings.hl7.model_copy(update={"port": _free_port()}),
+            }
+        )
+        runtime = build_runtime(settings, engine=engine)
+        demo.load_catalogues(
+            engine, runtime.gateway, settings.institution.admdvs, demo.insured_regions(today)
+        )
+        for role, name in USERS.items():
+            create_user(engine, name, [role], PASSWORD)
+        create_user(engine, "主管-测试", list(ROLES), PASSWORD)
+        now = datetime.now(ZONE)
+        tokens = {role: create_token(engine, f"{role}-api", [role], now) for role in ROLES}
+        app = build_app(settings, runtime)
+        install(app)
+        with serving(app) as base:
+            yield Site(base, engine, runtime, simulator, tokens, today)
+    engine.dispose()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy (bounded); no blind sleeps."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)

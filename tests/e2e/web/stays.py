@@ -1,0 +1,88 @@
+"""Stays set up the way the HIS would set them up (admission and fee lines), for the desks'
+tests to pick up: through the REST API with the ``his`` token, over the real socket."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.e2e.web.site import CARDS, ZONE, Site
+
+
+def at(days: int, hour: int = 9) -> str:
+    moment = datetime.now(ZONE).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return (moment + timedelta(days=days)).isoformat()
+
+
+def line(line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any) -> dict:
+    unit = str(abs(Decimal(amount) / Decimal(quantity)).quantize(Decimal("0.0001")))
+    return {
+        "his_line_id": line_id, "item_code": code, "item_name": extra.pop("name", code),
+        "category": extra.pop("category", "drug"), "quantity": quantity, "unit_price": unit,
+        "amount": amount, "occurred_at": at(-2, 10), **extra,
+    }  # fmt: skip
+
+
+# A stay with every kind of line the billing desk explains: in catalogue, over the bed-fee
+# standard (50.00/日), out of catalogue, non-work injury, an unknown HIS item to map, and a
+# meal subsidy outside direct settlement.
+LINES = [
+    line("L1", "XN02BEB001", "36.50", "2", name="布洛芬缓释胶囊", unit="盒"),
+    line("L2", "110900001A", "180.00", "3", category="service", name="床位费（三人间）",
+         unit="日"),
+    line("L3", "HIS-OWN-77", "42.00", name="医院自制敷料"),
+    line("L4", "XM01AHC004", "25.00", name="塞来昔布胶囊", work_injury=False),
+    line("L5", "ZZ-NOT-LISTED", "18.00", name="进口止痛贴"),
+    line("M1", "MEAL", "60.00", "3", category="meal", name="住院伙食补助"),
+]  # fmt: skip
+
+
+def his(site: Site) -> dict[str, str]:
+    return {"Authorization": f"Bearer {site.tokens['his']}"}
+
+
+def admit_with_fees(site: Site, visit: str, psn_no: str = "P001") -> str:
+    body = {
+        "card": {"kind": "physical", "card_no": CARDS[psn_no]},
+        "his_visit_id": visit,
+        "kind": "medical",
+        "admitted_at": at(-3),
+        "department": "骨科",
+        "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
+        "injury_parts": site.person_filing_parts(psn_no)[:1],
+    }
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    encounter_id = str(admitted.json()["id"])
+    fees = httpx.post(
+        f"{site.base}/api/v1/encounters/{encounter_id}/fees",
+        json={"lines": LINES},
+        headers=his(site),
+    )
+    assert fees.status_code == 200, fees.text
+    assert fees.json()["unmapped"] == ["L3", "L5"]
+    return encounter_id
+
+
+def settle_by_api(site: Site, encounter_id: str) -> dict[str, Any]:
+    billing = {"Authorization": f"Bearer {site.tokens['billing']}"}
+    for line_id, body in (
+        ("L3", {"catalogue_code": "XJ01DCC061"}),
+        ("L5", {"out_of_catalogue": True}),
+    ):
+        mapped = httpx.put(
+            f"{site.base}/api/v1/encounters/{encounter_id}/fees/{line_id}/mapping",
+            json=body, headers=billing,
+        )  # fmt: skip
+        assert mapped.status_code == 200, mapped.text
+    settled = httpx.post(
+        f"{site.base}/api/v1/encounters/{encounter_id}/settle",
+        json={"discharged_at": at(0, 8)},
+        headers=billing,
+        timeout=30,
+    )
+    assert settled.status_code == 201, settled.text
+    return dict(settled.json())

@@ -1,0 +1,70 @@
+"""The admission desk as a clerk with a card scanner uses it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from playwright.sync_api import Page, expect
+
+from adapter.domain.encounters import EncounterKind
+from adapter.domain.people import CardData, CardKind
+from adapter.domain.rules import FILING_CHANNELS
+from adapter.store.uow import UnitOfWork
+from tests.e2e.web.conftest import shot, sign_in
+from tests.e2e.web.site import CARDS, USERS, ZONE, Site
+
+
+def test_a_valid_worker_is_admitted_by_scanning_the_card(page: Page, site: Site) -> None:
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    visit = f"ZY-WEB-{datetime.now(ZONE):%H%M%S%f}"
+    # The scanner types into the focused field and sends Enter: no click needed.
+    expect(page.locator("#card")).to_be_focused()
+    page.keyboard.type(CARDS["P001"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("verdict")).to_contain_text("可以直接结算")
+    person = page.get_by_test_id("person")
+    expect(person).to_contain_text("王建国")
+    certno = site.person("P001")["certno"]
+    expect(person).to_contain_text(certno[:6] + "********" + certno[-4:])
+    assert certno not in page.content()  # never a full citizen ID on the page
+    expect(page.get_by_test_id("filings")).to_contain_text("F001")
+    shot(page, "checked")
+    expect(page.locator("#his_visit_id")).to_be_focused()
+    page.keyboard.type(visit)
+    page.keyboard.press("Enter")
+    admitted = page.get_by_test_id("admitted")
+    expect(admitted).to_contain_text("已登记为跨省异地直接结算住院")
+    expect(admitted).to_contain_text("WI2401 已排队")
+    shot(page, "admitted")
+    encounter_id = page.get_by_test_id("encounter-id").inner_text()
+    with UnitOfWork(site.engine) as uow:
+        stored = uow.encounters.get(encounter_id).encounter
+    assert stored.his_visit_id == visit and stored.psn_no == "P001"
+    assert stored.injury_parts == tuple(site.person_filing_parts("P001"))
+
+
+def test_an_unfiled_worker_is_refused_with_every_reason_and_where_to_file(
+    page: Page, site: Site
+) -> None:
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    for psn_no in ("P014", "P009", "P003"):
+        page.locator("#card").fill(CARDS[psn_no])
+        page.locator("#card").press("Enter")
+        expect(page.get_by_test_id("verdict")).to_contain_text("不能直接结算")
+        expected = site.runtime.services.eligibility.query(
+            CardData(kind=CardKind.PHYSICAL, card_no=CARDS[psn_no]),
+            EncounterKind.MEDICAL,
+            datetime.now(ZONE).date(),
+        ).decision.reasons
+        assert expected, psn_no
+        items = page.get_by_test_id("refusal").locator("li")
+        expect(items).to_have_count(len(expected))
+        for reason, item in zip(expected, items.all(), strict=True):
+            assert item.get_attribute("data-code") == reason.code
+            expect(item.locator(".article")).to_have_text(reason.article)
+        shot(page, f"refused-{psn_no}")
+        expect(page.get_by_role("button", name="确认入院登记")).to_have_count(0)
+    # P003's filing expired: the worker is told where to file again.
+    channels = page.get_by_test_id("channels")
+    for channel in FILING_CHANNELS:
+        expect(channels).to_contain_text(channel)
