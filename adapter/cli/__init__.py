@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "adapter.cli.audit",
     "adapter.cli.hl7",
     "adapter.cli.user",
+    "adapter.cli.monthly",
 )
 
 
