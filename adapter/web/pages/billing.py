@@ -1,14 +1,234 @@
-"""结算收费 (being built)."""
+"""The billing desk (结算收费): an encounter's fees priced line by line with who pays and why,
+unmapped items to map, the rehab plan and its upload, presettle, settle, the slip, revoke and
+re-settle, and the manual claim when direct settlement is impossible (N§38, B§16).
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+Every change is a POST with the session's CSRF token and ends in a redirect back to the
+encounter (so a reload never repeats it); a refusal re-renders the page with every reason.
+"""
 
-from adapter.web.pages.common import BillingDesk
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from adapter.domain.encounters import EncounterStatus
+from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.settlement import Breakdown
+from adapter.services.container import Services
+from adapter.services.manual_claims import ManualClaimReason
+from adapter.services.settlement import SettleRequest
+from adapter.web.auth import Csrf
+from adapter.web.config import web_config
+from adapter.web.forms import FormError, diagnoses, local_time
+from adapter.web.forms import problem as problem_of
+from adapter.web.pages.common import BillingDesk, ServicesDep, now
 from adapter.web.render import page
 
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
 
+DONE = {
+    "mapped": "目录对照已保存，费用已按对照结果重新计算。",
+    "plan": "康复方案已保存，已排队上传（WI2501）。",
+    "settled": "结算成功，出院结算信息已排队上传（WI2301，30分钟内）。",
+    "revoked": "结算已撤销，撤销信息已排队上传（WI2305）；可重新结算。",
+    "claim": "已转参保地手工报销，本次就诊不能再直接结算（N§38、B§16）。",
+}
+SETTLEABLE = (EncounterStatus.ADMITTED, EncounterStatus.REVOKED)
+
+
+def _back(encounter_id: str, done: str) -> Response:
+    return RedirectResponse(f"/web/billing/{encounter_id}?done={done}", status_code=303)
+
+
+def _encounter_page(
+    request: Request, services: Services, encounter_id: str, status: int = 200, **extra: Any
+) -> Response:
+    view = services.encounter(encounter_id)
+    with services.context.uow() as uow:
+        person = uow.persons.get(view.encounter.psn_no)
+    fees = view.fees
+    context: dict[str, Any] = {
+        "view": view,
+        "person": person,
+        "stored": {s.line.line_id: s for s in fees.stored},
+        "totals": Breakdown.of(fees.bill.lines, fees.bill.excluded),
+        "settleable": view.encounter.status in SETTLEABLE,
+        "claim_reasons": list(ManualClaimReason),
+        "now": now(request).strftime("%Y-%m-%dT%H:%M"),
+        "done": DONE.get(request.query_params.get("done", ""), ""),
+        **extra,
+    }
+    if extra.get("refusal") or extra.get("error"):
+        status = 422
+    return page(request, "billing.html", status_code=status, **context)
+
 
 @router.get("", response_class=HTMLResponse)
-def desk(request: Request, _: BillingDesk) -> Response:
-    return page(request, "error.html", title="结算收费", message="建设中")
+def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str = "") -> Response:
+    """Find an encounter by HIS visit number or encounter number."""
+    q = q.strip()
+    if not q:
+        return page(request, "billing_find.html", q="")
+    code = services.context.institution.code
+    with services.context.uow() as uow:
+        record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
+    if record is None:
+        return page(request, "billing_find.html", q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
+    return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
+
+
+@router.get("/{encounter_id}", response_class=HTMLResponse)
+def encounter(
+    request: Request, encounter_id: str, services: ServicesDep, _: BillingDesk
+) -> Response:
+    try:
+        return _encounter_page(request, services, encounter_id)
+    except NotFound as exc:
+        return page(request, "billing_find.html", q=encounter_id, error=exc.message)
+
+
+@router.post("/{encounter_id}/fees/{line_id}/mapping", dependencies=[Csrf])
+def map_line(
+    request: Request,
+    encounter_id: str,
+    line_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    catalogue_code: Annotated[str, Form()] = "",
+    out_of_catalogue: Annotated[str, Form()] = "",
+) -> Response:
+    code = catalogue_code.strip()
+    try:
+        if not code and not out_of_catalogue:
+            raise FormError(f"请为明细{line_id}填写就医地目录编码，或确认为目录外项目")
+        services.fees.map_line(
+            encounter_id, line_id, None if out_of_catalogue else code, actor=session.user.name
+        )
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, "mapped")
+
+
+@router.post("/{encounter_id}/rehab-plan", dependencies=[Csrf])
+def rehab_plan(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    goals: Annotated[str, Form()] = "",
+    items: Annotated[str, Form()] = "",
+    frequency: Annotated[str, Form()] = "",
+    expected_days: Annotated[str, Form()] = "",
+) -> Response:
+    """Items, one per line: ``<项目编码> <名称> [频次]``."""
+    try:
+        rows = [line.split(maxsplit=2) for line in items.splitlines() if line.strip()]
+        plan = {
+            "goals": goals.strip(),
+            "items": [
+                {
+                    "item_code": r[0],
+                    "item_name": r[1] if len(r) > 1 else "",
+                    "frequency": r[2] if len(r) > 2 else "",
+                    "sessions": None,
+                }
+                for r in rows
+            ],  # fmt: skip
+            "frequency": frequency.strip(),
+            "expected_days": int(expected_days) if expected_days.strip().isdigit() else 0,
+        }
+        if not plan["goals"] or not rows or plan["expected_days"] < 1:
+            raise FormError("康复方案须填写康复目标、至少一个康复项目和预计天数")
+        services.rehab.save(encounter_id, plan, actor=session.user.name)
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, "plan")
+
+
+@router.post("/{encounter_id}/presettle", response_class=HTMLResponse, dependencies=[Csrf])
+def presettle(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    _: BillingDesk,
+    discharged_at: Annotated[str, Form()] = "",
+) -> Response:
+    """The bill as it would be settled now; nothing is written, upstream is not asked."""
+    try:
+        until = local_time(discharged_at, web_config(request).zone, now(request))
+        preview = services.settlements.presettle(encounter_id, until)
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _encounter_page(request, services, encounter_id, preview=preview)
+
+
+@router.post("/{encounter_id}/settle", dependencies=[Csrf])
+def settle(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    discharged_at: Annotated[str, Form()] = "",
+    discharge_diagnoses: Annotated[str, Form()] = "",
+    override_reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Discharge settlement: identity and filing are checked again upstream (N§33, B§30)."""
+    try:
+        request_ = SettleRequest(
+            encounter_id,
+            local_time(discharged_at, web_config(request).zone, now(request)),
+            diagnoses(discharge_diagnoses),
+            rehab_override_reason=override_reason.strip(),
+        )
+        services.settlements.settle(request_, actor=session.user.name)
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, "settled")
+
+
+@router.post("/{encounter_id}/revoke", dependencies=[Csrf])
+def revoke(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    settlement_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        services.settlements.revoke(settlement_id, reason=reason.strip(), actor=session.user.name)
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, "revoked")
+
+
+@router.post("/{encounter_id}/manual-claim", dependencies=[Csrf])
+def manual_claim(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    reason: Annotated[str, Form()] = "",
+    detail: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        why = ManualClaimReason(reason)
+    except ValueError:
+        return _encounter_page(request, services, encounter_id, error="请选择转手工报销的原因")
+    try:
+        claim = services.manual_claims.create(
+            encounter_id, why, detail.strip(), actor=session.user.name
+        )
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _encounter_page(request, services, encounter_id, claim=claim, done=DONE["claim"])

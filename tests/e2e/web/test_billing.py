@@ -1,0 +1,125 @@
+"""The billing desk: fees the HIS sent, priced line by line; mapping, presettle, settle, the
+slip, revoke and re-settle; and the manual claim when direct settlement is impossible."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from playwright.sync_api import Page, expect
+
+from adapter.store.uow import UnitOfWork
+from tests.e2e.web.conftest import shot, sign_in
+from tests.e2e.web.site import USERS, ZONE, Site
+from tests.e2e.web.stays import admit_with_fees
+
+
+def _amounts(page: Page, testid: str) -> dict[str, Decimal]:
+    return {
+        part: Decimal(page.get_by_test_id(f"{testid}-{part}").inner_text())
+        for part in ("total", "fund", "personal")
+    }
+
+
+def _open(page: Page, visit: str) -> None:
+    page.goto(page.url.split("/web/")[0] + "/web/billing")
+    expect(page.locator("#q")).to_be_focused()
+    page.keyboard.type(visit)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("encounter")).to_be_visible()
+
+
+def test_a_stay_is_priced_mapped_settled_printed_revoked_and_settled_again(
+    page: Page, site: Site
+) -> None:
+    visit = f"ZY-BILL-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    _open(page, visit)
+    lines = page.get_by_test_id("fee-lines")
+    bed = lines.locator("tr[data-line=L2]")
+    expect(bed).to_have_class("personal")
+    expect(bed).to_contain_text("超出住院服务标准（50.00元/日）")
+    expect(bed.locator(".article")).to_have_text("N§32, N§37")
+    expect(lines.locator("tr[data-line=L4]")).to_contain_text("伤病分离")
+    expect(lines.locator("tr[data-line=L4] .article")).to_have_text("B§29, N§37")
+    expect(lines.locator("tr[data-line=L1] .article")).to_have_text("N§32")
+    expect(page.get_by_text("住院伙食补助费和转诊交通食宿费不纳入直接结算")).to_be_visible()
+    shot(page, "fees")
+
+    page.get_by_role("button", name="确认结算").click()  # two lines are not mapped yet
+    expect(page.get_by_test_id("error")).to_contain_text("L3、L5")
+    expect(page.get_by_test_id("error")).to_contain_text("N§32")
+
+    page.get_by_label("明细L3的目录编码").fill("XJ01DCC061")
+    page.get_by_label("明细L3的目录编码").press("Enter")
+    expect(page.get_by_test_id("done")).to_contain_text("目录对照已保存")
+    page.get_by_test_id("map-L5").get_by_role("button", name="确认目录外").click()
+    expect(page.get_by_test_id("map-L5")).to_have_count(0)
+    expect(lines.locator("tr[data-line=L3]")).to_contain_text("头孢呋辛酯片")
+
+    page.get_by_role("button", name="预结算").click()
+    preview = site.runtime.services.settlements.presettle(encounter_id).bill.breakdown
+    shown = _amounts(page, "presettle")
+    assert shown == {"total": preview.total, "fund": preview.fund_pay,
+                     "personal": preview.personal_pay}  # fmt: skip
+    shot(page, "presettle")
+
+    page.get_by_role("button", name="确认结算").click()
+    expect(page.get_by_test_id("done")).to_contain_text("结算成功")
+    expect(page.get_by_test_id("status")).to_have_text("已结算")
+    with UnitOfWork(site.engine) as uow:
+        first = uow.settlements.find_active(encounter_id)
+    assert first is not None
+    b = first.breakdown
+    settled = _amounts(page, "settled")
+    assert settled == {"total": b.total, "fund": b.fund_pay, "personal": b.personal_pay}
+    assert settled["fund"] + settled["personal"] == settled["total"]
+    assert b.total == preview.total and b.personal_pay > 0
+    shot(page, "settled")
+
+    with page.context.expect_page() as opened:
+        page.get_by_test_id("print-slip").click()
+    slip = opened.value
+    expect(slip.get_by_test_id("slip-no")).to_have_text(first.slip_no)
+    assert Decimal(slip.get_by_test_id("total").inner_text()) == b.total
+    assert Decimal(slip.get_by_test_id("fund").inner_text()) == b.fund_pay
+    assert Decimal(slip.get_by_test_id("personal").inner_text()) == b.personal_pay
+    slip.close()
+
+    page.get_by_label("撤销原因").fill("出院诊断录入有误")
+    page.get_by_role("button", name="撤销结算").click()
+    expect(page.get_by_test_id("done")).to_contain_text("结算已撤销")
+    expect(page.get_by_test_id("status")).to_have_text("结算已撤销")
+    expect(page.get_by_role("heading", name="重新结算")).to_be_visible()
+    page.get_by_label("出院诊断（每行：编码 名称）").fill("S62.301 左手第三掌骨骨折")
+    page.get_by_role("button", name="确认结算").click()
+    expect(page.get_by_test_id("status")).to_have_text("已结算")
+    with UnitOfWork(site.engine) as uow:
+        again = uow.settlements.find_active(encounter_id)
+        history = uow.settlements.list_for_encounter(encounter_id)
+    assert again is not None and again.slip_no != first.slip_no
+    assert [s.status.value for s in history] == ["revoked", "settled"]
+    expect(page.get_by_test_id("settlement")).to_contain_text(again.slip_no)
+    expect(page.get_by_text(f"{first.slip_no} 撤销于")).to_be_visible()
+    shot(page, "resettled")
+
+
+def test_a_stay_goes_to_manual_reimbursement_and_cannot_be_settled_directly(
+    page: Page, site: Site
+) -> None:
+    visit = f"ZY-MAN-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    page.get_by_label("原因").select_option("card_failure")
+    page.get_by_role("button", name="转手工报销").click()
+    expect(page.get_by_test_id("error")).to_contain_text("须说明具体情况")
+    page.get_by_label("原因").select_option("card_failure")
+    page.get_by_label("具体情况").fill("社保卡芯片损坏，无法读卡")
+    page.get_by_role("button", name="转手工报销").click()
+    expect(page.get_by_test_id("claim")).to_contain_text("社会保障卡故障")
+    expect(page.get_by_test_id("status")).to_have_text("转手工报销")
+    expect(page.get_by_role("button", name="确认结算")).to_have_count(0)
+    shot(page, "manual-claim")
+    with UnitOfWork(site.engine) as uow:
+        assert uow.encounters.get(encounter_id).encounter.status.value == "manual_claim"
