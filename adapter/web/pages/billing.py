@@ -113,6 +113,12 @@ def map_line(
     return _back(encounter_id, "mapped")
 
 
+def _rehab_item(row: list[str]) -> dict[str, Any]:
+    name = row[1] if len(row) > 1 else ""
+    frequency = row[2] if len(row) > 2 else ""
+    return {"item_code": row[0], "item_name": name, "frequency": frequency, "sessions": None}
+
+
 @router.post("/{encounter_id}/rehab-plan", dependencies=[Csrf])
 def rehab_plan(
     request: Request,
@@ -129,15 +135,7 @@ def rehab_plan(
         rows = [line.split(maxsplit=2) for line in items.splitlines() if line.strip()]
         plan = {
             "goals": goals.strip(),
-            "items": [
-                {
-                    "item_code": r[0],
-                    "item_name": r[1] if len(r) > 1 else "",
-                    "frequency": r[2] if len(r) > 2 else "",
-                    "sessions": None,
-                }
-                for r in rows
-            ],  # fmt: skip
+            "items": [_rehab_item(row) for row in rows],
             "frequency": frequency.strip(),
             "expected_days": int(expected_days) if expected_days.strip().isdigit() else 0,
         }

@@ -75,14 +75,15 @@ class Shots:
         self._page, self._folder = page, folder
         self._test = re.sub(r"[^\w.-]+", "_", test)
 
-    def __call__(self, name: str, full_page: bool = True) -> Path:
+    def __call__(self, name: str, of: Page | None = None) -> Path:
         path = self._folder / f"{self._test}-{name}.png"
-        self._page.screenshot(path=str(path), full_page=full_page)
+        (of or self._page).screenshot(path=str(path), full_page=True)
         return path
 
 
-def shot(page: Page, name: str) -> Path:
-    return page.shots(name)  # type: ignore[attr-defined, no-any-return]
+def shot(page: Page, name: str, of: Page | None = None) -> Path:
+    """Save a screenshot of ``page`` (or of another tab it opened, ``of``)."""
+    return page.shots(name, of)  # type: ignore[attr-defined, no-any-return]
 
 
 def sign_in(
