@@ -266,7 +266,8 @@ class MonthlyScheduler:
             self.run_slot(name, slot, trigger)
 
     def run_now(self, name: str) -> Attempted:
-        """Run ``name`` for its latest slot now (IT's "run now"; retries a failed slot)."""
+        """Run ``name`` for its latest slot now, even if that slot already ran (IT's "run
+        now": a fresh attempt, recorded with trigger ``manual``)."""
         job = self._by_name[name]
         now = self.clock()
         slot = latest_slot(job.cron, self.zone, now, timedelta(days=400)) or now
@@ -298,7 +299,7 @@ class MonthlyScheduler:
         with self.engine.begin() as connection:
             schedule_log.abandon_running(connection, job=name, now=self.clock())
             runs = schedule_log.runs_of_slot(connection, name, slot)
-            if any(r.outcome == "ok" for r in runs):
+            if trigger != "manual" and any(r.outcome == "ok" for r in runs):
                 return Attempted(name, slot, "skipped_done", trigger=trigger)
             if len(runs) >= self.max_attempts and trigger != "manual":
                 return Attempted(name, slot, "skipped_exhausted", trigger=trigger)

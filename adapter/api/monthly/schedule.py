@@ -1,6 +1,7 @@
 """``GET /api/v1/schedule/runs`` (it): every run of the scheduled jobs — start, end, outcome,
 message, instance — newest first; and, when the scheduler runs in this process, each job's
-cron and next run time (``GET /api/v1/schedule/jobs``)."""
+cron and next run time (``GET /api/v1/schedule/jobs``) and "run now" (``POST
+/api/v1/schedule/jobs/{job}/run``, recorded with trigger ``manual``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from adapter.api.monthly.common import It
+from adapter.domain.errors import NotFound
 from adapter.services import schedule_log
 
 router = APIRouter(prefix="/api/v1/schedule", tags=["schedule"])
@@ -41,6 +43,12 @@ def runs(
     return [RunOut(**run.__dict__) for run in found]
 
 
+def _scheduler(request: Request) -> Any:
+    """The scheduler of this process: ``app.state.scheduler`` or ``runtime.scheduler``."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return getattr(request.app.state, "scheduler", None) or getattr(runtime, "scheduler", None)
+
+
 @router.get("/jobs", summary="The scheduled jobs of this instance and their next run")
 def jobs(request: Request, _: It) -> dict[str, Any]:
     runtime = getattr(request.app.state, "runtime", None)
@@ -48,3 +56,18 @@ def jobs(request: Request, _: It) -> dict[str, Any]:
     if scheduler is None:
         return {"running": False, "jobs": []}
     return {"running": scheduler.running, "jobs": scheduler.describe()}
+
+
+@router.post("/jobs/{job}/run", summary="Run a scheduled job now for its latest slot")
+def run_now(request: Request, job: str, principal: It) -> dict[str, Any]:
+    scheduler = _scheduler(request)
+    if scheduler is None or job not in {j["job"] for j in scheduler.describe()}:
+        raise NotFound(f"本实例没有名为 {job} 的定时任务", code="SCHEDULE_JOB_NOT_FOUND")
+    attempted = scheduler.run_now(job)
+    return {
+        "job": attempted.job,
+        "slot": attempted.slot.isoformat(),
+        "result": attempted.result,
+        "outcome": attempted.outcome,
+        "by": principal.name,
+    }
