@@ -16,8 +16,6 @@ month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -26,8 +24,6 @@ from sqlalchemy import select
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.reconciliation import (
     Amounts,
-    Difference,
-    DifferenceKind,
     LocalSettlement,
     ReconciliationResult,
     Totals,
@@ -38,6 +34,14 @@ from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_tables import reconciliation_difference, reconciliation_run
+from adapter.services.reconciliation_records import (
+    ReconciliationReport,
+    RunInfo,
+    difference_values,
+    report_of,
+    run_info,
+    totals_values,
+)
 from adapter.services.tables import service_upload
 from adapter.store.sql import table
 from adapter.store.tables import EncounterRow, SettlementRow
@@ -46,26 +50,6 @@ from adapter.store.uow import UnitOfWork
 _encounter = table(EncounterRow)
 _settlement = table(SettlementRow)
 _UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    month: str
-    started_at: datetime
-    finished_at: datetime
-    actor: str
-    outcome: str  # balanced | differences | failed
-    message: str
-
-
-@dataclass(frozen=True)
-class ReconciliationReport:
-    """A kept run: its result (``None`` for a failed run) and the lines compared."""
-
-    run: RunInfo
-    result: ReconciliationResult | None
-    lines: tuple[dict[str, Any], ...]
 
 
 def require_month(month: str, today: date) -> str:
@@ -140,44 +124,6 @@ def _line(s: LocalSettlement) -> dict[str, Any]:
     }
 
 
-def _totals(prefix: str, totals: Totals) -> dict[str, Any]:
-    a = totals.amounts
-    return {
-        f"{prefix}_count": totals.count,
-        f"{prefix}_total": a.total,
-        f"{prefix}_fund_pay": a.fund_pay,
-        f"{prefix}_personal_pay": a.personal_pay,
-    }
-
-
-def _totals_of(row: Any, prefix: str) -> Totals:
-    return Totals(
-        getattr(row, f"{prefix}_count"),
-        Amounts(
-            getattr(row, f"{prefix}_total"),
-            getattr(row, f"{prefix}_fund_pay"),
-            getattr(row, f"{prefix}_personal_pay"),
-        ),
-    )
-
-
-def _side(row: Any, prefix: str) -> Amounts | None:
-    total = getattr(row, f"{prefix}_total")
-    if total is None:
-        return None
-    return Amounts(
-        total, getattr(row, f"{prefix}_fund_pay"), getattr(row, f"{prefix}_personal_pay")
-    )
-
-
-def _side_values(prefix: str, amounts: Amounts | None) -> dict[str, Any]:
-    return {
-        f"{prefix}_total": amounts.total if amounts else None,
-        f"{prefix}_fund_pay": amounts.fund_pay if amounts else None,
-        f"{prefix}_personal_pay": amounts.personal_pay if amounts else None,
-    }
-
-
 class Reconciliations:
     def __init__(self, ctx: ServiceContext):
         self._ctx = ctx
@@ -232,8 +178,8 @@ class Reconciliations:
                     outcome=outcome,
                     message=message,
                     totals_match=bool(result and result.totals_match),
-                    **_totals("local", local),
-                    **_totals("upstream", upstream),
+                    **totals_values("local", local),
+                    **totals_values("upstream", upstream),
                     difference_count=len(differences),
                     lines=list(lines),
                 )
@@ -242,7 +188,7 @@ class Reconciliations:
             if differences:
                 uow.session.execute(
                     reconciliation_difference.insert(),
-                    [_difference_values(run_id, n, d) for n, d in enumerate(differences)],
+                    [difference_values(run_id, n, d) for n, d in enumerate(differences)],
                 )
             uow.audit.append(
                 actor=actor,
@@ -283,7 +229,7 @@ class Reconciliations:
                 .where(reconciliation_difference.c.run_id == row.id)
                 .order_by(reconciliation_difference.c.position)
             ).all()
-        return _report(row, rows)
+        return report_of(row, rows)
 
     def history(self, month: str) -> list[RunInfo]:
         """Every run of ``month``, newest first."""
@@ -293,49 +239,4 @@ class Reconciliations:
                 .where(reconciliation_run.c.month == month)
                 .order_by(reconciliation_run.c.id.desc())
             ).all()
-        return [_run_info(row) for row in rows]
-
-
-def _difference_values(run_id: int, position: int, d: Difference) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "position": position,
-        "kind": d.kind.value,
-        "setl_id": d.setl_id,
-        "psn_no": d.psn_no,
-        "settles_on": d.settles_on,
-        **_side_values("local", d.local),
-        **_side_values("upstream", d.upstream),
-        "message": d.message,
-        "action": d.action,
-        "article": d.article,
-    }
-
-
-def _run_info(row: Any) -> RunInfo:
-    return RunInfo(
-        row.id, row.month, row.started_at, row.finished_at, row.actor, row.outcome, row.message
-    )
-
-
-def _report(row: Any, rows: Sequence[Any]) -> ReconciliationReport:
-    result = None
-    if row.outcome != "failed":
-        differences = tuple(
-            Difference(
-                DifferenceKind(d.kind),
-                d.setl_id,
-                d.psn_no,
-                d.settles_on,
-                _side(d, "local"),
-                _side(d, "upstream"),
-                d.message,
-                d.action,
-                d.article,
-            )
-            for d in rows
-        )
-        result = ReconciliationResult(
-            row.month, _totals_of(row, "local"), _totals_of(row, "upstream"), differences
-        )
-    return ReconciliationReport(_run_info(row), result, tuple(row.lines))
+        return [run_info(row) for row in rows]
