@@ -1,16 +1,169 @@
 """What the IT pages need from the operator parts, as a :class:`typing.Protocol`.
 
 ``adapter.web`` must not import ``upload_queue`` or ``connectors`` (an import contract says
-so). The composition root may pass any object with these methods to
-:func:`adapter.web.install`; by default :class:`RuntimeOps` duck-types over
-``app.state.runtime`` (``queue``, ``call_log``, ``hl7``, ``msgids``, ``engine``, ``audit``,
-``wake``).
+so). The composition root may pass any :class:`OpsConsole` to :func:`adapter.web.install`;
+by default :class:`RuntimeOps` duck-types over ``app.state.runtime``: ``queue``
+(``summary()``, ``list_jobs()``, ``retry()``, ``at_risk_margin``), ``call_log.search()``,
+``hl7.log.search()`` (``hl7`` may be ``None``), ``msgids.next()``, ``audit()``, ``wake()``,
+``engine``. The backlog and latency history is read from the queue's tables by name.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from adapter.domain.errors import DomainError, NotFound
+from adapter.web.ops_history import HourPoint, history, job_state
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    kind: str
+    status: str
+    ordering_key: str | None
+    deadline: datetime
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    by_status: dict[str, int]
+    by_kind: dict[str, dict[str, int]]
+    at_risk: int
+    missed: int
+    next_deadline: datetime | None
+    at_risk_margin: timedelta
+
+
+@dataclass(frozen=True)
+class CallRow:
+    id: int
+    started_at: datetime
+    infno: str
+    msgid: str
+    context: str
+    duration_ms: int
+    outcome: str
+    http_status: int | None
+    infcode: int | None
+    err_msg: str
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    received_at: datetime
+    message_type: str
+    control_id: str | None
+    visit_number: str | None
+    peer: str
+    ack_code: str | None
+    outcome: str | None
+    detail: str | None
 
 
 class OpsConsole(Protocol):
-    def summary(self) -> Any: ...
+    def counts(self) -> QueueCounts: ...
+    def jobs(self, status: str, limit: int = 100) -> list[JobRow]: ...
+    def job(self, job_id: int) -> JobRow | None: ...
+    def resend(
+        self, job_id: int, payload: dict[str, Any] | None, note: str, actor: str
+    ) -> None: ...
+    def calls(self, limit: int = 50) -> list[CallRow]: ...
+    def hl7_messages(self, limit: int = 50) -> list[MessageRow] | None: ...
+    def history(self, now: datetime, hours: int = 24) -> list[HourPoint]: ...
+
+
+def _job(job: Any) -> JobRow:
+    return JobRow(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        ordering_key=job.ordering_key,
+        deadline=job.deadline,
+        created_at=job.created_at,
+        attempts=job.attempts,
+        last_error=job.last_error,
+        payload=dict(job.payload),
+        delivered_at=job.delivered_at,
+    )
+
+
+class RuntimeOps:
+    """:class:`OpsConsole` over the running adapter's parts (duck-typed)."""
+
+    def __init__(self, runtime: Any):
+        self._rt = runtime
+
+    def counts(self) -> QueueCounts:
+        queue = self._rt.queue
+        s = queue.summary()
+        return QueueCounts(
+            dict(s.by_status), dict(s.by_kind), s.at_risk, s.missed, s.next_deadline,
+            queue.at_risk_margin,
+        )  # fmt: skip
+
+    def jobs(self, status: str, limit: int = 100) -> list[JobRow]:
+        return [_job(j) for j in self._rt.queue.list_jobs(status=status, limit=limit)]
+
+    def job(self, job_id: int) -> JobRow | None:
+        state = job_state(self._rt.engine, job_id)
+        if state is None:
+            return None
+        found = [j for j in self.jobs(state.status, 1000) if j.id == job_id]
+        return found[0] if found else None
+
+    def resend(self, job_id: int, payload: dict[str, Any] | None, note: str, actor: str) -> None:
+        """Re-send a dead (or waiting) job, as ``POST /api/v1/queue/jobs/{id}/retry`` does:
+        a job upstream *refused* gets a fresh ``msgid`` (upstream repeats its first reply
+        per msgid; a refused write took no effect), one that died of time-outs keeps it."""
+        rt = self._rt
+        state = job_state(rt.engine, job_id)
+        if state is None:
+            raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND")
+        if state.status not in ("dead", "pending"):
+            raise DomainError(
+                f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
+                code="JOB_NOT_RETRYABLE",
+            )
+        if state.last_outcome == "permanent":
+            payload = dict(payload if payload is not None else state.payload)
+            refused = [*payload.get("refused_msgids", []), payload.get("msgid", "")]
+            payload["refused_msgids"] = refused
+            payload["msgid"] = rt.msgids.next()
+        rt.queue.retry(job_id, payload=payload, note=note or None)
+        rt.audit(
+            actor=actor,
+            action="queue.retry",
+            subject_type="upload_job",
+            subject_id=str(job_id),
+            details={"payload_corrected": payload is not None, "note": note, "via": "web"},
+        )
+        rt.wake()
+
+    def calls(self, limit: int = 50) -> list[CallRow]:
+        return [
+            CallRow(c.id, c.started_at, c.infno, c.msgid, c.context, c.duration_ms, c.outcome,
+                    c.http_status, c.infcode, c.err_msg)
+            for c in self._rt.call_log.search(limit=limit)
+        ]  # fmt: skip
+
+    def hl7_messages(self, limit: int = 50) -> list[MessageRow] | None:
+        hl7 = getattr(self._rt, "hl7", None)
+        if hl7 is None:
+            return None
+        return [
+            MessageRow(m.id, m.received_at, m.message_type, m.control_id, m.visit_number,
+                       m.peer, m.ack_code, m.outcome, m.detail)
+            for m in hl7.log.search(limit=limit)
+        ]  # fmt: skip
+
+    def history(self, now: datetime, hours: int = 24) -> list[HourPoint]:
+        return history(self._rt.engine, now, hours)

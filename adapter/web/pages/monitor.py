@@ -1,14 +1,126 @@
-"""上传队列监控 (being built)."""
+"""The IT upload-queue monitor: live counts by status and kind, waiting jobs by time left to
+their deadline (at-risk ones highlighted), dead letters with upstream's message and a re-send
+with an edited payload, the chart of backlog and latency, the upstream call log, the HL7 log.
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+The live block (``/web/monitor/live``) is re-fetched every few seconds by ``monitor.js``.
+"""
 
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from adapter.domain.errors import AdapterError
+from adapter.web.auth import Csrf, PageForbidden
+from adapter.web.chart import history_svg
+from adapter.web.config import web_config
+from adapter.web.forms import problem as problem_of
+from adapter.web.ops import OpsConsole, RuntimeOps
 from adapter.web.pages.common import ItDesk
+from adapter.web.payloads import masked, restored
 from adapter.web.render import page
 
 router = APIRouter(prefix="/web/monitor", include_in_schema=False)
+WAITING = ("in_flight", "pending")
+STATUS_LABELS = {
+    "pending": "等待上传",
+    "in_flight": "上传中",
+    "delivered": "已送达",
+    "dead": "失败",
+}
+
+
+def ops_of(request: Request) -> OpsConsole:
+    configured = web_config(request).ops
+    if configured is not None:
+        return configured
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise PageForbidden("本实例未启用上传队列（无运行时组件），请联系信息科")
+    return RuntimeOps(runtime)
+
+
+def time_left(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 0:
+        return f"已超时 {-seconds // 60} 分"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} 小时 {rest // 60} 分" if hours else f"{rest // 60} 分 {rest % 60} 秒"
+
+
+def _live(ops: OpsConsole) -> dict[str, Any]:
+    counts = ops.counts()
+    now = datetime.now(UTC)
+    waiting = sorted(
+        (job for status in WAITING for job in ops.jobs(status, 200)), key=lambda j: j.deadline
+    )
+    rows = [
+        {
+            "job": job,
+            "left": time_left(job.deadline - now),
+            "missed": job.deadline <= now,
+            "at_risk": job.deadline - now < counts.at_risk_margin,
+        }
+        for job in waiting
+    ]
+    return {"counts": counts, "waiting": rows, "labels": STATUS_LABELS, "checked_at": now}
 
 
 @router.get("", response_class=HTMLResponse)
-def desk(request: Request, _: ItDesk) -> Response:
-    return page(request, "error.html", title="上传队列监控", message="建设中")
+def monitor(request: Request, _: ItDesk) -> Response:
+    ops = ops_of(request)
+    return _page(request, ops)
+
+
+def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) -> Response:
+    zone = web_config(request).zone
+    dead = ops.jobs("dead", 100)
+    return page(
+        request,
+        "monitor.html",
+        status_code=status,
+        dead=[(job, json.dumps(masked(job.payload), ensure_ascii=False, indent=2)) for job in dead],
+        chart=history_svg(ops.history(datetime.now(UTC)), zone),
+        calls=ops.calls(50),
+        messages=ops.hl7_messages(50),
+        done=request.query_params.get("resent", ""),
+        **_live(ops),
+        **extra,
+    )
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live(request: Request, _: ItDesk) -> Response:
+    return page(request, "_monitor_live.html", **_live(ops_of(request)))
+
+
+@router.post("/jobs/{job_id}/resend", dependencies=[Csrf])
+def resend(
+    request: Request,
+    job_id: int,
+    session: ItDesk,
+    payload: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    ops = ops_of(request)
+    original = ops.job(job_id)
+    corrected: dict[str, Any] | None = None
+    try:
+        if original is not None and payload.strip():
+            edited = json.loads(payload)
+            if not isinstance(edited, dict):
+                raise ValueError("not an object")
+            corrected = restored(edited, original.payload)
+            if corrected == original.payload:
+                corrected = None  # unchanged: re-send as stored
+    except ValueError:
+        return _page(request, ops, 422, error=f"任务 {job_id} 的报文不是有效的 JSON 对象，未重发")
+    try:
+        ops.resend(job_id, corrected, note.strip(), session.user.name)
+    except AdapterError as exc:
+        return _page(request, ops, 422, **problem_of(exc))
+    return RedirectResponse(f"/web/monitor?resent={job_id}", status_code=303)

@@ -1,0 +1,113 @@
+"""The upload queue's recent history, read from its tables by name (``upload_job``,
+``upload_attempt``) — this package may not import ``upload_queue``.
+
+:func:`history` gives one point per hour for the last ``hours``: the highest backlog during
+the hour ending there (jobs created and not yet delivered or dead) and the delivery latency
+(created → delivered) of the jobs delivered in that hour, median and maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, Integer, String, column, or_, select, table
+
+_job = table(
+    "upload_job",
+    column("id", Integer),
+    column("status", String),
+    column("payload", JSON),
+    column("created_at", DateTime(timezone=True)),
+    column("delivered_at", DateTime(timezone=True)),
+    column("dead_at", DateTime(timezone=True)),
+)
+_attempt = table("upload_attempt", column("id", Integer), column("job_id", Integer),
+                 column("outcome", String))  # fmt: skip
+MAX_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class HourPoint:
+    at: datetime  # the end of the hour
+    backlog: int  # the peak during the hour
+    delivered: int
+    latency_p50_s: float | None
+    latency_max_s: float | None
+
+
+@dataclass(frozen=True)
+class JobState:
+    status: str
+    payload: dict[str, Any]
+    last_outcome: str | None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def job_state(engine: Engine, job_id: int) -> JobState | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(_job.c.status, _job.c.payload).where(_job.c.id == job_id)
+        ).first()
+        if row is None:
+            return None
+        outcome = connection.execute(
+            select(_attempt.c.outcome)
+            .where(_attempt.c.job_id == job_id)
+            .order_by(_attempt.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return JobState(row.status, dict(row.payload or {}), outcome)
+
+
+def history(engine: Engine, now: datetime, hours: int = 24) -> list[HourPoint]:
+    now = now.astimezone(UTC)
+    since = now - timedelta(hours=hours)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(_job.c.created_at, _job.c.delivered_at, _job.c.dead_at)
+            .where(
+                or_(
+                    _job.c.delivered_at.is_(None) & _job.c.dead_at.is_(None),
+                    _job.c.delivered_at >= since,
+                    _job.c.dead_at >= since,
+                )
+            )
+            .limit(MAX_ROWS)
+        ).all()
+    jobs = [(_utc(r.created_at), _utc(r.delivered_at), _utc(r.dead_at)) for r in rows]
+    events = sorted(
+        [(c, 1) for c, _, _ in jobs if c is not None]
+        + [(d or x, -1) for c, d, x in jobs if c is not None and (d or x) is not None]
+    )  # a job finishes when it is delivered or dies
+    points, level, cursor = [], 0, 0
+    for step in range(hours + 1):
+        at = since + timedelta(hours=step)
+        peak = level
+        while cursor < len(events) and events[cursor][0] <= at:
+            level += events[cursor][1]
+            peak = max(peak, level)
+            cursor += 1
+        latencies = [
+            (delivered - created).total_seconds()
+            for created, delivered, _ in jobs
+            if created is not None and delivered is not None
+            and at - timedelta(hours=1) < delivered <= at
+        ]  # fmt: skip
+        points.append(
+            HourPoint(
+                at,
+                level if step == 0 else peak,
+                len(latencies),
+                median(latencies) if latencies else None,
+                max(latencies) if latencies else None,
+            )
+        )
+    return points

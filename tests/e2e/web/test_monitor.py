@@ -1,0 +1,117 @@
+"""The IT queue monitor: a job at risk while upstream is out, a dead job re-sent with an
+edited payload, the chart, the call log and the HL7 log."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from adapter.store.uow import UnitOfWork
+from tests.e2e.web.conftest import shot, sign_in
+from tests.e2e.web.site import USERS, Site, eventually
+
+
+def _enqueue(site: Site, context: str, input: dict[str, Any], deadline: timedelta) -> int:
+    runtime = site.runtime
+    msgid = runtime.msgids.next()
+    with UnitOfWork(runtime.engine) as uow:
+        queued = runtime.outbox.enqueue(
+            uow.session,
+            kind="WI2401",
+            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
+                     "context": context},
+            idempotency_key=msgid,
+            ordering_key=context,
+            deadline=datetime.now(UTC) + deadline,
+        )  # fmt: skip
+        uow.commit()
+    return queued.job_id
+
+
+def _status(site: Site, job_id: int) -> str:
+    for status in ("pending", "in_flight", "delivered", "dead"):
+        if any(j.id == job_id for j in site.runtime.queue.list_jobs(status=status, limit=1000)):
+            return status
+    raise AssertionError(f"job {job_id} not found")
+
+
+def test_a_job_at_risk_during_an_outage_is_highlighted(page: Page, site: Site) -> None:
+    faults = f"{site.simulator.url}/_sim/faults"
+    assert httpx.post(faults, json={"outage": True}).status_code == 200
+    try:
+        input = {"mdtrt_id": "E-RISK", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"}
+        job_id = _enqueue(site, "E-RISK", input, timedelta(minutes=4))
+        eventually(lambda: site.runtime.queue.summary().at_risk >= 1)
+        sign_in(page, site, USERS["it"], path="/web/monitor")
+        row = page.get_by_test_id("waiting").locator(f"tr[data-job='{job_id}']")
+        expect(row).to_have_class("at-risk")
+        expect(row).to_contain_text("E-RISK")
+        expect(row).to_contain_text("分")
+        assert int(page.get_by_test_id("count-at-risk").inner_text()) >= 1
+        shot(page, "at-risk")
+    finally:
+        assert httpx.post(faults, json={}).status_code == 200
+    eventually(lambda: _status(site, job_id) == "delivered", timeout=30)
+    # The live block follows without a reload: the job leaves the waiting list.
+    expect(page.get_by_test_id("waiting").locator(f"tr[data-job='{job_id}']")).to_have_count(
+        0, timeout=15_000
+    )
+
+
+def test_a_dead_job_is_resent_with_an_edited_payload(page: Page, site: Site) -> None:
+    certno = site.person("P001")["certno"]
+    input = {"mdtrt_id": "E-DEAD", "psn_no": "P001", "certno": certno}  # begntime missing
+    job_id = _enqueue(site, "E-DEAD", input, timedelta(hours=1))
+    eventually(lambda: _status(site, job_id) == "dead")
+    refused_msgid = next(
+        j for j in site.runtime.queue.list_jobs(status="dead", limit=1000) if j.id == job_id
+    ).payload["msgid"]
+
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    dead = page.locator(f"form.dead-job[data-job='{job_id}']")
+    expect(dead.get_by_test_id("upstream-message")).to_contain_text("begntime")
+    box = dead.get_by_label(f"任务{job_id}的上传报文")
+    shown = json.loads(box.input_value())
+    assert shown["input"]["certno"] == certno[:6] + "********" + certno[-4:]
+    assert certno not in page.content()
+    chart = page.get_by_test_id("history-chart")
+    expect(chart).to_have_attribute("data-points", "25")
+    expect(page.get_by_test_id("calls")).to_contain_text(refused_msgid)
+    expect(page.get_by_test_id("hl7")).to_be_visible()
+    shot(page, "dead")
+
+    shown["input"]["begntime"] = "2026-11-24 09:00:00"
+    box.fill(json.dumps(shown, ensure_ascii=False, indent=2))
+    dead.get_by_label(f"任务{job_id}的重发说明").fill("补入院时间")
+    dead.get_by_role("button", name="重发").click()
+    expect(page.get_by_test_id("done")).to_have_text(f"任务 {job_id} 已重新排队上传。")
+    eventually(lambda: _status(site, job_id) == "delivered")
+    (resent,) = [
+        j for j in site.runtime.queue.list_jobs(status="delivered", limit=1000) if j.id == job_id
+    ]
+    assert resent.payload["msgid"] != refused_msgid  # upstream refused it: a fresh msgid
+    assert resent.payload["refused_msgids"] == [refused_msgid]
+    assert resent.payload["input"]["certno"] == certno  # the masked value was restored
+    received = httpx.get(
+        f"{site.simulator.url}/_sim/received", params={"msgid": resent.payload["msgid"]}
+    ).json()
+    (write,) = received["writes"]
+    assert write["took_effect"] and write["input"]["begntime"] == "2026-11-24 09:00:00"
+    page.reload()
+    expect(page.locator(f"form.dead-job[data-job='{job_id}']")).to_have_count(0)
+    shot(page, "resent")
+
+
+def test_a_broken_payload_is_not_resent(page: Page, site: Site) -> None:
+    job_id = _enqueue(site, "E-BAD", {"mdtrt_id": "E-BAD", "psn_no": "P001"}, timedelta(hours=1))
+    eventually(lambda: _status(site, job_id) == "dead")
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    dead = page.locator(f"form.dead-job[data-job='{job_id}']")
+    dead.get_by_label(f"任务{job_id}的上传报文").fill("{not json")
+    dead.get_by_role("button", name="重发").click()
+    expect(page.get_by_test_id("error")).to_contain_text("不是有效的 JSON")
+    assert _status(site, job_id) == "dead"

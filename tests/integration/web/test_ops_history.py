@@ -1,0 +1,68 @@
+"""The monitor's history from the queue's tables, payload masking, and slip negotiation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from adapter.store.migrate import upgrade
+from adapter.web.chart import history_svg
+from adapter.web.ops_history import history
+from adapter.web.payloads import masked, restored
+from adapter.web.slip_routes import negotiate
+
+
+def _job(engine: Engine, n: int, created: datetime, delivered: datetime | None) -> None:
+    from upload_queue.tables import upload_job
+
+    with engine.begin() as connection:
+        connection.execute(
+            upload_job.insert().values(
+                kind="WI2301", payload={"n": n}, idempotency_key=f"K{n}", ordering_key="E",
+                deadline=created + timedelta(minutes=30), created_at=created,
+                status="delivered" if delivered else "pending", available_at=created,
+                round_started_at=created, delivered_at=delivered,
+            )
+        )  # fmt: skip
+
+
+def test_backlog_peaks_and_latency_per_hour(engine: Engine) -> None:
+    upgrade(engine)
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    _job(engine, 1, now - timedelta(hours=3, minutes=50), now - timedelta(hours=3, minutes=40))
+    _job(engine, 2, now - timedelta(hours=3, minutes=45), now - timedelta(hours=3, minutes=44))
+    _job(engine, 3, now - timedelta(minutes=20), None)  # still waiting
+    _job(engine, 4, now - timedelta(days=3), now - timedelta(days=3))  # too old to matter
+    points = history(engine, now, 24)
+    assert len(points) == 25 and points[-1].at == now
+    hour = points[-4]  # the hour ending at 09:00 holds both early jobs
+    assert hour.backlog == 2 and hour.delivered == 2
+    assert hour.latency_max_s == 600 and hour.latency_p50_s == 330
+    assert points[-3].backlog == 0 and points[-1].backlog == 1
+    svg = history_svg(points, ZoneInfo("Asia/Shanghai"))
+    assert svg.count('class="backlog"') == 25 and "最大 600.0 秒" in svg
+
+
+def test_masked_payload_values_are_restored_and_corrections_kept() -> None:
+    original = {"msgid": "M1", "input": {"certno": "110101199001011234", "psn_no": "P001",
+                "note": "身份证 110101199001011234", "tel": "13800138000"}}  # fmt: skip
+    shown = masked(original)
+    assert shown["input"]["certno"] == "110101********1234"
+    assert "110101199001011234" not in str(shown) and "13800138000" not in str(shown)
+    edited = {**shown, "input": {**shown["input"], "begntime": "2026-11-24 09:00:00"}}
+    back = restored(edited, original)
+    assert back["input"] == {**original["input"], "begntime": "2026-11-24 09:00:00"}
+    fixed = {**shown, "input": {**shown["input"], "certno": "110101199001019999"}}
+    assert restored(fixed, original)["input"]["certno"] == "110101199001019999"
+
+
+def test_the_slip_format_follows_the_accept_header() -> None:
+    assert negotiate("text/html,application/xhtml+xml,*/*;q=0.8", None) == "text/html"
+    assert negotiate("application/pdf", None) == "application/pdf"
+    assert negotiate("text/html;q=0.4, application/pdf;q=0.9", None) == "application/pdf"
+    assert negotiate("*/*", None) == "text/html"
+    assert negotiate("image/png", None) is None
+    assert negotiate("image/png", "pdf") == "application/pdf"
+    assert negotiate("", None) == "text/html"
