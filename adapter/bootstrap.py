@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from adapter.api.app import create_app
+from adapter.api.monthly import router as monthly_router
 from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
 from adapter.store.migrate import upgrade
@@ -41,7 +42,10 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.services = runtime.services
+    app.state.monthly = runtime.monthly
+    app.state.scheduler = runtime.scheduler
     app.include_router(ops_routes.router)
+    app.include_router(monthly_router)
     return app
 
 
@@ -59,13 +63,17 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     from adapter.wiring import demo
 
     simulator = demo.start_demo_simulator(settings.http.host, simulator_port, today)
+    regions = demo.insured_regions(today)
     settings = settings.model_copy(
-        update={"upstream": settings.upstream.model_copy(update={"base_url": simulator.url})}
+        update={
+            "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+            "schedule": settings.schedule.model_copy(update={"device_regions": regions}),
+        }
     )
     upgrade(settings.database.url)
     runtime = build_runtime(settings)
     count = demo.load_catalogues(
-        runtime.engine, runtime.gateway, settings.institution.admdvs, demo.insured_regions(today)
+        runtime.engine, runtime.gateway, settings.institution.admdvs, regions
     )
     tokens = demo.issue_tokens(runtime.engine)
     app = build_app(settings, runtime)

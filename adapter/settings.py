@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     Field,
@@ -126,6 +128,31 @@ class PolicySettings(BaseModel):
     fee_batch_size: int = Field(default=100, ge=1, le=1000)
 
 
+class ScheduleSettings(BaseModel):
+    """``[schedule]`` in adapter.toml (``ADAPTER_SCHEDULE__<KEY>``)."""
+
+    enabled: bool = True
+    reconciliation: str = "0 6 3 * *"
+    deductions: str = "30 6 5,15,25 * *"
+    catalogue_sync: str = "0 2 * * *"
+    device_funds_reminder: str = "0 9 * * *"
+    catch_up_days: int = Field(default=31, ge=0, le=366)
+    retry_minutes: float = Field(default=30, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    device_funds_remind_after_day: int = Field(default=25, ge=1, le=28)
+    device_regions: list[str] = Field(default_factory=list)
+
+    @field_validator("reconciliation", "deductions", "catalogue_sync", "device_funds_reminder")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            try:
+                CronTrigger.from_crontab(value.strip(), timezone=UTC)
+            except ValueError as exc:
+                raise ValueError(f"not a cron expression (m h dom mon dow): {exc}") from exc
+        return value.strip()
+
+
 class HL7Settings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -154,6 +181,7 @@ class Settings(BaseSettings):
     hl7: HL7Settings = Field(default_factory=HL7Settings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.services.catalogue_import import CatalogueFileRefused
-from adapter.services.monthly import MonthlyPolicy, MonthlyServices
+from adapter.services.monthly import MonthlyServices
 from adapter.settings import load_settings
 
 ACTOR = "cli"
@@ -85,11 +85,9 @@ def _with_monthly(action: Action) -> Callable[[argparse.Namespace], int]:
         from adapter.wiring.runtime import build_runtime
 
         settings = load_settings()
-        runtime = build_runtime(settings, workers=0, hl7=False)
-        schedule = getattr(settings, "schedule", None)
-        policy = schedule.policy() if schedule is not None else MonthlyPolicy()
+        runtime = build_runtime(settings, workers=0, hl7=False, scheduled=False)
         try:
-            return action(args, MonthlyServices(runtime.services.context, policy))
+            return action(args, runtime.monthly)
         finally:
             runtime.stop()
 

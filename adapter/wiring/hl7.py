@@ -69,4 +69,6 @@ def encounter_commands(settings: Settings, engine: Engine) -> EncounterCommands:
     """The services' ``EncounterCommands``, for ``wi-adapter hl7 reprocess`` outside ``serve``."""
     from adapter.wiring.runtime import build_runtime
 
-    return build_runtime(settings, engine=engine, workers=0, hl7=False).services.commands
+    return build_runtime(
+        settings, engine=engine, workers=0, hl7=False, scheduled=False
+    ).services.commands

@@ -22,12 +22,14 @@ from sqlalchemy import Engine
 from adapter.domain.ports import MsgidSource
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile, Policy
+from adapter.services.monthly import MonthlyServices
 from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.hl7 import Hl7Runtime
 from adapter.wiring.msgids import msgid_source
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
+from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
 from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
@@ -49,8 +51,10 @@ class Runtime:
     outbox: QueueOutbox
     registry: CollectorRegistry
     services: Services
+    monthly: MonthlyServices
     runner: QueueRunner | None = None
     hl7: Hl7Runtime | None = None
+    scheduler: MonthlyScheduler | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -59,8 +63,12 @@ class Runtime:
             log.info("upload_queue_started", extra={"workers": len(self.runner.workers)})
         if self.hl7 is not None:
             self.hl7.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.hl7 is not None:
             self.hl7.stop()  # finish the messages in flight before the queue stops
         if self.runner is not None and self.runner.running:
@@ -100,6 +108,7 @@ class Runtime:
         probes = {"upload_queue": self.queue.health, "upstream": self.upstream_health}
         if self.hl7 is not None:
             probes["hl7"] = self.hl7.health
+        probes["device_funds"] = self.monthly.device_funds.health
         return probes
 
 
@@ -109,6 +118,7 @@ def build_runtime(
     engine: Engine | None = None,
     workers: int | None = None,
     hl7: bool = True,
+    scheduled: bool = True,
 ) -> Runtime:
     engine = engine or make_engine(settings.database.url)
     clock = SystemClock(settings.time_zone)
@@ -142,10 +152,14 @@ def build_runtime(
         outbox=QueueOutbox(queue),
         registry=registry,
         services=None,  # type: ignore[arg-type]  # set below: it needs the waking outbox
+        monthly=None,  # type: ignore[arg-type]
         runner=runner,
     )
     runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
     runtime.services = build_services(settings, runtime, clock)
+    runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
+    if scheduled and settings.schedule.enabled:
+        runtime.scheduler = build_monthly_scheduler(runtime.monthly, settings.schedule)
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime

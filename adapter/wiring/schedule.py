@@ -44,46 +44,15 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Connection, Engine, text
 
 from adapter.domain.reconciliation import previous_month
 from adapter.services import schedule_log
 from adapter.services.monthly import MonthlyPolicy, MonthlyServices
+from adapter.settings import ScheduleSettings
 
 log = logging.getLogger("adapter")
 JOB_NAMES = ("reconciliation", "deductions", "catalogue_sync", "device_funds_reminder")
-
-
-class ScheduleSettings(BaseModel):
-    """``[schedule]`` in adapter.toml (``ADAPTER_SCHEDULE__<KEY>``)."""
-
-    enabled: bool = True
-    reconciliation: str = "0 6 3 * *"
-    deductions: str = "30 6 5,15,25 * *"
-    catalogue_sync: str = "0 2 * * *"
-    device_funds_reminder: str = "0 9 * * *"
-    catch_up_days: int = Field(default=31, ge=0, le=366)
-    retry_minutes: float = Field(default=30, gt=0)
-    max_attempts: int = Field(default=3, ge=1, le=20)
-    device_funds_remind_after_day: int = Field(default=25, ge=1, le=28)
-    device_regions: list[str] = Field(default_factory=list)
-
-    @field_validator("reconciliation", "deductions", "catalogue_sync", "device_funds_reminder")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if value.strip():
-            try:
-                CronTrigger.from_crontab(value.strip(), timezone=UTC)
-            except ValueError as exc:
-                raise ValueError(f"not a cron expression (m h dom mon dow): {exc}") from exc
-        return value.strip()
-
-    def policy(self) -> MonthlyPolicy:
-        return MonthlyPolicy(
-            device_funds_remind_after_day=self.device_funds_remind_after_day,
-            device_regions=tuple(self.device_regions),
-        )
 
 
 @dataclass(frozen=True)
@@ -338,7 +307,15 @@ class MonthlyScheduler:
         return Attempted(name, slot, "ran", outcome, trigger)
 
 
-def build_monthly_scheduler(runtime: Any, settings: ScheduleSettings) -> MonthlyScheduler:
-    """The scheduler for a :class:`~adapter.wiring.runtime.Runtime`: the lead's one call."""
-    monthly = MonthlyServices(runtime.services.context, settings.policy())
+def monthly_policy(settings: ScheduleSettings) -> MonthlyPolicy:
+    return MonthlyPolicy(
+        device_funds_remind_after_day=settings.device_funds_remind_after_day,
+        device_regions=tuple(settings.device_regions),
+    )
+
+
+def build_monthly_scheduler(
+    monthly: MonthlyServices, settings: ScheduleSettings
+) -> MonthlyScheduler:
+    """The scheduler of the runtime's monthly use cases."""
     return MonthlyScheduler.from_settings(settings, monthly)

@@ -48,9 +48,10 @@ def _metadata() -> list[MetaData]:
     except ImportError:
         pass
     try:
+        from adapter.services.monthly_tables import metadata as monthly_metadata
         from adapter.services.tables import metadata as services_metadata
 
-        found.append(services_metadata)
+        found += [services_metadata, monthly_metadata]
     except ImportError:
         pass
     return found

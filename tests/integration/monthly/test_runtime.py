@@ -12,15 +12,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapter.api.monthly import router
 from adapter.bootstrap import build_app
-from adapter.services.monthly import MonthlyServices
 from adapter.services.monthly_tables import metadata as monthly_metadata
-from adapter.settings import load_settings
+from adapter.settings import ScheduleSettings, load_settings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
 from adapter.wiring.runtime import build_runtime
-from adapter.wiring.schedule import ScheduleSettings, build_monthly_scheduler
 from connectors.upstream.simulator import start_simulator
 from tests.integration.monthly.test_schedule import eventually
 from tests.support.live import serving
@@ -38,23 +35,15 @@ def live(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Any
                 "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
             }
         )
+        settings = settings.model_copy(
+            update={"schedule": ScheduleSettings(deductions="", catalogue_sync="")}
+        )
         runtime = build_runtime(settings, hl7=False)
-        schedule = ScheduleSettings(deductions="", catalogue_sync="")
-        scheduler = build_monthly_scheduler(runtime, schedule)
-        monthly = MonthlyServices(runtime.services.context, schedule.policy())
-        app = build_app(settings, runtime)
-        app.include_router(router)
-        app.state.monthly = monthly
-        app.state.scheduler = scheduler
-        app.state.health_probes["device_funds"] = monthly.device_funds.health
+        app = build_app(settings, runtime)  # its lifespan starts and stops the scheduler
         now = datetime.now(UTC)
         tokens = {r: create_token(runtime.engine, f"{r}-01", [r], now) for r in ("it", "device")}
         with serving(app) as base:
-            scheduler.start()
-            try:
-                yield base, tokens, simulator, scheduler
-            finally:
-                scheduler.stop()
+            yield base, tokens, simulator, runtime.scheduler
 
 
 def test_the_monthly_work_runs_on_the_real_runtime(

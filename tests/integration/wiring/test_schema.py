@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 import adapter.store.tables
 import adapter.store.tokens  # noqa: F401 - registers api_token
+from adapter.services.monthly_tables import metadata as monthly_metadata
 from adapter.services.tables import metadata as services_metadata
 from adapter.store import migrate
 from connectors.hl7.message_log import metadata as hl7_metadata
@@ -21,6 +22,7 @@ EVERY_PACKAGE: dict[str, MetaData] = {
     "call_log": call_log_metadata,
     "hl7": hl7_metadata,
     "services": services_metadata,
+    "monthly": monthly_metadata,
 }
 
 
