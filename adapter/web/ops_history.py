@@ -83,11 +83,14 @@ def history(engine: Engine, now: datetime, hours: int = 24) -> list[HourPoint]:
             .limit(MAX_ROWS)
         ).all()
     jobs = [(_utc(r.created_at), _utc(r.delivered_at), _utc(r.dead_at)) for r in rows]
-    events = sorted(
-        [(c, 1) for c, _, _ in jobs if c is not None]
-        + [(d or x, -1) for c, d, x in jobs if c is not None and (d or x) is not None]
-    )  # a job finishes when it is delivered or dies
-    points, level, cursor = [], 0, 0
+    events: list[tuple[datetime, int]] = [(c, 1) for c, _, _ in jobs if c is not None]
+    for created, delivered, dead in jobs:  # a job finishes when it is delivered or dies
+        finished = delivered or dead
+        if created is not None and finished is not None:
+            events.append((finished, -1))
+    events.sort()
+    points: list[HourPoint] = []
+    level = cursor = 0
     for step in range(hours + 1):
         at = since + timedelta(hours=step)
         peak = level

@@ -61,8 +61,10 @@ class _Pdf(FPDF):
         self._footer_text = footer_text
         self.set_auto_page_break(auto=True, margin=14)
         self.set_margins(10, 10, 10)
-        extra = {"collection_font_number": 0} if font.suffix.lower() == ".ttc" else {}
-        self.add_font("cjk", fname=str(font), **extra)
+        if font.suffix.lower() == ".ttc":  # a collection: its first face
+            self.add_font("cjk", fname=str(font), collection_font_number=0)
+        else:
+            self.add_font("cjk", fname=str(font))
         self.set_font("cjk", size=9)
 
     def footer(self) -> None:

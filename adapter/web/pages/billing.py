@@ -133,14 +133,15 @@ def rehab_plan(
     """Items, one per line: ``<项目编码> <名称> [频次]``."""
     try:
         rows = [line.split(maxsplit=2) for line in items.splitlines() if line.strip()]
+        days = int(expected_days) if expected_days.strip().isdigit() else 0
+        if not goals.strip() or not rows or days < 1:
+            raise FormError("康复方案须填写康复目标、至少一个康复项目和预计天数")
         plan = {
             "goals": goals.strip(),
             "items": [_rehab_item(row) for row in rows],
             "frequency": frequency.strip(),
-            "expected_days": int(expected_days) if expected_days.strip().isdigit() else 0,
+            "expected_days": days,
         }
-        if not plan["goals"] or not rows or plan["expected_days"] < 1:
-            raise FormError("康复方案须填写康复目标、至少一个康复项目和预计天数")
         services.rehab.save(encounter_id, plan, actor=session.user.name)
     except FormError as exc:
         return _encounter_page(request, services, encounter_id, error=str(exc))

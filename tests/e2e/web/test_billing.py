@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import USERS, ZONE, Site
-from tests.e2e.web.stays import admit_with_fees
+from tests.e2e.web.site import USERS, ZONE, Site, eventually
+from tests.e2e.web.stays import admit_with_fees, his
 
 
 def _amounts(page: Page, testid: str) -> dict[str, Decimal]:
@@ -123,3 +124,31 @@ def test_a_stay_goes_to_manual_reimbursement_and_cannot_be_settled_directly(
     shot(page, "manual-claim")
     with UnitOfWork(site.engine) as uow:
         assert uow.encounters.get(encounter_id).encounter.status.value == "manual_claim"
+
+
+def test_a_rehab_plan_is_filled_in_and_its_upload_is_shown(page: Page, site: Site) -> None:
+    visit = f"ZY-REH-{datetime.now(ZONE):%H%M%S%f}"
+    body = {
+        "card": {"kind": "physical", "card_no": "330100K0010"},
+        "his_visit_id": visit,
+        "kind": "rehab",
+        "admitted_at": datetime.now(ZONE).isoformat(),
+        "injury_parts": site.person_filing_parts("P010")[:1],
+    }
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{admitted.json()['id']}")
+    rehab = page.get_by_test_id("rehab")
+    expect(rehab.get_by_test_id("plan-status")).to_have_text("尚未填写")
+    rehab.get_by_label("康复目标").fill("恢复右上肢肌力，生活自理")
+    rehab.get_by_label("康复项目（每行：项目编码 名称 频次）").fill("340200001 运动疗法 每日1次")
+    rehab.get_by_label("预计天数").fill("30")
+    rehab.get_by_role("button", name="保存并上传康复方案").click()
+    expect(page.get_by_test_id("done")).to_contain_text("康复方案已保存")
+
+    def acknowledged() -> bool:
+        page.reload()
+        return page.get_by_test_id("plan-status").inner_text() == "已上传"
+
+    eventually(acknowledged)
+    shot(page, "rehab-plan")
