@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
-from upload_queue.leasing import begin_write
+from upload_queue.leasing import begin_write, write_transaction
 from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
 
 RETRYABLE: tuple[Status, ...] = ("dead", "pending")
@@ -100,7 +100,7 @@ def retry(
     """Make a dead (or waiting) job due now, optionally with a corrected ``payload``."""
     if payload is not None:
         check_json(payload)
-    with begin_write(engine) as connection, connection.begin():
+    with begin_write(engine) as connection, write_transaction(connection):
         row = (
             connection.execute(
                 select(upload_job).where(upload_job.c.id == job_id).with_for_update()
@@ -143,7 +143,7 @@ def purge(engine: Engine, retention: timedelta, now: datetime) -> int:
     old = select(upload_job.c.id).where(
         upload_job.c.status == "delivered", upload_job.c.delivered_at < cutoff
     )
-    with begin_write(engine) as connection, connection.begin():
+    with begin_write(engine) as connection, write_transaction(connection):
         ids = list(connection.execute(old).scalars())
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]

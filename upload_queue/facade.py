@@ -4,7 +4,7 @@
 
     queue = UploadQueue(engine, registry=prometheus_client.REGISTRY)
     queue.register("discharge_record", upload_discharge, classify=upstream_error_kind)
-    runner = queue.runner(workers=2)          # APScheduler: drain + deadline watch
+    runner = queue.runner(workers=2, in_flight=4)  # APScheduler: drain + deadline watch
     runner.start()
     app = create_app(..., health_probes={"upload_queue": queue.health})
     ...
@@ -75,7 +75,8 @@ class UploadQueue:
     def worker_id(self, index: int) -> str:
         return f"{self.instance_id}:{index}"
 
-    def worker(self, index: int = 0, *, batch: int = 1) -> Worker:
+    def worker(self, index: int = 0, *, batch: int = 1, in_flight: int = 1) -> Worker:
+        """Worker number ``index`` of this instance, with ``in_flight`` deliveries at once."""
         return Worker(
             self.engine,
             self.handlers,
@@ -84,6 +85,7 @@ class UploadQueue:
             policy=self.policy,
             lease_for=self.lease_for,
             batch=batch,
+            in_flight=in_flight,
             metrics=self.metrics,
         )
 
@@ -136,9 +138,18 @@ class UploadQueue:
         self,
         *,
         workers: int = 1,
+        in_flight: int = 1,
         drain_every: timedelta = timedelta(seconds=1),
         watch_every: timedelta = timedelta(seconds=30),
     ) -> QueueRunner:
+        """``workers`` drain loops, each keeping up to ``in_flight`` deliveries going at once:
+        at most ``workers * in_flight`` upstream calls in flight from this instance."""
         from upload_queue.scheduler import QueueRunner
 
-        return QueueRunner(self, workers=workers, drain_every=drain_every, watch_every=watch_every)
+        return QueueRunner(
+            self,
+            workers=workers,
+            in_flight=in_flight,
+            drain_every=drain_every,
+            watch_every=watch_every,
+        )

@@ -26,7 +26,7 @@ from upload_queue.deadlines import (
     log_alerts,
 )
 from upload_queue.jobs import Job
-from upload_queue.leasing import begin_write
+from upload_queue.leasing import begin_write, write_transaction
 from upload_queue.locks import try_exclusive
 from upload_queue.metrics import QueueMetrics
 from upload_queue.tables import STATUSES, upload_job
@@ -128,7 +128,7 @@ def watch_deadlines(
     engine: Engine, now: datetime, *, margin: timedelta, metrics: QueueMetrics
 ) -> DeadlineReport | None:
     """Alert on newly at-risk and late jobs; ``None`` if another instance is watching now."""
-    with begin_write(engine) as connection, connection.begin():
+    with begin_write(engine) as connection, write_transaction(connection):
         if not try_exclusive(connection, "deadline_watch"):
             return None
         report = deadline_report(connection, now, margin)

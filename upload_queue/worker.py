@@ -1,10 +1,22 @@
-"""The worker: lease a job, hand it to its kind's handler, record the outcome.
+"""The worker: lease jobs, hand each to its kind's handler, record the outcomes.
 
-One :class:`Worker` delivers one job at a time; run several (threads, processes, instances)
-for more throughput — leases keep them apart. An outcome is recorded only while the worker
-still holds the job's lease; if the lease expired meanwhile (the job may already be with
-another worker), the attempt is kept in the history as ``lease_lost`` and the job is left to
-its new holder. Upstream sees the idempotency key, so the rare double delivery is harmless.
+A :class:`Worker` keeps up to ``in_flight`` deliveries going at once (default 1): its
+:meth:`~Worker.drain` loop leases as many due jobs as it has free slots, runs the handlers
+on a pool of ``in_flight`` threads (inline when ``in_flight`` is 1), and as deliveries
+finish records their outcomes and leases replacements **in one transaction** on one
+connection, so a job costs about one commit. The bound on throughput is upstream's:
+``in_flight / latency`` per worker. Run several workers (threads, processes, instances) on
+top; leases keep them apart.
+
+Guarantees do not depend on ``in_flight``: jobs are leased earliest deadline first; two jobs
+of one ordering key are never in flight together (a later one stays blocked until the earlier
+one's outcome is committed), so within a key deliveries happen strictly one after another in
+enqueue order; a job is held by one lease at a time.
+
+An outcome is recorded only while the worker still holds the job's lease; if the lease
+expired meanwhile (the job may already be with another worker), the attempt is kept in the
+history as ``lease_lost`` and the job is left to its new holder. Upstream sees the
+idempotency key, so the rare double delivery is harmless.
 
 Outcomes: success → ``delivered``; transient failure → ``pending`` again at the time the
 retry policy gives, or ``dead`` when it gives up; permanent failure → ``dead`` at once,
@@ -18,23 +30,57 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from upload_queue.clock import Clock, utcnow
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery
-from upload_queue.leasing import begin_write, lease
+from upload_queue.leasing import (
+    Leased,
+    begin_write,
+    lease_on,
+    release_expired,
+    write_transaction,
+)
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.retry import DEAD, RetryPolicy
-from upload_queue.tables import upload_attempt, upload_job
+from upload_queue.tables import UTCDateTime, upload_attempt, upload_job
 
 log = logging.getLogger("upload_queue")
 
 Result = Literal["delivered", "transient", "permanent"]
+
+RELEASE_EVERY = timedelta(seconds=1)
+"""How often a draining worker also returns expired leases (and at the start of each drain)."""
+
+
+# An outcome is written only while this worker still holds the lease; the statements are
+# built once (values bound per call), as they run once per delivery.
+_HELD = upload_job.update().where(
+    upload_job.c.id == bindparam("job"),
+    upload_job.c.status == "in_flight",
+    upload_job.c.lease_token == bindparam("token"),
+)
+_UNLEASED: dict[str, Any] = {
+    "leased_by": None,
+    "lease_token": None,
+    "leased_at": None,
+    "lease_expires_at": None,
+}
+_AT = bindparam("at", type_=UTCDateTime())
+_DELIVERED = _HELD.values(status="delivered", delivered_at=_AT, last_error=None, **_UNLEASED)
+_RETRY = _HELD.values(status="pending", available_at=_AT, last_error=bindparam("error"),
+                      **_UNLEASED)  # fmt: skip
+_DEAD = _HELD.values(status="dead", dead_at=_AT, last_error=bindparam("error"), **_UNLEASED)
+_BOOKKEEPING = select(
+    upload_job.c.attempts, upload_job.c.round_started_at, upload_job.c.created_at
+).where(upload_job.c.id == bindparam("job"))
+_STATUS = select(upload_job.c.status).where(upload_job.c.id == bindparam("job"))
 
 
 def default_worker_id(index: int = 0) -> str:
@@ -50,6 +96,27 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class _Finished:
+    """A handler's verdict on one delivery, not yet recorded."""
+
+    delivery: Delivery
+    leased: Leased | None
+    result: Result
+    error: str | None
+    started: datetime
+    finished: datetime
+    duration: float
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    finished: _Finished
+    outcome: Outcome
+    kept: bool  # False: the lease had been lost, nothing but the attempt was written
+    created_at: datetime | None
+
+
 class Worker:
     def __init__(
         self,
@@ -61,8 +128,14 @@ class Worker:
         policy: RetryPolicy | None = None,
         lease_for: timedelta = timedelta(minutes=2),
         batch: int = 1,
+        in_flight: int = 1,
         metrics: QueueMetrics | None = None,
     ) -> None:
+        """``in_flight``: deliveries this worker keeps going at once (handler threads).
+        ``batch``: jobs :meth:`run_once` leases per call, and, with ``in_flight`` 1, jobs
+        :meth:`drain` leases per transaction (delivered one after another)."""
+        if in_flight < 1 or batch < 1:
+            raise ValueError("a worker needs batch >= 1 and in_flight >= 1")
         self.engine = engine
         self.handlers = handlers
         self.worker_id = worker_id or default_worker_id()
@@ -70,39 +143,180 @@ class Worker:
         self.policy = policy or RetryPolicy()
         self.lease_for = lease_for
         self.batch = batch
+        self.in_flight = in_flight
         self.metrics = metrics or metrics_for()
         self._stop = threading.Event()
+        self._woken = threading.Event()
+        self._draining = False
+        self._last_release: datetime | None = None
 
     def stop(self) -> None:
-        """Make :meth:`drain` return after the job in hand, now and from then on."""
+        """Make :meth:`drain` return after the deliveries in hand, now and from then on."""
         self._stop.set()
 
-    def run_once(self) -> list[Outcome]:
-        """Lease up to ``batch`` due jobs and deliver them; ``[]`` when none is due."""
-        deliveries = lease(
-            self.engine,
-            self.worker_id,
-            self.clock(),
-            lease_for=self.lease_for,
-            limit=self.batch,
-            kinds=self.handlers.kinds(),
-            policy=self.policy,
-            metrics=self.metrics,
-        )
-        return [self.deliver(delivery) for delivery in deliveries]
+    def wake(self) -> bool:
+        """Say a job was just committed. A running :meth:`drain` looks for due jobs again
+        before it returns; ``False`` means none is running (the caller should start one).
 
-    def drain(self, max_jobs: int | None = None) -> int:
-        """Deliver due jobs until none is due, ``max_jobs`` are done or :meth:`stop`; count them."""
-        done = 0
-        while not self._stop.is_set() and (max_jobs is None or done < max_jobs):
-            outcomes = self.run_once()
-            if not outcomes:
-                break
-            done += len(outcomes)
-        return done
+        :meth:`drain` clears its "running" flag *before* its last look, so a wake is never
+        lost between the two: either that look sees it, or this returns ``False``.
+        """
+        self._woken.set()
+        return self._draining
+
+    # --- one step at a time (tests, tools) -----------------------------------------------
+
+    def run_once(self) -> list[Outcome]:
+        """Lease up to ``batch`` due jobs and deliver them one by one; ``[]`` when none is due."""
+        with begin_write(self.engine) as connection:
+            _, leased = self._record(connection, [], room=self.batch, release=True)
+            finished = [self._call(item.delivery, item) for item in leased]
+            return self._record(connection, finished)[0]
 
     def deliver(self, delivery: Delivery) -> Outcome:
         """Call the handler for one leased job and record what happened."""
+        finished = self._call(delivery, None)
+        with begin_write(self.engine) as connection:
+            [outcome] = self._record(connection, [finished])[0]
+        return outcome
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def drain(self, max_jobs: int | None = None) -> int:
+        """Deliver due jobs until none is due, ``max_jobs`` were leased or :meth:`stop`;
+        return how many attempts were recorded.
+
+        A :meth:`wake` that arrives before it returns makes it look for due jobs once more.
+        """
+        counts = [0, 0]  # attempts recorded, jobs leased
+        self._draining = True
+        try:
+            with begin_write(self.engine) as connection:
+                pool = (
+                    ThreadPoolExecutor(self.in_flight, thread_name_prefix=self.worker_id)
+                    if self.in_flight > 1
+                    else None
+                )
+                try:
+                    while True:
+                        if pool is None:
+                            self._drain_inline(connection, max_jobs, counts)
+                        else:
+                            self._drain_pooled(connection, pool, max_jobs, counts)
+                        self._draining = False  # before the look: see wake()
+                        if not self._woken.is_set() or self._stop.is_set():
+                            return counts[0]
+                        self._draining = True
+                finally:
+                    if pool is not None:
+                        pool.shutdown(wait=True)
+        finally:
+            self._draining = False
+
+    def _room(self, counts: list[int], busy: int, max_jobs: int | None, slots: int) -> int:
+        if self._stop.is_set():
+            return 0
+        room = slots - busy
+        return room if max_jobs is None else min(room, max_jobs - counts[1])
+
+    def _drain_inline(
+        self, connection: Connection, max_jobs: int | None, counts: list[int]
+    ) -> None:
+        """Lease ``batch`` jobs, deliver them here one by one; record them with the next lease."""
+        finished: list[_Finished] = []
+        release = True
+        while True:
+            room = self._room(counts, 0, max_jobs, self.batch)
+            self._woken.clear()
+            outcomes, leased = self._record(connection, finished, room=room, release=release)
+            counts[0] += len(outcomes)
+            counts[1] += len(leased)
+            if not leased:
+                return
+            release = self._release_due()
+            finished = [self._call(item.delivery, item) for item in leased]
+
+    def _drain_pooled(
+        self,
+        connection: Connection,
+        pool: ThreadPoolExecutor,
+        max_jobs: int | None,
+        counts: list[int],
+    ) -> None:
+        """Keep ``in_flight`` deliveries going on ``pool``; each time some finish, record them
+        and lease as many replacements in one transaction."""
+        busy: dict[Future[_Finished], Leased] = {}
+        finished: list[_Finished] = []
+        look = release = True
+        while True:
+            room = self._room(counts, len(busy), max_jobs, self.in_flight)
+            if finished or (look and room > 0):
+                if look and room > 0:
+                    self._woken.clear()
+                outcomes, leased = self._record(
+                    connection, finished, room=room if look else 0, release=release
+                )
+                counts[0] += len(outcomes)
+                counts[1] += len(leased)
+                finished = []
+                release = self._release_due()
+                for item in leased:
+                    busy[pool.submit(self._call, item.delivery, item)] = item
+                look = False  # fewer than asked means nothing else is due until one finishes
+            if not busy:
+                return
+            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            for future in done:
+                del busy[future]
+                finished.append(future.result())
+            look = True  # a finished job may unblock the next one of its key
+
+    def _release_due(self) -> bool:
+        last = self._last_release
+        return last is None or self.clock() - last >= RELEASE_EVERY
+
+    # --- the database side --------------------------------------------------------------
+
+    def _record(
+        self,
+        connection: Connection,
+        finished: list[_Finished],
+        *,
+        room: int = 0,
+        release: bool = False,
+    ) -> tuple[list[Outcome], list[Leased]]:
+        """Record ``finished`` outcomes, then lease up to ``room`` jobs: one transaction."""
+        if not finished and room <= 0:
+            return [], []
+        now = self.clock()
+        with write_transaction(connection):
+            recorded = [self._write_outcome(connection, item) for item in finished]
+            if finished:
+                connection.execute(
+                    upload_attempt.insert(),
+                    [self._attempt_row(r) for r in recorded],
+                )
+            leased: list[Leased] = []
+            if room > 0:
+                if release:
+                    release_expired(connection, now, self.policy, self.metrics)
+                    self._last_release = now
+                leased = lease_on(
+                    connection,
+                    self.worker_id,
+                    now,
+                    lease_for=self.lease_for,
+                    limit=room,
+                    kinds=self.handlers.kinds(),
+                )
+        for item in leased:
+            self.metrics.attempts.labels(kind=item.delivery.kind).inc()
+        for r in recorded:
+            self._after_commit(r)
+        return [r.outcome for r in recorded], leased
+
+    def _call(self, delivery: Delivery, leased: Leased | None) -> _Finished:
+        """Run the handler (on any thread) and classify what it did."""
         registration = self.handlers.get(delivery.kind)
         started = self.clock()
         began = time.perf_counter()
@@ -115,108 +329,90 @@ class Worker:
         else:
             result, error = "delivered", None
         duration = time.perf_counter() - began
-        return self._record(delivery, result, error, started, duration)
+        return _Finished(delivery, leased, result, error, started, self.clock(), duration)
 
-    def _record(
-        self,
-        delivery: Delivery,
-        result: Result,
-        error: str | None,
-        started: datetime,
-        duration: float,
-    ) -> Outcome:
-        finished = self.clock()
-        kind = delivery.kind
-        with begin_write(self.engine) as connection, connection.begin():
-            row = (
-                connection.execute(select(upload_job).where(upload_job.c.id == delivery.job_id))
-                .mappings()
-                .one()
-            )
-            values: dict[str, Any] = {
-                "leased_by": None,
-                "lease_token": None,
-                "leased_at": None,
-                "lease_expires_at": None,
-            }
-            if result == "delivered":
-                values.update(status="delivered", delivered_at=finished, last_error=None)
+    def _write_outcome(self, connection: Connection, item: _Finished) -> _Recorded:
+        delivery, result, error, finished = item.delivery, item.result, item.error, item.finished
+        if item.leased is not None:
+            attempts = item.leased.attempts
+            round_started_at: datetime | None = item.leased.round_started_at
+            created_at: datetime | None = item.leased.created_at
+        else:
+            row = connection.execute(_BOOKKEEPING, {"job": delivery.job_id}).one()
+            attempts, round_started_at, created_at = row
+        params: dict[str, Any] = {"job": delivery.job_id, "token": delivery.lease_token}
+        if result == "delivered":
+            statement, status = _DELIVERED, "delivered"
+            params["at"] = finished
+        else:
+            verdict = self.policy.next_attempt(attempts, result, finished, round_started_at)
+            params["error"] = error
+            if verdict is DEAD:
+                statement, status = _DEAD, "dead"
+                params["at"] = finished
             else:
-                verdict = self.policy.next_attempt(
-                    row["attempts"], result, finished, row["round_started_at"]
-                )
-                values.update(last_error=error)
-                if verdict is DEAD:
-                    values.update(status="dead", dead_at=finished)
-                else:
-                    values.update(status="pending", available_at=verdict)
-            changed = connection.execute(
-                update(upload_job)
-                .where(
-                    upload_job.c.id == delivery.job_id,
-                    upload_job.c.status == "in_flight",
-                    upload_job.c.lease_token == delivery.lease_token,
-                )
-                .values(**values)
-            ).rowcount
-            outcome: str = result if changed == 1 else "lease_lost"
-            if changed != 1:
-                error = f"{result} result discarded: the lease had expired" + (
-                    f" ({error})" if error else ""
-                )
-            connection.execute(
-                upload_attempt.insert().values(
-                    job_id=delivery.job_id,
-                    number=delivery.attempt,
-                    worker=self.worker_id,
-                    started_at=started,
-                    finished_at=finished,
-                    duration_s=duration,
-                    outcome=outcome,
-                    error=error,
-                )
-            )
-        if changed != 1:
+                statement, status = _RETRY, "pending"
+                params["at"] = verdict
+        if connection.execute(statement, params).rowcount == 1:
+            outcome = Outcome(delivery.job_id, result, status, error)
+            return _Recorded(item, outcome, True, created_at)
+        status = connection.execute(_STATUS, {"job": delivery.job_id}).scalar_one()
+        lost = f"{result} result discarded: the lease had expired" + (
+            f" ({error})" if error else ""
+        )
+        return _Recorded(item, Outcome(delivery.job_id, result, status, lost), False, created_at)
+
+    def _attempt_row(self, recorded: _Recorded) -> dict[str, Any]:
+        item = recorded.finished
+        return {
+            "job_id": item.delivery.job_id,
+            "number": item.delivery.attempt,
+            "worker": self.worker_id,
+            "started_at": item.started,
+            "finished_at": item.finished,
+            "duration_s": item.duration,
+            "outcome": item.result if recorded.kept else "lease_lost",
+            "error": recorded.outcome.error,
+        }
+
+    def _after_commit(self, recorded: _Recorded) -> None:
+        item, outcome = recorded.finished, recorded.outcome
+        kind, job_id = item.delivery.kind, item.delivery.job_id
+        if not recorded.kept:
             log.warning(
                 "lease_lost job_id=%s kind=%s worker=%s",
-                delivery.job_id,
+                job_id,
                 kind,
                 self.worker_id,
-                extra={"event": "lease_lost", "job_id": delivery.job_id, "kind": kind},
+                extra={"event": "lease_lost", "job_id": job_id, "kind": kind},
             )
-            return Outcome(delivery.job_id, result, row["status"], error)
-        self._observe(kind, result, values["status"], row["created_at"], delivery, finished)
-        if values["status"] == "dead":
+            return
+        self._observe(kind, item.result, outcome.status, recorded.created_at, item)
+        if outcome.status == "dead":
             log.error(
                 "job_dead job_id=%s kind=%s error=%s",
-                delivery.job_id,
+                job_id,
                 kind,
-                error,
-                extra={
-                    "event": "job_dead",
-                    "job_id": delivery.job_id,
-                    "kind": kind,
-                    "error": error,
-                },
+                outcome.error,
+                extra={"event": "job_dead", "job_id": job_id, "kind": kind, "error": outcome.error},
             )
-        return Outcome(delivery.job_id, result, values["status"], error)
 
     def _observe(
         self,
         kind: str,
         result: Result,
         status: str,
-        created_at: datetime,
-        delivery: Delivery,
-        finished: datetime,
+        created_at: datetime | None,
+        item: _Finished,
     ) -> None:
         m = self.metrics
         if result == "delivered":
             m.delivered.labels(kind=kind).inc()
-            m.delivery_latency.labels(kind=kind).observe(
-                max((finished - created_at).total_seconds(), 0.0)
-            )
-            left = (delivery.deadline - finished).total_seconds()
+            if created_at is not None:
+                m.delivery_latency.labels(kind=kind).observe(
+                    max((item.finished - created_at).total_seconds(), 0.0)
+                )
+            left = (item.delivery.deadline - item.finished).total_seconds()
             m.time_to_deadline.labels(kind=kind).observe(max(left, 0.0))
             if left < 0:
                 m.deadline_missed.labels(kind=kind).inc()
