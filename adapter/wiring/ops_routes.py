@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,10 @@ from upload_queue.jobs import Job
 router = APIRouter()
 IT = Annotated[Principal, Depends(require("it"))]
 Status = Literal["pending", "in_flight", "delivered", "dead"]
+# Row ids and offsets fit a 64-bit integer (SQLite INTEGER, PostgreSQL bigint); a larger
+# number is a 422 naming the field, not a 500 from the database driver.
+MAX_ROW = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW)]
 
 
 def _runtime(request: Request) -> Any:
@@ -61,7 +65,7 @@ def list_jobs(
     kind: str | None = Query(None, examples=["WI2301"]),
     encounter: str | None = Query(None, description="the encounter (ordering key)"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ROW),
 ) -> dict[str, Any]:
     runtime = _runtime(request)
     jobs = runtime.queue.list_jobs(
@@ -83,7 +87,7 @@ class RetryRequest(BaseModel):
 )
 def retry_job(
     request: Request,
-    job_id: int,
+    job_id: RowId,
     principal: IT,
     body: Annotated[RetryRequest | None, Body()] = None,
 ) -> dict[str, Any]:
@@ -184,7 +188,7 @@ class ResendRequest(BaseModel):
 )
 def resend_call(
     request: Request,
-    call_id: int,
+    call_id: RowId,
     principal: IT,
     body: Annotated[ResendRequest | None, Body()] = None,
 ) -> dict[str, Any]:
@@ -231,7 +235,7 @@ def hl7_messages(
     tags=["hl7"],
     summary="Process a stored message again (after a fix); its history is kept",
 )
-def hl7_reprocess(request: Request, message_id: int, principal: IT) -> dict[str, Any]:
+def hl7_reprocess(request: Request, message_id: RowId, principal: IT) -> dict[str, Any]:
     hl7 = _hl7(request)
     try:
         message = hl7.inbound.reprocess(message_id, actor=principal.name)
