@@ -32,7 +32,7 @@ from tests.reliability.support import (
 )
 from upload_queue.admin import list_jobs
 
-KILLS = 3
+KILLS = 2
 
 
 def _burst(
