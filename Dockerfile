@@ -1,9 +1,10 @@
 # The adapter as one container: HTTP on 8000, MLLP on 2575, data (SQLite, exports) in /data.
 FROM python:3.11-slim
 
-# A CJK font so PDF slips render Chinese with an embedded font.
+# A TrueType CJK font (WenQuanYi Zen Hei) that the PDF slip embeds; Noto CJK is CFF-based
+# and cannot be subset into the PDF.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin adapter \

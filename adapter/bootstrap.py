@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -19,6 +19,8 @@ from adapter.api.monthly import router as monthly_router
 from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
 from adapter.store.migrate import upgrade
+from adapter.web import install as install_web
+from adapter.web.sessions import SessionPolicy
 from adapter.wiring import ops_routes
 from adapter.wiring.runtime import Runtime, build_runtime
 
@@ -46,6 +48,16 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.scheduler = runtime.scheduler
     app.include_router(ops_routes.router)
     app.include_router(monthly_router)
+    web = settings.web
+    install_web(
+        app,
+        sessions=SessionPolicy(
+            idle=timedelta(minutes=web.session_idle_minutes),
+            absolute=timedelta(hours=web.session_max_hours),
+        ),
+        font_path=web.slip_font or None,
+        secure_cookies=web.secure_cookies,
+    )
     return app
 
 
@@ -60,6 +72,7 @@ def run_server(settings: Settings) -> None:
 def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     import uvicorn
 
+    from adapter.web import DEMO_PASSWORD, create_demo_users
     from adapter.wiring import demo
 
     simulator = demo.start_demo_simulator(settings.http.host, simulator_port, today)
@@ -76,11 +89,16 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
         runtime.engine, runtime.gateway, settings.institution.admdvs, regions
     )
     tokens = demo.issue_tokens(runtime.engine)
+    create_demo_users(runtime.engine)
     app = build_app(settings, runtime)
     base = f"http://{settings.http.host}:{settings.http.port}"
     print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")
     print(f"  {count} catalogue items loaded; database {settings.database.url}")
     print(f"  health: curl {base}/healthz   API docs: {base}/docs")
+    print(
+        f"  pages: {base}/web/ — sign in as 入院处, 结算处, 器具室 or 信息科,"
+        f" password {DEMO_PASSWORD}"
+    )
     for role, token in tokens.by_role.items():
         print(f"  token for role {role:<10} {token}")
     if tokens.all_roles:

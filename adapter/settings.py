@@ -153,6 +153,17 @@ class ScheduleSettings(BaseModel):
         return value.strip()
 
 
+class WebSettings(BaseModel):
+    """The pages for clerks and IT (``/web``) and the slip."""
+
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=10, ge=1)
+    # cookies only over HTTPS: set when a TLS proxy fronts the adapter
+    secure_cookies: bool = False
+    # a TrueType CJK font for the slip PDF; empty = ADAPTER_SLIP_FONT or the system's
+    slip_font: str = ""
+
+
 class HL7Settings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -182,6 +193,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False

@@ -103,3 +103,11 @@ def test_catalogues_were_loaded_from_the_simulator(demo: tuple[str, str]) -> Non
     _, output = demo
     loaded = re.search(r"(\d+) catalogue items loaded", output)
     assert loaded and int(loaded.group(1)) > 20
+
+
+def test_the_pages_sign_in_with_the_demo_users(demo: tuple[str, str]) -> None:
+    base, output = demo
+    assert "password demo-2026" in output
+    with httpx.Client(base_url=base, follow_redirects=True) as browser:
+        page = browser.get("/web/")
+        assert page.status_code == 200 and "登录" in page.text

@@ -58,6 +58,6 @@ def test_the_data_directory_is_a_volume_holding_the_database() -> None:
 
 def test_it_runs_as_a_non_root_user_with_a_cjk_font() -> None:
     assert instruction("USER") not in ("root", "0")
-    assert "fonts-noto-cjk" in DOCKERFILE
+    assert "fonts-wqy-zenhei" in DOCKERFILE
     assert (ROOT / "config" / "adapter.toml").is_file()
     assert "COPY config ./config" in DOCKERFILE

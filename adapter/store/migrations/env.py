@@ -54,6 +54,12 @@ def _metadata() -> list[MetaData]:
         found += [services_metadata, monthly_metadata]
     except ImportError:
         pass
+    try:
+        from adapter.web.tables import metadata as web_metadata
+
+        found.append(web_metadata)
+    except ImportError:
+        pass
     return found
 
 

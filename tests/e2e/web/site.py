@@ -24,8 +24,6 @@ from adapter.settings import load_settings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import ROLES, create_token
-from adapter.web import install
-from adapter.web.tables import metadata as web_metadata
 from adapter.web.users import create_user
 from adapter.wiring import demo
 from adapter.wiring.runtime import Runtime, build_runtime
@@ -73,7 +71,6 @@ def _free_port() -> int:
 def running_site(url: str) -> Iterator[Site]:
     engine = make_engine(url)
     upgrade(engine)
-    web_metadata.create_all(engine)  # the lead's migration will carry these tables
     today = datetime.now(ZONE).date()
     with start_simulator(today=today) as simulator:
         settings = load_settings(database={"url": url})
@@ -93,8 +90,7 @@ def running_site(url: str) -> Iterator[Site]:
         create_user(engine, "主管-测试", list(ROLES), PASSWORD)
         now = datetime.now(ZONE)
         tokens = {role: create_token(engine, f"{role}-api", [role], now) for role in ROLES}
-        app = build_app(settings, runtime)
-        install(app)
+        app = build_app(settings, runtime)  # the pages come with it, as in `serve`
         with serving(app) as base:
             yield Site(base, engine, runtime, simulator, tokens, today)
     engine.dispose()

@@ -12,7 +12,7 @@ from adapter.cli import main
 from adapter.domain.errors import DomainError
 from adapter.store.migrate import upgrade
 from adapter.web.sessions import SessionPolicy, close_session, load_session, open_session
-from adapter.web.tables import metadata, web_session, web_user
+from adapter.web.tables import web_session, web_user
 from adapter.web.users import (
     DEMO_USERS,
     authenticate,
@@ -27,7 +27,7 @@ from adapter.web.users import (
 
 @pytest.fixture
 def db(engine: Engine) -> Engine:
-    metadata.create_all(engine)
+    upgrade(engine)  # the migrations carry the web tables, as `wi-adapter user` expects
     return engine
 
 

@@ -12,6 +12,7 @@ import adapter.store.tokens  # noqa: F401 - registers api_token
 from adapter.services.monthly_tables import metadata as monthly_metadata
 from adapter.services.tables import metadata as services_metadata
 from adapter.store import migrate
+from adapter.web.tables import metadata as web_metadata
 from connectors.hl7.message_log import metadata as hl7_metadata
 from connectors.upstream.call_log import metadata as call_log_metadata
 from upload_queue.tables import metadata as queue_metadata
@@ -23,6 +24,7 @@ EVERY_PACKAGE: dict[str, MetaData] = {
     "hl7": hl7_metadata,
     "services": services_metadata,
     "monthly": monthly_metadata,
+    "web": web_metadata,
 }
 
 
