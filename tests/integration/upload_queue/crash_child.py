@@ -1,7 +1,7 @@
 """The process the crash test kills: enqueue a fixed set of upstream writes, then deliver them
 to the upstream simulator through the real reference-dialect client.
 
-``python -m tests.integration.upload_queue.crash_child DB_URL SIMULATOR_URL JOBS``.
+``python -m tests.integration.upload_queue.crash_child DB_URL SIMULATOR_URL JOBS IN_FLIGHT``.
 Every start re-enqueues all jobs (the idempotency key, the msgid, makes that harmless), takes
 back the leases its killed predecessor left (same instance id), and drains until every job is
 delivered; then it exits 0. It exits 3 if a job went dead (upstream refused it: with the
@@ -78,7 +78,7 @@ def jobs(count: int, day: date) -> list[tuple[str, dict[str, Any], str | None]]:
     return out
 
 
-def main(db_url: str, simulator_url: str, count: int) -> int:
+def main(db_url: str, simulator_url: str, count: int, in_flight: int) -> int:
     engine = make_engine(db_url)
     queue = UploadQueue(
         engine,
@@ -99,7 +99,7 @@ def main(db_url: str, simulator_url: str, count: int) -> int:
     )
     client = ReferenceClient.from_config(config)
     register_upload_handlers(queue, client)
-    worker = queue.worker(0)
+    worker = queue.worker(0, in_flight=in_flight)
     queue.recover(owners=[worker.worker_id])
     deadline = queue.clock() + timedelta(minutes=30)
     specs = [
@@ -127,4 +127,4 @@ def main(db_url: str, simulator_url: str, count: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))

@@ -32,6 +32,7 @@ from upload_queue.admin import list_jobs
 
 ROOT = Path(__file__).resolve().parents[3]
 JOBS = 200
+IN_FLIGHT = 4  # the child keeps four deliveries going at once, so a kill lands amid several
 FAULTS = {"drop_reply_after_commit_rate": 0.2, "latency_ms": 5}  # latency: kills land mid-burst
 
 
@@ -61,6 +62,7 @@ def _child(db_url: str, simulator_url: str) -> subprocess.Popen[bytes]:
             db_url,
             simulator_url,
             str(JOBS),
+            str(IN_FLIGHT),
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
