@@ -11,7 +11,7 @@ and a settlement refuses them until the clerk has looked at each one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from adapter.domain.catalogue import Catalogue
@@ -45,8 +45,11 @@ def effective_line(stored: StoredFeeLine) -> FeeLine:
     return line
 
 
-def treatment_catalogue(ctx: ServiceContext, uow: UnitOfWork) -> Catalogue:
-    return uow.catalogue.treatment_catalogue(ctx.institution.admdvs)
+def treatment_catalogue(
+    ctx: ServiceContext, uow: UnitOfWork, codes: Iterable[str] | None = None
+) -> Catalogue:
+    """The treatment place's catalogue, read as pricing asks (``codes`` up front)."""
+    return uow.catalogue.treatment_items(ctx.institution.admdvs, codes)
 
 
 def price_stored(
@@ -60,7 +63,8 @@ def price_stored(
 
 def price_encounter(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> PricedFees:
     stored = uow.fee_lines.list_stored(encounter_id)
-    return price_stored(ctx, stored, treatment_catalogue(ctx, uow))
+    codes = {effective_line(s).item_code for s in stored}
+    return price_stored(ctx, stored, treatment_catalogue(ctx, uow, codes))
 
 
 def refuse_unmapped(fees: PricedFees) -> None:
