@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hl7apy.parser import parse_message
 
-from connectors.hl7.ack import HL7_CODES, AckError, AckIdentity, build_ack
+from connectors.hl7.ack import (
+    HL7_CODES,
+    AckError,
+    AckIdentity,
+    build_ack,
+    build_ack_with_hl7apy,
+)
 from connectors.hl7.errors import Location
 from connectors.hl7.header import SUPPORTED_VERSIONS, read_header
 from connectors.hl7.reader import Hl7Message
@@ -109,3 +115,57 @@ def test_unknown_charset_label_is_answered_in_utf8() -> None:
         now=NOW,
     )
     assert Hl7Message(raw.decode("utf-8")).msh.get(18) == "UNICODE UTF-8"
+
+
+AR_ERROR = AckError(
+    "102",
+    "数据类型错误：金额\\格式",
+    coding_system=HL7_CODES,
+    location=Location("FT1", 3, 11, 1),
+    application_code="HL7_BAD_AMOUNT",
+    diagnostic="FT1-11 TRANSACTION_AMOUNT_EXTENDED",
+)
+WARNING = AckError("FEE_UNMAPPED", "费用明细L1的项目未对照", severity="W", diagnostic="N§32")
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+@pytest.mark.parametrize(
+    ("code", "errors"),
+    [("AA", []), ("AA", [WARNING]), ("AE", REASONS), ("AR", [AR_ERROR])],
+    ids=["AA", "AA-warning", "AE", "AR"],
+)
+@pytest.mark.parametrize("charset", ["UNICODE UTF-8", "GB 18030-2000", "BIG5"])
+def test_each_ack_is_exactly_what_hl7apy_builds_for_the_same_values(
+    version: str, code: str, errors: list[AckError], charset: str
+) -> None:
+    # Several messages of one shape: the second and third reuse what hl7apy built for the first.
+    for control_id in ("C-1", "控制号\\S\\2", "C-3"):  # escaped, as senders send it
+        text = m.admit(control_id, version=version, charset=charset)
+        if charset == "BIG5":  # a label we do not know: answered in UTF-8
+            header = read_header(text.encode("utf-8"))
+        else:
+            header = read_header(m.encode(text, charset))
+        fast = build_ack(header, code, errors, identity=IDENTITY, now=NOW, ack_control_id="A9")
+        reference = build_ack_with_hl7apy(
+            header, code, errors, identity=IDENTITY, now=NOW, ack_control_id="A9"
+        )
+        assert fast == reference
+
+
+def test_an_ack_without_a_header_is_exactly_what_hl7apy_builds() -> None:
+    errors = [AckError("100", "报文缺少MSH段", coding_system=HL7_CODES)]
+    for now in (NOW, NOW.replace(tzinfo=None)):
+        fast = build_ack(None, "AR", errors, identity=IDENTITY, now=now, ack_control_id="Z")
+        reference = build_ack_with_hl7apy(
+            None, "AR", errors, identity=IDENTITY, now=now, ack_control_id="Z"
+        )
+        assert fast == reference
+
+
+def test_every_ack_gets_its_own_control_id() -> None:
+    header = read_header(m.encode(m.admit("C-1"), "UNICODE UTF-8"))
+    ids = {
+        Hl7Message(build_ack(header, "AA", [], identity=IDENTITY, now=NOW).decode()).msh.get(10)
+        for _ in range(5)
+    }
+    assert len(ids) == 5
