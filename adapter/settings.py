@@ -114,6 +114,10 @@ class QueueSettings(BaseModel):
     lease_seconds: int = Field(default=120, ge=10)
     at_risk_minutes: int = Field(default=10, ge=1)
     retention_days: int = Field(default=90, ge=1)
+    # names this instance's queue workers; unique among instances sharing a database and
+    # stable across restarts (start-up takes back the leases its previous run left). Empty:
+    # the host name — set it when two instances run on one host.
+    instance_id: str = Field(default="", max_length=60)
 
 
 class PolicySettings(BaseModel):

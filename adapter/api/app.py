@@ -38,6 +38,7 @@ def create_app(
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
     problems.install(app)
+    problems.document(app)
     app.include_router(health.router)
     app.include_router(audit.router)
     for router in ROUTERS:

@@ -7,12 +7,14 @@ The adapter's exception hierarchy is translated here, in one place.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapter.domain.errors import (
@@ -31,6 +33,7 @@ from adapter.domain.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("adapter.api")
 
 _STATUS: tuple[tuple[type[AdapterError], int, str], ...] = (
     (EligibilityRefused, 422, "不符合跨省异地就医直接结算条件"),
@@ -143,7 +146,90 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, [error_item(f"HTTP_{exc.status_code}", message)])
 
 
+def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The database is down, read-only or full: nothing was written (the transaction rolled
+    # back), and the clerk can try again once IT has fixed it.
+    log.error("database_unavailable", extra={"error": type(exc).__name__})
+    message = "数据库暂时无法写入或无法连接，本次操作未保存，请稍后重试或联系信息科"
+    return problem(503, "数据库暂时不可用", [error_item("DATABASE_UNAVAILABLE", message)])
+
+
+def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected_error", exc_info=exc)
+    message = "系统内部错误，本次操作未完成，请联系信息科"
+    return problem(500, "系统内部错误", [error_item("INTERNAL_ERROR", message)])
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InternalError, _database_error)  # e.g. a read-only transaction
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(AdapterError, _adapter_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `errors` says what went wrong, field by field.",
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "upstream_message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["code", "article", "field", "message"],
+                "properties": {
+                    "code": {"type": "string", "examples": ["EL_FILING_EXISTS"]},
+                    "article": {"type": "string", "examples": ["B§17, N§16"]},
+                    "field": {"type": "string", "examples": ["card"]},
+                    "message": {"type": "string", "description": "Chinese, for the worker"},
+                },
+            },
+        },
+    },
+}
+_ERROR_STATUSES = {
+    "400": "请求内容有误",
+    "401": "未登录或令牌无效",
+    "403": "无权进行该操作",
+    "404": "未找到",
+    "406": "不支持所要求的内容类型",
+    "409": "冲突：已被他人修改或当前状态不允许",
+    "415": "不支持的内容类型",
+    "422": "请求内容或业务规则不允许",
+    "502": "上级系统拒绝或返回无法识别的数据",
+    "503": "上级系统或数据库暂时不可用",
+}
+
+
+def document(app: FastAPI) -> None:
+    """Say in the OpenAPI schema what every operation may answer besides success: a
+    problem+json body for each error status (the handlers above produce nothing else)."""
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = plain_openapi()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _ERROR_STATUSES.items():
+                    if path == "/healthz" and status != "503":
+                        continue
+                    responses[status] = {"description": description, "content": problem}
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -134,6 +134,7 @@ def build_runtime(
         lease_for=timedelta(seconds=queue_settings.lease_seconds),
         at_risk_margin=timedelta(minutes=queue_settings.at_risk_minutes),
         registry=registry,
+        instance_id=queue_settings.instance_id or None,
     )
     register_upload_handlers(queue, gateway)
     count = queue_settings.workers if workers is None else workers
