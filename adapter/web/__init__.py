@@ -44,7 +44,7 @@ def install(
     the well-known system paths). ``secure_cookies``: cookies only over HTTPS.
     """
     from adapter.web import slip_routes
-    from adapter.web.pages import admission, billing, device, monitor, signin
+    from adapter.web.pages import admission, billing, device, monitor, reconciliation, signin
 
     settings = getattr(app.state, "settings", None)
     zone = ZoneInfo(getattr(settings, "time_zone", "Asia/Shanghai"))
@@ -58,7 +58,7 @@ def install(
     )
     install_handlers(app)
     app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
-    for module in (signin, admission, billing, device, monitor, slip_routes):
+    for module in (signin, admission, billing, device, monitor, reconciliation, slip_routes):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
