@@ -15,11 +15,13 @@ keeping ``K`` deliveries in flight (``K = in_flight_total // W``, default 8 in a
 Printed per database and worker count: drain time, jobs/s, share of the bound, ratio to one
 worker (same run), share delivered before the deadline (all jobs, and the urgent ones), delivery
 latency p50/p99 from enqueue (includes the outage) and of the upstream call alone, CPU use of
-the adapter process, the simulator process and the whole machine, the largest displacement from
-earliest-deadline-first in the order the simulator received the writes, and whether any
-encounter's writes reached it out of order. Then, per database, the idle latency: on a running
-:class:`QueueRunner` with nothing to do, one job at a time is enqueued (``wake()`` after the
-commit, as the adapter does) and the time until the simulator received it is measured.
+the adapter process, the simulator process and PostgreSQL, the machine's busy share and the
+cores other processes kept busy meanwhile (a shared machine shows here), the largest
+displacement from earliest-deadline-first in the order the simulator received the writes,
+and whether any encounter's writes reached it out of order. Then, per database, the idle
+latency: on a running :class:`QueueRunner` with nothing to do, one job at a time is enqueued
+(``wake()`` after the commit, as the adapter does) and the time until the simulator received
+it is measured.
 
 Before the queue runs, the simulator alone is measured with the same client and N concurrent
 callers (its ceiling, so it is not mistaken for the queue's), and a round trip to the simulator
@@ -414,6 +416,9 @@ def one_run(
         "cpu_sim": theirs / jobs * 1000,
         "cpu_db": database / jobs * 1000,
         "busy": busy,
+        # cores kept busy meanwhile by everything else on the machine
+        "others": max(busy * (os.cpu_count() or 1) * elapsed - ours - theirs - database, 0.0)
+        / elapsed,
         "displacement": displacement,
         "key_order": float(all(ids == sorted(ids) for ids in by_key.values())),
     }
@@ -474,7 +479,8 @@ def run(
     in_flight_total: int = 8,
 ) -> None:
     print(f"upload queue drain after an outage, against the upstream simulator — {machine()}")
-    print(f"{datetime.now(SHANGHAI):%Y-%m-%d %H:%M %Z}")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"{datetime.now(SHANGHAI):%Y-%m-%d %H:%M %Z}; load average before: {load}")
     print(
         f"{jobs} jobs ({PER_KEY} per encounter, {URGENT_SHARE:.0%} urgent), simulator latency "
         f"{latency_ms:g} ms, {in_flight_total} deliveries in flight in all "
@@ -524,7 +530,8 @@ def _report(
     print(
         f"{'workers':>7} {'in fl':>5} {'drain s':>7} {'jobs/s':>7} {'of bound':>8} {'vs 1':>5} "
         f"{'on time':>7} {'urgent':>6} {'lat p50 s':>9} {'p99 s':>6} {'call p50':>8} "
-        f"{'p99 ms':>6} {'CPU ms/job: ours':>16} {'sim':>5} {'db':>5} {'busy':>5} {'EDF':>4} "
+        f"{'p99 ms':>6} {'CPU ms/job: ours':>16} {'sim':>5} {'db':>5} {'busy':>5} {'other':>5} "
+        f"{'EDF':>4} "
         "key order"
     )
     base = None
@@ -541,7 +548,7 @@ def _report(
             f"{r['rate'] / r['bound']:>8.0%} {r['rate'] / base:>5.2f} {r['on_time']:>7.1%} "
             f"{r['urgent_on_time']:>6.0%} {r['p50']:>9.1f} {r['p99']:>6.1f} "
             f"{r['call_p50']:>8.1f} {r['call_p99']:>6.1f} {r['cpu_ours']:>16.2f} "
-            f"{r['cpu_sim']:>5.2f} {r['cpu_db']:>5.2f} {r['busy']:>5.0%} "
+            f"{r['cpu_sim']:>5.2f} {r['cpu_db']:>5.2f} {r['busy']:>5.0%} {r['others']:>5.2f} "
             f"{int(r['displacement']):>4} "
             f"{'kept' if r['key_order'] else 'BROKEN'}"
         )

@@ -32,19 +32,23 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
     Integer,
     Select,
+    String,
     Update,
     and_,
+    any_,
     bindparam,
     exists,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from upload_queue.jobs import Delivery
 from upload_queue.metrics import QueueMetrics
@@ -122,10 +126,10 @@ _FIRST_PENDING = (
 )
 
 
-def _leasable(kinds: bool, among: bool, lock: bool) -> Select[Any]:
+def _leasable(kinds: bool, among: bool, postgresql: bool) -> Select[Any]:
     """The next ``:limit`` leasable jobs at ``:now``, earliest deadline first; of ``:kinds``
-    if ``kinds``; only among the ids ``:among`` if ``among``; locked ``SKIP LOCKED`` if
-    ``lock`` (PostgreSQL).
+    if ``kinds``; only among the ids ``:among`` if ``among``; on PostgreSQL, locked
+    ``FOR UPDATE SKIP LOCKED``.
 
     With ``among``, the status and kind tests are written so that no index serves them
     (``status || ''``): the planner then reads just those rows by primary key. Otherwise,
@@ -153,19 +157,29 @@ def _leasable(kinds: bool, among: bool, lock: bool) -> Select[Any]:
         .order_by(upload_job.c.deadline, upload_job.c.id)
         .limit(bindparam("limit", type_=Integer()))
     )
+    # PostgreSQL gets arrays (one SQL text whatever the length, so its plans are reused);
+    # SQLite, which has none, an IN list.
     if kinds:
-        statement = statement.where(kind.in_(bindparam("kinds", expanding=True)))
+        statement = statement.where(
+            kind == any_(bindparam("kinds", type_=ARRAY(String())))
+            if postgresql
+            else kind.in_(bindparam("kinds", expanding=True))
+        )
     if among:
-        statement = statement.where(upload_job.c.id.in_(bindparam("among", expanding=True)))
-    if lock:
+        statement = statement.where(
+            upload_job.c.id == any_(bindparam("among", type_=ARRAY(BigInteger())))
+            if postgresql
+            else upload_job.c.id.in_(bindparam("among", expanding=True))
+        )
+    if postgresql:
         statement = statement.with_for_update(skip_locked=True, of=upload_job)
     return statement
 
 
 @lru_cache(maxsize=16)
-def _statements(kinds: bool, among: bool, lock: bool) -> tuple[Select[Any], Update]:
+def _statements(kinds: bool, among: bool, postgresql: bool) -> tuple[Select[Any], Update]:
     """(the leasable ids, the lease of those ids returning what a delivery needs)."""
-    pick = _leasable(kinds, among, lock)
+    pick = _leasable(kinds, among, postgresql)
     take = (
         update(upload_job)
         .where(upload_job.c.id.in_(pick.scalar_subquery()))
@@ -225,7 +239,7 @@ def lease_on(
     if limit < 1:
         return []
     token = secrets.token_hex(16)
-    lock = connection.dialect.name == "postgresql"
+    postgresql = connection.dialect.name == "postgresql"
     params: dict[str, Any] = {
         "now": now,
         "worker": worker_id,
@@ -236,7 +250,7 @@ def lease_on(
         params["kinds"] = sorted(kinds)
 
     def take(count: int, among: list[int] | None) -> list[Any]:
-        _, statement = _statements(kinds is not None, among is not None, lock)
+        _, statement = _statements(kinds is not None, among is not None, postgresql)
         extra = {"limit": count} if among is None else {"limit": count, "among": among}
         return list(connection.execute(statement, {**params, **extra}).mappings())
 

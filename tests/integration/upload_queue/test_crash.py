@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ def _writes(simulator: SimulatorServer) -> list[dict[str, Any]]:
     return writes
 
 
+def _arrivals(simulator: SimulatorServer) -> int:
+    """Writes that reached the simulator so far, repeats included."""
+    return sum(write["times_received"] for write in _writes(simulator))
+
+
 def _child(db_url: str, simulator_url: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -79,8 +85,13 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_each_msgid_once(
     kills = 0
     for _ in range(6):
         child = _child(db_url, simulator.url)
-        try:
-            child.wait(timeout=rng.uniform(0.8, 1.8))
+        before = _arrivals(simulator)
+        bound = time.monotonic() + 30
+        while _arrivals(simulator) == before and child.poll() is None:  # until it delivers
+            assert time.monotonic() < bound, "the child reached no upstream within 30 s"
+            time.sleep(0.01)
+        try:  # then kill it at a random moment amid its deliveries
+            child.wait(timeout=rng.uniform(0.05, 0.6))
         except subprocess.TimeoutExpired:
             child.send_signal(signal.SIGKILL)
             kills += 1
