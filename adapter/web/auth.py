@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from adapter.store.tokens import ROLE_LABELS
 from adapter.web.config import web_config
+from adapter.web.navigation import nav_for
 from adapter.web.sessions import WebSession, load_session
 
 SESSION_COOKIE = "wi_session"
@@ -97,12 +98,16 @@ def install_handlers(app: FastAPI) -> None:
     async def forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageForbidden)
         templates = web_config(request).templates
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"title": "无权访问", "message": exc.message, "session": session_of(request)},
-            status_code=403,
-        )
+        session = session_of(request)
+        context = {
+            "title": "无权访问",
+            "message": exc.message,
+            "session": session,
+            # the page keeps its header: the desks this user may open, and a working sign-out
+            "nav": nav_for(session.user.roles) if session else [],
+            "csrf": session.csrf_token if session else "",
+        }
+        return templates.TemplateResponse(request, "error.html", context, status_code=403)
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageForbidden, forbidden)

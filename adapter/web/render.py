@@ -19,6 +19,7 @@ from adapter.domain.money import to_fen
 from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
 from adapter.web.auth import session_of
 from adapter.web.config import TEMPLATES, web_config
+from adapter.web.navigation import nav_for
 
 # First two digits of an administrative division code → the province-level name.
 PROVINCES = {
@@ -30,13 +31,6 @@ PROVINCES = {
     "54": "西藏自治区", "61": "陕西省", "62": "甘肃省", "63": "青海省", "64": "宁夏回族自治区",
     "65": "新疆维吾尔自治区",
 }  # fmt: skip
-
-NAV = (
-    ("admission", "/web/admission", "入院登记"),
-    ("billing", "/web/billing", "结算收费"),
-    ("device", "/web/device", "辅助器具配置"),
-    ("it", "/web/monitor", "上传队列监控"),
-)
 
 
 def money(value: Decimal | None) -> str:
@@ -89,7 +83,7 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     session = session_of(request)
     roles = session.user.roles if session else frozenset()
-    nav = [(href, label) for role, href, label in NAV if role in roles]
+    nav = nav_for(roles)
     return web_config(request).templates.TemplateResponse(
         request,
         template,

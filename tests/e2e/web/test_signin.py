@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
@@ -78,3 +79,9 @@ def test_an_admission_clerk_cannot_open_the_billing_desk(page: Page, site: Site)
         expect(page.get_by_role("alert")).to_contain_text("该页面需要以下角色之一")
     shot(page, "forbidden")
     expect(page.get_by_role("alert")).to_contain_text("您的角色：入院登记")
+    # the refusal keeps the header: the clerk's own desk, and a sign-out that works
+    expect(page.get_by_role("navigation", name="工作台").get_by_role("link")).to_have_text(
+        ["入院登记"]
+    )
+    page.get_by_role("button", name="退出登录").click()
+    expect(page).to_have_url(re.compile(r"/web/login"))
