@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapter.domain.ports import Clock
-from adapter.store.sql import table, upsert
+from adapter.store.sql import table
 from adapter.store.tables import AuditEntryRow, AuditHeadRow
 
 GENESIS = "0" * 64
@@ -82,6 +83,23 @@ def entry_hash(
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
+def _claim(insert: Any) -> Any:
+    """Take the next seq and the previous hash (the head row, created on first use)."""
+    return (
+        insert(_head)
+        .values(id=1, seq=1, hash=GENESIS)
+        .on_conflict_do_update(index_elements=["id"], set_={"seq": _head.c.seq + 1})
+        .returning(_head.c.seq, _head.c.hash)
+    )
+
+
+# Built once (every use case appends; building a statement costs more than running it):
+# ``_CLAIM[is_postgresql]``; the entry's and the head's columns come with each execution.
+_CLAIM = {False: _claim(sqlite.insert), True: _claim(postgresql.insert)}
+_INSERT_ENTRY = _log.insert()
+_SET_HEAD = _head.update().where(_head.c.id == 1)
+
+
 class AuditLog:
     """The audit log as seen from inside a unit of work."""
 
@@ -102,10 +120,7 @@ class AuditLog:
         """Append one entry in the current transaction; it exists only if the caller commits."""
         at = self._clock.now().astimezone(UTC)
         text = canonical(dict(details or {}))
-        claim = upsert(self._session, _head).values(id=1, seq=1, hash=GENESIS)
-        claim = claim.on_conflict_do_update(
-            index_elements=["id"], set_={"seq": _head.c.seq + 1}
-        ).returning(_head.c.seq, _head.c.hash)
+        claim = _CLAIM[self._session.get_bind().dialect.name == "postgresql"]
         seq, prev_hash = self._session.execute(claim).one()
         values = {
             "seq": seq,
@@ -119,8 +134,8 @@ class AuditLog:
             "prev_hash": prev_hash,
         }
         digest = entry_hash(**values)
-        self._session.execute(_log.insert().values(**values, hash=digest))
-        self._session.execute(_head.update().where(_head.c.id == 1).values(hash=digest))
+        self._session.execute(_INSERT_ENTRY, {**values, "hash": digest})
+        self._session.execute(_SET_HEAD, {"hash": digest})
         return AuditEntry(**{**values, "details": json.loads(text)}, hash=digest)
 
     def query(

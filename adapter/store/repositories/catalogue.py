@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator
 from datetime import date
 from itertools import islice
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
@@ -110,6 +110,17 @@ _COLUMNS = (
 )
 _KIND_OF = {k.value: k for k in CatalogueKind}
 _PREFETCH_CHUNK = 500  # codes per IN list: well inside every driver's parameter limit
+# Built once: a lookup that misses costs one indexed query, without rebuilding the statement.
+_BY_CODE = select(*_COLUMNS).where(
+    _item.c.region == bindparam("region"),
+    _item.c.kind.in_(bindparam("kinds", expanding=True)),
+    _item.c.code == bindparam("code"),
+)
+_BY_CODES = select(*_COLUMNS).where(
+    _item.c.region == bindparam("region"),
+    _item.c.kind.in_(bindparam("kinds", expanding=True)),
+    _item.c.code.in_(bindparam("codes", expanding=True)),
+)
 
 
 def _query(region: str, kinds: Collection[CatalogueKind]) -> Select:  # type: ignore[type-arg]
@@ -135,19 +146,23 @@ class StoredCatalogue(Catalogue):
         self._session = session
         self._region = region
         self._kinds = frozenset(kinds)
+        self._params = {"region": region, "kinds": sorted(k.value for k in kinds)}
         self._read: set[str] = set()  # codes whose items (of every kind) are in the index
 
     def prefetch(self, codes: Iterable[str]) -> None:
         """Read the items of ``codes`` (every kind) in as few queries as possible."""
         wanted = sorted({code for code in codes if code not in self._read})
+        connection = self._session.connection()
         for start in range(0, len(wanted), _PREFETCH_CHUNK):
             chunk = wanted[start : start + _PREFETCH_CHUNK]
-            query = _query(self._region, self._kinds).where(_item.c.code.in_(chunk))
-            for item in _items(self._session.execute(query)):
+            for item in _items(connection.execute(_BY_CODES, {**self._params, "codes": chunk})):
                 self.add(item)
             self._read.update(chunk)
 
     def lookup(self, kind: CatalogueKind, region: str, code: str, on: date) -> CatalogueItem | None:
         if code not in self._read and region == self._region and kind in self._kinds:
-            self.prefetch((code,))
+            rows = self._session.connection().execute(_BY_CODE, {**self._params, "code": code})
+            for item in _items(rows):
+                self.add(item)
+            self._read.add(code)
         return super().lookup(kind, region, code, on)

@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Row, exists, select, update
+from sqlalchemy import Row, bindparam, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,11 +20,49 @@ from adapter.domain.fees import FeeLine
 from adapter.domain.ports import Clock
 from adapter.store import errors
 from adapter.store.mapping import encounter_of, encounter_values, fee_line_of, fee_line_values
-from adapter.store.sql import table, upsert, violates
+from adapter.store.sql import table, violates
 from adapter.store.tables import EncounterRow, FeeLineRow
 
 _encounter = table(EncounterRow)
 _fee_line = table(FeeLineRow)
+
+# The statements every fee batch and visit update runs, built once (building one costs more
+# than running it on SQLite). Columns to set or insert come with each execution.
+_BY_ID = select(_encounter).where(_encounter.c.id == bindparam("b_id"))
+_BY_VISIT = select(_encounter).where(
+    _encounter.c.institution_code == bindparam("b_institution"),
+    _encounter.c.his_visit_id == bindparam("b_visit"),
+)
+_UPDATE = (
+    update(_encounter)
+    .where(_encounter.c.id == bindparam("b_id"), _encounter.c.version == bindparam("b_expected"))
+    .returning(*_encounter.c)
+)
+_EXISTS = select(exists().where(_encounter.c.id == bindparam("b_id")))
+_LINES = (
+    select(_fee_line)
+    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
+    .order_by(_fee_line.c.id)
+)
+_LINES_WITH_STATUS = (
+    select(_fee_line)
+    .where(
+        _fee_line.c.encounter_id == bindparam("b_encounter"),
+        _fee_line.c.mapping_status == bindparam("b_status"),
+    )
+    .order_by(_fee_line.c.id)
+)
+
+
+def _add_lines(insert: Any) -> Any:
+    return (
+        insert(_fee_line)
+        .on_conflict_do_nothing(index_elements=["encounter_id", "line_id"])
+        .returning(_fee_line.c.line_id)
+    )
+
+
+_ADD_LINES = {False: _add_lines(sqlite.insert), True: _add_lines(postgresql.insert)}
 
 
 @dataclass(frozen=True)
@@ -79,9 +119,7 @@ class EncounterRepository:
         return EncounterRecord(encounter, 1, False, now, now)
 
     def find(self, encounter_id: str) -> EncounterRecord | None:
-        row = self._session.execute(
-            select(_encounter).where(_encounter.c.id == encounter_id)
-        ).one_or_none()
+        row = self._session.execute(_BY_ID, {"b_id": encounter_id}).one_or_none()
         return _record(row) if row else None
 
     def get(self, encounter_id: str) -> EncounterRecord:
@@ -93,10 +131,7 @@ class EncounterRepository:
 
     def find_by_visit(self, institution_code: str, his_visit_id: str) -> EncounterRecord | None:
         row = self._session.execute(
-            select(_encounter).where(
-                _encounter.c.institution_code == institution_code,
-                _encounter.c.his_visit_id == his_visit_id,
-            )
+            _BY_VISIT, {"b_institution": institution_code, "b_visit": his_visit_id}
         ).one_or_none()
         return _record(row) if row else None
 
@@ -130,10 +165,7 @@ class EncounterRepository:
         if ready_to_settle is not None:
             values["ready_to_settle"] = ready_to_settle
         row = self._session.execute(
-            update(_encounter)
-            .where(_encounter.c.id == encounter.id, _encounter.c.version == expected_version)
-            .values(values)
-            .returning(*_encounter.c)
+            _UPDATE, {**values, "b_id": encounter.id, "b_expected": expected_version}
         ).one_or_none()
         if row is None:
             self.get(encounter.id)  # NotFound if it is missing altogether
@@ -200,15 +232,9 @@ class FeeLineRepository:
             )
         if not rows:
             return FeeLinesAdded((), tuple(repeated))
-        if not self._session.execute(
-            select(exists().where(_encounter.c.id == encounter_id))
-        ).scalar():
+        if not self._session.execute(_EXISTS, {"b_id": encounter_id}).scalar():
             raise NotFound(f"就诊{encounter_id}不存在", code="ENCOUNTER_NOT_FOUND")
-        statement = (
-            upsert(self._session, _fee_line)
-            .on_conflict_do_nothing(index_elements=["encounter_id", "line_id"])
-            .returning(_fee_line.c.line_id)
-        )
+        statement = _ADD_LINES[self._session.get_bind().dialect.name == "postgresql"]
         inserted = set(self._session.execute(statement, rows).scalars())
         order = [str(row["line_id"]) for row in rows]
         added = tuple(line_id for line_id in order if line_id in inserted)
@@ -222,10 +248,12 @@ class FeeLineRepository:
     def list_stored(
         self, encounter_id: str, *, status: MappingStatus | None = None
     ) -> builtins.list[StoredFeeLine]:
-        query = select(_fee_line).where(_fee_line.c.encounter_id == encounter_id)
-        if status is not None:
-            query = query.where(_fee_line.c.mapping_status == status.value)
-        rows = self._session.execute(query.order_by(_fee_line.c.id))
+        if status is None:
+            rows = self._session.execute(_LINES, {"b_encounter": encounter_id})
+        else:
+            rows = self._session.execute(
+                _LINES_WITH_STATUS, {"b_encounter": encounter_id, "b_status": status.value}
+            )
         return [
             StoredFeeLine(fee_line_of(row), MappingStatus(row.mapping_status), row.catalogue_code)
             for row in rows
