@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     select,
@@ -169,6 +170,18 @@ class Attempt:
     ack: bytes
 
 
+# The hot statements, built once (building one costs more than running it on SQLite). The
+# columns to set come from each execution's parameters.
+_INSERT_MESSAGE = insert(hl7_message)
+_INSERT_ATTEMPT = insert(hl7_message_attempt)
+_RECORD_OUTCOME = (
+    update(hl7_message)
+    .where(hl7_message.c.id == bindparam("message_id"))
+    .values(attempts=hl7_message.c.attempts + 1)
+    .returning(hl7_message.c.attempts)
+)
+
+
 def create_tables(engine: Engine) -> None:
     """Create the tables (tests and the demo; production uses the lead's Alembic migrations)."""
     metadata.create_all(engine)
@@ -199,9 +212,7 @@ class MessageLog:
         }
         try:
             with self._write() as connection:
-                return int(
-                    connection.execute(insert(hl7_message).values(**values)).inserted_primary_key[0]
-                )
+                return int(connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0])
         except IntegrityError:
             if not keyed or receipt.dedupe_key is None:
                 raise
@@ -229,35 +240,31 @@ class MessageLog:
         """Store an attempt's outcome and ACK (history row + latest state) in one transaction."""
         now = datetime.now(UTC)
         changes: dict[str, Any] = {
+            "message_id": message_id,
             "ack_code": result.ack_code,
             "outcome": result.outcome,
             "detail": result.detail,
             "ack": result.ack,
             "processed_at": now,
-            "attempts": hl7_message.c.attempts + 1,
         }
         if not keep_key:
             changes["dedupe_key"] = None
         with self._write() as connection:
             # Write first: the row lock (SQLite: the write lock) is taken before any read.
+            attempts = connection.execute(_RECORD_OUTCOME, changes).scalar_one()
             connection.execute(
-                update(hl7_message).where(hl7_message.c.id == message_id).values(**changes)
-            )
-            attempts = connection.execute(
-                select(hl7_message.c.attempts).where(hl7_message.c.id == message_id)
-            ).scalar_one()
-            connection.execute(
-                insert(hl7_message_attempt).values(
-                    message_id=message_id,
-                    attempt=attempts,
-                    started_at=_utc(started_at),
-                    finished_at=now,
-                    actor=actor[:120],
-                    ack_code=result.ack_code,
-                    outcome=result.outcome,
-                    detail=result.detail,
-                    ack=result.ack,
-                )
+                _INSERT_ATTEMPT,
+                {
+                    "message_id": message_id,
+                    "attempt": attempts,
+                    "started_at": _utc(started_at),
+                    "finished_at": now,
+                    "actor": actor[:120],
+                    "ack_code": result.ack_code,
+                    "outcome": result.outcome,
+                    "detail": result.detail,
+                    "ack": result.ack,
+                },
             )
 
     def _write(self) -> Any:
