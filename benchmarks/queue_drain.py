@@ -12,16 +12,19 @@ become ``{"latency_ms": L}`` (default 20 ms) and the workers drain. With ``W`` w
 keeping ``K`` deliveries in flight (``K = in_flight_total // W``, default 8 in all) the bound is
 ``W * K / L`` jobs/s.
 
-Printed per database and worker count: drain time, jobs/s, share of the bound, ratio to one
-worker (same run), share delivered before the deadline (all jobs, and the urgent ones), delivery
-latency p50/p99 from enqueue (includes the outage) and of the upstream call alone, CPU use of
-the adapter process, the simulator process and PostgreSQL, the machine's busy share and the
-cores other processes kept busy meanwhile (a shared machine shows here), the largest
-displacement from earliest-deadline-first in the order the simulator received the writes,
-and whether any encounter's writes reached it out of order. Then, per database, the idle
-latency: on a running :class:`QueueRunner` with nothing to do, one job at a time is enqueued
-(``wake()`` after the commit, as the adapter does) and the time until the simulator received
-it is measured.
+Workers are threads of one process; on PostgreSQL the largest count runs once more as that
+many separate processes (instances sharing the database, each with its own interpreter
+lock; "N proc" in the table). Printed per database and worker count: drain time, jobs/s,
+share of the bound, ratio to one worker (same run), share delivered before the deadline (all
+jobs, and the urgent ones), delivery latency p50/p99 from enqueue (includes the outage) and
+of the upstream call alone, CPU use of the adapter process, the simulator process and
+PostgreSQL (this run's backends and the server's own processes), the machine's busy share
+and the cores everything else kept busy meanwhile (other processes and the kernel: a shared
+machine shows here), the largest displacement from earliest-deadline-first in the
+order the simulator received the writes, and whether any encounter's writes reached it out
+of order. Then, per database, the idle latency: on a running :class:`QueueRunner` with
+nothing to do, one job at a time is enqueued (``wake()`` after the commit, as the adapter
+does) and the time until the simulator received it is measured.
 
 Before the queue runs, the simulator alone is measured with the same client and N concurrent
 callers (its ceiling, so it is not mistaken for the queue's), and a round trip to the simulator
@@ -153,8 +156,12 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every ``postgres`` process on this machine (server and backends)."""
+_PG_AUXILIARY = ("checkpointer", "walwriter", "background writer", "autovacuum", "wal writer")
+
+
+def _postgres_cpu(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``database`` and of the server's own
+    processes (WAL writer, checkpointer…), not of other databases' backends (other tests)."""
     total = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -163,7 +170,10 @@ def _postgres_cpu() -> float:
             with open(f"/proc/{entry}/comm") as comm:
                 if comm.read().strip() != "postgres":
                     continue
-            total += _process_cpu(int(entry))
+            with open(f"/proc/{entry}/cmdline") as cmdline:
+                title = cmdline.read()
+            if f" {database} " in title or any(name in title for name in _PG_AUXILIARY):
+                total += _process_cpu(int(entry))
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
@@ -180,11 +190,12 @@ def _machine_busy() -> tuple[float, float]:
 class Meter:
     """CPU seconds of this process and of the simulator, and machine busy share, over a span."""
 
-    def __init__(self, simulator: Simulator) -> None:
+    def __init__(self, simulator: Simulator, database: str) -> None:
         self.simulator = simulator
+        self.database_name = database
         self.ours = time.process_time()
         self.theirs = simulator.cpu_seconds()
-        self.database = _postgres_cpu()
+        self.database = _postgres_cpu(database)
         self.busy, self.total = _machine_busy()
 
     def read(self) -> tuple[float, float, float, float]:
@@ -193,7 +204,7 @@ class Meter:
         return (
             time.process_time() - self.ours,
             self.simulator.cpu_seconds() - self.theirs,
-            _postgres_cpu() - self.database,
+            _postgres_cpu(self.database_name) - self.database,
             (busy - self.busy) / max(total - self.total, 1.0),
         )
 
@@ -322,7 +333,9 @@ def one_run(
     workers: int,
     in_flight: int,
     latency_ms: float,
+    instances: bool = False,
 ) -> dict[str, float]:
+    """One drain; ``instances``: each worker is its own process (an instance of the adapter)."""
     engine = make_engine(url)
     metadata.create_all(engine)
     metrics = QueueMetrics(CollectorRegistry())
@@ -333,6 +346,8 @@ def one_run(
     simulator.faults(latency_ms=int(latency_ms))
     client.sign_in()  # the day's sign-in happened before the outage
     simulator.faults(outage=True, latency_ms=int(latency_ms))
+    # instances start during the outage, so their start-up does not eat the urgent jobs' time
+    children = _spawn_instances(url, simulator, workers, in_flight) if instances else []
     urgent = max(int(jobs * URGENT_SHARE), 1)
     regular = jobs - urgent
     start = datetime.now(UTC) - OUTAGE
@@ -357,17 +372,22 @@ def one_run(
     simulator.faults(latency_ms=int(latency_ms))
     lifted = datetime.now(UTC)
 
-    queue = _queue(engine, metrics, client)
-    drains = [queue.worker(i, in_flight=in_flight) for i in range(workers)]
-    threads = [threading.Thread(target=worker.drain) for worker in drains]
-    meter = Meter(simulator)
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    ours, theirs, database, busy = meter.read()
+    if instances:  # the day's sign-in is their first call: count it in
+        elapsed, (ours, theirs, database, busy) = _drain_instances(
+            children, simulator, make_url(url).database or ""
+        )
+    else:
+        queue = _queue(engine, metrics, client)
+        drains = [queue.worker(i, in_flight=in_flight) for i in range(workers)]
+        threads = [threading.Thread(target=worker.drain) for worker in drains]
+        meter = Meter(simulator, make_url(url).database or "")
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+        ours, theirs, database, busy = meter.read()
 
     with engine.connect() as connection:
         rows = connection.execute(
@@ -422,6 +442,74 @@ def one_run(
         "displacement": displacement,
         "key_order": float(all(ids == sorted(ids) for ids in by_key.values())),
     }
+
+
+def _spawn_instances(url: str, simulator: Simulator, count: int, in_flight: int) -> list[Any]:
+    """Start ``count`` adapter processes on ``url``; return once each is ready to drain."""
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.queue_drain",
+                "--drain-instance",
+                url,
+                simulator.url,
+                str(in_flight),
+                str(index),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(count)
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    return children
+
+
+def _drain_instances(
+    children: list[Any], simulator: Simulator, database: str
+) -> tuple[float, tuple[float, float, float, float]]:
+    """Release the instances together, time them until each has drained, and measure CPU
+    (theirs counted as ours) before they close their database connections."""
+    meter = Meter(simulator, database)
+    before = sum(_process_cpu(child.pid) for child in children)
+
+    def say(line: str) -> None:
+        for child in children:
+            child.stdin.write(line + "\n")
+            child.stdin.flush()
+
+    began = time.perf_counter()
+    say("go")
+    for child in children:
+        assert child.stdout.readline().strip() == "done"
+    elapsed = time.perf_counter() - began
+    ours = sum(_process_cpu(child.pid) for child in children) - before
+    _, theirs, database_cpu, busy = meter.read()
+    say("bye")
+    for child in children:
+        child.wait(timeout=60)
+        assert child.returncode == 0, f"instance exited {child.returncode}"
+    return elapsed, (ours, theirs, database_cpu, busy)
+
+
+def _drain_instance(url: str, simulator_url: str, in_flight: int, index: int) -> None:
+    """One adapter instance: ready; on "go" drain until nothing is due, "done"; on "bye" exit."""
+    engine = make_engine(url)
+    client = ReferenceClient.from_config(_config(simulator_url))
+    queue = _queue(engine, QueueMetrics(CollectorRegistry()), client)
+    queue.instance_id = f"bench-{index}"
+    worker = queue.worker(0, in_flight=in_flight)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    worker.drain()
+    print("done", flush=True)
+    sys.stdin.readline()
+    client.close()
+    engine.dispose()
 
 
 def idle_latency(
@@ -535,16 +623,21 @@ def _report(
         "key order"
     )
     base = None
-    for workers in worker_counts:
+    # threads of one process; on PostgreSQL also the most workers as separate instances
+    plan = [(workers, False) for workers in worker_counts]
+    if admin is not None and max(worker_counts) > 1:
+        plan.append((max(worker_counts), True))
+    for workers, instances in plan:
         in_flight = max(in_flight_total // workers, 1)
         fresh = _fresh(url, admin)
         try:
-            r = one_run(fresh, simulator, step(), jobs, workers, in_flight, latency_ms)
+            r = one_run(fresh, simulator, step(), jobs, workers, in_flight, latency_ms, instances)
         finally:
             _drop(fresh, admin)
         base = base or r["rate"]
+        name = f"{workers} proc" if instances else str(workers)
         print(
-            f"{workers:>7} {in_flight:>5} {r['elapsed']:>7.1f} {r['rate']:>7.1f} "
+            f"{name:>7} {in_flight:>5} {r['elapsed']:>7.1f} {r['rate']:>7.1f} "
             f"{r['rate'] / r['bound']:>8.0%} {r['rate'] / base:>5.2f} {r['on_time']:>7.1%} "
             f"{r['urgent_on_time']:>6.0%} {r['p50']:>9.1f} {r['p99']:>6.1f} "
             f"{r['call_p50']:>8.1f} {r['call_p99']:>6.1f} {r['cpu_ours']:>16.2f} "
@@ -573,6 +666,9 @@ def _report(
 if __name__ == "__main__":
     if sys.argv[1:] == ["--serve-simulator"]:
         _serve_simulator()
+        sys.exit(0)
+    if sys.argv[1:2] == ["--drain-instance"]:
+        _drain_instance(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000)

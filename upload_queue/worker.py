@@ -1,9 +1,10 @@
 """The worker: lease jobs, hand each to its kind's handler, record the outcomes.
 
 A :class:`Worker` keeps up to ``in_flight`` deliveries going at once (default 1): its
-:meth:`~Worker.drain` loop leases as many due jobs as it has free slots, runs the handlers
-on a pool of ``in_flight`` threads (inline when ``in_flight`` is 1), and as deliveries
-finish records their outcomes and leases replacements **in one transaction** on one
+:meth:`~Worker.drain` loop runs the handlers on a pool of ``in_flight`` threads (inline when
+``in_flight`` is 1) and keeps up to ``in_flight`` more jobs leased and ready behind them, so
+a slot that frees up starts the next job without waiting on the database; as deliveries
+finish it records their outcomes and leases replacements **in one transaction** on one
 connection, so a job costs about one commit. The bound on throughput is upstream's:
 ``in_flight / latency`` per worker. Run several workers (threads, processes, instances) on
 top; leases keep them apart.
@@ -83,6 +84,10 @@ _BOOKKEEPING = select(
 _STATUS = select(upload_job.c.status).where(upload_job.c.id == bindparam("job"))
 
 
+def _edf(item: Leased) -> tuple[datetime, int]:
+    return item.delivery.deadline, item.delivery.job_id
+
+
 def default_worker_id(index: int = 0) -> str:
     """``host:pid:index`` — stable for one process, distinct across instances."""
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
@@ -151,7 +156,8 @@ class Worker:
         self._last_release: datetime | None = None
 
     def stop(self) -> None:
-        """Make :meth:`drain` return after the deliveries in hand, now and from then on."""
+        """Make :meth:`drain` lease nothing more and return once the jobs it holds (in flight
+        or leased and ready) are delivered and recorded, now and from then on."""
         self._stop.set()
 
     def wake(self) -> bool:
@@ -243,26 +249,31 @@ class Worker:
         max_jobs: int | None,
         counts: list[int],
     ) -> None:
-        """Keep ``in_flight`` deliveries going on ``pool``; each time some finish, record them
-        and lease as many replacements in one transaction."""
+        """Keep ``in_flight`` deliveries going on ``pool``, and as many jobs leased and ready
+        behind them: a slot that frees up starts the next ready job at once, while this
+        thread records the finished ones and leases replacements in one transaction."""
         busy: dict[Future[_Finished], Leased] = {}
+        ready: list[Leased] = []  # leased, not started; earliest deadline first
         finished: list[_Finished] = []
         look = release = True
         while True:
-            room = self._room(counts, len(busy), max_jobs, self.in_flight)
+            while ready and len(busy) < self.in_flight:
+                item = ready.pop(0)
+                busy[pool.submit(self._call, item.delivery, item)] = item
+            room = self._room(counts, len(busy) + len(ready), max_jobs, 2 * self.in_flight)
             if finished or (look and room > 0):
-                if look and room > 0:
+                asked = room if look else 0
+                if asked > 0:
                     self._woken.clear()
-                outcomes, leased = self._record(
-                    connection, finished, room=room if look else 0, release=release
-                )
+                outcomes, leased = self._record(connection, finished, room=asked, release=release)
                 counts[0] += len(outcomes)
                 counts[1] += len(leased)
                 finished = []
                 release = self._release_due()
-                for item in leased:
-                    busy[pool.submit(self._call, item.delivery, item)] = item
-                look = False  # fewer than asked means nothing else is due until one finishes
+                look = len(leased) == asked  # fewer: nothing else is due until one finishes
+                if leased:
+                    ready = sorted(ready + leased, key=_edf)
+                    continue  # start them before waiting
             if not busy:
                 return
             done, _ = wait(busy, return_when=FIRST_COMPLETED)
