@@ -98,7 +98,9 @@ class Fees:
             require_open(record.encounter)
             stored = uow.fee_lines.list_stored(encounter_id)
             known = {s.line.line_id for s in stored}
-            catalogue = treatment_catalogue(ctx, uow)
+            # The items this batch and the lines it may reverse name, read in one query.
+            codes = {line.item_code for line in lines} | {s.line.item_code for s in stored}
+            catalogue = treatment_catalogue(ctx, uow, codes)
             ledger = _Ledger([s.line for s in stored])
             batch: list[StoredFeeLine] = []
             reversals: dict[str, str] = {}

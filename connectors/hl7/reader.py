@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from connectors.hl7.errors import SEGMENT_SEQUENCE_ERROR, Hl7Error, Location
 
@@ -46,7 +47,7 @@ class Segment:
         self.sequence = sequence
 
     def location(self, field: int = 0, component: int = 0) -> Location:
-        return Location(self.name, self.sequence, field, component)
+        return _location(self.name, self.sequence, field, component)
 
     def raw(self, number: int) -> str:
         """Field ``number`` exactly as sent (escapes and separators kept); '' if absent."""
@@ -169,6 +170,12 @@ class Hl7Message:
                 code="HL7_SEGMENT_MISSING",
             )
         return segment
+
+
+@lru_cache(maxsize=4096)
+def _location(segment: str, sequence: int, field: int, component: int) -> Location:
+    """Locations are immutable and asked for on every field read (for errors): share them."""
+    return Location(segment, sequence, field, component)
 
 
 def _unescape(value: str, seps: Separators) -> str:
