@@ -14,6 +14,12 @@
 If the database fails at step 2 or 4, the exception propagates and the listener closes the
 connection without an ACK: the sender resends, and nothing was acknowledged that is not stored.
 
+**SQLite has one writer.** When several listener threads wait for its write lock, SQLite's
+busy handler makes each sleep 1, 2, 5, 10 … ms between tries, so under load messages wait
+far longer than the lock is held. On SQLite the steps that only write (2, 4, and processing
+commands that call nothing upstream: A08, DFT^P03, A11, A13) therefore take turns on a lock
+in this process instead; an admission or a discharge (upstream reads) runs outside it.
+
 Outcomes: ``accepted`` (AA), ``refused`` (AE, a business rule), ``rejected`` (AR, malformed or
 unsupported), ``transient`` (AE, upstream unavailable: resend later), ``failed`` (AE, an
 unexpected error: an operator re-processes it after the fix). Only ``accepted`` and
@@ -22,14 +28,16 @@ unexpected error: an operator re-processes it after the fix). Only ``accepted`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from adapter.domain.commands import EncounterCommands, Outcome
+from adapter.domain.commands import Admit, Discharge, EncounterCommands, Outcome
 from adapter.domain.errors import (
     AdapterError,
     DomainError,
@@ -90,6 +98,9 @@ class Hl7Inbound:
         self.clock = clock
         self.stale_after_s = stale_after_s
         self.poll_interval_s = poll_interval_s
+        engine = getattr(log, "engine", None)
+        sqlite = engine is not None and engine.dialect.name == "sqlite"
+        self._writer_turn = threading.Lock() if sqlite else contextlib.nullcontext()
 
     # -- the listener's entry points ---------------------------------------------------------
 
@@ -118,20 +129,22 @@ class Hl7Inbound:
         )
         stored = self._receive(receipt)
         if isinstance(stored, log_.LoggedMessage):
-            self.log.record_duplicate(receipt, stored)
+            with self._writer_turn:
+                self.log.record_duplicate(receipt, stored)
             logger.info(
                 "hl7.duplicate", extra={"first": stored.id, "control_id": receipt.control_id}
             )
             assert stored.ack is not None
             return stored.ack
         result = self._process(header, decoded)
-        self.log.record(
-            stored,
-            result,
-            started_at=received_at,
-            actor=_actor(header),
-            keep_key=result.outcome in log_.FINAL_OUTCOMES,
-        )
+        with self._writer_turn:
+            self.log.record(
+                stored,
+                result,
+                started_at=received_at,
+                actor=_actor(header),
+                keep_key=result.outcome in log_.FINAL_OUTCOMES,
+            )
         return result.ack
 
     def handle_oversize(self, head: bytes, size: int, peer: str) -> bytes | None:
@@ -188,7 +201,8 @@ class Hl7Inbound:
         """Insert the row (its id), or the first message with this MSH-10 once it is answered."""
         key = receipt.dedupe_key
         while True:
-            message_id = self.log.receive(receipt)
+            with self._writer_turn:
+                message_id = self.log.receive(receipt)
             if message_id is not None:
                 return message_id
             assert key is not None
@@ -239,7 +253,11 @@ class Hl7Inbound:
         except Hl7Error as error:
             return self._result(header, "AR", log_.REJECTED, [_ar(error, header)], _errors(error))
         try:
-            outcome = dispatch(command, self.commands, _actor(header))
+            if isinstance(command, Admit | Discharge):  # upstream reads: not in the writers' turn
+                outcome = dispatch(command, self.commands, _actor(header))
+            else:
+                with self._writer_turn:
+                    outcome = dispatch(command, self.commands, _actor(header))
         except EligibilityRefused as exc:
             errors = [AckError(r.code, r.message, diagnostic=r.article) for r in exc.reasons]
             errors = errors or [AckError(exc.code, exc.message, diagnostic=exc.article)]
