@@ -249,9 +249,10 @@ class Worker:
         max_jobs: int | None,
         counts: list[int],
     ) -> None:
-        """Keep ``in_flight`` deliveries going on ``pool``, and as many jobs leased and ready
-        behind them: a slot that frees up starts the next ready job at once, while this
-        thread records the finished ones and leases replacements in one transaction."""
+        """Keep ``in_flight`` deliveries going on ``pool``, and up to as many jobs leased and
+        ready behind them: a slot that frees up starts the next ready job at once. When the
+        ready jobs have run out, this thread records the finished ones and leases the next
+        batch in one transaction (one commit per ``in_flight`` jobs or so)."""
         busy: dict[Future[_Finished], Leased] = {}
         ready: list[Leased] = []  # leased, not started; earliest deadline first
         finished: list[_Finished] = []
@@ -261,8 +262,11 @@ class Worker:
                 item = ready.pop(0)
                 busy[pool.submit(self._call, item.delivery, item)] = item
             room = self._room(counts, len(busy) + len(ready), max_jobs, 2 * self.in_flight)
-            if finished or (look and room > 0):
-                asked = room if look else 0
+            refill = look and room > 0 and not ready
+            # Transactions come in batches: when the ready jobs ran out (record and lease
+            # together), when a slot's worth of outcomes waits, or at the end.
+            if refill or (finished and (len(finished) >= self.in_flight or not busy)):
+                asked = room if refill else 0
                 if asked > 0:
                     self._woken.clear()
                 outcomes, leased = self._record(connection, finished, room=asked, release=release)
@@ -270,7 +274,8 @@ class Worker:
                 counts[1] += len(leased)
                 finished = []
                 release = self._release_due()
-                look = len(leased) == asked  # fewer: nothing else is due until one finishes
+                if asked:
+                    look = len(leased) == asked  # fewer: nothing else is due until one finishes
                 if leased:
                     ready = sorted(ready + leased, key=_edf)
                     continue  # start them before waiting
