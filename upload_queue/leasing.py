@@ -118,11 +118,19 @@ _LEASED_COLUMNS = (
     upload_job.c.round_started_at,
 )
 
-_FIRST_PENDING = (
-    select(upload_job.c.id)
+PAGES = 4
+"""How many windows a lease pages through before it looks at all pending jobs at once."""
+
+_PENDING = (
+    select(upload_job.c.id, upload_job.c.deadline)
     .where(upload_job.c.status == "pending")
     .order_by(upload_job.c.deadline, upload_job.c.id)
     .limit(WINDOW)
+)
+_AFTER = bindparam("after_deadline", type_=UTCDateTime())
+_PENDING_AFTER = _PENDING.where(  # the next window: keyset paging on (deadline, id)
+    upload_job.c.deadline >= _AFTER,
+    or_(upload_job.c.deadline > _AFTER, upload_job.c.id > bindparam("after_id")),
 )
 
 
@@ -254,12 +262,24 @@ def lease_on(
         extra = {"limit": count} if among is None else {"limit": count, "among": among}
         return list(connection.execute(statement, {**params, **extra}).mappings())
 
-    # The leasable jobs that come first are among the first WINDOW pending ones, unless
-    # many of those wait (back-off, an earlier job of their key, another worker's lease):
-    # then look at all. Either way the result is the first ``limit`` leasable jobs.
-    first = list(connection.execute(_FIRST_PENDING).scalars())
-    rows = take(limit, first) if first else []
-    if len(rows) < limit and len(first) == WINDOW:
+    # The leasable jobs that come first are among the first pending ones in deadline order:
+    # look a window at a time (other workers' leases under way, back-off, a key's earlier
+    # job can make a window fall short), and after PAGES windows at all pending jobs at once.
+    # Either way the result is the first ``limit`` leasable jobs.
+    rows: list[Any] = []
+    window: list[Any] = []
+    for page in range(PAGES):
+        if page == 0:
+            window = list(connection.execute(_PENDING))
+        else:
+            last_id, last_deadline = window[-1]
+            after = {"after_deadline": last_deadline, "after_id": last_id}
+            window = list(connection.execute(_PENDING_AFTER, after))
+        if window:
+            rows += take(limit - len(rows), [job_id for job_id, _ in window])
+        if len(rows) >= limit or len(window) < WINDOW:
+            break
+    else:
         rows += take(limit - len(rows), None)
     return [
         Leased(

@@ -18,7 +18,7 @@ from upload_queue.admin import attempts, get_job, list_jobs
 from upload_queue.clock import ManualClock
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery
-from upload_queue.leasing import WINDOW, lease
+from upload_queue.leasing import PAGES, WINDOW, lease
 from upload_queue.metrics import QueueMetrics
 from upload_queue.tables import upload_job
 from upload_queue.worker import Worker
@@ -201,9 +201,16 @@ def test_a_result_after_the_lease_was_lost_is_kept_only_in_the_history(
     assert [a.outcome for a in attempts(queue_engine, job.id)] == ["lease_expired", "lease_lost"]
 
 
-@pytest.mark.parametrize("in_flight", [1, 2])
+@pytest.mark.parametrize(
+    ("in_flight", "waiting_count"),
+    [(1, WINDOW + 3), (2, WINDOW + 3), (2, WINDOW * PAGES + 3)],  # next window; all at once
+)
 def test_a_due_job_beyond_a_window_of_jobs_that_must_wait_is_still_leased(
-    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics, in_flight: int
+    queue_engine: Engine,
+    clock: ManualClock,
+    metrics: QueueMetrics,
+    in_flight: int,
+    waiting_count: int,
 ) -> None:
     waiting = [
         add(
@@ -213,7 +220,7 @@ def test_a_due_job_beyond_a_window_of_jobs_that_must_wait_is_still_leased(
             metrics=metrics,
             deadline=timedelta(minutes=5, seconds=i),
         )
-        for i in range(WINDOW + 3)
+        for i in range(waiting_count)
     ]
     add(queue_engine, "first", clock=clock, metrics=metrics, ordering_key="enc",
         deadline=timedelta(minutes=5))  # fmt: skip
