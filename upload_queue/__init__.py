@@ -9,10 +9,11 @@ Contracts
   transaction: the job exists if and only if the caller commits. One job per idempotency key.
 * **Delivery** (:class:`Worker`): jobs are leased earliest deadline first; within one
   ordering key strictly in enqueue order — a later job waits while an earlier one is
-  pending, in flight or dead. A handler returns (delivered) or raises
-  (:class:`TransientDeliveryError`, :class:`PermanentDeliveryError`, or anything else,
-  classified by the ``classify`` hook or counted transient). Leases expire, so a lost
-  worker's job comes back; its history shows a ``lease_expired`` attempt.
+  pending, in flight or dead. A worker keeps up to ``in_flight`` deliveries going at once
+  (handler threads), which never include two jobs of one ordering key. A handler returns
+  (delivered) or raises (:class:`TransientDeliveryError`, :class:`PermanentDeliveryError`,
+  or anything else, classified by the ``classify`` hook or counted transient). Leases
+  expire, so a lost worker's job comes back; its history shows a ``lease_expired`` attempt.
 * **Retries** follow :class:`RetryPolicy` (exponential back-off, jitter, cap, max attempts
   and age); a permanent error, or a policy that gives up, moves the job to ``dead`` with
   the upstream's message. :func:`upload_queue.admin.retry` re-sends, optionally with a
