@@ -110,6 +110,8 @@ class QueueSettings(BaseModel):
     """The upload queue's runtime: how many workers, how often, and when to raise alarms."""
 
     workers: int = Field(default=2, ge=0, le=32)
+    # deliveries each worker keeps going at once: workers × in_flight upstream calls at most
+    in_flight: int = Field(default=4, ge=1, le=64)
     poll_seconds: float = Field(default=1.0, gt=0)
     lease_seconds: int = Field(default=120, ge=10)
     at_risk_minutes: int = Field(default=10, ge=1)

@@ -139,7 +139,11 @@ def build_runtime(
     register_upload_handlers(queue, gateway)
     count = queue_settings.workers if workers is None else workers
     runner = (
-        queue.runner(workers=count, drain_every=timedelta(seconds=queue_settings.poll_seconds))
+        queue.runner(
+            workers=count,
+            in_flight=queue_settings.in_flight,
+            drain_every=timedelta(seconds=queue_settings.poll_seconds),
+        )
         if count > 0
         else None
     )
