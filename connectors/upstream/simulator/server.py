@@ -73,7 +73,10 @@ def start_simulator(
         seed = demo_seed(today or clock.now().date())
     state = SimState(clock=clock, base_seed=seed, random_seed=random_seed)
     app = create_app(state, auth=auth)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio turns Nagle off only on sockets created so, and
+    # with Nagle on every reply waits ~40 ms for an ACK that loopback delays.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
