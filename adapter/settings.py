@@ -67,6 +67,8 @@ class DatabaseSettings(BaseModel):
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # a request body above this is refused (413) before it is read
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
 
 class UpstreamSettings(BaseModel):
