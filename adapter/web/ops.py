@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from adapter.domain.errors import DomainError, NotFound
 from adapter.web.ops_history import HourPoint, history, job_state
 
 
@@ -124,29 +123,7 @@ class RuntimeOps:
         """Re-send a dead (or waiting) job, as ``POST /api/v1/queue/jobs/{id}/retry`` does:
         a job upstream *refused* gets a fresh ``msgid`` (upstream repeats its first reply
         per msgid; a refused write took no effect), one that died of time-outs keeps it."""
-        rt = self._rt
-        state = job_state(rt.engine, job_id)
-        if state is None:
-            raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND")
-        if state.status not in ("dead", "pending"):
-            raise DomainError(
-                f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
-                code="JOB_NOT_RETRYABLE",
-            )
-        if state.last_outcome == "permanent":
-            payload = dict(payload if payload is not None else state.payload)
-            refused = [*payload.get("refused_msgids", []), payload.get("msgid", "")]
-            payload["refused_msgids"] = refused
-            payload["msgid"] = rt.msgids.next()
-        rt.queue.retry(job_id, payload=payload, note=note or None)
-        rt.audit(
-            actor=actor,
-            action="queue.retry",
-            subject_type="upload_job",
-            subject_id=str(job_id),
-            details={"payload_corrected": payload is not None, "note": note, "via": "web"},
-        )
-        rt.wake()
+        self._rt.resend_job(job_id, actor=actor, payload=payload, note=note, via="web")
 
     def calls(self, limit: int = 50) -> list[CallRow]:
         return [

@@ -16,11 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from adapter.api.auth import require
-from adapter.domain.errors import DomainError, NotFound
+from adapter.domain.errors import DomainError
 from adapter.store.tokens import Principal
 from connectors.hl7 import ReprocessRefused
-from upload_queue import admin
-from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.jobs import Job
 
 router = APIRouter()
@@ -91,45 +89,11 @@ def retry_job(
     principal: IT,
     body: Annotated[RetryRequest | None, Body()] = None,
 ) -> dict[str, Any]:
-    runtime = _runtime(request)
     body = body or RetryRequest()
-    try:
-        payload = _resend_payload(runtime, job_id, body.payload)
-        job = runtime.queue.retry(job_id, payload=payload, note=body.note)
-    except JobNotFound as exc:
-        raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
-    except JobNotRetryable as exc:
-        raise DomainError(
-            f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
-            code="JOB_NOT_RETRYABLE",
-        ) from exc
-    runtime.audit(
-        actor=principal.name,
-        action="queue.retry",
-        subject_type="upload_job",
-        subject_id=str(job_id),
-        details={"payload_corrected": body.payload is not None, "note": body.note or ""},
+    job = _runtime(request).resend_job(
+        job_id, actor=principal.name, payload=body.payload, note=body.note or ""
     )
-    runtime.wake()
     return _job(job, datetime.now(UTC))
-
-
-def _resend_payload(runtime: Any, job_id: int, corrected: dict[str, Any] | None) -> Any:
-    """The payload to re-send, with a fresh ``msgid`` when upstream refused the last one.
-
-    Upstream answers a repeated msgid with its first reply, so a job it *refused* (infcode -1)
-    would be refused again however it is corrected; a refused write took no effect, so a new
-    msgid is safe. A job that died of time-outs keeps its msgid: upstream may have committed it.
-    """
-    history = admin.attempts(runtime.engine, job_id)
-    if not history or history[-1].outcome != "permanent":
-        return corrected
-    payload = dict(
-        corrected if corrected is not None else admin.get_job(runtime.engine, job_id).payload
-    )
-    payload["refused_msgids"] = [*payload.get("refused_msgids", []), payload.get("msgid", "")]
-    payload["msgid"] = runtime.msgids.next()
-    return payload
 
 
 @router.get("/api/v1/queue/summary", tags=["upload queue"], summary="Counts and deadlines")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from adapter.domain.errors import DomainError, NotFound
 from adapter.domain.ports import MsgidSource
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile, Policy
@@ -34,7 +35,10 @@ from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
+from upload_queue import admin
+from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
+from upload_queue.jobs import Job
 from upload_queue.scheduler import QueueRunner
 
 log = logging.getLogger("adapter")
@@ -103,6 +107,51 @@ class Runtime:
         with UnitOfWork(self.engine) as uow:
             uow.audit.append(actor=actor, action=action, role="it", **entry)
             uow.commit()
+
+    def resend_job(
+        self,
+        job_id: int,
+        *,
+        actor: str,
+        payload: dict[str, Any] | None = None,
+        note: str = "",
+        via: str = "api",
+    ) -> Job:
+        """Re-send a dead (or waiting) upload job, audited, and wake the workers.
+
+        A job upstream *refused* (infcode -1) gets a fresh ``msgid``: upstream answers a
+        repeated msgid with its first reply, so it would be refused again however corrected,
+        and a refused write took no effect. A job that died of time-outs keeps its msgid:
+        upstream may have committed it.
+        """
+        try:
+            stored = admin.get_job(self.engine, job_id)
+        except JobNotFound as exc:
+            raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
+        history = admin.attempts(self.engine, job_id)
+        sent = payload
+        if history and history[-1].outcome == "permanent":
+            sent = dict(payload if payload is not None else stored.payload)
+            sent["refused_msgids"] = [*sent.get("refused_msgids", []), sent.get("msgid", "")]
+            sent["msgid"] = self.msgids.next()
+        try:
+            job = self.queue.retry(job_id, payload=sent, note=note or None)
+        except JobNotFound as exc:
+            raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
+        except JobNotRetryable as exc:
+            raise DomainError(
+                f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
+                code="JOB_NOT_RETRYABLE",
+            ) from exc
+        self.audit(
+            actor=actor,
+            action="queue.retry",
+            subject_type="upload_job",
+            subject_id=str(job_id),
+            details={"payload_corrected": payload is not None, "note": note, "via": via},
+        )
+        self.wake()
+        return job
 
     def health_probes(self) -> dict[str, Any]:
         probes = {"upload_queue": self.queue.health, "upstream": self.upstream_health}
