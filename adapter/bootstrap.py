@@ -62,16 +62,15 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
 
 def run_server(settings: Settings) -> None:
-    import uvicorn
+    from adapter.api import server
 
     upgrade(settings.database.url)
     app = build_app(settings)
-    uvicorn.run(app, host=settings.http.host, port=settings.http.port, log_level="info")
+    server.run(app, settings.http, log_level="info")
 
 
 def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
-    import uvicorn
-
+    from adapter.api import server
     from adapter.web import DEMO_PASSWORD, create_demo_users
     from adapter.wiring import demo
 
@@ -104,7 +103,7 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     if tokens.all_roles:
         print("  ADAPTER_DEMO_TOKEN holds every role")
     try:
-        uvicorn.run(app, host=settings.http.host, port=settings.http.port, log_level="info")
+        server.run(app, settings.http, log_level="info")
     finally:
         simulator.stop()
 

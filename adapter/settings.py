@@ -69,6 +69,14 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     # a request body above this is refused (413) before it is read
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # a connection must deliver a request head, then its body, within these; otherwise 408 and
+    # closed, so slow senders cannot hold connections open (slow-loris)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    # an idle keep-alive connection is closed after this
+    keep_alive_s: float = Field(default=5.0, ge=1, le=300)
+    # open connections beyond this get 503 at once instead of exhausting file descriptors
+    max_connections: int = Field(default=1000, ge=10)
 
 
 class UpstreamSettings(BaseModel):

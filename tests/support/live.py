@@ -11,17 +11,24 @@ from typing import Any
 
 import uvicorn
 
+from adapter.api import server as http_server
+from adapter.settings import HttpSettings
+
 
 @contextmanager
-def serving(app: Any, *, startup_timeout: float = 15.0) -> Iterator[str]:
+def serving(
+    app: Any, *, http: HttpSettings | None = None, startup_timeout: float = 15.0
+) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 (a free port); yield its base URL; stop it afterwards.
 
-    The app's lifespan runs, so whatever it starts (the queue runner) starts and stops too.
+    The server is configured as in production (``adapter.api.server``: the head and body
+    time-outs, the connection limit) from ``http``, or the default settings. The app's lifespan
+    runs, so whatever it starts (the queue runner) starts and stops too.
     """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    config = http_server.config(app, http or HttpSettings(), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -1,0 +1,156 @@
+"""The HTTP server the adapter runs under: uvicorn, with the time-outs uvicorn lacks.
+
+Uvicorn closes idle keep-alive connections but waits forever for a request's head and body.
+A client that opens connections and dribbles a header a byte at a time (slow-loris) would hold
+each one open indefinitely, and enough of them exhaust the process's file descriptors, so the
+clerks' browsers and the HIS could no longer connect. Each connection here must deliver a
+request head within ``header_timeout_s`` and its body within ``body_timeout_s``; otherwise it
+gets a 408 problem and is closed. A 16 MB body on a hospital LAN takes well under a second, so
+the defaults leave a wide margin for honest clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from adapter.settings import HttpSettings
+
+
+def config(app: Any, http: HttpSettings, **options: Any) -> uvicorn.Config:
+    """A uvicorn configuration for ``app`` with the site's limits applied."""
+    return uvicorn.Config(
+        app,
+        host=http.host,
+        port=http.port,
+        http=guarded_protocol(http.header_timeout_s, http.body_timeout_s),
+        timeout_keep_alive=int(http.keep_alive_s),
+        # beyond this many open connections new requests get 503 at once, so a flood cannot
+        # take every descriptor the database and the HL7 listener also need
+        limit_concurrency=http.max_connections,
+        **options,
+    )
+
+
+def run(app: Any, http: HttpSettings, **options: Any) -> None:
+    uvicorn.Server(config(app, http, **options)).run()
+
+
+def guarded_protocol(header_timeout_s: float, body_timeout_s: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with deadlines for the request head and the request body."""
+
+    class GuardedH11Protocol(_GuardedH11Protocol):
+        header_timeout = header_timeout_s
+        body_timeout = body_timeout_s
+
+    return GuardedH11Protocol
+
+
+class _GuardedH11Protocol(H11Protocol):
+    header_timeout: float
+    body_timeout: float
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._waiting_for: str = ""
+        self._arm_for_state()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._arm_for_state()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_for_state()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm_for_state(self) -> None:
+        """Keep exactly one deadline matching what the connection is waiting for from the client.
+
+        Between requests (h11 IDLE) the keep-alive timer of uvicorn governs an idle connection,
+        but once the first byte of a head arrives uvicorn cancels it; from then on the head
+        deadline applies. While a body is being sent, the body deadline applies. While the
+        application answers, no deadline applies: a slow settlement is not the client's fault.
+        """
+        if self.transport.is_closing():
+            self._disarm()
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE and self.conn.our_state is h11.IDLE:
+            waiting_for = "head"
+        elif state is h11.SEND_BODY:
+            waiting_for = "body"
+        else:
+            waiting_for = ""
+        if waiting_for == self._waiting_for:
+            return
+        self._disarm()
+        self._waiting_for = waiting_for
+        if waiting_for:
+            delay = self.header_timeout if waiting_for == "head" else self.body_timeout
+            self._deadline = self.loop.call_later(delay, self._timed_out, waiting_for)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = None
+        self._waiting_for = ""
+
+    def _timed_out(self, waiting_for: str) -> None:
+        self._deadline = None
+        self._waiting_for = ""
+        if self.transport.is_closing():
+            return
+        if waiting_for == "body":
+            tell = self.cycle is not None and not self.cycle.response_started
+        else:
+            # only a client that started a head is told why; a connection that sent nothing is
+            # simply closed, as uvicorn closes an idle keep-alive connection
+            tell = bool(self.conn.trailing_data[0])
+        if tell:
+            self.transport.write(_timeout_response(waiting_for))
+        self.logger.warning(
+            "HTTP connection from %s closed: request %s not received in time",
+            _peer(self.client),
+            waiting_for,
+        )
+        if self.cycle is not None and not self.cycle.response_complete:
+            # the application, if it is reading the body, sees a disconnect and writes nothing
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
+
+def _timeout_response(waiting_for: str) -> bytes:
+    part = "请求头" if waiting_for == "head" else "请求内容"
+    message = f"{part}未在规定时间内收到，连接已关闭，请重新发送"
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "请求超时",
+            "status": 408,
+            "detail": message,
+            "errors": [{"code": "REQUEST_TIMEOUT", "article": "", "field": "", "message": message}],
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\n"
+        "content-type: application/problem+json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "unknown peer"
