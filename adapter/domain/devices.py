@@ -6,7 +6,8 @@
 - in the catalogue, actual cost within the limit: the fund pays the actual cost (B§15, B§35);
 - in the catalogue, above the limit: the fund pays the limit, the worker the excess (B§15, B§35).
 
-The limit is the lower of the catalogue's maximum payment limit and the one on the filing.
+The limit is the lower of the catalogue's maximum payment limit and the one on the filing;
+:func:`applicable_limit` is that rule, for pricing and for whatever shows the limit to a clerk.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeCategory, FeeLine
-from adapter.domain.filings import Filing
+from adapter.domain.filings import FiledDevice, Filing
 from adapter.domain.money import ZERO, is_fen
 from adapter.domain.pricing import PersonalReason, PricedLine
 from adapter.domain.rules import Rule
@@ -53,6 +55,57 @@ class DeviceItem:
     device_name: str
     actual_cost: Decimal
     line_id: str = ""
+
+
+class LimitSource(StrEnum):
+    """Which maximum payment limit binds an item."""
+
+    FILING = "filing"  # 备案限额 (附表2, on the payment approval notice)
+    CATALOGUE = "catalogue"  # 目录限价 (the insured place's device catalogue)
+    BOTH = "both"  # the two are equal
+
+
+LIMIT_SOURCE_LABELS = {
+    LimitSource.FILING: "备案限额",
+    LimitSource.CATALOGUE: "目录限价",
+    LimitSource.BOTH: "备案限额与目录限价相同",
+}
+
+
+@dataclass(frozen=True)
+class DeviceLimit:
+    """The limit pricing applies to one filed item, and both figures it was chosen from."""
+
+    amount: Decimal
+    source: LimitSource
+    filed: Decimal
+    catalogue: Decimal | None
+
+    @property
+    def label(self) -> str:
+        return LIMIT_SOURCE_LABELS[self.source]
+
+
+def applicable_limit(filed: FiledDevice, entry: CatalogueItem) -> DeviceLimit:
+    """The lower of the filing's and the catalogue's limit (B§15, B§35); a catalogue entry
+    without a limit leaves the filing's."""
+    if entry.limit is None or filed.limit < entry.limit:
+        return DeviceLimit(filed.limit, LimitSource.FILING, filed.limit, entry.limit)
+    if entry.limit < filed.limit:
+        return DeviceLimit(entry.limit, LimitSource.CATALOGUE, filed.limit, entry.limit)
+    return DeviceLimit(filed.limit, LimitSource.BOTH, filed.limit, entry.limit)
+
+
+def filed_limits(
+    filing: Filing, catalogue: Catalogue, insured_region: str, on: date
+) -> dict[str, DeviceLimit | None]:
+    """Each filed item's applicable limit on ``on``; ``None`` for an item outside the insured
+    place's catalogue, which the fund does not pay at all (B§15)."""
+    limits: dict[str, DeviceLimit | None] = {}
+    for filed in filing.devices:
+        entry = catalogue.lookup(CatalogueKind.DEVICE, insured_region, filed.device_code, on)
+        limits[filed.device_code] = None if entry is None else applicable_limit(filed, entry)
+    return limits
 
 
 def _add_years(day: date, years: int) -> date:
@@ -116,8 +169,7 @@ def price_devices(
                 )
             )
         else:
-            limits = [x for x in (entry.limit, filed.limit) if x is not None]
-            limit = min(limits) if limits else cost
+            limit = applicable_limit(filed, entry).amount
             if cost <= limit:
                 priced.append(
                     PricedLine(

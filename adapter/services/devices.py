@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from adapter.domain.devices import DeviceItem, price_devices
+from adapter.domain.devices import DeviceItem, DeviceLimit, filed_limits, price_devices
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import EligibilityRefused, InvalidMessage
+from adapter.domain.filings import Filing
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedBill
@@ -182,6 +183,16 @@ class DeviceFittings:
             )
             uow.commit()
         return Fitted(settlement, upload, warnings=decision.warnings)
+
+    def limits(
+        self, filing: Filing, insured_region: str, at: datetime
+    ) -> dict[str, DeviceLimit | None]:
+        """The limit :meth:`fit` would apply to each filed item at ``at``, for the counter to
+        show before anything is settled; changes nothing."""
+        require_aware(at, "at")
+        with self._ctx.uow() as uow:
+            catalogue = uow.catalogue.device_catalogue(insured_region)
+            return filed_limits(filing, catalogue, insured_region, self._ctx.local_date(at))
 
     def _replay(self, uow: UnitOfWork, key: str) -> Fitted | None:
         record = uow.encounters.find_by_visit(self._ctx.institution.code, key)

@@ -1,12 +1,16 @@
-"""The device counter: a fitting over the item's limit is split, printed, and its slip shows it."""
+"""The device counter: a fitting over the item's limit is split, printed, and its slip shows it;
+the limit the counter shows is the one pricing applies (the lower of filing and catalogue)."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from adapter.store.uow import UnitOfWork
+from connectors.upstream.simulator.demo_seed import citizen_id, demo_seed
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, Site
 
@@ -63,3 +67,78 @@ def test_a_device_over_its_limit_is_paid_to_the_limit_and_the_rest_by_the_worker
     expect(slip.get_by_test_id("slip")).to_contain_text(NOTICE)
     expect(slip.get_by_test_id("personal")).to_have_text("2500.00")
     shot(page, "device-slip", of=slip)
+
+
+def _seed_worker_with_limits(site: Site, psn_no: str, card_no: str, notice: str) -> None:
+    """A device worker whose filed limits differ from the insured place's catalogue (310100):
+    the wheelchair is filed at 1500.00 against a catalogue limit of 1200.00, the lower-leg
+    prosthesis at 12000.00 against 15000.00."""
+    seed = demo_seed(site.today)
+    person = dict(next(p for p in seed["people"] if p["psn_no"] == "P011"))
+    person.update(
+        psn_no=psn_no,
+        psn_name="钱芳",
+        certno=citizen_id("310102", date(1980, 4, 4), 521),
+        card_no=card_no,
+        card_sn=f"310100D156{psn_no[1:]:0>8}",
+    )
+    filing = dict(next(f for f in seed["filings"] if f["psn_no"] == "P011"))
+    filing.update(
+        filing_no=f"F{psn_no[1:]}",
+        psn_no=psn_no,
+        psn_name=person["psn_name"],
+        certno=person["certno"],
+        approval_notice_no=notice,
+        devices=[
+            {"device_code": "SH-FZ-0501", "device_name": "普通轮椅", "min_years": 5,
+             "limit": "1500.00"},
+            {"device_code": "SH-FZ-0203", "device_name": "小腿假肢（骨骼式）", "min_years": 3,
+             "limit": "12000.00"},
+        ],
+    )  # fmt: skip
+    reply = httpx.post(
+        f"{site.simulator.url}/_sim/seed", json={"people": [person], "filings": [filing]}
+    )
+    assert reply.status_code == 200, reply.text
+
+
+def test_the_counter_shows_the_limit_pricing_applies_the_lower_of_filing_and_catalogue(
+    page: Page, site: Site
+) -> None:
+    notice = "沪工伤辅核〔2026〕第0777号"
+    _seed_worker_with_limits(site, "P091", "310100Q0091", notice)
+    sign_in(page, site, USERS["device"], path="/web/device")
+    page.locator("#card").fill("310100Q0091")
+    page.locator("#notice").fill(notice)
+    page.locator("#notice").press("Enter")
+
+    devices = page.get_by_test_id("devices")
+    wheelchair = devices.locator("tr", has_text="SH-FZ-0501").get_by_test_id("limit")
+    prosthesis = devices.locator("tr", has_text="SH-FZ-0203").get_by_test_id("limit")
+    # The catalogue's limit is lower than the filing's: it is the one shown, and named.
+    expect(wheelchair).to_contain_text("1200.00")
+    expect(wheelchair.get_by_test_id("limit-source")).to_have_text("目录限价（备案限额 1500.00）")
+    # The filing's limit is lower than the catalogue's.
+    expect(prosthesis).to_contain_text("12000.00")
+    expect(prosthesis.get_by_test_id("limit-source")).to_have_text("备案限额（目录限价 15000.00）")
+    shot(page, "binding-limits")
+
+    page.get_by_label("普通轮椅实际费用").fill("1300.00")
+    page.get_by_label("小腿假肢（骨骼式）实际费用").fill("13000.00")
+    page.get_by_label("小腿假肢（骨骼式）实际费用").press("Enter")
+
+    # What the counter showed is what the fund paid: each item up to the limit shown.
+    lines = page.get_by_test_id("device-lines")
+    expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+    paid = {
+        code: [Decimal(c.inner_text()) for c in lines.locator(f"tr[data-code={code}] td.num").all()]
+        for code in ("SH-FZ-0501", "SH-FZ-0203")
+    }
+    assert paid == {
+        "SH-FZ-0501": [Decimal("1300.00"), Decimal("1200.00"), Decimal("100.00")],
+        "SH-FZ-0203": [Decimal("13000.00"), Decimal("12000.00"), Decimal("1000.00")],
+    }
+    expect(lines.locator("tr[data-code=SH-FZ-0501]")).to_contain_text(
+        "超过最高支付限额（1200.00元）"
+    )
+    shot(page, "binding-limits-fitted")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from adapter.domain.catalogue import CatalogueKind
-from adapter.domain.devices import DeviceItem, price_devices
+from adapter.domain.devices import (
+    DeviceItem,
+    DeviceLimit,
+    LimitSource,
+    applicable_limit,
+    filed_limits,
+    price_devices,
+)
 from adapter.domain.errors import PricingError
+from adapter.domain.filings import FiledDevice
 from adapter.domain.pricing import PersonalReason
 from tests.unit.domain.builders import INSURED, at, catalogue, device_filing, item
 
@@ -91,3 +100,33 @@ def test_PR_DEVICE_MIN_YEARS_a_replacement_before_the_minimum_years_is_not_paid(
 def test_a_device_cost_that_is_not_a_positive_fen_amount_is_refused(cost: str) -> None:
     with pytest.raises(PricingError):
         price(DeviceItem("D01", "上肢假肢", D(cost)))
+
+
+def test_PR_DEVICE_B15_the_limit_shown_names_which_limit_binds_and_is_the_one_priced() -> None:
+    # D01: filed 12000.00 under the catalogue's 15000.00; D02: catalogue 2000.00 under the
+    # filed 2500.00; D03 is filed but outside the insured place's catalogue.
+    filed = device_filing()
+    filing = replace(filed, devices=(*filed.devices, FiledDevice("D03", "助行器", 2, D("300.00"))))
+    limits = filed_limits(filing, DEVICES, INSURED, FITTED.date())
+    assert limits["D01"] == DeviceLimit(
+        D("12000.00"), LimitSource.FILING, D("12000.00"), D("15000.00")
+    )
+    assert limits["D02"] == DeviceLimit(
+        D("2000.00"), LimitSource.CATALOGUE, D("2500.00"), D("2000.00")
+    )
+    assert limits["D03"] is None
+    assert (limits["D01"].label, limits["D02"].label) == ("备案限额", "目录限价")  # type: ignore[union-attr]
+    priced = price_devices(
+        [DeviceItem("D01", "上肢假肢", D("99999.00")), DeviceItem("D02", "轮椅", D("99999.00"))],
+        filing,
+        DEVICES,
+        INSURED,
+        FITTED,
+    )
+    assert [p.fund_pay for p in priced] == [limits["D01"].amount, limits["D02"].amount]  # type: ignore[union-attr]
+
+
+def test_equal_limits_are_named_as_both() -> None:
+    entry = item(CatalogueKind.DEVICE, "D01", region=INSURED, limit=D("12000.00"))
+    limit = applicable_limit(device_filing().devices[0], entry)
+    assert (limit.amount, limit.label) == (D("12000.00"), "备案限额与目录限价相同")
