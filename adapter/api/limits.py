@@ -59,24 +59,25 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         message = f"请求内容超过 {self.max_bytes // 1024} KB 的上限，请分批发送"
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "请求内容过大",
-                "status": 413,
-                "detail": message,
-                "errors": [
-                    {"code": "REQUEST_TOO_LARGE", "article": "", "field": "", "message": message}
-                ],
-            },
-            ensure_ascii=False,
-        ).encode("utf-8")
+        body = problem_body(413, "请求内容过大", "REQUEST_TOO_LARGE", message)
         headers = [
             (b"content-type", PROBLEM.encode()),
             (b"content-length", str(len(body)).encode()),
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def problem_body(status: int, title: str, code: str, message: str) -> bytes:
+    """A problem+json body, for answers sent below FastAPI's exception handlers."""
+    problem = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": message,
+        "errors": [{"code": code, "article": "", "field": "", "message": message}],
+    }
+    return json.dumps(problem, ensure_ascii=False).encode("utf-8")
 
 
 class _TooLarge(Exception):

@@ -12,13 +12,13 @@ the defaults leave a wide margin for honest clients.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from adapter.api.limits import problem_body
 from adapter.settings import HttpSettings
 
 
@@ -133,16 +133,7 @@ class _GuardedH11Protocol(H11Protocol):
 def _timeout_response(waiting_for: str) -> bytes:
     part = "请求头" if waiting_for == "head" else "请求内容"
     message = f"{part}未在规定时间内收到，连接已关闭，请重新发送"
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "请求超时",
-            "status": 408,
-            "detail": message,
-            "errors": [{"code": "REQUEST_TIMEOUT", "article": "", "field": "", "message": message}],
-        },
-        ensure_ascii=False,
-    ).encode("utf-8")
+    body = problem_body(408, "请求超时", "REQUEST_TIMEOUT", message)
     head = (
         "HTTP/1.1 408 Request Timeout\r\n"
         "content-type: application/problem+json\r\n"
