@@ -156,3 +156,24 @@ def test_an_honest_keep_alive_client_is_not_cut_off_between_requests(base: str) 
             time.sleep(HEAD_TIMEOUT * 0.6)
     finally:
         client.close()
+
+
+def test_connections_beyond_the_limit_get_503_and_service_resumes_when_they_close(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    settings = load_settings(http={"max_connections": 10, "header_timeout_s": 30})
+    engine = make_engine(f"sqlite:///{tmp_path}/a.db")
+    with serving(create_app(settings, engine), http=settings.http) as base:
+        hogs = [connect(base) for _ in range(10)]
+        try:
+            with httpx.Client(base_url=base, timeout=5) as client:
+                assert client.get("/healthz").status_code == 503
+        finally:
+            for sock in hogs:
+                sock.close()
+        with httpx.Client(base_url=base, timeout=5) as client:
+            for _ in range(100):  # the server notices the closed sockets within a few polls
+                if client.get("/healthz").status_code == 200:
+                    break
+            assert client.get("/healthz").status_code == 200
+    engine.dispose()
