@@ -8,8 +8,12 @@ and what to do about each difference.
 
 Contract:
 
-* A local settlement belongs to the month of its **discharge** (settlement) date, even when
-  the stay crossed New Year (N§36, B§41); the caller passes those of one month.
+* A settlement belongs to the month of its **settlement time** (结算时间, local time), the
+  month the agency reconciles it in (N§35: 上月发生的…结算费用) and the one upstream files it
+  under (the ``setl_time`` of ``WI2301``/``WI2701``): a stay discharged on the 31st and settled
+  on the 1st belongs to the later month. A stay that crossed New Year is one bill, settled
+  once (N§36, B§41). :func:`settlement_period` is that month as times; the caller passes the
+  settlements made within it.
 * Totals are **net of revocations**: a revoked settlement counts on neither side.
 * Settlements are matched by ``setl_id`` — the id the discharge (``WI2301``) or device
   (``WI2701``) upload carried, which is the local settlement id.
@@ -24,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
@@ -64,6 +68,13 @@ def next_month(month: str) -> str:
     return month_of(
         date(first.year + 1, 1, 1) if first.month == 12 else first.replace(month=first.month + 1)
     )
+
+
+def settlement_period(month: str, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The settlement times that count in ``month``: from local midnight of its first day
+    (inclusive) to that of the next month (exclusive), where the institution is (N§35)."""
+    start = datetime.combine(first_day(month), time.min, tzinfo=zone)
+    return start, datetime.combine(first_day(next_month(month)), time.min, tzinfo=zone)
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ class LocalSettlement:
     setl_id: str
     psn_no: str
     kind: str  # medical, rehab, device
-    settles_on: date
+    settles_on: date  # the local day of the settlement time: what upstream calls setl_date
     amounts: Amounts
     revoked: bool = False
     slip_no: str = ""
@@ -196,7 +207,7 @@ def _missing_upstream_action(local: LocalSettlement) -> str:
     if local.upload_delivered is True:
         return (
             "上传已被上级系统确认，但未列入本月结算：请与区级经办机构核对该结算的结算月份"
-            "（出院结算日期），必要时请其更正"
+            "（按结算时间计），必要时请其更正"
         )
     return "本地未找到该结算的上传记录：请信息科核查后补传结算信息，送达后重新对账"
 

@@ -2,9 +2,10 @@
 
 :meth:`Reconciliations.run`, in order:
 
-1. the month's local settlements of this institution — by discharge date, so a stay that
-   crossed New Year counts in the month it was discharged (N§36, B§41) — with each one's
-   upload (``WI2301``/``WI2701``) and whether upstream has acknowledged it;
+1. the month's local settlements of this institution — those *settled* in the month, local
+   time, as upstream counts them (:func:`~adapter.domain.reconciliation.settlement_period`,
+   N§35); a stay discharged on the 31st and settled on the 1st is the next month's — with
+   each one's upload (``WI2301``/``WI2701``) and whether upstream has acknowledged it;
 2. upstream's figures for the month (``WI3201``), read outside any transaction;
 3. the comparison (:func:`adapter.domain.reconciliation.reconcile`): totals first, then
    settlement by settlement;
@@ -29,6 +30,7 @@ from adapter.domain.reconciliation import (
     Totals,
     parse_month,
     reconcile,
+    settlement_period,
 )
 from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
@@ -64,42 +66,57 @@ def require_month(month: str, today: date) -> str:
 
 
 def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[LocalSettlement]:
-    """This institution's settlements of ``month`` (settled and revoked), with upload state."""
-    summaries = uow.settlements.summaries_by_month(month, institution_code=ctx.institution.code)
-    ids = [s.id for s in summaries]
-    facts: dict[str, tuple[str, bool]] = {}  # settlement id → (encounter kind, crosses year)
-    uploads: dict[str, str] = {}
-    for start in range(0, len(ids), 500):  # chunked: SQLite limits bound parameters
-        chunk = ids[start : start + 500]
-        rows = uow.session.execute(
-            select(_settlement.c.id, _encounter.c.kind, _settlement.c.crosses_year)
-            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
-            .where(_settlement.c.id.in_(chunk))
+    """This institution's settlements made in ``month`` (settled and revoked), with upload
+    state. Selected by settlement time, not by the stored (discharge-date) ``month`` column."""
+    start, end = settlement_period(month, ctx.zone)
+    rows = uow.session.execute(
+        select(
+            _settlement.c.id,
+            _settlement.c.settled_at,
+            _settlement.c.slip_no,
+            _settlement.c.status,
+            _settlement.c.total,
+            _settlement.c.fund_pay,
+            _settlement.c.personal_pay,
+            _settlement.c.crosses_year,
+            _encounter.c.psn_no,
+            _encounter.c.kind,
         )
-        facts.update((row.id, (row.kind, bool(row.crosses_year))) for row in rows)
+        .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+        .where(
+            _settlement.c.settled_at >= start,
+            _settlement.c.settled_at < end,
+            _encounter.c.institution_code == ctx.institution.code,
+        )
+        .order_by(_settlement.c.settled_at, _settlement.c.id)
+    ).all()
+    ids = [row.id for row in rows]
+    uploads: dict[str, str] = {}
+    for first in range(0, len(ids), 500):  # chunked: SQLite limits bound parameters
         uploaded = uow.session.execute(
             select(service_upload.c.settlement_id, service_upload.c.msgid)
-            .where(service_upload.c.settlement_id.in_(chunk), service_upload.c.infno.in_(_UPLOADS))
+            .where(
+                service_upload.c.settlement_id.in_(ids[first : first + 500]),
+                service_upload.c.infno.in_(_UPLOADS),
+            )
             .order_by(service_upload.c.id)
         )
         uploads.update(
             (row.settlement_id, row.msgid) for row in uploaded
         )  # the latest upload of each settlement wins
     found = []
-    for s in summaries:
-        msgid = uploads.get(s.id, "")
-        kind, crosses_year = facts.get(s.id, ("", False))
-        b = s.breakdown
+    for row in rows:
+        msgid = uploads.get(row.id, "")
         found.append(
             LocalSettlement(
-                setl_id=s.id,
-                psn_no=s.psn_no,
-                kind=kind,
-                settles_on=s.settles_on,
-                amounts=Amounts(b.total, b.fund_pay, b.personal_pay),
-                revoked=s.status is SettlementStatus.REVOKED,
-                slip_no=s.slip_no,
-                crosses_year=crosses_year,
+                setl_id=row.id,
+                psn_no=row.psn_no,
+                kind=row.kind,
+                settles_on=ctx.local_date(row.settled_at),
+                amounts=Amounts(row.total, row.fund_pay, row.personal_pay),
+                revoked=row.status == SettlementStatus.REVOKED.value,
+                slip_no=row.slip_no,
+                crosses_year=bool(row.crosses_year),
                 upload_msgid=msgid,
                 upload_delivered=ctx.outbox.delivered(uow.session, msgid) if msgid else None,
             )

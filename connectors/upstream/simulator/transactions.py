@@ -201,6 +201,8 @@ def _in_month(value: str, month: str) -> bool:
 
 
 def reconciliation(state: SimState, envelope: dict[str, Any]) -> dict[str, Any]:
+    """``WI3201``: a month's settlements are those whose ``setl_time`` (the settlement time,
+    local) falls in it — what the agency reconciles (N§35), not the discharge date."""
     data = envelope["input"]
     _need(data, "month")
     code, month = envelope["fixmedins_code"], data["month"]

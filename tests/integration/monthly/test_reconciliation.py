@@ -10,9 +10,12 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import Engine
 
+from adapter.domain.commands import Admit, Diagnosis
+from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import UpstreamUnavailable
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
+from adapter.services.settlement import SettleRequest
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import (
@@ -25,7 +28,7 @@ from tests.integration.monthly.world import (
     seed,
     upstream_settlement,
 )
-from tests.integration.services.helpers import INSTITUTION
+from tests.integration.services.helpers import INSTITUTION, card
 from upload_queue import UploadQueue
 
 D = Decimal
@@ -140,7 +143,7 @@ def test_a_month_reconciles_to_exactly_the_expected_differences(
     assert listed[e.id]["upload_delivered"] is False and listed[a.id]["upload_delivered"] is True
 
 
-def test_december_holds_only_what_was_discharged_in_december(
+def test_december_holds_only_what_was_settled_in_december(
     services: Services, monthly: MonthlyServices, clock: SetClock, queue: UploadQueue
 ) -> None:
     desk = Desk(services, clock)
@@ -184,3 +187,44 @@ def test_a_balanced_month_and_an_unreachable_upstream_are_both_kept(
     [failed, balanced] = monthly.reconciliation.history(JAN)
     assert failed.outcome == "failed" and balanced.outcome == "balanced"
     assert monthly.reconciliation.latest(JAN).result is None
+
+
+def test_a_stay_discharged_on_the_31st_and_settled_on_the_1st_is_the_next_months(
+    services: Services, monthly: MonthlyServices, clock: SetClock, queue: UploadQueue
+) -> None:
+    clock.set(at(d(28), 8))
+    admitted = services.admissions.admit(
+        Admit(
+            card=card("P001"),
+            his_visit_id="V-EDGE",
+            kind=EncounterKind.MEDICAL,
+            admitted_at=at(d(28), 8),
+            diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
+            department="骨科",
+        ),
+        actor="住院处-01",
+    ).encounter
+    services.fees.record(admitted.id, [fee("M1", DRUG, "36.50", d(29))], actor="his")
+    # Discharged at 23:00 on 31 January, settled 20 minutes past midnight on 1 February
+    # (Beijing time; still 31 January in UTC): the settlement time decides the month.
+    clock.set(at(d(1, 2), 0, 20))
+    settled = services.settlements.settle(
+        SettleRequest(admitted.id, at(d(31), 23)), actor="结算处-01"
+    ).settlement
+    assert settled.bill.settles_on == d(31)
+    assert queue.worker().drain() > 0
+    clock.set(at(d(3, 3), 6))
+
+    february = monthly.reconciliation.run("2026-02", actor="system")
+    assert [line["setl_id"] for line in february.lines] == [settled.id]
+    assert february.lines[0]["settles_on"] == "2026-02-01"
+    assert february.result is not None and february.result.balanced
+    assert (
+        february.result.local.amounts.total == D("36.50") == february.result.upstream.amounts.total
+    )
+
+    january = monthly.reconciliation.run(JAN, actor="system")
+    assert settled.id not in [line["setl_id"] for line in january.lines]
+    assert january.result is not None
+    assert settled.id not in {x.setl_id for x in january.result.differences}
+    assert january.result.balanced and january.result.local.count == 0

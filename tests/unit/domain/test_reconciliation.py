@@ -3,8 +3,9 @@ revocations, months, and a property: balanced exactly when both sides list the s
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -20,6 +21,7 @@ from adapter.domain.reconciliation import (
     parse_month,
     previous_month,
     reconcile,
+    settlement_period,
 )
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
 
@@ -176,3 +178,13 @@ def test_balanced_exactly_when_both_sides_list_the_same(
     assert result.balanced == (not missing)
     total = sum((s.amounts.total for s in local), D("0.00"))
     assert result.local.amounts.total == total
+
+
+def test_a_months_settlements_are_those_settled_from_its_first_local_midnight_to_the_next() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    start, end = settlement_period("2026-01", zone)
+    assert (start, end) == (datetime(2026, 1, 1, tzinfo=zone), datetime(2026, 2, 1, tzinfo=zone))
+    # 00:20 on 1 February in Beijing is still 31 January in UTC: it is February's.
+    just_after = datetime(2026, 2, 1, 0, 20, tzinfo=zone)
+    assert just_after.astimezone(UTC).day == 31 and not start <= just_after < end
+    assert settlement_period("2025-12", zone)[1] == start
