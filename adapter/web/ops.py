@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from adapter.web.ops_history import HourPoint, history, job_state
+from adapter.web.ops_history import HourPoint, history, job_status
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,10 @@ class RuntimeOps:
         return [_job(j) for j in self._rt.queue.list_jobs(status=status, limit=limit)]
 
     def job(self, job_id: int) -> JobRow | None:
-        state = job_state(self._rt.engine, job_id)
-        if state is None:
+        status = job_status(self._rt.engine, job_id)
+        if status is None:
             return None
-        found = [j for j in self.jobs(state.status, 1000) if j.id == job_id]
+        found = [j for j in self.jobs(status, 1000) if j.id == job_id]
         return found[0] if found else None
 
     def resend(self, job_id: int, payload: dict[str, Any] | None, note: str, actor: str) -> None:

@@ -1,9 +1,10 @@
-"""The upload queue's recent history, read from its tables by name (``upload_job``,
-``upload_attempt``) — this package may not import ``upload_queue``.
+"""The upload queue's recent history, read from its table by name (``upload_job``) — this
+package may not import ``upload_queue``.
 
 :func:`history` gives one point per hour for the last ``hours``: the highest backlog during
 the hour ending there (jobs created and not yet delivered or dead) and the delivery latency
 (created → delivered) of the jobs delivered in that hour, median and maximum.
+:func:`job_status` is one job's status.
 """
 
 from __future__ import annotations
@@ -11,21 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
-from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Integer, String, column, or_, select, table
+from sqlalchemy import DateTime, Engine, Integer, String, column, or_, select, table
 
 _job = table(
     "upload_job",
     column("id", Integer),
     column("status", String),
-    column("payload", JSON),
     column("created_at", DateTime(timezone=True)),
     column("delivered_at", DateTime(timezone=True)),
     column("dead_at", DateTime(timezone=True)),
 )
-_attempt = table("upload_attempt", column("id", Integer), column("job_id", Integer),
-                 column("outcome", String))  # fmt: skip
 MAX_ROWS = 200_000
 
 
@@ -38,33 +35,19 @@ class HourPoint:
     latency_max_s: float | None
 
 
-@dataclass(frozen=True)
-class JobState:
-    status: str
-    payload: dict[str, Any]
-    last_outcome: str | None
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def job_state(engine: Engine, job_id: int) -> JobState | None:
+def job_status(engine: Engine, job_id: int) -> str | None:
+    """The job's status, so the page can look it up in its status's list; ``None`` if unknown."""
     with engine.connect() as connection:
-        row = connection.execute(
-            select(_job.c.status, _job.c.payload).where(_job.c.id == job_id)
-        ).first()
-        if row is None:
-            return None
-        outcome = connection.execute(
-            select(_attempt.c.outcome)
-            .where(_attempt.c.job_id == job_id)
-            .order_by(_attempt.c.id.desc())
-            .limit(1)
+        status = connection.execute(
+            select(_job.c.status).where(_job.c.id == job_id)
         ).scalar_one_or_none()
-    return JobState(row.status, dict(row.payload or {}), outcome)
+    return None if status is None else str(status)
 
 
 def history(engine: Engine, now: datetime, hours: int = 24) -> list[HourPoint]:

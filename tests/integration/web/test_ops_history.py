@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from adapter.store.migrate import upgrade
 from adapter.web.chart import history_svg
-from adapter.web.ops_history import history
+from adapter.web.ops_history import history, job_status
 from adapter.web.payloads import masked, restored
 from adapter.web.slip_routes import negotiate
 
@@ -66,3 +66,17 @@ def test_the_slip_format_follows_the_accept_header() -> None:
     assert negotiate("image/png", None) is None
     assert negotiate("image/png", "pdf") == "application/pdf"
     assert negotiate("", None) == "text/html"
+
+
+def test_a_jobs_status_is_read_and_an_unknown_job_has_none(engine: Engine) -> None:
+    upgrade(engine)
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    _job(engine, 1, now - timedelta(minutes=5), None)
+    _job(engine, 2, now - timedelta(minutes=9), now - timedelta(minutes=8))
+    from upload_queue.tables import upload_job
+
+    with engine.connect() as connection:
+        ids = dict(connection.execute(select(upload_job.c.idempotency_key, upload_job.c.id)).all())
+    unknown = max(ids.values()) + 1
+    statuses = [job_status(engine, job_id) for job_id in (ids["K1"], ids["K2"], unknown)]
+    assert statuses == ["pending", "delivered", None]
