@@ -1,0 +1,178 @@
+"""One HTTP attempt in the reference dialect, recorded whatever happens.
+
+:class:`Exchange` wraps a payload in the envelope of interfaces.md §3, seals it with the
+gateway auth, posts it to ``{base_url}/{infno}``, opens and interprets the reply (errors are
+translated in :mod:`connectors.upstream.translate`, the one place) and parses its output.
+Every attempt is handed, masked, to the injected ``recorder``. Sign-in and retries are the
+caller's business (:mod:`connectors.upstream.session`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from adapter.domain.errors import UpstreamError, UpstreamMalformed, UpstreamRejected
+from adapter.domain.ports import Clock
+from adapter.domain.upstream import Infno
+from connectors.upstream.auth import AuthFailure, GatewayAuth
+from connectors.upstream.config import UpstreamConfig
+from connectors.upstream.masking import mask_body, mask_text
+from connectors.upstream.records import CallRecord, CallRecorder, Outcome
+from connectors.upstream.translate import Reply, from_transport_error, interpret, malformed_output
+
+T = TypeVar("T")
+
+
+class Exchange:
+    """Envelope, seal, post, open, interpret, parse, record: one attempt. Thread-safe."""
+
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        http: httpx.Client,
+        auth: GatewayAuth,
+        clock: Clock,
+        *,
+        recorder: CallRecorder | None,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self._http = http
+        self._auth = auth
+        self._clock = clock
+        self._recorder = recorder
+        self._monotonic = monotonic
+        self._sign_expired = re.compile(config.sign_expired_pattern)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def envelope(
+        self, infno: str, msgid: str, payload: dict[str, Any], insuplc: str, sign_no: str
+    ) -> dict[str, Any]:
+        config = self.config
+        return {
+            "infno": infno,
+            "msgid": msgid,
+            "mdtrtarea_admvs": config.treatment_admdvs,
+            "insuplc_admdvs": insuplc,
+            "recer_sys_code": config.recer_sys_code,
+            "infver": config.infver,
+            "opter_type": config.operator_type,
+            "opter": config.operator_code,
+            "opter_name": config.operator_name,
+            "inf_time": self._clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "fixmedins_code": config.institution_code,
+            "fixmedins_name": config.institution_name,
+            "sign_no": "" if infno == Infno.SIGN_IN else sign_no,
+            "input": payload,
+        }
+
+    def send(
+        self,
+        infno: str,
+        msgid: str,
+        payload: dict[str, Any],
+        parse: Callable[[Reply], T],
+        *,
+        sign_no: str,
+        insuplc_admdvs: str,
+        context: str,
+        timeout: httpx.Timeout,
+        is_write: bool,
+        attempt: int = 1,
+        resent_from: int | None = None,
+    ) -> T:
+        """One HTTP attempt; raises the :class:`UpstreamError` it translated, if any."""
+        envelope = self.envelope(infno, msgid, payload, insuplc_admdvs, sign_no)
+        body = json.dumps(envelope, ensure_ascii=False).encode()
+        started_at = self._clock.now()
+        began = self._monotonic()
+        status: int | None = None
+        reply_bytes = b""
+        outcome: Outcome = "ok"
+        error: UpstreamError | None = None
+        try:
+            wire, headers = self._auth.seal_request(body)
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            try:
+                response = self._http.post(infno, content=wire, headers=headers, timeout=timeout)
+            except httpx.TransportError as exc:
+                raise from_transport_error(exc, infno=infno, msgid=msgid) from exc
+            status = response.status_code
+            reply_bytes = response.content
+            if status == 200:
+                try:
+                    reply_bytes = self._auth.open_reply(reply_bytes, response.headers)
+                except AuthFailure as exc:
+                    raise malformed_output(exc, infno=infno, msgid=msgid) from exc
+            reply = interpret(
+                status, reply_bytes, infno=infno, msgid=msgid, sign_expired=self._sign_expired
+            )
+            try:
+                return parse(reply)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise malformed_output(exc, infno=infno, msgid=msgid) from exc
+        except UpstreamError as exc:
+            error = exc
+            outcome = _outcome(exc)
+            raise
+        finally:
+            if self._recorder is not None:
+                self._recorder.record(
+                    CallRecord(
+                        infno=infno,
+                        msgid=msgid,
+                        context=context,
+                        started_at=started_at,
+                        duration_ms=int((self._monotonic() - began) * 1000),
+                        outcome=outcome,
+                        http_status=status,
+                        infcode=_infcode(reply_bytes),
+                        err_msg=(error.upstream_message if error else "")[:1000],
+                        request_body=mask_body(envelope),
+                        reply_body=_masked_reply(reply_bytes),
+                        is_write=is_write,
+                        attempt=attempt,
+                        resent_from=resent_from,
+                    )
+                )
+
+
+def _outcome(exc: UpstreamError) -> Outcome:
+    if isinstance(exc, UpstreamRejected):
+        return "rejected"
+    if isinstance(exc, UpstreamMalformed):
+        return "malformed"
+    return "unavailable"
+
+
+def _parsed(reply: bytes) -> Any:
+    try:
+        return json.loads(reply) if reply else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _infcode(reply: bytes) -> int | None:
+    envelope = _parsed(reply)
+    if isinstance(envelope, dict):
+        try:
+            return int(envelope.get("infcode"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _masked_reply(reply: bytes) -> Any:
+    envelope = _parsed(reply)
+    if envelope is not None:
+        return mask_body(envelope)
+    if not reply:
+        return None
+    return mask_text(reply[:4000].decode("utf-8", "replace"))
