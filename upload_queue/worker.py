@@ -14,29 +14,21 @@ of one ordering key are never in flight together (a later one stays blocked unti
 one's outcome is committed), so within a key deliveries happen strictly one after another in
 enqueue order; a job is held by one lease at a time.
 
-An outcome is recorded only while the worker still holds the job's lease; if the lease
-expired meanwhile (the job may already be with another worker), the attempt is kept in the
-history as ``lease_lost`` and the job is left to its new holder. Upstream sees the
-idempotency key, so the rare double delivery is harmless.
-
-Outcomes: success → ``delivered``; transient failure → ``pending`` again at the time the
-retry policy gives, or ``dead`` when it gives up; permanent failure → ``dead`` at once,
-with upstream's message as ``last_error``.
+Outcomes are recorded by :mod:`upload_queue.outcomes`, only while the worker still holds
+the job's lease; a job whose lease expired meanwhile is left to its new holder. Upstream sees
+the idempotency key, so the rare double delivery is harmless.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine
 
 from upload_queue.clock import Clock, utcnow
 from upload_queue.handlers import Handlers
@@ -49,39 +41,21 @@ from upload_queue.leasing import (
     write_transaction,
 )
 from upload_queue.metrics import QueueMetrics, metrics_for
-from upload_queue.retry import DEAD, RetryPolicy
-from upload_queue.tables import UTCDateTime, upload_attempt, upload_job
+from upload_queue.outcomes import (
+    Finished,
+    Outcome,
+    Result,
+    after_commit,
+    attempt_row,
+    write_outcome,
+)
+from upload_queue.retry import RetryPolicy
+from upload_queue.tables import upload_attempt
 
-log = logging.getLogger("upload_queue")
-
-Result = Literal["delivered", "transient", "permanent"]
+__all__ = ["RELEASE_EVERY", "Outcome", "Result", "Worker", "default_worker_id"]
 
 RELEASE_EVERY = timedelta(seconds=1)
 """How often a draining worker also returns expired leases (and at the start of each drain)."""
-
-
-# An outcome is written only while this worker still holds the lease; the statements are
-# built once (values bound per call), as they run once per delivery.
-_HELD = upload_job.update().where(
-    upload_job.c.id == bindparam("job"),
-    upload_job.c.status == "in_flight",
-    upload_job.c.lease_token == bindparam("token"),
-)
-_UNLEASED: dict[str, Any] = {
-    "leased_by": None,
-    "lease_token": None,
-    "leased_at": None,
-    "lease_expires_at": None,
-}
-_AT = bindparam("at", type_=UTCDateTime())
-_DELIVERED = _HELD.values(status="delivered", delivered_at=_AT, last_error=None, **_UNLEASED)
-_RETRY = _HELD.values(status="pending", available_at=_AT, last_error=bindparam("error"),
-                      **_UNLEASED)  # fmt: skip
-_DEAD = _HELD.values(status="dead", dead_at=_AT, last_error=bindparam("error"), **_UNLEASED)
-_BOOKKEEPING = select(
-    upload_job.c.attempts, upload_job.c.round_started_at, upload_job.c.created_at
-).where(upload_job.c.id == bindparam("job"))
-_STATUS = select(upload_job.c.status).where(upload_job.c.id == bindparam("job"))
 
 
 def _edf(item: Leased) -> tuple[datetime, int]:
@@ -91,35 +65,6 @@ def _edf(item: Leased) -> tuple[datetime, int]:
 def default_worker_id(index: int = 0) -> str:
     """``host:pid:index`` — stable for one process, distinct across instances."""
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    job_id: int
-    result: Result
-    status: str
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class _Finished:
-    """A handler's verdict on one delivery, not yet recorded."""
-
-    delivery: Delivery
-    leased: Leased | None
-    result: Result
-    error: str | None
-    started: datetime
-    finished: datetime
-    duration: float
-
-
-@dataclass(frozen=True)
-class _Recorded:
-    finished: _Finished
-    outcome: Outcome
-    kept: bool  # False: the lease had been lost, nothing but the attempt was written
-    created_at: datetime | None
 
 
 class Worker:
@@ -229,7 +174,7 @@ class Worker:
         self, connection: Connection, max_jobs: int | None, counts: list[int]
     ) -> None:
         """Lease ``batch`` jobs, deliver them here one by one; record them with the next lease."""
-        finished: list[_Finished] = []
+        finished: list[Finished] = []
         release = True
         while True:
             room = self._room(counts, 0, max_jobs, self.batch)
@@ -253,9 +198,9 @@ class Worker:
         ready behind them: a slot that frees up starts the next ready job at once. When the
         ready jobs have run out, this thread records the finished ones and leases the next
         batch in one transaction (one commit per ``in_flight`` jobs or so)."""
-        busy: dict[Future[_Finished], Leased] = {}
+        busy: dict[Future[Finished], Leased] = {}
         ready: list[Leased] = []  # leased, not started; earliest deadline first
-        finished: list[_Finished] = []
+        finished: list[Finished] = []
         look = release = True
         while True:
             while ready and len(busy) < self.in_flight:
@@ -296,7 +241,7 @@ class Worker:
     def _record(
         self,
         connection: Connection,
-        finished: list[_Finished],
+        finished: list[Finished],
         *,
         room: int = 0,
         release: bool = False,
@@ -306,11 +251,11 @@ class Worker:
             return [], []
         now = self.clock()
         with write_transaction(connection):
-            recorded = [self._write_outcome(connection, item) for item in finished]
+            recorded = [write_outcome(connection, item, self.policy) for item in finished]
             if finished:
                 connection.execute(
                     upload_attempt.insert(),
-                    [self._attempt_row(r) for r in recorded],
+                    [attempt_row(r, self.worker_id) for r in recorded],
                 )
             leased: list[Leased] = []
             if room > 0:
@@ -328,10 +273,10 @@ class Worker:
         for item in leased:
             self.metrics.attempts.labels(kind=item.delivery.kind).inc()
         for r in recorded:
-            self._after_commit(r)
+            after_commit(r, self.worker_id, self.metrics)
         return [r.outcome for r in recorded], leased
 
-    def _call(self, delivery: Delivery, leased: Leased | None) -> _Finished:
+    def _call(self, delivery: Delivery, leased: Leased | None) -> Finished:
         """Run the handler (on any thread) and classify what it did."""
         registration = self.handlers.get(delivery.kind)
         started = self.clock()
@@ -345,94 +290,4 @@ class Worker:
         else:
             result, error = "delivered", None
         duration = time.perf_counter() - began
-        return _Finished(delivery, leased, result, error, started, self.clock(), duration)
-
-    def _write_outcome(self, connection: Connection, item: _Finished) -> _Recorded:
-        delivery, result, error, finished = item.delivery, item.result, item.error, item.finished
-        if item.leased is not None:
-            attempts = item.leased.attempts
-            round_started_at: datetime | None = item.leased.round_started_at
-            created_at: datetime | None = item.leased.created_at
-        else:
-            row = connection.execute(_BOOKKEEPING, {"job": delivery.job_id}).one()
-            attempts, round_started_at, created_at = row
-        params: dict[str, Any] = {"job": delivery.job_id, "token": delivery.lease_token}
-        if result == "delivered":
-            statement, status = _DELIVERED, "delivered"
-            params["at"] = finished
-        else:
-            verdict = self.policy.next_attempt(attempts, result, finished, round_started_at)
-            params["error"] = error
-            if verdict is DEAD:
-                statement, status = _DEAD, "dead"
-                params["at"] = finished
-            else:
-                statement, status = _RETRY, "pending"
-                params["at"] = verdict
-        if connection.execute(statement, params).rowcount == 1:
-            outcome = Outcome(delivery.job_id, result, status, error)
-            return _Recorded(item, outcome, True, created_at)
-        status = connection.execute(_STATUS, {"job": delivery.job_id}).scalar_one()
-        lost = f"{result} result discarded: the lease had expired" + (
-            f" ({error})" if error else ""
-        )
-        return _Recorded(item, Outcome(delivery.job_id, result, status, lost), False, created_at)
-
-    def _attempt_row(self, recorded: _Recorded) -> dict[str, Any]:
-        item = recorded.finished
-        return {
-            "job_id": item.delivery.job_id,
-            "number": item.delivery.attempt,
-            "worker": self.worker_id,
-            "started_at": item.started,
-            "finished_at": item.finished,
-            "duration_s": item.duration,
-            "outcome": item.result if recorded.kept else "lease_lost",
-            "error": recorded.outcome.error,
-        }
-
-    def _after_commit(self, recorded: _Recorded) -> None:
-        item, outcome = recorded.finished, recorded.outcome
-        kind, job_id = item.delivery.kind, item.delivery.job_id
-        if not recorded.kept:
-            log.warning(
-                "lease_lost job_id=%s kind=%s worker=%s",
-                job_id,
-                kind,
-                self.worker_id,
-                extra={"event": "lease_lost", "job_id": job_id, "kind": kind},
-            )
-            return
-        self._observe(kind, item.result, outcome.status, recorded.created_at, item)
-        if outcome.status == "dead":
-            log.error(
-                "job_dead job_id=%s kind=%s error=%s",
-                job_id,
-                kind,
-                outcome.error,
-                extra={"event": "job_dead", "job_id": job_id, "kind": kind, "error": outcome.error},
-            )
-
-    def _observe(
-        self,
-        kind: str,
-        result: Result,
-        status: str,
-        created_at: datetime | None,
-        item: _Finished,
-    ) -> None:
-        m = self.metrics
-        if result == "delivered":
-            m.delivered.labels(kind=kind).inc()
-            if created_at is not None:
-                m.delivery_latency.labels(kind=kind).observe(
-                    max((item.finished - created_at).total_seconds(), 0.0)
-                )
-            left = (item.delivery.deadline - item.finished).total_seconds()
-            m.time_to_deadline.labels(kind=kind).observe(max(left, 0.0))
-            if left < 0:
-                m.deadline_missed.labels(kind=kind).inc()
-            return
-        m.failed.labels(kind=kind, error_kind=result).inc()
-        if status == "dead":
-            m.dead.labels(kind=kind).inc()
+        return Finished(delivery, leased, result, error, started, self.clock(), duration)

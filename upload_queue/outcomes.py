@@ -1,0 +1,176 @@
+"""Recording a delivery's outcome: the job's new state, its attempt row, logs and metrics.
+
+:func:`write_outcome` runs inside the caller's write transaction: success → ``delivered``;
+transient failure → ``pending`` again at the time the retry policy gives, or ``dead`` when
+it gives up; permanent failure → ``dead`` at once, with upstream's message as
+``last_error``. It writes only while the worker still holds the job's lease; if the lease
+expired meanwhile (the job may already be with another worker), the outcome is discarded
+and the attempt is kept as ``lease_lost``. :func:`after_commit` logs and counts what was
+recorded, once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, select
+
+from upload_queue.jobs import Delivery
+from upload_queue.leasing import Leased
+from upload_queue.metrics import QueueMetrics
+from upload_queue.retry import DEAD, RetryPolicy
+from upload_queue.tables import UTCDateTime, upload_job
+
+log = logging.getLogger("upload_queue")
+
+Result = Literal["delivered", "transient", "permanent"]
+
+# An outcome is written only while this worker still holds the lease; the statements are
+# built once (values bound per call), as they run once per delivery.
+_HELD = upload_job.update().where(
+    upload_job.c.id == bindparam("job"),
+    upload_job.c.status == "in_flight",
+    upload_job.c.lease_token == bindparam("token"),
+)
+_UNLEASED: dict[str, Any] = {
+    "leased_by": None,
+    "lease_token": None,
+    "leased_at": None,
+    "lease_expires_at": None,
+}
+_AT = bindparam("at", type_=UTCDateTime())
+_DELIVERED = _HELD.values(status="delivered", delivered_at=_AT, last_error=None, **_UNLEASED)
+_RETRY = _HELD.values(status="pending", available_at=_AT, last_error=bindparam("error"),
+                      **_UNLEASED)  # fmt: skip
+_DEAD = _HELD.values(status="dead", dead_at=_AT, last_error=bindparam("error"), **_UNLEASED)
+_BOOKKEEPING = select(
+    upload_job.c.attempts, upload_job.c.round_started_at, upload_job.c.created_at
+).where(upload_job.c.id == bindparam("job"))
+_STATUS = select(upload_job.c.status).where(upload_job.c.id == bindparam("job"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    result: Result
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A handler's verdict on one delivery, not yet recorded."""
+
+    delivery: Delivery
+    leased: Leased | None
+    result: Result
+    error: str | None
+    started: datetime
+    finished: datetime
+    duration: float
+
+
+@dataclass(frozen=True)
+class Recorded:
+    finished: Finished
+    outcome: Outcome
+    kept: bool  # False: the lease had been lost, nothing but the attempt was written
+    created_at: datetime | None
+
+
+def write_outcome(connection: Connection, item: Finished, policy: RetryPolicy) -> Recorded:
+    """The job's new state, if this worker still holds its lease (see the module docstring)."""
+    delivery, result, error, finished = item.delivery, item.result, item.error, item.finished
+    if item.leased is not None:
+        attempts = item.leased.attempts
+        round_started_at: datetime | None = item.leased.round_started_at
+        created_at: datetime | None = item.leased.created_at
+    else:
+        row = connection.execute(_BOOKKEEPING, {"job": delivery.job_id}).one()
+        attempts, round_started_at, created_at = row
+    params: dict[str, Any] = {"job": delivery.job_id, "token": delivery.lease_token}
+    if result == "delivered":
+        statement, status = _DELIVERED, "delivered"
+        params["at"] = finished
+    else:
+        verdict = policy.next_attempt(attempts, result, finished, round_started_at)
+        params["error"] = error
+        if verdict is DEAD:
+            statement, status = _DEAD, "dead"
+            params["at"] = finished
+        else:
+            statement, status = _RETRY, "pending"
+            params["at"] = verdict
+    if connection.execute(statement, params).rowcount == 1:
+        outcome = Outcome(delivery.job_id, result, status, error)
+        return Recorded(item, outcome, True, created_at)
+    status = connection.execute(_STATUS, {"job": delivery.job_id}).scalar_one()
+    lost = f"{result} result discarded: the lease had expired" + (f" ({error})" if error else "")
+    return Recorded(item, Outcome(delivery.job_id, result, status, lost), False, created_at)
+
+
+def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
+    """The ``upload_attempt`` row for a recorded delivery."""
+    item = recorded.finished
+    return {
+        "job_id": item.delivery.job_id,
+        "number": item.delivery.attempt,
+        "worker": worker_id,
+        "started_at": item.started,
+        "finished_at": item.finished,
+        "duration_s": item.duration,
+        "outcome": item.result if recorded.kept else "lease_lost",
+        "error": recorded.outcome.error,
+    }
+
+
+def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> None:
+    """Log and count a recorded outcome; only once it is committed, so nothing is counted
+    for a transaction that rolled back."""
+    item, outcome = recorded.finished, recorded.outcome
+    kind, job_id = item.delivery.kind, item.delivery.job_id
+    if not recorded.kept:
+        log.warning(
+            "lease_lost job_id=%s kind=%s worker=%s",
+            job_id,
+            kind,
+            worker_id,
+            extra={"event": "lease_lost", "job_id": job_id, "kind": kind},
+        )
+        return
+    _observe(metrics, kind, item.result, outcome.status, recorded.created_at, item)
+    if outcome.status == "dead":
+        log.error(
+            "job_dead job_id=%s kind=%s error=%s",
+            job_id,
+            kind,
+            outcome.error,
+            extra={"event": "job_dead", "job_id": job_id, "kind": kind, "error": outcome.error},
+        )
+
+
+def _observe(
+    m: QueueMetrics,
+    kind: str,
+    result: Result,
+    status: str,
+    created_at: datetime | None,
+    item: Finished,
+) -> None:
+    if result == "delivered":
+        m.delivered.labels(kind=kind).inc()
+        if created_at is not None:
+            m.delivery_latency.labels(kind=kind).observe(
+                max((item.finished - created_at).total_seconds(), 0.0)
+            )
+        left = (item.delivery.deadline - item.finished).total_seconds()
+        m.time_to_deadline.labels(kind=kind).observe(max(left, 0.0))
+        if left < 0:
+            m.deadline_missed.labels(kind=kind).inc()
+        return
+    m.failed.labels(kind=kind, error_kind=result).inc()
+    if status == "dead":
+        m.dead.labels(kind=kind).inc()
