@@ -1,4 +1,4 @@
-"""Leasing: which job a worker may take next, and getting back the jobs of lost workers.
+"""Leasing: which job a worker may take next.
 
 A lease marks a job ``in_flight`` for one worker until ``lease_expires_at``; the worker's
 result counts only while it still holds the lease (checked by ``lease_token``). A job is
@@ -9,23 +9,17 @@ an ordering key: while the earlier one is still pending it blocks the later one.
 
 Concurrency: on PostgreSQL candidates are selected ``FOR UPDATE SKIP LOCKED``, so several
 workers and instances lease disjoint jobs without waiting on each other. On SQLite (one
-instance) the transaction starts with ``BEGIN IMMEDIATE``, so one leaser at a time holds the
-write lock from its first read; :func:`write_transaction` also serializes the queue's own
-writers of one SQLite file inside the process, so they queue on a lock instead of polling
-SQLite's busy handler (which sleeps up to 100 ms between tries).
+instance) one leaser at a time holds the write lock (:mod:`upload_queue.transactions`).
 
-Recovery: a lease that expired (a worker crashed or hung) is closed with a
-``lease_expired`` attempt and its job returns to ``pending`` at once (or goes ``dead`` if
-the retry policy says the job has had enough attempts). :func:`recover` also releases, at
-start-up, jobs still leased by this instance's own worker ids, expired or not.
+Getting back the jobs of lost workers is :mod:`upload_queue.recovery`; :func:`recover`,
+:func:`release_expired`, :func:`begin_write` and :func:`write_transaction` are re-exported
+here for the callers that import them from this module.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -40,7 +34,6 @@ from sqlalchemy import (
     Select,
     String,
     Update,
-    and_,
     any_,
     bindparam,
     exists,
@@ -52,52 +45,26 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from upload_queue.jobs import Delivery
 from upload_queue.metrics import QueueMetrics
-from upload_queue.retry import DEAD, RetryPolicy
-from upload_queue.tables import UTCDateTime, upload_attempt, upload_job
+from upload_queue.recovery import recover, release_expired
+from upload_queue.retry import RetryPolicy
+from upload_queue.tables import UTCDateTime, upload_job
+from upload_queue.transactions import begin_write, write_transaction
+
+__all__ = [
+    "BLOCKING_STATUSES",
+    "PAGES",
+    "WINDOW",
+    "Leased",
+    "begin_write",
+    "leasable_ids",
+    "lease",
+    "lease_on",
+    "recover",
+    "release_expired",
+    "write_transaction",
+]
 
 BLOCKING_STATUSES = ("pending", "in_flight", "dead")
-
-
-def begin_write(engine: Engine) -> Connection:
-    """A connection whose transactions take the write lock up front on SQLite."""
-    connection = engine.connect()
-    if connection.dialect.name == "sqlite":
-        connection.execution_options(sqlite_begin="IMMEDIATE")
-    return connection
-
-
-_file_locks: dict[str, threading.Lock] = {}
-_file_locks_guard = threading.Lock()
-
-
-def _process_lock(connection: Connection) -> threading.Lock | None:
-    """The in-process lock of this SQLite database file (``None`` on PostgreSQL)."""
-    if connection.dialect.name != "sqlite":
-        return None
-    name = connection.engine.url.database or ":memory:"
-    with _file_locks_guard:
-        return _file_locks.setdefault(name, threading.Lock())
-
-
-@contextmanager
-def write_transaction(connection: Connection) -> Iterator[Connection]:
-    """A transaction on ``connection`` (from :func:`begin_write`) that commits on success.
-
-    On SQLite the queue's own writers of one file take turns on an in-process lock first.
-    """
-    lock = _process_lock(connection)
-    if lock is None:
-        with connection.begin():
-            yield connection
-        return
-    with lock, connection.begin():
-        yield connection
-
-
-def _lockable(statement: Select[Any], connection: Connection) -> Select[Any]:
-    if connection.dialect.name == "postgresql":
-        return statement.with_for_update(skip_locked=True, of=upload_job)
-    return statement
 
 
 WINDOW = 32
@@ -319,89 +286,3 @@ def lease(
     for item in leased:
         metrics.attempts.labels(kind=item.delivery.kind).inc()
     return [item.delivery for item in leased]
-
-
-def recover(
-    engine: Engine,
-    now: datetime,
-    *,
-    policy: RetryPolicy,
-    metrics: QueueMetrics,
-    owners: Iterable[str] = (),
-) -> list[int]:
-    """Return expired leases, and every lease held by ``owners``, to the queue; give the ids."""
-    with begin_write(engine) as connection, write_transaction(connection):
-        return _release(connection, now, policy, metrics, expired_only=False, owners=owners)
-
-
-def release_expired(
-    connection: Connection, now: datetime, policy: RetryPolicy, metrics: QueueMetrics
-) -> list[int]:
-    """Return expired leases to the queue, in the caller's open write transaction."""
-    return _release(connection, now, policy, metrics, expired_only=True, owners=())
-
-
-def _release(
-    connection: Connection,
-    now: datetime,
-    policy: RetryPolicy,
-    metrics: QueueMetrics,
-    *,
-    expired_only: bool,
-    owners: Iterable[str],
-) -> list[int]:
-    condition = upload_job.c.lease_expires_at <= now
-    owner_list = list(owners)
-    if not expired_only and owner_list:
-        condition = or_(condition, upload_job.c.leased_by.in_(owner_list))
-    stuck = (
-        connection.execute(
-            _lockable(
-                select(upload_job).where(upload_job.c.status == "in_flight", condition),
-                connection,
-            )
-        )
-        .mappings()
-        .all()
-    )
-    released = []
-    for row in stuck:
-        message = f"lease of worker {row['leased_by']} ended without a result"
-        verdict = policy.next_attempt(row["attempts"], "transient", now, row["round_started_at"])
-        values: dict[str, Any] = {
-            "leased_by": None,
-            "lease_token": None,
-            "leased_at": None,
-            "lease_expires_at": None,
-            "last_error": message,
-        }
-        if verdict is DEAD:
-            values.update(status="dead", dead_at=now)
-        else:
-            values.update(status="pending", available_at=now)
-        changed = connection.execute(
-            update(upload_job)
-            .where(
-                and_(upload_job.c.id == row["id"], upload_job.c.lease_token == row["lease_token"])
-            )
-            .values(**values)
-        ).rowcount
-        if changed != 1:
-            continue
-        connection.execute(
-            upload_attempt.insert().values(
-                job_id=row["id"],
-                number=row["total_attempts"],
-                worker=row["leased_by"],
-                started_at=row["leased_at"],
-                finished_at=now,
-                duration_s=max((now - row["leased_at"]).total_seconds(), 0.0),
-                outcome="lease_expired",
-                error=message,
-            )
-        )
-        metrics.lease_expired.labels(kind=row["kind"]).inc()
-        if verdict is DEAD:
-            metrics.dead.labels(kind=row["kind"]).inc()
-        released.append(row["id"])
-    return released

@@ -33,13 +33,7 @@ from sqlalchemy import Connection, Engine
 from upload_queue.clock import Clock, utcnow
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery
-from upload_queue.leasing import (
-    Leased,
-    begin_write,
-    lease_on,
-    release_expired,
-    write_transaction,
-)
+from upload_queue.leasing import Leased, lease_on
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.outcomes import (
     Finished,
@@ -49,8 +43,10 @@ from upload_queue.outcomes import (
     attempt_row,
     write_outcome,
 )
+from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
 from upload_queue.tables import upload_attempt
+from upload_queue.transactions import begin_write, write_transaction
 
 __all__ = ["RELEASE_EVERY", "Outcome", "Result", "Worker", "default_worker_id"]
 
