@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv system-deps run serve test lint bench clean
+.PHONY: venv system-deps run serve test lint bench soak clean
 
 # Debian packages the tests need besides Python packages: curl for the README walk-through,
 # Chromium for the browser tests, a TrueType CJK font for the slip PDF (and the pages).
@@ -46,6 +46,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## the soak runs (scripts/soak/README.md): kill -9 cycles, then a faulted load; minutes each
+SOAK_MINUTES ?= 30
+SOAK_DATABASE ?= sqlite
+soak: $(STAMP)
+	$(PY) -m scripts.soak.crash --minutes $(SOAK_MINUTES) --database $(SOAK_DATABASE)
+	$(PY) -m scripts.soak.load --minutes $(SOAK_MINUTES) --database $(SOAK_DATABASE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

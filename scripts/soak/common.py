@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,17 +49,17 @@ def run_seconds(args: argparse.Namespace, default_minutes: float) -> float | Non
     return None if getattr(args, "rounds", None) else default_minutes * 60
 
 
-@contextmanager
-def work_folder(prefix: str, keep: bool) -> Iterator[Path]:
-    """A temporary folder for logs and the SQLite file; kept when the run fails (or ``keep``),
-    so the adapter's logs of a failed round can be read afterwards."""
+def in_work_folder(prefix: str, keep: bool, body: Callable[[Path], int]) -> int:
+    """Run ``body`` in a temporary folder for logs and the SQLite file, and return its exit
+    code. The folder is kept when the run fails (or ``keep``), so the adapter's logs of the
+    failed round can be read afterwards; otherwise removed."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
-    failed = True
+    code = 1
     try:
-        yield folder
-        failed = False
+        code = body(folder)
+        return code
     finally:
-        if failed or keep:
+        if code != 0 or keep:
             print(f"work folder kept: {folder}", flush=True)
         else:
             shutil.rmtree(folder, ignore_errors=True)

@@ -42,8 +42,8 @@ from scripts.soak.common import (
     add_common_arguments,
     database_bytes,
     fresh_database,
+    in_work_folder,
     run_seconds,
-    work_folder,
 )
 from tests.reliability.support import (
     AdapterProcess,
@@ -157,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     limit += (" or " if limit and seconds else "") + (f"{seconds / 60:g} min" if seconds else "")
     print(f"crash soak: {args.database}, {limit}, {args.desks} desks, seed {seed}", flush=True)
 
-    with work_folder("wi-soak-crash-", args.keep) as folder:
-        return _run(args, seconds, rng, folder)
+    return in_work_folder(
+        "wi-soak-crash-", args.keep, lambda folder: _run(args, seconds, rng, folder)
+    )
 
 
 def _run(args: argparse.Namespace, seconds: float | None, rng: random.Random, folder: Path) -> int:
