@@ -18,6 +18,10 @@ started through APScheduler. (The one gap left: a wake in the microseconds betwe
 drain's return and APScheduler noting it finished is skipped by APScheduler, and that job
 waits for the next tick, ``drain_every`` at most.) A database error
 in a run is logged (``drain_failed`` / ``deadline_watch_failed``) and the next tick retries.
+A drain that failed may leave jobs leased to its worker (e.g. a full disk refused the write
+of an outcome): before that worker drains again, the runner returns its leases to the queue,
+so those jobs go out as soon as the database takes writes again instead of when the leases
+expire (``lease_seconds``). Upstream sees the same idempotency key if one was delivered.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class QueueRunner:
         self.drain_every = drain_every
         self.watch_every = watch_every
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        self._interrupted: set[str] = set()  # workers whose last drain failed holding leases
 
     @property
     def running(self) -> bool:
@@ -105,11 +110,16 @@ class QueueRunner:
     def _drain_id(worker: Worker) -> str:
         return f"upload_queue.drain.{worker.worker_id}"
 
-    @staticmethod
-    def _drain(worker: Worker) -> None:
+    def _drain(self, worker: Worker) -> None:
         try:
+            if worker.worker_id in self._interrupted:
+                # Safe: this worker's drain runs once at a time (max_instances=1) and the
+                # failed one finished its deliveries, so no lease of this worker is in use.
+                self.queue.recover(owners=[worker.worker_id])
+                self._interrupted.discard(worker.worker_id)
             worker.drain()
         except SQLAlchemyError as exc:
+            self._interrupted.add(worker.worker_id)
             log.error(
                 "drain_failed worker=%s error=%s",
                 worker.worker_id,

@@ -13,6 +13,12 @@
 
 If the database fails at step 2 or 4, the exception propagates and the listener closes the
 connection without an ACK: the sender resends, and nothing was acknowledged that is not stored.
+One database failure is answered instead: a **full disk** (SQLite SQLITE_FULL, PostgreSQL
+SQLSTATE 53100), at any step, gets an ``AE`` whose ERR says so (``DATABASE_FULL``), in the
+message's own version and charset, so the HIS operator reads why rather than a dropped
+connection. It is never ``AA``: what the disk refused rolled back whole, the message's
+dedupe key is given up (when the disk still allows that), and the sender resends once IT has
+freed space. That ``AE`` may not be in the log (the disk would not take it); it is not final.
 
 **SQLite has one writer.** When several listener threads wait for its write lock, SQLite's
 busy handler makes each sleep 1, 2, 5, 10 … ms between tries, so under load messages wait
@@ -36,6 +42,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.domain.commands import Admit, Discharge, EncounterCommands, Outcome
 from adapter.domain.errors import (
@@ -66,6 +74,23 @@ from connectors.hl7.profile import SiteProfile
 from connectors.hl7.reader import Hl7Message
 
 logger = logging.getLogger("connectors.hl7")
+
+
+DATABASE_FULL = "DATABASE_FULL"
+DATABASE_FULL_MESSAGE = "适配器数据库所在磁盘已满，本报文未保存，请信息科清理磁盘后重发"
+_SQLITE_FULL = 13  # SQLITE_FULL; sqlite3's extended codes keep it in the low byte
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The database refused a write because its disk (or size limit) is full."""
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) == _PG_DISK_FULL:
+        return True
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+        return True
+    return "database or disk is full" in str(original)
 
 
 class ReprocessRefused(AdapterError):
@@ -127,24 +152,46 @@ class Hl7Inbound:
             charset=header.charset_label,
             visit_number=_visit_or_none(decoded.message),
         )
-        stored = self._receive(receipt)
+        try:
+            stored = self._receive(receipt)
+        except SQLAlchemyError as exc:
+            if not is_disk_full(exc):
+                raise
+            return self._disk_full(header, "receive").ack  # nothing stored
         if isinstance(stored, log_.LoggedMessage):
-            with self._writer_turn:
-                self.log.record_duplicate(receipt, stored)
+            try:
+                with self._writer_turn:
+                    self.log.record_duplicate(receipt, stored)
+            except SQLAlchemyError as exc:
+                # The first message and its ACK are stored: only the repeat's own log row
+                # is missing, so the repeat still gets the first ACK.
+                if not is_disk_full(exc):
+                    raise
+                logger.error("hl7.duplicate_not_logged", extra={"first": stored.id})
             logger.info(
                 "hl7.duplicate", extra={"first": stored.id, "control_id": receipt.control_id}
             )
             assert stored.ack is not None
             return stored.ack
         result = self._process(header, decoded)
-        with self._writer_turn:
-            self.log.record(
-                stored,
-                result,
-                started_at=received_at,
-                actor=_actor(header),
-                keep_key=result.outcome in log_.FINAL_OUTCOMES,
-            )
+        try:
+            with self._writer_turn:
+                self.log.record(
+                    stored,
+                    result,
+                    started_at=received_at,
+                    actor=_actor(header),
+                    keep_key=result.outcome in log_.FINAL_OUTCOMES,
+                )
+        except SQLAlchemyError as exc:
+            if not is_disk_full(exc):
+                raise
+            # The outcome could not be stored, so it cannot be the answer. Give the key up so
+            # the resend is processed at once (the use cases replay what they committed); if
+            # the disk refuses even that, the resend takes over after ``stale_after_s``.
+            with contextlib.suppress(SQLAlchemyError), self._writer_turn:
+                self.log.release(stored, only_unanswered=True)
+            return self._disk_full(header, "record").ack
         return result.ack
 
     def handle_oversize(self, head: bytes, size: int, peer: str) -> bytes | None:
@@ -272,30 +319,50 @@ class Hl7Inbound:
         except (DomainError, AdapterError) as exc:  # refusals, upstream rejections
             errors = [AckError(exc.code, exc.message, diagnostic=exc.article)]
             return self._result(header, "AE", log_.REFUSED, errors, _errors(exc))
+        except SQLAlchemyError as exc:
+            if not is_disk_full(exc):
+                return self._failed(header, exc)
+            return self._disk_full(header, "process")
         except Exception as exc:
-            logger.exception("hl7.processing_failed", extra={"control_id": header.control_id})
-            errors = [
-                AckError(
-                    APPLICATION_INTERNAL_ERROR,
-                    "适配器内部错误，请联系信息科处理",
-                    coding_system=HL7_CODES,
-                    diagnostic=type(exc).__name__,
-                )
-            ]
-            return self._result(
-                header,
-                "AE",
-                log_.FAILED,
-                errors,
-                json.dumps(
-                    {"error": type(exc).__name__, "message": str(exc)[:500]}, ensure_ascii=False
-                ),
-            )
+            return self._failed(header, exc)
         warnings = [
             AckError(w.code, w.message, severity="W", diagnostic=w.article)
             for w in outcome.warnings
         ]
         return self._result(header, "AA", log_.ACCEPTED, warnings, _outcome_detail(outcome))
+
+    def _failed(self, header: RawHeader, exc: Exception) -> log_.Result:
+        """An unexpected error: AE, and an operator re-processes the message after the fix."""
+        logger.exception(
+            "hl7.processing_failed", extra={"control_id": header.control_id}, exc_info=exc
+        )
+        errors = [
+            AckError(
+                APPLICATION_INTERNAL_ERROR,
+                "适配器内部错误，请联系信息科处理",
+                coding_system=HL7_CODES,
+                diagnostic=type(exc).__name__,
+            )
+        ]
+        return self._result(
+            header,
+            "AE",
+            log_.FAILED,
+            errors,
+            json.dumps(
+                {"error": type(exc).__name__, "message": str(exc)[:500]}, ensure_ascii=False
+            ),
+        )
+
+    def _disk_full(self, header: RawHeader, step: str) -> log_.Result:
+        """AE for a write the database's full disk refused (rolled back whole): resend later."""
+        logger.error("hl7.database_full", extra={"control_id": header.control_id, "step": step})
+        error = AckError(DATABASE_FULL, DATABASE_FULL_MESSAGE)
+        detail = json.dumps(
+            {"errors": [{"code": DATABASE_FULL, "message": DATABASE_FULL_MESSAGE}]},
+            ensure_ascii=False,
+        )
+        return self._result(header, "AE", log_.TRANSIENT, [error], detail)
 
     def _result(
         self, header: RawHeader | None, code: str, outcome: str, errors: list[AckError], detail: str
