@@ -26,9 +26,11 @@ Contracts
   watch; the table, not APScheduler, is durable; the watch runs on one instance at a time.
 
 Tables live on :data:`upload_queue.tables.metadata`; times are aware and stored in UTC.
-The in-package modules: ``jobs`` (types), ``enqueue``, ``leasing``, ``worker``,
-``handlers``, ``retry``, ``deadlines``, ``reporting``, ``admin``, ``metrics``, ``locks``,
-``scheduler``, ``facade``, ``clock``, ``errors``, ``tables``.
+The in-package modules: ``jobs`` (types), ``enqueue``, ``transactions`` (write
+transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker``,
+``outcomes`` (recording a delivery's outcome), ``handlers``, ``retry``, ``deadlines``,
+``reporting``, ``admin``, ``metrics``, ``locks``, ``scheduler``, ``facade``, ``clock``,
+``errors``, ``tables``.
 """
 
 from upload_queue.clock import Clock, ManualClock, utcnow
