@@ -5,6 +5,16 @@ every bill. The personal part is split three ways, as the slip shows it: out of 
 over the standard or limit, non-work injury. Excluded lines (meal subsidy, transport) are
 listed apart and are not in the total (B§15, B§30). A stay that crosses a calendar year is
 settled as one bill at the discharge date (N§36, B§41).
+
+Two dates, two meanings:
+
+* :attr:`Bill.discharged_on` — the local discharge date (the fitting date for a device): the
+  end of the stay, what ``crosses_year`` and the slip's 出院日期 are about;
+* :func:`settlement_day` — the day the *settlement* belongs to: the local calendar day of its
+  settlement time (结算时间). Its month, the ``setl_date`` upstream is sent, its slip number,
+  the device-fund month, the monthly lists and reconciliation all use this one rule (N§35,
+  as upstream counts ``setl_time``). A stay discharged at 23:00 on 31 January and settled at
+  00:20 on 1 February is February's.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
@@ -73,7 +83,7 @@ class Bill:
     lines: tuple[PricedLine, ...]
     excluded: tuple[FeeLine, ...]
     breakdown: Breakdown
-    settles_on: date  # the discharge date: the settlement's date for every purpose
+    discharged_on: date  # the local discharge (fitting) date: the stay's, not the settlement's
     crosses_year: bool
     notes: tuple[str, ...] = ()
 
@@ -95,7 +105,7 @@ def make_bill(priced: PricedBill, admitted_at: datetime, discharged_at: datetime
         lines=priced.lines,
         excluded=priced.excluded,
         breakdown=Breakdown.of(priced.lines, priced.excluded),
-        settles_on=discharged_at.date(),
+        discharged_on=discharged_at.date(),
         crosses_year=crosses_year,
         notes=notes,
     )
@@ -126,10 +136,28 @@ class Settlement:
     def breakdown(self) -> Breakdown:
         return self.bill.breakdown
 
-    @property
-    def month(self) -> str:
-        """The reconciliation month: the discharge (settlement) date's, even across years."""
-        return self.bill.settles_on.strftime("%Y-%m")
+    def settled_on(self, zone: tzinfo) -> date:
+        """The day this settlement belongs to: :func:`settlement_day` of its settlement time."""
+        return settlement_day(self.settled_at, zone)
+
+    def month_in(self, zone: tzinfo) -> str:
+        """The month (``YYYY-MM``) this settlement belongs to: :func:`settlement_month`."""
+        return settlement_month(self.settled_at, zone)
+
+
+def settlement_day(settled_at: datetime, zone: tzinfo) -> date:
+    """The day a settlement belongs to, for every purpose of the settlement itself: the
+    calendar day of its settlement time where the institution is (``zone``), not the
+    discharge date (N§35; upstream files it by ``setl_time``)."""
+    if settled_at.tzinfo is None or settled_at.utcoffset() is None:
+        raise ValueError("settled_at must be an aware datetime")
+    return settled_at.astimezone(zone).date()
+
+
+def settlement_month(settled_at: datetime, zone: tzinfo) -> str:
+    """``YYYY-MM`` of :func:`settlement_day`: the month the settlement is reconciled in, listed
+    in and (for a device) paid in."""
+    return settlement_day(settled_at, zone).strftime("%Y-%m")
 
 
 def make_slip_no(institution_code: str, on: date, sequence: int) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from adapter.domain.money import ZERO
+from adapter.domain.settlement import settlement_day
 from adapter.domain.upstream import AuditDeduction
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_tables import audit_deduction
@@ -105,7 +106,7 @@ class Deductions:
             ours = {
                 row.id: row
                 for row in uow.session.execute(
-                    select(_settlement.c.id, _settlement.c.slip_no, _settlement.c.settles_on).where(
+                    select(_settlement.c.id, _settlement.c.slip_no, _settlement.c.settled_at).where(
                         _settlement.c.id.in_(ids)
                     )
                 )
@@ -121,7 +122,7 @@ class Deductions:
                     setl_id=sid,
                     psn_no=items[0].psn_no,
                     slip_no=local.slip_no if local else "",
-                    settles_on=local.settles_on if local else None,
+                    settles_on=settlement_day(local.settled_at, ctx.zone) if local else None,
                     known_here=local is not None,
                     total=sum((d.amount for d in items), ZERO),
                     deductions=tuple(items),

@@ -28,7 +28,7 @@ from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedBill
 from adapter.domain.rules import Finding
-from adapter.domain.settlement import Settlement, make_bill
+from adapter.domain.settlement import Settlement, make_bill, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
@@ -72,7 +72,7 @@ def last_fitted(uow: UnitOfWork, psn_no: str) -> dict[str, date]:
         if settlement is None:
             continue
         for line in settlement.bill.lines:
-            day = settlement.bill.settles_on
+            day = settlement.bill.discharged_on  # the fitting date (附表2 counts from it)
             code = line.line.item_code
             latest[code] = max(day, latest.get(code, day))
     return latest
@@ -144,17 +144,20 @@ class DeviceFittings:
                 injury_parts=filing.injury_parts,
             )
             settled = encounter.moved_to(EncounterStatus.SETTLED, discharged_at=request.fitted_at)
+            settled_at = ctx.now()
             settlement = Settlement(
                 id=ids.settlement_id(),
                 encounter=settled,
-                slip_no=uow.slips.next_slip_no(ctx.institution.code, bill.settles_on),
-                settled_at=ctx.now(),
+                slip_no=uow.slips.next_slip_no(
+                    ctx.institution.code, settlement_day(settled_at, ctx.zone)
+                ),
+                settled_at=settled_at,
                 bill=bill,
                 operator=actor,
             )
             uow.encounters.add(encounter)
             uow.encounters.update(settled, expected_version=1)
-            uow.settlements.add(settlement)
+            uow.settlements.add(settlement, zone=ctx.zone)
             cache(uow, facts)
             upload = queue_upload(
                 ctx,

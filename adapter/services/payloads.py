@@ -200,7 +200,7 @@ def _settlement_common(
         "psn_no": encounter.psn_no,
         "med_type": encounter.kind.value,
         "setl_time": ctx.wall_time(settlement.settled_at),
-        "setl_date": settlement.bill.settles_on.isoformat(),
+        "setl_date": settlement.settled_on(ctx.zone).isoformat(),  # the day of setl_time
         "psninfo": psninfo(person),
         "medinsinfo": medinsinfo(ctx),
         "filing_no": filing.filing_no,

@@ -32,7 +32,7 @@ from adapter.domain.reconciliation import (
     reconcile,
     settlement_period,
 )
-from adapter.domain.settlement import SettlementStatus
+from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_tables import reconciliation_difference, reconciliation_run
@@ -67,7 +67,8 @@ def require_month(month: str, today: date) -> str:
 
 def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[LocalSettlement]:
     """This institution's settlements made in ``month`` (settled and revoked), with upload
-    state. Selected by settlement time, not by the stored (discharge-date) ``month`` column."""
+    state. Selected by settlement time over the month's local period (indexed): the same
+    rule as the stored ``month`` column (:func:`adapter.domain.settlement.settlement_month`)."""
     start, end = settlement_period(month, ctx.zone)
     rows = uow.session.execute(
         select(
@@ -112,7 +113,7 @@ def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[
                 setl_id=row.id,
                 psn_no=row.psn_no,
                 kind=row.kind,
-                settles_on=ctx.local_date(row.settled_at),
+                settles_on=settlement_day(row.settled_at, ctx.zone),
                 amounts=Amounts(row.total, row.fund_pay, row.personal_pay),
                 revoked=row.status == SettlementStatus.REVOKED.value,
                 slip_no=row.slip_no,

@@ -34,7 +34,13 @@ from adapter.domain.errors import (
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
-from adapter.domain.settlement import Bill, Settlement, SettlementStatus, make_bill
+from adapter.domain.settlement import (
+    Bill,
+    Settlement,
+    SettlementStatus,
+    make_bill,
+    settlement_day,
+)
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import diagnosis_texts, require_aware
@@ -145,15 +151,18 @@ class Settlements:
             if request.discharge_diagnoses:
                 changes["diagnoses"] = tuple(diagnosis_texts(request.discharge_diagnoses))
             settled = current.moved_to(EncounterStatus.SETTLED, **changes)
+            settled_at = ctx.now()
             settlement = Settlement(
                 id=ids.settlement_id(),
                 encounter=settled,
-                slip_no=uow.slips.next_slip_no(ctx.institution.code, bill.settles_on),
-                settled_at=ctx.now(),
+                slip_no=uow.slips.next_slip_no(
+                    ctx.institution.code, settlement_day(settled_at, ctx.zone)
+                ),
+                settled_at=settled_at,
                 bill=bill,
                 operator=actor,
             )
-            uow.settlements.add(settlement)
+            uow.settlements.add(settlement, zone=ctx.zone)
             uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
             cache(uow, facts)
             upload = queue_upload(

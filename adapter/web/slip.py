@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory
 from adapter.domain.people import mask_citizen_id
 from adapter.domain.pricing import PricedLine
@@ -153,7 +154,10 @@ def build_slip(services: Services, settlement_id: str) -> Slip:
         his_visit_id=encounter.his_visit_id,
         department=encounter.department,
         admitted_on=ctx.local_date(encounter.admitted_at),
-        discharged_on=bill.settles_on,
+        # 出院日期 for a stay; a device slip labels this 结算日期: the settlement's own day.
+        discharged_on=settlement.settled_on(ctx.zone)
+        if encounter.kind is EncounterKind.DEVICE
+        else bill.discharged_on,
         diagnoses=tuple(
             " ".join(filter(None, (d.code, d.name)))
             for d in (diagnosis_of(t) for t in encounter.diagnoses)

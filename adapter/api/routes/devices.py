@@ -73,6 +73,7 @@ def fit(
         response.status_code = status.HTTP_200_OK
     return SettlementOut.settled(
         fitted.settlement,
+        services.context.zone,
         upload=UploadOut.of(fitted.upload) if fitted.upload else None,
         warnings=[FindingOut.of(w) for w in fitted.warnings],
         replayed=fitted.replayed,

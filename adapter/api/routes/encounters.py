@@ -86,7 +86,7 @@ def admit(
     summary="The encounter: fees priced now, rehab plan, settlement, uploads",
 )
 def get_encounter(encounter_id: str, services: ServicesDep, _: AnyRole) -> EncounterDetailOut:
-    return EncounterDetailOut.view(services.encounter(encounter_id))
+    return EncounterDetailOut.view(services.encounter(encounter_id), services.context.zone)
 
 
 @router.post(
@@ -159,9 +159,11 @@ def presettle(
     encounter_id: str, services: ServicesDep, _: Billing, body: PresettleIn | None = None
 ) -> PresettleOut:
     preview = services.settlements.presettle(encounter_id, body.discharged_at if body else None)
+    ctx = services.context
     return PresettleOut(
         **BillOut.bill(
             preview.bill,
+            settles_on=ctx.local_date(ctx.now()),
             encounter_id=encounter_id,
             unmapped=list(preview.unmapped),
             can_settle=not preview.unmapped,
@@ -193,6 +195,7 @@ def settle(
     )
     return SettlementOut.settled(
         settled.settlement,
+        services.context.zone,
         upload=UploadOut.of(settled.upload),
         warnings=[FindingOut.of(w) for w in settled.warnings],
     )

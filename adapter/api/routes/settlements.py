@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
 def get_settlement(settlement_id: str, services: ServicesDep, _: AnyRole) -> SettlementOut:
     settlement = services.settlements.get(settlement_id)
     upload = services.settlements.upload_of(settlement)
-    return SettlementOut.settled(settlement, upload=upload and UploadOut.of(upload))
+    return SettlementOut.settled(
+        settlement, services.context.zone, upload=upload and UploadOut.of(upload)
+    )
 
 
 class RevokeIn(Strict):
@@ -36,4 +38,4 @@ def revoke(
     revoked, upload = services.settlements.revoke(
         settlement_id, reason=body.reason, actor=principal.name
     )
-    return SettlementOut.settled(revoked, upload=UploadOut.of(upload))
+    return SettlementOut.settled(revoked, services.context.zone, upload=UploadOut.of(upload))

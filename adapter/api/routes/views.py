@@ -6,7 +6,7 @@ strings to the fen and every rule named with its article.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from pydantic import BaseModel
@@ -176,7 +176,10 @@ class CategoryOut(BaseModel):
 
 class BillOut(TotalsOut):
     breakdown: TotalsOut
+    # The settlement's day: the local date of its settlement time (for a presettlement, of
+    # now), which decides its month (N§35). Not the discharge date, which is discharged_on.
     settles_on: date
+    discharged_on: date
     crosses_year: bool
     notes: list[str]
     lines: list[LineOut]
@@ -184,12 +187,13 @@ class BillOut(TotalsOut):
     by_category: list[CategoryOut]
 
     @classmethod
-    def bill(cls, bill: Bill, **extra: Any) -> dict[str, Any]:
+    def bill(cls, bill: Bill, *, settles_on: date, **extra: Any) -> dict[str, Any]:
         b = bill.breakdown
         return {
             **TotalsOut.of(b).model_dump(),
             "breakdown": TotalsOut.of(b),
-            "settles_on": bill.settles_on,
+            "settles_on": settles_on,
+            "discharged_on": bill.discharged_on,
             "crosses_year": bill.crosses_year,
             "notes": list(bill.notes),
             "lines": [LineOut.priced(p) for p in bill.lines],
@@ -228,10 +232,11 @@ class SettlementOut(BillOut):
     replayed: bool = False
 
     @classmethod
-    def settled(cls, settlement: Settlement, **extra: Any) -> SettlementOut:
+    def settled(cls, settlement: Settlement, zone: tzinfo, **extra: Any) -> SettlementOut:
         return cls(
             **cls.bill(
                 settlement.bill,
+                settles_on=settlement.settled_on(zone),
                 id=settlement.id,
                 encounter_id=settlement.encounter.id,
                 kind=settlement.encounter.kind.value,
@@ -275,7 +280,7 @@ class EncounterDetailOut(EncounterOut):
     uploads: list[UploadStateOut]
 
     @classmethod
-    def view(cls, view: EncounterView) -> EncounterDetailOut:
+    def view(cls, view: EncounterView, zone: tzinfo) -> EncounterDetailOut:
         plan = view.rehab_plan
         return cls(
             **EncounterOut.of(view.encounter).model_dump(),
@@ -292,7 +297,7 @@ class EncounterDetailOut(EncounterOut):
             )
             if plan
             else None,
-            settlement=SettlementOut.settled(view.settlement) if view.settlement else None,
+            settlement=SettlementOut.settled(view.settlement, zone) if view.settlement else None,
             settlement_ids=[s.id for s in view.settlements],
             uploads=[
                 UploadStateOut(

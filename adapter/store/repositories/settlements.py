@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Row, Select, select, update
@@ -51,7 +51,8 @@ class SettlementSummary:
     institution_code: str
     slip_no: str
     settled_at: datetime
-    settles_on: date
+    discharged_on: date
+    month: str  # the month the settlement belongs to (its settlement time's, local)
     breakdown: Breakdown
     status: SettlementStatus
     operator: str
@@ -62,8 +63,11 @@ class SettlementRepository:
     def __init__(self, session: Session):
         self._session = session
 
-    def add(self, settlement: Settlement) -> None:
+    def add(self, settlement: Settlement, *, zone: tzinfo) -> None:
         """Save a settlement and its line snapshots.
+
+        ``month`` is stored as :meth:`Settlement.month_in` ``zone`` (the institution's): the
+        month of the settlement time, local, which the monthly lists and device funds group by.
 
         Raises ``DomainError(SETTLEMENT_DUPLICATE)`` when the encounter already has an active
         (settled, not revoked) settlement — the database's partial unique index decides, so
@@ -76,8 +80,8 @@ class SettlementRepository:
             "encounter_id": settlement.encounter.id,
             "slip_no": settlement.slip_no,
             "settled_at": settlement.settled_at,
-            "settles_on": bill.settles_on,
-            "month": settlement.month,
+            "discharged_on": bill.discharged_on,
+            "month": settlement.month_in(zone),
             **{name: getattr(bill.breakdown, name) for name in _TOTALS},
             "crosses_year": bill.crosses_year,
             "notes": list(bill.notes),
@@ -131,8 +135,8 @@ class SettlementRepository:
         return self._load(_settlement.c.encounter_id == encounter_id)
 
     def list_by_month(self, month: str, *, institution_code: str | None = None) -> list[Settlement]:
-        """Every settlement (settled or revoked) whose settlement date is in ``month``
-        (``YYYY-MM``), in settlement order, with full bills."""
+        """Every settlement (settled or revoked) made in ``month`` (``YYYY-MM``; the stored
+        month of its settlement time, local), in settlement order, with full bills."""
         condition = _settlement.c.month == month
         if institution_code is not None:
             condition = condition & (_encounter.c.institution_code == institution_code)
@@ -153,7 +157,8 @@ class SettlementRepository:
                 institution_code=row.institution_code,
                 slip_no=row.slip_no,
                 settled_at=row.settled_at,
-                settles_on=row.settles_on,
+                discharged_on=row.discharged_on,
+                month=row.month,
                 breakdown=Breakdown(**{name: getattr(row, name) for name in _TOTALS}),
                 status=SettlementStatus(row.status),
                 operator=row.operator,
@@ -234,7 +239,7 @@ def _settlement_of(row: Row, lines: list[Row], excluded: list[Row]) -> Settlemen
         lines=tuple(priced_line_of(line) for line in lines),
         excluded=tuple(fee_line_of(line) for line in excluded),
         breakdown=Breakdown(**{name: getattr(row, name) for name in _TOTALS}),
-        settles_on=row.settles_on,
+        discharged_on=row.discharged_on,
         crosses_year=row.crosses_year,
         notes=tuple(row.notes),
     )

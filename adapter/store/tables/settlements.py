@@ -38,9 +38,12 @@ class SettlementRow(SQLModel, table=True):
     id: str = key_field(primary_key=True)
     encounter_id: str = key_field(index=True)
     slip_no: str = key_field()
-    settled_at: datetime = utc()
-    settles_on: date  # the discharge date: the settlement's date for every purpose
-    month: str = key_field(7, index=True)  # YYYY-MM of settles_on, for reconciliation
+    settled_at: datetime = utc(index=True)  # reconciliation scans a month by it
+    # The local discharge (fitting) date: the stay's end, not the settlement's date.
+    discharged_on: date
+    # YYYY-MM of the settlement time in the institution's zone (settlement_month, N§35):
+    # the month the settlement is listed, reconciled and (a device) paid in.
+    month: str = key_field(7, index=True)
     total: Decimal = money()
     fund_pay: Decimal = money()
     personal_pay: Decimal = money()

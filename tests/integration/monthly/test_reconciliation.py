@@ -11,9 +11,11 @@ import httpx
 from sqlalchemy import Engine
 
 from adapter.domain.commands import Admit, Diagnosis
+from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import UpstreamUnavailable
 from adapter.services.container import Services
+from adapter.services.devices import FitDevices
 from adapter.services.monthly import MonthlyServices
 from adapter.services.settlement import SettleRequest
 from connectors.upstream.simulator import SimulatorServer
@@ -21,6 +23,7 @@ from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import (
     BED,
     DRUG,
+    ZONE,
     Desk,
     SetClock,
     at,
@@ -29,6 +32,7 @@ from tests.integration.monthly.world import (
     upstream_settlement,
 )
 from tests.integration.services.helpers import INSTITUTION, card
+from tests.integration.services.support import jobs
 from upload_queue import UploadQueue
 
 D = Decimal
@@ -211,7 +215,7 @@ def test_a_stay_discharged_on_the_31st_and_settled_on_the_1st_is_the_next_months
     settled = services.settlements.settle(
         SettleRequest(admitted.id, at(d(31), 23)), actor="结算处-01"
     ).settlement
-    assert settled.bill.settles_on == d(31)
+    assert settled.bill.discharged_on == d(31)
     assert queue.worker().drain() > 0
     clock.set(at(d(3, 3), 6))
 
@@ -228,3 +232,79 @@ def test_a_stay_discharged_on_the_31st_and_settled_on_the_1st_is_the_next_months
     assert january.result is not None
     assert settled.id not in {x.setl_id for x in january.result.differences}
     assert january.result.balanced and january.result.local.count == 0
+
+
+def test_the_settlement_time_dates_a_settlement_the_same_everywhere(
+    services: Services,
+    monthly: MonthlyServices,
+    clock: SetClock,
+    queue: UploadQueue,
+    db: Engine,
+) -> None:
+    """One rule (N§35): discharged or fitted at 23:00 on 31 January, settled after midnight
+    on 1 February (Beijing; still January in UTC). The upload's setl_date, the stored month,
+    the monthly list, the device-fund month and reconciliation all say February."""
+    clock.set(at(d(28), 8))
+    admitted = services.admissions.admit(
+        Admit(
+            card=card("P001"),
+            his_visit_id="V-ONE-RULE",
+            kind=EncounterKind.MEDICAL,
+            admitted_at=at(d(28), 8),
+            diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
+            department="骨科",
+        ),
+        actor="住院处-01",
+    ).encounter
+    services.fees.record(admitted.id, [fee("M1", DRUG, "36.50", d(29))], actor="his")
+    clock.set(at(d(1, 2), 0, 20))
+    stay = services.settlements.settle(
+        SettleRequest(admitted.id, at(d(31), 23)), actor="结算处-01"
+    ).settlement
+    clock.set(at(d(1, 2), 0, 25))
+    device = services.devices.fit(
+        FitDevices(
+            card("P011"),
+            "沪工伤辅核〔2026〕第0421号",
+            (DeviceItem("SH-FZ-0305", "腕手矫形器", D("1800.00")),),
+            at(d(31), 23),
+        ),
+        actor="器具-01",
+    ).settlement
+    assert stay.bill.discharged_on == device.bill.discharged_on == d(31)  # the stay's date
+
+    # The uploads: setl_date is the day of setl_time.
+    for infno, settlement in (("WI2301", stay), ("WI2701", device)):
+        [job] = jobs(db, kind=infno)
+        body = job["payload"]["input"]
+        assert body["setl_id"] == settlement.id
+        assert body["setl_date"] == "2026-02-01" == body["setl_time"][:10]
+        assert settlement.settled_on(ZONE) == d(1, 2) and settlement.month_in(ZONE) == "2026-02"
+        assert settlement.slip_no[len(INSTITUTION) :].startswith("20260201")
+    assert queue.worker().drain() > 0
+    clock.set(at(d(3, 3), 6))
+
+    # The stored month and the monthly lists.
+    with services.context.uow() as uow:
+        assert {s.id for s in uow.settlements.list_by_month("2026-02")} == {stay.id, device.id}
+        assert uow.settlements.list_by_month(JAN) == []
+        summaries = uow.settlements.summaries_by_month("2026-02")
+    assert {s.month for s in summaries} == {"2026-02"}
+
+    # Device funds: February's.
+    months = {m.month: m for m in monthly.device_funds.months()}
+    assert JAN not in months
+    assert (months["2026-02"].settlements, months["2026-02"].fund_pay) == (
+        1,
+        device.breakdown.fund_pay,
+    )
+
+    # Reconciliation: February's, balanced against upstream's WI3201; January has neither.
+    february = monthly.reconciliation.run("2026-02", actor="system")
+    assert {line["setl_id"]: line["settles_on"] for line in february.lines} == {
+        stay.id: "2026-02-01",
+        device.id: "2026-02-01",
+    }
+    assert february.result is not None and february.result.balanced
+    january = monthly.reconciliation.run(JAN, actor="system")
+    assert january.result is not None and january.result.local.count == 0

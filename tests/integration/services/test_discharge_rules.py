@@ -105,9 +105,13 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     discharged = at(date(year + 1, 1, 5), 10)
     settled = services.settlements.settle(SettleRequest(encounter_id, discharged), actor="b")
     settlement = settled.settlement
-    assert settlement.bill.crosses_year and settlement.bill.settles_on == discharged.date()
-    assert settlement.month == f"{year + 1}-01"
-    assert settlement.slip_no == f"{INSTITUTION}{year + 1}0105" + "00001"
+    assert settlement.bill.crosses_year and settlement.bill.discharged_on == discharged.date()
+    # Settled now, months after the discharge: the settlement's own day, month and slip
+    # number follow its settlement time (N§35), the bill's date the discharge.
+    day = settlement.settled_on(ZONE)
+    assert day == settlement.settled_at.astimezone(ZONE).date() != discharged.date()
+    assert settlement.month_in(ZONE) == f"{day:%Y-%m}"
+    assert settlement.slip_no == f"{INSTITUTION}{day:%Y%m%d}" + "00001"
     assert settlement.breakdown.total == settlement.breakdown.fund_pay == Decimal("54.75")
     assert "跨自然年度" in settlement.bill.notes[0]
     assert len(jobs(db, kind="WI2301")) == 1

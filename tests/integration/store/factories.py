@@ -140,13 +140,14 @@ def settlement(
     enc: Encounter | None = None,
     slip_no: str = "H110100000012026010300001",
     bill: Bill | None = None,
+    settled_at: datetime | None = None,
 ) -> Settlement:
     enc = enc or encounter(status=EncounterStatus.SETTLED)
     return Settlement(
         id=settlement_id,
         encounter=enc,
         slip_no=slip_no,
-        settled_at=at("2026-01-03", 10, 30),
+        settled_at=settled_at or at("2026-01-03", 10, 30),
         bill=bill or medical_bill(),
         operator="clerk01",
     )

@@ -34,7 +34,7 @@ def test_two_clerks_settling_one_encounter_get_one_settlement(
         start.wait(timeout=30)
         try:
             with UnitOfWork(store, immediate=True, clock=clock) as uow:
-                uow.settlements.add(settlement)
+                uow.settlements.add(settlement, zone=f.SHANGHAI)
                 uow.commit()
         except DomainError as exc:
             return exc.code

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from setuptools import find_packages
@@ -15,7 +19,10 @@ from sqlmodel import SQLModel
 
 import adapter.store.tables
 import adapter.store.tokens
+from adapter.domain.settlement import settlement_month
 from adapter.store import migrate
+from adapter.store.types import Exact, Json, UTCDateTime
+from adapter.store.uow import UnitOfWork
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -133,3 +140,90 @@ def test_cli_migrate_upgrades_the_configured_database(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert migrate.current(url) == migrate.head()
     assert f"-> {migrate.head()}" in done.stdout
+
+
+def test_0007_dates_existing_settlements_by_their_settlement_time(engine: Engine) -> None:
+    """A row saved before 0007 kept the discharge date's month; 0007 recomputes it from
+    settled_at in Beijing time (N§35), keeps the discharge date as discharged_on, and indexes
+    settled_at. Discharged 23:00 on 31 January, settled 00:20 on 1 February (Beijing), which
+    is still 31 January in UTC: February's. One settled well inside January stays January's."""
+    migrate.upgrade(engine, "0006")
+    encounter = sa.table(
+        "encounter",
+        *(sa.column(c) for c in ("id", "kind", "psn_no", "filing_no", "institution_code")),
+        sa.column("his_visit_id"),
+        sa.column("admitted_at", UTCDateTime()),
+        sa.column("diagnoses", Json),
+        sa.column("injury_parts", Json),
+        sa.column("created_at", UTCDateTime()),
+        sa.column("updated_at", UTCDateTime()),
+    )
+    settlement = sa.table(
+        "settlement",
+        *(sa.column(c) for c in ("id", "encounter_id", "slip_no", "settles_on", "month")),
+        *(sa.column(c, Exact(14, 2)) for c in _MONEY),
+        sa.column("settled_at", UTCDateTime()),
+        sa.column("notes", Json),
+    )
+    beijing = timezone(timedelta(hours=8))
+    rows = {
+        "S-EDGE": (
+            datetime(2026, 1, 31, 23, 0, tzinfo=beijing),
+            datetime(2026, 2, 1, 0, 20, tzinfo=beijing),
+        ),
+        "S-JAN": (
+            datetime(2026, 1, 20, 10, 0, tzinfo=beijing),
+            datetime(2026, 1, 20, 10, 30, tzinfo=beijing),
+        ),
+    }
+    with engine.begin() as connection:
+        for sid, (discharged, settled) in rows.items():
+            admitted = discharged - timedelta(days=3)
+            connection.execute(
+                encounter.insert().values(
+                    id=f"E-{sid}", kind="medical", psn_no="P001", filing_no="F001",
+                    institution_code="H11010000001", his_visit_id=f"V-{sid}",
+                    admitted_at=admitted, diagnoses=[], injury_parts=[],
+                    created_at=admitted, updated_at=settled,
+                )
+            )  # fmt: skip
+            connection.execute(
+                settlement.insert().values(
+                    id=sid, encounter_id=f"E-{sid}", slip_no=f"SLIP-{sid}",
+                    settles_on=discharged.date(), month=f"{discharged:%Y-%m}",
+                    settled_at=settled, notes=[], **dict.fromkeys(_MONEY, Decimal("1.00")),
+                )
+            )  # fmt: skip
+
+    migrate.upgrade(engine)
+
+    with engine.connect() as connection:
+        found = {
+            row.id: (row.month, row.discharged_on)
+            for row in connection.execute(
+                sa.text("SELECT id, month, discharged_on FROM settlement ORDER BY id")
+            )
+        }
+    assert {sid: (month, str(day)) for sid, (month, day) in found.items()} == {
+        "S-EDGE": ("2026-02", "2026-01-31"),
+        "S-JAN": ("2026-01", "2026-01-20"),
+    }
+    assert "ix_settlement_settled_at" in {
+        ix["name"] for ix in inspect(engine).get_indexes("settlement")
+    }
+    with UnitOfWork(engine) as uow:
+        assert [s.id for s in uow.settlements.list_by_month("2026-02")] == ["S-EDGE"]
+        [edge] = uow.settlements.summaries_by_month("2026-02")
+    assert edge.discharged_on == date(2026, 1, 31)
+    assert edge.month == settlement_month(edge.settled_at, ZoneInfo("Asia/Shanghai"))
+
+
+_MONEY = (
+    "total",
+    "fund_pay",
+    "personal_pay",
+    "out_of_catalogue",
+    "over_limit",
+    "non_work_injury",
+    "excluded_total",
+)

@@ -250,13 +250,13 @@ def test_settlement_round_trips_with_its_bill_rebuilt_exactly(
     }
     assert bill.excluded and bill.crosses_year
     with UnitOfWork(store) as uow:
-        uow.settlements.add(settlement)
+        uow.settlements.add(settlement, zone=f.SHANGHAI)
         uow.commit()
     with UnitOfWork(store) as uow:
         loaded = uow.settlements.get("S1")
     assert loaded == settlement
     assert loaded.bill.lines == bill.lines  # items, rules, reasons, messages
-    assert loaded.month == "2026-01"
+    assert loaded.month_in(f.SHANGHAI) == "2026-01"
     totals = loaded.breakdown
     assert money_exponents(*(getattr(totals, name) for name in vars(totals))) == {-2}
     assert money_exponents(
@@ -271,7 +271,7 @@ def test_device_settlement_keeps_the_limit_that_priced_it(store: Engine, clock: 
     enc = f.encounter("E9", visit="V-E9", status=EncounterStatus.SETTLED)
     settlement = f.settlement("S9", enc=enc, bill=f.device_bill())
     with UnitOfWork(store) as uow:
-        uow.settlements.add(settlement)
+        uow.settlements.add(settlement, zone=f.SHANGHAI)
         uow.commit()
     with UnitOfWork(store) as uow:
         loaded = uow.settlements.get("S9")
@@ -290,16 +290,20 @@ def test_revoked_settlement_lets_the_encounter_settle_again(
 ) -> None:
     _store_settled_encounter(store, clock)
     with UnitOfWork(store) as uow:
-        uow.settlements.add(f.settlement("S1"))
+        uow.settlements.add(f.settlement("S1"), zone=f.SHANGHAI)
         with pytest.raises(DomainError) as duplicate:
-            uow.settlements.add(f.settlement("S2", slip_no="H110100000012026010300002"))
+            uow.settlements.add(
+                f.settlement("S2", slip_no="H110100000012026010300002"), zone=f.SHANGHAI
+            )
         assert duplicate.value.code == errors.SETTLEMENT_DUPLICATE
         assert "不能重复结算" in duplicate.value.message
         uow.commit()
     revoked_at = f.at("2026-01-03", 11)
     with UnitOfWork(store) as uow:
         revoked = uow.settlements.revoke("S1", at=revoked_at, reason="费用录入错误")
-        uow.settlements.add(f.settlement("S2", slip_no="H110100000012026010300002"))
+        uow.settlements.add(
+            f.settlement("S2", slip_no="H110100000012026010300002"), zone=f.SHANGHAI
+        )
         uow.commit()
     assert revoked.status is SettlementStatus.REVOKED
     assert revoked.revoked_at == revoked_at and revoked.revoke_reason == "费用录入错误"
@@ -316,34 +320,54 @@ def test_slip_number_cannot_be_reused(store: Engine, clock: FakeClock) -> None:
     _store_settled_encounter(store, clock, "E1")
     _store_settled_encounter(store, clock, "E2")
     with UnitOfWork(store) as uow:
-        uow.settlements.add(f.settlement("S1"))
+        uow.settlements.add(f.settlement("S1"), zone=f.SHANGHAI)
         with pytest.raises(DomainError) as reused:
             enc = f.encounter("E2", visit="V-E2", status=EncounterStatus.SETTLED)
-            uow.settlements.add(f.settlement("S2", enc=enc))
+            uow.settlements.add(f.settlement("S2", enc=enc), zone=f.SHANGHAI)
         assert reused.value.code == errors.SLIP_NO_DUPLICATE
 
 
-def test_settlements_are_listed_by_month_of_the_discharge_date(
+def test_settlements_are_listed_by_the_month_of_their_settlement_time(
     store: Engine, clock: FakeClock
 ) -> None:
-    for n in (1, 2, 3):
+    for n in (1, 2, 3, 4):
         _store_settled_encounter(store, clock, f"E{n}")
-    december = replace(f.medical_bill(), settles_on=date(2025, 12, 31))
+    december = replace(f.medical_bill(), discharged_on=date(2025, 12, 31))
+    # Discharged 23:00 on 31 January, settled 00:20 on 1 February (Beijing; still January in
+    # UTC): February's, by the settlement time, like reconciliation (N§35).
+    late = replace(f.medical_bill(), discharged_on=date(2026, 1, 31))
     with UnitOfWork(store) as uow:
         for n in (1, 2):
             enc = f.encounter(f"E{n}", visit=f"V-E{n}", status=EncounterStatus.SETTLED)
-            uow.settlements.add(f.settlement(f"S{n}", enc=enc, slip_no=f"SLIP{n}"))
+            uow.settlements.add(f.settlement(f"S{n}", enc=enc, slip_no=f"SLIP{n}"), zone=f.SHANGHAI)
         enc = f.encounter("E3", visit="V-E3", status=EncounterStatus.SETTLED)
-        uow.settlements.add(f.settlement("S3", enc=enc, slip_no="SLIP3", bill=december))
+        settled = f.at("2025-12-31", 23, 50)
+        uow.settlements.add(
+            f.settlement("S3", enc=enc, slip_no="SLIP3", bill=december, settled_at=settled),
+            zone=f.SHANGHAI,
+        )
+        enc = f.encounter("E4", visit="V-E4", status=EncounterStatus.SETTLED)
+        settled = f.at("2026-02-01", 0, 20)
+        uow.settlements.add(
+            f.settlement("S4", enc=enc, slip_no="SLIP4", bill=late, settled_at=settled),
+            zone=f.SHANGHAI,
+        )
         uow.commit()
     with UnitOfWork(store) as uow:
         january = uow.settlements.list_by_month("2026-01")
         summaries = uow.settlements.summaries_by_month("2026-01", institution_code=f.INSTITUTION)
         assert [s.id for s in uow.settlements.list_by_month("2025-12")] == ["S3"]
         assert uow.settlements.list_by_month("2026-01", institution_code="OTHER") == []
+        [february] = uow.settlements.summaries_by_month("2026-02")
     assert [s.id for s in january] == ["S1", "S2"]
     assert january[0].bill == f.medical_bill()
     assert [s.slip_no for s in summaries] == ["SLIP1", "SLIP2"]
     assert summaries[0].breakdown == f.medical_bill().breakdown
     assert summaries[0].psn_no == "P001"
     assert summaries[0].settled_at.tzinfo == UTC
+    assert summaries[0].month == "2026-01" and summaries[0].discharged_on == date(2026, 1, 3)
+    assert (february.id, february.month, february.discharged_on) == (
+        "S4",
+        "2026-02",
+        date(2026, 1, 31),
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +15,16 @@ from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.money import to_fen
 from adapter.domain.pricing import price_lines
-from adapter.domain.settlement import Breakdown, Settlement, make_bill, make_slip_no
-from tests.unit.domain.builders import BEIJING, at, catalogue, fee, item
+from adapter.domain.reconciliation import settlement_period
+from adapter.domain.settlement import (
+    Breakdown,
+    Settlement,
+    make_bill,
+    make_slip_no,
+    settlement_day,
+    settlement_month,
+)
+from tests.unit.domain.builders import BEIJING, SHANGHAI, at, catalogue, fee, item
 
 D = Decimal
 CATALOGUE = catalogue(
@@ -81,7 +90,7 @@ def test_N36_B41_a_stay_across_a_year_is_one_bill_on_the_discharge_date() -> Non
     ]
     priced = price_lines(lines, CATALOGUE, BEIJING)
     bill = make_bill(priced, at("2026-12-28"), at("2027-01-05"))
-    assert bill.crosses_year and bill.settles_on == date(2027, 1, 5)
+    assert bill.crosses_year and bill.discharged_on == date(2027, 1, 5)
     assert bill.breakdown.total == D("200.00") and bill.breakdown.fund_pay == D("200.00")
     assert any("N§36" in note or "整体结算" in note for note in bill.notes)
     settlement = Settlement(
@@ -93,8 +102,39 @@ def test_N36_B41_a_stay_across_a_year_is_one_bill_on_the_discharge_date() -> Non
         settled_at=at("2027-01-05"),
         bill=bill,
     )
-    assert settlement.month == "2027-01"
+    assert settlement.month_in(SHANGHAI) == "2027-01"
     assert settlement.slip_no == "H1101000000120270105" + "00001"
+
+
+def test_N35_a_settlement_belongs_to_the_local_day_of_its_settlement_time() -> None:
+    """Discharged at 23:00 on 31 January, settled at 00:20 on 1 February (Beijing; still
+    31 January in UTC): the settlement's day is the 1st and its month February, while the
+    bill keeps the discharge date for what is about the stay."""
+    discharged = datetime(2026, 1, 31, 23, 0, tzinfo=SHANGHAI)
+    settled_at = datetime(2026, 2, 1, 0, 20, tzinfo=SHANGHAI).astimezone(UTC)
+    assert settled_at.date() == date(2026, 1, 31)  # the UTC day is not the rule
+    priced = price_lines(
+        [fee("1", "XA01", "100.00", occurred_at=at("2026-01-30"))], CATALOGUE, BEIJING
+    )
+    bill = make_bill(priced, at("2026-01-28"), discharged)
+    assert bill.discharged_on == date(2026, 1, 31) and not bill.crosses_year
+    settlement = Settlement(
+        id="S1",
+        encounter=Encounter(
+            "E1", EncounterKind.MEDICAL, "P001", "F001", "H11010000001", "V1", at("2026-01-28")
+        ),
+        slip_no=make_slip_no("H11010000001", date(2026, 2, 1), 1),
+        settled_at=settled_at,
+        bill=bill,
+    )
+    assert settlement.settled_on(SHANGHAI) == settlement_day(settled_at, SHANGHAI)
+    assert settlement.settled_on(SHANGHAI) == date(2026, 2, 1)
+    assert settlement.month_in(SHANGHAI) == settlement_month(settled_at, SHANGHAI) == "2026-02"
+    # The same rule as reconciliation's period for the month.
+    start, end = settlement_period("2026-02", SHANGHAI)
+    assert start <= settled_at < end
+    with pytest.raises(ValueError):
+        settlement_day(datetime(2026, 2, 1, 0, 20), SHANGHAI)
 
 
 # -- properties ------------------------------------------------------------------------------
