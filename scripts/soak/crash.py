@@ -177,7 +177,12 @@ def _run(args: argparse.Namespace, seconds: float | None, rng: random.Random, fo
             adapter.start()
             while True:
                 rounds += 1
-                where = _round(rounds, rng, adapter, simulator, token, ledger, args.desks)
+                try:
+                    where = _round(rounds, rng, adapter, simulator, token, ledger, args.desks)
+                except AssertionError as stalled:  # a bounded wait gave up: a finding, not a crash
+                    print(f"VIOLATION in round {rounds} (adapter logs: {folder}):")
+                    print(f"  STALLED {stalled}")
+                    return 1
                 kills[where] += 1
                 writes = simulator.writes()
                 snapshot = read_snapshot(engine, writes, ledger.acked)

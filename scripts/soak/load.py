@@ -391,11 +391,16 @@ def _run(args: argparse.Namespace, seconds: float, warmup: float, folder: Path, 
             stop.set()
             for worker in workers:
                 worker.join(timeout=120)
-            eventually(
-                lambda: sample(clock, adapter, desk, db_url, "lifted", 0).depth == 0,
-                DRAIN_TIMEOUT_S,
-                "the upload queue to drain once the faults lifted",
-            )
+            try:
+                eventually(
+                    lambda: sample(clock, adapter, desk, db_url, "lifted", 0).depth == 0,
+                    DRAIN_TIMEOUT_S,
+                    "the upload queue to drain once the faults lifted",
+                )
+            except AssertionError as stalled:  # a bounded wait gave up: a finding, not a crash
+                print(f"VIOLATION (adapter logs: {folder}):")
+                print(f"  STALLED {stalled}")
+                return 1
             final = sample(clock, adapter, desk, db_url, "drained", tally.settled())
             samples.append(final)
             print(final.row(), flush=True)
