@@ -30,6 +30,7 @@ from adapter.domain.errors import (
     UpstreamMalformed,
     UpstreamRejected,
     UpstreamUnavailable,
+    is_storage_full,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -146,31 +147,13 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, [error_item(f"HTTP_{exc.status_code}", message)])
 
 
-SQLITE_FULL = 13  # sqlite3's extended error codes keep the primary code in the low byte
-PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 DATABASE_FULL_MESSAGE = "数据库所在磁盘已满，本次操作未保存，请联系信息科清理磁盘后重试"
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Did the database refuse the write because its disk (or size limit) is full?
-
-    SQLite says SQLITE_FULL ("database or disk is full"); PostgreSQL SQLSTATE 53100
-    (``psycopg.errors.DiskFull``). Told apart from other database errors because IT's remedy
-    differs: free disk space, not restart or reconnect.
-    """
-    original = getattr(exc, "orig", None) or exc
-    if getattr(original, "sqlstate", None) == PG_DISK_FULL:
-        return True
-    code = getattr(original, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
-        return True
-    return "database or disk is full" in str(original)
 
 
 def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     # The database is down, read-only or full: nothing was written (the transaction rolled
     # back), and the clerk can try again once IT has fixed it.
-    if is_disk_full(exc):
+    if is_storage_full(exc):
         log.error("database_full", extra={"error": type(exc).__name__})
         return problem(503, "数据库磁盘已满", [error_item("DATABASE_FULL", DATABASE_FULL_MESSAGE)])
     log.error("database_unavailable", extra={"error": type(exc).__name__})

@@ -123,3 +123,24 @@ class InvalidMessage(AdapterError):
     def __init__(self, message: str, *, field: str = "", code: str | None = None):
         super().__init__(message, code=code)
         self.field = field
+
+
+SQLITE_FULL = 13  # sqlite3's extended error codes keep the primary code in the low byte
+PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Did the database refuse a write because its disk (or size limit) is full?
+
+    SQLite says SQLITE_FULL ("database or disk is full"); PostgreSQL SQLSTATE 53100
+    (``psycopg.errors.DiskFull``). Both entry points (REST and HL7) must tell it apart from
+    other database errors, because IT's remedy differs (free disk space, not restart), and the
+    domain is the one place both may import; it reads attributes and imports no driver.
+    """
+    original = getattr(exc, "orig", None) or exc
+    if getattr(original, "sqlstate", None) == PG_DISK_FULL:
+        return True
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return True
+    return "database or disk is full" in str(original)

@@ -54,6 +54,7 @@ from adapter.domain.errors import (
     NotFound,
     UpstreamMalformed,
     UpstreamUnavailable,
+    is_storage_full,
 )
 from connectors.hl7 import message_log as log_
 from connectors.hl7.ack import HL7_CODES, AckError, AckIdentity, build_ack
@@ -78,19 +79,6 @@ logger = logging.getLogger("connectors.hl7")
 
 DATABASE_FULL = "DATABASE_FULL"
 DATABASE_FULL_MESSAGE = "适配器数据库所在磁盘已满，本报文未保存，请信息科清理磁盘后重发"
-_SQLITE_FULL = 13  # SQLITE_FULL; sqlite3's extended codes keep it in the low byte
-_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """The database refused a write because its disk (or size limit) is full."""
-    original = getattr(exc, "orig", None) or exc
-    if getattr(original, "sqlstate", None) == _PG_DISK_FULL:
-        return True
-    code = getattr(original, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
-        return True
-    return "database or disk is full" in str(original)
 
 
 class ReprocessRefused(AdapterError):
@@ -155,7 +143,7 @@ class Hl7Inbound:
         try:
             stored = self._receive(receipt)
         except SQLAlchemyError as exc:
-            if not is_disk_full(exc):
+            if not is_storage_full(exc):
                 raise
             return self._disk_full(header, "receive").ack  # nothing stored
         if isinstance(stored, log_.LoggedMessage):
@@ -165,7 +153,7 @@ class Hl7Inbound:
             except SQLAlchemyError as exc:
                 # The first message and its ACK are stored: only the repeat's own log row
                 # is missing, so the repeat still gets the first ACK.
-                if not is_disk_full(exc):
+                if not is_storage_full(exc):
                     raise
                 logger.error("hl7.duplicate_not_logged", extra={"first": stored.id})
             logger.info(
@@ -184,7 +172,7 @@ class Hl7Inbound:
                     keep_key=result.outcome in log_.FINAL_OUTCOMES,
                 )
         except SQLAlchemyError as exc:
-            if not is_disk_full(exc):
+            if not is_storage_full(exc):
                 raise
             # The outcome could not be stored, so it cannot be the answer. Give the key up so
             # the resend is processed at once (the use cases replay what they committed); if
@@ -320,7 +308,7 @@ class Hl7Inbound:
             errors = [AckError(exc.code, exc.message, diagnostic=exc.article)]
             return self._result(header, "AE", log_.REFUSED, errors, _errors(exc))
         except SQLAlchemyError as exc:
-            if not is_disk_full(exc):
+            if not is_storage_full(exc):
                 return self._failed(header, exc)
             return self._disk_full(header, "process")
         except Exception as exc:

@@ -298,14 +298,13 @@ def writes(simulator: SimulatorServer) -> list[dict[str, Any]]:
     return list(httpx.get(f"{simulator.url}/_sim/received", timeout=30).json()["writes"])
 
 
+# PostgreSQL only: the queue's own writes (a lease, an outcome, a 100-byte attempt row) fit in
+# pages a SQLite file already has, so a capped file refuses them only by chance; the runner's
+# handling does not depend on the backend (any SQLAlchemyError).
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_uploads_interrupted_by_a_full_disk_are_delivered_once_after_it(
     adapter: Adapter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if adapter.engine.dialect.name == "sqlite":
-        # The queue's own writes (a lease, an outcome, a 100-byte attempt row) fit in pages
-        # the file already has, so a capped SQLite file refuses them only by chance; the
-        # runner's handling does not depend on the backend (any SQLAlchemyError).
-        pytest.skip("a capped SQLite file does not reliably refuse the queue's small writes")
     desk = adapter.desk
     for n in range(3):
         desk.stay(f"DF-Q{n}")

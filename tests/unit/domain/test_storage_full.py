@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from adapter.api.problems import is_disk_full
+from adapter.domain.errors import is_storage_full
 
 
 def wrapped(error: Exception) -> OperationalError:
@@ -33,4 +33,4 @@ def sqlite_error(message: str, code: int) -> sqlite3.OperationalError:
     ],
 )
 def test_a_full_disk_is_told_apart_from_other_database_errors(error: Exception, full: bool) -> None:
-    assert is_disk_full(wrapped(error)) is full
+    assert is_storage_full(wrapped(error)) is full
