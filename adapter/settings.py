@@ -55,6 +55,9 @@ class InstitutionSettings(BaseModel):
 
 class DatabaseSettings(BaseModel):
     url: str = "sqlite:///data/adapter.db"
+    # SQLite: below this much free space on the database's filesystem /healthz reports the
+    # instance not ready (writes are about to fail with DATABASE_FULL)
+    min_free_mb: int = Field(default=64, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -31,6 +31,7 @@ from adapter.wiring.hl7 import Hl7Runtime
 from adapter.wiring.msgids import msgid_source
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
+from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
@@ -58,6 +59,7 @@ class Runtime:
     monthly: MonthlyServices
     runner: QueueRunner | None = None
     hl7: Hl7Runtime | None = None
+    storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
@@ -158,6 +160,8 @@ class Runtime:
         if self.hl7 is not None:
             probes["hl7"] = self.hl7.health
         probes["device_funds"] = self.monthly.device_funds.health
+        if self.storage is not None:
+            probes["storage"] = self.storage.health
         return probes
 
 
@@ -209,6 +213,9 @@ def build_runtime(
         monthly=None,  # type: ignore[arg-type]
         runner=runner,
     )
+    runtime.storage = StorageProbe.for_engine(engine, settings.database.min_free_mb)
+    if runtime.storage is not None:
+        runtime.storage.register(registry)
     runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
     runtime.services = build_services(settings, runtime, clock)
     runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
