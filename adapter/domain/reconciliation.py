@@ -36,7 +36,9 @@ from adapter.domain.money import ZERO
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
 
 ARTICLES = "N§35, B§33"
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Years 2000–2099: the scheme's months, and every month has a next one a date can hold.
+MONTH_PATTERN = r"^(20\d\d)-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(MONTH_PATTERN)
 
 
 def parse_month(text: str) -> str:

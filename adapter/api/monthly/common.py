@@ -38,4 +38,3 @@ BillingOrIt = Annotated[Principal, Depends(require("billing", "it"))]
 It = Annotated[Principal, Depends(require("it"))]
 DeviceOrIt = Annotated[Principal, Depends(require("device", "billing", "it"))]
 Device = Annotated[Principal, Depends(require("device"))]
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"

@@ -8,8 +8,9 @@ from datetime import date
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from adapter.api.monthly.common import MONTH_PATTERN, BillingOrIt, MonthlyDep
+from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money
+from adapter.domain.reconciliation import MONTH_PATTERN
 from adapter.services.deductions import MonthDeductions
 
 router = APIRouter(prefix="/api/v1/deductions", tags=["audit deductions"])

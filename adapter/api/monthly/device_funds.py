@@ -9,8 +9,9 @@ from datetime import date, datetime
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from adapter.api.monthly.common import MONTH_PATTERN, Device, DeviceOrIt, MonthlyDep
+from adapter.api.monthly.common import Device, DeviceOrIt, MonthlyDep
 from adapter.api.routes.common import Money, MoneyIn, examples
+from adapter.domain.reconciliation import MONTH_PATTERN
 from adapter.services.device_funds import FundsReceipt, MonthFunds
 
 router = APIRouter(prefix="/api/v1/device-funds", tags=["device funds"])

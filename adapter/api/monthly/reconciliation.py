@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
-from adapter.api.monthly.common import MONTH_PATTERN, BillingOrIt, MonthlyDep
+from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money
-from adapter.domain.reconciliation import Amounts, Totals
+from adapter.domain.reconciliation import MONTH_PATTERN, Amounts, Totals
 from adapter.services.reconciliation_records import ReconciliationReport, RunInfo
 
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])

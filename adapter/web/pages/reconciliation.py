@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.people import mask_name
-from adapter.domain.reconciliation import month_of, previous_month
+from adapter.domain.reconciliation import MONTH_PATTERN, month_of, previous_month
 from adapter.services.monthly import MonthlyServices
 from adapter.services.reconciliation_records import ReconciliationReport
 from adapter.web.auth import Csrf, desk
@@ -39,7 +39,7 @@ Viewer = Annotated[WebSession, Depends(desk(*VIEWERS))]
 Reconciler = Annotated[WebSession, Depends(desk(*RECONCILERS))]
 FundsClerk = Annotated[WebSession, Depends(desk(*FUNDS_CLERKS))]
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(MONTH_PATTERN)
 _lock = threading.Lock()
 DONE = {
     "run": "对账已完成，下方为本次结果。",

@@ -142,7 +142,9 @@ def test_differences_are_ordered_by_date_then_id() -> None:
     assert [d.setl_id for d in result.differences] == ["C", "A", "B"]
 
 
-@pytest.mark.parametrize("text", ["2026-1", "2026-13", "2026-00", "26-01", "", "2026/01"])
+@pytest.mark.parametrize(
+    "text", ["2026-1", "2026-13", "2026-00", "26-01", "", "2026/01", "0000-01", "9999-12"]
+)
 def test_a_month_must_be_yyyy_mm(text: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
         parse_month(text)
