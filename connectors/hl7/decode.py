@@ -1,0 +1,98 @@
+"""Raw bytes → a parsed :class:`~connectors.hl7.reader.Hl7Message`, or the error rejecting it.
+
+The MSH header (:mod:`connectors.hl7.header`) is read from the raw bytes first; MSH-18 says
+which charset decodes the rest. A message that cannot be decoded is still stored (the log
+keeps every frame), so :func:`decode` returns the error instead of raising it, and
+:func:`checked` decides, once the message is to be processed, which error answers it: an
+unknown charset first, then an unsupported version (MSH-12), a missing control id (MSH-10),
+and only then what the parser found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.hl7.errors import (
+    DATA_TYPE_ERROR,
+    REQUIRED_FIELD_MISSING,
+    TABLE_VALUE_NOT_FOUND,
+    UNSUPPORTED_VERSION_ID,
+    Hl7Error,
+    Location,
+)
+from connectors.hl7.header import RawHeader
+from connectors.hl7.mapping import visit_number
+from connectors.hl7.reader import Hl7Message
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The parsed message, or why it could not be parsed (exactly one is set)."""
+
+    message: Hl7Message | None
+    error: Hl7Error | None
+
+
+def decode(raw: bytes, header: RawHeader) -> Decoded:
+    """Decode ``raw`` with the charset its MSH-18 names and parse it."""
+    codec = header.codec
+    if codec is None:
+        return Decoded(
+            None,
+            Hl7Error(
+                f"不支持的字符集（MSH-18）：{header.charset_label}",
+                Location("MSH", 1, 18),
+                hl7_code=TABLE_VALUE_NOT_FOUND,
+                code="HL7_UNKNOWN_CHARSET",
+            ),
+        )
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        return Decoded(
+            None,
+            Hl7Error(
+                f"报文内容与字符集{header.charset_label or 'UNICODE UTF-8'}（MSH-18）不符",
+                Location("MSH", 1, 18),
+                hl7_code=DATA_TYPE_ERROR,
+                code="HL7_BAD_ENCODING",
+            ),
+        )
+    try:
+        return Decoded(Hl7Message(text), None)
+    except Hl7Error as error:
+        return Decoded(None, error)
+
+
+def checked(header: RawHeader, decoded: Decoded) -> Hl7Message:
+    """The decoded message, once the header says it is one we can take."""
+    if decoded.error is not None and decoded.error.code in ("HL7_UNKNOWN_CHARSET",):
+        raise decoded.error
+    if not header.version_supported:
+        raise Hl7Error(
+            f"不支持的HL7版本（MSH-12）：{header.version or '（空）'}",
+            Location("MSH", 1, 12),
+            hl7_code=UNSUPPORTED_VERSION_ID,
+            code="HL7_UNSUPPORTED_VERSION",
+        )
+    if not header.control_id:
+        raise Hl7Error(
+            "缺少消息控制号（MSH-10）",
+            Location("MSH", 1, 10),
+            hl7_code=REQUIRED_FIELD_MISSING,
+            code="HL7_REQUIRED",
+        )
+    if decoded.error is not None:
+        raise decoded.error
+    assert decoded.message is not None
+    return decoded.message
+
+
+def visit_or_none(message: Hl7Message | None) -> str | None:
+    """The visit number to log the message under, if it can be read."""
+    if message is None:
+        return None
+    try:
+        return visit_number(message)
+    except Hl7Error:
+        return None

@@ -1,0 +1,93 @@
+"""A decoded message → a command for the injected ``EncounterCommands`` → its answer.
+
+:func:`process` translates the message into a command (:mod:`connectors.hl7.mapping`), hands it
+to the use cases, and turns what they return or raise into the ACK and logged outcome
+(:mod:`connectors.hl7.outcomes`): AR for what cannot be understood, AE for a refusal, an
+unavailable upstream, a full disk or an unexpected error, AA (with warnings) otherwise. It
+never raises: every outcome is an answer.
+
+Commands that only write (A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite the
+pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
+discharge reads upstream and runs outside it.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapter.domain.commands import Admit, Discharge, EncounterCommands
+from adapter.domain.errors import (
+    AdapterError,
+    DomainError,
+    EligibilityRefused,
+    InvalidMessage,
+    UpstreamMalformed,
+    UpstreamUnavailable,
+    is_storage_full,
+)
+from connectors.hl7 import message_log as log_
+from connectors.hl7.ack import AckError
+from connectors.hl7.decode import Decoded, checked
+from connectors.hl7.errors import DATA_TYPE_ERROR, Hl7Error
+from connectors.hl7.header import RawHeader
+from connectors.hl7.mapping import dispatch, to_command
+from connectors.hl7.outcomes import Answers, ack_error, errors_detail, outcome_detail
+from connectors.hl7.profile import SiteProfile
+
+
+def process(
+    header: RawHeader,
+    decoded: Decoded,
+    *,
+    commands: EncounterCommands,
+    profile: SiteProfile,
+    answers: Answers,
+    writer_turn: AbstractContextManager[Any],
+) -> log_.Result:
+    """Process one decoded message and answer it (never raises)."""
+    try:
+        message = checked(header, decoded)
+        command = to_command(message, profile)
+    except Hl7Error as error:
+        return answers.result(
+            header, "AR", log_.REJECTED, [ack_error(error, header)], errors_detail(error)
+        )
+    try:
+        if isinstance(command, Admit | Discharge):  # upstream reads: not in the writers' turn
+            outcome = dispatch(command, commands, actor(header))
+        else:
+            with writer_turn:
+                outcome = dispatch(command, commands, actor(header))
+    except EligibilityRefused as exc:
+        errors = [AckError(r.code, r.message, diagnostic=r.article) for r in exc.reasons]
+        errors = errors or [AckError(exc.code, exc.message, diagnostic=exc.article)]
+        return answers.result(header, "AE", log_.REFUSED, errors, errors_detail(exc))
+    except (UpstreamUnavailable, UpstreamMalformed) as exc:
+        errors = [AckError(exc.code, f"{exc.message}（请稍后重发）")]
+        return answers.result(header, "AE", log_.TRANSIENT, errors, errors_detail(exc))
+    except InvalidMessage as exc:
+        invalid = Hl7Error(exc.message, None, hl7_code=DATA_TYPE_ERROR, code=exc.code)
+        return answers.result(
+            header, "AR", log_.REJECTED, [ack_error(invalid, header)], errors_detail(exc)
+        )
+    except (DomainError, AdapterError) as exc:  # refusals, upstream rejections
+        errors = [AckError(exc.code, exc.message, diagnostic=exc.article)]
+        return answers.result(header, "AE", log_.REFUSED, errors, errors_detail(exc))
+    except SQLAlchemyError as exc:
+        if not is_storage_full(exc):
+            return answers.failed(header, exc)
+        return answers.disk_full(header, "process")
+    except Exception as exc:
+        return answers.failed(header, exc)
+    warnings = [
+        AckError(w.code, w.message, severity="W", diagnostic=w.article) for w in outcome.warnings
+    ]
+    return answers.result(header, "AA", log_.ACCEPTED, warnings, outcome_detail(outcome))
+
+
+def actor(header: RawHeader) -> str:
+    """Who the use cases and the log record the message's actions as: the sending system."""
+    return f"hl7:{header.sender}"
