@@ -1,16 +1,15 @@
 """The HL7 message log: every inbound message, durably, before its ACK.
 
-Tables live on this module's own :data:`metadata` (Alembic migrations are generated from it):
+:class:`MessageLog` reads and writes the tables of :mod:`connectors.hl7.message_tables` (what
+each column and the ``dedupe_key`` mean is explained there): the inbound pipeline stores each
+message on arrival (:meth:`~MessageLog.receive`) and each processing attempt's outcome and
+exact ACK bytes (:meth:`~MessageLog.record`); the operator CLI and REST look messages and their
+attempts up (:meth:`~MessageLog.get`, :meth:`~MessageLog.search`, :meth:`~MessageLog.attempts`).
 
-``hl7_message``
-    One row per message received (raw bytes, sender MSH-3/MSH-4, MSH-10, peer, received time,
-    type, visit number when readable) and its latest outcome and exact ACK bytes.
-    ``dedupe_key`` (``sender|control id``) is unique while it is set: it is what makes a
-    repeated MSH-10 from the same sender get the first ACK. A message whose outcome is not
-    final (AR, or a transient failure) gives its key up, so the sender may send it again.
-    A repeat answered from the log is itself logged, with ``duplicate_of`` naming the first.
-``hl7_message_attempt``
-    One row per processing attempt (the first, and each operator re-process): history kept.
+A repeated MSH-10 from the same sender gets the first ACK while the first holds the dedupe key;
+a message whose outcome is not final (:data:`FINAL_OUTCOMES`) gives its key up, so the sender
+may send it again. A repeat answered from the log is itself logged, with ``duplicate_of``
+naming the first.
 
 Each write is its own committed transaction. Times are stored in UTC.
 """
@@ -22,75 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-metadata = MetaData()
-_Id = BigInteger().with_variant(Integer(), "sqlite")
-
-hl7_message = Table(
-    "hl7_message",
-    metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("peer", String(64), nullable=False, server_default=""),
-    Column("sender_application", String(180), nullable=False, server_default=""),
-    Column("sender_facility", String(180), nullable=False, server_default=""),
-    Column("control_id", String(199), nullable=True),
-    Column("message_type", String(20), nullable=False, server_default=""),
-    Column("version", String(10), nullable=False, server_default=""),
-    Column("charset", String(40), nullable=False, server_default=""),
-    Column("visit_number", String(64), nullable=True),
-    Column("size", Integer, nullable=False),
-    Column("raw", LargeBinary, nullable=False),
-    Column("dedupe_key", String(400), nullable=True, unique=True),
-    Column("duplicate_of", _Id, ForeignKey("hl7_message.id"), nullable=True),
-    Column("ack_code", String(2), nullable=True),
-    Column("outcome", String(16), nullable=True),
-    Column("detail", Text, nullable=True),
-    Column("ack", LargeBinary, nullable=True),
-    Column("processed_at", DateTime(timezone=True), nullable=True),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Index("ix_hl7_message_control_id", "control_id"),
-    Index("ix_hl7_message_visit_number", "visit_number"),
-    Index("ix_hl7_message_received_at", "received_at"),
-    Index("ix_hl7_message_type_outcome", "message_type", "outcome"),
-)
-
-hl7_message_attempt = Table(
-    "hl7_message_attempt",
-    metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("message_id", _Id, ForeignKey("hl7_message.id"), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(120), nullable=False, server_default=""),
-    Column("ack_code", String(2), nullable=False),
-    Column("outcome", String(16), nullable=False),
-    Column("detail", Text, nullable=False, server_default=""),
-    Column("ack", LargeBinary, nullable=False),
-    UniqueConstraint("message_id", "attempt", name="uq_hl7_message_attempt"),
-)
+from connectors.hl7.message_tables import create_tables, hl7_message, hl7_message_attempt, metadata
 
 # Outcomes, as an operator reads them.
 ACCEPTED = "accepted"  # AA
@@ -180,11 +114,6 @@ _RECORD_OUTCOME = (
     .values(attempts=hl7_message.c.attempts + 1)
     .returning(hl7_message.c.attempts)
 )
-
-
-def create_tables(engine: Engine) -> None:
-    """Create the tables (tests and the demo; production uses the lead's Alembic migrations)."""
-    metadata.create_all(engine)
 
 
 class MessageLog:
