@@ -12,12 +12,11 @@ The composition root needs only this::
 
 Modules: ``mllp`` (framing), ``header`` (MSH from raw bytes, charsets), ``reader`` (fast
 segment/field access), ``fieldmap`` (names from hl7apy), ``values`` (TS, NM), ``mapping`` and
-``fees`` (messages → commands), ``ack`` (ACKs with hl7apy), ``message_log`` (durable log,
-on the tables of ``message_tables``),
-``inbound`` (store → process → ACK), with ``decode`` (raw bytes → message), ``processing``
-(message → use case → outcome), ``outcomes`` (outcome → ACK and logged result) and
-``reprocess`` (an operator's re-process), ``listener`` (asyncio server), ``profile`` (site
-profile).
+``fees`` (messages → commands), ``ack`` (ACKs with hl7apy), ``message_log`` (durable log, on
+the tables of ``message_tables``), ``inbound`` (store → process → ACK) with ``decode`` (raw
+bytes → message), ``processing`` (message → use case → outcome), ``outcomes`` (outcome → ACK
+and logged result) and ``reprocess`` (an operator's re-process), ``listener`` (asyncio
+server), ``profile`` (site profile).
 """
 
 from __future__ import annotations
