@@ -54,7 +54,12 @@ class UpstreamConfig:
     client_cert: str = ""
     client_key: str = ""
     max_connections: int = 20
-    max_keepalive_connections: int = 10
+    # As many as max_connections. With fewer, more concurrent callers than keep-alive slots
+    # (queue workers plus clerks' reads) make the pool close and reopen connections on every
+    # call (16 callers: ~30 % fewer calls/s on loopback), and httpcore's sync pool can close a
+    # surplus connection it has just handed to a waiting thread (encode/httpcore#1110): that
+    # call fails with EBADF or hangs until its read time-out.
+    max_keepalive_connections: int = 20
     sign_expired_pattern: str = DEFAULT_SIGN_EXPIRED_PATTERN
     time_zone: str = "Asia/Shanghai"
 
