@@ -14,6 +14,7 @@ from adapter.domain.commands import Admit, Diagnosis
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import UpstreamUnavailable
+from adapter.domain.settlement import Settlement
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices
 from adapter.services.monthly import MonthlyServices
@@ -193,14 +194,14 @@ def test_a_balanced_month_and_an_unreachable_upstream_are_both_kept(
     assert monthly.reconciliation.latest(JAN).result is None
 
 
-def test_a_stay_discharged_on_the_31st_and_settled_on_the_1st_is_the_next_months(
-    services: Services, monthly: MonthlyServices, clock: SetClock, queue: UploadQueue
-) -> None:
+def settle_across_midnight(services: Services, clock: SetClock, visit_id: str) -> Settlement:
+    """A stay discharged at 23:00 on 31 January and settled 20 minutes past midnight on
+    1 February (Beijing time; still 31 January in UTC): the settlement time decides the month."""
     clock.set(at(d(28), 8))
     admitted = services.admissions.admit(
         Admit(
             card=card("P001"),
-            his_visit_id="V-EDGE",
+            his_visit_id=visit_id,
             kind=EncounterKind.MEDICAL,
             admitted_at=at(d(28), 8),
             diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
@@ -209,12 +210,16 @@ def test_a_stay_discharged_on_the_31st_and_settled_on_the_1st_is_the_next_months
         actor="住院处-01",
     ).encounter
     services.fees.record(admitted.id, [fee("M1", DRUG, "36.50", d(29))], actor="his")
-    # Discharged at 23:00 on 31 January, settled 20 minutes past midnight on 1 February
-    # (Beijing time; still 31 January in UTC): the settlement time decides the month.
     clock.set(at(d(1, 2), 0, 20))
-    settled = services.settlements.settle(
+    return services.settlements.settle(
         SettleRequest(admitted.id, at(d(31), 23)), actor="结算处-01"
     ).settlement
+
+
+def test_a_stay_discharged_on_the_31st_and_settled_on_the_1st_is_the_next_months(
+    services: Services, monthly: MonthlyServices, clock: SetClock, queue: UploadQueue
+) -> None:
+    settled = settle_across_midnight(services, clock, "V-EDGE")
     assert settled.bill.discharged_on == d(31)
     assert queue.worker().drain() > 0
     clock.set(at(d(3, 3), 6))
@@ -244,23 +249,7 @@ def test_the_settlement_time_dates_a_settlement_the_same_everywhere(
     """One rule (N§35): discharged or fitted at 23:00 on 31 January, settled after midnight
     on 1 February (Beijing; still January in UTC). The upload's setl_date, the stored month,
     the monthly list, the device-fund month and reconciliation all say February."""
-    clock.set(at(d(28), 8))
-    admitted = services.admissions.admit(
-        Admit(
-            card=card("P001"),
-            his_visit_id="V-ONE-RULE",
-            kind=EncounterKind.MEDICAL,
-            admitted_at=at(d(28), 8),
-            diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
-            department="骨科",
-        ),
-        actor="住院处-01",
-    ).encounter
-    services.fees.record(admitted.id, [fee("M1", DRUG, "36.50", d(29))], actor="his")
-    clock.set(at(d(1, 2), 0, 20))
-    stay = services.settlements.settle(
-        SettleRequest(admitted.id, at(d(31), 23)), actor="结算处-01"
-    ).settlement
+    stay = settle_across_midnight(services, clock, "V-ONE-RULE")
     clock.set(at(d(1, 2), 0, 25))
     device = services.devices.fit(
         FitDevices(
