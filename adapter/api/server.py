@@ -76,10 +76,11 @@ class _GuardedH11Protocol(H11Protocol):
     def _arm_for_state(self) -> None:
         """Keep exactly one deadline matching what the connection is waiting for from the client.
 
-        Between requests (h11 IDLE) the keep-alive timer of uvicorn governs an idle connection,
-        but once the first byte of a head arrives uvicorn cancels it; from then on the head
-        deadline applies. While a body is being sent, the body deadline applies. While the
-        application answers, no deadline applies: a slow settlement is not the client's fault.
+        The head deadline runs from when the connection opens, or the previous response ends,
+        and further bytes do not reset it (uvicorn's own keep-alive timer, which the first
+        byte cancels, may close an idle connection sooner). The body deadline runs from the
+        end of the head. While the application answers no deadline runs: a slow settlement is
+        not the client's fault.
         """
         if self.transport.is_closing():
             self._disarm()
