@@ -28,11 +28,8 @@ def config(app: Any, http: HttpSettings, **options: Any) -> uvicorn.Config:
         app,
         host=http.host,
         port=http.port,
-        http=guarded_protocol(http.header_timeout_s, http.body_timeout_s),
+        http=guarded_protocol(http.header_timeout_s, http.body_timeout_s, http.max_connections),
         timeout_keep_alive=int(http.keep_alive_s),
-        # beyond this many open connections new requests get 503 at once, so a flood cannot
-        # take every descriptor the database and the HL7 listener also need
-        limit_concurrency=http.max_connections,
         **options,
     )
 
@@ -41,12 +38,16 @@ def run(app: Any, http: HttpSettings, **options: Any) -> None:
     uvicorn.Server(config(app, http, **options)).run()
 
 
-def guarded_protocol(header_timeout_s: float, body_timeout_s: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with deadlines for the request head and the request body."""
+def guarded_protocol(
+    header_timeout_s: float, body_timeout_s: float, max_connections: int
+) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with deadlines for the request head and the request body, and a
+    limit on open connections."""
 
     class GuardedH11Protocol(_GuardedH11Protocol):
         header_timeout = header_timeout_s
         body_timeout = body_timeout_s
+        connection_limit = max_connections
 
     return GuardedH11Protocol
 
@@ -54,16 +55,38 @@ def guarded_protocol(header_timeout_s: float, body_timeout_s: float) -> type[H11
 class _GuardedH11Protocol(H11Protocol):
     header_timeout: float
     body_timeout: float
+    connection_limit: int
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for: str = ""
+        # Beyond the limit a connection is answered 503 at its first bytes and closed, so a
+        # flood cannot take every descriptor the database and the HL7 listener also need.
+        # (uvicorn's own limit_concurrency answers in plain text; the HIS expects a problem.)
+        self._over_limit = len(self.connections) > self.connection_limit
         self._arm_for_state()
 
     def data_received(self, data: bytes) -> None:
+        if self._over_limit:
+            self._refuse_over_limit()
+            return
         super().data_received(data)
         self._arm_for_state()
+
+    def _refuse_over_limit(self) -> None:
+        if self.transport.is_closing():
+            return
+        message = "适配器当前连接数已满，请稍后重试；如持续出现请联系信息科"
+        body = problem_body(503, "连接数已满", "TOO_MANY_CONNECTIONS", message)
+        self.transport.write(_response("503 Service Unavailable", body))
+        self.logger.warning(
+            "HTTP connection from %s refused: %d connections open, limit %d",
+            _peer(self.client),
+            len(self.connections),
+            self.connection_limit,
+        )
+        self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -118,7 +141,10 @@ class _GuardedH11Protocol(H11Protocol):
             # simply closed, as uvicorn closes an idle keep-alive connection
             tell = bool(self.conn.trailing_data[0])
         if tell:
-            self.transport.write(_timeout_response(waiting_for))
+            part = "请求头" if waiting_for == "head" else "请求内容"
+            message = f"{part}未在规定时间内收到，连接已关闭，请重新发送"
+            body = problem_body(408, "请求超时", "REQUEST_TIMEOUT", message)
+            self.transport.write(_response("408 Request Timeout", body))
         self.logger.warning(
             "HTTP connection from %s closed: request %s not received in time",
             _peer(self.client),
@@ -131,12 +157,10 @@ class _GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def _timeout_response(waiting_for: str) -> bytes:
-    part = "请求头" if waiting_for == "head" else "请求内容"
-    message = f"{part}未在规定时间内收到，连接已关闭，请重新发送"
-    body = problem_body(408, "请求超时", "REQUEST_TIMEOUT", message)
+def _response(status: str, body: bytes) -> bytes:
+    """A whole problem+json answer after which the connection is closed."""
     head = (
-        "HTTP/1.1 408 Request Timeout\r\n"
+        f"HTTP/1.1 {status}\r\n"
         "content-type: application/problem+json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"

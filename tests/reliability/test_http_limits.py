@@ -176,7 +176,11 @@ def test_connections_beyond_the_limit_get_503_and_service_resumes_when_they_clos
         hogs = [connect(base) for _ in range(10)]
         try:
             with httpx.Client(base_url=base, timeout=5) as client:
-                assert client.get("/healthz").status_code == 503
+                refused = client.get("/healthz")
+            assert refused.status_code == 503
+            assert refused.headers["content-type"] == "application/problem+json"
+            (error,) = refused.json()["errors"]
+            assert error["code"] == "TOO_MANY_CONNECTIONS" and "连接数已满" in error["message"]
         finally:
             for sock in hogs:
                 sock.close()
