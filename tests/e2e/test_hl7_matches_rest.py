@@ -27,6 +27,7 @@ from adapter.wiring.demo import insured_regions, load_catalogues
 from adapter.wiring.runtime import build_runtime
 from connectors.upstream.simulator import start_simulator
 from tests.support.live import serving
+from tests.support.mllp import exchange
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CARD_NO, CITIZEN_ID, NAME = "310100A0001", "310102197803141310", "王建国"
@@ -92,19 +93,8 @@ def ft1(line_id: str, code: str, name: str, system: str, qty: str, price: str, a
     )
 
 
-def frame(text: str) -> bytes:
-    return b"\x0b" + text.encode("utf-8") + b"\x1c\x0d"
-
-
 def send(port: int, text: str) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(frame(text))
-        data = b""
-        while not data.endswith(b"\x1c\x0d"):
-            chunk = sock.recv(65536)
-            assert chunk, "the listener closed without an ACK"
-            data += chunk
-    return data[1:-2].decode("utf-8")
+    return exchange(port, text.encode("utf-8"))
 
 
 def ack_code(ack: str) -> str:

@@ -14,7 +14,6 @@ INSERT and UPDATE — see :class:`Disk`.
 from __future__ import annotations
 
 import logging
-import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from connectors.hl7.message_log import hl7_message
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 from tests.reliability.support import SHANGHAI, Desk, eventually, free_port, prepare
 from tests.support.live import serving
+from tests.support.mllp import exchange
 from upload_queue.admin import list_jobs
 
 SQLITE_NO_LIMIT = 1_073_741_823  # well above any test database; "disk freed"
@@ -233,17 +233,6 @@ def a01(control_id: str, visit: str) -> bytes:
     return "\r".join(segments).encode("utf-8")
 
 
-def mllp(port: int, message: bytes) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"\x0b" + message + b"\x1c\x0d")
-        data = b""
-        while not data.endswith(b"\x1c\x0d"):
-            chunk = sock.recv(65536)
-            assert chunk, "the listener closed without an ACK"
-            data += chunk
-    return data[1:-2].decode("utf-8")
-
-
 def segment(ack: str, name: str) -> list[str]:
     return next(line for line in ack.split("\r") if line.startswith(f"{name}|")).split("|")
 
@@ -263,13 +252,13 @@ def test_an_hl7_message_on_a_full_disk_gets_ae_and_is_accepted_once_when_resent(
     adapter: Adapter,
 ) -> None:
     port = adapter.hl7_port
-    first_ack = mllp(port, a01("DF-C0", "DF-HV0"))
+    first_ack = exchange(port, a01("DF-C0", "DF-HV0"))
     assert segment(first_ack, "MSA")[1] == "AA", first_ack
 
     adapter.disk.fill()
     refused = None
     for n in range(1, 31):
-        ack = mllp(port, a01(f"DF-C{n}", f"DF-HV{n}"))
+        ack = exchange(port, a01(f"DF-C{n}", f"DF-HV{n}"))
         if segment(ack, "MSA")[1] != "AA":
             refused = n
             break
@@ -283,9 +272,9 @@ def test_an_hl7_message_on_a_full_disk_gets_ae_and_is_accepted_once_when_resent(
 
     adapter.disk.free()  # the HIS resends the same message
     message = a01(f"DF-C{refused}", f"DF-HV{refused}")
-    first = mllp(port, message)
+    first = exchange(port, message)
     assert segment(first, "MSA")[1:3] == ["AA", f"DF-C{refused}"], first
-    assert mllp(port, message) == first  # a second resend is answered from the log
+    assert exchange(port, message) == first  # a second resend is answered from the log
     assert encounter_status(adapter.engine, f"DF-HV{refused}") == ["admitted"]
     assert accepted_messages(adapter.engine, f"DF-C{refused}") == 1
     assert verify(adapter.engine).ok
