@@ -65,7 +65,7 @@ def test_EL_CARD_UNKNOWN_B28_a_card_upstream_does_not_know_is_refused() -> None:
 
 
 @pytest.mark.parametrize("status", [CardStatus.LOST, CardStatus.FROZEN, CardStatus.CANCELLED])
-def test_EL_CARD_VALID_B28_N45_a_lost_or_frozen_card_is_refused(status: CardStatus) -> None:
+def test_EL_CARD_VALID_N45_B28_a_lost_or_frozen_card_is_refused(status: CardStatus) -> None:
     decision = check_eligibility(request(card=card(status=status)))
     assert "EL_CARD_VALID" in refused(decision)
     assert status.label in decision.reasons[0].message

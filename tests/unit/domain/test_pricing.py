@@ -102,7 +102,7 @@ def test_PR_OVER_STANDARD_N32_N37_a_bed_fee_above_the_standard_pays_up_to_it(
         assert priced.rule.code == "PR_IN_CATALOGUE"
 
 
-def test_PR_NON_WORK_INJURY_B29_N37_treatment_of_a_non_work_injury_is_paid_by_the_worker() -> None:
+def test_PR_NON_WORK_INJURY_N37_B29_treatment_of_a_non_work_injury_is_paid_by_the_worker() -> None:
     priced = price_line(fee("1", "XA01", "35.50", work_injury=False), CATALOGUE, BEIJING)
     assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("35.50"))
     assert priced.reason is PersonalReason.NON_WORK_INJURY
