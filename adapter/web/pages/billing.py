@@ -31,7 +31,7 @@ router = APIRouter(prefix="/web/billing", include_in_schema=False)
 DONE = {
     "mapped": "目录对照已保存，费用已按对照结果重新计算。",
     "plan": "康复方案已保存，已排队上传（WI2501）。",
-    "settled": "结算成功，出院结算信息已排队上传（WI2301，30分钟内）。",
+    "settled": "结算成功，出院结算信息已排队上传（WI2301，30分钟内，N§33、B§31、B§32）。",
     "revoked": "结算已撤销，撤销信息已排队上传（WI2305）；可重新结算。",
     "claim": "已转参保地手工报销，本次就诊不能再直接结算（N§38、B§27）。",
 }
