@@ -382,3 +382,21 @@ def device_totals(lines: Sequence[PricedLine], filing: Filing | None) -> tuple[D
             )
         )
     return tuple(totals)
+
+
+# The out-of-catalogue part of a device slip, split by its own reasons (N§34, 附表2).
+OUT_OF_CATALOGUE_LABELS = {
+    DEVICE_NOT_IN_CATALOGUE.code: "不在参保地辅助器具配置目录",
+    DEVICE_NOT_ON_NOTICE.code: "未列入核付通知单",
+    DEVICE_MIN_YEARS.code: "最低使用年限内更换",
+}
+
+
+def out_of_catalogue_parts(lines: Sequence[PricedLine]) -> tuple[tuple[str, Decimal], ...]:
+    """The device lines the worker pays wholly, summed per reason, in order of appearance."""
+    parts: dict[str, Decimal] = {}
+    for priced in lines:
+        label = OUT_OF_CATALOGUE_LABELS.get(priced.rule.code)
+        if label is not None and priced.reason is PersonalReason.OUT_OF_CATALOGUE:
+            parts[label] = parts.get(label, ZERO) + priced.personal_pay
+    return tuple(parts.items())

@@ -73,6 +73,7 @@ class Fitted:
     upload: QueuedUpload | None
     replayed: bool = False
     warnings: tuple[Finding, ...] = ()
+    filing: Filing | None = None  # the device filing (its limits, for the per-item totals)
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,7 @@ class DeviceFittings:
                 },
             )
             uow.commit()
-        return Fitted(settlement, upload, warnings=warnings)
+        return Fitted(settlement, upload, warnings=warnings, filing=filing)
 
     def counter_view(
         self, filing: Filing, insured_region: str, psn_no: str, at: datetime, *, actor: str
@@ -330,7 +331,10 @@ class DeviceFittings:
         if record is None:
             return None
         settlements: Sequence[Settlement] = uow.settlements.list_for_encounter(record.encounter.id)
-        return Fitted(settlements[-1], None, replayed=True) if settlements else None
+        if not settlements:
+            return None
+        filing = uow.filings.get(record.encounter.filing_no)
+        return Fitted(settlements[-1], None, replayed=True, filing=filing)
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:
