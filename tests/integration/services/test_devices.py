@@ -3,12 +3,14 @@ the insured place's catalogue (fetched on demand) and limits, WI2701."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
 from adapter.domain.devices import DeviceItem, device_totals
@@ -19,6 +21,7 @@ from adapter.services.monthly_tables import catalogue_update
 from adapter.store.sql import table
 from adapter.store.tables import CatalogueItemRow
 from adapter.web.slip import build_slip
+from adapter.web.slip_pdf import find_font, render_pdf
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.device_world import (
     ARM,
@@ -304,3 +307,21 @@ def test_n32_no_catalogue_anywhere_is_refused_naming_it_and_nothing_is_settled(
     with pytest.raises(EligibilityRefused):
         services.devices.fit(request, actor="d")
     assert jobs(db) == []
+
+
+def test_n34_b35_the_printed_slip_shows_each_item_once_and_the_out_of_catalogue_reasons(
+    services: Services,
+) -> None:
+    items = (
+        DeviceItem(ARM, NAMES[ARM], D("20000.00")),
+        DeviceItem(ARM, NAMES[ARM], D("9000.00")),
+        DeviceItem(WHEELCHAIR, NAMES[WHEELCHAIR], D("900.00")),
+    )
+    fitted = services.devices.fit(FitDevices(card("P011"), NOTICE, items, local(0, 9)), actor="d")
+    slip = build_slip(services, fitted.settlement.id)
+    pdf = render_pdf(slip, find_font(), services.context.zone, fitted.settlement.settled_at)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    flat = text.replace(" ", "").replace("\n", "")
+    assert "辅助器具汇总" in flat and "29000.00" in flat and "28000.00" in flat
+    assert "未列入核付通知单900.00元" in flat
+    assert flat.count("超过最高支付限额（28000.00元）") == 1  # the limit once, on the item's row
