@@ -319,13 +319,6 @@ class DeviceFittings:
         }
         return CounterView(limits, again, region)
 
-    def limits(
-        self, filing: Filing, insured_region: str, at: datetime
-    ) -> dict[str, DeviceLimit | None]:
-        """The limit :meth:`fit` would apply to each filed item at ``at``; changes nothing
-        (but fetches the insured place's catalogue if it is not loaded)."""
-        return self.counter_view(filing, insured_region, "", at, actor="system").limits
-
     def _replay(self, uow: UnitOfWork, key: str) -> Fitted | None:
         record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
         if record is None:

@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,8 @@ from adapter.store.sql import table
 from adapter.store.tables import CatalogueItemRow
 from adapter.web.slip import build_slip
 from adapter.web.slip_pdf import find_font, render_pdf
+from connectors.upstream.client import ReferenceClient
+from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.device_world import (
     ARM,
@@ -33,8 +36,9 @@ from tests.integration.services.device_world import (
     device_worker,
     renew_notice,
 )
+from tests.integration.services.fixtures import make_services
 from tests.integration.services.helpers import TODAY, card, local
-from tests.integration.services.support import jobs
+from tests.integration.services.support import MovableClock, jobs
 from upload_queue import UploadQueue
 
 D = Decimal
@@ -325,3 +329,33 @@ def test_n34_b35_the_printed_slip_shows_each_item_once_and_the_out_of_catalogue_
     assert "辅助器具汇总" in flat and "29000.00" in flat and "28000.00" in flat
     assert "未列入核付通知单900.00元" in flat
     assert flat.count("超过最高支付限额（28000.00元）") == 1  # the limit once, on the item's row
+
+
+class _Probe:
+    """The real client, noting how many database connections are checked out whenever a
+    catalogue is downloaded: a fitting must hold none while upstream answers."""
+
+    def __init__(self, client: ReferenceClient, db: Engine):
+        self._client, self._db = client, db
+        self.held: list[int] = []
+
+    def download_catalogue(self, *args: Any, **kwargs: Any) -> Any:
+        self.held.append(self._db.pool.checkedout())
+        return self._client.download_catalogue(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_n32_no_connection_is_held_while_the_catalogue_is_fetched(
+    db: Engine, client: ReferenceClient, clock: MovableClock, msgids: MsgidSequence,
+    sim: SimulatorServer,
+) -> None:  # fmt: skip
+    probe = _Probe(client, db)
+    services = make_services(db, probe, clock, msgids)  # type: ignore[arg-type]
+    device_worker(sim.url, "P066", insured="310105")  # 长宁区: none of its own, 上海市's
+    request = FitDevices(
+        card("P066"), NOTICE, (DeviceItem(ARM, NAMES[ARM], D("100.00")),), local(0, 9)
+    )
+    assert services.devices.fit(request, actor="d").settlement.breakdown.fund_pay == D("100.00")
+    assert probe.held == [0]  # asked upstream once (the district), with no connection held
