@@ -217,7 +217,7 @@ def test_n34_b34_page_an_item_off_the_notice_is_warned_before_fitting_and_the_re
     shot(page, "off-notice-slip", of=slip)
 
 
-def test_fujian2_page_a_replacement_shows_the_earlier_fitting_and_needs_confirming(
+def test_n34_fujian2_page_a_replacement_shows_the_earlier_fitting_and_needs_confirming(
     page: Page, site: Site
 ) -> None:
     card_no = device_worker(site.simulator.url, "P083")

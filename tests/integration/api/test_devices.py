@@ -91,7 +91,7 @@ def test_n34_b34_rest_an_item_off_the_notice_is_warned_before_and_the_rest_is_se
     assert off["rule"]["message"].startswith("未列入核付通知单")
 
 
-def test_fujian2_n34_rest_a_replacement_is_confirmed_before_the_worker_pays_it(
+def test_n34_fujian2_rest_a_replacement_is_confirmed_before_the_worker_pays_it(
     api: Api, db: Engine
 ) -> None:
     assert api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1500.00"))).status_code == 201

@@ -178,7 +178,7 @@ def test_n34_b34_an_item_off_the_notice_is_the_workers_and_the_rest_is_settled(
 # --- 附表2, N§34: a replacement inside the minimum years ---------------------------------
 
 
-def test_n32_fujian2_a_replacement_under_the_same_notice_is_warned_and_paid_by_the_worker(
+def test_n34_fujian2_a_replacement_under_the_same_notice_is_warned_and_paid_by_the_worker(
     services: Services, db: Engine
 ) -> None:
     first = services.devices.fit(_fit(**{ORTHOSIS: "1500.00"}), actor="dev01")

@@ -103,7 +103,7 @@ def _earlier(last: date, notice: str = NOTICE, code: str = "D01") -> dict[str, E
         (date(2023, 11, 24), True),  # exactly 3 years
     ],
 )
-def test_n32_fujian2_a_replacement_inside_the_minimum_years_without_a_new_notice_is_the_workers(
+def test_n34_fujian2_a_replacement_inside_the_minimum_years_without_a_new_notice_is_the_workers(
     last: date, paid: bool
 ) -> None:
     # The earlier fitting was settled under the very notice presented again: no new approval.
@@ -128,7 +128,7 @@ def test_n34_a_replacement_inside_the_minimum_years_approved_by_a_new_notice_is_
     assert "2025-06-01" in warning.message and unconfirmed([warning]) == ()
 
 
-def test_n32_fujian2_an_item_off_the_notice_replaced_inside_its_years_says_so() -> None:
+def test_n34_fujian2_an_item_off_the_notice_replaced_inside_its_years_says_so() -> None:
     earlier = _earlier(date(2025, 6, 1), code="D09")
     items = [DeviceItem("D09", "助听器", D("3000.00")), DeviceItem("D02", "轮椅", D("1000.00"))]
     off, wheelchair = price(*items, earlier=earlier)
