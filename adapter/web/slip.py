@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from adapter.domain.devices import DeviceTotal, device_totals, out_of_catalogue_parts
+from adapter.domain.device_totals import DeviceTotal, device_totals, out_of_catalogue_parts
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory
 from adapter.domain.people import mask_citizen_id

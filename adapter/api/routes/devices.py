@@ -28,7 +28,8 @@ from adapter.api.routes.common import (
     examples,
 )
 from adapter.api.routes.views import BillOut, SettlementOut
-from adapter.domain.devices import DeviceItem, DeviceTotal, device_totals
+from adapter.domain.device_totals import DeviceTotal, device_totals
+from adapter.domain.devices import DeviceItem
 from adapter.services.devices import FitDevices
 
 router = APIRouter(prefix="/api/v1/device-fittings", tags=["device fittings"])

@@ -22,7 +22,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from adapter.domain.devices import DeviceItem, device_totals
+from adapter.domain.device_totals import device_totals
+from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError
 from adapter.services.devices import FitDevices

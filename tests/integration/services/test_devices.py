@@ -14,7 +14,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
-from adapter.domain.devices import DeviceItem, device_totals
+from adapter.domain.device_totals import device_totals
+from adapter.domain.devices import DeviceItem
 from adapter.domain.errors import ConfirmationRequired, EligibilityRefused
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices

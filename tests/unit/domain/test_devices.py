@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.device_totals import device_totals
 from adapter.domain.devices import (
     DeviceItem,
     DeviceLimit,
@@ -18,7 +19,6 @@ from adapter.domain.devices import (
     LimitSource,
     applicable_limit,
     catalogue_regions,
-    device_totals,
     device_warnings,
     filed_limits,
     price_devices,
