@@ -311,11 +311,12 @@ def price_devices(
     earlier = earlier or {}
     fitted_on = fitted_at.date()
     lines = [_line(item, number, fitted_at) for number, item in enumerate(items, start=1)]
-    groups: dict[str, list[FeeLine]] = {}
-    for line in lines:
-        groups.setdefault(line.item_code, []).append(line)
-    priced: dict[str, PricedLine] = {}
-    for code, group in groups.items():
+    positions: dict[str, list[int]] = {}
+    for position, line in enumerate(lines):
+        positions.setdefault(line.item_code, []).append(position)
+    priced: list[PricedLine | None] = [None] * len(lines)
+    for code, at in positions.items():
+        group = [lines[p] for p in at]
         filed = filing.device(code)
         entry = catalogue.lookup(CatalogueKind.DEVICE, insured_region, code, fitted_on)
         again = replacement(code, filing, earlier, fitted_on)
@@ -329,5 +330,6 @@ def price_devices(
             found = [_workers(line, entry, DEVICE_NOT_IN_CATALOGUE) for line in group]
         else:
             found = _within_limit(group, entry, applicable_limit(filed, entry).amount)
-        priced.update((p.line.line_id, p) for p in found)
-    return tuple(priced[line.line_id] for line in lines)
+        for position, result in zip(at, found, strict=True):
+            priced[position] = result
+    return tuple(p for p in priced if p is not None)

@@ -234,3 +234,16 @@ def test_equal_limits_are_named_as_both() -> None:
     entry = item(CatalogueKind.DEVICE, "D01", region=INSURED, limit=D("12000.00"))
     limit = applicable_limit(device_filing().devices[0], entry)
     assert (limit.amount, limit.label) == (D("12000.00"), "备案限额与目录限价相同")
+
+
+def test_lines_keep_their_order_even_with_repeated_line_ids() -> None:
+    lines = price(
+        DeviceItem("D02", "轮椅", D("1500.00"), "X"),
+        DeviceItem("D01", "上肢假肢", D("100.00"), "X"),
+        DeviceItem("D02", "轮椅", D("1000.00"), "X"),
+    )
+    assert [(p.line.item_code, p.fund_pay) for p in lines] == [
+        ("D02", D("1500.00")),
+        ("D01", D("100.00")),
+        ("D02", D("500.00")),
+    ]
