@@ -95,8 +95,11 @@ def _items(
     code: list[str] | None, name: list[str] | None, cost: list[str] | None
 ) -> tuple[DeviceItem, ...]:
     """The rows given an actual cost; a row for an item off the notice needs its code."""
+    code, name, cost = code or [], name or [], cost or []
+    if not len(code) == len(name) == len(cost):
+        raise FormError("表单内容不完整，请重新核验并读取备案器具")
     items = []
-    for c, n, v in zip(code or [], name or [], cost or [], strict=True):
+    for c, n, v in zip(code, name, cost, strict=True):
         if not v.strip():
             continue
         if not c.strip():
