@@ -128,7 +128,9 @@ def _line(priced: PricedLine, summed: frozenset[str] = frozenset()) -> SlipLine:
         amount=priced.amount,
         fund_pay=priced.fund_pay,
         personal_pay=priced.personal_pay,
-        in_catalogue=priced.in_catalogue,
+        # Counted in the out-of-catalogue part (an item off the notice or replaced inside its
+        # minimum years, N§34, 附表2): labelled so, even when the catalogue lists the item.
+        in_catalogue=priced.in_catalogue and priced.reason is not PersonalReason.OUT_OF_CATALOGUE,
         reason=reason,
     )
 

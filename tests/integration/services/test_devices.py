@@ -173,6 +173,7 @@ def test_n34_b34_an_item_off_the_notice_is_the_workers_and_the_rest_is_settled(
     slip = build_slip(services, fitted.settlement.id)
     [off] = [line for line in slip.lines if line.personal_pay]
     assert off.reason.startswith("未列入核付通知单") and "N§34, B§34" in off.reason
+    assert off.catalogue_label == "目录外"  # counted there, though the catalogue lists it
     assert slip.out_of_catalogue_parts == (("未列入核付通知单", D("900.00")),)
 
 
