@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapter.domain.errors import (
     AdapterError,
+    ConfirmationRequired,
     Conflict,
     DomainError,
     EligibilityRefused,
@@ -37,6 +38,7 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("adapter.api")
 
 _STATUS: tuple[tuple[type[AdapterError], int, str], ...] = (
+    (ConfirmationRequired, 409, "须确认后才能继续"),
     (EligibilityRefused, 422, "不符合跨省异地就医直接结算条件"),
     (InvalidTransition, 409, "当前状态不允许该操作"),
     (Conflict, 409, "数据已被他人修改或已处理"),

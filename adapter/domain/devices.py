@@ -1,13 +1,30 @@
 """Assistive-device pricing: the insured place's catalogue and limits (N§32, N§34, B§34, B§35).
 
-- not on the payment approval notice (the filed device items): the worker pays all (N§34, B§34);
-- not in the insured place's device catalogue: the worker pays all (N§32, N§34, B§35);
-- replaced before its minimum years of use: the worker pays all (N§34, 附表2 最低使用年限);
-- in the catalogue, actual cost within the limit: the fund pays the actual cost (N§34, B§35);
-- in the catalogue, above the limit: the fund pays the limit, the worker the excess (N§34, B§35).
+- not on the payment approval notice (核付通知单, the filed device items): the worker may still
+  buy it; the fund pays nothing and the worker pays all (N§34: the worker pays what the fund
+  does not cover) — a warning at the counter, never a refusal of the whole fitting;
+- not in the insured place's device catalogue: the worker pays all (N§32, N§34);
+- in the catalogue: the fund pays the actual cost up to the item's maximum payment limit, the
+  worker the excess (N§34, B§35). The limit applies **per item per fitting**: the lines of one
+  item are summed and priced against one limit (docs/domain.md, pricing table);
+- replaced inside its minimum years of use (最低使用年限, 附表2): see :func:`replacement`.
 
 The limit is the lower of the catalogue's maximum payment limit and the one on the filing;
 :func:`applicable_limit` is that rule, for pricing and for whatever shows the limit to a clerk.
+
+**Replacement inside the minimum years (our reading of 附表2 and N§34).** The approval notice is
+the insured place's approval of a fitting. A notice that lists the item and is *not* the notice
+the earlier fitting was settled under is a new approval of the replacement: the item is priced
+against its limit like any other (the counter is told it is an approved replacement). Without
+such a notice — the item is off the notice presented, or the notice presented is the very one
+that already paid the earlier fitting — the counter is warned and shown the earlier fitting
+(date, item, where); if it goes on, the worker pays the item (最低使用年限内更换). The adapter
+knows the fittings settled through it; earlier fittings elsewhere are the insured place's to
+check when it issues the notice.
+
+A device catalogue that is simply not loaded is not "out of catalogue": the service fetches the
+insured place's catalogue (falling back along :func:`catalogue_regions`) before pricing, and
+refuses with :data:`DEVICE_CATALOGUE_MISSING` only when none exists.
 """
 
 from __future__ import annotations
@@ -24,7 +41,7 @@ from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.filings import FiledDevice, Filing
 from adapter.domain.money import ZERO, is_fen
 from adapter.domain.pricing import PersonalReason, PricedLine
-from adapter.domain.rules import Rule
+from adapter.domain.rules import Finding, Rule
 
 DEVICE_WITHIN_LIMIT = Rule(
     "PR_DEVICE_WITHIN_LIMIT",
@@ -36,19 +53,50 @@ DEVICE_OVER_LIMIT = Rule(
     "N§34, B§35",
     "辅助器具费用超过最高支付限额（{limit}元），按限额支付，超出部分由个人支付",
 )
+DEVICE_ITEM_SUMMED = Rule(
+    "PR_DEVICE_ITEM_SUMMED",
+    "N§34, B§35",
+    "同一器具本次配置共{lines}行，合计{total}元，按一个最高支付限额（{limit}元）计算；"
+    "本行基金支付{fund}元",
+)
 DEVICE_NOT_IN_CATALOGUE = Rule(
-    "PR_DEVICE_NOT_IN_CATALOGUE", "N§32, N§34, B§35", "不在参保地辅助器具配置目录内，基金不予支付"
+    "PR_DEVICE_NOT_IN_CATALOGUE",
+    "N§32, N§34",
+    "不在参保地辅助器具配置目录内，基金不予支付，由个人支付",
 )
 DEVICE_NOT_ON_NOTICE = Rule(
     "PR_DEVICE_NOT_ON_NOTICE",
     "N§34, B§34",
-    "未列入配置费用核付通知单（备案的辅助器具），基金不予支付",
+    "未列入核付通知单：{name}不在参保地配置费用核付通知单上，基金不予支付，由个人支付",
 )
 DEVICE_MIN_YEARS = Rule(
     "PR_DEVICE_MIN_YEARS",
     "N§34, 附表2",
-    "距上次配置（{last}）未满最低使用年限（{years}年），更换费用基金不予支付",
+    "最低使用年限内更换：距上次配置（{last}，{where}）未满最低使用年限（{years}年），"
+    "参保地核付通知单未核准本次更换，费用由个人支付",
 )
+DEVICE_REPLACEMENT_APPROVED = Rule(
+    "PR_DEVICE_REPLACEMENT_APPROVED",
+    "N§34, 附表2",
+    "{name}距上次配置（{last}，{where}）未满最低使用年限（{years}年），"
+    "参保地核付通知单（{notice}）已核准更换，按最高支付限额支付",
+)
+DEVICE_CATALOGUE_MISSING = Rule(
+    "PR_DEVICE_CATALOGUE_MISSING",
+    "N§32, N§34",
+    "未能取得参保地辅助器具配置目录（已依次查询{regions}，上级系统均无该目录），"
+    "无法按参保地目录和最高支付限额结算，请联系参保地经办机构或信息科",
+)
+
+
+def catalogue_regions(region: str) -> tuple[str, ...]:
+    """Where the insured place's device catalogue may be published, most specific first: the
+    district itself, its city (first four digits + ``00``), its province (first two + ``0000``)."""
+    found: list[str] = []
+    for candidate in (region, region[:4] + "00", region[:2] + "0000"):
+        if len(candidate) == 6 and candidate.isdigit() and candidate not in found:
+            found.append(candidate)
+    return tuple(found) or (region,)
 
 
 @dataclass(frozen=True)
@@ -110,14 +158,112 @@ def filed_limits(
     return limits
 
 
-def _add_years(day: date, years: int) -> date:
+@dataclass(frozen=True)
+class EarlierFitting:
+    """The worker's latest settled fitting of one item (what the counter is shown)."""
+
+    device_code: str
+    device_name: str
+    fitted_on: date
+    where: str  # the institution's name (and code)
+    notice_no: str  # the approval notice it was settled under
+    min_years: int = 0  # the item's minimum years on that fitting's filing (0: unknown)
+    slip_no: str = ""
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A fitting of an item inside its minimum years since ``earlier``."""
+
+    earlier: EarlierFitting
+    min_years: int
+    covered: bool  # a new approval notice lists the item: priced against its limit
+
+    def details(self, filing: Filing) -> dict[str, object]:
+        return {
+            "name": self.earlier.device_name or self.earlier.device_code,
+            "last": self.earlier.fitted_on.isoformat(),
+            "where": self.earlier.where,
+            "years": self.min_years,
+            "notice": filing.approval_notice_no,
+        }
+
+
+def add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
 
 
-def _refused(
+def replacement(
+    code: str, filing: Filing, earlier: Mapping[str, EarlierFitting], fitted_on: date
+) -> Replacement | None:
+    """The replacement a fitting of ``code`` on ``fitted_on`` is, if inside the minimum years
+    (the filed item's, else the earlier fitting's); ``covered`` as the module docstring says."""
+    previous = earlier.get(code)
+    if previous is None:
+        return None
+    filed = filing.device(code)
+    years = filed.min_years if filed is not None else previous.min_years
+    if years <= 0 or fitted_on >= add_years(previous.fitted_on, years):
+        return None
+    covered = filed is not None and previous.notice_no != filing.approval_notice_no
+    return Replacement(previous, years, covered)
+
+
+def device_warnings(
+    items: Sequence[DeviceItem],
+    filing: Filing,
+    earlier: Mapping[str, EarlierFitting],
+    fitted_on: date,
+) -> tuple[Finding, ...]:
+    """What the counter is told before it fits: items off the notice (the worker pays them),
+    replacements inside the minimum years — approved by a new notice, or not (the worker pays
+    them if the counter goes on; these need confirming, see :func:`unconfirmed`)."""
+    found: list[Finding] = []
+    for code, names in _by_code(items).items():
+        again = replacement(code, filing, earlier, fitted_on)
+        if again is not None and again.covered:
+            found.append(DEVICE_REPLACEMENT_APPROVED.warned(code, **again.details(filing)))
+        elif again is not None:
+            found.append(DEVICE_MIN_YEARS.warned(code, **again.details(filing)))
+        elif filing.device(code) is None:
+            found.append(DEVICE_NOT_ON_NOTICE.warned(code, name=names or code))
+    return tuple(found)
+
+
+def unconfirmed(warnings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The warnings the counter must confirm before settling: replacements the worker pays."""
+    return tuple(w for w in warnings if w.code == DEVICE_MIN_YEARS.code)
+
+
+def _by_code(items: Sequence[DeviceItem]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for item in items:
+        names.setdefault(item.device_code, item.device_name)
+    return names
+
+
+def _line(item: DeviceItem, number: int, fitted_at: datetime) -> FeeLine:
+    if item.actual_cost <= 0 or not is_fen(item.actual_cost):
+        raise PricingError(
+            f"辅助器具{item.device_name}的实际费用须为大于0且精确到分的金额",
+            code="DEVICE_COST_INVALID",
+        )
+    return FeeLine(
+        line_id=item.line_id or f"D{number:03d}",
+        item_code=item.device_code,
+        item_name=item.device_name,
+        category=FeeCategory.DEVICE,
+        quantity=Decimal(1),
+        unit_price=item.actual_cost,
+        amount=item.actual_cost,
+        occurred_at=fitted_at,
+    )
+
+
+def _workers(
     line: FeeLine, entry: CatalogueItem | None, rule: Rule, **details: object
 ) -> PricedLine:
     message = rule.message.format(**details)
@@ -126,74 +272,64 @@ def _refused(
     )
 
 
+def _within_limit(
+    lines: Sequence[FeeLine], entry: CatalogueItem, limit: Decimal
+) -> list[PricedLine]:
+    """The lines of one item against one limit: the fund pays the sum up to the limit, taken
+    line by line in order; the worker pays the rest (N§34, B§35)."""
+    total = sum((line.amount for line in lines), ZERO)
+    over = total > limit
+    rule = DEVICE_OVER_LIMIT if over else DEVICE_WITHIN_LIMIT
+    remaining = limit
+    priced = []
+    for line in lines:
+        fund = min(line.amount, remaining)
+        remaining -= fund
+        personal = line.amount - fund
+        if len(lines) == 1:
+            message = rule.message.format(limit=limit)
+        else:
+            message = DEVICE_ITEM_SUMMED.message.format(
+                lines=len(lines), total=total, limit=limit, fund=fund
+            )
+        reason = PersonalReason.OVER_LIMIT if personal else None
+        priced.append(PricedLine(line, entry, fund, personal, rule, reason, message))
+    return priced
+
+
 def price_devices(
     items: Sequence[DeviceItem],
     filing: Filing,
     catalogue: Catalogue,
     insured_region: str,
     fitted_at: datetime,
-    last_fitted: Mapping[str, date] | None = None,
+    earlier: Mapping[str, EarlierFitting] | None = None,
 ) -> tuple[PricedLine, ...]:
-    """Price a fitting's device items; ``last_fitted`` maps device codes to earlier fittings."""
-    last_fitted = last_fitted or {}
-    priced: list[PricedLine] = []
-    for number, item in enumerate(items, start=1):
-        if item.actual_cost <= 0 or not is_fen(item.actual_cost):
-            raise PricingError(
-                f"辅助器具{item.device_name}的实际费用须为大于0且精确到分的金额",
-                code="DEVICE_COST_INVALID",
-            )
-        line = FeeLine(
-            line_id=item.line_id or f"D{number:03d}",
-            item_code=item.device_code,
-            item_name=item.device_name,
-            category=FeeCategory.DEVICE,
-            quantity=Decimal(1),
-            unit_price=item.actual_cost,
-            amount=item.actual_cost,
-            occurred_at=fitted_at,
-        )
-        cost = item.actual_cost
-        filed = filing.device(item.device_code)
-        entry = catalogue.lookup(
-            CatalogueKind.DEVICE, insured_region, item.device_code, fitted_at.date()
-        )
-        previous = last_fitted.get(item.device_code)
-
-        if filed is None:
-            priced.append(_refused(line, entry, DEVICE_NOT_ON_NOTICE))
+    """Price a fitting's device items against the catalogue of ``insured_region`` (the region
+    whose catalogue applies); ``earlier`` maps device codes to the worker's earlier fittings.
+    Lines keep their order; the lines of one item share one limit."""
+    earlier = earlier or {}
+    fitted_on = fitted_at.date()
+    lines = [_line(item, number, fitted_at) for number, item in enumerate(items, start=1)]
+    positions: dict[str, list[int]] = {}
+    for position, line in enumerate(lines):
+        positions.setdefault(line.item_code, []).append(position)
+    priced: list[PricedLine | None] = [None] * len(lines)
+    for code, at in positions.items():
+        group = [lines[p] for p in at]
+        filed = filing.device(code)
+        entry = catalogue.lookup(CatalogueKind.DEVICE, insured_region, code, fitted_on)
+        again = replacement(code, filing, earlier, fitted_on)
+        if again is not None and not again.covered:
+            details = again.details(filing)
+            found = [_workers(line, entry, DEVICE_MIN_YEARS, **details) for line in group]
+        elif filed is None:
+            name = group[0].item_name or code
+            found = [_workers(line, entry, DEVICE_NOT_ON_NOTICE, name=name) for line in group]
         elif entry is None:
-            priced.append(_refused(line, entry, DEVICE_NOT_IN_CATALOGUE))
-        elif previous is not None and fitted_at.date() < _add_years(previous, filed.min_years):
-            priced.append(
-                _refused(
-                    line, entry, DEVICE_MIN_YEARS, last=previous.isoformat(), years=filed.min_years
-                )
-            )
+            found = [_workers(line, entry, DEVICE_NOT_IN_CATALOGUE) for line in group]
         else:
-            limit = applicable_limit(filed, entry).amount
-            if cost <= limit:
-                priced.append(
-                    PricedLine(
-                        line,
-                        entry,
-                        cost,
-                        ZERO,
-                        DEVICE_WITHIN_LIMIT,
-                        None,
-                        DEVICE_WITHIN_LIMIT.message.format(limit=limit),
-                    )
-                )
-            else:
-                priced.append(
-                    PricedLine(
-                        line,
-                        entry,
-                        limit,
-                        cost - limit,
-                        DEVICE_OVER_LIMIT,
-                        PersonalReason.OVER_LIMIT,
-                        DEVICE_OVER_LIMIT.message.format(limit=limit),
-                    )
-                )
-    return tuple(priced)
+            found = _within_limit(group, entry, applicable_limit(filed, entry).amount)
+        for position, result in zip(at, found, strict=True):
+            priced[position] = result
+    return tuple(p for p in priced if p is not None)

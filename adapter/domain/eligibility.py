@@ -119,10 +119,11 @@ APPROVAL_NOTICE = Rule(
     "N§34, B§34",
     "配置费用核付通知单号（{given}）与备案的核付通知单（{filed}）不符，请核对参保地出具的通知单",
 )
+# An item off the notice is the worker's to pay (N§34), not a refusal of the fitting: a warning.
 DEVICES_ON_NOTICE = Rule(
     "EL_DEVICES_ON_NOTICE",
     "N§5, N§34, B§5, B§34",
-    "辅助器具（{items}）未列入已备案的配置费用核付通知单",
+    "辅助器具（{items}）未列入已备案的配置费用核付通知单，基金不予支付，可由个人自费配置",
 )
 
 # A warning is raised this many days before the filing runs out (referrals last 6 months).
@@ -302,7 +303,7 @@ def _device_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
         findings.append(APPROVAL_NOTICE.passed(given=given, filed=filed))
     missing = [code for code in request.device_codes if filing.device(code) is None]
     if missing:
-        findings.append(DEVICES_ON_NOTICE.refused("items", items="、".join(missing)))
+        findings.append(DEVICES_ON_NOTICE.warned("items", items="、".join(missing)))
     elif request.device_codes:
         findings.append(DEVICES_ON_NOTICE.passed(items=""))
     return findings

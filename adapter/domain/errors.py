@@ -6,6 +6,7 @@ meets them, so callers catch by meaning, not by library::
     AdapterError
     ├── DomainError                  a rule of the domain was broken by the request
     │   ├── EligibilityRefused       the worker may not be settled directly (carries every reason)
+    │   │   └── ConfirmationRequired  settles only once the counter confirms what it was warned of
     │   ├── InvalidTransition        the encounter cannot move to that state from where it is
     │   ├── Conflict                 someone else changed or settled it first (retry after refresh)
     │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)
@@ -63,6 +64,13 @@ class EligibilityRefused(DomainError):
             code=first.code if first else None,
             article=first.article if first else None,
         )
+
+
+class ConfirmationRequired(EligibilityRefused):
+    """The request may go on only when the clerk confirms: ``reasons`` are the warnings to
+    confirm (a device replaced inside its minimum years that the worker would pay, 附表2)."""
+
+    code = "CONFIRMATION_REQUIRED"
 
 
 class InvalidTransition(DomainError):

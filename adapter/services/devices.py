@@ -1,12 +1,18 @@
 """Assistive-device fitting (辅助器具配置, N§34, B§34, B§35): settled at the counter.
 
 The worker shows the card and the insured place's payment approval notice. Identity, the
-device filing and the notice are checked (B§34: the notice number must match the filing
-and every item must be on it); the items are priced against the *insured place's* device
-catalogue and limits (N§32, N§34, B§35) — within the limit the fund pays the actual cost, above
-it the limit and the worker the excess; replaced before its minimum years, nothing. One
-transaction records the fitting as an encounter, settles it, and queues ``WI2701`` due
-settled-at + 30 minutes (N§34, B§35).
+device filing and the notice are checked (B§34: the notice number must match the filing). The
+insured place's device catalogue is made available first — fetched from upstream when it is
+not loaded, with the district → city → province fallback (:mod:`.device_catalogues`) — before
+any transaction opens. The items are then priced against that catalogue and the limits (N§32,
+N§34, B§35): the lines of one item share one limit; an item off the notice is the worker's
+(N§34), with a warning, and the rest is settled; a replacement inside the minimum years is
+priced against a new notice that approves it, and otherwise settles only once the counter
+confirms that the worker pays it (附表2). One transaction records the fitting as an encounter,
+settles it, and queues ``WI2701`` due settled-at + 30 minutes (N§34, B§35).
+
+:meth:`DeviceFittings.presettle` prices the same way and writes nothing (but the catalogue
+cache): what the counter is warned of before it fits.
 
 The same fitting submitted twice (same worker, notice, time and items) returns the first
 settlement, flagged ``replayed``.
@@ -17,24 +23,35 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from adapter.domain.devices import DeviceItem, DeviceLimit, filed_limits, price_devices
+from adapter.domain.devices import (
+    DeviceItem,
+    DeviceLimit,
+    EarlierFitting,
+    Replacement,
+    device_warnings,
+    filed_limits,
+    price_devices,
+    replacement,
+    unconfirmed,
+)
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
-from adapter.domain.errors import EligibilityRefused, InvalidMessage
+from adapter.domain.errors import ConfirmationRequired, EligibilityRefused, InvalidMessage
 from adapter.domain.filings import Filing
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedBill
 from adapter.domain.rules import Finding
-from adapter.domain.settlement import Settlement, make_bill, settlement_day
+from adapter.domain.settlement import Bill, Settlement, make_bill, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
+from adapter.services.device_catalogues import DeviceCatalogues
 from adapter.services.eligibility import decide
-from adapter.services.identity import Identity, cache, masked_card
+from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.uploads import queue_upload
 from adapter.store.uow import UnitOfWork
 
@@ -45,6 +62,9 @@ class FitDevices:
     approval_notice_no: str
     items: tuple[DeviceItem, ...]
     fitted_at: datetime
+    # The counter was shown the replacements inside the minimum years the worker pays, and
+    # goes on (附表2); without it such a fitting is refused with ConfirmationRequired.
+    replacement_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,27 @@ class Fitted:
     upload: QueuedUpload | None
     replayed: bool = False
     warnings: tuple[Finding, ...] = ()
+    filing: Filing | None = None  # the device filing (its limits, for the per-item totals)
+
+
+@dataclass(frozen=True)
+class DevicePresettlement:
+    """What :meth:`DeviceFittings.fit` would settle, and what the counter is warned of."""
+
+    bill: Bill
+    filing: Filing
+    catalogue_region: str
+    warnings: tuple[Finding, ...]
+    needs_confirmation: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class CounterView:
+    """The filed items as the counter sees them before fitting: limits and replacements."""
+
+    limits: dict[str, DeviceLimit | None]
+    replacements: dict[str, Replacement]
+    catalogue_region: str
 
 
 def fitting_key(psn_no: str, request: FitDevices) -> str:
@@ -62,28 +103,57 @@ def fitting_key(psn_no: str, request: FitDevices) -> str:
     return "DEV" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:28].upper()
 
 
-def last_fitted(uow: UnitOfWork, psn_no: str) -> dict[str, date]:
-    """Each device code's latest settled fitting for the worker (minimum years, 附表2)."""
-    latest: dict[str, date] = {}
+def earlier_fittings(
+    ctx: ServiceContext, uow: UnitOfWork, psn_no: str
+) -> dict[str, EarlierFitting]:
+    """Each device item's latest settled fitting for the worker that the fund paid for (the
+    minimum years protect the fund; a fitting the worker paid alone starts no clock), with
+    the notice it was settled under and the item's minimum years on that filing (附表2)."""
+    latest: dict[str, EarlierFitting] = {}
     for record in uow.encounters.list_for_person(psn_no):
-        if record.encounter.kind is not EncounterKind.DEVICE:
+        encounter = record.encounter
+        if encounter.kind is not EncounterKind.DEVICE:
             continue
-        settlement = uow.settlements.find_active(record.encounter.id)
+        settlement = uow.settlements.find_active(encounter.id)
         if settlement is None:
             continue
+        filing = uow.filings.get(encounter.filing_no)
+        where = _where(ctx, uow, encounter.institution_code)
+        day = settlement.bill.discharged_on  # the fitting date (附表2 counts from it)
         for line in settlement.bill.lines:
-            day = settlement.bill.discharged_on  # the fitting date (附表2 counts from it)
             code = line.line.item_code
-            latest[code] = max(day, latest.get(code, day))
+            if line.fund_pay <= 0 or (code in latest and latest[code].fitted_on >= day):
+                continue
+            filed = filing.device(code) if filing is not None else None
+            latest[code] = EarlierFitting(
+                device_code=code,
+                device_name=line.line.item_name or code,
+                fitted_on=day,
+                where=where,
+                notice_no=filing.approval_notice_no if filing is not None else "",
+                min_years=filed.min_years if filed is not None else 0,
+                slip_no=settlement.slip_no,
+            )
     return latest
+
+
+def _where(ctx: ServiceContext, uow: UnitOfWork, code: str) -> str:
+    if code == ctx.institution.code:
+        return f"{ctx.institution.name}（{code}）"
+    known = uow.institutions.get(code)
+    return f"{known.name}（{code}）" if known is not None and known.name else code
 
 
 class DeviceFittings:
     def __init__(self, ctx: ServiceContext, identity: Identity):
         self._ctx = ctx
         self._identity = identity
+        self._catalogues = DeviceCatalogues(ctx)
 
-    def fit(self, request: FitDevices, *, actor: str) -> Fitted:
+    def _checked(
+        self, request: FitDevices, *, actor: str
+    ) -> tuple[WorkerFacts, Filing, tuple[Finding, ...]]:
+        """Identity, filing and notice (upstream reads, no transaction held); refusals audited."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
         if not request.items:
@@ -99,39 +169,78 @@ class DeviceFittings:
             approval_notice_no=request.approval_notice_no,
             device_codes=[i.device_code for i in request.items],
         )
-        person = facts.person
         if not decision.eligible or decision.filing is None:
-            with ctx.uow() as uow:
-                cache(uow, facts)
-                uow.audit.append(
-                    actor=actor,
-                    action="device.fit_refused",
-                    subject_type="person",
-                    subject_id=person.psn_no,
-                    details={
-                        "card": masked_card(request.card),
-                        "reasons": [f"{r.code} ({r.article})" for r in decision.reasons],
-                    },
-                )
-                uow.commit()
+            self._refused(request, facts, decision.reasons, actor=actor)
             raise EligibilityRefused(decision.reasons)
-        filing = decision.filing
+        return facts, decision.filing, decision.warnings
+
+    def _refused(
+        self, request: FitDevices, facts: WorkerFacts, reasons: Sequence[Finding], *, actor: str
+    ) -> None:
+        with self._ctx.uow() as uow:
+            cache(uow, facts)
+            uow.audit.append(
+                actor=actor,
+                action="device.fit_refused",
+                subject_type="person",
+                subject_id=facts.person.psn_no,
+                details={
+                    "card": masked_card(request.card),
+                    "reasons": [f"{r.code} ({r.article})" for r in reasons],
+                },
+            )
+            uow.commit()
+
+    def _region(self, request: FitDevices, facts: WorkerFacts, *, actor: str) -> str:
+        """The insured place's catalogue, fetched if need be, before any transaction opens."""
+        try:
+            return self._catalogues.resolve(facts.person.insured_admdvs, actor=actor)
+        except EligibilityRefused as refused:
+            self._refused(request, facts, refused.reasons, actor=actor)
+            raise
+
+    def _price(
+        self, uow: UnitOfWork, request: FitDevices, filing: Filing, region: str, psn_no: str
+    ) -> tuple[Bill, tuple[Finding, ...]]:
+        ctx = self._ctx
+        fitted_local = ctx.local(request.fitted_at)
+        earlier = earlier_fittings(ctx, uow, psn_no)
+        priced = price_devices(
+            request.items,
+            filing,
+            uow.catalogue.device_catalogue(region),
+            region,
+            fitted_local,
+            earlier,
+        )
+        warnings = device_warnings(request.items, filing, earlier, fitted_local.date())
+        return make_bill(PricedBill(priced, ()), fitted_local, fitted_local), warnings
+
+    def presettle(self, request: FitDevices, *, actor: str) -> DevicePresettlement:
+        """Price the fitting as :meth:`fit` would and say what the counter must know before
+        fitting; settles nothing (the catalogue fetched on the way is kept)."""
+        facts, filing, checked = self._checked(request, actor=actor)
+        region = self._region(request, facts, actor=actor)
+        with self._ctx.uow() as uow:
+            bill, warnings = self._price(uow, request, filing, region, facts.person.psn_no)
+        found = _merge(checked, warnings)
+        return DevicePresettlement(bill, filing, region, found, unconfirmed(found))
+
+    def fit(self, request: FitDevices, *, actor: str) -> Fitted:
+        ctx = self._ctx
+        facts, filing, checked = self._checked(request, actor=actor)
+        region = self._region(request, facts, actor=actor)
+        person = facts.person
         key = fitting_key(person.psn_no, request)
         with ctx.uow(immediate=True) as uow:
             replay = self._replay(uow, key)
             if replay is not None:
                 return replay
-            catalogue = uow.catalogue.device_catalogue(person.insured_admdvs)
-            fitted_local = ctx.local(request.fitted_at)
-            priced = price_devices(
-                request.items,
-                filing,
-                catalogue,
-                person.insured_admdvs,
-                fitted_local,
-                last_fitted(uow, person.psn_no),
-            )
-            bill = make_bill(PricedBill(priced, ()), fitted_local, fitted_local)
+            bill, priced_warnings = self._price(uow, request, filing, region, person.psn_no)
+            warnings = _merge(checked, priced_warnings)
+            pending = unconfirmed(warnings)
+            if pending and not request.replacement_confirmed:
+                raise ConfirmationRequired(pending)
             encounter = Encounter(
                 id=ids.encounter_id(),
                 kind=EncounterKind.DEVICE,
@@ -178,28 +287,50 @@ class DeviceFittings:
                     "settlement_id": settlement.id,
                     "slip_no": settlement.slip_no,
                     "approval_notice_no": filing.approval_notice_no,
+                    "catalogue_region": region,
                     "items": [i.device_code for i in request.items],
+                    "warnings": [f"{w.code} ({w.field})" for w in warnings],
+                    "replacement_confirmed": bool(pending),
                     "total": str(bill.breakdown.total),
                     "fund_pay": str(bill.breakdown.fund_pay),
                     "msgid": upload.msgid,
                 },
             )
             uow.commit()
-        return Fitted(settlement, upload, warnings=decision.warnings)
+        return Fitted(settlement, upload, warnings=warnings, filing=filing)
 
-    def limits(
-        self, filing: Filing, insured_region: str, at: datetime
-    ) -> dict[str, DeviceLimit | None]:
-        """The limit :meth:`fit` would apply to each filed item at ``at``, for the counter to
-        show before anything is settled; changes nothing."""
+    def counter_view(
+        self, filing: Filing, insured_region: str, psn_no: str, at: datetime, *, actor: str
+    ) -> CounterView:
+        """What the counter shows for each filed item before anything is settled: the limit
+        :meth:`fit` would apply and any replacement inside the minimum years (with the earlier
+        fitting). Fetches the catalogue if need be; settles nothing."""
         require_aware(at, "at")
+        region = self._catalogues.resolve(insured_region, actor=actor)
+        on = self._ctx.local_date(at)
         with self._ctx.uow() as uow:
-            catalogue = uow.catalogue.device_catalogue(insured_region)
-            return filed_limits(filing, catalogue, insured_region, self._ctx.local_date(at))
+            catalogue = uow.catalogue.device_catalogue(region)
+            limits = filed_limits(filing, catalogue, region, on)
+            earlier = earlier_fittings(self._ctx, uow, psn_no)
+        again = {
+            d.device_code: r
+            for d in filing.devices
+            if (r := replacement(d.device_code, filing, earlier, on)) is not None
+        }
+        return CounterView(limits, again, region)
 
     def _replay(self, uow: UnitOfWork, key: str) -> Fitted | None:
         record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
         if record is None:
             return None
         settlements: Sequence[Settlement] = uow.settlements.list_for_encounter(record.encounter.id)
-        return Fitted(settlements[-1], None, replayed=True) if settlements else None
+        if not settlements:
+            return None
+        filing = uow.filings.get(record.encounter.filing_no)
+        return Fitted(settlements[-1], None, replayed=True, filing=filing)
+
+
+def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """The eligibility check's warnings and pricing's: an item off the notice is said once,
+    by pricing (per item, with the reason the slip prints)."""
+    return (*(w for w in checked if w.code != "EL_DEVICES_ON_NOTICE"), *priced)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from adapter.domain.device_totals import DeviceTotal, device_totals, out_of_catalogue_parts
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory
 from adapter.domain.people import mask_citizen_id
-from adapter.domain.pricing import PricedLine
+from adapter.domain.pricing import PersonalReason, PricedLine
 from adapter.domain.settlement import Breakdown, CategoryTotal, Settlement, SettlementStatus
 from adapter.services.container import Services
 from adapter.services.payloads import diagnosis_of
@@ -91,6 +92,10 @@ class Slip:
     operator: str
     settled_at: datetime
     device_notice_no: str = ""
+    # A fitting: each item once with its lines summed and its limit (N§34, B§35), and the
+    # out-of-catalogue part split by its reasons (未列入核付通知单, 最低使用年限内更换).
+    devices: tuple[DeviceTotal, ...] = ()
+    out_of_catalogue_parts: tuple[tuple[str, Decimal], ...] = ()
 
     title = TITLE
     excluded_note = EXCLUDED_NOTE
@@ -104,10 +109,15 @@ class Slip:
         return FeeCategory(value).label
 
 
-def _line(priced: PricedLine) -> SlipLine:
+SUMMED_NOTE = "同一器具合并计算限额，合计与限额见辅助器具汇总"
+
+
+def _line(priced: PricedLine, summed: frozenset[str] = frozenset()) -> SlipLine:
     line, item = priced.line, priced.item
     reason = ""
-    if priced.personal_pay != 0:
+    if line.item_code in summed and priced.reason is PersonalReason.OVER_LIMIT:
+        reason = f"{SUMMED_NOTE}（{priced.rule.article}）"  # the sum and limit shown once
+    elif priced.personal_pay != 0:
         reason = f"{priced.message or priced.rule.message}（{priced.rule.article}）"
     return SlipLine(
         category=line.category.label,
@@ -118,7 +128,9 @@ def _line(priced: PricedLine) -> SlipLine:
         amount=priced.amount,
         fund_pay=priced.fund_pay,
         personal_pay=priced.personal_pay,
-        in_catalogue=priced.in_catalogue,
+        # Counted in the out-of-catalogue part (an item off the notice or replaced inside its
+        # minimum years, N§34, 附表2): labelled so, even when the catalogue lists the item.
+        in_catalogue=priced.in_catalogue and priced.reason is not PersonalReason.OUT_OF_CATALOGUE,
         reason=reason,
     )
 
@@ -133,6 +145,9 @@ def build_slip(services: Services, settlement_id: str) -> Slip:
         filing = uow.filings.get(encounter.filing_no)
     bill = settlement.bill
     institution = ctx.institution
+    is_device = encounter.kind is EncounterKind.DEVICE
+    devices = device_totals(bill.lines, filing) if is_device else ()
+    summed = frozenset(d.device_code for d in devices if d.lines > 1)
     return Slip(
         settlement_id=settlement.id,
         slip_no=settlement.slip_no,
@@ -168,7 +183,7 @@ def build_slip(services: Services, settlement_id: str) -> Slip:
             CategoryTotal(FeeCategory(c.category).label, c.total, c.fund_pay, c.personal_pay)
             for c in bill.by_category()
         ),
-        lines=tuple(_line(p) for p in bill.lines),
+        lines=tuple(_line(p, summed) for p in bill.lines),
         excluded=tuple(
             ExcludedLine(
                 line.category.label, line.item_name or line.item_code, line.quantity, line.amount
@@ -179,4 +194,6 @@ def build_slip(services: Services, settlement_id: str) -> Slip:
         operator=settlement.operator,
         settled_at=settlement.settled_at,
         device_notice_no=filing.approval_notice_no if filing else "",
+        devices=devices,
+        out_of_catalogue_parts=out_of_catalogue_parts(bill.lines) if is_device else (),
     )

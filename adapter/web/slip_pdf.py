@@ -35,6 +35,10 @@ LINE_COLUMNS = ("费用类别", "项目名称", "单位", "单价", "数量", "�
                 "目录内/外", "个人自付原因")  # fmt: skip
 LINE_WIDTHS = (14, 34, 9, 15, 11, 16, 16, 16, 13, 46)
 LINE_ALIGN = ("LEFT", "LEFT", "LEFT", *("RIGHT",) * 5, "LEFT", "LEFT")
+DEVICE_COLUMNS = ("器具编码", "器具名称", "行数", "合计金额", "最高支付限额", "基金支付",
+                  "个人自付", "个人自付原因")  # fmt: skip
+DEVICE_WIDTHS = (20, 34, 10, 18, 20, 18, 18, 52)
+DEVICE_ALIGN = ("LEFT", "LEFT", *("RIGHT",) * 5, "LEFT")
 
 
 class SlipFontMissing(AdapterError):
@@ -104,6 +108,17 @@ def _line_rows(slip: Slip) -> list[list[str]]:
     return rows
 
 
+def _device_rows(slip: Slip) -> list[list[str]]:
+    rows = [list(DEVICE_COLUMNS)]
+    for d in slip.devices:
+        limit = money(d.limit) if d.limit is not None else "—"
+        rows.append(
+            [d.device_code, d.device_name, str(d.lines), money(d.amount), limit,
+             money(d.fund_pay), money(d.personal_pay), d.reason]
+        )  # fmt: skip
+    return rows
+
+
 def render_pdf(slip: Slip, font: Path, zone: ZoneInfo, printed_at: datetime) -> bytes:
     """The slip as PDF bytes; times shown in ``zone`` (the institution's)."""
     settled = slip.settled_at.astimezone(zone)
@@ -161,6 +176,18 @@ def render_pdf(slip: Slip, font: Path, zone: ZoneInfo, printed_at: datetime) -> 
         head=True,
         align=("RIGHT",) * 6,
     )
+    if slip.out_of_catalogue_parts:
+        parts = "；".join(
+            f"{label} {money(amount)}元" for label, amount in slip.out_of_catalogue_parts
+        )
+        pdf.multi_cell(0, 5, f"目录外（个人支付）其中：{parts}", new_x="LMARGIN", new_y="NEXT")
+    if slip.devices:
+        pdf.ln(2)
+        pdf.cell(0, 6, "辅助器具汇总（每件器具本次配置按一个最高支付限额计算）",
+                 new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+        pdf.set_font("cjk", size=7.5)
+        _rows(pdf, _device_rows(slip), DEVICE_WIDTHS, head=True, align=DEVICE_ALIGN)
+        pdf.set_font("cjk", size=9)
     pdf.ln(2)
     pdf.cell(0, 6, "费用明细", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=7.5)

@@ -1,23 +1,34 @@
-"""``POST /api/v1/device-fittings`` (device counter): check the card, the device filing and the
-payment approval notice (B§34), price against the insured place's catalogue and limits
-(N§34, B§35), settle, queue WI2701 due in 30 minutes (N§34)."""
+"""``/api/v1/device-fittings`` (device counter): check the card, the device filing and the
+payment approval notice (B§34), fetch the insured place's device catalogue when it is not
+loaded (N§32), price against it and the limits — one limit per item per fitting (N§34, B§35)
+— settle, queue WI2701 due in 30 minutes (N§34).
+
+``POST …/presettle`` prices the same fitting and settles nothing: the warnings the counter
+must know before fitting (an item off the notice is the worker's, N§34; a replacement inside
+the minimum years, 附表2). A replacement the worker would pay is settled only with
+``replacement_confirmed: true``; without it the fitting answers 409 naming the earlier
+fitting (date, item, where)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from adapter.api.routes.common import (
     CardIn,
     Device,
     FindingOut,
+    Money,
     MoneyIn,
     ServicesDep,
     Strict,
     UploadOut,
     examples,
 )
-from adapter.api.routes.views import SettlementOut
+from adapter.api.routes.views import BillOut, SettlementOut
+from adapter.domain.device_totals import DeviceTotal, device_totals
 from adapter.domain.devices import DeviceItem
 from adapter.services.devices import FitDevices
 
@@ -35,6 +46,11 @@ class FittingIn(Strict):
     approval_notice_no: str = Field(min_length=1, max_length=64)
     items: list[DeviceItemIn] = Field(min_length=1, max_length=50)
     fitted_at: AwareDatetime
+    replacement_confirmed: bool = Field(
+        False,
+        description="the counter was shown the replacements inside the minimum years that the "
+        "worker pays (附表2) and goes on",
+    )
 
     model_config = examples(
         {
@@ -47,34 +63,91 @@ class FittingIn(Strict):
         }
     )
 
+    def to_domain(self) -> FitDevices:
+        return FitDevices(
+            card=self.card.to_domain(),
+            approval_notice_no=self.approval_notice_no.strip(),
+            items=tuple(
+                DeviceItem(i.device_code.strip(), i.device_name, i.actual_cost) for i in self.items
+            ),
+            fitted_at=self.fitted_at,
+            replacement_confirmed=self.replacement_confirmed,
+        )
+
+
+class DeviceTotalOut(BaseModel):
+    """One item of the fitting, its lines summed, and its limit once (N§34, B§35)."""
+
+    device_code: str
+    device_name: str
+    lines: int
+    amount: Money
+    fund_pay: Money
+    personal_pay: Money
+    limit: Money | None
+    reason: str
+
+    @classmethod
+    def of(cls, total: DeviceTotal) -> DeviceTotalOut:
+        return cls(**asdict(total))
+
+
+class FittingOut(SettlementOut):
+    devices: list[DeviceTotalOut] = Field(default_factory=list)
+
+
+class DevicePresettleOut(BillOut):
+    catalogue_region: str = Field(description="the region whose device catalogue priced it")
+    devices: list[DeviceTotalOut]
+    warnings: list[FindingOut]
+    needs_confirmation: list[FindingOut] = Field(
+        description="replacements the worker pays: fit with replacement_confirmed=true"
+    )
+
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=SettlementOut,
+    response_model=FittingOut,
     summary="Fit and settle assistive devices",
     responses={200: {"description": "the same fitting again: its settlement"}},
 )
 def fit(
     body: FittingIn, services: ServicesDep, principal: Device, response: Response
-) -> SettlementOut:
-    fitted = services.devices.fit(
-        FitDevices(
-            card=body.card.to_domain(),
-            approval_notice_no=body.approval_notice_no.strip(),
-            items=tuple(
-                DeviceItem(i.device_code.strip(), i.device_name, i.actual_cost) for i in body.items
-            ),
-            fitted_at=body.fitted_at,
-        ),
-        actor=principal.name,
-    )
+) -> FittingOut:
+    fitted = services.devices.fit(body.to_domain(), actor=principal.name)
     if fitted.replayed:
         response.status_code = status.HTTP_200_OK
-    return SettlementOut.settled(
+    totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    out = FittingOut.settled(
         fitted.settlement,
         services.context.zone,
         upload=UploadOut.of(fitted.upload) if fitted.upload else None,
         warnings=[FindingOut.of(w) for w in fitted.warnings],
         replayed=fitted.replayed,
+        devices=[DeviceTotalOut.of(t) for t in totals],
+    )
+    assert isinstance(out, FittingOut)
+    return out
+
+
+@router.post(
+    "/presettle",
+    response_model=DevicePresettleOut,
+    summary="Price a fitting and say what the counter must know first; settles nothing",
+)
+def presettle(body: FittingIn, services: ServicesDep, principal: Device) -> DevicePresettleOut:
+    preview = services.devices.presettle(body.to_domain(), actor=principal.name)
+    context = services.context
+    return DevicePresettleOut(
+        **BillOut.bill(
+            preview.bill,
+            settles_on=context.local_date(context.now()),
+            catalogue_region=preview.catalogue_region,
+            devices=[
+                DeviceTotalOut.of(t) for t in device_totals(preview.bill.lines, preview.filing)
+            ],
+            warnings=[FindingOut.of(w) for w in preview.warnings],
+            needs_confirmation=[FindingOut.of(w) for w in preview.needs_confirmation],
+        )
     )

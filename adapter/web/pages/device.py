@@ -1,9 +1,19 @@
 """The device counter (辅助器具配置, N§34, B§34, B§35): the card and the insured place's payment
 approval notice, the filed device items with their limits and minimum years, the actual
-costs, settle, print. Above an item's limit the fund pays the limit and the worker the rest.
+costs, settle, print. Above an item's limit the fund pays the limit and the worker the rest;
+the lines of one item share one limit.
 
 The limit shown is the one pricing applies (the lower of the filing's and the insured place's
-catalogue's, N§34, B§35), labelled with which one binds: the clerk quotes the worker that figure."""
+catalogue's, N§34, B§35), labelled with which one binds: the clerk quotes the worker that
+figure. The insured place's catalogue is fetched when it is not loaded (N§32); when none
+exists the check says which.
+
+Where the decision is made, the counter is warned before anything is settled: a filed item
+replaced inside its minimum years shows the earlier fitting (date, item, where) and whether
+a new notice approves it (附表2); the rows for items *not* on the notice say the worker pays
+them (N§34). A fitting with warnings is first priced (presettle) and shown with its warnings;
+the counter settles it by confirming (确认配置结算) — a replacement the worker pays is never
+settled without that confirmation."""
 
 from __future__ import annotations
 
@@ -12,6 +22,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from adapter.domain.device_totals import device_totals
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError
@@ -40,11 +51,11 @@ def device_desk(request: Request, _: DeviceDesk) -> Response:
 def check(
     request: Request,
     services: ServicesDep,
-    _: DeviceDesk,
+    session: DeviceDesk,
     card: Annotated[str, Form()] = "",
     notice: Annotated[str, Form()] = "",
 ) -> Response:
-    """The device filing and the notice, as upstream says now; changes nothing."""
+    """The device filing and the notice, as upstream says now; settles nothing."""
     try:
         card_data = read_card(card)
         if not notice.strip():
@@ -55,24 +66,49 @@ def check(
             now(request).date(),
             approval_notice_no=notice.strip(),
         )
+        decision = answer.decision
+        context: dict[str, object] = {
+            "card_value": card_text(card_data),
+            "notice": notice.strip(),
+            "facts": answer.facts,
+            "decision": decision,
+        }
+        if not decision.eligible:
+            context["refusal"] = refusal_of(decision.reasons)
+        elif decision.filing is not None and answer.facts is not None:
+            person = answer.facts.person
+            context["view"] = services.devices.counter_view(
+                decision.filing,
+                person.insured_admdvs,
+                person.psn_no,
+                now(request),
+                actor=session.user.name,
+            )
     except FormError as exc:
         return _desk(request, error=str(exc), notice=notice)
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
-    decision = answer.decision
-    context: dict[str, object] = {
-        "card_value": card_text(card_data),
-        "notice": notice.strip(),
-        "facts": answer.facts,
-        "decision": decision,
-    }
-    if not decision.eligible:
-        context["refusal"] = refusal_of(decision.reasons)
-    elif decision.filing is not None and answer.facts is not None:
-        context["limits"] = services.devices.limits(
-            decision.filing, answer.facts.person.insured_admdvs, now(request)
-        )
     return _desk(request, **context)
+
+
+def _items(
+    code: list[str] | None, name: list[str] | None, cost: list[str] | None
+) -> tuple[DeviceItem, ...]:
+    """The rows given an actual cost; a row for an item off the notice needs its code."""
+    code, name, cost = code or [], name or [], cost or []
+    if not len(code) == len(name) == len(cost):
+        raise FormError("表单内容不完整，请重新核验并读取备案器具")
+    items = []
+    for c, n, v in zip(code, name, cost, strict=True):
+        if not v.strip():
+            continue
+        if not c.strip():
+            raise FormError(f"请填写{n.strip() or '其他器具'}的器具编码")
+        label = n.strip() or c.strip()
+        items.append(DeviceItem(c.strip(), label, amount(v, f"{label}的实际费用")))
+    if not items:
+        raise FormError("请至少填写一件辅助器具的实际费用")
+    return tuple(items)
 
 
 @router.post("/fit", response_class=HTMLResponse, dependencies=[Csrf])
@@ -85,22 +121,31 @@ def fit(
     code: Annotated[list[str] | None, Form()] = None,
     name: Annotated[list[str] | None, Form()] = None,
     cost: Annotated[list[str] | None, Form()] = None,
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    """Settle the items given an actual cost (the others are not fitted this time)."""
+    """Settle the items given an actual cost (the others are not fitted this time). With any
+    warning, the fitting is first priced and shown with its warnings; ``confirmed`` settles it."""
     try:
-        items = tuple(
-            DeviceItem(c, n, amount(v, f"{n}的实际费用"))
-            for c, n, v in zip(code or [], name or [], cost or [], strict=True)
-            if v.strip()
+        items = _items(code, name, cost)
+        at = now(request)
+        request_ = FitDevices(
+            read_card(card), notice.strip(), items, at, replacement_confirmed=bool(confirmed)
         )
-        if not items:
-            raise FormError("请至少填写一件辅助器具的实际费用")
-        fitted = services.devices.fit(
-            FitDevices(read_card(card), notice.strip(), items, now(request)),
-            actor=session.user.name,
-        )
+        if not confirmed:
+            preview = services.devices.presettle(request_, actor=session.user.name)
+            if preview.warnings:
+                return _desk(
+                    request,
+                    preview=preview,
+                    preview_devices=device_totals(preview.bill.lines, preview.filing),
+                    card_value=card,
+                    notice=notice.strip(),
+                    items=items,
+                )
+        fitted = services.devices.fit(request_, actor=session.user.name)
     except FormError as exc:
         return _desk(request, error=str(exc), notice=notice)
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
-    return _desk(request, fitted=fitted)
+    totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    return _desk(request, fitted=fitted, fitted_devices=totals)

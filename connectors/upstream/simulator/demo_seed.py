@@ -330,6 +330,11 @@ def _catalogue(today: date) -> list[dict[str, Any]]:
         ("310100", "SH-FZ-0602", "肘拐", "副", "200.00"),
         ("130100", "HB-FZ-0101", "前臂假肢（索控式）", "具", "9000.00"),
         ("130100", "HB-FZ-0501", "普通轮椅", "台", "1000.00"),
+        # A province-wide catalogue (江苏省): its cities and districts publish none of their
+        # own, so a worker insured there is priced against the province's (N§32). Regions
+        # absent here (e.g. 山东 37xxxx) publish none at all.
+        ("320000", "JS-FZ-0101", "前臂假肢（索控式）", "具", "12000.00"),
+        ("320000", "JS-FZ-0501", "普通轮椅", "台", "1100.00"),
     ]
     return (
         [item("drug", c, n, u) for c, n, u in drugs]

@@ -13,6 +13,7 @@ from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator.demo_seed import citizen_id, demo_seed
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, Site
+from tests.integration.services.device_world import device_worker
 
 NOTICE = "沪工伤辅核〔2026〕第0421号"
 
@@ -37,7 +38,7 @@ def test_a_device_over_its_limit_is_paid_to_the_limit_and_the_rest_by_the_worker
     arm = devices.locator("tr", has_text="SH-FZ-0101")
     expect(arm).to_contain_text("28000.00")
     expect(arm).to_contain_text("年")
-    expect(devices.locator("tbody tr")).to_have_count(2)
+    expect(devices.locator("tbody tr:not(.off-notice)")).to_have_count(2)
     shot(page, "filed-devices")
     page.get_by_label("前臂假肢（肌电控制）实际费用").fill("30500.00")
     page.get_by_label("前臂假肢（肌电控制）实际费用").press("Enter")
@@ -142,3 +143,122 @@ def test_the_counter_shows_the_limit_pricing_applies_the_lower_of_filing_and_cat
         "超过最高支付限额（1200.00元）"
     )
     shot(page, "binding-limits-fitted")
+
+
+# --- the counter is warned where it decides (N§34, B§34, B§35, 附表2, N§32) ----------------
+
+
+def _check(
+    page: Page, site: Site, card_no: str, notice: str = NOTICE, *, signed_in: bool = False
+) -> None:
+    if signed_in:
+        page.goto(f"{site.base}/web/device")
+    else:
+        sign_in(page, site, USERS["device"], path="/web/device")
+    page.locator("#card").fill(card_no)
+    page.locator("#notice").fill(notice)
+    page.locator("#notice").press("Enter")
+
+
+def _slip(page: Page) -> Page:
+    with page.context.expect_page() as opened:
+        page.get_by_test_id("print-slip").click()
+    return opened.value
+
+
+def test_n34_b35_page_two_lines_of_one_device_show_the_sum_and_the_limit_once(
+    page: Page, site: Site
+) -> None:
+    card_no = device_worker(site.simulator.url, "P081")
+    _check(page, site, card_no)
+    page.get_by_label("前臂假肢（肌电控制）实际费用").fill("20000.00")
+    page.get_by_label("其他器具1编码").fill("SH-FZ-0101")  # a second line of the same item
+    page.get_by_label("其他器具1名称").fill("前臂假肢（肌电控制）")
+    page.get_by_label("其他器具1实际费用").fill("15000.00")
+    page.get_by_label("其他器具1实际费用").press("Enter")
+
+    expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+    arm = page.get_by_test_id("device-totals").locator("tr[data-code=SH-FZ-0101]")
+    expect(arm.get_by_test_id("device-sum")).to_have_text("35000.00")
+    expect(arm.get_by_test_id("device-limit")).to_have_text("28000.00")
+    expect(page.get_by_test_id("device-fund")).to_have_text("28000.00")
+    shot(page, "one-limit")
+    slip = _slip(page)
+    slip_arm = slip.get_by_test_id("device-totals").locator("tr[data-code=SH-FZ-0101]")
+    expect(slip_arm.get_by_test_id("device-limit")).to_have_text("28000.00")
+    expect(slip.get_by_test_id("device-totals").locator("tbody tr")).to_have_count(1)
+    expect(slip.get_by_test_id("lines")).not_to_contain_text("超过最高支付限额（28000.00元）")
+    shot(page, "one-limit-slip", of=slip)
+
+
+def test_n34_b34_page_an_item_off_the_notice_is_warned_before_fitting_and_the_rest_settled(
+    page: Page, site: Site
+) -> None:
+    card_no = device_worker(site.simulator.url, "P082")
+    _check(page, site, card_no)
+    expect(page.get_by_test_id("off-notice").first).to_contain_text("未列入核付通知单")
+    page.get_by_label("腕手矫形器实际费用").fill("1500.00")
+    page.get_by_label("其他器具1编码").fill("SH-FZ-0501")
+    page.get_by_label("其他器具1名称").fill("普通轮椅")
+    page.get_by_label("其他器具1实际费用").fill("900.00")
+    page.get_by_label("其他器具1实际费用").press("Enter")
+
+    warnings = page.get_by_test_id("preview").get_by_test_id("warnings")
+    expect(warnings.locator("li[data-code=PR_DEVICE_NOT_ON_NOTICE]")).to_contain_text("普通轮椅")
+    expect(page.get_by_test_id("preview-fund")).to_have_text("1500.00")
+    shot(page, "off-notice-warned")
+    page.get_by_test_id("confirm-fit").click()
+
+    expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+    expect(page.get_by_test_id("device-fund")).to_have_text("1500.00")
+    expect(page.get_by_test_id("device-personal")).to_have_text("900.00")
+    slip = _slip(page)
+    expect(slip.get_by_test_id("out-of-catalogue-parts")).to_contain_text("未列入核付通知单 900.00")
+    shot(page, "off-notice-slip", of=slip)
+
+
+def test_n34_fujian2_page_a_replacement_shows_the_earlier_fitting_and_needs_confirming(
+    page: Page, site: Site
+) -> None:
+    card_no = device_worker(site.simulator.url, "P083")
+    _check(page, site, card_no)
+    page.get_by_label("腕手矫形器实际费用").fill("1500.00")
+    page.get_by_label("腕手矫形器实际费用").press("Enter")
+    expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+
+    _check(
+        page, site, card_no, signed_in=True
+    )  # the worker comes back: the counter sees the earlier fitting
+    row = page.get_by_test_id("devices").locator("tr", has_text="SH-FZ-0305")
+    replacement = row.get_by_test_id("replacement")
+    expect(replacement).to_contain_text(f"上次配置 {site.today.isoformat()}")
+    expect(replacement).to_contain_text("示例工伤协议医院")
+    expect(replacement).to_contain_text("由个人支付")
+    shot(page, "replacement-warned")
+    page.get_by_label("腕手矫形器实际费用").fill("1600.00")
+    page.get_by_label("腕手矫形器实际费用").press("Enter")
+
+    preview = page.get_by_test_id("preview")
+    expect(preview.locator("li[data-code=PR_DEVICE_MIN_YEARS]")).to_contain_text(
+        "最低使用年限内更换"
+    )
+    expect(page.get_by_test_id("confirm-fit")).to_contain_text("由个人支付")
+    page.get_by_test_id("confirm-fit").click()
+    expect(page.get_by_test_id("device-personal")).to_have_text("1600.00")
+    slip = _slip(page)
+    expect(slip.get_by_test_id("out-of-catalogue-parts")).to_contain_text(
+        "最低使用年限内更换 1600.00"
+    )
+    shot(page, "replacement-slip", of=slip)
+
+
+def test_n32_page_a_missing_catalogue_is_refused_at_the_check_naming_it(
+    page: Page, site: Site
+) -> None:
+    card_no = device_worker(site.simulator.url, "P084", insured="370102")
+    _check(page, site, card_no)
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal.locator("li[data-code=PR_DEVICE_CATALOGUE_MISSING]")).to_contain_text(
+        "370102、370100、370000"
+    )
+    shot(page, "catalogue-missing")

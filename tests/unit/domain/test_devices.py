@@ -1,4 +1,4 @@
-"""Device pricing against the insured place's catalogue and limits (N§34, B§34, B§35)."""
+"""Device pricing against the insured place's catalogue and limits (N§32, N§34, B§34, B§35)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,22 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.device_totals import device_totals
 from adapter.domain.devices import (
     DeviceItem,
     DeviceLimit,
+    EarlierFitting,
     LimitSource,
     applicable_limit,
+    catalogue_regions,
+    device_warnings,
     filed_limits,
     price_devices,
+    unconfirmed,
 )
 from adapter.domain.errors import PricingError
 from adapter.domain.filings import FiledDevice
@@ -28,6 +35,7 @@ DEVICES = catalogue(
     item(CatalogueKind.DEVICE, "D02", name="轮椅", region=INSURED, limit=D("2000.00")),
 )
 FITTED = at("2026-11-24")
+NOTICE = device_filing().approval_notice_no
 
 
 def price(*items: DeviceItem, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -75,9 +83,17 @@ def test_PR_DEVICE_NOT_IN_CATALOGUE_N32_N34_an_item_outside_the_insured_places_c
     assert line.reason is PersonalReason.OUT_OF_CATALOGUE
 
 
-def test_PR_DEVICE_NOT_ON_NOTICE_B34_an_item_not_on_the_filing_is_not_paid() -> None:
+def test_n34_b34_an_item_not_on_the_notice_is_the_workers_with_its_own_reason() -> None:
     (line,) = price(DeviceItem("D09", "助听器", D("3000.00")))
     assert line.fund_pay == D("0.00") and line.rule.code == "PR_DEVICE_NOT_ON_NOTICE"
+    assert line.reason is PersonalReason.OUT_OF_CATALOGUE
+    assert line.message.startswith("未列入核付通知单") and line.rule.article == "N§34, B§34"
+
+
+def _earlier(last: date, notice: str = NOTICE, code: str = "D01") -> dict[str, EarlierFitting]:
+    return {
+        code: EarlierFitting(code, "上肢假肢", last, "示例工伤协议医院（H11010000001）", notice, 3)
+    }
 
 
 @pytest.mark.parametrize(
@@ -87,13 +103,101 @@ def test_PR_DEVICE_NOT_ON_NOTICE_B34_an_item_not_on_the_filing_is_not_paid() -> 
         (date(2023, 11, 24), True),  # exactly 3 years
     ],
 )
-def test_PR_DEVICE_MIN_YEARS_a_replacement_before_the_minimum_years_is_not_paid(
+def test_n34_fujian2_a_replacement_inside_the_minimum_years_without_a_new_notice_is_the_workers(
     last: date, paid: bool
 ) -> None:
-    (line,) = price(DeviceItem("D01", "上肢假肢", D("9000.00")), last_fitted={"D01": last})
+    # The earlier fitting was settled under the very notice presented again: no new approval.
+    (line,) = price(DeviceItem("D01", "上肢假肢", D("9000.00")), earlier=_earlier(last))
     assert (line.fund_pay == D("9000.00")) is paid
     if not paid:
         assert line.rule.code == "PR_DEVICE_MIN_YEARS" and "3年" in line.message
+        assert line.message.startswith("最低使用年限内更换")
+        assert "2023-11-25" in line.message and "示例工伤协议医院" in line.message
+        assert line.reason is PersonalReason.OUT_OF_CATALOGUE
+
+
+def test_n34_a_replacement_inside_the_minimum_years_approved_by_a_new_notice_is_priced() -> None:
+    earlier = _earlier(date(2025, 6, 1), notice="沪工伤辅核〔2025〕0999号")
+    (line,) = price(DeviceItem("D01", "上肢假肢", D("13000.00")), earlier=earlier)
+    assert (line.fund_pay, line.personal_pay) == (D("12000.00"), D("1000.00"))
+    assert line.rule.code == "PR_DEVICE_OVER_LIMIT"
+    [warning] = device_warnings(
+        [DeviceItem("D01", "上肢假肢", D("13000.00"))], device_filing(), earlier, FITTED.date()
+    )
+    assert warning.code == "PR_DEVICE_REPLACEMENT_APPROVED" and warning.field == "D01"
+    assert "2025-06-01" in warning.message and unconfirmed([warning]) == ()
+
+
+def test_n34_fujian2_an_item_off_the_notice_replaced_inside_its_years_says_so() -> None:
+    earlier = _earlier(date(2025, 6, 1), code="D09")
+    items = [DeviceItem("D09", "助听器", D("3000.00")), DeviceItem("D02", "轮椅", D("1000.00"))]
+    off, wheelchair = price(*items, earlier=earlier)
+    assert off.rule.code == "PR_DEVICE_MIN_YEARS" and off.fund_pay == D("0.00")
+    assert wheelchair.fund_pay == D("1000.00")
+    warnings = device_warnings(items, device_filing(), earlier, FITTED.date())
+    assert [(w.code, w.field) for w in warnings] == [("PR_DEVICE_MIN_YEARS", "D09")]
+    assert unconfirmed(warnings) == warnings
+
+
+def test_n34_b34_an_item_off_the_notice_is_a_warning_not_a_refusal() -> None:
+    items = [DeviceItem("D09", "助听器", D("3000.00")), DeviceItem("D01", "上肢假肢", D("100.00"))]
+    [warning] = device_warnings(items, device_filing(), {}, FITTED.date())
+    assert (warning.code, warning.field, warning.severity.value) == (
+        "PR_DEVICE_NOT_ON_NOTICE",
+        "D09",
+        "warning",
+    )
+    assert "助听器" in warning.message and unconfirmed([warning]) == ()
+
+
+@pytest.mark.parametrize(
+    ("costs", "fund", "personal"),
+    [
+        (("8000.00", "4000.00"), ("8000.00", "4000.00"), ("0.00", "0.00")),  # exactly the limit
+        (("8000.00", "4000.01"), ("8000.00", "4000.00"), ("0.00", "0.01")),  # a fen over it
+        (("12000.00", "12000.00"), ("12000.00", "0.00"), ("0.00", "12000.00")),
+        (("13000.00", "500.00"), ("12000.00", "0.00"), ("1000.00", "500.00")),
+    ],
+)
+def test_PR_DEVICE_ITEM_SUMMED_n34_b35_the_lines_of_one_item_share_one_limit(
+    costs: tuple[str, str], fund: tuple[str, str], personal: tuple[str, str]
+) -> None:
+    lines = price(*(DeviceItem("D01", "上肢假肢", D(c)) for c in costs))
+    assert tuple(str(p.fund_pay) for p in lines) == fund
+    assert tuple(str(p.personal_pay) for p in lines) == personal
+    assert sum(p.fund_pay for p in lines) == min(sum(D(c) for c in costs), D("12000.00"))
+    assert all("共2行" in p.message and "12000.00" in p.message for p in lines)
+    [total] = device_totals(lines, device_filing())
+    assert (total.lines, total.amount, total.limit) == (2, sum(D(c) for c in costs), D("12000.00"))
+    assert (total.fund_pay, total.personal_pay) == (
+        sum(D(f) for f in fund),
+        sum(D(p) for p in personal),
+    )
+
+
+@given(
+    costs=st.lists(
+        st.decimals(min_value="0.01", max_value="20000.00", places=2), min_size=1, max_size=5
+    )
+)
+def test_n34_b35_property_one_item_never_gets_more_than_one_limit(costs: list[Decimal]) -> None:
+    lines = price(*(DeviceItem("D02", "轮椅", c) for c in costs))
+    assert sum(p.fund_pay for p in lines) == min(sum(costs), D("2000.00"))
+    assert all(p.fund_pay + p.personal_pay == p.amount for p in lines)
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        ("310104", ("310104", "310100", "310000")),
+        ("310100", ("310100", "310000")),
+        ("310000", ("310000",)),
+    ],
+)
+def test_n32_the_device_catalogue_falls_back_district_city_province(
+    region: str, expected: tuple[str, ...]
+) -> None:
+    assert catalogue_regions(region) == expected
 
 
 @pytest.mark.parametrize("cost", ["0.00", "-5.00", "100.001"])
@@ -130,3 +234,16 @@ def test_equal_limits_are_named_as_both() -> None:
     entry = item(CatalogueKind.DEVICE, "D01", region=INSURED, limit=D("12000.00"))
     limit = applicable_limit(device_filing().devices[0], entry)
     assert (limit.amount, limit.label) == (D("12000.00"), "备案限额与目录限价相同")
+
+
+def test_lines_keep_their_order_even_with_repeated_line_ids() -> None:
+    lines = price(
+        DeviceItem("D02", "轮椅", D("1500.00"), "X"),
+        DeviceItem("D01", "上肢假肢", D("100.00"), "X"),
+        DeviceItem("D02", "轮椅", D("1000.00"), "X"),
+    )
+    assert [(p.line.item_code, p.fund_pay) for p in lines] == [
+        ("D02", D("1500.00")),
+        ("D01", D("100.00")),
+        ("D02", D("500.00")),
+    ]

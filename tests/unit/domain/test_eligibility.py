@@ -397,10 +397,11 @@ def test_EL_APPROVAL_NOTICE_B34_a_missing_or_different_notice_is_refused(given: 
     assert decision.reasons[0].field == "approval_notice_no"
 
 
-def test_EL_DEVICES_ON_NOTICE_B34_an_item_not_on_the_notice_is_refused() -> None:
+def test_n34_b34_an_item_not_on_the_notice_is_a_warning_not_a_refusal() -> None:
     decision = check_eligibility(device_request(device_codes=("D01", "D77")))
-    assert refused(decision) == {"EL_DEVICES_ON_NOTICE"}
-    assert "D77" in decision.reasons[0].message
+    assert decision.eligible
+    [warning] = [w for w in decision.warnings if w.code == "EL_DEVICES_ON_NOTICE"]
+    assert "D77" in warning.message and warning.article == "N§5, N§34, B§5, B§34"
 
 
 def test_every_refusal_is_reported_not_just_the_first() -> None:

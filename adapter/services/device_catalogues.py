@@ -1,0 +1,76 @@
+"""The insured place's device catalogue, fetched on demand before a fitting is priced.
+
+Devices follow the *insured place's* catalogue (N§32, N§34), and the adapter cannot know in
+advance every insured place its workers come from. A catalogue that is not loaded is therefore
+not "out of catalogue": :meth:`DeviceCatalogues.resolve` finds the region whose catalogue
+applies, asking upstream (``WI1401``, through :class:`CatalogueSync`, which caches the items
+with their version in ``catalogue_update``) when nothing is loaded — the district, then its
+city (first four digits + ``00``), then its province (first two + ``0000``). Only when none of
+them has a catalogue is the fitting refused, naming the catalogue that is missing.
+
+It runs *before* the fitting's transaction: no connection is held while upstream answers.
+Upstream answering "none" for a region is remembered for :data:`EMPTY_FOR` (a download of 0
+items noted in ``catalogue_update``), so a district without a catalogue of its own costs one
+upstream call a day, not one per fitting. Upstream unreachable is
+:class:`~adapter.domain.errors.UpstreamUnavailable` (retry later), never a price of 0.00.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import exists, func, select
+
+from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.devices import DEVICE_CATALOGUE_MISSING, catalogue_regions
+from adapter.domain.errors import EligibilityRefused
+from adapter.services.catalogue_sync import CatalogueSync
+from adapter.services.context import ServiceContext
+from adapter.services.monthly_tables import catalogue_update
+from adapter.store.sql import table
+from adapter.store.tables import CatalogueItemRow
+
+_item = table(CatalogueItemRow)
+EMPTY_FOR = timedelta(hours=24)
+
+
+class DeviceCatalogues:
+    def __init__(self, ctx: ServiceContext):
+        self._ctx = ctx
+        self._sync = CatalogueSync(ctx)
+
+    def resolve(self, insured_region: str, *, actor: str) -> str:
+        """The region whose device catalogue prices a worker insured in ``insured_region``;
+        fetched from upstream when not loaded. :class:`EligibilityRefused` when none exists."""
+        regions = catalogue_regions(insured_region)
+        for region in regions:
+            if self._loaded(region):
+                return region
+            if self._known_empty(region):
+                continue
+            [update] = self._sync.download([(CatalogueKind.DEVICE, region)], actor=actor)
+            if update.items or self._loaded(region):
+                return region
+        named = "、".join(regions)
+        raise EligibilityRefused(
+            (DEVICE_CATALOGUE_MISSING.refused("insured_admdvs", regions=named),)
+        )
+
+    def _loaded(self, region: str) -> bool:
+        query = select(
+            exists().where(_item.c.kind == CatalogueKind.DEVICE.value, _item.c.region == region)
+        )
+        with self._ctx.uow() as uow:
+            return bool(uow.session.execute(query).scalar())
+
+    def _known_empty(self, region: str) -> bool:
+        since = self._ctx.now() - EMPTY_FOR
+        query = select(func.count()).where(
+            catalogue_update.c.kind == CatalogueKind.DEVICE.value,
+            catalogue_update.c.region == region,
+            catalogue_update.c.source == "download",
+            catalogue_update.c["items"] == 0,
+            catalogue_update.c.at >= since,
+        )
+        with self._ctx.uow() as uow:
+            return bool(uow.session.execute(query).scalar())

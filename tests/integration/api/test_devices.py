@@ -1,0 +1,140 @@
+"""The device counter over REST (N§32, N§34, B§34, B§35, 附表2): what the HIS or a counter
+client sees — one limit per item, an item off the notice warned and priced to the worker, a
+replacement inside the minimum years warned and confirmed, a missing catalogue fetched or
+refused — against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.api.conftest import Api
+from tests.integration.services.device_world import (
+    ARM,
+    NAMES,
+    NOTICE,
+    ORTHOSIS,
+    WHEELCHAIR,
+    device_worker,
+)
+from tests.integration.services.helpers import TODAY, local
+from tests.integration.services.support import jobs
+
+FITTINGS = "/api/v1/device-fittings"
+
+
+def _body(
+    *items: tuple[str, str], card_no: str = "310100L0011", hour: int = 9, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "card": {"kind": "physical", "card_no": card_no},
+        "approval_notice_no": NOTICE,
+        "items": [
+            {"device_code": code, "device_name": NAMES.get(code, code), "actual_cost": cost}
+            for code, cost in items
+        ],
+        "fitted_at": local(0, hour).isoformat(),
+        **extra,
+    }
+
+
+def test_n34_b35_rest_lines_of_one_device_share_one_limit_shown_once(api: Api) -> None:
+    body = _body((ARM, "20000.00"), (ARM, "15000.00"))
+    fitted = api.post(FITTINGS, role="device", json=body)
+    assert fitted.status_code == 201, fitted.text
+    f = fitted.json()
+    assert [(line["fund_pay"], line["personal_pay"]) for line in f["lines"]] == [
+        ("20000.00", "0.00"),
+        ("8000.00", "7000.00"),
+    ]
+    assert (f["fund_pay"], f["breakdown"]["over_limit"]) == ("28000.00", "7000.00")
+    [arm] = f["devices"]
+    assert (arm["device_code"], arm["lines"], arm["amount"], arm["limit"]) == (
+        ARM,
+        2,
+        "35000.00",
+        "28000.00",
+    )
+
+
+def test_n34_b34_rest_an_item_off_the_notice_is_warned_before_and_the_rest_is_settled(
+    api: Api, db: Engine
+) -> None:
+    body = _body((ORTHOSIS, "1500.00"), (WHEELCHAIR, "900.00"))
+    checked = api.post(
+        "/api/v1/eligibility",
+        role="device",
+        json={"card": body["card"], "kind": "device", "on": TODAY.isoformat(),
+              "approval_notice_no": NOTICE, "device_codes": [ORTHOSIS, WHEELCHAIR]},
+    )  # fmt: skip
+    assert checked.status_code == 200 and checked.json()["eligible"] is True
+    assert [w["code"] for w in checked.json()["warnings"]] == ["EL_DEVICES_ON_NOTICE"]
+
+    preview = api.post(f"{FITTINGS}/presettle", role="device", json=body)
+    assert preview.status_code == 200, preview.text
+    p = preview.json()
+    assert [(w["code"], w["field"], w["article"]) for w in p["warnings"]] == [
+        ("PR_DEVICE_NOT_ON_NOTICE", WHEELCHAIR, "N§34, B§34")
+    ]
+    assert p["needs_confirmation"] == [] and p["fund_pay"] == "1500.00"
+    assert jobs(db) == []
+
+    fitted = api.post(FITTINGS, role="device", json=body)
+    assert fitted.status_code == 201, fitted.text
+    f = fitted.json()
+    assert (f["fund_pay"], f["out_of_catalogue"]) == ("1500.00", "900.00")
+    assert [w["code"] for w in f["warnings"]] == ["PR_DEVICE_NOT_ON_NOTICE"]
+    off = next(line for line in f["lines"] if line["item_code"] == WHEELCHAIR)
+    assert off["personal_reason"] == "out_of_catalogue"
+    assert off["rule"]["message"].startswith("未列入核付通知单")
+
+
+def test_n34_fujian2_rest_a_replacement_is_confirmed_before_the_worker_pays_it(
+    api: Api, db: Engine
+) -> None:
+    assert api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1500.00"))).status_code == 201
+    again = _body((ORTHOSIS, "1600.00"), hour=15)
+    preview = api.post(f"{FITTINGS}/presettle", role="device", json=again).json()
+    [pending] = preview["needs_confirmation"]
+    assert pending["code"] == "PR_DEVICE_MIN_YEARS" and TODAY.isoformat() in pending["message"]
+
+    refused = api.post(FITTINGS, role="device", json=again)
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    [error] = problem["errors"]
+    assert (error["code"], error["field"], error["article"]) == (
+        "PR_DEVICE_MIN_YEARS",
+        ORTHOSIS,
+        "N§34, 附表2",
+    )
+    assert "最低使用年限内更换" in error["message"] and "示例工伤协议医院" in error["message"]
+    assert len(jobs(db)) == 1  # nothing settled silently
+
+    confirmed = api.post(FITTINGS, role="device", json={**again, "replacement_confirmed": True})
+    assert confirmed.status_code == 201, confirmed.text
+    c = confirmed.json()
+    assert (c["fund_pay"], c["personal_pay"], c["out_of_catalogue"]) == (
+        "0.00",
+        "1600.00",
+        "1600.00",
+    )
+
+
+def test_n32_rest_a_missing_catalogue_falls_back_or_is_refused_naming_it(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    district = device_worker(sim.url, "P071", insured="310104")
+    fitted = api.post(FITTINGS, role="device", json=_body((ARM, "30000.00"), card_no=district))
+    assert fitted.status_code == 201, fitted.text
+    assert fitted.json()["fund_pay"] == "28000.00"  # 上海市's catalogue, not 0.00
+
+    nowhere = device_worker(sim.url, "P072", insured="370102")
+    refused = api.post(FITTINGS, role="device", json=_body((ARM, "300.00"), card_no=nowhere))
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["code"] == "PR_DEVICE_CATALOGUE_MISSING" and error["article"] == "N§32, N§34"
+    assert "370102、370100、370000" in error["message"]
+    assert len(jobs(db)) == 1
