@@ -153,14 +153,17 @@ def monthly_jobs(
 
 
 def housekeeping_job(
-    engine: Engine, queue: QueueSettings, purge_sessions: Callable[[Engine], int]
+    engine: Engine,
+    queue: QueueSettings,
+    purge_sessions: Callable[[Engine], int],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[datetime], str]:
     """The daily clean-up: expired web sessions; delivered upload jobs (payloads and attempt
     history) older than ``queue.retention_days`` — the delivery ledger keeps that each was
     delivered — and ledger entries older than ``queue.ledger_months`` (at least 18)."""
 
     def run(slot: datetime) -> str:
-        now = datetime.now(UTC)
+        now = clock()
         sessions = purge_sessions(engine)
         jobs = admin.purge(engine, timedelta(days=queue.retention_days), now)
         entries = ledger.trim(engine, queue.ledger_months, now)
