@@ -31,7 +31,8 @@ from connectors.upstream.client import ReferenceClient
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.conftest import make_services
-from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee
+from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee, seed, upstream_settlement
+from tests.integration.services.helpers import INSTITUTION
 from tests.support.live import serving
 from upload_queue import UploadQueue, ledger
 
@@ -191,3 +192,28 @@ def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_r
     with db.connect() as connection:
         assert ledger.delivered(connection, line["upload_msgid"])
 
+
+
+def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(
+    world: World, sim: SimulatorServer
+) -> None:
+    a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
+    world.queue.worker().drain()
+    assert httpx.post(f"{sim.url}/_sim/reset").status_code == 200  # upstream lost it
+    world.clock.set(at(d(3, 2), 6))
+    first = world.monthly.reconciliation.run("2026-01", actor="t")
+    assert first.run.outcome == "differences"
+    reconciliations = world.monthly.reconciliation
+    assert reconciliations.unresolved_at_clearing(d(24, 7)) == []  # the day before
+    [flagged] = reconciliations.unresolved_at_clearing(d(25, 7))
+    assert (flagged.month, flagged.cutoff.on, flagged.differences) == ("2026-01", d(25, 7), 1)
+
+    [line] = first.lines  # the agency takes it in: upstream's January lists it again
+    seed(sim.url, figures=[{
+        "fixmedins_code": INSTITUTION, "month": "2026-01", "total": "0", "fund_pay": "0",
+        "psn_pay": "0",
+        "settlements": [upstream_settlement(a.id, d(5), line["total"], line["fund_pay"])],
+    }])  # fmt: skip
+    world.clock.set(at(d(26, 7), 6))
+    assert world.monthly.reconciliation.run("2026-01", actor="t").run.outcome == "balanced"
+    assert reconciliations.unresolved_at_clearing(d(26, 7)) == []
