@@ -69,7 +69,9 @@ def entry_values(delivery: Delivery, at: datetime, receipt: Receipt | None) -> d
     }
 
 
-def record(connection: Connection, delivery: Delivery, at: datetime, receipt: Receipt | None) -> None:
+def record(
+    connection: Connection, delivery: Delivery, at: datetime, receipt: Receipt | None
+) -> None:
     """Write the entry of a delivery, in the caller's transaction (the worker's)."""
     connection.execute(upload_delivery.insert().values(**entry_values(delivery, at, receipt)))
 

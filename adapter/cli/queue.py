@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect
 
+from adapter.domain.errors import AdapterError
 from adapter.settings import Settings, load_settings
 from adapter.store.db import make_engine
 from adapter.wiring.runtime import build_runtime
-from adapter.domain.errors import AdapterError
 from upload_queue import admin, ledger, reporting
 from upload_queue.errors import QueueError
 from upload_queue.jobs import Job
@@ -267,4 +267,3 @@ def _purge(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
         f"{months} months removed)"
     )
     return 0
-

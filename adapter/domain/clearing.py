@@ -81,7 +81,9 @@ class ClearingCalendar:
     def monthly(self, settled_on: date) -> Cutoff:
         """The settlement month's monthly cutoff: day ``monthly_day`` of the next month."""
         year, month = (
-            (settled_on.year + 1, 1) if settled_on.month == 12 else (settled_on.year, settled_on.month + 1)
+            (settled_on.year + 1, 1)
+            if settled_on.month == 12
+            else (settled_on.year, settled_on.month + 1)
         )
         return Cutoff(CutoffKind.MONTHLY, date(year, month, self.monthly_day))
 

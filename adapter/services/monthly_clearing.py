@@ -48,7 +48,9 @@ class UploadTracker(Protocol):
 
     def unfinished(self, session: Any, kinds: Any) -> dict[str, str]: ...
 
-    def deliveries_since(self, session: Any, kinds: Any, since: datetime) -> dict[str, datetime]: ...
+    def deliveries_since(
+        self, session: Any, kinds: Any, since: datetime
+    ) -> dict[str, datetime]: ...
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,9 @@ month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 

@@ -5,7 +5,8 @@ so). The composition root may pass any :class:`OpsConsole` to :func:`adapter.web
 by default :class:`RuntimeOps` duck-types over ``app.state.runtime``: ``queue``
 (``summary()``, ``list_jobs()``, ``retry()``, ``at_risk_margin``), ``call_log.search()``,
 ``hl7.log.search()`` (``hl7`` may be ``None``), ``msgids.next()``, ``audit()``, ``wake()``,
-``engine``, ``monthly.clearing.at_risk()`` (settlements at risk of missing clearing). The backlog and latency history is read from the queue's tables by name.
+``engine``, ``monthly.clearing.at_risk()`` (settlements at risk of missing clearing). The
+backlog and latency history is read from the queue's tables by name.
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ def metrics(request: Request, _: IT) -> Response:
 
 class ClearingGauge:
     """``clearing_settlements_at_risk{cutoff, cutoff_kind, reason}``: settlement uploads at
-    risk of missing the clearing cutoff named (N§35, B§33, B§37; N§43, B§42); refreshed at
-    each scrape, so a cutoff whose uploads were all delivered drops out."""
+    risk of missing the clearing cutoff named (N§35, B§33, B§37; N§43, B§42), and
+    ``clearing_cutoff_days_left{cutoff, cutoff_kind}`` for each of those cutoffs; refreshed
+    at each scrape, so a cutoff whose uploads were all delivered drops out."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.gauge = Gauge(
@@ -62,16 +63,28 @@ class ClearingGauge:
             ["cutoff", "cutoff_kind", "reason"],
             registry=registry,
         )
+        self.days_left = Gauge(
+            "clearing_cutoff_days_left",
+            "Days from today to each clearing cutoff that has settlement uploads at risk "
+            "(negative once passed)",
+            ["cutoff", "cutoff_kind"],
+            registry=registry,
+        )
 
     def refresh(self, report: ClearingReport) -> None:
         counts: dict[tuple[str, str, str], int] = {}
+        left: dict[tuple[str, str], int] = {}
         for item in report.items:
             key = (item.cutoff.on.isoformat(), item.cutoff.kind.value, item.reason.value)
             counts[key] = counts.get(key, 0) + 1
+            left[key[:2]] = item.days_left
         with _gauges_lock:
             self.gauge.clear()
+            self.days_left.clear()
             for (cutoff, kind, reason), count in counts.items():
                 self.gauge.labels(cutoff=cutoff, cutoff_kind=kind, reason=reason).set(count)
+            for (cutoff, kind), days in left.items():
+                self.days_left.labels(cutoff=cutoff, cutoff_kind=kind).set(days)
 
 
 _gauges: dict[int, ClearingGauge] = {}

@@ -113,7 +113,9 @@ def deliver_with(gateway: UpstreamGateway) -> Callable[[Delivery], Receipt]:
             context=str(payload.get("context", delivery.ordering_key or "")),
         )
         # a write that returns was accepted: infcode 0 (a refusal raises UpstreamRejected)
-        return Receipt(reference=msgid, reply_code="0", reply_ref=str(getattr(ack, "refmsgid", "") or ""))
+        return Receipt(
+            reference=msgid, reply_code="0", reply_ref=str(getattr(ack, "refmsgid", "") or "")
+        )
 
     return deliver
 

@@ -77,9 +77,7 @@ def test_n35_a_settlement_whose_upload_waits_is_listed_at_risk_on_the_it_page(
     )
 
     def delivered() -> bool:
-        return not any(
-            i.setl_id == setl_id for i in site.runtime.monthly.clearing.at_risk().items
-        )
+        return not any(i.setl_id == setl_id for i in site.runtime.monthly.clearing.at_risk().items)
 
     eventually(delivered, timeout=30)
     page.reload()

@@ -64,9 +64,7 @@ class World:
 
 
 @pytest.fixture
-def world(
-    db: Engine, client: ReferenceClient, clock: SetClock, msgids: MsgidSequence
-) -> World:
+def world(db: Engine, client: ReferenceClient, clock: SetClock, msgids: MsgidSequence) -> World:
     queue = UploadQueue(db, clock=clock.now, registry=CollectorRegistry())
     register_upload_handlers(queue, client)
     refusing = UploadQueue(db, clock=clock.now, registry=CollectorRegistry())
@@ -91,7 +89,13 @@ def _stays(w: World) -> dict[str, str]:
 
 def _rows(items: Any) -> dict[str, tuple[str, str, str, str, int]]:
     return {
-        i.setl_id: (i.infno, i.reason.value, i.cutoff.kind.value, i.cutoff.on.isoformat(), i.days_left)
+        i.setl_id: (
+            i.infno,
+            i.reason.value,
+            i.cutoff.kind.value,
+            i.cutoff.on.isoformat(),
+            i.days_left,
+        )
         for i in items
     }
 
@@ -158,14 +162,10 @@ def test_the_clearing_list_over_rest_summary_and_metrics(
         {"cutoff": "2026-07-25", "cutoff_kind": "half_yearly", "count": 2},
     ]
     assert summary["clearing_at_risk"] == 3
-    assert (
-        'clearing_settlements_at_risk{cutoff="2026-03-20",cutoff_kind="monthly",reason="pending"} 1.0'
-        in metrics
-    )
-    assert (
-        'clearing_settlements_at_risk{cutoff="2026-07-25",cutoff_kind="half_yearly",reason="dead"} 1.0'
-        in metrics
-    )
+    gauge = "clearing_settlements_at_risk"
+    assert f'{gauge}{{cutoff="2026-03-20",cutoff_kind="monthly",reason="pending"}} 1.0' in metrics
+    assert f'{gauge}{{cutoff="2026-07-25",cutoff_kind="half_yearly",reason="dead"}} 1.0' in metrics
+    assert 'clearing_cutoff_days_left{cutoff="2026-03-20",cutoff_kind="monthly"} 23.0' in metrics
 
 
 def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_rerun(
@@ -191,7 +191,6 @@ def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_r
     assert "上传已被上级系统确认" in difference.action  # not "resend it"
     with db.connect() as connection:
         assert ledger.delivered(connection, line["upload_msgid"])
-
 
 
 def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(

@@ -51,7 +51,11 @@ def test_b37_reconciliation_runs_on_the_3rd_and_after_the_cutoff_and_deductions_
     db: Engine,
 ) -> None:
     Desk(services, clock).stay(
-        "P001", "V-1", date(2026, 1, 3), date(2026, 1, 5), [fee("L1", DRUG, "36.50", date(2026, 1, 4))]
+        "P001",
+        "V-1",
+        date(2026, 1, 3),
+        date(2026, 1, 5),
+        [fee("L1", DRUG, "36.50", date(2026, 1, 4))],
     )
     queue.worker().drain()
     seed(sim.url, deductions=[
@@ -60,9 +64,7 @@ def test_b37_reconciliation_runs_on_the_3rd_and_after_the_cutoff_and_deductions_
         _deduction("KK-NOV", "2025-11", "S3"),
         _deduction("KK-OCT", "2025-10", "S4"),  # four months back: not fetched
     ])  # fmt: skip
-    scheduler = MonthlyScheduler(
-        db, monthly_jobs(monthly, MONTHLY_ONLY), ZONE, clock=clock.now
-    )
+    scheduler = MonthlyScheduler(db, monthly_jobs(monthly, MONTHLY_ONLY), ZONE, clock=clock.now)
     assert [job.name for job in scheduler.jobs] == [
         "reconciliation",
         "reconciliation_after_cutoff",
@@ -134,7 +136,11 @@ def test_housekeeping_purges_expired_sessions_and_old_jobs_but_keeps_their_deliv
     services: Services, clock: SetClock, queue: UploadQueue, db: Engine
 ) -> None:
     Desk(services, clock).stay(
-        "P001", "V-1", date(2026, 1, 3), date(2026, 1, 5), [fee("L1", DRUG, "36.50", date(2026, 1, 4))]
+        "P001",
+        "V-1",
+        date(2026, 1, 3),
+        date(2026, 1, 5),
+        [fee("L1", DRUG, "36.50", date(2026, 1, 4))],
     )
     queue.worker().drain()
     delivered = [job.idempotency_key for job in queue.list_jobs(status="delivered")]
@@ -157,7 +163,9 @@ def test_housekeeping_purges_expired_sessions_and_old_jobs_but_keeps_their_deliv
     attempted = _fire(scheduler, "housekeeping", later)
     assert attempted.outcome == "ok"
     [run] = schedule_log.recent(db, job="housekeeping")
-    assert run.message.startswith("清理过期会话1个") and f"上传任务{len(delivered)}个" in run.message
+    assert (
+        run.message.startswith("清理过期会话1个") and f"上传任务{len(delivered)}个" in run.message
+    )
     with db.connect() as connection:
         assert connection.execute(select(func.count()).select_from(web_session)).scalar_one() == 1
         assert ledger.delivered_keys(connection, delivered) == set(delivered)

@@ -19,7 +19,6 @@ from upload_queue.errors import PermanentDeliveryError
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery, JobSpec
 from upload_queue.metrics import QueueMetrics
-from upload_queue.tables import metadata
 from upload_queue.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]

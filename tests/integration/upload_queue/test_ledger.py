@@ -11,6 +11,7 @@ from sqlalchemy import Engine, delete
 
 from adapter.cli import main
 from adapter.store.db import make_engine
+from tests.integration.upload_queue.helpers import add, make_worker
 from upload_queue import ledger
 from upload_queue.admin import list_jobs, purge
 from upload_queue.clock import ManualClock
@@ -18,7 +19,6 @@ from upload_queue.jobs import Delivery, JobSpec
 from upload_queue.ledger import Receipt
 from upload_queue.metrics import QueueMetrics
 from upload_queue.tables import metadata, upload_delivery
-from tests.integration.upload_queue.helpers import add, make_worker
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -31,9 +31,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column(
-            "job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("ordering_key", sa.String(length=200), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
@@ -44,9 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("upload_delivery_job", "upload_delivery", ["job_id"], unique=False)
-    op.create_index(
-        "upload_delivery_key", "upload_delivery", ["idempotency_key"], unique=False
-    )
+    op.create_index("upload_delivery_key", "upload_delivery", ["idempotency_key"], unique=False)
     op.create_index(
         "upload_delivery_kind", "upload_delivery", ["kind", "delivered_at"], unique=False
     )
