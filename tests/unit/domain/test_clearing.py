@@ -63,7 +63,8 @@ def test_the_site_sets_its_own_dates() -> None:
     calendar = ClearingCalendar.of(15, ["07-10", "01-10"])
     assert calendar.half_yearly == ((1, 10), (7, 10))
     assert calendar.monthly(date(2026, 3, 3)).on == date(2026, 4, 15)
-    assert calendar.half_yearly_of(date(2026, 12, 3)).on == date(2027, 1, 10)
+    # December's monthly cutoff (15 January) falls after the January date: the July one
+    assert calendar.half_yearly_of(date(2026, 12, 3)).on == date(2027, 7, 10)
     assert calendar.half_yearly_of(date(2026, 5, 3)).on == date(2026, 7, 10)
     # June's monthly cutoff (15 July) falls after the July date: the January clearing
     assert calendar.half_yearly_of(date(2026, 6, 3)).on == date(2027, 1, 10)
