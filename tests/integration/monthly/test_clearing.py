@@ -30,6 +30,7 @@ from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
+from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.conftest import make_services
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee, seed, upstream_settlement
 from tests.integration.services.helpers import INSTITUTION
@@ -194,7 +195,7 @@ def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_r
 
 
 def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(
-    world: World, sim: SimulatorServer
+    world: World, sim: SimulatorServer, db: Engine, db_url: str
 ) -> None:
     a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
     world.queue.worker().drain()
@@ -206,6 +207,20 @@ def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balan
     assert reconciliations.unresolved_at_clearing(d(24, 7)) == []  # the day before
     [flagged] = reconciliations.unresolved_at_clearing(d(25, 7))
     assert (flagged.month, flagged.cutoff.on, flagged.differences) == ("2026-01", d(25, 7), 1)
+    world.clock.set(at(d(25, 7), 9))
+    with monthly_api(db, db_url, world.services, monthly=world.monthly) as api:
+        assert api.get("/api/v1/reconciliation/unresolved", role="admission").status_code == 403
+        listed = api.get("/api/v1/reconciliation/unresolved", role="it").json()
+    assert listed == [
+        {
+            "month": "2026-01",
+            "half_yearly_cutoff": "2026-07-25",
+            "outcome": "differences",
+            "differences": 1,
+            "message": first.run.message,
+            "article": "N§43, B§42",
+        }
+    ]
 
     [line] = first.lines  # the agency takes it in: upstream's January lists it again
     seed(sim.url, figures=[{
