@@ -105,17 +105,20 @@ def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     world: World,
 ) -> None:
     ids = _stays(world)
+    world.clock.set(at(d(23, 2), 11))  # A is revoked; its revocation (WI2305) waits
+    world.services.settlements.revoke(ids["A"], reason="明细有误", actor="结算处-01")
     clearing = world.monthly.clearing
     report = clearing.at_risk(at(d(25, 2)))
     assert report.today == d(25, 2)
     assert _rows(report.items) == {
+        ids["A"]: ("WI2305", "pending", "half_yearly", "2026-07-25", 150),
         # January's monthly cutoff (20 February) has passed: next is the July confirmation
         ids["C"]: ("WI2301", "dead", "half_yearly", "2026-07-25", 150),
         ids["D"]: ("WI2301", "late", "half_yearly", "2026-07-25", 150),
         # February's settlements are declared by 20 March
         ids["B"]: ("WI2301", "pending", "monthly", "2026-03-20", 23),
     }
-    assert report.by_cutoff() == {("2026-07-25", "half_yearly"): 2, ("2026-03-20", "monthly"): 1}
+    assert report.by_cutoff() == {("2026-07-25", "half_yearly"): 3, ("2026-03-20", "monthly"): 1}
     [late] = [i for i in report.items if i.setl_id == ids["D"]]
     assert late.delivered_at == at(d(21, 2), 9) and late.month == "2026-01"
     # before January's monthly cutoff, the dead upload had that cutoff, ten days left
@@ -127,8 +130,8 @@ def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     world.queue.retry(dead.id)
     world.queue.worker().drain()  # B and C delivered on 25 February
     after = _rows(clearing.at_risk(at(d(25, 2))).items)
-    assert set(after) == {ids["C"], ids["D"]}  # both now late for January; B was in time
-    assert after[ids["C"]][1] == "late"
+    assert set(after) == {ids["A"], ids["C"], ids["D"]}  # all late for January; B in time
+    assert after[ids["C"]][1] == "late" and after[ids["A"]][:2] == ("WI2305", "late")
     # once the half-yearly clearing is over, the month's reconciliation speaks for them
     assert clearing.at_risk(at(d(26, 7))).items == ()
 
