@@ -96,3 +96,19 @@ def test_n35_what_puts_a_settlement_at_risk(
     status: str, delivered_on: date | None, reason: RiskReason | None
 ) -> None:
     assert risk_of(status, delivered_on, Cutoff(MONTHLY, date(2026, 2, 20))) == reason
+
+
+def test_the_cutoffs_are_settings_with_the_articles_defaults() -> None:
+    from adapter.services.monthly import MonthlyPolicy
+    from adapter.settings import ScheduleSettings
+    from adapter.wiring.schedule import monthly_policy
+
+    defaults = ScheduleSettings()
+    assert (defaults.monthly_cutoff_day, defaults.half_yearly_cutoffs) == (20, ["01-25", "07-25"])
+    assert defaults.reconciliation_after_cutoff == "0 6 21 * *"  # the day after the cutoff
+    assert monthly_policy(defaults).calendar == ClearingCalendar() == MonthlyPolicy().calendar
+    moved = ScheduleSettings(monthly_cutoff_day=15, half_yearly_cutoffs=["01-20", "07-20"])
+    assert moved.reconciliation_after_cutoff == "0 6 16 * *"
+    assert monthly_policy(moved).calendar == ClearingCalendar(15, ((1, 20), (7, 20)))
+    with pytest.raises(ValueError, match="MM-DD"):
+        ScheduleSettings(half_yearly_cutoffs=["02-30"])
