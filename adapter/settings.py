@@ -133,6 +133,10 @@ class QueueSettings(BaseModel):
     # stable across restarts (start-up takes back the leases its previous run left). Empty:
     # the host name — set it when two instances run on one host.
     instance_id: str = Field(default="", max_length=60)
+    # the delivery ledger (that each upload was delivered, when, upstream's reply) outlives
+    # the purged jobs this many months; never fewer than 18: a year's clearing reaches well
+    # into the next (N§43, B§42)
+    ledger_months: int = Field(default=24, ge=18)
 
 
 class PolicySettings(BaseModel):
@@ -160,11 +164,42 @@ class ScheduleSettings(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=20)
     device_funds_remind_after_day: int = Field(default=25, ge=1, le=28)
     device_regions: list[str] = Field(default_factory=list)
+    # clearing cutoffs: a month's settlements must reach upstream by this day of the next
+    # month (N§35, B§33, B§37), and by the half-yearly clearing confirmations (N§43, B§42)
+    monthly_cutoff_day: int = Field(default=20, ge=1, le=27)
+    half_yearly_cutoffs: list[str] = Field(default_factory=lambda: ["01-25", "07-25"], min_length=1)
+    # reconciliation again after the monthly cutoff; "auto": 06:00 the day after it (the 21st)
+    reconciliation_after_cutoff: str = "auto"
+    # audit deductions (WI3202) are fetched for this many past months at each run
+    deduction_months: int = Field(default=3, ge=1, le=12)
+    # daily housekeeping: expired web sessions, and delivered jobs past queue.retention_days
+    housekeeping: str = "0 3 * * *"
 
-    @field_validator("reconciliation", "deductions", "catalogue_sync", "device_funds_reminder")
+    @field_validator("half_yearly_cutoffs")
+    @classmethod
+    def _month_days(cls, value: list[str]) -> list[str]:
+        for text in value:
+            if not re.match(r"^(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])$", text):
+                raise ValueError(f"expected MM-DD with a day from 01 to 28, got {text!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _after_cutoff(self) -> ScheduleSettings:
+        if self.reconciliation_after_cutoff == "auto":
+            self.reconciliation_after_cutoff = f"0 6 {self.monthly_cutoff_day + 1} * *"
+        return self
+
+    @field_validator(
+        "reconciliation",
+        "deductions",
+        "catalogue_sync",
+        "device_funds_reminder",
+        "reconciliation_after_cutoff",
+        "housekeeping",
+    )
     @classmethod
     def _cron(cls, value: str) -> str:
-        if value.strip():
+        if value.strip() and value.strip() != "auto":
             try:
                 CronTrigger.from_crontab(value.strip(), timezone=UTC)
             except ValueError as exc:

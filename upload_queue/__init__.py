@@ -29,8 +29,8 @@ Tables live on :data:`upload_queue.tables.metadata`; times are aware and stored 
 The in-package modules: ``jobs`` (types), ``enqueue``, ``transactions`` (write
 transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker``,
 ``outcomes`` (recording a delivery's outcome), ``handlers``, ``retry``, ``deadlines``,
-``reporting``, ``admin``, ``metrics``, ``locks``, ``scheduler``, ``facade``, ``clock``,
-``errors``, ``tables``.
+``reporting``, ``admin``, ``ledger`` (the delivery ledger), ``metrics``, ``locks``,
+``scheduler``, ``facade``, ``clock``, ``errors``, ``tables``.
 """
 
 from upload_queue.clock import Clock, ManualClock, utcnow
@@ -47,6 +47,7 @@ from upload_queue.errors import (
 from upload_queue.facade import UploadQueue
 from upload_queue.handlers import Classifier, Handler, Handlers
 from upload_queue.jobs import Attempt, Delivery, Job, JobSpec, PayloadRevision, Status
+from upload_queue.ledger import LedgerEntry, Receipt
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.retry import DEAD, RetryPolicy
 from upload_queue.scheduler import QueueRunner
@@ -65,12 +66,14 @@ __all__ = [
     "JobNotFound",
     "JobNotRetryable",
     "JobSpec",
+    "LedgerEntry",
     "ManualClock",
     "PayloadRevision",
     "PermanentDeliveryError",
     "QueueError",
     "QueueMetrics",
     "QueueRunner",
+    "Receipt",
     "RetryPolicy",
     "Status",
     "TransientDeliveryError",

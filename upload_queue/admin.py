@@ -7,9 +7,11 @@ These are the functions the API, the pages and ``wi-adapter queue`` call. Each t
   optionally with a corrected payload; the payload it replaces is kept as a
   :class:`~upload_queue.jobs.PayloadRevision`. The retry round starts afresh (attempt
   counter and age for the policy), while the attempt history and numbering continue.
-* :func:`purge` deletes ``delivered`` jobs (and their history) delivered before
-  ``now - retention``. Only delivered jobs are ever purged; after a purge the same
-  idempotency key can be enqueued again.
+* :func:`purge` deletes ``delivered`` jobs (payload and history) delivered before
+  ``now - retention``; the delivery ledger keeps that each was delivered
+  (:func:`upload_queue.ledger.delivered`), and is trimmed only by
+  :func:`upload_queue.ledger.trim`, never below 18 months. Only delivered jobs are ever
+  purged; after a purge the same idempotency key can be enqueued again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 
+from upload_queue import ledger
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
 from upload_queue.leasing import begin_write, write_transaction
@@ -136,7 +139,9 @@ def retry(
 
 
 def purge(engine: Engine, retention: timedelta, now: datetime) -> int:
-    """Delete jobs delivered before ``now - retention``, with their history; give the count."""
+    """Delete the payloads and attempt history of jobs delivered before ``now - retention``;
+    give the count. Their delivery stays in the ledger (:mod:`upload_queue.ledger`): an
+    entry missing for any of them is written first, in the same transaction."""
     if retention < timedelta(0):
         raise ValueError("retention must not be negative")
     cutoff = now - retention
@@ -147,6 +152,7 @@ def purge(engine: Engine, retention: timedelta, now: datetime) -> int:
         ids = list(connection.execute(old).scalars())
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
+            ledger.backfill(connection, chunk)
             connection.execute(delete(upload_attempt).where(upload_attempt.c.job_id.in_(chunk)))
             connection.execute(
                 delete(upload_payload_revision).where(upload_payload_revision.c.job_id.in_(chunk))

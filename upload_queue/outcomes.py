@@ -6,7 +6,8 @@ it gives up; permanent failure → ``dead`` at once, with upstream's message as
 ``last_error``. It writes only while the worker still holds the job's lease; if the lease
 expired meanwhile (the job may already be with another worker), the outcome is discarded
 and the attempt is kept as ``lease_lost``. :func:`after_commit` logs and counts what was
-recorded, once the transaction has committed.
+recorded, once the transaction has committed. A delivery also writes its entry in the
+delivery ledger (:mod:`upload_queue.ledger`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy import Connection, bindparam, select
 
 from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased
+from upload_queue.ledger import Receipt
+from upload_queue.ledger import record as record_delivery
 from upload_queue.metrics import QueueMetrics
 from upload_queue.retry import DEAD, RetryPolicy
 from upload_queue.tables import UTCDateTime, upload_job
@@ -71,6 +74,7 @@ class Finished:
     started: datetime
     finished: datetime
     duration: float
+    receipt: Receipt | None = None  # what the handler returned, if it was a Receipt
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ def write_outcome(connection: Connection, item: Finished, policy: RetryPolicy) -
             statement, status = _RETRY, "pending"
             params["at"] = verdict
     if connection.execute(statement, params).rowcount == 1:
+        if status == "delivered":  # the ledger keeps it past the job's purge
+            record_delivery(connection, delivery, finished, item.receipt)
         outcome = Outcome(delivery.job_id, result, status, error)
         return Recorded(item, outcome, True, created_at)
     status = connection.execute(_STATUS, {"job": delivery.job_id}).scalar_one()

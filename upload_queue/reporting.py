@@ -4,6 +4,8 @@
   and how many undelivered jobs are at risk or late.
 * :func:`watch_deadlines` — the periodic deadline watch: alerts (see
   :mod:`upload_queue.deadlines`) and gauges, on one instance at a time.
+* :func:`unfinished` — the jobs of some kinds not yet delivered (pending, in flight, dead),
+  by idempotency key: what a caller's own "is it late?" report starts from.
 * :func:`health` — the dict ``/healthz`` shows under ``upload_queue``; ``ok`` is ``False``
   while an undelivered job is past its deadline (and, if asked, while any job is dead).
 
@@ -12,6 +14,7 @@ Both refresh the backlog gauges, so ``/metrics`` is current whenever someone loo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,3 +139,13 @@ def watch_deadlines(
         refresh_gauges(connection, now, margin, metrics)
     log_alerts(owed, now)
     return report
+
+
+def unfinished(connection: Connection, kinds: Iterable[str]) -> dict[str, str]:
+    """The not yet delivered jobs of ``kinds``: idempotency key → status."""
+    rows = connection.execute(
+        select(upload_job.c.idempotency_key, upload_job.c.status).where(
+            upload_job.c.kind.in_(list(kinds)), upload_job.c.status != "delivered"
+        )
+    ).all()
+    return {key: status for key, status in rows}

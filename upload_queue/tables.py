@@ -10,6 +10,11 @@
     The history: one row per attempt, with its outcome, error message and duration.
 ``upload_payload_revision``
     Each payload a re-send replaced, so the original is never lost.
+``upload_delivery``
+    The delivery ledger: one compact row per delivered job (kind, ordering key, idempotency
+    key, the reference it was sent under, when, upstream's reply). Written in the same
+    transaction that marks the job delivered, and kept far longer than the jobs: the purge
+    removes payloads and attempt history, never this (see :mod:`upload_queue.ledger`).
 
 Times are stored in UTC and read back aware (:class:`UTCDateTime`), on SQLite as on PostgreSQL.
 """
@@ -141,4 +146,22 @@ upload_payload_revision = Table(
     Column("replaced_at", UTCDateTime(), nullable=False),
     Column("payload", _Json, nullable=False),
     Column("note", Text, nullable=True),
+)
+
+upload_delivery = Table(
+    "upload_delivery",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    # no foreign key: the job is purged long before this row (and SQLite may reuse its id)
+    Column("job_id", _Id, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("ordering_key", String(200), nullable=True),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("reference", String(200), nullable=False),  # what it was sent under (the msgid)
+    Column("delivered_at", UTCDateTime(), nullable=False),
+    Column("reply_code", String(32), nullable=False, server_default=""),
+    Column("reply_ref", String(200), nullable=False, server_default=""),
+    Index("upload_delivery_key", "idempotency_key"),
+    Index("upload_delivery_job", "job_id"),
+    Index("upload_delivery_kind", "kind", "delivered_at"),
 )

@@ -34,6 +34,7 @@ from upload_queue.clock import Clock, utcnow
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased, lease_on
+from upload_queue.ledger import Receipt
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.outcomes import (
     Finished,
@@ -279,11 +280,13 @@ class Worker:
         began = time.perf_counter()
         result: Result
         error: str | None
+        receipt: Receipt | None = None
         try:
-            registration.handler(delivery)
+            returned = registration.handler(delivery)
         except Exception as exc:
             result, error = registration.classify_error(exc)
         else:
             result, error = "delivered", None
+            receipt = returned if isinstance(returned, Receipt) else None
         duration = time.perf_counter() - began
-        return Finished(delivery, leased, result, error, started, self.clock(), duration)
+        return Finished(delivery, leased, result, error, started, self.clock(), duration, receipt)

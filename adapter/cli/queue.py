@@ -9,6 +9,7 @@ commands only look, re-send and clean up.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -20,9 +21,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect
 
+from adapter.domain.errors import AdapterError
 from adapter.settings import Settings, load_settings
 from adapter.store.db import make_engine
-from upload_queue import admin, reporting
+from adapter.wiring.runtime import build_runtime
+from upload_queue import admin, ledger, reporting
 from upload_queue.errors import QueueError
 from upload_queue.jobs import Job
 from upload_queue.tables import STATUSES
@@ -50,15 +53,33 @@ def register(subparsers: Any) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=_show)
 
-    retry = actions.add_parser("retry", help="re-send a dead (or waiting) job now")
+    retry = actions.add_parser(
+        "retry",
+        help="re-send a dead (or waiting) job now, as the IT page does: a job upstream refused "
+        "gets a fresh msgid; audited",
+    )
     retry.add_argument("job_id", type=int)
     retry.add_argument("--payload", type=Path, help="JSON file with the corrected payload")
     retry.add_argument("--note", help="why the payload was corrected (kept in the history)")
     retry.set_defaults(handler=_retry)
 
-    purge = actions.add_parser("purge", help="delete delivered jobs older than the retention")
+    purge = actions.add_parser(
+        "purge",
+        help="delete the payloads and attempt history of delivered jobs older than the "
+        "retention (the delivery ledger keeps that they were delivered)",
+    )
     purge.add_argument(
-        "--older-than-days", type=int, help="default: queue.retention_days from the settings"
+        "--older-than-days",
+        type=int,
+        metavar="N",
+        help="delivered more than N days ago (at least 1; default: queue.retention_days)",
+    )
+    purge.add_argument(
+        "--ledger-months",
+        type=int,
+        metavar="M",
+        help="also forget deliveries older than M months from the ledger "
+        f"(at least {ledger.MIN_MONTHS}; default: queue.ledger_months)",
     )
     purge.set_defaults(handler=_purge)
 
@@ -85,6 +106,9 @@ def _run(action: Action) -> Command:
             return action(args, settings, engine)
         except (QueueError, _Refused, ValueError) as exc:
             print(f"wi-adapter: {exc}", file=sys.stderr)
+            return 1
+        except AdapterError as exc:  # the use case's refusal (e.g. no such job), in Chinese
+            print(f"wi-adapter: {exc.message}", file=sys.stderr)
             return 1
         finally:
             engine.dispose()
@@ -192,7 +216,7 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
 
 
 @_run
-def _retry(args: argparse.Namespace, _settings: Settings, engine: Engine) -> int:
+def _retry(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     payload = None
     if args.payload is not None:
         try:
@@ -201,17 +225,45 @@ def _retry(args: argparse.Namespace, _settings: Settings, engine: Engine) -> int
             raise _Refused(f"cannot read the payload file {args.payload}: {exc}") from exc
         if not isinstance(payload, dict):
             raise _Refused(f"the payload file {args.payload} must hold a JSON object")
-    job = admin.retry(engine, args.job_id, datetime.now(UTC), payload=payload, note=args.note)
+    # The same use case as the REST route and the IT page: a refused job gets a fresh msgid
+    # (upstream repeats its first reply per msgid), and the re-send is audited.
+    runtime = build_runtime(settings, engine=engine, workers=0, hl7=False, scheduled=False)
+    try:
+        job = runtime.resend_job(
+            args.job_id,
+            actor=f"cli:{getpass.getuser()}",
+            payload=payload,
+            note=args.note or "",
+            via="cli",
+        )
+    finally:
+        runtime.gateway.close()
     corrected = " with the corrected payload" if payload is not None else ""
-    print(f"job {job.id} ({job.kind}) will be re-sent now{corrected}")
+    fresh = ""
+    if job.payload.get("refused_msgids"):
+        fresh = f"; upstream refused it, so it goes as msgid {job.payload.get('msgid')}"
+    print(f"job {job.id} ({job.kind}) will be re-sent now{corrected}{fresh}")
     return 0
 
 
 @_run
 def _purge(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    days = args.older_than_days or settings.queue.retention_days
+    days = settings.queue.retention_days if args.older_than_days is None else args.older_than_days
     if days < 1:
-        raise _Refused("--older-than-days must be at least 1")
-    removed = admin.purge(engine, timedelta(days=days), datetime.now(UTC))
-    print(f"purged {removed} delivered job(s) older than {days} day(s)")
+        raise _Refused(f"--older-than-days must be at least 1 (got {days})")
+    months = settings.queue.ledger_months if args.ledger_months is None else args.ledger_months
+    if months < ledger.MIN_MONTHS:
+        raise _Refused(
+            f"--ledger-months must be at least {ledger.MIN_MONTHS} (got {months}): a year's "
+            "clearing reaches well into the next (N§43, B§42), so a delivery is never "
+            "forgotten sooner"
+        )
+    now = datetime.now(UTC)
+    removed = admin.purge(engine, timedelta(days=days), now)
+    forgotten = ledger.trim(engine, months, now)
+    print(
+        f"purged {removed} delivered job(s) older than {days} day(s); their deliveries stay "
+        f"in the ledger ({forgotten} ledger entr{'y' if forgotten == 1 else 'ies'} older than "
+        f"{months} months removed)"
+    )
     return 0

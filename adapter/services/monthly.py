@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from adapter.domain.clearing import ClearingCalendar
 from adapter.services.catalogue_import import CatalogueImport
 from adapter.services.catalogue_sync import CatalogueSync
 from adapter.services.context import ServiceContext
 from adapter.services.deductions import Deductions
 from adapter.services.device_funds import DeviceFunds
+from adapter.services.monthly_clearing import Clearing
 from adapter.services.reconciliation import Reconciliations
 
 
@@ -32,11 +34,15 @@ class MonthlyPolicy:
     * ``device_funds_confirm_within`` — the deadline of the ``WI3301`` upload job.
     * ``device_regions`` — insured places whose device catalogues are synced (N§32), besides
       those already loaded.
+    * ``calendar`` — the clearing cutoffs (N§35, B§33, B§37; N§43, B§42).
+    * ``deduction_months`` — past months whose audit deductions each fetch reads (N§37).
     """
 
     device_funds_remind_after_day: int = 25
     device_funds_confirm_within: timedelta = timedelta(days=1)
     device_regions: tuple[str, ...] = field(default_factory=tuple)
+    calendar: ClearingCalendar = field(default_factory=ClearingCalendar)
+    deduction_months: int = 3
 
 
 class MonthlyServices:
@@ -44,7 +50,8 @@ class MonthlyServices:
         policy = policy or MonthlyPolicy()
         self.context = ctx
         self.policy = policy
-        self.reconciliation = Reconciliations(ctx)
+        self.reconciliation = Reconciliations(ctx, policy.calendar)
+        self.clearing = Clearing(ctx, policy.calendar)
         self.deductions = Deductions(ctx)
         self.device_funds = DeviceFunds(
             ctx,

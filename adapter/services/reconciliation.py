@@ -11,17 +11,25 @@
    settlement by settlement;
 4. in one transaction: the run, its differences and an audit entry.
 
+A month still showing differences (or a failed run) once its half-yearly clearing cutoff
+has come (N§43, B§42) is *unresolved at clearing*: :meth:`Reconciliations.unresolved_at_clearing`
+lists such months for the reconciliation page. Whether an upload was delivered is the upload
+queue's delivery ledger's answer (``Outbox.delivered``), so a settlement whose job was purged
+after delivery still counts as delivered when its month is reconciled again.
+
 If upstream cannot be read, a ``failed`` run is kept with the reason (so IT sees it in the
 month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.reconciliation import (
     Amounts,
@@ -142,9 +150,48 @@ def _line(s: LocalSettlement) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class UnresolvedMonth:
+    """A month whose latest reconciliation still differs (or failed) at its half-yearly
+    clearing cutoff (N§43, B§42)."""
+
+    month: str
+    cutoff: Cutoff
+    outcome: str
+    differences: int
+    message: str
+
+
 class Reconciliations:
-    def __init__(self, ctx: ServiceContext):
+    def __init__(self, ctx: ServiceContext, calendar: ClearingCalendar | None = None):
         self._ctx = ctx
+        self.calendar = calendar or ClearingCalendar()
+
+    def unresolved_at_clearing(self, today: date | None = None) -> list[UnresolvedMonth]:
+        """Months whose latest run is not ``balanced`` and whose half-yearly cutoff is today
+        or past, oldest first (the reconciliation page flags them)."""
+        ctx = self._ctx
+        today = today or ctx.local_date(ctx.now())
+        latest = select(func.max(reconciliation_run.c.id)).group_by(reconciliation_run.c.month)
+        with ctx.uow() as uow:
+            rows = uow.session.execute(
+                select(reconciliation_run)
+                .where(
+                    reconciliation_run.c.id.in_(latest),
+                    reconciliation_run.c.outcome != "balanced",
+                )
+                .order_by(reconciliation_run.c.month)
+            ).all()
+        found = []
+        for row in rows:
+            cutoff = self.calendar.month_cutoffs(row.month)[1]
+            if cutoff.on <= today:
+                found.append(
+                    UnresolvedMonth(
+                        row.month, cutoff, row.outcome, row.difference_count, row.message
+                    )
+                )
+        return found
 
     def run(self, month: str, *, actor: str) -> ReconciliationReport:
         """Reconcile ``month`` now and keep the result (see the module docstring)."""

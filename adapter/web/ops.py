@@ -5,7 +5,8 @@ so). The composition root may pass any :class:`OpsConsole` to :func:`adapter.web
 by default :class:`RuntimeOps` duck-types over ``app.state.runtime``: ``queue``
 (``summary()``, ``list_jobs()``, ``retry()``, ``at_risk_margin``), ``call_log.search()``,
 ``hl7.log.search()`` (``hl7`` may be ``None``), ``msgids.next()``, ``audit()``, ``wake()``,
-``engine``. The backlog and latency history is read from the queue's tables by name.
+``engine``, ``monthly.clearing.at_risk()`` (settlements at risk of missing clearing). The
+backlog and latency history is read from the queue's tables by name.
 """
 
 from __future__ import annotations
@@ -68,6 +69,23 @@ class MessageRow:
     detail: str | None
 
 
+@dataclass(frozen=True)
+class AtRiskRow:
+    """A settlement upload at risk of missing clearing (N§35, B§33, B§37; N§43, B§42)."""
+
+    setl_id: str
+    slip_no: str
+    infno: str
+    msgid: str
+    month: str
+    reason: str  # pending | dead | late
+    reason_label: str
+    cutoff: str  # YYYY-MM-DD
+    cutoff_label: str
+    article: str
+    days_left: int
+
+
 class OpsConsole(Protocol):
     def counts(self) -> QueueCounts: ...
     def jobs(self, status: str, limit: int = 100) -> list[JobRow]: ...
@@ -78,6 +96,7 @@ class OpsConsole(Protocol):
     def calls(self, limit: int = 50) -> list[CallRow]: ...
     def hl7_messages(self, limit: int = 50) -> list[MessageRow] | None: ...
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]: ...
+    def clearing(self) -> list[AtRiskRow]: ...
 
 
 def _job(job: Any) -> JobRow:
@@ -144,3 +163,11 @@ class RuntimeOps:
 
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]:
         return history(self._rt.engine, now, hours)
+
+    def clearing(self) -> list[AtRiskRow]:
+        """Settlement uploads at risk of missing clearing (``monthly.clearing``)."""
+        report = self._rt.monthly.clearing.at_risk()
+        return [
+            AtRiskRow(**{name: item.as_dict()[name] for name in AtRiskRow.__dataclass_fields__})
+            for item in report.items
+        ]

@@ -7,16 +7,18 @@ These routes live at the composition root because they speak to ``upload_queue``
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from pydantic import BaseModel, Field
 
 from adapter.api.auth import require
 from adapter.domain.errors import DomainError
+from adapter.services.monthly_clearing import ClearingReport
 from adapter.store.tokens import Principal
 from connectors.hl7 import ReprocessRefused
 from upload_queue.jobs import Job
@@ -43,7 +45,58 @@ def _runtime(request: Request) -> Any:
 def metrics(request: Request, _: IT) -> Response:
     runtime = _runtime(request)
     runtime.queue.health()  # refresh the backlog and deadline gauges before a scrape
+    _clearing_gauge(runtime.registry).refresh(runtime.monthly.clearing.at_risk())
     return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class ClearingGauge:
+    """``clearing_settlements_at_risk{cutoff, cutoff_kind, reason}``: settlement uploads at
+    risk of missing the clearing cutoff named (N§35, B§33, B§37; N§43, B§42), and
+    ``clearing_cutoff_days_left{cutoff, cutoff_kind}`` for each of those cutoffs; refreshed
+    at each scrape, so a cutoff whose uploads were all delivered drops out."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.gauge = Gauge(
+            "clearing_settlements_at_risk",
+            "Settlement uploads (WI2301, WI2701, WI2305) pending, dead or late, by the "
+            "clearing cutoff they must meet",
+            ["cutoff", "cutoff_kind", "reason"],
+            registry=registry,
+        )
+        self.days_left = Gauge(
+            "clearing_cutoff_days_left",
+            "Days from today to each clearing cutoff that has settlement uploads at risk "
+            "(negative once passed)",
+            ["cutoff", "cutoff_kind"],
+            registry=registry,
+        )
+
+    def refresh(self, report: ClearingReport) -> None:
+        counts: dict[tuple[str, str, str], int] = {}
+        left: dict[tuple[str, str], int] = {}
+        for item in report.items:
+            key = (item.cutoff.on.isoformat(), item.cutoff.kind.value, item.reason.value)
+            counts[key] = counts.get(key, 0) + 1
+            left[key[:2]] = item.days_left
+        with _gauges_lock:
+            self.gauge.clear()
+            self.days_left.clear()
+            for (cutoff, kind, reason), count in counts.items():
+                self.gauge.labels(cutoff=cutoff, cutoff_kind=kind, reason=reason).set(count)
+            for (cutoff, kind), days in left.items():
+                self.days_left.labels(cutoff=cutoff, cutoff_kind=kind).set(days)
+
+
+_gauges: dict[int, ClearingGauge] = {}
+_gauges_lock = threading.Lock()
+
+
+def _clearing_gauge(registry: CollectorRegistry) -> ClearingGauge:
+    with _gauges_lock:
+        found = _gauges.get(id(registry))
+        if found is None:
+            found = _gauges[id(registry)] = ClearingGauge(registry)
+        return found
 
 
 def _job(job: Job, now: datetime) -> dict[str, Any]:
@@ -107,6 +160,29 @@ def queue_summary(request: Request, _: IT) -> dict[str, Any]:
         "next_deadline": summary.next_deadline.isoformat() if summary.next_deadline else None,
         "at_risk": summary.at_risk,
         "missed": summary.missed,
+        "clearing_at_risk": len(_runtime(request).monthly.clearing.at_risk().items),
+    }
+
+
+@router.get(
+    "/api/v1/queue/clearing",
+    tags=["upload queue"],
+    summary="Settlements at risk of missing clearing, by cutoff (N§35, B§33, B§37, N§43, B§42)",
+)
+def queue_clearing(request: Request, _: IT) -> dict[str, Any]:
+    """Every settlement whose upload (WI2301, WI2701, or a revocation WI2305) is pending or
+    dead — listed until delivered — or was delivered after its monthly cutoff (listed until
+    its half-yearly cutoff), with the cutoff it must meet and the days left (negative: past)."""
+    report = _runtime(request).monthly.clearing.at_risk()
+    by_cutoff = [
+        {"cutoff": cutoff, "cutoff_kind": kind, "count": count}
+        for (cutoff, kind), count in sorted(report.by_cutoff().items())
+    ]
+    return {
+        "today": report.today.isoformat(),
+        "count": len(report.items),
+        "by_cutoff": by_cutoff,
+        "settlements": [item.as_dict() for item in report.items],
     }
 
 

@@ -9,20 +9,21 @@ restart, by another instance, or by IT with a corrected payload::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
 from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import UpstreamGateway, require_write, write_infnos
+from upload_queue import ledger, reporting
 from upload_queue.errors import ErrorKind
 from upload_queue.facade import UploadQueue
 from upload_queue.jobs import Delivery, JobSpec
-from upload_queue.tables import upload_job
+from upload_queue.ledger import Receipt
 
 
 class QueueOutbox:
@@ -59,10 +60,25 @@ class QueueOutbox:
         return QueuedUpload(job.id, job.kind, job.idempotency_key, job.deadline)
 
     def delivered(self, session: Any, idempotency_key: str) -> bool:
-        status = session.execute(
-            select(upload_job.c.status).where(upload_job.c.idempotency_key == idempotency_key)
-        ).scalar_one_or_none()
-        return status == "delivered"
+        """Delivered, per the queue's delivery ledger: still true after the job is purged."""
+        return ledger.delivered(_connection(session), idempotency_key)
+
+    # --- :class:`adapter.services.monthly_clearing.UploadTracker` -------------------------
+
+    def unfinished(self, session: Any, kinds: Iterable[str]) -> dict[str, str]:
+        """Jobs of ``kinds`` not yet delivered: msgid (idempotency key) → status."""
+        return reporting.unfinished(_connection(session), kinds)
+
+    def deliveries_since(
+        self, session: Any, kinds: Iterable[str], since: datetime
+    ) -> dict[str, datetime]:
+        """Jobs of ``kinds`` delivered since ``since`` (the ledger): msgid → delivered at."""
+        entries = ledger.deliveries(_connection(session), kinds=kinds, since=since)
+        return {e.idempotency_key: e.delivered_at for e in entries}
+
+
+def _connection(session: Any) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
 
 
 _wakers: dict[int, Callable[[Session], None]] = {}
@@ -85,15 +101,20 @@ def classify_upstream_error(exc: BaseException) -> ErrorKind | None:
     return None
 
 
-def deliver_with(gateway: UpstreamGateway) -> Callable[[Delivery], object]:
-    def deliver(delivery: Delivery) -> object:
+def deliver_with(gateway: UpstreamGateway) -> Callable[[Delivery], Receipt]:
+    def deliver(delivery: Delivery) -> Receipt:
         payload = delivery.payload
-        return gateway.submit(
+        msgid = str(payload.get("msgid") or delivery.idempotency_key)
+        ack = gateway.submit(
             require_write(delivery.kind),
-            str(payload.get("msgid") or delivery.idempotency_key),
+            msgid,
             payload.get("input", {}),
             insuplc_admdvs=str(payload.get("insuplc_admdvs", "")),
             context=str(payload.get("context", delivery.ordering_key or "")),
+        )
+        # a write that returns was accepted: infcode 0 (a refusal raises UpstreamRejected)
+        return Receipt(
+            reference=msgid, reply_code="0", reply_ref=str(getattr(ack, "refmsgid", "") or "")
         )
 
     return deliver

@@ -220,7 +220,9 @@ def build_runtime(
     runtime.services = build_services(settings, runtime, clock)
     runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
     if scheduled and settings.schedule.enabled:
-        runtime.scheduler = build_monthly_scheduler(runtime.monthly, settings.schedule)
+        runtime.scheduler = build_monthly_scheduler(
+            runtime.monthly, settings.schedule, settings.queue
+        )
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime

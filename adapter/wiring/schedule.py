@@ -3,14 +3,23 @@
 Jobs (times are cron strings in ``[schedule]``, in the institution's time zone; an empty
 string turns a job off):
 
-==========================  ===================  ==============================================
-job                         default              does
-==========================  ===================  ==============================================
-``reconciliation``          ``0 6 3 * *``        reconcile last month (well before the 20th, B§33)
-``deductions``              ``30 6 5,15,25 * *`` fetch last month's audit deductions (N§37)
-``catalogue_sync``          ``0 2 * * *``        download catalogue updates (WI1401)
-``device_funds_reminder``   ``0 9 * * *``        log unconfirmed device fund months (B§40)
-==========================  ===================  ==============================================
+===============================  ===================  ============================================
+job                              default              does
+===============================  ===================  ============================================
+``reconciliation``               ``0 6 3 * *``        reconcile last month (well before the 20th,
+                                                      N§35, B§33)
+``reconciliation_after_cutoff``  ``0 6 21 * *``       reconcile last month again, the day after
+                                                      its monthly cutoff (``monthly_cutoff_day``,
+                                                      N§35, B§37): what the agency declared
+``deductions``                   ``30 6 5,15,25 * *`` fetch the audit deductions (N§37) of each of
+                                                      the last ``deduction_months`` (3) months
+``catalogue_sync``               ``0 2 * * *``        download catalogue updates (WI1401)
+``device_funds_reminder``        ``0 9 * * *``        log unconfirmed device fund months (B§40)
+``housekeeping``                 ``0 3 * * *``        purge expired web sessions, and delivered
+                                                      upload jobs past ``queue.retention_days``
+                                                      (their deliveries stay in the ledger for
+                                                      ``queue.ledger_months``)
+===============================  ===================  ============================================
 
 Each firing stands for a *slot*: the latest time the cron names at or before now. A run of
 a slot, in order:
@@ -38,7 +47,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,13 +57,23 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, Engine, text
 
-from adapter.domain.reconciliation import previous_month
+from adapter.domain.clearing import ClearingCalendar
+from adapter.domain.reconciliation import first_day, previous_month
 from adapter.services import schedule_log
 from adapter.services.monthly import MonthlyPolicy, MonthlyServices
-from adapter.settings import ScheduleSettings
+from adapter.settings import QueueSettings, ScheduleSettings
+from adapter.web.sessions import purge_expired
+from upload_queue import admin, ledger
 
 log = logging.getLogger("adapter")
-JOB_NAMES = ("reconciliation", "deductions", "catalogue_sync", "device_funds_reminder")
+JOB_NAMES = (
+    "reconciliation",
+    "reconciliation_after_cutoff",
+    "deductions",
+    "catalogue_sync",
+    "device_funds_reminder",
+    "housekeeping",
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +96,21 @@ class Attempted:
     trigger: str = ""
 
 
-def monthly_jobs(monthly: MonthlyServices, settings: ScheduleSettings) -> list[ScheduledJob]:
-    """The monthly work as scheduled jobs, those with a cron string."""
+def last_months(day: date, count: int) -> list[str]:
+    """The ``count`` months before ``day``'s, latest first."""
+    months = [previous_month(day)]
+    while len(months) < count:
+        months.append(previous_month(first_day(months[-1])))
+    return months
+
+
+def monthly_jobs(
+    monthly: MonthlyServices,
+    settings: ScheduleSettings,
+    housekeeping: Callable[[datetime], str] | None = None,
+) -> list[ScheduledJob]:
+    """The monthly work as scheduled jobs, those with a cron string. ``housekeeping`` (given
+    by the composition root, which owns the queue and the web sessions) is the daily clean-up."""
     zone = monthly.context.zone
 
     def reconcile(slot: datetime) -> str:
@@ -87,9 +119,11 @@ def monthly_jobs(monthly: MonthlyServices, settings: ScheduleSettings) -> list[S
         return f"{month}: {report.run.message}"
 
     def deductions(slot: datetime) -> str:
-        month = previous_month(slot.astimezone(zone).date())
-        found = monthly.deductions.fetch(month, actor="system:schedule")
-        return f"{month}: {found.count}笔审核扣款，合计{found.total}元"
+        done = []
+        for month in last_months(slot.astimezone(zone).date(), settings.deduction_months):
+            found = monthly.deductions.fetch(month, actor="system:schedule")
+            done.append(f"{month}: {found.count}笔审核扣款，合计{found.total}元")
+        return "；".join(done)
 
     def catalogue(slot: datetime) -> str:
         updates = monthly.catalogue.download(actor="system:schedule")
@@ -102,10 +136,13 @@ def monthly_jobs(monthly: MonthlyServices, settings: ScheduleSettings) -> list[S
 
     runs: dict[str, Callable[[datetime], str]] = {
         "reconciliation": reconcile,
+        "reconciliation_after_cutoff": reconcile,
         "deductions": deductions,
         "catalogue_sync": catalogue,
         "device_funds_reminder": remind,
     }
+    if housekeeping is not None:
+        runs["housekeeping"] = housekeeping
     if "device" not in monthly.context.institution.kinds:
         del runs["device_funds_reminder"]
     return [
@@ -113,6 +150,29 @@ def monthly_jobs(monthly: MonthlyServices, settings: ScheduleSettings) -> list[S
         for name, run in runs.items()
         if getattr(settings, name)
     ]
+
+
+def housekeeping_job(
+    engine: Engine,
+    queue: QueueSettings,
+    purge_sessions: Callable[[Engine], int],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[[datetime], str]:
+    """The daily clean-up: expired web sessions; delivered upload jobs (payloads and attempt
+    history) older than ``queue.retention_days`` — the delivery ledger keeps that each was
+    delivered — and ledger entries older than ``queue.ledger_months`` (at least 18)."""
+
+    def run(slot: datetime) -> str:
+        now = clock()
+        sessions = purge_sessions(engine)
+        jobs = admin.purge(engine, timedelta(days=queue.retention_days), now)
+        entries = ledger.trim(engine, queue.ledger_months, now)
+        return (
+            f"清理过期会话{sessions}个；清理{queue.retention_days}天前已送达的上传任务{jobs}个"
+            f"（送达记录保留{queue.ledger_months}个月，清理更早的{entries}条）"
+        )
+
+    return run
 
 
 def latest_slot(cron: str, zone: ZoneInfo, now: datetime, lookback: timedelta) -> datetime | None:
@@ -171,12 +231,17 @@ class MonthlyScheduler:
 
     @classmethod
     def from_settings(
-        cls, settings: ScheduleSettings, monthly: MonthlyServices, **kwargs: Any
+        cls,
+        settings: ScheduleSettings,
+        monthly: MonthlyServices,
+        *,
+        housekeeping: Callable[[datetime], str] | None = None,
+        **kwargs: Any,
     ) -> MonthlyScheduler:
         ctx = monthly.context
         return cls(
             engine=ctx.engine,
-            jobs=monthly_jobs(monthly, settings) if settings.enabled else [],
+            jobs=monthly_jobs(monthly, settings, housekeeping) if settings.enabled else [],
             zone=ctx.zone,
             catch_up=timedelta(days=settings.catch_up_days),
             retry_after=timedelta(minutes=settings.retry_minutes),
@@ -326,11 +391,18 @@ def monthly_policy(settings: ScheduleSettings) -> MonthlyPolicy:
     return MonthlyPolicy(
         device_funds_remind_after_day=settings.device_funds_remind_after_day,
         device_regions=tuple(settings.device_regions),
+        calendar=ClearingCalendar.of(settings.monthly_cutoff_day, settings.half_yearly_cutoffs),
+        deduction_months=settings.deduction_months,
     )
 
 
 def build_monthly_scheduler(
-    monthly: MonthlyServices, settings: ScheduleSettings
+    monthly: MonthlyServices, settings: ScheduleSettings, queue: QueueSettings | None = None
 ) -> MonthlyScheduler:
-    """The scheduler of the runtime's monthly use cases."""
-    return MonthlyScheduler.from_settings(settings, monthly)
+    """The scheduler of the runtime's monthly use cases, with the daily housekeeping."""
+    engine = monthly.context.engine
+    return MonthlyScheduler.from_settings(
+        settings,
+        monthly,
+        housekeeping=housekeeping_job(engine, queue or QueueSettings(), purge_expired),
+    )

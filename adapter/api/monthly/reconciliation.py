@@ -1,5 +1,6 @@
 """``GET /api/v1/reconciliation/{yyyy-mm}`` and ``POST …/run`` (billing, it): the month's
-settlements against upstream's monthly figures (WI3201), differences listed (N§35, B§33)."""
+settlements against upstream's monthly figures (WI3201), differences listed (N§35, B§33);
+``GET …/unresolved``: months still differing at their half-yearly cutoff (N§43, B§42)."""
 
 from __future__ import annotations
 
@@ -118,6 +119,35 @@ class ReconciliationOut(BaseModel):
             ],
             settlements=list(report.lines),
         )
+
+
+class UnresolvedOut(BaseModel):
+    month: str
+    half_yearly_cutoff: date
+    outcome: str
+    differences: int
+    message: str
+    article: str = "N§43, B§42"
+
+
+@router.get(
+    "/unresolved",
+    response_model=list[UnresolvedOut],
+    summary="Months whose differences are unresolved at their half-yearly clearing cutoff",
+)
+def unresolved(monthly: MonthlyDep, _: BillingOrIt) -> list[UnresolvedOut]:
+    """Months whose latest reconciliation still differs (or failed) once their half-yearly
+    clearing confirmation date (25 January / 25 July by default) has come (N§43, B§42)."""
+    return [
+        UnresolvedOut(
+            month=u.month,
+            half_yearly_cutoff=u.cutoff.on,
+            outcome=u.outcome,
+            differences=u.differences,
+            message=u.message,
+        )
+        for u in monthly.reconciliation.unresolved_at_clearing()
+    ]
 
 
 @router.get(

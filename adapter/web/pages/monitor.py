@@ -1,6 +1,8 @@
 """The IT upload-queue monitor: live counts by status and kind, waiting jobs by time left to
-their deadline (at-risk ones highlighted), dead letters with upstream's message and a re-send
-with an edited payload, the chart of backlog and latency, the upstream call log, the HL7 log.
+their deadline (at-risk ones highlighted), the settlements at risk of missing clearing with
+their cutoff and days left (N§35, B§33, B§37; N§43, B§42), dead letters with upstream's
+message and a re-send with an edited payload, the chart of backlog and latency, the upstream
+call log, the HL7 log.
 
 The live block (``/web/monitor/live``) is re-fetched every few seconds by ``monitor.js``.
 """
@@ -87,6 +89,7 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
         chart=history_svg(ops.history(datetime.now(UTC)), zone),
         calls=ops.calls(50),
         messages=ops.hl7_messages(50),
+        at_risk=ops.clearing(),
         done=request.query_params.get("resent", ""),
         **_live(ops),
         **extra,

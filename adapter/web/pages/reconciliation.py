@@ -6,6 +6,10 @@ with its confirmation (B§40, device counter or billing desk).
 
 Every change is a POST with the session's CSRF token that ends in a redirect back to the
 month (a reload never runs anything again); a failure re-renders the month with the reason.
+
+A month whose latest reconciliation still shows differences (or failed) once its half-yearly
+clearing cutoff has come is flagged, on its own page and in a list on every month's page
+(N§43, B§42): its settlements may miss the clearing.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ def _people(request: Request, psn_nos: set[str]) -> dict[str, str]:
     return shown
 
 
-def _reconciliation(monthly: MonthlyServices, month: str) -> dict[str, Any]:
+def _reconciliation(monthly: MonthlyServices, month: str, today: date) -> dict[str, Any]:
     report: ReconciliationReport | None
     try:
         report = monthly.reconciliation.latest(month)
@@ -96,6 +100,17 @@ def _reconciliation(monthly: MonthlyServices, month: str) -> dict[str, Any]:
         "slips": slips,
         "runs": monthly.reconciliation.history(month),
         "deductions": monthly.deductions.month(month),
+        **_clearing_flags(monthly, month, today),
+    }
+
+
+def _clearing_flags(monthly: MonthlyServices, month: str, today: date) -> dict[str, Any]:
+    """Months whose differences are unresolved at their half-yearly clearing cutoff (N§43,
+    B§42), and this month's flag if it is one of them."""
+    unresolved = monthly.reconciliation.unresolved_at_clearing(today)
+    return {
+        "unresolved": unresolved,
+        "month_unresolved": next((u for u in unresolved if u.month == month), None),
     }
 
 
@@ -126,10 +141,12 @@ def _page(
         "runs": [],
         "deductions": None,
         "funds": None,
+        "unresolved": [],
+        "month_unresolved": None,
     }
     try:
         if context["can_reconcile"]:
-            context.update(_reconciliation(monthly, month))
+            context.update(_reconciliation(monthly, month, today))
         if context["device_institution"]:
             context.update(_funds(monthly, month))
     except AdapterError as exc:  # e.g. a month that has not begun

@@ -59,7 +59,12 @@ def test_the_monthly_work_runs_on_the_real_runtime(
 
     # the 3rd of this month at 06:00 and today's 09:00 reminder were missed: run at start-up
     done = eventually(lambda: len(runs()) == len(scheduler.caught_up) and runs())
-    assert {r["job"] for r in done} <= {"reconciliation", "device_funds_reminder"}
+    assert {r["job"] for r in done} <= {
+        "reconciliation",
+        "reconciliation_after_cutoff",
+        "device_funds_reminder",
+        "housekeeping",
+    }
     assert {(r["trigger"], r["outcome"]) for r in done} == {("startup", "ok")}
     reply = httpx.post(f"{base}/api/v1/schedule/jobs/reconciliation/run", headers=it)
     assert reply.status_code == 200 and reply.json()["outcome"] == "ok"

@@ -31,7 +31,11 @@ from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ONLY_RECONCILIATION = ScheduleSettings(
-    reconciliation="0 6 3 * *", deductions="", catalogue_sync="", device_funds_reminder=""
+    reconciliation="0 6 3 * *",
+    reconciliation_after_cutoff="",
+    deductions="",
+    catalogue_sync="",
+    device_funds_reminder="",
 )
 
 

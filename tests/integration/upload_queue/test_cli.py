@@ -11,13 +11,14 @@ from prometheus_client import CollectorRegistry
 
 from adapter.cli import main
 from adapter.store.db import make_engine
+from adapter.store.migrate import upgrade
+from adapter.store.uow import UnitOfWork
 from upload_queue.admin import get_job, list_jobs, revisions
 from upload_queue.enqueue import enqueue
 from upload_queue.errors import PermanentDeliveryError
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery, JobSpec
 from upload_queue.metrics import QueueMetrics
-from upload_queue.tables import metadata
 from upload_queue.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,7 +31,7 @@ def seeded(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("ADAPTER_CONFIG_FILE", raising=False)
     monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
     engine = make_engine(db_url)
-    metadata.create_all(engine)
+    upgrade(engine)  # the whole schema: a re-send is audited, a refused one gets a new msgid
     metrics = QueueMetrics(CollectorRegistry())
     now = datetime.now(UTC)
     with engine.begin() as connection:
@@ -76,11 +77,12 @@ def test_retry_with_a_corrected_payload_file_keeps_the_original(
     fixed = tmp_path / "fixed.json"
     fixed.write_text(json.dumps({"msgid": "m1", "input": {"psn_no": "X"}}), encoding="utf-8")
     assert main(["queue", "retry", "1", "--payload", str(fixed), "--note", "更正"]) == 0
-    assert "re-sent now with the corrected payload" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "re-sent now with the corrected payload" in out and "upstream refused it" in out
     engine = make_engine(seeded)
     try:
         job = get_job(engine, 1)
-        assert (job.status, job.payload) == ("pending", {"msgid": "m1", "input": {"psn_no": "X"}})
+        assert job.status == "pending" and job.payload["input"] == {"psn_no": "X"}
         assert [r.payload for r in revisions(engine, 1)] == [{"msgid": "m1"}]
     finally:
         engine.dispose()
@@ -89,10 +91,37 @@ def test_retry_with_a_corrected_payload_file_keeps_the_original(
     assert "permanent" in shown and "replaced" in shown and "更正" in shown
 
 
+def test_cli_retry_of_a_refused_job_goes_through_the_same_use_case_as_rest(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Upstream answers a repeated msgid with its first reply, so a job it refused must go
+    again under a fresh msgid — as the REST route and the IT page do — and IT's re-send is
+    in the audit log."""
+    assert main(["queue", "retry", "1"]) == 0
+    engine = make_engine(seeded)
+    try:
+        job = get_job(engine, 1)
+        assert job.status == "pending" and job.idempotency_key == "m1"
+        assert job.payload["msgid"] != "m1" and job.payload["refused_msgids"] == ["m1"]
+        with UnitOfWork(engine) as uow:
+            [entry] = uow.audit.query(action="queue.retry")
+        assert entry.subject_id == "1" and entry.actor.startswith("cli:")
+        assert entry.details["via"] == "cli"
+    finally:
+        engine.dispose()
+    # a job that merely waits out its back-off keeps its msgid (upstream may have it)
+    assert main(["queue", "retry", "2"]) == 0
+    engine = make_engine(seeded)
+    try:
+        assert get_job(engine, 2).payload == {"msgid": "m2"}
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["queue", "retry", "99"], "no upload job 99"),
+        (["queue", "retry", "99"], "上传任务 99 不存在"),
         (["queue", "retry", "2", "--payload", "/nonexistent.json"], "cannot read"),
         (["queue", "show", "42"], "no upload job 42"),
     ],

@@ -1,0 +1,190 @@
+"""Settlements at risk of missing clearing: what IT must push before the agency's cutoffs.
+
+A settlement is paid only once upstream has it: the agency declares a month's settlements
+by the 20th of the next month (N§35, B§33, B§37) and confirms the half-yearly clearing by
+25 January and 25 July (N§43, B§42); the dates are the site's
+:class:`~adapter.domain.clearing.ClearingCalendar`. :meth:`Clearing.at_risk` lists every
+settlement upload — discharge record ``WI2301``, device settlement ``WI2701``, revocation
+``WI2305`` — that is
+
+* **pending** (queued or in flight) or **dead**: listed, with its next cutoff and the days
+  left, until it is delivered;
+* **late**: delivered after its month's monthly cutoff: listed until its half-yearly cutoff
+  has passed, so IT can ask the agency to take it into that clearing.
+
+The upload states come from the upload queue (pending, dead) and its delivery ledger (when
+delivered), through the :class:`UploadTracker` port; time is the context's clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import select
+
+from adapter.domain.clearing import ClearingCalendar, Cutoff, RiskReason, risk_of
+from adapter.domain.settlement import settlement_day
+from adapter.domain.upstream import Infno
+from adapter.services.context import ServiceContext
+from adapter.services.tables import service_upload
+from adapter.store.sql import table
+from adapter.store.tables import EncounterRow, SettlementRow
+
+_encounter = table(EncounterRow)
+_settlement = table(SettlementRow)
+KINDS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value, Infno.SETTLEMENT_REVOKE.value)
+# A late delivery stays listed until its half-yearly cutoff: at most ~7 months after the
+# settlement month; deliveries older than this cannot be listed any more.
+LATE_LOOKBACK = timedelta(days=250)
+_CHUNK = 500
+
+
+@runtime_checkable
+class UploadTracker(Protocol):
+    """The upload queue's answers about settlement uploads (by msgid, the idempotency key)."""
+
+    def unfinished(self, session: Any, kinds: Any) -> dict[str, str]: ...
+
+    def deliveries_since(
+        self, session: Any, kinds: Any, since: datetime
+    ) -> dict[str, datetime]: ...
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """One settlement upload at risk of missing clearing."""
+
+    setl_id: str
+    slip_no: str
+    psn_no: str
+    encounter_id: str
+    infno: str
+    msgid: str
+    month: str  # the settlement month (N§35)
+    reason: RiskReason
+    cutoff: Cutoff  # the next cutoff it must meet
+    days_left: int
+    delivered_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "setl_id": self.setl_id,
+            "slip_no": self.slip_no,
+            "psn_no": self.psn_no,
+            "encounter_id": self.encounter_id,
+            "infno": self.infno,
+            "msgid": self.msgid,
+            "month": self.month,
+            "reason": self.reason.value,
+            "reason_label": self.reason.label,
+            "cutoff": self.cutoff.on.isoformat(),
+            "cutoff_kind": self.cutoff.kind.value,
+            "cutoff_label": self.cutoff.kind.label,
+            "article": self.cutoff.kind.article,
+            "days_left": self.days_left,
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class ClearingReport:
+    today: date
+    items: tuple[AtRisk, ...]
+
+    def by_cutoff(self) -> dict[tuple[str, str], int]:
+        """(cutoff date, cutoff kind) → how many uploads are at risk of missing it."""
+        return dict(Counter((i.cutoff.on.isoformat(), i.cutoff.kind.value) for i in self.items))
+
+
+class Clearing:
+    def __init__(self, ctx: ServiceContext, calendar: ClearingCalendar | None = None) -> None:
+        self._ctx = ctx
+        self.calendar = calendar or ClearingCalendar()
+
+    def _tracker(self) -> UploadTracker:
+        outbox = self._ctx.outbox
+        if not isinstance(outbox, UploadTracker):
+            raise TypeError("the outbox cannot report upload states (not the upload queue)")
+        return outbox
+
+    def at_risk(self, now: datetime | None = None) -> ClearingReport:
+        """Every settlement upload at risk now (see the module docstring), earliest cutoff
+        first."""
+        ctx = self._ctx
+        now = now or ctx.now()
+        today = ctx.local_date(now)
+        tracker = self._tracker()
+        with ctx.uow() as uow:
+            session = uow.session
+            unfinished = tracker.unfinished(session, KINDS)
+            delivered = tracker.deliveries_since(session, KINDS, now - LATE_LOOKBACK)
+            rows = {row.msgid: row for row in self._uploads(session, list(unfinished))}
+            recent = self._recent_uploads(session, now - LATE_LOOKBACK)
+            rows.update((row.msgid, row) for row in recent if row.msgid in delivered)
+        items = []
+        for msgid, row in rows.items():
+            day = settlement_day(row.settled_at, ctx.zone)
+            monthly = self.calendar.monthly(day)
+            at = delivered.get(msgid)
+            status = unfinished.get(msgid, "delivered" if at is not None else "")
+            if not status:
+                continue
+            reason = risk_of(status, ctx.local_date(at) if at else None, monthly)
+            if reason is None:
+                continue
+            cutoff = (
+                self.calendar.half_yearly_of(day)
+                if reason is RiskReason.LATE
+                else self.calendar.next_cutoff(day, today)
+            )
+            left = cutoff.days_left(today)
+            if reason is RiskReason.LATE and left < 0:
+                continue  # its half-yearly clearing is over: the month's reconciliation shows it
+            items.append(
+                AtRisk(
+                    setl_id=row.settlement_id,
+                    slip_no=row.slip_no,
+                    psn_no=row.psn_no,
+                    encounter_id=row.encounter_id,
+                    infno=row.infno,
+                    msgid=msgid,
+                    month=f"{day:%Y-%m}",
+                    reason=reason,
+                    cutoff=cutoff,
+                    days_left=left,
+                    delivered_at=at,
+                )
+            )
+        items.sort(key=lambda i: (i.cutoff.on, i.setl_id, i.infno))
+        return ClearingReport(today, tuple(items))
+
+    @staticmethod
+    def _query() -> Any:
+        return (
+            select(
+                service_upload.c.msgid,
+                service_upload.c.infno,
+                service_upload.c.settlement_id,
+                service_upload.c.encounter_id,
+                _settlement.c.settled_at,
+                _settlement.c.slip_no,
+                _encounter.c.psn_no,
+            )
+            .join(_settlement, _settlement.c.id == service_upload.c.settlement_id)
+            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+            .where(service_upload.c.infno.in_(KINDS))
+        )
+
+    def _uploads(self, session: Any, msgids: list[str]) -> list[Any]:
+        found: list[Any] = []
+        for start in range(0, len(msgids), _CHUNK):
+            found += session.execute(
+                self._query().where(service_upload.c.msgid.in_(msgids[start : start + _CHUNK]))
+            ).all()
+        return found
+
+    def _recent_uploads(self, session: Any, since: datetime) -> list[Any]:
+        return list(session.execute(self._query().where(_settlement.c.settled_at >= since)).all())

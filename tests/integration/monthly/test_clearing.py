@@ -1,0 +1,236 @@
+"""Clearing (N§35, B§33, B§37; N§43, B§42): settlements at risk of missing it, listed with
+their cutoff and days left over the service and REST; and the delivery ledger, so a purged
+delivery still counts in a re-run of its month's reconciliation — on SQLite and PostgreSQL.
+
+Stays are settled through the services, uploads go through the real queue (its clock is the
+test's) to the simulator; a refusal comes from a gateway that refuses the discharge record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from adapter.api.app import create_app
+from adapter.domain.errors import UpstreamRejected
+from adapter.domain.upstream import Infno, WriteAck
+from adapter.services.container import Services
+from adapter.services.monthly import MonthlyServices
+from adapter.settings import load_settings
+from adapter.store.tokens import create_token
+from adapter.wiring import ops_routes
+from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
+from connectors.upstream.client import ReferenceClient
+from connectors.upstream.msgids import MsgidSequence
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.monthly.api import monthly_api
+from tests.integration.monthly.conftest import make_services
+from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee, seed, upstream_settlement
+from tests.integration.services.helpers import INSTITUTION
+from tests.support.live import serving
+from upload_queue import UploadQueue, ledger
+
+
+def d(day: int, month: int = 1) -> date:
+    return date(2026, month, day)
+
+
+class RefusingGateway:
+    """Upstream refusing every discharge record (infcode -1): the job goes dead."""
+
+    def __init__(self, real: ReferenceClient) -> None:
+        self._real = real
+
+    def submit(self, infno: Infno, msgid: str, input: Mapping[str, Any], **kw: Any) -> WriteAck:
+        if infno is Infno.DISCHARGE:
+            raise UpstreamRejected("参保人员信息不存在", code="UPSTREAM_REJECTED")
+        return self._real.submit(infno, msgid, input, **kw)
+
+
+@dataclass
+class World:
+    services: Services
+    monthly: MonthlyServices
+    queue: UploadQueue
+    refusing: UploadQueue
+    desk: Desk
+    clock: SetClock
+
+
+@pytest.fixture
+def world(db: Engine, client: ReferenceClient, clock: SetClock, msgids: MsgidSequence) -> World:
+    queue = UploadQueue(db, clock=clock.now, registry=CollectorRegistry())
+    register_upload_handlers(queue, client)
+    refusing = UploadQueue(db, clock=clock.now, registry=CollectorRegistry())
+    register_upload_handlers(refusing, RefusingGateway(client))  # type: ignore[arg-type]
+    services = make_services(db, client, clock, msgids, outbox=QueueOutbox(queue))
+    monthly = MonthlyServices(services.context)
+    return World(services, monthly, queue, refusing, Desk(services, clock), clock)
+
+
+def _stays(w: World) -> dict[str, str]:
+    """On time (A), dead (C), late (D), pending (B); their settlement ids."""
+    a = w.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
+    w.queue.worker().drain()  # delivered on 5 January: in time
+    c = w.desk.stay("P002", "V-C", d(4), d(7), [fee("C1", DRUG, "18.25", d(5))])
+    w.refusing.worker().drain()  # upstream refuses C's discharge record: dead
+    late = w.desk.stay("P007", "V-D", d(5), d(8), [fee("D1", DRUG, "18.25", d(6))])
+    w.clock.set(at(d(21, 2), 9))
+    w.queue.worker().drain()  # D reaches upstream on 21 February: after the 20th
+    b = w.desk.stay("P001", "V-B", d(18, 2), d(22, 2), [fee("B1", DRUG, "36.50", d(19, 2))])
+    return {"A": a.id, "B": b.id, "C": c.id, "D": late.id}
+
+
+def _rows(items: Any) -> dict[str, tuple[str, str, str, str, int]]:
+    return {
+        i.setl_id: (
+            i.infno,
+            i.reason.value,
+            i.cutoff.kind.value,
+            i.cutoff.on.isoformat(),
+            i.days_left,
+        )
+        for i in items
+    }
+
+
+def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
+    world: World,
+) -> None:
+    ids = _stays(world)
+    world.clock.set(at(d(23, 2), 11))  # A is revoked; its revocation (WI2305) waits
+    world.services.settlements.revoke(ids["A"], reason="明细有误", actor="结算处-01")
+    clearing = world.monthly.clearing
+    report = clearing.at_risk(at(d(25, 2)))
+    assert report.today == d(25, 2)
+    assert _rows(report.items) == {
+        ids["A"]: ("WI2305", "pending", "half_yearly", "2026-07-25", 150),
+        # January's monthly cutoff (20 February) has passed: next is the July confirmation
+        ids["C"]: ("WI2301", "dead", "half_yearly", "2026-07-25", 150),
+        ids["D"]: ("WI2301", "late", "half_yearly", "2026-07-25", 150),
+        # February's settlements are declared by 20 March
+        ids["B"]: ("WI2301", "pending", "monthly", "2026-03-20", 23),
+    }
+    assert report.by_cutoff() == {("2026-07-25", "half_yearly"): 3, ("2026-03-20", "monthly"): 1}
+    [late] = [i for i in report.items if i.setl_id == ids["D"]]
+    assert late.delivered_at == at(d(21, 2), 9) and late.month == "2026-01"
+    # before January's monthly cutoff, the dead upload had that cutoff, ten days left
+    early = _rows(clearing.at_risk(at(d(10, 2))).items)
+    assert early[ids["C"]] == ("WI2301", "dead", "monthly", "2026-02-20", 10)
+
+    # a dead upload stays listed until delivered: re-sent (upstream now accepts), it goes
+    [dead] = world.queue.list_jobs(status="dead")
+    world.queue.retry(dead.id)
+    world.queue.worker().drain()  # B and C delivered on 25 February
+    after = _rows(clearing.at_risk(at(d(25, 2))).items)
+    assert set(after) == {ids["A"], ids["C"], ids["D"]}  # all late for January; B in time
+    assert after[ids["C"]][1] == "late" and after[ids["A"]][:2] == ("WI2305", "late")
+    # once the half-yearly clearing is over, the month's reconciliation speaks for them
+    assert clearing.at_risk(at(d(26, 7))).items == ()
+
+
+def test_the_clearing_list_over_rest_summary_and_metrics(
+    world: World, db: Engine, db_url: str
+) -> None:
+    ids = _stays(world)
+    world.clock.set(at(d(25, 2)))
+    app = create_app(load_settings(database={"url": db_url}), db)
+    app.state.services = world.services
+    app.state.runtime = SimpleNamespace(
+        monthly=world.monthly, queue=world.queue, registry=world.queue.metrics.registry
+    )
+    app.include_router(ops_routes.router)
+    now = world.clock.now()
+    it = {"Authorization": f"Bearer {create_token(db, 'it-01', ['it'], now)}"}
+    billing = {"Authorization": f"Bearer {create_token(db, 'billing-01', ['billing'], now)}"}
+    with serving(app) as base:
+        assert httpx.get(f"{base}/api/v1/queue/clearing", headers=billing).status_code == 403
+        body = httpx.get(f"{base}/api/v1/queue/clearing", headers=it).json()
+        summary = httpx.get(f"{base}/api/v1/queue/summary", headers=it).json()
+        metrics = httpx.get(f"{base}/metrics", headers=it).text
+    assert body["today"] == "2026-02-25" and body["count"] == 3
+    listed = {s["setl_id"]: s for s in body["settlements"]}
+    assert set(listed) == {ids["B"], ids["C"], ids["D"]}
+    assert (listed[ids["B"]]["cutoff"], listed[ids["B"]]["days_left"]) == ("2026-03-20", 23)
+    assert listed[ids["C"]]["reason_label"] == "上传失败"
+    assert listed[ids["D"]]["article"] == "N§43, B§42"
+    assert body["by_cutoff"] == [
+        {"cutoff": "2026-03-20", "cutoff_kind": "monthly", "count": 1},
+        {"cutoff": "2026-07-25", "cutoff_kind": "half_yearly", "count": 2},
+    ]
+    assert summary["clearing_at_risk"] == 3
+    gauge = "clearing_settlements_at_risk"
+    assert f'{gauge}{{cutoff="2026-03-20",cutoff_kind="monthly",reason="pending"}} 1.0' in metrics
+    assert f'{gauge}{{cutoff="2026-07-25",cutoff_kind="half_yearly",reason="dead"}} 1.0' in metrics
+    assert 'clearing_cutoff_days_left{cutoff="2026-03-20",cutoff_kind="monthly"} 23.0' in metrics
+
+
+def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_rerun(
+    world: World, sim: SimulatorServer, db: Engine
+) -> None:
+    a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
+    world.queue.worker().drain()
+    # upstream forgets what it received: its January no longer lists A (filed elsewhere)
+    assert httpx.post(f"{sim.url}/_sim/reset").status_code == 200
+    world.clock.set(at(d(3, 2), 6))
+    first = world.monthly.reconciliation.run("2026-01", actor="system:schedule")
+    [line] = first.lines
+    assert line["setl_id"] == a.id and line["upload_delivered"] is True
+
+    world.clock.set(at(d(3, 6), 6))  # months later the queue's retention purges the job
+    assert world.queue.purge(timedelta(days=90)) > 0
+    assert world.queue.list_jobs() == []
+    again = world.monthly.reconciliation.run("2026-01", actor="system:schedule")
+    [line] = again.lines
+    assert line["upload_delivered"] is True  # the ledger remembers
+    assert again.result is not None
+    [difference] = again.result.differences
+    assert "上传已被上级系统确认" in difference.action  # not "resend it"
+    with db.connect() as connection:
+        assert ledger.delivered(connection, line["upload_msgid"])
+
+
+def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(
+    world: World, sim: SimulatorServer, db: Engine, db_url: str
+) -> None:
+    a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
+    world.queue.worker().drain()
+    assert httpx.post(f"{sim.url}/_sim/reset").status_code == 200  # upstream lost it
+    world.clock.set(at(d(3, 2), 6))
+    first = world.monthly.reconciliation.run("2026-01", actor="t")
+    assert first.run.outcome == "differences"
+    reconciliations = world.monthly.reconciliation
+    assert reconciliations.unresolved_at_clearing(d(24, 7)) == []  # the day before
+    [flagged] = reconciliations.unresolved_at_clearing(d(25, 7))
+    assert (flagged.month, flagged.cutoff.on, flagged.differences) == ("2026-01", d(25, 7), 1)
+    world.clock.set(at(d(25, 7), 9))
+    with monthly_api(db, db_url, world.services, monthly=world.monthly) as api:
+        assert api.get("/api/v1/reconciliation/unresolved", role="admission").status_code == 403
+        listed = api.get("/api/v1/reconciliation/unresolved", role="it").json()
+    assert listed == [
+        {
+            "month": "2026-01",
+            "half_yearly_cutoff": "2026-07-25",
+            "outcome": "differences",
+            "differences": 1,
+            "message": first.run.message,
+            "article": "N§43, B§42",
+        }
+    ]
+
+    [line] = first.lines  # the agency takes it in: upstream's January lists it again
+    seed(sim.url, figures=[{
+        "fixmedins_code": INSTITUTION, "month": "2026-01", "total": "0", "fund_pay": "0",
+        "psn_pay": "0",
+        "settlements": [upstream_settlement(a.id, d(5), line["total"], line["fund_pay"])],
+    }])  # fmt: skip
+    world.clock.set(at(d(26, 7), 6))
+    assert world.monthly.reconciliation.run("2026-01", actor="t").run.outcome == "balanced"
+    assert reconciliations.unresolved_at_clearing(d(26, 7)) == []
