@@ -33,7 +33,7 @@ from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
 from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
-from connectors.upstream.call_log import CallLog
+from connectors.upstream.call_log import CallLog, CallLogMetrics
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
 from upload_queue import admin
@@ -80,6 +80,7 @@ class Runtime:
         if self.runner is not None and self.runner.running:
             self.runner.shutdown(wait=True)
         self.gateway.close()
+        self.call_log.flush()
         self.engine.dispose()
 
     def wake(self) -> None:
@@ -173,7 +174,13 @@ def build_runtime(
     hl7: bool = True,
     scheduled: bool = True,
 ) -> Runtime:
-    engine = engine or make_engine(settings.database.url)
+    database = settings.database
+    engine = engine or make_engine(
+        database.url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_timeout=database.pool_timeout_s,
+    )
     clock = SystemClock(settings.time_zone)
     msgids = msgid_source(engine, settings.institution.code, clock)
     call_log = CallLog(engine)
@@ -213,6 +220,7 @@ def build_runtime(
         monthly=None,  # type: ignore[arg-type]
         runner=runner,
     )
+    CallLogMetrics(call_log).register(registry)
     runtime.storage = StorageProbe.for_engine(engine, settings.database.min_free_mb)
     if runtime.storage is not None:
         runtime.storage.register(registry)
