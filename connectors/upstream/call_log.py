@@ -41,6 +41,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -56,9 +59,6 @@ from sqlalchemy import (
     insert,
     select,
 )
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.domain.errors import AdapterError, NotFound
