@@ -7,7 +7,8 @@ status — inside the use case's own transaction, so a refused or failed use cas
 cache as it was. Nothing here holds a unit of work (a pooled connection) while it waits on
 upstream: callers read first, then open their transaction. Upstream refusing the card itself
 (unknown person, expired or forged e-card token, wrong card identifier) is a refusal for
-the clerk (``EL_CARD_REJECTED``), not an upstream fault; an unreachable upstream raises :class:`UpstreamUnavailable` as is.
+the clerk (``EL_CARD_REJECTED``), not an upstream fault; an unreachable upstream raises
+:class:`UpstreamUnavailable` as is.
 """
 
 from __future__ import annotations
