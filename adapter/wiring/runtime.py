@@ -41,6 +41,7 @@ from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
 from upload_queue.jobs import Job
 from upload_queue.scheduler import QueueRunner
+from upload_queue.wakeup import RecoveryWake
 
 log = logging.getLogger("adapter")
 
@@ -61,6 +62,7 @@ class Runtime:
     hl7: Hl7Runtime | None = None
     storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
+    recovery: RecoveryWake | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -80,6 +82,8 @@ class Runtime:
         if self.runner is not None and self.runner.running:
             self.runner.shutdown(wait=True)
         self.gateway.close()
+        if self.recovery is not None:
+            self.recovery.close()
         self.call_log.flush()
         self.engine.dispose()
 
@@ -197,6 +201,8 @@ def build_runtime(
         instance_id=queue_settings.instance_id or None,
     )
     register_upload_handlers(queue, gateway)
+    recovery = RecoveryWake(engine)
+    gateway.on_outcome(lambda outcome: _note_outcome(recovery, outcome))
     count = queue_settings.workers if workers is None else workers
     runner = (
         queue.runner(
@@ -225,6 +231,8 @@ def build_runtime(
     if runtime.storage is not None:
         runtime.storage.register(registry)
     runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
+    recovery.wake = runtime.wake
+    runtime.recovery = recovery
     runtime.services = build_services(settings, runtime, clock)
     runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
     if scheduled and settings.schedule.enabled:
@@ -232,6 +240,14 @@ def build_runtime(
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime
+
+
+def _note_outcome(recovery: RecoveryWake, outcome: str) -> None:
+    """Upstream answered (even a refusal): jobs backed off after failures may go now."""
+    if outcome == "unavailable":
+        recovery.failed()
+    elif outcome in ("ok", "rejected"):
+        recovery.succeeded()
 
 
 def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> Services:
