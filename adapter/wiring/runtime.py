@@ -85,6 +85,9 @@ class Runtime:
         if self.recovery is not None:
             self.recovery.close()
         self.call_log.flush()
+        close_msgids = getattr(self.msgids, "close", None)
+        if close_msgids is not None:
+            close_msgids()
         self.engine.dispose()
 
     def wake(self) -> None:
