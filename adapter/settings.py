@@ -58,6 +58,11 @@ class DatabaseSettings(BaseModel):
     # SQLite: below this much free space on the database's filesystem /healthz reports the
     # instance not ready (writes are about to fail with DATABASE_FULL)
     min_free_mb: int = Field(default=64, ge=0)
+    # connections this process keeps open, and how many more it may open at a peak; a request
+    # that finds all of them busy waits at most pool_timeout_s, then gets 503 DATABASE_BUSY
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("url")
     @classmethod
@@ -101,6 +106,8 @@ class UpstreamSettings(BaseModel):
     connect_timeout_s: float = Field(default=3.0, gt=0)
     read_timeout_s: float = Field(default=10.0, gt=0)
     read_budget_s: float = Field(default=6.0, gt=0)
+    # all the reads of one action together (an admission: sign-in, person, filings, status)
+    action_budget_s: float = Field(default=10.0, gt=0)
     ca_bundle: str = ""
     client_cert: str = ""
     client_key: str = ""

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InternalError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapter.domain.errors import (
@@ -163,6 +164,17 @@ def _database_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(503, "数据库暂时不可用", [error_item("DATABASE_UNAVAILABLE", message)])
 
 
+DATABASE_BUSY_MESSAGE = "适配器当前繁忙（数据库连接已全部占用），本次操作未保存，请稍后重试"
+
+
+def _pool_exhausted(_request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for [database] pool_timeout_s: nothing was written.
+    log.error("database_pool_exhausted", extra={"error": type(exc).__name__})
+    response = problem(503, "适配器繁忙", [error_item("DATABASE_BUSY", DATABASE_BUSY_MESSAGE)])
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected_error", exc_info=exc)
     message = "系统内部错误，本次操作未完成，请联系信息科"
@@ -172,6 +184,7 @@ def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(InternalError, _database_error)  # e.g. a read-only transaction
+    app.add_exception_handler(PoolExhausted, _pool_exhausted)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(AdapterError, _adapter_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -215,7 +228,8 @@ _ERROR_STATUSES = {
     "422": "请求内容或业务规则不允许",
     "502": "上级系统拒绝或返回无法识别的数据",
     "503": "上级系统或数据库暂时不可用，本次操作未保存，可原样重试（errors[].code："
-    "DATABASE_UNAVAILABLE 数据库无法写入或无法连接，DATABASE_FULL 数据库磁盘已满）",
+    "DATABASE_UNAVAILABLE 数据库无法写入或无法连接，DATABASE_FULL 数据库磁盘已满，"
+    "DATABASE_BUSY 数据库连接已全部占用）",
 }
 
 

@@ -1,11 +1,14 @@
 """Identity: who the card says the worker is, and what upstream knows of them now.
 
-Reads call upstream directly (a clerk is waiting; the gateway bounds the wait) and are
+Reads call upstream directly (a clerk is waiting; the gateway bounds the wait — one budget
+for all the reads of :meth:`Identity.facts`, see :mod:`adapter.domain.budget`) and are
 cached in the store as *last seen* — person, suspensions, filings, this institution's
 status — inside the use case's own transaction, so a refused or failed use case leaves the
-cache as it was. Upstream refusing the card itself (unknown person, expired or forged
-e-card token, wrong card identifier) is a refusal for the clerk (``EL_CARD_REJECTED``), not
-an upstream fault; an unreachable upstream raises :class:`UpstreamUnavailable` as is.
+cache as it was. Nothing here holds a unit of work (a pooled connection) while it waits on
+upstream: callers read first, then open their transaction. Upstream refusing the card itself
+(unknown person, expired or forged e-card token, wrong card identifier) is a refusal for
+the clerk (``EL_CARD_REJECTED``), not an upstream fault; an unreachable upstream raises
+:class:`UpstreamUnavailable` as is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from adapter.domain.budget import upstream_action
 from adapter.domain.errors import (
     EligibilityRefused,
     InvalidMessage,
@@ -88,6 +92,10 @@ class Identity:
     def person(self, card: CardData, *, context: str = "") -> PersonRecord:
         """The worker the card names (WI1102 for an e-card, WI1101 otherwise)."""
         check_card(card)
+        with upstream_action():
+            return self._person(card, context)
+
+    def _person(self, card: CardData, context: str) -> PersonRecord:
         gateway = self._ctx.gateway
         try:
             if card.kind is CardKind.ECARD:
@@ -112,11 +120,18 @@ class Identity:
             raise EligibilityRefused([CARD_REJECTED.refused("card", why=why)]) from exc
 
     def facts(self, card: CardData, *, context: str = "") -> WorkerFacts:
-        """The worker, their filings and this institution's status, as upstream says now."""
-        record = self.person(card, context=context)
-        return self.facts_for(card, record, context=context)
+        """The worker, their filings and this institution's status, as upstream says now.
+
+        One action: the reads share the ``action_budget_s`` of the upstream client."""
+        with upstream_action():
+            record = self.person(card, context=context)
+            return self.facts_for(card, record, context=context)
 
     def facts_for(self, card: CardData, record: PersonRecord, *, context: str = "") -> WorkerFacts:
+        with upstream_action():
+            return self._facts_for(card, record, context)
+
+    def _facts_for(self, card: CardData, record: PersonRecord, context: str) -> WorkerFacts:
         gateway = self._ctx.gateway
         person = record.person
         filings = self._read(

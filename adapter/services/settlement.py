@@ -32,7 +32,7 @@ from adapter.domain.errors import (
     InvalidMessage,
     InvalidTransition,
 )
-from adapter.domain.people import CardData
+from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
 from adapter.domain.settlement import (
@@ -107,7 +107,18 @@ class Settlements:
         bill = make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(until))
         return Presettlement(encounter, bill, tuple(s.line.line_id for s in fees.unmapped))
 
-    def _facts(self, uow: UnitOfWork, encounter: Encounter, card: CardData | None) -> WorkerFacts:
+    def _known_person(self, uow: UnitOfWork, encounter: Encounter) -> Person:
+        person = uow.persons.get(encounter.psn_no)
+        if person is None:
+            raise DomainError(
+                "未找到该工伤职工的人员信息，请读取社会保障卡后再结算", code="PERSON_UNKNOWN"
+            )
+        return person
+
+    def _facts(
+        self, encounter: Encounter, card: CardData | None, known: Person | None
+    ) -> WorkerFacts:
+        """Upstream's facts; called outside any unit of work (no connection held meanwhile)."""
         if card is not None:
             facts = self._identity.facts(card, context=encounter.id)
             if facts.person.psn_no != encounter.psn_no:
@@ -115,12 +126,8 @@ class Settlements:
                     [IDENTITY_MATCH.refused("card", what="出院持卡人与入院登记人员")]
                 )
             return facts
-        person = uow.persons.get(encounter.psn_no)
-        if person is None:
-            raise DomainError(
-                "未找到该工伤职工的人员信息，请读取社会保障卡后再结算", code="PERSON_UNKNOWN"
-            )
-        return self._identity.facts_again(person, context=encounter.id)
+        assert known is not None
+        return self._identity.facts_again(known, context=encounter.id)
 
     def settle(self, request: SettleRequest, *, actor: str) -> Settled:
         ctx = self._ctx
@@ -129,7 +136,8 @@ class Settlements:
             encounter = uow.encounters.get(request.encounter_id).encounter
             _may_settle(encounter, request.discharged_at)
             check_gate(ctx, uow, encounter, request.rehab_override_reason)
-            facts = self._facts(uow, encounter, request.card)
+            known = None if request.card is not None else self._known_person(uow, encounter)
+        facts = self._facts(encounter, request.card, known)
         decision = decide(
             facts,
             encounter.kind,

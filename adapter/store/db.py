@@ -3,6 +3,12 @@
 SQLite (the embedded default, one instance) runs in WAL mode so readers never block the
 writer, with a busy timeout so concurrent writers queue instead of failing at once.
 PostgreSQL (several instances) gets pre-ping so a restarted server costs one retry, not an error.
+
+**The pool.** ``pool_size``, ``max_overflow`` and ``pool_timeout`` (``[database]`` in
+adapter.toml) bound the connections this process holds. No use case holds a connection while
+it waits on upstream, so a connection is busy for milliseconds; when all are busy anyway, a
+caller waits ``pool_timeout`` seconds and then gets :class:`PoolExhausted` (SQLAlchemy's pool
+``TimeoutError``), which the API answers 503 ``DATABASE_BUSY`` and HL7 an AE — never a 500.
 """
 
 from __future__ import annotations
@@ -12,13 +18,21 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolExhausted
+
+__all__ = ["PoolExhausted", "is_pool_exhausted", "is_sqlite", "make_engine", "ping"]
+
+_POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; ``pool_size``, ``max_overflow``, ``pool_timeout`` size its pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        else:  # one shared in-memory connection: no pool to size
+            kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_OPTIONS}
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -54,3 +68,8 @@ def ping(engine: Engine) -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """Did every pooled connection stay busy for the whole ``pool_timeout``?"""
+    return isinstance(exc, PoolExhausted)

@@ -9,7 +9,7 @@ instance, so two msgids collide only if 10,000 are drawn within one second.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from adapter.domain.ports import Clock
 from adapter.domain.upstream import make_msgid
@@ -25,6 +25,9 @@ class SharedMsgidSequence:
         self._institution = institution_code
         self._clock = clock
 
+    def close(self) -> None:
+        self._engine.dispose()
+
     def next(self) -> str:
         with self._engine.connect() as connection:
             sequence = int(connection.execute(text(f"SELECT nextval('{SEQUENCE}')")).scalar_one())
@@ -34,6 +37,12 @@ class SharedMsgidSequence:
 def msgid_source(
     engine: Engine, institution_code: str, clock: Clock
 ) -> MsgidSequence | SharedMsgidSequence:
+    """On PostgreSQL the sequence is drawn on a small pool of its own: a use case draws a
+    msgid while its transaction holds a connection of the main pool, and a second checkout
+    from that same pool could wait forever once every connection is held that way."""
     if engine.dialect.name == "postgresql":
-        return SharedMsgidSequence(engine, institution_code, clock)
+        own = create_engine(
+            engine.url, pool_size=1, max_overflow=4, pool_timeout=10, pool_pre_ping=True
+        )
+        return SharedMsgidSequence(own, institution_code, clock)
     return MsgidSequence(institution_code, clock)

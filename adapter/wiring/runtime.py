@@ -33,7 +33,7 @@ from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
 from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
-from connectors.upstream.call_log import CallLog
+from connectors.upstream.call_log import CallLog, CallLogMetrics
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
 from upload_queue import admin
@@ -41,6 +41,7 @@ from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
 from upload_queue.jobs import Job
 from upload_queue.scheduler import QueueRunner
+from upload_queue.wakeup import RecoveryWake
 
 log = logging.getLogger("adapter")
 
@@ -61,6 +62,7 @@ class Runtime:
     hl7: Hl7Runtime | None = None
     storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
+    recovery: RecoveryWake | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -80,6 +82,12 @@ class Runtime:
         if self.runner is not None and self.runner.running:
             self.runner.shutdown(wait=True)
         self.gateway.close()
+        if self.recovery is not None:
+            self.recovery.close()
+        self.call_log.flush()
+        close_msgids = getattr(self.msgids, "close", None)
+        if close_msgids is not None:
+            close_msgids()
         self.engine.dispose()
 
     def wake(self) -> None:
@@ -173,7 +181,13 @@ def build_runtime(
     hl7: bool = True,
     scheduled: bool = True,
 ) -> Runtime:
-    engine = engine or make_engine(settings.database.url)
+    database = settings.database
+    engine = engine or make_engine(
+        database.url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_timeout=database.pool_timeout_s,
+    )
     clock = SystemClock(settings.time_zone)
     msgids = msgid_source(engine, settings.institution.code, clock)
     call_log = CallLog(engine)
@@ -190,6 +204,8 @@ def build_runtime(
         instance_id=queue_settings.instance_id or None,
     )
     register_upload_handlers(queue, gateway)
+    recovery = RecoveryWake(engine)
+    gateway.on_outcome(lambda outcome: _note_outcome(recovery, outcome))
     count = queue_settings.workers if workers is None else workers
     runner = (
         queue.runner(
@@ -213,10 +229,13 @@ def build_runtime(
         monthly=None,  # type: ignore[arg-type]
         runner=runner,
     )
+    CallLogMetrics(call_log).register(registry)
     runtime.storage = StorageProbe.for_engine(engine, settings.database.min_free_mb)
     if runtime.storage is not None:
         runtime.storage.register(registry)
     runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
+    recovery.wake = runtime.wake
+    runtime.recovery = recovery
     runtime.services = build_services(settings, runtime, clock)
     runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
     if scheduled and settings.schedule.enabled:
@@ -226,6 +245,14 @@ def build_runtime(
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime
+
+
+def _note_outcome(recovery: RecoveryWake, outcome: str) -> None:
+    """Upstream answered (even a refusal): jobs backed off after failures may go now."""
+    if outcome == "unavailable":
+        recovery.failed()
+    elif outcome in ("ok", "rejected"):
+        recovery.succeeded()
 
 
 def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> Services:

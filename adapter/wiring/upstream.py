@@ -28,6 +28,7 @@ def upstream_config(settings: Settings) -> UpstreamConfig:
         connect_timeout_s=upstream.connect_timeout_s,
         read_timeout_s=upstream.read_timeout_s,
         read_budget_s=upstream.read_budget_s,
+        action_budget_s=upstream.action_budget_s,
         ca_bundle=upstream.ca_bundle,
         client_cert=upstream.client_cert,
         client_key=upstream.client_key,

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 
 from adapter.domain.commands import EncounterCommands
 from adapter.domain.errors import is_storage_full
@@ -124,6 +125,8 @@ class Hl7Inbound:
         )
         try:
             stored = self._receive(receipt)
+        except PoolExhausted:
+            return self._answers.busy(header, "receive").ack  # nothing stored: resend later
         except SQLAlchemyError as exc:
             if not is_storage_full(exc):
                 raise

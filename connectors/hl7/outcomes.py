@@ -36,6 +36,8 @@ logger = logging.getLogger("connectors.hl7")
 
 DATABASE_FULL = "DATABASE_FULL"
 DATABASE_FULL_MESSAGE = "适配器数据库所在磁盘已满，本报文未保存，请信息科清理磁盘后重发"
+DATABASE_BUSY = "DATABASE_BUSY"
+DATABASE_BUSY_MESSAGE = "适配器当前繁忙（数据库连接已全部占用），本报文未处理完成，请稍后重发"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,16 @@ class Answers:
                 {"error": type(exc).__name__, "message": str(exc)[:500]}, ensure_ascii=False
             ),
         )
+
+    def busy(self, header: RawHeader, step: str) -> log_.Result:
+        """AE when every pooled database connection stayed busy: nothing written; resend."""
+        logger.error("hl7.database_busy", extra={"control_id": header.control_id, "step": step})
+        error = AckError(DATABASE_BUSY, DATABASE_BUSY_MESSAGE)
+        detail = json.dumps(
+            {"errors": [{"code": DATABASE_BUSY, "message": DATABASE_BUSY_MESSAGE}]},
+            ensure_ascii=False,
+        )
+        return self.result(header, "AE", log_.TRANSIENT, [error], detail)
 
     def disk_full(self, header: RawHeader, step: str) -> log_.Result:
         """AE for a write the database's full disk refused (rolled back whole): resend later."""

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 
 from adapter.domain.commands import Admit, Discharge, EncounterCommands
 from adapter.domain.errors import (
@@ -77,6 +78,8 @@ def process(
         errors = [AckError(exc.code, exc.message, diagnostic=exc.article)]
         return answers.result(header, "AE", log_.REFUSED, errors, errors_detail(exc))
     except SQLAlchemyError as exc:
+        if isinstance(exc, PoolExhausted):
+            return answers.busy(header, "process")
         if not is_storage_full(exc):
             return answers.failed(header, exc)
         return answers.disk_full(header, "process")

@@ -14,9 +14,14 @@ cannot promise that gives the call log its own SQLite file
 (``CallLog(make_engine("sqlite:///data/upstream_calls.db"))``). On PostgreSQL share the
 adapter's database.
 
-A record that cannot be written (database down) is reported on the ``connectors.upstream``
-logger as ``upstream_call_log_failed`` and does not fail the upstream call: the call has
-happened, and failing it would only make the caller repeat it.
+A record that cannot be written (database down, every pooled connection busy) does not fail
+the upstream call — the call has happened, and failing it would only make the caller repeat
+it — and is not lost either: it waits in memory (``upstream_call_log_deferred`` on the
+``connectors.upstream`` logger) and is written with the next record that gets through, or by
+:meth:`CallLog.flush` at shutdown. Only beyond ``backlog_limit`` waiting records is the oldest
+given up, each one logged as ``upstream_call_log_dropped`` and counted. The counts (written,
+waiting, dropped) are Prometheus metrics (:class:`CallLogMetrics`,
+``adapter_upstream_call_log_records_total{result=…}``, ``adapter_upstream_call_log_backlog``).
 
 **Re-send.** :meth:`CallLog.resend` sends a logged *read* again (a new msgid, logged with
 ``resent_from``). Writes are never re-sent from here — the upload queue owns them. Bodies are
@@ -29,10 +34,16 @@ The table lives on this module's own :data:`metadata`; migrations are generated 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -118,8 +129,19 @@ def _utc(value: datetime) -> datetime:
 class CallLog:
     """Durable call log on ``engine``; thread-safe (one short transaction per record)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, backlog_limit: int = 10_000) -> None:
         self.engine = engine
+        self.backlog_limit = backlog_limit
+        self._lock = threading.Lock()
+        self._backlog: deque[dict[str, Any]] = deque()
+        self.written = 0
+        self.dropped = 0
+
+    @property
+    def waiting(self) -> int:
+        """Records not yet written (the database refused them so far)."""
+        with self._lock:
+            return len(self._backlog)
 
     def create_tables(self) -> None:
         """Create ``upstream_call`` if missing (tests and the demo; production migrates)."""
@@ -142,13 +164,51 @@ class CallLog:
             "attempt": call.attempt,
             "resent_from": call.resent_from,
         }
+        self._write([row])
+
+    def flush(self) -> int:
+        """Write the records still waiting (at shutdown); how many are still waiting after."""
+        self._write([])
+        return self.waiting
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            batch = [*self._backlog, *rows]
+            self._backlog.clear()
+        if not batch:
+            return
         try:
             with self.engine.begin() as connection:
-                connection.execute(insert(upstream_call).values(**row))
-        except SQLAlchemyError:
-            log.exception(
-                "upstream_call_log_failed",
-                extra={"infno": call.infno, "msgid": call.msgid, "context": call.context},
+                connection.execute(insert(upstream_call), batch)
+        except SQLAlchemyError as exc:
+            self._defer(batch, exc)
+            return
+        with self._lock:
+            self.written += len(batch)
+
+    def _defer(self, batch: list[dict[str, Any]], exc: SQLAlchemyError) -> None:
+        with self._lock:
+            self._backlog.extendleft(reversed(batch))  # oldest first, ahead of newer arrivals
+            lost = []
+            while len(self._backlog) > self.backlog_limit:
+                lost.append(self._backlog.popleft())
+            self.dropped += len(lost)
+            waiting = len(self._backlog)
+        newest = batch[-1]
+        log.warning(
+            "upstream_call_log_deferred",
+            extra={
+                "infno": newest["infno"],
+                "msgid": newest["msgid"],
+                "context": newest["context"],
+                "waiting": waiting,
+                "error": type(exc).__name__,
+            },
+        )
+        for row in lost:
+            log.error(
+                "upstream_call_log_dropped",
+                extra={"infno": row["infno"], "msgid": row["msgid"], "context": row["context"]},
             )
 
     def search(
@@ -238,4 +298,29 @@ class CallLog:
             is_write=row["is_write"],
             attempt=row["attempt"],
             resent_from=row["resent_from"],
+        )
+
+
+class CallLogMetrics(Collector):
+    """The call log's own health as Prometheus metrics: nothing may vanish unseen."""
+
+    def __init__(self, call_log: CallLog) -> None:
+        self.call_log = call_log
+
+    def register(self, registry: CollectorRegistry) -> None:
+        registry.register(self)
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        records = CounterMetricFamily(
+            "adapter_upstream_call_log_records",
+            "Upstream call-log records written, and given up (backlog full)",
+            labels=["result"],
+        )
+        records.add_metric(["written"], self.call_log.written)
+        records.add_metric(["dropped"], self.call_log.dropped)
+        yield records
+        yield GaugeMetricFamily(
+            "adapter_upstream_call_log_backlog",
+            "Upstream call-log records waiting for the database to accept them",
+            value=self.call_log.waiting,
         )

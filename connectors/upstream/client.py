@@ -41,7 +41,7 @@ from connectors.upstream.clock import SystemClock
 from connectors.upstream.config import UpstreamConfig, build_http_client
 from connectors.upstream.exchange import Exchange
 from connectors.upstream.msgids import MsgidSequence
-from connectors.upstream.records import CallRecorder
+from connectors.upstream.records import CallRecorder, Outcome
 from connectors.upstream.session import SignedSession
 from connectors.upstream.translate import Reply
 
@@ -96,6 +96,10 @@ class ReferenceClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def on_outcome(self, listener: Callable[[Outcome], None]) -> None:
+        """Call ``listener`` with each HTTP attempt's outcome (``ok``, ``unavailable`` …)."""
+        self._exchange.listen(listener)
 
     @property
     def sign_no(self) -> str:

@@ -23,7 +23,8 @@ DEFAULT_SIGN_EXPIRED_PATTERN = r"签到.{0,8}(失效|过期|无效)|sign_no.{0,2
 class UpstreamConfig:
     """Everything the reference-dialect client needs, as plain values.
 
-    ``read_budget_s`` bounds the total time a clerk waits on one read, retries included.
+    ``read_budget_s`` bounds the total time a clerk waits on one read, retries included;
+    ``action_budget_s`` bounds all the reads of one action together (an admission's four).
     ``write_timeout_s`` is the single attempt a write gets (the queue retries it later).
     For ``auth="hmac"``: ``access_key`` and ``secret_key``. For ``auth="sm"``:
     ``access_key``, ``sm4_key`` (32 hex digits), ``sm2_private_key`` (ours, 64 hex),
@@ -50,6 +51,8 @@ class UpstreamConfig:
     read_timeout_s: float = 10.0
     write_timeout_s: float = 30.0
     read_budget_s: float = 6.0
+    # every read of one action (adapter.domain.budget.upstream_action) together
+    action_budget_s: float = 10.0
     ca_bundle: str = ""
     client_cert: str = ""
     client_key: str = ""
@@ -66,7 +69,11 @@ class UpstreamConfig:
     def __post_init__(self) -> None:
         if len(self.institution_code) != 12:
             raise ValueError(f"institution_code must be 12 characters: {self.institution_code!r}")
-        if self.read_budget_s <= 0 or self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
+        if (
+            min(self.read_budget_s, self.action_budget_s) <= 0
+            or self.connect_timeout_s <= 0
+            or self.read_timeout_s <= 0
+        ):
             raise ValueError("time-outs and the read budget must be positive")
         if self.client_key and not self.client_cert:
             raise ValueError("client_key is set but client_cert is not")

@@ -10,6 +10,7 @@ caller's business (:mod:`connectors.upstream.session`).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from connectors.upstream.records import CallRecord, CallRecorder, Outcome
 from connectors.upstream.translate import Reply, from_transport_error, interpret, malformed_output
 
 T = TypeVar("T")
+log = logging.getLogger("connectors.upstream")
 
 
 class Exchange:
@@ -48,6 +50,11 @@ class Exchange:
         self._recorder = recorder
         self._monotonic = monotonic
         self._sign_expired = re.compile(config.sign_expired_pattern)
+        self._listeners: list[Callable[[Outcome], None]] = []
+
+    def listen(self, listener: Callable[[Outcome], None]) -> None:
+        """Call ``listener(outcome)`` after every attempt (e.g. to wake the upload queue)."""
+        self._listeners.append(listener)
 
     def close(self) -> None:
         self._http.close()
@@ -142,6 +149,11 @@ class Exchange:
                         resent_from=resent_from,
                     )
                 )
+            for listener in self._listeners:
+                try:
+                    listener(outcome)
+                except Exception:  # a listener's fault must not fail the call
+                    log.exception("upstream_listener_failed", extra={"infno": infno})
 
 
 def _outcome(exc: UpstreamError) -> Outcome:

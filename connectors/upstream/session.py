@@ -7,6 +7,10 @@
   short exponential waits, and stop when the next attempt would start past
   ``read_budget_s`` from the first; each attempt's time-out is cut to what is left of the
   budget, so a clerk never waits longer than the budget (plus the connect time-out at most).
+* **Actions.** Inside :func:`adapter.domain.budget.upstream_action` (a use case's reads:
+  sign-in, person, filings, institution) every read's deadline is also cut to the action's
+  one deadline, ``action_budget_s`` after its first read: the budget covers the whole action,
+  not each read.
 * **Writes** are sent once. A time-out or 5xx raises :class:`UpstreamUnavailable` and the
   upload queue re-sends the *same* ``msgid`` later; the session itself never does.
 """
@@ -21,6 +25,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
+from adapter.domain.budget import current_action
 from adapter.domain.errors import UpstreamUnavailable
 from adapter.domain.ports import Clock, MsgidSource
 from adapter.domain.upstream import Infno
@@ -77,6 +82,10 @@ class SignedSession:
         """A read: retried while transient, within the budget (or the caller's ``deadline``)."""
         if deadline is None:
             deadline = self._monotonic() + self.config.read_budget_s
+        action = current_action()
+        if action is not None:
+            now = self._monotonic()
+            deadline = min(deadline, action.deadline_from(now, self.config.action_budget_s))
         if infno is not Infno.SIGN_IN:
             self._ensure_signed_in(context, deadline=deadline)
         msgid = self._msgids.next()
@@ -150,7 +159,10 @@ class SignedSession:
                 "工伤保险信息系统响应超时，请稍后重试",
                 infno=infno,
                 msgid=msgid,
-                upstream_message=f"read budget of {self.config.read_budget_s}s spent",
+                upstream_message=(
+                    f"read budget of {self.config.read_budget_s}s (action budget of "
+                    f"{self.config.action_budget_s}s) spent"
+                ),
                 code="UPSTREAM_TIMEOUT",
             )
         return httpx.Timeout(

@@ -27,6 +27,14 @@ At the end the faults are lifted, the queue must drain, and:
   descriptors by at most ``--max-fd-growth``.
 
     python -m scripts.soak.load --minutes 30 --database postgresql
+
+``--slow-upstream`` runs the other load instead, that of
+``tests/reliability/test_slow_upstream_load.py`` for as long as asked: ``--clients`` (16)
+desks at once while upstream answers each transaction after ``--latency-ms`` (400); no 500,
+no settle committed after its desk gave up, one call-log row per transaction upstream
+received (:mod:`tests.reliability.pool_load`).
+
+    python -m scripts.soak.load --slow-upstream --minutes 30 --database postgresql
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ from scripts.soak.common import (
     rss_mb,
     run_seconds,
 )
+from tests.reliability import pool_load
 from tests.reliability.support import (
     AdapterProcess,
     Desk,
@@ -317,8 +326,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-rss-growth-mb", type=float, default=64.0)
     parser.add_argument("--max-fd-growth", type=int, default=8)
+    parser.add_argument(
+        "--slow-upstream",
+        action="store_true",
+        help="run the many-desks-while-upstream-is-slow load instead (see above)",
+    )
+    parser.add_argument("--clients", type=int, default=16, help="with --slow-upstream (16)")
+    parser.add_argument("--latency-ms", type=int, default=400, help="with --slow-upstream (400)")
     args = parser.parse_args(argv)
     seconds = run_seconds(args, DEFAULT_MINUTES) or DEFAULT_MINUTES * 60
+    if args.slow_upstream:
+        return in_work_folder(
+            "wi-soak-slow-", args.keep, lambda folder: _run_slow(args, seconds, folder)
+        )
     warmup = args.warmup if args.warmup is not None else min(300.0, seconds / 5)
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     print(
@@ -331,6 +351,37 @@ def main(argv: list[str] | None = None) -> int:
     return in_work_folder(
         "wi-soak-load-", args.keep, lambda folder: _run(args, seconds, warmup, folder, seed)
     )
+
+
+def _run_slow(args: argparse.Namespace, seconds: float, folder: Path) -> int:
+    print(
+        f"slow-upstream load: {args.database}, {seconds / 60:g} min, {args.clients} desks, "
+        f"upstream latency {args.latency_ms} ms",
+        flush=True,
+    )
+    with fresh_database(args.database, args.pg_url, folder) as db_url:
+        report = pool_load.run(
+            db_url, folder, seconds=seconds, clients=args.clients, latency_ms=args.latency_ms
+        )
+    for line in report.lines():
+        print(line)
+    found = [f"DESK saw: {p}" for p in report.problems[:10]]
+    found += [f"ANSWERED 500: {s}" for s in report.statuses if " 500" in s]
+    found += [f"SETTLED AFTER ITS DESK GAVE UP: {e}" for e in report.settled_after_giving_up]
+    if report.call_log_rows != report.calls_received:
+        found.append(
+            f"CALL LOG: {report.call_log_rows} rows for {report.calls_received} transactions"
+        )
+    if report.stays == 0:
+        found.append("NO LOAD: nothing was settled; the run proved nothing")
+    if found:
+        print(f"VIOLATION (adapter logs: {folder}):")
+        for line in found:
+            print(f"  {line}")
+        print("SUMMARY slow-upstream load FAILED", flush=True)
+        return 1
+    print(f"SUMMARY slow-upstream load OK: {report.stays} stays settled", flush=True)
+    return 0
 
 
 def _run(args: argparse.Namespace, seconds: float, warmup: float, folder: Path, seed: int) -> int:

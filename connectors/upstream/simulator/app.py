@@ -8,7 +8,8 @@ the ``msgid`` store — a repeat gets the first reply — and the transaction it
 go out and the connection closes mid-body, as a dropped link would look to the client.
 
 ``/_sim/seed`` adds or replaces rows, ``/_sim/faults`` sets the faults (``{}`` clears),
-``/_sim/received`` lists writes (``?infno=&msgid=``), ``/_sim/reset`` goes back to the seed
+``/_sim/received`` lists writes (``?infno=&msgid=``), ``/_sim/requests`` counts every
+transaction received, ``/_sim/reset`` goes back to the seed
 the simulator started with (received writes, sign-ins and faults forgotten).
 """
 
@@ -128,6 +129,11 @@ def create_app(
         writes = state.writes(infno=infno, msgid=msgid)
         return {"count": len(writes), "writes": writes}
 
+    @app.get("/_sim/requests")
+    async def requests() -> dict[str, Any]:
+        """How many transactions reached the simulator (to count against a call log)."""
+        return {"count": state.requests}
+
     @app.post("/_sim/reset")
     async def reset() -> dict[str, Any]:
         state.reset()
@@ -135,6 +141,7 @@ def create_app(
 
     @app.post("/{infno}")
     async def transaction(infno: str, request: Request) -> Response:
+        state.count_request()
         faults = state.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)

@@ -103,7 +103,12 @@ class SimState:
             self.faults = Faults()
             self.sign_ins: dict[str, date] = {}  # sign_no → day it was issued
             self.seq = 0
+            self.requests = 0  # every POST /{infno} that reached the simulator
             self.seed(copy.deepcopy(self.base_seed))
+
+    def count_request(self) -> None:
+        with self.lock:
+            self.requests += 1
 
     def seed(self, body: dict[str, Any]) -> dict[str, int]:
         """Add or replace rows; returns how many of each list were taken."""

@@ -20,14 +20,18 @@ class FrozenClock:
 def test_two_instances_on_one_postgresql_never_draw_the_same_msgid() -> None:
     url = create_pg_database()
     engines = [make_engine(url), make_engine(url)]
+    sources: list[SharedMsgidSequence] = []
     try:
         upgrade(engines[0])
         first, second = (msgid_source(e, "H11010000001", FrozenClock()) for e in engines)
-        assert isinstance(first, SharedMsgidSequence)
+        assert isinstance(first, SharedMsgidSequence) and isinstance(second, SharedMsgidSequence)
+        sources += [first, second]
         drawn = [source.next() for _ in range(60) for source in (first, second)]
         assert len(set(drawn)) == len(drawn) == 120
         assert all(m.startswith("H1101000000120261124093000") and len(m) == 30 for m in drawn)
     finally:
+        for source in sources:
+            source.close()
         for engine in engines:
             engine.dispose()
         drop_pg_database(url)
