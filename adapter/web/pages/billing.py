@@ -8,6 +8,7 @@ encounter (so a reload never repeats it); a refusal re-renders the page with eve
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -19,6 +20,8 @@ from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
 from adapter.services.manual_claims import ManualClaimReason
 from adapter.services.settlement import SettleRequest
+from adapter.store.repositories import EncounterRecord
+from adapter.store.uow import UnitOfWork
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
 from adapter.web.forms import FormError, diagnoses, local_time
@@ -73,7 +76,11 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
         return page(request, "billing_find.html", q="")
     code = services.context.institution.code
     with services.context.uow() as uow:
-        record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
+        record = (
+            uow.encounters.find(q)
+            or uow.encounters.find_by_visit(code, q)
+            or _stay_of_citizen(uow, q)
+        )
     if record is None:
         return page(request, "billing_find.html", q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
@@ -231,3 +238,21 @@ def manual_claim(
     except AdapterError as exc:
         return _encounter_page(request, services, encounter_id, **problem_of(exc))
     return _encounter_page(request, services, encounter_id, claim=claim, done=DONE["claim"])
+
+
+_CITIZEN_ID = re.compile(r"^\d{17}[\dXx]$")
+
+
+def _stay_of_citizen(uow: UnitOfWork, citizen_id: str) -> EncounterRecord | None:
+    """The stay of the worker whose card was read (the reader fills the citizen ID): the one
+    still open, else the latest."""
+    if not _CITIZEN_ID.match(citizen_id):
+        return None
+    stays = [
+        record
+        for person in uow.persons.find_by_citizen_id(citizen_id.upper())
+        for record in uow.encounters.list_for_person(person.psn_no)
+    ]
+    stays.sort(key=lambda r: r.encounter.admitted_at)
+    still_open = [r for r in stays if r.encounter.status in SETTLEABLE]
+    return (still_open or stays or [None])[-1]
