@@ -122,6 +122,7 @@
     }
 
     button.addEventListener("click", run);
+    box.setAttribute("data-ready", "");  // for the browser tests: the button now works
     return run;
   }
 

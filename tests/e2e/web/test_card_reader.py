@@ -33,11 +33,17 @@ def reader(site: Site) -> Iterator[SimulatedBridgeService]:
     service.reader.remove()
 
 
+def _ready(page: Page) -> None:
+    """The page's card-reader script is set up (it is deferred)."""
+    expect(page.locator("[data-card-reader][data-ready]")).to_have_count(1)
+
+
 def test_f2_reads_the_card_at_admission_and_checks_the_worker(
     page: Page, site: Site, reader: SimulatedBridgeService
 ) -> None:
     reader.reader.present(card_from_seed(site.person("P001")))
     sign_in(page, site, USERS["admission"], path="/web/admission")
+    _ready(page)
     expect(page.get_by_test_id("read-card")).to_have_text("读卡（F2）")
     before = reader.reader.reads
     page.keyboard.press("F2")
@@ -55,6 +61,7 @@ def test_reader_errors_are_told_in_chinese_and_typing_still_works(
     page: Page, site: Site, reader: SimulatedBridgeService
 ) -> None:
     sign_in(page, site, USERS["admission"], path="/web/admission")
+    _ready(page)
     status = page.get_by_test_id("card-reader-status")
     page.get_by_test_id("read-card").click()
     expect(status).to_contain_text("未检测到社保卡，请将卡插入读卡器后重试")
@@ -85,6 +92,7 @@ def test_only_the_adapters_pages_may_read_the_card(
     fetch = "url => fetch(url, {mode: 'cors'}).then(r => r.json(), e => 'blocked')"
     basic = f"{reader.url}/v1/card/basic"
     sign_in(page, site, USERS["admission"], path="/web/admission")
+    _ready(page)
     assert page.evaluate(fetch, basic)["ret"] == 0
     page.goto(f"{site.simulator.url}/")  # a page of another origin (the upstream simulator)
     assert page.evaluate(fetch, basic) == "blocked"
@@ -95,6 +103,7 @@ def test_the_device_counter_reads_the_card_and_asks_for_the_notice(
 ) -> None:
     reader.reader.present(card_from_seed(site.person("P011")))
     sign_in(page, site, USERS["device"], path="/web/device")
+    _ready(page)
     page.get_by_test_id("read-card").click()
     expect(page.locator("#card")).to_have_value(CARDS["P011"])
     expect(page.locator("#notice")).to_be_focused()  # still empty: the form waits for it
@@ -115,6 +124,7 @@ def test_the_billing_desk_opens_the_stay_of_the_card_read(
     assert encounter_id in open_stays
     reader.reader.present(card_from_seed(site.person("P001")))
     sign_in(page, site, USERS["billing"], path="/web/billing")
+    _ready(page)
     page.keyboard.press("F2")
     page.wait_for_url(re.compile(r"/web/billing/[^/?]+$"))
     opened = page.url.rsplit("/", 1)[1]
