@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
@@ -25,7 +26,7 @@ def columns(text: str) -> int:
 
 
 def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
-    browser: Browser, site: Site, screens
+    browser: Browser, site: Site, screens: Path
 ) -> None:
     visit = f"ZY-RCPT-{datetime.now(ZONE):%H%M%S%f}"
     settlement_id = str(settle_by_api(site, admit_with_fees(site, visit))["id"])
@@ -64,6 +65,8 @@ def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
             assert shown["fund"] + shown["personal"] == shown["amount"]
             quantity = Decimal(block.locator("[data-field=quantity]").inner_text())
             assert quantity == line.line.quantity
+            unit_price = Decimal(block.locator("[data-field=unit-price]").inner_text())
+            assert unit_price == line.line.unit_price
         bed = blocks.filter(has_text="床位费")
         expect(bed).to_contain_text("自付原因：")
         expect(bed).to_contain_text("N§32")
@@ -97,6 +100,11 @@ def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
             " return w <= document.body.clientWidth; }"
         )
         assert fits
+        # nothing on the receipt runs past the paper's edge
+        assert page.evaluate(
+            "() => [...document.querySelectorAll('.slip .row, .slip p, .slip dl div')]"
+            ".every(e => e.scrollWidth <= e.clientWidth + 1)"
+        )
         expect(page.get_by_test_id("excluded-note")).to_contain_text("住院伙食补助费")
         shot = Shots(page, screens, "receipt-80mm")("receipt")
         print(f"receipt screenshot: {shot}")
