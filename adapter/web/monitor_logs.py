@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlencode
 
-from starlette.datastructures import QueryParams
+if TYPE_CHECKING:
+    from starlette.datastructures import QueryParams
 
-from adapter.services.container import Services
+    from adapter.services.container import Services
 
 T = TypeVar("T")
 PAGE_SIZE = 15
