@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from adapter.store.uow import UnitOfWork
@@ -26,7 +27,7 @@ def columns(text: str) -> int:
 
 
 def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
-    browser: Browser, site: Site, screens: Path
+    browser: Browser, site: Site, screens: Path, request: pytest.FixtureRequest
 ) -> None:
     visit = f"ZY-RCPT-{datetime.now(ZONE):%H%M%S%f}"
     settlement_id = str(settle_by_api(site, admit_with_fees(site, visit))["id"])
@@ -106,7 +107,6 @@ def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
             ".every(e => e.scrollWidth <= e.clientWidth + 1)"
         )
         expect(page.get_by_test_id("excluded-note")).to_contain_text("住院伙食补助费")
-        shot = Shots(page, screens, "receipt-80mm")("receipt")
-        print(f"receipt screenshot: {shot}")
+        Shots(page, screens, request.node.name)("receipt-80mm")
     finally:
         context.close()
