@@ -34,7 +34,8 @@ def reader(site: Site) -> Iterator[SimulatedBridgeService]:
 
 
 def _ready(page: Page) -> None:
-    """The page's card-reader script is set up (it is deferred)."""
+    """The page's card-reader script is set up (it is deferred); screenshots at 1366 px."""
+    page.set_viewport_size({"width": 1366, "height": 768})
     expect(page.locator("[data-card-reader][data-ready]")).to_have_count(1)
 
 
