@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapter.domain.encounters import EncounterStatus
 from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
 from adapter.services.manual_claims import ManualClaimReason
@@ -76,11 +77,7 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
         return page(request, "billing_find.html", q="")
     code = services.context.institution.code
     with services.context.uow() as uow:
-        record = (
-            uow.encounters.find(q)
-            or uow.encounters.find_by_visit(code, q)
-            or _stay_of_citizen(uow, q)
-        )
+        record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
     if record is None:
         return page(request, "billing_find.html", q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
@@ -241,6 +238,25 @@ def manual_claim(
 
 
 _CITIZEN_ID = re.compile(r"^\d{17}[\dXx]$")
+
+
+@router.post("/by-card", dependencies=[Csrf])
+def by_card(
+    request: Request,
+    services: ServicesDep,
+    _: BillingDesk,
+    citizen_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The stay of the worker whose card the desk's reader read (the citizen ID travels in the
+    body, never in a URL that logs and browser history keep)."""
+    citizen_id = citizen_id.strip()
+    with services.context.uow() as uow:
+        record = _stay_of_citizen(uow, citizen_id)
+    if record is None:
+        who = mask_citizen_id(citizen_id) if _CITIZEN_ID.match(citizen_id) else "无效"
+        error = f"未找到该职工（社会保障号码 {who}）在本机构的就诊，请按住院号查找"
+        return page(request, "billing_find.html", status_code=404, q="", error=error)
+    return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 
 def _stay_of_citizen(uow: UnitOfWork, citizen_id: str) -> EncounterRecord | None:

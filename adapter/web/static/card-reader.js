@@ -114,7 +114,7 @@
         form.requestSubmit();
       }).catch(function (err) {
         say(err.message + "。也可刷卡、扫码或手工输入。", true);
-        target.focus();
+        (target.type === "hidden" ? document.querySelector("[autofocus]") || button : target).focus();
       }).finally(function () {
         busy = false;
         button.disabled = false;

@@ -132,3 +132,15 @@ def test_the_billing_desk_opens_the_stay_of_the_card_read(
     assert opened in open_stays
     expect(page.locator("main")).to_contain_text("王建国")
     shot(page, "billing-card-read")
+
+    # a worker with no stay here: told so, the citizen ID masked and never in the address
+    certno = site.person("P014")["certno"]
+    reader.reader.present(card_from_seed(site.person("P014")))
+    page.goto(f"{site.base}/web/billing")
+    _ready(page)
+    page.get_by_test_id("read-card").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"未找到该职工（社会保障号码 {certno[:6]}********{certno[-4:]}）在本机构的就诊"
+    )
+    assert certno not in page.url and certno not in page.content()
+    expect(page.locator("#q")).to_be_visible()
