@@ -42,7 +42,8 @@ def _ready(page: Page) -> None:
 def test_f2_reads_the_card_at_admission_and_checks_the_worker(
     page: Page, site: Site, reader: SimulatedBridgeService
 ) -> None:
-    reader.reader.present(card_from_seed(site.person("P001")))
+    worker = site.person("P002")  # a referral; no other test admits this worker
+    reader.reader.present(card_from_seed(worker))
     sign_in(page, site, USERS["admission"], path="/web/admission")
     _ready(page)
     expect(page.get_by_test_id("read-card")).to_have_text("读卡（F2）")
@@ -50,11 +51,10 @@ def test_f2_reads_the_card_at_admission_and_checks_the_worker(
     page.keyboard.press("F2")
     # the form is sent as a scanner's Enter would send it: the check's answer is on the page
     expect(page.get_by_test_id("verdict")).to_contain_text("可以直接结算")
-    expect(page.get_by_test_id("person")).to_contain_text("王建国")
+    expect(page.get_by_test_id("person")).to_contain_text(worker["psn_name"])
     assert reader.reader.reads == before + 1
-    certno = site.person("P001")["certno"]
-    assert certno not in page.content()
-    expect(page.locator("input[name=card][type=hidden]")).to_have_value(CARDS["P001"])
+    assert worker["certno"] not in page.content()
+    expect(page.locator("input[name=card][type=hidden]")).to_have_value(worker["card_no"])
     shot(page, "admission-card-read")
 
 
@@ -74,14 +74,14 @@ def test_reader_errors_are_told_in_chinese_and_typing_still_works(
     shot(page, "reader-unplugged")
     reader.reader.plug_in()
     expired = dataclasses.replace(
-        card_from_seed(site.person("P001")), expires_on=site.today - timedelta(days=1)
+        card_from_seed(site.person("P002")), expires_on=site.today - timedelta(days=1)
     )
     reader.reader.present(expired)
     page.keyboard.press("F2")
     expect(status).to_contain_text("该社会保障卡已过期")
     expect(page.locator("#card")).to_have_value("")  # nothing sent for an expired card
     # the fallback: the clerk types (or scans) the card number as before
-    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").fill(site.person("P002")["card_no"])
     page.locator("#card").press("Enter")
     expect(page.get_by_test_id("verdict")).to_contain_text("可以直接结算")
 
