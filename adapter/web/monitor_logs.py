@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PAGE_SIZE = 15
-SCAN = 500  # the newest rows searched; older ones are on the REST API (/api/v1/calls …)
+SCAN = 500  # the newest rows searched; older calls: GET /api/v1/upstream/calls
 
 
 @dataclass(frozen=True)
