@@ -76,8 +76,10 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
 
     simulator = demo.start_demo_simulator(settings.http.host, simulator_port, today)
     regions = demo.insured_regions(today)
+    reader = demo.start_demo_card_reader(settings.cards.bridge_url, settings.http, today)
     settings = settings.model_copy(
         update={
+            "cards": settings.cards.model_copy(update={"bridge_url": reader.url}),
             "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
             "schedule": settings.schedule.model_copy(update={"device_regions": regions}),
         }
@@ -92,6 +94,10 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     app = build_app(settings, runtime)
     base = f"http://{settings.http.host}:{settings.http.port}"
     print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")
+    print(
+        f"  card reader (simulated bridge) {reader.url}: card of {demo.DEMO_CARD_HOLDER} inserted;"
+        f' another: curl -X PUT {reader.url}/sim/card -d \'{{"psn_no": "P003"}}\''
+    )
     print(f"  {count} catalogue items loaded; database {settings.database.url}")
     print(f"  health: curl {base}/healthz   API docs: {base}/docs")
     print(
@@ -105,6 +111,7 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     try:
         server.run(app, settings.http, log_level="info")
     finally:
+        reader.stop()
         simulator.stop()
 
 

@@ -225,6 +225,14 @@ class WebSettings(BaseModel):
     slip_font: str = ""
 
 
+class CardsSettings(BaseModel):
+    """``[cards]``: the social-security card readers at the desks."""
+
+    # the card-reader bridge on each desk's workstation (loopback, docs/card_reader.md); the
+    # pages read cards through it from the browser. Empty: no reader, typed or scanned input.
+    bridge_url: str = Field(default="http://127.0.0.1:9527", pattern=r"^(https?://[^/\s]+/?)?$")
+
+
 class HL7Settings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -259,6 +267,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    cards: CardsSettings = Field(default_factory=CardsSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False

@@ -80,6 +80,12 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     return templates
 
 
+def card_reader_url(request: Request) -> str:
+    """The desk's card-reader bridge (``[cards] bridge_url``); empty when none is configured."""
+    cards = getattr(getattr(request.app.state, "settings", None), "cards", None)
+    return str(getattr(cards, "bridge_url", "") or "")
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     session = session_of(request)
     roles = session.user.roles if session else frozenset()
@@ -87,6 +93,12 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     return web_config(request).templates.TemplateResponse(
         request,
         template,
-        {"session": session, "nav": nav, "csrf": session.csrf_token if session else "", **context},
+        {
+            "session": session,
+            "nav": nav,
+            "csrf": session.csrf_token if session else "",
+            "card_reader": card_reader_url(request),
+            **context,
+        },
         status_code=status_code,
     )

@@ -50,6 +50,15 @@ class SlipLine:
     def catalogue_label(self) -> str:
         return "目录内" if self.in_catalogue else "目录外"
 
+    @property
+    def payer(self) -> str:
+        """Who pays the line, in the receipt's words."""
+        if self.personal_pay == 0:
+            return "基金支付"
+        if self.fund_pay == 0:
+            return "个人自付"
+        return "基金、个人分担"
+
 
 @dataclass(frozen=True)
 class ExcludedLine:
@@ -107,6 +116,19 @@ class Slip:
 
     def category_label(self, value: str) -> str:
         return FeeCategory(value).label
+
+    @property
+    def receipt_totals(self) -> tuple[tuple[str, Decimal], ...]:
+        """The totals as the 80 mm receipt prints them: one label and amount per line."""
+        t = self.totals
+        return (
+            ("医疗费用总额", t.total),
+            ("基金支付", t.fund_pay),
+            ("个人支付", t.personal_pay),
+            ("其中：目录外", t.out_of_catalogue),
+            ("　　　超标准/超限额", t.over_limit),
+            ("　　　非工伤", t.non_work_injury),
+        )
 
 
 SUMMED_NOTE = "同一器具合并计算限额，合计与限额见辅助器具汇总"

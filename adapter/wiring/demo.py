@@ -10,13 +10,17 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, update
 
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.upstream import UpstreamGateway
+from adapter.settings import HttpSettings
 from adapter.store.tokens import ROLE_LABELS, ROLES, ApiTokenRow, create_token
 from adapter.store.uow import UnitOfWork
+from connectors.cards.bridge_service import SimulatedBridgeService
+from connectors.cards.simulated import SimulatedCardReader, card_from_seed
 from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator
 
 DEMO_TOKEN_PREFIX = "演示-"
@@ -36,6 +40,28 @@ class DemoTokens:
 
 def start_demo_simulator(host: str, port: int, today: date) -> SimulatorServer:
     return start_simulator(host=host, port=port, today=today)
+
+
+DEMO_CARD_HOLDER = "P001"  # whose card is in the simulated reader at start
+
+
+def start_demo_card_reader(
+    bridge_url: str, http: HttpSettings, today: date
+) -> SimulatedBridgeService:
+    """The simulated card-reader bridge (docs/card_reader.md) on loopback, at ``bridge_url``'s
+    port when free (else any free port), with a seeded worker's card in the reader. When the
+    demo serves on loopback only its pages may read cards; on another address, any page."""
+    cards = {p["psn_no"]: card_from_seed(p) for p in demo_seed(today)["people"]}
+    reader = SimulatedCardReader(cards.get(DEMO_CARD_HOLDER))
+    origins: set[str] = set()
+    if http.host in ("127.0.0.1", "localhost"):
+        origins = {f"http://127.0.0.1:{http.port}", f"http://localhost:{http.port}"}
+    port = urlsplit(bridge_url).port or 0 if bridge_url else 0
+    try:
+        service = SimulatedBridgeService(reader, cards=cards, allowed_origins=origins, port=port)
+    except OSError:
+        service = SimulatedBridgeService(reader, cards=cards, allowed_origins=origins)
+    return service.start()
 
 
 def insured_regions(today: date) -> list[str]:

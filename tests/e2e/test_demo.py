@@ -111,3 +111,28 @@ def test_the_pages_sign_in_with_the_demo_users(demo: tuple[str, str]) -> None:
     with httpx.Client(base_url=base, follow_redirects=True) as browser:
         page = browser.get("/web/")
         assert page.status_code == 200 and "登录" in page.text
+
+
+def test_the_demo_runs_a_simulated_card_reader_its_pages_may_read(
+    demo: tuple[str, str],
+) -> None:
+    base, output = demo
+    found = re.search(r"card reader \(simulated bridge\) (http://127\.0\.0\.1:\d+)", output)
+    assert found, output
+    reader = found.group(1)
+    read = httpx.get(f"{reader}/v1/card/basic", headers={"Origin": base})
+    assert read.status_code == 200 and read.json()["ret"] == 0
+    assert "|王建国|" in read.json()["out"]
+    assert read.headers["Access-Control-Allow-Origin"] == base
+    preflight = httpx.options(
+        f"{reader}/v1/card/basic",
+        headers={
+            "Origin": base,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Private-Network": "true",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Private-Network"] == "true"
+    other = httpx.get(f"{reader}/v1/card/basic", headers={"Origin": "http://elsewhere.example"})
+    assert other.status_code == 403

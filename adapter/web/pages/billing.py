@@ -8,6 +8,7 @@ encounter (so a reload never repeats it); a refusal re-renders the page with eve
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,10 +16,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapter.domain.encounters import EncounterStatus
 from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
 from adapter.services.manual_claims import ManualClaimReason
 from adapter.services.settlement import SettleRequest
+from adapter.store.repositories import EncounterRecord
+from adapter.store.uow import UnitOfWork
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
 from adapter.web.forms import FormError, diagnoses, local_time
@@ -231,3 +235,40 @@ def manual_claim(
     except AdapterError as exc:
         return _encounter_page(request, services, encounter_id, **problem_of(exc))
     return _encounter_page(request, services, encounter_id, claim=claim, done=DONE["claim"])
+
+
+_CITIZEN_ID = re.compile(r"^\d{17}[\dXx]$")
+
+
+@router.post("/by-card", dependencies=[Csrf])
+def by_card(
+    request: Request,
+    services: ServicesDep,
+    _: BillingDesk,
+    citizen_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The stay of the worker whose card the desk's reader read (the citizen ID travels in the
+    body, never in a URL that logs and browser history keep)."""
+    citizen_id = citizen_id.strip()
+    with services.context.uow() as uow:
+        record = _stay_of_citizen(uow, citizen_id)
+    if record is None:
+        who = mask_citizen_id(citizen_id) if _CITIZEN_ID.match(citizen_id) else "无效"
+        error = f"未找到该职工（社会保障号码 {who}）在本机构的就诊，请按住院号查找"
+        return page(request, "billing_find.html", status_code=404, q="", error=error)
+    return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
+
+
+def _stay_of_citizen(uow: UnitOfWork, citizen_id: str) -> EncounterRecord | None:
+    """The stay of the worker whose card was read (the reader fills the citizen ID): the one
+    still open, else the latest."""
+    if not _CITIZEN_ID.match(citizen_id):
+        return None
+    stays = [
+        record
+        for person in uow.persons.find_by_citizen_id(citizen_id.upper())
+        for record in uow.encounters.list_for_person(person.psn_no)
+    ]
+    stays.sort(key=lambda r: r.encounter.admitted_at)
+    still_open = [r for r in stays if r.encounter.status in SETTLEABLE]
+    return (still_open or stays or [None])[-1]

@@ -21,6 +21,7 @@ from adapter.web.auth import Csrf, PageForbidden
 from adapter.web.chart import history_svg
 from adapter.web.config import web_config
 from adapter.web.forms import problem as problem_of
+from adapter.web.monitor_logs import SCAN, paged, stay_links
 from adapter.web.ops import OpsConsole, RuntimeOps
 from adapter.web.pages.common import ItDesk
 from adapter.web.payloads import masked, restored
@@ -87,13 +88,52 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
         status_code=status,
         dead=[(job, json.dumps(masked(job.payload), ensure_ascii=False, indent=2)) for job in dead],
         chart=history_svg(ops.history(datetime.now(UTC)), zone),
-        calls=ops.calls(50),
-        messages=ops.hl7_messages(50),
+        **_logs(request, ops),
         at_risk=ops.clearing(),
         done=request.query_params.get("resent", ""),
         **_live(ops),
         **extra,
     )
+
+
+def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
+    """The call log and the HL7 log, paged and filtered, with the stays their rows name."""
+    params = request.query_params
+    services = getattr(request.app.state, "services", None)
+
+    def aliases(q: str) -> tuple[str, ...]:
+        stay = stay_links(services, [q]).get(q)
+        return (stay.encounter_id, stay.his_visit_id) if stay else ()
+
+    calls = paged(
+        ops.calls(SCAN),
+        lambda c: (c.infno, c.msgid, c.context, c.outcome, c.infcode, c.err_msg),
+        params,
+        "calls",
+        aliases=aliases,
+    )
+    found = ops.hl7_messages(SCAN)
+    messages = None
+    if found is not None:
+        messages = paged(
+            found,
+            lambda m: (
+                m.message_type,
+                m.control_id,
+                m.visit_number,
+                m.peer,
+                m.ack_code,
+                m.outcome,
+                m.detail,
+            ),
+            params,
+            "hl7",
+            aliases=aliases,
+        )
+    keys = [c.context for c in calls.rows]
+    keys += [m.visit_number or "" for m in (messages.rows if messages else [])]
+    stays = stay_links(services, keys)
+    return {"calls": calls, "messages": messages, "stays": stays}
 
 
 @router.get("/live", response_class=HTMLResponse)

@@ -55,7 +55,17 @@ def site(
 def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(os.environ.get("WEB_SCREENSHOTS") or tmp_path_factory.mktemp("web-screens"))
     folder.mkdir(parents=True, exist_ok=True)
+    SAVED.append(folder)
     return folder
+
+
+SAVED: list[Path] = []  # where this run's screenshots went, told at the end
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for folder in SAVED:
+        count = len(list(folder.glob("*.png")))
+        terminalreporter.write_line(f"browser screenshots ({count}) for review: {folder}")
 
 
 @pytest.fixture

@@ -20,13 +20,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
+from adapter.settings import HttpSettings, load_settings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import ROLES, create_token
 from adapter.web.users import create_user
 from adapter.wiring import demo
 from adapter.wiring.runtime import Runtime, build_runtime
+from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator
 from tests.support.live import serving
 
@@ -50,6 +51,7 @@ class Site:
     simulator: SimulatorServer
     tokens: dict[str, str]
     today: date
+    card_reader: SimulatedBridgeService | None = None  # the demo's simulated reader bridge
 
     def person(self, psn_no: str) -> dict[str, Any]:
         people = demo_seed(self.today)["people"]
@@ -72,13 +74,17 @@ def running_site(url: str) -> Iterator[Site]:
     engine = make_engine(url)
     upgrade(engine)
     today = datetime.now(ZONE).date()
-    with start_simulator(today=today) as simulator:
+    with (
+        start_simulator(today=today) as simulator,
+        demo.start_demo_card_reader("", HttpSettings(), today) as card_reader,
+    ):
         settings = load_settings(database={"url": url})
         settings = settings.model_copy(
             update={
                 "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
                 "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
                 "hl7": settings.hl7.model_copy(update={"port": _free_port()}),
+                "cards": settings.cards.model_copy(update={"bridge_url": card_reader.url}),
             }
         )
         runtime = build_runtime(settings, engine=engine)
@@ -92,7 +98,8 @@ def running_site(url: str) -> Iterator[Site]:
         tokens = {role: create_token(engine, f"{role}-api", [role], now) for role in ROLES}
         app = build_app(settings, runtime)  # the pages come with it, as in `serve`
         with serving(app) as base:
-            yield Site(base, engine, runtime, simulator, tokens, today)
+            card_reader.allowed_origins = {base}  # only these pages may read the card
+            yield Site(base, engine, runtime, simulator, tokens, today, card_reader)
     engine.dispose()
 
 
