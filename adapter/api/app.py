@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from adapter import __version__
 from adapter.api import audit, health, problems
 from adapter.api.limits import BodyLimit
+from adapter.api.observe import RequestObserver
 from adapter.api.routes import ROUTERS
 from adapter.settings import Settings
 
@@ -24,6 +25,7 @@ def create_app(
     engine: Engine,
     health_probes: dict[str, HealthProbe] | None = None,
     lifespan: Lifespan | None = None,
+    ready_probes: dict[str, HealthProbe] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         lifespan=lifespan,
@@ -38,7 +40,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
+    app.state.ready_probes = dict(ready_probes or {})
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(RequestObserver)  # outermost: sees every answer, 413s included
     problems.install(app)
     problems.document(app)
     app.include_router(health.router)

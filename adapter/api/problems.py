@@ -232,7 +232,7 @@ def document(app: FastAPI) -> None:
             for operation in item.values():
                 responses = operation.setdefault("responses", {})
                 for status, description in _ERROR_STATUSES.items():
-                    if path == "/healthz" and status != "503":
+                    if path in ("/healthz", "/livez", "/readyz") and status != "503":
                         continue
                     responses[status] = {"description": description, "content": problem}
         schema["components"]["schemas"].pop("HTTPValidationError", None)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel, Field
 
 from adapter.api.auth import require
@@ -37,13 +37,17 @@ def _runtime(request: Request) -> Any:
 @router.get(
     "/metrics",
     tags=["operations"],
-    summary="Prometheus metrics (queue backlog, deadlines, deliveries)",
+    summary="Prometheus metrics (queue, HTTP, HL7, upstream, process)",
     response_class=Response,
 )
 def metrics(request: Request, _: IT) -> Response:
+    """The runtime's own registry (the upload queue's gauges and counters, disk space) and
+    the process-wide one: process and Python collectors, HTTP requests, HL7 messages,
+    upstream calls."""
     runtime = _runtime(request)
     runtime.queue.health()  # refresh the backlog and deadline gauges before a scrape
-    return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(runtime.registry) + generate_latest(REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def _job(job: Job, now: datetime) -> dict[str, Any]:

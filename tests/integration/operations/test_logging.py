@@ -1,0 +1,130 @@
+"""The log IT reads: a settle-to-upload run can be followed line by line, personal data masked.
+
+The real runtime (services, store, upload queue, MLLP listener, simulator over real HTTP)
+logs through :mod:`adapter.logs` into a file, as ``serve`` configures it from ``[logging]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter import logs
+from adapter.bootstrap import build_app
+from adapter.settings import load_settings
+from adapter.store.migrate import upgrade
+from adapter.store.tokens import create_token
+from adapter.wiring.demo import insured_regions, load_catalogues
+from adapter.wiring.runtime import build_runtime
+from connectors.upstream.simulator import start_simulator
+from tests.e2e.test_hl7_matches_rest import (
+    CITIZEN_ID,
+    SHANGHAI,
+    ack_code,
+    eventually,
+    free_port,
+    msh,
+    send,
+    settle_over_rest,
+    visit_segments,
+)
+from tests.support.live import serving
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> Iterator[Path]:
+    file = tmp_path / "logs" / "adapter.log"
+    root = logging.getLogger()
+    level = root.level
+    logs.configure(level="INFO", style="json", file=str(file), max_bytes=1 << 20, backup_count=2)
+    try:
+        yield file
+    finally:
+        logs.unconfigure()
+        root.setLevel(level)
+
+
+@pytest.fixture
+def adapter(db_url: str, engine: Engine) -> Iterator[tuple[str, int, dict[str, str]]]:
+    upgrade(engine)
+    with start_simulator() as simulator:
+        settings = load_settings(database={"url": db_url})
+        settings = settings.model_copy(
+            update={
+                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
+                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
+                "schedule": settings.schedule.model_copy(update={"enabled": False}),
+            }
+        )
+        runtime = build_runtime(settings)
+        today = datetime.now(SHANGHAI).date()
+        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
+        token = create_token(runtime.engine, "HIS", ["his", "billing", "it"], datetime.now(UTC))
+        with serving(build_app(settings, runtime)) as base:
+            yield base, settings.hl7.port, {"Authorization": f"Bearer {token}"}
+
+
+def lines(file: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_the_log_follows_admission_settlement_and_upload_with_personal_data_masked(
+    logged: Path, adapter: tuple[str, int, dict[str, str]]
+) -> None:
+    base, port, headers = adapter
+    discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
+    admitted = discharged - timedelta(days=3)
+    settle_over_rest(base, headers, admitted, discharged)
+    a01 = "\r".join([msh("A01", "LOGC1"), "EVN|A01", *visit_segments("HVLOG1", admitted)])
+    answered = ack_code(send(port, a01 + "\r"))  # AA or AR: either is logged with its code
+
+    def delivered() -> dict[str, Any] | None:
+        found = [e for e in lines(logged) if e["event"] == "job_delivered"]
+        return next((e for e in found if e["kind"] == "WI2301"), None)
+
+    upload = eventually(delivered)
+    encounter, msgid = upload["encounter"], upload["msgid"]
+    events = lines(logged)
+    for event in events:  # every line: time in the site's zone, level, logger, event
+        assert event["time"].endswith("+08:00"), event
+        assert event["level"] in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        assert event["logger"] and event["event"]
+    chain = [e for e in events if encounter in (e.get("encounter"), e.get("encounter_id"))]
+    admission = next(e for e in chain if e.get("infno") == "WI2401")
+    settle = next(
+        e for e in chain if e["event"] == "http.request" and e["route"].endswith("/settle")
+    )
+    sent = next(e for e in chain if e.get("infno") == "WI2301" and e["outcome"] == "ok")
+    assert settle["status"] == 201 and settle["method"] == "POST"
+    assert len(settle["request_id"]) >= 8  # every HTTP line carries its request's id
+    assert sent["msgid"] == msgid
+    order = [events.index(e) for e in (admission, settle, sent, upload)]
+    assert order == sorted(order), "admission → settle → upload → delivered"
+    hl7 = next(e for e in events if e["event"] == "hl7.message" and e["control_id"] == "LOGC1")
+    assert hl7["type"] == "ADT^A01" and hl7["ack_code"] == answered
+    text = logged.read_text(encoding="utf-8")
+    assert CITIZEN_ID not in text
+
+
+def test_personal_data_in_fields_and_text_is_masked_as_the_pages_mask_it() -> None:
+    formatter = logs.StructuredFormatter("kv")
+    record = logging.LogRecord("adapter", logging.INFO, __file__, 1, "identity.checked", None, None)
+    record.__dict__.update(
+        certno=CITIZEN_ID,
+        psn_name="王建国",
+        note=f"card of {CITIZEN_ID} read",
+        card_no="310100A0001",
+    )
+    line = formatter.format(record)
+    assert CITIZEN_ID not in line and "王建国" not in line and "310100A0001" not in line
+    assert "certno=310102********1310" in line and "psn_name=王**" in line
+    assert " INFO adapter identity.checked " in line
