@@ -5,11 +5,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: venv system-deps run serve test lint bench soak clean
+.PHONY: venv system-deps slip-font run serve test lint bench soak clean
 
 # Debian packages the tests need besides Python packages: curl for the README walk-through,
 # Chromium for the browser tests, a TrueType CJK font for the slip PDF (and the pages).
 SYSTEM_PACKAGES := curl chromium fonts-wqy-zenhei
+# the TrueType CJK font the PDF slip embeds (adapter/web/slip_pdf.py FONT_PACKAGE)
+SLIP_FONT_PACKAGE := fonts-wqy-zenhei
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +23,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## the adapter with its built-in demo (SQLite, simulator, sample data) on 127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) slip-font
 	$(VENV)/bin/wi-adapter demo
+
+## the slip PDF's font, installed when missing (as root); otherwise say what to install
+slip-font:
+	@dpkg -s $(SLIP_FONT_PACKAGE) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SLIP_FONT_PACKAGE); \
+	  else echo "note: the PDF slip needs $(SLIP_FONT_PACKAGE): sudo apt-get install $(SLIP_FONT_PACKAGE) (the HTML slip prints without it)"; fi; }
 
 serve: $(STAMP)
 	$(VENV)/bin/wi-adapter serve

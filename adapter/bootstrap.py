@@ -104,6 +104,9 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     )
     tokens = demo.issue_tokens(runtime.engine)
     create_demo_users(runtime.engine)
+    last_month = demo.seed_last_month(
+        runtime.engine, settings.institution.code, settings.zone, today
+    )
     app = build_app(settings, runtime)
     base = f"http://{settings.http.host}:{settings.http.port}"
     print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")
@@ -117,6 +120,7 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
         print(f"  token for role {role:<10} {token}")
     if tokens.all_roles:
         print("  ADAPTER_DEMO_TOKEN holds every role")
+    print(f"  {last_month.explanation}")
     try:
         server.run(app, settings.http, **SERVER_LOGGING)
     finally:

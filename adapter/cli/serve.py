@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from adapter.settings import load_settings
@@ -36,10 +37,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from adapter.bootstrap import run_demo
 
+    data_dir = Path(args.data_dir).resolve()  # a path typed on the command line: from here
+    data_dir.mkdir(parents=True, exist_ok=True)
     settings = load_settings(
         demo=True,
-        data_dir=args.data_dir,
-        database={"url": f"sqlite:///{args.data_dir}/adapter.db"},
+        data_dir=data_dir,
+        database={"url": f"sqlite:///{data_dir}/adapter.db"},
     )
     today = args.today or datetime.now(settings.zone).date()
     run_demo(settings, simulator_port=args.simulator_port, today=today)

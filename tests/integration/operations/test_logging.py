@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +18,17 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter import logs
-from adapter.bootstrap import build_app
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
-from adapter.store.tokens import create_token
-from adapter.wiring.demo import insured_regions, load_catalogues
-from adapter.wiring.runtime import build_runtime
-from connectors.upstream.simulator import start_simulator
 from tests.e2e.test_hl7_matches_rest import (
     CITIZEN_ID,
     SHANGHAI,
     ack_code,
     eventually,
-    free_port,
     msh,
     send,
     settle_over_rest,
     visit_segments,
 )
-from tests.support.live import serving
+from tests.integration.operations.conftest import live_adapter
 
 
 @pytest.fixture
@@ -54,23 +46,8 @@ def logged(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def adapter(db_url: str, engine: Engine) -> Iterator[tuple[str, int, dict[str, str]]]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-                "schedule": settings.schedule.model_copy(update={"enabled": False}),
-            }
-        )
-        runtime = build_runtime(settings)
-        today = datetime.now(SHANGHAI).date()
-        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
-        token = create_token(runtime.engine, "HIS", ["his", "billing", "it"], datetime.now(UTC))
-        with serving(build_app(settings, runtime)) as base:
-            yield base, settings.hl7.port, {"Authorization": f"Bearer {token}"}
+    with live_adapter(db_url, engine) as running:
+        yield running
 
 
 def lines(file: Path) -> list[dict[str, Any]]:
