@@ -34,6 +34,9 @@ READY_PATH = "/readyz"
 OPEN_PATHS = (HEALTH_PATH, LIVE_PATH, READY_PATH)
 
 Probe = Callable[[], dict[str, Any]]
+# SQLite: the write probe waits this long for the write lock (the store's writers wait 30 s)
+PROBE_WAIT_MS = 3000
+SQLITE_BUSY_MS = 30000
 
 
 @functools.cache
@@ -44,13 +47,19 @@ def _head() -> str | None:
 def database_check(engine: Engine) -> dict[str, Any]:
     """The database answers, takes a write (rolled back at once) and is at the newest schema."""
     check: dict[str, Any] = {"ok": True, "backend": engine.dialect.name}
+    sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            if sqlite and raw is not None:  # a probe answers in seconds: wait this long
+                raw.execute(f"PRAGMA busy_timeout={PROBE_WAIT_MS}")
             transaction = connection.begin()
             try:
                 connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
             finally:
                 transaction.rollback()
+                if sqlite and raw is not None:
+                    raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as exc:
         return {**check, "ok": False, "error": type(exc).__name__}

@@ -46,7 +46,7 @@ def logged(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def adapter(db_url: str, engine: Engine) -> Iterator[tuple[str, int, dict[str, str]]]:
     with live_adapter(db_url, engine) as running:
-        yield running
+        yield running.base, running.port, running.headers
 
 
 def lines(file: Path) -> list[dict[str, Any]]:

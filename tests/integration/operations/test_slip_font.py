@@ -18,7 +18,8 @@ def test_a_missing_slip_font_is_a_503_naming_the_package_and_linking_the_html_sl
     db_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     missing = tmp_path / "fonts" / "wqy-zenhei.ttc"
-    with live_adapter(db_url, engine, web={"slip_font": str(missing)}) as (base, _, headers):
+    with live_adapter(db_url, engine, web={"slip_font": str(missing)}) as live:
+        base, headers = live.base, live.headers
         discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
         settle_over_rest(base, headers, discharged - timedelta(days=3), discharged)
         settlement = settlement_of(base, headers, "RV0001")
