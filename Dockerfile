@@ -31,8 +31,10 @@ VOLUME ["/data"]
 EXPOSE 8000 2575
 USER adapter
 
+# liveness only: a missed deadline or an upstream outage is no reason to restart (/readyz and
+# /healthz say more; docs/operations.md "Monitor")
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=4)" || exit 1
 
 ENTRYPOINT ["wi-adapter"]
 CMD ["serve"]

@@ -306,7 +306,7 @@ def config_folder() -> Path:
 
 def _against(base: Path, value: str | Path) -> Path:
     path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
+    return path if path.is_absolute() else Path(os.path.normpath(base / path))
 
 
 _SQLITE_URL = re.compile(r"^(sqlite(?:\+\w+)?:///)([^?]*)(.*)$")
@@ -319,7 +319,7 @@ def _sqlite_against(base: Path, url: str) -> str:
     prefix, path, query = match.groups()
     if not path or path == ":memory:" or path.startswith("/") or path.startswith("file:"):
         return url
-    return f"{prefix}{base / path}{query}"
+    return f"{prefix}{_against(base, path)}{query}"
 
 
 def _describe(error: dict[str, Any]) -> str:

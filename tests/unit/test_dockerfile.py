@@ -7,7 +7,7 @@ import shlex
 import tomllib
 from pathlib import Path
 
-from adapter.api.health import HEALTH_PATH
+from adapter.api.health import LIVE_PATH
 from adapter.cli import build_parser
 from adapter.settings import HL7Settings, HttpSettings
 
@@ -44,9 +44,9 @@ def test_exposed_ports_are_the_configured_ones() -> None:
     assert values["ADAPTER_HL7__PORT"] == str(HL7Settings().port)
 
 
-def test_the_healthcheck_asks_the_health_route_on_the_http_port() -> None:
+def test_the_healthcheck_asks_the_liveness_route_on_the_http_port() -> None:
     check = instruction("HEALTHCHECK")
-    assert f"http://127.0.0.1:{env()['ADAPTER_HTTP__PORT']}{HEALTH_PATH}" in check
+    assert f"http://127.0.0.1:{env()['ADAPTER_HTTP__PORT']}{LIVE_PATH}" in check
 
 
 def test_the_data_directory_is_a_volume_holding_the_database() -> None:
