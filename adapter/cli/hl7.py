@@ -9,8 +9,6 @@ from typing import Any
 
 from adapter.settings import load_settings
 
-DEFAULT_PROFILE = "config/hl7_site.toml"
-
 
 def register(subparsers: Any) -> None:
     from connectors.hl7.message_log import OUTCOMES
@@ -28,7 +26,9 @@ def register(subparsers: Any) -> None:
     log.set_defaults(handler=_log)
     again = actions.add_parser("reprocess", help="process a logged message again (after a fix)")
     again.add_argument("id", type=int, help="the message's id, as `hl7 log` shows it")
-    again.add_argument("--profile", default=DEFAULT_PROFILE, help="the HL7 site profile file")
+    again.add_argument(
+        "--profile", default=None, help="the HL7 site profile file (default: [hl7] site_profile)"
+    )
     again.set_defaults(handler=_reprocess)
 
 
@@ -97,7 +97,8 @@ def _reprocess(args: argparse.Namespace) -> int:
     engine = _engine()
     try:
         commands = factory(settings, engine)
-        inbound = build_inbound(engine, commands, load_site_profile(args.profile))
+        profile = load_site_profile(args.profile or settings.hl7.site_profile)
+        inbound = build_inbound(engine, commands, profile)
         message = inbound.reprocess(args.id, actor="cli")
     finally:
         engine.dispose()
