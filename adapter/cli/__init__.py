@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "adapter.cli.user",
     "adapter.cli.monthly",
     "adapter.cli.config",
+    "adapter.cli.backup",
 )
 
 
