@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from adapter import __version__
@@ -20,6 +22,15 @@ HealthProbe = Callable[[], dict[str, Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+def operation_id(route: APIRoute) -> str:
+    """``<first tag>_<function>`` in snake case; the tag keeps ``runs`` of the schedule and of
+    the reconciliation apart."""
+    tag = re.sub(r"[^a-z0-9]+", "_", str(route.tags[0]).lower()).strip("_") if route.tags else ""
+    if not tag or route.name.startswith(tag):
+        return route.name
+    return f"{tag}_{route.name}"
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -29,6 +40,9 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         lifespan=lifespan,
+        # explicit operation ids from the tag and the route function (encounters_admit,
+        # upload_queue_list_jobs), not generated from path and method
+        generate_unique_id_function=operation_id,
         title="工伤保险跨省异地就医直接结算 — 协议机构适配器",
         version=__version__,
         description=(

@@ -71,7 +71,20 @@ def _caller(request: Request, wants_html: bool) -> str:
 @router.get(
     "/api/v1/settlements/{settlement_id}/slip",
     summary="The settlement slip: printable HTML or PDF (Accept header)",
-    responses={200: {"content": {HTML: {}, PDF: {}}}},
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the slip as a printable page or a PDF with an embedded Chinese font",
+            "content": {
+                HTML: {"schema": {"type": "string"}},
+                PDF: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        503: {
+            "description": "PDF only: the Chinese font is missing (SLIP_FONT_MISSING); the "
+            "problem names the package to install and links the HTML slip (html_slip)"
+        },
+    },
 )
 def slip(
     request: Request, settlement_id: str, format: str | None = None, layout: str = "a4"
