@@ -1,8 +1,10 @@
 """The operations guide's install, word for word: the built wheel in a fresh virtual
-environment, `config init`, `migrate` and `serve` from another folder, and /readyz answers.
+environment (the tested versions, constraints.txt), `config init`, `migrate` and `serve` from
+another folder, and /readyz answers.
 
-Only the guide's fixed paths (/opt/wi-adapter, /etc/wi-adapter), the wheel's folder and the
-ports change; the apt-get line is the machine's business (the font is checked elsewhere).
+Only the guide's fixed paths (/opt/wi-adapter, /etc/wi-adapter), the wheel's and the
+constraints' folder and the ports change; the apt-get line is the machine's business (the
+font is checked elsewhere).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def test_the_guide_installs_the_wheel_outside_the_tree_and_the_adapter_becomes_r
         words = shlex.split(line)
         if words[0] == "python3":
             words[0] = sys.executable
-        return [str(dist / w) if w == WHEEL else w for w in words]
+        files = {WHEEL: dist / WHEEL, "constraints.txt": ROOT / "constraints.txt"}
+        return [str(files[w]) if w in files else w for w in words]
 
     *steps, serve = commands
     assert serve.endswith("serve --config /etc/wi-adapter/adapter.toml")
