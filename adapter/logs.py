@@ -56,6 +56,7 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
     "color_message",  # uvicorn's coloured copy of the message
 }
 _MARK = "_adapter_handler"
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 
 
 def masked(value: Any, key: str = "") -> Any:
@@ -97,6 +98,9 @@ class StructuredFormatter(logging.Formatter):
         extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         event = extra.pop("event", None)
         rendered = record.getMessage()
+        if not event and record.args:  # "database_disk_low folder=%s ...": name, then text
+            first = str(record.msg).split(" ", 1)[0]
+            event = first if _EVENT_NAME.fullmatch(first) else None
         out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, self.zone).isoformat(
                 timespec="milliseconds"
@@ -105,7 +109,7 @@ class StructuredFormatter(logging.Formatter):
             "logger": record.name,
             "event": str(event) if event else rendered,
         }
-        if event and rendered != event and not rendered.startswith(f"{event} "):
+        if rendered != out["event"]:
             out["message"] = rendered
         out.update(_BOUND.get())
         out.update(extra)

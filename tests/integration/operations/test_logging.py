@@ -104,3 +104,14 @@ def test_personal_data_in_fields_and_text_is_masked_as_the_pages_mask_it() -> No
     assert CITIZEN_ID not in line and "王建国" not in line and "310100A0001" not in line
     assert "certno=310102********1310" in line and "psn_name=王**" in line
     assert " INFO adapter identity.checked " in line
+
+
+def test_a_line_logged_with_printf_arguments_keeps_its_event_name_and_masks_the_text() -> None:
+    formatter = logs.StructuredFormatter("json")
+    record = logging.LogRecord(
+        "upload_queue", logging.ERROR, __file__, 1, "job_dead job_id=%s error=%s", (7, CITIZEN_ID),
+        None,
+    )  # fmt: skip
+    line = json.loads(formatter.format(record))
+    assert line["event"] == "job_dead"
+    assert line["message"] == "job_dead job_id=7 error=310102********1310"
