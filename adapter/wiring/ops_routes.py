@@ -50,12 +50,17 @@ def metrics(request: Request, _: IT) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
+def _now(request: Request) -> datetime:
+    """Now in the site's zone: every time IT reads here carries the site's offset (+08:00)."""
+    return datetime.now(UTC).astimezone(request.app.state.settings.zone)
+
+
 def _job(job: Job, now: datetime) -> dict[str, Any]:
     body = asdict(job)
     body["time_left_s"] = int((job.deadline - now).total_seconds())
     for name, value in body.items():
         if isinstance(value, datetime):
-            body[name] = value.isoformat()
+            body[name] = value.astimezone(now.tzinfo).isoformat()
     return body
 
 
@@ -73,7 +78,7 @@ def list_jobs(
     jobs = runtime.queue.list_jobs(
         status=status, kind=kind, ordering_key=encounter, limit=limit, offset=offset
     )
-    now = datetime.now(UTC)
+    now = _now(request)
     return {"jobs": [_job(job, now) for job in jobs]}
 
 
@@ -97,18 +102,22 @@ def retry_job(
     job = _runtime(request).resend_job(
         job_id, actor=principal.name, payload=body.payload, note=body.note or ""
     )
-    return _job(job, datetime.now(UTC))
+    return _job(job, _now(request))
 
 
 @router.get("/api/v1/queue/summary", tags=["upload queue"], summary="Counts and deadlines")
 def queue_summary(request: Request, _: IT) -> dict[str, Any]:
     summary = _runtime(request).queue.summary()
-    now = datetime.now(UTC)
+    now = _now(request)
     return {
         "by_status": summary.by_status,
         "by_kind": summary.by_kind,
         "oldest_pending": _job(summary.oldest_pending, now) if summary.oldest_pending else None,
-        "next_deadline": summary.next_deadline.isoformat() if summary.next_deadline else None,
+        "next_deadline": (
+            summary.next_deadline.astimezone(now.tzinfo).isoformat()
+            if summary.next_deadline
+            else None
+        ),
         "at_risk": summary.at_risk,
         "missed": summary.missed,
     }
@@ -138,7 +147,7 @@ def upstream_calls(
     items = []
     for call in calls:
         item = asdict(call)
-        item["started_at"] = call.started_at.isoformat()
+        item["started_at"] = call.started_at.astimezone(_now(request).tzinfo).isoformat()
         items.append(item)
     return {"calls": items}
 
@@ -195,7 +204,8 @@ def hl7_messages(
         until=until,
         limit=limit,
     )
-    return {"messages": [_message(m) for m in messages]}
+    zone = request.app.state.settings.zone
+    return {"messages": [_message(m, zone) for m in messages]}
 
 
 @router.post(
@@ -216,7 +226,7 @@ def hl7_reprocess(request: Request, message_id: RowId, principal: IT) -> dict[st
         subject_id=str(message_id),
         details={"ack_code": message.ack_code or "", "outcome": message.outcome or ""},
     )
-    return _message(message)
+    return _message(message, request.app.state.settings.zone)
 
 
 def _hl7(request: Request) -> Any:
@@ -237,10 +247,10 @@ def _text(data: bytes | None, charset: str) -> str:
     return _CITIZEN_ID.sub(r"\1********\2", data.decode(codec, "replace"))
 
 
-def _message(message: Any) -> dict[str, Any]:
+def _message(message: Any, zone: Any) -> dict[str, Any]:
     body = asdict(message)
     body["raw"] = _text(message.raw, message.charset)
     body["ack"] = _text(message.ack, message.charset)
     for name in ("received_at", "processed_at"):
-        body[name] = body[name].isoformat() if body[name] else None
+        body[name] = body[name].astimezone(zone).isoformat() if body[name] else None
     return body

@@ -62,6 +62,12 @@ def test_metrics_cover_process_http_hl7_upstream_and_every_alert_rule_of_the_gui
         send(live.port, "\r".join(a01) + "\r")
         httpx.get(f"{live.base}/healthz", timeout=30)
         text = httpx.get(f"{live.base}/metrics", headers=live.headers, timeout=10).text
+        jobs = httpx.get(f"{live.base}/api/v1/queue/jobs", headers=live.headers).json()["jobs"]
+        calls = httpx.get(f"{live.base}/api/v1/upstream/calls", headers=live.headers).json()
+    # IT's lists give every time with the site's offset, as the pages show it
+    assert jobs and all(job["deadline"].endswith("+08:00") for job in jobs)
+    assert all(job["created_at"].endswith("+08:00") for job in jobs)
+    assert all(call["started_at"].endswith("+08:00") for call in calls["calls"])
     series = sample_names(text)
     for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "python_info",
                  "python_gc_objects_collected_total"):  # fmt: skip
