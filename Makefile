@@ -58,6 +58,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m benchmarks
 
 ## the soak runs (scripts/soak/README.md): kill -9 cycles, then a faulted load; minutes each

@@ -200,6 +200,10 @@ class HL7Settings(BaseModel):
     # TLS for MLLP (PEM paths); empty = plain TCP on the hospital LAN
     tls_cert: str = ""
     tls_key: str = ""
+    # threads that store and answer messages; each holds one database connection while it works
+    workers: int = Field(default=4, ge=1, le=64)
+    # HIS connections open at once; one more is closed at once (one per feed: ADT, billing, …)
+    max_connections: int = Field(default=100, ge=1, le=10_000)
 
 
 class LoggingSettings(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import end_to_end, hl7_ingest, queue_drain, settlement
+from benchmarks import end_to_end, hl7_ingest, hl7_peers, queue_drain, settlement
 
 
 def main(names: list[str]) -> None:
@@ -18,6 +18,7 @@ def main(names: list[str]) -> None:
     benchmarks = {
         "settlement": settlement.run,
         "hl7_ingest": hl7_ingest.run,
+        "hl7_peers": (lambda: hl7_peers.run(messages=40)) if full else hl7_peers.run,
         "end_to_end": (lambda: end_to_end.run(200)) if full else (lambda: end_to_end.run(40)),
         "queue_drain": (
             (lambda: queue_drain.run(10_000, 20.0))

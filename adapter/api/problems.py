@@ -194,7 +194,7 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
                 "required": ["code", "article", "field", "message"],
                 "properties": {
                     "code": {"type": "string", "examples": ["EL_FILING_EXISTS"]},
-                    "article": {"type": "string", "examples": ["B§17, N§16"]},
+                    "article": {"type": "string", "examples": ["N§16, B§26"]},
                     "field": {"type": "string", "examples": ["card"]},
                     "message": {"type": "string", "description": "Chinese, for the worker"},
                 },

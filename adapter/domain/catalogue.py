@@ -1,8 +1,8 @@
 """Cost catalogues (目录) and the index pricing looks items up in.
 
 Medical and rehab stays follow the *treatment place's* catalogues — drugs, treatment items,
-inpatient service standards, rehab items (N§32, B§15, B§30). Devices follow the *insured
-place's* device catalogue (N§32, B§15). Each item belongs to a region and a version with an
+inpatient service standards, rehab items (N§32, B§30). Devices follow the *insured
+place's* device catalogue (N§32, B§35). Each item belongs to a region and a version with an
 effective date; pricing uses the version in force on the fee's date.
 """
 

@@ -25,7 +25,7 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class Admit:
-    """入院登记 (B§28, N§33): REST ``POST /encounters``, HL7 ``ADT^A01``."""
+    """入院登记 (N§33, B§28): REST ``POST /encounters``, HL7 ``ADT^A01``."""
 
     card: CardData
     his_visit_id: str

@@ -1,10 +1,10 @@
-"""Assistive-device pricing: the insured place's catalogue and limits (N§32, B§15, B§34, B§35).
+"""Assistive-device pricing: the insured place's catalogue and limits (N§32, N§34, B§34, B§35).
 
-- not on the payment approval notice (the filed device items): the worker pays all (B§34);
-- not in the insured place's device catalogue: the worker pays all (B§15);
-- replaced before its minimum years of use: the worker pays all (附表2 最低使用年限);
-- in the catalogue, actual cost within the limit: the fund pays the actual cost (B§15, B§35);
-- in the catalogue, above the limit: the fund pays the limit, the worker the excess (B§15, B§35).
+- not on the payment approval notice (the filed device items): the worker pays all (N§34, B§34);
+- not in the insured place's device catalogue: the worker pays all (N§32, N§34, B§35);
+- replaced before its minimum years of use: the worker pays all (N§34, 附表2 最低使用年限);
+- in the catalogue, actual cost within the limit: the fund pays the actual cost (N§34, B§35);
+- in the catalogue, above the limit: the fund pays the limit, the worker the excess (N§34, B§35).
 
 The limit is the lower of the catalogue's maximum payment limit and the one on the filing;
 :func:`applicable_limit` is that rule, for pricing and for whatever shows the limit to a clerk.
@@ -28,23 +28,25 @@ from adapter.domain.rules import Rule
 
 DEVICE_WITHIN_LIMIT = Rule(
     "PR_DEVICE_WITHIN_LIMIT",
-    "B§15, B§35",
+    "N§34, B§35",
     "辅助器具费用未超过最高支付限额（{limit}元），按实际费用支付",
 )
 DEVICE_OVER_LIMIT = Rule(
     "PR_DEVICE_OVER_LIMIT",
-    "B§15, B§35",
+    "N§34, B§35",
     "辅助器具费用超过最高支付限额（{limit}元），按限额支付，超出部分由个人支付",
 )
 DEVICE_NOT_IN_CATALOGUE = Rule(
-    "PR_DEVICE_NOT_IN_CATALOGUE", "B§15", "不在参保地辅助器具配置目录内，基金不予支付"
+    "PR_DEVICE_NOT_IN_CATALOGUE", "N§32, N§34, B§35", "不在参保地辅助器具配置目录内，基金不予支付"
 )
 DEVICE_NOT_ON_NOTICE = Rule(
-    "PR_DEVICE_NOT_ON_NOTICE", "B§34", "未列入配置费用核付通知单（备案的辅助器具），基金不予支付"
+    "PR_DEVICE_NOT_ON_NOTICE",
+    "N§34, B§34",
+    "未列入配置费用核付通知单（备案的辅助器具），基金不予支付",
 )
 DEVICE_MIN_YEARS = Rule(
     "PR_DEVICE_MIN_YEARS",
-    "附表2",
+    "N§34, 附表2",
     "距上次配置（{last}）未满最低使用年限（{years}年），更换费用基金不予支付",
 )
 
@@ -87,7 +89,7 @@ class DeviceLimit:
 
 
 def applicable_limit(filed: FiledDevice, entry: CatalogueItem) -> DeviceLimit:
-    """The lower of the filing's and the catalogue's limit (B§15, B§35); a catalogue entry
+    """The lower of the filing's and the catalogue's limit (N§34, B§35); a catalogue entry
     without a limit leaves the filing's."""
     if entry.limit is None or filed.limit < entry.limit:
         return DeviceLimit(filed.limit, LimitSource.FILING, filed.limit, entry.limit)
@@ -100,7 +102,7 @@ def filed_limits(
     filing: Filing, catalogue: Catalogue, insured_region: str, on: date
 ) -> dict[str, DeviceLimit | None]:
     """Each filed item's applicable limit on ``on``; ``None`` for an item outside the insured
-    place's catalogue, which the fund does not pay at all (B§15)."""
+    place's catalogue, which the fund does not pay at all (N§32, N§34)."""
     limits: dict[str, DeviceLimit | None] = {}
     for filed in filing.devices:
         entry = catalogue.lookup(CatalogueKind.DEVICE, insured_region, filed.device_code, on)

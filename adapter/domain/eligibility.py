@@ -1,17 +1,18 @@
 """Eligibility: may this worker be settled directly here, for this encounter, now?
 
-Checked at admission (B§28, N§33) and again at discharge (N§33, B§30), and for a device
+Checked at admission (N§33, B§28) and again at discharge (N§33, B§30), and for a device
 fitting (N§34, B§34). The decision lists every rule it checked — passed, warned or refused —
 each with its code, article and a Chinese sentence the clerk can read to the worker.
 
 Two readings of the sources worth stating:
 
 - Admitted inside the validity ⇒ the stay settles normally even if the filing has expired by
-  discharge (N§13, B§13). The same holds when the worker cancels the filing during the stay:
-  the cancellation concerns later treatment (N§15, B§14).
+  discharge (N§13). The same holds when the worker cancels the filing during the stay:
+  the cancellation concerns later treatment (N§15).
 - A filing ended by loss of eligibility (丧失待遇享受资格) ends its validity at that date
-  (B§13); the worker is no longer entitled, so a discharge on or after that date is refused
-  and the costs go to manual reimbursement at the insured place (N§38, B§16).
+  (N§11, N§15: validity is the insured province's, and a filing whose grounds end is ended);
+  the worker is no longer entitled, so a discharge on or after that date is refused and the
+  costs go to manual reimbursement at the insured place (N§38, B§27).
 """
 
 from __future__ import annotations
@@ -28,15 +29,19 @@ from adapter.domain.people import CardData, CardStatus, Person, Suspension
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding, Rule, Severity
 
 CARD_UNKNOWN = Rule(
-    "EL_CARD_UNKNOWN", "B§28, N§45", "未查询到该社会保障卡对应的参保人员，请核对卡号或身份证号"
+    "EL_CARD_UNKNOWN",
+    "N§18, N§45, B§28",
+    "未查询到该社会保障卡对应的参保人员，请核对卡号或身份证号",
 )
 CARD_VALID = Rule(
     "EL_CARD_VALID",
-    "B§28, N§45",
+    "N§18, N§45, B§28",
     "社会保障卡状态为“{status}”，须持有效社会保障卡（含电子社保卡）实名就医",
 )
 IDENTITY_MATCH = Rule(
-    "EL_IDENTITY_MATCH", "B§28, N§45", "社会保障卡与参保人员信息不一致（{what}），请核实实名身份"
+    "EL_IDENTITY_MATCH",
+    "N§18, N§45, B§28, B§50",
+    "社会保障卡与参保人员信息不一致（{what}），请核实实名身份",
 )
 NOT_SUSPENDED = Rule(
     "EL_NOT_SUSPENDED",
@@ -45,63 +50,65 @@ NOT_SUSPENDED = Rule(
 )
 INSTITUTION_ENABLED = Rule(
     "EL_INSTITUTION_ENABLED",
-    "N§16, N§17, B§23",
+    "N§16, N§17, B§23, B§26",
     "本机构当前状态为“{status}”，不能提供跨省异地就医直接结算",
 )
-INSTITUTION_KIND = Rule("EL_INSTITUTION_KIND", "N§16, B§23", "本机构未开通{kind}的跨省异地直接结算")
+INSTITUTION_KIND = Rule(
+    "EL_INSTITUTION_KIND", "N§16, B§23, B§26", "本机构未开通{kind}的跨省异地直接结算"
+)
 FILING_EXISTS = Rule(
     "EL_FILING_EXISTS",
-    "B§17, N§16",
+    "N§16, N§18, B§26, B§28",
     "未查询到该工伤职工的跨省异地{purpose}备案，不能直接结算。" + FILING_CHANNELS_TEXT,
 )
 FILING_CATEGORY = Rule(
     "EL_FILING_CATEGORY",
-    "附表1, 附表2",
+    "N§4, N§10, 附表1, 附表2",
     "该工伤职工的备案人员类别为“{filed}”，与本次{kind}不符。" + FILING_CHANNELS_TEXT,
 )
 FILED_BEFORE_ADMISSION = Rule(
     "EL_FILED_BEFORE_ADMISSION",
-    "B§17, N§16",
+    "N§16, B§26",
     "备案于{filed_on}办理，晚于入院日期{admitted_on}；须在入院前完成备案方可直接结算",
 )
 TREATMENT_PLACE = Rule(
     "EL_TREATMENT_PLACE",
-    "N§12, B§10",
+    "N§12",
     "备案的就医地（{filed}）不是本机构所在地（{here}），不能在本机构直接结算。"
     + FILING_CHANNELS_TEXT,
 )
 VALID_ON_ADMISSION = Rule(
     "EL_VALID_ON_ADMISSION",
-    "N§11, B§12",
+    "N§11, N§13",
     "备案有效期为{valid_from}至{valid_to}，入院日期{admitted_on}不在有效期内，需重新办理备案。"
     + FILING_CHANNELS_TEXT,
 )
 ADMITTED_INSIDE_VALIDITY = Rule(
     "EL_ADMITTED_INSIDE_VALIDITY",
-    "N§13, B§13",
+    "N§13",
     "入院时备案在有效期内（至{valid_to}），出院时虽已超出有效期，仍可正常直接结算",
 )
 EXPIRES_SOON = Rule(
     "EL_EXPIRES_SOON",
-    "N§11, B§12",
+    "N§11",
     "备案将于{valid_to}到期（还有{days}天）；本次入院不受影响，之后就医需重新备案",
 )
 NOT_TERMINATED = Rule(
     "EL_NOT_TERMINATED",
-    "B§13",
+    "N§11, N§15",
     "备案已因丧失待遇享受资格于{on}终止，不能直接结算，相关费用回参保地按规定处理",
 )
 NOT_CANCELLED = Rule(
-    "EL_NOT_CANCELLED", "N§15, B§14", "备案已于{on}取消，不能直接结算。" + FILING_CHANNELS_TEXT
+    "EL_NOT_CANCELLED", "N§15", "备案已于{on}取消，不能直接结算。" + FILING_CHANNELS_TEXT
 )
 NOT_CHANGED = Rule(
     "EL_NOT_CHANGED",
-    "N§15, B§14",
+    "N§15",
     "备案{filing_no}已变更，请以变更后的备案（{successor}）为准，重新查询备案信息",
 )
 INJURY_PARTS_FILED = Rule(
     "EL_INJURY_PARTS_FILED",
-    "B§13, 附表1",
+    "N§16, 附表1",
     "本次治疗的受伤部位（{parts}）不在备案的受伤部位（{filed}）内",
 )
 NO_THIRD_PARTY = Rule(
@@ -109,11 +116,13 @@ NO_THIRD_PARTY = Rule(
 )
 APPROVAL_NOTICE = Rule(
     "EL_APPROVAL_NOTICE",
-    "B§34",
+    "N§34, B§34",
     "配置费用核付通知单号（{given}）与备案的核付通知单（{filed}）不符，请核对参保地出具的通知单",
 )
 DEVICES_ON_NOTICE = Rule(
-    "EL_DEVICES_ON_NOTICE", "B§34", "辅助器具（{items}）未列入已备案的配置费用核付通知单"
+    "EL_DEVICES_ON_NOTICE",
+    "N§5, N§34, B§5, B§34",
+    "辅助器具（{items}）未列入已备案的配置费用核付通知单",
 )
 
 # A warning is raised this many days before the filing runs out (referrals last 6 months).
@@ -222,7 +231,7 @@ def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
     if filing.status is FilingStatus.CANCELLED and (ended is None or ended <= admitted):
         return [NOT_CANCELLED.refused(on=ended or "此前")]
     if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
-        # B§13: loss of eligibility ends the filing; N§13's protection covers expiry only.
+        # N§11, N§15: loss of eligibility ends the filing; N§13's protection covers expiry only.
         return [NOT_TERMINATED.refused(on=ended or "此前")]
     return []
 
@@ -242,7 +251,7 @@ def _validity_findings(request: EligibilityRequest, filing: Filing) -> list[Find
         return findings
     findings.append(VALID_ON_ADMISSION.passed(**details))
     if checked > filing.effective_to:
-        # N§13, B§13: admitted inside the validity, so the stay settles normally.
+        # N§13: admitted inside the validity, so the stay settles normally.
         findings.append(ADMITTED_INSIDE_VALIDITY.warned(valid_to=filing.effective_to))
     elif request.stage is Stage.ADMISSION:
         days = (filing.effective_to - checked).days

@@ -6,7 +6,7 @@
        └──manual claim──▶ manual_claim
 
 A manual claim is final: once the fees go back to the insured place for manual
-reimbursement, the encounter can never be settled directly (N§38, B§16).
+reimbursement, the encounter can never be settled directly (N§38, B§27).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ _REFUSALS = {
     EncounterStatus.SETTLED: "该就诊已结算，如需重新结算请先撤销结算",
     EncounterStatus.CANCELLED: "该入院登记已取消",
     EncounterStatus.MANUAL_CLAIM: (
-        "该就诊已转参保地手工报销，不能再直接结算（N§38、B§16，杜绝重复报销）"
+        "该就诊已转参保地手工报销，不能再直接结算（N§38、B§27，杜绝重复报销）"
     ),
 }
 
@@ -92,6 +92,6 @@ class Encounter:
             reason = _REFUSALS.get(
                 self.status, f"就诊状态为“{self.status.label}”，不能变为“{target.label}”"
             )
-            article = "N§38, B§16" if self.status is EncounterStatus.MANUAL_CLAIM else None
+            article = "N§38, B§27" if self.status is EncounterStatus.MANUAL_CLAIM else None
             raise InvalidTransition(reason, article=article)
         return replace(self, status=target, **changes)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ meets them, so callers catch by meaning, not by library::
     ├── InvalidMessage               inbound HL7 or JSON that cannot be understood
     └── SettingsError                (adapter.settings) a setting is missing or wrong
 
-Each error has a machine-readable ``code``, the ``article`` it enforces (``N§33``, ``B§15``)
+Each error has a machine-readable ``code``, the ``article`` it enforces (``N§33``, ``B§32``)
 where one applies, and a Chinese ``message`` a clerk can read to the worker.
 """
 

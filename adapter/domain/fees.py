@@ -16,8 +16,8 @@ class FeeCategory(StrEnum):
     SERVICE = "service"  # 住院服务费（床位、护理）
     REHAB = "rehab"  # 康复治疗费
     DEVICE = "device"  # 辅助器具
-    MEAL = "meal"  # 住院伙食补助费: outside direct settlement (B§15, B§30)
-    TRANSPORT = "transport"  # 转诊交通食宿费: outside direct settlement (B§15, B§30)
+    MEAL = "meal"  # 住院伙食补助费: outside direct settlement (N§3, B§30)
+    TRANSPORT = "transport"  # 转诊交通食宿费: outside direct settlement (N§3, B§30)
 
     @property
     def label(self) -> str:

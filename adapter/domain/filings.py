@@ -1,7 +1,8 @@
 """The filing (备案): the worker's registration for cross-province treatment.
 
 Fields follow 附表1 (medical/rehab filing form) and 附表2 (device filing form) of the
-Beijing rules; validity follows N§11/B§12, change and cancellation N§15/B§14.
+Beijing rules; validity is set by the insured province (N§11), change and cancellation follow
+N§15. (The Beijing filing articles, chapter 2, govern Beijing-insured workers, not ours.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from enum import StrEnum
 
 
 class FilingCategory(StrEnum):
-    """Why the worker is treated away from the insured place (N§4, B§7)."""
+    """Why the worker is treated away from the insured place (N§4)."""
 
     LONG_TERM_RESIDENCE = "long_term_residence"  # 异地长期居住
     RESIDENT_WORK = "resident_work"  # 常驻异地工作
@@ -41,9 +42,9 @@ class FilingPurpose(StrEnum):
 
 class FilingStatus(StrEnum):
     ACTIVE = "active"
-    CHANGED = "changed"  # replaced by a successor filing (N§15, B§14)
-    CANCELLED = "cancelled"  # 取消备案 (N§15, B§14)
-    TERMINATED = "terminated"  # ended by loss of eligibility (B§13)
+    CHANGED = "changed"  # replaced by a successor filing (N§15)
+    CANCELLED = "cancelled"  # 取消备案 (N§15)
+    TERMINATED = "terminated"  # ended by loss of eligibility (N§11, N§15)
 
     @property
     def label(self) -> str:
@@ -106,7 +107,7 @@ class Filing:
     treatment_province: str = ""
     insured_admdvs: str = ""  # 参保地
     agency_opinion: str = ""  # 参保地经办机构意见
-    terminated_on: date | None = None  # loss of eligibility (B§13) or cancellation date
+    terminated_on: date | None = None  # loss of eligibility (N§15) or cancellation date
     successor_no: str = ""  # the filing that replaced a changed one
     third_party_liability: bool = False
     device_assessment_no: str = ""  # 辅助器具配置结论书文（编）号 (附表2)
@@ -123,7 +124,7 @@ class Filing:
 
     @property
     def effective_to(self) -> date:
-        """Last day of validity: a filing ended early (B§13, N§15) ends the day before."""
+        """Last day of validity: a filing ended early (N§11, N§15) ends the day before."""
         if self.terminated_on is not None:
             return min(self.valid_to, self.terminated_on - timedelta(days=1))
         return self.valid_to
@@ -136,7 +137,7 @@ class Filing:
 
 
 def current_filings(filings: Iterable[Filing]) -> list[Filing]:
-    """Follow changed filings to their successors (N§15, B§14).
+    """Follow changed filings to their successors (N§15).
 
     A changed filing whose successor is known is dropped in favour of it; one whose successor
     is not among ``filings`` stays, so the eligibility check can say it was changed.

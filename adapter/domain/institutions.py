@@ -37,7 +37,7 @@ MUNICIPALITY_PREFIXES = frozenset({"11", "12", "31", "50"})  # 北京 天津 上
 
 
 def same_treatment_place(filed: str, institution: str) -> bool:
-    """Filings are made to a city, or to a municipality as a whole (N§12, B§10).
+    """Filings are made to a city, or to a municipality as a whole (N§12).
 
     Division codes are PPCCDD: two cities match on PPCC; inside a municipality every
     district belongs to the one treatment place, so PP is enough.

@@ -4,9 +4,9 @@
 - outside the catalogue (目录外): the worker pays all (N§32, N§37);
 - above the inpatient service standard: the fund pays up to the standard, the worker the
   excess (N§32, N§37);
-- treatment of a non-work injury (伤病分离): the worker pays all (B§29, N§37);
+- treatment of a non-work injury (伤病分离): the worker pays all (N§37, B§29);
 - meal subsidy and referral transport/lodging: not part of direct settlement; listed apart,
-  reimbursed by the insured place (B§15, B§30).
+  reimbursed by the insured place (N§3, B§30).
 
 Devices are priced by :mod:`adapter.domain.devices`. Each line is rounded once (see
 :mod:`adapter.domain.money`); the personal part is the amount minus the fund part.
@@ -42,21 +42,21 @@ class PersonalReason(StrEnum):
         }[self.value]
 
 
-IN_CATALOGUE = Rule("PR_IN_CATALOGUE", "N§32", "就医地目录内合规费用，由工伤保险基金支付")
+IN_CATALOGUE = Rule("PR_IN_CATALOGUE", "N§32, B§30", "就医地目录内合规费用，由工伤保险基金支付")
 OUT_OF_CATALOGUE = Rule(
-    "PR_OUT_OF_CATALOGUE", "N§32, N§37", "不在就医地工伤保险目录内，基金不予支付，由个人支付"
+    "PR_OUT_OF_CATALOGUE", "N§32, N§37, B§30", "不在就医地工伤保险目录内，基金不予支付，由个人支付"
 )
 OVER_STANDARD = Rule(
     "PR_OVER_STANDARD",
-    "N§32, N§37",
+    "N§32, N§37, B§30",
     "超出住院服务标准（{cap}元/{unit}）的部分基金不予支付，由个人支付",
 )
 NON_WORK_INJURY = Rule(
-    "PR_NON_WORK_INJURY", "B§29, N§37", "非工伤治疗费用（伤病分离），基金不予支付，由个人支付"
+    "PR_NON_WORK_INJURY", "N§37, B§29", "非工伤治疗费用（伤病分离），基金不予支付，由个人支付"
 )
 EXCLUDED = Rule(
     "PR_EXCLUDED",
-    "B§15, B§30",
+    "N§3, B§30",
     "住院伙食补助费和转诊交通食宿费不纳入直接结算，由参保地经办机构审核报销",
 )
 

@@ -47,14 +47,16 @@ class Finding:
         return self.severity is Severity.REFUSAL
 
 
-# Where an unfiled worker can file (B§9, B§47, N§46); shown with every filing refusal.
+# Where an unfiled worker can file (N§18, N§46, B§28, B§47); shown with every filing refusal:
+# the institution helps an unfiled worker to file (N§18, B§28) through the national channels
+# (N§46, B§47) or at the insured place's agency.
 FILING_CHANNELS = (
     "国家社会保险公共服务平台",
     "人社政务服务平台",
     "掌上12333APP",
     "电子社保卡",
-    "参保地（区）经办机构窗口",
+    "参保地经办机构窗口",
 )
 FILING_CHANNELS_TEXT = (
-    "可通过" + "、".join(FILING_CHANNELS) + "向参保地经办机构申请备案（B§9、B§47）"
+    "可通过" + "、".join(FILING_CHANNELS) + "向参保地经办机构申请备案（N§18、N§46、B§28、B§47）"
 )

@@ -3,7 +3,7 @@
 The totals are sums of the priced lines, so fund + personal = total holds to the fen for
 every bill. The personal part is split three ways, as the slip shows it: out of catalogue,
 over the standard or limit, non-work injury. Excluded lines (meal subsidy, transport) are
-listed apart and are not in the total (B§15, B§30). A stay that crosses a calendar year is
+listed apart and are not in the total (N§3, B§30). A stay that crosses a calendar year is
 settled as one bill at the discharge date (N§36, B§41).
 
 Two dates, two meanings:

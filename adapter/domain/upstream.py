@@ -1,8 +1,10 @@
 """The upstream gateway: what the adapter needs from the provincial/national system.
 
 The port is :class:`UpstreamGateway`, one method per transaction of the reference dialect
-(interfaces.md §3). ``connectors/upstream/`` implements it per dialect; the composition root
-wires one in; tests may hand in a fake that really behaves.
+(interfaces.md §3). Filings are read from, and settlements sent to, the national system
+through the provincial one, never typed in by hand (N§5, B§5: electronic transfer of filing
+and settlement information). ``connectors/upstream/`` implements it per dialect; the
+composition root wires one in; tests may hand in a fake that really behaves.
 
 Contract shared by every implementation:
 
@@ -228,7 +230,7 @@ class UpstreamGateway(Protocol):
         insuplc_admdvs: str = "",
         context: str = "",
     ) -> WriteAck:
-        """WI2401: register the admission as direct settlement (B§28, N§33)."""
+        """WI2401: register the admission as direct settlement (N§33, B§28)."""
         ...
 
     def revoke_admission(
@@ -261,7 +263,7 @@ class UpstreamGateway(Protocol):
         insuplc_admdvs: str = "",
         context: str = "",
     ) -> WriteAck:
-        """WI2301: the discharge record, within 30 minutes of settlement (N§33, B§32)."""
+        """WI2301: the discharge record, within 30 minutes of settlement (N§33, B§31, B§32)."""
         ...
 
     def revoke_settlement(

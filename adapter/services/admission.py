@@ -1,11 +1,11 @@
-"""Admission (入院登记, B§28, N§33) and what may happen to an admission before settlement:
+"""Admission (入院登记, N§33, B§28) and what may happen to an admission before settlement:
 visit data updated (HL7 A08), cancelled (A11, WI2404), discharge reported (A03: ready to settle).
 
 Admit: the card is verified and the filings and this institution's status read upstream;
 the domain decides eligibility; an eligible worker's encounter is registered and the
 admission registration (``WI2401``) queued in the same transaction. A refusal carries every
-reason with its article (and, for filing reasons, where to file: B§9, B§47); it is audited
-and writes nothing else. The same HIS visit admitted twice returns the first encounter,
+reason with its article (and, for filing reasons, where to file: N§18, N§46, B§28, B§47); it
+is audited and writes nothing else. The same HIS visit admitted twice returns the first encounter,
 flagged ``replayed``, without asking upstream again.
 """
 

@@ -1,7 +1,7 @@
 """An encounter's fees priced now: what fees, presettle, settle and manual claims share.
 
 Lines are priced at read time against the treatment place's catalogue version in force on
-each fee's date (N§32, B§15), never frozen at entry: a catalogue loaded later, or a line the
+each fee's date (N§32, B§30), never frozen at entry: a catalogue loaded later, or a line the
 billing clerk mapped, prices the next read. A line the clerk mapped to a catalogue code is
 priced as that code; one confirmed as out of catalogue (mapped to nothing) keeps its own
 code and so prices as 目录外. Unmapped lines are priced (as out of catalogue) but reported,

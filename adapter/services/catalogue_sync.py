@@ -1,7 +1,7 @@
 """Catalogue updates: download (``WI1401``), and the report of HIS codes that no longer map.
 
 Items are versioned with effective dates (``valid_from``/``valid_to``); every version is
-kept, and pricing uses the version in force on each fee's date (N§32, B§15) — a download
+kept, and pricing uses the version in force on each fee's date (N§32, B§30) — a download
 changes the price of fees dated on or after the new version's effective date and leaves
 earlier fees (and settlements, which keep their own snapshot) as they were.
 

@@ -51,7 +51,7 @@ class Policy:
       expected discharge (admission + expected days) and this window after the plan was
       saved, and never less than ``upload_within`` from now. See :mod:`.rehab`.
     * ``manual_claim_wait`` — how long upstream must have been unreachable before a stay may
-      go to manual reimbursement for that reason (N§38, B§16).
+      go to manual reimbursement for that reason (N§38, B§27).
     * ``fee_batch_size`` — fee details are uploaded in batches of this many lines (§3).
     """
 

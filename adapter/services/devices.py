@@ -1,9 +1,9 @@
-"""Assistive-device fitting (辅助器具配置, N§34, B§34, B§35, B§15): settled at the counter.
+"""Assistive-device fitting (辅助器具配置, N§34, B§34, B§35): settled at the counter.
 
 The worker shows the card and the insured place's payment approval notice. Identity, the
 device filing and the notice are checked (B§34: the notice number must match the filing
 and every item must be on it); the items are priced against the *insured place's* device
-catalogue and limits (N§32, B§15) — within the limit the fund pays the actual cost, above
+catalogue and limits (N§32, N§34, B§35) — within the limit the fund pays the actual cost, above
 it the limit and the worker the excess; replaced before its minimum years, nothing. One
 transaction records the fitting as an encounter, settles it, and queues ``WI2701`` due
 settled-at + 30 minutes (N§34, B§35).

@@ -1,12 +1,14 @@
 """Fee details (费用明细): recording them, and the billing clerk mapping unknown items.
 
-Record: the encounter must be in hospital (admitted, or its settlement revoked for
-correction). A batch is all or nothing: a line with bad amounts refuses the batch, naming
-it (``lines.3``). A ``his_line_id`` already stored — or repeated in the batch — is ignored and
-reported, never an error (the HIS resends). A negative quantity reverses its original:
-the one named by ``reverses`` or, when the HIS does not say, the latest earlier charge of
-the same item with enough quantity left. A line whose item is not in the treatment place's
-catalogue on its date is kept and flagged ``unmapped`` for the billing clerk.
+Record: the encounter must be in hospital (admitted, or its settlement revoked for correction):
+the fees of a settled stay are what was settled and uploaded, and change only through a
+revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch is all or nothing: a line
+with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored —
+or repeated in the batch — is ignored and reported, never an error (the HIS resends). A
+negative quantity reverses its original: the one named by ``reverses`` or, when the HIS does
+not say, the latest earlier charge of the same item with enough quantity left. A line whose
+item is not in the treatment place's catalogue on its date is kept and flagged ``unmapped`` for
+the billing clerk.
 
 Each change bumps the encounter's version, so a settlement priced from the fees as they
 were a moment ago cannot commit after new fees arrived (it gets a 409 and re-reads).
@@ -48,6 +50,7 @@ def require_open(encounter: Encounter) -> None:
             f"就诊状态为“{encounter.status.label}”，不能再录入或修改费用明细"
             + ("；如需更正请先撤销结算" if encounter.status is EncounterStatus.SETTLED else ""),
             code="ENCOUNTER_NOT_OPEN",
+            article="N§47, B§50",
         )
 
 

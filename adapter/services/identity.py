@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 CARD_REJECTED = Rule(
     "EL_CARD_REJECTED",
-    "B§28, N§45",
+    "N§18, N§45, B§28",
     "社会保障卡（含电子社保卡）核验未通过：{why}。请核对卡号或身份证号，电子社保卡请刷新后重新出示",
 )
 

@@ -1,9 +1,10 @@
-"""Manual claims (手工报销): when a stay cannot be settled directly (N§38, B§16, B§27).
+"""Manual claims (手工报销): when a stay cannot be settled directly (N§38, B§27).
 
 The network, the system or the card fails; the costs go back to the insured place, which
 reimburses them by hand. The adapter records why, produces the itemised fee list the worker
-takes there, and moves the encounter to ``manual_claim`` — final: it can never be settled
-directly afterwards, so nothing is reimbursed twice. An admission registered upstream is
+takes there (the proof the insured place's review needs, B§50, B§53), and moves the encounter
+to ``manual_claim`` — final: it can never be settled directly afterwards, so nothing is
+reimbursed twice. An admission registered upstream is
 revoked (``WI2404``, queued) so upstream, too, knows no direct settlement will follow.
 
 Reasons: ``upstream_unavailable`` is accepted only after upstream has been unreachable for
@@ -35,11 +36,11 @@ from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
 from adapter.store.uow import UnitOfWork
 
-ARTICLE = "N§38, B§16"
+ARTICLE = "N§38, B§27"
 NOTE = (
     "本次费用未能跨省异地直接结算，已转参保地经办机构手工报销；"
-    "本机构不再对该次就诊办理直接结算，杜绝重复报销（N§38、B§16）。"
-    "住院伙食补助费、转诊交通食宿费由参保地按规定报销（B§15、B§30）。"
+    "本机构不再对该次就诊办理直接结算，杜绝重复报销（N§38、B§27）。"
+    "住院伙食补助费、转诊交通食宿费由参保地按规定报销（N§3、B§30）。"
 )
 
 
@@ -134,7 +135,7 @@ class ManualClaims:
             minutes = int(wait.total_seconds() // 60)
             raise DomainError(
                 f"上级系统自{ctx.wall_time(since)}起无法访问，未满{minutes}分钟；"
-                "请稍候重试直接结算，超过等待时间仍无法恢复的再转手工报销（N§38、B§16）",
+                "请稍候重试直接结算，超过等待时间仍无法恢复的再转手工报销（N§38、B§27）",
                 code="MANUAL_CLAIM_TOO_EARLY",
                 article=ARTICLE,
             )

@@ -18,7 +18,7 @@ quantities as plain decimal strings, times as local ``YYYY-MM-DD HH:MM:SS``. The
 * ``WI2404`` admission revocation: ``mdtrt_id``, ``psn_no``, ``reason``.
 * ``WI2501`` rehab plan: ``mdtrt_id``, ``psn_no``, ``plan_revision`` and the plan
   (``goals``, ``items``, ``frequency``, ``expected_days``).
-* ``WI2301`` discharge record (N§33, B§32): ``mdtrt_id``, ``setl_id``, ``slip_no``,
+* ``WI2301`` discharge record (N§33, B§31, B§32): ``mdtrt_id``, ``setl_id``, ``slip_no``,
   ``psn_no``, ``med_type``, ``setl_time``, ``begntime``, ``endtime``, ``psninfo`` (worker),
   ``medinsinfo`` (institution), ``diseinfo`` (discharge diagnoses), ``filing_no``,
   ``injury_parts``; the settlement ``medfee_sumamt`` = ``fund_pay_sumamt`` + ``psn_pay``

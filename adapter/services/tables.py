@@ -11,7 +11,7 @@ workflows need:
     The current rehab plan (康复方案) of a rehab stay and the ``msgid`` of its upload; a new
     plan replaces the old one and is uploaded again (N§33, B§32).
 ``manual_claim``
-    A stay sent back to the insured place for manual reimbursement (N§38, B§16): why, by
+    A stay sent back to the insured place for manual reimbursement (N§38, B§27): why, by
     whom, and the itemised fee list handed to the worker. One per encounter.
 
 Migrations: these tables must be added to Alembic's target metadata (``adapter.store``'s

@@ -1,6 +1,7 @@
 """Queueing an upstream write from inside a use case's transaction (the outbox).
 
-Every write a use case owes upstream goes through :func:`queue_upload`: it draws a fresh
+Every write a use case owes upstream (the national system, through the provincial one:
+N§5, N§47, B§5, B§47) goes through :func:`queue_upload`: it draws a fresh
 ``msgid`` (the idempotency key upstream sees), hands the job to the :class:`Outbox` on the
 use case's own session — so the job exists if and only if the use case commits — and notes
 the upload in ``service_upload`` so the encounter view and later use cases can find it.

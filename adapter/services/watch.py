@@ -1,7 +1,7 @@
 """How long upstream has been unreachable, as this process has seen it.
 
 Manual reimbursement for an upstream outage is allowed only once upstream has been down for
-the site's ``manual_claim_wait`` (N§38, B§16): a short blip should be waited out, not turned
+the site's ``manual_claim_wait`` (N§38, B§27): a short blip should be waited out, not turned
 into paperwork for the worker. Every read a clerk makes reports its outcome here; the
 manual-claim use case also probes upstream itself, so the watch never relies on stale news.
 """

@@ -27,7 +27,7 @@ from adapter.services.payloads import diagnosis_of
 TITLE = "工伤保险跨省异地就医结算单"
 EXCLUDED_NOTE = (
     "住院伙食补助费、转诊转院交通食宿费不纳入直接结算，由工伤职工持相关材料回参保地经办机构"
-    "按规定审核报销（B§15、B§30）。"
+    "按规定审核报销（N§3、B§30）。"
 )
 SIGNATURE = "工伤职工（或代办人）签字：＿＿＿＿＿＿＿＿　　日期：＿＿＿＿年＿＿月＿＿日"
 

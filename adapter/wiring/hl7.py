@@ -35,16 +35,8 @@ class Hl7Runtime:
     ) -> Hl7Runtime:
         hl7 = settings.hl7
         profile = load_site_profile(hl7.site_profile)
-        config = ListenerConfig(
-            host=hl7.host,
-            port=hl7.port,
-            allowed_peers=tuple(hl7.allowed_peers),
-            max_message_bytes=hl7.max_message_bytes,
-            idle_timeout_s=hl7.idle_timeout_s,
-            ssl_context=_tls(hl7.tls_cert, hl7.tls_key),
-        )
         inbound = build_inbound(engine, commands, profile)
-        listener = MllpListener(inbound, config)
+        listener = MllpListener(inbound, listener_config(settings))
         return cls(inbound, MessageLog(engine), ListenerThread(listener), hl7.host, hl7.port)
 
     def start(self) -> None:
@@ -58,6 +50,20 @@ class Hl7Runtime:
         if not self.thread.serving:
             return {"ok": False, "error": "HL7 listener is not accepting connections"}
         return {"ok": True, "listening": f"{self.host}:{self.port}"}
+
+
+def listener_config(settings: Settings) -> ListenerConfig:
+    hl7 = settings.hl7
+    return ListenerConfig(
+        host=hl7.host,
+        port=hl7.port,
+        allowed_peers=tuple(hl7.allowed_peers),
+        max_message_bytes=hl7.max_message_bytes,
+        idle_timeout_s=hl7.idle_timeout_s,
+        max_connections=hl7.max_connections,
+        workers=hl7.workers,
+        ssl_context=_tls(hl7.tls_cert, hl7.tls_key),
+    )
 
 
 def _tls(cert: str, key: str) -> ssl.SSLContext | None:

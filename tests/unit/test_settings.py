@@ -161,3 +161,11 @@ def test_hmac_gateway_auth_without_its_secret_is_refused_without_echoing_secrets
         load_settings()
     assert "upstream.secret_key is required" in caught.value.message
     assert "AK-SITE-01" not in caught.value.message
+
+
+def test_hl7_listener_threads_and_connections_come_from_the_settings(config_file: Path) -> None:
+    from adapter.wiring.hl7 import listener_config
+
+    config_file.write_text(GOOD + "\n[hl7]\nworkers = 12\nmax_connections = 300\n", "utf-8")
+    config = listener_config(load_settings())
+    assert (config.workers, config.max_connections) == (12, 300)

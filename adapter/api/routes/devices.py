@@ -1,6 +1,6 @@
 """``POST /api/v1/device-fittings`` (device counter): check the card, the device filing and the
 payment approval notice (B§34), price against the insured place's catalogue and limits
-(B§15, B§35), settle, queue WI2701 due in 30 minutes (N§34)."""
+(N§34, B§35), settle, queue WI2701 due in 30 minutes (N§34)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``POST /api/v1/identity/verify`` and ``POST /api/v1/eligibility`` (admission, billing, device
 desks). Eligibility changes nothing; a refused worker gets every reason with its article,
-and where to file when the filing is the problem (B§9, B§47)."""
+and where to file when the filing is the problem (N§18, N§46, B§28, B§47)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,9 @@ class EligibilityOut(BaseModel):
     filing: FilingOut | None
     reasons: list[FindingOut]
     warnings: list[FindingOut]
-    filing_channels: list[str] = Field(description="where an unfiled worker can file (B§9)")
+    filing_channels: list[str] = Field(
+        description="where an unfiled worker can file (N§18, N§46, B§47)"
+    )
 
 
 @router.post(

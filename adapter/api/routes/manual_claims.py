@@ -1,6 +1,6 @@
 """``POST /api/v1/manual-claims`` (billing) and ``GET …/{id}``: a stay that cannot be settled
 directly goes to the insured place with its itemised fee list, and can never be settled
-directly afterwards (N§38, B§16)."""
+directly afterwards (N§38, B§27)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from adapter.store.tables import CatalogueItemRow
 
 _item = table(CatalogueItemRow)
 
-# Medical and rehab stays are priced against the treatment place's catalogues (N§32, B§15).
+# Medical and rehab stays are priced against the treatment place's catalogues (N§32, B§30).
 TREATMENT_KINDS = frozenset(
     {
         CatalogueKind.DRUG,

@@ -2,9 +2,10 @@
 
 A settlement keeps a snapshot of every priced line (the fee line, the catalogue item that
 priced it, the rule and the split), so the slip can be reprinted exactly even after the
-catalogue or the HIS lines change. At most one settlement per encounter is ``settled`` at a
-time: a partial unique index enforces it in the database, so two clerks settling at once
-get one settlement and one clear refusal.
+catalogue or the HIS lines change: the insured place's agency may check the bills against it
+(票据核查, N§49, B§53), and what was uploaded stays true (N§47, B§50). At most one settlement per
+encounter is ``settled`` at a time: a partial unique index enforces it in the database, so two
+clerks settling at once get one settlement and one clear refusal.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class SettlementLineRow(FeeLineColumns, table=True):
 
 
 class ExcludedLineRow(FeeLineColumns, table=True):
-    """A line kept out of the bill (meal subsidy, transport: B§15, B§30), listed on the slip."""
+    """A line kept out of the bill (meal subsidy, transport: N§3, B§30), listed on the slip."""
 
     __tablename__ = "settlement_excluded_line"
     __table_args__ = (

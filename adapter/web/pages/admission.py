@@ -1,4 +1,4 @@
-"""The admission desk (入院登记, B§28, N§33): read the card, see the person and their filings,
+"""The admission desk (入院登记, N§33, B§28): read the card, see the person and their filings,
 whether direct settlement is possible (and if not, every reason with its article and where to
 file), then admit."""
 

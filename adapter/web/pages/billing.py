@@ -1,6 +1,6 @@
 """The billing desk (结算收费): an encounter's fees priced line by line with who pays and why,
 unmapped items to map, the rehab plan and its upload, presettle, settle, the slip, revoke and
-re-settle, and the manual claim when direct settlement is impossible (N§38, B§16).
+re-settle, and the manual claim when direct settlement is impossible (N§38, B§27).
 
 Every change is a POST with the session's CSRF token and ends in a redirect back to the
 encounter (so a reload never repeats it); a refusal re-renders the page with every reason.
@@ -31,9 +31,9 @@ router = APIRouter(prefix="/web/billing", include_in_schema=False)
 DONE = {
     "mapped": "目录对照已保存，费用已按对照结果重新计算。",
     "plan": "康复方案已保存，已排队上传（WI2501）。",
-    "settled": "结算成功，出院结算信息已排队上传（WI2301，30分钟内）。",
+    "settled": "结算成功，出院结算信息已排队上传（WI2301，30分钟内，N§33、B§31、B§32）。",
     "revoked": "结算已撤销，撤销信息已排队上传（WI2305）；可重新结算。",
-    "claim": "已转参保地手工报销，本次就诊不能再直接结算（N§38、B§16）。",
+    "claim": "已转参保地手工报销，本次就诊不能再直接结算（N§38、B§27）。",
 }
 SETTLEABLE = (EncounterStatus.ADMITTED, EncounterStatus.REVOKED)
 

@@ -1,9 +1,9 @@
-"""The device counter (辅助器具配置, B§34, B§35, N§34): the card and the insured place's payment
+"""The device counter (辅助器具配置, N§34, B§34, B§35): the card and the insured place's payment
 approval notice, the filed device items with their limits and minimum years, the actual
 costs, settle, print. Above an item's limit the fund pays the limit and the worker the rest.
 
 The limit shown is the one pricing applies (the lower of the filing's and the insured place's
-catalogue's, B§15), labelled with which one binds: the clerk quotes the worker that figure."""
+catalogue's, N§34, B§35), labelled with which one binds: the clerk quotes the worker that figure."""
 
 from __future__ import annotations
 

@@ -41,10 +41,10 @@ def test_a_stay_is_priced_mapped_settled_printed_revoked_and_settled_again(
     bed = lines.locator("tr[data-line=L2]")
     expect(bed).to_have_class("personal")
     expect(bed).to_contain_text("超出住院服务标准（50.00元/日）")
-    expect(bed.locator(".article")).to_have_text("N§32, N§37")
+    expect(bed.locator(".article")).to_have_text("N§32, N§37, B§30")
     expect(lines.locator("tr[data-line=L4]")).to_contain_text("伤病分离")
-    expect(lines.locator("tr[data-line=L4] .article")).to_have_text("B§29, N§37")
-    expect(lines.locator("tr[data-line=L1] .article")).to_have_text("N§32")
+    expect(lines.locator("tr[data-line=L4] .article")).to_have_text("N§37, B§29")
+    expect(lines.locator("tr[data-line=L1] .article")).to_have_text("N§32, B§30")
     expect(page.get_by_text("住院伙食补助费和转诊交通食宿费不纳入直接结算")).to_be_visible()
     shot(page, "fees")
 

@@ -46,7 +46,7 @@ def test_a_device_over_its_limit_is_paid_to_the_limit_and_the_rest_by_the_worker
     expect(fitted).to_contain_text("配置结算成功")
     line = page.get_by_test_id("device-lines").locator("tr[data-code=SH-FZ-0101]")
     expect(line).to_contain_text("超过最高支付限额（28000.00元）")
-    expect(line.locator(".article")).to_have_text("B§15, B§35")
+    expect(line.locator(".article")).to_have_text("N§34, B§35")
     shown = {k: Decimal(page.get_by_test_id(f"device-{k}").inner_text())
              for k in ("total", "fund", "personal")}  # fmt: skip
     assert shown == {"total": Decimal("30500.00"), "fund": Decimal("28000.00"),

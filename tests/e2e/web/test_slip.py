@@ -43,7 +43,7 @@ def test_the_slip_page_shows_the_settlement_to_the_fen(page: Page, site: Site) -
                        "个人自付", "目录内/目录外", "个人自付原因"]  # fmt: skip
     over = lines.locator("tbody tr", has_text="床位费")
     expect(over).to_contain_text("超出住院服务标准")
-    expect(over).to_contain_text("N§32, N§37")
+    expect(over).to_contain_text("N§32, N§37, B§30")
     expect(lines.locator("tbody tr", has_text="进口止痛贴")).to_contain_text("目录外")
     expect(lines.locator("tbody tr", has_text="塞来昔布")).to_contain_text("非工伤")
     expect(page.get_by_test_id("excluded-note")).to_contain_text("由工伤职工持相关材料回参保地")

@@ -62,7 +62,7 @@ def test_identity_and_eligibility_for_the_desks(api: Api) -> None:
     answer = api.post("/api/v1/eligibility", role="billing", json=body).json()
     assert answer["eligible"] is False and answer["filing"] is None
     assert answer["reasons"][0]["code"] == "EL_FILING_EXISTS"
-    assert answer["reasons"][0]["article"] == "B§17, N§16"
+    assert answer["reasons"][0]["article"] == "N§16, N§18, B§26, B§28"
     assert "掌上12333APP" in answer["filing_channels"]
     filed = {**body, "card": {"kind": "physical", "card_no": "310100A0001"}}
     ok = api.post("/api/v1/eligibility", role="device", json=filed).json()
@@ -192,7 +192,7 @@ def test_cancel_and_manual_claim_block_direct_settlement(api: Api) -> None:
     assert api.get(f"/api/v1/manual-claims/{claim.json()['id']}", role="billing").status_code == 200
     refused = _settle(api, second)
     assert refused.status_code == 409
-    assert refused.json()["errors"][0]["article"] == "N§38, B§16"
+    assert refused.json()["errors"][0]["article"] == "N§38, B§27"
 
 
 def test_rehab_plan_gate_and_the_supervisors_override(api: Api) -> None:

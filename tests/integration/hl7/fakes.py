@@ -79,7 +79,9 @@ class FakeEncounters:
         if command.card.citizen_id == UNFILED_CITIZEN:
             raise EligibilityRefused(
                 [
-                    Finding("FILING_MISSING", "B§17", "未查询到有效备案", Severity.REFUSAL, "card"),
+                    Finding(
+                        "FILING_MISSING", "N§16, B§26", "未查询到有效备案", Severity.REFUSAL, "card"
+                    ),
                     Finding("CARD_LOST", "B§28", "社保卡已挂失", Severity.REFUSAL, "card"),
                 ]
             )

@@ -141,7 +141,7 @@ def test_business_refusal_is_ae_with_one_err_per_reason(running: Running) -> Non
     assert ack.require("MSA").get(1) == "AE"
     errs = ack.all("ERR")
     assert [(e.get(3), e.get(7), e.get(8)) for e in errs] == [
-        ("FILING_MISSING", "B§17", "未查询到有效备案"),
+        ("FILING_MISSING", "N§16, B§26", "未查询到有效备案"),
         ("CARD_LOST", "B§28", "社保卡已挂失"),
     ]
     assert running.fake.encounters == {}

@@ -163,3 +163,37 @@ def test_tls(start_listener, tls_files: tuple[Path, Path]) -> None:
     plain.send_raw(frame(m.admit("TLS-2").encode()))
     assert plain.is_closed_by_peer()
     assert running.log.search(control_id="TLS-2") == []
+
+
+def test_a_hundred_his_connections_at_once_are_each_served(start_listener) -> None:
+    """A hospital with many HIS feeds raises ``[hl7] max_connections`` and ``workers``:
+    100 connections open together, each sends its messages and waits for every ACK."""
+    connections, per_connection = 100, 3
+    running = start_listener(max_connections=connections + 10, workers=8)
+    clients = [MllpClient(running.port, timeout=60) for _ in range(connections)]
+    running.clients.extend(clients)
+    all_open = threading.Barrier(connections)
+
+    def feed(index: int) -> list[str]:
+        client = clients[index]
+        all_open.wait(timeout=30)
+        codes = [msa(client.send(m.admit(f"C{index}", visit=f"W{index}").encode()))]
+        for n in range(per_connection - 1):
+            payload = m.dft(f"C{index}-{n}", [m.ft1(f"L{n}")], visit=f"W{index}")
+            codes.append(msa(client.send(payload.encode())))
+        return codes
+
+    with ThreadPoolExecutor(connections) as pool:
+        results = list(pool.map(feed, range(connections)))
+    assert [len(codes) for codes in results] == [per_connection] * connections
+    assert all(code == "AA" for codes in results for code in codes)
+    assert running.log.count() == connections * per_connection
+
+
+def test_the_connection_limit_is_the_configured_one(start_listener) -> None:
+    running = start_listener(max_connections=2)
+    first, second = running.client(timeout=5), running.client(timeout=5)
+    assert msa(first.send(m.admit("K-1", visit="K1").encode())) == "AA"
+    assert msa(second.send(m.admit("K-2", visit="K2").encode())) == "AA"
+    third = running.client(timeout=5)
+    assert third.is_closed_by_peer()

@@ -21,17 +21,17 @@ from tests.integration.services.support import MovableClock, jobs
 from upload_queue import UploadQueue
 
 REFUSED = [
-    ("P003", EncounterKind.MEDICAL, "EL_VALID_ON_ADMISSION", "N§11, B§12"),
-    ("P004", EncounterKind.MEDICAL, "EL_TREATMENT_PLACE", "N§12, B§10"),
-    ("P005", EncounterKind.MEDICAL, "EL_FILED_BEFORE_ADMISSION", "B§17, N§16"),
-    ("P006", EncounterKind.MEDICAL, "EL_NOT_CANCELLED", "N§15, B§14"),
-    ("P008", EncounterKind.MEDICAL, "EL_NOT_TERMINATED", "B§13"),
+    ("P003", EncounterKind.MEDICAL, "EL_VALID_ON_ADMISSION", "N§11, N§13"),
+    ("P004", EncounterKind.MEDICAL, "EL_TREATMENT_PLACE", "N§12"),
+    ("P005", EncounterKind.MEDICAL, "EL_FILED_BEFORE_ADMISSION", "N§16, B§26"),
+    ("P006", EncounterKind.MEDICAL, "EL_NOT_CANCELLED", "N§15"),
+    ("P008", EncounterKind.MEDICAL, "EL_NOT_TERMINATED", "N§11, N§15"),
     ("P009", EncounterKind.MEDICAL, "EL_NOT_SUSPENDED", "N§49, B§52"),
-    ("P010", EncounterKind.MEDICAL, "EL_FILING_CATEGORY", "附表1, 附表2"),
-    ("P011", EncounterKind.MEDICAL, "EL_FILING_CATEGORY", "附表1, 附表2"),
+    ("P010", EncounterKind.MEDICAL, "EL_FILING_CATEGORY", "N§4, N§10, 附表1, 附表2"),
+    ("P011", EncounterKind.MEDICAL, "EL_FILING_CATEGORY", "N§4, N§10, 附表1, 附表2"),
     ("P012", EncounterKind.MEDICAL, "EL_NO_THIRD_PARTY", "N§3, B§4"),
-    ("P013", EncounterKind.MEDICAL, "EL_CARD_VALID", "B§28, N§45"),
-    ("P014", EncounterKind.MEDICAL, "EL_FILING_EXISTS", "B§17, N§16"),
+    ("P013", EncounterKind.MEDICAL, "EL_CARD_VALID", "N§18, N§45, B§28"),
+    ("P014", EncounterKind.MEDICAL, "EL_FILING_EXISTS", "N§16, N§18, B§26, B§28"),
 ]
 
 

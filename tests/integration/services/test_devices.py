@@ -1,4 +1,4 @@
-"""Device fitting (N§34, B§34, B§35, B§15): the notice, the insured place's limits, WI2701."""
+"""Device fitting (N§34, B§34, B§35): the notice, the insured place's limits, WI2701."""
 
 from __future__ import annotations
 

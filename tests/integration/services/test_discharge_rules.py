@@ -1,5 +1,5 @@
 """The checks made again at discharge (N§33, B§30): validity protected from admission
-(N§13), eligibility lost during the stay (B§13), and one bill across New Year (N§36, B§41)."""
+(N§13), eligibility lost during the stay (N§11, N§15), and one bill across New Year (N§36, B§41)."""
 
 from __future__ import annotations
 

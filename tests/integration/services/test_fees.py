@@ -52,7 +52,7 @@ def test_lines_are_priced_by_rule_and_unknown_items_kept_flagged(
     assert priced["L3"] == (D("0.00"), D("42.00"))  # non-work injury (B§29)
     assert priced["L5"] == (D("0.00"), D("55.55"))  # unmapped: out of catalogue until mapped
     view = services.encounter(stay.id)
-    assert [line.line_id for line in view.fees.bill.excluded] == ["L4"]  # meal (B§15)
+    assert [line.line_id for line in view.fees.bill.excluded] == ["L4"]  # meal (N§3, B§30)
     assert [s.line.line_id for s in view.fees.unmapped] == ["L5"]
 
 

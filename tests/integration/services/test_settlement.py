@@ -72,7 +72,7 @@ def test_a_medical_stay_settles_with_exact_money_a_slip_and_its_upload_due_in_30
     )
     settlement = settled.settlement
     b = settlement.breakdown
-    # 36.50 + 180.00 + 42.00 + 12.34 − 18.25; meal (90.00) is outside the bill (B§15, B§30)
+    # 36.50 + 180.00 + 42.00 + 12.34 − 18.25; meal (90.00) is outside the bill (N§3, B§30)
     assert b.total == D("252.59")
     assert b.fund_pay == D("168.25")  # 18.25 drug + 150.00 bed up to the standard
     assert (b.over_limit, b.non_work_injury, b.out_of_catalogue) == (

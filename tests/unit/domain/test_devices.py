@@ -1,4 +1,4 @@
-"""Device pricing against the insured place's catalogue and limits (B§15, B§34, B§35)."""
+"""Device pricing against the insured place's catalogue and limits (N§34, B§34, B§35)."""
 
 from __future__ import annotations
 
@@ -43,23 +43,23 @@ def price(*items: DeviceItem, **kwargs: object):  # type: ignore[no-untyped-def]
         ("18000.00", "12000.00", "6000.00"),
     ],
 )
-def test_PR_DEVICE_B15_B35_below_the_limit_the_actual_cost_above_it_the_limit(
+def test_PR_DEVICE_N34_B35_below_the_limit_the_actual_cost_above_it_the_limit(
     cost: str, fund: str, personal: str
 ) -> None:
     (line,) = price(DeviceItem("D01", "上肢假肢", D(cost)))
     assert (line.fund_pay, line.personal_pay) == (D(fund), D(personal))
-    assert line.rule.article == "B§15, B§35"
+    assert line.rule.article == "N§34, B§35"
     assert line.reason is (PersonalReason.OVER_LIMIT if D(personal) else None)
 
 
-def test_PR_DEVICE_B15_the_lower_of_catalogue_and_filed_limit_applies() -> None:
+def test_PR_DEVICE_B35_the_lower_of_catalogue_and_filed_limit_applies() -> None:
     # D02: filed limit 2500.00, insured place's catalogue limit 2000.00
     (line,) = price(DeviceItem("D02", "轮椅", D("2300.00")))
     assert (line.fund_pay, line.personal_pay) == (D("2000.00"), D("300.00"))
     assert "2000.00" in line.message
 
 
-def test_PR_DEVICE_NOT_IN_CATALOGUE_B15_an_item_outside_the_insured_places_catalogue() -> None:
+def test_PR_DEVICE_NOT_IN_CATALOGUE_N32_N34_an_item_outside_the_insured_places_catalogue() -> None:
     other_region = catalogue(
         item(CatalogueKind.DEVICE, "D01", region="110100", limit=D("15000.00"))
     )
@@ -102,7 +102,7 @@ def test_a_device_cost_that_is_not_a_positive_fen_amount_is_refused(cost: str) -
         price(DeviceItem("D01", "上肢假肢", D(cost)))
 
 
-def test_PR_DEVICE_B15_the_limit_shown_names_which_limit_binds_and_is_the_one_priced() -> None:
+def test_PR_DEVICE_B35_the_limit_shown_names_which_limit_binds_and_is_the_one_priced() -> None:
     # D01: filed 12000.00 under the catalogue's 15000.00; D02: catalogue 2000.00 under the
     # filed 2500.00; D03 is filed but outside the insured place's catalogue.
     filed = device_filing()

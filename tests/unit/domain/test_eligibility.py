@@ -55,17 +55,17 @@ def test_a_valid_long_term_residence_filing_is_eligible_and_every_rule_is_listed
         assert finding.message, finding
 
 
-# -- identity: B§28, N§45 ---------------------------------------------------------------
+# -- identity: N§18, N§45, B§28 ----------------------------------------------------------
 
 
 def test_EL_CARD_UNKNOWN_B28_a_card_upstream_does_not_know_is_refused() -> None:
     decision = check_eligibility(request(person=None))
     assert refused(decision) == {"EL_CARD_UNKNOWN"}
-    assert decision.reasons[0].article == "B§28, N§45"
+    assert decision.reasons[0].article == "N§18, N§45, B§28"
 
 
 @pytest.mark.parametrize("status", [CardStatus.LOST, CardStatus.FROZEN, CardStatus.CANCELLED])
-def test_EL_CARD_VALID_B28_N45_a_lost_or_frozen_card_is_refused(status: CardStatus) -> None:
+def test_EL_CARD_VALID_N45_B28_a_lost_or_frozen_card_is_refused(status: CardStatus) -> None:
     decision = check_eligibility(request(card=card(status=status)))
     assert "EL_CARD_VALID" in refused(decision)
     assert status.label in decision.reasons[0].message
@@ -149,16 +149,16 @@ def test_EL_INSTITUTION_KIND_a_hospital_not_enabled_for_devices_refuses_a_fittin
     assert refused(decision) == {"EL_INSTITUTION_KIND"}
 
 
-# -- the filing exists, before admission: B§17, N§16 ---------------------------------------
+# -- the filing exists, before admission: N§16, B§26 ----------------------------------------
 
 
-def test_EL_FILING_EXISTS_B17_N16_an_unfiled_worker_is_refused_and_shown_the_channels() -> None:
+def test_EL_FILING_EXISTS_N16_N18_an_unfiled_worker_is_refused_and_shown_the_channels() -> None:
     decision = check_eligibility(request(filings=()))
     assert refused(decision) == {"EL_FILING_EXISTS"}
     message = decision.reasons[0].message
     for channel in FILING_CHANNELS:
         assert channel in message
-    assert "B§9" in message
+    assert "N§18" in message and "N§46" in message
 
 
 def test_EL_FILING_EXISTS_another_workers_filing_does_not_count() -> None:
@@ -166,22 +166,22 @@ def test_EL_FILING_EXISTS_another_workers_filing_does_not_count() -> None:
     assert refused(decision) == {"EL_FILING_EXISTS"}
 
 
-def test_EL_FILED_BEFORE_ADMISSION_B17_a_filing_made_after_admission_is_refused() -> None:
+def test_EL_FILED_BEFORE_ADMISSION_N16_B26_a_filing_made_after_admission_is_refused() -> None:
     late = filing(filed_on=date(2026, 11, 26), valid_from=date(2026, 11, 26))
     decision = check_eligibility(request(filings=(late,), checked_on=date(2026, 11, 30)))
     assert refused(decision) == {"EL_FILED_BEFORE_ADMISSION"}
     assert "2026-11-26" in decision.reasons[0].message
 
 
-def test_EL_FILED_BEFORE_ADMISSION_B17_a_filing_made_on_the_admission_day_is_accepted() -> None:
+def test_EL_FILED_BEFORE_ADMISSION_N16_B26_a_filing_made_on_the_admission_day_is_accepted() -> None:
     same_day = filing(filed_on=date(2026, 11, 24), valid_from=date(2026, 11, 24))
     assert check_eligibility(request(filings=(same_day,))).eligible
 
 
-# -- the treatment place: N§12, B§10 -------------------------------------------------------
+# -- the treatment place: N§12 --------------------------------------------------------------
 
 
-def test_EL_TREATMENT_PLACE_N12_B10_a_filing_for_another_city_is_refused() -> None:
+def test_EL_TREATMENT_PLACE_N12_a_filing_for_another_city_is_refused() -> None:
     tianjin = filing(treatment_admdvs="120100")
     decision = check_eligibility(request(filings=(tianjin,)))
     assert refused(decision) == {"EL_TREATMENT_PLACE"}
@@ -218,7 +218,7 @@ def test_EL_FILING_CATEGORY_a_rehab_filing_covers_a_rehab_stay() -> None:
     assert decision.filing.person_category == "异地转诊转院康复人员"
 
 
-# -- validity on the admission date: N§11, B§12; boundaries ----------------------------------
+# -- validity on the admission date: N§11, N§13; boundaries ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -230,7 +230,7 @@ def test_EL_FILING_CATEGORY_a_rehab_filing_covers_a_rehab_stay() -> None:
         (date(2027, 1, 10), False),  # the first expired day
     ],
 )
-def test_EL_VALID_ON_ADMISSION_N11_B12_boundary_days(admitted: date, eligible: bool) -> None:
+def test_EL_VALID_ON_ADMISSION_N11_N13_boundary_days(admitted: date, eligible: bool) -> None:
     early = filing(filed_on=date(2026, 1, 5))
     decision = check_eligibility(
         request(filings=(early,), admitted_on=admitted, checked_on=admitted)
@@ -238,10 +238,10 @@ def test_EL_VALID_ON_ADMISSION_N11_B12_boundary_days(admitted: date, eligible: b
     assert decision.eligible is eligible
     if not eligible:
         assert refused(decision) == {"EL_VALID_ON_ADMISSION"}
-        assert decision.reasons[0].article == "N§11, B§12"
+        assert decision.reasons[0].article == "N§11, N§13"
 
 
-def test_EL_ADMITTED_INSIDE_VALIDITY_N13_B13_discharge_after_expiry_settles_normally() -> None:
+def test_EL_ADMITTED_INSIDE_VALIDITY_N13_discharge_after_expiry_settles_normally() -> None:
     decision = check_eligibility(
         request(
             admitted_on=date(2027, 1, 9),  # the last valid day
@@ -251,7 +251,7 @@ def test_EL_ADMITTED_INSIDE_VALIDITY_N13_B13_discharge_after_expiry_settles_norm
     )
     assert decision.eligible
     warning = next(w for w in decision.warnings if w.code == "EL_ADMITTED_INSIDE_VALIDITY")
-    assert warning.article == "N§13, B§13"
+    assert warning.article == "N§13"
 
 
 def test_EL_ADMITTED_INSIDE_VALIDITY_N13_admitted_the_first_expired_day_is_refused() -> None:
@@ -279,17 +279,19 @@ def test_EL_EXPIRES_SOON_no_warning_one_day_outside_the_window() -> None:
     )
 
 
-# -- termination by loss of eligibility: B§13 ------------------------------------------------
+# -- termination by loss of eligibility: N§11, N§15 ------------------------------------------
 
 
-def test_EL_NOT_TERMINATED_B13_a_filing_terminated_before_admission_is_refused() -> None:
+def test_EL_NOT_TERMINATED_N11_N15_a_filing_terminated_before_admission_is_refused() -> None:
     ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 10, 1))
     decision = check_eligibility(request(filings=(ended,)))
     assert refused(decision) == {"EL_NOT_TERMINATED"}
-    assert decision.reasons[0].article == "B§13"
+    assert decision.reasons[0].article == "N§11, N§15"
 
 
-def test_EL_NOT_TERMINATED_B13_loss_of_eligibility_during_the_stay_refuses_at_discharge() -> None:
+def test_EL_NOT_TERMINATED_N11_N15_loss_of_eligibility_during_the_stay_refuses_at_discharge() -> (
+    None
+):
     ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 12, 1))
     admitted = check_eligibility(request(filings=(ended,)))
     discharged = check_eligibility(
@@ -299,16 +301,16 @@ def test_EL_NOT_TERMINATED_B13_loss_of_eligibility_during_the_stay_refuses_at_di
     assert refused(discharged) == {"EL_NOT_TERMINATED"}
 
 
-def test_B13_termination_ends_validity_the_day_before() -> None:
+def test_N15_termination_ends_validity_the_day_before() -> None:
     ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 12, 1))
     assert ended.effective_to == date(2026, 11, 30)
     assert ended.valid_on(date(2026, 11, 30)) and not ended.valid_on(date(2026, 12, 1))
 
 
-# -- cancelled or changed filings: N§15, B§14 -------------------------------------------------
+# -- cancelled or changed filings: N§15 --------------------------------------------------------
 
 
-def test_EL_NOT_CANCELLED_N15_B14_a_cancelled_filing_is_refused() -> None:
+def test_EL_NOT_CANCELLED_N15_a_cancelled_filing_is_refused() -> None:
     cancelled = filing(status=FilingStatus.CANCELLED, terminated_on=date(2026, 9, 1))
     decision = check_eligibility(request(filings=(cancelled,)))
     assert refused(decision) == {"EL_NOT_CANCELLED"}
@@ -323,7 +325,7 @@ def test_EL_NOT_CANCELLED_N13_cancelled_after_admission_the_stay_still_settles()
     assert "EL_ADMITTED_INSIDE_VALIDITY" in decision.codes(Severity.WARNING)
 
 
-def test_EL_NOT_CHANGED_N15_B14_a_changed_filing_is_replaced_by_its_successor() -> None:
+def test_EL_NOT_CHANGED_N15_a_changed_filing_is_replaced_by_its_successor() -> None:
     old = filing(status=FilingStatus.CHANGED, successor_no="F009", treatment_admdvs="120100")
     new = filing(filing_no="F009", filing_type="change", valid_from=date(2026, 3, 1))
     decision = check_eligibility(request(filings=(old, new)))
@@ -346,14 +348,14 @@ def test_the_best_fitting_filing_is_chosen_among_several() -> None:
     assert decision.filing is not None and decision.filing.filing_no == "F001"
 
 
-# -- injury parts: B§13, 附表1 ---------------------------------------------------------------
+# -- injury parts: N§16, 附表1 ---------------------------------------------------------------
 
 
-def test_EL_INJURY_PARTS_FILED_B13_several_filed_parts_may_be_treated_in_one_stay() -> None:
+def test_EL_INJURY_PARTS_FILED_N16_several_filed_parts_may_be_treated_in_one_stay() -> None:
     assert check_eligibility(request(injury_parts=("左手", "左前臂"))).eligible
 
 
-def test_EL_INJURY_PARTS_FILED_B13_an_injury_part_not_filed_is_refused() -> None:
+def test_EL_INJURY_PARTS_FILED_N16_an_injury_part_not_filed_is_refused() -> None:
     decision = check_eligibility(request(injury_parts=("左手", "右膝")))
     assert refused(decision) == {"EL_INJURY_PARTS_FILED"}
     reason = decision.reasons[0]

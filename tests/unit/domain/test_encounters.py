@@ -57,11 +57,11 @@ def test_every_other_transition_is_refused_in_chinese(
     assert any("\u4e00" <= ch <= "\u9fff" for ch in caught.value.message)
 
 
-def test_N38_B16_a_manual_claim_blocks_any_later_direct_settlement() -> None:
+def test_N38_B27_a_manual_claim_blocks_any_later_direct_settlement() -> None:
     claimed = encounter().moved_to(S.MANUAL_CLAIM)
     with pytest.raises(InvalidTransition) as caught:
         claimed.moved_to(S.SETTLED)
-    assert caught.value.article == "N§38, B§16"
+    assert caught.value.article == "N§38, B§27"
     assert "重复报销" in caught.value.message
 
 

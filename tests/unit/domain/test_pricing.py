@@ -29,7 +29,7 @@ CATALOGUE = catalogue(
 def test_PR_IN_CATALOGUE_N32_a_catalogue_item_is_paid_by_the_fund_in_full() -> None:
     priced = price_line(fee("1", "XA01", "35.50"), CATALOGUE, BEIJING)
     assert (priced.fund_pay, priced.personal_pay) == (D("35.50"), D("0.00"))
-    assert priced.rule.code == "PR_IN_CATALOGUE" and priced.rule.article == "N§32"
+    assert priced.rule.code == "PR_IN_CATALOGUE" and priced.rule.article == "N§32, B§30"
     assert priced.reason is None and priced.in_catalogue
 
 
@@ -52,7 +52,7 @@ def test_PR_OUT_OF_CATALOGUE_N32_N37_an_item_outside_the_catalogue_is_paid_by_th
     priced = price_line(fee("1", "ZZ99", "88.80"), CATALOGUE, BEIJING)
     assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("88.80"))
     assert priced.reason is PersonalReason.OUT_OF_CATALOGUE
-    assert priced.rule.article == "N§32, N§37"
+    assert priced.rule.article == "N§32, N§37, B§30"
     assert not priced.in_catalogue
 
 
@@ -102,15 +102,15 @@ def test_PR_OVER_STANDARD_N32_N37_a_bed_fee_above_the_standard_pays_up_to_it(
         assert priced.rule.code == "PR_IN_CATALOGUE"
 
 
-def test_PR_NON_WORK_INJURY_B29_N37_treatment_of_a_non_work_injury_is_paid_by_the_worker() -> None:
+def test_PR_NON_WORK_INJURY_N37_B29_treatment_of_a_non_work_injury_is_paid_by_the_worker() -> None:
     priced = price_line(fee("1", "XA01", "35.50", work_injury=False), CATALOGUE, BEIJING)
     assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("35.50"))
     assert priced.reason is PersonalReason.NON_WORK_INJURY
-    assert priced.rule.article == "B§29, N§37"
+    assert priced.rule.article == "N§37, B§29"
 
 
 @pytest.mark.parametrize("category", [FeeCategory.MEAL, FeeCategory.TRANSPORT])
-def test_PR_EXCLUDED_B15_B30_meal_subsidy_and_transport_are_listed_apart(
+def test_PR_EXCLUDED_N3_B30_meal_subsidy_and_transport_are_listed_apart(
     category: FeeCategory,
 ) -> None:
     bill = price_lines(

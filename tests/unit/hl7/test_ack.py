@@ -23,8 +23,8 @@ from tests.unit.hl7 import messages as m
 NOW = datetime(2026, 3, 1, 12, 0, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
 IDENTITY = AckIdentity("WIADAPTER", "H11010000001")
 REASONS = [
-    AckError("ELIG_NO_FILING", "未查询到有效备案|请先备案", diagnostic="B§17"),
-    AckError("ELIG_INJURY_PART", "治疗部位^不在备案范围内", diagnostic="B§13"),
+    AckError("ELIG_NO_FILING", "未查询到有效备案|请先备案", diagnostic="N§16, B§26"),
+    AckError("ELIG_INJURY_PART", "治疗部位^不在备案范围内", diagnostic="N§16"),
 ]
 
 
@@ -48,7 +48,7 @@ def test_ae_has_one_err_per_reason_with_code_and_chinese_message(charset: str) -
     errs = ack.all("ERR")
     assert [e.get(3) for e in errs] == ["ELIG_NO_FILING", "ELIG_INJURY_PART"]
     assert [e.get(8) for e in errs] == ["未查询到有效备案|请先备案", "治疗部位^不在备案范围内"]
-    assert [e.get(7) for e in errs] == ["B§17", "B§13"]
+    assert [e.get(7) for e in errs] == ["N§16, B§26", "N§16"]
     assert all(e.get(4) == "E" for e in errs)
     parsed = parse_message(text.replace("\r", "\r"))
     assert parsed.msa.msa_1.value == "AE"
