@@ -31,6 +31,28 @@ COMMAND_MODULES = (
 )
 
 
+# The Chinese name of each command, put before its English help in ``wi-adapter --help`` (the
+# people who run these read Chinese; option names stay English, as in the guide).
+CHINESE_HELP = {
+    "serve": "运行适配器",
+    "demo": "演示（内置模拟器与示例数据）",
+    "token": "API 令牌",
+    "migrate": "升级数据库结构",
+    "queue": "上传队列",
+    "simulator": "上级系统模拟器",
+    "audit": "审计日志",
+    "hl7": "HL7 报文日志",
+    "user": "页面用户",
+    "reconcile": "对账",
+    "deductions": "审核扣款",
+    "catalogue": "目录",
+    "device-funds": "辅助器具资金到账",
+    "config": "配置文件",
+    "backup": "备份数据库",
+    "restore": "恢复数据库",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
@@ -43,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for choice in subparsers._choices_actions:  # the listing --help prints
+        chinese = CHINESE_HELP.get(choice.dest, "")
+        if chinese and chinese not in str(choice.help or ""):
+            choice.help = f"{chinese} / {choice.help}"
     return parser
 
 

@@ -3,6 +3,7 @@ defaults and the source tree's, and the slip font the code, Makefile, Dockerfile
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -63,3 +64,13 @@ def test_the_slip_font_package_is_the_one_the_code_embeds_and_everyone_installs(
     assert FONT_PACKAGE in (ROOT / "Dockerfile").read_text(encoding="utf-8")
     guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     assert f"apt-get install -y python3 python3-venv {FONT_PACKAGE}" in guide
+
+
+def test_every_command_s_help_names_it_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out.split("COMMAND\n", 1)[1].split("options:", 1)[0]
+    entries = re.split(r"\n    (?=\S)", "\n" + listing)[1:]
+    assert len(entries) >= 15
+    for entry in entries:
+        assert re.search(r"[\u4e00-\u9fff]", entry), entry
