@@ -82,6 +82,9 @@ def test_the_log_follows_admission_settlement_and_upload_with_personal_data_mask
     sent = next(e for e in chain if e.get("infno") == "WI2301" and e["outcome"] == "ok")
     assert settle["status"] == 201 and settle["method"] == "POST"
     assert len(settle["request_id"]) >= 8  # every HTTP line carries its request's id
+    # and so does every line logged while the request ran: the identity re-check at settlement
+    during = [e for e in chain if e.get("request_id") == settle["request_id"]]
+    assert {e["infno"] for e in during if e["event"] == "upstream.call"} >= {"WI1101"}
     assert sent["msgid"] == msgid
     order = [events.index(e) for e in (admission, settle, sent, upload)]
     assert order == sorted(order), "admission → settle → upload → delivered"
