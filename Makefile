@@ -3,26 +3,39 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: venv system-deps run serve test lint bench soak clean
+.PHONY: venv constraints system-deps slip-font run serve test lint bench soak clean
 
 # Debian packages the tests need besides Python packages: curl for the README walk-through,
 # Chromium for the browser tests, a TrueType CJK font for the slip PDF (and the pages).
 SYSTEM_PACKAGES := curl chromium fonts-wqy-zenhei
+# the TrueType CJK font the PDF slip embeds (adapter/web/slip_pdf.py FONT_PACKAGE)
+SLIP_FONT_PACKAGE := fonts-wqy-zenhei
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 venv: $(STAMP)
 
+## pin what the tests pass with: constraints.txt from the virtual environment
+constraints: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
 ## the adapter with its built-in demo (SQLite, simulator, sample data) on 127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) slip-font
 	$(VENV)/bin/wi-adapter demo
+
+## the slip PDF's font, installed when missing (as root); otherwise say what to install
+slip-font:
+	@dpkg -s $(SLIP_FONT_PACKAGE) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(SLIP_FONT_PACKAGE); \
+	  else echo "note: the PDF slip needs $(SLIP_FONT_PACKAGE): sudo apt-get install $(SLIP_FONT_PACKAGE) (the HTML slip prints without it)"; fi; }
 
 serve: $(STAMP)
 	$(VENV)/bin/wi-adapter serve

@@ -14,9 +14,11 @@ from datetime import date, timedelta
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from adapter import __version__
 from adapter.api.app import create_app
 from adapter.api.monthly import router as monthly_router
 from adapter.domain.commands import EncounterCommands
+from adapter.logs import configure_from as configure_logging
 from adapter.settings import Settings
 from adapter.store.migrate import upgrade
 from adapter.web import install as install_web
@@ -25,6 +27,9 @@ from adapter.wiring import ops_routes
 from adapter.wiring.runtime import Runtime, build_runtime
 
 log = logging.getLogger("adapter")
+# uvicorn's lines go through our handlers (adapter.logs); requests are logged by
+# adapter.api.observe with their request id, so uvicorn's access log is off
+SERVER_LOGGING = {"log_config": None, "access_log": False, "log_level": "info"}
 
 
 def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -40,7 +45,11 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             runtime.stop()
 
     app = create_app(
-        settings, runtime.engine, health_probes=runtime.health_probes(), lifespan=lifespan
+        settings,
+        runtime.engine,
+        health_probes=runtime.health_probes(),
+        lifespan=lifespan,
+        ready_probes=runtime.ready_probes(),
     )
     app.state.runtime = runtime
     app.state.services = runtime.services
@@ -64,9 +73,14 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 def run_server(settings: Settings) -> None:
     from adapter.api import server
 
+    configure_logging(settings)
     upgrade(settings.database.url)
     app = build_app(settings)
-    server.run(app, settings.http, log_level="info")
+    log.info(
+        "adapter.starting",
+        extra={"http": f"{settings.http.host}:{settings.http.port}", "version": __version__},
+    )
+    server.run(app, settings.http, **SERVER_LOGGING)
 
 
 def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
@@ -74,6 +88,7 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     from adapter.web import DEMO_PASSWORD, create_demo_users
     from adapter.wiring import demo
 
+    configure_logging(settings)
     simulator = demo.start_demo_simulator(settings.http.host, simulator_port, today)
     regions = demo.insured_regions(today)
     reader = demo.start_demo_card_reader(settings.cards.bridge_url, settings.http, today)
@@ -91,6 +106,9 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     )
     tokens = demo.issue_tokens(runtime.engine)
     create_demo_users(runtime.engine)
+    last_month = demo.seed_last_month(
+        runtime.engine, settings.institution.code, settings.zone, today
+    )
     app = build_app(settings, runtime)
     base = f"http://{settings.http.host}:{settings.http.port}"
     print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")
@@ -108,8 +126,9 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
         print(f"  token for role {role:<10} {token}")
     if tokens.all_roles:
         print("  ADAPTER_DEMO_TOKEN holds every role")
+    print(f"  {last_month.explanation}")
     try:
-        server.run(app, settings.http, log_level="info")
+        server.run(app, settings.http, **SERVER_LOGGING)
     finally:
         reader.stop()
         simulator.stop()

@@ -35,6 +35,9 @@ from adapter.domain.errors import AdapterError
 
 DEFAULT_CONFIG_FILE = "config/adapter.toml"
 ENV_PREFIX = "ADAPTER_"
+DEFAULT_SITE_PROFILE = "hl7_site.toml"
+# the defaults that ship inside the package (``wi-adapter config init`` copies them)
+PACKAGED_DEFAULTS = Path(__file__).with_name("defaults")
 
 InstitutionKind = Literal["medical", "rehab", "device"]
 
@@ -240,7 +243,9 @@ class HL7Settings(BaseModel):
     allowed_peers: list[str] = Field(default_factory=list)
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
     # the HIS site profile: does A03 settle at once, fee categories, sending application
-    site_profile: str = "config/hl7_site.toml"
+    # relative: against the config file's folder; a missing default falls back to the
+    # profile packaged with the adapter
+    site_profile: str = DEFAULT_SITE_PROFILE
     idle_timeout_s: float = Field(default=300.0, gt=0)
     # TLS for MLLP (PEM paths); empty = plain TCP on the hospital LAN
     tls_cert: str = ""
@@ -249,6 +254,18 @@ class HL7Settings(BaseModel):
     workers: int = Field(default=4, ge=1, le=64)
     # HIS connections open at once; one more is closed at once (one per feed: ADT, billing, …)
     max_connections: int = Field(default=100, ge=1, le=10_000)
+
+
+class LoggingSettings(BaseModel):
+    """``[logging]``: one line per event on stderr, and optionally a rotating file."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line; "kv": time level logger event key=value ...
+    format: Literal["json", "kv"] = "json"
+    # a log file besides stderr (relative: against the config file's folder); empty: none
+    file: str = ""
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=4096)
+    backup_count: int = Field(default=5, ge=0, le=100)
 
 
 class Settings(BaseSettings):
@@ -268,6 +285,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     cards: CardsSettings = Field(default_factory=CardsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False
@@ -285,6 +303,30 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        """Every relative path resolves against the config file's folder (the working
+        directory when no file was read), so the service finds its files wherever it starts."""
+        base = config_folder()
+        self.data_dir = _against(base, self.data_dir)
+        self.database.url = _sqlite_against(base, self.database.url)
+        hl7 = self.hl7
+        profile = _against(base, hl7.site_profile)
+        if hl7.site_profile == DEFAULT_SITE_PROFILE and not profile.is_file():
+            profile = PACKAGED_DEFAULTS / DEFAULT_SITE_PROFILE
+        hl7.site_profile = str(profile)
+        for section, names in (
+            (hl7, ("tls_cert", "tls_key")),
+            (self.upstream, ("ca_bundle", "client_cert", "client_key")),
+            (self.web, ("slip_font",)),
+            (self.logging, ("file",)),
+        ):
+            for name in names:
+                value = getattr(section, name)
+                if value:
+                    setattr(section, name, str(_against(base, value)))
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -300,6 +342,39 @@ class Settings(BaseSettings):
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
         )
+
+
+def config_file() -> Path | None:
+    """The TOML file settings are read from: ``ADAPTER_CONFIG_FILE``, else
+    ``config/adapter.toml`` if it exists here; ``None`` when there is none."""
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")
+    if named:
+        return Path(named)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def config_folder() -> Path:
+    found = config_file()
+    return (found.parent if found is not None else Path.cwd()).resolve()
+
+
+def _against(base: Path, value: str | Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(os.path.normpath(base / path))
+
+
+_SQLITE_URL = re.compile(r"^(sqlite(?:\+\w+)?:///)([^?]*)(.*)$")
+
+
+def _sqlite_against(base: Path, url: str) -> str:
+    match = _SQLITE_URL.match(url)
+    if not match:
+        return url
+    prefix, path, query = match.groups()
+    if not path or path == ":memory:" or path.startswith("/") or path.startswith("file:"):
+        return url
+    return f"{prefix}{_against(base, path)}{query}"
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -325,4 +400,11 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc.errors()[0])) from exc
+        first = exc.errors()[0]
+        message = _describe(first)
+        if config_file() is None and first["type"] == "missing":
+            message += (
+                "; no config file was found: write one with `wi-adapter config init PATH`"
+                " and pass --config PATH (or set ADAPTER_CONFIG_FILE)"
+            )
+        raise SettingsError(message) from exc

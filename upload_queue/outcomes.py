@@ -148,6 +148,17 @@ def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> N
         )
         return
     _observe(metrics, kind, item.result, outcome.status, recorded.created_at, item)
+    if outcome.status == "delivered":
+        log.info(
+            "job_delivered",
+            extra={
+                "job_id": job_id,
+                "kind": kind,
+                "encounter": item.delivery.ordering_key,
+                "msgid": item.delivery.payload.get("msgid", item.delivery.idempotency_key),
+                "attempt": item.delivery.attempt,
+            },
+        )
     if outcome.status == "dead":
         log.error(
             "job_dead job_id=%s kind=%s error=%s",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from adapter import __version__
 from adapter.api import audit, health, problems
 from adapter.api.limits import BodyLimit
+from adapter.api.observe import RequestObserver
 from adapter.api.routes import ROUTERS
 from adapter.settings import Settings
 
@@ -19,14 +22,27 @@ HealthProbe = Callable[[], dict[str, Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+def operation_id(route: APIRoute) -> str:
+    """``<first tag>_<function>`` in snake case; the tag keeps ``runs`` of the schedule and of
+    the reconciliation apart."""
+    tag = re.sub(r"[^a-z0-9]+", "_", str(route.tags[0]).lower()).strip("_") if route.tags else ""
+    if not tag or route.name.startswith(tag):
+        return route.name
+    return f"{tag}_{route.name}"
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
     health_probes: dict[str, HealthProbe] | None = None,
     lifespan: Lifespan | None = None,
+    ready_probes: dict[str, HealthProbe] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         lifespan=lifespan,
+        # explicit operation ids from the tag and the route function (encounters_admit,
+        # upload_queue_list_jobs), not generated from path and method
+        generate_unique_id_function=operation_id,
         title="工伤保险跨省异地就医直接结算 — 协议机构适配器",
         version=__version__,
         description=(
@@ -38,7 +54,9 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
+    app.state.ready_probes = dict(ready_probes or {})
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(RequestObserver)  # outermost: sees every answer, 413s included
     problems.install(app)
     problems.document(app)
     app.include_router(health.router)

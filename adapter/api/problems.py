@@ -248,9 +248,10 @@ def document(app: FastAPI) -> None:
             for operation in item.values():
                 responses = operation.setdefault("responses", {})
                 for status, description in _ERROR_STATUSES.items():
-                    if path == "/healthz" and status != "503":
+                    if path in ("/healthz", "/livez", "/readyz") and status != "503":
                         continue
-                    responses[status] = {"description": description, "content": problem}
+                    said = responses.get(status, {}).get("description")  # the route's own
+                    responses[status] = {"description": said or description, "content": problem}
         schema["components"]["schemas"].pop("HTTPValidationError", None)
         schema["components"]["schemas"].pop("ValidationError", None)
         app.openapi_schema = schema

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from adapter import __version__
 from adapter.domain.errors import AdapterError
-from adapter.settings import SettingsError
+from adapter.settings import ENV_PREFIX, SettingsError
+
+CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
 
 # Modules with a ``register(subparsers)`` function, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -20,7 +26,31 @@ COMMAND_MODULES = (
     "adapter.cli.hl7",
     "adapter.cli.user",
     "adapter.cli.monthly",
+    "adapter.cli.config",
+    "adapter.cli.backup",
 )
+
+
+# The Chinese name of each command, put before its English help in ``wi-adapter --help`` (the
+# people who run these read Chinese; option names stay English, as in the guide).
+CHINESE_HELP = {
+    "serve": "运行适配器",
+    "demo": "演示（内置模拟器与示例数据）",
+    "token": "API 令牌",
+    "migrate": "升级数据库结构",
+    "queue": "上传队列",
+    "simulator": "上级系统模拟器",
+    "audit": "审计日志",
+    "hl7": "HL7 报文日志",
+    "user": "页面用户",
+    "reconcile": "对账",
+    "deductions": "审核扣款",
+    "catalogue": "目录",
+    "device-funds": "辅助器具资金到账",
+    "config": "配置文件",
+    "backup": "备份数据库",
+    "restore": "恢复数据库",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,15 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wi-adapter",
         description="工伤保险跨省异地就医直接结算 协议机构适配器 (work-injury settlement adapter)",
     )
+    parser.add_argument("--version", action="version", version=f"wi-adapter {__version__}")
+    add_config_option(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for choice in subparsers._choices_actions:  # the listing --help prints
+        chinese = CHINESE_HELP.get(choice.dest, "")
+        if chinese and chinese not in str(choice.help or ""):
+            choice.help = f"{chinese} / {choice.help}"
     return parser
+
+
+def add_config_option(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """``--config PATH``: the settings file (as ``ADAPTER_CONFIG_FILE``); relative paths in
+    it resolve against its folder. Accepted before the command and after ``serve``/``migrate``."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="配置文件 / the settings file (default: ADAPTER_CONFIG_FILE, else "
+        "config/adapter.toml here)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "config", None):
+        os.environ[CONFIG_VARIABLE] = str(Path(args.config).expanduser().resolve())
     try:
         result = args.handler(args)
     except SettingsError as exc:

@@ -7,9 +7,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from adapter.cli.output import dump
 from adapter.settings import load_settings
-
-DEFAULT_PROFILE = "config/hl7_site.toml"
 
 
 def register(subparsers: Any) -> None:
@@ -25,10 +24,13 @@ def register(subparsers: Any) -> None:
     log.add_argument("--since", type=datetime.fromisoformat, help="ISO time, e.g. 2026-03-01")
     log.add_argument("--until", type=datetime.fromisoformat, help="ISO time (exclusive)")
     log.add_argument("--limit", type=int, default=50)
+    log.add_argument("--json", action="store_true", help="print JSON (raw messages left out)")
     log.set_defaults(handler=_log)
     again = actions.add_parser("reprocess", help="process a logged message again (after a fix)")
     again.add_argument("id", type=int, help="the message's id, as `hl7 log` shows it")
-    again.add_argument("--profile", default=DEFAULT_PROFILE, help="the HL7 site profile file")
+    again.add_argument(
+        "--profile", default=None, help="the HL7 site profile file (default: [hl7] site_profile)"
+    )
     again.set_defaults(handler=_reprocess)
 
 
@@ -64,6 +66,14 @@ def _log(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        engine.dispose()
+    if args.json:
+        fields = ("id", "received_at", "processed_at", "peer", "sender_application",
+                  "sender_facility", "message_type", "control_id", "visit_number", "ack_code",
+                  "outcome", "attempts")  # fmt: skip
+        dump([{k: getattr(row, k, None) for k in fields} for row in rows], zone)
+        return 0
     print(
         f"{'id':>6}  {'received':<19}  {'peer':<15} {'sender':<16} {'type':<8} "
         f"{'control id':<20} {'visit':<12} {'ack':<3} {'outcome':<9} tries"
@@ -97,7 +107,8 @@ def _reprocess(args: argparse.Namespace) -> int:
     engine = _engine()
     try:
         commands = factory(settings, engine)
-        inbound = build_inbound(engine, commands, load_site_profile(args.profile))
+        profile = load_site_profile(args.profile or settings.hl7.site_profile)
+        inbound = build_inbound(engine, commands, profile)
         message = inbound.reprocess(args.id, actor="cli")
     finally:
         engine.dispose()

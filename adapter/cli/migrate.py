@@ -12,6 +12,9 @@ def register(subparsers: Any) -> None:
     migrate = subparsers.add_parser(
         "migrate", help="upgrade the database schema to the newest revision"
     )
+    from adapter.cli import add_config_option
+
+    add_config_option(migrate)
     migrate.add_argument(
         "--revision", default="head", help="target revision (default: head, the newest)"
     )

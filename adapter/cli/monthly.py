@@ -1,7 +1,8 @@
 """The monthly work from the command line (operators, cron on sites that prefer it):
 
 * ``reconcile YYYY-MM`` — reconcile the month now against upstream (WI3201); prints the
-  totals and every difference with what to do;
+  totals and every difference with what to do; exits 0 when the month balances, 1 when it
+  found differences (or could not run), so a script or a cron job can alert on it;
 * ``deductions YYYY-MM [--no-fetch]`` — fetch (WI3202) and show the month's audit deductions;
 * ``catalogue sync`` — download catalogue updates (WI1401);
   ``catalogue import --kind K --region R --version V FILE`` — load a CSV (checked whole);
@@ -34,7 +35,10 @@ ACTOR = "cli"
 
 
 def register(subparsers: Any) -> None:
-    reconcile = subparsers.add_parser("reconcile", help="reconcile a month with upstream (对账)")
+    reconcile = subparsers.add_parser(
+        "reconcile",
+        help="对账 / reconcile a month with upstream; exit 1 when it finds differences",
+    )
     reconcile.add_argument("month", help="YYYY-MM")
     reconcile.add_argument("--json", action="store_true", help="print JSON")
     reconcile.set_defaults(handler=_with_monthly(_reconcile))
@@ -115,9 +119,10 @@ def _dump(value: Any) -> None:
 def _reconcile(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     report = monthly.reconciliation.run(args.month, actor=ACTOR)
     result = report.result
+    balanced = result is not None and result.balanced
     if args.json:
         _dump({"run": report.run, "result": result, "settlements": report.lines})
-        return 0
+        return 0 if balanced else 1
     print(f"{args.month} 对账：{report.run.message}（运行 #{report.run.id}）")
     if result is None:
         return 1
@@ -127,7 +132,7 @@ def _reconcile(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     for d in result.differences:
         print(f"  [{d.kind.label}] {d.setl_id} {d.psn_no} {d.settles_on or ''}: {d.message}")
         print(f"      处理：{d.action}")
-    return 0
+    return 0 if balanced else 1
 
 
 def _deductions(args: argparse.Namespace, monthly: MonthlyServices) -> int:

@@ -1,7 +1,8 @@
 """``queue list|summary|show|retry|purge``: IT's view of the upload queue.
 
 Reads the database named by the settings (``database.url``). Times are shown in the
-institution's time zone; ``--json`` prints machine-readable output (times in UTC, ISO 8601).
+institution's time zone; ``--json`` prints machine-readable output (ISO 8601 times with the
+site's offset).
 Delivering jobs is the running adapter's work (``serve`` starts the queue's workers); these
 commands only look, re-send and clean up.
 """
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect
 
+from adapter.cli.output import dump
 from adapter.domain.errors import AdapterError
 from adapter.settings import Settings, load_settings
 from adapter.store.db import make_engine
@@ -120,14 +122,8 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    raise TypeError(f"cannot show {type(value).__name__} as JSON")
-
-
-def _dump(value: Any) -> None:
-    print(json.dumps(value, default=_json_default, ensure_ascii=False, indent=2))
+def _dump(value: Any, zone: ZoneInfo) -> None:
+    dump(value, zone)
 
 
 def _job_line(job: Job, zone: ZoneInfo) -> str:
@@ -149,7 +145,7 @@ def _list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
         offset=args.offset,
     )
     if args.json:
-        _dump([asdict(job) for job in jobs])
+        _dump([asdict(job) for job in jobs], settings.zone)
         return 0
     print(f"{'id':>7}  {'status':<9} {'kind':<16} {'key':<20} {'deadline':<19}  try  last error")
     for job in jobs:
@@ -162,7 +158,7 @@ def _summary(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     margin = timedelta(minutes=settings.queue.at_risk_minutes)
     current = reporting.summary(engine, datetime.now(UTC), margin=margin)
     if args.json:
-        _dump(asdict(current))
+        _dump(asdict(current), settings.zone)
         return 0
     zone = settings.zone
     width = max([8, *map(len, current.by_kind)])
@@ -195,7 +191,8 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
                 "job": asdict(job),
                 "attempts": [asdict(a) for a in history],
                 "replaced_payloads": [asdict(r) for r in replaced],
-            }
+            },
+            settings.zone,
         )
         return 0
     zone = settings.zone

@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from adapter.cli.output import dump, local, pad
 from adapter.settings import load_settings
 from adapter.store.db import make_engine
 from adapter.store.tokens import ROLES, create_token, list_tokens, revoke_token
@@ -21,6 +22,7 @@ def register(subparsers: Any) -> None:
     )
     create.set_defaults(handler=_create)
     listing = actions.add_parser("list", help="list tokens (never the tokens themselves)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_list)
     revoke = actions.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
@@ -42,13 +44,21 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    print(f"{'id':>4}  {'name':<20} {'roles':<28} {'hint':<6} {'created (UTC)':<20} status")
-    for info in list_tokens(_engine()):
+    zone = load_settings().zone
+    engine = _engine()
+    try:
+        tokens = list_tokens(engine)
+    finally:
+        engine.dispose()
+    if args.json:
+        dump(tokens, zone)
+        return 0
+    print(f"{'id':>4}  {pad('name', 20)} {'roles':<28} {'hint':<6} {'created':<19}  status")
+    for info in tokens:
         status = "revoked" if info.revoked else "active"
-        created = info.created_at.strftime("%Y-%m-%d %H:%M")
         print(
-            f"{info.id:>4}  {info.name:<20} {','.join(info.roles):<28} …{info.hint:<5} "
-            f"{created:<20} {status}"
+            f"{info.id:>4}  {pad(info.name, 20)} {','.join(info.roles):<28} …{info.hint:<5} "
+            f"{local(info.created_at, zone):<19}  {status}"
         )
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapter.cli.output import dump, local, pad
 from adapter.domain.errors import DomainError
 from adapter.settings import load_settings
 from adapter.store.db import make_engine
@@ -35,6 +36,7 @@ def register(subparsers: Any) -> None:
     )
     create.set_defaults(handler=_create)
     listing = actions.add_parser("list", help="list users")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_list)
     disable = actions.add_parser("disable", help="disable a user and end their sessions")
     disable.add_argument("name")
@@ -71,14 +73,25 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    print(f"{'id':>4}  {'name':<20} {'roles':<28} {'last sign-in (UTC)':<20} status")
+    zone = load_settings().zone
     with _engine() as engine:
         users = list_users(engine)
+    if args.json:
+        dump(
+            [
+                {"id": u.id, "name": u.name, "roles": sorted(u.roles), "disabled": u.disabled,
+                 "last_login_at": u.last_login_at}
+                for u in users
+            ],
+            zone,
+        )  # fmt: skip
+        return 0
+    print(f"{'id':>4}  {pad('name', 20)} {'roles':<28} {'last sign-in':<19}  status")
     for user in users:
-        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "-"
         status = "disabled" if user.disabled else "active"
         print(
-            f"{user.id:>4}  {user.name:<20} {','.join(sorted(user.roles)):<28} {last:<20} {status}"
+            f"{user.id:>4}  {pad(user.name, 20)} {','.join(sorted(user.roles)):<28} "
+            f"{local(user.last_login_at, zone):<19}  {status}"
         )
     return 0
 

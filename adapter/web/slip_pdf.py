@@ -23,6 +23,9 @@ from adapter.web.render import money, price, quantity, region
 from adapter.web.slip import Slip
 
 FONT_ENV = "ADAPTER_SLIP_FONT"
+# the Debian/Ubuntu package of the first well-known font; the Makefile, the Dockerfile and the
+# operations guide install this one
+FONT_PACKAGE = "fonts-wqy-zenhei"
 WELL_KNOWN_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # Debian/Ubuntu: fonts-wqy-zenhei
     "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",  # Fedora/RHEL: wqy-zenhei-fonts
@@ -49,12 +52,15 @@ def find_font(configured: str | None = None) -> Path:
     candidates: list[str] = [c for c in (configured, os.environ.get(FONT_ENV)) if c]
     for candidate in candidates:
         if not Path(candidate).is_file():
-            raise SlipFontMissing(f"结算单字体文件不存在：{candidate}（{FONT_ENV} 或 font_path）")
+            raise SlipFontMissing(
+                f"结算单字体文件不存在：{candidate}（设置 [web] slip_font 或 {FONT_ENV}）；"
+                f"请安装 {FONT_PACKAGE}（apt-get install {FONT_PACKAGE}）或改正路径"
+            )
     for candidate in (*candidates, *WELL_KNOWN_FONTS):
         if Path(candidate).is_file():
             return Path(candidate)
     raise SlipFontMissing(
-        "未找到可嵌入 PDF 的中文字体：请安装 fonts-wqy-zenhei（apt-get install fonts-wqy-zenhei），"
+        f"未找到可嵌入 PDF 的中文字体：请安装 {FONT_PACKAGE}（apt-get install {FONT_PACKAGE}），"
         f"或用环境变量 {FONT_ENV} 指定 TrueType 中文字体文件（.ttf/.ttc）"
     )
 

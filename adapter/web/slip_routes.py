@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from adapter.api.problems import error_item, problem
 from adapter.store.tokens import authenticate
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import LoginRequired, session_of
@@ -21,7 +22,7 @@ from adapter.web.config import web_config
 from adapter.web.pages.common import services
 from adapter.web.render import page
 from adapter.web.slip import build_slip
-from adapter.web.slip_pdf import find_font, render_pdf
+from adapter.web.slip_pdf import FONT_PACKAGE, SlipFontMissing, find_font, render_pdf
 
 router = APIRouter(tags=["settlements"])
 
@@ -70,7 +71,20 @@ def _caller(request: Request, wants_html: bool) -> str:
 @router.get(
     "/api/v1/settlements/{settlement_id}/slip",
     summary="The settlement slip: printable HTML or PDF (Accept header)",
-    responses={200: {"content": {HTML: {}, PDF: {}}}},
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the slip as a printable page or a PDF with an embedded Chinese font",
+            "content": {
+                HTML: {"schema": {"type": "string"}},
+                PDF: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        503: {
+            "description": "PDF only: the Chinese font is missing (SLIP_FONT_MISSING); the "
+            "problem names the package to install and links the HTML slip (html_slip)"
+        },
+    },
 )
 def slip(
     request: Request, settlement_id: str, format: str | None = None, layout: str = "a4"
@@ -91,11 +105,35 @@ def slip(
             layout="receipt" if layout == "receipt" else "a4",
             printed_at=now,
         )
-    body = render_pdf(found, find_font(config.font_path), config.zone, now)
+    try:
+        font = find_font(config.font_path)
+    except SlipFontMissing as exc:
+        return _font_missing(request, exc)
+    body = render_pdf(found, font, config.zone, now)
     name = f"slip-{found.slip_no}.pdf"
     return Response(
         body, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{name}"'}
     )
+
+
+def _font_missing(request: Request, exc: SlipFontMissing) -> Response:
+    """503: the PDF cannot be made here until IT installs the font; the HTML slip prints the
+    same settlement now, so the answer links it (body and ``Link`` header)."""
+    html = str(request.url.include_query_params(format="html"))
+    message = (
+        f"{exc.message}。现在可打开网页版结算单打印（内容相同）：{html}；"
+        f"请信息科安装字体包 {FONT_PACKAGE} 后再生成 PDF"
+    )
+    answer = problem(
+        503,
+        "结算单 PDF 暂不可用：缺少中文字体",
+        [error_item(exc.code, message)],
+        html_slip=html,
+        install=FONT_PACKAGE,
+    )
+    answer.headers["Link"] = f'<{html}>; rel="alternate"; type="text/html"'
+    answer.headers["Retry-After"] = "3600"
+    return answer
 
 
 def _audit(request: Request, actor: str, settlement_id: str, media: str) -> None:

@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, update
 
 from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
+from adapter.domain.money import ZERO
+from adapter.domain.settlement import Bill, Breakdown, Settlement, make_slip_no
 from adapter.domain.upstream import UpstreamGateway
 from adapter.settings import HttpSettings
-from adapter.store.tokens import ROLE_LABELS, ROLES, ApiTokenRow, create_token
+from adapter.store.tables.settlements import SettlementRow
+from adapter.store.tokens import ROLE_LABELS, ROLES, ApiTokenRow, create_token, hash_token
 from adapter.store.uow import UnitOfWork
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.cards.simulated import SimulatedCardReader, card_from_seed
@@ -100,5 +105,85 @@ def issue_tokens(engine: Engine) -> DemoTokens:
     }
     fixed = os.environ.get("ADAPTER_DEMO_TOKEN", "").strip()
     if fixed:
-        create_token(engine, f"{DEMO_TOKEN_PREFIX}全部角色", list(ROLES), now, token=fixed)
+        _all_roles_token(engine, fixed, now)
     return DemoTokens(by_role, fixed or None)
+
+
+def _all_roles_token(engine: Engine, token: str, now: datetime) -> None:
+    """The ``ADAPTER_DEMO_TOKEN`` token: stored on the first start, reinstated (every role,
+    no longer revoked) on each later one — tokens are unique, so it is never stored twice."""
+    name = f"{DEMO_TOKEN_PREFIX}全部角色"
+    with engine.begin() as connection:
+        reinstated = connection.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.token_hash == hash_token(token))  # type: ignore[arg-type]
+            .values(name=name, roles=",".join(ROLES), revoked=False, revoked_at=None)
+        ).rowcount
+    if not reinstated:
+        create_token(engine, name, list(ROLES), now, token=token)
+
+
+@dataclass(frozen=True)
+class LastMonth:
+    """What the demo's first reconciliation (last month) will find, and why."""
+
+    month: str
+    stored: tuple[str, ...]  # settlements stored here now (empty: an earlier start did)
+    upstream_only: tuple[str, ...]  # the deliberate difference
+    explanation: str
+
+
+def seed_last_month(engine: Engine, institution_code: str, zone: tzinfo, today: date) -> LastMonth:
+    """Last month's settlements, as the simulator reports them (``WI3201``), stored here too,
+    so the first reconciliation (N§35, B§33) shows a coherent month — except one on purpose:
+    the device settlement stays upstream only (settled at the device counter before this
+    adapter went live), and the reconciliation lists it as 本地无此结算. Idempotent: a later
+    start finds them stored and adds nothing."""
+    seed = demo_seed(today)
+    (figures,) = seed["figures"]
+    people = {p["psn_no"]: p for p in seed["people"]}
+    filings = {f["psn_no"]: f["filing_no"] for f in seed["filings"]}
+    here = [s for s in figures["settlements"] if s["kind"] != EncounterKind.DEVICE.value]
+    elsewhere = tuple(s["setl_id"] for s in figures["settlements"] if s not in here)
+    stored: list[str] = []
+    with UnitOfWork(engine) as uow:
+        for number, item in enumerate(here, start=1):
+            if uow.session.get(SettlementRow, item["setl_id"]) is not None:
+                continue
+            day = date.fromisoformat(item["setl_date"])
+            settled_at = datetime.combine(day, time(10, 15), tzinfo=zone)
+            encounter = Encounter(
+                id=f"EDEMO{item['setl_id']}",
+                kind=EncounterKind(item["kind"]),
+                psn_no=item["psn_no"],
+                filing_no=filings.get(item["psn_no"], ""),
+                institution_code=institution_code,
+                his_visit_id=f"DEMO-{item['setl_id']}",
+                admitted_at=settled_at - timedelta(days=10),
+                status=EncounterStatus.SETTLED,
+                insured_admdvs=people[item["psn_no"]]["insuplc_admdvs"],
+                discharged_at=settled_at - timedelta(hours=1),
+            )
+            total, fund = Decimal(item["total"]), Decimal(item["fund_pay"])
+            breakdown = Breakdown(total, fund, total - fund, ZERO, total - fund, ZERO)
+            uow.encounters.add(encounter)
+            uow.settlements.add(
+                Settlement(
+                    id=item["setl_id"],
+                    encounter=encounter,
+                    slip_no=make_slip_no(institution_code, day, 90000 + number),
+                    settled_at=settled_at,
+                    bill=Bill((), (), breakdown, day, False, ("演示数据：上月已结算，无费用明细",)),
+                    operator="演示",
+                ),
+                zone=zone,
+            )
+            stored.append(item["setl_id"])
+        uow.commit()
+    count = len(figures["settlements"])
+    explanation = (
+        f"{figures['month']} 对账：上级系统 {count} 笔结算，本地 {len(here)} 笔"
+        f"与之一致；{'、'.join(elsewhere)}（辅助器具）为有意保留的差异——上线前在器具室结算，"
+        "上级系统有、本地无，对账列为“本地无此结算”"
+    )
+    return LastMonth(figures["month"], tuple(stored), elsewhere, explanation)

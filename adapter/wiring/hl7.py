@@ -46,6 +46,9 @@ class Hl7Runtime:
         self.thread.stop()
 
     def health(self) -> dict[str, Any]:
+        """Ready only while the listener accepts connections."""
+        if not self.thread.serving:
+            return {"ok": False, "error": "HL7 listener is not accepting connections"}
         return {"ok": True, "listening": f"{self.host}:{self.port}"}
 
 

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    generate_latest,
+)
 from pydantic import BaseModel, Field
 
 from adapter.api.auth import require
@@ -39,14 +45,23 @@ def _runtime(request: Request) -> Any:
 @router.get(
     "/metrics",
     tags=["operations"],
-    summary="Prometheus metrics (queue backlog, deadlines, deliveries)",
+    summary="Prometheus metrics (queue, HTTP, HL7, upstream, process)",
     response_class=Response,
 )
 def metrics(request: Request, _: IT) -> Response:
+    """The runtime's own registry (the upload queue's gauges and counters, disk space) and
+    the process-wide one: process and Python collectors, HTTP requests, HL7 messages,
+    upstream calls."""
     runtime = _runtime(request)
     runtime.queue.health()  # refresh the backlog and deadline gauges before a scrape
     _clearing_gauge(runtime.registry).refresh(runtime.monthly.clearing.at_risk())
-    return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(runtime.registry) + generate_latest(REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _now(request: Request) -> datetime:
+    """Now in the site's zone: every time IT reads here carries the site's offset (+08:00)."""
+    return datetime.now(UTC).astimezone(request.app.state.settings.zone)
 
 
 class ClearingGauge:
@@ -104,7 +119,7 @@ def _job(job: Job, now: datetime) -> dict[str, Any]:
     body["time_left_s"] = int((job.deadline - now).total_seconds())
     for name, value in body.items():
         if isinstance(value, datetime):
-            body[name] = value.isoformat()
+            body[name] = value.astimezone(now.tzinfo).isoformat()
     return body
 
 
@@ -122,7 +137,7 @@ def list_jobs(
     jobs = runtime.queue.list_jobs(
         status=status, kind=kind, ordering_key=encounter, limit=limit, offset=offset
     )
-    now = datetime.now(UTC)
+    now = _now(request)
     return {"jobs": [_job(job, now) for job in jobs]}
 
 
@@ -146,18 +161,22 @@ def retry_job(
     job = _runtime(request).resend_job(
         job_id, actor=principal.name, payload=body.payload, note=body.note or ""
     )
-    return _job(job, datetime.now(UTC))
+    return _job(job, _now(request))
 
 
 @router.get("/api/v1/queue/summary", tags=["upload queue"], summary="Counts and deadlines")
 def queue_summary(request: Request, _: IT) -> dict[str, Any]:
     summary = _runtime(request).queue.summary()
-    now = datetime.now(UTC)
+    now = _now(request)
     return {
         "by_status": summary.by_status,
         "by_kind": summary.by_kind,
         "oldest_pending": _job(summary.oldest_pending, now) if summary.oldest_pending else None,
-        "next_deadline": summary.next_deadline.isoformat() if summary.next_deadline else None,
+        "next_deadline": (
+            summary.next_deadline.astimezone(now.tzinfo).isoformat()
+            if summary.next_deadline
+            else None
+        ),
         "at_risk": summary.at_risk,
         "missed": summary.missed,
         "clearing_at_risk": len(_runtime(request).monthly.clearing.at_risk().items),
@@ -210,7 +229,7 @@ def upstream_calls(
     items = []
     for call in calls:
         item = asdict(call)
-        item["started_at"] = call.started_at.isoformat()
+        item["started_at"] = call.started_at.astimezone(_now(request).tzinfo).isoformat()
         items.append(item)
     return {"calls": items}
 
@@ -267,7 +286,8 @@ def hl7_messages(
         until=until,
         limit=limit,
     )
-    return {"messages": [_message(m) for m in messages]}
+    zone = request.app.state.settings.zone
+    return {"messages": [_message(m, zone) for m in messages]}
 
 
 @router.post(
@@ -288,7 +308,7 @@ def hl7_reprocess(request: Request, message_id: RowId, principal: IT) -> dict[st
         subject_id=str(message_id),
         details={"ack_code": message.ack_code or "", "outcome": message.outcome or ""},
     )
-    return _message(message)
+    return _message(message, request.app.state.settings.zone)
 
 
 def _hl7(request: Request) -> Any:
@@ -309,10 +329,10 @@ def _text(data: bytes | None, charset: str) -> str:
     return _CITIZEN_ID.sub(r"\1********\2", data.decode(codec, "replace"))
 
 
-def _message(message: Any) -> dict[str, Any]:
+def _message(message: Any, zone: Any) -> dict[str, Any]:
     body = asdict(message)
     body["raw"] = _text(message.raw, message.charset)
     body["ack"] = _text(message.ack, message.charset)
     for name in ("received_at", "processed_at"):
-        body[name] = body[name].isoformat() if body[name] else None
+        body[name] = body[name].astimezone(zone).isoformat() if body[name] else None
     return body

@@ -9,17 +9,15 @@ and the end-to-end tests — run exactly the same wiring.
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 from sqlalchemy import Engine
 
-from adapter.domain.errors import DomainError, NotFound
+from adapter.domain.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
 from adapter.domain.ports import MsgidSource
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile, Policy
@@ -44,6 +42,11 @@ from upload_queue.scheduler import QueueRunner
 from upload_queue.wakeup import RecoveryWake
 
 log = logging.getLogger("adapter")
+UPSTREAM_REACHABLE = Gauge(
+    "adapter_upstream_reachable",
+    "1 when upstream answered the last health probe (WI1301), else 0",
+    registry=REGISTRY,
+)
 
 
 @dataclass
@@ -95,20 +98,24 @@ class Runtime:
             self.runner.wake()
 
     def upstream_health(self) -> dict[str, Any]:
-        """Can we open a connection to upstream? Cached for 10 s; costs upstream nothing."""
+        """Does upstream answer a cheap read (WI1301, our own agreement status)? A TCP connect
+        says nothing through a gateway whose back end is down. Cached for 30 s; never a
+        failure of the instance: uploads wait in the queue while upstream is away."""
         checked_at, result = self._upstream_probe
-        if time.monotonic() - checked_at < 10 and result:
+        if time.monotonic() - checked_at < 30 and result:
             return result
-        parts = urlsplit(self.settings.upstream.base_url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        began = time.monotonic()
         try:
-            with socket.create_connection((parts.hostname or "", port), timeout=1.0):
-                result = {"ok": True, "url": self.settings.upstream.base_url}
-        except OSError as exc:
-            # Upstream down is not the adapter down: uploads wait in the queue. Report, don't fail.
-            result = {"ok": True, "reachable": False, "error": type(exc).__name__}
-        else:
-            result["reachable"] = True
+            self.gateway.institution_status(self.settings.institution.code, context="health")
+            result = {"ok": True, "reachable": True}
+        except UpstreamUnavailable as exc:
+            result = {"ok": False, "reachable": False, "error": exc.code}
+        except UpstreamError as exc:  # it answered, if not as hoped: reachable
+            result = {"ok": True, "reachable": True, "answer": exc.code}
+        result["url"] = self.settings.upstream.base_url
+        result["probe"] = "WI1301"
+        result["latency_ms"] = int((time.monotonic() - began) * 1000)
+        UPSTREAM_REACHABLE.set(1 if result["reachable"] else 0)
         self._upstream_probe = (time.monotonic(), result)
         return result
 
@@ -164,10 +171,18 @@ class Runtime:
         return job
 
     def health_probes(self) -> dict[str, Any]:
-        probes = {"upload_queue": self.queue.health, "upstream": self.upstream_health}
+        """Business state for ``/healthz``: reported, never a reason to restart or reroute."""
+        return {
+            "upload_queue": self.queue.health,
+            "upstream": self.upstream_health,
+            "device_funds": self.monthly.device_funds.health,
+        }
+
+    def ready_probes(self) -> dict[str, Any]:
+        """What ``/readyz`` needs besides the database: the HL7 listener, the disk."""
+        probes: dict[str, Any] = {}
         if self.hl7 is not None:
             probes["hl7"] = self.hl7.health
-        probes["device_funds"] = self.monthly.device_funds.health
         if self.storage is not None:
             probes["storage"] = self.storage.health
         return probes

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from connectors.hl7 import metrics as hl7_metrics
 from connectors.hl7.mllp import Frame, Garbage, MllpDecoder, Oversize, frame
 
 logger = logging.getLogger("connectors.hl7.listener")
@@ -98,6 +99,10 @@ class MllpListener:
         if self._server is None or not self._server.sockets:
             raise RuntimeError("listener is not running")
         return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None and self._server.is_serving() and not self._closing
 
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(self.config.workers, thread_name_prefix="hl7")
@@ -232,9 +237,11 @@ class MllpListener:
                             return
                         continue
                     if isinstance(event, Frame):
+                        began = time.monotonic()
                         ack: bytes | None = await loop.run_in_executor(
                             self._executor, self.handler.handle, event.payload, host
                         )
+                        hl7_metrics.observe(event.payload, ack, time.monotonic() - began, host)
                     else:
                         assert isinstance(event, Oversize)
                         logger.warning("hl7.oversize", extra={"peer": host, "size": event.size})
@@ -275,6 +282,11 @@ class ListenerThread:
     @property
     def port(self) -> int:
         return self.listener.port
+
+    @property
+    def serving(self) -> bool:
+        """The thread runs and the listener accepts connections."""
+        return self._thread is not None and self._thread.is_alive() and self.listener.serving
 
     def start(self, timeout: float = 10.0) -> int:
         """Start listening; returns the bound port once it accepts connections."""

@@ -20,6 +20,7 @@ import httpx
 from adapter.domain.errors import UpstreamError, UpstreamMalformed, UpstreamRejected
 from adapter.domain.ports import Clock
 from adapter.domain.upstream import Infno
+from connectors.upstream import metrics
 from connectors.upstream.auth import AuthFailure, GatewayAuth
 from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.masking import mask_body, mask_text
@@ -130,6 +131,15 @@ class Exchange:
             outcome = _outcome(exc)
             raise
         finally:
+            metrics.observe(
+                infno,
+                outcome,
+                self._monotonic() - began,
+                msgid=msgid,
+                context=context,
+                http_status=status,
+                attempt=attempt,
+            )
             if self._recorder is not None:
                 self._recorder.record(
                     CallRecord(

@@ -82,10 +82,10 @@ def test_a_slow_sender_does_not_hold_up_other_clients(base: str) -> None:
     try:
         slow.sendall(b"POST /api/v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
         for _ in range(20):  # while it dribbles, everyone else is served at once
-            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+            assert httpx.get(f"{base}/livez", timeout=5).status_code == 200
     finally:
         slow.close()
-    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    assert httpx.get(f"{base}/livez", timeout=5).status_code == 200
 
 
 def test_a_head_dribbled_a_byte_at_a_time_is_cut_off_with_408(base: str) -> None:
@@ -141,14 +141,14 @@ def test_many_slow_connections_are_all_cut_off_while_others_are_served(base: str
     sockets = [connect(base) for _ in range(50)]
     try:
         for sock in sockets:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+        assert httpx.get(f"{base}/livez", timeout=5).status_code == 200
         replies = [read_until_closed(sock) for sock in sockets]
     finally:
         for sock in sockets:
             sock.close()
     assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in replies)
-    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    assert httpx.get(f"{base}/livez", timeout=5).status_code == 200
 
 
 def test_an_honest_keep_alive_client_is_not_cut_off_between_requests(base: str) -> None:
@@ -156,7 +156,7 @@ def test_an_honest_keep_alive_client_is_not_cut_off_between_requests(base: str) 
     client = http.client.HTTPConnection(host, int(port), timeout=5)
     try:
         for n in range(3):  # one connection, pauses adding up to more than the head deadline
-            client.request("GET", "/healthz")
+            client.request("GET", "/livez")
             reply = client.getresponse()
             assert reply.status == 200 and reply.read()
             if n == 0:
@@ -176,7 +176,7 @@ def test_connections_beyond_the_limit_get_503_and_service_resumes_when_they_clos
         hogs = [connect(base) for _ in range(10)]
         try:
             with httpx.Client(base_url=base, timeout=5) as client:
-                refused = client.get("/healthz")
+                refused = client.get("/livez")
             assert refused.status_code == 503
             assert refused.headers["content-type"] == "application/problem+json"
             (error,) = refused.json()["errors"]
@@ -186,7 +186,7 @@ def test_connections_beyond_the_limit_get_503_and_service_resumes_when_they_clos
                 sock.close()
         with httpx.Client(base_url=base, timeout=5) as client:
             for _ in range(100):  # the server notices the closed sockets within a few polls
-                if client.get("/healthz").status_code == 200:
+                if client.get("/livez").status_code == 200:
                     break
-            assert client.get("/healthz").status_code == 200
+            assert client.get("/livez").status_code == 200
     engine.dispose()

@@ -7,7 +7,7 @@ import shlex
 import tomllib
 from pathlib import Path
 
-from adapter.api.health import HEALTH_PATH
+from adapter.api.health import LIVE_PATH
 from adapter.cli import build_parser
 from adapter.settings import HL7Settings, HttpSettings
 
@@ -44,9 +44,9 @@ def test_exposed_ports_are_the_configured_ones() -> None:
     assert values["ADAPTER_HL7__PORT"] == str(HL7Settings().port)
 
 
-def test_the_healthcheck_asks_the_health_route_on_the_http_port() -> None:
+def test_the_healthcheck_asks_the_liveness_route_on_the_http_port() -> None:
     check = instruction("HEALTHCHECK")
-    assert f"http://127.0.0.1:{env()['ADAPTER_HTTP__PORT']}{HEALTH_PATH}" in check
+    assert f"http://127.0.0.1:{env()['ADAPTER_HTTP__PORT']}{LIVE_PATH}" in check
 
 
 def test_the_data_directory_is_a_volume_holding_the_database() -> None:
@@ -61,3 +61,25 @@ def test_it_runs_as_a_non_root_user_with_a_cjk_font() -> None:
     assert "fonts-wqy-zenhei" in DOCKERFILE
     assert (ROOT / "config" / "adapter.toml").is_file()
     assert "COPY config ./config" in DOCKERFILE
+
+
+def test_the_image_is_built_in_two_stages_from_a_pinned_base_with_the_tested_versions() -> None:
+    bases = re.findall(r"^FROM\s+(\S+)", DOCKERFILE, re.MULTILINE)
+    assert len(bases) == 2 and len(set(bases)) == 1
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", bases[0]), bases[0]
+    assert "-c constraints.txt" in DOCKERFILE and (ROOT / "constraints.txt").is_file()
+    assert "COPY --from=build /opt/wi-adapter /opt/wi-adapter" in DOCKERFILE
+    final = DOCKERFILE.split("\nFROM ")[-1]
+    assert "COPY adapter" not in final and "pip wheel" not in final  # no build leftovers
+
+
+def test_make_installs_the_tested_versions_too() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "pip install --quiet -c constraints.txt -e '.[test]'" in makefile
+    pinned = [
+        line for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]  # fmt: skip
+    assert pinned and all("==" in line for line in pinned)
+    names = {line.split("==")[0].lower().replace("_", "-") for line in pinned}
+    assert {"fastapi", "uvicorn", "sqlalchemy", "hl7apy", "httpx", "fpdf2"} <= names

@@ -35,7 +35,8 @@ def test_settings_are_read_from_the_toml_file(config_file: Path) -> None:
     settings = load_settings()
     assert settings.institution.code == "H11010000001"
     assert settings.institution.kinds == ["medical", "rehab"]
-    assert settings.database.url == "sqlite:///data/adapter.db"
+    # relative paths resolve against the config file's folder, not the working directory
+    assert settings.database.url == f"sqlite:///{config_file.parent}/data/adapter.db"
     assert str(settings.zone) == "Asia/Shanghai"
 
 
@@ -100,6 +101,55 @@ def test_the_shipped_config_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> No
     settings = load_settings()
     assert settings.institution.code == "H11010000001"
     assert settings.institution.admdvs == "110100"
+    # the source tree's data/ and profile, wherever the command starts
+    assert settings.data_dir == root / "data"
+    assert settings.database.url == f"sqlite:///{root}/data/adapter.db"
+    assert settings.hl7.site_profile == str(root / "config" / "hl7_site.toml")
+
+
+def test_relative_paths_resolve_against_the_config_file_s_folder(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config_file.write_text(
+        GOOD
+        + '[hl7]\nsite_profile = "his/profile.toml"\ntls_cert = "/etc/ssl/hl7.pem"\n'
+        + '[logging]\nfile = "logs/adapter.log"\nformat = "kv"\n'
+        + '[web]\nslip_font = "fonts/wqy.ttc"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", "sqlite:///db/adapter.db?mode=rwc")
+    settings = load_settings()
+    folder = config_file.parent
+    assert settings.database.url == f"sqlite:///{folder}/db/adapter.db?mode=rwc"
+    assert settings.hl7.site_profile == str(folder / "his" / "profile.toml")
+    assert settings.hl7.tls_cert == "/etc/ssl/hl7.pem"  # absolute: as given
+    assert settings.logging.file == str(folder / "logs" / "adapter.log")
+    assert settings.logging.format == "kv"
+    assert settings.web.slip_font == str(folder / "fonts" / "wqy.ttc")
+    assert settings.data_dir == folder / "data"
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", "sqlite:////srv/adapter.db")
+    assert load_settings().database.url == "sqlite:////srv/adapter.db"
+
+
+def test_without_a_profile_beside_the_config_the_packaged_one_is_used(config_file: Path) -> None:
+    profile = Path(load_settings().hl7.site_profile)
+    assert profile.is_file() and profile.parent.name == "defaults"
+
+
+def test_with_no_config_file_at_all_the_message_says_how_to_write_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("ADAPTER_"):
+            monkeypatch.delenv(name)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "setting institution is missing" in caught.value.message
+    assert "wi-adapter config init PATH" in caught.value.message
 
 
 def test_hmac_gateway_auth_without_its_secret_is_refused_without_echoing_secrets(

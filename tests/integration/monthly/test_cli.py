@@ -25,20 +25,22 @@ def configured(
     return db
 
 
-def test_reconcile_prints_the_differences_and_json(
+def test_reconcile_prints_the_differences_and_json_and_exits_1_when_it_finds_any(
     configured: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # the simulator's demo figures for December 2025 hold three settlements made elsewhere
-    assert main(["reconcile", "2025-12"]) == 0
+    assert main(["reconcile", "2025-12"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("2025-12 对账：发现3处差异，总额不一致")
     assert out.count("[本地无此结算]") == 3 and "S20261001" in out
-    assert main(["reconcile", "2025-12", "--json"]) == 0
+    assert main(["reconcile", "2025-12", "--json"]) == 1
     body = json.loads(capsys.readouterr().out)
     assert [d["kind"] for d in body["result"]["differences"]] == ["missing_here"] * 3
     assert body["result"]["upstream"]["amounts"]["total"] == "58470.40"
     assert main(["reconcile", "2025-13"]) == 1
     assert "YYYY-MM" in capsys.readouterr().err
+    assert main(["reconcile", "2025-11"]) == 0  # nothing on either side: balanced
+    assert "对账" in capsys.readouterr().out
 
 
 def test_deductions_are_fetched_and_shown(

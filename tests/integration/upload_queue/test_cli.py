@@ -59,6 +59,7 @@ def test_list_filters_and_prints_the_upstream_message(
     assert main(["queue", "list", "--key", "enc-1", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(job["id"], job["status"]) for job in listed] == [(1, "dead"), (2, "pending")]
+    assert all(job["deadline"].endswith("+08:00") for job in listed)  # the site's time
 
 
 def test_summary_shows_counts_and_risk(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:

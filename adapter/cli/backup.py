@@ -1,0 +1,95 @@
+"""``backup PATH`` and ``restore PATH``: the database as one file, for SQLite.
+
+SQLite: ``backup`` copies the live database with SQLite's online backup API (safe while the
+adapter runs; WAL included), into ``PATH`` or, when ``PATH`` is a folder, a dated file in it;
+``restore`` checks the file (integrity, the adapter's schema) and copies it back the same way —
+stop the adapter first. PostgreSQL: both print the ``pg_dump`` / ``pg_restore`` command to run
+and exit 2, since the server's own tools do it better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from adapter.settings import load_settings
+
+
+def register(subparsers: Any) -> None:
+    backup = subparsers.add_parser(
+        "backup", help="备份数据库 / back up the database (SQLite; PostgreSQL: what to run)"
+    )
+    backup.add_argument("path", type=Path, help="a file, or a folder for a dated file")
+    backup.set_defaults(handler=_backup)
+    restore = subparsers.add_parser(
+        "restore", help="从备份恢复数据库 / restore the database (stop the adapter first)"
+    )
+    restore.add_argument("path", type=Path, help="a file `wi-adapter backup` wrote")
+    restore.set_defaults(handler=_restore)
+
+
+def _database() -> tuple[str, Path | None]:
+    url = make_url(load_settings().database.url)
+    if url.get_backend_name() != "sqlite":
+        return url.render_as_string(hide_password=True).replace("+psycopg", ""), None
+    return "", Path(url.database or "")
+
+
+def _backup(args: argparse.Namespace) -> int:
+    server, database = _database()
+    target: Path = args.path.expanduser()
+    if database is None:
+        print(f"PostgreSQL: run   pg_dump -Fc -d '{server}' -f {target}")
+        return 2
+    if not database.is_file():
+        print(f"wi-adapter: database {database} does not exist")
+        return 1
+    if target.is_dir():
+        target = target / f"adapter-{datetime.now():%Y%m%d-%H%M%S}.db"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    copy.close()
+    source.close()
+    print(f"backed up {database} to {target} ({target.stat().st_size} bytes)")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    server, database = _database()
+    source_file: Path = args.path.expanduser()
+    if database is None:
+        print(f"PostgreSQL: stop the adapter, then run   pg_restore -c -d '{server}' {source_file}")
+        return 2
+    if not source_file.is_file():
+        print(f"wi-adapter: backup {source_file} does not exist")
+        return 1
+    with sqlite3.connect(f"file:{source_file}?mode=ro", uri=True) as source:
+        problem = _check(source)
+        if problem:
+            print(f"wi-adapter: {source_file} is not a usable backup: {problem}")
+            return 1
+        database.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(database) as live:
+            source.backup(live)
+        live.close()
+    source.close()
+    print(f"restored {database} from {source_file}")
+    print("  next: wi-adapter audit verify; wi-adapter queue summary; then start the adapter")
+    return 0
+
+
+def _check(connection: sqlite3.Connection) -> str:
+    try:
+        (verdict,) = connection.execute("PRAGMA integrity_check").fetchone()
+        if verdict != "ok":
+            return f"integrity check says {verdict}"
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return "" if row else "no schema version (not an adapter database)"

@@ -1,0 +1,63 @@
+"""`wi-adapter backup PATH` / `restore PATH`: SQLite's online backup API; PostgreSQL: the
+commands to run instead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from adapter.cli import main
+from adapter.store.migrate import upgrade
+from adapter.store.tokens import authenticate, create_token, revoke_token
+
+
+@pytest.fixture
+def configured(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
+    upgrade(engine)
+    return engine
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_backup_taken_while_running_restores_the_database_as_it_was(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC)
+    kept = create_token(configured, "住院处-01", ["admission"], now)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    assert main(["backup", str(folder)]) == 0
+    (copy,) = folder.glob("adapter-*.db")
+    assert str(copy) in capsys.readouterr().out
+    later = create_token(configured, "住院处-02", ["admission"], now)
+    revoke_token(configured, 1, now)
+    configured.dispose()
+    assert main(["restore", str(copy)]) == 0
+    assert "audit verify" in capsys.readouterr().out
+    assert authenticate(configured, kept) is not None  # revoked after the backup: back
+    assert authenticate(configured, later) is None  # created after the backup: gone
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_restore_refuses_a_file_that_is_not_an_adapter_backup(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    assert main(["restore", str(junk)]) == 1
+    assert "not a usable backup" in capsys.readouterr().out
+    assert main(["restore", str(tmp_path / "missing.db")]) == 1
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_on_postgresql_backup_and_restore_say_what_to_run(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backup", str(tmp_path / "a.dump")]) == 2
+    assert "pg_dump -Fc" in capsys.readouterr().out
+    assert main(["restore", str(tmp_path / "a.dump")]) == 2
+    assert "pg_restore" in capsys.readouterr().out

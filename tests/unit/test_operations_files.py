@@ -1,0 +1,76 @@
+"""What IT installs agrees with itself: the CLI's version and config init, the packaged
+defaults and the source tree's, and the slip font the code, Makefile, Dockerfile and guide name."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from adapter import __version__
+from adapter.cli import main
+from adapter.settings import PACKAGED_DEFAULTS
+from adapter.web.slip_pdf import FONT_PACKAGE, WELL_KNOWN_FONTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def keys(data: dict[str, object], prefix: str = "") -> set[str]:
+    found = set()
+    for name, value in data.items():
+        found.add(prefix + name)
+        if isinstance(value, dict):
+            found |= keys(value, f"{prefix}{name}.")
+    return found
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"wi-adapter {__version__}"
+
+
+def test_config_init_writes_both_files_and_refuses_to_overwrite_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "etc" / "wi-adapter"
+    assert main(["config", "init", str(folder)]) == 0
+    written = tomllib.loads((folder / "adapter.toml").read_text(encoding="utf-8"))
+    assert written["data_dir"] == "data" and written["hl7"]["site_profile"] == "hl7_site.toml"
+    assert (folder / "hl7_site.toml").read_bytes() == (
+        ROOT / "config" / "hl7_site.toml"
+    ).read_bytes()
+    assert "# " in (folder / "adapter.toml").read_text(encoding="utf-8")  # commented
+    assert f"--config {folder / 'adapter.toml'}" in capsys.readouterr().out
+    assert main(["config", "init", str(folder)]) == 1
+    assert main(["config", "init", str(folder), "--force"]) == 0
+
+
+def test_the_packaged_defaults_have_every_setting_the_source_tree_s_config_has() -> None:
+    shipped = tomllib.loads((PACKAGED_DEFAULTS / "adapter.toml").read_text(encoding="utf-8"))
+    tree = tomllib.loads((ROOT / "config" / "adapter.toml").read_text(encoding="utf-8"))
+    assert keys(shipped) == keys(tree)
+    assert "logging" in shipped
+
+
+def test_the_slip_font_package_is_the_one_the_code_embeds_and_everyone_installs() -> None:
+    assert "wqy-zenhei" in WELL_KNOWN_FONTS[0] and FONT_PACKAGE == "fonts-wqy-zenhei"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"SLIP_FONT_PACKAGE := {FONT_PACKAGE}" in makefile
+    assert "run: $(STAMP) slip-font" in makefile
+    assert FONT_PACKAGE in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert f"apt-get install -y python3 python3-venv {FONT_PACKAGE}" in guide
+
+
+def test_every_command_s_help_names_it_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out.split("COMMAND\n", 1)[1].split("options:", 1)[0]
+    entries = re.split(r"\n    (?=\S)", "\n" + listing)[1:]
+    assert len(entries) >= 15
+    for entry in entries:
+        assert re.search(r"[\u4e00-\u9fff]", entry), entry
