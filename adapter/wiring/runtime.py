@@ -35,6 +35,7 @@ from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
+from connectors.upstream.masking import restore_masked
 from connectors.upstream.clock import SystemClock
 from upload_queue import admin
 from upload_queue.errors import JobNotFound, JobNotRetryable
@@ -131,9 +132,10 @@ class Runtime:
         except JobNotFound as exc:
             raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
         history = admin.attempts(self.engine, job_id)
-        sent = payload
+        # IT's list shows payloads masked: a mask sent back unchanged keeps the stored value
+        sent = restore_masked(payload, stored.payload) if payload is not None else None
         if history and history[-1].outcome == "permanent":
-            sent = dict(payload if payload is not None else stored.payload)
+            sent = dict(sent if sent is not None else stored.payload)
             sent["refused_msgids"] = [*sent.get("refused_msgids", []), sent.get("msgid", "")]
             sent["msgid"] = self.msgids.next()
         try:
