@@ -183,6 +183,32 @@ class WebSettings(BaseModel):
     slip_font: str = ""
 
 
+class CardsSettings(BaseModel):
+    """``[cards]``: the social-security card readers at the desks."""
+
+    # the card-reader bridge on each desk's workstation (loopback); the pages' CSP allows
+    # fetches to it (connect-src)
+    bridge_url: str = Field(default="http://127.0.0.1:9527", pattern=r"^(https?://[^/\s]+/?)?$")
+
+
+class AuditSettings(BaseModel):
+    """``[audit]``: the audit chain's key (outside the database) and its anchors."""
+
+    # the HMAC key file (adapter.store.audit_keys); empty: <data_dir>/audit.key, created with
+    # mode 0600 on first start. Keep it — and its safe copy — apart from database backups.
+    key_file: str = ""
+    # the chain's head is appended here (and logged) every anchor_minutes; IT ships the file
+    # off the host. Empty: <data_dir>/audit-anchors.jsonl. 0 minutes: only on demand.
+    anchor_file: str = ""
+    anchor_minutes: int = Field(default=60, ge=0, le=24 * 60)
+
+    def key_path(self, data_dir: Path) -> Path:
+        return Path(self.key_file) if self.key_file else data_dir / "audit.key"
+
+    def anchor_path(self, data_dir: Path) -> Path:
+        return Path(self.anchor_file) if self.anchor_file else data_dir / "audit-anchors.jsonl"
+
+
 class HL7Settings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -213,6 +239,8 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    cards: CardsSettings = Field(default_factory=CardsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from adapter.web.auth import install_handlers
 from adapter.web.config import STATIC, WebConfig
+from adapter.web.headers import PageHeaders
 from adapter.web.ops import OpsConsole
 from adapter.web.render import make_templates
 from adapter.web.sessions import SessionPolicy
@@ -41,7 +42,9 @@ def install(
 
     ``ops`` defaults to the runtime's parts (``app.state.runtime``), looked up per request.
     ``font_path`` names the slip PDF's TrueType CJK font (else ``ADAPTER_SLIP_FONT``, else
-    the well-known system paths). ``secure_cookies``: cookies only over HTTPS.
+    the well-known system paths). ``secure_cookies``: cookies only over HTTPS. Pages get
+security headers (:mod:`adapter.web.headers`); the CSP lets them reach the card-reader bridge
+at ``settings.cards.bridge_url``.
     """
     from adapter.web import slip_routes
     from adapter.web.pages import admission, billing, device, monitor, reconciliation, signin
@@ -57,6 +60,8 @@ def install(
         secure_cookies=secure_cookies,
     )
     install_handlers(app)
+    cards = getattr(settings, "cards", None)
+    app.add_middleware(PageHeaders, bridge_url=getattr(cards, "bridge_url", ""))
     app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
     for module in (signin, admission, billing, device, monitor, reconciliation, slip_routes):
         app.include_router(module.router)
