@@ -65,8 +65,21 @@ def run_server(settings: Settings) -> None:
     from adapter.api import server
 
     upgrade(settings.database.url)
-    app = build_app(settings)
+    runtime = build_runtime(settings)
+    load_audit_key(settings, runtime.engine)
+    app = build_app(settings, runtime)
     server.run(app, settings.http, log_level="info")
+
+
+def load_audit_key(settings: Settings, engine: Engine) -> None:
+    """Start-up: the audit key from ``[audit] key_file`` (created on a first start, logged);
+    a key file missing while the log holds keyed entries stops start-up here."""
+    from adapter.store.audit import install_keyring, keyring_at
+
+    path = settings.audit.key_path(settings.data_dir)
+    keyring = keyring_at(path, engine)
+    install_keyring(keyring)
+    log.info("audit_key_loaded", extra={"path": str(path), "key_id": keyring.current})
 
 
 def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
@@ -84,6 +97,7 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     )
     upgrade(settings.database.url)
     runtime = build_runtime(settings)
+    load_audit_key(settings, runtime.engine)  # the demo's key: created in its data folder
     count = demo.load_catalogues(
         runtime.engine, runtime.gateway, settings.institution.admdvs, regions
     )

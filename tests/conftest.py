@@ -94,3 +94,14 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_key() -> Iterator[None]:
+    """In-process audit appends sign with one generated key (a process started by a test
+    reads its key file, created on first start in its data folder)."""
+    from adapter.store.audit import install_keyring
+    from adapter.store.audit_keys import AuditKeyring
+
+    install_keyring(AuditKeyring.generate("test"))
+    yield

@@ -35,6 +35,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -96,14 +97,19 @@ def keyring_from_settings(engine: Engine | None = None) -> AuditKeyring:
     own = engine is None
     bind = engine if engine is not None else make_engine(settings.database.url)
     try:
-        return open_keyring(
-            settings.audit.key_path(settings.data_dir),
-            keyed_entries=lambda: _has_keyed_entries(bind),
-            head_seq=lambda: _head_seq(bind),
-        )
+        return keyring_at(settings.audit.key_path(settings.data_dir), bind)
     finally:
         if own:
             bind.dispose()
+
+
+def keyring_at(path: Path, engine: Engine) -> AuditKeyring:
+    """Start-up: open the key file at ``path`` (or create it when the log has no keyed entry)."""
+    return open_keyring(
+        path,
+        keyed_entries=lambda: _has_keyed_entries(engine),
+        head_seq=lambda: _head_seq(engine),
+    )
 
 
 def _has_keyed_entries(engine: Engine) -> bool:

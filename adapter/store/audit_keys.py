@@ -98,8 +98,9 @@ def read_keyring(path: Path) -> AuditKeyring:
     return AuditKeyring(keys, current, legacy, str(path))
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, mode 0600 from the first byte."""
+def _write_private(path: Path, text: str, *, replace: bool = True) -> None:
+    """Write ``text`` to ``path`` atomically, mode 0600 from the first byte. ``replace=False``:
+    :class:`FileExistsError` if ``path`` exists (two processes starting at once make one key)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -108,18 +109,22 @@ def _write_private(path: Path, text: str) -> None:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def create_key_file(path: Path, *, legacy_until: int = 0) -> AuditKeyring:
     """A new key file with one random key (id ``1``); refuses to overwrite one."""
-    if path.exists():
-        raise AuditKeyError(f"audit key file {path} already exists; rotate instead")
     key = secrets.token_bytes(32)
-    _write_private(path, f"{_HEADER}legacy-until {legacy_until}\nkey 1 {key.hex()}\n")
+    try:
+        text = f"{_HEADER}legacy-until {legacy_until}\nkey 1 {key.hex()}\n"
+        _write_private(path, text, replace=False)
+    except FileExistsError:
+        raise AuditKeyError(f"audit key file {path} already exists; rotate instead") from None
     return read_keyring(path)
 
 
@@ -147,7 +152,12 @@ def open_keyring(
             "restore the key file from its safe copy (set [audit] key_file / "
             "ADAPTER_AUDIT__KEY_FILE to its path)"
         )
-    keyring = create_key_file(path, legacy_until=head_seq())
+    try:
+        keyring = create_key_file(path, legacy_until=head_seq())
+    except AuditKeyError:
+        if path.exists():  # another process created it a moment ago
+            return read_keyring(path)
+        raise
     log.warning(
         "audit_key_created",
         extra={"path": str(path.resolve()), "legacy_until": keyring.legacy_until},

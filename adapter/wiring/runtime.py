@@ -27,6 +27,7 @@ from adapter.services.monthly import MonthlyServices
 from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.uow import UnitOfWork
+from adapter.wiring.audit_anchoring import AuditAnchorer
 from adapter.wiring.hl7 import Hl7Runtime
 from adapter.wiring.msgids import msgid_source
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
@@ -62,6 +63,7 @@ class Runtime:
     hl7: Hl7Runtime | None = None
     storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
+    anchorer: AuditAnchorer | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -72,8 +74,12 @@ class Runtime:
             self.hl7.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.anchorer is not None:
+            self.anchorer.start()
 
     def stop(self) -> None:
+        if self.anchorer is not None:
+            self.anchorer.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.hl7 is not None:
@@ -225,6 +231,10 @@ def build_runtime(
         runtime.scheduler = build_monthly_scheduler(runtime.monthly, settings.schedule)
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
+    if settings.audit.anchor_minutes > 0:
+        runtime.anchorer = AuditAnchorer(
+            engine, settings.audit.anchor_path(settings.data_dir), settings.audit.anchor_minutes * 60
+        )
     return runtime
 
 
