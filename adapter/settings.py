@@ -181,6 +181,23 @@ class WebSettings(BaseModel):
     secure_cookies: bool = False
     # a TrueType CJK font for the slip PDF; empty = ADAPTER_SLIP_FONT or the system's
     slip_font: str = ""
+    # sign-in throttling (adapter.web.throttle): this many wrong passwords for one user name,
+    # or from one client address, within the window lock it for lockout minutes (IT lifts a
+    # lockout early with `wi-adapter user unlock`); 0 turns the address limit off
+    signin_max_failures: int = Field(default=5, ge=1, le=100)
+    signin_address_max_failures: int = Field(default=20, ge=0, le=10000)
+    signin_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    signin_lockout_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    # scrypt cost of password hashes (N; r=8, p=1): OWASP's minimum 2**17 = 131072; less is
+    # refused outside the demo
+    password_hash_n: int = Field(default=131072, ge=1024)
+
+    @field_validator("password_hash_n")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError("must be a power of two (131072 = 2**17)")
+        return value
 
 
 class CardsSettings(BaseModel):
@@ -253,6 +270,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _no_cheap_password_hashing(self) -> Settings:
+        if self.web.password_hash_n < 2**17 and not self.demo:
+            raise ValueError(
+                "web.password_hash_n below 131072 (2**17, OWASP's minimum for scrypt) is only"
+                " allowed in the demo"
+            )
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

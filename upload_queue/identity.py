@@ -9,11 +9,12 @@ its own.
 
 At start-up a process takes back the leases its *dead predecessors* held without waiting for
 them to expire (:func:`dead_predecessors`): holders with the same instance id on the same host
-whose process is gone (or whose pid is now this process's own, as after a container
-restart: the holder started before this process). Holders it cannot judge — another host, a live pid — keep their leases until they
-expire; when one of them holds an unexpired lease under this instance id, another live
-instance reports the same id, and :func:`shared_instance_holders` names it for a warning.
-Lease holders written before this scheme (``<instance_id>:<index>``) count as predecessors.
+whose process is gone (or whose pid is now this process's own, as after a container restart: the
+holder started before this process). Holders it cannot judge — another host, a live pid — keep
+their leases until they expire; when one of them holds an unexpired lease under this instance
+id, another live instance reports the same id, and :func:`shared_instance_holders` names it for
+a warning. Lease holders written before this scheme (``<instance_id>:<index>``) count as
+predecessors.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
@@ -127,9 +128,7 @@ def dead_predecessors(engine: Engine, me: ProcessIdentity) -> list[str]:
         holder = parse_holder(worker_id)
         if holder is None or holder.instance_id != me.instance_id or holder.process == me.process:
             continue
-        if holder.pid is None:
-            owners.append(worker_id)
-        elif holder.host == me.host and _gone(holder, me):
+        if holder.pid is None or (holder.host == me.host and _gone(holder, me)):
             owners.append(worker_id)
     return owners
 
@@ -143,13 +142,11 @@ def shared_instance_holders(engine: Engine, me: ProcessIdentity, now: datetime) 
         holder = parse_holder(worker_id)
         if holder is None or holder.instance_id != me.instance_id:
             continue
-        if holder.process != me.process and worker_id not in dead:
-            if expires is None or _aware(expires) > now:
-                others.add(holder.process)
+        live = expires is None or _aware(expires) > now
+        if holder.process != me.process and worker_id not in dead and live:
+            others.add(holder.process)
     return sorted(others)
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value if value.tzinfo else value.replace(tzinfo=UTC)

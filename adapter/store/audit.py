@@ -7,12 +7,13 @@ zeros for the first). The keys live in a file outside the database
 (:mod:`adapter.store.audit_keys`), so someone who can write the database but not read that
 file cannot recompute a valid chain after changing it. Entries written before the log was
 keyed (``key_id`` empty, up to the key file's ``legacy-until``) are plain SHA-256 of the same
-JSON without ``key_id``; an unkeyed entry after that point is reported. Editing an entry changes its hash;
-deleting or reordering entries breaks a ``prev_hash`` link or the contiguous ``seq``; deleting
-the newest entries leaves the chain shorter than the head row says — unless the head row is
-rewritten too, which only the anchors written outside the database reveal
-(:mod:`adapter.store.audit_anchor`; :func:`verify` takes them). :func:`verify` reports the
-first entry where any of these shows.
+JSON without ``key_id``; an unkeyed entry after that point is reported.
+
+Editing an entry changes its hash; deleting or reordering entries breaks a ``prev_hash`` link or
+the contiguous ``seq``; deleting the newest entries leaves the chain shorter than the head row
+says — unless the head row is rewritten too, which only the anchors written outside the database
+reveal (:mod:`adapter.store.audit_anchor`; :func:`verify` takes them). :func:`verify` reports
+the first entry where any of these shows.
 
 The keyring is installed once per process (:func:`install_keyring`, at start-up); a process
 that appends without one (a CLI command) loads it from the settings on first use.

@@ -44,7 +44,9 @@ class AuditAnchorer:
         try:
             write_anchor(self.engine, installed_keyring(self.engine), self.path)
         except (OSError, SQLAlchemyError) as exc:
-            log.error("audit_anchor_failed", extra={"error": str(exc), "anchor_file": str(self.path)})
+            log.error(
+                "audit_anchor_failed", extra={"error": str(exc), "anchor_file": str(self.path)}
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

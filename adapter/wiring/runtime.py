@@ -36,8 +36,8 @@ from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
-from connectors.upstream.masking import restore_masked
 from connectors.upstream.clock import SystemClock
+from connectors.upstream.masking import restore_masked
 from upload_queue import admin
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
@@ -233,7 +233,9 @@ def build_runtime(
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     if settings.audit.anchor_minutes > 0:
         runtime.anchorer = AuditAnchorer(
-            engine, settings.audit.anchor_path(settings.data_dir), settings.audit.anchor_minutes * 60
+            engine,
+            settings.audit.anchor_path(settings.data_dir),
+            settings.audit.anchor_minutes * 60,
         )
     return runtime
 

@@ -30,7 +30,6 @@ from gmssl import sm2, sm4
 
 from connectors.upstream.auth import MAX_SKEW_S, AuthFailure
 
-
 _ORDER = int(sm2.default_ecc_table["n"], 16)
 
 
