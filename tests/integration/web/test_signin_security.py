@@ -110,11 +110,11 @@ def test_forty_wrong_passwords_lock_the_user_until_it_unlocks_them(
 def test_one_address_guessing_many_names_is_locked_out(db: Engine, db_url: str) -> None:
     set_hash_cost(CHEAP)
     create_user(db, "入院处-01", ["admission"], "right-password-1")
-    with site(db, db_url, signin_max_failures=5, signin_address_max_failures=3) as base:
-        with _client(base) as client:
-            codes = [_sign_in(client, f"guess-{n}", "x" * 9).status_code for n in range(3)]
-            assert codes == [401, 401, 401]
-            assert _sign_in(client, "入院处-01", "right-password-1").status_code == 429
+    throttled = site(db, db_url, signin_max_failures=5, signin_address_max_failures=3)
+    with throttled as base, _client(base) as client:
+        codes = [_sign_in(client, f"guess-{n}", "x" * 9).status_code for n in range(3)]
+        assert codes == [401, 401, 401]
+        assert _sign_in(client, "入院处-01", "right-password-1").status_code == 429
     (locked,) = _audit(db, "web.signin_locked")
     assert (locked.subject_type, locked.subject_id) == ("address", "127.0.0.1")
 
