@@ -5,10 +5,10 @@ adapter's user only (mode 0600; a file others may read is refused)::
 
     # wi-adapter audit keys — keep apart from database backups; never edit by hand
     legacy-until 0
-    key 1 3f9c…(64 hex digits)
-    key 2 a07b…
+    key 5e1f09a2 3f9c…(64 hex digits)
+    key c8d0417b a07b…
 
-Each ``key`` line is one HMAC-SHA256 key and its id; the *last* one signs new entries, the
+Each ``key`` line is one HMAC-SHA256 key and its id (a fingerprint of the key); the *last* one signs new entries, the
 earlier ones still verify the entries they signed (each entry stores its ``key_id``).
 :func:`rotate_key` appends a new key (``wi-adapter audit rotate-key``). ``legacy-until N``:
 entries 1…N were written before the log was keyed (plain SHA-256); any later unkeyed entry is
@@ -21,6 +21,8 @@ entries exist stops start-up: a new key would make the whole log unverifiable.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -117,11 +119,17 @@ def _write_private(path: Path, text: str, *, replace: bool = True) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
+def key_id_of(key: bytes) -> str:
+    """A key's id: a short fingerprint, so two keys made apart never share an id (entries
+    signed by a key missing from the file are then reported as such, not as altered)."""
+    return hmac.new(key, b"wi-adapter audit key id", hashlib.sha256).hexdigest()[:8]
+
+
 def create_key_file(path: Path, *, legacy_until: int = 0) -> AuditKeyring:
-    """A new key file with one random key (id ``1``); refuses to overwrite one."""
+    """A new key file with one random key; refuses to overwrite one."""
     key = secrets.token_bytes(32)
     try:
-        text = f"{_HEADER}legacy-until {legacy_until}\nkey 1 {key.hex()}\n"
+        text = f"{_HEADER}legacy-until {legacy_until}\nkey {key_id_of(key)} {key.hex()}\n"
         _write_private(path, text, replace=False)
     except FileExistsError:
         raise AuditKeyError(f"audit key file {path} already exists; rotate instead") from None
@@ -129,14 +137,13 @@ def create_key_file(path: Path, *, legacy_until: int = 0) -> AuditKeyring:
 
 
 def rotate_key(path: Path) -> AuditKeyring:
-    """Append a new key (the next numeric id); it signs every entry from now on."""
-    keyring = read_keyring(path)
-    numbers = [int(k) for k in keyring.keys if k.isdigit()]
-    new_id = str(max(numbers, default=0) + 1)
+    """Append a new key; it signs every entry from now on (the old ones stay, to verify)."""
+    read_keyring(path)  # a broken file is not rotated
+    key = secrets.token_bytes(32)
     text = path.read_text(encoding="utf-8")
     if not text.endswith("\n"):
         text += "\n"
-    _write_private(path, f"{text}key {new_id} {secrets.token_bytes(32).hex()}\n")
+    _write_private(path, f"{text}key {key_id_of(key)} {key.hex()}\n")
     return read_keyring(path)
 
 
