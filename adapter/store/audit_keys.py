@@ -8,11 +8,11 @@ adapter's user only (mode 0600; a file others may read is refused)::
     key 5e1f09a2 3f9c…(64 hex digits)
     key c8d0417b a07b…
 
-Each ``key`` line is one HMAC-SHA256 key and its id (a fingerprint of the key); the *last* one signs new entries, the
-earlier ones still verify the entries they signed (each entry stores its ``key_id``).
-:func:`rotate_key` appends a new key (``wi-adapter audit rotate-key``). ``legacy-until N``:
-entries 1…N were written before the log was keyed (plain SHA-256); any later unkeyed entry is
-a forgery.
+Each ``key`` line is one HMAC-SHA256 key and its id (a fingerprint of the key); the *last* one
+signs new entries, the earlier ones still verify the entries they signed (each entry stores
+its ``key_id``). :func:`rotate_key` appends a new key (``wi-adapter audit rotate-key``).
+``legacy-until N``: entries 1…N were written before the log was keyed (plain SHA-256); any
+later unkeyed entry is a forgery.
 
 :func:`open_keyring` is what start-up runs: it reads the file, or — on first start, when the
 log holds no keyed entry yet — creates it (0600) and logs where. A missing file while keyed
