@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,23 @@ def test_a_process_without_an_installed_key_loads_it_from_the_settings(
     finally:
         install_keyring(saved)
     assert verify(store, keyring=read_keyring(tmp_path / "audit.key")).ok
+
+
+def test_the_running_adapter_anchors_the_head_at_intervals(
+    store: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    from adapter.wiring.audit_anchoring import AuditAnchorer
+
+    anchors = tmp_path / "anchors.jsonl"
+    _append(store, clock, 2, installed_keyring())
+    anchorer = AuditAnchorer(store, anchors, every_s=0.05)
+    anchorer.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not (anchors.exists() and anchors.read_text().count("\n") >= 2):
+            assert time.monotonic() < deadline, "no anchor written"
+            time.sleep(0.02)
+    finally:
+        anchorer.stop()
+    lines = read_anchors(anchors, installed_keyring())
+    assert {(a.seq, a.hash) for a in lines} == {head(store)}
