@@ -304,7 +304,7 @@ def verify(
         wanted.setdefault(anchor.seq, []).append(anchor)
     expected_seq, prev_hash, checked = 1, GENESIS, 0
     with Session(engine) as session:
-        head = session.execute(select(_head.c.seq, _head.c.hash)).one_or_none()
+        stored_head = session.execute(select(_head.c.seq, _head.c.hash)).one_or_none()
         after = 0
         while True:
             rows = list(
@@ -339,7 +339,7 @@ def verify(
             f"the log ends at {checked} but the anchor written at {wanted[seq][0].at} "
             f"says it held {seq} entries",
         )
-    head_seq, head_hash = head if head else (0, GENESIS)
+    head_seq, head_hash = stored_head if stored_head else (0, GENESIS)
     if head_seq != checked or head_hash != prev_hash:
         return Verification(
             False, checked, checked + 1, f"the log ends at {checked} but its head says {head_seq}"

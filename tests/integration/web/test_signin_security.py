@@ -201,14 +201,19 @@ def test_pages_forbid_framing_and_caching_and_allow_only_the_card_bridge(
 ) -> None:
     monkeypatch.setenv("ADAPTER_CARDS__BRIDGE_URL", "http://127.0.0.1:9600")
     set_hash_cost(CHEAP)
-    create_user(db, "入院处-02", ["admission"], "right-password-1")
+    create_user(db, "信息科-02", ["admission", "billing", "device", "it"], "right-password-1")
+    pages = ("/web/", "/web/admission", "/web/billing", "/web/device", "/web/reconciliation",
+             "/web/password")  # fmt: skip
     with site(db, db_url) as base, _client(base) as client:
         _check_page_headers(client.get("/web/login"), "http://127.0.0.1:9600")
-        assert _sign_in(client, "入院处-02", "right-password-1").status_code == 303
-        for path in ("/web/", "/web/admission", "/web/password"):
+        assert _sign_in(client, "信息科-02", "right-password-1").status_code == 303
+        for path in pages:
             reply = client.get(path)
             assert reply.status_code == 200, path
             _check_page_headers(reply, "http://127.0.0.1:9600")
+            # the CSP allows no inline style or script: every page keeps to files
+            assert "<style" not in reply.text and " style=" not in reply.text, path
+            assert not re.search(r"<script(?![^>]*\bsrc=)", reply.text), path
         static = client.get("/web/static/app.css")
         assert static.status_code == 200 and "no-store" not in static.headers.get(
             "cache-control", ""
