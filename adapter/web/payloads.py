@@ -1,9 +1,9 @@
 """Upload payloads as IT sees and edits them: personal data masked, restored on re-send.
 
 A dead job's payload is shown in an editable box. Citizen IDs, card numbers, phones and
-names in it are masked (no page shows them in full); when IT sends the edited payload back, every value
-left masked is restored from the stored payload at the same place, so masking never reaches
-upstream while real corrections do.
+names in it are masked (no page shows them in full); when IT sends the edited payload back,
+every value left masked is restored from the stored payload at the same place, so masking
+never reaches upstream while real corrections do.
 """
 
 from __future__ import annotations
