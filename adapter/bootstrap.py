@@ -75,12 +75,25 @@ def run_server(settings: Settings) -> None:
 
     configure_logging(settings)
     upgrade(settings.database.url)
-    app = build_app(settings)
+    runtime = build_runtime(settings)
+    load_audit_key(settings, runtime.engine)
+    app = build_app(settings, runtime)
     log.info(
         "adapter.starting",
         extra={"http": f"{settings.http.host}:{settings.http.port}", "version": __version__},
     )
     server.run(app, settings.http, **SERVER_LOGGING)
+
+
+def load_audit_key(settings: Settings, engine: Engine) -> None:
+    """Start-up: the audit key from ``[audit] key_file`` (created on a first start, logged);
+    a key file missing while the log holds keyed entries stops start-up here."""
+    from adapter.store.audit import install_keyring, keyring_at
+
+    path = settings.audit.key_path(settings.data_dir)
+    keyring = keyring_at(path, engine)
+    install_keyring(keyring)
+    log.info("audit_key_loaded", extra={"path": str(path), "key_id": keyring.current})
 
 
 def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
@@ -101,6 +114,7 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     )
     upgrade(settings.database.url)
     runtime = build_runtime(settings)
+    load_audit_key(settings, runtime.engine)  # the demo's key: created in its data folder
     count = demo.load_catalogues(
         runtime.engine, runtime.gateway, settings.institution.admdvs, regions
     )

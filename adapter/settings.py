@@ -226,6 +226,41 @@ class WebSettings(BaseModel):
     secure_cookies: bool = False
     # a TrueType CJK font for the slip PDF; empty = ADAPTER_SLIP_FONT or the system's
     slip_font: str = ""
+    # sign-in throttling (adapter.web.throttle): this many wrong passwords for one user name,
+    # or from one client address, within the window lock it for lockout minutes (IT lifts a
+    # lockout early with `wi-adapter user unlock`); 0 turns the address limit off
+    signin_max_failures: int = Field(default=5, ge=1, le=100)
+    signin_address_max_failures: int = Field(default=20, ge=0, le=10000)
+    signin_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    signin_lockout_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    # scrypt cost of password hashes (N; r=8, p=1): OWASP's minimum 2**17 = 131072; less is
+    # refused outside the demo
+    password_hash_n: int = Field(default=131072, ge=1024)
+
+    @field_validator("password_hash_n")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError("must be a power of two (131072 = 2**17)")
+        return value
+
+
+class AuditSettings(BaseModel):
+    """``[audit]``: the audit chain's key (outside the database) and its anchors."""
+
+    # the HMAC key file (adapter.store.audit_keys); empty: <data_dir>/audit.key, created with
+    # mode 0600 on first start. Keep it — and its safe copy — apart from database backups.
+    key_file: str = ""
+    # the chain's head is appended here (and logged) every anchor_minutes; IT ships the file
+    # off the host. Empty: <data_dir>/audit-anchors.jsonl. 0 minutes: only on demand.
+    anchor_file: str = ""
+    anchor_minutes: int = Field(default=60, ge=0, le=24 * 60)
+
+    def key_path(self, data_dir: Path) -> Path:
+        return Path(self.key_file) if self.key_file else data_dir / "audit.key"
+
+    def anchor_path(self, data_dir: Path) -> Path:
+        return Path(self.anchor_file) if self.anchor_file else data_dir / "audit-anchors.jsonl"
 
 
 class CardsSettings(BaseModel):
@@ -286,6 +321,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     cards: CardsSettings = Field(default_factory=CardsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     time_zone: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
     demo: bool = False
@@ -298,6 +334,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _no_cheap_password_hashing(self) -> Settings:
+        if self.web.password_hash_n < 2**17 and not self.demo:
+            raise ValueError(
+                "web.password_hash_n below 131072 (2**17, OWASP's minimum for scrypt) is only"
+                " allowed in the demo"
+            )
+        return self
 
     @property
     def zone(self) -> ZoneInfo:
@@ -320,6 +365,7 @@ class Settings(BaseSettings):
             (self.upstream, ("ca_bundle", "client_cert", "client_key")),
             (self.web, ("slip_font",)),
             (self.logging, ("file",)),
+            (self.audit, ("key_file", "anchor_file")),
         ):
             for name in names:
                 value = getattr(section, name)

@@ -94,3 +94,22 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One audit key file for the whole run: in-process appends sign with it, and adapter
+    processes the tests start read it too (``ADAPTER_AUDIT__KEY_FILE``, passed to children
+    by :func:`tests.reliability.support._child_env`), as instances sharing a database must."""
+    from adapter.store.audit import install_keyring
+    from adapter.store.audit_keys import create_key_file
+
+    path = tmp_path_factory.mktemp("audit-key") / "audit.key"
+    install_keyring(create_key_file(path))
+    saved = os.environ.get("ADAPTER_AUDIT__KEY_FILE")
+    os.environ["ADAPTER_AUDIT__KEY_FILE"] = str(path)
+    yield
+    if saved is None:
+        os.environ.pop("ADAPTER_AUDIT__KEY_FILE", None)
+    else:
+        os.environ["ADAPTER_AUDIT__KEY_FILE"] = saved

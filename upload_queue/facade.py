@@ -18,6 +18,7 @@ on their own.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -32,6 +33,7 @@ from upload_queue.clock import Clock, utcnow
 from upload_queue.deadlines import DEFAULT_MARGIN, DeadlineReport
 from upload_queue.enqueue import enqueue
 from upload_queue.handlers import Classifier, Handler, Handlers
+from upload_queue.identity import ProcessIdentity, dead_predecessors, shared_instance_holders
 from upload_queue.jobs import Job, JobSpec, Status
 from upload_queue.metrics import metrics_for
 from upload_queue.retry import RetryPolicy
@@ -39,6 +41,8 @@ from upload_queue.worker import Worker
 
 if TYPE_CHECKING:
     from upload_queue.scheduler import QueueRunner
+
+log = logging.getLogger("upload_queue")
 
 
 class UploadQueue:
@@ -53,9 +57,10 @@ class UploadQueue:
         registry: CollectorRegistry | None = None,
         instance_id: str | None = None,
     ) -> None:
-        """``instance_id`` names this running instance (default: the host name); it must be
-        unique among instances sharing the database, and stable across restarts so start-up
-        can take back the leases its previous run left behind."""
+        """``instance_id`` names this instance (default: the host name). Its workers hold
+        leases under a process identity built on it (:mod:`upload_queue.identity`): unique
+        even when two instances are configured with one instance id; start-up takes back
+        the leases of this instance's dead predecessors on this host at once."""
         self.engine = engine
         self.clock = clock
         self.policy = policy or RetryPolicy()
@@ -63,6 +68,7 @@ class UploadQueue:
         self.at_risk_margin = at_risk_margin
         self.metrics = metrics_for(registry)
         self.instance_id = instance_id or socket.gethostname()
+        self.identity = ProcessIdentity.current(self.instance_id)
         self.handlers = Handlers()
 
     def register(self, kind: str, handler: Handler, *, classify: Classifier | None = None) -> None:
@@ -73,7 +79,9 @@ class UploadQueue:
         return enqueue(target, spec, now=self.clock(), metrics=self.metrics)
 
     def worker_id(self, index: int) -> str:
-        return f"{self.instance_id}:{index}"
+        if self.identity.instance_id != self.instance_id:  # renamed after construction
+            self.identity = ProcessIdentity.current(self.instance_id)
+        return self.identity.worker_id(index)
 
     def worker(self, index: int = 0, *, batch: int = 1, in_flight: int = 1) -> Worker:
         """Worker number ``index`` of this instance, with ``in_flight`` deliveries at once."""
@@ -90,9 +98,24 @@ class UploadQueue:
         )
 
     def recover(self, owners: Iterable[str] = ()) -> list[int]:
-        """Return expired leases, and those held by ``owners``, to the queue."""
+        """Return expired leases, those held by ``owners`` and those of this instance's dead
+        predecessors to the queue; warn when another live process holds leases under this
+        instance id (two instances configured alike)."""
+        self.worker_id(0)  # refresh the identity if instance_id was changed
+        others = shared_instance_holders(self.engine, self.identity, self.clock())
+        if others:
+            log.warning(
+                "instance_id_shared",
+                extra={
+                    "event": "instance_id_shared",
+                    "instance_id": self.instance_id,
+                    "others": others,
+                    "hint": "give each instance its own [queue] instance_id",
+                },
+            )
+        adopted = [*owners, *dead_predecessors(self.engine, self.identity)]
         return leasing.recover(
-            self.engine, self.clock(), policy=self.policy, metrics=self.metrics, owners=owners
+            self.engine, self.clock(), policy=self.policy, metrics=self.metrics, owners=adopted
         )
 
     def watch_deadlines(self) -> DeadlineReport | None:

@@ -3,8 +3,9 @@
 APScheduler only says *when*; the ``upload_job`` table is what is durable (APScheduler's
 own job store is the in-memory default and holds nothing worth keeping). On :meth:`start`:
 
-1. the leases this instance's workers held before a restart are taken back, together with
-   any expired lease (jobs stuck in flight are recovered);
+1. the leases this instance's dead predecessors held are taken back (never those of another
+   live process, even one configured with the same instance id:
+   :mod:`upload_queue.identity`), together with any expired lease;
 2. one drain job per worker runs every ``drain_every`` (never two runs of one worker at
    once; missed runs coalesce), delivering until nothing is due, with up to ``in_flight``
    deliveries going at once per worker;

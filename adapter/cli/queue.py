@@ -234,7 +234,7 @@ def _retry(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
             via="cli",
         )
     finally:
-        runtime.gateway.close()
+        runtime.stop()
     corrected = " with the corrected payload" if payload is not None else ""
     fresh = ""
     if job.payload.get("refused_msgids"):

@@ -1,11 +1,22 @@
-"""The audit log: append-only and tamper-evident (a SHA-256 hash chain).
+"""The audit log: append-only and tamper-evident (a keyed hash chain).
 
-Each entry's ``hash`` is SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of
-the entry — seq, at, actor, role, action, subject, details — together with ``prev_hash``, the
-hash of the entry before it (64 zeros for the first). Editing an entry changes its hash;
-deleting or reordering entries breaks a ``prev_hash`` link or the contiguous ``seq``; deleting
-the newest entries leaves the chain shorter than the head row says. :func:`verify` reports
+Each entry's ``hash`` is HMAC-SHA256, under the key named by the entry's ``key_id``, over the
+canonical JSON (sorted keys, no spaces, UTF-8) of the entry — seq, at, actor, role, action,
+subject, details, key_id — together with ``prev_hash``, the hash of the entry before it (64
+zeros for the first). The keys live in a file outside the database
+(:mod:`adapter.store.audit_keys`), so someone who can write the database but not read that
+file cannot recompute a valid chain after changing it. Entries written before the log was
+keyed (``key_id`` empty, up to the key file's ``legacy-until``) are plain SHA-256 of the same
+JSON without ``key_id``; an unkeyed entry after that point is reported.
+
+Editing an entry changes its hash; deleting or reordering entries breaks a ``prev_hash`` link or
+the contiguous ``seq``; deleting the newest entries leaves the chain shorter than the head row
+says — unless the head row is rewritten too, which only the anchors written outside the database
+reveal (:mod:`adapter.store.audit_anchor`; :func:`verify` takes them). :func:`verify` reports
 the first entry where any of these shows.
+
+The keyring is installed once per process (:func:`install_keyring`, at start-up); a process
+that appends without one (a CLI command) loads it from the settings on first use.
 
 Appends run in the caller's transaction, so an action and its audit entry commit together.
 The single ``audit_head`` row is updated first (``INSERT … ON CONFLICT DO UPDATE … RETURNING``):
@@ -19,10 +30,13 @@ behind each other and the chain never forks.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -30,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapter.domain.ports import Clock
+from adapter.store.audit_keys import AuditKeyError, AuditKeyring, open_keyring
 from adapter.store.sql import table
 from adapter.store.tables import AuditEntryRow, AuditHeadRow
 
@@ -50,6 +65,63 @@ class AuditEntry:
     details: Mapping[str, Any]
     prev_hash: str
     hash: str
+    key_id: str = ""
+
+
+_installed: AuditKeyring | None = None
+_loading = threading.Lock()
+
+
+def install_keyring(keyring: AuditKeyring | None) -> None:
+    """Use ``keyring`` for every append in this process (start-up, tests)."""
+    global _installed
+    _installed = keyring
+
+
+def installed_keyring(engine: Engine | None = None) -> AuditKeyring:
+    """The process's keyring, loaded from the settings (``[audit] key_file``) on first use."""
+    global _installed
+    if _installed is not None:
+        return _installed
+    with _loading:
+        if _installed is None:
+            _installed = keyring_from_settings(engine)
+        return _installed
+
+
+def keyring_from_settings(engine: Engine | None = None) -> AuditKeyring:
+    """Open (or on first start create) the key file the settings name."""
+    from adapter.settings import load_settings
+    from adapter.store.db import make_engine
+
+    settings = load_settings()
+    own = engine is None
+    bind = engine if engine is not None else make_engine(settings.database.url)
+    try:
+        return keyring_at(settings.audit.key_path(settings.data_dir), bind)
+    finally:
+        if own:
+            bind.dispose()
+
+
+def keyring_at(path: Path, engine: Engine) -> AuditKeyring:
+    """Start-up: open the key file at ``path`` (or create it when the log has no keyed entry)."""
+    return open_keyring(
+        path,
+        keyed_entries=lambda: _has_keyed_entries(engine),
+        head_seq=lambda: _head_seq(engine),
+    )
+
+
+def _has_keyed_entries(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        found = connection.execute(select(_log.c.seq).where(_log.c.key_id != "").limit(1))
+        return found.first() is not None
+
+
+def _head_seq(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(_head.c.seq)).scalar_one_or_none() or 0)
 
 
 def canonical(value: Any) -> str:
@@ -68,7 +140,11 @@ def entry_hash(
     subject_id: str,
     details: str,
     prev_hash: str,
+    key_id: str = "",
+    key: bytes | None = None,
 ) -> str:
+    """The entry's hash: HMAC-SHA256 under ``key`` (``key_id`` is covered too), or — for an
+    entry written before the log was keyed (no ``key_id``) — plain SHA-256."""
     body = {
         "seq": seq,
         "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
@@ -80,7 +156,12 @@ def entry_hash(
         "details": json.loads(details),
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+    if not key_id:
+        return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+    if key is None:
+        raise AuditKeyError(f"no audit key for key id {key_id!r}")
+    body["key_id"] = key_id
+    return hmac.new(key, canonical(body).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _claim(insert: Any) -> Any:
@@ -103,9 +184,10 @@ _SET_HEAD = _head.update().where(_head.c.id == 1)
 class AuditLog:
     """The audit log as seen from inside a unit of work."""
 
-    def __init__(self, session: Session, clock: Clock):
+    def __init__(self, session: Session, clock: Clock, keyring: AuditKeyring | None = None):
         self._session = session
         self._clock = clock
+        self._keyring = keyring
 
     def append(
         self,
@@ -118,6 +200,7 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Append one entry in the current transaction; it exists only if the caller commits."""
+        keyring = self._keyring or installed_keyring(self._session.get_bind().engine)
         at = self._clock.now().astimezone(UTC)
         text = canonical(dict(details or {}))
         claim = _CLAIM[self._session.get_bind().dialect.name == "postgresql"]
@@ -133,10 +216,12 @@ class AuditLog:
             "details": text,
             "prev_hash": prev_hash,
         }
-        digest = entry_hash(**values)
-        self._session.execute(_INSERT_ENTRY, {**values, "hash": digest})
+        digest = entry_hash(**values, key_id=keyring.current, key=keyring.current_key)
+        self._session.execute(_INSERT_ENTRY, {**values, "hash": digest, "key_id": keyring.current})
         self._session.execute(_SET_HEAD, {"hash": digest})
-        return AuditEntry(**{**values, "details": json.loads(text)}, hash=digest)
+        return AuditEntry(
+            **{**values, "details": json.loads(text)}, hash=digest, key_id=keyring.current
+        )
 
     def query(
         self,
@@ -179,6 +264,7 @@ def _entry(row: Any) -> AuditEntry:
         details=json.loads(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
+        key_id=row.key_id,
     )
 
 
@@ -193,11 +279,32 @@ class Verification:
     problem: str = ""
 
 
-def verify(engine: Engine, *, batch: int = 5000) -> Verification:
-    """Walk the whole chain in seq order and report the first broken entry."""
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head as written outside the database at ``at``: ``seq`` entries, the last
+    one's ``hash`` (see :mod:`adapter.store.audit_anchor`)."""
+
+    at: str
+    seq: int
+    hash: str
+
+
+def verify(
+    engine: Engine,
+    *,
+    keyring: AuditKeyring | None = None,
+    anchors: Iterable[Anchor] = (),
+    batch: int = 5000,
+) -> Verification:
+    """Walk the whole chain in seq order and report the first broken entry; then check it
+    against ``anchors`` (each anchored entry still there with the anchored hash)."""
+    keyring = keyring or installed_keyring(engine)
+    wanted: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        wanted.setdefault(anchor.seq, []).append(anchor)
     expected_seq, prev_hash, checked = 1, GENESIS, 0
     with Session(engine) as session:
-        head = session.execute(select(_head.c.seq, _head.c.hash)).one_or_none()
+        stored_head = session.execute(select(_head.c.seq, _head.c.hash)).one_or_none()
         after = 0
         while True:
             rows = list(
@@ -208,33 +315,70 @@ def verify(engine: Engine, *, batch: int = 5000) -> Verification:
             if not rows:
                 break
             for row in rows:
-                if row.seq != expected_seq:
-                    return Verification(
-                        False, checked, expected_seq, f"entry {expected_seq} is missing"
-                    )
-                if row.prev_hash != prev_hash:
-                    return Verification(
-                        False, checked, row.seq, f"entry {row.seq} does not follow its predecessor"
-                    )
-                recomputed = entry_hash(
-                    seq=row.seq,
-                    at=row.at,
-                    actor=row.actor,
-                    role=row.role,
-                    action=row.action,
-                    subject_type=row.subject_type,
-                    subject_id=row.subject_id,
-                    details=row.details,
-                    prev_hash=row.prev_hash,
-                )
-                if recomputed != row.hash:
-                    return Verification(False, checked, row.seq, f"entry {row.seq} was altered")
+                problem = _check_row(row, expected_seq, prev_hash, keyring)
+                if problem:
+                    seq = expected_seq if "missing" in problem else row.seq
+                    return Verification(False, checked, seq, problem)
+                for anchor in wanted.pop(row.seq, []):
+                    if anchor.hash != row.hash:
+                        return Verification(
+                            False,
+                            checked,
+                            row.seq,
+                            f"entry {row.seq} differs from the anchor written at {anchor.at}",
+                        )
                 checked += 1
                 expected_seq, prev_hash = row.seq + 1, row.hash
             after = rows[-1].seq
-    head_seq, head_hash = head if head else (0, GENESIS)
+    if wanted:
+        seq = min(wanted)
+        return Verification(
+            False,
+            checked,
+            checked + 1,
+            f"the log ends at {checked} but the anchor written at {wanted[seq][0].at} "
+            f"says it held {seq} entries",
+        )
+    head_seq, head_hash = stored_head if stored_head else (0, GENESIS)
     if head_seq != checked or head_hash != prev_hash:
         return Verification(
             False, checked, checked + 1, f"the log ends at {checked} but its head says {head_seq}"
         )
     return Verification(True, checked)
+
+
+def _check_row(row: Any, expected_seq: int, prev_hash: str, keyring: AuditKeyring) -> str:
+    """What is wrong with ``row`` in its place in the chain ("" when nothing)."""
+    if row.seq != expected_seq:
+        return f"entry {expected_seq} is missing"
+    if row.prev_hash != prev_hash:
+        return f"entry {row.seq} does not follow its predecessor"
+    if not row.key_id and row.seq > keyring.legacy_until:
+        return f"entry {row.seq} is not keyed (forged, or written without the audit key)"
+    if row.key_id and row.key_id not in keyring.keys:
+        return f"entry {row.seq} names audit key {row.key_id!r}, which the key file lacks"
+    recomputed = entry_hash(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        role=row.role,
+        action=row.action,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        details=row.details,
+        prev_hash=row.prev_hash,
+        key_id=row.key_id,
+        key=keyring.keys.get(row.key_id),
+    )
+    if not hmac.compare_digest(recomputed, row.hash):
+        return f"entry {row.seq} was altered"
+    return ""
+
+
+def head(engine: Engine) -> tuple[int, str]:
+    """The chain's head as the log itself shows it: its last entry's seq and hash."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(_log.c.seq, _log.c.hash).order_by(_log.c.seq.desc()).limit(1)
+        ).first()
+    return (int(row.seq), str(row.hash)) if row else (0, GENESIS)

@@ -13,6 +13,7 @@ Nothing in ``adapter.api`` imports this package. The pages reach the use cases t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -21,10 +22,12 @@ from fastapi.staticfiles import StaticFiles
 
 from adapter.web.auth import install_handlers
 from adapter.web.config import STATIC, WebConfig
+from adapter.web.headers import PageHeaders
 from adapter.web.ops import OpsConsole
 from adapter.web.render import make_templates
 from adapter.web.sessions import SessionPolicy
-from adapter.web.users import DEMO_PASSWORD, create_demo_users
+from adapter.web.throttle import ThrottlePolicy
+from adapter.web.users import DEMO_PASSWORD, create_demo_users, set_hash_cost
 
 __all__ = ["DEMO_PASSWORD", "create_demo_users", "install"]
 
@@ -39,15 +42,35 @@ def install(
 ) -> None:
     """Add the pages, the slip route, static files and the sign-in handlers to ``app``.
 
-    ``ops`` defaults to the runtime's parts (``app.state.runtime``), looked up per request.
-    ``font_path`` names the slip PDF's TrueType CJK font (else ``ADAPTER_SLIP_FONT``, else
-    the well-known system paths). ``secure_cookies``: cookies only over HTTPS.
+        ``ops`` defaults to the runtime's parts (``app.state.runtime``), looked up per request.
+        ``font_path`` names the slip PDF's TrueType CJK font (else ``ADAPTER_SLIP_FONT``, else
+        the well-known system paths). ``secure_cookies``: cookies only over HTTPS. Pages get
+    security headers (:mod:`adapter.web.headers`); the CSP lets them reach the card-reader bridge
+    at ``settings.cards.bridge_url``.
     """
     from adapter.web import slip_routes
-    from adapter.web.pages import admission, billing, device, monitor, reconciliation, signin
+    from adapter.web.pages import (
+        admission,
+        billing,
+        device,
+        monitor,
+        password,
+        reconciliation,
+        signin,
+    )
 
     settings = getattr(app.state, "settings", None)
     zone = ZoneInfo(getattr(settings, "time_zone", "Asia/Shanghai"))
+    web = getattr(settings, "web", None)
+    throttle = ThrottlePolicy()
+    if web is not None:
+        set_hash_cost(web.password_hash_n)  # the settings refused a cheap one outside the demo
+        throttle = ThrottlePolicy(
+            user_failures=web.signin_max_failures,
+            address_failures=web.signin_address_max_failures,
+            window=timedelta(minutes=web.signin_window_minutes),
+            lockout=timedelta(minutes=web.signin_lockout_minutes),
+        )
     app.state.web = WebConfig(
         templates=make_templates(zone),
         sessions=sessions or SessionPolicy(),
@@ -55,10 +78,14 @@ def install(
         font_path=font_path,
         zone=zone,
         secure_cookies=secure_cookies,
+        throttle=throttle,
     )
     install_handlers(app)
+    cards = getattr(settings, "cards", None)
+    app.add_middleware(PageHeaders, bridge_url=getattr(cards, "bridge_url", ""))
     app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
-    for module in (signin, admission, billing, device, monitor, reconciliation, slip_routes):
+    pages = (signin, password, admission, billing, device, monitor, reconciliation, slip_routes)
+    for module in pages:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from adapter.web.sessions import SessionPolicy
+from adapter.web.throttle import ThrottlePolicy
 
 if TYPE_CHECKING:
     from adapter.web.ops import OpsConsole
@@ -29,6 +30,7 @@ class WebConfig:
     font_path: str | None = None  # the slip PDF's CJK font; None: look in well-known places
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     secure_cookies: bool = False  # set when served over HTTPS only
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)  # sign-in lockouts
 
 
 def web_config(request: Request) -> WebConfig:

@@ -1,9 +1,9 @@
 """Upload payloads as IT sees and edits them: personal data masked, restored on re-send.
 
-A dead job's payload is shown in an editable box. Citizen IDs, card numbers and phones in it
-are masked (no page shows them in full); when IT sends the edited payload back, every value
-left masked is restored from the stored payload at the same place, so masking never reaches
-upstream while real corrections do.
+A dead job's payload is shown in an editable box. Citizen IDs, card numbers, phones and
+names in it are masked (no page shows them in full); when IT sends the edited payload back,
+every value left masked is restored from the stored payload at the same place, so masking
+never reaches upstream while real corrections do.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapter.domain.people import mask_card_no, mask_citizen_id, mask_phone
+from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
 
 _CITIZEN_ID = re.compile(r"(?<![\dXx])\d{17}[\dXx](?![\dXx])")
 _MASKERS = {
@@ -22,6 +22,9 @@ _MASKERS = {
     "tel": mask_phone,
     "phone": mask_phone,
     "mob": mask_phone,
+    "psn_name": mask_name,
+    "relative_name": mask_name,
+    "coner_name": mask_name,
 }
 
 

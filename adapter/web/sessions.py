@@ -111,3 +111,14 @@ def purge_expired(engine: Engine) -> int:
             delete(web_session).where(web_session.c.expires_at <= datetime.now(UTC))
         )
     return int(done.rowcount or 0)
+
+
+def end_other_sessions(engine: Engine, user_id: int, keep_token: str) -> int:
+    """End every session of ``user_id`` but the one holding ``keep_token`` (a password change)."""
+    with engine.begin() as connection:
+        done = connection.execute(
+            delete(web_session).where(
+                web_session.c.user_id == user_id, web_session.c.token_hash != _hash(keep_token)
+            )
+        )
+    return int(done.rowcount or 0)

@@ -9,6 +9,9 @@
     SHA-256 is stored (``token_hash``), so a copy of the database opens no session. Each
     session has its CSRF token, an absolute expiry and an idle expiry (``expires_at`` is
     pushed forward on use, never beyond ``absolute_expires_at``).
+``web_signin_throttle``
+    Failed sign-ins per ``key`` (``user:<name>`` or ``address:<ip>``) within the current
+    window, and ``locked_until`` once they reach the limit (see :mod:`adapter.web.throttle`).
 """
 
 from __future__ import annotations
@@ -54,4 +57,13 @@ web_session = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("absolute_expires_at", UTCDateTime(), nullable=False),
+)
+
+web_signin_throttle = Table(
+    "web_signin_throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
 )

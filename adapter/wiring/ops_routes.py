@@ -6,7 +6,6 @@ These routes live at the composition root because they speak to ``upload_queue``
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -27,6 +26,8 @@ from adapter.domain.errors import DomainError
 from adapter.services.monthly_clearing import ClearingReport
 from adapter.store.tokens import Principal
 from connectors.hl7 import ReprocessRefused
+from connectors.hl7.masking import mask_hl7
+from connectors.upstream.masking import mask_body
 from upload_queue.jobs import Job
 
 router = APIRouter()
@@ -115,7 +116,10 @@ def _clearing_gauge(registry: CollectorRegistry) -> ClearingGauge:
 
 
 def _job(job: Job, now: datetime) -> dict[str, Any]:
+    """A job as IT's list shows it: personal data in the payload masked (a corrected payload
+    sent back with the masks untouched gets the original values again: ``resend_job``)."""
     body = asdict(job)
+    body["payload"] = mask_body(body["payload"])
     body["time_left_s"] = int((job.deadline - now).total_seconds())
     for name, value in body.items():
         if isinstance(value, datetime):
@@ -318,15 +322,13 @@ def _hl7(request: Request) -> Any:
     return hl7
 
 
-_CITIZEN_ID = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
-
-
 def _text(data: bytes | None, charset: str) -> str:
-    """The message as text in its own charset, with citizen IDs masked (IT reads this list)."""
+    """The message as text in its own charset, with personal data masked (IT reads this
+    list): citizen IDs, names, phones, card numbers (:func:`connectors.hl7.masking.mask_hl7`)."""
     if not data:
         return ""
     codec = "gb18030" if "18030" in (charset or "") else "utf-8"
-    return _CITIZEN_ID.sub(r"\1********\2", data.decode(codec, "replace"))
+    return mask_hl7(data.decode(codec, "replace"))
 
 
 def _message(message: Any, zone: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from adapter.services.monthly import MonthlyServices
 from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.uow import UnitOfWork
+from adapter.wiring.audit_anchoring import AuditAnchorer
 from adapter.wiring.hl7 import Hl7Runtime
 from adapter.wiring.msgids import msgid_source
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
@@ -34,6 +35,7 @@ from adapter.wiring.upstream import upstream_config
 from connectors.upstream.call_log import CallLog, CallLogMetrics
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
+from connectors.upstream.masking import restore_masked
 from upload_queue import admin
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
@@ -66,6 +68,7 @@ class Runtime:
     storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
     recovery: RecoveryWake | None = None
+    anchorer: AuditAnchorer | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -76,8 +79,12 @@ class Runtime:
             self.hl7.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.anchorer is not None:
+            self.anchorer.start()
 
     def stop(self) -> None:
+        if self.anchorer is not None:
+            self.anchorer.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.hl7 is not None:
@@ -146,9 +153,10 @@ class Runtime:
         except JobNotFound as exc:
             raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
         history = admin.attempts(self.engine, job_id)
-        sent = payload
+        # IT's list shows payloads masked: a mask sent back unchanged keeps the stored value
+        sent = restore_masked(payload, stored.payload) if payload is not None else None
         if history and history[-1].outcome == "permanent":
-            sent = dict(payload if payload is not None else stored.payload)
+            sent = dict(sent if sent is not None else stored.payload)
             sent["refused_msgids"] = [*sent.get("refused_msgids", []), sent.get("msgid", "")]
             sent["msgid"] = self.msgids.next()
         try:
@@ -259,6 +267,12 @@ def build_runtime(
         )
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
+    if settings.audit.anchor_minutes > 0:
+        runtime.anchorer = AuditAnchorer(
+            engine,
+            settings.audit.anchor_path(settings.data_dir),
+            settings.audit.anchor_minutes * 60,
+        )
     return runtime
 
 

@@ -84,3 +84,28 @@ def looks_masked(value: Any) -> bool:
     if isinstance(value, list):
         return any(looks_masked(v) for v in value)
     return isinstance(value, str) and any(mark in value for mark in MASK_MARKS)
+
+
+def restore_masked(corrected: Any, original: Any, _key: str = "", _cert_type: Any = None) -> Any:
+    """``corrected`` (a payload IT edited from its masked copy) with every value still equal to
+    the masked form of the ``original`` at the same place put back to the original value.
+
+    IT sees payloads masked (:func:`mask_body`); what it leaves untouched must go upstream as
+    stored, never as asterisks, and what it changed goes as changed.
+    """
+    if isinstance(corrected, dict) and isinstance(original, dict):
+        cert_type = original.get("mdtrt_cert_type", _cert_type)
+        return {
+            k: restore_masked(v, original[k], str(k), cert_type) if k in original else v
+            for k, v in corrected.items()
+        }
+    if isinstance(corrected, list) and isinstance(original, list):
+        return [
+            restore_masked(item, original[n], _key, _cert_type) if n < len(original) else item
+            for n, item in enumerate(corrected)
+        ]
+    if isinstance(corrected, str) and isinstance(original, str) and corrected != original:
+        cert_type = _cert_type if isinstance(_cert_type, str) else None
+        if corrected == _mask_value(_key, original, cert_type):
+            return original
+    return corrected

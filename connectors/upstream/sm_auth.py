@@ -10,6 +10,11 @@ where ``encData`` is SM4-CBC (PKCS#7) of the plain JSON body, and the headers ar
 ``access_key\\ntimestamp\\n`` + the plain body. A receiver refuses a bad signature, a
 timestamp more than :data:`~connectors.upstream.auth.MAX_SKEW_S` away, or a body that does
 not decrypt.
+
+Randomness comes from :mod:`secrets` only: gmssl draws a signature's nonce and
+``func.random_hex`` from Python's ``random`` module, which is predictable, and a predictable
+or repeated SM2 nonce gives away the private key. :func:`_sign` therefore passes gmssl a
+nonce of its own, and :func:`generate_sm2_keypair` draws the private key itself.
 """
 
 from __future__ import annotations
@@ -21,14 +26,30 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 
-from gmssl import func, sm2, sm4
+from gmssl import sm2, sm4
 
 from connectors.upstream.auth import MAX_SKEW_S, AuthFailure
+
+_ORDER = int(sm2.default_ecc_table["n"], 16)
+
+
+def _scalar() -> int:
+    """A uniformly drawn integer in [1, n − 2] (n: the SM2 curve's order), from ``secrets``:
+    valid both as a nonce and as a private key (which must not be n − 1)."""
+    return secrets.randbelow(_ORDER - 2) + 1
+
+
+def _sign(signer: sm2.CryptSM2, data: bytes) -> str:
+    """SM3-with-SM2 signature of ``data`` with a fresh secret nonce (never ``random``)."""
+    while True:
+        signature: str | None = signer.sign_with_sm3(data, f"{_scalar():064x}")
+        if signature:  # None for the ~2^-256 nonces that give r = 0 or r + k = n: draw again
+            return signature
 
 
 def generate_sm2_keypair() -> tuple[str, str]:
     """A new SM2 key pair as hex: (private 64 digits, public 128 digits)."""
-    private = func.random_hex(64)
+    private = f"{_scalar():064x}"
     public = sm2.CryptSM2(private_key=private, public_key="")._kg(
         int(private, 16), sm2.default_ecc_table["g"]
     )
@@ -76,7 +97,7 @@ class SmAuth:
 
     def _seal(self, body: bytes) -> tuple[bytes, dict[str, str]]:
         timestamp = str(int(self._now() * 1000))
-        signature = self._signer.sign_with_sm3(self._signed_text(timestamp, body))
+        signature = _sign(self._signer, self._signed_text(timestamp, body))
         iv = secrets.token_bytes(16)
         cipher = sm4.CryptSM4()
         cipher.set_key(self._sm4_key, sm4.SM4_ENCRYPT)

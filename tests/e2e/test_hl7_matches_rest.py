@@ -275,7 +275,8 @@ def test_a13_revokes_the_discharge_settlement_and_a11_cancels_an_admission(
     assert ack_code(ack) == "AA", ack
     logged = httpx.get(f"{base}/api/v1/hl7/messages", params={"visit": "HV0002"}, headers=headers)
     assert [m["message_type"] for m in logged.json()["messages"]] == ["ADT^A11", "ADT^A01"]
-    assert CITIZEN_ID not in logged.text  # masked in the operator's list
+    for secret in (CITIZEN_ID, NAME, CARD_NO):  # masked in the operator's list
+        assert secret not in logged.text, secret
     cancelled_id = json.loads(logged.json()["messages"][0]["detail"])["encounter_id"]
     encounter = httpx.get(f"{base}/api/v1/encounters/{cancelled_id}", headers=headers).json()
     assert encounter["status"] == "cancelled"

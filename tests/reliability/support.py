@@ -52,6 +52,9 @@ def eventually(check: Callable[[], T | None], timeout: float = 60.0, what: str =
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTER_")}
     env["ADAPTER_CONFIG_FILE"] = str(ROOT / "config" / "adapter.toml")
+    # the audit key this process appends with: instances sharing a database share one key
+    key = os.environ.get("ADAPTER_AUDIT__KEY_FILE") or str(ROOT / "data" / "audit.key")
+    env["ADAPTER_AUDIT__KEY_FILE"] = key
     env["PYTHONWARNINGS"] = "ignore"
     env.update(extra)
     return env

@@ -1,11 +1,13 @@
 """Two ``wi-adapter serve`` instances on one PostgreSQL database and one simulator, each with
 its own host name (as two containers or hosts would have), both settling stays: every
-settlement from either is there, and every upload reached upstream exactly once."""
+settlement from either is there, and every upload reached upstream exactly once — also when
+both are configured with one ``[queue] instance_id`` (their leases are held per process)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +15,17 @@ import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.reliability.support import AdapterProcess, Desk, eventually, prepare, simulator_process
-from upload_queue.admin import list_jobs
+from upload_queue.admin import attempts, list_jobs
 
 STAYS = 6
 
 
 @pytest.mark.slow
 @pytest.mark.pg
-def test_two_instances_on_one_postgresql_deliver_each_upload_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("instance_id", ["", "wi-shared"], ids=["own-ids", "one-shared-id"])
+def test_two_instances_on_one_postgresql_deliver_each_upload_once(
+    tmp_path: Path, instance_id: str
+) -> None:
     from adapter.store.db import make_engine
 
     db_url = create_pg_database()
@@ -30,7 +35,14 @@ def test_two_instances_on_one_postgresql_deliver_each_upload_once(tmp_path: Path
             token = prepare(db_url, simulator.url)
             simulator.faults(drop_reply_after_commit_rate=0.2, latency_ms=5)
             instances = [
-                AdapterProcess(db_url, simulator.url, tmp_path, name=n, hostname=f"wi-{n}")
+                AdapterProcess(
+                    db_url,
+                    simulator.url,
+                    tmp_path,
+                    name=n,
+                    hostname=f"wi-{n}",
+                    env={"ADAPTER_QUEUE__INSTANCE_ID": instance_id} if instance_id else {},
+                )
                 for n in ("a", "b")
             ]
             settled: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
@@ -67,6 +79,10 @@ def test_two_instances_on_one_postgresql_deliver_each_upload_once(tmp_path: Path
             assert set(by_msgid) == {j.idempotency_key for j in jobs}
             assert all(w["took_effect"] for w in writes)
             assert {j.leased_by for j in jobs} == {None}
+            for job in jobs:  # never two deliveries of one job at once
+                tries = sorted(attempts(engine, job.id), key=lambda a: a.started_at)
+                for earlier, later in pairwise(tries):
+                    assert earlier.finished_at <= later.started_at, (job.id, earlier, later)
     finally:
         engine.dispose()
         drop_pg_database(db_url)

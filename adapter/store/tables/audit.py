@@ -4,7 +4,8 @@
 so an edited, deleted or reordered entry breaks the chain from that point. ``audit_head`` is a
 single row (id = 1) holding the last sequence number and hash: appends update it first, which
 serialises concurrent appends (a row lock on PostgreSQL, the write lock on SQLite), and it
-lets verification notice entries deleted from the end of the log.
+lets verification notice entries deleted from the end of the log. ``key_id`` names the key
+(kept outside the database) whose HMAC is the entry's ``hash``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class AuditEntryRow(SQLModel, table=True):
     details: str = Field(sa_type=Text, nullable=False)  # canonical JSON, exactly as hashed
     prev_hash: str = key_field()
     hash: str = key_field()
+    # the audit key that signed this entry (adapter.store.audit_keys); "" before keying
+    key_id: str = text_field(16)
 
 
 class AuditHeadRow(SQLModel, table=True):

@@ -1,14 +1,21 @@
-"""Sign-in, sign-out and the start page (the desks the user's roles open)."""
+"""Sign-in, sign-out and the start page (the desks the user's roles open).
+
+Sign-in is throttled per user name and per client address (:mod:`adapter.web.throttle`):
+while either is locked the password is not even checked; a lockout is audited when it starts
+(``web.signin_locked``).
+"""
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from adapter.store.uow import UnitOfWork
 from adapter.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -19,6 +26,7 @@ from adapter.web.auth import (
 from adapter.web.config import web_config
 from adapter.web.render import page
 from adapter.web.sessions import WebSession, close_session, open_session
+from adapter.web.throttle import address_key, clear, locked_until, record_failure, user_key
 from adapter.web.users import authenticate
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -73,9 +81,20 @@ def login(
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         return _login_page(request, next, "登录表单已失效，请重新输入后登录。", 403)
     engine = request.app.state.engine
+    config = web_config(request)
+    now = datetime.now(UTC)
+    address = request.client.host if request.client else ""
+    keys = [user_key(name), address_key(address)]
+    until = locked_until(engine, keys, now)
+    if until is not None:
+        shown = until.astimezone(config.zone).strftime("%H:%M")
+        message = f"登录失败次数过多，已暂时锁定至 {shown}；如需提前解锁，请联系信息科。"
+        return _login_page(request, next, message, 429)
     user = authenticate(engine, name, password)
     if user is None:
+        _count_failure(engine, name, address, config, now)
         return _login_page(request, next, "用户名或密码错误，或该用户已停用。", 401)
+    clear(engine, [user_key(name)])
     token = open_session(engine, user, web_config(request).sessions)
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(
@@ -84,6 +103,32 @@ def login(
     )  # fmt: skip
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/web/login")
     return response
+
+
+def _count_failure(engine: Any, name: str, address: str, config: Any, now: datetime) -> None:
+    policy = config.throttle
+    started = []
+    if record_failure(engine, user_key(name), policy.user_failures, policy, now):
+        started.append(("web_user", name.strip()[:64], policy.user_failures))
+    limit = policy.address_failures
+    if limit and record_failure(engine, address_key(address), limit, policy, now):
+        started.append(("address", address, limit))
+    if not started:
+        return
+    with UnitOfWork(engine) as uow:
+        for kind, subject, failures in started:
+            uow.audit.append(
+                actor=name.strip()[:64] or "-",
+                action="web.signin_locked",
+                subject_type=kind,
+                subject_id=subject,
+                details={
+                    "address": address,
+                    "failures": failures,
+                    "until": (now + policy.lockout).isoformat(),
+                },
+            )
+        uow.commit()
 
 
 @router.post("/logout", dependencies=[Csrf])

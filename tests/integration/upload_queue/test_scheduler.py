@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -13,6 +15,7 @@ from tests.integration.upload_queue.conftest import RecordingUpstream
 from tests.integration.upload_queue.helpers import NO_JITTER
 from upload_queue.admin import attempts, get_job
 from upload_queue.facade import UploadQueue
+from upload_queue.identity import host_tag
 from upload_queue.jobs import JobSpec
 from upload_queue.leasing import begin_write, lease
 from upload_queue.locks import lock_key, try_exclusive
@@ -69,9 +72,13 @@ def test_start_up_takes_back_the_leases_of_this_instances_previous_run(
 ) -> None:
     with queue.engine.begin() as connection:
         job = queue.enqueue(connection, _spec("settle", queue))
+    # a previous run of this instance on this host: the same instance id, a process now gone
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    previous = f"node-a:{int(gone.stdout)}.0.{host_tag()}:1"
     lease(
         queue.engine,
-        "node-a:1",
+        previous,
         queue.clock(),
         lease_for=timedelta(hours=1),
         policy=NO_JITTER,

@@ -47,9 +47,11 @@ def test_backlog_peaks_and_latency_per_hour(engine: Engine) -> None:
 
 def test_masked_payload_values_are_restored_and_corrections_kept() -> None:
     original = {"msgid": "M1", "input": {"certno": "110101199001011234", "psn_no": "P001",
-                "note": "身份证 110101199001011234", "tel": "13800138000"}}  # fmt: skip
+                "note": "身份证 110101199001011234", "tel": "13800138000",
+                "psn_name": "王建国"}}  # fmt: skip
     shown = masked(original)
     assert shown["input"]["certno"] == "110101********1234"
+    assert shown["input"]["psn_name"] == "王**"
     assert "110101199001011234" not in str(shown) and "13800138000" not in str(shown)
     edited = {**shown, "input": {**shown["input"], "begntime": "2026-11-24 09:00:00"}}
     back = restored(edited, original)

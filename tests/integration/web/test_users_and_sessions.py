@@ -31,9 +31,9 @@ def db(engine: Engine) -> Engine:
     return engine
 
 
-def test_a_password_is_stored_as_a_salted_scrypt_hash() -> None:
+def test_a_password_is_stored_as_a_salted_scrypt_hash_at_owasp_cost() -> None:
     first, second = hash_password("s3cret-pass"), hash_password("s3cret-pass")
-    assert first.startswith("scrypt$16384$8$1$") and first != second  # salted
+    assert first.startswith("scrypt$131072$8$1$") and first != second  # salted, N = 2**17
     assert "s3cret-pass" not in first
     assert check_password("s3cret-pass", first) and not check_password("s3cret-pasS", first)
     assert not check_password("anything", "md5$abc")

@@ -140,3 +140,44 @@ def test_retrying_an_unknown_job_is_a_404_problem(
     )
     assert reply.status_code == 404
     assert reply.json()["errors"][0]["code"] == "JOB_NOT_FOUND"
+
+
+def test_the_job_list_masks_personal_data_and_a_resend_keeps_the_stored_values(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    base, tokens, runtime, simulator = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    citizen_id, name, phone = "110101199003078515", "王建国", "13812345678"
+    person = {"certno": citizen_id, "psn_name": name, "tel": phone}
+    _enqueue_admission(runtime, {"mdtrt_id": "E1", "psn_no": "P001", **person})  # no begntime
+
+    def dead() -> list[dict[str, Any]]:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "dead"}, headers=it)
+        assert citizen_id not in reply.text and name not in reply.text and phone not in reply.text
+        return list(reply.json()["jobs"])
+
+    (job,) = eventually(dead)
+    shown = job["payload"]["input"]
+    assert shown["certno"] == "110101********8515" and shown["psn_name"] == "王**"
+    summary = httpx.get(f"{base}/api/v1/queue/summary", headers=it)
+    assert citizen_id not in summary.text and name not in summary.text
+
+    corrected = dict(job["payload"])
+    corrected["input"] = {**shown, "begntime": "2026-11-24 09:00:00"}
+    reply = httpx.post(
+        f"{base}/api/v1/queue/jobs/{job['id']}/retry", json={"payload": corrected}, headers=it
+    )
+    assert reply.status_code == 200, reply.text
+    assert citizen_id not in reply.text
+
+    def delivered() -> list[dict[str, Any]]:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "delivered"}, headers=it)
+        return list(reply.json()["jobs"])
+
+    (resent,) = eventually(delivered)
+    received = httpx.get(
+        f"{simulator.url}/_sim/received", params={"msgid": resent["payload"]["msgid"]}
+    ).json()
+    (write,) = received["writes"]
+    assert write["input"]["certno"] == citizen_id and write["input"]["psn_name"] == name
+    assert write["input"]["tel"] == phone and write["input"]["begntime"] == "2026-11-24 09:00:00"

@@ -1,0 +1,91 @@
+"""Anchors: the audit chain's head written outside the database, so a rewrite shows.
+
+A database writer who cannot read the audit key still can delete the newest entries and set
+the head row back to the last one kept — the remaining chain is intact. An *anchor*, written
+where that writer cannot reach, remembers how long the chain was and what its last hash was.
+:func:`write_anchor` appends one line of JSON to the anchor file (IT ships the file off the
+host: syslog forwarding, a backup job, a log collector) and logs the same fields::
+
+    {"at": "2026-12-02T03:00:00+00:00", "seq": 1234, "hash": "…", "key_id": "1", "mac": "…"}
+
+``mac`` is HMAC-SHA256 under the audit key ``key_id`` over ``anchor|seq|hash|at``, so a line
+made up without the key is refused too. ``wi-adapter audit verify --anchor FILE`` checks the
+chain against every line (:func:`read_anchors`, :func:`adapter.store.audit.verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from adapter.store.audit import Anchor, head
+from adapter.store.audit_keys import AuditKeyring
+
+log = logging.getLogger("adapter.audit")
+
+
+class AnchorFileError(ValueError):
+    """An anchor file line that cannot be read or whose MAC does not check."""
+
+
+@dataclass(frozen=True)
+class Written:
+    at: str
+    seq: int
+    hash: str
+    path: str
+
+
+def _mac(key: bytes, seq: int, digest: str, at: str) -> str:
+    return hmac.new(key, f"anchor|{seq}|{digest}|{at}".encode(), hashlib.sha256).hexdigest()
+
+
+def write_anchor(
+    engine: Engine, keyring: AuditKeyring, path: Path, now: datetime | None = None
+) -> Written:
+    """Append the chain's current head to ``path`` (created if needed) and log it."""
+    seq, digest = head(engine)
+    at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    line = {
+        "at": at,
+        "seq": seq,
+        "hash": digest,
+        "key_id": keyring.current,
+        "mac": _mac(keyring.current_key, seq, digest, at),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(json.dumps(line, sort_keys=True) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    log.info("audit_anchor", extra={"seq": seq, "hash": digest, "anchor_file": str(path)})
+    return Written(at, seq, digest, str(path))
+
+
+def read_anchors(path: Path, keyring: AuditKeyring) -> list[Anchor]:
+    """Every anchor in ``path``; :class:`AnchorFileError` for a line that is not one of ours."""
+    anchors = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+            at, seq, digest = str(line["at"]), int(line["seq"]), str(line["hash"])
+            key_id, mac = str(line["key_id"]), str(line["mac"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AnchorFileError(f"{path} line {number} is not an anchor ({exc})") from None
+        key = keyring.keys.get(key_id)
+        if key is None:
+            raise AnchorFileError(f"{path} line {number} names audit key {key_id!r}, unknown")
+        if not hmac.compare_digest(_mac(key, seq, digest, at), mac):
+            raise AnchorFileError(f"{path} line {number} was not written with the audit key")
+        anchors.append(Anchor(at, seq, digest))
+    return anchors
