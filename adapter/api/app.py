@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from adapter import __version__
 from adapter.api import audit, health, problems
+from adapter.api.control_chars import ControlCharacters
 from adapter.api.limits import BodyLimit
 from adapter.api.routes import ROUTERS
 from adapter.settings import Settings
@@ -38,6 +39,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
+    app.add_middleware(ControlCharacters)  # inside BodyLimit, which bounds what it reads
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
     problems.install(app)
     problems.document(app)

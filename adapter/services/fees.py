@@ -21,7 +21,7 @@ from decimal import Decimal
 from adapter.domain.catalogue import Catalogue
 from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
-from adapter.domain.fees import FeeLine
+from adapter.domain.fees import FeeLine, check_amount
 from adapter.domain.pricing import price_line
 from adapter.services.admission import require_aware
 from adapter.services.billing import treatment_catalogue
@@ -92,6 +92,7 @@ class Fees:
         ctx = self._ctx
         for index, line in enumerate(lines):
             require_aware(line.occurred_at, f"lines.{index}.occurred_at")
+            check_amount(line, f"lines.{index}.amount")  # one rule for REST and HL7
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)

@@ -18,7 +18,7 @@ the profile cannot classify refuses the message (AR at FT1-7).
 
 **Amounts.** FT1-10 missing means 1. At least one of FT1-11 (amount) and FT1-12 (unit price)
 is required; the other is derived. When both are sent, ``quantity × unit price`` must equal the
-amount to the fen. Amounts carry at most two decimals; a currency other than CNY (FT1-11.1.2)
+amount to the fen (:func:`adapter.domain.fees.amount_matches`, the rule REST applies too). Amounts carry at most two decimals; a currency other than CNY (FT1-11.1.2)
 is refused. FT1-8 (description) stands in for a missing FT1-7.2 item name.
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
-from adapter.domain.fees import FeeLine
+from adapter.domain.fees import FeeLine, amount_matches
 from connectors.hl7.errors import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
@@ -181,7 +181,7 @@ def _money(segment: Segment) -> tuple[Decimal, Decimal, Decimal]:
         amount = (abs(quantity) * price).quantize(FEN, ROUND_HALF_UP).copy_sign(quantity)
     elif price is None:
         price = abs(amount / quantity).quantize(Decimal("0.0001"), ROUND_HALF_UP)
-    elif abs(abs(quantity) * price - abs(amount)) >= FEN:
+    elif not amount_matches(quantity, price, amount):
         raise Hl7Error(
             f"FT1-11金额{amount}与数量×单价（{quantity}×{price}）不符",
             segment.location(11),
