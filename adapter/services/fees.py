@@ -97,6 +97,7 @@ class Fees:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             require_open(record.encounter)
+            ctx.policy.times.check_fees(lines, record.encounter, ctx.now(), zone=ctx.zone)
             stored = uow.fee_lines.list_stored(encounter_id)
             known = {s.line.line_id for s in stored}
             # The items this batch and the lines it may reverse name, read in one query.

@@ -127,6 +127,7 @@ class Settlements:
         with ctx.uow() as uow:
             encounter = uow.encounters.get(request.encounter_id).encounter
             _may_settle(encounter, request.discharged_at)
+            ctx.policy.times.check_discharge(encounter, request.discharged_at, ctx.now())
             check_gate(ctx, uow, encounter, request.rehab_override_reason)
             facts = self._facts(uow, encounter, request.card)
         decision = decide(

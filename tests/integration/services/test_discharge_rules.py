@@ -19,7 +19,7 @@ from adapter.services.settlement import SettleRequest
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import INSTITUTION, TODAY, ZONE, admit, fee, local
-from tests.integration.services.support import jobs, load_catalogue
+from tests.integration.services.support import MovableClock, jobs, load_catalogue
 
 
 def _seed(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) -> None:
@@ -78,7 +78,11 @@ def test_eligibility_lost_during_the_stay_refuses_discharge_settlement(
 
 
 def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
-    services: Services, sim: SimulatorServer, client: ReferenceClient, db: Engine
+    services: Services,
+    sim: SimulatorServer,
+    client: ReferenceClient,
+    db: Engine,
+    clock: MovableClock,
 ) -> None:
     year = TODAY.year - 1
     _seed(
@@ -94,6 +98,9 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     def at(day: date, hour: int) -> datetime:
         return datetime.combine(day, time(hour), tzinfo=ZONE)
 
+    # The stay happened then: the clock says it is the day after the discharge, since an
+    # admission or discharge more than 30 days back is refused (late-registration window).
+    clock.advance(at(date(year + 1, 1, 6), 11) - clock.now())
     encounter_id = _admit(services, "P903", "CARD903", at(date(year, 12, 28), 9))
     december = fee("L1", "XN02BEB001", "36.50", quantity="2")
     january = fee("L2", "XN02BEB001", "18.25")
@@ -106,8 +113,8 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     settled = services.settlements.settle(SettleRequest(encounter_id, discharged), actor="b")
     settlement = settled.settlement
     assert settlement.bill.crosses_year and settlement.bill.discharged_on == discharged.date()
-    # Settled now, months after the discharge: the settlement's own day, month and slip
-    # number follow its settlement time (N§35), the bill's date the discharge.
+    # Settled the day after the discharge: the settlement's own day, month and slip number
+    # follow its settlement time (N§35), the bill's date the discharge.
     day = settlement.settled_on(ZONE)
     assert day == settlement.settled_at.astimezone(ZONE).date() != discharged.date()
     assert settlement.month_in(ZONE) == f"{day:%Y-%m}"
