@@ -18,8 +18,8 @@ import pytest
 from adapter.api.routes.common import Strict
 from tests.integration.api.conftest import Api
 
-CONTROLS = ("\x00", "\x01", "\x08", "\x1b", "\x1f", "\x7f")
-LAYOUT = ("\t", "\n", "\r")
+CONTROLS = ("\x00", "\x08", "\x1b", "\x7f")
+LAYOUT = ("\t", "\n")
 CODE = "INVALID_CONTROL_CHARACTER"
 
 
