@@ -85,6 +85,17 @@ class TimeWindow:
                     code="FEE_OUTSIDE_STAY",
                 )
 
+    def check_fees_before(self, discharged_at: datetime, lines: Sequence[FeeLine]) -> None:
+        """At settlement: no recorded fee lies after the discharge (beyond the clock skew)."""
+        latest = max(lines, key=lambda line: line.occurred_at, default=None)
+        if latest is not None and latest.occurred_at > discharged_at + self.clock_skew:
+            raise TimeOutOfWindow(
+                f"出院时间{_shown(discharged_at)}早于费用明细{latest.line_id}的发生时间"
+                f"{_shown(latest.occurred_at)}，请核对出院时间",
+                field="discharged_at",
+                code="DISCHARGE_BEFORE_FEES",
+            )
+
     def _against_clock(self, moment: datetime, now: datetime, field: str, label: str) -> None:
         if moment > now + self.clock_skew:
             raise TimeOutOfWindow(

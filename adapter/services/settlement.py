@@ -91,6 +91,7 @@ class Settlements:
     def _bill(self, uow: UnitOfWork, encounter: Encounter, discharged_at: datetime) -> Bill:
         ctx = self._ctx
         fees = price_encounter(ctx, uow, encounter.id)
+        ctx.policy.times.check_fees_before(discharged_at, [s.line for s in fees.stored])
         refuse_unmapped(fees)
         if not fees.bill.lines and not fees.bill.excluded:
             raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")

@@ -112,3 +112,13 @@ def test_every_list_in_a_request_is_bounded(api: Api) -> None:
     _refused(settle, "INVALID_TOO_LONG", "discharge_diagnoses")
     long_part = _admit(api, visit="ZY9", injury_parts=["左" * 65])
     _refused(long_part, "INVALID_STRING_TOO_LONG", "injury_parts.0")
+
+
+def test_n33_a_discharge_before_the_last_recorded_fee_is_not_settled(api: Api, db: Engine) -> None:
+    encounter_id = _admitted(api)
+    late = _line("L1", "XN02BEB001", "18.25", occurred_at=_iso(-1, 10))
+    assert api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [late]}).is_success
+    early = _settle(api, encounter_id, discharged_at=_iso(-2, 10))
+    error = _refused(early, "DISCHARGE_BEFORE_FEES", "discharged_at")
+    assert "L1" in error["message"]
+    assert _count(db, "settlement") == 0

@@ -158,3 +158,12 @@ def test_the_admission_day_is_counted_where_the_institution_is() -> None:
     admitted_utc = datetime(2026, 11, 1, 1, tzinfo=ZoneInfo("UTC"))
     WINDOW.check_fees([_fee("L1", datetime(2026, 11, 1, tzinfo=ZONE))], _stay(admitted_utc),
                       NOW, zone=ZONE)  # fmt: skip
+
+
+def test_n33_a_discharge_before_a_recorded_fee_is_refused_at_settlement() -> None:
+    fees = [_fee("L1", NOW - timedelta(days=2)), _fee("L2", NOW - timedelta(hours=1))]
+    WINDOW.check_fees_before(NOW - timedelta(hours=1) - timedelta(minutes=5), fees)
+    with pytest.raises(TimeOutOfWindow) as refused:
+        WINDOW.check_fees_before(NOW - timedelta(hours=2), fees)
+    assert (refused.value.code, refused.value.field) == ("DISCHARGE_BEFORE_FEES", "discharged_at")
+    assert "L2" in refused.value.message
