@@ -57,7 +57,7 @@ def test_admitted_inside_validity_settles_after_the_filing_expired(
     _seed(sim, "P901", "CARD901", begndate=d(-100), enddate=d(-1), filed_on=d(-101))
     encounter_id = _admit(services, "P901", "CARD901", local(-10))
     services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
-    settled = services.settlements.settle(SettleRequest(encounter_id, local(0, 8)), actor="b")
+    settled = services.settlements.settle(SettleRequest(encounter_id, local(0, 0)), actor="b")
     assert [w.code for w in settled.warnings] == ["EL_ADMITTED_INSIDE_VALIDITY"]
     assert settled.settlement.breakdown.fund_pay == Decimal("18.25")
 
@@ -72,7 +72,7 @@ def test_eligibility_lost_during_the_stay_refuses_discharge_settlement(
     encounter_id = _admit(services, "P902", "CARD902", local(-10))
     services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
     with pytest.raises(EligibilityRefused) as refused:
-        services.settlements.settle(SettleRequest(encounter_id, local(0, 8)), actor="b")
+        services.settlements.settle(SettleRequest(encounter_id, local(0, 0)), actor="b")
     assert [r.code for r in refused.value.reasons] == ["EL_NOT_TERMINATED"]
     assert [j["kind"] for j in jobs(db)] == ["WI2401"]
 
