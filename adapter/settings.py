@@ -159,6 +159,10 @@ class PolicySettings(BaseModel):
     # upstream unreachable this long before a stay may go to manual reimbursement for it
     manual_claim_wait_minutes: int = Field(default=30, ge=0)
     fee_batch_size: int = Field(default=100, ge=1, le=1000)
+    # admission and discharge times may lie this far in the future (the HIS's clock vs ours)
+    clock_skew_minutes: int = Field(default=5, ge=0, le=60)
+    # ... and this far back: late registration after an outage or a weekend (N§33)
+    late_registration_days: int = Field(default=30, ge=1, le=366)
 
 
 class ScheduleSettings(BaseModel):

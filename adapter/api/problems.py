@@ -122,6 +122,10 @@ _VALIDATION_MESSAGES = {
 }
 
 
+# Validation errors raised by our own validators, whose message already says what is wrong.
+_OWN_MESSAGES = frozenset({"control_character"})
+
+
 def field_path(location: Sequence[Any]) -> str:
     """``("body", "lines", 2, "amount")`` → ``lines.2.amount``."""
     parts = [str(p) for p in location]
@@ -136,7 +140,11 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     for error in exc.errors():
         kind = error.get("type", "")
         message = _VALIDATION_MESSAGES.get(kind, "取值不正确")
-        path = field_path(error.get("loc", ()))
+        location = list(error.get("loc", ()))
+        if kind in _OWN_MESSAGES:  # the validator's own Chinese words; ``item``: which item
+            message = str(error.get("msg", message))
+            location += [v for k, v in (error.get("ctx") or {}).items() if k == "item"]
+        path = field_path(location)
         items.append(
             error_item(f"INVALID_{kind.upper() or 'VALUE'}", f"{path or '请求体'}：{message}", path)
         )

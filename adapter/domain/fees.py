@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.errors import PricingError
 
 
 class FeeCategory(StrEnum):
@@ -71,3 +72,29 @@ class FeeLine:
     @property
     def is_reversal(self) -> bool:
         return self.quantity < 0
+
+
+# A line's amount may differ from quantity × unit price by less than one fen: the HIS rounds
+# the product to the fen, and a unit price may carry four decimals. Anything more is a typing
+# or interface error, and the fund would pay the stated amount (N§32: by the catalogue's
+# items and quantities), so the line is refused on every face (REST and HL7 alike).
+AMOUNT_TOLERANCE = Decimal("0.01")
+
+
+def amount_matches(quantity: Decimal, unit_price: Decimal, amount: Decimal) -> bool:
+    """``|amount| − |quantity| × unit price`` is under one fen (signs are checked apart:
+    a reversal carries a negative quantity and amount and a positive unit price)."""
+    return abs(abs(amount) - abs(quantity) * unit_price) < AMOUNT_TOLERANCE
+
+
+def check_amount(line: FeeLine, field: str = "amount") -> None:
+    """Raise :class:`PricingError` (naming ``field``) unless the line's amount matches."""
+    if not amount_matches(line.quantity, line.unit_price, line.amount):
+        error = PricingError(
+            f"费用明细{line.line_id}的金额{line.amount}与数量×单价"
+            f"（{line.quantity}×{line.unit_price}）不符（相差须小于0.01元）",
+            code="FEE_AMOUNT_MISMATCH",
+            article="N§32",
+        )
+        error.field = field  # type: ignore[attr-defined]  # problem+json names it
+        raise error

@@ -71,6 +71,7 @@ class Admissions:
             existing = self._find(uow, command.his_visit_id)
         if existing is not None:
             return Admitted(existing.encounter, replayed=True)
+        ctx.policy.times.check_admission(command.admitted_at, ctx.now())
         admitted_on = ctx.local_date(command.admitted_at)
         try:
             facts = self._identity.facts(command.card, context=command.his_visit_id)
@@ -256,6 +257,7 @@ class Admissions:
                     f"就诊状态为“{encounter.status.label}”，不能标记为待结算",
                     code="ENCOUNTER_NOT_SETTLEABLE",
                 )
+            self._ctx.policy.times.check_discharge(encounter, discharged_at, self._ctx.now())
             changes: dict[str, object] = {"discharged_at": discharged_at}
             if diagnoses:
                 changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from adapter.domain.institutions import DirectSettlementStatus, Institution
 from adapter.domain.ports import Clock, MsgidSource, Outbox
+from adapter.domain.stay_times import TimeWindow
 from adapter.domain.upstream import UpstreamGateway
 from adapter.store.uow import UnitOfWork
 
@@ -61,6 +62,7 @@ class Policy:
     rehab_plan_upload_within: timedelta = timedelta(hours=24)
     manual_claim_wait: timedelta = timedelta(minutes=30)
     fee_batch_size: int = 100
+    times: TimeWindow = field(default_factory=TimeWindow)  # admission/discharge/fee times
 
     def __post_init__(self) -> None:
         if self.fee_batch_size < 1:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from adapter.domain.catalogue import Catalogue
 from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
-from adapter.domain.fees import FeeLine
+from adapter.domain.fees import FeeLine, check_amount
 from adapter.domain.pricing import price_line
 from adapter.services.admission import require_aware
 from adapter.services.billing import treatment_catalogue
@@ -95,10 +95,12 @@ class Fees:
         ctx = self._ctx
         for index, line in enumerate(lines):
             require_aware(line.occurred_at, f"lines.{index}.occurred_at")
+            check_amount(line, f"lines.{index}.amount")  # one rule for REST and HL7
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             require_open(record.encounter)
+            ctx.policy.times.check_fees(lines, record.encounter, ctx.now(), zone=ctx.zone)
             stored = uow.fee_lines.list_stored(encounter_id)
             known = {s.line.line_id for s in stored}
             # The items this batch and the lines it may reverse name, read in one query.

@@ -92,6 +92,7 @@ class Settlements:
     def _bill(self, uow: UnitOfWork, encounter: Encounter, discharged_at: datetime) -> Bill:
         ctx = self._ctx
         fees = price_encounter(ctx, uow, encounter.id)
+        ctx.policy.times.check_fees_before(discharged_at, [s.line for s in fees.stored])
         refuse_unmapped(fees)
         if not fees.bill.lines and not fees.bill.excluded:
             raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")
@@ -135,6 +136,7 @@ class Settlements:
         with ctx.uow() as uow:
             encounter = uow.encounters.get(request.encounter_id).encounter
             _may_settle(encounter, request.discharged_at)
+            ctx.policy.times.check_discharge(encounter, request.discharged_at, ctx.now())
             check_gate(ctx, uow, encounter, request.rehab_override_reason)
             known = None if request.card is not None else self._known_person(uow, encounter)
         facts = self._facts(encounter, request.card, known)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from adapter.domain.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
 from adapter.domain.ports import MsgidSource
+from adapter.domain.stay_times import TimeWindow
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile, Policy
 from adapter.services.monthly import MonthlyServices
@@ -307,5 +308,9 @@ def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> 
             rehab_plan_upload_within=timedelta(hours=policy.rehab_plan_upload_within_hours),
             manual_claim_wait=timedelta(minutes=policy.manual_claim_wait_minutes),
             fee_batch_size=policy.fee_batch_size,
+            times=TimeWindow(
+                clock_skew=timedelta(minutes=policy.clock_skew_minutes),
+                late_registration=timedelta(days=policy.late_registration_days),
+            ),
         ),
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapter.domain.text import control_character
+from connectors.hl7.controls import control_error, control_location
 from connectors.hl7.errors import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
@@ -85,7 +87,15 @@ def checked(header: RawHeader, decoded: Decoded) -> Hl7Message:
     if decoded.error is not None:
         raise decoded.error
     assert decoded.message is not None
+    error = control_location(decoded.message)
+    if error is not None:
+        raise error
     return decoded.message
+
+
+def control_in_header(header: RawHeader) -> Hl7Error:
+    """The AR's error for the control character the header carried."""
+    return control_error(Location("MSH", 1, header.control_field), header.control_char)
 
 
 def visit_or_none(message: Hl7Message | None) -> str | None:
@@ -93,6 +103,9 @@ def visit_or_none(message: Hl7Message | None) -> str | None:
     if message is None:
         return None
     try:
-        return visit_number(message)
+        visit = visit_number(message)
     except Hl7Error:
         return None
+    # Only what the log's column can hold: a control character or an overlong number is
+    # refused when the message is processed (AR), and must not stop it being logged.
+    return visit if len(visit) <= 64 and control_character(visit) is None else None

@@ -18,8 +18,9 @@ the profile cannot classify refuses the message (AR at FT1-7).
 
 **Amounts.** FT1-10 missing means 1. At least one of FT1-11 (amount) and FT1-12 (unit price)
 is required; the other is derived. When both are sent, ``quantity × unit price`` must equal the
-amount to the fen. Amounts carry at most two decimals; a currency other than CNY (FT1-11.1.2)
-is refused. FT1-8 (description) stands in for a missing FT1-7.2 item name.
+amount to the fen (:func:`adapter.domain.fees.amount_matches`, the rule REST applies too).
+Amounts carry at most two decimals; a currency other than CNY (FT1-11.1.2) is refused.
+FT1-8 (description) stands in for a missing FT1-7.2 item name.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from __future__ import annotations
 from datetime import tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
-from adapter.domain.fees import FeeLine
+from adapter.domain.fees import FeeLine, amount_matches
+from adapter.domain.text import MAX_FEE_LINES
 from connectors.hl7.errors import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
@@ -52,6 +54,13 @@ def fee_lines(message: Hl7Message, profile: SiteProfile) -> tuple[FeeLine, ...]:
             Location("FT1"),
             hl7_code=SEGMENT_SEQUENCE_ERROR,
             code="HL7_SEGMENT_MISSING",
+        )
+    if len(segments) > MAX_FEE_LINES:
+        raise Hl7Error(
+            f"一条DFT^P03报文的费用明细（FT1段）超过{MAX_FEE_LINES}条，请分批发送",
+            segments[MAX_FEE_LINES].location(),
+            hl7_code=DATA_TYPE_ERROR,
+            code="HL7_TOO_MANY",
         )
     seen: set[str] = set()
     lines = []
@@ -181,7 +190,7 @@ def _money(segment: Segment) -> tuple[Decimal, Decimal, Decimal]:
         amount = (abs(quantity) * price).quantize(FEN, ROUND_HALF_UP).copy_sign(quantity)
     elif price is None:
         price = abs(amount / quantity).quantize(Decimal("0.0001"), ROUND_HALF_UP)
-    elif abs(abs(quantity) * price - abs(amount)) >= FEN:
+    elif not amount_matches(quantity, price, amount):
         raise Hl7Error(
             f"FT1-11金额{amount}与数量×单价（{quantity}×{price}）不符",
             segment.location(11),

@@ -30,6 +30,7 @@ CHARSETS: dict[str, str] = {
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 
 _SEGMENT_END = re.compile(rb"\r|\n")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 and DEL (adapter.domain.text): none in MSH
 
 
 class HeaderUnreadable(ValueError):
@@ -52,6 +53,11 @@ class RawHeader:
     processing_id: str  # MSH-11.1
     version: str  # MSH-12.1
     charset_label: str  # MSH-18, first repetition, as sent
+    # The first MSH field (its number) that carried a control character, 0 if none. Such a
+    # field is read without its control characters (MSH-10: not at all), so the message can
+    # still be logged and answered AR naming the field (:mod:`adapter.domain.text`).
+    control_field: int = 0
+    control_char: str = ""
 
     @property
     def sender(self) -> str:
@@ -86,13 +92,24 @@ def read_header(raw: bytes) -> RawHeader:
     if len(line) < 5:
         raise HeaderUnreadable("MSH segment is truncated")
     field_sep = line[3]
-    if field_sep.isalnum() or field_sep.isspace():
+    if field_sep.isalnum() or field_sep.isspace() or _CONTROL.match(field_sep):
         raise HeaderUnreadable("MSH-1 field separator is missing")
     fields = line.split(field_sep)
     # fields[0] = "MSH", fields[1] = MSH-2 (encoding characters); MSH-n is fields[n-1].
     encoding = fields[1] if len(fields) > 1 else ""
+    if _CONTROL.search(encoding[:4]):
+        raise HeaderUnreadable("MSH-2 encoding characters are control characters")
+    found = next(
+        ((index + 1, m.group()) for index, text in enumerate(fields) if index
+         for m in [_CONTROL.search(text)] if m),
+        (0, ""),
+    )  # fmt: skip
+    control_field, control_char = found
     component_sep = encoding[0] if encoding else "^"
     repetition_sep = encoding[1] if len(encoding) > 1 else "~"
+
+    def get_raw(number: int) -> str:
+        return fields[number - 1] if number - 1 < len(fields) else ""
 
     def get(number: int, component: int = 1) -> str:
         index = number - 1
@@ -100,7 +117,8 @@ def read_header(raw: bytes) -> RawHeader:
             return ""
         value = fields[index].split(repetition_sep)[0]
         parts = value.split(component_sep)
-        return parts[component - 1].strip() if component <= len(parts) else ""
+        part = parts[component - 1] if component <= len(parts) else ""
+        return _CONTROL.sub("", part).strip()
 
     return RawHeader(
         field_sep=field_sep,
@@ -111,8 +129,10 @@ def read_header(raw: bytes) -> RawHeader:
         receiving_facility=get(6),
         message_code=get(9, 1).upper(),
         trigger_event=get(9, 2).upper(),
-        control_id=get(10),
+        control_id="" if control_field == 10 or _CONTROL.search(get_raw(10)) else get(10),
         processing_id=get(11) or "P",
         version=get(12),
         charset_label=get(18),
+        control_field=control_field,
+        control_char=control_char,
     )

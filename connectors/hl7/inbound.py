@@ -12,6 +12,11 @@
    :class:`~adapter.domain.commands.EncounterCommands` (:mod:`connectors.hl7.processing`);
 4. store the outcome and the exact ACK bytes, committed, and only then return the ACK.
 
+A control character (C0 or DEL) anywhere in the MSH segment is answered at step 1 with an AR
+naming the field; when it is in MSH-10 the ACK's MSA-2 is left empty (the control id cannot
+be echoed), and the message is logged without a dedupe key. In any other segment it is
+refused at step 3 (:mod:`connectors.hl7.controls`). Every such frame gets an ACK.
+
 If the database fails at step 2 or 4, the exception propagates and the listener closes the
 connection without an ACK: the sender resends, and nothing was acknowledged that is not stored.
 One database failure is answered instead: a **full disk** (SQLite SQLITE_FULL, PostgreSQL
@@ -48,7 +53,7 @@ from adapter.domain.commands import EncounterCommands
 from adapter.domain.errors import is_storage_full
 from connectors.hl7 import message_log as log_
 from connectors.hl7.ack import AckIdentity
-from connectors.hl7.decode import Decoded, decode, visit_or_none
+from connectors.hl7.decode import Decoded, control_in_header, decode, visit_or_none
 from connectors.hl7.errors import (
     APPLICATION_INTERNAL_ERROR,
     SEGMENT_SEQUENCE_ERROR,
@@ -110,6 +115,9 @@ class Hl7Inbound:
                 "报文缺少MSH段", Location("MSH"), hl7_code=SEGMENT_SEQUENCE_ERROR, code="HL7_NO_MSH"
             )
             return self._reject_unkeyed(raw, peer, received_at, None, error)
+        if header.control_field:  # answered AR naming the field, without its control chars
+            error = control_in_header(header)
+            return self._reject_unkeyed(raw, peer, received_at, header, error)
         decoded = decode(raw, header)
         receipt = log_.Receipt(
             raw=raw,

@@ -34,7 +34,9 @@ from adapter.domain.commands import (
 )
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.people import CardData, CardKind, Gender
+from adapter.domain.text import MAX_DIAGNOSES, MAX_INJURY_PARTS
 from connectors.hl7.errors import (
+    DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
     TABLE_VALUE_NOT_FOUND,
     UNSUPPORTED_EVENT_CODE,
@@ -53,6 +55,7 @@ SUPPORTED_EVENTS = {
     "ADT": ("A01", "A03", "A08", "A11", "A13"),
     "DFT": ("P03",),
 }
+MAX_VISIT_NUMBER = 64  # as over REST (his_visit_id)
 _CARD_KINDS = {"P": CardKind.PHYSICAL, "E": CardKind.ECARD}
 _GENDERS = {"M": Gender.MALE, "F": Gender.FEMALE, "1": Gender.MALE, "2": Gender.FEMALE}
 
@@ -92,6 +95,13 @@ def visit_number(message: Hl7Message) -> str:
             pv1.location(19),
             hl7_code=REQUIRED_FIELD_MISSING,
             code="HL7_REQUIRED",
+        )
+    if len(value) > MAX_VISIT_NUMBER:
+        raise Hl7Error(
+            f"就诊号（PV1-19）超过{MAX_VISIT_NUMBER}个字符",
+            pv1.location(19),
+            hl7_code=DATA_TYPE_ERROR,
+            code="HL7_TOO_LONG",
         )
     return value
 
@@ -252,13 +262,18 @@ def _kind(zwi: Segment, pv1: Segment) -> EncounterKind:
 
 
 def _injury_parts(zwi: Segment) -> tuple[str, ...]:
-    parts = (zwi.unescape(part).strip() for part in zwi.repetitions(4))
+    repetitions = zwi.repetitions(4)
+    if len(repetitions) > MAX_INJURY_PARTS:
+        raise _too_many(f"受伤部位（ZWI-4）超过{MAX_INJURY_PARTS}项", zwi.location(4))
+    parts = (zwi.unescape(part).strip() for part in repetitions)
     return tuple(part for part in parts if part)
 
 
 def _diagnoses(message: Hl7Message) -> tuple[Diagnosis, ...]:
     found = []
     for dg1 in message.iter("DG1"):
+        if dg1.sequence > MAX_DIAGNOSES:
+            raise _too_many(f"诊断（DG1段）超过{MAX_DIAGNOSES}个", dg1.location())
         code = dg1.get(3, 1)
         if not code:
             raise Hl7Error(
@@ -269,6 +284,10 @@ def _diagnoses(message: Hl7Message) -> tuple[Diagnosis, ...]:
             )
         found.append(Diagnosis(code=code, name=dg1.get(3, 2) or dg1.get(4)))
     return tuple(found)
+
+
+def _too_many(message: str, location: Location) -> Hl7Error:
+    return Hl7Error(message, location, hl7_code=DATA_TYPE_ERROR, code="HL7_TOO_MANY")
 
 
 def _required(segment: Segment, number: int, label: str) -> str:

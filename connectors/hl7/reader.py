@@ -46,6 +46,11 @@ class Segment:
         self._seps = seps
         self.sequence = sequence
 
+    @property
+    def size(self) -> int:
+        """One more than the number of the last field sent."""
+        return len(self._fields)
+
     def location(self, field: int = 0, component: int = 0) -> Location:
         return _location(self.name, self.sequence, field, component)
 
@@ -111,6 +116,7 @@ class Hl7Message:
     """A decoded message split into segments (MSH first)."""
 
     def __init__(self, text: str) -> None:
+        self.text = text  # as decoded: searched once for control characters
         lines = [line for line in _SEGMENT_SPLIT.split(text) if line.strip()]
         if not lines or not lines[0].startswith("MSH") or len(lines[0]) < 8:
             raise Hl7Error(

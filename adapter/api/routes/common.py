@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from adapter.api.auth import require
 from adapter.domain.money import to_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import FILING_CHANNELS, Finding
+from adapter.domain.text import control_character, control_message
 from adapter.services.container import Services
 from adapter.store.tokens import Principal
 
@@ -48,9 +50,30 @@ QuantityIn = Annotated[Decimal, Field(max_digits=14, decimal_places=4, examples=
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error naming the field, not silently dropped."""
+    """Request bodies: unknown fields are an error naming the field, not silently dropped.
+
+    No text field carries a control character (:mod:`adapter.domain.text`); the fields a
+    model names in ``free_text`` may keep TAB, LF and CR.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    free_text: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        free = name in cls.free_text
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for index, text in enumerate(texts):
+            char = control_character(text, free_text=free) if isinstance(text, str) else None
+            if char is not None:
+                # ``item``: which list item (problems.py adds it to the field's path)
+                item = {"item": index} if isinstance(value, list) else {}
+                raise PydanticCustomError(
+                    "control_character", control_message("", char, free_text=free), item
+                )
+        return value
 
 
 def examples(*bodies: dict[str, Any]) -> ConfigDict:

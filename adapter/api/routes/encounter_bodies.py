@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from adapter.api.routes.common import CardIn, MoneyIn, QuantityIn, Strict, examples
 from adapter.api.routes.views import FeesOut
 from adapter.domain.commands import Diagnosis
 from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.text import MAX_DIAGNOSES, MAX_FEE_LINES, MAX_INJURY_PARTS, MAX_REHAB_ITEMS
+
+InjuryPart = Annotated[str, StringConstraints(max_length=64)]
 
 
 class DiagnosisIn(Strict):
     code: str = Field(min_length=1, max_length=32, examples=["S62.301"])
     name: str = Field("", max_length=200, examples=["左手第三掌骨骨折"])
+
+    free_text: ClassVar[frozenset[str]] = frozenset({"name"})
 
 
 class AdmitIn(Strict):
@@ -23,8 +28,8 @@ class AdmitIn(Strict):
     kind: Literal["medical", "rehab"]
     admitted_at: AwareDatetime
     department: str = Field("", max_length=100)
-    diagnoses: list[DiagnosisIn] = Field(default_factory=list)
-    injury_parts: list[str] = Field(default_factory=list)
+    diagnoses: list[DiagnosisIn] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
+    injury_parts: list[InjuryPart] = Field(default_factory=list, max_length=MAX_INJURY_PARTS)
 
     model_config = examples(
         {
@@ -71,7 +76,7 @@ class FeeLineIn(Strict):
 
 
 class FeesIn(Strict):
-    lines: list[FeeLineIn] = Field(min_length=1, max_length=5000)
+    lines: list[FeeLineIn] = Field(min_length=1, max_length=MAX_FEE_LINES)
 
     model_config = examples(
         {
@@ -115,9 +120,11 @@ class RehabItemIn(Strict):
 
 class RehabPlanIn(Strict):
     goals: str = Field(min_length=1, max_length=2000)
-    items: list[RehabItemIn] = Field(min_length=1)
+    items: list[RehabItemIn] = Field(min_length=1, max_length=MAX_REHAB_ITEMS)
     frequency: str = Field("", max_length=64)
     expected_days: int = Field(ge=1, le=3650)
+
+    free_text: ClassVar[frozenset[str]] = frozenset({"goals"})
 
     model_config = examples(
         {
@@ -136,10 +143,12 @@ class PresettleIn(Strict):
 class OverrideIn(Strict):
     reason: str = Field(min_length=2, max_length=500)
 
+    free_text: ClassVar[frozenset[str]] = frozenset({"reason"})
+
 
 class SettleIn(Strict):
     discharged_at: AwareDatetime
-    discharge_diagnoses: list[DiagnosisIn] = Field(default_factory=list)
+    discharge_diagnoses: list[DiagnosisIn] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
     card: CardIn | None = Field(None, description="the card shown again at discharge, if read")
     rehab_plan_override: OverrideIn | None = Field(
         None, description="billing supervisor: settle before the plan is acknowledged (N§33)"
@@ -155,6 +164,8 @@ class SettleIn(Strict):
 
 class CancelIn(Strict):
     reason: str = Field("", max_length=500)
+
+    free_text: ClassVar[frozenset[str]] = frozenset({"reason"})
 
 
 def diagnoses(items: list[DiagnosisIn]) -> tuple[Diagnosis, ...]:

@@ -5,10 +5,10 @@ and where to file when the filing is the problem (N§18, N§46, B§28, B§47).""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from adapter.api.routes.common import (
     CardIn,
@@ -22,6 +22,7 @@ from adapter.api.routes.common import (
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.filings import Filing
 from adapter.domain.people import mask_citizen_id
+from adapter.domain.text import MAX_DEVICE_CODES, MAX_INJURY_PARTS
 from adapter.domain.upstream import PersonRecord
 
 router = APIRouter(prefix="/api/v1", tags=["identity and eligibility"])
@@ -84,9 +85,15 @@ class EligibilityIn(Strict):
     card: CardIn
     kind: Literal["medical", "rehab", "device"]
     on: date = Field(description="the admission (or fitting) day")
-    injury_parts: list[str] = Field(default_factory=list, examples=[["左手"]])
-    approval_notice_no: str = Field("", description="device fitting: 配置费用核付通知单号")
-    device_codes: list[str] = Field(default_factory=list)
+    injury_parts: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_INJURY_PARTS, examples=[["左手"]]
+    )
+    approval_notice_no: str = Field(
+        "", max_length=64, description="device fitting: 配置费用核付通知单号"
+    )
+    device_codes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_DEVICE_CODES
+    )
 
     model_config = examples(
         {"card": CARD_EXAMPLE, "kind": "medical", "on": "2026-11-24", "injury_parts": ["左手"]}

@@ -5,7 +5,7 @@ directly afterwards (N§38, B§27)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
@@ -20,6 +20,8 @@ class ManualClaimIn(Strict):
     encounter_id: str = Field(min_length=1, max_length=64)
     reason: Literal["upstream_unavailable", "card_failure", "system_failure"]
     detail: str = Field("", max_length=1000)
+
+    free_text: ClassVar[frozenset[str]] = frozenset({"detail"})
 
     model_config = examples(
         {"encounter_id": "E0123456789ABCDEF01234567", "reason": "card_failure",

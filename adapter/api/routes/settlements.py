@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from fastapi import APIRouter
 from pydantic import Field
 
@@ -23,6 +25,8 @@ def get_settlement(settlement_id: str, services: ServicesDep, _: AnyRole) -> Set
 
 class RevokeIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
+
+    free_text: ClassVar[frozenset[str]] = frozenset({"reason"})
 
     model_config = examples({"reason": "费用明细录入有误，撤销后重新结算"})
 

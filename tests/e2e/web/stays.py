@@ -80,7 +80,7 @@ def settle_by_api(site: Site, encounter_id: str) -> dict[str, Any]:
         assert mapped.status_code == 200, mapped.text
     settled = httpx.post(
         f"{site.base}/api/v1/encounters/{encounter_id}/settle",
-        json={"discharged_at": at(0, 8)},
+        json={"discharged_at": at(0, 0)},
         headers=billing,
         timeout=30,
     )

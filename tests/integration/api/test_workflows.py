@@ -46,7 +46,7 @@ def _line(line_id: str, code: str, amount: str, quantity: str = "1", **extra: An
 
 
 def _settle(api: Api, encounter_id: str, role: str = "billing", **extra: Any) -> httpx.Response:
-    body = {"discharged_at": _iso(0, 8), **extra}
+    body = {"discharged_at": _iso(0, 0), **extra}
     return api.post(f"/api/v1/encounters/{encounter_id}/settle", role=role, json=body)
 
 

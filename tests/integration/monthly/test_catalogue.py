@@ -28,6 +28,7 @@ def _bed_stay(services: Services, clock: SetClock) -> Encounter:
     admitted = services.admissions.admit(
         Admit(card("P001"), "V-BED", EncounterKind.MEDICAL, at(date(2026, 1, 4), 8)), actor="c"
     ).encounter
+    clock.set(at(date(2026, 1, 7), 12))  # fees are sent as the days pass
     services.fees.record(
         admitted.id,
         [
@@ -167,6 +168,7 @@ def test_codes_that_no_longer_map_are_reported(
     encounter = services.admissions.admit(
         Admit(card("P001"), "V-U", EncounterKind.MEDICAL, at(date(2026, 1, 9), 8)), actor="c"
     ).encounter
+    clock.set(at(date(2026, 1, 10), 12))  # fees are sent as the days pass
     services.fees.record(
         encounter.id,
         [

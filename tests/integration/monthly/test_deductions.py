@@ -39,7 +39,11 @@ def test_deductions_appear_against_their_settlements_with_reasons_and_totals(
         "P001", "V-1", day, date(2026, 1, 5), [fee("L1", DRUG, "73.00", day, quantity="2")]
     )
     second = desk.stay(
-        "P001", "V-2", date(2026, 1, 6), date(2026, 1, 8), [fee("L1", DRUG, "36.50", day)]
+        "P001",
+        "V-2",
+        date(2026, 1, 6),
+        date(2026, 1, 8),
+        [fee("L1", DRUG, "36.50", date(2026, 1, 7))],
     )
     seed(
         sim.url,

@@ -209,6 +209,7 @@ def settle_across_midnight(services: Services, clock: SetClock, visit_id: str) -
         ),
         actor="住院处-01",
     ).encounter
+    clock.set(at(d(29), 12))  # fees are sent as the days pass
     services.fees.record(admitted.id, [fee("M1", DRUG, "36.50", d(29))], actor="his")
     clock.set(at(d(1, 2), 0, 20))
     return services.settlements.settle(

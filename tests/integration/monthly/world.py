@@ -99,6 +99,7 @@ class Desk:
             department="骨科",
         )
         encounter = self.services.admissions.admit(command, actor="住院处-01").encounter
+        self.clock.set(at(discharged, 10))  # the HIS sends the stay's fees by its end
         self.services.fees.record(encounter.id, fees, actor="his")
         return self.settle(encounter.id, discharged)
 

@@ -36,14 +36,14 @@ def test_a_stay_driven_by_hl7_messages_resends_included(services: Services, db: 
     assert resent.replayed and resent.ignored_line_ids == ("1", "2")
     services.fees.map_line(admitted.encounter_id, "2", None, actor="billing")
 
-    ready = commands.discharge(Discharge("HIS-1", local(0, 8), settle_now=False), actor="his")
+    ready = commands.discharge(Discharge("HIS-1", local(0, 0), settle_now=False), actor="his")
     view = services.encounter(admitted.encounter_id)
     assert ready.status == "admitted" and view.ready_to_settle
     assert view.encounter.department == "手外科"
 
-    settled = commands.discharge(Discharge("HIS-1", local(0, 8)), actor="his")
+    settled = commands.discharge(Discharge("HIS-1", local(0, 0)), actor="his")
     assert settled.status == "settled" and settled.slip_no
-    again = commands.discharge(Discharge("HIS-1", local(0, 8)), actor="his")
+    again = commands.discharge(Discharge("HIS-1", local(0, 0)), actor="his")
     assert again.replayed and again.settlement_id == settled.settlement_id
 
     revoked = commands.cancel_discharge(CancelDischarge("HIS-1", "出院取消"), actor="his")

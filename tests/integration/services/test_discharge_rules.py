@@ -19,7 +19,7 @@ from adapter.services.settlement import SettleRequest
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import INSTITUTION, TODAY, ZONE, admit, fee, local
-from tests.integration.services.support import jobs, load_catalogue
+from tests.integration.services.support import MovableClock, jobs, load_catalogue
 
 
 def _seed(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) -> None:
@@ -57,7 +57,7 @@ def test_admitted_inside_validity_settles_after_the_filing_expired(
     _seed(sim, "P901", "CARD901", begndate=d(-100), enddate=d(-1), filed_on=d(-101))
     encounter_id = _admit(services, "P901", "CARD901", local(-10))
     services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
-    settled = services.settlements.settle(SettleRequest(encounter_id, local(0, 8)), actor="b")
+    settled = services.settlements.settle(SettleRequest(encounter_id, local(0, 0)), actor="b")
     assert [w.code for w in settled.warnings] == ["EL_ADMITTED_INSIDE_VALIDITY"]
     assert settled.settlement.breakdown.fund_pay == Decimal("18.25")
 
@@ -72,13 +72,17 @@ def test_eligibility_lost_during_the_stay_refuses_discharge_settlement(
     encounter_id = _admit(services, "P902", "CARD902", local(-10))
     services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
     with pytest.raises(EligibilityRefused) as refused:
-        services.settlements.settle(SettleRequest(encounter_id, local(0, 8)), actor="b")
+        services.settlements.settle(SettleRequest(encounter_id, local(0, 0)), actor="b")
     assert [r.code for r in refused.value.reasons] == ["EL_NOT_TERMINATED"]
     assert [j["kind"] for j in jobs(db)] == ["WI2401"]
 
 
 def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
-    services: Services, sim: SimulatorServer, client: ReferenceClient, db: Engine
+    services: Services,
+    sim: SimulatorServer,
+    client: ReferenceClient,
+    db: Engine,
+    clock: MovableClock,
 ) -> None:
     year = TODAY.year - 1
     _seed(
@@ -94,6 +98,9 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     def at(day: date, hour: int) -> datetime:
         return datetime.combine(day, time(hour), tzinfo=ZONE)
 
+    # The stay happened then: the clock says it is the day after the discharge, since an
+    # admission or discharge more than 30 days back is refused (late-registration window).
+    clock.advance(at(date(year + 1, 1, 6), 11) - clock.now())
     encounter_id = _admit(services, "P903", "CARD903", at(date(year, 12, 28), 9))
     december = fee("L1", "XN02BEB001", "36.50", quantity="2")
     january = fee("L2", "XN02BEB001", "18.25")
@@ -106,8 +113,8 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     settled = services.settlements.settle(SettleRequest(encounter_id, discharged), actor="b")
     settlement = settled.settlement
     assert settlement.bill.crosses_year and settlement.bill.discharged_on == discharged.date()
-    # Settled now, months after the discharge: the settlement's own day, month and slip
-    # number follow its settlement time (N§35), the bill's date the discharge.
+    # Settled the day after the discharge: the settlement's own day, month and slip number
+    # follow its settlement time (N§35), the bill's date the discharge.
     day = settlement.settled_on(ZONE)
     assert day == settlement.settled_at.astimezone(ZONE).date() != discharged.date()
     assert settlement.month_in(ZONE) == f"{day:%Y-%m}"

@@ -162,9 +162,9 @@ def test_settlement_is_refused_while_a_line_is_unmapped(
 ) -> None:
     services.fees.record(stay.id, [fee("L1", "HIS-CEF", "42.00")], actor="his")
     with pytest.raises(DomainError) as refused:
-        services.settlements.settle(SettleRequest(stay.id, local(0, 8)), actor="billing01")
+        services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="billing01")
     assert refused.value.code == "FEES_UNMAPPED" and "L1" in refused.value.message
-    presettle = services.settlements.presettle(stay.id, local(0, 8))
+    presettle = services.settlements.presettle(stay.id, local(0, 0))
     assert presettle.unmapped == ("L1",)
 
 

@@ -52,7 +52,7 @@ def test_a_card_failure_claim_lists_the_fees_and_blocks_direct_settlement_for_go
     assert services.manual_claims.get(claim.id) == claim
     assert services.encounter(stay.id).encounter.status is EncounterStatus.MANUAL_CLAIM
     with pytest.raises(InvalidTransition) as blocked:
-        services.settlements.settle(SettleRequest(stay.id, local(0, 8)), actor="b")
+        services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
     assert blocked.value.article == "N§38, B§27" and "手工报销" in blocked.value.message
     with pytest.raises(InvalidTransition):
         services.fees.record(stay.id, [fee("L9", "XA11DBM001", "9.90")], actor="his")

@@ -45,7 +45,7 @@ def rehab_stay(services: Services) -> Encounter:
 
 def _settle(services: Services, encounter: Encounter, override: str = "") -> Settled:
     return services.settlements.settle(
-        SettleRequest(encounter.id, local(0, 8), rehab_override_reason=override), actor="sup01"
+        SettleRequest(encounter.id, local(0, 0), rehab_override_reason=override), actor="sup01"
     )
 
 

@@ -50,7 +50,7 @@ def _stay(services: Services, visit: str = "V-1") -> Encounter:
 def _settle(services: Services, encounter: Encounter, override: str = "") -> Settled:
     request = SettleRequest(
         encounter.id,
-        local(0, 8),
+        local(0, 0),
         (Diagnosis("S62.301", "左手第三掌骨骨折"),),
         rehab_override_reason=override,
     )
@@ -67,7 +67,7 @@ def test_a_medical_stay_settles_with_exact_money_a_slip_and_its_upload_due_in_30
 ) -> None:
     stay = _stay(services)
     settled = services.settlements.settle(
-        SettleRequest(stay.id, local(0, 8), (Diagnosis("S62.301", "左手第三掌骨骨折"),)),
+        SettleRequest(stay.id, local(0, 0), (Diagnosis("S62.301", "左手第三掌骨骨折"),)),
         actor="billing01",
     )
     settlement = settled.settlement
@@ -115,7 +115,7 @@ def test_fee_details_go_in_numbered_batches_of_100(services: Services, db: Engin
     encounter = services.admissions.admit(admit("P001", "V-1"), actor="c").encounter
     lines = [fee(f"L{n:03d}", "XA11DBM001", "9.90") for n in range(1, 151)]
     services.fees.record(encounter.id, lines, actor="his")
-    services.settlements.settle(SettleRequest(encounter.id, local(0, 8)), actor="b")
+    services.settlements.settle(SettleRequest(encounter.id, local(0, 0)), actor="b")
     body = jobs(db, kind="WI2301")[0]["payload"]["input"]
     assert body["feedetail_batch_size"] == 100 and body["feedetail_batch_cnt"] == 2
     batches = [d["batch_no"] for d in body["feedetail"]]
@@ -126,7 +126,7 @@ def test_fee_details_go_in_numbered_batches_of_100(services: Services, db: Engin
 def test_presettle_writes_nothing(services: Services, db: Engine) -> None:
     stay = _stay(services)
     before = jobs(db)
-    preview = services.settlements.presettle(stay.id, local(0, 8))
+    preview = services.settlements.presettle(stay.id, local(0, 0))
     assert preview.bill.breakdown.total == D("252.59")
     assert jobs(db) == before and _settlement_count(db) == 0
     assert services.encounter(stay.id).encounter.status is EncounterStatus.ADMITTED

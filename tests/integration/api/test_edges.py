@@ -1,0 +1,124 @@
+"""What probing the REST face by hand found (issue 14): a fee amount the fund paid unchecked,
+times without bounds, lists without end — each refused with a 422 naming the field, and
+nothing written, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from adapter.domain.text import MAX_DIAGNOSES, MAX_FEE_LINES, MAX_INJURY_PARTS, MAX_REHAB_ITEMS
+from tests.integration.api.conftest import Api
+from tests.integration.api.test_workflows import _admit, _iso, _line, _settle
+from tests.integration.services.helpers import local
+
+
+def _count(db: Engine, table: str) -> int:
+    with db.connect() as connection:
+        return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def _refused(response: httpx.Response, code: str, field: str) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    found = [e for e in errors if e["code"] == code and e["field"] == field]
+    assert found, errors
+    return dict(found[0])
+
+
+def _admitted(api: Api) -> str:
+    admitted = _admit(api)
+    assert admitted.status_code == 201, admitted.text
+    return str(admitted.json()["id"])
+
+
+def test_n32_a_fee_amount_that_is_not_quantity_times_price_is_refused(api: Api, db: Engine) -> None:
+    encounter_id = _admitted(api)
+    # the issue's line: one box at 0.01 stated as 999,999.00 — the fund paid the stated amount
+    forged = _line("L1", "XN02BEB001", "999999.00") | {"unit_price": "0.01"}
+    fair = _line("L0", "XN02BEB001", "18.25")
+    response = api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [fair, forged]})
+    error = _refused(response, "FEE_AMOUNT_MISMATCH", "lines.1.amount")
+    assert "999999.00" in error["message"] and error["article"] == "N§32"
+    assert _count(db, "fee_line") == 0  # the batch is all or nothing
+    # within a fen (a four-decimal unit price rounded to the fen) is the same amount
+    rounded = _line("L2", "XN02BEB001", "1.00", "3") | {"unit_price": "0.3333"}
+    ok = api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [rounded]})
+    assert ok.status_code == 200, ok.text
+
+
+def test_n33_admission_times_in_the_future_or_too_far_back_are_refused(
+    api: Api, db: Engine
+) -> None:
+    future = _admit(api, admitted_at="9999-12-31T00:00:00+08:00")
+    _refused(future, "TIME_IN_FUTURE", "admitted_at")
+    ahead = _admit(api, admitted_at=(local(0, 0) + timedelta(days=2)).isoformat())
+    _refused(ahead, "TIME_IN_FUTURE", "admitted_at")
+    old = _admit(api, admitted_at=_iso(-31))
+    _refused(old, "TIME_TOO_FAR_BACK", "admitted_at")
+    assert _count(db, "encounter") == 0
+    assert _admit(api, admitted_at=_iso(-29)).status_code == 201  # late registration
+
+
+def test_n33_a_discharge_at_9999_or_400_days_ahead_is_not_settled(api: Api, db: Engine) -> None:
+    encounter_id = _admitted(api)
+    fees = {"lines": [_line("L1", "XN02BEB001", "18.25")]}
+    assert api.post(f"/api/v1/encounters/{encounter_id}/fees", json=fees).status_code == 200
+    for when in ("9999-12-31T10:00:00+08:00", (local(400)).isoformat()):
+        response = _settle(api, encounter_id, discharged_at=when)
+        _refused(response, "TIME_IN_FUTURE", "discharged_at")
+    before = _settle(api, encounter_id, discharged_at=_iso(-6))
+    assert before.status_code in (400, 422)  # settle's own check (400) comes first
+    assert before.json()["errors"][0]["field"] == "discharged_at"
+    assert _count(db, "settlement") == 0
+    assert _settle(api, encounter_id).status_code == 201
+
+
+def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(api: Api, db: Engine) -> None:
+    encounter_id = _admitted(api)  # admitted five days ago at 09:00
+    url = f"/api/v1/encounters/{encounter_id}/fees"
+    early = _line("L1", "XN02BEB001", "18.25", occurred_at=_iso(-6, 23))
+    _refused(api.post(url, json={"lines": [early]}), "FEE_OUTSIDE_STAY", "lines.0.occurred_at")
+    ahead = _line("L2", "XN02BEB001", "18.25", occurred_at=_iso(1, 10))
+    _refused(api.post(url, json={"lines": [ahead]}), "FEE_OUTSIDE_STAY", "lines.0.occurred_at")
+    assert _count(db, "fee_line") == 0
+    # the admission day from midnight (HIS fee lines dated by day) up to now are in
+    day_only = _line("L3", "XN02BEB001", "18.25", occurred_at=local(-5, 0).isoformat())
+    assert api.post(url, json={"lines": [day_only]}).status_code == 200
+
+
+def test_every_list_in_a_request_is_bounded(api: Api) -> None:
+    parts = _admit(api, injury_parts=["左手"] * (MAX_INJURY_PARTS + 1))
+    _refused(parts, "INVALID_TOO_LONG", "injury_parts")
+    diagnosis = {"code": "S62.301", "name": "左手第三掌骨骨折"}
+    many = _admit(api, diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
+    _refused(many, "INVALID_TOO_LONG", "diagnoses")
+    encounter_id = _admitted(api)
+    lines = [_line(f"L{i}", "XN02BEB001", "18.25") for i in range(MAX_FEE_LINES + 1)]
+    fees = api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": lines})
+    _refused(fees, "INVALID_TOO_LONG", "lines")
+    item = {"item_code": "340200001", "item_name": "运动疗法"}
+    plan = {"goals": "恢复肌力", "items": [item] * (MAX_REHAB_ITEMS + 1), "expected_days": 30}
+    _refused(
+        api.put(f"/api/v1/encounters/{encounter_id}/rehab-plan", json=plan),
+        "INVALID_TOO_LONG",
+        "items",
+    )
+    settle = _settle(api, encounter_id, discharge_diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
+    _refused(settle, "INVALID_TOO_LONG", "discharge_diagnoses")
+    long_part = _admit(api, visit="ZY9", injury_parts=["左" * 65])
+    _refused(long_part, "INVALID_STRING_TOO_LONG", "injury_parts.0")
+
+
+def test_n33_a_discharge_before_the_last_recorded_fee_is_not_settled(api: Api, db: Engine) -> None:
+    encounter_id = _admitted(api)
+    late = _line("L1", "XN02BEB001", "18.25", occurred_at=_iso(-1, 10))
+    assert api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [late]}).is_success
+    early = _settle(api, encounter_id, discharged_at=_iso(-2, 10))
+    error = _refused(early, "DISCHARGE_BEFORE_FEES", "discharged_at")
+    assert "L1" in error["message"]
+    assert _count(db, "settlement") == 0

@@ -1,0 +1,108 @@
+"""The issue-14 edges over HL7, against the real use cases (simulator over HTTP, real queue,
+the MLLP listener on a real socket), on SQLite and PostgreSQL: the same rules as REST.
+
+* a fee amount that is not quantity × unit price: AR (HL7_AMOUNT_MISMATCH, the domain's rule);
+* an admission or discharge time in the future or too far back, a fee outside the stay: AE
+  naming the rule (TIME_IN_FUTURE, TIME_TOO_FAR_BACK, FEE_OUTSIDE_STAY), nothing written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+
+from adapter.services.commands import ServiceCommands
+from adapter.services.container import Services
+from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, create_tables
+from connectors.hl7 import load_site_profile as load_profile
+from connectors.hl7.reader import Hl7Message
+from tests.integration.services.fixtures import *  # noqa: F403 - the use cases' fixtures
+from tests.support.mllp import exchange
+from tests.unit.hl7 import messages as m
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HL7_PROFILE = load_profile(Path(__file__).parents[3] / "config" / "hl7_site.toml")
+
+
+def ts(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
+
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def port(db: Engine, services: Services) -> Iterator[int]:
+    create_tables(db)
+    config = ListenerConfig(host="127.0.0.1", port=0)
+    thread = ListenerThread(build_listener(db, ServiceCommands(services), HL7_PROFILE, config))
+    yield thread.start()
+    thread.stop()
+
+
+def _admit(control_id: str, visit: str, admitted: str) -> bytes:
+    return m.message(
+        m.msh("A01", control_id),
+        "EVN|A01|" + ts(NOW),
+        m.pid(name="王建国", citizen_id="310102197803141310"),
+        m.pv1(visit, admitted=admitted),
+        m.dg1("S62.301", "左手第三掌骨骨折"),
+        m.zwi(card_no="310100A0001", parts="左手"),
+    ).encode()
+
+
+def _fees(control_id: str, visit: str, *lines: str) -> bytes:
+    return m.message(m.msh("P03", control_id), "EVN|P03|" + ts(NOW), m.pid(),
+                     m.pv1(visit), *lines).encode()  # fmt: skip
+
+
+def _discharge(control_id: str, visit: str, discharged: str) -> bytes:
+    return m.adt("A03", control_id, visit, discharged=discharged).encode()
+
+
+def _answer(port: int, message: bytes) -> tuple[str, str]:
+    """(MSA-1, ERR-3.1 or ERR-5) of the ACK."""
+    ack = Hl7Message(exchange(port, message))
+    err = ack.first("ERR")
+    code = (err.get(5) or err.get(3)) if err else ""
+    return ack.require("MSA").get(1), code
+
+
+def _count(db: Engine, table: str) -> int:
+    with db.connect() as connection:
+        return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def test_n33_admission_times_out_of_window_are_refused_over_hl7(port: int, db: Engine) -> None:
+    assert _answer(port, _admit("T1", "V1", "99991231000000")) == ("AE", "TIME_IN_FUTURE")
+    ahead = ts(NOW + timedelta(days=2))
+    assert _answer(port, _admit("T2", "V1", ahead)) == ("AE", "TIME_IN_FUTURE")
+    old = ts(NOW - timedelta(days=31))
+    assert _answer(port, _admit("T3", "V1", old)) == ("AE", "TIME_TOO_FAR_BACK")
+    assert _count(db, "encounter") == 0
+    assert _answer(port, _admit("T4", "V1", ts(NOW - timedelta(days=2))))[0] == "AA"
+
+
+def test_n32_n33_fees_and_discharge_over_hl7_meet_the_rest_rules(port: int, db: Engine) -> None:
+    admitted = NOW - timedelta(days=2)
+    assert _answer(port, _admit("F1", "V2", ts(admitted)))[0] == "AA"
+    forged = m.ft1("L1", code="XN02BEB001", quantity="1", price="0.01", amount="999999.00",
+                   when=ts(admitted + timedelta(hours=2)))  # fmt: skip
+    assert _answer(port, _fees("F2", "V2", forged)) == ("AR", "HL7_AMOUNT_MISMATCH")
+    early = m.ft1("L1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
+                  when=ts(admitted - timedelta(days=3)))  # fmt: skip
+    assert _answer(port, _fees("F3", "V2", early)) == ("AE", "FEE_OUTSIDE_STAY")
+    assert _count(db, "fee_line") == 0
+    fair = m.ft1("L1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
+                 when=ts(admitted + timedelta(hours=2)))  # fmt: skip
+    assert _answer(port, _fees("F4", "V2", fair))[0] == "AA"
+    for control_id, when in (("F5", "99991231100000"), ("F6", ts(NOW + timedelta(days=400)))):
+        assert _answer(port, _discharge(control_id, "V2", when)) == ("AE", "TIME_IN_FUTURE")
+    assert _count(db, "settlement") == 0
+    assert _answer(port, _discharge("F7", "V2", ts(NOW - timedelta(minutes=1))))[0] == "AA"
+    assert _count(db, "settlement") == 1
