@@ -250,11 +250,11 @@ def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
         what = "已变更" if filing.status is FilingStatus.CHANGED else "已取消"
         if ended is not None:
             what = f"于{ended}{what[1:]}"
-        successor = f"变更后的备案{filing.successor_no}" if filing.successor_no else "重新办理的备案"
+        successor = (
+            f"变更后的备案{filing.successor_no}" if filing.successor_no else "重新办理的备案"
+        )
         return [
-            CHANGED_DURING_STAY.warned(
-                filing_no=filing.filing_no, what=what, successor=successor
-            )
+            CHANGED_DURING_STAY.warned(filing_no=filing.filing_no, what=what, successor=successor)
         ]
     if filing.status is FilingStatus.CHANGED:
         return [
@@ -352,9 +352,7 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
     admitted_with = [
         f
         for f in request.filings
-        if f.psn_no == request.person.psn_no
-        and f.purpose is purpose
-        and _admitted_on(request, f)
+        if f.psn_no == request.person.psn_no and f.purpose is purpose and _admitted_on(request, f)
     ]
     if admitted_with:
         # N§13: at discharge the filing the stay was admitted on decides, not a successor

@@ -38,6 +38,38 @@ from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
 
+OPEN_STAY_ARTICLE = "B§28, N§33"
+
+
+class OpenStayExists(Conflict):
+    """The worker already has an open stay of this kind here (admitted, or its settlement
+    revoked): one admission registration per stay (B§28, N§33). ``open_stay`` is that stay,
+    so the desk can continue it or cancel it instead of admitting twice."""
+
+    code = store_errors.OPEN_STAY_EXISTS
+
+    def __init__(self, open_stay: Encounter, zone_time: str):
+        self.open_stay = open_stay
+        super().__init__(
+            f"该工伤职工在本机构已有未结束的{open_stay.kind.label}（就诊编号{open_stay.id}，"
+            f"HIS住院号{open_stay.his_visit_id}，{zone_time}入院，状态“{open_stay.status.label}”），"
+            "不能重复办理入院登记；请继续该次住院，或先取消该入院登记后再登记",
+            article=OPEN_STAY_ARTICLE,
+        )
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        stay = self.open_stay
+        return {
+            "open_stay": {
+                "id": stay.id,
+                "his_visit_id": stay.his_visit_id,
+                "kind": stay.kind.value,
+                "status": stay.status.value,
+                "admitted_at": stay.admitted_at.isoformat(),
+            }
+        }
+
 
 @dataclass(frozen=True)
 class Admitted:
@@ -59,6 +91,18 @@ class Admissions:
 
     def _find(self, uow: UnitOfWork, his_visit_id: str) -> EncounterRecord | None:
         return uow.encounters.find_by_visit(self._ctx.institution.code, his_visit_id)
+
+    def open_stay(self, psn_no: str, kind: EncounterKind) -> Encounter | None:
+        """The worker's open stay of ``kind`` here, if any (admitted, or settlement revoked)."""
+        with self._ctx.uow() as uow:
+            record = uow.encounters.open_stay(self._ctx.institution.code, psn_no, kind.value)
+        return record.encounter if record else None
+
+    def _refuse_open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> None:
+        record = uow.encounters.open_stay(self._ctx.institution.code, psn_no, kind.value)
+        if record is not None:
+            stay = record.encounter
+            raise OpenStayExists(stay, self._ctx.wall_time(stay.admitted_at))
 
     def admit(self, command: Admit, *, actor: str) -> Admitted:
         ctx = self._ctx
@@ -89,6 +133,8 @@ class Admissions:
             self._audit_refusal(command, decision.reasons, actor, facts=facts)
             raise EligibilityRefused(decision.reasons)
         person, filing = facts.person, decision.filing
+        with ctx.uow() as uow:
+            self._refuse_open_stay(uow, person.psn_no, command.kind)
         encounter = Encounter(
             id=ids.encounter_id(),
             kind=command.kind,
@@ -106,9 +152,13 @@ class Admissions:
             raced = self._find(uow, command.his_visit_id)
             if raced is not None:
                 return Admitted(raced.encounter, replayed=True)
+            self._refuse_open_stay(uow, person.psn_no, command.kind)
             try:
                 uow.encounters.add(encounter)
             except Conflict as exc:
+                if exc.code == store_errors.OPEN_STAY_EXISTS:
+                    # Another admission of this worker won the race (the store's index).
+                    self._refuse_open_stay(uow, person.psn_no, command.kind)
                 if exc.code != store_errors.ENCOUNTER_DUPLICATE:
                     raise
                 # Another clerk (or HIS retry) registered the same visit a moment ago.

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from adapter.domain.encounters import EncounterKind, EncounterStatus
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidMessage, NotFound, UpstreamUnavailable
 from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
@@ -30,7 +30,7 @@ from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
 from adapter.services.identity import Identity
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import manual_claim, service_upload
+from adapter.services.tables import manual_claim, service_upload, settle_wait
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
 from adapter.store.uow import UnitOfWork
@@ -41,6 +41,55 @@ NOTE = (
     "本机构不再对该次就诊办理直接结算，杜绝重复报销（N§38、B§16）。"
     "住院伙食补助费、转诊交通食宿费由参保地按规定报销（B§15、B§30）。"
 )
+
+
+REVOCATION_ARTICLE = "N§38, B§27"
+
+
+class RevocationNotAcknowledged(DomainError):
+    """A manual claim after a revocation that upstream has not acknowledged (WI2305 not
+    delivered): the direct settlement may still stand upstream, so the stay would be
+    reimbursed twice (N§38 "杜绝重复报销", B§27)."""
+
+    article = REVOCATION_ARTICLE
+
+    def __init__(
+        self, *, dead: bool, job_id: int, msgid: str, upstream_reason: str, insured_admdvs: str
+    ):
+        self.revocation = {
+            "job_id": job_id,
+            "msgid": msgid,
+            "status": "dead" if dead else "pending",
+            "upstream_reason": upstream_reason,
+            "queue_page": "/web/monitor",
+            "contact": f"参保地（{insured_admdvs}）经办机构",
+        }
+        if dead and upstream_reason:
+            message = (
+                f"撤销结算（WI2305，上传任务{job_id}）被上级系统拒绝：{upstream_reason}。"
+                "上级系统仍可能保留该次直接结算，不能转手工报销（N§38 杜绝重复报销、B§27）；"
+                f"请联系参保地（{insured_admdvs}）经办机构核实处理，撤销确认后再转手工报销"
+            )
+            code = "MANUAL_CLAIM_REVOCATION_REFUSED"
+        elif dead:
+            message = (
+                f"撤销结算（WI2305，上传任务{job_id}）未能送达上级系统。上级系统仍可能保留该次"
+                "直接结算，不能转手工报销（N§38 杜绝重复报销、B§27）；请信息科在上传队列页面"
+                "重发该撤销，上级系统确认后再转手工报销"
+            )
+            code = "MANUAL_CLAIM_REVOCATION_PENDING"
+        else:
+            message = (
+                f"撤销结算（WI2305，上传任务{job_id}）尚未得到上级系统确认，上级系统仍可能保留"
+                "该次直接结算，暂不能转手工报销（N§38 杜绝重复报销、B§27）；请等待上传完成，"
+                "或由信息科在上传队列页面重发该撤销，确认后再转手工报销"
+            )
+            code = "MANUAL_CLAIM_REVOCATION_PENDING"
+        super().__init__(message, code=code)
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        return {"revocation": self.revocation}
 
 
 class ManualClaimReason(StrEnum):
@@ -146,7 +195,9 @@ class ManualClaims:
         if reason is not ManualClaimReason.UPSTREAM_UNAVAILABLE and not detail.strip():
             raise InvalidMessage(f"{reason.label}须说明具体情况", field="detail")
         with ctx.uow() as uow:
-            uow.encounters.get(encounter_id).encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
+            encounter = uow.encounters.get(encounter_id).encounter
+            encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
+            self._refuse_unacknowledged_revocation(uow, encounter)
         if reason is ManualClaimReason.UPSTREAM_UNAVAILABLE:
             self._check_outage()
         with ctx.uow(immediate=True) as uow:
@@ -154,6 +205,10 @@ class ManualClaims:
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             claimed = encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
+            self._refuse_unacknowledged_revocation(uow, encounter)
+            uow.session.execute(
+                settle_wait.delete().where(settle_wait.c.encounter_id == encounter_id)
+            )
             listing = fee_list(ctx, uow, encounter_id)
             claim = ManualClaim(
                 ids.manual_claim_id(), encounter_id, reason, detail, listing, ctx.now(), actor
@@ -196,6 +251,34 @@ class ManualClaims:
             )
             uow.commit()
         return claim
+
+    def _refuse_unacknowledged_revocation(self, uow: UnitOfWork, encounter: Encounter) -> None:
+        """After a revocation, a manual claim only once upstream acknowledged it (WI2305
+        delivered): until then the direct settlement may still stand upstream (N§38, B§27)."""
+        if encounter.status is not EncounterStatus.REVOKED:
+            return
+        row = uow.session.execute(
+            select(service_upload.c.msgid, service_upload.c.job_id)
+            .where(
+                service_upload.c.encounter_id == encounter.id,
+                service_upload.c.infno == Infno.SETTLEMENT_REVOKE.value,
+            )
+            .order_by(service_upload.c.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            return  # a revocation without a queued WI2305 predates the queue: nothing stands
+        state = self._ctx.outbox.job_state(uow.session, row.msgid)
+        status, last_error = state or ("pending", "")
+        if status == "delivered":
+            return
+        raise RevocationNotAcknowledged(
+            dead=status == "dead",
+            job_id=row.job_id,
+            msgid=row.msgid,
+            upstream_reason=last_error if status == "dead" else "",
+            insured_admdvs=encounter.insured_admdvs,
+        )
 
     def get(self, claim_id: str) -> ManualClaim:
         with self._ctx.uow() as uow:

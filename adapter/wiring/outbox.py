@@ -64,6 +64,14 @@ class QueueOutbox:
         ).scalar_one_or_none()
         return status == "delivered"
 
+    def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
+        row = session.execute(
+            select(upload_job.c.status, upload_job.c.last_error).where(
+                upload_job.c.idempotency_key == idempotency_key
+            )
+        ).one_or_none()
+        return (row.status, row.last_error or "") if row else None
+
 
 _wakers: dict[int, Callable[[Session], None]] = {}
 

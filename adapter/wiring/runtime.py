@@ -33,6 +33,7 @@ from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
 from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
+from adapter.wiring.upstream_recheck import WaitingRecheck
 from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
@@ -61,6 +62,7 @@ class Runtime:
     hl7: Hl7Runtime | None = None
     storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
+    recheck: WaitingRecheck | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -71,8 +73,12 @@ class Runtime:
             self.hl7.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.recheck is not None:
+            self.recheck.start()
 
     def stop(self) -> None:
+        if self.recheck is not None:
+            self.recheck.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.hl7 is not None:
@@ -221,6 +227,8 @@ def build_runtime(
     runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
     if scheduled and settings.schedule.enabled:
         runtime.scheduler = build_monthly_scheduler(runtime.monthly, settings.schedule)
+    if scheduled:
+        runtime.recheck = WaitingRecheck(runtime.services.settlements.recheck_waiting)
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime

@@ -27,7 +27,6 @@ from adapter.store.tables._common import (
     utc,
 )
 
-
 # One open stay per worker and kind at an institution: a stay is open while admitted or while
 # its settlement is revoked (it will be settled again). Device fittings are never "open".
 OPEN_STAY = text("status IN ('admitted', 'revoked') AND kind IN ('medical', 'rehab')")
