@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from adapter.domain.commands import Admit
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError
+from adapter.services.admission import OpenStayExists
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
 from adapter.web.forms import FormError, card_text, checked, diagnoses, local_time, read_card
@@ -64,6 +65,11 @@ def check(
     }
     if not decision.eligible:
         context["refusal"] = refusal_of(decision.reasons)
+    elif facts is not None:
+        # One open stay per worker and kind (B§28, N§33): show it instead of a second form.
+        context["open_stay"] = services.admissions.open_stay(
+            facts.person.psn_no, EncounterKind(kind)
+        )
     return _desk(request, **context)
 
 
@@ -97,6 +103,30 @@ def admit(
         admitted = services.admissions.admit(command, actor=session.user.name)
     except FormError as exc:
         return _desk(request, kind=kind, error=str(exc))
+    except OpenStayExists as exc:
+        return _desk(request, kind=kind, open_stay=exc.open_stay, error=exc.message)
     except AdapterError as exc:
         return _desk(request, kind=kind, **problem_of(exc))
     return _desk(request, kind=kind, admitted=admitted)
+
+
+@router.post("/{encounter_id}/cancel", response_class=HTMLResponse, dependencies=[Csrf])
+def cancel_open_stay(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: AdmissionDesk,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Cancel the worker's open stay (an admission registered by mistake), queue WI2404."""
+    try:
+        if not reason.strip():
+            raise FormError("请填写取消入院登记的原因")
+        cancelled = services.admissions.cancel(
+            encounter_id, reason=reason.strip(), actor=session.user.name
+        )
+    except FormError as exc:
+        return _desk(request, kind="medical", error=str(exc))
+    except AdapterError as exc:
+        return _desk(request, kind="medical", **problem_of(exc))
+    return _desk(request, kind=cancelled.kind.value, cancelled=cancelled)

@@ -17,7 +17,7 @@ from adapter.domain.encounters import EncounterStatus
 from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
-from adapter.services.manual_claims import ManualClaimReason
+from adapter.services.manual_claims import ManualClaimReason, RevocationNotAcknowledged
 from adapter.services.settlement import SettleRequest
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
@@ -58,6 +58,9 @@ def _encounter_page(
         "claim_reasons": list(ManualClaimReason),
         "now": now(request).strftime("%Y-%m-%dT%H:%M"),
         "done": DONE.get(request.query_params.get("done", ""), ""),
+        "wait": next(
+            (w for w in services.settlements.waiting() if w.encounter_id == encounter_id), None
+        ),
         **extra,
     }
     if extra.get("refusal") or extra.get("error"):
@@ -70,12 +73,18 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
     """Find an encounter by HIS visit number or encounter number."""
     q = q.strip()
     if not q:
-        return page(request, "billing_find.html", q="")
+        return page(request, "billing_find.html", q="", waiting=services.settlements.waiting())
     code = services.context.institution.code
     with services.context.uow() as uow:
         record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
     if record is None:
-        return page(request, "billing_find.html", q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
+        return page(
+            request,
+            "billing_find.html",
+            q=q,
+            error=f"未找到住院号或就诊编号为“{q}”的就诊",
+            waiting=services.settlements.waiting(),
+        )
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 
@@ -227,6 +236,10 @@ def manual_claim(
     try:
         claim = services.manual_claims.create(
             encounter_id, why, detail.strip(), actor=session.user.name
+        )
+    except RevocationNotAcknowledged as exc:
+        return _encounter_page(
+            request, services, encounter_id, revocation=exc.revocation, **problem_of(exc)
         )
     except AdapterError as exc:
         return _encounter_page(request, services, encounter_id, **problem_of(exc))
