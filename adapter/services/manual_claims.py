@@ -13,22 +13,31 @@ paperwork); ``card_failure`` and ``system_failure`` need a description of what f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 
+from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
-from adapter.domain.errors import DomainError, InvalidMessage, NotFound, UpstreamUnavailable
-from adapter.domain.people import mask_citizen_id
+from adapter.domain.errors import (
+    DomainError,
+    EligibilityRefused,
+    InvalidMessage,
+    InvalidTransition,
+    NotFound,
+    UpstreamUnavailable,
+)
+from adapter.domain.people import CardData, mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
-from adapter.services.identity import Identity
+from adapter.services.eligibility import decide
+from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
 from adapter.services.tables import manual_claim, service_upload, settle_wait
 from adapter.services.uploads import queue_upload
@@ -115,6 +124,42 @@ class ManualClaim:
     fee_list: dict[str, Any]
     created_at: datetime
     created_by: str
+    from_start: bool = False  # recorded at admission because upstream was down
+    handed_over_at: datetime | None = None  # the fee list printed and handed to the worker
+
+    @property
+    def open_case(self) -> bool:
+        """A case from the start whose fee list is not handed over yet: it may still switch
+        to direct settlement once upstream answers (N§38, B§27)."""
+        return self.from_start and self.handed_over_at is None
+
+
+CASE_ARTICLE = "N§38, B§27"
+
+
+def open_case(uow: UnitOfWork, encounter_id: str) -> str:
+    """The id of the encounter's manual-claim case from the start not yet handed over, or ""."""
+    row = uow.session.execute(
+        select(manual_claim.c.id).where(
+            manual_claim.c.encounter_id == encounter_id,
+            manual_claim.c.from_start.is_(True),
+            manual_claim.c.handed_over_at.is_(None),
+        )
+    ).one_or_none()
+    return str(row.id) if row else ""
+
+
+def refuse_direct_settlement_of_a_case(uow: UnitOfWork, encounter_id: str) -> None:
+    """A stay recorded as a manual-claim case is not settled directly until it switched."""
+    claim_id = open_case(uow, encounter_id)
+    if claim_id:
+        raise InvalidTransition(
+            "该住院入院时上级系统无法访问，已按手工报销登记（手工报销记录"
+            f"{claim_id}）；上级系统恢复后须先核验身份和备案转为直接结算，"
+            "或出院时打印费用清单转参保地手工报销（N§38、B§27）",
+            code="MANUAL_CLAIM_CASE",
+            article=CASE_ARTICLE,
+        )
 
 
 def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[str, Any]:
@@ -154,6 +199,8 @@ def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[st
         ],
         "unmapped": [s.line.line_id for s in fees.unmapped],
         **payloads.settlement_totals(totals),
+        "title": "工伤保险跨省异地就医费用清单（手工报销）",
+        "manual_claim": True,
         "note": NOTE,
     }
 
@@ -194,6 +241,10 @@ class ManualClaims:
         ctx = self._ctx
         if reason is not ManualClaimReason.UPSTREAM_UNAVAILABLE and not detail.strip():
             raise InvalidMessage(f"{reason.label}须说明具体情况", field="detail")
+        with ctx.uow() as uow:
+            case_id = open_case(uow, encounter_id)
+        if case_id:  # a case from the start: what is left is handing its list over
+            return self.hand_over(case_id, actor=actor)
         with ctx.uow() as uow:
             encounter = uow.encounters.get(encounter_id).encounter
             encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
@@ -282,20 +333,138 @@ class ManualClaims:
 
     def get(self, claim_id: str) -> ManualClaim:
         with self._ctx.uow() as uow:
-            row = uow.session.execute(
-                select(manual_claim).where(manual_claim.c.id == claim_id)
-            ).one_or_none()
-        if row is None:
-            raise NotFound(f"手工报销记录{claim_id}不存在", code="MANUAL_CLAIM_NOT_FOUND")
-        return ManualClaim(
-            row.id,
-            row.encounter_id,
-            ManualClaimReason(row.reason),
-            row.detail,
-            row.fee_list,
-            row.created_at,
-            row.created_by,
+            return _claim(uow, claim_id)
+
+    def hand_over(
+        self, claim_id: str, *, actor: str, discharged_at: datetime | None = None
+    ) -> ManualClaim:
+        """The fee list of a case from the start printed and handed to the worker: from now on
+        it stays a manual claim (N§38, B§27) and the encounter is final."""
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            claim = _claim(uow, claim_id)
+            if not claim.open_case:
+                return claim  # handed over already (a reprint): the same list
+            lock_encounter(uow, claim.encounter_id)
+            record = uow.encounters.get(claim.encounter_id)
+            changes: dict[str, object] = {}
+            if discharged_at is not None or record.encounter.discharged_at is None:
+                changes["discharged_at"] = discharged_at or ctx.now()
+            claimed = record.encounter.moved_to(EncounterStatus.MANUAL_CLAIM, **changes)
+            uow.encounters.update(claimed, expected_version=record.version)
+            listing = fee_list(ctx, uow, claim.encounter_id)
+            now = ctx.now()
+            uow.session.execute(
+                manual_claim.update()
+                .where(manual_claim.c.id == claim_id)
+                .values(fee_list=listing, handed_over_at=now)
+            )
+            uow.session.execute(
+                settle_wait.delete().where(settle_wait.c.encounter_id == claim.encounter_id)
+            )
+            uow.audit.append(
+                actor=actor,
+                action="manual_claim.hand_over",
+                subject_type="encounter",
+                subject_id=claim.encounter_id,
+                details={"claim_id": claim_id, "total": listing["medfee_sumamt"]},
+            )
+            uow.commit()
+        return replace(claim, fee_list=listing, handed_over_at=now)
+
+    def switch_to_direct(self, claim_id: str, card: CardData, *, actor: str) -> Encounter:
+        """Upstream answers again before the fee list was handed over: identity and filing are
+        checked as at admission (B§28, N§33) and, if both pass, the stay becomes a direct
+        settlement stay — registered upstream now (WI2401) — and the case is dropped."""
+        ctx = self._ctx
+        with ctx.uow() as uow:
+            claim = _claim(uow, claim_id)
+            encounter = uow.encounters.get(claim.encounter_id).encounter
+        if not claim.open_case:
+            raise InvalidTransition(
+                "费用清单已交付，本次住院已转参保地手工报销，不能再转为直接结算"
+                "（N§38、B§27，杜绝重复报销）",
+                code="MANUAL_CLAIM_HANDED_OVER",
+                article=CASE_ARTICLE,
+            )
+        facts = self._identity.facts(card, context=encounter.his_visit_id)  # no uow open
+        decision = decide(
+            facts,
+            encounter.kind,
+            admitted_on=ctx.local_date(encounter.admitted_at),
+            checked_on=ctx.local_date(encounter.admitted_at),
+            stage=Stage.ADMISSION,
+            injury_parts=encounter.injury_parts,
         )
+        if not decision.eligible or decision.filing is None:
+            raise EligibilityRefused(decision.reasons)
+        person, filing = facts.person, decision.filing
+        with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter.id)
+            if open_case(uow, encounter.id) != claim_id:
+                raise InvalidTransition(
+                    "费用清单已交付或已转为直接结算，请刷新后查看", code="MANUAL_CLAIM_HANDED_OVER"
+                )
+            record = uow.encounters.get(encounter.id)
+            other = uow.encounters.open_stay(ctx.institution.code, person.psn_no, encounter.kind)
+            if other is not None and other.encounter.id != encounter.id:
+                raise InvalidTransition(
+                    f"该工伤职工已有未结束的住院（HIS住院号{other.encounter.his_visit_id}），"
+                    "不能转为直接结算",
+                    code="OPEN_STAY_EXISTS",
+                    article="B§28, N§33",
+                )
+            direct = replace(
+                record.encounter,
+                psn_no=person.psn_no,
+                filing_no=filing.filing_no,
+                insured_admdvs=person.insured_admdvs,
+            )
+            uow.encounters.update(direct, expected_version=record.version)
+            uow.session.execute(manual_claim.delete().where(manual_claim.c.id == claim_id))
+            cache(uow, facts)
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.ADMISSION,
+                input=payloads.admission_input(ctx, direct, person, filing),
+                encounter_id=direct.id,
+                insuplc_admdvs=person.insured_admdvs,
+                deadline=ctx.now() + ctx.policy.admission_upload_within,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="manual_claim.switch_to_direct",
+                subject_type="encounter",
+                subject_id=direct.id,
+                details={
+                    "claim_id": claim_id,
+                    "psn_no": person.psn_no,
+                    "filing_no": filing.filing_no,
+                    "msgid": upload.msgid,
+                },
+            )
+            uow.commit()
+        return direct
+
+
+def _claim(uow: UnitOfWork, claim_id: str) -> ManualClaim:
+    row = uow.session.execute(
+        select(manual_claim).where(manual_claim.c.id == claim_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"手工报销记录{claim_id}不存在", code="MANUAL_CLAIM_NOT_FOUND")
+    return ManualClaim(
+        row.id,
+        row.encounter_id,
+        ManualClaimReason(row.reason),
+        row.detail,
+        row.fee_list,
+        row.created_at,
+        row.created_by,
+        bool(row.from_start),
+        row.handed_over_at,
+    )
 
 
 def _registered(uow: UnitOfWork, encounter_id: str) -> bool:

@@ -52,6 +52,7 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache
 from adapter.services.locks import lock_encounter
+from adapter.services.manual_claims import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
 from adapter.services.tables import settle_wait
 from adapter.services.uploads import queue_upload, upload_for_settlement
@@ -228,6 +229,7 @@ class Settlements:
             if replayed is not None:
                 return replayed
             _may_settle(encounter, request.discharged_at)
+            refuse_direct_settlement_of_a_case(uow, encounter.id)
             check_gate(ctx, uow, encounter, request.rehab_override_reason)
             person = uow.persons.get(encounter.psn_no)
         # No unit of work is open while upstream is asked (identity and filing, N§33, B§30).
@@ -247,6 +249,7 @@ class Settlements:
             if replayed is not None:
                 return replayed
             _may_settle(current, request.discharged_at)
+            refuse_direct_settlement_of_a_case(uow, current.id)
             gate = check_gate(ctx, uow, current, request.rehab_override_reason)
             bill = self._bill(uow, current, request.discharged_at)
             changes: dict[str, object] = {"discharged_at": request.discharged_at}

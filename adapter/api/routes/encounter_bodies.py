@@ -25,6 +25,11 @@ class AdmitIn(Strict):
     department: str = Field("", max_length=100)
     diagnoses: list[DiagnosisIn] = Field(default_factory=list)
     injury_parts: list[str] = Field(default_factory=list)
+    manual_claim_if_upstream_down: bool = Field(
+        False,
+        description="upstream down: record the stay as a manual-claim case (N§38, B§27) "
+        "instead of refusing it",
+    )
 
     model_config = examples(
         {

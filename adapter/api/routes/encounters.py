@@ -72,6 +72,7 @@ def admit(
             department=body.department.strip(),
         ),
         actor=principal.name,
+        manual_claim_if_upstream_down=body.manual_claim_if_upstream_down,
     )
     if result.replayed:
         response.status_code = status.HTTP_200_OK
@@ -80,6 +81,7 @@ def admit(
         replayed=result.replayed,
         warnings=[FindingOut.of(w) for w in result.warnings],
         upload=UploadOut.of(result.upload) if result.upload else None,
+        manual_claim_id=result.manual_claim_id,
     )
 
 

@@ -283,3 +283,76 @@ def test_n38_b27_a_revocation_upstream_refused_names_its_reason_and_the_agency(
     assert dead.value.code == "MANUAL_CLAIM_REVOCATION_REFUSED"
     assert "原结算已进入月度清算" in dead.value.message and "310100" in dead.value.message
     assert dead.value.revocation["contact"] == "参保地（310100）经办机构"
+
+
+# -- N§38, B§27: a manual-claim case from the start (upstream down at admission) -------------
+
+
+def test_n38_upstream_down_at_admission_is_refused_citing_n38_with_the_ways_on(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    from adapter.services.admission import UpstreamDownAtAdmission
+
+    seed(sim, "P931", {"filing_no": "F931"})
+    outage(sim, True)
+    with pytest.raises(UpstreamDownAtAdmission) as down:
+        admit_seeded(services, "P931", "V-931")
+    assert "N§38" in down.value.article and "手工报销" in down.value.message
+    assert jobs(db) == []
+
+
+def test_n38_b27_a_manual_claim_case_from_admission_lists_its_fees_and_stays_manual_once_handed_over(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    from adapter.domain.errors import InvalidTransition
+
+    seed(sim, "P932", {"filing_no": "F932"})
+    outage(sim, True)
+    command = replace(admit("P932", "V-932"), card=card_of("P932"))
+    admitted = services.admissions.admit(command, actor="c", manual_claim_if_upstream_down=True)
+    stay = admitted.encounter
+    assert admitted.manual_claim_id and stay.status is EncounterStatus.ADMITTED
+    assert stay.filing_no == "" and jobs(db) == []  # registered nowhere upstream
+    services.fees.record(stay.id, [fee("L1", "XN02BEB001", "18.25", days=-4)], actor="his")
+    with pytest.raises(InvalidTransition) as refused:
+        services.settlements.settle(SettleRequest(stay.id, local(0, 8)), actor="b")
+    assert refused.value.code == "MANUAL_CLAIM_CASE" and "N§38" in refused.value.article
+    case = services.manual_claims.get(admitted.manual_claim_id)
+    assert case.from_start and case.open_case
+    handed = services.manual_claims.hand_over(case.id, actor="b", discharged_at=local(0, 8))
+    assert handed.handed_over_at is not None and not handed.open_case
+    assert handed.fee_list["medfee_sumamt"] == "18.25"
+    assert "手工报销" in handed.fee_list["title"] and handed.fee_list["manual_claim"] is True
+    assert services.encounter(stay.id).encounter.status is EncounterStatus.MANUAL_CLAIM
+    # Once handed over it stays a manual claim, even with upstream back.
+    outage(sim, False)
+    with pytest.raises(InvalidTransition) as final:
+        services.manual_claims.switch_to_direct(case.id, card_of("P932"), actor="c")
+    assert final.value.code == "MANUAL_CLAIM_HANDED_OVER"
+    assert services.manual_claims.hand_over(case.id, actor="b").fee_list == handed.fee_list
+    assert jobs(db) == []
+
+
+def test_n38_b27_a_case_switches_to_direct_settlement_if_upstream_answers_before_hand_over(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    seed(sim, "P933", {"filing_no": "F933"})
+    outage(sim, True)
+    command = replace(admit("P933", "V-933"), card=card_of("P933"))
+    admitted = services.admissions.admit(command, actor="c", manual_claim_if_upstream_down=True)
+    services.fees.record(
+        admitted.encounter.id, [fee("L1", "XN02BEB001", "18.25", days=-4)], actor="his"
+    )
+    outage(sim, False)
+    direct = services.manual_claims.switch_to_direct(
+        admitted.manual_claim_id, card_of("P933"), actor="c"
+    )
+    assert direct.psn_no == "P933" and direct.filing_no == "F933"
+    assert [j["kind"] for j in jobs(db)] == ["WI2401"]  # registered upstream now
+    settled = services.settlements.settle(SettleRequest(direct.id, local(0, 8)), actor="b")
+    assert (
+        settled.settlement.breakdown.fund_pay == 18.25
+        or str(settled.settlement.breakdown.fund_pay) == "18.25"
+    )
+    with pytest.raises(Exception):
+        services.manual_claims.get(admitted.manual_claim_id)
