@@ -292,3 +292,64 @@ def test_a_resent_settle_replays_the_first_settlement(site: Site) -> None:
         json={"discharged_at": (DISCHARGED + timedelta(hours=1)).isoformat()},
     )
     assert other.status_code == 409
+
+
+def test_n38_b27_upstream_down_at_admission_a_manual_claim_case_over_rest(site: Site) -> None:
+    site.seed("P958", {"filing_no": "F958"})
+    site.seed("P959", {"filing_no": "F959"})
+    site.outage(True)
+    refused = admit(site, "P958", "ZY958")
+    assert refused.status_code == 503, refused.text
+    error = refused.json()["errors"][0]
+    assert error["code"] == "UPSTREAM_DOWN_AT_ADMISSION" and "N§38" in error["article"]
+    assert [w["way"] for w in refused.json()["ways_on"]] == ["retry", "manual_claim"]
+    cases = {}
+    for psn_no in ("P958", "P959"):
+        body = {
+            "card": {"kind": "physical", "card_no": card_no(psn_no)},
+            "his_visit_id": f"ZY{psn_no[1:]}",
+            "kind": "medical",
+            "admitted_at": ADMITTED.isoformat(),
+            "injury_parts": ["左手"],
+            "manual_claim_if_upstream_down": True,
+        }
+        made = site.post("/api/v1/encounters", json=body)
+        assert made.status_code == 201, made.text
+        assert made.json()["manual_claim_id"] and made.json()["upload"] is None
+        add_fee(site, made.json()["id"])
+        cases[psn_no] = made.json()
+    site.outage(False)
+    # P958: the fee list is handed over (printed): it stays a manual claim.
+    handed = site.post(
+        f"/api/v1/manual-claims/{cases['P958']['manual_claim_id']}/hand-over",
+        json={"discharged_at": DISCHARGED.isoformat()},
+    )
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["fee_list"]["medfee_sumamt"] == "18.25"
+    assert "手工报销" in handed.json()["fee_list"]["title"]
+    late = site.post(
+        f"/api/v1/manual-claims/{cases['P958']['manual_claim_id']}/switch-to-direct",
+        json={"card": {"kind": "physical", "card_no": card_no("P958")}},
+    )
+    assert (
+        late.status_code == 409 and late.json()["errors"][0]["code"] == "MANUAL_CLAIM_HANDED_OVER"
+    )
+    assert settle(site, cases["P958"]["id"]).status_code == 409
+    # P959: upstream answered before the list was handed over: direct settlement after checks.
+    case = cases["P959"]
+    assert settle(site, case["id"]).json()["errors"][0]["code"] == "MANUAL_CLAIM_CASE"
+    switched = site.post(
+        f"/api/v1/manual-claims/{case['manual_claim_id']}/switch-to-direct",
+        json={"card": {"kind": "physical", "card_no": card_no("P959")}},
+    )
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["filing_no"] == "F959"
+    settled = settle(site, case["id"])
+    assert settled.status_code == 201, settled.text
+
+    def registered() -> bool:
+        writes = httpx.get(f"{site.sim.url}/_sim/received", params={"infno": "WI2401"}).json()
+        return any(w["input"].get("mdtrt_id") == case["id"] or case["id"] in str(w["input"])
+                   for w in writes["writes"])  # fmt: skip
+
+    eventually(registered)
