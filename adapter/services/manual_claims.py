@@ -335,6 +335,14 @@ class ManualClaims:
         with self._ctx.uow() as uow:
             return _claim(uow, claim_id)
 
+    def of_encounter(self, encounter_id: str) -> ManualClaim | None:
+        """The encounter's manual claim (or manual-claim case from the start), if any."""
+        with self._ctx.uow() as uow:
+            claim_id = uow.session.execute(
+                select(manual_claim.c.id).where(manual_claim.c.encounter_id == encounter_id)
+            ).scalar_one_or_none()
+            return _claim(uow, claim_id) if claim_id else None
+
     def hand_over(
         self, claim_id: str, *, actor: str, discharged_at: datetime | None = None
     ) -> ManualClaim:
