@@ -28,6 +28,7 @@ from adapter.domain.errors import (
     NotFound,
     UpstreamUnavailable,
 )
+from adapter.domain.filings import filed_part_for
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
@@ -196,7 +197,10 @@ class Admissions:
             insured_admdvs=person.insured_admdvs,
             department=command.department,
             diagnoses=tuple(payloads.diagnosis_text(d) for d in command.diagnoses),
-            injury_parts=tuple(command.injury_parts),
+            # N§16: kept in the filing's own spelling (左手部 typed, 左手 filed → 左手).
+            injury_parts=tuple(
+                filed_part_for(p, filing.injury_parts) for p in command.injury_parts
+            ),
         )
         with ctx.uow(immediate=True) as uow:
             raced = self._find(uow, command.his_visit_id)

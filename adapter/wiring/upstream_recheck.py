@@ -31,9 +31,7 @@ class WaitingRecheck:
         if self.running:
             return
         self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name="upstream-recheck", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name="upstream-recheck", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

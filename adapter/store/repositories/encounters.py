@@ -111,9 +111,7 @@ class EncounterRepository:
         except IntegrityError as exc:
             if violates(
                 exc, "uq_encounter_visit", "encounter.institution_code, encounter.his_visit_id"
-            ) or violates(
-                exc, "encounter_pkey", "encounter.id"
-            ):
+            ) or violates(exc, "encounter_pkey", "encounter.id"):
                 raise errors.encounter_duplicate(
                     encounter.institution_code, encounter.his_visit_id
                 ) from exc

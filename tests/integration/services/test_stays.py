@@ -110,6 +110,7 @@ def test_n16_injury_parts_are_matched_as_a_clerk_would(
     seed(sim, "P923", {"filing_no": "F923", "injury_parts": ["左手部", "双膝"]})
     stay = admit_seeded(services, "P923", "V-923", injury_parts=("左手", "右膝")).encounter
     assert stay.status is EncounterStatus.ADMITTED
+    assert stay.injury_parts == ("左手部", "右膝")  # kept in the filing's spelling
     with pytest.raises(EligibilityRefused) as refused:
         admit_seeded(services, "P923", "V-923b", injury_parts=("右手",))
     assert [r.code for r in refused.value.reasons] == ["EL_INJURY_PARTS_FILED"]

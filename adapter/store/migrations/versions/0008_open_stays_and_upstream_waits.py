@@ -29,12 +29,16 @@ OPEN_STAY = "status IN ('admitted', 'revoked') AND kind IN ('medical', 'rehab')"
 def _refuse_duplicate_open_stays() -> None:
     """Stop, naming them, if a worker already has two open stays of one kind: IT cancels or
     settles the wrong one (``wi-adapter``/the pages), then upgrades again."""
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT institution_code, psn_no, kind, COUNT(*) FROM encounter "
-            f"WHERE {OPEN_STAY} GROUP BY institution_code, psn_no, kind HAVING COUNT(*) > 1"
+    rows = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT institution_code, psn_no, kind, COUNT(*) FROM encounter "
+                f"WHERE {OPEN_STAY} GROUP BY institution_code, psn_no, kind HAVING COUNT(*) > 1"
+            )
         )
-    ).all()
+        .all()
+    )
     if rows:
         listed = "; ".join(f"{r[1]} {r[2]} ×{r[3]}" for r in rows)
         raise RuntimeError(
