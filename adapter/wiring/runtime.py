@@ -229,6 +229,7 @@ def build_runtime(
         runtime.scheduler = build_monthly_scheduler(runtime.monthly, settings.schedule)
     if scheduled:
         runtime.recheck = WaitingRecheck(runtime.services.settlements.recheck_waiting)
+        runtime.services.watch.on_recovered(runtime.recheck.wake)
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     return runtime

@@ -1,10 +1,12 @@
 """The "waiting for upstream" re-check loop (N§38): a stay whose discharge met a full upstream
 outage is checked again as soon as upstream answers, so the billing desk learns it can settle.
 
-One daemon thread per process, started and stopped with the :class:`~.runtime.Runtime`. Every
-``every`` seconds it asks the settlement use case to re-check the waiting stays; the use case
-stops at the first read that finds upstream still down, so an outage costs one short call per
-round. The re-check writes only the waiting list, never a settlement.
+One daemon thread per process, started and stopped with the :class:`~.runtime.Runtime`. It
+asks the settlement use case to re-check the waiting stays at once when a clerk's read finds
+upstream answering again after a failure (:meth:`wake`), and every ``every`` seconds
+otherwise; the use case stops at the first read that finds upstream still down, so an outage
+costs one short call per round. The re-check writes only the waiting list, never a
+settlement.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class WaitingRecheck:
         self._recheck = recheck
         self._every = every
         self._stop = threading.Event()
+        self._woken = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -34,8 +37,13 @@ class WaitingRecheck:
         self._thread = threading.Thread(target=self._loop, name="upstream-recheck", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Re-check now (upstream answered again), not at the next round."""
+        self._woken.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -51,5 +59,9 @@ class WaitingRecheck:
         return ready
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._every):
+        while True:
+            self._woken.wait(self._every)
+            self._woken.clear()
+            if self._stop.is_set():
+                return
             self.run_once()
