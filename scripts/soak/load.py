@@ -353,14 +353,20 @@ def _run(args: argparse.Namespace, seconds: float, warmup: float, folder: Path, 
         stop, samples, baseline = threading.Event(), [], None
         try:
             adapter.start()
-            desk = Desk(adapter.base, token)
+            desk = Desk(adapter.base, token, sim_url=simulator.url)
             run = f"S{seed}"
             workers = [
                 threading.Thread(target=faults.run, args=(stop,), daemon=True),
                 *(
                     threading.Thread(
                         target=rest_desk,
-                        args=(Desk(adapter.base, token), f"{run}D{d}", tally, stop, args.pause),
+                        args=(
+                            Desk(adapter.base, token, sim_url=simulator.url),
+                            f"{run}D{d}",
+                            tally,
+                            stop,
+                            args.pause,
+                        ),
                         daemon=True,
                     )
                     for d in range(args.desks)

@@ -115,7 +115,15 @@ def adapter(db_url: str, engine: Engine) -> Iterator[Adapter]:
         disk = Disk(db)
         runtime = build_runtime(settings, engine=db, workers=0)
         with serving(build_app(settings, runtime)) as base:
-            yield Adapter(Desk(base, token), disk, engine, settings, simulator, runtime, db_url)
+            yield Adapter(
+                Desk(base, token, sim_url=simulator.url),
+                disk,
+                engine,
+                settings,
+                simulator,
+                runtime,
+                db_url,
+            )
 
 
 # --- what a user would notice -------------------------------------------------------------
