@@ -7,6 +7,12 @@ admission registration (``WI2401``) queued in the same transaction. A refusal ca
 reason with its article (and, for filing reasons, where to file: B§9, B§47); it is audited
 and writes nothing else. The same HIS visit admitted twice returns the first encounter,
 flagged ``replayed``, without asking upstream again.
+
+One open stay (admitted, or its settlement revoked) per worker and kind at this institution
+(B§28, N§33): a second admission is refused with :class:`OpenStayExists` naming the open stay
+(HTTP 409, HL7 AE); the store's partial unique index decides between concurrent admissions.
+Upstream down at admission answers :class:`UpstreamDownAtAdmission` (N§38) — unless the desk
+chose to record the stay as a manual-claim case from the start (see :mod:`.manual_claims`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,16 @@ takes there, and moves the encounter to ``manual_claim`` — final: it can never
 directly afterwards, so nothing is reimbursed twice. An admission registered upstream is
 revoked (``WI2404``, queued) so upstream, too, knows no direct settlement will follow.
 
+A **case from the start** (N§38, B§27): upstream was down at admission and the desk chose to
+record the stay as a manual claim (:meth:`Admissions.admit` with
+``manual_claim_if_upstream_down``). Its fees are recorded as usual; :meth:`ManualClaims.hand_over`
+hands the fee list (marked 手工报销) to the worker and makes it final; before that,
+:meth:`ManualClaims.switch_to_direct` turns it into a direct-settlement stay once identity and
+filing pass (WI2401 queued then).
+
+**After a revocation** a manual claim waits until upstream acknowledged the revocation (WI2305
+delivered): until then the direct settlement may still stand upstream (N§38 杜绝重复报销, B§27).
+
 Reasons: ``upstream_unavailable`` is accepted only after upstream has been unreachable for
 ``Policy.manual_claim_wait`` (the adapter probes it; a blip is waited out, not turned into
 paperwork); ``card_failure`` and ``system_failure`` need a description of what failed.
