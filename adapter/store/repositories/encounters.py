@@ -118,6 +118,11 @@ class EncounterRepository:
             if violates(
                 exc, "uq_encounter_open_stay", "encounter.institution_code, encounter.psn_no"
             ):
+                # SQLite names the first index it trips: the same visit still says so.
+                if self.find_by_visit(encounter.institution_code, encounter.his_visit_id):
+                    raise errors.encounter_duplicate(
+                        encounter.institution_code, encounter.his_visit_id
+                    ) from exc
                 raise errors.open_stay_exists(encounter.psn_no, encounter.kind.label) from exc
             raise
         return EncounterRecord(encounter, 1, False, now, now)
