@@ -39,7 +39,14 @@ def worker_rows(key: str, today: date | None = None) -> tuple[str, dict[str, lis
 
 def worker_for(sim_url: str, key: str) -> str:
     """Seed the worker for ``key`` into the simulator at ``sim_url``; return their card."""
+    return seeded_worker(sim_url, key)[0]
+
+
+def seeded_worker(sim_url: str, key: str) -> tuple[str, str, str]:
+    """Seed the worker for ``key``; return (card number, citizen ID, name) as HL7 PID sends."""
     card_no, seed = worker_rows(key)
     reply = httpx.post(f"{sim_url}/_sim/seed", json=seed, timeout=30)
-    assert reply.status_code == 200, reply.text
-    return card_no
+    if reply.status_code != 200:
+        raise RuntimeError(f"seeding worker {key}: {reply.text}")
+    person = seed["people"][0]
+    return card_no, str(person["certno"]), str(person["psn_name"])
