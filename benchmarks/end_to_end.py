@@ -34,6 +34,7 @@ from adapter.wiring.demo import insured_regions, load_catalogues
 from adapter.wiring.runtime import build_runtime
 from benchmarks.common import machine, percentile
 from connectors.upstream.simulator import start_simulator
+from tests.support.workers import worker_for
 from upload_queue.tables import upload_job
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -73,9 +74,11 @@ def one_database(label: str, url: str, stays: int) -> None:
         load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
         services = runtime.services
         now = datetime.now(ZONE).replace(microsecond=0)
-        card = CardData(kind=CardKind.PHYSICAL, card_no="310100A0001")
         encounters = []
         for number in range(stays):
+            # one open stay per worker and kind (B§28): each stay its own seeded worker
+            card_no = worker_for(simulator.url, f"BENCH{number:04d}")
+            card = CardData(kind=CardKind.PHYSICAL, card_no=card_no)
             admitted = services.admissions.admit(
                 Admit(card, f"BENCH{number:04d}", EncounterKind.MEDICAL, now - timedelta(days=3),
                       (Diagnosis("S62.301", "左手第三掌骨骨折"),), ("左手",)),

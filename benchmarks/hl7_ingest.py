@@ -52,6 +52,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.common import machine, percentile
+from tests.support.workers import seeded_worker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REGION = "110100"
@@ -91,19 +92,27 @@ def _pv1(visit: str, admitted: datetime) -> str:
     return "|".join(["PV1", *(fields.get(i, "") for i in range(1, 45))])
 
 
-def _pid() -> str:
-    return f"PID|1||{CITIZEN_ID}^^^^NI~HISP001^^^^PI||{NAME}||19780314|M"
+def _pid(citizen_id: str = CITIZEN_ID, name: str = NAME) -> str:
+    return f"PID|1||{citizen_id}^^^^NI~HISP001^^^^PI||{name}||19780314|M"
 
 
-def admit_message(visit: str, admitted: datetime, control_id: str) -> str:
+def admit_message(
+    visit: str,
+    admitted: datetime,
+    control_id: str,
+    worker: tuple[str, str, str] = (CARD_NO, CITIZEN_ID, NAME),
+) -> str:
+    """A01 for ``worker`` (card, citizen ID, name); one open stay per worker (B§28), so a run
+    keeping many stays open admits each for its own seeded worker (tests/support/workers.py)."""
+    card_no, citizen_id, name = worker
     return "\r".join(
         [
             _msh("ADT", "A01", control_id),
             "EVN|A01",
-            _pid(),
+            _pid(citizen_id, name),
             _pv1(visit, admitted),
             "DG1|1||S62.301^左手第三掌骨骨折^I10",
-            f"ZWI|P|{CARD_NO}||左手|medical",
+            f"ZWI|P|{card_no}||左手|medical",
         ]
     )
 
@@ -410,9 +419,11 @@ def measure(
             admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=20)
             visits = [f"BV{run_id}{n:03d}" for n in range(max(encounters, senders))]
             client = Client(port)
+            sim_url = runtime.settings.upstream.base_url  # type: ignore[attr-defined]
             for n, visit in enumerate(visits):
+                worker = seeded_worker(sim_url, visit)
                 began = time.perf_counter()
-                ack = client.send(admit_message(visit, admitted, f"{run_id}-A{n}"))
+                ack = client.send(admit_message(visit, admitted, f"{run_id}-A{n}", worker))
                 figures.a01_latencies.append(time.perf_counter() - began)
                 if ack_code(ack) != "AA":
                     raise RuntimeError(f"admission refused: {ack}")

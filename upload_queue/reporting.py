@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from upload_queue import ledger
 from upload_queue.deadlines import (
     DEFAULT_MARGIN,
     DeadlineReport,
@@ -149,3 +150,17 @@ def unfinished(connection: Connection, kinds: Iterable[str]) -> dict[str, str]:
         )
     ).all()
     return {key: status for key, status in rows}
+
+
+def state_of(connection: Connection, idempotency_key: str) -> tuple[str, str] | None:
+    """A job's status and last error (upstream's reason for a refused job) by its idempotency
+    key. A delivered job whose payload the purge removed is still ``delivered``: the ledger
+    remembers it. None when no such job was ever queued."""
+    row = connection.execute(
+        select(upload_job.c.status, upload_job.c.last_error).where(
+            upload_job.c.idempotency_key == idempotency_key
+        )
+    ).one_or_none()
+    if row is not None:
+        return row.status, row.last_error or ""
+    return ("delivered", "") if ledger.delivered(connection, idempotency_key) else None

@@ -92,7 +92,7 @@ def _adapter_error(_request: Request, exc: Exception) -> JSONResponse:
     else:
         field = getattr(exc, "field", "")
         items = [error_item(exc.code, exc.message, field, exc.article)]
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(getattr(exc, "problem_extra", None) or {})
     if isinstance(exc, UpstreamError) and exc.upstream_message:
         extra["upstream_message"] = exc.upstream_message
     return problem(status, title, items, **extra)

@@ -7,8 +7,10 @@ each with its code, article and a Chinese sentence the clerk can read to the wor
 Two readings of the sources worth stating:
 
 - Admitted inside the validity ⇒ the stay settles normally even if the filing has expired by
-  discharge (N§13). The same holds when the worker cancels the filing during the stay:
-  the cancellation concerns later treatment (N§15).
+  discharge (N§13). The same holds when the worker cancels *or changes* the filing
+  during the stay: the change concerns later treatment (N§15). At discharge the filing the
+  stay was admitted on (``admitted_filing_no``) is checked, never a successor filed during
+  the stay (which would fail "filed before admission", N§16).
 - A filing ended by loss of eligibility (丧失待遇享受资格) ends its validity at that date
   (N§11, N§15: validity is the insured province's, and a filing whose grounds end is ended);
   the worker is no longer entitled, so a discharge on or after that date is refused and the
@@ -23,7 +25,13 @@ from datetime import date
 from enum import StrEnum
 
 from adapter.domain.encounters import EncounterKind
-from adapter.domain.filings import Filing, FilingPurpose, FilingStatus, current_filings
+from adapter.domain.filings import (
+    Filing,
+    FilingPurpose,
+    FilingStatus,
+    current_filings,
+    unfiled_parts,
+)
 from adapter.domain.institutions import DirectSettlementStatus, Institution, same_treatment_place
 from adapter.domain.people import CardData, CardStatus, Person, Suspension
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding, Rule, Severity
@@ -106,6 +114,12 @@ NOT_CHANGED = Rule(
     "N§15",
     "备案{filing_no}已变更，请以变更后的备案（{successor}）为准，重新查询备案信息",
 )
+CHANGED_DURING_STAY = Rule(
+    "EL_CHANGED_DURING_STAY",
+    "N§13, N§15",
+    "入院时备案{filing_no}在有效期内，住院期间备案{what}；本次住院按入院时的备案正常直接结算，"
+    "之后就医以{successor}为准",
+)
 INJURY_PARTS_FILED = Rule(
     "EL_INJURY_PARTS_FILED",
     "N§16, 附表1",
@@ -149,6 +163,9 @@ class EligibilityRequest:
     injury_parts: tuple[str, ...] = ()
     approval_notice_no: str = ""
     device_codes: tuple[str, ...] = ()
+    # At discharge: the filing the stay was admitted on. It stays decisive for the stay even
+    # if it was changed or cancelled since (N§13; N§15: a successor governs later encounters).
+    admitted_filing_no: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,18 +239,39 @@ def _institution_findings(request: EligibilityRequest) -> list[Finding]:
     return findings
 
 
+def _admitted_on(request: EligibilityRequest, filing: Filing) -> bool:
+    """Is ``filing`` the one this stay was admitted on, checked again at discharge?"""
+    return request.stage is Stage.DISCHARGE and filing.filing_no == request.admitted_filing_no
+
+
 def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
     admitted, checked = request.admitted_on, request.checked_on
     ended = filing.terminated_on
+    if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
+        # N§11, N§15: loss of eligibility ends the filing; N§13's protection covers expiry only.
+        return [NOT_TERMINATED.refused(on=ended or "此前")]
+    if _admitted_on(request, filing) and filing.status in (
+        FilingStatus.CHANGED,
+        FilingStatus.CANCELLED,
+    ):
+        # N§13: admitted inside a valid filing, the stay settles normally although the filing
+        # was changed or cancelled during it; the change governs later encounters (N§15).
+        # The admission itself proves the filing was in force then.
+        what = "已变更" if filing.status is FilingStatus.CHANGED else "已取消"
+        if ended is not None:
+            what = f"于{ended}{what[1:]}"
+        successor = (
+            f"变更后的备案{filing.successor_no}" if filing.successor_no else "重新办理的备案"
+        )
+        return [
+            CHANGED_DURING_STAY.warned(filing_no=filing.filing_no, what=what, successor=successor)
+        ]
     if filing.status is FilingStatus.CHANGED:
         return [
             NOT_CHANGED.refused(filing_no=filing.filing_no, successor=filing.successor_no or "未知")
         ]
     if filing.status is FilingStatus.CANCELLED and (ended is None or ended <= admitted):
         return [NOT_CANCELLED.refused(on=ended or "此前")]
-    if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
-        # N§11, N§15: loss of eligibility ends the filing; N§13's protection covers expiry only.
-        return [NOT_TERMINATED.refused(on=ended or "此前")]
     return []
 
 
@@ -263,7 +301,7 @@ def _validity_findings(request: EligibilityRequest, filing: Filing) -> list[Find
 
 def _filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
     findings = _status_findings(request, filing)
-    if findings:
+    if _refusals(findings):
         return findings
     here = request.institution.admdvs
     if same_treatment_place(filing.treatment_admdvs, here):
@@ -271,7 +309,7 @@ def _filing_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
     else:
         findings.append(TREATMENT_PLACE.refused(filed=filing.treatment_admdvs, here=here))
     findings += _validity_findings(request, filing)
-    unfiled = [part for part in request.injury_parts if part not in filing.injury_parts]
+    unfiled = unfiled_parts(request.injury_parts, filing.injury_parts)
     filed_parts = "、".join(filing.injury_parts) or "无"
     if unfiled:
         findings.append(
@@ -321,6 +359,15 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
     purpose = FilingPurpose(request.kind.value)
     filings = [f for f in current_filings(request.filings) if f.psn_no == request.person.psn_no]
     candidates = [f for f in filings if f.purpose is purpose]
+    admitted_with = [
+        f
+        for f in request.filings
+        if f.psn_no == request.person.psn_no and f.purpose is purpose and _admitted_on(request, f)
+    ]
+    if admitted_with:
+        # N§13: at discharge the filing the stay was admitted on decides, not a successor
+        # filed during the stay (which would fail "filed before admission", N§16).
+        candidates = admitted_with[:1]
     if not candidates:
         if filings:
             categories = "、".join(sorted({f.person_category for f in filings}))

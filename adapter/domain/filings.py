@@ -7,6 +7,7 @@ N§15. (The Beijing filing articles, chapter 2, govern Beijing-insured workers, 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -153,3 +154,45 @@ def current_filings(filings: Iterable[Filing]) -> list[Filing]:
 
 def filings_for(filings: Sequence[Filing], purpose: FilingPurpose) -> list[Filing]:
     return [f for f in current_filings(filings) if f.purpose is purpose]
+
+
+# -- injury parts (受伤部位, 附表1): matched as a clerk would, not as exact text -----------------
+
+_SIDE_WORDS = (("左侧", "左"), ("右侧", "右"), ("双侧", "双"), ("两侧", "双"))
+_PART_SUFFIXES = ("部位", "部")
+
+
+def normalise_part(text: str) -> str:
+    """The injury part as a clerk reads it: ``左手部`` = ``左手`` = `` 左 手 `` = ``左侧手``.
+
+    Full-width forms are folded (NFKC), spaces dropped, ``左侧``/``右侧``/``双侧`` read as
+    ``左``/``右``/``双``, and a trailing ``部``/``部位`` ignored (``腰部`` = ``腰``).
+    """
+    folded = "".join(unicodedata.normalize("NFKC", text).split())
+    for long, short in _SIDE_WORDS:
+        folded = folded.replace(long, short)
+    for suffix in _PART_SUFFIXES:
+        if folded.endswith(suffix) and len(folded) > len(suffix):
+            folded = folded[: -len(suffix)]
+            break
+    return folded
+
+
+def part_is_filed(part: str, filed: Sequence[str]) -> bool:
+    """Is ``part`` one of the ``filed`` parts? A filed ``双手`` covers ``左手`` and ``右手``."""
+    key = normalise_part(part)
+    keys = {normalise_part(f) for f in filed}
+    if key in keys:
+        return True
+    return key[:1] in ("左", "右") and f"双{key[1:]}" in keys
+
+
+def unfiled_parts(treated: Sequence[str], filed: Sequence[str]) -> list[str]:
+    """The treated parts that are not filed (several filed parts may be treated in one stay)."""
+    return [part for part in treated if part.strip() and not part_is_filed(part, filed)]
+
+
+def filed_part_for(part: str, filed: Sequence[str]) -> str:
+    """The filed spelling of ``part`` (what the slip and upstream see), or ``part`` itself."""
+    key = normalise_part(part)
+    return next((f for f in filed if normalise_part(f) == key), part.strip())

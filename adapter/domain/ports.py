@@ -61,6 +61,11 @@ class Outbox(Protocol):
         """True once upstream has acknowledged the job with that key."""
         ...
 
+    def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
+        """The job's status (``pending``, ``leased``, ``delivered``, ``dead``…) and its last
+        error (upstream's reason for a refused job), or None when there is no such job."""
+        ...
+
 
 class MsgidSource(Protocol):
     """Hands out ``msgid`` values (the upstream idempotency key); never the same one twice."""

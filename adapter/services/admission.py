@@ -7,6 +7,12 @@ admission registration (``WI2401``) queued in the same transaction. A refusal ca
 reason with its article (and, for filing reasons, where to file: N§18, N§46, B§28, B§47); it
 is audited and writes nothing else. The same HIS visit admitted twice returns the first encounter,
 flagged ``replayed``, without asking upstream again.
+
+One open stay (admitted, or its settlement revoked) per worker and kind at this institution
+(N§33, B§28): a second admission is refused with :class:`OpenStayExists` naming the open stay
+(HTTP 409, HL7 AE); the store's partial unique index decides between concurrent admissions.
+Upstream down at admission answers :class:`UpstreamDownAtAdmission` (N§38) — unless the desk
+chose to record the stay as a manual-claim case from the start (see :mod:`.manual_claims`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy import select
 
 from adapter.domain.commands import Admit, Diagnosis, UpdateVisit
 from adapter.domain.eligibility import Stage
@@ -24,7 +32,10 @@ from adapter.domain.errors import (
     InvalidMessage,
     InvalidTransition,
     NotFound,
+    UpstreamUnavailable,
 )
+from adapter.domain.filings import filed_part_for
+from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
 from adapter.domain.upstream import Infno
@@ -33,10 +44,43 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
+from adapter.services.tables import manual_claim, service_upload
 from adapter.services.uploads import queue_upload
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
+
+OPEN_STAY_ARTICLE = "N§33, B§28"
+
+
+class OpenStayExists(Conflict):
+    """The worker already has an open stay of this kind here (admitted, or its settlement
+    revoked): one admission registration per stay (N§33, B§28). ``open_stay`` is that stay,
+    so the desk can continue it or cancel it instead of admitting twice."""
+
+    code = store_errors.OPEN_STAY_EXISTS
+
+    def __init__(self, open_stay: Encounter, zone_time: str):
+        self.open_stay = open_stay
+        super().__init__(
+            f"该工伤职工在本机构已有未结束的{open_stay.kind.label}（就诊编号{open_stay.id}，"
+            f"HIS住院号{open_stay.his_visit_id}，{zone_time}入院，状态“{open_stay.status.label}”），"
+            "不能重复办理入院登记；请继续该次住院，或先取消该入院登记后再登记",
+            article=OPEN_STAY_ARTICLE,
+        )
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        stay = self.open_stay
+        return {
+            "open_stay": {
+                "id": stay.id,
+                "his_visit_id": stay.his_visit_id,
+                "kind": stay.kind.value,
+                "status": stay.status.value,
+                "admitted_at": stay.admitted_at.isoformat(),
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -45,6 +89,43 @@ class Admitted:
     replayed: bool = False
     upload: QueuedUpload | None = None
     warnings: tuple[Finding, ...] = ()
+    manual_claim_id: str = ""  # recorded as a manual-claim case from the start (N§38, B§27)
+
+
+ADMISSION_OUTAGE_MESSAGE = (
+    "上级系统（省级及国家工伤保险异地就医系统）当前无法访问，不能核验身份和备案，暂不能登记为"
+    "跨省异地直接结算住院（N§38）。可稍后重试；或按手工报销登记本次住院（网络或系统故障，"
+    "N§38、B§27）：费用照常记录，出院时打印费用清单由参保地经办机构手工报销；费用清单交付前"
+    "上级系统恢复的，可在核验身份和备案后转为直接结算"
+)
+
+
+class UpstreamDownAtAdmission(UpstreamUnavailable):
+    """A full upstream outage at admission: retry later, or a manual-claim case (N§38)."""
+
+    code = "UPSTREAM_DOWN_AT_ADMISSION"
+    article = "N§38, B§27"
+
+    def __init__(self) -> None:
+        super().__init__(ADMISSION_OUTAGE_MESSAGE)
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        return {
+            "ways_on": [
+                {"way": "retry", "label": "稍后重试入院登记"},
+                {
+                    "way": "manual_claim",
+                    "label": "按手工报销登记本次住院",
+                    "request": {"manual_claim_if_upstream_down": True},
+                },
+            ]
+        }
+
+
+def unverified_psn_no(card: CardData) -> str:
+    """The worker's key while upstream could not say who they are: the card's own number."""
+    return f"?{card.citizen_id or card.card_no or card.qr_token[:40]}"[:64]
 
 
 def require_aware(value: datetime, field: str) -> None:
@@ -60,7 +141,23 @@ class Admissions:
     def _find(self, uow: UnitOfWork, his_visit_id: str) -> EncounterRecord | None:
         return uow.encounters.find_by_visit(self._ctx.institution.code, his_visit_id)
 
-    def admit(self, command: Admit, *, actor: str) -> Admitted:
+    def open_stay(self, psn_no: str, kind: EncounterKind) -> Encounter | None:
+        """The worker's open stay of ``kind`` here, if any (admitted, or settlement revoked)."""
+        with self._ctx.uow() as uow:
+            record = uow.encounters.open_stay(self._ctx.institution.code, psn_no, kind.value)
+        return record.encounter if record else None
+
+    def _refuse_open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> None:
+        record = uow.encounters.open_stay(self._ctx.institution.code, psn_no, kind.value)
+        if record is not None:
+            stay = record.encounter
+            raise OpenStayExists(stay, self._ctx.wall_time(stay.admitted_at))
+
+    def admit(
+        self, command: Admit, *, actor: str, manual_claim_if_upstream_down: bool = False
+    ) -> Admitted:
+        """Admit; with upstream down, refuse (N§38) or — when the desk chose so — record the
+        stay as a manual-claim case from the start (:meth:`_admit_manual`)."""
         ctx = self._ctx
         if command.kind is EncounterKind.DEVICE:
             raise InvalidMessage("入院登记仅用于住院医疗或住院康复", field="kind")
@@ -78,6 +175,10 @@ class Admissions:
         except EligibilityRefused as refused:
             self._audit_refusal(command, refused.reasons, actor)
             raise
+        except UpstreamUnavailable as exc:
+            if not manual_claim_if_upstream_down:
+                raise UpstreamDownAtAdmission() from exc
+            return self._admit_manual(command, actor)
         decision = decide(
             facts,
             command.kind,
@@ -90,6 +191,8 @@ class Admissions:
             self._audit_refusal(command, decision.reasons, actor, facts=facts)
             raise EligibilityRefused(decision.reasons)
         person, filing = facts.person, decision.filing
+        with ctx.uow() as uow:
+            self._refuse_open_stay(uow, person.psn_no, command.kind)
         encounter = Encounter(
             id=ids.encounter_id(),
             kind=command.kind,
@@ -101,15 +204,22 @@ class Admissions:
             insured_admdvs=person.insured_admdvs,
             department=command.department,
             diagnoses=tuple(payloads.diagnosis_text(d) for d in command.diagnoses),
-            injury_parts=tuple(command.injury_parts),
+            # N§16: kept in the filing's own spelling (左手部 typed, 左手 filed → 左手).
+            injury_parts=tuple(
+                filed_part_for(p, filing.injury_parts) for p in command.injury_parts
+            ),
         )
         with ctx.uow(immediate=True) as uow:
             raced = self._find(uow, command.his_visit_id)
             if raced is not None:
                 return Admitted(raced.encounter, replayed=True)
+            self._refuse_open_stay(uow, person.psn_no, command.kind)
             try:
                 uow.encounters.add(encounter)
             except Conflict as exc:
+                if exc.code == store_errors.OPEN_STAY_EXISTS:
+                    # Another admission of this worker won the race (the store's index).
+                    self._refuse_open_stay(uow, person.psn_no, command.kind)
                 if exc.code != store_errors.ENCOUNTER_DUPLICATE:
                     raise
                 # Another clerk (or HIS retry) registered the same visit a moment ago.
@@ -144,6 +254,65 @@ class Admissions:
             )
             uow.commit()
         return Admitted(encounter, upload=upload, warnings=decision.warnings)
+
+    def _admit_manual(self, command: Admit, actor: str) -> Admitted:
+        """Upstream down at admission and the desk chose manual claim (N§38, B§27): the stay is
+        recorded with its fees as usual but registered nowhere upstream, and marked a
+        manual-claim case from the start so its fee list can be handed to the worker. It may
+        still switch to direct settlement until that list is handed over
+        (:meth:`~adapter.services.manual_claims.ManualClaims.switch_to_direct`)."""
+        ctx = self._ctx
+        card = command.card
+        with ctx.uow(immediate=True) as uow:
+            raced = self._find(uow, command.his_visit_id)
+            if raced is not None:
+                return Admitted(raced.encounter, replayed=True)
+            found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
+            known = found[0] if len(found) == 1 else None  # as last seen, never asked now
+            psn_no = known.psn_no if known else unverified_psn_no(card)
+            self._refuse_open_stay(uow, psn_no, command.kind)
+            encounter = Encounter(
+                id=ids.encounter_id(),
+                kind=command.kind,
+                psn_no=psn_no,
+                filing_no="",
+                institution_code=ctx.institution.code,
+                his_visit_id=command.his_visit_id,
+                admitted_at=command.admitted_at,
+                insured_admdvs=known.insured_admdvs if known else "",
+                department=command.department,
+                diagnoses=tuple(payloads.diagnosis_text(d) for d in command.diagnoses),
+                injury_parts=tuple(command.injury_parts),
+            )
+            uow.encounters.add(encounter)
+            claim_id = ids.manual_claim_id()
+            uow.session.execute(
+                manual_claim.insert().values(
+                    id=claim_id,
+                    encounter_id=encounter.id,
+                    reason="upstream_unavailable",
+                    detail="入院登记时上级系统无法访问，按手工报销登记（N§38、B§27）",
+                    fee_list={},
+                    created_at=ctx.now(),
+                    created_by=actor,
+                    from_start=True,
+                    handed_over_at=None,
+                )
+            )
+            uow.audit.append(
+                actor=actor,
+                action="encounter.admit_manual_claim",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={
+                    "his_visit_id": encounter.his_visit_id,
+                    "kind": encounter.kind.value,
+                    "card": masked_card(card),
+                    "claim_id": claim_id,
+                },
+            )
+            uow.commit()
+        return Admitted(encounter, manual_claim_id=claim_id)
 
     def _audit_refusal(
         self,
@@ -219,21 +388,23 @@ class Admissions:
                 )
             cancelled = encounter.moved_to(EncounterStatus.CANCELLED)
             uow.encounters.update(cancelled, expected_version=record.version)
-            upload = queue_upload(
-                ctx,
-                uow,
-                infno=Infno.ADMISSION_REVOKE,
-                input=payloads.admission_revoke_input(encounter, reason),
-                encounter_id=encounter.id,
-                insuplc_admdvs=encounter.insured_admdvs,
-                deadline=ctx.now() + ctx.policy.admission_upload_within,
-            )
+            msgid = ""
+            if registered_upstream(uow, encounter.id):  # a manual-claim case never was
+                msgid = queue_upload(
+                    ctx,
+                    uow,
+                    infno=Infno.ADMISSION_REVOKE,
+                    input=payloads.admission_revoke_input(encounter, reason),
+                    encounter_id=encounter.id,
+                    insuplc_admdvs=encounter.insured_admdvs,
+                    deadline=ctx.now() + ctx.policy.admission_upload_within,
+                ).msgid
             uow.audit.append(
                 actor=actor,
                 action="encounter.cancel",
                 subject_type="encounter",
                 subject_id=encounter.id,
-                details={"reason": reason, "msgid": upload.msgid},
+                details={"reason": reason, "msgid": msgid},
             )
             uow.commit()
         return cancelled
@@ -272,6 +443,19 @@ class Admissions:
             )
             uow.commit()
         return updated
+
+
+def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:
+    """Was an admission registration (WI2401) queued for the encounter?"""
+    return (
+        uow.session.execute(
+            select(service_upload.c.id).where(
+                service_upload.c.encounter_id == encounter_id,
+                service_upload.c.infno == Infno.ADMISSION.value,
+            )
+        ).first()
+        is not None
+    )
 
 
 def diagnosis_texts(diagnoses: tuple[Diagnosis, ...]) -> list[str]:

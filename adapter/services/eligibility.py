@@ -39,6 +39,7 @@ def decide(
     injury_parts: Sequence[str] = (),
     approval_notice_no: str = "",
     device_codes: Sequence[str] = (),
+    admitted_filing_no: str = "",
 ) -> EligibilityDecision:
     return check_eligibility(
         EligibilityRequest(
@@ -54,6 +55,7 @@ def decide(
             injury_parts=tuple(injury_parts),
             approval_notice_no=approval_notice_no,
             device_codes=tuple(device_codes),
+            admitted_filing_no=admitted_filing_no,
         )
     )
 

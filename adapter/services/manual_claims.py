@@ -7,6 +7,16 @@ to ``manual_claim`` — final: it can never be settled directly afterwards, so n
 reimbursed twice. An admission registered upstream is
 revoked (``WI2404``, queued) so upstream, too, knows no direct settlement will follow.
 
+A **case from the start** (N§38, B§27): upstream was down at admission and the desk chose to
+record the stay as a manual claim (:meth:`Admissions.admit` with
+``manual_claim_if_upstream_down``). Its fees are recorded as usual; :meth:`ManualClaims.hand_over`
+hands the fee list (marked 手工报销) to the worker and makes it final; before that,
+:meth:`ManualClaims.switch_to_direct` turns it into a direct-settlement stay once identity and
+filing pass (WI2401 queued then).
+
+**After a revocation** a manual claim waits until upstream acknowledged the revocation (WI2305
+delivered): until then the direct settlement may still stand upstream (N§38 杜绝重复报销, B§27).
+
 Reasons: ``upstream_unavailable`` is accepted only after upstream has been unreachable for
 ``Policy.manual_claim_wait`` (the adapter probes it; a blip is waited out, not turned into
 paperwork); ``card_failure`` and ``system_failure`` need a description of what failed.
@@ -14,24 +24,33 @@ paperwork); ``card_failure`` and ``system_failure`` need a description of what f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 
-from adapter.domain.encounters import EncounterKind, EncounterStatus
-from adapter.domain.errors import DomainError, InvalidMessage, NotFound, UpstreamUnavailable
-from adapter.domain.people import mask_citizen_id
+from adapter.domain.eligibility import Stage
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
+from adapter.domain.errors import (
+    DomainError,
+    EligibilityRefused,
+    InvalidMessage,
+    InvalidTransition,
+    NotFound,
+    UpstreamUnavailable,
+)
+from adapter.domain.people import CardData, mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
-from adapter.services.identity import Identity
+from adapter.services.eligibility import decide
+from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import manual_claim, service_upload
+from adapter.services.tables import manual_claim, service_upload, settle_wait
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
 from adapter.store.uow import UnitOfWork
@@ -42,6 +61,55 @@ NOTE = (
     "本机构不再对该次就诊办理直接结算，杜绝重复报销（N§38、B§27）。"
     "住院伙食补助费、转诊交通食宿费由参保地按规定报销（N§3、B§30）。"
 )
+
+
+REVOCATION_ARTICLE = "N§38, B§27"
+
+
+class RevocationNotAcknowledged(DomainError):
+    """A manual claim after a revocation that upstream has not acknowledged (WI2305 not
+    delivered): the direct settlement may still stand upstream, so the stay would be
+    reimbursed twice (N§38 "杜绝重复报销", B§27)."""
+
+    article = REVOCATION_ARTICLE
+
+    def __init__(
+        self, *, dead: bool, job_id: int, msgid: str, upstream_reason: str, insured_admdvs: str
+    ):
+        self.revocation = {
+            "job_id": job_id,
+            "msgid": msgid,
+            "status": "dead" if dead else "pending",
+            "upstream_reason": upstream_reason,
+            "queue_page": "/web/monitor",
+            "contact": f"参保地（{insured_admdvs}）经办机构",
+        }
+        if dead and upstream_reason:
+            message = (
+                f"撤销结算（WI2305，上传任务{job_id}）被上级系统拒绝：{upstream_reason}。"
+                "上级系统仍可能保留该次直接结算，不能转手工报销（N§38 杜绝重复报销、B§27）；"
+                f"请联系参保地（{insured_admdvs}）经办机构核实处理，撤销确认后再转手工报销"
+            )
+            code = "MANUAL_CLAIM_REVOCATION_REFUSED"
+        elif dead:
+            message = (
+                f"撤销结算（WI2305，上传任务{job_id}）未能送达上级系统。上级系统仍可能保留该次"
+                "直接结算，不能转手工报销（N§38 杜绝重复报销、B§27）；请信息科在上传队列页面"
+                "重发该撤销，上级系统确认后再转手工报销"
+            )
+            code = "MANUAL_CLAIM_REVOCATION_PENDING"
+        else:
+            message = (
+                f"撤销结算（WI2305，上传任务{job_id}）尚未得到上级系统确认，上级系统仍可能保留"
+                "该次直接结算，暂不能转手工报销（N§38 杜绝重复报销、B§27）；请等待上传完成，"
+                "或由信息科在上传队列页面重发该撤销，确认后再转手工报销"
+            )
+            code = "MANUAL_CLAIM_REVOCATION_PENDING"
+        super().__init__(message, code=code)
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        return {"revocation": self.revocation}
 
 
 class ManualClaimReason(StrEnum):
@@ -67,6 +135,42 @@ class ManualClaim:
     fee_list: dict[str, Any]
     created_at: datetime
     created_by: str
+    from_start: bool = False  # recorded at admission because upstream was down
+    handed_over_at: datetime | None = None  # the fee list printed and handed to the worker
+
+    @property
+    def open_case(self) -> bool:
+        """A case from the start whose fee list is not handed over yet: it may still switch
+        to direct settlement once upstream answers (N§38, B§27)."""
+        return self.from_start and self.handed_over_at is None
+
+
+CASE_ARTICLE = "N§38, B§27"
+
+
+def open_case(uow: UnitOfWork, encounter_id: str) -> str:
+    """The id of the encounter's manual-claim case from the start not yet handed over, or ""."""
+    row = uow.session.execute(
+        select(manual_claim.c.id).where(
+            manual_claim.c.encounter_id == encounter_id,
+            manual_claim.c.from_start.is_(True),
+            manual_claim.c.handed_over_at.is_(None),
+        )
+    ).one_or_none()
+    return str(row.id) if row else ""
+
+
+def refuse_direct_settlement_of_a_case(uow: UnitOfWork, encounter_id: str) -> None:
+    """A stay recorded as a manual-claim case is not settled directly until it switched."""
+    claim_id = open_case(uow, encounter_id)
+    if claim_id:
+        raise InvalidTransition(
+            "该住院入院时上级系统无法访问，已按手工报销登记（手工报销记录"
+            f"{claim_id}）；上级系统恢复后须先核验身份和备案转为直接结算，"
+            "或出院时打印费用清单转参保地手工报销（N§38、B§27）",
+            code="MANUAL_CLAIM_CASE",
+            article=CASE_ARTICLE,
+        )
 
 
 def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[str, Any]:
@@ -106,6 +210,8 @@ def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[st
         ],
         "unmapped": [s.line.line_id for s in fees.unmapped],
         **payloads.settlement_totals(totals),
+        "title": "工伤保险跨省异地就医费用清单（手工报销）",
+        "manual_claim": True,
         "note": NOTE,
     }
 
@@ -147,7 +253,13 @@ class ManualClaims:
         if reason is not ManualClaimReason.UPSTREAM_UNAVAILABLE and not detail.strip():
             raise InvalidMessage(f"{reason.label}须说明具体情况", field="detail")
         with ctx.uow() as uow:
-            uow.encounters.get(encounter_id).encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
+            case_id = open_case(uow, encounter_id)
+        if case_id:  # a case from the start: what is left is handing its list over
+            return self.hand_over(case_id, actor=actor)
+        with ctx.uow() as uow:
+            encounter = uow.encounters.get(encounter_id).encounter
+            encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
+            self._refuse_unacknowledged_revocation(uow, encounter)
         if reason is ManualClaimReason.UPSTREAM_UNAVAILABLE:
             self._check_outage()
         with ctx.uow(immediate=True) as uow:
@@ -155,6 +267,10 @@ class ManualClaims:
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             claimed = encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
+            self._refuse_unacknowledged_revocation(uow, encounter)
+            uow.session.execute(
+                settle_wait.delete().where(settle_wait.c.encounter_id == encounter_id)
+            )
             listing = fee_list(ctx, uow, encounter_id)
             claim = ManualClaim(
                 ids.manual_claim_id(), encounter_id, reason, detail, listing, ctx.now(), actor
@@ -198,22 +314,176 @@ class ManualClaims:
             uow.commit()
         return claim
 
+    def _refuse_unacknowledged_revocation(self, uow: UnitOfWork, encounter: Encounter) -> None:
+        """After a revocation, a manual claim only once upstream acknowledged it (WI2305
+        delivered): until then the direct settlement may still stand upstream (N§38, B§27)."""
+        if encounter.status is not EncounterStatus.REVOKED:
+            return
+        row = uow.session.execute(
+            select(service_upload.c.msgid, service_upload.c.job_id)
+            .where(
+                service_upload.c.encounter_id == encounter.id,
+                service_upload.c.infno == Infno.SETTLEMENT_REVOKE.value,
+            )
+            .order_by(service_upload.c.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            return  # a revocation without a queued WI2305 predates the queue: nothing stands
+        state = self._ctx.outbox.job_state(uow.session, row.msgid)
+        status, last_error = state or ("pending", "")
+        if status == "delivered":
+            return
+        raise RevocationNotAcknowledged(
+            dead=status == "dead",
+            job_id=row.job_id,
+            msgid=row.msgid,
+            upstream_reason=last_error if status == "dead" else "",
+            insured_admdvs=encounter.insured_admdvs,
+        )
+
     def get(self, claim_id: str) -> ManualClaim:
         with self._ctx.uow() as uow:
-            row = uow.session.execute(
-                select(manual_claim).where(manual_claim.c.id == claim_id)
-            ).one_or_none()
-        if row is None:
-            raise NotFound(f"手工报销记录{claim_id}不存在", code="MANUAL_CLAIM_NOT_FOUND")
-        return ManualClaim(
-            row.id,
-            row.encounter_id,
-            ManualClaimReason(row.reason),
-            row.detail,
-            row.fee_list,
-            row.created_at,
-            row.created_by,
+            return _claim(uow, claim_id)
+
+    def of_encounter(self, encounter_id: str) -> ManualClaim | None:
+        """The encounter's manual claim (or manual-claim case from the start), if any."""
+        with self._ctx.uow() as uow:
+            claim_id = uow.session.execute(
+                select(manual_claim.c.id).where(manual_claim.c.encounter_id == encounter_id)
+            ).scalar_one_or_none()
+            return _claim(uow, claim_id) if claim_id else None
+
+    def hand_over(
+        self, claim_id: str, *, actor: str, discharged_at: datetime | None = None
+    ) -> ManualClaim:
+        """The fee list of a case from the start printed and handed to the worker: from now on
+        it stays a manual claim (N§38, B§27) and the encounter is final."""
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            claim = _claim(uow, claim_id)
+            if not claim.open_case:
+                return claim  # handed over already (a reprint): the same list
+            lock_encounter(uow, claim.encounter_id)
+            record = uow.encounters.get(claim.encounter_id)
+            changes: dict[str, object] = {}
+            if discharged_at is not None or record.encounter.discharged_at is None:
+                changes["discharged_at"] = discharged_at or ctx.now()
+            claimed = record.encounter.moved_to(EncounterStatus.MANUAL_CLAIM, **changes)
+            uow.encounters.update(claimed, expected_version=record.version)
+            listing = fee_list(ctx, uow, claim.encounter_id)
+            now = ctx.now()
+            uow.session.execute(
+                manual_claim.update()
+                .where(manual_claim.c.id == claim_id)
+                .values(fee_list=listing, handed_over_at=now)
+            )
+            uow.session.execute(
+                settle_wait.delete().where(settle_wait.c.encounter_id == claim.encounter_id)
+            )
+            uow.audit.append(
+                actor=actor,
+                action="manual_claim.hand_over",
+                subject_type="encounter",
+                subject_id=claim.encounter_id,
+                details={"claim_id": claim_id, "total": listing["medfee_sumamt"]},
+            )
+            uow.commit()
+        return replace(claim, fee_list=listing, handed_over_at=now)
+
+    def switch_to_direct(self, claim_id: str, card: CardData, *, actor: str) -> Encounter:
+        """Upstream answers again before the fee list was handed over: identity and filing are
+        checked as at admission (N§33, B§28) and, if both pass, the stay becomes a direct
+        settlement stay — registered upstream now (WI2401) — and the case is dropped."""
+        ctx = self._ctx
+        with ctx.uow() as uow:
+            claim = _claim(uow, claim_id)
+            encounter = uow.encounters.get(claim.encounter_id).encounter
+        if not claim.open_case:
+            raise InvalidTransition(
+                "费用清单已交付，本次住院已转参保地手工报销，不能再转为直接结算"
+                "（N§38、B§27，杜绝重复报销）",
+                code="MANUAL_CLAIM_HANDED_OVER",
+                article=CASE_ARTICLE,
+            )
+        facts = self._identity.facts(card, context=encounter.his_visit_id)  # no uow open
+        decision = decide(
+            facts,
+            encounter.kind,
+            admitted_on=ctx.local_date(encounter.admitted_at),
+            checked_on=ctx.local_date(encounter.admitted_at),
+            stage=Stage.ADMISSION,
+            injury_parts=encounter.injury_parts,
         )
+        if not decision.eligible or decision.filing is None:
+            raise EligibilityRefused(decision.reasons)
+        person, filing = facts.person, decision.filing
+        with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter.id)
+            if open_case(uow, encounter.id) != claim_id:
+                raise InvalidTransition(
+                    "费用清单已交付或已转为直接结算，请刷新后查看", code="MANUAL_CLAIM_HANDED_OVER"
+                )
+            record = uow.encounters.get(encounter.id)
+            other = uow.encounters.open_stay(ctx.institution.code, person.psn_no, encounter.kind)
+            if other is not None and other.encounter.id != encounter.id:
+                raise InvalidTransition(
+                    f"该工伤职工已有未结束的住院（HIS住院号{other.encounter.his_visit_id}），"
+                    "不能转为直接结算",
+                    code="OPEN_STAY_EXISTS",
+                    article="N§33, B§28",
+                )
+            direct = replace(
+                record.encounter,
+                psn_no=person.psn_no,
+                filing_no=filing.filing_no,
+                insured_admdvs=person.insured_admdvs,
+            )
+            uow.encounters.update(direct, expected_version=record.version)
+            uow.session.execute(manual_claim.delete().where(manual_claim.c.id == claim_id))
+            cache(uow, facts)
+            upload = queue_upload(
+                ctx,
+                uow,
+                infno=Infno.ADMISSION,
+                input=payloads.admission_input(ctx, direct, person, filing),
+                encounter_id=direct.id,
+                insuplc_admdvs=person.insured_admdvs,
+                deadline=ctx.now() + ctx.policy.admission_upload_within,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="manual_claim.switch_to_direct",
+                subject_type="encounter",
+                subject_id=direct.id,
+                details={
+                    "claim_id": claim_id,
+                    "psn_no": person.psn_no,
+                    "filing_no": filing.filing_no,
+                    "msgid": upload.msgid,
+                },
+            )
+            uow.commit()
+        return direct
+
+
+def _claim(uow: UnitOfWork, claim_id: str) -> ManualClaim:
+    row = uow.session.execute(
+        select(manual_claim).where(manual_claim.c.id == claim_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"手工报销记录{claim_id}不存在", code="MANUAL_CLAIM_NOT_FOUND")
+    return ManualClaim(
+        row.id,
+        row.encounter_id,
+        ManualClaimReason(row.reason),
+        row.detail,
+        row.fee_list,
+        row.created_at,
+        row.created_by,
+        bool(row.from_start),
+        row.handed_over_at,
+    )
 
 
 def _registered(uow: UnitOfWork, encounter_id: str) -> bool:

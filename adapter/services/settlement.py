@@ -23,14 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
 from adapter.domain.commands import Diagnosis
-from adapter.domain.eligibility import IDENTITY_MATCH, Stage
+from adapter.domain.eligibility import IDENTITY_MATCH, EligibilityDecision, Stage
 from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import (
     DomainError,
     EligibilityRefused,
     InvalidMessage,
     InvalidTransition,
+    UpstreamUnavailable,
 )
 from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
@@ -50,9 +53,14 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache
 from adapter.services.locks import lock_encounter
+from adapter.services.manual_claims import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
+from adapter.services.tables import settle_wait
 from adapter.services.uploads import queue_upload, upload_for_settlement
+from adapter.store.tables import EncounterRow
 from adapter.store.uow import UnitOfWork
+
+encounter_table = EncounterRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,61 @@ class Settled:
     settlement: Settlement
     upload: QueuedUpload
     warnings: tuple[Finding, ...] = ()
+    replayed: bool = False  # the same settle request again: the first settlement
+
+
+OUTAGE_ARTICLE = "N§38, B§27"
+OUTAGE_MESSAGE = (
+    "上级系统（省级及国家工伤保险异地就医系统）当前无法访问，出院时不能再次核验身份和备案，"
+    "暂不能直接结算，本次未保存任何结算数据（N§38）。可选择：一、等待上级系统恢复——本次出院"
+    "已列入“等待上级系统恢复”名单，恢复后本系统自动重新核验，并在结算收费页提示可以结算；"
+    "二、转手工报销——按网络或系统故障转参保地经办机构手工报销（N§38、B§27）"
+)
+
+
+class UpstreamDownAtDischarge(UpstreamUnavailable):
+    """A full upstream outage at discharge: the two ways on, wait or manual claim (N§38)."""
+
+    code = "UPSTREAM_DOWN_AT_DISCHARGE"
+    article = OUTAGE_ARTICLE
+
+    def __init__(self, encounter_id: str):
+        super().__init__(OUTAGE_MESSAGE)
+        self.encounter_id = encounter_id
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        return {
+            "encounter_id": self.encounter_id,
+            "ways_on": [
+                {
+                    "way": "wait",
+                    "label": "等待上级系统恢复后结算",
+                    "list": "/api/v1/encounters/waiting-for-upstream",
+                },
+                {
+                    "way": "manual_claim",
+                    "label": "转手工报销（网络或上级系统中断）",
+                    "reason": "upstream_unavailable",
+                    "create": "/api/v1/manual-claims",
+                },
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class WaitingStay:
+    """A stay on the "waiting for upstream" list (N§38)."""
+
+    encounter_id: str
+    his_visit_id: str
+    kind: str
+    discharged_at: datetime
+    since: datetime
+    requested_by: str
+    checked_at: datetime | None
+    ready_at: datetime | None  # re-checked and passed: the desk can settle
+    refusal: str  # re-checked and refused: why (with the article)
 
 
 @dataclass(frozen=True)
@@ -108,18 +171,10 @@ class Settlements:
         bill = make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(until))
         return Presettlement(encounter, bill, tuple(s.line.line_id for s in fees.unmapped))
 
-    def _known_person(self, uow: UnitOfWork, encounter: Encounter) -> Person:
-        person = uow.persons.get(encounter.psn_no)
-        if person is None:
-            raise DomainError(
-                "未找到该工伤职工的人员信息，请读取社会保障卡后再结算", code="PERSON_UNKNOWN"
-            )
-        return person
-
     def _facts(
-        self, encounter: Encounter, card: CardData | None, known: Person | None
+        self, encounter: Encounter, person: Person | None, card: CardData | None
     ) -> WorkerFacts:
-        """Upstream's facts; called outside any unit of work (no connection held meanwhile)."""
+        """Identity and filing as upstream says now; called with no unit of work open."""
         if card is not None:
             facts = self._identity.facts(card, context=encounter.id)
             if facts.person.psn_no != encounter.psn_no:
@@ -127,27 +182,65 @@ class Settlements:
                     [IDENTITY_MATCH.refused("card", what="出院持卡人与入院登记人员")]
                 )
             return facts
-        assert known is not None
-        return self._identity.facts_again(known, context=encounter.id)
+        if person is None:
+            raise DomainError(
+                "未找到该工伤职工的人员信息，请读取社会保障卡后再结算", code="PERSON_UNKNOWN"
+            )
+        return self._identity.facts_again(person, context=encounter.id)
+
+    def _decide(
+        self, facts: WorkerFacts, encounter: Encounter, discharged_at: datetime
+    ) -> EligibilityDecision:
+        ctx = self._ctx
+        return decide(
+            facts,
+            encounter.kind,
+            admitted_on=ctx.local_date(encounter.admitted_at),
+            checked_on=ctx.local_date(discharged_at),
+            stage=Stage.DISCHARGE,
+            injury_parts=encounter.injury_parts,
+            admitted_filing_no=encounter.filing_no,
+        )
+
+    def _replay(
+        self, uow: UnitOfWork, encounter: Encounter, request: SettleRequest
+    ) -> Settled | None:
+        """The first settlement, if ``request`` repeats the one that made it (same discharge
+        time, and the same discharge diagnoses when given): a resent request replays."""
+        if encounter.status is not EncounterStatus.SETTLED:
+            return None
+        active = uow.settlements.find_active(encounter.id)
+        if active is None or active.encounter.discharged_at != request.discharged_at:
+            return None
+        if request.discharge_diagnoses and tuple(
+            diagnosis_texts(request.discharge_diagnoses)
+        ) != tuple(active.encounter.diagnoses):
+            return None
+        record = upload_for_settlement(uow, active.id, Infno.DISCHARGE)
+        if record is None:
+            return None
+        upload = QueuedUpload(record.job_id, record.infno, record.msgid, record.deadline)
+        return Settled(active, upload, replayed=True)
 
     def settle(self, request: SettleRequest, *, actor: str) -> Settled:
         ctx = self._ctx
         require_aware(request.discharged_at, "discharged_at")
         with ctx.uow() as uow:
             encounter = uow.encounters.get(request.encounter_id).encounter
+            replayed = self._replay(uow, encounter, request)
+            if replayed is not None:
+                return replayed
             _may_settle(encounter, request.discharged_at)
             ctx.policy.times.check_discharge(encounter, request.discharged_at, ctx.now())
+            refuse_direct_settlement_of_a_case(uow, encounter.id)
             check_gate(ctx, uow, encounter, request.rehab_override_reason)
-            known = None if request.card is not None else self._known_person(uow, encounter)
-        facts = self._facts(encounter, request.card, known)
-        decision = decide(
-            facts,
-            encounter.kind,
-            admitted_on=ctx.local_date(encounter.admitted_at),
-            checked_on=ctx.local_date(request.discharged_at),
-            stage=Stage.DISCHARGE,
-            injury_parts=encounter.injury_parts,
-        )
+            person = uow.persons.get(encounter.psn_no)
+        # No unit of work is open while upstream is asked (identity and filing, N§33, B§30).
+        try:
+            facts = self._facts(encounter, person, request.card)
+        except UpstreamUnavailable as exc:
+            raise self._wait_for_upstream(encounter, request, actor) from exc
+        decision = self._decide(facts, encounter, request.discharged_at)
         if not decision.eligible or decision.filing is None:
             self._audit_refusal(encounter, decision.reasons, actor)
             raise EligibilityRefused(decision.reasons)
@@ -155,7 +248,11 @@ class Settlements:
             lock_encounter(uow, request.encounter_id)
             record = uow.encounters.get(request.encounter_id)
             current = record.encounter
+            replayed = self._replay(uow, current, request)
+            if replayed is not None:
+                return replayed
             _may_settle(current, request.discharged_at)
+            refuse_direct_settlement_of_a_case(uow, current.id)
             gate = check_gate(ctx, uow, current, request.rehab_override_reason)
             bill = self._bill(uow, current, request.discharged_at)
             changes: dict[str, object] = {"discharged_at": request.discharged_at}
@@ -175,6 +272,9 @@ class Settlements:
             )
             uow.settlements.add(settlement, zone=ctx.zone)
             uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
+            uow.session.execute(
+                settle_wait.delete().where(settle_wait.c.encounter_id == settled.id)
+            )
             cache(uow, facts)
             upload = queue_upload(
                 ctx,
@@ -207,6 +307,123 @@ class Settlements:
             )
             uow.commit()
         return Settled(settlement, upload, decision.warnings)
+
+    # -- a full upstream outage at discharge (N§38, B§27) ------------------------------------
+
+    def _wait_for_upstream(
+        self, encounter: Encounter, request: SettleRequest, actor: str
+    ) -> UpstreamDownAtDischarge:
+        """Put the stay on the waiting list (nothing else is written) and say the ways on."""
+        ctx = self._ctx
+        now = ctx.now()
+        with ctx.uow(immediate=True) as uow:
+            row = uow.session.execute(
+                select(settle_wait).where(settle_wait.c.encounter_id == encounter.id)
+            ).one_or_none()
+            values = {
+                "discharged_at": request.discharged_at,
+                "requested_by": actor,
+                "checked_at": now,
+                "ready_at": None,
+                "refusal": "",
+            }
+            if row is None:
+                uow.session.execute(
+                    settle_wait.insert().values(encounter_id=encounter.id, since=now, **values)
+                )
+            else:
+                uow.session.execute(
+                    settle_wait.update()
+                    .where(settle_wait.c.encounter_id == encounter.id)
+                    .values(**values)
+                )
+            uow.audit.append(
+                actor=actor,
+                action="settlement.waiting_for_upstream",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"discharged_at": request.discharged_at.isoformat()},
+            )
+            uow.commit()
+        return UpstreamDownAtDischarge(encounter.id)
+
+    def waiting(self) -> list[WaitingStay]:
+        """The stays waiting for upstream, oldest first (the billing desk's list)."""
+        with self._ctx.uow() as uow:
+            rows = uow.session.execute(
+                select(settle_wait, encounter_table.c.his_visit_id, encounter_table.c.kind)
+                .join(encounter_table, encounter_table.c.id == settle_wait.c.encounter_id)
+                .order_by(settle_wait.c.since, settle_wait.c.encounter_id)
+            ).all()
+        return [
+            WaitingStay(
+                encounter_id=r.encounter_id,
+                his_visit_id=r.his_visit_id,
+                kind=r.kind,
+                discharged_at=r.discharged_at,
+                since=r.since,
+                requested_by=r.requested_by,
+                checked_at=r.checked_at,
+                ready_at=r.ready_at,
+                refusal=r.refusal,
+            )
+            for r in rows
+        ]
+
+    def recheck_waiting(self, *, limit: int = 20) -> int:
+        """Check the waiting stays again now: identity and filing (N§33, B§30) with the
+        discharge-stage rules. A stay that passes is marked ready to settle; one refused keeps
+        the reasons; when upstream is still down, stop until the next round. Writes nothing to
+        any settlement. Returns how many stays became ready."""
+        ctx = self._ctx
+        with ctx.uow() as uow:
+            pending = uow.session.execute(
+                select(settle_wait.c.encounter_id, settle_wait.c.discharged_at)
+                .where(settle_wait.c.ready_at.is_(None), settle_wait.c.refusal == "")
+                .order_by(settle_wait.c.since)
+                .limit(limit)
+            ).all()
+            stays = []
+            for row in pending:
+                encounter = uow.encounters.get(row.encounter_id).encounter
+                stays.append((encounter, row.discharged_at, uow.persons.get(encounter.psn_no)))
+        ready = 0
+        for encounter, discharged_at, person in stays:
+            if not encounter.can_become(EncounterStatus.SETTLED):
+                self._forget_wait(encounter.id)
+                continue
+            try:
+                facts = self._facts(encounter, person, None)
+            except UpstreamUnavailable:
+                return ready
+            except (EligibilityRefused, DomainError) as exc:
+                self._mark_wait(encounter.id, refusal=exc.message)
+                continue
+            decision = self._decide(facts, encounter, discharged_at)
+            if decision.eligible:
+                self._mark_wait(encounter.id, refusal="")
+                ready += 1
+            else:
+                refusal = "；".join(f"{r.message}（{r.article}）" for r in decision.reasons)
+                self._mark_wait(encounter.id, refusal=refusal)
+        return ready
+
+    def _mark_wait(self, encounter_id: str, *, refusal: str) -> None:
+        now = self._ctx.now()
+        with self._ctx.uow() as uow:
+            uow.session.execute(
+                settle_wait.update()
+                .where(settle_wait.c.encounter_id == encounter_id)
+                .values(checked_at=now, ready_at=None if refusal else now, refusal=refusal)
+            )
+            uow.commit()
+
+    def _forget_wait(self, encounter_id: str) -> None:
+        with self._ctx.uow() as uow:
+            uow.session.execute(
+                settle_wait.delete().where(settle_wait.c.encounter_id == encounter_id)
+            )
+            uow.commit()
 
     def _audit_refusal(
         self, encounter: Encounter, reasons: tuple[Finding, ...], actor: str

@@ -13,6 +13,9 @@ workflows need:
 ``manual_claim``
     A stay sent back to the insured place for manual reimbursement (N§38, B§27): why, by
     whom, and the itemised fee list handed to the worker. One per encounter.
+``settle_wait``
+    Stays waiting for upstream after a full outage at discharge (N§38): re-checked as soon
+    as upstream answers, then shown to the billing desk as ready to settle.
 
 Migrations: these tables must be added to Alembic's target metadata (``adapter.store``'s
 ``env.py``) and to a revision; tests create them with ``metadata.create_all``.
@@ -20,7 +23,17 @@ Migrations: these tables must be added to Alembic's target metadata (``adapter.s
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from adapter.store.types import Json, UTCDateTime
 
@@ -62,4 +75,25 @@ manual_claim = Table(
     Column("fee_list", Json, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("created_by", String(64), nullable=False),
+    # Recorded at admission because upstream was down (N§38, B§27): it may still switch to
+    # direct settlement until its fee list is handed over (``handed_over_at``).
+    Column("from_start", Boolean, nullable=False, server_default=false()),
+    Column("handed_over_at", UTCDateTime(), nullable=True),
+)
+
+# A stay whose discharge settlement met a full upstream outage, and whose billing desk chose
+# to wait (N§38): the adapter re-checks identity and filing as soon as upstream answers and
+# then tells the desk it can settle (``ready_at``), or why it cannot (``refusal``). Nothing is
+# written to the settlement meanwhile. One row per encounter; settling or a manual claim
+# removes it.
+settle_wait = Table(
+    "settle_wait",
+    metadata,
+    Column("encounter_id", String(64), primary_key=True),
+    Column("discharged_at", UTCDateTime(), nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("checked_at", UTCDateTime(), nullable=True),
+    Column("ready_at", UTCDateTime(), nullable=True),
+    Column("refusal", Text, nullable=False, server_default=""),
 )

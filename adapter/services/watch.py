@@ -9,6 +9,7 @@ manual-claim use case also probes upstream itself, so the watch never relies on 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 
@@ -18,6 +19,12 @@ class UpstreamWatch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._down_since: datetime | None = None
+        self._on_recovered: list[Callable[[], None]] = []
+
+    def on_recovered(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when upstream answers again after a failure (e.g. to re-check
+        the stays waiting for upstream at once, N§38)."""
+        self._on_recovered.append(listener)
 
     def failed(self, at: datetime) -> None:
         with self._lock:
@@ -26,7 +33,11 @@ class UpstreamWatch:
 
     def succeeded(self) -> None:
         with self._lock:
+            recovered = self._down_since is not None
             self._down_since = None
+        if recovered:
+            for listener in self._on_recovered:
+                listener()
 
     @property
     def down_since(self) -> datetime | None:

@@ -11,6 +11,7 @@ from adapter.domain.errors import Conflict, DomainError
 
 VERSION_CONFLICT = "VERSION_CONFLICT"
 ENCOUNTER_DUPLICATE = "ENCOUNTER_DUPLICATE"
+OPEN_STAY_EXISTS = "OPEN_STAY_EXISTS"
 SETTLEMENT_DUPLICATE = "SETTLEMENT_DUPLICATE"
 SETTLEMENT_NOT_ACTIVE = "SETTLEMENT_NOT_ACTIVE"
 SLIP_NO_DUPLICATE = "SLIP_NO_DUPLICATE"
@@ -27,6 +28,14 @@ def encounter_duplicate(institution_code: str, his_visit_id: str) -> Conflict:
     return Conflict(
         f"本机构HIS就诊号{his_visit_id}已办理入院登记，不能重复登记",
         code=ENCOUNTER_DUPLICATE,
+    )
+
+
+def open_stay_exists(psn_no: str, kind: str) -> Conflict:
+    """Raised when the database's one-open-stay index refused a second admission."""
+    return Conflict(
+        f"该工伤职工（人员编号{psn_no}）在本机构已有未结束的{kind}住院，不能重复入院登记",
+        code=OPEN_STAY_EXISTS,
     )
 
 

@@ -76,6 +76,9 @@ class QueueOutbox:
         entries = ledger.deliveries(_connection(session), kinds=kinds, since=since)
         return {e.idempotency_key: e.delivered_at for e in entries}
 
+    def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
+        return reporting.state_of(_connection(session), idempotency_key)
+
 
 def _connection(session: Any) -> Connection:
     return session.connection() if isinstance(session, Session) else session

@@ -33,6 +33,7 @@ from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
 from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
 from adapter.wiring.storage import StorageProbe
 from adapter.wiring.upstream import upstream_config
+from adapter.wiring.upstream_recheck import WaitingRecheck
 from connectors.upstream.call_log import CallLog, CallLogMetrics
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
@@ -70,6 +71,7 @@ class Runtime:
     scheduler: MonthlyScheduler | None = None
     recovery: RecoveryWake | None = None
     anchorer: AuditAnchorer | None = None
+    recheck: WaitingRecheck | None = None
     _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
@@ -82,8 +84,12 @@ class Runtime:
             self.scheduler.start()
         if self.anchorer is not None:
             self.anchorer.start()
+        if self.recheck is not None:
+            self.recheck.start()
 
     def stop(self) -> None:
+        if self.recheck is not None:
+            self.recheck.stop()
         if self.anchorer is not None:
             self.anchorer.stop()
         if self.scheduler is not None:
@@ -266,6 +272,9 @@ def build_runtime(
         runtime.scheduler = build_monthly_scheduler(
             runtime.monthly, settings.schedule, settings.queue
         )
+    if scheduled:
+        runtime.recheck = WaitingRecheck(runtime.services.settlements.recheck_waiting)
+        runtime.services.watch.on_recovered(runtime.recheck.wake)
     if settings.hl7.enabled and hl7:
         runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
     if settings.audit.anchor_minutes > 0:

@@ -105,7 +105,7 @@ def _round(
 ) -> str:
     """Settle, kill at a random point, restart and drain; returns how the kill landed."""
     simulator.faults(drop_reply_after_commit_rate=0.2, latency_ms=5)
-    desk = Desk(adapter.base, token)
+    desk = Desk(adapter.base, token, sim_url=simulator.url)
     stop = threading.Event()
     threads = [
         threading.Thread(target=_desk, args=(desk, f"R{number}D{d}", ledger, stop), daemon=True)
@@ -133,7 +133,7 @@ def _round(
     simulator.faults()  # the restarted run delivers without faults, so the round ends
     adapter.start()
     eventually(
-        lambda: _queue_idle(Desk(adapter.base, token)),
+        lambda: _queue_idle(Desk(adapter.base, token, sim_url=simulator.url)),
         DRAIN_TIMEOUT_S,
         "the upload queue to drain after the restart",
     )

@@ -77,6 +77,7 @@ from tests.reliability.support import (
     prepare,
     simulator_process,
 )
+from tests.support.workers import seeded_worker
 
 DEFAULT_MINUTES = 30.0
 # (phase, weight in the cycle, the simulator's faults): normal gets a third of the time.
@@ -183,11 +184,18 @@ def discharge_message(visit: str, admitted: datetime, control_id: str) -> str:
     )
 
 
-def hl7_sender(port: int, prefix: str, tally: Tally, stop: threading.Event, pause: float) -> None:
+def hl7_sender(
+    port: int, prefix: str, tally: Tally, stop: threading.Event, pause: float, sim_url: str = ""
+) -> None:
     """The HIS: A01, a day's fees (DFT^P03), A03; a message answered AE is sent again later
     (the HIS's resend), an AR is a problem (this load sends only well-formed messages)."""
     client = Client(port)
     waiting: list[tuple[str, datetime]] = []  # stays whose A03 was answered AE
+
+    def worker(visit: str) -> tuple[tuple[str, str, str], ...]:
+        # one open stay per worker (B§28): each visit its own seeded worker
+        return (seeded_worker(sim_url, visit),) if sim_url else ()
+
     n = 0
     try:
         while not stop.wait(pause):
@@ -200,7 +208,7 @@ def hl7_sender(port: int, prefix: str, tally: Tally, stop: threading.Event, paus
                 visit = f"{prefix}-V{n}"
                 admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=3)
                 steps = [
-                    ("A01", admit_message(visit, admitted, f"{control}-A")),
+                    ("A01", admit_message(visit, admitted, f"{control}-A", *worker(visit))),
                     ("P03", fees_message(visit, admitted, 0, 3, f"{control}-F", f"{visit}B")),
                     ("A03", discharge_message(visit, admitted, f"{control}-D")),
                 ]
@@ -404,14 +412,20 @@ def _run(args: argparse.Namespace, seconds: float, warmup: float, folder: Path, 
         stop, samples, baseline = threading.Event(), [], None
         try:
             adapter.start()
-            desk = Desk(adapter.base, token)
+            desk = Desk(adapter.base, token, sim_url=simulator.url)
             run = f"S{seed}"
             workers = [
                 threading.Thread(target=faults.run, args=(stop,), daemon=True),
                 *(
                     threading.Thread(
                         target=rest_desk,
-                        args=(Desk(adapter.base, token), f"{run}D{d}", tally, stop, args.pause),
+                        args=(
+                            Desk(adapter.base, token, sim_url=simulator.url),
+                            f"{run}D{d}",
+                            tally,
+                            stop,
+                            args.pause,
+                        ),
                         daemon=True,
                     )
                     for d in range(args.desks)
@@ -419,7 +433,7 @@ def _run(args: argparse.Namespace, seconds: float, warmup: float, folder: Path, 
                 *(
                     threading.Thread(
                         target=hl7_sender,
-                        args=(hl7_port, f"{run}H{h}", tally, stop, args.pause),
+                        args=(hl7_port, f"{run}H{h}", tally, stop, args.pause, simulator.url),
                         daemon=True,
                     )
                     for h in range(args.hl7_senders)

@@ -269,6 +269,10 @@ def test_a13_revokes_the_discharge_settlement_and_a11_cancels_an_admission(
     revoked = httpx.get(f"{base}/api/v1/settlements/{settled['id']}", headers=headers).json()
     assert revoked["status"] == "revoked"
 
+    # The revoked stay is still open (B§28: one open stay per worker): settle it again first.
+    again = send(port, "\r".join([msh("A03", "C6b"), "EVN|A03",
+                                   *visit_segments("HV0001", admitted, discharged)]))  # fmt: skip
+    assert ack_code(again) == "AA", again
     second = [*visit_segments("HV0002", admitted), f"ZWI|P|{CARD_NO}||左手|medical"]
     assert ack_code(send(port, "\r".join([msh("A01", "C7"), "EVN|A01", *second]))) == "AA"
     ack = send(port, "\r".join([msh("A11", "C8"), "EVN|A11", *visit_segments("HV0002", admitted)]))

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from tests.support.workers import worker_for
+
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
@@ -218,6 +220,9 @@ class Desk:
     base: str
     token: str
     timeout: float = 30.0
+    # The simulator: each visit is admitted for its own seeded worker (one open stay per
+    # worker and kind, B§28); without it every visit uses CARDS[0].
+    sim_url: str = ""
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -225,7 +230,9 @@ class Desk:
             method, f"{self.base}{path}", headers=headers, timeout=self.timeout, **kwargs
         )
 
-    def admit(self, visit: str, card_no: str = CARDS[0]) -> httpx.Response:
+    def admit(self, visit: str, card_no: str | None = None) -> httpx.Response:
+        if card_no is None:
+            card_no = worker_for(self.sim_url, visit) if self.sim_url else CARDS[0]
         admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=3)
         body = {
             "card": {"kind": "physical", "card_no": card_no},
@@ -257,7 +264,7 @@ class Desk:
         body = {"discharged_at": discharged.isoformat(), "discharge_diagnoses": []}
         return self.call("POST", f"/api/v1/encounters/{encounter_id}/settle", json=body)
 
-    def stay(self, visit: str, card_no: str = CARDS[0]) -> dict[str, Any]:
+    def stay(self, visit: str, card_no: str | None = None) -> dict[str, Any]:
         """A whole stay; returns the settlement the adapter acknowledged (201)."""
         admitted = self.admit(visit, card_no)
         assert admitted.status_code in (200, 201), admitted.text

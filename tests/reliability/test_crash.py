@@ -65,7 +65,7 @@ def test_kill_9_during_settlements_loses_nothing_and_uploads_each_msgid_once(
         try:
             for i in range(KILLS):
                 adapter.start()
-                desk = Desk(adapter.base, token)
+                desk = Desk(adapter.base, token, sim_url=simulator.url)
                 stop = threading.Event()
                 desks = [
                     threading.Thread(target=_burst, args=(desk, f"R{i}D{d}", acked, failed, stop))
@@ -87,7 +87,7 @@ def test_kill_9_during_settlements_loses_nothing_and_uploads_each_msgid_once(
 
             simulator.faults()  # the last run delivers without faults, so it ends
             adapter.start()
-            desk = Desk(adapter.base, token)
+            desk = Desk(adapter.base, token, sim_url=simulator.url)
             eventually(desk.drained, 90, "every upload delivered after the restart")
 
             for settlement in acked:

@@ -36,6 +36,7 @@ from connectors.upstream.simulator import SimulatorServer, start_simulator
 from tests.reliability.support import SHANGHAI, Desk, eventually, free_port, prepare
 from tests.support.live import serving
 from tests.support.mllp import exchange
+from tests.support.workers import seeded_worker
 from upload_queue.admin import list_jobs
 
 SQLITE_NO_LIMIT = 1_073_741_823  # well above any test database; "disk freed"
@@ -115,7 +116,15 @@ def adapter(db_url: str, engine: Engine) -> Iterator[Adapter]:
         disk = Disk(db)
         runtime = build_runtime(settings, engine=db, workers=0)
         with serving(build_app(settings, runtime)) as base:
-            yield Adapter(Desk(base, token), disk, engine, settings, simulator, runtime, db_url)
+            yield Adapter(
+                Desk(base, token, sim_url=simulator.url),
+                disk,
+                engine,
+                settings,
+                simulator,
+                runtime,
+                db_url,
+            )
 
 
 # --- what a user would notice -------------------------------------------------------------
@@ -219,16 +228,19 @@ def test_a_clerk_s_writes_on_a_full_disk_are_refused_clearly_and_work_once_space
 # --- HL7 over MLLP ------------------------------------------------------------------------
 
 
-def a01(control_id: str, visit: str) -> bytes:
+def a01(control_id: str, visit: str, worker: tuple[str, str, str]) -> bytes:
+    """A01 for ``worker`` (card, citizen ID, name): each visit its own seeded worker, since a
+    worker has one open stay per kind (B§28)."""
+    card_no, citizen_id, name = worker
     now = datetime.now(SHANGHAI)
     admitted_at = (now - timedelta(days=1)).strftime("%Y%m%d%H%M%S") + "+0800"
     segments = [
         f"MSH|^~\\&|HIS|H1|WIADAPTER|H11010000001|{now.strftime('%Y%m%d%H%M%S')}+0800||"
         f"ADT^A01^ADT_A01|{control_id}|P|2.5|||AL|NE||UNICODE UTF-8",
-        "PID|1||310102197803141310^^^^NI~HISP001^^^^PI||王建国||19780314|M",
+        f"PID|1||{citizen_id}^^^^NI~HISP001^^^^PI||{name}||19780314|M",
         "|".join(["PV1", "1", "I", "骨科病区", *[""] * 15, visit, *[""] * 24, admitted_at]),
         "DG1|1||S62.301^左手第三掌骨骨折^I10",
-        "ZWI|P|310100A0001||左手|medical",
+        f"ZWI|P|{card_no}||左手|medical",
     ]
     return "\r".join(segments).encode("utf-8")
 
@@ -252,13 +264,17 @@ def test_an_hl7_message_on_a_full_disk_gets_ae_and_is_accepted_once_when_resent(
     adapter: Adapter,
 ) -> None:
     port = adapter.hl7_port
-    first_ack = exchange(port, a01("DF-C0", "DF-HV0"))
+
+    def a01_for(control_id: str, visit: str) -> bytes:
+        return a01(control_id, visit, seeded_worker(adapter.simulator.url, visit))
+
+    first_ack = exchange(port, a01_for("DF-C0", "DF-HV0"))
     assert segment(first_ack, "MSA")[1] == "AA", first_ack
 
     adapter.disk.fill()
     refused = None
     for n in range(1, 31):
-        ack = exchange(port, a01(f"DF-C{n}", f"DF-HV{n}"))
+        ack = exchange(port, a01_for(f"DF-C{n}", f"DF-HV{n}"))
         if segment(ack, "MSA")[1] != "AA":
             refused = n
             break
@@ -271,7 +287,7 @@ def test_an_hl7_message_on_a_full_disk_gets_ae_and_is_accepted_once_when_resent(
     assert accepted_messages(adapter.engine, f"DF-C{refused}") == 0
 
     adapter.disk.free()  # the HIS resends the same message
-    message = a01(f"DF-C{refused}", f"DF-HV{refused}")
+    message = a01_for(f"DF-C{refused}", f"DF-HV{refused}")
     first = exchange(port, message)
     assert segment(first, "MSA")[1:3] == ["AA", f"DF-C{refused}"], first
     assert exchange(port, message) == first  # a second resend is answered from the log

@@ -51,7 +51,7 @@ def test_two_instances_on_one_postgresql_deliver_each_upload_once(
                     instance.start()
 
                 def burst(instance: AdapterProcess) -> None:
-                    desk = Desk(instance.base, token)
+                    desk = Desk(instance.base, token, sim_url=simulator.url)
                     for n in range(STAYS):
                         settled[instance.name].append(desk.stay(f"{instance.name}-{n}"))
 
@@ -62,7 +62,7 @@ def test_two_instances_on_one_postgresql_deliver_each_upload_once(
                     thread.join(timeout=120)
                 assert [len(settled["a"]), len(settled["b"])] == [STAYS, STAYS]
                 simulator.faults()
-                desk = Desk(instances[0].base, token)
+                desk = Desk(instances[0].base, token, sim_url=simulator.url)
                 eventually(desk.drained, 90, "every upload delivered")
                 for settlement in settled["a"] + settled["b"]:
                     reply = Desk(instances[1].base, token).call(

@@ -91,7 +91,7 @@ def live(db_url: str, engine: Engine) -> Iterator[Live]:
             }
         )
         with serving(build_app(settings, build_runtime(settings))) as base:
-            live = Live(Desk(base, token), settings, simulator, engine)
+            live = Live(Desk(base, token, sim_url=simulator.url), settings, simulator, engine)
             try:
                 yield live
             finally:

@@ -30,6 +30,11 @@ class AdmitIn(Strict):
     department: str = Field("", max_length=100)
     diagnoses: list[DiagnosisIn] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
     injury_parts: list[InjuryPart] = Field(default_factory=list, max_length=MAX_INJURY_PARTS)
+    manual_claim_if_upstream_down: bool = Field(
+        False,
+        description="upstream down: record the stay as a manual-claim case (N§38, B§27) "
+        "instead of refusing it",
+    )
 
     model_config = examples(
         {

@@ -8,7 +8,10 @@ is a billing supervisor's decision, so it needs the billing role even when the H
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel
 
 from adapter.api.routes.common import (
     Admission,
@@ -69,6 +72,7 @@ def admit(
             department=body.department.strip(),
         ),
         actor=principal.name,
+        manual_claim_if_upstream_down=body.manual_claim_if_upstream_down,
     )
     if result.replayed:
         response.status_code = status.HTTP_200_OK
@@ -77,7 +81,52 @@ def admit(
         replayed=result.replayed,
         warnings=[FindingOut.of(w) for w in result.warnings],
         upload=UploadOut.of(result.upload) if result.upload else None,
+        manual_claim_id=result.manual_claim_id,
     )
+
+
+class WaitingStayOut(BaseModel):
+    encounter_id: str
+    his_visit_id: str
+    kind: str
+    discharged_at: datetime
+    since: datetime
+    requested_by: str
+    checked_at: datetime | None
+    ready_to_settle: bool
+    refusal: str
+    message: str
+
+
+@router.get(
+    "/waiting-for-upstream",
+    response_model=list[WaitingStayOut],
+    summary="Stays whose discharge met an upstream outage (N§38): re-checked, ready to settle?",
+)
+def waiting_for_upstream(services: ServicesDep, _: AnyRole) -> list[WaitingStayOut]:
+    out = []
+    for stay in services.settlements.waiting():
+        if stay.ready_at is not None:
+            message = "上级系统已恢复，身份和备案重新核验通过，可以办理出院结算"
+        elif stay.refusal:
+            message = f"上级系统已恢复，但重新核验未通过：{stay.refusal}"
+        else:
+            message = "等待上级系统恢复，恢复后自动重新核验（N§38）"
+        out.append(
+            WaitingStayOut(
+                encounter_id=stay.encounter_id,
+                his_visit_id=stay.his_visit_id,
+                kind=stay.kind,
+                discharged_at=stay.discharged_at,
+                since=stay.since,
+                requested_by=stay.requested_by,
+                checked_at=stay.checked_at,
+                ready_to_settle=stay.ready_at is not None,
+                refusal=stay.refusal,
+                message=message,
+            )
+        )
+    return out
 
 
 @router.get(
@@ -176,9 +225,17 @@ def presettle(
     status_code=status.HTTP_201_CREATED,
     response_model=SettlementOut,
     summary="Discharge settlement: check again, settle, queue WI2301 due in 30 minutes",
+    responses={
+        200: {"description": "the same settle request again: the first settlement (replayed)"},
+        503: {"description": "upstream down (N§38): wait (listed, re-checked) or manual claim"},
+    },
 )
 def settle(
-    encounter_id: str, body: SettleIn, services: ServicesDep, principal: BillingOrHis
+    encounter_id: str,
+    body: SettleIn,
+    services: ServicesDep,
+    principal: BillingOrHis,
+    response: Response,
 ) -> SettlementOut:
     override = body.rehab_plan_override.reason.strip() if body.rehab_plan_override else ""
     if override and "billing" not in principal.roles:
@@ -193,11 +250,14 @@ def settle(
         ),
         actor=principal.name,
     )
+    if settled.replayed:
+        response.status_code = status.HTTP_200_OK
     return SettlementOut.settled(
         settled.settlement,
         services.context.zone,
         upload=UploadOut.of(settled.upload),
         warnings=[FindingOut.of(w) for w in settled.warnings],
+        replayed=settled.replayed,
     )
 
 

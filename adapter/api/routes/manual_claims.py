@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from adapter.api.routes.common import Billing, ServicesDep, Strict, examples
+from adapter.api.routes.common import Billing, CardIn, Desk, ServicesDep, Strict, examples
+from adapter.api.routes.views import EncounterOut
 from adapter.services.manual_claims import ManualClaim, ManualClaimReason
 
 router = APIRouter(prefix="/api/v1/manual-claims", tags=["manual claims"])
@@ -37,6 +38,8 @@ class ManualClaimOut(BaseModel):
     detail: str
     created_at: datetime
     created_by: str
+    from_start: bool = Field(False, description="recorded at admission: upstream was down")
+    handed_over_at: datetime | None = Field(None, description="fee list handed to the worker")
     fee_list: dict[str, Any] = Field(description="the itemised list for the insured place")
 
     @classmethod
@@ -49,6 +52,8 @@ class ManualClaimOut(BaseModel):
             detail=claim.detail,
             created_at=claim.created_at,
             created_by=claim.created_by,
+            from_start=claim.from_start,
+            handed_over_at=claim.handed_over_at,
             fee_list=claim.fee_list,
         )
 
@@ -69,3 +74,40 @@ def create(body: ManualClaimIn, services: ServicesDep, principal: Billing) -> Ma
 @router.get("/{claim_id}", response_model=ManualClaimOut, summary="A manual claim and its list")
 def get(claim_id: str, services: ServicesDep, _: Billing) -> ManualClaimOut:
     return ManualClaimOut.of(services.manual_claims.get(claim_id))
+
+
+class HandOverIn(Strict):
+    discharged_at: AwareDatetime | None = None
+
+
+@router.post(
+    "/{claim_id}/hand-over",
+    response_model=ManualClaimOut,
+    summary="Hand a manual-claim case's fee list to the worker: it stays a manual claim",
+)
+def hand_over(
+    claim_id: str, services: ServicesDep, principal: Billing, body: HandOverIn | None = None
+) -> ManualClaimOut:
+    claim = services.manual_claims.hand_over(
+        claim_id, actor=principal.name, discharged_at=body.discharged_at if body else None
+    )
+    return ManualClaimOut.of(claim)
+
+
+class SwitchIn(Strict):
+    card: CardIn
+
+
+@router.post(
+    "/{claim_id}/switch-to-direct",
+    response_model=EncounterOut,
+    summary="Upstream is back before the fee list was handed over: check, register (WI2401)",
+)
+def switch_to_direct(
+    claim_id: str, body: SwitchIn, services: ServicesDep, principal: Desk
+) -> EncounterOut:
+    return EncounterOut.of(
+        services.manual_claims.switch_to_direct(
+            claim_id, body.card.to_domain(), actor=principal.name
+        )
+    )

@@ -68,6 +68,7 @@ class AdmissionOut(EncounterOut):
     replayed: bool = False
     warnings: list[FindingOut] = []
     upload: UploadOut | None = None
+    manual_claim_id: str = ""  # upstream down: recorded as a manual-claim case (N§38, B§27)
 
 
 class RuleOut(BaseModel):

@@ -109,12 +109,21 @@ class EncounterRepository:
             with self._session.begin_nested():
                 self._session.execute(_encounter.insert().values(values))
         except IntegrityError as exc:
-            if violates(exc, "uq_encounter_visit", "encounter.institution_code") or violates(
-                exc, "encounter_pkey", "encounter.id"
-            ):
+            if violates(
+                exc, "uq_encounter_visit", "encounter.institution_code, encounter.his_visit_id"
+            ) or violates(exc, "encounter_pkey", "encounter.id"):
                 raise errors.encounter_duplicate(
                     encounter.institution_code, encounter.his_visit_id
                 ) from exc
+            if violates(
+                exc, "uq_encounter_open_stay", "encounter.institution_code, encounter.psn_no"
+            ):
+                # SQLite names the first index it trips: the same visit still says so.
+                if self.find_by_visit(encounter.institution_code, encounter.his_visit_id):
+                    raise errors.encounter_duplicate(
+                        encounter.institution_code, encounter.his_visit_id
+                    ) from exc
+                raise errors.open_stay_exists(encounter.psn_no, encounter.kind.label) from exc
             raise
         return EncounterRecord(encounter, 1, False, now, now)
 
@@ -133,6 +142,18 @@ class EncounterRepository:
         row = self._session.execute(
             _BY_VISIT, {"b_institution": institution_code, "b_visit": his_visit_id}
         ).one_or_none()
+        return _record(row) if row else None
+
+    def open_stay(self, institution_code: str, psn_no: str, kind: str) -> EncounterRecord | None:
+        """The worker's open stay of ``kind`` here: admitted, or its settlement revoked."""
+        row = self._session.execute(
+            select(_encounter).where(
+                _encounter.c.institution_code == institution_code,
+                _encounter.c.psn_no == psn_no,
+                _encounter.c.kind == kind,
+                _encounter.c.status.in_(("admitted", "revoked")),
+            )
+        ).first()
         return _record(row) if row else None
 
     def list_for_person(self, psn_no: str) -> list[EncounterRecord]:

@@ -2,6 +2,8 @@
 
 ``encounter.version`` is the optimistic lock: every update says which version it read and
 bumps it; an update that finds another version changed nothing and is refused.
+``uq_encounter_open_stay`` keeps one open stay (admitted, or settlement revoked) per worker
+and kind at an institution, so two concurrent admissions of one worker cannot both win.
 ``fee_line`` is unique on (encounter_id, line_id) so an HIS message delivered twice adds its
 lines once. A line whose item the adapter cannot map is still kept, flagged ``unmapped``.
 """
@@ -25,11 +27,24 @@ from adapter.store.tables._common import (
     utc,
 )
 
+# One open stay per worker and kind at an institution: a stay is open while admitted or while
+# its settlement is revoked (it will be settled again). Device fittings are never "open".
+OPEN_STAY = text("status IN ('admitted', 'revoked') AND kind IN ('medical', 'rehab')")
+
 
 class EncounterRow(SQLModel, table=True):
     __tablename__ = "encounter"
     __table_args__ = (
         UniqueConstraint("institution_code", "his_visit_id", name="uq_encounter_visit"),
+        Index(
+            "uq_encounter_open_stay",
+            "institution_code",
+            "psn_no",
+            "kind",
+            unique=True,
+            sqlite_where=OPEN_STAY,
+            postgresql_where=OPEN_STAY,
+        ),
     )
 
     id: str = key_field(primary_key=True)

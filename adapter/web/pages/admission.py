@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from adapter.domain.commands import Admit
 from adapter.domain.encounters import EncounterKind
-from adapter.domain.errors import AdapterError
+from adapter.domain.errors import AdapterError, UpstreamUnavailable
+from adapter.services.admission import ADMISSION_OUTAGE_MESSAGE, OpenStayExists
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
 from adapter.web.forms import FormError, card_text, checked, diagnoses, local_time, read_card
@@ -50,6 +51,17 @@ def check(
         answer = services.eligibility.query(card_data, EncounterKind(kind), now(request).date())
     except FormError as exc:
         return _desk(request, kind=kind, error=str(exc))
+    except UpstreamUnavailable:
+        # N§38, B§27: try again later, or record the stay as a manual-claim case now.
+        return _desk(
+            request,
+            kind=kind,
+            upstream_down=True,
+            error=ADMISSION_OUTAGE_MESSAGE,
+            card_value=card_text(card_data),
+            card_kind=card_kind,
+            now=now(request).strftime("%Y-%m-%dT%H:%M"),
+        )
     except AdapterError as exc:
         return _desk(request, kind=kind, **problem_of(exc))
     decision, facts = answer.decision, answer.facts
@@ -64,6 +76,11 @@ def check(
     }
     if not decision.eligible:
         context["refusal"] = refusal_of(decision.reasons)
+    elif facts is not None:
+        # One open stay per worker and kind (N§33, B§28): show it instead of a second form.
+        context["open_stay"] = services.admissions.open_stay(
+            facts.person.psn_no, EncounterKind(kind)
+        )
     return _desk(request, **context)
 
 
@@ -80,8 +97,11 @@ def admit(
     admitted_at: Annotated[str, Form()] = "",
     diagnosis_lines: Annotated[str, Form()] = "",
     injury_parts: Annotated[list[str] | None, Form()] = None,
+    injury_parts_text: Annotated[str, Form()] = "",
+    manual_claim: Annotated[str, Form()] = "",
 ) -> Response:
     kind = kind if kind in KINDS else "medical"
+    typed = tuple(p for p in injury_parts_text.replace("，", "、").replace(",", "、").split("、"))
     try:
         if not his_visit_id.strip():
             raise FormError("请填写 HIS 住院号")
@@ -91,12 +111,38 @@ def admit(
             kind=EncounterKind(kind),
             admitted_at=local_time(admitted_at, web_config(request).zone, now(request)),
             diagnoses=diagnoses(diagnosis_lines),
-            injury_parts=checked(injury_parts or []),
+            injury_parts=checked([*(injury_parts or []), *typed]),
             department=department.strip(),
         )
-        admitted = services.admissions.admit(command, actor=session.user.name)
+        admitted = services.admissions.admit(
+            command, actor=session.user.name, manual_claim_if_upstream_down=manual_claim == "1"
+        )
     except FormError as exc:
         return _desk(request, kind=kind, error=str(exc))
+    except OpenStayExists as exc:
+        return _desk(request, kind=kind, open_stay=exc.open_stay, error=exc.message)
     except AdapterError as exc:
         return _desk(request, kind=kind, **problem_of(exc))
     return _desk(request, kind=kind, admitted=admitted)
+
+
+@router.post("/{encounter_id}/cancel", response_class=HTMLResponse, dependencies=[Csrf])
+def cancel_open_stay(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: AdmissionDesk,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Cancel the worker's open stay (an admission registered by mistake), queue WI2404."""
+    try:
+        if not reason.strip():
+            raise FormError("请填写取消入院登记的原因")
+        cancelled = services.admissions.cancel(
+            encounter_id, reason=reason.strip(), actor=session.user.name
+        )
+    except FormError as exc:
+        return _desk(request, kind="medical", error=str(exc))
+    except AdapterError as exc:
+        return _desk(request, kind="medical", **problem_of(exc))
+    return _desk(request, kind=cancelled.kind.value, cancelled=cancelled)

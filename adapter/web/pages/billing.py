@@ -19,13 +19,13 @@ from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
-from adapter.services.manual_claims import ManualClaimReason
+from adapter.services.manual_claims import ManualClaimReason, RevocationNotAcknowledged
 from adapter.services.settlement import SettleRequest
 from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
-from adapter.web.forms import FormError, diagnoses, local_time
+from adapter.web.forms import FormError, diagnoses, local_time, read_card
 from adapter.web.forms import problem as problem_of
 from adapter.web.pages.common import BillingDesk, ServicesDep, now
 from adapter.web.render import page
@@ -38,6 +38,8 @@ DONE = {
     "settled": "结算成功，出院结算信息已排队上传（WI2301，30分钟内，N§33、B§31、B§32）。",
     "revoked": "结算已撤销，撤销信息已排队上传（WI2305）；可重新结算。",
     "claim": "已转参保地手工报销，本次就诊不能再直接结算（N§38、B§27）。",
+    "handed": "费用清单已交付，本次住院转参保地手工报销，不能再直接结算（N§38、B§27）。",
+    "switched": "身份和备案核验通过，已转为跨省异地直接结算住院，入院登记已排队上传（WI2401）。",
 }
 SETTLEABLE = (EncounterStatus.ADMITTED, EncounterStatus.REVOKED)
 
@@ -53,15 +55,21 @@ def _encounter_page(
     with services.context.uow() as uow:
         person = uow.persons.get(view.encounter.psn_no)
     fees = view.fees
+    case = services.manual_claims.of_encounter(encounter_id)
     context: dict[str, Any] = {
         "view": view,
         "person": person,
         "stored": {s.line.line_id: s for s in fees.stored},
         "totals": Breakdown.of(fees.bill.lines, fees.bill.excluded),
-        "settleable": view.encounter.status in SETTLEABLE,
+        "settleable": view.encounter.status in SETTLEABLE and not (case and case.open_case),
+        "case": case if case and case.open_case else None,
+        "handed": case if case and case.handed_over_at else None,
         "claim_reasons": list(ManualClaimReason),
         "now": now(request).strftime("%Y-%m-%dT%H:%M"),
         "done": DONE.get(request.query_params.get("done", ""), ""),
+        "wait": next(
+            (w for w in services.settlements.waiting() if w.encounter_id == encounter_id), None
+        ),
         **extra,
     }
     if extra.get("refusal") or extra.get("error"):
@@ -74,12 +82,18 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
     """Find an encounter by HIS visit number or encounter number."""
     q = q.strip()
     if not q:
-        return page(request, "billing_find.html", q="")
+        return page(request, "billing_find.html", q="", waiting=services.settlements.waiting())
     code = services.context.institution.code
     with services.context.uow() as uow:
         record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
     if record is None:
-        return page(request, "billing_find.html", q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
+        return page(
+            request,
+            "billing_find.html",
+            q=q,
+            error=f"未找到住院号或就诊编号为“{q}”的就诊",
+            waiting=services.settlements.waiting(),
+        )
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 
@@ -232,6 +246,10 @@ def manual_claim(
         claim = services.manual_claims.create(
             encounter_id, why, detail.strip(), actor=session.user.name
         )
+    except RevocationNotAcknowledged as exc:
+        return _encounter_page(
+            request, services, encounter_id, revocation=exc.revocation, **problem_of(exc)
+        )
     except AdapterError as exc:
         return _encounter_page(request, services, encounter_id, **problem_of(exc))
     return _encounter_page(request, services, encounter_id, claim=claim, done=DONE["claim"])
@@ -272,3 +290,45 @@ def _stay_of_citizen(uow: UnitOfWork, citizen_id: str) -> EncounterRecord | None
     stays.sort(key=lambda r: r.encounter.admitted_at)
     still_open = [r for r in stays if r.encounter.status in SETTLEABLE]
     return (still_open or stays or [None])[-1]
+
+
+@router.post("/{encounter_id}/hand-over", dependencies=[Csrf])
+def hand_over(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    claim_id: Annotated[str, Form()] = "",
+    discharged_at: Annotated[str, Form()] = "",
+) -> Response:
+    """A manual-claim case's fee list printed and handed over: it stays a manual claim."""
+    try:
+        when = local_time(discharged_at, web_config(request).zone, now(request))
+        services.manual_claims.hand_over(claim_id, actor=session.user.name, discharged_at=when)
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, "handed")
+
+
+@router.post("/{encounter_id}/switch-to-direct", dependencies=[Csrf])
+def switch_to_direct(
+    request: Request,
+    encounter_id: str,
+    services: ServicesDep,
+    session: BillingDesk,
+    claim_id: Annotated[str, Form()] = "",
+    card: Annotated[str, Form()] = "",
+    card_kind: Annotated[str, Form()] = "auto",
+) -> Response:
+    """Upstream answers again before the list was handed over: check and register (WI2401)."""
+    try:
+        services.manual_claims.switch_to_direct(
+            claim_id, read_card(card, card_kind), actor=session.user.name
+        )
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, "switched")

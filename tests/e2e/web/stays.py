@@ -44,7 +44,25 @@ def his(site: Site) -> dict[str, str]:
     return {"Authorization": f"Bearer {site.tokens['his']}"}
 
 
+def close_open_stay(site: Site, psn_no: str, kind: str = "medical") -> None:
+    """The desks' tests share one site: end the worker's open stay (one per worker and kind,
+    B§28) left by an earlier test, as the HIS would — cancel it, or settle a revoked one."""
+    from adapter.domain.encounters import EncounterKind, EncounterStatus
+    from adapter.services.settlement import SettleRequest
+
+    services = site.runtime.services
+    stay = services.admissions.open_stay(psn_no, EncounterKind(kind))
+    if stay is None:
+        return
+    if stay.status is EncounterStatus.ADMITTED:
+        services.admissions.cancel(stay.id, reason="测试前清理", actor="test")
+    else:
+        when = datetime.now(ZONE)
+        services.settlements.settle(SettleRequest(stay.id, when), actor="test")
+
+
 def admit_with_fees(site: Site, visit: str, psn_no: str = "P001") -> str:
+    close_open_stay(site, psn_no)
     body = {
         "card": {"kind": "physical", "card_no": CARDS[psn_no]},
         "his_visit_id": visit,

@@ -12,9 +12,11 @@ from adapter.domain.rules import FILING_CHANNELS
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
+from tests.e2e.web.stays import close_open_stay
 
 
 def test_a_valid_worker_is_admitted_by_scanning_the_card(page: Page, site: Site) -> None:
+    close_open_stay(site, "P001")
     sign_in(page, site, USERS["admission"], path="/web/admission")
     visit = f"ZY-WEB-{datetime.now(ZONE):%H%M%S%f}"
     # The scanner types into the focused field and sends Enter: no click needed.
@@ -68,3 +70,70 @@ def test_an_unfiled_worker_is_refused_with_every_reason_and_where_to_file(
     channels = page.get_by_test_id("channels")
     for channel in FILING_CHANNELS:
         expect(channels).to_contain_text(channel)
+
+
+def test_b28_a_worker_with_an_open_stay_sees_it_with_its_actions_not_a_second_form(
+    page: Page, site: Site
+) -> None:
+    close_open_stay(site, "P001")
+    first = f"ZY-OPEN-{datetime.now(ZONE):%H%M%S%f}"
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    page.locator("#his_visit_id").fill(first)
+    page.locator("#his_visit_id").press("Enter")
+    expect(page.get_by_test_id("admitted")).to_contain_text("已登记")
+    # The same card again: the open stay and its actions, no second admission form.
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    open_stay = page.get_by_test_id("open-stay")
+    expect(open_stay).to_contain_text(first)
+    expect(open_stay).to_contain_text("B§28")
+    expect(page.locator("#his_visit_id")).to_have_count(0)
+    expect(open_stay.get_by_test_id("continue-stay")).to_contain_text("继续该次住院")
+    shot(page, "open-stay")
+    open_stay.get_by_label("取消原因").fill("误登记")
+    open_stay.get_by_role("button", name="取消该入院登记").click()
+    expect(page.get_by_test_id("cancelled")).to_contain_text(first)
+    # Now a new admission may be made.
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    expect(page.locator("#his_visit_id")).to_have_count(1)
+    expect(page.get_by_test_id("open-stay")).to_have_count(0)
+
+
+def test_n38_b27_upstream_down_at_admission_records_a_manual_claim_case_that_may_switch(
+    page: Page, site: Site
+) -> None:
+    import httpx
+
+    close_open_stay(site, "P001")
+    faults = f"{site.simulator.url}/_sim/faults"
+    visit = f"ZY-CASE-{datetime.now(ZONE):%H%M%S%f}"
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    httpx.post(faults, json={"outage": True})
+    try:
+        page.locator("#card").fill(CARDS["P001"])
+        page.locator("#card").press("Enter")
+        expect(page.get_by_test_id("error")).to_contain_text("N§38")
+        form = page.get_by_test_id("manual-claim-admission")
+        form.get_by_label("HIS 住院号").fill(visit)
+        form.get_by_label("受伤部位（按工伤认定，多个用“、”分隔）").fill("左手")
+        shot(page, "manual-claim-admission")
+        form.get_by_role("button", name="按手工报销登记入院").click()
+        expect(page.get_by_test_id("admitted")).to_contain_text("已按手工报销登记入院")
+        encounter_id = page.get_by_test_id("encounter-id").inner_text()
+    finally:
+        httpx.post(faults, json={})
+    page.context.clear_cookies()  # the billing clerk at their own desk
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    case = page.get_by_test_id("manual-claim-case")
+    expect(case).to_contain_text("N§38")
+    expect(page.get_by_role("button", name="确认结算")).to_have_count(0)
+    case.get_by_label("社会保障卡号 / 电子社保卡二维码 / 身份证号").fill(CARDS["P001"])
+    case.get_by_role("button", name="核验并转为直接结算").click()
+    expect(page.get_by_test_id("done")).to_contain_text("已转为跨省异地直接结算住院")
+    expect(page.get_by_role("button", name="确认结算")).to_have_count(1)
+    with UnitOfWork(site.engine) as uow:
+        stored = uow.encounters.get(encounter_id).encounter
+    assert stored.psn_no == "P001" and stored.filing_no

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, ZONE, Site, eventually
-from tests.e2e.web.stays import admit_with_fees, his
+from tests.e2e.web.stays import admit_with_fees, close_open_stay, his
 
 
 def _amounts(page: Page, testid: str) -> dict[str, Decimal]:
@@ -128,6 +128,7 @@ def test_a_stay_goes_to_manual_reimbursement_and_cannot_be_settled_directly(
 
 def test_a_rehab_plan_is_filled_in_and_its_upload_is_shown(page: Page, site: Site) -> None:
     visit = f"ZY-REH-{datetime.now(ZONE):%H%M%S%f}"
+    close_open_stay(site, "P010", "rehab")
     body = {
         "card": {"kind": "physical", "card_no": "330100K0010"},
         "his_visit_id": visit,
@@ -152,3 +153,43 @@ def test_a_rehab_plan_is_filled_in_and_its_upload_is_shown(page: Page, site: Sit
 
     eventually(acknowledged)
     shot(page, "rehab-plan")
+
+
+def test_n38_an_outage_at_discharge_offers_wait_or_manual_claim_and_lists_the_stay(
+    page: Page, site: Site
+) -> None:
+    visit = f"ZY-WAIT-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    billing = {"Authorization": f"Bearer {site.tokens['billing']}"}
+    for line_id, body in (
+        ("L3", {"catalogue_code": "XJ01DCC061"}),
+        ("L5", {"out_of_catalogue": True}),
+    ):
+        httpx.put(f"{site.base}/api/v1/encounters/{encounter_id}/fees/{line_id}/mapping",
+                  json=body, headers=billing)  # fmt: skip
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    faults = f"{site.simulator.url}/_sim/faults"
+    httpx.post(faults, json={"outage": True})
+    try:
+        page.get_by_role("button", name="确认结算").click()
+        error = page.get_by_test_id("error")
+        expect(error).to_contain_text("N§38")
+        expect(error).to_contain_text("等待上级系统恢复")
+        expect(error).to_contain_text("转手工报销")
+        expect(page.get_by_test_id("waiting-for-upstream")).to_contain_text("等待上级系统恢复")
+        shot(page, "outage")
+        page.goto(f"{site.base}/web/billing")
+        listed = page.get_by_test_id("waiting-for-upstream")
+        expect(listed.locator(f"tr[data-encounter={encounter_id}]")).to_contain_text("等待上级系统")
+    finally:
+        httpx.post(faults, json={})
+    assert site.runtime.recheck is not None
+    site.runtime.recheck.run_once()
+    page.reload()
+    expect(listed.locator(f"tr[data-encounter={encounter_id}]")).to_contain_text("可以结算")
+    shot(page, "ready")
+    listed.get_by_role("link", name=visit).click()
+    expect(page.get_by_test_id("waiting-for-upstream")).to_contain_text("可以办理出院结算")
+    page.get_by_role("button", name="确认结算").click()
+    expect(page.get_by_test_id("status")).to_have_text("已结算")
+    expect(page.get_by_test_id("waiting-for-upstream")).to_have_count(0)

@@ -128,7 +128,9 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     deadline = datetime.fromisoformat(s["upload"]["deadline"])
     assert deadline - datetime.fromisoformat(s["settled_at"]) == timedelta(minutes=30)
     assert {line["his_line_id"] for line in s["lines"]} == {"L1", "L2", "L3", "R1"}
-    assert _settle(api, eid).status_code == 409
+    resent = _settle(api, eid, discharge_diagnoses=[{"code": "S62.301", "name": "骨折"}])
+    assert resent.status_code == 200 and resent.json()["id"] == s["id"]  # replayed
+    assert _settle(api, eid, discharged_at=_iso(0, 10)).status_code == 409
 
     assert queue.worker().drain() == 2
     detail = api.get(f"/api/v1/encounters/{eid}", role="device").json()
@@ -161,11 +163,11 @@ def test_two_clerks_settling_at_once_over_http_get_one_201_and_one_409(
     barrier = threading.Barrier(2)
     codes: list[int] = []
 
-    def clerk() -> None:
+    def clerk(hour: int) -> None:  # two different discharge times: not a resend
         barrier.wait()
-        codes.append(_settle(api, eid).status_code)
+        codes.append(_settle(api, eid, discharged_at=_iso(0, hour)).status_code)
 
-    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    threads = [threading.Thread(target=clerk, args=(hour,)) for hour in (7, 8)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -77,7 +77,8 @@ def test_a_month_reconciles_to_exactly_the_expected_differences(
     desk.revoke(c, d(8))  # revoked here; the WI2305 stays in the queue
     dd = desk.stay("P001", "V-D", d(6), d(8), [fee("D1", DRUG, "54.75", d(7), quantity="3")])
     e = desk.stay("P002", "V-E", d(7), d(9), [fee("E1", DRUG, "18.25", d(8))])
-    f = desk.stay("P007", "V-F", d(8), d(9), [fee("F1", DRUG, "36.50", d(8), quantity="2")])
+    # (not P007: its stay C, revoked, is still open — one open stay per worker, B§28)
+    f = desk.stay("P001", "V-F", d(8), d(9), [fee("F1", DRUG, "36.50", d(8), quantity="2")])
     seed(
         sim.url,
         figures=[
@@ -90,7 +91,7 @@ def test_a_month_reconciles_to_exactly_the_expected_differences(
                 "settlements": [
                     upstream_settlement(dd.id, d(8), "54.70", "54.70"),  # 5 fen short
                     upstream_settlement("SX-UPSTREAM-ONLY", d(15), "99.00", "99.00"),
-                    upstream_settlement(f.id, d(9), "36.50", "36.50", psn_no="P007", revoked=True),
+                    upstream_settlement(f.id, d(9), "36.50", "36.50", psn_no="P001", revoked=True),
                 ],
             }
         ],

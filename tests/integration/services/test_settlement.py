@@ -151,18 +151,21 @@ def test_a_failure_after_saving_the_settlement_leaves_neither_settlement_nor_upl
 def test_two_clerks_settling_at_once_get_one_settlement_and_one_conflict(
     services: Services, db: Engine
 ) -> None:
+    """Two different settle requests (another discharge time) at once: one wins, the other
+    is told. (The *same* request twice replays the first settlement: see the next test.)"""
     stay = _stay(services)
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
 
-    def clerk() -> None:
+    def clerk(hour: int) -> None:
         barrier.wait()
+        request = SettleRequest(stay.id, local(0, hour))
         try:
-            outcomes.append(_settle(services, stay))
+            outcomes.append(services.settlements.settle(request, actor="billing01"))
         except (Conflict, InvalidTransition) as exc:
             outcomes.append(exc)
 
-    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    threads = [threading.Thread(target=clerk, args=(hour,)) for hour in (7, 8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -175,6 +178,34 @@ def test_two_clerks_settling_at_once_get_one_settlement_and_one_conflict(
     ), refused[0].message
     assert _settlement_count(db) == 1
     assert len(jobs(db, kind="WI2301")) == 1
+
+
+def test_the_same_settle_request_twice_at_once_replays_the_one_settlement(
+    services: Services, db: Engine
+) -> None:
+    """Issue 14 §14: a resent settle (same stay, discharge time, diagnoses) replays."""
+    stay = _stay(services)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def clerk() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(_settle(services, stay))
+        except (Conflict, InvalidTransition) as exc:  # a version race may still say so
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    settled = [o for o in outcomes if isinstance(o, Settled)]
+    assert settled and len({s.settlement.id for s in settled}) == 1
+    assert _settlement_count(db) == 1 and len(jobs(db, kind="WI2301")) == 1
+    again = _settle(services, stay)
+    assert again.replayed and again.settlement.id == settled[0].settlement.id
+    assert again.upload.msgid == jobs(db, kind="WI2301")[0]["idempotency_key"]
 
 
 def test_revoke_then_resettle_queues_the_revocation_behind_the_original_upload(
@@ -211,5 +242,5 @@ def test_a_stay_settled_cannot_take_more_fees_or_be_cancelled(services: Services
         services.fees.record(stay.id, [fee("L9", "XA11DBM001", "9.90")], actor="his")
     with pytest.raises(InvalidTransition):
         services.admissions.cancel(stay.id, reason="x", actor="c")
-    with pytest.raises(InvalidTransition):
-        _settle(services, stay)
+    with pytest.raises(InvalidTransition):  # another discharge time: not a resend
+        services.settlements.settle(SettleRequest(stay.id, local(0, 10)), actor="b")

@@ -152,6 +152,7 @@ def test_0007_dates_existing_settlements_by_their_settlement_time(engine: Engine
         "encounter",
         *(sa.column(c) for c in ("id", "kind", "psn_no", "filing_no", "institution_code")),
         sa.column("his_visit_id"),
+        sa.column("status"),
         sa.column("admitted_at", UTCDateTime()),
         sa.column("diagnoses", Json),
         sa.column("injury_parts", Json),
@@ -182,7 +183,7 @@ def test_0007_dates_existing_settlements_by_their_settlement_time(engine: Engine
             connection.execute(
                 encounter.insert().values(
                     id=f"E-{sid}", kind="medical", psn_no="P001", filing_no="F001",
-                    institution_code="H11010000001", his_visit_id=f"V-{sid}",
+                    institution_code="H11010000001", his_visit_id=f"V-{sid}", status="settled",
                     admitted_at=admitted, diagnoses=[], injury_parts=[],
                     created_at=admitted, updated_at=settled,
                 )

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from adapter.domain.encounters import EncounterStatus
+from adapter.domain.encounters import EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, NotFound
 from adapter.domain.filings import FilingStatus
 from adapter.domain.institutions import DirectSettlementStatus, Institution
@@ -145,8 +145,9 @@ def test_same_his_visit_cannot_be_admitted_twice(store: Engine, clock: FakeClock
         with pytest.raises(DomainError) as refused:
             uow.encounters.add(f.encounter("E2", visit="V1"))
         assert refused.value.code == errors.ENCOUNTER_DUPLICATE
-        # The refusal ran in a savepoint: the transaction goes on.
-        uow.encounters.add(f.encounter("E3", visit="V3"))
+        # The refusal ran in a savepoint: the transaction goes on (another worker: one open
+        # stay per worker and kind, B§28).
+        uow.encounters.add(replace(f.encounter("E3", visit="V3"), psn_no="P002"))
         uow.commit()
     with UnitOfWork(store) as uow:
         assert uow.encounters.find("E1") is not None
@@ -371,3 +372,20 @@ def test_settlements_are_listed_by_the_month_of_their_settlement_time(
         "2026-02",
         date(2026, 1, 31),
     )
+
+
+def test_b28_a_second_open_stay_of_one_worker_and_kind_is_refused_by_the_store(
+    store: Engine, clock: FakeClock
+) -> None:
+    with UnitOfWork(store, clock=clock) as uow:
+        uow.encounters.add(f.encounter("E1", visit="V1"))
+        with pytest.raises(DomainError) as refused:
+            uow.encounters.add(f.encounter("E2", visit="V2"))
+        assert refused.value.code == errors.OPEN_STAY_EXISTS
+        # Another kind, or a closed stay, is not an open stay of the same kind.
+        uow.encounters.add(f.encounter("E3", visit="V3", kind=EncounterKind.REHAB))
+        uow.encounters.add(f.encounter("E4", visit="V4", status=EncounterStatus.SETTLED))
+        uow.commit()
+    with UnitOfWork(store) as uow:
+        open_stay = uow.encounters.open_stay(f.INSTITUTION, "P001", "medical")
+        assert open_stay is not None and open_stay.encounter.id == "E1"

@@ -6,8 +6,8 @@ idempotency key, the reference it was sent under, when, upstream's reply), kept 
 asks the ledger whether a settlement was delivered (N§35, N§43, B§42). Jobs already delivered
 get their row here (reference = idempotency key; the reply is not known).
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 03:20:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,8 @@ hash; empty for entries written before the chain was keyed (they stay plain SHA-
 the key file's ``legacy-until``). ``web_signin_throttle``: failed sign-ins counted per user
 name and per client address, and the lockout they lead to (adapter.web.throttle).
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 03:10:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

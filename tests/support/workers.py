@@ -1,0 +1,52 @@
+"""Distinct workers for load and reliability runs: one open stay per worker and kind is the
+rule (N§33, B§28), so a run that keeps many stays open at once admits each for its own worker.
+
+:func:`worker_for` seeds, into a running simulator, a worker with a valid Beijing medical
+filing whose numbers derive from a key (a visit id), and returns the card number to admit with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+import httpx
+
+
+def worker_rows(key: str, today: date | None = None) -> tuple[str, dict[str, list[dict]]]:
+    digest = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) % 10**9
+    psn_no = f"W{digest:09d}"
+    card_no = f"310100W{digest:09d}"
+    day = today or date.today()
+    seed = {
+        "people": [
+            {"psn_no": psn_no, "certno": f"310102198001{digest % 10**6:06d}",
+             "psn_name": "负载测试",
+             "gend": "1", "brdy": "1980-01-01", "insuplc_admdvs": "310100", "card_no": card_no,
+             "card_status": "normal"}
+        ],
+        "filings": [
+            {"filing_no": f"F{psn_no}", "psn_no": psn_no, "category": "long_term_residence",
+             "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+             "injury_parts": ["左手"], "insuplc_admdvs": "310100",
+             "begndate": (day - timedelta(days=100)).isoformat(),
+             "enddate": (day + timedelta(days=300)).isoformat(),
+             "filed_on": (day - timedelta(days=101)).isoformat()}
+        ],
+    }  # fmt: skip
+    return card_no, seed
+
+
+def worker_for(sim_url: str, key: str) -> str:
+    """Seed the worker for ``key`` into the simulator at ``sim_url``; return their card."""
+    return seeded_worker(sim_url, key)[0]
+
+
+def seeded_worker(sim_url: str, key: str) -> tuple[str, str, str]:
+    """Seed the worker for ``key``; return (card number, citizen ID, name) as HL7 PID sends."""
+    card_no, seed = worker_rows(key)
+    reply = httpx.post(f"{sim_url}/_sim/seed", json=seed, timeout=30)
+    if reply.status_code != 200:
+        raise RuntimeError(f"seeding worker {key}: {reply.text}")
+    person = seed["people"][0]
+    return card_no, str(person["certno"]), str(person["psn_name"])
