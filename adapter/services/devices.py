@@ -127,7 +127,7 @@ class UpstreamDownAtDeviceCounter(UpstreamUnavailable):
     the start (N§38, B§27)."""
 
     code = "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
-    article = DEVICE_OUTAGE_ARTICLE
+    article = "N§38, B§27"
 
     def __init__(self) -> None:
         super().__init__(DEVICE_OUTAGE_MESSAGE)

@@ -130,6 +130,12 @@ def test_n38_b27_n34_a_fitting_case_switches_to_direct_settlement_before_hand_ov
     assert isinstance(again, Fitted) and again.replayed
     assert again.settlement.id == settlement.id
     assert len(jobs(db)) == 1
+    # Recorded as a case again during a later outage: it is settled already.
+    outage(sim, True)
+    with pytest.raises(InvalidTransition) as settled:
+        services.device_claims.fit_or_claim(request, actor="dev01")
+    assert settled.value.code == "DEVICE_MANUAL_CLAIM_SETTLED"
+    assert len(jobs(db)) == 1
 
 
 def test_b34_a_fitting_case_switches_only_once_identity_filing_and_notice_pass(
