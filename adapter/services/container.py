@@ -28,6 +28,7 @@ from adapter.domain.upstream import UpstreamGateway
 from adapter.services.admission import Admissions
 from adapter.services.commands import ServiceCommands
 from adapter.services.context import InstitutionProfile, Policy, ServiceContext
+from adapter.services.device_claims import DeviceClaims
 from adapter.services.devices import DeviceFittings
 from adapter.services.eligibility import EligibilityService
 from adapter.services.fees import Fees
@@ -71,6 +72,8 @@ class Services:
         self.settlements = Settlements(self.context, self.identity)
         self.devices = DeviceFittings(self.context, self.identity)
         self.manual_claims = ManualClaims(self.context, self.identity, self.watch)
+        self.device_claims = DeviceClaims(self.context, self.devices, self.manual_claims)
+        self.manual_claims.device_switch = self.device_claims.switch_to_direct
         self.commands = ServiceCommands(self)
 
     def encounter(self, encounter_id: str) -> EncounterView:

@@ -16,13 +16,20 @@ cache): what the counter is warned of before it fits.
 
 The same fitting submitted twice (same worker, notice, time and items) returns the first
 settlement, flagged ``replayed``.
+
+Upstream down at the counter (identity, filing or catalogue cannot be read) answers
+:class:`UpstreamDownAtDeviceCounter` (N§38, B§27): wait and fit later, or record the fitting as
+a manual-claim case from the start (:mod:`.device_claims`). Such a case settles here only
+through :meth:`DeviceFittings.fit` with its ``case`` (the switch to direct settlement before
+the fee list is handed over); a direct fitting of the same card and request meanwhile is
+refused, so nothing is reimbursed twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from adapter.domain.devices import (
@@ -38,7 +45,13 @@ from adapter.domain.devices import (
 )
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
-from adapter.domain.errors import ConfirmationRequired, EligibilityRefused, InvalidMessage
+from adapter.domain.errors import (
+    ConfirmationRequired,
+    EligibilityRefused,
+    InvalidMessage,
+    InvalidTransition,
+    UpstreamUnavailable,
+)
 from adapter.domain.filings import Filing
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
@@ -47,11 +60,14 @@ from adapter.domain.rules import Finding
 from adapter.domain.settlement import Bill, Settlement, make_bill, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
-from adapter.services.admission import require_aware
+from adapter.services.admission import require_aware, unverified_psn_no
 from adapter.services.context import ServiceContext
 from adapter.services.device_catalogues import DeviceCatalogues
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
+from adapter.services.locks import lock_encounter
+from adapter.services.manual_claims import open_case
+from adapter.services.tables import manual_claim
 from adapter.services.uploads import queue_upload
 from adapter.store.uow import UnitOfWork
 
@@ -96,11 +112,59 @@ class CounterView:
     catalogue_region: str
 
 
+DEVICE_OUTAGE_ARTICLE = "N§38, B§27"
+DEVICE_OUTAGE_MESSAGE = (
+    "上级系统（省级及国家工伤保险异地就医系统）当前无法访问，不能核验身份、辅助器具备案和"
+    "付费核准通知书，暂不能按跨省异地直接结算配置辅助器具（N§38、B§27）。可等待上级系统恢复"
+    "后再配置结算；或按手工报销登记本次配置（网络或系统故障，N§38、B§27）：打印费用清单由"
+    "参保地经办机构手工报销；费用清单交付前上级系统恢复的，可在核验身份、备案和通知书后转为"
+    "直接结算"
+)
+
+
+class UpstreamDownAtDeviceCounter(UpstreamUnavailable):
+    """A full upstream outage at the device counter: fit later, or a manual-claim case from
+    the start (N§38, B§27)."""
+
+    code = "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
+    article = "N§38, B§27"
+
+    def __init__(self) -> None:
+        super().__init__(DEVICE_OUTAGE_MESSAGE)
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        return {
+            "ways_on": [
+                {"way": "retry", "label": "等待上级系统恢复后再配置结算"},
+                {
+                    "way": "manual_claim",
+                    "label": "按手工报销登记本次配置",
+                    "request": {"manual_claim_if_upstream_down": True},
+                },
+            ]
+        }
+
+
+@dataclass(frozen=True)
+class DeviceCase:
+    """A manual-claim case from the start to settle directly now (its claim and encounter)."""
+
+    claim_id: str
+    encounter_id: str
+
+
 def fitting_key(psn_no: str, request: FitDevices) -> str:
     """The fitting's stand-in for an HIS visit number: same fitting, same key."""
     parts = [psn_no, request.approval_notice_no.strip(), request.fitted_at.isoformat()]
     parts += [f"{i.device_code}:{i.actual_cost}" for i in request.items]
     return "DEV" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:28].upper()
+
+
+def case_key(request: FitDevices) -> str:
+    """The key of the fitting recorded as a manual-claim case while upstream was down: from
+    the card alone, since upstream could not say who the worker is."""
+    return fitting_key(unverified_psn_no(request.card), request)
 
 
 def earlier_fittings(
@@ -158,7 +222,10 @@ class DeviceFittings:
         require_aware(request.fitted_at, "fitted_at")
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
-        facts = self._identity.facts(request.card)
+        try:
+            facts = self._identity.facts(request.card)
+        except UpstreamUnavailable as exc:
+            raise UpstreamDownAtDeviceCounter() from exc
         fitted_on = ctx.local_date(request.fitted_at)
         decision = decide(
             facts,
@@ -198,6 +265,8 @@ class DeviceFittings:
         except EligibilityRefused as refused:
             self._refused(request, facts, refused.reasons, actor=actor)
             raise
+        except UpstreamUnavailable as exc:
+            raise UpstreamDownAtDeviceCounter() from exc
 
     def _price(
         self, uow: UnitOfWork, request: FitDevices, filing: Filing, region: str, psn_no: str
@@ -226,23 +295,34 @@ class DeviceFittings:
         found = _merge(checked, warnings)
         return DevicePresettlement(bill, filing, region, found, unconfirmed(found))
 
-    def fit(self, request: FitDevices, *, actor: str) -> Fitted:
+    def fit(self, request: FitDevices, *, actor: str, case: DeviceCase | None = None) -> Fitted:
+        """Check, price and settle the fitting. With ``case``, the manual-claim case from the
+        start that it was recorded as is settled instead (its encounter, N§38, B§27)."""
         ctx = self._ctx
         facts, filing, checked = self._checked(request, actor=actor)
         region = self._region(request, facts, actor=actor)
         person = facts.person
         key = fitting_key(person.psn_no, request)
         with ctx.uow(immediate=True) as uow:
-            replay = self._replay(uow, key)
-            if replay is not None:
-                return replay
+            if case is not None:
+                lock_encounter(uow, case.encounter_id)
+                if open_case(uow, case.encounter_id) != case.claim_id:
+                    raise InvalidTransition(
+                        "费用清单已交付或已转为直接结算，请刷新后查看",
+                        code="MANUAL_CLAIM_HANDED_OVER",
+                        article=DEVICE_OUTAGE_ARTICLE,
+                    )
+            else:
+                replay = self._replay(uow, key) or self._recorded_as_case(uow, request)
+                if replay is not None:
+                    return replay
             bill, priced_warnings = self._price(uow, request, filing, region, person.psn_no)
             warnings = _merge(checked, priced_warnings)
             pending = unconfirmed(warnings)
             if pending and not request.replacement_confirmed:
                 raise ConfirmationRequired(pending)
             encounter = Encounter(
-                id=ids.encounter_id(),
+                id=ids.encounter_id() if case is None else case.encounter_id,
                 kind=EncounterKind.DEVICE,
                 psn_no=person.psn_no,
                 filing_no=filing.filing_no,
@@ -252,6 +332,17 @@ class DeviceFittings:
                 insured_admdvs=person.insured_admdvs,
                 injury_parts=filing.injury_parts,
             )
+            version = 1
+            if case is not None:  # the case's own encounter, now with the worker as checked
+                record = uow.encounters.get(case.encounter_id)
+                version = record.version
+                encounter = replace(
+                    record.encounter,
+                    psn_no=person.psn_no,
+                    filing_no=filing.filing_no,
+                    insured_admdvs=person.insured_admdvs,
+                    injury_parts=filing.injury_parts,
+                )
             settled = encounter.moved_to(EncounterStatus.SETTLED, discharged_at=request.fitted_at)
             settled_at = ctx.now()
             settlement = Settlement(
@@ -264,8 +355,11 @@ class DeviceFittings:
                 bill=bill,
                 operator=actor,
             )
-            uow.encounters.add(encounter)
-            uow.encounters.update(settled, expected_version=1)
+            if case is None:
+                uow.encounters.add(encounter)
+            else:
+                uow.session.execute(manual_claim.delete().where(manual_claim.c.id == case.claim_id))
+            uow.encounters.update(settled, expected_version=version)
             uow.settlements.add(settlement, zone=ctx.zone)
             cache(uow, facts)
             upload = queue_upload(
@@ -294,6 +388,7 @@ class DeviceFittings:
                     "total": str(bill.breakdown.total),
                     "fund_pay": str(bill.breakdown.fund_pay),
                     "msgid": upload.msgid,
+                    "switched_from_claim": case.claim_id if case is not None else "",
                 },
             )
             uow.commit()
@@ -328,6 +423,32 @@ class DeviceFittings:
             return None
         filing = uow.filings.get(record.encounter.filing_no)
         return Fitted(settlements[-1], None, replayed=True, filing=filing)
+
+    def _recorded_as_case(self, uow: UnitOfWork, request: FitDevices) -> Fitted | None:
+        """The same fitting recorded as a manual-claim case while upstream was down: its
+        settlement if it switched to direct settlement; refused while it is a case, or once
+        its fee list was handed over (N§38 杜绝重复报销, B§27)."""
+        record = uow.encounters.find_by_visit(self._ctx.institution.code, case_key(request))
+        if record is None:
+            return None
+        replay = self._replay(uow, record.encounter.his_visit_id)
+        if replay is not None:
+            return replay
+        claim_id = open_case(uow, record.encounter.id)
+        if claim_id:
+            raise InvalidTransition(
+                f"本次配置在上级系统中断时已按手工报销登记（手工报销记录{claim_id}），"
+                "费用清单尚未交付：请在该记录上核验身份、备案和通知书后转为直接结算，"
+                "不能再次配置结算（N§38、B§27）",
+                code="DEVICE_MANUAL_CLAIM_CASE",
+                article=DEVICE_OUTAGE_ARTICLE,
+            )
+        raise InvalidTransition(
+            "本次配置已按手工报销交付费用清单，由参保地经办机构手工报销，不能再直接结算"
+            "（N§38、B§27，杜绝重复报销）",
+            code="MANUAL_CLAIM_HANDED_OVER",
+            article=DEVICE_OUTAGE_ARTICLE,
+        )
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:

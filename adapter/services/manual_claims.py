@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -110,6 +110,10 @@ class RevocationNotAcknowledged(DomainError):
     @property
     def problem_extra(self) -> dict[str, object]:
         return {"revocation": self.revocation}
+
+
+class DeviceSwitch(Protocol):
+    def __call__(self, claim_id: str, card: CardData, *, actor: str) -> Any: ...
 
 
 class ManualClaimReason(StrEnum):
@@ -221,6 +225,9 @@ class ManualClaims:
         self._ctx = ctx
         self._identity = identity
         self._watch = watch
+        # A fitting's case switches through the device counter (device_claims), set by the
+        # container: it is checked and settled as a fitting, not registered as a stay.
+        self.device_switch: DeviceSwitch | None = None
 
     def _check_outage(self) -> None:
         ctx = self._ctx
@@ -366,12 +373,16 @@ class ManualClaims:
                 return claim  # handed over already (a reprint): the same list
             lock_encounter(uow, claim.encounter_id)
             record = uow.encounters.get(claim.encounter_id)
+            device = record.encounter.kind is EncounterKind.DEVICE
             changes: dict[str, object] = {}
-            if discharged_at is not None or record.encounter.discharged_at is None:
+            if device:  # a fitting ends when it is fitted
+                changes["discharged_at"] = record.encounter.admitted_at
+            elif discharged_at is not None or record.encounter.discharged_at is None:
                 changes["discharged_at"] = discharged_at or ctx.now()
             claimed = record.encounter.moved_to(EncounterStatus.MANUAL_CLAIM, **changes)
             uow.encounters.update(claimed, expected_version=record.version)
-            listing = fee_list(ctx, uow, claim.encounter_id)
+            # A fitting's list is the items as entered (no fee lines to price: device_claims).
+            listing = claim.fee_list if device else fee_list(ctx, uow, claim.encounter_id)
             now = ctx.now()
             uow.session.execute(
                 manual_claim.update()
@@ -399,6 +410,8 @@ class ManualClaims:
         with ctx.uow() as uow:
             claim = _claim(uow, claim_id)
             encounter = uow.encounters.get(claim.encounter_id).encounter
+        if encounter.kind is EncounterKind.DEVICE and self.device_switch is not None:
+            return self.device_switch(claim_id, card, actor=actor).settlement.encounter
         if not claim.open_case:
             raise InvalidTransition(
                 "费用清单已交付，本次住院已转参保地手工报销，不能再转为直接结算"

@@ -7,7 +7,13 @@ loaded (N§32), price against it and the limits — one limit per item per fitti
 must know before fitting (an item off the notice is the worker's, N§34; a replacement inside
 the minimum years, 附表2). A replacement the worker would pay is settled only with
 ``replacement_confirmed: true``; without it the fitting answers 409 naming the earlier
-fitting (date, item, where)."""
+fitting (date, item, where).
+
+Upstream down at the counter answers 503 ``UPSTREAM_DOWN_AT_DEVICE_COUNTER`` (N§38, B§27) with
+the two ways on: fit later, or send ``manual_claim_if_upstream_down: true`` to record the
+fitting as a manual-claim case from the start (202, its fee list marked 手工报销). The case's
+``…/manual-claims/{id}/hand-over`` hands the list over (final); before that,
+``…/manual-claims/{id}/switch-to-direct`` checks the card and settles the fitting directly."""
 
 from __future__ import annotations
 
@@ -27,10 +33,12 @@ from adapter.api.routes.common import (
     UploadOut,
     examples,
 )
+from adapter.api.routes.manual_claims import ManualClaimOut
 from adapter.api.routes.views import BillOut, SettlementOut
 from adapter.domain.device_totals import DeviceTotal, device_totals
 from adapter.domain.devices import DeviceItem
-from adapter.services.devices import FitDevices
+from adapter.services.container import Services
+from adapter.services.devices import FitDevices, Fitted
 
 router = APIRouter(prefix="/api/v1/device-fittings", tags=["device fittings"])
 
@@ -50,6 +58,11 @@ class FittingIn(Strict):
         False,
         description="the counter was shown the replacements inside the minimum years that the "
         "worker pays (附表2) and goes on",
+    )
+    manual_claim_if_upstream_down: bool = Field(
+        False,
+        description="upstream down: record the fitting as a manual-claim case from the start "
+        "(N§38, B§27) instead of answering 503",
     )
 
     model_config = examples(
@@ -108,14 +121,27 @@ class DevicePresettleOut(BillOut):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=FittingOut,
+    response_model=FittingOut | ManualClaimOut,
     summary="Fit and settle assistive devices",
-    responses={200: {"description": "the same fitting again: its settlement"}},
+    responses={
+        200: {"description": "the same fitting again: its settlement"},
+        202: {"description": "upstream down: recorded as a manual-claim case (N§38, B§27)"},
+    },
 )
 def fit(
     body: FittingIn, services: ServicesDep, principal: Device, response: Response
-) -> FittingOut:
-    fitted = services.devices.fit(body.to_domain(), actor=principal.name)
+) -> FittingOut | ManualClaimOut:
+    request = body.to_domain()
+    if not body.manual_claim_if_upstream_down:
+        return _fitting_out(services, services.devices.fit(request, actor=principal.name), response)
+    result = services.device_claims.fit_or_claim(request, actor=principal.name)
+    if isinstance(result, Fitted):
+        return _fitting_out(services, result, response)
+    response.status_code = status.HTTP_202_ACCEPTED
+    return ManualClaimOut.of(result)
+
+
+def _fitting_out(services: Services, fitted: Fitted, response: Response) -> FittingOut:
     if fitted.replayed:
         response.status_code = status.HTTP_200_OK
     totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
@@ -151,3 +177,49 @@ def presettle(body: FittingIn, services: ServicesDep, principal: Device) -> Devi
             needs_confirmation=[FindingOut.of(w) for w in preview.needs_confirmation],
         )
     )
+
+
+@router.get(
+    "/manual-claims/{claim_id}",
+    response_model=ManualClaimOut,
+    summary="A fitting recorded as a manual-claim case, and its fee list",
+)
+def manual_claim(claim_id: str, services: ServicesDep, _: Device) -> ManualClaimOut:
+    return ManualClaimOut.of(services.manual_claims.get(claim_id))
+
+
+@router.post(
+    "/manual-claims/{claim_id}/hand-over",
+    response_model=ManualClaimOut,
+    summary="Hand the fitting's fee list (手工报销) to the worker: it stays a manual claim",
+)
+def hand_over(claim_id: str, services: ServicesDep, principal: Device) -> ManualClaimOut:
+    return ManualClaimOut.of(services.manual_claims.hand_over(claim_id, actor=principal.name))
+
+
+class DeviceSwitchIn(Strict):
+    card: CardIn
+    replacement_confirmed: bool = Field(
+        False, description="as for a fitting: replacements the worker pays shown (附表2)"
+    )
+
+
+@router.post(
+    "/manual-claims/{claim_id}/switch-to-direct",
+    response_model=FittingOut,
+    summary="Upstream is back before the list was handed over: check the card, settle directly",
+)
+def switch_to_direct(
+    claim_id: str,
+    body: DeviceSwitchIn,
+    services: ServicesDep,
+    principal: Device,
+    response: Response,
+) -> FittingOut:
+    fitted = services.device_claims.switch_to_direct(
+        claim_id,
+        body.card.to_domain(),
+        actor=principal.name,
+        replacement_confirmed=body.replacement_confirmed,
+    )
+    return _fitting_out(services, fitted, response)

@@ -13,7 +13,13 @@ replaced inside its minimum years shows the earlier fitting (date, item, where) 
 a new notice approves it (附表2); the rows for items *not* on the notice say the worker pays
 them (N§34). A fitting with warnings is first priced (presettle) and shown with its warnings;
 the counter settles it by confirming (确认配置结算) — a replacement the worker pays is never
-settled without that confirmation."""
+settled without that confirmation.
+
+Upstream down at the counter (N§38, B§27): the page says so and names the two ways on — wait
+and fit later, or record the fitting as a manual-claim case from the start (按手工报销登记):
+the items and actual costs typed in, the fee list marked 手工报销. Until that list is handed
+over (printed) the case may switch to direct settlement with the card once upstream answers;
+once handed over it stays a manual claim."""
 
 from __future__ import annotations
 
@@ -25,8 +31,10 @@ from fastapi.responses import HTMLResponse, Response
 from adapter.domain.device_totals import device_totals
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
-from adapter.domain.errors import AdapterError
-from adapter.services.devices import FitDevices
+from adapter.domain.errors import AdapterError, UpstreamUnavailable
+from adapter.services.container import Services
+from adapter.services.devices import DEVICE_OUTAGE_MESSAGE, FitDevices, Fitted
+from adapter.services.manual_claims import ManualClaim
 from adapter.web.auth import Csrf
 from adapter.web.forms import FormError, amount, card_text, read_card
 from adapter.web.forms import problem as problem_of
@@ -86,9 +94,25 @@ def check(
             )
     except FormError as exc:
         return _desk(request, error=str(exc), notice=notice)
+    except UpstreamUnavailable:
+        return _outage(request, card, notice)
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
     return _desk(request, **context)
+
+
+def _outage(
+    request: Request, card: str, notice: str, items: tuple[DeviceItem, ...] = ()
+) -> Response:
+    """N§38, B§27: fit later, or record the fitting as a manual-claim case now."""
+    return _desk(
+        request,
+        upstream_down=True,
+        error=DEVICE_OUTAGE_MESSAGE,
+        card_value=card,
+        notice=notice.strip(),
+        items=items,
+    )
 
 
 def _items(
@@ -145,7 +169,85 @@ def fit(
         fitted = services.devices.fit(request_, actor=session.user.name)
     except FormError as exc:
         return _desk(request, error=str(exc), notice=notice)
+    except UpstreamUnavailable:
+        return _outage(request, card, notice, items)
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
     totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
     return _desk(request, fitted=fitted, fitted_devices=totals)
+
+
+@router.post("/manual-claim", response_class=HTMLResponse, dependencies=[Csrf])
+def manual_claim(
+    request: Request,
+    services: ServicesDep,
+    session: DeviceDesk,
+    card: Annotated[str, Form()] = "",
+    notice: Annotated[str, Form()] = "",
+    code: Annotated[list[str] | None, Form()] = None,
+    name: Annotated[list[str] | None, Form()] = None,
+    cost: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Upstream down: the fitting recorded as a manual-claim case from the start (N§38, B§27);
+    upstream back meanwhile: fitted and settled as usual."""
+    try:
+        items = _items(code, name, cost)
+        if not notice.strip():
+            raise FormError("请输入配置费用核付通知单号")
+        request_ = FitDevices(read_card(card), notice.strip(), items, now(request))
+        result = services.device_claims.fit_or_claim(request_, actor=session.user.name)
+    except FormError as exc:
+        return _desk(request, error=str(exc), notice=notice, upstream_down=True, card_value=card)
+    except AdapterError as exc:
+        return _desk(request, notice=notice, **problem_of(exc))
+    if isinstance(result, Fitted):
+        totals = device_totals(result.settlement.bill.lines, result.filing)
+        return _desk(request, fitted=result, fitted_devices=totals)
+    return _desk(request, case=result)
+
+
+@router.post("/manual-claim/{claim_id}/hand-over", response_class=HTMLResponse, dependencies=[Csrf])
+def hand_over(
+    request: Request, claim_id: str, services: ServicesDep, session: DeviceDesk
+) -> Response:
+    """The fee list printed and handed to the worker: it stays a manual claim (N§38, B§27)."""
+    try:
+        handed = services.manual_claims.hand_over(claim_id, actor=session.user.name)
+    except AdapterError as exc:
+        return _desk(request, **problem_of(exc))
+    return _desk(request, handed=handed)
+
+
+@router.post("/manual-claim/{claim_id}/switch", response_class=HTMLResponse, dependencies=[Csrf])
+def switch_to_direct(
+    request: Request,
+    claim_id: str,
+    services: ServicesDep,
+    session: DeviceDesk,
+    card: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
+) -> Response:
+    """Upstream answers again before the list was handed over: identity, filing and notice
+    checked with the card, the fitting settled directly (WI2701)."""
+    try:
+        fitted = services.device_claims.switch_to_direct(
+            claim_id,
+            read_card(card),
+            actor=session.user.name,
+            replacement_confirmed=bool(confirmed),
+        )
+    except FormError as exc:
+        return _desk(request, error=str(exc), case=_open_case(services, claim_id))
+    except AdapterError as exc:
+        return _desk(request, case=_open_case(services, claim_id), **problem_of(exc))
+    totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    return _desk(request, fitted=fitted, fitted_devices=totals)
+
+
+def _open_case(services: Services, claim_id: str) -> ManualClaim | None:
+    """The case shown again after a refusal, while it is still open."""
+    try:
+        claim = services.manual_claims.get(claim_id)
+    except AdapterError:
+        return None
+    return claim if claim.open_case else None

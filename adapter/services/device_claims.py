@@ -1,0 +1,240 @@
+"""A device fitting recorded as a manual-claim case from the start (手工报销, N§38, B§27).
+
+Upstream down at the device counter (:class:`~.devices.UpstreamDownAtDeviceCounter`) and the
+counter chose manual claim: the fitting is recorded as a device encounter that nothing
+registers or uploads upstream, with its fee list — the items and their actual costs as entered.
+Without the insured place's catalogue and the filing's limits (N§32, N§34, B§35) nobody here
+can say what the fund would pay and what the worker: the whole cost is listed for the insured
+place to review and reimburse, and the list says so.
+
+:meth:`~.manual_claims.ManualClaims.hand_over` hands the list (marked 手工报销) to the worker
+and makes it final. Before that, :meth:`DeviceClaims.switch_to_direct` checks identity, device
+filing and notice with the card (B§34) and settles the fitting directly through
+:meth:`~.devices.DeviceFittings.fit` (``WI2701`` queued, N§34) — the case is dropped then.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from adapter.domain.devices import DeviceItem
+from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.errors import InvalidMessage, InvalidTransition
+from adapter.domain.people import CardData, mask_citizen_id
+from adapter.services import ids, payloads
+from adapter.services.admission import require_aware, unverified_psn_no
+from adapter.services.context import ServiceContext
+from adapter.services.devices import (
+    DEVICE_OUTAGE_ARTICLE,
+    DeviceCase,
+    DeviceFittings,
+    FitDevices,
+    Fitted,
+    UpstreamDownAtDeviceCounter,
+    case_key,
+)
+from adapter.services.identity import masked_card
+from adapter.services.manual_claims import (
+    NOTE,
+    ManualClaim,
+    ManualClaimReason,
+    ManualClaims,
+    _claim,
+)
+from adapter.services.tables import manual_claim
+from adapter.store.uow import UnitOfWork
+
+DEVICE_NOTE = (
+    "本次配置时上级系统无法访问，未能取得参保地辅助器具目录及限额，无法确定基金支付和个人"
+    "负担金额：本清单按实际配置费用列明全部费用，由参保地经办机构按其目录和限额审核报销"
+    "（N§32、N§34、B§35）。"
+)
+DETAIL = "辅助器具配置时上级系统无法访问，按手工报销登记（N§38、B§27）"
+
+
+def device_fee_list(
+    ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, request: FitDevices
+) -> dict[str, Any]:
+    """The list for the insured place: every item at its actual cost, the whole cost claimed."""
+    total = sum((i.actual_cost for i in request.items), Decimal("0"))
+    person = uow.persons.get(encounter.psn_no)
+    return {
+        "institution": payloads.medinsinfo(ctx),
+        "worker": {
+            "psn_no": "" if encounter.psn_no.startswith("?") else encounter.psn_no,
+            "name": person.name if person else "",
+            "citizen_id": mask_citizen_id(request.card.citizen_id)
+            if request.card.citizen_id
+            else "",
+            "insured_admdvs": encounter.insured_admdvs,
+        },
+        "encounter": {
+            "id": encounter.id,
+            "kind": EncounterKind.DEVICE.value,
+            "his_visit_id": encounter.his_visit_id,
+            "filing_no": "",
+            "admitted_at": ctx.wall_time(encounter.admitted_at),
+            "discharged_at": ctx.wall_time(encounter.admitted_at),
+            "diagnoses": [],
+        },
+        "fitting": {
+            "approval_notice_no": request.approval_notice_no,
+            "fitted_at": request.fitted_at.isoformat(),
+            "items": [
+                {
+                    "device_code": i.device_code,
+                    "device_name": i.device_name,
+                    "actual_cost": payloads.money(i.actual_cost),
+                }
+                for i in request.items
+            ],
+        },
+        "lines": [
+            {
+                "feedetl_sn": f"{n:03d}",
+                "item_code": i.device_code,
+                "item_name": i.device_name or i.device_code,
+                "amount": payloads.money(i.actual_cost),
+            }
+            for n, i in enumerate(request.items, start=1)
+        ],
+        "excluded": [],
+        "unmapped": [],
+        "medfee_sumamt": payloads.money(total),
+        "claimed_sumamt": payloads.money(total),
+        "title": "工伤保险跨省异地辅助器具配置费用清单（手工报销）",
+        "manual_claim": True,
+        "note": DEVICE_NOTE + NOTE,
+    }
+
+
+def stored_request(claim: ManualClaim, card: CardData, replacement_confirmed: bool) -> FitDevices:
+    """The fitting the case was recorded with, to be checked with ``card`` now."""
+    fitting = claim.fee_list["fitting"]
+    return FitDevices(
+        card=card,
+        approval_notice_no=fitting["approval_notice_no"],
+        items=tuple(
+            DeviceItem(i["device_code"], i["device_name"], Decimal(i["actual_cost"]))
+            for i in fitting["items"]
+        ),
+        fitted_at=datetime.fromisoformat(fitting["fitted_at"]),
+        replacement_confirmed=replacement_confirmed,
+    )
+
+
+class DeviceClaims:
+    def __init__(self, ctx: ServiceContext, fittings: DeviceFittings, claims: ManualClaims):
+        self._ctx = ctx
+        self._fittings = fittings
+        self._claims = claims
+
+    def fit_or_claim(self, request: FitDevices, *, actor: str) -> Fitted | ManualClaim:
+        """Fit and settle; with upstream down, record the fitting as a manual-claim case."""
+        try:
+            return self._fittings.fit(request, actor=actor)
+        except UpstreamDownAtDeviceCounter:
+            return self.record(request, actor=actor)
+
+    def record(self, request: FitDevices, *, actor: str) -> ManualClaim:
+        """The fitting as a manual-claim case from the start (N§38, B§27): nothing registered
+        or uploaded upstream; the same request again returns the same case."""
+        ctx = self._ctx
+        require_aware(request.fitted_at, "fitted_at")
+        if not request.items:
+            raise InvalidMessage("须至少配置一件辅助器具", field="items")
+        key = case_key(request)
+        card = request.card
+        with ctx.uow(immediate=True) as uow:
+            existing = uow.encounters.find_by_visit(ctx.institution.code, key)
+            if existing is not None:
+                return self._existing(uow, existing.encounter.id)
+            found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
+            known = found[0] if len(found) == 1 else None  # as last seen, never asked now
+            encounter = Encounter(
+                id=ids.encounter_id(),
+                kind=EncounterKind.DEVICE,
+                psn_no=known.psn_no if known else unverified_psn_no(card),
+                filing_no="",
+                institution_code=ctx.institution.code,
+                his_visit_id=key,
+                admitted_at=request.fitted_at,
+                insured_admdvs=known.insured_admdvs if known else "",
+            )
+            uow.encounters.add(encounter)
+            listing = device_fee_list(ctx, uow, encounter, request)
+            claim = ManualClaim(
+                ids.manual_claim_id(),
+                encounter.id,
+                ManualClaimReason.UPSTREAM_UNAVAILABLE,
+                DETAIL,
+                listing,
+                ctx.now(),
+                actor,
+                from_start=True,
+            )
+            uow.session.execute(
+                manual_claim.insert().values(
+                    id=claim.id,
+                    encounter_id=encounter.id,
+                    reason=claim.reason.value,
+                    detail=DETAIL,
+                    fee_list=listing,
+                    created_at=claim.created_at,
+                    created_by=actor,
+                    from_start=True,
+                    handed_over_at=None,
+                )
+            )
+            uow.audit.append(
+                actor=actor,
+                action="device.fit_manual_claim",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={
+                    "claim_id": claim.id,
+                    "card": masked_card(card),
+                    "approval_notice_no": request.approval_notice_no,
+                    "items": [i.device_code for i in request.items],
+                    "total": listing["medfee_sumamt"],
+                },
+            )
+            uow.commit()
+        return claim
+
+    def _existing(self, uow: UnitOfWork, encounter_id: str) -> ManualClaim:
+        row = uow.session.execute(
+            manual_claim.select().where(manual_claim.c.encounter_id == encounter_id)
+        ).one_or_none()
+        if row is None:  # switched to direct settlement meanwhile
+            raise InvalidTransition(
+                "本次配置已转为直接结算，请查看其结算单",
+                code="DEVICE_MANUAL_CLAIM_SETTLED",
+                article=DEVICE_OUTAGE_ARTICLE,
+            )
+        return _claim(uow, row.id)
+
+    def switch_to_direct(
+        self, claim_id: str, card: CardData, *, actor: str, replacement_confirmed: bool = False
+    ) -> Fitted:
+        """Upstream answers again before the fee list was handed over: identity, device filing
+        and notice are checked with ``card`` (B§34) and the fitting is settled directly
+        (WI2701 queued, N§34); the case is dropped (N§38, B§27)."""
+        claim = self._claims.get(claim_id)
+        if not claim.open_case:
+            raise InvalidTransition(
+                "费用清单已交付，本次配置已转参保地手工报销，不能再转为直接结算"
+                "（N§38、B§27，杜绝重复报销）",
+                code="MANUAL_CLAIM_HANDED_OVER",
+                article=DEVICE_OUTAGE_ARTICLE,
+            )
+        if "fitting" not in claim.fee_list:
+            raise InvalidMessage("该手工报销记录不是辅助器具配置", field="claim_id")
+        # Priced now, as at any fitting: a replacement inside the minimum years that the worker
+        # pays needs the counter's confirmation (附表2), as in DeviceFittings.fit.
+        request = stored_request(claim, card, replacement_confirmed)
+        return self._fittings.fit(
+            request, actor=actor, case=DeviceCase(claim.id, claim.encounter_id)
+        )

@@ -1,0 +1,102 @@
+"""A device fitting during an upstream outage, end to end (N§38, B§27): the real runtime
+(services, store, upload queue and its worker) with the simulator over real HTTP, as the
+device counter sees it over REST. The counter is refused naming the two ways on, records the
+fitting as a manual-claim case from the start, and — upstream back before the list is handed
+over — switches it to a direct settlement whose WI2701 the queue delivers (N§34)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.bootstrap import build_app
+from adapter.settings import load_settings
+from adapter.store.migrate import upgrade
+from adapter.store.tokens import create_token
+from adapter.wiring.demo import insured_regions, load_catalogues
+from adapter.wiring.runtime import build_runtime
+from connectors.upstream.simulator import start_simulator
+from tests.e2e.test_hl7_matches_rest import SHANGHAI, eventually, free_port
+from tests.e2e.test_stays import Site
+from tests.support.live import serving
+
+NOTICE = "沪工伤辅核〔2026〕第0421号"
+CARD = {"kind": "physical", "card_no": "310100L0011"}
+ARM, ORTHOSIS = "SH-FZ-0101", "SH-FZ-0305"
+
+
+@pytest.fixture
+def counter(db_url: str, engine: Engine) -> Iterator[Site]:
+    upgrade(engine)
+    with start_simulator() as simulator:
+        settings = load_settings(database={"url": db_url})
+        settings = settings.model_copy(
+            update={
+                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
+                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
+            }
+        )
+        runtime = build_runtime(settings)
+        today = datetime.now(SHANGHAI).date()
+        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
+        token = create_token(runtime.engine, "柜台", ["device"], datetime.now(UTC))
+        with serving(build_app(settings, runtime)) as base:
+            yield Site(base, settings.hl7.port, {"Authorization": f"Bearer {token}"}, simulator,
+                       runtime)  # fmt: skip
+
+
+def fitting(*items: tuple[str, str], hours_ago: int, **extra: object) -> dict[str, object]:
+    fitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=hours_ago)
+    return {
+        "card": CARD,
+        "approval_notice_no": NOTICE,
+        "items": [{"device_code": c, "device_name": c, "actual_cost": a} for c, a in items],
+        "fitted_at": fitted.isoformat(),
+        **extra,
+    }
+
+
+def test_n38_b27_n34_an_outage_at_the_device_counter_a_case_then_direct_settlement(
+    counter: Site,
+) -> None:
+    counter.outage(True)
+    refused = counter.post("/api/v1/device-fittings", json=fitting((ARM, "30000.00"), hours_ago=1))
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["errors"][0]["code"] == "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
+    assert [w["way"] for w in refused.json()["ways_on"]] == ["retry", "manual_claim"]
+    # Two fittings recorded as cases: one handed over, one switched once upstream is back.
+    handed_body = fitting((ORTHOSIS, "1500.00"), hours_ago=2, manual_claim_if_upstream_down=True)
+    switch_body = fitting((ARM, "30000.00"), hours_ago=1, manual_claim_if_upstream_down=True)
+    handed_case = counter.post("/api/v1/device-fittings", json=handed_body)
+    switch_case = counter.post("/api/v1/device-fittings", json=switch_body)
+    assert handed_case.status_code == switch_case.status_code == 202, switch_case.text
+    claims = "/api/v1/device-fittings/manual-claims"
+    handed = counter.post(f"{claims}/{handed_case.json()['id']}/hand-over")
+    assert handed.status_code == 200 and handed.json()["fee_list"]["medfee_sumamt"] == "1500.00"
+    counter.outage(False)
+    late = counter.post(
+        f"{claims}/{handed_case.json()['id']}/switch-to-direct", json={"card": CARD}
+    )
+    assert late.status_code == 409 and late.json()["errors"][0]["code"] == (
+        "MANUAL_CLAIM_HANDED_OVER"
+    )
+    switched = counter.post(
+        f"{claims}/{switch_case.json()['id']}/switch-to-direct", json={"card": CARD}
+    )
+    assert switched.status_code == 200, switched.text
+    settled = switched.json()
+    assert settled["encounter_id"] == switch_case.json()["encounter_id"]
+    assert (settled["fund_pay"], settled["personal_pay"]) == ("28000.00", "2000.00")
+
+    def delivered() -> list[dict[str, object]]:
+        reply = httpx.get(f"{counter.sim.url}/_sim/received", params={"infno": "WI2701"})
+        return list(reply.json()["writes"])
+
+    eventually(lambda: len(delivered()) == 1)
+    [write] = delivered()
+    assert write["input"]["mdtrt_id"] == settled["encounter_id"]  # type: ignore[index]

@@ -1,0 +1,114 @@
+"""The device counter over REST while upstream is down (N§38, B§27): 503 naming the two ways
+on, or with ``manual_claim_if_upstream_down`` a manual-claim case (202) whose fee list is
+handed over (final) or which switches to direct settlement with the card (N§34, B§34) —
+against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.api.conftest import Api
+from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
+from tests.integration.services.helpers import local
+from tests.integration.services.support import jobs
+
+FITTINGS = "/api/v1/device-fittings"
+CARD = {"kind": "physical", "card_no": "310100L0011"}
+
+
+def _body(*items: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    return {
+        "card": CARD,
+        "approval_notice_no": NOTICE,
+        "items": [
+            {"device_code": code, "device_name": NAMES[code], "actual_cost": cost}
+            for code, cost in items
+        ],
+        "fitted_at": local(0, 9).isoformat(),
+        **extra,
+    }
+
+
+def outage(sim: SimulatorServer, on: bool) -> None:
+    assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": on}).status_code == 200
+
+
+def test_n38_b27_rest_an_outage_at_the_device_counter_is_503_naming_the_two_ways(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    down = api.post(FITTINGS, role="device", json=_body((ARM, "30000.00")))
+    assert down.status_code == 503, down.text
+    problem = down.json()
+    error = problem["errors"][0]
+    assert error["code"] == "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
+    assert "N§38" in error["article"] and "B§27" in error["article"]
+    assert "手工报销" in problem["detail"]
+    assert [w["way"] for w in problem["ways_on"]] == ["retry", "manual_claim"]
+    assert problem["ways_on"][1]["request"] == {"manual_claim_if_upstream_down": True}
+    assert jobs(db) == []
+
+
+def test_n38_b27_n34_rest_a_fitting_case_is_recorded_then_handed_over_for_good(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    body = _body((ARM, "30000.00"), (ORTHOSIS, "1800.00"), manual_claim_if_upstream_down=True)
+    recorded = api.post(FITTINGS, role="device", json=body)
+    assert recorded.status_code == 202, recorded.text
+    case = recorded.json()
+    assert case["from_start"] is True and case["handed_over_at"] is None
+    assert case["fee_list"]["medfee_sumamt"] == "31800.00"
+    assert "手工报销" in case["fee_list"]["title"]
+    again = api.post(FITTINGS, role="device", json=body)
+    assert again.status_code == 202 and again.json()["id"] == case["id"]
+    handed = api.post(f"{FITTINGS}/manual-claims/{case['id']}/hand-over", role="device")
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["handed_over_at"] is not None
+    outage(sim, False)
+    switch = api.post(
+        f"{FITTINGS}/manual-claims/{case['id']}/switch-to-direct",
+        role="device",
+        json={"card": CARD},
+    )
+    assert switch.status_code == 409, switch.text
+    assert switch.json()["errors"][0]["code"] == "MANUAL_CLAIM_HANDED_OVER"
+    assert jobs(db) == []
+
+
+def test_n38_b27_n34_rest_a_fitting_case_switches_to_direct_settlement_before_hand_over(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    body = _body((ARM, "30000.00"), manual_claim_if_upstream_down=True)
+    case = api.post(FITTINGS, role="device", json=body).json()
+    outage(sim, False)
+    beside = api.post(FITTINGS, role="device", json=_body((ARM, "30000.00")))
+    assert beside.status_code == 409, beside.text
+    assert beside.json()["errors"][0]["code"] == "DEVICE_MANUAL_CLAIM_CASE"
+    switched = api.post(
+        f"{FITTINGS}/manual-claims/{case['id']}/switch-to-direct",
+        role="device",
+        json={"card": CARD},
+    )
+    assert switched.status_code == 200, switched.text
+    fitted = switched.json()
+    assert fitted["encounter_id"] == case["encounter_id"]
+    assert (fitted["fund_pay"], fitted["personal_pay"]) == ("28000.00", "2000.00")
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]
+    gone = api.get(f"{FITTINGS}/manual-claims/{case['id']}", role="device")
+    assert gone.status_code == 404
+
+
+def test_n38_rest_upstream_up_the_manual_claim_flag_fits_and_settles_as_usual(
+    api: Api, db: Engine
+) -> None:
+    body = _body((ORTHOSIS, "1800.00"), manual_claim_if_upstream_down=True)
+    fitted = api.post(FITTINGS, role="device", json=body)
+    assert fitted.status_code == 201, fitted.text
+    assert fitted.json()["fund_pay"] == "1800.00"
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]

@@ -1,0 +1,162 @@
+"""A device fitting while upstream is down (N§38, B§27), over the use cases with the simulator
+over real HTTP: refused naming the two ways on, or recorded as a manual-claim case from the
+start with its fee list (手工报销); handed over it stays one, switched before that it is
+checked and settled directly (N§34, B§34)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from adapter.domain.devices import DeviceItem
+from adapter.domain.encounters import EncounterKind, EncounterStatus
+from adapter.domain.errors import EligibilityRefused, InvalidTransition, NotFound
+from adapter.services.container import Services
+from adapter.services.devices import FitDevices, Fitted, UpstreamDownAtDeviceCounter
+from adapter.services.manual_claims import ManualClaim
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
+from tests.integration.services.helpers import card, local
+from tests.integration.services.support import jobs
+
+D = Decimal
+
+
+def outage(sim: SimulatorServer, on: bool) -> None:
+    assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": on}).status_code == 200
+
+
+def _fit(notice: str = NOTICE, **costs: str) -> FitDevices:
+    items = tuple(DeviceItem(code, NAMES[code], D(cost)) for code, cost in costs.items())
+    return FitDevices(card("P011"), notice, items, local(0, 9))
+
+
+def _case(services: Services, request: FitDevices) -> ManualClaim:
+    result = services.device_claims.fit_or_claim(request, actor="dev01")
+    assert isinstance(result, ManualClaim)
+    return result
+
+
+def test_n38_b27_upstream_down_at_the_device_counter_is_refused_naming_the_two_ways(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    for attempt in (services.devices.fit, services.devices.presettle):
+        with pytest.raises(UpstreamDownAtDeviceCounter) as down:
+            attempt(_fit(**{ARM: "30000.00"}), actor="dev01")
+        assert down.value.code == "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
+        assert down.value.article == "N§38, B§27"
+        assert "等待上级系统恢复后再配置" in down.value.message
+        assert "手工报销" in down.value.message
+        ways = [w["way"] for w in down.value.problem_extra["ways_on"]]  # type: ignore[index]
+        assert ways == ["retry", "manual_claim"]
+    assert jobs(db) == []
+
+
+def test_n38_b27_n34_a_fitting_recorded_as_a_case_lists_the_whole_cost_for_the_insured_place(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    request = _fit(**{ARM: "30000.00", ORTHOSIS: "1800.00"})
+    case = _case(services, request)
+    assert case.from_start and case.open_case
+    listing = case.fee_list
+    assert listing["manual_claim"] is True and "手工报销" in listing["title"]
+    assert listing["medfee_sumamt"] == "31800.00" == listing["claimed_sumamt"]
+    assert [(x["item_code"], x["amount"]) for x in listing["lines"]] == [
+        (ARM, "30000.00"),
+        (ORTHOSIS, "1800.00"),
+    ]
+    assert "无法确定基金支付和个人负担" in listing["note"] and "N§34" in listing["note"]
+    assert listing["fitting"]["approval_notice_no"] == NOTICE
+    encounter = services.encounter(case.encounter_id).encounter
+    assert encounter.kind is EncounterKind.DEVICE and encounter.filing_no == ""
+    assert encounter.status is EncounterStatus.ADMITTED
+    assert jobs(db) == []  # nothing registered or uploaded upstream
+    # The same request again (a double click) is the same case.
+    assert _case(services, request).id == case.id
+
+
+def test_n38_b27_a_fitting_case_handed_over_stays_a_manual_claim(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    request = _fit(**{ORTHOSIS: "1500.00"})
+    case = _case(services, request)
+    handed = services.manual_claims.hand_over(case.id, actor="dev01")
+    assert handed.handed_over_at is not None and not handed.open_case
+    assert handed.fee_list == case.fee_list  # the items as entered, not re-priced
+    assert services.encounter(case.encounter_id).encounter.status is EncounterStatus.MANUAL_CLAIM
+    outage(sim, False)
+    with pytest.raises(InvalidTransition) as final:
+        services.device_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
+    assert final.value.code == "MANUAL_CLAIM_HANDED_OVER" and "N§38" in final.value.article
+    # Fitting the same items directly now would reimburse them twice (N§38 杜绝重复报销).
+    with pytest.raises(InvalidTransition) as twice:
+        services.devices.fit(request, actor="dev01")
+    assert twice.value.code == "MANUAL_CLAIM_HANDED_OVER"
+    assert services.manual_claims.hand_over(case.id, actor="dev01").fee_list == handed.fee_list
+    assert jobs(db) == []
+
+
+def test_n38_b27_n34_a_fitting_case_switches_to_direct_settlement_before_hand_over(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    request = _fit(**{ARM: "30000.00"})
+    case = _case(services, request)
+    outage(sim, False)
+    # While the case is open, the fitting is not settled a second time beside it.
+    with pytest.raises(InvalidTransition) as beside:
+        services.devices.fit(request, actor="dev01")
+    assert beside.value.code == "DEVICE_MANUAL_CLAIM_CASE" and case.id in beside.value.message
+    fitted = services.device_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
+    settlement = fitted.settlement
+    assert settlement.encounter.id == case.encounter_id  # the case's own encounter
+    assert settlement.encounter.psn_no == "P011" and settlement.encounter.filing_no
+    assert settlement.encounter.status is EncounterStatus.SETTLED
+    assert (settlement.breakdown.fund_pay, settlement.breakdown.personal_pay) == (
+        D("28000.00"),
+        D("2000.00"),
+    )  # priced against the catalogue and the limit now (N§34, B§35)
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]
+    with pytest.raises(NotFound):
+        services.manual_claims.get(case.id)
+    # The same request again is this settlement, not a second one.
+    again = services.devices.fit(request, actor="dev01")
+    assert isinstance(again, Fitted) and again.replayed
+    assert again.settlement.id == settlement.id
+    assert len(jobs(db)) == 1
+    # Recorded as a case again during a later outage: it is settled already.
+    outage(sim, True)
+    with pytest.raises(InvalidTransition) as settled:
+        services.device_claims.fit_or_claim(request, actor="dev01")
+    assert settled.value.code == "DEVICE_MANUAL_CLAIM_SETTLED"
+    assert len(jobs(db)) == 1
+
+
+def test_b34_a_fitting_case_switches_only_once_identity_filing_and_notice_pass(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    case = _case(services, _fit("沪工伤辅核〔2026〕第9999号", **{ARM: "100.00"}))
+    outage(sim, False)
+    with pytest.raises(EligibilityRefused) as refused:
+        services.device_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
+    assert [r.code for r in refused.value.reasons] == ["EL_APPROVAL_NOTICE"]
+    assert services.manual_claims.get(case.id).open_case  # still a case: hand it over
+    assert jobs(db) == []
+
+
+def test_n38_the_generic_switch_of_a_fitting_case_settles_it_as_a_fitting(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    case = _case(services, _fit(**{ORTHOSIS: "1200.00"}))
+    outage(sim, False)
+    encounter = services.manual_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
+    assert encounter.id == case.encounter_id and encounter.status is EncounterStatus.SETTLED
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]
