@@ -15,13 +15,14 @@ purged its key can be enqueued again.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,8 @@ def enqueue(
 
 
 CHUNK = 500
-"""Jobs per INSERT statement of :func:`enqueue_many` (SQLite binds at most 32,766 values)."""
+"""Jobs per INSERT statement of :func:`enqueue_many` on SQLite (at most 32,766 bound values);
+PostgreSQL takes any batch in one statement (arrays)."""
 
 
 def enqueue_many(
@@ -84,20 +86,31 @@ def enqueue_many(
     fresh: dict[str, JobSpec] = {}
     for spec in specs:
         fresh.setdefault(spec.idempotency_key, spec)
-    dialect = connection.dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(upload_job)
     stored: dict[str, Job] = {}
     created: Counter[str] = Counter()
     batch = list(fresh.values())
-    for start in range(0, len(batch), CHUNK):
-        chunk = batch[start : start + CHUNK]
-        statement = (
-            insert.values([_values(spec, moment) for spec in chunk])
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(*upload_job.c)
-        )
-        for row in connection.execute(statement).mappings():
-            job = Job.from_row(row)
+    on_postgresql = connection.dialect.name == "postgresql"
+    size = len(batch) if on_postgresql else CHUNK
+    for start in range(0, len(batch), max(size, 1)):
+        chunk = batch[start : start + size]
+        written: dict[str, str] = {}
+        if on_postgresql:
+            arrays = _arrays(connection, chunk, moment)
+            written = dict(zip(arrays["keys"], arrays["payloads"], strict=True))
+            rows = connection.execute(_UNNEST, arrays).mappings()
+        else:
+            statement = (
+                sqlite.insert(upload_job)
+                .values([_values(spec, moment) for spec in chunk])
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(*upload_job.c)
+            )
+            rows = connection.execute(statement).mappings()
+        for row in rows:
+            values = dict(row)
+            if "payload" not in values:  # not read back: the JSON just written, decoded
+                values["payload"] = json.loads(written[values["idempotency_key"]])
+            job = Job.from_row(values)
             stored[job.idempotency_key] = job
             created[job.kind] += 1
         missing = [spec.idempotency_key for spec in chunk if spec.idempotency_key not in stored]
@@ -113,6 +126,34 @@ def enqueue_many(
         for kind, count in created.items():
             _count_on_commit(connection, counted, kind, count)
     return [stored[spec.idempotency_key] for spec in specs]
+
+
+_RETURNED = [column for column in upload_job.c if column.name != "payload"]  # the caller's
+
+# PostgreSQL: one statement whatever the batch size (arrays, not one bind per value), so
+# its text is compiled and planned once; rows are inserted, and get their ids, in order.
+_UNNEST = text(
+    "INSERT INTO upload_job (kind, payload, idempotency_key, ordering_key, deadline, "
+    "created_at, status, available_at, attempts, total_attempts, round_started_at) "
+    "SELECT k, CAST(p AS jsonb), i, o, d, :now, 'pending', :now, 0, 0, :now "
+    "FROM unnest(CAST(:kinds AS text[]), CAST(:payloads AS text[]), CAST(:keys AS text[]), "
+    "CAST(:orderings AS text[]), CAST(:deadlines AS timestamptz[])) "
+    "WITH ORDINALITY AS given(k, p, i, o, d, n) ORDER BY n "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
+    + ", ".join(column.name for column in _RETURNED)
+).columns(*_RETURNED)
+
+
+def _arrays(connection: Connection, specs: list[JobSpec], moment: datetime) -> dict[str, Any]:
+    dumps = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+    return {
+        "now": moment,
+        "kinds": [spec.kind for spec in specs],
+        "payloads": [dumps(dict(spec.payload)) for spec in specs],
+        "keys": [spec.idempotency_key for spec in specs],
+        "orderings": [spec.ordering_key for spec in specs],
+        "deadlines": [as_utc(spec.deadline) for spec in specs],
+    }
 
 
 def _values(spec: JobSpec, moment: datetime) -> dict[str, Any]:
