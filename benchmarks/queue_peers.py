@@ -147,7 +147,8 @@ def _ours(row: str, jobs: int, url: str) -> float:
     metrics = QueueMetrics(CollectorRegistry())
     now = datetime.now(UTC)
     specs = [
-        JobSpec("noop", {"n": n}, f"k-{n}", now + timedelta(minutes=30 + n % 7)) for n in range(jobs)
+        JobSpec("noop", {"n": n}, f"k-{n}", now + timedelta(minutes=30 + n % 7))
+        for n in range(jobs)
     ]
     if row == "enqueue 1/tx":
         start = time.perf_counter()
