@@ -4,8 +4,8 @@ Rows: enqueue ``jobs`` jobs one per transaction; enqueue ``jobs`` jobs in one ba
 :func:`upload_queue.enqueue_many`, one ``INSERT``; pgqueuer: ``Queries.enqueue`` with lists);
 drain ``jobs`` jobs with 1 and with 4 workers and a no-op handler (ours: :class:`Worker`
 threads leasing 10 jobs a transaction; pgqueuer: ``QueueManager``s in drain mode, batch 10,
-each on its own asyncpg connection, pgqueuer's first driver). Each measurement runs in its own fresh process on its own fresh
-database, ours and pgqueuer's alternating, ``repeats`` times; the median of each side is
+each on its own asyncpg connection, pgqueuer's first driver). Each measurement runs in its
+own fresh process on its own fresh database, ours and pgqueuer's alternating, ``repeats`` times; the median of each side is
 reported with their ratio, and the load average before and after, since the machine is
 shared and only ratios measured side by side mean anything.
 
