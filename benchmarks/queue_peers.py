@@ -5,9 +5,9 @@ Rows: enqueue ``jobs`` jobs one per transaction; enqueue ``jobs`` jobs in one ba
 drain ``jobs`` jobs with 1 and with 4 workers and a no-op handler (ours: :class:`Worker`
 threads leasing 10 jobs a transaction; pgqueuer: ``QueueManager``s in drain mode, batch 10,
 each on its own asyncpg connection, pgqueuer's first driver). Each measurement runs in its
-own fresh process on its own fresh database, ours and pgqueuer's alternating, ``repeats`` times; the median of each side is
-reported with their ratio, and the load average before and after, since the machine is
-shared and only ratios measured side by side mean anything.
+own fresh process on its own fresh database, ours and pgqueuer's alternating, ``repeats``
+times; the median of each side is reported with their ratio, and the load average before
+and after, since the machine is shared and only ratios measured side by side mean anything.
 
 Targets (issue 17): ours ≥ 0.5× pgqueuer in each row; our 4 workers ≥ 0.9× our 1 worker.
 Ours does more per job (earliest deadline first, per-key order, leases with expiry,
