@@ -189,18 +189,24 @@ def _windowed(kinds: bool) -> tuple[Update, Select[Any]]:
     ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT :limit) RETURNING``,
     the candidates being the first ``:window`` pending jobs in deadline order (a CTE read
     from the partial index ``upload_job_pending_edf``; whatever the planner's statistics
-    say, that is a short ordered index scan, and the ordering-key test runs on those rows
-    only). ``seen``, returned on each row, says how many pending jobs the window held: a
-    full window that gave fewer than ``:limit`` jobs sends the caller to page further.
+    say, that is a short ordered index scan), and of those the oldest of each ordering key
+    (the others wait behind it): the ordering-key test runs on those rows only. ``seen``,
+    returned on each row, says how many pending jobs the window held: a full window that
+    gave fewer than ``:limit`` jobs sends the caller to page further.
     """
     window = (
-        select(upload_job.c.id)
+        select(upload_job.c.id, upload_job.c.ordering_key)
         .where(upload_job.c.status == "pending")
         .order_by(upload_job.c.deadline, upload_job.c.id)
         .limit(bindparam("window", type_=Integer()))
         .cte("lease_window")
     )
-    pick = _leasable(kinds, True, True, among_rows=select(window.c.id))
+    # Of the window's jobs of one ordering key only the oldest can be leasable (it, pending,
+    # holds back the others): the ordering-key test runs on those alone.
+    first = func.row_number().over(partition_by=window.c.ordering_key, order_by=window.c.id)
+    heads = select(window.c.id, window.c.ordering_key, first.label("nth")).subquery("heads")
+    candidates = select(heads.c.id).where(or_(heads.c.nth == 1, heads.c.ordering_key.is_(None)))
+    pick = _leasable(kinds, True, True, among_rows=candidates)
     seen = select(func.count()).select_from(window).scalar_subquery()
     take = (
         update(upload_job)
@@ -275,7 +281,7 @@ def lease_on(
     rows: list[Any] = []
     if postgresql:
         # one statement per batch; paging below only when a full window fell short
-        size = max(WINDOW, 4 * limit)
+        size = max(4 * WINDOW, 8 * limit)
         windowed, seen = _windowed(kinds is not None)
         rows = list(
             connection.execute(windowed, {**params, "limit": limit, "window": size}).mappings()
