@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import end_to_end, hl7_ingest, hl7_peers, queue_drain, settlement
+from benchmarks import end_to_end, hl7_ingest, hl7_peers, queue_drain, queue_peers, settlement
 
 
 def main(names: list[str]) -> None:
@@ -24,6 +24,9 @@ def main(names: list[str]) -> None:
             (lambda: queue_drain.run(10_000, 20.0))
             if full
             else (lambda: queue_drain.run(2_000, 5.0))
+        ),
+        "queue_peers": (
+            (lambda: queue_peers.run(10_000, 5)) if full else (lambda: queue_peers.run(2_000, 3))
         ),
     }
     for name in names or list(benchmarks):

@@ -623,6 +623,8 @@ def _report(
         "key order"
     )
     base = None
+    rates: dict[str, float] = {}
+    db_ms: dict[str, float] = {}
     # threads of one process; on PostgreSQL also the most workers as separate instances
     plan = [(workers, False) for workers in worker_counts]
     if admin is not None and max(worker_counts) > 1:
@@ -636,6 +638,7 @@ def _report(
             _drop(fresh, admin)
         base = base or r["rate"]
         name = f"{workers} proc" if instances else str(workers)
+        rates[name], db_ms[name] = r["rate"], r["cpu_db"]
         print(
             f"{name:>7} {in_flight:>5} {r['elapsed']:>7.1f} {r['rate']:>7.1f} "
             f"{r['rate'] / r['bound']:>8.0%} {r['rate'] / base:>5.2f} {r['on_time']:>7.1%} "
@@ -648,6 +651,16 @@ def _report(
         if r["feasible_on_time"] < 1:
             print(
                 f"        jobs that could meet their deadline and did: {r['feasible_on_time']:.2%}"
+            )
+    if "1" in rates and "4" in rates:
+        ratio = rates["4"] / rates["1"]
+        if admin is None:
+            print(f"  4 workers / 1 worker (same run): {ratio:.2f}")
+        else:
+            print(
+                f"  4 workers / 1 worker (same run): {ratio:.2f} (target ≥ 0.9: "
+                f"{'met' if ratio >= 0.9 else 'MISSED'}); PostgreSQL CPU per job: "
+                + ", ".join(f"{name} workers {ms:.2f} ms" for name, ms in db_ms.items())
             )
     workers = max(worker_counts)
     in_flight = max(in_flight_total // workers, 1)

@@ -5,7 +5,8 @@ optional ordering key and a deadline. Nothing here imports the adapter or the co
 
 Contracts
 ---------
-* **Enqueue** (:func:`enqueue`, :meth:`UploadQueue.enqueue`) writes in the caller's own
+* **Enqueue** (:func:`enqueue`, :meth:`UploadQueue.enqueue`; several jobs in one statement:
+  :func:`enqueue_many`, :meth:`UploadQueue.enqueue_many`) writes in the caller's own
   transaction: the job exists if and only if the caller commits. One job per idempotency key.
 * **Delivery** (:class:`Worker`): jobs are leased earliest deadline first; within one
   ordering key strictly in enqueue order — a later job waits while an earlier one is
@@ -34,7 +35,7 @@ transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker
 """
 
 from upload_queue.clock import Clock, ManualClock, utcnow
-from upload_queue.enqueue import enqueue
+from upload_queue.enqueue import enqueue, enqueue_many
 from upload_queue.errors import (
     DeliveryError,
     JobNotFound,
@@ -81,6 +82,7 @@ __all__ = [
     "UploadQueue",
     "Worker",
     "enqueue",
+    "enqueue_many",
     "metrics_for",
     "utcnow",
 ]

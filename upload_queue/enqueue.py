@@ -1,6 +1,7 @@
 """Enqueue inside the caller's transaction (the transactional outbox).
 
-``enqueue(connection_or_session, JobSpec(...))`` writes the job with the caller's own
+``enqueue(connection_or_session, JobSpec(...))`` (or :func:`enqueue_many` for several jobs
+in one ``INSERT``) writes the job with the caller's own
 SQLAlchemy ``Connection`` or ORM ``Session``, in the caller's open transaction: the job
 exists if and only if the caller commits. The queue opens no connection of its own here.
 
@@ -14,12 +15,14 @@ purged its key can be enqueued again.
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,19 +42,7 @@ def enqueue(
     """Add ``spec`` in the caller's transaction; return the stored job (new or existing)."""
     connection = target.connection() if isinstance(target, Session) else target
     moment = as_utc(now) if now is not None else utcnow()
-    values: dict[str, Any] = {
-        "kind": spec.kind,
-        "payload": dict(spec.payload),
-        "idempotency_key": spec.idempotency_key,
-        "ordering_key": spec.ordering_key,
-        "deadline": spec.deadline,
-        "created_at": moment,
-        "status": "pending",
-        "available_at": moment,
-        "attempts": 0,
-        "total_attempts": 0,
-        "round_started_at": moment,
-    }
+    values = _values(spec, moment)
     dialect = connection.dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(upload_job)
     statement = insert.values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -70,13 +61,126 @@ def enqueue(
     return Job.from_row(row)
 
 
+CHUNK = 500
+"""Jobs per INSERT statement of :func:`enqueue_many` on SQLite (at most 32,766 bound values);
+PostgreSQL takes any batch in one statement (arrays)."""
+
+
+def enqueue_many(
+    target: Connection | Session,
+    specs: Iterable[JobSpec],
+    *,
+    now: datetime | None = None,
+    metrics: QueueMetrics | None = None,
+) -> list[Job]:
+    """Add several jobs in the caller's transaction with one ``INSERT`` (per :data:`CHUNK`).
+
+    The same contract as :func:`enqueue`, job by job: returns the stored job for each spec,
+    in the order given; a key already stored (or repeated in ``specs``) writes nothing and
+    returns the job stored first. Jobs get ids in the order given, so jobs of one ordering
+    key are delivered in that order, after the key's jobs enqueued before.
+    """
+    connection = target.connection() if isinstance(target, Session) else target
+    moment = as_utc(now) if now is not None else utcnow()
+    specs = list(specs)
+    fresh: dict[str, JobSpec] = {}
+    for spec in specs:
+        fresh.setdefault(spec.idempotency_key, spec)
+    stored: dict[str, Job] = {}
+    created: Counter[str] = Counter()
+    batch = list(fresh.values())
+    on_postgresql = connection.dialect.name == "postgresql"
+    size = len(batch) if on_postgresql else CHUNK
+    for start in range(0, len(batch), max(size, 1)):
+        chunk = batch[start : start + size]
+        written: dict[str, str] = {}
+        if on_postgresql:
+            arrays = _arrays(connection, chunk, moment)
+            written = dict(zip(arrays["keys"], arrays["payloads"], strict=True))
+            rows = connection.execute(_UNNEST, arrays).mappings()
+        else:
+            statement = (
+                sqlite.insert(upload_job)
+                .values([_values(spec, moment) for spec in chunk])
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(*upload_job.c)
+            )
+            rows = connection.execute(statement).mappings()
+        for row in rows:
+            values = dict(row)
+            if "payload" not in values:  # not read back: the JSON just written, decoded
+                values["payload"] = json.loads(written[values["idempotency_key"]])
+            job = Job.from_row(values)
+            stored[job.idempotency_key] = job
+            created[job.kind] += 1
+        missing = [spec.idempotency_key for spec in chunk if spec.idempotency_key not in stored]
+        if missing:
+            existing = connection.execute(
+                select(upload_job).where(upload_job.c.idempotency_key.in_(missing))
+            ).mappings()
+            for row in existing:
+                job = Job.from_row(row)
+                stored[job.idempotency_key] = job
+    if created:
+        counted = metrics or metrics_for()
+        for kind, count in created.items():
+            _count_on_commit(connection, counted, kind, count)
+    return [stored[spec.idempotency_key] for spec in specs]
+
+
+_RETURNED = [column for column in upload_job.c if column.name != "payload"]  # the caller's
+
+# PostgreSQL: one statement whatever the batch size (arrays, not one bind per value), so
+# its text is compiled and planned once; rows are inserted, and get their ids, in order.
+_UNNEST = text(
+    "INSERT INTO upload_job (kind, payload, idempotency_key, ordering_key, deadline, "
+    "created_at, status, available_at, attempts, total_attempts, round_started_at) "
+    "SELECT k, CAST(p AS jsonb), i, o, d, :now, 'pending', :now, 0, 0, :now "
+    "FROM unnest(CAST(:kinds AS text[]), CAST(:payloads AS text[]), CAST(:keys AS text[]), "
+    "CAST(:orderings AS text[]), CAST(:deadlines AS timestamptz[])) "
+    "WITH ORDINALITY AS given(k, p, i, o, d, n) ORDER BY n "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
+    + ", ".join(column.name for column in _RETURNED)
+).columns(*_RETURNED)
+
+
+def _arrays(connection: Connection, specs: list[JobSpec], moment: datetime) -> dict[str, Any]:
+    dumps = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+    return {
+        "now": moment,
+        "kinds": [spec.kind for spec in specs],
+        "payloads": [dumps(dict(spec.payload)) for spec in specs],
+        "keys": [spec.idempotency_key for spec in specs],
+        "orderings": [spec.ordering_key for spec in specs],
+        "deadlines": [as_utc(spec.deadline) for spec in specs],
+    }
+
+
+def _values(spec: JobSpec, moment: datetime) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "payload": dict(spec.payload),
+        "idempotency_key": spec.idempotency_key,
+        "ordering_key": spec.ordering_key,
+        "deadline": spec.deadline,
+        "created_at": moment,
+        "status": "pending",
+        "available_at": moment,
+        "attempts": 0,
+        "total_attempts": 0,
+        "round_started_at": moment,
+    }
+
+
 # Enqueued jobs are counted when the caller's transaction commits, not when it writes.
 _pending: weakref.WeakKeyDictionary[Connection, tuple[QueueMetrics, Counter[str]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _count_on_commit(connection: Connection, metrics: QueueMetrics, kind: str) -> None:
+def _count_on_commit(
+    connection: Connection, metrics: QueueMetrics, kind: str, count: int = 1
+) -> None:
     from sqlalchemy import event
 
     entry = _pending.get(connection)
@@ -88,7 +192,7 @@ def _count_on_commit(connection: Connection, metrics: QueueMetrics, kind: str) -
         if not event.contains(connection, "commit", _flush):
             event.listen(connection, "commit", _flush)
             event.listen(connection, "rollback", _forget)
-    entry[1][kind] += 1
+    entry[1][kind] += count
 
 
 def _flush(connection: Connection) -> None:

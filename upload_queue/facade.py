@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from upload_queue import admin, leasing, reporting
 from upload_queue.clock import Clock, utcnow
 from upload_queue.deadlines import DEFAULT_MARGIN, DeadlineReport
-from upload_queue.enqueue import enqueue
+from upload_queue.enqueue import enqueue, enqueue_many
 from upload_queue.handlers import Classifier, Handler, Handlers
 from upload_queue.identity import ProcessIdentity, dead_predecessors, shared_instance_holders
 from upload_queue.jobs import Job, JobSpec, Status
@@ -77,6 +77,11 @@ class UploadQueue:
     def enqueue(self, target: Connection | Session, spec: JobSpec) -> Job:
         """Add a job in the caller's transaction (see :func:`upload_queue.enqueue.enqueue`)."""
         return enqueue(target, spec, now=self.clock(), metrics=self.metrics)
+
+    def enqueue_many(self, target: Connection | Session, specs: Iterable[JobSpec]) -> list[Job]:
+        """Add several jobs in the caller's transaction with one statement
+        (see :func:`upload_queue.enqueue.enqueue_many`)."""
+        return enqueue_many(target, specs, now=self.clock(), metrics=self.metrics)
 
     def worker_id(self, index: int) -> str:
         if self.identity.instance_id != self.instance_id:  # renamed after construction

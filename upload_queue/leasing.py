@@ -37,6 +37,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     exists,
+    func,
     or_,
     select,
     update,
@@ -85,6 +86,16 @@ _LEASED_COLUMNS = (
     upload_job.c.round_started_at,
 )
 
+_LEASE_VALUES: dict[str, Any] = {
+    "status": "in_flight",
+    "leased_by": bindparam("worker"),
+    "lease_token": bindparam("token"),
+    "leased_at": bindparam("now", type_=UTCDateTime()),
+    "lease_expires_at": bindparam("expires", type_=UTCDateTime()),
+    "attempts": upload_job.c.attempts + 1,
+    "total_attempts": upload_job.c.total_attempts + 1,
+}
+
 PAGES = 4
 """How many windows a lease pages through before it looks at all pending jobs at once."""
 
@@ -101,7 +112,9 @@ _PENDING_AFTER = _PENDING.where(  # the next window: keyset paging on (deadline,
 )
 
 
-def _leasable(kinds: bool, among: bool, postgresql: bool) -> Select[Any]:
+def _leasable(
+    kinds: bool, among: bool, postgresql: bool, *, among_rows: Select[Any] | None = None
+) -> Select[Any]:
     """The next ``:limit`` leasable jobs at ``:now``, earliest deadline first; of ``:kinds``
     if ``kinds``; only among the ids ``:among`` if ``among``; on PostgreSQL, locked
     ``FOR UPDATE SKIP LOCKED``.
@@ -113,10 +126,13 @@ def _leasable(kinds: bool, among: bool, postgresql: bool) -> Select[Any]:
     every pending job — tens of milliseconds per lease with 10,000 waiting.
     """
     earlier = upload_job.alias("earlier")
+    # among ids: the earlier job of the key is found by ``upload_job_ordering`` alone (a
+    # status index joined in scans every pending job when statistics are stale)
+    earlier_status: ColumnElement[Any] = earlier.c.status.concat("") if among else earlier.c.status
     blocked = exists().where(
         earlier.c.ordering_key == upload_job.c.ordering_key,
         earlier.c.id < upload_job.c.id,
-        earlier.c.status.in_(BLOCKING_STATUSES),
+        earlier_status.in_(BLOCKING_STATUSES),
     )
     status: ColumnElement[Any] = upload_job.c.status
     kind: ColumnElement[Any] = upload_job.c.kind
@@ -140,7 +156,9 @@ def _leasable(kinds: bool, among: bool, postgresql: bool) -> Select[Any]:
             if postgresql
             else kind.in_(bindparam("kinds", expanding=True))
         )
-    if among:
+    if among_rows is not None:
+        statement = statement.where(upload_job.c.id.in_(among_rows))
+    elif among:
         statement = statement.where(
             upload_job.c.id == any_(bindparam("among", type_=ARRAY(BigInteger())))
             if postgresql
@@ -158,18 +176,45 @@ def _statements(kinds: bool, among: bool, postgresql: bool) -> tuple[Select[Any]
     take = (
         update(upload_job)
         .where(upload_job.c.id.in_(pick.scalar_subquery()))
-        .values(
-            status="in_flight",
-            leased_by=bindparam("worker"),
-            lease_token=bindparam("token"),
-            leased_at=bindparam("now", type_=UTCDateTime()),
-            lease_expires_at=bindparam("expires", type_=UTCDateTime()),
-            attempts=upload_job.c.attempts + 1,
-            total_attempts=upload_job.c.total_attempts + 1,
-        )
+        .values(_LEASE_VALUES)
         .returning(*_LEASED_COLUMNS)
     )
     return pick, take
+
+
+@lru_cache(maxsize=8)
+def _windowed(kinds: bool) -> tuple[Update, Select[Any]]:
+    """PostgreSQL: the lease in one statement, and the window it looked at.
+
+    ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT :limit) RETURNING``,
+    the candidates being the first ``:window`` pending jobs in deadline order (a CTE read
+    from the partial index ``upload_job_pending_edf``; whatever the planner's statistics
+    say, that is a short ordered index scan), and of those the oldest of each ordering key
+    (the others wait behind it): the ordering-key test runs on those rows only. ``seen``,
+    returned on each row, says how many pending jobs the window held: a full window that
+    gave fewer than ``:limit`` jobs sends the caller to page further.
+    """
+    window = (
+        select(upload_job.c.id, upload_job.c.ordering_key)
+        .where(upload_job.c.status == "pending")
+        .order_by(upload_job.c.deadline, upload_job.c.id)
+        .limit(bindparam("window", type_=Integer()))
+        .cte("lease_window")
+    )
+    # Of the window's jobs of one ordering key only the oldest can be leasable (it, pending,
+    # holds back the others): the ordering-key test runs on those alone.
+    first = func.row_number().over(partition_by=window.c.ordering_key, order_by=window.c.id)
+    heads = select(window.c.id, window.c.ordering_key, first.label("nth")).subquery("heads")
+    candidates = select(heads.c.id).where(or_(heads.c.nth == 1, heads.c.ordering_key.is_(None)))
+    pick = _leasable(kinds, True, True, among_rows=candidates)
+    seen = select(func.count()).select_from(window).scalar_subquery()
+    take = (
+        update(upload_job)
+        .where(upload_job.c.id.in_(pick.scalar_subquery()))
+        .values(_LEASE_VALUES)
+        .returning(*_LEASED_COLUMNS, seen.label("seen"))
+    )
+    return take, select(seen)
 
 
 def leasable_ids(
@@ -234,6 +279,18 @@ def lease_on(
     # job can make a window fall short), and after PAGES windows at all pending jobs at once.
     # Either way the result is the first ``limit`` leasable jobs.
     rows: list[Any] = []
+    if postgresql:
+        # one statement per batch; paging below only when a full window fell short
+        size = max(4 * WINDOW, 8 * limit)
+        windowed, seen = _windowed(kinds is not None)
+        rows = list(
+            connection.execute(windowed, {**params, "limit": limit, "window": size}).mappings()
+        )
+        if len(rows) >= limit:
+            return _leased(rows, token)
+        held = rows[0]["seen"] if rows else connection.execute(seen, {"window": size}).scalar_one()
+        if held < size:
+            return _leased(rows, token)
     window: list[Any] = []
     for page in range(PAGES):
         if page == 0:
@@ -248,6 +305,10 @@ def lease_on(
             break
     else:
         rows += take(limit - len(rows), None)
+    return _leased(rows, token)
+
+
+def _leased(rows: list[Any], token: str) -> list[Leased]:
     return [
         Leased(
             Delivery(

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, text
 
 from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased
 from upload_queue.ledger import Receipt
 from upload_queue.ledger import record as record_delivery
+from upload_queue.ledger import record_many as record_deliveries
 from upload_queue.metrics import QueueMetrics
 from upload_queue.retry import DEAD, RetryPolicy
 from upload_queue.tables import UTCDateTime, upload_job
@@ -113,6 +114,61 @@ def write_outcome(connection: Connection, item: Finished, policy: RetryPolicy) -
             record_delivery(connection, delivery, finished, item.receipt)
         outcome = Outcome(delivery.job_id, result, status, error)
         return Recorded(item, outcome, True, created_at)
+    return _lost(connection, item)
+
+
+# PostgreSQL: the deliveries of a batch marked in one statement, each only while its lease
+# is held (``RETURNING`` says which were); the ledger and the attempts follow in one round each.
+_DELIVERED_MANY = text(
+    "UPDATE upload_job SET status = 'delivered', delivered_at = given.at, last_error = NULL, "
+    "leased_by = NULL, lease_token = NULL, leased_at = NULL, lease_expires_at = NULL "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:tokens AS text[]), "
+    "CAST(:ats AS timestamptz[])) AS given(id, token, at) "
+    "WHERE upload_job.id = given.id AND upload_job.status = 'in_flight' "
+    "AND upload_job.lease_token = given.token RETURNING upload_job.id"
+)
+
+
+def write_outcomes(
+    connection: Connection, items: list[Finished], policy: RetryPolicy
+) -> list[Recorded]:
+    """:func:`write_outcome` for each of ``items``, in order; on PostgreSQL the deliveries
+    in one statement and their ledger entries in one round."""
+    delivered = [item for item in items if item.result == "delivered"]
+    batched = len(delivered) > 1 and all(item.leased is not None for item in delivered)
+    if connection.dialect.name != "postgresql" or not batched:
+        return [write_outcome(connection, item, policy) for item in items]
+    kept = set(
+        connection.execute(
+            _DELIVERED_MANY,
+            {
+                "ids": [item.delivery.job_id for item in delivered],
+                "tokens": [item.delivery.lease_token for item in delivered],
+                "ats": [item.finished for item in delivered],
+            },
+        ).scalars()
+    )
+    record_deliveries(
+        connection,
+        [(i.delivery, i.finished, i.receipt) for i in delivered if i.delivery.job_id in kept],
+    )
+    recorded: list[Recorded] = []
+    for item in items:
+        if item.result != "delivered":
+            recorded.append(write_outcome(connection, item, policy))
+        elif item.delivery.job_id in kept:
+            outcome = Outcome(item.delivery.job_id, "delivered", "delivered", None)
+            created_at = item.leased.created_at if item.leased is not None else None
+            recorded.append(Recorded(item, outcome, True, created_at))
+        else:
+            recorded.append(_lost(connection, item))
+    return recorded
+
+
+def _lost(connection: Connection, item: Finished) -> Recorded:
+    """The lease had expired: nothing is written but the attempt (``lease_lost``)."""
+    delivery, result, error = item.delivery, item.result, item.error
+    created_at = item.leased.created_at if item.leased is not None else None
     status = connection.execute(_STATUS, {"job": delivery.job_id}).scalar_one()
     lost = f"{result} result discarded: the lease had expired" + (f" ({error})" if error else "")
     return Recorded(item, Outcome(delivery.job_id, result, status, lost), False, created_at)

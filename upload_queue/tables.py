@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import DateTime
@@ -106,6 +107,14 @@ upload_job = Table(
     Index("upload_job_deadline", "status", "deadline"),
     Index("upload_job_ordering", "ordering_key", "id"),
     Index("upload_job_kind", "kind", "status"),
+    # the lease's candidates: pending jobs, earliest deadline first (see upload_queue.leasing)
+    Index(
+        "upload_job_pending_edf",
+        "deadline",
+        "id",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
 )
 
 upload_attempt = Table(

@@ -42,7 +42,7 @@ from upload_queue.outcomes import (
     Result,
     after_commit,
     attempt_row,
-    write_outcome,
+    write_outcomes,
 )
 from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
@@ -248,7 +248,7 @@ class Worker:
             return [], []
         now = self.clock()
         with write_transaction(connection):
-            recorded = [write_outcome(connection, item, self.policy) for item in finished]
+            recorded = write_outcomes(connection, finished, self.policy)
             if finished:
                 connection.execute(
                     upload_attempt.insert(),

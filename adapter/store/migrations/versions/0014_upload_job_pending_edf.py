@@ -1,0 +1,36 @@
+"""the upload queue's lease index: pending jobs in deadline order
+
+``upload_job_pending_edf``: a partial index on ``(deadline, id)`` of the pending jobs. A
+lease on PostgreSQL is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)``
+whose candidates are the first pending jobs earliest deadline first: this index gives them in
+that order with a short scan, whatever the planner's statistics say (see
+docs/performance.md for the plans).
+
+Revision ID: 0014
+Revises: 0011
+Create Date: 2026-12-02 04:10:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0014"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "upload_job_pending_edf",
+        "upload_job",
+        ["deadline", "id"],
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("upload_job_pending_edf", table_name="upload_job")

@@ -1,0 +1,270 @@
+"""Our upload queue against pgqueuer: the same no-op workload on the same PostgreSQL, same run.
+
+Rows: enqueue ``jobs`` jobs one per transaction (pgqueuer: autocommit, as its documentation
+does; then again with each pgqueuer enqueue inside an explicit ``BEGIN … COMMIT``, as an
+outbox enqueue in the caller's transaction is: ours is the same in both rows); enqueue
+``jobs`` jobs in one batch (ours:
+:func:`upload_queue.enqueue_many`, one ``INSERT``; pgqueuer: ``Queries.enqueue`` with lists);
+drain ``jobs`` jobs with 1 and with 4 workers and a no-op handler (ours: :class:`Worker`
+threads leasing 10 jobs a transaction; pgqueuer: ``QueueManager``s in drain mode, batch 10,
+each on its own asyncpg connection, pgqueuer's first driver). Each measurement runs in its
+own fresh process on its own fresh database, ours and pgqueuer's alternating, ``repeats``
+times; the median of each side is reported with their ratio, and the load average before
+and after, since the machine is shared and only ratios measured side by side mean anything.
+
+Targets (issue 17): ours ≥ 0.5× pgqueuer in each row; our 4 workers ≥ 0.9× our 1 worker.
+Ours does more per job (earliest deadline first, per-key order, leases with expiry,
+attempt history, the delivery ledger), so the rows price that.
+
+``python -m benchmarks queue_peers`` or ``python -m benchmarks.queue_peers --jobs 2000``.
+Needs PostgreSQL (``ADAPTER_TEST_PG_URL`` or the loopback default) and ``pgqueuer`` (the
+``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from benchmarks.common import machine
+
+PG_URL = os.environ.get("ADAPTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ROWS = ("enqueue 1/tx", "enqueue 1/tx, BEGIN", "enqueue batch", "drain 1 worker", "drain 4 workers")
+BATCH = 10  # jobs a worker takes per dequeue, both sides
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+# --- the parent: fresh databases, fresh processes, alternating ---------------------------------
+
+
+def _fresh_database() -> str:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"bench_peers_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _measure(side: str, row: str, jobs: int) -> float:
+    """Jobs per second of one measurement, in a fresh process on a fresh database."""
+    url = _fresh_database()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.queue_peers", "--child", side, row, str(jobs), url],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    except subprocess.CalledProcessError as failed:
+        raise RuntimeError(f"{side} {row} failed:\n{failed.stderr[-3000:]}") from failed
+    finally:
+        _drop_database(url)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(jobs / result["seconds"])
+
+
+def run(jobs: int = 2_000, repeats: int = 3) -> dict[str, tuple[float, float]]:
+    """Print the table; return ``{row: (ours, pgqueuer)}`` median jobs/s."""
+    try:
+        import pgqueuer  # noqa: F401
+    except ImportError:
+        print("queue vs pgqueuer: pgqueuer is not installed (pip install -e '.[bench]'); skipped")
+        return {}
+    try:
+        create_engine(PG_URL).connect().close()
+    except Exception as exc:  # no PostgreSQL: nothing to compare on
+        print(f"queue vs pgqueuer: PostgreSQL at {PG_URL} does not answer ({exc}); skipped")
+        return {}
+    from importlib.metadata import version
+
+    print(f"upload queue vs pgqueuer {version('pgqueuer')}, no-op handler — {machine()}")
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average before: {_load()}; {jobs} jobs "
+        f"per measurement, {repeats} alternating repeats, each in a fresh process and database"
+    )
+    samples: dict[str, dict[str, list[float]]] = {row: {"ours": [], "pgq": []} for row in ROWS}
+    for repeat in range(repeats):
+        for row in ROWS:
+            order = ("ours", "pgq") if repeat % 2 == 0 else ("pgq", "ours")
+            for side in order:
+                samples[row][side].append(_measure(side, row, jobs))
+    print(f"{'':>20} {'ours jobs/s':>12} {'pgqueuer':>10} {'ours/pgq':>9} {'target':>7}")
+    result: dict[str, tuple[float, float]] = {}
+    for row in ROWS:
+        ours = statistics.median(samples[row]["ours"])
+        theirs = statistics.median(samples[row]["pgq"])
+        result[row] = (ours, theirs)
+        ratio = ours / theirs
+        print(
+            f"{row:>20} {ours:>12.0f} {theirs:>10.0f} {ratio:>9.2f} "
+            f"{'met' if ratio >= 0.5 else 'MISSED':>7}"
+        )
+    scale = result["drain 4 workers"][0] / result["drain 1 worker"][0]
+    their_scale = result["drain 4 workers"][1] / result["drain 1 worker"][1]
+    print(
+        f"our 4 workers / our 1 worker: {scale:.2f} (target ≥ 0.9: "
+        f"{'met' if scale >= 0.9 else 'MISSED'}); pgqueuer's: {their_scale:.2f}"
+    )
+    print(f"every sample (jobs/s): {json.dumps(samples)}")
+    print(f"load average after: {_load()}")
+    return result
+
+
+# --- the children: one measurement each ------------------------------------------------------
+
+
+def _ours(row: str, jobs: int, url: str) -> float:
+    from prometheus_client import CollectorRegistry
+
+    from upload_queue import Handlers, JobSpec, Worker, enqueue, enqueue_many
+    from upload_queue.metrics import QueueMetrics
+    from upload_queue.tables import metadata, upload_job
+
+    engine = create_engine(url, pool_size=6, max_overflow=4)
+    metadata.create_all(engine)
+    metrics = QueueMetrics(CollectorRegistry())
+    now = datetime.now(UTC)
+    specs = [
+        JobSpec("noop", {"n": n}, f"k-{n}", now + timedelta(minutes=30 + n % 7))
+        for n in range(jobs)
+    ]
+    if row.startswith("enqueue 1/tx"):
+        start = time.perf_counter()
+        for spec in specs:
+            with engine.begin() as connection:
+                enqueue(connection, spec, metrics=metrics)
+        return time.perf_counter() - start
+    if row == "enqueue batch":
+        start = time.perf_counter()
+        with engine.begin() as connection:
+            enqueue_many(connection, specs, metrics=metrics)
+        return time.perf_counter() - start
+    with engine.begin() as connection:
+        enqueue_many(connection, specs, metrics=metrics)
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE upload_job"))
+        connection.commit()
+    handlers = Handlers()
+    handlers.register("noop", lambda delivery: None)
+    count = 4 if row == "drain 4 workers" else 1
+    workers = [
+        Worker(engine, handlers, worker_id=f"bench:{i}", batch=BATCH, metrics=metrics)
+        for i in range(count)
+    ]
+    threads = [threading.Thread(target=worker.drain) for worker in workers]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    with engine.connect() as connection:
+        delivered = connection.execute(
+            select(func.count()).where(upload_job.c.status == "delivered")
+        ).scalar_one()
+    if delivered != jobs:
+        raise RuntimeError(f"ours delivered {delivered} of {jobs}")
+    return seconds
+
+
+async def _pgqueuer(row: str, jobs: int, url: str) -> float:
+    import asyncpg
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.qm import QueueManager
+    from pgqueuer.queries import Queries
+    from pgqueuer.types import QueueExecutionMode
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def connect() -> Any:
+        return await asyncpg.connect(dsn)
+
+    connection = await connect()
+    queries = Queries(AsyncpgDriver(connection))
+    await queries.install()
+    names, payloads, priorities = ["noop"] * jobs, [None] * jobs, [0] * jobs
+    if row == "enqueue 1/tx":
+        start = time.perf_counter()
+        for _ in range(jobs):
+            await queries.enqueue("noop", None)
+        return time.perf_counter() - start
+    if row == "enqueue 1/tx, BEGIN":  # inside an explicit transaction, as an outbox is
+        start = time.perf_counter()
+        for _ in range(jobs):
+            async with connection.transaction():
+                await queries.enqueue("noop", None)
+        return time.perf_counter() - start
+    if row == "enqueue batch":
+        start = time.perf_counter()
+        await queries.enqueue(names, payloads, priorities)  # type: ignore[arg-type]
+        return time.perf_counter() - start
+    await queries.enqueue(names, payloads, priorities)  # type: ignore[arg-type]
+    await connection.execute("ANALYZE pgqueuer")  # asyncpg: no transaction, like autocommit
+    done = 0
+    managers = []
+    for _ in range(4 if row == "drain 4 workers" else 1):
+        manager = QueueManager(Queries(AsyncpgDriver(await connect())))
+
+        @manager.entrypoint("noop")
+        async def noop(job: Any) -> None:
+            nonlocal done
+            done += 1
+
+        managers.append(manager)
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(
+            manager.run(
+                mode=QueueExecutionMode.drain,
+                batch_size=BATCH,
+                dequeue_timeout=timedelta(seconds=1),
+                log_aggregation_interval=timedelta(0),
+            )
+            for manager in managers
+        )
+    )
+    seconds = time.perf_counter() - start
+    if done != jobs:
+        raise RuntimeError(f"pgqueuer handled {done} of {jobs}")
+    return seconds
+
+
+def _child(side: str, row: str, jobs: int, url: str) -> None:
+    seconds = _ours(row, jobs, url) if side == "ours" else asyncio.run(_pgqueuer(row, jobs, url))
+    print(json.dumps({"seconds": seconds}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    options = parser.parse_args()
+    run(options.jobs, options.repeats)

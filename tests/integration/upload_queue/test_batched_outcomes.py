@@ -1,0 +1,71 @@
+"""A worker's batch of outcomes is recorded together (on PostgreSQL in one statement for the
+deliveries), with every guarantee of one-by-one recording: only while the lease is held,
+the ledger entry with each delivery, the attempt history beside them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from tests.integration.upload_queue.helpers import NO_JITTER, add
+from upload_queue.clock import ManualClock
+from upload_queue.leasing import lease_on
+from upload_queue.metrics import QueueMetrics
+from upload_queue.outcomes import Finished, write_outcomes
+from upload_queue.recovery import release_expired
+from upload_queue.tables import upload_delivery, upload_job
+from upload_queue.transactions import begin_write, write_transaction
+
+
+def test_a_batch_of_deliveries_keeps_the_held_leases_and_discards_the_lost_one(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    for n in range(4):
+        add(
+            queue_engine, f"k-{n}", clock=clock, metrics=metrics, deadline=timedelta(minutes=10 + n)
+        )
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        leased = lease_on(connection, "w1", clock(), lease_for=timedelta(minutes=1), limit=4)
+    assert [item.delivery.idempotency_key for item in leased] == ["k-0", "k-1", "k-2", "k-3"]
+    # k-3's lease expires and another worker takes it before w1 reports
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        connection.execute(
+            upload_job.update()
+            .where(upload_job.c.idempotency_key == "k-3")
+            .values(lease_expires_at=clock() - timedelta(seconds=1))
+        )
+        release_expired(connection, clock(), NO_JITTER, metrics)
+        [again] = lease_on(connection, "w2", clock(), lease_for=timedelta(minutes=1), limit=1)
+    assert again.delivery.idempotency_key == "k-3"
+    clock.advance(timedelta(seconds=2))
+    finished = [
+        Finished(item.delivery, item, "delivered", None, clock(), clock(), 0.01) for item in leased
+    ]
+    finished[1] = Finished(
+        leased[1].delivery, leased[1], "transient", "busy", clock(), clock(), 0.01
+    )
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        recorded = write_outcomes(connection, finished, NO_JITTER)
+    assert [(r.outcome.status, r.kept) for r in recorded] == [
+        ("delivered", True),
+        ("pending", True),
+        ("delivered", True),
+        ("in_flight", False),  # w2 holds it now: w1's result is discarded
+    ]
+    assert "lease had expired" in (recorded[3].outcome.error or "")
+    with queue_engine.connect() as connection:
+        statuses = dict(
+            connection.execute(select(upload_job.c.idempotency_key, upload_job.c.status)).all()
+        )
+        ledger = connection.execute(
+            select(upload_delivery.c.idempotency_key, upload_delivery.c.delivered_at)
+        ).all()
+    assert statuses == {
+        "k-0": "delivered",
+        "k-1": "pending",
+        "k-2": "delivered",
+        "k-3": "in_flight",
+    }
+    assert sorted(key for key, _ in ledger) == ["k-0", "k-2"]
+    assert all(at == clock() for _, at in ledger)
