@@ -6,8 +6,8 @@ whose candidates are the first pending jobs earliest deadline first: this index 
 that order with a short scan, whatever the planner's statistics say (see
 docs/performance.md for the plans).
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 04:10:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0011"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
