@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from adapter.domain.fees import FeeCategory
 from adapter.domain.money import to_fen
 from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
 from adapter.web.auth import session_of
@@ -55,6 +56,14 @@ def region(code: str | None) -> str:
     return f"{name}（{code}）" if name else code
 
 
+def fee_category(value: str) -> str:
+    """A fee category code (``drug``) as the clerk reads it (药品费)."""
+    try:
+        return FeeCategory(value).label
+    except ValueError:
+        return value
+
+
 def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -76,6 +85,7 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
         mask_card=mask_card_no,
         mask_name=mask_name,
         mask_phone=mask_phone,
+        fee_category=fee_category,
     )
     return templates
 
