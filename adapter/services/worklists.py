@@ -27,6 +27,8 @@ class Queue:
     ADMITTED = "admitted"
     CANCELLED = "cancelled"
     CLAIM = "manual_claim"
+    FITTED = "fitted"
+    FIT_OPEN = "fit_open"
 
 
 LABELS = {
@@ -38,6 +40,8 @@ LABELS = {
     Queue.ADMITTED: "今日入院",
     Queue.CANCELLED: "今日取消入院",
     Queue.CLAIM: "转手工报销",
+    Queue.FITTED: "今日配置已结算",
+    Queue.FIT_OPEN: "配置待结算",
 }
 
 
@@ -124,6 +128,36 @@ def admission_list(ctx: ServiceContext) -> list[WorkRow]:
                 queue = Queue.ADMITTED
             else:
                 continue
+            person = uow.persons.get(e.psn_no)
+            rows.append(
+                WorkRow(
+                    e.id,
+                    e.his_visit_id,
+                    mask_name(person.name if person else ""),
+                    e.kind.label,
+                    e.status.label,
+                    queue,
+                    e.admitted_at,
+                )
+            )
+    return rows
+
+
+def device_list(ctx: ServiceContext) -> list[WorkRow]:
+    """The device counter's fittings of today: settled, and any still open (revoked, to be
+    settled again). A fitting is settled when it is recorded, so there is no other queue."""
+    rows: list[WorkRow] = []
+    with ctx.uow() as uow:
+        for record in uow.encounters.list_for_desk(ctx.institution.code, _start_of_today(ctx)):
+            e = record.encounter
+            if e.kind is not EncounterKind.DEVICE:
+                continue
+            if e.status in (EncounterStatus.ADMITTED, EncounterStatus.REVOKED):
+                queue = Queue.FIT_OPEN
+            elif e.status is EncounterStatus.SETTLED:
+                queue = Queue.FITTED
+            else:
+                queue = Queue.CLAIM
             person = uow.persons.get(e.psn_no)
             rows.append(
                 WorkRow(

@@ -202,3 +202,34 @@ def test_b28_admission_desk_lists_todays_admissions_and_cancellations_after_a_co
     expect(row).to_contain_text("今日取消入院")
     expect(row).to_contain_text("入院已取消")
     shot(page, "admission-cancelled")
+
+
+def test_b40_device_counter_lists_todays_fittings_and_months_awaiting_funds_confirmation(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    sign_in(page, site, USERS["device"], path="/web/device")
+    page.locator("#card").fill(CARDS["P011"])
+    page.locator("#notice").fill("沪工伤辅核〔2026〕第0421号")
+    page.locator("#notice").press("Enter")
+    page.get_by_label("前臂假肢（肌电控制）实际费用").fill("1200.00")
+    page.get_by_label("前臂假肢（肌电控制）实际费用").press("Enter")
+    confirm = page.get_by_role("button", name="确认配置结算")
+    fitted = page.get_by_test_id("fitted")
+    expect(confirm.or_(fitted)).to_be_visible()
+    if confirm.is_visible():  # an earlier test fitted the same item: a replacement, confirmed
+        confirm.click()
+    expect(fitted).to_contain_text("配置结算成功")
+
+    page.goto(f"{site.base}/web/device")
+    worklist = page.get_by_test_id("worklist")
+    expect(worklist.locator("tbody tr[data-queue=fitted]").first).to_contain_text("已结算")
+    name, _ = _masked(site, "P011")
+    assert name not in worklist.inner_text()
+    month = datetime.now(ZONE).strftime("%Y-%m")
+    pending = page.get_by_test_id("funds-pending").locator(f"tr[data-month='{month}']")
+    expect(pending).to_contain_text("未确认到账")
+    expect(pending.get_by_role("link", name=month)).to_have_attribute(
+        "href", f"/web/reconciliation?month={month}"
+    )
+    shot(page, "device-worklist")
