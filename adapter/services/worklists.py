@@ -89,7 +89,13 @@ def billing_list(ctx: ServiceContext, waiting: list[WaitingStay]) -> list[WorkRo
             view = encounter_view(ctx, e.id)
             pending = [u for u in view.uploads if not u.delivered]
             queue = Queue.UPLOAD if pending else Queue.SETTLED
-            if pending:
+            late = [u for u in pending if u.upload.deadline < ctx.now()]
+            if late:
+                flag = (
+                    f"{late[0].upload.infno} 超过上传期限仍未送达（N§33、B§31），"
+                    "请信息科在上传队列页面处理"
+                )
+            elif pending:
                 flag = "出院结算信息待上传（30分钟内，N§33、B§31）"
         elif e.status is EncounterStatus.MANUAL_CLAIM:
             queue = Queue.CLAIM
