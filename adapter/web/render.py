@@ -64,6 +64,20 @@ def fee_category(value: str) -> str:
         return value
 
 
+# What each upload to upstream is, for the clerk who sees its code (WI2301 → 出院结算信息).
+UPLOADS = {
+    "WI2401": "入院登记", "WI2404": "撤销入院登记", "WI2501": "康复方案",
+    "WI2301": "出院结算信息", "WI2305": "撤销结算", "WI2601": "冲正",
+    "WI2701": "辅助器具配置结算信息", "WI3301": "器具结算资金到账确认",
+}  # fmt: skip
+
+
+def upload_label(infno: str) -> str:
+    """``WI2301`` → ``出院结算信息（WI2301）``; an unknown code as it is."""
+    name = UPLOADS.get(infno)
+    return f"{name}（{infno}）" if name else infno
+
+
 def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -86,6 +100,7 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
         mask_name=mask_name,
         mask_phone=mask_phone,
         fee_category=fee_category,
+        upload=upload_label,
     )
     return templates
 
