@@ -166,6 +166,9 @@ class EligibilityRequest:
     # At discharge: the filing the stay was admitted on. It stays decisive for the stay even
     # if it was changed or cancelled since (N§13; N§15: a successor governs later encounters).
     admitted_filing_no: str = ""
+    # The day the clerk reads the findings: remaining validity counts from it, not from a
+    # back-dated admission (None: the checked day).
+    today: date | None = None
 
 
 @dataclass(frozen=True)
@@ -293,8 +296,11 @@ def _validity_findings(request: EligibilityRequest, filing: Filing) -> list[Find
         # N§13: admitted inside the validity, so the stay settles normally.
         findings.append(ADMITTED_INSIDE_VALIDITY.warned(valid_to=filing.effective_to))
     elif request.stage is Stage.ADMISSION:
-        days = (filing.effective_to - checked).days
-        if days <= EXPIRY_WARNING_DAYS:
+        days = (filing.effective_to - (request.today or checked)).days
+        if days < 0:
+            # A back-dated admission inside the validity of a filing expired since (N§13).
+            findings.append(ADMITTED_INSIDE_VALIDITY.warned(valid_to=filing.effective_to))
+        elif days <= EXPIRY_WARNING_DAYS:
             findings.append(EXPIRES_SOON.warned(valid_to=filing.effective_to, days=days))
     return findings
 

@@ -133,6 +133,22 @@ class Filing:
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day <= self.effective_to
 
+    def status_on(self, day: date) -> str:
+        """The status a clerk reads for ``day`` (N§11, N§15), not the stored one: a filing
+        whose validity ended is 已过期 although upstream still stores it as active."""
+        ended = self.terminated_on is not None and self.terminated_on <= day
+        if self.status is FilingStatus.TERMINATED and (self.terminated_on is None or ended):
+            return "已终止"
+        if self.status is FilingStatus.CHANGED:
+            return "已变更"
+        if self.status is FilingStatus.CANCELLED and (self.terminated_on is None or ended):
+            return "已撤销"
+        if day > self.effective_to:
+            return "已过期"
+        if day < self.valid_from:
+            return "未生效"
+        return "有效"
+
     def device(self, device_code: str) -> FiledDevice | None:
         return next((d for d in self.devices if d.device_code == device_code), None)
 

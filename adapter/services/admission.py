@@ -186,6 +186,7 @@ class Admissions:
             checked_on=admitted_on,
             stage=Stage.ADMISSION,
             injury_parts=command.injury_parts,
+            today=ctx.local_date(ctx.now()),
         )
         if not decision.eligible or decision.filing is None:
             self._audit_refusal(command, decision.reasons, actor, facts=facts)

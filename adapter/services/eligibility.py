@@ -40,6 +40,7 @@ def decide(
     approval_notice_no: str = "",
     device_codes: Sequence[str] = (),
     admitted_filing_no: str = "",
+    today: date | None = None,
 ) -> EligibilityDecision:
     return check_eligibility(
         EligibilityRequest(
@@ -56,6 +57,7 @@ def decide(
             approval_notice_no=approval_notice_no,
             device_codes=tuple(device_codes),
             admitted_filing_no=admitted_filing_no,
+            today=today,
         )
     )
 

@@ -113,7 +113,9 @@ def problem(exc: AdapterError) -> dict[str, Any]:
     """The template context for an error: ``refusal`` for refusals, ``error`` otherwise."""
     if isinstance(exc, EligibilityRefused):
         return {"refusal": refusal(exc.reasons)}
-    text = exc.message + (f"（{exc.article}）" if exc.article else "")
+    # The article once: many messages already cite it in their text.
+    cited = not exc.article or exc.article in exc.message
+    text = exc.message + ("" if cited else f"（{exc.article}）")
     if isinstance(exc, UpstreamError) and exc.upstream_message:
         text += f"　上级系统：{exc.upstream_message}"
     return {"error": text}
@@ -121,3 +123,17 @@ def problem(exc: AdapterError) -> dict[str, Any]:
 
 def checked(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in values if v.strip())
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The confirm step of an irreversible action (``_confirm.html``): the page shows what
+    happens upstream and posts the typed fields again with ``confirmed=1``."""
+
+    title: str
+    upstream: str
+    article: str
+    action: str
+    button: str
+    back: str
+    fields: dict[str, str]

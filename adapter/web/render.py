@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from adapter.domain.fees import FeeCategory
 from adapter.domain.money import to_fen
 from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
 from adapter.web.auth import session_of
@@ -55,6 +56,28 @@ def region(code: str | None) -> str:
     return f"{name}（{code}）" if name else code
 
 
+def fee_category(value: str) -> str:
+    """A fee category code (``drug``) as the clerk reads it (药品费)."""
+    try:
+        return FeeCategory(value).label
+    except ValueError:
+        return value
+
+
+# What each upload to upstream is, for the clerk who sees its code (WI2301 → 出院结算信息).
+UPLOADS = {
+    "WI2401": "入院登记", "WI2404": "撤销入院登记", "WI2501": "康复方案",
+    "WI2301": "出院结算信息", "WI2305": "撤销结算", "WI2601": "冲正",
+    "WI2701": "辅助器具配置结算信息", "WI3301": "器具结算资金到账确认",
+}  # fmt: skip
+
+
+def upload_label(infno: str) -> str:
+    """``WI2301`` → ``出院结算信息（WI2301）``; an unknown code as it is."""
+    name = UPLOADS.get(infno)
+    return f"{name}（{infno}）" if name else infno
+
+
 def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -76,6 +99,8 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
         mask_card=mask_card_no,
         mask_name=mask_name,
         mask_phone=mask_phone,
+        fee_category=fee_category,
+        upload=upload_label,
     )
     return templates
 

@@ -164,6 +164,23 @@ class EncounterRepository:
         )
         return [_record(row) for row in rows]
 
+    def list_for_desk(
+        self, institution_code: str, since: datetime, *, limit: int = 200
+    ) -> list[EncounterRecord]:
+        """The desks' work lists: stays still open (admitted or revoked) and stays changed
+        since ``since`` (start of today), newest first, at most ``limit``."""
+        c = _encounter.c
+        rows = self._session.execute(
+            select(_encounter)
+            .where(
+                c.institution_code == institution_code,
+                c.status.in_(("admitted", "revoked")) | (c.updated_at >= since),
+            )
+            .order_by(c.updated_at.desc(), c.id)
+            .limit(limit)
+        )
+        return [_record(row) for row in rows]
+
     def update(
         self,
         encounter: Encounter,

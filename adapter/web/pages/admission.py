@@ -13,9 +13,18 @@ from adapter.domain.commands import Admit
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError, UpstreamUnavailable
 from adapter.services.admission import ADMISSION_OUTAGE_MESSAGE, OpenStayExists
+from adapter.services.worklists import LABELS, Queue, admission_list
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
-from adapter.web.forms import FormError, card_text, checked, diagnoses, local_time, read_card
+from adapter.web.forms import (
+    Confirm,
+    FormError,
+    card_text,
+    checked,
+    diagnoses,
+    local_time,
+    read_card,
+)
 from adapter.web.forms import problem as problem_of
 from adapter.web.forms import refusal as refusal_of
 from adapter.web.pages.common import AdmissionDesk, ServicesDep, now
@@ -30,9 +39,28 @@ def _desk(request: Request, **context: object) -> Response:
     return page(request, "admission.html", status_code=status, kinds=KINDS, **context)
 
 
+QUEUES = ("", Queue.ADMITTED, Queue.CANCELLED)
+
+
 @router.get("", response_class=HTMLResponse)
-def admission_desk(request: Request, _: AdmissionDesk) -> Response:
-    return _desk(request, kind="medical")
+def admission_desk(request: Request, services: ServicesDep, _: AdmissionDesk) -> Response:
+    """The card field, and below it today's admissions and cancellations."""
+    shown = request.query_params.get("f", "")
+    typed = request.query_params.get("w", "").strip()
+    rows = [
+        r
+        for r in admission_list(services.context)
+        if (not shown or r.queue == shown) and typed in r.his_visit_id
+    ]
+    return _desk(
+        request,
+        kind="medical",
+        rows=rows,
+        labels=LABELS,
+        queues=QUEUES,
+        shown=shown if shown in QUEUES else "",
+        typed_filter=typed,
+    )
 
 
 @router.post("/check", response_class=HTMLResponse, dependencies=[Csrf])
@@ -73,6 +101,7 @@ def check(
         "decision": decision,
         "warnings": decision.warnings,
         "now": now(request).strftime("%Y-%m-%dT%H:%M"),
+        "today": now(request).date(),
     }
     if not decision.eligible:
         context["refusal"] = refusal_of(decision.reasons)
@@ -133,11 +162,28 @@ def cancel_open_stay(
     services: ServicesDep,
     session: AdmissionDesk,
     reason: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    """Cancel the worker's open stay (an admission registered by mistake), queue WI2404."""
+    """Cancel the worker's open stay (an admission registered by mistake), queue WI2404;
+    the clerk confirms first, reading what happens upstream."""
     try:
         if not reason.strip():
             raise FormError("请填写取消入院登记的原因")
+        if confirmed != "1":
+            stay = services.encounter(encounter_id).encounter
+            confirm = Confirm(
+                title="确认取消入院登记？",
+                upstream=(
+                    f"将向上级系统上传撤销入院登记（WI2404），住院号 {stay.his_visit_id} "
+                    "的本次入院登记作废，不能再结算；如需住院须重新办理入院登记。"
+                ),
+                article="N§33、B§28",
+                action=f"/web/admission/{encounter_id}/cancel",
+                button="确认取消入院登记",
+                back="/web/admission",
+                fields={"reason": reason.strip()},
+            )
+            return _desk(request, kind=stay.kind.value, open_stay=stay, confirm=confirm)
         cancelled = services.admissions.cancel(
             encounter_id, reason=reason.strip(), actor=session.user.name
         )

@@ -19,13 +19,15 @@ from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
+from adapter.services.desk_notices import before_settle
 from adapter.services.manual_claims import ManualClaimReason, RevocationNotAcknowledged
 from adapter.services.settlement import SettleRequest
+from adapter.services.worklists import LABELS, Queue, billing_list
 from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
-from adapter.web.forms import FormError, diagnoses, local_time, read_card
+from adapter.web.forms import Confirm, FormError, diagnoses, local_time, read_card
 from adapter.web.forms import problem as problem_of
 from adapter.web.pages.common import BillingDesk, ServicesDep, now
 from adapter.web.render import page
@@ -56,7 +58,9 @@ def _encounter_page(
         person = uow.persons.get(view.encounter.psn_no)
     fees = view.fees
     case = services.manual_claims.of_encounter(encounter_id)
+    notices = before_settle(services.context, view)
     context: dict[str, Any] = {
+        "notices": notices,
         "view": view,
         "person": person,
         "stored": {s.line.line_id: s for s in fees.stored},
@@ -77,23 +81,47 @@ def _encounter_page(
     return page(request, "billing.html", status_code=status, **context)
 
 
+QUEUES = ("", Queue.READY, Queue.WAITING, Queue.UPLOAD, Queue.IN_HOSPITAL, Queue.CLAIM)
+
+
+def _find_page(
+    request: Request, services: Services, q: str = "", status: int = 200, **extra: Any
+) -> Response:
+    """The desk's first page: today's work list (filterable) and the search box."""
+    shown = request.query_params.get("f", "")
+    typed = request.query_params.get("w", "").strip()
+    waiting = services.settlements.waiting()
+    rows = [
+        r
+        for r in billing_list(services.context, waiting)
+        if (not shown or r.queue == shown) and typed in r.his_visit_id
+    ]
+    return page(
+        request,
+        "billing_find.html",
+        status_code=status,
+        q=q,
+        waiting=waiting,
+        rows=rows,
+        labels=LABELS,
+        queues=QUEUES,
+        shown=shown if shown in QUEUES else "",
+        typed_filter=typed,
+        **extra,
+    )
+
+
 @router.get("", response_class=HTMLResponse)
 def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str = "") -> Response:
-    """Find an encounter by HIS visit number or encounter number."""
+    """Today's work list; find an encounter by HIS visit number or encounter number."""
     q = q.strip()
     if not q:
-        return page(request, "billing_find.html", q="", waiting=services.settlements.waiting())
+        return _find_page(request, services)
     code = services.context.institution.code
     with services.context.uow() as uow:
         record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
     if record is None:
-        return page(
-            request,
-            "billing_find.html",
-            q=q,
-            error=f"未找到住院号或就诊编号为“{q}”的就诊",
-            waiting=services.settlements.waiting(),
-        )
+        return _find_page(request, services, q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 
@@ -104,7 +132,7 @@ def encounter(
     try:
         return _encounter_page(request, services, encounter_id)
     except NotFound as exc:
-        return page(request, "billing_find.html", q=encounter_id, error=exc.message)
+        return _find_page(request, services, q=encounter_id, error=exc.message)
 
 
 @router.post("/{encounter_id}/fees/{line_id}/mapping", dependencies=[Csrf])
@@ -175,16 +203,28 @@ def presettle(
     services: ServicesDep,
     _: BillingDesk,
     discharged_at: Annotated[str, Form()] = "",
+    discharge_diagnoses: Annotated[str, Form()] = "",
+    override_reason: Annotated[str, Form()] = "",
 ) -> Response:
     """The bill as it would be settled now; nothing is written, upstream is not asked."""
+    typed = _typed(discharged_at, discharge_diagnoses, override_reason)
     try:
         until = local_time(discharged_at, web_config(request).zone, now(request))
         preview = services.settlements.presettle(encounter_id, until)
     except FormError as exc:
-        return _encounter_page(request, services, encounter_id, error=str(exc))
+        return _encounter_page(request, services, encounter_id, error=str(exc), typed=typed)
     except AdapterError as exc:
-        return _encounter_page(request, services, encounter_id, **problem_of(exc))
-    return _encounter_page(request, services, encounter_id, preview=preview)
+        return _encounter_page(request, services, encounter_id, typed=typed, **problem_of(exc))
+    return _encounter_page(request, services, encounter_id, preview=preview, typed=typed)
+
+
+def _typed(discharged_at: str, discharge_diagnoses: str, override_reason: str) -> dict[str, str]:
+    """What the clerk typed into the settle form, shown again after a presettle or a refusal."""
+    return {
+        "discharged_at": discharged_at.strip(),
+        "discharge_diagnoses": discharge_diagnoses,
+        "override_reason": override_reason,
+    }
 
 
 @router.post("/{encounter_id}/settle", dependencies=[Csrf])
@@ -198,6 +238,7 @@ def settle(
     override_reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Discharge settlement: identity and filing are checked again upstream (N§33, B§30)."""
+    typed = _typed(discharged_at, discharge_diagnoses, override_reason)
     try:
         request_ = SettleRequest(
             encounter_id,
@@ -207,9 +248,9 @@ def settle(
         )
         services.settlements.settle(request_, actor=session.user.name)
     except FormError as exc:
-        return _encounter_page(request, services, encounter_id, error=str(exc))
+        return _encounter_page(request, services, encounter_id, error=str(exc), typed=typed)
     except AdapterError as exc:
-        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+        return _encounter_page(request, services, encounter_id, typed=typed, **problem_of(exc))
     return _back(encounter_id, "settled")
 
 
@@ -221,7 +262,24 @@ def revoke(
     session: BillingDesk,
     settlement_id: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
+    if not reason.strip():
+        return _encounter_page(request, services, encounter_id, error="撤销结算须填写原因")
+    if confirmed != "1":
+        confirm = Confirm(
+            title="确认撤销结算？",
+            upstream=(
+                "撤销后将向上级系统上传撤销结算信息（WI2305），上级系统确认后原结算作废，"
+                "原结算单不再有效；撤销后可重新结算或转手工报销。"
+            ),
+            article="N§33、B§31",
+            action=f"/web/billing/{encounter_id}/revoke",
+            button="确认撤销结算",
+            back=f"/web/billing/{encounter_id}",
+            fields={"settlement_id": settlement_id, "reason": reason.strip()},
+        )
+        return _encounter_page(request, services, encounter_id, confirm=confirm)
     try:
         services.settlements.revoke(settlement_id, reason=reason.strip(), actor=session.user.name)
     except AdapterError as exc:
@@ -237,11 +295,29 @@ def manual_claim(
     session: BillingDesk,
     reason: Annotated[str, Form()] = "",
     detail: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         why = ManualClaimReason(reason)
     except ValueError:
         return _encounter_page(request, services, encounter_id, error="请选择转手工报销的原因")
+    if why is not ManualClaimReason.UPSTREAM_UNAVAILABLE and not detail.strip():
+        error = f"{why.label}须说明具体情况"
+        return _encounter_page(request, services, encounter_id, error=error)
+    if confirmed != "1":
+        confirm = Confirm(
+            title="确认转参保地手工报销？",
+            upstream=(
+                f"原因：{why.label}。转出后本次就诊不能再直接结算，不向上级系统上传出院结算信息；"
+                "请打印费用清单交工伤职工，由参保地经办机构手工报销（杜绝重复报销）。"
+            ),
+            article="N§38、B§27",
+            action=f"/web/billing/{encounter_id}/manual-claim",
+            button="确认转手工报销",
+            back=f"/web/billing/{encounter_id}",
+            fields={"reason": why.value, "detail": detail.strip()},
+        )
+        return _encounter_page(request, services, encounter_id, confirm=confirm)
     try:
         claim = services.manual_claims.create(
             encounter_id, why, detail.strip(), actor=session.user.name
@@ -273,7 +349,7 @@ def by_card(
     if record is None:
         who = mask_citizen_id(citizen_id) if _CITIZEN_ID.match(citizen_id) else "无效"
         error = f"未找到该职工（社会保障号码 {who}）在本机构的就诊，请按住院号查找"
-        return page(request, "billing_find.html", status_code=404, q="", error=error)
+        return _find_page(request, services, status=404, error=error)
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 

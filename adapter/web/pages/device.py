@@ -35,6 +35,7 @@ from adapter.domain.errors import AdapterError, UpstreamUnavailable
 from adapter.services.container import Services
 from adapter.services.devices import DEVICE_OUTAGE_MESSAGE, FitDevices, Fitted
 from adapter.services.manual_claims import ManualClaim
+from adapter.services.worklists import LABELS, Queue, device_list
 from adapter.web.auth import Csrf
 from adapter.web.forms import FormError, amount, card_text, read_card
 from adapter.web.forms import problem as problem_of
@@ -50,9 +51,33 @@ def _desk(request: Request, **context: object) -> Response:
     return page(request, "device.html", status_code=status, **context)
 
 
+DEVICE_QUEUES = ("", Queue.FIT_OPEN, Queue.FITTED)
+
+
 @router.get("", response_class=HTMLResponse)
-def device_desk(request: Request, _: DeviceDesk) -> Response:
-    return _desk(request)
+def device_desk(request: Request, services: ServicesDep, _: DeviceDesk) -> Response:
+    """The card field; below, today's fittings and the months whose device funds await the
+    counter's confirmation of receipt (B§40)."""
+    from adapter.web.pages.reconciliation import monthly_of  # the monthly services it holds
+
+    shown = request.query_params.get("f", "")
+    typed = request.query_params.get("w", "").strip()
+    rows = [
+        r
+        for r in device_list(services.context)
+        if (not shown or r.queue == shown) and typed in r.his_visit_id
+    ]
+    funds = monthly_of(request).device_funds
+    pending = [m for m in funds.months() if m.status != "confirmed"]
+    return _desk(
+        request,
+        rows=rows,
+        labels=LABELS,
+        queues=DEVICE_QUEUES,
+        shown=shown if shown in DEVICE_QUEUES else "",
+        typed_filter=typed,
+        funds_pending=pending,
+    )
 
 
 @router.post("/check", response_class=HTMLResponse, dependencies=[Csrf])

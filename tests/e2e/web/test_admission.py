@@ -94,6 +94,10 @@ def test_b28_a_worker_with_an_open_stay_sees_it_with_its_actions_not_a_second_fo
     shot(page, "open-stay")
     open_stay.get_by_label("取消原因").fill("误登记")
     open_stay.get_by_role("button", name="取消该入院登记").click()
+    confirm = open_stay.get_by_test_id("confirm")
+    expect(confirm).to_contain_text("WI2404")
+    shot(page, "cancel-confirm")
+    confirm.get_by_role("button", name="确认取消入院登记").click()
     expect(page.get_by_test_id("cancelled")).to_contain_text(first)
     # Now a new admission may be made.
     page.locator("#card").fill(CARDS["P001"])

@@ -90,6 +90,10 @@ def test_a_stay_is_priced_mapped_settled_printed_revoked_and_settled_again(
 
     page.get_by_label("撤销原因").fill("出院诊断录入有误")
     page.get_by_role("button", name="撤销结算").click()
+    confirm = page.get_by_test_id("confirm")
+    expect(confirm.get_by_test_id("confirm-upstream")).to_contain_text("WI2305")
+    expect(page.get_by_test_id("status")).to_have_text("已结算")  # nothing done yet
+    confirm.get_by_role("button", name="确认撤销结算").click()
     expect(page.get_by_test_id("done")).to_contain_text("结算已撤销")
     expect(page.get_by_test_id("status")).to_have_text("结算已撤销")
     expect(page.get_by_role("heading", name="重新结算")).to_be_visible()
@@ -118,6 +122,11 @@ def test_a_stay_goes_to_manual_reimbursement_and_cannot_be_settled_directly(
     page.get_by_label("原因").select_option("card_failure")
     page.get_by_label("具体情况").fill("社保卡芯片损坏，无法读卡")
     page.get_by_role("button", name="转手工报销").click()
+    confirm = page.get_by_test_id("confirm")
+    expect(confirm).to_contain_text("不能再直接结算")
+    expect(confirm).to_contain_text("N§38、B§27")
+    shot(page, "manual-claim-confirm")
+    confirm.get_by_role("button", name="确认转手工报销").click()
     expect(page.get_by_test_id("claim")).to_contain_text("社会保障卡故障")
     expect(page.get_by_test_id("status")).to_have_text("转手工报销")
     expect(page.get_by_role("button", name="确认结算")).to_have_count(0)

@@ -421,3 +421,49 @@ def test_every_refusal_is_reported_not_just_the_first() -> None:
         "EL_INJURY_PARTS_FILED",
         "EL_NO_THIRD_PARTY",
     }
+
+
+def test_EL_EXPIRES_SOON_counts_days_from_today_not_from_a_back_dated_admission() -> None:
+    referral = filing(valid_from=date(2026, 6, 1), valid_to=date(2026, 11, 30))
+    # Admitted on 11-20 (entered late), read on 11-27: three days left, not ten.
+    decision = check_eligibility(
+        request(
+            filings=(referral,),
+            admitted_on=date(2026, 11, 20),
+            checked_on=date(2026, 11, 20),
+            today=date(2026, 11, 27),
+        )
+    )
+    warning = next(w for w in decision.warnings if w.code == "EL_EXPIRES_SOON")
+    assert "还有3天" in warning.message
+
+
+def test_N13_a_back_dated_admission_on_a_filing_expired_since_is_told_not_counted_down() -> None:
+    referral = filing(valid_from=date(2026, 6, 1), valid_to=date(2026, 11, 30))
+    decision = check_eligibility(
+        request(
+            filings=(referral,),
+            admitted_on=date(2026, 11, 28),
+            checked_on=date(2026, 11, 28),
+            today=date(2026, 12, 2),
+        )
+    )
+    assert decision.eligible
+    warned = decision.codes(Severity.WARNING)
+    assert "EL_EXPIRES_SOON" not in warned
+    assert "EL_ADMITTED_INSIDE_VALIDITY" in warned
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown"),
+    [
+        ({}, "有效"),
+        ({"valid_to": date(2026, 11, 20)}, "已过期"),
+        ({"status": FilingStatus.CHANGED, "successor_no": "F9"}, "已变更"),
+        ({"status": FilingStatus.CANCELLED, "terminated_on": date(2026, 11, 1)}, "已撤销"),
+        ({"status": FilingStatus.TERMINATED, "terminated_on": date(2026, 11, 1)}, "已终止"),
+        ({"status": FilingStatus.CANCELLED, "terminated_on": date(2026, 12, 1)}, "有效"),
+    ],
+)
+def test_n11_n15_filing_status_is_the_one_for_today(changes: dict[str, Any], shown: str) -> None:
+    assert filing(**changes).status_on(date(2026, 11, 24)) == shown

@@ -1,0 +1,231 @@
+"""A clerk's day at each desk: the work list the desk opens on, the warning before the click,
+the confirmation of what happens upstream (issue 19 items 1–3). Screenshots at 1366 px."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.web.conftest import shot, sign_in
+from tests.e2e.web.site import CARDS, USERS, ZONE, Site
+from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his
+from tests.integration.services.device_world import NOTICE, device_worker
+
+WIDE = {"width": 1366, "height": 900}
+
+
+def _admit(site: Site, psn_no: str, visit: str, kind: str, days: int) -> str:
+    close_open_stay(site, psn_no, kind)
+    body = {
+        "card": {"kind": "physical", "card_no": CARDS.get(psn_no, "330100K0010")},
+        "his_visit_id": visit,
+        "kind": kind,
+        "admitted_at": at(days),
+        "injury_parts": site.person_filing_parts(psn_no)[:1],
+    }
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    return str(admitted.json()["id"])
+
+
+def _masked(site: Site, psn_no: str) -> tuple[str, str]:
+    name = str(site.person(psn_no)["psn_name"])
+    return name, name[0] + "*" * (len(name) - 1)
+
+
+def test_n32_billing_desk_work_list_to_a_warned_stay_keeps_typed_diagnoses_and_labels(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    visit = f"ZY-DESK-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    worklist = page.get_by_test_id("worklist")
+    row = worklist.locator(f"tr[data-encounter='{encounter_id}']")
+    expect(row).to_contain_text("在院")
+    name, masked = _masked(site, "P001")
+    expect(row).to_contain_text(masked)
+    assert name not in worklist.inner_text()  # names masked in lists
+    shot(page, "billing-worklist")
+
+    # Keyboard only: type into the filter, ↓ to the row, Enter opens the stay.
+    page.locator("#worklist-filter").fill(visit)
+    expect(worklist.locator("tbody tr[data-href]:visible")).to_have_count(1)
+    page.locator("#worklist-filter").press("ArrowDown")
+    expect(row).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{site.base}/web/billing/{encounter_id}")
+
+    warnings = page.get_by_test_id("warnings")
+    expect(warnings).to_contain_text("结算前请注意")
+    unmapped = warnings.locator("li[data-code=UNMAPPED_LINES]")
+    expect(unmapped).to_contain_text("L3、L5")
+    expect(unmapped.locator(".article")).to_have_text("N§32")
+    shot(page, "billing-warning")
+
+    typed = "S62.301 左手第三掌骨骨折"
+    page.get_by_label("出院诊断（每行：编码 名称）").fill(typed)
+    page.get_by_role("button", name="确认结算").click()  # refused: lines not mapped
+    error = page.get_by_test_id("error")
+    expect(error).to_contain_text("L3、L5")
+    assert error.inner_text().count("N§32") == 1  # the article once
+    expect(page.get_by_label("出院诊断（每行：编码 名称）")).to_have_value(typed)
+
+    billing = {"Authorization": f"Bearer {site.tokens['billing']}"}
+    for line_id, body in (
+        ("L3", {"catalogue_code": "XJ01DCC061"}),
+        ("L5", {"out_of_catalogue": True}),
+    ):
+        mapped = httpx.put(
+            f"{site.base}/api/v1/encounters/{encounter_id}/fees/{line_id}/mapping",
+            json=body,
+            headers=billing,
+        )
+        assert mapped.status_code < 300, mapped.text
+    page.goto(f"{site.base}/web/billing/{encounter_id}")
+    expect(page.get_by_test_id("warnings")).to_have_count(0)
+    page.get_by_label("出院诊断（每行：编码 名称）").fill(typed)
+    page.get_by_role("button", name="预结算").click()
+    categories = page.get_by_test_id("preview-category")
+    expect(categories.first).to_be_visible()
+    shown = categories.all_inner_texts()
+    assert "药品费" in shown and "住院服务费" in shown
+    assert not {"drug", "treatment", "service"} & set(shown)
+    expect(page.get_by_label("出院诊断（每行：编码 名称）")).to_have_value(typed)
+    shot(page, "billing-presettle")
+
+    page.get_by_role("button", name="确认结算").click()
+    expect(page.get_by_test_id("status")).to_have_text("已结算")
+    page.get_by_label("撤销原因").fill("出院诊断录入有误")
+    page.get_by_role("button", name="撤销结算").click()
+    confirm = page.get_by_test_id("confirm")
+    expect(confirm.get_by_test_id("confirm-upstream")).to_contain_text("WI2305")
+    shot(page, "billing-revoke-confirm")
+    confirm.get_by_role("link", name="返回，不办理").click()
+    expect(page.get_by_test_id("status")).to_have_text("已结算")  # nothing was revoked
+
+
+def test_n13_b32_ready_stays_are_listed_with_the_rehab_plan_flag_and_expiry_as_information(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    stamp = f"{datetime.now(ZONE):%H%M%S%f}"
+    rehab = _admit(site, "P010", f"ZY-RHB-{stamp}", "rehab", -3)
+    # P003's filing expired ten days ago: admitted twelve days ago, inside its validity.
+    expired = _admit(site, "P003", f"ZY-EXP-{stamp}", "medical", -12)
+    admissions = site.runtime.services.admissions
+    for encounter_id in (rehab, expired):
+        admissions.mark_ready(encounter_id, discharged_at=datetime.now(ZONE), actor="HIS")
+
+    sign_in(page, site, USERS["billing"], path="/web/billing?f=ready")
+    worklist = page.get_by_test_id("worklist")
+    rehab_row = worklist.locator(f"tr[data-encounter='{rehab}']")
+    expect(rehab_row).to_contain_text("待出院结算")
+    expect(rehab_row.get_by_test_id("flag")).to_contain_text("N§33、B§32")
+    expect(worklist.locator(f"tr[data-encounter='{expired}']")).to_contain_text("待出院结算")
+    expect(worklist.locator("tbody tr[data-queue=in_hospital]")).to_have_count(0)
+    shot(page, "billing-ready")
+
+    rehab_row.click()
+    rehab_row.press("Enter")
+    expect(page).to_have_url(f"{site.base}/web/billing/{rehab}")
+    plan = page.get_by_test_id("warnings").locator("li[data-code=REHAB_PLAN_NOT_DELIVERED]")
+    expect(plan).to_contain_text("康复方案尚未填写")
+    expect(plan.locator(".article")).to_have_text("N§33、B§32")
+    shot(page, "billing-rehab-warning")
+
+    page.goto(f"{site.base}/web/billing/{expired}")
+    info = page.get_by_test_id("information")
+    expect(info).to_contain_text("仍可正常直接结算")
+    expect(info).to_contain_text("重新备案")
+    expect(info.locator(".article")).to_have_text("N§13")
+    expect(page.get_by_test_id("warnings")).to_have_count(0)  # information, not a warning
+    shot(page, "billing-expiry-information")
+
+
+def test_n38_b27_manual_claim_asks_for_a_confirmation_naming_what_happens_upstream(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    visit = f"ZY-MC-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    page.get_by_label("原因").select_option("card_failure")
+    page.get_by_label("具体情况").fill("社保卡芯片损坏，无法读卡")
+    page.get_by_role("button", name="转手工报销").click()
+    confirm = page.get_by_test_id("confirm")
+    expect(confirm).to_contain_text("确认转参保地手工报销")
+    expect(confirm.get_by_test_id("confirm-upstream")).to_contain_text("不能再直接结算")
+    expect(page.get_by_test_id("status")).to_have_text("在院")  # not yet
+    shot(page, "manual-claim-confirm")
+    confirm.get_by_role("button", name="确认转手工报销").click()
+    expect(page.get_by_test_id("status")).to_have_text("转手工报销")
+
+
+def test_b28_admission_desk_lists_todays_admissions_and_cancellations_after_a_confirmation(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    visit = f"ZY-ADM-{datetime.now(ZONE):%H%M%S%f}"
+    close_open_stay(site, "P001")
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    page.locator("#his_visit_id").fill(visit)
+    page.locator("#his_visit_id").press("Enter")
+    expect(page.get_by_test_id("admitted")).to_contain_text("已登记")
+
+    page.goto(f"{site.base}/web/admission")
+    worklist = page.get_by_test_id("worklist")
+    row = worklist.locator("tbody tr", has_text=visit)
+    expect(row).to_contain_text("今日入院")
+    name, masked = _masked(site, "P001")
+    expect(row).to_contain_text(masked)
+    assert name not in worklist.inner_text()
+    shot(page, "admission-worklist")
+
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    open_stay = page.get_by_test_id("open-stay")
+    open_stay.get_by_label("取消原因").fill("误登记")
+    open_stay.get_by_role("button", name="取消该入院登记").click()
+    confirm = open_stay.get_by_test_id("confirm")
+    expect(confirm.get_by_test_id("confirm-upstream")).to_contain_text("WI2404")
+    expect(confirm).to_contain_text(visit)
+    shot(page, "admission-cancel-confirm")
+    confirm.get_by_role("button", name="确认取消入院登记").click()
+    expect(page.get_by_test_id("cancelled")).to_contain_text(visit)
+
+    page.goto(f"{site.base}/web/admission?f=cancelled")
+    row = page.get_by_test_id("worklist").locator("tbody tr", has_text=visit)
+    expect(row).to_contain_text("今日取消入院")
+    expect(row).to_contain_text("入院已取消")
+    shot(page, "admission-cancelled")
+
+
+def test_b40_device_counter_lists_todays_fittings_and_months_awaiting_funds_confirmation(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    card_no = device_worker(site.simulator.url, "P091")  # a worker of its own: no earlier fit
+    sign_in(page, site, USERS["device"], path="/web/device")
+    page.locator("#card").fill(card_no)
+    page.locator("#notice").fill(NOTICE)
+    page.locator("#notice").press("Enter")
+    page.get_by_label("前臂假肢（肌电控制）实际费用").fill("1200.00")
+    page.get_by_label("前臂假肢（肌电控制）实际费用").press("Enter")
+    expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+
+    page.goto(f"{site.base}/web/device")
+    worklist = page.get_by_test_id("worklist")
+    expect(worklist.locator("tbody tr[data-queue=fitted]").first).to_contain_text("已结算")
+    assert "钱芳" not in worklist.inner_text() and "钱*" in worklist.inner_text()
+    month = datetime.now(ZONE).strftime("%Y-%m")
+    pending = page.get_by_test_id("funds-pending").locator(f"tr[data-month='{month}']")
+    expect(pending).to_contain_text("未确认到账")
+    expect(pending.get_by_role("link", name=month)).to_have_attribute(
+        "href", f"/web/reconciliation?month={month}"
+    )
+    shot(page, "device-worklist")
