@@ -17,6 +17,7 @@ from adapter.api.control_chars import ControlCharacters
 from adapter.api.limits import BodyLimit
 from adapter.api.observe import RequestObserver
 from adapter.api.routes import ROUTERS
+from adapter.api.zone import SiteZone
 from adapter.settings import Settings
 
 HealthProbe = Callable[[], dict[str, Any]]
@@ -56,6 +57,7 @@ def create_app(
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
     app.state.ready_probes = dict(ready_probes or {})
+    app.add_middleware(SiteZone, zone=settings.zone)  # times in the answers: the site's offset
     app.add_middleware(ControlCharacters)  # inside BodyLimit, which bounds what it reads
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
     app.add_middleware(RequestObserver)  # outermost: sees every answer, 413s included

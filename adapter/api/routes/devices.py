@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from adapter.api.routes.common import (
     CardIn,
@@ -22,6 +22,7 @@ from adapter.api.routes.common import (
     FindingOut,
     Money,
     MoneyIn,
+    Out,
     ServicesDep,
     Strict,
     UploadOut,
@@ -75,7 +76,7 @@ class FittingIn(Strict):
         )
 
 
-class DeviceTotalOut(BaseModel):
+class DeviceTotalOut(Out):
     """One item of the fitting, its lines summed, and its limit once (N§34, B§35)."""
 
     device_code: str
