@@ -2,8 +2,8 @@
 
 The store hands back aware UTC times and the use cases keep whatever zone they were given,
 so the same instant could leave as ``+08:00``, ``+00:00`` or ``Z``. The response models
-(:class:`adapter.api.routes.common.Out`) render every ``datetime`` through
-:func:`site_time`; :class:`SiteZone` tells it the running app's zone for the request.
+(:class:`adapter.api.routes.common.Out`) move every ``datetime`` into the site's zone with
+:func:`in_site_zone`; :class:`SiteZone` tells it the running app's zone for the request.
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # adapter.settings.Settings.time_zone'
 ZONE: ContextVar[tzinfo] = ContextVar("site_zone", default=DEFAULT_ZONE)
 
 
-def site_time(value: datetime) -> str:
-    """ISO 8601 in the site's zone; a naive time is taken as UTC (how the store keeps it)."""
+def in_site_zone(value: datetime) -> datetime:
+    """The same instant in the site's zone; a naive time is taken as UTC (how the store
+    keeps it)."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return aware.astimezone(ZONE.get()).isoformat()
+    return aware.astimezone(ZONE.get())
+
+
+def site_time(value: datetime) -> str:
+    """ISO 8601 in the site's zone."""
+    return in_site_zone(value).isoformat()
 
 
 class SiteZone:

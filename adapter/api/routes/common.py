@@ -19,15 +19,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    SerializerFunctionWrapHandler,
     ValidationInfo,
-    field_serializer,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from adapter.api.auth import require
-from adapter.api.zone import site_time
+from adapter.api.zone import in_site_zone
 from adapter.domain.money import to_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.ports import QueuedUpload
@@ -128,11 +126,12 @@ class CardIn(Strict):
 class Out(BaseModel):
     """A response model: every time leaves in the site's zone (:mod:`adapter.api.zone`)."""
 
-    @field_serializer("*", mode="wrap", when_used="json")
-    def _site_time(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
-        if isinstance(value, datetime):
-            return site_time(value)
-        return handler(value)
+    @field_validator("*", mode="after")
+    @classmethod
+    def _site_time(cls, value: Any) -> Any:
+        # at construction, not serialisation: a field serializer would replace the money
+        # types' own serializers
+        return in_site_zone(value) if isinstance(value, datetime) else value
 
 
 def out_examples(*bodies: dict[str, Any]) -> ConfigDict:
