@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from adapter.api.monthly.common import It
 from adapter.api.routes.common import Out
+from adapter.api.zone import site_time
 from adapter.domain.errors import NotFound
 from adapter.services import schedule_log
 
@@ -68,7 +69,7 @@ def run_now(request: Request, job: str, principal: It) -> dict[str, Any]:
     attempted = scheduler.run_now(job)
     return {
         "job": attempted.job,
-        "slot": attempted.slot.isoformat(),
+        "slot": site_time(attempted.slot),
         "result": attempted.result,
         "outcome": attempted.outcome,
         "by": principal.name,
