@@ -149,6 +149,7 @@ def record(answers: dict[str, Any], schema: dict[str, Any]) -> None:
     operation), keeping the hand-kept examples of operations this run does not reach."""
     ids = operation_ids(schema)
     recorded: dict[str, Any] = dict(examples.load())
+    seen: set[str] = set()
     for call, body in answers.items():
         method, path = call.split(" ", 1)
         path = path.split("?")[0]
@@ -159,9 +160,6 @@ def record(answers: dict[str, Any], schema: dict[str, Any]) -> None:
                 break
     text = json.dumps(recorded, ensure_ascii=False, indent=1, sort_keys=True)
     examples.FILE.write_text(text + "\n", "utf-8")
-
-
-seen: set[str] = set()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
