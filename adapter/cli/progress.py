@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 WIDTH = 30
-STAGES = {"check": "检查 check", "load": "写入 load"}
+STAGES = {"check": "检查 check", "load": "写入 load", "copy": "复制 copy"}
 
 
 class ProgressBar:
