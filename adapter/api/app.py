@@ -12,11 +12,12 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from adapter import __version__
-from adapter.api import audit, health, problems
+from adapter.api import audit, examples, health, problems
 from adapter.api.control_chars import ControlCharacters
 from adapter.api.limits import BodyLimit
 from adapter.api.observe import RequestObserver
 from adapter.api.routes import ROUTERS
+from adapter.api.zone import SiteZone
 from adapter.settings import Settings
 
 HealthProbe = Callable[[], dict[str, Any]]
@@ -30,6 +31,20 @@ def operation_id(route: APIRoute) -> str:
     if not tag or route.name.startswith(tag):
         return route.name
     return f"{tag}_{route.name}"
+
+
+def _with_examples(app: FastAPI) -> None:
+    """Each operation's recorded answer as its response example (:mod:`adapter.api.examples`);
+    the routes added after this (the composition root's) are included: the document is made
+    on first request."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = examples.attach(make())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -56,11 +71,13 @@ def create_app(
     app.state.engine = engine
     app.state.health_probes = dict(health_probes or {})
     app.state.ready_probes = dict(ready_probes or {})
+    app.add_middleware(SiteZone, zone=settings.zone)  # times in the answers: the site's offset
     app.add_middleware(ControlCharacters)  # inside BodyLimit, which bounds what it reads
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
     app.add_middleware(RequestObserver)  # outermost: sees every answer, 413s included
     problems.install(app)
     problems.document(app)
+    _with_examples(app)
     app.include_router(health.router)
     app.include_router(audit.router)
     for router in ROUTERS:

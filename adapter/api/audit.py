@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from adapter.api.auth import require
+from adapter.api.zone import site_time
 from adapter.store.audit import verify
 from adapter.store.tokens import Principal
 from adapter.store.uow import UnitOfWork
@@ -42,7 +43,7 @@ def audit_entries(
     items = []
     for entry in entries:
         item = asdict(entry)
-        item["at"] = entry.at.isoformat()
+        item["at"] = site_time(entry.at)
         items.append(item)
     return {"entries": items}
 

@@ -17,7 +17,23 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from adapter.cli.progress import progress_bar
 from adapter.settings import load_settings
+
+PROGRESS_HELP = "进度条 / draw a progress bar on stderr (drawn anyway on a terminal)"
+
+
+def _copy(source: sqlite3.Connection, target: sqlite3.Connection, progress: bool) -> None:
+    """SQLite's online backup, in steps of 1024 pages when a progress bar is drawn."""
+    bar = progress_bar(progress)
+    if bar is None:
+        source.backup(target)
+        return
+    source.backup(
+        target,
+        pages=1024,
+        progress=lambda _status, remaining, total: bar("copy", total - remaining, total),
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -25,11 +41,13 @@ def register(subparsers: Any) -> None:
         "backup", help="备份数据库 / back up the database (SQLite; PostgreSQL: what to run)"
     )
     backup.add_argument("path", type=Path, help="a file, or a folder for a dated file")
+    backup.add_argument("--progress", action="store_true", help=PROGRESS_HELP)
     backup.set_defaults(handler=_backup)
     restore = subparsers.add_parser(
         "restore", help="从备份恢复数据库 / restore the database (stop the adapter first)"
     )
     restore.add_argument("path", type=Path, help="a file `wi-adapter backup` wrote")
+    restore.add_argument("--progress", action="store_true", help=PROGRESS_HELP)
     restore.set_defaults(handler=_restore)
 
 
@@ -53,7 +71,7 @@ def _backup(args: argparse.Namespace) -> int:
         target = target / f"adapter-{datetime.now():%Y%m%d-%H%M%S}.db"
     target.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
-        source.backup(copy)
+        _copy(source, copy, args.progress)
     copy.close()
     source.close()
     print(f"backed up {database} to {target} ({target.stat().st_size} bytes)")
@@ -76,7 +94,7 @@ def _restore(args: argparse.Namespace) -> int:
             return 1
         database.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(database) as live:
-            source.backup(live)
+            _copy(source, live, args.progress)
         live.close()
     source.close()
     print(f"restored {database} from {source_file}")

@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from adapter.cli.progress import progress_bar
 from adapter.services.catalogue_import import CatalogueFileRefused
 from adapter.services.monthly import MonthlyServices
 from adapter.settings import load_settings
@@ -59,6 +60,11 @@ def register(subparsers: Any) -> None:
     load.add_argument("--region", required=True, help="6-digit division code, e.g. 110100")
     load.add_argument("--version", required=True, help="the file's version, e.g. 2026.2")
     load.add_argument("file", type=Path)
+    load.add_argument(
+        "--progress",
+        action="store_true",
+        help="进度条 / draw a progress bar on stderr (drawn anyway on a terminal)",
+    )
     load.set_defaults(handler=_with_monthly(_import))
     unmapped = actions.add_parser("unmapped", help="HIS codes with no catalogue item in force")
     unmapped.add_argument("--on", type=date.fromisoformat, help="YYYY-MM-DD (default today)")
@@ -173,7 +179,12 @@ def _import(args: argparse.Namespace, monthly: MonthlyServices) -> int:
         return 1
     try:
         update = monthly.catalogue_import.import_csv(
-            data, kind=args.kind, region=args.region, version=args.version, actor=ACTOR
+            data,
+            kind=args.kind,
+            region=args.region,
+            version=args.version,
+            actor=ACTOR,
+            progress=progress_bar(args.progress),
         )
     except CatalogueFileRefused as exc:
         print("wi-adapter: 目录文件有误，未导入任何项目：", file=sys.stderr)

@@ -49,6 +49,14 @@ COLUMNS = {
 REQUIRED = ("code", "name", "valid_from")
 MAX_PROBLEMS = 50
 MAX_BYTES = 20 * 1024 * 1024
+# how often a long import reports: every this many rows checked or items written
+PROGRESS_EVERY = 5000
+
+# ``progress(stage, done, total)``: stage "check" counts rows read of the file's rows (its
+# line count: a quoted cell spanning lines makes it an estimate, so done may stop short),
+# "load" counts items written of the items to write. Called every PROGRESS_EVERY and at the
+# end of each stage; the command line draws it as a progress bar.
+Progress = Callable[[str, int, int], None]
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _REGION = re.compile(r"^\d{6}$")
 T = TypeVar("T")
@@ -126,11 +134,19 @@ def _cell(
         return None
 
 
-def parse(data: bytes, kind: CatalogueKind, region: str, version: str) -> list[CatalogueItem]:
+def parse(
+    data: bytes,
+    kind: CatalogueKind,
+    region: str,
+    version: str,
+    progress: Progress | None = None,
+) -> list[CatalogueItem]:
     """The file's items, or :class:`CatalogueFileRefused` listing every problem found."""
     if len(data) > MAX_BYTES:
         raise CatalogueFileRefused([Problem(1, "", "文件超过 20MB，请分批导入")])
-    reader = csv.reader(io.StringIO(_decode(data)))
+    text = _decode(data)
+    rows = max(len(text.splitlines()) - 1, 0)  # without the header
+    reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header or not any(cell.strip() for cell in header):
         raise CatalogueFileRefused([Problem(1, "", "文件为空或缺少表头行")])
@@ -153,6 +169,8 @@ def parse(data: bytes, kind: CatalogueKind, region: str, version: str) -> list[C
     items: list[CatalogueItem] = []
     seen: dict[str, int] = {}
     for number, cells in enumerate(reader, start=2):
+        if progress is not None and (number - 1) % PROGRESS_EVERY == 0:
+            progress("check", min(number - 1, rows), rows)
         if not any(cell.strip() for cell in cells):
             continue  # blank lines are allowed
         if len(cells) != len(header):
@@ -191,6 +209,8 @@ def parse(data: bytes, kind: CatalogueKind, region: str, version: str) -> list[C
                 kind, code, name, region, unit, price_cap, limit, version, valid_from, valid_to
             )
         )
+    if progress is not None:
+        progress("check", rows, rows)
     if problems:
         raise CatalogueFileRefused(problems[:MAX_PROBLEMS])
     if not items:
@@ -218,17 +238,28 @@ class CatalogueImport:
         self._ctx = ctx
 
     def import_csv(
-        self, data: bytes, *, kind: str, region: str, version: str, actor: str
+        self,
+        data: bytes,
+        *,
+        kind: str,
+        region: str,
+        version: str,
+        actor: str,
+        progress: Progress | None = None,
     ) -> CatalogueUpdate:
-        """Check the whole file, then load it in one transaction (nothing half-written)."""
+        """Check the whole file, then load it in one transaction (nothing half-written);
+        ``progress`` hears how far each stage is (:data:`Progress`)."""
         ctx = self._ctx
         parsed = check_target(kind, region, version)
-        items = parse(data, parsed, region, version)
+        items = parse(data, parsed, region, version, progress)
         update = CatalogueUpdate(
             parsed.value, region, version, "import", len(items), actor, ctx.now()
         )
         with ctx.uow() as uow:
-            uow.catalogue.load(items)
+            for start in range(0, len(items), PROGRESS_EVERY):
+                uow.catalogue.load(items[start : start + PROGRESS_EVERY])
+                if progress is not None:
+                    progress("load", min(start + PROGRESS_EVERY, len(items)), len(items))
             note_update(uow, update)
             uow.audit.append(
                 actor=actor,

@@ -15,18 +15,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from adapter.api.monthly.common import BillingOrIt, It, MonthlyDep
 from adapter.api.problems import error_item, problem
+from adapter.api.routes.common import Out
 from adapter.services.catalogue_import import MAX_BYTES, CatalogueFileRefused
 from adapter.services.catalogue_sync import CatalogueUpdate, UnmappedCode
 
 router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 
-class UpdateOut(BaseModel):
+class UpdateOut(Out):
     kind: str
     region: str
     version: str
@@ -48,7 +48,7 @@ class UpdateOut(BaseModel):
         )
 
 
-class UnmappedOut(BaseModel):
+class UnmappedOut(Out):
     item_code: str
     his_item_code: str
     item_name: str

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
 
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
-from adapter.api.routes.common import Money
+from adapter.api.routes.common import Money, Out
 from adapter.domain.reconciliation import MONTH_PATTERN
 from adapter.services.deductions import MonthDeductions
 
@@ -17,7 +16,7 @@ router = APIRouter(prefix="/api/v1/deductions", tags=["audit deductions"])
 MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
 
 
-class DeductionOut(BaseModel):
+class DeductionOut(Out):
     deduction_no: str
     item_code: str
     item_name: str
@@ -25,7 +24,7 @@ class DeductionOut(BaseModel):
     reason: str
 
 
-class SettlementDeductionsOut(BaseModel):
+class SettlementDeductionsOut(Out):
     setl_id: str
     psn_no: str
     slip_no: str
@@ -35,7 +34,7 @@ class SettlementDeductionsOut(BaseModel):
     deductions: list[DeductionOut]
 
 
-class MonthDeductionsOut(BaseModel):
+class MonthDeductionsOut(Out):
     month: str
     count: int
     total: Money

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from adapter.api.monthly.common import Device, DeviceOrIt, MonthlyDep
-from adapter.api.routes.common import Money, MoneyIn, examples
+from adapter.api.routes.common import Money, MoneyIn, Out, examples
 from adapter.domain.reconciliation import MONTH_PATTERN
 from adapter.services.device_funds import FundsReceipt, MonthFunds
 
@@ -26,7 +26,7 @@ class ConfirmIn(BaseModel):
     model_config = examples({"amount": "29800.00", "received_on": "2026-11-23", "note": ""})
 
 
-class ReceiptOut(BaseModel):
+class ReceiptOut(Out):
     month: str
     amount: Money
     received_on: date
@@ -52,7 +52,7 @@ class ReceiptOut(BaseModel):
         )
 
 
-class MonthFundsOut(BaseModel):
+class MonthFundsOut(Out):
     month: str
     settlements: int
     fund_pay: Money

@@ -8,10 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
 
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
-from adapter.api.routes.common import Money
+from adapter.api.routes.common import Money, Out
 from adapter.domain.reconciliation import MONTH_PATTERN, Amounts, Totals
 from adapter.services.reconciliation_records import ReconciliationReport, RunInfo
 
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
 MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
 
 
-class AmountsOut(BaseModel):
+class AmountsOut(Out):
     total: Money
     fund_pay: Money
     personal_pay: Money
@@ -33,21 +32,21 @@ class AmountsOut(BaseModel):
         )
 
 
-class TotalsOut(BaseModel):
+class MonthTotalsOut(Out):
     count: int
     total: Money
     fund_pay: Money
     personal_pay: Money
 
     @classmethod
-    def of(cls, totals: Totals) -> TotalsOut:
+    def of(cls, totals: Totals) -> MonthTotalsOut:
         a = totals.amounts
         return cls(
             count=totals.count, total=a.total, fund_pay=a.fund_pay, personal_pay=a.personal_pay
         )
 
 
-class DifferenceOut(BaseModel):
+class DifferenceOut(Out):
     kind: str
     kind_label: str
     setl_id: str
@@ -61,7 +60,7 @@ class DifferenceOut(BaseModel):
     article: str
 
 
-class RunOut(BaseModel):
+class ReconciliationRunOut(Out):
     id: int
     started_at: datetime
     finished_at: datetime
@@ -70,7 +69,7 @@ class RunOut(BaseModel):
     message: str
 
     @classmethod
-    def of(cls, run: RunInfo) -> RunOut:
+    def of(cls, run: RunInfo) -> ReconciliationRunOut:
         return cls(
             id=run.id,
             started_at=run.started_at,
@@ -81,13 +80,13 @@ class RunOut(BaseModel):
         )
 
 
-class ReconciliationOut(BaseModel):
+class ReconciliationOut(Out):
     month: str
-    run: RunOut
+    run: ReconciliationRunOut
     balanced: bool
     totals_match: bool
-    local: TotalsOut | None  # net of revocations
-    upstream: TotalsOut | None
+    local: MonthTotalsOut | None  # net of revocations
+    upstream: MonthTotalsOut | None
     differences: list[DifferenceOut]
     settlements: list[dict[str, Any]]  # the month's local settlements as compared
 
@@ -96,11 +95,11 @@ class ReconciliationOut(BaseModel):
         result = report.result
         return cls(
             month=report.run.month,
-            run=RunOut.of(report.run),
+            run=ReconciliationRunOut.of(report.run),
             balanced=bool(result and result.balanced),
             totals_match=bool(result and result.totals_match),
-            local=TotalsOut.of(result.local) if result else None,
-            upstream=TotalsOut.of(result.upstream) if result else None,
+            local=MonthTotalsOut.of(result.local) if result else None,
+            upstream=MonthTotalsOut.of(result.upstream) if result else None,
             differences=[
                 DifferenceOut(
                     kind=d.kind.value,
@@ -121,7 +120,7 @@ class ReconciliationOut(BaseModel):
         )
 
 
-class UnresolvedOut(BaseModel):
+class UnresolvedOut(Out):
     month: str
     half_yearly_cutoff: date
     outcome: str
@@ -158,10 +157,12 @@ def latest(monthly: MonthlyDep, _: BillingOrIt, month: str = MonthPath) -> Recon
 
 
 @router.get(
-    "/{month}/runs", response_model=list[RunOut], summary="Every reconciliation run of the month"
+    "/{month}/runs",
+    response_model=list[ReconciliationRunOut],
+    summary="Every reconciliation run of the month",
 )
-def runs(monthly: MonthlyDep, _: BillingOrIt, month: str = MonthPath) -> list[RunOut]:
-    return [RunOut.of(run) for run in monthly.reconciliation.history(month)]
+def runs(monthly: MonthlyDep, _: BillingOrIt, month: str = MonthPath) -> list[ReconciliationRunOut]:
+    return [ReconciliationRunOut.of(run) for run in monthly.reconciliation.history(month)]
 
 
 @router.post(

@@ -9,16 +9,17 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
 
 from adapter.api.monthly.common import It
+from adapter.api.routes.common import Out
+from adapter.api.zone import site_time
 from adapter.domain.errors import NotFound
 from adapter.services import schedule_log
 
 router = APIRouter(prefix="/api/v1/schedule", tags=["schedule"])
 
 
-class RunOut(BaseModel):
+class ScheduledRunOut(Out):
     id: int
     job: str
     slot: datetime
@@ -31,16 +32,18 @@ class RunOut(BaseModel):
     message: str
 
 
-@router.get("/runs", response_model=list[RunOut], summary="Scheduled job runs, newest first")
+@router.get(
+    "/runs", response_model=list[ScheduledRunOut], summary="Scheduled job runs, newest first"
+)
 def runs(
     request: Request,
     _: It,
     job: str | None = None,
     outcome: Literal["running", "ok", "failed", "abandoned"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
-) -> list[RunOut]:
+) -> list[ScheduledRunOut]:
     found = schedule_log.recent(request.app.state.engine, job=job, outcome=outcome, limit=limit)
-    return [RunOut(**run.__dict__) for run in found]
+    return [ScheduledRunOut(**run.__dict__) for run in found]
 
 
 def _scheduler(request: Request) -> Any:
@@ -66,7 +69,7 @@ def run_now(request: Request, job: str, principal: It) -> dict[str, Any]:
     attempted = scheduler.run_now(job)
     return {
         "job": attempted.job,
-        "slot": attempted.slot.isoformat(),
+        "slot": site_time(attempted.slot),
         "result": attempted.result,
         "outcome": attempted.outcome,
         "by": principal.name,

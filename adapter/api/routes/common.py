@@ -3,7 +3,8 @@ types for JSON, and the small response pieces (findings, uploads, cards).
 
 Money travels as a string to the fen (``"123.45"``) both ways; a JSON number is accepted on
 input but never produced. Times are ISO 8601 with a zone: a naive time is refused, because
-guessing its zone is how a settlement's date slips by a day.
+guessing its zone is how a settlement's date slips by a day. Every response model derives
+from :class:`Out`, which renders every time with the site's offset (``+08:00``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from adapter.api.auth import require
+from adapter.api.zone import in_site_zone
 from adapter.domain.money import to_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.ports import QueuedUpload
@@ -41,7 +50,19 @@ BillingOrHis = Annotated[Principal, Depends(require("billing", "his"))]
 Desk = Annotated[Principal, Depends(require("admission", "billing", "device"))]
 Device = Annotated[Principal, Depends(require("device"))]
 
+
+def _unit_price(value: Decimal) -> str:
+    """At least two decimals ("2800.00"); a price below the fen keeps its digits ("0.0125")."""
+    exact = format(value.normalize(), "f")
+    return exact if len(exact.partition(".")[2]) > 2 else f"{value:.2f}"
+
+
+# an amount: a string to the fen, always two decimals ("36.50")
 Money = Annotated[Decimal, PlainSerializer(lambda v: str(to_fen(v)), return_type=str)]
+# a unit price is money per unit, priced to the 0.0001 yuan (QuantityIn): two decimals at
+# least, more only when the catalogue prices below the fen
+UnitPrice = Annotated[Decimal, PlainSerializer(_unit_price, return_type=str)]
+# a count of units, not money: as exact as given ("2", "0.5")
 Quantity = Annotated[
     Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)
 ]
@@ -102,7 +123,23 @@ class CardIn(Strict):
         )
 
 
-class FindingOut(BaseModel):
+class Out(BaseModel):
+    """A response model: every time leaves in the site's zone (:mod:`adapter.api.zone`)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _site_time(cls, value: Any) -> Any:
+        # at construction, not serialisation: a field serializer would replace the money
+        # types' own serializers
+        return in_site_zone(value) if isinstance(value, datetime) else value
+
+
+def out_examples(*bodies: dict[str, Any]) -> ConfigDict:
+    """A response model's config with OpenAPI examples."""
+    return ConfigDict(json_schema_extra={"examples": list(bodies)})
+
+
+class FindingOut(Out):
     code: str
     article: str
     field: str
@@ -115,7 +152,7 @@ class FindingOut(BaseModel):
         )
 
 
-class UploadOut(BaseModel):
+class UploadOut(Out):
     """The upstream write queued by the use case (delivered by the upload queue)."""
 
     job_id: int

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from adapter.api.routes.common import (
     CardIn,
@@ -28,6 +28,7 @@ from adapter.api.routes.common import (
     FindingOut,
     Money,
     MoneyIn,
+    Out,
     ServicesDep,
     Strict,
     UploadOut,
@@ -88,7 +89,7 @@ class FittingIn(Strict):
         )
 
 
-class DeviceTotalOut(BaseModel):
+class DeviceTotalOut(Out):
     """One item of the fitting, its lines summed, and its limit once (N§34, B§35)."""
 
     device_code: str

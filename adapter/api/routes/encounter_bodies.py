@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
-from adapter.api.routes.common import CardIn, MoneyIn, QuantityIn, Strict, examples
+from adapter.api.routes.common import CardIn, MoneyIn, Out, QuantityIn, Strict, examples
 from adapter.api.routes.views import FeesOut
 from adapter.domain.commands import Diagnosis
 from adapter.domain.fees import FeeCategory, FeeLine
@@ -102,7 +102,7 @@ class FeesIn(Strict):
     )
 
 
-class FeesRecordedOut(BaseModel):
+class FeesRecordedOut(Out):
     encounter_id: str
     added: list[str]
     ignored: list[str] = Field(description="repeated his_line_id: already recorded")

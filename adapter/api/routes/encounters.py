@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Response, status
-from pydantic import BaseModel
 
 from adapter.api.routes.common import (
     Admission,
@@ -19,6 +18,7 @@ from adapter.api.routes.common import (
     Billing,
     BillingOrHis,
     FindingOut,
+    Out,
     ServicesDep,
     UploadOut,
 )
@@ -85,7 +85,7 @@ def admit(
     )
 
 
-class WaitingStayOut(BaseModel):
+class WaitingStayOut(Out):
     encounter_id: str
     his_visit_id: str
     kind: str

@@ -8,12 +8,13 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from adapter.api.routes.common import (
     CardIn,
     Desk,
     FindingOut,
+    Out,
     ServicesDep,
     Strict,
     examples,
@@ -36,13 +37,13 @@ class VerifyIn(Strict):
     model_config = examples({"card": CARD_EXAMPLE})
 
 
-class SuspensionOut(BaseModel):
+class SuspensionOut(Out):
     since: date
     until: date | None
     reason: str
 
 
-class PersonOut(BaseModel):
+class PersonOut(Out):
     """The worker as upstream knows them; the citizen ID is masked."""
 
     psn_no: str
@@ -100,7 +101,7 @@ class EligibilityIn(Strict):
     )
 
 
-class FilingOut(BaseModel):
+class FilingOut(Out):
     filing_no: str
     purpose: str
     category: str
@@ -128,7 +129,7 @@ class FilingOut(BaseModel):
         )
 
 
-class EligibilityOut(BaseModel):
+class EligibilityOut(Out):
     eligible: bool
     filing: FilingOut | None
     reasons: list[FindingOut]

@@ -8,9 +8,17 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
-from adapter.api.routes.common import Billing, CardIn, Desk, ServicesDep, Strict, examples
+from adapter.api.routes.common import (
+    Billing,
+    CardIn,
+    Desk,
+    Out,
+    ServicesDep,
+    Strict,
+    examples,
+)
 from adapter.api.routes.views import EncounterOut
 from adapter.services.manual_claims import ManualClaim, ManualClaimReason
 
@@ -30,7 +38,7 @@ class ManualClaimIn(Strict):
     )  # fmt: skip
 
 
-class ManualClaimOut(BaseModel):
+class ManualClaimOut(Out):
     id: str
     encounter_id: str
     reason: str

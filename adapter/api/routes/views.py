@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import Field
 
-from adapter.api.routes.common import FindingOut, Money, Quantity, UploadOut
+from adapter.api.routes.common import FindingOut, Money, Out, Quantity, UnitPrice, UploadOut
 from adapter.domain.encounters import Encounter
 from adapter.domain.fees import FeeLine
 from adapter.domain.pricing import PricedLine
@@ -22,12 +22,12 @@ from adapter.services.views import EncounterView
 from adapter.store.repositories import StoredFeeLine
 
 
-class DiagnosisOut(BaseModel):
+class DiagnosisOut(Out):
     code: str
     name: str
 
 
-class EncounterOut(BaseModel):
+class EncounterOut(Out):
     id: str
     kind: str
     status: str
@@ -66,24 +66,24 @@ class EncounterOut(BaseModel):
 
 class AdmissionOut(EncounterOut):
     replayed: bool = False
-    warnings: list[FindingOut] = []
+    warnings: list[FindingOut] = Field(default_factory=list)
     upload: UploadOut | None = None
     manual_claim_id: str = ""  # upstream down: recorded as a manual-claim case (N§38, B§27)
 
 
-class RuleOut(BaseModel):
+class RuleOut(Out):
     code: str
     article: str
     message: str
 
 
-class LineOut(BaseModel):
+class LineOut(Out):
     his_line_id: str
     item_code: str
     item_name: str
     category: str
     quantity: Quantity
-    unit_price: Quantity
+    unit_price: UnitPrice
     amount: Money
     occurred_at: datetime
     work_injury: bool
@@ -129,7 +129,7 @@ class LineOut(BaseModel):
         )
 
 
-class TotalsOut(BaseModel):
+class TotalsOut(Out):
     total: Money
     fund_pay: Money
     personal_pay: Money
@@ -151,7 +151,7 @@ class TotalsOut(BaseModel):
         )
 
 
-class FeesOut(BaseModel):
+class FeesOut(Out):
     lines: list[LineOut]
     excluded: list[LineOut]
     unmapped: list[str]
@@ -168,7 +168,7 @@ class FeesOut(BaseModel):
         )
 
 
-class CategoryOut(BaseModel):
+class CategoryOut(Out):
     category: str
     total: Money
     fund_pay: Money
@@ -229,7 +229,7 @@ class SettlementOut(BillOut):
     revoked_at: datetime | None
     revoke_reason: str
     upload: UploadOut | None = None
-    warnings: list[FindingOut] = []
+    warnings: list[FindingOut] = Field(default_factory=list)
     replayed: bool = False
 
     @classmethod
@@ -252,7 +252,7 @@ class SettlementOut(BillOut):
         )
 
 
-class RehabPlanOut(BaseModel):
+class RehabPlanOut(Out):
     revision: int
     plan: dict[str, Any]
     msgid: str
@@ -262,7 +262,7 @@ class RehabPlanOut(BaseModel):
     upload: UploadOut | None = None
 
 
-class UploadStateOut(BaseModel):
+class UploadStateOut(Out):
     infno: str
     msgid: str
     job_id: int

@@ -195,3 +195,27 @@ def test_codes_that_no_longer_map_are_reported(
         1,
     )
     assert [u["item_code"] for u in earlier.json()] == ["HIS-ZZZ"]
+
+
+def test_a_long_csv_import_reports_its_progress_checking_then_writing(
+    services: Services, db: Engine
+) -> None:
+    rows = 12_001  # three reports a stage at 5,000 a report, the last at the end
+    text = "code,name,valid_from\n" + "".join(f"P{n:06d},项目{n},2026-01-01\n" for n in range(rows))
+    heard: list[tuple[str, int, int]] = []
+    update = MonthlyServices(services.context).catalogue_import.import_csv(
+        text.encode(),
+        kind="drug",
+        region=BEIJING,
+        version="2026.9",
+        actor="it",
+        progress=lambda stage, done, total: heard.append((stage, done, total)),
+    )
+    assert update.items == rows
+    checks = [h for h in heard if h[0] == "check"]
+    loads = [h for h in heard if h[0] == "load"]
+    assert checks[-1] == ("check", rows, rows) and len(checks) >= 3
+    assert [done for _, done, _ in loads] == [5000, 10000, rows]
+    assert heard.index(checks[-1]) < heard.index(loads[0])  # checked whole, then written
+    with UnitOfWork(db) as uow:
+        assert uow.catalogue.count(BEIJING) >= rows

@@ -85,3 +85,23 @@ def test_device_funds_confirm_queues_wi3301(
     assert "DEVICE_FUNDS_ALREADY_CONFIRMED" in capsys.readouterr().err
     assert main(["device-funds", "status"]) == 0
     assert "2026-10" in capsys.readouterr().out
+
+
+def test_catalogue_import_draws_progress_on_stderr_with_progress_only(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.csv"
+    big.write_text(
+        "code,name,valid_from\n" + "".join(f"P{n:06d},项目{n},2026-01-01\n" for n in range(6000)),
+        "utf-8",
+    )
+    args = ["catalogue", "import", "--kind", "drug", "--region", "110100", "--version", "8"]
+    assert main([*args, str(big)]) == 0
+    quiet = capsys.readouterr()
+    assert "版本8：6000项" in quiet.out and quiet.err == ""  # stderr is no terminal here
+    assert main([*args, "--progress", str(big)]) == 0
+    shown = capsys.readouterr()
+    assert "版本8：6000项" in shown.out and "%" not in shown.out  # stdout: the answer only
+    lines = shown.err.splitlines()
+    assert lines[-1].startswith("写入 load") and "100% 6000/6000" in lines[-1]
+    assert any(line.startswith("检查 check") and "6000/6000" in line for line in lines)

@@ -61,3 +61,20 @@ def test_on_postgresql_backup_and_restore_say_what_to_run(
     assert "pg_dump -Fc" in capsys.readouterr().out
     assert main(["restore", str(tmp_path / "a.dump")]) == 2
     assert "pg_restore" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_backup_and_restore_draw_progress_on_stderr_with_progress(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "copy.db"
+    assert main(["backup", "--progress", str(copy)]) == 0
+    shown = capsys.readouterr()
+    assert "backed up" in shown.out and "%" not in shown.out
+    last = shown.err.splitlines()[-1]
+    assert last.startswith("复制 copy") and "100%" in last
+    configured.dispose()
+    assert main(["restore", "--progress", str(copy)]) == 0
+    assert "100%" in capsys.readouterr().err.splitlines()[-1]
+    assert main(["backup", str(tmp_path / "quiet.db")]) == 0
+    assert capsys.readouterr().err == ""  # no terminal, not asked: no bar
