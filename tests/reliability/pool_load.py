@@ -30,13 +30,13 @@ from sqlalchemy import text
 
 from adapter.store.db import make_engine
 from tests.reliability.support import (
-    CARDS,
     AdapterProcess,
     Desk,
     eventually,
     prepare,
     simulator_process,
 )
+from tests.support.workers import worker_for
 
 STOCK_POOL = {"ADAPTER_DATABASE__POOL_SIZE": "5", "ADAPTER_DATABASE__MAX_OVERFLOW": "10"}
 
@@ -131,6 +131,8 @@ def run(
         adapter = AdapterProcess(db_url, simulator.url, folder, env=dict(STOCK_POOL))
         try:
             adapter.start()
+            # one worker per desk: one open stay per worker and kind (N§33, B§28)
+            cards = [worker_for(simulator.url, f"pool-load-P{i}") for i in range(clients)]
             simulator.faults(latency_ms=latency_ms)
             end = time.monotonic() + seconds
             threads = [
@@ -139,7 +141,7 @@ def run(
                     args=(
                         Desk(adapter.base, token, timeout=client_timeout_s),
                         f"P{i}",
-                        CARDS[0],
+                        cards[i],
                         end,
                         report,
                     ),
