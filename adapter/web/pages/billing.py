@@ -9,6 +9,7 @@ encounter (so a reload never repeats it); a refusal re-renders the page with eve
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -48,6 +49,20 @@ SETTLEABLE = (EncounterStatus.ADMITTED, EncounterStatus.REVOKED)
 
 def _back(encounter_id: str, done: str) -> Response:
     return RedirectResponse(f"/web/billing/{encounter_id}?done={done}", status_code=303)
+
+
+def _act(
+    request: Request, services: Services, encounter_id: str, action: Callable[[], object], done: str
+) -> Response:
+    """A desk action on a stay: refused, the stay's page again with the reason; done, back to
+    it with ``done``."""
+    try:
+        action()
+    except FormError as exc:
+        return _encounter_page(request, services, encounter_id, error=str(exc))
+    except AdapterError as exc:
+        return _encounter_page(request, services, encounter_id, **problem_of(exc))
+    return _back(encounter_id, done)
 
 
 def _encounter_page(
@@ -146,17 +161,15 @@ def map_line(
     out_of_catalogue: Annotated[str, Form()] = "",
 ) -> Response:
     code = catalogue_code.strip()
-    try:
+
+    def map_it() -> None:
         if not code and not out_of_catalogue:
             raise FormError(f"请为明细{line_id}填写就医地目录编码，或确认为目录外项目")
         services.fees.map_line(
             encounter_id, line_id, None if out_of_catalogue else code, actor=session.user.name
         )
-    except FormError as exc:
-        return _encounter_page(request, services, encounter_id, error=str(exc))
-    except AdapterError as exc:
-        return _encounter_page(request, services, encounter_id, **problem_of(exc))
-    return _back(encounter_id, "mapped")
+
+    return _act(request, services, encounter_id, map_it, "mapped")
 
 
 def _rehab_item(row: list[str]) -> dict[str, Any]:
@@ -177,7 +190,8 @@ def rehab_plan(
     expected_days: Annotated[str, Form()] = "",
 ) -> Response:
     """Items, one per line: ``<项目编码> <名称> [频次]``."""
-    try:
+
+    def save() -> None:
         rows = [line.split(maxsplit=2) for line in items.splitlines() if line.strip()]
         days = int(expected_days) if expected_days.strip().isdigit() else 0
         if not goals.strip() or not rows or days < 1:
@@ -189,11 +203,8 @@ def rehab_plan(
             "expected_days": days,
         }
         services.rehab.save(encounter_id, plan, actor=session.user.name)
-    except FormError as exc:
-        return _encounter_page(request, services, encounter_id, error=str(exc))
-    except AdapterError as exc:
-        return _encounter_page(request, services, encounter_id, **problem_of(exc))
-    return _back(encounter_id, "plan")
+
+    return _act(request, services, encounter_id, save, "plan")
 
 
 @router.post("/{encounter_id}/presettle", response_class=HTMLResponse, dependencies=[Csrf])
@@ -378,14 +389,12 @@ def hand_over(
     discharged_at: Annotated[str, Form()] = "",
 ) -> Response:
     """A manual-claim case's fee list printed and handed over: it stays a manual claim."""
-    try:
+
+    def hand() -> None:
         when = local_time(discharged_at, web_config(request).zone, now(request))
         services.manual_claims.hand_over(claim_id, actor=session.user.name, discharged_at=when)
-    except FormError as exc:
-        return _encounter_page(request, services, encounter_id, error=str(exc))
-    except AdapterError as exc:
-        return _encounter_page(request, services, encounter_id, **problem_of(exc))
-    return _back(encounter_id, "handed")
+
+    return _act(request, services, encounter_id, hand, "handed")
 
 
 @router.post("/{encounter_id}/switch-to-direct", dependencies=[Csrf])
@@ -399,12 +408,10 @@ def switch_to_direct(
     card_kind: Annotated[str, Form()] = "auto",
 ) -> Response:
     """Upstream answers again before the list was handed over: check and register (WI2401)."""
-    try:
+
+    def switch() -> None:
         services.manual_claims.switch_to_direct(
             claim_id, read_card(card, card_kind), actor=session.user.name
         )
-    except FormError as exc:
-        return _encounter_page(request, services, encounter_id, error=str(exc))
-    except AdapterError as exc:
-        return _encounter_page(request, services, encounter_id, **problem_of(exc))
-    return _back(encounter_id, "switched")
+
+    return _act(request, services, encounter_id, switch, "switched")
