@@ -34,8 +34,8 @@ from adapter.domain.errors import (
     NotFound,
     UpstreamUnavailable,
 )
-from adapter.domain.filings import filed_part_for
-from adapter.domain.people import CardData
+from adapter.domain.filings import Filing, filed_part_for
+from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
 from adapter.domain.upstream import Infno
@@ -229,15 +229,7 @@ class Admissions:
                     raise
                 return Admitted(raced.encounter, replayed=True)
             cache(uow, facts)
-            upload = queue_upload(
-                ctx,
-                uow,
-                infno=Infno.ADMISSION,
-                input=payloads.admission_input(ctx, encounter, person, filing),
-                encounter_id=encounter.id,
-                insuplc_admdvs=person.insured_admdvs,
-                deadline=ctx.now() + ctx.policy.admission_upload_within,
-            )
+            upload = queue_admission(ctx, uow, encounter, person, filing)
             uow.audit.append(
                 actor=actor,
                 action="encounter.admit",
@@ -444,6 +436,22 @@ class Admissions:
             )
             uow.commit()
         return updated
+
+
+def queue_admission(
+    ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, person: Person, filing: Filing
+) -> QueuedUpload:
+    """The admission registration (WI2401) of a stay checked directly settleable, in the
+    caller's transaction: at admission, or when a manual-claim case switches to direct."""
+    return queue_upload(
+        ctx,
+        uow,
+        infno=Infno.ADMISSION,
+        input=payloads.admission_input(ctx, encounter, person, filing),
+        encounter_id=encounter.id,
+        insuplc_admdvs=person.insured_admdvs,
+        deadline=ctx.now() + ctx.policy.admission_upload_within,
+    )
 
 
 def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:

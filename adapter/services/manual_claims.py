@@ -45,6 +45,7 @@ from adapter.domain.people import CardData, mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
+from adapter.services.admission import queue_admission
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
@@ -455,15 +456,7 @@ class ManualClaims:
             uow.encounters.update(direct, expected_version=record.version)
             uow.session.execute(manual_claim.delete().where(manual_claim.c.id == claim_id))
             cache(uow, facts)
-            upload = queue_upload(
-                ctx,
-                uow,
-                infno=Infno.ADMISSION,
-                input=payloads.admission_input(ctx, direct, person, filing),
-                encounter_id=direct.id,
-                insuplc_admdvs=person.insured_admdvs,
-                deadline=ctx.now() + ctx.policy.admission_upload_within,
-            )
+            upload = queue_admission(ctx, uow, direct, person, filing)
             uow.audit.append(
                 actor=actor,
                 action="manual_claim.switch_to_direct",
