@@ -34,6 +34,7 @@ from adapter.domain.errors import (
     UpstreamUnavailable,
     is_storage_full,
 )
+from adapter.services.admission import OpenStayExists
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("adapter.api")
@@ -42,6 +43,7 @@ _STATUS: tuple[tuple[type[AdapterError], int, str], ...] = (
     (ConfirmationRequired, 409, "须确认后才能继续"),
     (EligibilityRefused, 422, "不符合跨省异地就医直接结算条件"),
     (InvalidTransition, 409, "当前状态不允许该操作"),
+    (OpenStayExists, 409, "该工伤职工已有未结束的住院"),
     (Conflict, 409, "数据已被他人修改或已处理"),
     (NotFound, 404, "未找到"),
     (PricingError, 422, "费用明细有误"),

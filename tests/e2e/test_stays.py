@@ -186,6 +186,7 @@ def test_b28_a_second_open_stay_is_409_over_rest_and_ae_over_hl7_naming_the_open
     problem = second.json()
     assert second.headers["content-type"].startswith("application/problem+json")
     assert problem["errors"][0]["code"] == "OPEN_STAY_EXISTS"
+    assert problem["title"] == "该工伤职工已有未结束的住院"  # not the generic "modified by others"
     assert "B§28" in problem["errors"][0]["article"] and "ZY952" in problem["detail"]
     assert problem["open_stay"]["id"] == first.json()["id"]
     ack = hl7(site, "A01", "S1", "P952", "HV952", f"ZWI|P|{card_no('P952')}||左手|medical")
