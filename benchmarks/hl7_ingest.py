@@ -383,7 +383,7 @@ def _database(kind: str) -> Iterator[str | None]:
 
 
 def _stored_accepted(runtime: object, prefix: str) -> int:
-    from connectors.hl7.message_log import hl7_message
+    from connectors.hl7.message_tables import hl7_message
 
     query = (
         select(func.count())

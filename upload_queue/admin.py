@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from upload_queue import ledger
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
-from upload_queue.leasing import begin_write, write_transaction
 from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
+from upload_queue.transactions import begin_write, write_transaction
 
 RETRYABLE: tuple[Status, ...] = ("dead", "pending")
 
@@ -159,8 +159,3 @@ def purge(engine: Engine, retention: timedelta, now: datetime) -> int:
             )
             connection.execute(delete(upload_job).where(upload_job.c.id.in_(chunk)))
     return len(ids)
-
-
-def count_jobs(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(upload_job)).scalar_one())

@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from upload_queue import admin, leasing, reporting
+from upload_queue import admin, recovery, reporting
 from upload_queue.clock import Clock, utcnow
 from upload_queue.deadlines import DEFAULT_MARGIN, DeadlineReport
 from upload_queue.enqueue import enqueue, enqueue_many
@@ -119,7 +119,7 @@ class UploadQueue:
                 },
             )
         adopted = [*owners, *dead_predecessors(self.engine, self.identity)]
-        return leasing.recover(
+        return recovery.recover(
             self.engine, self.clock(), policy=self.policy, metrics=self.metrics, owners=adopted
         )
 

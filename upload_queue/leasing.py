@@ -11,9 +11,7 @@ Concurrency: on PostgreSQL candidates are selected ``FOR UPDATE SKIP LOCKED``, s
 workers and instances lease disjoint jobs without waiting on each other. On SQLite (one
 instance) one leaser at a time holds the write lock (:mod:`upload_queue.transactions`).
 
-Getting back the jobs of lost workers is :mod:`upload_queue.recovery`; :func:`recover`,
-:func:`release_expired`, :func:`begin_write` and :func:`write_transaction` are re-exported
-here for the callers that import them from this module.
+Getting back the jobs of lost workers is :mod:`upload_queue.recovery`.
 """
 
 from __future__ import annotations
@@ -46,24 +44,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from upload_queue.jobs import Delivery
 from upload_queue.metrics import QueueMetrics
-from upload_queue.recovery import recover, release_expired
+from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
 from upload_queue.tables import UTCDateTime, upload_job
 from upload_queue.transactions import begin_write, write_transaction
 
-__all__ = [
-    "BLOCKING_STATUSES",
-    "PAGES",
-    "WINDOW",
-    "Leased",
-    "begin_write",
-    "leasable_ids",
-    "lease",
-    "lease_on",
-    "recover",
-    "release_expired",
-    "write_transaction",
-]
+__all__ = ["BLOCKING_STATUSES", "PAGES", "WINDOW", "Leased", "lease", "lease_on"]
 
 BLOCKING_STATUSES = ("pending", "in_flight", "dead")
 
@@ -215,21 +201,6 @@ def _windowed(kinds: bool) -> tuple[Update, Select[Any]]:
         .returning(*_LEASED_COLUMNS, seen.label("seen"))
     )
     return take, select(seen)
-
-
-def leasable_ids(
-    connection: Connection, now: datetime, limit: int, kinds: Iterable[str] | None = None
-) -> list[int]:
-    """Ids of the jobs to lease next, earliest deadline first (locked on PostgreSQL).
-
-    ``kinds`` limits the choice to kinds this worker can deliver (``None``: any kind); a job
-    of another kind stays pending, and still holds back later jobs of its ordering key.
-    """
-    pick, _ = _statements(kinds is not None, False, connection.dialect.name == "postgresql")
-    params: dict[str, Any] = {"now": now, "limit": limit}
-    if kinds is not None:
-        params["kinds"] = sorted(kinds)
-    return list(connection.execute(pick, params).scalars())
 
 
 @dataclass(frozen=True)

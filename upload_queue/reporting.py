@@ -30,10 +30,10 @@ from upload_queue.deadlines import (
     log_alerts,
 )
 from upload_queue.jobs import Job
-from upload_queue.leasing import begin_write, write_transaction
 from upload_queue.locks import try_exclusive
 from upload_queue.metrics import QueueMetrics
 from upload_queue.tables import STATUSES, upload_job
+from upload_queue.transactions import begin_write, write_transaction
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from upload_queue.retry import RetryPolicy
 from upload_queue.tables import upload_attempt
 from upload_queue.transactions import begin_write, write_transaction
 
-__all__ = ["RELEASE_EVERY", "Outcome", "Result", "Worker", "default_worker_id"]
+__all__ = ["RELEASE_EVERY", "Worker", "default_worker_id"]
 
 RELEASE_EVERY = timedelta(seconds=1)
 """How often a draining worker also returns expired leases (and at the start of each drain)."""

@@ -168,10 +168,6 @@ def current_filings(filings: Iterable[Filing]) -> list[Filing]:
     return sorted(result, key=lambda f: (f.valid_from, f.filing_no))
 
 
-def filings_for(filings: Sequence[Filing], purpose: FilingPurpose) -> list[Filing]:
-    return [f for f in current_filings(filings) if f.purpose is purpose]
-
-
 # -- injury parts (受伤部位, 附表1): matched as a clerk would, not as exact text -----------------
 
 _SIDE_WORDS = (("左侧", "左"), ("右侧", "右"), ("双侧", "双"), ("两侧", "双"))

@@ -1,9 +1,10 @@
 """The upstream gateway: what the adapter needs from the provincial/national system.
 
-The port is :class:`UpstreamGateway`, one method per transaction of the reference dialect
-(interfaces.md §3). Filings are read from, and settlements sent to, the national system
-through the provincial one, never typed in by hand (N§5, B§5: electronic transfer of filing
-and settlement information). ``connectors/upstream/`` implements it per dialect; the
+The port is :class:`UpstreamGateway`: one method per read of the reference dialect, and
+:meth:`~UpstreamGateway.submit` for every write, by its ``infno`` (interfaces.md §3).
+Filings are read from, and settlements sent to, the national system through the provincial
+one, never typed in by hand (N§5, B§5: electronic transfer of filing and settlement
+information). ``connectors/upstream/`` implements it per dialect; the
 composition root wires one in; tests may hand in a fake that really behaves.
 
 Contract shared by every implementation:
@@ -15,7 +16,7 @@ Contract shared by every implementation:
   :func:`make_msgid` — and a JSON-able ``input`` dict. An implementation sends the write
   exactly once per call and never retries it: the queue owns retries, and re-sends the
   *same* ``msgid``, which upstream answers with its first reply (interfaces.md §3). A write
-  whose reply was lost and which the institution abandons is undone by :meth:`reverse`
+  whose reply was lost and which the institution abandons is undone by a reversal
   (``WI2601``) naming the original ``omsgid`` and ``oinfno``.
 * ``insuplc_admdvs`` is the worker's insured place, taken from the person query; pass it
   whenever the call concerns one worker. ``context`` names what the call is for (usually
@@ -222,94 +223,6 @@ class UpstreamGateway(Protocol):
 
     # --- writes (sent once, never retried here; see the module docstring) ---------------
 
-    def register_admission(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2401: register the admission as direct settlement (N§33, B§28)."""
-        ...
-
-    def revoke_admission(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2404: revoke an admission registration that has no settlement."""
-        ...
-
-    def upload_rehab_plan(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2501: the rehab plan, before discharge settlement (N§33, B§32)."""
-        ...
-
-    def upload_discharge(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2301: the discharge record, within 30 minutes of settlement (N§33, B§31, B§32)."""
-        ...
-
-    def revoke_settlement(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2305: revoke a settlement already uploaded."""
-        ...
-
-    def reverse(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2601: undo a write whose reply was lost; ``input`` names ``omsgid`` and ``oinfno``."""
-        ...
-
-    def upload_device_settlement(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI2701: a device fitting's settlement, within 30 minutes (N§34, B§35)."""
-        ...
-
-    def confirm_device_funds(
-        self,
-        msgid: str,
-        input: Mapping[str, Any],
-        *,
-        insuplc_admdvs: str = "",
-        context: str = "",
-    ) -> WriteAck:
-        """WI3301: a device institution confirms the month's funds were received (B§40)."""
-        ...
-
     def submit(
         self,
         infno: Infno,
@@ -319,7 +232,10 @@ class UpstreamGateway(Protocol):
         insuplc_admdvs: str = "",
         context: str = "",
     ) -> WriteAck:
-        """Any write by its ``infno`` — what a queue worker calls with a stored job."""
+        """The write ``infno`` (WI2401 admission, WI2404 its revocation, WI2501 rehab plan,
+        WI2301 discharge, WI2305 settlement revocation, WI2601 reversal, WI2701 device
+        settlement, WI3301 device funds) — what a queue worker calls with a stored job. A
+        WI2601 ``input`` names ``omsgid`` and ``oinfno``, or ``ValueError``."""
         ...
 
 

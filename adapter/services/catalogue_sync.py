@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -230,15 +229,3 @@ def _latest_versions(
         for row in rows:
             latest[(row.kind, row.code)] = (row.version, row.valid_to)
     return latest
-
-
-def update_row(update: CatalogueUpdate) -> dict[str, Any]:
-    return {
-        "kind": update.kind,
-        "region": update.region,
-        "version": update.version,
-        "source": update.source,
-        "items": update.items,
-        "actor": update.actor,
-        "at": update.at.isoformat(),
-    }

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from adapter.domain.institutions import DirectSettlementStatus, Institution
 from adapter.domain.ports import Clock, MsgidSource, Outbox
 from adapter.domain.stay_times import TimeWindow
 from adapter.domain.upstream import UpstreamGateway
@@ -30,12 +29,6 @@ class InstitutionProfile:
     kinds: frozenset[str]  # "medical", "rehab", "device"
     admdvs: str  # the city it is in: the treatment place (就医地)
     province: str = ""
-
-    def as_configured(self) -> Institution:
-        """The institution as configured, used only when upstream's status is unavailable."""
-        return Institution(
-            self.code, self.name, self.kinds, self.admdvs, DirectSettlementStatus.ENABLED
-        )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from adapter.services.monthly_tables import schedule_run
 
@@ -54,16 +54,6 @@ def runs_of_slot(connection: Connection, job: str, slot: datetime) -> list[Sched
         .order_by(schedule_run.c.attempt)
     )
     return [_run(row) for row in rows]
-
-
-def last_slot(connection: Connection, job: str) -> datetime | None:
-    """The latest slot of ``job`` with a run that succeeded."""
-    value = connection.execute(
-        select(func.max(schedule_run.c.slot)).where(
-            schedule_run.c.job == job, schedule_run.c.outcome == "ok"
-        )
-    ).scalar_one_or_none()
-    return value if isinstance(value, datetime) else None
 
 
 def begin(

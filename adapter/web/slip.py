@@ -114,9 +114,6 @@ class Slip:
     def is_device(self) -> bool:
         return self.kind_label == "辅助器具配置"
 
-    def category_label(self, value: str) -> str:
-        return FeeCategory(value).label
-
     @property
     def receipt_totals(self) -> tuple[tuple[str, Decimal], ...]:
         """The totals as the 80 mm receipt prints them: one label and amount per line."""

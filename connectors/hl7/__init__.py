@@ -24,10 +24,12 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from adapter.domain.commands import EncounterCommands
-from connectors.hl7.inbound import Hl7Inbound, ReprocessRefused
+from connectors.hl7.inbound import Hl7Inbound
 from connectors.hl7.listener import ListenerConfig, ListenerThread, MllpListener
-from connectors.hl7.message_log import MessageLog, create_tables, metadata
+from connectors.hl7.message_log import MessageLog
+from connectors.hl7.message_tables import create_tables, metadata
 from connectors.hl7.profile import SiteProfile, SiteProfileError, load_site_profile
+from connectors.hl7.reprocess import ReprocessRefused
 
 
 def build_inbound(engine: Engine, commands: EncounterCommands, profile: SiteProfile) -> Hl7Inbound:

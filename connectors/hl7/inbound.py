@@ -61,21 +61,15 @@ from connectors.hl7.errors import (
     Location,
 )
 from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header
-from connectors.hl7.outcomes import (
-    DATABASE_FULL,
-    DATABASE_FULL_MESSAGE,
-    Answers,
-    ack_error,
-    errors_detail,
-)
+from connectors.hl7.outcomes import Answers, ack_error, errors_detail
 from connectors.hl7.processing import actor as _actor
 from connectors.hl7.processing import process
 from connectors.hl7.profile import SiteProfile
-from connectors.hl7.reprocess import ReprocessRefused, reprocess
+from connectors.hl7.reprocess import reprocess
 
 logger = logging.getLogger("connectors.hl7")
 
-__all__ = ["DATABASE_FULL", "DATABASE_FULL_MESSAGE", "Hl7Inbound", "ReprocessRefused"]
+__all__ = ["Hl7Inbound"]
 
 
 class Hl7Inbound:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connectors.hl7.message_tables import create_tables, hl7_message, hl7_message_attempt, metadata
+from connectors.hl7.message_tables import hl7_message, hl7_message_attempt
 
 # Outcomes, as an operator reads them.
 ACCEPTED = "accepted"  # AA
@@ -336,8 +336,4 @@ __all__: Sequence[str] = (
     "MessageLog",
     "Receipt",
     "Result",
-    "create_tables",
-    "hl7_message",
-    "hl7_message_attempt",
-    "metadata",
 )

@@ -1,8 +1,9 @@
 """The reference-dialect client: :class:`ReferenceClient` implements ``UpstreamGateway``.
 
 One POST per transaction to ``{base_url}/{infno}`` with the envelope of interfaces.md §3.
-This module is the transactions — which ``infno`` each gateway method sends, with which
-input, and how its output is read (:mod:`connectors.upstream.mapping`). Underneath:
+This module is the transactions — which ``infno`` each read sends, with which input, and how
+its output is read (:mod:`connectors.upstream.mapping`); every write goes through
+:meth:`~ReferenceClient.submit` by its ``infno``. Underneath:
 
 * :mod:`connectors.upstream.session` — sign-in (``WI9001``, again when it expires), reads
   retried within ``read_budget_s``, writes sent once (the upload queue owns re-sends);
@@ -206,6 +207,8 @@ class ReferenceClient:
         context: str = "",
     ) -> WriteAck:
         parsed = require_write(infno)
+        if parsed is Infno.REVERSAL and not (input.get("omsgid") and input.get("oinfno")):
+            raise ValueError("a reversal (WI2601) names the original omsgid and oinfno")
 
         def ack(reply: Reply) -> WriteAck:
             return WriteAck(
@@ -218,66 +221,4 @@ class ReferenceClient:
 
         return self._session.write(
             parsed, msgid, dict(input), ack, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def register_admission(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.ADMISSION, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def revoke_admission(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.ADMISSION_REVOKE, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def upload_rehab_plan(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.REHAB_PLAN, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def upload_discharge(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.DISCHARGE, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def revoke_settlement(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.SETTLEMENT_REVOKE, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def reverse(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        if not input.get("omsgid") or not input.get("oinfno"):
-            raise ValueError("a reversal (WI2601) names the original omsgid and oinfno")
-        return self.submit(
-            Infno.REVERSAL, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def upload_device_settlement(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.DEVICE_SETTLEMENT, msgid, input, insuplc_admdvs=insuplc_admdvs, context=context
-        )
-
-    def confirm_device_funds(
-        self, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str = "", context: str = ""
-    ) -> WriteAck:
-        return self.submit(
-            Infno.DEVICE_FUNDS_CONFIRM,
-            msgid,
-            input,
-            insuplc_admdvs=insuplc_admdvs,
-            context=context,
         )

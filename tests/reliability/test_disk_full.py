@@ -31,7 +31,7 @@ from adapter.store.audit import verify
 from adapter.store.db import make_engine
 from adapter.store.tables.encounters import EncounterRow
 from adapter.wiring.runtime import Runtime, build_runtime
-from connectors.hl7.message_log import hl7_message
+from connectors.hl7.message_tables import hl7_message
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 from tests.reliability.support import SHANGHAI, Desk, eventually, free_port, prepare
 from tests.support.live import serving

@@ -42,7 +42,7 @@ def _metadata() -> list[MetaData]:
     except ImportError:
         pass
     try:
-        from connectors.hl7.message_log import metadata as hl7_metadata
+        from connectors.hl7.message_tables import metadata as hl7_metadata
 
         found.append(hl7_metadata)
     except ImportError:

@@ -27,16 +27,16 @@ from starlette.types import Receive, Scope, Send
 from adapter.domain.ports import Clock
 from connectors.upstream.auth import AuthFailure, GatewayAuth, NoAuth
 from connectors.upstream.clock import SystemClock
+from connectors.upstream.simulator.checks import Refused
 from connectors.upstream.simulator.state import SEED_LISTS, Faults, ReceivedWrite, SimState
 from connectors.upstream.simulator.transactions import (
     HANDLERS,
     SIGN_EXPIRED,
-    WRITES,
-    Refused,
     check_envelope,
     institution_may_write,
     reply,
 )
+from connectors.upstream.simulator.writes import WRITES
 
 REQUIRED_SEED_KEYS = {
     "people": ("psn_no", "certno", "psn_name", "insuplc_admdvs"),

@@ -27,7 +27,6 @@ from connectors.upstream.simulator.reads import (
 )
 from connectors.upstream.simulator.state import SimState
 from connectors.upstream.simulator.writes import (
-    WRITES,
     confirm_funds,
     device_settlement,
     discharge,
@@ -48,9 +47,7 @@ __all__ = [
     "HANDLERS",
     "MSGID_PATTERN",
     "SIGN_EXPIRED",
-    "WRITES",
     "Handler",
-    "Refused",
     "check_envelope",
     "institution_may_write",
     "reply",

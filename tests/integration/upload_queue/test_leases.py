@@ -14,8 +14,9 @@ from tests.integration.upload_queue.helpers import NO_JITTER, add, make_worker, 
 from upload_queue.admin import attempts, get_job, list_jobs
 from upload_queue.clock import ManualClock
 from upload_queue.jobs import Delivery
-from upload_queue.leasing import lease, recover
+from upload_queue.leasing import lease
 from upload_queue.metrics import QueueMetrics
+from upload_queue.recovery import recover
 
 LEASE = timedelta(minutes=2)
 

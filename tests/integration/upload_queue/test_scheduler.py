@@ -17,10 +17,11 @@ from upload_queue.admin import attempts, get_job
 from upload_queue.facade import UploadQueue
 from upload_queue.identity import host_tag
 from upload_queue.jobs import JobSpec
-from upload_queue.leasing import begin_write, lease
+from upload_queue.leasing import lease
 from upload_queue.locks import lock_key, try_exclusive
 from upload_queue.metrics import QueueMetrics
 from upload_queue.scheduler import QueueRunner
+from upload_queue.transactions import begin_write
 
 
 def wait_for(condition: Callable[[], bool], within: float = 15.0) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select
 
 from adapter.domain.errors import NotFound, UpstreamRejected
-from adapter.domain.upstream import CertType
+from adapter.domain.upstream import CertType, Infno
 from connectors.upstream.call_log import CallLog, ResendRefused
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer
@@ -38,10 +38,12 @@ def test_every_call_is_stored_masked_and_found_by_context_msgid_and_infno(
 ) -> None:
     logged_client.query_person(CertType.CITIZEN_ID, CITIZEN_ID, context="enc-7")
     admission = msgid()
-    logged_client.register_admission(
-        admission, {"mdtrt_id": "E7", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"},
+    logged_client.submit(
+        Infno.ADMISSION,
+        admission,
+        {"mdtrt_id": "E7", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"},
         context="enc-7",
-    )  # fmt: skip
+    )
     calls = call_log.search(context="enc-7")
     assert [c.infno for c in calls] == ["WI2401", "WI1101"]
     stored = json.dumps([(c.request_body, c.reply_body) for c in calls], ensure_ascii=False)
@@ -97,8 +99,12 @@ def test_a_logged_read_can_be_resent_and_a_write_cannot(
     resent = call_log.search(context="enc-10")[0]
     assert resent.resent_from == read.id and resent.msgid != read.msgid
 
-    logged_client.confirm_device_funds(msgid(), {"month": "2026-10", "amount": "1.00"},
-                                       context="enc-11")  # fmt: skip
+    logged_client.submit(
+        Infno.DEVICE_FUNDS_CONFIRM,
+        msgid(),
+        {"month": "2026-10", "amount": "1.00"},
+        context="enc-11",
+    )
     [write] = call_log.search(context="enc-11")
     with pytest.raises(ResendRefused, match="上传队列"):
         call_log.resend(write.id, logged_client)

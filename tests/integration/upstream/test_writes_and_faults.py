@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from adapter.domain.errors import UpstreamRejected, UpstreamUnavailable
-from adapter.domain.upstream import WriteAck
+from adapter.domain.upstream import Infno, WriteAck
 from connectors.upstream.auth import HmacAuth
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.records import MemoryRecorder
@@ -33,8 +33,8 @@ def faults(sim: SimulatorServer, **body: object) -> None:
 
 
 def admit(client: ReferenceClient, msgid: Msgids, mdtrt_id: str = "E1", psn_no: str = "P001"):
-    return client.register_admission(
-        msgid(), {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "begntime": NOW}
+    return client.submit(
+        Infno.ADMISSION, msgid(), {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "begntime": NOW}
     )
 
 
@@ -49,30 +49,32 @@ def test_a_stay_from_admission_to_revoked_settlement(
 ) -> None:
     admit(client, msgid, psn_no="P010")
     with pytest.raises(UpstreamRejected, match="康复方案"):
-        client.upload_discharge(msgid(), discharge_input(psn_no="P010", med_type="rehab"))
-    plan = client.upload_rehab_plan(msgid(), {"mdtrt_id": "E1", "plan": {"goals": ["手功能恢复"]}})
+        client.submit(Infno.DISCHARGE, msgid(), discharge_input(psn_no="P010", med_type="rehab"))
+    plan = client.submit(
+        Infno.REHAB_PLAN, msgid(), {"mdtrt_id": "E1", "plan": {"goals": ["手功能恢复"]}}
+    )
     assert plan.output["plan_received"] is True
-    ack = client.upload_discharge(msgid(), discharge_input(psn_no="P010", med_type="rehab"))
+    ack = client.submit(Infno.DISCHARGE, msgid(), discharge_input(psn_no="P010", med_type="rehab"))
     assert isinstance(ack, WriteAck) and ack.output["setl_id"] == "S1" and ack.refmsgid
     with pytest.raises(UpstreamRejected, match="已结算"):
-        client.revoke_admission(msgid(), {"mdtrt_id": "E1"})
+        client.submit(Infno.ADMISSION_REVOKE, msgid(), {"mdtrt_id": "E1"})
     figures = client.reconciliation(MONTH)
     assert [s.setl_id for s in figures.settlements if not s.revoked] == ["S1"]
-    client.revoke_settlement(msgid(), {"setl_id": "S1"})
+    client.submit(Infno.SETTLEMENT_REVOKE, msgid(), {"setl_id": "S1"})
     figures = client.reconciliation(MONTH)
     assert [s.revoked for s in figures.settlements] == [True]
     assert figures.settlement_count == 0
-    client.revoke_admission(msgid(), {"mdtrt_id": "E1"})
+    client.submit(Infno.ADMISSION_REVOKE, msgid(), {"mdtrt_id": "E1"})
     assert len(received(sim, infno="WI2301")) == 2  # the refused one is kept, not effective
     assert [w["took_effect"] for w in received(sim, infno="WI2301")] == [False, True]
 
 
 def test_validation_refusals_keep_upstreams_message(client: ReferenceClient, msgid: Msgids) -> None:
     with pytest.raises(UpstreamRejected, match="入院登记"):
-        client.upload_discharge(msgid(), discharge_input())
+        client.submit(Infno.DISCHARGE, msgid(), discharge_input())
     admit(client, msgid)
     with pytest.raises(UpstreamRejected, match="金额不平") as caught:
-        client.upload_discharge(msgid(), discharge_input(psn_pay="49.99"))
+        client.submit(Infno.DISCHARGE, msgid(), discharge_input(psn_pay="49.99"))
     assert "49.99" in caught.value.upstream_message
     with pytest.raises(UpstreamRejected, match="已办理入院登记"):
         admit(client, msgid)
@@ -86,14 +88,14 @@ def test_device_settlement_checks_the_approval_notice_and_funds_are_confirmed(
             "fund_pay_sumamt": "29800.00", "psn_pay": "700.00",
             "items": [{"device_code": "SH-FZ-0101", "actual_cost": "28700.00"}]}  # fmt: skip
     with pytest.raises(UpstreamRejected, match="核付通知单"):
-        client.upload_device_settlement(msgid(), {**body, "approval_notice_no": "伪造"})
-    ack = client.upload_device_settlement(
-        msgid(), {**body, "approval_notice_no": filing.approval_notice_no}
+        client.submit(Infno.DEVICE_SETTLEMENT, msgid(), {**body, "approval_notice_no": "伪造"})
+    ack = client.submit(
+        Infno.DEVICE_SETTLEMENT, msgid(), {**body, "approval_notice_no": filing.approval_notice_no}
     )
     assert ack.output["fund_pay_sumamt"] == "29800.00"
-    assert client.confirm_device_funds(msgid(), {"month": MONTH, "amount": "29800.00"}).output[
-        "confirmed"
-    ]
+    assert client.submit(
+        Infno.DEVICE_FUNDS_CONFIRM, msgid(), {"month": MONTH, "amount": "29800.00"}
+    ).output["confirmed"]
 
 
 def test_refused_at_a_suspended_institution(sim: SimulatorServer, msgid: Msgids) -> None:
@@ -110,8 +112,8 @@ def test_the_same_msgid_twice_returns_the_first_reply_and_stores_nothing_new(
 ) -> None:
     first_id = msgid()
     payload = {"mdtrt_id": "E1", "psn_no": "P001", "begntime": NOW}
-    first = client.register_admission(first_id, payload)
-    again = client.register_admission(first_id, payload)
+    first = client.submit(Infno.ADMISSION, first_id, payload)
+    again = client.submit(Infno.ADMISSION, first_id, payload)
     assert again == first
     [write] = received(sim, msgid=first_id)
     assert write["times_received"] == 2 and write["took_effect"]
@@ -125,11 +127,11 @@ def test_a_reply_lost_after_commit_then_the_same_msgid_again(
     upload_id = msgid()
     faults(sim, drop_reply_after_commit_rate=1.0)
     with pytest.raises(UpstreamUnavailable):
-        client.upload_discharge(upload_id, discharge_input())
+        client.submit(Infno.DISCHARGE, upload_id, discharge_input())
     [write] = received(sim, msgid=upload_id)
     assert write["took_effect"], "upstream committed although the reply was lost"
     faults(sim)
-    ack = client.upload_discharge(upload_id, discharge_input())
+    ack = client.submit(Infno.DISCHARGE, upload_id, discharge_input())
     assert ack.output["setl_id"] == "S1"
     [write] = received(sim, msgid=upload_id)
     assert write["times_received"] == 2
@@ -144,14 +146,14 @@ def test_an_abandoned_write_is_undone_by_a_reversal(
     lost = msgid()
     faults(sim, drop_reply_after_commit_rate=1.0)
     with pytest.raises(UpstreamUnavailable):
-        client.upload_discharge(lost, discharge_input())
+        client.submit(Infno.DISCHARGE, lost, discharge_input())
     faults(sim)
-    ack = client.reverse(msgid(), {"omsgid": lost, "oinfno": "WI2301"})
+    ack = client.submit(Infno.REVERSAL, msgid(), {"omsgid": lost, "oinfno": "WI2301"})
     assert ack.output["reversed"] is True
     [write] = received(sim, msgid=lost)
     assert not write["took_effect"] and write["reversed_by"] == ack.msgid
     assert client.reconciliation(MONTH).settlements == ()
-    never = client.reverse(msgid(), {"omsgid": msgid(), "oinfno": "WI2301"})
+    never = client.submit(Infno.REVERSAL, msgid(), {"omsgid": msgid(), "oinfno": "WI2301"})
     assert never.output["reversed"] is False
 
 

@@ -13,7 +13,7 @@ from adapter.services.monthly_tables import metadata as monthly_metadata
 from adapter.services.tables import metadata as services_metadata
 from adapter.store import migrate
 from adapter.web.tables import metadata as web_metadata
-from connectors.hl7.message_log import metadata as hl7_metadata
+from connectors.hl7.message_tables import metadata as hl7_metadata
 from connectors.upstream.call_log import metadata as call_log_metadata
 from upload_queue.tables import metadata as queue_metadata
 

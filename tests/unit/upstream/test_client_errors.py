@@ -7,7 +7,7 @@ import pytest
 import respx
 
 from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
-from adapter.domain.upstream import CertType
+from adapter.domain.upstream import CertType, Infno
 
 from .helpers import PERSON_OUTPUT, make_client, reply, sign_in_reply
 
@@ -140,7 +140,7 @@ def test_a_write_is_never_retried_by_the_client(router: respx.MockRouter, status
         return_value=httpx.Response(status, json={"err_msg": "系统繁忙"})
     )
     with pytest.raises(UpstreamUnavailable) as caught:
-        client.upload_discharge(MSGID, {"setl_id": "S1"})
+        client.submit(Infno.DISCHARGE, MSGID, {"setl_id": "S1"})
     assert route.call_count == 1
     assert caught.value.msgid == MSGID
     assert caught.value.upstream_message == "系统繁忙"
@@ -152,7 +152,7 @@ def test_a_write_that_times_out_is_unavailable_after_one_attempt(
     client, _, _ = make_client(router)
     route = router.post("WI2401").mock(side_effect=httpx.ReadTimeout("timed out"))
     with pytest.raises(UpstreamUnavailable):
-        client.register_admission(MSGID, {"mdtrt_id": "E1"})
+        client.submit(Infno.ADMISSION, MSGID, {"mdtrt_id": "E1"})
     assert route.call_count == 1
     assert route.calls.last.request.extensions["timeout"]["read"] == 30.0
 

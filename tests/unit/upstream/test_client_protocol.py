@@ -71,7 +71,7 @@ def test_an_expired_sign_no_is_renewed_and_the_message_sent_again_once(
         ]
     )
     client, _, _ = make_client(router)
-    ack = client.upload_discharge(MSGID, {"setl_id": "S1"})
+    ack = client.submit(Infno.DISCHARGE, MSGID, {"setl_id": "S1"})
     assert ack.output == {"setl_id": "S1"}
     first, second = (sent(call.request) for call in route.calls)
     assert (first["sign_no"], second["sign_no"]) == ("SIGN-1", "SIGN-2")
@@ -113,8 +113,12 @@ def test_a_write_sends_the_callers_msgid_and_input_and_returns_the_ack(
         return_value=httpx.Response(200, json=reply({"setl_id": "D1", "fund_pay": "8000.00"}))
     )
     client, recorder, _ = make_client(router)
-    ack = client.upload_device_settlement(
-        MSGID, {"setl_id": "D1", "items": [1]}, insuplc_admdvs="310100", context="enc-42"
+    ack = client.submit(
+        Infno.DEVICE_SETTLEMENT,
+        MSGID,
+        {"setl_id": "D1", "items": [1]},
+        insuplc_admdvs="310100",
+        context="enc-42",
     )
     body = sent(route.calls.last.request)
     assert body["msgid"] == MSGID and body["input"] == {"setl_id": "D1", "items": [1]}
@@ -126,29 +130,29 @@ def test_a_write_sends_the_callers_msgid_and_input_and_returns_the_ack(
 
 
 @pytest.mark.parametrize(
-    ("method", "infno"),
+    "infno",
     [
-        ("register_admission", "WI2401"),
-        ("revoke_admission", "WI2404"),
-        ("upload_rehab_plan", "WI2501"),
-        ("upload_discharge", "WI2301"),
-        ("revoke_settlement", "WI2305"),
-        ("upload_device_settlement", "WI2701"),
-        ("confirm_device_funds", "WI3301"),
+        Infno.ADMISSION,
+        Infno.ADMISSION_REVOKE,
+        Infno.REHAB_PLAN,
+        Infno.DISCHARGE,
+        Infno.SETTLEMENT_REVOKE,
+        Infno.DEVICE_SETTLEMENT,
+        Infno.DEVICE_FUNDS_CONFIRM,
     ],
 )
-def test_each_write_posts_to_its_infno(router: respx.MockRouter, method: str, infno: str) -> None:
+def test_each_write_posts_to_its_infno(router: respx.MockRouter, infno: Infno) -> None:
     router.post("WI9001").mock(return_value=sign_in_reply())
-    route = router.post(infno).mock(return_value=httpx.Response(200, json=reply({})))
+    route = router.post(infno.value).mock(return_value=httpx.Response(200, json=reply({})))
     client, _, _ = make_client(router)
-    ack = getattr(client, method)(MSGID, {"x": 1})
+    ack = client.submit(infno, MSGID, {"x": 1})
     assert route.call_count == 1 and ack.infno == infno
 
 
 def test_a_reversal_must_name_the_original(router: respx.MockRouter) -> None:
     client, _, _ = make_client(router)
     with pytest.raises(ValueError, match="omsgid"):
-        client.reverse(MSGID, {"oinfno": "WI2301"})
+        client.submit(Infno.REVERSAL, MSGID, {"oinfno": "WI2301"})
 
 
 def test_submit_refuses_a_read(router: respx.MockRouter) -> None:
