@@ -22,7 +22,7 @@ import logging
 import socket
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Connection, Engine
@@ -37,10 +37,8 @@ from upload_queue.identity import ProcessIdentity, dead_predecessors, shared_ins
 from upload_queue.jobs import Job, JobSpec, Status
 from upload_queue.metrics import metrics_for
 from upload_queue.retry import RetryPolicy
+from upload_queue.scheduler import QueueRunner
 from upload_queue.worker import Worker
-
-if TYPE_CHECKING:
-    from upload_queue.scheduler import QueueRunner
 
 log = logging.getLogger("upload_queue")
 
@@ -172,8 +170,6 @@ class UploadQueue:
     ) -> QueueRunner:
         """``workers`` drain loops, each keeping up to ``in_flight`` deliveries going at once:
         at most ``workers * in_flight`` upstream calls in flight from this instance."""
-        from upload_queue.scheduler import QueueRunner
-
         return QueueRunner(
             self,
             workers=workers,

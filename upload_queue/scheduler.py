@@ -28,24 +28,35 @@ expire (``lease_seconds``). Upstream sees the same idempotency key if one was de
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from upload_queue.deadlines import DeadlineReport
 from upload_queue.worker import Worker
 
-if TYPE_CHECKING:
-    from upload_queue.facade import UploadQueue
-
 log = logging.getLogger("upload_queue")
+
+
+class RunnableQueue(Protocol):
+    """What the runner needs of :class:`~upload_queue.facade.UploadQueue` (which builds it
+    through :meth:`~upload_queue.facade.UploadQueue.runner`): named here, so the runner does
+    not import the facade that imports it."""
+
+    def worker(self, index: int = 0, *, batch: int = 1, in_flight: int = 1) -> Worker: ...
+
+    def recover(self, owners: Iterable[str] = ()) -> list[int]: ...
+
+    def watch_deadlines(self) -> DeadlineReport | None: ...
 
 
 class QueueRunner:
     def __init__(
         self,
-        queue: UploadQueue,
+        queue: RunnableQueue,
         *,
         workers: int = 1,
         in_flight: int = 1,

@@ -1,6 +1,8 @@
 """Gateway authentication: a pluggable step around every HTTP body (interfaces.md §3).
 
-Provinces differ, so the step is chosen per site (``auth`` in :class:`UpstreamConfig`):
+Provinces differ, so the step is chosen per site (``auth`` in
+:class:`~connectors.upstream.config.UpstreamConfig`, built by
+:func:`~connectors.upstream.config.make_auth`):
 
 ``none``
     the body goes as it is (the simulator's default).
@@ -123,31 +125,3 @@ class HmacAuth:
 
     def open_reply(self, wire: bytes, headers: Mapping[str, str]) -> bytes:
         return wire
-
-
-def make_auth(
-    kind: str,
-    *,
-    access_key: str = "",
-    secret_key: str = "",
-    sm4_key: str = "",
-    own_private_key: str = "",
-    own_public_key: str = "",
-    peer_public_key: str = "",
-) -> GatewayAuth:
-    """The scheme named ``kind`` (``none``, ``hmac``, ``sm``), or ``ValueError`` saying why not."""
-    if kind == "none":
-        return NoAuth()
-    if kind == "hmac":
-        return HmacAuth(access_key, secret_key)
-    if kind == "sm":
-        from connectors.upstream.sm_auth import SmAuth
-
-        return SmAuth(
-            access_key=access_key,
-            sm4_key=sm4_key,
-            own_private_key=own_private_key,
-            own_public_key=own_public_key,
-            peer_public_key=peer_public_key,
-        )
-    raise ValueError(f"unknown gateway auth {kind!r}: use none, hmac or sm")

@@ -37,9 +37,9 @@ from adapter.domain.upstream import (
     require_write,
 )
 from connectors.upstream import mapping
-from connectors.upstream.auth import GatewayAuth, make_auth
+from connectors.upstream.auth import GatewayAuth
 from connectors.upstream.clock import SystemClock
-from connectors.upstream.config import UpstreamConfig, build_http_client
+from connectors.upstream.config import UpstreamConfig, build_http_client, make_auth
 from connectors.upstream.exchange import Exchange
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.records import CallRecorder, Outcome

@@ -2,6 +2,9 @@
 
 Connectors do not read the adapter's settings: the composition root maps
 ``adapter.settings.UpstreamSettings`` and ``InstitutionSettings`` onto :class:`UpstreamConfig`.
+:func:`make_auth` picks the gateway authentication scheme it names; it lives here, above
+:mod:`connectors.upstream.auth` and :mod:`connectors.upstream.sm_auth`, because the 国密
+scheme builds on the base one and the base one must not import it back.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import httpx
+
+from connectors.upstream.auth import GatewayAuth, HmacAuth, NoAuth
+from connectors.upstream.sm_auth import SmAuth
 
 AuthKind = Literal["none", "hmac", "sm"]
 
@@ -103,3 +109,29 @@ def ssl_context(config: UpstreamConfig) -> ssl.SSLContext | bool:
     if config.client_cert:
         context.load_cert_chain(config.client_cert, config.client_key or None)
     return context
+
+
+def make_auth(
+    kind: str,
+    *,
+    access_key: str = "",
+    secret_key: str = "",
+    sm4_key: str = "",
+    own_private_key: str = "",
+    own_public_key: str = "",
+    peer_public_key: str = "",
+) -> GatewayAuth:
+    """The scheme named ``kind`` (``none``, ``hmac``, ``sm``), or ``ValueError`` saying why not."""
+    if kind == "none":
+        return NoAuth()
+    if kind == "hmac":
+        return HmacAuth(access_key, secret_key)
+    if kind == "sm":
+        return SmAuth(
+            access_key=access_key,
+            sm4_key=sm4_key,
+            own_private_key=own_private_key,
+            own_public_key=own_public_key,
+            peer_public_key=peer_public_key,
+        )
+    raise ValueError(f"unknown gateway auth {kind!r}: use none, hmac or sm")

@@ -9,7 +9,8 @@ import pytest
 import respx
 
 from adapter.domain.upstream import CertType
-from connectors.upstream.auth import AuthFailure, HmacAuth, make_auth
+from connectors.upstream.auth import AuthFailure, HmacAuth
+from connectors.upstream.config import make_auth
 from connectors.upstream.masking import looks_masked, mask_body, mask_text
 from connectors.upstream.sm_auth import SmAuth, generate_sm2_keypair
 
