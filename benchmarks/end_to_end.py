@@ -12,7 +12,6 @@ single upstream exchange costs here, against which the whole settle-to-ack path 
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -21,7 +20,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from adapter.domain.commands import Admit, Diagnosis
 from adapter.domain.encounters import EncounterKind
@@ -34,13 +33,12 @@ from adapter.wiring.demo import insured_regions, load_catalogues
 from adapter.wiring.runtime import build_runtime
 from benchmarks.common import machine, percentile
 from connectors.upstream.simulator import start_simulator
+from scripts.scratch_db import default_admin_url, scratch_database
 from tests.support.workers import worker_for
 from upload_queue.tables import upload_job
 
 ZONE = ZoneInfo("Asia/Shanghai")
-PG_ADMIN = os.environ.get(
-    "ADAPTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN = default_admin_url()
 LATENCY_MS = 20
 
 
@@ -146,17 +144,8 @@ def run(stays: int = 60) -> None:
     print(f"end to end: discharge settled → upstream acknowledged — {machine()}")
     with tempfile.TemporaryDirectory() as folder:
         one_database("SQLite (WAL, file)", f"sqlite:///{folder}/bench.db", stays)
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"wi_bench_{os.getpid()}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with scratch_database(PG_ADMIN, "wi_bench") as url:
         one_database("PostgreSQL (loopback)", url, stays)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -48,16 +48,16 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from benchmarks.common import machine, percentile
+from scripts.scratch_db import default_admin_url, scratch_database, unreachable
 from tests.support.workers import seeded_worker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REGION = "110100"
 CARD_NO, CITIZEN_ID, NAME = "310100A0001", "310102197803141310", "王建国"
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # (item code, name, coding system, unit price): items of the demo catalogue.
 ITEMS = [
     ("XN02BEB001", "布洛芬缓释胶囊", "99DRUG", "18.50"),
@@ -362,24 +362,16 @@ def _database(kind: str) -> Iterator[str | None]:
         with tempfile.TemporaryDirectory(prefix="bench-hl7-") as folder:
             yield f"sqlite:///{Path(folder) / 'adapter.db'}"
         return
-    admin_url = os.environ.get("ADAPTER_TEST_PG_URL", PG_DEFAULT)
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure to connect: report and skip PostgreSQL
-        print(f"PostgreSQL skipped: {admin_url} does not answer ({type(exc).__name__})")
+    admin_url = default_admin_url()
+    why = unreachable(admin_url)
+    if why is not None:
+        print(
+            f"PostgreSQL skipped: {make_url(admin_url).render_as_string()} does not answer ({why})"
+        )
         yield None
         return
-    name = f"bench_hl7_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(admin_url, "bench_hl7") as url:
+        yield url
 
 
 def _stored_accepted(runtime: object, prefix: str) -> int:

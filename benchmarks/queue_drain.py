@@ -47,7 +47,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -66,11 +65,12 @@ from adapter.wiring.outbox import register_upload_handlers
 from benchmarks.common import machine, percentile
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.config import UpstreamConfig
+from scripts.scratch_db import create_database, default_admin_url, drop_database
 from upload_queue import JobSpec, UploadQueue, enqueue
 from upload_queue.metrics import QueueMetrics
 from upload_queue.tables import metadata, upload_attempt, upload_job
 
-PG_URL = os.environ.get("ADAPTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = default_admin_url()
 OUTAGE = timedelta(minutes=20)
 PER_KEY = 4
 URGENT_SHARE = 0.01
@@ -297,18 +297,12 @@ def _fresh(url: str, admin: Engine | None) -> str:
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
         return url
-    name = f"queue_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    return create_database(url, "queue_bench")
 
 
 def _drop(url: str, admin: Engine | None) -> None:
     if admin is not None:
-        with admin.connect() as connection:
-            connection.execute(
-                text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-            )
+        drop_database(PG_URL, url)
 
 
 def _queue(engine: Engine, metrics: QueueMetrics, client: ReferenceClient) -> UploadQueue:

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,8 +39,9 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.common import machine
+from scripts.scratch_db import default_admin_url, scratch_database
 
-PG_URL = os.environ.get("ADAPTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = default_admin_url()
 ROWS = ("enqueue 1/tx", "enqueue 1/tx, BEGIN", "enqueue batch", "drain 1 worker", "drain 4 workers")
 BATCH = 10  # jobs a worker takes per dequeue, both sides
 
@@ -53,37 +53,16 @@ def _load() -> str:
 # --- the parent: fresh databases, fresh processes, alternating ---------------------------------
 
 
-def _fresh_database() -> str:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"bench_peers_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(url: str) -> None:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def _measure(side: str, row: str, jobs: int) -> float:
     """Jobs per second of one measurement, in a fresh process on a fresh database."""
-    url = _fresh_database()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.queue_peers", "--child", side, row, str(jobs), url],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-    except subprocess.CalledProcessError as failed:
-        raise RuntimeError(f"{side} {row} failed:\n{failed.stderr[-3000:]}") from failed
-    finally:
-        _drop_database(url)
+    with scratch_database(PG_URL, "bench_peers") as url:
+        child = ["-m", "benchmarks.queue_peers", "--child", side, row, str(jobs), url]
+        try:
+            done = subprocess.run(
+                [sys.executable, *child], check=True, capture_output=True, text=True, timeout=900
+            )
+        except subprocess.CalledProcessError as failed:
+            raise RuntimeError(f"{side} {row} failed:\n{failed.stderr[-3000:]}") from failed
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return float(jobs / result["seconds"])
 

@@ -10,22 +10,20 @@ where an unreachable server fails the run.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from adapter.store.db import make_engine
+from scripts.scratch_db import create_database, default_admin_url, drop_database, unreachable
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
 
 
 def pg_admin_url() -> str:
-    return os.environ.get("ADAPTER_TEST_PG_URL", DEFAULT_PG_URL)
+    return default_admin_url()
 
 
 _pg_state: dict[str, object] = {}
@@ -33,15 +31,9 @@ _pg_state: dict[str, object] = {}
 
 def _pg_reachable() -> bool:
     if "ok" not in _pg_state:
-        try:
-            engine = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            engine.dispose()
-            _pg_state["ok"] = True
-        except OperationalError as exc:
-            _pg_state["ok"] = False
-            _pg_state["why"] = str(exc).splitlines()[0]
+        why = unreachable(pg_admin_url())
+        _pg_state["ok"] = why is None
+        _pg_state["why"] = why
     return bool(_pg_state["ok"])
 
 
@@ -58,20 +50,11 @@ def require_pg() -> None:
 def create_pg_database() -> str:
     """A new, empty PostgreSQL database; returns its URL."""
     require_pg()
-    name = f"wi_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+    return create_database(pg_admin_url(), "wi_test")
 
 
 def drop_pg_database(url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(pg_admin_url(), url)
 
 
 @pytest.fixture(params=BACKENDS)

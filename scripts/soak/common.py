@@ -7,7 +7,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from scripts.scratch_db import default_admin_url, scratch_database
+
 # The loopback server of this machine kind (trust auth); the soak makes its own database there.
-DEFAULT_PG_URL = os.environ.get(
-    "ADAPTER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+DEFAULT_PG_URL = default_admin_url()
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, default_minutes: float) -> None:
@@ -73,18 +72,8 @@ def fresh_database(kind: str, pg_url: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder}/adapter.db"
         return
-    name = f"wi_soak_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with scratch_database(pg_url, "wi_soak") as url:
+        yield url
 
 
 def database_bytes(url: str) -> int:
