@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -25,7 +24,6 @@ from adapter.logs import configure_from as configure_logging
 from adapter.settings import Settings
 from adapter.store.migrate import upgrade
 from adapter.web import install as install_web
-from adapter.web.sessions import SessionPolicy
 from adapter.wiring.runtime import Runtime, build_runtime
 
 log = logging.getLogger("adapter")
@@ -63,16 +61,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.include_router(operations.router)
     app.include_router(monthly_router)
-    web = settings.web
-    install_web(
-        app,
-        sessions=SessionPolicy(
-            idle=timedelta(minutes=web.session_idle_minutes),
-            absolute=timedelta(hours=web.session_max_hours),
-        ),
-        font_path=web.slip_font or None,
-        secure_cookies=web.secure_cookies,
-    )
+    install_web(app)  # its sessions, slip font and cookies as ``[web]`` sets them
     return app
 
 

@@ -29,10 +29,14 @@ _lock = threading.Lock()
 
 
 class Attempt(Protocol):
-    job: str
-    slot: datetime
-    result: str
-    outcome: str
+    @property
+    def job(self) -> str: ...
+    @property
+    def slot(self) -> datetime: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
 
 
 class Scheduler(Protocol):

@@ -6,7 +6,7 @@ that really behave. The upstream gateway's port lives in :mod:`adapter.domain.up
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -84,6 +84,8 @@ class UploadJob(Protocol):
     def status(self) -> str: ...
     @property
     def payload(self) -> Mapping[str, Any]: ...
+    @property
+    def deadline(self) -> datetime: ...
 
 
 class UploadJobs(Protocol):
@@ -116,7 +118,7 @@ class UploadJobs(Protocol):
         ordering_key: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[UploadJob]: ...
+    ) -> Sequence[UploadJob]: ...
 
     def summary(self) -> Any:
         """Counts by status and kind, the next deadline, those at risk or missed."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from adapter.services.delivery import deliver, failure_kind
 from upload_queue import admin, ledger, reporting
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
-from upload_queue.jobs import Delivery, Job, JobSpec
+from upload_queue.jobs import Delivery, Job, JobSpec, Status
 from upload_queue.ledger import Receipt
 
 
@@ -88,10 +88,25 @@ class QueueJobs:
     def __init__(self, queue: UploadQueue, wake: Callable[[], None]) -> None:
         self._queue = queue
         self.wake = wake
-        self.list = queue.list_jobs
         self.summary = queue.summary
         self.health = queue.health
-        self.at_risk_margin = queue.at_risk_margin
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        ordering_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        return self._queue.list_jobs(
+            status=cast(Status | None, status),  # the queue refuses an unknown one
+            kind=kind,
+            ordering_key=ordering_key,
+            limit=limit,
+            offset=offset,
+        )
 
     def get(self, job_id: int) -> Job:
         try:

@@ -167,7 +167,16 @@ def build_runtime(
     if storage is not None:
         storage.register(registry)
     outbox = QueueOutbox(queue, wake)
-    services = build_services(settings, engine, gateway, outbox, msgids, clock)
+    services = Services(
+        engine=engine,
+        gateway=gateway,
+        outbox=outbox,
+        msgids=msgids,
+        clock=clock,
+        institution=institution_profile(settings.institution),
+        time_zone=settings.time_zone,
+        policy=workflow_policy(settings.policy),
+    )
     monthly = MonthlyServices(services.context, monthly_policy(settings.schedule))
     scheduler = recheck = listener = anchorer = None
     if scheduled and settings.schedule.enabled:
@@ -242,23 +251,3 @@ def _note_outcome(recovery: RecoveryWake, outcome: str) -> None:
         recovery.failed()
     elif outcome in ("ok", "rejected"):
         recovery.succeeded()
-
-
-def build_services(
-    settings: Settings,
-    engine: Engine,
-    gateway: ReferenceClient,
-    outbox: QueueOutbox,
-    msgids: MsgidSource,
-    clock: SystemClock,
-) -> Services:
-    return Services(
-        engine=engine,
-        gateway=gateway,
-        outbox=outbox,
-        msgids=msgids,
-        clock=clock,
-        institution=institution_profile(settings.institution),
-        time_zone=settings.time_zone,
-        policy=workflow_policy(settings.policy),
-    )

@@ -31,13 +31,13 @@ def upstream_config(settings: Settings) -> UpstreamConfig:
     """``[upstream]`` as the client takes it — each setting to the field of its name, secrets
     unwrapped — with the institution the client speaks for."""
     upstream, institution = settings.upstream, settings.institution
-    shared = {name: getattr(upstream, name) for name in UpstreamSettings.model_fields}
+    shared: dict[str, Any] = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in ((n, getattr(upstream, n)) for n in UpstreamSettings.model_fields)
+        if name in UpstreamConfig.__dataclass_fields__
+    }
     return UpstreamConfig(
-        **{
-            name: value.get_secret_value() if isinstance(value, SecretStr) else value
-            for name, value in shared.items()
-            if name in UpstreamConfig.__dataclass_fields__
-        },
+        **shared,
         institution_code=institution.code,
         institution_name=institution.name,
         treatment_admdvs=institution.admdvs,

@@ -114,7 +114,7 @@ def _clearing_gauge(registry: CollectorRegistry) -> ClearingGauge:
 def _job(job: UploadJob, now: datetime) -> dict[str, Any]:
     """A job as IT's list shows it: personal data in the payload masked (a corrected payload
     sent back with the masks untouched gets the original values again: ``resend_job``)."""
-    body = asdict(job)  # type: ignore[call-overload]  # the queue's jobs are dataclasses
+    body: dict[str, Any] = asdict(job)  # type: ignore[call-overload]  # the queue's: dataclasses
     body["payload"] = mask_body(body["payload"])
     body["time_left_s"] = int((job.deadline - now).total_seconds())
     for name, value in body.items():
