@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import select
 
+from adapter.demo import insured_regions, load_catalogues
 from adapter.domain.commands import Admit, Diagnosis
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
@@ -29,7 +30,6 @@ from adapter.domain.people import CardData, CardKind
 from adapter.services.settlement import SettleRequest
 from adapter.settings import load_settings
 from adapter.store.migrate import upgrade
-from adapter.wiring.demo import insured_regions, load_catalogues
 from adapter.wiring.runtime import build_runtime
 from benchmarks.common import machine, percentile
 from connectors.upstream.simulator import start_simulator

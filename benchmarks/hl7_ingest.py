@@ -324,11 +324,11 @@ def _bulk_catalogue(count: int, today: date) -> list[object]:
 
 @contextmanager
 def _runtime(url: str, catalogue_items: int) -> Iterator[object]:
+    from adapter.demo import insured_regions, load_catalogues
     from adapter.settings import load_settings
     from adapter.store.db import make_engine
     from adapter.store.migrate import upgrade
     from adapter.store.uow import UnitOfWork
-    from adapter.wiring.demo import insured_regions, load_catalogues
     from adapter.wiring.runtime import build_runtime
     from connectors.upstream.simulator import start_simulator
 

@@ -6,9 +6,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from adapter.api.auth import require
+from adapter.api.deps import EngineDep
 from adapter.api.zone import site_time
 from adapter.store.audit import verify
 from adapter.store.tokens import Principal
@@ -20,8 +21,8 @@ IT = Annotated[Principal, Depends(require("it"))]
 
 @router.get("", summary="Audit entries, oldest first, filtered")
 def audit_entries(
-    request: Request,
     _: IT,
+    engine: EngineDep,
     actor: str | None = None,
     action: str | None = Query(None, examples=["settle"]),
     subject_type: str | None = Query(None, examples=["encounter"]),
@@ -30,7 +31,7 @@ def audit_entries(
     until: datetime | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
-    with UnitOfWork(request.app.state.engine) as uow:
+    with UnitOfWork(engine) as uow:
         entries = uow.audit.query(
             actor=actor,
             action=action,
@@ -49,8 +50,8 @@ def audit_entries(
 
 
 @router.get("/verify", summary="Check the hash chain: the first edited, missing or moved entry")
-def audit_verify(request: Request, _: IT) -> dict[str, Any]:
-    result = verify(request.app.state.engine)
+def audit_verify(_: IT, engine: EngineDep) -> dict[str, Any]:
+    result = verify(engine)
     return {
         "ok": result.ok,
         "checked": result.checked,

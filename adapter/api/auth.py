@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from adapter.api.deps import EngineDep
 from adapter.store.tokens import ROLE_LABELS, Principal, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`")
@@ -19,11 +20,12 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <toke
 
 def current_principal(
     request: Request,
+    engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "请提供访问令牌（Authorization: Bearer <令牌>）")
-    principal = authenticate(request.app.state.engine, credentials.credentials)
+    principal = authenticate(engine, credentials.credentials)
     if principal is None:
         raise HTTPException(401, "访问令牌无效或已吊销")
     request.state.principal = principal

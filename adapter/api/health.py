@@ -19,11 +19,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapter.api.deps import EngineDep, HealthProbesDep, ReadyProbesDep, SettingsDep
 from adapter.store import migrate
 
 router = APIRouter()
@@ -70,10 +71,9 @@ def database_check(engine: Engine) -> dict[str, Any]:
     return check
 
 
-def _ready(request: Request) -> tuple[bool, dict[str, Any]]:
-    state = request.app.state
-    checks: dict[str, Any] = {"database": database_check(state.engine)}
-    for name, probe in getattr(state, "ready_probes", {}).items():
+def _ready(engine: Engine, probes: dict[str, Probe]) -> tuple[bool, dict[str, Any]]:
+    checks: dict[str, Any] = {"database": database_check(engine)}
+    for name, probe in probes.items():
         checks[name] = _run(probe)
     return all(bool(c.get("ok", True)) for c in checks.values()), checks
 
@@ -91,24 +91,28 @@ def livez() -> JSONResponse:
 
 
 @router.get(READY_PATH, tags=["health"], summary="Readiness: database writable and current, HL7 up")
-def readyz(request: Request) -> JSONResponse:
-    ready, checks = _ready(request)
+def readyz(engine: EngineDep, probes: ReadyProbesDep) -> JSONResponse:
+    ready, checks = _ready(engine, probes)
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get(HEALTH_PATH, tags=["health"], summary="Readiness and business state, for IT")
-def healthz(request: Request) -> JSONResponse:
-    state = request.app.state
-    ready, checks = _ready(request)
-    for name, probe in getattr(state, "health_probes", {}).items():
+def healthz(
+    engine: EngineDep,
+    settings: SettingsDep,
+    ready_probes: ReadyProbesDep,
+    health_probes: HealthProbesDep,
+) -> JSONResponse:
+    ready, checks = _ready(engine, ready_probes)
+    for name, probe in health_probes.items():
         if name not in checks:
             checks[name] = _run(probe)
     healthy = all(bool(c.get("ok", True)) for c in checks.values())
     body = {
         "status": "ok" if healthy else "degraded",
         "ready": ready,
-        "institution": state.settings.institution.code,
+        "institution": settings.institution.code,
         "checks": checks,
     }
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -226,7 +226,7 @@ def _retry(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     # (upstream repeats its first reply per msgid), and the re-send is audited.
     runtime = build_runtime(settings, engine=engine, workers=0, hl7=False, scheduled=False)
     try:
-        job = runtime.resend_job(
+        job = runtime.operations.resend_job(
             args.job_id,
             actor=f"cli:{getpass.getuser()}",
             payload=payload,

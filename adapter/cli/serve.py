@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from adapter.bootstrap import run_demo
+    from adapter.demo import run_demo
 
     data_dir = Path(args.data_dir).resolve()  # a path typed on the command line: from here
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ that really behave. The upstream gateway's port lives in :mod:`adapter.domain.up
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,3 +71,75 @@ class MsgidSource(Protocol):
     """Hands out ``msgid`` values (the upstream idempotency key); never the same one twice."""
 
     def next(self) -> str: ...
+
+
+class UploadJob(Protocol):
+    """An upload job as IT's use cases see it (the queue's own record satisfies it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+    @property
+    def deadline(self) -> datetime: ...
+
+
+class UploadJobs(Protocol):
+    """IT's hand on the upload queue: look at jobs, re-send one, wake the workers.
+
+    The composition root adapts :mod:`upload_queue` to it; the services never import that
+    package. ``get`` and ``retry`` raise ``NotFound`` (``JOB_NOT_FOUND``); ``retry`` raises a
+    ``DomainError`` (``JOB_NOT_RETRYABLE``) for a job that is neither dead nor waiting.
+    """
+
+    def get(self, job_id: int) -> UploadJob: ...
+
+    def last_outcome(self, job_id: int) -> str | None:
+        """How the job's last delivery attempt ended (``permanent``: upstream refused it)."""
+        ...
+
+    def retry(
+        self, job_id: int, *, payload: Mapping[str, Any] | None, note: str | None
+    ) -> UploadJob: ...
+
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (no-op without workers here)."""
+        ...
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        ordering_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[UploadJob]: ...
+
+    def summary(self) -> Any:
+        """Counts by status and kind, the next deadline, those at risk or missed."""
+        ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+class UpstreamCalls(Protocol):
+    """The upstream call log: IT searches it and re-sends a logged read."""
+
+    def search(self, **filters: Any) -> list[Any]: ...
+
+    def resend(self, call_id: int, *, overrides: Mapping[str, Any] | None) -> Any: ...
+
+
+class Hl7Messages(Protocol):
+    """The inbound HL7 message log: IT searches it and processes a stored message again."""
+
+    def search(self, **filters: Any) -> list[Any]: ...
+
+    def reprocess(self, message_id: int, *, actor: str) -> Any:
+        """The message after a new attempt; a ``DomainError`` when it may not be reprocessed."""
+        ...

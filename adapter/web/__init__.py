@@ -6,9 +6,10 @@ The composition root calls :func:`install` on the app ``build_app`` made::
     install(app)                      # pages under /web, the slip under /api/v1
 
 Nothing in ``adapter.api`` imports this package. The pages reach the use cases through
-``app.state.services`` and the operator parts (upload queue, call log, HL7 log) through an
-:class:`~adapter.web.ops.OpsConsole` — by default :class:`~adapter.web.ops.RuntimeOps` over
-``app.state.runtime``. Users and sessions live in :data:`adapter.web.tables.metadata`.
+the typed dependencies of :mod:`adapter.api.deps` and the operator parts (upload queue, call
+log, HL7 log) through an :class:`~adapter.web.ops.OpsConsole` — by default
+:class:`~adapter.web.ops.OperationsConsole` over the operator use cases. Users and sessions
+live in :data:`adapter.web.tables.metadata`.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def install(
 ) -> None:
     """Add the pages, the slip route, static files and the sign-in handlers to ``app``.
 
-        ``ops`` defaults to the runtime's parts (``app.state.runtime``), looked up per request.
-        ``font_path`` names the slip PDF's TrueType CJK font (else ``ADAPTER_SLIP_FONT``, else
-        the well-known system paths). ``secure_cookies``: cookies only over HTTPS. Pages get
+    ``ops`` defaults to the operator use cases the app was given, looked up per request.
+    ``sessions``, ``font_path`` and ``secure_cookies`` default to the app's ``[web]`` settings.
+    ``font_path`` names the slip PDF's TrueType CJK font (else ``ADAPTER_SLIP_FONT``, else the
+    well-known system paths). ``secure_cookies``: cookies only over HTTPS. Pages get
     security headers (:mod:`adapter.web.headers`); the CSP lets them reach the card-reader bridge
     at ``settings.cards.bridge_url``.
     """
@@ -65,6 +67,12 @@ def install(
     throttle = ThrottlePolicy()
     if web is not None:
         set_hash_cost(web.password_hash_n)  # the settings refused a cheap one outside the demo
+        sessions = sessions or SessionPolicy(
+            idle=timedelta(minutes=web.session_idle_minutes),
+            absolute=timedelta(hours=web.session_max_hours),
+        )
+        font_path = font_path or web.slip_font or None
+        secure_cookies = secure_cookies or web.secure_cookies
         throttle = ThrottlePolicy(
             user_failures=web.signin_max_failures,
             address_failures=web.signin_address_max_failures,

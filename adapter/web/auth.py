@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from adapter.api.deps import get_engine
 from adapter.store.tokens import ROLE_LABELS
 from adapter.web.config import web_config
 from adapter.web.navigation import nav_for
@@ -44,7 +45,7 @@ def session_of(request: Request) -> WebSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     found = None
     if token:
-        found = load_session(request.app.state.engine, token, web_config(request).sessions)
+        found = load_session(get_engine(request), token, web_config(request).sessions)
     request.state.web_session = found
     return found
 

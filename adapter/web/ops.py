@@ -2,10 +2,8 @@
 
 ``adapter.web`` must not import ``upload_queue`` or ``connectors`` (an import contract says
 so). The composition root may pass any :class:`OpsConsole` to :func:`adapter.web.install`;
-by default :class:`RuntimeOps` duck-types over ``app.state.runtime``: ``queue``
-(``summary()``, ``list_jobs()``, ``retry()``, ``at_risk_margin``), ``call_log.search()``,
-``hl7.log.search()`` (``hl7`` may be ``None``), ``msgids.next()``, ``audit()``, ``wake()``,
-``engine``, ``monthly.clearing.at_risk()`` (settlements at risk of missing clearing). The
+by default :class:`OperationsConsole` serves it from the operator use cases
+(:class:`adapter.services.operations.Operations`) and the monthly clearing report. The
 backlog and latency history is read from the queue's tables by name.
 """
 
@@ -15,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from adapter.web.ops_history import HourPoint, history, job_status
+from sqlalchemy import Engine
+
+from adapter.domain.errors import NotFound
+from adapter.services.monthly import MonthlyServices
+from adapter.services.operations import Operations
+from adapter.web.ops_history import HourPoint, history
 
 
 @dataclass(frozen=True)
@@ -114,59 +117,62 @@ def _job(job: Any) -> JobRow:
     )
 
 
-class RuntimeOps:
-    """:class:`OpsConsole` over the running adapter's parts (duck-typed)."""
+class OperationsConsole:
+    """:class:`OpsConsole` over the operator use cases and the monthly clearing report."""
 
-    def __init__(self, runtime: Any):
-        self._rt = runtime
+    def __init__(
+        self, operations: Operations, monthly: MonthlyServices, engine: Engine, margin: timedelta
+    ) -> None:
+        self._ops = operations
+        self._monthly = monthly
+        self._engine = engine
+        self._margin = margin
 
     def counts(self) -> QueueCounts:
-        queue = self._rt.queue
-        s = queue.summary()
+        s = self._ops.jobs.summary()
         return QueueCounts(
             dict(s.by_status), dict(s.by_kind), s.at_risk, s.missed, s.next_deadline,
-            queue.at_risk_margin,
+            self._margin,
         )  # fmt: skip
 
     def jobs(self, status: str, limit: int = 100) -> list[JobRow]:
-        return [_job(j) for j in self._rt.queue.list_jobs(status=status, limit=limit)]
+        return [_job(j) for j in self._ops.jobs.list(status=status, limit=limit)]
 
     def job(self, job_id: int) -> JobRow | None:
-        status = job_status(self._rt.engine, job_id)
-        if status is None:
+        try:
+            return _job(self._ops.jobs.get(job_id))
+        except NotFound:
             return None
-        found = [j for j in self.jobs(status, 1000) if j.id == job_id]
-        return found[0] if found else None
 
     def resend(self, job_id: int, payload: dict[str, Any] | None, note: str, actor: str) -> None:
         """Re-send a dead (or waiting) job, as ``POST /api/v1/queue/jobs/{id}/retry`` does:
         a job upstream *refused* gets a fresh ``msgid`` (upstream repeats its first reply
         per msgid; a refused write took no effect), one that died of time-outs keeps it."""
-        self._rt.resend_job(job_id, actor=actor, payload=payload, note=note, via="web")
+        self._ops.resend_job(job_id, actor=actor, payload=payload, note=note, via="web")
 
     def calls(self, limit: int = 50) -> list[CallRow]:
         return [
             CallRow(c.id, c.started_at, c.infno, c.msgid, c.context, c.duration_ms, c.outcome,
                     c.http_status, c.infcode, c.err_msg)
-            for c in self._rt.call_log.search(limit=limit)
+            for c in self._ops.calls.search(limit=limit)
         ]  # fmt: skip
 
     def hl7_messages(self, limit: int = 50) -> list[MessageRow] | None:
-        hl7 = getattr(self._rt, "hl7", None)
+        hl7 = self._ops.hl7
         if hl7 is None:
             return None
         return [
             MessageRow(m.id, m.received_at, m.message_type, m.control_id, m.visit_number,
                        m.peer, m.ack_code, m.outcome, m.detail)
-            for m in hl7.log.search(limit=limit)
+            for m in hl7.search(limit=limit)
         ]  # fmt: skip
 
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]:
-        return history(self._rt.engine, now, hours)
+        return history(self._engine, now, hours)
 
     def clearing(self) -> list[AtRiskRow]:
         """Settlement uploads at risk of missing clearing (``monthly.clearing``)."""
-        report = self._rt.monthly.clearing.at_risk()
+        report = self._monthly.clearing.at_risk()
         return [
             AtRiskRow(**{name: item.as_dict()[name] for name in AtRiskRow.__dataclass_fields__})
             for item in report.items

@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from adapter.api.deps import optional_settings
 from adapter.domain.fees import FeeCategory
 from adapter.domain.money import to_fen
 from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
@@ -107,8 +108,8 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
 
 def card_reader_url(request: Request) -> str:
     """The desk's card-reader bridge (``[cards] bridge_url``); empty when none is configured."""
-    cards = getattr(getattr(request.app.state, "settings", None), "cards", None)
-    return str(getattr(cards, "bridge_url", "") or "")
+    settings = optional_settings(request)
+    return settings.cards.bridge_url if settings is not None else ""
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
+from sqlalchemy import Engine
 
+from adapter.api.deps import EngineDep
 from adapter.api.problems import error_item, problem
 from adapter.store.tokens import authenticate
 from adapter.store.uow import UnitOfWork
@@ -53,10 +55,10 @@ def negotiate(accept: str, override: str | None) -> str | None:
     return best[2] if best else None
 
 
-def _caller(request: Request, wants_html: bool) -> str:
+def _caller(request: Request, engine: Engine, wants_html: bool) -> str:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        principal = authenticate(request.app.state.engine, header[7:].strip())
+        principal = authenticate(engine, header[7:].strip())
         if principal is None:
             raise HTTPException(401, "访问令牌无效或已吊销")
         return principal.name
@@ -87,16 +89,20 @@ def _caller(request: Request, wants_html: bool) -> str:
     },
 )
 def slip(
-    request: Request, settlement_id: str, format: str | None = None, layout: str = "a4"
+    request: Request,
+    engine: EngineDep,
+    settlement_id: str,
+    format: str | None = None,
+    layout: str = "a4",
 ) -> Response:
     media = negotiate(request.headers.get("accept", ""), format)
     if media is None:
         raise HTTPException(406, "结算单可提供 text/html 或 application/pdf")
-    actor = _caller(request, media == HTML)
+    actor = _caller(request, engine, media == HTML)
     found = build_slip(services(request), settlement_id)
     config = web_config(request)
     now = datetime.now(UTC)
-    _audit(request, actor, settlement_id, media)
+    _audit(engine, actor, settlement_id, media)
     if media == HTML:
         return page(
             request,
@@ -136,8 +142,8 @@ def _font_missing(request: Request, exc: SlipFontMissing) -> Response:
     return answer
 
 
-def _audit(request: Request, actor: str, settlement_id: str, media: str) -> None:
-    with UnitOfWork(request.app.state.engine) as uow:
+def _audit(engine: Engine, actor: str, settlement_id: str, media: str) -> None:
+    with UnitOfWork(engine) as uow:
         uow.audit.append(
             actor=actor,
             action="settlement.slip",

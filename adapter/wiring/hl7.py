@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
 
 from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
 from connectors.hl7 import (
-    Hl7Inbound,
     ListenerConfig,
     ListenerThread,
     MessageLog,
@@ -19,37 +16,14 @@ from connectors.hl7 import (
     build_inbound,
     load_site_profile,
 )
+from connectors.hl7.service import Hl7Service
 
 
-@dataclass
-class Hl7Runtime:
-    inbound: Hl7Inbound
-    log: MessageLog
-    thread: ListenerThread
-    host: str
-    port: int
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, engine: Engine, commands: EncounterCommands
-    ) -> Hl7Runtime:
-        hl7 = settings.hl7
-        profile = load_site_profile(hl7.site_profile)
-        inbound = build_inbound(engine, commands, profile)
-        listener = MllpListener(inbound, listener_config(settings))
-        return cls(inbound, MessageLog(engine), ListenerThread(listener), hl7.host, hl7.port)
-
-    def start(self) -> None:
-        self.port = self.thread.start()
-
-    def stop(self) -> None:
-        self.thread.stop()
-
-    def health(self) -> dict[str, Any]:
-        """Ready only while the listener accepts connections."""
-        if not self.thread.serving:
-            return {"ok": False, "error": "HL7 listener is not accepting connections"}
-        return {"ok": True, "listening": f"{self.host}:{self.port}"}
+def build_hl7(settings: Settings, engine: Engine, commands: EncounterCommands) -> Hl7Service:
+    hl7 = settings.hl7
+    inbound = build_inbound(engine, commands, load_site_profile(hl7.site_profile))
+    listener = ListenerThread(MllpListener(inbound, listener_config(settings)))
+    return Hl7Service(inbound, MessageLog(engine), listener, hl7.host, hl7.port)
 
 
 def listener_config(settings: Settings) -> ListenerConfig:
@@ -72,12 +46,3 @@ def _tls(cert: str, key: str) -> ssl.SSLContext | None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key or None)
     return context
-
-
-def encounter_commands(settings: Settings, engine: Engine) -> EncounterCommands:
-    """The services' ``EncounterCommands``, for ``wi-adapter hl7 reprocess`` outside ``serve``."""
-    from adapter.wiring.runtime import build_runtime
-
-    return build_runtime(
-        settings, engine=engine, workers=0, hl7=False, scheduled=False
-    ).services.commands

@@ -1,4 +1,5 @@
-"""The use cases' ``Outbox`` port on the real upload queue, and the handlers that deliver.
+"""The use cases' ports on the real upload queue — ``Outbox`` for the workflows, ``UploadJobs``
+for IT's re-send — and the handlers that deliver.
 
 Every upstream write is one job whose kind is its ``infno`` and whose idempotency key is its
 ``msgid``. The payload carries everything a delivery needs, so a job can be re-sent after a
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
-from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
+from adapter.domain.errors import DomainError, NotFound
 from adapter.domain.ports import QueuedUpload
-from adapter.domain.upstream import UpstreamGateway, require_write, write_infnos
-from upload_queue import ledger, reporting
-from upload_queue.errors import ErrorKind
+from adapter.domain.upstream import UpstreamGateway, write_infnos
+from adapter.services.delivery import deliver, failure_kind
+from upload_queue import admin, ledger, reporting
+from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
-from upload_queue.jobs import Delivery, JobSpec
+from upload_queue.jobs import Delivery, Job, JobSpec, Status
 from upload_queue.ledger import Receipt
 
 
@@ -80,6 +82,58 @@ class QueueOutbox:
         return reporting.state_of(_connection(session), idempotency_key)
 
 
+class QueueJobs:
+    """``UploadJobs`` on :class:`UploadQueue`: the queue's errors as the adapter's."""
+
+    def __init__(self, queue: UploadQueue, wake: Callable[[], None]) -> None:
+        self._queue = queue
+        self.wake = wake
+        self.summary = queue.summary
+        self.health = queue.health
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        ordering_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        return self._queue.list_jobs(
+            status=cast(Status | None, status),  # the queue refuses an unknown one
+            kind=kind,
+            ordering_key=ordering_key,
+            limit=limit,
+            offset=offset,
+        )
+
+    def get(self, job_id: int) -> Job:
+        try:
+            return admin.get_job(self._queue.engine, job_id)
+        except JobNotFound as exc:
+            raise _not_found(job_id) from exc
+
+    def last_outcome(self, job_id: int) -> str | None:
+        history = admin.attempts(self._queue.engine, job_id)
+        return history[-1].outcome if history else None
+
+    def retry(self, job_id: int, *, payload: Mapping[str, Any] | None, note: str | None) -> Job:
+        try:
+            return self._queue.retry(job_id, payload=payload, note=note)
+        except JobNotFound as exc:
+            raise _not_found(job_id) from exc
+        except JobNotRetryable as exc:
+            raise DomainError(
+                f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
+                code="JOB_NOT_RETRYABLE",
+            ) from exc
+
+
+def _not_found(job_id: int) -> NotFound:
+    return NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND")
+
+
 def _connection(session: Any) -> Connection:
     return session.connection() if isinstance(session, Session) else session
 
@@ -95,36 +149,12 @@ def _waker(wake: Callable[[], None]) -> Callable[[Session], None]:
     return _wakers[key]
 
 
-def classify_upstream_error(exc: BaseException) -> ErrorKind | None:
-    """Upstream down or garbled → try again later; upstream said no → dead letter for IT."""
-    if isinstance(exc, UpstreamRejected):
-        return "permanent"
-    if isinstance(exc, UpstreamUnavailable | UpstreamMalformed):
-        return "transient"
-    return None
-
-
-def deliver_with(gateway: UpstreamGateway) -> Callable[[Delivery], Receipt]:
-    def deliver(delivery: Delivery) -> Receipt:
-        payload = delivery.payload
-        msgid = str(payload.get("msgid") or delivery.idempotency_key)
-        ack = gateway.submit(
-            require_write(delivery.kind),
-            msgid,
-            payload.get("input", {}),
-            insuplc_admdvs=str(payload.get("insuplc_admdvs", "")),
-            context=str(payload.get("context", delivery.ordering_key or "")),
-        )
-        # a write that returns was accepted: infcode 0 (a refusal raises UpstreamRejected)
-        return Receipt(
-            reference=msgid, reply_code="0", reply_ref=str(getattr(ack, "refmsgid", "") or "")
-        )
-
-    return deliver
-
-
 def register_upload_handlers(queue: UploadQueue, gateway: UpstreamGateway) -> None:
     """Every write transaction of the dialect is delivered the same way: ``submit`` it."""
-    handler = deliver_with(gateway)
+
+    def handle(job: Delivery) -> Receipt:
+        msgid, ref = deliver(gateway, job.kind, job.payload, job.idempotency_key, job.ordering_key)
+        return Receipt(reference=msgid, reply_code="0", reply_ref=ref)
+
     for infno in write_infnos():
-        queue.register(infno.value, handler, classify=classify_upstream_error)
+        queue.register(infno.value, handle, classify=failure_kind)

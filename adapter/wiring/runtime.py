@@ -1,59 +1,59 @@
 """The running adapter: every real part built from the settings, started and stopped together.
 
-One :class:`Runtime` per process. It owns the database engine, the upstream client with its
-call log, the upload queue and its runner, and (when built) the services container and the
-HL7 listener. The FastAPI app's lifespan starts and stops it, so ``serve`` and ``demo`` —
-and the end-to-end tests — run exactly the same wiring.
+One :class:`Runtime` per process, built in one go by :func:`build_runtime`: the database
+engine, the upstream client with its call log, the upload queue and its runner, the services
+and the operator use cases, the HL7 listener and the background loops. The FastAPI app's
+lifespan starts and stops it, so ``serve`` and ``demo`` — and the end-to-end tests — run
+exactly the same wiring.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from adapter.domain.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
-from adapter.domain.ports import MsgidSource
-from adapter.domain.stay_times import TimeWindow
+from adapter.domain.ports import Clock, MsgidSource
+from adapter.scheduling import (
+    MonthlyScheduler,
+    PurgeUploads,
+    build_monthly_scheduler,
+    monthly_policy,
+)
+from adapter.services.audit_anchoring import AuditAnchorer
+from adapter.services.configured import institution_profile, workflow_policy
 from adapter.services.container import Services
-from adapter.services.context import InstitutionProfile, Policy
 from adapter.services.monthly import MonthlyServices
+from adapter.services.operations import Operations
+from adapter.services.upstream_health import UpstreamHealth
+from adapter.services.upstream_recheck import WaitingRecheck
 from adapter.settings import Settings
 from adapter.store.db import make_engine
-from adapter.store.uow import UnitOfWork
-from adapter.wiring.audit_anchoring import AuditAnchorer
-from adapter.wiring.hl7 import Hl7Runtime
-from adapter.wiring.msgids import msgid_source
-from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
-from adapter.wiring.schedule import MonthlyScheduler, build_monthly_scheduler, monthly_policy
-from adapter.wiring.storage import StorageProbe
-from adapter.wiring.upstream import upstream_config
-from adapter.wiring.upstream_recheck import WaitingRecheck
+from adapter.store.msgids import shared_sequence
+from adapter.store.storage import StorageProbe
+from adapter.web.sessions import purge_expired
+from adapter.wiring.hl7 import build_hl7
+from adapter.wiring.outbox import QueueJobs, QueueOutbox, register_upload_handlers
+from adapter.wiring.upstream import LoggedCalls, upstream_config
+from connectors.hl7.service import Hl7Service
 from connectors.upstream.call_log import CallLog, CallLogMetrics
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
-from connectors.upstream.masking import restore_masked
-from upload_queue import admin
-from upload_queue.errors import JobNotFound, JobNotRetryable
+from connectors.upstream.msgids import MsgidSequence
+from upload_queue import admin, ledger
 from upload_queue.facade import UploadQueue
-from upload_queue.jobs import Job
 from upload_queue.scheduler import QueueRunner
 from upload_queue.wakeup import RecoveryWake
 
 log = logging.getLogger("adapter")
-UPSTREAM_REACHABLE = Gauge(
-    "adapter_upstream_reachable",
-    "1 when upstream answered the last health probe (WI1301), else 0",
-    registry=REGISTRY,
-)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     engine: Engine
@@ -62,128 +62,42 @@ class Runtime:
     msgids: MsgidSource
     queue: UploadQueue
     outbox: QueueOutbox
+    wake: Callable[[], None]  # the queue's workers: deliver now
     registry: CollectorRegistry
     services: Services
     monthly: MonthlyServices
+    operations: Operations
+    upstream_health: UpstreamHealth
+    recovery: RecoveryWake
     runner: QueueRunner | None = None
-    hl7: Hl7Runtime | None = None
+    hl7: Hl7Service | None = None
     storage: StorageProbe | None = None
     scheduler: MonthlyScheduler | None = None
-    recovery: RecoveryWake | None = None
     anchorer: AuditAnchorer | None = None
     recheck: WaitingRecheck | None = None
-    _upstream_probe: tuple[float, dict[str, Any]] = (0.0, {})
 
     def start(self) -> None:
         if self.runner is not None and not self.runner.running:
             self.runner.start()
             log.info("upload_queue_started", extra={"workers": len(self.runner.workers)})
-        if self.hl7 is not None:
-            self.hl7.start()
-        if self.scheduler is not None:
-            self.scheduler.start()
-        if self.anchorer is not None:
-            self.anchorer.start()
-        if self.recheck is not None:
-            self.recheck.start()
+        for part in (self.hl7, self.scheduler, self.anchorer, self.recheck):
+            if part is not None:
+                part.start()
 
     def stop(self) -> None:
-        if self.recheck is not None:
-            self.recheck.stop()
-        if self.anchorer is not None:
-            self.anchorer.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        if self.hl7 is not None:
-            self.hl7.stop()  # finish the messages in flight before the queue stops
+        # the HL7 listener finishes the messages in flight before the queue stops
+        for part in (self.recheck, self.anchorer, self.scheduler, self.hl7):
+            if part is not None:
+                part.stop()
         if self.runner is not None and self.runner.running:
             self.runner.shutdown(wait=True)
         self.gateway.close()
-        if self.recovery is not None:
-            self.recovery.close()
+        self.recovery.close()
         self.call_log.flush()
-        close_msgids = getattr(self.msgids, "close", None)
+        close_msgids = getattr(self.msgids, "close", None)  # the shared sequence's own pool
         if close_msgids is not None:
             close_msgids()
         self.engine.dispose()
-
-    def wake(self) -> None:
-        if self.runner is not None and self.runner.running:
-            self.runner.wake()
-
-    def upstream_health(self) -> dict[str, Any]:
-        """Does upstream answer a cheap read (WI1301, our own agreement status)? A TCP connect
-        says nothing through a gateway whose back end is down. Cached for 30 s; never a
-        failure of the instance: uploads wait in the queue while upstream is away."""
-        checked_at, result = self._upstream_probe
-        if time.monotonic() - checked_at < 30 and result:
-            return result
-        began = time.monotonic()
-        try:
-            self.gateway.institution_status(self.settings.institution.code, context="health")
-            result = {"ok": True, "reachable": True}
-        except UpstreamUnavailable as exc:
-            result = {"ok": False, "reachable": False, "error": exc.code}
-        except UpstreamError as exc:  # it answered, if not as hoped: reachable
-            result = {"ok": True, "reachable": True, "answer": exc.code}
-        result["url"] = self.settings.upstream.base_url
-        result["probe"] = "WI1301"
-        result["latency_ms"] = int((time.monotonic() - began) * 1000)
-        UPSTREAM_REACHABLE.set(1 if result["reachable"] else 0)
-        self._upstream_probe = (time.monotonic(), result)
-        return result
-
-    def audit(self, *, actor: str, action: str, **entry: Any) -> None:
-        """One audit entry in its own transaction, for operator actions outside a use case."""
-        with UnitOfWork(self.engine) as uow:
-            uow.audit.append(actor=actor, action=action, role="it", **entry)
-            uow.commit()
-
-    def resend_job(
-        self,
-        job_id: int,
-        *,
-        actor: str,
-        payload: dict[str, Any] | None = None,
-        note: str = "",
-        via: str = "api",
-    ) -> Job:
-        """Re-send a dead (or waiting) upload job, audited, and wake the workers.
-
-        A job upstream *refused* (infcode -1) gets a fresh ``msgid``: upstream answers a
-        repeated msgid with its first reply, so it would be refused again however corrected,
-        and a refused write took no effect. A job that died of time-outs keeps its msgid:
-        upstream may have committed it.
-        """
-        try:
-            stored = admin.get_job(self.engine, job_id)
-        except JobNotFound as exc:
-            raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
-        history = admin.attempts(self.engine, job_id)
-        # IT's list shows payloads masked: a mask sent back unchanged keeps the stored value
-        sent = restore_masked(payload, stored.payload) if payload is not None else None
-        if history and history[-1].outcome == "permanent":
-            sent = dict(sent if sent is not None else stored.payload)
-            sent["refused_msgids"] = [*sent.get("refused_msgids", []), sent.get("msgid", "")]
-            sent["msgid"] = self.msgids.next()
-        try:
-            job = self.queue.retry(job_id, payload=sent, note=note or None)
-        except JobNotFound as exc:
-            raise NotFound(f"上传任务 {job_id} 不存在", code="JOB_NOT_FOUND") from exc
-        except JobNotRetryable as exc:
-            raise DomainError(
-                f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",
-                code="JOB_NOT_RETRYABLE",
-            ) from exc
-        self.audit(
-            actor=actor,
-            action="queue.retry",
-            subject_type="upload_job",
-            subject_id=str(job_id),
-            details={"payload_corrected": payload is not None, "note": note, "via": via},
-        )
-        self.wake()
-        return job
 
     def health_probes(self) -> dict[str, Any]:
         """Business state for ``/healthz``: reported, never a reason to restart or reroute."""
@@ -211,7 +125,7 @@ def build_runtime(
     hl7: bool = True,
     scheduled: bool = True,
 ) -> Runtime:
-    database = settings.database
+    database, queue_settings = settings.database, settings.queue
     engine = engine or make_engine(
         database.url,
         pool_size=database.pool_size,
@@ -225,7 +139,7 @@ def build_runtime(
         upstream_config(settings), recorder=call_log, msgids=msgids
     )
     registry = CollectorRegistry(auto_describe=True)
-    queue_settings = settings.queue
+    CallLogMetrics(call_log).register(registry)
     queue = UploadQueue(
         engine,
         lease_for=timedelta(seconds=queue_settings.lease_seconds),
@@ -234,56 +148,101 @@ def build_runtime(
         instance_id=queue_settings.instance_id or None,
     )
     register_upload_handlers(queue, gateway)
-    recovery = RecoveryWake(engine)
-    gateway.on_outcome(lambda outcome: _note_outcome(recovery, outcome))
     count = queue_settings.workers if workers is None else workers
-    runner = (
-        queue.runner(
+    runner = None
+    if count > 0:
+        runner = queue.runner(
             workers=count,
             in_flight=queue_settings.in_flight,
             drain_every=timedelta(seconds=queue_settings.poll_seconds),
         )
-        if count > 0
-        else None
+
+    def wake() -> None:
+        if runner is not None and runner.running:
+            runner.wake()
+
+    recovery = RecoveryWake(engine, wake=wake)
+    gateway.on_outcome(lambda outcome: _note_outcome(recovery, outcome))
+    storage = StorageProbe.for_engine(engine, database.min_free_mb)
+    if storage is not None:
+        storage.register(registry)
+    outbox = QueueOutbox(queue, wake)
+    services = Services(
+        engine=engine,
+        gateway=gateway,
+        outbox=outbox,
+        msgids=msgids,
+        clock=clock,
+        institution=institution_profile(settings.institution),
+        time_zone=settings.time_zone,
+        policy=workflow_policy(settings.policy),
     )
-    runtime = Runtime(
+    monthly = MonthlyServices(services.context, monthly_policy(settings.schedule))
+    scheduler = recheck = listener = anchorer = None
+    if scheduled and settings.schedule.enabled:
+        scheduler = build_monthly_scheduler(
+            monthly,
+            settings.schedule,
+            queue_settings,
+            purge_sessions=lambda: purge_expired(engine),
+            purge_uploads=queue_purge(engine),
+        )
+    if scheduled:
+        recheck = WaitingRecheck(services.settlements.recheck_waiting)
+        services.watch.on_recovered(recheck.wake)
+    if settings.hl7.enabled and hl7:
+        listener = build_hl7(settings, engine, services.commands)
+    audit = settings.audit
+    if audit.anchor_minutes > 0:
+        anchor_file = audit.anchor_path(settings.data_dir)
+        anchorer = AuditAnchorer(engine, anchor_file, audit.anchor_minutes * 60)
+    operations = Operations(
+        engine,
+        jobs=QueueJobs(queue, wake),
+        msgids=msgids,
+        calls=LoggedCalls(call_log, gateway),
+        hl7=listener,
+    )
+    return Runtime(
         settings=settings,
         engine=engine,
         gateway=gateway,
         call_log=call_log,
         msgids=msgids,
         queue=queue,
-        outbox=QueueOutbox(queue),
+        outbox=outbox,
+        wake=wake,
         registry=registry,
-        services=None,  # type: ignore[arg-type]  # set below: it needs the waking outbox
-        monthly=None,  # type: ignore[arg-type]
+        services=services,
+        monthly=monthly,
+        operations=operations,
+        upstream_health=UpstreamHealth(
+            gateway, settings.institution.code, settings.upstream.base_url
+        ),
+        recovery=recovery,
         runner=runner,
+        hl7=listener,
+        storage=storage,
+        scheduler=scheduler,
+        anchorer=anchorer,
+        recheck=recheck,
     )
-    CallLogMetrics(call_log).register(registry)
-    runtime.storage = StorageProbe.for_engine(engine, settings.database.min_free_mb)
-    if runtime.storage is not None:
-        runtime.storage.register(registry)
-    runtime.outbox = QueueOutbox(queue, wake=runtime.wake)
-    recovery.wake = runtime.wake
-    runtime.recovery = recovery
-    runtime.services = build_services(settings, runtime, clock)
-    runtime.monthly = MonthlyServices(runtime.services.context, monthly_policy(settings.schedule))
-    if scheduled and settings.schedule.enabled:
-        runtime.scheduler = build_monthly_scheduler(
-            runtime.monthly, settings.schedule, settings.queue
-        )
-    if scheduled:
-        runtime.recheck = WaitingRecheck(runtime.services.settlements.recheck_waiting)
-        runtime.services.watch.on_recovered(runtime.recheck.wake)
-    if settings.hl7.enabled and hl7:
-        runtime.hl7 = Hl7Runtime.from_settings(settings, engine, runtime.services.commands)
-    if settings.audit.anchor_minutes > 0:
-        runtime.anchorer = AuditAnchorer(
-            engine,
-            settings.audit.anchor_path(settings.data_dir),
-            settings.audit.anchor_minutes * 60,
-        )
-    return runtime
+
+
+def msgid_source(engine: Engine, institution_code: str, clock: Clock) -> MsgidSource:
+    """Unique across instances sharing PostgreSQL; the client's own sequence on SQLite."""
+    return shared_sequence(engine, institution_code, clock) or MsgidSequence(
+        institution_code, clock
+    )
+
+
+def queue_purge(engine: Engine) -> PurgeUploads:
+    """The housekeeping's clean-up of the upload queue: delivered jobs, then old ledger entries."""
+
+    def purge(retention: timedelta, ledger_months: int, now: datetime) -> tuple[int, int]:
+        return admin.purge(engine, retention, now), ledger.trim(engine, ledger_months, now)
+
+    return purge
 
 
 def _note_outcome(recovery: RecoveryWake, outcome: str) -> None:
@@ -292,34 +251,3 @@ def _note_outcome(recovery: RecoveryWake, outcome: str) -> None:
         recovery.failed()
     elif outcome in ("ok", "rejected"):
         recovery.succeeded()
-
-
-def build_services(settings: Settings, runtime: Runtime, clock: SystemClock) -> Services:
-    institution, policy = settings.institution, settings.policy
-    return Services(
-        engine=runtime.engine,
-        gateway=runtime.gateway,
-        outbox=runtime.outbox,
-        msgids=runtime.msgids,
-        clock=clock,
-        institution=InstitutionProfile(
-            code=institution.code,
-            name=institution.name,
-            kinds=frozenset(institution.kinds),
-            admdvs=institution.admdvs,
-            province=institution.province,
-        ),
-        time_zone=settings.time_zone,
-        policy=Policy(
-            upload_within=timedelta(minutes=policy.upload_within_minutes),
-            admission_upload_within=timedelta(minutes=policy.upload_within_minutes),
-            revocation_upload_within=timedelta(minutes=policy.upload_within_minutes),
-            rehab_plan_upload_within=timedelta(hours=policy.rehab_plan_upload_within_hours),
-            manual_claim_wait=timedelta(minutes=policy.manual_claim_wait_minutes),
-            fee_batch_size=policy.fee_batch_size,
-            times=TimeWindow(
-                clock_skew=timedelta(minutes=policy.clock_skew_minutes),
-                late_registration=timedelta(days=policy.late_registration_days),
-            ),
-        ),
-    )

@@ -62,8 +62,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.masking import looks_masked
 from adapter.domain.upstream import Infno
-from connectors.upstream.masking import looks_masked
 from connectors.upstream.records import CallRecord
 
 log = logging.getLogger("connectors.upstream")

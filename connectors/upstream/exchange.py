@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 import httpx
 
 from adapter.domain.errors import UpstreamError, UpstreamMalformed, UpstreamRejected
+from adapter.domain.masking import mask_body, mask_text
 from adapter.domain.ports import Clock
 from adapter.domain.upstream import Infno
 from connectors.upstream import metrics
 from connectors.upstream.auth import AuthFailure, GatewayAuth
 from connectors.upstream.config import UpstreamConfig
-from connectors.upstream.masking import mask_body, mask_text
 from connectors.upstream.records import CallRecord, CallRecorder, Outcome
 from connectors.upstream.translate import Reply, from_transport_error, interpret, malformed_output
 

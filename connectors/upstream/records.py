@@ -1,6 +1,6 @@
 """What the client hands to the call log after every HTTP attempt.
 
-The client masks both bodies (:mod:`connectors.upstream.masking`) *before* building a
+The client masks both bodies (:mod:`adapter.domain.masking`) *before* building a
 :class:`CallRecord`, so no recorder ever sees a citizen ID, card number, phone or name in
 full. :class:`CallRecorder` is the port; :class:`connectors.upstream.call_log.CallLog` stores
 records durably, :class:`MemoryRecorder` keeps them in a list for tests.

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
+from adapter.demo import insured_regions, load_catalogues
 from adapter.settings import load_settings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
-from adapter.wiring.demo import insured_regions, load_catalogues
 from adapter.wiring.runtime import build_runtime
 from connectors.upstream.simulator import start_simulator
 from tests.support.live import serving

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
+from adapter.demo import insured_regions, load_catalogues
 from adapter.settings import load_settings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
-from adapter.wiring.demo import insured_regions, load_catalogues
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, eventually, free_port, msh, seg

@@ -193,10 +193,10 @@ class AdapterProcess:
 
 def prepare(db_url: str, upstream_url: str) -> str:
     """Migrate, load the catalogues from the simulator, and return a token with every role."""
+    from adapter.demo import insured_regions, load_catalogues
     from adapter.settings import load_settings
     from adapter.store.migrate import upgrade
     from adapter.store.tokens import ROLES, create_token
-    from adapter.wiring.demo import insured_regions, load_catalogues
     from adapter.wiring.runtime import build_runtime
 
     upgrade(db_url)

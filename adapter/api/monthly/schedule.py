@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from adapter.api.deps import EngineDep, SchedulerDep
 from adapter.api.monthly.common import It
 from adapter.api.routes.common import Out
 from adapter.api.zone import site_time
@@ -36,34 +37,25 @@ class ScheduledRunOut(Out):
     "/runs", response_model=list[ScheduledRunOut], summary="Scheduled job runs, newest first"
 )
 def runs(
-    request: Request,
     _: It,
+    engine: EngineDep,
     job: str | None = None,
     outcome: Literal["running", "ok", "failed", "abandoned"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[ScheduledRunOut]:
-    found = schedule_log.recent(request.app.state.engine, job=job, outcome=outcome, limit=limit)
+    found = schedule_log.recent(engine, job=job, outcome=outcome, limit=limit)
     return [ScheduledRunOut(**run.__dict__) for run in found]
 
 
-def _scheduler(request: Request) -> Any:
-    """The scheduler of this process: ``app.state.scheduler`` or ``runtime.scheduler``."""
-    runtime = getattr(request.app.state, "runtime", None)
-    return getattr(request.app.state, "scheduler", None) or getattr(runtime, "scheduler", None)
-
-
 @router.get("/jobs", summary="The scheduled jobs of this instance and their next run")
-def jobs(request: Request, _: It) -> dict[str, Any]:
-    runtime = getattr(request.app.state, "runtime", None)
-    scheduler = getattr(request.app.state, "scheduler", None) or getattr(runtime, "scheduler", None)
+def jobs(_: It, scheduler: SchedulerDep) -> dict[str, Any]:
     if scheduler is None:
         return {"running": False, "jobs": []}
     return {"running": scheduler.running, "jobs": scheduler.describe()}
 
 
 @router.post("/jobs/{job}/run", summary="Run a scheduled job now for its latest slot")
-def run_now(request: Request, job: str, principal: It) -> dict[str, Any]:
-    scheduler = _scheduler(request)
+def run_now(job: str, principal: It, scheduler: SchedulerDep) -> dict[str, Any]:
     if scheduler is None or job not in {j["job"] for j in scheduler.describe()}:
         raise NotFound(f"本实例没有名为 {job} 的定时任务", code="SCHEDULE_JOB_NOT_FOUND")
     attempted = scheduler.run_now(job)

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,24 +25,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from adapter.api.auth import require
+from adapter.api.deps import ServicesDep as ServicesDep  # what every route module uses
 from adapter.api.zone import in_site_zone
 from adapter.domain.money import to_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import FILING_CHANNELS, Finding
 from adapter.domain.text import control_character, control_message
-from adapter.services.container import Services
 from adapter.store.tokens import Principal
 
-
-def get_services(request: Request) -> Services:
-    services = getattr(request.app.state, "services", None)
-    if services is None:
-        raise HTTPException(503, "适配器业务服务未启动，请联系信息科")
-    return services  # type: ignore[no-any-return]
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
 AnyRole = Annotated[Principal, Depends(require())]
 Admission = Annotated[Principal, Depends(require("admission", "his"))]
 Billing = Annotated[Principal, Depends(require("billing"))]

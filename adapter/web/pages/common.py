@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from adapter.api.deps import optional_services
 from adapter.services.container import Services
 from adapter.web.auth import PageForbidden, desk
 from adapter.web.config import web_config
@@ -14,10 +15,10 @@ from adapter.web.sessions import WebSession
 
 
 def services(request: Request) -> Services:
-    found = getattr(request.app.state, "services", None)
-    if found is None:
+    found = optional_services(request)
+    if found is None:  # a page saying so, not a bare 503
         raise PageForbidden("适配器业务服务未启动，请联系信息科")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def now(request: Request) -> datetime:

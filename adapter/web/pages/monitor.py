@@ -13,16 +13,23 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from adapter.api.deps import (
+    get_engine,
+    get_monthly,
+    get_settings,
+    optional_operations,
+    optional_services,
+)
 from adapter.domain.errors import AdapterError
 from adapter.web.auth import Csrf, PageForbidden
 from adapter.web.chart import history_svg
 from adapter.web.config import web_config
 from adapter.web.forms import problem as problem_of
 from adapter.web.monitor_logs import SCAN, paged, stay_links
-from adapter.web.ops import OpsConsole, RuntimeOps
+from adapter.web.ops import OperationsConsole, OpsConsole
 from adapter.web.pages.common import ItDesk
 from adapter.web.payloads import masked, restored
 from adapter.web.render import page
@@ -38,13 +45,18 @@ STATUS_LABELS = {
 
 
 def ops_of(request: Request) -> OpsConsole:
+    """The console :func:`adapter.web.install` was given, else the operator use cases."""
     configured = web_config(request).ops
     if configured is not None:
         return configured
-    runtime = getattr(request.app.state, "runtime", None)
-    if runtime is None:
+    operations = optional_operations(request)
+    if operations is None:
         raise PageForbidden("本实例未启用上传队列（无运行时组件），请联系信息科")
-    return RuntimeOps(runtime)
+    margin = timedelta(minutes=get_settings(request).queue.at_risk_minutes)
+    return OperationsConsole(operations, get_monthly(request), get_engine(request), margin)
+
+
+Ops = Annotated[OpsConsole, Depends(ops_of)]
 
 
 def time_left(delta: timedelta) -> str:
@@ -74,8 +86,7 @@ def _live(ops: OpsConsole) -> dict[str, Any]:
 
 
 @router.get("", response_class=HTMLResponse)
-def monitor(request: Request, _: ItDesk) -> Response:
-    ops = ops_of(request)
+def monitor(request: Request, _: ItDesk, ops: Ops) -> Response:
     return _page(request, ops)
 
 
@@ -99,7 +110,7 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
 def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
     """The call log and the HL7 log, paged and filtered, with the stays their rows name."""
     params = request.query_params
-    services = getattr(request.app.state, "services", None)
+    services = optional_services(request)
 
     def aliases(q: str) -> tuple[str, ...]:
         stay = stay_links(services, [q]).get(q)
@@ -137,8 +148,8 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
 
 
 @router.get("/live", response_class=HTMLResponse)
-def live(request: Request, _: ItDesk) -> Response:
-    return page(request, "_monitor_live.html", **_live(ops_of(request)))
+def live(request: Request, _: ItDesk, ops: Ops) -> Response:
+    return page(request, "_monitor_live.html", **_live(ops))
 
 
 @router.post("/jobs/{job_id}/resend", dependencies=[Csrf])
@@ -146,10 +157,10 @@ def resend(
     request: Request,
     job_id: int,
     session: ItDesk,
+    ops: Ops,
     payload: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    ops = ops_of(request)
     original = ops.job(job_id)
     corrected: dict[str, Any] | None = None
     try:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from adapter.api.deps import EngineDep
 from adapter.domain.errors import DomainError
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import SESSION_COOKIE, Csrf, desk
@@ -26,11 +27,11 @@ def password_form(request: Request, session: Annotated[WebSession, Depends(desk(
 def password_change(
     request: Request,
     session: Annotated[WebSession, Depends(desk())],
+    engine: EngineDep,
     current: Annotated[str, Form()] = "",
     new: Annotated[str, Form()] = "",
     repeat: Annotated[str, Form()] = "",
 ) -> Response:
-    engine = request.app.state.engine
     if new != repeat:
         return page(request, "password.html", 422, title="修改密码", error="两次输入的新密码不一致")
     try:

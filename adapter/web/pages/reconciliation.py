@@ -15,13 +15,13 @@ clearing cutoff has come is flagged, on its own page and in a list on every mont
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from adapter.api.deps import get_monthly
 from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.people import mask_name
 from adapter.domain.reconciliation import MONTH_PATTERN, month_of, previous_month
@@ -44,7 +44,6 @@ Reconciler = Annotated[WebSession, Depends(desk(*RECONCILERS))]
 FundsClerk = Annotated[WebSession, Depends(desk(*FUNDS_CLERKS))]
 
 _MONTH = re.compile(MONTH_PATTERN)
-_lock = threading.Lock()
 DONE = {
     "run": "对账已完成，下方为本次结果。",
     "fetched": "已从上级系统获取本月审核扣款。",
@@ -56,14 +55,8 @@ FUNDS_STATUS = {"unconfirmed": "未确认到账", "queued": "已确认，待上�
 
 def monthly_of(request: Request) -> MonthlyServices:
     """The monthly use cases the app holds (made once from the services' context if not)."""
-    state = request.app.state
-    found: MonthlyServices | None = getattr(state, "monthly", None)
-    if found is None:
-        context = services(request).context
-        with _lock:
-            found = getattr(state, "monthly", None) or MonthlyServices(context)
-            state.monthly = found
-    return found
+    services(request)  # a page saying the services are not there, not a bare 503
+    return get_monthly(request)
 
 
 def _month(request: Request, text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from adapter.api.deps import EngineDep
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import (
     LOGIN_CSRF_COOKIE,
@@ -72,6 +73,7 @@ def login_form(request: Request, next: str = "/web/") -> Response:
 @router.post("/login")
 def login(
     request: Request,
+    engine: EngineDep,
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -80,7 +82,6 @@ def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         return _login_page(request, next, "登录表单已失效，请重新输入后登录。", 403)
-    engine = request.app.state.engine
     config = web_config(request)
     now = datetime.now(UTC)
     address = request.client.host if request.client else ""
@@ -132,10 +133,10 @@ def _count_failure(engine: Any, name: str, address: str, config: Any, now: datet
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> Response:
+def logout(request: Request, engine: EngineDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        close_session(request.app.state.engine, token)
+        close_session(engine, token)
     response = RedirectResponse("/web/login?bye=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from adapter import demo
 from adapter.bootstrap import build_app
 from adapter.settings import HttpSettings, load_settings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import ROLES, create_token
 from adapter.web.users import create_user
-from adapter.wiring import demo
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator

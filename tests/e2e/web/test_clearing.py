@@ -72,7 +72,7 @@ def test_n35_a_settlement_whose_upload_waits_is_listed_at_risk_on_the_it_page(
              "begntime": "2026-11-24 09:00:00"}  # fmt: skip
     stored = next(j for j in site.runtime.queue.list_jobs(status="dead", limit=1000)
                   if j.id == blocker)  # fmt: skip
-    site.runtime.resend_job(
+    site.runtime.operations.resend_job(
         blocker, actor="信息科-01", payload={**stored.payload, "input": fixed}, note="补入院时间"
     )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -18,15 +17,19 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from adapter.api import deps
 from adapter.api.app import create_app
+from adapter.api.routes import operations
 from adapter.domain.errors import UpstreamRejected
 from adapter.domain.upstream import Infno, WriteAck
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
+from adapter.services.operations import Operations
 from adapter.settings import load_settings
 from adapter.store.tokens import create_token
-from adapter.wiring import ops_routes
-from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
+from adapter.wiring.outbox import QueueJobs, QueueOutbox, register_upload_handlers
+from adapter.wiring.upstream import LoggedCalls
+from connectors.upstream.call_log import CallLog
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
@@ -137,16 +140,21 @@ def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
 
 
 def test_the_clearing_list_over_rest_summary_and_metrics(
-    world: World, db: Engine, db_url: str
+    world: World, db: Engine, db_url: str, client: ReferenceClient, msgids: MsgidSequence
 ) -> None:
     ids = _stays(world)
     world.clock.set(at(d(25, 2)))
     app = create_app(load_settings(database={"url": db_url}), db)
-    app.state.services = world.services
-    app.state.runtime = SimpleNamespace(
-        monthly=world.monthly, queue=world.queue, registry=world.queue.metrics.registry
+    jobs = QueueJobs(world.queue, wake=lambda: None)
+    calls = LoggedCalls(CallLog(db), client)
+    deps.install(
+        app,
+        services=world.services,
+        monthly=world.monthly,
+        operations=Operations(db, jobs=jobs, msgids=msgids, calls=calls),
+        registry=world.queue.metrics.registry,
     )
-    app.include_router(ops_routes.router)
+    app.include_router(operations.router)
     now = world.clock.now()
     it = {"Authorization": f"Bearer {create_token(db, 'it-01', ['it'], now)}"}
     billing = {"Authorization": f"Bearer {create_token(db, 'billing-01', ['billing'], now)}"}

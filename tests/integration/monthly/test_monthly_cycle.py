@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from adapter.scheduling import MonthlyScheduler, housekeeping_job, latest_slot, monthly_jobs
 from adapter.services import schedule_log
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
@@ -19,7 +20,7 @@ from adapter.store.uow import UnitOfWork
 from adapter.web.sessions import SessionPolicy, open_session, purge_expired
 from adapter.web.tables import web_session
 from adapter.web.users import create_user
-from adapter.wiring.schedule import MonthlyScheduler, housekeeping_job, latest_slot, monthly_jobs
+from adapter.wiring.runtime import queue_purge
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee, seed
 from tests.integration.services.helpers import INSTITUTION
@@ -154,7 +155,9 @@ def test_housekeeping_purges_expired_sessions_and_old_jobs_but_keeps_their_deliv
         reconciliation="", reconciliation_after_cutoff="", deductions="", catalogue_sync="",
         device_funds_reminder="", housekeeping="0 3 * * *",
     )  # fmt: skip
-    job = housekeeping_job(db, QueueSettings(retention_days=90), purge_expired, lambda: later)
+    job = housekeeping_job(
+        QueueSettings(retention_days=90), lambda: purge_expired(db), queue_purge(db), lambda: later
+    )
     scheduler = MonthlyScheduler(
         db, monthly_jobs(MonthlyServices(services.context), settings, job), ZONE,
         clock=lambda: later,

@@ -14,17 +14,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from adapter.services import schedule_log
-from adapter.services.container import Services
-from adapter.services.monthly import MonthlyServices
-from adapter.services.monthly_tables import metadata as monthly_metadata
-from adapter.store.db import make_engine
-from adapter.wiring.schedule import (
+from adapter.scheduling import (
     MonthlyScheduler,
     ScheduledJob,
     ScheduleSettings,
     latest_slot,
 )
+from adapter.services import schedule_log
+from adapter.services.container import Services
+from adapter.services.monthly import MonthlyServices
+from adapter.services.monthly_tables import metadata as monthly_metadata
+from adapter.store.db import make_engine
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee

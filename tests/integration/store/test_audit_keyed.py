@@ -218,7 +218,7 @@ def test_a_process_without_an_installed_key_loads_it_from_the_settings(
 def test_the_running_adapter_anchors_the_head_at_intervals(
     store: Engine, clock: FakeClock, tmp_path: Path
 ) -> None:
-    from adapter.wiring.audit_anchoring import AuditAnchorer
+    from adapter.services.audit_anchoring import AuditAnchorer
 
     anchors = tmp_path / "anchors.jsonl"
     _append(store, clock, 2, installed_keyring())

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
-from adapter.wiring.msgids import SharedMsgidSequence, msgid_source
+from adapter.store.msgids import SharedMsgidSequence
+from adapter.wiring.runtime import msgid_source
 from connectors.upstream.msgids import MsgidSequence
 from tests.conftest import create_pg_database, drop_pg_database
 

@@ -7,8 +7,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from adapter.services.upstream_recheck import WaitingRecheck
 from adapter.services.watch import UpstreamWatch
-from adapter.wiring.upstream_recheck import WaitingRecheck
 
 
 def test_n38_the_recheck_runs_as_soon_as_upstream_answers_again() -> None:

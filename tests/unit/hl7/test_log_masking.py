@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.hl7.masking import mask_hl7
+from adapter.domain.masking import mask_hl7
 
 MESSAGE = "\r".join(
     [

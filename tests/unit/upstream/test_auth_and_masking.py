@@ -8,10 +8,10 @@ import httpx
 import pytest
 import respx
 
+from adapter.domain.masking import looks_masked, mask_body, mask_text
 from adapter.domain.upstream import CertType
 from connectors.upstream.auth import AuthFailure, HmacAuth
 from connectors.upstream.config import make_auth
-from connectors.upstream.masking import looks_masked, mask_body, mask_text
 from connectors.upstream.sm_auth import SmAuth, generate_sm2_keypair
 
 from .helpers import PERSON_OUTPUT, make_client, reply, sign_in_reply

@@ -16,7 +16,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # SQLite runs one instance, whose in-process sequence is enough; see adapter/wiring/msgids.py.
+    # SQLite runs one instance, whose in-process sequence is enough; see adapter/store/msgids.py.
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE SEQUENCE IF NOT EXISTS upstream_msgid_seq"

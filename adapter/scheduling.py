@@ -62,8 +62,6 @@ from adapter.domain.reconciliation import first_day, previous_month
 from adapter.services import schedule_log
 from adapter.services.monthly import MonthlyPolicy, MonthlyServices
 from adapter.settings import QueueSettings, ScheduleSettings
-from adapter.web.sessions import purge_expired
-from upload_queue import admin, ledger
 
 log = logging.getLogger("adapter")
 JOB_NAMES = (
@@ -152,10 +150,15 @@ def monthly_jobs(
     ]
 
 
+# delivered upload jobs older than the retention, ledger entries older than the months, at now:
+# how many of each were removed (the composition root implements it on the upload queue)
+PurgeUploads = Callable[[timedelta, int, datetime], tuple[int, int]]
+
+
 def housekeeping_job(
-    engine: Engine,
     queue: QueueSettings,
-    purge_sessions: Callable[[Engine], int],
+    purge_sessions: Callable[[], int],
+    purge_uploads: PurgeUploads,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[datetime], str]:
     """The daily clean-up: expired web sessions; delivered upload jobs (payloads and attempt
@@ -163,10 +166,9 @@ def housekeeping_job(
     delivered — and ledger entries older than ``queue.ledger_months`` (at least 18)."""
 
     def run(slot: datetime) -> str:
-        now = clock()
-        sessions = purge_sessions(engine)
-        jobs = admin.purge(engine, timedelta(days=queue.retention_days), now)
-        entries = ledger.trim(engine, queue.ledger_months, now)
+        sessions = purge_sessions()
+        retention = timedelta(days=queue.retention_days)
+        jobs, entries = purge_uploads(retention, queue.ledger_months, clock())
         return (
             f"清理过期会话{sessions}个；清理{queue.retention_days}天前已送达的上传任务{jobs}个"
             f"（送达记录保留{queue.ledger_months}个月，清理更早的{entries}条）"
@@ -397,12 +399,12 @@ def monthly_policy(settings: ScheduleSettings) -> MonthlyPolicy:
 
 
 def build_monthly_scheduler(
-    monthly: MonthlyServices, settings: ScheduleSettings, queue: QueueSettings | None = None
+    monthly: MonthlyServices,
+    settings: ScheduleSettings,
+    queue: QueueSettings,
+    purge_sessions: Callable[[], int],
+    purge_uploads: PurgeUploads,
 ) -> MonthlyScheduler:
     """The scheduler of the runtime's monthly use cases, with the daily housekeeping."""
-    engine = monthly.context.engine
-    return MonthlyScheduler.from_settings(
-        settings,
-        monthly,
-        housekeeping=housekeeping_job(engine, queue or QueueSettings(), purge_expired),
-    )
+    housekeeping = housekeeping_job(queue, purge_sessions, purge_uploads)
+    return MonthlyScheduler.from_settings(settings, monthly, housekeeping=housekeeping)

@@ -1,4 +1,5 @@
-"""The built-in demo: the simulator in this process, its catalogues loaded, a token per role.
+"""The built-in demo (``wi-adapter demo``): the simulator in this process, its catalogues
+loaded, a token per role, last month's settlements, a simulated card reader.
 
 Everything the demo does goes through the same parts as production — the reference client
 over real HTTP, the store, the upload queue — only upstream is the simulator.
@@ -20,7 +21,7 @@ from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.money import ZERO
 from adapter.domain.settlement import Bill, Breakdown, Settlement, make_slip_no
 from adapter.domain.upstream import UpstreamGateway
-from adapter.settings import HttpSettings
+from adapter.settings import HttpSettings, Settings
 from adapter.store.tables.settlements import SettlementRow
 from adapter.store.tokens import ROLE_LABELS, ROLES, ApiTokenRow, create_token, hash_token
 from adapter.store.uow import UnitOfWork
@@ -187,3 +188,55 @@ def seed_last_month(engine: Engine, institution_code: str, zone: tzinfo, today: 
         "上级系统有、本地无，对账列为“本地无此结算”"
     )
     return LastMonth(figures["month"], tuple(stored), elsewhere, explanation)
+
+
+def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
+    """``wi-adapter demo``: the adapter over the in-process simulator, with sample data."""
+    from adapter.api import server
+    from adapter.bootstrap import SERVER_LOGGING, build_app, load_audit_key
+    from adapter.logs import configure_from as configure_logging
+    from adapter.store.migrate import upgrade
+    from adapter.web import DEMO_PASSWORD, create_demo_users
+    from adapter.wiring.runtime import build_runtime
+
+    configure_logging(settings)
+    simulator = start_demo_simulator(settings.http.host, simulator_port, today)
+    regions = insured_regions(today)
+    reader = start_demo_card_reader(settings.cards.bridge_url, settings.http, today)
+    settings = settings.model_copy(
+        update={
+            "cards": settings.cards.model_copy(update={"bridge_url": reader.url}),
+            "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+            "schedule": settings.schedule.model_copy(update={"device_regions": regions}),
+        }
+    )
+    upgrade(settings.database.url)
+    runtime = build_runtime(settings)
+    load_audit_key(settings, runtime.engine)  # the demo's key: created in its data folder
+    count = load_catalogues(runtime.engine, runtime.gateway, settings.institution.admdvs, regions)
+    tokens = issue_tokens(runtime.engine)
+    create_demo_users(runtime.engine)
+    last_month = seed_last_month(runtime.engine, settings.institution.code, settings.zone, today)
+    app = build_app(settings, runtime)
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")
+    print(
+        f"  card reader (simulated bridge) {reader.url}: card of {DEMO_CARD_HOLDER} inserted;"
+        f' another: curl -X PUT {reader.url}/sim/card -d \'{{"psn_no": "P003"}}\''
+    )
+    print(f"  {count} catalogue items loaded; database {settings.database.url}")
+    print(f"  health: curl {base}/healthz   API docs: {base}/docs")
+    print(
+        f"  pages: {base}/web/ — sign in as 入院处, 结算处, 器具室 or 信息科,"
+        f" password {DEMO_PASSWORD}"
+    )
+    for role, token in tokens.by_role.items():
+        print(f"  token for role {role:<10} {token}")
+    if tokens.all_roles:
+        print("  ADAPTER_DEMO_TOKEN holds every role")
+    print(f"  {last_month.explanation}")
+    try:
+        server.run(app, settings.http, **SERVER_LOGGING)
+    finally:
+        reader.stop()
+        simulator.stop()

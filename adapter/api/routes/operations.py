@@ -1,7 +1,7 @@
-"""IT's REST surface over the composition's parts: metrics, the upload queue, the call log.
+"""IT's REST surface: metrics, the upload queue, the upstream call log, the HL7 log.
 
-These routes live at the composition root because they speak to ``upload_queue`` and
-``connectors`` directly; the use-case routes in ``adapter.api`` never do.
+The routes go through the operator use cases (:class:`adapter.services.operations.Operations`):
+a re-send here is the one the IT page and ``wi-adapter queue retry`` make.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,13 +22,12 @@ from prometheus_client import (
 from pydantic import BaseModel, Field
 
 from adapter.api.auth import require
-from adapter.domain.errors import DomainError
+from adapter.api.deps import MonthlyDep, OperationsDep, RegistryDep, SettingsDep
+from adapter.domain.masking import mask_body, mask_hl7
+from adapter.domain.ports import UploadJob
 from adapter.services.monthly_clearing import ClearingReport
+from adapter.settings import Settings
 from adapter.store.tokens import Principal
-from connectors.hl7 import ReprocessRefused
-from connectors.hl7.masking import mask_hl7
-from connectors.upstream.masking import mask_body
-from upload_queue.jobs import Job
 
 router = APIRouter()
 IT = Annotated[Principal, Depends(require("it"))]
@@ -39,30 +38,27 @@ MAX_ROW = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW)]
 
 
-def _runtime(request: Request) -> Any:
-    return request.app.state.runtime
-
-
 @router.get(
     "/metrics",
     tags=["operations"],
     summary="Prometheus metrics (queue, HTTP, HL7, upstream, process)",
     response_class=Response,
 )
-def metrics(request: Request, _: IT) -> Response:
+def metrics(_: IT, ops: OperationsDep, monthly: MonthlyDep, registry: RegistryDep) -> Response:
     """The runtime's own registry (the upload queue's gauges and counters, disk space) and
     the process-wide one: process and Python collectors, HTTP requests, HL7 messages,
     upstream calls."""
-    runtime = _runtime(request)
-    runtime.queue.health()  # refresh the backlog and deadline gauges before a scrape
-    _clearing_gauge(runtime.registry).refresh(runtime.monthly.clearing.at_risk())
-    body = generate_latest(runtime.registry) + generate_latest(REGISTRY)
+    ops.jobs.health()  # refresh the backlog and deadline gauges before a scrape
+    body = generate_latest(REGISTRY)
+    if registry is not None:
+        _clearing_gauge(registry).refresh(monthly.clearing.at_risk())
+        body = generate_latest(registry) + body
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-def _now(request: Request) -> datetime:
+def _now(settings: Settings) -> datetime:
     """Now in the site's zone: every time IT reads here carries the site's offset (+08:00)."""
-    return datetime.now(UTC).astimezone(request.app.state.settings.zone)
+    return datetime.now(UTC).astimezone(settings.zone)
 
 
 class ClearingGauge:
@@ -115,10 +111,10 @@ def _clearing_gauge(registry: CollectorRegistry) -> ClearingGauge:
         return found
 
 
-def _job(job: Job, now: datetime) -> dict[str, Any]:
+def _job(job: UploadJob, now: datetime) -> dict[str, Any]:
     """A job as IT's list shows it: personal data in the payload masked (a corrected payload
     sent back with the masks untouched gets the original values again: ``resend_job``)."""
-    body = asdict(job)
+    body: dict[str, Any] = asdict(job)  # type: ignore[call-overload]  # the queue's: dataclasses
     body["payload"] = mask_body(body["payload"])
     body["time_left_s"] = int((job.deadline - now).total_seconds())
     for name, value in body.items():
@@ -129,19 +125,19 @@ def _job(job: Job, now: datetime) -> dict[str, Any]:
 
 @router.get("/api/v1/queue/jobs", tags=["upload queue"], summary="Upload jobs, deadline first")
 def list_jobs(
-    request: Request,
     _: IT,
+    ops: OperationsDep,
+    settings: SettingsDep,
     status: Status | None = None,
     kind: str | None = Query(None, examples=["WI2301"]),
     encounter: str | None = Query(None, description="the encounter (ordering key)"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ROW),
 ) -> dict[str, Any]:
-    runtime = _runtime(request)
-    jobs = runtime.queue.list_jobs(
+    jobs = ops.jobs.list(
         status=status, kind=kind, ordering_key=encounter, limit=limit, offset=offset
     )
-    now = _now(request)
+    now = _now(settings)
     return {"jobs": [_job(job, now) for job in jobs]}
 
 
@@ -156,22 +152,23 @@ class RetryRequest(BaseModel):
     "/api/v1/queue/jobs/{job_id}/retry", tags=["upload queue"], summary="Re-send a dead job"
 )
 def retry_job(
-    request: Request,
     job_id: RowId,
     principal: IT,
+    ops: OperationsDep,
+    settings: SettingsDep,
     body: Annotated[RetryRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     body = body or RetryRequest()
-    job = _runtime(request).resend_job(
-        job_id, actor=principal.name, payload=body.payload, note=body.note or ""
-    )
-    return _job(job, _now(request))
+    job = ops.resend_job(job_id, actor=principal.name, payload=body.payload, note=body.note or "")
+    return _job(job, _now(settings))
 
 
 @router.get("/api/v1/queue/summary", tags=["upload queue"], summary="Counts and deadlines")
-def queue_summary(request: Request, _: IT) -> dict[str, Any]:
-    summary = _runtime(request).queue.summary()
-    now = _now(request)
+def queue_summary(
+    _: IT, ops: OperationsDep, monthly: MonthlyDep, settings: SettingsDep
+) -> dict[str, Any]:
+    summary = ops.jobs.summary()
+    now = _now(settings)
     return {
         "by_status": summary.by_status,
         "by_kind": summary.by_kind,
@@ -183,7 +180,7 @@ def queue_summary(request: Request, _: IT) -> dict[str, Any]:
         ),
         "at_risk": summary.at_risk,
         "missed": summary.missed,
-        "clearing_at_risk": len(_runtime(request).monthly.clearing.at_risk().items),
+        "clearing_at_risk": len(monthly.clearing.at_risk().items),
     }
 
 
@@ -192,11 +189,11 @@ def queue_summary(request: Request, _: IT) -> dict[str, Any]:
     tags=["upload queue"],
     summary="Settlements at risk of missing clearing, by cutoff (N§35, B§33, B§37, N§43, B§42)",
 )
-def queue_clearing(request: Request, _: IT) -> dict[str, Any]:
+def queue_clearing(_: IT, monthly: MonthlyDep) -> dict[str, Any]:
     """Every settlement whose upload (WI2301, WI2701, or a revocation WI2305) is pending or
     dead — listed until delivered — or was delivered after its monthly cutoff (listed until
     its half-yearly cutoff), with the cutoff it must meet and the days left (negative: past)."""
-    report = _runtime(request).monthly.clearing.at_risk()
+    report = monthly.clearing.at_risk()
     by_cutoff = [
         {"cutoff": cutoff, "cutoff_kind": kind, "count": count}
         for (cutoff, kind), count in sorted(report.by_cutoff().items())
@@ -211,8 +208,9 @@ def queue_clearing(request: Request, _: IT) -> dict[str, Any]:
 
 @router.get("/api/v1/upstream/calls", tags=["upstream"], summary="The upstream call log")
 def upstream_calls(
-    request: Request,
     _: IT,
+    ops: OperationsDep,
+    settings: SettingsDep,
     encounter: str | None = None,
     msgid: str | None = None,
     infno: str | None = None,
@@ -221,7 +219,7 @@ def upstream_calls(
     outcome: str | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
-    calls = _runtime(request).call_log.search(
+    calls = ops.calls.search(
         context=encounter,
         msgid=msgid,
         infno=infno,
@@ -233,7 +231,7 @@ def upstream_calls(
     items = []
     for call in calls:
         item = asdict(call)
-        item["started_at"] = call.started_at.astimezone(_now(request).tzinfo).isoformat()
+        item["started_at"] = call.started_at.astimezone(settings.zone).isoformat()
         items.append(item)
     return {"calls": items}
 
@@ -250,28 +248,20 @@ class ResendRequest(BaseModel):
     summary="Re-send a logged read (writes are re-sent from the upload queue)",
 )
 def resend_call(
-    request: Request,
     call_id: RowId,
     principal: IT,
+    ops: OperationsDep,
     body: Annotated[ResendRequest | None, Body()] = None,
 ) -> dict[str, Any]:
-    runtime = _runtime(request)
     overrides = body.overrides if body else None
-    output = runtime.call_log.resend(call_id, runtime.gateway, overrides=overrides)
-    runtime.audit(
-        actor=principal.name,
-        action="upstream.resend",
-        subject_type="upstream_call",
-        subject_id=str(call_id),
-        details={},
-    )
-    return {"output": output}
+    return {"output": ops.resend_call(call_id, actor=principal.name, overrides=overrides)}
 
 
 @router.get("/api/v1/hl7/messages", tags=["hl7"], summary="The inbound HL7 message log")
 def hl7_messages(
-    request: Request,
     _: IT,
+    ops: OperationsDep,
+    settings: SettingsDep,
     control_id: str | None = None,
     visit: str | None = Query(None, description="PV1-19 visit number"),
     type: str | None = Query(None, examples=["ADT^A01", "DFT"]),
@@ -280,8 +270,7 @@ def hl7_messages(
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    hl7 = _hl7(request)
-    messages = hl7.log.search(
+    messages = ops.hl7_log().search(
         control_id=control_id,
         visit_number=visit,
         message_type=type,
@@ -290,8 +279,7 @@ def hl7_messages(
         until=until,
         limit=limit,
     )
-    zone = request.app.state.settings.zone
-    return {"messages": [_message(m, zone) for m in messages]}
+    return {"messages": [_message(m, settings.zone) for m in messages]}
 
 
 @router.post(
@@ -299,32 +287,16 @@ def hl7_messages(
     tags=["hl7"],
     summary="Process a stored message again (after a fix); its history is kept",
 )
-def hl7_reprocess(request: Request, message_id: RowId, principal: IT) -> dict[str, Any]:
-    hl7 = _hl7(request)
-    try:
-        message = hl7.inbound.reprocess(message_id, actor=principal.name)
-    except ReprocessRefused as exc:
-        raise DomainError(str(exc), code="HL7_REPROCESS_REFUSED") from exc
-    _runtime(request).audit(
-        actor=principal.name,
-        action="hl7.reprocess",
-        subject_type="hl7_message",
-        subject_id=str(message_id),
-        details={"ack_code": message.ack_code or "", "outcome": message.outcome or ""},
-    )
-    return _message(message, request.app.state.settings.zone)
-
-
-def _hl7(request: Request) -> Any:
-    hl7 = _runtime(request).hl7
-    if hl7 is None:
-        raise DomainError("本实例未启用 HL7 接口（hl7.enabled = false）", code="HL7_DISABLED")
-    return hl7
+def hl7_reprocess(
+    message_id: RowId, principal: IT, ops: OperationsDep, settings: SettingsDep
+) -> dict[str, Any]:
+    message = ops.reprocess_hl7(message_id, actor=principal.name)
+    return _message(message, settings.zone)
 
 
 def _text(data: bytes | None, charset: str) -> str:
     """The message as text in its own charset, with personal data masked (IT reads this
-    list): citizen IDs, names, phones, card numbers (:func:`connectors.hl7.masking.mask_hl7`)."""
+    list): citizen IDs, names, phones, card numbers (:func:`adapter.domain.masking.mask_hl7`)."""
     if not data:
         return ""
     codec = "gb18030" if "18030" in (charset or "") else "utf-8"

@@ -1,0 +1,35 @@
+"""The institution and the workflow policy as ``adapter.toml`` sets them (``[institution]``,
+``[policy]``): what the composition root hands the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from adapter.domain.stay_times import TimeWindow
+from adapter.services.context import InstitutionProfile, Policy
+from adapter.settings import InstitutionSettings, PolicySettings
+
+
+def institution_profile(institution: InstitutionSettings) -> InstitutionProfile:
+    return InstitutionProfile(
+        code=institution.code,
+        name=institution.name,
+        kinds=frozenset(institution.kinds),
+        admdvs=institution.admdvs,
+        province=institution.province,
+    )
+
+
+def workflow_policy(policy: PolicySettings) -> Policy:
+    return Policy(
+        upload_within=timedelta(minutes=policy.upload_within_minutes),
+        admission_upload_within=timedelta(minutes=policy.upload_within_minutes),
+        revocation_upload_within=timedelta(minutes=policy.upload_within_minutes),
+        rehab_plan_upload_within=timedelta(hours=policy.rehab_plan_upload_within_hours),
+        manual_claim_wait=timedelta(minutes=policy.manual_claim_wait_minutes),
+        fee_batch_size=policy.fee_batch_size,
+        times=TimeWindow(
+            clock_skew=timedelta(minutes=policy.clock_skew_minutes),
+            late_registration=timedelta(days=policy.late_registration_days),
+        ),
+    )

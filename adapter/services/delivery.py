@@ -1,0 +1,40 @@
+"""Delivering one upload job: the write goes to upstream with its own ``msgid``, and a failure
+is judged for the queue — upstream down or garbled: try again later; upstream said no: a dead
+letter for IT (a refused write took no effect, and the same msgid would be refused again)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
+from adapter.domain.upstream import UpstreamGateway, require_write
+
+
+def deliver(
+    gateway: UpstreamGateway,
+    kind: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str,
+    ordering_key: str | None,
+) -> tuple[str, str]:
+    """Submit the job's write (its kind is the infno); the msgid sent and upstream's refmsgid.
+    A write that returns was accepted (infcode 0): a refusal raises ``UpstreamRejected``."""
+    msgid = str(payload.get("msgid") or idempotency_key)
+    ack = gateway.submit(
+        require_write(kind),
+        msgid,
+        payload.get("input", {}),
+        insuplc_admdvs=str(payload.get("insuplc_admdvs", "")),
+        context=str(payload.get("context", ordering_key or "")),
+    )
+    return msgid, str(getattr(ack, "refmsgid", "") or "")
+
+
+def failure_kind(exc: BaseException) -> Literal["permanent", "transient"] | None:
+    """How the queue treats a failed delivery (None: not upstream's doing, the queue decides)."""
+    if isinstance(exc, UpstreamRejected):
+        return "permanent"
+    if isinstance(exc, UpstreamUnavailable | UpstreamMalformed):
+        return "transient"
+    return None
