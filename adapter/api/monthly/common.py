@@ -23,7 +23,7 @@ def get_monthly(request: Request) -> MonthlyServices:
     state = request.app.state
     monthly = getattr(state, "monthly", None)
     if monthly is not None:
-        return monthly  # type: ignore[no-any-return]
+        return monthly
     services = getattr(state, "services", None)
     if services is None:
         raise HTTPException(503, "适配器业务服务未启动，请联系信息科")

@@ -39,7 +39,7 @@ def get_services(request: Request) -> Services:
     services = getattr(request.app.state, "services", None)
     if services is None:
         raise HTTPException(503, "适配器业务服务未启动，请联系信息科")
-    return services  # type: ignore[no-any-return]
+    return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
