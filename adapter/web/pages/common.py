@@ -17,7 +17,7 @@ def services(request: Request) -> Services:
     found = getattr(request.app.state, "services", None)
     if found is None:
         raise PageForbidden("适配器业务服务未启动，请联系信息科")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def now(request: Request) -> datetime:
