@@ -256,7 +256,7 @@ def build_runtime(
         outbox=QueueOutbox(queue),
         registry=registry,
         services=None,  # type: ignore[arg-type]  # set below: it needs the waking outbox
-        monthly=None,  # type: ignore[arg-type]
+        monthly=None,  # type: ignore[arg-type]  # set below: it needs the services
         runner=runner,
     )
     CallLogMetrics(call_log).register(registry)
