@@ -54,7 +54,7 @@ test: $(STAMP) system-deps
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy adapter/domain upload_queue
+	$(VENV)/bin/mypy adapter connectors upload_queue
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, update
+from sqlmodel import col
 
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
@@ -97,7 +98,7 @@ def issue_tokens(engine: Engine) -> DemoTokens:
     with engine.begin() as connection:
         connection.execute(
             update(ApiTokenRow)
-            .where(ApiTokenRow.name.startswith(DEMO_TOKEN_PREFIX))  # type: ignore[attr-defined]
+            .where(col(ApiTokenRow.name).startswith(DEMO_TOKEN_PREFIX))
             .values(revoked=True, revoked_at=now)
         )
     by_role = {
@@ -117,7 +118,7 @@ def _all_roles_token(engine: Engine, token: str, now: datetime) -> None:
     with engine.begin() as connection:
         reinstated = connection.execute(
             update(ApiTokenRow)
-            .where(ApiTokenRow.token_hash == hash_token(token))  # type: ignore[arg-type]
+            .where(col(ApiTokenRow.token_hash) == hash_token(token))
             .values(name=name, roles=",".join(ROLES), revoked=False, revoked_at=None)
         ).rowcount
     if not reinstated:

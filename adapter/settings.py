@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -427,7 +428,7 @@ def _sqlite_against(base: Path, url: str) -> str:
     return f"{prefix}{_against(base, path)}{query}"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(part) for part in error["loc"])
     variable = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
     if error["type"] == "missing":

@@ -68,7 +68,8 @@ def _state(request: Request, name: str) -> Any:
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]  # create_app sets it
+    found: Settings = request.app.state.settings  # create_app sets it
+    return found
 
 
 def optional_settings(request: Request) -> Settings | None:
@@ -78,7 +79,8 @@ def optional_settings(request: Request) -> Settings | None:
 
 
 def get_engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]  # create_app sets it
+    found: Engine = request.app.state.engine  # create_app sets it
+    return found
 
 
 def optional_services(request: Request) -> Services | None:

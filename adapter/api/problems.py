@@ -267,4 +267,5 @@ def document(app: FastAPI) -> None:
         app.openapi_schema = schema
         return schema
 
+    # why: replacing app.openapi is FastAPI's documented way to customise the schema
     app.openapi = openapi  # type: ignore[method-assign]

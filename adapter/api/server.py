@@ -57,6 +57,7 @@ class _GuardedH11Protocol(H11Protocol):
     body_timeout: float
     connection_limit: int
 
+    # why: uvicorn narrows asyncio's BaseTransport to Transport here too (its own ignore[override])
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._deadline: asyncio.TimerHandle | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from adapter.domain.errors import InvalidTransition
 
@@ -86,7 +87,7 @@ class Encounter:
     def can_become(self, target: EncounterStatus) -> bool:
         return target in TRANSITIONS[self.status]
 
-    def moved_to(self, target: EncounterStatus, **changes: object) -> Encounter:
+    def moved_to(self, target: EncounterStatus, **changes: Any) -> Encounter:
         """The encounter in ``target`` state, or :class:`InvalidTransition` in Chinese."""
         if not self.can_become(target):
             reason = _REFUSALS.get(
@@ -94,4 +95,4 @@ class Encounter:
             )
             article = "N§38, B§27" if self.status is EncounterStatus.MANUAL_CLAIM else None
             raise InvalidTransition(reason, article=article)
-        return replace(self, status=target, **changes)  # type: ignore[arg-type]
+        return replace(self, status=target, **changes)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -342,14 +343,14 @@ class Admissions:
                     f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
                     code="ENCOUNTER_NOT_ADMITTED",
                 )
-            changes: dict[str, object] = {}
+            changes: dict[str, Any] = {}
             if command.department is not None:
                 changes["department"] = command.department
             if command.diagnoses is not None:
                 changes["diagnoses"] = tuple(diagnosis_texts(command.diagnoses))
             if command.injury_parts is not None:
                 changes["injury_parts"] = tuple(command.injury_parts)
-            updated = dataclasses.replace(encounter, **changes)  # type: ignore[arg-type]
+            updated = dataclasses.replace(encounter, **changes)
             uow.encounters.update(updated, expected_version=record.version)
             uow.audit.append(
                 actor=actor,
@@ -422,10 +423,10 @@ class Admissions:
                     code="ENCOUNTER_NOT_SETTLEABLE",
                 )
             self._ctx.policy.times.check_discharge(encounter, discharged_at, self._ctx.now())
-            changes: dict[str, object] = {"discharged_at": discharged_at}
+            changes: dict[str, Any] = {"discharged_at": discharged_at}
             if diagnoses:
                 changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))
-            updated = dataclasses.replace(encounter, **changes)  # type: ignore[arg-type]
+            updated = dataclasses.replace(encounter, **changes)
             uow.encounters.update(updated, expected_version=record.version, ready_to_settle=True)
             uow.audit.append(
                 actor=actor,

@@ -226,7 +226,7 @@ class Fees:
                         code="CATALOGUE_ITEM_UNKNOWN",
                         article="N§32",
                     )
-                    err.field = "catalogue_code"  # type: ignore[attr-defined]
+                    err.field = "catalogue_code"  # type: ignore[attr-defined]  # problems.py reports it
                     raise err
             uow.fee_lines.set_mapping(encounter_id, line_id, catalogue_code or "")
             self._touch(uow, record)

@@ -42,7 +42,7 @@ from adapter.domain.errors import (
     UpstreamUnavailable,
 )
 from adapter.domain.people import CardData, mask_citizen_id
-from adapter.domain.settlement import Breakdown
+from adapter.domain.settlement import Breakdown, Settlement
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import queue_admission
@@ -113,8 +113,16 @@ class RevocationNotAcknowledged(DomainError):
         return {"revocation": self.revocation}
 
 
+class SettledFitting(Protocol):
+    """What the device counter's switch returns (its ``Fitted``), named by shape: the device
+    counter imports this module, so this one cannot import it back."""
+
+    @property
+    def settlement(self) -> Settlement: ...
+
+
 class DeviceSwitch(Protocol):
-    def __call__(self, claim_id: str, card: CardData, *, actor: str) -> Any: ...
+    def __call__(self, claim_id: str, card: CardData, *, actor: str) -> SettledFitting: ...
 
 
 class ManualClaimReason(StrEnum):

@@ -26,6 +26,8 @@ create these tables with ``metadata.create_all``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -48,7 +50,7 @@ metadata = MetaData()
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _amount_columns(prefix: str) -> list[Column]:  # type: ignore[type-arg]
+def _amount_columns(prefix: str) -> list[Column[Any]]:
     return [
         Column(f"{prefix}_count", Integer, nullable=False),
         Column(f"{prefix}_total", Money(), nullable=False),

@@ -57,10 +57,11 @@ from adapter.services.manual_claims import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
 from adapter.services.tables import settle_wait
 from adapter.services.uploads import queue_upload, upload_for_settlement
+from adapter.store.sql import table
 from adapter.store.tables import EncounterRow
 from adapter.store.uow import UnitOfWork
 
-encounter_table = EncounterRow.__table__  # type: ignore[attr-defined]
+encounter_table = table(EncounterRow)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.fees import FeeCategory, FeeLine
@@ -26,12 +28,7 @@ from adapter.domain.people import CardStatus, Gender, Person, Suspension
 from adapter.domain.pricing import PersonalReason, PricedLine
 from adapter.domain.rules import Rule
 from adapter.store.tables import (
-    EncounterRow,
-    FilingDeviceRow,
     FilingRow,
-    InstitutionRow,
-    PersonRow,
-    SuspensionRow,
 )
 from adapter.store.tables.encounters import FeeLineColumns
 
@@ -53,7 +50,7 @@ def person_row(person: Person, seen_at: datetime) -> dict[str, Any]:
     }
 
 
-def person_of(row: PersonRow) -> Person:
+def person_of(row: Row[Any]) -> Person:
     return Person(
         psn_no=row.psn_no,
         citizen_id=row.citizen_id,
@@ -102,7 +99,7 @@ def filing_device_rows(filing: Filing) -> list[dict[str, Any]]:
     ]
 
 
-def filing_of(row: FilingRow, devices: list[FilingDeviceRow]) -> Filing:
+def filing_of(row: Row[Any], devices: list[Row[Any]]) -> Filing:
     values: dict[str, Any] = {name: getattr(row, name) for name in _FILING_SCALARS}
     for name, enum in _FILING_ENUMS.items():
         values[name] = enum(values[name])
@@ -116,7 +113,7 @@ def filing_of(row: FilingRow, devices: list[FilingDeviceRow]) -> Filing:
     )
 
 
-def suspension_of(row: SuspensionRow) -> Suspension:
+def suspension_of(row: Row[Any]) -> Suspension:
     return Suspension(psn_no=row.psn_no, since=row.since, reason=row.reason, until=row.until)
 
 
@@ -131,7 +128,7 @@ def institution_row(institution: Institution, seen_at: datetime) -> dict[str, An
     }
 
 
-def institution_of(row: InstitutionRow) -> Institution:
+def institution_of(row: Row[Any]) -> Institution:
     return Institution(
         code=row.code,
         name=row.name,
@@ -174,7 +171,7 @@ def encounter_values(encounter: Encounter) -> dict[str, Any]:
     }
 
 
-def encounter_of(row: EncounterRow) -> Encounter:
+def encounter_of(row: Row[Any]) -> Encounter:
     return Encounter(
         id=row.id,
         kind=EncounterKind(row.kind),

@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 def table(row: type[SQLModel]) -> Table:
     """The Core table behind a SQLModel row class (repositories read and write through Core:
     no identity map to go stale, and bulk statements stay bulk)."""
+    # why: SQLModel sets __table__ only on table=True classes, so its type does not declare it
     result = row.__table__  # type: ignore[attr-defined]
     assert isinstance(result, Table)
     return result

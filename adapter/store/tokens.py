@@ -128,6 +128,7 @@ def revoke_token(engine: Engine, token_id: int, now: datetime) -> None:
             .where(col(ApiTokenRow.id) == token_id)
             .values(revoked=True, revoked_at=now)
         )
+        # why: an UPDATE's Result is a CursorResult at run time, which has rowcount
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"令牌 {token_id} 不存在", code="TOKEN_NOT_FOUND")
         session.commit()

@@ -41,7 +41,7 @@ class PageForbidden(Exception):
 def session_of(request: Request) -> WebSession | None:
     """The request's live session, if any (cached on ``request.state``)."""
     if hasattr(request.state, "web_session"):
-        return request.state.web_session  # type: ignore[no-any-return]
+        return request.state.web_session
     token = request.cookies.get(SESSION_COOKIE)
     found = None
     if token:

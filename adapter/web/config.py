@@ -34,4 +34,4 @@ class WebConfig:
 
 
 def web_config(request: Request) -> WebConfig:
-    return request.app.state.web  # type: ignore[no-any-return]
+    return request.app.state.web

@@ -16,8 +16,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapter.domain.errors import DomainError, NotFound
@@ -119,8 +120,8 @@ def _roles(roles: list[str] | tuple[str, ...]) -> str:
     return ",".join(dict.fromkeys(roles))
 
 
-def _user(row: object) -> User:
-    m = row._mapping  # type: ignore[attr-defined]
+def _user(row: Row[Any]) -> User:
+    m = row._mapping
     return User(
         m["id"],
         m["name"],

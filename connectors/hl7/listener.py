@@ -183,7 +183,7 @@ class MllpListener:
                 )
                 if tls is None:
                     return
-                transport = tls  # type: ignore[assignment]
+                transport = tls
                 protocol.connection_made(transport)
             else:
                 transport.set_protocol(protocol)

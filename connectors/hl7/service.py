@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapter.domain.errors import DomainError
-from connectors.hl7.inbound import Hl7Inbound, ReprocessRefused
+from connectors.hl7.inbound import Hl7Inbound
 from connectors.hl7.listener import ListenerThread
 from connectors.hl7.message_log import LoggedMessage, MessageLog
+from connectors.hl7.reprocess import ReprocessRefused
 
 
 @dataclass

@@ -185,8 +185,8 @@ def _infcode(reply: bytes) -> int | None:
     envelope = _parsed(reply)
     if isinstance(envelope, dict):
         try:
-            return int(envelope.get("infcode"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            return int(envelope["infcode"])
+        except (KeyError, TypeError, ValueError):
             return None
     return None
 

@@ -66,3 +66,21 @@ def test_no_import_cycle_runs_between_the_three_packages() -> None:
     imports = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
     across = [c for c in _cycles(imports) if len({m.split(".")[0] for m in c}) > 1]
     assert not across, f"import cycles across packages: {across}"
+
+
+def test_every_type_ignore_names_its_error_and_says_why() -> None:
+    """mypy makes each ``type: ignore`` name an error code and fails on one that silences
+    nothing; the reason is for the reader: after it on the line, or a ``# why:`` line above."""
+    silent = []
+    for package in ("adapter", "connectors", "upload_queue"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            lines = path.read_text("utf-8").splitlines()
+            for number, line in enumerate(lines, 1):
+                _, marker, rest = line.partition("# type: ignore")
+                if not marker:
+                    continue
+                reason_after = "#" in rest.partition("]")[2]
+                reason_above = number > 1 and lines[number - 2].strip().startswith("# why:")
+                if not (rest.startswith("[") and (reason_after or reason_above)):
+                    silent.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not silent, "type: ignore without an error code or a reason:\n" + "\n".join(silent)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from datetime import date
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -123,13 +124,13 @@ _BY_CODES = select(*_COLUMNS).where(
 )
 
 
-def _query(region: str, kinds: Collection[CatalogueKind]) -> Select:  # type: ignore[type-arg]
+def _query(region: str, kinds: Collection[CatalogueKind]) -> Select[Any]:
     return select(*_COLUMNS).where(
         _item.c.region == region, _item.c.kind.in_([k.value for k in kinds])
     )
 
 
-def _items(rows: Iterable[tuple]) -> Iterator[CatalogueItem]:  # type: ignore[type-arg]
+def _items(rows: Iterable[tuple[Any, ...]]) -> Iterator[CatalogueItem]:
     for kind, code, name, reg, unit, cap, limit, ver, start, end in rows:
         yield CatalogueItem(_KIND_OF[kind], code, name, reg, unit, cap, limit, ver, start, end)
 

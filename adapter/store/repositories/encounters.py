@@ -76,9 +76,9 @@ class EncounterRecord:
     updated_at: datetime
 
 
-def _record(row: Row) -> EncounterRecord:  # type: ignore[type-arg]
+def _record(row: Row[Any]) -> EncounterRecord:
     return EncounterRecord(
-        encounter_of(row),  # type: ignore[arg-type]
+        encounter_of(row),
         row.version,
         row.ready_to_settle,
         row.created_at,
@@ -304,5 +304,6 @@ class FeeLineRepository:
             .where(_fee_line.c.encounter_id == encounter_id, _fee_line.c.line_id == line_id)
             .values(mapping_status=MappingStatus.MAPPED.value, catalogue_code=catalogue_code)
         )
+        # why: an UPDATE's Result is a CursorResult at run time, which has rowcount
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"费用明细{line_id}不存在", code="FEE_LINE_NOT_FOUND")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.filings import Filing
@@ -43,7 +43,7 @@ _suspension = table(SuspensionRow)
 _institution = table(InstitutionRow)
 
 
-def _upsert(session: Session, target, key: list[str], values: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+def _upsert(session: Session, target: Table, key: list[str], values: dict[str, object]) -> None:
     statement = upsert(session, target).values(values)
     changes = {name: statement.excluded[name] for name in values if name not in key}
     session.execute(statement.on_conflict_do_update(index_elements=key, set_=changes))
@@ -59,13 +59,13 @@ class PersonRepository:
 
     def get(self, psn_no: str) -> Person | None:
         row = self._session.execute(select(_person).where(_person.c.psn_no == psn_no)).one_or_none()
-        return person_of(row) if row else None  # type: ignore[arg-type]
+        return person_of(row) if row else None
 
     def find_by_citizen_id(self, citizen_id: str) -> list[Person]:
         rows = self._session.execute(
             select(_person).where(_person.c.citizen_id == citizen_id).order_by(_person.c.psn_no)
         )
-        return [person_of(row) for row in rows]  # type: ignore[arg-type]
+        return [person_of(row) for row in rows]
 
 
 class FilingRepository:
@@ -91,7 +91,7 @@ class FilingRepository:
         """Every stored filing of the worker (all statuses), by validity start then number."""
         return self._load(_filing.c.psn_no == psn_no)
 
-    def _load(self, condition) -> list[Filing]:  # type: ignore[no-untyped-def]
+    def _load(self, condition: ColumnElement[bool]) -> list[Filing]:
         rows = list(
             self._session.execute(
                 select(_filing).where(condition).order_by(_filing.c.valid_from, _filing.c.filing_no)
@@ -105,7 +105,7 @@ class FilingRepository:
             select(_device).where(_device.c.filing_no.in_(numbers))
         ):
             devices[device.filing_no].append(device)
-        return [filing_of(row, devices[row.filing_no]) for row in rows]  # type: ignore[arg-type]
+        return [filing_of(row, devices[row.filing_no]) for row in rows]
 
 
 class SuspensionRepository:
@@ -137,7 +137,7 @@ class SuspensionRepository:
             .where(_suspension.c.psn_no == psn_no)
             .order_by(_suspension.c.since, _suspension.c.id)
         )
-        return [suspension_of(row) for row in rows]  # type: ignore[arg-type]
+        return [suspension_of(row) for row in rows]
 
 
 class InstitutionRepository:
@@ -153,4 +153,4 @@ class InstitutionRepository:
         row = self._session.execute(
             select(_institution).where(_institution.c.code == code)
         ).one_or_none()
-        return institution_of(row) if row else None  # type: ignore[arg-type]
+        return institution_of(row) if row else None

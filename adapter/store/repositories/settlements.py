@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, Select, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -178,6 +178,7 @@ class SettlementRepository:
             )
             .values(status=SettlementStatus.REVOKED.value, revoked_at=at, revoke_reason=reason)
         )
+        # why: an UPDATE's Result is a CursorResult at run time, which has rowcount
         if result.rowcount == 0:  # type: ignore[attr-defined]
             self.get(settlement_id)
             raise errors.settlement_not_active(settlement_id)
@@ -194,7 +195,7 @@ class SettlementRepository:
             .order_by(_settlement.c.settled_at, _settlement.c.id)
         )
 
-    def _load(self, condition) -> list[Settlement]:  # type: ignore[no-untyped-def]
+    def _load(self, condition: ColumnElement[bool]) -> list[Settlement]:
         rows = list(self._session.execute(self._joined().where(condition)))
         if not rows:
             return []
@@ -206,8 +207,8 @@ class SettlementRepository:
         ]
 
 
-def _children(session: Session, target, ids: Sequence[str]) -> dict[str, list[Row]]:  # type: ignore[no-untyped-def,type-arg]
-    grouped: dict[str, list[Row]] = defaultdict(list)  # type: ignore[type-arg]
+def _children(session: Session, target: Table, ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+    grouped: dict[str, list[Row[Any]]] = defaultdict(list)
     # Chunked: SQLite limits bound parameters per statement.
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -224,7 +225,7 @@ def _children(session: Session, target, ids: Sequence[str]) -> dict[str, list[Ro
 class _EncounterView:
     """The joined row seen with the encounter's own column names (``e_id`` → ``id``…)."""
 
-    def __init__(self, row: Row):  # type: ignore[type-arg]
+    def __init__(self, row: Row[Any]):
         self._row = row
 
     def __getattr__(self, name: str) -> object:
@@ -233,7 +234,8 @@ class _EncounterView:
         return mapping[prefixed] if prefixed in mapping else mapping[name]
 
 
-def _settlement_of(row: Row, lines: list[Row], excluded: list[Row]) -> Settlement:  # type: ignore[type-arg]
+def _settlement_of(row: Row[Any], lines: list[Row[Any]], excluded: list[Row[Any]]) -> Settlement:
+    # why: the view reads like the encounter's own Row (same column names), it is not one
     encounter: Encounter = encounter_of(_EncounterView(row))  # type: ignore[arg-type]
     bill = Bill(
         lines=tuple(priced_line_of(line) for line in lines),

@@ -376,7 +376,8 @@ def _stay_of_citizen(uow: UnitOfWork, citizen_id: str) -> EncounterRecord | None
     ]
     stays.sort(key=lambda r: r.encounter.admitted_at)
     still_open = [r for r in stays if r.encounter.status in SETTLEABLE]
-    return (still_open or stays or [None])[-1]
+    chosen = still_open or stays
+    return chosen[-1] if chosen else None
 
 
 @router.post("/{encounter_id}/hand-over", dependencies=[Csrf])
