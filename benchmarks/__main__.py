@@ -41,7 +41,9 @@ def main(names: list[str]) -> None:
         "hl7_load": (
             hl7_load.run
             if full
-            else (lambda: hl7_load.run(rounds=2, per_sender_8=100, per_sender_100=10))
+            else (
+                lambda: hl7_load.run(rounds=2, per_sender_8=100, per_sender_100=10, limit_seconds=3)
+            )
         ),
         "month_end": (
             (lambda: month_end.run(50_000, 3)) if full else (lambda: month_end.run(10_000, 3))

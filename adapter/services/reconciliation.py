@@ -114,7 +114,7 @@ def local_settlements(
     the stored ``month`` column (:func:`adapter.domain.settlement.settlement_month`)."""
     start, end = settlement_period(month, ctx.zone)
     delivered = _delivery_state(ctx, uow.session)
-    rows = uow.session.execute(
+    rows = uow.session.connection().execute(
         select(
             _settlement.c.id,
             _settlement.c.settled_at,
@@ -137,19 +137,30 @@ def local_settlements(
         .order_by(_settlement.c.settled_at, _settlement.c.id)
         .execution_options(yield_per=_STREAM)
     )
-    revoked = SettlementStatus.REVOKED.value
-    for row in rows:
-        msgid = row.msgid or ""
+    revoked, zone = SettlementStatus.REVOKED.value, ctx.zone
+    for (
+        id_,
+        at,
+        slip_no,
+        status,
+        total,
+        fund_pay,
+        personal_pay,
+        crosses,
+        psn_no,
+        kind,
+        msgid,
+    ) in rows:
         yield LocalSettlement(
-            setl_id=row.id,
-            psn_no=row.psn_no,
-            kind=row.kind,
-            settles_on=settlement_day(row.settled_at, ctx.zone),
-            amounts=Amounts(row.total, row.fund_pay, row.personal_pay),
-            revoked=row.status == revoked,
-            slip_no=row.slip_no,
-            crosses_year=bool(row.crosses_year),
-            upload_msgid=msgid,
+            setl_id=id_,
+            psn_no=psn_no,
+            kind=kind,
+            settles_on=settlement_day(at, zone),
+            amounts=Amounts(total, fund_pay, personal_pay),
+            revoked=status == revoked,
+            slip_no=slip_no,
+            crosses_year=bool(crosses),
+            upload_msgid=msgid or "",
             upload_delivered=delivered(msgid) if msgid else None,
         )
 
