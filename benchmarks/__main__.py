@@ -2,7 +2,8 @@
 
 `make bench` runs a workload sized for a few minutes on a 2-core machine;
 `BENCH_FULL=1 make bench` runs the full workloads of docs/quality.md (the queue drain of
-10,000 jobs at 20 ms upstream latency takes about a quarter of an hour).
+10,000 jobs at 20 ms upstream latency takes about a quarter of an hour; month-end seeds
+50,000 settlements, short 10,000).
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import end_to_end, hl7_ingest, hl7_peers, queue_drain, queue_peers, settlement
+from benchmarks import (
+    end_to_end,
+    hl7_ingest,
+    hl7_load,
+    hl7_peers,
+    month_end,
+    queue_drain,
+    queue_peers,
+    settlement,
+)
 
 
 def main(names: list[str]) -> None:
@@ -27,6 +37,16 @@ def main(names: list[str]) -> None:
         ),
         "queue_peers": (
             (lambda: queue_peers.run(10_000, 5)) if full else (lambda: queue_peers.run(2_000, 3))
+        ),
+        "hl7_load": (
+            hl7_load.run
+            if full
+            else (
+                lambda: hl7_load.run(rounds=2, per_sender_8=100, per_sender_100=10, limit_seconds=3)
+            )
+        ),
+        "month_end": (
+            (lambda: month_end.run(50_000, 3)) if full else (lambda: month_end.run(10_000, 3))
         ),
     }
     for name in names or list(benchmarks):

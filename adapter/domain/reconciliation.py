@@ -200,6 +200,16 @@ def _amounts(item: ReconciledSettlement) -> Amounts:
     return Amounts(item.total, item.fund_pay, item.personal_pay)
 
 
+def _same(amounts: Amounts, item: ReconciledSettlement) -> bool:
+    """``item`` is effective and carries ``amounts``."""
+    return (
+        not item.revoked
+        and item.total == amounts.total
+        and item.fund_pay == amounts.fund_pay
+        and item.personal_pay == amounts.personal_pay
+    )
+
+
 def _missing_upstream_action(local: LocalSettlement) -> str:
     if local.upload_delivered is False:
         return (
@@ -283,23 +293,36 @@ def _compare_one(
 
 
 def reconcile(
-    month: str, local: Sequence[LocalSettlement], upstream: ReconciliationFigures
+    month: str, local: Iterable[LocalSettlement], upstream: ReconciliationFigures
 ) -> ReconciliationResult:
     """Compare the month's local settlements with upstream's figures (N§35, B§33).
 
-    Differences come ordered by settlement date, then ``setl_id``; one settlement may have
-    more than one (a duplicate upstream whose amounts also differ).
+    ``local`` is read once, one settlement at a time (a month of 50,000 need not be a list):
+    each is compared as it comes and only its amounts are added up. Differences come
+    ordered by settlement date, then ``setl_id``; one settlement may have more than one (a
+    duplicate upstream whose amounts also differ).
     """
     parse_month(month)
     by_id: dict[str, list[ReconciledSettlement]] = {}
     for item in upstream.settlements:
         by_id.setdefault(item.setl_id, []).append(item)
-    locals_by_id = {item.setl_id: item for item in local}
     differences: list[Difference] = []
-    for setl_id in sorted(set(by_id) | set(locals_by_id)):
-        differences += _compare_one(locals_by_id.get(setl_id), by_id.get(setl_id, ()))
+    count, total, fund_pay, personal_pay = 0, ZERO, ZERO, ZERO
+    for here in local:
+        if not here.revoked:
+            count += 1
+            total += here.amounts.total
+            fund_pay += here.amounts.fund_pay
+            personal_pay += here.amounts.personal_pay
+        entries = by_id.pop(here.setl_id, ())
+        if len(entries) == 1 and not here.revoked and _same(here.amounts, entries[0]):
+            continue  # the common case, nothing to say: one effective entry, same amounts
+        differences += _compare_one(here, entries)
+    for entries in by_id.values():  # upstream's settlements unknown here
+        differences += _compare_one(None, entries)
+    # one settlement's differences come from one comparison, so this order is total
     differences.sort(key=lambda d: (d.settles_on or date.min, d.setl_id))
-    local_totals = Totals.of(s.amounts for s in local if not s.revoked)
+    local_totals = Totals(count, Amounts(total, fund_pay, personal_pay))
     upstream_totals = Totals(
         upstream.settlement_count,
         Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),

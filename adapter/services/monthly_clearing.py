@@ -19,6 +19,7 @@ delivered), through the :class:`UploadTracker` port; time is the context's clock
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -40,6 +41,7 @@ KINDS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value, Infno.SETTLEMENT_
 # settlement month; deliveries older than this cannot be listed any more.
 LATE_LOOKBACK = timedelta(days=250)
 _CHUNK = 500
+_STREAM = 2_000  # upload rows fetched at a time: months of them in bounded memory
 
 
 @runtime_checkable
@@ -117,49 +119,63 @@ class Clearing:
         now = now or ctx.now()
         today = ctx.local_date(now)
         tracker = self._tracker()
+        found: dict[str, AtRisk] = {}
         with ctx.uow() as uow:
             session = uow.session
             unfinished = tracker.unfinished(session, KINDS)
             delivered = tracker.deliveries_since(session, KINDS, now - LATE_LOOKBACK)
-            rows = {row.msgid: row for row in self._uploads(session, list(unfinished))}
-            recent = self._recent_uploads(session, now - LATE_LOOKBACK)
-            rows.update((row.msgid, row) for row in recent if row.msgid in delivered)
-        items = []
-        for msgid, row in rows.items():
-            day = settlement_day(row.settled_at, ctx.zone)
-            monthly = self.calendar.monthly(day)
-            at = delivered.get(msgid)
-            status = unfinished.get(msgid, "delivered" if at is not None else "")
-            if not status:
-                continue
-            reason = risk_of(status, ctx.local_date(at) if at else None, monthly)
-            if reason is None:
-                continue
-            cutoff = (
-                self.calendar.half_yearly_of(day)
-                if reason is RiskReason.LATE
-                else self.calendar.next_cutoff(day, today)
-            )
-            left = cutoff.days_left(today)
-            if reason is RiskReason.LATE and left < 0:
-                continue  # its half-yearly clearing is over: the month's reconciliation shows it
-            items.append(
-                AtRisk(
-                    setl_id=row.settlement_id,
-                    slip_no=row.slip_no,
-                    psn_no=row.psn_no,
-                    encounter_id=row.encounter_id,
-                    infno=row.infno,
-                    msgid=msgid,
-                    month=f"{day:%Y-%m}",
-                    reason=reason,
-                    cutoff=cutoff,
-                    days_left=left,
-                    delivered_at=at,
-                )
-            )
+            for row in self._uploads(session, list(unfinished)):
+                self._consider(row, unfinished, delivered, today, found)
+            # every upload of the last months, streamed: only those at risk are kept
+            for row in self._recent_uploads(session, now - LATE_LOOKBACK):
+                if row.msgid in delivered:
+                    self._consider(row, unfinished, delivered, today, found)
+        items = list(found.values())
         items.sort(key=lambda i: (i.cutoff.on, i.setl_id, i.infno))
         return ClearingReport(today, tuple(items))
+
+    def _consider(
+        self,
+        row: Any,
+        unfinished: dict[str, str],
+        delivered: dict[str, datetime],
+        today: date,
+        found: dict[str, AtRisk],
+    ) -> None:
+        """Put ``row``'s upload in ``found`` if it is at risk today (an upload seen twice is
+        one row, decided the same way, and keeps its place)."""
+        ctx = self._ctx
+        msgid = row.msgid
+        day = settlement_day(row.settled_at, ctx.zone)
+        monthly = self.calendar.monthly(day)
+        at = delivered.get(msgid)
+        status = unfinished.get(msgid, "delivered" if at is not None else "")
+        if not status:
+            return
+        reason = risk_of(status, ctx.local_date(at) if at else None, monthly)
+        if reason is None:
+            return
+        cutoff = (
+            self.calendar.half_yearly_of(day)
+            if reason is RiskReason.LATE
+            else self.calendar.next_cutoff(day, today)
+        )
+        left = cutoff.days_left(today)
+        if reason is RiskReason.LATE and left < 0:
+            return  # its half-yearly clearing is over: the month's reconciliation shows it
+        found[msgid] = AtRisk(
+            setl_id=row.settlement_id,
+            slip_no=row.slip_no,
+            psn_no=row.psn_no,
+            encounter_id=row.encounter_id,
+            infno=row.infno,
+            msgid=msgid,
+            month=f"{day:%Y-%m}",
+            reason=reason,
+            cutoff=cutoff,
+            days_left=left,
+            delivered_at=at,
+        )
 
     @staticmethod
     def _query() -> Any:
@@ -186,5 +202,6 @@ class Clearing:
             ).all()
         return found
 
-    def _recent_uploads(self, session: Any, since: datetime) -> list[Any]:
-        return list(session.execute(self._query().where(_settlement.c.settled_at >= since)).all())
+    def _recent_uploads(self, session: Any, since: datetime) -> Iterator[Any]:
+        query = self._query().where(_settlement.c.settled_at >= since)
+        yield from session.execute(query.execution_options(yield_per=_STREAM))

@@ -23,6 +23,7 @@ month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +44,7 @@ from adapter.domain.reconciliation import (
 from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
+from adapter.services.monthly_clearing import UploadTracker
 from adapter.services.monthly_tables import reconciliation_difference, reconciliation_run
 from adapter.services.reconciliation_records import (
     ReconciliationReport,
@@ -73,12 +75,46 @@ def require_month(month: str, today: date) -> str:
     return month
 
 
-def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[LocalSettlement]:
+# The upload that carried a settlement: the latest discharge/device upload naming it.
+_latest_upload = (
+    select(service_upload.c.msgid)
+    .where(
+        service_upload.c.settlement_id == _settlement.c.id,
+        service_upload.c.infno.in_(_UPLOADS),
+    )
+    .order_by(service_upload.c.id.desc())
+    .limit(1)
+    .correlate(_settlement)
+    .scalar_subquery()
+)
+_STREAM = 2_000  # rows fetched at a time: a month is read in bounded memory
+
+
+def _delivery_state(ctx: ServiceContext, session: Any) -> Callable[[str], bool]:
+    """Whether an upload was delivered, for a month's many uploads at once.
+
+    The upload queue's jobs not yet delivered (queued, in flight, dead) are read once where
+    the outbox can list them: every other upload a use case queued was delivered — its job
+    is marked so, or was purged after its delivery was written to the ledger (only delivered
+    jobs are purged), so this is the ledger's answer without asking it 50,000 times. An
+    outbox that cannot list them is asked one upload at a time."""
+    outbox = ctx.outbox
+    if not isinstance(outbox, UploadTracker):
+        return lambda msgid: bool(outbox.delivered(session, msgid))
+    unfinished = outbox.unfinished(session, _UPLOADS).keys()
+    return lambda msgid: msgid not in unfinished
+
+
+def local_settlements(
+    ctx: ServiceContext, uow: UnitOfWork, month: str
+) -> Iterator[LocalSettlement]:
     """This institution's settlements made in ``month`` (settled and revoked), with upload
-    state. Selected by settlement time over the month's local period (indexed): the same
-    rule as the stored ``month`` column (:func:`adapter.domain.settlement.settlement_month`)."""
+    state, in settlement-time order, streamed from the database (a month may hold 50,000).
+    Selected by settlement time over the month's local period (indexed): the same rule as
+    the stored ``month`` column (:func:`adapter.domain.settlement.settlement_month`)."""
     start, end = settlement_period(month, ctx.zone)
-    rows = uow.session.execute(
+    delivered = _delivery_state(ctx, uow.session)
+    rows = uow.session.connection().execute(
         select(
             _settlement.c.id,
             _settlement.c.settled_at,
@@ -90,6 +126,7 @@ def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[
             _settlement.c.crosses_year,
             _encounter.c.psn_no,
             _encounter.c.kind,
+            _latest_upload.label("msgid"),
         )
         .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
         .where(
@@ -98,39 +135,34 @@ def local_settlements(ctx: ServiceContext, uow: UnitOfWork, month: str) -> list[
             _encounter.c.institution_code == ctx.institution.code,
         )
         .order_by(_settlement.c.settled_at, _settlement.c.id)
-    ).all()
-    ids = [row.id for row in rows]
-    uploads: dict[str, str] = {}
-    for first in range(0, len(ids), 500):  # chunked: SQLite limits bound parameters
-        uploaded = uow.session.execute(
-            select(service_upload.c.settlement_id, service_upload.c.msgid)
-            .where(
-                service_upload.c.settlement_id.in_(ids[first : first + 500]),
-                service_upload.c.infno.in_(_UPLOADS),
-            )
-            .order_by(service_upload.c.id)
+        .execution_options(yield_per=_STREAM)
+    )
+    revoked, zone = SettlementStatus.REVOKED.value, ctx.zone
+    for (
+        id_,
+        at,
+        slip_no,
+        status,
+        total,
+        fund_pay,
+        personal_pay,
+        crosses,
+        psn_no,
+        kind,
+        msgid,
+    ) in rows:
+        yield LocalSettlement(
+            setl_id=id_,
+            psn_no=psn_no,
+            kind=kind,
+            settles_on=settlement_day(at, zone),
+            amounts=Amounts(total, fund_pay, personal_pay),
+            revoked=status == revoked,
+            slip_no=slip_no,
+            crosses_year=bool(crosses),
+            upload_msgid=msgid or "",
+            upload_delivered=delivered(msgid) if msgid else None,
         )
-        uploads.update(
-            (row.settlement_id, row.msgid) for row in uploaded
-        )  # the latest upload of each settlement wins
-    found = []
-    for row in rows:
-        msgid = uploads.get(row.id, "")
-        found.append(
-            LocalSettlement(
-                setl_id=row.id,
-                psn_no=row.psn_no,
-                kind=row.kind,
-                settles_on=settlement_day(row.settled_at, ctx.zone),
-                amounts=Amounts(row.total, row.fund_pay, row.personal_pay),
-                revoked=row.status == SettlementStatus.REVOKED.value,
-                slip_no=row.slip_no,
-                crosses_year=bool(row.crosses_year),
-                upload_msgid=msgid,
-                upload_delivered=ctx.outbox.delivered(uow.session, msgid) if msgid else None,
-            )
-        )
-    return found
 
 
 def _line(s: LocalSettlement) -> dict[str, Any]:
@@ -198,16 +230,24 @@ class Reconciliations:
         ctx = self._ctx
         started = ctx.now()
         require_month(month, ctx.local_date(started))
-        with ctx.uow() as uow:
-            local = local_settlements(ctx, uow, month)
-        lines = tuple(_line(s) for s in local)
         try:
             figures = ctx.gateway.reconciliation(month, context=f"reconciliation:{month}")
         except UpstreamError as exc:
+            with ctx.uow() as uow:
+                failed = tuple(_line(s) for s in local_settlements(ctx, uow, month))
             empty = Totals.of(())
-            self._keep(month, started, actor, None, lines, "failed", exc.message, empty)
+            self._keep(month, started, actor, None, failed, "failed", exc.message, empty)
             raise
-        result = reconcile(month, local, figures)
+        kept: list[dict[str, Any]] = []
+
+        def each(settlements: Iterable[LocalSettlement]) -> Iterator[LocalSettlement]:
+            for settlement in settlements:  # the line kept, the settlement compared and let go
+                kept.append(_line(settlement))
+                yield settlement
+
+        with ctx.uow() as uow:
+            result = reconcile(month, each(local_settlements(ctx, uow, month)), figures)
+        lines = tuple(kept)
         outcome = "balanced" if result.balanced else "differences"
         message = (
             "本月本地结算与上级系统一致"

@@ -3,6 +3,7 @@ revocations, months, and a property: balanced exactly when both sides list the s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -190,3 +191,35 @@ def test_a_months_settlements_are_those_settled_from_its_first_local_midnight_to
     just_after = datetime(2026, 2, 1, 0, 20, tzinfo=zone)
     assert just_after.astimezone(UTC).day == 31 and not start <= just_after < end
     assert settlement_period("2025-12", zone)[1] == start
+
+
+def test_the_month_is_read_once_as_it_comes_with_the_same_result_as_a_list() -> None:
+    """A month of 50,000 settlements is streamed from the database, not held as a list: the
+    comparison takes each settlement once, in any order, and says what a list would."""
+    local = [
+        here("S3", "70.00", "70.00", day=date(2026, 1, 9)),
+        here("S1"),
+        here("S2", "50.00", "40.00", revoked=True),
+        here("S4", "10.00", "10.00", delivered=False),
+    ]
+    upstream = figures(
+        there("S1", "100.01"), there("S2", "50.00", "40.00"), there("S3"), there("S5")
+    )
+    taken: list[str] = []
+
+    def once() -> Iterator[LocalSettlement]:
+        for settlement in local:
+            taken.append(settlement.setl_id)
+            yield settlement
+
+    streamed = reconcile(MONTH, once(), upstream)
+    assert taken == ["S3", "S1", "S2", "S4"]
+    assert streamed == reconcile(MONTH, list(reversed(local)), upstream)
+    assert streamed.local == Totals(3, Amounts(D("180.00"), D("160.00"), D("20.00")))
+    assert [(d.setl_id, d.kind) for d in streamed.differences] == [
+        ("S1", K.AMOUNT_DIFFERS),
+        ("S2", K.REVOKED_HERE_ONLY),
+        ("S4", K.MISSING_UPSTREAM),
+        ("S5", K.MISSING_HERE),
+        ("S3", K.AMOUNT_DIFFERS),
+    ]

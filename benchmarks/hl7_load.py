@@ -1,0 +1,295 @@
+"""ADT^A08 near the durable-commit limit, and from 100 HIS connections (issue 17), on SQLite.
+
+Two ratios, each to something measured in the same run (these machines differ 2–3×):
+
+* **Durable before ACK, near the limit.** ADT^A08 from 8 senders, each its own MLLP
+  connection waiting for its ACK, acknowledged/s (every message stored before its ACK), ÷ the
+  machine's durable-commit limit: 8 threads each committing one message-sized row to the same
+  SQLite file in WAL mode, as fast as they can, with the adapter's connection settings
+  (:func:`adapter.store.db._sqlite_pragmas`) but ``PRAGMA synchronous=FULL``, so that each
+  commit is on the disk (durable through a power loss). Target ≥ 0.5×. The adapter itself
+  runs WAL with ``synchronous=NORMAL`` — a commit survives the process but not a power cut
+  before the next checkpoint — so the limit at its own settings is reported too, and the A08
+  load is run a second time with the adapter's commits synced as well.
+* **100 HIS connections.** ADT^A08 from 100 concurrent connections: every connection served
+  (every message acknowledged ``AA`` and stored), acknowledged/s ÷ the 8-connection rate of
+  the same run. Target ≥ 0.8×.
+
+The A08 load is :mod:`benchmarks.hl7_ingest`'s (the real runtime over MLLP, senders in a
+separate process, one admitted stay per sender); the measurements alternate for ``rounds``
+rounds and the medians of the per-round ratios are compared.
+
+Run: ``python -m benchmarks hl7_load`` (short) or ``BENCH_FULL=1 python -m benchmarks
+hl7_load``; ``python -m benchmarks.hl7_load`` runs the full one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import machine, percentile
+from benchmarks.hl7_ingest import (
+    SHANGHAI,
+    Client,
+    _a08_process,
+    _database,
+    _load,
+    _results,
+    _runtime,
+    _stored_accepted,
+    a08_message,
+    ack_code,
+    admit_message,
+)
+from tests.support.workers import seeded_worker
+
+LIMIT_THREADS = 8
+
+
+def _pragmas(connection: Any, synchronous: str | None) -> None:
+    """The adapter's connection settings, ``synchronous`` changed if given."""
+    from adapter.store import db
+
+    db._sqlite_pragmas(connection, None)
+    if synchronous:
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+
+
+def durable_commit_limit(
+    path: Path, seconds: float, payload: str, synchronous: str | None = None
+) -> float:
+    """Commits/s of ``LIMIT_THREADS`` threads, each inserting one ``payload``-sized row per
+    transaction into one SQLite file, with the adapter's connection settings (and
+    ``synchronous`` if given: ``FULL`` syncs every commit to the disk)."""
+    path.unlink(missing_ok=True)
+    setup = sqlite3.connect(path)
+    _pragmas(setup, synchronous)
+    setup.execute(
+        "CREATE TABLE IF NOT EXISTS message (id INTEGER PRIMARY KEY, control_id TEXT, "
+        "received_at TEXT, raw TEXT)"
+    )
+    setup.close()
+    counts = [0] * LIMIT_THREADS
+    barrier = threading.Barrier(LIMIT_THREADS + 1)
+    stop = threading.Event()
+
+    def commit(index: int) -> None:
+        connection = sqlite3.connect(path, check_same_thread=False)
+        _pragmas(connection, synchronous)  # autocommit mode: BEGIN/COMMIT are ours
+        barrier.wait()
+        n = 0
+        while not stop.is_set():
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT INTO message (control_id, received_at, raw) VALUES (?, ?, ?)",
+                (f"L{index}-{n}", datetime.now().isoformat(), payload),
+            )
+            connection.execute("COMMIT")
+            n += 1
+        counts[index] = n
+        connection.close()
+
+    threads = [threading.Thread(target=commit, args=(i,)) for i in range(LIMIT_THREADS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - began)
+
+
+@dataclass
+class Round:
+    limit: float  # synchronous=FULL: every commit on the disk
+    limit_normal: float  # the adapter's own setting
+    rate_8: float
+    rate_100: float
+    rate_8_full: float = 0.0  # the adapter itself at synchronous=FULL
+    latencies_8: list[float] = field(default_factory=list)
+    latencies_100: list[float] = field(default_factory=list)
+
+
+@contextmanager
+def _synchronous(mode: str | None) -> Iterator[None]:
+    """Engines made inside use ``PRAGMA synchronous=mode`` besides the adapter's settings."""
+    from adapter.store import db
+
+    original = db._sqlite_pragmas
+    if mode:
+
+        def pragmas(connection: Any, record: Any) -> None:
+            original(connection, record)
+            cursor = connection.cursor()
+            cursor.execute(f"PRAGMA synchronous={mode}")
+            cursor.close()
+
+        db._sqlite_pragmas = pragmas  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        db._sqlite_pragmas = original  # type: ignore[assignment]
+
+
+def _a08_load(
+    runtime: object, visits: list[str], admitted: datetime, count: int, prefix: str
+) -> tuple[float, list[float]]:
+    """A08 from one connection per visit, ``count`` each: (acknowledged/s, latencies).
+    Raises unless every connection got an ``AA`` for each message and all are stored."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    port = runtime.hl7.port  # type: ignore[attr-defined]
+    process = context.Process(
+        target=_a08_process, args=(port, visits, admitted.isoformat(), count, prefix, out)
+    )
+    process.start()
+    results = _results(out, process)
+    served = sum(1 for _lat, codes, _s, _e in results if codes == ["AA"] * count)  # type: ignore[attr-defined]
+    if served != len(visits):
+        raise RuntimeError(f"{len(visits) - served} of {len(visits)} connections not fully served")
+    stored = _stored_accepted(runtime, prefix)
+    if stored != count * len(visits):
+        raise RuntimeError(f"{count * len(visits)} A08 acknowledged but {stored} stored")
+    start = min(s for _l, _c, s, _e in results)  # type: ignore[attr-defined]
+    end = max(e for _l, _c, _s, e in results)  # type: ignore[attr-defined]
+    latencies = [lat for lats, _c, _s, _e in results for lat in lats]  # type: ignore[attr-defined]
+    return count * len(visits) / (end - start), latencies
+
+
+def _admitted(runtime: object, run_id: str, count: int) -> tuple[list[str], datetime]:
+    """``count`` stays admitted over HL7, one per sender: their visit numbers."""
+    admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=20)
+    visits = [f"LV{run_id}{n:03d}" for n in range(count)]
+    sim_url = runtime.settings.upstream.base_url  # type: ignore[attr-defined]
+    client = Client(runtime.hl7.port)  # type: ignore[attr-defined]
+    for n, visit in enumerate(visits):
+        worker = seeded_worker(sim_url, visit)
+        ack = client.send(admit_message(visit, admitted, f"{run_id}-A{n}", worker))
+        if ack_code(ack) != "AA":
+            raise RuntimeError(f"admission refused: {ack}")
+    client.close()
+    return visits, admitted
+
+
+def measure(
+    *, rounds: int, per_sender_8: int, per_sender_100: int, limit_seconds: float
+) -> list[Round]:
+    found = []
+    with _database("sqlite") as url:
+        assert url is not None
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        with _runtime(url, 0) as runtime:
+            run_id = uuid.uuid4().hex[:8]
+            visits, admitted = _admitted(runtime, run_id, 100)
+            payload = a08_message(visits[0], admitted, f"{run_id}-X", 0)
+            _a08_load(runtime, visits[:8], admitted, 10, f"{run_id}-W")  # warm-up
+            for number in range(rounds):
+                limit = durable_commit_limit(folder / "limit.db", limit_seconds, payload, "FULL")
+                normal = durable_commit_limit(folder / "limit.db", limit_seconds, payload)
+                rate_8, lat_8 = _a08_load(
+                    runtime, visits[:8], admitted, per_sender_8, f"{run_id}-E{number}-"
+                )
+                rate_100, lat_100 = _a08_load(
+                    runtime, visits, admitted, per_sender_100, f"{run_id}-C{number}-"
+                )
+                found.append(Round(limit, normal, rate_8, rate_100, 0.0, lat_8, lat_100))
+                print(
+                    f"  round {number + 1}: commit limit {limit:5.0f}/s synced "
+                    f"({normal:6.0f}/s as configured); A08 8 senders {rate_8:5.0f}/s "
+                    f"({rate_8 / limit:.2f}× synced limit); 100 connections {rate_100:5.0f}/s "
+                    f"({rate_100 / rate_8:.2f}× the 8)"
+                )
+    # the same A08 load with every commit of the adapter synced, as the limit's are
+    with _synchronous("FULL"), _database("sqlite") as url:
+        assert url is not None
+        with _runtime(url, 0) as runtime:
+            run_id = uuid.uuid4().hex[:8]
+            visits, admitted = _admitted(runtime, run_id, 8)
+            _a08_load(runtime, visits, admitted, 5, f"{run_id}-W")  # warm-up
+            for number, figures in enumerate(found):
+                count = max(10, per_sender_8 // 4)
+                figures.rate_8_full, _ = _a08_load(
+                    runtime, visits, admitted, count, f"{run_id}-F{number}-"
+                )
+                print(
+                    f"  round {number + 1}: A08 8 senders, adapter at synchronous=FULL "
+                    f"{figures.rate_8_full:5.0f}/s ({figures.rate_8_full / figures.limit:.2f}× "
+                    "synced limit)"
+                )
+    return found
+
+
+def _ms(samples: list[float]) -> str:
+    p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
+    return f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+
+
+def run(
+    *,
+    rounds: int = 3,
+    per_sender_8: int = 300,
+    per_sender_100: int = 30,
+    limit_seconds: float = 5.0,
+) -> list[Round]:
+    import logging
+
+    logging.getLogger("connectors.hl7").setLevel(logging.ERROR)
+    print(f"HL7 A08 load benchmark (SQLite) — {machine()}; {_load()} at start")
+    print(
+        f"workload: real runtime, MLLP on loopback, senders in a separate process; {rounds} "
+        f"rounds of: commit limit ({LIMIT_THREADS} threads, one row a commit, "
+        f"{limit_seconds:.0f} s, synced and as configured), A08 8 senders × {per_sender_8}, "
+        f"A08 100 connections × {per_sender_100}; then A08 8 senders with the adapter's "
+        "commits synced"
+    )
+    found = measure(
+        rounds=rounds,
+        per_sender_8=per_sender_8,
+        per_sender_100=per_sender_100,
+        limit_seconds=limit_seconds,
+    )
+
+    def median(values: Iterator[float]) -> float:
+        return statistics.median(list(values))
+
+    limit = median(r.limit for r in found)
+    normal = median(r.limit_normal for r in found)
+    rate_8 = median(r.rate_8 for r in found)
+    rate_full = median(r.rate_8_full for r in found)
+    rate_100 = median(r.rate_100 for r in found)
+    near = median(r.rate_8 / r.limit for r in found)
+    near_full = median(r.rate_8_full / r.limit for r in found)
+    wide = median(r.rate_100 / r.rate_8 for r in found)
+    lat_8 = [x for r in found for x in r.latencies_8]
+    lat_100 = [x for r in found for x in r.latencies_100]
+    print(f"  commit limit, synchronous=FULL (each commit on disk)   {limit:7.0f}/s")
+    print(f"  commit limit, the adapter's settings (NORMAL)          {normal:7.0f}/s")
+    print(f"  A08 8 senders, as configured             {rate_8:7.0f}/s  {_ms(lat_8)}")
+    print(f"  A08 8 senders, adapter at synchronous=FULL             {rate_full:7.0f}/s")
+    print(f"  A08 100 connections, as configured       {rate_100:7.0f}/s  {_ms(lat_100)}")
+    print("  every connection served, every message stored before its ACK")
+    met = "met" if near >= 0.5 else "NOT met"
+    print(f"  target A08 8 senders ≥ 0.5× the synced limit:  {met} ({near:.2f}×, as configured)")
+    print(f"    with the adapter's commits synced too:       {near_full:.2f}×")
+    print(f"    against the limit at the adapter's settings: {rate_8 / normal:.3f}×")
+    met = "met" if wide >= 0.8 else "NOT met"
+    print(f"  target 100 connections ≥ 0.8× 8 connections:   {met} ({wide:.2f}×)")
+    print(f"  ({_load()} at end)")
+    return found
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,42 @@
+"""The month-end benchmark (``benchmarks/month_end.py``) measures what it says: its seeded
+month reconciles to the plain query's totals with exactly the differences it planted, and
+its memory figure is a peak over the idle process. Small, so ``make bench`` on a fresh clone
+is known to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapter.domain.reconciliation import DifferenceKind
+from benchmarks import month_end
+
+COUNT = 400  # settlements 3, 103, 203, 303 undelivered; 7, 207 revoked; 5 differs; 11 missing
+
+
+def test_the_seeded_month_reconciles_with_the_planted_differences(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'adapter.db'}"
+    month = "2026-10"
+    month_end.seed(url, COUNT, month)
+
+    times = month_end.child("time", url, COUNT, month, 1)
+    assert times["settlements"] == COUNT
+    assert times["local_count"] == COUNT - 2  # the two revoked count on neither side
+    assert times["differences"] == 1 + 1 + 4 + 2  # amount; missing upstream ×5; missing here ×2
+    assert times["at_risk"] == 4  # the undelivered uploads, until delivered
+    assert min(times["floor"] + times["core"] + times["reconcile"]) > 0
+
+    monthly, _engine = month_end._context(url, COUNT)
+    report = monthly.reconciliation.latest(month)
+    assert report.result is not None
+    kinds = sorted(d.kind for d in report.result.differences)
+    assert kinds.count(DifferenceKind.MISSING_UPSTREAM) == 5
+    assert kinds.count(DifferenceKind.MISSING_HERE) == 2
+    assert kinds.count(DifferenceKind.AMOUNT_DIFFERS) == 1
+    undelivered = [line for line in report.lines if line["upload_delivered"] is False]
+    assert sorted(line["setl_id"] for line in undelivered) == [
+        f"S{n:08d}" for n in (3, 103, 203, 303)
+    ]
+
+    memory = month_end.child("reconcile", url, COUNT, month, 1)
+    assert memory["size"] == COUNT
+    assert memory["peak"] >= memory["idle"] > 0
