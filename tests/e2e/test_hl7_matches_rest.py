@@ -1,5 +1,9 @@
 """A complete stay over HL7 (A01, DFT^P03 ×3, A03) settles exactly as the same stay over REST.
 
+Both faces drive the same front door (``EncounterCommands``), so the same stay leaves the same
+rows, audit entries and uploads either way, a resent fee batch or discharge is stored once and
+answered ``replayed`` on both, and both warn and refuse with the same codes.
+
 Both run against the real runtime — services, store, upload queue, the MLLP listener on a real
 socket, the simulator over real HTTP — as `wi-adapter serve` wires them.
 """
@@ -320,6 +324,7 @@ class Face:
     encounter_id: str = ""
     settlement_id: str = ""
     answers: dict[str, tuple[list[str], bool]] = dataclasses.field(default_factory=dict)
+    refused: list[str] = dataclasses.field(default_factory=list)  # error codes of a refusal
 
 
 def expire_the_filing(simulator: str, days: int) -> None:
@@ -399,6 +404,9 @@ def stay_over_hl7(live: Live, visit: str, admitted: datetime, discharged: dateti
     face.settlement_id = logged(live, f"{visit}-5")["settlement_id"]
     discharge[0] = msh("A03", f"{visit}-5b")
     step("settle again", f"{visit}-5b", "\r".join(discharge))
+    ack = send(live.port, fees(f"{visit}-6", second) + "\r")  # fees after settlement
+    assert ack_code(ack) == "AE", ack
+    face.refused = [s.split("|")[3].split("^")[0] for s in ack.split("\r") if s[:4] == "ERR|"]
     return face
 
 
@@ -444,6 +452,10 @@ def stay_over_rest(live: Live, visit: str, admitted: datetime, discharged: datet
     settle = {"discharged_at": discharged.isoformat(), "discharge_diagnoses": []}
     face.settlement_id = step("settle", f"{path}/settle", settle, 201)["id"]
     step("settle again", f"{path}/settle", settle, 200)
+    late = httpx.post(f"{live.base}/api/v1/encounters{path}/fees", headers=live.headers,
+                      json=fees(second))  # fmt: skip
+    assert late.status_code == 409, late.text
+    face.refused = [error["code"] for error in late.json()["errors"]]
     return face
 
 
@@ -504,6 +516,7 @@ def test_a_stay_over_each_face_leaves_the_same_rows_audit_entries_uploads_and_wa
     assert over_rest.answers["fees again"] == ([], True)  # the same batch: stored once
     assert over_rest.answers["settle"][0] == ["EL_ADMITTED_INSIDE_VALIDITY"]
     assert over_rest.answers["settle again"] == ([], True)
+    assert over_hl7.refused == over_rest.refused == ["ENCOUNTER_NOT_OPEN"]  # N§47, B§50
 
     ids = {"id", "encounter_id", "settlement_id", "his_visit_id", "slip_no", "settled_at",
            "operator", "created_at", "updated_at", "received_at", "version"}  # fmt: skip
