@@ -132,7 +132,7 @@ class Outcome:
     manual_claim_id: str = ""  # admitted as a manual-claim case (N§38, B§27)
     added_line_ids: tuple[str, ...] = ()
     unmapped_line_ids: tuple[str, ...] = ()  # added lines the billing clerk must map
-    reversals: Mapping[str, str] = field(default_factory=dict)  # reversal → original line
+    reversals: Mapping[str, str] = field(default_factory=dict, hash=False)  # reversal → original
 
 
 class EncounterCommands(Protocol):
