@@ -26,7 +26,7 @@ from adapter.domain.commands import (
     UpdateVisit,
 )
 from adapter.domain.encounters import Encounter, EncounterStatus
-from adapter.domain.errors import InvalidTransition
+from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Rule
 from adapter.domain.settlement import Settlement, SettlementStatus
@@ -155,16 +155,30 @@ class ServiceCommands:
         encounter = self._stay(command.his_visit_id, command.encounter_id)
         if encounter.status is EncounterStatus.CANCELLED:
             return Outcome(encounter.id, encounter.status.value, replayed=True, encounter=encounter)
-        cancelled = self._admissions.cancel(encounter.id, reason=command.reason, actor=actor)
+        try:
+            cancelled = self._admissions.cancel(encounter.id, reason=command.reason, actor=actor)
+        except DomainError:  # InvalidTransition, or a Conflict on the version
+            # The same request, sent twice at once: the other one cancelled it a moment ago.
+            now = self._stay("", encounter.id)
+            if now.status is not EncounterStatus.CANCELLED:
+                raise
+            return Outcome(now.id, now.status.value, replayed=True, encounter=now)
         return Outcome(cancelled.id, cancelled.status.value, encounter=cancelled)
 
     def cancel_discharge(self, command: CancelDischarge, *, actor: str) -> Outcome:
         settlement = self._to_revoke(command)
         if settlement.status is SettlementStatus.REVOKED:
             return self._revoked(settlement, replayed=True)
-        revoked, upload = self._settlements.revoke(
-            settlement.id, reason=command.reason, actor=actor
-        )
+        try:
+            revoked, upload = self._settlements.revoke(
+                settlement.id, reason=command.reason, actor=actor
+            )
+        except DomainError:  # InvalidTransition, or a Conflict on the version
+            # The same request, sent twice at once: the other one revoked it a moment ago.
+            now = self._settlements.get(settlement.id)
+            if now.status is not SettlementStatus.REVOKED:
+                raise
+            return self._revoked(now, replayed=True)
         return self._revoked(revoked, upload=upload)
 
     def _to_revoke(self, command: CancelDischarge) -> Settlement:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
@@ -107,3 +108,29 @@ def test_a_cancellation_by_encounter_id_sent_again_is_replayed(services: Service
             RecordFees("", (fee("1", "XN02BEB001", "18.25"),), encounter_id=encounter_id),
             actor="his",
         )
+
+
+def test_the_same_revoke_sent_twice_at_once_revokes_once_and_both_get_it(
+    services: Services, db: Engine
+) -> None:
+    commands = services.commands
+    encounter_id = commands.admit(admit("P001", "HIS-6"), actor="desk").encounter_id
+    lines = (fee("1", "XN02BEB001", "18.25"),)
+    commands.record_fees(RecordFees("", lines, encounter_id=encounter_id), actor="his")
+    settled = commands.discharge(Discharge("", local(0, 0), encounter_id=encounter_id), actor="b")
+    revoke = CancelDischarge("", "录入有误", settlement_id=settled.settlement_id)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def clerk() -> None:
+        barrier.wait()
+        outcomes.append(commands.cancel_discharge(revoke, actor="billing"))
+
+    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(o.replayed for o in outcomes) == [False, True]
+    assert outcomes[0].upload == outcomes[1].upload
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2305"]
