@@ -68,11 +68,7 @@ class ServiceCommands:
         return self._admissions.find_by_visit(his_visit_id)
 
     def admit(self, command: Admit, *, actor: str) -> Outcome:
-        result = self._admissions.admit(
-            command,
-            actor=actor,
-            manual_claim_if_upstream_down=command.manual_claim_if_upstream_down,
-        )
+        result = self._admissions.admit(command, actor=actor)
         return Outcome(
             result.encounter.id,
             result.encounter.status.value,
