@@ -157,9 +157,11 @@ class Admissions:
     def admit(
         self, command: Admit, *, actor: str, manual_claim_if_upstream_down: bool = False
     ) -> Admitted:
-        """Admit; with upstream down, refuse (N§38) or — when the desk chose so — record the
-        stay as a manual-claim case from the start (:meth:`_admit_manual`)."""
+        """Admit; with upstream down, refuse (N§38) or — when the desk chose so (the command's
+        flag, or the keyword the pages pass) — record the stay as a manual-claim case from the
+        start (:meth:`_admit_manual`)."""
         ctx = self._ctx
+        manual_claim_if_upstream_down |= command.manual_claim_if_upstream_down
         if command.kind is EncounterKind.DEVICE:
             raise InvalidMessage("入院登记仅用于住院医疗或住院康复", field="kind")
         if not command.his_visit_id.strip():

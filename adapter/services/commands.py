@@ -1,15 +1,20 @@
-"""``EncounterCommands`` (adapter/domain/commands.py) on top of the use cases.
+"""``EncounterCommands`` (adapter/domain/commands.py) on top of the use cases: the one front door.
 
 The HL7 connector and the REST routes both drive stays through these, so an ``ADT^A01`` and
-a ``POST /encounters`` meet exactly the same rules. HL7 names a stay by its HIS visit
-number; the commands look the encounter up by it. A message resent by the HIS (a lost ACK)
-changes nothing and answers ``replayed``: the same visit admitted again, a discharge of a
-stay already settled, a cancellation of one already cancelled.
+a ``POST /encounters``, a ``DFT^P03`` and a ``POST …/fees``, an ``ADT^A03`` and a
+``POST …/settle`` meet exactly the same rules, replays and warnings. HL7 names a stay by its
+HIS visit number, REST by its encounter id; the commands find the encounter by either.
+
+A request sent again changes nothing and answers ``replayed`` (the rules are in the domain
+module's docstring). Replays are recognised by what the request asks, not by a request id:
+the visit number, the fee line ids, the discharge time, the settlement's state — keys both
+faces already carry, so neither the HIS nor a desk has to invent and keep one.
+
+Built from the use cases it needs, not from the services container, so the container can
+build it without an import cycle.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from adapter.domain.commands import (
     Admit,
@@ -20,13 +25,17 @@ from adapter.domain.commands import (
     RecordFees,
     UpdateVisit,
 )
-from adapter.domain.encounters import EncounterStatus
-from adapter.domain.errors import InvalidTransition
+from adapter.domain.encounters import Encounter, EncounterStatus
+from adapter.domain.errors import DomainError, InvalidTransition
+from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Rule
-from adapter.services.settlement import SettleRequest
-
-if TYPE_CHECKING:
-    from adapter.services.container import Services
+from adapter.domain.settlement import Settlement, SettlementStatus
+from adapter.domain.upstream import Infno
+from adapter.services.admission import Admissions
+from adapter.services.context import ServiceContext
+from adapter.services.fees import Fees
+from adapter.services.settlement import Settled, Settlements, SettleRequest
+from adapter.services.uploads import UploadRecord, upload_for_settlement
 
 UNMAPPED = Rule(
     "FEE_UNMAPPED",
@@ -38,91 +47,191 @@ UNMAPPED = Rule(
 class ServiceCommands:
     """The one :class:`~adapter.domain.commands.EncounterCommands` implementation."""
 
-    def __init__(self, services: Services):
-        self._services = services
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        admissions: Admissions,
+        fees: Fees,
+        settlements: Settlements,
+    ):
+        self._ctx = ctx
+        self._admissions = admissions
+        self._fees = fees
+        self._settlements = settlements
+
+    def _stay(self, his_visit_id: str, encounter_id: str) -> Encounter:
+        """The encounter a command names: by id (REST) or by HIS visit number (HL7)."""
+        if encounter_id:
+            with self._ctx.uow() as uow:
+                return uow.encounters.get(encounter_id).encounter
+        return self._admissions.find_by_visit(his_visit_id)
 
     def admit(self, command: Admit, *, actor: str) -> Outcome:
-        result = self._services.admissions.admit(command, actor=actor)
+        result = self._admissions.admit(command, actor=actor)
         return Outcome(
             result.encounter.id,
             result.encounter.status.value,
             warnings=result.warnings,
             replayed=result.replayed,
+            encounter=result.encounter,
+            upload=result.upload,
+            manual_claim_id=result.manual_claim_id,
         )
 
     def update_visit(self, command: UpdateVisit, *, actor: str) -> Outcome:
-        encounter = self._services.admissions.update_visit(command, actor=actor)
-        return Outcome(encounter.id, encounter.status.value)
+        encounter = self._admissions.update_visit(command, actor=actor)
+        return Outcome(encounter.id, encounter.status.value, encounter=encounter)
 
     def record_fees(self, command: RecordFees, *, actor: str) -> Outcome:
-        encounter = self._services.admissions.find_by_visit(command.his_visit_id)
-        recorded = self._services.fees.record(encounter.id, command.lines, actor=actor)
+        encounter_id = command.encounter_id or self._stay(command.his_visit_id, "").id
+        recorded = self._fees.record(encounter_id, command.lines, actor=actor)
         names = {line.line_id: line.item_code for line in command.lines}
         warnings = tuple(
             UNMAPPED.warned("lines", line_id=line_id, item=names.get(line_id, ""))
             for line_id in recorded.unmapped
         )
+        encounter = recorded.encounter
         return Outcome(
             encounter.id,
             encounter.status.value,
             warnings=warnings,
             ignored_line_ids=recorded.ignored,
             replayed=bool(command.lines) and not recorded.added,
+            encounter=encounter,
+            added_line_ids=recorded.added,
+            unmapped_line_ids=recorded.unmapped,
+            reversals=dict(recorded.reversals),
         )
 
     def discharge(self, command: Discharge, *, actor: str) -> Outcome:
-        services = self._services
-        encounter = services.admissions.find_by_visit(command.his_visit_id)
-        if encounter.status is EncounterStatus.SETTLED:
-            view = services.encounter(encounter.id)
-            active = view.settlement
+        if not command.settle_now:
+            encounter = self._stay(command.his_visit_id, command.encounter_id)
+            return self._mark_ready(encounter, command, actor)
+        encounter_id = command.encounter_id or self._stay(command.his_visit_id, "").id
+        # A settled stay replays inside ``settle`` when the discharge is the same one (same
+        # time, same diagnoses when given), and is refused when it is another.
+        settled = self._settlements.settle(
+            SettleRequest(
+                encounter_id,
+                command.discharged_at,
+                command.discharge_diagnoses,
+                card=command.card,
+                rehab_override_reason=command.rehab_override_reason,
+            ),
+            actor=actor,
+        )
+        return _settled(settled)
+
+    def _mark_ready(self, encounter: Encounter, command: Discharge, actor: str) -> Outcome:
+        """A site that settles at the billing desk: note the discharge, settle later."""
+        if encounter.status is EncounterStatus.SETTLED:  # the desk settled it already
+            with self._ctx.uow() as uow:
+                active = uow.settlements.find_active(encounter.id)
+                record = upload_for_settlement(uow, active.id, Infno.DISCHARGE) if active else None
             return Outcome(
                 encounter.id,
                 encounter.status.value,
                 settlement_id=active.id if active else "",
                 slip_no=active.slip_no if active else "",
                 replayed=True,
+                encounter=encounter,
+                settlement=active,
+                upload=_queued(record),
             )
-        if not command.settle_now:
-            marked = services.admissions.mark_ready(
-                encounter.id,
-                discharged_at=command.discharged_at,
-                diagnoses=command.discharge_diagnoses,
-                actor=actor,
-            )
-            return Outcome(marked.id, marked.status.value)
-        settled = services.settlements.settle(
-            SettleRequest(encounter.id, command.discharged_at, command.discharge_diagnoses),
+        marked = self._admissions.mark_ready(
+            encounter.id,
+            discharged_at=command.discharged_at,
+            diagnoses=command.discharge_diagnoses,
             actor=actor,
         )
-        return Outcome(
-            encounter.id,
-            EncounterStatus.SETTLED.value,
-            settlement_id=settled.settlement.id,
-            slip_no=settled.settlement.slip_no,
-            warnings=settled.warnings,
-        )
+        return Outcome(marked.id, marked.status.value, encounter=marked)
 
     def cancel_admission(self, command: CancelAdmission, *, actor: str) -> Outcome:
-        services = self._services
-        encounter = services.admissions.find_by_visit(command.his_visit_id)
+        encounter = self._stay(command.his_visit_id, command.encounter_id)
         if encounter.status is EncounterStatus.CANCELLED:
-            return Outcome(encounter.id, encounter.status.value, replayed=True)
-        cancelled = services.admissions.cancel(encounter.id, reason=command.reason, actor=actor)
-        return Outcome(cancelled.id, cancelled.status.value)
+            return Outcome(encounter.id, encounter.status.value, replayed=True, encounter=encounter)
+        try:
+            cancelled = self._admissions.cancel(encounter.id, reason=command.reason, actor=actor)
+        except DomainError:  # InvalidTransition, or a Conflict on the version
+            # The same request, sent twice at once: the other one cancelled it a moment ago.
+            now = self._stay("", encounter.id)
+            if now.status is not EncounterStatus.CANCELLED:
+                raise
+            return Outcome(now.id, now.status.value, replayed=True, encounter=now)
+        return Outcome(cancelled.id, cancelled.status.value, encounter=cancelled)
 
     def cancel_discharge(self, command: CancelDischarge, *, actor: str) -> Outcome:
-        services = self._services
-        encounter = services.admissions.find_by_visit(command.his_visit_id)
-        if encounter.status is EncounterStatus.REVOKED:
-            return Outcome(encounter.id, encounter.status.value, replayed=True)
-        active = services.encounter(encounter.id).settlement
-        if active is None:
-            raise InvalidTransition(
-                f"就诊状态为“{encounter.status.label}”，没有可撤销的结算",
-                code="NO_ACTIVE_SETTLEMENT",
+        settlement = self._to_revoke(command)
+        if settlement.status is SettlementStatus.REVOKED:
+            return self._revoked(settlement, replayed=True)
+        try:
+            revoked, upload = self._settlements.revoke(
+                settlement.id, reason=command.reason, actor=actor
             )
-        revoked, _ = services.settlements.revoke(
-            active.id, reason=command.reason or "HIS取消出院（ADT^A13）", actor=actor
+        except DomainError:  # InvalidTransition, or a Conflict on the version
+            # The same request, sent twice at once: the other one revoked it a moment ago.
+            now = self._settlements.get(settlement.id)
+            if now.status is not SettlementStatus.REVOKED:
+                raise
+            return self._revoked(now, replayed=True)
+        return self._revoked(revoked, upload=upload)
+
+    def _to_revoke(self, command: CancelDischarge) -> Settlement:
+        """The settlement REST names, or the stay's active one — or, for a stay whose
+        settlement is already revoked, that one (the request is a resend)."""
+        if command.settlement_id:
+            return self._settlements.get(command.settlement_id)
+        encounter = self._stay(command.his_visit_id, command.encounter_id)
+        with self._ctx.uow() as uow:
+            settlements = uow.settlements.list_for_encounter(encounter.id)
+        active = next((s for s in settlements if s.status is SettlementStatus.SETTLED), None)
+        if active is not None:
+            return active
+        revoked = [s for s in settlements if s.revoked_at is not None]
+        if encounter.status is EncounterStatus.REVOKED and revoked:
+            return max(revoked, key=lambda s: s.revoked_at or s.settled_at)
+        raise InvalidTransition(
+            f"就诊状态为“{encounter.status.label}”，没有可撤销的结算",
+            code="NO_ACTIVE_SETTLEMENT",
         )
-        return Outcome(encounter.id, EncounterStatus.REVOKED.value, settlement_id=revoked.id)
+
+    def _revoked(
+        self, settlement: Settlement, *, upload: QueuedUpload | None = None, replayed: bool = False
+    ) -> Outcome:
+        with self._ctx.uow() as uow:
+            encounter = uow.encounters.get(settlement.encounter.id).encounter
+            if upload is None:
+                record = upload_for_settlement(uow, settlement.id, Infno.SETTLEMENT_REVOKE)
+                upload = _queued(record)
+        return Outcome(
+            encounter.id,
+            encounter.status.value,
+            settlement_id=settlement.id,
+            slip_no=settlement.slip_no,
+            replayed=replayed,
+            encounter=encounter,
+            settlement=settlement,
+            upload=upload,
+        )
+
+
+def _settled(settled: Settled) -> Outcome:
+    settlement = settled.settlement
+    return Outcome(
+        settlement.encounter.id,
+        EncounterStatus.SETTLED.value,
+        settlement_id=settlement.id,
+        slip_no=settlement.slip_no,
+        warnings=settled.warnings,
+        replayed=settled.replayed,
+        encounter=settlement.encounter,
+        settlement=settlement,
+        upload=settled.upload,
+    )
+
+
+def _queued(record: UploadRecord | None) -> QueuedUpload | None:
+    if record is None:
+        return None
+    return QueuedUpload(record.job_id, record.infno, record.msgid, record.deadline)

@@ -14,7 +14,8 @@ msgid source; tests build one with the simulator's client and a queue-backed out
         policy=Policy(),                   # deadlines, manual-claim wait, batch size
     )
     app.state.services = services          # the REST routes reach it there
-    hl7_listener(commands=services.commands)  # the EncounterCommands implementation
+    # the EncounterCommands implementation: both faces, REST and HL7, drive stays through it
+    hl7_listener(commands=services.commands)
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ class Services:
         self.manual_claims = ManualClaims(self.context, self.identity, self.watch)
         self.device_claims = DeviceClaims(self.context, self.devices, self.manual_claims)
         self.manual_claims.device_switch = self.device_claims.switch_to_direct
-        self.commands = ServiceCommands(self)
+        self.commands = ServiceCommands(
+            self.context,
+            admissions=self.admissions,
+            fees=self.fees,
+            settlements=self.settlements,
+        )
 
     def encounter(self, encounter_id: str) -> EncounterView:
         return encounter_view(self.context, encounter_id)

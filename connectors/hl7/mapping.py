@@ -138,7 +138,8 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
     reason = (evn.get(4, 2) or evn.get(4, 1)) if evn else ""
     if event == "A11":
         return CancelAdmission(his_visit_id=visit, reason=reason)
-    return CancelDischarge(his_visit_id=visit, reason=reason)
+    # The revocation records a reason, and the HIS's A13 often carries none in EVN-4.
+    return CancelDischarge(his_visit_id=visit, reason=reason or "HIS取消出院（ADT^A13）")
 
 
 def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outcome:

@@ -6,7 +6,15 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from adapter.api.routes.common import CardIn, MoneyIn, Out, QuantityIn, Strict, examples
+from adapter.api.routes.common import (
+    CardIn,
+    FindingOut,
+    MoneyIn,
+    Out,
+    QuantityIn,
+    Strict,
+    examples,
+)
 from adapter.api.routes.views import FeesOut
 from adapter.domain.commands import Diagnosis
 from adapter.domain.fees import FeeCategory, FeeLine
@@ -109,6 +117,14 @@ class FeesRecordedOut(Out):
     unmapped: list[str] = Field(description="items not in the catalogue: for the billing clerk")
     reversals: dict[str, str]
     fees: FeesOut
+    warnings: list[FindingOut] = Field(
+        default_factory=list,
+        description="what the sender should know (FEE_UNMAPPED per unmapped line), "
+        "as the HL7 ACK's ERR segments with severity W",
+    )
+    replayed: bool = Field(
+        False, description="every line id was already recorded: nothing changed (a resend)"
+    )
 
 
 class MappingIn(Strict):

@@ -1,6 +1,10 @@
 """Encounters: admit, look, fees (and mapping unknown items), rehab plan, presettle, settle,
 cancel — ``/api/v1/encounters…`` of interfaces.md §1.
 
+Admit, fees, settle and cancel go through the front door HL7 uses too (``services.commands``,
+:mod:`adapter.domain.commands`): the same rules, replays and warnings on both faces. Fee
+mapping, the rehab plan, presettle and the reads have no HL7 message and call their use cases.
+
 Roles: admit and cancel — admission, his; fees, rehab plan and settle — billing, his;
 presettle and fee mapping — billing; reading — any role. A rehab-plan override at settlement
 is a billing supervisor's decision, so it needs the billing role even when the HIS settles.
@@ -33,6 +37,7 @@ from adapter.api.routes.encounter_bodies import (
     SettleIn,
     diagnoses,
 )
+from adapter.api.routes.outcomes import encounter_of, settlement_of
 from adapter.api.routes.views import (
     AdmissionOut,
     BillOut,
@@ -43,10 +48,9 @@ from adapter.api.routes.views import (
     RehabPlanOut,
     SettlementOut,
 )
-from adapter.domain.commands import Admit
+from adapter.domain.commands import Admit, CancelAdmission, Discharge, RecordFees
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import InvalidMessage
-from adapter.services.settlement import SettleRequest
 
 router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"])
 
@@ -61,7 +65,7 @@ router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"])
 def admit(
     body: AdmitIn, services: ServicesDep, principal: Admission, response: Response
 ) -> AdmissionOut:
-    result = services.admissions.admit(
+    outcome = services.commands.admit(
         Admit(
             card=body.card.to_domain(),
             his_visit_id=body.his_visit_id.strip(),
@@ -70,18 +74,18 @@ def admit(
             diagnoses=diagnoses(body.diagnoses),
             injury_parts=tuple(p.strip() for p in body.injury_parts if p.strip()),
             department=body.department.strip(),
+            manual_claim_if_upstream_down=body.manual_claim_if_upstream_down,
         ),
         actor=principal.name,
-        manual_claim_if_upstream_down=body.manual_claim_if_upstream_down,
     )
-    if result.replayed:
+    if outcome.replayed:
         response.status_code = status.HTTP_200_OK
     return AdmissionOut(
-        **EncounterOut.of(result.encounter).model_dump(),
-        replayed=result.replayed,
-        warnings=[FindingOut.of(w) for w in result.warnings],
-        upload=UploadOut.of(result.upload) if result.upload else None,
-        manual_claim_id=result.manual_claim_id,
+        **EncounterOut.of(encounter_of(outcome)).model_dump(),
+        replayed=outcome.replayed,
+        warnings=[FindingOut.of(w) for w in outcome.warnings],
+        upload=UploadOut.of(outcome.upload) if outcome.upload else None,
+        manual_claim_id=outcome.manual_claim_id,
     )
 
 
@@ -146,16 +150,19 @@ def get_encounter(encounter_id: str, services: ServicesDep, _: AnyRole) -> Encou
 def record_fees(
     encounter_id: str, body: FeesIn, services: ServicesDep, principal: BillingOrHis
 ) -> FeesRecordedOut:
-    recorded = services.fees.record(
-        encounter_id, [line.to_domain() for line in body.lines], actor=principal.name
+    lines = tuple(line.to_domain() for line in body.lines)
+    outcome = services.commands.record_fees(
+        RecordFees("", lines, encounter_id=encounter_id), actor=principal.name
     )
     return FeesRecordedOut(
         encounter_id=encounter_id,
-        added=list(recorded.added),
-        ignored=list(recorded.ignored),
-        unmapped=list(recorded.unmapped),
-        reversals=recorded.reversals,
+        added=list(outcome.added_line_ids),
+        ignored=list(outcome.ignored_line_ids),
+        unmapped=list(outcome.unmapped_line_ids),
+        reversals=dict(outcome.reversals),
         fees=FeesOut.of(services.encounter(encounter_id).fees),
+        warnings=[FindingOut.of(w) for w in outcome.warnings],
+        replayed=outcome.replayed,
     )
 
 
@@ -240,24 +247,25 @@ def settle(
     override = body.rehab_plan_override.reason.strip() if body.rehab_plan_override else ""
     if override and "billing" not in principal.roles:
         raise HTTPException(403, "康复方案强制结算须由结算主管（结算收费角色）操作")
-    settled = services.settlements.settle(
-        SettleRequest(
-            encounter_id,
+    outcome = services.commands.discharge(
+        Discharge(
+            "",
             body.discharged_at,
             diagnoses(body.discharge_diagnoses),
+            encounter_id=encounter_id,
             card=body.card.to_domain() if body.card else None,
             rehab_override_reason=override,
         ),
         actor=principal.name,
     )
-    if settled.replayed:
+    if outcome.replayed:
         response.status_code = status.HTTP_200_OK
     return SettlementOut.settled(
-        settled.settlement,
+        settlement_of(outcome),
         services.context.zone,
-        upload=UploadOut.of(settled.upload),
-        warnings=[FindingOut.of(w) for w in settled.warnings],
-        replayed=settled.replayed,
+        upload=outcome.upload and UploadOut.of(outcome.upload),
+        warnings=[FindingOut.of(w) for w in outcome.warnings],
+        replayed=outcome.replayed,
     )
 
 
@@ -270,6 +278,7 @@ def cancel(
     encounter_id: str, services: ServicesDep, principal: Admission, body: CancelIn | None = None
 ) -> EncounterOut:
     reason = body.reason if body else ""
-    return EncounterOut.of(
-        services.admissions.cancel(encounter_id, reason=reason, actor=principal.name)
+    outcome = services.commands.cancel_admission(
+        CancelAdmission("", reason, encounter_id=encounter_id), actor=principal.name
     )
+    return EncounterOut.of(encounter_of(outcome))

@@ -1,5 +1,7 @@
 """``GET /api/v1/settlements/{id}`` (any role) and ``POST …/revoke`` (billing): the revocation
-(WI2305) is queued behind the upload it revokes. The slip (``…/slip``) is a later issue."""
+(WI2305) is queued behind the upload it revokes. A revoke sent again answers the revocation
+already made (``replayed``), as HL7's ``ADT^A13`` does: both go through the same command. The
+slip (``…/slip``) is a later issue."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from adapter.api.routes.common import AnyRole, Billing, ServicesDep, Strict, UploadOut, examples
+from adapter.api.routes.outcomes import settlement_of
 from adapter.api.routes.views import SettlementOut
+from adapter.domain.commands import CancelDischarge
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
 
@@ -39,7 +43,12 @@ class RevokeIn(Strict):
 def revoke(
     settlement_id: str, body: RevokeIn, services: ServicesDep, principal: Billing
 ) -> SettlementOut:
-    revoked, upload = services.settlements.revoke(
-        settlement_id, reason=body.reason, actor=principal.name
+    outcome = services.commands.cancel_discharge(
+        CancelDischarge("", body.reason, settlement_id=settlement_id), actor=principal.name
     )
-    return SettlementOut.settled(revoked, services.context.zone, upload=UploadOut.of(upload))
+    return SettlementOut.settled(
+        settlement_of(outcome),
+        services.context.zone,
+        upload=outcome.upload and UploadOut.of(outcome.upload),
+        replayed=outcome.replayed,
+    )

@@ -144,8 +144,12 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
                        json={"reason": "出院日期录错"})  # fmt: skip
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     assert revoked.json()["upload"]["infno"] == "WI2305"
-    assert api.post(f"/api/v1/settlements/{s['id']}/revoke", role="billing",
-                    json={"reason": "x"}).status_code == 409  # fmt: skip
+    # A revoke sent again answers the revocation already made, as a resent ADT^A13 does.
+    resent = api.post(f"/api/v1/settlements/{s['id']}/revoke", role="billing",
+                      json={"reason": "x"})  # fmt: skip
+    assert resent.status_code == 200 and resent.json()["replayed"] is True
+    assert resent.json()["upload"]["msgid"] == revoked.json()["upload"]["msgid"]
+    assert resent.json()["revoke_reason"] == "出院日期录错"
     again = _settle(api, eid)
     assert again.status_code == 201 and again.json()["slip_no"] != s["slip_no"]
     assert queue.worker().drain() == 2

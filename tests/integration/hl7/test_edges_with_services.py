@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from adapter.services.commands import ServiceCommands
 from adapter.services.container import Services
 from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, create_tables
 from connectors.hl7 import load_site_profile as load_profile
@@ -40,7 +39,7 @@ NOW = datetime.now(UTC)
 def port(db: Engine, services: Services) -> Iterator[int]:
     create_tables(db)
     config = ListenerConfig(host="127.0.0.1", port=0)
-    thread = ListenerThread(build_listener(db, ServiceCommands(services), HL7_PROFILE, config))
+    thread = ListenerThread(build_listener(db, services.commands, HL7_PROFILE, config))
     yield thread.start()
     thread.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
@@ -15,7 +16,7 @@ from adapter.domain.commands import (
     RecordFees,
     UpdateVisit,
 )
-from adapter.domain.errors import NotFound
+from adapter.domain.errors import InvalidTransition, NotFound
 from adapter.services.container import Services
 from tests.integration.services.helpers import admit, fee, local
 from tests.integration.services.support import jobs
@@ -59,3 +60,77 @@ def test_cancel_admission_by_visit_and_unknown_visits(services: Services) -> Non
     assert commands.cancel_admission(CancelAdmission("HIS-2"), actor="his").replayed
     with pytest.raises(NotFound):
         commands.record_fees(RecordFees("HIS-404", ()), actor="his")
+
+
+def test_the_rest_face_names_stays_by_id_and_replays_like_hl7(
+    services: Services, db: Engine
+) -> None:
+    """REST drives the same commands by encounter id (and revokes by settlement id): a
+    resent request answers ``replayed`` and writes nothing; another discharge time for a
+    settled stay is refused, never taken as a resend."""
+    commands = services.commands
+    encounter_id = commands.admit(admit("P001", "HIS-3"), actor="desk").encounter_id
+    lines = (fee("1", "XN02BEB001", "18.25"), fee("2", "HIS-UNKNOWN", "5.00"))
+    first = commands.record_fees(RecordFees("", lines, encounter_id=encounter_id), actor="his")
+    assert first.added_line_ids == ("1", "2") and first.unmapped_line_ids == ("2",)
+    assert [w.code for w in first.warnings] == ["FEE_UNMAPPED"]
+    resent = commands.record_fees(RecordFees("", lines, encounter_id=encounter_id), actor="his")
+    assert resent.replayed and resent.added_line_ids == () and resent.warnings == ()
+    services.fees.map_line(encounter_id, "2", None, actor="billing")
+
+    discharge = Discharge("", local(0, 0), encounter_id=encounter_id)
+    settled = commands.discharge(discharge, actor="billing")
+    assert settled.settlement is not None and settled.upload is not None
+    again = commands.discharge(discharge, actor="billing")
+    assert again.replayed and again.settlement_id == settled.settlement_id
+    assert again.upload == settled.upload
+    with pytest.raises(InvalidTransition):
+        commands.discharge(replace(discharge, discharged_at=local(0, 1)), actor="billing")
+
+    revoke = CancelDischarge("", "录入有误", settlement_id=settled.settlement_id)
+    revoked = commands.cancel_discharge(revoke, actor="billing")
+    assert revoked.status == "revoked" and not revoked.replayed
+    resent_revoke = commands.cancel_discharge(revoke, actor="billing")
+    assert resent_revoke.replayed and resent_revoke.upload == revoked.upload
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2305"]
+
+
+def test_a_cancellation_by_encounter_id_sent_again_is_replayed(services: Services) -> None:
+    commands = services.commands
+    encounter_id = commands.admit(admit("P001", "HIS-5"), actor="desk").encounter_id
+    cancel = CancelAdmission("", "未入院", encounter_id=encounter_id)
+    cancelled = commands.cancel_admission(cancel, actor="desk")
+    assert cancelled.status == "cancelled" and not cancelled.replayed
+    again = commands.cancel_admission(cancel, actor="desk")
+    assert again.replayed and again.encounter == cancelled.encounter
+    with pytest.raises(InvalidTransition):
+        commands.record_fees(
+            RecordFees("", (fee("1", "XN02BEB001", "18.25"),), encounter_id=encounter_id),
+            actor="his",
+        )
+
+
+def test_the_same_revoke_sent_twice_at_once_revokes_once_and_both_get_it(
+    services: Services, db: Engine
+) -> None:
+    commands = services.commands
+    encounter_id = commands.admit(admit("P001", "HIS-6"), actor="desk").encounter_id
+    lines = (fee("1", "XN02BEB001", "18.25"),)
+    commands.record_fees(RecordFees("", lines, encounter_id=encounter_id), actor="his")
+    settled = commands.discharge(Discharge("", local(0, 0), encounter_id=encounter_id), actor="b")
+    revoke = CancelDischarge("", "录入有误", settlement_id=settled.settlement_id)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def clerk() -> None:
+        barrier.wait()
+        outcomes.append(commands.cancel_discharge(revoke, actor="billing"))
+
+    threads = [threading.Thread(target=clerk) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(o.replayed for o in outcomes) == [False, True]
+    assert outcomes[0].upload == outcomes[1].upload
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2305"]
