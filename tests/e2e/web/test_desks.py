@@ -3,14 +3,19 @@ the confirmation of what happens upstream (issue 19 items 1–3). Screenshots at
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
+from sqlalchemy import text
 
+from adapter.domain.upstream import Infno
+from adapter.services.uploads import uploads_for
+from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import CARDS, USERS, ZONE, Site
-from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his
+from tests.e2e.web.site import CARDS, USERS, ZONE, Site, eventually
+from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his, settle_by_api
 from tests.integration.services.device_world import NOTICE, device_worker
 
 WIDE = {"width": 1366, "height": 900}
@@ -229,3 +234,103 @@ def test_b40_device_counter_lists_todays_fittings_and_months_awaiting_funds_conf
         "href", f"/web/reconciliation?month={month}"
     )
     shot(page, "device-worklist")
+
+
+def _blocked_by_a_refused_upload(site: Site, encounter_id: str) -> None:
+    """A refused (dead) admission upload of the encounter: its later uploads wait behind it."""
+    runtime = site.runtime
+    msgid = runtime.msgids.next()
+    with UnitOfWork(runtime.engine) as uow:
+        runtime.outbox.enqueue(
+            uow.session,
+            kind="WI2401",
+            payload={"msgid": msgid, "input": {"mdtrt_id": f"BLOCK-{encounter_id}"},
+                     "insuplc_admdvs": "310100", "context": encounter_id},
+            idempotency_key=msgid,
+            ordering_key=encounter_id,
+            deadline=datetime.now(UTC) + timedelta(hours=1),
+        )  # fmt: skip
+        uow.commit()
+    eventually(lambda: site.runtime.queue.summary().by_status.get("dead", 0) > 0)
+
+
+def _upload(site: Site, encounter_id: str, infno: str) -> tuple[str, str]:
+    """(msgid, status) of the stay's upload ``infno``."""
+    with UnitOfWork(site.engine) as uow:
+        (upload,) = [u for u in uploads_for(uow, encounter_id) if u.infno == infno]
+        state = site.runtime.outbox.job_state(uow.session, upload.msgid)
+    return upload.msgid, state[0] if state else ""
+
+
+def _upload_state(site: Site, encounter_id: str, infno: str) -> str:
+    return _upload(site, encounter_id, infno)[1]
+
+
+def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_as_failed(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size(WIDE)
+    stamp = f"{datetime.now(ZONE):%H%M%S%f}"
+    # Dead: upstream no longer holds the stay's admission registration (the insured place
+    # revoked it on its side), so it refuses the discharge record for good.
+    dead = admit_with_fees(site, f"ZY-DEAD-{stamp}")
+    eventually(lambda: _upload_state(site, dead, "WI2401") == "delivered")
+    site.runtime.gateway.submit(
+        Infno.ADMISSION_REVOKE,
+        site.runtime.msgids.next(),
+        {"mdtrt_id": dead, "psn_no": "P001", "reason": "参保地撤销入院登记"},
+        insuplc_admdvs=str(site.person("P001")["insuplc_admdvs"]),
+        context=dead,
+    )
+    settle_by_api(site, dead)
+    eventually(lambda: _upload_state(site, dead, "WI2301") == "dead")
+
+    # Late: a stay settled on an earlier day whose discharge record waits behind a refused
+    # upload, still undelivered past its 30-minute deadline (the clock moved in the database:
+    # half an hour is not waited out in a test).
+    late = admit_with_fees(site, f"ZY-LATE-{stamp}")
+    _blocked_by_a_refused_upload(site, late)
+    settle_by_api(site, late)
+    msgid, status = _upload(site, late, "WI2301")
+    assert status == "pending"
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with site.engine.begin() as db:
+        db.execute(
+            text("UPDATE upload_job SET deadline = :t WHERE idempotency_key = :m"),
+            {"t": past, "m": msgid},
+        )
+        db.execute(
+            text("UPDATE service_upload SET deadline = :t WHERE msgid = :m"),
+            {"t": past, "m": msgid},
+        )
+        db.execute(
+            text("UPDATE encounter SET updated_at = :t WHERE id = :e"), {"t": yesterday, "e": late}
+        )
+
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    worklist = page.get_by_test_id("worklist")
+    dead_row = worklist.locator(f"tr[data-encounter='{dead}']")
+    late_row = worklist.locator(f"tr[data-encounter='{late}']")
+    for row in (dead_row, late_row):
+        expect(row).to_have_attribute("data-queue", "upload_failed")
+        expect(row).to_contain_text("结算上传失败或超时")
+        expect(row.get_by_test_id("flag")).to_contain_text("N§33、B§31")
+    expect(dead_row.get_by_test_id("flag")).to_contain_text("WI2301 上传失败")
+    expect(dead_row.get_by_test_id("flag")).to_contain_text("不存在或已撤销")  # upstream's reason
+    expect(late_row.get_by_test_id("flag")).to_contain_text("超过30分钟上传期限仍未送达")
+    # the most urgent group comes first
+    first = worklist.locator("tbody tr").first
+    expect(first).to_have_attribute("data-queue", "upload_failed")
+    shot(page, "billing-upload-failed")
+
+    page.get_by_test_id("worklist-filter").get_by_label("类别").select_option("upload_failed")
+    page.get_by_test_id("worklist-filter").get_by_role("button", name="筛选").click()
+    expect(page).to_have_url(re.compile(r"f=upload_failed"))
+    shown = {r.get_attribute("data-queue") for r in worklist.locator("tbody tr").all()}
+    assert shown == {"upload_failed"}
+    expect(worklist.locator(f"tr[data-encounter='{dead}']")).to_have_count(1)
+    expect(worklist.locator(f"tr[data-encounter='{late}']")).to_have_count(1)
+    expect(page.get_by_test_id("worklist-filter").get_by_label("类别")).to_contain_text(
+        "结算上传失败或超时"
+    )
