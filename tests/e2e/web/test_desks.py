@@ -334,3 +334,65 @@ def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_
     expect(page.get_by_test_id("worklist-filter").get_by_label("类别")).to_contain_text(
         "结算上传失败或超时"
     )
+
+
+def test_b28_admission_clerk_opens_a_stay_from_the_list_sees_its_filing_and_cancels_it(
+    page: Page, site: Site
+) -> None:
+    visit = f"ZY-STAY-{datetime.now(ZONE):%H%M%S%f}"
+    close_open_stay(site, "P001")
+    body = {
+        "card": {"kind": "physical", "card_no": CARDS["P001"]},
+        "his_visit_id": visit,
+        "kind": "medical",
+        "admitted_at": at(0, 0),
+        "department": "骨科",
+        "injury_parts": site.person_filing_parts("P001")[:1],
+    }
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    encounter_id = str(admitted.json()["id"])
+    filing_no = str(admitted.json()["filing_no"])
+
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    worklist = page.get_by_test_id("worklist")
+    row = worklist.locator(f"tr[data-encounter='{encounter_id}']")
+    expect(row).to_contain_text("今日入院")
+    page.wait_for_load_state()
+    page.locator("#worklist-filter").fill(visit)
+    expect(worklist.locator("tbody tr[data-href]:visible")).to_have_count(1)
+    page.locator("#worklist-filter").press("ArrowDown")
+    expect(row).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{site.base}/web/stays/{encounter_id}")
+
+    stay = page.get_by_test_id("stay")
+    expect(stay).to_contain_text(visit)
+    expect(page.get_by_test_id("status")).to_have_text("在院")
+    filing = page.get_by_test_id("filing")
+    expect(filing).to_contain_text(filing_no)
+    expect(filing.get_by_test_id("filing-status")).to_have_text("有效")
+    expect(page.get_by_test_id("uploads")).to_contain_text("WI2401")
+    expect(page.get_by_test_id("to-billing")).to_have_count(0)  # not a billing clerk
+    shot(page, "admission-stay")
+
+    actions = page.get_by_test_id("actions")
+    actions.get_by_label("取消原因").fill("误登记")
+    actions.get_by_role("button", name="取消入院登记").click()
+    confirm = page.get_by_test_id("confirm")
+    expect(confirm.get_by_test_id("confirm-upstream")).to_contain_text("WI2404")
+    expect(confirm).to_contain_text(visit)
+    expect(page.get_by_test_id("status")).to_have_text("在院")  # not yet
+    shot(page, "admission-stay-cancel-confirm")
+    confirm.get_by_role("link", name="返回，不办理").click()
+    expect(page).to_have_url(f"{site.base}/web/stays/{encounter_id}")
+    expect(page.get_by_test_id("status")).to_have_text("在院")
+
+    actions.get_by_label("取消原因").fill("误登记")
+    actions.get_by_role("button", name="取消入院登记").click()
+    page.get_by_test_id("confirm").get_by_role("button", name="确认取消入院登记").click()
+    expect(page.get_by_test_id("done")).to_contain_text("WI2404")
+    expect(page.get_by_test_id("status")).to_have_text("入院已取消")
+    expect(page.get_by_test_id("cancel-stay")).to_have_count(0)
+    expect(page.get_by_test_id("uploads")).to_contain_text("WI2404")
+    shot(page, "admission-stay-cancelled")
