@@ -117,16 +117,17 @@ class Shots:
         self._test = re.sub(r"[^\w.-]+", "_", test)
         self.saved: list[Path] = []
 
-    def __call__(self, name: str, of: Page | None = None) -> Path:
+    def __call__(self, name: str, of: Page | None = None, full_page: bool = True) -> Path:
         path = self._folder / f"{self._test}-{name}.png"
-        (of or self._page).screenshot(path=str(path), full_page=True)
+        (of or self._page).screenshot(path=str(path), full_page=full_page)
         self.saved.append(path)
         return path
 
 
-def shot(page: Page, name: str, of: Page | None = None) -> Path:
-    """Save a screenshot of ``page`` (or of another tab it opened, ``of``)."""
-    return page.shots(name, of)  # type: ignore[attr-defined, no-any-return]
+def shot(page: Page, name: str, of: Page | None = None, full_page: bool = True) -> Path:
+    """Save a screenshot of ``page`` (or of another tab it opened, ``of``); the whole page, or
+    what the screen shows without scrolling (``full_page=False``)."""
+    return page.shots(name, of, full_page)  # type: ignore[attr-defined, no-any-return]
 
 
 def sign_in(
