@@ -236,12 +236,12 @@ def test_b40_device_counter_lists_todays_fittings_and_months_awaiting_funds_conf
     shot(page, "device-worklist")
 
 
-def _blocked_by_a_refused_upload(site: Site, encounter_id: str) -> None:
+def _blocked_by_a_refused_upload(site: Site, encounter_id: str) -> int:
     """A refused (dead) admission upload of the encounter: its later uploads wait behind it."""
     runtime = site.runtime
     msgid = runtime.msgids.next()
     with UnitOfWork(runtime.engine) as uow:
-        runtime.outbox.enqueue(
+        queued = runtime.outbox.enqueue(
             uow.session,
             kind="WI2401",
             payload={"msgid": msgid, "input": {"mdtrt_id": f"BLOCK-{encounter_id}"},
@@ -251,7 +251,12 @@ def _blocked_by_a_refused_upload(site: Site, encounter_id: str) -> None:
             deadline=datetime.now(UTC) + timedelta(hours=1),
         )  # fmt: skip
         uow.commit()
-    eventually(lambda: site.runtime.queue.summary().by_status.get("dead", 0) > 0)
+    eventually(
+        lambda: any(
+            j.id == queued.job_id for j in runtime.queue.list_jobs(status="dead", limit=1000)
+        )
+    )
+    return queued.job_id
 
 
 def _upload(site: Site, encounter_id: str, infno: str) -> tuple[str, str]:
@@ -275,9 +280,10 @@ def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_
     # revoked it on its side), so it refuses the discharge record for good.
     dead = admit_with_fees(site, f"ZY-DEAD-{stamp}")
     eventually(lambda: _upload_state(site, dead, "WI2401") == "delivered")
+    revocation = site.runtime.msgids.next()
     site.runtime.gateway.submit(
         Infno.ADMISSION_REVOKE,
-        site.runtime.msgids.next(),
+        revocation,
         {"mdtrt_id": dead, "psn_no": "P001", "reason": "参保地撤销入院登记"},
         insuplc_admdvs=str(site.person("P001")["insuplc_admdvs"]),
         context=dead,
@@ -289,7 +295,10 @@ def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_
     # upload, still undelivered past its 30-minute deadline (the clock moved in the database:
     # half an hour is not waited out in a test).
     late = admit_with_fees(site, f"ZY-LATE-{stamp}")
-    _blocked_by_a_refused_upload(site, late)
+    blocker = _blocked_by_a_refused_upload(site, late)
+    blocked = next(
+        j for j in site.runtime.queue.list_jobs(status="dead", limit=1000) if j.id == blocker
+    )
     settle_by_api(site, late)
     msgid, status = _upload(site, late, "WI2301")
     assert status == "pending"
@@ -334,6 +343,32 @@ def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_
     expect(page.get_by_test_id("worklist-filter").get_by_label("类别")).to_contain_text(
         "结算上传失败或超时"
     )
+
+    # IT repairs both, as it would (the site is shared: later tests count on every settlement
+    # having reached upstream): the insured place undoes its revocation (冲正) and IT re-sends
+    # the refused discharge record; IT corrects the refused upload the other one waits behind.
+    runtime = site.runtime
+    runtime.gateway.submit(
+        Infno.REVERSAL,
+        runtime.msgids.next(),
+        {"omsgid": revocation, "oinfno": "WI2404"},
+        insuplc_admdvs=str(site.person("P001")["insuplc_admdvs"]),
+        context=dead,
+    )
+    refused = next(
+        j for j in runtime.queue.list_jobs(status="dead", limit=1000)
+        if j.kind == "WI2301" and j.ordering_key == dead
+    )  # fmt: skip
+    runtime.resend_job(refused.id, actor="信息科-01", note="上级系统已重新登记入院")
+    runtime.resend_job(
+        blocker,
+        actor="信息科-01",
+        payload={**blocked.payload, "input": {**blocked.payload["input"], "psn_no": "P001",
+                                              "begntime": "2026-11-24 09:00:00"}},
+        note="补人员编号和入院时间",
+    )  # fmt: skip
+    for encounter_id in (dead, late):
+        eventually(lambda e=encounter_id: _upload_state(site, e, "WI2301") == "delivered")
 
 
 def test_b28_admission_clerk_opens_a_stay_from_the_list_sees_its_filing_and_cancels_it(
