@@ -10,6 +10,11 @@ not say, the latest earlier charge of the same item with enough quantity left. A
 item is not in the treatment place's catalogue on its date is kept and flagged ``unmapped`` for
 the billing clerk.
 
+A device fitting (辅助器具配置) takes no fee lines: it is priced from the items and actual costs
+entered at the device counter against the notice (N§34, B§34), and a fitting recorded as a
+manual-claim case hands over exactly those items (N§38, B§27). Lines sent for one would be
+stored and never priced, settled or listed, so they are refused, saying where the costs go.
+
 Each change bumps the encounter's version, so a settlement priced from the fees as they
 were a moment ago cannot commit after new fees arrived (it gets a 409 and re-reads).
 """
@@ -21,7 +26,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from adapter.domain.catalogue import Catalogue
-from adapter.domain.encounters import Encounter, EncounterStatus
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
 from adapter.domain.pricing import price_line
@@ -29,6 +34,7 @@ from adapter.services.admission import require_aware
 from adapter.services.billing import treatment_catalogue
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
+from adapter.services.manual_claims import open_case
 from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
 from adapter.store.uow import UnitOfWork
 
@@ -52,6 +58,27 @@ def require_open(encounter: Encounter) -> None:
             code="ENCOUNTER_NOT_OPEN",
             article="N§47, B§50",
         )
+
+
+def refuse_device_fees(uow: UnitOfWork, encounter: Encounter) -> None:
+    """A fitting's costs are its items as entered at the device counter, never fee lines."""
+    if encounter.kind is not EncounterKind.DEVICE:
+        return
+    claim_id = open_case(uow, encounter.id)
+    if claim_id:
+        raise DomainError(
+            f"该辅助器具配置已按手工报销登记（手工报销记录{claim_id}），费用清单即器具配置柜台"
+            "录入的配置项目和实际费用，交付费用清单时原样交参保地经办机构审核报销；"
+            "不接收费用明细，未录入任何费用（N§38、B§27）",
+            code="DEVICE_CASE_TAKES_NO_FEE_LINES",
+            article="N§38, B§27",
+        )
+    raise DomainError(
+        "辅助器具配置按器具配置柜台录入的配置项目和实际费用、依核付通知单结算，"
+        "不接收费用明细，未录入任何费用（N§34、B§34）",
+        code="DEVICE_TAKES_NO_FEE_LINES",
+        article="N§34, B§34",
+    )
 
 
 def _with_field(exc: PricingError, field: str) -> PricingError:
@@ -99,6 +126,7 @@ class Fees:
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
+            refuse_device_fees(uow, record.encounter)
             require_open(record.encounter)
             ctx.policy.times.check_fees(lines, record.encounter, ctx.now(), zone=ctx.zone)
             stored = uow.fee_lines.list_stored(encounter_id)

@@ -59,6 +59,7 @@ def install(
         password,
         reconciliation,
         signin,
+        stay,
     )
 
     settings = getattr(app.state, "settings", None)
@@ -92,7 +93,17 @@ def install(
     cards = getattr(settings, "cards", None)
     app.add_middleware(PageHeaders, bridge_url=getattr(cards, "bridge_url", ""))
     app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
-    pages = (signin, password, admission, billing, device, monitor, reconciliation, slip_routes)
+    pages = (
+        signin,
+        password,
+        admission,
+        billing,
+        device,
+        monitor,
+        reconciliation,
+        slip_routes,
+        stay,
+    )
     for module in pages:
         app.include_router(module.router)
 

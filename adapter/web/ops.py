@@ -87,6 +87,7 @@ class AtRiskRow:
     cutoff_label: str
     article: str
     days_left: int
+    encounter_id: str = ""  # the stay settled (the 就诊 column links to it)
 
 
 class OpsConsole(Protocol):

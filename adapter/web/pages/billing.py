@@ -96,7 +96,15 @@ def _encounter_page(
     return page(request, "billing.html", status_code=status, **context)
 
 
-QUEUES = ("", Queue.READY, Queue.WAITING, Queue.UPLOAD, Queue.IN_HOSPITAL, Queue.CLAIM)
+QUEUES = (
+    "",
+    Queue.UPLOAD_FAILED,
+    Queue.READY,
+    Queue.WAITING,
+    Queue.UPLOAD,
+    Queue.IN_HOSPITAL,
+    Queue.CLAIM,
+)
 
 
 def _find_page(

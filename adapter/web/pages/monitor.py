@@ -1,8 +1,13 @@
-"""The IT upload-queue monitor: live counts by status and kind, waiting jobs by time left to
-their deadline (at-risk ones highlighted), the settlements at risk of missing clearing with
-their cutoff and days left (N§35, B§33, B§37; N§43, B§42), dead letters with upstream's
-message and a re-send with an edited payload, the chart of backlog and latency, the upstream
-call log, the HL7 log.
+"""The IT upload-queue monitor, one screen for the state: at the top a row of counts that fits
+above the fold of a 1366×768 screen — backlog, at risk, missed deadlines, failed (dead), and
+settlements at risk of missing clearing — each linking to its list below: waiting jobs by time
+left to their deadline (at-risk ones highlighted), the settlements at risk of missing clearing
+with their cutoff and days left (N§35, B§33, B§37; N§43, B§42), dead letters with upstream's
+message and a re-send with an edited payload; then the chart of backlog and latency, and the
+upstream call log and the HL7 log, paged and filtered.
+
+Wherever a row names a stay (就诊) it shows the stay's HIS visit number linked to the stay's
+page (``/web/stays/{id}``), whether the row holds the encounter id or the HIS number.
 
 The live block (``/web/monitor/live``) is re-fetched every few seconds by ``monitor.js``.
 """
@@ -29,7 +34,7 @@ from adapter.web.chart import history_svg
 from adapter.web.config import web_config
 from adapter.web.forms import problem as problem_of
 from adapter.web.monitor_logs import SCAN, paged, stay_links
-from adapter.web.ops import OperationsConsole, OpsConsole
+from adapter.web.ops import AtRiskRow, OperationsConsole, OpsConsole
 from adapter.web.pages.common import ItDesk
 from adapter.web.payloads import masked, restored
 from adapter.web.render import page
@@ -67,8 +72,11 @@ def time_left(delta: timedelta) -> str:
     return f"{hours} 小时 {rest // 60} 分" if hours else f"{rest // 60} 分 {rest % 60} 秒"
 
 
-def _live(ops: OpsConsole) -> dict[str, Any]:
+def _live(
+    request: Request, ops: OpsConsole, clearing: list[AtRiskRow] | None = None
+) -> dict[str, Any]:
     counts = ops.counts()
+    clearing = ops.clearing() if clearing is None else clearing
     now = datetime.now(UTC)
     waiting = sorted(
         (job for status in WAITING for job in ops.jobs(status, 200)), key=lambda j: j.deadline
@@ -82,7 +90,15 @@ def _live(ops: OpsConsole) -> dict[str, Any]:
         }
         for job in waiting
     ]
-    return {"counts": counts, "waiting": rows, "labels": STATUS_LABELS, "checked_at": now}
+    services = optional_services(request)
+    return {
+        "counts": counts,
+        "clearing_count": len(clearing),
+        "waiting": rows,
+        "labels": STATUS_LABELS,
+        "checked_at": now,
+        "live_stays": stay_links(services, [j.ordering_key for j in waiting]),
+    }
 
 
 @router.get("", response_class=HTMLResponse)
@@ -93,16 +109,21 @@ def monitor(request: Request, _: ItDesk, ops: Ops) -> Response:
 def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) -> Response:
     zone = web_config(request).zone
     dead = ops.jobs("dead", 100)
+    at_risk = ops.clearing()
+    logs = _logs(request, ops)
+    services = optional_services(request)
+    named = [job.ordering_key for job in dead] + [r.encounter_id for r in at_risk]
+    logs["stays"].update(stay_links(services, named))
     return page(
         request,
         "monitor.html",
         status_code=status,
         dead=[(job, json.dumps(masked(job.payload), ensure_ascii=False, indent=2)) for job in dead],
         chart=history_svg(ops.history(datetime.now(UTC)), zone),
-        **_logs(request, ops),
-        at_risk=ops.clearing(),
+        **logs,
+        at_risk=at_risk,
         done=request.query_params.get("resent", ""),
-        **_live(ops),
+        **_live(request, ops, at_risk),
         **extra,
     )
 
@@ -149,7 +170,7 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
 
 @router.get("/live", response_class=HTMLResponse)
 def live(request: Request, _: ItDesk, ops: Ops) -> Response:
-    return page(request, "_monitor_live.html", **_live(ops))
+    return page(request, "_monitor_live.html", **_live(request, ops))
 
 
 @router.post("/jobs/{job_id}/resend", dependencies=[Csrf])

@@ -1,18 +1,19 @@
-"""The IT page's logs below the queue's state: paged, filtered, the 就诊 column linking to the
-stay by its HIS visit number."""
+"""The IT page: the queue's state in one row of counts above the fold of a 1366×768 screen, the
+logs below it paged and filtered, the 就诊 column linking to the stay by its HIS visit number."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import ZONE, Site
+from adapter.store.uow import UnitOfWork
+from tests.e2e.web.conftest import VIEWPORT, shot, sign_in
+from tests.e2e.web.site import USERS, ZONE, Site, eventually
 from tests.e2e.web.stays import admit_with_fees
 
-SUPERVISOR = "主管-测试"  # IT and billing: the link to the stay opens for them
+SUPERVISOR = "主管-测试"  # every role
 
 
 def test_the_call_log_is_paged_and_filtered_and_links_to_the_stay(page: Page, site: Site) -> None:
@@ -43,12 +44,88 @@ def test_the_call_log_is_paged_and_filtered_and_links_to_the_stay(page: Page, si
     for row in rows.all():
         link = row.get_by_test_id("call-stay").get_by_role("link")
         expect(link).to_have_text(visits[1])
-        expect(link).to_have_attribute("href", f"/web/billing/{encounters[1]}")
+        expect(link).to_have_attribute("href", f"/web/stays/{encounters[1]}")
     assert visits[0] not in calls.inner_text()
     assert "WI2401" in calls.inner_text() and rows.count() > 1
     shot(page, "monitor-filtered")
     rows.first.get_by_role("link", name=visits[1]).click()
+    page.wait_for_url(f"**/web/stays/{encounters[1]}")
+    page.get_by_test_id("to-billing").click()  # the supervisor also bills
     page.wait_for_url(f"**/web/billing/{encounters[1]}")
 
     page.goto(f"{site.base}/web/monitor?calls_q=NO-SUCH-CALL")
     expect(calls).to_contain_text("没有符合“NO-SUCH-CALL”的调用")
+
+
+def _refused_upload_of(site: Site, encounter_id: str) -> int:
+    """An upload of the stay that upstream refuses (begntime missing): it goes dead."""
+    runtime = site.runtime
+    msgid = runtime.msgids.next()
+    with UnitOfWork(runtime.engine) as uow:
+        queued = runtime.outbox.enqueue(
+            uow.session,
+            kind="WI2401",
+            payload={"msgid": msgid, "input": {"mdtrt_id": f"IT-{encounter_id}"},
+                     "insuplc_admdvs": "310100", "context": encounter_id},
+            idempotency_key=msgid,
+            ordering_key=encounter_id,
+            deadline=datetime.now(UTC) + timedelta(hours=1),
+        )  # fmt: skip
+        uow.commit()
+    eventually(
+        lambda: any(
+            j.id == queued.job_id for j in runtime.queue.list_jobs(status="dead", limit=1000)
+        )
+    )
+    return queued.job_id
+
+
+def test_the_state_fits_above_the_fold_and_every_stay_cell_links_the_stay_by_its_his_number(
+    page: Page, site: Site
+) -> None:
+    visit = f"ZY-IT-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    job_id = _refused_upload_of(site, encounter_id)
+    assert page.viewport_size == VIEWPORT
+    sign_in(page, site, USERS["it"], path="/web/monitor")  # IT only: no billing role
+
+    summary = page.get_by_test_id("summary")
+    for label in ("积压", "临近时限", "已超时限", "上传失败", "可能错过清算"):
+        expect(summary).to_contain_text(label)
+    box = summary.bounding_box()
+    assert box is not None and box["y"] >= 0
+    assert box["y"] + box["height"] <= VIEWPORT["height"], box  # above the fold, unscrolled
+    assert page.evaluate("window.scrollY") == 0
+    assert int(page.get_by_test_id("count-dead").inner_text()) >= 1
+    for count in ("count-backlog", "count-at-risk", "count-missed", "count-clearing"):
+        assert page.get_by_test_id(count).inner_text().isdigit()
+    shot(page, "monitor-above-the-fold", full_page=False)
+
+    # the failed count leads to the dead job; its 就诊 is the HIS number, linked to the stay
+    summary.get_by_role("link", name="上传失败").click()
+    dead = page.locator(f"form.dead-job[data-job='{job_id}']")
+    link = dead.get_by_test_id("dead-stay").get_by_role("link")
+    expect(link).to_have_text(visit)
+    expect(link).to_have_attribute("href", f"/web/stays/{encounter_id}")
+
+    # the logs sit below the state; the 就诊 column never shows an encounter id
+    calls = page.get_by_test_id("calls")
+    calls_box = calls.bounding_box()
+    assert calls_box is not None and calls_box["y"] > box["y"] + box["height"]
+    box_filter = page.get_by_test_id("calls-log-filter").get_by_role("textbox")
+    box_filter.fill(visit)
+    box_filter.press("Enter")
+    cells = calls.get_by_test_id("call-stay")
+    expect(cells.first).to_have_text(visit)
+    assert set(cells.all_inner_texts()) == {visit}
+    assert encounter_id not in calls.inner_text()
+    shot(page, "monitor-logs")
+
+    cells.first.get_by_role("link", name=visit).click()
+    page.wait_for_url(f"**/web/stays/{encounter_id}")
+    expect(page.get_by_test_id("stay")).to_contain_text(visit)
+    expect(page.get_by_test_id("status")).to_have_text("在院")
+    expect(page.get_by_test_id("uploads")).to_contain_text("WI2401")
+    expect(page.get_by_test_id("cancel-stay")).to_have_count(0)  # IT does not cancel admissions
+    expect(page.get_by_test_id("to-billing")).to_have_count(0)
+    shot(page, "stay-from-monitor")

@@ -4,6 +4,7 @@ fee line with its labels and amounts, totals that fit 48 columns on one line eac
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, expect
 
 from adapter.store.uow import UnitOfWork
 from adapter.web.render import money
-from tests.e2e.web.conftest import Shots, sign_in
+from tests.e2e.web.conftest import Shots, report, sign_in
 from tests.e2e.web.site import USERS, ZONE, Site
 from tests.e2e.web.stays import admit_with_fees, settle_by_api
 
@@ -27,7 +28,11 @@ def columns(text: str) -> int:
 
 
 def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
-    browser: Browser, site: Site, screens: Path, request: pytest.FixtureRequest
+    browser: Browser,
+    site: Site,
+    screens: Path,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
 ) -> None:
     visit = f"ZY-RCPT-{datetime.now(ZONE):%H%M%S%f}"
     settlement_id = str(settle_by_api(site, admit_with_fees(site, visit))["id"])
@@ -107,6 +112,8 @@ def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
             ".every(e => e.scrollWidth <= e.clientWidth + 1)"
         )
         expect(page.get_by_test_id("excluded-note")).to_contain_text("住院伙食补助费")
-        Shots(page, screens, request.node.name)("receipt-80mm")
+        shots = Shots(page, screens, request.node.name)
+        shots("receipt-80mm")
+        report(request, record_property, shots)
     finally:
         context.close()

@@ -112,3 +112,64 @@ def test_n38_rest_upstream_up_the_manual_claim_flag_fits_and_settles_as_usual(
     assert fitted.status_code == 201, fitted.text
     assert fitted.json()["fund_pay"] == "1800.00"
     assert [j["kind"] for j in jobs(db)] == ["WI2701"]
+
+
+def _fee_line(line_id: str) -> dict[str, Any]:
+    return {
+        "his_line_id": line_id, "item_code": "XN02BEB001", "item_name": "布洛芬缓释胶囊",
+        "category": "drug", "quantity": "1", "unit_price": "18.25", "amount": "18.25",
+        "occurred_at": local(0, 10).isoformat(),
+    }  # fmt: skip
+
+
+def test_n38_b27_rest_fee_lines_for_an_open_fitting_case_are_refused_naming_its_fee_list(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    body = _body((ARM, "30000.00"), manual_claim_if_upstream_down=True)
+    case = api.post(FITTINGS, role="device", json=body).json()
+    fees = api.post(
+        f"/api/v1/encounters/{case['encounter_id']}/fees",
+        role="his",
+        json={"lines": [_fee_line("DV1")]},
+    )
+    assert fees.status_code == 422, fees.text
+    assert fees.headers["content-type"].startswith("application/problem+json")
+    problem = fees.json()
+    error = problem["errors"][0]
+    assert error["code"] == "DEVICE_CASE_TAKES_NO_FEE_LINES"
+    assert "N§38" in error["article"] and "B§27" in error["article"]
+    assert case["id"] in problem["detail"] and "不接收费用明细" in problem["detail"]
+    # nothing was kept: the hand-over lists the items as entered, to the fen
+    handed = api.post(f"{FITTINGS}/manual-claims/{case['id']}/hand-over", role="device")
+    assert handed.status_code == 200, handed.text
+    listing = handed.json()["fee_list"]
+    assert listing["medfee_sumamt"] == "30000.00"
+    assert "DV1" not in str(listing)
+    view = api.get(f"/api/v1/encounters/{case['encounter_id']}", role="device")
+    assert view.status_code == 200, view.text
+    assert "DV1" not in view.text
+    assert jobs(db) == []
+
+
+def test_n34_b34_rest_fee_lines_for_a_revoked_fitting_are_refused(
+    api: Api, sim: SimulatorServer
+) -> None:
+    fitted = api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1800.00")))
+    assert fitted.status_code == 201, fitted.text
+    settlement = fitted.json()
+    revoked = api.post(
+        f"/api/v1/settlements/{settlement['id']}/revoke",
+        role="billing",
+        json={"reason": "配置项目录入有误"},
+    )
+    assert revoked.status_code < 300, revoked.text
+    fees = api.post(
+        f"/api/v1/encounters/{settlement['encounter_id']}/fees",
+        role="his",
+        json={"lines": [_fee_line("DV2")]},
+    )
+    assert fees.status_code == 422, fees.text
+    error = fees.json()["errors"][0]
+    assert error["code"] == "DEVICE_TAKES_NO_FEE_LINES"
+    assert error["article"].startswith("N§34")
