@@ -109,12 +109,8 @@ class Runtime:
 
     def ready_probes(self) -> dict[str, Any]:
         """What ``/readyz`` needs besides the database: the HL7 listener, the disk."""
-        probes: dict[str, Any] = {}
-        if self.hl7 is not None:
-            probes["hl7"] = self.hl7.health
-        if self.storage is not None:
-            probes["storage"] = self.storage.health
-        return probes
+        parts = {"hl7": self.hl7, "storage": self.storage}
+        return {name: part.health for name, part in parts.items() if part is not None}
 
 
 def build_runtime(

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.errors import DomainError, NotFound
 from connectors.hl7 import message_log as log_
 from connectors.hl7.decode import Decoded, decode
 from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header
 
 
-class ReprocessRefused(AdapterError):
+class ReprocessRefused(DomainError):
     code = "HL7_REPROCESS_REFUSED"
 
 

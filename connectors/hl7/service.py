@@ -6,11 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapter.domain.errors import DomainError
 from connectors.hl7.inbound import Hl7Inbound
 from connectors.hl7.listener import ListenerThread
 from connectors.hl7.message_log import LoggedMessage, MessageLog
-from connectors.hl7.reprocess import ReprocessRefused
 
 
 @dataclass
@@ -37,7 +35,5 @@ class Hl7Service:
         return self.log.search(**filters)
 
     def reprocess(self, message_id: int, *, actor: str) -> LoggedMessage:
-        try:
-            return self.inbound.reprocess(message_id, actor=actor)
-        except ReprocessRefused as exc:
-            raise DomainError(str(exc), code="HL7_REPROCESS_REFUSED") from exc
+        """Raises ``ReprocessRefused`` (a ``DomainError``) for a duplicate or unreadable one."""
+        return self.inbound.reprocess(message_id, actor=actor)

@@ -61,7 +61,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.errors import DomainError, NotFound
 from adapter.domain.masking import looks_masked
 from adapter.domain.upstream import Infno
 from connectors.upstream.records import CallRecord
@@ -95,7 +95,7 @@ upstream_call = Table(
 )
 
 
-class ResendRefused(AdapterError):
+class ResendRefused(DomainError):
     """This logged call cannot be re-sent (a write, or a read whose input is masked)."""
 
     code = "RESEND_REFUSED"

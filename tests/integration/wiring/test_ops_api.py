@@ -181,3 +181,49 @@ def test_the_job_list_masks_personal_data_and_a_resend_keeps_the_stored_values(
     (write,) = received["writes"]
     assert write["input"]["certno"] == citizen_id and write["input"]["psn_name"] == name
     assert write["input"]["tel"] == phone and write["input"]["begntime"] == "2026-11-24 09:00:00"
+
+
+def test_a_logged_read_is_resent_and_audited_a_logged_write_is_refused(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    """The call log's re-send goes through the operator use case: a read goes again through
+    the live client and IT's action is in the audit log; a write must be re-sent from the
+    upload queue instead (its msgid is upstream's idempotency key)."""
+    base, tokens, runtime, _ = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    code = runtime.settings.institution.code
+    runtime.gateway.institution_status(code, context="ops-test")
+    calls = httpx.get(f"{base}/api/v1/upstream/calls", params={"infno": "WI1301"}, headers=it)
+    (read,) = calls.json()["calls"]
+    reply = httpx.post(f"{base}/api/v1/upstream/calls/{read['id']}/resend", headers=it)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["output"]  # upstream's answer to the read, again
+    again = httpx.get(f"{base}/api/v1/upstream/calls", params={"infno": "WI1301"}, headers=it)
+    assert len(again.json()["calls"]) == 2
+    audit = httpx.get(f"{base}/api/v1/audit", params={"action": "upstream.resend"}, headers=it)
+    [entry] = audit.json()["entries"]
+    assert entry["subject_id"] == str(read["id"]) and entry["actor"] == "信息科-01"
+
+    msgid = _enqueue_admission(runtime, {"mdtrt_id": "E1", "psn_no": "P001"})
+    writes = eventually(
+        lambda: (
+            httpx.get(f"{base}/api/v1/upstream/calls", params={"msgid": msgid}, headers=it)
+            .json()
+            .get("calls")
+        )
+    )
+    refused = httpx.post(f"{base}/api/v1/upstream/calls/{writes[0]['id']}/resend", headers=it)
+    assert refused.status_code >= 400 and refused.json()["errors"][0]["code"] == "RESEND_REFUSED"
+    audit = httpx.get(f"{base}/api/v1/audit", params={"action": "upstream.resend"}, headers=it)
+    assert len(audit.json()["entries"]) == 1  # a refused re-send is not an operator action
+
+
+def test_reprocessing_an_unknown_hl7_message_is_a_404_and_not_audited(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    base, tokens, _, _ = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    reply = httpx.post(f"{base}/api/v1/hl7/messages/999/reprocess", headers=it)
+    assert reply.status_code == 404
+    audit = httpx.get(f"{base}/api/v1/audit", params={"action": "hl7.reprocess"}, headers=it)
+    assert audit.json()["entries"] == []
