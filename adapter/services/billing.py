@@ -45,10 +45,10 @@ def effective_line(stored: StoredFeeLine) -> FeeLine:
     return line
 
 
-def treatment_catalogue(
-    ctx: ServiceContext, uow: UnitOfWork, codes: Iterable[str] | None = None
-) -> Catalogue:
-    """The treatment place's catalogue, read as pricing asks (``codes`` up front)."""
+def treatment_catalogue(ctx: ServiceContext, uow: UnitOfWork, codes: Iterable[str]) -> Catalogue:
+    """The treatment place's items for ``codes`` (every version), read in one query, so the
+    domain prices from memory. Name every code pricing will look up: one not named prices
+    as out of catalogue."""
     return uow.catalogue.treatment_items(ctx.institution.admdvs, codes)
 
 

@@ -54,11 +54,6 @@ def require_open(encounter: Encounter) -> None:
         )
 
 
-def _with_field(exc: PricingError, field: str) -> PricingError:
-    exc.field = field  # type: ignore[attr-defined]  # problems.py reports it
-    return exc
-
-
 class _Ledger:
     """What each charge has left to reverse, over the stored lines and the batch so far."""
 
@@ -157,21 +152,17 @@ class Fees:
         if line.is_reversal:
             basis = ledger.original_for(line)
             if basis is None:
-                raise _with_field(
-                    PricingError(
-                        f"冲销明细{line.line_id}找不到可冲销的原明细"
-                        f"（{line.reverses or line.item_code}），或冲销数量超过原明细剩余数量",
-                        code="FEE_REVERSAL_UNKNOWN_ORIGINAL",
-                    ),
-                    f"lines.{index}",
+                raise PricingError(
+                    f"冲销明细{line.line_id}找不到可冲销的原明细"
+                    f"（{line.reverses or line.item_code}），或冲销数量超过原明细剩余数量",
+                    code="FEE_REVERSAL_UNKNOWN_ORIGINAL",
+                    field=f"lines.{index}",
                 )
             if ledger.left[basis.line_id] < -line.quantity:
-                raise _with_field(
-                    PricingError(
-                        f"冲销明细{line.line_id}的数量超过原明细{basis.line_id}的剩余数量",
-                        code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
-                    ),
-                    f"lines.{index}.quantity",
+                raise PricingError(
+                    f"冲销明细{line.line_id}的数量超过原明细{basis.line_id}的剩余数量",
+                    code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
+                    field=f"lines.{index}.quantity",
                 )
             line = _reversing(line, basis.line_id)
         source = basis or line
@@ -179,7 +170,10 @@ class Fees:
             try:
                 price_line(line, catalogue, region, basis=basis)
             except PricingError as exc:
-                raise _with_field(exc, f"lines.{index}") from exc
+                # The domain prices a line, not a request: name the line in the batch.
+                raise PricingError(
+                    exc.message, code=exc.code, article=exc.article, field=f"lines.{index}"
+                ) from exc
         kind = source.category.catalogue_kind
         known = (
             source.category.excluded
@@ -213,21 +207,20 @@ class Fees:
             if catalogue_code:
                 kind = line.category.catalogue_kind
                 item = (
-                    treatment_catalogue(ctx, uow).lookup(
+                    treatment_catalogue(ctx, uow, {catalogue_code}).lookup(
                         kind, ctx.institution.admdvs, catalogue_code, line.occurred_at.date()
                     )
                     if kind
                     else None
                 )
                 if item is None:
-                    err = DomainError(
+                    raise DomainError(
                         f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
                         f"在{line.occurred_at.date()}有效的项目",
                         code="CATALOGUE_ITEM_UNKNOWN",
                         article="N§32",
+                        field="catalogue_code",
                     )
-                    err.field = "catalogue_code"  # type: ignore[attr-defined]
-                    raise err
             uow.fee_lines.set_mapping(encounter_id, line_id, catalogue_code or "")
             self._touch(uow, record)
             uow.audit.append(
