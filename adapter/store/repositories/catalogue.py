@@ -17,8 +17,9 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
+from adapter.domain.ports import Clock
 from adapter.store.mapping import catalogue_row
-from adapter.store.sql import table, upsert
+from adapter.store.sql import SystemClock, table, upsert
 from adapter.store.tables import CatalogueItemRow
 
 _item = table(CatalogueItemRow)
@@ -43,8 +44,9 @@ def _batches(items: Iterable[CatalogueItem], size: int) -> Iterator[list[Catalog
 
 
 class CatalogueRepository:
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, clock: Clock | None = None):
         self._session = session
+        self._clock: Clock = clock or SystemClock()
 
     def load(self, items: Iterable[CatalogueItem]) -> int:
         """Insert or replace items by (kind, region, code, version); returns how many were
@@ -54,12 +56,24 @@ class CatalogueRepository:
             statement = upsert(self._session, _item)
             changes = {
                 name: statement.excluded[name]
-                for name in ("name", "unit", "price_cap", "limit_amount", "valid_from", "valid_to")
+                for name in (
+                    "name",
+                    "unit",
+                    "price_cap",
+                    "limit_amount",
+                    "valid_from",
+                    "valid_to",
+                    "loaded_at",
+                )
             }
             statement = statement.on_conflict_do_update(index_elements=_KEY, set_=changes)
             # De-duplicate within the batch: PostgreSQL refuses to upsert one row twice.
             unique = {(i.kind, i.region, i.code, i.version): i for i in batch}
-            self._session.execute(statement, [catalogue_row(i) for i in unique.values()])
+            # loaded_at re-prices the fee lines priced by these codes before now (the store's
+            # fee-line module says how).
+            now = self._clock.now()
+            rows = [{**catalogue_row(i), "loaded_at": now} for i in unique.values()]
+            self._session.execute(statement, rows)
             written += len(unique)
         return written
 
