@@ -271,7 +271,9 @@ class Settlements:
                 bill=bill,
                 operator=actor,
             )
-            uow.settlements.add(settlement, zone=ctx.zone)
+            # The bill is the stay's stored prices (re-priced lines stored by _bill): the
+            # snapshot is copied from them in the database.
+            uow.settlements.add(settlement, zone=ctx.zone, lines_of=settled.id)
             uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
             uow.session.execute(
                 settle_wait.delete().where(settle_wait.c.encounter_id == settled.id)

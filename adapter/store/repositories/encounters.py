@@ -15,20 +15,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapter.domain.catalogue import CatalogueItem
+from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import NotFound
-from adapter.domain.fees import FeeLine
+from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.ports import Clock
 from adapter.domain.pricing import PersonalReason, PricedLine
 from adapter.domain.rules import Rule
 from adapter.store import errors
 from adapter.store.mapping import (
+    FEE_LINE_FIELDS,
     encounter_of,
     encounter_values,
     fee_line_of,
     fee_line_values,
-    item_of,
     price_values,
 )
 from adapter.store.sql import table, violates
@@ -391,48 +391,38 @@ class FeeLineRepository:
 
     def list_priced(self, encounter_id: str) -> builtins.list[StoredFeeLine]:
         """Every line of the encounter with its stored price (None if it has none), in
-        arrival order. Read as Core rows, and the stay's few rules and catalogue items are
-        built once each, so a 10,000-line stay costs its rows, not an object graph per line.
-        A price's line is the line as stored (the HIS item code)."""
+        arrival order. Read as plain Core rows unpacked by position, and the stay's few rules
+        and catalogue items are built once each, so a 10,000-line stay costs its rows, not an
+        object graph per line. A price's line is the line as stored (the HIS item code)."""
         rules: dict[tuple[str, str, str], Rule] = {}
         items: dict[tuple[Any, ...], CatalogueItem | None] = {}
         result: builtins.list[StoredFeeLine] = []
-        for row in self._session.execute(_LINES, {"b_encounter": encounter_id}):
-            line = fee_line_of(row)
+        for row in self._session.execute(_PRICED, {"b_encounter": encounter_id}):
+            f = row  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
+            line = FeeLine(f[0], f[1], f[2], _CATEGORY[f[3]], f[4], f[5], f[6], f[7], f[8],
+                           f[9], f[10], f[11])  # fmt: skip
+            status, mapped_to, as_of, price_code, excluded = row[12:17]
             price = None
-            if row.priced_as_of is not None:
+            if as_of is not None:
                 priced = None
-                if not row.excluded:
-                    key = (row.rule_code, row.rule_article, row.rule_template)
+                if not excluded:
+                    fund, personal, reason, rule_code, article, template, message = row[17:24]
+                    key = (rule_code, article, template)
                     rule = rules.get(key) or rules.setdefault(key, Rule(*key))
-                    item_key = (
-                        row.in_catalogue,
-                        row.cat_kind,
-                        row.cat_code,
-                        row.cat_name,
-                        row.cat_region,
-                        row.cat_unit,
-                        row.cat_price_cap,
-                        row.cat_limit,
-                        row.cat_version,
-                        row.cat_valid_from,
-                        row.cat_valid_to,
-                    )
+                    item_key = tuple(row[24:])
                     if item_key not in items:
-                        items[item_key] = item_of(row)
+                        items[item_key] = _catalogue_item_of(item_key)
                     priced = PricedLine(
                         line,
                         items[item_key],
-                        row.fund_pay,
-                        row.personal_pay,
+                        fund,
+                        personal,
                         rule,
-                        PersonalReason(row.reason) if row.reason else None,
-                        row.message,
+                        _REASON[reason] if reason else None,
+                        message,
                     )
-                price = LinePrice(priced, row.price_code)
-            result.append(
-                StoredFeeLine(line, MappingStatus(row.mapping_status), row.catalogue_code, price)
-            )
+                price = LinePrice(priced, price_code)
+            result.append(StoredFeeLine(line, _STATUS[status], mapped_to, price))
         return result
 
     def stale(self, encounter_id: str, region: str, kinds: Collection[str]) -> set[str]:
@@ -555,3 +545,54 @@ _SET_PRICE = (
     )
     .values({name: bindparam(name) for name in _PRICE_COLUMNS})
 )
+
+_CATEGORY = {c.value: c for c in FeeCategory}
+_REASON = {r.value: r for r in PersonalReason}
+_STATUS = {m.value: m for m in MappingStatus}
+_KIND = {k.value: k for k in CatalogueKind}
+_ITEM_COLUMNS = (
+    "in_catalogue",
+    "cat_kind",
+    "cat_code",
+    "cat_name",
+    "cat_region",
+    "cat_unit",
+    "cat_price_cap",
+    "cat_limit",
+    "cat_version",
+    "cat_valid_from",
+    "cat_valid_to",
+)
+# Positions matter: list_priced unpacks rows by them.
+_PRICED = (
+    select(
+        *(_fee_line.c[name] for name in FEE_LINE_FIELDS),
+        *(
+            _fee_line.c[name]
+            for name in ("mapping_status", "catalogue_code", "priced_as_of", "price_code")
+        ),
+        _fee_line.c.excluded,
+        *(
+            _fee_line.c[name]
+            for name in (
+                "fund_pay",
+                "personal_pay",
+                "reason",
+                "rule_code",
+                "rule_article",
+                "rule_template",
+                "message",
+            )
+        ),
+        *(_fee_line.c[name] for name in _ITEM_COLUMNS),
+    )
+    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
+    .order_by(_fee_line.c.id)
+)
+
+
+def _catalogue_item_of(values: tuple[Any, ...]) -> CatalogueItem | None:
+    in_catalogue, kind, code, name, region, unit, cap, limit, version, start, end = values
+    if not in_catalogue:
+        return None
+    return CatalogueItem(_KIND[kind], code, name, region, unit, cap, limit, version, start, end)

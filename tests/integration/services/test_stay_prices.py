@@ -89,6 +89,11 @@ def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
         (p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code)
         for p in settled.settlement.bill.lines
     ] == expected_lines
+    with UnitOfWork(db) as uow:
+        kept = uow.settlements.get(settled.settlement.id)  # the snapshot, as reprinted
+    assert kept.bill.lines == settled.settlement.bill.lines
+    assert kept.bill.excluded == settled.settlement.bill.excluded
+    assert kept.breakdown == breakdown
     assert len(settled.settlement.bill.lines) == 50 * 5 + 49 * 2  # the meals listed apart
     assert len(settled.settlement.bill.excluded) == 50
     assert breakdown.over_limit == D("30.00") * 50 - D("10.00") * 49
