@@ -10,7 +10,15 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks import end_to_end, hl7_ingest, hl7_peers, queue_drain, queue_peers, settlement
+from benchmarks import (
+    end_to_end,
+    hl7_ingest,
+    hl7_peers,
+    queue_drain,
+    queue_peers,
+    settlement,
+    stay_growth,
+)
 
 
 def main(names: list[str]) -> None:
@@ -25,6 +33,9 @@ def main(names: list[str]) -> None:
             if full
             else (lambda: queue_drain.run(2_000, 5.0))
         ),
+        # The workload in both modes (3 runs of 50 × 200 lines, 5 stays of 10,000
+        # lines settled): the growth only shows in a long stay.
+        "stay_growth": stay_growth.run,
         "queue_peers": (
             (lambda: queue_peers.run(10_000, 5)) if full else (lambda: queue_peers.run(2_000, 3))
         ),
