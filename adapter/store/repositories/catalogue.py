@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from itertools import islice
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
@@ -54,19 +54,16 @@ class CatalogueRepository:
         written = 0
         for batch in _batches(items, _BATCH):
             statement = upsert(self._session, _item)
-            changes = {
-                name: statement.excluded[name]
-                for name in (
-                    "name",
-                    "unit",
-                    "price_cap",
-                    "limit_amount",
-                    "valid_from",
-                    "valid_to",
-                    "loaded_at",
-                )
-            }
-            statement = statement.on_conflict_do_update(index_elements=_KEY, set_=changes)
+            fields = ("name", "unit", "price_cap", "limit_amount", "valid_from", "valid_to")
+            changes = {name: statement.excluded[name] for name in (*fields, "loaded_at")}
+            # A row loaded again unchanged is left alone: its loaded_at would re-price every
+            # fee line priced by it, for nothing.
+            changed = or_(
+                *(_item.c[name].is_distinct_from(statement.excluded[name]) for name in fields)
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=_KEY, set_=changes, where=changed
+            )
             # De-duplicate within the batch: PostgreSQL refuses to upsert one row twice.
             unique = {(i.kind, i.region, i.code, i.version): i for i in batch}
             # loaded_at re-prices the fee lines priced by these codes before now (the store's

@@ -17,6 +17,7 @@ from adapter.services.billing import effective_line
 from adapter.services.container import Services
 from adapter.services.settlement import SettleRequest
 from adapter.store.uow import UnitOfWork
+from connectors.upstream.client import ReferenceClient
 from tests.integration.services.helpers import admit, fee, local
 from tests.integration.services.support import BEIJING, MovableClock
 
@@ -65,7 +66,7 @@ def _in_one_go(db: Engine, services: Services, encounter_id: str) -> tuple[Break
 
 
 def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
-    services: Services, db: Engine, clock: MovableClock
+    services: Services, db: Engine, clock: MovableClock, client: ReferenceClient
 ) -> None:
     # Past the margin a price is taken with, so the stored prices are what settles.
     clock.advance(timedelta(hours=1))
@@ -76,6 +77,12 @@ def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
     for batch in range(1, 51):
         code = "XA11DBM001" if batch % 2 else None
         services.fees.map_line(stay.id, f"U{batch:02d}", code, actor="billing01")
+    # The catalogue downloaded again, unchanged, after the lines were priced: no price changes.
+    kinds = [k for k in CatalogueKind if k is not CatalogueKind.DEVICE]
+    again = [item for kind in kinds for item in client.download_catalogue(kind, BEIJING)]
+    with UnitOfWork(db, clock=clock) as uow:
+        uow.catalogue.load(again)
+        uow.commit()
     with UnitOfWork(db) as uow:
         stale = uow.fee_lines.stale(stay.id, BEIJING, [k.value for k in CatalogueKind])
     assert stale == set()  # nothing is re-priced: every price was kept when recorded
