@@ -20,6 +20,7 @@ from benchmarks import (
     queue_drain,
     queue_peers,
     settlement,
+    stay_growth,
 )
 
 
@@ -35,6 +36,9 @@ def main(names: list[str]) -> None:
             if full
             else (lambda: queue_drain.run(2_000, 5.0))
         ),
+        # The workload in both modes (3 runs of 50 × 200 lines, 5 stays of 10,000
+        # lines settled): the growth only shows in a long stay.
+        "stay_growth": stay_growth.run,
         "queue_peers": (
             (lambda: queue_peers.run(10_000, 5)) if full else (lambda: queue_peers.run(2_000, 3))
         ),

@@ -92,8 +92,7 @@ def _adapter_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, EligibilityRefused):
         items = [error_item(r.code, r.message, r.field, r.article) for r in exc.reasons]
     else:
-        field = getattr(exc, "field", "")
-        items = [error_item(exc.code, exc.message, field, exc.article)]
+        items = [error_item(exc.code, exc.message, exc.field, exc.article)]
     extra: dict[str, Any] = dict(getattr(exc, "problem_extra", None) or {})
     if isinstance(exc, UpstreamError) and exc.upstream_message:
         extra["upstream_message"] = exc.upstream_message

@@ -9,17 +9,38 @@ meets them, so callers catch by meaning, not by library::
     │   │   └── ConfirmationRequired  settles only once the counter confirms what it was warned of
     │   ├── InvalidTransition        the encounter cannot move to that state from where it is
     │   ├── Conflict                 someone else changed or settled it first (retry after refresh)
+    │   │   └── OpenStayExists       (services.admission) the worker already has an open stay
     │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)
-    │   └── NotFound                 the thing named does not exist
+    │   ├── NotFound                 the thing named does not exist
+    │   ├── TimeOutOfWindow          (domain.stay_times) a time the stay or the clock rules out
+    │   └── RevocationNotAcknowledged  (services.manual_claims) a manual claim after a
+    │                                revocation upstream has not acknowledged
     ├── UpstreamError                talking to the provincial/national system failed
     │   ├── UpstreamUnavailable      transient: time-out, connection error, 5xx, 429 — retry later
+    │   │   ├── UpstreamDownAtAdmission     (services.admission) outage at the admission desk
+    │   │   ├── UpstreamDownAtDischarge     (services.settlement) outage at discharge: wait or
+    │   │   │                               manual claim (N§38)
+    │   │   └── UpstreamDownAtDeviceCounter (services.devices) outage at the device counter
     │   ├── UpstreamRejected         permanent: infcode -1 or 4xx — upstream's message kept
+    │   │   └── SignExpired          (connectors.upstream.translate) the request's signature aged
     │   └── UpstreamMalformed        the reply was not the dialect's envelope
     ├── InvalidMessage               inbound HL7 or JSON that cannot be understood
-    └── SettingsError                (adapter.settings) a setting is missing or wrong
+    │   ├── Hl7Error                 (connectors.hl7.errors) an HL7 segment or field is wrong
+    │   └── CatalogueFileRefused     (services.catalogue_import) a catalogue file is unreadable
+    ├── SettingsError                (adapter.settings) a setting is missing or wrong
+    ├── AuditKeyError                (store.audit_keys) the audit signing key is missing or wrong
+    ├── CardError                    (connectors.cards) the card reader or card failed
+    │   ├── ReaderUnavailable, NoCardPresent, CardUnreadable, CardLost
+    │   └── TokenExpired, TokenInvalid   a card token handed to the browser is stale or forged
+    ├── ResendRefused                (connectors.upstream.call_log) a logged call may not be resent
+    ├── ReprocessRefused             (connectors.hl7.reprocess) a stored HL7 message may not be
+    │                                processed again
+    ├── SiteProfileError             (connectors.hl7.profile) the HIS site profile is wrong
+    └── SlipFontMissing              (web.slip_pdf) the slip PDF cannot be drawn without its font
 
 Each error has a machine-readable ``code``, the ``article`` it enforces (``N§33``, ``B§32``)
-where one applies, and a Chinese ``message`` a clerk can read to the worker.
+where one applies, the ``field`` of the request it is about (``lines.3.amount``) where one
+does, and a Chinese ``message`` a clerk can read to the worker.
 """
 
 from __future__ import annotations
@@ -36,14 +57,24 @@ class AdapterError(Exception):
 
     code: str = "ADAPTER_ERROR"
     article: str = ""
+    field: str = ""  # where in the request: ``PID-3``, ``lines.2.amount``; '' for the whole
 
-    def __init__(self, message: str, *, code: str | None = None, article: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        article: str | None = None,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         if article is not None:
             self.article = article
+        if field is not None:
+            self.field = field
 
 
 class DomainError(AdapterError):
@@ -129,8 +160,7 @@ class InvalidMessage(AdapterError):
     code = "INVALID_MESSAGE"
 
     def __init__(self, message: str, *, field: str = "", code: str | None = None):
-        super().__init__(message, code=code)
-        self.field = field
+        super().__init__(message, code=code, field=field)
 
 
 SQLITE_FULL = 13  # sqlite3's extended error codes keep the primary code in the low byte

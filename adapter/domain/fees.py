@@ -90,11 +90,10 @@ def amount_matches(quantity: Decimal, unit_price: Decimal, amount: Decimal) -> b
 def check_amount(line: FeeLine, field: str = "amount") -> None:
     """Raise :class:`PricingError` (naming ``field``) unless the line's amount matches."""
     if not amount_matches(line.quantity, line.unit_price, line.amount):
-        error = PricingError(
+        raise PricingError(
             f"费用明细{line.line_id}的金额{line.amount}与数量×单价"
             f"（{line.quantity}×{line.unit_price}）不符（相差须小于0.01元）",
             code="FEE_AMOUNT_MISMATCH",
             article="N§32",
+            field=field,
         )
-        error.field = field  # type: ignore[attr-defined]  # problem+json names it
-        raise error

@@ -35,8 +35,7 @@ class TimeOutOfWindow(DomainError):
     article = "N§33"
 
     def __init__(self, message: str, *, field: str, code: str, article: str = "N§33"):
-        super().__init__(message, code=code, article=article)
-        self.field = field
+        super().__init__(message, code=code, article=article, field=field)
 
 
 @dataclass(frozen=True)

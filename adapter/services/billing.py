@@ -1,25 +1,30 @@
-"""An encounter's fees priced now: what fees, presettle, settle and manual claims share.
+"""An encounter's fees priced: what fees, presettle, settle and manual claims share.
 
-Lines are priced at read time against the treatment place's catalogue version in force on
-each fee's date (N§32, B§30), never frozen at entry: a catalogue loaded later, or a line the
-billing clerk mapped, prices the next read. A line the clerk mapped to a catalogue code is
-priced as that code; one confirmed as out of catalogue (mapped to nothing) keeps its own
-code and so prices as 目录外. Unmapped lines are priced (as out of catalogue) but reported,
-and a settlement refuses them until the clerk has looked at each one.
+Each line is priced when it is recorded, against the treatment place's catalogue version in
+force on the fee's date (N§32, B§30), and keeps that price; it is priced again only when it
+could have changed — the billing clerk mapped it (its reversals follow), or a catalogue item
+of the code that priced it was loaded after it was priced (a version for that day arriving
+later). Reading a stay's bill is then reading its stored prices plus re-pricing the few lines
+that changed: the result is, to the fen, what pricing every line afresh would give.
+
+A line the clerk mapped to a catalogue code is priced as that code; one confirmed as out of
+catalogue (mapped to nothing) keeps its own code and so prices as 目录外. Unmapped lines are
+priced (as out of catalogue) but reported, and a settlement refuses them until the clerk has
+looked at each one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from adapter.domain.catalogue import Catalogue
 from adapter.domain.errors import DomainError
 from adapter.domain.fees import FeeLine
-from adapter.domain.pricing import PricedBill, price_lines
+from adapter.domain.pricing import PricedBill, PricedLine, price_line
 from adapter.services.context import ServiceContext
-from adapter.store.repositories import MappingStatus, StoredFeeLine
+from adapter.store.repositories import TREATMENT_KINDS, LinePrice, MappingStatus, StoredFeeLine
 from adapter.store.uow import UnitOfWork
 
 
@@ -27,6 +32,8 @@ from adapter.store.uow import UnitOfWork
 class PricedFees:
     stored: tuple[StoredFeeLine, ...]
     bill: PricedBill
+    # Lines whose stored price was missing or out of date, priced now (line id → price).
+    repriced: dict[str, LinePrice] = dataclasses.field(default_factory=dict)
 
     @property
     def unmapped(self) -> tuple[StoredFeeLine, ...]:
@@ -45,26 +52,66 @@ def effective_line(stored: StoredFeeLine) -> FeeLine:
     return line
 
 
-def treatment_catalogue(
-    ctx: ServiceContext, uow: UnitOfWork, codes: Iterable[str] | None = None
-) -> Catalogue:
-    """The treatment place's catalogue, read as pricing asks (``codes`` up front)."""
+def treatment_catalogue(ctx: ServiceContext, uow: UnitOfWork, codes: Iterable[str]) -> Catalogue:
+    """The treatment place's items for ``codes`` (every version), read in one query, so the
+    domain prices from memory. Name every code pricing will look up: one not named prices
+    as out of catalogue."""
     return uow.catalogue.treatment_items(ctx.institution.admdvs, codes)
 
 
-def price_stored(
-    ctx: ServiceContext,
-    stored: Sequence[StoredFeeLine],
-    catalogue: Catalogue,
-) -> PricedFees:
-    lines = [effective_line(s) for s in stored]
-    return PricedFees(tuple(stored), price_lines(lines, catalogue, ctx.institution.admdvs))
+def line_price(
+    ctx: ServiceContext, line: FeeLine, basis: FeeLine | None, catalogue: Catalogue
+) -> LinePrice:
+    """The price to store with ``line`` (effective, as is ``basis``, the original a reversal
+    undoes); raises :class:`PricingError` as :func:`price_line` does."""
+    source = basis or line
+    if source.category.excluded:
+        return LinePrice(None, "")
+    priced = price_line(line, catalogue, ctx.institution.admdvs, basis=basis)
+    return LinePrice(priced, source.item_code)
+
+
+def _reprice(
+    ctx: ServiceContext, uow: UnitOfWork, stored: list[StoredFeeLine], stale: set[str]
+) -> dict[str, LinePrice]:
+    effective = {s.line.line_id: effective_line(s) for s in stored}
+    work: list[tuple[str, FeeLine, FeeLine | None]] = []
+    for s in stored:
+        line_id = s.line.line_id
+        if line_id in stale:
+            basis = effective.get(s.line.reverses) if s.line.is_reversal else None
+            work.append((line_id, effective[line_id], basis))
+    codes = {(basis or line).item_code for _, line, basis in work}
+    catalogue = treatment_catalogue(ctx, uow, codes)
+    return {line_id: line_price(ctx, line, basis, catalogue) for line_id, line, basis in work}
 
 
 def price_encounter(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> PricedFees:
-    stored = uow.fee_lines.list_stored(encounter_id)
-    codes = {effective_line(s).item_code for s in stored}
-    return price_stored(ctx, stored, treatment_catalogue(ctx, uow, codes))
+    """The stay's bill from its stored prices; a line whose price is missing or out of date
+    is priced now (returned in ``repriced``; :func:`store_repriced` keeps them)."""
+    stored = uow.fee_lines.list_priced(encounter_id)
+    stale = uow.fee_lines.stale(
+        encounter_id, ctx.institution.admdvs, [k.value for k in TREATMENT_KINDS]
+    )
+    repriced = _reprice(ctx, uow, stored, stale) if stale else {}
+    lines: list[PricedLine] = []
+    excluded: list[FeeLine] = []
+    for s in stored:
+        price = repriced.get(s.line.line_id) or s.price
+        assert price is not None  # every unpriced line is stale
+        line = effective_line(s)
+        if price.priced is None:
+            excluded.append(line)
+        elif price.priced.line is line:
+            lines.append(price.priced)
+        else:
+            lines.append(dataclasses.replace(price.priced, line=line))
+    return PricedFees(tuple(stored), PricedBill(tuple(lines), tuple(excluded)), repriced)
+
+
+def store_repriced(uow: UnitOfWork, encounter_id: str, fees: PricedFees) -> None:
+    """Keep the prices computed while reading, so the next read does not compute them."""
+    uow.fee_lines.set_prices(encounter_id, fees.repriced)
 
 
 def refuse_unmapped(fees: PricedFees) -> None:

@@ -29,9 +29,8 @@ from adapter.domain.catalogue import Catalogue
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
-from adapter.domain.pricing import price_line
 from adapter.services.admission import require_aware
-from adapter.services.billing import treatment_catalogue
+from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claims import open_case
@@ -81,26 +80,26 @@ def refuse_device_fees(uow: UnitOfWork, encounter: Encounter) -> None:
     )
 
 
-def _with_field(exc: PricingError, field: str) -> PricingError:
-    exc.field = field  # type: ignore[attr-defined]  # problems.py reports it
-    return exc
-
-
 class _Ledger:
-    """What each charge has left to reverse, over the stored lines and the batch so far."""
+    """What each charge has left to reverse: the stored charges the batch's reversals may
+    undo (read by index, with what their stored reversals took back) and the batch so far."""
 
-    def __init__(self, stored: Sequence[FeeLine]):
+    def __init__(self, charges: Sequence[StoredFeeLine], taken: dict[str, Decimal]):
         self.lines: dict[str, FeeLine] = {}
         self.left: dict[str, Decimal] = {}
-        for line in stored:
-            self.add(line)
+        self.priced_as: dict[str, FeeLine] = {}  # the charge as pricing sees it (mapped)
+        for stored in charges:
+            self.add(stored)
+            self.left[stored.line.line_id] += taken.get(stored.line.line_id, Decimal(0))
 
-    def add(self, line: FeeLine) -> None:
+    def add(self, stored: StoredFeeLine) -> None:
+        line = stored.line
         if line.is_reversal:
             self.left[line.reverses] -= -line.quantity
         else:
             self.lines[line.line_id] = line
             self.left[line.line_id] = line.quantity
+            self.priced_as[line.line_id] = effective_line(stored)
 
     def original_for(self, line: FeeLine) -> FeeLine | None:
         if line.reverses:
@@ -129,12 +128,28 @@ class Fees:
             refuse_device_fees(uow, record.encounter)
             require_open(record.encounter)
             ctx.policy.times.check_fees(lines, record.encounter, ctx.now(), zone=ctx.zone)
-            stored = uow.fee_lines.list_stored(encounter_id)
-            known = {s.line.line_id for s in stored}
-            # The items this batch and the lines it may reverse name, read in one query.
-            codes = {line.item_code for line in lines} | {s.line.item_code for s in stored}
+            # Indexed look-ups of what the batch names, never the whole stay: its line ids,
+            # and the charges its reversals may undo (named, or of the same item).
+            known = uow.fee_lines.existing_ids(encounter_id, {line.line_id for line in lines})
+            reversals_in = [line for line in lines if line.is_reversal]
+            charges = (
+                uow.fee_lines.charges(
+                    encounter_id,
+                    {line.reverses for line in reversals_in if line.reverses},
+                    {line.item_code for line in reversals_in if not line.reverses},
+                )
+                if reversals_in
+                else []
+            )
+            taken = uow.fee_lines.reversed_quantities(
+                encounter_id, [c.line.line_id for c in charges]
+            )
+            ledger = _Ledger(charges, taken)
+            # The items this batch and the charges it may reverse name, read in one query.
+            codes = {line.item_code for line in lines} | {
+                line.item_code for line in ledger.priced_as.values()
+            }
             catalogue = treatment_catalogue(ctx, uow, codes)
-            ledger = _Ledger([s.line for s in stored])
             batch: list[StoredFeeLine] = []
             reversals: dict[str, str] = {}
             repeats: list[str] = []
@@ -146,7 +161,7 @@ class Fees:
                 entry = self._checked(line, index, ledger, catalogue)
                 if entry.line.is_reversal:
                     reversals[entry.line.line_id] = entry.line.reverses
-                ledger.add(entry.line)
+                ledger.add(entry)
                 batch.append(entry)
             added = uow.fee_lines.add(encounter_id, batch) if batch else None
             # The repository also ignores a line a concurrent batch stored a moment ago.
@@ -185,29 +200,31 @@ class Fees:
         if line.is_reversal:
             basis = ledger.original_for(line)
             if basis is None:
-                raise _with_field(
-                    PricingError(
-                        f"冲销明细{line.line_id}找不到可冲销的原明细"
-                        f"（{line.reverses or line.item_code}），或冲销数量超过原明细剩余数量",
-                        code="FEE_REVERSAL_UNKNOWN_ORIGINAL",
-                    ),
-                    f"lines.{index}",
+                raise PricingError(
+                    f"冲销明细{line.line_id}找不到可冲销的原明细"
+                    f"（{line.reverses or line.item_code}），或冲销数量超过原明细剩余数量",
+                    code="FEE_REVERSAL_UNKNOWN_ORIGINAL",
+                    field=f"lines.{index}",
                 )
             if ledger.left[basis.line_id] < -line.quantity:
-                raise _with_field(
-                    PricingError(
-                        f"冲销明细{line.line_id}的数量超过原明细{basis.line_id}的剩余数量",
-                        code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
-                    ),
-                    f"lines.{index}.quantity",
+                raise PricingError(
+                    f"冲销明细{line.line_id}的数量超过原明细{basis.line_id}的剩余数量",
+                    code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
+                    field=f"lines.{index}.quantity",
                 )
             line = _reversing(line, basis.line_id)
         source = basis or line
-        if not source.category.excluded:
-            try:
-                price_line(line, catalogue, region, basis=basis)
-            except PricingError as exc:
-                raise _with_field(exc, f"lines.{index}") from exc
+        try:
+            # The price is stored with the line; a reversal is priced as its original is
+            # priced (mapped code, date, work-injury flag).
+            price = line_price(
+                self._ctx, line, ledger.priced_as[basis.line_id] if basis else None, catalogue
+            )
+        except PricingError as exc:
+            # The domain prices a line, not a request: name the line in the batch.
+            raise PricingError(
+                exc.message, code=exc.code, article=exc.article, field=f"lines.{index}"
+            ) from exc
         kind = source.category.catalogue_kind
         known = (
             source.category.excluded
@@ -217,8 +234,8 @@ class Fees:
             or catalogue.lookup(kind, region, line.item_code, line.occurred_at.date()) is not None
         )
         if known:
-            return StoredFeeLine(line, MappingStatus.MAPPED, line.item_code)
-        return StoredFeeLine(line, MappingStatus.UNMAPPED, "")
+            return StoredFeeLine(line, MappingStatus.MAPPED, line.item_code, price)
+        return StoredFeeLine(line, MappingStatus.UNMAPPED, "", price)
 
     def _touch(self, uow: UnitOfWork, record: EncounterRecord) -> None:
         uow.encounters.update(record.encounter, expected_version=record.version)
@@ -233,30 +250,46 @@ class Fees:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             require_open(record.encounter)
-            stored = {s.line.line_id: s for s in uow.fee_lines.list_stored(encounter_id)}
-            entry = stored.get(line_id)
+            entry = uow.fee_lines.find_stored(encounter_id, line_id)
             if entry is None:
                 raise NotFound(f"费用明细{line_id}不存在", code="FEE_LINE_NOT_FOUND")
             line = entry.line
+            basis = (
+                uow.fee_lines.find_stored(encounter_id, line.reverses) if line.is_reversal else None
+            )
+            mapped = StoredFeeLine(line, MappingStatus.MAPPED, catalogue_code or "")
+            reversals = uow.fee_lines.reversals_of(encounter_id, line_id)
+            codes = {effective_line(mapped).item_code} | (
+                {effective_line(basis).item_code} if basis else set()
+            )
+            catalogue = treatment_catalogue(ctx, uow, codes)
             if catalogue_code:
                 kind = line.category.catalogue_kind
                 item = (
-                    treatment_catalogue(ctx, uow).lookup(
+                    catalogue.lookup(
                         kind, ctx.institution.admdvs, catalogue_code, line.occurred_at.date()
                     )
                     if kind
                     else None
                 )
                 if item is None:
-                    err = DomainError(
+                    raise DomainError(
                         f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
                         f"在{line.occurred_at.date()}有效的项目",
                         code="CATALOGUE_ITEM_UNKNOWN",
                         article="N§32",
+                        field="catalogue_code",
                     )
-                    err.field = "catalogue_code"  # type: ignore[attr-defined]  # problems.py reports it
-                    raise err
             uow.fee_lines.set_mapping(encounter_id, line_id, catalogue_code or "")
+            # The line is priced by its new code now, and so are the reversals that follow it.
+            priced_as = effective_line(mapped)
+            basis_as = effective_line(basis) if basis else None
+            prices = {line_id: line_price(ctx, priced_as, basis_as, catalogue)}
+            for reversal in reversals:
+                prices[reversal.line.line_id] = line_price(
+                    ctx, effective_line(reversal), priced_as, catalogue
+                )
+            uow.fee_lines.set_prices(encounter_id, prices)
             self._touch(uow, record)
             uow.audit.append(
                 actor=actor,

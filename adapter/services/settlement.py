@@ -48,7 +48,7 @@ from adapter.domain.settlement import (
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import diagnosis_texts, require_aware
-from adapter.services.billing import price_encounter, refuse_unmapped
+from adapter.services.billing import price_encounter, refuse_unmapped, store_repriced
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache
@@ -158,6 +158,7 @@ class Settlements:
         fees = price_encounter(ctx, uow, encounter.id)
         ctx.policy.times.check_fees_before(discharged_at, [s.line for s in fees.stored])
         refuse_unmapped(fees)
+        store_repriced(uow, encounter.id, fees)
         if not fees.bill.lines and not fees.bill.excluded:
             raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")
         return make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(discharged_at))
@@ -271,7 +272,9 @@ class Settlements:
                 bill=bill,
                 operator=actor,
             )
-            uow.settlements.add(settlement, zone=ctx.zone)
+            # The bill is the stay's stored prices (re-priced lines stored by _bill): the
+            # snapshot is copied from them in the database.
+            uow.settlements.add(settlement, zone=ctx.zone, lines_of=settled.id)
             uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
             uow.session.execute(
                 settle_wait.delete().where(settle_wait.c.encounter_id == settled.id)

@@ -203,9 +203,13 @@ def fee_line_of(row: Any) -> FeeLine:
 
 
 def priced_line_values(priced: PricedLine) -> dict[str, Any]:
+    return {**fee_line_values(priced.line), **price_values(priced)}
+
+
+def price_values(priced: PricedLine) -> dict[str, Any]:
+    """The price of a line (split, rule, catalogue item), without the line's own fields."""
     item = priced.item
     return {
-        **fee_line_values(priced.line),
         "fund_pay": priced.fund_pay,
         "personal_pay": priced.personal_pay,
         "reason": priced.reason.value if priced.reason else "",
@@ -227,24 +231,29 @@ def priced_line_values(priced: PricedLine) -> dict[str, Any]:
     }
 
 
-def priced_line_of(row: Any) -> PricedLine:
-    item = None
-    if row.in_catalogue:
-        item = CatalogueItem(
-            kind=CatalogueKind(row.cat_kind),
-            code=row.cat_code,
-            name=row.cat_name,
-            region=row.cat_region,
-            unit=row.cat_unit,
-            price_cap=row.cat_price_cap,
-            limit=row.cat_limit,
-            version=row.cat_version,
-            valid_from=row.cat_valid_from,
-            valid_to=row.cat_valid_to,
-        )
+def item_of(row: Any) -> CatalogueItem | None:
+    if not row.in_catalogue:
+        return None
+    return CatalogueItem(
+        kind=CatalogueKind(row.cat_kind),
+        code=row.cat_code,
+        name=row.cat_name,
+        region=row.cat_region,
+        unit=row.cat_unit,
+        price_cap=row.cat_price_cap,
+        limit=row.cat_limit,
+        version=row.cat_version,
+        valid_from=row.cat_valid_from,
+        valid_to=row.cat_valid_to,
+    )
+
+
+def priced_line_of(row: Any, line: FeeLine | None = None) -> PricedLine:
+    """A priced line from any row with the price columns; ``line`` if the row's own fee line
+    is not the one priced (a fee line row: the line with its mapped code)."""
     return PricedLine(
-        line=fee_line_of(row),
-        item=item,
+        line=line if line is not None else fee_line_of(row),
+        item=item_of(row),
         fund_pay=row.fund_pay,
         personal_pay=row.personal_pay,
         rule=Rule(row.rule_code, row.rule_article, row.rule_template),

@@ -85,7 +85,7 @@ class UnitOfWork:
         self.filings = FilingRepository(self.session, clock)
         self.suspensions = SuspensionRepository(self.session, clock)
         self.institutions = InstitutionRepository(self.session, clock)
-        self.catalogue = CatalogueRepository(self.session)
+        self.catalogue = CatalogueRepository(self.session, clock)
         self.audit = AuditLog(self.session, clock)
         return self
 

@@ -120,7 +120,7 @@ def errors_detail(exc: AdapterError) -> str:
         {
             "code": exc.code,
             "article": exc.article,
-            "field": getattr(exc, "field", ""),
+            "field": exc.field,
             "message": exc.message,
         }
     ]

@@ -9,6 +9,7 @@ from adapter.store.repositories.encounters import (
     EncounterRepository,
     FeeLineRepository,
     FeeLinesAdded,
+    LinePrice,
     MappingStatus,
     StoredFeeLine,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "FeeLinesAdded",
     "FilingRepository",
     "InstitutionRepository",
+    "LinePrice",
     "MappingStatus",
     "PersonRepository",
     "SettlementRepository",

@@ -2,24 +2,25 @@
 
 A hospital's catalogue holds tens of thousands of items, but a batch of fees or a stay names
 a few dozen of them, and building the full index costs most of a second. So
-:meth:`CatalogueRepository.treatment_items`, what pricing uses, reads from the database only
-the items asked for, in the unit of work's transaction: the codes given up front in one
-query, any other item on its first lookup. Lookups answer exactly as the full index would.
+:meth:`CatalogueRepository.treatment_items`, what pricing uses, reads only the items of the
+codes the service names, every version of each, in one query; the domain then prices from
+that plain in-memory :class:`~adapter.domain.catalogue.Catalogue` and never reaches back
+into the store. For the codes named, lookups answer exactly as the full index would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
-from datetime import date
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
+from adapter.domain.ports import Clock
 from adapter.store.mapping import catalogue_row
-from adapter.store.sql import table, upsert
+from adapter.store.sql import SystemClock, table, upsert
 from adapter.store.tables import CatalogueItemRow
 
 _item = table(CatalogueItemRow)
@@ -44,8 +45,9 @@ def _batches(items: Iterable[CatalogueItem], size: int) -> Iterator[list[Catalog
 
 
 class CatalogueRepository:
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, clock: Clock | None = None):
         self._session = session
+        self._clock: Clock = clock or SystemClock()
 
     def load(self, items: Iterable[CatalogueItem]) -> int:
         """Insert or replace items by (kind, region, code, version); returns how many were
@@ -53,14 +55,23 @@ class CatalogueRepository:
         written = 0
         for batch in _batches(items, _BATCH):
             statement = upsert(self._session, _item)
-            changes = {
-                name: statement.excluded[name]
-                for name in ("name", "unit", "price_cap", "limit_amount", "valid_from", "valid_to")
-            }
-            statement = statement.on_conflict_do_update(index_elements=_KEY, set_=changes)
+            fields = ("name", "unit", "price_cap", "limit_amount", "valid_from", "valid_to")
+            changes = {name: statement.excluded[name] for name in (*fields, "loaded_at")}
+            # A row loaded again unchanged is left alone: its loaded_at would re-price every
+            # fee line priced by it, for nothing.
+            changed = or_(
+                *(_item.c[name].is_distinct_from(statement.excluded[name]) for name in fields)
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=_KEY, set_=changes, where=changed
+            )
             # De-duplicate within the batch: PostgreSQL refuses to upsert one row twice.
             unique = {(i.kind, i.region, i.code, i.version): i for i in batch}
-            self._session.execute(statement, [catalogue_row(i) for i in unique.values()])
+            # loaded_at re-prices the fee lines priced by these codes before now (the store's
+            # fee-line module says how).
+            now = self._clock.now()
+            rows = [{**catalogue_row(i), "loaded_at": now} for i in unique.values()]
+            self._session.execute(statement, rows)
             written += len(unique)
         return written
 
@@ -80,16 +91,16 @@ class CatalogueRepository:
         """Drugs, treatment items, service standards and rehab items of the treatment place."""
         return self.catalogue(treatment_region, TREATMENT_KINDS)
 
-    def treatment_items(
-        self, treatment_region: str, codes: Iterable[str] | None = None
-    ) -> StoredCatalogue:
-        """The treatment catalogue read as pricing asks (see the module's docstring):
-        ``codes``, if given, in one query now; any other item on its first lookup. It
-        answers every lookup as :meth:`treatment_catalogue` would; use it inside the unit
-        of work only."""
-        catalogue = StoredCatalogue(self._session, treatment_region, TREATMENT_KINDS)
-        if codes is not None:
-            catalogue.prefetch(codes)
+    def treatment_items(self, treatment_region: str, codes: Iterable[str]) -> Catalogue:
+        """The treatment catalogue's items for ``codes`` (every kind and version), read now;
+        for those codes it answers as :meth:`treatment_catalogue` would."""
+        wanted = sorted(set(codes))
+        params = {"region": treatment_region, "kinds": sorted(k.value for k in TREATMENT_KINDS)}
+        catalogue = Catalogue()
+        for start in range(0, len(wanted), _PREFETCH_CHUNK):
+            chunk = wanted[start : start + _PREFETCH_CHUNK]
+            for item in _items(self._session.execute(_BY_CODES, {**params, "codes": chunk})):
+                catalogue.add(item)
         return catalogue
 
     def device_catalogue(self, insured_region: str) -> Catalogue:
@@ -111,12 +122,7 @@ _COLUMNS = (
 )
 _KIND_OF = {k.value: k for k in CatalogueKind}
 _PREFETCH_CHUNK = 500  # codes per IN list: well inside every driver's parameter limit
-# Built once: a lookup that misses costs one indexed query, without rebuilding the statement.
-_BY_CODE = select(*_COLUMNS).where(
-    _item.c.region == bindparam("region"),
-    _item.c.kind.in_(bindparam("kinds", expanding=True)),
-    _item.c.code == bindparam("code"),
-)
+# Built once: a batch of fees reads its items without rebuilding the statement.
 _BY_CODES = select(*_COLUMNS).where(
     _item.c.region == bindparam("region"),
     _item.c.kind.in_(bindparam("kinds", expanding=True)),
@@ -133,37 +139,3 @@ def _query(region: str, kinds: Collection[CatalogueKind]) -> Select[Any]:
 def _items(rows: Iterable[tuple[Any, ...]]) -> Iterator[CatalogueItem]:
     for kind, code, name, reg, unit, cap, limit, ver, start, end in rows:
         yield CatalogueItem(_KIND_OF[kind], code, name, reg, unit, cap, limit, ver, start, end)
-
-
-class StoredCatalogue(Catalogue):
-    """A region's catalogue read from the database item by item, as lookups ask for them.
-
-    Each (kind, code) is read once, all its versions together, so :meth:`lookup` answers as
-    the full index would. Bound to the unit of work's session: use it inside that block.
-    """
-
-    def __init__(self, session: Session, region: str, kinds: Collection[CatalogueKind]) -> None:
-        super().__init__()
-        self._session = session
-        self._region = region
-        self._kinds = frozenset(kinds)
-        self._params = {"region": region, "kinds": sorted(k.value for k in kinds)}
-        self._read: set[str] = set()  # codes whose items (of every kind) are in the index
-
-    def prefetch(self, codes: Iterable[str]) -> None:
-        """Read the items of ``codes`` (every kind) in as few queries as possible."""
-        wanted = sorted({code for code in codes if code not in self._read})
-        connection = self._session.connection()
-        for start in range(0, len(wanted), _PREFETCH_CHUNK):
-            chunk = wanted[start : start + _PREFETCH_CHUNK]
-            for item in _items(connection.execute(_BY_CODES, {**self._params, "codes": chunk})):
-                self.add(item)
-            self._read.update(chunk)
-
-    def lookup(self, kind: CatalogueKind, region: str, code: str, on: date) -> CatalogueItem | None:
-        if code not in self._read and region == self._region and kind in self._kinds:
-            rows = self._session.connection().execute(_BY_CODE, {**self._params, "code": code})
-            for item in _items(rows):
-                self.add(item)
-            self._read.add(code)
-        return super().lookup(kind, region, code, on)

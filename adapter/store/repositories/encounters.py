@@ -3,28 +3,46 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, select, update
+from sqlalchemy import Row, and_, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import NotFound
-from adapter.domain.fees import FeeLine
+from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.ports import Clock
+from adapter.domain.pricing import PersonalReason, PricedLine
+from adapter.domain.rules import Rule
 from adapter.store import errors
-from adapter.store.mapping import encounter_of, encounter_values, fee_line_of, fee_line_values
+from adapter.store.mapping import (
+    FEE_LINE_FIELDS,
+    encounter_of,
+    encounter_values,
+    fee_line_of,
+    fee_line_values,
+    price_values,
+)
 from adapter.store.sql import table, violates
-from adapter.store.tables import EncounterRow, FeeLineRow
+from adapter.store.tables import CatalogueItemRow, EncounterRow, FeeLineRow
 
 _encounter = table(EncounterRow)
 _fee_line = table(FeeLineRow)
+_catalogue_item = table(CatalogueItemRow)
+_CHUNK = 500  # keys per IN list: well inside every driver's parameter limit
+# A price is taken as of a moment this long before it was computed: a catalogue load still
+# committing while the line was priced (PostgreSQL runs them concurrently) is then newer
+# than the price and re-prices the line when it is next read. Costs a re-pricing, never a
+# stale price.
+PRICE_MARGIN = timedelta(minutes=10)
 
 # The statements every fee batch and visit update runs, built once (building one costs more
 # than running it on SQLite). Columns to set or insert come with each execution.
@@ -221,6 +239,23 @@ class StoredFeeLine:
     line: FeeLine
     mapping_status: MappingStatus = MappingStatus.MAPPED
     catalogue_code: str = ""  # '' when unmapped
+    # Its price, when the caller priced it (to store with it); what a line is does not
+    # depend on it, so it takes no part in equality.
+    price: LinePrice | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LinePrice:
+    """A line's price as stored with it: ``priced`` is None for an excluded line (meal
+    subsidy, transport: listed apart, N§3); ``code`` is the catalogue code pricing looked up
+    (a reversal's: its original's), whose later loads re-price the line."""
+
+    priced: PricedLine | None
+    code: str
+
+    @property
+    def excluded(self) -> bool:
+        return self.priced is None
 
 
 @dataclass(frozen=True)
@@ -262,6 +297,7 @@ class FeeLineRepository:
             rows.append(
                 {
                     **fee_line_values(stored.line),
+                    **self._price_columns(stored.price, now),
                     "encounter_id": encounter_id,
                     "mapping_status": stored.mapping_status.value,
                     "catalogue_code": stored.catalogue_code,
@@ -279,6 +315,145 @@ class FeeLineRepository:
         ignored = tuple(line_id for line_id in order if line_id not in inserted)
         return FeeLinesAdded(added, ignored + tuple(repeated))
 
+    @staticmethod
+    def _price_columns(price: LinePrice | None, now: datetime) -> dict[str, Any]:
+        if price is None:
+            return dict(_UNPRICED)
+        values = dict(_UNPRICED) if price.priced is None else price_values(price.priced)
+        values["priced_as_of"] = now - PRICE_MARGIN
+        values["price_code"] = price.code
+        values["excluded"] = price.excluded
+        return values
+
+    def existing_ids(self, encounter_id: str, line_ids: Collection[str]) -> set[str]:
+        """Which of ``line_ids`` the encounter already has (the unique index answers)."""
+        found: set[str] = set()
+        for chunk in _chunks(line_ids):
+            found.update(
+                self._session.execute(
+                    select(_fee_line.c.line_id).where(
+                        _fee_line.c.encounter_id == encounter_id, _fee_line.c.line_id.in_(chunk)
+                    )
+                ).scalars()
+            )
+        return found
+
+    def charges(
+        self, encounter_id: str, line_ids: Collection[str], item_codes: Collection[str]
+    ) -> builtins.list[StoredFeeLine]:
+        """The encounter's charges (not reversals) named by id or of one of ``item_codes``,
+        in arrival order: what a batch's reversals may undo, found by index."""
+        ids = sorted(set(line_ids))
+        codes = sorted(set(item_codes))
+        found: dict[int, Row[Any]] = {}
+        for column, keys in ((_fee_line.c.line_id, ids), (_fee_line.c.item_code, codes)):
+            for chunk in _chunks(keys):
+                for row in self._session.execute(
+                    select(_fee_line).where(
+                        _fee_line.c.encounter_id == encounter_id,
+                        column.in_(chunk),
+                        _fee_line.c.quantity > 0,
+                    )
+                ):
+                    found[row.id] = row
+        return [_stored(found[key]) for key in sorted(found)]
+
+    def reversed_quantities(
+        self, encounter_id: str, line_ids: Collection[str]
+    ) -> dict[str, Decimal]:
+        """For each of ``line_ids``, the quantity its stored reversals took back (negative)."""
+        taken: dict[str, Decimal] = {}
+        for chunk in _chunks(line_ids):
+            rows = self._session.execute(
+                select(_fee_line.c.reverses, _fee_line.c.quantity).where(
+                    _fee_line.c.encounter_id == encounter_id, _fee_line.c.reverses.in_(chunk)
+                )
+            )
+            for original, quantity in rows:
+                taken[original] = taken.get(original, Decimal(0)) + quantity
+        return taken
+
+    def find_stored(self, encounter_id: str, line_id: str) -> StoredFeeLine | None:
+        row = self._session.execute(
+            select(_fee_line).where(
+                _fee_line.c.encounter_id == encounter_id, _fee_line.c.line_id == line_id
+            )
+        ).one_or_none()
+        return _stored(row) if row else None
+
+    def reversals_of(self, encounter_id: str, line_id: str) -> builtins.list[StoredFeeLine]:
+        rows = self._session.execute(
+            select(_fee_line)
+            .where(_fee_line.c.encounter_id == encounter_id, _fee_line.c.reverses == line_id)
+            .order_by(_fee_line.c.id)
+        )
+        return [_stored(row) for row in rows]
+
+    def list_priced(self, encounter_id: str) -> builtins.list[StoredFeeLine]:
+        """Every line of the encounter with its stored price (None if it has none), in
+        arrival order. Read as plain Core rows unpacked by position, and the stay's few rules
+        and catalogue items are built once each, so a 10,000-line stay costs its rows, not an
+        object graph per line. A price's line is the line as stored (the HIS item code)."""
+        rules: dict[tuple[str, str, str], Rule] = {}
+        items: dict[tuple[Any, ...], CatalogueItem | None] = {}
+        result: builtins.list[StoredFeeLine] = []
+        for row in self._session.execute(_PRICED, {"b_encounter": encounter_id}):
+            f = row  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
+            line = FeeLine(f[0], f[1], f[2], _CATEGORY[f[3]], f[4], f[5], f[6], f[7], f[8],
+                           f[9], f[10], f[11])  # fmt: skip
+            status, mapped_to, as_of, price_code, excluded = row[12:17]
+            price = None
+            if as_of is not None:
+                priced = None
+                if not excluded:
+                    fund, personal, reason, rule_code, article, template, message = row[17:24]
+                    key = (rule_code, article, template)
+                    rule = rules.get(key) or rules.setdefault(key, Rule(*key))
+                    item_key = tuple(row[24:])
+                    if item_key not in items:
+                        items[item_key] = _catalogue_item_of(item_key)
+                    priced = PricedLine(
+                        line,
+                        items[item_key],
+                        fund,
+                        personal,
+                        rule,
+                        _REASON[reason] if reason else None,
+                        message,
+                    )
+                price = LinePrice(priced, price_code)
+            result.append(StoredFeeLine(line, _STATUS[status], mapped_to, price))
+        return result
+
+    def stale(self, encounter_id: str, region: str, kinds: Collection[str]) -> set[str]:
+        """Line ids whose stored price may be out of date: never priced, or a catalogue item
+        of the code they were priced by was loaded at or after they were priced."""
+        item = _catalogue_item.c
+        line = _fee_line.c
+        newer = exists().where(
+            item.region == region,
+            item.kind.in_(sorted(kinds)),
+            item.code == line.price_code,
+            item.loaded_at >= line.priced_as_of,
+        )
+        query = select(line.line_id).where(
+            line.encounter_id == encounter_id,
+            or_(line.priced_as_of.is_(None), and_(line.price_code != "", newer)),
+        )
+        return set(self._session.execute(query).scalars())
+
+    def set_prices(self, encounter_id: str, prices: dict[str, LinePrice]) -> None:
+        """Store new prices for lines of the encounter (re-priced after a mapping or a
+        catalogue load)."""
+        if not prices:
+            return
+        now = self._clock.now()
+        rows = [
+            {**self._price_columns(price, now), "b_encounter": encounter_id, "b_line": line_id}
+            for line_id, price in prices.items()
+        ]
+        self._session.execute(_SET_PRICE, rows)
+
     def list(self, encounter_id: str) -> list[FeeLine]:
         """The encounter's lines in arrival order."""
         return [stored.line for stored in self.list_stored(encounter_id)]
@@ -292,10 +467,7 @@ class FeeLineRepository:
             rows = self._session.execute(
                 _LINES_WITH_STATUS, {"b_encounter": encounter_id, "b_status": status.value}
             )
-        return [
-            StoredFeeLine(fee_line_of(row), MappingStatus(row.mapping_status), row.catalogue_code)
-            for row in rows
-        ]
+        return [_stored(row) for row in rows]
 
     def set_mapping(self, encounter_id: str, line_id: str, catalogue_code: str) -> None:
         """Map a flagged line to a catalogue code (IT fixed the HIS item mapping)."""
@@ -307,3 +479,121 @@ class FeeLineRepository:
         # why: an UPDATE's Result is a CursorResult at run time, which has rowcount
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"费用明细{line_id}不存在", code="FEE_LINE_NOT_FOUND")
+
+
+def _stored(row: Any) -> StoredFeeLine:
+    return StoredFeeLine(fee_line_of(row), MappingStatus(row.mapping_status), row.catalogue_code)
+
+
+def _chunks(keys: Iterable[str]) -> Iterable[builtins.list[str]]:
+    ordered: Sequence[str] = sorted(set(keys))
+    for start in range(0, len(ordered), _CHUNK):
+        yield builtins.list(ordered[start : start + _CHUNK])
+
+
+_PRICE_COLUMNS = (
+    "priced_as_of",
+    "price_code",
+    "excluded",
+    "fund_pay",
+    "personal_pay",
+    "reason",
+    "rule_code",
+    "rule_article",
+    "rule_template",
+    "message",
+    "in_catalogue",
+    "cat_kind",
+    "cat_code",
+    "cat_name",
+    "cat_region",
+    "cat_unit",
+    "cat_price_cap",
+    "cat_limit",
+    "cat_version",
+    "cat_valid_from",
+    "cat_valid_to",
+)
+# A line stored without a price: priced when next read.
+_UNPRICED: dict[str, Any] = {
+    "priced_as_of": None,
+    "price_code": "",
+    "excluded": False,
+    "fund_pay": None,
+    "personal_pay": None,
+    "reason": "",
+    "rule_code": "",
+    "rule_article": "",
+    "rule_template": "",
+    "message": "",
+    "in_catalogue": False,
+    "cat_kind": "",
+    "cat_code": "",
+    "cat_name": "",
+    "cat_region": "",
+    "cat_unit": "",
+    "cat_price_cap": None,
+    "cat_limit": None,
+    "cat_version": "",
+    "cat_valid_from": None,
+    "cat_valid_to": None,
+}
+_SET_PRICE = (
+    update(_fee_line)
+    .where(
+        _fee_line.c.encounter_id == bindparam("b_encounter"),
+        _fee_line.c.line_id == bindparam("b_line"),
+    )
+    .values({name: bindparam(name) for name in _PRICE_COLUMNS})
+)
+
+_CATEGORY = {c.value: c for c in FeeCategory}
+_REASON = {r.value: r for r in PersonalReason}
+_STATUS = {m.value: m for m in MappingStatus}
+_KIND = {k.value: k for k in CatalogueKind}
+_ITEM_COLUMNS = (
+    "in_catalogue",
+    "cat_kind",
+    "cat_code",
+    "cat_name",
+    "cat_region",
+    "cat_unit",
+    "cat_price_cap",
+    "cat_limit",
+    "cat_version",
+    "cat_valid_from",
+    "cat_valid_to",
+)
+# Positions matter: list_priced unpacks rows by them.
+_PRICED = (
+    select(
+        *(_fee_line.c[name] for name in FEE_LINE_FIELDS),
+        *(
+            _fee_line.c[name]
+            for name in ("mapping_status", "catalogue_code", "priced_as_of", "price_code")
+        ),
+        _fee_line.c.excluded,
+        *(
+            _fee_line.c[name]
+            for name in (
+                "fund_pay",
+                "personal_pay",
+                "reason",
+                "rule_code",
+                "rule_article",
+                "rule_template",
+                "message",
+            )
+        ),
+        *(_fee_line.c[name] for name in _ITEM_COLUMNS),
+    )
+    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
+    .order_by(_fee_line.c.id)
+)
+
+
+def _catalogue_item_of(values: tuple[Any, ...]) -> CatalogueItem | None:
+    in_catalogue, kind, code, name, region, unit, cap, limit, version, start, end = values
+    if not in_catalogue:
+        return None
+    return CatalogueItem(_KIND[kind], code, name, region, unit, cap, limit, version, start, end)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, case, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,12 +22,19 @@ from adapter.domain.settlement import (
     make_slip_no,
 )
 from adapter.store import errors
-from adapter.store.mapping import encounter_of, fee_line_of, fee_line_values, priced_line_of
+from adapter.store.mapping import (
+    FEE_LINE_FIELDS,
+    encounter_of,
+    fee_line_of,
+    fee_line_values,
+    priced_line_of,
+)
 from adapter.store.mapping import priced_line_values as _priced_values
 from adapter.store.sql import table, upsert, violates
 from adapter.store.tables import (
     EncounterRow,
     ExcludedLineRow,
+    FeeLineRow,
     SettlementLineRow,
     SettlementRow,
     SlipSequenceRow,
@@ -39,6 +46,13 @@ _excluded = table(ExcludedLineRow)
 _encounter = table(EncounterRow)
 _sequence = table(SlipSequenceRow)
 _TOTALS = tuple(Breakdown.__dataclass_fields__)
+_fee_line = table(FeeLineRow)
+_FEE = list(FEE_LINE_FIELDS)
+_PRICE = [
+    name
+    for name in SettlementLineRow.model_fields
+    if name not in FEE_LINE_FIELDS and name not in ("id", "settlement_id", "position")
+]
 
 
 @dataclass(frozen=True)
@@ -63,8 +77,13 @@ class SettlementRepository:
     def __init__(self, session: Session):
         self._session = session
 
-    def add(self, settlement: Settlement, *, zone: tzinfo) -> None:
+    def add(self, settlement: Settlement, *, zone: tzinfo, lines_of: str | None = None) -> None:
         """Save a settlement and its line snapshots.
+
+        ``lines_of``: the encounter whose fee lines, with the prices stored on them, are
+        exactly ``settlement.bill`` (the service read the bill from them and stored what it
+        re-priced, in this transaction); the snapshot is then copied inside the database,
+        one statement for 10,000 lines, instead of sent back line by line.
 
         ``month`` is stored as :meth:`Settlement.month_in` ``zone`` (the institution's): the
         month of the settlement time, local, which the monthly lists and device funds group by.
@@ -99,6 +118,9 @@ class SettlementRepository:
             if violates(exc, "uq_settlement_slip_no", "settlement.slip_no"):
                 raise errors.slip_no_duplicate(settlement.slip_no) from exc
             raise
+        if lines_of is not None:
+            self._copy_lines(settlement, lines_of)
+            return
         if bill.lines:
             self._session.execute(
                 _line.insert(),
@@ -115,6 +137,36 @@ class SettlementRepository:
                     for n, line in enumerate(bill.excluded)
                 ],
             )
+
+    def _copy_lines(self, settlement: Settlement, encounter_id: str) -> None:
+        line = _fee_line.c
+        # The code pricing saw: the catalogue code a mapped line maps to (billing's
+        # effective_line), which is what the snapshot keeps as the line's item.
+        priced_code = case(
+            (and_(line.mapping_status == "mapped", line.catalogue_code != ""), line.catalogue_code),
+            else_=line.item_code,
+        )
+        fee_columns = [priced_code if name == "item_code" else line[name] for name in _FEE]
+        for target, excluded, names, expected in (
+            (_line, False, _FEE + _PRICE, len(settlement.bill.lines)),
+            (_excluded, True, _FEE, len(settlement.bill.excluded)),
+        ):
+            columns = fee_columns + [line[name] for name in names[len(_FEE) :]]
+            position = func.row_number().over(order_by=line.id) - 1
+            chosen = select(literal(settlement.id), position, *columns).where(
+                line.encounter_id == encounter_id, line.excluded if excluded else ~line.excluded
+            )
+            self._session.execute(
+                target.insert().from_select(["settlement_id", "position", *names], chosen)
+            )
+            # The bill the clerk is shown and the snapshot kept must be the same lines.
+            copied = self._session.execute(
+                select(func.count()).where(target.c.settlement_id == settlement.id)
+            ).scalar_one()
+            if copied != expected:
+                raise RuntimeError(
+                    f"settlement {settlement.id}: {copied} lines copied, {expected} priced"
+                )
 
     def get(self, settlement_id: str) -> Settlement:
         """The settlement with its bill rebuilt from the snapshot, or :class:`NotFound`."""

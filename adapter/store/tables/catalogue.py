@@ -6,13 +6,13 @@ load a region's rows once into the domain's in-memory :class:`~adapter.domain.ca
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import SQLModel
 
-from adapter.store.tables._common import key_field, money, pk_id, text_field
+from adapter.store.tables._common import key_field, money, pk_id, text_field, utc
 
 
 class CatalogueItemRow(SQLModel, table=True):
@@ -33,3 +33,6 @@ class CatalogueItemRow(SQLModel, table=True):
     version: str = text_field(32)
     valid_from: date
     valid_to: date | None = None
+    # When this row was last written: a fee line priced before it is priced again (NULL: loaded
+    # before fee lines kept their prices, which are all priced when next read).
+    loaded_at: datetime | None = utc(nullable=True)

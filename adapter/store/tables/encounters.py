@@ -6,11 +6,18 @@ bumps it; an update that finds another version changed nothing and is refused.
 and kind at an institution, so two concurrent admissions of one worker cannot both win.
 ``fee_line`` is unique on (encounter_id, line_id) so an HIS message delivered twice adds its
 lines once. A line whose item the adapter cannot map is still kept, flagged ``unmapped``.
+
+Each fee line carries its price as of ``priced_as_of`` (the split, the rule and the catalogue
+item, as a settlement snapshot line does), so a batch or a settlement never re-prices the
+stay: a line is re-priced only when its mapping changes, or when a catalogue item of its
+``price_code`` was loaded after ``priced_as_of`` (``catalogue_item.loaded_at``). A batch
+checks duplicates and reversals by index — (encounter_id, line_id), (encounter_id,
+item_code), (encounter_id, reverses) — never by reading the stay.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKeyConstraint, Index, UniqueConstraint, text
@@ -91,6 +98,8 @@ class FeeLineRow(FeeLineColumns, table=True):
         UniqueConstraint("encounter_id", "line_id", name="uq_fee_line_encounter_line"),
         ForeignKeyConstraint(["encounter_id"], ["encounter.id"], name="fk_fee_line_encounter"),
         Index("ix_fee_line_unmapped", "encounter_id", "mapping_status"),
+        Index("ix_fee_line_item", "encounter_id", "item_code"),
+        Index("ix_fee_line_reverses", "encounter_id", "reverses"),
     )
 
     id: int | None = pk_id()
@@ -98,3 +107,26 @@ class FeeLineRow(FeeLineColumns, table=True):
     mapping_status: str = text_field(16, default="mapped")  # mapped | unmapped
     catalogue_code: str = text_field(64)  # the catalogue code the HIS item maps to
     received_at: datetime = utc()
+    # The stored price. NULL priced_as_of: not priced yet (a line stored before prices were
+    # kept), priced when next read. Catalogue loads at or after it may not be reflected.
+    priced_as_of: datetime | None = utc(nullable=True)
+    price_code: str = text_field(64)  # the code pricing looked up (a reversal: its original's)
+    excluded: bool = flag()  # meal subsidy, transport: listed apart, not billed (N§3)
+    fund_pay: Decimal | None = money(nullable=True)
+    personal_pay: Decimal | None = money(nullable=True)
+    reason: str = text_field(24)
+    rule_code: str = text_field(48)
+    rule_article: str = text_field(64)
+    rule_template: str = text_field(500)
+    message: str = text_field(500)
+    in_catalogue: bool = flag()
+    cat_kind: str = text_field(24)
+    cat_code: str = text_field(64)
+    cat_name: str = text_field(300)
+    cat_region: str = text_field(12)
+    cat_unit: str = text_field(32)
+    cat_price_cap: Decimal | None = money(nullable=True)
+    cat_limit: Decimal | None = money(nullable=True)
+    cat_version: str = text_field(32)
+    cat_valid_from: date | None = None
+    cat_valid_to: date | None = None

@@ -1,4 +1,4 @@
-"""Fee details: pricing at read time, repeats ignored, reversals, unmapped items and mapping."""
+"""Fee details: priced when recorded, repeats ignored, reversals, unmapped items and mapping."""
 
 from __future__ import annotations
 

@@ -1,0 +1,140 @@
+"""Prices kept with the lines: a stay fed batch by batch settles exactly as the same lines
+priced in one go, and a catalogue version that arrives later for an earlier day is used."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.pricing import price_lines
+from adapter.domain.settlement import Breakdown
+from adapter.services.billing import effective_line
+from adapter.services.container import Services
+from adapter.services.settlement import SettleRequest
+from adapter.store.uow import UnitOfWork
+from connectors.upstream.client import ReferenceClient
+from tests.integration.services.helpers import admit, fee, local
+from tests.integration.services.support import BEIJING, MovableClock
+
+D = Decimal
+BED = "110900001A"  # service standard: the fund pays up to 50 a day
+
+
+def _lines(batch: int) -> list[FeeLine]:
+    """Six lines of every kind pricing tells apart, and reversals (named and by item) of
+    lines recorded in earlier batches."""
+    n = f"{batch:02d}"
+    lines = [
+        fee(f"D{n}", "XN02BEB001", "36.50", quantity="2"),
+        fee(f"B{n}", BED, "180.00", quantity="3", category=FeeCategory.SERVICE),
+        fee(f"N{n}", "XJ01DCC061", "42.00", work_injury=False),
+        fee(f"M{n}", "MEAL01", "30.00", category=FeeCategory.MEAL),
+        fee(f"O{n}", "XA11DBM001", "9.90", quantity="3"),
+        fee(f"U{n}", f"HIS-ODD-{n}", "12.34"),
+    ]
+    if batch >= 2:
+        earlier = f"{batch - 1:02d}"
+        lines.append(
+            fee(
+                f"RB{n}",
+                BED,
+                "-60.00",
+                quantity="-1",
+                reverses=f"B{earlier}",
+                category=FeeCategory.SERVICE,
+            )
+        )
+        lines.append(fee(f"RO{n}", "XA11DBM001", "-9.90", quantity="-1"))
+    return lines
+
+
+def _in_one_go(db: Engine, services: Services, encounter_id: str) -> tuple[Breakdown, list]:
+    """Every stored line priced afresh against the whole catalogue, as before prices were
+    kept: the reference the stored prices must match to the fen."""
+    with UnitOfWork(db) as uow:
+        stored = uow.fee_lines.list_stored(encounter_id)
+        catalogue = uow.catalogue.treatment_catalogue(BEIJING)
+    bill = price_lines([effective_line(s) for s in stored], catalogue, BEIJING)
+    return Breakdown.of(bill.lines, bill.excluded), [
+        (p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code) for p in bill.lines
+    ]
+
+
+def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
+    services: Services, db: Engine, clock: MovableClock, client: ReferenceClient
+) -> None:
+    # Past the margin a price is taken with, so the stored prices are what settles.
+    clock.advance(timedelta(hours=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    for batch in range(1, 51):
+        services.fees.record(stay.id, _lines(batch), actor="his")
+    # The clerk maps every odd item: half to a catalogue drug, half as out of catalogue.
+    for batch in range(1, 51):
+        code = "XA11DBM001" if batch % 2 else None
+        services.fees.map_line(stay.id, f"U{batch:02d}", code, actor="billing01")
+    # The catalogue downloaded again, unchanged, after the lines were priced: no price changes.
+    kinds = [k for k in CatalogueKind if k is not CatalogueKind.DEVICE]
+    again = [item for kind in kinds for item in client.download_catalogue(kind, BEIJING)]
+    with UnitOfWork(db, clock=clock) as uow:
+        uow.catalogue.load(again)
+        uow.commit()
+    with UnitOfWork(db) as uow:
+        stale = uow.fee_lines.stale(stay.id, BEIJING, [k.value for k in CatalogueKind])
+    assert stale == set()  # nothing is re-priced: every price was kept when recorded
+    expected, expected_lines = _in_one_go(db, services, stay.id)
+    presettled = services.settlements.presettle(stay.id, local(0, 0))
+    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
+    breakdown = settled.settlement.breakdown
+    assert presettled.bill.breakdown == breakdown == expected
+    assert breakdown.fund_pay + breakdown.personal_pay == breakdown.total
+    assert [
+        (p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code)
+        for p in settled.settlement.bill.lines
+    ] == expected_lines
+    with UnitOfWork(db) as uow:
+        kept = uow.settlements.get(settled.settlement.id)  # the snapshot, as reprinted
+    assert kept.bill.lines == settled.settlement.bill.lines
+    assert kept.bill.excluded == settled.settlement.bill.excluded
+    assert kept.breakdown == breakdown
+    assert len(settled.settlement.bill.lines) == 50 * 5 + 49 * 2  # the meals listed apart
+    assert len(settled.settlement.bill.excluded) == 50
+    assert breakdown.over_limit == D("30.00") * 50 - D("10.00") * 49
+
+
+def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    clock.advance(timedelta(hours=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    bed = fee("B1", BED, "180.00", quantity="3", category=FeeCategory.SERVICE)
+    services.fees.record(stay.id, [bed], actor="his")
+    before = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
+    assert (before.fund_pay, before.over_limit) == (D("150.00"), D("30.00"))
+    fee_day = bed.occurred_at.date()
+    with UnitOfWork(db, clock=clock) as uow:
+        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
+            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
+        )
+        assert current is not None and current.valid_from < fee_day
+        # A new standard, in force from the day before the fee, published after it was recorded.
+        uow.catalogue.load(
+            [
+                dataclasses.replace(
+                    current,
+                    version="2026-late",
+                    valid_from=fee_day - timedelta(days=1),
+                    price_cap=D("40.00"),
+                )
+            ]
+        )
+        uow.commit()
+    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
+    after = settled.settlement.breakdown
+    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
+    [line] = settled.settlement.bill.lines
+    assert line.item is not None and line.item.version == "2026-late"
