@@ -44,10 +44,10 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import manual_claim, service_upload
 from adapter.services.uploads import queue_upload
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord
+from adapter.store.tables.workflow import manual_claim, service_upload
 from adapter.store.uow import UnitOfWork
 
 OPEN_STAY_ARTICLE = "N§33, B§28"

@@ -43,7 +43,7 @@ from adapter.services.manual_claims import (
     ManualClaims,
     _claim,
 )
-from adapter.services.tables import manual_claim
+from adapter.store.tables.workflow import manual_claim
 from adapter.store.uow import UnitOfWork
 
 DEVICE_NOTE = (

@@ -29,11 +29,11 @@ from adapter.domain.reconciliation import first_day, month_of, next_month
 from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
-from adapter.services.monthly_tables import device_funds_receipt
 from adapter.services.payloads import job_payload, money
 from adapter.services.reconciliation import require_month
 from adapter.store.sql import table
 from adapter.store.tables import EncounterRow, SettlementRow
+from adapter.store.tables.monthly import device_funds_receipt
 
 log = logging.getLogger("adapter")
 ARTICLE = "B§40"

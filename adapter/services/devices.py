@@ -67,8 +67,8 @@ from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claims import open_case
-from adapter.services.tables import manual_claim
 from adapter.services.uploads import queue_upload
+from adapter.store.tables.workflow import manual_claim
 from adapter.store.uow import UnitOfWork
 
 

@@ -51,9 +51,9 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import manual_claim, service_upload, settle_wait
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
+from adapter.store.tables.workflow import manual_claim, service_upload, settle_wait
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§38, B§27"

@@ -34,8 +34,8 @@ from adapter.services import payloads
 from adapter.services.context import ServiceContext
 from adapter.services.fees import require_open
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import rehab_plan
 from adapter.services.uploads import queue_upload
+from adapter.store.tables.workflow import rehab_plan
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§33, B§32"

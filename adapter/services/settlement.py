@@ -55,9 +55,9 @@ from adapter.services.identity import Identity, WorkerFacts, cache
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claims import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
-from adapter.services.tables import settle_wait
 from adapter.services.uploads import queue_upload, upload_for_settlement
 from adapter.store.tables import EncounterRow
+from adapter.store.tables.workflow import settle_wait
 from adapter.store.uow import UnitOfWork
 
 encounter_table = EncounterRow.__table__  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.payloads import job_payload
-from adapter.services.tables import service_upload
+from adapter.store.tables.workflow import service_upload
 from adapter.store.uow import UnitOfWork
 
 

@@ -8,7 +8,8 @@ The composition root calls :func:`install` on the app ``build_app`` made::
 Nothing in ``adapter.api`` imports this package. The pages reach the use cases through
 ``app.state.services`` and the operator parts (upload queue, call log, HL7 log) through an
 :class:`~adapter.web.ops.OpsConsole` — by default :class:`~adapter.web.ops.RuntimeOps` over
-``app.state.runtime``. Users and sessions live in :data:`adapter.web.tables.metadata`.
+``app.state.runtime``. Users and sessions live in
+:mod:`adapter.store.tables.web`.
 """
 
 from __future__ import annotations

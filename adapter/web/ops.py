@@ -3,10 +3,10 @@
 ``adapter.web`` must not import ``upload_queue`` or ``connectors`` (an import contract says
 so). The composition root may pass any :class:`OpsConsole` to :func:`adapter.web.install`;
 by default :class:`RuntimeOps` duck-types over ``app.state.runtime``: ``queue``
-(``summary()``, ``list_jobs()``, ``retry()``, ``at_risk_margin``), ``call_log.search()``,
-``hl7.log.search()`` (``hl7`` may be ``None``), ``msgids.next()``, ``audit()``, ``wake()``,
-``engine``, ``monthly.clearing.at_risk()`` (settlements at risk of missing clearing). The
-backlog and latency history is read from the queue's tables by name.
+(``summary()``, ``list_jobs()``, ``job_status()``, ``hourly()``, ``at_risk_margin``),
+``resend_job()``, ``call_log.search()``, ``hl7.log.search()`` (``hl7`` may be ``None``) and
+``monthly.clearing.at_risk()`` (settlements at risk of missing clearing). The queue's and the
+HL7 log's tables are read only through their own packages.
 """
 
 from __future__ import annotations
@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from adapter.web.ops_history import HourPoint, history, job_status
+
+@dataclass(frozen=True)
+class HourPoint:
+    """One hour of the queue's history, ending at ``at``: the peak backlog during the hour,
+    the jobs delivered in it and their delivery latency (created → delivered)."""
+
+    at: datetime
+    backlog: int
+    delivered: int
+    latency_p50_s: float | None
+    latency_max_s: float | None
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ class RuntimeOps:
         return [_job(j) for j in self._rt.queue.list_jobs(status=status, limit=limit)]
 
     def job(self, job_id: int) -> JobRow | None:
-        status = job_status(self._rt.engine, job_id)
+        status = self._rt.queue.job_status(job_id)
         if status is None:
             return None
         found = [j for j in self.jobs(status, 1000) if j.id == job_id]
@@ -162,7 +172,10 @@ class RuntimeOps:
         ]  # fmt: skip
 
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]:
-        return history(self._rt.engine, now, hours)
+        return [
+            HourPoint(p.at, p.backlog, p.delivered, p.latency_p50_s, p.latency_max_s)
+            for p in self._rt.queue.hourly(now, hours)
+        ]
 
     def clearing(self) -> list[AtRiskRow]:
         """Settlement uploads at risk of missing clearing (``monthly.clearing``)."""
