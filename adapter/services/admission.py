@@ -21,8 +21,6 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from adapter.domain.commands import Admit, Diagnosis, UpdateVisit
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
@@ -46,8 +44,7 @@ from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
 from adapter.store import errors as store_errors
-from adapter.store.repositories import EncounterRecord
-from adapter.store.tables.workflow import manual_claim, service_upload
+from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
 
 OPEN_STAY_ARTICLE = "N§33, B§28"
@@ -279,8 +276,8 @@ class Admissions:
             )
             uow.encounters.add(encounter)
             claim_id = ids.manual_claim_id()
-            uow.session.execute(
-                manual_claim.insert().values(
+            uow.manual_claims.add(
+                StoredManualClaim(
                     id=claim_id,
                     encounter_id=encounter.id,
                     reason="upstream_unavailable",
@@ -456,15 +453,7 @@ def queue_admission(
 
 def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:
     """Was an admission registration (WI2401) queued for the encounter?"""
-    return (
-        uow.session.execute(
-            select(service_upload.c.id).where(
-                service_upload.c.encounter_id == encounter_id,
-                service_upload.c.infno == Infno.ADMISSION.value,
-            )
-        ).first()
-        is not None
-    )
+    return Infno.ADMISSION.value in uow.uploads.infnos(encounter_id)
 
 
 def diagnosis_texts(diagnoses: tuple[Diagnosis, ...]) -> list[str]:

@@ -14,8 +14,8 @@ from datetime import datetime, time
 from adapter.domain.encounters import EncounterKind, EncounterStatus
 from adapter.domain.people import mask_name
 from adapter.services.context import ServiceContext
-from adapter.services.settlement import WaitingStay
 from adapter.services.views import encounter_view
+from adapter.store.repositories import WaitingStay
 
 
 class Queue:

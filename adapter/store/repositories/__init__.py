@@ -23,6 +23,16 @@ from adapter.store.repositories.settlements import (
     SettlementSummary,
     SlipSequence,
 )
+from adapter.store.repositories.workflow import (
+    ManualClaimRepository,
+    RehabPlan,
+    RehabPlanRepository,
+    SettleWaitRepository,
+    StoredManualClaim,
+    UploadRecord,
+    UploadRepository,
+    WaitingStay,
+)
 
 __all__ = [
     "TREATMENT_KINDS",
@@ -33,11 +43,19 @@ __all__ = [
     "FeeLinesAdded",
     "FilingRepository",
     "InstitutionRepository",
+    "ManualClaimRepository",
     "MappingStatus",
     "PersonRepository",
+    "RehabPlan",
+    "RehabPlanRepository",
+    "SettleWaitRepository",
     "SettlementRepository",
     "SettlementSummary",
     "SlipSequence",
     "StoredFeeLine",
+    "StoredManualClaim",
     "SuspensionRepository",
+    "UploadRecord",
+    "UploadRepository",
+    "WaitingStay",
 ]

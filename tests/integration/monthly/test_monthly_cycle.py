@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from adapter.services import schedule_log
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.settings import QueueSettings, ScheduleSettings
+from adapter.store import schedule_log
 from adapter.store.tables.web import web_session
 from adapter.store.uow import UnitOfWork
 from adapter.web.sessions import SessionPolicy, open_session, purge_expired

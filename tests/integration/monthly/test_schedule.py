@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from adapter.services import schedule_log
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
+from adapter.store import schedule_log
 from adapter.store.db import make_engine
 from adapter.store.tables import metadata as store_metadata
 from adapter.wiring.schedule import (
