@@ -32,6 +32,7 @@ from adapter.store.audit import AuditLog
 from adapter.store.db import is_sqlite
 from adapter.store.repositories import (
     CatalogueRepository,
+    DeviceFundsRepository,
     EncounterRepository,
     FeeLineRepository,
     FilingRepository,
@@ -65,6 +66,7 @@ class UnitOfWork:
     rehab_plans: RehabPlanRepository
     manual_claims: ManualClaimRepository
     settle_waits: SettleWaitRepository
+    device_funds: DeviceFundsRepository
     audit: AuditLog
 
     def __init__(self, engine: Engine, *, immediate: bool = False, clock: Clock | None = None):
@@ -98,6 +100,7 @@ class UnitOfWork:
         self.rehab_plans = RehabPlanRepository(self.session)
         self.manual_claims = ManualClaimRepository(self.session)
         self.settle_waits = SettleWaitRepository(self.session)
+        self.device_funds = DeviceFundsRepository(self.session)
         self.audit = AuditLog(self.session, clock)
         return self
 

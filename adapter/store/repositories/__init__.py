@@ -12,6 +12,7 @@ from adapter.store.repositories.encounters import (
     MappingStatus,
     StoredFeeLine,
 )
+from adapter.store.repositories.monthly import DeviceFundsRepository, StoredFundsReceipt
 from adapter.store.repositories.parties import (
     FilingRepository,
     InstitutionRepository,
@@ -37,6 +38,7 @@ from adapter.store.repositories.workflow import (
 __all__ = [
     "TREATMENT_KINDS",
     "CatalogueRepository",
+    "DeviceFundsRepository",
     "EncounterRecord",
     "EncounterRepository",
     "FeeLineRepository",
@@ -53,6 +55,7 @@ __all__ = [
     "SettlementSummary",
     "SlipSequence",
     "StoredFeeLine",
+    "StoredFundsReceipt",
     "StoredManualClaim",
     "SuspensionRepository",
     "UploadRecord",
