@@ -24,7 +24,8 @@ from adapter.domain.settlement import Bill, Breakdown, Settlement, make_slip_no
 from adapter.domain.upstream import UpstreamGateway
 from adapter.settings import HttpSettings, Settings
 from adapter.store.tables.settlements import SettlementRow
-from adapter.store.tokens import ROLE_LABELS, ROLES, ApiTokenRow, create_token, hash_token
+from adapter.store.tables.tokens import ApiTokenRow
+from adapter.store.tokens import ROLE_LABELS, ROLES, create_token, hash_token
 from adapter.store.uow import UnitOfWork
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.cards.simulated import SimulatedCardReader, card_from_seed

@@ -59,9 +59,9 @@ from sqlalchemy import Connection, Engine, text
 
 from adapter.domain.clearing import ClearingCalendar
 from adapter.domain.reconciliation import first_day, previous_month
-from adapter.services import schedule_log
 from adapter.services.monthly import MonthlyPolicy, MonthlyServices
 from adapter.settings import QueueSettings, ScheduleSettings
+from adapter.store import schedule_log
 
 log = logging.getLogger("adapter")
 JOB_NAMES = (

@@ -91,11 +91,11 @@ def _delivered(n: int) -> bool:
 def seed(url: str, count: int, month: str) -> None:
     from sqlalchemy import insert
 
-    from adapter.services.tables import service_upload
     from adapter.store.db import make_engine
     from adapter.store.migrate import upgrade
     from adapter.store.sql import table
     from adapter.store.tables import EncounterRow, SettlementRow
+    from adapter.store.tables.workflow import service_upload
     from upload_queue.tables import upload_delivery, upload_job
 
     engine = make_engine(url)

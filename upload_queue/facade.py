@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -133,6 +133,14 @@ class UploadQueue:
 
     def summary(self) -> reporting.Summary:
         return reporting.summary(self.engine, self.clock(), margin=self.at_risk_margin)
+
+    def hourly(self, now: datetime, hours: int = 24) -> list[reporting.HourPoint]:
+        """Backlog and delivery latency per hour for the ``hours`` up to ``now`` (the
+        monitor's chart)."""
+        return reporting.hourly(self.engine, now, hours)
+
+    def job_status(self, job_id: int) -> str | None:
+        return reporting.job_status(self.engine, job_id)
 
     def list_jobs(
         self,

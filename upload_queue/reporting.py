@@ -8,6 +8,10 @@
   by idempotency key: what a caller's own "is it late?" report starts from.
 * :func:`health` — the dict ``/healthz`` shows under ``upload_queue``; ``ok`` is ``False``
   while an undelivered job is past its deadline (and, if asked, while any job is dead).
+* :func:`hourly` — one :class:`HourPoint` per hour for the last hours: the highest backlog
+  during the hour ending there (jobs created and not yet delivered or dead) and the delivery
+  latency (created → delivered) of the jobs delivered in that hour, median and maximum.
+* :func:`job_status` — one job's status by its id.
 
 Both refresh the backlog gauges, so ``/metrics`` is current whenever someone looks.
 """
@@ -16,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from statistics import median
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from upload_queue import ledger
 from upload_queue.deadlines import (
@@ -164,3 +169,81 @@ def state_of(connection: Connection, idempotency_key: str) -> tuple[str, str] | 
     if row is not None:
         return row.status, row.last_error or ""
     return ("delivered", "") if ledger.delivered(connection, idempotency_key) else None
+
+
+def job_status(engine: Engine, job_id: int) -> str | None:
+    """The job's status; ``None`` if no job has that id (never queued, or purged)."""
+    with engine.connect() as connection:
+        status = connection.execute(
+            select(upload_job.c.status).where(upload_job.c.id == job_id)
+        ).scalar_one_or_none()
+    return None if status is None else str(status)
+
+
+@dataclass(frozen=True)
+class HourPoint:
+    at: datetime  # the end of the hour
+    backlog: int  # the peak during the hour
+    delivered: int
+    latency_p50_s: float | None
+    latency_max_s: float | None
+
+
+HISTORY_MAX_ROWS = 200_000  # bounds the read should the queue ever hold a flood of jobs
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def hourly(engine: Engine, now: datetime, hours: int = 24) -> list[HourPoint]:
+    """``hours + 1`` points, one per hour from ``now - hours`` to ``now``: the peak backlog
+    during the hour ending at each point, and the latency of the jobs delivered in it."""
+    now = now.astimezone(UTC)
+    since = now - timedelta(hours=hours)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(upload_job.c.created_at, upload_job.c.delivered_at, upload_job.c.dead_at)
+            .where(
+                or_(
+                    upload_job.c.delivered_at.is_(None) & upload_job.c.dead_at.is_(None),
+                    upload_job.c.delivered_at >= since,
+                    upload_job.c.dead_at >= since,
+                )
+            )
+            .limit(HISTORY_MAX_ROWS)
+        ).all()
+    jobs = [(_utc(r.created_at), _utc(r.delivered_at), _utc(r.dead_at)) for r in rows]
+    events: list[tuple[datetime, int]] = [(c, 1) for c, _, _ in jobs if c is not None]
+    for created, delivered, dead in jobs:  # a job finishes when it is delivered or dies
+        finished = delivered or dead
+        if created is not None and finished is not None:
+            events.append((finished, -1))
+    events.sort()
+    points: list[HourPoint] = []
+    level = cursor = 0
+    for step in range(hours + 1):
+        at = since + timedelta(hours=step)
+        peak = level
+        while cursor < len(events) and events[cursor][0] <= at:
+            level += events[cursor][1]
+            peak = max(peak, level)
+            cursor += 1
+        latencies = [
+            (delivered - created).total_seconds()
+            for created, delivered, _ in jobs
+            if created is not None and delivered is not None
+            and at - timedelta(hours=1) < delivered <= at
+        ]  # fmt: skip
+        points.append(
+            HourPoint(
+                at,
+                level if step == 0 else peak,
+                len(latencies),
+                median(latencies) if latencies else None,
+                max(latencies) if latencies else None,
+            )
+        )
+    return points

@@ -126,6 +126,11 @@ class UploadJobs(Protocol):
 
     def health(self) -> dict[str, Any]: ...
 
+    def hourly(self, now: datetime, hours: int = 24) -> Sequence[Any]:
+        """Per hour up to ``now``: the peak backlog, jobs delivered and their latency
+        (``at``, ``backlog``, ``delivered``, ``latency_p50_s``, ``latency_max_s``)."""
+        ...
+
 
 class UpstreamCalls(Protocol):
     """The upstream call log: IT searches it and re-sends a logged read."""

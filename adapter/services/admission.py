@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from adapter.domain.commands import Admit, Diagnosis, UpdateVisit
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
@@ -45,10 +43,9 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import manual_claim, service_upload
 from adapter.services.uploads import queue_upload
 from adapter.store import errors as store_errors
-from adapter.store.repositories import EncounterRecord
+from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
 
 OPEN_STAY_ARTICLE = "N§33, B§28"
@@ -282,8 +279,8 @@ class Admissions:
             )
             uow.encounters.add(encounter)
             claim_id = ids.manual_claim_id()
-            uow.session.execute(
-                manual_claim.insert().values(
+            uow.manual_claims.add(
+                StoredManualClaim(
                     id=claim_id,
                     encounter_id=encounter.id,
                     reason="upstream_unavailable",
@@ -459,15 +456,7 @@ def queue_admission(
 
 def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:
     """Was an admission registration (WI2401) queued for the encounter?"""
-    return (
-        uow.session.execute(
-            select(service_upload.c.id).where(
-                service_upload.c.encounter_id == encounter_id,
-                service_upload.c.infno == Infno.ADMISSION.value,
-            )
-        ).first()
-        is not None
-    )
+    return Infno.ADMISSION.value in uow.uploads.infnos(encounter_id)
 
 
 def diagnosis_texts(diagnoses: tuple[Diagnosis, ...]) -> list[str]:

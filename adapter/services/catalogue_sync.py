@@ -28,10 +28,10 @@ from sqlalchemy import func, select
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.fees import FeeCategory
 from adapter.services.context import ServiceContext
-from adapter.services.monthly_tables import catalogue_update
 from adapter.store.repositories import TREATMENT_KINDS
 from adapter.store.sql import table
 from adapter.store.tables import CatalogueItemRow, FeeLineRow
+from adapter.store.tables.monthly import catalogue_update
 from adapter.store.uow import UnitOfWork
 
 _item = table(CatalogueItemRow)

@@ -35,7 +35,8 @@ from adapter.services.admission import Admissions
 from adapter.services.context import ServiceContext
 from adapter.services.fees import Fees
 from adapter.services.settlement import Settled, Settlements, SettleRequest
-from adapter.services.uploads import UploadRecord, upload_for_settlement
+from adapter.services.uploads import upload_for_settlement
+from adapter.store.repositories import UploadRecord
 
 UNMAPPED = Rule(
     "FEE_UNMAPPED",

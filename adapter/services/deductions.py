@@ -22,10 +22,10 @@ from adapter.domain.money import ZERO
 from adapter.domain.settlement import settlement_day
 from adapter.domain.upstream import AuditDeduction
 from adapter.services.context import ServiceContext
-from adapter.services.monthly_tables import audit_deduction
 from adapter.services.reconciliation import require_month
 from adapter.store.sql import table
 from adapter.store.tables import SettlementRow
+from adapter.store.tables.monthly import audit_deduction
 
 _settlement = table(SettlementRow)
 

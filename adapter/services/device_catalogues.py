@@ -26,9 +26,9 @@ from adapter.domain.devices import DEVICE_CATALOGUE_MISSING, catalogue_regions
 from adapter.domain.errors import EligibilityRefused
 from adapter.services.catalogue_sync import CatalogueSync
 from adapter.services.context import ServiceContext
-from adapter.services.monthly_tables import catalogue_update
 from adapter.store.sql import table
 from adapter.store.tables import CatalogueItemRow
+from adapter.store.tables.monthly import catalogue_update
 
 _item = table(CatalogueItemRow)
 EMPTY_FOR = timedelta(hours=24)

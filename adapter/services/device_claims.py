@@ -42,8 +42,8 @@ from adapter.services.manual_claims import (
     ManualClaimReason,
     ManualClaims,
     _claim,
+    _stored,
 )
-from adapter.services.tables import manual_claim
 from adapter.store.uow import UnitOfWork
 
 DEVICE_NOTE = (
@@ -175,19 +175,7 @@ class DeviceClaims:
                 actor,
                 from_start=True,
             )
-            uow.session.execute(
-                manual_claim.insert().values(
-                    id=claim.id,
-                    encounter_id=encounter.id,
-                    reason=claim.reason.value,
-                    detail=DETAIL,
-                    fee_list=listing,
-                    created_at=claim.created_at,
-                    created_by=actor,
-                    from_start=True,
-                    handed_over_at=None,
-                )
-            )
+            uow.manual_claims.add(_stored(claim))
             uow.audit.append(
                 actor=actor,
                 action="device.fit_manual_claim",
@@ -205,16 +193,14 @@ class DeviceClaims:
         return claim
 
     def _existing(self, uow: UnitOfWork, encounter_id: str) -> ManualClaim:
-        row = uow.session.execute(
-            manual_claim.select().where(manual_claim.c.encounter_id == encounter_id)
-        ).one_or_none()
-        if row is None:  # switched to direct settlement meanwhile
+        claim_id = uow.manual_claims.id_of_encounter(encounter_id)
+        if claim_id is None:  # switched to direct settlement meanwhile
             raise InvalidTransition(
                 "本次配置已转为直接结算，请查看其结算单",
                 code="DEVICE_MANUAL_CLAIM_SETTLED",
                 article=DEVICE_OUTAGE_ARTICLE,
             )
-        return _claim(uow, row.id)
+        return _claim(uow, claim_id)
 
     def switch_to_direct(
         self, claim_id: str, card: CardData, *, actor: str, replacement_confirmed: bool = False

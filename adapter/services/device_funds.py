@@ -20,25 +20,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from adapter.domain.errors import Conflict, DomainError, InvalidMessage
-from adapter.domain.money import ZERO, is_fen, to_fen
+from adapter.domain.money import ZERO, is_fen
 from adapter.domain.reconciliation import first_day, month_of, next_month
-from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
-from adapter.services.monthly_tables import device_funds_receipt
 from adapter.services.payloads import job_payload, money
 from adapter.services.reconciliation import require_month
-from adapter.store.sql import table
-from adapter.store.tables import EncounterRow, SettlementRow
+from adapter.store.repositories import StoredFundsReceipt
 
 log = logging.getLogger("adapter")
 ARTICLE = "B§40"
-_settlement = table(SettlementRow)
-_encounter = table(EncounterRow)
 
 
 @dataclass(frozen=True)
@@ -147,8 +141,8 @@ class DeviceFunds:
                     ordering_key=context,
                     deadline=now + self.confirm_within,
                 )
-                uow.session.execute(
-                    device_funds_receipt.insert().values(
+                uow.device_funds.add(
+                    StoredFundsReceipt(
                         month=month,
                         amount=amount,
                         received_on=received_on,
@@ -188,9 +182,7 @@ class DeviceFunds:
 
     def receipt(self, month: str) -> FundsReceipt | None:
         with self._ctx.uow() as uow:
-            row = uow.session.execute(
-                select(device_funds_receipt).where(device_funds_receipt.c.month == month)
-            ).one_or_none()
+            row = uow.device_funds.get(month)
             return (
                 _receipt(row, self._ctx.outbox.delivered(uow.session, row.msgid)) if row else None
             )
@@ -200,25 +192,11 @@ class DeviceFunds:
         ctx = self._ctx
         today = ctx.local_date(ctx.now())
         with ctx.uow() as uow:
-            rows = uow.session.execute(
-                select(
-                    _settlement.c.month,
-                    func.count(),
-                    func.coalesce(func.sum(_settlement.c.fund_pay), 0),
-                )
-                .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
-                .where(
-                    _encounter.c.kind == "device",
-                    _encounter.c.institution_code == ctx.institution.code,
-                    _settlement.c.status == SettlementStatus.SETTLED.value,
-                )
-                .group_by(_settlement.c.month)
-            ).all()
+            settled = uow.device_funds.settled_by_month(ctx.institution.code)
             receipts = {
                 row.month: _receipt(row, ctx.outbox.delivered(uow.session, row.msgid))
-                for row in uow.session.execute(select(device_funds_receipt))
+                for row in uow.device_funds.receipts()
             }
-        settled = {month: (int(count), to_fen(str(total))) for month, count, total in rows}
         found = []
         for month in sorted(set(settled) | set(receipts), reverse=True)[:limit]:
             count, total = settled.get(month, (0, ZERO))
@@ -253,7 +231,7 @@ class DeviceFunds:
         return body
 
 
-def _receipt(row: Any, delivered: bool) -> FundsReceipt:
+def _receipt(row: StoredFundsReceipt, delivered: bool) -> FundsReceipt:
     return FundsReceipt(
         month=row.month,
         amount=row.amount,

@@ -67,7 +67,6 @@ from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claims import open_case
-from adapter.services.tables import manual_claim
 from adapter.services.uploads import queue_upload
 from adapter.store.uow import UnitOfWork
 
@@ -358,7 +357,7 @@ class DeviceFittings:
             if case is None:
                 uow.encounters.add(encounter)
             else:
-                uow.session.execute(manual_claim.delete().where(manual_claim.c.id == case.claim_id))
+                uow.manual_claims.remove(case.claim_id)
             uow.encounters.update(settled, expected_version=version)
             uow.settlements.add(settlement, zone=ctx.zone)
             cache(uow, facts)

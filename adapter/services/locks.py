@@ -10,18 +10,10 @@ then read the first one's result; on SQLite, ``BEGIN IMMEDIATE`` (the unit of wo
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from adapter.store.sql import table
-from adapter.store.tables import EncounterRow
 from adapter.store.uow import UnitOfWork
-
-_encounter = table(EncounterRow)
 
 
 def lock_encounter(uow: UnitOfWork, encounter_id: str) -> None:
     """Hold ``encounter_id``'s row until the unit of work ends (no-op if it does not exist:
     the caller's own read reports that)."""
-    uow.session.execute(
-        select(_encounter.c.version).where(_encounter.c.id == encounter_id).with_for_update()
-    )
+    uow.encounters.lock(encounter_id)

@@ -29,8 +29,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import (
@@ -51,9 +49,9 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import manual_claim, service_upload, settle_wait
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
+from adapter.store.repositories import StoredManualClaim
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§38, B§27"
@@ -163,14 +161,7 @@ CASE_ARTICLE = "N§38, B§27"
 
 def open_case(uow: UnitOfWork, encounter_id: str) -> str:
     """The id of the encounter's manual-claim case from the start not yet handed over, or ""."""
-    row = uow.session.execute(
-        select(manual_claim.c.id).where(
-            manual_claim.c.encounter_id == encounter_id,
-            manual_claim.c.from_start.is_(True),
-            manual_claim.c.handed_over_at.is_(None),
-        )
-    ).one_or_none()
-    return str(row.id) if row else ""
+    return uow.manual_claims.open_case(encounter_id)
 
 
 def refuse_direct_settlement_of_a_case(uow: UnitOfWork, encounter_id: str) -> None:
@@ -284,24 +275,12 @@ class ManualClaims:
             encounter = record.encounter
             claimed = encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
             self._refuse_unacknowledged_revocation(uow, encounter)
-            uow.session.execute(
-                settle_wait.delete().where(settle_wait.c.encounter_id == encounter_id)
-            )
+            uow.settle_waits.forget(encounter_id)
             listing = fee_list(ctx, uow, encounter_id)
             claim = ManualClaim(
                 ids.manual_claim_id(), encounter_id, reason, detail, listing, ctx.now(), actor
             )
-            uow.session.execute(
-                manual_claim.insert().values(
-                    id=claim.id,
-                    encounter_id=encounter_id,
-                    reason=reason.value,
-                    detail=detail,
-                    fee_list=listing,
-                    created_at=claim.created_at,
-                    created_by=actor,
-                )
-            )
+            uow.manual_claims.add(_stored(claim))
             uow.encounters.update(claimed, expected_version=record.version)
             msgid = ""
             if encounter.kind is not EncounterKind.DEVICE and _registered(uow, encounter_id):
@@ -335,15 +314,7 @@ class ManualClaims:
         delivered): until then the direct settlement may still stand upstream (N§38, B§27)."""
         if encounter.status is not EncounterStatus.REVOKED:
             return
-        row = uow.session.execute(
-            select(service_upload.c.msgid, service_upload.c.job_id)
-            .where(
-                service_upload.c.encounter_id == encounter.id,
-                service_upload.c.infno == Infno.SETTLEMENT_REVOKE.value,
-            )
-            .order_by(service_upload.c.id.desc())
-            .limit(1)
-        ).one_or_none()
+        row = uow.uploads.latest(Infno.SETTLEMENT_REVOKE.value, encounter_id=encounter.id)
         if row is None:
             return  # a revocation without a queued WI2305 predates the queue: nothing stands
         state = self._ctx.outbox.job_state(uow.session, row.msgid)
@@ -365,9 +336,7 @@ class ManualClaims:
     def of_encounter(self, encounter_id: str) -> ManualClaim | None:
         """The encounter's manual claim (or manual-claim case from the start), if any."""
         with self._ctx.uow() as uow:
-            claim_id = uow.session.execute(
-                select(manual_claim.c.id).where(manual_claim.c.encounter_id == encounter_id)
-            ).scalar_one_or_none()
+            claim_id = uow.manual_claims.id_of_encounter(encounter_id)
             return _claim(uow, claim_id) if claim_id else None
 
     def hand_over(
@@ -393,14 +362,8 @@ class ManualClaims:
             # A fitting's list is the items as entered (no fee lines to price: device_claims).
             listing = claim.fee_list if device else fee_list(ctx, uow, claim.encounter_id)
             now = ctx.now()
-            uow.session.execute(
-                manual_claim.update()
-                .where(manual_claim.c.id == claim_id)
-                .values(fee_list=listing, handed_over_at=now)
-            )
-            uow.session.execute(
-                settle_wait.delete().where(settle_wait.c.encounter_id == claim.encounter_id)
-            )
+            uow.manual_claims.hand_over(claim_id, listing, now)
+            uow.settle_waits.forget(claim.encounter_id)
             uow.audit.append(
                 actor=actor,
                 action="manual_claim.hand_over",
@@ -462,7 +425,7 @@ class ManualClaims:
                 insured_admdvs=person.insured_admdvs,
             )
             uow.encounters.update(direct, expected_version=record.version)
-            uow.session.execute(manual_claim.delete().where(manual_claim.c.id == claim_id))
+            uow.manual_claims.remove(claim_id)
             cache(uow, facts)
             upload = queue_admission(ctx, uow, direct, person, filing)
             uow.audit.append(
@@ -482,9 +445,7 @@ class ManualClaims:
 
 
 def _claim(uow: UnitOfWork, claim_id: str) -> ManualClaim:
-    row = uow.session.execute(
-        select(manual_claim).where(manual_claim.c.id == claim_id)
-    ).one_or_none()
+    row = uow.manual_claims.get(claim_id)
     if row is None:
         raise NotFound(f"手工报销记录{claim_id}不存在", code="MANUAL_CLAIM_NOT_FOUND")
     return ManualClaim(
@@ -495,16 +456,26 @@ def _claim(uow: UnitOfWork, claim_id: str) -> ManualClaim:
         row.fee_list,
         row.created_at,
         row.created_by,
-        bool(row.from_start),
+        row.from_start,
         row.handed_over_at,
+    )
+
+
+def _stored(claim: ManualClaim) -> StoredManualClaim:
+    return StoredManualClaim(
+        id=claim.id,
+        encounter_id=claim.encounter_id,
+        reason=claim.reason.value,
+        detail=claim.detail,
+        fee_list=claim.fee_list,
+        created_at=claim.created_at,
+        created_by=claim.created_by,
+        from_start=claim.from_start,
+        handed_over_at=claim.handed_over_at,
     )
 
 
 def _registered(uow: UnitOfWork, encounter_id: str) -> bool:
     """An admission registration (WI2401) was queued, and not already revoked (WI2404)."""
-    infnos = set(
-        uow.session.execute(
-            select(service_upload.c.infno).where(service_upload.c.encounter_id == encounter_id)
-        ).scalars()
-    )
+    infnos = uow.uploads.infnos(encounter_id)
     return Infno.ADMISSION.value in infnos and Infno.ADMISSION_REVOKE.value not in infnos

@@ -30,9 +30,9 @@ from adapter.domain.clearing import ClearingCalendar, Cutoff, RiskReason, risk_o
 from adapter.domain.settlement import settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
-from adapter.services.tables import service_upload
 from adapter.store.sql import table
 from adapter.store.tables import EncounterRow, SettlementRow
+from adapter.store.tables.workflow import service_upload
 
 _encounter = table(EncounterRow)
 _settlement = table(SettlementRow)

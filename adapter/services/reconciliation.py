@@ -45,7 +45,6 @@ from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
-from adapter.services.monthly_tables import reconciliation_difference, reconciliation_run
 from adapter.services.reconciliation_records import (
     ReconciliationReport,
     RunInfo,
@@ -54,9 +53,10 @@ from adapter.services.reconciliation_records import (
     run_info,
     totals_values,
 )
-from adapter.services.tables import service_upload
 from adapter.store.sql import table
 from adapter.store.tables import EncounterRow, SettlementRow
+from adapter.store.tables.monthly import reconciliation_difference, reconciliation_run
+from adapter.store.tables.workflow import service_upload
 from adapter.store.uow import UnitOfWork
 
 _encounter = table(EncounterRow)

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.ports import QueuedUpload
@@ -34,21 +32,11 @@ from adapter.services import payloads
 from adapter.services.context import ServiceContext
 from adapter.services.fees import require_open
 from adapter.services.locks import lock_encounter
-from adapter.services.tables import rehab_plan
 from adapter.services.uploads import queue_upload
+from adapter.store.repositories import RehabPlan
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§33, B§32"
-
-
-@dataclass(frozen=True)
-class RehabPlan:
-    encounter_id: str
-    revision: int
-    plan: Mapping[str, Any]
-    msgid: str
-    saved_at: datetime
-    saved_by: str
 
 
 @dataclass(frozen=True)
@@ -66,14 +54,7 @@ def plan_deadline(ctx: ServiceContext, encounter: Encounter, expected_days: int)
 
 
 def current_plan(uow: UnitOfWork, encounter_id: str) -> RehabPlan | None:
-    row = uow.session.execute(
-        select(rehab_plan).where(rehab_plan.c.encounter_id == encounter_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    return RehabPlan(
-        row.encounter_id, row.revision, row.plan, row.msgid, row.saved_at, row.saved_by
-    )
+    return uow.rehab_plans.get(encounter_id)
 
 
 def check_gate(
@@ -132,22 +113,8 @@ class RehabPlans:
                 insuplc_admdvs=encounter.insured_admdvs,
                 deadline=plan_deadline(ctx, encounter, int(plan.get("expected_days") or 0)),
             )
-            saved_at = ctx.now()
-            values = {
-                "revision": revision,
-                "plan": dict(plan),
-                "msgid": upload.msgid,
-                "saved_at": saved_at,
-                "saved_by": actor,
-            }
-            if previous is None:
-                uow.session.execute(rehab_plan.insert().values(encounter_id=encounter_id, **values))
-            else:
-                uow.session.execute(
-                    rehab_plan.update()
-                    .where(rehab_plan.c.encounter_id == encounter_id)
-                    .values(**values)
-                )
+            saved = RehabPlan(encounter_id, revision, dict(plan), upload.msgid, ctx.now(), actor)
+            uow.rehab_plans.save(saved)
             uow.encounters.update(encounter, expected_version=record.version)
             uow.audit.append(
                 actor=actor,
@@ -157,7 +124,6 @@ class RehabPlans:
                 details={"revision": revision, "msgid": upload.msgid},
             )
             uow.commit()
-        saved = RehabPlan(encounter_id, revision, dict(plan), upload.msgid, saved_at, actor)
         return PlanSaved(saved, upload)
 
     def get(self, encounter_id: str) -> RehabPlan | None:

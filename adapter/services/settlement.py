@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from adapter.domain.commands import Diagnosis
 from adapter.domain.eligibility import IDENTITY_MATCH, EligibilityDecision, Stage
 from adapter.domain.encounters import Encounter, EncounterStatus
@@ -55,13 +53,9 @@ from adapter.services.identity import Identity, WorkerFacts, cache
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claims import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
-from adapter.services.tables import settle_wait
 from adapter.services.uploads import queue_upload, upload_for_settlement
-from adapter.store.sql import table
-from adapter.store.tables import EncounterRow
+from adapter.store.repositories import WaitingStay
 from adapter.store.uow import UnitOfWork
-
-encounter_table = table(EncounterRow)
 
 
 @dataclass(frozen=True)
@@ -118,21 +112,6 @@ class UpstreamDownAtDischarge(UpstreamUnavailable):
                 },
             ],
         }
-
-
-@dataclass(frozen=True)
-class WaitingStay:
-    """A stay on the "waiting for upstream" list (N§38)."""
-
-    encounter_id: str
-    his_visit_id: str
-    kind: str
-    discharged_at: datetime
-    since: datetime
-    requested_by: str
-    checked_at: datetime | None
-    ready_at: datetime | None  # re-checked and passed: the desk can settle
-    refusal: str  # re-checked and refused: why (with the article)
 
 
 @dataclass(frozen=True)
@@ -276,9 +255,7 @@ class Settlements:
             # snapshot is copied from them in the database.
             uow.settlements.add(settlement, zone=ctx.zone, lines_of=settled.id)
             uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
-            uow.session.execute(
-                settle_wait.delete().where(settle_wait.c.encounter_id == settled.id)
-            )
+            uow.settle_waits.forget(settled.id)
             cache(uow, facts)
             upload = queue_upload(
                 ctx,
@@ -321,26 +298,9 @@ class Settlements:
         ctx = self._ctx
         now = ctx.now()
         with ctx.uow(immediate=True) as uow:
-            row = uow.session.execute(
-                select(settle_wait).where(settle_wait.c.encounter_id == encounter.id)
-            ).one_or_none()
-            values = {
-                "discharged_at": request.discharged_at,
-                "requested_by": actor,
-                "checked_at": now,
-                "ready_at": None,
-                "refusal": "",
-            }
-            if row is None:
-                uow.session.execute(
-                    settle_wait.insert().values(encounter_id=encounter.id, since=now, **values)
-                )
-            else:
-                uow.session.execute(
-                    settle_wait.update()
-                    .where(settle_wait.c.encounter_id == encounter.id)
-                    .values(**values)
-                )
+            uow.settle_waits.wait(
+                encounter.id, discharged_at=request.discharged_at, by=actor, at=now
+            )
             uow.audit.append(
                 actor=actor,
                 action="settlement.waiting_for_upstream",
@@ -354,25 +314,7 @@ class Settlements:
     def waiting(self) -> list[WaitingStay]:
         """The stays waiting for upstream, oldest first (the billing desk's list)."""
         with self._ctx.uow() as uow:
-            rows = uow.session.execute(
-                select(settle_wait, encounter_table.c.his_visit_id, encounter_table.c.kind)
-                .join(encounter_table, encounter_table.c.id == settle_wait.c.encounter_id)
-                .order_by(settle_wait.c.since, settle_wait.c.encounter_id)
-            ).all()
-        return [
-            WaitingStay(
-                encounter_id=r.encounter_id,
-                his_visit_id=r.his_visit_id,
-                kind=r.kind,
-                discharged_at=r.discharged_at,
-                since=r.since,
-                requested_by=r.requested_by,
-                checked_at=r.checked_at,
-                ready_at=r.ready_at,
-                refusal=r.refusal,
-            )
-            for r in rows
-        ]
+            return uow.settle_waits.waiting()
 
     def recheck_waiting(self, *, limit: int = 20) -> int:
         """Check the waiting stays again now: identity and filing (N§33, B§30) with the
@@ -381,16 +323,10 @@ class Settlements:
         any settlement. Returns how many stays became ready."""
         ctx = self._ctx
         with ctx.uow() as uow:
-            pending = uow.session.execute(
-                select(settle_wait.c.encounter_id, settle_wait.c.discharged_at)
-                .where(settle_wait.c.ready_at.is_(None), settle_wait.c.refusal == "")
-                .order_by(settle_wait.c.since)
-                .limit(limit)
-            ).all()
             stays = []
-            for row in pending:
-                encounter = uow.encounters.get(row.encounter_id).encounter
-                stays.append((encounter, row.discharged_at, uow.persons.get(encounter.psn_no)))
+            for encounter_id, discharged_at in uow.settle_waits.unchecked(limit):
+                encounter = uow.encounters.get(encounter_id).encounter
+                stays.append((encounter, discharged_at, uow.persons.get(encounter.psn_no)))
         ready = 0
         for encounter, discharged_at, person in stays:
             if not encounter.can_become(EncounterStatus.SETTLED):
@@ -415,18 +351,12 @@ class Settlements:
     def _mark_wait(self, encounter_id: str, *, refusal: str) -> None:
         now = self._ctx.now()
         with self._ctx.uow() as uow:
-            uow.session.execute(
-                settle_wait.update()
-                .where(settle_wait.c.encounter_id == encounter_id)
-                .values(checked_at=now, ready_at=None if refusal else now, refusal=refusal)
-            )
+            uow.settle_waits.checked(encounter_id, now, refusal=refusal)
             uow.commit()
 
     def _forget_wait(self, encounter_id: str) -> None:
         with self._ctx.uow() as uow:
-            uow.session.execute(
-                settle_wait.delete().where(settle_wait.c.encounter_id == encounter_id)
-            )
+            uow.settle_waits.forget(encounter_id)
             uow.commit()
 
     def _audit_refusal(

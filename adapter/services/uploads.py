@@ -14,29 +14,15 @@ discharge record never overtakes the admission registration or the rehab plan.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import select
 
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.payloads import job_payload
-from adapter.services.tables import service_upload
+from adapter.store.repositories import UploadRecord
 from adapter.store.uow import UnitOfWork
-
-
-@dataclass(frozen=True)
-class UploadRecord:
-    encounter_id: str
-    settlement_id: str
-    infno: str
-    msgid: str
-    job_id: int
-    deadline: datetime
-    created_at: datetime
 
 
 def queue_upload(
@@ -61,8 +47,8 @@ def queue_upload(
         ordering_key=encounter_id,
         deadline=deadline,
     )
-    uow.session.execute(
-        service_upload.insert().values(
+    uow.uploads.add(
+        UploadRecord(
             encounter_id=encounter_id,
             settlement_id=settlement_id,
             infno=infno.value,
@@ -77,34 +63,8 @@ def queue_upload(
 
 def uploads_for(uow: UnitOfWork, encounter_id: str) -> list[UploadRecord]:
     """The encounter's queued writes, oldest first."""
-    rows = uow.session.execute(
-        select(service_upload)
-        .where(service_upload.c.encounter_id == encounter_id)
-        .order_by(service_upload.c.id)
-    )
-    return [_record(row) for row in rows]
+    return uow.uploads.of_encounter(encounter_id)
 
 
 def upload_for_settlement(uow: UnitOfWork, settlement_id: str, infno: Infno) -> UploadRecord | None:
-    row = uow.session.execute(
-        select(service_upload)
-        .where(
-            service_upload.c.settlement_id == settlement_id,
-            service_upload.c.infno == infno.value,
-        )
-        .order_by(service_upload.c.id.desc())
-        .limit(1)
-    ).one_or_none()
-    return _record(row) if row else None
-
-
-def _record(row: Any) -> UploadRecord:
-    return UploadRecord(
-        encounter_id=row.encounter_id,
-        settlement_id=row.settlement_id,
-        infno=row.infno,
-        msgid=row.msgid,
-        job_id=row.job_id,
-        deadline=row.deadline,
-        created_at=row.created_at,
-    )
+    return uow.uploads.latest(infno.value, settlement_id=settlement_id)

@@ -8,8 +8,9 @@ from adapter.domain.encounters import Encounter
 from adapter.domain.settlement import Settlement
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
-from adapter.services.rehab import RehabPlan, current_plan
-from adapter.services.uploads import UploadRecord, uploads_for
+from adapter.services.rehab import current_plan
+from adapter.services.uploads import uploads_for
+from adapter.store.repositories import RehabPlan, UploadRecord
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import select
-
 from adapter.domain.encounters import EncounterKind, EncounterStatus
 from adapter.domain.people import mask_name
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
-from adapter.services.settlement import WaitingStay
-from adapter.services.tables import service_upload
 from adapter.services.views import UploadState, encounter_view
-from adapter.store.repositories import EncounterRecord
+from adapter.store.repositories import EncounterRecord, WaitingStay
 from adapter.store.uow import UnitOfWork
 
 
@@ -82,10 +78,7 @@ def _stuck_settlements(ctx: ServiceContext, uow: UnitOfWork) -> list[EncounterRe
     msgids = list(tracker.unfinished(uow.session, (Infno.DISCHARGE.value,)))
     if not msgids:
         return []
-    ids = uow.session.execute(
-        select(service_upload.c.encounter_id).where(service_upload.c.msgid.in_(msgids)).distinct()
-    ).scalars()
-    found = [uow.encounters.find(str(i)) for i in ids]
+    found = [uow.encounters.find(i) for i in uow.uploads.encounters_of(msgids)]
     return [r for r in found if r is not None and r.encounter.status is EncounterStatus.SETTLED]
 
 

@@ -74,7 +74,8 @@ def revision(
 
     For developers, not deployments. Generate against an empty PostgreSQL database for the
     cleanest output (plain ``op.create_index``; server defaults without SQLite's parentheses).
-    ``target_metadata`` defaults to env.py's list (the store, the upload queue, the call log).
+    ``target_metadata`` defaults to env.py's ``PACKAGES`` (the store, the upload queue, the HL7
+    message log, the upstream call log).
     """
     engine, owned = _engine(engine_or_url)
     try:

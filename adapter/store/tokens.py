@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, update
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from adapter.domain.errors import DomainError, NotFound
-from adapter.store.tables._common import flag, key_field, pk_id, text_field, utc
+from adapter.store.tables.tokens import ApiTokenRow
 
 ROLES = ("admission", "billing", "device", "it", "his")
 ROLE_LABELS = {
@@ -27,19 +27,6 @@ ROLE_LABELS = {
     "his": "HIS 系统接口",
 }
 TOKEN_PREFIX = "wi_"
-
-
-class ApiTokenRow(SQLModel, table=True):
-    __tablename__ = "api_token"
-
-    id: int | None = pk_id()
-    name: str = key_field(64, index=True)
-    roles: str = text_field(128)  # comma-separated
-    token_hash: str = Field(max_length=64, nullable=False, unique=True)
-    hint: str = text_field(16)  # the last characters, so IT can tell tokens apart
-    created_at: datetime = utc()
-    revoked: bool = flag()
-    revoked_at: datetime | None = utc(nullable=True)
 
 
 @dataclass(frozen=True)

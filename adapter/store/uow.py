@@ -32,14 +32,19 @@ from adapter.store.audit import AuditLog
 from adapter.store.db import is_sqlite
 from adapter.store.repositories import (
     CatalogueRepository,
+    DeviceFundsRepository,
     EncounterRepository,
     FeeLineRepository,
     FilingRepository,
     InstitutionRepository,
+    ManualClaimRepository,
     PersonRepository,
+    RehabPlanRepository,
     SettlementRepository,
+    SettleWaitRepository,
     SlipSequence,
     SuspensionRepository,
+    UploadRepository,
 )
 from adapter.store.sql import SystemClock
 
@@ -57,6 +62,11 @@ class UnitOfWork:
     suspensions: SuspensionRepository
     institutions: InstitutionRepository
     catalogue: CatalogueRepository
+    uploads: UploadRepository
+    rehab_plans: RehabPlanRepository
+    manual_claims: ManualClaimRepository
+    settle_waits: SettleWaitRepository
+    device_funds: DeviceFundsRepository
     audit: AuditLog
 
     def __init__(self, engine: Engine, *, immediate: bool = False, clock: Clock | None = None):
@@ -86,6 +96,11 @@ class UnitOfWork:
         self.suspensions = SuspensionRepository(self.session, clock)
         self.institutions = InstitutionRepository(self.session, clock)
         self.catalogue = CatalogueRepository(self.session, clock)
+        self.uploads = UploadRepository(self.session)
+        self.rehab_plans = RehabPlanRepository(self.session)
+        self.manual_claims = ManualClaimRepository(self.session)
+        self.settle_waits = SettleWaitRepository(self.session)
+        self.device_funds = DeviceFundsRepository(self.session)
         self.audit = AuditLog(self.session, clock)
         return self
 

@@ -9,7 +9,7 @@ Nothing in ``adapter.api`` imports this package. The pages reach the use cases t
 the typed dependencies of :mod:`adapter.api.deps` and the operator parts (upload queue, call
 log, HL7 log) through an :class:`~adapter.web.ops.OpsConsole` — by default
 :class:`~adapter.web.ops.OperationsConsole` over the operator use cases. Users and sessions
-live in :data:`adapter.web.tables.metadata`.
+live in :mod:`adapter.store.tables.web`.
 """
 
 from __future__ import annotations

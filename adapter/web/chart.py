@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from zoneinfo import ZoneInfo
 
-from adapter.web.ops_history import HourPoint
+from adapter.web.ops import HourPoint
 
 WIDTH, PANEL, GAP, LEFT, BOTTOM = 1100, 140, 36, 56, 22
 

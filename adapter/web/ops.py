@@ -4,7 +4,7 @@
 so). The composition root may pass any :class:`OpsConsole` to :func:`adapter.web.install`;
 by default :class:`OperationsConsole` serves it from the operator use cases
 (:class:`adapter.services.operations.Operations`) and the monthly clearing report. The
-backlog and latency history is read from the queue's tables by name.
+queue's and the HL7 log's data are read only through their own packages (by the ports).
 """
 
 from __future__ import annotations
@@ -13,12 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
-
 from adapter.domain.errors import NotFound
 from adapter.services.monthly import MonthlyServices
 from adapter.services.operations import Operations
-from adapter.web.ops_history import HourPoint, history
+
+
+@dataclass(frozen=True)
+class HourPoint:
+    """One hour of the queue's history, ending at ``at``: the peak backlog during the hour,
+    the jobs delivered in it and their delivery latency (created → delivered)."""
+
+    at: datetime
+    backlog: int
+    delivered: int
+    latency_p50_s: float | None
+    latency_max_s: float | None
 
 
 @dataclass(frozen=True)
@@ -121,12 +130,9 @@ def _job(job: Any) -> JobRow:
 class OperationsConsole:
     """:class:`OpsConsole` over the operator use cases and the monthly clearing report."""
 
-    def __init__(
-        self, operations: Operations, monthly: MonthlyServices, engine: Engine, margin: timedelta
-    ) -> None:
+    def __init__(self, operations: Operations, monthly: MonthlyServices, margin: timedelta) -> None:
         self._ops = operations
         self._monthly = monthly
-        self._engine = engine
         self._margin = margin
 
     def counts(self) -> QueueCounts:
@@ -169,7 +175,10 @@ class OperationsConsole:
         ]  # fmt: skip
 
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]:
-        return history(self._engine, now, hours)
+        return [
+            HourPoint(p.at, p.backlog, p.delivered, p.latency_p50_s, p.latency_max_s)
+            for p in self._ops.jobs.hourly(now, hours)
+        ]
 
     def clearing(self) -> list[AtRiskRow]:
         """Settlement uploads at risk of missing clearing (``monthly.clearing``)."""

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, case, delete, insert, select, update
 
-from adapter.web.tables import web_session, web_user
+from adapter.store.tables.web import web_session, web_user
 from adapter.web.users import User, _user
 
 

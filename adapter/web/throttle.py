@@ -18,7 +18,7 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapter.store.db import is_sqlite
-from adapter.web.tables import web_signin_throttle as throttle
+from adapter.store.tables.web import web_signin_throttle as throttle
 
 
 @dataclass(frozen=True)

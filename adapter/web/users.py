@@ -22,8 +22,8 @@ from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapter.domain.errors import DomainError, NotFound
+from adapter.store.tables.web import web_session, web_user
 from adapter.store.tokens import ROLE_LABELS, ROLES
-from adapter.web.tables import web_session, web_user
 
 OWASP_MIN_N = 2**17
 _cost = {"n": OWASP_MIN_N, "r": 8, "p": 1}

@@ -90,6 +90,7 @@ class QueueJobs:
         self.wake = wake
         self.summary = queue.summary
         self.health = queue.health
+        self.hourly = queue.hourly
 
     def list(self, *, status: str | None = None, **filters: Any) -> list[Job]:
         # an unknown status matches no job: the REST route and the page offer only the four

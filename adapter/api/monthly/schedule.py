@@ -15,7 +15,7 @@ from adapter.api.monthly.common import It
 from adapter.api.routes.common import Out
 from adapter.api.zone import site_time
 from adapter.domain.errors import NotFound
-from adapter.services import schedule_log
+from adapter.store import schedule_log
 
 router = APIRouter(prefix="/api/v1/schedule", tags=["schedule"])
 

@@ -1,9 +1,8 @@
 """Alembic environment, driven by :mod:`adapter.store.migrate` (there is no alembic.ini).
 
-The connection comes from ``config.attributes["connection"]``. ``target_metadata`` is a list:
-the store's tables plus, when those packages are importable, the upload queue's and the
-upstream call log's (each owns its own ``MetaData``). ``config.attributes["target_metadata"]``
-overrides it (autogenerate scoped to one package).
+The connection comes from ``config.attributes["connection"]``. ``target_metadata`` is
+:data:`PACKAGES`, the ``MetaData`` of every package that owns tables;
+``config.attributes["target_metadata"]`` overrides it (autogenerate scoped to one package).
 
 Types: our ``TypeDecorator`` columns (exact numerics, UTC datetimes, SQLModel's AutoString)
 are rendered as the plain SQLAlchemy type they stand on, so revisions import nothing from
@@ -19,48 +18,21 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
 
-# Imported for their side effect: registering the store's tables (and the API token table)
-# on SQLModel.metadata.
 import adapter.store.tables
-import adapter.store.tokens  # noqa: F401
+import connectors.hl7.message_tables
+import connectors.upstream.call_log
+import upload_queue.tables
 
-
-def _metadata() -> list[MetaData]:
-    found: list[MetaData] = [SQLModel.metadata]
-    try:
-        from upload_queue.tables import metadata as queue_metadata
-
-        found.append(queue_metadata)
-    except ImportError:
-        pass
-    try:
-        from connectors.upstream.call_log import metadata as call_log_metadata
-
-        found.append(call_log_metadata)
-    except ImportError:
-        pass
-    try:
-        from connectors.hl7.message_tables import metadata as hl7_metadata
-
-        found.append(hl7_metadata)
-    except ImportError:
-        pass
-    try:
-        from adapter.services.monthly_tables import metadata as monthly_metadata
-        from adapter.services.tables import metadata as services_metadata
-
-        found += [services_metadata, monthly_metadata]
-    except ImportError:
-        pass
-    try:
-        from adapter.web.tables import metadata as web_metadata
-
-        found.append(web_metadata)
-    except ImportError:
-        pass
-    return found
+# One MetaData per package that owns tables: the adapter's store (domain records, workflows,
+# monthly work, web users and sessions, API tokens), the upload queue, the HL7 message log and
+# the upstream call log.
+PACKAGES: tuple[MetaData, ...] = (
+    adapter.store.tables.metadata,
+    upload_queue.tables.metadata,
+    connectors.hl7.message_tables.metadata,
+    connectors.upstream.call_log.metadata,
+)
 
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -78,7 +50,7 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
 
 
 config = context.config
-target_metadata = config.attributes.get("target_metadata") or _metadata()
+target_metadata = config.attributes.get("target_metadata") or list(PACKAGES)
 
 
 def run_migrations() -> None:

@@ -13,6 +13,7 @@ from adapter.store.repositories.encounters import (
     MappingStatus,
     StoredFeeLine,
 )
+from adapter.store.repositories.monthly import DeviceFundsRepository, StoredFundsReceipt
 from adapter.store.repositories.parties import (
     FilingRepository,
     InstitutionRepository,
@@ -24,10 +25,21 @@ from adapter.store.repositories.settlements import (
     SettlementSummary,
     SlipSequence,
 )
+from adapter.store.repositories.workflow import (
+    ManualClaimRepository,
+    RehabPlan,
+    RehabPlanRepository,
+    SettleWaitRepository,
+    StoredManualClaim,
+    UploadRecord,
+    UploadRepository,
+    WaitingStay,
+)
 
 __all__ = [
     "TREATMENT_KINDS",
     "CatalogueRepository",
+    "DeviceFundsRepository",
     "EncounterRecord",
     "EncounterRepository",
     "FeeLineRepository",
@@ -35,11 +47,20 @@ __all__ = [
     "FilingRepository",
     "InstitutionRepository",
     "LinePrice",
+    "ManualClaimRepository",
     "MappingStatus",
     "PersonRepository",
+    "RehabPlan",
+    "RehabPlanRepository",
+    "SettleWaitRepository",
     "SettlementRepository",
     "SettlementSummary",
     "SlipSequence",
     "StoredFeeLine",
+    "StoredFundsReceipt",
+    "StoredManualClaim",
     "SuspensionRepository",
+    "UploadRecord",
+    "UploadRepository",
+    "WaitingStay",
 ]

@@ -109,6 +109,13 @@ class EncounterRepository:
         self._session = session
         self._clock = clock
 
+    def lock(self, encounter_id: str) -> None:
+        """Hold the encounter's row until the transaction ends (``SELECT … FOR UPDATE`` on
+        PostgreSQL; SQLite has no row locks and emits none). No-op if it does not exist."""
+        self._session.execute(
+            select(_encounter.c.version).where(_encounter.c.id == encounter_id).with_for_update()
+        )
+
     def add(self, encounter: Encounter) -> EncounterRecord:
         """Store a new encounter at version 1.
 

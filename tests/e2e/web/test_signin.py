@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
-from adapter.web.tables import web_session
+from adapter.store.tables.web import web_session
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, Site
 

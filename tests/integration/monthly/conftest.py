@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.services.monthly import MonthlyServices
-from adapter.services.monthly_tables import metadata as monthly_metadata
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 from tests.integration.monthly.world import SIM_TODAY, SetClock, catalogue_2025
@@ -37,7 +36,6 @@ def clock() -> SetClock:  # type: ignore[override]
 @pytest.fixture
 def db(engine: Engine, client: ReferenceClient, sim: SimulatorServer) -> Engine:
     create_schema(engine)
-    monthly_metadata.create_all(engine)
     reply = httpx.post(f"{sim.url}/_sim/seed", json={"catalogue": catalogue_2025()})
     assert reply.status_code == 200, reply.text
     load_catalogue(engine, client)

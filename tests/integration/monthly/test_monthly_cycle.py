@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from adapter.scheduling import MonthlyScheduler, housekeeping_job, latest_slot, monthly_jobs
-from adapter.services import schedule_log
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.settings import QueueSettings, ScheduleSettings
+from adapter.store import schedule_log
+from adapter.store.tables.web import web_session
 from adapter.store.uow import UnitOfWork
 from adapter.web.sessions import SessionPolicy, open_session, purge_expired
-from adapter.web.tables import web_session
 from adapter.web.users import create_user
 from adapter.wiring.runtime import queue_purge
 from connectors.upstream.simulator import SimulatorServer

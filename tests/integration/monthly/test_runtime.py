@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.services.monthly_tables import metadata as monthly_metadata
 from adapter.settings import ScheduleSettings, load_settings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
@@ -26,7 +25,6 @@ from tests.support.live import serving
 @pytest.fixture
 def live(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
     upgrade(engine)
-    monthly_metadata.create_all(engine)
     with start_simulator() as simulator:
         settings = load_settings(database={"url": db_url})
         settings = settings.model_copy(

@@ -20,11 +20,11 @@ from adapter.scheduling import (
     ScheduleSettings,
     latest_slot,
 )
-from adapter.services import schedule_log
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
-from adapter.services.monthly_tables import metadata as monthly_metadata
+from adapter.store import schedule_log
 from adapter.store.db import make_engine
+from adapter.store.tables import metadata as store_metadata
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee
@@ -121,7 +121,7 @@ def test_a_missed_reconciliation_runs_at_start_up_once_and_is_shown_to_it(
 
 
 def test_a_failed_run_is_kept_with_its_message_and_retried(engine: Engine) -> None:
-    monthly_metadata.create_all(engine)
+    store_metadata.create_all(engine)
     calls: list[datetime] = []
 
     def flaky(slot: datetime) -> str:
@@ -148,7 +148,7 @@ def test_a_failed_run_is_kept_with_its_message_and_retried(engine: Engine) -> No
 def test_a_run_left_running_by_a_dead_process_is_abandoned_and_the_slot_runs(
     engine: Engine,
 ) -> None:
-    monthly_metadata.create_all(engine)
+    store_metadata.create_all(engine)
     now = at(date(2026, 2, 10), 9)
     slot = at(date(2026, 2, 3), 6).astimezone(UTC)
     with engine.begin() as connection:
@@ -185,7 +185,7 @@ def pg_url() -> Iterator[str]:
 
 def test_two_instances_on_one_postgresql_run_a_slot_once(pg_url: str) -> None:
     engines = [make_engine(pg_url), make_engine(pg_url)]
-    monthly_metadata.create_all(engines[0])
+    store_metadata.create_all(engines[0])
     started, release = threading.Event(), threading.Event()
     calls: list[str] = []
 

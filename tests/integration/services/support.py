@@ -10,7 +10,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
 
-import adapter.services.tables as service_tables
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import UpstreamGateway
@@ -51,7 +50,6 @@ class MovableClock:
 def create_schema(engine: Engine) -> None:
     migrate.upgrade(engine)
     queue_metadata.create_all(engine)
-    service_tables.metadata.create_all(engine)
 
 
 def load_catalogue(engine: Engine, gateway: UpstreamGateway) -> int:

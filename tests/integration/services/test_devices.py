@@ -19,9 +19,9 @@ from adapter.domain.devices import DeviceItem
 from adapter.domain.errors import ConfirmationRequired, EligibilityRefused
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices
-from adapter.services.monthly_tables import catalogue_update
 from adapter.store.sql import table
 from adapter.store.tables import CatalogueItemRow
+from adapter.store.tables.monthly import catalogue_update
 from adapter.web.slip import build_slip
 from adapter.web.slip_pdf import find_font, render_pdf
 from connectors.upstream.client import ReferenceClient

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _store_tables() -> set[str]:
-    # SQLModel.metadata is shared; the other packages' tables live on their own MetaData.
+    # The adapter's one MetaData; the queue, the HL7 log and the call log have their own.
     return set(SQLModel.metadata.tables)
 
 

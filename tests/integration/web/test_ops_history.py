@@ -1,22 +1,29 @@
-"""The monitor's history from the queue's tables, payload masking, and slip negotiation."""
+"""The monitor's history and a job's status, read through the queue's own functions
+(:class:`RuntimeOps` over a real queue), payload masking, and slip negotiation."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
 
 from adapter.store.migrate import upgrade
 from adapter.web.chart import history_svg
-from adapter.web.ops_history import history, job_status
+from adapter.web.ops import RuntimeOps
 from adapter.web.payloads import masked, restored
 from adapter.web.slip_routes import negotiate
+from upload_queue import UploadQueue
+from upload_queue.tables import upload_job
+
+
+def _ops(engine: Engine) -> RuntimeOps:
+    return RuntimeOps(SimpleNamespace(queue=UploadQueue(engine, registry=CollectorRegistry())))
 
 
 def _job(engine: Engine, n: int, created: datetime, delivered: datetime | None) -> None:
-    from upload_queue.tables import upload_job
-
     with engine.begin() as connection:
         connection.execute(
             upload_job.insert().values(
@@ -35,7 +42,7 @@ def test_backlog_peaks_and_latency_per_hour(engine: Engine) -> None:
     _job(engine, 2, now - timedelta(hours=3, minutes=45), now - timedelta(hours=3, minutes=44))
     _job(engine, 3, now - timedelta(minutes=20), None)  # still waiting
     _job(engine, 4, now - timedelta(days=3), now - timedelta(days=3))  # too old to matter
-    points = history(engine, now, 24)
+    points = _ops(engine).history(now, 24)
     assert len(points) == 25 and points[-1].at == now
     hour = points[-4]  # the hour ending at 09:00 holds both early jobs
     assert hour.backlog == 2 and hour.delivered == 2
@@ -75,10 +82,13 @@ def test_a_jobs_status_is_read_and_an_unknown_job_has_none(engine: Engine) -> No
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     _job(engine, 1, now - timedelta(minutes=5), None)
     _job(engine, 2, now - timedelta(minutes=9), now - timedelta(minutes=8))
-    from upload_queue.tables import upload_job
-
     with engine.connect() as connection:
         ids = dict(connection.execute(select(upload_job.c.idempotency_key, upload_job.c.id)).all())
     unknown = max(ids.values()) + 1
-    statuses = [job_status(engine, job_id) for job_id in (ids["K1"], ids["K2"], unknown)]
-    assert statuses == ["pending", "delivered", None]
+    ops = _ops(engine)
+    jobs = [ops.job(job_id) for job_id in (ids["K1"], ids["K2"], unknown)]
+    assert [job and (job.status, job.payload) for job in jobs] == [
+        ("pending", {"n": 1}),
+        ("delivered", {"n": 2}),
+        None,
+    ]

@@ -24,8 +24,8 @@ from adapter.bootstrap import build_app
 from adapter.cli import main
 from adapter.settings import SettingsError, load_settings
 from adapter.store.migrate import upgrade
+from adapter.store.tables.web import web_user
 from adapter.store.uow import UnitOfWork
-from adapter.web.tables import web_user
 from adapter.web.users import create_user, set_hash_cost
 from adapter.wiring.runtime import build_runtime
 from tests.support.live import serving

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select, update
 from adapter.cli import main
 from adapter.domain.errors import DomainError
 from adapter.store.migrate import upgrade
+from adapter.store.tables.web import web_session, web_user
 from adapter.web.sessions import SessionPolicy, close_session, load_session, open_session
-from adapter.web.tables import web_session, web_user
 from adapter.web.users import (
     DEMO_USERS,
     authenticate,

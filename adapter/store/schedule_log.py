@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from adapter.services.monthly_tables import schedule_run
+from adapter.store.tables.monthly import schedule_run
 
 OUTCOMES = ("running", "ok", "failed", "abandoned")
 

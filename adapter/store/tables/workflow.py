@@ -1,6 +1,6 @@
-"""The use cases' own tables, on their own :data:`metadata` (like the upload queue's).
+"""The workflows' tables (Core ``Table`` objects on the store's one ``SQLModel.metadata``).
 
-The store's tables hold the encounters, fees and settlements; these hold what only the
+The SQLModel rows hold the encounters, fees and settlements; these hold what only the
 workflows need:
 
 ``service_upload``
@@ -17,8 +17,7 @@ workflows need:
     Stays waiting for upstream after a full outage at discharge (N§38): re-checked as soon
     as upstream answers, then shown to the billing desk as ready to settle.
 
-Migrations: these tables must be added to Alembic's target metadata (``adapter.store``'s
-``env.py``) and to a revision; tests create them with ``metadata.create_all``.
+A change here needs a migration revision (``adapter/store/migrations``).
 """
 
 from __future__ import annotations
@@ -28,23 +27,22 @@ from sqlalchemy import (
     Boolean,
     Column,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     false,
 )
+from sqlmodel import SQLModel
 
+from adapter.store.tables._common import BigId
 from adapter.store.types import Json, UTCDateTime
 
-metadata = MetaData()
-
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
+metadata = SQLModel.metadata
 
 service_upload = Table(
     "service_upload",
     metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("encounter_id", String(64), nullable=False, index=True),
     Column("settlement_id", String(64), nullable=False, server_default="", index=True),
     Column("infno", String(8), nullable=False),

@@ -1,4 +1,4 @@
-"""The monthly work's own tables, on their own :data:`metadata`.
+"""The monthly work's tables (Core ``Table`` objects on the store's one ``SQLModel.metadata``).
 
 ``reconciliation_run``
     One reconciliation of one month (对账, N§35, B§33): when, by whom, the outcome, both
@@ -20,8 +20,7 @@
     Every run of a scheduled job: the slot it ran for, the instance, start, end, outcome and
     message. Unique on (job, slot, attempt), so two instances never record one run twice.
 
-Migrations: add :data:`metadata` to Alembic's target metadata and to a revision; tests
-create these tables with ``metadata.create_all``.
+A change here needs a migration revision (``adapter/store/migrations``).
 """
 
 from __future__ import annotations
@@ -36,18 +35,17 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+from sqlmodel import SQLModel
 
+from adapter.store.tables._common import BigId
 from adapter.store.types import Json, Money, UTCDateTime
 
-metadata = MetaData()
-
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
+metadata = SQLModel.metadata
 
 
 def _amount_columns(prefix: str) -> list[Column[Any]]:
@@ -62,7 +60,7 @@ def _amount_columns(prefix: str) -> list[Column[Any]]:
 reconciliation_run = Table(
     "reconciliation_run",
     metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("month", String(7), nullable=False, index=True),
     Column("started_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=False),
@@ -80,10 +78,10 @@ reconciliation_run = Table(
 reconciliation_difference = Table(
     "reconciliation_difference",
     metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column(
         "run_id",
-        _BigId,
+        BigId,
         ForeignKey("reconciliation_run.id", name="fk_reconciliation_difference_run"),
         nullable=False,
     ),
@@ -134,7 +132,7 @@ device_funds_receipt = Table(
 catalogue_update = Table(
     "catalogue_update",
     metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("kind", String(24), nullable=False),
     Column("region", String(12), nullable=False),
     Column("version", String(32), nullable=False),
@@ -148,7 +146,7 @@ catalogue_update = Table(
 schedule_run = Table(
     "schedule_run",
     metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("job", String(48), nullable=False),
     Column("slot", UTCDateTime(), nullable=False),  # the scheduled time this run is for
     Column("attempt", Integer, nullable=False),

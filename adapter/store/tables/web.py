@@ -1,4 +1,5 @@
-"""The web face's own tables, on their own :data:`metadata` (the migrations gather it).
+"""The web face's tables: desk users, their sessions, the sign-in throttle (Core ``Table``
+objects on the store's one ``SQLModel.metadata``).
 
 ``web_user``
     People who sign in to the desks: a unique ``name``, the roles of the API
@@ -17,27 +18,25 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     Table,
     false,
 )
+from sqlmodel import SQLModel
 
+from adapter.store.tables._common import BigId
 from adapter.store.types import UTCDateTime
 
-metadata = MetaData()
-
-_Id = BigInteger().with_variant(Integer(), "sqlite")
+metadata = SQLModel.metadata
 
 web_user = Table(
     "web_user",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column("name", String(64), nullable=False, unique=True),
     Column("roles", String(128), nullable=False),
     Column("password_hash", String(256), nullable=False),
@@ -51,7 +50,7 @@ web_session = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column(
-        "user_id", _Id, ForeignKey("web_user.id", ondelete="CASCADE"), nullable=False, index=True
+        "user_id", BigId, ForeignKey("web_user.id", ondelete="CASCADE"), nullable=False, index=True
     ),
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
