@@ -14,6 +14,7 @@ Create Date: 2026-12-02 06:30:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,19 +25,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _text(name: str, length: int) -> sa.Column:  # type: ignore[type-arg]
+def _text(name: str, length: int) -> "sa.Column[Any]":
     return sa.Column(name, sa.String(length=length), server_default=sa.text("''"), nullable=False)
 
 
-def _money(name: str) -> sa.Column:  # type: ignore[type-arg]
+def _money(name: str) -> "sa.Column[Any]":
     return sa.Column(name, sa.Numeric(precision=14, scale=2), nullable=True)
 
 
-def _flag(name: str) -> sa.Column:  # type: ignore[type-arg]
+def _flag(name: str) -> "sa.Column[Any]":
     return sa.Column(name, sa.Boolean(), server_default=sa.text("false"), nullable=False)
 
 
-def _columns() -> list[sa.Column]:  # type: ignore[type-arg]
+def _columns() -> "list[sa.Column[Any]]":
     return [
         sa.Column("priced_as_of", sa.DateTime(timezone=True), nullable=True),
         _text("price_code", 64),
