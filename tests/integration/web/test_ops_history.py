@@ -1,5 +1,6 @@
 """The monitor's history and a job's status, read through the queue's own functions
-(:class:`RuntimeOps` over a real queue), payload masking, and slip negotiation."""
+(:class:`OperationsConsole` over the operator use cases on a real queue), payload masking,
+and slip negotiation."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ from zoneinfo import ZoneInfo
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
 
+from adapter.services.operations import Operations
 from adapter.store.migrate import upgrade
 from adapter.web.chart import history_svg
-from adapter.web.ops import RuntimeOps
+from adapter.web.ops import OperationsConsole
 from adapter.web.payloads import masked, restored
 from adapter.web.slip_routes import negotiate
+from adapter.wiring.outbox import QueueJobs
 from upload_queue import UploadQueue
 from upload_queue.tables import upload_job
 
 
-def _ops(engine: Engine) -> RuntimeOps:
-    return RuntimeOps(SimpleNamespace(queue=UploadQueue(engine, registry=CollectorRegistry())))
+def _ops(engine: Engine) -> OperationsConsole:
+    queue = UploadQueue(engine, registry=CollectorRegistry())
+    jobs = QueueJobs(queue, wake=lambda: None)
+    # the history and a job's status need only the queue: no msgids, call log or monthly work
+    unused = SimpleNamespace()
+    operations = Operations(engine=engine, jobs=jobs, msgids=unused, calls=unused)
+    return OperationsConsole(operations, unused, timedelta(minutes=10))
 
 
 def _job(engine: Engine, n: int, created: datetime, delivered: datetime | None) -> None:
