@@ -67,6 +67,10 @@ class DatabaseSettings(BaseModel):
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # SQLite: "full" syncs every commit to disk before the adapter acknowledges it (an ACK, a
+    # settlement survives a power cut); "normal" is faster but may lose the last acknowledged
+    # transactions in a power cut or OS crash
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     @field_validator("url")
     @classmethod

@@ -4,6 +4,13 @@ SQLite (the embedded default, one instance) runs in WAL mode so readers never bl
 writer, with a busy timeout so concurrent writers queue instead of failing at once.
 PostgreSQL (several instances) gets pre-ping so a restarted server costs one retry, not an error.
 
+**Durable before it is acknowledged.** SQLite's ``synchronous`` is ``FULL`` by default: a
+commit is on disk (the WAL synced) before the adapter answers the HIS's ACK, a clerk's page or
+a REST caller. ``NORMAL`` is faster but a power cut or an OS crash may lose the last
+transactions after they were acknowledged — the HIS does not resend an acknowledged message,
+so a fee line would be missing from the bill. ``[database] sqlite_synchronous`` chooses; only
+test fixtures, which never lose power, ask for ``NORMAL``.
+
 **The pool.** ``pool_size``, ``max_overflow`` and ``pool_timeout`` (``[database]`` in
 adapter.toml) bound the connections this process holds. No use case holds a connection while
 it waits on upstream, so a connection is busy for milliseconds; when all are busy anyway, a
@@ -13,6 +20,7 @@ caller waits ``pool_timeout`` seconds and then gets :class:`PoolExhausted` (SQLA
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +31,14 @@ from sqlalchemy.exc import TimeoutError as PoolExhausted
 __all__ = ["PoolExhausted", "is_pool_exhausted", "is_sqlite", "make_engine", "ping"]
 
 _POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout")
+SYNCHRONOUS = ("full", "normal")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; ``pool_size``, ``max_overflow``, ``pool_timeout`` size its pool."""
+def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
+    """An engine for ``url``; ``pool_size``, ``max_overflow``, ``pool_timeout`` size its pool;
+    ``sqlite_synchronous`` (``full`` or ``normal``) is SQLite's durability of a commit."""
+    if sqlite_synchronous not in SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {SYNCHRONOUS}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -36,7 +48,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, sqlite_synchronous.upper()))
         # pysqlite's own transaction handling defers BEGIN; take it over so BEGIN IMMEDIATE
         # can be issued where a use case must hold the write lock from its first read.
         event.listen(engine, "begin", _sqlite_begin)
@@ -45,11 +57,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -124,6 +124,7 @@ def build_runtime(
     database, queue_settings = settings.database, settings.queue
     engine = engine or make_engine(
         database.url,
+        sqlite_synchronous=database.sqlite_synchronous,
         pool_size=database.pool_size,
         max_overflow=database.max_overflow,
         pool_timeout=database.pool_timeout_s,

@@ -1,0 +1,57 @@
+"""SQLite commits are on disk before the adapter acknowledges them: the product's engine syncs
+every commit (``synchronous=FULL``) unless IT chooses ``normal`` in ``[database]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine, text
+
+from adapter.settings import Settings, load_settings
+from adapter.store.db import make_engine
+from adapter.wiring.runtime import build_runtime
+
+FULL, NORMAL = 2, 1  # what PRAGMA synchronous answers
+
+
+def _synchronous(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("PRAGMA synchronous")).scalar_one())
+
+
+def test_an_engine_syncs_every_commit_unless_told_otherwise(tmp_path: Path) -> None:
+    durable = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    faster = make_engine(f"sqlite:///{tmp_path / 'b.db'}", sqlite_synchronous="normal")
+    try:
+        assert _synchronous(durable) == FULL
+        assert _synchronous(faster) == NORMAL
+    finally:
+        durable.dispose()
+        faster.dispose()
+    with pytest.raises(ValueError, match="sqlite_synchronous"):
+        make_engine(f"sqlite:///{tmp_path / 'c.db'}", sqlite_synchronous="off")
+
+
+def test_the_runtime_takes_durability_from_the_settings(tmp_path: Path) -> None:
+    settings = load_settings()
+    for choice, expected in (("full", FULL), ("normal", NORMAL)):
+        database = settings.database.model_copy(
+            update={
+                "url": f"sqlite:///{tmp_path / choice}.db",
+                "sqlite_synchronous": choice,
+            }
+        )
+        configured = settings.model_copy(update={"database": database, "data_dir": tmp_path})
+        runtime = build_runtime(configured, workers=0, hl7=False, scheduled=False)
+        try:
+            assert _synchronous(runtime.engine) == expected
+        finally:
+            runtime.stop()
+
+
+def test_the_shipped_settings_are_durable_and_a_typo_is_refused() -> None:
+    assert load_settings().database.sqlite_synchronous == "full"
+    with pytest.raises(ValidationError, match="sqlite_synchronous"):
+        Settings.model_validate({"database": {"sqlite_synchronous": "off"}})
