@@ -34,8 +34,8 @@ from typing import TypeVar
 
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.errors import InvalidMessage
-from adapter.services.catalogue_sync import CatalogueUpdate, note_update
 from adapter.services.context import ServiceContext
+from adapter.store.repositories import CatalogueUpdate
 
 COLUMNS = {
     "code": ("code", "编码", "项目编码"),
@@ -260,7 +260,7 @@ class CatalogueImport:
                 uow.catalogue.load(items[start : start + PROGRESS_EVERY])
                 if progress is not None:
                     progress("load", min(start + PROGRESS_EVERY, len(items)), len(items))
-            note_update(uow, update)
+            uow.catalogue_updates.add(update)
             uow.audit.append(
                 actor=actor,
                 action="catalogue.import",

@@ -23,31 +23,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
-
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.fees import FeeCategory
 from adapter.services.context import ServiceContext
-from adapter.store.repositories import TREATMENT_KINDS
-from adapter.store.sql import table
-from adapter.store.tables import CatalogueItemRow, FeeLineRow
-from adapter.store.tables.monthly import catalogue_update
-from adapter.store.uow import UnitOfWork
+from adapter.store.repositories import TREATMENT_KINDS, CatalogueUpdate
 
-_item = table(CatalogueItemRow)
-_fee = table(FeeLineRow)
-
-
-@dataclass(frozen=True)
-class CatalogueUpdate:
-    kind: str
-    region: str
-    version: str
-    source: str  # download | import
-    items: int
-    actor: str
-    at: datetime
-    since_version: str = ""
+__all__ = ["CatalogueSync", "CatalogueUpdate", "UnmappedCode"]
 
 
 @dataclass(frozen=True)
@@ -64,20 +45,6 @@ class UnmappedCode:
     last_valid_to: date | None
 
 
-def note_update(uow: UnitOfWork, update: CatalogueUpdate) -> None:
-    uow.session.execute(
-        catalogue_update.insert().values(
-            kind=update.kind,
-            region=update.region,
-            version=update.version,
-            source=update.source,
-            items=update.items,
-            actor=update.actor,
-            at=update.at,
-        )
-    )
-
-
 class CatalogueSync:
     def __init__(self, ctx: ServiceContext, *, device_regions: Sequence[str] = ()):
         self._ctx = ctx
@@ -89,22 +56,13 @@ class CatalogueSync:
         kinds = sorted(TREATMENT_KINDS, key=lambda k: k.value)
         found = [(kind, ctx.institution.admdvs) for kind in kinds]
         with ctx.uow() as uow:
-            loaded = uow.session.execute(
-                select(_item.c.region).where(_item.c.kind == CatalogueKind.DEVICE.value).distinct()
-            ).scalars()
-            regions = sorted(set(self._device_regions) | set(loaded))
+            loaded = uow.catalogue.regions(CatalogueKind.DEVICE)
+        regions = sorted(set(self._device_regions) | loaded)
         return found + [(CatalogueKind.DEVICE, region) for region in regions]
 
     def last_version(self, kind: CatalogueKind, region: str) -> str:
         with self._ctx.uow() as uow:
-            value = uow.session.execute(
-                select(func.max(catalogue_update.c.version)).where(
-                    catalogue_update.c.kind == kind.value,
-                    catalogue_update.c.region == region,
-                    catalogue_update.c.source == "download",
-                )
-            ).scalar_one_or_none()
-        return str(value or "")
+            return uow.catalogue_updates.last_downloaded(kind, region)
 
     def download(
         self,
@@ -132,7 +90,7 @@ class CatalogueSync:
             with ctx.uow() as uow:
                 if items:
                     uow.catalogue.load(items)
-                note_update(uow, update)
+                uow.catalogue_updates.add(update)
                 uow.audit.append(
                     actor=actor,
                     action="catalogue.download",
@@ -147,13 +105,7 @@ class CatalogueSync:
     def updates(self, *, limit: int = 100) -> list[CatalogueUpdate]:
         """The latest downloads and imports, newest first."""
         with self._ctx.uow() as uow:
-            rows = uow.session.execute(
-                select(catalogue_update).order_by(catalogue_update.c.id.desc()).limit(limit)
-            ).all()
-        return [
-            CatalogueUpdate(r.kind, r.region, r.version, r.source, r.items, r.actor, r.at)
-            for r in rows
-        ]
+            return uow.catalogue_updates.latest(limit)
 
     def unmapped(self, on: date | None = None, *, since_days: int = 180) -> list[UnmappedCode]:
         """HIS item codes used in fee lines of the last ``since_days`` with no treatment
@@ -163,34 +115,13 @@ class CatalogueSync:
         now = ctx.now()
         on = on or ctx.local_date(now)
         priced = [c.value for c in FeeCategory if c.catalogue_kind in TREATMENT_KINDS]
-        code = func.coalesce(func.nullif(_fee.c.catalogue_code, ""), _fee.c.item_code)
-        query = (
-            select(
-                code.label("code"),
-                _fee.c.item_code,
-                _fee.c.category,
-                _fee.c.mapping_status,
-                func.max(_fee.c.item_name).label("name"),
-                func.count().label("lines"),
-                func.count(func.distinct(_fee.c.encounter_id)).label("encounters"),
-                func.max(_fee.c.occurred_at).label("last_used"),
-            )
-            .where(
-                _fee.c.occurred_at >= now - timedelta(days=since_days),
-                _fee.c.category.in_(priced),
-                _fee.c.quantity > 0,
-                ~((_fee.c.mapping_status == "mapped") & (_fee.c.catalogue_code == "")),
-            )
-            .group_by(code, _fee.c.item_code, _fee.c.category, _fee.c.mapping_status)
-        )
+        region = ctx.institution.admdvs
         with ctx.uow() as uow:
-            rows = uow.session.execute(query).all()
-            catalogue = uow.catalogue.treatment_catalogue(ctx.institution.admdvs)
-            history = _latest_versions(
-                uow, ctx.institution.admdvs, sorted({row.code for row in rows})
-            )
+            used = uow.fee_lines.codes_used(now - timedelta(days=since_days), priced)
+            catalogue = uow.catalogue.treatment_catalogue(region)
+            history = uow.catalogue.latest_versions(region, sorted({u.code for u in used}))
         found = []
-        for row in rows:
+        for row in used:
             kind = FeeCategory(row.category).catalogue_kind
             assert kind is not None
             if catalogue.lookup(kind, ctx.institution.admdvs, row.code, on) is not None:
@@ -204,8 +135,8 @@ class CatalogueSync:
                     item_name=row.name,
                     category=row.category,
                     status=status,
-                    lines=int(row.lines),
-                    encounters=int(row.encounters),
+                    lines=row.lines,
+                    encounters=row.encounters,
                     last_used=row.last_used,
                     last_version=last[0] if last else "",
                     last_valid_to=last[1] if last else None,
@@ -213,19 +144,3 @@ class CatalogueSync:
             )
         found.sort(key=lambda u: (u.status, u.category, u.item_code))
         return found
-
-
-def _latest_versions(
-    uow: UnitOfWork, region: str, codes: Sequence[str]
-) -> dict[tuple[str, str], tuple[str, date | None]]:
-    """(kind, code) → (version, valid_to) of the code's latest version in ``region``."""
-    latest: dict[tuple[str, str], tuple[str, date | None]] = {}
-    for start in range(0, len(codes), 500):
-        rows = uow.session.execute(
-            select(_item.c.kind, _item.c.code, _item.c.version, _item.c.valid_to)
-            .where(_item.c.region == region, _item.c.code.in_(codes[start : start + 500]))
-            .order_by(_item.c.valid_from)
-        )
-        for row in rows:
-            latest[(row.kind, row.code)] = (row.version, row.valid_to)
-    return latest

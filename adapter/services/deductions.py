@@ -14,20 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import delete, select
 
 from adapter.domain.money import ZERO
 from adapter.domain.settlement import settlement_day
 from adapter.domain.upstream import AuditDeduction
 from adapter.services.context import ServiceContext
 from adapter.services.reconciliation import require_month
-from adapter.store.sql import table
-from adapter.store.tables import SettlementRow
-from adapter.store.tables.monthly import audit_deduction
-
-_settlement = table(SettlementRow)
 
 
 @dataclass(frozen=True)
@@ -67,17 +59,7 @@ class Deductions:
         now = ctx.now()
         with ctx.uow() as uow:
             rows = {d.deduction_no: d for d in found if d.month in ("", month)}
-            uow.session.execute(
-                delete(audit_deduction).where(
-                    (audit_deduction.c.month == month)
-                    | audit_deduction.c.deduction_no.in_(list(rows))
-                )
-            )
-            if rows:
-                uow.session.execute(
-                    audit_deduction.insert(),
-                    [_values(d, month, now) for d in rows.values()],
-                )
+            uow.audit_deductions.replace(month, list(rows.values()), now)
             uow.audit.append(
                 actor=actor,
                 action="deductions.fetch",
@@ -95,25 +77,12 @@ class Deductions:
         """The kept deductions of ``month`` (optionally one settlement's), per settlement."""
         ctx = self._ctx
         require_month(month, ctx.local_date(ctx.now()))
-        query = select(audit_deduction).where(audit_deduction.c.month == month)
-        if setl_id:
-            query = query.where(audit_deduction.c.setl_id == setl_id)
         with ctx.uow() as uow:
-            rows = uow.session.execute(
-                query.order_by(audit_deduction.c.setl_id, audit_deduction.c.deduction_no)
-            ).all()
-            ids = sorted({row.setl_id for row in rows})
-            ours = {
-                row.id: row
-                for row in uow.session.execute(
-                    select(_settlement.c.id, _settlement.c.slip_no, _settlement.c.settled_at).where(
-                        _settlement.c.id.in_(ids)
-                    )
-                )
-            }
+            rows = uow.audit_deductions.of_month(month, setl_id)
+            ours = uow.audit_deductions.settlements_here({d.setl_id for d in rows})
         grouped: dict[str, list[AuditDeduction]] = defaultdict(list)
-        for row in rows:
-            grouped[row.setl_id].append(_deduction(row))
+        for deduction in rows:
+            grouped[deduction.setl_id].append(deduction)
         settlements = []
         for sid, items in grouped.items():
             local = ours.get(sid)
@@ -121,8 +90,8 @@ class Deductions:
                 SettlementDeductions(
                     setl_id=sid,
                     psn_no=items[0].psn_no,
-                    slip_no=local.slip_no if local else "",
-                    settles_on=settlement_day(local.settled_at, ctx.zone) if local else None,
+                    slip_no=local[0] if local else "",
+                    settles_on=settlement_day(local[1], ctx.zone) if local else None,
                     known_here=local is not None,
                     total=sum((d.amount for d in items), ZERO),
                     deductions=tuple(items),
@@ -134,30 +103,3 @@ class Deductions:
             total=sum((s.total for s in settlements), ZERO),
             settlements=tuple(settlements),
         )
-
-
-def _values(d: AuditDeduction, month: str, now: Any) -> dict[str, Any]:
-    return {
-        "deduction_no": d.deduction_no,
-        "month": month,
-        "setl_id": d.setl_id,
-        "psn_no": d.psn_no,
-        "item_code": d.item_code,
-        "item_name": d.item_name,
-        "amount": d.amount,
-        "reason": d.reason,
-        "fetched_at": now,
-    }
-
-
-def _deduction(row: Any) -> AuditDeduction:
-    return AuditDeduction(
-        deduction_no=row.deduction_no,
-        month=row.month,
-        setl_id=row.setl_id,
-        psn_no=row.psn_no,
-        item_code=row.item_code,
-        item_name=row.item_name,
-        amount=row.amount,
-        reason=row.reason,
-    )

@@ -19,18 +19,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import exists, func, select
-
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.devices import DEVICE_CATALOGUE_MISSING, catalogue_regions
 from adapter.domain.errors import EligibilityRefused
 from adapter.services.catalogue_sync import CatalogueSync
 from adapter.services.context import ServiceContext
-from adapter.store.sql import table
-from adapter.store.tables import CatalogueItemRow
-from adapter.store.tables.monthly import catalogue_update
 
-_item = table(CatalogueItemRow)
 EMPTY_FOR = timedelta(hours=24)
 
 
@@ -57,20 +51,12 @@ class DeviceCatalogues:
         )
 
     def _loaded(self, region: str) -> bool:
-        query = select(
-            exists().where(_item.c.kind == CatalogueKind.DEVICE.value, _item.c.region == region)
-        )
         with self._ctx.uow() as uow:
-            return bool(uow.session.execute(query).scalar())
+            return uow.catalogue.has(CatalogueKind.DEVICE, region)
 
     def _known_empty(self, region: str) -> bool:
         since = self._ctx.now() - EMPTY_FOR
-        query = select(func.count()).where(
-            catalogue_update.c.kind == CatalogueKind.DEVICE.value,
-            catalogue_update.c.region == region,
-            catalogue_update.c.source == "download",
-            catalogue_update.c["items"] == 0,
-            catalogue_update.c.at >= since,
-        )
         with self._ctx.uow() as uow:
-            return bool(uow.session.execute(query).scalar())
+            return (
+                uow.catalogue_updates.empty_downloads_since(CatalogueKind.DEVICE, region, since) > 0
+            )

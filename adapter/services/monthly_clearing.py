@@ -19,29 +19,20 @@ delivered), through the :class:`UploadTracker` port; time is the context's clock
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
-
-from sqlalchemy import select
 
 from adapter.domain.clearing import ClearingCalendar, Cutoff, RiskReason, risk_of
 from adapter.domain.settlement import settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
-from adapter.store.sql import table
-from adapter.store.tables import EncounterRow, SettlementRow
-from adapter.store.tables.workflow import service_upload
+from adapter.store.repositories import SettlementUpload
 
-_encounter = table(EncounterRow)
-_settlement = table(SettlementRow)
 KINDS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value, Infno.SETTLEMENT_REVOKE.value)
 # A late delivery stays listed until its half-yearly cutoff: at most ~7 months after the
 # settlement month; deliveries older than this cannot be listed any more.
 LATE_LOOKBACK = timedelta(days=250)
-_CHUNK = 500
-_STREAM = 2_000  # upload rows fetched at a time: months of them in bounded memory
 
 
 @runtime_checkable
@@ -124,10 +115,10 @@ class Clearing:
             session = uow.session
             unfinished = tracker.unfinished(session, KINDS)
             delivered = tracker.deliveries_since(session, KINDS, now - LATE_LOOKBACK)
-            for row in self._uploads(session, list(unfinished)):
+            for row in uow.uploads.of_settlements(KINDS, list(unfinished)):
                 self._consider(row, unfinished, delivered, today, found)
             # every upload of the last months, streamed: only those at risk are kept
-            for row in self._recent_uploads(session, now - LATE_LOOKBACK):
+            for row in uow.uploads.of_settlements_since(KINDS, now - LATE_LOOKBACK):
                 if row.msgid in delivered:
                     self._consider(row, unfinished, delivered, today, found)
         items = list(found.values())
@@ -136,7 +127,7 @@ class Clearing:
 
     def _consider(
         self,
-        row: Any,
+        row: SettlementUpload,
         unfinished: dict[str, str],
         delivered: dict[str, datetime],
         today: date,
@@ -176,32 +167,3 @@ class Clearing:
             days_left=left,
             delivered_at=at,
         )
-
-    @staticmethod
-    def _query() -> Any:
-        return (
-            select(
-                service_upload.c.msgid,
-                service_upload.c.infno,
-                service_upload.c.settlement_id,
-                service_upload.c.encounter_id,
-                _settlement.c.settled_at,
-                _settlement.c.slip_no,
-                _encounter.c.psn_no,
-            )
-            .join(_settlement, _settlement.c.id == service_upload.c.settlement_id)
-            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
-            .where(service_upload.c.infno.in_(KINDS))
-        )
-
-    def _uploads(self, session: Any, msgids: list[str]) -> list[Any]:
-        found: list[Any] = []
-        for start in range(0, len(msgids), _CHUNK):
-            found += session.execute(
-                self._query().where(service_upload.c.msgid.in_(msgids[start : start + _CHUNK]))
-            ).all()
-        return found
-
-    def _recent_uploads(self, session: Any, since: datetime) -> Iterator[Any]:
-        query = self._query().where(_settlement.c.settled_at >= since)
-        yield from session.execute(query.execution_options(yield_per=_STREAM))

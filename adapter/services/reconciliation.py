@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.reconciliation import (
@@ -45,22 +43,17 @@ from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
-from adapter.services.reconciliation_records import (
-    ReconciliationReport,
-    RunInfo,
-    difference_values,
-    report_of,
-    run_info,
-    totals_values,
-)
-from adapter.store.sql import table
-from adapter.store.tables import EncounterRow, SettlementRow
-from adapter.store.tables.monthly import reconciliation_difference, reconciliation_run
-from adapter.store.tables.workflow import service_upload
+from adapter.store.repositories import ReconciliationReport, RunInfo
 from adapter.store.uow import UnitOfWork
 
-_encounter = table(EncounterRow)
-_settlement = table(SettlementRow)
+__all__ = [
+    "ReconciliationReport",
+    "Reconciliations",
+    "RunInfo",
+    "UnresolvedMonth",
+    "local_settlements",
+    "require_month",
+]
 _UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
 
 
@@ -73,21 +66,6 @@ def require_month(month: str, today: date) -> str:
     if month > f"{today:%Y-%m}":
         raise InvalidMessage(f"{month}尚未开始，不能对账", field="month", code="MONTH_IN_FUTURE")
     return month
-
-
-# The upload that carried a settlement: the latest discharge/device upload naming it.
-_latest_upload = (
-    select(service_upload.c.msgid)
-    .where(
-        service_upload.c.settlement_id == _settlement.c.id,
-        service_upload.c.infno.in_(_UPLOADS),
-    )
-    .order_by(service_upload.c.id.desc())
-    .limit(1)
-    .correlate(_settlement)
-    .scalar_subquery()
-)
-_STREAM = 2_000  # rows fetched at a time: a month is read in bounded memory
 
 
 def _delivery_state(ctx: ServiceContext, session: Any) -> Callable[[str], bool]:
@@ -114,29 +92,7 @@ def local_settlements(
     the stored ``month`` column (:func:`adapter.domain.settlement.settlement_month`)."""
     start, end = settlement_period(month, ctx.zone)
     delivered = _delivery_state(ctx, uow.session)
-    rows = uow.session.connection().execute(
-        select(
-            _settlement.c.id,
-            _settlement.c.settled_at,
-            _settlement.c.slip_no,
-            _settlement.c.status,
-            _settlement.c.total,
-            _settlement.c.fund_pay,
-            _settlement.c.personal_pay,
-            _settlement.c.crosses_year,
-            _encounter.c.psn_no,
-            _encounter.c.kind,
-            _latest_upload.label("msgid"),
-        )
-        .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
-        .where(
-            _settlement.c.settled_at >= start,
-            _settlement.c.settled_at < end,
-            _encounter.c.institution_code == ctx.institution.code,
-        )
-        .order_by(_settlement.c.settled_at, _settlement.c.id)
-        .execution_options(yield_per=_STREAM)
-    )
+    rows = uow.reconciliations.settlements(start, end, ctx.institution.code)
     revoked, zone = SettlementStatus.REVOKED.value, ctx.zone
     for (
         id_,
@@ -204,24 +160,14 @@ class Reconciliations:
         or past, oldest first (the reconciliation page flags them)."""
         ctx = self._ctx
         today = today or ctx.local_date(ctx.now())
-        latest = select(func.max(reconciliation_run.c.id)).group_by(reconciliation_run.c.month)
         with ctx.uow() as uow:
-            rows = uow.session.execute(
-                select(reconciliation_run)
-                .where(
-                    reconciliation_run.c.id.in_(latest),
-                    reconciliation_run.c.outcome != "balanced",
-                )
-                .order_by(reconciliation_run.c.month)
-            ).all()
+            runs = uow.reconciliations.latest_not_balanced()
         found = []
-        for row in rows:
-            cutoff = self.calendar.month_cutoffs(row.month)[1]
+        for run, differences in runs:
+            cutoff = self.calendar.month_cutoffs(run.month)[1]
             if cutoff.on <= today:
                 found.append(
-                    UnresolvedMonth(
-                        row.month, cutoff, row.outcome, row.difference_count, row.message
-                    )
+                    UnresolvedMonth(run.month, cutoff, run.outcome, differences, run.message)
                 )
         return found
 
@@ -273,28 +219,19 @@ class Reconciliations:
         differences = result.differences if result else ()
         finished = ctx.now()
         with ctx.uow() as uow:
-            run_id = uow.session.execute(
-                reconciliation_run.insert()
-                .values(
-                    month=month,
-                    started_at=started,
-                    finished_at=finished,
-                    actor=actor,
-                    outcome=outcome,
-                    message=message,
-                    totals_match=bool(result and result.totals_match),
-                    **totals_values("local", local),
-                    **totals_values("upstream", upstream),
-                    difference_count=len(differences),
-                    lines=list(lines),
-                )
-                .returning(reconciliation_run.c.id)
-            ).scalar_one()
-            if differences:
-                uow.session.execute(
-                    reconciliation_difference.insert(),
-                    [difference_values(run_id, n, d) for n, d in enumerate(differences)],
-                )
+            run_id = uow.reconciliations.add(
+                month=month,
+                started_at=started,
+                finished_at=finished,
+                actor=actor,
+                outcome=outcome,
+                message=message,
+                totals_match=bool(result and result.totals_match),
+                local=local,
+                upstream=upstream,
+                differences=differences,
+                lines=lines,
+            )
             uow.audit.append(
                 actor=actor,
                 action="reconciliation.run",
@@ -318,30 +255,15 @@ class Reconciliations:
         ctx = self._ctx
         require_month(month, ctx.local_date(ctx.now()))
         with ctx.uow() as uow:
-            row = uow.session.execute(
-                select(reconciliation_run)
-                .where(reconciliation_run.c.month == month)
-                .order_by(reconciliation_run.c.id.desc())
-                .limit(1)
-            ).one_or_none()
-            if row is None:
-                raise NotFound(
-                    f"{month}尚未对账，可立即执行对账（POST …/reconciliation/{month}/run）",
-                    code="RECONCILIATION_NOT_RUN",
-                )
-            rows = uow.session.execute(
-                select(reconciliation_difference)
-                .where(reconciliation_difference.c.run_id == row.id)
-                .order_by(reconciliation_difference.c.position)
-            ).all()
-        return report_of(row, rows)
+            report = uow.reconciliations.latest(month)
+        if report is None:
+            raise NotFound(
+                f"{month}尚未对账，可立即执行对账（POST …/reconciliation/{month}/run）",
+                code="RECONCILIATION_NOT_RUN",
+            )
+        return report
 
     def history(self, month: str) -> list[RunInfo]:
         """Every run of ``month``, newest first."""
         with self._ctx.uow() as uow:
-            rows = uow.session.execute(
-                select(reconciliation_run)
-                .where(reconciliation_run.c.month == month)
-                .order_by(reconciliation_run.c.id.desc())
-            ).all()
-        return [run_info(row) for row in rows]
+            return uow.reconciliations.runs(month)

@@ -31,7 +31,9 @@ from adapter.domain.ports import Clock
 from adapter.store.audit import AuditLog
 from adapter.store.db import is_sqlite
 from adapter.store.repositories import (
+    AuditDeductionRepository,
     CatalogueRepository,
+    CatalogueUpdateRepository,
     DeviceFundsRepository,
     EncounterRepository,
     FeeLineRepository,
@@ -39,6 +41,7 @@ from adapter.store.repositories import (
     InstitutionRepository,
     ManualClaimRepository,
     PersonRepository,
+    ReconciliationRepository,
     RehabPlanRepository,
     SettlementRepository,
     SettleWaitRepository,
@@ -62,11 +65,14 @@ class UnitOfWork:
     suspensions: SuspensionRepository
     institutions: InstitutionRepository
     catalogue: CatalogueRepository
+    catalogue_updates: CatalogueUpdateRepository
     uploads: UploadRepository
     rehab_plans: RehabPlanRepository
     manual_claims: ManualClaimRepository
     settle_waits: SettleWaitRepository
     device_funds: DeviceFundsRepository
+    audit_deductions: AuditDeductionRepository
+    reconciliations: ReconciliationRepository
     audit: AuditLog
 
     def __init__(self, engine: Engine, *, immediate: bool = False, clock: Clock | None = None):
@@ -96,11 +102,14 @@ class UnitOfWork:
         self.suspensions = SuspensionRepository(self.session, clock)
         self.institutions = InstitutionRepository(self.session, clock)
         self.catalogue = CatalogueRepository(self.session, clock)
+        self.catalogue_updates = CatalogueUpdateRepository(self.session)
         self.uploads = UploadRepository(self.session)
         self.rehab_plans = RehabPlanRepository(self.session)
         self.manual_claims = ManualClaimRepository(self.session)
         self.settle_waits = SettleWaitRepository(self.session)
         self.device_funds = DeviceFundsRepository(self.session)
+        self.audit_deductions = AuditDeductionRepository(self.session)
+        self.reconciliations = ReconciliationRepository(self.session)
         self.audit = AuditLog(self.session, clock)
         return self
 

@@ -84,3 +84,15 @@ def test_every_type_ignore_names_its_error_and_says_why() -> None:
                 if not (rest.startswith("[") and (reason_after or reason_above)):
                     silent.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not silent, "type: ignore without an error code or a reason:\n" + "\n".join(silent)
+
+
+def test_the_use_cases_reach_data_only_through_repositories() -> None:
+    """A service that runs SQL itself bypasses the store's repositories (and what they keep
+    true: streaming, chunked IN lists, rows mapped to records); the unit of work's session
+    may still be handed to the upload queue, which writes in the same transaction."""
+    raw = []
+    for path in sorted((ROOT / "adapter" / "services").rglob("*.py")):
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            if ".execute(" in line or "session.connection()" in line:
+                raw.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not raw, "services running SQL themselves (use a repository):\n" + "\n".join(raw)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money, Out
 from adapter.domain.reconciliation import MONTH_PATTERN, Amounts, Totals
-from adapter.services.reconciliation_records import ReconciliationReport, RunInfo
+from adapter.services.reconciliation import ReconciliationReport, RunInfo
 
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
 MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")

@@ -3,7 +3,12 @@
 They speak domain objects (frozen dataclasses) in and out; rows never leave the store.
 """
 
-from adapter.store.repositories.catalogue import TREATMENT_KINDS, CatalogueRepository
+from adapter.store.repositories.catalogue import (
+    TREATMENT_KINDS,
+    CatalogueRepository,
+    CatalogueUpdate,
+    CatalogueUpdateRepository,
+)
 from adapter.store.repositories.encounters import (
     EncounterRecord,
     EncounterRepository,
@@ -12,13 +17,24 @@ from adapter.store.repositories.encounters import (
     LinePrice,
     MappingStatus,
     StoredFeeLine,
+    UsedCode,
 )
-from adapter.store.repositories.monthly import DeviceFundsRepository, StoredFundsReceipt
+from adapter.store.repositories.monthly import (
+    AuditDeductionRepository,
+    DeviceFundsRepository,
+    StoredFundsReceipt,
+)
 from adapter.store.repositories.parties import (
     FilingRepository,
     InstitutionRepository,
     PersonRepository,
     SuspensionRepository,
+)
+from adapter.store.repositories.reconciliation import (
+    MonthSettlement,
+    ReconciliationReport,
+    ReconciliationRepository,
+    RunInfo,
 )
 from adapter.store.repositories.settlements import (
     SettlementRepository,
@@ -29,6 +45,7 @@ from adapter.store.repositories.workflow import (
     ManualClaimRepository,
     RehabPlan,
     RehabPlanRepository,
+    SettlementUpload,
     SettleWaitRepository,
     StoredManualClaim,
     UploadRecord,
@@ -38,7 +55,10 @@ from adapter.store.repositories.workflow import (
 
 __all__ = [
     "TREATMENT_KINDS",
+    "AuditDeductionRepository",
     "CatalogueRepository",
+    "CatalogueUpdate",
+    "CatalogueUpdateRepository",
     "DeviceFundsRepository",
     "EncounterRecord",
     "EncounterRepository",
@@ -49,12 +69,17 @@ __all__ = [
     "LinePrice",
     "ManualClaimRepository",
     "MappingStatus",
+    "MonthSettlement",
     "PersonRepository",
+    "ReconciliationReport",
+    "ReconciliationRepository",
     "RehabPlan",
     "RehabPlanRepository",
+    "RunInfo",
     "SettleWaitRepository",
     "SettlementRepository",
     "SettlementSummary",
+    "SettlementUpload",
     "SlipSequence",
     "StoredFeeLine",
     "StoredFundsReceipt",
@@ -62,5 +87,6 @@ __all__ = [
     "SuspensionRepository",
     "UploadRecord",
     "UploadRepository",
+    "UsedCode",
     "WaitingStay",
 ]

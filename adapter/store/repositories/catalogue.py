@@ -10,11 +10,13 @@ into the store. For the codes named, lookups answer exactly as the full index wo
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
@@ -22,6 +24,7 @@ from adapter.domain.ports import Clock
 from adapter.store.mapping import catalogue_row
 from adapter.store.sql import SystemClock, table, upsert
 from adapter.store.tables import CatalogueItemRow
+from adapter.store.tables.monthly import catalogue_update
 
 _item = table(CatalogueItemRow)
 
@@ -106,6 +109,102 @@ class CatalogueRepository:
     def device_catalogue(self, insured_region: str) -> Catalogue:
         """The insured place's device catalogue (devices follow the insured place, N§32)."""
         return self.catalogue(insured_region, {CatalogueKind.DEVICE})
+
+    def regions(self, kind: CatalogueKind) -> set[str]:
+        """The regions with items of ``kind`` loaded."""
+        query = select(_item.c.region).where(_item.c.kind == kind.value).distinct()
+        return set(self._session.execute(query).scalars())
+
+    def has(self, kind: CatalogueKind, region: str) -> bool:
+        """Whether any item of ``kind`` is loaded for ``region``."""
+        query = select(exists().where(_item.c.kind == kind.value, _item.c.region == region))
+        return bool(self._session.execute(query).scalar())
+
+    def latest_versions(
+        self, region: str, codes: Sequence[str]
+    ) -> dict[tuple[str, str], tuple[str, date | None]]:
+        """(kind, code) → (version, valid_to) of each code's latest version in ``region``
+        (the one in force last)."""
+        latest: dict[tuple[str, str], tuple[str, date | None]] = {}
+        for start in range(0, len(codes), _PREFETCH_CHUNK):
+            rows = self._session.execute(
+                select(_item.c.kind, _item.c.code, _item.c.version, _item.c.valid_to)
+                .where(
+                    _item.c.region == region,
+                    _item.c.code.in_(codes[start : start + _PREFETCH_CHUNK]),
+                )
+                .order_by(_item.c.valid_from)
+            )
+            for row in rows:
+                latest[(row.kind, row.code)] = (row.version, row.valid_to)
+        return latest
+
+
+@dataclass(frozen=True)
+class CatalogueUpdate:
+    """One catalogue download (``WI1401``) or CSV import, as noted in ``catalogue_update``."""
+
+    kind: str
+    region: str
+    version: str
+    source: str  # download | import
+    items: int
+    actor: str
+    at: datetime
+    since_version: str = ""
+
+
+class CatalogueUpdateRepository:
+    """The notes of catalogue downloads and imports: the next download's ``since_version``,
+    and the history IT reads."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def add(self, update: CatalogueUpdate) -> None:
+        self._session.execute(
+            catalogue_update.insert().values(
+                kind=update.kind,
+                region=update.region,
+                version=update.version,
+                source=update.source,
+                items=update.items,
+                actor=update.actor,
+                at=update.at,
+            )
+        )
+
+    def last_downloaded(self, kind: CatalogueKind, region: str) -> str:
+        """The highest version downloaded for (kind, region); ``''`` if never downloaded."""
+        value = self._session.execute(
+            select(func.max(catalogue_update.c.version)).where(
+                catalogue_update.c.kind == kind.value,
+                catalogue_update.c.region == region,
+                catalogue_update.c.source == "download",
+            )
+        ).scalar_one_or_none()
+        return str(value or "")
+
+    def latest(self, limit: int) -> list[CatalogueUpdate]:
+        """The latest ``limit`` downloads and imports, newest first."""
+        rows = self._session.execute(
+            select(catalogue_update).order_by(catalogue_update.c.id.desc()).limit(limit)
+        ).all()
+        return [
+            CatalogueUpdate(r.kind, r.region, r.version, r.source, r.items, r.actor, r.at)
+            for r in rows
+        ]
+
+    def empty_downloads_since(self, kind: CatalogueKind, region: str, since: datetime) -> int:
+        """How many downloads for (kind, region) since ``since`` brought no item."""
+        query = select(func.count()).where(
+            catalogue_update.c.kind == kind.value,
+            catalogue_update.c.region == region,
+            catalogue_update.c.source == "download",
+            catalogue_update.c["items"] == 0,
+            catalogue_update.c.at >= since,
+        )
+        return int(self._session.execute(query).scalar_one())
 
 
 _COLUMNS = (

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, exists, or_, select, update
+from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -274,6 +274,21 @@ class FeeLinesAdded:
     ignored: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class UsedCode:
+    """A catalogue code as recent fee lines use it (one HIS code, category and mapping
+    state): how often, in how many stays, when last."""
+
+    code: str  # the code pricing looks up (the clerk's mapping when there is one)
+    item_code: str  # the HIS item code
+    category: str
+    mapping_status: str
+    name: str
+    lines: int
+    encounters: int
+    last_used: datetime
+
+
 class FeeLineRepository:
     def __init__(self, session: Session, clock: Clock):
         self._session = session
@@ -475,6 +490,43 @@ class FeeLineRepository:
                 _LINES_WITH_STATUS, {"b_encounter": encounter_id, "b_status": status.value}
             )
         return [_stored(row) for row in rows]
+
+    def codes_used(self, since: datetime, categories: Collection[str]) -> builtins.list[UsedCode]:
+        """The codes of charged lines (quantity > 0) of ``categories`` occurring since
+        ``since``, lines confirmed as out of catalogue (mapped to no code) left out."""
+        code = func.coalesce(func.nullif(_fee_line.c.catalogue_code, ""), _fee_line.c.item_code)
+        query = (
+            select(
+                code.label("code"),
+                _fee_line.c.item_code,
+                _fee_line.c.category,
+                _fee_line.c.mapping_status,
+                func.max(_fee_line.c.item_name).label("name"),
+                func.count().label("lines"),
+                func.count(func.distinct(_fee_line.c.encounter_id)).label("encounters"),
+                func.max(_fee_line.c.occurred_at).label("last_used"),
+            )
+            .where(
+                _fee_line.c.occurred_at >= since,
+                _fee_line.c.category.in_(builtins.list(categories)),
+                _fee_line.c.quantity > 0,
+                ~((_fee_line.c.mapping_status == "mapped") & (_fee_line.c.catalogue_code == "")),
+            )
+            .group_by(code, _fee_line.c.item_code, _fee_line.c.category, _fee_line.c.mapping_status)
+        )
+        return [
+            UsedCode(
+                code=row.code,
+                item_code=row.item_code,
+                category=row.category,
+                mapping_status=row.mapping_status,
+                name=row.name,
+                lines=int(row.lines),
+                encounters=int(row.encounters),
+                last_used=row.last_used,
+            )
+            for row in self._session.execute(query)
+        ]
 
     def set_mapping(self, encounter_id: str, line_id: str, catalogue_code: str) -> None:
         """Map a flagged line to a catalogue code (IT fixed the HIS item mapping)."""

@@ -1,21 +1,24 @@
 """The monthly work's records (:mod:`adapter.store.tables.monthly`) that the use cases reach
-through the unit of work: device fund receipts (B§40)."""
+through the unit of work: device fund receipts (B§40) and audit deductions (N§37, B§25).
+Reconciliation runs have their own module (:mod:`.reconciliation`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.money import to_fen
 from adapter.domain.settlement import SettlementStatus
+from adapter.domain.upstream import AuditDeduction
 from adapter.store.sql import table
 from adapter.store.tables import EncounterRow, SettlementRow
-from adapter.store.tables.monthly import device_funds_receipt
+from adapter.store.tables.monthly import audit_deduction, device_funds_receipt
 
 _settlement = table(SettlementRow)
 _encounter = table(EncounterRow)
@@ -93,4 +96,74 @@ def _receipt(row: Any) -> StoredFundsReceipt:
         job_id=row.job_id,
         recorded_by=row.recorded_by,
         recorded_at=row.recorded_at,
+    )
+
+
+class AuditDeductionRepository:
+    """Audit deductions as last fetched from upstream, one row per ``deduction_no``."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def replace(
+        self, month: str, deductions: Sequence[AuditDeduction], fetched_at: datetime
+    ) -> None:
+        """Make ``deductions`` the month's: every deduction kept for ``month`` or under one
+        of their numbers is removed, then they are stored under ``month``."""
+        numbers = [d.deduction_no for d in deductions]
+        self._session.execute(
+            delete(audit_deduction).where(
+                (audit_deduction.c.month == month) | audit_deduction.c.deduction_no.in_(numbers)
+            )
+        )
+        if deductions:
+            self._session.execute(
+                audit_deduction.insert(),
+                [_deduction_values(d, month, fetched_at) for d in deductions],
+            )
+
+    def of_month(self, month: str, setl_id: str | None = None) -> list[AuditDeduction]:
+        """The month's deductions (optionally one settlement's), by settlement then number."""
+        query = select(audit_deduction).where(audit_deduction.c.month == month)
+        if setl_id:
+            query = query.where(audit_deduction.c.setl_id == setl_id)
+        rows = self._session.execute(
+            query.order_by(audit_deduction.c.setl_id, audit_deduction.c.deduction_no)
+        )
+        return [_deduction(row) for row in rows]
+
+    def settlements_here(self, setl_ids: Collection[str]) -> dict[str, tuple[str, datetime]]:
+        """Of ``setl_ids``, the settlements made here: id → (slip number, settled at)."""
+        rows = self._session.execute(
+            select(_settlement.c.id, _settlement.c.slip_no, _settlement.c.settled_at).where(
+                _settlement.c.id.in_(sorted(setl_ids))
+            )
+        )
+        return {row.id: (row.slip_no, row.settled_at) for row in rows}
+
+
+def _deduction_values(d: AuditDeduction, month: str, fetched_at: datetime) -> dict[str, Any]:
+    return {
+        "deduction_no": d.deduction_no,
+        "month": month,
+        "setl_id": d.setl_id,
+        "psn_no": d.psn_no,
+        "item_code": d.item_code,
+        "item_name": d.item_name,
+        "amount": d.amount,
+        "reason": d.reason,
+        "fetched_at": fetched_at,
+    }
+
+
+def _deduction(row: Any) -> AuditDeduction:
+    return AuditDeduction(
+        deduction_no=row.deduction_no,
+        month=row.month,
+        setl_id=row.setl_id,
+        psn_no=row.psn_no,
+        item_code=row.item_code,
+        item_name=row.item_name,
+        amount=row.amount,
+        reason=row.reason,
     )

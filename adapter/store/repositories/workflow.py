@@ -2,24 +2,28 @@
 queued, rehab plans, manual claims and stays waiting for upstream.
 
 Like the other repositories they work inside the unit of work's transaction and hand out
-frozen dataclasses, never rows.
+frozen dataclasses (named tuples where a scan streams many), never rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from adapter.store.sql import table
 from adapter.store.tables.encounters import EncounterRow
+from adapter.store.tables.settlements import SettlementRow
 from adapter.store.tables.workflow import manual_claim, rehab_plan, service_upload, settle_wait
 
 _encounter = table(EncounterRow)
+_settlement = table(SettlementRow)
+_CHUNK = 500  # msgids per IN list: well inside every driver's parameter limit
+_STREAM = 2_000  # upload rows fetched at a time: months of them in bounded memory
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,36 @@ def _upload(row: Any) -> UploadRecord:
         job_id=row.job_id,
         deadline=row.deadline,
         created_at=row.created_at,
+    )
+
+
+class SettlementUpload(NamedTuple):
+    """A settlement's upload with what a clerk needs to find the settlement (a tuple: a scan
+    of months of uploads makes many, one by one as they stream)."""
+
+    msgid: str
+    infno: str
+    settlement_id: str
+    encounter_id: str
+    settled_at: datetime
+    slip_no: str
+    psn_no: str
+
+
+def _settlement_uploads(infnos: Collection[str]) -> Select[Any]:
+    return (
+        select(
+            service_upload.c.msgid,
+            service_upload.c.infno,
+            service_upload.c.settlement_id,
+            service_upload.c.encounter_id,
+            _settlement.c.settled_at,
+            _settlement.c.slip_no,
+            _encounter.c.psn_no,
+        )
+        .join(_settlement, _settlement.c.id == service_upload.c.settlement_id)
+        .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+        .where(service_upload.c.infno.in_(list(infnos)))
     )
 
 
@@ -98,6 +132,28 @@ class UploadRepository:
             .distinct()
         ).scalars()
         return [str(encounter_id) for encounter_id in rows]
+
+    def of_settlements(
+        self, infnos: Collection[str], msgids: Sequence[str]
+    ) -> list[SettlementUpload]:
+        """The uploads of ``infnos`` with these msgids, each with its settlement."""
+        found: list[SettlementUpload] = []
+        for start in range(0, len(msgids), _CHUNK):
+            chunk = list(msgids[start : start + _CHUNK])
+            query = _settlement_uploads(infnos).where(service_upload.c.msgid.in_(chunk))
+            found += (SettlementUpload._make(row) for row in self._session.execute(query))
+        return found
+
+    def of_settlements_since(
+        self, infnos: Collection[str], since: datetime
+    ) -> Iterator[SettlementUpload]:
+        """The uploads of ``infnos`` for settlements made since ``since``: streamed
+        (:data:`_STREAM` rows at a time), months of them in bounded memory. Consume it
+        inside the unit of work."""
+        query = _settlement_uploads(infnos).where(_settlement.c.settled_at >= since)
+        make = SettlementUpload._make
+        for row in self._session.execute(query.execution_options(yield_per=_STREAM)):
+            yield make(row)
 
     def infnos(self, encounter_id: str) -> set[str]:
         """The transactions queued for the encounter."""

@@ -26,7 +26,7 @@ from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.people import mask_name
 from adapter.domain.reconciliation import MONTH_PATTERN, month_of, previous_month
 from adapter.services.monthly import MonthlyServices
-from adapter.services.reconciliation_records import ReconciliationReport
+from adapter.services.reconciliation import ReconciliationReport
 from adapter.web.auth import Csrf, desk
 from adapter.web.forms import FormError, amount
 from adapter.web.forms import problem as problem_of
