@@ -1,0 +1,102 @@
+"""The month-end scans stream: a month's settlements (reconciliation) and months of
+settlement uploads (clearing) come out of their repositories one by one while the unit of
+work is open, in order, from a server-side cursor on PostgreSQL — never a list of 50,000."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from adapter.domain.encounters import EncounterStatus
+from adapter.domain.reconciliation import settlement_period
+from adapter.domain.upstream import Infno
+from adapter.store.db import is_sqlite
+from adapter.store.repositories import UploadRecord
+from adapter.store.uow import UnitOfWork
+from tests.integration.store import factories as f
+from tests.integration.store.conftest import FakeClock
+
+KINDS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
+
+
+def _seed(store: Engine, clock: FakeClock) -> None:
+    """Three settlements on 3 January, settled in reverse id order; S2 uploaded twice (its
+    discharge record re-sent), S3 never."""
+    with UnitOfWork(store, clock=clock) as uow:
+        for n, minute in ((1, 50), (2, 40), (3, 30)):
+            eid = f"E{n}"
+            uow.encounters.add(f.encounter(eid))
+            uow.encounters.update(
+                f.encounter(eid, status=EncounterStatus.SETTLED), expected_version=1
+            )
+            settlement = f.settlement(
+                f"S{n}",
+                enc=f.encounter(eid, status=EncounterStatus.SETTLED),
+                slip_no=f"H11010000001202601030000{n}",
+                settled_at=f.at("2026-01-03", 10, minute),
+            )
+            uow.settlements.add(settlement, zone=f.SHANGHAI)
+        for job, (sid, msgid) in enumerate((("S1", "M1"), ("S2", "M2a"), ("S2", "M2b")), 1):
+            uow.uploads.add(
+                UploadRecord(
+                    encounter_id=f"E{sid[1]}",
+                    settlement_id=sid,
+                    infno=Infno.DISCHARGE.value,
+                    msgid=msgid,
+                    job_id=job,
+                    deadline=clock.now() + timedelta(days=1),
+                    created_at=clock.now(),
+                )
+            )
+        uow.commit()
+
+
+def _open_server_cursors(uow: UnitOfWork) -> int:
+    return int(
+        uow.session.connection().exec_driver_sql("SELECT count(*) FROM pg_cursors").scalar_one()
+    )
+
+
+def _first_then_rest(rows: Iterator[Any], uow: UnitOfWork, store: Engine) -> list[Any]:
+    """Take one row, check a cursor is still open for the rest (PostgreSQL), take the rest."""
+    assert not isinstance(rows, list | tuple)
+    first = next(rows)
+    if not is_sqlite(store):
+        assert _open_server_cursors(uow) == 1
+    rest = list(rows)
+    if not is_sqlite(store):
+        assert _open_server_cursors(uow) == 0
+    return [first, *rest]
+
+
+def test_a_months_settlements_stream_in_settlement_order_with_their_latest_upload(
+    store: Engine, clock: FakeClock
+) -> None:
+    _seed(store, clock)
+    start, end = settlement_period("2026-01", f.SHANGHAI)
+    with UnitOfWork(store) as uow:
+        rows = _first_then_rest(
+            uow.reconciliations.settlements(start, end, f.INSTITUTION), uow, store
+        )
+        assert [(r.id, r.msgid) for r in rows] == [("S3", None), ("S2", "M2b"), ("S1", "M1")]
+        assert all(r.psn_no == "P001" and r.status == "settled" for r in rows)
+        assert list(uow.reconciliations.settlements(start, end, "H99999999999")) == []
+
+
+def test_recent_settlement_uploads_stream_with_their_settlement(
+    store: Engine, clock: FakeClock
+) -> None:
+    _seed(store, clock)
+    with UnitOfWork(store) as uow:
+        since = f.at("2026-01-03", 10, 35)  # S3 settled before: its (no) uploads are left out
+        rows = _first_then_rest(uow.uploads.of_settlements_since(KINDS, since), uow, store)
+        assert sorted((r.msgid, r.settlement_id, r.slip_no) for r in rows) == [
+            ("M1", "S1", "H110100000012026010300001"),
+            ("M2a", "S2", "H110100000012026010300002"),
+            ("M2b", "S2", "H110100000012026010300002"),
+        ]
+        named = uow.uploads.of_settlements(KINDS, ["M2b", "M9"])
+        assert [(r.msgid, r.psn_no) for r in named] == [("M2b", "P001")]
