@@ -90,8 +90,8 @@ class Deductions:
                 SettlementDeductions(
                     setl_id=sid,
                     psn_no=items[0].psn_no,
-                    slip_no=local[0] if local else "",
-                    settles_on=settlement_day(local[1], ctx.zone) if local else None,
+                    slip_no=local.slip_no if local else "",
+                    settles_on=settlement_day(local.settled_at, ctx.zone) if local else None,
                     known_here=local is not None,
                     total=sum((d.amount for d in items), ZERO),
                     deductions=tuple(items),

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -99,6 +99,13 @@ def _receipt(row: Any) -> StoredFundsReceipt:
     )
 
 
+class SettledHere(NamedTuple):
+    """A settlement made here, as a deduction's page names it."""
+
+    slip_no: str
+    settled_at: datetime
+
+
 class AuditDeductionRepository:
     """Audit deductions as last fetched from upstream, one row per ``deduction_no``."""
 
@@ -132,14 +139,14 @@ class AuditDeductionRepository:
         )
         return [_deduction(row) for row in rows]
 
-    def settlements_here(self, setl_ids: Collection[str]) -> dict[str, tuple[str, datetime]]:
+    def settlements_here(self, setl_ids: Collection[str]) -> dict[str, SettledHere]:
         """Of ``setl_ids``, the settlements made here: id → (slip number, settled at)."""
         rows = self._session.execute(
             select(_settlement.c.id, _settlement.c.slip_no, _settlement.c.settled_at).where(
                 _settlement.c.id.in_(sorted(setl_ids))
             )
         )
-        return {row.id: (row.slip_no, row.settled_at) for row in rows}
+        return {row.id: SettledHere(row.slip_no, row.settled_at) for row in rows}
 
 
 def _deduction_values(d: AuditDeduction, month: str, fetched_at: datetime) -> dict[str, Any]:
