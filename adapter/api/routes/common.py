@@ -10,7 +10,7 @@ from :class:`Out`, which renders every time with the site's offset (``+08:00``).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 from adapter.api.auth import require
 from adapter.api.deps import ServicesDep as ServicesDep  # what every route module uses
 from adapter.api.zone import in_site_zone
-from adapter.domain.money import FEN, to_fen
+from adapter.domain.money import to_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import FILING_CHANNELS, Finding
@@ -50,16 +50,8 @@ def _unit_price(value: Decimal) -> str:
     return exact if len(exact.partition(".")[2]) > 2 else f"{value:.2f}"
 
 
-def _fen(value: Decimal) -> str:
-    """``to_fen`` as text; a finite Decimal (every stored amount) is quantized directly, as
-    ``to_fen`` would: a bill serialises three amounts per line."""
-    if isinstance(value, Decimal) and value.is_finite():
-        return str(value.quantize(FEN, rounding=ROUND_HALF_UP))
-    return str(to_fen(value))
-
-
 # an amount: a string to the fen, always two decimals ("36.50")
-Money = Annotated[Decimal, PlainSerializer(_fen, return_type=str)]
+Money = Annotated[Decimal, PlainSerializer(lambda v: str(to_fen(v)), return_type=str)]
 # a unit price is money per unit, priced to the 0.0001 yuan (QuantityIn): two decimals at
 # least, more only when the catalogue prices below the fen
 UnitPrice = Annotated[Decimal, PlainSerializer(_unit_price, return_type=str)]
