@@ -16,6 +16,8 @@ ZERO = Decimal("0.00")
 
 def to_fen(value: Decimal | int | str) -> Decimal:
     """Quantize to the fen with the stated rounding rule."""
+    if type(value) is Decimal and value.is_finite():  # every stored amount: no copy first
+        return value.quantize(FEN, rounding=ROUND_HALF_UP)
     try:
         amount = Decimal(value)
     except InvalidOperation as exc:

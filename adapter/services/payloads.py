@@ -36,6 +36,7 @@ quantities as plain decimal strings, times as local ``YYYY-MM-DD HH:MM:SS``. The
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -146,8 +147,14 @@ def rehab_plan_input(
 def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str, Any]]:
     size = ctx.policy.fee_batch_size
     details = []
+    # a stay's lines share a few fee times (a day's charges, one batch's): each is formatted
+    # once, not once per line
+    times: dict[datetime, str] = {}
     for position, priced in enumerate(lines):
         line, item = priced.line, priced.item
+        occurred = times.get(line.occurred_at)
+        if occurred is None:
+            occurred = times[line.occurred_at] = ctx.wall_time(line.occurred_at)
         details.append(
             {
                 "feedetl_sn": line.line_id,
@@ -161,7 +168,7 @@ def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str
                 "cnt": number(line.quantity),
                 "pric": number(line.unit_price),
                 "det_item_fee_sumamt": money(line.amount),
-                "fee_ocur_time": ctx.wall_time(line.occurred_at),
+                "fee_ocur_time": occurred,
                 "work_injury": line.work_injury,
                 "dept": line.department,
                 "fund_pay": money(priced.fund_pay),

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
-from fastapi import Depends
+from fastapi import Depends, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,6 +22,7 @@ from pydantic import (
     PlainSerializer,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -114,15 +116,54 @@ class CardIn(Strict):
         )
 
 
+def _may_hold_time(annotation: Any) -> bool:
+    """A field whose value can be a ``datetime`` itself (not one inside a list or model)."""
+    if annotation is datetime or annotation is Any:
+        return True
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_may_hold_time(arg) for arg in get_args(annotation))
+    return False
+
+
 class Out(BaseModel):
     """A response model: every time leaves in the site's zone (:mod:`adapter.api.zone`)."""
 
-    @field_validator("*", mode="after")
+    # The fields that can hold a time, found once per class: a bill answers with thousands of
+    # lines, and a validator run on every field of every line cost more than pricing them.
+    time_fields: ClassVar[tuple[str, ...]] = ()
+
     @classmethod
-    def _site_time(cls, value: Any) -> Any:
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.time_fields = tuple(
+            name for name, field in cls.model_fields.items() if _may_hold_time(field.annotation)
+        )
+
+    @model_validator(mode="after")
+    def _site_time(self) -> Self:
         # at construction, not serialisation: a field serializer would replace the money
         # types' own serializers
-        return in_site_zone(value) if isinstance(value, datetime) else value
+        values = self.__dict__
+        for name in self.time_fields:
+            value = values[name]
+            if isinstance(value, datetime):
+                values[name] = in_site_zone(value)
+        return self
+
+
+def answer(model: Out, status_code: int = 200) -> Response:
+    """``model`` as JSON, serialised once, with the bytes FastAPI would send for it.
+
+    For a returned model FastAPI validates it again against the route's ``response_model``,
+    which runs every nested model's validators a second time: for a bill of 10,000 lines that
+    cost more than pricing them. A route answering with a stay's lines returns this instead,
+    and keeps ``response_model`` for its OpenAPI schema.
+    """
+    return Response(
+        model.model_dump_json(by_alias=True),
+        status_code=status_code,
+        media_type="application/json",
+    )
 
 
 def out_examples(*bodies: dict[str, Any]) -> ConfigDict:

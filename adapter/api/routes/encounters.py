@@ -25,6 +25,7 @@ from adapter.api.routes.common import (
     Out,
     ServicesDep,
     UploadOut,
+    answer,
 )
 from adapter.api.routes.encounter_bodies import (
     AdmitIn,
@@ -213,10 +214,10 @@ def put_rehab_plan(
 )
 def presettle(
     encounter_id: str, services: ServicesDep, _: Billing, body: PresettleIn | None = None
-) -> PresettleOut:
+) -> Response:
     preview = services.settlements.presettle(encounter_id, body.discharged_at if body else None)
     ctx = services.context
-    return PresettleOut(
+    out = PresettleOut(
         **BillOut.bill(
             preview.bill,
             settles_on=ctx.local_date(ctx.now()),
@@ -225,6 +226,7 @@ def presettle(
             can_settle=not preview.unmapped,
         )
     )
+    return answer(out)  # every line of the stay: serialised once
 
 
 @router.post(
@@ -242,8 +244,7 @@ def settle(
     body: SettleIn,
     services: ServicesDep,
     principal: BillingOrHis,
-    response: Response,
-) -> SettlementOut:
+) -> Response:
     override = body.rehab_plan_override.reason.strip() if body.rehab_plan_override else ""
     if override and "billing" not in principal.roles:
         raise HTTPException(403, "康复方案强制结算须由结算主管（结算收费角色）操作")
@@ -258,15 +259,15 @@ def settle(
         ),
         actor=principal.name,
     )
-    if outcome.replayed:
-        response.status_code = status.HTTP_200_OK
-    return SettlementOut.settled(
+    out = SettlementOut.settled(
         settlement_of(outcome),
         services.context.zone,
         upload=outcome.upload and UploadOut.of(outcome.upload),
         warnings=[FindingOut.of(w) for w in outcome.warnings],
         replayed=outcome.replayed,
     )
+    # every line of the stay: serialised once
+    return answer(out, status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 @router.post(
