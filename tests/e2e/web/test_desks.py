@@ -359,8 +359,8 @@ def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_
         j for j in runtime.queue.list_jobs(status="dead", limit=1000)
         if j.kind == "WI2301" and j.ordering_key == dead
     )  # fmt: skip
-    runtime.resend_job(refused.id, actor="信息科-01", note="上级系统已重新登记入院")
-    runtime.resend_job(
+    runtime.operations.resend_job(refused.id, actor="信息科-01", note="上级系统已重新登记入院")
+    runtime.operations.resend_job(
         blocker,
         actor="信息科-01",
         payload={**blocked.payload, "input": {**blocked.payload["input"], "psn_no": "P001",
