@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from adapter.domain.encounters import EncounterKind, EncounterStatus
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.people import mask_name
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
@@ -63,6 +63,14 @@ class WorkRow:
     queue: str  # one of Queue
     admitted_at: datetime
     flag: str = ""  # what the clerk must look at, with its article
+
+
+def _row(e: Encounter, name: str, queue: str, flag: str = "") -> WorkRow:
+    """A stay as a work list shows it: the worker's name masked."""
+    return WorkRow(
+        e.id, e.his_visit_id, mask_name(name), e.kind.label, e.status.label, queue,
+        e.admitted_at, flag,
+    )  # fmt: skip
 
 
 def _start_of_today(ctx: ServiceContext) -> datetime:
@@ -141,18 +149,7 @@ def billing_list(ctx: ServiceContext, waiting: list[WaitingStay]) -> list[WorkRo
             queue = Queue.CLAIM
         else:
             continue
-        rows.append(
-            WorkRow(
-                e.id,
-                e.his_visit_id,
-                mask_name(names.get(e.psn_no, "")),
-                e.kind.label,
-                e.status.label,
-                queue,
-                e.admitted_at,
-                flag,
-            )
-        )
+        rows.append(_row(e, names.get(e.psn_no, ""), queue, flag))
     order = [
         Queue.UPLOAD_FAILED,
         Queue.WAITING,
@@ -182,17 +179,7 @@ def admission_list(ctx: ServiceContext) -> list[WorkRow]:
             else:
                 continue
             person = uow.persons.get(e.psn_no)
-            rows.append(
-                WorkRow(
-                    e.id,
-                    e.his_visit_id,
-                    mask_name(person.name if person else ""),
-                    e.kind.label,
-                    e.status.label,
-                    queue,
-                    e.admitted_at,
-                )
-            )
+            rows.append(_row(e, person.name if person else "", queue))
     return rows
 
 
@@ -212,15 +199,5 @@ def device_list(ctx: ServiceContext) -> list[WorkRow]:
             else:
                 queue = Queue.CLAIM
             person = uow.persons.get(e.psn_no)
-            rows.append(
-                WorkRow(
-                    e.id,
-                    e.his_visit_id,
-                    mask_name(person.name if person else ""),
-                    e.kind.label,
-                    e.status.label,
-                    queue,
-                    e.admitted_at,
-                )
-            )
+            rows.append(_row(e, person.name if person else "", queue))
     return rows
