@@ -610,19 +610,8 @@ _CATEGORY = {c.value: c for c in FeeCategory}
 _REASON = {r.value: r for r in PersonalReason}
 _STATUS = {m.value: m for m in MappingStatus}
 _KIND = {k.value: k for k in CatalogueKind}
-_ITEM_COLUMNS = (
-    "in_catalogue",
-    "cat_kind",
-    "cat_code",
-    "cat_name",
-    "cat_region",
-    "cat_unit",
-    "cat_price_cap",
-    "cat_limit",
-    "cat_version",
-    "cat_valid_from",
-    "cat_valid_to",
-)
+# the catalogue item a line was priced against: the price columns from in_catalogue on
+_ITEM_COLUMNS = _PRICE_COLUMNS[_PRICE_COLUMNS.index("in_catalogue") :]
 # Positions matter: list_priced unpacks rows by them.
 _PRICED = (
     select(
