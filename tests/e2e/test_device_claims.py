@@ -7,22 +7,15 @@ over — switches it to a direct settlement whose WI2701 the queue delivers (N§
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapter.bootstrap import build_app
-from adapter.demo import insured_regions, load_catalogues
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
-from adapter.store.tokens import create_token
-from adapter.wiring.runtime import build_runtime
-from connectors.upstream.simulator import start_simulator
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, eventually, free_port
+from tests.e2e.test_hl7_matches_rest import SHANGHAI, eventually
 from tests.e2e.test_stays import Site
-from tests.support.live import serving
+from tests.support.live import running_site
 
 NOTICE = "沪工伤辅核〔2026〕第0421号"
 CARD = {"kind": "physical", "card_no": "310100L0011"}
@@ -31,23 +24,8 @@ ARM, ORTHOSIS = "SH-FZ-0101", "SH-FZ-0305"
 
 @pytest.fixture
 def counter(db_url: str, engine: Engine) -> Iterator[Site]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
-        runtime = build_runtime(settings)
-        today = datetime.now(SHANGHAI).date()
-        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
-        token = create_token(runtime.engine, "柜台", ["device"], datetime.now(UTC))
-        with serving(build_app(settings, runtime)) as base:
-            yield Site(base, settings.hl7.port, {"Authorization": f"Bearer {token}"}, simulator,
-                       runtime)  # fmt: skip
+    with running_site(db_url, engine, "柜台", ["device"]) as s:
+        yield Site(s.base, s.port, s.headers, s.simulator, s.runtime)
 
 
 def fitting(*items: tuple[str, str], hours_ago: int, **extra: object) -> dict[str, object]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,15 +26,8 @@ import pytest
 import sqlalchemy
 from sqlalchemy import Engine
 
-from adapter.bootstrap import build_app
-from adapter.demo import insured_regions, load_catalogues
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
-from adapter.store.tokens import create_token
-from adapter.wiring.runtime import build_runtime
-from connectors.upstream.simulator import start_simulator
 from connectors.upstream.simulator.demo_seed import demo_seed
-from tests.support.live import serving
+from tests.support.live import running_site
 from tests.support.mllp import exchange
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -49,12 +41,6 @@ LINES = [
 ]
 # DFT #3 reverses one of the two boxes of L1.
 CREDIT = ("L5", "L1", "XN02BEB001", "布洛芬缓释胶囊", "99DRUG", "drug", "1", "18.50", "18.50")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -121,23 +107,8 @@ class Live:
 
 @pytest.fixture
 def live(db_url: str, engine: Engine) -> Iterator[Live]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
-        runtime = build_runtime(settings)
-        today = datetime.now(SHANGHAI).date()
-        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
-        token = create_token(runtime.engine, "HIS", ["his", "billing", "it"], datetime.now(UTC))
-        with serving(build_app(settings, runtime)) as base:
-            headers = {"Authorization": f"Bearer {token}"}
-            yield Live(base, settings.hl7.port, headers, simulator.url)
+    with running_site(db_url, engine, "HIS", ["his", "billing", "it"]) as s:
+        yield Live(s.base, s.port, s.headers, s.simulator.url)
 
 
 @pytest.fixture

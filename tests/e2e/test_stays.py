@@ -11,23 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapter.bootstrap import build_app
-from adapter.demo import insured_regions, load_catalogues
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
-from adapter.store.tokens import create_token
-from adapter.wiring.runtime import Runtime, build_runtime
-from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, eventually, free_port, msh, seg
+from adapter.wiring.runtime import Runtime
+from connectors.upstream.simulator import SimulatorServer
+from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, eventually, msh, seg
 from tests.e2e.test_hl7_matches_rest import send as send_hl7
-from tests.support.live import serving
+from tests.support.live import running_site
 
 
 @dataclass
@@ -79,23 +74,8 @@ def citizen_id(psn_no: str) -> str:
 
 @pytest.fixture
 def site(db_url: str, engine: Engine) -> Iterator[Site]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
-        runtime = build_runtime(settings)
-        today = datetime.now(SHANGHAI).date()
-        load_catalogues(runtime.engine, runtime.gateway, "110100", insured_regions(today))
-        token = create_token(runtime.engine, "HIS", ["his", "billing", "it"], datetime.now(UTC))
-        with serving(build_app(settings, runtime)) as base:
-            yield Site(base, settings.hl7.port, {"Authorization": f"Bearer {token}"}, simulator,
-                       runtime)  # fmt: skip
+    with running_site(db_url, engine, "HIS", ["his", "billing", "it"]) as s:
+        yield Site(s.base, s.port, s.headers, s.simulator, s.runtime)
 
 
 ADMITTED = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=3)
