@@ -61,9 +61,7 @@ def _pragmas(connection: Any, synchronous: str | None) -> None:
     """The adapter's connection settings, ``synchronous`` changed if given."""
     from adapter.store import db
 
-    db._sqlite_pragmas(connection, None)
-    if synchronous:
-        connection.execute(f"PRAGMA synchronous={synchronous}")
+    db._sqlite_pragmas(synchronous or "NORMAL", connection, None)
 
 
 def durable_commit_limit(

@@ -34,6 +34,7 @@ from benchmarks.hl7_ingest import (
     admit_message,
     dft_message,
 )
+from tests.support.workers import seeded_worker
 
 PEERS = ("hl7apy", "python-hl7")
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +101,12 @@ def measure(sizes: tuple[int, ...], messages: int, catalogue_items: int) -> list
             for size in sizes:
                 row = Row(size, peers={peer.library: [] for peer in live})
                 stays = [f"PV{run_id}{size}{n:02d}" for n in range(messages // per_stay + 1)]
+                sim_url = runtime.settings.upstream.base_url  # type: ignore[attr-defined]
                 for n, visit in enumerate(stays):
-                    ack = client.send(admit_message(visit, admitted, f"{run_id}-{size}-A{n}"))
+                    worker = seeded_worker(sim_url, visit)  # one open stay per worker (B§28)
+                    ack = client.send(
+                        admit_message(visit, admitted, f"{run_id}-{size}-A{n}", worker)
+                    )
                     if ack_code(ack) != "AA":
                         raise RuntimeError(f"admission refused: {ack}")
                 for n in range(messages + 1):  # message 0 warms both sides up
