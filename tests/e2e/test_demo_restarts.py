@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from adapter.domain.reconciliation import previous_month
-from tests.e2e.test_demo import ROOT, free_port
+from tests.e2e.test_demo import ROOT
+from tests.support.ports import free_port
 
 TOKEN = "e2e-demo-restart-token"
 

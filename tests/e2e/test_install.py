@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from adapter import __version__
-from tests.e2e.test_demo import ROOT, free_port
+from tests.e2e.test_demo import ROOT
+from tests.support.ports import free_port
 
 GUIDE = ROOT / "docs" / "operations.md"
 WHEEL = f"wi_adapter-{__version__}-py3-none-any.whl"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from tests.support.ports import free_port
 from tests.support.workers import worker_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,12 +31,6 @@ T = TypeVar("T")
 
 # Seeded workers with a valid medical filing for Beijing (README table): P001 and P002.
 CARDS = ("310100A0001", "130100B0002")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:

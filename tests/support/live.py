@@ -24,6 +24,7 @@ from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer, start_simulator
+from tests.support.ports import free_port
 
 
 @contextmanager
@@ -54,12 +55,6 @@ def serving(
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

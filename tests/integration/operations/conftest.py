@@ -17,7 +17,8 @@ from adapter.store.tokens import create_token
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import start_simulator
 from tests.e2e.test_hl7_matches_rest import SHANGHAI
-from tests.support.live import free_port, serving
+from tests.support.live import serving
+from tests.support.ports import free_port
 
 
 class Live(NamedTuple):
