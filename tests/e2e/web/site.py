@@ -8,7 +8,6 @@ and a supervisor holding every role, and serves it on a real socket.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator
 from tests.support.live import serving
+from tests.support.ports import free_port
 
 ZONE = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct-horse-7"
@@ -63,12 +63,6 @@ class Site:
         return list(found[0]["injury_parts"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_site(url: str) -> Iterator[Site]:
     engine = make_engine(url)
@@ -83,7 +77,7 @@ def running_site(url: str) -> Iterator[Site]:
             update={
                 "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
                 "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-                "hl7": settings.hl7.model_copy(update={"port": _free_port()}),
+                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
                 "cards": settings.cards.model_copy(update={"bridge_url": card_reader.url}),
             }
         )

@@ -3,13 +3,14 @@ tests to pick up: through the REST API with the ``his`` token, over the real soc
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from tests.e2e.web.site import CARDS, ZONE, Site
+from adapter.store.uow import UnitOfWork
+from tests.e2e.web.site import CARDS, ZONE, Site, eventually
 
 
 def at(days: int, hour: int = 9) -> str:
@@ -104,3 +105,30 @@ def settle_by_api(site: Site, encounter_id: str) -> dict[str, Any]:
     )
     assert settled.status_code == 201, settled.text
     return dict(settled.json())
+
+
+def refused_upload(site: Site, encounter_id: str, *, until_dead: bool = True) -> int:
+    """Queue an admission upload of the encounter that upstream refuses (begntime missing):
+    it goes dead, and the encounter's later uploads wait behind it (delivered in order).
+    Returns its job id, once it is dead unless ``until_dead`` is false."""
+    runtime = site.runtime
+    msgid = runtime.msgids.next()
+    input = {"mdtrt_id": f"BLOCK-{encounter_id}", "psn_no": "P001"}
+    with UnitOfWork(runtime.engine) as uow:
+        queued = runtime.outbox.enqueue(
+            uow.session,
+            kind="WI2401",
+            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
+                     "context": encounter_id},
+            idempotency_key=msgid,
+            ordering_key=encounter_id,
+            deadline=datetime.now(UTC) + timedelta(hours=1),
+        )  # fmt: skip
+        uow.commit()
+    if until_dead:
+        eventually(
+            lambda: any(
+                j.id == queued.job_id for j in runtime.queue.list_jobs(status="dead", limit=1000)
+            )
+        )
+    return queued.job_id

@@ -4,16 +4,15 @@ is shown with its monthly cutoff and the days left, and leaves the list once del
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
 
 from adapter.domain.clearing import ClearingCalendar
-from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, ZONE, Site, eventually
-from tests.e2e.web.stays import admit_with_fees, settle_by_api
+from tests.e2e.web.stays import admit_with_fees, refused_upload, settle_by_api
 
 
 def _status(site: Site, job_id: int) -> str:
@@ -23,32 +22,11 @@ def _status(site: Site, job_id: int) -> str:
     raise AssertionError(f"job {job_id} not found")
 
 
-def _block(site: Site, encounter_id: str) -> int:
-    """An upload of the encounter that upstream refuses (begntime missing): it goes dead,
-    and the encounter's later uploads wait behind it (they are delivered in order)."""
-    runtime = site.runtime
-    msgid = runtime.msgids.next()
-    input = {"mdtrt_id": f"BLOCK-{encounter_id}", "psn_no": "P001"}
-    with UnitOfWork(runtime.engine) as uow:
-        queued = runtime.outbox.enqueue(
-            uow.session,
-            kind="WI2401",
-            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
-                     "context": encounter_id},
-            idempotency_key=msgid,
-            ordering_key=encounter_id,
-            deadline=datetime.now(UTC) + timedelta(hours=1),
-        )  # fmt: skip
-        uow.commit()
-    return queued.job_id
-
-
 def test_n35_a_settlement_whose_upload_waits_is_listed_at_risk_on_the_it_page(
     page: Page, site: Site
 ) -> None:
     encounter_id = admit_with_fees(site, "V-CLEARING-1")
-    blocker = _block(site, encounter_id)
-    eventually(lambda: _status(site, blocker) == "dead")
+    blocker = refused_upload(site, encounter_id)
     settled = settle_by_api(site, encounter_id)
     setl_id = settled["id"]
     today = datetime.now(ZONE).date()

@@ -15,7 +15,14 @@ from adapter.services.uploads import uploads_for
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site, eventually
-from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his, settle_by_api
+from tests.e2e.web.stays import (
+    admit_with_fees,
+    at,
+    close_open_stay,
+    his,
+    refused_upload,
+    settle_by_api,
+)
 from tests.integration.services.device_world import NOTICE, device_worker
 
 WIDE = {"width": 1366, "height": 900}
@@ -236,29 +243,6 @@ def test_b40_device_counter_lists_todays_fittings_and_months_awaiting_funds_conf
     shot(page, "device-worklist")
 
 
-def _blocked_by_a_refused_upload(site: Site, encounter_id: str) -> int:
-    """A refused (dead) admission upload of the encounter: its later uploads wait behind it."""
-    runtime = site.runtime
-    msgid = runtime.msgids.next()
-    with UnitOfWork(runtime.engine) as uow:
-        queued = runtime.outbox.enqueue(
-            uow.session,
-            kind="WI2401",
-            payload={"msgid": msgid, "input": {"mdtrt_id": f"BLOCK-{encounter_id}"},
-                     "insuplc_admdvs": "310100", "context": encounter_id},
-            idempotency_key=msgid,
-            ordering_key=encounter_id,
-            deadline=datetime.now(UTC) + timedelta(hours=1),
-        )  # fmt: skip
-        uow.commit()
-    eventually(
-        lambda: any(
-            j.id == queued.job_id for j in runtime.queue.list_jobs(status="dead", limit=1000)
-        )
-    )
-    return queued.job_id
-
-
 def _upload(site: Site, encounter_id: str, infno: str) -> tuple[str, str]:
     """(msgid, status) of the stay's upload ``infno``."""
     with UnitOfWork(site.engine) as uow:
@@ -295,7 +279,7 @@ def test_n33_b31_settlements_whose_upload_died_or_is_past_30_minutes_are_listed_
     # upload, still undelivered past its 30-minute deadline (the clock moved in the database:
     # half an hour is not waited out in a test).
     late = admit_with_fees(site, f"ZY-LATE-{stamp}")
-    blocker = _blocked_by_a_refused_upload(site, late)
+    blocker = refused_upload(site, late)
     blocked = next(
         j for j in site.runtime.queue.list_jobs(status="dead", limit=1000) if j.id == blocker
     )

@@ -4,14 +4,13 @@ logs below it paged and filtered, the 就诊 column linking to the stay by its H
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from playwright.sync_api import Page, expect
 
-from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import VIEWPORT, shot, sign_in
-from tests.e2e.web.site import USERS, ZONE, Site, eventually
-from tests.e2e.web.stays import admit_with_fees
+from tests.e2e.web.site import USERS, ZONE, Site
+from tests.e2e.web.stays import admit_with_fees, refused_upload
 
 SUPERVISOR = "主管-测试"  # every role
 
@@ -57,35 +56,12 @@ def test_the_call_log_is_paged_and_filtered_and_links_to_the_stay(page: Page, si
     expect(calls).to_contain_text("没有符合“NO-SUCH-CALL”的调用")
 
 
-def _refused_upload_of(site: Site, encounter_id: str) -> int:
-    """An upload of the stay that upstream refuses (begntime missing): it goes dead."""
-    runtime = site.runtime
-    msgid = runtime.msgids.next()
-    with UnitOfWork(runtime.engine) as uow:
-        queued = runtime.outbox.enqueue(
-            uow.session,
-            kind="WI2401",
-            payload={"msgid": msgid, "input": {"mdtrt_id": f"IT-{encounter_id}"},
-                     "insuplc_admdvs": "310100", "context": encounter_id},
-            idempotency_key=msgid,
-            ordering_key=encounter_id,
-            deadline=datetime.now(UTC) + timedelta(hours=1),
-        )  # fmt: skip
-        uow.commit()
-    eventually(
-        lambda: any(
-            j.id == queued.job_id for j in runtime.queue.list_jobs(status="dead", limit=1000)
-        )
-    )
-    return queued.job_id
-
-
 def test_the_state_fits_above_the_fold_and_every_stay_cell_links_the_stay_by_its_his_number(
     page: Page, site: Site
 ) -> None:
     visit = f"ZY-IT-{datetime.now(ZONE):%H%M%S%f}"
     encounter_id = admit_with_fees(site, visit)
-    job_id = _refused_upload_of(site, encounter_id)
+    job_id = refused_upload(site, encounter_id)
     assert page.viewport_size == VIEWPORT
     sign_in(page, site, USERS["it"], path="/web/monitor")  # IT only: no billing role
 
