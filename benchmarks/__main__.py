@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+from pathlib import Path
 
+from adapter import logs
 from benchmarks import (
     end_to_end,
     hl7_ingest,
@@ -23,9 +26,20 @@ from benchmarks import (
     stay_growth,
 )
 
+LOG = Path("test-artifacts/benchmarks.log")
+
+
+def _log_warnings_to_a_file() -> None:
+    """A run's warnings (an upstream call that failed under load, a skipped poll) go, with
+    their time, level and fields, to ``LOG`` instead of breaking up the printed tables."""
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    LOG.unlink(missing_ok=True)
+    logs.configure(level="WARNING", style="text", file=str(LOG), stream=io.StringIO())
+
 
 def main(names: list[str]) -> None:
     full = os.environ.get("BENCH_FULL") == "1"
+    _log_warnings_to_a_file()
     benchmarks = {
         "settlement": settlement.run,
         "hl7_ingest": hl7_ingest.run,
@@ -56,6 +70,8 @@ def main(names: list[str]) -> None:
     for name in names or list(benchmarks):
         benchmarks[name]()
         print()
+    warnings = LOG.read_text(encoding="utf-8").count("\n") if LOG.exists() else 0
+    print(f"{warnings} warning lines logged during the run: {LOG}")
 
 
 if __name__ == "__main__":
