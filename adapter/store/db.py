@@ -11,6 +11,18 @@ transactions after they were acknowledged — the HIS does not resend an acknowl
 so a fee line would be missing from the bill. ``[database] sqlite_synchronous`` chooses; only
 test fixtures, which never lose power, ask for ``NORMAL``.
 
+**One sync per HL7 message** (:func:`deferred_sync`). In WAL mode the log is append-only and
+a sync writes every frame before it to the disk, whichever connection wrote it. So the commits
+an inbound HL7 message makes *before* the one that stores its ACK (its receipt in the message
+log; the effect of an A08 or a DFT^P03) may skip their own sync: if the power fails before the
+ACK's commit is synced, no ACK was sent and the HIS resends (the log's dedupe and the use
+cases' replay take it); once the ACK is sent, its synced commit carried everything before it.
+The HL7 pipeline marks those steps with :func:`deferred_sync` (a context variable: only the
+thread that set it, never a REST call or a queue worker on another thread); the ``begin``
+listener runs such a transaction at ``synchronous=NORMAL``, every other at the configured
+level, and a connection goes back to the pool at the configured level. Only when that level
+is ``FULL``; PostgreSQL is untouched.
+
 **The pool.** ``pool_size``, ``max_overflow`` and ``pool_timeout`` (``[database]`` in
 adapter.toml) bound the connections this process holds. No use case holds a connection while
 it waits on upstream, so a connection is busy for milliseconds; when all are busy anyway, a
@@ -20,6 +32,9 @@ caller waits ``pool_timeout`` seconds and then gets :class:`PoolExhausted` (SQLA
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,10 +43,31 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolExhausted
 
-__all__ = ["PoolExhausted", "is_pool_exhausted", "is_sqlite", "make_engine", "ping"]
+__all__ = [
+    "PoolExhausted",
+    "deferred_sync",
+    "is_pool_exhausted",
+    "is_sqlite",
+    "make_engine",
+    "ping",
+]
 
 _POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout")
 SYNCHRONOUS = ("full", "normal")
+_LEVEL = "sqlite_synchronous"  # a pooled connection's current PRAGMA synchronous, in its info
+_DEFERRED: ContextVar[bool] = ContextVar("sqlite_sync_deferred", default=False)
+
+
+@contextmanager
+def deferred_sync() -> Iterator[None]:
+    """SQLite transactions begun inside (in this thread) commit without a sync of their own,
+    when the engine syncs every commit: for commits a later synced commit of the same thread
+    makes durable before anything is acknowledged (see the module's docstring)."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
@@ -48,16 +84,18 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        event.listen(engine, "connect", partial(_sqlite_pragmas, sqlite_synchronous.upper()))
+        level = sqlite_synchronous.upper()
+        event.listen(engine, "connect", partial(_sqlite_pragmas, level))
         # pysqlite's own transaction handling defers BEGIN; take it over so BEGIN IMMEDIATE
         # can be issued where a use case must hold the write lock from its first read.
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", partial(_sqlite_begin, level))
+        event.listen(engine, "checkin", partial(_sqlite_checkin, level))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -65,11 +103,31 @@ def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> No
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    if record is not None:
+        record.info[_LEVEL] = synchronous
 
 
-def _sqlite_begin(connection: Any) -> None:
+def _sqlite_begin(configured: str, connection: Any) -> None:
+    # The level a commit syncs at is the connection's when it commits; set it before BEGIN,
+    # and only when it changes (most transactions keep the connection's level).
+    wanted = "NORMAL" if configured == "FULL" and _DEFERRED.get() else configured
+    info = connection.info
+    if info.get(_LEVEL, configured) != wanted:
+        connection.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+        info[_LEVEL] = wanted
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
     connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _sqlite_checkin(configured: str, dbapi_connection: Any, record: Any) -> None:
+    """Back in the pool at the configured level: whoever checks it out next, even without a
+    ``begin`` (a raw DBAPI use), commits as configured."""
+    if dbapi_connection is None or record.info.get(_LEVEL, configured) == configured:
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA synchronous={configured}")
+    cursor.close()
+    record.info[_LEVEL] = configured
 
 
 def ping(engine: Engine) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
+from adapter.store.db import deferred_sync
 from connectors.hl7 import (
     ListenerConfig,
     ListenerThread,
@@ -21,7 +22,9 @@ from connectors.hl7.service import Hl7Service
 
 def build_hl7(settings: Settings, engine: Engine, commands: EncounterCommands) -> Hl7Service:
     hl7 = settings.hl7
-    inbound = build_inbound(engine, commands, load_site_profile(hl7.site_profile))
+    profile = load_site_profile(hl7.site_profile)
+    # One sync per A08/DFT: the ACK's synced commit carries the message's earlier ones.
+    inbound = build_inbound(engine, commands, profile, defer_sync=deferred_sync)
     listener = ListenerThread(MllpListener(inbound, listener_config(settings)))
     return Hl7Service(inbound, MessageLog(engine), listener, hl7.host, hl7.port)
 

@@ -21,6 +21,10 @@ server), ``profile`` (site profile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
 from sqlalchemy import Engine
 
 from adapter.domain.commands import EncounterCommands
@@ -32,9 +36,16 @@ from connectors.hl7.profile import SiteProfile, SiteProfileError, load_site_prof
 from connectors.hl7.reprocess import ReprocessRefused
 
 
-def build_inbound(engine: Engine, commands: EncounterCommands, profile: SiteProfile) -> Hl7Inbound:
-    """The message pipeline (also what ``wi-adapter hl7 reprocess`` uses)."""
-    return Hl7Inbound(MessageLog(engine), commands, profile)
+def build_inbound(
+    engine: Engine,
+    commands: EncounterCommands,
+    profile: SiteProfile,
+    *,
+    defer_sync: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> Hl7Inbound:
+    """The message pipeline (also what ``wi-adapter hl7 reprocess`` uses); ``defer_sync`` marks
+    the commits a message's synced ACK commit makes durable (:mod:`connectors.hl7.inbound`)."""
+    return Hl7Inbound(MessageLog(engine), commands, profile, defer_sync=defer_sync)
 
 
 def build_listener(

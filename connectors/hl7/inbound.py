@@ -4,7 +4,8 @@
 
 1. read the MSH header from the raw bytes (MSH-18 says how to decode the rest,
    :mod:`connectors.hl7.decode`);
-2. store the message in :mod:`connectors.hl7.message_log`, committed, **before** anything else.
+2. store the message in :mod:`connectors.hl7.message_log`, committed (the process may crash,
+   the message stays), **before** anything else.
    If the same sender's MSH-10 is already logged with a final outcome, log the repeat and
    return the first ACK unchanged, without processing (a repeat arriving while the first is
    still being processed waits for the first's ACK);
@@ -32,6 +33,14 @@ far longer than the lock is held. On SQLite the steps that only write (2, 4, and
 commands that call nothing upstream: A08, DFT^P03, A11, A13) therefore take turns on a lock
 in this process instead; an admission or a discharge (upstream reads) runs outside it.
 
+**One sync per A08 or DFT^P03.** ``defer_sync`` (from the composition root: on SQLite with
+synced commits, :func:`adapter.store.db.deferred_sync`) marks the commits of steps 2 and 3
+(step 3 only for A08 and DFT^P03, see :mod:`connectors.hl7.processing`) to skip their own
+sync; step 4's commit is synced as configured, and in WAL mode that puts every earlier commit
+on the disk too. A power cut before it loses at most a message that was never acknowledged:
+the HIS resends it, and the log's dedupe and the use cases' replay take the resend. Only this
+thread's steps are marked; a repeat's own log row and a released key sync as configured.
+
 What each outcome is answered with, and which outcomes are final, is in
 :mod:`connectors.hl7.outcomes`; an operator's re-process of a stored message in
 :mod:`connectors.hl7.reprocess`.
@@ -44,7 +53,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolExhausted
@@ -84,6 +95,7 @@ class Hl7Inbound:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         stale_after_s: float = 60.0,
         poll_interval_s: float = 0.02,
+        defer_sync: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self.log = log
         self.commands = commands
@@ -96,6 +108,7 @@ class Hl7Inbound:
         sqlite = engine is not None and engine.dialect.name == "sqlite"
         self._writer_turn = threading.Lock() if sqlite else contextlib.nullcontext()
         self._answers = Answers(self.identity, self._now_local)
+        self._defer_sync = defer_sync
 
     # -- the listener's entry points ---------------------------------------------------------
 
@@ -126,7 +139,8 @@ class Hl7Inbound:
             visit_number=visit_or_none(decoded.message),
         )
         try:
-            stored = self._receive(receipt)
+            with self._defer_sync():  # step 4's synced commit carries it to the disk
+                stored = self._receive(receipt)
         except PoolExhausted:
             return self._answers.busy(header, "receive").ack  # nothing stored: resend later
         except SQLAlchemyError as exc:
@@ -218,6 +232,7 @@ class Hl7Inbound:
             profile=self.profile,
             answers=self._answers,
             writer_turn=self._writer_turn,
+            defer_sync=self._defer_sync,
         )
 
     def _reject_unkeyed(
@@ -243,7 +258,8 @@ class Hl7Inbound:
             charset=header.charset_label if header else "",
         )
         extra = {"size": size} if size is not None else {}
-        message_id = self.log.receive(receipt, keyed=False, **extra)
+        with self._defer_sync():
+            message_id = self.log.receive(receipt, keyed=False, **extra)
         assert message_id is not None
         result = self._answers.result(
             header, "AR", log_.REJECTED, [ack_error(error, header)], errors_detail(error)

@@ -9,17 +9,24 @@ never raises: every outcome is an answer.
 Commands that only write (A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite the
 pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
 discharge reads upstream and runs outside it.
+
+An A08 or a DFT^P03 runs inside ``defer_sync`` too (on SQLite with synced commits: its commit
+skips its own sync, :func:`adapter.store.db.deferred_sync`), because nothing leaves the
+adapter on the strength of it before the outcome's synced commit carries it to the disk. The
+other commands queue uploads (A01, A03, A11, A13): a queue worker may deliver one upstream the
+moment it is committed, so those commits keep their own sync.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolExhausted
 
-from adapter.domain.commands import Admit, Discharge, EncounterCommands
+from adapter.domain.commands import Admit, Discharge, EncounterCommands, RecordFees, UpdateVisit
 from adapter.domain.errors import (
     AdapterError,
     DomainError,
@@ -47,6 +54,7 @@ def process(
     profile: SiteProfile,
     answers: Answers,
     writer_turn: AbstractContextManager[Any],
+    defer_sync: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> log_.Result:
     """Process one decoded message and answer it (never raises)."""
     try:
@@ -60,7 +68,8 @@ def process(
         if isinstance(command, Admit | Discharge):  # upstream reads: not in the writers' turn
             outcome = dispatch(command, commands, actor(header))
         else:
-            with writer_turn:
+            unqueued = isinstance(command, UpdateVisit | RecordFees)
+            with writer_turn, defer_sync() if unqueued else nullcontext():
                 outcome = dispatch(command, commands, actor(header))
     except EligibilityRefused as exc:
         errors = [AckError(r.code, r.message, diagnostic=r.article) for r in exc.reasons]

@@ -3,6 +3,7 @@ every commit (``synchronous=FULL``) unless IT chooses ``normal`` in ``[database]
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, text
 
 from adapter.settings import Settings, load_settings
-from adapter.store.db import make_engine
+from adapter.store.db import deferred_sync, make_engine
 from adapter.wiring.runtime import build_runtime
 
 FULL, NORMAL = 2, 1  # what PRAGMA synchronous answers
@@ -55,3 +56,35 @@ def test_the_shipped_settings_are_durable_and_a_typo_is_refused() -> None:
     assert load_settings().database.sqlite_synchronous == "full"
     with pytest.raises(ValidationError, match="sqlite_synchronous"):
         Settings.model_validate({"database": {"sqlite_synchronous": "off"}})
+
+
+def test_a_deferred_sync_is_this_threads_and_ends_with_its_block(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    inside = threading.Event()
+    other: list[int] = []
+
+    def elsewhere() -> None:
+        inside.wait(10)
+        other.append(_synchronous(engine))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    try:
+        with deferred_sync(), engine.connect() as held:
+            assert int(held.execute(text("PRAGMA synchronous")).scalar_one()) == NORMAL
+            inside.set()  # the other thread reads while this one still holds the deferral
+            thread.join(10)
+        assert other == [FULL]
+        assert _synchronous(engine) == FULL
+    finally:
+        engine.dispose()
+
+
+def test_a_deferred_sync_changes_nothing_when_commits_are_not_synced(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}", sqlite_synchronous="normal")
+    try:
+        with deferred_sync():
+            assert _synchronous(engine) == NORMAL
+        assert _synchronous(engine) == NORMAL
+    finally:
+        engine.dispose()
