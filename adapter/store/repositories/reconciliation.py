@@ -19,7 +19,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, String, case, cast, func, literal, null, select, true, type_coerce
+from sqlalchemy import (
+    Connection,
+    Date,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -151,6 +165,33 @@ def run_info(row: Any) -> RunInfo:
     )
 
 
+def _driver_rows(
+    connection: Connection, query: Select[Any], params: dict[str, Any]
+) -> Iterator[Sequence[Any]]:
+    """``query``'s rows as the driver's tuples, :data:`_STREAM` at a time, on the unit of
+    work's connection (its transaction). For a month's lines: SQLAlchemy's result rows
+    cost more per row than the rest of the read; the query's values are all plain (text,
+    numbers), so there is nothing for the column types to convert. On PostgreSQL a named
+    (server-side) cursor, so the month is read in bounded memory."""
+    compiled = query.compile(dialect=connection.dialect)
+    sql = str(compiled)
+    values: Any = compiled.params | params
+    if compiled.positiontup is not None:
+        values = [values[name] for name in compiled.positiontup]
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name=f"stream_{id(query):x}")
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(sql, values)
+        while chunk := cursor.fetchmany(_STREAM):
+            yield chunk
+    finally:
+        cursor.close()
+
+
 class _Days(dict[str, date]):
     """A day's stored text → the day (a month has ~31: each parsed once)."""
 
@@ -158,6 +199,11 @@ class _Days(dict[str, date]):
         day = self[text] = date.fromisoformat(text[:10])
         return day
 
+
+# revoked + 2·crosses_year + 4·delivered + 8·no upload → (revoked, crosses_year, delivered)
+_FLAGS: tuple[tuple[bool, bool, bool | None], ...] = tuple(
+    (bool(n & 1), bool(n & 2), None if n & 8 else bool(n & 4)) for n in range(16)
+)
 
 _NONE = Totals(0, Amounts(Decimal(0), Decimal(0), Decimal(0)))
 
@@ -277,10 +323,19 @@ class ReconciliationRepository:
         way in. Run it in the transaction that reads them back (:meth:`lines`), so what is
         kept is what was compared."""
         at = _settlement.c.settled_at
-        day = case(
-            *((at < bound, literal(d, Date)) for bound, d in zip(bounds[1:-1], days, strict=False)),
-            else_=literal(days[-1], Date),
-        )
+        dialect = self._session.connection().dialect.name
+        offsets = {bound.utcoffset() for bound in bounds}
+        day: ColumnElement[Any]
+        if dialect == "sqlite" and len(offsets) == 1 and None not in offsets:
+            # one offset all month (no daylight saving): the day is the stored UTC time
+            # moved by it, in SQLite's own date arithmetic (stored as the text SQLite keeps)
+            minutes = int(next(iter(offsets)).total_seconds() // 60)  # type: ignore[union-attr]  # None excluded above
+            day = func.date(at, f"{minutes:+d} minutes")
+        else:
+            day = case(
+                *((at < b, literal(d, Date)) for b, d in zip(bounds[1:-1], days, strict=False)),
+                else_=literal(days[-1], Date),
+            )
         month = (
             select(
                 _settlement.c.id,
@@ -306,18 +361,17 @@ class ReconciliationRepository:
         )
         m = month.c
         query = select(
-            literal(run_id, BigId),
-            func.row_number().over(order_by=(m.settled_at, m.id)) - 1,
-            m.id, m.slip_no, m.psn_no, m.kind, m.day, m.total, m.fund_pay, m.personal_pay,
-            m.revoked, m.crosses_year, func.coalesce(m.msgid, ""),
+            literal(run_id, BigId), m.id, m.slip_no, m.psn_no, m.kind, m.day, m.total,
+            m.fund_pay, m.personal_pay, m.revoked, m.crosses_year, func.coalesce(m.msgid, ""),
             case((m.msgid.is_(None), null()), else_=true()),
-        )  # fmt: skip
+        ).order_by(m.settled_at, m.id)  # fmt: skip
         line = reconciliation_line.c
-        # the table's columns, in the order the query names them
+        # ids are given in the query's order: the lines' order (read back by id)
         self._session.execute(
-            reconciliation_line.insert().from_select(list(reconciliation_line.columns), query)
+            reconciliation_line.insert().from_select(
+                [c for c in reconciliation_line.columns if c is not line.id], query
+            )
         )
-        line = reconciliation_line.c
         pending = sorted(set(undelivered))
         for start in range(0, len(pending), 500):  # a long queue: in bounded IN lists
             self._session.execute(
@@ -346,52 +400,36 @@ class ReconciliationRepository:
         time: a month of 50,000 is read in bounded memory). Consume it inside the unit of
         work."""
         connection = self._session.connection()
-        dialect = connection.dialect.name
+        dialect = connection.dialect
         line = reconciliation_line.c
-        rows = connection.execute(
+        query = (
             select(
                 line.setl_id,
                 line.psn_no,
                 line.kind,
-                type_coerce(cast(line.settles_on, String), String),
-                _exact_text(line.total, dialect),
-                _exact_text(line.fund_pay, dialect),
-                _exact_text(line.personal_pay, dialect),
-                line.revoked,
+                cast(line.settles_on, String),
+                _exact_text(line.total, dialect.name),
+                _exact_text(line.fund_pay, dialect.name),
+                _exact_text(line.personal_pay, dialect.name),
                 line.slip_no,
-                line.crosses_year,
                 line.upload_msgid,
-                line.upload_delivered,
+                # the three flags as one number (see _FLAGS): one value per row to convert
+                case((line.revoked, 1), else_=0)
+                + case((line.crosses_year, 2), else_=0)
+                + case((line.upload_delivered, 4), (line.upload_delivered.is_(None), 8), else_=0),
             )
-            .where(line.run_id == run_id)
-            .order_by(line.position)
-            .execution_options(yield_per=_STREAM)
+            .where(line.run_id == bindparam("run_id"))
+            .order_by(line.id)
         )
-        make, exact, days = LocalSettlement, Decimal, _Days()
-        for setl_id, psn_no, kind, day, total, fund, personal, revoked, *rest in rows:
-            slip_no, crosses, upload_msgid, delivered = rest
-            yield make(
-                setl_id, psn_no, kind, days[day],
-                Amounts(exact(total), exact(fund), exact(personal)),
-                revoked, slip_no, crosses, upload_msgid, delivered,
-            )  # fmt: skip
-
-    def latest(self, month: str) -> ReconciliationReport | None:
-        """The month's latest run with its differences; ``None`` if it was never run."""
-        row = self._session.execute(
-            select(reconciliation_run)
-            .where(reconciliation_run.c.month == month)
-            .order_by(reconciliation_run.c.id.desc())
-            .limit(1)
-        ).one_or_none()
-        if row is None:
-            return None
-        rows = self._session.execute(
-            select(reconciliation_difference)
-            .where(reconciliation_difference.c.run_id == row.id)
-            .order_by(reconciliation_difference.c.position)
-        ).all()
-        return report_of(row, rows, Lines(list(self.lines(row.id))))
+        make, exact, days, flags = LocalSettlement, Decimal, _Days(), _FLAGS
+        for partition in _driver_rows(connection, query, {"run_id": run_id}):
+            for setl_id, psn_no, kind, day, total, fund, personal, slip_no, msgid, f in partition:
+                revoked, crosses, delivered = flags[f]
+                yield make(
+                    setl_id, psn_no, kind, days[day],
+                    Amounts(exact(total), exact(fund), exact(personal)),
+                    revoked, slip_no, crosses, msgid, delivered,
+                )  # fmt: skip
 
     def runs(self, month: str) -> list[RunInfo]:
         """Every run of ``month``, newest first."""

@@ -80,13 +80,14 @@ reconciliation_run = Table(
 reconciliation_line = Table(
     "reconciliation_line",
     metadata,
+    # the order the run read them in (settlement time): ids are given in that order
+    Column("id", BigId, primary_key=True, autoincrement=True),
     Column(
         "run_id",
         BigId,
         ForeignKey("reconciliation_run.id", name="fk_reconciliation_line_run"),
-        primary_key=True,
+        nullable=False,
     ),
-    Column("position", Integer, primary_key=True, autoincrement=False),
     Column("setl_id", String(64), nullable=False),
     Column("slip_no", String(64), nullable=False),
     Column("psn_no", String(64), nullable=False),
@@ -100,6 +101,7 @@ reconciliation_line = Table(
     Column("upload_msgid", String(30), nullable=False),
     # True acknowledged upstream, False still queued or failed, NULL no upload found
     Column("upload_delivered", Boolean, nullable=True),
+    Index("ix_reconciliation_line_run", "run_id", "id"),
 )
 
 reconciliation_difference = Table(

@@ -2,7 +2,7 @@
 
 A month may hold 50,000 settlements: kept as one JSON document in ``reconciliation_run.lines``
 they cost ~15 MB to encode, insert and read back whole. Each line is now a row of
-``reconciliation_line`` (run, position), written and read in bulk. The lines of the runs
+``reconciliation_line``, in order, written and read in bulk. The lines of the runs
 already kept are moved over, in their order; downgrading puts them back into the column.
 
 Revision ID: 0013
@@ -35,8 +35,8 @@ _line = sa.table(
     *(
         sa.column(name, type_)
         for name, type_ in (
+            ("id", sa.Integer()),
             ("run_id", sa.Integer()),
-            ("position", sa.Integer()),
             ("setl_id", sa.String()),
             ("slip_no", sa.String()),
             ("psn_no", sa.String()),
@@ -55,14 +55,13 @@ _line = sa.table(
 _AMOUNTS = ("total", "fund_pay", "personal_pay")
 
 
-def _row(run_id: int, position: int, line: dict[str, Any], sqlite: bool) -> dict[str, Any]:
+def _row(run_id: int, line: dict[str, Any], sqlite: bool) -> dict[str, Any]:
     def amount(name: str) -> Any:  # SQLite takes the decimal's text (NUMERIC affinity)
         value = Decimal(line[name]).quantize(_FEN)
         return str(value) if sqlite else value
 
     return {
         "run_id": run_id,
-        "position": position,
         "setl_id": line["setl_id"],
         "slip_no": line.get("slip_no", ""),
         "psn_no": line.get("psn_no", ""),
@@ -94,8 +93,13 @@ def _line_of(row: Any) -> dict[str, Any]:
 def upgrade() -> None:
     op.create_table(
         "reconciliation_line",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("setl_id", sa.String(length=64), nullable=False),
         sa.Column("slip_no", sa.String(length=64), nullable=False),
         sa.Column("psn_no", sa.String(length=64), nullable=False),
@@ -111,12 +115,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["run_id"], ["reconciliation_run.id"], name="fk_reconciliation_line_run"
         ),
-        sa.PrimaryKeyConstraint("run_id", "position"),
+        sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index("ix_reconciliation_line_run", "reconciliation_line", ["run_id", "id"])
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
     for run_id, lines in bind.execute(sa.select(_run.c.id, _run.c.lines)).all():
-        rows = [_row(run_id, n, line, sqlite) for n, line in enumerate(lines or ())]
+        rows = [_row(run_id, line, sqlite) for line in lines or ()]  # ids in order
         if rows:
             bind.execute(_line.insert(), rows)
     with op.batch_alter_table("reconciliation_run") as batch:
@@ -129,11 +134,12 @@ def downgrade() -> None:
     bind = op.get_bind()
     for (run_id,) in bind.execute(sa.select(_run.c.id)).all():
         rows = bind.execute(
-            sa.select(_line).where(_line.c.run_id == run_id).order_by(_line.c.position)
+            sa.select(_line).where(_line.c.run_id == run_id).order_by(_line.c.id)
         ).all()
         bind.execute(
             _run.update().where(_run.c.id == run_id).values(lines=[_line_of(r) for r in rows])
         )
     with op.batch_alter_table("reconciliation_run") as batch:
         batch.alter_column("lines", existing_type=_JSON, nullable=False)
+    op.drop_index("ix_reconciliation_line_run", table_name="reconciliation_line")
     op.drop_table("reconciliation_line")
