@@ -431,6 +431,23 @@ class ReconciliationRepository:
                     revoked, slip_no, crosses, msgid, delivered,
                 )  # fmt: skip
 
+    def latest(self, month: str) -> ReconciliationReport | None:
+        """The month's latest run with its lines and differences; ``None`` if never run."""
+        row = self._session.execute(
+            select(reconciliation_run)
+            .where(reconciliation_run.c.month == month)
+            .order_by(reconciliation_run.c.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            return None
+        rows = self._session.execute(
+            select(reconciliation_difference)
+            .where(reconciliation_difference.c.run_id == row.id)
+            .order_by(reconciliation_difference.c.position)
+        ).all()
+        return report_of(row, rows, Lines(list(self.lines(row.id))))
+
     def runs(self, month: str) -> list[RunInfo]:
         """Every run of ``month``, newest first."""
         rows = self._session.execute(
