@@ -124,13 +124,13 @@ def upgrade() -> None:
         rows = [_row(run_id, line, sqlite) for line in lines or ()]  # ids in order
         if rows:
             bind.execute(_line.insert(), rows)
-    with op.batch_alter_table("reconciliation_run") as batch:
-        batch.drop_column("lines")
+    # a plain column: SQLite (≥ 3.35) drops it in place, no copy of the table (which its
+    # lines and differences reference)
+    op.drop_column("reconciliation_run", "lines")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reconciliation_run") as batch:
-        batch.add_column(sa.Column("lines", _JSON, nullable=True))
+    op.add_column("reconciliation_run", sa.Column("lines", _JSON, nullable=True))
     bind = op.get_bind()
     for (run_id,) in bind.execute(sa.select(_run.c.id)).all():
         rows = bind.execute(
@@ -139,7 +139,7 @@ def downgrade() -> None:
         bind.execute(
             _run.update().where(_run.c.id == run_id).values(lines=[_line_of(r) for r in rows])
         )
-    with op.batch_alter_table("reconciliation_run") as batch:
-        batch.alter_column("lines", existing_type=_JSON, nullable=False)
+    if bind.dialect.name != "sqlite":  # SQLite would copy the table: left nullable there
+        op.alter_column("reconciliation_run", "lines", existing_type=_JSON, nullable=False)
     op.drop_index("ix_reconciliation_line_run", table_name="reconciliation_line")
     op.drop_table("reconciliation_line")
