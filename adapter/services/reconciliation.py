@@ -2,14 +2,20 @@
 
 :meth:`Reconciliations.run`, in order:
 
-1. the month's local settlements of this institution — those *settled* in the month, local
-   time, as upstream counts them (:func:`~adapter.domain.reconciliation.settlement_period`,
-   N§35); a stay discharged on the 31st and settled on the 1st is the next month's — with
-   each one's upload (``WI2301``/``WI2701``) and whether upstream has acknowledged it;
-2. upstream's figures for the month (``WI3201``), read outside any transaction;
-3. the comparison (:func:`adapter.domain.reconciliation.reconcile`): totals first, then
-   settlement by settlement;
-4. in one transaction: the run, its differences and an audit entry.
+1. upstream's figures for the month (``WI3201``), read outside any transaction;
+2. in one transaction (``BEGIN IMMEDIATE`` on SQLite: other writers wait for the run, about
+   a second for a month of 50,000 on a quiet machine):
+
+   a. the run is recorded and the month's local settlements of this institution become its
+      lines — those *settled* in the month, local time, as upstream counts them
+      (:func:`~adapter.domain.reconciliation.settlement_period`, N§35; a stay discharged on
+      the 31st and settled on the 1st is the next month's) — each with its upload
+      (``WI2301``/``WI2701``) and whether upstream has acknowledged it, copied by the
+      database in one statement;
+   b. the lines are streamed back and compared
+      (:func:`adapter.domain.reconciliation.reconcile`): totals first, then settlement by
+      settlement — what is kept is exactly what was compared;
+   c. the run's outcome, totals and differences, and an audit entry.
 
 A month still showing differences (or a failed run) once its half-yearly clearing cutoff
 has come (N§43, B§42) is *unresolved at clearing*: :meth:`Reconciliations.unresolved_at_clearing`
