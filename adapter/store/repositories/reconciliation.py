@@ -7,8 +7,9 @@ order. A ``failed`` run has no result.
 
 A month may hold 50,000 settlements: a run's lines are copied from the month's settlements
 by the database itself (one ``INSERT … SELECT``, each settlement's local day worked out
-there), then streamed back for the comparison as tuples (each amount read as its decimal
-text: an exact ``Decimal`` made from it is all the money needs, no per-row type processing).
+there), then streamed back for the comparison as the driver's tuples (each amount read as
+an integer of fen: the exact ``Decimal`` made from it is all the money needs; no per-row
+type processing, which costs more than the rest of the read).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Date,
+    Integer,
     Select,
     String,
     bindparam,
@@ -32,7 +35,6 @@ from sqlalchemy import (
     null,
     select,
     true,
-    type_coerce,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -77,12 +79,17 @@ _latest_upload = (
 )
 
 
-def _exact_text(column: Any, dialect: str) -> ColumnElement[str]:
-    """An amount column as its decimal text, to the fen. SQLite keeps NUMERIC as a double:
-    ``printf('%.2f')`` renders it back as the decimal stored (≤15 significant digits)."""
+def _fen(column: Any, dialect: str) -> ColumnElement[int]:
+    """An amount column in fen, an exact integer: the cheapest exact value to read (SQLite
+    keeps NUMERIC as a double, the nearest to the decimal stored: ×100 and rounded is the
+    decimal's fen exactly, ≤15 significant digits). :func:`_yuan` makes it a ``Decimal``."""
     if dialect == "sqlite":
-        return type_coerce(func.printf("%.2f", column), String)
-    return cast(column, String)
+        return cast(func.round(column * 100), Integer)
+    return cast(column * 100, BigInteger)
+
+
+def _yuan(fen: int) -> Decimal:
+    return Decimal(fen).scaleb(-2)  # exact, to the fen: 1230 → 12.30
 
 
 @dataclass(frozen=True)
@@ -408,9 +415,9 @@ class ReconciliationRepository:
                 line.psn_no,
                 line.kind,
                 cast(line.settles_on, String),
-                _exact_text(line.total, dialect.name),
-                _exact_text(line.fund_pay, dialect.name),
-                _exact_text(line.personal_pay, dialect.name),
+                _fen(line.total, dialect.name),
+                _fen(line.fund_pay, dialect.name),
+                _fen(line.personal_pay, dialect.name),
                 line.slip_no,
                 line.upload_msgid,
                 # the three flags as one number (see _FLAGS): one value per row to convert
@@ -421,7 +428,7 @@ class ReconciliationRepository:
             .where(line.run_id == bindparam("run_id"))
             .order_by(line.id)
         )
-        make, exact, days, flags = LocalSettlement, Decimal, _Days(), _FLAGS
+        make, exact, days, flags = LocalSettlement, _yuan, _Days(), _FLAGS
         for partition in _driver_rows(connection, query, {"run_id": run_id}):
             for setl_id, psn_no, kind, day, total, fund, personal, slip_no, msgid, f in partition:
                 revoked, crosses, delivered = flags[f]
