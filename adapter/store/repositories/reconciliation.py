@@ -82,14 +82,11 @@ _latest_upload = (
 def _fen(column: Any, dialect: str) -> ColumnElement[int]:
     """An amount column in fen, an exact integer: the cheapest exact value to read (SQLite
     keeps NUMERIC as a double, the nearest to the decimal stored: ×100 and rounded is the
-    decimal's fen exactly, ≤15 significant digits). :func:`_yuan` makes it a ``Decimal``."""
+    decimal's fen exactly, ≤15 significant digits). The reader makes it a ``Decimal`` to
+    the fen: ``Decimal(1230).scaleb(-2)`` is 12.30, exactly."""
     if dialect == "sqlite":
         return cast(func.round(column * 100), Integer)
     return cast(column * 100, BigInteger)
-
-
-def _yuan(fen: int) -> Decimal:
-    return Decimal(fen).scaleb(-2)  # exact, to the fen: 1230 → 12.30
 
 
 @dataclass(frozen=True)
@@ -428,13 +425,14 @@ class ReconciliationRepository:
             .where(line.run_id == bindparam("run_id"))
             .order_by(line.id)
         )
-        make, exact, days, flags = LocalSettlement, _yuan, _Days(), _FLAGS
+        # names local, no helper call per amount: this loop runs 50,000 times a month
+        make, fen, days, flags = LocalSettlement, Decimal, _Days(), _FLAGS
         for partition in _driver_rows(connection, query, {"run_id": run_id}):
             for setl_id, psn_no, kind, day, total, fund, personal, slip_no, msgid, f in partition:
                 revoked, crosses, delivered = flags[f]
                 yield make(
                     setl_id, psn_no, kind, days[day],
-                    Amounts(exact(total), exact(fund), exact(personal)),
+                    Amounts(fen(total).scaleb(-2), fen(fund).scaleb(-2), fen(personal).scaleb(-2)),
                     revoked, slip_no, crosses, msgid, delivered,
                 )  # fmt: skip
 
