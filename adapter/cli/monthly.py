@@ -127,7 +127,7 @@ def _reconcile(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     result = report.result
     balanced = result is not None and result.balanced
     if args.json:
-        _dump({"run": report.run, "result": result, "settlements": report.lines})
+        _dump({"run": report.run, "result": result, "settlements": list(report.lines)})
         return 0 if balanced else 1
     print(f"{args.month} 对账：{report.run.message}（运行 #{report.run.id}）")
     if result is None:

@@ -26,11 +26,12 @@ Contract:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, NamedTuple, overload
 
 from adapter.domain.money import ZERO
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
@@ -115,9 +116,9 @@ class Totals:
         )
 
 
-@dataclass(frozen=True)
-class LocalSettlement:
-    """One local settlement as reconciliation sees it.
+class LocalSettlement(NamedTuple):
+    """One local settlement as reconciliation sees it (a tuple: a month holds tens of
+    thousands, made one by one as they are read, and kept as the run's lines).
 
     ``upload_delivered`` is what the upload queue knows of the upload that carried it:
     ``True`` acknowledged upstream, ``False`` still queued or failed, ``None`` no upload found.
@@ -133,6 +134,61 @@ class LocalSettlement:
     crosses_year: bool = False
     upload_msgid: str = ""
     upload_delivered: bool | None = None
+
+
+def line_of(s: LocalSettlement) -> dict[str, Any]:
+    """A settlement as a run's line reads (the REST answer lists them; the values are text,
+    the amounts to the fen)."""
+    return {
+        "setl_id": s.setl_id,
+        "slip_no": s.slip_no,
+        "psn_no": s.psn_no,
+        "kind": s.kind,
+        "settles_on": s.settles_on.isoformat(),
+        "total": str(s.amounts.total),
+        "fund_pay": str(s.amounts.fund_pay),
+        "personal_pay": str(s.amounts.personal_pay),
+        "status": "revoked" if s.revoked else "settled",
+        "crosses_year": s.crosses_year,
+        "upload_msgid": s.upload_msgid,
+        "upload_delivered": s.upload_delivered,
+    }
+
+
+class Lines(Sequence[dict[str, Any]]):
+    """A run's lines: the settlements compared, each read as :func:`line_of` when asked for
+    (a month's 50,000 are kept as the tuples they were read as, not as 50,000 dicts)."""
+
+    __slots__ = ("settlements",)
+
+    def __init__(self, settlements: Sequence[LocalSettlement] = ()):
+        self.settlements = tuple(settlements)
+
+    def __len__(self) -> int:
+        return len(self.settlements)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        if isinstance(index, slice):
+            return Lines(self.settlements[index])
+        return line_of(self.settlements[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(line_of, self.settlements)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Lines):
+            return self.settlements == other.settlements
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.settlements)
+
+    def __repr__(self) -> str:
+        return f"Lines({len(self.settlements)} settlements)"
 
 
 class DifferenceKind(StrEnum):

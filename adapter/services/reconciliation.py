@@ -2,14 +2,20 @@
 
 :meth:`Reconciliations.run`, in order:
 
-1. the month's local settlements of this institution — those *settled* in the month, local
-   time, as upstream counts them (:func:`~adapter.domain.reconciliation.settlement_period`,
-   N§35); a stay discharged on the 31st and settled on the 1st is the next month's — with
-   each one's upload (``WI2301``/``WI2701``) and whether upstream has acknowledged it;
-2. upstream's figures for the month (``WI3201``), read outside any transaction;
-3. the comparison (:func:`adapter.domain.reconciliation.reconcile`): totals first, then
-   settlement by settlement;
-4. in one transaction: the run, its differences and an audit entry.
+1. upstream's figures for the month (``WI3201``), read outside any transaction;
+2. in one transaction (``BEGIN IMMEDIATE`` on SQLite: other writers wait for the run, about
+   a second for a month of 50,000 on a quiet machine):
+
+   a. the run is recorded and the month's local settlements of this institution become its
+      lines — those *settled* in the month, local time, as upstream counts them
+      (:func:`~adapter.domain.reconciliation.settlement_period`, N§35; a stay discharged on
+      the 31st and settled on the 1st is the next month's) — each with its upload
+      (``WI2301``/``WI2701``) and whether upstream has acknowledged it, copied by the
+      database in one statement;
+   b. the lines are streamed back and compared
+      (:func:`adapter.domain.reconciliation.reconcile`): totals first, then settlement by
+      settlement — what is kept is exactly what was compared;
+   c. the run's outcome, totals and differences, and an audit entry.
 
 A month still showing differences (or a failed run) once its half-yearly clearing cutoff
 has come (N§43, B§42) is *unresolved at clearing*: :meth:`Reconciliations.unresolved_at_clearing`
@@ -23,23 +29,20 @@ month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.reconciliation import (
-    Amounts,
+    Lines,
     LocalSettlement,
-    ReconciliationResult,
     Totals,
     parse_month,
     reconcile,
     settlement_period,
 )
-from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
@@ -51,7 +54,7 @@ __all__ = [
     "Reconciliations",
     "RunInfo",
     "UnresolvedMonth",
-    "local_settlements",
+    "keep_lines",
     "require_month",
 ]
 _UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
@@ -68,74 +71,42 @@ def require_month(month: str, today: date) -> str:
     return month
 
 
-def _delivery_state(ctx: ServiceContext, session: Any) -> Callable[[str], bool]:
-    """Whether an upload was delivered, for a month's many uploads at once.
+def _day_bounds(month: str, zone: tzinfo) -> tuple[list[datetime], list[date]]:
+    """The instants each local day of ``month`` begins, then the month's end; and the days.
+    A settlement's day (``settlement_day``: the local day of its settlement time) is found
+    among these bounds by the database, not per settlement here."""
+    start, end = settlement_period(month, zone)
+    days = [start.date() + timedelta(days=n) for n in range((end.date() - start.date()).days)]
+    bounds = [datetime.combine(day, time.min, tzinfo=zone) for day in days]
+    return [*bounds, end], days
+
+
+def _undelivered(
+    ctx: ServiceContext, uow: UnitOfWork, bounds: Sequence[datetime]
+) -> Collection[str]:
+    """The uploads not yet delivered, of those that may carry the month's settlements.
 
     The upload queue's jobs not yet delivered (queued, in flight, dead) are read once where
     the outbox can list them: every other upload a use case queued was delivered — its job
     is marked so, or was purged after its delivery was written to the ledger (only delivered
     jobs are purged), so this is the ledger's answer without asking it 50,000 times. An
-    outbox that cannot list them is asked one upload at a time."""
-    outbox = ctx.outbox
-    if not isinstance(outbox, UploadTracker):
-        return lambda msgid: bool(outbox.delivered(session, msgid))
-    unfinished = outbox.unfinished(session, _UPLOADS).keys()
-    return lambda msgid: msgid not in unfinished
+    outbox that cannot list them is asked about each of the month's uploads."""
+    outbox, session = ctx.outbox, uow.session
+    if isinstance(outbox, UploadTracker):
+        return outbox.unfinished(session, _UPLOADS).keys()
+    msgids = uow.reconciliations.upload_msgids(bounds, ctx.institution.code)
+    return [msgid for msgid in msgids if not outbox.delivered(session, msgid)]
 
 
-def local_settlements(
-    ctx: ServiceContext, uow: UnitOfWork, month: str
-) -> Iterator[LocalSettlement]:
-    """This institution's settlements made in ``month`` (settled and revoked), with upload
-    state, in settlement-time order, streamed from the database (a month may hold 50,000).
-    Selected by settlement time over the month's local period (indexed): the same rule as
-    the stored ``month`` column (:func:`adapter.domain.settlement.settlement_month`)."""
-    start, end = settlement_period(month, ctx.zone)
-    delivered = _delivery_state(ctx, uow.session)
-    rows = uow.reconciliations.settlements(start, end, ctx.institution.code)
-    revoked, zone = SettlementStatus.REVOKED.value, ctx.zone
-    for (
-        id_,
-        at,
-        slip_no,
-        status,
-        total,
-        fund_pay,
-        personal_pay,
-        crosses,
-        psn_no,
-        kind,
-        msgid,
-    ) in rows:
-        yield LocalSettlement(
-            setl_id=id_,
-            psn_no=psn_no,
-            kind=kind,
-            settles_on=settlement_day(at, zone),
-            amounts=Amounts(total, fund_pay, personal_pay),
-            revoked=status == revoked,
-            slip_no=slip_no,
-            crosses_year=bool(crosses),
-            upload_msgid=msgid or "",
-            upload_delivered=delivered(msgid) if msgid else None,
-        )
-
-
-def _line(s: LocalSettlement) -> dict[str, Any]:
-    return {
-        "setl_id": s.setl_id,
-        "slip_no": s.slip_no,
-        "psn_no": s.psn_no,
-        "kind": s.kind,
-        "settles_on": s.settles_on.isoformat(),
-        "total": str(s.amounts.total),
-        "fund_pay": str(s.amounts.fund_pay),
-        "personal_pay": str(s.amounts.personal_pay),
-        "status": "revoked" if s.revoked else "settled",
-        "crosses_year": s.crosses_year,
-        "upload_msgid": s.upload_msgid,
-        "upload_delivered": s.upload_delivered,
-    }
+def keep_lines(ctx: ServiceContext, uow: UnitOfWork, month: str, run_id: int) -> None:
+    """Make this institution's settlements made in ``month`` (settled and revoked) the run's
+    lines, with upload state, in settlement-time order. Selected by settlement time over the
+    month's local period (indexed): the same rule as the stored ``month`` column
+    (:func:`adapter.domain.settlement.settlement_month`). Read them back with
+    ``uow.reconciliations.lines(run_id)`` in the same unit of work."""
+    bounds, days = _day_bounds(month, ctx.zone)
+    undelivered = _undelivered(ctx, uow, bounds)
+    uow.reconciliations.copy_lines(run_id, bounds, days, ctx.institution.code, undelivered)
 
 
 @dataclass(frozen=True)
@@ -179,76 +150,108 @@ class Reconciliations:
         try:
             figures = ctx.gateway.reconciliation(month, context=f"reconciliation:{month}")
         except UpstreamError as exc:
-            with ctx.uow() as uow:
-                failed = tuple(_line(s) for s in local_settlements(ctx, uow, month))
-            empty = Totals.of(())
-            self._keep(month, started, actor, None, failed, "failed", exc.message, empty)
+            self._keep_failed(month, started, actor, exc.message)
             raise
-        kept: list[dict[str, Any]] = []
+        kept: list[LocalSettlement] = []
 
         def each(settlements: Iterable[LocalSettlement]) -> Iterator[LocalSettlement]:
-            for settlement in settlements:  # the line kept, the settlement compared and let go
-                kept.append(_line(settlement))
+            keep = kept.append
+            for settlement in settlements:  # kept for the answer, compared, let go
+                keep(settlement)
                 yield settlement
 
-        with ctx.uow() as uow:
-            result = reconcile(month, each(local_settlements(ctx, uow, month)), figures)
-        lines = tuple(kept)
-        outcome = "balanced" if result.balanced else "differences"
-        message = (
-            "本月本地结算与上级系统一致"
-            if result.balanced
-            else f"发现{len(result.differences)}处差异"
-            + ("，总额不一致" if not result.totals_match else "，总额一致")
-        )
-        return self._keep(month, started, actor, result, lines, outcome, message, result.local)
-
-    def _keep(
-        self,
-        month: str,
-        started: datetime,
-        actor: str,
-        result: ReconciliationResult | None,
-        lines: tuple[dict[str, Any], ...],
-        outcome: str,
-        message: str,
-        local: Totals,
-    ) -> ReconciliationReport:
-        ctx = self._ctx
-        upstream = result.upstream if result else Totals.of(())
-        differences = result.differences if result else ()
-        finished = ctx.now()
-        with ctx.uow() as uow:
-            run_id = uow.reconciliations.add(
+        # one transaction (holding SQLite's write lock from the start): the lines kept are
+        # the month as it was compared
+        with ctx.uow(immediate=True) as uow:
+            runs = uow.reconciliations
+            run_id = runs.add(
                 month=month,
                 started_at=started,
-                finished_at=finished,
+                finished_at=started,
                 actor=actor,
+                outcome="running",
+                message="",
+            )
+            keep_lines(ctx, uow, month, run_id)
+            result = reconcile(month, each(runs.lines(run_id)), figures)
+            outcome = "balanced" if result.balanced else "differences"
+            message = (
+                "本月本地结算与上级系统一致"
+                if result.balanced
+                else f"发现{len(result.differences)}处差异"
+                + ("，总额不一致" if not result.totals_match else "，总额一致")
+            )
+            finished = ctx.now()
+            runs.finish(
+                run_id,
+                finished_at=finished,
                 outcome=outcome,
                 message=message,
-                totals_match=bool(result and result.totals_match),
-                local=local,
-                upstream=upstream,
-                differences=differences,
-                lines=lines,
+                totals_match=result.totals_match,
+                local=result.local,
+                upstream=result.upstream,
+                differences=result.differences,
             )
-            uow.audit.append(
-                actor=actor,
-                action="reconciliation.run",
-                subject_type="month",
-                subject_id=month,
-                details={
-                    "run_id": run_id,
-                    "outcome": outcome,
-                    "differences": len(differences),
-                    "local_total": str(local.amounts.total),
-                    "upstream_total": str(upstream.amounts.total),
-                    "message": message,
-                },
+            self._audit(
+                uow,
+                actor,
+                month,
+                run_id,
+                outcome,
+                message,
+                result.local,
+                result.upstream,
+                len(result.differences),
             )
             uow.commit()
         run = RunInfo(run_id, month, started, finished, actor, outcome, message)
-        return ReconciliationReport(run, result, lines)
+        return ReconciliationReport(run, result, Lines(kept))
+
+    def _keep_failed(self, month: str, started: datetime, actor: str, message: str) -> None:
+        """A run upstream could not answer: kept with the month's lines and the reason."""
+        ctx = self._ctx
+        empty = Totals.of(())
+        with ctx.uow(immediate=True) as uow:
+            run_id = uow.reconciliations.add(
+                month=month,
+                started_at=started,
+                finished_at=ctx.now(),
+                actor=actor,
+                outcome="failed",
+                message=message,
+                local=empty,
+                upstream=empty,
+            )
+            keep_lines(ctx, uow, month, run_id)
+            self._audit(uow, actor, month, run_id, "failed", message, empty, empty, 0)
+            uow.commit()
+
+    @staticmethod
+    def _audit(
+        uow: UnitOfWork,
+        actor: str,
+        month: str,
+        run_id: int,
+        outcome: str,
+        message: str,
+        local: Totals,
+        upstream: Totals,
+        differences: int,
+    ) -> None:
+        uow.audit.append(
+            actor=actor,
+            action="reconciliation.run",
+            subject_type="month",
+            subject_id=month,
+            details={
+                "run_id": run_id,
+                "outcome": outcome,
+                "differences": differences,
+                "local_total": str(local.amounts.total),
+                "upstream_total": str(upstream.amounts.total),
+                "message": message,
+            },
+        )
 
     def latest(self, month: str) -> ReconciliationReport:
         """The month's latest kept run; :class:`NotFound` if it was never reconciled."""

@@ -31,7 +31,6 @@ from adapter.store.repositories.parties import (
     SuspensionRepository,
 )
 from adapter.store.repositories.reconciliation import (
-    MonthSettlement,
     ReconciliationReport,
     ReconciliationRepository,
     RunInfo,
@@ -69,7 +68,6 @@ __all__ = [
     "LinePrice",
     "ManualClaimRepository",
     "MappingStatus",
-    "MonthSettlement",
     "PersonRepository",
     "ReconciliationReport",
     "ReconciliationRepository",

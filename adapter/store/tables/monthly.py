@@ -2,8 +2,11 @@
 
 ``reconciliation_run``
     One reconciliation of one month (对账, N§35, B§33): when, by whom, the outcome, both
-    sides' totals, and the month's local settlements as they were compared (``lines``).
-    The latest run of a month is what the API shows; earlier runs stay as history.
+    sides' totals. The latest run of a month is what the API shows; earlier runs stay as
+    history.
+``reconciliation_line``
+    The month's local settlements as a run compared them, one row each in the order read
+    (a month may hold 50,000: rows, written and read in bulk, not one JSON value).
 ``reconciliation_difference``
     The differences a run found, in order: kind, settlement, both sides' amounts, what
     differs and what to do (Chinese).
@@ -43,7 +46,7 @@ from sqlalchemy import (
 from sqlmodel import SQLModel
 
 from adapter.store.tables._common import BigId
-from adapter.store.types import Json, Money, UTCDateTime
+from adapter.store.types import Money, UTCDateTime
 
 metadata = SQLModel.metadata
 
@@ -72,7 +75,33 @@ reconciliation_run = Table(
     *_amount_columns("local"),
     *_amount_columns("upstream"),
     Column("difference_count", Integer, nullable=False),
-    Column("lines", Json, nullable=False),
+)
+
+reconciliation_line = Table(
+    "reconciliation_line",
+    metadata,
+    # the order the run read them in (settlement time): ids are given in that order
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "run_id",
+        BigId,
+        ForeignKey("reconciliation_run.id", name="fk_reconciliation_line_run"),
+        nullable=False,
+    ),
+    Column("setl_id", String(64), nullable=False),
+    Column("slip_no", String(64), nullable=False),
+    Column("psn_no", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("settles_on", Date, nullable=False),
+    Column("total", Money(), nullable=False),
+    Column("fund_pay", Money(), nullable=False),
+    Column("personal_pay", Money(), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("crosses_year", Boolean, nullable=False),
+    Column("upload_msgid", String(30), nullable=False),
+    # True acknowledged upstream, False still queued or failed, NULL no upload found
+    Column("upload_delivered", Boolean, nullable=True),
+    Index("ix_reconciliation_line_run", "run_id", "id"),
 )
 
 reconciliation_difference = Table(

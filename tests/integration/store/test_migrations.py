@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -228,3 +228,60 @@ _MONEY = (
     "non_work_injury",
     "excluded_total",
 )
+
+
+_AMOUNTS = ("total", "fund_pay", "personal_pay")
+
+
+def test_0013_moves_a_kept_runs_lines_from_json_into_rows_in_order(engine: Engine) -> None:
+    """A run kept before 0013 had its lines as one JSON value; 0013 makes them rows of
+    reconciliation_line, in their order, and the run reads back with the same lines."""
+    migrate.upgrade(engine, "0012")
+    lines = [
+        {
+            "setl_id": f"S{n}",
+            "slip_no": f"SLIP{n}",
+            "psn_no": "P001",
+            "kind": "device" if n == 2 else "medical",
+            "settles_on": f"2026-01-{10 - n:02d}",
+            "total": f"{100 + n}.50",
+            "fund_pay": f"{80 + n}.40",
+            "personal_pay": "20.10",
+            "status": "revoked" if n == 1 else "settled",
+            "crosses_year": n == 0,
+            "upload_msgid": "" if n == 2 else f"M{n}",
+            "upload_delivered": [True, False, None][n],
+        }
+        for n in range(3)
+    ]
+    run = sa.table(
+        "reconciliation_run",
+        *(sa.column(c) for c in ("month", "actor", "outcome", "message", "totals_match")),
+        *(sa.column(f"{side}_count") for side in ("local", "upstream")),
+        *(
+            sa.column(f"{side}_{name}", Exact(14, 2))
+            for side in ("local", "upstream")
+            for name in _AMOUNTS
+        ),
+        sa.column("difference_count"),
+        sa.column("started_at", UTCDateTime()),
+        sa.column("finished_at", UTCDateTime()),
+        sa.column("lines", Json),
+    )
+    when = datetime(2026, 2, 3, 6, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            run.insert().values(
+                month="2026-01", actor="clerk01", outcome="balanced", message="",
+                totals_match=True, local_count=0, upstream_count=0, difference_count=0,
+                started_at=when, finished_at=when, lines=lines,
+                **{f"{s}_{m}": Decimal("0.00") for s in ("local", "upstream") for m in _AMOUNTS},
+            )
+        )  # fmt: skip
+
+    migrate.upgrade(engine)
+    assert "lines" not in {c["name"] for c in inspect(engine).get_columns("reconciliation_run")}
+    with UnitOfWork(engine) as uow:
+        report = uow.reconciliations.latest("2026-01")
+    assert report is not None
+    assert list(report.lines) == lines

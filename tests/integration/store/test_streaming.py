@@ -1,17 +1,17 @@
-"""The month-end scans stream: a month's settlements (reconciliation) and months of
-settlement uploads (clearing) come out of their repositories one by one while the unit of
-work is open, in order, from a server-side cursor on PostgreSQL — never a list of 50,000."""
+"""The month-end scans stream: a reconciliation run's lines (a month's settlements, copied
+by the database) and months of settlement uploads (clearing) come out of their repositories
+one by one while the unit of work is open, in order, from a server-side cursor on
+PostgreSQL — never a list of 50,000."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from adapter.domain.encounters import EncounterStatus
-from adapter.domain.reconciliation import settlement_period
 from adapter.domain.upstream import Infno
 from adapter.store.db import is_sqlite
 from adapter.store.repositories import UploadRecord
@@ -72,18 +72,47 @@ def _first_then_rest(rows: Iterator[Any], uow: UnitOfWork, store: Engine) -> lis
     return [first, *rest]
 
 
-def test_a_months_settlements_stream_in_settlement_order_with_their_latest_upload(
+def _january() -> tuple[list[datetime], list[date]]:
+    """January 2026's local days in Shanghai and the instants they begin (then February's)."""
+    days = [date(2026, 1, n) for n in range(1, 32)]
+    bounds = [datetime.combine(day, time.min, tzinfo=f.SHANGHAI) for day in days]
+    return [*bounds, datetime(2026, 2, 1, tzinfo=f.SHANGHAI)], days
+
+
+def test_a_months_settlements_become_a_runs_lines_streamed_back_in_settlement_order(
     store: Engine, clock: FakeClock
 ) -> None:
     _seed(store, clock)
-    start, end = settlement_period("2026-01", f.SHANGHAI)
+    bounds, days = _january()
     with UnitOfWork(store) as uow:
-        rows = _first_then_rest(
-            uow.reconciliations.settlements(start, end, f.INSTITUTION), uow, store
+        runs = uow.reconciliations
+        run_id = runs.add(
+            month="2026-01",
+            started_at=clock.now(),
+            finished_at=clock.now(),
+            actor="t",
+            outcome="running",
+            message="",
         )
-        assert [(r.id, r.msgid) for r in rows] == [("S3", None), ("S2", "M2b"), ("S1", "M1")]
-        assert all(r.psn_no == "P001" and r.status == "settled" for r in rows)
-        assert list(uow.reconciliations.settlements(start, end, "H99999999999")) == []
+        runs.copy_lines(run_id, bounds, days, f.INSTITUTION, undelivered={"M1", "M-other"})
+        lines = _first_then_rest(runs.lines(run_id), uow, store)
+        assert [(s.setl_id, s.upload_msgid, s.upload_delivered) for s in lines] == [
+            ("S3", "", None),
+            ("S2", "M2b", True),
+            ("S1", "M1", False),
+        ]
+        assert all(s.psn_no == "P001" and not s.revoked for s in lines)
+        assert {s.settles_on for s in lines} == {date(2026, 1, 3)}
+        other = runs.add(
+            month="2026-01",
+            started_at=clock.now(),
+            finished_at=clock.now(),
+            actor="t",
+            outcome="running",
+            message="",
+        )
+        runs.copy_lines(other, bounds, days, "H99999999999", undelivered=())
+        assert list(runs.lines(other)) == []
 
 
 def test_recent_settlement_uploads_stream_with_their_settlement(
