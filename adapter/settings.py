@@ -95,6 +95,15 @@ class HttpSettings(BaseModel):
     max_connections: int = Field(default=1000, ge=10)
 
 
+class ApiSettings(BaseModel):
+    """``[api]``: the REST answers."""
+
+    # a settlement answer (settle, GET, revoke) carries at most this many of its lines, in
+    # line order, and the URL of the next page (GET /api/v1/settlements/{id}/lines); a stay of
+    # 10,000 lines is not one 5 MB answer
+    answer_lines: int = Field(default=500, ge=1, le=1000)
+
+
 class UpstreamSettings(BaseModel):
     dialect: Literal["reference"] = "reference"
     base_url: str = Field(pattern=r"^https?://")
@@ -322,6 +331,7 @@ class Settings(BaseSettings):
     institution: InstitutionSettings
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     upstream: UpstreamSettings
     hl7: HL7Settings = Field(default_factory=HL7Settings)
     queue: QueueSettings = Field(default_factory=QueueSettings)

@@ -47,7 +47,15 @@ from upload_queue.errors import (
 )
 from upload_queue.facade import UploadQueue
 from upload_queue.handlers import Classifier, Handler, Handlers
-from upload_queue.jobs import Attempt, Delivery, Job, JobSpec, PayloadRevision, Status
+from upload_queue.jobs import (
+    Attempt,
+    Delivery,
+    Job,
+    JobSpec,
+    PayloadRevision,
+    Status,
+    encode_payload,
+)
 from upload_queue.ledger import LedgerEntry, Receipt
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.retry import DEAD, RetryPolicy
@@ -81,6 +89,7 @@ __all__ = [
     "UnknownKind",
     "UploadQueue",
     "Worker",
+    "encode_payload",
     "enqueue",
     "enqueue_many",
     "metrics_for",

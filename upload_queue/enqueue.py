@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import weakref
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Text, cast, select, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from upload_queue.clock import as_utc, utcnow
@@ -44,10 +45,19 @@ def enqueue(
     moment = as_utc(now) if now is not None else utcnow()
     values = _values(spec, moment)
     dialect = connection.dialect.name
+    columns = list(upload_job.c)
+    if spec.encoded is not None:  # the caller's one encoding: stored as is, not read back
+        encoded = type_coerce(spec.encoded, Text)
+        values["payload"] = cast(encoded, JSONB) if dialect == "postgresql" else encoded
+        columns = _RETURNED
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(upload_job)
     statement = insert.values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    row = connection.execute(statement.returning(*upload_job.c)).mappings().first()
+    row: Mapping[Any, Any] | None = (
+        connection.execute(statement.returning(*columns)).mappings().first()
+    )
     created = row is not None
+    if row is not None and spec.encoded is not None:
+        row = {**row, "payload": spec.payload}
     if row is None:
         row = (
             connection.execute(

@@ -35,6 +35,10 @@ class JobSpec:
     idempotency_key: str
     deadline: datetime
     ordering_key: str | None = None
+    # ``payload`` as JSON text, encoded once by the caller (:func:`encode_payload`): stored as
+    # it is, not checked, encoded again nor read back. For a payload of megabytes (a discharge
+    # record of 10,000 fee lines) each of those passes cost as much as building it.
+    encoded: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.kind or len(self.kind) > 64:
@@ -44,7 +48,21 @@ class JobSpec:
         if self.ordering_key is not None and not 0 < len(self.ordering_key) <= 200:
             raise ValueError("ordering key must be 1 to 200 characters, or None")
         object.__setattr__(self, "deadline", as_utc(self.deadline))
-        check_json(self.payload)
+        if self.encoded is None:
+            check_json(self.payload)
+        elif not isinstance(self.encoded, str) or not self.encoded.startswith("{"):
+            raise ValueError("an encoded job payload must be a JSON object's text")
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """``payload`` as the JSON text a job stores (:attr:`JobSpec.encoded`), refusing what
+    :func:`check_json` refuses: encoding it is checking it."""
+    if not isinstance(payload, Mapping):
+        raise ValueError("job payload must be a JSON object (a mapping)")
+    try:
+        return json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"job payload is not plain JSON: {exc}") from exc
 
 
 def check_json(payload: Mapping[str, Any]) -> None:

@@ -55,7 +55,11 @@ class Outbox(Protocol):
         idempotency_key: str,
         ordering_key: str,
         deadline: datetime,
-    ) -> QueuedUpload: ...
+        encoded: str | None = None,
+    ) -> QueuedUpload:
+        """``encoded``: ``payload`` as JSON text, encoded once by the use case; stored as it
+        is (a discharge record of 10,000 lines is megabytes: not encoded twice)."""
+        ...
 
     def delivered(self, session: Any, idempotency_key: str) -> bool:
         """True once upstream has acknowledged the job with that key."""

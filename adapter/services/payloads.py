@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from adapter.domain.commands import Diagnosis
@@ -147,14 +148,42 @@ def rehab_plan_input(
 def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str, Any]]:
     size = ctx.policy.fee_batch_size
     details = []
-    # a stay's lines share a few fee times (a day's charges, one batch's): each is formatted
-    # once, not once per line
+    # A stay's lines share a few fee times (a day's charges, one batch's), a few prices and
+    # amounts, categories and reasons: each is formatted once, not once per line (a 90-day
+    # stay's discharge record has 10,000 lines).
     times: dict[datetime, str] = {}
+    fens: dict[Decimal, str] = {}
+    numbers: dict[Decimal, str] = {}
+    enums: dict[StrEnum | None, str] = {None: ""}
+
+    def fen(value: Decimal) -> str:
+        if not value:  # -0 equals 0 but formats as "-0.00", as it did before the cache
+            return "-0.00" if value.is_signed() else "0.00"
+        text = fens.get(value)
+        if text is None:
+            # keyed by value: Decimal("2") == Decimal("2.00"), and both format as "2.00"
+            text = fens[value] = money(value)
+        return text
+
+    def plain(value: Decimal) -> str:
+        text = numbers.get(value)
+        if text is None:
+            # Decimal("2.5") == Decimal("2.50") format alike here too (trailing zeros go)
+            text = numbers[value] = number(value)
+        return text
+
+    def code(member: StrEnum | None) -> str:
+        text = enums.get(member)
+        if text is None:
+            text = enums[member] = member.value if member is not None else ""
+        return text
+
     for position, priced in enumerate(lines):
         line, item = priced.line, priced.item
         occurred = times.get(line.occurred_at)
         if occurred is None:
             occurred = times[line.occurred_at] = ctx.wall_time(line.occurred_at)
+        rule = priced.rule
         details.append(
             {
                 "feedetl_sn": line.line_id,
@@ -164,18 +193,18 @@ def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str
                 "hilist_code": item.code if item else "",
                 "hilist_name": item.name if item else line.item_name,
                 "item_name": line.item_name,
-                "med_chrgitm_type": line.category.value,
-                "cnt": number(line.quantity),
-                "pric": number(line.unit_price),
-                "det_item_fee_sumamt": money(line.amount),
+                "med_chrgitm_type": code(line.category),
+                "cnt": plain(line.quantity),
+                "pric": plain(line.unit_price),
+                "det_item_fee_sumamt": fen(line.amount),
                 "fee_ocur_time": occurred,
                 "work_injury": line.work_injury,
                 "dept": line.department,
-                "fund_pay": money(priced.fund_pay),
-                "psn_pay": money(priced.personal_pay),
-                "psn_pay_reason": priced.reason.value if priced.reason else "",
-                "rule_code": priced.rule.code,
-                "rule_article": priced.rule.article,
+                "fund_pay": fen(priced.fund_pay),
+                "psn_pay": fen(priced.personal_pay),
+                "psn_pay_reason": code(priced.reason),
+                "rule_code": rule.code,
+                "rule_article": rule.article,
             }
         )
     return details

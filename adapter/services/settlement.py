@@ -35,6 +35,7 @@ from adapter.domain.errors import (
 )
 from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
+from adapter.domain.pricing import PricedLine
 from adapter.domain.rules import Finding
 from adapter.domain.settlement import (
     Bill,
@@ -375,6 +376,15 @@ class Settlements:
     def get(self, settlement_id: str) -> Settlement:
         with self._ctx.uow() as uow:
             return uow.settlements.get(settlement_id)
+
+    def lines(
+        self, settlement_id: str, *, after: int | None, limit: int
+    ) -> tuple[int, list[tuple[int, PricedLine]]]:
+        """A page of the settlement's priced lines, as saved (see
+        :meth:`SettlementRepository.line_page`): how many it has, and ``limit`` of them after
+        position ``after``, each with its position."""
+        with self._ctx.uow() as uow:
+            return uow.settlements.line_page(settlement_id, after=after, limit=limit)
 
     def upload_of(self, settlement: Settlement) -> QueuedUpload | None:
         """The discharge record (WI2301) or device settlement (WI2701) that carried it."""

@@ -13,6 +13,7 @@ discharge record never overtakes the admission registration or the rehab plan.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,9 @@ def queue_upload(
         idempotency_key=msgid,
         ordering_key=encounter_id,
         deadline=deadline,
+        # encoded once, here: a discharge record of 10,000 lines is 3 MB of JSON, and the
+        # queue would otherwise encode it to check it, again to store it, and decode it back
+        encoded=json.dumps(payload, allow_nan=False),
     )
     uow.uploads.add(
         UploadRecord(

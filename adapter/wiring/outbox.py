@@ -44,6 +44,7 @@ class QueueOutbox:
         idempotency_key: str,
         ordering_key: str,
         deadline: datetime,
+        encoded: str | None = None,
     ) -> QueuedUpload:
         job = self._queue.enqueue(
             session,
@@ -53,6 +54,7 @@ class QueueOutbox:
                 idempotency_key=idempotency_key,
                 ordering_key=ordering_key,
                 deadline=deadline,
+                encoded=encoded,
             ),
         )
         if self._wake is not None and isinstance(session, Session):

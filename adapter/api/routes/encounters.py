@@ -16,6 +16,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Response, status
 
+from adapter.api.deps import SettingsDep
 from adapter.api.routes.common import (
     Admission,
     AnyRole,
@@ -244,6 +245,7 @@ def settle(
     body: SettleIn,
     services: ServicesDep,
     principal: BillingOrHis,
+    settings: SettingsDep,
 ) -> Response:
     override = body.rehab_plan_override.reason.strip() if body.rehab_plan_override else ""
     if override and "billing" not in principal.roles:
@@ -262,11 +264,12 @@ def settle(
     out = SettlementOut.settled(
         settlement_of(outcome),
         services.context.zone,
+        page=settings.api.answer_lines,  # the rest: lines_next
         upload=outcome.upload and UploadOut.of(outcome.upload),
         warnings=[FindingOut.of(w) for w in outcome.warnings],
         replayed=outcome.replayed,
     )
-    # every line of the stay: serialised once
+    # a page of lines, serialised once
     return answer(out, status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 

@@ -188,8 +188,12 @@ class BillOut(TotalsOut):
     by_category: list[CategoryOut]
 
     @classmethod
-    def bill(cls, bill: Bill, *, settles_on: date, **extra: Any) -> dict[str, Any]:
+    def bill(
+        cls, bill: Bill, *, settles_on: date, first: int | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """The answer's fields; ``first``: only that many of the priced lines."""
         b = bill.breakdown
+        lines = bill.lines if first is None else bill.lines[:first]
         return {
             **TotalsOut.of(b).model_dump(),
             "breakdown": TotalsOut.of(b),
@@ -197,7 +201,7 @@ class BillOut(TotalsOut):
             "discharged_on": bill.discharged_on,
             "crosses_year": bill.crosses_year,
             "notes": list(bill.notes),
-            "lines": [LineOut.priced(p) for p in bill.lines],
+            "lines": [LineOut.priced(p) for p in lines],
             "excluded": [LineOut.fee(line) for line in bill.excluded],
             "by_category": [
                 CategoryOut(
@@ -231,12 +235,34 @@ class SettlementOut(BillOut):
     upload: UploadOut | None = None
     warnings: list[FindingOut] = Field(default_factory=list)
     replayed: bool = False
+    lines_total: int = Field(
+        0, description="结算的计价明细总条数 / how many priced lines the settlement has"
+    )
+    lines_next: str | None = Field(
+        None,
+        description=(
+            "下一页明细的地址（lines 已是全部明细时为 null） / the URL of the next page of "
+            "lines (GET /api/v1/settlements/{id}/lines), null when lines holds them all"
+        ),
+    )
 
     @classmethod
-    def settled(cls, settlement: Settlement, zone: tzinfo, **extra: Any) -> SettlementOut:
+    def settled(
+        cls, settlement: Settlement, zone: tzinfo, *, page: int | None = None, **extra: Any
+    ) -> SettlementOut:
+        """The settlement's answer; with ``page``, only its first ``page`` lines (the rest
+        through ``lines_next``), so a 10,000-line stay is not one 5 MB answer."""
+        lines = settlement.bill.lines
+        total = len(lines)
+        following = None
+        if page is not None and total > page:
+            following = lines_url(settlement.id, after=page - 1, limit=page)
         return cls(
             **cls.bill(
                 settlement.bill,
+                first=page,
+                lines_total=total,
+                lines_next=following,
                 settles_on=settlement.settled_on(zone),
                 id=settlement.id,
                 encounter_id=settlement.encounter.id,
@@ -249,6 +275,38 @@ class SettlementOut(BillOut):
                 revoke_reason=settlement.revoke_reason,
                 **extra,
             )
+        )
+
+
+def lines_url(settlement_id: str, *, after: int, limit: int) -> str:
+    """Where the settlement's lines after position ``after`` are read, ``limit`` at a time."""
+    return f"/api/v1/settlements/{settlement_id}/lines?after={after}&limit={limit}"
+
+
+class SettlementLinesOut(Out):
+    """A page of a settlement's priced lines, in line order."""
+
+    lines: list[LineOut]
+    lines_total: int = Field(
+        description="结算的计价明细总条数 / how many priced lines the settlement has"
+    )
+    lines_next: str | None = Field(
+        description="下一页的地址，已到最后一页时为 null / the next page's URL, null after the last"
+    )
+
+    @classmethod
+    def page(
+        cls, settlement_id: str, total: int, lines: list[tuple[int, PricedLine]], limit: int
+    ) -> SettlementLinesOut:
+        last = lines[-1][0] if lines else None
+        following = None
+        # positions run 0 … total - 1: a page ending before the last line has a next one
+        if last is not None and last < total - 1:
+            following = lines_url(settlement_id, after=last, limit=limit)
+        return cls(
+            lines=[LineOut.priced(line) for _, line in lines],
+            lines_total=total,
+            lines_next=following,
         )
 
 

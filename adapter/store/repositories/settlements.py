@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import NotFound
+from adapter.domain.pricing import PricedLine
 from adapter.domain.settlement import (
     Bill,
     Breakdown,
@@ -174,6 +175,27 @@ class SettlementRepository:
         if not found:
             raise NotFound(f"结算{settlement_id}不存在", code="SETTLEMENT_NOT_FOUND")
         return found[0]
+
+    def line_page(
+        self, settlement_id: str, *, after: int | None, limit: int
+    ) -> tuple[int, list[tuple[int, PricedLine]]]:
+        """``limit`` priced lines of the snapshot after position ``after`` (from the first
+        when None), each with its position, and how many priced lines the settlement has;
+        :class:`NotFound` if there is no such settlement. Keyset paging on the snapshot's
+        (settlement, position) key: a page costs its own lines, wherever it starts."""
+        found = self._session.execute(
+            select(_settlement.c.id).where(_settlement.c.id == settlement_id)
+        ).first()
+        if found is None:
+            raise NotFound(f"结算{settlement_id}不存在", code="SETTLEMENT_NOT_FOUND")
+        total = self._session.execute(
+            select(func.count()).where(_line.c.settlement_id == settlement_id)
+        ).scalar_one()
+        query = select(_line).where(_line.c.settlement_id == settlement_id)
+        if after is not None:
+            query = query.where(_line.c.position > after)
+        rows = self._session.execute(query.order_by(_line.c.position).limit(limit))
+        return int(total), [(row.position, priced_line_of(row)) for row in rows]
 
     def find_active(self, encounter_id: str) -> Settlement | None:
         """The encounter's settled (not revoked) settlement, if any."""

@@ -73,6 +73,18 @@ def test_boundary_amounts_round_trip(probed: Engine, amount: str) -> None:
     assert str(stored) == str(Decimal(amount).quantize(Decimal("0.01")))
 
 
+def test_a_number_read_again_keeps_its_columns_scale(probed: Engine) -> None:
+    # the same stored number through a money column and a quantity column, many times: each
+    # read has its column's scale (read-back values are remembered per number and scale)
+    for _ in range(3):
+        for text in ("36.5", "2", "-18.25", "0"):
+            amount, quantity, _ = _round_trip(probed, amount=Decimal(text), quantity=Decimal(text))
+            assert (str(amount), str(quantity)) == (
+                str(Decimal(text).quantize(Decimal("0.01"))),
+                str(Decimal(text).quantize(Decimal("0.0001"))),
+            )
+
+
 def test_amounts_finer_than_the_fen_are_refused(probed: Engine) -> None:
     with pytest.raises(Exception, match="decimal places"):
         _round_trip(probed, amount=Decimal("0.001"))

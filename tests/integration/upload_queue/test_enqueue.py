@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from tests.integration.upload_queue.helpers import add, sample
 from upload_queue.admin import list_jobs
 from upload_queue.clock import ManualClock
 from upload_queue.enqueue import enqueue
-from upload_queue.jobs import JobSpec
+from upload_queue.jobs import JobSpec, encode_payload
 from upload_queue.metrics import QueueMetrics
 
 
@@ -86,3 +87,40 @@ def test_the_same_idempotency_key_twice_returns_the_first_job(
     assert again == first == same_transaction
     assert [job.payload for job in list_jobs(queue_engine)] == [{"v": 1}]
     assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 1
+
+
+def test_a_payload_encoded_by_the_caller_is_stored_as_given_and_not_read_back(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    payload = {"settlement": "s-1", "lines": [{"name": "布洛芬", "fee": "36.50"}] * 3}
+    encoded = encode_payload(payload)
+    statements: list[str] = []
+    with queue_engine.begin() as connection:
+        event.listen(connection, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        job = enqueue(
+            connection, _spec("s-1", clock, payload=payload, encoded=encoded),
+            now=clock(), metrics=metrics,
+        )  # fmt: skip
+    assert job.payload is payload and job.status == "pending" and job.id > 0
+    [insert] = statements  # one statement, and the payload not among what it returns
+    assert "RETURNING" in insert.upper() and "payload," not in insert.split("RETURNING")[1]
+    [stored] = list_jobs(queue_engine)
+    assert stored == job and stored.payload == payload
+    with queue_engine.connect() as connection:
+        kept = connection.execute(text("SELECT CAST(payload AS TEXT) FROM upload_job")).scalar()
+    assert json.loads(str(kept)) == payload
+    assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 1
+    # the key again: the first job, read back from the store
+    with queue_engine.begin() as connection:
+        again = enqueue(
+            connection, _spec("s-1", clock, payload={"v": 2}, encoded='{"v": 2}'),
+            now=clock(), metrics=metrics,
+        )  # fmt: skip
+    assert again == job and [j.payload for j in list_jobs(queue_engine)] == [payload]
+
+
+def test_an_encoded_payload_must_be_a_json_objects_text(clock: ManualClock) -> None:
+    with pytest.raises(ValueError, match="JSON object"):
+        _spec("s-1", clock, encoded='["not", "an object"]')
+    with pytest.raises(ValueError, match="plain JSON"):
+        encode_payload({"amount": float("nan")})
