@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select
 from tests.integration.upload_queue.helpers import NO_JITTER, add
 from upload_queue.clock import ManualClock
 from upload_queue.leasing import lease_on
-from upload_queue.metrics import QueueMetrics
 from upload_queue.ledger import Receipt
+from upload_queue.metrics import QueueMetrics
 from upload_queue.outcomes import Finished, record_outcomes, write_outcomes
 from upload_queue.recovery import release_expired
 from upload_queue.tables import upload_attempt, upload_delivery, upload_job
