@@ -204,9 +204,9 @@ def record_outcomes(
     delivered = [item for item in items if item.result == "delivered"]
     batched = len(delivered) > 1 and all(item.leased is not None for item in delivered)
     if connection.dialect.name != "postgresql" or not batched:
-        recorded = write_outcomes(connection, items, policy)
-        connection.execute(upload_attempt.insert(), [attempt_row(r, worker_id) for r in recorded])
-        return recorded
+        each = write_outcomes(connection, items, policy)
+        connection.execute(upload_attempt.insert(), [attempt_row(r, worker_id) for r in each])
+        return each
     entries = [entry_values(i.delivery, i.finished, i.receipt) for i in delivered]
     kept = set(
         connection.execute(
