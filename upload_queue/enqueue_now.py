@@ -16,31 +16,19 @@ autocommit mode) takes the ordinary path in a short write transaction.
 
 from __future__ import annotations
 
-import json
 import weakref
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from upload_queue.clock import as_utc, utcnow
-from upload_queue.enqueue import enqueue
+from upload_queue.enqueue import enqueue, insert_one
 from upload_queue.jobs import Job, JobSpec
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.tables import upload_job
 from upload_queue.transactions import begin_write, write_transaction
 
 __all__ = ["enqueue_now"]
-
-_RETURNED = [column for column in upload_job.c if column.name != "payload"]  # given by us
-
-_INSERT_ONE = text(
-    "INSERT INTO upload_job (kind, payload, idempotency_key, ordering_key, deadline, "
-    "created_at, status, available_at, attempts, total_attempts, round_started_at) "
-    "VALUES (:kind, CAST(:payload AS jsonb), :key, :ordering, :deadline, :now, 'pending', "
-    ":now, 0, 0, :now) ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
-    + ", ".join(column.name for column in _RETURNED)
-).columns(*_RETURNED)
 
 # One autocommit view of each engine (same pool): building it per call would cost more than
 # the statement's own client-side work.
@@ -64,18 +52,8 @@ def enqueue_now(
     if autocommit is None:
         autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         _autocommit[engine] = autocommit
-    dumps = getattr(engine.dialect, "_json_serializer", None) or json.dumps
-    payload = dumps(dict(spec.payload))
-    params: dict[str, Any] = {
-        "kind": spec.kind,
-        "payload": payload,
-        "key": spec.idempotency_key,
-        "ordering": spec.ordering_key,
-        "deadline": spec.deadline,
-        "now": moment,
-    }
     with autocommit.connect() as connection:
-        row = connection.execute(_INSERT_ONE, params).mappings().first()
+        row = insert_one(connection, spec, moment)
         if row is None:  # the key is stored already (committed: the INSERT waited for it)
             stored = connection.execute(
                 select(upload_job).where(upload_job.c.idempotency_key == spec.idempotency_key)
@@ -83,4 +61,4 @@ def enqueue_now(
             return Job.from_row(stored.mappings().one())
     # committed by the statement itself: count it now
     counted.enqueued.labels(kind=spec.kind).inc()
-    return Job.from_row({**row, "payload": json.loads(payload)})
+    return Job.from_row(row)
