@@ -127,11 +127,14 @@ def enqueue_many(
     size = len(batch) if on_postgresql else CHUNK
     for start in range(0, len(batch), max(size, 1)):
         chunk = batch[start : start + size]
-        written: dict[str, str] = {}
+        rows: Iterable[Any] = ()
         if on_postgresql:
             arrays = _arrays(connection, chunk, moment)
             written = dict(zip(arrays["keys"], arrays["payloads"], strict=True))
-            rows = connection.execute(_UNNEST, arrays).mappings()
+            for job_id, key in connection.execute(_UNNEST, arrays):
+                job = _new_job(job_id, fresh[key], json.loads(written[key]), moment)
+                stored[key] = job
+                created[job.kind] += 1
         else:
             statement = (
                 sqlite.insert(upload_job)
@@ -141,10 +144,7 @@ def enqueue_many(
             )
             rows = connection.execute(statement).mappings()
         for row in rows:
-            values = dict(row)
-            if "payload" not in values:  # not read back: the JSON just written, decoded
-                values["payload"] = json.loads(written[values["idempotency_key"]])
-            job = Job.from_row(values)
+            job = Job.from_row(row)
             stored[job.idempotency_key] = job
             created[job.kind] += 1
         missing = [spec.idempotency_key for spec in chunk if spec.idempotency_key not in stored]
@@ -162,7 +162,12 @@ def enqueue_many(
     return [stored[spec.idempotency_key] for spec in specs]
 
 
-_RETURNED = [column for column in upload_job.c if column.name != "payload"]  # the caller's
+def _new_job(job_id: int, spec: JobSpec, payload: Any, moment: datetime) -> Job:
+    """A job just inserted, as stored: only its id is read back (the rest is what was
+    written; reading back and converting every column cost more than the insert itself)."""
+    return Job(job_id, spec.kind, payload, spec.idempotency_key, spec.ordering_key,
+               spec.deadline, moment, "pending", moment, 0, 0)  # fmt: skip
+
 
 # PostgreSQL: one statement whatever the batch size (arrays, not one bind per value), so
 # its text is compiled and planned once; rows are inserted, and get their ids, in order.
@@ -173,9 +178,8 @@ _UNNEST = text(
     "FROM unnest(CAST(:kinds AS text[]), CAST(:payloads AS text[]), CAST(:keys AS text[]), "
     "CAST(:orderings AS text[]), CAST(:deadlines AS timestamptz[])) "
     "WITH ORDINALITY AS given(k, p, i, o, d, n) ORDER BY n "
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
-    + ", ".join(column.name for column in _RETURNED)
-).columns(*_RETURNED)
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+)
 
 
 def _arrays(connection: Connection, specs: list[JobSpec], moment: datetime) -> dict[str, Any]:
