@@ -8,6 +8,8 @@ Contracts
 * **Enqueue** (:func:`enqueue`, :meth:`UploadQueue.enqueue`; several jobs in one statement:
   :func:`enqueue_many`, :meth:`UploadQueue.enqueue_many`) writes in the caller's own
   transaction: the job exists if and only if the caller commits. One job per idempotency key.
+  A caller with no transaction of its own: :func:`enqueue_now` (``UploadQueue.enqueue(None,
+  spec)``), one autocommit statement on PostgreSQL.
 * **Delivery** (:class:`Worker`): jobs are leased earliest deadline first; within one
   ordering key strictly in enqueue order — a later job waits while an earlier one is
   pending, in flight or dead. A worker keeps up to ``in_flight`` deliveries going at once
@@ -27,7 +29,7 @@ Contracts
   watch; the table, not APScheduler, is durable; the watch runs on one instance at a time.
 
 Tables live on :data:`upload_queue.tables.metadata`; times are aware and stored in UTC.
-The in-package modules: ``jobs`` (types), ``enqueue``, ``transactions`` (write
+The in-package modules: ``jobs`` (types), ``enqueue``, ``enqueue_now``, ``transactions`` (write
 transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker``,
 ``outcomes`` (recording a delivery's outcome), ``handlers``, ``retry``, ``deadlines``,
 ``reporting``, ``admin``, ``ledger`` (the delivery ledger), ``metrics``, ``locks``,
@@ -36,6 +38,7 @@ transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker
 
 from upload_queue.clock import Clock, ManualClock, utcnow
 from upload_queue.enqueue import enqueue, enqueue_many
+from upload_queue.enqueue_now import enqueue_now
 from upload_queue.errors import (
     DeliveryError,
     JobNotFound,
@@ -92,6 +95,7 @@ __all__ = [
     "encode_payload",
     "enqueue",
     "enqueue_many",
+    "enqueue_now",
     "metrics_for",
     "utcnow",
 ]

@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, select, text, type_coerce
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, Text, select, text, type_coerce
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from upload_queue.clock import as_utc, utcnow
@@ -43,20 +42,24 @@ def enqueue(
     """Add ``spec`` in the caller's transaction; return the stored job (new or existing)."""
     connection = target.connection() if isinstance(target, Session) else target
     moment = as_utc(now) if now is not None else utcnow()
-    values = _values(spec, moment)
     dialect = connection.dialect.name
-    columns = list(upload_job.c)
-    if spec.encoded is not None:  # the caller's one encoding: stored as is, not read back
-        encoded = type_coerce(spec.encoded, Text)
-        values["payload"] = cast(encoded, JSONB) if dialect == "postgresql" else encoded
-        columns = _RETURNED
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(upload_job)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    row: Mapping[Any, Any] | None = (
-        connection.execute(statement.returning(*columns)).mappings().first()
-    )
+    row: Any
+    if dialect == "postgresql":
+        row = insert_one(connection, spec, moment)
+    else:
+        values = _values(spec, moment)
+        columns = list(upload_job.c)
+        if spec.encoded is not None:  # the caller's one encoding: stored as is, not read back
+            values["payload"] = type_coerce(spec.encoded, Text)
+            columns = _RETURNED
+        statement = (
+            sqlite.insert(upload_job)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+        row = connection.execute(statement.returning(*columns)).mappings().first()
     created = row is not None
-    if row is not None and spec.encoded is not None:
+    if row is not None and spec.encoded is not None and "payload" not in row:
         row = {**row, "payload": spec.payload}
     if row is None:
         row = (
@@ -69,6 +72,43 @@ def enqueue(
     if created:
         _count_on_commit(connection, metrics or metrics_for(), spec.kind)
     return Job.from_row(row)
+
+
+# RETURNING without the payload when the caller encoded it: it has the payload already
+_RETURNED = [column for column in upload_job.c if column.name != "payload"]
+
+# PostgreSQL: one fixed SQL text (compiled once by SQLAlchemy, prepared by psycopg after a
+# few calls): building the INSERT per call cost more client time than the round trip.
+_INSERT_ONE = text(
+    "INSERT INTO upload_job (kind, payload, idempotency_key, ordering_key, deadline, "
+    "created_at, status, available_at, attempts, total_attempts, round_started_at) "
+    "VALUES (:kind, CAST(:payload AS jsonb), :key, :ordering, :deadline, :now, 'pending', "
+    ":now, 0, 0, :now) ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
+    + ", ".join(column.name for column in upload_job.c if column.name != "payload")
+).columns(*(column for column in upload_job.c if column.name != "payload"))
+
+
+def insert_one(connection: Connection, spec: JobSpec, moment: datetime) -> dict[str, Any] | None:
+    """PostgreSQL: insert ``spec`` unless its key is stored; the new row (its payload the
+    JSON just written, decoded), or ``None`` when the key was taken."""
+    if spec.encoded is not None:  # the caller's one encoding: stored as is, not decoded back
+        payload = spec.encoded
+    else:
+        dumps = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+        payload = dumps(dict(spec.payload))
+    params = {
+        "kind": spec.kind,
+        "payload": payload,
+        "key": spec.idempotency_key,
+        "ordering": spec.ordering_key,
+        "deadline": spec.deadline,
+        "now": moment,
+    }
+    row = connection.execute(_INSERT_ONE, params).mappings().first()
+    if row is None:
+        return None
+    written = spec.payload if spec.encoded is not None else json.loads(payload)
+    return {**row, "payload": written}
 
 
 CHUNK = 500
@@ -103,11 +143,14 @@ def enqueue_many(
     size = len(batch) if on_postgresql else CHUNK
     for start in range(0, len(batch), max(size, 1)):
         chunk = batch[start : start + size]
-        written: dict[str, str] = {}
+        rows: Iterable[Any] = ()
         if on_postgresql:
             arrays = _arrays(connection, chunk, moment)
             written = dict(zip(arrays["keys"], arrays["payloads"], strict=True))
-            rows = connection.execute(_UNNEST, arrays).mappings()
+            for job_id, key in connection.execute(_UNNEST, arrays):
+                job = _new_job(job_id, fresh[key], json.loads(written[key]), moment)
+                stored[key] = job
+                created[job.kind] += 1
         else:
             statement = (
                 sqlite.insert(upload_job)
@@ -117,10 +160,7 @@ def enqueue_many(
             )
             rows = connection.execute(statement).mappings()
         for row in rows:
-            values = dict(row)
-            if "payload" not in values:  # not read back: the JSON just written, decoded
-                values["payload"] = json.loads(written[values["idempotency_key"]])
-            job = Job.from_row(values)
+            job = Job.from_row(row)
             stored[job.idempotency_key] = job
             created[job.kind] += 1
         missing = [spec.idempotency_key for spec in chunk if spec.idempotency_key not in stored]
@@ -138,7 +178,12 @@ def enqueue_many(
     return [stored[spec.idempotency_key] for spec in specs]
 
 
-_RETURNED = [column for column in upload_job.c if column.name != "payload"]  # the caller's
+def _new_job(job_id: int, spec: JobSpec, payload: Any, moment: datetime) -> Job:
+    """A job just inserted, as stored: only its id is read back (the rest is what was
+    written; reading back and converting every column cost more than the insert itself)."""
+    return Job(job_id, spec.kind, payload, spec.idempotency_key, spec.ordering_key,
+               spec.deadline, moment, "pending", moment, 0, 0)  # fmt: skip
+
 
 # PostgreSQL: one statement whatever the batch size (arrays, not one bind per value), so
 # its text is compiled and planned once; rows are inserted, and get their ids, in order.
@@ -149,9 +194,8 @@ _UNNEST = text(
     "FROM unnest(CAST(:kinds AS text[]), CAST(:payloads AS text[]), CAST(:keys AS text[]), "
     "CAST(:orderings AS text[]), CAST(:deadlines AS timestamptz[])) "
     "WITH ORDINALITY AS given(k, p, i, o, d, n) ORDER BY n "
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
-    + ", ".join(column.name for column in _RETURNED)
-).columns(*_RETURNED)
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+)
 
 
 def _arrays(connection: Connection, specs: list[JobSpec], moment: datetime) -> dict[str, Any]:

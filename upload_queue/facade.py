@@ -32,6 +32,7 @@ from upload_queue import admin, recovery, reporting
 from upload_queue.clock import Clock, utcnow
 from upload_queue.deadlines import DEFAULT_MARGIN, DeadlineReport
 from upload_queue.enqueue import enqueue, enqueue_many
+from upload_queue.enqueue_now import enqueue_now
 from upload_queue.handlers import Classifier, Handler, Handlers
 from upload_queue.identity import ProcessIdentity, dead_predecessors, shared_instance_holders
 from upload_queue.jobs import Job, JobSpec, Status
@@ -72,8 +73,12 @@ class UploadQueue:
     def register(self, kind: str, handler: Handler, *, classify: Classifier | None = None) -> None:
         self.handlers.register(kind, handler, classify=classify)
 
-    def enqueue(self, target: Connection | Session, spec: JobSpec) -> Job:
-        """Add a job in the caller's transaction (see :func:`upload_queue.enqueue.enqueue`)."""
+    def enqueue(self, target: Connection | Session | None, spec: JobSpec) -> Job:
+        """Add a job in the caller's transaction (see :func:`upload_queue.enqueue.enqueue`);
+        with ``target`` ``None``, on its own, committed on return (one autocommit statement
+        on PostgreSQL: see :func:`upload_queue.enqueue_now.enqueue_now`)."""
+        if target is None:
+            return enqueue_now(self.engine, spec, now=self.clock(), metrics=self.metrics)
         return enqueue(target, spec, now=self.clock(), metrics=self.metrics)
 
     def enqueue_many(self, target: Connection | Session, specs: Iterable[JobSpec]) -> list[Job]:

@@ -41,12 +41,10 @@ from upload_queue.outcomes import (
     Outcome,
     Result,
     after_commit,
-    attempt_row,
-    write_outcomes,
+    record_outcomes,
 )
 from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
-from upload_queue.tables import upload_attempt
 from upload_queue.transactions import begin_write, write_transaction
 
 __all__ = ["RELEASE_EVERY", "Worker", "default_worker_id"]
@@ -248,12 +246,7 @@ class Worker:
             return [], []
         now = self.clock()
         with write_transaction(connection):
-            recorded = write_outcomes(connection, finished, self.policy)
-            if finished:
-                connection.execute(
-                    upload_attempt.insert(),
-                    [attempt_row(r, self.worker_id) for r in recorded],
-                )
+            recorded = record_outcomes(connection, finished, self.policy, self.worker_id)
             leased: list[Leased] = []
             if room > 0:
                 if release:

@@ -11,10 +11,11 @@ from sqlalchemy import Engine, select
 from tests.integration.upload_queue.helpers import NO_JITTER, add
 from upload_queue.clock import ManualClock
 from upload_queue.leasing import lease_on
+from upload_queue.ledger import Receipt
 from upload_queue.metrics import QueueMetrics
-from upload_queue.outcomes import Finished, write_outcomes
+from upload_queue.outcomes import Finished, record_outcomes, write_outcomes
 from upload_queue.recovery import release_expired
-from upload_queue.tables import upload_delivery, upload_job
+from upload_queue.tables import upload_attempt, upload_delivery, upload_job
 from upload_queue.transactions import begin_write, write_transaction
 
 
@@ -69,3 +70,77 @@ def test_a_batch_of_deliveries_keeps_the_held_leases_and_discards_the_lost_one(
     }
     assert sorted(key for key, _ in ledger) == ["k-0", "k-2"]
     assert all(at == clock() for _, at in ledger)
+
+
+def test_a_recorded_batch_writes_each_attempt_and_each_held_delivery_s_ledger_entry(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    for n in range(4):
+        add(
+            queue_engine, f"k-{n}", clock=clock, metrics=metrics, deadline=timedelta(minutes=10 + n)
+        )
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        leased = lease_on(connection, "w1", clock(), lease_for=timedelta(minutes=1), limit=4)
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        # k-2's lease was lost: expired and taken by w2
+        connection.execute(
+            upload_job.update()
+            .where(upload_job.c.idempotency_key == "k-2")
+            .values(lease_expires_at=clock() - timedelta(seconds=1))
+        )
+        release_expired(connection, clock(), NO_JITTER, metrics)
+        lease_on(connection, "w2", clock(), lease_for=timedelta(minutes=1), limit=1)
+    started = clock()
+    clock.advance(timedelta(seconds=2))
+    receipt = Receipt("MSG-0", "AA", "R-0")
+    finished = [
+        Finished(item.delivery, item, "delivered", None, started, clock(), 0.25, receipt)
+        for item in leased
+    ]
+    finished[1] = Finished(leased[1].delivery, leased[1], "permanent", "refused", started, clock(),
+                           0.5)  # fmt: skip
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        recorded = record_outcomes(connection, finished, NO_JITTER, "w1")
+    assert [(r.outcome.status, r.kept) for r in recorded] == [
+        ("delivered", True),
+        ("dead", True),
+        ("in_flight", False),
+        ("delivered", True),
+    ]
+    with queue_engine.connect() as connection:
+        attempts = connection.execute(
+            select(
+                upload_job.c.idempotency_key,
+                upload_attempt.c.number,
+                upload_attempt.c.worker,
+                upload_attempt.c.outcome,
+                upload_attempt.c.started_at,
+                upload_attempt.c.finished_at,
+                upload_attempt.c.duration_s,
+            )
+            .join(upload_job, upload_job.c.id == upload_attempt.c.job_id)
+            .order_by(upload_job.c.idempotency_key, upload_attempt.c.id)
+        ).all()
+        ledger = connection.execute(
+            select(
+                upload_delivery.c.idempotency_key,
+                upload_delivery.c.job_id,
+                upload_delivery.c.kind,
+                upload_delivery.c.reference,
+                upload_delivery.c.reply_code,
+                upload_delivery.c.reply_ref,
+                upload_delivery.c.delivered_at,
+            ).order_by(upload_delivery.c.idempotency_key)
+        ).all()
+    assert attempts == [
+        ("k-0", 1, "w1", "delivered", started, clock(), 0.25),
+        ("k-1", 1, "w1", "permanent", started, clock(), 0.5),
+        ("k-2", 1, "w1", "lease_expired", started, started, 0.0),  # by the recovery
+        ("k-2", 1, "w1", "lease_lost", started, clock(), 0.25),
+        ("k-3", 1, "w1", "delivered", started, clock(), 0.25),
+    ]
+    ids = {item.delivery.idempotency_key: item.delivery.job_id for item in leased}
+    assert ledger == [
+        ("k-0", ids["k-0"], "discharge", "MSG-0", "AA", "R-0", clock()),
+        ("k-3", ids["k-3"], "discharge", "MSG-0", "AA", "R-0", clock()),
+    ]

@@ -51,6 +51,8 @@ def test_a_batch_is_one_insert_and_returns_the_jobs_in_the_order_given(
     ]
     assert all(job.status == "pending" and job.ordering_key == "enc-1" for job in jobs)
     assert sample(metrics, "upload_queue_enqueued_total", kind="discharge") == 50
+    # what is returned is what was stored (read back by another connection)
+    assert {job.id: job for job in list_jobs(queue_engine)} == {job.id: job for job in jobs}
 
 
 def test_a_rolled_back_batch_leaves_no_job_and_counts_nothing(
