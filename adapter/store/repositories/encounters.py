@@ -13,7 +13,7 @@ from itertools import chain
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Dialect, Row, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Boolean, Dialect, Row, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -677,6 +677,13 @@ def _fast(column_type: Any, generic: Processor | None, dialect: Dialect) -> Proc
             return float(value) if sqlite else value  # SQLite's NUMERIC binds a float
 
         return exact
+    if isinstance(column_type, Boolean):
+        bound = {True: generic(True), False: generic(False)}
+
+        def flag(value: Any) -> Any:
+            return bound[value] if type(value) is bool else generic(value)
+
+        return flag
     if isinstance(column_type, UTCDateTime):
 
         def utc(value: Any) -> Any:
