@@ -86,18 +86,28 @@ def _offset(text: str) -> timezone | None:
 
 def parse_decimal(text: str, location: Location) -> Decimal:
     """A finite decimal from an HL7 NM value (raises :class:`Hl7Error`)."""
-    value = text.strip()
-    if not _NUMBER.match(value):
+    number = _number(text)
+    if isinstance(number, str):
         raise Hl7Error(
-            f"{location} 数值无效：{text!r}",
+            f"{location} {number}：{text!r}",
             location,
             hl7_code=DATA_TYPE_ERROR,
             code="HL7_BAD_NUMBER",
         )
+    return number
+
+
+@lru_cache(maxsize=4096)
+def _number(text: str) -> Decimal | str:
+    """The decimal ``text`` reads as, or why it is refused. A batch's quantities and prices
+    repeat (a few dozen distinct values over hundreds of FT1s): each is read once."""
+    value = text.strip()
+    if not _NUMBER.match(value):
+        return "数值无效"
     try:
         number = Decimal(value)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
-        raise Hl7Error(f"{location} 数值无效：{text!r}", location, code="HL7_BAD_NUMBER") from exc
+    except InvalidOperation:  # pragma: no cover - the pattern already excludes these
+        return "数值无效"
     if abs(number) >= _TOO_LARGE:
-        raise Hl7Error(f"{location} 数值超出范围：{text!r}", location, code="HL7_BAD_NUMBER")
+        return "数值超出范围"
     return number

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from connectors.hl7.errors import Hl7Error, Location
 from connectors.hl7.reader import Hl7Message
-from connectors.hl7.values import parse_ts
+from connectors.hl7.values import parse_decimal, parse_ts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HERE = Location("FT1", 1, 4)
@@ -82,3 +83,30 @@ def test_components_of_a_field_are_what_get_reads_one_by_one(field: str) -> None
     segment = Hl7Message(f"MSH|^~\\&|HIS\rFT1|1|L1||||CG|{field}").segments[1]
     assert segment.components_of(7, 4) == [segment.get(7, n) for n in range(1, 5)]
     assert segment.components_of(9, 2) == ["", ""]  # a field not sent
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2", "2"), (" 18.50 ", "18.50"), ("-1", "-1"), ("+.5", "0.5"), ("3.", "3"), ("０.５", "0.5")],
+)
+def test_numbers_are_read_exactly_every_time(text: str, expected: str) -> None:
+    first = parse_decimal(text, HERE)
+    assert first == Decimal(expected) and str(first) == str(Decimal(text.strip()))
+    assert parse_decimal(text, Location("FT1", 2, 10)) == first  # read again elsewhere
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("1e3", "数值无效"), ("NaN", "数值无效"), ("1,000", "数值无效"), (".", "数值无效"),
+     ("", "数值无效"), ("1000000000000", "数值超出范围"), ("-999999999999.999", "")],
+)  # fmt: skip
+def test_a_number_that_is_not_one_is_refused_where_it_was_sent(text: str, why: str) -> None:
+    if not why:
+        assert parse_decimal(text, HERE) == Decimal(text)
+        return
+    for location in (HERE, Location("FT1", 3, 11)):  # the same text refused again, named anew
+        with pytest.raises(Hl7Error, match=why) as refused:
+            parse_decimal(text, location)
+        assert refused.value.code == "HL7_BAD_NUMBER"
+        assert refused.value.location == location
+        assert str(location) in refused.value.message
