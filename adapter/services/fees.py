@@ -195,7 +195,6 @@ class Fees:
     def _checked(
         self, line: FeeLine, index: int, ledger: _Ledger, catalogue: Catalogue
     ) -> StoredFeeLine:
-        region = self._ctx.institution.admdvs
         basis = None
         if line.is_reversal:
             basis = ledger.original_for(line)
@@ -231,7 +230,8 @@ class Fees:
             or not source.work_injury
             or line.is_reversal  # follows its original's mapping
             or kind is None
-            or catalogue.lookup(kind, region, line.item_code, line.occurred_at.date()) is not None
+            # pricing looked the line's own item up on its date: the item it found, if any
+            or (price.priced is not None and price.priced.item is not None)
         )
         if known:
             return StoredFeeLine(line, MappingStatus.MAPPED, line.item_code, price)

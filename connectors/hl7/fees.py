@@ -91,8 +91,10 @@ def fee_line(segment: Segment, profile: SiteProfile, zone: tzinfo) -> FeeLine:
             hl7_code=TABLE_VALUE_NOT_FOUND,
             code="HL7_BAD_TRANSACTION_TYPE",
         )
-    item_code = _required(segment, 7, "收费项目编码")
-    item_name = segment.get(7, 2) or segment.get(8)
+    item_code, item_name, coding_system = segment.components_of(7, 3)
+    if not item_code:
+        raise _missing(segment, 7, "收费项目编码")
+    item_name = item_name or segment.get(8)
     if not item_name:
         raise Hl7Error(
             "缺少收费项目名称（FT1-7.2）",
@@ -100,7 +102,7 @@ def fee_line(segment: Segment, profile: SiteProfile, zone: tzinfo) -> FeeLine:
             hl7_code=REQUIRED_FIELD_MISSING,
             code="HL7_REQUIRED",
         )
-    category = profile.category_for(item_code, segment.get(7, 3))
+    category = profile.category_for(item_code, coding_system)
     if category is None:
         raise Hl7Error(
             f"无法确定收费项目{item_code}的费用类别，请在HL7站点配置中维护编码体系或编码前缀",
@@ -127,6 +129,7 @@ def fee_line(segment: Segment, profile: SiteProfile, zone: tzinfo) -> FeeLine:
             hl7_code=DATA_TYPE_ERROR,
             code="HL7_NEGATIVE_CHARGE",
         )
+    department_code, department_name = segment.components_of(13, 2)
     return FeeLine(
         line_id=line_id,
         item_code=item_code,
@@ -137,7 +140,7 @@ def fee_line(segment: Segment, profile: SiteProfile, zone: tzinfo) -> FeeLine:
         amount=amount,
         occurred_at=occurred_at,
         reverses=reverses,
-        department=segment.get(13, 2) or segment.get(13, 1),
+        department=department_name or department_code,
     )
 
 
@@ -152,7 +155,10 @@ def _money(segment: Segment) -> tuple[Decimal, Decimal, Decimal]:
             hl7_code=DATA_TYPE_ERROR,
             code="HL7_BAD_NUMBER",
         )
+    subcomponent = segment.separators.subcomponent
     for number in (11, 12):
+        if subcomponent not in segment.raw(number):
+            continue  # no currency sent (FT1-11.1.2): CNY
         currency = segment.get(number, 1, subcomponent=2).upper()
         if currency and currency not in ("CNY", "RMB"):
             raise Hl7Error(
@@ -203,10 +209,14 @@ def _money(segment: Segment) -> tuple[Decimal, Decimal, Decimal]:
 def _required(segment: Segment, number: int, label: str) -> str:
     value = segment.get(number)
     if not value:
-        raise Hl7Error(
-            f"缺少{label}（{segment.name}-{number}）",
-            segment.location(number),
-            hl7_code=REQUIRED_FIELD_MISSING,
-            code="HL7_REQUIRED",
-        )
+        raise _missing(segment, number, label)
     return value
+
+
+def _missing(segment: Segment, number: int, label: str) -> Hl7Error:
+    return Hl7Error(
+        f"缺少{label}（{segment.name}-{number}）",
+        segment.location(number),
+        hl7_code=REQUIRED_FIELD_MISSING,
+        code="HL7_REQUIRED",
+    )

@@ -106,6 +106,33 @@ class Segment:
             return ""
         return self.unescape(value).strip()
 
+    def components_of(self, number: int, count: int) -> list[str]:
+        """``[get(number, 1), …, get(number, count)]``, splitting the field once (an FT1-7
+        item is code, name and coding system)."""
+        fields = self._fields
+        value = fields[number] if number < len(fields) else ""
+        if not value:
+            return [""] * count
+        seps = self._seps
+        if seps.repetition in value:
+            reps = self.repetitions(number)
+            if not reps:
+                return [""] * count
+            value = reps[0]
+        parts = value.split(seps.component)
+        found = [self._first_sub(part).strip() for part in parts[:count]]
+        return found + [""] * (count - len(found))
+
+    def _first_sub(self, value: str) -> str:
+        sub = self._seps.subcomponent
+        if sub in value:
+            value = value.split(sub, 1)[0]
+        return self.unescape(value)
+
+    @property
+    def separators(self) -> Separators:
+        return self._seps
+
     def unescape(self, value: str) -> str:
         if self._seps.escape not in value:
             return value

@@ -10,6 +10,7 @@ into the store. For the codes named, lookups answer exactly as the full index wo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.ports import Clock
 from adapter.store.mapping import catalogue_row
-from adapter.store.sql import SystemClock, table, upsert
+from adapter.store.sql import SystemClock, in_keys, in_params, in_size, table, upsert
 from adapter.store.tables import CatalogueItemRow
 from adapter.store.tables.monthly import catalogue_update
 
@@ -98,11 +99,12 @@ class CatalogueRepository:
         """The treatment catalogue's items for ``codes`` (every kind and version), read now;
         for those codes it answers as :meth:`treatment_catalogue` would."""
         wanted = sorted(set(codes))
-        params = {"region": treatment_region, "kinds": sorted(k.value for k in TREATMENT_KINDS)}
         catalogue = Catalogue()
         for start in range(0, len(wanted), _PREFETCH_CHUNK):
             chunk = wanted[start : start + _PREFETCH_CHUNK]
-            for item in _items(self._session.execute(_BY_CODES, {**params, "codes": chunk})):
+            size = in_size(len(chunk))
+            params = {"region": treatment_region, **in_params("c", chunk, size)}
+            for item in _items(self._session.execute(_by_codes(size), params)):
                 catalogue.add(item)
         return catalogue
 
@@ -221,12 +223,19 @@ _COLUMNS = (
 )
 _KIND_OF = {k.value: k for k in CatalogueKind}
 _PREFETCH_CHUNK = 500  # codes per IN list: well inside every driver's parameter limit
-# Built once: a batch of fees reads its items without rebuilding the statement.
-_BY_CODES = select(*_COLUMNS).where(
-    _item.c.region == bindparam("region"),
-    _item.c.kind.in_(bindparam("kinds", expanding=True)),
-    _item.c.code.in_(bindparam("codes", expanding=True)),
-)
+
+
+@functools.cache
+def _by_codes(size: int) -> Select[Any]:
+    """Built once per IN length: a batch of fees reads its items without rendering the
+    statement again."""
+    return select(*_COLUMNS).where(
+        _item.c.region == bindparam("region"),
+        _item.c.kind.in_(
+            [bindparam(f"kind{i}", k.value) for i, k in enumerate(sorted(TREATMENT_KINDS))]
+        ),
+        _item.c.code.in_(in_keys("c", size)),
+    )
 
 
 def _query(region: str, kinds: Collection[CatalogueKind]) -> Select[Any]:

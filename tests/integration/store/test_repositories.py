@@ -14,9 +14,10 @@ from adapter.domain.errors import DomainError, NotFound
 from adapter.domain.filings import FilingStatus
 from adapter.domain.institutions import DirectSettlementStatus, Institution
 from adapter.domain.people import CardStatus, Gender, Person, Suspension
+from adapter.domain.pricing import price_lines
 from adapter.domain.settlement import SettlementStatus
 from adapter.store import errors
-from adapter.store.repositories import MappingStatus, StoredFeeLine
+from adapter.store.repositories import LinePrice, MappingStatus, StoredFeeLine
 from adapter.store.uow import UnitOfWork
 from tests.integration.store import factories as f
 from tests.integration.store.conftest import FakeClock
@@ -190,6 +191,46 @@ def test_fee_lines_round_trip_exactly(store: Engine, clock: FakeClock) -> None:
     assert money_exponents(*(line.amount for line in loaded)) == {-2}
     assert loaded[6].unit_price == Decimal("0.0123")
     assert all(line.occurred_at.tzinfo is not None for line in loaded)
+
+
+def test_fee_lines_round_trip_with_their_stored_prices(store: Engine, clock: FakeClock) -> None:
+    """Each kind of stored price (priced against an item, out of catalogue, excluded, not
+    priced yet) reads back as it was added, to the fen, on both backends."""
+    lines = f.fee_lines()
+    bill = price_lines(lines, f.catalogue(), f.REGION)
+    prices = {p.line.line_id: LinePrice(p, p.line.item_code) for p in bill.lines}
+    prices.update({line.line_id: LinePrice(None, line.item_code) for line in bill.excluded})
+    del prices["L7"]  # stored without a price: priced when next read
+    stored = [
+        StoredFeeLine(line, MappingStatus.MAPPED, line.item_code, prices.get(line.line_id))
+        for line in lines
+    ]
+    assert any(p.priced and p.priced.item for p in prices.values())
+    assert any(p.priced and not p.priced.item for p in prices.values())
+    with UnitOfWork(store, clock=clock) as uow:
+        uow.encounters.add(f.encounter())
+        uow.fee_lines.add("E1", stored)
+        uow.commit()
+    with UnitOfWork(store) as uow:
+        loaded = uow.fee_lines.list_priced("E1")
+    assert loaded == stored
+    assert [entry.price for entry in loaded] == [entry.price for entry in stored]
+    assert loaded[0].price and loaded[0].price.priced
+    assert money_exponents(loaded[0].price.priced.fund_pay) == {-2}
+
+
+def test_a_fee_line_finer_than_its_columns_is_refused(store: Engine, clock: FakeClock) -> None:
+    """Amounts keep two decimals, quantities four: a finer value would be rounded by the
+    database, so the store refuses it instead, and stores nothing of the batch."""
+    lines = f.fee_lines()
+    finer = replace(lines[1], quantity=Decimal("3.00001"))
+    with UnitOfWork(store, clock=clock) as uow:
+        uow.encounters.add(f.encounter())
+        uow.commit()
+    with UnitOfWork(store, clock=clock) as uow, pytest.raises(ValueError, match="decimal places"):
+        uow.fee_lines.add("E1", [lines[0], finer])
+    with UnitOfWork(store) as uow:
+        assert uow.fee_lines.list("E1") == []
 
 
 def test_repeated_fee_lines_are_ignored_and_reported(store: Engine, clock: FakeClock) -> None:
