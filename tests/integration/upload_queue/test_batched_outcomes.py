@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from tests.integration.upload_queue.helpers import NO_JITTER, add
 from upload_queue.clock import ManualClock
-from upload_queue.leasing import lease_on
+from upload_queue.leasing import Leased, lease_on
 from upload_queue.ledger import Receipt
 from upload_queue.metrics import QueueMetrics
 from upload_queue.outcomes import Finished, record_outcomes, write_outcomes
@@ -19,26 +19,32 @@ from upload_queue.tables import upload_attempt, upload_delivery, upload_job
 from upload_queue.transactions import begin_write, write_transaction
 
 
-def test_a_batch_of_deliveries_keeps_the_held_leases_and_discards_the_lost_one(
-    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
-) -> None:
+def _four_leased_one_taken_over(
+    engine: Engine, clock: ManualClock, metrics: QueueMetrics, lost: str
+) -> list[Leased]:
+    """Jobs k-0…k-3 leased by w1 (in deadline order); then ``lost``'s lease expires and w2
+    takes it before w1 reports."""
     for n in range(4):
-        add(
-            queue_engine, f"k-{n}", clock=clock, metrics=metrics, deadline=timedelta(minutes=10 + n)
-        )
-    with begin_write(queue_engine) as connection, write_transaction(connection):
+        add(engine, f"k-{n}", clock=clock, metrics=metrics, deadline=timedelta(minutes=10 + n))
+    with begin_write(engine) as connection, write_transaction(connection):
         leased = lease_on(connection, "w1", clock(), lease_for=timedelta(minutes=1), limit=4)
     assert [item.delivery.idempotency_key for item in leased] == ["k-0", "k-1", "k-2", "k-3"]
-    # k-3's lease expires and another worker takes it before w1 reports
-    with begin_write(queue_engine) as connection, write_transaction(connection):
+    with begin_write(engine) as connection, write_transaction(connection):
         connection.execute(
             upload_job.update()
-            .where(upload_job.c.idempotency_key == "k-3")
+            .where(upload_job.c.idempotency_key == lost)
             .values(lease_expires_at=clock() - timedelta(seconds=1))
         )
         release_expired(connection, clock(), NO_JITTER, metrics)
         [again] = lease_on(connection, "w2", clock(), lease_for=timedelta(minutes=1), limit=1)
-    assert again.delivery.idempotency_key == "k-3"
+    assert again.delivery.idempotency_key == lost
+    return leased
+
+
+def test_a_batch_of_deliveries_keeps_the_held_leases_and_discards_the_lost_one(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    leased = _four_leased_one_taken_over(queue_engine, clock, metrics, lost="k-3")
     clock.advance(timedelta(seconds=2))
     finished = [
         Finished(item.delivery, item, "delivered", None, clock(), clock(), 0.01) for item in leased
@@ -75,21 +81,7 @@ def test_a_batch_of_deliveries_keeps_the_held_leases_and_discards_the_lost_one(
 def test_a_recorded_batch_writes_each_attempt_and_each_held_delivery_s_ledger_entry(
     queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
 ) -> None:
-    for n in range(4):
-        add(
-            queue_engine, f"k-{n}", clock=clock, metrics=metrics, deadline=timedelta(minutes=10 + n)
-        )
-    with begin_write(queue_engine) as connection, write_transaction(connection):
-        leased = lease_on(connection, "w1", clock(), lease_for=timedelta(minutes=1), limit=4)
-    with begin_write(queue_engine) as connection, write_transaction(connection):
-        # k-2's lease was lost: expired and taken by w2
-        connection.execute(
-            upload_job.update()
-            .where(upload_job.c.idempotency_key == "k-2")
-            .values(lease_expires_at=clock() - timedelta(seconds=1))
-        )
-        release_expired(connection, clock(), NO_JITTER, metrics)
-        lease_on(connection, "w2", clock(), lease_for=timedelta(minutes=1), limit=1)
+    leased = _four_leased_one_taken_over(queue_engine, clock, metrics, lost="k-2")
     started = clock()
     clock.advance(timedelta(seconds=2))
     receipt = Receipt("MSG-0", "AA", "R-0")
