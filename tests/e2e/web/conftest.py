@@ -30,7 +30,10 @@ CHROMIUM = os.environ.get("WEB_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the site's runtime (queue runner, HL7 listener, simulator) and
+# Chromium stop when the desks' tests end, instead of sharing the CPU and the GIL with every
+# later test in the run (one of those, timing an upstream read, once missed its deadline).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make system-deps)")
@@ -42,7 +45,7 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="package", params=BACKENDS)
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from connectors.upstream.simulator import SimulatorServer
@@ -15,6 +16,9 @@ from tests.integration.api.conftest import Api
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
 from tests.integration.services.helpers import local
 from tests.integration.services.support import jobs
+
+# Upstream goes down here: each refused read waits out the client's short budget.
+pytestmark = pytest.mark.upstream_outage
 
 FITTINGS = "/api/v1/device-fittings"
 CARD = {"kind": "physical", "card_no": "310100L0011"}

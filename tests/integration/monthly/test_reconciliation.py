@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.commands import Admit, Diagnosis
@@ -35,6 +36,9 @@ from tests.integration.monthly.world import (
 from tests.integration.services.helpers import INSTITUTION, card
 from tests.integration.services.support import jobs
 from upload_queue import UploadQueue
+
+# Upstream goes down here: each refused read waits out the client's short budget.
+pytestmark = pytest.mark.upstream_outage
 
 D = Decimal
 JAN = "2026-01"

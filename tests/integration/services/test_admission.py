@@ -20,6 +20,9 @@ from tests.integration.services.helpers import admit
 from tests.integration.services.support import MovableClock, jobs
 from upload_queue import UploadQueue
 
+# Upstream goes down here: each refused read waits out the client's short budget.
+pytestmark = pytest.mark.upstream_outage
+
 REFUSED = [
     ("P003", EncounterKind.MEDICAL, "EL_VALID_ON_ADMISSION", "N§11, N§13"),
     ("P004", EncounterKind.MEDICAL, "EL_TREATMENT_PLACE", "N§12"),

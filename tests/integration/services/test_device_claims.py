@@ -22,6 +22,9 @@ from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
 from tests.integration.services.helpers import card, local
 from tests.integration.services.support import jobs
 
+# Upstream goes down here: each refused read waits out the client's short budget.
+pytestmark = pytest.mark.upstream_outage
+
 D = Decimal
 
 

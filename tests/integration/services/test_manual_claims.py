@@ -19,6 +19,9 @@ from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import admit, fee, local
 from tests.integration.services.support import MovableClock, jobs
 
+# Upstream goes down here: each refused read waits out the client's short budget.
+pytestmark = pytest.mark.upstream_outage
+
 
 @pytest.fixture
 def stay(services: Services) -> Encounter:

@@ -27,6 +27,9 @@ from tests.integration.services.helpers import TODAY, admit, fee, local
 from tests.integration.services.support import MovableClock, jobs
 from upload_queue import UploadQueue
 
+# Upstream goes down here: each refused read waits out the client's short budget.
+pytestmark = pytest.mark.upstream_outage
+
 
 def d(days: int) -> str:
     return (TODAY + timedelta(days=days)).isoformat()
