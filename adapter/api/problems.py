@@ -123,8 +123,24 @@ _VALIDATION_MESSAGES = {
 }
 
 
+# Bounds a field breaks: the message names the bound, so the HIS can correct the request
+# without reading the OpenAPI document (``limit=5000`` → ``limit：须不大于 1000``).
+_BOUND_MESSAGES = {
+    "greater_than_equal": ("ge", "须不小于 {}"),
+    "greater_than": ("gt", "须大于 {}"),
+    "less_than_equal": ("le", "须不大于 {}"),
+    "less_than": ("lt", "须小于 {}"),
+    "string_too_long": ("max_length", "内容过长（最多 {} 个字符）"),
+    "too_long": ("max_length", "条目过多（最多 {} 条）"),
+}
+
 # Validation errors raised by our own validators, whose message already says what is wrong.
 _OWN_MESSAGES = frozenset({"control_character"})
+
+
+def _bound_message(kind: str, context: dict[str, Any]) -> str | None:
+    key, words = _BOUND_MESSAGES.get(kind, ("", ""))
+    return words.format(context[key]) if key in context else None
 
 
 def field_path(location: Sequence[Any]) -> str:
@@ -140,7 +156,9 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     items = []
     for error in exc.errors():
         kind = error.get("type", "")
-        message = _VALIDATION_MESSAGES.get(kind, "取值不正确")
+        message = _bound_message(kind, error.get("ctx") or {}) or _VALIDATION_MESSAGES.get(
+            kind, "取值不正确"
+        )
         location = list(error.get("loc", ()))
         if kind in _OWN_MESSAGES:  # the validator's own Chinese words; ``item``: which item
             message = str(error.get("msg", message))

@@ -93,7 +93,8 @@ def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(api: Api, db: Eng
 
 def test_every_list_in_a_request_is_bounded(api: Api) -> None:
     parts = _admit(api, injury_parts=["左手"] * (MAX_INJURY_PARTS + 1))
-    _refused(parts, "INVALID_TOO_LONG", "injury_parts")
+    too_many = _refused(parts, "INVALID_TOO_LONG", "injury_parts")
+    assert too_many["message"] == f"injury_parts：条目过多（最多 {MAX_INJURY_PARTS} 条）"
     diagnosis = {"code": "S62.301", "name": "左手第三掌骨骨折"}
     many = _admit(api, diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
     _refused(many, "INVALID_TOO_LONG", "diagnoses")
@@ -111,7 +112,8 @@ def test_every_list_in_a_request_is_bounded(api: Api) -> None:
     settle = _settle(api, encounter_id, discharge_diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
     _refused(settle, "INVALID_TOO_LONG", "discharge_diagnoses")
     long_part = _admit(api, visit="ZY9", injury_parts=["左" * 65])
-    _refused(long_part, "INVALID_STRING_TOO_LONG", "injury_parts.0")
+    too_long = _refused(long_part, "INVALID_STRING_TOO_LONG", "injury_parts.0")
+    assert too_long["message"] == "injury_parts.0：内容过长（最多 64 个字符）"
 
 
 def test_n33_a_discharge_before_the_last_recorded_fee_is_not_settled(api: Api, db: Engine) -> None:

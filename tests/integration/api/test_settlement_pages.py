@@ -101,16 +101,18 @@ def test_a_short_stay_answers_every_line_and_no_next_page(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "field"),
+    ("query", "field", "message"),
     [
-        ("after=-1", "after"),
-        ("after=abc", "after"),
-        ("limit=0", "limit"),
-        ("limit=1001", "limit"),
-        ("limit=x&after=1", "limit"),
+        ("after=-1", "after", "after：须不小于 0"),
+        ("after=abc", "after", "after：须为整数"),
+        ("limit=0", "limit", "limit：须不小于 1"),
+        ("limit=5000", "limit", "limit：须不大于 1000"),  # the bound, not just "wrong"
+        ("limit=x&after=1", "limit", "limit：须为整数"),
     ],
 )
-def test_a_bad_page_is_422_naming_the_field(api: Api, query: str, field: str) -> None:
+def test_a_bad_page_is_422_naming_the_field_and_its_bound(
+    api: Api, query: str, field: str, message: str
+) -> None:
     eid = _admit(api).json()["id"]
     api.post(f"/api/v1/encounters/{eid}/fees", role="his",
              json={"lines": [_line("L1", "XN02BEB001", "36.50", "2")]})  # fmt: skip
@@ -118,7 +120,7 @@ def test_a_bad_page_is_422_naming_the_field(api: Api, query: str, field: str) ->
     reply = api.get(f"/api/v1/settlements/{sid}/lines?{query}")
     assert reply.status_code == 422
     assert reply.headers["content-type"].startswith("application/problem+json")
-    assert [e["field"] for e in reply.json()["errors"]] == [field]
+    assert [(e["field"], e["message"]) for e in reply.json()["errors"]] == [(field, message)]
 
 
 def test_the_pages_need_a_token_and_a_settlement(api: Api) -> None:
