@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
+from itertools import compress, repeat
+from operator import eq, itemgetter, not_
 from typing import Any
 
 from sqlalchemy import (
@@ -215,7 +217,6 @@ class _Days(dict[str, date]):
 _FLAGS: tuple[tuple[bool, bool, bool | None], ...] = tuple(
     (bool(n & 1), bool(n & 2), None if n & 8 else bool(n & 4)) for n in range(16)
 )
-_REVOKED = 1
 
 
 def _line_rows(connection: Connection, run_id: int) -> Iterator[Sequence[Any]]:
@@ -235,9 +236,10 @@ def _line_rows(connection: Connection, run_id: int) -> Iterator[Sequence[Any]]:
             line.slip_no,
             line.upload_msgid,
             # the three flags as one number (see _FLAGS): one value per row to convert
-            case((line.revoked, _REVOKED), else_=0)
+            case((line.revoked, 1), else_=0)
             + case((line.crosses_year, 2), else_=0)
             + case((line.upload_delivered, 4), (line.upload_delivered.is_(None), 8), else_=0),
+            case((line.revoked, 1), else_=0),  # the sieve's key: (total, fund, personal, this)
         )
         .where(line.run_id == bindparam("run_id"))
         .order_by(line.id)
@@ -247,7 +249,7 @@ def _line_rows(connection: Connection, run_id: int) -> Iterator[Sequence[Any]]:
 
 def _settlement_of(row: Sequence[Any], days: _Days) -> LocalSettlement:
     """A line's row (:func:`_line_rows`) as the settlement it stands for."""
-    setl_id, psn_no, kind, day, total, fund, personal, slip_no, msgid, flags = row
+    setl_id, psn_no, kind, day, total, fund, personal, slip_no, msgid, flags, _ = row
     revoked, crosses, delivered = _FLAGS[flags]
     fen = Decimal
     return LocalSettlement(
@@ -286,34 +288,38 @@ class Sifted:
     lines: Lines
 
 
+_SETL_ID = itemgetter(0)
+_TOTAL, _FUND, _PERSONAL = itemgetter(4), itemgetter(5), itemgetter(6)
+_KEY = itemgetter(4, 5, 6, 10)  # amounts in fen, revoked: as Sieve.plain's values
+
+
 def sift(session: Session, run_id: int, sieve: Sieve) -> Sifted:
     """Read a run's lines once (in the unit of work that copied them): totals in fen, the
     lines matching ``sieve.plain`` set aside by id, the others made settlements.
 
-    Per line, only integer sums, one dict lookup and a tuple comparison: this loop runs
-    50,000 times a month. The rows are kept (the run's lines), not 50,000 objects."""
+    No Python code runs per line set aside: each chunk of rows is summed, looked up in
+    ``sieve.plain`` (popped: a second line of one id is judged) and compared by C-level
+    iterators; only the others (differences, revoked) are made objects. The rows are kept
+    (the run's lines), not 50,000 objects."""
     rows: list[Sequence[Any]] = []
     matched: set[str] = set()
     others: list[LocalSettlement] = []
     days = _Days()
-    plain, match, other = sieve.plain, matched.add, others.append
+    pop = sieve.plain.pop
     count = total = fund = personal = 0
     for chunk in _line_rows(session.connection(), run_id):
         rows += chunk
         count += len(chunk)
-        for row in chunk:
-            setl_id, _, _, _, t, f, p, _, _, flags = row
-            if flags & _REVOKED:
-                count -= 1  # counts on neither side; judged
-                other(_settlement_of(row, days))
-                continue
-            total += t
-            fund += f
-            personal += p
-            # popped: a second line of one id is judged (as reconcile does)
-            if plain.pop(setl_id, None) == (t, f, p):
-                match(setl_id)
-            else:
-                other(_settlement_of(row, days))
+        total += sum(map(_TOTAL, chunk))
+        fund += sum(map(_FUND, chunk))
+        personal += sum(map(_PERSONAL, chunk))
+        same = list(map(eq, map(pop, map(_SETL_ID, chunk), repeat(None)), map(_KEY, chunk)))
+        matched.update(compress(map(_SETL_ID, chunk), same))
+        for row in compress(chunk, map(not_, same)):
+            settlement = _settlement_of(row, days)
+            others.append(settlement)
+            if settlement.revoked:  # counts on neither side
+                count -= 1
+                total, fund, personal = total - row[4], fund - row[5], personal - row[6]
     lines = Lines.read(rows, partial(_settlement_of, days=days))
     return Sifted(local_totals(count, total, fund, personal), matched, others, lines)

@@ -23,7 +23,7 @@ from adapter.domain.reconciliation import (
 )
 from adapter.domain.upstream import Infno
 from adapter.store.repositories import UploadRecord
-from adapter.store.repositories import reconciliation as repository
+from adapter.store.repositories import reconciliation_lines as repository  # its _STREAM
 from adapter.store.sql import table
 from adapter.store.tables import SettlementRow
 from adapter.store.uow import UnitOfWork
