@@ -26,13 +26,13 @@ Contract:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from itertools import compress, repeat
-from operator import attrgetter
+from operator import attrgetter, not_
 
 from adapter.domain.money import ZERO
 from adapter.domain.months import (
@@ -278,13 +278,13 @@ class Sieve:
     the differences as :func:`reconcile` does. One sieve serves one pass.
     """
 
-    __slots__ = ("plain", "upstream")
+    __slots__ = ("_ids", "plain", "upstream")
 
     def __init__(self, upstream: ReconciliationFigures):
         self.upstream = upstream
         # C-level passes over upstream's 50,000 entries (no Python code per entry)
         items = upstream.settlements
-        ids = list(map(_SETL_ID, items))
+        ids = self._ids = list(map(_SETL_ID, items))
         plain: dict[str, Fen | None] = dict(
             zip(
                 ids,
@@ -311,16 +311,16 @@ class Sieve:
         month: str,
         local: Totals,
         others: Iterable[LocalSettlement],
-        matched: Container[str],
+        matched: Collection[str],
     ) -> ReconciliationResult:
         """The month's result: ``local`` its local totals (net of revocations), ``matched``
         the ids of the local settlements set aside (each in effect, with the amounts of
         :attr:`plain`), ``others`` every other local settlement of the month, read once."""
         parse_month(month)
         by_id: dict[str, list[ReconciledSettlement]] = {}
-        for item in self.upstream.settlements:
-            if item.setl_id not in matched:
-                by_id.setdefault(item.setl_id, []).append(item)
+        known = map(matched.__contains__, self._ids)  # C-level: 50,000 entries
+        for item in compress(self.upstream.settlements, map(not_, known)):
+            by_id.setdefault(item.setl_id, []).append(item)
         differences: list[Difference] = []
         for here in others:
             entries = by_id.pop(here.setl_id, ())

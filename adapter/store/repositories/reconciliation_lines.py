@@ -32,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    false,
     func,
     literal,
     null,
@@ -62,18 +63,27 @@ _settlement = table(SettlementRow)
 _UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
 _STREAM = 2_000  # rows fetched at a time: a month is read in bounded memory
 
+
 # The upload that carried a settlement: the latest discharge/device upload naming it.
-_latest_upload = (
-    select(service_upload.c.msgid)
-    .where(
-        service_upload.c.settlement_id == _settlement.c.id,
-        service_upload.c.infno.in_(_UPLOADS),
+def _latest(column: Any) -> Any:
+    return (
+        select(column)
+        .where(
+            service_upload.c.settlement_id == _settlement.c.id,
+            service_upload.c.infno.in_(_UPLOADS),
+        )
+        .order_by(service_upload.c.id.desc())
+        .limit(1)
+        .correlate(_settlement)
+        .scalar_subquery()
     )
-    .order_by(service_upload.c.id.desc())
-    .limit(1)
-    .correlate(_settlement)
-    .scalar_subquery()
-)
+
+
+_latest_upload = _latest(service_upload.c.msgid)
+# joined by its id (one lookup per settlement; its msgid then read as often as needed: a
+# scalar subquery is run again wherever the copy names it)
+_upload = service_upload.alias("latest_upload")
+_INLINE = 2_000  # undelivered msgids named in the copy itself; beyond, updated in chunks
 
 
 def _fen(column: Any, dialect: str) -> ColumnElement[int]:
@@ -130,9 +140,10 @@ def copy_lines(
             _settlement.c.personal_pay,
             (_settlement.c.status == SettlementStatus.REVOKED.value).label("revoked"),
             _settlement.c.crosses_year,
-            _latest_upload.label("msgid"),
+            _upload.c.msgid,
         )
         .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+        .outerjoin(_upload, _upload.c.id == _latest(service_upload.c.id))
         .where(
             at >= bounds[0],
             at < bounds[-1],
@@ -141,10 +152,16 @@ def copy_lines(
         .subquery()
     )
     m = month.c
+    pending = sorted(set(undelivered))
+    delivered = case(
+        (m.msgid.is_(None), null()),
+        (m.msgid.in_(pending[:_INLINE]), false()),
+        else_=true(),
+    )
     query = select(
         literal(run_id, BigId), m.id, m.slip_no, m.psn_no, m.kind, m.day, m.total,
         m.fund_pay, m.personal_pay, m.revoked, m.crosses_year, func.coalesce(m.msgid, ""),
-        case((m.msgid.is_(None), null()), else_=true()),
+        delivered,
     ).order_by(m.settled_at, m.id)  # fmt: skip
     line = reconciliation_line.c
     # ids are given in the query's order: the lines' order (read back by id)
@@ -153,8 +170,7 @@ def copy_lines(
             [c for c in reconciliation_line.columns if c is not line.id], query
         )
     )
-    pending = sorted(set(undelivered))
-    for start in range(0, len(pending), 500):  # a long queue: in bounded IN lists
+    for start in range(_INLINE, len(pending), 500):  # a long queue: in bounded IN lists
         session.execute(
             reconciliation_line.update()
             .where(line.run_id == run_id, line.upload_msgid.in_(pending[start : start + 500]))
