@@ -25,77 +25,59 @@ Contract:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple, overload
+from itertools import compress, repeat
+from operator import attrgetter, not_
 
 from adapter.domain.money import ZERO
+from adapter.domain.months import (
+    MONTH_PATTERN,
+    first_day,
+    month_of,
+    next_month,
+    parse_month,
+    previous_month,
+    settlement_period,
+)
+from adapter.domain.reconciliation_lines import (
+    Amounts,
+    Lines,
+    LocalSettlement,
+    in_fen,
+    line_of,
+    yuan_of,
+)
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
 
+__all__ = [
+    "ARTICLES",
+    "MONTH_PATTERN",
+    "Amounts",
+    "Difference",
+    "DifferenceKind",
+    "Fen",
+    "Lines",
+    "LocalSettlement",
+    "ReconciliationResult",
+    "Sieve",
+    "Totals",
+    "first_day",
+    "line_of",
+    "local_totals",
+    "month_of",
+    "next_month",
+    "parse_month",
+    "previous_month",
+    "reconcile",
+    "settlement_period",
+]
+
 ARTICLES = "N§35, B§33"
-# Years 2000–2099: the scheme's months, and every month has a next one a date can hold.
-MONTH_PATTERN = r"^(20\d\d)-(0[1-9]|1[0-2])$"
-_MONTH = re.compile(MONTH_PATTERN)
-
-
-def parse_month(text: str) -> str:
-    """``text`` if it is a month ``YYYY-MM``; ``ValueError`` (Chinese) otherwise."""
-    if not _MONTH.match(text or ""):
-        raise ValueError(f"月份须为 YYYY-MM 格式（例如 2026-10），收到“{text}”")
-    return text
-
-
-def month_of(day: date) -> str:
-    return f"{day:%Y-%m}"
-
-
-def first_day(month: str) -> date:
-    year, number = parse_month(month).split("-")
-    return date(int(year), int(number), 1)
-
-
-def previous_month(day: date) -> str:
-    """The month before ``day``'s: what the agency reconciles early in a month (N§35)."""
-    first = day.replace(day=1)
-    return month_of(
-        date(first.year - 1, 12, 1) if first.month == 1 else first.replace(month=first.month - 1)
-    )
-
-
-def next_month(month: str) -> str:
-    first = first_day(month)
-    return month_of(
-        date(first.year + 1, 1, 1) if first.month == 12 else first.replace(month=first.month + 1)
-    )
-
-
-def settlement_period(month: str, zone: tzinfo) -> tuple[datetime, datetime]:
-    """The settlement times that count in ``month``: from local midnight of its first day
-    (inclusive) to that of the next month (exclusive), where the institution is (N§35)."""
-    start = datetime.combine(first_day(month), time.min, tzinfo=zone)
-    return start, datetime.combine(first_day(next_month(month)), time.min, tzinfo=zone)
-
-
-@dataclass(frozen=True)
-class Amounts:
-    total: Decimal
-    fund_pay: Decimal
-    personal_pay: Decimal
-
-    def minus(self, other: Amounts) -> Amounts:
-        return Amounts(
-            self.total - other.total,
-            self.fund_pay - other.fund_pay,
-            self.personal_pay - other.personal_pay,
-        )
-
-    @property
-    def is_zero(self) -> bool:
-        return self.total == 0 and self.fund_pay == 0 and self.personal_pay == 0
 
 
 @dataclass(frozen=True)
@@ -114,81 +96,6 @@ class Totals:
                 sum((a.personal_pay for a in items), ZERO),
             ),
         )
-
-
-class LocalSettlement(NamedTuple):
-    """One local settlement as reconciliation sees it (a tuple: a month holds tens of
-    thousands, made one by one as they are read, and kept as the run's lines).
-
-    ``upload_delivered`` is what the upload queue knows of the upload that carried it:
-    ``True`` acknowledged upstream, ``False`` still queued or failed, ``None`` no upload found.
-    """
-
-    setl_id: str
-    psn_no: str
-    kind: str  # medical, rehab, device
-    settles_on: date  # the local day of the settlement time: what upstream calls setl_date
-    amounts: Amounts
-    revoked: bool = False
-    slip_no: str = ""
-    crosses_year: bool = False
-    upload_msgid: str = ""
-    upload_delivered: bool | None = None
-
-
-def line_of(s: LocalSettlement) -> dict[str, Any]:
-    """A settlement as a run's line reads (the REST answer lists them; the values are text,
-    the amounts to the fen)."""
-    return {
-        "setl_id": s.setl_id,
-        "slip_no": s.slip_no,
-        "psn_no": s.psn_no,
-        "kind": s.kind,
-        "settles_on": s.settles_on.isoformat(),
-        "total": str(s.amounts.total),
-        "fund_pay": str(s.amounts.fund_pay),
-        "personal_pay": str(s.amounts.personal_pay),
-        "status": "revoked" if s.revoked else "settled",
-        "crosses_year": s.crosses_year,
-        "upload_msgid": s.upload_msgid,
-        "upload_delivered": s.upload_delivered,
-    }
-
-
-class Lines(Sequence[dict[str, Any]]):
-    """A run's lines: the settlements compared, each read as :func:`line_of` when asked for
-    (a month's 50,000 are kept as the tuples they were read as, not as 50,000 dicts)."""
-
-    __slots__ = ("settlements",)
-
-    def __init__(self, settlements: Sequence[LocalSettlement] = ()):
-        self.settlements = tuple(settlements)
-
-    def __len__(self) -> int:
-        return len(self.settlements)
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
-        if isinstance(index, slice):
-            return Lines(self.settlements[index])
-        return line_of(self.settlements[index])
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return map(line_of, self.settlements)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Lines):
-            return self.settlements == other.settlements
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.settlements)
-
-    def __repr__(self) -> str:
-        return f"Lines({len(self.settlements)} settlements)"
 
 
 class DifferenceKind(StrEnum):
@@ -348,6 +255,95 @@ def _compare_one(
     return found
 
 
+# total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen), and
+# revoked (False: a plain entry is in effect)
+Fen = tuple[Decimal, Decimal, Decimal, bool]
+_SETL_ID = attrgetter("setl_id")
+_TOTAL, _FUND_PAY = attrgetter("total"), attrgetter("fund_pay")
+_PERSONAL_PAY, _REVOKED = attrgetter("personal_pay"), attrgetter("revoked")
+
+
+class Sieve:
+    """Upstream's figures for one pass over a month's local settlements.
+
+    Most of a month says nothing: a settlement in effect here that upstream lists once, in
+    effect, with the same amounts. :attr:`plain` holds those of upstream's entries, by
+    ``setl_id``, as :data:`Fen` (each amount ×100, exact: equal to an ``int`` of fen iff the
+    amounts are equal; then ``False``, not revoked), so whoever reads the month (50,000
+    rows) as integers of fen can set such a settlement aside with one lookup and one
+    comparison with ``(total, fund_pay, personal_pay, revoked)`` (popping the entry: a
+    second line of the same id is judged), adding its amounts up in fen, without making
+    it an object.
+    :meth:`judge` takes the totals, the ids set aside and every other settlement, and finds
+    the differences as :func:`reconcile` does. One sieve serves one pass.
+    """
+
+    __slots__ = ("_ids", "plain", "upstream")
+
+    def __init__(self, upstream: ReconciliationFigures):
+        self.upstream = upstream
+        # C-level passes over upstream's 50,000 entries (no Python code per entry)
+        items = upstream.settlements
+        ids = self._ids = list(map(_SETL_ID, items))
+        plain: dict[str, Fen | None] = dict(
+            zip(
+                ids,
+                zip(
+                    map(in_fen, map(_TOTAL, items)),
+                    map(in_fen, map(_FUND_PAY, items)),
+                    map(in_fen, map(_PERSONAL_PAY, items)),
+                    repeat(False),
+                    strict=False,  # repeat(False): as long as the amounts
+                ),
+                strict=True,
+            )
+        )
+        for item in compress(items, map(_REVOKED, items)):
+            plain[item.setl_id] = None  # revoked upstream: judged
+        if len(plain) < len(ids):
+            for setl_id, times in Counter(ids).items():
+                if times > 1:
+                    plain[setl_id] = None  # listed twice: judged
+        self.plain = plain
+
+    def judge(
+        self,
+        month: str,
+        local: Totals,
+        others: Iterable[LocalSettlement],
+        matched: Collection[str],
+    ) -> ReconciliationResult:
+        """The month's result: ``local`` its local totals (net of revocations), ``matched``
+        the ids of the local settlements set aside (each in effect, with the amounts of
+        :attr:`plain`), ``others`` every other local settlement of the month, read once."""
+        parse_month(month)
+        by_id: dict[str, list[ReconciledSettlement]] = {}
+        known = map(matched.__contains__, self._ids)  # C-level: 50,000 entries
+        for item in compress(self.upstream.settlements, map(not_, known)):
+            by_id.setdefault(item.setl_id, []).append(item)
+        differences: list[Difference] = []
+        for here in others:
+            entries = by_id.pop(here.setl_id, ())
+            if len(entries) == 1 and not here.revoked and _same(here.amounts, entries[0]):
+                continue  # nothing to say: one effective entry, same amounts
+            differences += _compare_one(here, entries)
+        for entries in by_id.values():  # upstream's settlements unknown here
+            differences += _compare_one(None, entries)
+        # one settlement's differences come from one comparison, so this order is total
+        differences.sort(key=lambda d: (d.settles_on or date.min, d.setl_id))
+        upstream = self.upstream
+        upstream_totals = Totals(
+            upstream.settlement_count,
+            Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),
+        )
+        return ReconciliationResult(month, local, upstream_totals, tuple(differences))
+
+
+def local_totals(count: int, total: int, fund_pay: int, personal_pay: int) -> Totals:
+    """The local totals from sums in fen (exact; ``0.00`` for none)."""
+    return Totals(count, Amounts(yuan_of(total), yuan_of(fund_pay), yuan_of(personal_pay)))
+
+
 def reconcile(
     month: str, local: Iterable[LocalSettlement], upstream: ReconciliationFigures
 ) -> ReconciliationResult:
@@ -356,31 +352,31 @@ def reconcile(
     ``local`` is read once, one settlement at a time (a month of 50,000 need not be a list):
     each is compared as it comes and only its amounts are added up. Differences come
     ordered by settlement date, then ``setl_id``; one settlement may have more than one (a
-    duplicate upstream whose amounts also differ).
+    duplicate upstream whose amounts also differ). (:class:`Sieve` is the same comparison
+    for a reader that sets the month's plain settlements aside itself.)
     """
     parse_month(month)
-    by_id: dict[str, list[ReconciledSettlement]] = {}
-    for item in upstream.settlements:
-        by_id.setdefault(item.setl_id, []).append(item)
-    differences: list[Difference] = []
+    sieve = Sieve(upstream)
+    plain = sieve.plain
+    matched: set[str] = set()
+    others: list[LocalSettlement] = []
     count, total, fund_pay, personal_pay = 0, ZERO, ZERO, ZERO
     for here in local:
+        amounts = here.amounts
         if not here.revoked:
             count += 1
-            total += here.amounts.total
-            fund_pay += here.amounts.fund_pay
-            personal_pay += here.amounts.personal_pay
-        entries = by_id.pop(here.setl_id, ())
-        if len(entries) == 1 and not here.revoked and _same(here.amounts, entries[0]):
-            continue  # the common case, nothing to say: one effective entry, same amounts
-        differences += _compare_one(here, entries)
-    for entries in by_id.values():  # upstream's settlements unknown here
-        differences += _compare_one(None, entries)
-    # one settlement's differences come from one comparison, so this order is total
-    differences.sort(key=lambda d: (d.settles_on or date.min, d.setl_id))
-    local_totals = Totals(count, Amounts(total, fund_pay, personal_pay))
-    upstream_totals = Totals(
-        upstream.settlement_count,
-        Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),
-    )
-    return ReconciliationResult(month, local_totals, upstream_totals, tuple(differences))
+            total += amounts.total
+            fund_pay += amounts.fund_pay
+            personal_pay += amounts.personal_pay
+        fen = plain.pop(here.setl_id, None)  # a second line of one id is judged
+        if fen == (
+            in_fen(amounts.total),
+            in_fen(amounts.fund_pay),
+            in_fen(amounts.personal_pay),
+            here.revoked,
+        ):
+            matched.add(here.setl_id)
+        else:
+            others.append(here)
+    totals = Totals(count, Amounts(total, fund_pay, personal_pay))
+    return sieve.judge(month, totals, others, matched)

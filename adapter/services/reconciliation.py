@@ -12,9 +12,11 @@
       the 31st and settled on the 1st is the next month's) — each with its upload
       (``WI2301``/``WI2701``) and whether upstream has acknowledged it, copied by the
       database in one statement;
-   b. the lines are streamed back and compared
-      (:func:`adapter.domain.reconciliation.reconcile`): totals first, then settlement by
-      settlement — what is kept is exactly what was compared;
+   b. the lines are read back once and compared (:class:`adapter.domain.reconciliation.Sieve`,
+      as :func:`~adapter.domain.reconciliation.reconcile` does): totals first, then
+      settlement by settlement — the lines matching upstream's plain figures set aside by
+      comparing amounts in fen, the others judged — what is kept is exactly what was
+      compared;
    c. the run's outcome, totals and differences, and an audit entry.
 
 A month still showing differences (or a failed run) once its half-yearly clearing cutoff
@@ -29,20 +31,13 @@ month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
-from adapter.domain.reconciliation import (
-    Lines,
-    LocalSettlement,
-    Totals,
-    parse_month,
-    reconcile,
-    settlement_period,
-)
+from adapter.domain.reconciliation import Sieve, Totals, parse_month, settlement_period
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
@@ -152,14 +147,7 @@ class Reconciliations:
         except UpstreamError as exc:
             self._keep_failed(month, started, actor, exc.message)
             raise
-        kept: list[LocalSettlement] = []
-
-        def each(settlements: Iterable[LocalSettlement]) -> Iterator[LocalSettlement]:
-            keep = kept.append
-            for settlement in settlements:  # kept for the answer, compared, let go
-                keep(settlement)
-                yield settlement
-
+        sieve = Sieve(figures)  # upstream's side, indexed before the transaction
         # one transaction (holding SQLite's write lock from the start): the lines kept are
         # the month as it was compared
         with ctx.uow(immediate=True) as uow:
@@ -173,7 +161,8 @@ class Reconciliations:
                 message="",
             )
             keep_lines(ctx, uow, month, run_id)
-            result = reconcile(month, each(runs.lines(run_id)), figures)
+            sifted = runs.sift(run_id, sieve)
+            result = sieve.judge(month, sifted.local, sifted.others, sifted.matched)
             outcome = "balanced" if result.balanced else "differences"
             message = (
                 "本月本地结算与上级系统一致"
@@ -205,7 +194,7 @@ class Reconciliations:
             )
             uow.commit()
         run = RunInfo(run_id, month, started, finished, actor, outcome, message)
-        return ReconciliationReport(run, result, Lines(kept))
+        return ReconciliationReport(run, result, sifted.lines)
 
     def _keep_failed(self, month: str, started: datetime, actor: str, message: str) -> None:
         """A run upstream could not answer: kept with the month's lines and the reason."""

@@ -19,11 +19,13 @@ from adapter.domain.reconciliation import (
     DifferenceKind,
     Lines,
     LocalSettlement,
+    Sieve,
     Totals,
+    reconcile,
 )
-from adapter.domain.upstream import Infno
+from adapter.domain.upstream import Infno, ReconciledSettlement, ReconciliationFigures
 from adapter.store.repositories import UploadRecord
-from adapter.store.repositories import reconciliation as repository
+from adapter.store.repositories import reconciliation_lines as repository  # its _STREAM
 from adapter.store.sql import table
 from adapter.store.tables import SettlementRow
 from adapter.store.uow import UnitOfWork
@@ -203,3 +205,70 @@ def test_a_run_of_many_lines_is_kept_as_rows_and_read_back_exactly(
     assert "S-EDEC" not in by_id and "S-EFEB" not in by_id
     assert report.result.local == local
     assert report.result.differences == differences
+
+
+def _upstream(expected: list[LocalSettlement]) -> ReconciliationFigures:
+    """Upstream's figures for the lines, with every kind of case planted: amounts a fen
+    off or a tenth of a fen off, missing, listed twice, revoked there only, the same
+    amounts written with four places, and one settlement unknown here."""
+    items: list[ReconciledSettlement] = []
+    for i, s in enumerate(expected):
+        a = s.amounts
+        total, fund, personal, revoked = a.total, a.fund_pay, a.personal_pay, s.revoked
+        if i % 13 == 2:
+            continue  # missing upstream
+        if i % 11 == 1:
+            total, fund = total + Decimal("0.01"), fund + Decimal("0.01")
+        elif i % 29 == 6:
+            total = total + Decimal("0.001")
+        elif i % 19 == 4:
+            revoked = True
+        elif i % 23 == 5:
+            total, fund = total.quantize(Decimal("0.0001")), fund.quantize(Decimal("0.0001"))
+        entry = ReconciledSettlement(
+            s.setl_id, s.upload_msgid, s.psn_no, s.kind, s.settles_on, total, fund,
+            personal, revoked=revoked,
+        )  # fmt: skip
+        items += [entry, entry] if i % 17 == 3 else [entry]
+    unknown = ReconciledSettlement(
+        "SX-UPSTREAM-ONLY", "MX", "P009", "medical", date(2026, 1, 9),
+        Decimal("10.00"), Decimal("7.00"), Decimal("3.00"),
+    )  # fmt: skip
+    items.append(unknown)
+    return ReconciliationFigures(
+        f.INSTITUTION, MONTH, len(items), Decimal("1.00"), Decimal("0.70"),
+        Decimal("0.30"), tuple(items),
+    )  # fmt: skip
+
+
+def test_lines_read_against_upstream_are_judged_as_reconcile_judges_them(
+    store: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run reads its lines once, setting aside those matching upstream's plain figures
+    by comparing integers of fen: the result (totals, every difference, in order) is what
+    the domain's one-settlement-at-a-time comparison gives, and the lines are all kept."""
+    monkeypatch.setattr(repository, "_STREAM", 64)
+    monkeypatch.setattr(repository, "_INLINE", 2)  # two undelivered in the copy, two after
+    _seed(store, clock)
+    expected = _expected(store)
+    figures = _upstream(expected)
+    bounds, days = _bounds()
+    sieve = Sieve(figures)
+    with UnitOfWork(store, clock=clock) as uow:
+        runs = uow.reconciliations
+        run_id = runs.add(
+            month=MONTH,
+            started_at=clock.now(),
+            finished_at=clock.now(),
+            actor="clerk01",
+            outcome="running",
+            message="",
+        )
+        runs.copy_lines(run_id, bounds, days, f.INSTITUTION, UNDELIVERED)
+        sifted = runs.sift(run_id, sieve)
+    result = sieve.judge(MONTH, sifted.local, sifted.others, sifted.matched)
+    assert result == reconcile(MONTH, expected, figures)
+    kinds = {d.kind for d in result.differences}
+    assert kinds == set(DifferenceKind) - {DifferenceKind.REVOKED_HERE_ONLY}, kinds
+    assert sifted.lines == Lines(expected) and list(sifted.lines) == list(Lines(expected))
+    assert len(sifted.matched) > COUNT // 2  # most set aside without being judged
