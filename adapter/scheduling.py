@@ -58,7 +58,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, Engine, text
 
 from adapter.domain.clearing import ClearingCalendar
-from adapter.domain.reconciliation import first_day, previous_month
+from adapter.domain.months import first_day, previous_month
 from adapter.services.monthly import MonthlyPolicy, MonthlyServices
 from adapter.settings import QueueSettings, ScheduleSettings
 from adapter.store import schedule_log

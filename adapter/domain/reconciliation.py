@@ -35,47 +35,9 @@ from itertools import compress, repeat
 from operator import attrgetter, not_
 
 from adapter.domain.money import ZERO
-from adapter.domain.months import (
-    MONTH_PATTERN,
-    first_day,
-    month_of,
-    next_month,
-    parse_month,
-    previous_month,
-    settlement_period,
-)
-from adapter.domain.reconciliation_lines import (
-    Amounts,
-    Lines,
-    LocalSettlement,
-    in_fen,
-    line_of,
-    yuan_of,
-)
+from adapter.domain.months import parse_month
+from adapter.domain.reconciliation_lines import Amounts, LocalSettlement, in_fen, yuan_of
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
-
-__all__ = [
-    "ARTICLES",
-    "MONTH_PATTERN",
-    "Amounts",
-    "Difference",
-    "DifferenceKind",
-    "Fen",
-    "Lines",
-    "LocalSettlement",
-    "ReconciliationResult",
-    "Sieve",
-    "Totals",
-    "first_day",
-    "line_of",
-    "local_totals",
-    "month_of",
-    "next_month",
-    "parse_month",
-    "previous_month",
-    "reconcile",
-    "settlement_period",
-]
 
 ARTICLES = "N§35, B§33"
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapter.domain.errors import Conflict, DomainError, InvalidMessage
 from adapter.domain.money import ZERO, is_fen
-from adapter.domain.reconciliation import first_day, month_of, next_month
+from adapter.domain.months import first_day, month_of, next_month
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.payloads import job_payload, money

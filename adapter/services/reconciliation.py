@@ -37,7 +37,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
-from adapter.domain.reconciliation import Sieve, Totals, parse_month, settlement_period
+from adapter.domain.months import parse_month, settlement_period
+from adapter.domain.reconciliation import Sieve, Totals
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker

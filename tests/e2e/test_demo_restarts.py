@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from adapter.domain.reconciliation import previous_month
+from adapter.domain.months import previous_month
 from tests.e2e.test_demo import ROOT
 from tests.support.ports import free_port
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money, Out
-from adapter.domain.reconciliation import MONTH_PATTERN
+from adapter.domain.months import MONTH_PATTERN
 from adapter.services.deductions import MonthDeductions
 
 router = APIRouter(prefix="/api/v1/deductions", tags=["audit deductions"])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from adapter.api.monthly.common import Device, DeviceOrIt, MonthlyDep
 from adapter.api.routes.common import Money, MoneyIn, Out, examples
-from adapter.domain.reconciliation import MONTH_PATTERN
+from adapter.domain.months import MONTH_PATTERN
 from adapter.services.device_funds import FundsReceipt, MonthFunds
 
 router = APIRouter(prefix="/api/v1/device-funds", tags=["device funds"])

@@ -11,7 +11,9 @@ from fastapi import APIRouter, Path
 
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money, Out
-from adapter.domain.reconciliation import MONTH_PATTERN, Amounts, Totals
+from adapter.domain.months import MONTH_PATTERN
+from adapter.domain.reconciliation import Totals
+from adapter.domain.reconciliation_lines import Amounts
 from adapter.services.reconciliation import ReconciliationReport, RunInfo
 
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])

@@ -21,15 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.reconciliation import (
-    Amounts,
     Difference,
     DifferenceKind,
-    Lines,
-    LocalSettlement,
     ReconciliationResult,
     Sieve,
     Totals,
 )
+from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.store.repositories import reconciliation_lines as line_store
 from adapter.store.repositories.reconciliation_lines import Sifted
 from adapter.store.tables.monthly import reconciliation_difference, reconciliation_run

@@ -42,14 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapter.domain.reconciliation import (
-    Amounts,
-    Lines,
-    LocalSettlement,
-    Sieve,
-    Totals,
-    local_totals,
-)
+from adapter.domain.reconciliation import Sieve, Totals, local_totals
+from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
 from adapter.store.sql import table

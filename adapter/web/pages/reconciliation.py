@@ -23,8 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapter.api.deps import get_monthly
 from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.months import MONTH_PATTERN, month_of, previous_month
 from adapter.domain.people import mask_name
-from adapter.domain.reconciliation import MONTH_PATTERN, month_of, previous_month
 from adapter.services.monthly import MonthlyServices
 from adapter.services.reconciliation import ReconciliationReport
 from adapter.web.auth import Csrf, desk

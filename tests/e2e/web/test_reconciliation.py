@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from adapter.domain.reconciliation import previous_month
+from adapter.domain.months import previous_month
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, ZONE, Site, eventually
 from tests.e2e.web.stays import admit_with_fees, settle_by_api

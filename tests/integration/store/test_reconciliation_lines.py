@@ -13,16 +13,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from adapter.domain.encounters import EncounterStatus
-from adapter.domain.reconciliation import (
-    Amounts,
-    Difference,
-    DifferenceKind,
-    Lines,
-    LocalSettlement,
-    Sieve,
-    Totals,
-    reconcile,
-)
+from adapter.domain.reconciliation import Difference, DifferenceKind, Sieve, Totals, reconcile
+from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.domain.upstream import Infno, ReconciledSettlement, ReconciliationFigures
 from adapter.store.repositories import UploadRecord
 from adapter.store.repositories import reconciliation_lines as repository  # its _STREAM

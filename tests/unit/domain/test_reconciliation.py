@@ -12,18 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapter.domain.reconciliation import (
-    Amounts,
-    DifferenceKind,
-    LocalSettlement,
-    Totals,
+from adapter.domain.months import (
     first_day,
     next_month,
     parse_month,
     previous_month,
-    reconcile,
     settlement_period,
 )
+from adapter.domain.reconciliation import DifferenceKind, Totals, reconcile
+from adapter.domain.reconciliation_lines import Amounts, LocalSettlement
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
 
 D = Decimal

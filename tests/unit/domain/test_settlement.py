@@ -14,8 +14,8 @@ from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.money import to_fen
+from adapter.domain.months import settlement_period
 from adapter.domain.pricing import price_lines
-from adapter.domain.reconciliation import settlement_period
 from adapter.domain.settlement import (
     Breakdown,
     Settlement,
