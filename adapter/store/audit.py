@@ -184,10 +184,18 @@ _SET_HEAD = _head.update().where(_head.c.id == 1)
 class AuditLog:
     """The audit log as seen from inside a unit of work."""
 
-    def __init__(self, session: Session, clock: Clock, keyring: AuditKeyring | None = None):
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        keyring: AuditKeyring | None = None,
+        *,
+        key_source: Engine | None = None,
+    ):
         self._session = session
         self._clock = clock
         self._keyring = keyring
+        self._key_source = key_source  # where a process without a keyring reads the log
 
     def append(
         self,
@@ -200,7 +208,9 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Append one entry in the current transaction; it exists only if the caller commits."""
-        keyring = self._keyring or installed_keyring(self._session.get_bind().engine)
+        keyring = self._keyring or installed_keyring(
+            self._key_source or self._session.get_bind().engine
+        )
         at = self._clock.now().astimezone(UTC)
         text = canonical(dict(details or {}))
         claim = _CLAIM[self._session.get_bind().dialect.name == "postgresql"]

@@ -110,7 +110,9 @@ class UnitOfWork:
         self.device_funds = DeviceFundsRepository(self.session)
         self.audit_deductions = AuditDeductionRepository(self.session)
         self.reconciliations = ReconciliationRepository(self.session)
-        self.audit = AuditLog(self.session, clock)
+        # The key is read, on first use, through the plain engine: a read through ``bind``
+        # would ask SQLite for the write lock this unit of work may already hold.
+        self.audit = AuditLog(self.session, clock, key_source=self._engine)
         return self
 
     @property

@@ -215,6 +215,27 @@ def test_a_process_without_an_installed_key_loads_it_from_the_settings(
     assert verify(store, keyring=read_keyring(tmp_path / "audit.key")).ok
 
 
+def test_a_first_append_inside_a_write_lock_loads_the_key_without_waiting_for_that_lock(
+    store: Engine, db_url: str, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CLI command (no key installed at start-up) whose first audit entry is written in an
+    IMMEDIATE unit of work — the month's reconciliation — reads the log for its key on
+    another connection. On SQLite that read must not ask for the write lock its own unit of
+    work holds (it waited 30 s and failed with "database is locked")."""
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
+    monkeypatch.setenv("ADAPTER_AUDIT__KEY_FILE", str(tmp_path / "audit.key"))
+    saved = installed_keyring()
+    install_keyring(None)
+    try:
+        with UnitOfWork(store, clock=clock, immediate=True) as uow:
+            uow.audit.append(actor="system:schedule", action="reconciliation.run")
+            uow.commit()
+        assert installed_keyring().path == str(tmp_path / "audit.key")
+    finally:
+        install_keyring(saved)
+    assert verify(store, keyring=read_keyring(tmp_path / "audit.key")).ok
+
+
 def test_the_running_adapter_anchors_the_head_at_intervals(
     store: Engine, clock: FakeClock, tmp_path: Path
 ) -> None:
