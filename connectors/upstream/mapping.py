@@ -78,6 +78,19 @@ def _money(data: dict[str, Any], key: str) -> Decimal:
     return amount
 
 
+_FEN = Decimal("0.01")
+
+
+def _fen(data: dict[str, Any], key: str) -> Decimal:
+    """A settled amount: to the fen. A finer one is not a settlement's (the month and its
+    deductions are compared and stored to the fen), so the reply is refused as malformed
+    rather than kept or rounded."""
+    amount = _money(data, key)
+    if amount != amount.quantize(_FEN):
+        raise ValueError(f"{key} is not to the fen: {data.get(key)!r}")
+    return amount
+
+
 def _opt_money(data: dict[str, Any], key: str) -> Decimal | None:
     return None if data.get(key) in (None, "") else _money(data, key)
 
@@ -231,9 +244,9 @@ def read_reconciliation(output: dict[str, Any]) -> ReconciliationFigures:
             psn_no=_str(s, "psn_no"),
             kind=_str(s, "kind", "medical"),
             setl_date=_date(s, "setl_date"),
-            total=_money(s, "total"),
-            fund_pay=_money(s, "fund_pay"),
-            personal_pay=_money(s, "psn_pay"),
+            total=_fen(s, "total"),
+            fund_pay=_fen(s, "fund_pay"),
+            personal_pay=_fen(s, "psn_pay"),
             revoked=bool(s.get("revoked", False)),
         )
         for s in _list(output, "settlements")
@@ -242,9 +255,9 @@ def read_reconciliation(output: dict[str, Any]) -> ReconciliationFigures:
         fixmedins_code=_str(output, "fixmedins_code"),
         month=_str(output, "month"),
         settlement_count=int(output.get("setl_cnt", 0)),
-        total=_money(output, "total"),
-        fund_pay=_money(output, "fund_pay"),
-        personal_pay=_money(output, "psn_pay"),
+        total=_fen(output, "total"),
+        fund_pay=_fen(output, "fund_pay"),
+        personal_pay=_fen(output, "psn_pay"),
         settlements=settlements,
     )
 
@@ -258,7 +271,7 @@ def read_deductions(output: dict[str, Any]) -> list[AuditDeduction]:
             psn_no=_str(d, "psn_no", ""),
             item_code=_str(d, "item_code", ""),
             item_name=_str(d, "item_name", ""),
-            amount=_money(d, "amount"),
+            amount=_fen(d, "amount"),
             reason=_str(d, "reason", ""),
         )
         for d in _list(output, "deductions")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -243,6 +244,38 @@ def test_money_sent_as_a_float_is_malformed(router: respx.MockRouter) -> None:
     client, _, _ = make_client(router)
     with pytest.raises(UpstreamMalformed):
         client.audit_deductions("2026-10")
+
+
+@pytest.mark.parametrize(
+    ("infno", "reply_output", "read"),
+    [
+        ("WI3201", {"fixmedins_code": "H11010000001", "month": "2026-10", "total": "100.005",
+                    "fund_pay": "80.00", "psn_pay": "20.00", "settlements": []},
+         lambda client: client.reconciliation("2026-10")),
+        ("WI3201", {"fixmedins_code": "H11010000001", "month": "2026-10", "total": "100.00",
+                    "fund_pay": "80.00", "psn_pay": "20.00",
+                    "settlements": [{"setl_id": "S1", "psn_no": "P001", "setl_date": "2026-10-03",
+                                     "total": "100.00", "fund_pay": "79.999",
+                                     "psn_pay": "20.00"}]},
+         lambda client: client.reconciliation("2026-10")),
+        ("WI3202", {"deductions": [{"deduction_no": "K1", "month": "2026-10",
+                                    "amount": "12.505"}]},
+         lambda client: client.audit_deductions("2026-10")),
+    ],
+)  # fmt: skip
+def test_a_settled_amount_finer_than_the_fen_is_malformed(
+    router: respx.MockRouter, infno: str, reply_output: dict[str, Any], read: Any
+) -> None:
+    """The month and its deductions are compared and stored to the fen: an amount finer than
+    that is upstream's error, named, not a run that fails while storing its differences."""
+    from adapter.domain.errors import UpstreamMalformed
+
+    router.post("WI9001").mock(return_value=sign_in_reply())
+    router.post(infno).mock(return_value=httpx.Response(200, json=reply(reply_output)))
+    client, _, _ = make_client(router)
+    with pytest.raises(UpstreamMalformed) as refused:
+        read(client)
+    assert "not to the fen" in refused.value.upstream_message
 
 
 def test_request_body_is_utf8_json(router: respx.MockRouter) -> None:
