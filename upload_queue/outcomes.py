@@ -184,7 +184,8 @@ write exactly these."""
 def _array_type(table: Table, column: str) -> str:
     """The PostgreSQL array type of ``column``'s values, without a length: a cast to
     ``VARCHAR(n)`` would cut a long value silently where the ``INSERT`` refuses it."""
-    type_name = table.c[column].type.compile(dialect=postgresql.dialect())
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy: unannotated
+    type_name = table.c[column].type.compile(dialect=dialect)
     return re.sub(r"\(\d+\)", "", type_name) + "[]"
 
 

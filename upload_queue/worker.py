@@ -6,8 +6,8 @@ A :class:`Worker` keeps up to ``in_flight`` deliveries going at once (default 1)
 up starts the next job without waiting on the database; as deliveries finish it records
 their outcomes and leases replacements **in one transaction** on one connection, a batch of
 at least :data:`BATCH_FLOOR` jobs at a time, so a job costs a fraction of a commit. The
-bound on throughput is upstream's: ``in_flight / latency`` per worker. Run several workers (threads, processes, instances) on
-top; leases keep them apart.
+bound on throughput is upstream's: ``in_flight / latency`` per worker. Run several workers
+(threads, processes, instances) on top; leases keep them apart.
 
 Guarantees do not depend on ``in_flight``: jobs are leased earliest deadline first; two jobs
 of one ordering key are never in flight together (a later one stays blocked until the earlier
