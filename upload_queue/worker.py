@@ -206,19 +206,21 @@ class Worker:
         busy: dict[Future[Finished], Leased] = {}
         ready: list[Leased] = []  # leased, not started; earliest deadline first
         finished: list[Finished] = []
-        look = release = True
+        look = release = backlog = True  # backlog: the last lease got all it asked for
         while True:
             while ready and len(busy) < self.in_flight:
                 item = ready.pop(0)
                 busy[pool.submit(self._call, item.delivery, item)] = item
             room = self._room(counts, len(busy) + len(ready), max_jobs, slots)
-            refill = look and room > 0 and (room >= batch or not ready)
+            # with few jobs due, a lease per finished job would be a commit per job: then
+            # only when the ready ones ran out
+            refill = look and room > 0 and (not ready or (backlog and room >= batch))
             # Transactions come in batches: when a batch's worth of room or outcomes is there
             # (record and lease together), when the ready jobs ran out, or at the end. A
             # finished job's successor of its key is leasable only once it is recorded: at
             # the latest when the ready jobs run out or a batch of outcomes waits.
             if refill or (finished and (len(finished) >= batch or not busy)):
-                asked = room if refill else 0
+                asked = room if look and room > 0 else 0  # the commit is paid: lease too
                 if asked > 0:
                     self._woken.clear()
                 outcomes, leased = self._record(connection, finished, room=asked, release=release)
@@ -227,7 +229,8 @@ class Worker:
                 finished = []
                 release = self._release_due()
                 if asked:
-                    look = len(leased) == asked  # fewer: nothing else is due until one finishes
+                    # fewer: nothing else is due until one finishes
+                    look = backlog = len(leased) == asked
                 if leased:
                     ready = sorted(ready + leased, key=_edf)
                     continue  # start them before waiting
