@@ -55,18 +55,34 @@ class LedgerEntry:
     reply_ref: str
 
 
+ENTRY_COLUMNS = (
+    "job_id",
+    "kind",
+    "ordering_key",
+    "idempotency_key",
+    "reference",
+    "delivered_at",
+    "reply_code",
+    "reply_ref",
+)
+"""The columns a delivery writes in the ledger: :func:`entry_values` and the batched
+statement of :mod:`upload_queue.outcomes` both write exactly these."""
+
+
 def entry_values(delivery: Delivery, at: datetime, receipt: Receipt | None) -> dict[str, Any]:
+    """The ledger row of a delivery (the values of :data:`ENTRY_COLUMNS`)."""
     receipt = receipt or Receipt()
-    return {
-        "job_id": delivery.job_id,
-        "kind": delivery.kind,
-        "ordering_key": delivery.ordering_key,
-        "idempotency_key": delivery.idempotency_key,
-        "reference": (receipt.reference or delivery.idempotency_key)[:200],
-        "delivered_at": at,
-        "reply_code": receipt.reply_code[:32],
-        "reply_ref": receipt.reply_ref[:200],
-    }
+    values = (
+        delivery.job_id,
+        delivery.kind,
+        delivery.ordering_key,
+        delivery.idempotency_key,
+        (receipt.reference or delivery.idempotency_key)[:200],
+        at,
+        receipt.reply_code[:32],
+        receipt.reply_ref[:200],
+    )
+    return dict(zip(ENTRY_COLUMNS, values, strict=True))
 
 
 def record(

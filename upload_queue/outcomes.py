@@ -13,20 +13,22 @@ delivery ledger (:mod:`upload_queue.ledger`), in the same transaction.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, Table, TextClause, bindparam, select, text
+from sqlalchemy.dialects import postgresql
 
 from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased
-from upload_queue.ledger import Receipt, entry_values
+from upload_queue.ledger import ENTRY_COLUMNS, Receipt, entry_values
 from upload_queue.ledger import record as record_delivery
 from upload_queue.ledger import record_many as record_deliveries
 from upload_queue.metrics import QueueMetrics
 from upload_queue.retry import DEAD, RetryPolicy
-from upload_queue.tables import UTCDateTime, upload_attempt, upload_job
+from upload_queue.tables import UTCDateTime, upload_attempt, upload_delivery, upload_job
 
 log = logging.getLogger("upload_queue")
 
@@ -165,32 +167,64 @@ def write_outcomes(
     return recorded
 
 
-# PostgreSQL: the held deliveries of a batch, their ledger entries and their attempt rows in
-# one statement (one round trip, one plan, where the three rounds ran 2n + 1 statements).
-# Ledger and attempts are written for the rows the UPDATE returned (the leases still held)
-# only, in the order given.
-_DELIVERED_RECORDED = text(
-    "WITH given AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:tokens AS text[]), "
-    "CAST(:ats AS timestamptz[]), CAST(:references AS text[]), CAST(:codes AS text[]), "
-    "CAST(:refs AS text[]), CAST(:numbers AS int[]), CAST(:starts AS timestamptz[]), "
-    "CAST(:durations AS float8[])) WITH ORDINALITY "
-    "AS g(id, token, at, reference, code, ref, number, started, duration, n)), "
-    "done AS (UPDATE upload_job SET status = 'delivered', delivered_at = given.at, "
-    "last_error = NULL, leased_by = NULL, lease_token = NULL, leased_at = NULL, "
-    "lease_expires_at = NULL FROM given WHERE upload_job.id = given.id "
-    "AND upload_job.status = 'in_flight' AND upload_job.lease_token = given.token "
-    "RETURNING upload_job.id, upload_job.kind, upload_job.ordering_key, "
-    "upload_job.idempotency_key), "
-    "ledger AS (INSERT INTO upload_delivery (job_id, kind, ordering_key, idempotency_key, "
-    "reference, delivered_at, reply_code, reply_ref) SELECT done.id, done.kind, "
-    "done.ordering_key, done.idempotency_key, given.reference, given.at, given.code, "
-    "given.ref FROM done JOIN given ON given.id = done.id ORDER BY given.n), "
-    "attempts AS (INSERT INTO upload_attempt (job_id, number, worker, started_at, "
-    "finished_at, duration_s, outcome, error) SELECT done.id, given.number, :worker, "
-    "given.started, given.at, given.duration, 'delivered', NULL FROM done "
-    "JOIN given ON given.id = done.id ORDER BY given.n) "
-    "SELECT id FROM done"
+ATTEMPT_COLUMNS = (
+    "job_id",
+    "number",
+    "worker",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "outcome",
+    "error",
 )
+"""The columns an attempt row holds: :func:`attempt_row` and the batched statement below both
+write exactly these."""
+
+
+def _array_type(table: Table, column: str) -> str:
+    """The PostgreSQL array type of ``column``'s values, without a length: a cast to
+    ``VARCHAR(n)`` would cut a long value silently where the ``INSERT`` refuses it."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy: unannotated
+    type_name = table.c[column].type.compile(dialect=dialect)
+    return re.sub(r"\(\d+\)", "", type_name) + "[]"
+
+
+def _insert_given(table: Table, prefix: str, columns: tuple[str, ...]) -> str:
+    """``INSERT`` of ``columns`` from the ``given`` arrays named ``prefix + column``, for the
+    rows whose lease was still held (``done``), in the order given."""
+    values = ", ".join(f"given.{prefix}{column}" for column in columns)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} "
+        "FROM done JOIN given ON given.id = done.id ORDER BY given.n"
+    )
+
+
+def _delivered_recorded() -> TextClause:
+    """PostgreSQL: the held deliveries of a batch, their ledger entries and their attempt rows
+    in one statement (one round trip, one plan, where three rounds ran 2n + 1 statements).
+    The ledger and attempt columns are :data:`~upload_queue.ledger.ENTRY_COLUMNS` and
+    :data:`ATTEMPT_COLUMNS`, bound as arrays ``l_<column>`` and ``a_<column>`` from
+    :func:`~upload_queue.ledger.entry_values` and :func:`attempt_row`: a new column is added
+    in one place."""
+    given = [("id", "bigint[]"), ("token", "text[]")]  # the lease each outcome needs held
+    given += [(f"l_{c}", _array_type(upload_delivery, c)) for c in ENTRY_COLUMNS]
+    given += [(f"a_{c}", _array_type(upload_attempt, c)) for c in ATTEMPT_COLUMNS]
+    arrays = ", ".join(f"CAST(:{name} AS {array})" for name, array in given)
+    names = ", ".join(name for name, _ in given)
+    return text(
+        f"WITH given AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS g({names}, n)), "
+        "done AS (UPDATE upload_job SET status = 'delivered', delivered_at = given.l_delivered_at, "
+        "last_error = NULL, leased_by = NULL, lease_token = NULL, leased_at = NULL, "
+        "lease_expires_at = NULL FROM given WHERE upload_job.id = given.id "
+        "AND upload_job.status = 'in_flight' AND upload_job.lease_token = given.token "
+        "RETURNING upload_job.id), "
+        f"ledger AS ({_insert_given(upload_delivery, 'l_', ENTRY_COLUMNS)}), "
+        f"attempts AS ({_insert_given(upload_attempt, 'a_', ATTEMPT_COLUMNS)}) "
+        "SELECT id FROM done"
+    )
+
+
+_DELIVERED_RECORDED = _delivered_recorded()
 
 
 def record_outcomes(
@@ -207,24 +241,18 @@ def record_outcomes(
         each = write_outcomes(connection, items, policy)
         connection.execute(upload_attempt.insert(), [attempt_row(r, worker_id) for r in each])
         return each
+    # Written as if every lease were still held; the statement keeps the rows of those that
+    # were, the others are recorded as lost below.
+    held = {item.delivery.job_id: _held(item) for item in delivered}
+    params: dict[str, Any] = {
+        "id": [item.delivery.job_id for item in delivered],
+        "token": [item.delivery.lease_token for item in delivered],
+    }
     entries = [entry_values(i.delivery, i.finished, i.receipt) for i in delivered]
-    kept = set(
-        connection.execute(
-            _DELIVERED_RECORDED,
-            {
-                "ids": [item.delivery.job_id for item in delivered],
-                "tokens": [item.delivery.lease_token for item in delivered],
-                "ats": [item.finished for item in delivered],
-                "references": [entry["reference"] for entry in entries],
-                "codes": [entry["reply_code"] for entry in entries],
-                "refs": [entry["reply_ref"] for entry in entries],
-                "numbers": [item.delivery.attempt for item in delivered],
-                "starts": [item.started for item in delivered],
-                "durations": [item.duration for item in delivered],
-                "worker": worker_id,
-            },
-        ).scalars()
-    )
+    attempts = [attempt_row(r, worker_id) for r in held.values()]
+    params.update((f"l_{c}", [entry[c] for entry in entries]) for c in ENTRY_COLUMNS)
+    params.update((f"a_{c}", [row[c] for row in attempts]) for c in ATTEMPT_COLUMNS)
+    kept = set(connection.execute(_DELIVERED_RECORDED, params).scalars())
     recorded: list[Recorded] = []
     unwritten: list[Recorded] = []  # their attempt rows are still to write
     for item in items:
@@ -232,15 +260,20 @@ def record_outcomes(
             unwritten.append(write_outcome(connection, item, policy))
             recorded.append(unwritten[-1])
         elif item.delivery.job_id in kept:
-            outcome = Outcome(item.delivery.job_id, "delivered", "delivered", None)
-            created_at = item.leased.created_at if item.leased is not None else None
-            recorded.append(Recorded(item, outcome, True, created_at))
+            recorded.append(held[item.delivery.job_id])
         else:
             unwritten.append(_lost(connection, item))
             recorded.append(unwritten[-1])
     if unwritten:
         connection.execute(upload_attempt.insert(), [attempt_row(r, worker_id) for r in unwritten])
     return recorded
+
+
+def _held(item: Finished) -> Recorded:
+    """A delivery recorded while its lease was held."""
+    outcome = Outcome(item.delivery.job_id, "delivered", "delivered", None)
+    created_at = item.leased.created_at if item.leased is not None else None
+    return Recorded(item, outcome, True, created_at)
 
 
 def _lost(connection: Connection, item: Finished) -> Recorded:
@@ -255,16 +288,17 @@ def _lost(connection: Connection, item: Finished) -> Recorded:
 def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
     """The ``upload_attempt`` row for a recorded delivery."""
     item = recorded.finished
-    return {
-        "job_id": item.delivery.job_id,
-        "number": item.delivery.attempt,
-        "worker": worker_id,
-        "started_at": item.started,
-        "finished_at": item.finished,
-        "duration_s": item.duration,
-        "outcome": item.result if recorded.kept else "lease_lost",
-        "error": recorded.outcome.error,
-    }
+    values = (
+        item.delivery.job_id,
+        item.delivery.attempt,
+        worker_id,
+        item.started,
+        item.finished,
+        item.duration,
+        item.result if recorded.kept else "lease_lost",
+        recorded.outcome.error,
+    )
+    return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
 
 
 def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> None:

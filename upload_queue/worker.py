@@ -2,12 +2,12 @@
 
 A :class:`Worker` keeps up to ``in_flight`` deliveries going at once (default 1): its
 :meth:`~Worker.drain` loop runs the handlers on a pool of ``in_flight`` threads (inline when
-``in_flight`` is 1) and keeps up to ``in_flight`` more jobs leased and ready behind them, so
-a slot that frees up starts the next job without waiting on the database; as deliveries
-finish it records their outcomes and leases replacements **in one transaction** on one
-connection, so a job costs about one commit. The bound on throughput is upstream's:
-``in_flight / latency`` per worker. Run several workers (threads, processes, instances) on
-top; leases keep them apart.
+``in_flight`` is 1) and keeps more jobs leased and ready behind them, so a slot that frees
+up starts the next job without waiting on the database; as deliveries finish it records
+their outcomes and leases replacements **in one transaction** on one connection, a batch of
+at least :data:`BATCH_FLOOR` jobs at a time, so a job costs a fraction of a commit. The
+bound on throughput is upstream's: ``in_flight / latency`` per worker. Run several workers
+(threads, processes, instances) on top; leases keep them apart.
 
 Guarantees do not depend on ``in_flight``: jobs are leased earliest deadline first; two jobs
 of one ordering key are never in flight together (a later one stays blocked until the earlier
@@ -47,7 +47,13 @@ from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
 from upload_queue.transactions import begin_write, write_transaction
 
-__all__ = ["RELEASE_EVERY", "Worker", "default_worker_id"]
+__all__ = ["BATCH_FLOOR", "RELEASE_EVERY", "Worker", "default_worker_id"]
+
+BATCH_FLOOR = 8
+"""Jobs a pooled :meth:`Worker.drain` records and leases per transaction at least, whatever
+its ``in_flight``: a transaction (and its synced commit) costs about the same for 2 jobs as
+for 8, so four workers with 2 in flight each would otherwise pay four times what one worker
+with 8 in flight pays per job."""
 
 RELEASE_EVERY = timedelta(seconds=1)
 """How often a draining worker also returns expired leases (and at the start of each drain)."""
@@ -189,24 +195,32 @@ class Worker:
         max_jobs: int | None,
         counts: list[int],
     ) -> None:
-        """Keep ``in_flight`` deliveries going on ``pool``, and up to as many jobs leased and
-        ready behind them: a slot that frees up starts the next ready job at once. When the
-        ready jobs have run out, this thread records the finished ones and leases the next
-        batch in one transaction (one commit per ``in_flight`` jobs or so)."""
+        """Keep ``in_flight`` deliveries going on ``pool``, and jobs leased and ready behind
+        them: a slot that frees up starts the next ready job at once. Once ``batch`` jobs
+        (``in_flight``, at least :data:`BATCH_FLOOR`) have left the ready ones, this thread
+        records the finished ones and leases as many again in one transaction, while
+        ``in_flight`` jobs are still ready, so the slots that free up meanwhile do not wait on
+        the database (one commit per ``batch`` jobs or so)."""
+        batch = max(self.in_flight, BATCH_FLOOR)
+        slots = 2 * self.in_flight + batch  # in flight, ready during the refill, the batch
         busy: dict[Future[Finished], Leased] = {}
         ready: list[Leased] = []  # leased, not started; earliest deadline first
         finished: list[Finished] = []
-        look = release = True
+        look = release = backlog = True  # backlog: the last lease got all it asked for
         while True:
             while ready and len(busy) < self.in_flight:
                 item = ready.pop(0)
                 busy[pool.submit(self._call, item.delivery, item)] = item
-            room = self._room(counts, len(busy) + len(ready), max_jobs, 2 * self.in_flight)
-            refill = look and room > 0 and not ready
-            # Transactions come in batches: when the ready jobs ran out (record and lease
-            # together), when a slot's worth of outcomes waits, or at the end.
-            if refill or (finished and (len(finished) >= self.in_flight or not busy)):
-                asked = room if refill else 0
+            room = self._room(counts, len(busy) + len(ready), max_jobs, slots)
+            # with few jobs due, a lease per finished job would be a commit per job: then
+            # only when the ready ones ran out
+            refill = look and room > 0 and (not ready or (backlog and room >= batch))
+            # Transactions come in batches: when a batch's worth of room or outcomes is there
+            # (record and lease together), when the ready jobs ran out, or at the end. A
+            # finished job's successor of its key is leasable only once it is recorded: at
+            # the latest when the ready jobs run out or a batch of outcomes waits.
+            if refill or (finished and (len(finished) >= batch or not busy)):
+                asked = room if look and room > 0 else 0  # the commit is paid: lease too
                 if asked > 0:
                     self._woken.clear()
                 outcomes, leased = self._record(connection, finished, room=asked, release=release)
@@ -215,7 +229,8 @@ class Worker:
                 finished = []
                 release = self._release_due()
                 if asked:
-                    look = len(leased) == asked  # fewer: nothing else is due until one finishes
+                    # fewer: nothing else is due until one finishes
+                    look = backlog = len(leased) == asked
                 if leased:
                     ready = sorted(ready + leased, key=_edf)
                     continue  # start them before waiting

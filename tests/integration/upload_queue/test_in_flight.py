@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, event, update
 
 from tests.integration.upload_queue.helpers import NO_JITTER, add, make_worker
 from upload_queue.admin import attempts, get_job, list_jobs
@@ -21,7 +21,7 @@ from upload_queue.jobs import Delivery
 from upload_queue.leasing import PAGES, WINDOW, lease
 from upload_queue.metrics import QueueMetrics
 from upload_queue.tables import upload_job
-from upload_queue.worker import Worker
+from upload_queue.worker import BATCH_FLOOR, Worker
 
 LEASE = timedelta(minutes=2)
 
@@ -147,10 +147,39 @@ def test_two_workers_with_several_in_flight_never_deliver_one_job_or_key_togethe
     assert all(ids == sorted(ids) for ids in watch.order.values())
 
 
+@pytest.mark.parametrize("in_flight", [2, 3])
+def test_a_worker_with_few_in_flight_still_records_and_leases_a_batch_per_commit(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics, in_flight: int
+) -> None:
+    """Each commit is a synced write: a worker with 2 in flight that committed every 2 jobs
+    cost four times the commits per job of one with 8 in flight (issue 17)."""
+    total = 6 * BATCH_FLOOR
+    for i in range(total):
+        add(queue_engine, f"job-{i}", clock=clock, metrics=metrics, ordering_key=f"enc-{i % 12}")
+    commits = [0]
+
+    def count(connection: object) -> None:
+        commits[0] += 1
+
+    watch = Watch()
+    worker = pooled(queue_engine, watch, clock=clock, metrics=metrics, in_flight=in_flight)
+    event.listen(queue_engine, "commit", count)
+    try:
+        assert worker.drain() == total
+    finally:
+        event.remove(queue_engine, "commit", count)
+    assert set(watch.delivered.values()) == {1} and len(watch.delivered) == total
+    assert watch.overlaps == []
+    assert all(ids == sorted(ids) for ids in watch.order.values())
+    # a batch per commit; a few more at the end, where the last jobs of each key wait for
+    # their predecessors' outcomes
+    assert commits[0] <= total // BATCH_FLOOR + 4, commits[0]
+
+
 def test_stop_lets_the_jobs_in_hand_finish_and_leases_nothing_more(
     queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
 ) -> None:
-    for i in range(10):
+    for i in range(20):
         add(queue_engine, f"job-{i}", clock=clock, metrics=metrics)
     delivered: list[str] = []
     lock = threading.Lock()
@@ -162,10 +191,12 @@ def test_stop_lets_the_jobs_in_hand_finish_and_leases_nothing_more(
             delivered.append(delivery.idempotency_key)
 
     worker = pooled(queue_engine, stop_at_once, clock=clock, metrics=metrics, in_flight=3)
-    assert worker.drain() == 6  # the first lease took three in flight and three ready
-    assert len(delivered) == 6
+    # the first lease took three in flight, three ready for the next refill and a batch
+    in_hand = 3 + 3 + BATCH_FLOOR
+    assert worker.drain() == in_hand
+    assert len(delivered) == in_hand
     statuses = Counter(job.status for job in list_jobs(queue_engine, limit=100))
-    assert statuses == {"delivered": 6, "pending": 4}
+    assert statuses == {"delivered": in_hand, "pending": 20 - in_hand}
     assert worker.drain() == 0  # stopped for good
 
 
