@@ -92,17 +92,6 @@ def record(
     connection.execute(upload_delivery.insert().values(**entry_values(delivery, at, receipt)))
 
 
-def record_many(
-    connection: Connection, deliveries: Sequence[tuple[Delivery, datetime, Receipt | None]]
-) -> None:
-    """Write the entries of several deliveries in one round (the worker's batch)."""
-    if deliveries:
-        connection.execute(
-            upload_delivery.insert(),
-            [entry_values(d, at, receipt) for d, at, receipt in deliveries],
-        )
-
-
 def backfill(connection: Connection, job_ids: Sequence[int]) -> int:
     """Write the entries of delivered jobs among ``job_ids`` that have none (jobs delivered
     before the ledger existed); give how many were written."""

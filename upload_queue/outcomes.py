@@ -25,7 +25,6 @@ from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased
 from upload_queue.ledger import ENTRY_COLUMNS, Receipt, entry_values
 from upload_queue.ledger import record as record_delivery
-from upload_queue.ledger import record_many as record_deliveries
 from upload_queue.metrics import QueueMetrics
 from upload_queue.retry import DEAD, RetryPolicy
 from upload_queue.tables import UTCDateTime, upload_attempt, upload_delivery, upload_job
@@ -119,54 +118,6 @@ def write_outcome(connection: Connection, item: Finished, policy: RetryPolicy) -
     return _lost(connection, item)
 
 
-# PostgreSQL: the deliveries of a batch marked in one statement, each only while its lease
-# is held (``RETURNING`` says which were); the ledger and the attempts follow in one round each.
-_DELIVERED_MANY = text(
-    "UPDATE upload_job SET status = 'delivered', delivered_at = given.at, last_error = NULL, "
-    "leased_by = NULL, lease_token = NULL, leased_at = NULL, lease_expires_at = NULL "
-    "FROM unnest(CAST(:ids AS bigint[]), CAST(:tokens AS text[]), "
-    "CAST(:ats AS timestamptz[])) AS given(id, token, at) "
-    "WHERE upload_job.id = given.id AND upload_job.status = 'in_flight' "
-    "AND upload_job.lease_token = given.token RETURNING upload_job.id"
-)
-
-
-def write_outcomes(
-    connection: Connection, items: list[Finished], policy: RetryPolicy
-) -> list[Recorded]:
-    """:func:`write_outcome` for each of ``items``, in order; on PostgreSQL the deliveries
-    in one statement and their ledger entries in one round."""
-    delivered = [item for item in items if item.result == "delivered"]
-    batched = len(delivered) > 1 and all(item.leased is not None for item in delivered)
-    if connection.dialect.name != "postgresql" or not batched:
-        return [write_outcome(connection, item, policy) for item in items]
-    kept = set(
-        connection.execute(
-            _DELIVERED_MANY,
-            {
-                "ids": [item.delivery.job_id for item in delivered],
-                "tokens": [item.delivery.lease_token for item in delivered],
-                "ats": [item.finished for item in delivered],
-            },
-        ).scalars()
-    )
-    record_deliveries(
-        connection,
-        [(i.delivery, i.finished, i.receipt) for i in delivered if i.delivery.job_id in kept],
-    )
-    recorded: list[Recorded] = []
-    for item in items:
-        if item.result != "delivered":
-            recorded.append(write_outcome(connection, item, policy))
-        elif item.delivery.job_id in kept:
-            outcome = Outcome(item.delivery.job_id, "delivered", "delivered", None)
-            created_at = item.leased.created_at if item.leased is not None else None
-            recorded.append(Recorded(item, outcome, True, created_at))
-        else:
-            recorded.append(_lost(connection, item))
-    return recorded
-
-
 ATTEMPT_COLUMNS = (
     "job_id",
     "number",
@@ -230,15 +181,15 @@ _DELIVERED_RECORDED = _delivered_recorded()
 def record_outcomes(
     connection: Connection, items: list[Finished], policy: RetryPolicy, worker_id: str
 ) -> list[Recorded]:
-    """:func:`write_outcomes` and the attempt row of each of ``items`` (in the caller's write
-    transaction); on PostgreSQL a batch's deliveries, with their ledger entries and attempt
-    rows, in one statement."""
+    """:func:`write_outcome` and the attempt row of each of ``items``, in order (in the
+    caller's write transaction); on PostgreSQL a batch's deliveries, with their ledger entries
+    and attempt rows, in one statement."""
     if not items:
         return []
     delivered = [item for item in items if item.result == "delivered"]
     batched = len(delivered) > 1 and all(item.leased is not None for item in delivered)
     if connection.dialect.name != "postgresql" or not batched:
-        each = write_outcomes(connection, items, policy)
+        each = [write_outcome(connection, item, policy) for item in items]
         connection.execute(upload_attempt.insert(), [attempt_row(r, worker_id) for r in each])
         return each
     # Written as if every lease were still held; the statement keeps the rows of those that

@@ -13,7 +13,7 @@ from upload_queue.clock import ManualClock
 from upload_queue.leasing import Leased, lease_on
 from upload_queue.ledger import Receipt
 from upload_queue.metrics import QueueMetrics
-from upload_queue.outcomes import Finished, record_outcomes, write_outcomes
+from upload_queue.outcomes import Finished, record_outcomes
 from upload_queue.recovery import release_expired
 from upload_queue.tables import upload_attempt, upload_delivery, upload_job
 from upload_queue.transactions import begin_write, write_transaction
@@ -53,7 +53,7 @@ def test_a_batch_of_deliveries_keeps_the_held_leases_and_discards_the_lost_one(
         leased[1].delivery, leased[1], "transient", "busy", clock(), clock(), 0.01
     )
     with begin_write(queue_engine) as connection, write_transaction(connection):
-        recorded = write_outcomes(connection, finished, NO_JITTER)
+        recorded = record_outcomes(connection, finished, NO_JITTER, "w1")
     assert [(r.outcome.status, r.kept) for r in recorded] == [
         ("delivered", True),
         ("pending", True),
