@@ -7,8 +7,8 @@ statement runs with its columns untyped (the driver's values as they are), and e
 column's values go through that column type's own processor once per distinct value.
 
 What is remembered is exactly what the processor gave for an equal value of the same column.
-Falsy values (None, 0, -0.0, '', False) are never remembered: 0 and -0.0 are one key but read
-back as 0.00 and -0.00.
+None stays None. Zeros are remembered by their type and text, not their value: 0 and -0.0 are
+one key as values but read back as 0.00 and -0.00.
 """
 
 from __future__ import annotations
@@ -67,4 +67,13 @@ class _Seen(dict[Any, Any]):
 
 def _converted(values: Sequence[Any], processor: Processor) -> list[Any]:
     seen = _Seen(processor)
-    return [seen[v] if v else (None if v is None else processor(v)) for v in values]
+    falsy: dict[tuple[type, str], Any] = {}
+
+    def zero(value: Any) -> Any:
+        key = (type(value), str(value))  # "0.0" and "-0.0": one key each
+        known = falsy.get(key)
+        if known is None:
+            known = falsy[key] = processor(value)
+        return known
+
+    return [seen[v] if v else (None if v is None else zero(v)) for v in values]
