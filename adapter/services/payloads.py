@@ -35,8 +35,10 @@ quantities as plain decimal strings, times as local ``YYYY-MM-DD HH:MM:SS``. The
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from adapter.domain.commands import Diagnosis
@@ -143,40 +145,45 @@ def rehab_plan_input(
     }
 
 
-class _Formatted(dict[Any, str]):
-    """Each value formatted when first asked for; later lookups are plain dict hits."""
-
-    def __init__(self, format_one: Callable[[Any], str]) -> None:
-        super().__init__()
-        self._format = format_one
-
-    def __missing__(self, value: Any) -> str:
-        text = self[value] = self._format(value)
-        return text
-
-
-def _zero_fen(value: Decimal) -> str:
-    # -0 equals 0 (one dict key) but formats as "-0.00": zeros never go through the cache
-    return "-0.00" if value.is_signed() else "0.00"
-
-
 def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str, Any]]:
     size = ctx.policy.fee_batch_size
     details = []
     # A stay's lines share a few fee times (a day's charges, one batch's), a few prices and
     # amounts, categories and reasons: each is formatted once, not once per line (a 90-day
-    # stay's discharge record has 10,000 lines), and found again by a dict lookup.
-    times = _Formatted(ctx.wall_time)
-    # keyed by value: Decimal("2") == Decimal("2.00"), and both format as "2.00"
-    fens = _Formatted(money)
-    # Decimal("2.5") == Decimal("2.50") format alike here too (trailing zeros go)
-    numbers = _Formatted(number)
-    enums = _Formatted(lambda member: member.value if member is not None else "")
+    # stay's discharge record has 10,000 lines).
+    times: dict[datetime, str] = {}
+    fens: dict[Decimal, str] = {}
+    numbers: dict[Decimal, str] = {}
+    enums: dict[StrEnum | None, str] = {None: ""}
+
+    def fen(value: Decimal) -> str:
+        if not value:  # -0 equals 0 but formats as "-0.00", as it did before the cache
+            return "-0.00" if value.is_signed() else "0.00"
+        text = fens.get(value)
+        if text is None:
+            # keyed by value: Decimal("2") == Decimal("2.00"), and both format as "2.00"
+            text = fens[value] = money(value)
+        return text
+
+    def plain(value: Decimal) -> str:
+        text = numbers.get(value)
+        if text is None:
+            # Decimal("2.5") == Decimal("2.50") format alike here too (trailing zeros go)
+            text = numbers[value] = number(value)
+        return text
+
+    def code(member: StrEnum | None) -> str:
+        text = enums.get(member)
+        if text is None:
+            text = enums[member] = member.value if member is not None else ""
+        return text
 
     for position, priced in enumerate(lines):
         line, item = priced.line, priced.item
+        occurred = times.get(line.occurred_at)
+        if occurred is None:
+            occurred = times[line.occurred_at] = ctx.wall_time(line.occurred_at)
         rule = priced.rule
-        amount, fund, personal = line.amount, priced.fund_pay, priced.personal_pay
         details.append(
             {
                 "feedetl_sn": line.line_id,
@@ -186,16 +193,16 @@ def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str
                 "hilist_code": item.code if item else "",
                 "hilist_name": item.name if item else line.item_name,
                 "item_name": line.item_name,
-                "med_chrgitm_type": enums[line.category],
-                "cnt": numbers[line.quantity],
-                "pric": numbers[line.unit_price],
-                "det_item_fee_sumamt": fens[amount] if amount else _zero_fen(amount),
-                "fee_ocur_time": times[line.occurred_at],
+                "med_chrgitm_type": code(line.category),
+                "cnt": plain(line.quantity),
+                "pric": plain(line.unit_price),
+                "det_item_fee_sumamt": fen(line.amount),
+                "fee_ocur_time": occurred,
                 "work_injury": line.work_injury,
                 "dept": line.department,
-                "fund_pay": fens[fund] if fund else _zero_fen(fund),
-                "psn_pay": fens[personal] if personal else _zero_fen(personal),
-                "psn_pay_reason": enums[priced.reason],
+                "fund_pay": fen(priced.fund_pay),
+                "psn_pay": fen(priced.personal_pay),
+                "psn_pay_reason": code(priced.reason),
                 "rule_code": rule.code,
                 "rule_article": rule.article,
             }

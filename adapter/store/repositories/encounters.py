@@ -30,7 +30,6 @@ from adapter.store.mapping import (
     fee_line_of,
     price_values,
 )
-from adapter.store.memo_rows import MemoRows
 from adapter.store.repositories.fee_line_rows import (
     CHUNK,
     ITEM_COLUMNS,
@@ -378,7 +377,7 @@ class FeeLineRepository:
         rules: dict[tuple[str, str, str], Rule] = {}
         items: dict[tuple[Any, ...], CatalogueItem | None] = {}
         result: builtins.list[StoredFeeLine] = []
-        for row in _PRICED.rows(self._session, {"b_encounter": encounter_id}):
+        for row in self._session.execute(_PRICED, {"b_encounter": encounter_id}):
             f = row  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
             line = FeeLine(f[0], f[1], f[2], _CATEGORY[f[3]], f[4], f[5], f[6], f[7], f[8],
                            f[9], f[10], f[11])  # fmt: skip
@@ -531,8 +530,8 @@ _REASON = {r.value: r for r in PersonalReason}
 _STATUS = {m.value: m for m in MappingStatus}
 _KIND = {k.value: k for k in CatalogueKind}
 # Positions matter: list_priced unpacks rows by them.
-_PRICED = MemoRows(
-    (
+_PRICED = (
+    select(
         *(_fee_line.c[name] for name in FEE_LINE_FIELDS),
         *(
             _fee_line.c[name]
@@ -552,10 +551,9 @@ _PRICED = MemoRows(
             )
         ),
         *(_fee_line.c[name] for name in ITEM_COLUMNS),
-    ),
-    lambda query: query.where(_fee_line.c.encounter_id == bindparam("b_encounter")).order_by(
-        _fee_line.c.id
-    ),
+    )
+    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
+    .order_by(_fee_line.c.id)
 )
 
 
