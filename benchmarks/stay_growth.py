@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import Engine, select, text
 
+from adapter.api.server import freeze_startup_heap
 from adapter.bootstrap import build_app, load_audit_key
 from adapter.demo import insured_regions, load_catalogues
 from adapter.domain.commands import Admit, Diagnosis
@@ -177,6 +178,7 @@ def run(*, batches: int = 50, size: int = 200, runs: int = 3, settle_stays: int 
         settles = []
         pricing = []
         settlement_id = ""
+        freeze_startup_heap()  # as serve does before it starts listening
         with serving(app) as base:
             _wait_delivered(engine)
             for encounter_id in stays[:settle_stays]:

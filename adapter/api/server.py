@@ -12,6 +12,7 @@ the defaults leave a wide margin for honest clients.
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import h11
@@ -35,7 +36,21 @@ def config(app: Any, http: HttpSettings, **options: Any) -> uvicorn.Config:
 
 
 def run(app: Any, http: HttpSettings, **options: Any) -> None:
+    freeze_startup_heap()
     uvicorn.Server(config(app, http, **options)).run()
+
+
+def freeze_startup_heap() -> None:
+    """Leave what startup built (modules, the app, SQLAlchemy's compiled statements, the
+    runtime) out of every later garbage collection: they live as long as the process.
+
+    A settlement of a long stay builds ~100,000 objects (its lines, prices, the discharge
+    record's detail), enough to start a full collection, and a full collection walks every
+    object in the process: ~150 ms of a 10,000-line settle's ~550 ms CPU on the benchmark
+    machine, spent on objects that can never be garbage. Objects made after this are
+    collected as before."""
+    gc.collect()  # what is already garbage is freed, not kept for good
+    gc.freeze()
 
 
 def guarded_protocol(
