@@ -12,10 +12,11 @@ from sqlalchemy import Engine
 
 from adapter.services.monthly import MonthlyServices
 from connectors.upstream.client import ReferenceClient
+from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 from tests.integration.monthly.world import SIM_TODAY, SetClock, catalogue_2025
 from tests.integration.services.fixtures import *  # noqa: F403 - services, queue, client …
-from tests.integration.services.fixtures import make_services
+from tests.integration.services.fixtures import loading_client, make_services
 from tests.integration.services.support import create_schema, load_catalogue
 
 
@@ -34,11 +35,14 @@ def clock() -> SetClock:  # type: ignore[override]
 
 
 @pytest.fixture
-def db(engine: Engine, client: ReferenceClient, sim: SimulatorServer) -> Engine:
+def db(
+    engine: Engine, client: ReferenceClient, sim: SimulatorServer, msgids: MsgidSequence
+) -> Engine:
     create_schema(engine)
     reply = httpx.post(f"{sim.url}/_sim/seed", json={"catalogue": catalogue_2025()})
     assert reply.status_code == 200, reply.text
-    load_catalogue(engine, client)
+    with loading_client(client, msgids) as loader:
+        load_catalogue(engine, loader)
     return engine
 
 

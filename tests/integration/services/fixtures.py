@@ -5,6 +5,8 @@ simulator over real HTTP with the real client; the services built directly."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -56,16 +58,9 @@ def msgids(clock: MovableClock) -> MsgidSequence:
     return MsgidSequence(INSTITUTION, clock)
 
 
-@pytest.fixture
-def client(
-    sim: SimulatorServer, msgids: MsgidSequence, request: pytest.FixtureRequest
-) -> Iterator[ReferenceClient]:
-    # Generous: the simulator shares this process, and on a busy CI machine one read took
-    # more than 2 s. A module that takes upstream down waits for the budget to be spent on
-    # every refused read, so it keeps the short one (marker ``upstream_outage``).
-    budget = 2.0 if request.node.get_closest_marker("upstream_outage") else 10.0
-    config = UpstreamConfig(
-        base_url=sim.url,
+def upstream_config(sim_url: str, budget: float) -> UpstreamConfig:
+    return UpstreamConfig(
+        base_url=sim_url,
         institution_code=INSTITUTION,
         institution_name=PROFILE.name,
         treatment_admdvs="110100",
@@ -74,6 +69,21 @@ def client(
         write_timeout_s=budget,
         read_budget_s=budget,
     )
+
+
+# Generous: the simulator shares this process, and on a busy CI machine one read took more
+# than 2 s. A module that takes upstream down waits for the budget to be spent on every
+# refused read, so its tests' client keeps a short one (marker ``upstream_outage``); what
+# the fixtures load before the test (the catalogue) always goes through a generous one.
+GENEROUS_S, SHORT_S = 10.0, 3.0
+
+
+@pytest.fixture
+def client(
+    sim: SimulatorServer, msgids: MsgidSequence, request: pytest.FixtureRequest
+) -> Iterator[ReferenceClient]:
+    outage = request.node.get_closest_marker("upstream_outage") is not None
+    config = upstream_config(sim.url, SHORT_S if outage else GENEROUS_S)
     client = ReferenceClient.from_config(config, msgids=msgids)
     try:
         yield client
@@ -81,10 +91,28 @@ def client(
         client.close()
 
 
+@contextmanager
+def loading_client(client: ReferenceClient, msgids: MsgidSequence) -> Iterator[ReferenceClient]:
+    """A client for the fixtures' own reads, with the generous budget whatever the test's."""
+    config = replace(
+        client.config,
+        connect_timeout_s=5.0,
+        read_timeout_s=GENEROUS_S,
+        write_timeout_s=GENEROUS_S,
+        read_budget_s=GENEROUS_S,
+    )
+    loader = ReferenceClient.from_config(config, msgids=msgids)
+    try:
+        yield loader
+    finally:
+        loader.close()
+
+
 @pytest.fixture
-def db(engine: Engine, client: ReferenceClient) -> Engine:
+def db(engine: Engine, client: ReferenceClient, msgids: MsgidSequence) -> Engine:
     create_schema(engine)
-    load_catalogue(engine, client)
+    with loading_client(client, msgids) as loader:
+        load_catalogue(engine, loader)
     return engine
 
 
