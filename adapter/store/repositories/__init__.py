@@ -14,11 +14,9 @@ from adapter.store.repositories.encounters import (
     EncounterRepository,
     FeeLineRepository,
     FeeLinesAdded,
-    LinePrice,
-    MappingStatus,
-    StoredFeeLine,
     UsedCode,
 )
+from adapter.store.repositories.fee_line_rows import LinePrice, MappingStatus, StoredFeeLine
 from adapter.store.repositories.monthly import (
     AuditDeductionRepository,
     DeviceFundsRepository,

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from itertools import chain
-from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Dialect, Row, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,19 +30,23 @@ from adapter.store.mapping import (
     fee_line_of,
     price_values,
 )
+from adapter.store.repositories.fee_line_rows import (
+    CHUNK,
+    ITEM_COLUMNS,
+    PRICE_COLUMNS,
+    PRICE_MARGIN,
+    UNPRICED,
+    LinePrice,
+    MappingStatus,
+    StoredFeeLine,
+    binder_for,
+)
 from adapter.store.sql import in_keys, in_params, in_size, table, violates
 from adapter.store.tables import CatalogueItemRow, EncounterRow, FeeLineRow
-from adapter.store.types import Exact, UTCDateTime
 
 _encounter = table(EncounterRow)
 _fee_line = table(FeeLineRow)
 _catalogue_item = table(CatalogueItemRow)
-_CHUNK = 500  # keys per IN list: well inside every driver's parameter limit
-# A price is taken as of a moment this long before it was computed: a catalogue load still
-# committing while the line was priced (PostgreSQL runs them concurrently) is then newer
-# than the price and re-prices the line when it is next read. Costs a re-pricing, never a
-# stale price.
-PRICE_MARGIN = timedelta(minutes=10)
 
 # The statements every fee batch and visit update runs, built once (building one costs more
 # than running it on SQLite). Columns to set or insert come with each execution.
@@ -227,35 +229,6 @@ class EncounterRepository:
         return _record(row)
 
 
-class MappingStatus(StrEnum):
-    MAPPED = "mapped"  # the HIS item has a catalogue code
-    UNMAPPED = "unmapped"  # unknown item: kept, flagged for IT to map before settlement
-
-
-@dataclass(frozen=True)
-class StoredFeeLine:
-    line: FeeLine
-    mapping_status: MappingStatus = MappingStatus.MAPPED
-    catalogue_code: str = ""  # '' when unmapped
-    # Its price, when the caller priced it (to store with it); what a line is does not
-    # depend on it, so it takes no part in equality.
-    price: LinePrice | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class LinePrice:
-    """A line's price as stored with it: ``priced`` is None for an excluded line (meal
-    subsidy, transport: listed apart, N§3); ``code`` is the catalogue code pricing looked up
-    (a reversal's: its original's), whose later loads re-price the line."""
-
-    priced: PricedLine | None
-    code: str
-
-    @property
-    def excluded(self) -> bool:
-        return self.priced is None
-
-
 @dataclass(frozen=True)
 class FeeLinesAdded:
     """What :meth:`FeeLineRepository.add` did: line ids stored, and ids ignored as repeats
@@ -309,7 +282,7 @@ class FeeLineRepository:
             entries.append(stored)
         if not entries:
             return FeeLinesAdded((), tuple(repeated))
-        binder = _binder(self._session.get_bind().dialect)
+        binder = binder_for(self._session.get_bind().dialect)
         rows = binder.rows(entries, encounter_id, self._clock.now())
         if not self._session.execute(_EXISTS, {"b_id": encounter_id}).scalar():
             raise NotFound(f"就诊{encounter_id}不存在", code="ENCOUNTER_NOT_FOUND")
@@ -329,8 +302,8 @@ class FeeLineRepository:
     @staticmethod
     def _price_columns(price: LinePrice | None, now: datetime) -> dict[str, Any]:
         if price is None:
-            return dict(_UNPRICED)
-        values = dict(_UNPRICED) if price.priced is None else price_values(price.priced)
+            return dict(UNPRICED)
+        values = dict(UNPRICED) if price.priced is None else price_values(price.priced)
         values["priced_as_of"] = now - PRICE_MARGIN
         values["price_code"] = price.code
         values["excluded"] = price.excluded
@@ -539,72 +512,23 @@ def _existing_ids(size: int) -> Any:
 
 def _chunks(keys: Iterable[str]) -> Iterable[builtins.list[str]]:
     ordered: Sequence[str] = sorted(set(keys))
-    for start in range(0, len(ordered), _CHUNK):
-        yield builtins.list(ordered[start : start + _CHUNK])
+    for start in range(0, len(ordered), CHUNK):
+        yield builtins.list(ordered[start : start + CHUNK])
 
 
-_PRICE_COLUMNS = (
-    "priced_as_of",
-    "price_code",
-    "excluded",
-    "fund_pay",
-    "personal_pay",
-    "reason",
-    "rule_code",
-    "rule_article",
-    "rule_template",
-    "message",
-    "in_catalogue",
-    "cat_kind",
-    "cat_code",
-    "cat_name",
-    "cat_region",
-    "cat_unit",
-    "cat_price_cap",
-    "cat_limit",
-    "cat_version",
-    "cat_valid_from",
-    "cat_valid_to",
-)
-# A line stored without a price: priced when next read.
-_UNPRICED: dict[str, Any] = {
-    "priced_as_of": None,
-    "price_code": "",
-    "excluded": False,
-    "fund_pay": None,
-    "personal_pay": None,
-    "reason": "",
-    "rule_code": "",
-    "rule_article": "",
-    "rule_template": "",
-    "message": "",
-    "in_catalogue": False,
-    "cat_kind": "",
-    "cat_code": "",
-    "cat_name": "",
-    "cat_region": "",
-    "cat_unit": "",
-    "cat_price_cap": None,
-    "cat_limit": None,
-    "cat_version": "",
-    "cat_valid_from": None,
-    "cat_valid_to": None,
-}
 _SET_PRICE = (
     update(_fee_line)
     .where(
         _fee_line.c.encounter_id == bindparam("b_encounter"),
         _fee_line.c.line_id == bindparam("b_line"),
     )
-    .values({name: bindparam(name) for name in _PRICE_COLUMNS})
+    .values({name: bindparam(name) for name in PRICE_COLUMNS})
 )
 
 _CATEGORY = {c.value: c for c in FeeCategory}
 _REASON = {r.value: r for r in PersonalReason}
 _STATUS = {m.value: m for m in MappingStatus}
 _KIND = {k.value: k for k in CatalogueKind}
-# the catalogue item a line was priced against: the price columns from in_catalogue on
-_ITEM_COLUMNS = _PRICE_COLUMNS[_PRICE_COLUMNS.index("in_catalogue") :]
 # Positions matter: list_priced unpacks rows by them.
 _PRICED = (
     select(
@@ -626,7 +550,7 @@ _PRICED = (
                 "message",
             )
         ),
-        *(_fee_line.c[name] for name in _ITEM_COLUMNS),
+        *(_fee_line.c[name] for name in ITEM_COLUMNS),
     )
     .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
     .order_by(_fee_line.c.id)
@@ -638,195 +562,3 @@ def _catalogue_item_of(values: tuple[Any, ...]) -> CatalogueItem | None:
     if not in_catalogue:
         return None
     return CatalogueItem(_KIND[kind], code, name, region, unit, cap, limit, version, start, end)
-
-
-# -- fee lines inserted by position -----------------------------------------------------------
-# A batch's insert goes to the driver as positional parameters of one prebuilt
-# ``INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING line_id`` per chunk: SQLAlchemy's
-# per-row parameter dictionaries and per-value type processing cost more than the insert
-# itself on a 200-line batch. Every value is bound as its column type binds it (exact decimals
-# checked to their scale, aware times to UTC; a test compares each row with the types' own
-# bind processors on both dialects), and what is the same for the whole batch (encounter,
-# receipt time, an unpriced line's columns) or for every line priced against one catalogue
-# item is converted once.
-_INSERT_COLUMNS = (
-    *FEE_LINE_FIELDS,
-    "encounter_id",
-    "mapping_status",
-    "catalogue_code",
-    "received_at",
-    *_PRICE_COLUMNS,
-)
-_LINE_FIELDS = attrgetter(*FEE_LINE_FIELDS)
-_PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-Processor = Callable[[Any], Any]
-
-
-def _fast(column_type: Any, generic: Processor | None, dialect: Dialect) -> Processor | None:
-    """``generic`` (the column type's bind processor) for the usual values, without the
-    layers it goes through; anything unusual (and every error) is left to ``generic``."""
-    if generic is None:
-        return None
-    sqlite = dialect.name == "sqlite"
-    if isinstance(column_type, Exact):
-        quantum = Decimal(1).scaleb(-column_type.scale)
-
-        def exact(value: Any) -> Any:
-            if type(value) is not Decimal or value != value.quantize(quantum):
-                return generic(value)  # None, an int, or the type's refusal
-            return float(value) if sqlite else value  # SQLite's NUMERIC binds a float
-
-        return exact
-    if isinstance(column_type, Boolean):
-        bound = {True: generic(True), False: generic(False)}
-
-        def flag(value: Any) -> Any:
-            return bound[value] if type(value) is bool else generic(value)
-
-        return flag
-    if isinstance(column_type, UTCDateTime):
-
-        def utc(value: Any) -> Any:
-            if type(value) is not datetime or value.utcoffset() is None:
-                return generic(value)  # None, or a naive time refused
-            moment = value.astimezone(UTC)
-            # SQLite's DATETIME text, as SQLAlchemy writes it (naive UTC)
-            return moment.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else moment
-
-        return utc
-    return generic
-
-
-class _Binder:
-    """Fee-line rows as one dialect's driver takes them."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        self._placeholder = _PLACEHOLDER[dialect.paramstyle]
-        self.processors: dict[str, Processor | None] = {
-            name: _fast(
-                _fee_line.c[name].type,
-                _fee_line.c[name].type.dialect_impl(dialect).bind_processor(dialect),
-                dialect,
-            )
-            for name in _INSERT_COLUMNS
-        }
-        processors = self.processors
-        self._line_processors = tuple(
-            (index, processor)
-            for index, name in enumerate(FEE_LINE_FIELDS)
-            if (processor := processors[name]) is not None
-        )
-        self._category = FEE_LINE_FIELDS.index("category")
-        self._unpriced = self._bound(_PRICE_COLUMNS, tuple(_UNPRICED[n] for n in _PRICE_COLUMNS))
-        self._no_item = self._unpriced[_PRICE_COLUMNS.index("in_catalogue") :]
-        self._excluded_tail = self._unpriced[_PRICE_COLUMNS.index("fund_pay") :]
-        self._money = processors["fund_pay"] or _same
-        self._true, self._false = self._bound(("excluded", "excluded"), (True, False))
-        limit = 65535  # PostgreSQL's bind parameters per statement
-        if dialect.name == "sqlite":
-            version = getattr(dialect.dbapi, "sqlite_version_info", (3, 0, 0))
-            limit = 32766 if version >= (3, 32, 0) else 999
-        self.rows_per_statement = max(1, min(_CHUNK, limit // len(_INSERT_COLUMNS)))
-
-    def _bound(self, names: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
-        processors = self.processors
-        return tuple(
-            value if (processor := processors[name]) is None else processor(value)
-            for name, value in zip(names, values, strict=True)
-        )
-
-    def rows(
-        self, entries: Sequence[StoredFeeLine], encounter_id: str, now: datetime
-    ) -> builtins.list[tuple[Any, ...]]:
-        """Each entry's values in :data:`_INSERT_COLUMNS` order, bound."""
-        received_at, priced_as_of = self._bound(
-            ("received_at", "priced_as_of"), (now, now - PRICE_MARGIN)
-        )
-        items: dict[int, tuple[CatalogueItem, tuple[Any, ...]]] = {}
-        money = self._money
-        category = self._category
-        line_processors = self._line_processors
-        rows = []
-        for stored in entries:
-            line = builtins.list(_LINE_FIELDS(stored.line))
-            line[category] = stored.line.category.value
-            for index, processor in line_processors:
-                line[index] = processor(line[index])
-            head = (encounter_id, stored.mapping_status.value, stored.catalogue_code, received_at)
-            price = stored.price
-            priced = price.priced if price is not None else None
-            if price is None:
-                tail = self._unpriced
-            elif priced is None:
-                tail = (priced_as_of, price.code, self._true, *self._excluded_tail)
-            else:
-                rule = priced.rule
-                tail = (
-                    priced_as_of,
-                    price.code,
-                    self._false,
-                    money(priced.fund_pay),
-                    money(priced.personal_pay),
-                    priced.reason.value if priced.reason else "",
-                    rule.code,
-                    rule.article,
-                    rule.message,
-                    priced.message,
-                    *self._item(priced.item, items),
-                )
-            rows.append((*line, *head, *tail))
-        return rows
-
-    def _item(
-        self,
-        item: CatalogueItem | None,
-        bound: dict[int, tuple[CatalogueItem, tuple[Any, ...]]],
-    ) -> tuple[Any, ...]:
-        """An item's columns, converted once per item in the batch (~80 for 200 lines)."""
-        if item is None:
-            return self._no_item
-        known = bound.get(id(item))  # the batch's entries hold the item: its id stays its own
-        if known is not None:
-            return known[1]
-        values = self._bound(
-            _ITEM_COLUMNS,
-            (
-                True,
-                item.kind.value,
-                item.code,
-                item.name,
-                item.region,
-                item.unit,
-                item.price_cap,
-                item.limit,
-                item.version,
-                item.valid_from,
-                item.valid_to,
-            ),
-        )
-        bound[id(item)] = (item, values)
-        return values
-
-    @functools.lru_cache(maxsize=64)  # noqa: B019 - one binder per dialect, kept for good
-    def insert_sql(self, rows: int) -> str:
-        one = "(" + ", ".join([self._placeholder] * len(_INSERT_COLUMNS)) + ")"
-        return (
-            f"INSERT INTO {_fee_line.name} ({', '.join(_INSERT_COLUMNS)}) "
-            f"VALUES {', '.join([one] * rows)} "
-            "ON CONFLICT (encounter_id, line_id) DO NOTHING RETURNING line_id"
-        )
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-_BINDERS: dict[tuple[str, str], _Binder] = {}
-
-
-def _binder(dialect: Dialect) -> _Binder:
-    key = (dialect.name, dialect.driver)
-    binder = _BINDERS.get(key)
-    if binder is None:
-        binder = _BINDERS.setdefault(key, _Binder(dialect))
-    return binder
