@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from adapter.domain.encounters import EncounterStatus
 from adapter.domain.upstream import Infno
 from adapter.store.db import is_sqlite
-from adapter.store.repositories import UploadRecord
+from adapter.store.repositories import ReconciliationRepository, UploadRecord
 from adapter.store.uow import UnitOfWork
 from tests.integration.store import factories as f
 from tests.integration.store.conftest import FakeClock
@@ -79,6 +79,18 @@ def _january() -> tuple[list[datetime], list[date]]:
     return [*bounds, datetime(2026, 2, 1, tzinfo=f.SHANGHAI)], days
 
 
+def _running(runs: ReconciliationRepository, clock: FakeClock) -> int:
+    """A January run just started (its lines are copied next)."""
+    return runs.add(
+        month="2026-01",
+        started_at=clock.now(),
+        finished_at=clock.now(),
+        actor="t",
+        outcome="running",
+        message="",
+    )
+
+
 def test_a_months_settlements_become_a_runs_lines_streamed_back_in_settlement_order(
     store: Engine, clock: FakeClock
 ) -> None:
@@ -86,14 +98,7 @@ def test_a_months_settlements_become_a_runs_lines_streamed_back_in_settlement_or
     bounds, days = _january()
     with UnitOfWork(store) as uow:
         runs = uow.reconciliations
-        run_id = runs.add(
-            month="2026-01",
-            started_at=clock.now(),
-            finished_at=clock.now(),
-            actor="t",
-            outcome="running",
-            message="",
-        )
+        run_id = _running(runs, clock)
         runs.copy_lines(run_id, bounds, days, f.INSTITUTION, undelivered={"M1", "M-other"})
         lines = _first_then_rest(runs.lines(run_id), uow, store)
         assert [(s.setl_id, s.upload_msgid, s.upload_delivered) for s in lines] == [
@@ -103,14 +108,7 @@ def test_a_months_settlements_become_a_runs_lines_streamed_back_in_settlement_or
         ]
         assert all(s.psn_no == "P001" and not s.revoked for s in lines)
         assert {s.settles_on for s in lines} == {date(2026, 1, 3)}
-        other = runs.add(
-            month="2026-01",
-            started_at=clock.now(),
-            finished_at=clock.now(),
-            actor="t",
-            outcome="running",
-            message="",
-        )
+        other = _running(runs, clock)
         runs.copy_lines(other, bounds, days, "H99999999999", undelivered=())
         assert list(runs.lines(other)) == []
 
