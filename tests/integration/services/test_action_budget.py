@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -21,10 +22,9 @@ from adapter.domain.errors import UpstreamUnavailable
 from adapter.services.container import Services
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.client import ReferenceClient
-from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.services.fixtures import PROFILE, make_services
+from tests.integration.services.fixtures import make_services, upstream_config
 from tests.integration.services.helpers import INSTITUTION, admit
 from tests.integration.services.support import MovableClock, jobs
 
@@ -34,14 +34,10 @@ SLACK_S = 1.0  # scheduling on a loaded machine; the per-read budgets alone woul
 
 @pytest.fixture
 def slow_client(sim: SimulatorServer, msgids: MsgidSequence) -> Iterator[ReferenceClient]:
-    config = UpstreamConfig(
-        base_url=sim.url,
-        institution_code=INSTITUTION,
-        institution_name=PROFILE.name,
-        treatment_admdvs="110100",
+    config = replace(
+        upstream_config(sim.url, 3.0),
         connect_timeout_s=1.0,
-        read_timeout_s=3.0,
-        read_budget_s=3.0,
+        write_timeout_s=30.0,
         action_budget_s=ACTION_BUDGET_S,
     )
     client = ReferenceClient.from_config(config, msgids=msgids)

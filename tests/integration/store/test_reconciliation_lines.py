@@ -16,7 +16,7 @@ from adapter.domain.encounters import EncounterStatus
 from adapter.domain.reconciliation import Difference, DifferenceKind, Sieve, Totals, reconcile
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.domain.upstream import Infno, ReconciledSettlement, ReconciliationFigures
-from adapter.store.repositories import UploadRecord
+from adapter.store.repositories import ReconciliationRepository, UploadRecord
 from adapter.store.repositories import reconciliation_lines as repository  # its _STREAM
 from adapter.store.sql import table
 from adapter.store.tables import SettlementRow
@@ -138,6 +138,22 @@ def _bounds() -> tuple[list[datetime], list[date]]:
     return [*bounds, datetime(2026, 2, 1, tzinfo=f.SHANGHAI)], days
 
 
+def _copied(
+    runs: ReconciliationRepository, clock: FakeClock, bounds: list[datetime], days: list[date]
+) -> int:
+    """A run started for the month, with the month's settlements copied as its lines."""
+    run_id = runs.add(
+        month=MONTH,
+        started_at=clock.now(),
+        finished_at=clock.now(),
+        actor="clerk01",
+        outcome="running",
+        message="",
+    )
+    runs.copy_lines(run_id, bounds, days, f.INSTITUTION, UNDELIVERED)
+    return run_id
+
+
 def _difference(setl_id: str, kind: DifferenceKind, local: Amounts | None) -> Difference:
     return Difference(kind, setl_id, "P001", date(2026, 1, 4), local, None, "差异", "处理")
 
@@ -158,15 +174,7 @@ def test_a_run_of_many_lines_is_kept_as_rows_and_read_back_exactly(
     local = Totals(COUNT, Amounts(Decimal("1.00"), Decimal("0.70"), Decimal("0.30")))
     with UnitOfWork(store, clock=clock) as uow:
         runs = uow.reconciliations
-        run_id = runs.add(
-            month=MONTH,
-            started_at=clock.now(),
-            finished_at=clock.now(),
-            actor="clerk01",
-            outcome="running",
-            message="",
-        )
-        runs.copy_lines(run_id, bounds, days, f.INSTITUTION, UNDELIVERED)
+        run_id = _copied(runs, clock, bounds, days)
         compared = list(runs.lines(run_id))
         assert compared == expected
         runs.finish(
@@ -248,15 +256,7 @@ def test_lines_read_against_upstream_are_judged_as_reconcile_judges_them(
     sieve = Sieve(figures)
     with UnitOfWork(store, clock=clock) as uow:
         runs = uow.reconciliations
-        run_id = runs.add(
-            month=MONTH,
-            started_at=clock.now(),
-            finished_at=clock.now(),
-            actor="clerk01",
-            outcome="running",
-            message="",
-        )
-        runs.copy_lines(run_id, bounds, days, f.INSTITUTION, UNDELIVERED)
+        run_id = _copied(runs, clock, bounds, days)
         sifted = runs.sift(run_id, sieve)
     result = sieve.judge(MONTH, sifted.local, sifted.others, sifted.matched)
     assert result == reconcile(MONTH, expected, figures)
