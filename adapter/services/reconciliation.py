@@ -99,7 +99,7 @@ def keep_lines(ctx: ServiceContext, uow: UnitOfWork, month: str, run_id: int) ->
     lines, with upload state, in settlement-time order. Selected by settlement time over the
     month's local period (indexed): the same rule as the stored ``month`` column
     (:func:`adapter.domain.settlement.settlement_month`). Read them back with
-    ``uow.reconciliations.lines(run_id)`` in the same unit of work."""
+    ``uow.reconciliations.sift(run_id, sieve)`` in the same unit of work."""
     bounds, days = _day_bounds(month, ctx.zone)
     undelivered = _undelivered(ctx, uow, bounds)
     uow.reconciliations.copy_lines(run_id, bounds, days, ctx.institution.code, undelivered)
