@@ -36,6 +36,7 @@ from adapter.domain.filings import (
     FilingType,
 )
 from adapter.domain.institutions import DirectSettlementStatus, Institution
+from adapter.domain.money import is_fen
 from adapter.domain.people import CardStatus, Gender, Person, Suspension
 from adapter.domain.upstream import (
     AuditDeduction,
@@ -78,15 +79,12 @@ def _money(data: dict[str, Any], key: str) -> Decimal:
     return amount
 
 
-_FEN = Decimal("0.01")
-
-
 def _fen(data: dict[str, Any], key: str) -> Decimal:
     """A settled amount: to the fen. A finer one is not a settlement's (the month and its
     deductions are compared and stored to the fen), so the reply is refused as malformed
     rather than kept or rounded."""
     amount = _money(data, key)
-    if amount != amount.quantize(_FEN):
+    if not is_fen(amount):
         raise ValueError(f"{key} is not to the fen: {data.get(key)!r}")
     return amount
 
