@@ -32,7 +32,6 @@ from adapter.store.mapping import (
 )
 from adapter.store.repositories.fee_line_rows import (
     CHUNK,
-    ITEM_COLUMNS,
     PRICE_COLUMNS,
     PRICE_MARGIN,
     UNPRICED,
@@ -532,25 +531,10 @@ _KIND = {k.value: k for k in CatalogueKind}
 # Positions matter: list_priced unpacks rows by them.
 _PRICED = (
     select(
-        *(_fee_line.c[name] for name in FEE_LINE_FIELDS),
         *(
             _fee_line.c[name]
-            for name in ("mapping_status", "catalogue_code", "priced_as_of", "price_code")
-        ),
-        _fee_line.c.excluded,
-        *(
-            _fee_line.c[name]
-            for name in (
-                "fund_pay",
-                "personal_pay",
-                "reason",
-                "rule_code",
-                "rule_article",
-                "rule_template",
-                "message",
-            )
-        ),
-        *(_fee_line.c[name] for name in ITEM_COLUMNS),
+            for name in (*FEE_LINE_FIELDS, "mapping_status", "catalogue_code", *PRICE_COLUMNS)
+        )
     )
     .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
     .order_by(_fee_line.c.id)
