@@ -90,7 +90,10 @@ def page(
     screens: Path,
     record_property: Callable[[str, object], None],
 ) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
+    # the desks' PCs keep Beijing time: the page's "today" (a card's expiry) is theirs
+    context = browser.new_context(  # type: ignore[arg-type]
+        viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     shots = Shots(page, screens, request.node.name)

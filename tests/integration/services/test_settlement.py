@@ -22,7 +22,7 @@ from connectors.upstream.client import ReferenceClient
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.fixtures import make_services
-from tests.integration.services.helpers import INSTITUTION, TODAY, admit, fee, local
+from tests.integration.services.helpers import INSTITUTION, ZONE, admit, fee, local
 from tests.integration.services.support import FailingOutbox, MovableClock, delivery_queue, jobs
 from upload_queue import UploadQueue
 
@@ -82,7 +82,8 @@ def test_a_medical_stay_settles_with_exact_money_a_slip_and_its_upload_due_in_30
     )
     assert b.fund_pay + b.personal_pay == b.total
     assert b.excluded_total == D("90.00")
-    assert settlement.slip_no == f"{INSTITUTION}{TODAY:%Y%m%d}00001"
+    settled_on = settlement.settled_at.astimezone(ZONE).date()  # the slip's day: Beijing time
+    assert settlement.slip_no == f"{INSTITUTION}{settled_on:%Y%m%d}00001"
     assert settlement.encounter.status is EncounterStatus.SETTLED
     [_admission, discharge] = jobs(db)
     assert discharge["kind"] == "WI2301" and discharge["ordering_key"] == stay.id
