@@ -20,7 +20,7 @@ Two dates, two meanings:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -67,6 +67,38 @@ class Breakdown:
             excluded_total=sum((line.amount for line in excluded), ZERO),
         )
 
+    @classmethod
+    def of_groups(cls, groups: Iterable[LineGroup], excluded: Iterable[FeeLine] = ()) -> Breakdown:
+        """The same sums as :meth:`of`, from the lines' sums per category and reason."""
+        total = fund = ZERO
+        personal: dict[PersonalReason | None, Decimal] = defaultdict(lambda: ZERO)
+        for group in groups:
+            total += group.total
+            fund += group.fund_pay
+            personal[group.reason] += group.personal_pay
+        return cls(
+            total=total,
+            fund_pay=fund,
+            personal_pay=total - fund,
+            out_of_catalogue=personal[PersonalReason.OUT_OF_CATALOGUE],
+            over_limit=personal[PersonalReason.OVER_LIMIT],
+            non_work_injury=personal[PersonalReason.NON_WORK_INJURY],
+            excluded_total=sum((line.amount for line in excluded), ZERO),
+        )
+
+
+@dataclass(frozen=True)
+class LineGroup:
+    """Priced lines of one fee category and one reason for a personal part, summed (the
+    store sums a long stay's stored prices; see :func:`summed_bill`)."""
+
+    category: FeeCategory
+    reason: PersonalReason | None
+    count: int
+    total: Decimal
+    fund_pay: Decimal
+    personal_pay: Decimal
+
 
 @dataclass(frozen=True)
 class CategoryTotal:
@@ -77,8 +109,21 @@ class CategoryTotal:
 
 
 @dataclass(frozen=True)
+class Sums:
+    """A bill summed without its priced lines: how many there are, and their category totals
+    in the order the categories first appear."""
+
+    lines: int
+    categories: tuple[CategoryTotal, ...]
+
+
+@dataclass(frozen=True)
 class Bill:
-    """What a settlement computes; nothing is written until the service settles it."""
+    """What a settlement computes; nothing is written until the service settles it.
+
+    A stay's settlement is summed from its stored prices (:func:`summed_bill`): it carries its
+    totals and ``sums`` but none of its priced lines, which the settlement's snapshot keeps
+    (a 90-day stay has 10,000). Every other bill carries its lines."""
 
     lines: tuple[PricedLine, ...]
     excluded: tuple[FeeLine, ...]
@@ -86,9 +131,17 @@ class Bill:
     discharged_on: date  # the local discharge (fitting) date: the stay's, not the settlement's
     crosses_year: bool
     notes: tuple[str, ...] = ()
+    sums: Sums | None = None
+
+    @property
+    def line_count(self) -> int:
+        """How many priced lines the bill has (carried or summed)."""
+        return self.sums.lines if self.sums is not None else len(self.lines)
 
     def by_category(self) -> tuple[CategoryTotal, ...]:
         """Totals per fee category, in the order categories first appear on the bill."""
+        if self.sums is not None:
+            return self.sums.categories
         # keyed by the member (a str: hashed in C), its value read once per category, not
         # once per line: an enum's ``value`` is a Python-level descriptor, 10,000 calls a bill
         sums: dict[FeeCategory, list[Decimal]] = {}
@@ -103,9 +156,13 @@ class Bill:
         return tuple(CategoryTotal(k.value, *v) for k, v in sums.items())
 
 
-def make_bill(priced: PricedBill, admitted_at: datetime, discharged_at: datetime) -> Bill:
+def _across_years(admitted_at: datetime, discharged_at: datetime) -> tuple[bool, tuple[str, ...]]:
     crosses_year = admitted_at.year != discharged_at.year
-    notes = (ONE_BILL_ACROSS_YEARS.message,) if crosses_year else ()
+    return crosses_year, (ONE_BILL_ACROSS_YEARS.message,) if crosses_year else ()
+
+
+def make_bill(priced: PricedBill, admitted_at: datetime, discharged_at: datetime) -> Bill:
+    crosses_year, notes = _across_years(admitted_at, discharged_at)
     return Bill(
         lines=priced.lines,
         excluded=priced.excluded,
@@ -113,6 +170,35 @@ def make_bill(priced: PricedBill, admitted_at: datetime, discharged_at: datetime
         discharged_on=discharged_at.date(),
         crosses_year=crosses_year,
         notes=notes,
+    )
+
+
+def summed_bill(
+    groups: Sequence[LineGroup],
+    excluded: Sequence[FeeLine],
+    admitted_at: datetime,
+    discharged_at: datetime,
+) -> Bill:
+    """:func:`make_bill` from the priced lines' sums per category and reason (``groups``, in
+    the order they first appear): the same totals, to the fen, without the lines."""
+    crosses_year, notes = _across_years(admitted_at, discharged_at)
+    categories: dict[FeeCategory, list[Decimal]] = {}
+    for group in groups:
+        entry = categories.setdefault(group.category, [ZERO, ZERO, ZERO])
+        entry[0] += group.total
+        entry[1] += group.fund_pay
+        entry[2] += group.personal_pay
+    return Bill(
+        lines=(),
+        excluded=tuple(excluded),
+        breakdown=Breakdown.of_groups(groups, excluded),
+        discharged_on=discharged_at.date(),
+        crosses_year=crosses_year,
+        notes=notes,
+        sums=Sums(
+            sum(group.count for group in groups),
+            tuple(CategoryTotal(k.value, *v) for k, v in categories.items()),
+        ),
     )
 
 

@@ -16,7 +16,7 @@ looked at each one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from adapter.domain.catalogue import Catalogue
@@ -86,13 +86,17 @@ def _reprice(
     return {line_id: line_price(ctx, line, basis, catalogue) for line_id, line, basis in work}
 
 
+def _stale(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> set[str]:
+    return uow.fee_lines.stale(
+        encounter_id, ctx.institution.admdvs, [k.value for k in TREATMENT_KINDS]
+    )
+
+
 def price_encounter(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> PricedFees:
     """The stay's bill from its stored prices; a line whose price is missing or out of date
     is priced now (returned in ``repriced``; :func:`store_repriced` keeps them)."""
     stored = uow.fee_lines.list_priced(encounter_id)
-    stale = uow.fee_lines.stale(
-        encounter_id, ctx.institution.admdvs, [k.value for k in TREATMENT_KINDS]
-    )
+    stale = _stale(ctx, uow, encounter_id)
     repriced = _reprice(ctx, uow, stored, stale) if stale else {}
     lines: list[PricedLine] = []
     excluded: list[FeeLine] = []
@@ -114,10 +118,18 @@ def store_repriced(uow: UnitOfWork, encounter_id: str, fees: PricedFees) -> None
     uow.fee_lines.set_prices(encounter_id, fees.repriced)
 
 
-def refuse_unmapped(fees: PricedFees) -> None:
+def store_stale_prices(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> None:
+    """Price and store every line of the stay whose price is missing or out of date, so its
+    stored prices are its bill (what a settlement sums). Nothing stale, nothing read: the
+    lines are read only after a mapping or a catalogue load since they were priced."""
+    if _stale(ctx, uow, encounter_id):
+        store_repriced(uow, encounter_id, price_encounter(ctx, uow, encounter_id))
+
+
+def refuse_unmapped(unmapped: Sequence[StoredFeeLine]) -> None:
     """Settlement needs every line looked at: map it, or confirm it as out of catalogue."""
-    if fees.unmapped:
-        ids = "、".join(s.line.line_id for s in fees.unmapped)
+    if unmapped:
+        ids = "、".join(s.line.line_id for s in unmapped)
         raise DomainError(
             f"费用明细{ids}的项目未与就医地工伤保险目录对照，请结算员先完成目录对照"
             "或确认为目录外项目后再结算（N§32）",

@@ -9,7 +9,7 @@ filing validity) are counted in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -88,4 +88,9 @@ class ServiceContext:
 
     def wall_time(self, moment: datetime) -> str:
         """``YYYY-MM-DD HH:MM:SS`` in local time: the dialect's time format."""
-        return f"{self.local(moment):%Y-%m-%d %H:%M:%S}"
+        return wall_time(moment, self.zone)
+
+
+def wall_time(moment: datetime, zone: tzinfo) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` of ``moment`` in ``zone``: the dialect's time format."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S}"

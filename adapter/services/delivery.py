@@ -4,11 +4,16 @@ letter for IT (a refused write took no effect, and the same msgid would be refus
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
 from adapter.domain.upstream import UpstreamGateway, require_write
+from adapter.services.payloads import DETAILS_OF
+
+FeeDetails = Callable[[str, int], list[dict[str, Any]]]
+"""A settlement id and a batch size → its upload's ``feedetail``
+(:func:`adapter.services.uploads.fee_details`)."""
 
 
 def deliver(
@@ -17,14 +22,23 @@ def deliver(
     payload: Mapping[str, Any],
     idempotency_key: str,
     ordering_key: str | None,
+    details: FeeDetails | None = None,
 ) -> tuple[str, str]:
     """Submit the job's write (its kind is the infno); the msgid sent and upstream's refmsgid.
-    A write that returns was accepted (infcode 0): a refusal raises ``UpstreamRejected``."""
+    A write that returns was accepted (infcode 0): a refusal raises ``UpstreamRejected``.
+    A job naming a settlement (``details_of``) is sent with that settlement's fee details."""
     msgid = str(payload.get("msgid") or idempotency_key)
+    input = payload.get("input", {})
+    settlement_id = payload.get(DETAILS_OF)
+    if settlement_id:
+        if details is None:  # never sent without them: upstream would settle no lines
+            raise RuntimeError(f"job {msgid} needs settlement {settlement_id}'s fee details")
+        size = int(input["feedetail_batch_size"])  # as queued: batch_cnt was counted with it
+        input = {**input, "feedetail": details(str(settlement_id), size)}
     ack = gateway.submit(
         require_write(kind),
         msgid,
-        payload.get("input", {}),
+        input,
         insuplc_admdvs=str(payload.get("insuplc_admdvs", "")),
         context=str(payload.get("context", ordering_key or "")),
     )

@@ -368,6 +368,7 @@ class DeviceFittings:
                 input=payloads.device_input(ctx, settlement, person, filing),
                 encounter_id=settled.id,
                 settlement_id=settlement.id,
+                details_of=settlement.id,
                 insuplc_admdvs=person.insured_admdvs,
                 deadline=settlement.settled_at + ctx.policy.upload_within,
             )

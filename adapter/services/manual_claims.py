@@ -202,7 +202,7 @@ def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[st
             else "",
             "diagnoses": list(encounter.diagnoses),
         },
-        "lines": payloads.feedetail(ctx, fees.bill.lines),
+        "lines": payloads.feedetail(fees.bill.lines, size=ctx.policy.fee_batch_size, zone=ctx.zone),
         "excluded": [
             {
                 "feedetl_sn": line.line_id,

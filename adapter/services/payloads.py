@@ -27,6 +27,11 @@ quantities as plain decimal strings, times as local ``YYYY-MM-DD HH:MM:SS``. The
   ``feedetl_sn`` (the HIS line id), ``init_feedetl_sn`` (the original, for a reversal) and
   ``batch_no`` — lines are numbered into batches of ``feedetail_batch_size`` (default 100),
   ``feedetail_batch_cnt`` batches in all, for dialects that take details batch by batch.
+  The job does not hold ``feedetail``: its payload names the settlement (``"details_of":
+  "<settlement id>"``) and the details are formatted from the settlement's snapshot when the
+  job is delivered (:func:`adapter.services.uploads.fee_details`), the same lines every time
+  it is sent. A 90-day stay's details are 10,000 lines, 3 MB of JSON: settling does not
+  format, encode and store them while the clerk waits, nor does the queue keep them twice.
 * ``WI2305`` settlement revocation: ``setl_id``, ``mdtrt_id``, ``psn_no``, ``reason``,
   ``omsgid`` (the discharge or device upload it revokes).
 * ``WI2701`` device settlement (N§34, B§35): as ``WI2301`` without admission fields, plus
@@ -36,7 +41,7 @@ quantities as plain decimal strings, times as local ``YYYY-MM-DD HH:MM:SS``. The
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -49,19 +54,33 @@ from adapter.domain.people import Person
 from adapter.domain.pricing import PricedLine
 from adapter.domain.settlement import Breakdown, Settlement
 from adapter.domain.upstream import Infno
-from adapter.services.context import ServiceContext
+from adapter.services.context import ServiceContext, wall_time
 
 
 def job_payload(
-    infno: Infno, msgid: str, input: Mapping[str, Any], *, insuplc_admdvs: str, context: str
+    infno: Infno,
+    msgid: str,
+    input: Mapping[str, Any],
+    *,
+    insuplc_admdvs: str,
+    context: str,
+    details_of: str = "",
 ) -> dict[str, Any]:
-    return {
+    payload = {
         "infno": infno.value,
         "msgid": msgid,
         "insuplc_admdvs": insuplc_admdvs,
         "context": context,
         "input": dict(input),
     }
+    if details_of:
+        payload[DETAILS_OF] = details_of
+    return payload
+
+
+# The job's settlement whose snapshot lines are the write's ``feedetail``, added when the job
+# is delivered (see the module docstring).
+DETAILS_OF = "details_of"
 
 
 def money(value: Decimal) -> str:
@@ -145,8 +164,9 @@ def rehab_plan_input(
     }
 
 
-def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str, Any]]:
-    size = ctx.policy.fee_batch_size
+def feedetail(lines: Sequence[PricedLine], *, size: int, zone: tzinfo) -> list[dict[str, Any]]:
+    """The lines as upstream is sent them, numbered into batches of ``size``; fee times are
+    local to ``zone``."""
     details = []
     # A stay's lines share a few fee times (a day's charges, one batch's), a few prices and
     # amounts, categories and reasons: each is formatted once, not once per line (a 90-day
@@ -182,7 +202,7 @@ def feedetail(ctx: ServiceContext, lines: Sequence[PricedLine]) -> list[dict[str
         line, item = priced.line, priced.item
         occurred = times.get(line.occurred_at)
         if occurred is None:
-            occurred = times[line.occurred_at] = ctx.wall_time(line.occurred_at)
+            occurred = times[line.occurred_at] = wall_time(line.occurred_at, zone)
         rule = priced.rule
         details.append(
             {
@@ -228,7 +248,6 @@ def _settlement_common(
     ctx: ServiceContext, settlement: Settlement, person: Person, filing: Filing
 ) -> dict[str, Any]:
     encounter = settlement.encounter
-    details = feedetail(ctx, settlement.bill.lines)
     size = ctx.policy.fee_batch_size
     return {
         "setl_id": settlement.id,
@@ -244,8 +263,7 @@ def _settlement_common(
         **settlement_totals(settlement.breakdown),
         "crosses_year": settlement.bill.crosses_year,
         "feedetail_batch_size": size,
-        "feedetail_batch_cnt": (len(details) + size - 1) // size,
-        "feedetail": details,
+        "feedetail_batch_cnt": (settlement.bill.line_count + size - 1) // size,
         "opter_name": settlement.operator,
     }
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
+
+from sqlalchemy import Engine
 
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
-from adapter.services.payloads import job_payload
+from adapter.services.delivery import FeeDetails
+from adapter.services.payloads import feedetail, job_payload
 from adapter.store.repositories import UploadRecord
 from adapter.store.uow import UnitOfWork
 
@@ -36,10 +39,20 @@ def queue_upload(
     insuplc_admdvs: str,
     deadline: datetime,
     settlement_id: str = "",
+    details_of: str = "",
 ) -> QueuedUpload:
-    """Queue one write in ``uow``'s transaction; returns what the clerk is told about it."""
+    """Queue one write in ``uow``'s transaction; returns what the clerk is told about it.
+    ``details_of``: the settlement whose snapshot lines go as the write's ``feedetail`` when
+    it is delivered (:func:`fee_details`)."""
     msgid = ctx.msgids.next()
-    payload = job_payload(infno, msgid, input, insuplc_admdvs=insuplc_admdvs, context=encounter_id)
+    payload = job_payload(
+        infno,
+        msgid,
+        input,
+        insuplc_admdvs=insuplc_admdvs,
+        context=encounter_id,
+        details_of=details_of,
+    )
     queued = ctx.outbox.enqueue(
         uow.session,
         kind=infno.value,
@@ -47,9 +60,7 @@ def queue_upload(
         idempotency_key=msgid,
         ordering_key=encounter_id,
         deadline=deadline,
-        # encoded once, here: a discharge record of 10,000 lines is 3 MB of JSON, and the
-        # queue would otherwise encode it to check it, again to store it, and decode it back
-        encoded=json.dumps(payload, allow_nan=False),
+        encoded=json.dumps(payload, allow_nan=False),  # encoded once: checked and stored
     )
     uow.uploads.add(
         UploadRecord(
@@ -63,6 +74,19 @@ def queue_upload(
         )
     )
     return queued
+
+
+def fee_details(engine: Engine, zone: tzinfo) -> FeeDetails:
+    """The ``feedetail`` of a settlement's upload (WI2301, WI2701) as it is delivered: the
+    settlement's snapshot lines, in line order, in batches of the size the job was queued
+    with (a later change of ``fee_batch_size`` does not renumber a queued upload)."""
+
+    def details(settlement_id: str, size: int) -> list[dict[str, Any]]:
+        with UnitOfWork(engine) as uow:
+            lines = uow.settlements.priced_lines(settlement_id)
+        return feedetail(lines, size=size, zone=zone)
+
+    return details
 
 
 def uploads_for(uow: UnitOfWork, encounter_id: str) -> list[UploadRecord]:

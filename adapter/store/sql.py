@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, bindparam
+from sqlalchemy import BigInteger, BindParameter, Integer, Table, bindparam, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
 
@@ -71,3 +72,13 @@ def in_params(name: str, keys: Sequence[Any], size: int) -> dict[str, Any]:
     """The parameters of :func:`in_keys`, the last key repeated to fill the list."""
     last = keys[-1]
     return {f"{name}{index}": keys[index] if index < len(keys) else last for index in range(size)}
+
+
+def in_fen(column: Any, dialect: str) -> ColumnElement[int]:
+    """An amount column in fen, an exact integer: the cheapest exact value to read (SQLite
+    keeps NUMERIC as a double, the nearest to the decimal stored: ×100 and rounded is the
+    decimal's fen exactly, ≤15 significant digits). The reader makes it a ``Decimal`` to
+    the fen: ``Decimal(1230).scaleb(-2)`` is 12.30, exactly."""
+    if dialect == "sqlite":
+        return cast(func.round(column * 100), Integer)
+    return cast(column * 100, BigInteger)

@@ -37,6 +37,7 @@ from adapter.store.repositories import (
     DeviceFundsRepository,
     EncounterRepository,
     FeeLineRepository,
+    FeeTotalsRepository,
     FilingRepository,
     InstitutionRepository,
     ManualClaimRepository,
@@ -58,6 +59,7 @@ class UnitOfWork:
     session: Session
     encounters: EncounterRepository
     fee_lines: FeeLineRepository
+    fee_totals: FeeTotalsRepository
     settlements: SettlementRepository
     slips: SlipSequence
     persons: PersonRepository
@@ -95,6 +97,7 @@ class UnitOfWork:
         clock = self.clock
         self.encounters = EncounterRepository(self.session, clock)
         self.fee_lines = FeeLineRepository(self.session, clock)
+        self.fee_totals = FeeTotalsRepository(self.session)
         self.settlements = SettlementRepository(self.session)
         self.slips = SlipSequence(self.session)
         self.persons = PersonRepository(self.session, clock)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from adapter.domain.errors import DomainError, NotFound
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import UpstreamGateway, write_infnos
-from adapter.services.delivery import deliver, failure_kind
+from adapter.services.delivery import FeeDetails, deliver, failure_kind
 from upload_queue import admin, ledger, reporting
 from upload_queue.errors import JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
@@ -139,11 +139,17 @@ def _waker(wake: Callable[[], None]) -> Callable[[Session], None]:
     return _wakers[key]
 
 
-def register_upload_handlers(queue: UploadQueue, gateway: UpstreamGateway) -> None:
-    """Every write transaction of the dialect is delivered the same way: ``submit`` it."""
+def register_upload_handlers(
+    queue: UploadQueue, gateway: UpstreamGateway, details: FeeDetails | None = None
+) -> None:
+    """Every write transaction of the dialect is delivered the same way: ``submit`` it.
+    ``details``: a settlement's fee details, for the settlement uploads that name one (every
+    runtime that settles gives it; a queue of other writes needs none)."""
 
     def handle(job: Delivery) -> Receipt:
-        msgid, ref = deliver(gateway, job.kind, job.payload, job.idempotency_key, job.ordering_key)
+        msgid, ref = deliver(
+            gateway, job.kind, job.payload, job.idempotency_key, job.ordering_key, details
+        )
         return Receipt(reference=msgid, reply_code="0", reply_ref=ref)
 
     for infno in write_infnos():

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -30,6 +31,7 @@ from adapter.services.configured import institution_profile, workflow_policy
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.services.operations import Operations
+from adapter.services.uploads import fee_details
 from adapter.services.upstream_health import UpstreamHealth
 from adapter.services.upstream_recheck import WaitingRecheck
 from adapter.settings import Settings
@@ -144,7 +146,7 @@ def build_runtime(
         registry=registry,
         instance_id=queue_settings.instance_id or None,
     )
-    register_upload_handlers(queue, gateway)
+    register_upload_handlers(queue, gateway, fee_details(engine, ZoneInfo(settings.time_zone)))
     count = queue_settings.workers if workers is None else workers
     runner = None
     if count > 0:

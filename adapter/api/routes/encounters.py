@@ -261,10 +261,18 @@ def settle(
         ),
         actor=principal.name,
     )
+    settlement = settlement_of(outcome)
+    shown = None
+    if settlement.bill.sums is not None:  # summed by the database: its lines are the snapshot's
+        _, first = services.settlements.lines(
+            settlement.id, after=None, limit=settings.api.answer_lines
+        )
+        shown = [line for _, line in first]
     out = SettlementOut.settled(
-        settlement_of(outcome),
+        settlement,
         services.context.zone,
         page=settings.api.answer_lines,  # the rest: lines_next
+        shown=shown,
         upload=outcome.upload and UploadOut.of(outcome.upload),
         warnings=[FindingOut.of(w) for w in outcome.warnings],
         replayed=outcome.replayed,

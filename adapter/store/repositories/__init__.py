@@ -17,6 +17,7 @@ from adapter.store.repositories.encounters import (
     UsedCode,
 )
 from adapter.store.repositories.fee_line_rows import LinePrice, MappingStatus, StoredFeeLine
+from adapter.store.repositories.fee_totals import FeeTotalsRepository
 from adapter.store.repositories.monthly import (
     AuditDeductionRepository,
     DeviceFundsRepository,
@@ -61,6 +62,7 @@ __all__ = [
     "EncounterRepository",
     "FeeLineRepository",
     "FeeLinesAdded",
+    "FeeTotalsRepository",
     "FilingRepository",
     "InstitutionRepository",
     "LinePrice",

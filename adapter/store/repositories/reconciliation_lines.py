@@ -23,10 +23,8 @@ from operator import eq, itemgetter, not_
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
     Date,
-    Integer,
     Select,
     String,
     bindparam,
@@ -46,7 +44,7 @@ from adapter.domain.reconciliation import Sieve, Totals, local_totals
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
-from adapter.store.sql import table
+from adapter.store.sql import in_fen, table
 from adapter.store.tables import EncounterRow, SettlementRow
 from adapter.store.tables._common import BigId
 from adapter.store.tables.monthly import reconciliation_line
@@ -78,16 +76,6 @@ _latest_upload = _latest(service_upload.c.msgid)
 # scalar subquery is run again wherever the copy names it)
 _upload = service_upload.alias("latest_upload")
 _INLINE = 2_000  # undelivered msgids named in the copy itself; beyond, updated in chunks
-
-
-def _fen(column: Any, dialect: str) -> ColumnElement[int]:
-    """An amount column in fen, an exact integer: the cheapest exact value to read (SQLite
-    keeps NUMERIC as a double, the nearest to the decimal stored: ×100 and rounded is the
-    decimal's fen exactly, ≤15 significant digits). The reader makes it a ``Decimal`` to
-    the fen: ``Decimal(1230).scaleb(-2)`` is 12.30, exactly."""
-    if dialect == "sqlite":
-        return cast(func.round(column * 100), Integer)
-    return cast(column * 100, BigInteger)
 
 
 def copy_lines(
@@ -240,9 +228,9 @@ def _line_rows(connection: Connection, run_id: int) -> Iterator[Sequence[Any]]:
             line.psn_no,
             line.kind,
             cast(line.settles_on, String),
-            _fen(line.total, dialect),
-            _fen(line.fund_pay, dialect),
-            _fen(line.personal_pay, dialect),
+            in_fen(line.total, dialect),
+            in_fen(line.fund_pay, dialect),
+            in_fen(line.personal_pay, dialect),
             line.slip_no,
             line.upload_msgid,
             # the three flags as one number (see _FLAGS): one value per row to convert

@@ -79,7 +79,8 @@ def test_a_downloaded_version_prices_fees_from_its_effective_date_only(
     assert _fund_by_line(services, stay.id) == {"B5": D("150.00"), "B7": D("180.00")}
     settled = Desk(services, clock).settle(stay.id, date(2026, 1, 9))
     assert settled.breakdown.fund_pay == D("330.00") and settled.breakdown.over_limit == D("30.00")
-    versions = {p.line.line_id: p.item.version for p in settled.bill.lines if p.item}
+    kept = services.settlements.get(settled.id)  # the snapshot: lines as settled
+    versions = {p.line.line_id: p.item.version for p in kept.bill.lines if p.item}
     assert versions == {"B5": "2026.1", "B7": "2026.2"}
 
 

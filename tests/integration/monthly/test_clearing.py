@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from adapter.domain.upstream import Infno, WriteAck
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.services.operations import Operations
+from adapter.services.uploads import fee_details
 from adapter.settings import load_settings
 from adapter.store.tokens import create_token
 from adapter.wiring.outbox import QueueJobs, QueueOutbox, register_upload_handlers
@@ -70,9 +72,10 @@ class World:
 @pytest.fixture
 def world(db: Engine, client: ReferenceClient, clock: SetClock, msgids: MsgidSequence) -> World:
     queue = UploadQueue(db, clock=clock.now, registry=CollectorRegistry())
-    register_upload_handlers(queue, client)
+    details = fee_details(db, ZoneInfo("Asia/Shanghai"))
+    register_upload_handlers(queue, client, details)
     refusing = UploadQueue(db, clock=clock.now, registry=CollectorRegistry())
-    register_upload_handlers(refusing, RefusingGateway(client))  # type: ignore[arg-type]
+    register_upload_handlers(refusing, RefusingGateway(client), details)  # type: ignore[arg-type]
     services = make_services(db, client, clock, msgids, outbox=QueueOutbox(queue))
     monthly = MonthlyServices(services.context)
     return World(services, monthly, queue, refusing, Desk(services, clock), clock)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, select
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, select
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import UpstreamGateway
+from adapter.services.uploads import fee_details
 from adapter.store import migrate
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.outbox import QueueOutbox, register_upload_handlers
@@ -72,7 +74,7 @@ def delivery_queue(engine: Engine, gateway: UpstreamGateway) -> UploadQueue:
     """The queue delivering every write to ``gateway`` (the real client, the simulator),
     with the composition root's own handlers."""
     queue = UploadQueue(engine, registry=CollectorRegistry())
-    register_upload_handlers(queue, gateway)
+    register_upload_handlers(queue, gateway, fee_details(engine, ZoneInfo("Asia/Shanghai")))
     return queue
 
 

@@ -99,12 +99,16 @@ def test_a_medical_stay_settles_with_exact_money_a_slip_and_its_upload_due_in_30
     assert body["psninfo"]["psn_name"] == "王建国"
     assert body["medinsinfo"]["fixmedins_code"] == INSTITUTION
     assert body["diseinfo"][0]["diag_code"] == "S62.301"
-    reversal = next(d for d in body["feedetail"] if d["feedetl_sn"] == "R1")
-    assert reversal["init_feedetl_sn"] == "L1" and reversal["cnt"] == "-1"
+    # the job names the settlement; its lines are sent from the snapshot when it is delivered
+    assert "feedetail" not in body and discharge["payload"]["details_of"] == settlement.id
     assert queue.worker().drain() == 2
     [write] = httpx.get(f"{sim.url}/_sim/received", params={"infno": "WI2301"}).json()["writes"]
     assert write["reply"]["infcode"] == 0
     assert write["input"]["fund_pay_sumamt"] == "168.25"
+    sent = write["input"]["feedetail"]
+    assert [d["feedetl_sn"] for d in sent] == ["L1", "L2", "L3", "L5", "R1"]  # L4: a meal
+    reversal = next(d for d in sent if d["feedetl_sn"] == "R1")
+    assert reversal["init_feedetl_sn"] == "L1" and reversal["cnt"] == "-1"
     with UnitOfWork(db) as uow:
         stored = uow.settlements.get(settlement.id)
         [entry] = uow.audit.query(action="settlement.settle")
@@ -112,12 +116,16 @@ def test_a_medical_stay_settles_with_exact_money_a_slip_and_its_upload_due_in_30
     assert entry.details["msgid"] == settled.upload.msgid
 
 
-def test_fee_details_go_in_numbered_batches_of_100(services: Services, db: Engine) -> None:
+def test_fee_details_go_in_numbered_batches_of_100(
+    services: Services, queue: UploadQueue, sim: SimulatorServer
+) -> None:
     encounter = services.admissions.admit(admit("P001", "V-1"), actor="c").encounter
     lines = [fee(f"L{n:03d}", "XA11DBM001", "9.90") for n in range(1, 151)]
     services.fees.record(encounter.id, lines, actor="his")
     services.settlements.settle(SettleRequest(encounter.id, local(0, 0)), actor="b")
-    body = jobs(db, kind="WI2301")[0]["payload"]["input"]
+    queue.worker().drain()
+    [write] = httpx.get(f"{sim.url}/_sim/received", params={"infno": "WI2301"}).json()["writes"]
+    body = write["input"]
     assert body["feedetail_batch_size"] == 100 and body["feedetail_batch_cnt"] == 2
     batches = [d["batch_no"] for d in body["feedetail"]]
     assert batches.count(1) == 100 and batches.count(2) == 50

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import Engine
 
 from adapter.domain.catalogue import CatalogueKind
@@ -15,13 +17,17 @@ from adapter.domain.pricing import price_lines
 from adapter.domain.settlement import Breakdown
 from adapter.services.billing import effective_line
 from adapter.services.container import Services
+from adapter.services.payloads import feedetail
 from adapter.services.settlement import SettleRequest
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.client import ReferenceClient
+from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import admit, fee, local
 from tests.integration.services.support import BEIJING, MovableClock
+from upload_queue import UploadQueue
 
 D = Decimal
+ZONE = ZoneInfo("Asia/Shanghai")
 BED = "110900001A"  # service standard: the fund pays up to 50 a day
 
 
@@ -66,7 +72,12 @@ def _in_one_go(db: Engine, services: Services, encounter_id: str) -> tuple[Break
 
 
 def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
-    services: Services, db: Engine, clock: MovableClock, client: ReferenceClient
+    services: Services,
+    db: Engine,
+    clock: MovableClock,
+    client: ReferenceClient,
+    queue: UploadQueue,
+    sim: SimulatorServer,
 ) -> None:
     # Past the margin a price is taken with, so the stored prices are what settles.
     clock.advance(timedelta(hours=1))
@@ -92,18 +103,25 @@ def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
     breakdown = settled.settlement.breakdown
     assert presettled.bill.breakdown == breakdown == expected
     assert breakdown.fund_pay + breakdown.personal_pay == breakdown.total
-    assert [
-        (p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code)
-        for p in settled.settlement.bill.lines
-    ] == expected_lines
     with UnitOfWork(db) as uow:
         kept = uow.settlements.get(settled.settlement.id)  # the snapshot, as reprinted
-    assert kept.bill.lines == settled.settlement.bill.lines
-    assert kept.bill.excluded == settled.settlement.bill.excluded
+    assert [
+        (p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code) for p in kept.bill.lines
+    ] == expected_lines
+    assert kept.bill.lines == presettled.bill.lines
+    assert kept.bill.excluded == settled.settlement.bill.excluded == presettled.bill.excluded
     assert kept.breakdown == breakdown
-    assert len(settled.settlement.bill.lines) == 50 * 5 + 49 * 2  # the meals listed apart
-    assert len(settled.settlement.bill.excluded) == 50
+    # the settlement was summed by the database: the same category totals as its lines give
+    assert settled.settlement.bill.by_category() == kept.bill.by_category()
+    assert settled.settlement.bill.line_count == len(kept.bill.lines) == 50 * 5 + 49 * 2
+    assert len(settled.settlement.bill.excluded) == 50  # the meals, listed apart
     assert breakdown.over_limit == D("30.00") * 50 - D("10.00") * 49
+    # The discharge record sent upstream carries every line as pricing the stay gives it:
+    # formatted from the snapshot when delivered, the same as from the priced lines.
+    queue.worker().drain()
+    [write] = httpx.get(f"{sim.url}/_sim/received", params={"infno": "WI2301"}).json()["writes"]
+    assert write["input"]["feedetail"] == feedetail(presettled.bill.lines, size=100, zone=ZONE)
+    assert write["input"]["feedetail_batch_cnt"] == 4
 
 
 def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
@@ -136,5 +154,6 @@ def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
     settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
     after = settled.settlement.breakdown
     assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
-    [line] = settled.settlement.bill.lines
+    with UnitOfWork(db) as uow:
+        [line] = uow.settlements.get(settled.settlement.id).bill.lines
     assert line.item is not None and line.item.version == "2026-late"

@@ -15,14 +15,16 @@ from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.money import to_fen
 from adapter.domain.months import settlement_period
-from adapter.domain.pricing import price_lines
+from adapter.domain.pricing import PersonalReason, PricedLine, price_lines
 from adapter.domain.settlement import (
     Breakdown,
+    LineGroup,
     Settlement,
     make_bill,
     make_slip_no,
     settlement_day,
     settlement_month,
+    summed_bill,
 )
 from tests.unit.domain.builders import BEIJING, SHANGHAI, at, catalogue, fee, item
 
@@ -218,3 +220,36 @@ def test_reversing_one_line_leaves_the_bill_as_if_it_was_never_charged(
     without = bill_of([li for li in lines if li is not line])
     assert bill.breakdown.fund_pay == without.breakdown.fund_pay
     assert bill.breakdown.personal_pay == without.breakdown.personal_pay
+
+
+def _groups(lines: tuple[PricedLine, ...]) -> list[LineGroup]:
+    """The lines summed per category and reason in first-appearance order, as the store's
+    grouped query gives them."""
+    sums: dict[tuple[FeeCategory, PersonalReason | None], list[Decimal]] = {}
+    for p in lines:
+        entry = sums.setdefault((p.line.category, p.reason), [D(0), D(0), D(0), D(0)])
+        entry[0] += 1
+        entry[1] += p.amount
+        entry[2] += p.fund_pay
+        entry[3] += p.personal_pay
+    return [LineGroup(c, r, int(n), t, f, s) for (c, r), (n, t, f, s) in sums.items()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(fee_lines())
+def test_a_bill_summed_by_category_and_reason_is_the_bill_of_its_lines(
+    lines: list[FeeLine],
+) -> None:
+    priced = price_lines(lines, CATALOGUE, BEIJING)
+    admitted, discharged = at("2026-12-30"), at("2027-01-02", 10)  # across a year
+    whole = make_bill(priced, admitted, discharged)
+    summed = summed_bill(_groups(priced.lines), priced.excluded, admitted, discharged)
+    assert summed.breakdown == whole.breakdown
+    assert summed.by_category() == whole.by_category()
+    assert summed.line_count == len(whole.lines) and summed.lines == ()
+    assert summed.excluded == whole.excluded
+    assert (summed.crosses_year, summed.notes, summed.discharged_on) == (
+        whole.crosses_year,
+        whole.notes,
+        whole.discharged_on,
+    )

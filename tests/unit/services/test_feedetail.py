@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from adapter.domain.fees import FeeCategory, FeeLine
@@ -15,13 +14,6 @@ from adapter.services import payloads
 
 D = Decimal
 ZONE = ZoneInfo("Asia/Shanghai")
-
-
-def _ctx() -> SimpleNamespace:
-    return SimpleNamespace(
-        policy=SimpleNamespace(fee_batch_size=3),
-        wall_time=lambda moment: f"{moment.astimezone(ZONE):%Y-%m-%d %H:%M:%S}",
-    )
 
 
 def _line(n: int, amount: str, fund: str, personal: str, quantity: str = "1") -> PricedLine:
@@ -45,9 +37,9 @@ def test_formatting_once_per_value_gives_what_each_line_alone_gives() -> None:
         _line(n, *values[n % len(values)], quantity="-1" if n % 5 == 4 else "2.50")
         for n in range(40)
     ]
-    together = payloads.feedetail(_ctx(), lines)  # type: ignore[arg-type]  # why: a stub
+    together = payloads.feedetail(lines, size=3, zone=ZONE)
     for n, line in enumerate(lines):
-        [alone] = payloads.feedetail(_ctx(), [line])  # type: ignore[arg-type]  # why: a stub
+        [alone] = payloads.feedetail([line], size=3, zone=ZONE)
         assert {**together[n], "batch_no": 1} == alone, n
         assert together[n]["batch_no"] == n // 3 + 1
     assert together[3]["psn_pay"] == "-0.00" and together[4]["psn_pay"] == "0.00"

@@ -1,0 +1,109 @@
+"""A stay's stored prices summed by the database: what settling a long stay reads.
+
+Settling a stay needs its totals, not its lines as objects: the lines keep their prices from
+when they were recorded (:mod:`adapter.services.billing`), so the bill is their sums per
+category and reason, read in one grouped query whatever the stay's length, plus the few
+excluded lines the slip lists apart. The settlement's snapshot is then copied from the same
+rows inside the database (:meth:`SettlementRepository.add`).
+
+Amounts are summed in fen, as exact integers (:func:`adapter.store.sql.in_fen`): SQLite keeps
+``NUMERIC`` as a double, and a sum of doubles is not a sum of decimals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.pricing import PersonalReason
+from adapter.domain.settlement import LineGroup
+from adapter.store.mapping import FEE_LINE_FIELDS, fee_line_of
+from adapter.store.sql import in_fen, table
+from adapter.store.tables import FeeLineRow
+
+_fee_line = table(FeeLineRow)
+
+
+def priced_code(line: Any) -> ColumnElement[str]:
+    """The code pricing saw (billing's ``effective_line``): the catalogue code a mapped line
+    maps to, else the HIS item code. A settlement keeps it as the line's item."""
+    return case(
+        (and_(line.mapping_status == "mapped", line.catalogue_code != ""), line.catalogue_code),
+        else_=line.item_code,
+    )
+
+
+class FeeTotalsRepository:
+    def __init__(self, session: Session):
+        self._session = session
+
+    def groups(self, encounter_id: str) -> list[LineGroup]:
+        """The stay's priced lines (not excluded) summed per category and reason, in the order
+        each first appears. Every line must have its price stored: a line without one would
+        be left out of the sums, so it raises instead."""
+        line = _fee_line.c
+        dialect = self._session.get_bind().dialect.name
+        first = func.min(line.id)
+        query = (
+            select(
+                line.category,
+                line.reason,
+                func.count(),
+                func.count(line.fund_pay),
+                func.sum(in_fen(line.amount, dialect)),
+                func.sum(in_fen(line.fund_pay, dialect)),
+                func.sum(in_fen(line.personal_pay, dialect)),
+            )
+            .where(line.encounter_id == encounter_id, ~line.excluded)
+            .group_by(line.category, line.reason)
+            .order_by(first)
+        )
+        groups = []
+        for category, reason, count, priced, total, fund, personal in self._session.execute(query):
+            if priced != count:
+                raise RuntimeError(f"encounter {encounter_id}: {count - priced} lines unpriced")
+            groups.append(
+                LineGroup(
+                    FeeCategory(category),
+                    PersonalReason(reason) if reason else None,
+                    int(count),
+                    _yuan(total),
+                    _yuan(fund),
+                    _yuan(personal),
+                )
+            )
+        return groups
+
+    def excluded(self, encounter_id: str) -> list[FeeLine]:
+        """The stay's excluded lines (meal subsidy, transport), as priced: with the code
+        pricing saw, in arrival order."""
+        line = _fee_line.c
+        columns = [
+            priced_code(line).label(name) if name == "item_code" else line[name]
+            for name in FEE_LINE_FIELDS
+        ]
+        query = (
+            select(*columns)
+            .where(line.encounter_id == encounter_id, line.excluded)
+            .order_by(line.id)
+        )
+        return [fee_line_of(row) for row in self._session.execute(query)]
+
+    def latest(self, encounter_id: str) -> FeeLine | None:
+        """The stay's line that occurred last (the first to arrive among equals)."""
+        line = _fee_line.c
+        row = self._session.execute(
+            select(*(line[name] for name in FEE_LINE_FIELDS))
+            .where(line.encounter_id == encounter_id)
+            .order_by(line.occurred_at.desc(), line.id)
+            .limit(1)
+        ).first()
+        return fee_line_of(row) if row is not None else None
+
+
+def _yuan(fen: Any) -> Decimal:
+    return Decimal(int(fen)).scaleb(-2)
