@@ -60,7 +60,7 @@ from sqlalchemy import Connection, Engine, text
 from adapter.domain.clearing import ClearingCalendar
 from adapter.domain.months import first_day, previous_month
 from adapter.services.monthly import MonthlyPolicy, MonthlyServices
-from adapter.settings import QueueSettings, ScheduleSettings
+from adapter.settings_sections import QueueSettings, ScheduleSettings
 from adapter.store import schedule_log
 
 log = logging.getLogger("adapter")
