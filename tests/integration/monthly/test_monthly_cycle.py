@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from adapter.scheduling import MonthlyScheduler, housekeeping_job, latest_slot, monthly_jobs
+from adapter.scheduling.jobs import housekeeping_job, monthly_jobs
+from adapter.scheduling.scheduler import MonthlyScheduler, latest_slot
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.settings_sections import QueueSettings, ScheduleSettings

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from adapter.scheduling import MonthlyScheduler, ScheduledJob, latest_slot
+from adapter.scheduling.jobs import ScheduledJob
+from adapter.scheduling.scheduler import MonthlyScheduler, latest_slot
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.settings_sections import ScheduleSettings
