@@ -22,7 +22,8 @@ from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.money import ZERO
 from adapter.domain.settlement import Bill, Breakdown, Settlement, make_slip_no
 from adapter.domain.upstream import UpstreamGateway
-from adapter.settings import HttpSettings, Settings
+from adapter.settings import Settings
+from adapter.settings_sections import HttpSettings
 from adapter.store.tables.settlements import SettlementRow
 from adapter.store.tables.tokens import ApiTokenRow
 from adapter.store.tokens import ROLE_LABELS, ROLES, create_token, hash_token

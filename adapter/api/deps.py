@@ -40,7 +40,8 @@ class Attempt(Protocol):
 
 
 class Scheduler(Protocol):
-    """The monthly scheduler of this process (:class:`adapter.scheduling.MonthlyScheduler`)."""
+    """The monthly scheduler of this process
+    (:class:`adapter.scheduling.scheduler.MonthlyScheduler`)."""
 
     @property
     def running(self) -> bool: ...

@@ -20,7 +20,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from adapter.api.limits import problem_body
-from adapter.settings import HttpSettings
+from adapter.settings_sections import HttpSettings
 
 
 def config(app: Any, http: HttpSettings, **options: Any) -> uvicorn.Config:

@@ -34,6 +34,7 @@ from typing import TypeVar
 
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.errors import InvalidMessage
+from adapter.domain.money import is_fen
 from adapter.services.context import ServiceContext
 from adapter.store.repositories import CatalogueUpdate
 
@@ -104,7 +105,7 @@ def _money(text: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise ValueError("须为金额（例如 50.00）") from None
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+    if not value.is_finite() or value < 0 or not is_fen(value):
         raise ValueError("须为不小于0、精确到分的金额")
     return value
 

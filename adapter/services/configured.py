@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from adapter.domain.stay_times import TimeWindow
 from adapter.services.context import InstitutionProfile, Policy
-from adapter.settings import InstitutionSettings, PolicySettings
+from adapter.settings_sections import InstitutionSettings, PolicySettings
 
 
 def institution_profile(institution: InstitutionSettings) -> InstitutionProfile:

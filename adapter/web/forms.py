@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from adapter.domain.commands import Diagnosis
 from adapter.domain.errors import AdapterError, EligibilityRefused, UpstreamError
+from adapter.domain.money import is_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding
 
@@ -86,7 +87,7 @@ def amount(text: str, what: str) -> Decimal:
         value = Decimal(text.strip())
     except InvalidOperation as exc:
         raise FormError(f"{what}须为金额（元，精确到分）") from exc
-    if value <= 0 or value != value.quantize(Decimal("0.01")):
+    if value <= 0 or not is_fen(value):
         raise FormError(f"{what}须为大于0且精确到分的金额")
     return value
 

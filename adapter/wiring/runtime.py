@@ -20,12 +20,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from adapter.domain.ports import Clock, MsgidSource
-from adapter.scheduling import (
-    MonthlyScheduler,
-    PurgeUploads,
-    build_monthly_scheduler,
-    monthly_policy,
-)
+from adapter.scheduling.jobs import PurgeUploads, monthly_policy
+from adapter.scheduling.scheduler import MonthlyScheduler, build_monthly_scheduler
 from adapter.services.audit_anchoring import AuditAnchorer
 from adapter.services.configured import institution_profile, workflow_policy
 from adapter.services.container import Services

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from adapter.settings import Settings, UpstreamSettings
+from adapter.settings import Settings
+from adapter.settings_sections import UpstreamSettings
 from connectors.upstream.call_log import CallLog, LoggedCall
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.config import UpstreamConfig

@@ -29,6 +29,7 @@ from datetime import tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 from adapter.domain.fees import FeeLine, amount_matches
+from adapter.domain.money import FEN, is_fen
 from adapter.domain.text import MAX_FEE_LINES
 from connectors.hl7.errors import (
     DATA_TYPE_ERROR,
@@ -41,8 +42,6 @@ from connectors.hl7.errors import (
 from connectors.hl7.profile import SiteProfile
 from connectors.hl7.reader import Hl7Message, Segment
 from connectors.hl7.values import parse_decimal, parse_ts
-
-FEN = Decimal("0.01")
 
 
 def fee_lines(message: Hl7Message, profile: SiteProfile) -> tuple[FeeLine, ...]:
@@ -177,7 +176,7 @@ def _money(segment: Segment) -> tuple[Decimal, Decimal, Decimal]:
         )
     amount = parse_decimal(amount_text, segment.location(11)) if amount_text else None
     price = parse_decimal(price_text, segment.location(12)) if price_text else None
-    if amount is not None and amount != amount.quantize(FEN):
+    if amount is not None and not is_fen(amount):
         raise Hl7Error(
             f"FT1-11金额最多两位小数：{amount_text}",
             segment.location(11),

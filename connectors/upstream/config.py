@@ -1,7 +1,8 @@
 """The upstream client's configuration, and the pooled ``httpx.Client`` it runs on.
 
 Connectors do not read the adapter's settings: the composition root maps
-``adapter.settings.UpstreamSettings`` and ``InstitutionSettings`` onto :class:`UpstreamConfig`.
+``adapter.settings_sections.UpstreamSettings`` and ``InstitutionSettings`` onto
+:class:`UpstreamConfig`.
 :func:`make_auth` picks the gateway authentication scheme it names; it lives here, above
 :mod:`connectors.upstream.auth` and :mod:`connectors.upstream.sm_auth`, because the 国密
 scheme builds on the base one and the base one must not import it back.

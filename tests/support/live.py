@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from adapter.api import server as http_server
 from adapter.bootstrap import build_app
 from adapter.demo import insured_regions, load_catalogues
-from adapter.settings import HttpSettings, load_settings
+from adapter.settings import load_settings
+from adapter.settings_sections import HttpSettings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
 from adapter.wiring.runtime import Runtime, build_runtime

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from adapter.api.health import LIVE_PATH
 from adapter.cli import build_parser
-from adapter.settings import HL7Settings, HttpSettings
+from adapter.settings_sections import HL7Settings, HttpSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")

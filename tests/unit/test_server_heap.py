@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 
 from adapter.api import server
-from adapter.settings import HttpSettings
+from adapter.settings_sections import HttpSettings
 
 
 @pytest.fixture

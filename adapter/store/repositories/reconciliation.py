@@ -11,7 +11,7 @@ A month may hold 50,000 settlements: a run's lines are copied, read back and com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,7 +27,7 @@ from adapter.domain.reconciliation import (
     Sieve,
     Totals,
 )
-from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
+from adapter.domain.reconciliation_lines import Amounts, Lines
 from adapter.store.repositories import reconciliation_lines as line_store
 from adapter.store.repositories.reconciliation_lines import Sifted
 from adapter.store.tables.monthly import reconciliation_difference, reconciliation_run
@@ -228,10 +228,6 @@ class ReconciliationRepository:
     def upload_msgids(self, bounds: Sequence[datetime], institution_code: str) -> list[str]:
         """The month's settlements' latest uploads (:func:`.reconciliation_lines.upload_msgids`)."""
         return line_store.upload_msgids(self._session, bounds, institution_code)
-
-    def lines(self, run_id: int) -> Iterator[LocalSettlement]:
-        """A run's lines in order, streamed; consume it inside the unit of work."""
-        return line_store.stream_lines(self._session, run_id)
 
     def sift(self, run_id: int, sieve: Sieve) -> Sifted:
         """A run's lines read once against ``sieve`` (:func:`.reconciliation_lines.sift`)."""

@@ -266,15 +266,6 @@ def read_lines(session: Session, run_id: int) -> Lines:
     return Lines.read(rows, partial(_settlement_of, days=_Days()))
 
 
-def stream_lines(session: Session, run_id: int) -> Iterator[LocalSettlement]:
-    """A run's lines in order, streamed (:data:`_STREAM` rows at a time: a month of 50,000
-    in bounded memory). Consume it inside the unit of work."""
-    days = _Days()
-    for chunk in _line_rows(session.connection(), run_id):
-        for row in chunk:
-            yield _settlement_of(row, days)
-
-
 @dataclass(frozen=True)
 class Sifted:
     """A run's lines read once against upstream's :class:`Sieve`: what

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from adapter.domain.money import is_fen
 from connectors.upstream.simulator.state import SimState
 
 
@@ -34,11 +35,7 @@ def money(data: dict[str, Any], key: str) -> Decimal:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise Refused(f"入参校验失败：{key} 不是金额（{value!r}）") from None
-    if (
-        isinstance(value, float)
-        or not amount.is_finite()
-        or amount != amount.quantize(Decimal("0.01"))
-    ):
+    if isinstance(value, float) or not amount.is_finite() or not is_fen(amount):
         raise Refused(f"入参校验失败：{key} 须为精确到分的金额字符串（{value!r}）")
     return amount
 

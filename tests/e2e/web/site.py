@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from adapter import demo
 from adapter.bootstrap import build_app
-from adapter.settings import HttpSettings, load_settings
+from adapter.settings import load_settings
+from adapter.settings_sections import HttpSettings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import ROLES, create_token

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from adapter.scheduling import MonthlyScheduler, housekeeping_job, latest_slot, monthly_jobs
+from adapter.scheduling.jobs import housekeeping_job, monthly_jobs
+from adapter.scheduling.scheduler import MonthlyScheduler, latest_slot
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
-from adapter.settings import QueueSettings, ScheduleSettings
+from adapter.settings_sections import QueueSettings, ScheduleSettings
 from adapter.store import schedule_log
 from adapter.store.tables.web import web_session
 from adapter.store.uow import UnitOfWork

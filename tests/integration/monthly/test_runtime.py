@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.settings import ScheduleSettings, load_settings
+from adapter.settings import load_settings
+from adapter.settings_sections import ScheduleSettings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
 from adapter.wiring.runtime import build_runtime

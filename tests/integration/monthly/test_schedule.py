@@ -14,14 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from adapter.scheduling import (
-    MonthlyScheduler,
-    ScheduledJob,
-    ScheduleSettings,
-    latest_slot,
-)
+from adapter.scheduling.jobs import ScheduledJob
+from adapter.scheduling.scheduler import MonthlyScheduler, latest_slot
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
+from adapter.settings_sections import ScheduleSettings
 from adapter.store import schedule_log
 from adapter.store.db import make_engine
 from adapter.store.tables import metadata as store_metadata

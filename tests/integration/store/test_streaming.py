@@ -1,20 +1,26 @@
 """The month-end scans stream: a reconciliation run's lines (a month's settlements, copied
-by the database) and months of settlement uploads (clearing) come out of their repositories
-one by one while the unit of work is open, in order, from a server-side cursor on
-PostgreSQL — never a list of 50,000."""
+by the database) are read by the run's one pass (``sift``) in chunks from a server-side
+cursor on PostgreSQL, open while the pass compares and closed after it, in settlement order;
+months of settlement uploads (clearing) come out of their repository one by one while the
+unit of work is open, in order, from such a cursor — never a list of 50,000."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.encounters import EncounterStatus
-from adapter.domain.upstream import Infno
+from adapter.domain.reconciliation import Sieve
+from adapter.domain.reconciliation_lines import Lines
+from adapter.domain.upstream import Infno, ReconciliationFigures
 from adapter.store.db import is_sqlite
 from adapter.store.repositories import ReconciliationRepository, UploadRecord
+from adapter.store.repositories import reconciliation_lines as repository  # its _STREAM
 from adapter.store.uow import UnitOfWork
 from tests.integration.store import factories as f
 from tests.integration.store.conftest import FakeClock
@@ -72,6 +78,27 @@ def _first_then_rest(rows: Iterator[Any], uow: UnitOfWork, store: Engine) -> lis
     return [first, *rest]
 
 
+class _Watched(dict[str, Any]):
+    """Upstream's plain figures, noting at each look-up (one per line, during the pass) how
+    many server-side cursors the unit of work has open."""
+
+    def __init__(self, plain: dict[str, Any], uow: UnitOfWork, store: Engine) -> None:
+        super().__init__(plain)
+        self._uow, self._store = uow, store
+        self.open_cursors: list[int] = []
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        if not is_sqlite(self._store):
+            self.open_cursors.append(_open_server_cursors(self._uow))
+        return super().pop(key, default)
+
+
+def _nothing_upstream() -> Sieve:
+    """Upstream lists nothing for January: the pass judges every line."""
+    zero = Decimal("0.00")
+    return Sieve(ReconciliationFigures(f.INSTITUTION, "2026-01", 0, zero, zero, zero, ()))
+
+
 def _january() -> tuple[list[datetime], list[date]]:
     """January 2026's local days in Shanghai and the instants they begin (then February's)."""
     days = [date(2026, 1, n) for n in range(1, 32)]
@@ -91,26 +118,37 @@ def _running(runs: ReconciliationRepository, clock: FakeClock) -> int:
     )
 
 
-def test_a_months_settlements_become_a_runs_lines_streamed_back_in_settlement_order(
-    store: Engine, clock: FakeClock
+def test_a_months_settlements_become_a_runs_lines_read_in_chunks_in_settlement_order(
+    store: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(repository, "_STREAM", 2)  # three lines: two chunks
     _seed(store, clock)
     bounds, days = _january()
     with UnitOfWork(store) as uow:
         runs = uow.reconciliations
         run_id = _running(runs, clock)
         runs.copy_lines(run_id, bounds, days, f.INSTITUTION, undelivered={"M1", "M-other"})
-        lines = _first_then_rest(runs.lines(run_id), uow, store)
+        sieve = _nothing_upstream()
+        watched = sieve.plain = _Watched(sieve.plain, uow, store)
+        sifted = runs.sift(run_id, sieve)
+        if not is_sqlite(store):
+            # every line compared while the cursor holding the rest was open; closed after
+            assert watched.open_cursors == [1, 1, 1]
+            assert _open_server_cursors(uow) == 0
+        lines = sifted.others
         assert [(s.setl_id, s.upload_msgid, s.upload_delivered) for s in lines] == [
             ("S3", "", None),
             ("S2", "M2b", True),
             ("S1", "M1", False),
         ]
+        assert sifted.lines == Lines(lines)  # kept, in that order
         assert all(s.psn_no == "P001" and not s.revoked for s in lines)
         assert {s.settles_on for s in lines} == {date(2026, 1, 3)}
+        assert sifted.local.count == 3 and not sifted.matched
         other = _running(runs, clock)
         runs.copy_lines(other, bounds, days, "H99999999999", undelivered=())
-        assert list(runs.lines(other)) == []
+        empty = runs.sift(other, _nothing_upstream())
+        assert empty.others == [] and list(empty.lines) == [] and empty.local.count == 0
 
 
 def test_recent_settlement_uploads_stream_with_their_settlement(

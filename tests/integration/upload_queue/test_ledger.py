@@ -150,7 +150,7 @@ def test_cli_purge_refuses_to_go_below_its_floors(
 
 
 def test_ledger_months_setting_refuses_fewer_than_18() -> None:
-    from adapter.settings import QueueSettings
+    from adapter.settings_sections import QueueSettings
 
     with pytest.raises(ValueError, match="18"):
         QueueSettings(ledger_months=17)

@@ -99,9 +99,9 @@ def test_n35_what_puts_a_settlement_at_risk(
 
 
 def test_the_cutoffs_are_settings_with_the_articles_defaults() -> None:
-    from adapter.scheduling import monthly_policy
+    from adapter.scheduling.jobs import monthly_policy
     from adapter.services.monthly import MonthlyPolicy
-    from adapter.settings import ScheduleSettings
+    from adapter.settings_sections import ScheduleSettings
 
     defaults = ScheduleSettings()
     assert (defaults.monthly_cutoff_day, defaults.half_yearly_cutoffs) == (20, ["01-25", "07-25"])
