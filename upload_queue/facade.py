@@ -12,8 +12,8 @@
     runner.wake()                              # after the commit: deliver at once
 
 The facade only holds the shared settings (engine, clock, retry policy, lease length, call
-timeout, alert margin, metrics) and forwards to the modules that do the work; the functions remain usable
-on their own.
+timeout, alert margin, metrics) and forwards to the modules that do the work; the functions
+remain usable on their own.
 """
 
 from __future__ import annotations

@@ -33,8 +33,9 @@ call_timeout⌋``) was the other way; it was not taken. With the shipped setting
 with the margin (a 33 s call, connecting included, × 1.25) it is 4 × ⌊120 ÷ 41.25⌋ = 8, half
 the 16 that batches of 8 hold, so it costs batching when upstream is fast. And a place in the
 queue does not bound a job's start: jobs leased later with earlier deadlines go first (EDF),
-and a stalled worker thread or database counts too. Renewal looks at the real time left instead, and costs nothing while
-upstream answers in time (no lease gets short: a job waits seconds, not minutes).
+and a stalled worker thread or database counts too. Renewal looks at the real time left
+instead, and costs nothing while upstream answers in time (no lease gets short: a job waits
+seconds, not minutes).
 """
 
 from __future__ import annotations

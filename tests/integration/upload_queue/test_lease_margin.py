@@ -94,8 +94,14 @@ def test_a_slow_upstream_never_gets_a_job_started_too_late_for_its_lease_nor_twi
         add(queue_engine, f"job-{i}", clock=enqueued, metrics=metrics)
     upstream = SlowUpstream(queue_engine, latency=0.6)
     workers = [
-        pooled(queue_engine, upstream, worker_id=f"w{n}", lease_for=lease_for,
-               call_timeout=call_timeout, metrics=metrics)  # fmt: skip
+        pooled(
+            queue_engine,
+            upstream,
+            worker_id=f"w{n}",
+            lease_for=lease_for,
+            call_timeout=call_timeout,
+            metrics=metrics,
+        )
         for n in range(2)
     ]
     errors: list[BaseException] = []
@@ -141,8 +147,15 @@ def test_a_ready_job_whose_lease_was_lost_is_left_to_its_new_holder(
             if len(started) == 1:  # upstream hangs past the lease; another worker takes over
                 clock.advance(lease_for)
                 taken.extend(
-                    lease(queue_engine, "w2", clock(), lease_for=lease_for, limit=4,
-                          policy=NO_JITTER, metrics=metrics)  # fmt: skip
+                    lease(
+                        queue_engine,
+                        "w2",
+                        clock(),
+                        lease_for=lease_for,
+                        limit=4,
+                        policy=NO_JITTER,
+                        metrics=metrics,
+                    )
                 )
 
     worker = pooled(queue_engine, hung_upstream, worker_id="w1", lease_for=lease_for,
