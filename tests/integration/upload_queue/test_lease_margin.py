@@ -158,8 +158,15 @@ def test_a_ready_job_whose_lease_was_lost_is_left_to_its_new_holder(
                     )
                 )
 
-    worker = pooled(queue_engine, hung_upstream, worker_id="w1", lease_for=lease_for,
-                    call_timeout=timedelta(seconds=30), metrics=metrics, clock=clock)  # fmt: skip
+    worker = pooled(
+        queue_engine,
+        hung_upstream,
+        worker_id="w1",
+        lease_for=lease_for,
+        call_timeout=timedelta(seconds=30),
+        metrics=metrics,
+        clock=clock,
+    )
     worker.drain()
     assert sorted(d.idempotency_key for d in taken) == [f"job-{i}" for i in range(4)]
     # the two in flight when the lease ran out were sent; the two still waiting were not
