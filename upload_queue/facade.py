@@ -11,9 +11,9 @@
     queue.enqueue(session, JobSpec(...))      # inside a use case's transaction
     runner.wake()                              # after the commit: deliver at once
 
-The facade only holds the shared settings (engine, clock, retry policy, lease length, alert
-margin, metrics) and forwards to the modules that do the work; the functions remain usable
-on their own.
+The facade only holds the shared settings (engine, clock, retry policy, lease length, call
+timeout, alert margin, metrics) and forwards to the modules that do the work; the functions
+remain usable on their own.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class UploadQueue:
         clock: Clock = utcnow,
         policy: RetryPolicy | None = None,
         lease_for: timedelta = timedelta(minutes=2),
+        call_timeout: timedelta = timedelta(seconds=30),
         at_risk_margin: timedelta = DEFAULT_MARGIN,
         registry: CollectorRegistry | None = None,
         instance_id: str | None = None,
@@ -59,11 +60,14 @@ class UploadQueue:
         """``instance_id`` names this instance (default: the host name). Its workers hold
         leases under a process identity built on it (:mod:`upload_queue.identity`): unique
         even when two instances are configured with one instance id; start-up takes back
-        the leases of this instance's dead predecessors on this host at once."""
+        the leases of this instance's dead predecessors on this host at once.
+        ``call_timeout``: the longest a handler's call to upstream takes (its timeout); a
+        worker starts a job only with that, and a margin, left on its lease."""
         self.engine = engine
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self.lease_for = lease_for
+        self.call_timeout = call_timeout
         self.at_risk_margin = at_risk_margin
         self.metrics = metrics_for(registry)
         self.instance_id = instance_id or socket.gethostname()
@@ -100,6 +104,7 @@ class UploadQueue:
             clock=self.clock,
             policy=self.policy,
             lease_for=self.lease_for,
+            call_timeout=self.call_timeout,
             batch=batch,
             in_flight=in_flight,
             metrics=self.metrics,

@@ -11,14 +11,17 @@ Concurrency: on PostgreSQL candidates are selected ``FOR UPDATE SKIP LOCKED``, s
 workers and instances lease disjoint jobs without waiting on each other. On SQLite (one
 instance) one leaser at a time holds the write lock (:mod:`upload_queue.transactions`).
 
+A worker that holds leased jobs it has not started yet can renew their leases
+(:func:`renew_on`) while it still holds them; a lease that ran out stays lost.
+
 Getting back the jobs of lost workers is :mod:`upload_queue.recovery`.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -38,6 +41,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -49,7 +53,7 @@ from upload_queue.retry import RetryPolicy
 from upload_queue.tables import UTCDateTime, upload_job
 from upload_queue.transactions import begin_write, write_transaction
 
-__all__ = ["BLOCKING_STATUSES", "PAGES", "WINDOW", "Leased", "lease", "lease_on"]
+__all__ = ["BLOCKING_STATUSES", "PAGES", "WINDOW", "Leased", "lease", "lease_on", "renew_on"]
 
 BLOCKING_STATUSES = ("pending", "in_flight", "dead")
 
@@ -212,6 +216,7 @@ class Leased:
     attempts: int
     round_started_at: datetime
     created_at: datetime
+    expires: datetime  # the lease's end (``lease_expires_at``) as leased or last renewed
 
 
 def lease_on(
@@ -258,10 +263,10 @@ def lease_on(
             connection.execute(windowed, {**params, "limit": limit, "window": size}).mappings()
         )
         if len(rows) >= limit:
-            return _leased(rows, token)
+            return _leased(rows, token, params["expires"])
         held = rows[0]["seen"] if rows else connection.execute(seen, {"window": size}).scalar_one()
         if held < size:
-            return _leased(rows, token)
+            return _leased(rows, token, params["expires"])
     window: list[Any] = []
     for page in range(PAGES):
         if page == 0:
@@ -276,10 +281,10 @@ def lease_on(
             break
     else:
         rows += take(limit - len(rows), None)
-    return _leased(rows, token)
+    return _leased(rows, token, params["expires"])
 
 
-def _leased(rows: list[Any], token: str) -> list[Leased]:
+def _leased(rows: list[Any], token: str, expires: datetime) -> list[Leased]:
     return [
         Leased(
             Delivery(
@@ -295,8 +300,45 @@ def _leased(rows: list[Any], token: str) -> list[Leased]:
             attempts=row["attempts"],
             round_started_at=row["round_started_at"],
             created_at=row["created_at"],
+            expires=expires,
         )
         for row in sorted(rows, key=lambda r: (r["deadline"], r["id"]))
+    ]
+
+
+# A renewal names each job with the lease it is held by: a job this worker leased again under
+# a new token (its old lease ran out and came back) is not renewed through the old one.
+_RENEW = (
+    update(upload_job)
+    .where(
+        tuple_(upload_job.c.id, upload_job.c.lease_token).in_(bindparam("held", expanding=True)),
+        upload_job.c.status == "in_flight",
+        upload_job.c.lease_expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+    .values(lease_expires_at=bindparam("expires", type_=UTCDateTime()))
+    .returning(upload_job.c.id, upload_job.c.lease_token)
+)
+
+
+def renew_on(
+    connection: Connection, items: Sequence[Leased], now: datetime, *, lease_for: timedelta
+) -> list[Leased]:
+    """Extend to ``now + lease_for`` the leases of ``items`` still held at ``now`` (same token,
+    not yet expired), in the caller's open write transaction; return those, in order.
+
+    A lease that ran out is not renewed even if nobody took the job yet: from its expiry on,
+    any worker may return it to the queue and lease it again.
+    """
+    if not items:
+        return []
+    expires = now + lease_for
+    held = [(item.delivery.job_id, item.delivery.lease_token) for item in items]
+    params = {"held": held, "now": now, "expires": expires}
+    kept = {(row.id, row.lease_token) for row in connection.execute(_RENEW, params)}
+    return [
+        replace(item, expires=expires)
+        for item in items
+        if (item.delivery.job_id, item.delivery.lease_token) in kept
     ]
 
 

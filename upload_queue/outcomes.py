@@ -142,11 +142,13 @@ def _array_type(table: Table, column: str) -> str:
 
 def _insert_given(table: Table, prefix: str, columns: tuple[str, ...]) -> str:
     """``INSERT`` of ``columns`` from the ``given`` arrays named ``prefix + column``, for the
-    rows whose lease was still held (``done``), in the order given."""
+    rows whose lease was still held (``done``), in the order given. Rows are matched by their
+    place in ``given`` (``n``), not by job: one job can come twice, under a lease that was lost
+    and the one it was leased again under."""
     values = ", ".join(f"given.{prefix}{column}" for column in columns)
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} "
-        "FROM done JOIN given ON given.id = done.id ORDER BY given.n"
+        "FROM done JOIN given ON given.n = done.n ORDER BY given.n"
     )
 
 
@@ -168,10 +170,10 @@ def _delivered_recorded() -> TextClause:
         "last_error = NULL, leased_by = NULL, lease_token = NULL, leased_at = NULL, "
         "lease_expires_at = NULL FROM given WHERE upload_job.id = given.id "
         "AND upload_job.status = 'in_flight' AND upload_job.lease_token = given.token "
-        "RETURNING upload_job.id), "
+        "RETURNING given.n), "
         f"ledger AS ({_insert_given(upload_delivery, 'l_', ENTRY_COLUMNS)}), "
         f"attempts AS ({_insert_given(upload_attempt, 'a_', ATTEMPT_COLUMNS)}) "
-        "SELECT id FROM done"
+        "SELECT n FROM done"
     )
 
 
@@ -194,24 +196,28 @@ def record_outcomes(
         return each
     # Written as if every lease were still held; the statement keeps the rows of those that
     # were, the others are recorded as lost below.
-    held = {item.delivery.job_id: _held(item) for item in delivered}
+    held = [_held(item) for item in delivered]
     params: dict[str, Any] = {
         "id": [item.delivery.job_id for item in delivered],
         "token": [item.delivery.lease_token for item in delivered],
     }
     entries = [entry_values(i.delivery, i.finished, i.receipt) for i in delivered]
-    attempts = [attempt_row(r, worker_id) for r in held.values()]
+    attempts = [attempt_row(r, worker_id) for r in held]
     params.update((f"l_{c}", [entry[c] for entry in entries]) for c in ENTRY_COLUMNS)
     params.update((f"a_{c}", [row[c] for row in attempts]) for c in ATTEMPT_COLUMNS)
+    # the places (from 1) in ``delivered`` of those whose lease was held
     kept = set(connection.execute(_DELIVERED_RECORDED, params).scalars())
     recorded: list[Recorded] = []
     unwritten: list[Recorded] = []  # their attempt rows are still to write
+    place = 0
     for item in items:
         if item.result != "delivered":
             unwritten.append(write_outcome(connection, item, policy))
             recorded.append(unwritten[-1])
-        elif item.delivery.job_id in kept:
-            recorded.append(held[item.delivery.job_id])
+            continue
+        place += 1
+        if place in kept:
+            recorded.append(held[place - 1])
         else:
             unwritten.append(_lost(connection, item))
             recorded.append(unwritten[-1])

@@ -17,14 +17,35 @@ enqueue order; a job is held by one lease at a time.
 Outcomes are recorded by :mod:`upload_queue.outcomes`, only while the worker still holds
 the job's lease; a job whose lease expired meanwhile is left to its new holder. Upstream sees
 the idempotency key, so the rare double delivery is harmless.
+
+A job starts only with :attr:`Worker.need` (the handler's ``call_timeout`` and a
+:data:`MARGIN`) left on its lease, so its lease outlasts its delivery and the recording of
+its outcome. Held jobs can wait long: with the shipped settings (4 in flight, a batch of 8,
+so up to 16 held; upstream's write timeout 30 s, leases of 120 s) a hanging upstream starts
+the last of them some 90 s after its lease. So before it starts jobs, a worker checks the
+leases of those it is about to start and of the outcomes it has not recorded yet; when one
+is short, it records the finished ones and renews the leases of all its ready jobs in one
+transaction (one ``UPDATE`` naming each job with its lease token, only where the lease has
+not run out), and drops the ready jobs whose lease was lost: another worker may hold them.
+Capping what a worker holds so that every held job starts in time (``in_flight × ⌊lease ÷
+call_timeout⌋``) was the other way; it was not taken. With the shipped settings the cap is
+16 only without any margin (4 × ⌊120 ÷ 30⌋: the last job then ends just as its lease does);
+with the margin (a 33 s call, connecting included, × 1.25) it is 4 × ⌊120 ÷ 41.25⌋ = 8, half
+the 16 that batches of 8 hold, so it costs batching when upstream is fast. And a place in the
+queue does not bound a job's start: jobs leased later with earlier deadlines go first (EDF),
+and a stalled worker thread or database counts too. Renewal looks at the real time left
+instead, and costs nothing while upstream answers in time (no lease gets short: a job waits
+seconds, not minutes).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -33,7 +54,7 @@ from sqlalchemy import Connection, Engine
 from upload_queue.clock import Clock, utcnow
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery
-from upload_queue.leasing import Leased, lease_on
+from upload_queue.leasing import Leased, lease_on, renew_on
 from upload_queue.ledger import Receipt
 from upload_queue.metrics import QueueMetrics, metrics_for
 from upload_queue.outcomes import (
@@ -47,13 +68,21 @@ from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
 from upload_queue.transactions import begin_write, write_transaction
 
-__all__ = ["BATCH_FLOOR", "RELEASE_EVERY", "Worker", "default_worker_id"]
+__all__ = ["BATCH_FLOOR", "MARGIN", "RELEASE_EVERY", "Worker", "default_worker_id"]
+
+log = logging.getLogger("upload_queue")
 
 BATCH_FLOOR = 8
 """Jobs a pooled :meth:`Worker.drain` records and leases per transaction at least, whatever
 its ``in_flight``: a transaction (and its synced commit) costs about the same for 2 jobs as
 for 8, so four workers with 2 in flight each would otherwise pay four times what one worker
 with 8 in flight pays per job."""
+
+MARGIN = 0.25
+"""A job starts only with ``call_timeout × (1 + MARGIN)`` left on its lease, and an outcome is
+recorded before its lease is down to that: the margin covers what a handler does besides the
+call its ``call_timeout`` times (a sign-in before a write, connecting), the moment between
+the look and the start, and the transaction that records the outcome."""
 
 RELEASE_EVERY = timedelta(seconds=1)
 """How often a draining worker also returns expired leases (and at the start of each drain)."""
@@ -80,13 +109,21 @@ class Worker:
         lease_for: timedelta = timedelta(minutes=2),
         batch: int = 1,
         in_flight: int = 1,
+        call_timeout: timedelta = timedelta(seconds=30),
         metrics: QueueMetrics | None = None,
     ) -> None:
         """``in_flight``: deliveries this worker keeps going at once (handler threads).
         ``batch``: jobs :meth:`run_once` leases per call, and, with ``in_flight`` 1, jobs
-        :meth:`drain` leases per transaction (delivered one after another)."""
+        :meth:`drain` leases per transaction (delivered one after another).
+        ``call_timeout``: the longest a handler's call to upstream may take (its timeout);
+        ``lease_for`` must exceed it and its :data:`MARGIN`."""
         if in_flight < 1 or batch < 1:
             raise ValueError("a worker needs batch >= 1 and in_flight >= 1")
+        need = call_timeout * (1 + MARGIN)
+        if call_timeout <= timedelta(0) or lease_for <= need:
+            raise ValueError(
+                f"a lease of {lease_for} cannot outlast a call of {call_timeout} and its margin"
+            )
         self.engine = engine
         self.handlers = handlers
         self.worker_id = worker_id or default_worker_id()
@@ -95,6 +132,8 @@ class Worker:
         self.lease_for = lease_for
         self.batch = batch
         self.in_flight = in_flight
+        self.call_timeout = call_timeout
+        self.need = need  # what a job's lease must have left when it starts
         self.metrics = metrics or metrics_for()
         self._stop = threading.Event()
         self._woken = threading.Event()
@@ -121,9 +160,9 @@ class Worker:
     def run_once(self) -> list[Outcome]:
         """Lease up to ``batch`` due jobs and deliver them one by one; ``[]`` when none is due."""
         with begin_write(self.engine) as connection:
-            _, leased = self._record(connection, [], room=self.batch, release=True)
-            finished = [self._call(item.delivery, item) for item in leased]
-            return self._record(connection, finished)[0]
+            _, leased, _ = self._record(connection, [], room=self.batch, release=True)
+            outcomes, finished = self._one_by_one(connection, leased)
+            return outcomes + self._record(connection, finished)[0]
 
     def deliver(self, delivery: Delivery) -> Outcome:
         """Call the handler for one leased job and record what happened."""
@@ -180,13 +219,31 @@ class Worker:
         while True:
             room = self._room(counts, 0, max_jobs, self.batch)
             self._woken.clear()
-            outcomes, leased = self._record(connection, finished, room=room, release=release)
+            outcomes, leased, _ = self._record(connection, finished, room=room, release=release)
             counts[0] += len(outcomes)
             counts[1] += len(leased)
             if not leased:
                 return
             release = self._release_due()
-            finished = [self._call(item.delivery, item) for item in leased]
+            outcomes, finished = self._one_by_one(connection, leased)
+            counts[0] += len(outcomes)
+
+    def _one_by_one(
+        self, connection: Connection, leased: list[Leased]
+    ) -> tuple[list[Outcome], list[Finished]]:
+        """Deliver ``leased`` here one after another, each only while its lease has
+        :attr:`need` left (see :meth:`_renew`); return the outcomes recorded on the way and
+        the finished deliveries still to record."""
+        outcomes: list[Outcome] = []
+        finished: list[Finished] = []
+        while leased:
+            if self._late([leased[0], *(f.leased for f in finished)], self.clock()):
+                outcomes += self._renew(connection, finished, leased)
+                finished = []
+                continue
+            item = leased.pop(0)
+            finished.append(self._call(item.delivery, item))
+        return outcomes, finished
 
     def _drain_pooled(
         self,
@@ -208,6 +265,10 @@ class Worker:
         finished: list[Finished] = []
         look = release = backlog = True  # backlog: the last lease got all it asked for
         while True:
+            starting = ready[: self.in_flight - len(busy)]
+            if self._late([*starting, *(f.leased for f in finished)], self.clock()):
+                counts[0] += len(self._renew(connection, finished, ready))
+                finished = []
             while ready and len(busy) < self.in_flight:
                 item = ready.pop(0)
                 busy[pool.submit(self._call, item.delivery, item)] = item
@@ -223,7 +284,9 @@ class Worker:
                 asked = room if look and room > 0 else 0  # the commit is paid: lease too
                 if asked > 0:
                     self._woken.clear()
-                outcomes, leased = self._record(connection, finished, room=asked, release=release)
+                outcomes, leased, _ = self._record(
+                    connection, finished, room=asked, release=release
+                )
                 counts[0] += len(outcomes)
                 counts[1] += len(leased)
                 finished = []
@@ -236,11 +299,28 @@ class Worker:
                     continue  # start them before waiting
             if not busy:
                 return
-            done, _ = wait(busy, return_when=FIRST_COMPLETED)
+            # woken up when a finished job's lease comes down to what recording it may take
+            soon = min((f.leased.expires for f in finished if f.leased), default=None)
+            timeout = None if soon is None else (soon - self.need - self.clock()).total_seconds()
+            done, _ = wait(busy, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 del busy[future]
                 finished.append(future.result())
-            look = True  # a finished job may unblock the next one of its key
+            look = look or bool(done)  # a finished job may unblock the next one of its key
+
+    def _late(self, items: Iterable[Leased | None], now: datetime) -> bool:
+        """Whether a lease of ``items`` has less than :attr:`need` left."""
+        return any(item is not None and item.expires - now < self.need for item in items)
+
+    def _renew(
+        self, connection: Connection, finished: list[Finished], ready: list[Leased]
+    ) -> list[Outcome]:
+        """Record ``finished`` and renew the leases of ``ready`` in one transaction; keep in
+        ``ready`` (in place, in order) only the jobs whose lease was still held: one that ran
+        out may be with another worker already and is not started here."""
+        outcomes, _, held = self._record(connection, finished, renew=ready)
+        ready[:] = held
+        return outcomes
 
     def _release_due(self) -> bool:
         last = self._last_release
@@ -255,13 +335,17 @@ class Worker:
         *,
         room: int = 0,
         release: bool = False,
-    ) -> tuple[list[Outcome], list[Leased]]:
-        """Record ``finished`` outcomes, then lease up to ``room`` jobs: one transaction."""
-        if not finished and room <= 0:
-            return [], []
+        renew: Sequence[Leased] = (),
+    ) -> tuple[list[Outcome], list[Leased], list[Leased]]:
+        """Record ``finished`` outcomes, renew the leases of ``renew`` still held, then lease
+        up to ``room`` jobs: one transaction. Returns the outcomes, the jobs leased and the
+        jobs of ``renew`` whose lease was renewed."""
+        if not finished and room <= 0 and not renew:
+            return [], [], []
         now = self.clock()
         with write_transaction(connection):
             recorded = record_outcomes(connection, finished, self.policy, self.worker_id)
+            renewed = renew_on(connection, renew, now, lease_for=self.lease_for)
             leased: list[Leased] = []
             if room > 0:
                 if release:
@@ -279,7 +363,18 @@ class Worker:
             self.metrics.attempts.labels(kind=item.delivery.kind).inc()
         for r in recorded:
             after_commit(r, self.worker_id, self.metrics)
-        return [r.outcome for r in recorded], leased
+        held = {(item.delivery.job_id, item.delivery.lease_token) for item in renewed}
+        for item in renew:
+            if (item.delivery.job_id, item.delivery.lease_token) not in held:
+                job_id, kind = item.delivery.job_id, item.delivery.kind
+                log.warning(
+                    "lease_lost_before_start job_id=%s kind=%s worker=%s",
+                    job_id,
+                    kind,
+                    self.worker_id,
+                    extra={"event": "lease_lost_before_start", "job_id": job_id, "kind": kind},
+                )
+        return [r.outcome for r in recorded], leased, renewed
 
     def _call(self, delivery: Delivery, leased: Leased | None) -> Finished:
         """Run the handler (on any thread) and classify what it did."""

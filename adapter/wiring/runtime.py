@@ -138,6 +138,10 @@ def build_runtime(
     queue = UploadQueue(
         engine,
         lease_for=timedelta(seconds=queue_settings.lease_seconds),
+        # a delivery is one write: connecting, then up to the write timeout for the answer
+        call_timeout=timedelta(
+            seconds=settings.upstream.connect_timeout_s + settings.upstream.write_timeout_s
+        ),
         at_risk_margin=timedelta(minutes=queue_settings.at_risk_minutes),
         registry=registry,
         instance_id=queue_settings.instance_id or None,

@@ -86,6 +86,7 @@ def main(db_url: str, simulator_url: str, count: int, in_flight: int) -> int:
         instance_id="crash-node",
         policy=RetryPolicy(base=timedelta(milliseconds=10), cap=timedelta(milliseconds=50)),
         lease_for=timedelta(seconds=30),
+        call_timeout=timedelta(seconds=3),  # the upstream config's connect + write timeouts
     )
     config = UpstreamConfig(
         base_url=simulator_url,

@@ -136,3 +136,43 @@ def test_a_recorded_batch_writes_each_attempt_and_each_held_delivery_s_ledger_en
         ("k-0", ids["k-0"], "discharge", "MSG-0", "AA", "R-0", clock()),
         ("k-3", ids["k-3"], "discharge", "MSG-0", "AA", "R-0", clock()),
     ]
+
+
+def test_a_job_leased_again_by_the_same_worker_is_recorded_once_under_the_lease_it_holds(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    """w1's lease of k-1 ran out and w1 itself leased k-1 again: both deliveries come back in
+    one batch. Only the one under the lease held counts (one ledger entry); the other is
+    kept in the history as lost."""
+    for n in range(2):
+        add(
+            queue_engine, f"k-{n}", clock=clock, metrics=metrics, deadline=timedelta(minutes=10 + n)
+        )
+    lease_for = timedelta(minutes=1)
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        first = lease_on(connection, "w1", clock(), lease_for=lease_for, limit=2)
+    clock.advance(lease_for)
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        release_expired(connection, clock(), NO_JITTER, metrics)
+        [again] = lease_on(connection, "w1", clock(), lease_for=lease_for, limit=1)
+    assert again.delivery.idempotency_key == "k-0"  # both were released; k-0 comes first
+    items = [*first, again]
+    finished = [
+        Finished(item.delivery, item, "delivered", None, clock(), clock(), 0.01) for item in items
+    ]
+    with begin_write(queue_engine) as connection, write_transaction(connection):
+        recorded = record_outcomes(connection, finished, NO_JITTER, "w1")
+    assert [(r.outcome.job_id, r.kept) for r in recorded] == [
+        (first[0].delivery.job_id, False),
+        (first[1].delivery.job_id, False),
+        (again.delivery.job_id, True),
+    ]
+    with queue_engine.connect() as connection:
+        ledger = connection.execute(select(upload_delivery.c.idempotency_key)).scalars().all()
+        outcomes = connection.execute(
+            select(upload_attempt.c.outcome, upload_attempt.c.number).where(
+                upload_attempt.c.job_id == again.delivery.job_id
+            )
+        ).all()
+    assert ledger == ["k-0"]
+    assert sorted(outcomes) == [("delivered", 2), ("lease_expired", 1), ("lease_lost", 1)]
