@@ -30,7 +30,7 @@ from adapter.services.operations import Operations
 from adapter.services.uploads import fee_details
 from adapter.services.upstream_health import UpstreamHealth
 from adapter.services.upstream_recheck import WaitingRecheck
-from adapter.settings import Settings
+from adapter.settings import Settings, SettingsError
 from adapter.store.db import make_engine
 from adapter.store.msgids import shared_sequence
 from adapter.store.storage import StorageProbe
@@ -47,6 +47,7 @@ from upload_queue import admin, ledger
 from upload_queue.facade import UploadQueue
 from upload_queue.scheduler import QueueRunner
 from upload_queue.wakeup import RecoveryWake
+from upload_queue.worker import MARGIN
 
 log = logging.getLogger("adapter")
 
@@ -138,10 +139,7 @@ def build_runtime(
     queue = UploadQueue(
         engine,
         lease_for=timedelta(seconds=queue_settings.lease_seconds),
-        # a delivery is one write: connecting, then up to the write timeout for the answer
-        call_timeout=timedelta(
-            seconds=settings.upstream.connect_timeout_s + settings.upstream.write_timeout_s
-        ),
+        call_timeout=delivery_timeout(settings),
         at_risk_margin=timedelta(minutes=queue_settings.at_risk_minutes),
         registry=registry,
         instance_id=queue_settings.instance_id or None,
@@ -226,6 +224,22 @@ def build_runtime(
         anchorer=anchorer,
         recheck=recheck,
     )
+
+
+def delivery_timeout(settings: Settings) -> timedelta:
+    """The longest one upload's delivery may take: connecting, then up to the write timeout for
+    the answer. A worker starts a job only with this and its margin left on the lease, so a
+    lease not longer than that is refused at start-up, naming the settings."""
+    upstream = settings.upstream
+    call = timedelta(seconds=upstream.connect_timeout_s + upstream.write_timeout_s)
+    need = call * (1 + MARGIN)
+    if timedelta(seconds=settings.queue.lease_seconds) <= need:
+        raise SettingsError(
+            f"queue.lease_seconds ({settings.queue.lease_seconds}) must exceed"
+            f" {need.total_seconds():g} s: (upstream.connect_timeout_s +"
+            f" upstream.write_timeout_s) × {1 + MARGIN:g}, so a job's lease outlasts its delivery"
+        )
+    return call
 
 
 def msgid_source(engine: Engine, institution_code: str, clock: Clock) -> MsgidSource:
