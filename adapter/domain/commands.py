@@ -88,6 +88,7 @@ class Discharge:
     encounter_id: str = ""
     card: CardData | None = None  # the card shown again at discharge, if the desk reads it
     rehab_override_reason: str = ""  # a billing supervisor's reason (N§33 "原则上")
+    show_lines: int = 0  # the settlement's first lines the answer shows (its bill is summed)
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,9 @@ class Bill:
     """What a settlement computes; nothing is written until the service settles it.
 
     A stay's settlement is summed from its stored prices (:func:`summed_bill`): it carries its
-    totals and ``sums`` but none of its priced lines, which the settlement's snapshot keeps
-    (a 90-day stay has 10,000). Every other bill carries its lines."""
+    totals and ``sums``, and of its priced lines, which the settlement's snapshot keeps (a
+    90-day stay has 10,000), at most the first few its answer shows. Every other bill carries
+    all its lines."""
 
     lines: tuple[PricedLine, ...]
     excluded: tuple[FeeLine, ...]

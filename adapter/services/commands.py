@@ -119,6 +119,7 @@ class ServiceCommands:
                 command.discharge_diagnoses,
                 card=command.card,
                 rehab_override_reason=command.rehab_override_reason,
+                show_lines=command.show_lines,
             ),
             actor=actor,
         )

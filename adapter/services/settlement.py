@@ -20,6 +20,7 @@ Presettle does the pricing of step 3 and writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,6 +68,9 @@ class SettleRequest:
     discharge_diagnoses: tuple[Diagnosis, ...] = ()
     card: CardData | None = None  # the card shown again at discharge, if the desk reads it
     rehab_override_reason: str = ""  # a billing supervisor's reason (N§33 "原则上")
+    # The settlement's bill is summed by the database: it carries this many of its first
+    # lines, read from the snapshot before the commit (the upload's delivery starts with it).
+    show_lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,18 @@ class Settlements:
         the same rows, and the upload's details formatted from it when it is sent)."""
         ctx = self._ctx
         store_stale_prices(ctx, uow, encounter.id)
-        latest = uow.fee_totals.latest(encounter.id)
-        ctx.policy.times.check_fees_before(discharged_at, [latest] if latest else [])
+        sums = uow.fee_totals.sums(encounter.id)
+        # Only a fee after the discharge can be beyond it and the clock skew: the line is
+        # read, and the rule applied, only then.
+        if sums.latest is not None and sums.latest > discharged_at:
+            latest = uow.fee_totals.latest(encounter.id)
+            ctx.policy.times.check_fees_before(discharged_at, [latest] if latest else [])
         refuse_unmapped(uow.fee_lines.list_stored(encounter.id, status=MappingStatus.UNMAPPED))
-        groups = uow.fee_totals.groups(encounter.id)
-        excluded = uow.fee_totals.excluded(encounter.id)
-        if not groups and not excluded:
+        if not sums.groups and not sums.excluded:
             raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")
+        excluded = uow.fee_totals.excluded(encounter.id) if sums.excluded else []
         admitted = ctx.local(encounter.admitted_at)
-        return summed_bill(groups, excluded, admitted, ctx.local(discharged_at))
+        return summed_bill(sums.groups, excluded, admitted, ctx.local(discharged_at))
 
     def presettle(self, encounter_id: str, discharged_at: datetime | None = None) -> Presettlement:
         """The bill as it would be settled now; writes nothing, asks upstream nothing."""
@@ -262,6 +269,12 @@ class Settlements:
             # The bill is the stay's stored prices (stale ones stored by _bill): the snapshot
             # is copied from them in the database.
             uow.settlements.add(settlement, zone=ctx.zone, lines_of=settled.id)
+            if request.show_lines:
+                _, first = uow.settlements.line_page(
+                    settlement.id, after=None, limit=request.show_lines
+                )
+                shown = dataclasses.replace(bill, lines=tuple(line for _, line in first))
+                settlement = dataclasses.replace(settlement, bill=shown)
             uow.encounters.update(settled, expected_version=record.version, ready_to_settle=False)
             uow.settle_waits.forget(settled.id)
             cache(uow, facts)

@@ -258,21 +258,14 @@ def settle(
             encounter_id=encounter_id,
             card=body.card.to_domain() if body.card else None,
             rehab_override_reason=override,
+            show_lines=settings.api.answer_lines,
         ),
         actor=principal.name,
     )
-    settlement = settlement_of(outcome)
-    shown = None
-    if settlement.bill.sums is not None:  # summed by the database: its lines are the snapshot's
-        _, first = services.settlements.lines(
-            settlement.id, after=None, limit=settings.api.answer_lines
-        )
-        shown = [line for _, line in first]
     out = SettlementOut.settled(
-        settlement,
+        settlement_of(outcome),
         services.context.zone,
         page=settings.api.answer_lines,  # the rest: lines_next
-        shown=shown,
         upload=outcome.upload and UploadOut.of(outcome.upload),
         warnings=[FindingOut.of(w) for w in outcome.warnings],
         replayed=outcome.replayed,

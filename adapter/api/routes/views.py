@@ -6,7 +6,6 @@ strings to the fen and every rule named with its article.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -195,15 +194,11 @@ class BillOut(TotalsOut):
         *,
         settles_on: date,
         first: int | None = None,
-        shown: Sequence[PricedLine] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """The answer's fields; ``first``: only that many of the priced lines; ``shown``: the
-        lines to show of a summed bill (which carries none)."""
+        """The answer's fields; ``first``: only that many of the priced lines."""
         b = bill.breakdown
         lines = bill.lines if first is None else bill.lines[:first]
-        if shown is not None:
-            lines = tuple(shown)
         return {
             **TotalsOut.of(b).model_dump(),
             "breakdown": TotalsOut.of(b),
@@ -263,12 +258,11 @@ class SettlementOut(BillOut):
         zone: tzinfo,
         *,
         page: int | None = None,
-        shown: Sequence[PricedLine] | None = None,
         **extra: Any,
     ) -> SettlementOut:
         """The settlement's answer; with ``page``, only its first ``page`` lines (the rest
-        through ``lines_next``), so a 10,000-line stay is not one 5 MB answer. A summed bill
-        (a stay just settled) is shown with ``shown``, its first lines read from the snapshot."""
+        through ``lines_next``), so a 10,000-line stay is not one 5 MB answer. A stay just
+        settled carries no more lines than that (its bill is summed: ``line_count``)."""
         total = settlement.bill.line_count
         following = None
         if page is not None and total > page:
@@ -277,7 +271,6 @@ class SettlementOut(BillOut):
             **cls.bill(
                 settlement.bill,
                 first=page,
-                shown=shown,
                 lines_total=total,
                 lines_next=following,
                 settles_on=settlement.settled_on(zone),

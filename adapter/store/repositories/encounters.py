@@ -15,13 +15,10 @@ from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import NotFound
-from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.fees import FeeLine
 from adapter.domain.ports import Clock
-from adapter.domain.pricing import PersonalReason, PricedLine
-from adapter.domain.rules import Rule
 from adapter.store import errors
 from adapter.store.mapping import (
     FEE_LINE_FIELDS,
@@ -37,6 +34,7 @@ from adapter.store.repositories.fee_line_rows import (
     UNPRICED,
     LinePrice,
     MappingStatus,
+    PricedRows,
     StoredFeeLine,
     binder_for,
 )
@@ -373,45 +371,54 @@ class FeeLineRepository:
         arrival order. Read as plain Core rows unpacked by position, and the stay's few rules
         and catalogue items are built once each, so a 10,000-line stay costs its rows, not an
         object graph per line. A price's line is the line as stored (the HIS item code)."""
-        rules: dict[tuple[str, str, str], Rule] = {}
-        items: dict[tuple[Any, ...], CatalogueItem | None] = {}
+        rows = PricedRows()
         result: builtins.list[StoredFeeLine] = []
         for row in self._session.execute(_PRICED, {"b_encounter": encounter_id}):
-            f = row  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
-            line = FeeLine(f[0], f[1], f[2], _CATEGORY[f[3]], f[4], f[5], f[6], f[7], f[8],
-                           f[9], f[10], f[11])  # fmt: skip
+            line = rows.line(row)  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
             status, mapped_to, as_of, price_code, excluded = row[12:17]
             price = None
             if as_of is not None:
-                priced = None
-                if not excluded:
-                    fund, personal, reason, rule_code, article, template, message = row[17:24]
-                    key = (rule_code, article, template)
-                    rule = rules.get(key) or rules.setdefault(key, Rule(*key))
-                    item_key = tuple(row[24:])
-                    if item_key not in items:
-                        items[item_key] = _catalogue_item_of(item_key)
-                    priced = PricedLine(
-                        line,
-                        items[item_key],
-                        fund,
-                        personal,
-                        rule,
-                        _REASON[reason] if reason else None,
-                        message,
-                    )
+                priced = None if excluded else rows.priced(line, row[17:])
                 price = LinePrice(priced, price_code)
             result.append(StoredFeeLine(line, _STATUS[status], mapped_to, price))
         return result
 
     def stale(self, encounter_id: str, region: str, kinds: Collection[str]) -> set[str]:
         """Line ids whose stored price may be out of date: never priced, or a catalogue item
-        of the code they were priced by was loaded at or after they were priced."""
+        of the code they were priced by was loaded at or after they were priced.
+
+        Asked first per code the stay was priced by (its oldest price against the code's
+        items), so a stay with nothing stale (the usual case) costs one grouped read of its
+        lines, not a catalogue lookup per line."""
         item = _catalogue_item.c
         line = _fee_line.c
+        kinds = sorted(kinds)
+        codes = (
+            select(
+                line.price_code.label("code"),
+                func.min(line.priced_as_of).label("oldest"),
+                (func.count() - func.count(line.priced_as_of)).label("unpriced"),
+            )
+            .where(line.encounter_id == encounter_id)
+            .group_by(line.price_code)
+            .subquery()
+        )
+        newer_than_oldest = exists().where(
+            item.region == region,
+            item.kind.in_(kinds),
+            item.code == codes.c.code,
+            item.loaded_at >= codes.c.oldest,
+        )
+        if (
+            self._session.execute(
+                select(codes.c.code).where(or_(codes.c.unpriced > 0, newer_than_oldest)).limit(1)
+            ).first()
+            is None
+        ):
+            return set()
         newer = exists().where(
             item.region == region,
-            item.kind.in_(sorted(kinds)),
+            item.kind.in_(kinds),
             item.code == line.price_code,
             item.loaded_at >= line.priced_as_of,
         )
@@ -524,10 +531,7 @@ _SET_PRICE = (
     .values({name: bindparam(name) for name in PRICE_COLUMNS})
 )
 
-_CATEGORY = {c.value: c for c in FeeCategory}
-_REASON = {r.value: r for r in PersonalReason}
 _STATUS = {m.value: m for m in MappingStatus}
-_KIND = {k.value: k for k in CatalogueKind}
 # Positions matter: list_priced unpacks rows by them.
 _PRICED = (
     select(
@@ -539,10 +543,3 @@ _PRICED = (
     .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
     .order_by(_fee_line.c.id)
 )
-
-
-def _catalogue_item_of(values: tuple[Any, ...]) -> CatalogueItem | None:
-    in_catalogue, kind, code, name, region, unit, cap, limit, version, start, end = values
-    if not in_catalogue:
-        return None
-    return CatalogueItem(_KIND[kind], code, name, region, unit, cap, limit, version, start, end)

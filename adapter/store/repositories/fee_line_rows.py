@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import Boolean, Dialect
 
-from adapter.domain.catalogue import CatalogueItem
-from adapter.domain.fees import FeeLine
-from adapter.domain.pricing import PricedLine
+from adapter.domain.catalogue import CatalogueItem, CatalogueKind
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.domain.pricing import PersonalReason, PricedLine
+from adapter.domain.rules import Rule
 from adapter.store.mapping import FEE_LINE_FIELDS
 from adapter.store.sql import table
 from adapter.store.tables import FeeLineRow
@@ -111,6 +112,46 @@ UNPRICED: dict[str, Any] = {
 }
 # the catalogue item a line was priced against: the price columns from in_catalogue on
 ITEM_COLUMNS = PRICE_COLUMNS[PRICE_COLUMNS.index("in_catalogue") :]
+# a price as a row holds it, in this order: the split, the reason, the rule, then the item
+PRICED_COLUMNS = PRICE_COLUMNS[PRICE_COLUMNS.index("fund_pay") :]
+
+_CATEGORY = {c.value: c for c in FeeCategory}
+_REASON = {r.value: r for r in PersonalReason}
+_KIND = {k.value: k for k in CatalogueKind}
+
+
+class PricedRows:
+    """Fee lines and their prices built from positional rows (a fee line's or a snapshot's):
+    plain Core tuples, and each of a stay's few rules and catalogue items built once, so
+    10,000 lines cost their rows, not an object graph per line."""
+
+    def __init__(self) -> None:
+        self._rules: dict[tuple[str, str, str], Rule] = {}
+        self._items: dict[tuple[Any, ...], CatalogueItem | None] = {}
+
+    @staticmethod
+    def line(f: Sequence[Any]) -> FeeLine:
+        """The line from its :data:`FEE_LINE_FIELDS`, in that order."""
+        return FeeLine(f[0], f[1], f[2], _CATEGORY[f[3]], f[4], f[5], f[6], f[7], f[8], f[9],
+                       f[10], f[11])  # fmt: skip
+
+    def priced(self, line: FeeLine, p: Sequence[Any]) -> PricedLine:
+        """``line`` priced by its :data:`PRICED_COLUMNS`, in that order."""
+        fund, personal, reason, rule_code, article, template, message = p[:7]
+        key = (rule_code, article, template)
+        rule = self._rules.get(key) or self._rules.setdefault(key, Rule(*key))
+        item_key = tuple(p[7:])
+        if item_key not in self._items:
+            self._items[item_key] = _catalogue_item_of(item_key)
+        reason_ = _REASON[reason] if reason else None
+        return PricedLine(line, self._items[item_key], fund, personal, rule, reason_, message)
+
+
+def _catalogue_item_of(values: tuple[Any, ...]) -> CatalogueItem | None:
+    in_catalogue, kind, code, name, region, unit, cap, limit, version, start, end = values
+    if not in_catalogue:
+        return None
+    return CatalogueItem(_KIND[kind], code, name, region, unit, cap, limit, version, start, end)
 
 
 # -- fee lines inserted by position -----------------------------------------------------------

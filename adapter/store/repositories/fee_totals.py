@@ -12,6 +12,8 @@ Amounts are summed in fen, as exact integers (:func:`adapter.store.sql.in_fen`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,19 +39,27 @@ def priced_code(line: Any) -> ColumnElement[str]:
     )
 
 
+@dataclass(frozen=True)
+class StaySums:
+    groups: list[LineGroup]  # the priced lines' sums per category and reason
+    excluded: int  # how many lines are excluded (meal subsidy, transport)
+    latest: datetime | None  # the latest fee time of any line
+
+
 class FeeTotalsRepository:
     def __init__(self, session: Session):
         self._session = session
 
-    def groups(self, encounter_id: str) -> list[LineGroup]:
-        """The stay's priced lines (not excluded) summed per category and reason, in the order
-        each first appears. Every line must have its price stored: a line without one would
-        be left out of the sums, so it raises instead."""
+    def sums(self, encounter_id: str) -> StaySums:
+        """The stay's lines summed in one grouped read: the priced ones per category and
+        reason, in the order each first appears; how many are excluded; the latest fee time.
+        Every priced line must have its price stored: a line without one would be left out
+        of the sums, so it raises instead."""
         line = _fee_line.c
         dialect = self._session.get_bind().dialect.name
-        first = func.min(line.id)
         query = (
             select(
+                line.excluded,
                 line.category,
                 line.reason,
                 func.count(),
@@ -57,13 +67,21 @@ class FeeTotalsRepository:
                 func.sum(in_fen(line.amount, dialect)),
                 func.sum(in_fen(line.fund_pay, dialect)),
                 func.sum(in_fen(line.personal_pay, dialect)),
+                func.max(line.occurred_at),
             )
-            .where(line.encounter_id == encounter_id, ~line.excluded)
-            .group_by(line.category, line.reason)
-            .order_by(first)
+            .where(line.encounter_id == encounter_id)
+            .group_by(line.excluded, line.category, line.reason)
+            .order_by(func.min(line.id))
         )
         groups = []
-        for category, reason, count, priced, total, fund, personal in self._session.execute(query):
+        excluded = 0
+        latest: datetime | None = None
+        for row in self._session.execute(query):
+            out, category, reason, count, priced, total, fund, personal, last = row
+            latest = last if latest is None or last > latest else latest
+            if out:
+                excluded += count
+                continue
             if priced != count:
                 raise RuntimeError(f"encounter {encounter_id}: {count - priced} lines unpriced")
             groups.append(
@@ -76,7 +94,7 @@ class FeeTotalsRepository:
                     _yuan(personal),
                 )
             )
-        return groups
+        return StaySums(groups, excluded, latest)
 
     def excluded(self, encounter_id: str) -> list[FeeLine]:
         """The stay's excluded lines (meal subsidy, transport), as priced: with the code

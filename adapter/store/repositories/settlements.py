@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -31,6 +31,7 @@ from adapter.store.mapping import (
     priced_line_of,
 )
 from adapter.store.mapping import priced_line_values as _priced_values
+from adapter.store.repositories.fee_line_rows import PRICED_COLUMNS, PricedRows
 from adapter.store.repositories.fee_totals import priced_code
 from adapter.store.sql import table, upsert, violates
 from adapter.store.tables import (
@@ -55,6 +56,18 @@ _PRICE = [
     for name in SettlementLineRow.model_fields
     if name not in FEE_LINE_FIELDS and name not in ("id", "settlement_id", "position")
 ]
+
+
+# A snapshot's lines in line order, by position: the position, the line, then its price.
+_SNAPSHOT = select(
+    _line.c.position, *(_line.c[name] for name in (*FEE_LINE_FIELDS, *PRICED_COLUMNS))
+).order_by(_line.c.position)
+
+
+def _snapshot_lines(rows: Iterable[Sequence[Any]]) -> list[tuple[int, PricedLine]]:
+    reader = PricedRows()
+    width = 1 + len(FEE_LINE_FIELDS)
+    return [(row[0], reader.priced(reader.line(row[1:width]), row[width:])) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -192,20 +205,17 @@ class SettlementRepository:
         total = self._session.execute(
             select(func.count()).where(_line.c.settlement_id == settlement_id)
         ).scalar_one()
-        query = select(_line).where(_line.c.settlement_id == settlement_id)
+        query = _SNAPSHOT.where(_line.c.settlement_id == settlement_id)
         if after is not None:
             query = query.where(_line.c.position > after)
-        rows = self._session.execute(query.order_by(_line.c.position).limit(limit))
-        return int(total), [(row.position, priced_line_of(row)) for row in rows]
+        return int(total), _snapshot_lines(self._session.execute(query.limit(limit)))
 
     def priced_lines(self, settlement_id: str) -> list[PricedLine]:
         """Every priced line of the settlement's snapshot, in line order, or
         :class:`NotFound`."""
         self._exists(settlement_id)
-        query = (
-            select(_line).where(_line.c.settlement_id == settlement_id).order_by(_line.c.position)
-        )
-        return [priced_line_of(row) for row in self._session.execute(query)]
+        rows = self._session.execute(_SNAPSHOT.where(_line.c.settlement_id == settlement_id))
+        return [line for _, line in _snapshot_lines(rows)]
 
     def _exists(self, settlement_id: str) -> None:
         found = self._session.execute(
