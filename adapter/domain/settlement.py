@@ -57,15 +57,7 @@ class Breakdown:
             total += line.amount
             fund += line.fund_pay
             personal[line.reason] += line.personal_pay
-        return cls(
-            total=total,
-            fund_pay=fund,
-            personal_pay=total - fund,
-            out_of_catalogue=personal[PersonalReason.OUT_OF_CATALOGUE],
-            over_limit=personal[PersonalReason.OVER_LIMIT],
-            non_work_injury=personal[PersonalReason.NON_WORK_INJURY],
-            excluded_total=sum((line.amount for line in excluded), ZERO),
-        )
+        return cls._summed(total, fund, personal, excluded)
 
     @classmethod
     def of_groups(cls, groups: Iterable[LineGroup], excluded: Iterable[FeeLine] = ()) -> Breakdown:
@@ -76,6 +68,16 @@ class Breakdown:
             total += group.total
             fund += group.fund_pay
             personal[group.reason] += group.personal_pay
+        return cls._summed(total, fund, personal, excluded)
+
+    @classmethod
+    def _summed(
+        cls,
+        total: Decimal,
+        fund: Decimal,
+        personal: dict[PersonalReason | None, Decimal],
+        excluded: Iterable[FeeLine],
+    ) -> Breakdown:
         return cls(
             total=total,
             fund_pay=fund,

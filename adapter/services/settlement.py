@@ -7,11 +7,13 @@ Settle, in order:
    upstream (:mod:`.rehab`);
 2. identity and filing are checked **again** upstream (N§33, B§30) with the discharge-stage
    rules — admitted inside the filing's validity settles even after it expired (N§13);
-3. in one transaction: every fee line priced against the catalogue in force on its date,
-   one bill for the whole stay even across New Year (N§36, B§41), a slip number, the
-   settlement saved with its line snapshot, the encounter moved to ``settled``, and the
-   discharge record (``WI2301``) queued with deadline settled-at + 30 minutes (N§33, N§47,
-   B§31, B§32, B§50: uploaded promptly, exactly as settled).
+3. in one transaction: every fee line priced against the catalogue in force on its date
+   (priced when recorded; a line priced before a mapping or a catalogue load is priced
+   again now), one bill for the whole stay even across New Year (N§36, B§41) summed from
+   those prices by the database, a slip number, the settlement saved with its line snapshot
+   (copied in the database), the encounter moved to ``settled``, and the discharge record
+   (``WI2301``) queued with deadline settled-at + 30 minutes (N§33, N§47, B§31, B§32, B§50:
+   uploaded promptly, exactly as settled: its fee details are the snapshot's lines).
 
 Two clerks settling at once: the store's one-active-settlement index and the encounter's
 version let exactly one commit; the other gets :class:`InvalidTransition` (HTTP 409).
