@@ -9,14 +9,9 @@ from adapter.store.repositories.catalogue import (
     CatalogueUpdate,
     CatalogueUpdateRepository,
 )
-from adapter.store.repositories.encounters import (
-    EncounterRecord,
-    EncounterRepository,
-    FeeLineRepository,
-    FeeLinesAdded,
-    UsedCode,
-)
+from adapter.store.repositories.encounters import EncounterRecord, EncounterRepository
 from adapter.store.repositories.fee_line_rows import LinePrice, MappingStatus, StoredFeeLine
+from adapter.store.repositories.fee_lines import FeeLineRepository, FeeLinesAdded, UsedCode
 from adapter.store.repositories.fee_totals import FeeTotalsRepository
 from adapter.store.repositories.monthly import (
     AuditDeductionRepository,

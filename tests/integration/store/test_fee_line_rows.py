@@ -19,8 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.pricing import price_lines
 from adapter.store.mapping import fee_line_values
-from adapter.store.repositories import LinePrice, MappingStatus, StoredFeeLine
-from adapter.store.repositories.encounters import FeeLineRepository
+from adapter.store.repositories import (
+    FeeLineRepository,
+    LinePrice,
+    MappingStatus,
+    StoredFeeLine,
+)
 from adapter.store.repositories.fee_line_rows import _INSERT_COLUMNS, _fee_line
 from adapter.store.repositories.fee_line_rows import binder_for as _binder
 from tests.integration.store import factories as f
