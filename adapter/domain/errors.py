@@ -13,8 +13,8 @@ meets them, so callers catch by meaning, not by library::
     │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)
     │   ├── NotFound                 the thing named does not exist
     │   ├── TimeOutOfWindow          (domain.stay_times) a time the stay or the clock rules out
-    │   └── RevocationNotAcknowledged  (services.manual_claims) a manual claim after a
-    │                                revocation upstream has not acknowledged
+    │   └── RevocationNotAcknowledged  (services.unacknowledged_revocation) a manual
+    │                                claim after a revocation upstream has not acknowledged
     ├── UpstreamError                talking to the provincial/national system failed
     │   ├── UpstreamUnavailable      transient: time-out, connection error, 5xx, 429 — retry later
     │   │   ├── UpstreamDownAtAdmission     (services.admission) outage at the admission desk

@@ -36,8 +36,8 @@ from adapter.services.devices import (
     case_key,
 )
 from adapter.services.identity import masked_card
+from adapter.services.manual_claim_fee_list import NOTE
 from adapter.services.manual_claims import (
-    NOTE,
     ManualClaim,
     ManualClaimReason,
     ManualClaims,

@@ -2,10 +2,11 @@
 
 The network, the system or the card fails; the costs go back to the insured place, which
 reimburses them by hand. The adapter records why, produces the itemised fee list the worker
-takes there (the proof the insured place's review needs, B§50, B§53), and moves the encounter
-to ``manual_claim`` — final: it can never be settled directly afterwards, so nothing is
-reimbursed twice. An admission registered upstream is
-revoked (``WI2404``, queued) so upstream, too, knows no direct settlement will follow.
+takes there (the proof the insured place's review needs, B§50, B§53; built by
+:mod:`.manual_claim_fee_list`), and moves the encounter to ``manual_claim`` — final: it can
+never be settled directly afterwards, so nothing is reimbursed twice. An admission registered
+upstream is revoked (``WI2404``, queued) so upstream, too, knows no direct settlement will
+follow.
 
 A **case from the start** (N§38, B§27): upstream was down at admission and the desk chose to
 record the stay as a manual claim (:meth:`Admissions.admit` with
@@ -15,7 +16,8 @@ hands the fee list (marked 手工报销) to the worker and makes it final; befor
 filing pass (WI2401 queued then).
 
 **After a revocation** a manual claim waits until upstream acknowledged the revocation (WI2305
-delivered): until then the direct settlement may still stand upstream (N§38 杜绝重复报销, B§27).
+delivered): until then the direct settlement may still stand upstream (N§38 杜绝重复报销, B§27);
+:mod:`.unacknowledged_revocation` holds that check and its refusal.
 
 Reasons: ``upstream_unavailable`` is accepted only after upstream has been unreachable for
 ``Policy.manual_claim_wait`` (the adapter probes it; a blip is waited out, not turned into
@@ -39,76 +41,23 @@ from adapter.domain.errors import (
     NotFound,
     UpstreamUnavailable,
 )
-from adapter.domain.people import CardData, mask_citizen_id
-from adapter.domain.settlement import Breakdown, Settlement
+from adapter.domain.people import CardData
+from adapter.domain.settlement import Settlement
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import queue_admission
-from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
+from adapter.services.manual_claim_fee_list import fee_list
+from adapter.services.unacknowledged_revocation import refuse_unacknowledged_revocation
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
 from adapter.store.repositories import StoredManualClaim
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§38, B§27"
-NOTE = (
-    "本次费用未能跨省异地直接结算，已转参保地经办机构手工报销；"
-    "本机构不再对该次就诊办理直接结算，杜绝重复报销（N§38、B§27）。"
-    "住院伙食补助费、转诊交通食宿费由参保地按规定报销（N§3、B§30）。"
-)
-
-
-REVOCATION_ARTICLE = "N§38, B§27"
-
-
-class RevocationNotAcknowledged(DomainError):
-    """A manual claim after a revocation that upstream has not acknowledged (WI2305 not
-    delivered): the direct settlement may still stand upstream, so the stay would be
-    reimbursed twice (N§38 "杜绝重复报销", B§27)."""
-
-    article = REVOCATION_ARTICLE
-
-    def __init__(
-        self, *, dead: bool, job_id: int, msgid: str, upstream_reason: str, insured_admdvs: str
-    ):
-        self.revocation = {
-            "job_id": job_id,
-            "msgid": msgid,
-            "status": "dead" if dead else "pending",
-            "upstream_reason": upstream_reason,
-            "queue_page": "/web/monitor",
-            "contact": f"参保地（{insured_admdvs}）经办机构",
-        }
-        if dead and upstream_reason:
-            message = (
-                f"撤销结算（WI2305，上传任务{job_id}）被上级系统拒绝：{upstream_reason}。"
-                "上级系统仍可能保留该次直接结算，不能转手工报销（N§38 杜绝重复报销、B§27）；"
-                f"请联系参保地（{insured_admdvs}）经办机构核实处理，撤销确认后再转手工报销"
-            )
-            code = "MANUAL_CLAIM_REVOCATION_REFUSED"
-        elif dead:
-            message = (
-                f"撤销结算（WI2305，上传任务{job_id}）未能送达上级系统。上级系统仍可能保留该次"
-                "直接结算，不能转手工报销（N§38 杜绝重复报销、B§27）；请信息科在上传队列页面"
-                "重发该撤销，上级系统确认后再转手工报销"
-            )
-            code = "MANUAL_CLAIM_REVOCATION_PENDING"
-        else:
-            message = (
-                f"撤销结算（WI2305，上传任务{job_id}）尚未得到上级系统确认，上级系统仍可能保留"
-                "该次直接结算，暂不能转手工报销（N§38 杜绝重复报销、B§27）；请等待上传完成，"
-                "或由信息科在上传队列页面重发该撤销，确认后再转手工报销"
-            )
-            code = "MANUAL_CLAIM_REVOCATION_PENDING"
-        super().__init__(message, code=code)
-
-    @property
-    def problem_extra(self) -> dict[str, object]:
-        return {"revocation": self.revocation}
 
 
 class SettledFitting(Protocol):
@@ -177,49 +126,6 @@ def refuse_direct_settlement_of_a_case(uow: UnitOfWork, encounter_id: str) -> No
         )
 
 
-def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[str, Any]:
-    """The itemised list for the insured place: every line, as it would have been priced."""
-    encounter = uow.encounters.get(encounter_id).encounter
-    person = uow.persons.get(encounter.psn_no)
-    fees: PricedFees = price_encounter(ctx, uow, encounter_id)
-    totals = Breakdown.of(fees.bill.lines, fees.bill.excluded)
-    return {
-        "institution": payloads.medinsinfo(ctx),
-        "worker": {
-            "psn_no": encounter.psn_no,
-            "name": person.name if person else "",
-            "citizen_id": mask_citizen_id(person.citizen_id) if person else "",
-            "insured_admdvs": encounter.insured_admdvs,
-        },
-        "encounter": {
-            "id": encounter.id,
-            "kind": encounter.kind.value,
-            "his_visit_id": encounter.his_visit_id,
-            "filing_no": encounter.filing_no,
-            "admitted_at": ctx.wall_time(encounter.admitted_at),
-            "discharged_at": ctx.wall_time(encounter.discharged_at)
-            if encounter.discharged_at
-            else "",
-            "diagnoses": list(encounter.diagnoses),
-        },
-        "lines": payloads.feedetail(fees.bill.lines, size=ctx.policy.fee_batch_size, zone=ctx.zone),
-        "excluded": [
-            {
-                "feedetl_sn": line.line_id,
-                "item_name": line.item_name,
-                "category": line.category.value,
-                "amount": payloads.money(line.amount),
-            }
-            for line in fees.bill.excluded
-        ],
-        "unmapped": [s.line.line_id for s in fees.unmapped],
-        **payloads.settlement_totals(totals),
-        "title": "工伤保险跨省异地就医费用清单（手工报销）",
-        "manual_claim": True,
-        "note": NOTE,
-    }
-
-
 class ManualClaims:
     def __init__(self, ctx: ServiceContext, identity: Identity, watch: UpstreamWatch):
         self._ctx = ctx
@@ -266,7 +172,7 @@ class ManualClaims:
         with ctx.uow() as uow:
             encounter = uow.encounters.get(encounter_id).encounter
             encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
-            self._refuse_unacknowledged_revocation(uow, encounter)
+            refuse_unacknowledged_revocation(ctx, uow, encounter)
         if reason is ManualClaimReason.UPSTREAM_UNAVAILABLE:
             self._check_outage()
         with ctx.uow(immediate=True) as uow:
@@ -274,7 +180,7 @@ class ManualClaims:
             record = uow.encounters.get(encounter_id)
             encounter = record.encounter
             claimed = encounter.moved_to(EncounterStatus.MANUAL_CLAIM)
-            self._refuse_unacknowledged_revocation(uow, encounter)
+            refuse_unacknowledged_revocation(ctx, uow, encounter)
             uow.settle_waits.forget(encounter_id)
             listing = fee_list(ctx, uow, encounter_id)
             claim = ManualClaim(
@@ -308,26 +214,6 @@ class ManualClaims:
             )
             uow.commit()
         return claim
-
-    def _refuse_unacknowledged_revocation(self, uow: UnitOfWork, encounter: Encounter) -> None:
-        """After a revocation, a manual claim only once upstream acknowledged it (WI2305
-        delivered): until then the direct settlement may still stand upstream (N§38, B§27)."""
-        if encounter.status is not EncounterStatus.REVOKED:
-            return
-        row = uow.uploads.latest(Infno.SETTLEMENT_REVOKE.value, encounter_id=encounter.id)
-        if row is None:
-            return  # a revocation without a queued WI2305 predates the queue: nothing stands
-        state = self._ctx.outbox.job_state(uow.session, row.msgid)
-        status, last_error = state or ("pending", "")
-        if status == "delivered":
-            return
-        raise RevocationNotAcknowledged(
-            dead=status == "dead",
-            job_id=row.job_id,
-            msgid=row.msgid,
-            upstream_reason=last_error if status == "dead" else "",
-            insured_admdvs=encounter.insured_admdvs,
-        )
 
     def get(self, claim_id: str) -> ManualClaim:
         with self._ctx.uow() as uow:
