@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,3 +67,24 @@ def make_worker(
 def sample(metrics: QueueMetrics, name: str, **labels: str) -> float:
     value = metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
+
+
+def race(workers: list[Worker], delivered: Callable[[], int], total: int) -> None:
+    """Every worker drains on its own thread until ``total`` jobs are delivered (a minute at
+    most); an exception on any thread fails the test."""
+    errors: list[BaseException] = []
+    bound = time.monotonic() + 60
+
+    def run(worker: Worker) -> None:
+        try:
+            while delivered() < total and time.monotonic() < bound:
+                worker.drain()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert errors == []

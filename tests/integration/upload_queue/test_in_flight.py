@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, event, update
 
-from tests.integration.upload_queue.helpers import NO_JITTER, add, make_worker
+from tests.integration.upload_queue.helpers import NO_JITTER, add, make_worker, race
 from upload_queue.admin import attempts, get_job, list_jobs
 from upload_queue.clock import ManualClock
 from upload_queue.handlers import Handlers
@@ -126,22 +126,7 @@ def test_two_workers_with_several_in_flight_never_deliver_one_job_or_key_togethe
         pooled(queue_engine, watch, clock=clock, metrics=metrics, in_flight=3, worker_id=f"w{n}")
         for n in range(2)
     ]
-    errors: list[BaseException] = []
-    bound = time.monotonic() + 60
-
-    def run(worker: Worker) -> None:
-        try:
-            while sum(watch.delivered.values()) < total and time.monotonic() < bound:
-                worker.drain()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert errors == []
+    race(workers, lambda: sum(watch.delivered.values()), total)
     assert watch.overlaps == []
     assert set(watch.delivered.values()) == {1} and len(watch.delivered) == total
     assert all(ids == sorted(ids) for ids in watch.order.values())

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from tests.integration.upload_queue.helpers import NO_JITTER, add
+from tests.integration.upload_queue.helpers import NO_JITTER, add, race
 from upload_queue.admin import get_job, list_jobs
 from upload_queue.clock import ManualClock, utcnow
 from upload_queue.handlers import Handler, Handlers
@@ -104,22 +104,7 @@ def test_a_slow_upstream_never_gets_a_job_started_too_late_for_its_lease_nor_twi
         )
         for n in range(2)
     ]
-    errors: list[BaseException] = []
-    bound = time.monotonic() + 60
-
-    def run(worker: Worker) -> None:
-        try:
-            while sum(upstream.delivered.values()) < total and time.monotonic() < bound:
-                worker.drain()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=90)
-    assert errors == []
+    race(workers, lambda: sum(upstream.delivered.values()), total)
     late = {
         key: left
         for key, starts in upstream.left.items()
