@@ -87,6 +87,8 @@ def amount(text: str, what: str) -> Decimal:
         value = Decimal(text.strip())
     except InvalidOperation as exc:
         raise FormError(f"{what}须为金额（元，精确到分）") from exc
+    if not value.is_finite():  # "NaN" and "Infinity" parse, and compare with an exception
+        raise FormError(f"{what}须为金额（元，精确到分）")
     if value <= 0 or not is_fen(value):
         raise FormError(f"{what}须为大于0且精确到分的金额")
     return value
