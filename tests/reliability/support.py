@@ -161,7 +161,11 @@ class AdapterProcess:
                 "ADAPTER_HTTP__PORT": str(self.port),
                 "ADAPTER_HL7__ENABLED": "false",
                 "ADAPTER_QUEUE__POLL_SECONDS": "0.2",
+                # a lease short enough to see a killed instance's jobs come back within the
+                # test, and upstream time-outs it outlasts (1 + 5 s, × 1.25 = 7.5 s < 10 s)
                 "ADAPTER_QUEUE__LEASE_SECONDS": "10",
+                "ADAPTER_UPSTREAM__CONNECT_TIMEOUT_S": "1",
+                "ADAPTER_UPSTREAM__WRITE_TIMEOUT_S": "5",
                 "ADAPTER_DATA_DIR": str(self.folder),
                 **self.env,
             }
