@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from adapter.domain.catalogue import CatalogueItem, CatalogueKind
+from adapter.domain.catalogue import CatalogueItem
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.filings import (
@@ -25,8 +25,7 @@ from adapter.domain.filings import (
 )
 from adapter.domain.institutions import DirectSettlementStatus, Institution
 from adapter.domain.people import CardStatus, Gender, Person, Suspension
-from adapter.domain.pricing import PersonalReason, PricedLine
-from adapter.domain.rules import Rule
+from adapter.domain.pricing import PricedLine
 from adapter.store.tables import (
     FilingRow,
 )
@@ -229,34 +228,3 @@ def price_values(priced: PricedLine) -> dict[str, Any]:
         "cat_valid_from": item.valid_from if item else None,
         "cat_valid_to": item.valid_to if item else None,
     }
-
-
-def item_of(row: Any) -> CatalogueItem | None:
-    if not row.in_catalogue:
-        return None
-    return CatalogueItem(
-        kind=CatalogueKind(row.cat_kind),
-        code=row.cat_code,
-        name=row.cat_name,
-        region=row.cat_region,
-        unit=row.cat_unit,
-        price_cap=row.cat_price_cap,
-        limit=row.cat_limit,
-        version=row.cat_version,
-        valid_from=row.cat_valid_from,
-        valid_to=row.cat_valid_to,
-    )
-
-
-def priced_line_of(row: Any, line: FeeLine | None = None) -> PricedLine:
-    """A priced line from any row with the price columns; ``line`` if the row's own fee line
-    is not the one priced (a fee line row: the line with its mapped code)."""
-    return PricedLine(
-        line=line if line is not None else fee_line_of(row),
-        item=item_of(row),
-        fund_pay=row.fund_pay,
-        personal_pay=row.personal_pay,
-        rule=Rule(row.rule_code, row.rule_article, row.rule_template),
-        reason=PersonalReason(row.reason) if row.reason else None,
-        message=row.message,
-    )

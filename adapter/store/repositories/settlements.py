@@ -28,7 +28,6 @@ from adapter.store.mapping import (
     encounter_of,
     fee_line_of,
     fee_line_values,
-    priced_line_of,
 )
 from adapter.store.mapping import priced_line_values as _priced_values
 from adapter.store.repositories.fee_line_rows import PRICED_COLUMNS, PricedRows
@@ -64,10 +63,14 @@ _SNAPSHOT = select(
 ).order_by(_line.c.position)
 
 
-def _snapshot_lines(rows: Iterable[Sequence[Any]]) -> list[tuple[int, PricedLine]]:
-    reader = PricedRows()
+def _snapshot_lines(
+    rows: Iterable[Sequence[Any]], reader: PricedRows | None = None
+) -> list[tuple[int, PricedLine]]:
+    """Rows of :data:`_SNAPSHOT` (further columns after them are ignored) → (position, line)."""
+    reader = reader or PricedRows()
     width = 1 + len(FEE_LINE_FIELDS)
-    return [(row[0], reader.priced(reader.line(row[1:width]), row[width:])) for row in rows]
+    end = width + len(PRICED_COLUMNS)
+    return [(row[0], reader.priced(reader.line(row[1:width]), row[width:end])) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -301,25 +304,30 @@ class SettlementRepository:
         if not rows:
             return []
         ids = [row.id for row in rows]
-        lines = _children(self._session, _line, ids)
-        excluded = _children(self._session, _excluded, ids)
+        reader = PricedRows()  # the rules and items the settlements share, built once
+        lines = {
+            settlement: _snapshot_lines(children, reader)
+            for settlement, children in _children(self._session, _line, ids, _SNAPSHOT).items()
+        }
+        excluded = _children(self._session, _excluded, ids, select(_excluded))
         return [
             _settlement_of(row, lines.get(row.id, []), excluded.get(row.id, [])) for row in rows
         ]
 
 
-def _children(session: Session, target: Table, ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+def _children(
+    session: Session, target: Table, ids: Sequence[str], columns: Select[Any]
+) -> dict[str, list[Row[Any]]]:
+    """``columns`` of ``target``'s rows of the settlements ``ids``, by settlement, in position
+    order."""
     grouped: dict[str, list[Row[Any]]] = defaultdict(list)
+    key = target.c.settlement_id
     # Chunked: SQLite limits bound parameters per statement.
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        query = (
-            select(target)
-            .where(target.c.settlement_id.in_(chunk))
-            .order_by(target.c.settlement_id, target.c.position)
-        )
-        for row in session.execute(query):
-            grouped[row.settlement_id].append(row)
+        query = columns.add_columns(key).where(key.in_(chunk)).order_by(None)
+        for row in session.execute(query.order_by(key, target.c.position)):
+            grouped[row[-1]].append(row)
     return grouped
 
 
@@ -335,11 +343,13 @@ class _EncounterView:
         return mapping[prefixed] if prefixed in mapping else mapping[name]
 
 
-def _settlement_of(row: Row[Any], lines: list[Row[Any]], excluded: list[Row[Any]]) -> Settlement:
+def _settlement_of(
+    row: Row[Any], lines: list[tuple[int, PricedLine]], excluded: list[Row[Any]]
+) -> Settlement:
     # why: the view reads like the encounter's own Row (same column names), it is not one
     encounter: Encounter = encounter_of(_EncounterView(row))  # type: ignore[arg-type]
     bill = Bill(
-        lines=tuple(priced_line_of(line) for line in lines),
+        lines=tuple(line for _, line in lines),
         excluded=tuple(fee_line_of(line) for line in excluded),
         breakdown=Breakdown(**{name: getattr(row, name) for name in _TOTALS}),
         discharged_on=row.discharged_on,
