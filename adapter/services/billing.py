@@ -92,11 +92,15 @@ def _stale(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> set[str]:
     )
 
 
-def price_encounter(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> PricedFees:
+def price_encounter(
+    ctx: ServiceContext, uow: UnitOfWork, encounter_id: str, stale: set[str] | None = None
+) -> PricedFees:
     """The stay's bill from its stored prices; a line whose price is missing or out of date
-    is priced now (returned in ``repriced``; :func:`store_repriced` keeps them)."""
+    (``stale``, asked here when not given) is priced now (returned in ``repriced``;
+    :func:`store_repriced` keeps them)."""
     stored = uow.fee_lines.list_priced(encounter_id)
-    stale = _stale(ctx, uow, encounter_id)
+    if stale is None:
+        stale = _stale(ctx, uow, encounter_id)
     repriced = _reprice(ctx, uow, stored, stale) if stale else {}
     lines: list[PricedLine] = []
     excluded: list[FeeLine] = []
@@ -122,8 +126,9 @@ def store_stale_prices(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) 
     """Price and store every line of the stay whose price is missing or out of date, so its
     stored prices are its bill (what a settlement sums). Nothing stale, nothing read: the
     lines are read only after a mapping or a catalogue load since they were priced."""
-    if _stale(ctx, uow, encounter_id):
-        store_repriced(uow, encounter_id, price_encounter(ctx, uow, encounter_id))
+    stale = _stale(ctx, uow, encounter_id)
+    if stale:
+        store_repriced(uow, encounter_id, price_encounter(ctx, uow, encounter_id, stale))
 
 
 def refuse_unmapped(unmapped: Sequence[StoredFeeLine]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, BindParameter, Integer, Table, bindparam, cast, func
@@ -77,8 +78,14 @@ def in_params(name: str, keys: Sequence[Any], size: int) -> dict[str, Any]:
 def in_fen(column: Any, dialect: str) -> ColumnElement[int]:
     """An amount column in fen, an exact integer: the cheapest exact value to read (SQLite
     keeps NUMERIC as a double, the nearest to the decimal stored: ×100 and rounded is the
-    decimal's fen exactly, ≤15 significant digits). The reader makes it a ``Decimal`` to
-    the fen: ``Decimal(1230).scaleb(-2)`` is 12.30, exactly."""
+    decimal's fen exactly, ≤15 significant digits). :func:`of_fen` makes it a ``Decimal`` to
+    the fen: 1230 is 12.30, exactly."""
     if dialect == "sqlite":
         return cast(func.round(column * 100), Integer)
     return cast(column * 100, BigInteger)
+
+
+def of_fen(value: Any) -> Decimal:
+    """An amount read by :func:`in_fen` (an integer of fen, a ``Decimal`` on PostgreSQL when
+    summed) as yuan to the fen, exactly."""
+    return Decimal(int(value)).scaleb(-2)

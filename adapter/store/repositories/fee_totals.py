@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, select
@@ -24,7 +23,7 @@ from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.pricing import PersonalReason
 from adapter.domain.settlement import LineGroup
 from adapter.store.mapping import FEE_LINE_FIELDS, fee_line_of
-from adapter.store.sql import in_fen, table
+from adapter.store.sql import in_fen, of_fen, table
 from adapter.store.tables import FeeLineRow
 
 _fee_line = table(FeeLineRow)
@@ -89,9 +88,9 @@ class FeeTotalsRepository:
                     FeeCategory(category),
                     PersonalReason(reason) if reason else None,
                     int(count),
-                    _yuan(total),
-                    _yuan(fund),
-                    _yuan(personal),
+                    of_fen(total),
+                    of_fen(fund),
+                    of_fen(personal),
                 )
             )
         return StaySums(groups, excluded, latest)
@@ -121,7 +120,3 @@ class FeeTotalsRepository:
             .limit(1)
         ).first()
         return fee_line_of(row) if row is not None else None
-
-
-def _yuan(fen: Any) -> Decimal:
-    return Decimal(int(fen)).scaleb(-2)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from functools import partial
 from itertools import compress, repeat
 from operator import eq, itemgetter, not_
@@ -44,7 +43,7 @@ from adapter.domain.reconciliation import Sieve, Totals, local_totals
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import Infno
-from adapter.store.sql import in_fen, table
+from adapter.store.sql import in_fen, of_fen, table
 from adapter.store.tables import EncounterRow, SettlementRow
 from adapter.store.tables._common import BigId
 from adapter.store.tables.monthly import reconciliation_line
@@ -249,10 +248,9 @@ def _settlement_of(row: Sequence[Any], days: _Days) -> LocalSettlement:
     """A line's row (:func:`_line_rows`) as the settlement it stands for."""
     setl_id, psn_no, kind, day, total, fund, personal, slip_no, msgid, flags, _ = row
     revoked, crosses, delivered = _FLAGS[flags]
-    fen = Decimal
     return LocalSettlement(
         setl_id, psn_no, kind, days[day],
-        Amounts(fen(total).scaleb(-2), fen(fund).scaleb(-2), fen(personal).scaleb(-2)),
+        Amounts(of_fen(total), of_fen(fund), of_fen(personal)),
         revoked, slip_no, crosses, msgid, delivered,
     )  # fmt: skip
 
