@@ -88,9 +88,11 @@ class TimeWindow:
         """At settlement: no recorded fee lies after the discharge (beyond the clock skew)."""
         latest = max(lines, key=lambda line: line.occurred_at, default=None)
         if latest is not None and latest.occurred_at > discharged_at + self.clock_skew:
+            # both times as the clerk gave the discharge's (a stored fee time is UTC)
+            occurred = latest.occurred_at.astimezone(discharged_at.tzinfo)
             raise TimeOutOfWindow(
                 f"出院时间{_shown(discharged_at)}早于费用明细{latest.line_id}的发生时间"
-                f"{_shown(latest.occurred_at)}，请核对出院时间",
+                f"{_shown(occurred)}，请核对出院时间",
                 field="discharged_at",
                 code="DISCHARGE_BEFORE_FEES",
             )

@@ -169,6 +169,16 @@ def test_n33_a_discharge_before_a_recorded_fee_is_refused_at_settlement() -> Non
     assert "L2" in refused.value.message
 
 
+def test_n33_the_refusal_shows_the_fee_time_as_the_discharge_time_is_given() -> None:
+    stored = _fee("L2", datetime(2026, 11, 20, 2, tzinfo=ZoneInfo("UTC")))  # as the store reads it
+    with pytest.raises(TimeOutOfWindow) as refused:
+        WINDOW.check_fees_before(datetime(2026, 11, 20, 9, tzinfo=ZONE), [stored])
+    assert refused.value.message == (
+        "出院时间2026-11-20 09:00+08:00早于费用明细L2的发生时间"
+        "2026-11-20 10:00+08:00，请核对出院时间"
+    )
+
+
 def test_TIME_OUT_OF_WINDOW_n33_every_time_refusal_is_one_family_naming_its_field() -> None:
     """The REST and HL7 faces map the family (``TIME_OUT_OF_WINDOW``, N§33) to one answer;
     each refusal says which bound it crossed and which field holds the time."""
