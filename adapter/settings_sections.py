@@ -279,6 +279,9 @@ class HL7Settings(BaseModel):
     workers: int = Field(default=4, ge=1, le=64)
     # HIS connections open at once; one more is closed at once (one per feed: ADT, billing, …)
     max_connections: int = Field(default=100, ge=1, le=10_000)
+    # SQLite: ADT^A08s arriving together share one synced commit (docs/operations.md); false:
+    # each is committed on its own (slower; for comparison or while tracing a fault)
+    group_commit: bool = True
 
 
 class LoggingSettings(BaseModel):

@@ -323,7 +323,8 @@ def _bulk_catalogue(count: int, today: date) -> list[object]:
 
 
 @contextmanager
-def _runtime(url: str, catalogue_items: int) -> Iterator[object]:
+def _runtime(url: str, catalogue_items: int, **hl7: object) -> Iterator[object]:
+    """The runtime as ``serve`` wires it; ``hl7`` overrides ``[hl7]`` settings."""
     from adapter.demo import insured_regions, load_catalogues
     from adapter.settings import load_settings
     from adapter.store.db import make_engine
@@ -339,7 +340,7 @@ def _runtime(url: str, catalogue_items: int) -> Iterator[object]:
         settings = settings.model_copy(
             update={
                 "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": _free_port()}),
+                "hl7": settings.hl7.model_copy(update={"port": _free_port(), **hl7}),
             }
         )
         runtime = build_runtime(settings, engine=engine, workers=0)

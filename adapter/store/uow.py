@@ -13,6 +13,10 @@
 Nothing is written unless :meth:`UnitOfWork.commit` is called; leaving the block without it,
 or by an exception, rolls everything back. A unit of work is used once.
 
+Inside :func:`adapter.store.db.one_transaction` (several HL7 messages committed together) a
+unit of work joins that transaction in a savepoint: its commit releases the savepoint, its
+rollback undoes its own writes only, and what it wrote is durable with the joined commit.
+
 ``immediate=True`` begins the transaction with ``BEGIN IMMEDIATE`` on SQLite, taking the write
 lock before the first read. Use it for use cases that read then write (settle, revoke): under
 SQLite's default deferred mode a transaction that read first may find, when it tries to write,
@@ -29,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from adapter.domain.ports import Clock
 from adapter.store.audit import AuditLog
-from adapter.store.db import is_sqlite
+from adapter.store.db import Savepoint, is_sqlite, joined_transaction
 from adapter.store.repositories import (
     AuditDeductionRepository,
     CatalogueRepository,
@@ -86,12 +90,22 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         if self._state != "new":
             raise RuntimeError("a UnitOfWork is used once; make a new one")
-        bind = self._engine
-        if self._immediate and is_sqlite(bind):
-            bind = bind.execution_options(sqlite_begin="IMMEDIATE")
         # expire_on_commit=False: objects stay readable after commit; the repositories use
         # Core statements, so there is no identity map to go stale anyway.
-        self.session = Session(bind=bind, expire_on_commit=False)
+        joined = joined_transaction(self._engine)
+        self._savepoint: Savepoint | None = None
+        if joined is not None:  # already holds the write lock
+            self._savepoint = Savepoint(joined)
+            # The session never commits or closes the joined transaction; the savepoint is
+            # this unit's commit and rollback.
+            self.session = Session(
+                bind=joined, expire_on_commit=False, join_transaction_mode="rollback_only"
+            )
+        else:
+            bind = self._engine
+            if self._immediate and is_sqlite(bind):
+                bind = bind.execution_options(sqlite_begin="IMMEDIATE")
+            self.session = Session(bind=bind, expire_on_commit=False)
         self.session.connection()  # begin now, so an IMMEDIATE lock is held from the start
         self._state = "open"
         clock = self.clock
@@ -126,12 +140,18 @@ class UnitOfWork:
     def commit(self) -> None:
         if self._state != "open":
             raise RuntimeError(f"cannot commit a unit of work that is {self._state}")
-        self.session.commit()
+        if self._savepoint is not None:
+            self._savepoint.release()
+        else:
+            self.session.commit()
         self._state = "committed"
 
     def rollback(self) -> None:
         if self._state == "open":
-            self.session.rollback()
+            if self._savepoint is not None:
+                self._savepoint.rollback()
+            else:
+                self.session.rollback()
             self._state = "rolled back"
 
     def __exit__(

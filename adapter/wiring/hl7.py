@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import ssl
+from functools import partial
 
 from sqlalchemy import Engine
 
 from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
-from adapter.store.db import deferred_sync
+from adapter.store.db import deferred_sync, joined_transaction, one_transaction
 from connectors.hl7 import (
     ListenerConfig,
     ListenerThread,
     MessageLog,
     MllpListener,
+    Transactions,
     build_inbound,
     load_site_profile,
 )
@@ -24,7 +26,15 @@ def build_hl7(settings: Settings, engine: Engine, commands: EncounterCommands) -
     hl7 = settings.hl7
     profile = load_site_profile(hl7.site_profile)
     # One sync per A08/DFT: the ACK's synced commit carries the message's earlier ones.
-    inbound = build_inbound(engine, commands, profile, defer_sync=deferred_sync)
+    # Several senders' A08s share one synced commit (SQLite; the pipeline ignores it otherwise).
+    transactions = (
+        Transactions(partial(one_transaction, engine), partial(joined_transaction, engine))
+        if hl7.group_commit
+        else None
+    )
+    inbound = build_inbound(
+        engine, commands, profile, defer_sync=deferred_sync, transactions=transactions
+    )
     listener = ListenerThread(MllpListener(inbound, listener_config(settings)))
     return Hl7Service(inbound, MessageLog(engine), listener, hl7.host, hl7.port)
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from adapter.domain.commands import EncounterCommands
 from connectors.hl7.inbound import Hl7Inbound
@@ -42,10 +43,29 @@ def build_inbound(
     profile: SiteProfile,
     *,
     defer_sync: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    transactions: Transactions | None = None,
 ) -> Hl7Inbound:
     """The message pipeline (also what ``wi-adapter hl7 reprocess`` uses); ``defer_sync`` marks
-    the commits a message's synced ACK commit makes durable (:mod:`connectors.hl7.inbound`)."""
-    return Hl7Inbound(MessageLog(engine), commands, profile, defer_sync=defer_sync)
+    the commits a message's synced ACK commit makes durable, ``transactions`` lets several
+    messages share one commit (:mod:`connectors.hl7.inbound`)."""
+    if transactions is None:
+        return Hl7Inbound(MessageLog(engine), commands, profile, defer_sync=defer_sync)
+    return Hl7Inbound(
+        MessageLog(engine, joined=transactions.joined),
+        commands,
+        profile,
+        defer_sync=defer_sync,
+        group_transaction=transactions.begin,
+    )
+
+
+@dataclass(frozen=True)
+class Transactions:
+    """One transaction several messages join (the store's ``one_transaction`` on the engine):
+    ``begin`` opens it for this thread, ``joined`` is its connection while it is open."""
+
+    begin: Callable[[], AbstractContextManager[Any]]
+    joined: Callable[[], Connection | None]
 
 
 def build_listener(
@@ -67,6 +87,7 @@ __all__ = [
     "ReprocessRefused",
     "SiteProfile",
     "SiteProfileError",
+    "Transactions",
     "build_inbound",
     "build_listener",
     "create_tables",

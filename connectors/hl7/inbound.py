@@ -41,6 +41,12 @@ on the disk too. A power cut before it loses at most a message that was never ac
 the HIS resends it, and the log's dedupe and the use cases' replay take the resend. Only this
 thread's steps are marked; a repeat's own log row and a released key sync as configured.
 
+**Several senders' A08s, one commit.** On SQLite, ``group`` (from the composition root, with
+:func:`adapter.store.db.one_transaction`) runs the ADT^A08s that arrive together in one
+transaction: steps 2 to 4 of each, one message after another, each in savepoints, the writer
+turn held, one synced commit for all, and only then their ACKs (:mod:`connectors.hl7.group_commit`).
+A repeat, and every message of a group that failed, is answered alone as above.
+
 What each outcome is answered with, and which outcomes are final, is in
 :mod:`connectors.hl7.outcomes`; an operator's re-process of a stored message in
 :mod:`connectors.hl7.reprocess`.
@@ -71,6 +77,7 @@ from connectors.hl7.errors import (
     Hl7Error,
     Location,
 )
+from connectors.hl7.group_commit import GroupCommit
 from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header
 from connectors.hl7.outcomes import Answers, ack_error, errors_detail
 from connectors.hl7.processing import actor as _actor
@@ -80,7 +87,12 @@ from connectors.hl7.reprocess import reprocess
 
 logger = logging.getLogger("connectors.hl7")
 
-__all__ = ["Hl7Inbound"]
+__all__ = ["GROUPED", "Hl7Inbound"]
+
+# What a group commit takes: messages that only write and are answered from what they wrote
+# (an A08's use case reads nothing outside its own unit of work). A DFT^P03 reads prices and
+# totals through other connections, and the other ADT events queue uploads or call upstream.
+GROUPED = frozenset({"ADT^A08"})
 
 
 class Hl7Inbound:
@@ -96,6 +108,7 @@ class Hl7Inbound:
         stale_after_s: float = 60.0,
         poll_interval_s: float = 0.02,
         defer_sync: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+        group_transaction: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.log = log
         self.commands = commands
@@ -109,6 +122,16 @@ class Hl7Inbound:
         self._writer_turn = threading.Lock() if sqlite else contextlib.nullcontext()
         self._answers = Answers(self.identity, self._now_local)
         self._defer_sync = defer_sync
+        self._group: GroupCommit[bytes] | None = (
+            GroupCommit(group_transaction, turn=self._writer_turn)
+            if group_transaction is not None and sqlite
+            else None
+        )
+
+    @property
+    def group_commit(self) -> bool:
+        """Do A08s arriving together share one commit (SQLite, when wired with a group)?"""
+        return self._group is not None
 
     # -- the listener's entry points ---------------------------------------------------------
 
@@ -138,6 +161,10 @@ class Hl7Inbound:
             charset=header.charset_label,
             visit_number=visit_or_none(decoded.message),
         )
+        if self._group is not None and header.message_type in GROUPED:
+            answered = self._group.run(lambda: self._answer_in_group(receipt, header, decoded))
+            if answered is not None:
+                return answered
         try:
             with self._defer_sync():  # step 4's synced commit carries it to the disk
                 stored = self._receive(receipt)
@@ -224,14 +251,37 @@ class Hl7Inbound:
                 continue
             time.sleep(self.poll_interval_s)
 
-    def _process(self, header: RawHeader, decoded: Decoded) -> log_.Result:
+    def _answer_in_group(
+        self, receipt: log_.Receipt, header: RawHeader, decoded: Decoded
+    ) -> bytes | None:
+        """Steps 2–4 inside a group's transaction (its writer turn held); ``None`` for a
+        repeat, answered alone from the first message's ACK (nothing of it written here)."""
+        message_id = self.log.receive(receipt)
+        if message_id is None:
+            return None
+        result = self._process(header, decoded, writer_turn=contextlib.nullcontext())
+        self.log.record(
+            message_id,
+            result,
+            started_at=receipt.received_at,
+            actor=_actor(header),
+            keep_key=result.outcome in log_.FINAL_OUTCOMES,
+        )
+        return result.ack
+
+    def _process(
+        self,
+        header: RawHeader,
+        decoded: Decoded,
+        writer_turn: AbstractContextManager[Any] | None = None,
+    ) -> log_.Result:
         return process(
             header,
             decoded,
             commands=self.commands,
             profile=self.profile,
             answers=self._answers,
-            writer_turn=self._writer_turn,
+            writer_turn=self._writer_turn if writer_turn is None else writer_turn,
             defer_sync=self._defer_sync,
         )
 

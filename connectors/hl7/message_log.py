@@ -11,17 +11,22 @@ a message whose outcome is not final (:data:`FINAL_OUTCOMES`) gives its key up, 
 may send it again. A repeat answered from the log is itself logged, with ``duplicate_of``
 naming the first.
 
-Each write is its own committed transaction. Times are stored in UTC.
+Each write is its own committed transaction, unless ``joined`` names a transaction this thread
+is inside (several messages committed together, :mod:`connectors.hl7.group_commit`, on
+SQLite): then each write runs in it, and reads see what it wrote. No savepoint is needed there:
+SQLite undoes a statement that fails (a dedupe key already held) and keeps the transaction, and
+anything else that fails rolls the whole group back. Times are stored in UTC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.hl7.message_tables import hl7_message, hl7_message_attempt
@@ -119,8 +124,13 @@ _RECORD_OUTCOME = (
 class MessageLog:
     """Reads and writes the log; every method commits its own transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, joined: Callable[[], Connection | None] = lambda: None
+    ) -> None:
         self.engine = engine
+        # made once: making an engine's option copy costs more than a short transaction
+        self._immediate = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._joined = joined
 
     def receive(self, receipt: Receipt, *, keyed: bool = True, **extra: Any) -> int | None:
         """Store a message; its id, or ``None`` when another row holds its dedupe key."""
@@ -141,15 +151,17 @@ class MessageLog:
         }
         try:
             with self._write() as connection:
-                return int(connection.execute(_INSERT_MESSAGE, values).inserted_primary_key[0])
+                key = connection.execute(_INSERT_MESSAGE, values).inserted_primary_key
         except IntegrityError:
             if not keyed or receipt.dedupe_key is None:
                 raise
             return None
+        assert key is not None
+        return int(key[0])
 
     def holder(self, dedupe_key: str) -> LoggedMessage | None:
         """The message currently holding ``dedupe_key``."""
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             row = connection.execute(
                 select(hl7_message).where(hl7_message.c.dedupe_key == dedupe_key)
             ).first()
@@ -196,9 +208,24 @@ class MessageLog:
                 },
             )
 
-    def _write(self) -> Any:
-        """A write transaction (on SQLite, ``BEGIN IMMEDIATE`` where the engine supports it)."""
-        return self.engine.execution_options(sqlite_begin="IMMEDIATE").begin()
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), or the joined one."""
+        joined = self._joined()
+        if joined is None:
+            with self._immediate.begin() as connection:
+                yield connection
+        else:
+            yield joined
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
+        with self.engine.connect() as connection:
+            yield connection
 
     def record_duplicate(self, receipt: Receipt, first: LoggedMessage) -> int:
         """Log a repeat answered with ``first``'s ACK (not processed)."""
