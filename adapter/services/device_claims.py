@@ -37,13 +37,13 @@ from adapter.services.devices import (
 )
 from adapter.services.identity import masked_card
 from adapter.services.manual_claim_fee_list import NOTE
-from adapter.services.manual_claims import (
+from adapter.services.manual_claim_records import (
     ManualClaim,
     ManualClaimReason,
-    ManualClaims,
-    _claim,
-    _stored,
+    load_claim,
+    stored_claim,
 )
+from adapter.services.manual_claims import ManualClaims
 from adapter.store.uow import UnitOfWork
 
 DEVICE_NOTE = (
@@ -175,7 +175,7 @@ class DeviceClaims:
                 actor,
                 from_start=True,
             )
-            uow.manual_claims.add(_stored(claim))
+            uow.manual_claims.add(stored_claim(claim))
             uow.audit.append(
                 actor=actor,
                 action="device.fit_manual_claim",
@@ -200,7 +200,7 @@ class DeviceClaims:
                 code="DEVICE_MANUAL_CLAIM_SETTLED",
                 article=DEVICE_OUTAGE_ARTICLE,
             )
-        return _claim(uow, claim_id)
+        return load_claim(uow, claim_id)
 
     def switch_to_direct(
         self, claim_id: str, card: CardData, *, actor: str, replacement_confirmed: bool = False

@@ -66,7 +66,7 @@ from adapter.services.device_catalogues import DeviceCatalogues
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
-from adapter.services.manual_claims import open_case
+from adapter.services.manual_claim_records import open_case
 from adapter.services.uploads import queue_upload
 from adapter.store.uow import UnitOfWork
 

@@ -33,7 +33,7 @@ from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
-from adapter.services.manual_claims import open_case
+from adapter.services.manual_claim_records import open_case
 from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
 from adapter.store.uow import UnitOfWork
 

@@ -26,10 +26,9 @@ paperwork); ``card_failure`` and ``system_failure`` need a description of what f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
@@ -38,7 +37,6 @@ from adapter.domain.errors import (
     EligibilityRefused,
     InvalidMessage,
     InvalidTransition,
-    NotFound,
     UpstreamUnavailable,
 )
 from adapter.domain.people import CardData
@@ -51,10 +49,16 @@ from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claim_fee_list import fee_list
+from adapter.services.manual_claim_records import (
+    ManualClaim,
+    ManualClaimReason,
+    load_claim,
+    open_case,
+    stored_claim,
+)
 from adapter.services.unacknowledged_revocation import refuse_unacknowledged_revocation
 from adapter.services.uploads import queue_upload
 from adapter.services.watch import UpstreamWatch
-from adapter.store.repositories import StoredManualClaim
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§38, B§27"
@@ -70,60 +74,6 @@ class SettledFitting(Protocol):
 
 class DeviceSwitch(Protocol):
     def __call__(self, claim_id: str, card: CardData, *, actor: str) -> SettledFitting: ...
-
-
-class ManualClaimReason(StrEnum):
-    UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # 网络或上级系统中断
-    CARD_FAILURE = "card_failure"  # 社会保障卡故障
-    SYSTEM_FAILURE = "system_failure"  # 本机构系统故障
-
-    @property
-    def label(self) -> str:
-        return {
-            "upstream_unavailable": "网络或上级系统中断",
-            "card_failure": "社会保障卡故障",
-            "system_failure": "本机构系统故障",
-        }[self.value]
-
-
-@dataclass(frozen=True)
-class ManualClaim:
-    id: str
-    encounter_id: str
-    reason: ManualClaimReason
-    detail: str
-    fee_list: dict[str, Any]
-    created_at: datetime
-    created_by: str
-    from_start: bool = False  # recorded at admission because upstream was down
-    handed_over_at: datetime | None = None  # the fee list printed and handed to the worker
-
-    @property
-    def open_case(self) -> bool:
-        """A case from the start whose fee list is not handed over yet: it may still switch
-        to direct settlement once upstream answers (N§38, B§27)."""
-        return self.from_start and self.handed_over_at is None
-
-
-CASE_ARTICLE = "N§38, B§27"
-
-
-def open_case(uow: UnitOfWork, encounter_id: str) -> str:
-    """The id of the encounter's manual-claim case from the start not yet handed over, or ""."""
-    return uow.manual_claims.open_case(encounter_id)
-
-
-def refuse_direct_settlement_of_a_case(uow: UnitOfWork, encounter_id: str) -> None:
-    """A stay recorded as a manual-claim case is not settled directly until it switched."""
-    claim_id = open_case(uow, encounter_id)
-    if claim_id:
-        raise InvalidTransition(
-            "该住院入院时上级系统无法访问，已按手工报销登记（手工报销记录"
-            f"{claim_id}）；上级系统恢复后须先核验身份和备案转为直接结算，"
-            "或出院时打印费用清单转参保地手工报销（N§38、B§27）",
-            code="MANUAL_CLAIM_CASE",
-            article=CASE_ARTICLE,
-        )
 
 
 class ManualClaims:
@@ -186,7 +136,7 @@ class ManualClaims:
             claim = ManualClaim(
                 ids.manual_claim_id(), encounter_id, reason, detail, listing, ctx.now(), actor
             )
-            uow.manual_claims.add(_stored(claim))
+            uow.manual_claims.add(stored_claim(claim))
             uow.encounters.update(claimed, expected_version=record.version)
             msgid = ""
             if encounter.kind is not EncounterKind.DEVICE and _registered(uow, encounter_id):
@@ -217,13 +167,13 @@ class ManualClaims:
 
     def get(self, claim_id: str) -> ManualClaim:
         with self._ctx.uow() as uow:
-            return _claim(uow, claim_id)
+            return load_claim(uow, claim_id)
 
     def of_encounter(self, encounter_id: str) -> ManualClaim | None:
         """The encounter's manual claim (or manual-claim case from the start), if any."""
         with self._ctx.uow() as uow:
             claim_id = uow.manual_claims.id_of_encounter(encounter_id)
-            return _claim(uow, claim_id) if claim_id else None
+            return load_claim(uow, claim_id) if claim_id else None
 
     def hand_over(
         self, claim_id: str, *, actor: str, discharged_at: datetime | None = None
@@ -232,7 +182,7 @@ class ManualClaims:
         it stays a manual claim (N§38, B§27) and the encounter is final."""
         ctx = self._ctx
         with ctx.uow(immediate=True) as uow:
-            claim = _claim(uow, claim_id)
+            claim = load_claim(uow, claim_id)
             if not claim.open_case:
                 return claim  # handed over already (a reprint): the same list
             lock_encounter(uow, claim.encounter_id)
@@ -266,7 +216,7 @@ class ManualClaims:
         settlement stay — registered upstream now (WI2401) — and the case is dropped."""
         ctx = self._ctx
         with ctx.uow() as uow:
-            claim = _claim(uow, claim_id)
+            claim = load_claim(uow, claim_id)
             encounter = uow.encounters.get(claim.encounter_id).encounter
         if encounter.kind is EncounterKind.DEVICE and self.device_switch is not None:
             return self.device_switch(claim_id, card, actor=actor).settlement.encounter
@@ -275,7 +225,7 @@ class ManualClaims:
                 "费用清单已交付，本次住院已转参保地手工报销，不能再转为直接结算"
                 "（N§38、B§27，杜绝重复报销）",
                 code="MANUAL_CLAIM_HANDED_OVER",
-                article=CASE_ARTICLE,
+                article=ARTICLE,
             )
         facts = self._identity.facts(card, context=encounter.his_visit_id)  # no uow open
         decision = decide(
@@ -328,37 +278,6 @@ class ManualClaims:
             )
             uow.commit()
         return direct
-
-
-def _claim(uow: UnitOfWork, claim_id: str) -> ManualClaim:
-    row = uow.manual_claims.get(claim_id)
-    if row is None:
-        raise NotFound(f"手工报销记录{claim_id}不存在", code="MANUAL_CLAIM_NOT_FOUND")
-    return ManualClaim(
-        row.id,
-        row.encounter_id,
-        ManualClaimReason(row.reason),
-        row.detail,
-        row.fee_list,
-        row.created_at,
-        row.created_by,
-        row.from_start,
-        row.handed_over_at,
-    )
-
-
-def _stored(claim: ManualClaim) -> StoredManualClaim:
-    return StoredManualClaim(
-        id=claim.id,
-        encounter_id=claim.encounter_id,
-        reason=claim.reason.value,
-        detail=claim.detail,
-        fee_list=claim.fee_list,
-        created_at=claim.created_at,
-        created_by=claim.created_by,
-        from_start=claim.from_start,
-        handed_over_at=claim.handed_over_at,
-    )
 
 
 def _registered(uow: UnitOfWork, encounter_id: str) -> bool:

@@ -56,7 +56,7 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache
 from adapter.services.locks import lock_encounter
-from adapter.services.manual_claims import refuse_direct_settlement_of_a_case
+from adapter.services.manual_claim_records import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
 from adapter.services.uploads import queue_upload, upload_for_settlement
 from adapter.store.repositories import MappingStatus, WaitingStay

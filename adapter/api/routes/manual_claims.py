@@ -20,7 +20,7 @@ from adapter.api.routes.common import (
     examples,
 )
 from adapter.api.routes.views import EncounterOut
-from adapter.services.manual_claims import ManualClaim, ManualClaimReason
+from adapter.services.manual_claim_records import ManualClaim, ManualClaimReason
 
 router = APIRouter(prefix="/api/v1/manual-claims", tags=["manual claims"])
 

@@ -21,7 +21,7 @@ from adapter.domain.people import mask_citizen_id
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
 from adapter.services.desk_notices import before_settle
-from adapter.services.manual_claims import ManualClaimReason
+from adapter.services.manual_claim_records import ManualClaimReason
 from adapter.services.settlement import SettleRequest
 from adapter.services.unacknowledged_revocation import RevocationNotAcknowledged
 from adapter.services.worklists import LABELS, Queue, billing_list

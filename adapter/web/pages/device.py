@@ -34,7 +34,7 @@ from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError, UpstreamUnavailable
 from adapter.services.container import Services
 from adapter.services.devices import DEVICE_OUTAGE_MESSAGE, FitDevices, Fitted
-from adapter.services.manual_claims import ManualClaim
+from adapter.services.manual_claim_records import ManualClaim
 from adapter.services.worklists import LABELS, Queue, device_list
 from adapter.web.auth import Csrf
 from adapter.web.forms import FormError, amount, card_text, read_card

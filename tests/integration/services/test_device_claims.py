@@ -16,7 +16,7 @@ from adapter.domain.encounters import EncounterKind, EncounterStatus
 from adapter.domain.errors import EligibilityRefused, InvalidTransition, NotFound
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices, Fitted, UpstreamDownAtDeviceCounter
-from adapter.services.manual_claims import ManualClaim
+from adapter.services.manual_claim_records import ManualClaim
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
 from tests.integration.services.helpers import card, local

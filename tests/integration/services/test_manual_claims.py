@@ -13,7 +13,7 @@ from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidMessage, InvalidTransition
 from adapter.domain.fees import FeeCategory
 from adapter.services.container import Services
-from adapter.services.manual_claims import ManualClaimReason
+from adapter.services.manual_claim_records import ManualClaimReason
 from adapter.services.settlement import SettleRequest
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import admit, fee, local

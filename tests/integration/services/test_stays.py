@@ -20,7 +20,7 @@ from adapter.domain.errors import EligibilityRefused, NotFound
 from adapter.domain.people import CardData, CardKind
 from adapter.services.admission import Admitted, OpenStayExists
 from adapter.services.container import Services
-from adapter.services.manual_claims import ManualClaimReason
+from adapter.services.manual_claim_records import ManualClaimReason
 from adapter.services.settlement import SettleRequest, UpstreamDownAtDischarge
 from adapter.services.unacknowledged_revocation import RevocationNotAcknowledged
 from connectors.upstream.simulator import SimulatorServer
