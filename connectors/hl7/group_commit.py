@@ -2,18 +2,19 @@
 
 Each HL7 message that only writes (ADT^A08) costs SQLite three transactions of its own: its
 receipt, the visit update with its audit entry, its outcome and ACK. On SQLite they take turns
-anyway (one writer), and most of their cost is beginning, committing and syncing. So when
+anyway (one writer), and a part of their cost is beginning, committing and syncing. So when
 several senders' messages arrive together, one of the waiting threads (the *leader*) runs them
-all, one after another, in one transaction, each message in savepoints of it
-(:func:`adapter.store.db.one_transaction`, injected as ``transaction``), and commits once. Every
+all, one after another, in one transaction (:func:`adapter.store.db.one_transaction`, injected
+as ``transaction``; each message's use case in a savepoint of it), and commits once. Every
 message of the group is on the disk before any of their ACKs is sent; a power cut before the
 commit loses only messages nobody acknowledged, and the HIS resends them.
 
 A message's ``work`` returns its answer, or ``None`` when it cannot be taken in a group (its
-control id is held by a message still being processed elsewhere): it then runs on its own
-thread, alone, after the group. If anything in the group raises, or its commit fails (a full
-disk), the whole group rolls back and every message of it runs alone, on the path that answers
-each of those cases; nothing of the group was committed, so nothing is done twice.
+control id is already held: a repeat, answered from the first message's ACK, or waiting for
+it): it then runs on its own thread, alone, after the group. If anything in the group raises,
+or its commit fails (a full disk), the whole group rolls back and every message of it runs
+alone, on the path that answers each of those cases; nothing of the group was committed, so
+nothing is done twice.
 
 A leader leads until its own message is committed; the next waiting thread takes over. A group
 holds at most ``max_group`` messages, so one commit never waits on an unbounded list.

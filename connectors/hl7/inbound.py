@@ -41,11 +41,12 @@ on the disk too. A power cut before it loses at most a message that was never ac
 the HIS resends it, and the log's dedupe and the use cases' replay take the resend. Only this
 thread's steps are marked; a repeat's own log row and a released key sync as configured.
 
-**Several senders' A08s, one commit.** On SQLite, ``group`` (from the composition root, with
-:func:`adapter.store.db.one_transaction`) runs the ADT^A08s that arrive together in one
-transaction: steps 2 to 4 of each, one message after another, each in savepoints, the writer
-turn held, one synced commit for all, and only then their ACKs (:mod:`connectors.hl7.group_commit`).
-A repeat, and every message of a group that failed, is answered alone as above.
+**Several senders' A08s, one commit.** On SQLite, ``group_transaction`` (from the composition
+root: :func:`adapter.store.db.one_transaction`) runs the ADT^A08s that arrive together in one
+transaction: steps 2 to 4 of each, one message after another (its use case in a savepoint), the
+writer turn held, one synced commit for all, and only then their ACKs
+(:mod:`connectors.hl7.group_commit`). A repeat, and every message of a group that failed, is
+answered alone as above.
 
 What each outcome is answered with, and which outcomes are final, is in
 :mod:`connectors.hl7.outcomes`; an operator's re-process of a stored message in
