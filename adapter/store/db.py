@@ -26,9 +26,10 @@ is ``FULL``; PostgreSQL is untouched.
 **Several HL7 messages, one commit** (:func:`one_transaction`). SQLite has one writer, so
 messages that only write (ADT^A08) go faster when one thread runs several senders' messages in
 one transaction and syncs it once (a group commit, :mod:`connectors.hl7.group_commit`). Inside
-``one_transaction`` a unit of work and the HL7 message log join that transaction instead of
-beginning their own: each runs in a savepoint (its commit releases it, its rollback undoes only
-its own writes), and nothing is durable, or acknowledged, before the one commit at the end.
+``one_transaction`` a unit of work joins that transaction instead of beginning its own, in a
+savepoint (its commit releases it, its rollback undoes only its own writes), and the HL7
+message log writes in it directly; nothing is durable, or acknowledged, before the one commit
+at the end.
 
 **The pool.** ``pool_size``, ``max_overflow`` and ``pool_timeout`` (``[database]`` in
 adapter.toml) bound the connections this process holds. No use case holds a connection while
@@ -84,9 +85,9 @@ def deferred_sync() -> Iterator[None]:
 
 @contextmanager
 def one_transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction (``BEGIN IMMEDIATE`` on SQLite) that units of work and the HL7
-    message log begun inside, in this thread and on ``engine``, join as savepoints; committed
-    (and synced as configured) when the block ends, rolled back whole if it raises."""
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite) that units of work (each in a
+    savepoint) and the HL7 message log begun inside, in this thread and on ``engine``, join;
+    committed (and synced as configured) when the block ends, rolled back whole if it raises."""
     with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
         token = _JOINED.set(connection)
         try:
@@ -132,7 +133,7 @@ class Savepoint:
             self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self._name}")
             self._cursor.execute(f"RELEASE SAVEPOINT {self._name}")
         except self._error:
-            pass
+            pass  # the savepoint went with the transaction; the use case's error propagates
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:

@@ -82,11 +82,13 @@ class GroupCommit(Generic[T]):
                 with self._changed:
                     group = self._waiting[: self._max_group]
                     del self._waiting[: len(group)]
-                self._commit(group)
-                with self._changed:
-                    for pending in group:
-                        pending.done = True
-                    self._changed.notify_all()
+                try:
+                    self._commit(group)
+                finally:  # even if the leader's thread is interrupted: the others run alone
+                    with self._changed:
+                        for pending in group:
+                            pending.done = True
+                        self._changed.notify_all()
         finally:
             with self._changed:
                 self._leading = False

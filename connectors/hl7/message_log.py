@@ -122,7 +122,8 @@ _RECORD_OUTCOME = (
 
 
 class MessageLog:
-    """Reads and writes the log; every method commits its own transaction."""
+    """Reads and writes the log; every method commits its own transaction (or writes in the
+    joined one)."""
 
     def __init__(
         self, engine: Engine, *, joined: Callable[[], Connection | None] = lambda: None
