@@ -35,6 +35,7 @@ from adapter.services.admission import Admissions
 from adapter.services.context import ServiceContext
 from adapter.services.fees import Fees
 from adapter.services.settlement import Settled, Settlements, SettleRequest
+from adapter.services.stay_changes import StayChanges
 from adapter.services.uploads import upload_for_settlement
 from adapter.store.repositories import UploadRecord
 
@@ -53,11 +54,13 @@ class ServiceCommands:
         ctx: ServiceContext,
         *,
         admissions: Admissions,
+        stays: StayChanges,
         fees: Fees,
         settlements: Settlements,
     ):
         self._ctx = ctx
         self._admissions = admissions
+        self._stays = stays
         self._fees = fees
         self._settlements = settlements
 
@@ -66,7 +69,7 @@ class ServiceCommands:
         if encounter_id:
             with self._ctx.uow() as uow:
                 return uow.encounters.get(encounter_id).encounter
-        return self._admissions.find_by_visit(his_visit_id)
+        return self._stays.find_by_visit(his_visit_id)
 
     def admit(self, command: Admit, *, actor: str) -> Outcome:
         result = self._admissions.admit(command, actor=actor)
@@ -81,7 +84,7 @@ class ServiceCommands:
         )
 
     def update_visit(self, command: UpdateVisit, *, actor: str) -> Outcome:
-        encounter = self._admissions.update_visit(command, actor=actor)
+        encounter = self._stays.update_visit(command, actor=actor)
         return Outcome(encounter.id, encounter.status.value, encounter=encounter)
 
     def record_fees(self, command: RecordFees, *, actor: str) -> Outcome:
@@ -141,7 +144,7 @@ class ServiceCommands:
                 settlement=active,
                 upload=_queued(record),
             )
-        marked = self._admissions.mark_ready(
+        marked = self._stays.mark_ready(
             encounter.id,
             discharged_at=command.discharged_at,
             diagnoses=command.discharge_diagnoses,
@@ -154,7 +157,7 @@ class ServiceCommands:
         if encounter.status is EncounterStatus.CANCELLED:
             return Outcome(encounter.id, encounter.status.value, replayed=True, encounter=encounter)
         try:
-            cancelled = self._admissions.cancel(encounter.id, reason=command.reason, actor=actor)
+            cancelled = self._stays.cancel(encounter.id, reason=command.reason, actor=actor)
         except DomainError:  # InvalidTransition, or a Conflict on the version
             # The same request, sent twice at once: the other one cancelled it a moment ago.
             now = self._stay("", encounter.id)

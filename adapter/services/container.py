@@ -37,6 +37,7 @@ from adapter.services.identity import Identity
 from adapter.services.manual_claims import ManualClaims
 from adapter.services.rehab import RehabPlans
 from adapter.services.settlement import Settlements
+from adapter.services.stay_changes import StayChanges
 from adapter.services.views import EncounterView, encounter_view
 from adapter.services.watch import UpstreamWatch
 
@@ -68,6 +69,7 @@ class Services:
         self.identity = Identity(self.context, self.watch)
         self.eligibility = EligibilityService(self.identity)
         self.admissions = Admissions(self.context, self.identity)
+        self.stays = StayChanges(self.context)
         self.fees = Fees(self.context)
         self.rehab = RehabPlans(self.context)
         self.settlements = Settlements(self.context, self.identity)
@@ -78,6 +80,7 @@ class Services:
         self.commands = ServiceCommands(
             self.context,
             admissions=self.admissions,
+            stays=self.stays,
             fees=self.fees,
             settlements=self.settlements,
         )

@@ -184,7 +184,7 @@ def cancel_open_stay(
                 fields={"reason": reason.strip()},
             )
             return _desk(request, kind=stay.kind.value, open_stay=stay, confirm=confirm)
-        cancelled = services.admissions.cancel(
+        cancelled = services.stays.cancel(
             encounter_id, reason=reason.strip(), actor=session.user.name
         )
     except FormError as exc:

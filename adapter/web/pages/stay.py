@@ -111,7 +111,7 @@ def cancel(
                 fields={"reason": reason.strip()},
             )
             return _stay_page(request, services, encounter_id, confirm=confirm, reason=reason)
-        services.admissions.cancel(encounter_id, reason=reason.strip(), actor=session.user.name)
+        services.stays.cancel(encounter_id, reason=reason.strip(), actor=session.user.name)
     except FormError as exc:
         return _stay_page(request, services, encounter_id, error=str(exc))
     except AdapterError as exc:

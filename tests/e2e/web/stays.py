@@ -56,7 +56,7 @@ def close_open_stay(site: Site, psn_no: str, kind: str = "medical") -> None:
     if stay is None:
         return
     if stay.status is EncounterStatus.ADMITTED:
-        services.admissions.cancel(stay.id, reason="测试前清理", actor="test")
+        services.stays.cancel(stay.id, reason="测试前清理", actor="test")
     else:
         when = datetime.now(ZONE)
         services.settlements.settle(SettleRequest(stay.id, when), actor="test")

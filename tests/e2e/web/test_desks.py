@@ -127,9 +127,9 @@ def test_n13_b32_ready_stays_are_listed_with_the_rehab_plan_flag_and_expiry_as_i
     rehab = _admit(site, "P010", f"ZY-RHB-{stamp}", "rehab", -3)
     # P003's filing expired ten days ago: admitted twelve days ago, inside its validity.
     expired = _admit(site, "P003", f"ZY-EXP-{stamp}", "medical", -12)
-    admissions = site.runtime.services.admissions
+    stays = site.runtime.services.stays
     for encounter_id in (rehab, expired):
-        admissions.mark_ready(encounter_id, discharged_at=datetime.now(ZONE), actor="HIS")
+        stays.mark_ready(encounter_id, discharged_at=datetime.now(ZONE), actor="HIS")
 
     sign_in(page, site, USERS["billing"], path="/web/billing?f=ready")
     worklist = page.get_by_test_id("worklist")

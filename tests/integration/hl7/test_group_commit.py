@@ -162,7 +162,7 @@ def _updates(db: Engine) -> list[str]:
 
 
 def _department(db: Engine, services: Services, visit: str) -> str:
-    return services.admissions.find_by_visit(visit).department
+    return services.stays.find_by_visit(visit).department
 
 
 def test_a08s_arriving_together_share_one_synced_commit(db: Engine, services: Services) -> None:

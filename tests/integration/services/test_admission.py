@@ -166,7 +166,7 @@ def test_cancel_admission_queues_its_revocation_and_refuses_fees_after(
     services: Services, db: Engine, queue: UploadQueue, sim: SimulatorServer
 ) -> None:
     encounter = services.admissions.admit(admit("P001", "V-1"), actor="c").encounter
-    cancelled = services.admissions.cancel(encounter.id, reason="患者未入院", actor="c")
+    cancelled = services.stays.cancel(encounter.id, reason="患者未入院", actor="c")
     assert cancelled.status is EncounterStatus.CANCELLED
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2404"]
     assert queue.worker().drain() == 2

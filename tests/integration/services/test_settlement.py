@@ -250,6 +250,6 @@ def test_a_stay_settled_cannot_take_more_fees_or_be_cancelled(services: Services
     with pytest.raises(InvalidTransition, match="先撤销结算"):
         services.fees.record(stay.id, [fee("L9", "XA11DBM001", "9.90")], actor="his")
     with pytest.raises(InvalidTransition):
-        services.admissions.cancel(stay.id, reason="x", actor="c")
+        services.stays.cancel(stay.id, reason="x", actor="c")
     with pytest.raises(InvalidTransition):  # another discharge time: not a resend
         services.settlements.settle(SettleRequest(stay.id, local(0, 10)), actor="b")

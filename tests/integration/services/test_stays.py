@@ -136,7 +136,7 @@ def test_b28_a_second_open_stay_is_refused_naming_the_open_one(
     assert services.admissions.open_stay("P924", first.kind) == first
     # The same visit again still replays; after the open stay is cancelled a new one may start.
     assert admit_seeded(services, "P924", "V-924").replayed
-    services.admissions.cancel(first.id, reason="误登记", actor="c")
+    services.stays.cancel(first.id, reason="误登记", actor="c")
     second = admit_seeded(services, "P924", "V-924-2")
     assert not second.replayed and second.encounter.id != first.id
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2404", "WI2401"]

@@ -1,0 +1,145 @@
+"""What may happen to an admitted stay before settlement: its visit data updated (HL7 A08),
+the admission cancelled (A11; its revocation WI2404 queued, N§33), the discharge reported where
+the site settles at the billing desk (A03: ready to settle). The admission itself is in
+:mod:`.admission`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from adapter.domain.commands import Diagnosis, UpdateVisit
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
+from adapter.domain.errors import InvalidTransition
+from adapter.domain.upstream import Infno
+from adapter.services import payloads
+from adapter.services.admission import (
+    diagnosis_texts,
+    not_found_visit,
+    registered_upstream,
+    require_aware,
+)
+from adapter.services.context import ServiceContext
+from adapter.services.locks import lock_encounter
+from adapter.services.uploads import queue_upload
+from adapter.store.repositories import EncounterRecord
+from adapter.store.uow import UnitOfWork
+
+
+class StayChanges:
+    """Changes to an admitted stay that come before its settlement."""
+
+    def __init__(self, ctx: ServiceContext):
+        self._ctx = ctx
+
+    def _find(self, uow: UnitOfWork, his_visit_id: str) -> EncounterRecord | None:
+        return uow.encounters.find_by_visit(self._ctx.institution.code, his_visit_id)
+
+    def update_visit(self, command: UpdateVisit, *, actor: str) -> Encounter:
+        """HL7 A08: the given fields change while the worker is in hospital."""
+        with self._ctx.uow(immediate=True) as uow:
+            record = self._find(uow, command.his_visit_id)
+            if record is None:
+                raise not_found_visit(command.his_visit_id)
+            encounter = record.encounter
+            if encounter.status is not EncounterStatus.ADMITTED:
+                raise InvalidTransition(
+                    f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
+                    code="ENCOUNTER_NOT_ADMITTED",
+                )
+            changes: dict[str, Any] = {}
+            if command.department is not None:
+                changes["department"] = command.department
+            if command.diagnoses is not None:
+                changes["diagnoses"] = tuple(diagnosis_texts(command.diagnoses))
+            if command.injury_parts is not None:
+                changes["injury_parts"] = tuple(command.injury_parts)
+            updated = dataclasses.replace(encounter, **changes)
+            uow.encounters.update(updated, expected_version=record.version)
+            uow.audit.append(
+                actor=actor,
+                action="encounter.update_visit",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"fields": sorted(changes), "name_changed": bool(command.patient_name)},
+            )
+            uow.commit()
+        return updated
+
+    def find_by_visit(self, his_visit_id: str) -> Encounter:
+        with self._ctx.uow() as uow:
+            record = self._find(uow, his_visit_id)
+        if record is None:
+            raise not_found_visit(his_visit_id)
+        return record.encounter
+
+    def cancel(self, encounter_id: str, *, reason: str, actor: str) -> Encounter:
+        """Cancel an admission with no settlement; queue its revocation upstream (WI2404)."""
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
+            record = uow.encounters.get(encounter_id)
+            encounter = record.encounter
+            if encounter.kind is EncounterKind.DEVICE:
+                raise InvalidTransition(
+                    "辅助器具配置没有入院登记可取消，如需撤销请撤销其结算", code="NOT_AN_ADMISSION"
+                )
+            cancelled = encounter.moved_to(EncounterStatus.CANCELLED)
+            uow.encounters.update(cancelled, expected_version=record.version)
+            msgid = ""
+            if registered_upstream(uow, encounter.id):  # a manual-claim case never was
+                msgid = queue_upload(
+                    ctx,
+                    uow,
+                    infno=Infno.ADMISSION_REVOKE,
+                    input=payloads.admission_revoke_input(encounter, reason),
+                    encounter_id=encounter.id,
+                    insuplc_admdvs=encounter.insured_admdvs,
+                    deadline=ctx.now() + ctx.policy.admission_upload_within,
+                ).msgid
+            uow.audit.append(
+                actor=actor,
+                action="encounter.cancel",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"reason": reason, "msgid": msgid},
+            )
+            uow.commit()
+        return cancelled
+
+    def mark_ready(
+        self,
+        encounter_id: str,
+        *,
+        discharged_at: datetime,
+        diagnoses: tuple[Diagnosis, ...] = (),
+        actor: str,
+    ) -> Encounter:
+        """HL7 A03 where the site settles at the billing desk: note the discharge, settle later."""
+        require_aware(discharged_at, "discharged_at")
+        with self._ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
+            record = uow.encounters.get(encounter_id)
+            encounter = record.encounter
+            if encounter.status not in (EncounterStatus.ADMITTED, EncounterStatus.REVOKED):
+                raise InvalidTransition(
+                    f"就诊状态为“{encounter.status.label}”，不能标记为待结算",
+                    code="ENCOUNTER_NOT_SETTLEABLE",
+                )
+            self._ctx.policy.times.check_discharge(encounter, discharged_at, self._ctx.now())
+            changes: dict[str, Any] = {"discharged_at": discharged_at}
+            if diagnoses:
+                changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))
+            updated = dataclasses.replace(encounter, **changes)
+            uow.encounters.update(updated, expected_version=record.version, ready_to_settle=True)
+            uow.audit.append(
+                actor=actor,
+                action="encounter.ready_to_settle",
+                subject_type="encounter",
+                subject_id=encounter.id,
+                details={"discharged_at": discharged_at.isoformat()},
+            )
+            uow.commit()
+        return updated
