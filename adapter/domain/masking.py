@@ -32,14 +32,39 @@ _PHONE_KEYS = frozenset(
 _NAME_KEYS = frozenset({"psn_name", "relative_name", "employer_contact", "coner_name", "certname"})
 _TOKEN_KEYS = frozenset({"qr_token", "ecard_token", "ecqrcode", "token"})
 
+# The adapter's and upstream's own record ids (``new_id``: a letter and 24 hex digits) are never
+# personal data, yet a run of their digits can look like a mobile number or a citizen ID; masked,
+# IT could no longer find the settlement a listed upload belongs to.
+_IDENTIFIER_KEYS = frozenset(
+    {"setl_id", "mdtrt_id", "details_of", "context", "slip_no", "msgid", "infno",
+     "encounter_id", "settlement_id"}
+)  # fmt: skip
+
 _CITIZEN_ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _inside_a_code(match: re.Match[str]) -> bool:
+    """True when the digits sit between two ASCII letters (``…B18412347295F…``): the middle of
+    a hex record id or a code, which a person's number written in text never is."""
+    text, start, end = match.string, match.start(), match.end()
+    return (
+        start > 0
+        and end < len(text)
+        and bool(_LETTER.match(text[start - 1]))
+        and bool(_LETTER.match(text[end]))
+    )
 
 
 def mask_text(text: str) -> str:
     """Mask citizen IDs and mobile numbers found anywhere in free text."""
-    text = _CITIZEN_ID_IN_TEXT.sub(lambda m: mask_citizen_id(m.group(0)), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+    text = _CITIZEN_ID_IN_TEXT.sub(
+        lambda m: m.group(0) if _inside_a_code(m) else mask_citizen_id(m.group(0)), text
+    )
+    return _MOBILE_IN_TEXT.sub(
+        lambda m: m.group(0) if _inside_a_code(m) else mask_phone(m.group(0)), text
+    )
 
 
 def mask_token(value: str) -> str:
@@ -65,6 +90,8 @@ def _mask_value(key: str, value: str, cert_type: str | None) -> str:
         if cert_type == "03":
             return mask_card_no(value)
         return mask_citizen_id(value)
+    if lowered in _IDENTIFIER_KEYS:
+        return value
     return mask_text(value)
 
 

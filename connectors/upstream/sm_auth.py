@@ -47,10 +47,22 @@ def _sign(signer: sm2.CryptSM2, data: bytes) -> str:
             return signature
 
 
+def _crypt(private_key: str, public_key: str) -> sm2.CryptSM2:
+    """gmssl's ``CryptSM2`` holding exactly ``public_key``.
+
+    Its constructor drops a leading ``04`` (the uncompressed-point mark) with
+    ``str.lstrip("04")``, which strips every leading ``0`` and ``4``: one public key in 256
+    begins with ``04`` and would lose digits, so that every signature check with it fails.
+    """
+    crypt = sm2.CryptSM2(private_key=private_key, public_key="")
+    crypt.public_key = public_key
+    return crypt
+
+
 def generate_sm2_keypair() -> tuple[str, str]:
     """A new SM2 key pair as hex: (private 64 digits, public 128 digits)."""
     private = f"{_scalar():064x}"
-    public = sm2.CryptSM2(private_key=private, public_key="")._kg(
+    public = _crypt(private, "")._kg(
         int(private, 16), sm2.default_ecc_table["g"]
     )
     return private, public
@@ -83,13 +95,11 @@ class SmAuth:
             raise ValueError("auth=sm needs access_key")
         self._access_key = access_key
         self._sm4_key = bytes.fromhex(_hex(sm4_key, 32, "sm4_key"))
-        self._signer = sm2.CryptSM2(
-            private_key=_hex(own_private_key, 64, "sm2_private_key"),
-            public_key=_hex(own_public_key, 128, "sm2_public_key"),
+        self._signer = _crypt(
+            _hex(own_private_key, 64, "sm2_private_key"),
+            _hex(own_public_key, 128, "sm2_public_key"),
         )
-        self._verifier = sm2.CryptSM2(
-            private_key="", public_key=_hex(peer_public_key, 128, "upstream_sm2_public_key")
-        )
+        self._verifier = _crypt("", _hex(peer_public_key, 128, "upstream_sm2_public_key"))
         self._now = now
 
     def _signed_text(self, timestamp: str, body: bytes) -> bytes:

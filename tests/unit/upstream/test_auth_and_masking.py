@@ -81,6 +81,22 @@ def test_sm_encrypts_signs_and_verifies_both_ways() -> None:
         client.open_reply(wire, headers)  # signed by the client's own key, not upstream's
 
 
+def test_sm_signs_and_verifies_with_a_public_key_that_begins_with_04() -> None:
+    # private key 11's public key begins "04": gmssl alone strips it to 126 digits ("lstrip")
+    private = f"{11:064x}"
+    public = "04b3cb10c9c6d8e27c1aab770f67f543125dcdd589c2ff82668c74d78ce20ace63516355287e39fe4918e5c02e2b0b930c94816e63c4bc72739a8fd805174a4b"  # noqa: E501
+    server_private, server_public = generate_sm2_keypair()
+    key = "0123456789abcdeffedcba9876543210"
+    client = SmAuth(access_key="AK01", sm4_key=key, own_private_key=private,
+                    own_public_key=public, peer_public_key=server_public)  # fmt: skip
+    server = SmAuth(access_key="AK01", sm4_key=key, own_private_key=server_private,
+                    own_public_key=server_public, peer_public_key=public)  # fmt: skip
+    wire, headers = client.seal_request(b'{"psn_no":"P001"}')
+    assert server.open_request(wire, headers) == b'{"psn_no":"P001"}'
+    answer, answer_headers = server.seal_reply(b'{"infcode":0}')
+    assert client.open_reply(answer, answer_headers) == b'{"infcode":0}'
+
+
 def test_sm_refuses_bad_keys_at_construction() -> None:
     with pytest.raises(ValueError, match="sm4_key"):
         make_auth("sm", access_key="AK01", sm4_key="short")
@@ -115,4 +131,17 @@ def test_masking_by_key_and_in_free_text() -> None:
     }
     assert masked["mdtrt_cert_no"] == "QRTO…"
     assert mask_text("电话13912345678") == "电话139****5678"
+    assert mask_text("TEL13912345678") == "TEL139****5678"
+    assert mask_text(f"ID{CITIZEN_ID}") == "ID110101********8515"
     assert looks_masked(masked) and not looks_masked({"psn_no": "P001"})
+
+
+def test_record_ids_whose_digits_look_like_a_phone_or_citizen_id_stay_whole() -> None:
+    # new_id: a letter and 24 hex digits; these hold a mobile-shaped and a citizen-ID-shaped run
+    phone_shaped, id_shaped = "SA27EB7597B18412347295F10", "EA110101199003078515CDE0"
+    masked = mask_body({"setl_id": phone_shaped, "details_of": phone_shaped,
+                        "mdtrt_id": id_shaped, "note": f"结算{phone_shaped}已撤销",
+                        "memo": f"就诊{id_shaped}"})  # fmt: skip
+    assert masked == {"setl_id": phone_shaped, "details_of": phone_shaped, "mdtrt_id": id_shaped,
+                      "note": f"结算{phone_shaped}已撤销", "memo": f"就诊{id_shaped}"}  # fmt: skip
+    assert not looks_masked(masked)
