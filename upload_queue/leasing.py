@@ -358,5 +358,5 @@ def lease(
         release_expired(connection, now, policy, metrics)
         leased = lease_on(connection, worker_id, now, lease_for=lease_for, limit=limit, kinds=kinds)
     for item in leased:
-        metrics.attempts.labels(kind=item.delivery.kind).inc()
+        metrics.of_kind(item.delivery.kind).attempts.inc()
     return [item.delivery for item in leased]

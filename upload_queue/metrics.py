@@ -26,11 +26,25 @@ Gauges are refreshed by the deadline watch and by :func:`upload_queue.health.hea
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
 _DEADLINE_BUCKETS = (0, 30, 60, 120, 300, 600, 900, 1200, 1500, 1800, 3600, 86400)
+
+
+@dataclass(frozen=True)
+class KindMetrics:
+    """The per-kind series a delivery touches, looked up once per kind: ``labels()`` takes a
+    lock and validates its arguments, four times per job otherwise."""
+
+    attempts: Any
+    delivered: Any
+    delivery_latency: Any
+    time_to_deadline: Any
+    deadline_missed: Any
 
 
 class QueueMetrics:
@@ -92,8 +106,22 @@ class QueueMetrics:
         self.overdue = Gauge(
             "upload_queue_overdue", "Undelivered jobs past their deadline", registry=registry
         )
+        self._kinds: dict[str, KindMetrics] = {}
         with _lock:
             _by_registry[id(registry)] = self
+
+    def of_kind(self, kind: str) -> KindMetrics:
+        found = self._kinds.get(kind)
+        if found is None:
+            found = KindMetrics(
+                self.attempts.labels(kind=kind),
+                self.delivered.labels(kind=kind),
+                self.delivery_latency.labels(kind=kind),
+                self.time_to_deadline.labels(kind=kind),
+                self.deadline_missed.labels(kind=kind),
+            )
+            self._kinds[kind] = found  # a race builds the same children twice: harmless
+        return found
 
 
 _lock = threading.RLock()

@@ -12,6 +12,7 @@ delivery ledger (:mod:`upload_queue.ledger`), in the same transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Table, TextClause, bindparam, select, text
 from sqlalchemy.dialects import postgresql
 
+from upload_queue.clock import as_utc
 from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased
 from upload_queue.ledger import ENTRY_COLUMNS, Receipt, entry_values
@@ -132,19 +134,18 @@ ATTEMPT_COLUMNS = (
 write exactly these."""
 
 
-def _array_type(table: Table, column: str) -> str:
-    """The PostgreSQL array type of ``column``'s values, without a length: a cast to
-    ``VARCHAR(n)`` would cut a long value silently where the ``INSERT`` refuses it."""
+def _sql_type(table: Table, column: str) -> str:
+    """The PostgreSQL type of ``column``'s values, without a length: a cast to ``VARCHAR(n)``
+    would cut a long value silently where the ``INSERT`` refuses it."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy: unannotated
-    type_name = table.c[column].type.compile(dialect=dialect)
-    return re.sub(r"\(\d+\)", "", type_name) + "[]"
+    return re.sub(r"\(\d+\)", "", table.c[column].type.compile(dialect=dialect))
 
 
 def _insert_given(table: Table, prefix: str, columns: tuple[str, ...]) -> str:
-    """``INSERT`` of ``columns`` from the ``given`` arrays named ``prefix + column``, for the
-    rows whose lease was still held (``done``), in the order given. Rows are matched by their
-    place in ``given`` (``n``), not by job: one job can come twice, under a lease that was lost
-    and the one it was leased again under."""
+    """``INSERT`` of ``columns`` from the ``given`` rows' fields named ``prefix + column``, for
+    the rows whose lease was still held (``done``), in the order given. Rows are matched by
+    their place in ``given`` (``n``), not by job: one job can come twice, under a lease that was
+    lost and the one it was leased again under."""
     values = ", ".join(f"given.{prefix}{column}" for column in columns)
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} "
@@ -155,17 +156,20 @@ def _insert_given(table: Table, prefix: str, columns: tuple[str, ...]) -> str:
 def _delivered_recorded() -> TextClause:
     """PostgreSQL: the held deliveries of a batch, their ledger entries and their attempt rows
     in one statement (one round trip, one plan, where three rounds ran 2n + 1 statements).
-    The ledger and attempt columns are :data:`~upload_queue.ledger.ENTRY_COLUMNS` and
-    :data:`ATTEMPT_COLUMNS`, bound as arrays ``l_<column>`` and ``a_<column>`` from
-    :func:`~upload_queue.ledger.entry_values` and :func:`attempt_row`: a new column is added
-    in one place."""
-    given = [("id", "bigint[]"), ("token", "text[]")]  # the lease each outcome needs held
-    given += [(f"l_{c}", _array_type(upload_delivery, c)) for c in ENTRY_COLUMNS]
-    given += [(f"a_{c}", _array_type(upload_attempt, c)) for c in ATTEMPT_COLUMNS]
-    arrays = ", ".join(f"CAST(:{name} AS {array})" for name, array in given)
-    names = ", ".join(name for name, _ in given)
+
+    The batch is bound as one JSON array of rows (``json_to_recordset``): the driver writes one
+    text, where an array per column cost it two regular expressions per element. Each row holds
+    ``n`` (its place, from 1), ``id`` and ``token`` (the lease the outcome needs held), and the
+    ledger and attempt columns (:data:`~upload_queue.ledger.ENTRY_COLUMNS`,
+    :data:`ATTEMPT_COLUMNS`) as ``l_<column>`` and ``a_<column>``, from
+    :func:`~upload_queue.ledger.entry_values` and :func:`attempt_row`: a new column is added in
+    one place."""
+    given = [("n", "bigint"), ("id", "bigint"), ("token", "text")]
+    given += [(f"l_{c}", _sql_type(upload_delivery, c)) for c in ENTRY_COLUMNS]
+    given += [(f"a_{c}", _sql_type(upload_attempt, c)) for c in ATTEMPT_COLUMNS]
+    fields = ", ".join(f"{name} {type_name}" for name, type_name in given)
     return text(
-        f"WITH given AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS g({names}, n)), "
+        f"WITH given AS (SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS g({fields})), "
         "done AS (UPDATE upload_job SET status = 'delivered', delivered_at = given.l_delivered_at, "
         "last_error = NULL, leased_by = NULL, lease_token = NULL, leased_at = NULL, "
         "lease_expires_at = NULL FROM given WHERE upload_job.id = given.id "
@@ -175,6 +179,29 @@ def _delivered_recorded() -> TextClause:
         f"attempts AS ({_insert_given(upload_attempt, 'a_', ATTEMPT_COLUMNS)}) "
         "SELECT n FROM done"
     )
+
+
+def _json_value(value: Any) -> str:
+    """A datetime as ISO 8601 in UTC, which ``timestamptz`` reads back exactly."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value of the outcome batch")
+
+
+def _given_rows(delivered: list[Finished], held: list[Recorded], worker_id: str) -> str:
+    rows = []
+    for n, (item, recorded) in enumerate(zip(delivered, held, strict=True), start=1):
+        row: dict[str, Any] = {
+            "n": n,
+            "id": item.delivery.job_id,
+            "token": item.delivery.lease_token,
+        }
+        entry = entry_values(item.delivery, item.finished, item.receipt)
+        row.update((f"l_{c}", entry[c]) for c in ENTRY_COLUMNS)
+        attempt = attempt_row(recorded, worker_id)
+        row.update((f"a_{c}", attempt[c]) for c in ATTEMPT_COLUMNS)
+        rows.append(row)
+    return json.dumps(rows, default=_json_value, ensure_ascii=False)
 
 
 _DELIVERED_RECORDED = _delivered_recorded()
@@ -197,16 +224,9 @@ def record_outcomes(
     # Written as if every lease were still held; the statement keeps the rows of those that
     # were, the others are recorded as lost below.
     held = [_held(item) for item in delivered]
-    params: dict[str, Any] = {
-        "id": [item.delivery.job_id for item in delivered],
-        "token": [item.delivery.lease_token for item in delivered],
-    }
-    entries = [entry_values(i.delivery, i.finished, i.receipt) for i in delivered]
-    attempts = [attempt_row(r, worker_id) for r in held]
-    params.update((f"l_{c}", [entry[c] for entry in entries]) for c in ENTRY_COLUMNS)
-    params.update((f"a_{c}", [row[c] for row in attempts]) for c in ATTEMPT_COLUMNS)
+    rows = _given_rows(delivered, held, worker_id)
     # the places (from 1) in ``delivered`` of those whose lease was held
-    kept = set(connection.execute(_DELIVERED_RECORDED, params).scalars())
+    kept = set(connection.execute(_DELIVERED_RECORDED, {"rows": rows}).scalars())
     recorded: list[Recorded] = []
     unwritten: list[Recorded] = []  # their attempt rows are still to write
     place = 0
@@ -303,15 +323,14 @@ def _observe(
     item: Finished,
 ) -> None:
     if result == "delivered":
-        m.delivered.labels(kind=kind).inc()
+        series = m.of_kind(kind)
+        series.delivered.inc()
         if created_at is not None:
-            m.delivery_latency.labels(kind=kind).observe(
-                max((item.finished - created_at).total_seconds(), 0.0)
-            )
+            series.delivery_latency.observe(max((item.finished - created_at).total_seconds(), 0.0))
         left = (item.delivery.deadline - item.finished).total_seconds()
-        m.time_to_deadline.labels(kind=kind).observe(max(left, 0.0))
+        series.time_to_deadline.observe(max(left, 0.0))
         if left < 0:
-            m.deadline_missed.labels(kind=kind).inc()
+            series.deadline_missed.inc()
         return
     m.failed.labels(kind=kind, error_kind=result).inc()
     if status == "dead":

@@ -236,10 +236,14 @@ class Worker:
         the finished deliveries still to record."""
         outcomes: list[Outcome] = []
         finished: list[Finished] = []
+        # The leases held here change only when renewed, so their earliest end is found once
+        # per renewal, not once per job.
+        soonest = min((item.expires for item in leased), default=None)
         while leased:
-            if self._late([leased[0], *(f.leased for f in finished)], self.clock()):
+            if soonest is not None and soonest - self.clock() < self.need:
                 outcomes += self._renew(connection, finished, leased)
                 finished = []
+                soonest = min((item.expires for item in leased), default=None)
                 continue
             item = leased.pop(0)
             finished.append(self._call(item.delivery, item))
@@ -360,7 +364,7 @@ class Worker:
                     kinds=self.handlers.kinds(),
                 )
         for item in leased:
-            self.metrics.attempts.labels(kind=item.delivery.kind).inc()
+            self.metrics.of_kind(item.delivery.kind).attempts.inc()
         for r in recorded:
             after_commit(r, self.worker_id, self.metrics)
         held = {(item.delivery.job_id, item.delivery.lease_token) for item in renewed}
