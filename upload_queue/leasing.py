@@ -34,6 +34,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Subquery,
     Update,
     any_,
     bindparam,
@@ -103,7 +104,7 @@ _PENDING_AFTER = _PENDING.where(  # the next window: keyset paging on (deadline,
 
 
 def _leasable(
-    kinds: bool, among: bool, postgresql: bool, *, among_rows: Select[Any] | None = None
+    kinds: bool, among: bool, postgresql: bool, *, among_rows: Subquery | None = None
 ) -> Select[Any]:
     """The next ``:limit`` leasable jobs at ``:now``, earliest deadline first; of ``:kinds``
     if ``kinds``; only among the ids ``:among`` if ``among``; on PostgreSQL, locked
@@ -147,7 +148,13 @@ def _leasable(
             else kind.in_(bindparam("kinds", expanding=True))
         )
     if among_rows is not None:
-        statement = statement.where(upload_job.c.id.in_(among_rows))
+        # Joined, and taken in the window's own (deadline, id) order: the rows are then
+        # checked and locked one by one until ``:limit`` are held, not all sorted first.
+        statement = (
+            statement.join_from(upload_job, among_rows, among_rows.c.id == upload_job.c.id)
+            .order_by(None)
+            .order_by(among_rows.c.deadline, among_rows.c.id)
+        )
     elif among:
         statement = statement.where(
             upload_job.c.id == any_(bindparam("among", type_=ARRAY(BigInteger())))
@@ -180,12 +187,14 @@ def _windowed(kinds: bool) -> tuple[Update, Select[Any]]:
     the candidates being the first ``:window`` pending jobs in deadline order (a CTE read
     from the partial index ``upload_job_pending_edf``; whatever the planner's statistics
     say, that is a short ordered index scan), and of those the oldest of each ordering key
-    (the others wait behind it): the ordering-key test runs on those rows only. ``seen``,
+    (the others wait behind it): the ordering-key test runs on those rows only, in deadline
+    order, until ``:limit`` are locked (the window's rows are not all checked and sorted
+    first). ``seen``,
     returned on each row, says how many pending jobs the window held: a full window that
     gave fewer than ``:limit`` jobs sends the caller to page further.
     """
     window = (
-        select(upload_job.c.id, upload_job.c.ordering_key)
+        select(upload_job.c.id, upload_job.c.ordering_key, upload_job.c.deadline)
         .where(upload_job.c.status == "pending")
         .order_by(upload_job.c.deadline, upload_job.c.id)
         .limit(bindparam("window", type_=Integer()))
@@ -194,8 +203,15 @@ def _windowed(kinds: bool) -> tuple[Update, Select[Any]]:
     # Of the window's jobs of one ordering key only the oldest can be leasable (it, pending,
     # holds back the others): the ordering-key test runs on those alone.
     first = func.row_number().over(partition_by=window.c.ordering_key, order_by=window.c.id)
-    heads = select(window.c.id, window.c.ordering_key, first.label("nth")).subquery("heads")
-    candidates = select(heads.c.id).where(or_(heads.c.nth == 1, heads.c.ordering_key.is_(None)))
+    heads = select(
+        window.c.id, window.c.ordering_key, window.c.deadline, first.label("nth")
+    ).subquery("heads")
+    candidates = (
+        select(heads.c.id, heads.c.deadline)
+        .where(or_(heads.c.nth == 1, heads.c.ordering_key.is_(None)))
+        .order_by(heads.c.deadline, heads.c.id)
+        .subquery("candidates")
+    )
     pick = _leasable(kinds, True, True, among_rows=candidates)
     seen = select(func.count()).select_from(window).scalar_subquery()
     take = (
