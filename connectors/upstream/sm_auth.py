@@ -76,6 +76,17 @@ def _hex(value: str, digits: int, what: str) -> str:
     return value
 
 
+def _public_key(value: str, what: str) -> str:
+    """An SM2 public key as 128 hex digits (x ‖ y); the uncompressed form that gateways often
+    hand out, ``04`` + those 128, is accepted too."""
+    if len(value) == 130 and value.startswith("04"):
+        value = value[2:]
+    try:
+        return _hex(value, 128, what)
+    except ValueError:
+        raise ValueError(f"auth=sm: {what} must be 128 hex digits (or 130 beginning 04)") from None
+
+
 class SmAuth:
     name = "sm"
 
@@ -95,9 +106,9 @@ class SmAuth:
         self._sm4_key = bytes.fromhex(_hex(sm4_key, 32, "sm4_key"))
         self._signer = _crypt(
             _hex(own_private_key, 64, "sm2_private_key"),
-            _hex(own_public_key, 128, "sm2_public_key"),
+            _public_key(own_public_key, "sm2_public_key"),
         )
-        self._verifier = _crypt("", _hex(peer_public_key, 128, "upstream_sm2_public_key"))
+        self._verifier = _crypt("", _public_key(peer_public_key, "upstream_sm2_public_key"))
         self._now = now
 
     def _signed_text(self, timestamp: str, body: bytes) -> bytes:

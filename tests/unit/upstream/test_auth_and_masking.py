@@ -93,6 +93,15 @@ def test_sm_signs_and_verifies_with_a_public_key_that_begins_with_04() -> None:
                     own_public_key=server_public, peer_public_key=public)  # fmt: skip
     wire, headers = client.seal_request(b'{"psn_no":"P001"}')
     assert server.open_request(wire, headers) == b'{"psn_no":"P001"}'
+    # the same key in the uncompressed form gateways hand out: "04" and the 128 digits
+    server_04 = SmAuth(
+        access_key="AK01",
+        sm4_key=key,
+        own_private_key=server_private,
+        own_public_key=f"04{server_public}",
+        peer_public_key=f"04{public}",
+    )
+    assert server_04.open_request(wire, headers) == b'{"psn_no":"P001"}'
     answer, answer_headers = server.seal_reply(b'{"infcode":0}')
     assert client.open_reply(answer, answer_headers) == b'{"infcode":0}'
 
@@ -100,6 +109,10 @@ def test_sm_signs_and_verifies_with_a_public_key_that_begins_with_04() -> None:
 def test_sm_refuses_bad_keys_at_construction() -> None:
     with pytest.raises(ValueError, match="sm4_key"):
         make_auth("sm", access_key="AK01", sm4_key="short")
+    private, public = generate_sm2_keypair()
+    with pytest.raises(ValueError, match="upstream_sm2_public_key must be 128 hex digits"):
+        SmAuth(access_key="AK01", sm4_key="00" * 16, own_private_key=private,
+               own_public_key=public, peer_public_key="05" + public)  # fmt: skip
 
 
 def test_call_log_records_never_hold_personal_data_in_full(router: respx.MockRouter) -> None:
