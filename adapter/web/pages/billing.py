@@ -88,7 +88,7 @@ def _encounter_page(
         "now": now(request).strftime("%Y-%m-%dT%H:%M"),
         "done": DONE.get(request.query_params.get("done", ""), ""),
         "wait": next(
-            (w for w in services.settlements.waiting() if w.encounter_id == encounter_id), None
+            (w for w in services.discharge_waits.waiting() if w.encounter_id == encounter_id), None
         ),
         **extra,
     }
@@ -114,7 +114,7 @@ def _find_page(
     """The desk's first page: today's work list (filterable) and the search box."""
     shown = request.query_params.get("f", "")
     typed = request.query_params.get("w", "").strip()
-    waiting = services.settlements.waiting()
+    waiting = services.discharge_waits.waiting()
     rows = [
         r
         for r in billing_list(services.context, waiting)
@@ -301,7 +301,7 @@ def revoke(
         )
         return _encounter_page(request, services, encounter_id, confirm=confirm)
     try:
-        services.settlements.revoke(settlement_id, reason=reason.strip(), actor=session.user.name)
+        services.revocations.revoke(settlement_id, reason=reason.strip(), actor=session.user.name)
     except AdapterError as exc:
         return _encounter_page(request, services, encounter_id, **problem_of(exc))
     return _back(encounter_id, "revoked")
