@@ -62,9 +62,7 @@ def _crypt(private_key: str, public_key: str) -> sm2.CryptSM2:
 def generate_sm2_keypair() -> tuple[str, str]:
     """A new SM2 key pair as hex: (private 64 digits, public 128 digits)."""
     private = f"{_scalar():064x}"
-    public = _crypt(private, "")._kg(
-        int(private, 16), sm2.default_ecc_table["g"]
-    )
+    public = _crypt(private, "")._kg(int(private, 16), sm2.default_ecc_table["g"])
     return private, public
 
 
