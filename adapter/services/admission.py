@@ -132,9 +132,6 @@ class Admissions:
         self._ctx = ctx
         self._identity = identity
 
-    def _find(self, uow: UnitOfWork, his_visit_id: str) -> EncounterRecord | None:
-        return uow.encounters.find_by_visit(self._ctx.institution.code, his_visit_id)
-
     def open_stay(self, psn_no: str, kind: EncounterKind) -> Encounter | None:
         """The worker's open stay of ``kind`` here, if any (admitted, or settlement revoked)."""
         with self._ctx.uow() as uow:
@@ -161,7 +158,7 @@ class Admissions:
             raise InvalidMessage("须提供 HIS 就诊号（his_visit_id）", field="his_visit_id")
         require_aware(command.admitted_at, "admitted_at")
         with ctx.uow() as uow:
-            existing = self._find(uow, command.his_visit_id)
+            existing = stay_of_visit(self._ctx, uow, command.his_visit_id)
         if existing is not None:
             return Admitted(existing.encounter, replayed=True)
         ctx.policy.times.check_admission(command.admitted_at, ctx.now())
@@ -207,7 +204,7 @@ class Admissions:
             ),
         )
         with ctx.uow(immediate=True) as uow:
-            raced = self._find(uow, command.his_visit_id)
+            raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
                 return Admitted(raced.encounter, replayed=True)
             self._refuse_open_stay(uow, person.psn_no, command.kind)
@@ -220,7 +217,7 @@ class Admissions:
                 if exc.code != store_errors.ENCOUNTER_DUPLICATE:
                     raise
                 # Another clerk (or HIS retry) registered the same visit a moment ago.
-                raced = self._find(uow, command.his_visit_id)
+                raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
                 if raced is None:
                     raise
                 return Admitted(raced.encounter, replayed=True)
@@ -253,7 +250,7 @@ class Admissions:
         ctx = self._ctx
         card = command.card
         with ctx.uow(immediate=True) as uow:
-            raced = self._find(uow, command.his_visit_id)
+            raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
                 return Admitted(raced.encounter, replayed=True)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
@@ -350,6 +347,13 @@ def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:
 
 def diagnosis_texts(diagnoses: tuple[Diagnosis, ...]) -> list[str]:
     return [payloads.diagnosis_text(d) for d in diagnoses]
+
+
+def stay_of_visit(
+    ctx: ServiceContext, uow: UnitOfWork, his_visit_id: str
+) -> EncounterRecord | None:
+    """The stay the HIS names by its visit number, which is unique only within one institution."""
+    return uow.encounters.find_by_visit(ctx.institution.code, his_visit_id)
 
 
 def not_found_visit(his_visit_id: str) -> NotFound:

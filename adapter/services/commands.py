@@ -34,6 +34,7 @@ from adapter.domain.upstream import Infno
 from adapter.services.admission import Admissions
 from adapter.services.context import ServiceContext
 from adapter.services.fees import Fees
+from adapter.services.revocation import Revocations
 from adapter.services.settlement import Settled, Settlements, SettleRequest
 from adapter.services.stay_changes import StayChanges
 from adapter.services.uploads import upload_for_settlement
@@ -57,12 +58,14 @@ class ServiceCommands:
         stays: StayChanges,
         fees: Fees,
         settlements: Settlements,
+        revocations: Revocations,
     ):
         self._ctx = ctx
         self._admissions = admissions
         self._stays = stays
         self._fees = fees
         self._settlements = settlements
+        self._revocations = revocations
 
     def _stay(self, his_visit_id: str, encounter_id: str) -> Encounter:
         """The encounter a command names: by id (REST) or by HIS visit number (HL7)."""
@@ -171,7 +174,7 @@ class ServiceCommands:
         if settlement.status is SettlementStatus.REVOKED:
             return self._revoked(settlement, replayed=True)
         try:
-            revoked, upload = self._settlements.revoke(
+            revoked, upload = self._revocations.revoke(
                 settlement.id, reason=command.reason, actor=actor
             )
         except DomainError:  # InvalidTransition, or a Conflict on the version

@@ -31,11 +31,13 @@ from adapter.services.commands import ServiceCommands
 from adapter.services.context import InstitutionProfile, Policy, ServiceContext
 from adapter.services.device_claims import DeviceClaims
 from adapter.services.devices import DeviceFittings
+from adapter.services.discharge_waits import DischargeWaits
 from adapter.services.eligibility import EligibilityService
 from adapter.services.fees import Fees
 from adapter.services.identity import Identity
 from adapter.services.manual_claims import ManualClaims
 from adapter.services.rehab import RehabPlans
+from adapter.services.revocation import Revocations
 from adapter.services.settlement import Settlements
 from adapter.services.stay_changes import StayChanges
 from adapter.services.views import EncounterView, encounter_view
@@ -73,6 +75,8 @@ class Services:
         self.fees = Fees(self.context)
         self.rehab = RehabPlans(self.context)
         self.settlements = Settlements(self.context, self.identity)
+        self.discharge_waits = DischargeWaits(self.context, self.identity)
+        self.revocations = Revocations(self.context)
         self.devices = DeviceFittings(self.context, self.identity)
         self.manual_claims = ManualClaims(self.context, self.identity, self.watch)
         self.device_claims = DeviceClaims(self.context, self.devices, self.manual_claims)
@@ -83,6 +87,7 @@ class Services:
             stays=self.stays,
             fees=self.fees,
             settlements=self.settlements,
+            revocations=self.revocations,
         )
 
     def encounter(self, encounter_id: str) -> EncounterView:

@@ -1,6 +1,6 @@
 """A device fitting recorded as a manual-claim case from the start (手工报销, N§38, B§27).
 
-Upstream down at the device counter (:class:`~.devices.UpstreamDownAtDeviceCounter`) and the
+Upstream down at the device counter (:class:`~.device_outage.UpstreamDownAtDeviceCounter`) and the
 counter chose manual claim: the fitting is recorded as a device encounter that nothing
 registers or uploads upstream, with its fee list — the items and their actual costs as entered.
 Without the insured place's catalogue and the filing's limits (N§32, N§34, B§35) nobody here
@@ -26,15 +26,12 @@ from adapter.domain.people import CardData, mask_citizen_id
 from adapter.services import ids, payloads
 from adapter.services.admission import require_aware, unverified_psn_no
 from adapter.services.context import ServiceContext
-from adapter.services.devices import (
+from adapter.services.device_outage import (
     DEVICE_OUTAGE_ARTICLE,
     DeviceCase,
-    DeviceFittings,
-    FitDevices,
-    Fitted,
     UpstreamDownAtDeviceCounter,
-    case_key,
 )
+from adapter.services.devices import DeviceFittings, FitDevices, Fitted, case_key
 from adapter.services.identity import masked_card
 from adapter.services.manual_claim_fee_list import NOTE
 from adapter.services.manual_claim_records import (

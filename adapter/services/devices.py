@@ -1,15 +1,16 @@
 """Assistive-device fitting (辅助器具配置, N§34, B§34, B§35): settled at the counter.
 
-The worker shows the card and the insured place's payment approval notice. Identity, the
-device filing and the notice are checked (B§34: the notice number must match the filing). The
-insured place's device catalogue is made available first — fetched from upstream when it is
-not loaded, with the district → city → province fallback (:mod:`.device_catalogues`) — before
-any transaction opens. The items are then priced against that catalogue and the limits (N§32,
-N§34, B§35): the lines of one item share one limit; an item off the notice is the worker's
-(N§34), with a warning, and the rest is settled; a replacement inside the minimum years is
-priced against a new notice that approves it, and otherwise settles only once the counter
-confirms that the worker pays it (附表2). One transaction records the fitting as an encounter,
-settles it, and queues ``WI2701`` due settled-at + 30 minutes (N§34, B§35).
+The worker shows the card and the insured place's payment approval notice. Identity, the device
+filing and the notice are checked (B§34: the notice number must match the filing). The insured
+place's device catalogue is made available first — fetched from upstream when it is not loaded,
+with the district → city → province fallback (:mod:`.device_catalogues`) — before any
+transaction opens. The items are then priced against that catalogue and the limits (N§32, N§34,
+B§35): the lines of one item share one limit; an item off the notice is the worker's (N§34),
+with a warning, and the rest is settled; a replacement inside the minimum years is priced
+against a new notice that approves it, and otherwise settles only once the counter confirms
+that the worker pays it (附表2; the earlier fittings: :mod:`.device_replacements`). One
+transaction records the fitting as an encounter, settles it, and queues ``WI2701`` due
+settled-at + 30 minutes (N§34, B§35).
 
 :meth:`DeviceFittings.presettle` prices the same way and writes nothing (but the catalogue
 cache): what the counter is warned of before it fits.
@@ -18,11 +19,11 @@ The same fitting submitted twice (same worker, notice, time and items) returns t
 settlement, flagged ``replayed``.
 
 Upstream down at the counter (identity, filing or catalogue cannot be read) answers
-:class:`UpstreamDownAtDeviceCounter` (N§38, B§27): wait and fit later, or record the fitting as
-a manual-claim case from the start (:mod:`.device_claims`). Such a case settles here only
-through :meth:`DeviceFittings.fit` with its ``case`` (the switch to direct settlement before
-the fee list is handed over); a direct fitting of the same card and request meanwhile is
-refused, so nothing is reimbursed twice.
+:class:`~.device_outage.UpstreamDownAtDeviceCounter` (N§38, B§27): wait and fit later, or
+record the fitting as a manual-claim case from the start (:mod:`.device_claims`). Such a case
+settles here only through :meth:`DeviceFittings.fit` with its ``case`` (the switch to direct
+settlement before the fee list is handed over); a direct fitting of the same card and request
+meanwhile is refused, so nothing is reimbursed twice.
 """
 
 from __future__ import annotations
@@ -32,24 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from adapter.domain.devices import (
-    DeviceItem,
-    DeviceLimit,
-    EarlierFitting,
-    Replacement,
-    device_warnings,
-    filed_limits,
-    price_devices,
-    replacement,
-    unconfirmed,
-)
+from adapter.domain.devices import DeviceItem, device_warnings, price_devices, unconfirmed
 from adapter.domain.eligibility import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import (
     ConfirmationRequired,
     EligibilityRefused,
     InvalidMessage,
-    InvalidTransition,
     UpstreamUnavailable,
 )
 from adapter.domain.filings import Filing
@@ -63,10 +53,16 @@ from adapter.services import ids, payloads
 from adapter.services.admission import require_aware, unverified_psn_no
 from adapter.services.context import ServiceContext
 from adapter.services.device_catalogues import DeviceCatalogues
+from adapter.services.device_outage import (
+    DeviceCase,
+    UpstreamDownAtDeviceCounter,
+    refuse_recorded_case,
+    require_open,
+)
+from adapter.services.device_replacements import CounterView, counter_view, earlier_fittings
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
-from adapter.services.manual_claim_records import open_case
 from adapter.services.uploads import queue_upload
 from adapter.store.uow import UnitOfWork
 
@@ -102,57 +98,6 @@ class DevicePresettlement:
     needs_confirmation: tuple[Finding, ...]
 
 
-@dataclass(frozen=True)
-class CounterView:
-    """The filed items as the counter sees them before fitting: limits and replacements."""
-
-    limits: dict[str, DeviceLimit | None]
-    replacements: dict[str, Replacement]
-    catalogue_region: str
-
-
-DEVICE_OUTAGE_ARTICLE = "N§38, B§27"
-DEVICE_OUTAGE_MESSAGE = (
-    "上级系统（省级及国家工伤保险异地就医系统）当前无法访问，不能核验身份、辅助器具备案和"
-    "付费核准通知书，暂不能按跨省异地直接结算配置辅助器具（N§38、B§27）。可等待上级系统恢复"
-    "后再配置结算；或按手工报销登记本次配置（网络或系统故障，N§38、B§27）：打印费用清单由"
-    "参保地经办机构手工报销；费用清单交付前上级系统恢复的，可在核验身份、备案和通知书后转为"
-    "直接结算"
-)
-
-
-class UpstreamDownAtDeviceCounter(UpstreamUnavailable):
-    """A full upstream outage at the device counter: fit later, or a manual-claim case from
-    the start (N§38, B§27)."""
-
-    code = "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
-    article = "N§38, B§27"
-
-    def __init__(self) -> None:
-        super().__init__(DEVICE_OUTAGE_MESSAGE)
-
-    @property
-    def problem_extra(self) -> dict[str, object]:
-        return {
-            "ways_on": [
-                {"way": "retry", "label": "等待上级系统恢复后再配置结算"},
-                {
-                    "way": "manual_claim",
-                    "label": "按手工报销登记本次配置",
-                    "request": {"manual_claim_if_upstream_down": True},
-                },
-            ]
-        }
-
-
-@dataclass(frozen=True)
-class DeviceCase:
-    """A manual-claim case from the start to settle directly now (its claim and encounter)."""
-
-    claim_id: str
-    encounter_id: str
-
-
 def fitting_key(psn_no: str, request: FitDevices) -> str:
     """The fitting's stand-in for an HIS visit number: same fitting, same key."""
     parts = [psn_no, request.approval_notice_no.strip(), request.fitted_at.isoformat()]
@@ -164,47 +109,6 @@ def case_key(request: FitDevices) -> str:
     """The key of the fitting recorded as a manual-claim case while upstream was down: from
     the card alone, since upstream could not say who the worker is."""
     return fitting_key(unverified_psn_no(request.card), request)
-
-
-def earlier_fittings(
-    ctx: ServiceContext, uow: UnitOfWork, psn_no: str
-) -> dict[str, EarlierFitting]:
-    """Each device item's latest settled fitting for the worker that the fund paid for (the
-    minimum years protect the fund; a fitting the worker paid alone starts no clock), with
-    the notice it was settled under and the item's minimum years on that filing (附表2)."""
-    latest: dict[str, EarlierFitting] = {}
-    for record in uow.encounters.list_for_person(psn_no):
-        encounter = record.encounter
-        if encounter.kind is not EncounterKind.DEVICE:
-            continue
-        settlement = uow.settlements.find_active(encounter.id)
-        if settlement is None:
-            continue
-        filing = uow.filings.get(encounter.filing_no)
-        where = _where(ctx, uow, encounter.institution_code)
-        day = settlement.bill.discharged_on  # the fitting date (附表2 counts from it)
-        for line in settlement.bill.lines:
-            code = line.line.item_code
-            if line.fund_pay <= 0 or (code in latest and latest[code].fitted_on >= day):
-                continue
-            filed = filing.device(code) if filing is not None else None
-            latest[code] = EarlierFitting(
-                device_code=code,
-                device_name=line.line.item_name or code,
-                fitted_on=day,
-                where=where,
-                notice_no=filing.approval_notice_no if filing is not None else "",
-                min_years=filed.min_years if filed is not None else 0,
-                slip_no=settlement.slip_no,
-            )
-    return latest
-
-
-def _where(ctx: ServiceContext, uow: UnitOfWork, code: str) -> str:
-    if code == ctx.institution.code:
-        return f"{ctx.institution.name}（{code}）"
-    known = uow.institutions.get(code)
-    return f"{known.name}（{code}）" if known is not None and known.name else code
 
 
 class DeviceFittings:
@@ -305,12 +209,7 @@ class DeviceFittings:
         with ctx.uow(immediate=True) as uow:
             if case is not None:
                 lock_encounter(uow, case.encounter_id)
-                if open_case(uow, case.encounter_id) != case.claim_id:
-                    raise InvalidTransition(
-                        "费用清单已交付或已转为直接结算，请刷新后查看",
-                        code="MANUAL_CLAIM_HANDED_OVER",
-                        article=DEVICE_OUTAGE_ARTICLE,
-                    )
+                require_open(uow, case)
             else:
                 replay = self._replay(uow, key) or self._recorded_as_case(uow, request)
                 if replay is not None:
@@ -402,17 +301,8 @@ class DeviceFittings:
         fitting). Fetches the catalogue if need be; settles nothing."""
         require_aware(at, "at")
         region = self._catalogues.resolve(insured_region, actor=actor)
-        on = self._ctx.local_date(at)
         with self._ctx.uow() as uow:
-            catalogue = uow.catalogue.device_catalogue(region)
-            limits = filed_limits(filing, catalogue, region, on)
-            earlier = earlier_fittings(self._ctx, uow, psn_no)
-        again = {
-            d.device_code: r
-            for d in filing.devices
-            if (r := replacement(d.device_code, filing, earlier, on)) is not None
-        }
-        return CounterView(limits, again, region)
+            return counter_view(self._ctx, uow, filing, region, psn_no, self._ctx.local_date(at))
 
     def _replay(self, uow: UnitOfWork, key: str) -> Fitted | None:
         record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
@@ -434,21 +324,7 @@ class DeviceFittings:
         replay = self._replay(uow, record.encounter.his_visit_id)
         if replay is not None:
             return replay
-        claim_id = open_case(uow, record.encounter.id)
-        if claim_id:
-            raise InvalidTransition(
-                f"本次配置在上级系统中断时已按手工报销登记（手工报销记录{claim_id}），"
-                "费用清单尚未交付：请在该记录上核验身份、备案和通知书后转为直接结算，"
-                "不能再次配置结算（N§38、B§27）",
-                code="DEVICE_MANUAL_CLAIM_CASE",
-                article=DEVICE_OUTAGE_ARTICLE,
-            )
-        raise InvalidTransition(
-            "本次配置已按手工报销交付费用清单，由参保地经办机构手工报销，不能再直接结算"
-            "（N§38、B§27，杜绝重复报销）",
-            code="MANUAL_CLAIM_HANDED_OVER",
-            article=DEVICE_OUTAGE_ARTICLE,
-        )
+        refuse_recorded_case(uow, record.encounter.id)
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:

@@ -20,12 +20,11 @@ from adapter.services.admission import (
     not_found_visit,
     registered_upstream,
     require_aware,
+    stay_of_visit,
 )
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
-from adapter.store.repositories import EncounterRecord
-from adapter.store.uow import UnitOfWork
 
 
 class StayChanges:
@@ -34,13 +33,10 @@ class StayChanges:
     def __init__(self, ctx: ServiceContext):
         self._ctx = ctx
 
-    def _find(self, uow: UnitOfWork, his_visit_id: str) -> EncounterRecord | None:
-        return uow.encounters.find_by_visit(self._ctx.institution.code, his_visit_id)
-
     def update_visit(self, command: UpdateVisit, *, actor: str) -> Encounter:
         """HL7 A08: the given fields change while the worker is in hospital."""
         with self._ctx.uow(immediate=True) as uow:
-            record = self._find(uow, command.his_visit_id)
+            record = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if record is None:
                 raise not_found_visit(command.his_visit_id)
             encounter = record.encounter
@@ -70,7 +66,7 @@ class StayChanges:
 
     def find_by_visit(self, his_visit_id: str) -> Encounter:
         with self._ctx.uow() as uow:
-            record = self._find(uow, his_visit_id)
+            record = stay_of_visit(self._ctx, uow, his_visit_id)
         if record is None:
             raise not_found_visit(his_visit_id)
         return record.encounter

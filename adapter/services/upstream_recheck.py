@@ -1,11 +1,12 @@
 """The "waiting for upstream" re-check loop (N§38): a stay whose discharge met a full upstream
 outage is checked again as soon as upstream answers, so the billing desk learns it can settle.
 
-One daemon thread per process, started and stopped with the runtime. It asks the settlement
-use case to re-check the waiting stays at once when a clerk's read finds upstream answering
-again after a failure (:meth:`wake`), and every ``every`` seconds otherwise; the use case
-stops at the first read that finds upstream still down, so an outage costs one short call
-per round. The re-check writes only the waiting list, never a settlement.
+One daemon thread per process, started and stopped with the runtime. It asks the waiting
+list (:mod:`.discharge_waits`) to re-check the waiting stays at once when a clerk's read finds
+upstream answering again after a failure (:meth:`wake`), and every ``every`` seconds
+otherwise; the re-check stops at the first read that finds upstream still down, so an
+outage costs one short call per round. The re-check writes only the waiting list, never a
+settlement.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ def install(
     from adapter.web.pages import (
         admission,
         billing,
+        billing_claims,
         device,
         monitor,
         password,
@@ -98,6 +99,7 @@ def install(
         password,
         admission,
         billing,
+        billing_claims,
         device,
         monitor,
         reconciliation,

@@ -185,7 +185,7 @@ def build_runtime(
             purge_uploads=queue_purge(engine),
         )
     if scheduled:
-        recheck = WaitingRecheck(services.settlements.recheck_waiting)
+        recheck = WaitingRecheck(services.discharge_waits.recheck)
         services.watch.on_recovered(recheck.wake)
     if settings.hl7.enabled and hl7:
         listener = build_hl7(settings, engine, services.commands)

@@ -111,7 +111,7 @@ class WaitingStayOut(Out):
 )
 def waiting_for_upstream(services: ServicesDep, _: AnyRole) -> list[WaitingStayOut]:
     out = []
-    for stay in services.settlements.waiting():
+    for stay in services.discharge_waits.waiting():
         if stay.ready_at is not None:
             message = "上级系统已恢复，身份和备案重新核验通过，可以办理出院结算"
         elif stay.refusal:

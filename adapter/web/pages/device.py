@@ -33,7 +33,8 @@ from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError, UpstreamUnavailable
 from adapter.services.container import Services
-from adapter.services.devices import DEVICE_OUTAGE_MESSAGE, FitDevices, Fitted
+from adapter.services.device_outage import DEVICE_OUTAGE_MESSAGE
+from adapter.services.devices import FitDevices, Fitted
 from adapter.services.manual_claim_records import ManualClaim
 from adapter.services.worklists import LABELS, Queue, device_list
 from adapter.web.auth import Csrf

@@ -12,13 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, func, select
@@ -27,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from adapter.domain.commands import EncounterCommands, Outcome, UpdateVisit
 from adapter.services.container import Services
 from adapter.store.audit import verify
-from adapter.store.db import deferred_sync, joined_transaction, make_engine, one_transaction
+from adapter.store.db import deferred_sync, joined_transaction, one_transaction
 from adapter.store.uow import UnitOfWork
 from connectors.hl7 import (
     Hl7Inbound,
@@ -38,31 +34,12 @@ from connectors.hl7 import (
     build_inbound,
     create_tables,
 )
-from connectors.hl7 import load_site_profile as load_profile
 from connectors.hl7.message_tables import hl7_message, hl7_message_attempt
 from connectors.hl7.reader import Hl7Message
-from tests.integration.services.fixtures import *  # noqa: F403 - the use cases' fixtures
+from tests.integration.hl7.synced_sqlite import *  # noqa: F403 - the synced engine, the use cases
+from tests.integration.hl7.synced_sqlite import FULL, HL7_PROFILE, admit
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-HL7_PROFILE = load_profile(Path(__file__).parents[3] / "config" / "hl7_site.toml")
-NOW = datetime.now(UTC)
-FULL = 2  # what PRAGMA synchronous answers
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:  # the group commit is SQLite's (one writer)
-    return f"sqlite:///{tmp_path}/adapter.db"
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url, sqlite_synchronous="full")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 class AckCommits:
@@ -122,21 +99,6 @@ def _listen(db: Engine, commands: HoldFirst) -> ListenerThread:
     return ListenerThread(MllpListener(inbound, config))
 
 
-def ts(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
-
-
-def _admit(control_id: str, visit: str) -> bytes:
-    return m.message(
-        m.msh("A01", control_id),
-        "EVN|A01|" + ts(NOW),
-        m.pid(name="王建国", citizen_id="310102197803141310"),
-        m.pv1(visit, admitted=ts(NOW - timedelta(days=2))),
-        m.dg1("S62.301", "左手第三掌骨骨折"),
-        m.zwi(card_no="310100A0001", parts="左手"),
-    ).encode()
-
-
 def _a08(control_id: str, visit: str, department: str) -> bytes:
     return m.message(
         m.msh("A08", control_id), "EVN|A08", m.pid(), m.pv1(visit, department=department)
@@ -170,7 +132,7 @@ def test_a08s_arriving_together_share_one_synced_commit(db: Engine, services: Se
     thread = _listen(db, hold)
     port = thread.start()
     try:
-        assert _ack(port, _admit("G0", "V1")).require("MSA").get(1) == "AA"
+        assert _ack(port, admit("G0", "V1")).require("MSA").get(1) == "AA"
         commits = AckCommits(db)
         others = [_a08(f"G{n}", "V1", f"骨科{n}病区") for n in range(2, 6)]
         acks = _send_together(port, _a08("G1", "V1", "骨科1病区"), others, hold)
@@ -201,7 +163,7 @@ def test_a_repeat_in_the_same_group_gets_the_first_messages_ack(
     thread = _listen(db, hold)
     port = thread.start()
     try:
-        assert _ack(port, _admit("R0", "V1")).require("MSA").get(1) == "AA"
+        assert _ack(port, admit("R0", "V1")).require("MSA").get(1) == "AA"
         repeat = _a08("R2", "V1", "骨科2病区")
         acks = _send_together(port, _a08("R1", "V1", "骨科1病区"), [repeat, repeat], hold)
     finally:
@@ -235,7 +197,7 @@ def test_a_group_that_fails_is_answered_message_by_message_and_nothing_twice(
 
     event.listen(db, "before_cursor_execute", fault)
     try:
-        assert _ack(port, _admit("F0", "V1")).require("MSA").get(1) == "AA"
+        assert _ack(port, admit("F0", "V1")).require("MSA").get(1) == "AA"
         faults["armed"] = True
         others = [_a08(f"F{n}", "V1", f"骨科{n}病区") for n in range(2, 5)]
         with caplog.at_level(logging.WARNING, logger="connectors.hl7"):

@@ -15,17 +15,15 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, text
 
 from adapter.domain.commands import EncounterCommands, Outcome, UpdateVisit
 from adapter.services.container import Services
-from adapter.store.db import deferred_sync, make_engine
+from adapter.store.db import deferred_sync
 from connectors.hl7 import (
     ListenerConfig,
     ListenerThread,
@@ -33,36 +31,13 @@ from connectors.hl7 import (
     build_inbound,
     create_tables,
 )
-from connectors.hl7 import load_site_profile as load_profile
 from connectors.hl7.reader import Hl7Message
-from tests.integration.services.fixtures import *  # noqa: F403 - the use cases' fixtures
+from tests.integration.hl7.synced_sqlite import *  # noqa: F403 - the synced engine, the use cases
+from tests.integration.hl7.synced_sqlite import FULL, HL7_PROFILE, NORMAL, NOW, admit, ts
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-HL7_PROFILE = load_profile(Path(__file__).parents[3] / "config" / "hl7_site.toml")
-NOW = datetime.now(UTC)
-FULL, NORMAL = 2, 1  # what PRAGMA synchronous answers
 _WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
-
-
-@pytest.fixture(params=["full"])
-def synchronous(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:  # SQLite only: PostgreSQL has no PRAGMA synchronous
-    return f"sqlite:///{tmp_path}/adapter.db"
-
-
-@pytest.fixture
-def engine(db_url: str, synchronous: str) -> Iterator[Engine]:
-    engine = make_engine(db_url, sqlite_synchronous=synchronous)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -125,21 +100,6 @@ def port(db: Engine, services: Services) -> Iterator[int]:
     thread.stop()
 
 
-def ts(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
-
-
-def _admit(control_id: str, visit: str) -> bytes:
-    return m.message(
-        m.msh("A01", control_id),
-        "EVN|A01|" + ts(NOW),
-        m.pid(name="王建国", citizen_id="310102197803141310"),
-        m.pv1(visit, admitted=ts(NOW - timedelta(days=2))),
-        m.dg1("S62.301", "左手第三掌骨骨折"),
-        m.zwi(card_no="310100A0001", parts="左手"),
-    ).encode()
-
-
 def _a08(control_id: str, visit: str) -> bytes:
     return m.adt("A08", control_id, visit).encode()
 
@@ -166,7 +126,7 @@ def _ack_commit(seen: list[Commit]) -> Commit:
 def test_an_a08_and_a_dft_sync_once_when_their_ack_is_stored(
     port: int, db: Engine, commits: Commits
 ) -> None:
-    assert _code(port, _admit("S1", "V1")) == "AA"
+    assert _code(port, admit("S1", "V1")) == "AA"
     admitted = commits.take()
     # An admission queues its upload: its own commit stays synced (a worker may deliver it).
     assert [c.level for c in admitted if "encounter" in c.tables] == [FULL], admitted
@@ -217,7 +177,7 @@ def test_a_write_on_another_thread_meanwhile_still_syncs(
     thread = _listen(db, _WriteElsewhereMeanwhile(services.commands, rest_write))
     port = thread.start()
     try:
-        assert _code(port, _admit("W1", "V1")) == "AA"
+        assert _code(port, admit("W1", "V1")) == "AA"
         commits.take()
         assert _code(port, _a08("W2", "V1")) == "AA"
     finally:
@@ -232,7 +192,7 @@ def test_a_write_on_another_thread_meanwhile_still_syncs(
 
 @pytest.mark.parametrize("synchronous", ["normal"], indirect=True)
 def test_with_normal_commits_nothing_changes(port: int, commits: Commits) -> None:
-    assert _code(port, _admit("N1", "V1")) == "AA"
+    assert _code(port, admit("N1", "V1")) == "AA"
     commits.take()
     assert _code(port, _a08("N2", "V1")) == "AA"
     assert _code(port, _fees("N3", "V1")) == "AA"

@@ -112,7 +112,7 @@ def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
 ) -> None:
     ids = _stays(world)
     world.clock.set(at(d(23, 2), 11))  # A is revoked; its revocation (WI2305) waits
-    world.services.settlements.revoke(ids["A"], reason="明细有误", actor="结算处-01")
+    world.services.revocations.revoke(ids["A"], reason="明细有误", actor="结算处-01")
     clearing = world.monthly.clearing
     report = clearing.at_risk(at(d(25, 2)))
     assert report.today == d(25, 2)

@@ -110,7 +110,7 @@ class Desk:
 
     def revoke(self, settlement: Settlement, on: date) -> None:
         self.clock.set(at(on, 11))
-        self.services.settlements.revoke(settlement.id, reason="明细有误", actor="结算处-01")
+        self.services.revocations.revoke(settlement.id, reason="明细有误", actor="结算处-01")
 
 
 def seed(sim_url: str, **lists: list[dict[str, Any]]) -> None:

@@ -48,6 +48,6 @@ def test_n47_b50_the_fees_of_a_settled_stay_change_only_after_a_revocation(
     assert refused.value.code == "ENCOUNTER_NOT_OPEN"
     assert refused.value.article == "N§47, B§50"
     assert "请先撤销结算" in refused.value.message
-    services.settlements.revoke(settled.settlement.id, reason="补录费用", actor="billing01")
+    services.revocations.revoke(settled.settlement.id, reason="补录费用", actor="billing01")
     recorded = services.fees.record(stay.id, [fee("L2", "XN02BEB001", "10.00")], actor="his")
     assert recorded.added == ("L2",)

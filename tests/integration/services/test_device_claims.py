@@ -15,7 +15,8 @@ from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind, EncounterStatus
 from adapter.domain.errors import EligibilityRefused, InvalidTransition, NotFound
 from adapter.services.container import Services
-from adapter.services.devices import FitDevices, Fitted, UpstreamDownAtDeviceCounter
+from adapter.services.device_outage import UpstreamDownAtDeviceCounter
+from adapter.services.devices import FitDevices, Fitted
 from adapter.services.manual_claim_records import ManualClaim
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS

@@ -222,10 +222,10 @@ def test_revoke_then_resettle_queues_the_revocation_behind_the_original_upload(
 ) -> None:
     stay = _stay(services)
     first = _settle(services, stay).settlement
-    revoked, _upload = services.settlements.revoke(first.id, reason="费用录入有误", actor="b")
+    revoked, _upload = services.revocations.revoke(first.id, reason="费用录入有误", actor="b")
     assert revoked.status.value == "revoked"
     with pytest.raises(InvalidTransition):
-        services.settlements.revoke(first.id, reason="再次撤销", actor="b")
+        services.revocations.revoke(first.id, reason="再次撤销", actor="b")
     services.fees.record(stay.id, [fee("L9", "XA11DBM001", "9.90")], actor="his")
     second = _settle(services, stay).settlement
     assert second.id != first.id and second.slip_no != first.slip_no

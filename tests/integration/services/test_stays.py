@@ -20,8 +20,9 @@ from adapter.domain.errors import EligibilityRefused, NotFound
 from adapter.domain.people import CardData, CardKind
 from adapter.services.admission import Admitted, OpenStayExists
 from adapter.services.container import Services
+from adapter.services.discharge_waits import UpstreamDownAtDischarge
 from adapter.services.manual_claim_records import ManualClaimReason
-from adapter.services.settlement import SettleRequest, UpstreamDownAtDischarge
+from adapter.services.settlement import SettleRequest
 from adapter.services.unacknowledged_revocation import RevocationNotAcknowledged
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import TODAY, admit, fee, local
@@ -204,20 +205,20 @@ def test_n38_a_full_outage_at_discharge_lists_the_stay_and_writes_no_settlement(
     with db.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM settlement")).scalar_one() == 0
     assert [j["kind"] for j in jobs(db)] == ["WI2401"]
-    [waiting] = services.settlements.waiting()
+    [waiting] = services.discharge_waits.waiting()
     assert waiting.encounter_id == stay.id and waiting.ready_at is None
     # Still down: the re-check changes nothing.
-    assert services.settlements.recheck_waiting() == 0
-    assert services.settlements.waiting()[0].ready_at is None
+    assert services.discharge_waits.recheck() == 0
+    assert services.discharge_waits.waiting()[0].ready_at is None
     # Upstream answers again: the re-check passes and the desk is told it can settle.
     outage(sim, False)
-    assert services.settlements.recheck_waiting() == 1
-    assert services.settlements.waiting()[0].ready_at is not None
+    assert services.discharge_waits.recheck() == 1
+    assert services.discharge_waits.waiting()[0].ready_at is not None
     with db.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM settlement")).scalar_one() == 0
     settled = services.settlements.settle(SettleRequest(stay.id, local(0, 8)), actor="b")
     assert settled.settlement.encounter.status is EncounterStatus.SETTLED
-    assert services.settlements.waiting() == []
+    assert services.discharge_waits.waiting() == []
 
 
 def test_n38_a_stay_waiting_for_upstream_may_go_to_manual_claim_instead(
@@ -234,7 +235,7 @@ def test_n38_a_stay_waiting_for_upstream_may_go_to_manual_claim_instead(
         stay.id, ManualClaimReason.UPSTREAM_UNAVAILABLE, "省平台中断", actor="b"
     )
     assert claim.fee_list["medfee_sumamt"] == "18.25"
-    assert services.settlements.waiting() == []
+    assert services.discharge_waits.waiting() == []
 
 
 # -- N§38, B§27: no manual claim while a direct settlement may stand upstream ----------------
@@ -245,7 +246,7 @@ def _settled_then_revoked(services: Services, sim: SimulatorServer, psn_no: str)
     stay = admit_seeded(services, psn_no, f"V-{psn_no}").encounter
     services.fees.record(stay.id, [fee("L1", "XN02BEB001", "18.25", days=-4)], actor="his")
     settled = services.settlements.settle(SettleRequest(stay.id, local(0, 8)), actor="b")
-    services.settlements.revoke(settled.settlement.id, reason="转手工报销", actor="b")
+    services.revocations.revoke(settled.settlement.id, reason="转手工报销", actor="b")
     return stay.id
 
 

@@ -1,0 +1,88 @@
+"""Upstream down at the device counter (N§38, B§27): the fitting waits, or is recorded as a
+manual-claim case from the start (:mod:`.device_claims`).
+
+Fitting (:mod:`.devices`) raises the outage and settles a case that switches to direct
+settlement; the case module builds on the fitting. What both need of the outage lives here,
+under both, so neither imports the other for it. The guards keep one fitting from being
+reimbursed twice: directly, and by the insured place from its fee list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+from adapter.domain.errors import InvalidTransition, UpstreamUnavailable
+from adapter.services.manual_claim_records import open_case
+from adapter.store.uow import UnitOfWork
+
+DEVICE_OUTAGE_ARTICLE = "N§38, B§27"
+DEVICE_OUTAGE_MESSAGE = (
+    "上级系统（省级及国家工伤保险异地就医系统）当前无法访问，不能核验身份、辅助器具备案和"
+    "付费核准通知书，暂不能按跨省异地直接结算配置辅助器具（N§38、B§27）。可等待上级系统恢复"
+    "后再配置结算；或按手工报销登记本次配置（网络或系统故障，N§38、B§27）：打印费用清单由"
+    "参保地经办机构手工报销；费用清单交付前上级系统恢复的，可在核验身份、备案和通知书后转为"
+    "直接结算"
+)
+
+
+class UpstreamDownAtDeviceCounter(UpstreamUnavailable):
+    """A full upstream outage at the device counter: fit later, or a manual-claim case from
+    the start (N§38, B§27)."""
+
+    code = "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
+    article = "N§38, B§27"
+
+    def __init__(self) -> None:
+        super().__init__(DEVICE_OUTAGE_MESSAGE)
+
+    @property
+    def problem_extra(self) -> dict[str, object]:
+        return {
+            "ways_on": [
+                {"way": "retry", "label": "等待上级系统恢复后再配置结算"},
+                {
+                    "way": "manual_claim",
+                    "label": "按手工报销登记本次配置",
+                    "request": {"manual_claim_if_upstream_down": True},
+                },
+            ]
+        }
+
+
+@dataclass(frozen=True)
+class DeviceCase:
+    """A manual-claim case from the start to settle directly now (its claim and encounter)."""
+
+    claim_id: str
+    encounter_id: str
+
+
+def require_open(uow: UnitOfWork, case: DeviceCase) -> None:
+    """The case may switch to direct settlement only while its fee list is not handed over."""
+    if open_case(uow, case.encounter_id) != case.claim_id:
+        raise InvalidTransition(
+            "费用清单已交付或已转为直接结算，请刷新后查看",
+            code="MANUAL_CLAIM_HANDED_OVER",
+            article=DEVICE_OUTAGE_ARTICLE,
+        )
+
+
+def refuse_recorded_case(uow: UnitOfWork, encounter_id: str) -> NoReturn:
+    """The same fitting was recorded as a case and not settled directly: refused while it is a
+    case, or once its fee list was handed over (N§38 杜绝重复报销, B§27)."""
+    claim_id = open_case(uow, encounter_id)
+    if claim_id:
+        raise InvalidTransition(
+            f"本次配置在上级系统中断时已按手工报销登记（手工报销记录{claim_id}），"
+            "费用清单尚未交付：请在该记录上核验身份、备案和通知书后转为直接结算，"
+            "不能再次配置结算（N§38、B§27）",
+            code="DEVICE_MANUAL_CLAIM_CASE",
+            article=DEVICE_OUTAGE_ARTICLE,
+        )
+    raise InvalidTransition(
+        "本次配置已按手工报销交付费用清单，由参保地经办机构手工报销，不能再直接结算"
+        "（N§38、B§27，杜绝重复报销）",
+        code="MANUAL_CLAIM_HANDED_OVER",
+        article=DEVICE_OUTAGE_ARTICLE,
+    )
