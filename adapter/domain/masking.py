@@ -42,19 +42,20 @@ _IDENTIFIER_KEYS = frozenset(
 
 _CITIZEN_ID_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_LETTER = re.compile(r"[A-Za-z]")
+_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def _inside_a_code(match: re.Match[str]) -> bool:
-    """True when the digits sit between two ASCII letters (``…B18412347295F…``): the middle of
-    a hex record id or a code, which a person's number written in text never is."""
+    """True when the digits are part of a longer ASCII code that has digits of its own
+    elsewhere (``SA27EB7597B18412347295F10``, a hex record id): a person's number written in
+    text stands alone or after a word (``TEL13812345678``), never inside such a code."""
     text, start, end = match.string, match.start(), match.end()
-    return (
-        start > 0
-        and end < len(text)
-        and bool(_LETTER.match(text[start - 1]))
-        and bool(_LETTER.match(text[end]))
-    )
+    left, right = start, end
+    while left > 0 and text[left - 1] in _ALNUM:
+        left -= 1
+    while right < len(text) and text[right] in _ALNUM:
+        right += 1
+    return any(c.isdigit() for c in text[left:start] + text[end:right])
 
 
 def mask_text(text: str) -> str:

@@ -151,10 +151,15 @@ def test_masking_by_key_and_in_free_text() -> None:
 
 def test_record_ids_whose_digits_look_like_a_phone_or_citizen_id_stay_whole() -> None:
     # new_id: a letter and 24 hex digits; these hold a mobile-shaped and a citizen-ID-shaped run
-    phone_shaped, id_shaped = "SA27EB7597B18412347295F10", "EA110101199003078515CDE0"
+    phone_shaped, id_shaped = "SA27EB7597B18412347295F10", "EA2110101199003078515CDE"
+    ends_phone_shaped = "M0A27EB7597BCD13912345678"
     masked = mask_body({"setl_id": phone_shaped, "details_of": phone_shaped,
                         "mdtrt_id": id_shaped, "note": f"结算{phone_shaped}已撤销",
-                        "memo": f"就诊{id_shaped}"})  # fmt: skip
+                        "memo": f"就诊{id_shaped}",
+                        "text": f"MSH|{ends_phone_shaped}|"})  # fmt: skip
     assert masked == {"setl_id": phone_shaped, "details_of": phone_shaped, "mdtrt_id": id_shaped,
-                      "note": f"结算{phone_shaped}已撤销", "memo": f"就诊{id_shaped}"}  # fmt: skip
+                      "note": f"结算{phone_shaped}已撤销", "memo": f"就诊{id_shaped}",
+                      "text": f"MSH|{ends_phone_shaped}|"}  # fmt: skip
     assert not looks_masked(masked)
+    # a number after a word, or written alone, is still a person's number
+    assert mask_text("TEL13812345678;ID110101199003078515") == "TEL138****5678;ID110101********8515"
