@@ -59,14 +59,20 @@ def test_hmac_without_keys_is_refused_at_construction() -> None:
         make_auth("rsa")
 
 
+SM4_KEY = "0123456789abcdeffedcba9876543210"
+
+
+def sm_auth(own: tuple[str, str], peer_public: str) -> SmAuth:
+    """One side of the 国密 gateway: its own key pair (private, public) and the other's key."""
+    private, public = own
+    return SmAuth(access_key="AK01", sm4_key=SM4_KEY, own_private_key=private,
+                  own_public_key=public, peer_public_key=peer_public)  # fmt: skip
+
+
 def test_sm_encrypts_signs_and_verifies_both_ways() -> None:
-    client_private, client_public = generate_sm2_keypair()
-    server_private, server_public = generate_sm2_keypair()
-    key = "0123456789abcdeffedcba9876543210"
-    client = SmAuth(access_key="AK01", sm4_key=key, own_private_key=client_private,
-                    own_public_key=client_public, peer_public_key=server_public)  # fmt: skip
-    server = SmAuth(access_key="AK01", sm4_key=key, own_private_key=server_private,
-                    own_public_key=server_public, peer_public_key=client_public)  # fmt: skip
+    client_keys, server_keys = generate_sm2_keypair(), generate_sm2_keypair()
+    client = sm_auth(client_keys, server_keys[1])
+    server = sm_auth(server_keys, client_keys[1])
     body = json.dumps({"certno": CITIZEN_ID, "name": "王建国"}, ensure_ascii=False).encode()
     wire, headers = client.seal_request(body)
     assert CITIZEN_ID.encode() not in wire and "王建国".encode() not in wire
@@ -83,36 +89,29 @@ def test_sm_encrypts_signs_and_verifies_both_ways() -> None:
 
 def test_sm_signs_and_verifies_with_a_public_key_that_begins_with_04() -> None:
     # private key 11's public key begins "04": gmssl alone strips it to 126 digits ("lstrip")
-    private = f"{11:064x}"
-    public = "04b3cb10c9c6d8e27c1aab770f67f543125dcdd589c2ff82668c74d78ce20ace63516355287e39fe4918e5c02e2b0b930c94816e63c4bc72739a8fd805174a4b"  # noqa: E501
-    server_private, server_public = generate_sm2_keypair()
-    key = "0123456789abcdeffedcba9876543210"
-    client = SmAuth(access_key="AK01", sm4_key=key, own_private_key=private,
-                    own_public_key=public, peer_public_key=server_public)  # fmt: skip
-    server = SmAuth(access_key="AK01", sm4_key=key, own_private_key=server_private,
-                    own_public_key=server_public, peer_public_key=public)  # fmt: skip
+    client_keys = (
+        f"{11:064x}",
+        "04b3cb10c9c6d8e27c1aab770f67f543125dcdd589c2ff82668c74d78ce20ace"
+        "63516355287e39fe4918e5c02e2b0b930c94816e63c4bc72739a8fd805174a4b",
+    )
+    server_keys = generate_sm2_keypair()
+    client = sm_auth(client_keys, server_keys[1])
+    server = sm_auth(server_keys, client_keys[1])
     wire, headers = client.seal_request(b'{"psn_no":"P001"}')
     assert server.open_request(wire, headers) == b'{"psn_no":"P001"}'
-    # the same key in the uncompressed form gateways hand out: "04" and the 128 digits
-    server_04 = SmAuth(
-        access_key="AK01",
-        sm4_key=key,
-        own_private_key=server_private,
-        own_public_key=f"04{server_public}",
-        peer_public_key=f"04{public}",
-    )
-    assert server_04.open_request(wire, headers) == b'{"psn_no":"P001"}'
     answer, answer_headers = server.seal_reply(b'{"infcode":0}')
     assert client.open_reply(answer, answer_headers) == b'{"infcode":0}'
+    # the keys in the uncompressed form gateways hand out: "04" and the 128 digits
+    server_04 = sm_auth((server_keys[0], f"04{server_keys[1]}"), f"04{client_keys[1]}")
+    assert server_04.open_request(wire, headers) == b'{"psn_no":"P001"}'
 
 
 def test_sm_refuses_bad_keys_at_construction() -> None:
     with pytest.raises(ValueError, match="sm4_key"):
         make_auth("sm", access_key="AK01", sm4_key="short")
-    private, public = generate_sm2_keypair()
+    keys = generate_sm2_keypair()
     with pytest.raises(ValueError, match="upstream_sm2_public_key must be 128 hex digits"):
-        SmAuth(access_key="AK01", sm4_key="00" * 16, own_private_key=private,
-               own_public_key=public, peer_public_key="05" + public)  # fmt: skip
+        sm_auth(keys, f"05{keys[1]}")
 
 
 def test_call_log_records_never_hold_personal_data_in_full(router: respx.MockRouter) -> None:
