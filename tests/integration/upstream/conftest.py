@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,17 +11,25 @@ import httpx
 import pytest
 
 from connectors.upstream.client import ReferenceClient
+from connectors.upstream.clock import FixedClock
 from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.records import MemoryRecorder
 from connectors.upstream.simulator import SimulatorServer, start_simulator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TODAY = datetime.now(SHANGHAI).date()  # the simulator's and the client's clocks are Shanghai
+# The simulator's clock stays on TODAY: a run that crosses midnight in Shanghai would otherwise
+# get sign-in numbers and reply times of a day the assertions do not expect.
+NOON = datetime.combine(TODAY, time(12), SHANGHAI)
+
+
+def start_on_today(**options: Any) -> SimulatorServer:
+    return start_simulator(today=TODAY, clock=FixedClock(NOON), **options)
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    server = start_simulator(today=TODAY, random_seed=7)
+    server = start_on_today(random_seed=7)
     try:
         yield server
     finally:

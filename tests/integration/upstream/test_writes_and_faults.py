@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import httpx
 import pytest
@@ -13,12 +12,12 @@ from adapter.domain.upstream import Infno, WriteAck
 from connectors.upstream.auth import HmacAuth
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.records import MemoryRecorder
-from connectors.upstream.simulator import SimulatorServer, start_simulator
+from connectors.upstream.simulator import SimulatorServer
 from connectors.upstream.sm_auth import SmAuth, generate_sm2_keypair
 
-from .conftest import SHANGHAI, TODAY, Msgids, make_config
+from .conftest import NOON, TODAY, Msgids, make_config, start_on_today
 
-NOW = f"{datetime.now(SHANGHAI):%Y-%m-%d %H:%M:%S}"
+NOW = f"{NOON:%Y-%m-%d %H:%M:%S}"
 MONTH = f"{TODAY:%Y-%m}"
 
 
@@ -228,7 +227,7 @@ def test_after_a_reset_the_old_sign_no_is_refused_and_the_client_renews_it(
 
 @pytest.fixture
 def hmac_sim():
-    server = start_simulator(today=TODAY, auth=HmacAuth("AK-DEMO", "demo-secret"))
+    server = start_on_today(auth=HmacAuth("AK-DEMO", "demo-secret"))
     try:
         yield server
     finally:
@@ -259,7 +258,7 @@ def test_sm_gateway_auth_against_a_simulator_configured_alike() -> None:
     key = "8f3a1c2b4d5e6f708192a3b4c5d6e7f8"
     upstream = SmAuth(access_key="AK-SM", sm4_key=key, own_private_key=theirs_private,
                       own_public_key=theirs_public, peer_public_key=ours_public)  # fmt: skip
-    server = start_simulator(today=TODAY, auth=upstream)
+    server = start_on_today(auth=upstream)
     try:
         config = make_config(server.url, auth="sm", access_key="AK-SM", sm4_key=key,
                              sm2_private_key=ours_private, sm2_public_key=ours_public,
