@@ -53,7 +53,7 @@ class StayChanges:
             if command.injury_parts is not None:
                 changes["injury_parts"] = tuple(command.injury_parts)
             updated = dataclasses.replace(encounter, **changes)
-            uow.encounters.update(updated, expected_version=record.version)
+            uow.encounters.update(updated, expected_version=record.version, was=encounter)
             uow.audit.append(
                 actor=actor,
                 action="encounter.update_visit",

@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapter.domain.ports import Clock
+from adapter.hot_sql import HotStatement
 from adapter.store.audit_keys import AuditKeyError, AuditKeyring, open_keyring
 from adapter.store.sql import table
 from adapter.store.tables import AuditEntryRow, AuditHeadRow
@@ -176,9 +177,9 @@ def _claim(insert: Any) -> Any:
 
 # Built once (every use case appends; building a statement costs more than running it):
 # ``_CLAIM[is_postgresql]``; the entry's and the head's columns come with each execution.
-_CLAIM = {False: _claim(sqlite.insert), True: _claim(postgresql.insert)}
-_INSERT_ENTRY = _log.insert()
-_SET_HEAD = _head.update().where(_head.c.id == 1)
+_CLAIM = {False: HotStatement(_claim(sqlite.insert)), True: HotStatement(_claim(postgresql.insert))}
+_INSERT_ENTRY = HotStatement(_log.insert())
+_SET_HEAD = HotStatement(_head.update().where(_head.c.id == 1))
 
 
 class AuditLog:
@@ -214,7 +215,7 @@ class AuditLog:
         at = self._clock.now().astimezone(UTC)
         text = canonical(dict(details or {}))
         claim = _CLAIM[self._session.get_bind().dialect.name == "postgresql"]
-        seq, prev_hash = self._session.execute(claim).one()
+        seq, prev_hash = claim.one(self._session, {})
         values = {
             "seq": seq,
             "at": at,
@@ -227,8 +228,8 @@ class AuditLog:
             "prev_hash": prev_hash,
         }
         digest = entry_hash(**values, key_id=keyring.current, key=keyring.current_key)
-        self._session.execute(_INSERT_ENTRY, {**values, "hash": digest, "key_id": keyring.current})
-        self._session.execute(_SET_HEAD, {"hash": digest})
+        _INSERT_ENTRY.execute(self._session, {**values, "hash": digest, "key_id": keyring.current})
+        _SET_HEAD.execute(self._session, {"hash": digest})
         return AuditEntry(
             **{**values, "details": json.loads(text)}, hash=digest, key_id=keyring.current
         )

@@ -56,6 +56,7 @@ __all__ = [
     "PoolExhausted",
     "Savepoint",
     "deferred_sync",
+    "immediate",
     "is_pool_exhausted",
     "is_sqlite",
     "joined_transaction",
@@ -87,13 +88,22 @@ def deferred_sync() -> Iterator[None]:
 def one_transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction (``BEGIN IMMEDIATE`` on SQLite) that units of work (each in a
     savepoint) and the HL7 message log begun inside, in this thread and on ``engine``, join;
-    committed (and synced as configured) when the block ends, rolled back whole if it raises."""
-    with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
+    committed (and synced as configured) when the block ends, rolled back whole if it raises.
+    Give it :func:`immediate` of the engine where it runs often (one copy, not one a call)."""
+    if engine.get_execution_options().get("sqlite_begin") != "IMMEDIATE":
+        engine = immediate(engine)
+    with engine.begin() as connection:
         token = _JOINED.set(connection)
         try:
             yield connection
         finally:
             _JOINED.reset(token)
+
+
+def immediate(engine: Engine) -> Engine:
+    """``engine`` whose transactions begin with ``BEGIN IMMEDIATE`` on SQLite (the write lock
+    from the first statement); the same connections, pool and settings."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def joined_transaction(engine: Engine) -> Connection | None:

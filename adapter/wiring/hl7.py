@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from adapter.domain.commands import EncounterCommands
 from adapter.settings import Settings
-from adapter.store.db import deferred_sync, joined_transaction, one_transaction
+from adapter.store.db import deferred_sync, immediate, joined_transaction, one_transaction
 from connectors.hl7 import (
     ListenerConfig,
     ListenerThread,
@@ -28,7 +28,9 @@ def build_hl7(settings: Settings, engine: Engine, commands: EncounterCommands) -
     # One sync per A08/DFT: the ACK's synced commit carries the message's earlier ones.
     # Several senders' A08s share one synced commit (SQLite; the pipeline ignores it otherwise).
     transactions = (
-        Transactions(partial(one_transaction, engine), partial(joined_transaction, engine))
+        Transactions(
+            partial(one_transaction, immediate(engine)), partial(joined_transaction, engine)
+        )
         if hl7.group_commit
         else None
     )

@@ -220,7 +220,9 @@ class MllpListener:
                     logger.warning("hl7.message_too_slow", extra={"peer": host})
                     return
             try:
-                data = await asyncio.wait_for(reader.read(65536), timeout)
+                # a deadline on this task, not wait_for's task per read (one per message)
+                async with asyncio.timeout(timeout):
+                    data = await reader.read(65536)
             except TimeoutError:
                 slow = frame_started is not None
                 logger.warning("hl7.slow_message" if slow else "hl7.idle", extra={"peer": host})

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from adapter.hot_sql import HotStatement
 from connectors.hl7.message_tables import hl7_message, hl7_message_attempt
 
 # Outcomes, as an operator reads them.
@@ -109,11 +110,11 @@ class Attempt:
     ack: bytes
 
 
-# The hot statements, built once (building one costs more than running it on SQLite). The
-# columns to set come from each execution's parameters.
-_INSERT_MESSAGE = insert(hl7_message)
-_INSERT_ATTEMPT = insert(hl7_message_attempt)
-_RECORD_OUTCOME = (
+# Every message runs these: on the driver, compiled once (adapter.hot_sql). The columns to set
+# come from each execution's parameters.
+_INSERT_MESSAGE = HotStatement(insert(hl7_message).returning(hl7_message.c.id))
+_INSERT_ATTEMPT = HotStatement(insert(hl7_message_attempt))
+_RECORD_OUTCOME = HotStatement(
     update(hl7_message)
     .where(hl7_message.c.id == bindparam("message_id"))
     .values(attempts=hl7_message.c.attempts + 1)
@@ -152,13 +153,12 @@ class MessageLog:
         }
         try:
             with self._write() as connection:
-                key = connection.execute(_INSERT_MESSAGE, values).inserted_primary_key
+                row = _INSERT_MESSAGE.one(connection, values)
         except IntegrityError:
             if not keyed or receipt.dedupe_key is None:
                 raise
             return None
-        assert key is not None
-        return int(key[0])
+        return int(row.id)
 
     def holder(self, dedupe_key: str) -> LoggedMessage | None:
         """The message currently holding ``dedupe_key``."""
@@ -193,9 +193,9 @@ class MessageLog:
             changes["dedupe_key"] = None
         with self._write() as connection:
             # Write first: the row lock (SQLite: the write lock) is taken before any read.
-            attempts = connection.execute(_RECORD_OUTCOME, changes).scalar_one()
-            connection.execute(
-                _INSERT_ATTEMPT,
+            attempts = _RECORD_OUTCOME.one(connection, changes).attempts
+            _INSERT_ATTEMPT.execute(
+                connection,
                 {
                     "message_id": message_id,
                     "attempt": attempts,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import NotFound
 from adapter.domain.ports import Clock
+from adapter.hot_sql import HotStatement
 from adapter.store import errors
 from adapter.store.mapping import encounter_of, encounter_values
 from adapter.store.sql import table, violates
@@ -23,14 +24,16 @@ from adapter.store.tables import EncounterRow
 
 _encounter = table(EncounterRow)
 
-# The statements every visit update runs, built once (building one costs more than running
-# it on SQLite). Columns to set come with each execution.
-_BY_ID = select(_encounter).where(_encounter.c.id == bindparam("b_id"))
-_BY_VISIT = select(_encounter).where(
-    _encounter.c.institution_code == bindparam("b_institution"),
-    _encounter.c.his_visit_id == bindparam("b_visit"),
+# The statements every visit update runs (an HL7 A08 each): on the driver, compiled once
+# (adapter.hot_sql). Columns to set come with each execution.
+_BY_ID = HotStatement(select(_encounter).where(_encounter.c.id == bindparam("b_id")))
+_BY_VISIT = HotStatement(
+    select(_encounter).where(
+        _encounter.c.institution_code == bindparam("b_institution"),
+        _encounter.c.his_visit_id == bindparam("b_visit"),
+    )
 )
-_UPDATE = (
+_UPDATE = HotStatement(
     update(_encounter)
     .where(_encounter.c.id == bindparam("b_id"), _encounter.c.version == bindparam("b_expected"))
     .returning(*_encounter.c)
@@ -107,7 +110,7 @@ class EncounterRepository:
         return EncounterRecord(encounter, 1, False, now, now)
 
     def find(self, encounter_id: str) -> EncounterRecord | None:
-        row = self._session.execute(_BY_ID, {"b_id": encounter_id}).one_or_none()
+        row = _BY_ID.one_or_none(self._session, {"b_id": encounter_id})
         return _record(row) if row else None
 
     def get(self, encounter_id: str) -> EncounterRecord:
@@ -118,9 +121,9 @@ class EncounterRepository:
         return record
 
     def find_by_visit(self, institution_code: str, his_visit_id: str) -> EncounterRecord | None:
-        row = self._session.execute(
-            _BY_VISIT, {"b_institution": institution_code, "b_visit": his_visit_id}
-        ).one_or_none()
+        row = _BY_VISIT.one_or_none(
+            self._session, {"b_institution": institution_code, "b_visit": his_visit_id}
+        )
         return _record(row) if row else None
 
     def open_stay(self, institution_code: str, psn_no: str, kind: str) -> EncounterRecord | None:
@@ -166,6 +169,7 @@ class EncounterRepository:
         *,
         expected_version: int,
         ready_to_settle: bool | None = None,
+        was: Encounter | None = None,
     ) -> EncounterRecord:
         """Write ``encounter`` over the stored one if it is still at ``expected_version``.
 
@@ -173,17 +177,23 @@ class EncounterRepository:
         who read the same version cannot both win. Raises ``DomainError(VERSION_CONFLICT)``
         if someone else updated it first, :class:`NotFound` if it does not exist. The
         (institution, HIS visit) identity of an encounter never changes and is not written.
+        Given ``was`` (the encounter as read at ``expected_version``), only the fields that
+        differ from it are written: the database then leaves the indexes of the others alone
+        (an HL7 A08 changes a department or a diagnosis, never the worker or the status).
         """
         values = encounter_values(encounter)
         for key in ("id", "institution_code", "his_visit_id"):
             del values[key]
+        if was is not None:
+            before = encounter_values(was)
+            values = {key: value for key, value in values.items() if before[key] != value}
         values["version"] = expected_version + 1
         values["updated_at"] = self._clock.now()
         if ready_to_settle is not None:
             values["ready_to_settle"] = ready_to_settle
-        row = self._session.execute(
-            _UPDATE, {**values, "b_id": encounter.id, "b_expected": expected_version}
-        ).one_or_none()
+        row = _UPDATE.one_or_none(
+            self._session, {**values, "b_id": encounter.id, "b_expected": expected_version}
+        )
         if row is None:
             self.get(encounter.id)  # NotFound if it is missing altogether
             raise errors.version_conflict(encounter.id)

@@ -178,6 +178,37 @@ def test_update_bumps_version_and_refuses_a_stale_one(store: Engine, clock: Fake
             uow.encounters.update(f.encounter("E404"), expected_version=1)
 
 
+def test_an_update_from_what_was_read_writes_only_what_changed(
+    store: Engine, clock: FakeClock
+) -> None:
+    from sqlalchemy import event
+
+    with UnitOfWork(store, clock=clock) as uow:
+        read = uow.encounters.add(f.encounter())
+        uow.commit()
+    moved = replace(read.encounter, department="康复科", diagnoses=("S82.201 胫骨骨折", "康复"))
+    statements: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(store, "before_cursor_execute", listen)
+    try:
+        with UnitOfWork(store, clock=clock) as uow:
+            updated = uow.encounters.update(moved, expected_version=1, was=read.encounter)
+            uow.commit()
+    finally:
+        event.remove(store, "before_cursor_execute", listen)
+    [written] = [s for s in statements if s.startswith("UPDATE encounter")]
+    assigned = written.split(" WHERE ")[0]
+    # The worker, the filing and the status are indexed and unchanged: not written.
+    assert "psn_no" not in assigned and "status" not in assigned and "filing_no" not in assigned
+    assert "department" in assigned and "diagnoses" in assigned
+    assert updated.version == 2
+    with UnitOfWork(store) as uow:
+        assert uow.encounters.get("E1").encounter == moved
+
+
 def test_fee_lines_round_trip_exactly(store: Engine, clock: FakeClock) -> None:
     lines = f.fee_lines()
     with UnitOfWork(store, clock=clock) as uow:
