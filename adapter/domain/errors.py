@@ -17,11 +17,12 @@ meets them, so callers catch by meaning, not by library::
     │                                claim after a revocation upstream has not acknowledged
     ├── UpstreamError                talking to the provincial/national system failed
     │   ├── UpstreamUnavailable      transient: time-out, connection error, 5xx, 429 — retry later
-    │   │   ├── UpstreamDownAtAdmission     (services.admission) outage at the admission desk
-    │   │   ├── UpstreamDownAtDischarge     (services.discharge_waits) outage at discharge:
-    │   │   │                               wait or manual claim (N§38)
-    │   │   └── UpstreamDownAtDeviceCounter (services.device_outage) outage at the device
-    │   │                                   counter
+    │   │   ├── UpstreamDownAtDesk          (services.upstream_outage) outage at a desk:
+    │   │   │   │                           retry or a manual-claim case (N§38, B§27)
+    │   │   │   ├── UpstreamDownAtAdmission     (services.admission) at the admission desk
+    │   │   │   └── UpstreamDownAtDeviceCounter (services.device_outage) at the device counter
+    │   │   └── UpstreamDownAtDischarge     (services.discharge_waits) outage at discharge:
+    │   │                                   wait or manual claim (N§38)
     │   ├── UpstreamRejected         permanent: infcode -1 or 4xx — upstream's message kept
     │   │   └── SignExpired          (connectors.upstream.translate) the request's signature aged
     │   └── UpstreamMalformed        the reply was not the dialect's envelope

@@ -40,6 +40,7 @@ from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.uploads import queue_upload
+from adapter.services.upstream_outage import UpstreamDownAtDesk
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
@@ -94,27 +95,18 @@ ADMISSION_OUTAGE_MESSAGE = (
 )
 
 
-class UpstreamDownAtAdmission(UpstreamUnavailable):
+class UpstreamDownAtAdmission(UpstreamDownAtDesk):
     """A full upstream outage at admission: retry later, or a manual-claim case (N§38)."""
 
     code = "UPSTREAM_DOWN_AT_ADMISSION"
     article = "N§38, B§27"
 
     def __init__(self) -> None:
-        super().__init__(ADMISSION_OUTAGE_MESSAGE)
-
-    @property
-    def problem_extra(self) -> dict[str, object]:
-        return {
-            "ways_on": [
-                {"way": "retry", "label": "稍后重试入院登记"},
-                {
-                    "way": "manual_claim",
-                    "label": "按手工报销登记本次住院",
-                    "request": {"manual_claim_if_upstream_down": True},
-                },
-            ]
-        }
+        super().__init__(
+            ADMISSION_OUTAGE_MESSAGE,
+            retry_label="稍后重试入院登记",
+            manual_claim_label="按手工报销登记本次住院",
+        )
 
 
 def unverified_psn_no(card: CardData) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NoReturn
 
-from adapter.domain.errors import InvalidTransition, UpstreamUnavailable
+from adapter.domain.errors import InvalidTransition
 from adapter.services.manual_claim_records import open_case
+from adapter.services.upstream_outage import UpstreamDownAtDesk
 from adapter.store.uow import UnitOfWork
 
 DEVICE_OUTAGE_ARTICLE = "N§38, B§27"
@@ -26,7 +27,7 @@ DEVICE_OUTAGE_MESSAGE = (
 )
 
 
-class UpstreamDownAtDeviceCounter(UpstreamUnavailable):
+class UpstreamDownAtDeviceCounter(UpstreamDownAtDesk):
     """A full upstream outage at the device counter: fit later, or a manual-claim case from
     the start (N§38, B§27)."""
 
@@ -34,20 +35,11 @@ class UpstreamDownAtDeviceCounter(UpstreamUnavailable):
     article = "N§38, B§27"
 
     def __init__(self) -> None:
-        super().__init__(DEVICE_OUTAGE_MESSAGE)
-
-    @property
-    def problem_extra(self) -> dict[str, object]:
-        return {
-            "ways_on": [
-                {"way": "retry", "label": "等待上级系统恢复后再配置结算"},
-                {
-                    "way": "manual_claim",
-                    "label": "按手工报销登记本次配置",
-                    "request": {"manual_claim_if_upstream_down": True},
-                },
-            ]
-        }
+        super().__init__(
+            DEVICE_OUTAGE_MESSAGE,
+            retry_label="等待上级系统恢复后再配置结算",
+            manual_claim_label="按手工报销登记本次配置",
+        )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ faults injected in cycles, watching the adapter's memory, file descriptors, data
 and upload queue; at the end everything must be delivered and nothing must have leaked.
 
 The adapter runs as IT runs it (a ``serve`` process from :mod:`tests.reliability.support`,
-with its MLLP listener on), the simulator as its own process. This process is the hospital:
+with its MLLP listener on), the simulator as its own process. This process is the hospital
+(its desks and HIS in :mod:`scripts.soak.hospital`):
 
 * REST desks (``--desks``, 2) admit, record fees and settle stays, as the billing desk does;
 * an HL7 sender (``--hl7-senders``, 1) sends ADT^A01, DFT^P03 and ADT^A03 (which settles at
@@ -14,7 +15,7 @@ with its MLLP listener on), the simulator as its own process. This process is th
 While upstream is out, clerks get a 503 and the HIS an AE: that is the expected behaviour,
 counted, and the stay is retried later (as a clerk or the HIS would). Every ``--interval``
 seconds one row: the adapter's resident memory (RSS) and open file descriptors, the database
-size, the queue's depth and its deadline-at-risk and missed counts.
+size, the queue's depth and its deadline-at-risk and missed counts (:mod:`scripts.soak.samples`).
 
 At the end the faults are lifted, the queue must drain, and:
 
@@ -46,27 +47,20 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from adapter.store.db import make_engine
-from benchmarks.hl7_ingest import CITIZEN_ID, NAME, SHANGHAI, Client, ack_code, admit_message
-from benchmarks.hl7_ingest import dft_message as fees_message
 from scripts.soak.checks import read_snapshot, violations
 from scripts.soak.common import (
     Clock,
     add_common_arguments,
-    database_bytes,
     fresh_database,
     in_work_folder,
-    open_fds,
-    rss_mb,
     run_seconds,
 )
+from scripts.soak.hospital import Tally, hl7_sender, rest_desk
+from scripts.soak.samples import Sample, sample
 from tests.reliability import pool_load
 from tests.reliability.support import (
     AdapterProcess,
@@ -77,7 +71,6 @@ from tests.reliability.support import (
     prepare,
     simulator_process,
 )
-from tests.support.workers import seeded_worker
 
 DEFAULT_MINUTES = 30.0
 # (phase, weight in the cycle, the simulator's faults): normal gets a third of the time.
@@ -89,145 +82,6 @@ PHASES: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("lost", 1, {"drop_reply_after_commit_rate": 0.3}),
 )
 DRAIN_TIMEOUT_S = 600.0  # after a long outage the back-off (5 s doubling) can reach minutes
-
-
-@dataclass
-class Tally:
-    """What the hospital side saw, across threads."""
-
-    acked: dict[str, Decimal] = field(default_factory=dict)
-    outcomes: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)  # anything a clerk should never see
-    seconds: list[float] = field(default_factory=list)  # a REST stay, admission to slip
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, outcome: str) -> None:
-        with self.lock:
-            self.outcomes[outcome] += 1
-
-    def settled(self) -> int:
-        with self.lock:
-            return len(self.acked) + self.outcomes["hl7 settled"]
-
-    def problem(self, text: str) -> None:
-        with self.lock:
-            self.problems.append(text)
-
-
-def _unavailable(reply: httpx.Response) -> bool:
-    """The clear 503 a clerk gets while upstream is out or too slow (expected under faults)."""
-    return reply.status_code == 503 and reply.headers.get("content-type", "").startswith(
-        "application/problem+json"
-    )
-
-
-def _check(reply: httpx.Response, ok: tuple[int, ...], what: str, tally: Tally) -> bool:
-    if reply.status_code in ok:
-        return True
-    if _unavailable(reply):
-        tally.count(f"rest {what} 503")
-    else:
-        tally.problem(f"{what}: {reply.status_code} {reply.text[:300]}")
-    return False
-
-
-def rest_desk(desk: Desk, prefix: str, tally: Tally, stop: threading.Event, pause: float) -> None:
-    """A billing desk: a stay at a time; a stay refused for upstream is settled later."""
-    waiting: list[str] = []  # admitted, fees recorded, settlement refused (503): retry
-    n = 0
-    while not stop.wait(pause):
-        try:
-            if waiting:
-                encounter_id = waiting.pop(0)
-                began = None
-            else:
-                n += 1
-                began = time.monotonic()
-                admitted = desk.admit(f"{prefix}-{n}")
-                if not _check(admitted, (200, 201), "admit", tally):
-                    continue
-                encounter_id = admitted.json()["id"]
-                if not _check(desk.fees(encounter_id), (200, 201), "fees", tally):
-                    continue
-            settled = desk.settle(encounter_id)
-            if not _check(settled, (201,), "settle", tally):
-                waiting.append(encounter_id)
-                continue
-        except httpx.TransportError as exc:
-            tally.problem(f"{prefix}: the adapter did not answer: {exc!r}")
-            continue
-        tally.count("rest settled")
-        with tally.lock:
-            tally.acked[settled.json()["id"]] = Decimal(str(settled.json()["total"]))
-            if began is not None:
-                tally.seconds.append(time.monotonic() - began)
-
-
-def _ts(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
-
-
-def discharge_message(visit: str, admitted: datetime, control_id: str) -> str:
-    """ADT^A03 with the discharge time (PV1-45): settles the stay under the site profile."""
-    now = datetime.now(SHANGHAI)
-    discharged = now.replace(microsecond=0) - timedelta(hours=1)
-    pv1 = {1: "1", 2: "I", 3: "骨科病区", 19: visit, 44: _ts(admitted), 45: _ts(discharged)}
-    return "\r".join(
-        [
-            f"MSH|^~\\&|HIS|H1|WIADAPTER|H11010000001|{_ts(now)}||ADT^A03^ADT_A03|{control_id}|"
-            "P|2.5|||AL|NE||UNICODE UTF-8",
-            "EVN|A03",
-            f"PID|1||{CITIZEN_ID}^^^^NI~HISP001^^^^PI||{NAME}||19780314|M",
-            "|".join(["PV1", *(pv1.get(i, "") for i in range(1, 46))]),
-            "DG1|1||S62.301^左手第三掌骨骨折^I10",
-        ]
-    )
-
-
-def hl7_sender(
-    port: int, prefix: str, tally: Tally, stop: threading.Event, pause: float, sim_url: str = ""
-) -> None:
-    """The HIS: A01, a day's fees (DFT^P03), A03; a message answered AE is sent again later
-    (the HIS's resend), an AR is a problem (this load sends only well-formed messages)."""
-    client = Client(port)
-    waiting: list[tuple[str, datetime]] = []  # stays whose A03 was answered AE
-
-    def worker(visit: str) -> tuple[tuple[str, str, str], ...]:
-        # one open stay per worker (B§28): each visit its own seeded worker
-        return (seeded_worker(sim_url, visit),) if sim_url else ()
-
-    n = 0
-    try:
-        while not stop.wait(pause):
-            n += 1
-            control = f"{prefix}-{n}"
-            if waiting:
-                visit, admitted = waiting.pop(0)
-                steps = [("A03", discharge_message(visit, admitted, f"{control}-D"))]
-            else:
-                visit = f"{prefix}-V{n}"
-                admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=3)
-                steps = [
-                    ("A01", admit_message(visit, admitted, f"{control}-A", *worker(visit))),
-                    ("P03", fees_message(visit, admitted, 0, 3, f"{control}-F", f"{visit}B")),
-                    ("A03", discharge_message(visit, admitted, f"{control}-D")),
-                ]
-            for event, message in steps:
-                code = ack_code(client.send(message))
-                tally.count(f"hl7 {event} {code}")
-                if code == "AA":
-                    continue
-                if code == "AR":
-                    tally.problem(f"HL7 {event} of {visit} rejected (AR)")
-                elif event == "A03":
-                    waiting.append((visit, admitted))
-                break
-            else:
-                tally.count("hl7 settled")
-    except OSError as exc:
-        tally.problem(f"{prefix}: the MLLP listener failed: {exc!r}")
-    finally:
-        client.close()
 
 
 @dataclass
@@ -250,53 +104,6 @@ class Faults:
                     break
         self.phase = "lifted"
         self.simulator.faults()
-
-
-@dataclass
-class Sample:
-    at: str
-    phase: str
-    rss_mb: float
-    fds: int
-    db_mb: float
-    depth: int
-    dead: int
-    at_risk: int
-    missed: int
-    settled: int
-
-    HEADER = (
-        "  elapsed  phase     RSS MB   fds   DB MB  queue  dead  at-risk  missed  settled\n"
-        "  -------  -------  -------  ----  ------  -----  ----  -------  ------  -------"
-    )
-
-    def row(self) -> str:
-        return (
-            f"  {self.at:>7s}  {self.phase:7s}  {self.rss_mb:7.1f}  {self.fds:4d}  "
-            f"{self.db_mb:6.1f}  {self.depth:5d}  {self.dead:4d}  {self.at_risk:7d}  "
-            f"{self.missed:6d}  {self.settled:7d}"
-        )
-
-
-def sample(
-    clock: Clock, adapter: AdapterProcess, desk: Desk, db_url: str, phase: str, settled: int
-) -> Sample:
-    assert adapter.child is not None
-    pid = adapter.child.pid
-    summary = desk.summary()
-    counts = summary["by_status"]
-    return Sample(
-        at=clock.stamp(),
-        phase=phase,
-        rss_mb=rss_mb(pid),
-        fds=open_fds(pid),
-        db_mb=database_bytes(db_url) / 2**20,
-        depth=counts.get("pending", 0) + counts.get("in_flight", 0),
-        dead=counts.get("dead", 0),
-        at_risk=int(summary["at_risk"]),
-        missed=int(summary["missed"]),
-        settled=settled,
-    )
 
 
 def _percentile(values: list[float], fraction: float) -> float:

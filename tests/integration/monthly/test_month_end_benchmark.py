@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adapter.domain.reconciliation import DifferenceKind
 from benchmarks import month_end
+from benchmarks.month_end_workload import seed
 
 COUNT = 400  # settlements 3, 103, 203, 303 undelivered; 7, 207 revoked; 5 differs; 11 missing
 
@@ -16,7 +17,7 @@ COUNT = 400  # settlements 3, 103, 203, 303 undelivered; 7, 207 revoked; 5 diffe
 def test_the_seeded_month_reconciles_with_the_planted_differences(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'adapter.db'}"
     month = "2026-10"
-    month_end.seed(url, COUNT, month)
+    seed(url, COUNT, month)
 
     times = month_end.child("time", url, COUNT, month, 1)
     assert times["settlements"] == COUNT
