@@ -36,12 +36,16 @@ __all__ = ["GroupCommit"]
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("answer", "done", "work")
+    __slots__ = ("answer", "done", "woken", "work")
 
     def __init__(self, work: Callable[[], T | None]) -> None:
         self.work = work
         self.done = False
         self.answer: T | None = None  # None when done: run alone
+        # Set once: the work is done (its group committed or failed), or the thread is to
+        # lead the next group. Each thread waits on its own, so a commit wakes only the
+        # threads it answered and the one that leads next, not every waiting thread.
+        self.woken = threading.Event()
 
 
 class GroupCommit(Generic[T]):
@@ -57,42 +61,48 @@ class GroupCommit(Generic[T]):
         self._transaction = transaction
         self._turn = turn  # the pipeline's writer turn, held for the group's transaction
         self._max_group = max_group
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: list[_Pending[T]] = []
-        self._leading = False
+        self._leading = False  # a thread leads, or leadership is being handed to one
 
     @property
     def pending(self) -> int:
         """Messages waiting for the next group (not the one being committed)."""
-        with self._changed:
+        with self._lock:
             return len(self._waiting)
 
     def run(self, work: Callable[[], T | None]) -> T | None:
         """``work``'s answer once committed with its group, or ``None``: run it alone."""
         mine = _Pending(work)
-        with self._changed:
+        with self._lock:
             self._waiting.append(mine)
-            while self._leading and not mine.done:
-                self._changed.wait()
+            follow = self._leading
+            self._leading = True
+        if follow:
+            mine.woken.wait()
             if mine.done:
                 return mine.answer
-            self._leading = True
+            # not done: the last leader handed this thread the lead
         try:
             while not mine.done:
-                with self._changed:
+                with self._lock:
                     group = self._waiting[: self._max_group]
                     del self._waiting[: len(group)]
                 try:
                     self._commit(group)
                 finally:  # even if the leader's thread is interrupted: the others run alone
-                    with self._changed:
-                        for pending in group:
-                            pending.done = True
-                        self._changed.notify_all()
+                    for pending in group:
+                        pending.done = True
+                        if pending is not mine:
+                            pending.woken.set()
         finally:
-            with self._changed:
-                self._leading = False
-                self._changed.notify_all()
+            with self._lock:
+                if not mine.done:  # interrupted before its own group: nobody runs it now
+                    self._waiting.remove(mine)
+                if self._waiting:
+                    self._waiting[0].woken.set()  # it leads next; the lead is never idle
+                else:
+                    self._leading = False
         return mine.answer
 
     def _commit(self, group: list[_Pending[T]]) -> None:
