@@ -25,6 +25,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement
 
 __all__ = ["HotRow", "HotStatement"]
@@ -155,6 +156,11 @@ class HotStatement:
 
 
 def _compile(statement: ClauseElement, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+    columns = tuple(getattr(statement, "exported_columns", ()))  # selected, or RETURNING
+    if isinstance(statement, Insert) and not columns:
+        # PostgreSQL's compiler would add RETURNING of the primary key, for
+        # ``inserted_primary_key``; a hot insert that wants it says RETURNING itself
+        statement = statement.inline()
     compiled = statement.compile(dialect=dialect, column_keys=sorted(params))
     assert isinstance(compiled, SQLCompiler)
     if compiled.insert_prefetch or compiled.update_prefetch:
@@ -171,8 +177,7 @@ def _compile(statement: ClauseElement, dialect: Dialect, params: Mapping[str, An
         (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in names
     )
-    columns = tuple(getattr(statement, "exported_columns", ()))
-    returns = bool(compiled.returning) or bool(getattr(statement, "is_select", False))
+    returns = bool(columns)
     row: type[HotRow] | None = None
     if returns:
         keys = [column.key for column in columns]

@@ -276,7 +276,8 @@ class HL7Settings(BaseModel):
     tls_cert: str = ""
     tls_key: str = ""
     # threads that store and answer messages; each holds one database connection while it works
-    workers: int = Field(default=4, ge=1, le=64)
+    # (on SQLite, A08s waiting in a group commit hold none: one thread commits them all)
+    workers: int = Field(default=8, ge=1, le=64)
     # HIS connections open at once; one more is closed at once (one per feed: ADT, billing, …)
     max_connections: int = Field(default=100, ge=1, le=10_000)
     # SQLite: ADT^A08s arriving together share one synced commit (docs/operations.md); false:

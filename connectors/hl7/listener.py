@@ -60,7 +60,7 @@ class ListenerConfig:
     tls_handshake_timeout_s: float = 10.0
     max_connections: int = 100
     max_garbage_bytes: int = 4096
-    workers: int = 4
+    workers: int = 8
     shutdown_grace_s: float = 10.0
 
 
