@@ -58,10 +58,10 @@ class _Compiled:
     defaults: Mapping[str, Any]  # values bound in the statement itself (``.values(...)``)
     binds: tuple[tuple[str, _Convert], ...]  # each bind name with its type's conversion
     columns: tuple[Any, ...]  # the result's columns (their types convert the driver's values)
+    row: type[HotRow] | None  # None: the statement returns no rows
+    error: type[Exception]  # the driver's base error
     # each result column's conversion, None: none has one; made at the first execution, from
     # the driver's column type codes (PostgreSQL's numerics need them), the same each time
-    row: type[HotRow] | None
-    error: type[Exception]
     results: tuple[_Convert, ...] | None = None
     results_known: bool = False
 
