@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,8 +26,11 @@ TOKEN = "e2e-demo-restart-token"
 
 
 @contextmanager
-def demo(data: Path, token: str | None) -> Iterator[tuple[str, str]]:
-    """One `wi-adapter demo` on ``data`` until it answers /readyz; stopped with Ctrl-C."""
+def demo(data: Path, token: str | None, today: date) -> Iterator[tuple[str, str]]:
+    """One `wi-adapter demo` on ``data`` until it answers /readyz; stopped with Ctrl-C.
+
+    ``today`` is the demo's (``--today``): its seeded month is the one before, whatever day
+    this start happens on."""
     http_port, sim_port, mllp_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADAPTER_")}
     env |= {"ADAPTER_HTTP__PORT": str(http_port), "ADAPTER_HL7__PORT": str(mllp_port)}
@@ -35,7 +38,7 @@ def demo(data: Path, token: str | None) -> Iterator[tuple[str, str]]:
         env["ADAPTER_DEMO_TOKEN"] = token
     output = data.parent / f"{data.name}-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "adapter.cli", "demo", "--data-dir", str(data)]
-    command += ["--simulator-port", str(sim_port)]
+    command += ["--simulator-port", str(sim_port), "--today", today.isoformat()]
     with output.open("w+") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{http_port}"
@@ -67,9 +70,12 @@ def test_the_demo_starts_again_and_again_on_the_same_data_with_or_without_a_toke
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "demo"
-    month = previous_month(datetime.now(ZoneInfo("Asia/Shanghai")).date())
+    # One day for every start: each start seeds the month before its today, and four starts
+    # may cross midnight (or a month's end) in Shanghai.
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    month = previous_month(today)
     for token in (TOKEN, TOKEN, None, TOKEN):
-        with demo(data, token) as (base, output):
+        with demo(data, token, today) as (base, output):
             auth = {"Authorization": f"Bearer {TOKEN}"}
             summary = httpx.get(f"{base}/api/v1/queue/summary", headers=auth, timeout=10)
             assert summary.status_code == (200 if token else 401), summary.text

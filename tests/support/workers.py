@@ -8,16 +8,21 @@ filing whose numbers derive from a key (a visit id), and returns the card number
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def worker_rows(key: str, today: date | None = None) -> tuple[str, dict[str, list[dict]]]:
     digest = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) % 10**9
     psn_no = f"W{digest:09d}"
     card_no = f"310100W{digest:09d}"
-    day = today or date.today()
+    # The adapter's day (Shanghai), not the machine's (UTC on CI): the filing is checked
+    # against the admission's local date.
+    day = today or datetime.now(SHANGHAI).date()
     seed = {
         "people": [
             {"psn_no": psn_no, "certno": f"310102198001{digest % 10**6:06d}",

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator.demo_seed import citizen_id, demo_seed
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import CARDS, USERS, Site
+from tests.e2e.web.site import CARDS, USERS, ZONE, Site
 from tests.integration.services.device_world import device_worker
 
 NOTICE = "沪工伤辅核〔2026〕第0421号"
@@ -225,13 +225,18 @@ def test_n34_fujian2_page_a_replacement_shows_the_earlier_fitting_and_needs_conf
     page.get_by_label("腕手矫形器实际费用").fill("1500.00")
     page.get_by_label("腕手矫形器实际费用").press("Enter")
     expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+    # The day the counter fitted it on (its clock, now), not the site's start day: the site
+    # serves the whole package, which may cross midnight in Shanghai before this test runs.
+    with UnitOfWork(site.engine) as uow:
+        (earlier,) = uow.encounters.list_for_person("P083")
+    fitted_on = earlier.encounter.admitted_at.astimezone(ZONE).date()
 
     _check(
         page, site, card_no, signed_in=True
     )  # the worker comes back: the counter sees the earlier fitting
     row = page.get_by_test_id("devices").locator("tr", has_text="SH-FZ-0305")
     replacement = row.get_by_test_id("replacement")
-    expect(replacement).to_contain_text(f"上次配置 {site.today.isoformat()}")
+    expect(replacement).to_contain_text(f"上次配置 {fitted_on.isoformat()}")
     expect(replacement).to_contain_text("示例工伤协议医院")
     expect(replacement).to_contain_text("由个人支付")
     shot(page, "replacement-warned")

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from adapter.domain.text import MAX_DIAGNOSES, MAX_FEE_LINES, MAX_INJURY_PARTS, MAX_REHAB_ITEMS
 from tests.integration.api.conftest import Api
 from tests.integration.api.test_workflows import _admit, _iso, _line, _settle
-from tests.integration.services.helpers import local
+from tests.integration.services.helpers import ZONE, local
+from tests.integration.services.support import MovableClock
 
 
 def _count(db: Engine, table: str) -> int:
@@ -51,17 +52,26 @@ def test_n32_a_fee_amount_that_is_not_quantity_times_price_is_refused(api: Api, 
     assert ok.status_code == 200, ok.text
 
 
+def _from_now(clock: MovableClock, *, days: int) -> str:
+    """``days`` from the adapter's clock now (negative: ago), in Beijing time."""
+    return (clock.now() + timedelta(days=days)).astimezone(ZONE).isoformat()
+
+
 def test_n33_admission_times_in_the_future_or_too_far_back_are_refused(
-    api: Api, db: Engine
+    api: Api, db: Engine, clock: MovableClock
 ) -> None:
     future = _admit(api, admitted_at="9999-12-31T00:00:00+08:00")
     _refused(future, "TIME_IN_FUTURE", "admitted_at")
-    ahead = _admit(api, admitted_at=(local(0, 0) + timedelta(days=2)).isoformat())
+    # Ahead of the adapter's clock now: a day counted from TODAY (shifted back 16 h, taken
+    # at import) is no longer ahead once the run has crossed midnight in Shanghai.
+    ahead = _admit(api, admitted_at=_from_now(clock, days=2))
     _refused(ahead, "TIME_IN_FUTURE", "admitted_at")
     old = _admit(api, admitted_at=_iso(-31))
     _refused(old, "TIME_TOO_FAR_BACK", "admitted_at")
     assert _count(db, "encounter") == 0
-    assert _admit(api, admitted_at=_iso(-29)).status_code == 201  # late registration
+    # late registration, 29 days before now: 29 days before TODAY at 09:00 is more than 30
+    # days back from 09:00 until 16:00 in Shanghai, when TODAY is yesterday
+    assert _admit(api, admitted_at=_from_now(clock, days=-29)).status_code == 201
 
 
 def test_n33_a_discharge_at_9999_or_400_days_ahead_is_not_settled(api: Api, db: Engine) -> None:
@@ -78,12 +88,16 @@ def test_n33_a_discharge_at_9999_or_400_days_ahead_is_not_settled(api: Api, db: 
     assert _settle(api, encounter_id).status_code == 201
 
 
-def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(api: Api, db: Engine) -> None:
+def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(
+    api: Api, db: Engine, clock: MovableClock
+) -> None:
     encounter_id = _admitted(api)  # admitted five days ago at 09:00
     url = f"/api/v1/encounters/{encounter_id}/fees"
     early = _line("L1", "XN02BEB001", "18.25", occurred_at=_iso(-6, 23))
     _refused(api.post(url, json={"lines": [early]}), "FEE_OUTSIDE_STAY", "lines.0.occurred_at")
-    ahead = _line("L2", "XN02BEB001", "18.25", occurred_at=_iso(1, 10))
+    # Ahead of the adapter's clock, not "tomorrow 10:00" from TODAY: before 16:00 in
+    # Shanghai TODAY is yesterday, and that moment was already past from 10:00 on.
+    ahead = _line("L2", "XN02BEB001", "18.25", occurred_at=_from_now(clock, days=1))
     _refused(api.post(url, json={"lines": [ahead]}), "FEE_OUTSIDE_STAY", "lines.0.occurred_at")
     assert _count(db, "fee_line") == 0
     # the admission day from midnight (HIS fee lines dated by day) up to now are in

@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile, Policy
 from connectors.upstream.client import ReferenceClient
+from connectors.upstream.clock import FixedClock
 from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.msgids import MsgidSequence
 from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.integration.services.helpers import INSTITUTION, TODAY
+from tests.integration.services.helpers import INSTITUTION, NOON, TODAY
 from tests.integration.services.support import (
     MovableClock,
     QueueOutbox,
@@ -35,7 +36,10 @@ PROFILE = InstitutionProfile(
 
 @pytest.fixture(scope="package")
 def simulator() -> Iterator[SimulatorServer]:
-    server = start_simulator(today=TODAY, random_seed=7)
+    # The simulator's clock stays on TODAY, the day its seed is for. On the wall clock it is
+    # TODAY + 1 before 16:00 (TODAY is shifted back), so a run crossing midnight then found
+    # the demo e-card's QR token (valid to the end of TODAY + 1) expired.
+    server = start_simulator(today=TODAY, clock=FixedClock(NOON), random_seed=7)
     try:
         yield server
     finally:

@@ -17,6 +17,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 # the adapter refuses a time in the future; with the calendar date, every such test failed
 # between midnight and that hour.
 TODAY: date = (datetime.now(ZONE) - timedelta(hours=16)).date()
+NOON = datetime.combine(TODAY, time(12), tzinfo=ZONE)  # the simulator's clock (fixtures.py)
 INSTITUTION = "H11010000001"
 
 # The simulator's demo seed (connectors/upstream/simulator/demo_seed.py): card numbers.

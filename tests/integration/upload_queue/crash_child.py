@@ -1,7 +1,7 @@
 """The process the crash test kills: enqueue a fixed set of upstream writes, then deliver them
 to the upstream simulator through the real reference-dialect client.
 
-``python -m tests.integration.upload_queue.crash_child DB_URL SIMULATOR_URL JOBS IN_FLIGHT``.
+``python -m tests.integration.upload_queue.crash_child DB_URL SIMULATOR_URL JOBS IN_FLIGHT DAY``.
 Every start re-enqueues all jobs (the idempotency key, the msgid, makes that harmless), takes
 back the leases its killed predecessor left (same instance id), and drains until every job is
 delivered; then it exits 0. It exits 3 if a job went dead (upstream refused it: with the
@@ -10,6 +10,10 @@ jobs below, only a broken per-encounter order or a lost effect can cause that).
 The jobs are what the adapter enqueues (``adapter.wiring.outbox``): kind = infno, idempotency
 key = msgid, payload ``{"msgid", "input", "insuplc_admdvs", "context"}``, delivered by the
 production handler on a :class:`ReferenceClient`. :func:`jobs` is shared with the test.
+
+``DAY`` (``YYYY-MM-DD``) is the test's, fixed once: the msgids (the idempotency keys) carry it,
+so a child restarted after midnight in Shanghai must not pick its own day, or it would enqueue
+a second set of jobs and the test would expect msgids of yet another day.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 
@@ -31,16 +34,11 @@ from upload_queue import JobSpec, UploadQueue
 from upload_queue.retry import RetryPolicy
 
 INSTITUTION = "H11010000001"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENCOUNTERS = 50
 # Per encounter, in this order: admit, rehab plan, revoke the admission. Upstream refuses a
 # plan or a revocation for an admission it has not registered, and a plan after the
 # revocation, so any reordering within an encounter ends in a refusal (a dead job).
 STEPS = ("WI2401", "WI2501", "WI2404")
-
-
-def today() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 def msgid(n: int, day: date) -> str:
@@ -78,7 +76,7 @@ def jobs(count: int, day: date) -> list[tuple[str, dict[str, Any], str | None]]:
     return out
 
 
-def main(db_url: str, simulator_url: str, count: int, in_flight: int) -> int:
+def main(db_url: str, simulator_url: str, count: int, in_flight: int, day: date) -> int:
     engine = make_engine(db_url)
     queue = UploadQueue(
         engine,
@@ -105,7 +103,7 @@ def main(db_url: str, simulator_url: str, count: int, in_flight: int) -> int:
     deadline = queue.clock() + timedelta(minutes=30)
     specs = [
         JobSpec(kind, payload, payload["msgid"], deadline, key)
-        for kind, payload, key in jobs(count, today())
+        for kind, payload, key in jobs(count, day)
     ]
     for start in range(0, count, 10):
         with engine.begin() as connection:
@@ -128,4 +126,5 @@ def main(db_url: str, simulator_url: str, count: int, in_flight: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    day = date.fromisoformat(sys.argv[5])
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), day))

@@ -20,26 +20,40 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date, datetime
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
+from connectors.upstream.clock import FixedClock
 from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.integration.upload_queue.crash_child import jobs, today
+from tests.integration.upload_queue.crash_child import jobs
 from upload_queue.admin import list_jobs
 
 ROOT = Path(__file__).resolve().parents[3]
 JOBS = 200
 IN_FLIGHT = 4  # the child keeps four deliveries going at once, so a kill lands amid several
 FAULTS = {"drop_reply_after_commit_rate": 0.2, "latency_ms": 5}  # latency: kills land mid-burst
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-def simulator() -> Iterator[SimulatorServer]:
-    server = start_simulator(today=today(), random_seed=20250303)
+def day() -> date:
+    """The day of the jobs' msgids, taken once: every child and the final check use it, so a
+    run crossing midnight in Shanghai still sees one set of jobs."""
+    return datetime.now(SHANGHAI).date()
+
+
+@pytest.fixture
+def simulator(day: date) -> Iterator[SimulatorServer]:
+    # Its clock stays on ``day`` too: a sign-in of before midnight stays valid after it.
+    noon = FixedClock(datetime.combine(day, time_of_day(12), SHANGHAI))
+    server = start_simulator(today=day, clock=noon, random_seed=20250303)
     try:
         assert httpx.post(f"{server.url}/_sim/faults", json=FAULTS).status_code == 200
         yield server
@@ -59,7 +73,7 @@ def _arrivals(simulator: SimulatorServer) -> int:
     return sum(write["times_received"] for write in _writes(simulator))
 
 
-def _child(db_url: str, simulator_url: str) -> subprocess.Popen[bytes]:
+def _child(db_url: str, simulator_url: str, day: date) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -69,6 +83,7 @@ def _child(db_url: str, simulator_url: str) -> subprocess.Popen[bytes]:
             simulator_url,
             str(JOBS),
             str(IN_FLIGHT),
+            day.isoformat(),
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -79,12 +94,12 @@ def _child(db_url: str, simulator_url: str) -> subprocess.Popen[bytes]:
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_and_applies_each_msgid_once(
-    db_url: str, queue_engine: Engine, simulator: SimulatorServer
+    db_url: str, queue_engine: Engine, simulator: SimulatorServer, day: date
 ) -> None:
     rng = random.Random(20250303)
     kills = 0
     for _ in range(6):
-        child = _child(db_url, simulator.url)
+        child = _child(db_url, simulator.url, day)
         before = _arrivals(simulator)
         bound = time.monotonic() + 30
         while _arrivals(simulator) == before and child.poll() is None:  # until it delivers
@@ -100,14 +115,14 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_each_msgid_once(
             break
         assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")[-2000:]
     received_before_the_last_start = len(_writes(simulator))
-    final = _child(db_url, simulator.url)
+    final = _child(db_url, simulator.url, day)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode(errors="replace")[-2000:]
 
     stored = list_jobs(queue_engine, limit=1000)
     assert len(stored) == JOBS
     assert {job.status for job in stored} == {"delivered"}
-    expected = {payload["msgid"]: kind for kind, payload, _ in jobs(JOBS, today())}
+    expected = {payload["msgid"]: kind for kind, payload, _ in jobs(JOBS, day)}
     writes = _writes(simulator)
     assert sorted(w["msgid"] for w in writes) == sorted(expected)  # one write per msgid
     refused = [

@@ -9,11 +9,13 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _free_port() -> int:
@@ -50,10 +52,11 @@ def standalone() -> Iterator[str]:
 
 
 def envelope(infno: str, sign_no: str, payload: dict) -> dict:
-    return {"infno": infno, "msgid": f"H11010000001{datetime.now():%Y%m%d%H%M%S}0001",
+    now = datetime.now(SHANGHAI)  # the institution's local time, as the client sends it
+    return {"infno": infno, "msgid": f"H11010000001{now:%Y%m%d%H%M%S}0001",
             "mdtrtarea_admvs": "110100", "insuplc_admdvs": "", "recer_sys_code": "CURL",
             "infver": "V1.0", "opter_type": "1", "opter": "001", "opter_name": "演示",
-            "inf_time": f"{datetime.now():%Y-%m-%d %H:%M:%S}", "fixmedins_code": "H11010000001",
+            "inf_time": f"{now:%Y-%m-%d %H:%M:%S}", "fixmedins_code": "H11010000001",
             "fixmedins_name": "示例工伤协议医院", "sign_no": sign_no, "input": payload}  # fmt: skip
 
 
