@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter import __version__
+from adapter.cli.database import NoStore
 from adapter.domain.errors import AdapterError
 from adapter.settings import ENV_PREFIX, SettingsError
 
@@ -96,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except AdapterError as exc:
         print(f"wi-adapter: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except NoStore as exc:
+        print(f"wi-adapter: {exc}", file=sys.stderr)
         return 1
     return int(result or 0)
 

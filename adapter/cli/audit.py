@@ -14,11 +14,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from adapter.cli.database import open_migrated
 from adapter.settings import load_settings
 from adapter.store.audit import installed_keyring, verify
 from adapter.store.audit_anchor import AnchorFileError, read_anchors, write_anchor
 from adapter.store.audit_keys import rotate_key
-from adapter.store.db import make_engine
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    engine = make_engine(load_settings().database.url)
+    engine = open_migrated(load_settings().database.url)
     try:
         keyring = installed_keyring(engine)
         try:
@@ -61,7 +61,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _anchor(args: argparse.Namespace) -> int:
     settings = load_settings()
-    engine = make_engine(settings.database.url)
+    engine = open_migrated(settings.database.url)
     try:
         written = write_anchor(
             engine, installed_keyring(engine), settings.audit.anchor_path(settings.data_dir)

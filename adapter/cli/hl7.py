@@ -35,9 +35,9 @@ def register(subparsers: Any) -> None:
 
 
 def _engine() -> Any:
-    from adapter.store.db import make_engine
+    from adapter.cli.database import open_migrated
 
-    return make_engine(load_settings().database.url)
+    return open_migrated(load_settings().database.url)
 
 
 def _log(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ import pytest
 import adapter.bootstrap
 from adapter.cli import main
 from adapter.store.db import make_engine
-from connectors.hl7 import build_inbound, create_tables
+from adapter.store.migrate import upgrade
+from connectors.hl7 import build_inbound
 from tests.integration.hl7.conftest import PROFILE
 from tests.integration.hl7.fakes import FakeEncounters
 from tests.unit.hl7 import messages as m
@@ -27,7 +28,7 @@ def logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEnco
     url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("ADAPTER_DATABASE__URL", url)
     engine = make_engine(url)
-    create_tables(engine)
+    upgrade(engine)  # as `wi-adapter migrate` leaves it (the CLI refuses one never migrated)
     fake = FakeEncounters()
     inbound = build_inbound(engine, fake, PROFILE)
     inbound.handle(m.admit("CLI-1", visit="VC").encode(), "10.0.0.5")
