@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ from typing import Any
 from adapter import __version__
 from adapter.cli.database import NoStore
 from adapter.domain.errors import AdapterError
+from adapter.logs import configure as configure_logs
+from adapter.logs import unconfigure as unconfigure_logs
 from adapter.settings import ENV_PREFIX, SettingsError
 
 CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
@@ -90,6 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "config", None):
         os.environ[CONFIG_VARIABLE] = str(Path(args.config).expanduser().resolve())
+    # An operator's command writes its warnings (an upstream call that failed, a job it
+    # could not take) to stderr with time, level and fields, as the service writes them;
+    # without this Python printed the bare event name. `serve` and `demo` configure
+    # [logging] over it. Restored after, for a caller that runs commands in-process.
+    root = logging.getLogger()
+    level = root.level
+    configure_logs(level="WARNING", style="kv")
     try:
         result = args.handler(args)
     except SettingsError as exc:
@@ -101,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoStore as exc:
         print(f"wi-adapter: {exc}", file=sys.stderr)
         return 1
+    finally:
+        unconfigure_logs()
+        root.setLevel(level)
     return int(result or 0)
 
 
