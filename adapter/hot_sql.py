@@ -12,6 +12,11 @@ It runs on the connection (and so in the transaction) of the session or connecti
 given, exactly as ``session.execute`` would. Statements that need what only SQLAlchemy's
 execution does — Python-side column defaults, expanding ``IN`` lists — are refused when first
 compiled, so a hot statement never writes a row differently from the slow path.
+
+What it does not do: SQLAlchemy's statement echo (``echo=True``) does not show it, though
+cursor listeners see it; and a driver error that means a lost PostgreSQL connection is raised
+as SQLAlchemy's but does not mark the pooled connection invalid — the pool's pre-ping
+(``pool_pre_ping``, on for PostgreSQL) replaces it at its next checkout.
 """
 
 from __future__ import annotations
