@@ -58,10 +58,10 @@ class HotRow(tuple[Any, ...]):
 @dataclass
 class _Compiled:
     sql: str
-    names: tuple[str, ...]  # the bind names, in the order the driver takes them
     positional: bool
     defaults: Mapping[str, Any]  # values bound in the statement itself (``.values(...)``)
-    binds: tuple[tuple[str, _Convert], ...]  # each bind name with its type's conversion
+    # each bind name, in the order the driver takes them, with its type's conversion
+    binds: tuple[tuple[str, _Convert], ...]
     columns: tuple[Any, ...]  # the result's columns (their types convert the driver's values)
     row: type[HotRow] | None  # None: the statement returns no rows
     error: type[Exception]  # the driver's base error
@@ -88,12 +88,12 @@ class HotStatement:
         connection = where.connection() if isinstance(where, Session) else where
         compiled = self._for(connection.dialect, params)
         given = {**compiled.defaults, **params} if compiled.defaults else params
-        # list comprehensions: a generator per execution costs more than the conversions
-        converted = [
-            convert(given[name]) if convert else given[name] for name, convert in compiled.binds
-        ]
+        # comprehensions: a generator per execution costs more than the conversions
+        binds = compiled.binds
         values: Any = (
-            converted if compiled.positional else dict(zip(compiled.names, converted, strict=True))
+            [convert(given[name]) if convert else given[name] for name, convert in binds]
+            if compiled.positional
+            else {name: convert(given[name]) if convert else given[name] for name, convert in binds}
         )
         driver = connection.connection.driver_connection
         assert driver is not None  # a checked-out connection
@@ -190,7 +190,6 @@ def _compile(statement: ClauseElement, dialect: Dialect, params: Mapping[str, An
     error = dialect.loaded_dbapi.Error
     return _Compiled(
         sql=compiled.string,
-        names=names,
         positional=positional,
         defaults={
             name: bind.value

@@ -17,26 +17,32 @@ from sqlalchemy.engine import make_url
 from adapter.store.db import make_engine
 from adapter.store.migrate import current
 
-__all__ = ["NoStore", "open_migrated"]
+__all__ = ["NoStore", "open_existing", "open_migrated"]
 
 
 class NoStore(Exception):
     """The configured database is missing or has no adapter tables (one line for stderr)."""
 
 
-def open_migrated(url: str) -> Engine:
-    """An engine on ``url``, once it is known to hold the adapter's tables."""
+def open_existing(url: str) -> Engine:
+    """An engine on ``url``, unless it names a SQLite file that is not there (opening one
+    would create it empty)."""
     parsed = make_url(url)
-    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or not Path(database).is_file():
             raise NoStore(
-                f"no database file at {database or '(none)'} ([database] url = {shown}); "
+                f"no database file at {database or '(none)'} ([database] url = {_shown(url)}); "
                 "check the setting (a relative path is read against the config file's "
                 "folder), or run `wi-adapter migrate` to create it"
             )
-    engine = make_engine(url)
+    return make_engine(url)
+
+
+def open_migrated(url: str) -> Engine:
+    """An engine on ``url``, once it is known to hold the adapter's tables."""
+    engine = open_existing(url)
+    shown = _shown(url)
     if current(engine) is None:
         engine.dispose()
         raise NoStore(
@@ -44,3 +50,7 @@ def open_migrated(url: str) -> Engine:
             "or check [database] url"
         )
     return engine
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)

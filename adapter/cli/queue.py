@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect
 
+from adapter.cli.database import NoStore, open_existing
 from adapter.cli.output import dump
 from adapter.domain.errors import AdapterError
 from adapter.settings import Settings, load_settings
-from adapter.store.db import make_engine
 from adapter.wiring.runtime import build_runtime
 from upload_queue import admin, ledger, reporting
 from upload_queue.errors import QueueError
@@ -99,7 +99,11 @@ def _run(action: Action) -> Command:
 
     def handler(args: argparse.Namespace) -> int:
         settings = load_settings()
-        engine = make_engine(settings.database.url)
+        try:
+            engine = open_existing(settings.database.url)
+        except NoStore as exc:
+            print(f"wi-adapter: {exc}", file=sys.stderr)
+            return 1
         try:
             if not inspect(engine).has_table("upload_job"):
                 raise _Refused(

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from adapter.domain.ports import Clock
 from adapter.store.audit import AuditLog
-from adapter.store.db import Savepoint, is_sqlite, joined_transaction
+from adapter.store.db import Savepoint, immediate, is_sqlite, joined_transaction
 from adapter.store.repositories import (
     AuditDeductionRepository,
     CatalogueRepository,
@@ -104,7 +104,7 @@ class UnitOfWork:
         else:
             bind = self._engine
             if self._immediate and is_sqlite(bind):
-                bind = bind.execution_options(sqlite_begin="IMMEDIATE")
+                bind = immediate(bind)
             self.session = Session(bind=bind, expire_on_commit=False)
         self.session.connection()  # begin now, so an IMMEDIATE lock is held from the start
         self._state = "open"

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from adapter.store.db import is_sqlite
+from adapter.store.db import immediate, is_sqlite
 from adapter.store.tables.web import web_signin_throttle as throttle
 
 
@@ -54,7 +54,7 @@ def record_failure(
 ) -> bool:
     """Count one failure for ``key``; True when this failure started a lockout."""
     if is_sqlite(engine):  # read then write: take the write lock first (no upgrade deadlock)
-        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        engine = immediate(engine)
     stale = or_(throttle.c.window_started_at <= now - policy.window, throttle.c.locked_until <= now)
     for _ in range(3):
         with engine.begin() as connection:

@@ -130,7 +130,7 @@ class MessageLog:
         self, engine: Engine, *, joined: Callable[[], Connection | None] = lambda: None
     ) -> None:
         self.engine = engine
-        # made once: making an engine's option copy costs more than a short transaction
+        # made once, not per write (connectors do not import adapter.store's ``immediate``)
         self._immediate = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._joined = joined
 

@@ -13,7 +13,9 @@ from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
 
 
-@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "anchor"], ["hl7", "log"]])
+@pytest.mark.parametrize(
+    "command", [["audit", "verify"], ["audit", "anchor"], ["hl7", "log"], ["queue", "summary"]]
+)
 def test_a_missing_sqlite_file_is_refused_and_not_created(
     command: list[str],
     tmp_path: Path,
