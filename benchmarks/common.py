@@ -16,6 +16,11 @@ def machine() -> str:
     )
 
 
+def load_average() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
 def timed(function: Callable[[], object], repeats: int) -> list[float]:
     """Wall-clock seconds of ``repeats`` calls, after one warm-up call."""
     function()

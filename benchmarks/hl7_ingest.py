@@ -24,6 +24,9 @@ Measured in one run, per database:
 * Resident memory of this process idle (runtime built, catalogue loaded, listener up) and
   its peak under the ingest load (sampled every 20 ms).
 
+The messages and the senders are :mod:`benchmarks.hl7_traffic`'s; the runtime is
+:mod:`benchmarks.hl7_runtime`'s.
+
 Run: ``python -m benchmarks hl7_ingest`` (or ``python -m benchmarks.hl7_ingest``).
 PostgreSQL: ``ADAPTER_TEST_PG_URL`` (default the loopback server); a fresh database is
 created and dropped; skipped when the server does not answer.
@@ -32,237 +35,30 @@ created and dropped; skipped when the server does not answer.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import random
-import socket
 import statistics
-import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-
-from benchmarks.common import machine, percentile
-from scripts.scratch_db import default_admin_url, scratch_database, unreachable
+from benchmarks.common import load_average, machine, percentile, timed
+from benchmarks.hl7_runtime import (
+    RssSampler,
+    adapter_runtime,
+    bench_database,
+    rss_mb,
+    senders_results,
+    stored_accepted,
+)
+from benchmarks.hl7_traffic import (
+    SHANGHAI,
+    Client,
+    a08_senders,
+    ack_code,
+    admit_message,
+    dft_message,
+)
 from tests.support.workers import seeded_worker
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-REGION = "110100"
-CARD_NO, CITIZEN_ID, NAME = "310100A0001", "310102197803141310", "王建国"
-# (item code, name, coding system, unit price): items of the demo catalogue.
-ITEMS = [
-    ("XN02BEB001", "布洛芬缓释胶囊", "99DRUG", "18.50"),
-    ("XJ01DCC061", "头孢呋辛酯片", "99DRUG", "32.00"),
-    ("XB05BBA001", "氯化钠注射液（0.9%，250ml）", "99DRUG", "4.20"),
-    ("331601001", "清创缝合术（大）", "99TREAT", "320.00"),
-    ("120400001", "静脉输液", "99TREAT", "12.00"),
-    ("120600001", "大换药", "99TREAT", "45.00"),
-    ("111100001", "一级护理", "99SERV", "26.00"),
-    ("110200005", "住院诊查费", "99SERV", "20.00"),
-    ("340200001", "运动疗法", "99REHAB", "45.00"),
-    ("340200019", "手功能训练", "99REHAB", "38.00"),
-]
-
-
-# -- messages ---------------------------------------------------------------------------------
-
-
-def _ts(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
-
-
-def _msh(kind: str, event: str, control_id: str) -> str:
-    return (
-        f"MSH|^~\\&|HIS|H1|WIADAPTER|H11010000001|{_ts(datetime.now(UTC))}||"
-        f"{kind}^{event}^{kind}_{event}|{control_id}|P|2.5|||AL|NE||UNICODE UTF-8"
-    )
-
-
-def _pv1(visit: str, admitted: datetime) -> str:
-    fields = {1: "1", 2: "I", 3: "骨科病区", 19: visit, 44: _ts(admitted)}
-    return "|".join(["PV1", *(fields.get(i, "") for i in range(1, 45))])
-
-
-def _pid(citizen_id: str = CITIZEN_ID, name: str = NAME) -> str:
-    return f"PID|1||{citizen_id}^^^^NI~HISP001^^^^PI||{name}||19780314|M"
-
-
-def admit_message(
-    visit: str,
-    admitted: datetime,
-    control_id: str,
-    worker: tuple[str, str, str] = (CARD_NO, CITIZEN_ID, NAME),
-) -> str:
-    """A01 for ``worker`` (card, citizen ID, name); one open stay per worker (B§28), so a run
-    keeping many stays open admits each for its own seeded worker (tests/support/workers.py)."""
-    card_no, citizen_id, name = worker
-    return "\r".join(
-        [
-            _msh("ADT", "A01", control_id),
-            "EVN|A01",
-            _pid(citizen_id, name),
-            _pv1(visit, admitted),
-            "DG1|1||S62.301^左手第三掌骨骨折^I10",
-            f"ZWI|P|{card_no}||左手|medical",
-        ]
-    )
-
-
-_BULK_KINDS = (("DR", "99DRUG"), ("TR", "99TREAT"), ("SE", "99SERV"), ("RE", "99REHAB"))
-
-
-def dft_message(
-    visit: str,
-    admitted: datetime,
-    day: int,
-    lines: int,
-    control_id: str,
-    batch: str,
-    bulk_items: int = 0,
-) -> str:
-    """A day's fees: two lines in three from the demo catalogue's items, the third from the
-    bulk catalogue (a different item each, chosen at random), so pricing meets ~80 items."""
-    when = admitted + timedelta(days=day, hours=2)
-    rng = random.Random(batch)
-    ft1s = []
-    for number in range(lines):
-        code, name, system, price = ITEMS[number % len(ITEMS)]
-        if bulk_items and number % 3 == 2:
-            item = rng.randrange(bulk_items)
-            prefix, system = _BULK_KINDS[item % len(_BULK_KINDS)]
-            code, name, price = f"B{prefix}{item:06d}", f"批量项目{item}", f"{item % 90 + 10}.00"
-        quantity = 1 + number % 3
-        amount = Decimal(price) * quantity
-        ft1s.append(
-            f"FT1|{number + 1}|{batch}-{number:04d}||{_ts(when + timedelta(minutes=number))}||CG|"
-            f"{code}^{name}^{system}|||{quantity}|{amount:.2f}|{price}|ORT^骨科"
-        )
-    return "\r".join(
-        [_msh("DFT", "P03", control_id), "EVN|P03", _pid(), _pv1(visit, admitted), *ft1s]
-    )
-
-
-def a08_message(visit: str, admitted: datetime, control_id: str, number: int) -> str:
-    return "\r".join(
-        [
-            _msh("ADT", "A08", control_id),
-            "EVN|A08",
-            _pid(),
-            _pv1(visit, admitted).replace("骨科病区", f"骨科{number % 4 + 1}病区"),
-            "DG1|1||S62.301^左手第三掌骨骨折^I10",
-        ]
-    )
-
-
-# -- an MLLP client -----------------------------------------------------------------------------
-
-
-class Client:
-    """One HIS connection in original mode: send a message, wait for its ACK."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def send(self, text_: str) -> str:
-        self.sock.sendall(b"\x0b" + text_.encode("utf-8") + b"\x1c\x0d")
-        data = b""
-        while not data.endswith(b"\x1c\x0d"):
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the listener closed without an ACK")
-            data += chunk
-        return data[1:-2].decode("utf-8")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def ack_code(ack: str) -> str:
-    msa = next(line for line in ack.split("\r") if line.startswith("MSA|"))
-    return msa.split("|")[1]
-
-
-def _a08_sender(
-    port: int, visit: str, admitted_iso: str, count: int, prefix: str, barrier: object
-) -> tuple[list[float], list[str], float, float]:
-    """One sender thread's work: (latencies, ACK codes, start, end)."""
-    admitted = datetime.fromisoformat(admitted_iso)
-    messages = [a08_message(visit, admitted, f"{prefix}-{n}", n) for n in range(count)]
-    client = Client(port)
-    latencies, codes = [], []
-    barrier.wait()  # type: ignore[attr-defined]
-    start = time.perf_counter()
-    for message in messages:
-        began = time.perf_counter()
-        codes.append(ack_code(client.send(message)))
-        latencies.append(time.perf_counter() - began)
-    end = time.perf_counter()
-    client.close()
-    return latencies, codes, start, end
-
-
-def _a08_process(
-    port: int, visits: list[str], admitted_iso: str, count: int, run_id: str, out: object
-) -> None:
-    """The senders' process: one thread per visit; reports results through ``out``."""
-    barrier = threading.Barrier(len(visits))
-    results: list[tuple[list[float], list[str], float, float]] = [([], [], 0.0, 0.0)] * len(visits)
-
-    def work(index: int, visit: str) -> None:
-        results[index] = _a08_sender(
-            port, visit, admitted_iso, count, f"{run_id}-S{index}", barrier
-        )
-
-    threads = [threading.Thread(target=work, args=(i, visit)) for i, visit in enumerate(visits)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    out.put(results)  # type: ignore[attr-defined]
-
-
-# -- measuring ----------------------------------------------------------------------------------
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class RssSampler:
-    """The peak resident memory while the block runs."""
-
-    def __init__(self) -> None:
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss_mb())
-
-    def __enter__(self) -> RssSampler:
-        self.peak = rss_mb()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mb())
 
 
 def _ms(samples: list[float]) -> str:
@@ -285,112 +81,6 @@ class Figures:
     a01_latencies: list[float] = field(default_factory=list)
 
 
-# -- the runtime --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _bulk_catalogue(count: int, today: date) -> list[object]:
-    from adapter.domain.catalogue import CatalogueItem, CatalogueKind
-
-    kinds = [
-        CatalogueKind.DRUG,
-        CatalogueKind.TREATMENT,
-        CatalogueKind.SERVICE_STANDARD,
-        CatalogueKind.REHAB,
-    ]
-    start = date(today.year, 1, 1)
-    items: list[object] = []
-    for number in range(count):
-        kind = kinds[number % len(kinds)]
-        cap = Decimal(30 + number % 170) if kind is CatalogueKind.SERVICE_STANDARD else None
-        items.append(
-            CatalogueItem(
-                kind,
-                f"B{kind.value[:2].upper()}{number:06d}",
-                f"批量项目{number}",
-                REGION,
-                price_cap=cap,
-                version=f"{today.year}.1",
-                valid_from=start,
-            )
-        )
-    return items
-
-
-@contextmanager
-def _runtime(url: str, catalogue_items: int, **hl7: object) -> Iterator[object]:
-    """The runtime as ``serve`` wires it; ``hl7`` overrides ``[hl7]`` settings."""
-    from adapter.demo import insured_regions, load_catalogues
-    from adapter.settings import load_settings
-    from adapter.store.db import make_engine
-    from adapter.store.migrate import upgrade
-    from adapter.store.uow import UnitOfWork
-    from adapter.wiring.runtime import build_runtime
-    from connectors.upstream.simulator import start_simulator
-
-    engine = make_engine(url)
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": _free_port(), **hl7}),
-            }
-        )
-        runtime = build_runtime(settings, engine=engine, workers=0)
-        today = datetime.now(SHANGHAI).date()
-        load_catalogues(runtime.engine, runtime.gateway, REGION, insured_regions(today))
-        if catalogue_items:
-            with UnitOfWork(runtime.engine) as uow:
-                uow.catalogue.load(_bulk_catalogue(catalogue_items, today))  # type: ignore[arg-type]
-                uow.commit()
-        runtime.start()
-        try:
-            yield runtime
-        finally:
-            runtime.stop()
-
-
-@contextmanager
-def _database(kind: str) -> Iterator[str | None]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-hl7-") as folder:
-            yield f"sqlite:///{Path(folder) / 'adapter.db'}"
-        return
-    admin_url = default_admin_url()
-    why = unreachable(admin_url)
-    if why is not None:
-        print(
-            f"PostgreSQL skipped: {make_url(admin_url).render_as_string()} does not answer ({why})"
-        )
-        yield None
-        return
-    with scratch_database(admin_url, "bench_hl7") as url:
-        yield url
-
-
-def _stored_accepted(runtime: object, prefix: str) -> int:
-    from connectors.hl7.message_tables import hl7_message
-
-    query = (
-        select(func.count())
-        .select_from(hl7_message)
-        .where(
-            hl7_message.c.control_id.like(f"{prefix}%"),
-            hl7_message.c.outcome == "accepted",
-            hl7_message.c.ack.is_not(None),
-        )
-    )
-    with runtime.engine.connect() as connection:  # type: ignore[attr-defined]
-        return int(connection.execute(query).scalar_one())
-
-
 def measure(
     kind: str,
     *,
@@ -402,11 +92,11 @@ def measure(
     catalogue_items: int,
     hl7apy_repeats: int,
 ) -> Figures | None:
-    with _database(kind) as url:
+    with bench_database(kind) as url:
         if url is None:
             return None
         figures = Figures(kind)
-        with _runtime(url, catalogue_items) as runtime:
+        with adapter_runtime(url, catalogue_items) as runtime:
             port = runtime.hl7.port  # type: ignore[attr-defined]
             run_id = uuid.uuid4().hex[:8]
             admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=20)
@@ -447,7 +137,7 @@ def measure(
                 context = multiprocessing.get_context("spawn")
                 out = context.Queue()
                 process = context.Process(
-                    target=_a08_process,
+                    target=a08_senders,
                     args=(
                         port,
                         visits[:senders],
@@ -458,7 +148,7 @@ def measure(
                     ),
                 )
                 process.start()
-                results = _results(out, process)
+                results = senders_results(out, process)
             figures.rss_peak = sampler.peak
             codes = [code for _lat, codes, _s, _e in results for code in codes]
             if set(codes) != {"AA"}:
@@ -468,45 +158,15 @@ def measure(
             start = min(s for _l, _c, s, _e in results)
             end = max(e for _l, _c, _s, e in results)
             figures.a08_rate = len(codes) / (end - start)
-            stored = _stored_accepted(runtime, f"{run_id}-U")
+            stored = stored_accepted(runtime, f"{run_id}-U")
             if stored != len(codes):
                 raise RuntimeError(f"{len(codes)} A08 acknowledged but {stored} stored")
 
         from hl7apy.parser import parse_message
 
         sample = dfts[-1]
-        figures.hl7apy_parse = _timed(lambda: parse_message(sample), hl7apy_repeats)
+        figures.hl7apy_parse = timed(lambda: parse_message(sample), hl7apy_repeats)
     return figures
-
-
-def _results(out: object, process: multiprocessing.process.BaseProcess) -> object:
-    """The senders' results, or an error if their process died without any."""
-    import queue
-
-    while True:
-        try:
-            results = out.get(timeout=1.0)  # type: ignore[attr-defined]
-        except queue.Empty:
-            if not process.is_alive():
-                raise RuntimeError(f"the senders' process ended ({process.exitcode})") from None
-            continue
-        process.join()
-        return results
-
-
-def _timed(function: Callable[[], object], repeats: int) -> list[float]:
-    function()
-    samples = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - began)
-    return samples
-
-
-def _load() -> str:
-    one, five, _fifteen = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def report(figures: Figures, *, fee_lines: int, senders: int, target: bool) -> None:
@@ -551,7 +211,7 @@ def run(
     import logging
 
     logging.getLogger("connectors.hl7").setLevel(logging.ERROR)
-    print(f"HL7 ingest benchmark — {machine()}; {_load()} at start")
+    print(f"HL7 ingest benchmark — {machine()}; {load_average()} at start")
     print(
         f"workload: real runtime (services, store, MLLP listener on loopback), simulator "
         f"in-process; catalogue: demo + {catalogue_items} items; {encounters} admitted stays; "
@@ -576,7 +236,7 @@ def run(
             continue
         results[kind] = figures
         report(figures, fee_lines=fee_lines, senders=senders, target=kind == "sqlite")
-    print(f"  ({_load()} at end; other engineers' tests share the 2 cores)")
+    print(f"  ({load_average()} at end; other engineers' tests share the 2 cores)")
     return results
 
 

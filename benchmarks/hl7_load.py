@@ -18,7 +18,7 @@ Two ratios, each to something measured in the same run (these machines differ 2�
   (every message acknowledged ``AA`` and stored), acknowledged/s ÷ the 8-connection rate of
   the same run. Target ≥ 0.8×.
 
-The A08 load is :mod:`benchmarks.hl7_ingest`'s (the real runtime over MLLP, senders in a
+The A08 load is :mod:`benchmarks.hl7_traffic`'s (the real runtime over MLLP, senders in a
 separate process, one admitted stay per sender); the measurements alternate for ``rounds``
 rounds and the medians of the per-round ratios are compared.
 
@@ -41,17 +41,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import machine, percentile
-from benchmarks.hl7_ingest import (
+from benchmarks.common import load_average, machine, percentile
+from benchmarks.hl7_runtime import adapter_runtime, bench_database, senders_results, stored_accepted
+from benchmarks.hl7_traffic import (
     SHANGHAI,
     Client,
-    _a08_process,
-    _database,
-    _load,
-    _results,
-    _runtime,
-    _stored_accepted,
     a08_message,
+    a08_senders,
     ack_code,
     admit_message,
 )
@@ -131,14 +127,14 @@ def _a08_load(
     out = context.Queue()
     port = runtime.hl7.port  # type: ignore[attr-defined]
     process = context.Process(
-        target=_a08_process, args=(port, visits, admitted.isoformat(), count, prefix, out)
+        target=a08_senders, args=(port, visits, admitted.isoformat(), count, prefix, out)
     )
     process.start()
-    results = _results(out, process)
+    results = senders_results(out, process)
     served = sum(1 for _lat, codes, _s, _e in results if codes == ["AA"] * count)  # type: ignore[attr-defined]
     if served != len(visits):
         raise RuntimeError(f"{len(visits) - served} of {len(visits)} connections not fully served")
-    stored = _stored_accepted(runtime, prefix)
+    stored = stored_accepted(runtime, prefix)
     if stored != count * len(visits):
         raise RuntimeError(f"{count * len(visits)} A08 acknowledged but {stored} stored")
     start = min(s for _l, _c, s, _e in results)  # type: ignore[attr-defined]
@@ -170,13 +166,13 @@ def measure(
     from 100 connections; so each A08 rate sits next to the limit it is divided by."""
     found = []
     with ExitStack() as stack:
-        url = stack.enter_context(_database("sqlite"))
+        url = stack.enter_context(bench_database("sqlite"))
         assert url is not None
         folder = Path(url.removeprefix("sqlite:///")).parent
-        runtime = stack.enter_context(_runtime(url, 0))
-        other_url = stack.enter_context(_database("sqlite"))
+        runtime = stack.enter_context(adapter_runtime(url, 0))
+        other_url = stack.enter_context(bench_database("sqlite"))
         assert other_url is not None
-        alone = stack.enter_context(_runtime(other_url, 0, group_commit=False))
+        alone = stack.enter_context(adapter_runtime(other_url, 0, group_commit=False))
         run_id = uuid.uuid4().hex[:8]
         visits, admitted = _admitted(runtime, run_id, 100)
         other_visits, other_admitted = _admitted(alone, run_id, 8)
@@ -225,7 +221,7 @@ def run(
     import logging
 
     logging.getLogger("connectors.hl7").setLevel(logging.ERROR)
-    print(f"HL7 A08 load benchmark (SQLite) — {machine()}; {_load()} at start")
+    print(f"HL7 A08 load benchmark (SQLite) — {machine()}; {load_average()} at start")
     print(
         f"workload: real runtime, MLLP on loopback, senders in a separate process; {rounds} "
         f"rounds of: commit limit ({LIMIT_THREADS} threads, one row a commit, "
@@ -265,7 +261,7 @@ def run(
     print(f"    against the unsynced limit (the CPU's):      {rate_8 / unsynced:.3f}×")
     met = "met" if wide >= 0.8 else "NOT met"
     print(f"  target 100 connections ≥ 0.8× 8 connections:   {met} ({wide:.2f}×)")
-    print(f"  ({_load()} at end)")
+    print(f"  ({load_average()} at end)")
     return found
 
 

@@ -23,17 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from benchmarks.common import machine, percentile
-from benchmarks.hl7_ingest import (
-    SHANGHAI,
-    Client,
-    _database,
-    _load,
-    _runtime,
-    ack_code,
-    admit_message,
-    dft_message,
-)
+from benchmarks.common import load_average, machine, percentile
+from benchmarks.hl7_runtime import adapter_runtime, bench_database
+from benchmarks.hl7_traffic import SHANGHAI, Client, ack_code, admit_message, dft_message
 from tests.support.workers import seeded_worker
 
 PEERS = ("hl7apy", "python-hl7")
@@ -93,7 +85,7 @@ def measure(sizes: tuple[int, ...], messages: int, catalogue_items: int) -> list
     live = [peer for peer in peers if not peer.error]
     rows: list[Row] = []
     try:
-        with _database("sqlite") as url, _runtime(url, catalogue_items) as runtime:
+        with bench_database("sqlite") as url, adapter_runtime(url, catalogue_items) as runtime:
             client = Client(runtime.hl7.port)  # type: ignore[attr-defined]
             run_id = uuid.uuid4().hex[:8]
             admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=20)
@@ -173,7 +165,7 @@ def run(
     import logging
 
     logging.getLogger("connectors.hl7").setLevel(logging.ERROR)
-    print(f"HL7 ingest vs peers — {machine()}; {_load()} at start")
+    print(f"HL7 ingest vs peers — {machine()}; {load_average()} at start")
     print(
         f"workload: SQLite, real runtime, MLLP on loopback; catalogue: demo + {catalogue_items} "
         f"items; {messages} DFT^P03 per size, alternating message by message with each peer "
@@ -181,7 +173,7 @@ def run(
     )
     rows = measure(sizes, messages, catalogue_items)
     report(rows)
-    print(f"  ({_load()} at end)")
+    print(f"  ({load_average()} at end)")
     return rows
 
 

@@ -17,8 +17,8 @@ from decimal import Decimal
 
 import httpx
 
-from benchmarks.hl7_ingest import CITIZEN_ID, NAME, SHANGHAI, Client, ack_code, admit_message
-from benchmarks.hl7_ingest import dft_message as fees_message
+from benchmarks.hl7_traffic import CITIZEN_ID, NAME, SHANGHAI, Client, ack_code, admit_message
+from benchmarks.hl7_traffic import dft_message as fees_message
 from tests.reliability.support import Desk
 from tests.support.workers import seeded_worker
 
