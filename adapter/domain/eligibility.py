@@ -10,7 +10,11 @@ Two readings of the sources worth stating:
   discharge (N§13). The same holds when the worker cancels *or changes* the filing
   during the stay: the change concerns later treatment (N§15). At discharge the filing the
   stay was admitted on (``admitted_filing_no``) is checked, never a successor filed during
-  the stay (which would fail "filed before admission", N§16).
+  the stay (which would fail "filed before admission", N§16). The same holds for a stay that
+  reaches upstream only after the change — registered late, or a manual-claim case switched
+  to direct settlement: the filing in force on the admission day decides (N§15: the
+  successor governs encounters that start after the change), with the same warning as at
+  discharge; a cancellation after the admission is read alike.
 - A filing ended by loss of eligibility (丧失待遇享受资格) ends its validity at that date
   (N§11, N§15: validity is the insured province's, and a filing whose grounds end is ended);
   the worker is no longer entitled, so a discharge on or after that date is refused and the
@@ -29,6 +33,7 @@ from adapter.domain.filings import (
     Filing,
     FilingPurpose,
     FilingStatus,
+    changed_on,
     current_filings,
     unfiled_parts,
 )
@@ -253,13 +258,16 @@ def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
     if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
         # N§11, N§15: loss of eligibility ends the filing; N§13's protection covers expiry only.
         return [NOT_TERMINATED.refused(on=ended or "此前")]
-    if _admitted_on(request, filing) and filing.status in (
-        FilingStatus.CHANGED,
-        FilingStatus.CANCELLED,
+    if filing.status in (FilingStatus.CHANGED, FilingStatus.CANCELLED) and (
+        _admitted_on(request, filing) or _ended_after_admission(request, filing)
     ):
         # N§13: admitted inside a valid filing, the stay settles normally although the filing
         # was changed or cancelled during it; the change governs later encounters (N§15).
-        # The admission itself proves the filing was in force then.
+        # At discharge the admission itself proves the filing was in force then; a stay
+        # registered late (or a manual-claim case switched to direct) is checked on the
+        # filing in force on its admission day, whenever it is registered.
+        if not _admitted_on(request, filing) and not _ended_by(request, filing):
+            return []  # a change or cancellation dated after today: nothing to tell yet
         what = "已变更" if filing.status is FilingStatus.CHANGED else "已取消"
         if ended is not None:
             what = f"于{ended}{what[1:]}"
@@ -276,6 +284,24 @@ def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
     if filing.status is FilingStatus.CANCELLED and (ended is None or ended <= admitted):
         return [NOT_CANCELLED.refused(on=ended or "此前")]
     return []
+
+
+def _end_of(request: EligibilityRequest, filing: Filing) -> date | None:
+    """The day a changed or cancelled filing stopped governing new encounters (N§15)."""
+    if filing.status is FilingStatus.CHANGED:
+        return changed_on(filing, request.filings)
+    return filing.terminated_on
+
+
+def _ended_after_admission(request: EligibilityRequest, filing: Filing) -> bool:
+    ended = _end_of(request, filing)
+    return ended is not None and ended > request.admitted_on
+
+
+def _ended_by(request: EligibilityRequest, filing: Filing) -> bool:
+    """Had the change or cancellation happened by the day the clerk reads the findings?"""
+    ended, checked = _end_of(request, filing), request.checked_on
+    return ended is not None and ended <= max(request.today or checked, checked)
 
 
 def _validity_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
@@ -363,7 +389,9 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
         return EligibilityDecision(None, (CARD_UNKNOWN.refused("card"),))
     findings = _person_findings(request, request.person) + _institution_findings(request)
     purpose = FilingPurpose(request.kind.value)
-    filings = [f for f in current_filings(request.filings) if f.psn_no == request.person.psn_no]
+    # N§15: the filings in force on the admission day (a change after it governs later stays).
+    on_admission = current_filings(request.filings, on=request.admitted_on)
+    filings = [f for f in on_admission if f.psn_no == request.person.psn_no]
     candidates = [f for f in filings if f.purpose is purpose]
     admitted_with = [
         f

@@ -153,16 +153,51 @@ class Filing:
         return next((d for d in self.devices if d.device_code == device_code), None)
 
 
-def current_filings(filings: Iterable[Filing]) -> list[Filing]:
-    """Follow changed filings to their successors (N§15).
+def changed_on(filing: Filing, filings: Iterable[Filing]) -> date | None:
+    """The day a changed filing was replaced (N§15): its own end date, else the day its
+    successor took effect; None when neither is known."""
+    if filing.status is not FilingStatus.CHANGED:
+        return None
+    if filing.terminated_on is not None:
+        return filing.terminated_on
+    successor = next((f for f in filings if f.filing_no == filing.successor_no), None)
+    return successor.valid_from if successor is not None else None
 
-    A changed filing whose successor is known is dropped in favour of it; one whose successor
-    is not among ``filings`` stays, so the eligibility check can say it was changed.
+
+def changed_after(filing: Filing, day: date, filings: Iterable[Filing]) -> bool:
+    """Was ``filing`` changed only after ``day``, so it still governs an encounter that
+    started on ``day`` (N§13, N§15)?"""
+    changed = changed_on(filing, filings)
+    return changed is not None and changed > day
+
+
+def current_filings(filings: Iterable[Filing], on: date | None = None) -> list[Filing]:
+    """The filings that govern an encounter starting ``on``: changed ones followed to their
+    successors (N§15).
+
+    A successor governs only encounters that start after the change (N§15): for an encounter
+    that started before it (registered late, or a manual-claim case switched to direct), the
+    changed filing stays and its successor is dropped, so the stay is checked against the
+    filing in force at admission (N§13). Otherwise (or with no ``on``) a changed filing whose
+    successor is known is dropped in favour of it; one whose successor is not among
+    ``filings`` stays, so the eligibility check can say it was changed.
     """
     by_no = {f.filing_no: f for f in filings}
+    still_in_force = (
+        {no for no, f in by_no.items() if changed_after(f, on, by_no.values())}
+        if on is not None
+        else set()
+    )
+    superseded = {by_no[no].successor_no for no in still_in_force}
     result: list[Filing] = []
     for filing in by_no.values():
-        if filing.status is FilingStatus.CHANGED and filing.successor_no in by_no:
+        if filing.filing_no in superseded:
+            continue
+        if (
+            filing.status is FilingStatus.CHANGED
+            and filing.successor_no in by_no
+            and filing.filing_no not in still_in_force
+        ):
             continue
         result.append(filing)
     return sorted(result, key=lambda f: (f.valid_from, f.filing_no))

@@ -6,7 +6,9 @@ clock) before anything is stored or settled:
 * **admission and discharge** (N§33: registered at admission, settled at discharge) may not
   lie in the future beyond ``clock_skew`` (the HIS's clock and ours differ by seconds, not
   days), nor further back than ``late_registration`` (a stay registered or settled late,
-  after a network outage or a weekend, but not a year-old time typed by mistake);
+  after a network outage or a weekend, but not a year-old time typed by mistake) — except
+  a revoked stay settled again with the discharge time it was settled with (N§35, N§43: a
+  correction, not a late registration);
 * **discharge** is not before admission;
 * **a fee** lies within the stay: from the day of admission (HIS often date fee lines by day
   only, so a line dated 00:00 of the admission day is in) to discharge — or, while the stay
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
-from adapter.domain.encounters import Encounter
+from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import DomainError
 from adapter.domain.fees import FeeLine
 
@@ -52,7 +54,8 @@ class TimeWindow:
 
     def check_discharge(self, stay: Encounter, discharged_at: datetime, now: datetime) -> None:
         admitted_at = stay.admitted_at
-        self._against_clock(discharged_at, now, "discharged_at", "出院时间")
+        if not _registered_before(stay, discharged_at):
+            self._against_clock(discharged_at, now, "discharged_at", "出院时间")
         if discharged_at < admitted_at:
             raise TimeOutOfWindow(
                 f"出院时间{_shown(discharged_at)}早于入院时间{_shown(admitted_at)}",
@@ -111,6 +114,19 @@ class TimeWindow:
                 field=field,
                 code="TIME_TOO_FAR_BACK",
             )
+
+
+def _registered_before(stay: Encounter, discharged_at: datetime) -> bool:
+    """Is ``discharged_at`` the discharge a revoked stay was settled with?
+
+    A settlement revoked to correct it — after the monthly reconciliation (N§35, B§33: "撤销后
+    重新结算并上传") or before the yearly clearing (N§43) — is settled again with its
+    original discharge time, however long ago that was: the time was checked against the
+    clock when it was first registered, and ``late_registration`` is for registering a
+    discharge late, not for correcting a settlement. A *different* discharge time is a new
+    registration and is checked like any other.
+    """
+    return stay.status is EncounterStatus.REVOKED and stay.discharged_at == discharged_at
 
 
 def _shown(moment: datetime) -> str:

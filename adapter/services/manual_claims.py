@@ -235,6 +235,8 @@ class ManualClaims:
             checked_on=ctx.local_date(encounter.admitted_at),
             stage=Stage.ADMISSION,
             injury_parts=encounter.injury_parts,
+            # the clerk reads the warnings today, not on the (past) admission day
+            today=ctx.local_date(ctx.now()),
         )
         if not decision.eligible or decision.filing is None:
             raise EligibilityRefused(decision.reasons)

@@ -15,6 +15,7 @@ from adapter.domain.commands import Diagnosis
 from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import Conflict, InvalidTransition
 from adapter.domain.fees import FeeCategory
+from adapter.domain.stay_times import TimeOutOfWindow
 from adapter.services.container import Services
 from adapter.services.settlement import Settled, SettleRequest
 from adapter.store.uow import UnitOfWork
@@ -242,6 +243,42 @@ def test_revoke_then_resettle_queues_the_revocation_behind_the_original_upload(
         ("WI2305", 0),
         ("WI2301", 0),
     ]
+
+
+def test_n35_n43_a_stay_revoked_after_the_late_registration_window_settles_again(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    """Next month's reconciliation finds an error (N§35, B§33: "撤销后重新结算并上传"): the
+    stay is revoked 35 days after its discharge and settled again with the discharge time it
+    was settled with. A different, equally old discharge time is a late registration, and
+    the 30-day window refuses it as before."""
+    stay = _stay(services)
+    first = _settle(services, stay).settlement
+    clock.advance(timedelta(days=35))
+    services.revocations.revoke(first.id, reason="对账发现金额有误，撤销后重新结算", actor="b")
+    moved = SettleRequest(stay.id, local(0, 0) - timedelta(hours=1))
+    with pytest.raises(TimeOutOfWindow) as refused:
+        services.settlements.settle(moved, actor="b")
+    assert refused.value.code == "TIME_TOO_FAR_BACK" and "超出补登记期限" in refused.value.message
+    assert services.encounter(stay.id).encounter.status is EncounterStatus.REVOKED
+    again = _settle(services, stay)
+    assert again.settlement.id != first.id and again.settlement.slip_no != first.slip_no
+    assert again.settlement.encounter.discharged_at == local(0, 0)
+    assert again.settlement.breakdown == first.breakdown
+    assert services.encounter(stay.id).encounter.status is EncounterStatus.SETTLED
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2305", "WI2301"]
+
+
+def test_n33_a_discharge_never_settled_is_still_refused_past_the_late_registration_window(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    stay = _stay(services)
+    clock.advance(timedelta(days=35))
+    with pytest.raises(TimeOutOfWindow) as refused:
+        _settle(services, stay)
+    assert refused.value.code == "TIME_TOO_FAR_BACK"
+    assert services.encounter(stay.id).encounter.status is EncounterStatus.ADMITTED
+    assert [j["kind"] for j in jobs(db)] == ["WI2401"]
 
 
 def test_a_stay_settled_cannot_take_more_fees_or_be_cancelled(services: Services) -> None:

@@ -3,13 +3,14 @@ characters, and the time window of a stay — one row per boundary."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeCategory, FeeLine, amount_matches, check_amount
 from adapter.domain.stay_times import TimeOutOfWindow, TimeWindow
@@ -121,6 +122,40 @@ def test_n33_discharge_lies_after_admission_and_within_the_window(
     with pytest.raises(TimeOutOfWindow) as refused:
         WINDOW.check_discharge(stay, discharged, NOW)
     assert (refused.value.code, refused.value.field) == (code, "discharged_at")
+
+
+@pytest.mark.parametrize(
+    ("status", "given", "code"),
+    [
+        # N§35, N§43: revoked to correct it, the stay settles again with its discharge time
+        (EncounterStatus.REVOKED, "settled", None),
+        # another discharge time is a new registration: the late-registration window holds
+        (EncounterStatus.REVOKED, "a day earlier", "TIME_TOO_FAR_BACK"),
+        # a stay never settled registers its discharge late only within the window
+        (EncounterStatus.ADMITTED, "settled", "TIME_TOO_FAR_BACK"),
+    ],
+)
+def test_n35_n43_a_revoked_stay_settles_again_with_its_discharge_time_however_long_ago(
+    status: EncounterStatus, given: str, code: str | None
+) -> None:
+    discharged = NOW - timedelta(days=35)
+    stay = replace(_stay(discharged - timedelta(days=5), discharged), status=status)
+    at = discharged if given == "settled" else discharged - timedelta(days=1)
+    if code is None:
+        WINDOW.check_discharge(stay, at, NOW)
+        return
+    with pytest.raises(TimeOutOfWindow) as refused:
+        WINDOW.check_discharge(stay, at, NOW)
+    assert (refused.value.code, refused.value.field) == (code, "discharged_at")
+    assert "超出补登记期限" in refused.value.message
+
+
+def test_n33_a_revoked_stays_own_discharge_time_still_lies_after_its_admission() -> None:
+    admitted = NOW - timedelta(days=40)
+    stay = replace(_stay(admitted, admitted - SECOND), status=EncounterStatus.REVOKED)
+    with pytest.raises(TimeOutOfWindow) as refused:
+        WINDOW.check_discharge(stay, admitted - SECOND, NOW)
+    assert refused.value.code == "DISCHARGE_BEFORE_ADMISSION"
 
 
 def _fee(line_id: str, at: datetime) -> FeeLine:

@@ -3,12 +3,19 @@ injury parts matched as a clerk would (N§16, 附表1 受伤部位)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from adapter.domain.eligibility import Stage, check_eligibility
-from adapter.domain.filings import FilingStatus, FilingType, normalise_part, unfiled_parts
+from adapter.domain.filings import (
+    FilingStatus,
+    FilingType,
+    current_filings,
+    normalise_part,
+    unfiled_parts,
+)
 from adapter.domain.rules import Severity
 from tests.unit.domain.builders import filing, request
 
@@ -48,15 +55,110 @@ def test_n13_a_filing_changed_during_the_stay_settles_at_discharge_on_the_admitt
     assert "N§13" in note.article and "F002" in note.message
 
 
-def test_n13_without_the_admitted_filing_the_successor_filed_mid_stay_is_what_failed() -> None:
-    """The defect this fixes: checked without the admitted filing, the successor fails N§16."""
+def test_n13_without_the_admitted_filing_the_filing_in_force_at_admission_still_decides() -> None:
+    """Checked without the admitted filing's number, the successor filed mid-stay would fail
+    "filed before admission" (N§16); the successor governs only later stays (N§15)."""
     old, new = _changed_mid_stay()
     decision = check_eligibility(
         request(
             filings=(old, new), admitted_on=ADMITTED, checked_on=DISCHARGED, stage=Stage.DISCHARGE
         )
     )
-    assert "EL_FILED_BEFORE_ADMISSION" in decision.codes()
+    assert decision.eligible, [r.message for r in decision.reasons]
+    assert decision.filing is not None and decision.filing.filing_no == "F001"
+    assert "EL_CHANGED_DURING_STAY" in decision.codes(Severity.WARNING)
+
+
+# -- a stay registered after its filing changed (late registration, manual-claim switch) -----
+
+REGISTERED = date(2026, 11, 20)  # five days after the change, ten after the admission
+
+
+def test_n13_n15_a_stay_admitted_before_the_change_registers_late_on_the_filing_in_force() -> None:
+    old, new = _changed_mid_stay()
+    decision = check_eligibility(
+        request(filings=(old, new), admitted_on=ADMITTED, checked_on=ADMITTED, today=REGISTERED)
+    )
+    assert decision.eligible, [r.message for r in decision.reasons]
+    assert decision.filing is not None and decision.filing.filing_no == "F001"
+    assert "EL_FILED_BEFORE_ADMISSION" not in decision.codes()
+    note = next(w for w in decision.warnings if w.code == "EL_CHANGED_DURING_STAY")
+    assert "F001" in note.message and "于2026-11-15变更" in note.message
+    assert "之后就医以变更后的备案F002为准" in note.message
+
+
+def test_n15_a_stay_admitted_before_the_change_is_not_checked_on_the_successor() -> None:
+    """The successor files 左肘 too, but governs only stays that start after the change: a
+    stay admitted before it is refused for 左肘 on the filing then in force, not accepted on
+    the successor nor refused as "filed after admission"."""
+    old, new = _changed_mid_stay()
+    decision = check_eligibility(
+        request(
+            filings=(old, new),
+            admitted_on=ADMITTED,
+            checked_on=ADMITTED,
+            today=REGISTERED,
+            injury_parts=("左肘",),
+        )
+    )
+    assert decision.codes() == {"EL_INJURY_PARTS_FILED"}
+    assert decision.filing is not None and decision.filing.filing_no == "F001"
+
+
+def test_n13_n15_changed_or_cancelled_after_admission_late_registrations_are_alike() -> None:
+    old, new = _changed_mid_stay()
+    cancelled = filing(status=FilingStatus.CANCELLED, terminated_on=date(2026, 11, 15))
+    decisions = [
+        check_eligibility(
+            request(filings=filings, admitted_on=ADMITTED, checked_on=ADMITTED, today=REGISTERED)
+        )
+        for filings in ((old, new), (cancelled,))
+    ]
+    assert [d.eligible for d in decisions] == [True, True]
+    assert [d.filing.filing_no for d in decisions if d.filing] == ["F001", "F001"]
+    assert all("EL_CHANGED_DURING_STAY" in d.codes(Severity.WARNING) for d in decisions)
+
+
+def test_n15_a_change_known_only_by_its_successor_dates_from_the_successors_validity() -> None:
+    """Upstream may leave the changed filing's end date empty: the successor's first day of
+    validity is then the change (before it the successor could not govern anything)."""
+    old, new = _changed_mid_stay()
+    undated = replace(old, terminated_on=None)
+    before = check_eligibility(
+        request(filings=(undated, new), admitted_on=ADMITTED, checked_on=ADMITTED, today=REGISTERED)
+    )
+    after = check_eligibility(
+        request(filings=(undated, new), admitted_on=REGISTERED, checked_on=REGISTERED)
+    )
+    assert before.eligible and before.filing is not None and before.filing.filing_no == "F001"
+    assert after.eligible and after.filing is not None and after.filing.filing_no == "F002"
+
+
+def test_n15_a_filing_changed_before_admission_whose_successor_is_unknown_is_refused() -> None:
+    old, _ = _changed_mid_stay()
+    decision = check_eligibility(
+        request(filings=(old,), admitted_on=REGISTERED, checked_on=REGISTERED)
+    )
+    assert decision.codes() == {"EL_NOT_CHANGED"}
+
+
+def test_n15_a_chain_of_changes_keeps_the_one_in_force_on_the_day() -> None:
+    first = filing(
+        filing_no="F0", status=FilingStatus.CHANGED, successor_no="F1",
+        terminated_on=date(2026, 6, 1),
+    )  # fmt: skip
+    second = filing(
+        filing_no="F1", status=FilingStatus.CHANGED, successor_no="F2",
+        valid_from=date(2026, 6, 1), filed_on=date(2026, 6, 1), terminated_on=date(2026, 11, 15),
+    )  # fmt: skip
+    third = filing(filing_no="F2", valid_from=date(2026, 11, 15), filed_on=date(2026, 11, 15))
+    chain = (first, second, third)
+    in_force = {
+        day: [f.filing_no for f in current_filings(chain, on=day)]
+        for day in (date(2026, 3, 1), ADMITTED, REGISTERED)
+    }
+    assert in_force == {date(2026, 3, 1): ["F0"], ADMITTED: ["F1"], REGISTERED: ["F2"]}
+    assert [f.filing_no for f in current_filings(chain)] == ["F2"]
 
 
 def test_n13_a_filing_cancelled_during_the_stay_without_a_date_still_settles() -> None:
