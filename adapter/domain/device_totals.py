@@ -13,6 +13,7 @@ from adapter.domain.devices import (
     DEVICE_MIN_YEARS,
     DEVICE_NOT_IN_CATALOGUE,
     DEVICE_NOT_ON_NOTICE,
+    DEVICE_NOTICE_USED,
     DEVICE_OVER_LIMIT,
     DEVICE_WITHIN_LIMIT,
     applicable_limit,
@@ -78,6 +79,7 @@ OUT_OF_CATALOGUE_LABELS = {
     DEVICE_NOT_IN_CATALOGUE.code: "不在参保地辅助器具配置目录",
     DEVICE_NOT_ON_NOTICE.code: "未列入核付通知单",
     DEVICE_MIN_YEARS.code: "最低使用年限内更换",
+    DEVICE_NOTICE_USED.code: "同一核付通知单再次配置",
 }
 
 

@@ -22,6 +22,13 @@ that already paid the earlier fitting — the counter is warned and shown the ea
 knows the fittings settled through it; earlier fittings elsewhere are the insured place's to
 check when it issues the notice.
 
+**The same notice again, whatever the minimum years.** An item whose minimum years are not
+known (none on the filing: upstream sent none, read as 0) has no window to count, but the
+notice that already paid its earlier fitting still does not approve a second one: the fund
+would pay the item twice on one approval (N§34 核对核付通知单; N§38 杜绝重复报销). Such a
+fitting is the worker's like a replacement inside the years (:data:`DEVICE_NOTICE_USED`), warned
+and confirmed the same way. With known minimum years the window alone decides, as above.
+
 A device catalogue that is simply not loaded is not "out of catalogue": the service fetches the
 insured place's catalogue (falling back along :func:`catalogue_regions`) before pricing, and
 refuses with :data:`DEVICE_CATALOGUE_MISSING` only when none exists.
@@ -74,6 +81,12 @@ DEVICE_MIN_YEARS = Rule(
     "N§34, 附表2",
     "最低使用年限内更换：距上次配置（{last}，{where}）未满最低使用年限（{years}年），"
     "参保地核付通知单未核准本次更换，费用由个人支付",
+)
+DEVICE_NOTICE_USED = Rule(
+    "PR_DEVICE_NOTICE_USED",
+    "N§34, N§38, 附表2",
+    "同一核付通知单再次配置：{name}已于{last}在{where}按本核付通知单（{notice}）配置并由基金"
+    "支付，该通知单未核准再次配置，费用由个人支付（杜绝重复报销）",
 )
 DEVICE_REPLACEMENT_APPROVED = Rule(
     "PR_DEVICE_REPLACEMENT_APPROVED",
@@ -179,6 +192,14 @@ class Replacement:
     min_years: int
     covered: bool  # a new approval notice lists the item: priced against its limit
 
+    @property
+    def rule(self) -> Rule:
+        """Why the counter is warned: an approved replacement, one inside the minimum years
+        the worker pays, or (no minimum years known) the notice that already paid it again."""
+        if self.covered:
+            return DEVICE_REPLACEMENT_APPROVED
+        return DEVICE_MIN_YEARS if self.min_years > 0 else DEVICE_NOTICE_USED
+
     def details(self, filing: Filing) -> dict[str, object]:
         return {
             "name": self.earlier.device_name or self.earlier.device_code,
@@ -200,16 +221,24 @@ def replacement(
     code: str, filing: Filing, earlier: Mapping[str, EarlierFitting], fitted_on: date
 ) -> Replacement | None:
     """The replacement a fitting of ``code`` on ``fitted_on`` is, if inside the minimum years
-    (the filed item's, else the earlier fitting's); ``covered`` as the module docstring says."""
+    (the filed item's, else the earlier fitting's); ``covered`` as the module docstring says.
+    Without minimum years (0: none known) only the notice that paid the earlier fitting
+    presented again makes one, never covered (the module docstring, "the same notice")."""
     previous = earlier.get(code)
     if previous is None:
         return None
     filed = filing.device(code)
     years = filed.min_years if filed is not None else previous.min_years
-    if years <= 0 or fitted_on >= add_years(previous.fitted_on, years):
+    same_notice = previous.notice_no == filing.approval_notice_no
+    if years <= 0:
+        # No window to count, but one approval never pays the item twice (N§34, N§38). An
+        # item off the notice is the worker's anyway (DEVICE_NOT_ON_NOTICE).
+        if filed is not None and same_notice:
+            return Replacement(previous, 0, covered=False)
         return None
-    covered = filed is not None and previous.notice_no != filing.approval_notice_no
-    return Replacement(previous, years, covered)
+    if fitted_on >= add_years(previous.fitted_on, years):
+        return None
+    return Replacement(previous, years, covered=filed is not None and not same_notice)
 
 
 def device_warnings(
@@ -224,18 +253,17 @@ def device_warnings(
     found: list[Finding] = []
     for code, names in _by_code(items).items():
         again = replacement(code, filing, earlier, fitted_on)
-        if again is not None and again.covered:
-            found.append(DEVICE_REPLACEMENT_APPROVED.warned(code, **again.details(filing)))
-        elif again is not None:
-            found.append(DEVICE_MIN_YEARS.warned(code, **again.details(filing)))
+        if again is not None:
+            found.append(again.rule.warned(code, **again.details(filing)))
         elif filing.device(code) is None:
             found.append(DEVICE_NOT_ON_NOTICE.warned(code, name=names or code))
     return tuple(found)
 
 
 def unconfirmed(warnings: Sequence[Finding]) -> tuple[Finding, ...]:
-    """The warnings the counter must confirm before settling: replacements the worker pays."""
-    return tuple(w for w in warnings if w.code == DEVICE_MIN_YEARS.code)
+    """The warnings the counter must confirm before settling: replacements the worker pays,
+    and items the notice presented already paid once."""
+    return tuple(w for w in warnings if w.code in (DEVICE_MIN_YEARS.code, DEVICE_NOTICE_USED.code))
 
 
 def _by_code(items: Sequence[DeviceItem]) -> dict[str, str]:
@@ -322,7 +350,7 @@ def price_devices(
         again = replacement(code, filing, earlier, fitted_on)
         if again is not None and not again.covered:
             details = again.details(filing)
-            found = [_workers(line, entry, DEVICE_MIN_YEARS, **details) for line in group]
+            found = [_workers(line, entry, again.rule, **details) for line in group]
         elif filed is None:
             name = group[0].item_name or code
             found = [_workers(line, entry, DEVICE_NOT_ON_NOTICE, name=name) for line in group]

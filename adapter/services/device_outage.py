@@ -9,8 +9,9 @@ reimbursed twice: directly, and by the insured place from its fee list.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from adapter.domain.errors import InvalidTransition
 from adapter.services.manual_claim_records import open_case
@@ -78,3 +79,63 @@ def refuse_recorded_case(uow: UnitOfWork, encounter_id: str) -> NoReturn:
         code="MANUAL_CLAIM_HANDED_OVER",
         article=DEVICE_OUTAGE_ARTICLE,
     )
+
+
+def refuse_beside_a_case(
+    uow: UnitOfWork,
+    institution_code: str,
+    psn_nos: Collection[str],
+    notice_no: str,
+    device_codes: Collection[str],
+    *,
+    switching: str = "",
+) -> None:
+    """A direct fitting of an item under a notice while the same worker's fitting of that item
+    under that notice is a manual-claim case here (open, or its fee list handed over): refused,
+    whatever time or cost the fitting is entered with now — the insured place reimburses the
+    case's fee list, and one approval pays an item once (N§38 杜绝重复报销, B§27, B§34).
+
+    ``switching`` is the encounter of a case switching to direct settlement itself: its own
+    case is skipped, and so are other open ones (pricing then sees the switched fitting as
+    the earlier one under the same notice); a handed-over one still refuses it."""
+    notice = notice_no.strip()
+    for claim in uow.manual_claims.device_cases(institution_code, psn_nos):
+        if claim.encounter_id == switching:
+            continue
+        is_open = claim.from_start and claim.handed_over_at is None
+        if switching and is_open:
+            continue
+        names = _same_items(claim.fee_list, notice, device_codes)
+        if not names:
+            continue
+        if is_open:
+            raise InvalidTransition(
+                f"{names}已按同一核付通知单（{notice}）在上级系统中断时按手工报销登记"
+                f"（手工报销记录{claim.id}），费用清单尚未交付：请在该记录上核验身份、备案和"
+                "通知书后转为直接结算，不能按该通知单再次配置结算（N§38、B§27，杜绝重复报销）",
+                code="DEVICE_MANUAL_CLAIM_CASE",
+                article=DEVICE_OUTAGE_ARTICLE,
+            )
+        raise InvalidTransition(
+            f"{names}已按同一核付通知单（{notice}）按手工报销交付费用清单（手工报销记录"
+            f"{claim.id}），由参保地经办机构手工报销，不能再按该通知单直接结算"
+            "（N§38、B§27，杜绝重复报销）",
+            code="MANUAL_CLAIM_HANDED_OVER",
+            article=DEVICE_OUTAGE_ARTICLE,
+        )
+
+
+def _same_items(fee_list: dict[str, Any], notice: str, device_codes: Collection[str]) -> str:
+    """The names of the items in ``device_codes`` a case's fitting lists under ``notice``
+    ("、"-joined, "" for none); a case that is not a fitting lists none."""
+    fitting = fee_list.get("fitting")
+    if not isinstance(fitting, dict):
+        return ""
+    if str(fitting.get("approval_notice_no", "")).strip() != notice:
+        return ""
+    names = [
+        str(i.get("device_name") or i.get("device_code"))
+        for i in fitting.get("items", ())
+        if i.get("device_code") in device_codes
+    ]
+    return "、".join(dict.fromkeys(names))

@@ -23,7 +23,10 @@ Upstream down at the counter (identity, filing or catalogue cannot be read) answ
 record the fitting as a manual-claim case from the start (:mod:`.device_claims`). Such a case
 settles here only through :meth:`DeviceFittings.fit` with its ``case`` (the switch to direct
 settlement before the fee list is handed over); a direct fitting of the same card and request
-meanwhile is refused, so nothing is reimbursed twice.
+meanwhile is refused, and so is one of any of the case's items under the same notice for the
+same worker, whatever time or cost it is entered with, while the case is open or once its fee
+list was handed over (:func:`.device_outage.refuse_beside_a_case`): nothing is reimbursed
+twice (N§38, B§27).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from adapter.domain.devices import DeviceItem, device_warnings, price_devices, unconfirmed
 from adapter.domain.eligibility import Stage
@@ -43,7 +47,8 @@ from adapter.domain.errors import (
     UpstreamUnavailable,
 )
 from adapter.domain.filings import Filing
-from adapter.domain.people import CardData
+from adapter.domain.money import FEN, is_fen
+from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedBill
 from adapter.domain.rules import Finding
@@ -56,6 +61,7 @@ from adapter.services.device_catalogues import DeviceCatalogues
 from adapter.services.device_outage import (
     DeviceCase,
     UpstreamDownAtDeviceCounter,
+    refuse_beside_a_case,
     refuse_recorded_case,
     require_open,
 )
@@ -99,10 +105,16 @@ class DevicePresettlement:
 
 
 def fitting_key(psn_no: str, request: FitDevices) -> str:
-    """The fitting's stand-in for an HIS visit number: same fitting, same key."""
+    """The fitting's stand-in for an HIS visit number: same fitting, same key. Equal amounts
+    are one amount (1500 and 1500.00): a cost is keyed to the fen. A cost finer than the fen
+    is keyed as written, so it is refused by pricing instead of rounded into a replay."""
     parts = [psn_no, request.approval_notice_no.strip(), request.fitted_at.isoformat()]
-    parts += [f"{i.device_code}:{i.actual_cost}" for i in request.items]
+    parts += [f"{i.device_code}:{_keyed(i.actual_cost)}" for i in request.items]
     return "DEV" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:28].upper()
+
+
+def _keyed(cost: Decimal) -> str:
+    return str(cost.quantize(FEN)) if cost.is_finite() and is_fen(cost) else str(cost)
 
 
 def case_key(request: FitDevices) -> str:
@@ -214,6 +226,16 @@ class DeviceFittings:
                 replay = self._replay(uow, key) or self._recorded_as_case(uow, request)
                 if replay is not None:
                     return replay
+            # The same items under the same notice as a manual-claim case, entered at another
+            # time or cost: the key above cannot see it (N§38 杜绝重复报销).
+            refuse_beside_a_case(
+                uow,
+                ctx.institution.code,
+                _case_psn_nos(person, request.card),
+                request.approval_notice_no,
+                {i.device_code for i in request.items},
+                switching=case.encounter_id if case is not None else "",
+            )
             bill, priced_warnings = self._price(uow, request, filing, region, person.psn_no)
             warnings = _merge(checked, priced_warnings)
             pending = unconfirmed(warnings)
@@ -317,7 +339,8 @@ class DeviceFittings:
     def _recorded_as_case(self, uow: UnitOfWork, request: FitDevices) -> Fitted | None:
         """The same fitting recorded as a manual-claim case while upstream was down: its
         settlement if it switched to direct settlement; refused while it is a case, or once
-        its fee list was handed over (N§38 杜绝重复报销, B§27)."""
+        its fee list was handed over (N§38 杜绝重复报销, B§27). The same items under the same
+        notice entered differently are refused after this (:func:`.refuse_beside_a_case`)."""
         record = uow.encounters.find_by_visit(self._ctx.institution.code, case_key(request))
         if record is None:
             return None
@@ -325,6 +348,17 @@ class DeviceFittings:
         if replay is not None:
             return replay
         refuse_recorded_case(uow, record.encounter.id)
+
+
+def _case_psn_nos(person: Person, card: CardData) -> tuple[str, ...]:
+    """Whom a manual-claim case of this worker may be recorded under: the checked number (a
+    worker seen before), or the stand-in of the card shown then — this card, or the
+    worker's known citizen id or card number (:func:`unverified_psn_no`)."""
+    found = [person.psn_no, unverified_psn_no(card)]
+    for number in (person.citizen_id, person.card_no):
+        if number:
+            found.append(f"?{number}"[:64])
+    return tuple(dict.fromkeys(found))
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:

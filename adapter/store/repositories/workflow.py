@@ -282,6 +282,40 @@ class ManualClaimRepository:
         ).scalar_one_or_none()
         return "" if found is None else str(found)
 
+    def device_cases(
+        self, institution_code: str, psn_nos: Collection[str]
+    ) -> list[StoredManualClaim]:
+        """The claims on the workers' device fittings at the institution that are still cases
+        or handed over — their encounter admitted or turned manual claim, not settled (a case
+        that switched has no claim left) nor cancelled — oldest first: what a direct fitting
+        is checked against (N§38 杜绝重复报销). ``psn_nos`` are the checked number and the
+        card's stand-in a case recorded without upstream carries."""
+        rows = self._session.execute(
+            select(manual_claim)
+            .join(_encounter, _encounter.c.id == manual_claim.c.encounter_id)
+            .where(
+                _encounter.c.institution_code == institution_code,
+                _encounter.c.psn_no.in_(list(psn_nos)),
+                _encounter.c.kind == "device",
+                _encounter.c.status.in_(("admitted", "manual_claim")),
+            )
+            .order_by(manual_claim.c.created_at, manual_claim.c.id)
+        ).all()
+        return [
+            StoredManualClaim(
+                row.id,
+                row.encounter_id,
+                row.reason,
+                row.detail,
+                row.fee_list,
+                row.created_at,
+                row.created_by,
+                bool(row.from_start),
+                row.handed_over_at,
+            )
+            for row in rows
+        ]
+
     def hand_over(self, claim_id: str, fee_list: dict[str, Any], at: datetime) -> None:
         self._session.execute(
             manual_claim.update()

@@ -5,19 +5,27 @@ checked and settled directly (N§34, B§34)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind, EncounterStatus
-from adapter.domain.errors import EligibilityRefused, InvalidTransition, NotFound
+from adapter.domain.errors import (
+    ConfirmationRequired,
+    EligibilityRefused,
+    InvalidTransition,
+    NotFound,
+)
 from adapter.services.container import Services
 from adapter.services.device_outage import UpstreamDownAtDeviceCounter
 from adapter.services.devices import FitDevices, Fitted
 from adapter.services.manual_claim_records import ManualClaim
+from adapter.store.sql import table
+from adapter.store.tables.settlements import SettlementRow
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
 from tests.integration.services.helpers import card, local
@@ -27,6 +35,7 @@ from tests.integration.services.support import jobs
 pytestmark = pytest.mark.upstream_outage
 
 D = Decimal
+_settlement = table(SettlementRow)
 
 
 def outage(sim: SimulatorServer, on: bool) -> None:
@@ -164,3 +173,89 @@ def test_n38_the_generic_switch_of_a_fitting_case_settles_it_as_a_fitting(
     encounter = services.manual_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
     assert encounter.id == case.encounter_id and encounter.status is EncounterStatus.SETTLED
     assert [j["kind"] for j in jobs(db)] == ["WI2701"]
+
+
+# --- N§38 杜绝重复报销: the same items under the same notice, entered differently ----------
+
+
+def _settlements(db: Engine) -> int:
+    with db.connect() as connection:
+        return len(connection.execute(select(_settlement.c.id)).all())
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["an_hour_later", "cost_written_1500", "with_another_item"],
+)
+def test_n38_b27_a_handed_over_fitting_case_refuses_its_items_under_its_notice_entered_again(
+    services: Services, sim: SimulatorServer, db: Engine, variant: str
+) -> None:
+    outage(sim, True)
+    request = _fit(**{ORTHOSIS: "1500.00"})
+    case = _case(services, request)
+    services.manual_claims.hand_over(case.id, actor="dev01")  # the insured place reimburses it
+    outage(sim, False)
+    orthosis = DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1500"))
+    again = {
+        "an_hour_later": replace(request, fitted_at=local(0, 10)),
+        "cost_written_1500": replace(request, items=(orthosis,)),
+        "with_another_item": replace(
+            request, items=(DeviceItem(ARM, NAMES[ARM], D("100.00")), *request.items)
+        ),
+    }[variant]
+    with pytest.raises(InvalidTransition) as twice:
+        services.devices.fit(again, actor="dev01")
+    assert twice.value.code == "MANUAL_CLAIM_HANDED_OVER" and twice.value.article == "N§38, B§27"
+    assert "手工报销" in twice.value.message and "杜绝重复报销" in twice.value.message
+    if variant != "cost_written_1500":  # that one is the very fitting: "本次配置"
+        assert case.id in twice.value.message and NAMES[ORTHOSIS] in twice.value.message
+        assert NOTICE in twice.value.message
+    assert _settlements(db) == 0 and jobs(db) == []  # nothing settled, nothing uploaded
+    # Another item under the notice is no double reimbursement: it settles.
+    other = replace(request, items=(DeviceItem(ARM, NAMES[ARM], D("100.00")),))
+    assert services.devices.fit(other, actor="dev01").settlement.breakdown.fund_pay == D("100.00")
+
+
+def test_n38_b27_an_open_fitting_case_refuses_its_items_fitted_directly_at_another_time(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    request = _fit(**{ORTHOSIS: "1500.00"})
+    case = _case(services, request)
+    # The same fitting typed with the cost as 1500: the same case, not a second one.
+    written = replace(request, items=(DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1500")),))
+    assert _case(services, written).id == case.id
+    outage(sim, False)
+    later = replace(request, fitted_at=local(0, 10))
+    with pytest.raises(InvalidTransition) as beside:
+        services.devices.fit(later, actor="dev01")
+    assert beside.value.code == "DEVICE_MANUAL_CLAIM_CASE" and case.id in beside.value.message
+    assert "转为直接结算" in beside.value.message and NAMES[ORTHOSIS] in beside.value.message
+    assert _settlements(db) == 0
+    # Switched, the case is the one direct settlement; the later fitting is then a second
+    # fitting under the notice that paid it (附表2, N§34): never paid by the fund silently.
+    fitted = services.device_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
+    assert fitted.settlement.breakdown.fund_pay == D("1500.00")
+    with pytest.raises(ConfirmationRequired):
+        services.devices.fit(later, actor="dev01")
+    second = services.devices.fit(replace(later, replacement_confirmed=True), actor="dev01")
+    assert (second.settlement.breakdown.fund_pay, second.settlement.breakdown.personal_pay) == (
+        D("0.00"),
+        D("1500.00"),
+    )
+
+
+def test_n38_b27_a_case_does_not_switch_beside_a_handed_over_case_of_its_items(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    outage(sim, True)
+    first = _case(services, _fit(**{ORTHOSIS: "1500.00"}))
+    second = _case(services, replace(_fit(**{ORTHOSIS: "1500.00"}), fitted_at=local(0, 10)))
+    assert second.id != first.id
+    services.manual_claims.hand_over(first.id, actor="dev01")
+    outage(sim, False)
+    with pytest.raises(InvalidTransition) as switch:
+        services.device_claims.switch_to_direct(second.id, card("P011"), actor="dev01")
+    assert switch.value.code == "MANUAL_CLAIM_HANDED_OVER" and first.id in switch.value.message
+    assert services.manual_claims.get(second.id).open_case  # still a case: hand it over
+    assert _settlements(db) == 0 and jobs(db) == []

@@ -207,6 +207,37 @@ def test_n34_fujian2_a_replacement_under_the_same_notice_is_warned_and_paid_by_t
     assert slip.out_of_catalogue_parts == (("最低使用年限内更换", D("1600.00")),)
 
 
+def test_PR_DEVICE_NOTICE_USED_n34_n38_without_minimum_years_the_same_notice_pays_once(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    # The filing lists the wheelchair with no minimum years (upstream sends none: read as 0).
+    devices = [{"device_code": WHEELCHAIR, "device_name": NAMES[WHEELCHAIR], "limit": "2500.00"}]
+    device_worker(sim.url, "P067", devices=devices)
+    first = FitDevices(
+        card("P067"),
+        NOTICE,
+        (DeviceItem(WHEELCHAIR, NAMES[WHEELCHAIR], D("1000.00")),),
+        local(0, 9),
+    )
+    assert services.devices.fit(first, actor="d").settlement.breakdown.fund_pay == D("1000.00")
+    again = replace(
+        first,
+        items=(DeviceItem(WHEELCHAIR, NAMES[WHEELCHAIR], D("3000.00")),),
+        fitted_at=local(0, 15),
+    )
+    with pytest.raises(ConfirmationRequired) as unconfirmed:
+        services.devices.fit(again, actor="d")
+    [reason] = unconfirmed.value.reasons
+    assert reason.code == "PR_DEVICE_NOTICE_USED" and NOTICE in reason.message
+    assert len(jobs(db)) == 1  # never settled silently
+    second = services.devices.fit(replace(again, replacement_confirmed=True), actor="d")
+    [line] = second.settlement.bill.lines
+    assert (line.fund_pay, line.personal_pay) == (D("0.00"), D("3000.00"))  # not the 1200.00 limit
+    assert line.message.startswith("同一核付通知单再次配置")
+    slip = build_slip(services, second.settlement.id)
+    assert slip.out_of_catalogue_parts == (("同一核付通知单再次配置", D("3000.00")),)
+
+
 def test_n34_a_replacement_approved_by_a_new_notice_is_priced_against_it(
     services: Services, sim: SimulatorServer
 ) -> None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapter.domain.catalogue import CatalogueKind
-from adapter.domain.device_totals import device_totals
+from adapter.domain.device_totals import device_totals, out_of_catalogue_parts
 from adapter.domain.devices import (
     DeviceItem,
     DeviceLimit,
@@ -22,10 +22,11 @@ from adapter.domain.devices import (
     device_warnings,
     filed_limits,
     price_devices,
+    replacement,
     unconfirmed,
 )
 from adapter.domain.errors import PricingError
-from adapter.domain.filings import FiledDevice
+from adapter.domain.filings import FiledDevice, Filing
 from adapter.domain.pricing import PersonalReason
 from tests.unit.domain.builders import INSURED, at, catalogue, device_filing, item
 
@@ -126,6 +127,49 @@ def test_n34_a_replacement_inside_the_minimum_years_approved_by_a_new_notice_is_
     )
     assert warning.code == "PR_DEVICE_REPLACEMENT_APPROVED" and warning.field == "D01"
     assert "2025-06-01" in warning.message and unconfirmed([warning]) == ()
+
+
+def _wheelchair_filed(years: int) -> tuple[Filing, dict[str, EarlierFitting]]:
+    """Wheelchair D02 filed with ``years`` minimum years (0: upstream sent none), and its
+    earlier fitting the fund paid yesterday under this very notice."""
+    filing = replace(device_filing(), devices=(FiledDevice("D02", "轮椅", years, D("2500.00")),))
+    where = "示例工伤协议医院（H11010000001）"
+    earlier = {"D02": EarlierFitting("D02", "轮椅", date(2026, 11, 23), where, NOTICE, years)}
+    return filing, earlier
+
+
+@pytest.mark.parametrize(
+    ("years", "code"), [(5, "PR_DEVICE_MIN_YEARS"), (0, "PR_DEVICE_NOTICE_USED")]
+)
+def test_PR_DEVICE_NOTICE_USED_n34_n38_the_notice_that_paid_an_item_never_pays_it_again(
+    years: int, code: str
+) -> None:
+    # Without minimum years there is no window to count, but the notice that already paid the
+    # wheelchair yesterday does not approve a second one: the worker pays all, as with 5 years.
+    filing, earlier = _wheelchair_filed(years)
+    items = [DeviceItem("D02", "轮椅", D("3000.00"))]
+    [line] = price_devices(items, filing, DEVICES, INSURED, FITTED, earlier)
+    assert (line.fund_pay, line.personal_pay) == (D("0.00"), D("3000.00"))
+    assert line.rule.code == code and line.reason is PersonalReason.OUT_OF_CATALOGUE
+    [warning] = device_warnings(items, filing, earlier, FITTED.date())
+    assert (warning.code, warning.field) == (code, "D02")
+    assert unconfirmed([warning]) == (warning,)  # the counter confirms before the worker pays
+    if years == 0:
+        assert line.message.startswith("同一核付通知单再次配置") and NOTICE in line.message
+        assert "2026-11-23" in line.message and "年限" not in line.message
+        assert line.rule.article.startswith("N§34") and "N§38" in line.rule.article
+        assert out_of_catalogue_parts([line]) == (("同一核付通知单再次配置", D("3000.00")),)
+
+
+def test_n34_without_minimum_years_a_new_notice_or_no_earlier_fitting_is_priced() -> None:
+    filing, earlier = _wheelchair_filed(0)
+    items = [DeviceItem("D02", "轮椅", D("3000.00"))]
+    other = {"D02": replace(earlier["D02"], notice_no="沪工伤辅核〔2025〕0999号")}
+    for before in (other, {}):
+        [line] = price_devices(items, filing, DEVICES, INSURED, FITTED, before)
+        assert (line.fund_pay, line.personal_pay) == (D("2000.00"), D("1000.00"))
+        assert device_warnings(items, filing, before, FITTED.date()) == ()
+        assert replacement("D02", filing, before, FITTED.date()) is None
 
 
 def test_n34_fujian2_an_item_off_the_notice_replaced_inside_its_years_says_so() -> None:
