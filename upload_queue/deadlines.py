@@ -1,8 +1,11 @@
-"""Deadlines: which undelivered jobs are at risk or late, and the alert monitoring watches.
+"""Deadlines: which undelivered jobs are at risk or late, which deadlines were missed, and the
+alert monitoring watches.
 
 A job is *at risk* when it is not delivered and its deadline falls within ``margin`` from
 now; it has *missed* its deadline when it is not delivered and the deadline has passed. Dead
-jobs count too: they need IT before the deadline.
+jobs count too: they need IT before the deadline. :func:`missed_since` counts the deadlines
+of a period that were missed, late deliveries included: a job delivered an hour after its
+deadline is no longer late, but its deadline was still missed (the day's count IT reports).
 
 :func:`upload_queue.reporting.watch_deadlines` is the periodic check (run by the scheduler
 on one instance at a time). It logs, once per job, on the ``upload_queue`` logger:
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Connection, select, update
+from sqlalchemy import Column, Connection, func, or_, select, update
 
 from upload_queue.tables import upload_job
 
@@ -66,6 +69,23 @@ def deadline_report(connection: Connection, now: datetime, margin: timedelta) ->
     return DeadlineReport(
         at_risk=tuple(a for a in alerts if a.deadline > now),
         missed=tuple(a for a in alerts if a.deadline <= now),
+    )
+
+
+def missed_since(connection: Connection, since: datetime, now: datetime) -> int:
+    """Jobs whose deadline fell between ``since`` and ``now`` and was missed: delivered after
+    it, or not delivered yet."""
+    deadline = upload_job.c.deadline
+    return int(
+        connection.execute(
+            select(func.count())
+            .select_from(upload_job)
+            .where(
+                deadline >= since,
+                deadline <= now,
+                or_(upload_job.c.delivered_at.is_(None), upload_job.c.delivered_at > deadline),
+            )
+        ).scalar_one()
     )
 
 

@@ -141,8 +141,10 @@ class UploadQueue:
             self.engine, self.clock(), metrics=self.metrics, margin=self.at_risk_margin
         )
 
-    def summary(self) -> reporting.Summary:
-        return reporting.summary(self.engine, self.clock(), margin=self.at_risk_margin)
+    def summary(self, *, since: datetime | None = None) -> reporting.Summary:
+        """The summary; with ``since`` (the operator's day began), also the deadlines since
+        then that were missed, late deliveries included."""
+        return reporting.summary(self.engine, self.clock(), margin=self.at_risk_margin, since=since)
 
     def hourly(self, now: datetime, hours: int = 24) -> list[reporting.HourPoint]:
         """Backlog and delivery latency per hour for the ``hours`` up to ``now`` (the

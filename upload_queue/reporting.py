@@ -1,7 +1,8 @@
 """What an operator and ``/healthz`` see at a glance: counts, the oldest waiting job, risk.
 
 * :func:`summary` — counts by status and by kind, the oldest pending job, the next deadline,
-  and how many undelivered jobs are at risk or late.
+  how many undelivered jobs are at risk or late, and, given the start of a period (the
+  operator's day), how many deadlines of it were missed, late deliveries included.
 * :func:`watch_deadlines` — the periodic deadline watch: alerts (see
   :mod:`upload_queue.deadlines`) and gauges, on one instance at a time.
 * :func:`unfinished` — the jobs of some kinds not yet delivered (pending, in flight, dead),
@@ -33,6 +34,7 @@ from upload_queue.deadlines import (
     alert_once,
     deadline_report,
     log_alerts,
+    missed_since,
 )
 from upload_queue.jobs import Job
 from upload_queue.locks import try_exclusive
@@ -48,15 +50,24 @@ class Summary:
     oldest_pending: Job | None
     next_deadline: datetime | None
     at_risk: int
-    missed: int
+    missed: int  # undelivered, past the deadline now
+    missed_since: int | None = None  # deadlines since the period's start missed (None: not asked)
 
 
-def summary(engine: Engine, now: datetime, *, margin: timedelta = DEFAULT_MARGIN) -> Summary:
+def summary(
+    engine: Engine,
+    now: datetime,
+    *,
+    margin: timedelta = DEFAULT_MARGIN,
+    since: datetime | None = None,
+) -> Summary:
     with engine.connect() as connection:
-        return _summary(connection, now, margin)
+        return _summary(connection, now, margin, since)
 
 
-def _summary(connection: Connection, now: datetime, margin: timedelta) -> Summary:
+def _summary(
+    connection: Connection, now: datetime, margin: timedelta, since: datetime | None = None
+) -> Summary:
     counts = connection.execute(
         select(upload_job.c.kind, upload_job.c.status, func.count())
         .group_by(upload_job.c.kind, upload_job.c.status)
@@ -90,6 +101,7 @@ def _summary(connection: Connection, now: datetime, margin: timedelta) -> Summar
         next_deadline=next_deadline,
         at_risk=len(report.at_risk),
         missed=len(report.missed),
+        missed_since=missed_since(connection, since, now) if since is not None else None,
     )
 
 

@@ -160,7 +160,9 @@ def _list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
 @_run
 def _summary(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     margin = timedelta(minutes=settings.queue.at_risk_minutes)
-    current = reporting.summary(engine, datetime.now(UTC), margin=margin)
+    now = datetime.now(UTC)
+    today = now.astimezone(settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    current = reporting.summary(engine, now, margin=margin, since=today)
     if args.json:
         _dump(asdict(current), settings.zone)
         return 0
@@ -179,7 +181,8 @@ def _summary(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     print(f"next deadline: {_local(current.next_deadline, zone)}")
     print(
         f"at risk (deadline within {settings.queue.at_risk_minutes} min): {current.at_risk}; "
-        f"past deadline, not delivered: {current.missed}"
+        f"past deadline, not delivered: {current.missed}; "
+        f"deadlines missed today (late deliveries too): {current.missed_since}"
     )
     return 0
 

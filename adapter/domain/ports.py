@@ -124,8 +124,9 @@ class UploadJobs(Protocol):
         offset: int = 0,
     ) -> Sequence[UploadJob]: ...
 
-    def summary(self) -> Any:
-        """Counts by status and kind, the next deadline, those at risk or missed."""
+    def summary(self, *, since: datetime | None = None) -> Any:
+        """Counts by status and kind, the next deadline, those at risk or missed; with
+        ``since``, also the deadlines since then that were missed (late deliveries too)."""
         ...
 
     def health(self) -> dict[str, Any]: ...

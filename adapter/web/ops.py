@@ -10,7 +10,7 @@ queue's and the HL7 log's data are read only through their own packages (by the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from adapter.domain.errors import NotFound
@@ -52,6 +52,7 @@ class QueueCounts:
     missed: int
     next_deadline: datetime | None
     at_risk_margin: timedelta
+    missed_today: int = 0  # deadlines of the site's day missed, late deliveries included
 
 
 @dataclass(frozen=True)
@@ -130,16 +131,24 @@ def _job(job: Any) -> JobRow:
 class OperationsConsole:
     """:class:`OpsConsole` over the operator use cases and the monthly clearing report."""
 
-    def __init__(self, operations: Operations, monthly: MonthlyServices, margin: timedelta) -> None:
+    def __init__(
+        self,
+        operations: Operations,
+        monthly: MonthlyServices,
+        margin: timedelta,
+        zone: tzinfo = UTC,
+    ) -> None:
         self._ops = operations
         self._monthly = monthly
         self._margin = margin
+        self._zone = zone  # where "today" begins for the day's missed deadlines
 
     def counts(self) -> QueueCounts:
-        s = self._ops.jobs.summary()
+        today = datetime.now(UTC).astimezone(self._zone)
+        s = self._ops.jobs.summary(since=today.replace(hour=0, minute=0, second=0, microsecond=0))
         return QueueCounts(
             dict(s.by_status), dict(s.by_kind), s.at_risk, s.missed, s.next_deadline,
-            self._margin,
+            self._margin, s.missed_since or 0,
         )  # fmt: skip
 
     def jobs(self, status: str, limit: int = 100) -> list[JobRow]:

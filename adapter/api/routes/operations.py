@@ -61,6 +61,11 @@ def _now(settings: Settings) -> datetime:
     return datetime.now(UTC).astimezone(settings.zone)
 
 
+def _day_began(now: datetime) -> datetime:
+    """Midnight of ``now``'s day where the site is: "today" for IT's counts."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 class ClearingGauge:
     """``clearing_settlements_at_risk{cutoff, cutoff_kind, reason}``: settlement uploads at
     risk of missing the clearing cutoff named (N§35, B§33, B§37; N§43, B§42), and
@@ -167,8 +172,8 @@ def retry_job(
 def queue_summary(
     _: IT, ops: OperationsDep, monthly: MonthlyDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    summary = ops.jobs.summary()
     now = _now(settings)
+    summary = ops.jobs.summary(since=_day_began(now))
     return {
         "by_status": summary.by_status,
         "by_kind": summary.by_kind,
@@ -180,6 +185,7 @@ def queue_summary(
         ),
         "at_risk": summary.at_risk,
         "missed": summary.missed,
+        "missed_today": summary.missed_since,
         "clearing_at_risk": len(monthly.clearing.at_risk().items),
     }
 

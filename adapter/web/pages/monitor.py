@@ -57,7 +57,7 @@ def ops_of(request: Request) -> OpsConsole:
     if operations is None:
         raise PageForbidden("本实例未启用上传队列（无运行时组件），请联系信息科")
     margin = timedelta(minutes=get_settings(request).queue.at_risk_minutes)
-    return OperationsConsole(operations, get_monthly(request), margin)
+    return OperationsConsole(operations, get_monthly(request), margin, get_settings(request).zone)
 
 
 Ops = Annotated[OpsConsole, Depends(ops_of)]

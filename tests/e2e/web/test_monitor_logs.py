@@ -75,6 +75,9 @@ def test_the_state_fits_above_the_fold_and_every_stay_cell_links_the_stay_by_its
     assert int(page.get_by_test_id("count-dead").inner_text()) >= 1
     for count in ("count-backlog", "count-at-risk", "count-missed", "count-clearing"):
         assert page.get_by_test_id(count).inner_text().isdigit()
+    # the day's missed deadlines, late deliveries included, beside the live counts
+    expect(page.get_by_test_id("summary-note")).to_contain_text("今日已超时限")
+    assert page.get_by_test_id("count-missed-today").inner_text().isdigit()
     shot(page, "monitor-above-the-fold", full_page=False)
 
     # the failed count leads to the dead job; its 就诊 is the HIS number, linked to the stay

@@ -67,9 +67,12 @@ def test_summary_shows_counts_and_risk(seeded: str, capsys: pytest.CaptureFixtur
     current = json.loads(capsys.readouterr().out)
     assert current["by_status"] == {"pending": 1, "in_flight": 0, "delivered": 0, "dead": 1}
     assert current["at_risk"] == 1 and current["missed"] == 0
+    assert current["missed_since"] == 0  # no deadline of today has passed
     assert current["oldest_pending"]["id"] == 2
     assert main(["queue", "summary"]) == 0
-    assert "at risk (deadline within 10 min): 1" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "at risk (deadline within 10 min): 1" in said
+    assert "deadlines missed today (late deliveries too): 0" in said
 
 
 def test_retry_with_a_corrected_payload_file_keeps_the_original(
@@ -150,6 +153,8 @@ def test_a_database_without_the_queue_tables_gets_a_clear_message(
 ) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("ADAPTER_CONFIG_FILE", raising=False)
+    (tmp_path / "empty.db").touch()  # a database file, but not the adapter's
     monkeypatch.setenv("ADAPTER_DATABASE__URL", f"sqlite:///{tmp_path}/empty.db")
     assert main(["queue", "summary"]) == 1
-    assert "run `wi-adapter migrate` first" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "no upload queue tables; run `wi-adapter migrate` first" in said

@@ -138,3 +138,25 @@ def test_the_facade_uses_its_own_registry_and_clock(
         "discharge": {"pending": 0, "in_flight": 0, "delivered": 1, "dead": 0}
     }
     assert sample(queue.metrics, "upload_queue_delivered_total", kind="discharge") == 1
+
+
+def test_a_deadline_missed_today_still_counts_once_its_job_is_delivered_late(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics, upstream: RecordingUpstream
+) -> None:
+    """IT's "deadline misses today": a discharge record delivered two hours after its
+    30-minute deadline is no longer overdue, but its deadline was missed all the same."""
+    day_began = clock()
+    add(queue_engine, "late", clock=clock, metrics=metrics, deadline=timedelta(minutes=30))
+    add(queue_engine, "on-time", clock=clock, metrics=metrics, deadline=timedelta(hours=5))
+    add(queue_engine, "tomorrow", clock=clock, metrics=metrics, deadline=timedelta(days=1))
+    clock.advance(timedelta(hours=2))  # upstream was down past the first deadline
+    before = summary(queue_engine, clock(), margin=MARGIN, since=day_began)
+    assert (before.missed, before.missed_since) == (1, 1)
+
+    make_worker(queue_engine, upstream, clock=clock, metrics=metrics).drain()
+    after = summary(queue_engine, clock(), margin=MARGIN, since=day_began)
+    assert after.by_status["delivered"] == 3
+    assert (after.missed, after.missed_since) == (0, 1)  # delivered late: still a miss today
+    next_day = summary(queue_engine, clock(), margin=MARGIN, since=clock())
+    assert next_day.missed_since == 0  # a miss belongs to the day its deadline fell on
+    assert summary(queue_engine, clock(), margin=MARGIN).missed_since is None  # not asked

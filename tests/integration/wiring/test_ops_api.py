@@ -52,7 +52,9 @@ def ops(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Runt
             yield base, {"it": it, "admission": clerk}, runtime, simulator
 
 
-def _enqueue_admission(runtime: Runtime, input: dict[str, Any]) -> str:
+def _enqueue_admission(
+    runtime: Runtime, input: dict[str, Any], due_in: timedelta = timedelta(hours=1)
+) -> str:
     msgid = runtime.msgids.next()
     with UnitOfWork(runtime.engine) as uow:
         runtime.outbox.enqueue(
@@ -61,7 +63,7 @@ def _enqueue_admission(runtime: Runtime, input: dict[str, Any]) -> str:
             payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100", "context": "E1"},
             idempotency_key=msgid,
             ordering_key="E1",
-            deadline=datetime.now(UTC) + timedelta(hours=1),
+            deadline=datetime.now(UTC) + due_in,
         )
         uow.commit()
     return msgid
@@ -119,6 +121,34 @@ def test_a_dead_upload_is_resent_with_a_corrected_payload(
     (entry,) = entries.json()["entries"]
     assert entry["actor"] == "信息科-01" and entry["details"]["payload_corrected"] is True
     assert httpx.get(f"{base}/api/v1/audit/verify", headers=it).json()["ok"] is True
+
+
+def test_a_deadline_missed_today_stays_in_the_summary_after_a_late_delivery(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    """interfaces.md: the summary shows the deadline misses of today; ``missed`` is what is
+    overdue now and drops to 0 once the late job is delivered, ``missed_today`` stays."""
+    base, tokens, runtime, _ = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    fresh = httpx.get(f"{base}/api/v1/queue/summary", headers=it).json()
+    assert fresh["missed_today"] == 0
+    # already due when queued (a deadline taken milliseconds ago, so it is today's)
+    msgid = _enqueue_admission(
+        runtime,
+        {"mdtrt_id": "E1", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"},
+        due_in=timedelta(0),
+    )
+
+    def delivered() -> dict[str, Any] | None:
+        reply = httpx.get(f"{base}/api/v1/queue/summary", headers=it).json()
+        return reply if reply["by_status"]["delivered"] == 1 else None
+
+    summary = eventually(delivered)
+    assert summary["missed"] == 0 and summary["missed_today"] == 1
+    (job,) = httpx.get(
+        f"{base}/api/v1/queue/jobs", params={"status": "delivered"}, headers=it
+    ).json()["jobs"]
+    assert job["idempotency_key"] == msgid
 
 
 def test_operator_routes_need_the_it_role(ops: tuple[str, dict[str, str], Runtime, Any]) -> None:
