@@ -41,6 +41,7 @@ from upload_queue.enqueue import enqueue, enqueue_many
 from upload_queue.enqueue_now import enqueue_now
 from upload_queue.errors import (
     DeliveryError,
+    JobChanged,
     JobNotFound,
     JobNotRetryable,
     PermanentDeliveryError,
@@ -75,6 +76,7 @@ __all__ = [
     "Handler",
     "Handlers",
     "Job",
+    "JobChanged",
     "JobNotFound",
     "JobNotRetryable",
     "JobSpec",

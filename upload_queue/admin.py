@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from upload_queue import ledger
-from upload_queue.errors import JobNotFound, JobNotRetryable
+from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
 from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
 from upload_queue.transactions import begin_write, write_transaction
@@ -99,8 +99,14 @@ def retry(
     *,
     payload: Mapping[str, Any] | None = None,
     note: str | None = None,
+    seen_attempts: int | None = None,
 ) -> Job:
-    """Make a dead (or waiting) job due now, optionally with a corrected ``payload``."""
+    """Make a dead (or waiting) job due now, optionally with a corrected ``payload``.
+
+    ``seen_attempts``: how many attempts the caller's decision was based on (it read the
+    history, :func:`attempts`, before). Should a worker have attempted the job since, the
+    retry is refused with :class:`JobChanged`, checked under the job's row lock: a payload
+    judged safe to replace stays unsent between the judgement and the replacement."""
     if payload is not None:
         check_json(payload)
     with begin_write(engine) as connection, write_transaction(connection):
@@ -117,6 +123,15 @@ def retry(
             raise JobNotRetryable(
                 f"upload job {job_id} is {row['status']}; only dead or pending jobs can be re-sent"
             )
+        if seen_attempts is not None:
+            made = connection.execute(
+                select(func.count()).where(upload_attempt.c.job_id == job_id)
+            ).scalar_one()
+            if made != seen_attempts:
+                raise JobChanged(
+                    f"upload job {job_id} was attempted again meanwhile"
+                    f" ({made} attempts, {seen_attempts} seen); look at it again"
+                )
         values: dict[str, Any] = {
             "status": "pending",
             "available_at": now,

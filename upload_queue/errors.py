@@ -5,6 +5,7 @@
     QueueError                      an operator or caller asked for something the queue refuses
     ├── JobNotFound                 no job with that id
     ├── JobNotRetryable             re-send asked for a job that is in flight or delivered
+    │   └── JobChanged              …or for one attempted again since the caller looked at it
     └── UnknownKind                 a job's kind has no registered handler
     DeliveryError                   raised by handlers to say how a delivery failed
     ├── TransientDeliveryError      try again later (timeout, 5xx, connection reset)
@@ -36,6 +37,10 @@ class JobNotFound(QueueError):
 
 class JobNotRetryable(QueueError):
     pass
+
+
+class JobChanged(JobNotRetryable):
+    """The job was attempted again after the caller read its history (``seen_attempts``)."""
 
 
 class UnknownKind(QueueError):

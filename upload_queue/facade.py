@@ -173,9 +173,21 @@ class UploadQueue:
         )
 
     def retry(
-        self, job_id: int, *, payload: Mapping[str, Any] | None = None, note: str | None = None
+        self,
+        job_id: int,
+        *,
+        payload: Mapping[str, Any] | None = None,
+        note: str | None = None,
+        seen_attempts: int | None = None,
     ) -> Job:
-        return admin.retry(self.engine, job_id, self.clock(), payload=payload, note=note)
+        return admin.retry(
+            self.engine,
+            job_id,
+            self.clock(),
+            payload=payload,
+            note=note,
+            seen_attempts=seen_attempts,
+        )
 
     def purge(self, retention: timedelta) -> int:
         return admin.purge(self.engine, retention, self.clock())

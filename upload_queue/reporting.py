@@ -19,7 +19,7 @@ Both refresh the backlog gauges, so ``/metrics`` is current whenever someone loo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
@@ -181,6 +181,15 @@ def state_of(connection: Connection, idempotency_key: str) -> tuple[str, str] | 
     if row is not None:
         return row.status, row.last_error or ""
     return ("delivered", "") if ledger.delivered(connection, idempotency_key) else None
+
+
+def payload_of(connection: Connection, idempotency_key: str) -> Mapping[str, Any] | None:
+    """The current payload of the job with that key (a re-send may have replaced the one it
+    was enqueued with); None when there is no such job (never queued, or purged)."""
+    payload = connection.execute(
+        select(upload_job.c.payload).where(upload_job.c.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+    return payload if isinstance(payload, Mapping) else None
 
 
 def job_status(engine: Engine, job_id: int) -> str | None:

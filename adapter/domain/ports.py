@@ -70,6 +70,12 @@ class Outbox(Protocol):
         error (upstream's reason for a refused job), or None when there is no such job."""
         ...
 
+    def sent_msgid(self, session: Any, idempotency_key: str) -> str:
+        """The msgid upstream holds the job with that key under: the key (its first msgid)
+        unless a re-send after a refusal gave it a fresh one. What a later write that names
+        the upload (WI2305's ``omsgid``) must name."""
+        ...
+
 
 class MsgidSource(Protocol):
     """Hands out ``msgid`` values (the upstream idempotency key); never the same one twice."""
@@ -97,18 +103,28 @@ class UploadJobs(Protocol):
 
     The composition root adapts :mod:`upload_queue` to it; the services never import that
     package. ``get`` and ``retry`` raise ``NotFound`` (``JOB_NOT_FOUND``); ``retry`` raises a
-    ``DomainError`` (``JOB_NOT_RETRYABLE``) for a job that is neither dead nor waiting.
+    ``DomainError`` (``JOB_NOT_RETRYABLE``) for a job that is neither dead nor waiting, and a
+    ``Conflict`` (``JOB_CHANGED``) for one attempted again since the caller looked.
     """
 
     def get(self, job_id: int) -> UploadJob: ...
 
-    def last_outcome(self, job_id: int) -> str | None:
-        """How the job's last delivery attempt ended (``permanent``: upstream refused it)."""
+    def outcomes(self, job_id: int) -> Sequence[str]:
+        """How each delivery attempt ended, oldest first (``permanent``: upstream refused it;
+        ``transient``, ``lease_expired``…: it may or may not have reached upstream)."""
         ...
 
     def retry(
-        self, job_id: int, *, payload: Mapping[str, Any] | None, note: str | None
-    ) -> UploadJob: ...
+        self,
+        job_id: int,
+        *,
+        payload: Mapping[str, Any] | None,
+        note: str | None,
+        seen_attempts: int | None = None,
+    ) -> UploadJob:
+        """``seen_attempts``: the number of attempts the caller decided on; a ``Conflict``
+        (``JOB_CHANGED``) if the job was attempted again since."""
+        ...
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (no-op without workers here)."""

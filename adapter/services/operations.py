@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from adapter.domain.errors import DomainError
+from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.masking import restore_masked
 from adapter.domain.ports import Hl7Messages, MsgidSource, UploadJob, UploadJobs, UpstreamCalls
 from adapter.store.uow import UnitOfWork
@@ -45,19 +45,27 @@ class Operations:
     ) -> UploadJob:
         """Re-send a dead (or waiting) upload job, audited, and wake the workers.
 
-        A job upstream *refused* (infcode -1) gets a fresh ``msgid``: upstream answers a
-        repeated msgid with its first reply, so it would be refused again however corrected,
-        and a refused write took no effect. A job that died of time-outs keeps its msgid:
-        upstream may have committed it.
+        A job upstream *refused* (its last attempt ``permanent``, infcode -1) gets a fresh
+        ``msgid``, corrected or not: upstream answers a repeated msgid with its first reply,
+        so it would be refused again however corrected, and a refused write took no effect.
+        Any other job keeps its msgid — after a time-out upstream may have committed it — and
+        so keeps its content too: a corrected payload under that msgid would be recorded here
+        as delivered while upstream keeps the first content. It is refused
+        (``JOB_MAY_HAVE_TAKEN_EFFECT``) unless no attempt was ever made; re-send it unchanged,
+        or have the earlier write reversed upstream first (WI2601, naming it as ``omsgid``).
         """
         stored = self.jobs.get(job_id)
         # IT's lists show payloads masked: a mask sent back unchanged keeps the stored value
         sent = restore_masked(payload, stored.payload) if payload is not None else None
-        if self.jobs.last_outcome(job_id) == "permanent":
+        outcomes = list(self.jobs.outcomes(job_id))
+        if outcomes and outcomes[-1] == "permanent":
             sent = dict(sent if sent is not None else stored.payload)
             sent["refused_msgids"] = [*sent.get("refused_msgids", []), sent.get("msgid", "")]
             sent["msgid"] = self.msgids.next()
-        job = self.jobs.retry(job_id, payload=sent, note=note or None)
+        elif outcomes and sent is not None and sent != dict(stored.payload):
+            raise _may_have_taken_effect(stored)
+        # checked again under the job's lock: an attempt made since this look is refused
+        job = self.jobs.retry(job_id, payload=sent, note=note or None, seen_attempts=len(outcomes))
         self.audit(
             actor=actor,
             action="queue.retry",
@@ -98,3 +106,14 @@ class Operations:
             details={"ack_code": message.ack_code or "", "outcome": message.outcome or ""},
         )
         return message
+
+
+def _may_have_taken_effect(job: UploadJob) -> InvalidTransition:
+    msgid = str(job.payload.get("msgid", ""))
+    return InvalidTransition(
+        f"上传任务 {job.id}（{job.kind}）此前已以 msgid {msgid} 发送，上级系统可能已经生效"
+        "（回复未收到），同一 msgid 下上级只认第一次的内容，不能改内容重发：请原样重发；"
+        f"如须更正，先以冲正交易 WI2601（omsgid {msgid}，oinfno {job.kind}）冲正原交易",
+        code="JOB_MAY_HAVE_TAKEN_EFFECT",
+        field="payload",
+    )

@@ -40,11 +40,13 @@ class Revocations:
             original = upload_for_settlement(
                 uow, settlement_id, Infno.DISCHARGE
             ) or upload_for_settlement(uow, settlement_id, Infno.DEVICE_SETTLEMENT)
+            # the msgid upstream holds the upload under: a re-send after a refusal changed it
+            omsgid = ctx.outbox.sent_msgid(uow.session, original.msgid) if original else ""
             upload = queue_upload(
                 ctx,
                 uow,
                 infno=Infno.SETTLEMENT_REVOKE,
-                input=payloads.revoke_input(settlement, reason, original.msgid if original else ""),
+                input=payloads.revoke_input(settlement, reason, omsgid),
                 encounter_id=settlement.encounter.id,
                 settlement_id=settlement_id,
                 insuplc_admdvs=settlement.encounter.insured_admdvs,

@@ -10,19 +10,19 @@ restart, by another instance, or by IT with a corrected payload::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
-from adapter.domain.errors import DomainError, NotFound
+from adapter.domain.errors import Conflict, DomainError, NotFound
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.upstream import UpstreamGateway, write_infnos
 from adapter.services.delivery import FeeDetails, deliver, failure_kind
 from upload_queue import admin, ledger, reporting
-from upload_queue.errors import JobNotFound, JobNotRetryable
+from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
 from upload_queue.jobs import Delivery, Job, JobSpec, Status
 from upload_queue.ledger import Receipt
@@ -83,6 +83,17 @@ class QueueOutbox:
     def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
         return reporting.state_of(_connection(session), idempotency_key)
 
+    def sent_msgid(self, session: Any, idempotency_key: str) -> str:
+        """The msgid upstream holds the upload under: its job's current payload's (a re-send
+        after a refusal gave it a fresh one), else — the job purged — the one its delivery was
+        sent under (the ledger's reference), else the key itself (its first msgid)."""
+        connection = _connection(session)
+        payload = reporting.payload_of(connection, idempotency_key)
+        if payload is not None:
+            return str(payload.get("msgid") or idempotency_key)
+        entry = ledger.entries_for(connection, [idempotency_key]).get(idempotency_key)
+        return entry.reference if entry is not None and entry.reference else idempotency_key
+
 
 class QueueJobs:
     """``UploadJobs`` on :class:`UploadQueue`: the queue's errors as the adapter's."""
@@ -104,15 +115,28 @@ class QueueJobs:
         except JobNotFound as exc:
             raise _not_found(job_id) from exc
 
-    def last_outcome(self, job_id: int) -> str | None:
-        history = admin.attempts(self._queue.engine, job_id)
-        return history[-1].outcome if history else None
+    def outcomes(self, job_id: int) -> Sequence[str]:
+        return [attempt.outcome for attempt in admin.attempts(self._queue.engine, job_id)]
 
-    def retry(self, job_id: int, *, payload: Mapping[str, Any] | None, note: str | None) -> Job:
+    def retry(
+        self,
+        job_id: int,
+        *,
+        payload: Mapping[str, Any] | None,
+        note: str | None,
+        seen_attempts: int | None = None,
+    ) -> Job:
         try:
-            return self._queue.retry(job_id, payload=payload, note=note)
+            return self._queue.retry(
+                job_id, payload=payload, note=note, seen_attempts=seen_attempts
+            )
         except JobNotFound as exc:
             raise _not_found(job_id) from exc
+        except JobChanged as exc:
+            raise Conflict(
+                f"上传任务 {job_id} 刚刚又发送过一次，请刷新查看结果后再决定是否重发",
+                code="JOB_CHANGED",
+            ) from exc
         except JobNotRetryable as exc:
             raise DomainError(
                 f"上传任务 {job_id} 当前状态不能重发（只能重发失败或等待中的任务）",

@@ -42,6 +42,7 @@ from connectors.hl7.service import Hl7Service
 from connectors.upstream.call_log import CallLog, CallLogMetrics
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.clock import SystemClock
+from connectors.upstream.msgid_file import FileMsgidSequence, state_path
 from connectors.upstream.msgids import MsgidSequence
 from upload_queue import admin, ledger
 from upload_queue.facade import UploadQueue
@@ -243,10 +244,31 @@ def delivery_timeout(settings: Settings) -> timedelta:
 
 
 def msgid_source(engine: Engine, institution_code: str, clock: Clock) -> MsgidSource:
-    """Unique across instances sharing PostgreSQL; the client's own sequence on SQLite."""
-    return shared_sequence(engine, institution_code, clock) or MsgidSequence(
-        institution_code, clock
-    )
+    """Unique across every process drawing for the database: the instances sharing
+    PostgreSQL (a database sequence), or the server and the operator's commands on one SQLite
+    file (a locked state file beside it). An in-memory SQLite database belongs to one process
+    alone: the in-process sequence."""
+    shared = shared_sequence(engine, institution_code, clock)
+    if shared is not None:
+        return shared
+    database = sqlite_file(engine)
+    if database is not None:
+        return FileMsgidSequence(state_path(database), institution_code, clock)
+    return MsgidSequence(institution_code, clock)
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The SQLite database's file, or None (another database, or SQLite in memory)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    in_memory = url.query.get("mode") == "memory" or "mode=memory" in database
+    if not database or database == ":memory:" or database.startswith("file::memory:") or in_memory:
+        return None
+    if database.startswith("file:"):  # a URI filename: the path, without its query
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return database
 
 
 def queue_purge(engine: Engine) -> PurgeUploads:

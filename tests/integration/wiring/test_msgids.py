@@ -38,8 +38,9 @@ def test_two_instances_on_one_postgresql_never_draw_the_same_msgid() -> None:
         drop_pg_database(url)
 
 
-def test_sqlite_runs_one_instance_with_the_in_process_sequence(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp_path}/a.db")
+def test_sqlite_in_memory_runs_one_process_with_the_in_process_sequence() -> None:
+    # a database file is shared by processes: tests/integration/wiring/test_msgid_file.py
+    engine = make_engine("sqlite://")
     source = msgid_source(engine, "H11010000001", FrozenClock())
     assert isinstance(source, MsgidSequence)
     assert len({source.next() for _ in range(100)}) == 100
