@@ -151,6 +151,48 @@ def test_a_deadline_missed_today_stays_in_the_summary_after_a_late_delivery(
     assert job["idempotency_key"] == msgid
 
 
+def test_a_correction_under_a_msgid_upstream_may_hold_is_refused_naming_the_field(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    """Upstream committed the write but its reply was lost: the job keeps its msgid, and a
+    corrected payload under it would be recorded as delivered while upstream keeps the first
+    content. REST answers 409 naming ``payload``; the job is unchanged and goes as it was."""
+    base, tokens, runtime, simulator = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    httpx.post(f"{simulator.url}/_sim/faults", json={"drop_reply_after_commit_rate": 1.0})
+    msgid = _enqueue_admission(
+        runtime, {"mdtrt_id": "E1", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"}
+    )
+
+    def tried() -> dict[str, Any] | None:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "pending"}, headers=it)
+        return next((j for j in reply.json()["jobs"] if j["attempts"] >= 1), None)
+
+    job = eventually(tried)
+    httpx.post(f"{simulator.url}/_sim/faults", json={})
+    corrected = dict(job["payload"])
+    corrected["input"] = {**corrected["input"], "begntime": "2026-11-24 10:00:00"}
+    reply = httpx.post(
+        f"{base}/api/v1/queue/jobs/{job['id']}/retry",
+        json={"payload": corrected, "note": "改入院时间"},
+        headers=it,
+    )
+    assert reply.status_code == 409, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    (error,) = reply.json()["errors"]
+    assert error["code"] == "JOB_MAY_HAVE_TAKEN_EFFECT" and error["field"] == "payload"
+    assert msgid in error["message"] and "WI2601" in error["message"]
+
+    def delivered() -> dict[str, Any] | None:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "delivered"}, headers=it)
+        return next(iter(reply.json()["jobs"]), None)
+
+    sent = eventually(delivered)  # re-sent unchanged by the worker's own back-off
+    assert sent["payload"]["msgid"] == msgid
+    (write,) = httpx.get(f"{simulator.url}/_sim/received", params={"msgid": msgid}).json()["writes"]
+    assert write["input"]["begntime"] == "2026-11-24 09:00:00"
+
+
 def test_operator_routes_need_the_it_role(ops: tuple[str, dict[str, str], Runtime, Any]) -> None:
     base, tokens, _, _ = ops
     clerk = {"Authorization": f"Bearer {tokens['admission']}"}
