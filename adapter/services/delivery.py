@@ -9,11 +9,15 @@ from typing import Any, Literal
 
 from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
 from adapter.domain.upstream import UpstreamGateway, require_write
-from adapter.services.payloads import DETAILS_OF
+from adapter.services.payloads import DETAILS_OF, REVOKES
 
 FeeDetails = Callable[[str, int], list[dict[str, Any]]]
 """A settlement id and a batch size → its upload's ``feedetail``
 (:func:`adapter.services.uploads.fee_details`)."""
+
+SentMsgid = Callable[[str], str]
+"""An upload's job key → the msgid upstream holds that upload under (a re-send after a
+refusal gives it a fresh one)."""
 
 
 def deliver(
@@ -23,10 +27,13 @@ def deliver(
     idempotency_key: str,
     ordering_key: str | None,
     details: FeeDetails | None = None,
+    sent_msgid: SentMsgid | None = None,
 ) -> tuple[str, str]:
     """Submit the job's write (its kind is the infno); the msgid sent and upstream's refmsgid.
     A write that returns was accepted (infcode 0): a refusal raises ``UpstreamRejected``.
-    A job naming a settlement (``details_of``) is sent with that settlement's fee details."""
+    A job naming a settlement (``details_of``) is sent with that settlement's fee details;
+    a revocation naming its original upload (``revokes``) with that upload's msgid as it is
+    now (``omsgid``). Both are read before the call, so nothing is held while it waits."""
     msgid = str(payload.get("msgid") or idempotency_key)
     input = payload.get("input", {})
     settlement_id = payload.get(DETAILS_OF)
@@ -35,6 +42,9 @@ def deliver(
             raise RuntimeError(f"job {msgid} needs settlement {settlement_id}'s fee details")
         size = int(input["feedetail_batch_size"])  # as queued: batch_cnt was counted with it
         input = {**input, "feedetail": details(str(settlement_id), size)}
+    revokes = payload.get(REVOKES)
+    if revokes and sent_msgid is not None:
+        input = {**input, "omsgid": sent_msgid(str(revokes))}
     ack = gateway.submit(
         require_write(kind),
         msgid,

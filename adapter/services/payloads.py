@@ -65,6 +65,7 @@ def job_payload(
     insuplc_admdvs: str,
     context: str,
     details_of: str = "",
+    revokes: str = "",
 ) -> dict[str, Any]:
     payload = {
         "infno": infno.value,
@@ -75,12 +76,18 @@ def job_payload(
     }
     if details_of:
         payload[DETAILS_OF] = details_of
+    if revokes:
+        payload[REVOKES] = revokes
     return payload
 
 
 # The job's settlement whose snapshot lines are the write's ``feedetail``, added when the job
 # is delivered (see the module docstring).
 DETAILS_OF = "details_of"
+# A revocation's (WI2305) original upload, by its job's key: its ``omsgid`` is set again when
+# the revocation is delivered, to the msgid upstream then holds the upload under — IT may have
+# re-sent a refused upload under a fresh msgid after the revocation was queued behind it.
+REVOKES = "revokes"
 
 
 def money(value: Decimal) -> str:

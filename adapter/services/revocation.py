@@ -41,6 +41,7 @@ class Revocations:
                 uow, settlement_id, Infno.DISCHARGE
             ) or upload_for_settlement(uow, settlement_id, Infno.DEVICE_SETTLEMENT)
             # the msgid upstream holds the upload under: a re-send after a refusal changed it
+            # (set again at delivery: the upload may still be refused and re-sent meanwhile)
             omsgid = ctx.outbox.sent_msgid(uow.session, original.msgid) if original else ""
             upload = queue_upload(
                 ctx,
@@ -51,6 +52,7 @@ class Revocations:
                 settlement_id=settlement_id,
                 insuplc_admdvs=settlement.encounter.insured_admdvs,
                 deadline=ctx.now() + ctx.policy.revocation_upload_within,
+                revokes=original.msgid if original else "",
             )
             uow.audit.append(
                 actor=actor,

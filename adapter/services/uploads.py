@@ -40,10 +40,12 @@ def queue_upload(
     deadline: datetime,
     settlement_id: str = "",
     details_of: str = "",
+    revokes: str = "",
 ) -> QueuedUpload:
     """Queue one write in ``uow``'s transaction; returns what the clerk is told about it.
     ``details_of``: the settlement whose snapshot lines go as the write's ``feedetail`` when
-    it is delivered (:func:`fee_details`)."""
+    it is delivered (:func:`fee_details`); ``revokes``: a revocation's original upload (its
+    key), whose msgid then goes as ``omsgid``."""
     msgid = ctx.msgids.next()
     payload = job_payload(
         infno,
@@ -52,6 +54,7 @@ def queue_upload(
         insuplc_admdvs=insuplc_admdvs,
         context=encounter_id,
         details_of=details_of,
+        revokes=revokes,
     )
     queued = ctx.outbox.enqueue(
         uow.session,

@@ -87,12 +87,15 @@ class QueueOutbox:
         """The msgid upstream holds the upload under: its job's current payload's (a re-send
         after a refusal gave it a fresh one), else — the job purged — the one its delivery was
         sent under (the ledger's reference), else the key itself (its first msgid)."""
-        connection = _connection(session)
-        payload = reporting.payload_of(connection, idempotency_key)
-        if payload is not None:
-            return str(payload.get("msgid") or idempotency_key)
-        entry = ledger.entries_for(connection, [idempotency_key]).get(idempotency_key)
-        return entry.reference if entry is not None and entry.reference else idempotency_key
+        return _sent_msgid(_connection(session), idempotency_key)
+
+
+def _sent_msgid(connection: Connection, idempotency_key: str) -> str:
+    payload = reporting.payload_of(connection, idempotency_key)
+    if payload is not None:
+        return str(payload.get("msgid") or idempotency_key)
+    entry = ledger.entries_for(connection, [idempotency_key]).get(idempotency_key)
+    return entry.reference if entry is not None and entry.reference else idempotency_key
 
 
 class QueueJobs:
@@ -168,11 +171,22 @@ def register_upload_handlers(
 ) -> None:
     """Every write transaction of the dialect is delivered the same way: ``submit`` it.
     ``details``: a settlement's fee details, for the settlement uploads that name one (every
-    runtime that settles gives it; a queue of other writes needs none)."""
+    runtime that settles gives it; a queue of other writes needs none). A revocation's
+    ``omsgid`` is read from the queue's own database as it is delivered."""
+
+    def sent_msgid(idempotency_key: str) -> str:
+        with queue.engine.connect() as connection:  # closed before the call goes out
+            return _sent_msgid(connection, idempotency_key)
 
     def handle(job: Delivery) -> Receipt:
         msgid, ref = deliver(
-            gateway, job.kind, job.payload, job.idempotency_key, job.ordering_key, details
+            gateway,
+            job.kind,
+            job.payload,
+            job.idempotency_key,
+            job.ordering_key,
+            details,
+            sent_msgid,
         )
         return Receipt(reference=msgid, reply_code="0", reply_ref=ref)
 

@@ -214,3 +214,42 @@ def test_a_revocation_names_the_msgid_upstream_accepted_after_a_refusal(
     assert jobs(db, kind="WI2305")[0]["status"] == "delivered"
     figures = services.context.gateway.reconciliation("2026-01", context="audit")
     assert [s.revoked for s in figures.settlements if s.setl_id == settled.id] == [True]
+
+
+def test_a_revocation_queued_behind_a_refused_upload_names_the_msgid_it_was_resent_under(
+    services: Services, clock: SetClock, queue: UploadQueue, sim: SimulatorServer,
+    db: Engine, msgids: MsgidSource,
+) -> None:  # fmt: skip
+    """The clerk revokes while the settlement's upload is still refused (dead): the WI2305
+    waits behind it. IT then re-sends the upload under a fresh msgid; the revocation goes
+    out naming that msgid, not the refused one, and upstream revokes the settlement."""
+    encounter = _admit(services, clock, "P001", "V-Q")
+    queue.worker().drain()
+    clock.set(at(date(2026, 1, 12), 10))
+    services.fees.record(encounter, [fee("Q1", DRUG, "36.50", date(2026, 1, 11))], actor="his")
+    settled = Desk(services, clock).settle(encounter, date(2026, 1, 12))
+    _direct_settlement(sim, "suspended")
+    queue.worker().drain()
+    _direct_settlement(sim, "enabled")
+    (upload,) = jobs(db, kind="WI2301")
+    refused = upload["payload"]["msgid"]
+    assert upload["status"] == "dead"
+
+    clock.set(at(date(2026, 1, 12), 11))
+    services.revocations.revoke(settled.id, reason="明细有误", actor="b")
+    queue.worker().drain()
+    (revocation,) = jobs(db, kind="WI2305")
+    assert revocation["status"] == "pending"  # behind the dead upload of its stay
+    assert revocation["payload"]["input"]["omsgid"] == refused  # all that was known then
+
+    _operations(db, queue, msgids).resend_job(upload["id"], actor="it")
+    queue.worker().drain()
+    (upload,) = jobs(db, kind="WI2301")
+    accepted = upload["payload"]["msgid"]
+    assert upload["status"] == "delivered" and accepted != refused
+    (revocation,) = jobs(db, kind="WI2305")
+    assert revocation["status"] == "delivered"
+    (sent,) = _received(sim, revocation["payload"]["msgid"])
+    assert sent["input"]["omsgid"] == accepted
+    figures = services.context.gateway.reconciliation("2026-01", context="audit")
+    assert [s.revoked for s in figures.settlements if s.setl_id == settled.id] == [True]
