@@ -30,6 +30,7 @@ from adapter.services.device_outage import (
     DEVICE_OUTAGE_ARTICLE,
     DeviceCase,
     UpstreamDownAtDeviceCounter,
+    refuse_after_direct_fitting,
 )
 from adapter.services.devices import DeviceFittings, FitDevices, Fitted, case_key
 from adapter.services.identity import masked_card
@@ -137,7 +138,9 @@ class DeviceClaims:
 
     def record(self, request: FitDevices, *, actor: str) -> ManualClaim:
         """The fitting as a manual-claim case from the start (N§38, B§27): nothing registered
-        or uploaded upstream; the same request again returns the same case."""
+        or uploaded upstream; the same request again returns the same case. Refused when the
+        fund already paid any of its items under its notice directly
+        (:func:`~.device_outage.refuse_after_direct_fitting`)."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
         if not request.items:
@@ -150,6 +153,17 @@ class DeviceClaims:
                 return self._existing(uow, existing.encounter.id)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
             known = found[0] if len(found) == 1 else None  # as last seen, never asked now
+            # The fund paid these items under this notice directly already: the fee list
+            # would have the insured place pay them again (N§38 杜绝重复报销, B§27).
+            refuse_after_direct_fitting(
+                ctx,
+                uow,
+                known.psn_no if known else unverified_psn_no(card),
+                request.approval_notice_no,
+                {i.device_code for i in request.items},
+                numbers=(card.citizen_id, card.card_no),
+                field="items",
+            )
             encounter = Encounter(
                 id=ids.encounter_id(),
                 kind=EncounterKind.DEVICE,

@@ -4,7 +4,8 @@ manual-claim case from the start (:mod:`.device_claims`).
 Fitting (:mod:`.devices`) raises the outage and settles a case that switches to direct
 settlement; the case module builds on the fitting. What both need of the outage lives here,
 under both, so neither imports the other for it. The guards keep one fitting from being
-reimbursed twice: directly, and by the insured place from its fee list.
+reimbursed twice: directly, and by the insured place from its fee list — whichever of the two
+came first (:func:`refuse_beside_a_case`, :func:`refuse_after_direct_fitting`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import InvalidTransition
+from adapter.services.context import ServiceContext
+from adapter.services.device_replacements import where_fitted
 from adapter.services.manual_claim_records import open_case
 from adapter.services.upstream_outage import UpstreamDownAtDesk
 from adapter.store.uow import UnitOfWork
@@ -139,3 +143,77 @@ def _same_items(fee_list: dict[str, Any], notice: str, device_codes: Collection[
         if i.get("device_code") in device_codes
     ]
     return "、".join(dict.fromkeys(names))
+
+
+def refuse_after_direct_fitting(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    psn_no: str,
+    notice_no: str,
+    device_codes: Collection[str],
+    *,
+    numbers: Collection[str] = (),
+    handing_over: bool = False,
+    field: str = "",
+) -> None:
+    """A fitting of an item under a notice about to become a manual claim (a case recorded, or
+    its fee list handed over) while the fund already paid the same worker's fitting of that
+    item under that notice directly: refused — the insured place would reimburse the item a
+    second time from the fee list (N§38 杜绝重复报销, B§27). The reverse of
+    :func:`refuse_beside_a_case`. A revoked direct settlement paid nothing and does not count;
+    neither does an item the worker paid alone there (no fund money to pay twice).
+
+    Checked at both moments. Recording is the earliest, before any paperwork, but upstream is
+    down then and the case may be keyed only by the card's stand-in (``"?<card or citizen
+    id>"``): the worker is found as the store last saw them — every person whose citizen id
+    or card number is one of ``numbers`` (the card's), the way ``_case_psn_nos`` in
+    :mod:`.devices` maps a checked worker to the stand-ins. Hand-over is the last moment
+    before the insured place pays: checked again with the case's ``psn_no`` (a stand-in is
+    read back into its number), so a direct fitting or a person the store learned of after
+    recording is seen too. A card the store never saw with its number is not matched here;
+    the insured place's own review is left for that."""
+    notice = notice_no.strip()
+    if not notice:
+        return
+    wanted = set(numbers)
+    who: list[str] = []
+    if psn_no.startswith("?"):
+        wanted.add(psn_no[1:])
+    elif psn_no:
+        who.append(psn_no)
+        known = uow.persons.get(psn_no)
+        if known is not None:
+            wanted.update((known.citizen_id, known.card_no))
+    who += [p.psn_no for p in uow.persons.find_by_card(wanted)]
+    for person in dict.fromkeys(who):
+        for record in uow.encounters.list_for_person(person):
+            encounter = record.encounter
+            if encounter.kind is not EncounterKind.DEVICE:
+                continue
+            settlement = uow.settlements.find_active(encounter.id)
+            if settlement is None:  # not settled, or revoked: the fund paid nothing
+                continue
+            filing = uow.filings.get(encounter.filing_no)
+            if filing is None or filing.approval_notice_no.strip() != notice:
+                continue
+            paid = [
+                line.line.item_name or line.line.item_code
+                for line in settlement.bill.lines
+                if line.line.item_code in device_codes and line.fund_pay > 0
+            ]
+            if not paid:  # other items, or ones the worker paid alone: nothing paid twice
+                continue
+            names = "、".join(dict.fromkeys(paid))
+            day = settlement.bill.discharged_on.isoformat()  # the fitting date
+            where = where_fitted(ctx, uow, encounter.institution_code)
+            slip_no = settlement.slip_no
+            step = "交付费用清单" if handing_over else "登记"
+            raise InvalidTransition(
+                f"{names}已于{day}在{where}按同一核付通知单（{notice}）直接结算，基金已支付"
+                f"（结算单号{slip_no}），不能再按手工报销{step}、"
+                "由参保地经办机构再次报销（N§38、B§27，杜绝重复报销）；确需再次配置的，"
+                "须持参保地核准再次配置的核付通知单办理",
+                code="DEVICE_SETTLED_DIRECTLY",
+                article=DEVICE_OUTAGE_ARTICLE,
+                field=field,
+            )

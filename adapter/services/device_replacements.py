@@ -48,7 +48,7 @@ def earlier_fittings(
         if settlement is None:
             continue
         filing = uow.filings.get(encounter.filing_no)
-        where = _where(ctx, uow, encounter.institution_code)
+        where = where_fitted(ctx, uow, encounter.institution_code)
         day = settlement.bill.discharged_on  # the fitting date (附表2 counts from it)
         for line in settlement.bill.lines:
             code = line.line.item_code
@@ -67,7 +67,8 @@ def earlier_fittings(
     return latest
 
 
-def _where(ctx: ServiceContext, uow: UnitOfWork, code: str) -> str:
+def where_fitted(ctx: ServiceContext, uow: UnitOfWork, code: str) -> str:
+    """The institution a fitting was settled at, as the counter reads it: name (code)."""
     if code == ctx.institution.code:
         return f"{ctx.institution.name}（{code}）"
     known = uow.institutions.get(code)

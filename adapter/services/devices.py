@@ -26,7 +26,9 @@ settlement before the fee list is handed over); a direct fitting of the same car
 meanwhile is refused, and so is one of any of the case's items under the same notice for the
 same worker, whatever time or cost it is entered with, while the case is open or once its fee
 list was handed over (:func:`.device_outage.refuse_beside_a_case`): nothing is reimbursed
-twice (N§38, B§27).
+twice (N§38, B§27). The reverse order, a case of items the fund already paid directly under
+the notice, is refused by the case's recording and hand-over
+(:func:`.device_outage.refuse_after_direct_fitting`).
 """
 
 from __future__ import annotations

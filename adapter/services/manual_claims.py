@@ -45,6 +45,7 @@ from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import queue_admission
 from adapter.services.context import ServiceContext
+from adapter.services.device_outage import refuse_after_direct_fitting
 from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
@@ -179,7 +180,10 @@ class ManualClaims:
         self, claim_id: str, *, actor: str, discharged_at: datetime | None = None
     ) -> ManualClaim:
         """The fee list of a case from the start printed and handed to the worker: from now on
-        it stays a manual claim (N§38, B§27) and the encounter is final."""
+        it stays a manual claim (N§38, B§27) and the encounter is final. A fitting's list is
+        refused when the fund already paid any of its items under its notice directly
+        (:func:`~.device_outage.refuse_after_direct_fitting`): recorded before that fitting,
+        or by a card the store only matched to the worker since."""
         ctx = self._ctx
         with ctx.uow(immediate=True) as uow:
             claim = load_claim(uow, claim_id)
@@ -188,6 +192,17 @@ class ManualClaims:
             lock_encounter(uow, claim.encounter_id)
             record = uow.encounters.get(claim.encounter_id)
             device = record.encounter.kind is EncounterKind.DEVICE
+            fitting = claim.fee_list.get("fitting") if device else None
+            if isinstance(fitting, dict):  # the last moment before the insured place pays
+                refuse_after_direct_fitting(
+                    ctx,
+                    uow,
+                    record.encounter.psn_no,
+                    str(fitting.get("approval_notice_no", "")),
+                    {str(i.get("device_code")) for i in fitting.get("items", ())},
+                    handing_over=True,
+                    field="claim_id",
+                )
             changes: dict[str, object] = {}
             if device:  # a fitting ends when it is fitted
                 changes["discharged_at"] = record.encounter.admitted_at

@@ -8,7 +8,7 @@ copy wholesale (a filing's device list included).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.orm import Session
@@ -64,6 +64,19 @@ class PersonRepository:
     def find_by_citizen_id(self, citizen_id: str) -> list[Person]:
         rows = self._session.execute(
             select(_person).where(_person.c.citizen_id == citizen_id).order_by(_person.c.psn_no)
+        )
+        return [person_of(row) for row in rows]
+
+    def find_by_card(self, numbers: Collection[str]) -> list[Person]:
+        """The workers whose citizen id or card number is one of ``numbers`` (what a card
+        shown without upstream carries), by psn_no."""
+        wanted = [n for n in numbers if n]
+        if not wanted:
+            return []
+        rows = self._session.execute(
+            select(_person)
+            .where(_person.c.citizen_id.in_(wanted) | _person.c.card_no.in_(wanted))
+            .order_by(_person.c.psn_no)
         )
         return [person_of(row) for row in rows]
 

@@ -257,6 +257,40 @@ def test_n34_fujian2_page_a_replacement_shows_the_earlier_fitting_and_needs_conf
     shot(page, "replacement-slip", of=slip)
 
 
+def test_n34_n38_page_an_item_without_minimum_years_is_paid_once_per_notice(
+    page: Page, site: Site
+) -> None:
+    # The filing lists the wheelchair with no minimum years (upstream sends none: read as 0).
+    devices = [{"device_code": "SH-FZ-0501", "device_name": "普通轮椅", "limit": "2500.00"}]
+    card_no = device_worker(site.simulator.url, "P087", devices=devices)
+    _check(page, site, card_no)
+    page.get_by_label("普通轮椅实际费用").fill("1000.00")
+    page.get_by_label("普通轮椅实际费用").press("Enter")
+    expect(page.get_by_test_id("fitted")).to_contain_text("配置结算成功")
+    expect(page.get_by_test_id("device-fund")).to_have_text("1000.00")
+
+    _check(page, site, card_no, signed_in=True)  # the same notice again: it paid the item
+    row = page.get_by_test_id("devices").locator("tr", has_text="SH-FZ-0501")
+    replacement = row.get_by_test_id("replacement")
+    expect(replacement).to_contain_text("同一核付通知单再次配置")
+    expect(replacement).to_contain_text("由个人支付")
+    shot(page, "notice-used-warned")
+    page.get_by_label("普通轮椅实际费用").fill("3000.00")
+    page.get_by_label("普通轮椅实际费用").press("Enter")
+
+    preview = page.get_by_test_id("preview")
+    expect(preview.locator("li[data-code=PR_DEVICE_NOTICE_USED]")).to_contain_text(NOTICE)
+    expect(page.get_by_test_id("confirm-fit")).to_contain_text("由个人支付")
+    page.get_by_test_id("confirm-fit").click()
+    expect(page.get_by_test_id("device-fund")).to_have_text("0.00")
+    expect(page.get_by_test_id("device-personal")).to_have_text("3000.00")
+    slip = _slip(page)
+    expect(slip.get_by_test_id("out-of-catalogue-parts")).to_contain_text(
+        "同一核付通知单再次配置 3000.00"
+    )
+    shot(page, "notice-used-slip", of=slip)
+
+
 def test_n32_page_a_missing_catalogue_is_refused_at_the_check_naming_it(
     page: Page, site: Site
 ) -> None:

@@ -177,3 +177,25 @@ def test_n34_b34_rest_fee_lines_for_a_revoked_fitting_are_refused(
     error = fees.json()["errors"][0]
     assert error["code"] == "DEVICE_TAKES_NO_FEE_LINES"
     assert error["article"].startswith("N§34")
+
+
+def test_n38_b27_rest_a_fitting_settled_directly_is_not_recorded_again_as_a_case(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    fitted = api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1500.00")))
+    assert fitted.status_code == 201, fitted.text
+    outage(sim, True)
+    body = _body((ORTHOSIS, "1500.00"), manual_claim_if_upstream_down=True)
+    body["fitted_at"] = local(0, 10).isoformat()
+    twice = api.post(FITTINGS, role="device", json=body)
+    assert twice.status_code == 409, twice.text
+    assert twice.headers["content-type"].startswith("application/problem+json")
+    [error] = twice.json()["errors"]
+    assert (error["code"], error["field"], error["article"]) == (
+        "DEVICE_SETTLED_DIRECTLY",
+        "items",
+        "N§38, B§27",
+    )
+    assert NOTICE in error["message"] and NAMES[ORTHOSIS] in error["message"]
+    assert fitted.json()["slip_no"] in error["message"]
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]  # the direct fitting's upload only

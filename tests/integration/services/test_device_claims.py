@@ -20,12 +20,14 @@ from adapter.domain.errors import (
     InvalidTransition,
     NotFound,
 )
+from adapter.services import device_claims
 from adapter.services.container import Services
 from adapter.services.device_outage import UpstreamDownAtDeviceCounter
 from adapter.services.devices import FitDevices, Fitted
 from adapter.services.manual_claim_records import ManualClaim
 from adapter.store.sql import table
 from adapter.store.tables.settlements import SettlementRow
+from adapter.store.tables.workflow import manual_claim
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
 from tests.integration.services.helpers import card, local
@@ -259,3 +261,77 @@ def test_n38_b27_a_case_does_not_switch_beside_a_handed_over_case_of_its_items(
     assert switch.value.code == "MANUAL_CLAIM_HANDED_OVER" and first.id in switch.value.message
     assert services.manual_claims.get(second.id).open_case  # still a case: hand it over
     assert _settlements(db) == 0 and jobs(db) == []
+
+
+# --- N§38 杜绝重复报销, the reverse order: settled directly first, a case of it after --------
+
+
+def _no_case(db: Engine) -> bool:
+    with db.connect() as connection:
+        return connection.execute(select(manual_claim.c.id)).first() is None
+
+
+@pytest.mark.parametrize("variant", ["the_same_request", "an_hour_later_at_another_cost"])
+def test_n38_b27_a_fitting_settled_directly_is_not_recorded_again_as_a_case_under_its_notice(
+    services: Services, sim: SimulatorServer, db: Engine, variant: str
+) -> None:
+    request = _fit(**{ORTHOSIS: "1500.00"})
+    direct = services.devices.fit(request, actor="dev01").settlement
+    assert direct.breakdown.fund_pay == D("1500.00")
+    outage(sim, True)
+    again = {
+        "the_same_request": request,
+        "an_hour_later_at_another_cost": replace(
+            request,
+            fitted_at=local(0, 10),
+            items=(DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1480.00")),),
+        ),
+    }[variant]
+    with pytest.raises(InvalidTransition) as twice:
+        services.device_claims.fit_or_claim(again, actor="dev01")
+    assert twice.value.code == "DEVICE_SETTLED_DIRECTLY" and twice.value.article == "N§38, B§27"
+    assert twice.value.field == "items"
+    message = twice.value.message
+    assert NAMES[ORTHOSIS] in message and NOTICE in message and direct.slip_no in message
+    assert "直接结算" in message and "杜绝重复报销" in message and "N§38" in message
+    assert _no_case(db)  # no fee list to hand over: the insured place is not asked to pay
+    # Another item under the notice was never paid: it is recorded as a case.
+    other = _case(services, replace(again, items=(DeviceItem(ARM, NAMES[ARM], D("100.00")),)))
+    assert other.open_case
+
+
+def test_n38_b27_a_revoked_direct_fitting_paid_nothing_so_the_case_of_its_items_stands(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    request = _fit(**{ORTHOSIS: "1500.00"})
+    direct = services.devices.fit(request, actor="dev01").settlement
+    services.revocations.revoke(direct.id, reason="录入有误，撤销结算", actor="dev01")
+    outage(sim, True)
+    case = _case(services, replace(request, fitted_at=local(0, 10)))
+    handed = services.manual_claims.hand_over(case.id, actor="dev01")
+    assert handed.handed_over_at is not None and handed.fee_list["medfee_sumamt"] == "1500.00"
+
+
+def test_n38_b27_a_case_recorded_before_the_check_is_not_handed_over_beside_a_direct_fitting(
+    services: Services, sim: SimulatorServer, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = _fit(**{ORTHOSIS: "1500.00", ARM: "100.00"})
+    direct = services.devices.fit(request, actor="dev01").settlement
+    outage(sim, True)
+    # Recorded by the release before the recording check (or by a card the store matched to
+    # the worker only since): hand-over is the last moment before the insured place pays.
+    monkeypatch.setattr(device_claims, "refuse_after_direct_fitting", lambda *a, **k: None)
+    case = _case(services, replace(request, fitted_at=local(0, 10)))
+    monkeypatch.undo()
+    with pytest.raises(InvalidTransition) as twice:
+        services.manual_claims.hand_over(case.id, actor="dev01")
+    assert twice.value.code == "DEVICE_SETTLED_DIRECTLY" and twice.value.field == "claim_id"
+    message = twice.value.message
+    assert NAMES[ORTHOSIS] in message and NAMES[ARM] in message
+    assert NOTICE in message and direct.slip_no in message and "交付费用清单" in message
+    still = services.manual_claims.get(case.id)
+    assert still.open_case and still.handed_over_at is None  # nothing printed for the worker
+    assert services.encounter(case.encounter_id).encounter.status is EncounterStatus.ADMITTED
+    # Once the direct settlement is revoked it paid nothing: the list may go to the insured place.
+    services.revocations.revoke(direct.id, reason="改为手工报销", actor="dev01")
+    assert services.manual_claims.hand_over(case.id, actor="dev01").handed_over_at is not None
