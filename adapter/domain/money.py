@@ -3,7 +3,10 @@
 The rounding rule: ROUND_HALF_UP (四舍五入), applied once per fee line to the fund part;
 the personal part is the line amount minus the fund part, so fund + personal = amount holds
 exactly on every line and therefore on every bill. ROUND_HALF_UP in ``decimal`` rounds half
-away from zero, so a reversal (negative line) prices to exactly minus its original.
+away from zero, so a reversal (negative line) of a whole line prices to exactly minus its
+original. A line reversed in parts: each part takes back its share of the original's split,
+rounded on the amounts reversed so far, so the parts together take back exactly the original's
+fund and personal parts (:mod:`adapter.domain.pricing`).
 """
 
 from __future__ import annotations

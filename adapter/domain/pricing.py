@@ -10,6 +10,13 @@
 
 Devices are priced by :mod:`adapter.domain.devices`. Each line is rounded once (see
 :mod:`adapter.domain.money`); the personal part is the amount minus the fund part.
+
+A reversal (冲销) undoes part or all of one charge, at that charge's unit price
+(:func:`check_reversal`), and takes back that share of the charge's own fund/personal split:
+its fund part is the fund part of the amounts reversed up to and including it, less that of
+the amounts reversed before it, each rounded once. The shares telescope, so reversals that
+bring a charge's quantity to zero (they must then have taken back exactly its amount) bring
+its total, fund and personal parts to exactly 0.00, however many parts it was reversed in.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ from enum import StrEnum
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem
 from adapter.domain.errors import PricingError
-from adapter.domain.fees import FeeLine
-from adapter.domain.money import ZERO, is_fen, to_fen
+from adapter.domain.fees import FeeLine, amount_matches, check_amount
+from adapter.domain.money import FEN, ZERO, is_fen, to_fen
 from adapter.domain.rules import Rule
 
 
@@ -105,13 +112,96 @@ def _split(
     return fund, personal, rule, reason if personal != 0 else None, rule.message.format(**details)
 
 
+def check_reversal(
+    line: FeeLine,
+    basis: FeeLine,
+    taken_quantity: Decimal,
+    taken_amount: Decimal,
+    field: str = "",
+) -> None:
+    """Refuse a reversal that does not take back what its original charged.
+
+    ``taken_quantity`` and ``taken_amount`` are what earlier reversals of ``basis`` took back
+    (magnitudes); ``field`` names the line in the request (``lines.3``). Called after the
+    quantity left was checked. A reversal returns part of the charge at the charge's unit
+    price, and the one that returns the last of its quantity returns the last of its amount:
+    otherwise the fund would pay back more than it paid (a negative fund total) or the worker
+    would pay for what was returned (N§32, N§33, N§47).
+
+    The reversal that returns exactly what is left of the charge, quantity and amount, is
+    right by construction, even where its amount is more than a fen from quantity × unit
+    price (3 × 33.3333 = 100.00 returned as 33.33, 33.33 and 33.34): it is not refused for
+    that. Any other reversal's amount is checked against its own unit price
+    (:func:`check_amount`) and against its original's: a HIS that sends the amount alone has
+    its unit price derived to four decimals, so the amount, not the digits, must agree.
+    """
+    prefix = f"{field}." if field else ""
+    left = basis.amount - taken_amount
+    returned = -line.amount
+    completes = taken_quantity - line.quantity == basis.quantity
+    if completes and returned == left:
+        return
+    check_amount(line, f"{prefix}amount")
+    if line.unit_price != basis.unit_price and not amount_matches(
+        line.quantity, basis.unit_price, line.amount
+    ):
+        raise PricingError(
+            f"冲销明细{line.line_id}的单价{_yuan(line.unit_price)}元与原明细{basis.line_id}"
+            f"的单价{_yuan(basis.unit_price)}元不符：冲销须按原明细的单价冲回，"
+            f"数量{line.quantity}的金额应为{-to_fen(-line.quantity * basis.unit_price)}元",
+            code="FEE_REVERSAL_PRICE_MISMATCH",
+            article="N§32, N§33, N§47",
+            field=f"{prefix}unit_price",
+        )
+    if returned > left or completes:
+        what = "冲回原明细的全部剩余数量，金额应为" if completes else "金额不能超过"
+        raise PricingError(
+            f"冲销明细{line.line_id}的金额{line.amount}元与原明细{basis.line_id}不符："
+            f"{what}原明细剩余金额{-left}元",
+            code="FEE_REVERSAL_AMOUNT_MISMATCH",
+            article="N§32, N§33, N§47",
+            field=f"{prefix}amount",
+        )
+
+
+def _yuan(price: Decimal) -> str:
+    """A unit price as the clerk reads it: to the fen, or to its last digit if finer."""
+    return str(price.quantize(FEN)) if is_fen(price) else str(price.normalize())
+
+
+def _share(part: Decimal, whole: Decimal, upto: Decimal) -> Decimal:
+    """``part``'s share of the first ``upto`` of ``whole``, to the fen."""
+    return to_fen(part * upto / whole) if whole else ZERO
+
+
+def _reversing(
+    line: FeeLine, original: PricedLine, taken_amount: Decimal
+) -> tuple[Decimal, Decimal, Rule, PersonalReason | None, str]:
+    """A reversal's split: the share of the original's fund part that the amounts reversed
+    so far (``taken_amount`` before it, then its own) stand for, the difference taken after
+    rounding so the shares add up to the original's fund part exactly."""
+    whole, fund_part = original.amount, original.fund_pay
+    after = taken_amount - line.amount
+    fund = -(_share(fund_part, whole, after) - _share(fund_part, whole, taken_amount))
+    personal = line.amount - fund
+    reason = original.reason if personal != 0 else None
+    return fund, personal, original.rule, reason, original.message
+
+
 def price_line(
-    line: FeeLine, catalogue: Catalogue, region: str, *, basis: FeeLine | None = None
+    line: FeeLine,
+    catalogue: Catalogue,
+    region: str,
+    *,
+    basis: FeeLine | None = None,
+    taken_amount: Decimal = ZERO,
 ) -> PricedLine:
     """Price one line against the treatment place's catalogue ``region``.
 
     ``basis`` is the original line a reversal undoes: the reversal is priced by the original's
-    item, date and work-injury flag, so a full reversal cancels its original to the fen.
+    item, date and work-injury flag, as its share of the original's split; ``taken_amount`` is
+    what the original's earlier reversals took back (a magnitude), so a charge reversed in
+    full, in one part or several, cancels to the fen.
     """
     _check_amounts(line)
     source = basis or line
@@ -122,6 +212,10 @@ def price_line(
             code="FEE_EXCLUDED",
             article=EXCLUDED.article,
         )
+    if basis is not None and line.is_reversal:
+        original = price_line(basis, catalogue, region)
+        fund, personal, rule, reason, message = _reversing(line, original, taken_amount)
+        return PricedLine(line, original.item, fund, personal, rule, reason, message)
     item = catalogue.lookup(kind, region, source.item_code, source.occurred_at.date())
     magnitude = abs(line.amount)
     if not source.work_injury:
@@ -155,19 +249,23 @@ class PricedBill:
 def price_lines(lines: Sequence[FeeLine], catalogue: Catalogue, region: str) -> PricedBill:
     """Price a stay's lines; reversals are matched to their originals by ``line_id``.
 
-    Raises :class:`PricingError` for a reversal whose original is unknown, or one that would
-    reverse more than was charged.
+    Raises :class:`PricingError` for a reversal whose original is unknown, one that would
+    reverse more than was charged, or one whose price or amount is not its original's
+    (:func:`check_reversal`).
     """
     originals: dict[str, FeeLine] = {}
     remaining: dict[str, Decimal] = {}
+    taken: dict[str, Decimal] = {}  # the amount each original's reversals took back so far
     for line in lines:
         if not line.is_reversal:
             originals[line.line_id] = line
             remaining[line.line_id] = line.quantity
+            taken[line.line_id] = ZERO
     priced: list[PricedLine] = []
     excluded: list[FeeLine] = []
     for line in lines:
         basis = None
+        before = ZERO
         if line.is_reversal:
             basis = originals.get(line.reverses)
             if basis is None:
@@ -175,14 +273,19 @@ def price_lines(lines: Sequence[FeeLine], catalogue: Catalogue, region: str) -> 
                     f"冲销明细{line.line_id}对应的原明细{line.reverses or '（未填写）'}不存在",
                     code="FEE_REVERSAL_UNKNOWN_ORIGINAL",
                 )
-            remaining[basis.line_id] += line.quantity
-            if remaining[basis.line_id] < 0:
+            if remaining[basis.line_id] + line.quantity < 0:
                 raise PricingError(
                     f"冲销明细{line.line_id}的数量超过原明细{basis.line_id}的剩余数量",
                     code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
                 )
+            check_reversal(
+                line, basis, basis.quantity - remaining[basis.line_id], taken[basis.line_id]
+            )
+            remaining[basis.line_id] += line.quantity
+            before = taken[basis.line_id]
+            taken[basis.line_id] -= line.amount
         if (basis or line).category.excluded:
             excluded.append(line)
             continue
-        priced.append(price_line(line, catalogue, region, basis=basis))
+        priced.append(price_line(line, catalogue, region, basis=basis, taken_amount=before))
     return PricedBill(tuple(priced), tuple(excluded))

@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from adapter.domain.catalogue import Catalogue
 from adapter.domain.errors import DomainError
 from adapter.domain.fees import FeeLine
+from adapter.domain.money import ZERO
 from adapter.domain.pricing import PricedBill, PricedLine, price_line
 from adapter.services.context import ServiceContext
 from adapter.store.repositories import TREATMENT_KINDS, LinePrice, MappingStatus, StoredFeeLine
@@ -60,14 +62,21 @@ def treatment_catalogue(ctx: ServiceContext, uow: UnitOfWork, codes: Iterable[st
 
 
 def line_price(
-    ctx: ServiceContext, line: FeeLine, basis: FeeLine | None, catalogue: Catalogue
+    ctx: ServiceContext,
+    line: FeeLine,
+    basis: FeeLine | None,
+    catalogue: Catalogue,
+    taken_amount: Decimal = ZERO,
 ) -> LinePrice:
     """The price to store with ``line`` (effective, as is ``basis``, the original a reversal
-    undoes); raises :class:`PricingError` as :func:`price_line` does."""
+    undoes, whose earlier reversals took back ``taken_amount``); raises
+    :class:`PricingError` as :func:`price_line` does."""
     source = basis or line
     if source.category.excluded:
         return LinePrice(None, "")
-    priced = price_line(line, catalogue, ctx.institution.admdvs, basis=basis)
+    priced = price_line(
+        line, catalogue, ctx.institution.admdvs, basis=basis, taken_amount=taken_amount
+    )
     return LinePrice(priced, source.item_code)
 
 
@@ -75,15 +84,25 @@ def _reprice(
     ctx: ServiceContext, uow: UnitOfWork, stored: list[StoredFeeLine], stale: set[str]
 ) -> dict[str, LinePrice]:
     effective = {s.line.line_id: effective_line(s) for s in stored}
-    work: list[tuple[str, FeeLine, FeeLine | None]] = []
+    work: list[tuple[str, FeeLine, FeeLine | None, Decimal]] = []
+    # In arrival order, as when they were recorded: what each charge's reversals took back
+    # before each one, the share of its split the next one takes back.
+    taken: dict[str, Decimal] = {}
     for s in stored:
         line_id = s.line.line_id
+        before = ZERO
+        if s.line.is_reversal:
+            before = taken.get(s.line.reverses, ZERO)
+            taken[s.line.reverses] = before - s.line.amount
         if line_id in stale:
             basis = effective.get(s.line.reverses) if s.line.is_reversal else None
-            work.append((line_id, effective[line_id], basis))
-    codes = {(basis or line).item_code for _, line, basis in work}
+            work.append((line_id, effective[line_id], basis, before))
+    codes = {(basis or line).item_code for _, line, basis, _ in work}
     catalogue = treatment_catalogue(ctx, uow, codes)
-    return {line_id: line_price(ctx, line, basis, catalogue) for line_id, line, basis in work}
+    return {
+        line_id: line_price(ctx, line, basis, catalogue, before)
+        for line_id, line, basis, before in work
+    }
 
 
 def _stale(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> set[str]:

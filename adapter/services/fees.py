@@ -6,7 +6,11 @@ revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch 
 with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored —
 or repeated in the batch — is ignored and reported, never an error (the HIS resends). A
 negative quantity reverses its original: the one named by ``reverses`` or, when the HIS does
-not say, the latest earlier charge of the same item with enough quantity left. A line whose
+not say, the latest earlier charge of the same item with enough quantity left (at the
+reversal's unit price, if one is). It goes back at the original's unit price, and the reversal
+returning the last of the original's quantity returns exactly the amount left
+(:func:`adapter.domain.pricing.check_reversal`); it is priced as its share of the original's
+split, after what the earlier reversals took back. A line whose
 item is not in the treatment place's catalogue on its date is kept and flagged ``unmapped`` for
 the billing clerk.
 
@@ -29,6 +33,7 @@ from adapter.domain.catalogue import Catalogue
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
+from adapter.domain.pricing import check_reversal
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
@@ -84,21 +89,26 @@ class _Ledger:
     """What each charge has left to reverse: the stored charges the batch's reversals may
     undo (read by index, with what their stored reversals took back) and the batch so far."""
 
-    def __init__(self, charges: Sequence[StoredFeeLine], taken: dict[str, Decimal]):
+    def __init__(self, charges: Sequence[StoredFeeLine], taken: dict[str, tuple[Decimal, Decimal]]):
         self.lines: dict[str, FeeLine] = {}
         self.left: dict[str, Decimal] = {}
+        self.taken_amount: dict[str, Decimal] = {}  # what its reversals took back (magnitude)
         self.priced_as: dict[str, FeeLine] = {}  # the charge as pricing sees it (mapped)
         for stored in charges:
             self.add(stored)
-            self.left[stored.line.line_id] += taken.get(stored.line.line_id, Decimal(0))
+            quantity, amount = taken.get(stored.line.line_id, (Decimal(0), Decimal(0)))
+            self.left[stored.line.line_id] += quantity
+            self.taken_amount[stored.line.line_id] -= amount
 
     def add(self, stored: StoredFeeLine) -> None:
         line = stored.line
         if line.is_reversal:
             self.left[line.reverses] -= -line.quantity
+            self.taken_amount[line.reverses] -= line.amount
         else:
             self.lines[line.line_id] = line
             self.left[line.line_id] = line.quantity
+            self.taken_amount[line.line_id] = Decimal(0)
             self.priced_as[line.line_id] = effective_line(stored)
 
     def original_for(self, line: FeeLine) -> FeeLine | None:
@@ -110,7 +120,11 @@ class _Ledger:
             for original in self.lines.values()
             if original.item_code == line.item_code and self.left[original.line_id] >= wanted
         ]
-        return candidates[-1] if candidates else None
+        # A reversal goes back at its charge's unit price (check_reversal): of the charges
+        # it may undo, the latest at its price, else the latest (and is refused by price).
+        same_price = [c for c in candidates if c.unit_price == line.unit_price]
+        chosen = same_price or candidates
+        return chosen[-1] if chosen else None
 
 
 class Fees:
@@ -121,7 +135,8 @@ class Fees:
         ctx = self._ctx
         for index, line in enumerate(lines):
             require_aware(line.occurred_at, f"lines.{index}.occurred_at")
-            check_amount(line, f"lines.{index}.amount")  # one rule for REST and HL7
+            if not line.is_reversal:  # a reversal is checked against its original (_checked)
+                check_amount(line, f"lines.{index}.amount")  # one rule for REST and HL7
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
@@ -141,9 +156,7 @@ class Fees:
                 if reversals_in
                 else []
             )
-            taken = uow.fee_lines.reversed_quantities(
-                encounter_id, [c.line.line_id for c in charges]
-            )
+            taken = uow.fee_lines.reversed_totals(encounter_id, [c.line.line_id for c in charges])
             ledger = _Ledger(charges, taken)
             # The items this batch and the charges it may reverse name, read in one query.
             codes = {line.item_code for line in lines} | {
@@ -212,12 +225,26 @@ class Fees:
                     field=f"lines.{index}.quantity",
                 )
             line = _reversing(line, basis.line_id)
+            # Its price and amount against the charge's, before anything is priced or stored:
+            # the refusal names the field and the batch is refused whole.
+            check_reversal(
+                line,
+                basis,
+                basis.quantity - ledger.left[basis.line_id],
+                ledger.taken_amount[basis.line_id],
+                f"lines.{index}",
+            )
         source = basis or line
         try:
             # The price is stored with the line; a reversal is priced as its original is
-            # priced (mapped code, date, work-injury flag).
+            # priced (mapped code, date, work-injury flag), as its share of the original's
+            # split after what earlier reversals took back.
             price = line_price(
-                self._ctx, line, ledger.priced_as[basis.line_id] if basis else None, catalogue
+                self._ctx,
+                line,
+                ledger.priced_as[basis.line_id] if basis else None,
+                catalogue,
+                ledger.taken_amount[basis.line_id] if basis else Decimal(0),
             )
         except PricingError as exc:
             # The domain prices a line, not a request: name the line in the batch.
@@ -284,11 +311,19 @@ class Fees:
             # The line is priced by its new code now, and so are the reversals that follow it.
             priced_as = effective_line(mapped)
             basis_as = effective_line(basis) if basis else None
-            prices = {line_id: line_price(ctx, priced_as, basis_as, catalogue)}
+            taken = Decimal(0)  # a reversal mapped: what the reversals before it took back
+            if basis is not None:
+                for earlier in uow.fee_lines.reversals_of(encounter_id, basis.line.line_id):
+                    if earlier.line.line_id == line_id:
+                        break
+                    taken -= earlier.line.amount
+            prices = {line_id: line_price(ctx, priced_as, basis_as, catalogue, taken)}
+            taken_back = Decimal(0)  # each reversal takes its share after the earlier ones
             for reversal in reversals:
                 prices[reversal.line.line_id] = line_price(
-                    ctx, effective_line(reversal), priced_as, catalogue
+                    ctx, effective_line(reversal), priced_as, catalogue, taken_back
                 )
+                taken_back -= reversal.line.amount
             uow.fee_lines.set_prices(encounter_id, prices)
             self._touch(uow, record)
             uow.audit.append(

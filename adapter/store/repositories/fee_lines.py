@@ -166,19 +166,22 @@ class FeeLineRepository:
                     found[row.id] = row
         return [_stored(found[key]) for key in sorted(found)]
 
-    def reversed_quantities(
+    def reversed_totals(
         self, encounter_id: str, line_ids: Collection[str]
-    ) -> dict[str, Decimal]:
-        """For each of ``line_ids``, the quantity its stored reversals took back (negative)."""
-        taken: dict[str, Decimal] = {}
+    ) -> dict[str, tuple[Decimal, Decimal]]:
+        """For each of ``line_ids``, the quantity and the amount its stored reversals took
+        back (both negative): what is left of it to reverse, and the share of its split the
+        next reversal takes back (:func:`adapter.domain.pricing.price_line`)."""
+        taken: dict[str, tuple[Decimal, Decimal]] = {}
         for chunk in _chunks(line_ids):
             rows = self._session.execute(
-                select(_fee_line.c.reverses, _fee_line.c.quantity).where(
+                select(_fee_line.c.reverses, _fee_line.c.quantity, _fee_line.c.amount).where(
                     _fee_line.c.encounter_id == encounter_id, _fee_line.c.reverses.in_(chunk)
                 )
             )
-            for original, quantity in rows:
-                taken[original] = taken.get(original, Decimal(0)) + quantity
+            for original, quantity, amount in rows:
+                so_far, amount_so_far = taken.get(original, (Decimal(0), Decimal(0)))
+                taken[original] = (so_far + quantity, amount_so_far + amount)
         return taken
 
     def find_stored(self, encounter_id: str, line_id: str) -> StoredFeeLine | None:

@@ -52,6 +52,23 @@ def test_n32_a_fee_amount_that_is_not_quantity_times_price_is_refused(api: Api, 
     assert ok.status_code == 200, ok.text
 
 
+def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_reversal_at_another_price_is_refused_over_rest(
+    api: Api, db: Engine
+) -> None:
+    encounter_id = _admitted(api)
+    url = f"/api/v1/encounters/{encounter_id}/fees"
+    charged = api.post(url, json={"lines": [_line("L2", "XN02BEB001", "36.50")]})
+    assert charged.status_code == 200, charged.text
+    # the audit's drug: one box charged 36.50, reversed at 100.00 (the worker paid 63.50)
+    dear = _line("R2", "XN02BEB001", "-100.00", "-1") | {"reverses": "L2"}
+    response = api.post(url, json={"lines": [_line("L3", "XA11DBM001", "9.90"), dear]})
+    error = _refused(response, "FEE_REVERSAL_PRICE_MISMATCH", "lines.1.unit_price")
+    assert "原明细L2的单价36.50元" in error["message"] and error["article"] == "N§32, N§33, N§47"
+    assert _count(db, "fee_line") == 1  # the batch is all or nothing
+    fair = _line("R2", "XN02BEB001", "-36.50", "-1") | {"reverses": "L2"}
+    assert api.post(url, json={"lines": [fair]}).status_code == 200
+
+
 def _from_now(clock: MovableClock, *, days: int) -> str:
     """``days`` from the adapter's clock now (negative: ago), in Beijing time."""
     return (clock.now() + timedelta(days=days)).astimezone(ZONE).isoformat()

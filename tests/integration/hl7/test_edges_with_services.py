@@ -105,3 +105,22 @@ def test_n32_n33_fees_and_discharge_over_hl7_meet_the_rest_rules(port: int, db: 
     assert _count(db, "settlement") == 0
     assert _answer(port, _discharge("F7", "V2", ts(NOW - timedelta(minutes=1))))[0] == "AA"
     assert _count(db, "settlement") == 1
+
+
+def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_credit_at_another_price_is_refused_over_hl7(
+    port: int, db: Engine
+) -> None:
+    admitted = NOW - timedelta(days=2)
+    when = ts(admitted + timedelta(hours=2))
+    assert _answer(port, _admit("R1", "V3", ts(admitted)))[0] == "AA"
+    box = m.ft1("L2", code="XN02BEB001", quantity="1", price="36.50", amount="36.50", when=when)
+    assert _answer(port, _fees("R2", "V3", box))[0] == "AA"
+    # the audit's drug: one box charged 36.50, credited at 100.00
+    dear = m.ft1("R2", kind="CD", code="XN02BEB001", quantity="-1", price="100.00",
+                 amount="-100.00", reverses="L2", when=when)  # fmt: skip
+    assert _answer(port, _fees("R3", "V3", dear)) == ("AE", "FEE_REVERSAL_PRICE_MISMATCH")
+    assert _count(db, "fee_line") == 1
+    fair = m.ft1("R2", kind="CD", code="XN02BEB001", quantity="-1", price="36.50",
+                 amount="-36.50", reverses="L2", when=when)  # fmt: skip
+    assert _answer(port, _fees("R4", "V3", fair))[0] == "AA"
+    assert _count(db, "fee_line") == 2

@@ -11,11 +11,13 @@ from sqlalchemy import Engine
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import DomainError, PricingError
 from adapter.domain.fees import FeeCategory
+from adapter.domain.pricing import price_lines
 from adapter.services.container import Services
 from adapter.services.settlement import SettleRequest
 from adapter.store.repositories import MappingStatus
 from adapter.store.uow import UnitOfWork
 from tests.integration.services.helpers import admit, fee, local
+from tests.integration.services.support import BEIJING
 
 D = Decimal
 
@@ -190,3 +192,143 @@ def test_two_fee_batches_for_one_stay_at_once_are_both_recorded(
     assert errors == []
     with UnitOfWork(db) as uow:
         assert len(uow.fee_lines.list(stay.id)) == 40
+
+
+def _line_ids(db: Engine, encounter: Encounter) -> list[str]:
+    with UnitOfWork(db) as uow:
+        return [line.line_id for line in uow.fee_lines.list(encounter.id)]
+
+
+def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_reversal_at_another_price_refuses_its_batch(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    """The audit's stay: a day's bed fee at 180.00 reversed at 50.00 and a 36.50 drug reversed
+    at 100.00 settled with the fund at -63.50 and the worker paying 130.00 for nothing."""
+    bed = FeeCategory.SERVICE
+    services.fees.record(
+        stay.id,
+        [fee("L1", "110900001A", "180.00", category=bed), fee("L2", "XN02BEB001", "36.50")],
+        actor="his",
+    )
+    cheap_day = fee("R1", "110900001A", "-50.00", quantity="-1", category=bed, reverses="L1")
+    dear_box = fee("R2", "XN02BEB001", "-100.00", quantity="-1", reverses="L2")
+    for index, (line, price) in enumerate(((cheap_day, "180.00"), (dear_box, "36.50"))):
+        with pytest.raises(PricingError) as refused:
+            # a good line with it: the batch is all or nothing
+            services.fees.record(stay.id, [fee("L3", "XA11DBM001", "9.90"), line], actor="his")
+        assert refused.value.code == "FEE_REVERSAL_PRICE_MISMATCH", index
+        assert refused.value.field == "lines.1.unit_price"  # type: ignore[attr-defined]
+        assert f"原明细{line.reverses}的单价{price}元" in refused.value.message
+    assert _line_ids(db, stay) == ["L1", "L2"]
+    # reversed at their own prices, both charges are gone from the slip
+    services.fees.record(
+        stay.id,
+        [
+            fee("R1", "110900001A", "-180.00", quantity="-1", category=bed, reverses="L1"),
+            fee("R2", "XN02BEB001", "-36.50", quantity="-1", reverses="L2"),
+            fee("L3", "XA11DBM001", "9.90"),
+        ],
+        actor="his",
+    )
+    slip = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
+    breakdown = slip.settlement.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.personal_pay) == (
+        D("9.90"),
+        D("9.90"),
+        D("0.00"),
+    )
+    assert breakdown.over_limit == D("0.00")
+
+
+def test_FEE_REVERSAL_AMOUNT_MISMATCH_n33_a_charge_reversed_in_parts_over_batches_nets_zero(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    bed = FeeCategory.SERVICE
+    services.fees.record(
+        stay.id,
+        [
+            fee("D1", "XN02BEB001", "100.00", quantity="3"),  # 3 × 33.3333
+            fee("B1", "110900001A", "166.67", quantity="3", category=bed),  # 3 × 55.5567
+            fee("K1", "XA11DBM001", "9.90"),
+        ],
+        actor="his",
+    )
+    # one box and one day back per batch, the boxes matched by item (the HIS names none)
+    for n in (1, 2):
+        services.fees.record(
+            stay.id,
+            [
+                fee(f"RD{n}", "XN02BEB001", "-33.33", quantity="-1"),
+                fee(f"RB{n}", "110900001A", "-55.56", quantity="-1", category=bed, reverses="B1"),
+            ],
+            actor="his",
+        )
+    # the last box at -33.33 would leave the worker a fen for three boxes all returned
+    with pytest.raises(PricingError) as refused:
+        services.fees.record(
+            stay.id, [fee("RD3", "XN02BEB001", "-33.33", quantity="-1")], actor="his"
+        )
+    assert refused.value.code == "FEE_REVERSAL_AMOUNT_MISMATCH"
+    assert refused.value.field == "lines.0.amount"  # type: ignore[attr-defined]
+    assert "-33.34元" in refused.value.message
+    services.fees.record(
+        stay.id,
+        [
+            fee("RD3", "XN02BEB001", "-33.34", quantity="-1"),
+            fee("RB3", "110900001A", "-55.55", quantity="-1", category=bed, reverses="B1"),
+        ],
+        actor="his",
+    )
+    priced = _priced(services, stay)
+    assert priced["B1"] == (D("150.00"), D("16.67"))
+    # each day back takes its share of the standard's 150.00; the last takes what is left
+    assert [priced[f"RB{n}"] for n in (1, 2, 3)] == [
+        (D("-50.00"), D("-5.56")),
+        (D("-50.01"), D("-5.55")),
+        (D("-49.99"), D("-5.56")),
+    ]
+    with UnitOfWork(db) as uow:  # the same prices as the stay's lines priced in one go
+        stored = uow.fee_lines.list_stored(stay.id)
+        catalogue = uow.catalogue.treatment_catalogue(BEIJING)
+    in_one_go = price_lines([s.line for s in stored], catalogue, BEIJING)
+    assert {p.line.line_id: (p.fund_pay, p.personal_pay) for p in in_one_go.lines} == priced
+    breakdown = services.settlements.settle(
+        SettleRequest(stay.id, local(0, 0)), actor="b"
+    ).settlement.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.personal_pay) == (
+        D("9.90"),
+        D("9.90"),
+        D("0.00"),
+    )
+    assert breakdown.over_limit == D("0.00")
+
+
+def test_reversals_of_a_line_the_clerk_maps_later_take_their_shares_of_its_new_split(
+    services: Services, stay: Encounter
+) -> None:
+    bed = FeeCategory.SERVICE
+    services.fees.record(
+        stay.id,
+        [
+            fee("B1", "HIS-BED-2", "166.67", quantity="3", category=bed),
+            fee("K1", "XA11DBM001", "9.90"),
+        ],
+        actor="his",
+    )
+    for n, amount in ((1, "-55.56"), (2, "-55.56"), (3, "-55.55")):
+        services.fees.record(
+            stay.id,
+            [fee(f"R{n}", "HIS-BED-2", amount, quantity="-1", category=bed, reverses="B1")],
+            actor="his",
+        )
+    # mapped to the bed fee with its 50/日 standard, after all three days were returned
+    services.fees.map_line(stay.id, "B1", "110900001A", actor="billing01")
+    priced = _priced(services, stay)
+    assert priced["B1"] == (D("150.00"), D("16.67"))
+    assert [priced[f"R{n}"][0] for n in (1, 2, 3)] == [D("-50.00"), D("-50.01"), D("-49.99")]
+    breakdown = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.personal_pay) == (
+        D("9.90"),
+        D("9.90"),
+        D("0.00"),
+    )

@@ -55,7 +55,7 @@ def _lines(batch: int) -> list[FeeLine]:
                 category=FeeCategory.SERVICE,
             )
         )
-        lines.append(fee(f"RO{n}", "XA11DBM001", "-9.90", quantity="-1"))
+        lines.append(fee(f"RO{n}", "XA11DBM001", "-3.30", quantity="-1"))
     return lines
 
 
@@ -157,3 +157,67 @@ def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
     with UnitOfWork(db) as uow:
         [line] = uow.settlements.get(settled.settlement.id).bill.lines
     assert line.item is not None and line.item.version == "2026-late"
+
+
+def test_reversals_repriced_by_a_later_standard_take_their_shares_of_the_new_split(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    clock.advance(timedelta(hours=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    bed = fee("B1", BED, "166.67", quantity="3", category=FeeCategory.SERVICE)  # 3 × 55.5567
+    services.fees.record(stay.id, [bed, fee("K1", "XA11DBM001", "9.90")], actor="his")
+    for n, amount in ((1, "-55.56"), (2, "-55.56"), (3, "-55.55")):  # one day back a batch
+        services.fees.record(
+            stay.id,
+            [
+                fee(
+                    f"R{n}",
+                    BED,
+                    amount,
+                    quantity="-1",
+                    category=FeeCategory.SERVICE,
+                    reverses="B1",
+                )
+            ],
+            actor="his",
+        )
+    fee_day = bed.occurred_at.date()
+    with UnitOfWork(db, clock=clock) as uow:
+        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
+            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
+        )
+        assert current is not None
+        # a 45/日 standard for the fee's day, published after the days were returned
+        uow.catalogue.load(
+            [
+                dataclasses.replace(
+                    current,
+                    version="2026-late",
+                    valid_from=fee_day - timedelta(days=1),
+                    price_cap=D("45.00"),
+                )
+            ]
+        )
+        uow.commit()
+    with UnitOfWork(db) as uow:
+        stale = uow.fee_lines.stale(stay.id, BEIJING, [k.value for k in CatalogueKind])
+    assert stale == {"B1", "R1", "R2", "R3"}
+    expected, expected_lines = _in_one_go(db, services, stay.id)
+    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
+    breakdown = settled.settlement.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.personal_pay) == (
+        D("9.90"),
+        D("9.90"),
+        D("0.00"),
+    )
+    assert breakdown == expected
+    with UnitOfWork(db) as uow:
+        kept = uow.settlements.get(settled.settlement.id)
+    lines = [(p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code) for p in kept.bill.lines]
+    assert lines == expected_lines
+    # the new standard's 135.00 for three days, taken back a share at a time
+    assert [fund for line_id, fund, _, _ in lines if line_id.startswith("R")] == [
+        D("-45.00"),
+        D("-45.01"),
+        D("-44.99"),
+    ]

@@ -171,6 +171,119 @@ def test_a_reversal_without_a_matching_original_is_refused(
     assert caught.value.code == code
 
 
+def _priced(unit_price: str, amount: str, quantity: str = "1", **changes: Any) -> FeeLine:
+    """A line stating its unit price (to four decimals, as a HIS sends it) and its amount."""
+    return replace(fee("x", "XA01", amount, quantity=quantity, **changes), unit_price=D(unit_price))
+
+
+@pytest.mark.parametrize(
+    ("original", "reversal", "price"),
+    [
+        # the audit's bed fee: one day at 180.00 (60.00 standard) reversed as one day at 50.00
+        (
+            fee("L1", "S01", "180.00", category=FeeCategory.SERVICE),
+            fee("R1", "S01", "-50.00", quantity="-1", category=FeeCategory.SERVICE, reverses="L1"),
+            "180.00",
+        ),
+        # the audit's drug: 36.50 charged, one box reversed at 100.00
+        (
+            fee("L1", "XA01", "36.50"),
+            fee("R1", "XA01", "-100.00", quantity="-1", reverses="L1"),
+            "36.50",
+        ),
+    ],
+)
+def test_FEE_REVERSAL_PRICE_MISMATCH_N32_N33_N47_a_reversal_at_another_unit_price_is_refused(
+    original: FeeLine, reversal: FeeLine, price: str
+) -> None:
+    # Priced, the bed fee's reversal took the fund below zero and the drug's charged the
+    # worker 63.50 for a box returned: the reversal is refused instead.
+    with pytest.raises(PricingError) as caught:
+        price_lines([original, reversal], CATALOGUE, BEIJING)
+    assert caught.value.code == "FEE_REVERSAL_PRICE_MISMATCH"
+    assert caught.value.field == "unit_price"
+    assert caught.value.article == "N§32, N§33, N§47"
+    assert f"原明细L1的单价{price}元" in caught.value.message
+
+
+def test_FEE_REVERSAL_PRICE_MISMATCH_a_unit_price_derived_from_the_amount_is_the_same_price() -> (
+    None
+):
+    # 3 × 33.3333 = 100.00; the HIS sent one box back by amount alone (33.33, so 33.3300):
+    # the amount is one box at the original's price to the fen, so it is the same price.
+    original = replace(_priced("33.3333", "100.00", "3"), line_id="L1")
+    back = replace(_priced("33.33", "-33.33", "-1"), line_id="R1", reverses="L1")
+    bill = price_lines([original, back], CATALOGUE, BEIJING)
+    assert [p.fund_pay for p in bill.lines] == [D("100.00"), D("-33.33")]
+
+
+def test_FEE_REVERSAL_AMOUNT_MISMATCH_N33_N47_the_last_reversal_returns_exactly_what_is_left() -> (
+    None
+):
+    original = replace(_priced("33.3333", "100.00", "3"), line_id="L1")
+    parts = [
+        replace(_priced("33.3333", "-33.33", "-1"), line_id=f"R{n}", reverses="L1")
+        for n in range(1, 4)
+    ]
+    # Each part is one box to the fen, but three of them return 99.99 of the 100.00 charged:
+    # the worker would keep paying a fen for boxes all returned.
+    with pytest.raises(PricingError) as caught:
+        price_lines([original, *parts], CATALOGUE, BEIJING)
+    assert caught.value.code == "FEE_REVERSAL_AMOUNT_MISMATCH"
+    assert caught.value.field == "amount"
+    assert "冲销明细R3" in caught.value.message and "-33.34元" in caught.value.message
+    # The last part returning what is left (-33.34) is right, and so is any split of the
+    # remainder, however far the last part is from one box × 33.3333 (here 33.32).
+    for amounts in (("-33.33", "-33.33", "-33.34"), ("-33.34", "-33.34", "-33.32")):
+        lines = [original] + [
+            replace(part, amount=D(amount)) for part, amount in zip(parts, amounts, strict=True)
+        ]
+        bill = price_lines(lines, CATALOGUE, BEIJING)
+        assert sum(p.amount for p in bill.lines) == D("0.00")
+        assert sum(p.fund_pay for p in bill.lines) == sum(p.personal_pay for p in bill.lines) == 0
+
+
+def test_FEE_REVERSAL_AMOUNT_MISMATCH_a_part_returning_more_than_is_left_is_refused() -> None:
+    # 4 × 0.0049 charged 0.01; 2 returned took the 0.01; one more returning 0.01 would
+    # return money never charged, though each line is within a fen of quantity × price.
+    original = replace(_priced("0.0049", "0.01", "4"), line_id="L1")
+    first = replace(_priced("0.0049", "-0.01", "-2"), line_id="R1", reverses="L1")
+    second = replace(_priced("0.0049", "-0.01", "-1"), line_id="R2", reverses="L1")
+    with pytest.raises(PricingError) as caught:
+        price_lines([original, first, second], CATALOGUE, BEIJING)
+    assert caught.value.code == "FEE_REVERSAL_AMOUNT_MISMATCH"
+    assert (
+        "冲销明细R2" in caught.value.message
+        and "不能超过原明细剩余金额0.00元" in caught.value.message
+    )
+
+
+def test_a_charge_reversed_in_parts_cancels_to_the_fen_fund_and_personal_alike() -> None:
+    # The audit's case A: 0.3 day at 1.00 over a 0.25 standard (fund 0.08, rounded up from
+    # 0.075) reversed in three tenths: each tenth priced alone rounds its 0.025 up to 0.03,
+    # and the stay ended with a fund of -0.01 and the worker paying 0.01 for nothing.
+    bed = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D("0.25"), unit="日"))
+    original = fee("L1", "BED", "0.30", quantity="0.3", category=FeeCategory.SERVICE)
+    tenths = [
+        fee(f"R{n}", "BED", "-0.10", quantity="-0.1", category=FeeCategory.SERVICE, reverses="L1")
+        for n in range(1, 4)
+    ]
+    bill = price_lines([original, *tenths], bed, BEIJING)
+    assert (bill.lines[0].fund_pay, bill.lines[0].personal_pay) == (D("0.08"), D("0.22"))
+    assert sum(p.amount for p in bill.lines) == D("0.00")
+    assert sum(p.fund_pay for p in bill.lines) == D("0.00")
+    assert sum(p.personal_pay for p in bill.lines) == D("0.00")
+    for part in bill.lines[1:]:  # each part takes back its share, never more than its amount
+        assert part.amount <= part.fund_pay <= 0 and part.amount <= part.personal_pay <= 0
+        assert part.fund_pay + part.personal_pay == part.amount
+        assert part.reason is PersonalReason.OVER_LIMIT and part.rule.code == "PR_OVER_STANDARD"
+    # two of the three: the original's 0.3 day less 0.2 returned, as a charge of 0.1 day
+    # would be split (0.03 + 0.07 left, 0.025 rounded once)
+    two = price_lines([original, *tenths[:2]], bed, BEIJING)
+    assert sum(p.fund_pay for p in two.lines) == D("0.03")
+    assert sum(p.personal_pay for p in two.lines) == D("0.07")
+
+
 @pytest.mark.parametrize(
     ("changes", "code"),
     [

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from adapter.domain.catalogue import CatalogueKind
@@ -220,6 +221,35 @@ def test_reversing_one_line_leaves_the_bill_as_if_it_was_never_charged(
     without = bill_of([li for li in lines if li is not line])
     assert bill.breakdown.fund_pay == without.breakdown.fund_pay
     assert bill.breakdown.personal_pay == without.breakdown.personal_pay
+
+
+@settings(max_examples=200, deadline=None)
+@given(fee_lines(), st.data())
+def test_reversing_one_line_in_parts_leaves_the_bill_as_if_it_was_never_charged(
+    lines: list[FeeLine], data: st.DataObject
+) -> None:
+    line = data.draw(st.sampled_from([li for li in lines if not li.category.excluded] or lines))
+    tenths = int(line.quantity * 10)  # quantities are drawn to the tenth
+    cuts = sorted(data.draw(st.sets(st.integers(1, tenths - 1), min_size=1, max_size=4)))
+    bounds = [0, *cuts, tenths]
+    quantities = [D(b - a) / 10 for a, b in pairwise(bounds)]
+    # each part is its quantity at the line's price to the fen; the last returns what is left
+    amounts = [to_fen(q * line.unit_price) for q in quantities[:-1]]
+    assume(sum(amounts) <= line.amount)  # parts of a cheap line may round past its amount
+    amounts.append(line.amount - sum(amounts, D(0)))
+    parts = [
+        replace(reversal_of(line, q), line_id=f"R{n}-{line.line_id}", amount=-amount)
+        for n, (q, amount) in enumerate(zip(quantities, amounts, strict=True))
+    ]
+    bill = bill_of([*lines, *parts])
+    without = bill_of([li for li in lines if li is not line])
+    assert bill.breakdown.total == without.breakdown.total
+    assert bill.breakdown.fund_pay == without.breakdown.fund_pay
+    assert bill.breakdown.personal_pay == without.breakdown.personal_pay
+    for priced in bill.lines:
+        if priced.line.is_reversal:  # a part never takes back more than it returns
+            assert priced.amount <= priced.fund_pay <= 0
+            assert priced.fund_pay + priced.personal_pay == priced.amount
 
 
 def _groups(lines: tuple[PricedLine, ...]) -> list[LineGroup]:
