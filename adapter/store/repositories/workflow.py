@@ -250,19 +250,7 @@ class ManualClaimRepository:
         row = self._session.execute(
             select(manual_claim).where(manual_claim.c.id == claim_id)
         ).one_or_none()
-        if row is None:
-            return None
-        return StoredManualClaim(
-            row.id,
-            row.encounter_id,
-            row.reason,
-            row.detail,
-            row.fee_list,
-            row.created_at,
-            row.created_by,
-            bool(row.from_start),
-            row.handed_over_at,
-        )
+        return None if row is None else _claim(row)
 
     def id_of_encounter(self, encounter_id: str) -> str | None:
         """The id of the encounter's claim (one per encounter), if it has one."""
@@ -301,20 +289,7 @@ class ManualClaimRepository:
             )
             .order_by(manual_claim.c.created_at, manual_claim.c.id)
         ).all()
-        return [
-            StoredManualClaim(
-                row.id,
-                row.encounter_id,
-                row.reason,
-                row.detail,
-                row.fee_list,
-                row.created_at,
-                row.created_by,
-                bool(row.from_start),
-                row.handed_over_at,
-            )
-            for row in rows
-        ]
+        return [_claim(row) for row in rows]
 
     def hand_over(self, claim_id: str, fee_list: dict[str, Any], at: datetime) -> None:
         self._session.execute(
@@ -416,3 +391,17 @@ class SettleWaitRepository:
         self._session.execute(
             settle_wait.delete().where(settle_wait.c.encounter_id == encounter_id)
         )
+
+
+def _claim(row: Any) -> StoredManualClaim:
+    return StoredManualClaim(
+        row.id,
+        row.encounter_id,
+        row.reason,
+        row.detail,
+        row.fee_list,
+        row.created_at,
+        row.created_by,
+        bool(row.from_start),
+        row.handed_over_at,
+    )
