@@ -195,7 +195,10 @@ def _money(segment: Segment) -> tuple[Decimal, Decimal, Decimal]:
         amount = (abs(quantity) * price).quantize(FEN, ROUND_HALF_UP).copy_sign(quantity)
     elif price is None:
         price = abs(amount / quantity).quantize(Decimal("0.0001"), ROUND_HALF_UP)
-    elif not amount_matches(quantity, price, amount):
+    # A credit's amount is checked against the charge it reverses instead (the service's
+    # check_reversal): the one returning the last of a charge returns exactly what is left,
+    # which may be a fen off quantity × unit price (3 × 33.3333 returned as 33.33, 33.33, 33.34).
+    elif quantity > 0 and not amount_matches(quantity, price, amount):
         raise Hl7Error(
             f"FT1-11金额{amount}与数量×单价（{quantity}×{price}）不符",
             segment.location(11),

@@ -124,3 +124,29 @@ def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_credit_at_another_price_is_refuse
                  amount="-36.50", reverses="L2", when=when)  # fmt: skip
     assert _answer(port, _fees("R4", "V3", fair))[0] == "AA"
     assert _count(db, "fee_line") == 2
+
+
+def test_FEE_REVERSAL_AMOUNT_MISMATCH_n33_credits_with_price_and_amount_return_exactly_the_charge(
+    port: int, db: Engine
+) -> None:
+    """Three boxes at 33.3333 charged 100.00, credited one by one with FT1-11 and FT1-12 both
+    sent, the HIS rounding the first two up: the last returns the 33.32 left, more than a fen
+    off 1 × 33.3333, and is taken; one returning 33.33 would take back more than is left and
+    is refused naming the amount."""
+    admitted = NOW - timedelta(days=2)
+    when = ts(admitted + timedelta(hours=2))
+    assert _answer(port, _admit("Q1", "V5", ts(admitted)))[0] == "AA"
+    boxes = m.ft1("Q2", code="XN02BEB001", quantity="3", price="33.3333", amount="100.00",
+                  when=when)  # fmt: skip
+    assert _answer(port, _fees("Q2", "V5", boxes))[0] == "AA"
+    for number in (1, 2):
+        credit = m.ft1(f"Q2-{number}", kind="CD", code="XN02BEB001", quantity="-1",
+                       price="33.3333", amount="-33.34", reverses="Q2", when=when)  # fmt: skip
+        assert _answer(port, _fees(f"Q3-{number}", "V5", credit))[0] == "AA"
+    short = m.ft1("Q2-3", kind="CD", code="XN02BEB001", quantity="-1", price="33.3333",
+                  amount="-33.33", reverses="Q2", when=when)  # fmt: skip
+    assert _answer(port, _fees("Q4", "V5", short)) == ("AE", "FEE_REVERSAL_AMOUNT_MISMATCH")
+    last = m.ft1("Q2-3", kind="CD", code="XN02BEB001", quantity="-1", price="33.3333",
+                 amount="-33.32", reverses="Q2", when=when)  # fmt: skip
+    assert _answer(port, _fees("Q5", "V5", last))[0] == "AA"
+    assert _count(db, "fee_line") == 4
