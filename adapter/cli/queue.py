@@ -25,6 +25,7 @@ from sqlalchemy import Engine, inspect
 from adapter.cli.database import NoStore, open_existing
 from adapter.cli.output import dump
 from adapter.domain.errors import AdapterError
+from adapter.domain.months import day_began
 from adapter.settings import Settings, load_settings
 from adapter.wiring.runtime import build_runtime
 from upload_queue import admin, ledger, reporting
@@ -161,8 +162,7 @@ def _list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
 def _summary(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     margin = timedelta(minutes=settings.queue.at_risk_minutes)
     now = datetime.now(UTC)
-    today = now.astimezone(settings.zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    current = reporting.summary(engine, now, margin=margin, since=today)
+    current = reporting.summary(engine, now, margin=margin, since=day_began(now, settings.zone))
     if args.json:
         _dump(asdict(current), settings.zone)
         return 0

@@ -48,3 +48,8 @@ def settlement_period(month: str, zone: tzinfo) -> tuple[datetime, datetime]:
     (inclusive) to that of the next month (exclusive), where the institution is (N§35)."""
     start = datetime.combine(first_day(month), time.min, tzinfo=zone)
     return start, datetime.combine(first_day(next_month(month)), time.min, tzinfo=zone)
+
+
+def day_began(moment: datetime, zone: tzinfo) -> datetime:
+    """Midnight of ``moment``'s day where the site is (``zone``): "today" for IT's counts."""
+    return datetime.combine(moment.astimezone(zone).date(), time.min, tzinfo=zone)

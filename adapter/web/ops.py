@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from adapter.domain.errors import NotFound
+from adapter.domain.months import day_began
 from adapter.services.monthly import MonthlyServices
 from adapter.services.operations import Operations
 
@@ -144,8 +145,7 @@ class OperationsConsole:
         self._zone = zone  # where "today" begins for the day's missed deadlines
 
     def counts(self) -> QueueCounts:
-        today = datetime.now(UTC).astimezone(self._zone)
-        s = self._ops.jobs.summary(since=today.replace(hour=0, minute=0, second=0, microsecond=0))
+        s = self._ops.jobs.summary(since=day_began(datetime.now(UTC), self._zone))
         return QueueCounts(
             dict(s.by_status), dict(s.by_kind), s.at_risk, s.missed, s.next_deadline,
             self._margin, s.missed_since or 0,

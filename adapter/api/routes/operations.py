@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from adapter.api.auth import require
 from adapter.api.deps import MonthlyDep, OperationsDep, RegistryDep, SettingsDep
 from adapter.domain.masking import mask_body, mask_hl7
+from adapter.domain.months import day_began
 from adapter.domain.ports import UploadJob
 from adapter.services.monthly_clearing import ClearingReport
 from adapter.settings import Settings
@@ -59,11 +60,6 @@ def metrics(_: IT, ops: OperationsDep, monthly: MonthlyDep, registry: RegistryDe
 def _now(settings: Settings) -> datetime:
     """Now in the site's zone: every time IT reads here carries the site's offset (+08:00)."""
     return datetime.now(UTC).astimezone(settings.zone)
-
-
-def _day_began(now: datetime) -> datetime:
-    """Midnight of ``now``'s day where the site is: "today" for IT's counts."""
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class ClearingGauge:
@@ -173,7 +169,7 @@ def queue_summary(
     _: IT, ops: OperationsDep, monthly: MonthlyDep, settings: SettingsDep
 ) -> dict[str, Any]:
     now = _now(settings)
-    summary = ops.jobs.summary(since=_day_began(now))
+    summary = ops.jobs.summary(since=day_began(now, settings.zone))
     return {
         "by_status": summary.by_status,
         "by_kind": summary.by_kind,

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapter.domain.months import (
+    day_began,
     first_day,
     next_month,
     parse_month,
@@ -220,3 +221,15 @@ def test_the_month_is_read_once_as_it_comes_with_the_same_result_as_a_list() -> 
         ("S5", K.MISSING_HERE),
         ("S3", K.AMOUNT_DIFFERS),
     ]
+
+
+def test_today_begins_at_the_sites_midnight_not_utcs() -> None:
+    """IT's "missed today" counts from midnight where the site is: 15:59 UTC is still the
+    Shanghai day that began at 16:00 UTC the day before; 16:00 UTC starts the next one."""
+    zone = ZoneInfo("Asia/Shanghai")
+    late = datetime(2026, 12, 4, 15, 59, tzinfo=UTC)
+    assert day_began(late, zone) == datetime(2026, 12, 4, tzinfo=zone)
+    assert day_began(late, zone) == datetime(2026, 12, 3, 16, tzinfo=UTC)
+    assert day_began(datetime(2026, 12, 4, 16, tzinfo=UTC), zone) == datetime(
+        2026, 12, 5, tzinfo=zone
+    )
