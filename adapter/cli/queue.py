@@ -1,4 +1,4 @@
-"""``queue list|summary|show|retry|purge``: IT's view of the upload queue.
+"""``queue list|summary|show|retry|reverse|purge``: IT's view of the upload queue.
 
 Reads the database named by the settings (``database.url``). Times are shown in the
 institution's time zone; ``--json`` prints machine-readable output (ISO 8601 times with the
@@ -65,6 +65,14 @@ def register(subparsers: Any) -> None:
     retry.add_argument("--payload", type=Path, help="JSON file with the corrected payload")
     retry.add_argument("--note", help="why the payload was corrected (kept in the history)")
     retry.set_defaults(handler=_retry)
+    reverse = actions.add_parser(
+        "reverse",
+        help="have upstream reverse (WI2601) the write a dead job may have made, so that "
+        "it can be corrected; once delivered, `retry` sends the job under a fresh msgid",
+    )
+    reverse.add_argument("job_id", type=int)
+    reverse.add_argument("--note", help="why the write is reversed (kept in the audit log)")
+    reverse.set_defaults(handler=_reverse)
 
     purge = actions.add_parser(
         "purge",
@@ -247,6 +255,25 @@ def _retry(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if job.payload.get("refused_msgids"):
         fresh = f"; upstream refused it, so it goes as msgid {job.payload.get('msgid')}"
     print(f"job {job.id} ({job.kind}) will be re-sent now{corrected}{fresh}")
+    return 0
+
+
+@_run
+def _reverse(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    # The same use case as the REST route and the IT page; the running adapter's workers
+    # deliver the reversal (this command only queues it).
+    runtime = build_runtime(settings, engine=engine, workers=0, hl7=False, scheduled=False)
+    try:
+        queued = runtime.operations.reverse_job(
+            args.job_id, actor=f"cli:{getpass.getuser()}", note=args.note or "", via="cli"
+        )
+    finally:
+        runtime.stop()
+    print(
+        f"job {args.job_id}: its write is to be reversed by job {queued.job_id} (WI2601, due "
+        f"{_local(queued.deadline, settings.zone)}); once that is delivered, "
+        f"`wi-adapter queue retry {args.job_id}` sends it under a fresh msgid"
+    )
     return 0
 
 

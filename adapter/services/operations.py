@@ -1,5 +1,5 @@
-"""IT's operator actions, each audited: re-send an upload job, re-send a logged read, process
-a stored HL7 message again.
+"""IT's operator actions, each audited: re-send an upload job, have a dead job's write reversed
+upstream, re-send a logged read, process a stored HL7 message again.
 
 REST (``/api/v1/queue``, ``/api/v1/upstream``, ``/api/v1/hl7``), the IT monitor page and the
 ``wi-adapter queue retry`` command all come here, so a re-send does the same on every face.
@@ -9,15 +9,37 @@ The upload queue, the call log and the HL7 log are reached through ports
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.masking import restore_masked
-from adapter.domain.ports import Hl7Messages, MsgidSource, UploadJob, UploadJobs, UpstreamCalls
+from adapter.domain.ports import (
+    Hl7Messages,
+    MsgidSource,
+    Outbox,
+    QueuedUpload,
+    UploadJob,
+    UploadJobs,
+    UpstreamCalls,
+)
+from adapter.domain.upstream import Infno
+from adapter.services.payloads import job_payload
 from adapter.store.uow import UnitOfWork
+
+REVERSAL_WITHIN = timedelta(minutes=30)
+"""A reversal's deadline: the dead job it undoes already holds up its stay's uploads."""
+
+
+def reversal_key(msgid: str) -> str:
+    """The idempotency key of the reversal (WI2601) of the write sent as ``msgid``: one per
+    msgid, so a second request finds the first, and the queue's delivery ledger remembers it
+    after the job itself is purged."""
+    return f"reversal:{msgid}"
 
 
 @dataclass
@@ -27,6 +49,8 @@ class Operations:
     msgids: MsgidSource
     calls: UpstreamCalls
     hl7: Hl7Messages | None = None
+    outbox: Outbox | None = None  # a reversal is queued like every other write
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def audit(self, *, actor: str, action: str, **entry: Any) -> None:
         """One audit entry in its own transaction, for an operator action."""
@@ -52,13 +76,25 @@ class Operations:
         so keeps its content too: a corrected payload under that msgid would be recorded here
         as delivered while upstream keeps the first content. It is refused
         (``JOB_MAY_HAVE_TAKEN_EFFECT``) unless no attempt was ever made; re-send it unchanged,
-        or have the earlier write reversed upstream first (WI2601, naming it as ``omsgid``).
+        or have the earlier write reversed upstream first (:meth:`reverse_job`, WI2601).
+
+        A job whose write upstream has reversed (its reversal delivered) goes under a fresh
+        ``msgid``, corrected or not: under the reversed one upstream would answer with its
+        first reply and the write would stay undone. Until the reversal is delivered the job
+        is not re-sent (``JOB_REVERSAL_PENDING``): the two would race upstream.
         """
         stored = self.jobs.get(job_id)
         # IT's lists show payloads masked: a mask sent back unchanged keeps the stored value
         sent = restore_masked(payload, stored.payload) if payload is not None else None
         outcomes = list(self.jobs.outcomes(job_id))
-        if outcomes and outcomes[-1] == "permanent":
+        reversal = self._reversal_state(str(stored.payload.get("msgid", "")))
+        if reversal is not None and reversal != "delivered":
+            raise _reversal_pending(stored, reversal)
+        if reversal == "delivered":
+            sent = dict(sent if sent is not None else stored.payload)
+            sent["reversed_msgids"] = [*sent.get("reversed_msgids", []), sent.get("msgid", "")]
+            sent["msgid"] = self.msgids.next()
+        elif outcomes and outcomes[-1] == "permanent":
             sent = dict(sent if sent is not None else stored.payload)
             sent["refused_msgids"] = [*sent.get("refused_msgids", []), sent.get("msgid", "")]
             sent["msgid"] = self.msgids.next()
@@ -75,6 +111,84 @@ class Operations:
         )
         self.jobs.wake()
         return job
+
+    def reverse_job(
+        self, job_id: int, *, actor: str, note: str = "", via: str = "api"
+    ) -> QueuedUpload:
+        """Have upstream reverse (WI2601) the write a dead job may have made, so that it can
+        be corrected: queued like every write (durable, retried under its own msgid), audited.
+
+        Only a dead job is reversed, and only one whose last attempt may have reached
+        upstream (time-outs, lost replies): one never sent, or refused (a refused write took
+        no effect), is corrected by a re-send; a delivered settlement is undone by revoking
+        it (WI2305), which also settles the adapter's own records. Once the reversal is
+        delivered, :meth:`resend_job` sends the job, corrected or not, under a fresh msgid.
+        """
+        if self.outbox is None:
+            raise DomainError("本实例未接入上传队列，不能冲正", code="QUEUE_UNAVAILABLE")
+        job = self.jobs.get(job_id)
+        msgid = str(job.payload.get("msgid", ""))
+        if job.kind == Infno.REVERSAL.value:
+            raise InvalidTransition(
+                f"上传任务 {job_id} 本身是冲正交易（WI2601），不能再冲正；请重发它",
+                code="JOB_IS_REVERSAL",
+            )
+        if job.status != "dead":
+            raise InvalidTransition(
+                f"上传任务 {job_id} 当前状态为 {job.status}：只能冲正已失败（dead）的任务。"
+                "已送达的结算请撤销结算（WI2305）；等待中的任务请等其送达或失败",
+                code="JOB_NOT_REVERSIBLE",
+            )
+        outcomes = list(self.jobs.outcomes(job_id))
+        if not outcomes or outcomes[-1] == "permanent":
+            why = "从未发送" if not outcomes else "已被上级系统拒绝（未生效）"
+            raise InvalidTransition(
+                f"上传任务 {job_id} {why}，上级系统没有可冲正的交易：请直接更正后重发",
+                code="JOB_NOTHING_TO_REVERSE",
+            )
+        key = reversal_key(msgid)
+        with UnitOfWork(self.engine) as uow:
+            if self.outbox.job_state(uow.session, key) is not None:
+                raise InvalidTransition(
+                    f"上传任务 {job_id}（msgid {msgid}）已申请过冲正，请在上传队列中查看该冲正任务",
+                    code="JOB_REVERSAL_EXISTS",
+                )
+            payload = job_payload(
+                Infno.REVERSAL,
+                self.msgids.next(),
+                {"omsgid": msgid, "oinfno": job.kind},
+                insuplc_admdvs=str(job.payload.get("insuplc_admdvs", "")),
+                context=str(job.payload.get("context", "")),
+            )
+            payload["reverses_job"] = job_id
+            queued = self.outbox.enqueue(
+                uow.session,
+                kind=Infno.REVERSAL.value,
+                payload=payload,
+                idempotency_key=key,
+                ordering_key=key,  # not the stay's: its dead job would hold the reversal back
+                deadline=self.now() + REVERSAL_WITHIN,
+            )
+            uow.audit.append(
+                actor=actor,
+                action="queue.reverse",
+                role="it",
+                subject_type="upload_job",
+                subject_id=str(job_id),
+                details={"omsgid": msgid, "oinfno": job.kind, "reversal_job": queued.job_id,
+                         "note": note, "via": via},
+            )  # fmt: skip
+            uow.commit()
+        self.jobs.wake()
+        return queued
+
+    def _reversal_state(self, msgid: str) -> str | None:
+        """The status of the reversal of the write sent as ``msgid``, if one was queued."""
+        if self.outbox is None or not msgid:
+            return None
+        with UnitOfWork(self.engine) as uow:
+            state = self.outbox.job_state(uow.session, reversal_key(msgid))
+        return state[0] if state is not None else None
 
     def resend_call(
         self, call_id: int, *, actor: str, overrides: dict[str, Any] | None = None
@@ -108,12 +222,22 @@ class Operations:
         return message
 
 
+def _reversal_pending(job: UploadJob, status: str) -> InvalidTransition:
+    msgid = str(job.payload.get("msgid", ""))
+    return InvalidTransition(
+        f"上传任务 {job.id} 的原交易（msgid {msgid}）正在冲正（冲正任务状态 {status}）："
+        "冲正送达后才能重发，重发将使用新的 msgid",
+        code="JOB_REVERSAL_PENDING",
+    )
+
+
 def _may_have_taken_effect(job: UploadJob) -> InvalidTransition:
     msgid = str(job.payload.get("msgid", ""))
     return InvalidTransition(
         f"上传任务 {job.id}（{job.kind}）此前已以 msgid {msgid} 发送，上级系统可能已经生效"
         "（回复未收到），同一 msgid 下上级只认第一次的内容，不能改内容重发：请原样重发；"
-        f"如须更正，先以冲正交易 WI2601（omsgid {msgid}，oinfno {job.kind}）冲正原交易",
+        f"如须更正，先冲正原交易（WI2601，omsgid {msgid}，oinfno {job.kind}），"
+        "冲正送达后再改内容重发",
         code="JOB_MAY_HAVE_TAKEN_EFFECT",
         field="payload",
     )

@@ -108,6 +108,7 @@ class OpsConsole(Protocol):
     def resend(
         self, job_id: int, payload: dict[str, Any] | None, note: str, actor: str
     ) -> None: ...
+    def reverse(self, job_id: int, note: str, actor: str) -> int: ...
     def calls(self, limit: int = 50) -> list[CallRow]: ...
     def hl7_messages(self, limit: int = 50) -> list[MessageRow] | None: ...
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]: ...
@@ -165,6 +166,11 @@ class OperationsConsole:
         a job upstream *refused* gets a fresh ``msgid`` (upstream repeats its first reply
         per msgid; a refused write took no effect), one that died of time-outs keeps it."""
         self._ops.resend_job(job_id, actor=actor, payload=payload, note=note, via="web")
+
+    def reverse(self, job_id: int, note: str, actor: str) -> int:
+        """Queue the reversal (WI2601) of a dead job's write, as ``POST
+        /api/v1/queue/jobs/{id}/reverse`` does; the reversal job's id."""
+        return self._ops.reverse_job(job_id, actor=actor, note=note, via="web").job_id
 
     def calls(self, limit: int = 50) -> list[CallRow]:
         return [

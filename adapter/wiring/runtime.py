@@ -200,6 +200,8 @@ def build_runtime(
         msgids=msgids,
         calls=LoggedCalls(call_log, gateway),
         hl7=listener,
+        outbox=outbox,
+        now=clock.now,
     )
     return Runtime(
         settings=settings,

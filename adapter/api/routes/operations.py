@@ -164,6 +164,34 @@ def retry_job(
     return _job(job, _now(settings))
 
 
+class ReverseRequest(BaseModel):
+    note: str | None = Field(None, max_length=500, examples=["超时未获回复，需更正诊断后重发"])
+
+
+@router.post(
+    "/api/v1/queue/jobs/{job_id}/reverse",
+    tags=["upload queue"],
+    summary="Have upstream reverse a dead job's write (WI2601) so it can be corrected",
+)
+def reverse_job(
+    job_id: RowId,
+    principal: IT,
+    ops: OperationsDep,
+    settings: SettingsDep,
+    body: Annotated[ReverseRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    """Queues the reversal of the write a dead job may have made (its attempts timed out or
+    lost their reply): ``omsgid`` its msgid, ``oinfno`` its kind. Answers the reversal job.
+    Once it is delivered, ``retry`` sends the job, corrected or not, under a fresh msgid;
+    until then ``retry`` is refused (``JOB_REVERSAL_PENDING``). Refused (409) for a job that
+    is not dead (``JOB_NOT_REVERSIBLE``), was never sent or was refused
+    (``JOB_NOTHING_TO_REVERSE``: correct and re-send it), is itself a reversal
+    (``JOB_IS_REVERSAL``), or is being reversed already (``JOB_REVERSAL_EXISTS``)."""
+    body = body or ReverseRequest()
+    queued = ops.reverse_job(job_id, actor=principal.name, note=body.note or "")
+    return _job(ops.jobs.get(queued.job_id), _now(settings))
+
+
 @router.get("/api/v1/queue/summary", tags=["upload queue"], summary="Counts and deadlines")
 def queue_summary(
     _: IT, ops: OperationsDep, monthly: MonthlyDep, settings: SettingsDep

@@ -122,6 +122,8 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
         **logs,
         at_risk=at_risk,
         done=request.query_params.get("resent", ""),
+        reversed_job=request.query_params.get("reversed", ""),
+        reversal=request.query_params.get("reversal", ""),
         **_live(request, ops, at_risk),
         **extra,
     )
@@ -198,3 +200,18 @@ def resend(
     except AdapterError as exc:
         return _page(request, ops, 422, **problem_of(exc))
     return RedirectResponse(f"/web/monitor?resent={job_id}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/reverse", dependencies=[Csrf])
+def reverse(
+    request: Request,
+    job_id: int,
+    session: ItDesk,
+    ops: Ops,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        reversal = ops.reverse(job_id, note.strip(), session.user.name)
+    except AdapterError as exc:
+        return _page(request, ops, 422, **problem_of(exc))
+    return RedirectResponse(f"/web/monitor?reversed={job_id}&reversal={reversal}", status_code=303)

@@ -115,3 +115,18 @@ def test_a_broken_payload_is_not_resent(page: Page, site: Site) -> None:
     dead.get_by_role("button", name="重发").click()
     expect(page.get_by_test_id("error")).to_contain_text("不是有效的 JSON")
     assert _status(site, job_id) == "dead"
+
+
+def test_a_refused_job_is_not_reversed_and_the_page_says_what_to_do(page: Page, site: Site) -> None:
+    """The reversal (WI2601) is for a write whose reply never came; one upstream refused
+    took no effect, and the page says to correct and re-send it instead. Nothing is queued."""
+    job_id = _enqueue(site, "E-REV", {"mdtrt_id": "E-REV", "psn_no": "P001"}, timedelta(hours=1))
+    eventually(lambda: _status(site, job_id) == "dead")
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    reverse = page.locator(f"form.reverse-job[data-job='{job_id}']")
+    expect(reverse).to_contain_text("冲正（WI2601）")
+    reverse.get_by_label(f"任务{job_id}的冲正说明").fill("误点")
+    reverse.get_by_role("button", name="冲正原交易").click()
+    expect(page.get_by_test_id("error")).to_contain_text("直接更正后重发")
+    assert site.runtime.queue.list_jobs(kind="WI2601") == []
+    assert _status(site, job_id) == "dead"

@@ -15,10 +15,11 @@ from adapter.store.migrate import upgrade
 from adapter.store.uow import UnitOfWork
 from upload_queue.admin import get_job, list_jobs, revisions
 from upload_queue.enqueue import enqueue
-from upload_queue.errors import PermanentDeliveryError
+from upload_queue.errors import PermanentDeliveryError, TransientDeliveryError
 from upload_queue.handlers import Handlers
 from upload_queue.jobs import Delivery, JobSpec
 from upload_queue.metrics import QueueMetrics
+from upload_queue.retry import RetryPolicy
 from upload_queue.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -158,3 +159,48 @@ def test_a_database_without_the_queue_tables_gets_a_clear_message(
     assert main(["queue", "summary"]) == 1
     said = capsys.readouterr().err
     assert "no upload queue tables; run `wi-adapter migrate` first" in said
+
+
+def test_reverse_queues_a_wi2601_and_retry_then_sends_under_a_fresh_msgid(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A job dead of time-outs may hold upstream: `queue reverse` queues its reversal (the
+    same use case as REST and the IT page, audited); the re-send waits for it to be
+    delivered and then goes under a fresh msgid."""
+    engine = make_engine(seeded)
+    metrics = QueueMetrics(CollectorRegistry())
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        spec = JobSpec("WI2301", {"msgid": "m3"}, "m3", now + timedelta(minutes=5), "enc-3")
+        enqueue(connection, spec, metrics=metrics)
+
+    def time_out(delivery: Delivery) -> None:
+        raise TransientDeliveryError("upstream did not answer in 30 s")
+
+    handlers = Handlers()
+    handlers.register("WI2301", time_out)
+    Worker(engine, handlers, metrics=metrics, policy=RetryPolicy(max_attempts=1)).drain()
+    assert get_job(engine, 3).status == "dead"
+
+    assert main(["queue", "reverse", "3", "--note", "超时，冲正后更正"]) == 0
+    out = capsys.readouterr().out
+    (reversal,) = list_jobs(engine, kind="WI2601")
+    assert f"reversed by job {reversal.id} (WI2601" in out and "queue retry 3" in out
+    assert reversal.payload["input"] == {"omsgid": "m3", "oinfno": "WI2301"}
+    assert reversal.ordering_key != "enc-3"  # not held back behind the dead job
+    with UnitOfWork(engine) as uow:
+        [entry] = uow.audit.query(action="queue.reverse")
+    assert entry.subject_id == "3" and entry.details["via"] == "cli"
+
+    assert main(["queue", "retry", "3"]) == 1
+    assert "正在冲正" in capsys.readouterr().err
+    assert main(["queue", "reverse", "1"]) == 1  # refused upstream: nothing took effect
+    assert "直接更正后重发" in capsys.readouterr().err
+
+    handlers.register("WI2601", lambda delivery: None)
+    Worker(engine, handlers, metrics=metrics).drain()
+    assert get_job(engine, reversal.id).status == "delivered"
+    assert main(["queue", "retry", "3"]) == 0
+    job = get_job(engine, 3)
+    assert job.payload["msgid"] != "m3" and job.payload["reversed_msgids"] == ["m3"]
+    engine.dispose()

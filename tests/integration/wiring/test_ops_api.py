@@ -299,3 +299,33 @@ def test_reprocessing_an_unknown_hl7_message_is_a_404_and_not_audited(
     assert reply.status_code == 404
     audit = httpx.get(f"{base}/api/v1/audit", params={"action": "hl7.reprocess"}, headers=it)
     assert audit.json()["entries"] == []
+
+
+def test_reversing_a_job_over_rest_is_for_it_and_refusals_are_problems(
+    ops: tuple[str, dict[str, str], Runtime, Any],
+) -> None:
+    """``POST /api/v1/queue/jobs/{id}/reverse``: the IT role only; a job upstream refused
+    took no effect, so there is nothing to reverse (409 naming the way: correct and re-send);
+    an unknown job is a 404; nothing is queued by a refusal."""
+    base, tokens, runtime, _simulator = ops
+    it = {"Authorization": f"Bearer {tokens['it']}"}
+    clerk = {"Authorization": f"Bearer {tokens['admission']}"}
+    _enqueue_admission(runtime, {"mdtrt_id": "E1", "psn_no": "P001"})  # no begntime: refused
+
+    def dead() -> list[dict[str, Any]]:
+        reply = httpx.get(f"{base}/api/v1/queue/jobs", params={"status": "dead"}, headers=it)
+        return list(reply.json()["jobs"])
+
+    (job,) = eventually(dead)
+    path = f"{base}/api/v1/queue/jobs/{job['id']}/reverse"
+    assert httpx.post(path, headers=clerk).status_code == 403
+    assert httpx.post(path).status_code == 401
+    reply = httpx.post(path, json={"note": "试试冲正"}, headers=it)
+    assert reply.status_code == 409, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    (error,) = reply.json()["errors"]
+    assert error["code"] == "JOB_NOTHING_TO_REVERSE" and "重发" in error["message"]
+    missing = httpx.post(f"{base}/api/v1/queue/jobs/999/reverse", headers=it)
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "JOB_NOT_FOUND"
+    queued = httpx.get(f"{base}/api/v1/queue/jobs", params={"kind": "WI2601"}, headers=it)
+    assert queued.json()["jobs"] == []
