@@ -1,8 +1,10 @@
 """Original-mode acknowledgements, built with hl7apy in the inbound message's version and charset.
 
 * ``AA`` accepted. Warnings from the use case travel as ERR segments with severity ``W``.
-* ``AE`` refused by a business rule: one ERR per reason; ERR-3 = our reason code
-  (``code^^99WIA``), ERR-7 = the article it enforces, ERR-8 = the Chinese message.
+* ``AE`` refused by a business rule: one ERR per reason; ERR-2 = where the refused value
+  travelled when the reason names a field the message carries (``FT1^3^12`` for the unit
+  price of the third FT1, :mod:`connectors.hl7.locations`), else empty; ERR-3 = our reason
+  code (``code^^99WIA``), ERR-7 = the article it enforces, ERR-8 = the Chinese message.
 * ``AR`` malformed or unsupported: ERR-2 = the location (segment^sequence^field^…^component),
   ERR-3 = the HL7 table 0357 code, ERR-5 = our finer code, ERR-7 = the field's name,
   ERR-8 = the Chinese message.

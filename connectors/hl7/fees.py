@@ -78,6 +78,45 @@ def fee_lines(message: Hl7Message, profile: SiteProfile) -> tuple[FeeLine, ...]:
     return tuple(lines)
 
 
+# Where :func:`fee_line` reads each attribute of a line, by the name a refusal gives it (the
+# REST name: ``lines.3.unit_price``): (FT1 field, component; 0 = the whole field).
+LINE_FIELDS: dict[str, tuple[int, int]] = {
+    "his_line_id": (2, 0),
+    "reverses": (3, 0),
+    "occurred_at": (4, 0),
+    "category": (7, 0),  # classified from FT1-7.3 or the item code (the site profile)
+    "item_code": (7, 1),
+    "item_name": (7, 2),
+    "quantity": (10, 0),
+    "amount": (11, 0),
+    "unit_price": (12, 0),
+    "department": (13, 0),
+}
+# A value the HIS left out was derived from these (see _money and fee_line): a refusal of it
+# points at what was sent.
+_DERIVED_FROM = {"amount": 12, "unit_price": 11, "item_name": 8}
+
+
+def line_location(message: Hl7Message, index: int, name: str = "") -> Location | None:
+    """Where line ``index`` of :func:`fee_lines` (0-based, as the use cases number a batch)
+    came from: its FT1, at the field ``name`` was read from (the segment alone for a name
+    not in :data:`LINE_FIELDS`); ``None`` if the message has no such line."""
+    segments = message.all("FT1")  # fee_lines keeps every FT1, in message order
+    if not 0 <= index < len(segments):
+        return None
+    segment = segments[index]
+    if name not in LINE_FIELDS:
+        return segment.location()
+    number, component = LINE_FIELDS[name]
+    if (
+        not segment.get(number, component)
+        and name in _DERIVED_FROM
+        and segment.get(_DERIVED_FROM[name])
+    ):
+        return segment.location(_DERIVED_FROM[name])
+    return segment.location(number, component)
+
+
 def fee_line(segment: Segment, profile: SiteProfile, zone: tzinfo) -> FeeLine:
     line_id = _required(segment, 2, "费用明细流水号")
     occurred_text = _required(segment, 4, "费用发生时间")

@@ -4,7 +4,8 @@
 to the use cases, and turns what they return or raise into the ACK and logged outcome
 (:mod:`connectors.hl7.outcomes`): AR for what cannot be understood, AE for a refusal, an
 unavailable upstream, a full disk or an unexpected error, AA (with warnings) otherwise. It
-never raises: every outcome is an answer.
+never raises: every outcome is an answer. A refusal that names a field (``lines.2.unit_price``)
+is located in the message it refuses (:mod:`connectors.hl7.locations`) for the ERR-2.
 
 Commands that only write (A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite the
 pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
@@ -39,8 +40,9 @@ from adapter.domain.errors import (
 from connectors.hl7 import message_log as log_
 from connectors.hl7.ack import AckError
 from connectors.hl7.decode import Decoded, checked
-from connectors.hl7.errors import DATA_TYPE_ERROR, Hl7Error
+from connectors.hl7.errors import DATA_TYPE_ERROR, Hl7Error, Location
 from connectors.hl7.header import RawHeader
+from connectors.hl7.locations import locate
 from connectors.hl7.mapping import dispatch, to_command
 from connectors.hl7.outcomes import Answers, ack_error, errors_detail, outcome_detail
 from connectors.hl7.profile import SiteProfile
@@ -64,6 +66,10 @@ def process(
         return answers.result(
             header, "AR", log_.REJECTED, [ack_error(error, header)], errors_detail(error)
         )
+
+    def where(field: str) -> Location | None:
+        return locate(field, message, command)
+
     try:
         if isinstance(command, Admit | Discharge):  # upstream reads: not in the writers' turn
             outcome = dispatch(command, commands, actor(header))
@@ -72,19 +78,19 @@ def process(
             with writer_turn, defer_sync() if unqueued else nullcontext():
                 outcome = dispatch(command, commands, actor(header))
     except EligibilityRefused as exc:
-        errors = [AckError(r.code, r.message, diagnostic=r.article) for r in exc.reasons]
-        errors = errors or [AckError(exc.code, exc.message, diagnostic=exc.article)]
+        errors = [_refusal(r.code, r.message, r.article, where(r.field)) for r in exc.reasons]
+        errors = errors or [_refusal(exc.code, exc.message, exc.article, where(exc.field))]
         return answers.result(header, "AE", log_.REFUSED, errors, errors_detail(exc))
     except (UpstreamUnavailable, UpstreamMalformed) as exc:
         errors = [AckError(exc.code, f"{exc.message}（请稍后重发）")]
         return answers.result(header, "AE", log_.TRANSIENT, errors, errors_detail(exc))
     except InvalidMessage as exc:
-        invalid = Hl7Error(exc.message, None, hl7_code=DATA_TYPE_ERROR, code=exc.code)
+        invalid = Hl7Error(exc.message, where(exc.field), hl7_code=DATA_TYPE_ERROR, code=exc.code)
         return answers.result(
             header, "AR", log_.REJECTED, [ack_error(invalid, header)], errors_detail(exc)
         )
     except (DomainError, AdapterError) as exc:  # refusals, upstream rejections
-        errors = [AckError(exc.code, exc.message, diagnostic=exc.article)]
+        errors = [_refusal(exc.code, exc.message, exc.article, where(exc.field))]
         return answers.result(header, "AE", log_.REFUSED, errors, errors_detail(exc))
     except SQLAlchemyError as exc:
         if isinstance(exc, PoolExhausted):
@@ -95,9 +101,14 @@ def process(
     except Exception as exc:
         return answers.failed(header, exc)
     warnings = [
-        AckError(w.code, w.message, severity="W", diagnostic=w.article) for w in outcome.warnings
+        AckError(w.code, w.message, severity="W", location=where(w.field), diagnostic=w.article)
+        for w in outcome.warnings
     ]
     return answers.result(header, "AA", log_.ACCEPTED, warnings, outcome_detail(outcome))
+
+
+def _refusal(code: str, message: str, article: str, location: Location | None) -> AckError:
+    return AckError(code, message, location=location, diagnostic=article)
 
 
 def actor(header: RawHeader) -> str:

@@ -3,7 +3,9 @@ the MLLP listener on a real socket), on SQLite and PostgreSQL: the same rules as
 
 * a fee amount that is not quantity × unit price: AR (HL7_AMOUNT_MISMATCH, the domain's rule);
 * an admission or discharge time in the future or too far back, a fee outside the stay: AE
-  naming the rule (TIME_IN_FUTURE, TIME_TOO_FAR_BACK, FEE_OUTSIDE_STAY), nothing written.
+  naming the rule (TIME_IN_FUTURE, TIME_TOO_FAR_BACK, FEE_OUTSIDE_STAY), nothing written;
+* a credit refused for its price or amount: AE whose ERR-2 (ERR-1 before v2.5) names the FT1
+  and the field, in every version.
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ def _admit(control_id: str, visit: str, admitted: str) -> bytes:
     ).encode()
 
 
-def _fees(control_id: str, visit: str, *lines: str) -> bytes:
-    return m.message(m.msh("P03", control_id), "EVN|P03|" + ts(NOW), m.pid(),
+def _fees(control_id: str, visit: str, *lines: str, version: str = "2.5") -> bytes:
+    return m.message(m.msh("P03", control_id, version=version), "EVN|P03|" + ts(NOW), m.pid(),
                      m.pv1(visit), *lines).encode()  # fmt: skip
 
 
@@ -70,6 +72,19 @@ def _answer(port: int, message: bytes) -> tuple[str, str]:
     err = ack.first("ERR")
     code = (err.get(5) or err.get(3)) if err else ""
     return ack.require("MSA").get(1), code
+
+
+def _located(port: int, message: bytes) -> tuple[str, str, str]:
+    """(MSA-1, our reason code, its location ``segment^sequence^field``) of the ACK's first
+    ERR: ERR-3 and ERR-2 from v2.5, ERR-1 (code in its fourth component) before."""
+    ack = Hl7Message(exchange(port, message))
+    err = ack.require("ERR")
+    if ack.msh.get(12) in ("2.5", "2.5.1"):
+        code, number = err.get(3), 2
+    else:
+        code, number = err.get(1, 4), 1
+    where = "^".join(err.get(number, component) for component in (1, 2, 3))
+    return ack.require("MSA").get(1), code, where
 
 
 def _count(db: Engine, table: str) -> int:
@@ -150,3 +165,33 @@ def test_FEE_REVERSAL_AMOUNT_MISMATCH_n33_credits_with_price_and_amount_return_e
                  amount="-33.32", reverses="Q2", when=when)  # fmt: skip
     assert _answer(port, _fees("Q5", "V5", last))[0] == "AA"
     assert _count(db, "fee_line") == 4
+
+
+@pytest.mark.parametrize("version", ["2.5", "2.4", "2.3"])
+def test_a_refused_credit_names_its_ft1_and_field_in_the_ae(
+    port: int, db: Engine, version: str
+) -> None:
+    """The refused credit is not the batch's first line: ERR-2 points the HIS at the FT1 that
+    carries it (FT1-12 for its unit price, FT1-11 for its amount), not at line 1."""
+    admitted = NOW - timedelta(days=2)
+    when = ts(admitted + timedelta(hours=2))
+    assert _answer(port, _admit("E1", "V6", ts(admitted)))[0] == "AA"
+    box = m.ft1("L2", code="XN02BEB001", quantity="1", price="36.50", amount="36.50", when=when)
+    boxes = m.ft1("Q2", code="XN02BEB001", quantity="3", price="33.3333", amount="100.00",
+                  when=when, set_id=2)  # fmt: skip
+    assert _answer(port, _fees("E2", "V6", box, boxes))[0] == "AA"
+
+    def charge(line_id: str, set_id: int) -> str:
+        return m.ft1(line_id, code="XN02BEB001", quantity="2", price="18.25", amount="36.50",
+                     when=when, set_id=set_id)  # fmt: skip
+
+    dear = m.ft1("R2", kind="CD", code="XN02BEB001", quantity="-1", price="100.00",
+                 amount="-100.00", reverses="L2", when=when, set_id=3)  # fmt: skip
+    batch = _fees("E3", "V6", charge("L5", 1), charge("L6", 2), dear, version=version)
+    assert _located(port, batch) == ("AE", "FEE_REVERSAL_PRICE_MISMATCH", "FT1^3^12")
+    # all three taken back, a fen short of the 100.00 charged
+    short = m.ft1("Q2-1", kind="CD", code="XN02BEB001", quantity="-3", price="33.3333",
+                  amount="-99.99", reverses="Q2", when=when, set_id=2)  # fmt: skip
+    batch = _fees("E4", "V6", charge("L7", 1), short, version=version)
+    assert _located(port, batch) == ("AE", "FEE_REVERSAL_AMOUNT_MISMATCH", "FT1^2^11")
+    assert _count(db, "fee_line") == 2  # each batch refused whole

@@ -126,13 +126,44 @@ AR_ERROR = AckError(
     diagnostic="FT1-11 TRANSACTION_AMOUNT_EXTENDED",
 )
 WARNING = AckError("FEE_UNMAPPED", "费用明细L1的项目未对照", severity="W", diagnostic="N§32")
+LOCATED = AckError(
+    "FEE_REVERSAL_PRICE_MISMATCH",
+    "冲销明细R2的单价100.00元与原明细L2的单价36.50元不符",
+    location=Location("FT1", 3, 12),
+    diagnostic="N§32, N§33, N§47",
+)
+
+
+def test_ae_names_where_the_refused_value_travelled_in_err_2() -> None:
+    _, raw = ack_for(m.admit(), "AE", [REASONS[0], LOCATED])
+    unlocated, located = Hl7Message(raw.decode()).all("ERR")
+    assert unlocated.raw(2) == ""
+    assert located.raw(2) == "FT1^3^12"
+    assert (located.get(3, 1), located.get(3, 3)) == ("FEE_REVERSAL_PRICE_MISMATCH", "99WIA")
+    assert located.get(7) == "N§32, N§33, N§47"
+
+
+@pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4"])
+def test_older_versions_name_the_location_of_an_ae_in_err_1(version: str) -> None:
+    _, raw = ack_for(m.admit(version=version), "AE", [REASONS[0], LOCATED])
+    err = Hl7Message(raw.decode()).require("ERR")
+    assert [err.get(1, c, 1) for c in (1, 2, 3, 4)] == ["", "", "", "ELIG_NO_FILING"]
+    assert [err.get(1, c, 2) for c in (1, 2, 3, 4)] == [
+        "FT1", "3", "12", "FEE_REVERSAL_PRICE_MISMATCH",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
 @pytest.mark.parametrize(
     ("code", "errors"),
-    [("AA", []), ("AA", [WARNING]), ("AE", REASONS), ("AR", [AR_ERROR])],
-    ids=["AA", "AA-warning", "AE", "AR"],
+    [
+        ("AA", []),
+        ("AA", [WARNING]),
+        ("AE", REASONS),
+        ("AE", [*REASONS, LOCATED]),
+        ("AR", [AR_ERROR]),
+    ],
+    ids=["AA", "AA-warning", "AE", "AE-located", "AR"],
 )
 @pytest.mark.parametrize("charset", ["UNICODE UTF-8", "GB 18030-2000", "BIG5"])
 def test_each_ack_is_exactly_what_hl7apy_builds_for_the_same_values(
