@@ -2,9 +2,10 @@
 
 A command run against the wrong ``[database] url`` — a relative SQLite path is read against
 the config file's folder, not the working directory — used to create an empty file there and
-end in a traceback (``no such table``). Commands that read what the adapter stored open the
-database here instead: a missing SQLite file, or a database never migrated, is refused in one
-line naming where it looked, and nothing is created.
+end in a traceback (``no such table``), or — for ``token`` and ``user``, which migrated it —
+a token or user the server never saw. Commands that read or change what the adapter stored
+open the database here instead: a missing SQLite file, or a database never migrated, is
+refused in one line naming where it looked, and nothing is created.
 """
 
 from __future__ import annotations

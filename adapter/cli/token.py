@@ -6,9 +6,11 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine
+
+from adapter.cli.database import open_migrated
 from adapter.cli.output import dump, local, pad
 from adapter.settings import load_settings
-from adapter.store.db import make_engine
 from adapter.store.tokens import ROLES, create_token, list_tokens, revoke_token
 
 
@@ -29,16 +31,18 @@ def register(subparsers: Any) -> None:
     revoke.set_defaults(handler=_revoke)
 
 
-def _engine() -> Any:
-    from adapter.store.migrate import upgrade
-
-    engine = make_engine(load_settings().database.url)
-    upgrade(engine)
-    return engine
+def _engine() -> Engine:
+    # Never migrates: against a mistyped [database] url, migrating would create a fresh
+    # database and a token in it that the server never sees. `serve` and `migrate` migrate.
+    return open_migrated(load_settings().database.url)
 
 
 def _create(args: argparse.Namespace) -> int:
-    token = create_token(_engine(), args.name, args.role, datetime.now(UTC))
+    engine = _engine()
+    try:
+        token = create_token(engine, args.name, args.role, datetime.now(UTC))
+    finally:
+        engine.dispose()
     print(token)
     return 0
 
@@ -64,6 +68,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    revoke_token(_engine(), args.id, datetime.now(UTC))
+    engine = _engine()
+    try:
+        revoke_token(engine, args.id, datetime.now(UTC))
+    finally:
+        engine.dispose()
     print(f"token {args.id} revoked")
     return 0

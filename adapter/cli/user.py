@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapter.cli.database import open_migrated
 from adapter.cli.output import dump, local, pad
 from adapter.domain.errors import DomainError
 from adapter.settings import load_settings
-from adapter.store.db import make_engine
 from adapter.store.tokens import ROLES
 from adapter.store.uow import UnitOfWork
 from adapter.web.sessions import end_other_sessions
@@ -61,11 +61,10 @@ def register(subparsers: Any) -> None:
 
 @contextmanager
 def _engine() -> Iterator[Engine]:
-    from adapter.store.migrate import upgrade
-
-    engine = make_engine(load_settings().database.url)
+    # Never migrates: against a mistyped [database] url, migrating would create a fresh
+    # database and a user in it that the desks never see. `serve` and `migrate` migrate.
+    engine = open_migrated(load_settings().database.url)
     try:
-        upgrade(engine)
         yield engine
     finally:
         engine.dispose()
@@ -81,9 +80,9 @@ def _password(from_stdin: bool) -> str:
 
 
 def _create(args: argparse.Namespace) -> int:
-    password = _password(args.password_stdin)
+    # The database first: a wrong one is refused before the password is asked twice.
     with _engine() as engine:
-        user = create_user(engine, args.name, args.role, password)
+        user = create_user(engine, args.name, args.role, _password(args.password_stdin))
     print(f"user {user.id} {user.name} created ({','.join(sorted(user.roles))})")
     return 0
 
@@ -151,9 +150,8 @@ def _unlock(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
-    password = _password(args.password_stdin)
     with _engine() as engine:
-        set_password(engine, args.name, password)
+        set_password(engine, args.name, _password(args.password_stdin))
         user = find_user(engine, args.name)
         assert user is not None
         end_other_sessions(engine, user.id, "")

@@ -4,41 +4,22 @@ Checked at admission (N§33, B§28) and again at discharge (N§33, B§30), and f
 fitting (N§34, B§34). The decision lists every rule it checked — passed, warned or refused —
 each with its code, article and a Chinese sentence the clerk can read to the worker.
 
-Two readings of the sources worth stating:
-
-- Admitted inside the validity ⇒ the stay settles normally even if the filing has expired by
-  discharge (N§13). The same holds when the worker cancels *or changes* the filing
-  during the stay: the change concerns later treatment (N§15). At discharge the filing the
-  stay was admitted on (``admitted_filing_no``) is checked, never a successor filed during
-  the stay (which would fail "filed before admission", N§16). The same holds for a stay that
-  reaches upstream only after the change — registered late, or a manual-claim case switched
-  to direct settlement: the filing in force on the admission day decides (N§15: the
-  successor governs encounters that start after the change), with the same warning as at
-  discharge; a cancellation after the admission is read alike.
-- A filing ended by loss of eligibility (丧失待遇享受资格) ends its validity at that date
-  (N§11, N§15: validity is the insured province's, and a filing whose grounds end is ended);
-  the worker is no longer entitled, so a discharge on or after that date is refused and the
-  costs go to manual reimbursement at the insured place (N§38, B§27).
+This module checks the card, the worker and the institution, and chooses the filing; the
+checks of the filing itself (and how a change or cancellation during the stay is read) are
+:mod:`adapter.domain.filing_checks`; the question is
+:class:`adapter.domain.eligibility_request.EligibilityRequest`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from enum import StrEnum
 
-from adapter.domain.encounters import EncounterKind
-from adapter.domain.filings import (
-    Filing,
-    FilingPurpose,
-    FilingStatus,
-    changed_on,
-    current_filings,
-    unfiled_parts,
-)
-from adapter.domain.institutions import DirectSettlementStatus, Institution, same_treatment_place
-from adapter.domain.people import CardData, CardStatus, Person, Suspension
+from adapter.domain.eligibility_request import EligibilityRequest
+from adapter.domain.filing_checks import filing_findings, is_admitted_filing
+from adapter.domain.filings import Filing, FilingPurpose, current_filings
+from adapter.domain.institutions import DirectSettlementStatus
+from adapter.domain.people import CardStatus, Person
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding, Rule, Severity
 
 CARD_UNKNOWN = Rule(
@@ -79,101 +60,6 @@ FILING_CATEGORY = Rule(
     "N§4, N§10, 附表1, 附表2",
     "该工伤职工的备案人员类别为“{filed}”，与本次{kind}不符。" + FILING_CHANNELS_TEXT,
 )
-FILED_BEFORE_ADMISSION = Rule(
-    "EL_FILED_BEFORE_ADMISSION",
-    "N§16, B§26",
-    "备案于{filed_on}办理，晚于入院日期{admitted_on}；须在入院前完成备案方可直接结算",
-)
-TREATMENT_PLACE = Rule(
-    "EL_TREATMENT_PLACE",
-    "N§12",
-    "备案的就医地（{filed}）不是本机构所在地（{here}），不能在本机构直接结算。"
-    + FILING_CHANNELS_TEXT,
-)
-VALID_ON_ADMISSION = Rule(
-    "EL_VALID_ON_ADMISSION",
-    "N§11, N§13",
-    "备案有效期为{valid_from}至{valid_to}，入院日期{admitted_on}不在有效期内，需重新办理备案。"
-    + FILING_CHANNELS_TEXT,
-)
-ADMITTED_INSIDE_VALIDITY = Rule(
-    "EL_ADMITTED_INSIDE_VALIDITY",
-    "N§13",
-    "入院时备案在有效期内（至{valid_to}），出院时虽已超出有效期，仍可正常直接结算",
-)
-EXPIRES_SOON = Rule(
-    "EL_EXPIRES_SOON",
-    "N§11",
-    "备案将于{valid_to}到期（还有{days}天）；本次入院不受影响，之后就医需重新备案",
-)
-NOT_TERMINATED = Rule(
-    "EL_NOT_TERMINATED",
-    "N§11, N§15",
-    "备案已因丧失待遇享受资格于{on}终止，不能直接结算，相关费用回参保地按规定处理",
-)
-NOT_CANCELLED = Rule(
-    "EL_NOT_CANCELLED", "N§15", "备案已于{on}取消，不能直接结算。" + FILING_CHANNELS_TEXT
-)
-NOT_CHANGED = Rule(
-    "EL_NOT_CHANGED",
-    "N§15",
-    "备案{filing_no}已变更，请以变更后的备案（{successor}）为准，重新查询备案信息",
-)
-CHANGED_DURING_STAY = Rule(
-    "EL_CHANGED_DURING_STAY",
-    "N§13, N§15",
-    "入院时备案{filing_no}在有效期内，住院期间备案{what}；本次住院按入院时的备案正常直接结算，"
-    "之后就医以{successor}为准",
-)
-INJURY_PARTS_FILED = Rule(
-    "EL_INJURY_PARTS_FILED",
-    "N§16, 附表1",
-    "本次治疗的受伤部位（{parts}）不在备案的受伤部位（{filed}）内",
-)
-NO_THIRD_PARTY = Rule(
-    "EL_NO_THIRD_PARTY", "N§3, B§4", "涉及第三方责任的费用不纳入跨省异地就医直接结算"
-)
-APPROVAL_NOTICE = Rule(
-    "EL_APPROVAL_NOTICE",
-    "N§34, B§34",
-    "配置费用核付通知单号（{given}）与备案的核付通知单（{filed}）不符，请核对参保地出具的通知单",
-)
-# An item off the notice is the worker's to pay (N§34), not a refusal of the fitting: a warning.
-DEVICES_ON_NOTICE = Rule(
-    "EL_DEVICES_ON_NOTICE",
-    "N§5, N§34, B§5, B§34",
-    "辅助器具（{items}）未列入已备案的配置费用核付通知单，基金不予支付，可由个人自费配置",
-)
-
-# A warning is raised this many days before the filing runs out (referrals last 6 months).
-EXPIRY_WARNING_DAYS = 15
-
-
-class Stage(StrEnum):
-    ADMISSION = "admission"
-    DISCHARGE = "discharge"
-
-
-@dataclass(frozen=True)
-class EligibilityRequest:
-    card: CardData
-    person: Person | None  # None: upstream knows no one by this card
-    filings: Sequence[Filing]
-    suspensions: Sequence[Suspension]
-    institution: Institution
-    kind: EncounterKind
-    admitted_on: date
-    checked_on: date  # the admission date at admission, the discharge date at discharge
-    stage: Stage = Stage.ADMISSION
-    injury_parts: tuple[str, ...] = ()
-    approval_notice_no: str = ""
-    device_codes: tuple[str, ...] = ()
-    # At discharge: the filing the stay was admitted on. It stays decisive for the stay even
-    # if it was changed or cancelled since (N§13; N§15: a successor governs later encounters).
-    admitted_filing_no: str = ""
-    # The day the clerk reads the findings: remaining validity counts from it, not from a
-    # back-dated admission (None: the checked day).
-    today: date | None = None
 
 
 @dataclass(frozen=True)
@@ -247,138 +133,6 @@ def _institution_findings(request: EligibilityRequest) -> list[Finding]:
     return findings
 
 
-def _admitted_on(request: EligibilityRequest, filing: Filing) -> bool:
-    """Is ``filing`` the one this stay was admitted on, checked again at discharge?"""
-    return request.stage is Stage.DISCHARGE and filing.filing_no == request.admitted_filing_no
-
-
-def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
-    admitted, checked = request.admitted_on, request.checked_on
-    ended = filing.terminated_on
-    if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
-        # N§11, N§15: loss of eligibility ends the filing; N§13's protection covers expiry only.
-        return [NOT_TERMINATED.refused(on=ended or "此前")]
-    if filing.status in (FilingStatus.CHANGED, FilingStatus.CANCELLED) and (
-        _admitted_on(request, filing) or _ended_after_admission(request, filing)
-    ):
-        # N§13: admitted inside a valid filing, the stay settles normally although the filing
-        # was changed or cancelled during it; the change governs later encounters (N§15).
-        # At discharge the admission itself proves the filing was in force then; a stay
-        # registered late (or a manual-claim case switched to direct) is checked on the
-        # filing in force on its admission day, whenever it is registered.
-        if not _admitted_on(request, filing) and not _ended_by(request, filing):
-            return []  # a change or cancellation dated after today: nothing to tell yet
-        what = "已变更" if filing.status is FilingStatus.CHANGED else "已取消"
-        if ended is not None:
-            what = f"于{ended}{what[1:]}"
-        successor = (
-            f"变更后的备案{filing.successor_no}" if filing.successor_no else "重新办理的备案"
-        )
-        return [
-            CHANGED_DURING_STAY.warned(filing_no=filing.filing_no, what=what, successor=successor)
-        ]
-    if filing.status is FilingStatus.CHANGED:
-        return [
-            NOT_CHANGED.refused(filing_no=filing.filing_no, successor=filing.successor_no or "未知")
-        ]
-    if filing.status is FilingStatus.CANCELLED and (ended is None or ended <= admitted):
-        return [NOT_CANCELLED.refused(on=ended or "此前")]
-    return []
-
-
-def _end_of(request: EligibilityRequest, filing: Filing) -> date | None:
-    """The day a changed or cancelled filing stopped governing new encounters (N§15)."""
-    if filing.status is FilingStatus.CHANGED:
-        return changed_on(filing, request.filings)
-    return filing.terminated_on
-
-
-def _ended_after_admission(request: EligibilityRequest, filing: Filing) -> bool:
-    ended = _end_of(request, filing)
-    return ended is not None and ended > request.admitted_on
-
-
-def _ended_by(request: EligibilityRequest, filing: Filing) -> bool:
-    """Had the change or cancellation happened by the day the clerk reads the findings?"""
-    ended, checked = _end_of(request, filing), request.checked_on
-    return ended is not None and ended <= max(request.today or checked, checked)
-
-
-def _validity_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
-    admitted, checked = request.admitted_on, request.checked_on
-    if filing.filed_on > admitted:
-        return [FILED_BEFORE_ADMISSION.refused(filed_on=filing.filed_on, admitted_on=admitted)]
-    findings = [FILED_BEFORE_ADMISSION.passed(filed_on=filing.filed_on, admitted_on=admitted)]
-    details: dict[str, object] = {
-        "valid_from": filing.valid_from,
-        "valid_to": filing.effective_to,
-        "admitted_on": admitted,
-    }
-    if not filing.valid_on(admitted):
-        findings.append(VALID_ON_ADMISSION.refused("admitted_at", **details))
-        return findings
-    findings.append(VALID_ON_ADMISSION.passed(**details))
-    if checked > filing.effective_to:
-        # N§13: admitted inside the validity, so the stay settles normally.
-        findings.append(ADMITTED_INSIDE_VALIDITY.warned(valid_to=filing.effective_to))
-    elif request.stage is Stage.ADMISSION:
-        days = (filing.effective_to - (request.today or checked)).days
-        if days < 0:
-            # A back-dated admission inside the validity of a filing expired since (N§13).
-            findings.append(ADMITTED_INSIDE_VALIDITY.warned(valid_to=filing.effective_to))
-        elif days <= EXPIRY_WARNING_DAYS:
-            findings.append(EXPIRES_SOON.warned(valid_to=filing.effective_to, days=days))
-    return findings
-
-
-def _filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
-    findings = _status_findings(request, filing)
-    if _refusals(findings):
-        return findings
-    here = request.institution.admdvs
-    if same_treatment_place(filing.treatment_admdvs, here):
-        findings.append(TREATMENT_PLACE.passed(filed=filing.treatment_admdvs, here=here))
-    else:
-        findings.append(TREATMENT_PLACE.refused(filed=filing.treatment_admdvs, here=here))
-    findings += _validity_findings(request, filing)
-    unfiled = unfiled_parts(request.injury_parts, filing.injury_parts)
-    filed_parts = "、".join(filing.injury_parts) or "无"
-    if unfiled:
-        findings.append(
-            INJURY_PARTS_FILED.refused("injury_parts", parts="、".join(unfiled), filed=filed_parts)
-        )
-    elif request.injury_parts:
-        findings.append(
-            INJURY_PARTS_FILED.passed(parts="、".join(request.injury_parts), filed=filed_parts)
-        )
-    if filing.third_party_liability:
-        findings.append(NO_THIRD_PARTY.refused())
-    else:
-        findings.append(NO_THIRD_PARTY.passed())
-    if request.kind is EncounterKind.DEVICE:
-        findings += _device_findings(request, filing)
-    return findings
-
-
-def _device_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
-    given, filed = request.approval_notice_no.strip(), filing.approval_notice_no
-    findings: list[Finding] = []
-    if not given or given != filed:
-        findings.append(
-            APPROVAL_NOTICE.refused(
-                "approval_notice_no", given=given or "未提供", filed=filed or "无"
-            )
-        )
-    else:
-        findings.append(APPROVAL_NOTICE.passed(given=given, filed=filed))
-    missing = [code for code in request.device_codes if filing.device(code) is None]
-    if missing:
-        findings.append(DEVICES_ON_NOTICE.warned("items", items="、".join(missing)))
-    elif request.device_codes:
-        findings.append(DEVICES_ON_NOTICE.passed(items=""))
-    return findings
-
-
 def _refusals(findings: Sequence[Finding]) -> int:
     return sum(1 for f in findings if f.refuses)
 
@@ -396,7 +150,9 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
     admitted_with = [
         f
         for f in request.filings
-        if f.psn_no == request.person.psn_no and f.purpose is purpose and _admitted_on(request, f)
+        if f.psn_no == request.person.psn_no
+        and f.purpose is purpose
+        and is_admitted_filing(request, f)
     ]
     if admitted_with:
         # N§13: at discharge the filing the stay was admitted on decides, not a successor
@@ -413,8 +169,8 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
         return EligibilityDecision(None, tuple(findings))
     findings.append(FILING_EXISTS.passed(purpose=purpose.label))
     # The filing that fits best: fewest refusals, then the most recent.
-    evaluated = [(f, _filing_findings(request, f)) for f in candidates]
-    filing, filing_findings = min(
+    evaluated = [(f, filing_findings(request, f)) for f in candidates]
+    filing, its_findings = min(
         evaluated, key=lambda pair: (_refusals(pair[1]), -pair[0].valid_from.toordinal())
     )
-    return EligibilityDecision(filing, tuple(findings + filing_findings))
+    return EligibilityDecision(filing, tuple(findings + its_findings))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from adapter.domain.commands import Admit, Diagnosis
-from adapter.domain.eligibility import Stage
+from adapter.domain.eligibility_request import Stage
 from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.errors import (
     Conflict,

@@ -40,7 +40,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from adapter.domain.devices import DeviceItem, device_warnings, price_devices, unconfirmed
-from adapter.domain.eligibility import Stage
+from adapter.domain.eligibility_request import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import (
     ConfirmationRequired,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adapter.domain.eligibility import IDENTITY_MATCH, EligibilityDecision, Stage
+from adapter.domain.eligibility import IDENTITY_MATCH, EligibilityDecision
+from adapter.domain.eligibility_request import Stage
 from adapter.domain.encounters import Encounter
 from adapter.domain.errors import DomainError, EligibilityRefused
 from adapter.domain.people import CardData, Person

@@ -11,12 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from adapter.domain.eligibility import (
-    EligibilityDecision,
-    EligibilityRequest,
-    Stage,
-    check_eligibility,
-)
+from adapter.domain.eligibility import EligibilityDecision, check_eligibility
+from adapter.domain.eligibility_request import EligibilityRequest, Stage
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import EligibilityRefused
 from adapter.domain.people import CardData

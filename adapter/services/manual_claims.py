@@ -30,7 +30,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from adapter.domain.eligibility import Stage
+from adapter.domain.eligibility_request import Stage
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import (
     DomainError,

@@ -34,15 +34,13 @@ from adapter.store.repositories.settlements import (
     SettlementSummary,
     SlipSequence,
 )
+from adapter.store.repositories.uploads import SettlementUpload, UploadRecord, UploadRepository
 from adapter.store.repositories.workflow import (
     ManualClaimRepository,
     RehabPlan,
     RehabPlanRepository,
-    SettlementUpload,
     SettleWaitRepository,
     StoredManualClaim,
-    UploadRecord,
-    UploadRepository,
     WaitingStay,
 )
 

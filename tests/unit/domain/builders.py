@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
-from adapter.domain.eligibility import EligibilityRequest, Stage
+from adapter.domain.eligibility_request import EligibilityRequest, Stage
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.filings import FiledDevice, Filing, FilingCategory, FilingPurpose

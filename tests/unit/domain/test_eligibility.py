@@ -8,14 +8,10 @@ from typing import Any
 
 import pytest
 
-from adapter.domain.eligibility import (
-    EXPIRY_WARNING_DAYS,
-    EligibilityDecision,
-    EligibilityRequest,
-    Stage,
-    check_eligibility,
-)
+from adapter.domain.eligibility import EligibilityDecision, check_eligibility
+from adapter.domain.eligibility_request import EligibilityRequest, Stage
 from adapter.domain.encounters import EncounterKind
+from adapter.domain.filing_checks import EXPIRY_WARNING_DAYS
 from adapter.domain.filings import FilingCategory, FilingPurpose, FilingStatus
 from adapter.domain.institutions import DirectSettlementStatus
 from adapter.domain.people import CardKind, CardStatus, Suspension

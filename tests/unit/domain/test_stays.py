@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from adapter.domain.eligibility import Stage, check_eligibility
+from adapter.domain.eligibility import check_eligibility
+from adapter.domain.eligibility_request import Stage
 from adapter.domain.filings import (
     FilingStatus,
     FilingType,

@@ -1,0 +1,45 @@
+"""The eligibility question (:func:`adapter.domain.eligibility.check_eligibility`): who asks,
+for which encounter, on which day, and at which stage of the stay.
+
+Its own module so that the checks of the worker and those of the filing
+(:mod:`adapter.domain.filing_checks`) both read it without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from adapter.domain.encounters import EncounterKind
+from adapter.domain.filings import Filing
+from adapter.domain.institutions import Institution
+from adapter.domain.people import CardData, Person, Suspension
+
+
+class Stage(StrEnum):
+    ADMISSION = "admission"
+    DISCHARGE = "discharge"
+
+
+@dataclass(frozen=True)
+class EligibilityRequest:
+    card: CardData
+    person: Person | None  # None: upstream knows no one by this card
+    filings: Sequence[Filing]
+    suspensions: Sequence[Suspension]
+    institution: Institution
+    kind: EncounterKind
+    admitted_on: date
+    checked_on: date  # the admission date at admission, the discharge date at discharge
+    stage: Stage = Stage.ADMISSION
+    injury_parts: tuple[str, ...] = ()
+    approval_notice_no: str = ""
+    device_codes: tuple[str, ...] = ()
+    # At discharge: the filing the stay was admitted on. It stays decisive for the stay even
+    # if it was changed or cancelled since (N§13; N§15: a successor governs later encounters).
+    admitted_filing_no: str = ""
+    # The day the clerk reads the findings: remaining validity counts from it, not from a
+    # back-dated admission (None: the checked day).
+    today: date | None = None
