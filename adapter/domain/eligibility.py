@@ -107,7 +107,7 @@ def _person_findings(request: EligibilityRequest, person: Person) -> list[Findin
         (
             s
             for s in request.suspensions
-            if s.psn_no == person.psn_no and s.in_force(request.checked_on)
+            if s.psn_no == person.psn_no and s.in_force(request.settles_on_or_after)
         ),
         None,
     )

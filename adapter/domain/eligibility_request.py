@@ -43,3 +43,13 @@ class EligibilityRequest:
     # The day the clerk reads the findings: remaining validity counts from it, not from a
     # back-dated admission (None: the checked day).
     today: date | None = None
+
+    @property
+    def settles_on_or_after(self) -> date:
+        """The earliest day the stay can still be settled on: at admission the later of the
+        admission day and today (a stay registered late is discharged today or later), at
+        discharge the discharge day. Loss of eligibility and a suspension are read on it
+        (N§11, N§15, N§49): in force by then, the stay cannot settle directly."""
+        if self.stage is Stage.ADMISSION and self.today is not None:
+            return max(self.checked_on, self.today)
+        return self.checked_on

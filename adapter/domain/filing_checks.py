@@ -19,7 +19,10 @@ Two readings of the sources worth stating:
 - A filing ended by loss of eligibility (丧失待遇享受资格) ends its validity at that date
   (N§11, N§15: validity is the insured province's, and a filing whose grounds end is ended);
   the worker is no longer entitled, so a discharge on or after that date is refused and the
-  costs go to manual reimbursement at the insured place (N§38, B§27).
+  costs go to manual reimbursement at the insured place (N§38, B§27). A stay registered late
+  — admitted on a day the filing was in force, registered after the loss — can only be
+  discharged after it, so its registration is refused too (read on
+  ``EligibilityRequest.settles_on_or_after``; a suspension, N§49, likewise).
 """
 
 from __future__ import annotations
@@ -108,10 +111,12 @@ def is_admitted_filing(request: EligibilityRequest, filing: Filing) -> bool:
 
 
 def _status_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
-    admitted, checked = request.admitted_on, request.checked_on
-    ended = filing.terminated_on
-    if filing.status is FilingStatus.TERMINATED and (ended is None or ended <= checked):
+    admitted, ended = request.admitted_on, filing.terminated_on
+    if filing.status is FilingStatus.TERMINATED and (
+        ended is None or ended <= request.settles_on_or_after
+    ):
         # N§11, N§15: loss of eligibility ends the filing; N§13's protection covers expiry only.
+        # A stay registered late after the loss can only be discharged after it: refused now.
         return [NOT_TERMINATED.refused(on=ended or "此前")]
     if filing.status in (FilingStatus.CHANGED, FilingStatus.CANCELLED) and (
         is_admitted_filing(request, filing) or _ended_after_admission(request, filing)

@@ -65,11 +65,13 @@ def test_admitted_inside_validity_settles_after_the_filing_expired(
 def test_eligibility_lost_during_the_stay_refuses_discharge_settlement(
     services: Services, sim: SimulatorServer, db: Engine
 ) -> None:
+    _seed(sim, "P902", "CARD902", begndate=d(-100), enddate=d(200), filed_on=d(-101))
+    encounter_id = _admit(services, "P902", "CARD902", local(-10))
+    # during the stay the insured place ends the filing, eligibility lost two days ago
     _seed(
         sim, "P902", "CARD902", begndate=d(-100), enddate=d(200), filed_on=d(-101),
         status="terminated", terminated_on=d(-2),
     )  # fmt: skip
-    encounter_id = _admit(services, "P902", "CARD902", local(-10))
     services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
     with pytest.raises(EligibilityRefused) as refused:
         services.settlements.settle(SettleRequest(encounter_id, local(0, 0)), actor="b")
@@ -122,3 +124,19 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     assert settlement.breakdown.total == settlement.breakdown.fund_pay == Decimal("54.75")
     assert "跨自然年度" in settlement.bill.notes[0]
     assert len(jobs(db, kind="WI2301")) == 1
+
+
+def test_a_stay_registered_after_eligibility_was_lost_is_refused_at_admission(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    """Admitted three days ago, registered today, eligibility lost yesterday (N§11, N§15):
+    the discharge (today or later) would be refused, so the registration is refused now and
+    nothing goes upstream — not registered as direct settlement and refused at discharge."""
+    _seed(
+        sim, "P903", "CARD903", begndate=d(-100), enddate=d(200), filed_on=d(-101),
+        status="terminated", terminated_on=d(-1),
+    )  # fmt: skip
+    with pytest.raises(EligibilityRefused) as refused:
+        _admit(services, "P903", "CARD903", local(-3))
+    assert [r.code for r in refused.value.reasons] == ["EL_NOT_TERMINATED"]
+    assert jobs(db) == []

@@ -463,3 +463,37 @@ def test_N13_a_back_dated_admission_on_a_filing_expired_since_is_told_not_counte
 )
 def test_n11_n15_filing_status_is_the_one_for_today(changes: dict[str, Any], shown: str) -> None:
     assert filing(**changes).status_on(date(2026, 11, 24)) == shown
+
+
+def test_EL_NOT_TERMINATED_N11_N15_a_stay_registered_after_eligibility_was_lost_is_refused() -> (
+    None
+):
+    """Back-dated admission (registered late) on a day the filing was in force, registered
+    after the worker lost eligibility: the discharge can only come later still, and a
+    discharge on or after the termination is refused (N§11, N§15), so the registration is
+    refused now, not told it will "settle normally" and refused at discharge."""
+    ended = filing(status=FilingStatus.TERMINATED, terminated_on=date(2026, 11, 26))
+    late = check_eligibility(
+        request(
+            filings=(ended,),
+            admitted_on=date(2026, 11, 24),
+            checked_on=date(2026, 11, 24),
+            today=date(2026, 11, 28),
+        )
+    )
+    assert refused(late) == {"EL_NOT_TERMINATED"}
+    # registered before the termination date: admitted as before
+    in_time = check_eligibility(
+        request(filings=(ended,), admitted_on=date(2026, 11, 24), today=date(2026, 11, 25))
+    )
+    assert in_time.eligible
+
+
+def test_EL_NOT_SUSPENDED_N49_a_stay_registered_while_suspended_is_refused() -> None:
+    """Admission back-dated to before a suspension, registered while it is in force (N§49:
+    direct settlement is suspended; the discharge would be refused)."""
+    suspended = Suspension("P001", date(2026, 11, 26), "严重违规")
+    late = check_eligibility(
+        request(suspensions=(suspended,), admitted_on=date(2026, 11, 24), today=date(2026, 11, 28))
+    )
+    assert refused(late) == {"EL_NOT_SUSPENDED"}
