@@ -131,7 +131,7 @@ class QueueSettings(BaseModel):
     instance_id: str = Field(default="", max_length=60)
     # the delivery ledger (that each upload was delivered, when, upstream's reply) outlives
     # the purged jobs this many months; never fewer than 18: a year's clearing reaches well
-    # into the next (N§43, B§42)
+    # into the next (N§40, N§43)
     ledger_months: int = Field(default=24, ge=18)
 
 
@@ -165,9 +165,9 @@ class ScheduleSettings(BaseModel):
     device_funds_remind_after_day: int = Field(default=25, ge=1, le=28)
     device_regions: list[str] = Field(default_factory=list)
     # clearing cutoffs: a month's settlements must reach upstream by this day of the next
-    # month (N§35, B§33, B§37), and by the half-yearly clearing confirmations (N§43, B§42)
+    # month (N§35, B§33, B§37), and by the eve of the half-yearly clearing tables (N§40, N§43)
     monthly_cutoff_day: int = Field(default=20, ge=1, le=27)
-    half_yearly_cutoffs: list[str] = Field(default_factory=lambda: ["01-25", "07-25"], min_length=1)
+    half_yearly_cutoffs: list[str] = Field(default_factory=lambda: ["01-20", "07-20"], min_length=1)
     # reconciliation again after the monthly cutoff; "auto": 06:00 the day after it (the 21st)
     reconciliation_after_cutoff: str = "auto"
     # audit deductions (WI3202) are fetched for this many past months at each run

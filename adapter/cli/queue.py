@@ -286,7 +286,7 @@ def _purge(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if months < ledger.MIN_MONTHS:
         raise _Refused(
             f"--ledger-months must be at least {ledger.MIN_MONTHS} (got {months}): a year's "
-            "clearing reaches well into the next (N§43, B§42), so a delivery is never "
+            "clearing reaches well into the next (N§43, B§44), so a delivery is never "
             "forgotten sooner"
         )
     now = datetime.now(UTC)

@@ -4,10 +4,16 @@
   and uploads the month's settlement data before the 20th of the next month (N§35, B§33,
   B§37). A settlement of month M must be delivered by the *monthly cutoff*: day
   ``monthly_day`` of month M+1.
-* **Half-yearly** — a month's settlements must be declared before its clearing starts, and a
-  year's by the first clearing of the next year (N§43); Beijing confirms the half-yearly
-  clearing tables by 25 January and 25 July (B§42). A month's *half-yearly cutoff* is the
-  first of those dates on or after its monthly cutoff: March → 25 July, December → 25 January.
+* **Half-yearly** — the national system draws up the clearing tables on 21 January and 21 July
+  from the fees reconciled by then (N§40), and a month's settlements are to be declared before
+  its clearing starts (N§43): a settlement reaches the tables only if it is there by the 20th.
+  (The 25th, B§42, is the agencies' own confirmation of tables already drawn up.) A month's
+  *half-yearly cutoff* is the first of those dates on or after its monthly cutoff: March →
+  20 July, December → 20 January.
+* **Year end** — a year's settlements are cleared at the latest in the next year's first
+  clearing (N§43, B§44): one that missed its half-yearly clearing has until the first
+  half-yearly date of the next year (March → 20 January of the next year); December's
+  half-yearly clearing is already that one.
 
 Everything is a pure function of dates; today is passed in (the caller's local date).
 """
@@ -20,7 +26,8 @@ from datetime import date
 from enum import StrEnum
 
 ARTICLES_MONTHLY = "N§35, B§33, B§37"
-ARTICLES_HALF_YEARLY = "N§43, B§42"
+ARTICLES_HALF_YEARLY = "N§40, N§43"
+ARTICLES_YEAR_END = "N§43, B§44"
 _MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
@@ -36,14 +43,23 @@ def parse_month_day(text: str) -> tuple[int, int]:
 class CutoffKind(StrEnum):
     MONTHLY = "monthly"
     HALF_YEARLY = "half_yearly"
+    YEAR_END = "year_end"
 
     @property
     def label(self) -> str:
-        return "月度申报截止" if self is CutoffKind.MONTHLY else "半年清算确认截止"
+        return {
+            "monthly": "月度申报截止",
+            "half_yearly": "半年清算截止",
+            "year_end": "跨年清算最后期限",
+        }[self.value]
 
     @property
     def article(self) -> str:
-        return ARTICLES_MONTHLY if self is CutoffKind.MONTHLY else ARTICLES_HALF_YEARLY
+        return {
+            "monthly": ARTICLES_MONTHLY,
+            "half_yearly": ARTICLES_HALF_YEARLY,
+            "year_end": ARTICLES_YEAR_END,
+        }[self.value]
 
 
 @dataclass(frozen=True)
@@ -59,10 +75,11 @@ class Cutoff:
 @dataclass(frozen=True)
 class ClearingCalendar:
     """The site's cutoff dates: ``monthly_day`` of the next month; ``half_yearly`` (month,
-    day) pairs, each year. Defaults: the 20th (N§35, B§33, B§37); 25 January, 25 July (B§42)."""
+    day) pairs, each year. Defaults: the 20th (N§35, B§33, B§37); 20 January, 20 July, the
+    eve of the clearing tables (N§40, N§43)."""
 
     monthly_day: int = 20
-    half_yearly: tuple[tuple[int, int], ...] = ((1, 25), (7, 25))
+    half_yearly: tuple[tuple[int, int], ...] = ((1, 20), (7, 20))
 
     def __post_init__(self) -> None:
         if not 1 <= self.monthly_day <= 28:
@@ -88,7 +105,7 @@ class ClearingCalendar:
         return Cutoff(CutoffKind.MONTHLY, date(year, month, self.monthly_day))
 
     def half_yearly_of(self, settled_on: date) -> Cutoff:
-        """The first half-yearly date on or after the month's monthly cutoff (N§43, B§42)."""
+        """The first half-yearly date on or after the month's monthly cutoff (N§40, N§43)."""
         monthly = self.monthly(settled_on).on
         for year in (monthly.year, monthly.year + 1):
             for month, day in self.half_yearly:
@@ -97,11 +114,29 @@ class ClearingCalendar:
                     return Cutoff(CutoffKind.HALF_YEARLY, candidate)
         raise AssertionError("unreachable: some half-yearly date follows within a year")
 
+    def year_end_of(self, settled_on: date) -> Cutoff:
+        """The last clearing the settlement's year may still reach: the next year's first
+        half-yearly date (N§43, B§44), or the half-yearly cutoff if that is later (December's
+        is that same date)."""
+        half = self.half_yearly_of(settled_on)
+        first_next_year = date(settled_on.year + 1, *self.half_yearly[0])
+        if first_next_year <= half.on:
+            return half
+        return Cutoff(CutoffKind.YEAR_END, first_next_year)
+
     def next_cutoff(self, settled_on: date, today: date) -> Cutoff:
         """The settlement's next cutoff as of ``today``: the monthly one until it passes, then
-        the half-yearly one (which stays, overdue, once that too has passed)."""
+        the half-yearly one, then the year end (which stays, overdue, once passed)."""
+        return self.cutoff_for(settled_on, today)
+
+    def cutoff_for(self, settled_on: date, day: date) -> Cutoff:
+        """The first of the settlement's cutoffs on or after ``day``: the clearing a delivery
+        that day still reaches (the year end, overdue, when ``day`` is past them all)."""
         monthly = self.monthly(settled_on)
-        return monthly if today <= monthly.on else self.half_yearly_of(settled_on)
+        if day <= monthly.on:
+            return monthly
+        half = self.half_yearly_of(settled_on)
+        return half if day <= half.on else self.year_end_of(settled_on)
 
     def month_cutoffs(self, month: str) -> tuple[Cutoff, Cutoff]:
         """``YYYY-MM``'s monthly and half-yearly cutoffs."""

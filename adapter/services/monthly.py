@@ -34,7 +34,7 @@ class MonthlyPolicy:
     * ``device_funds_confirm_within`` — the deadline of the ``WI3301`` upload job.
     * ``device_regions`` — insured places whose device catalogues are synced (N§32), besides
       those already loaded.
-    * ``calendar`` — the clearing cutoffs (N§35, B§33, B§37; N§43, B§42).
+    * ``calendar`` — the clearing cutoffs (N§35, B§33, B§37; N§40, N§43).
     * ``deduction_months`` — past months whose audit deductions each fetch reads (N§37).
     """
 

@@ -1,16 +1,19 @@
 """Settlements at risk of missing clearing: what IT must push before the agency's cutoffs.
 
 A settlement is paid only once upstream has it: the agency declares a month's settlements
-by the 20th of the next month (N§35, B§33, B§37) and confirms the half-yearly clearing by
-25 January and 25 July (N§43, B§42); the dates are the site's
+by the 20th of the next month (N§35, B§33, B§37), the half-yearly clearing tables are drawn
+up on 21 January and 21 July from what is there by then (N§40, N§43), and a year's
+settlements are cleared in the next year's first clearing at the latest (N§43, B§44); the
+dates are the site's
 :class:`~adapter.domain.clearing.ClearingCalendar`. :meth:`Clearing.at_risk` lists every
 settlement upload — discharge record ``WI2301``, device settlement ``WI2701``, revocation
 ``WI2305`` — that is
 
 * **pending** (queued or in flight) or **dead**: listed, with its next cutoff and the days
   left, until it is delivered;
-* **late**: delivered after its month's monthly cutoff: listed until its half-yearly cutoff
-  has passed, so IT can ask the agency to take it into that clearing.
+* **late**: delivered after its month's monthly cutoff: listed until the cutoff of the
+  clearing it still reaches has passed (the half-yearly one, or for a delivery after that the
+  year end), so IT can ask the agency to take it into that clearing.
 
 The upload states come from the upload queue (pending, dead) and its delivery ledger (when
 delivered), through the :class:`UploadTracker` port; time is the context's clock.
@@ -30,9 +33,10 @@ from adapter.services.context import ServiceContext
 from adapter.store.repositories import SettlementUpload
 
 KINDS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value, Infno.SETTLEMENT_REVOKE.value)
-# A late delivery stays listed until its half-yearly cutoff: at most ~7 months after the
-# settlement month; deliveries older than this cannot be listed any more.
-LATE_LOOKBACK = timedelta(days=250)
+# A late delivery stays listed until the cutoff of the clearing it reaches: at the latest the
+# next year's first (20 January, ~13 months after a January settlement); settlements and
+# deliveries older than this cannot be listed any more.
+LATE_LOOKBACK = timedelta(days=400)
 
 
 @runtime_checkable
@@ -143,17 +147,18 @@ class Clearing:
         status = unfinished.get(msgid, "delivered" if at is not None else "")
         if not status:
             return
-        reason = risk_of(status, ctx.local_date(at) if at else None, monthly)
+        delivered_on = ctx.local_date(at) if at else None
+        reason = risk_of(status, delivered_on, monthly)
         if reason is None:
             return
         cutoff = (
-            self.calendar.half_yearly_of(day)
-            if reason is RiskReason.LATE
+            self.calendar.cutoff_for(day, delivered_on)
+            if reason is RiskReason.LATE and delivered_on is not None
             else self.calendar.next_cutoff(day, today)
         )
         left = cutoff.days_left(today)
         if reason is RiskReason.LATE and left < 0:
-            return  # its half-yearly clearing is over: the month's reconciliation shows it
+            return  # the clearing it reached is over: the month's reconciliation shows it
         found[msgid] = AtRisk(
             setl_id=row.settlement_id,
             slip_no=row.slip_no,

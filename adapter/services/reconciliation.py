@@ -20,7 +20,7 @@
    c. the run's outcome, totals and differences, and an audit entry.
 
 A month still showing differences (or a failed run) once its half-yearly clearing cutoff
-has come (N§43, B§42) is *unresolved at clearing*: :meth:`Reconciliations.unresolved_at_clearing`
+has come (N§40, N§43) is *unresolved at clearing*: :meth:`Reconciliations.unresolved_at_clearing`
 lists such months for the reconciliation page. Whether an upload was delivered is the upload
 queue's delivery ledger's answer (``Outbox.delivered``), so a settlement whose job was purged
 after delivery still counts as delivered when its month is reconciled again.
@@ -108,7 +108,7 @@ def keep_lines(ctx: ServiceContext, uow: UnitOfWork, month: str, run_id: int) ->
 @dataclass(frozen=True)
 class UnresolvedMonth:
     """A month whose latest reconciliation still differs (or failed) at its half-yearly
-    clearing cutoff (N§43, B§42)."""
+    clearing cutoff (N§40, N§43)."""
 
     month: str
     cutoff: Cutoff

@@ -85,7 +85,7 @@ class MessageRow:
 
 @dataclass(frozen=True)
 class AtRiskRow:
-    """A settlement upload at risk of missing clearing (N§35, B§33, B§37; N§43, B§42)."""
+    """A settlement upload at risk of missing clearing (N§35, B§33, B§37; N§40, N§43)."""
 
     setl_id: str
     slip_no: str

@@ -1,6 +1,6 @@
 """``GET /api/v1/reconciliation/{yyyy-mm}`` and ``POST …/run`` (billing, it): the month's
 settlements against upstream's monthly figures (WI3201), differences listed (N§35, B§33);
-``GET …/unresolved``: months still differing at their half-yearly cutoff (N§43, B§42)."""
+``GET …/unresolved``: months still differing at their half-yearly cutoff (N§40, N§43)."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ class UnresolvedOut(Out):
     outcome: str
     differences: int
     message: str
-    article: str = "N§43, B§42"
+    article: str = "N§40, N§43"
 
 
 @router.get(
@@ -138,7 +138,7 @@ class UnresolvedOut(Out):
 )
 def unresolved(monthly: MonthlyDep, _: BillingOrIt) -> list[UnresolvedOut]:
     """Months whose latest reconciliation still differs (or failed) once their half-yearly
-    clearing confirmation date (25 January / 25 July by default) has come (N§43, B§42)."""
+    clearing confirmation date (25 January / 25 July by default) has come (N§40, N§43)."""
     return [
         UnresolvedOut(
             month=u.month,

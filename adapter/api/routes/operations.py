@@ -64,7 +64,7 @@ def _now(settings: Settings) -> datetime:
 
 class ClearingGauge:
     """``clearing_settlements_at_risk{cutoff, cutoff_kind, reason}``: settlement uploads at
-    risk of missing the clearing cutoff named (N§35, B§33, B§37; N§43, B§42), and
+    risk of missing the clearing cutoff named (N§35, B§33, B§37; N§40, N§43, B§44), and
     ``clearing_cutoff_days_left{cutoff, cutoff_kind}`` for each of those cutoffs; refreshed
     at each scrape, so a cutoff whose uploads were all delivered drops out."""
 
@@ -217,7 +217,7 @@ def queue_summary(
 @router.get(
     "/api/v1/queue/clearing",
     tags=["upload queue"],
-    summary="Settlements at risk of missing clearing, by cutoff (N§35, B§33, B§37, N§43, B§42)",
+    summary="Settlements at risk of missing clearing, by cutoff (N§35, B§37, N§40, N§43)",
 )
 def queue_clearing(_: IT, monthly: MonthlyDep) -> dict[str, Any]:
     """Every settlement whose upload (WI2301, WI2701, or a revocation WI2305) is pending or

@@ -2,7 +2,7 @@
 above the fold of a 1366×768 screen — backlog, at risk, missed deadlines, failed (dead), and
 settlements at risk of missing clearing — each linking to its list below: waiting jobs by time
 left to their deadline (at-risk ones highlighted), the settlements at risk of missing clearing
-with their cutoff and days left (N§35, B§33, B§37; N§43, B§42), dead letters with upstream's
+with their cutoff and days left (N§35, B§33, B§37; N§40, N§43), dead letters with upstream's
 message and a re-send with an edited payload; then the chart of backlog and latency, and the
 upstream call log and the HL7 log, paged and filtered.
 

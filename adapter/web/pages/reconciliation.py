@@ -9,7 +9,7 @@ month (a reload never runs anything again); a failure re-renders the month with 
 
 A month whose latest reconciliation still shows differences (or failed) once its half-yearly
 clearing cutoff has come is flagged, on its own page and in a list on every month's page
-(N§43, B§42): its settlements may miss the clearing.
+(N§40, N§43): its settlements may miss the clearing.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def _reconciliation(monthly: MonthlyServices, month: str, today: date) -> dict[s
 
 
 def _clearing_flags(monthly: MonthlyServices, month: str, today: date) -> dict[str, Any]:
-    """Months whose differences are unresolved at their half-yearly clearing cutoff (N§43,
-    B§42), and this month's flag if it is one of them."""
+    """Months whose differences are unresolved at their half-yearly clearing cutoff (N§40,
+    N§43), and this month's flag if it is one of them."""
     unresolved = monthly.reconciliation.unresolved_at_clearing(today)
     return {
         "unresolved": unresolved,

@@ -1,4 +1,4 @@
-"""The IT page lists settlements at risk of missing clearing (N§35, B§33, B§37; N§43, B§42):
+"""The IT page lists settlements at risk of missing clearing (N§35, B§33, B§37; N§40, N§43, B§44):
 a settlement whose discharge record (WI2301) waits behind a refused upload of its encounter
 is shown with its monthly cutoff and the days left, and leaves the list once delivered."""
 
@@ -63,12 +63,12 @@ def test_n35_a_settlement_whose_upload_waits_is_listed_at_risk_on_the_it_page(
     shot(page, "clearing-delivered")
 
 
-def test_b42_a_month_with_differences_unresolved_at_its_half_yearly_cutoff_is_flagged(
+def test_n40_a_month_with_differences_unresolved_at_its_half_yearly_cutoff_is_flagged(
     page: Page, site: Site
 ) -> None:
     today = datetime.now(ZONE).date()
     month = today.replace(day=1)
-    for _ in range(7):  # seven months back: its half-yearly confirmation date has passed
+    for _ in range(7):  # seven months back: its half-yearly cutoff has passed
         month = (month - timedelta(days=1)).replace(day=1)
     label = f"{month:%Y-%m}"
     _, half_yearly = ClearingCalendar().month_cutoffs(label)
@@ -91,7 +91,7 @@ def test_b42_a_month_with_differences_unresolved_at_its_half_yearly_cutoff_is_fl
     sign_in(page, site, USERS["billing"], path=f"/web/reconciliation?month={label}")
     flagged = page.get_by_test_id("unresolved-at-clearing")
     expect(flagged.get_by_test_id("month-unresolved")).to_contain_text(
-        f"半年清算确认截止日（{half_yearly.on.isoformat()}）仍未解决"
+        f"半年清算截止日（{half_yearly.on.isoformat()}）仍未解决"
     )
     expect(flagged.locator(f"li[data-month='{label}']")).to_contain_text("有差异")
     shot(page, "unresolved-at-clearing")

@@ -1,4 +1,4 @@
-"""Clearing (N§35, B§33, B§37; N§43, B§42): settlements at risk of missing it, listed with
+"""Clearing (N§35, B§33, B§37; N§40, N§43, B§44): settlements at risk of missing it, listed with
 their cutoff and days left over the service and REST; and the delivery ledger, so a purged
 delivery still counts in a re-run of its month's reconciliation — on SQLite and PostgreSQL.
 
@@ -107,7 +107,7 @@ def _rows(items: Any) -> dict[str, tuple[str, str, str, str, int]]:
     }
 
 
-def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
+def test_n35_n40_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     world: World,
 ) -> None:
     ids = _stays(world)
@@ -117,19 +117,28 @@ def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     report = clearing.at_risk(at(d(25, 2)))
     assert report.today == d(25, 2)
     assert _rows(report.items) == {
-        ids["A"]: ("WI2305", "pending", "half_yearly", "2026-07-25", 150),
-        # January's monthly cutoff (20 February) has passed: next is the July confirmation
-        ids["C"]: ("WI2301", "dead", "half_yearly", "2026-07-25", 150),
-        ids["D"]: ("WI2301", "late", "half_yearly", "2026-07-25", 150),
+        ids["A"]: ("WI2305", "pending", "half_yearly", "2026-07-20", 145),
+        # January's monthly cutoff (20 February) has passed: next is the July clearing, whose
+        # tables are drawn up on 21 July (N§40)
+        ids["C"]: ("WI2301", "dead", "half_yearly", "2026-07-20", 145),
+        ids["D"]: ("WI2301", "late", "half_yearly", "2026-07-20", 145),
         # February's settlements are declared by 20 March
         ids["B"]: ("WI2301", "pending", "monthly", "2026-03-20", 23),
     }
-    assert report.by_cutoff() == {("2026-07-25", "half_yearly"): 3, ("2026-03-20", "monthly"): 1}
+    assert report.by_cutoff() == {("2026-07-20", "half_yearly"): 3, ("2026-03-20", "monthly"): 1}
     [late] = [i for i in report.items if i.setl_id == ids["D"]]
     assert late.delivered_at == at(d(21, 2), 9) and late.month == "2026-01"
     # before January's monthly cutoff, the dead upload had that cutoff, ten days left
     early = _rows(clearing.at_risk(at(d(10, 2))).items)
     assert early[ids["C"]] == ("WI2301", "dead", "monthly", "2026-02-20", 10)
+    # July's clearing missed, the year's settlements still go in next January's (N§43); D,
+    # delivered in time for July's, has left the list
+    july = _rows(clearing.at_risk(at(d(22, 7))).items)
+    assert july == {
+        ids["A"]: ("WI2305", "pending", "year_end", "2027-01-20", 182),
+        ids["C"]: ("WI2301", "dead", "year_end", "2027-01-20", 182),
+        ids["B"]: ("WI2301", "pending", "year_end", "2027-01-20", 182),
+    }
 
     # a dead upload stays listed until delivered: re-sent (upstream now accepts), it goes
     [dead] = world.queue.list_jobs(status="dead")
@@ -140,6 +149,23 @@ def test_n35_b42_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     assert after[ids["C"]][1] == "late" and after[ids["A"]][:2] == ("WI2305", "late")
     # once the half-yearly clearing is over, the month's reconciliation speaks for them
     assert clearing.at_risk(at(d(26, 7))).items == ()
+
+
+def test_n43_a_january_settlement_delivered_after_july_is_listed_for_next_january(
+    world: World,
+) -> None:
+    """July's clearing tables were drawn up on the 21st without it; the year's settlements
+    are cleared in the next year's first clearing at the latest, so IT still has one."""
+    c = world.desk.stay("P002", "V-C", d(4), d(7), [fee("C1", DRUG, "18.25", d(5))])
+    world.refusing.worker().drain()  # upstream refuses the discharge record: dead
+    world.clock.set(at(d(22, 7), 9))
+    [dead] = world.queue.list_jobs(status="dead")
+    world.queue.retry(dead.id)
+    world.queue.worker().drain()  # delivered on 22 July
+    listed = _rows(world.monthly.clearing.at_risk(at(d(23, 7))).items)
+    assert listed == {c.id: ("WI2301", "late", "year_end", "2027-01-20", 181)}
+    assert world.monthly.clearing.at_risk(at(date(2027, 1, 20))).items != ()
+    assert world.monthly.clearing.at_risk(at(date(2027, 1, 21))).items == ()
 
 
 def test_the_clearing_list_over_rest_summary_and_metrics(
@@ -171,15 +197,15 @@ def test_the_clearing_list_over_rest_summary_and_metrics(
     assert set(listed) == {ids["B"], ids["C"], ids["D"]}
     assert (listed[ids["B"]]["cutoff"], listed[ids["B"]]["days_left"]) == ("2026-03-20", 23)
     assert listed[ids["C"]]["reason_label"] == "上传失败"
-    assert listed[ids["D"]]["article"] == "N§43, B§42"
+    assert listed[ids["D"]]["article"] == "N§40, N§43"
     assert body["by_cutoff"] == [
         {"cutoff": "2026-03-20", "cutoff_kind": "monthly", "count": 1},
-        {"cutoff": "2026-07-25", "cutoff_kind": "half_yearly", "count": 2},
+        {"cutoff": "2026-07-20", "cutoff_kind": "half_yearly", "count": 2},
     ]
     assert summary["clearing_at_risk"] == 3
     gauge = "clearing_settlements_at_risk"
     assert f'{gauge}{{cutoff="2026-03-20",cutoff_kind="monthly",reason="pending"}} 1.0' in metrics
-    assert f'{gauge}{{cutoff="2026-07-25",cutoff_kind="half_yearly",reason="dead"}} 1.0' in metrics
+    assert f'{gauge}{{cutoff="2026-07-20",cutoff_kind="half_yearly",reason="dead"}} 1.0' in metrics
     assert 'clearing_cutoff_days_left{cutoff="2026-03-20",cutoff_kind="monthly"} 23.0' in metrics
 
 
@@ -208,7 +234,7 @@ def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_r
         assert ledger.delivered(connection, line["upload_msgid"])
 
 
-def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(
+def test_n40_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(
     world: World, sim: SimulatorServer, db: Engine, db_url: str
 ) -> None:
     a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
@@ -218,21 +244,21 @@ def test_b42_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balan
     first = world.monthly.reconciliation.run("2026-01", actor="t")
     assert first.run.outcome == "differences"
     reconciliations = world.monthly.reconciliation
-    assert reconciliations.unresolved_at_clearing(d(24, 7)) == []  # the day before
-    [flagged] = reconciliations.unresolved_at_clearing(d(25, 7))
-    assert (flagged.month, flagged.cutoff.on, flagged.differences) == ("2026-01", d(25, 7), 1)
-    world.clock.set(at(d(25, 7), 9))
+    assert reconciliations.unresolved_at_clearing(d(19, 7)) == []  # the day before
+    [flagged] = reconciliations.unresolved_at_clearing(d(20, 7))
+    assert (flagged.month, flagged.cutoff.on, flagged.differences) == ("2026-01", d(20, 7), 1)
+    world.clock.set(at(d(20, 7), 9))
     with monthly_api(db, db_url, world.services, monthly=world.monthly) as api:
         assert api.get("/api/v1/reconciliation/unresolved", role="admission").status_code == 403
         listed = api.get("/api/v1/reconciliation/unresolved", role="it").json()
     assert listed == [
         {
             "month": "2026-01",
-            "half_yearly_cutoff": "2026-07-25",
+            "half_yearly_cutoff": "2026-07-20",
             "outcome": "differences",
             "differences": 1,
             "message": first.run.message,
-            "article": "N§43, B§42",
+            "article": "N§40, N§43",
         }
     ]
 
