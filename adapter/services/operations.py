@@ -87,7 +87,7 @@ class Operations:
         # IT's lists show payloads masked: a mask sent back unchanged keeps the stored value
         sent = restore_masked(payload, stored.payload) if payload is not None else None
         outcomes = list(self.jobs.outcomes(job_id))
-        reversal = self._reversal_state(str(stored.payload.get("msgid", "")))
+        reversal = self.reversal_status(str(stored.payload.get("msgid", "")))
         if reversal is not None and reversal != "delivered":
             raise _reversal_pending(stored, reversal)
         if reversal == "delivered":
@@ -182,8 +182,9 @@ class Operations:
         self.jobs.wake()
         return queued
 
-    def _reversal_state(self, msgid: str) -> str | None:
-        """The status of the reversal of the write sent as ``msgid``, if one was queued."""
+    def reversal_status(self, msgid: str) -> str | None:
+        """The status of the reversal of the write sent as ``msgid``, if one was queued
+        (``delivered`` also once the job is purged: the delivery ledger remembers)."""
         if self.outbox is None or not msgid:
             return None
         with UnitOfWork(self.engine) as uow:

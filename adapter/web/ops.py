@@ -9,7 +9,7 @@ queue's and the HL7 log's data are read only through their own packages (by the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ class JobRow:
     last_error: str | None
     payload: dict[str, Any] = field(default_factory=dict)
     delivered_at: datetime | None = None
+    reversal: str | None = None  # the status of its write's reversal (WI2601), if queued
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,14 @@ class OperationsConsole:
         )  # fmt: skip
 
     def jobs(self, status: str, limit: int = 100) -> list[JobRow]:
-        return [_job(j) for j in self._ops.jobs.list(status=status, limit=limit)]
+        rows = [_job(j) for j in self._ops.jobs.list(status=status, limit=limit)]
+        if status != "dead":
+            return rows
+        # IT decides on a dead job knowing whether its write is being, or was, reversed
+        return [
+            replace(row, reversal=self._ops.reversal_status(str(row.payload.get("msgid", ""))))
+            for row in rows
+        ]
 
     def job(self, job_id: int) -> JobRow | None:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
+from adapter.services.operations import reversal_key
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, Site, eventually
@@ -130,3 +131,46 @@ def test_a_refused_job_is_not_reversed_and_the_page_says_what_to_do(page: Page, 
     expect(page.get_by_test_id("error")).to_contain_text("直接更正后重发")
     assert site.runtime.queue.list_jobs(kind="WI2601") == []
     assert _status(site, job_id) == "dead"
+
+
+def test_a_dead_job_being_reversed_says_so_and_waits_for_the_reversal(
+    page: Page, site: Site
+) -> None:
+    """Once IT has had a dead job's write reversed (WI2601), its card says how the reversal
+    stands instead of offering it again, and a re-send waits until upstream has it."""
+    job_id = _enqueue(site, "E-REV2", {"mdtrt_id": "E-REV2", "psn_no": "P001"}, timedelta(hours=1))
+    eventually(lambda: _status(site, job_id) == "dead")
+    (dead,) = [j for j in site.runtime.queue.list_jobs(status="dead", limit=1000) if j.id == job_id]
+    msgid = dead.payload["msgid"]
+    faults = f"{site.simulator.url}/_sim/faults"
+    assert httpx.post(faults, json={"outage": True}).status_code == 200
+    try:
+        with UnitOfWork(site.runtime.engine) as uow:  # queued as `reverse_job` queues it
+            reversal = site.runtime.outbox.enqueue(
+                uow.session,
+                kind="WI2601",
+                payload={"msgid": site.runtime.msgids.next(), "insuplc_admdvs": "310100",
+                         "context": "E-REV2", "input": {"omsgid": msgid, "oinfno": "WI2401"}},
+                idempotency_key=reversal_key(msgid),
+                ordering_key=reversal_key(msgid),
+                deadline=datetime.now(UTC) + timedelta(minutes=30),
+            )  # fmt: skip
+            uow.commit()
+        sign_in(page, site, USERS["it"], path="/web/monitor")
+        state = page.locator(f"[data-testid='reversal-state'][data-job='{job_id}']")
+        expect(state).to_contain_text("正在冲正")
+        expect(page.locator(f"form.reverse-job[data-job='{job_id}']")).to_have_count(0)
+        page.locator(f"form.dead-job[data-job='{job_id}']").get_by_role(
+            "button", name="重发"
+        ).click()
+        expect(page.get_by_test_id("error")).to_contain_text("冲正送达后才能重发")
+        assert _status(site, job_id) == "dead"
+    finally:
+        assert httpx.post(faults, json={}).status_code == 200
+    site.runtime.queue.retry(reversal.job_id)
+    site.runtime.wake()
+    eventually(lambda: _status(site, reversal.job_id) == "delivered", timeout=30)
+    page.goto(f"{site.base}/web/monitor")
+    state = page.locator(f"[data-testid='reversal-state'][data-job='{job_id}']")
+    expect(state).to_contain_text("已冲正")
+    shot(page, "reversed")
