@@ -33,7 +33,7 @@ from adapter.domain.catalogue import Catalogue
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
-from adapter.domain.pricing import check_reversal
+from adapter.domain.pricing import check_reversal, fee_day
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
@@ -292,17 +292,16 @@ class Fees:
             catalogue = treatment_catalogue(ctx, uow, codes)
             if catalogue_code:
                 kind = line.category.catalogue_kind
+                fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
                 item = (
-                    catalogue.lookup(
-                        kind, ctx.institution.admdvs, catalogue_code, line.occurred_at.date()
-                    )
+                    catalogue.lookup(kind, ctx.institution.admdvs, catalogue_code, fee_date)
                     if kind
                     else None
                 )
                 if item is None:
                     raise DomainError(
                         f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
-                        f"在{line.occurred_at.date()}有效的项目",
+                        f"在{fee_date}有效的项目",
                         code="CATALOGUE_ITEM_UNKNOWN",
                         article="N§32",
                         field="catalogue_code",
