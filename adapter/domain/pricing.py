@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
@@ -188,6 +189,15 @@ def _reversing(
     return fund, personal, original.rule, reason, original.message
 
 
+def fee_day(line: FeeLine, zone: tzinfo | None = None) -> date:
+    """The day a fee's catalogue version is looked up for: the calendar day of its time where
+    the institution is (``zone``), as the catalogue's effective dates are (N§32, B§30). A time
+    read back from the store is in UTC: a fee at 05:00 Beijing time is 21:00 UTC the day
+    before, and its own date would be that day. ``None``: the time's own offset."""
+    moment = line.occurred_at if zone is None else line.occurred_at.astimezone(zone)
+    return moment.date()
+
+
 def price_line(
     line: FeeLine,
     catalogue: Catalogue,
@@ -195,8 +205,10 @@ def price_line(
     *,
     basis: FeeLine | None = None,
     taken_amount: Decimal = ZERO,
+    zone: tzinfo | None = None,
 ) -> PricedLine:
-    """Price one line against the treatment place's catalogue ``region``.
+    """Price one line against the treatment place's catalogue ``region``, by the version in
+    force on its :func:`fee_day` in ``zone`` (the institution's time zone).
 
     ``basis`` is the original line a reversal undoes: the reversal is priced by the original's
     item, date and work-injury flag, as its share of the original's split; ``taken_amount`` is
@@ -213,10 +225,10 @@ def price_line(
             article=EXCLUDED.article,
         )
     if basis is not None and line.is_reversal:
-        original = price_line(basis, catalogue, region)
+        original = price_line(basis, catalogue, region, zone=zone)
         fund, personal, rule, reason, message = _reversing(line, original, taken_amount)
         return PricedLine(line, original.item, fund, personal, rule, reason, message)
-    item = catalogue.lookup(kind, region, source.item_code, source.occurred_at.date())
+    item = catalogue.lookup(kind, region, source.item_code, fee_day(source, zone))
     magnitude = abs(line.amount)
     if not source.work_injury:
         # B§29: injury and illness are kept apart; the fund pays nothing for the illness.
@@ -246,8 +258,11 @@ class PricedBill:
     excluded: tuple[FeeLine, ...]  # meal subsidy, transport: listed apart, not billed
 
 
-def price_lines(lines: Sequence[FeeLine], catalogue: Catalogue, region: str) -> PricedBill:
-    """Price a stay's lines; reversals are matched to their originals by ``line_id``.
+def price_lines(
+    lines: Sequence[FeeLine], catalogue: Catalogue, region: str, zone: tzinfo | None = None
+) -> PricedBill:
+    """Price a stay's lines (each by its :func:`fee_day` in ``zone``); reversals are matched
+    to their originals by ``line_id``.
 
     Raises :class:`PricingError` for a reversal whose original is unknown, one that would
     reverse more than was charged, or one whose price or amount is not its original's
@@ -287,5 +302,7 @@ def price_lines(lines: Sequence[FeeLine], catalogue: Catalogue, region: str) -> 
         if (basis or line).category.excluded:
             excluded.append(line)
             continue
-        priced.append(price_line(line, catalogue, region, basis=basis, taken_amount=before))
+        priced.append(
+            price_line(line, catalogue, region, basis=basis, taken_amount=before, zone=zone)
+        )
     return PricedBill(tuple(priced), tuple(excluded))

@@ -75,7 +75,12 @@ def line_price(
     if source.category.excluded:
         return LinePrice(None, "")
     priced = price_line(
-        line, catalogue, ctx.institution.admdvs, basis=basis, taken_amount=taken_amount
+        line,
+        catalogue,
+        ctx.institution.admdvs,
+        basis=basis,
+        taken_amount=taken_amount,
+        zone=ctx.zone,  # the fee's local day: a stored time reads back in UTC (N§32, B§30)
     )
     return LinePrice(priced, source.item_code)
 

@@ -6,13 +6,13 @@ revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch 
 with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored —
 or repeated in the batch — is ignored and reported, never an error (the HIS resends). A
 negative quantity reverses its original: the one named by ``reverses`` or, when the HIS does
-not say, the latest earlier charge of the same item with enough quantity left (at the
-reversal's unit price, if one is). It goes back at the original's unit price, and the reversal
-returning the last of the original's quantity returns exactly the amount left
-(:func:`adapter.domain.pricing.check_reversal`); it is priced as its share of the original's
-split, after what the earlier reversals took back. A line whose
-item is not in the treatment place's catalogue on its date is kept and flagged ``unmapped`` for
-the billing clerk.
+not say, the latest earlier charge of the same item with enough quantity left (of the
+reversal's work-injury flag, B§29, and at its unit price, if one is). It goes back at the
+original's unit price, and the reversal returning the last of the original's quantity
+returns exactly the amount left (:func:`adapter.domain.pricing.check_reversal`); it is
+priced as its share of the original's split, after what the earlier reversals took back. A
+line whose item is not in the treatment place's catalogue on its date is kept and flagged
+``unmapped`` for the billing clerk.
 
 A device fitting (辅助器具配置) takes no fee lines: it is priced from the items and actual costs
 entered at the device counter against the notice (N§34, B§34), and a fitting recorded as a
@@ -33,7 +33,7 @@ from adapter.domain.catalogue import Catalogue
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
-from adapter.domain.pricing import check_reversal
+from adapter.domain.pricing import check_reversal, fee_day
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
@@ -120,6 +120,10 @@ class _Ledger:
             for original in self.lines.values()
             if original.item_code == line.item_code and self.left[original.line_id] >= wanted
         ]
+        # The same item charged for the work injury and for another illness (伤病分离, B§29):
+        # the reversal undoes a charge of its own flag, which decides who got the money back
+        # (the fund, or the worker), when there is one.
+        candidates = [c for c in candidates if c.work_injury == line.work_injury] or candidates
         # A reversal goes back at its charge's unit price (check_reversal): of the charges
         # it may undo, the latest at its price, else the latest (and is refused by price).
         same_price = [c for c in candidates if c.unit_price == line.unit_price]
@@ -292,17 +296,16 @@ class Fees:
             catalogue = treatment_catalogue(ctx, uow, codes)
             if catalogue_code:
                 kind = line.category.catalogue_kind
+                fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
                 item = (
-                    catalogue.lookup(
-                        kind, ctx.institution.admdvs, catalogue_code, line.occurred_at.date()
-                    )
+                    catalogue.lookup(kind, ctx.institution.admdvs, catalogue_code, fee_date)
                     if kind
                     else None
                 )
                 if item is None:
                     raise DomainError(
                         f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
-                        f"在{line.occurred_at.date()}有效的项目",
+                        f"在{fee_date}有效的项目",
                         code="CATALOGUE_ITEM_UNKNOWN",
                         article="N§32",
                         field="catalogue_code",

@@ -113,6 +113,49 @@ def test_negative_quantity_reverses_its_original_named_or_matched_by_item(
     assert (total, fund) == (D("138.25"), D("118.25"))
 
 
+def test_a_reversal_matched_by_item_undoes_a_charge_of_its_own_work_injury_flag(
+    services: Services, stay: Encounter
+) -> None:
+    """The same drug charged for the work injury and, later, for another illness (伤病分离,
+    B§29); the HIS returns the work-injury box without naming it: it undoes the work-injury
+    charge, which the fund paid, not the latest charge of the item, which the worker paid."""
+    services.fees.record(
+        stay.id,
+        [
+            fee("W1", "XN02BEB001", "36.50"),
+            fee("N1", "XN02BEB001", "36.50", work_injury=False),
+        ],
+        actor="his",
+    )
+    recorded = services.fees.record(
+        stay.id, [fee("R1", "XN02BEB001", "-36.50", quantity="-1")], actor="his"
+    )
+    assert recorded.reversals == {"R1": "W1"}
+    assert _priced(services, stay)["R1"] == (D("-36.50"), D("0.00"))
+    breakdown = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.non_work_injury) == (
+        D("36.50"),
+        D("0.00"),
+        D("36.50"),
+    )
+    # and the other way round: the illness's box returned undoes the illness's charge
+    services.fees.record(
+        stay.id,
+        [
+            fee("W2", "XN02BEB001", "36.50"),
+            fee("R2", "XN02BEB001", "-36.50", quantity="-1", work_injury=False),
+        ],
+        actor="his",
+    )
+    assert _priced(services, stay)["R2"] == (D("0.00"), D("-36.50"))
+    breakdown = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.non_work_injury) == (
+        D("36.50"),
+        D("36.50"),
+        D("0.00"),
+    )
+
+
 def test_a_reversal_beyond_its_original_refuses_the_whole_batch_naming_the_line(
     services: Services, stay: Encounter, db: Engine
 ) -> None:

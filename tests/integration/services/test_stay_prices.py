@@ -221,3 +221,64 @@ def test_reversals_repriced_by_a_later_standard_take_their_shares_of_the_new_spl
         D("-45.01"),
         D("-44.99"),
     ]
+
+
+def test_a_fee_before_8_am_is_priced_by_the_version_in_force_on_its_local_day(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    """A fee at 05:00 Beijing time is 21:00 UTC the day before. Its catalogue version is the
+    one in force on its day where it happened (N§32, B§30), also when it is priced again
+    after a catalogue load (its time then read back from the store, in UTC)."""
+    clock.advance(timedelta(hours=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    bed = dataclasses.replace(
+        fee("B1", BED, "180.00", quantity="3", category=FeeCategory.SERVICE),
+        occurred_at=local(-4, 5),
+    )
+    services.fees.record(stay.id, [bed], actor="his")
+    fee_day = local(-4, 5).date()
+    with UnitOfWork(db, clock=clock) as uow:
+        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
+            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
+        )
+        assert current is not None and current.valid_from < fee_day
+        # a 40/日 standard in force from the fee's own day, published after it was recorded
+        uow.catalogue.load(
+            [
+                dataclasses.replace(
+                    current, version="2026-late", valid_from=fee_day, price_cap=D("40.00")
+                )
+            ]
+        )
+        uow.commit()
+    presettled = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
+    assert (presettled.fund_pay, presettled.over_limit) == (D("120.00"), D("60.00"))
+    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
+    after = settled.settlement.breakdown
+    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
+    with UnitOfWork(db) as uow:
+        [line] = uow.settlements.get(settled.settlement.id).bill.lines
+    assert line.item is not None and line.item.version == "2026-late"
+
+
+def test_a_fee_before_8_am_maps_to_an_item_in_force_from_its_local_day(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    clock.advance(timedelta(hours=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    odd = dataclasses.replace(fee("U1", "HIS-NEW-1", "12.00"), occurred_at=local(-4, 5))
+    assert services.fees.record(stay.id, [odd], actor="his").unmapped == ("U1",)
+    fee_day = local(-4, 5).date()
+    with UnitOfWork(db, clock=clock) as uow:
+        drug = uow.catalogue.treatment_catalogue(BEIJING).lookup(
+            CatalogueKind.DRUG, BEIJING, "XN02BEB001", fee_day
+        )
+        assert drug is not None
+        # a drug listed from the fee's own day
+        uow.catalogue.load(
+            [dataclasses.replace(drug, code="XNEW0001", version="2026-new", valid_from=fee_day)]
+        )
+        uow.commit()
+    services.fees.map_line(stay.id, "U1", "XNEW0001", actor="billing01")
+    breakdown = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
+    assert (breakdown.fund_pay, breakdown.out_of_catalogue) == (D("12.00"), D("0.00"))

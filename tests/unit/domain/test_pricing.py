@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +12,8 @@ import pytest
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeCategory, FeeLine
-from adapter.domain.pricing import PersonalReason, price_line, price_lines
-from tests.unit.domain.builders import BEIJING, at, catalogue, fee, item
+from adapter.domain.pricing import PersonalReason, fee_day, price_line, price_lines
+from tests.unit.domain.builders import BEIJING, SHANGHAI, at, catalogue, fee, item
 
 D = Decimal
 CATALOGUE = catalogue(
@@ -310,6 +310,21 @@ def test_the_catalogue_version_in_force_on_the_fees_date_prices_it() -> None:
     january = fee("2", "S01", "70.00", category=FeeCategory.SERVICE, occurred_at=at("2026-01-01"))
     bill = price_lines([december, january], versioned, BEIJING)
     assert [line.fund_pay for line in bill.lines] == [D("50.00"), D("60.00")]
+
+
+def test_the_version_is_the_one_in_force_on_the_fees_local_day_whatever_its_offset() -> None:
+    """05:00 on 1 January in Beijing is 21:00 UTC on 31 December, as a stored time reads back:
+    in the institution's zone it is January's fee, priced by January's standard."""
+    versioned = catalogue(
+        item(CatalogueKind.SERVICE_STANDARD, "S01", price_cap=D("50"), valid_from=date(2025, 1, 1)),
+        item(CatalogueKind.SERVICE_STANDARD, "S01", price_cap=D("60"), valid_from=date(2026, 1, 1)),
+    )
+    early = at("2026-01-01", hour=5).astimezone(UTC)
+    line = fee("1", "S01", "70.00", category=FeeCategory.SERVICE, occurred_at=early)
+    assert fee_day(line, SHANGHAI) == date(2026, 1, 1)
+    assert price_line(line, versioned, BEIJING, zone=SHANGHAI).fund_pay == D("60.00")
+    [priced] = price_lines([line], versioned, BEIJING, SHANGHAI).lines
+    assert priced.fund_pay == D("60.00")
 
 
 def test_an_item_withdrawn_from_the_catalogue_is_out_of_catalogue_after_its_end() -> None:
