@@ -21,10 +21,18 @@ is required; the other is derived. When both are sent, ``quantity × unit price`
 amount to the fen (:func:`adapter.domain.fees.amount_matches`, the rule REST applies too).
 Amounts carry at most two decimals; a currency other than CNY (FT1-11.1.2) is refused.
 FT1-8 (description) stands in for a missing FT1-7.2 item name.
+
+**Non-work-injury lines (伤病分离, B§29, N§37).** A line for the treatment of another illness
+is paid by the worker, not the fund. FT1 has no field that says so, so our Z-segment ``ZFT``,
+sent right after the FT1 it belongs to, does (as ``work_injury`` does over REST):
+``ZFT|<work injury: Y, or N for another illness>``. No ZFT, or ZFT-1 empty, means ``Y``: a
+line of the work injury. A ZFT not right after an FT1, or with another value, is refused (AR
+naming it), so that a line meant for the worker is never paid by the fund by mistake.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -64,8 +72,11 @@ def fee_lines(message: Hl7Message, profile: SiteProfile) -> tuple[FeeLine, ...]:
     seen: set[str] = set()
     lines = []
     zone = profile.zone
-    for segment in segments:
+    flags = _work_injury_flags(message)
+    for segment, work_injury in zip(segments, flags, strict=True):
         line = fee_line(segment, profile, zone)
+        if not work_injury:
+            line = replace(line, work_injury=False)
         if line.line_id in seen:
             raise Hl7Error(
                 f"费用明细流水号重复：{line.line_id}",
@@ -76,6 +87,34 @@ def fee_lines(message: Hl7Message, profile: SiteProfile) -> tuple[FeeLine, ...]:
         seen.add(line.line_id)
         lines.append(line)
     return tuple(lines)
+
+
+def _work_injury_flags(message: Hl7Message) -> list[bool]:
+    """Per FT1, in order: is it a line of the work injury (its ZFT-1 ``Y``, or no ZFT)?"""
+    flags: list[bool] = []
+    previous = ""
+    for segment in message.segments:
+        if segment.name == "FT1":
+            flags.append(True)
+        elif segment.name == "ZFT":
+            if previous != "FT1":
+                raise Hl7Error(
+                    "ZFT段须紧跟在它所说明的FT1费用明细段之后",
+                    segment.location(),
+                    hl7_code=SEGMENT_SEQUENCE_ERROR,
+                    code="HL7_SEGMENT_OUT_OF_PLACE",
+                )
+            flag = segment.get(1).strip().upper()
+            if flag not in ("", "Y", "N"):
+                raise Hl7Error(
+                    f"ZFT-1是否工伤应为Y（工伤）或N（非工伤，伤病分离），收到：{flag}",
+                    segment.location(1),
+                    hl7_code=TABLE_VALUE_NOT_FOUND,
+                    code="HL7_BAD_WORK_INJURY_FLAG",
+                )
+            flags[-1] = flag != "N"
+        previous = segment.name
+    return flags
 
 
 # Where :func:`fee_line` reads each attribute of a line, by the name a refusal gives it (the

@@ -44,7 +44,7 @@ USED_FIELDS: dict[tuple[str, int], tuple[str, ...]] = {
     ("FT1", 13): ("DEPARTMENT_CODE",),
 }
 
-# Our own Z-segment (not in hl7apy's tables).
+# Our own Z-segments (not in hl7apy's tables).
 ZWI_FIELDS = {
     1: "CARD_KIND",
     2: "CARD_NUMBER",
@@ -52,6 +52,7 @@ ZWI_FIELDS = {
     4: "INJURY_PARTS",
     5: "ENCOUNTER_KIND",
 }
+ZFT_FIELDS = {1: "WORK_INJURY"}  # after an FT1: is the line of the work injury (Y/N)?
 
 
 @cache
@@ -59,6 +60,8 @@ def segment_fields(segment: str, version: str) -> dict[int, str]:
     """``{position: NAME}`` for a standard segment in a version, from hl7apy."""
     if segment == "ZWI":
         return dict(ZWI_FIELDS)
+    if segment == "ZFT":
+        return dict(ZFT_FIELDS)
     try:
         _kind, children = load_reference(segment, "Segment", version)[:2]
     except Exception:

@@ -10,7 +10,7 @@ ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when se
 ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
 ADT^A11    CancelAdmission     PV1-19, EVN-4 reason
 ADT^A13    CancelDischarge     PV1-19, EVN-4 reason
-DFT^P03    RecordFees          PV1-19, FT1 (see :mod:`connectors.hl7.fees`)
+DFT^P03    RecordFees          PV1-19, FT1 and its ZFT (see :mod:`connectors.hl7.fees`)
 =========  ==================  ==========================================================
 
 The event is MSH-9.2, or EVN-1 when MSH-9 carries none (v2.3 habits). The encounter kind is

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -195,3 +196,48 @@ def test_a_refused_credit_names_its_ft1_and_field_in_the_ae(
     batch = _fees("E4", "V6", charge("L7", 1), short, version=version)
     assert _located(port, batch) == ("AE", "FEE_REVERSAL_AMOUNT_MISMATCH", "FT1^2^11")
     assert _count(db, "fee_line") == 2  # each batch refused whole
+
+
+def test_b29_a_line_marked_zft_n_is_the_workers_not_the_funds_over_hl7(
+    port: int, db: Engine
+) -> None:
+    """伤病分离 over HL7: the ZFT after an FT1 says the line treats another illness, as
+    ``work_injury: false`` does over REST; the worker pays it, the fund the rest."""
+    admitted = NOW - timedelta(days=2)
+    when = ts(admitted + timedelta(hours=2))
+    assert _answer(port, _admit("W1", "V7", ts(admitted)))[0] == "AA"
+    injury = m.ft1("W-1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
+                   when=when, set_id=1)  # fmt: skip
+    other = m.ft1("W-2", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
+                  when=when, set_id=2)  # fmt: skip
+    third = m.ft1("W-3", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
+                  when=when, set_id=3)  # fmt: skip
+    batch = _fees("W2", "V7", injury, "ZFT|Y", other, "ZFT|N", third)
+    assert _answer(port, batch)[0] == "AA"
+    with db.connect() as connection:
+        flags = dict(connection.exec_driver_sql(
+            "SELECT line_id, work_injury FROM fee_line ORDER BY line_id").all())  # fmt: skip
+    assert {k: bool(v) for k, v in flags.items()} == {"W-1": True, "W-2": False, "W-3": True}
+    assert _answer(port, _discharge("W3", "V7", ts(NOW - timedelta(minutes=1))))[0] == "AA"
+    with db.connect() as connection:
+        total, fund, personal, non_work_injury = connection.exec_driver_sql(
+            "SELECT total, fund_pay, personal_pay, non_work_injury FROM settlement"
+        ).one()
+    figures = [Decimal(str(v)) for v in (total, fund, personal, non_work_injury)]
+    assert figures == [Decimal("73.00"), Decimal("54.75"), Decimal("18.25"), Decimal("18.25")]
+
+
+def test_a_zft_out_of_place_or_with_another_value_is_refused_naming_it(
+    port: int, db: Engine
+) -> None:
+    admitted = NOW - timedelta(days=2)
+    when = ts(admitted + timedelta(hours=2))
+    assert _answer(port, _admit("Z1", "V8", ts(admitted)))[0] == "AA"
+    line = m.ft1("Z-1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
+                 when=when)  # fmt: skip
+    unsure = _fees("Z2", "V8", line, "ZFT|X")
+    assert _located(port, unsure) == ("AR", "103", "ZFT^1^1")  # table value not found
+    assert _answer(port, _fees("Z3", "V8", line, "ZFT|X")) == ("AR", "HL7_BAD_WORK_INJURY_FLAG")
+    before = _fees("Z4", "V8", "ZFT|N", line)
+    assert _answer(port, before) == ("AR", "HL7_SEGMENT_OUT_OF_PLACE")
+    assert _count(db, "fee_line") == 0
