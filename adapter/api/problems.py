@@ -110,6 +110,7 @@ _VALIDATION_MESSAGES = {
     "datetime_parsing": "须为带时区的时间（ISO 8601）",
     "datetime_from_date_parsing": "须为带时区的时间（ISO 8601）",
     "timezone_aware": "时间须带时区",
+    "datetime_out_of_range": "时间超出可用范围（公元1年至9999年）",
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "string_too_short": "不能为空",
