@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from adapter.api.auth import require
 from adapter.api.deps import EngineDep
 from adapter.api.zone import QueryTime, site_time
+from adapter.domain.masking import mask_body
 from adapter.store.audit import verify
 from adapter.store.tokens import Principal
 from adapter.store.uow import UnitOfWork
@@ -44,6 +45,7 @@ def audit_entries(
     for entry in entries:
         item = asdict(entry)
         item["at"] = site_time(entry.at)
+        item["details"] = mask_body(entry.details)  # entries kept before append masked them
         items.append(item)
     return {"entries": items}
 
