@@ -171,8 +171,21 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "请求内容有误", items)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+# FastAPI's words when a JSON body's bytes do not decode (UnicodeDecodeError, not a
+# JSONDecodeError): a HIS sending GB 18030 where JSON must be UTF-8 (RFC 8259)
+_UNDECODABLE_BODY = "There was an error parsing the body"
+UNDECODABLE_JSON_MESSAGE = "请求体：JSON 格式错误（须为 UTF-8 编码）"
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if (
+        exc.status_code == 400
+        and exc.detail == _UNDECODABLE_BODY
+        and "json" in request.headers.get("content-type", "").lower()
+    ):
+        item = error_item("INVALID_JSON_INVALID", UNDECODABLE_JSON_MESSAGE)
+        return problem(422, "请求内容有误", [item])
     title = _HTTP_TITLES.get(exc.status_code, "请求失败")
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else title
     return problem(exc.status_code, title, [error_item(f"HTTP_{exc.status_code}", message)])
