@@ -8,6 +8,7 @@ The adapter's exception hierarchy is translated here, in one place.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -133,13 +134,22 @@ _BOUND_MESSAGES = {
     "less_than": ("lt", "须小于 {}"),
     "string_too_long": ("max_length", "内容过长（最多 {} 个字符）"),
     "too_long": ("max_length", "条目过多（最多 {} 条）"),
+    "too_short": ("min_length", "条目过少（至少 {} 条）"),
 }
+
+# A value outside its choices names them (``kind：取值不在允许范围内（可选：medical、rehab）``):
+# pydantic's context says ``'medical' or 'rehab'``.
+_CHOICES = frozenset({"literal_error", "enum"})
+_CHOICE = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 # Validation errors raised by our own validators, whose message already says what is wrong.
 _OWN_MESSAGES = frozenset({"control_character"})
 
 
 def _bound_message(kind: str, context: dict[str, Any]) -> str | None:
+    if kind in _CHOICES:
+        choices = _CHOICE.findall(str(context.get("expected", "")))
+        return f"取值不在允许范围内（可选：{'、'.join(choices)}）" if choices else None
     key, words = _BOUND_MESSAGES.get(kind, ("", ""))
     return words.format(context[key]) if key in context else None
 
