@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from adapter.api.auth import require
 from adapter.api.deps import EngineDep
-from adapter.api.zone import site_time
+from adapter.api.zone import QueryTime, site_time
+from adapter.domain.masking import mask_body
 from adapter.store.audit import verify
 from adapter.store.tokens import Principal
 from adapter.store.uow import UnitOfWork
@@ -27,8 +27,8 @@ def audit_entries(
     action: str | None = Query(None, examples=["settle"]),
     subject_type: str | None = Query(None, examples=["encounter"]),
     subject_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime | None = None,
+    until: QueryTime | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
     with UnitOfWork(engine) as uow:
@@ -45,6 +45,7 @@ def audit_entries(
     for entry in entries:
         item = asdict(entry)
         item["at"] = site_time(entry.at)
+        item["details"] = mask_body(entry.details)  # entries kept before append masked them
         items.append(item)
     return {"entries": items}
 

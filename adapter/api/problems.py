@@ -8,6 +8,7 @@ The adapter's exception hierarchy is translated here, in one place.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -110,6 +111,7 @@ _VALIDATION_MESSAGES = {
     "datetime_parsing": "须为带时区的时间（ISO 8601）",
     "datetime_from_date_parsing": "须为带时区的时间（ISO 8601）",
     "timezone_aware": "时间须带时区",
+    "datetime_out_of_range": "时间超出可用范围（公元1年至9999年）",
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "string_too_short": "不能为空",
@@ -132,13 +134,22 @@ _BOUND_MESSAGES = {
     "less_than": ("lt", "须小于 {}"),
     "string_too_long": ("max_length", "内容过长（最多 {} 个字符）"),
     "too_long": ("max_length", "条目过多（最多 {} 条）"),
+    "too_short": ("min_length", "条目过少（至少 {} 条）"),
 }
+
+# A value outside its choices names them (``kind：取值不在允许范围内（可选：medical、rehab）``):
+# pydantic's context says ``'medical' or 'rehab'``.
+_CHOICES = frozenset({"literal_error", "enum"})
+_CHOICE = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 # Validation errors raised by our own validators, whose message already says what is wrong.
 _OWN_MESSAGES = frozenset({"control_character"})
 
 
 def _bound_message(kind: str, context: dict[str, Any]) -> str | None:
+    if kind in _CHOICES:
+        choices = _CHOICE.findall(str(context.get("expected", "")))
+        return f"取值不在允许范围内（可选：{'、'.join(choices)}）" if choices else None
     key, words = _BOUND_MESSAGES.get(kind, ("", ""))
     return words.format(context[key]) if key in context else None
 
@@ -170,8 +181,21 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "请求内容有误", items)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+# FastAPI's words when a JSON body's bytes do not decode (UnicodeDecodeError, not a
+# JSONDecodeError): a HIS sending GB 18030 where JSON must be UTF-8 (RFC 8259)
+_UNDECODABLE_BODY = "There was an error parsing the body"
+UNDECODABLE_JSON_MESSAGE = "请求体：JSON 格式错误（须为 UTF-8 编码）"
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if (
+        exc.status_code == 400
+        and exc.detail == _UNDECODABLE_BODY
+        and "json" in request.headers.get("content-type", "").lower()
+    ):
+        item = error_item("INVALID_JSON_INVALID", UNDECODABLE_JSON_MESSAGE)
+        return problem(422, "请求内容有误", [item])
     title = _HTTP_TITLES.get(exc.status_code, "请求失败")
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else title
     return problem(exc.status_code, title, [error_item(f"HTTP_{exc.status_code}", message)])

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticCustomError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # adapter.settings.Settings.time_zone's default
@@ -28,6 +31,22 @@ def in_site_zone(value: datetime) -> datetime:
 def site_time(value: datetime) -> str:
     """ISO 8601 in the site's zone."""
     return in_site_zone(value).isoformat()
+
+
+def _in_the_calendar(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "时间超出可用范围（公元1年至9999年）"
+        ) from None
+    return value
+
+
+# A time a client filters by (``?since=``, ``?until=``): with its zone, as in a body (a naive
+# one is a 422, not a guessed zone), and one whose UTC is still in the calendar (the store
+# compares in UTC: ``0001-01-01T00:00:00+08:00`` would overflow into a 500).
+QueryTime = Annotated[AwareDatetime, AfterValidator(_in_the_calendar)]
 
 
 class SiteZone:

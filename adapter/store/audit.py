@@ -23,8 +23,10 @@ The single ``audit_head`` row is updated first (``INSERT … ON CONFLICT DO UPDA
 that takes a row lock on PostgreSQL and the write lock on SQLite, so concurrent appends queue
 behind each other and the chain never forks.
 
-``details`` must already be masked by the caller (citizen IDs, card numbers, phones: see
-:mod:`adapter.domain.people`); the log keeps exactly what it is given.
+``details`` should already be masked by the caller (citizen IDs, card numbers, phones: see
+:mod:`adapter.domain.people`); :meth:`AuditRepository.append` masks them once more
+(:func:`adapter.domain.masking.mask_body`), so free text a clerk typed — a claim's detail, a
+revocation's reason — never keeps a citizen ID or a mobile number in full.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from adapter.domain.masking import mask_body
 from adapter.domain.ports import Clock
 from adapter.hot_sql import HotStatement
 from adapter.store.audit_keys import AuditKeyError, AuditKeyring, open_keyring
@@ -213,7 +216,7 @@ class AuditLog:
             self._key_source or self._session.get_bind().engine
         )
         at = self._clock.now().astimezone(UTC)
-        text = canonical(dict(details or {}))
+        text = canonical(mask_body(dict(details or {})))
         claim = _CLAIM[self._session.get_bind().dialect.name == "postgresql"]
         seq, prev_hash = claim.one(self._session, {})
         values = {

@@ -9,8 +9,10 @@ names and their existence per version come from hl7apy's structure definitions.
 
 Tolerances (what real HIS systems send): ``\\r``, ``\\n`` or ``\\r\\n`` between segments, blank
 lines, trailing separators, missing trailing fields. Strictness: every segment id must be
-three characters ``[A-Z][A-Z0-9]{2}`` (a truncated or garbled segment is an error), and the
-message must start with MSH.
+three characters ``[A-Z][A-Z0-9]{2}`` (a truncated or garbled segment is an error), the
+message must start with MSH, and the segments that say who and which stay — MSH, EVN, PID,
+PV1, ZWI — come once: a second one (two messages batched into one frame, two workers' PIDs)
+is refused at it, so nothing after the first is silently dropped or merged.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from connectors.hl7.errors import SEGMENT_SEQUENCE_ERROR, Hl7Error, Location
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
+# at most one of each in every message structure we take (ADT_A01 … ADT_A13, DFT_P03)
+_ONCE = ("MSH", "EVN", "PID", "PV1", "ZWI")
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,8 @@ class Hl7Message:
                 # MSH-1 is the field separator itself; MSH-2 is fields[1].
                 fields = ["MSH", fs, *fields[1:]]
             counts[name] = counts.get(name, 0) + 1
+            if counts[name] > 1 and name in _ONCE:
+                raise _repeated(name, counts[name])
             self.segments.append(Segment(name, fields, seps, counts[name]))
 
     @property
@@ -203,6 +209,19 @@ class Hl7Message:
                 code="HL7_SEGMENT_MISSING",
             )
         return segment
+
+
+def _repeated(name: str, sequence: int) -> Hl7Error:
+    if name == "MSH":
+        message = "一个MLLP帧中含有多条消息（第2个MSH段），请每条消息单独成帧发送"
+    else:
+        message = f"报文含有多个{name}段（第{sequence}个），每条消息只能有一个{name}段"
+    return Hl7Error(
+        message,
+        Location(name, sequence),
+        hl7_code=SEGMENT_SEQUENCE_ERROR,
+        code="HL7_SEGMENT_REPEATED",
+    )
 
 
 @lru_cache(maxsize=4096)

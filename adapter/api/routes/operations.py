@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from adapter.api.auth import require
 from adapter.api.deps import MonthlyDep, OperationsDep, RegistryDep, SettingsDep
+from adapter.api.zone import QueryTime
 from adapter.domain.masking import mask_body, mask_hl7
 from adapter.domain.months import day_began
 from adapter.domain.ports import UploadJob
@@ -244,8 +245,8 @@ def upstream_calls(
     encounter: str | None = None,
     msgid: str | None = None,
     infno: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime | None = None,
+    until: QueryTime | None = None,
     outcome: str | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
@@ -296,8 +297,8 @@ def hl7_messages(
     visit: str | None = Query(None, description="PV1-19 visit number"),
     type: str | None = Query(None, examples=["ADT^A01", "DFT"]),
     outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime | None = None,
+    until: QueryTime | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     messages = ops.hl7_log().search(

@@ -125,3 +125,32 @@ def test_openapi_documents_the_routes_with_examples(api: Api) -> None:
     ):
         assert path in schema["paths"]
     assert schema["components"]["schemas"]["AdmitIn"]["examples"][0]["his_visit_id"]
+
+
+def test_a_body_that_is_not_utf8_is_refused_in_chinese_like_broken_json(
+    api: Api, db: Engine
+) -> None:
+    # a HIS sending GB 18030 where JSON must be UTF-8 (RFC 8259): 张三 in GB 18030
+    body = '{"his_visit_id": "张三"}'.encode("gb18030")
+    answer = api.post(
+        "/api/v1/encounters",
+        role="admission",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    (error,) = _problem(answer, 422)
+    assert error["code"] == "INVALID_JSON_INVALID"
+    assert "UTF-8" in error["message"] and "JSON" in error["message"], error
+    assert _count(db, "encounter") == 0
+
+
+def test_a_value_outside_its_choices_or_an_empty_list_says_what_is_expected(api: Api) -> None:
+    wrong_kind = _problem(
+        api.post("/api/v1/encounters", role="admission", json={**ADMIT, "kind": "dental"}), 422
+    )
+    (error,) = [e for e in wrong_kind if e["field"] == "kind"]
+    assert "medical" in error["message"] and "rehab" in error["message"], error
+    no_lines = _problem(
+        api.post("/api/v1/encounters/E1/fees", role="billing", json={"lines": []}), 422
+    )
+    assert no_lines[0]["field"] == "lines" and "至少 1" in no_lines[0]["message"], no_lines

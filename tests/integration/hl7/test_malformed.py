@@ -89,6 +89,33 @@ CASES = [
         "103",
     ),
     Case(
+        # a HIS that batches two messages into one frame: the second must not vanish
+        # behind the first's AA; the HIS resends each in its own frame
+        "two messages in one frame",
+        frame((m.admit("E-10", visit="V0010") + m.admit("E-11", visit="V0011")).encode()),
+        "AR",
+        "MSH^2",
+        "100",
+    ),
+    Case(
+        "two PID segments naming different workers",
+        frame(
+            m.admit("E-12")
+            .replace(m.pid() + "\r", m.pid() + "\r" + m.pid("李四", "110101199202023456") + "\r")
+            .encode()
+        ),
+        "AR",
+        "PID^2",
+        "100",
+    ),
+    Case(
+        "two ZWI segments naming different cards",
+        frame((m.admit("E-13") + m.zwi(card_no="B87654321")).encode()),
+        "AR",
+        "ZWI^2",
+        "100",
+    ),
+    Case(
         "unknown encounter",
         frame(m.dft("E-9", [m.ft1("L1")], visit="NOPE").encode()),
         "AE",
