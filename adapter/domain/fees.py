@@ -73,6 +73,25 @@ class FeeLine:
     def is_reversal(self) -> bool:
         return self.quantity < 0
 
+    def differs_from(self, recorded: FeeLine) -> str:
+        """What makes this line another fee than ``recorded``, the line already held under its
+        line id ("" for the same fee sent again): the item, quantity, amount, time and
+        work-injury flag it is paid by, and the charge a reversal names, when it names one
+        (the one matched by item is filled in when it is recorded)."""
+        checks = (
+            ("收费项目", self.item_code, recorded.item_code),
+            ("数量", self.quantity, recorded.quantity),
+            ("金额", self.amount, recorded.amount),
+            ("发生时间", self.occurred_at, recorded.occurred_at),
+            ("是否工伤", self.work_injury, recorded.work_injury),
+            ("冲销的原明细", self.reverses or recorded.reverses, recorded.reverses),
+        )
+        return "，".join(
+            f"{label}{_shown(sent)}（已记录{_shown(held)}）"
+            for label, sent, held in checks
+            if sent != held
+        )
+
 
 # A line's amount may differ from quantity × unit price by less than one fen: the HIS rounds
 # the product to the fen, and a unit price may carry four decimals. Anything more is a typing
@@ -97,3 +116,11 @@ def check_amount(line: FeeLine, field: str = "amount") -> None:
             article="N§32",
             field=field,
         )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)

@@ -4,7 +4,10 @@ Record: the encounter must be in hospital (admitted, or its settlement revoked f
 the fees of a settled stay are what was settled and uploaded, and change only through a
 revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch is all or nothing: a line
 with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored —
-or repeated in the batch — is ignored and reported, never an error (the HIS resends). A
+or repeated in the batch — is ignored and reported, never an error (the HIS resends), if it
+is the same fee; one reused for another fee (another item, quantity, amount, time or
+work-injury flag) refuses the batch, naming it (``FEE_LINE_ID_REUSED``, N§47): a correction
+is a reversal and a new line, and dropping it would leave the HIS believing it recorded. A
 negative quantity reverses its original: the one named by ``reverses`` or, when the HIS does
 not say, the latest earlier charge of the same item with enough quantity left (of the
 reversal's work-injury flag, B§29, and at its unit price, if one is). It goes back at the
@@ -170,11 +173,17 @@ class Fees:
             batch: list[StoredFeeLine] = []
             reversals: dict[str, str] = {}
             repeats: list[str] = []
+            # A repeated line id is a resend only if it is the same fee: one sent as another
+            # would be dropped while the HIS takes it as recorded (N§47: a correction is a
+            # reversal and a new line).
+            held = uow.fee_lines.recorded(encounter_id, known) if known else {}
             for index, line in enumerate(lines):
                 if line.line_id in known:
+                    _same_fee(line, held.get(line.line_id), index)
                     repeats.append(line.line_id)
                     continue
                 known.add(line.line_id)
+                held[line.line_id] = line
                 entry = self._checked(line, index, ledger, catalogue)
                 if entry.line.is_reversal:
                     reversals[entry.line.line_id] = entry.line.reverses
@@ -347,3 +356,17 @@ class Fees:
 
 def _reversing(line: FeeLine, original_id: str) -> FeeLine:
     return line if line.reverses == original_id else replace(line, reverses=original_id)
+
+
+def _same_fee(line: FeeLine, recorded: FeeLine | None, index: int) -> None:
+    """Refuse the batch when ``line`` reuses the line id of another fee (``recorded``: the
+    line stored, or met earlier in the batch, under it)."""
+    differs = line.differs_from(recorded) if recorded is not None else ""
+    if differs:
+        raise PricingError(
+            f"费用明细流水号{line.line_id}已用于另一笔费用：{differs}。"
+            "同一流水号不能改记；更正请先冲销原明细，再以新的流水号发送",
+            code="FEE_LINE_ID_REUSED",
+            article="N§47",
+            field=f"lines.{index}.his_line_id",
+        )

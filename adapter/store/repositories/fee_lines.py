@@ -146,6 +146,20 @@ class FeeLineRepository:
             found.update(self._session.execute(_existing_ids(size), params).scalars())
         return found
 
+    def recorded(self, encounter_id: str, line_ids: Collection[str]) -> dict[str, FeeLine]:
+        """The lines the encounter holds under ``line_ids``, as recorded (by index): what a
+        repeated line id is compared with."""
+        found: dict[str, FeeLine] = {}
+        for chunk in _chunks(line_ids):
+            rows = self._session.execute(
+                select(_fee_line).where(
+                    _fee_line.c.encounter_id == encounter_id, _fee_line.c.line_id.in_(chunk)
+                )
+            )
+            for row in rows:
+                found[row.line_id] = fee_line_of(row)
+        return found
+
     def charges(
         self, encounter_id: str, line_ids: Collection[str], item_codes: Collection[str]
     ) -> builtins.list[StoredFeeLine]:

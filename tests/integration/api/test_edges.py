@@ -69,6 +69,21 @@ def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_reversal_at_another_price_is_refu
     assert api.post(url, json={"lines": [fair]}).status_code == 200
 
 
+def test_FEE_LINE_ID_REUSED_n47_a_line_id_resent_as_another_fee_is_refused_over_rest(
+    api: Api, db: Engine
+) -> None:
+    encounter_id = _admitted(api)
+    url = f"/api/v1/encounters/{encounter_id}/fees"
+    assert api.post(url, json={"lines": [_line("L2", "XN02BEB001", "36.50")]}).status_code == 200
+    cheaper = _line("L2", "XN02BEB001", "18.25")
+    response = api.post(url, json={"lines": [_line("L3", "XA11DBM001", "9.90"), cheaper]})
+    error = _refused(response, "FEE_LINE_ID_REUSED", "lines.1.his_line_id")
+    assert "金额18.25（已记录36.50）" in error["message"] and error["article"] == "N§47"
+    assert _count(db, "fee_line") == 1
+    same = api.post(url, json={"lines": [_line("L2", "XN02BEB001", "36.50")]})
+    assert same.status_code == 200 and same.json()["ignored"] == ["L2"]
+
+
 def _from_now(clock: MovableClock, *, days: int) -> str:
     """``days`` from the adapter's clock now (negative: ago), in Beijing time."""
     return (clock.now() + timedelta(days=days)).astimezone(ZONE).isoformat()

@@ -241,3 +241,18 @@ def test_a_zft_out_of_place_or_with_another_value_is_refused_naming_it(
     before = _fees("Z4", "V8", "ZFT|N", line)
     assert _answer(port, before) == ("AR", "HL7_SEGMENT_OUT_OF_PLACE")
     assert _count(db, "fee_line") == 0
+
+
+def test_FEE_LINE_ID_REUSED_n47_an_ft1_resent_as_another_fee_is_refused_naming_ft1_2(
+    port: int, db: Engine
+) -> None:
+    admitted = NOW - timedelta(days=2)
+    when = ts(admitted + timedelta(hours=2))
+    assert _answer(port, _admit("U1", "V9", ts(admitted)))[0] == "AA"
+    box = m.ft1("U-1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50", when=when)
+    assert _answer(port, _fees("U2", "V9", box))[0] == "AA"
+    cheaper = m.ft1("U-1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
+                    when=when)  # fmt: skip
+    assert _located(port, _fees("U3", "V9", cheaper)) == ("AE", "FEE_LINE_ID_REUSED", "FT1^1^2")
+    assert _answer(port, _fees("U4", "V9", box))[0] == "AA"  # the same fee again: a resend
+    assert _count(db, "fee_line") == 1

@@ -77,6 +77,44 @@ def test_repeated_line_ids_are_ignored_and_reported(
         assert [line.line_id for line in uow.fee_lines.list(stay.id)] == ["L1", "L2"]
 
 
+def test_FEE_LINE_ID_REUSED_n47_a_line_id_sent_again_as_another_fee_refuses_its_batch(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    """The HIS "corrects" a box of 36.50 by sending its line id again at 18.25: dropped as a
+    repeat, the fund would pay 36.50 while the HIS believes 18.25 recorded. Refused, naming
+    the line and what differs; a correction is a reversal and a new line."""
+    services.fees.record(stay.id, [fee("L1", "XN02BEB001", "36.50")], actor="his")
+    with pytest.raises(PricingError) as reused:
+        services.fees.record(
+            stay.id,
+            [fee("L2", "XA11DBM001", "9.90"), fee("L1", "XN02BEB001", "18.25")],
+            actor="his",
+        )
+    assert reused.value.code == "FEE_LINE_ID_REUSED" and reused.value.article == "N§47"
+    assert reused.value.field == "lines.1.his_line_id"
+    assert "金额18.25（已记录36.50）" in reused.value.message and "冲销" in reused.value.message
+    with pytest.raises(PricingError) as twice:  # the same id twice in one batch, two fees
+        services.fees.record(
+            stay.id,
+            [fee("L3", "XA11DBM001", "9.90"), fee("L3", "XA11DBM001", "9.90", work_injury=False)],
+            actor="his",
+        )
+    assert twice.value.field == "lines.1.his_line_id" and "是否工伤否（已记录是）" in (
+        twice.value.message
+    )
+    with UnitOfWork(db) as uow:  # nothing of either batch
+        assert [line.line_id for line in uow.fee_lines.list(stay.id)] == ["L1"]
+    assert _priced(services, stay) == {"L1": (D("36.50"), D("0.00"))}
+    # the same fee sent again is a resend, as before; a reversal re-sent likewise
+    services.fees.record(stay.id, [fee("R1", "XN02BEB001", "-36.50", quantity="-1")], actor="his")
+    again = services.fees.record(
+        stay.id,
+        [fee("L1", "XN02BEB001", "36.50"), fee("R1", "XN02BEB001", "-36.50", quantity="-1")],
+        actor="his",
+    )
+    assert again.added == () and again.ignored == ("L1", "R1")
+
+
 def test_negative_quantity_reverses_its_original_named_or_matched_by_item(
     services: Services, stay: Encounter
 ) -> None:
