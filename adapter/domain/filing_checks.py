@@ -31,7 +31,13 @@ from datetime import date
 
 from adapter.domain.eligibility_request import EligibilityRequest, Stage
 from adapter.domain.encounters import EncounterKind
-from adapter.domain.filings import Filing, FilingStatus, changed_on, unfiled_parts
+from adapter.domain.filings import (
+    Filing,
+    FilingStatus,
+    changed_on,
+    same_notice,
+    unfiled_parts,
+)
 from adapter.domain.institutions import same_treatment_place
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding, Rule
 
@@ -223,7 +229,7 @@ def filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding
 def _device_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
     given, filed = request.approval_notice_no.strip(), filing.approval_notice_no
     findings: list[Finding] = []
-    if not given or given != filed:
+    if not same_notice(given, filed):  # however typed: 〔2026〕 = (2026) = ［2026］
         findings.append(
             APPROVAL_NOTICE.refused(
                 "approval_notice_no", given=given or "未提供", filed=filed or "无"

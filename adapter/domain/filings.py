@@ -243,3 +243,24 @@ def filed_part_for(part: str, filed: Sequence[str]) -> str:
     """The filed spelling of ``part`` (what the slip and upstream see), or ``part`` itself."""
     key = normalise_part(part)
     return next((f for f in filed if normalise_part(f) == key), part.strip())
+
+
+# -- the approval notice number (核付通知单文号, 附表2): one notice, however typed ------------
+
+# The year of an official document number (文号) sits in 〔〕, which few keyboards type: the
+# counter types [], (), 【】 or their full-width forms. They are one notice (B§34 核对通知单).
+_NOTICE_BRACKETS = str.maketrans("〔【[〕】]", "((()))")
+
+
+def notice_key(text: str) -> str:
+    """An approval notice number as compared: full-width forms folded (NFKC: ``０４２１`` is
+    ``0421``, ``（`` is ``(``), the year's brackets read as one kind, spaces dropped. Two numbers
+    with the same key name the same notice; any other difference (a digit) still differs."""
+    folded = unicodedata.normalize("NFKC", text).translate(_NOTICE_BRACKETS)
+    return "".join(folded.split())
+
+
+def same_notice(given: str, filed: str) -> bool:
+    """Does the notice ``given`` (typed at the counter) name the ``filed`` one? Empty never does."""
+    key = notice_key(given)
+    return bool(key) and key == notice_key(filed)

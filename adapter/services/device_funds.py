@@ -6,7 +6,8 @@ the confirmation (``WI3301``) in the same transaction, through the :class:`Outbo
 the ``msgid`` is the job's idempotency key, so a retry can never confirm twice.
 
 A month *needs* a confirmation when this institution settled at least one device fitting in
-it; it is *overdue* from ``remind_after_day`` of the following month (the district agency
+it and the fund paid part of them (a month of fittings the workers paid alone awaits no
+funds); it is *overdue* from ``remind_after_day`` of the following month (the district agency
 pushes the month's data on the 20th, B§37, and the funds follow). :meth:`DeviceFunds.remind`
 logs ``device_funds_unconfirmed`` for each overdue month; :meth:`DeviceFunds.health` is a
 ``/healthz`` probe that lists them without failing the check.
@@ -57,6 +58,11 @@ class MonthFunds:
     fund_pay: Decimal
     receipt: FundsReceipt | None
     overdue: bool  # unconfirmed past the reminder day
+
+    @property
+    def awaits_funds(self) -> bool:
+        """The fund owes something for the month, or a receipt was recorded (B§40)."""
+        return self.fund_pay > 0 or self.receipt is not None
 
     @property
     def status(self) -> str:
@@ -202,7 +208,10 @@ class DeviceFunds:
             count, total = settled.get(month, (0, ZERO))
             receipt = receipts.get(month)
             due = first_day(next_month(month)).replace(day=self.remind_after_day)
-            found.append(MonthFunds(month, count, total, receipt, receipt is None and today >= due))
+            # A month whose fittings the fund paid nothing (the workers paid every item, N§34)
+            # has no funds to arrive, and a receipt must be more than 0.00: nothing is overdue.
+            overdue = receipt is None and total > 0 and today >= due
+            found.append(MonthFunds(month, count, total, receipt, overdue))
         return found
 
     def overdue(self) -> list[MonthFunds]:

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import InvalidTransition
+from adapter.domain.filings import same_notice
 from adapter.services.context import ServiceContext
 from adapter.services.device_replacements import where_fitted
 from adapter.services.manual_claim_records import open_case
@@ -135,7 +136,8 @@ def _same_items(fee_list: dict[str, Any], notice: str, device_codes: Collection[
     fitting = fee_list.get("fitting")
     if not isinstance(fitting, dict):
         return ""
-    if str(fitting.get("approval_notice_no", "")).strip() != notice:
+    # The case's notice as typed while upstream was down, not checked against the filing.
+    if not same_notice(str(fitting.get("approval_notice_no", "")), notice):
         return ""
     names = [
         str(i.get("device_name") or i.get("device_code"))
@@ -194,7 +196,7 @@ def refuse_after_direct_fitting(
             if settlement is None:  # not settled, or revoked: the fund paid nothing
                 continue
             filing = uow.filings.get(encounter.filing_no)
-            if filing is None or filing.approval_notice_no.strip() != notice:
+            if filing is None or not same_notice(notice, filing.approval_notice_no):
                 continue
             paid = [
                 line.line.item_name or line.line.item_code

@@ -72,6 +72,7 @@ from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
+from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
 
 
@@ -221,11 +222,19 @@ class DeviceFittings:
         person = facts.person
         key = fitting_key(person.psn_no, request)
         with ctx.uow(immediate=True) as uow:
+            # The encounter settled again: the case's, or this very fitting's whose settlement
+            # was revoked (撤销结算 for a correction, N§34, B§35: the fitting is still the fund's
+            # to pay, and its key names that encounter, so it is not a replay).
+            again: EncounterRecord | None = None
             if case is not None:
                 lock_encounter(uow, case.encounter_id)
                 require_open(uow, case)
+                again = uow.encounters.get(case.encounter_id)
             else:
-                replay = self._replay(uow, key) or self._recorded_as_case(uow, request)
+                again = self._revoked(uow, key) or self._revoked(uow, case_key(request))
+                replay = None
+                if again is None:
+                    replay = self._replay(uow, key) or self._recorded_as_case(uow, request)
                 if replay is not None:
                     return replay
             # The same items under the same notice as a manual-claim case, entered at another
@@ -255,11 +264,10 @@ class DeviceFittings:
                 injury_parts=filing.injury_parts,
             )
             version = 1
-            if case is not None:  # the case's own encounter, now with the worker as checked
-                record = uow.encounters.get(case.encounter_id)
-                version = record.version
+            if again is not None:  # its own encounter, now with the worker as checked
+                version = again.version
                 encounter = replace(
-                    record.encounter,
+                    again.encounter,
                     psn_no=person.psn_no,
                     filing_no=filing.filing_no,
                     insured_admdvs=person.insured_admdvs,
@@ -277,9 +285,9 @@ class DeviceFittings:
                 bill=bill,
                 operator=actor,
             )
-            if case is None:
+            if again is None:
                 uow.encounters.add(encounter)
-            else:
+            if case is not None:
                 uow.manual_claims.remove(case.claim_id)
             uow.encounters.update(settled, expected_version=version)
             uow.settlements.add(settlement, zone=ctx.zone)
@@ -329,14 +337,28 @@ class DeviceFittings:
             return counter_view(self._ctx, uow, filing, region, psn_no, self._ctx.local_date(at))
 
     def _replay(self, uow: UnitOfWork, key: str) -> Fitted | None:
+        """The fitting's settlement in force, if it was settled already. A revoked one is
+        never handed back as if it stood: settled again (:meth:`_revoked`), or, gone to a
+        manual claim since, refused (N§38, B§27)."""
         record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
         if record is None:
             return None
-        settlements: Sequence[Settlement] = uow.settlements.list_for_encounter(record.encounter.id)
-        if not settlements:
+        settlement = uow.settlements.find_active(record.encounter.id)
+        if settlement is None:
+            if record.encounter.status is EncounterStatus.MANUAL_CLAIM:
+                refuse_recorded_case(uow, record.encounter.id)
             return None
         filing = uow.filings.get(record.encounter.filing_no)
-        return Fitted(settlements[-1], None, replayed=True, filing=filing)
+        return Fitted(settlement, None, replayed=True, filing=filing)
+
+    def _revoked(self, uow: UnitOfWork, key: str) -> EncounterRecord | None:
+        """The fitting under ``key`` whose settlement was revoked: it is settled again on the
+        same encounter (REVOKED → SETTLED), queued behind its revocation."""
+        record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
+        if record is not None and record.encounter.status is EncounterStatus.REVOKED:
+            lock_encounter(uow, record.encounter.id)
+            return uow.encounters.get(record.encounter.id)
+        return None
 
     def _recorded_as_case(self, uow: UnitOfWork, request: FitDevices) -> Fitted | None:
         """The same fitting recorded as a manual-claim case while upstream was down: its

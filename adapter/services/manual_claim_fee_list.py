@@ -4,9 +4,13 @@ proof (N§38, B§27, B§50, B§53). Its note also closes the device counter's li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.fees import FeeLine
 from adapter.domain.people import mask_citizen_id
+from adapter.domain.pricing import PricedLine
 from adapter.domain.settlement import Breakdown
 from adapter.services import payloads
 from adapter.services.billing import PricedFees, price_encounter
@@ -21,12 +25,33 @@ NOTE = (
 
 
 def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[str, Any]:
-    """The itemised list for the insured place: every line, as it would have been priced."""
+    """The itemised list for the insured place: every line, as it would have been priced.
+
+    A device fitting takes no fee lines (its costs are the items entered at the counter): one
+    whose direct settlement was revoked before it went to a manual claim lists the items of
+    that settlement, as priced against the insured place's catalogue and limits (N§34, B§35),
+    and the notice they were fitted under, which the hand-over checks against any direct
+    fitting of them (N§38, B§27). Pricing its fee lines would list nothing: 0.00 claimed
+    for a fitting the worker paid in full."""
     encounter = uow.encounters.get(encounter_id).encounter
     person = uow.persons.get(encounter.psn_no)
-    fees: PricedFees = price_encounter(ctx, uow, encounter_id)
-    totals = Breakdown.of(fees.bill.lines, fees.bill.excluded)
-    return {
+    fitting: dict[str, Any] | None = None
+    excluded: tuple[FeeLine, ...] = ()
+    unmapped: list[str] = []
+    settled = (
+        uow.settlements.list_for_encounter(encounter_id)
+        if encounter.kind is EncounterKind.DEVICE
+        else []
+    )
+    if settled:
+        lines = settled[-1].bill.lines
+        fitting = _fitting(uow, encounter, lines)
+    else:
+        fees: PricedFees = price_encounter(ctx, uow, encounter_id)
+        lines, excluded = fees.bill.lines, fees.bill.excluded
+        unmapped = [s.line.line_id for s in fees.unmapped]
+    totals = Breakdown.of(lines, excluded)
+    listing = {
         "institution": payloads.medinsinfo(ctx),
         "worker": {
             "psn_no": encounter.psn_no,
@@ -45,7 +70,7 @@ def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[st
             else "",
             "diagnoses": list(encounter.diagnoses),
         },
-        "lines": payloads.feedetail(fees.bill.lines, size=ctx.policy.fee_batch_size, zone=ctx.zone),
+        "lines": payloads.feedetail(lines, size=ctx.policy.fee_batch_size, zone=ctx.zone),
         "excluded": [
             {
                 "feedetl_sn": line.line_id,
@@ -53,11 +78,31 @@ def fee_list(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> dict[st
                 "category": line.category.value,
                 "amount": payloads.money(line.amount),
             }
-            for line in fees.bill.excluded
+            for line in excluded
         ],
-        "unmapped": [s.line.line_id for s in fees.unmapped],
+        "unmapped": unmapped,
         **payloads.settlement_totals(totals),
         "title": "工伤保险跨省异地就医费用清单（手工报销）",
         "manual_claim": True,
         "note": NOTE,
+    }
+    if fitting is not None:
+        listing["fitting"] = fitting
+    return listing
+
+
+def _fitting(uow: UnitOfWork, encounter: Encounter, lines: Sequence[PricedLine]) -> dict[str, Any]:
+    """The fitting a revoked device settlement settled: its notice and items."""
+    filing = uow.filings.get(encounter.filing_no)
+    return {
+        "approval_notice_no": filing.approval_notice_no if filing is not None else "",
+        "fitted_at": encounter.admitted_at.isoformat(),
+        "items": [
+            {
+                "device_code": p.line.item_code,
+                "device_name": p.line.item_name,
+                "actual_cost": payloads.money(p.amount),
+            }
+            for p in lines
+        ],
     }

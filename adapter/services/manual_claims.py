@@ -134,6 +134,16 @@ class ManualClaims:
             refuse_unacknowledged_revocation(ctx, uow, encounter)
             uow.settle_waits.forget(encounter_id)
             listing = fee_list(ctx, uow, encounter_id)
+            fitting = listing.get("fitting")
+            if isinstance(fitting, dict):  # a revoked fitting: its items, paid since directly?
+                refuse_after_direct_fitting(
+                    ctx,
+                    uow,
+                    encounter.psn_no,
+                    str(fitting["approval_notice_no"]),
+                    {str(i["device_code"]) for i in fitting["items"]},
+                    field="encounter_id",
+                )
             claim = ManualClaim(
                 ids.manual_claim_id(), encounter_id, reason, detail, listing, ctx.now(), actor
             )

@@ -69,7 +69,7 @@ def device_desk(request: Request, services: ServicesDep, _: DeviceDesk) -> Respo
         if (not shown or r.queue == shown) and typed in r.his_visit_id
     ]
     funds = monthly_of(request).device_funds
-    pending = [m for m in funds.months() if m.status != "confirmed"]
+    pending = [m for m in funds.months() if m.status != "confirmed" and m.awaits_funds]
     return _desk(
         request,
         rows=rows,

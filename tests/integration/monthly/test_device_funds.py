@@ -111,3 +111,22 @@ def test_only_a_device_institution_confirms_device_funds(
         monthly.device_funds.confirm("2026-01", Decimal("1.00"), actor="x")
     assert refused.value.code == "NOT_DEVICE_INSTITUTION" and refused.value.article == "B§40"
     assert monthly.device_funds.remind() == []
+
+
+def test_b40_a_month_whose_fittings_the_fund_paid_nothing_awaits_no_funds(
+    services: Services, monthly: MonthlyServices, clock: SetClock
+) -> None:
+    # An item off the notice: the worker pays it all (N§34), the fund owes nothing that month.
+    clock.set(at(date(2026, 1, 5), 10))
+    request = FitDevices(
+        card("P011"),
+        NOTICE,
+        (DeviceItem("SH-FZ-0501", "普通轮椅", Decimal("900.00")),),
+        at(date(2026, 1, 5), 9),
+    )
+    fitted = services.devices.fit(request, actor="器具-01").settlement
+    assert fitted.breakdown.fund_pay == Decimal("0.00")
+    clock.set(at(date(2026, 2, 25)))
+    # No funds will arrive, and a receipt of 0.00 cannot be confirmed: no reminder either.
+    assert monthly.device_funds.remind() == []
+    assert monthly.device_funds.health()["unconfirmed_months"] == []

@@ -335,3 +335,21 @@ def test_n38_b27_a_case_recorded_before_the_check_is_not_handed_over_beside_a_di
     # Once the direct settlement is revoked it paid nothing: the list may go to the insured place.
     services.revocations.revoke(direct.id, reason="改为手工报销", actor="dev01")
     assert services.manual_claims.hand_over(case.id, actor="dev01").handed_over_at is not None
+
+
+def test_n38_b27_a_case_whose_notice_was_typed_with_other_brackets_still_refuses_its_items(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    # The counter types the notice as its keyboard allows while upstream is down: ASCII
+    # brackets and full-width digits for the filing's 〔2026〕第0421号. Same notice.
+    typed = NOTICE.replace("〔", "(").replace("〕", ")").replace("0421", "０４２１")
+    outage(sim, True)
+    case = _case(services, _fit(typed, **{ORTHOSIS: "1500.00"}))
+    services.manual_claims.hand_over(case.id, actor="dev01")  # the insured place will pay it
+    outage(sim, False)
+    with pytest.raises(InvalidTransition) as twice:
+        services.devices.fit(
+            replace(_fit(**{ORTHOSIS: "1500.00"}), fitted_at=local(0, 11)), actor="d"
+        )
+    assert twice.value.code == "MANUAL_CLAIM_HANDED_OVER"
+    assert jobs(db) == []  # the fund is not asked to pay it a second time

@@ -386,7 +386,27 @@ def test_EL_APPROVAL_NOTICE_B34_a_matching_notice_with_filed_items_is_eligible()
     assert decision.filing is not None and decision.filing.filing_no == "F100"
 
 
-@pytest.mark.parametrize("given", ["", "沪工伤辅核〔2026〕0999号"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "沪工伤辅核(2026)0123号",  # the brackets a keyboard types
+        "沪工伤辅核（2026）0123号",
+        "沪工伤辅核[2026]0123号",
+        "沪工伤辅核［２０２６］０１２３号",  # full-width, as some input methods type
+        "沪工伤辅核【2026】0123号",
+        " 沪工伤辅核〔2026〕 0123号 ",
+    ],
+)
+def test_EL_APPROVAL_NOTICE_B34_the_filed_notice_typed_with_other_brackets_is_eligible(
+    given: str,
+) -> None:
+    decision = check_eligibility(device_request(approval_notice_no=given))
+    assert decision.eligible, decision.reasons
+
+
+@pytest.mark.parametrize(
+    "given", ["", "沪工伤辅核〔2026〕0999号", "沪工伤辅核(2025)0123号", "沪工伤辅核〔2026〕01230号"]
+)
 def test_EL_APPROVAL_NOTICE_B34_a_missing_or_different_notice_is_refused(given: str) -> None:
     decision = check_eligibility(device_request(approval_notice_no=given))
     assert refused(decision) == {"EL_APPROVAL_NOTICE"}
