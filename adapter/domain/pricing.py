@@ -27,7 +27,7 @@ from datetime import date, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
-from adapter.domain.catalogue import Catalogue, CatalogueItem
+from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeLine, amount_matches, check_amount
 from adapter.domain.money import FEN, ZERO, is_fen, to_fen
@@ -61,6 +61,12 @@ OVER_STANDARD = Rule(
 )
 NON_WORK_INJURY = Rule(
     "PR_NON_WORK_INJURY", "N§37, B§29", "非工伤治疗费用（伤病分离），基金不予支付，由个人支付"
+)
+DEVICE_AT_COUNTER = Rule(
+    "PR_DEVICE_AT_COUNTER",
+    "N§34, B§34, B§35",
+    "辅助器具不在住院费用中由基金支付：须凭配置费用核付通知单在辅助器具配置窗口按参保地目录结算，"
+    "本条由个人支付",
 )
 EXCLUDED = Rule(
     "PR_EXCLUDED",
@@ -233,6 +239,11 @@ def price_line(
     if not source.work_injury:
         # B§29: injury and illness are kept apart; the fund pays nothing for the illness.
         split = _split(line, ZERO, NON_WORK_INJURY, PersonalReason.NON_WORK_INJURY)
+    elif kind is CatalogueKind.DEVICE:
+        # N§34, B§34: a device is paid against the insured place's catalogue and its limits,
+        # on the approval notice, at the device counter; never in full on a stay's bill.
+        item = None
+        split = _split(line, ZERO, DEVICE_AT_COUNTER, PersonalReason.OUT_OF_CATALOGUE)
     elif item is None:
         split = _split(line, ZERO, OUT_OF_CATALOGUE, PersonalReason.OUT_OF_CATALOGUE)
     elif item.price_cap is not None and abs(line.quantity) * item.price_cap < magnitude:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from adapter.domain.catalogue import Catalogue
+from adapter.domain.catalogue import Catalogue, CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
@@ -270,6 +270,7 @@ class Fees:
             or not source.work_injury
             or line.is_reversal  # follows its original's mapping
             or kind is None
+            or kind is CatalogueKind.DEVICE  # paid at the device counter, never mapped here
             # pricing looked the line's own item up on its date: the item it found, if any
             or (price.priced is not None and price.priced.item is not None)
         )

@@ -251,6 +251,29 @@ def test_settlement_is_refused_while_a_line_is_unmapped(
     assert presettle.unmapped == ("L1",)
 
 
+def test_PR_DEVICE_AT_COUNTER_n34_b34_a_device_line_on_a_stay_is_the_workers_and_settles(
+    services: Services, stay: Encounter
+) -> None:
+    """A device line sent with a medical stay's fees is not the fund's (devices are paid at
+    the counter on the notice); it needs no mapping, so it does not hold the settlement."""
+    recorded = services.fees.record(
+        stay.id,
+        [
+            fee("L1", "XN02BEB001", "36.50"),
+            fee("D1", "HIS-DEV-9", "2500.00", category=FeeCategory.DEVICE),
+        ],
+        actor="his",
+    )
+    assert recorded.unmapped == ()
+    bill = services.encounter(stay.id).fees.bill
+    device = next(p for p in bill.lines if p.line.line_id == "D1")
+    assert device.rule.code == "PR_DEVICE_AT_COUNTER" and "核付通知单" in device.message
+    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
+    breakdown = settled.settlement.breakdown
+    assert (breakdown.fund_pay, breakdown.personal_pay) == (D("36.50"), D("2500.00"))
+    assert breakdown.out_of_catalogue == D("2500.00")
+
+
 def test_two_fee_batches_for_one_stay_at_once_are_both_recorded(
     services: Services, stay: Encounter, db: Engine
 ) -> None:

@@ -333,3 +333,15 @@ def test_an_item_withdrawn_from_the_catalogue_is_out_of_catalogue_after_its_end(
     after = price_line(fee("2", "XA01", "10.00", occurred_at=at("2026-07-01")), withdrawn, BEIJING)
     assert before.reason is None
     assert after.reason is PersonalReason.OUT_OF_CATALOGUE
+
+
+def test_PR_DEVICE_AT_COUNTER_N34_B34_a_device_line_on_a_stay_is_not_the_funds() -> None:
+    """A device is paid at the device counter, on the notice, against the insured place's
+    catalogue and its limits: on a stay's bill the worker pays it, told where it is paid —
+    even when a device catalogue of the treatment place happens to list the code."""
+    listed = catalogue(item(CatalogueKind.DEVICE, "D01", name="假肢"))
+    for where in (CATALOGUE, listed):
+        priced = price_line(fee("1", "D01", "2500.00", category=FeeCategory.DEVICE), where, BEIJING)
+        assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("2500.00"))
+        assert priced.rule.code == "PR_DEVICE_AT_COUNTER" and "配置窗口" in priced.message
+        assert priced.reason is PersonalReason.OUT_OF_CATALOGUE and priced.item is None
