@@ -111,7 +111,6 @@ _VALIDATION_MESSAGES = {
     "datetime_parsing": "须为带时区的时间（ISO 8601）",
     "datetime_from_date_parsing": "须为带时区的时间（ISO 8601）",
     "timezone_aware": "时间须带时区",
-    "datetime_out_of_range": "时间超出可用范围（公元1年至9999年）",
     "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内",
     "string_too_short": "不能为空",
@@ -143,7 +142,7 @@ _CHOICES = frozenset({"literal_error", "enum"})
 _CHOICE = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 # Validation errors raised by our own validators, whose message already says what is wrong.
-_OWN_MESSAGES = frozenset({"control_character"})
+_OWN_MESSAGES = frozenset({"control_character", "datetime_out_of_range"})
 
 
 def _bound_message(kind: str, context: dict[str, Any]) -> str | None:

@@ -124,14 +124,10 @@ class ClearingCalendar:
             return half
         return Cutoff(CutoffKind.YEAR_END, first_next_year)
 
-    def next_cutoff(self, settled_on: date, today: date) -> Cutoff:
-        """The settlement's next cutoff as of ``today``: the monthly one until it passes, then
-        the half-yearly one, then the year end (which stays, overdue, once passed)."""
-        return self.cutoff_for(settled_on, today)
-
     def cutoff_for(self, settled_on: date, day: date) -> Cutoff:
         """The first of the settlement's cutoffs on or after ``day``: the clearing a delivery
-        that day still reaches (the year end, overdue, when ``day`` is past them all)."""
+        that day still reaches, and as of today the settlement's next cutoff — the monthly one,
+        then the half-yearly one, then the year end (which stays, overdue, once passed)."""
         monthly = self.monthly(settled_on)
         if day <= monthly.on:
             return monthly

@@ -234,15 +234,17 @@ def price_line(
         original = price_line(basis, catalogue, region, zone=zone)
         fund, personal, rule, reason, message = _reversing(line, original, taken_amount)
         return PricedLine(line, original.item, fund, personal, rule, reason, message)
-    item = catalogue.lookup(kind, region, source.item_code, fee_day(source, zone))
+    # N§34, B§34: a device is paid against the insured place's catalogue and its limits, on
+    # the approval notice, at the device counter; never on a stay's bill, whatever it lists.
+    device = kind is CatalogueKind.DEVICE
+    item = (
+        None if device else catalogue.lookup(kind, region, source.item_code, fee_day(source, zone))
+    )
     magnitude = abs(line.amount)
     if not source.work_injury:
         # B§29: injury and illness are kept apart; the fund pays nothing for the illness.
         split = _split(line, ZERO, NON_WORK_INJURY, PersonalReason.NON_WORK_INJURY)
-    elif kind is CatalogueKind.DEVICE:
-        # N§34, B§34: a device is paid against the insured place's catalogue and its limits,
-        # on the approval notice, at the device counter; never in full on a stay's bill.
-        item = None
+    elif device:
         split = _split(line, ZERO, DEVICE_AT_COUNTER, PersonalReason.OUT_OF_CATALOGUE)
     elif item is None:
         split = _split(line, ZERO, OUT_OF_CATALOGUE, PersonalReason.OUT_OF_CATALOGUE)

@@ -151,11 +151,9 @@ class Clearing:
         reason = risk_of(status, delivered_on, monthly)
         if reason is None:
             return
-        cutoff = (
-            self.calendar.cutoff_for(day, delivered_on)
-            if reason is RiskReason.LATE and delivered_on is not None
-            else self.calendar.next_cutoff(day, today)
-        )
+        # a late delivery: the clearing it reached; otherwise the next cutoff as of today
+        reached = delivered_on if reason is RiskReason.LATE and delivered_on else today
+        cutoff = self.calendar.cutoff_for(day, reached)
         left = cutoff.days_left(today)
         if reason is RiskReason.LATE and left < 0:
             return  # the clearing it reached is over: the month's reconciliation shows it

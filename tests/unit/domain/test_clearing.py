@@ -64,12 +64,12 @@ def test_n35_n40_n43_each_months_cutoffs(
 def test_b37_n43_the_next_cutoff_of_a_january_settlement(
     today: date, expected: Cutoff, days_left: int
 ) -> None:
-    found = CAL.next_cutoff(date(2026, 1, 10), today)
+    found = CAL.cutoff_for(date(2026, 1, 10), today)
     assert found == expected and found.days_left(today) == days_left
 
 
 def test_n43_a_december_settlement_has_no_second_chance() -> None:
-    assert CAL.next_cutoff(date(2026, 12, 5), date(2027, 1, 21)) == Cutoff(HALF, date(2027, 1, 20))
+    assert CAL.cutoff_for(date(2026, 12, 5), date(2027, 1, 21)) == Cutoff(HALF, date(2027, 1, 20))
 
 
 def test_the_site_sets_its_own_dates() -> None:
