@@ -30,7 +30,7 @@ from upload_queue.transactions import begin_write, write_transaction
 
 MIN_MONTHS = 18
 DEFAULT_MONTHS = 24
-_CHUNK = 500  # SQLite limits bound parameters
+CHUNK = 500  # SQLite limits bound parameters
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def backfill(connection: Connection, job_ids: Sequence[int]) -> int:
     """Write the entries of delivered jobs among ``job_ids`` that have none (jobs delivered
     before the ledger existed); give how many were written."""
     written = 0
-    for start in range(0, len(job_ids), _CHUNK):
-        chunk = list(job_ids[start : start + _CHUNK])
+    for start in range(0, len(job_ids), CHUNK):
+        chunk = list(job_ids[start : start + CHUNK])
         missing = connection.execute(
             select(upload_job).where(
                 upload_job.c.id.in_(chunk),
@@ -136,8 +136,8 @@ def delivered_keys(connection: Connection, keys: Iterable[str]) -> set[str]:
     marked delivered."""
     wanted = list(dict.fromkeys(k for k in keys if k))
     found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
         found.update(
             connection.execute(
                 select(upload_delivery.c.idempotency_key).where(
@@ -178,10 +178,10 @@ def entries_for(connection: Connection, keys: Iterable[str]) -> dict[str, Ledger
     """The latest entry of each of ``keys`` that has one."""
     wanted = list(dict.fromkeys(k for k in keys if k))
     found: dict[str, LedgerEntry] = {}
-    for start in range(0, len(wanted), _CHUNK):
+    for start in range(0, len(wanted), CHUNK):
         rows = connection.execute(
             select(upload_delivery)
-            .where(upload_delivery.c.idempotency_key.in_(wanted[start : start + _CHUNK]))
+            .where(upload_delivery.c.idempotency_key.in_(wanted[start : start + CHUNK]))
             .order_by(upload_delivery.c.id)
         ).mappings()
         found.update((row["idempotency_key"], _entry(row)) for row in rows)

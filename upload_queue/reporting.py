@@ -173,14 +173,25 @@ def state_of(connection: Connection, idempotency_key: str) -> tuple[str, str] | 
     """A job's status and last error (upstream's reason for a refused job) by its idempotency
     key. A delivered job whose payload the purge removed is still ``delivered``: the ledger
     remembers it. None when no such job was ever queued."""
-    row = connection.execute(
-        select(upload_job.c.status, upload_job.c.last_error).where(
-            upload_job.c.idempotency_key == idempotency_key
+    return states_of(connection, [idempotency_key]).get(idempotency_key)
+
+
+def states_of(connection: Connection, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """:func:`state_of` of each of ``keys`` that names a job, in a few statements: an
+    operator's list of a hundred jobs is one look, not a hundred."""
+    wanted = list(dict.fromkeys(k for k in keys if k))
+    found: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(wanted), ledger.CHUNK):
+        chunk = wanted[start : start + ledger.CHUNK]
+        rows = connection.execute(
+            select(
+                upload_job.c.idempotency_key, upload_job.c.status, upload_job.c.last_error
+            ).where(upload_job.c.idempotency_key.in_(chunk))
         )
-    ).one_or_none()
-    if row is not None:
-        return row.status, row.last_error or ""
-    return ("delivered", "") if ledger.delivered(connection, idempotency_key) else None
+        found.update((row.idempotency_key, (row.status, row.last_error or "")) for row in rows)
+    purged = ledger.delivered_keys(connection, [k for k in wanted if k not in found])
+    found.update((key, ("delivered", "")) for key in purged)
+    return found
 
 
 def payload_of(connection: Connection, idempotency_key: str) -> Mapping[str, Any] | None:

@@ -6,7 +6,7 @@ that really behave. The upstream gateway's port lives in :mod:`adapter.domain.up
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -68,6 +68,12 @@ class Outbox(Protocol):
     def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
         """The job's status (``pending``, ``leased``, ``delivered``, ``dead``…) and its last
         error (upstream's reason for a refused job), or None when there is no such job."""
+        ...
+
+    def job_states(
+        self, session: Any, idempotency_keys: Iterable[str]
+    ) -> Mapping[str, tuple[str, str]]:
+        """:meth:`job_state` of each key that names a job (keys naming none are left out)."""
         ...
 
     def sent_msgid(self, session: Any, idempotency_key: str) -> str:

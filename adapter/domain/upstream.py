@@ -88,6 +88,15 @@ class CertType(StrEnum):
     SOCIAL_SECURITY_CARD = "03"  # 社会保障卡 (card number, with card_sn)
 
 
+# What a clerk or IT reads for an upload job's status (the queue's own words are English)
+UPLOAD_STATUS_LABELS = {
+    "pending": "等待上传",
+    "leased": "上传中",
+    "in_flight": "上传中",
+    "delivered": "已送达",
+    "dead": "上传失败",
+}
+
 MSGID_LENGTH = 30
 
 

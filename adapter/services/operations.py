@@ -9,7 +9,7 @@ The upload queue, the call log and the HL7 log are reached through ports
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from adapter.domain.ports import (
     UploadJobs,
     UpstreamCalls,
 )
-from adapter.domain.upstream import Infno
+from adapter.domain.upstream import UPLOAD_STATUS_LABELS, Infno
 from adapter.services.payloads import job_payload
 from adapter.store.uow import UnitOfWork
 
@@ -134,8 +134,10 @@ class Operations:
                 code="JOB_IS_REVERSAL",
             )
         if job.status != "dead":
+            label = UPLOAD_STATUS_LABELS.get(job.status, job.status)
             raise InvalidTransition(
-                f"上传任务 {job_id} 当前状态为 {job.status}：只能冲正已失败（dead）的任务。"
+                f"上传任务 {job_id} 当前状态为“{label}”："
+                "只能冲正上传失败的任务。"
                 "已送达的结算请撤销结算（WI2305）；等待中的任务请等其送达或失败",
                 code="JOB_NOT_REVERSIBLE",
             )
@@ -185,11 +187,16 @@ class Operations:
     def reversal_status(self, msgid: str) -> str | None:
         """The status of the reversal of the write sent as ``msgid``, if one was queued
         (``delivered`` also once the job is purged: the delivery ledger remembers)."""
-        if self.outbox is None or not msgid:
-            return None
+        return self.reversal_statuses([msgid]).get(msgid)
+
+    def reversal_statuses(self, msgids: Iterable[str]) -> dict[str, str]:
+        """:meth:`reversal_status` of each of ``msgids`` whose write has a reversal queued."""
+        if self.outbox is None:
+            return {}
+        keys = {reversal_key(m): m for m in msgids if m}
         with UnitOfWork(self.engine) as uow:
-            state = self.outbox.job_state(uow.session, reversal_key(msgid))
-        return state[0] if state is not None else None
+            states = self.outbox.job_states(uow.session, keys)
+        return {keys[key]: state[0] for key, state in states.items()}
 
     def resend_call(
         self, call_id: int, *, actor: str, overrides: dict[str, Any] | None = None

@@ -158,9 +158,9 @@ class OperationsConsole:
         if status != "dead":
             return rows
         # IT decides on a dead job knowing whether its write is being, or was, reversed
+        reversals = self._ops.reversal_statuses(str(r.payload.get("msgid", "")) for r in rows)
         return [
-            replace(row, reversal=self._ops.reversal_status(str(row.payload.get("msgid", ""))))
-            for row in rows
+            replace(row, reversal=reversals.get(str(row.payload.get("msgid", "")))) for row in rows
         ]
 
     def job(self, job_id: int) -> JobRow | None:

@@ -83,6 +83,11 @@ class QueueOutbox:
     def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
         return reporting.state_of(_connection(session), idempotency_key)
 
+    def job_states(
+        self, session: Any, idempotency_keys: Iterable[str]
+    ) -> dict[str, tuple[str, str]]:
+        return reporting.states_of(_connection(session), idempotency_keys)
+
     def sent_msgid(self, session: Any, idempotency_key: str) -> str:
         """The msgid upstream holds the upload under: its job's current payload's (a re-send
         after a refusal gave it a fresh one), else — the job purged — the one its delivery was

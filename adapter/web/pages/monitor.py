@@ -28,6 +28,7 @@ from adapter.api.deps import (
     optional_services,
 )
 from adapter.domain.errors import AdapterError
+from adapter.domain.upstream import UPLOAD_STATUS_LABELS
 from adapter.web.auth import Csrf, PageForbidden
 from adapter.web.chart import history_svg
 from adapter.web.config import web_config
@@ -40,12 +41,6 @@ from adapter.web.render import page
 
 router = APIRouter(prefix="/web/monitor", include_in_schema=False)
 WAITING = ("in_flight", "pending")
-STATUS_LABELS = {
-    "pending": "等待上传",
-    "in_flight": "上传中",
-    "delivered": "已送达",
-    "dead": "失败",
-}
 
 
 def ops_of(request: Request) -> OpsConsole:
@@ -94,7 +89,7 @@ def _live(
         "counts": counts,
         "clearing_count": len(clearing),
         "waiting": rows,
-        "labels": STATUS_LABELS,
+        "labels": UPLOAD_STATUS_LABELS,
         "checked_at": now,
         "live_stays": stay_links(services, [j.ordering_key for j in waiting]),
     }

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapter.domain.encounters import EncounterStatus
 from adapter.domain.errors import AdapterError, NotFound
+from adapter.domain.upstream import UPLOAD_STATUS_LABELS
 from adapter.services.container import Services
 from adapter.web.auth import Csrf, desk
 from adapter.web.forms import Confirm, FormError
@@ -26,13 +27,6 @@ router = APIRouter(prefix="/web/stays", include_in_schema=False)
 StayReader = Annotated[WebSession, Depends(desk("admission", "billing", "it"))]
 DONE = {
     "cancelled": "已取消入院登记，撤销入院登记（WI2404）已排队上传；如需住院须重新办理入院登记。",
-}
-JOB_STATUS = {
-    "pending": "待上传",
-    "leased": "上传中",
-    "in_flight": "上传中",
-    "delivered": "已送达",
-    "dead": "上传失败",
 }
 
 
@@ -64,7 +58,7 @@ def _stay_page(
         filing=filing,
         filing_status=filing.status_on(today) if filing else "",
         uploads=uploads,
-        job_status=JOB_STATUS,
+        job_status=UPLOAD_STATUS_LABELS,
         case=case,
         cancellable=e.status is EncounterStatus.ADMITTED and not view.settlements,
         ready=record.ready_to_settle,

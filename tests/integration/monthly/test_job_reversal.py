@@ -112,9 +112,11 @@ def test_a_write_upstream_took_is_reversed_then_corrected_under_a_fresh_msgid(
         ops.reverse_job(job["id"], actor="it")
     assert twice.value.code == "JOB_REVERSAL_EXISTS"
     assert jobs(db, id=job["id"])[0]["status"] == "dead"
+    assert ops.reversal_statuses([first, "never-reversed", ""]) == {first: "pending"}
 
     queue.worker().drain()
     assert jobs(db, id=reversal["id"])[0]["status"] == "delivered"
+    assert ops.reversal_statuses([first]) == {first: "delivered"}
     (reversed_write,) = _received(sim, reversal["payload"]["msgid"])
     assert reversed_write["infno"] == "WI2601" and held["infno"] == "WI2301"
 
@@ -165,11 +167,12 @@ def test_only_a_dead_write_that_may_have_reached_upstream_is_reversed(
     (admission,) = jobs(db, kind="WI2401")
     with pytest.raises(InvalidTransition) as waiting:  # pending, never attempted
         ops.reverse_job(admission["id"], actor="it")
-    assert waiting.value.code == "JOB_NOT_REVERSIBLE"
+    assert waiting.value.code == "JOB_NOT_REVERSIBLE" and "“等待上传”" in waiting.value.message
     queue.worker().drain()
     with pytest.raises(InvalidTransition) as delivered:
         ops.reverse_job(admission["id"], actor="it")
     assert delivered.value.code == "JOB_NOT_REVERSIBLE" and "WI2305" in delivered.value.message
+    assert "“已送达”" in delivered.value.message and "delivered" not in delivered.value.message
 
     clock.set(at(date(2026, 1, 11), 8))
     services.fees.record(encounter, [fee("A1", DRUG, "36.50", date(2026, 1, 10))], actor="his")

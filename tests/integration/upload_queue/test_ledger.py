@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete
 from adapter.cli import main
 from adapter.store.db import make_engine
 from tests.integration.upload_queue.helpers import add, make_worker
-from upload_queue import ledger
+from upload_queue import ledger, reporting
 from upload_queue.admin import list_jobs, purge
 from upload_queue.clock import ManualClock
 from upload_queue.jobs import Delivery, JobSpec
@@ -62,6 +62,12 @@ def test_purge_removes_payload_and_history_but_the_delivery_stays_known(
         assert ledger.delivered(connection, "m2") and not ledger.delivered(connection, "m3")
         # the purge wrote the missing entry from the job before deleting it
         assert ledger.entries_for(connection, ["m2"])["m2"].reference == "m2"
+        # IT's list of jobs looks their states up in one go: purged deliveries included
+        assert reporting.states_of(connection, ["m1", "m3", "nope", ""]) == {
+            "m1": ("delivered", ""),
+            "m3": ("pending", ""),
+        }
+        assert reporting.state_of(connection, "m2") == ("delivered", "")
 
 
 def test_the_ledger_is_kept_at_least_18_months(
