@@ -8,7 +8,6 @@ reversal is delivered send the job again — corrected or not — under a fresh 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -24,26 +23,16 @@ from adapter.services.operations import Operations, reversal_key
 from adapter.services.uploads import fee_details
 from adapter.store.tables.audit import AuditEntryRow
 from adapter.wiring.outbox import QueueJobs, QueueOutbox, register_upload_handlers
-from adapter.wiring.runtime import msgid_source
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.test_resend_msgids import _admit, _corrected, _direct_settlement
+from tests.integration.monthly.test_resend_msgids import msgids as msgids  # the server's msgids
 from tests.integration.monthly.world import DRUG, ZONE, Desk, SetClock, at, fee
-from tests.integration.services.helpers import INSTITUTION
 from tests.integration.services.support import jobs
 from upload_queue import UploadQueue
 from upload_queue.retry import RetryPolicy
 
 pytestmark = pytest.mark.upstream_outage
-
-
-@pytest.fixture
-def msgids(engine: Engine, clock: SetClock) -> Iterator[MsgidSource]:
-    source = msgid_source(engine, INSTITUTION, clock)
-    yield source
-    close = getattr(source, "close", None)
-    if close is not None:
-        close()
 
 
 @pytest.fixture
