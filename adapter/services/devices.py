@@ -48,7 +48,7 @@ from adapter.domain.errors import (
     InvalidMessage,
     UpstreamUnavailable,
 )
-from adapter.domain.filings import Filing
+from adapter.domain.filings import Filing, notice_key
 from adapter.domain.money import FEN, is_fen
 from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
@@ -110,8 +110,9 @@ class DevicePresettlement:
 def fitting_key(psn_no: str, request: FitDevices) -> str:
     """The fitting's stand-in for an HIS visit number: same fitting, same key. Equal amounts
     are one amount (1500 and 1500.00): a cost is keyed to the fen. A cost finer than the fen
-    is keyed as written, so it is refused by pricing instead of rounded into a replay."""
-    parts = [psn_no, request.approval_notice_no.strip(), request.fitted_at.isoformat()]
+    is keyed as written, so it is refused by pricing instead of rounded into a replay. The
+    notice is keyed as compared (:func:`.notice_key`): 〔2026〕 and （２０２６） are one."""
+    parts = [psn_no, notice_key(request.approval_notice_no), request.fitted_at.isoformat()]
     parts += [f"{i.device_code}:{_keyed(i.actual_cost)}" for i in request.items]
     return "DEV" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:28].upper()
 

@@ -88,6 +88,20 @@ def test_the_same_fitting_twice_is_settled_once(services: Services, db: Engine) 
     assert len(jobs(db)) == 1
 
 
+def test_the_same_fitting_with_its_notice_typed_otherwise_is_the_same_fitting(
+    services: Services, db: Engine
+) -> None:
+    """The counter types the notice's brackets and digits as the keyboard gives them: the
+    fitting entered again is handed its settlement back, not refused as a double payment."""
+    first = services.devices.fit(_fit(**{ORTHOSIS: "1500.00"}), actor="dev01")
+    typed = NOTICE.replace("〔", " （").replace("〕", "） ").replace("2026", "２０２６")
+    assert typed != NOTICE
+    again = services.devices.fit(_fit(typed, **{ORTHOSIS: "1500"}), actor="dev01")
+    assert again.replayed and again.settlement.id == first.settlement.id
+    assert again.settlement.breakdown.fund_pay == D("1500.00")
+    assert len(jobs(db)) == 1
+
+
 def test_a_wrong_notice_is_refused(services: Services, db: Engine) -> None:
     with pytest.raises(EligibilityRefused) as wrong:
         services.devices.fit(_fit("沪工伤辅核〔2026〕第9999号", **{ARM: "100.00"}), actor="d")
