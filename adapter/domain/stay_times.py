@@ -5,8 +5,10 @@ clock) before anything is stored or settled:
 
 * **admission and discharge** (N§33: registered at admission, settled at discharge) may not
   lie in the future beyond ``clock_skew`` (the HIS's clock and ours differ by seconds, not
-  days), nor further back than ``late_registration`` (a stay registered or settled late,
-  after a network outage or a weekend, but not a year-old time typed by mistake) — except
+  days), nor on a day further back than ``late_registration`` (a stay registered or settled
+  late, after a network outage or a weekend, but not a year-old time typed by mistake;
+  counted in the institution's days, as the clerk reads "30天": any time of the day 30 days
+  ago is in, whatever the hour now) — except
   a revoked stay settled again with the discharge time it was settled with (N§35, N§43: a
   correction, not a late registration);
 * **discharge** is not before admission;
@@ -49,13 +51,16 @@ class TimeWindow:
         if self.clock_skew < timedelta(0) or self.late_registration < timedelta(0):
             raise ValueError("clock_skew and late_registration must not be negative")
 
-    def check_admission(self, admitted_at: datetime, now: datetime) -> None:
-        self._against_clock(admitted_at, now, "admitted_at", "入院时间")
+    def check_admission(self, admitted_at: datetime, now: datetime, *, zone: tzinfo) -> None:
+        """``zone``: the institution's, whose days ``late_registration`` counts."""
+        self._against_clock(admitted_at, now, zone, "admitted_at", "入院时间")
 
-    def check_discharge(self, stay: Encounter, discharged_at: datetime, now: datetime) -> None:
+    def check_discharge(
+        self, stay: Encounter, discharged_at: datetime, now: datetime, *, zone: tzinfo
+    ) -> None:
         admitted_at = stay.admitted_at
         if not _registered_before(stay, discharged_at):
-            self._against_clock(discharged_at, now, "discharged_at", "出院时间")
+            self._against_clock(discharged_at, now, zone, "discharged_at", "出院时间")
         if discharged_at < admitted_at:
             raise TimeOutOfWindow(
                 f"出院时间{_shown(discharged_at)}早于入院时间{_shown(admitted_at)}",
@@ -100,15 +105,18 @@ class TimeWindow:
                 code="DISCHARGE_BEFORE_FEES",
             )
 
-    def _against_clock(self, moment: datetime, now: datetime, field: str, label: str) -> None:
+    def _against_clock(
+        self, moment: datetime, now: datetime, zone: tzinfo, field: str, label: str
+    ) -> None:
         if moment > now + self.clock_skew:
             raise TimeOutOfWindow(
                 f"{label}{_shown(moment)}晚于当前时间，请核对HIS时间",
                 field=field,
                 code="TIME_IN_FUTURE",
             )
-        if moment < now - self.late_registration:
-            days = self.late_registration.days
+        days = self.late_registration.days
+        first_day = now.astimezone(zone).date() - timedelta(days=days)
+        if moment.astimezone(zone).date() < first_day:
             raise TimeOutOfWindow(
                 f"{label}{_shown(moment)}早于{days}天前，超出补登记期限，请核对或按手工报销办理",
                 field=field,

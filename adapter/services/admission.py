@@ -153,7 +153,7 @@ class Admissions:
             existing = stay_of_visit(self._ctx, uow, command.his_visit_id)
         if existing is not None:
             return Admitted(existing.encounter, replayed=True)
-        ctx.policy.times.check_admission(command.admitted_at, ctx.now())
+        ctx.policy.times.check_admission(command.admitted_at, ctx.now(), zone=ctx.zone)
         admitted_on = ctx.local_date(command.admitted_at)
         try:
             facts = self._identity.facts(command.card, context=command.his_visit_id)

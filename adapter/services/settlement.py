@@ -153,7 +153,9 @@ class Settlements:
             if replayed is not None:
                 return replayed
             _may_settle(encounter, request.discharged_at)
-            ctx.policy.times.check_discharge(encounter, request.discharged_at, ctx.now())
+            ctx.policy.times.check_discharge(
+                encounter, request.discharged_at, ctx.now(), zone=ctx.zone
+            )
             refuse_direct_settlement_of_a_case(uow, encounter.id)
             check_gate(ctx, uow, encounter, request.rehab_override_reason)
             person = uow.persons.get(encounter.psn_no)

@@ -124,7 +124,9 @@ class StayChanges:
                     f"就诊状态为“{encounter.status.label}”，不能标记为待结算",
                     code="ENCOUNTER_NOT_SETTLEABLE",
                 )
-            self._ctx.policy.times.check_discharge(encounter, discharged_at, self._ctx.now())
+            self._ctx.policy.times.check_discharge(
+                encounter, discharged_at, self._ctx.now(), zone=self._ctx.zone
+            )
             changes: dict[str, Any] = {"discharged_at": discharged_at}
             if diagnoses:
                 changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))

@@ -4,7 +4,7 @@ characters, and the time window of a stay — one row per boundary."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -88,17 +88,22 @@ SECOND = timedelta(seconds=1)
         (NOW + timedelta(minutes=5) + SECOND, "TIME_IN_FUTURE"),
         (datetime(9999, 12, 31, tzinfo=ZONE), "TIME_IN_FUTURE"),
         (NOW - timedelta(days=30), None),  # the last day of late registration
-        (NOW - timedelta(days=30) - SECOND, "TIME_TOO_FAR_BACK"),
+        # "30天" is counted in the institution's days, not to the hour: at 2 Dec 10:00 any
+        # time of 2 Nov is in (to the hour, 2 Nov before 10:00 was refused), none of 1 Nov
+        (datetime(2026, 11, 2, 0, 0, tzinfo=ZONE), None),
+        (datetime(2026, 11, 1, 23, 59, 59, tzinfo=ZONE), "TIME_TOO_FAR_BACK"),
+        (datetime(2026, 11, 1, 16, 30, tzinfo=UTC), None),  # 2 Nov 00:30 in Beijing
+        (datetime(2026, 11, 1, 15, 59, tzinfo=UTC), "TIME_TOO_FAR_BACK"),  # 1 Nov 23:59
     ],
 )
 def test_n33_admission_time_lies_within_skew_ahead_and_late_registration_back(
     admitted: datetime, code: str | None
 ) -> None:
     if code is None:
-        WINDOW.check_admission(admitted, NOW)
+        WINDOW.check_admission(admitted, NOW, zone=ZONE)
         return
     with pytest.raises(TimeOutOfWindow) as refused:
-        WINDOW.check_admission(admitted, NOW)
+        WINDOW.check_admission(admitted, NOW, zone=ZONE)
     assert (refused.value.code, refused.value.field) == (code, "admitted_at")
 
 
@@ -117,10 +122,10 @@ def test_n33_discharge_lies_after_admission_and_within_the_window(
 ) -> None:
     stay = _stay(NOW - timedelta(days=3))
     if code is None:
-        WINDOW.check_discharge(stay, discharged, NOW)
+        WINDOW.check_discharge(stay, discharged, NOW, zone=ZONE)
         return
     with pytest.raises(TimeOutOfWindow) as refused:
-        WINDOW.check_discharge(stay, discharged, NOW)
+        WINDOW.check_discharge(stay, discharged, NOW, zone=ZONE)
     assert (refused.value.code, refused.value.field) == (code, "discharged_at")
 
 
@@ -142,10 +147,10 @@ def test_n35_n43_a_revoked_stay_settles_again_with_its_discharge_time_however_lo
     stay = replace(_stay(discharged - timedelta(days=5), discharged), status=status)
     at = discharged if given == "settled" else discharged - timedelta(days=1)
     if code is None:
-        WINDOW.check_discharge(stay, at, NOW)
+        WINDOW.check_discharge(stay, at, NOW, zone=ZONE)
         return
     with pytest.raises(TimeOutOfWindow) as refused:
-        WINDOW.check_discharge(stay, at, NOW)
+        WINDOW.check_discharge(stay, at, NOW, zone=ZONE)
     assert (refused.value.code, refused.value.field) == (code, "discharged_at")
     assert "超出补登记期限" in refused.value.message
 
@@ -154,7 +159,7 @@ def test_n33_a_revoked_stays_own_discharge_time_still_lies_after_its_admission()
     admitted = NOW - timedelta(days=40)
     stay = replace(_stay(admitted, admitted - SECOND), status=EncounterStatus.REVOKED)
     with pytest.raises(TimeOutOfWindow) as refused:
-        WINDOW.check_discharge(stay, admitted - SECOND, NOW)
+        WINDOW.check_discharge(stay, admitted - SECOND, NOW, zone=ZONE)
     assert refused.value.code == "DISCHARGE_BEFORE_ADMISSION"
 
 
@@ -220,7 +225,7 @@ def test_TIME_OUT_OF_WINDOW_n33_every_time_refusal_is_one_family_naming_its_fiel
     refusals = []
     for admitted in (NOW + timedelta(hours=1), NOW - timedelta(days=31)):
         with pytest.raises(TimeOutOfWindow) as refused:
-            WINDOW.check_admission(admitted, NOW)
+            WINDOW.check_admission(admitted, NOW, zone=ZONE)
         refusals.append(refused.value)
     assert TimeOutOfWindow.code == "TIME_OUT_OF_WINDOW"
     assert [r.code for r in refusals] == ["TIME_IN_FUTURE", "TIME_TOO_FAR_BACK"]
