@@ -3,11 +3,14 @@
 Record: the encounter must be in hospital (admitted, or its settlement revoked for correction):
 the fees of a settled stay are what was settled and uploaded, and change only through a
 revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch is all or nothing: a line
-with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored —
-or repeated in the batch — is ignored and reported, never an error (the HIS resends), if it
-is the same fee; one reused for another fee (another item, quantity, amount, time or
-work-injury flag) refuses the batch, naming it (``FEE_LINE_ID_REUSED``, N§47): a correction
-is a reversal and a new line, and dropping it would leave the HIS believing it recorded. A
+with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored
+is ignored and reported, never an error (the HIS resends), if it is the same fee; one reused
+for another fee (another item, quantity, amount, time or work-injury flag) refuses the batch,
+naming it (``FEE_LINE_ID_REUSED``, N§47): a correction is a reversal and a new line, and
+dropping it would leave the HIS believing it recorded. A batch naming one line id twice is
+refused even when both are the same fee (``FEE_LINE_ID_REPEATED``, N§47), as HL7 refuses an
+FT1-2 repeated in one message: two identical boxes are two charges or a HIS fault, and
+storing one of them while answering success hides which. A
 negative quantity reverses its original: the one named by ``reverses`` or, when the HIS does
 not say, the latest earlier charge of the same item with enough quantity left (of the
 reversal's work-injury flag, B§29, and at its unit price, if one is). It goes back at the
@@ -52,7 +55,7 @@ OPEN = (EncounterStatus.ADMITTED, EncounterStatus.REVOKED)
 class FeesRecorded:
     encounter: Encounter
     added: tuple[str, ...]
-    ignored: tuple[str, ...]  # repeated line ids: already stored, or twice in the batch
+    ignored: tuple[str, ...]  # line ids already stored (the same fee resent)
     unmapped: tuple[str, ...]  # added lines flagged for the billing clerk
     reversals: dict[str, str]  # reversal line id → the original it reverses
 
@@ -177,9 +180,13 @@ class Fees:
             # would be dropped while the HIS takes it as recorded (N§47: a correction is a
             # reversal and a new line).
             held = uow.fee_lines.recorded(encounter_id, known) if known else {}
+            named: dict[str, int] = {}  # line id → where this batch first names it
             for index, line in enumerate(lines):
+                first = named.setdefault(line.line_id, index)
                 if line.line_id in known:
                     _same_fee(line, held.get(line.line_id), index)
+                    if first != index:
+                        _repeated(line, first, index)
                     repeats.append(line.line_id)
                     continue
                 known.add(line.line_id)
@@ -357,6 +364,17 @@ class Fees:
 
 def _reversing(line: FeeLine, original_id: str) -> FeeLine:
     return line if line.reverses == original_id else replace(line, reverses=original_id)
+
+
+def _repeated(line: FeeLine, first: int, index: int) -> None:
+    """Refuse a batch naming ``line``'s id a second time (at ``index``; first at ``first``)."""
+    raise PricingError(
+        f"费用明细流水号{line.line_id}在同一批中出现两次（第{first + 1}条和第{index + 1}条）。"
+        "同一批内流水号不能重复：同一费用发生两次请分别编号，重发请整批重发；本批未录入任何费用",
+        code="FEE_LINE_ID_REPEATED",
+        article="N§47",
+        field=f"lines.{index}.his_line_id",
+    )
 
 
 def _same_fee(line: FeeLine, recorded: FeeLine | None, index: int) -> None:

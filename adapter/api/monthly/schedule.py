@@ -6,14 +6,14 @@ cron and next run time (``GET /api/v1/schedule/jobs``) and "run now" (``POST
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from adapter.api.deps import EngineDep, SchedulerDep
 from adapter.api.monthly.common import It
 from adapter.api.routes.common import Out
-from adapter.api.zone import site_time
 from adapter.domain.errors import NotFound
 from adapter.store import schedule_log
 
@@ -47,22 +47,43 @@ def runs(
     return [ScheduledRunOut(**run.__dict__) for run in found]
 
 
+class ScheduledJobOut(Out):
+    job: str = Field(examples=["reconciliation"])
+    cron: str = Field(examples=["0 6 3 * *"])
+    time_zone: str = Field(description="the zone the cron is read in", examples=["Asia/Shanghai"])
+    next_run_time: datetime | None
+
+
+class ScheduledJobsOut(Out):
+    running: bool = Field(description="the scheduler runs in this instance")
+    jobs: list[ScheduledJobOut]
+
+
+class RunNowOut(Out):
+    job: str
+    slot: datetime = Field(description="the slot it ran for: the cron's latest")
+    result: str = Field(description="ran, skipped_locked, skipped_done or skipped_exhausted")
+    outcome: str
+    by: str
+
+
 @router.get("/jobs", summary="The scheduled jobs of this instance and their next run")
-def jobs(_: It, scheduler: SchedulerDep) -> dict[str, Any]:
+def jobs(_: It, scheduler: SchedulerDep) -> ScheduledJobsOut:
     if scheduler is None:
-        return {"running": False, "jobs": []}
-    return {"running": scheduler.running, "jobs": scheduler.describe()}
+        return ScheduledJobsOut(running=False, jobs=[])
+    described = [ScheduledJobOut(**job) for job in scheduler.describe()]
+    return ScheduledJobsOut(running=scheduler.running, jobs=described)
 
 
 @router.post("/jobs/{job}/run", summary="Run a scheduled job now for its latest slot")
-def run_now(job: str, principal: It, scheduler: SchedulerDep) -> dict[str, Any]:
+def run_now(job: str, principal: It, scheduler: SchedulerDep) -> RunNowOut:
     if scheduler is None or job not in {j["job"] for j in scheduler.describe()}:
         raise NotFound(f"本实例没有名为 {job} 的定时任务", code="SCHEDULE_JOB_NOT_FOUND")
     attempted = scheduler.run_now(job)
-    return {
-        "job": attempted.job,
-        "slot": site_time(attempted.slot),
-        "result": attempted.result,
-        "outcome": attempted.outcome,
-        "by": principal.name,
-    }
+    return RunNowOut(
+        job=attempted.job,
+        slot=attempted.slot,
+        result=attempted.result,
+        outcome=attempted.outcome,
+        by=principal.name,
+    )

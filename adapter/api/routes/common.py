@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin
 
-from fastapi import Depends, Response
+from fastapi import Depends, Path, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,6 +42,12 @@ Billing = Annotated[Principal, Depends(require("billing"))]
 BillingOrHis = Annotated[Principal, Depends(require("billing", "his"))]
 Desk = Annotated[Principal, Depends(require("admission", "billing", "device"))]
 Device = Annotated[Principal, Depends(require("device"))]
+It = Annotated[Principal, Depends(require("it"))]
+
+# Row ids and offsets fit a 64-bit integer (SQLite INTEGER, PostgreSQL bigint); a larger
+# number is a 422 naming the field, not a 500 from the database driver.
+MAX_ROW = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW)]
 
 
 def _unit_price(value: Decimal) -> str:

@@ -84,6 +84,29 @@ def test_FEE_LINE_ID_REUSED_n47_a_line_id_resent_as_another_fee_is_refused_over_
     assert same.status_code == 200 and same.json()["ignored"] == ["L2"]
 
 
+def test_FEE_LINE_ID_REPEATED_n47_a_line_id_twice_in_one_batch_is_refused_over_rest(
+    api: Api, db: Engine
+) -> None:
+    """The same fee twice under one his_line_id in one batch was stored once and reported
+    ignored: the HIS that sent two boxes of 36.50 saw 200 and the fund paid one. Refused, as
+    HL7 refuses an FT1-2 repeated in one message, naming the second; nothing is stored. The
+    same fee sent again in a later batch stays a resend."""
+    encounter_id = _admitted(api)
+    url = f"/api/v1/encounters/{encounter_id}/fees"
+    box = _line("L2", "XN02BEB001", "36.50")
+    response = api.post(url, json={"lines": [box, _line("L3", "XA11DBM001", "9.90"), box]})
+    error = _refused(response, "FEE_LINE_ID_REPEATED", "lines.2.his_line_id")
+    assert "L2" in error["message"] and error["article"] == "N§47"
+    assert _count(db, "fee_line") == 0
+    assert api.post(url, json={"lines": [box]}).status_code == 200
+    # a line already stored, named twice again, is refused too: the batch itself is wrong
+    twice = api.post(url, json={"lines": [box, box]})
+    _refused(twice, "FEE_LINE_ID_REPEATED", "lines.1.his_line_id")
+    again = api.post(url, json={"lines": [box]})
+    assert again.status_code == 200 and again.json()["ignored"] == ["L2"]
+    assert _count(db, "fee_line") == 1
+
+
 def _from_now(clock: MovableClock, *, days: int) -> str:
     """``days`` from the adapter's clock now (negative: ago), in Beijing time."""
     return (clock.now() + timedelta(days=days)).astimezone(ZONE).isoformat()

@@ -271,3 +271,30 @@ def test_n40_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balan
     world.clock.set(at(d(26, 7), 6))
     assert world.monthly.reconciliation.run("2026-01", actor="t").run.outcome == "balanced"
     assert reconciliations.unresolved_at_clearing(d(26, 7)) == []
+
+
+def test_n40_a_late_deliverys_time_in_the_clearing_list_carries_the_sites_offset(
+    world: World, db: Engine, db_url: str, client: ReferenceClient, msgids: MsgidSequence
+) -> None:
+    """D reached upstream at 09:00 Beijing time on 21 February, a day after January's cutoff:
+    IT's list showed ``2026-02-21T01:00:00+00:00`` (the ledger's UTC), the only time of the
+    REST face not at +08:00 — read as 01:00 it hides by eight hours how late it was."""
+    ids = _stays(world)
+    world.clock.set(at(d(25, 2)))
+    app = create_app(load_settings(database={"url": db_url}), db)
+    jobs = QueueJobs(world.queue, wake=lambda: None)
+    calls = LoggedCalls(CallLog(db), client)
+    deps.install(
+        app,
+        services=world.services,
+        monthly=world.monthly,
+        operations=Operations(db, jobs=jobs, msgids=msgids, calls=calls),
+        registry=None,
+    )
+    app.include_router(operations.router)
+    it = {"Authorization": f"Bearer {create_token(db, 'it-01', ['it'], world.clock.now())}"}
+    with serving(app) as base:
+        body = httpx.get(f"{base}/api/v1/queue/clearing", headers=it).json()
+    listed = {s["setl_id"]: s for s in body["settlements"]}
+    assert listed[ids["D"]]["delivered_at"] == "2026-02-21T09:00:00+08:00"
+    assert listed[ids["C"]]["delivered_at"] is None

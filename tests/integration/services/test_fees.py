@@ -64,17 +64,32 @@ def test_repeated_line_ids_are_ignored_and_reported(
     services.fees.record(stay.id, [fee("L1", "XN02BEB001", "18.25")], actor="his")
     again = services.fees.record(
         stay.id,
-        [
-            fee("L1", "XN02BEB001", "18.25"),
-            fee("L2", "XA11DBM001", "9.90"),
-            fee("L2", "XA11DBM001", "9.90"),
-        ],
+        [fee("L1", "XN02BEB001", "18.25"), fee("L2", "XA11DBM001", "9.90")],
         actor="his",
     )
     assert again.added == ("L2",)
-    assert again.ignored == ("L1", "L2")
+    assert again.ignored == ("L1",)
     with UnitOfWork(db) as uow:
         assert [line.line_id for line in uow.fee_lines.list(stay.id)] == ["L1", "L2"]
+
+
+def test_FEE_LINE_ID_REPEATED_n47_the_same_fee_twice_in_one_batch_refuses_it(
+    services: Services, stay: Encounter, db: Engine
+) -> None:
+    """Two identical lines under one id in one batch: before, one was stored and the other
+    reported ignored (9.90 recorded where the HIS may have charged 19.80). Refused, naming
+    the second; nothing of the batch is stored, and a later batch resending it is a resend."""
+    box = fee("L2", "XA11DBM001", "9.90")
+    with pytest.raises(PricingError) as twice:
+        services.fees.record(stay.id, [box, fee("L1", "XN02BEB001", "18.25"), box], actor="his")
+    assert twice.value.code == "FEE_LINE_ID_REPEATED" and twice.value.article == "N§47"
+    assert twice.value.field == "lines.2.his_line_id" and "第1条和第3条" in twice.value.message
+    with UnitOfWork(db) as uow:
+        assert uow.fee_lines.list(stay.id) == []
+    services.fees.record(stay.id, [box], actor="his")
+    again = services.fees.record(stay.id, [box], actor="his")
+    assert again.added == () and again.ignored == ("L2",)
+    assert _priced(services, stay) == {"L2": (D("9.90"), D("0.00"))}
 
 
 def test_FEE_LINE_ID_REUSED_n47_a_line_id_sent_again_as_another_fee_refuses_its_batch(
