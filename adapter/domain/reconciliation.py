@@ -17,6 +17,8 @@ Contract:
 * Totals are **net of revocations**: a revoked settlement counts on neither side.
 * Settlements are matched by ``setl_id`` — the id the discharge (``WI2301``) or device
   (``WI2701``) upload carried, which is the local settlement id.
+* A settlement matches only if upstream has it under the same worker: the fund's payment
+  is charged to that worker, and in clearing to their insured place (N§40).
 * Each :class:`Difference` has a :class:`DifferenceKind`, the amounts on both sides, and a
   Chinese sentence saying what differs and what to do. A local revoked settlement upstream
   never saw, and an upstream revoked settlement unknown here, cancel out: no difference.
@@ -67,6 +69,7 @@ class DifferenceKind(StrEnum):
     REVOKED_HERE_ONLY = "revoked_here_only"
     REVOKED_UPSTREAM_ONLY = "revoked_upstream_only"
     DUPLICATE_UPSTREAM = "duplicate_upstream"  # upstream lists one setl_id twice, effective
+    PERSON_DIFFERS = "person_differs"  # upstream has it under another worker
 
     @property
     def label(self) -> str:
@@ -77,6 +80,7 @@ class DifferenceKind(StrEnum):
             "revoked_here_only": "仅本地已撤销",
             "revoked_upstream_only": "仅上级系统已撤销",
             "duplicate_upstream": "上级系统重复记录",
+            "person_differs": "人员不一致",
         }[self.value]
 
 
@@ -125,10 +129,12 @@ def _amounts(item: ReconciledSettlement) -> Amounts:
     return Amounts(item.total, item.fund_pay, item.personal_pay)
 
 
-def _same(amounts: Amounts, item: ReconciledSettlement) -> bool:
-    """``item`` is effective and carries ``amounts``."""
+def _same(here: LocalSettlement, item: ReconciledSettlement) -> bool:
+    """``item`` is effective and carries ``here``'s worker and amounts."""
+    amounts = here.amounts
     return (
         not item.revoked
+        and item.psn_no == here.psn_no
         and item.total == amounts.total
         and item.fund_pay == amounts.fund_pay
         and item.personal_pay == amounts.personal_pay
@@ -203,7 +209,13 @@ def _compare_one(
             "送达后重新对账",
         )
         return found
-    assert up_amounts is not None
+    assert up_amounts is not None and upstream is not None
+    if upstream.psn_no != local.psn_no:
+        add(
+            DifferenceKind.PERSON_DIFFERS,
+            f"结算{setl_id}的人员不一致：本地为{local.psn_no}，上级系统为{upstream.psn_no}",
+            "基金支付将记在上级系统所列人员及其参保地名下：请区级经办机构按结算单更正人员",
+        )
     if up_amounts != local.amounts:
         delta = up_amounts.minus(local.amounts)
         add(
@@ -217,10 +229,10 @@ def _compare_one(
     return found
 
 
-# total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen), and
-# revoked (False: a plain entry is in effect)
-Fen = tuple[Decimal, Decimal, Decimal, bool]
-_SETL_ID = attrgetter("setl_id")
+# total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen),
+# revoked (False: a plain entry is in effect), and the worker
+Fen = tuple[Decimal, Decimal, Decimal, bool, str]
+_SETL_ID, _PSN_NO = attrgetter("setl_id"), attrgetter("psn_no")
 _TOTAL, _FUND_PAY = attrgetter("total"), attrgetter("fund_pay")
 _PERSONAL_PAY, _REVOKED = attrgetter("personal_pay"), attrgetter("revoked")
 
@@ -231,11 +243,11 @@ class Sieve:
     Most of a month says nothing: a settlement in effect here that upstream lists once, in
     effect, with the same amounts. :attr:`plain` holds those of upstream's entries, by
     ``setl_id``, as :data:`Fen` (each amount ×100, exact: equal to an ``int`` of fen iff the
-    amounts are equal; then ``False``, not revoked), so whoever reads the month (50,000
-    rows) as integers of fen can set such a settlement aside with one lookup and one
-    comparison with ``(total, fund_pay, personal_pay, revoked)`` (popping the entry: a
-    second line of the same id is judged), adding its amounts up in fen, without making
-    it an object.
+    amounts are equal; then ``False``, not revoked; then the worker), so whoever reads the
+    month (50,000 rows) as integers of fen can set such a settlement aside with one lookup
+    and one comparison with ``(total, fund_pay, personal_pay, revoked, psn_no)`` (popping
+    the entry: a second line of the same id is judged), adding its amounts up in fen,
+    without making it an object.
     :meth:`judge` takes the totals, the ids set aside and every other settlement, and finds
     the differences as :func:`reconcile` does. One sieve serves one pass.
     """
@@ -255,6 +267,7 @@ class Sieve:
                     map(in_fen, map(_FUND_PAY, items)),
                     map(in_fen, map(_PERSONAL_PAY, items)),
                     repeat(False),
+                    map(_PSN_NO, items),
                     strict=False,  # repeat(False): as long as the amounts
                 ),
                 strict=True,
@@ -286,8 +299,8 @@ class Sieve:
         differences: list[Difference] = []
         for here in others:
             entries = by_id.pop(here.setl_id, ())
-            if len(entries) == 1 and not here.revoked and _same(here.amounts, entries[0]):
-                continue  # nothing to say: one effective entry, same amounts
+            if len(entries) == 1 and not here.revoked and _same(here, entries[0]):
+                continue  # nothing to say: one effective entry, same worker and amounts
             differences += _compare_one(here, entries)
         for entries in by_id.values():  # upstream's settlements unknown here
             differences += _compare_one(None, entries)
@@ -336,6 +349,7 @@ def reconcile(
             in_fen(amounts.fund_pay),
             in_fen(amounts.personal_pay),
             here.revoked,
+            here.psn_no,
         ):
             matched.add(here.setl_id)
         else:

@@ -236,7 +236,7 @@ def _line_rows(connection: Connection, run_id: int) -> Iterator[Sequence[Any]]:
             case((line.revoked, 1), else_=0)
             + case((line.crosses_year, 2), else_=0)
             + case((line.upload_delivered, 4), (line.upload_delivered.is_(None), 8), else_=0),
-            case((line.revoked, 1), else_=0),  # the sieve's key: (total, fund, personal, this)
+            case((line.revoked, 1), else_=0),  # the sieve's key: amounts, this, psn_no
         )
         .where(line.run_id == bindparam("run_id"))
         .order_by(line.id)
@@ -270,14 +270,14 @@ class Sifted:
     :meth:`Sieve.judge` takes, and the lines."""
 
     local: Totals  # net of revocations
-    matched: set[str]  # setl_ids set aside: in effect, upstream's plain amounts
+    matched: set[str]  # setl_ids set aside: in effect, upstream's plain worker and amounts
     others: list[LocalSettlement]  # every other line, in order
     lines: Lines
 
 
 _SETL_ID = itemgetter(0)
 _TOTAL, _FUND, _PERSONAL = itemgetter(4), itemgetter(5), itemgetter(6)
-_KEY = itemgetter(4, 5, 6, 10)  # amounts in fen, revoked: as Sieve.plain's values
+_KEY = itemgetter(4, 5, 6, 10, 1)  # amounts in fen, revoked, worker: as Sieve.plain's values
 
 
 def sift(session: Session, run_id: int, sieve: Sieve) -> Sifted:
