@@ -22,14 +22,15 @@ Contract:
 * Each :class:`Difference` has a :class:`DifferenceKind`, the amounts on both sides, and a
   Chinese sentence saying what differs and what to do. A local revoked settlement upstream
   never saw, and an upstream revoked settlement unknown here, cancel out: no difference.
+  One upstream lists that is ours, of another month, is said to be so (:func:`placed`).
 * Money is exact: ``Decimal`` to the fen; deltas are upstream minus local.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -70,6 +71,7 @@ class DifferenceKind(StrEnum):
     REVOKED_UPSTREAM_ONLY = "revoked_upstream_only"
     DUPLICATE_UPSTREAM = "duplicate_upstream"  # upstream lists one setl_id twice, effective
     PERSON_DIFFERS = "person_differs"  # upstream has it under another worker
+    OTHER_MONTH_HERE = "other_month_here"  # upstream lists ours of another month here
 
     @property
     def label(self) -> str:
@@ -81,6 +83,7 @@ class DifferenceKind(StrEnum):
             "revoked_upstream_only": "仅上级系统已撤销",
             "duplicate_upstream": "上级系统重复记录",
             "person_differs": "人员不一致",
+            "other_month_here": "本地属于其他月份",
         }[self.value]
 
 
@@ -312,6 +315,37 @@ class Sieve:
             Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),
         )
         return ReconciliationResult(month, local, upstream_totals, tuple(differences))
+
+
+def placed(
+    result: ReconciliationResult, ours: Mapping[str, LocalSettlement]
+) -> ReconciliationResult:
+    """``result`` with each settlement upstream lists in effect and we lack in the month,
+    but have in another (``ours``, by id), said to be ours: of which month by its settlement
+    time (N§35), and whether revoked here — a revoked one upstream has in effect would be
+    paid. Not "本地无此结算": the clerk would tell the agency it is not ours."""
+    differences = list(result.differences)
+    for n, d in enumerate(differences):
+        here = ours.get(d.setl_id) if d.kind is DifferenceKind.MISSING_HERE else None
+        if here is None:
+            continue
+        month = f"{here.settles_on:%Y-%m}"
+        revoked = "，本地已撤销" if here.revoked else ""
+        action = (
+            f"请在上传队列中查看该结算的撤销上传（WI2305）是否送达；送达后请区级经办机构将其从"
+            f"{result.month}中删除，不予拨付"
+            if here.revoked
+            else f"请区级经办机构按结算时间将该结算计入{month}（N§35），并从{result.month}中删除"
+        )
+        differences[n] = replace(
+            d,
+            kind=DifferenceKind.OTHER_MONTH_HERE,
+            local=here.amounts,
+            message=f"上级系统将结算{d.setl_id}列入{result.month}；本地该结算（结算单"
+            f"{here.slip_no}）结算日期为{here.settles_on}，属于{month}{revoked}",
+            action=action,
+        )
+    return replace(result, differences=tuple(differences))
 
 
 def local_totals(count: int, total: int, fund_pay: int, personal_pay: int) -> Totals:

@@ -12,7 +12,7 @@ from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee, seed, upstream_settlement
 from tests.integration.services.helpers import INSTITUTION
 
-JAN = "2026-01"
+JAN, FEB = "2026-01", "2026-02"
 
 
 def d(day: int, month: int = 1) -> date:
@@ -51,3 +51,43 @@ def test_upstream_filing_our_settlement_under_another_worker_is_a_difference(
     assert (difference.setl_id, difference.kind.value) == (ours.id, "person_differs")
     assert "P001" in difference.message and "P002" in difference.message
     assert not report.result.balanced and report.run.outcome == "differences"
+
+
+def test_upstream_listing_our_revoked_settlement_in_another_month_says_it_is_ours_and_revoked(
+    services: Services, monthly: MonthlyServices, clock: SetClock, sim: SimulatorServer
+) -> None:
+    """A January settlement, revoked here, that upstream lists in February, in effect: the
+    fund would pay a revoked bill. February must not say "本地无此结算" (the clerk would tell
+    the agency it is not ours): it says it is ours, of January, revoked here."""
+    desk = Desk(services, clock)
+    ours = desk.stay("P001", "V-R", d(20), d(22), [fee("R1", DRUG, "54.75", d(21), quantity="3")])
+    desk.revoke(ours, d(23))
+    seed(sim.url, figures=figures(FEB, upstream_settlement(ours.id, d(1, 2), "54.75", "54.75")))
+    clock.set(at(d(3, 3), 6))
+    report = monthly.reconciliation.run(FEB, actor="system")
+    assert report.result is not None
+    [difference] = report.result.differences
+    assert difference.setl_id == ours.id
+    assert difference.kind.value == "other_month_here"
+    assert "本地没有" not in difference.message
+    assert JAN in difference.message and "已撤销" in difference.message
+    assert "WI2305" in difference.action  # the revocation upstream must have
+    assert difference.local is not None and difference.local.total == ours.breakdown.total
+
+
+def test_upstream_listing_our_settlement_in_another_month_names_our_month(
+    services: Services, monthly: MonthlyServices, clock: SetClock, sim: SimulatorServer
+) -> None:
+    """A January settlement in effect that upstream lists in February: ours, of January by its
+    settlement time (N§35) — the agency is asked to file it there, not told it is not ours."""
+    desk = Desk(services, clock)
+    ours = desk.stay("P001", "V-S", d(27), d(31), [fee("S1", DRUG, "18.25", d(28))])
+    seed(sim.url, figures=figures(FEB, upstream_settlement(ours.id, d(1, 2), "18.25", "18.25")))
+    clock.set(at(d(3, 3), 6))
+    report = monthly.reconciliation.run(FEB, actor="system")
+    assert report.result is not None
+    [difference] = report.result.differences
+    assert (difference.setl_id, difference.kind.value) == (ours.id, "other_month_here")
+    assert "本地没有" not in difference.message
+    assert "2026-01-31" in difference.message and "已撤销" not in difference.message
+    assert "N§35" in difference.article
