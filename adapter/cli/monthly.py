@@ -154,6 +154,8 @@ def _deductions(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     for s in month.settlements:
         where = f"结算单{s.slip_no}" if s.known_here else "（本地无此结算）"
         print(f"  {s.setl_id} {where} {s.psn_no}: {s.total}元")
+        if s.warning:
+            print(f"    ！{s.warning}")
         for d in s.deductions:
             print(f"    {d.deduction_no} {d.item_code} {d.item_name} {d.amount}元 — {d.reason}")
     return 0
