@@ -85,6 +85,25 @@ class DeviceFundsRepository:
         ).all()
         return {month: (int(count), to_fen(str(total))) for month, count, total in rows}
 
+    def deducted_by_month(self, institution_code: str) -> dict[str, Decimal]:
+        """The audit deductions kept against the institution's settled device fittings, per
+        the month upstream files each under (summed here: exact)."""
+        d = audit_deduction.c
+        rows = self._session.execute(
+            select(d.month, d.amount)
+            .join(_settlement, _settlement.c.id == d.setl_id)
+            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+            .where(
+                _encounter.c.kind == "device",
+                _encounter.c.institution_code == institution_code,
+                _settlement.c.status == SettlementStatus.SETTLED.value,
+            )
+        )
+        found: dict[str, Decimal] = {}
+        for month, amount in rows:
+            found[month] = found.get(month, ZERO) + amount
+        return found
+
 
 def _receipt(row: Any) -> StoredFundsReceipt:
     return StoredFundsReceipt(
