@@ -154,6 +154,8 @@ def _deductions(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     for s in month.settlements:
         where = f"结算单{s.slip_no}" if s.known_here else "（本地无此结算）"
         print(f"  {s.setl_id} {where} {s.psn_no}: {s.total}元")
+        if s.warning:
+            print(f"    ！{s.warning}")
         for d in s.deductions:
             print(f"    {d.deduction_no} {d.item_code} {d.item_name} {d.amount}元 — {d.reason}")
     return 0
@@ -231,10 +233,11 @@ def _confirm(args: argparse.Namespace, monthly: MonthlyServices) -> int:
 def _status(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     months = monthly.device_funds.months()
     if args.json:
-        _dump([{**asdict(m), "status": m.status} for m in months])
+        _dump([{**asdict(m), "due": m.due, "status": m.status} for m in months])
         return 0
     labels = {"unconfirmed": "未确认", "queued": "已排队", "confirmed": "已确认"}
     for m in months:
         late = "  ⚠ 逾期未确认（B§40）" if m.overdue else ""
-        print(f"{m.month}  {m.settlements}笔  基金{m.fund_pay}元  {labels[m.status]}{late}")
+        taken = f"  审核扣款{m.deducted}元  应到账{m.due}元" if m.deducted else ""
+        print(f"{m.month}  {m.settlements}笔  基金{m.fund_pay}元{taken}  {labels[m.status]}{late}")
     return 0

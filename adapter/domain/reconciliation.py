@@ -17,17 +17,20 @@ Contract:
 * Totals are **net of revocations**: a revoked settlement counts on neither side.
 * Settlements are matched by ``setl_id`` — the id the discharge (``WI2301``) or device
   (``WI2701``) upload carried, which is the local settlement id.
+* A settlement matches only if upstream has it under the same worker: the fund's payment
+  is charged to that worker, and in clearing to their insured place (N§40).
 * Each :class:`Difference` has a :class:`DifferenceKind`, the amounts on both sides, and a
   Chinese sentence saying what differs and what to do. A local revoked settlement upstream
   never saw, and an upstream revoked settlement unknown here, cancel out: no difference.
+  One upstream lists that is ours, of another month, is said to be so (:func:`placed`).
 * Money is exact: ``Decimal`` to the fen; deltas are upstream minus local.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -67,6 +70,8 @@ class DifferenceKind(StrEnum):
     REVOKED_HERE_ONLY = "revoked_here_only"
     REVOKED_UPSTREAM_ONLY = "revoked_upstream_only"
     DUPLICATE_UPSTREAM = "duplicate_upstream"  # upstream lists one setl_id twice, effective
+    PERSON_DIFFERS = "person_differs"  # upstream has it under another worker
+    OTHER_MONTH_HERE = "other_month_here"  # upstream lists ours of another month here
 
     @property
     def label(self) -> str:
@@ -77,6 +82,8 @@ class DifferenceKind(StrEnum):
             "revoked_here_only": "仅本地已撤销",
             "revoked_upstream_only": "仅上级系统已撤销",
             "duplicate_upstream": "上级系统重复记录",
+            "person_differs": "人员不一致",
+            "other_month_here": "本地属于其他月份",
         }[self.value]
 
 
@@ -125,10 +132,12 @@ def _amounts(item: ReconciledSettlement) -> Amounts:
     return Amounts(item.total, item.fund_pay, item.personal_pay)
 
 
-def _same(amounts: Amounts, item: ReconciledSettlement) -> bool:
-    """``item`` is effective and carries ``amounts``."""
+def _same(here: LocalSettlement, item: ReconciledSettlement) -> bool:
+    """``item`` is effective and carries ``here``'s worker and amounts."""
+    amounts = here.amounts
     return (
         not item.revoked
+        and item.psn_no == here.psn_no
         and item.total == amounts.total
         and item.fund_pay == amounts.fund_pay
         and item.personal_pay == amounts.personal_pay
@@ -203,7 +212,13 @@ def _compare_one(
             "送达后重新对账",
         )
         return found
-    assert up_amounts is not None
+    assert up_amounts is not None and upstream is not None
+    if upstream.psn_no != local.psn_no:
+        add(
+            DifferenceKind.PERSON_DIFFERS,
+            f"结算{setl_id}的人员不一致：本地为{local.psn_no}，上级系统为{upstream.psn_no}",
+            "基金支付将记在上级系统所列人员及其参保地名下：请区级经办机构按结算单更正人员",
+        )
     if up_amounts != local.amounts:
         delta = up_amounts.minus(local.amounts)
         add(
@@ -217,10 +232,10 @@ def _compare_one(
     return found
 
 
-# total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen), and
-# revoked (False: a plain entry is in effect)
-Fen = tuple[Decimal, Decimal, Decimal, bool]
-_SETL_ID = attrgetter("setl_id")
+# total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen),
+# revoked (False: a plain entry is in effect), and the worker
+Fen = tuple[Decimal, Decimal, Decimal, bool, str]
+_SETL_ID, _PSN_NO = attrgetter("setl_id"), attrgetter("psn_no")
 _TOTAL, _FUND_PAY = attrgetter("total"), attrgetter("fund_pay")
 _PERSONAL_PAY, _REVOKED = attrgetter("personal_pay"), attrgetter("revoked")
 
@@ -231,11 +246,11 @@ class Sieve:
     Most of a month says nothing: a settlement in effect here that upstream lists once, in
     effect, with the same amounts. :attr:`plain` holds those of upstream's entries, by
     ``setl_id``, as :data:`Fen` (each amount ×100, exact: equal to an ``int`` of fen iff the
-    amounts are equal; then ``False``, not revoked), so whoever reads the month (50,000
-    rows) as integers of fen can set such a settlement aside with one lookup and one
-    comparison with ``(total, fund_pay, personal_pay, revoked)`` (popping the entry: a
-    second line of the same id is judged), adding its amounts up in fen, without making
-    it an object.
+    amounts are equal; then ``False``, not revoked; then the worker), so whoever reads the
+    month (50,000 rows) as integers of fen can set such a settlement aside with one lookup
+    and one comparison with ``(total, fund_pay, personal_pay, revoked, psn_no)`` (popping
+    the entry: a second line of the same id is judged), adding its amounts up in fen,
+    without making it an object.
     :meth:`judge` takes the totals, the ids set aside and every other settlement, and finds
     the differences as :func:`reconcile` does. One sieve serves one pass.
     """
@@ -255,6 +270,7 @@ class Sieve:
                     map(in_fen, map(_FUND_PAY, items)),
                     map(in_fen, map(_PERSONAL_PAY, items)),
                     repeat(False),
+                    map(_PSN_NO, items),
                     strict=False,  # repeat(False): as long as the amounts
                 ),
                 strict=True,
@@ -286,8 +302,8 @@ class Sieve:
         differences: list[Difference] = []
         for here in others:
             entries = by_id.pop(here.setl_id, ())
-            if len(entries) == 1 and not here.revoked and _same(here.amounts, entries[0]):
-                continue  # nothing to say: one effective entry, same amounts
+            if len(entries) == 1 and not here.revoked and _same(here, entries[0]):
+                continue  # nothing to say: one effective entry, same worker and amounts
             differences += _compare_one(here, entries)
         for entries in by_id.values():  # upstream's settlements unknown here
             differences += _compare_one(None, entries)
@@ -299,6 +315,37 @@ class Sieve:
             Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),
         )
         return ReconciliationResult(month, local, upstream_totals, tuple(differences))
+
+
+def placed(
+    result: ReconciliationResult, ours: Mapping[str, LocalSettlement]
+) -> ReconciliationResult:
+    """``result`` with each settlement upstream lists in effect and we lack in the month,
+    but have in another (``ours``, by id), said to be ours: of which month by its settlement
+    time (N§35), and whether revoked here — a revoked one upstream has in effect would be
+    paid. Not "本地无此结算": the clerk would tell the agency it is not ours."""
+    differences = list(result.differences)
+    for n, d in enumerate(differences):
+        here = ours.get(d.setl_id) if d.kind is DifferenceKind.MISSING_HERE else None
+        if here is None:
+            continue
+        month = f"{here.settles_on:%Y-%m}"
+        revoked = "，本地已撤销" if here.revoked else ""
+        action = (
+            f"请在上传队列中查看该结算的撤销上传（WI2305）是否送达；送达后请区级经办机构将其从"
+            f"{result.month}中删除，不予拨付"
+            if here.revoked
+            else f"请区级经办机构按结算时间将该结算计入{month}（N§35），并从{result.month}中删除"
+        )
+        differences[n] = replace(
+            d,
+            kind=DifferenceKind.OTHER_MONTH_HERE,
+            local=here.amounts,
+            message=f"上级系统将结算{d.setl_id}列入{result.month}；本地该结算（结算单"
+            f"{here.slip_no}）结算日期为{here.settles_on}，属于{month}{revoked}",
+            action=action,
+        )
+    return replace(result, differences=tuple(differences))
 
 
 def local_totals(count: int, total: int, fund_pay: int, personal_pay: int) -> Totals:
@@ -336,6 +383,7 @@ def reconcile(
             in_fen(amounts.fund_pay),
             in_fen(amounts.personal_pay),
             here.revoked,
+            here.psn_no,
         ):
             matched.add(here.setl_id)
         else:

@@ -6,10 +6,12 @@ the confirmation (``WI3301``) in the same transaction, through the :class:`Outbo
 the ``msgid`` is the job's idempotency key, so a retry can never confirm twice.
 
 A month *needs* a confirmation when this institution settled at least one device fitting in
-it and the fund paid part of them (a month of fittings the workers paid alone awaits no
-funds); it is *overdue* from ``remind_after_day`` of the following month (the district agency
-pushes the month's data on the 20th, B§37, and the funds follow). :meth:`DeviceFunds.remind`
-logs ``device_funds_unconfirmed`` for each overdue month; :meth:`DeviceFunds.health` is a
+it and the fund owes part of them once the agency's audit deductions of the month are taken
+off (N§37, B§25: a month of fittings the workers paid alone, or deducted in full, awaits no
+funds); what it owes is what the counter is told to expect. It is *overdue* from
+``remind_after_day`` of the following month (the district agency pushes the month's data on
+the 20th, B§37, and the funds follow). :meth:`DeviceFunds.remind` logs
+``device_funds_unconfirmed`` for each overdue month; :meth:`DeviceFunds.health` is a
 ``/healthz`` probe that lists them without failing the check.
 """
 
@@ -55,14 +57,20 @@ class MonthFunds:
 
     month: str
     settlements: int
-    fund_pay: Decimal
+    fund_pay: Decimal  # the fund's part of the month's fittings, as settled
     receipt: FundsReceipt | None
     overdue: bool  # unconfirmed past the reminder day
+    deducted: Decimal = ZERO  # the agency's audit deductions from them, for the month (N§37)
+
+    @property
+    def due(self) -> Decimal:
+        """What the fund owes for the month: its part, less the audit deductions."""
+        return self.fund_pay - self.deducted
 
     @property
     def awaits_funds(self) -> bool:
         """The fund owes something for the month, or a receipt was recorded (B§40)."""
-        return self.fund_pay > 0 or self.receipt is not None
+        return self.due > 0 or self.receipt is not None
 
     @property
     def status(self) -> str:
@@ -199,6 +207,7 @@ class DeviceFunds:
         today = ctx.local_date(ctx.now())
         with ctx.uow() as uow:
             settled = uow.device_funds.settled_by_month(ctx.institution.code)
+            deducted = uow.device_funds.deducted_by_month(ctx.institution.code)
             receipts = {
                 row.month: _receipt(row, ctx.outbox.delivered(uow.session, row.msgid))
                 for row in uow.device_funds.receipts()
@@ -208,10 +217,12 @@ class DeviceFunds:
             count, total = settled.get(month, (0, ZERO))
             receipt = receipts.get(month)
             due = first_day(next_month(month)).replace(day=self.remind_after_day)
-            # A month whose fittings the fund paid nothing (the workers paid every item, N§34)
-            # has no funds to arrive, and a receipt must be more than 0.00: nothing is overdue.
-            overdue = receipt is None and total > 0 and today >= due
-            found.append(MonthFunds(month, count, total, receipt, overdue))
+            taken = deducted.get(month, ZERO)
+            # A month whose fittings the fund paid nothing (the workers paid every item, N§34),
+            # or whose part the agency deducted in full (N§37), has no funds to arrive, and a
+            # receipt must be more than 0.00: nothing is overdue.
+            overdue = receipt is None and total - taken > 0 and today >= due
+            found.append(MonthFunds(month, count, total, receipt, overdue, taken))
         return found
 
     def overdue(self) -> list[MonthFunds]:

@@ -16,7 +16,9 @@
       as :func:`~adapter.domain.reconciliation.reconcile` does): totals first, then
       settlement by settlement — the lines matching upstream's plain figures set aside by
       comparing amounts in fen, the others judged — what is kept is exactly what was
-      compared;
+      compared; a settlement upstream lists that the month lacks is looked up among all
+      of ours: if it is ours, of another month, the difference says which, and whether
+      it is revoked here (:func:`~adapter.domain.reconciliation.placed`);
    c. the run's outcome, totals and differences, and an audit entry.
 
 A month still showing differences (or a failed run) once its half-yearly clearing cutoff
@@ -38,7 +40,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.months import parse_month, settlement_period
-from adapter.domain.reconciliation import Sieve, Totals
+from adapter.domain.reconciliation import DifferenceKind, Sieve, Totals, placed
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
@@ -164,6 +166,13 @@ class Reconciliations:
             keep_lines(ctx, uow, month, run_id)
             sifted = runs.sift(run_id, sieve)
             result = sieve.judge(month, sifted.local, sifted.others, sifted.matched)
+            lacking = [
+                d.setl_id for d in result.differences if d.kind is DifferenceKind.MISSING_HERE
+            ]
+            if lacking:  # ours, of another month? (upstream dated it otherwise, N§35)
+                result = placed(
+                    result, runs.settlements_of(lacking, ctx.institution.code, ctx.zone)
+                )
             outcome = "balanced" if result.balanced else "differences"
             message = (
                 "本月本地结算与上级系统一致"

@@ -165,7 +165,7 @@ def build_slip(services: Services, settlement_id: str) -> Slip:
     bill = settlement.bill
     institution = ctx.institution
     is_device = encounter.kind is EncounterKind.DEVICE
-    devices = device_totals(bill.lines, filing) if is_device else ()
+    devices = device_totals(bill.lines) if is_device else ()
     summed = frozenset(d.device_code for d in devices if d.lines > 1)
     return Slip(
         settlement_id=settlement.id,

@@ -32,6 +32,7 @@ class SettlementDeductionsOut(Out):
     known_here: bool  # False: upstream names a settlement this adapter does not hold
     total: Money
     deductions: list[DeductionOut]
+    warning: str  # more deducted than the fund paid, or from a revoked settlement; else ""
 
 
 class MonthDeductionsOut(Out):
@@ -54,6 +55,7 @@ class MonthDeductionsOut(Out):
                     settles_on=s.settles_on,
                     known_here=s.known_here,
                     total=s.total,
+                    warning=s.warning,
                     deductions=[
                         DeductionOut(
                             deduction_no=d.deduction_no,

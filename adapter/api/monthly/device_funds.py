@@ -55,7 +55,9 @@ class ReceiptOut(Out):
 class MonthFundsOut(Out):
     month: str
     settlements: int
-    fund_pay: Money
+    fund_pay: Money  # the fund's part of the month's fittings, as settled
+    deducted: Money  # the agency's audit deductions from them (N§37)
+    due: Money  # what the fund owes: fund_pay less deducted
     status: str  # unconfirmed | queued | confirmed
     overdue: bool
     receipt: ReceiptOut | None
@@ -66,6 +68,8 @@ class MonthFundsOut(Out):
             month=m.month,
             settlements=m.settlements,
             fund_pay=m.fund_pay,
+            deducted=m.deducted,
+            due=m.due,
             status=m.status,
             overdue=m.overdue,
             receipt=ReceiptOut.of(m.receipt) if m.receipt else None,

@@ -145,7 +145,7 @@ def fit(
 def _fitting_out(services: Services, fitted: Fitted, response: Response) -> FittingOut:
     if fitted.replayed:
         response.status_code = status.HTTP_200_OK
-    totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    totals = device_totals(fitted.settlement.bill.lines)
     out = FittingOut.settled(
         fitted.settlement,
         services.context.zone,
@@ -171,9 +171,7 @@ def presettle(body: FittingIn, services: ServicesDep, principal: Device) -> Devi
             preview.bill,
             settles_on=context.local_date(context.now()),
             catalogue_region=preview.catalogue_region,
-            devices=[
-                DeviceTotalOut.of(t) for t in device_totals(preview.bill.lines, preview.filing)
-            ],
+            devices=[DeviceTotalOut.of(t) for t in device_totals(preview.bill.lines)],
             warnings=[FindingOut.of(w) for w in preview.warnings],
             needs_confirmation=[FindingOut.of(w) for w in preview.needs_confirmation],
         )

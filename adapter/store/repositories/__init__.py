@@ -16,6 +16,7 @@ from adapter.store.repositories.fee_totals import FeeTotalsRepository
 from adapter.store.repositories.monthly import (
     AuditDeductionRepository,
     DeviceFundsRepository,
+    SettledHere,
     StoredFundsReceipt,
 )
 from adapter.store.repositories.parties import (
@@ -68,6 +69,7 @@ __all__ = [
     "RehabPlanRepository",
     "RunInfo",
     "SettleWaitRepository",
+    "SettledHere",
     "SettlementRepository",
     "SettlementSummary",
     "SettlementUpload",

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from adapter.domain.money import to_fen
+from adapter.domain.money import ZERO, to_fen
 from adapter.domain.settlement import SettlementStatus
 from adapter.domain.upstream import AuditDeduction
 from adapter.store.sql import table
@@ -85,6 +85,25 @@ class DeviceFundsRepository:
         ).all()
         return {month: (int(count), to_fen(str(total))) for month, count, total in rows}
 
+    def deducted_by_month(self, institution_code: str) -> dict[str, Decimal]:
+        """The audit deductions kept against the institution's settled device fittings, per
+        the month upstream files each under (summed here: exact)."""
+        d = audit_deduction.c
+        rows = self._session.execute(
+            select(d.month, d.amount)
+            .join(_settlement, _settlement.c.id == d.setl_id)
+            .join(_encounter, _encounter.c.id == _settlement.c.encounter_id)
+            .where(
+                _encounter.c.kind == "device",
+                _encounter.c.institution_code == institution_code,
+                _settlement.c.status == SettlementStatus.SETTLED.value,
+            )
+        )
+        found: dict[str, Decimal] = {}
+        for month, amount in rows:
+            found[month] = found.get(month, ZERO) + amount
+        return found
+
 
 def _receipt(row: Any) -> StoredFundsReceipt:
     return StoredFundsReceipt(
@@ -100,10 +119,12 @@ def _receipt(row: Any) -> StoredFundsReceipt:
 
 
 class SettledHere(NamedTuple):
-    """A settlement made here, as a deduction's page names it."""
+    """A settlement made here, as a deduction's page names it and checks it."""
 
     slip_no: str
     settled_at: datetime
+    fund_pay: Decimal
+    revoked: bool
 
 
 class AuditDeductionRepository:
@@ -140,13 +161,34 @@ class AuditDeductionRepository:
         return [_deduction(row) for row in rows]
 
     def settlements_here(self, setl_ids: Collection[str]) -> dict[str, SettledHere]:
-        """Of ``setl_ids``, the settlements made here: id → (slip number, settled at)."""
+        """Of ``setl_ids``, the settlements made here, by id."""
+        s = _settlement.c
         rows = self._session.execute(
-            select(_settlement.c.id, _settlement.c.slip_no, _settlement.c.settled_at).where(
-                _settlement.c.id.in_(sorted(setl_ids))
+            select(s.id, s.slip_no, s.settled_at, s.fund_pay, s.status).where(
+                s.id.in_(sorted(setl_ids))
             )
         )
-        return {row.id: SettledHere(row.slip_no, row.settled_at) for row in rows}
+        return {
+            row.id: SettledHere(
+                row.slip_no,
+                row.settled_at,
+                row.fund_pay,
+                row.status == SettlementStatus.REVOKED.value,
+            )
+            for row in rows
+        }
+
+    def deducted_elsewhere(self, setl_ids: Collection[str], month: str) -> dict[str, Decimal]:
+        """Of ``setl_ids``, what the deductions kept under other months than ``month`` take
+        from each settlement (summed here: exact)."""
+        found: dict[str, Decimal] = {}
+        d = audit_deduction.c
+        rows = self._session.execute(
+            select(d.setl_id, d.amount).where(d.setl_id.in_(sorted(setl_ids)), d.month != month)
+        )
+        for setl_id, amount in rows:
+            found[setl_id] = found.get(setl_id, ZERO) + amount
+        return found
 
 
 def _deduction_values(d: AuditDeduction, month: str, fetched_at: datetime) -> dict[str, Any]:

@@ -11,9 +11,9 @@ A month may hold 50,000 settlements: a run's lines are copied, read back and com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from adapter.domain.reconciliation import (
     Sieve,
     Totals,
 )
-from adapter.domain.reconciliation_lines import Amounts, Lines
+from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
 from adapter.store.repositories import reconciliation_lines as line_store
 from adapter.store.repositories.reconciliation_lines import Sifted
 from adapter.store.tables.monthly import reconciliation_difference, reconciliation_run
@@ -228,6 +228,13 @@ class ReconciliationRepository:
     def upload_msgids(self, bounds: Sequence[datetime], institution_code: str) -> list[str]:
         """The month's settlements' latest uploads (:func:`.reconciliation_lines.upload_msgids`)."""
         return line_store.upload_msgids(self._session, bounds, institution_code)
+
+    def settlements_of(
+        self, setl_ids: Collection[str], institution_code: str, zone: tzinfo
+    ) -> dict[str, LocalSettlement]:
+        """Of ``setl_ids``, the institution's settlements of any month
+        (:func:`.reconciliation_lines.settlements_of`)."""
+        return line_store.settlements_of(self._session, setl_ids, institution_code, zone)
 
     def sift(self, run_id: int, sieve: Sieve) -> Sifted:
         """A run's lines read once against ``sieve`` (:func:`.reconciliation_lines.sift`)."""

@@ -13,9 +13,9 @@ when the answer is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import partial
 from itertools import compress, repeat
 from operator import eq, itemgetter, not_
@@ -41,7 +41,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from adapter.domain.reconciliation import Sieve, Totals, local_totals
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
-from adapter.domain.settlement import SettlementStatus
+from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.store.sql import in_fen, of_fen, table
 from adapter.store.tables import EncounterRow, SettlementRow
@@ -175,6 +175,43 @@ def upload_msgids(session: Session, bounds: Sequence[datetime], institution_code
     return [msgid for msgid in rows if msgid]
 
 
+def settlements_of(
+    session: Session, setl_ids: Collection[str], institution_code: str, zone: tzinfo
+) -> dict[str, LocalSettlement]:
+    """Of ``setl_ids``, the institution's settlements of any month (settled or revoked), by
+    id, as reconciliation sees them (dated in ``zone``, without their uploads)."""
+    found: dict[str, LocalSettlement] = {}
+    ids = sorted(setl_ids)
+    s = _settlement.c
+    for start in range(0, len(ids), 500):  # SQLite's bound parameters: in bounded IN lists
+        rows = session.execute(
+            select(
+                s.id,
+                _encounter.c.psn_no,
+                _encounter.c.kind,
+                s.settled_at,
+                s.total,
+                s.fund_pay,
+                s.personal_pay,
+                s.status,
+                s.slip_no,
+                s.crosses_year,
+            )
+            .join(_encounter, _encounter.c.id == s.encounter_id)
+            .where(
+                s.id.in_(ids[start : start + 500]),
+                _encounter.c.institution_code == institution_code,
+            )
+        )
+        for row in rows:
+            found[row.id] = LocalSettlement(
+                row.id, row.psn_no, row.kind, settlement_day(row.settled_at, zone),
+                Amounts(row.total, row.fund_pay, row.personal_pay),
+                row.status == SettlementStatus.REVOKED.value, row.slip_no, row.crosses_year,
+            )  # fmt: skip
+    return found
+
+
 def _driver_rows(
     connection: Connection, query: Select[Any], params: dict[str, Any]
 ) -> Iterator[Sequence[Any]]:
@@ -236,7 +273,7 @@ def _line_rows(connection: Connection, run_id: int) -> Iterator[Sequence[Any]]:
             case((line.revoked, 1), else_=0)
             + case((line.crosses_year, 2), else_=0)
             + case((line.upload_delivered, 4), (line.upload_delivered.is_(None), 8), else_=0),
-            case((line.revoked, 1), else_=0),  # the sieve's key: (total, fund, personal, this)
+            case((line.revoked, 1), else_=0),  # the sieve's key: amounts, this, psn_no
         )
         .where(line.run_id == bindparam("run_id"))
         .order_by(line.id)
@@ -270,14 +307,14 @@ class Sifted:
     :meth:`Sieve.judge` takes, and the lines."""
 
     local: Totals  # net of revocations
-    matched: set[str]  # setl_ids set aside: in effect, upstream's plain amounts
+    matched: set[str]  # setl_ids set aside: in effect, upstream's plain worker and amounts
     others: list[LocalSettlement]  # every other line, in order
     lines: Lines
 
 
 _SETL_ID = itemgetter(0)
 _TOTAL, _FUND, _PERSONAL = itemgetter(4), itemgetter(5), itemgetter(6)
-_KEY = itemgetter(4, 5, 6, 10)  # amounts in fen, revoked: as Sieve.plain's values
+_KEY = itemgetter(4, 5, 6, 10, 1)  # amounts in fen, revoked, worker: as Sieve.plain's values
 
 
 def sift(session: Session, run_id: int, sieve: Sieve) -> Sifted:

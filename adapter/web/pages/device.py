@@ -187,7 +187,7 @@ def fit(
                 return _desk(
                     request,
                     preview=preview,
-                    preview_devices=device_totals(preview.bill.lines, preview.filing),
+                    preview_devices=device_totals(preview.bill.lines),
                     card_value=card,
                     notice=notice.strip(),
                     items=items,
@@ -199,7 +199,7 @@ def fit(
         return _outage(request, card, notice, items)
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
-    totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    totals = device_totals(fitted.settlement.bill.lines)
     return _desk(request, fitted=fitted, fitted_devices=totals)
 
 
@@ -227,7 +227,7 @@ def manual_claim(
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
     if isinstance(result, Fitted):
-        totals = device_totals(result.settlement.bill.lines, result.filing)
+        totals = device_totals(result.settlement.bill.lines)
         return _desk(request, fitted=result, fitted_devices=totals)
     return _desk(request, case=result)
 
@@ -266,7 +266,7 @@ def switch_to_direct(
         return _desk(request, error=str(exc), case=_open_case(services, claim_id))
     except AdapterError as exc:
         return _desk(request, case=_open_case(services, claim_id), **problem_of(exc))
-    totals = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    totals = device_totals(fitted.settlement.bill.lines)
     return _desk(request, fitted=fitted, fitted_devices=totals)
 
 

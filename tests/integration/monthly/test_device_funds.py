@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from adapter.domain.devices import DeviceItem
 from adapter.domain.errors import DomainError
+from adapter.domain.settlement import Settlement
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile
 from adapter.services.devices import FitDevices
@@ -130,3 +131,57 @@ def test_b40_a_month_whose_fittings_the_fund_paid_nothing_awaits_no_funds(
     # No funds will arrive, and a receipt of 0.00 cannot be confirmed: no reminder either.
     assert monthly.device_funds.remind() == []
     assert monthly.device_funds.health()["unconfirmed_months"] == []
+
+
+def test_n37_b40_a_months_funds_due_are_net_of_its_audit_deductions(
+    services: Services,
+    monthly: MonthlyServices,
+    clock: SetClock,
+    sim: SimulatorServer,
+    db: Engine,
+    db_url: str,
+) -> None:
+    """The agency deducts non-compliant device fees before it pays (N§37, B§25, B§36): of
+    January's 1800.00 the fund owes 1500.00 once 300.00 is deducted, and that is what the
+    counter is told to expect and asked to confirm (B§40); deducted in full, the month awaits
+    no funds and is never overdue."""
+    fund = _fit(services, clock, date(2026, 1, 5))
+    with services.context.uow() as uow:
+        [january] = uow.settlements.list_by_month("2026-01")
+    fitted_feb = _fit_arm(services, clock, date(2026, 2, 10))
+    assert fitted_feb.breakdown.fund_pay == Decimal("5000.00")
+    code = services.context.institution.code
+
+    def deduction(no: str, month: str, setl_id: str, amount: str) -> dict[str, str]:
+        return {"deduction_no": no, "fixmedins_code": code, "month": month, "setl_id": setl_id,
+                "psn_no": "P011", "item_code": "SH-FZ-0305", "item_name": "腕手矫形器",
+                "amount": amount, "reason": "超出配置标准部分不予支付（N§37）"}  # fmt: skip
+
+    httpx.post(f"{sim.url}/_sim/seed", json={"deductions": [
+        deduction("KK-D1", "2026-01", january.id, "300.00"),
+        deduction("KK-D2", "2026-02", fitted_feb.id, str(fitted_feb.breakdown.fund_pay)),
+    ]}).raise_for_status()  # fmt: skip
+    clock.set(at(date(2026, 3, 26)))
+    monthly.deductions.fetch("2026-01", actor="x")
+    monthly.deductions.fetch("2026-02", actor="x")
+
+    months = {m.month: m for m in monthly.device_funds.months()}
+    assert (months["2026-01"].fund_pay, months["2026-01"].deducted) == (fund, Decimal("300.00"))
+    assert months["2026-01"].due == Decimal("1500.00")
+    assert months["2026-02"].due == Decimal("0.00") and not months["2026-02"].awaits_funds
+    assert monthly.device_funds.remind() == ["2026-01"]  # February: nothing will arrive
+    with monthly_api(db, db_url, services, monthly=monthly) as api:
+        listed = {m["month"]: m for m in api.get("/api/v1/device-funds", role="device").json()}
+    assert (listed["2026-01"]["deducted"], listed["2026-01"]["due"]) == ("300.00", "1500.00")
+
+
+def _fit_arm(services: Services, clock: SetClock, day: date) -> Settlement:
+    """The notice's other item, within its limit: the fund pays it all."""
+    clock.set(at(day, 10))
+    request = FitDevices(
+        card("P011"),
+        NOTICE,
+        (DeviceItem("SH-FZ-0101", "前臂假肢（肌电控制）", Decimal("5000.00")),),
+        at(day, 9),
+    )
+    return services.devices.fit(request, actor="器具-01").settlement

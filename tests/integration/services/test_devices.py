@@ -136,7 +136,7 @@ def test_n34_b35_two_lines_of_one_device_are_summed_against_one_limit(
     ]
     b = fitted.settlement.breakdown
     assert (b.total, b.fund_pay, b.over_limit) == (D("35900.00"), D("28900.00"), D("7000.00"))
-    arm, orthosis = device_totals(fitted.settlement.bill.lines, fitted.filing)
+    arm, orthosis = device_totals(fitted.settlement.bill.lines)
     assert (arm.lines, arm.amount, arm.limit, arm.fund_pay) == (
         2,
         D("35000.00"),

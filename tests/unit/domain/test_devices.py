@@ -211,7 +211,7 @@ def test_PR_DEVICE_ITEM_SUMMED_n34_b35_the_lines_of_one_item_share_one_limit(
     assert tuple(str(p.personal_pay) for p in lines) == personal
     assert sum(p.fund_pay for p in lines) == min(sum(D(c) for c in costs), D("12000.00"))
     assert all("共2行" in p.message and "12000.00" in p.message for p in lines)
-    [total] = device_totals(lines, device_filing())
+    [total] = device_totals(lines)
     assert (total.lines, total.amount, total.limit) == (2, sum(D(c) for c in costs), D("12000.00"))
     assert (total.fund_pay, total.personal_pay) == (
         sum(D(f) for f in fund),

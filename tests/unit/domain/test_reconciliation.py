@@ -57,11 +57,16 @@ def here(
 
 
 def there(
-    setl_id: str, total: str = "100.00", fund: str = "80.00", *, revoked: bool = False
+    setl_id: str,
+    total: str = "100.00",
+    fund: str = "80.00",
+    *,
+    revoked: bool = False,
+    psn_no: str = "P001",
 ) -> ReconciledSettlement:
     a = amounts(total, fund)
     return ReconciledSettlement(
-        setl_id, "M", "P001", "medical", DAY, a.total, a.fund_pay, a.personal_pay, revoked
+        setl_id, "M", psn_no, "medical", DAY, a.total, a.fund_pay, a.personal_pay, revoked
     )
 
 
@@ -93,6 +98,8 @@ CASES = [
     ([], [there("S1", revoked=True)], []),  # nets to nothing on both sides
     ([here("S1")], [there("S1"), there("S1")], [K.DUPLICATE_UPSTREAM]),
     ([here("S1")], [there("S1", revoked=True), there("S1")], []),  # revoked then re-sent
+    ([here("S1")], [there("S1", psn_no="P002")], [K.PERSON_DIFFERS]),  # charged to another
+    ([here("S1")], [there("S1", "99.00", psn_no="P002")], [K.PERSON_DIFFERS, K.AMOUNT_DIFFERS]),
 ]
 
 
