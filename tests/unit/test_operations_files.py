@@ -88,3 +88,26 @@ def test_every_command_s_help_names_it_in_chinese(capsys: pytest.CaptureFixture[
     assert len(entries) >= 15
     for entry in entries:
         assert re.search(r"[\u4e00-\u9fff]", entry), entry
+
+
+def test_the_demo_runs_from_an_installed_wheel_with_no_config_file_in_sight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `wi-adapter demo` (listed by --help) outside the source tree stopped with "setting
+    # institution is missing": the demo is the first thing a new user tries after installing
+    from adapter.cli import build_parser
+    from adapter.cli.serve import demo_settings
+
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("ADAPTER_")]:
+        monkeypatch.delenv(name)
+    args = build_parser().parse_args(["demo", "--data-dir", "d"])
+    try:
+        settings = demo_settings(args)
+    finally:
+        __import__("os").environ.pop("ADAPTER_CONFIG_FILE", None)
+    assert settings.demo and settings.institution.code == "H11010000001"
+    assert settings.data_dir == tmp_path / "d"
+    assert settings.database.url == f"sqlite:///{tmp_path / 'd' / 'adapter.db'}"
+    assert settings.logging.file == ""  # never a log folder inside the installed package
+    assert Path(settings.hl7.site_profile).is_file()
