@@ -43,6 +43,9 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             yield
         finally:
             runtime.stop()
+            # the pair of adapter.starting, logged here since uvicorn ends the process with
+            # the SIGTERM it caught: how long the service was down is read from these lines
+            log.info("adapter.stopped", extra={"version": __version__})
 
     app = create_app(
         settings,

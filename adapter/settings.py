@@ -12,10 +12,12 @@ models in :mod:`adapter.settings_sections`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -26,6 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from adapter.domain.errors import AdapterError
 from adapter.settings_sections import (
@@ -180,7 +183,11 @@ def _sqlite_against(base: Path, url: str) -> str:
 
 def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(part) for part in error["loc"])
-    variable = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
+    # a section's own check (upstream credentials for its auth) names the key it is about
+    named = re.match(rf"^(?:Value error, )?({re.escape(path)}\.\w+) ", error["msg"])
+    if len(error["loc"]) == 1 and named:
+        path = named.group(1)
+    variable = ENV_PREFIX + path.upper().replace(".", "__")
     if error["type"] == "missing":
         problem = "is missing"
     elif error["type"] == "extra_forbidden":
@@ -200,6 +207,10 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError(f"config file {toml_file} (ADAPTER_CONFIG_FILE) does not exist")
     try:
         return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {toml_file} is not valid TOML: {exc}") from exc
+    except SourceError as exc:
+        raise SettingsError(_unreadable_variable() or str(exc)) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         message = _describe(first)
@@ -209,3 +220,26 @@ def load_settings(**overrides: Any) -> Settings:
                 " and pass --config PATH (or set ADAPTER_CONFIG_FILE)"
             )
         raise SettingsError(message) from exc
+
+
+def _unreadable_variable() -> str:
+    """The ``ADAPTER_*`` variable a list setting could not be read from: such a value is JSON
+    (``["10.0.0.1", "10.0.0.2"]``), and pydantic's refusal names only the section."""
+    for name, value in sorted(os.environ.items()):
+        parts = name.removeprefix(ENV_PREFIX).lower().split("__")
+        if not name.startswith(ENV_PREFIX) or len(parts) != 2:
+            continue
+        section = Settings.model_fields.get(parts[0])
+        model = getattr(section, "annotation", None)
+        field = getattr(model, "model_fields", {}).get(parts[1])
+        if field is None or get_origin(field.annotation) is not list:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            example = json.dumps([v.strip() for v in value.split(",") if v.strip()])
+            return (
+                f"setting {'.'.join(parts)} is wrong: {name} must be a JSON list, e.g. "
+                f"{name}='{example}' (got {value!r})"
+            )
+    return ""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 # the HIS site profile's file name; a missing one falls back to the packaged profile
 DEFAULT_SITE_PROFILE = "hl7_site.toml"
@@ -21,7 +21,14 @@ DEFAULT_SITE_PROFILE = "hl7_site.toml"
 InstitutionKind = Literal["medical", "rehab", "device"]
 
 
-class InstitutionSettings(BaseModel):
+class Section(BaseModel):
+    """A ``[section]``: a key it does not know is refused, not ignored — a misspelt
+    ``wokers = 4`` would otherwise leave the default in force without a word."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstitutionSettings(Section):
     code: str = Field(pattern=r"^[A-Z0-9]{12}$", description="fixmedins_code, 12 characters")
     name: str = Field(min_length=1)
     kinds: list[InstitutionKind] = Field(min_length=1)
@@ -29,7 +36,7 @@ class InstitutionSettings(BaseModel):
     province: str = ""
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Section):
     url: str = "sqlite:///data/adapter.db"
     # SQLite: below this much free space on the database's filesystem /healthz reports the
     # instance not ready (writes are about to fail with DATABASE_FULL)
@@ -52,7 +59,7 @@ class DatabaseSettings(BaseModel):
         return value
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # a request body above this is refused (413) before it is read
@@ -67,7 +74,7 @@ class HttpSettings(BaseModel):
     max_connections: int = Field(default=1000, ge=10)
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(Section):
     """``[api]``: the REST answers."""
 
     # a settlement answer (settle, GET, revoke) carries at most this many of its lines, in
@@ -76,7 +83,7 @@ class ApiSettings(BaseModel):
     answer_lines: int = Field(default=500, ge=1, le=1000)
 
 
-class UpstreamSettings(BaseModel):
+class UpstreamSettings(Section):
     dialect: Literal["reference"] = "reference"
     base_url: str = Field(pattern=r"^https?://")
     auth: Literal["none", "hmac", "sm"] = "none"
@@ -115,7 +122,7 @@ class UpstreamSettings(BaseModel):
         return self
 
 
-class QueueSettings(BaseModel):
+class QueueSettings(Section):
     """The upload queue's runtime: how many workers, how often, and when to raise alarms."""
 
     workers: int = Field(default=2, ge=0, le=32)
@@ -135,7 +142,7 @@ class QueueSettings(BaseModel):
     ledger_months: int = Field(default=24, ge=18)
 
 
-class PolicySettings(BaseModel):
+class PolicySettings(Section):
     """Site policy of the workflows; the defaults follow the articles (N§33, N§34, N§38)."""
 
     # the discharge record and a device settlement are due this long after settlement (30 min)
@@ -151,7 +158,7 @@ class PolicySettings(BaseModel):
     late_registration_days: int = Field(default=30, ge=1, le=366)
 
 
-class ScheduleSettings(BaseModel):
+class ScheduleSettings(Section):
     """``[schedule]`` in adapter.toml (``ADAPTER_SCHEDULE__<KEY>``)."""
 
     enabled: bool = True
@@ -207,7 +214,7 @@ class ScheduleSettings(BaseModel):
         return value.strip()
 
 
-class WebSettings(BaseModel):
+class WebSettings(Section):
     """The pages for clerks and IT (``/web``) and the slip."""
 
     session_idle_minutes: int = Field(default=30, ge=1)
@@ -235,7 +242,7 @@ class WebSettings(BaseModel):
         return value
 
 
-class AuditSettings(BaseModel):
+class AuditSettings(Section):
     """``[audit]``: the audit chain's key (outside the database) and its anchors."""
 
     # the HMAC key file (adapter.store.audit_keys); empty: <data_dir>/audit.key, created with
@@ -253,7 +260,7 @@ class AuditSettings(BaseModel):
         return Path(self.anchor_file) if self.anchor_file else data_dir / "audit-anchors.jsonl"
 
 
-class CardsSettings(BaseModel):
+class CardsSettings(Section):
     """``[cards]``: the social-security card readers at the desks."""
 
     # the card-reader bridge on each desk's workstation (loopback, docs/card_reader.md); the
@@ -261,7 +268,7 @@ class CardsSettings(BaseModel):
     bridge_url: str = Field(default="http://127.0.0.1:9527", pattern=r"^(https?://[^/\s]+/?)?$")
 
 
-class HL7Settings(BaseModel):
+class HL7Settings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=2575, ge=1, le=65535)
@@ -285,7 +292,7 @@ class HL7Settings(BaseModel):
     group_commit: bool = True
 
 
-class LoggingSettings(BaseModel):
+class LoggingSettings(Section):
     """``[logging]``: one line per event on stderr, and optionally a rotating file."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -293,24 +293,24 @@ def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> N
         )
         return
     _observe(metrics, kind, item.result, outcome.status, recorded.created_at, item)
+    # a dead job's line names what a delivered one does: IT is alerted on it, and the stay
+    # and msgid say which record to correct and re-send
+    fields = {
+        "job_id": job_id,
+        "kind": kind,
+        "encounter": item.delivery.ordering_key,
+        "msgid": item.delivery.payload.get("msgid", item.delivery.idempotency_key),
+        "attempt": item.delivery.attempt,
+    }
     if outcome.status == "delivered":
-        log.info(
-            "job_delivered",
-            extra={
-                "job_id": job_id,
-                "kind": kind,
-                "encounter": item.delivery.ordering_key,
-                "msgid": item.delivery.payload.get("msgid", item.delivery.idempotency_key),
-                "attempt": item.delivery.attempt,
-            },
-        )
+        log.info("job_delivered", extra=fields)
     if outcome.status == "dead":
         log.error(
             "job_dead job_id=%s kind=%s error=%s",
             job_id,
             kind,
             outcome.error,
-            extra={"event": "job_dead", "job_id": job_id, "kind": kind, "error": outcome.error},
+            extra={"event": "job_dead", **fields, "error": outcome.error},
         )
 
 

@@ -1,10 +1,11 @@
 """``backup PATH`` and ``restore PATH``: the database as one file, for SQLite.
 
 SQLite: ``backup`` copies the live database with SQLite's online backup API (safe while the
-adapter runs; WAL included), into ``PATH`` or, when ``PATH`` is a folder, a dated file in it;
-``restore`` checks the file (integrity, the adapter's schema) and copies it back the same way —
-stop the adapter first. PostgreSQL: both print the ``pg_dump`` / ``pg_restore`` command to run
-and exit 2, since the server's own tools do it better.
+adapter runs; WAL included), into ``PATH`` or, when ``PATH`` is a folder (or is not there yet
+and has no suffix), a dated file in it; ``restore`` checks the file (integrity, the adapter's
+schema) and copies it back the same way — stop the adapter first. PostgreSQL: both print the
+``pg_dump`` / ``pg_restore`` command to run and exit 2, since the server's own tools do it
+better.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def register(subparsers: Any) -> None:
     backup = subparsers.add_parser(
         "backup", help="备份数据库 / back up the database (SQLite; PostgreSQL: what to run)"
     )
-    backup.add_argument("path", type=Path, help="a file, or a folder for a dated file")
+    backup.add_argument(
+        "path", type=Path, help="a file (x.db), or a folder for a dated file (made if missing)"
+    )
     backup.add_argument("--progress", action="store_true", help=PROGRESS_HELP)
     backup.set_defaults(handler=_backup)
     restore = subparsers.add_parser(
@@ -67,7 +70,9 @@ def _backup(args: argparse.Namespace) -> int:
     if not database.is_file():
         print(f"wi-adapter: database {database} does not exist")
         return 1
-    if target.is_dir():
+    # a path that is not there yet and has no file suffix (`/backup`) is a folder to make, as
+    # the guide uses it: taken as a file name, each night's backup replaced the last
+    if target.is_dir() or (not target.exists() and not target.suffix):
         target = target / f"adapter-{datetime.now():%Y%m%d-%H%M%S}.db"
     target.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from adapter.settings import load_settings
+from adapter.settings import (
+    ENV_PREFIX,
+    PACKAGED_DEFAULTS,
+    Settings,
+    config_file,
+    load_settings,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -47,16 +54,28 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from adapter.demo import run_demo
-
+def demo_settings(args: argparse.Namespace) -> Settings:
+    """The demo's settings: the config file as for ``serve`` or, with none in sight (an
+    installed wheel run from any folder), the packaged defaults ``config init`` writes — the
+    demo's institution — logging to stderr only, never into the package's folder."""
     data_dir = Path(args.data_dir).resolve()  # a path typed on the command line: from here
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(
+    overrides: dict[str, Any] = {}
+    if config_file() is None:
+        os.environ[f"{ENV_PREFIX}CONFIG_FILE"] = str(PACKAGED_DEFAULTS / "adapter.toml")
+        overrides["logging"] = {"file": ""}
+    return load_settings(
         demo=True,
         data_dir=data_dir,
         database={"url": f"sqlite:///{data_dir}/adapter.db"},
+        **overrides,
     )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from adapter.demo import run_demo
+
+    settings = demo_settings(args)
     today = args.today or datetime.now(settings.zone).date()
     run_demo(settings, simulator_port=args.simulator_port, today=today)
     return 0

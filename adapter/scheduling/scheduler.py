@@ -150,11 +150,12 @@ class MonthlyScheduler:
             slot = latest_slot(job.cron, self.zone, now, self.catch_up)
             if slot is not None and self._missed(job.name, slot):
                 self.caught_up.append((job.name, slot))
+                shown = self._local(slot)
                 log.info(
                     "schedule_catch_up job=%s slot=%s",
                     job.name,
-                    slot.isoformat(),
-                    extra={"event": "schedule_catch_up", "job": job.name},
+                    shown,
+                    extra={"event": "schedule_catch_up", "job": job.name, "slot": shown},
                 )
                 self._scheduler.add_job(
                     self.run_slot,
@@ -184,6 +185,9 @@ class MonthlyScheduler:
                 }
             )
         return found
+
+    def _local(self, slot: datetime) -> str:
+        return slot.astimezone(self.zone).isoformat()
 
     def _missed(self, name: str, slot: datetime) -> bool:
         with self.engine.connect() as connection:
@@ -216,12 +220,18 @@ class MonthlyScheduler:
                         attempted = self._run_locked(name, slot, trigger)
         self.attempted.append(attempted)
         if attempted.result != "ran":
+            shown = self._local(slot)
             log.info(
                 "schedule_skipped job=%s slot=%s why=%s",
                 name,
-                slot.isoformat(),
+                shown,
                 attempted.result,
-                extra={"event": "schedule_skipped", "job": name, "why": attempted.result},
+                extra={
+                    "event": "schedule_skipped",
+                    "job": name,
+                    "slot": shown,
+                    "why": attempted.result,
+                },
             )
         return attempted
 
@@ -243,16 +253,21 @@ class MonthlyScheduler:
                 trigger=trigger,
                 now=self.clock(),
             )
+        # the slot in the site's time, as IT reads the cron string (06:00 on the 3rd)
+        fields = {"job": name, "slot": self._local(slot), "attempt": attempt, "trigger": trigger}
         try:
             message, outcome = self._by_name[name].run(slot), "ok"
+            # every run, not only a failed one: "did last month's reconciliation run, and what
+            # did it find" is answered from the log
+            log.info("schedule_ran", extra={**fields, "outcome": outcome, "result": message})
         except Exception as exc:  # any failure of a job is recorded and retried, not raised
             message, outcome = f"{type(exc).__name__}: {exc}", "failed"
             log.error(
                 "schedule_failed job=%s slot=%s error=%s",
                 name,
-                slot.isoformat(),
+                fields["slot"],
                 message,
-                extra={"event": "schedule_failed", "job": name},
+                extra={"event": "schedule_failed", **fields, "error": message},
             )
         with self.engine.begin() as connection:
             schedule_log.finish(

@@ -240,7 +240,8 @@ def delivery_timeout(settings: Settings) -> timedelta:
         raise SettingsError(
             f"queue.lease_seconds ({settings.queue.lease_seconds}) must exceed"
             f" {need.total_seconds():g} s: (upstream.connect_timeout_s +"
-            f" upstream.write_timeout_s) × {1 + MARGIN:g}, so a job's lease outlasts its delivery"
+            f" upstream.write_timeout_s) × {1 + MARGIN:g}, so a job's lease outlasts its"
+            " delivery; set it in the config file or with ADAPTER_QUEUE__LEASE_SECONDS"
         )
     return call
 

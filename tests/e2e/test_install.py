@@ -106,4 +106,6 @@ def test_the_guide_installs_the_wheel_outside_the_tree_and_the_adapter_becomes_r
     lines = (etc / "logs" / "adapter.log").read_text(encoding="utf-8").splitlines()
     events = [json.loads(line) for line in lines]
     assert any(e["event"] == "adapter.starting" for e in events)
+    names = [e["event"] for e in events]  # SIGTERM's end is in the log too, after the start
+    assert "adapter.stopped" in names[names.index("adapter.starting") :]
     assert all(e["time"].endswith("+08:00") for e in events)

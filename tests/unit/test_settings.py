@@ -169,3 +169,46 @@ def test_hl7_listener_threads_and_connections_come_from_the_settings(config_file
     config_file.write_text(GOOD + "\n[hl7]\nworkers = 12\nmax_connections = 300\n", "utf-8")
     config = listener_config(load_settings())
     assert (config.workers, config.max_connections) == (12, 300)
+
+
+def test_a_misspelt_key_inside_a_section_is_refused_naming_it(config_file: Path) -> None:
+    # `wokers = 4` was ignored: the instance ran with 2 upload workers and nothing said why
+    config_file.write_text(GOOD + "\n[queue]\nwokers = 4\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.message == (
+        "setting queue.wokers is not a known setting; set it in the config file or with "
+        "ADAPTER_QUEUE__WOKERS"
+    )
+
+
+def test_a_config_file_that_is_not_toml_is_refused_in_one_line_naming_the_line(
+    config_file: Path,
+) -> None:
+    config_file.write_text(GOOD + "\n[http]\nport = 8000 x\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = caught.value.message
+    assert message.startswith(f"config file {config_file} is not valid TOML: ")
+    assert "line 12" in message and "\n" not in message
+
+
+def test_a_list_setting_given_as_a_plain_variable_is_refused_saying_how_to_write_it(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTER_HL7__ALLOWED_PEERS", "10.0.0.1")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = caught.value.message
+    assert "ADAPTER_HL7__ALLOWED_PEERS" in message and "JSON" in message
+    assert '["10.0.0.1"]' in message and "\n" not in message
+
+
+def test_a_credential_the_gateway_auth_needs_is_named_with_its_own_variable(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTER_UPSTREAM__AUTH", "hmac")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert caught.value.message.startswith("setting upstream.access_key is wrong: ")
+    assert caught.value.message.endswith("with ADAPTER_UPSTREAM__ACCESS_KEY")

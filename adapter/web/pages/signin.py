@@ -2,12 +2,15 @@
 
 Sign-in is throttled per user name and per client address (:mod:`adapter.web.throttle`):
 while either is locked the password is not even checked; a lockout is audited when it starts
-(``web.signin_locked``).
+(``web.signin_locked``). Each sign-in, refusal, lockout and sign-out is also a log line with
+the user name and the client address (``web.signin``, ``web.signin_failed``,
+``web.signin_locked``, ``web.signout``), for IT asking who used a desk from which PC.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -31,6 +34,7 @@ from adapter.web.throttle import address_key, clear, locked_until, record_failur
 from adapter.web.users import authenticate
 
 router = APIRouter(prefix="/web", include_in_schema=False)
+log = logging.getLogger("adapter.web")
 
 
 def _local_path(target: str) -> str:
@@ -88,15 +92,26 @@ def login(
     keys = [user_key(name), address_key(address)]
     until = locked_until(engine, keys, now)
     if until is not None:
+        log.warning(
+            "web.signin_failed",
+            extra={"user": name.strip()[:64], "client": address, "reason": "locked"},
+        )
         shown = until.astimezone(config.zone).strftime("%H:%M")
         message = f"登录失败次数过多，已暂时锁定至 {shown}；如需提前解锁，请联系信息科。"
         return _login_page(request, next, message, 429)
     user = authenticate(engine, name, password)
     if user is None:
+        log.warning(
+            "web.signin_failed",
+            extra={"user": name.strip()[:64], "client": address, "reason": "password"},
+        )
         _count_failure(engine, name, address, config, now)
         return _login_page(request, next, "用户名或密码错误，或该用户已停用。", 401)
     clear(engine, [user_key(name)])
     token = open_session(engine, user, web_config(request).sessions)
+    log.info(
+        "web.signin", extra={"user": user.name, "roles": sorted(user.roles), "client": address}
+    )
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
@@ -130,13 +145,28 @@ def _count_failure(engine: Any, name: str, address: str, config: Any, now: datet
                 },
             )
         uow.commit()
+    for kind, _subject, failures in started:
+        log.warning(
+            "web.signin_locked",
+            extra={
+                "user": name.strip()[:64],
+                "client": address,
+                "locked": kind,
+                "failures": failures,
+                "until": (now + policy.lockout).astimezone(config.zone).isoformat(),
+            },
+        )
 
 
 @router.post("/logout", dependencies=[Csrf])
 def logout(request: Request, engine: EngineDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
+        ending = session_of(request)
         close_session(engine, token)
+        if ending is not None:
+            client = request.client.host if request.client else ""
+            log.info("web.signout", extra={"user": ending.user.name, "client": client})
     response = RedirectResponse("/web/login?bye=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

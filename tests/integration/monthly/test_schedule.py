@@ -142,6 +142,41 @@ def test_a_failed_run_is_kept_with_its_message_and_retried(engine: Engine) -> No
     assert len(calls) == 2
 
 
+def test_every_run_is_a_log_line_with_its_job_slot_in_site_time_outcome_and_message(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a reconciliation that ran and found differences left no line in the log (only a failure
+    # did), and the failure's slot was in UTC (22:00 on the 2nd for 06:00 on the 3rd)
+    store_metadata.create_all(engine)
+    now = at(date(2026, 2, 10), 9)
+    outcomes = iter([ConnectionError("上级系统暂时无法访问"), "2026-01: 3 differences"])
+
+    def reconcile(slot: datetime) -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    scheduler = MonthlyScheduler(
+        engine, [ScheduledJob("reconciliation", "0 6 3 * *", reconcile)], ZONE, clock=lambda: now
+    )
+    slot = at(date(2026, 2, 3), 6).astimezone(UTC)
+    caplog.set_level("INFO", logger="adapter")
+    scheduler.run_slot("reconciliation", slot, "schedule")
+    scheduler.run_slot("reconciliation", slot, "retry")
+    # the event is the message, or named in `extra` when the message carries the fields too
+    lines = [{"event": r.msg, **r.__dict__} for r in caplog.records if r.name == "adapter"]
+    failed, ran = [line for line in lines if line.get("job") == "reconciliation"]
+    assert (failed["event"], failed["slot"], failed["attempt"]) == (
+        "schedule_failed", "2026-02-03T06:00:00+08:00", 1
+    )  # fmt: skip
+    assert failed["error"] == "ConnectionError: 上级系统暂时无法访问"
+    assert (ran["event"], ran["slot"], ran["attempt"], ran["trigger"]) == (
+        "schedule_ran", "2026-02-03T06:00:00+08:00", 2, "retry"
+    )  # fmt: skip
+    assert ran["outcome"] == "ok" and ran["result"] == "2026-01: 3 differences"
+
+
 def test_a_run_left_running_by_a_dead_process_is_abandoned_and_the_slot_runs(
     engine: Engine,
 ) -> None:

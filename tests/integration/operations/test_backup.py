@@ -42,6 +42,22 @@ def test_a_backup_taken_while_running_restores_the_database_as_it_was(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_backup_into_a_folder_not_made_yet_makes_it_and_a_dated_file_in_it(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the guide's `wi-adapter backup /backup` on a server without /backup wrote a file named
+    # /backup, and every later night overwrote it: one backup, never the week's
+    folder = tmp_path / "backup"
+    assert main(["backup", str(folder)]) == 0
+    assert folder.is_dir()
+    (copy,) = folder.glob("adapter-*.db")
+    assert str(copy) in capsys.readouterr().out
+    named = tmp_path / "before-upgrade.db"
+    assert main(["backup", str(named)]) == 0
+    assert named.is_file()  # a file name is still taken as given
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_restore_refuses_a_file_that_is_not_an_adapter_backup(
     configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

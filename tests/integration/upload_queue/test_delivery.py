@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
@@ -176,6 +177,34 @@ def test_a_classify_hook_turns_a_foreign_error_permanent(
     make_worker(queue_engine, reject, clock=clock, metrics=metrics, classify=classify).drain()
     dead = get_job(queue_engine, job.id)
     assert (dead.status, dead.last_error) == ("dead", "UpstreamRejected: 结算信息不存在")
+
+
+def test_a_dead_job_s_log_line_names_its_stay_and_msgid_as_a_delivered_one_does(
+    queue_engine: Engine,
+    clock: ManualClock,
+    metrics: QueueMetrics,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # job_delivered named the encounter and msgid; job_dead, the line IT is alerted on, named
+    # only the job id: which stay's discharge record died had to be looked up in the database
+    def refuse(delivery: Delivery) -> None:
+        raise PermanentDeliveryError("人员证件号码校验不通过")
+
+    job = add(
+        queue_engine,
+        "H110100000012026120508000001",
+        clock=clock,
+        metrics=metrics,
+        ordering_key="E7A8E641CF5AF4B52BF501D43",
+        payload={"msgid": "H110100000012026120508000001"},
+    )
+    caplog.set_level("INFO", logger="upload_queue")
+    make_worker(queue_engine, refuse, clock=clock, metrics=metrics).drain()
+    [line] = [r.__dict__ for r in caplog.records if getattr(r, "event", "") == "job_dead"]
+    assert line["job_id"] == job.id and line["error"] == "人员证件号码校验不通过"
+    assert line["encounter"] == "E7A8E641CF5AF4B52BF501D43"
+    assert line["msgid"] == "H110100000012026120508000001"
+    assert line["attempt"] == 1
 
 
 def test_a_kind_without_a_handler_stays_pending_and_holds_its_key(

@@ -229,3 +229,38 @@ def test_cookies_are_secure_when_served_over_tls(db: Engine, db_url: str, secure
     with site(db, db_url, secure_cookies=secure) as base, _client(base) as client:
         cookie = client.get("/web/login").headers["set-cookie"]
         assert check(cookie), cookie
+
+
+def test_sign_ins_failures_lockouts_and_sign_outs_are_in_the_log_with_name_and_address(
+    db: Engine, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # IT asked "who signed in as 结算处-02 at 14:02, from which PC?" and the log had only
+    # `POST /web/login 303`: no name, no lockout (that was in the audit log alone)
+    set_hash_cost(CHEAP)
+    create_user(db, "结算处-02", ["billing"], "right-password-1")
+    caplog.set_level("INFO", logger="adapter.web")
+    throttled = site(db, db_url, signin_max_failures=2, signin_address_max_failures=0)
+    with throttled as base, _client(base) as client:
+        assert _sign_in(client, "结算处-02", "right-password-1").status_code == 303
+        home = client.get("/web/")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
+        assert token, home.text
+        assert client.post("/web/logout", data={"csrf_token": token[1]}).status_code == 303
+        codes = [_sign_in(client, "结算处-02", "wrong-password").status_code for _ in range(2)]
+        assert codes == [401, 401]
+    lines = [(r.levelname, r.getMessage(), r.__dict__) for r in caplog.records]
+    seen = [(level, event) for level, event, _ in lines if event.startswith("web.")]
+    assert seen == [
+        ("INFO", "web.signin"),
+        ("INFO", "web.signout"),
+        ("WARNING", "web.signin_failed"),
+        ("WARNING", "web.signin_failed"),
+        ("WARNING", "web.signin_locked"),
+    ]
+    for _, event, fields in lines:
+        if event.startswith("web."):
+            assert fields["user"] == "结算处-02" and fields["client"] == "127.0.0.1", event
+    signin = next(fields for _, event, fields in lines if event == "web.signin")
+    assert signin["roles"] == ["billing"]
+    locked = next(fields for _, event, fields in lines if event == "web.signin_locked")
+    assert locked["failures"] == 2 and locked["until"]

@@ -23,6 +23,7 @@ def test_a_lease_shorter_than_a_delivery_and_its_margin_is_refused_naming_the_se
     message = refused.value.message
     assert "queue.lease_seconds (40)" in message and "41.25 s" in message
     assert "upstream.write_timeout_s" in message
+    assert message.endswith("ADAPTER_QUEUE__LEASE_SECONDS")  # what to set, as every setting
     shorter_calls = load_settings(
         queue={"lease_seconds": 40}, upstream={"write_timeout_s": 20, "connect_timeout_s": 3}
     )
