@@ -141,6 +141,8 @@ def _log(level: int, event: str, alert: DeadlineAlert, now: datetime) -> None:
             "deadline": alert.deadline.isoformat(),
             "status": alert.status,
             "ordering_key": alert.ordering_key,
+            # named as job_delivered and job_dead name it: IT follows one stay across the three
+            "encounter": alert.ordering_key,
             "seconds_left": left,
         },
     )

@@ -33,7 +33,10 @@ def test_the_watch_alerts_once_per_job_at_risk_then_once_when_missed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="upload_queue")
-    soon = add(queue_engine, "soon", clock=clock, metrics=metrics, deadline=timedelta(minutes=25))
+    soon = add(
+        queue_engine, "soon", clock=clock, metrics=metrics, deadline=timedelta(minutes=25),
+        ordering_key="enc-7",
+    )  # fmt: skip
     add(queue_engine, "later", clock=clock, metrics=metrics, deadline=timedelta(hours=2))
 
     report = watch_deadlines(queue_engine, clock(), margin=MARGIN, metrics=metrics)
@@ -59,6 +62,7 @@ def test_the_watch_alerts_once_per_job_at_risk_then_once_when_missed(
     assert report is not None and [a.job_id for a in report.missed] == [soon.id]
     [missed] = _events(caplog, "deadline_missed")
     assert missed.levelno == logging.ERROR and missed.job_id == soon.id  # type: ignore[attr-defined]
+    assert missed.encounter == record.encounter == "enc-7"  # type: ignore[attr-defined]  # the stay, as job_dead names it
     assert (sample(metrics, "upload_queue_at_risk"), sample(metrics, "upload_queue_overdue")) == (
         0,
         1,
