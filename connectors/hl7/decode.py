@@ -61,7 +61,7 @@ def decode(raw: bytes, header: RawHeader) -> Decoded:
             ),
         )
     try:
-        return Decoded(Hl7Message(text), None)
+        return Decoded(Hl7Message(text, codec), None)
     except Hl7Error as error:
         return Decoded(None, error)
 

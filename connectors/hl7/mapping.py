@@ -6,7 +6,8 @@ message    command             fields read
 ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id), PID-5,
                                PID-8, PV1-2 (``I`` or empty), PV1-3.1 department,
                                PV1-10 (``REH`` = rehab), PV1-19, PV1-44, DG1-3, ZWI (required)
-ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent
+ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent; PV1-3,
+                               ZWI-4 or (every) DG1-3 sent as ``""`` clears it
 ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
 ADT^A11    CancelAdmission     PV1-19, EVN-4 reason
 ADT^A13    CancelDischarge     PV1-19, EVN-4 reason
@@ -116,16 +117,7 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
     if event == "A01":
         return _admit(message, pv1, visit, profile)
     if event == "A08":
-        zwi = message.first("ZWI")
-        pid = message.first("PID")
-        parts = _injury_parts(zwi) if zwi else ()
-        return UpdateVisit(
-            his_visit_id=visit,
-            department=pv1.get(3) or None,
-            diagnoses=_diagnoses(message) or None,
-            injury_parts=parts or None,
-            patient_name=(_name(pid) or None) if pid else None,
-        )
+        return _update(message, pv1, visit)
     if event == "A03":
         discharged_at = parse_ts(_required(pv1, 45, "出院时间"), profile.zone, pv1.location(45))
         return Discharge(
@@ -155,6 +147,25 @@ def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outco
     if isinstance(command, CancelAdmission):
         return commands.cancel_admission(command, actor=actor)
     return commands.cancel_discharge(command, actor=actor)
+
+
+def _update(message: Hl7Message, pv1: Segment, visit: str) -> UpdateVisit:
+    """An A08 changes what it sends: a field left out is unchanged, one sent as HL7's null
+    ``""`` is cleared (an injury part struck off, a department no longer known)."""
+    zwi = message.first("ZWI")
+    pid = message.first("PID")
+    parts: tuple[str, ...] | None = None
+    if zwi is not None:
+        parts = () if zwi.is_null(4) else (_injury_parts(zwi) or None)
+    segments = message.all("DG1")
+    cleared = bool(segments) and all(dg1.is_null(3) for dg1 in segments)
+    return UpdateVisit(
+        his_visit_id=visit,
+        department="" if pv1.is_null(3) else (pv1.get(3) or None),
+        diagnoses=() if cleared else (_diagnoses(message) or None),
+        injury_parts=parts,
+        patient_name=(_name(pid) or None) if pid else None,
+    )
 
 
 def _admit(message: Hl7Message, pv1: Segment, visit: str, profile: SiteProfile) -> Admit:
