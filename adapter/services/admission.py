@@ -6,7 +6,9 @@ the domain decides eligibility; an eligible worker's encounter is registered and
 admission registration (``WI2401``) queued in the same transaction. A refusal carries every
 reason with its article (and, for filing reasons, where to file: N§18, N§46, B§28, B§47); it
 is audited and writes nothing else. The same HIS visit admitted twice returns the first encounter,
-flagged ``replayed``, without asking upstream again.
+flagged ``replayed``, without asking upstream again — unless the second admission is of another
+worker (another citizen ID, or another person upstream): that is refused with
+:class:`VisitOfAnotherWorker`, never answered as the first worker's stay (N§33).
 
 One open stay (admitted, or its settlement revoked) per worker and kind at this institution
 (N§33, B§28): a second admission is refused with :class:`OpenStayExists` naming the open stay
@@ -78,6 +80,22 @@ class OpenStayExists(Conflict):
         }
 
 
+class VisitOfAnotherWorker(Conflict):
+    """The HIS visit number is already the stay of another worker: admitting this worker
+    under it would register nobody, and answering the first worker's stay would tell the HIS
+    and the clerk that this worker was admitted (N§33)."""
+
+    code = "VISIT_OF_ANOTHER_WORKER"
+    article = "N§33"
+
+    def __init__(self, stay: Encounter):
+        super().__init__(
+            f"HIS住院号{stay.his_visit_id}已是另一名工伤职工的住院（就诊编号{stay.id}），"
+            "与本次入院登记的职工身份不符，未登记；请核对住院号（PV1-19）",
+            field="his_visit_id",
+        )
+
+
 @dataclass(frozen=True)
 class Admitted:
     encounter: Encounter
@@ -85,6 +103,23 @@ class Admitted:
     upload: QueuedUpload | None = None
     warnings: tuple[Finding, ...] = ()
     manual_claim_id: str = ""  # recorded as a manual-claim case from the start (N§38, B§27)
+
+
+def _replay_of(
+    stay: EncounterRecord, uow: UnitOfWork, card: CardData, psn_no: str = ""
+) -> Admitted:
+    """The stay admitted under the visit number, as this admission's resend — when it is the
+    same worker's: the same person upstream (``psn_no``, once known), else the card's citizen
+    ID against the one cached at the first admission."""
+    encounter = stay.encounter
+    if psn_no:
+        if psn_no != encounter.psn_no:
+            raise VisitOfAnotherWorker(encounter)
+    elif card.citizen_id:
+        person = uow.persons.get(encounter.psn_no)
+        if person is not None and person.citizen_id and person.citizen_id != card.citizen_id:
+            raise VisitOfAnotherWorker(encounter)
+    return Admitted(encounter, replayed=True)
 
 
 ADMISSION_OUTAGE_MESSAGE = (
@@ -151,8 +186,8 @@ class Admissions:
         require_aware(command.admitted_at, "admitted_at")
         with ctx.uow() as uow:
             existing = stay_of_visit(self._ctx, uow, command.his_visit_id)
-        if existing is not None:
-            return Admitted(existing.encounter, replayed=True)
+            if existing is not None:
+                return _replay_of(existing, uow, command.card)
         ctx.policy.times.check_admission(command.admitted_at, ctx.now(), zone=ctx.zone)
         admitted_on = ctx.local_date(command.admitted_at)
         try:
@@ -198,7 +233,7 @@ class Admissions:
         with ctx.uow(immediate=True) as uow:
             raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
-                return Admitted(raced.encounter, replayed=True)
+                return _replay_of(raced, uow, command.card, person.psn_no)
             self._refuse_open_stay(uow, person.psn_no, command.kind)
             try:
                 uow.encounters.add(encounter)
@@ -212,7 +247,7 @@ class Admissions:
                 raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
                 if raced is None:
                     raise
-                return Admitted(raced.encounter, replayed=True)
+                return _replay_of(raced, uow, command.card, person.psn_no)
             cache(uow, facts)
             upload = queue_admission(ctx, uow, encounter, person, filing)
             uow.audit.append(
@@ -244,7 +279,7 @@ class Admissions:
         with ctx.uow(immediate=True) as uow:
             raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
-                return Admitted(raced.encounter, replayed=True)
+                return _replay_of(raced, uow, card)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
             known = found[0] if len(found) == 1 else None  # as last seen, never asked now
             psn_no = known.psn_no if known else unverified_psn_no(card)
@@ -349,4 +384,7 @@ def stay_of_visit(
 
 
 def not_found_visit(his_visit_id: str) -> NotFound:
-    return NotFound(f"HIS就诊号{his_visit_id}未办理入院登记", code="VISIT_NOT_FOUND")
+    # named, so the HIS's ACK points at PV1-19 and a REST problem at the field
+    return NotFound(
+        f"HIS就诊号{his_visit_id}未办理入院登记", code="VISIT_NOT_FOUND", field="his_visit_id"
+    )

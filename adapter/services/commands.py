@@ -170,6 +170,13 @@ class ServiceCommands:
         return Outcome(cancelled.id, cancelled.status.value, encounter=cancelled)
 
     def cancel_discharge(self, command: CancelDischarge, *, actor: str) -> Outcome:
+        if not command.settlement_id:
+            # A desk-settling site's A03 only put the stay on the ready list: nothing to revoke,
+            # the discharge itself is what the HIS cancels.
+            stay = self._stay(command.his_visit_id, command.encounter_id)
+            back = self._stays.withdraw_ready(stay.id, reason=command.reason, actor=actor)
+            if back is not None:
+                return Outcome(back.id, back.status.value, encounter=back)
         settlement = self._to_revoke(command)
         if settlement.status is SettlementStatus.REVOKED:
             return self._revoked(settlement, replayed=True)

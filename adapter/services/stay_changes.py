@@ -1,6 +1,7 @@
 """What may happen to an admitted stay before settlement: its visit data updated (HL7 A08),
 the admission cancelled (A11; its revocation WI2404 queued, N§33), the discharge reported where
-the site settles at the billing desk (A03: ready to settle). The admission itself is in
+the site settles at the billing desk (A03: ready to settle) and withdrawn again before anyone
+settled it (A13: back in hospital). The admission itself is in
 :mod:`.admission`.
 """
 
@@ -138,6 +139,27 @@ class StayChanges:
                 subject_type="encounter",
                 subject_id=encounter.id,
                 details={"discharged_at": discharged_at.isoformat()},
+            )
+            uow.commit()
+        return updated
+
+    def withdraw_ready(self, encounter_id: str, *, reason: str, actor: str) -> Encounter | None:
+        """HL7 A13 where the site settles at the billing desk: the discharge an A03 reported,
+        not settled yet, is cancelled — off the clerk's ready-to-settle list, without its
+        discharge time. ``None`` when the stay is not on that list."""
+        with self._ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
+            record = uow.encounters.get(encounter_id)
+            if not record.ready_to_settle:
+                return None
+            updated = dataclasses.replace(record.encounter, discharged_at=None)
+            uow.encounters.update(updated, expected_version=record.version, ready_to_settle=False)
+            uow.audit.append(
+                actor=actor,
+                action="encounter.ready_withdrawn",
+                subject_type="encounter",
+                subject_id=encounter_id,
+                details={"reason": reason},
             )
             uow.commit()
         return updated
