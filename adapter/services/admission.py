@@ -80,22 +80,6 @@ class OpenStayExists(Conflict):
         }
 
 
-class VisitOfAnotherWorker(Conflict):
-    """The HIS visit number is already the stay of another worker: admitting this worker
-    under it would register nobody, and answering the first worker's stay would tell the HIS
-    and the clerk that this worker was admitted (N§33)."""
-
-    code = "VISIT_OF_ANOTHER_WORKER"
-    article = "N§33"
-
-    def __init__(self, stay: Encounter):
-        super().__init__(
-            f"HIS住院号{stay.his_visit_id}已是另一名工伤职工的住院（就诊编号{stay.id}），"
-            "与本次入院登记的职工身份不符，未登记；请核对住院号（PV1-19）",
-            field="his_visit_id",
-        )
-
-
 @dataclass(frozen=True)
 class Admitted:
     encounter: Encounter
@@ -105,6 +89,32 @@ class Admitted:
     manual_claim_id: str = ""  # recorded as a manual-claim case from the start (N§38, B§27)
 
 
+class VisitOfAnotherWorker(Conflict):
+    """The HIS visit number is the stay of another worker than the one the request names:
+    admitting under it would register nobody, and changing the stay would charge, move or
+    settle the wrong worker (N§33)."""
+
+    code = "VISIT_OF_ANOTHER_WORKER"
+    article = "N§33"
+
+    def __init__(self, stay: Encounter):
+        super().__init__(
+            f"HIS住院号{stay.his_visit_id}是另一名工伤职工的住院（就诊编号{stay.id}），"
+            "与本次提交的职工身份证号不符，未处理；请核对住院号与患者身份",
+            field="his_visit_id",
+        )
+
+
+def require_worker(uow: UnitOfWork, stay: Encounter, citizen_id: str) -> None:
+    """Refuse a request naming ``stay`` by its visit number and, by ``citizen_id``, another
+    worker than the one cached at its admission ('' names nobody: nothing to compare)."""
+    if not citizen_id:
+        return
+    person = uow.persons.get(stay.psn_no)
+    if person is not None and person.citizen_id and person.citizen_id.upper() != citizen_id.upper():
+        raise VisitOfAnotherWorker(stay)
+
+
 def _replay_of(
     stay: EncounterRecord, uow: UnitOfWork, card: CardData, psn_no: str = ""
 ) -> Admitted:
@@ -112,13 +122,9 @@ def _replay_of(
     same worker's: the same person upstream (``psn_no``, once known), else the card's citizen
     ID against the one cached at the first admission."""
     encounter = stay.encounter
-    if psn_no:
-        if psn_no != encounter.psn_no:
-            raise VisitOfAnotherWorker(encounter)
-    elif card.citizen_id:
-        person = uow.persons.get(encounter.psn_no)
-        if person is not None and person.citizen_id and person.citizen_id != card.citizen_id:
-            raise VisitOfAnotherWorker(encounter)
+    if psn_no and psn_no != encounter.psn_no:
+        raise VisitOfAnotherWorker(encounter)
+    require_worker(uow, encounter, card.citizen_id)
     return Admitted(encounter, replayed=True)
 
 

@@ -21,6 +21,7 @@ from adapter.services.admission import (
     not_found_visit,
     registered_upstream,
     require_aware,
+    require_worker,
     stay_of_visit,
 )
 from adapter.services.context import ServiceContext
@@ -41,6 +42,7 @@ class StayChanges:
             if record is None:
                 raise not_found_visit(command.his_visit_id)
             encounter = record.encounter
+            require_worker(uow, encounter, command.citizen_id)
             if encounter.status is not EncounterStatus.ADMITTED:
                 raise InvalidTransition(
                     f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
@@ -65,11 +67,13 @@ class StayChanges:
             uow.commit()
         return updated
 
-    def find_by_visit(self, his_visit_id: str) -> Encounter:
+    def find_by_visit(self, his_visit_id: str, citizen_id: str = "") -> Encounter:
+        """The stay of the visit number — of the worker ``citizen_id`` names, when given."""
         with self._ctx.uow() as uow:
             record = stay_of_visit(self._ctx, uow, his_visit_id)
-        if record is None:
-            raise not_found_visit(his_visit_id)
+            if record is None:
+                raise not_found_visit(his_visit_id)
+            require_worker(uow, record.encounter, citizen_id)
         return record.encounter
 
     def cancel(self, encounter_id: str, *, reason: str, actor: str) -> Encounter:

@@ -14,6 +14,10 @@ ADT^A13    CancelDischarge     PV1-19, EVN-4 reason
 DFT^P03    RecordFees          PV1-19, FT1 and its ZFT (see :mod:`connectors.hl7.fees`)
 =========  ==================  ==========================================================
 
+Every command after the admission also carries the citizen ID of PID-3 (``NI``) when the
+message has one, so a message naming another worker than the stay's is refused (a HIS that
+counts visits per patient reuses visit numbers) instead of changing that stay.
+
 The event is MSH-9.2, or EVN-1 when MSH-9 carries none (v2.3 habits). The encounter kind is
 ZWI-5 (``medical``/``rehab``), else ``rehab`` when PV1-10 is ``REH``; a ZWI-5 that contradicts
 PV1-10 is refused. Missing optional fields are tolerated; a missing visit number, an
@@ -112,12 +116,16 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
     code, event = message_type(message)
     visit = visit_number(message)
     pv1 = message.require("PV1")
-    if code == "DFT":
-        return RecordFees(his_visit_id=visit, lines=fee_lines(message, profile))
     if event == "A01":
         return _admit(message, pv1, visit, profile)
+    pid = message.first("PID")
+    citizen_id = _identifiers(pid)[0] if pid else ""
+    if code == "DFT":
+        return RecordFees(
+            his_visit_id=visit, lines=fee_lines(message, profile), citizen_id=citizen_id
+        )
     if event == "A08":
-        return _update(message, pv1, visit)
+        return _update(message, pv1, visit, citizen_id)
     if event == "A03":
         discharged_at = parse_ts(_required(pv1, 45, "出院时间"), profile.zone, pv1.location(45))
         return Discharge(
@@ -125,13 +133,16 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
             discharged_at=discharged_at,
             discharge_diagnoses=_diagnoses(message),
             settle_now=profile.discharge_settles,
+            citizen_id=citizen_id,
         )
     evn = message.first("EVN")
     reason = (evn.get(4, 2) or evn.get(4, 1)) if evn else ""
     if event == "A11":
-        return CancelAdmission(his_visit_id=visit, reason=reason)
+        return CancelAdmission(his_visit_id=visit, reason=reason, citizen_id=citizen_id)
     # The revocation records a reason, and the HIS's A13 often carries none in EVN-4.
-    return CancelDischarge(his_visit_id=visit, reason=reason or "HIS取消出院（ADT^A13）")
+    return CancelDischarge(
+        his_visit_id=visit, reason=reason or "HIS取消出院（ADT^A13）", citizen_id=citizen_id
+    )
 
 
 def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outcome:
@@ -149,7 +160,7 @@ def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outco
     return commands.cancel_discharge(command, actor=actor)
 
 
-def _update(message: Hl7Message, pv1: Segment, visit: str) -> UpdateVisit:
+def _update(message: Hl7Message, pv1: Segment, visit: str, citizen_id: str) -> UpdateVisit:
     """An A08 changes what it sends: a field left out is unchanged, one sent as HL7's null
     ``""`` is cleared (an injury part struck off, a department no longer known)."""
     zwi = message.first("ZWI")
@@ -165,6 +176,7 @@ def _update(message: Hl7Message, pv1: Segment, visit: str) -> UpdateVisit:
         diagnoses=() if cleared else (_diagnoses(message) or None),
         injury_parts=parts,
         patient_name=(_name(pid) or None) if pid else None,
+        citizen_id=citizen_id,
     )
 
 

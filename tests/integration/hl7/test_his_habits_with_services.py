@@ -169,10 +169,11 @@ def test_an_a13_withdraws_the_discharge_a_desk_settling_site_had_not_settled_yet
     port = thread.start()
     try:
         assert _answer(_ack(port, _admit("D1", "V6", WANG)))[0] == "AA"
-        a03 = m.adt("A03", "D2", "V6", discharged=ts(NOW - timedelta(minutes=5)))
+        wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
+        a03 = m.adt("A03", "D2", "V6", discharged=ts(NOW - timedelta(minutes=5)), patient=wang)
         assert _answer(_ack(port, a03.encode()))[0] == "AA"
         assert _ready(db) == (True, True)
-        assert _answer(_ack(port, m.adt("A13", "D3", "V6").encode()))[0] == "AA"
+        assert _answer(_ack(port, m.adt("A13", "D3", "V6", patient=wang).encode()))[0] == "AA"
         assert _ready(db) == (False, False)
         assert _encounter_field(db, "status") == "admitted"
         with db.connect() as connection:
@@ -189,3 +190,30 @@ def _ready(db: Engine) -> tuple[bool, bool]:
             "SELECT ready_to_settle, discharged_at FROM encounter"
         ).one()
     return bool(ready), discharged is not None
+
+
+def test_VISIT_OF_ANOTHER_WORKER_n33_messages_naming_another_worker_leave_the_stay_alone(
+    port: int, db: Engine
+) -> None:
+    """A DFT, an A08 and an A03 under 王建国's visit number whose PID-3 names 陈静 (a HIS
+    counting visits per patient): the fees were charged to 王建国's stay, the department
+    changed and his stay settled, each answered AA."""
+    assert _answer(_ack(port, _admit("P1", "V7", WANG)))[0] == "AA"
+    chen = m.pid(name=CHEN["name"], citizen_id=CHEN["citizen_id"])
+    fees = m.message(m.msh("P03", "P2"), "EVN|P03|" + ts(NOW), chen, m.pv1("V7"),
+                     m.ft1("L1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
+                           when=ts(NOW - timedelta(hours=1)))).encode()  # fmt: skip
+    moved = m.message(m.msh("A08", "P3"), "EVN|A08|" + ts(NOW), chen,
+                      m.pv1("V7", department="康复科")).encode()  # fmt: skip
+    gone = m.message(m.msh("A03", "P4"), "EVN|A03|" + ts(NOW), chen,
+                     m.pv1("V7", discharged=ts(NOW - timedelta(minutes=5)))).encode()  # fmt: skip
+    for message in (fees, moved, gone):
+        assert _answer(_ack(port, message)) == ("AE", "VISIT_OF_ANOTHER_WORKER", "PV1^1^19")
+    with db.connect() as connection:
+        lines = connection.exec_driver_sql("SELECT count(*) FROM fee_line").scalar_one()
+        settled = connection.exec_driver_sql("SELECT count(*) FROM settlement").scalar_one()
+    assert (lines, settled) == (0, 0)
+    assert _stays(db) == [("V7", "P001", "骨科病区")]
+    # his own messages still go through
+    own = fees.replace(CHEN["citizen_id"].encode(), WANG["citizen_id"].encode())
+    assert _answer(_ack(port, own.replace(b"|P2|", b"|P5|")))[0] == "AA"
