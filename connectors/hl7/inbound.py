@@ -34,7 +34,7 @@ it); it is not final.
 **SQLite has one writer.** When several listener threads wait for its write lock, SQLite's
 busy handler makes each sleep 1, 2, 5, 10 … ms between tries, so under load messages wait
 far longer than the lock is held. On SQLite the steps that only write (2, 4, and processing
-commands that call nothing upstream: A08, DFT^P03, A11, A13) therefore take turns on a lock
+commands that call nothing upstream: A02, A08, DFT^P03, A11, A13) therefore take turns on a lock
 in this process instead; an admission or a discharge (upstream reads) runs outside it.
 
 **One sync per A08 or DFT^P03.** ``defer_sync`` (from the composition root: on SQLite with

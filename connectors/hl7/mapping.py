@@ -6,6 +6,7 @@ message    command             fields read
 ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id), PID-5,
                                PID-8, PV1-2 (``I`` or empty), PV1-3.1 department,
                                PV1-10 (``REH`` = rehab), PV1-19, PV1-44, DG1-3, ZWI (required)
+ADT^A02    UpdateVisit         PV1-19, PV1-3.1 (the new department, required): a transfer
 ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent; PV1-3,
                                ZWI-4 or (every) DG1-3 sent as ``""`` clears it
 ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
@@ -57,7 +58,7 @@ from connectors.hl7.values import parse_ts
 Command = Admit | UpdateVisit | RecordFees | Discharge | CancelAdmission | CancelDischarge
 
 SUPPORTED_EVENTS = {
-    "ADT": ("A01", "A03", "A08", "A11", "A13"),
+    "ADT": ("A01", "A02", "A03", "A08", "A11", "A13"),
     "DFT": ("P03",),
 }
 MAX_VISIT_NUMBER = 64  # as over REST (his_visit_id)
@@ -126,6 +127,9 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
         )
     if event == "A08":
         return _update(message, pv1, visit, citizen_id)
+    if event == "A02":  # 转科: the stay's department is where it moved to
+        department = _required(pv1, 3, "转入科室")
+        return UpdateVisit(his_visit_id=visit, department=department, citizen_id=citizen_id)
     if event == "A03":
         discharged_at = parse_ts(_required(pv1, 45, "出院时间"), profile.zone, pv1.location(45))
         return Discharge(

@@ -7,12 +7,12 @@ unavailable upstream, a full disk or an unexpected error, AA (with warnings) oth
 never raises: every outcome is an answer. A refusal that names a field (``lines.2.unit_price``)
 is located in the message it refuses (:mod:`connectors.hl7.locations`) for the ERR-2.
 
-Commands that only write (A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite the
-pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
+Commands that only write (A02, A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite
+the pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
 discharge reads upstream and runs outside it.
 
-An A08 or a DFT^P03 runs inside ``defer_sync`` too (on SQLite with synced commits: its commit
-skips its own sync, :func:`adapter.store.db.deferred_sync`), because nothing leaves the
+An A02, an A08 or a DFT^P03 runs inside ``defer_sync`` too (on SQLite with synced commits: its
+commit skips its own sync, :func:`adapter.store.db.deferred_sync`), because nothing leaves the
 adapter on the strength of it before the outcome's synced commit carries it to the disk. The
 other commands queue uploads (A01, A03, A11, A13): a queue worker may deliver one upstream the
 moment it is committed, so those commits keep their own sync.
@@ -60,7 +60,7 @@ def process(
 ) -> log_.Result:
     """Process one decoded message and answer it (never raises)."""
     try:
-        message = checked(header, decoded)
+        message = checked(header, decoded, profile.processing_id)
         command = to_command(message, profile)
     except Hl7Error as error:
         return answers.result(
