@@ -7,8 +7,7 @@ admission registration (``WI2401``) queued in the same transaction. A refusal ca
 reason with its article (and, for filing reasons, where to file: N§18, N§46, B§28, B§47); it
 is audited and writes nothing else. The same HIS visit admitted twice returns the first encounter,
 flagged ``replayed``, without asking upstream again — unless the second admission is of another
-worker (another citizen ID, or another person upstream): that is refused with
-:class:`VisitOfAnotherWorker`, never answered as the first worker's stay (N§33).
+worker, or the stay was cancelled since (:mod:`.visits`): never answered as a stay it is not.
 
 One open stay (admitted, or its settlement revoked) per worker and kind at this institution
 (N§33, B§28): a second admission is refused with :class:`OpenStayExists` naming the open stay
@@ -43,6 +42,7 @@ from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.uploads import queue_upload
 from adapter.services.upstream_outage import UpstreamDownAtDesk
+from adapter.services.visits import require_resend
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
@@ -89,43 +89,13 @@ class Admitted:
     manual_claim_id: str = ""  # recorded as a manual-claim case from the start (N§38, B§27)
 
 
-class VisitOfAnotherWorker(Conflict):
-    """The HIS visit number is the stay of another worker than the one the request names:
-    admitting under it would register nobody, and changing the stay would charge, move or
-    settle the wrong worker (N§33)."""
-
-    code = "VISIT_OF_ANOTHER_WORKER"
-    article = "N§33"
-
-    def __init__(self, stay: Encounter):
-        super().__init__(
-            f"HIS住院号{stay.his_visit_id}是另一名工伤职工的住院（就诊编号{stay.id}），"
-            "与本次提交的职工身份证号不符，未处理；请核对住院号与患者身份",
-            field="his_visit_id",
-        )
-
-
-def require_worker(uow: UnitOfWork, stay: Encounter, citizen_id: str) -> None:
-    """Refuse a request naming ``stay`` by its visit number and, by ``citizen_id``, another
-    worker than the one cached at its admission ('' names nobody: nothing to compare)."""
-    if not citizen_id:
-        return
-    person = uow.persons.get(stay.psn_no)
-    if person is not None and person.citizen_id and person.citizen_id.upper() != citizen_id.upper():
-        raise VisitOfAnotherWorker(stay)
-
-
 def _replay_of(
     stay: EncounterRecord, uow: UnitOfWork, card: CardData, psn_no: str = ""
 ) -> Admitted:
-    """The stay admitted under the visit number, as this admission's resend — when it is the
-    same worker's: the same person upstream (``psn_no``, once known), else the card's citizen
-    ID against the one cached at the first admission."""
-    encounter = stay.encounter
-    if psn_no and psn_no != encounter.psn_no:
-        raise VisitOfAnotherWorker(encounter)
-    require_worker(uow, encounter, card.citizen_id)
-    return Admitted(encounter, replayed=True)
+    """The stay admitted under the visit number, as this admission's resend, when it is one
+    (:func:`~adapter.services.visits.require_resend`)."""
+    require_resend(uow, stay.encounter, card.citizen_id, psn_no)
+    return Admitted(stay.encounter, replayed=True)
 
 
 ADMISSION_OUTAGE_MESSAGE = (

@@ -21,12 +21,12 @@ from adapter.services.admission import (
     not_found_visit,
     registered_upstream,
     require_aware,
-    require_worker,
     stay_of_visit,
 )
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
+from adapter.services.visits import require_worker
 
 
 class StayChanges:

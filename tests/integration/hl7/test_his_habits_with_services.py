@@ -217,3 +217,36 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_messages_naming_another_worker_leave_the_st
     # his own messages still go through
     own = fees.replace(CHEN["citizen_id"].encode(), WANG["citizen_id"].encode())
     assert _answer(_ack(port, own.replace(b"|P2|", b"|P5|")))[0] == "AA"
+
+
+def test_fees_sent_before_their_admission_are_taken_when_resent_after_it(
+    port: int, db: Engine
+) -> None:
+    """A DFT overtaking its A01 (two HIS queues): refused as it should be, but the AE was
+    final, so the interface engine's resend after the A01 got the same AE back from the log
+    and the 36.50 was never recorded (only an operator's re-process would)."""
+    line = m.ft1("L1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
+                 when=ts(NOW - timedelta(hours=1)))  # fmt: skip
+    wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
+    dft = m.message(m.msh("P03", "E1"), "EVN|P03|" + ts(NOW), wang, m.pv1("V8"), line).encode()
+    assert _answer(_ack(port, dft))[:2] == ("AE", "VISIT_NOT_FOUND")
+    assert _answer(_ack(port, _admit("E2", "V8", WANG)))[0] == "AA"
+    assert _answer(_ack(port, dft))[0] == "AA"
+    with db.connect() as connection:
+        amounts = connection.exec_driver_sql("SELECT amount FROM fee_line").scalars().all()
+    assert [str(a) for a in amounts] in (["36.50"], ["36.5"])
+
+
+def test_VISIT_CANCELLED_n33_an_a01_under_a_cancelled_visit_is_refused_not_answered_admitted(
+    port: int, db: Engine
+) -> None:
+    """The HIS cancels an admission (A11) and admits the worker again under the same visit
+    number: the A01 was answered AA, as a resend of the first, while the stay stayed
+    cancelled — no admission registered, the fees that followed refused."""
+    assert _answer(_ack(port, _admit("K1", "V10", WANG)))[0] == "AA"
+    wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
+    assert _answer(_ack(port, m.adt("A11", "K2", "V10", patient=wang).encode()))[0] == "AA"
+    assert _answer(_ack(port, _admit("K3", "V10", WANG))) == ("AE", "VISIT_CANCELLED", "PV1^1^19")
+    assert _encounter_field(db, "status") == "cancelled"
+    # the first A01 sent again (its MSH-10) still gets its first answer
+    assert _answer(_ack(port, _admit("K1", "V10", WANG)))[0] == "AA"
