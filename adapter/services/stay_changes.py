@@ -36,14 +36,15 @@ class StayChanges:
         self._ctx = ctx
 
     def update_visit(self, command: UpdateVisit, *, actor: str) -> Encounter:
-        """HL7 A08: the given fields change while the worker is in hospital."""
+        """HL7 A08 (A02): the given fields change while the worker is in hospital."""
         with self._ctx.uow(immediate=True) as uow:
             record = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if record is None:
                 raise not_found_visit(command.his_visit_id)
             encounter = record.encounter
             require_worker(uow, encounter, command.citizen_id)
-            if encounter.status is not EncounterStatus.ADMITTED:
+            # open: admitted, or back in hospital after its settlement was revoked (A13)
+            if encounter.status not in (EncounterStatus.ADMITTED, EncounterStatus.REVOKED):
                 raise InvalidTransition(
                     f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
                     code="ENCOUNTER_NOT_ADMITTED",

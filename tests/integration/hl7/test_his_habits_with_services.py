@@ -250,3 +250,21 @@ def test_VISIT_CANCELLED_n33_an_a01_under_a_cancelled_visit_is_refused_not_answe
     assert _encounter_field(db, "status") == "cancelled"
     # the first A01 sent again (its MSH-10) still gets its first answer
     assert _answer(_ack(port, _admit("K1", "V10", WANG)))[0] == "AA"
+
+
+def test_an_a08_after_an_a13_updates_the_stay_back_in_hospital(port: int, db: Engine) -> None:
+    """A13 revoked the settlement: the worker is in hospital again and the stay open (fees are
+    taken), but the A08 moving them to 康复科 was refused (ENCOUNTER_NOT_ADMITTED)."""
+    wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
+    assert _answer(_ack(port, _admit("R1", "V11", WANG)))[0] == "AA"
+    line = m.ft1("L1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
+                 when=ts(NOW - timedelta(hours=1)))  # fmt: skip
+    fees = m.message(m.msh("P03", "R0"), "EVN|P03|" + ts(NOW), wang, m.pv1("V11"), line)
+    assert _answer(_ack(port, fees.encode()))[0] == "AA"
+    a03 = m.adt("A03", "R2", "V11", discharged=ts(NOW - timedelta(minutes=5)), patient=wang)
+    ack = _ack(port, a03.encode())
+    assert _answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
+    assert _answer(_ack(port, m.adt("A13", "R3", "V11", patient=wang).encode()))[0] == "AA"
+    assert _encounter_field(db, "status") == "revoked"
+    assert _answer(_ack(port, _a08("R4", "V11", department="康复科")))[0] == "AA"
+    assert _stays(db) == [("V11", "P001", "康复科")]
