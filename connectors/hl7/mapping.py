@@ -225,7 +225,8 @@ def _identifiers(pid: Segment) -> tuple[str, str]:
         kind = pid.get(3, 5, index).upper()
         value = pid.get(3, 1, index)
         if kind == "NI" and not citizen_id:
-            citizen_id = value
+            # GB 11643's check digit is an upper-case X; HIS systems store what was typed
+            citizen_id = value.upper()
         elif kind == "PI" and not patient_id:
             patient_id = value
     return citizen_id, patient_id

@@ -268,3 +268,21 @@ def test_an_a08_after_an_a13_updates_the_stay_back_in_hospital(port: int, db: En
     assert _encounter_field(db, "status") == "revoked"
     assert _answer(_ack(port, _a08("R4", "V11", department="康复科")))[0] == "AA"
     assert _stays(db) == [("V11", "P001", "康复科")]
+
+
+def test_a_citizen_id_with_a_lowercase_check_digit_is_the_same_worker(
+    port: int, db: Engine
+) -> None:
+    """徐强's citizen ID ends in X; a HIS that stores it as typed sends ``…137x``. His filing
+    refuses the stay either way (third-party liability), but the lowercase one was refused
+    as well as another person's ID (EL_IDENTITY_MATCH, "请核实实名身份")."""
+
+    def reasons(check_digit: str, control_id: str) -> list[str]:
+        xu = {"name": "徐强", "citizen_id": "34010219871012137" + check_digit,
+              "card_no": "340100M0012"}  # fmt: skip
+        ack = _ack(port, _admit(control_id, "V12", xu, parts="右小腿"))
+        return [err.get(3) for err in ack.all("ERR")]
+
+    upper = reasons("X", "I1")
+    assert upper and "EL_IDENTITY_MATCH" not in upper
+    assert reasons("x", "I2") == upper
