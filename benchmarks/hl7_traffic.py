@@ -56,6 +56,12 @@ def _pid(citizen_id: str = CITIZEN_ID, name: str = NAME) -> str:
     return f"PID|1||{citizen_id}^^^^NI~HISP001^^^^PI||{name}||19780314|M"
 
 
+# After the admission the stays' messages name the patient by the HIS's own id only: the
+# stays are many seeded workers', and a citizen ID of another worker is refused
+# (VISIT_OF_ANOTHER_WORKER).
+_LATER_PID = "PID|1||HISP001^^^^PI"
+
+
 def admit_message(
     visit: str,
     admitted: datetime,
@@ -107,7 +113,7 @@ def dft_message(
             f"{code}^{name}^{system}|||{quantity}|{amount:.2f}|{price}|ORT^骨科"
         )
     return "\r".join(
-        [_msh("DFT", "P03", control_id), "EVN|P03", _pid(), _pv1(visit, admitted), *ft1s]
+        [_msh("DFT", "P03", control_id), "EVN|P03", _LATER_PID, _pv1(visit, admitted), *ft1s]
     )
 
 
@@ -116,7 +122,7 @@ def a08_message(visit: str, admitted: datetime, control_id: str, number: int) ->
         [
             _msh("ADT", "A08", control_id),
             "EVN|A08",
-            _pid(),
+            _LATER_PID,
             _pv1(visit, admitted).replace("骨科病区", f"骨科{number % 4 + 1}病区"),
             "DG1|1||S62.301^左手第三掌骨骨折^I10",
         ]

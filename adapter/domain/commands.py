@@ -8,7 +8,9 @@ written (an ACK, a JSON body and a status code).
 
 Each face names a stay its own way: HL7 by the HIS visit number (PV1-19), REST by the
 encounter id in the path. A command carries ``his_visit_id`` and, when REST sends it,
-``encounter_id``, which then wins.
+``encounter_id``, which then wins. A command naming the stay by its visit number may also
+name its worker (``citizen_id``, HL7 PID-3 ``NI``): a stay of another worker is then refused,
+never changed (a HIS counting visits per patient reuses visit numbers).
 
 A request sent again (a lost ACK, a lost HTTP answer, a double click) is recognised by what
 it asks, on both faces alike, changes nothing and answers ``replayed``: the same visit
@@ -63,6 +65,7 @@ class UpdateVisit:
 
     his_visit_id: str
     department: str | None = None
+    citizen_id: str = ""  # the worker the HIS names (PID-3 NI); '' = not said
     diagnoses: tuple[Diagnosis, ...] | None = None
     injury_parts: tuple[str, ...] | None = None
     patient_name: str | None = None
@@ -75,6 +78,7 @@ class RecordFees:
     his_visit_id: str
     lines: tuple[FeeLine, ...]
     encounter_id: str = ""
+    citizen_id: str = ""  # the worker the HIS names (PID-3 NI); '' = not said
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class Discharge:
     card: CardData | None = None  # the card shown again at discharge, if the desk reads it
     rehab_override_reason: str = ""  # a billing supervisor's reason (N§33 "原则上")
     show_lines: int = 0  # the settlement's first lines the answer shows (its bill is summed)
+    citizen_id: str = ""  # the worker the HIS names (PID-3 NI); '' = not said
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class CancelAdmission:
     his_visit_id: str
     reason: str = ""
     encounter_id: str = ""
+    citizen_id: str = ""  # the worker the HIS names (PID-3 NI); '' = not said
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class CancelDischarge:
     his_visit_id: str
     reason: str = ""
     encounter_id: str = ""
+    citizen_id: str = ""  # the worker the HIS names (PID-3 NI); '' = not said
     settlement_id: str = ""
 
 

@@ -6,7 +6,8 @@ the domain decides eligibility; an eligible worker's encounter is registered and
 admission registration (``WI2401``) queued in the same transaction. A refusal carries every
 reason with its article (and, for filing reasons, where to file: N§18, N§46, B§28, B§47); it
 is audited and writes nothing else. The same HIS visit admitted twice returns the first encounter,
-flagged ``replayed``, without asking upstream again.
+flagged ``replayed``, without asking upstream again — unless the second admission is of another
+worker, or the stay was cancelled since (:mod:`.visits`): never answered as a stay it is not.
 
 One open stay (admitted, or its settlement revoked) per worker and kind at this institution
 (N§33, B§28): a second admission is refused with :class:`OpenStayExists` naming the open stay
@@ -41,6 +42,7 @@ from adapter.services.eligibility import decide
 from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.uploads import queue_upload
 from adapter.services.upstream_outage import UpstreamDownAtDesk
+from adapter.services.visits import require_resend
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
@@ -85,6 +87,15 @@ class Admitted:
     upload: QueuedUpload | None = None
     warnings: tuple[Finding, ...] = ()
     manual_claim_id: str = ""  # recorded as a manual-claim case from the start (N§38, B§27)
+
+
+def _replay_of(
+    stay: EncounterRecord, uow: UnitOfWork, card: CardData, psn_no: str = ""
+) -> Admitted:
+    """The stay admitted under the visit number, as this admission's resend, when it is one
+    (:func:`~adapter.services.visits.require_resend`)."""
+    require_resend(uow, stay.encounter, card.citizen_id, psn_no)
+    return Admitted(stay.encounter, replayed=True)
 
 
 ADMISSION_OUTAGE_MESSAGE = (
@@ -151,8 +162,8 @@ class Admissions:
         require_aware(command.admitted_at, "admitted_at")
         with ctx.uow() as uow:
             existing = stay_of_visit(self._ctx, uow, command.his_visit_id)
-        if existing is not None:
-            return Admitted(existing.encounter, replayed=True)
+            if existing is not None:
+                return _replay_of(existing, uow, command.card)
         ctx.policy.times.check_admission(command.admitted_at, ctx.now(), zone=ctx.zone)
         admitted_on = ctx.local_date(command.admitted_at)
         try:
@@ -198,7 +209,7 @@ class Admissions:
         with ctx.uow(immediate=True) as uow:
             raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
-                return Admitted(raced.encounter, replayed=True)
+                return _replay_of(raced, uow, command.card, person.psn_no)
             self._refuse_open_stay(uow, person.psn_no, command.kind)
             try:
                 uow.encounters.add(encounter)
@@ -212,7 +223,7 @@ class Admissions:
                 raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
                 if raced is None:
                     raise
-                return Admitted(raced.encounter, replayed=True)
+                return _replay_of(raced, uow, command.card, person.psn_no)
             cache(uow, facts)
             upload = queue_admission(ctx, uow, encounter, person, filing)
             uow.audit.append(
@@ -244,7 +255,7 @@ class Admissions:
         with ctx.uow(immediate=True) as uow:
             raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
-                return Admitted(raced.encounter, replayed=True)
+                return _replay_of(raced, uow, card)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
             known = found[0] if len(found) == 1 else None  # as last seen, never asked now
             psn_no = known.psn_no if known else unverified_psn_no(card)
@@ -349,4 +360,7 @@ def stay_of_visit(
 
 
 def not_found_visit(his_visit_id: str) -> NotFound:
-    return NotFound(f"HIS就诊号{his_visit_id}未办理入院登记", code="VISIT_NOT_FOUND")
+    # named, so the HIS's ACK points at PV1-19 and a REST problem at the field
+    return NotFound(
+        f"HIS就诊号{his_visit_id}未办理入院登记", code="VISIT_NOT_FOUND", field="his_visit_id"
+    )

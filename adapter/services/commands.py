@@ -67,12 +67,13 @@ class ServiceCommands:
         self._settlements = settlements
         self._revocations = revocations
 
-    def _stay(self, his_visit_id: str, encounter_id: str) -> Encounter:
-        """The encounter a command names: by id (REST) or by HIS visit number (HL7)."""
+    def _stay(self, his_visit_id: str, encounter_id: str, citizen_id: str = "") -> Encounter:
+        """The encounter a command names: by id (REST) or by HIS visit number (HL7), then of
+        the worker ``citizen_id`` names when it is given (VISIT_OF_ANOTHER_WORKER)."""
         if encounter_id:
             with self._ctx.uow() as uow:
                 return uow.encounters.get(encounter_id).encounter
-        return self._stays.find_by_visit(his_visit_id)
+        return self._stays.find_by_visit(his_visit_id, citizen_id)
 
     def admit(self, command: Admit, *, actor: str) -> Outcome:
         result = self._admissions.admit(command, actor=actor)
@@ -91,7 +92,9 @@ class ServiceCommands:
         return Outcome(encounter.id, encounter.status.value, encounter=encounter)
 
     def record_fees(self, command: RecordFees, *, actor: str) -> Outcome:
-        encounter_id = command.encounter_id or self._stay(command.his_visit_id, "").id
+        encounter_id = (
+            command.encounter_id or self._stay(command.his_visit_id, "", command.citizen_id).id
+        )
         recorded = self._fees.record(encounter_id, command.lines, actor=actor)
         names = {line.line_id: line.item_code for line in command.lines}
         warnings = tuple(
@@ -113,9 +116,11 @@ class ServiceCommands:
 
     def discharge(self, command: Discharge, *, actor: str) -> Outcome:
         if not command.settle_now:
-            encounter = self._stay(command.his_visit_id, command.encounter_id)
+            encounter = self._stay(command.his_visit_id, command.encounter_id, command.citizen_id)
             return self._mark_ready(encounter, command, actor)
-        encounter_id = command.encounter_id or self._stay(command.his_visit_id, "").id
+        encounter_id = (
+            command.encounter_id or self._stay(command.his_visit_id, "", command.citizen_id).id
+        )
         # A settled stay replays inside ``settle`` when the discharge is the same one (same
         # time, same diagnoses when given), and is refused when it is another.
         settled = self._settlements.settle(
@@ -156,7 +161,7 @@ class ServiceCommands:
         return Outcome(marked.id, marked.status.value, encounter=marked)
 
     def cancel_admission(self, command: CancelAdmission, *, actor: str) -> Outcome:
-        encounter = self._stay(command.his_visit_id, command.encounter_id)
+        encounter = self._stay(command.his_visit_id, command.encounter_id, command.citizen_id)
         if encounter.status is EncounterStatus.CANCELLED:
             return Outcome(encounter.id, encounter.status.value, replayed=True, encounter=encounter)
         try:
@@ -170,6 +175,13 @@ class ServiceCommands:
         return Outcome(cancelled.id, cancelled.status.value, encounter=cancelled)
 
     def cancel_discharge(self, command: CancelDischarge, *, actor: str) -> Outcome:
+        if not command.settlement_id:
+            # A desk-settling site's A03 only put the stay on the ready list: nothing to revoke,
+            # the discharge itself is what the HIS cancels.
+            stay = self._stay(command.his_visit_id, command.encounter_id, command.citizen_id)
+            back = self._stays.withdraw_ready(stay.id, reason=command.reason, actor=actor)
+            if back is not None:
+                return Outcome(back.id, back.status.value, encounter=back)
         settlement = self._to_revoke(command)
         if settlement.status is SettlementStatus.REVOKED:
             return self._revoked(settlement, replayed=True)
@@ -190,7 +202,7 @@ class ServiceCommands:
         settlement is already revoked, that one (the request is a resend)."""
         if command.settlement_id:
             return self._settlements.get(command.settlement_id)
-        encounter = self._stay(command.his_visit_id, command.encounter_id)
+        encounter = self._stay(command.his_visit_id, command.encounter_id, command.citizen_id)
         with self._ctx.uow() as uow:
             settlements = uow.settlements.list_for_encounter(encounter.id)
         active = next((s for s in settlements if s.status is SettlementStatus.SETTLED), None)

@@ -1,6 +1,7 @@
 """What may happen to an admitted stay before settlement: its visit data updated (HL7 A08),
 the admission cancelled (A11; its revocation WI2404 queued, N§33), the discharge reported where
-the site settles at the billing desk (A03: ready to settle). The admission itself is in
+the site settles at the billing desk (A03: ready to settle) and withdrawn again before anyone
+settled it (A13: back in hospital). The admission itself is in
 :mod:`.admission`.
 """
 
@@ -25,6 +26,7 @@ from adapter.services.admission import (
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
+from adapter.services.visits import require_worker
 
 
 class StayChanges:
@@ -34,13 +36,15 @@ class StayChanges:
         self._ctx = ctx
 
     def update_visit(self, command: UpdateVisit, *, actor: str) -> Encounter:
-        """HL7 A08: the given fields change while the worker is in hospital."""
+        """HL7 A08 (A02): the given fields change while the worker is in hospital."""
         with self._ctx.uow(immediate=True) as uow:
             record = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if record is None:
                 raise not_found_visit(command.his_visit_id)
             encounter = record.encounter
-            if encounter.status is not EncounterStatus.ADMITTED:
+            require_worker(uow, encounter, command.citizen_id)
+            # open: admitted, or back in hospital after its settlement was revoked (A13)
+            if encounter.status not in (EncounterStatus.ADMITTED, EncounterStatus.REVOKED):
                 raise InvalidTransition(
                     f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
                     code="ENCOUNTER_NOT_ADMITTED",
@@ -64,11 +68,13 @@ class StayChanges:
             uow.commit()
         return updated
 
-    def find_by_visit(self, his_visit_id: str) -> Encounter:
+    def find_by_visit(self, his_visit_id: str, citizen_id: str = "") -> Encounter:
+        """The stay of the visit number — of the worker ``citizen_id`` names, when given."""
         with self._ctx.uow() as uow:
             record = stay_of_visit(self._ctx, uow, his_visit_id)
-        if record is None:
-            raise not_found_visit(his_visit_id)
+            if record is None:
+                raise not_found_visit(his_visit_id)
+            require_worker(uow, record.encounter, citizen_id)
         return record.encounter
 
     def cancel(self, encounter_id: str, *, reason: str, actor: str) -> Encounter:
@@ -138,6 +144,27 @@ class StayChanges:
                 subject_type="encounter",
                 subject_id=encounter.id,
                 details={"discharged_at": discharged_at.isoformat()},
+            )
+            uow.commit()
+        return updated
+
+    def withdraw_ready(self, encounter_id: str, *, reason: str, actor: str) -> Encounter | None:
+        """HL7 A13 where the site settles at the billing desk: the discharge an A03 reported,
+        not settled yet, is cancelled — off the clerk's ready-to-settle list, without its
+        discharge time. ``None`` when the stay is not on that list."""
+        with self._ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
+            record = uow.encounters.get(encounter_id)
+            if not record.ready_to_settle:
+                return None
+            updated = dataclasses.replace(record.encounter, discharged_at=None)
+            uow.encounters.update(updated, expected_version=record.version, ready_to_settle=False)
+            uow.audit.append(
+                actor=actor,
+                action="encounter.ready_withdrawn",
+                subject_type="encounter",
+                subject_id=encounter_id,
+                details={"reason": reason},
             )
             uow.commit()
         return updated

@@ -5,7 +5,8 @@ which charset decodes the rest. A message that cannot be decoded is still stored
 keeps every frame), so :func:`decode` returns the error instead of raising it, and
 :func:`checked` decides, once the message is to be processed, which error answers it: an
 unknown charset first, then an unsupported version (MSH-12), a missing control id (MSH-10),
-and only then what the parser found.
+a processing id (MSH-11) other than the site's (a training system's ``T`` is not applied to
+real stays), and only then what the parser found.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from connectors.hl7.errors import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
     TABLE_VALUE_NOT_FOUND,
+    UNSUPPORTED_PROCESSING_ID,
     UNSUPPORTED_VERSION_ID,
     Hl7Error,
     Location,
@@ -25,6 +27,8 @@ from connectors.hl7.errors import (
 from connectors.hl7.header import RawHeader
 from connectors.hl7.mapping import visit_number
 from connectors.hl7.reader import Hl7Message
+
+_PROCESSING = {"P": "生产", "T": "培训", "D": "调试"}  # HL7 table 0103
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,12 @@ def decode(raw: bytes, header: RawHeader) -> Decoded:
             ),
         )
     try:
-        return Decoded(Hl7Message(text), None)
+        return Decoded(Hl7Message(text, codec), None)
     except Hl7Error as error:
         return Decoded(None, error)
 
 
-def checked(header: RawHeader, decoded: Decoded) -> Hl7Message:
+def checked(header: RawHeader, decoded: Decoded, processing_id: str = "P") -> Hl7Message:
     """The decoded message, once the header says it is one we can take."""
     if decoded.error is not None and decoded.error.code in ("HL7_UNKNOWN_CHARSET",):
         raise decoded.error
@@ -83,6 +87,15 @@ def checked(header: RawHeader, decoded: Decoded) -> Hl7Message:
             Location("MSH", 1, 10),
             hl7_code=REQUIRED_FIELD_MISSING,
             code="HL7_REQUIRED",
+        )
+    sent, taken = header.processing_id.upper(), processing_id.upper()
+    if sent != taken:
+        raise Hl7Error(
+            f"处理标识（MSH-11）为{sent}（{_PROCESSING.get(sent, '未知')}），"
+            f"本适配器只处理{taken}（{_PROCESSING.get(taken, '')}）消息，未处理",
+            Location("MSH", 1, 11),
+            hl7_code=UNSUPPORTED_PROCESSING_ID,
+            code="HL7_PROCESSING_ID",
         )
     if decoded.error is not None:
         raise decoded.error

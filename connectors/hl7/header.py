@@ -17,15 +17,26 @@ from dataclasses import dataclass
 
 DEFAULT_CHARSET_LABEL = "UNICODE UTF-8"
 
-# HL7 table 0211 labels we accept, and the Python codec for each. An empty MSH-18 means
-# the default (UTF-8 here, which is also plain ASCII's superset).
+# HL7 table 0211 labels we accept, and the Python codec for each, with the spellings HIS
+# systems use for the same charsets (``GB18030``, ``GBK``, ``UTF-8``): looked up without case,
+# spaces, hyphens or underscores. GB 2312 and GBK are subsets of GB 18030, so it reads them.
+# An empty MSH-18 means the default (UTF-8 here, which is also plain ASCII's superset). A label
+# that does not say which bytes it means (``CHINESE``) is refused rather than guessed: read
+# with the wrong charset, a name would be mangled without an error.
 CHARSETS: dict[str, str] = {
     "": "utf-8",
     "UNICODE UTF-8": "utf-8",
+    "UTF-8": "utf-8",
+    "UTF8": "utf-8",
     "GB 18030-2000": "gb18030",
+    "GB18030": "gb18030",
+    "GBK": "gb18030",
+    "GB2312": "gb18030",
+    "ISO IR58": "gb18030",  # table 0211's GB 2312
     "ASCII": "ascii",
     "8859/1": "latin-1",
 }
+_CHARSETS = {re.sub(r"[\s_-]", "", label): codec for label, codec in CHARSETS.items()}
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 
@@ -75,11 +86,27 @@ class RawHeader:
     @property
     def codec(self) -> str | None:
         """The Python codec for MSH-18, or ``None`` if the label is not one we accept."""
-        return CHARSETS.get(self.charset_label.strip().upper())
+        return _CHARSETS.get(re.sub(r"[\s_-]", "", self.charset_label.upper()))
 
     @property
     def version_supported(self) -> bool:
         return self.version in SUPPORTED_VERSIONS
+
+
+def same_message(first: bytes, second: bytes) -> bool:
+    """Is ``second`` ``first`` sent again? An interface engine's resend may restamp MSH-7 and
+    end its segments otherwise; any other difference makes it another message."""
+    return _content(first) == _content(second)
+
+
+def _content(raw: bytes) -> list[str]:
+    lines = [line.rstrip() for line in raw.decode("latin-1").splitlines() if line.strip()]
+    if lines and lines[0].startswith("MSH") and len(lines[0]) > 3:
+        fields = lines[0].split(lines[0][3])
+        if len(fields) > 6:
+            fields[6] = ""  # MSH-7 (fields[1] is MSH-2)
+        lines[0] = lines[0][3].join(fields)
+    return lines
 
 
 def read_header(raw: bytes) -> RawHeader:

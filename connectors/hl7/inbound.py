@@ -8,7 +8,11 @@
    the message stays), **before** anything else.
    If the same sender's MSH-10 is already logged with a final outcome, log the repeat and
    return the first ACK unchanged, without processing (a repeat arriving while the first is
-   still being processed waits for the first's ACK);
+   still being processed waits for the first's ACK). Only the same message is a repeat
+   (MSH-7 and line endings aside, :func:`~connectors.hl7.header.same_message`): another
+   message under a used MSH-10 (a HIS whose counter restarted) is answered AR at MSH-10
+   (205, ``HL7_CONTROL_ID_REUSED``), so it is neither lost behind the first's AA nor
+   applied twice;
 3. translate it into a command and hand that to the injected
    :class:`~adapter.domain.commands.EncounterCommands` (:mod:`connectors.hl7.processing`);
 4. store the outcome and the exact ACK bytes, committed, and only then return the ACK.
@@ -30,7 +34,7 @@ it); it is not final.
 **SQLite has one writer.** When several listener threads wait for its write lock, SQLite's
 busy handler makes each sleep 1, 2, 5, 10 … ms between tries, so under load messages wait
 far longer than the lock is held. On SQLite the steps that only write (2, 4, and processing
-commands that call nothing upstream: A08, DFT^P03, A11, A13) therefore take turns on a lock
+commands that call nothing upstream: A02, A08, DFT^P03, A11, A13) therefore take turns on a lock
 in this process instead; an admission or a discharge (upstream reads) runs outside it.
 
 **One sync per A08 or DFT^P03.** ``defer_sync`` (from the composition root: on SQLite with
@@ -74,12 +78,13 @@ from connectors.hl7.ack import AckIdentity
 from connectors.hl7.decode import Decoded, control_in_header, decode, visit_or_none
 from connectors.hl7.errors import (
     APPLICATION_INTERNAL_ERROR,
+    DUPLICATE_KEY_IDENTIFIER,
     SEGMENT_SEQUENCE_ERROR,
     Hl7Error,
     Location,
 )
 from connectors.hl7.group_commit import GroupCommit
-from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header
+from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header, same_message
 from connectors.hl7.outcomes import Answers, ack_error, errors_detail
 from connectors.hl7.processing import actor as _actor
 from connectors.hl7.processing import process
@@ -175,6 +180,16 @@ class Hl7Inbound:
             if not is_storage_full(exc):
                 raise
             return self._answers.disk_full(header, "receive").ack  # nothing stored
+        if isinstance(stored, log_.LoggedMessage) and not same_message(stored.raw, raw):
+            error = Hl7Error(
+                f"消息控制号（MSH-10）{header.control_id}已用于另一条内容不同的消息"
+                f"（日志第{stored.id}号，{stored.message_type}），本消息未处理；"
+                "新消息请使用新的控制号",
+                Location("MSH", 1, 10),
+                hl7_code=DUPLICATE_KEY_IDENTIFIER,
+                code="HL7_CONTROL_ID_REUSED",
+            )
+            return self._reject_unkeyed(raw, peer, received_at, header, error)
         if isinstance(stored, log_.LoggedMessage):
             try:
                 with self._writer_turn:

@@ -6,12 +6,18 @@ message    command             fields read
 ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id), PID-5,
                                PID-8, PV1-2 (``I`` or empty), PV1-3.1 department,
                                PV1-10 (``REH`` = rehab), PV1-19, PV1-44, DG1-3, ZWI (required)
-ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent
+ADT^A02    UpdateVisit         PV1-19, PV1-3.1 (the new department, required): a transfer
+ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent; PV1-3,
+                               ZWI-4 or (every) DG1-3 sent as ``""`` clears it
 ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
 ADT^A11    CancelAdmission     PV1-19, EVN-4 reason
 ADT^A13    CancelDischarge     PV1-19, EVN-4 reason
 DFT^P03    RecordFees          PV1-19, FT1 and its ZFT (see :mod:`connectors.hl7.fees`)
 =========  ==================  ==========================================================
+
+Every command after the admission also carries the citizen ID of PID-3 (``NI``) when the
+message has one, so a message naming another worker than the stay's is refused (a HIS that
+counts visits per patient reuses visit numbers) instead of changing that stay.
 
 The event is MSH-9.2, or EVN-1 when MSH-9 carries none (v2.3 habits). The encounter kind is
 ZWI-5 (``medical``/``rehab``), else ``rehab`` when PV1-10 is ``REH``; a ZWI-5 that contradicts
@@ -52,7 +58,7 @@ from connectors.hl7.values import parse_ts
 Command = Admit | UpdateVisit | RecordFees | Discharge | CancelAdmission | CancelDischarge
 
 SUPPORTED_EVENTS = {
-    "ADT": ("A01", "A03", "A08", "A11", "A13"),
+    "ADT": ("A01", "A02", "A03", "A08", "A11", "A13"),
     "DFT": ("P03",),
 }
 MAX_VISIT_NUMBER = 64  # as over REST (his_visit_id)
@@ -111,21 +117,19 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
     code, event = message_type(message)
     visit = visit_number(message)
     pv1 = message.require("PV1")
-    if code == "DFT":
-        return RecordFees(his_visit_id=visit, lines=fee_lines(message, profile))
     if event == "A01":
         return _admit(message, pv1, visit, profile)
-    if event == "A08":
-        zwi = message.first("ZWI")
-        pid = message.first("PID")
-        parts = _injury_parts(zwi) if zwi else ()
-        return UpdateVisit(
-            his_visit_id=visit,
-            department=pv1.get(3) or None,
-            diagnoses=_diagnoses(message) or None,
-            injury_parts=parts or None,
-            patient_name=(_name(pid) or None) if pid else None,
+    pid = message.first("PID")
+    citizen_id = _identifiers(pid)[0] if pid else ""
+    if code == "DFT":
+        return RecordFees(
+            his_visit_id=visit, lines=fee_lines(message, profile), citizen_id=citizen_id
         )
+    if event == "A08":
+        return _update(message, pv1, visit, citizen_id)
+    if event == "A02":  # 转科: the stay's department is where it moved to
+        department = _required(pv1, 3, "转入科室")
+        return UpdateVisit(his_visit_id=visit, department=department, citizen_id=citizen_id)
     if event == "A03":
         discharged_at = parse_ts(_required(pv1, 45, "出院时间"), profile.zone, pv1.location(45))
         return Discharge(
@@ -133,13 +137,16 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
             discharged_at=discharged_at,
             discharge_diagnoses=_diagnoses(message),
             settle_now=profile.discharge_settles,
+            citizen_id=citizen_id,
         )
     evn = message.first("EVN")
     reason = (evn.get(4, 2) or evn.get(4, 1)) if evn else ""
     if event == "A11":
-        return CancelAdmission(his_visit_id=visit, reason=reason)
+        return CancelAdmission(his_visit_id=visit, reason=reason, citizen_id=citizen_id)
     # The revocation records a reason, and the HIS's A13 often carries none in EVN-4.
-    return CancelDischarge(his_visit_id=visit, reason=reason or "HIS取消出院（ADT^A13）")
+    return CancelDischarge(
+        his_visit_id=visit, reason=reason or "HIS取消出院（ADT^A13）", citizen_id=citizen_id
+    )
 
 
 def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outcome:
@@ -155,6 +162,26 @@ def dispatch(command: Command, commands: EncounterCommands, actor: str) -> Outco
     if isinstance(command, CancelAdmission):
         return commands.cancel_admission(command, actor=actor)
     return commands.cancel_discharge(command, actor=actor)
+
+
+def _update(message: Hl7Message, pv1: Segment, visit: str, citizen_id: str) -> UpdateVisit:
+    """An A08 changes what it sends: a field left out is unchanged, one sent as HL7's null
+    ``""`` is cleared (an injury part struck off, a department no longer known)."""
+    zwi = message.first("ZWI")
+    pid = message.first("PID")
+    parts: tuple[str, ...] | None = None
+    if zwi is not None:
+        parts = () if zwi.is_null(4) else (_injury_parts(zwi) or None)
+    segments = message.all("DG1")
+    cleared = bool(segments) and all(dg1.is_null(3) for dg1 in segments)
+    return UpdateVisit(
+        his_visit_id=visit,
+        department="" if pv1.is_null(3) else (pv1.get(3) or None),
+        diagnoses=() if cleared else (_diagnoses(message) or None),
+        injury_parts=parts,
+        patient_name=(_name(pid) or None) if pid else None,
+        citizen_id=citizen_id,
+    )
 
 
 def _admit(message: Hl7Message, pv1: Segment, visit: str, profile: SiteProfile) -> Admit:
@@ -198,7 +225,8 @@ def _identifiers(pid: Segment) -> tuple[str, str]:
         kind = pid.get(3, 5, index).upper()
         value = pid.get(3, 1, index)
         if kind == "NI" and not citizen_id:
-            citizen_id = value
+            # GB 11643's check digit is an upper-case X; HIS systems store what was typed
+            citizen_id = value.upper()
         elif kind == "PI" and not patient_id:
             patient_id = value
     return citizen_id, patient_id

@@ -1,9 +1,10 @@
 """How a message's outcome is answered: its ACK bytes and the log's ``Result``.
 
 Outcomes: ``accepted`` (AA), ``refused`` (AE, a business rule), ``rejected`` (AR, malformed or
-unsupported), ``transient`` (AE, upstream unavailable: resend later), ``failed`` (AE, an
-unexpected error: an operator re-processes it after the fix). Only ``accepted`` and
-``refused`` are final; the others let the same MSH-10 be processed again when resent.
+unsupported), ``transient`` (AE, upstream unavailable, or the visit not admitted yet: resend
+later), ``failed`` (AE, an unexpected error: an operator re-processes it after the fix). Only
+``accepted`` and ``refused`` are final; the others let the same MSH-10 be processed again when
+resent.
 
 A **full disk** under the database (SQLite SQLITE_FULL, PostgreSQL SQLSTATE 53100) is answered
 ``AE`` with an ERR that says so (``DATABASE_FULL``), in the message's own version and charset,

@@ -3,16 +3,18 @@
 :func:`process` translates the message into a command (:mod:`connectors.hl7.mapping`), hands it
 to the use cases, and turns what they return or raise into the ACK and logged outcome
 (:mod:`connectors.hl7.outcomes`): AR for what cannot be understood, AE for a refusal, an
-unavailable upstream, a full disk or an unexpected error, AA (with warnings) otherwise. It
+unavailable upstream, a full disk or an unexpected error, AA (with warnings) otherwise. A
+message for a visit not admitted yet (it overtook its A01) is an AE that is not final, so the
+HIS's resend after the admission is processed. It
 never raises: every outcome is an answer. A refusal that names a field (``lines.2.unit_price``)
 is located in the message it refuses (:mod:`connectors.hl7.locations`) for the ERR-2.
 
-Commands that only write (A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite the
-pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
+Commands that only write (A02, A08, DFT^P03, A11, A13) run inside ``writer_turn`` (on SQLite
+the pipeline's lock on its one writer, see :mod:`connectors.hl7.inbound`); an admission or a
 discharge reads upstream and runs outside it.
 
-An A08 or a DFT^P03 runs inside ``defer_sync`` too (on SQLite with synced commits: its commit
-skips its own sync, :func:`adapter.store.db.deferred_sync`), because nothing leaves the
+An A02, an A08 or a DFT^P03 runs inside ``defer_sync`` too (on SQLite with synced commits: its
+commit skips its own sync, :func:`adapter.store.db.deferred_sync`), because nothing leaves the
 adapter on the strength of it before the outcome's synced commit carries it to the disk. The
 other commands queue uploads (A01, A03, A11, A13): a queue worker may deliver one upstream the
 moment it is committed, so those commits keep their own sync.
@@ -47,6 +49,9 @@ from connectors.hl7.mapping import dispatch, to_command
 from connectors.hl7.outcomes import Answers, ack_error, errors_detail, outcome_detail
 from connectors.hl7.profile import SiteProfile
 
+# A message for a visit not admitted (yet): it overtook its A01 (the use cases' code).
+VISIT_NOT_FOUND = "VISIT_NOT_FOUND"
+
 
 def process(
     header: RawHeader,
@@ -60,7 +65,7 @@ def process(
 ) -> log_.Result:
     """Process one decoded message and answer it (never raises)."""
     try:
-        message = checked(header, decoded)
+        message = checked(header, decoded, profile.processing_id)
         command = to_command(message, profile)
     except Hl7Error as error:
         return answers.result(
@@ -90,6 +95,12 @@ def process(
             header, "AR", log_.REJECTED, [ack_error(invalid, header)], errors_detail(exc)
         )
     except (DomainError, AdapterError) as exc:  # refusals, upstream rejections
+        if exc.code == VISIT_NOT_FOUND:
+            # Not final: the HIS's resend once the A01 is in is processed, not answered
+            # this AE again from the log.
+            text = f"{exc.message}（请在入院登记后重发）"
+            errors = [_refusal(exc.code, text, exc.article, where(exc.field))]
+            return answers.result(header, "AE", log_.TRANSIENT, errors, errors_detail(exc))
         errors = [_refusal(exc.code, exc.message, exc.article, where(exc.field))]
         return answers.result(header, "AE", log_.REFUSED, errors, errors_detail(exc))
     except SQLAlchemyError as exc:

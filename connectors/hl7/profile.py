@@ -38,6 +38,7 @@ def _empty() -> Mapping[str, FeeCategory]:
 class SiteProfile:
     discharge_settles: bool = True  # A03 settles at once (True) or marks ready for billing
     time_zone: str = "Asia/Shanghai"  # for HL7 times sent without an offset
+    processing_id: str = "P"  # the MSH-11 applied; others (training T, debugging D) refused
     sending_application: str = "WIADAPTER"  # MSH-3 of our ACKs
     sending_facility: str = ""  # MSH-4 of our ACKs (the institution code)
     category_by_coding_system: Mapping[str, FeeCategory] = field(default_factory=_empty)
@@ -45,6 +46,10 @@ class SiteProfile:
     default_category: FeeCategory | None = None
 
     def __post_init__(self) -> None:
+        if self.processing_id.upper() not in ("P", "T", "D"):
+            raise SiteProfileError(
+                f"processing_id: {self.processing_id!r} is not P, T or D (HL7 table 0103)"
+            )
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -81,7 +86,13 @@ def load_site_profile(path: str | Path = DEFAULT_PATH) -> SiteProfile:
 
 
 def profile_from_mapping(data: Mapping[str, Any], *, source: str = "profile") -> SiteProfile:
-    known = {"discharge_settles", "time_zone", "sending_application", "sending_facility"}
+    known = {
+        "discharge_settles",
+        "time_zone",
+        "processing_id",
+        "sending_application",
+        "sending_facility",
+    }
     unknown = set(data) - known - {"fee_categories"}
     if unknown:
         raise SiteProfileError(f"{source}: unknown key {sorted(unknown)[0]!r}")
@@ -89,7 +100,7 @@ def profile_from_mapping(data: Mapping[str, Any], *, source: str = "profile") ->
     if not isinstance(settles, bool):
         raise SiteProfileError(f"{source}: discharge_settles must be true or false")
     texts = {}
-    for key in ("time_zone", "sending_application", "sending_facility"):
+    for key in ("time_zone", "processing_id", "sending_application", "sending_facility"):
         if key in data and not isinstance(data[key], str):
             raise SiteProfileError(f"{source}: {key} must be a string")
         if key in data:

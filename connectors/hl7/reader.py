@@ -8,7 +8,10 @@ own encoding characters, and unescapes on access. Positions are HL7's (1-based);
 names and their existence per version come from hl7apy's structure definitions.
 
 Tolerances (what real HIS systems send): ``\\r``, ``\\n`` or ``\\r\\n`` between segments, blank
-lines, trailing separators, missing trailing fields. Strictness: every segment id must be
+lines, trailing separators, missing trailing fields, and HL7's null ``""``: read as no value
+(an amount, a name, a department sent as ``""`` is not the two quote marks); where a null
+means something else — "delete the value" in an ADT^A08 — :meth:`Segment.is_null` tells
+it from a field left out (:mod:`connectors.hl7.mapping`). Strictness: every segment id must be
 three characters ``[A-Z][A-Z0-9]{2}`` (a truncated or garbled segment is an error), the
 message must start with MSH, and the segments that say who and which stay — MSH, EVN, PID,
 PV1, ZWI — come once: a second one (two messages batched into one frame, two workers' PIDs)
@@ -25,6 +28,7 @@ from functools import lru_cache
 from connectors.hl7.errors import SEGMENT_SEQUENCE_ERROR, Hl7Error, Location
 
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
+NULL = '""'  # HL7's explicit null
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 # at most one of each in every message structure we take (ADT_A01 … ADT_A13, DFT_P03)
 _ONCE = ("MSH", "EVN", "PID", "PV1", "ZWI")
@@ -37,6 +41,7 @@ class Separators:
     repetition: str = "~"
     escape: str = "\\"
     subcomponent: str = "&"
+    codec: str = "utf-8"  # the message's charset (MSH-18): what ``\\Xhh..\\`` bytes mean
 
 
 class Segment:
@@ -62,12 +67,17 @@ class Segment:
         """Field ``number`` exactly as sent (escapes and separators kept); '' if absent."""
         return self._fields[number] if number < len(self._fields) else ""
 
+    def is_null(self, number: int) -> bool:
+        """Was field ``number`` sent as HL7's null ``""`` (not left out)?"""
+        return self.raw(number).strip() == NULL
+
     def repetitions(self, number: int) -> list[str]:
-        """The field's repetitions, still escaped; no repetition if the field is empty."""
+        """The field's repetitions, still escaped; no repetition if the field is empty or
+        null."""
         value = self.raw(number)
         if not value:
             return []
-        return [part for part in value.split(self._seps.repetition) if part]
+        return [part for part in value.split(self._seps.repetition) if part and part != NULL]
 
     def components(self, value: str) -> list[str]:
         """Split one (raw) repetition into its components, unescaped."""
@@ -93,7 +103,7 @@ class Segment:
         elif repetition > 1:
             return ""
         if component == 0:
-            return self.unescape(value).strip()
+            return "" if value == NULL else self.unescape(value).strip()
         if seps.component in value:
             parts = value.split(seps.component)
             if component > len(parts):
@@ -108,7 +118,7 @@ class Segment:
             value = subs[subcomponent - 1]
         elif subcomponent > 1:
             return ""
-        return self.unescape(value).strip()
+        return "" if value == NULL else self.unescape(value).strip()
 
     def components_of(self, number: int, count: int) -> list[str]:
         """``[get(number, 1), …, get(number, count)]``, splitting the field once (an FT1-7
@@ -131,7 +141,7 @@ class Segment:
         sub = self._seps.subcomponent
         if sub in value:
             value = value.split(sub, 1)[0]
-        return self.unescape(value)
+        return "" if value == NULL else self.unescape(value)
 
     @property
     def separators(self) -> Separators:
@@ -146,7 +156,7 @@ class Segment:
 class Hl7Message:
     """A decoded message split into segments (MSH first)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, codec: str = "utf-8") -> None:
         self.text = text  # as decoded: searched once for control characters
         lines = [line for line in _SEGMENT_SPLIT.split(text) if line.strip()]
         if not lines or not lines[0].startswith("MSH") or len(lines[0]) < 8:
@@ -163,6 +173,7 @@ class Hl7Message:
             repetition=encoding[1] if len(encoding) > 1 else defaults.repetition,
             escape=encoding[2] if len(encoding) > 2 else defaults.escape,
             subcomponent=encoding[3] if len(encoding) > 3 else defaults.subcomponent,
+            codec=codec,
         )
         self.separators = seps
         self.segments: list[Segment] = []
@@ -246,16 +257,17 @@ def _unescape(value: str, seps: Separators) -> str:
         out.append(value[position:start])
         code = value[start + 1 : end]
         known = _ESCAPES.get(code)
-        out.append(known(seps) if known else _hex_or_drop(code))
+        out.append(known(seps) if known else _hex_or_drop(code, seps.codec))
         position = end + 1
     return "".join(out)
 
 
-def _hex_or_drop(code: str) -> str:
-    """``\\Xhh..\\`` is a hexadecimal character; formatting codes (``.br``) are dropped."""
+def _hex_or_drop(code: str, codec: str) -> str:
+    """``\\Xhh..\\`` is characters as bytes in the message's charset (王 in a GB 18030
+    message is ``\\XCDF5\\``, not its UTF-8 bytes); formatting codes (``.br``) are dropped."""
     if code[:1] == "X" and len(code) > 1 and len(code) % 2 == 1:
         try:
-            return bytes.fromhex(code[1:]).decode("utf-8", errors="replace")
+            return bytes.fromhex(code[1:]).decode(codec, errors="replace")
         except ValueError:
             return ""
     return ""

@@ -59,12 +59,14 @@ def _admit(control_id: str, visit: str, admitted: str) -> bytes:
 
 
 def _fees(control_id: str, visit: str, *lines: str, version: str = "2.5") -> bytes:
-    return m.message(m.msh("P03", control_id, version=version), "EVN|P03|" + ts(NOW), m.pid(),
+    patient = m.pid(name="王建国", citizen_id="310102197803141310")  # the one _admit admits
+    return m.message(m.msh("P03", control_id, version=version), "EVN|P03|" + ts(NOW), patient,
                      m.pv1(visit), *lines).encode()  # fmt: skip
 
 
 def _discharge(control_id: str, visit: str, discharged: str) -> bytes:
-    return m.adt("A03", control_id, visit, discharged=discharged).encode()
+    patient = m.pid(name="王建国", citizen_id="310102197803141310")  # the one _admit admits
+    return m.adt("A03", control_id, visit, discharged=discharged, patient=patient).encode()
 
 
 def _answer(port: int, message: bytes) -> tuple[str, str]:

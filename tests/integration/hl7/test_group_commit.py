@@ -100,8 +100,11 @@ def _listen(db: Engine, commands: HoldFirst) -> ListenerThread:
 
 
 def _a08(control_id: str, visit: str, department: str) -> bytes:
+    # the stays are several seeded workers': the patient named by the HIS's id only (a
+    # citizen ID of another worker is refused, VISIT_OF_ANOTHER_WORKER)
+    patient = m.pid(citizen_id="")
     return m.message(
-        m.msh("A08", control_id), "EVN|A08", m.pid(), m.pv1(visit, department=department)
+        m.msh("A08", control_id), "EVN|A08", patient, m.pv1(visit, department=department)
     ).encode()
 
 

@@ -100,14 +100,19 @@ def port(db: Engine, services: Services) -> Iterator[int]:
     thread.stop()
 
 
+# The stays are several seeded workers': the messages name the patient by the HIS's id only
+# (a citizen ID of another worker is refused, VISIT_OF_ANOTHER_WORKER).
+ANY_WORKER = m.pid(citizen_id="")
+
+
 def _a08(control_id: str, visit: str) -> bytes:
-    return m.adt("A08", control_id, visit).encode()
+    return m.adt("A08", control_id, visit, patient=ANY_WORKER).encode()
 
 
 def _fees(control_id: str, visit: str) -> bytes:
     line = m.ft1("L1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
                  when=ts(NOW - timedelta(days=1)))  # fmt: skip
-    return m.message(m.msh("P03", control_id), "EVN|P03|" + ts(NOW), m.pid(),
+    return m.message(m.msh("P03", control_id), "EVN|P03|" + ts(NOW), ANY_WORKER,
                      m.pv1(visit), line).encode()  # fmt: skip
 
 

@@ -141,11 +141,12 @@ def adt(
     discharged: str = "20260310090000",
     version: str = "2.5",
     charset: str = "UNICODE UTF-8",
+    patient: str = "",
 ) -> str:
     segments = [
         msh(event, control_id, version=version, charset=charset),
         f"EVN|{event}|20260310090000||01^患者要求",
-        pid(),
+        patient or pid(),
         pv1(visit, discharged=discharged),
     ]
     if event in ("A03", "A08"):

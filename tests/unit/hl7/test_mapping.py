@@ -118,13 +118,17 @@ def test_discharge_cancel_and_update() -> None:
     assert discharge.settle_now is PROFILE.discharge_settles
     assert discharge.discharge_diagnoses[0].code == "S62.001"
     cancel = command(m.adt("A11", "C4"))
-    assert cancel == CancelAdmission(his_visit_id="V0001", reason="患者要求")
+    assert cancel == CancelAdmission(
+        his_visit_id="V0001", reason="患者要求", citizen_id="110101199001011234"
+    )
     assert isinstance(command(m.adt("A13", "C5")), CancelDischarge)
     update = command(m.adt("A08", "C6"))
     assert isinstance(update, UpdateVisit)
     assert update.department == "骨科病区"
     assert update.patient_name == "张三"
     assert update.injury_parts is None  # no ZWI sent: unchanged
+    # the worker PID-3 names (NI), for the stay to be checked against
+    assert {c.citizen_id for c in (discharge, update)} == {"110101199001011234"}
 
 
 def test_event_can_come_from_evn_1_in_v23() -> None:
