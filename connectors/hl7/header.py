@@ -136,3 +136,20 @@ def read_header(raw: bytes) -> RawHeader:
         control_field=control_field,
         control_char=control_char,
     )
+
+
+def same_message(first: bytes, again: bytes) -> bool:
+    """Whether ``again`` is a resend of ``first``: the same segments, byte for byte, but for
+    MSH-7 (the time, which some interface engines stamp anew on each send) and how the
+    segments are ended (``\\r``, ``\\n`` or both)."""
+    return _content(first) == _content(again)
+
+
+def _content(raw: bytes) -> list[bytes]:
+    segments = [s for s in _SEGMENT_END.split(raw.strip(b" \t\r\n")) if s.strip()]
+    if segments and segments[0].startswith(b"MSH") and len(segments[0]) > 3:
+        fields = segments[0].split(segments[0][3:4])
+        if len(fields) > 6:
+            fields[6] = b""  # MSH-7 (fields[0] is "MSH", fields[1] MSH-2)
+        segments[0] = segments[0][3:4].join(fields)
+    return segments

@@ -8,7 +8,11 @@
    the message stays), **before** anything else.
    If the same sender's MSH-10 is already logged with a final outcome, log the repeat and
    return the first ACK unchanged, without processing (a repeat arriving while the first is
-   still being processed waits for the first's ACK);
+   still being processed waits for the first's ACK) — if it is the same message
+   (:func:`~connectors.hl7.header.same_message`: MSH-7 may differ). Another message under
+   that MSH-10 (an HIS whose counter restarted) is answered AR at MSH-10 and logged without
+   a key: given the first's AA, its fees or discharge would be lost while the HIS took them
+   as recorded;
 3. translate it into a command and hand that to the injected
    :class:`~adapter.domain.commands.EncounterCommands` (:mod:`connectors.hl7.processing`);
 4. store the outcome and the exact ACK bytes, committed, and only then return the ACK.
@@ -74,12 +78,13 @@ from connectors.hl7.ack import AckIdentity
 from connectors.hl7.decode import Decoded, control_in_header, decode, visit_or_none
 from connectors.hl7.errors import (
     APPLICATION_INTERNAL_ERROR,
+    DUPLICATE_KEY,
     SEGMENT_SEQUENCE_ERROR,
     Hl7Error,
     Location,
 )
 from connectors.hl7.group_commit import GroupCommit
-from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header
+from connectors.hl7.header import HeaderUnreadable, RawHeader, read_header, same_message
 from connectors.hl7.outcomes import Answers, ack_error, errors_detail
 from connectors.hl7.processing import actor as _actor
 from connectors.hl7.processing import process
@@ -176,6 +181,9 @@ class Hl7Inbound:
                 raise
             return self._answers.disk_full(header, "receive").ack  # nothing stored
         if isinstance(stored, log_.LoggedMessage):
+            if not same_message(stored.raw, raw):
+                error = _reused(stored, stored.received_at.astimezone(self.profile.zone))
+                return self._reject_unkeyed(raw, peer, received_at, header, error)
             try:
                 with self._writer_turn:
                     self.log.record_duplicate(receipt, stored)
@@ -326,3 +334,15 @@ class Hl7Inbound:
 
     def _now_local(self) -> datetime:
         return self.clock().astimezone(self.profile.zone)
+
+
+def _reused(first: log_.LoggedMessage, received: datetime) -> Hl7Error:
+    """The AR's error for another message under ``first``'s MSH-10 (``received``: local)."""
+    return Hl7Error(
+        f"消息控制ID（MSH-10）{first.control_id}已用于本系统于"
+        f"{received:%Y-%m-%d %H:%M:%S}收到的另一条消息（消息记录{first.id}），"
+        "本消息未处理；请以新的控制ID发送",
+        Location("MSH", 1, 10),
+        hl7_code=DUPLICATE_KEY,
+        code="HL7_CONTROL_ID_REUSED",
+    )
