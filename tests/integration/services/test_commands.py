@@ -134,3 +134,24 @@ def test_the_same_revoke_sent_twice_at_once_revokes_once_and_both_get_it(
     assert sorted(o.replayed for o in outcomes) == [False, True]
     assert outcomes[0].upload == outcomes[1].upload
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2305"]
+
+
+def test_DISCHARGE_DIFFERS_FROM_SETTLEMENT_n33_another_discharge_time_is_refused(
+    services: Services, db: Engine
+) -> None:
+    # A site that settles at the billing desk: the HIS's A03 notes the discharge. The desk
+    # settled the stay with its discharge at 00:00; an A03 saying 06:00 was answered
+    # 'replayed' (AA) although the discharge record uploaded (N§33, B§31) says 00:00 —
+    # the HIS kept a discharge time the settlement does not have.
+    commands = services.commands
+    commands.admit(admit("P001", "HIS-3"), actor="his")
+    commands.record_fees(RecordFees("HIS-3", (fee("1", "XN02BEB001", "18.25"),)), actor="his")
+    settled = commands.discharge(Discharge("HIS-3", local(0, 0)), actor="billing")
+    same = commands.discharge(Discharge("HIS-3", local(0, 0), settle_now=False), actor="his")
+    assert same.replayed and same.settlement_id == settled.settlement_id
+    with pytest.raises(InvalidTransition) as refused:
+        commands.discharge(Discharge("HIS-3", local(0, 6), settle_now=False), actor="his")
+    assert refused.value.field == "discharged_at"
+    assert "撤销结算" in refused.value.message
+    assert services.encounter(settled.encounter_id).encounter.discharged_at == local(0, 0)
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301"]
