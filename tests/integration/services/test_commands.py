@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from adapter.domain.commands import (
     CancelAdmission,
@@ -155,3 +155,53 @@ def test_DISCHARGE_DIFFERS_FROM_SETTLEMENT_n33_another_discharge_time_is_refused
     assert "撤销结算" in refused.value.message
     assert services.encounter(settled.encounter_id).encounter.discharged_at == local(0, 0)
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301"]
+
+
+def test_a_visit_update_waits_for_a_fee_batch_of_its_stay_instead_of_failing(
+    services: Services, db: Engine
+) -> None:
+    # An A08 and a DFT^P03 of one stay on two HIS connections: the A08 read the stay, the fee
+    # batch (holding the stay's row, bumping its version) committed, and the A08 failed on
+    # the version — an AE although nothing was wrong with it. On SQLite writers queue anyway.
+    if db.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serialises its writers with BEGIN IMMEDIATE")
+    stay = services.commands.admit(admit("P001", "HIS-4"), actor="his")
+    outcome: dict[str, object] = {}
+
+    def update() -> None:
+        try:
+            command = UpdateVisit("HIS-4", department="手外科")
+            outcome["ok"] = services.commands.update_visit(command, actor="his")
+        except Exception as exc:  # the assertion below shows it
+            outcome["error"] = exc
+
+    with db.connect() as other:  # a fee batch in flight: the stay's row held, its version bumped
+        with other.begin():
+            other.execute(
+                text("SELECT version FROM encounter WHERE id = :id FOR UPDATE"),
+                {"id": stay.encounter_id},
+            )
+            other.execute(
+                text("UPDATE encounter SET version = version + 1 WHERE id = :id"),
+                {"id": stay.encounter_id},
+            )
+            thread = threading.Thread(target=update)
+            thread.start()
+            while thread.is_alive() and not _waiting_on_a_lock(db):
+                thread.join(0.01)  # until the A08 waits on the row
+        thread.join()
+    assert "error" not in outcome, outcome.get("error")
+    assert services.encounter(stay.encounter_id).encounter.department == "手外科"
+
+
+def _waiting_on_a_lock(db: Engine) -> bool:
+    # a connection of its own: a transaction sees pg_stat_activity as at its first look
+    with db.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
