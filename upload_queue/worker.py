@@ -4,8 +4,11 @@ A :class:`Worker` keeps up to ``in_flight`` deliveries going at once (default 1)
 :meth:`~Worker.drain` loop runs the handlers on a pool of ``in_flight`` threads (inline when
 ``in_flight`` is 1) and keeps more jobs leased and ready behind them, so a slot that frees
 up starts the next job without waiting on the database; as deliveries finish it records
-their outcomes and leases replacements **in one transaction** on one connection, a batch of
-at least :data:`BATCH_FLOOR` jobs at a time, so a job costs a fraction of a commit. The
+their outcomes and leases replacements **in one transaction**, a batch of at least
+:data:`BATCH_FLOOR` jobs at a time, so a job costs a fraction of a commit. The connection is
+taken from the pool for that transaction only and never held while a handler waits on
+upstream: the handler needs one of its own (a settlement's fee details, the call log), and a
+worker's idle connection would count against the pool the clerks' requests share. The
 bound on throughput is upstream's: ``in_flight / latency`` per worker. Run several workers
 (threads, processes, instances) on top; leases keep them apart.
 
@@ -49,7 +52,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from upload_queue.clock import Clock, utcnow
 from upload_queue.handlers import Handlers
@@ -159,16 +162,14 @@ class Worker:
 
     def run_once(self) -> list[Outcome]:
         """Lease up to ``batch`` due jobs and deliver them one by one; ``[]`` when none is due."""
-        with begin_write(self.engine) as connection:
-            _, leased, _ = self._record(connection, [], room=self.batch, release=True)
-            outcomes, finished = self._one_by_one(connection, leased)
-            return outcomes + self._record(connection, finished)[0]
+        _, leased, _ = self._record([], room=self.batch, release=True)
+        outcomes, finished = self._one_by_one(leased)
+        return outcomes + self._record(finished)[0]
 
     def deliver(self, delivery: Delivery) -> Outcome:
         """Call the handler for one leased job and record what happened."""
         finished = self._call(delivery, None)
-        with begin_write(self.engine) as connection:
-            [outcome] = self._record(connection, [finished])[0]
+        [outcome] = self._record([finished])[0]
         return outcome
 
     # --- the loop -----------------------------------------------------------------------
@@ -182,25 +183,24 @@ class Worker:
         counts = [0, 0]  # attempts recorded, jobs leased
         self._draining = True
         try:
-            with begin_write(self.engine) as connection:
-                pool = (
-                    ThreadPoolExecutor(self.in_flight, thread_name_prefix=self.worker_id)
-                    if self.in_flight > 1
-                    else None
-                )
-                try:
-                    while True:
-                        if pool is None:
-                            self._drain_inline(connection, max_jobs, counts)
-                        else:
-                            self._drain_pooled(connection, pool, max_jobs, counts)
-                        self._draining = False  # before the look: see wake()
-                        if not self._woken.is_set() or self._stop.is_set():
-                            return counts[0]
-                        self._draining = True
-                finally:
-                    if pool is not None:
-                        pool.shutdown(wait=True)
+            pool = (
+                ThreadPoolExecutor(self.in_flight, thread_name_prefix=self.worker_id)
+                if self.in_flight > 1
+                else None
+            )
+            try:
+                while True:
+                    if pool is None:
+                        self._drain_inline(max_jobs, counts)
+                    else:
+                        self._drain_pooled(pool, max_jobs, counts)
+                    self._draining = False  # before the look: see wake()
+                    if not self._woken.is_set() or self._stop.is_set():
+                        return counts[0]
+                    self._draining = True
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True)
         finally:
             self._draining = False
 
@@ -210,27 +210,23 @@ class Worker:
         room = slots - busy
         return room if max_jobs is None else min(room, max_jobs - counts[1])
 
-    def _drain_inline(
-        self, connection: Connection, max_jobs: int | None, counts: list[int]
-    ) -> None:
+    def _drain_inline(self, max_jobs: int | None, counts: list[int]) -> None:
         """Lease ``batch`` jobs, deliver them here one by one; record them with the next lease."""
         finished: list[Finished] = []
         release = True
         while True:
             room = self._room(counts, 0, max_jobs, self.batch)
             self._woken.clear()
-            outcomes, leased, _ = self._record(connection, finished, room=room, release=release)
+            outcomes, leased, _ = self._record(finished, room=room, release=release)
             counts[0] += len(outcomes)
             counts[1] += len(leased)
             if not leased:
                 return
             release = self._release_due()
-            outcomes, finished = self._one_by_one(connection, leased)
+            outcomes, finished = self._one_by_one(leased)
             counts[0] += len(outcomes)
 
-    def _one_by_one(
-        self, connection: Connection, leased: list[Leased]
-    ) -> tuple[list[Outcome], list[Finished]]:
+    def _one_by_one(self, leased: list[Leased]) -> tuple[list[Outcome], list[Finished]]:
         """Deliver ``leased`` here one after another, each only while its lease has
         :attr:`need` left (see :meth:`_renew`); return the outcomes recorded on the way and
         the finished deliveries still to record."""
@@ -241,7 +237,7 @@ class Worker:
         soonest = min((item.expires for item in leased), default=None)
         while leased:
             if soonest is not None and soonest - self.clock() < self.need:
-                outcomes += self._renew(connection, finished, leased)
+                outcomes += self._renew(finished, leased)
                 finished = []
                 soonest = min((item.expires for item in leased), default=None)
                 continue
@@ -251,7 +247,6 @@ class Worker:
 
     def _drain_pooled(
         self,
-        connection: Connection,
         pool: ThreadPoolExecutor,
         max_jobs: int | None,
         counts: list[int],
@@ -271,7 +266,7 @@ class Worker:
         while True:
             starting = ready[: self.in_flight - len(busy)]
             if self._late([*starting, *(f.leased for f in finished)], self.clock()):
-                counts[0] += len(self._renew(connection, finished, ready))
+                counts[0] += len(self._renew(finished, ready))
                 finished = []
             while ready and len(busy) < self.in_flight:
                 item = ready.pop(0)
@@ -288,9 +283,7 @@ class Worker:
                 asked = room if look and room > 0 else 0  # the commit is paid: lease too
                 if asked > 0:
                     self._woken.clear()
-                outcomes, leased, _ = self._record(
-                    connection, finished, room=asked, release=release
-                )
+                outcomes, leased, _ = self._record(finished, room=asked, release=release)
                 counts[0] += len(outcomes)
                 counts[1] += len(leased)
                 finished = []
@@ -316,13 +309,11 @@ class Worker:
         """Whether a lease of ``items`` has less than :attr:`need` left."""
         return any(item is not None and item.expires - now < self.need for item in items)
 
-    def _renew(
-        self, connection: Connection, finished: list[Finished], ready: list[Leased]
-    ) -> list[Outcome]:
+    def _renew(self, finished: list[Finished], ready: list[Leased]) -> list[Outcome]:
         """Record ``finished`` and renew the leases of ``ready`` in one transaction; keep in
         ``ready`` (in place, in order) only the jobs whose lease was still held: one that ran
         out may be with another worker already and is not started here."""
-        outcomes, _, held = self._record(connection, finished, renew=ready)
+        outcomes, _, held = self._record(finished, renew=ready)
         ready[:] = held
         return outcomes
 
@@ -334,7 +325,6 @@ class Worker:
 
     def _record(
         self,
-        connection: Connection,
         finished: list[Finished],
         *,
         room: int = 0,
@@ -343,11 +333,12 @@ class Worker:
     ) -> tuple[list[Outcome], list[Leased], list[Leased]]:
         """Record ``finished`` outcomes, renew the leases of ``renew`` still held, then lease
         up to ``room`` jobs: one transaction. Returns the outcomes, the jobs leased and the
-        jobs of ``renew`` whose lease was renewed."""
+        jobs of ``renew`` whose lease was renewed. The connection is taken from the pool for
+        this transaction only: none is held while the handlers wait on upstream."""
         if not finished and room <= 0 and not renew:
             return [], [], []
         now = self.clock()
-        with write_transaction(connection):
+        with begin_write(self.engine) as connection, write_transaction(connection):
             recorded = record_outcomes(connection, finished, self.policy, self.worker_id)
             renewed = renew_on(connection, renew, now, lease_for=self.lease_for)
             leased: list[Leased] = []

@@ -6,8 +6,10 @@ the domain decides eligibility; an eligible worker's encounter is registered and
 admission registration (``WI2401``) queued in the same transaction. A refusal carries every
 reason with its article (and, for filing reasons, where to file: N§18, N§46, B§28, B§47); it
 is audited and writes nothing else. The same HIS visit admitted twice returns the first encounter,
-flagged ``replayed``, without asking upstream again — unless the second admission is of another
-worker, or the stay was cancelled since (:mod:`.visits`): never answered as a stay it is not.
+flagged ``replayed``, without asking upstream again — unless it is another admission: of
+another worker, or under a visit cancelled since (:mod:`.visits`), or of another kind or
+admission time (``VISIT_ID_REUSED``, HTTP 409, HL7 AE, naming what differs). Answered with
+the first stay, the HIS would book the second admission's fees onto it.
 
 One open stay (admitted, or its settlement revoked) per worker and kind at this institution
 (N§33, B§28): a second admission is refused with :class:`OpenStayExists` naming the open stay
@@ -89,15 +91,6 @@ class Admitted:
     manual_claim_id: str = ""  # recorded as a manual-claim case from the start (N§38, B§27)
 
 
-def _replay_of(
-    stay: EncounterRecord, uow: UnitOfWork, card: CardData, psn_no: str = ""
-) -> Admitted:
-    """The stay admitted under the visit number, as this admission's resend, when it is one
-    (:func:`~adapter.services.visits.require_resend`)."""
-    require_resend(uow, stay.encounter, card.citizen_id, psn_no)
-    return Admitted(stay.encounter, replayed=True)
-
-
 ADMISSION_OUTAGE_MESSAGE = (
     "上级系统（省级及国家工伤保险异地就医系统）当前无法访问，不能核验身份和备案，暂不能登记为"
     "跨省异地直接结算住院（N§38）。可稍后重试；或按手工报销登记本次住院（网络或系统故障，"
@@ -163,7 +156,7 @@ class Admissions:
         with ctx.uow() as uow:
             existing = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if existing is not None:
-                return _replay_of(existing, uow, command.card)
+                return self._replayed(uow, existing, command)
         ctx.policy.times.check_admission(command.admitted_at, ctx.now(), zone=ctx.zone)
         admitted_on = ctx.local_date(command.admitted_at)
         try:
@@ -209,7 +202,7 @@ class Admissions:
         with ctx.uow(immediate=True) as uow:
             raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
-                return _replay_of(raced, uow, command.card, person.psn_no)
+                return self._replayed(uow, raced, command, person.psn_no)
             self._refuse_open_stay(uow, person.psn_no, command.kind)
             try:
                 uow.encounters.add(encounter)
@@ -223,7 +216,7 @@ class Admissions:
                 raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
                 if raced is None:
                     raise
-                return _replay_of(raced, uow, command.card, person.psn_no)
+                return self._replayed(uow, raced, command, person.psn_no)
             cache(uow, facts)
             upload = queue_admission(ctx, uow, encounter, person, filing)
             uow.audit.append(
@@ -255,7 +248,7 @@ class Admissions:
         with ctx.uow(immediate=True) as uow:
             raced = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if raced is not None:
-                return _replay_of(raced, uow, card)
+                return self._replayed(uow, raced, command)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
             known = found[0] if len(found) == 1 else None  # as last seen, never asked now
             psn_no = known.psn_no if known else unverified_psn_no(card)
@@ -303,6 +296,42 @@ class Admissions:
             uow.commit()
         return Admitted(encounter, manual_claim_id=claim_id)
 
+    def _replayed(
+        self, uow: UnitOfWork, record: EncounterRecord, command: Admit, psn_no: str = ""
+    ) -> Admitted:
+        """The stay the visit number names, if ``command`` is the admission that made it:
+        the same worker (``psn_no`` once upstream named them), a stay not cancelled since
+        (:func:`~adapter.services.visits.require_resend`), the same kind and time."""
+        stay = record.encounter
+        require_resend(uow, stay, command.card.citizen_id, psn_no)
+        differs = self._differs(uow, stay, command)
+        if differs:
+            raise Conflict(
+                f"HIS住院号{command.his_visit_id}已用于另一次入院登记（就诊编号{stay.id}）："
+                f"{'；'.join(differs)}。同一就诊号不能改记另一次入院；如原登记有误，"
+                "请先取消原入院登记，再以新的就诊号登记",
+                code="VISIT_ID_REUSED",
+                article=OPEN_STAY_ARTICLE,
+                field="his_visit_id",
+            )
+        return Admitted(stay, replayed=True)
+
+    def _differs(self, uow: UnitOfWork, stay: Encounter, command: Admit) -> list[str]:
+        """What of ``command`` is another admission than ``stay``: the worker (as far as the
+        card and the worker last seen tell, without asking upstream), the kind, the time."""
+        differs = []
+        if not _same_worker(uow, stay, command.card):
+            differs.append("工伤职工不同（卡号或身份证号与原登记不符）")
+        if command.kind is not stay.kind:
+            differs.append(f"就诊类型不同（原为{stay.kind.label}，本次为{command.kind.label}）")
+        if command.admitted_at != stay.admitted_at:
+            was, now = (
+                self._ctx.wall_time(stay.admitted_at),
+                self._ctx.wall_time(command.admitted_at),
+            )
+            differs.append(f"入院时间不同（原为{was}，本次为{now}）")
+        return differs
+
     def _audit_refusal(
         self,
         command: Admit,
@@ -341,6 +370,26 @@ def queue_admission(
         insuplc_admdvs=person.insured_admdvs,
         deadline=ctx.now() + ctx.policy.admission_upload_within,
     )
+
+
+def _same_worker(uow: UnitOfWork, stay: Encounter, card: CardData) -> bool:
+    """Whether ``card`` may be the card of ``stay``'s worker: its citizen ID, else its card
+    number, against the worker as last seen (a QR token names no one before upstream is
+    asked, and passes)."""
+    if stay.psn_no.startswith("?"):  # admitted while upstream was down: the card's own key
+        return not (card.citizen_id or card.card_no) or stay.psn_no == unverified_psn_no(card)
+    return _known_as(uow, stay.psn_no, card)
+
+
+def _known_as(uow: UnitOfWork, psn_no: str, card: CardData) -> bool:
+    person = uow.persons.get(psn_no)
+    if person is None:
+        return True
+    if card.citizen_id and person.citizen_id:
+        return card.citizen_id.strip().upper() == person.citizen_id.strip().upper()
+    if card.card_no and person.card_no:
+        return card.card_no.strip() == person.card_no.strip()
+    return True
 
 
 def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:

@@ -142,6 +142,18 @@ class ServiceCommands:
             with self._ctx.uow() as uow:
                 active = uow.settlements.find_active(encounter.id)
                 record = upload_for_settlement(uow, active.id, Infno.DISCHARGE) if active else None
+            settled_at = active.encounter.discharged_at if active else None
+            if settled_at is not None and settled_at != command.discharged_at:
+                # the same discharge again replays; another one would be answered as noted
+                # while the discharge record uploaded keeps the settled time
+                raise InvalidTransition(
+                    f"该就诊已按出院时间{self._ctx.wall_time(settled_at)}结算，"
+                    f"本次出院时间{self._ctx.wall_time(command.discharged_at)}与之不符，未记录；"
+                    "如需更正出院时间，请先撤销结算（N§33、B§31）",
+                    code="DISCHARGE_DIFFERS_FROM_SETTLEMENT",
+                    article="N§33, B§31",
+                    field="discharged_at",
+                )
             return Outcome(
                 encounter.id,
                 encounter.status.value,

@@ -208,3 +208,28 @@ def test_operator_search_filters(running: Running) -> None:
     first = log.search(control_id="S1")[0]
     assert log.search(since=first.received_at, control_id="S1") == [first]
     assert log.search(until=first.received_at, control_id="S1") == []
+
+
+def test_HL7_CONTROL_ID_REUSED_a_control_id_sent_again_with_another_message_is_refused(
+    running: Running,
+) -> None:
+    # An HIS whose MSH-10 counter restarted sends its next fees under a control id it used
+    # already: they were answered with the first message's AA and never recorded — the
+    # stay settled without them (N§47: the fees uploaded are the fees incurred).
+    client = running.client()
+    assert code_of(client.send(m.admit("ADM-1").encode())) == "AA"
+    first = client.send(m.dft("DFT-1", [m.ft1("L1")]).encode())
+    assert code_of(first) == "AA"
+    reused = parse_ack(client.send(m.dft("DFT-1", [m.ft1("L2", amount="60.00")]).encode()))
+    assert reused.require("MSA").get(1) == "AR" and reused.require("MSA").get(2) == "DFT-1"
+    err = reused.require("ERR")
+    assert (err.get(3), err.get(5)) == ("205", "HL7_CONTROL_ID_REUSED")
+    assert "DFT-1" in err.get(8)
+    assert sorted(running.fake.encounters["V0001"].lines) == ["L1"]  # nothing recorded
+    assert running.fake.count("record_fees") == 1
+    # the same message again, only its MSH-7 (time) stamped anew, is the resend it is
+    resent = m.dft("DFT-1", [m.ft1("L1")]).replace("20260301120000+0800", "20260301120500+0800")
+    assert client.send(resent.encode()) == first
+    assert running.fake.count("record_fees") == 1
+    # the first message keeps its control id: a later resend still gets the first ACK
+    assert client.send(m.dft("DFT-1", [m.ft1("L1")]).encode()) == first

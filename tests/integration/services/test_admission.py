@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.encounters import EncounterKind, EncounterStatus
-from adapter.domain.errors import EligibilityRefused, UpstreamUnavailable
+from adapter.domain.errors import Conflict, EligibilityRefused, UpstreamUnavailable
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.rules import FILING_CHANNELS_TEXT
 from adapter.services.container import Services
@@ -182,3 +182,40 @@ def test_upstream_down_at_admission_is_a_clear_error_and_nothing_is_written(
         services.admissions.admit(admit("P001", "V-1"), actor="c")
     assert _encounter_count(db) == 0 and jobs(db) == []
     assert services.watch.down_since is not None
+
+
+@pytest.mark.parametrize(
+    ("changed", "code", "named"),
+    [
+        (
+            lambda c: replace(c, card=admit("P002", "V-1").card),
+            "VISIT_OF_ANOTHER_WORKER",
+            "另一名工伤职工",
+        ),
+        (lambda c: replace(c, kind=EncounterKind.REHAB), "VISIT_ID_REUSED", "就诊类型"),
+        (
+            lambda c: replace(c, admitted_at=c.admitted_at + timedelta(hours=2)),
+            "VISIT_ID_REUSED",
+            "入院时间",
+        ),
+    ],
+    ids=["another-worker", "another-kind", "another-admission-time"],
+)
+def test_VISIT_ID_REUSED_n33_a_visit_number_sent_again_for_another_admission_is_refused(
+    services: Services, db: Engine, changed, code: str, named: str
+) -> None:
+    # The HIS's visit number is its key for the stay: resent with the same admission it
+    # replays, resent for another one (another worker's card, kind or admission time) it
+    # was answered with the first stay as if admitted — the second worker's fees would then
+    # go onto the first worker's stay, settled under the first worker's filing.
+    first = services.admissions.admit(admit("P001", "V-1"), actor="his")
+    with pytest.raises(Conflict) as refused:
+        services.admissions.admit(changed(admit("P001", "V-1")), actor="his")
+    assert refused.value.code == code
+    assert refused.value.field == "his_visit_id"
+    assert named in refused.value.message and first.encounter.id in refused.value.message
+    assert _encounter_count(db) == 1
+    assert len(jobs(db)) == 1
+    # the same admission again still replays
+    again = services.admissions.admit(admit("P001", "V-1"), actor="his")
+    assert again.replayed and again.encounter.id == first.encounter.id

@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from adapter.domain.commands import (
     CancelAdmission,
@@ -134,3 +134,74 @@ def test_the_same_revoke_sent_twice_at_once_revokes_once_and_both_get_it(
     assert sorted(o.replayed for o in outcomes) == [False, True]
     assert outcomes[0].upload == outcomes[1].upload
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2305"]
+
+
+def test_DISCHARGE_DIFFERS_FROM_SETTLEMENT_n33_another_discharge_time_is_refused(
+    services: Services, db: Engine
+) -> None:
+    # A site that settles at the billing desk: the HIS's A03 notes the discharge. The desk
+    # settled the stay with its discharge at 00:00; an A03 saying 06:00 was answered
+    # 'replayed' (AA) although the discharge record uploaded (N§33, B§31) says 00:00 —
+    # the HIS kept a discharge time the settlement does not have.
+    commands = services.commands
+    commands.admit(admit("P001", "HIS-3"), actor="his")
+    commands.record_fees(RecordFees("HIS-3", (fee("1", "XN02BEB001", "18.25"),)), actor="his")
+    settled = commands.discharge(Discharge("HIS-3", local(0, 0)), actor="billing")
+    same = commands.discharge(Discharge("HIS-3", local(0, 0), settle_now=False), actor="his")
+    assert same.replayed and same.settlement_id == settled.settlement_id
+    with pytest.raises(InvalidTransition) as refused:
+        commands.discharge(Discharge("HIS-3", local(0, 6), settle_now=False), actor="his")
+    assert refused.value.field == "discharged_at"
+    assert "撤销结算" in refused.value.message
+    assert services.encounter(settled.encounter_id).encounter.discharged_at == local(0, 0)
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301"]
+
+
+def test_a_visit_update_waits_for_a_fee_batch_of_its_stay_instead_of_failing(
+    services: Services, db: Engine
+) -> None:
+    # An A08 and a DFT^P03 of one stay on two HIS connections: the A08 read the stay, the fee
+    # batch (holding the stay's row, bumping its version) committed, and the A08 failed on
+    # the version — an AE although nothing was wrong with it. On SQLite writers queue anyway.
+    if db.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serialises its writers with BEGIN IMMEDIATE")
+    stay = services.commands.admit(admit("P001", "HIS-4"), actor="his")
+    outcome: dict[str, object] = {}
+
+    def update() -> None:
+        try:
+            command = UpdateVisit("HIS-4", department="手外科")
+            outcome["ok"] = services.commands.update_visit(command, actor="his")
+        except Exception as exc:  # the assertion below shows it
+            outcome["error"] = exc
+
+    with db.connect() as other:  # a fee batch in flight: the stay's row held, its version bumped
+        with other.begin():
+            other.execute(
+                text("SELECT version FROM encounter WHERE id = :id FOR UPDATE"),
+                {"id": stay.encounter_id},
+            )
+            other.execute(
+                text("UPDATE encounter SET version = version + 1 WHERE id = :id"),
+                {"id": stay.encounter_id},
+            )
+            thread = threading.Thread(target=update)
+            thread.start()
+            while thread.is_alive() and not _waiting_on_a_lock(db):
+                thread.join(0.01)  # until the A08 waits on the row
+        thread.join()
+    assert "error" not in outcome, outcome.get("error")
+    assert services.encounter(stay.encounter_id).encounter.department == "手外科"
+
+
+def _waiting_on_a_lock(db: Engine) -> bool:
+    # a connection of its own: a transaction sees pg_stat_activity as at its first look
+    with db.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
