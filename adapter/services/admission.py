@@ -34,17 +34,23 @@ from adapter.domain.errors import (
     UpstreamUnavailable,
 )
 from adapter.domain.filings import Filing, filed_part_for
-from adapter.domain.people import CardData, Person
+from adapter.domain.people import Person
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.context import ServiceContext
 from adapter.services.eligibility import decide
-from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
+from adapter.services.identity import (
+    Identity,
+    WorkerFacts,
+    cache,
+    masked_card,
+    unverified_psn_no,
+)
 from adapter.services.uploads import queue_upload
 from adapter.services.upstream_outage import UpstreamDownAtDesk
-from adapter.services.visits import require_resend
+from adapter.services.visits import require_resend, require_same_admission
 from adapter.store import errors as store_errors
 from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
@@ -111,11 +117,6 @@ class UpstreamDownAtAdmission(UpstreamDownAtDesk):
             retry_label="稍后重试入院登记",
             manual_claim_label="按手工报销登记本次住院",
         )
-
-
-def unverified_psn_no(card: CardData) -> str:
-    """The worker's key while upstream could not say who they are: the card's own number."""
-    return f"?{card.citizen_id or card.card_no or card.qr_token[:40]}"[:64]
 
 
 def require_aware(value: datetime, field: str) -> None:
@@ -304,33 +305,8 @@ class Admissions:
         (:func:`~adapter.services.visits.require_resend`), the same kind and time."""
         stay = record.encounter
         require_resend(uow, stay, command.card.citizen_id, psn_no)
-        differs = self._differs(uow, stay, command)
-        if differs:
-            raise Conflict(
-                f"HIS住院号{command.his_visit_id}已用于另一次入院登记（就诊编号{stay.id}）："
-                f"{'；'.join(differs)}。同一就诊号不能改记另一次入院；如原登记有误，"
-                "请先取消原入院登记，再以新的就诊号登记",
-                code="VISIT_ID_REUSED",
-                article=OPEN_STAY_ARTICLE,
-                field="his_visit_id",
-            )
+        require_same_admission(uow, stay, command, self._ctx.wall_time)
         return Admitted(stay, replayed=True)
-
-    def _differs(self, uow: UnitOfWork, stay: Encounter, command: Admit) -> list[str]:
-        """What of ``command`` is another admission than ``stay``: the worker (as far as the
-        card and the worker last seen tell, without asking upstream), the kind, the time."""
-        differs = []
-        if not _same_worker(uow, stay, command.card):
-            differs.append("工伤职工不同（卡号或身份证号与原登记不符）")
-        if command.kind is not stay.kind:
-            differs.append(f"就诊类型不同（原为{stay.kind.label}，本次为{command.kind.label}）")
-        if command.admitted_at != stay.admitted_at:
-            was, now = (
-                self._ctx.wall_time(stay.admitted_at),
-                self._ctx.wall_time(command.admitted_at),
-            )
-            differs.append(f"入院时间不同（原为{was}，本次为{now}）")
-        return differs
 
     def _audit_refusal(
         self,
@@ -370,26 +346,6 @@ def queue_admission(
         insuplc_admdvs=person.insured_admdvs,
         deadline=ctx.now() + ctx.policy.admission_upload_within,
     )
-
-
-def _same_worker(uow: UnitOfWork, stay: Encounter, card: CardData) -> bool:
-    """Whether ``card`` may be the card of ``stay``'s worker: its citizen ID, else its card
-    number, against the worker as last seen (a QR token names no one before upstream is
-    asked, and passes)."""
-    if stay.psn_no.startswith("?"):  # admitted while upstream was down: the card's own key
-        return not (card.citizen_id or card.card_no) or stay.psn_no == unverified_psn_no(card)
-    return _known_as(uow, stay.psn_no, card)
-
-
-def _known_as(uow: UnitOfWork, psn_no: str, card: CardData) -> bool:
-    person = uow.persons.get(psn_no)
-    if person is None:
-        return True
-    if card.citizen_id and person.citizen_id:
-        return card.citizen_id.strip().upper() == person.citizen_id.strip().upper()
-    if card.card_no and person.card_no:
-        return card.card_no.strip() == person.card_no.strip()
-    return True
 
 
 def registered_upstream(uow: UnitOfWork, encounter_id: str) -> bool:

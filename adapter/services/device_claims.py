@@ -24,7 +24,7 @@ from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.errors import InvalidMessage, InvalidTransition
 from adapter.domain.people import CardData, mask_citizen_id
 from adapter.services import ids, payloads
-from adapter.services.admission import require_aware, unverified_psn_no
+from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
 from adapter.services.device_outage import (
     DEVICE_OUTAGE_ARTICLE,
@@ -33,7 +33,7 @@ from adapter.services.device_outage import (
     refuse_after_direct_fitting,
 )
 from adapter.services.devices import DeviceFittings, FitDevices, Fitted, case_key
-from adapter.services.identity import masked_card
+from adapter.services.identity import masked_card, unverified_psn_no
 from adapter.services.manual_claim_fee_list import NOTE
 from adapter.services.manual_claim_records import (
     ManualClaim,

@@ -57,7 +57,7 @@ from adapter.domain.rules import Finding
 from adapter.domain.settlement import Bill, Settlement, make_bill, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
-from adapter.services.admission import require_aware, unverified_psn_no
+from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
 from adapter.services.device_catalogues import DeviceCatalogues
 from adapter.services.device_outage import (
@@ -69,7 +69,7 @@ from adapter.services.device_outage import (
 )
 from adapter.services.device_replacements import CounterView, counter_view, earlier_fittings
 from adapter.services.eligibility import decide
-from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
+from adapter.services.identity import Identity, WorkerFacts, cache, masked_card, unverified_psn_no
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
 from adapter.store.repositories import EncounterRecord

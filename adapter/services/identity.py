@@ -173,3 +173,8 @@ def cache(uow: UnitOfWork, facts: WorkerFacts) -> None:
     uow.suspensions.replace_for(person.psn_no, facts.record.suspensions)
     uow.filings.upsert(facts.filings)
     uow.institutions.upsert(facts.institution)
+
+
+def unverified_psn_no(card: CardData) -> str:
+    """The worker's key while upstream could not say who they are: the card's own number."""
+    return f"?{card.citizen_id or card.card_no or card.qr_token[:40]}"[:64]

@@ -8,10 +8,15 @@ worker's stay is never charged, moved, settled or answered as admitted (N§33).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import NoReturn
 
+from adapter.domain.commands import Admit
 from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import Conflict, InvalidTransition
+from adapter.domain.people import CardData
+from adapter.services.identity import unverified_psn_no
 from adapter.store.uow import UnitOfWork
 
 
@@ -54,3 +59,44 @@ def require_resend(uow: UnitOfWork, stay: Encounter, citizen_id: str, psn_no: st
             article="N§33",
             field="his_visit_id",
         )
+
+
+def require_same_admission(
+    uow: UnitOfWork, stay: Encounter, command: Admit, wall_time: Callable[[datetime], str]
+) -> None:
+    """Refuse an admission under ``stay``'s visit number that is another admission: another
+    worker as far as the card and the worker last seen tell (upstream is not asked), another
+    kind or admission time (``VISIT_ID_REUSED``, naming what differs)."""
+    differs = []
+    if not _same_worker(uow, stay, command.card):
+        differs.append("工伤职工不同（卡号或身份证号与原登记不符）")
+    if command.kind is not stay.kind:
+        differs.append(f"就诊类型不同（原为{stay.kind.label}，本次为{command.kind.label}）")
+    if command.admitted_at != stay.admitted_at:
+        was, now = wall_time(stay.admitted_at), wall_time(command.admitted_at)
+        differs.append(f"入院时间不同（原为{was}，本次为{now}）")
+    if differs:
+        raise Conflict(
+            f"HIS住院号{command.his_visit_id}已用于另一次入院登记（就诊编号{stay.id}）："
+            f"{'；'.join(differs)}。同一就诊号不能改记另一次入院；如原登记有误，"
+            "请先取消原入院登记，再以新的就诊号登记",
+            code="VISIT_ID_REUSED",
+            article="N§33, B§28",
+            field="his_visit_id",
+        )
+
+
+def _same_worker(uow: UnitOfWork, stay: Encounter, card: CardData) -> bool:
+    """Whether ``card`` may be the card of ``stay``'s worker: its citizen ID, else its card
+    number, against the worker as last seen (a QR token names no one before upstream is
+    asked, and passes)."""
+    if stay.psn_no.startswith("?"):  # admitted while upstream was down: the card's own key
+        return not (card.citizen_id or card.card_no) or stay.psn_no == unverified_psn_no(card)
+    person = uow.persons.get(stay.psn_no)
+    if person is None:
+        return True
+    if card.citizen_id and person.citizen_id:
+        return card.citizen_id.strip().upper() == person.citizen_id.strip().upper()
+    if card.card_no and person.card_no:
+        return card.card_no.strip() == person.card_no.strip()
+    return True
