@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from tests.support.workers import worker_citizen_id
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REGION = "110100"
 CARD_NO, CITIZEN_ID, NAME = "310100A0001", "310102197803141310", "王建国"
@@ -56,10 +58,11 @@ def _pid(citizen_id: str = CITIZEN_ID, name: str = NAME) -> str:
     return f"PID|1||{citizen_id}^^^^NI~HISP001^^^^PI||{name}||19780314|M"
 
 
-# After the admission the stays' messages name the patient by the HIS's own id only: the
-# stays are many seeded workers', and a citizen ID of another worker is refused
-# (VISIT_OF_ANOTHER_WORKER).
-_LATER_PID = "PID|1||HISP001^^^^PI"
+def _stay_pid(visit: str) -> str:
+    """PID of a stay's later messages, as a HIS sends it: the stay's worker's citizen ID (the
+    worker seeded for the visit, :func:`tests.support.workers.seeded_worker`), which the
+    adapter checks against the stay's (VISIT_OF_ANOTHER_WORKER), and the HIS's own id."""
+    return f"PID|1||{worker_citizen_id(visit)}^^^^NI~HISP001^^^^PI"
 
 
 def admit_message(
@@ -113,7 +116,7 @@ def dft_message(
             f"{code}^{name}^{system}|||{quantity}|{amount:.2f}|{price}|ORT^骨科"
         )
     return "\r".join(
-        [_msh("DFT", "P03", control_id), "EVN|P03", _LATER_PID, _pv1(visit, admitted), *ft1s]
+        [_msh("DFT", "P03", control_id), "EVN|P03", _stay_pid(visit), _pv1(visit, admitted), *ft1s]
     )
 
 
@@ -122,7 +125,7 @@ def a08_message(visit: str, admitted: datetime, control_id: str, number: int) ->
         [
             _msh("ADT", "A08", control_id),
             "EVN|A08",
-            _LATER_PID,
+            _stay_pid(visit),
             _pv1(visit, admitted).replace("骨科病区", f"骨科{number % 4 + 1}病区"),
             "DG1|1||S62.301^左手第三掌骨骨折^I10",
         ]

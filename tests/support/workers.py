@@ -42,6 +42,12 @@ def worker_rows(key: str, today: date | None = None) -> tuple[str, dict[str, lis
     return card_no, seed
 
 
+def worker_citizen_id(key: str) -> str:
+    """The citizen ID of the worker :func:`seeded_worker` seeds for ``key``: what a HIS sends
+    in PID-3 (``NI``) with every later message of the stay."""
+    return str(worker_rows(key, date(2000, 1, 1))[1]["people"][0]["certno"])
+
+
 def worker_for(sim_url: str, key: str) -> str:
     """Seed the worker for ``key`` into the simulator at ``sim_url``; return their card."""
     return seeded_worker(sim_url, key)[0]
