@@ -1,9 +1,13 @@
 """Reading the MSH header straight from the raw bytes, before anything is decoded.
 
 The character set of an HL7 v2 message is named *inside* it (MSH-18), so the header has to be
-read from bytes first. MSH-1..MSH-18 are ASCII in practice (application and facility codes,
-type, control id, version, charset label); we read the first segment with latin-1, which
-maps every byte to one character, so positions stay exact whatever the body's encoding.
+read from bytes first. The separators and the charset label are ASCII, but MSH-3 to MSH-6 often
+are not (东软HIS, 北京市东城区医院), and in GBK and GB 18030 a character's second byte may be an
+ASCII byte: 東 is ``96 7C``, 區 ``85 5E``, 淺 ``9C 5C`` — a ``|``, ``^`` or ``\\`` that is no
+separator. Read byte by byte, such a name splits its field and shifts every field after it
+(MSH-18 among them). So the segment is split only once decoded: first as GB 18030, kept when
+its MSH-18 then names GB 18030 (or GBK, GB 2312); otherwise as single bytes (UTF-8, ASCII and
+ISO 8859-1 never use an ASCII byte inside a character), decoded with the charset MSH-18 names.
 
 :func:`read_header` never raises on a readable MSH: a header that cannot be read at all
 (no ``MSH`` at the start, no field separator) raises :class:`HeaderUnreadable`, and the
@@ -100,7 +104,10 @@ def same_message(first: bytes, second: bytes) -> bool:
 
 
 def _content(raw: bytes) -> list[str]:
-    lines = [line.rstrip() for line in raw.decode("latin-1").splitlines() if line.strip()]
+    # surrogateescape keeps bytes the charset does not know apart (two frames do not compare
+    # equal because each had a different invalid byte)
+    text = raw.decode(_codec_of(raw), errors="surrogateescape")
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].startswith("MSH") and len(lines[0]) > 3:
         fields = lines[0].split(lines[0][3])
         if len(fields) > 6:
@@ -114,18 +121,18 @@ def read_header(raw: bytes) -> RawHeader:
     data = raw.lstrip(b" \t\r\n")
     if not data.startswith(b"MSH") or len(data) < 8:
         raise HeaderUnreadable("message does not start with an MSH segment")
-    match = _SEGMENT_END.search(data)
-    line = (data[: match.start()] if match else data).decode("latin-1")
+    segment = _first_segment(data)
+    line = segment.decode("latin-1")  # one character a byte: MSH-1 and MSH-2 are ASCII
     if len(line) < 5:
         raise HeaderUnreadable("MSH segment is truncated")
     field_sep = line[3]
     if field_sep.isalnum() or field_sep.isspace() or _CONTROL.match(field_sep):
         raise HeaderUnreadable("MSH-1 field separator is missing")
-    fields = line.split(field_sep)
     # fields[0] = "MSH", fields[1] = MSH-2 (encoding characters); MSH-n is fields[n-1].
-    encoding = fields[1] if len(fields) > 1 else ""
+    encoding = _encoding(line, field_sep)
     if _CONTROL.search(encoding[:4]):
         raise HeaderUnreadable("MSH-2 encoding characters are control characters")
+    fields = _msh_fields(segment, field_sep, encoding)[0]
     found = next(
         ((index + 1, m.group()) for index, text in enumerate(fields) if index
          for m in [_CONTROL.search(text)] if m),
@@ -163,3 +170,49 @@ def read_header(raw: bytes) -> RawHeader:
         control_field=control_field,
         control_char=control_char,
     )
+
+
+def _codec_of(raw: bytes) -> str:
+    """The codec MSH-18 names, read as :func:`read_header` reads it (``latin-1``: none)."""
+    data = raw.lstrip(b" \t\r\n")
+    if not data.startswith(b"MSH") or len(data) < 5:
+        return "latin-1"
+    segment = _first_segment(data)
+    field_sep = chr(segment[3])
+    return _msh_fields(segment, field_sep, _encoding(segment.decode("latin-1"), field_sep))[1]
+
+
+def _first_segment(data: bytes) -> bytes:
+    match = _SEGMENT_END.search(data)  # \r and \n are inside no character of any charset
+    return data[: match.start()] if match else data
+
+
+def _encoding(line: str, field_sep: str) -> str:
+    """MSH-2, the encoding characters (ASCII: the latin-1 reading is exact)."""
+    return line[4:].split(field_sep, 1)[0]
+
+
+def _msh_fields(segment: bytes, field_sep: str, encoding: str) -> tuple[list[str], str]:
+    """MSH's fields, decoded in the charset its MSH-18 names, and that codec (``latin-1``
+    when the label is not one we accept: the message is refused, its header still read)."""
+    try:
+        fields = segment.decode("gb18030").split(field_sep)
+    except UnicodeDecodeError:
+        pass
+    else:
+        if _CHARSETS.get(_label(fields, encoding)) == "gb18030":
+            return fields, "gb18030"
+    fields = segment.decode("latin-1").split(field_sep)
+    codec = _CHARSETS.get(_label(fields, encoding))
+    if codec is None or codec == "latin-1":
+        return fields, "latin-1"
+    return segment.decode(codec, errors="replace").split(field_sep), codec
+
+
+def _label(fields: list[str], encoding: str) -> str:
+    """MSH-18's first repetition's first component, as :attr:`RawHeader.codec` looks it up."""
+    value = fields[17] if len(fields) > 17 else ""
+    repetition_sep = encoding[1] if len(encoding) > 1 else "~"
+    component_sep = encoding[0] if encoding else "^"
+    value = value.split(repetition_sep)[0].split(component_sep)[0]
+    return re.sub(r"[\s_-]", "", _CONTROL.sub("", value).strip().upper())

@@ -36,6 +36,8 @@ class FakeEncounter:
     department: str = ""
     lines: dict[str, FeeLine] = field(default_factory=dict)
     settlement_id: str = ""
+    patient_name: str = ""
+    diagnoses: tuple[str, ...] = ()  # "code name"
 
 
 class FakeEncounters:
@@ -94,6 +96,8 @@ class FakeEncounters:
                 visit=command.his_visit_id,
                 kind=command.kind.value,
                 department=command.department,
+                patient_name=command.patient_name,
+                diagnoses=tuple(f"{d.code} {d.name}" for d in command.diagnoses),
             )
             self.encounters[command.his_visit_id] = encounter
         return self._outcome(encounter)
