@@ -67,7 +67,10 @@ class Hl7Error(InvalidMessage):
         *,
         hl7_code: str = DATA_TYPE_ERROR,
         code: str = "HL7_INVALID",
+        article: str = "",
     ) -> None:
         super().__init__(message, field=str(location) if location else "", code=code)
         self.location = location
         self.hl7_code = hl7_code
+        if article:  # a message the regulations put out of scope, not a malformed one
+            self.article = article

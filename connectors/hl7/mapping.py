@@ -23,6 +23,11 @@ The event is MSH-9.2, or EVN-1 when MSH-9 carries none (v2.3 habits). The encoun
 ZWI-5 (``medical``/``rehab``), else ``rehab`` when PV1-10 is ``REH``; a ZWI-5 that contradicts
 PV1-10 is refused. Missing optional fields are tolerated; a missing visit number, an
 unreadable time or amount, an unknown code refuse the whole message (:class:`Hl7Error`).
+
+ADT^A04 (register an outpatient) is refused like any other event we do not take (AR, 201 at
+MSH-9.2), but as ``HL7_NOT_DIRECT_SETTLEMENT`` with a message that says why: direct settlement
+covers inpatient treatment, inpatient rehab and devices (N§3), not outpatient visits, so the
+HIS team does not wait for the adapter to "support" it.
 """
 
 from __future__ import annotations
@@ -80,6 +85,16 @@ def message_type(message: Hl7Message) -> tuple[str, str]:
             msh.location(9, 1),
             hl7_code=UNSUPPORTED_MESSAGE_TYPE,
             code="HL7_UNSUPPORTED_TYPE",
+        )
+    if code == "ADT" and event == "A04":
+        raise Hl7Error(
+            "门诊登记（ADT^A04）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
+            "住院工伤康复和辅助器具配置费用（N§3），本适配器不处理门诊登记，无需重发；"
+            "工伤职工入院时请发送入院登记（ADT^A01）",
+            msh.location(9, 2),
+            hl7_code=UNSUPPORTED_EVENT_CODE,
+            code="HL7_NOT_DIRECT_SETTLEMENT",
+            article="N§3",
         )
     if event not in SUPPORTED_EVENTS[code]:
         raise Hl7Error(

@@ -79,3 +79,42 @@ def test_a_transfer_moves_the_stay_to_its_new_department(running: Running) -> No
     ack = parse_ack(client.send(nowhere))
     assert (ack.require("MSA").get(1), ack.require("ERR").get(2, 0)) == ("AR", "PV1^1^3")
     assert running.fake.encounters["V0001"].department == "康复医学科病区"
+
+
+def _register(control_id: str, version: str) -> bytes:
+    """ADT^A04 (门诊登记) as a HIS sends it for every outpatient, work-injury or not."""
+    outpatient = m.seg("PV1", {1: "1", 2: "O", 3: "骨科门诊", 19: "MZ0001"})
+    header = m.msh("A04", control_id, version=version)
+    return m.message(header, "EVN|A04|20260301080000", m.pid(), outpatient).encode()
+
+
+@pytest.mark.parametrize("version", ["2.5", "2.3"])
+def test_HL7_NOT_DIRECT_SETTLEMENT_n3_an_outpatient_registration_is_refused_saying_why(
+    running: Running, version: str
+) -> None:
+    """ADT^A04 was answered like a typo in MSH-9 ("不支持的事件：ADT^A04"): the HIS team read it
+    as a gap in the adapter and kept resending. Direct settlement covers inpatient treatment,
+    inpatient rehab and devices only (N§3), so the AR now says that an outpatient visit is not
+    one, keeping the standard answer (MSH-9.2, 201) and the message in the log."""
+    raw = _register("R1", version)
+    ack = parse_ack(running.client().send(raw))
+    msa = ack.require("MSA")
+    assert (msa.get(1), msa.get(2)) == ("AR", "R1")
+    if version == "2.5":
+        err = ack.require("ERR")
+        assert (err.get(2, 0), err.get(3, 1), err.get(3, 2), err.get(3, 3)) == (
+            "MSH^1^9^1^2",
+            "201",
+            "Unsupported event code",
+            "HL70357",
+        )
+        assert err.get(5) == "HL7_NOT_DIRECT_SETTLEMENT"
+        text = err.get(8)
+    else:  # no ERR-2…8 before 2.5: the location and code in ERR-1, the text in MSA-3
+        assert ack.require("ERR").get(1, 0) == "MSH^1^9^201&Unsupported event code&HL70357"
+        text = msa.get(3)
+    assert all(part in text for part in ("门诊登记（ADT^A04）", "N§3", "ADT^A01")), text
+    assert running.fake.calls == []
+    logged = running.log.search(control_id="R1")[0]
+    assert (logged.raw, logged.message_type, logged.outcome) == (raw, "ADT^A04", "rejected")
+    assert '"article": "N§3"' in (logged.detail or "")
