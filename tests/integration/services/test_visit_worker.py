@@ -1,0 +1,100 @@
+"""Whether a request under a HIS visit number names the stay's own worker
+(:mod:`adapter.services.visits`), when the two citizen IDs differ only as a clerk would not
+notice: a lowercase ``x`` as the check digit, a space after it (an upstream that pads its
+certno field). Over the use cases, with the simulator over real HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from adapter.domain.commands import Admit, Outcome, RecordFees, UpdateVisit
+from adapter.domain.errors import Conflict
+from adapter.domain.people import CardData, CardKind
+from adapter.services.container import Services
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.services.helpers import TODAY, admit, fee
+
+XU = "34010219871012137X"  # check digit X (GB 11643), as the HIS sends it in PID-3
+CARD_NO = "CARD9001"
+OTHER = "310102197803141310"  # another worker (王建国, P001)
+
+
+@pytest.fixture
+def upstream_pads(sim: SimulatorServer) -> None:
+    """A filed worker whose certno upstream returns lowercase and padded: ``…137x ``."""
+    day = lambda days: (TODAY + timedelta(days=days)).isoformat()  # noqa: E731
+    body = {
+        "people": [
+            {"psn_no": "P9001", "certno": XU.lower() + " ", "psn_name": "徐强", "gend": "1",
+             "brdy": "1987-10-12", "insuplc_admdvs": "340100", "card_no": CARD_NO,
+             "card_status": "normal"}
+        ],
+        "filings": [
+            {"filing_no": "BA9001", "psn_no": "P9001", "category": "long_term_residence",
+             "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+             "injury_parts": ["左手"],
+             "insuplc_admdvs": "340100", "begndate": day(-100), "enddate": day(200),
+             "filed_on": day(-101)}
+        ],
+    }  # fmt: skip
+    assert httpx.post(f"{sim.url}/_sim/seed", json=body).status_code == 200
+
+
+def _admission(citizen_id: str = "") -> Admit:
+    card = CardData(kind=CardKind.PHYSICAL, card_no=CARD_NO, citizen_id=citizen_id)
+    return replace(admit("P9001", "V-X"), card=card)
+
+
+def _admitted(services: Services) -> Outcome:
+    return services.commands.admit(_admission(), actor="his")
+
+
+@pytest.mark.usefixtures("upstream_pads")
+def test_an_update_naming_the_worker_as_the_his_writes_the_id_is_applied(
+    services: Services,
+) -> None:
+    """An A08 naming 徐强 by ``…137X`` was refused (VISIT_OF_ANOTHER_WORKER): the stay's worker
+    was cached as upstream sent the ID, ``…137x `` with a space, and only case was ignored."""
+    _admitted(services)
+    updated = services.commands.update_visit(
+        UpdateVisit("V-X", department="手外科", citizen_id=XU), actor="his"
+    )
+    assert updated.status == "admitted"
+    with pytest.raises(Conflict) as refused:
+        services.commands.update_visit(
+            UpdateVisit("V-X", department="骨科", citizen_id=OTHER), actor="his"
+        )
+    assert refused.value.code == "VISIT_OF_ANOTHER_WORKER"
+
+
+@pytest.mark.usefixtures("upstream_pads")
+def test_fees_naming_the_worker_as_the_his_writes_the_id_are_recorded(
+    services: Services,
+) -> None:
+    """A DFT^P03 for 徐强's stay (18.25, ibuprofen) was refused as another worker's."""
+    _admitted(services)
+    lines = (fee("1", "XN02BEB001", "18.25"),)
+    recorded = services.commands.record_fees(RecordFees("V-X", lines, citizen_id=XU), actor="his")
+    assert recorded.ignored_line_ids == ()
+    with pytest.raises(Conflict) as refused:
+        services.commands.record_fees(RecordFees("V-X", lines, citizen_id=OTHER), actor="his")
+    assert refused.value.code == "VISIT_OF_ANOTHER_WORKER"
+
+
+@pytest.mark.usefixtures("upstream_pads")
+@pytest.mark.parametrize("sent", [XU, XU.lower(), XU + " "])
+def test_an_admission_sent_again_with_the_id_typed_otherwise_is_a_resend(
+    services: Services, sent: str
+) -> None:
+    """The same A01 again, the card now read with the citizen ID: refused as another worker's
+    (VISIT_OF_ANOTHER_WORKER) because the ID cached from upstream ended ``x ``."""
+    first = _admitted(services)
+    again = services.commands.admit(_admission(sent), actor="his")
+    assert again.replayed and again.encounter_id == first.encounter_id
+    with pytest.raises(Conflict) as refused:
+        services.commands.admit(_admission(OTHER), actor="his")
+    assert refused.value.code in ("VISIT_OF_ANOTHER_WORKER", "VISIT_ID_REUSED")
