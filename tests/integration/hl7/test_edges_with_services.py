@@ -10,63 +10,21 @@ the MLLP listener on a real socket), on SQLite and PostgreSQL: the same rules as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
 
-from adapter.services.container import Services
-from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, create_tables
-from connectors.hl7 import load_site_profile as load_profile
 from connectors.hl7.reader import Hl7Message
-from tests.integration.services.fixtures import *  # noqa: F403 - the use cases' fixtures
+from tests.integration.hl7.with_services import *  # noqa: F403 - the listener, the use cases
+from tests.integration.hl7.with_services import NOW, a01, dft, patient, ts
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-HL7_PROFILE = load_profile(Path(__file__).parents[3] / "config" / "hl7_site.toml")
-
-
-def ts(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
-
-
-NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def port(db: Engine, services: Services) -> Iterator[int]:
-    create_tables(db)
-    config = ListenerConfig(host="127.0.0.1", port=0)
-    thread = ListenerThread(build_listener(db, services.commands, HL7_PROFILE, config))
-    yield thread.start()
-    thread.stop()
-
-
-def _admit(control_id: str, visit: str, admitted: str) -> bytes:
-    return m.message(
-        m.msh("A01", control_id),
-        "EVN|A01|" + ts(NOW),
-        m.pid(name="王建国", citizen_id="310102197803141310"),
-        m.pv1(visit, admitted=admitted),
-        m.dg1("S62.301", "左手第三掌骨骨折"),
-        m.zwi(card_no="310100A0001", parts="左手"),
-    ).encode()
-
-
-def _fees(control_id: str, visit: str, *lines: str, version: str = "2.5") -> bytes:
-    patient = m.pid(name="王建国", citizen_id="310102197803141310")  # the one _admit admits
-    return m.message(m.msh("P03", control_id, version=version), "EVN|P03|" + ts(NOW), patient,
-                     m.pv1(visit), *lines).encode()  # fmt: skip
-
 
 def _discharge(control_id: str, visit: str, discharged: str) -> bytes:
-    patient = m.pid(name="王建国", citizen_id="310102197803141310")  # the one _admit admits
-    return m.adt("A03", control_id, visit, discharged=discharged, patient=patient).encode()
+    return m.adt("A03", control_id, visit, discharged=discharged, patient=patient()).encode()
 
 
 def _answer(port: int, message: bytes) -> tuple[str, str]:
@@ -96,28 +54,28 @@ def _count(db: Engine, table: str) -> int:
 
 
 def test_n33_admission_times_out_of_window_are_refused_over_hl7(port: int, db: Engine) -> None:
-    assert _answer(port, _admit("T1", "V1", "99991231000000")) == ("AE", "TIME_IN_FUTURE")
+    assert _answer(port, a01("T1", "V1", admitted="99991231000000")) == ("AE", "TIME_IN_FUTURE")
     ahead = ts(NOW + timedelta(days=2))
-    assert _answer(port, _admit("T2", "V1", ahead)) == ("AE", "TIME_IN_FUTURE")
+    assert _answer(port, a01("T2", "V1", admitted=ahead)) == ("AE", "TIME_IN_FUTURE")
     old = ts(NOW - timedelta(days=31))
-    assert _answer(port, _admit("T3", "V1", old)) == ("AE", "TIME_TOO_FAR_BACK")
+    assert _answer(port, a01("T3", "V1", admitted=old)) == ("AE", "TIME_TOO_FAR_BACK")
     assert _count(db, "encounter") == 0
-    assert _answer(port, _admit("T4", "V1", ts(NOW - timedelta(days=2))))[0] == "AA"
+    assert _answer(port, a01("T4", "V1", admitted=ts(NOW - timedelta(days=2))))[0] == "AA"
 
 
 def test_n32_n33_fees_and_discharge_over_hl7_meet_the_rest_rules(port: int, db: Engine) -> None:
     admitted = NOW - timedelta(days=2)
-    assert _answer(port, _admit("F1", "V2", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("F1", "V2", admitted=ts(admitted)))[0] == "AA"
     forged = m.ft1("L1", code="XN02BEB001", quantity="1", price="0.01", amount="999999.00",
                    when=ts(admitted + timedelta(hours=2)))  # fmt: skip
-    assert _answer(port, _fees("F2", "V2", forged)) == ("AR", "HL7_AMOUNT_MISMATCH")
+    assert _answer(port, dft("F2", "V2", forged)) == ("AR", "HL7_AMOUNT_MISMATCH")
     early = m.ft1("L1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
                   when=ts(admitted - timedelta(days=3)))  # fmt: skip
-    assert _answer(port, _fees("F3", "V2", early)) == ("AE", "FEE_OUTSIDE_STAY")
+    assert _answer(port, dft("F3", "V2", early)) == ("AE", "FEE_OUTSIDE_STAY")
     assert _count(db, "fee_line") == 0
     fair = m.ft1("L1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
                  when=ts(admitted + timedelta(hours=2)))  # fmt: skip
-    assert _answer(port, _fees("F4", "V2", fair))[0] == "AA"
+    assert _answer(port, dft("F4", "V2", fair))[0] == "AA"
     for control_id, when in (("F5", "99991231100000"), ("F6", ts(NOW + timedelta(days=400)))):
         assert _answer(port, _discharge(control_id, "V2", when)) == ("AE", "TIME_IN_FUTURE")
     assert _count(db, "settlement") == 0
@@ -130,17 +88,17 @@ def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_credit_at_another_price_is_refuse
 ) -> None:
     admitted = NOW - timedelta(days=2)
     when = ts(admitted + timedelta(hours=2))
-    assert _answer(port, _admit("R1", "V3", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("R1", "V3", admitted=ts(admitted)))[0] == "AA"
     box = m.ft1("L2", code="XN02BEB001", quantity="1", price="36.50", amount="36.50", when=when)
-    assert _answer(port, _fees("R2", "V3", box))[0] == "AA"
+    assert _answer(port, dft("R2", "V3", box))[0] == "AA"
     # the audit's drug: one box charged 36.50, credited at 100.00
     dear = m.ft1("R2", kind="CD", code="XN02BEB001", quantity="-1", price="100.00",
                  amount="-100.00", reverses="L2", when=when)  # fmt: skip
-    assert _answer(port, _fees("R3", "V3", dear)) == ("AE", "FEE_REVERSAL_PRICE_MISMATCH")
+    assert _answer(port, dft("R3", "V3", dear)) == ("AE", "FEE_REVERSAL_PRICE_MISMATCH")
     assert _count(db, "fee_line") == 1
     fair = m.ft1("R2", kind="CD", code="XN02BEB001", quantity="-1", price="36.50",
                  amount="-36.50", reverses="L2", when=when)  # fmt: skip
-    assert _answer(port, _fees("R4", "V3", fair))[0] == "AA"
+    assert _answer(port, dft("R4", "V3", fair))[0] == "AA"
     assert _count(db, "fee_line") == 2
 
 
@@ -153,20 +111,20 @@ def test_FEE_REVERSAL_AMOUNT_MISMATCH_n33_credits_with_price_and_amount_return_e
     is refused naming the amount."""
     admitted = NOW - timedelta(days=2)
     when = ts(admitted + timedelta(hours=2))
-    assert _answer(port, _admit("Q1", "V5", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("Q1", "V5", admitted=ts(admitted)))[0] == "AA"
     boxes = m.ft1("Q2", code="XN02BEB001", quantity="3", price="33.3333", amount="100.00",
                   when=when)  # fmt: skip
-    assert _answer(port, _fees("Q2", "V5", boxes))[0] == "AA"
+    assert _answer(port, dft("Q2", "V5", boxes))[0] == "AA"
     for number in (1, 2):
         credit = m.ft1(f"Q2-{number}", kind="CD", code="XN02BEB001", quantity="-1",
                        price="33.3333", amount="-33.34", reverses="Q2", when=when)  # fmt: skip
-        assert _answer(port, _fees(f"Q3-{number}", "V5", credit))[0] == "AA"
+        assert _answer(port, dft(f"Q3-{number}", "V5", credit))[0] == "AA"
     short = m.ft1("Q2-3", kind="CD", code="XN02BEB001", quantity="-1", price="33.3333",
                   amount="-33.33", reverses="Q2", when=when)  # fmt: skip
-    assert _answer(port, _fees("Q4", "V5", short)) == ("AE", "FEE_REVERSAL_AMOUNT_MISMATCH")
+    assert _answer(port, dft("Q4", "V5", short)) == ("AE", "FEE_REVERSAL_AMOUNT_MISMATCH")
     last = m.ft1("Q2-3", kind="CD", code="XN02BEB001", quantity="-1", price="33.3333",
                  amount="-33.32", reverses="Q2", when=when)  # fmt: skip
-    assert _answer(port, _fees("Q5", "V5", last))[0] == "AA"
+    assert _answer(port, dft("Q5", "V5", last))[0] == "AA"
     assert _count(db, "fee_line") == 4
 
 
@@ -178,11 +136,11 @@ def test_a_refused_credit_names_its_ft1_and_field_in_the_ae(
     carries it (FT1-12 for its unit price, FT1-11 for its amount), not at line 1."""
     admitted = NOW - timedelta(days=2)
     when = ts(admitted + timedelta(hours=2))
-    assert _answer(port, _admit("E1", "V6", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("E1", "V6", admitted=ts(admitted)))[0] == "AA"
     box = m.ft1("L2", code="XN02BEB001", quantity="1", price="36.50", amount="36.50", when=when)
     boxes = m.ft1("Q2", code="XN02BEB001", quantity="3", price="33.3333", amount="100.00",
                   when=when, set_id=2)  # fmt: skip
-    assert _answer(port, _fees("E2", "V6", box, boxes))[0] == "AA"
+    assert _answer(port, dft("E2", "V6", box, boxes))[0] == "AA"
 
     def charge(line_id: str, set_id: int) -> str:
         return m.ft1(line_id, code="XN02BEB001", quantity="2", price="18.25", amount="36.50",
@@ -190,12 +148,12 @@ def test_a_refused_credit_names_its_ft1_and_field_in_the_ae(
 
     dear = m.ft1("R2", kind="CD", code="XN02BEB001", quantity="-1", price="100.00",
                  amount="-100.00", reverses="L2", when=when, set_id=3)  # fmt: skip
-    batch = _fees("E3", "V6", charge("L5", 1), charge("L6", 2), dear, version=version)
+    batch = dft("E3", "V6", charge("L5", 1), charge("L6", 2), dear, version=version)
     assert _located(port, batch) == ("AE", "FEE_REVERSAL_PRICE_MISMATCH", "FT1^3^12")
     # all three taken back, a fen short of the 100.00 charged
     short = m.ft1("Q2-1", kind="CD", code="XN02BEB001", quantity="-3", price="33.3333",
                   amount="-99.99", reverses="Q2", when=when, set_id=2)  # fmt: skip
-    batch = _fees("E4", "V6", charge("L7", 1), short, version=version)
+    batch = dft("E4", "V6", charge("L7", 1), short, version=version)
     assert _located(port, batch) == ("AE", "FEE_REVERSAL_AMOUNT_MISMATCH", "FT1^2^11")
     assert _count(db, "fee_line") == 2  # each batch refused whole
 
@@ -207,14 +165,14 @@ def test_b29_a_line_marked_zft_n_is_the_workers_not_the_funds_over_hl7(
     ``work_injury: false`` does over REST; the worker pays it, the fund the rest."""
     admitted = NOW - timedelta(days=2)
     when = ts(admitted + timedelta(hours=2))
-    assert _answer(port, _admit("W1", "V7", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("W1", "V7", admitted=ts(admitted)))[0] == "AA"
     injury = m.ft1("W-1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
                    when=when, set_id=1)  # fmt: skip
     other = m.ft1("W-2", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
                   when=when, set_id=2)  # fmt: skip
     third = m.ft1("W-3", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
                   when=when, set_id=3)  # fmt: skip
-    batch = _fees("W2", "V7", injury, "ZFT|Y", other, "ZFT|N", third)
+    batch = dft("W2", "V7", injury, "ZFT|Y", other, "ZFT|N", third)
     assert _answer(port, batch)[0] == "AA"
     with db.connect() as connection:
         flags = dict(connection.exec_driver_sql(
@@ -234,13 +192,13 @@ def test_a_zft_out_of_place_or_with_another_value_is_refused_naming_it(
 ) -> None:
     admitted = NOW - timedelta(days=2)
     when = ts(admitted + timedelta(hours=2))
-    assert _answer(port, _admit("Z1", "V8", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("Z1", "V8", admitted=ts(admitted)))[0] == "AA"
     line = m.ft1("Z-1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
                  when=when)  # fmt: skip
-    unsure = _fees("Z2", "V8", line, "ZFT|X")
+    unsure = dft("Z2", "V8", line, "ZFT|X")
     assert _located(port, unsure) == ("AR", "103", "ZFT^1^1")  # table value not found
-    assert _answer(port, _fees("Z3", "V8", line, "ZFT|X")) == ("AR", "HL7_BAD_WORK_INJURY_FLAG")
-    before = _fees("Z4", "V8", "ZFT|N", line)
+    assert _answer(port, dft("Z3", "V8", line, "ZFT|X")) == ("AR", "HL7_BAD_WORK_INJURY_FLAG")
+    before = dft("Z4", "V8", "ZFT|N", line)
     assert _answer(port, before) == ("AR", "HL7_SEGMENT_OUT_OF_PLACE")
     assert _count(db, "fee_line") == 0
 
@@ -250,11 +208,11 @@ def test_FEE_LINE_ID_REUSED_n47_an_ft1_resent_as_another_fee_is_refused_naming_f
 ) -> None:
     admitted = NOW - timedelta(days=2)
     when = ts(admitted + timedelta(hours=2))
-    assert _answer(port, _admit("U1", "V9", ts(admitted)))[0] == "AA"
+    assert _answer(port, a01("U1", "V9", admitted=ts(admitted)))[0] == "AA"
     box = m.ft1("U-1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50", when=when)
-    assert _answer(port, _fees("U2", "V9", box))[0] == "AA"
+    assert _answer(port, dft("U2", "V9", box))[0] == "AA"
     cheaper = m.ft1("U-1", code="XN02BEB001", quantity="1", price="18.25", amount="18.25",
                     when=when)  # fmt: skip
-    assert _located(port, _fees("U3", "V9", cheaper)) == ("AE", "FEE_LINE_ID_REUSED", "FT1^1^2")
-    assert _answer(port, _fees("U4", "V9", box))[0] == "AA"  # the same fee again: a resend
+    assert _located(port, dft("U3", "V9", cheaper)) == ("AE", "FEE_LINE_ID_REUSED", "FT1^1^2")
+    assert _answer(port, dft("U4", "V9", box))[0] == "AA"  # the same fee again: a resend
     assert _count(db, "fee_line") == 1

@@ -37,7 +37,8 @@ from connectors.hl7 import (
 from connectors.hl7.message_tables import hl7_message, hl7_message_attempt
 from connectors.hl7.reader import Hl7Message
 from tests.integration.hl7.synced_sqlite import *  # noqa: F403 - the synced engine, the use cases
-from tests.integration.hl7.synced_sqlite import FULL, HL7_PROFILE, admit
+from tests.integration.hl7.synced_sqlite import FULL, admit
+from tests.integration.hl7.with_services import HL7_PROFILE
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
 

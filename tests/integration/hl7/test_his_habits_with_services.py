@@ -6,61 +6,36 @@ and the charset labels HIS systems put in MSH-18.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 
 from adapter.services.container import Services
-from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, create_tables
-from connectors.hl7 import load_site_profile as load_profile
 from connectors.hl7.reader import Hl7Message
 from tests.integration.hl7.conftest import MllpClient
-from tests.integration.services.fixtures import *  # noqa: F403 - the use cases' fixtures
+from tests.integration.hl7.with_services import *  # noqa: F403 - the listener, the use cases
+from tests.integration.hl7.with_services import (
+    CHEN,
+    HL7_PROFILE,
+    NOW,
+    WANG,
+    a01,
+    dft,
+    drug,
+    listening,
+    patient,
+    ts,
+)
 from tests.unit.hl7 import messages as m
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-HL7_PROFILE = load_profile(Path(__file__).parents[3] / "config" / "hl7_site.toml")
-NOW = datetime.now(UTC)
-WANG = {"name": "王建国", "citizen_id": "310102197803141310", "card_no": "310100A0001"}
-CHEN = {"name": "陈静", "citizen_id": "320102198809092261", "card_no": "320100E0005"}
-
-
-def ts(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S") + "+0800"
-
-
-@pytest.fixture
-def port(db: Engine, services: Services) -> Iterator[int]:
-    create_tables(db)
-    config = ListenerConfig(host="127.0.0.1", port=0)
-    thread = ListenerThread(build_listener(db, services.commands, HL7_PROFILE, config))
-    yield thread.start()
-    thread.stop()
-
-
-def _admit(control_id: str, visit: str, worker: dict[str, str], *, name: str = "",
-           charset: str = "UNICODE UTF-8", parts: str = "左手") -> bytes:  # fmt: skip
-    text = m.message(
-        m.msh("A01", control_id, charset=charset),
-        "EVN|A01|" + ts(NOW),
-        m.pid(name=name or worker["name"], citizen_id=worker["citizen_id"]),
-        m.pv1(visit, admitted=ts(NOW - timedelta(hours=3))),
-        m.dg1("S62.301", "左手第三掌骨骨折"),
-        m.zwi(card_no=worker["card_no"], parts=parts),
-    )
-    return text.encode("gb18030" if charset.startswith("GB") else "utf-8")
 
 
 def _a08(control_id: str, visit: str, *segments: str, department: str = "骨科病区") -> bytes:
     return m.message(
         m.msh("A08", control_id),
         "EVN|A08|" + ts(NOW),
-        m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"]),
+        patient(),
         m.pv1(visit, admitted=ts(NOW - timedelta(hours=3)), department=department),
         *segments,
     ).encode()
@@ -102,21 +77,21 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_an_a01_for_another_worker_under_a_used_visi
     """Two HIS patients with one visit number (a reused or per-patient 住院号): the second
     worker's A01 was answered AA as a resend of the first's, and the second worker was never
     admitted — the HIS and the clerk believed them registered (N§33)."""
-    assert _answer(_ack(port, _admit("W1", "V1", WANG)))[0] == "AA"
-    assert _answer(_ack(port, _admit("W2", "V1", CHEN, parts="右手"))) == (
+    assert _answer(_ack(port, a01("W1", "V1", WANG)))[0] == "AA"
+    assert _answer(_ack(port, a01("W2", "V1", CHEN, parts="右手"))) == (
         "AE",
         "VISIT_OF_ANOTHER_WORKER",
         "PV1^1^19",
     )
     assert [(visit, psn) for visit, psn, _ in _stays(db)] == [("V1", "P001")]
     # the first worker's own A01 sent again is still a resend
-    assert _answer(_ack(port, _admit("W3", "V1", WANG)))[0] == "AA"
+    assert _answer(_ack(port, a01("W3", "V1", WANG)))[0] == "AA"
 
 
 def test_an_a08_with_hl7_null_clears_the_value_and_an_absent_field_keeps_it(
     port: int, db: Engine
 ) -> None:
-    assert _answer(_ack(port, _admit("N1", "V2", WANG)))[0] == "AA"
+    assert _answer(_ack(port, a01("N1", "V2", WANG)))[0] == "AA"
     assert _answer(_ack(port, _a08("N2", "V2", department="")))[0] == "AA"
     assert _stays(db)[0][2] == "骨科病区"  # PV1-3 not sent: unchanged
     assert _answer(_ack(port, _a08("N3", "V2", m.zwi(card_no=WANG["card_no"], parts='""'),
@@ -127,9 +102,8 @@ def test_an_a08_with_hl7_null_clears_the_value_and_an_absent_field_keeps_it(
 
 def test_an_a08_before_its_a01_is_refused_naming_pv1_19(port: int, db: Engine) -> None:
     assert _answer(_ack(port, _a08("O1", "V3"))) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
-    dft = m.message(m.msh("P03", "O2"), "EVN|P03|" + ts(NOW), m.pid(), m.pv1("V3"),
-                    m.ft1("L1", when=ts(NOW - timedelta(hours=1)))).encode()  # fmt: skip
-    assert _answer(_ack(port, dft)) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
+    fees = dft("O2", "V3", m.ft1("L1", when=ts(NOW - timedelta(hours=1))), who=m.pid())
+    assert _answer(_ack(port, fees)) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
 
 
 def test_a_name_sent_as_hex_escapes_in_a_gb18030_message_reads_as_sent(
@@ -139,7 +113,7 @@ def test_a_name_sent_as_hex_escapes_in_a_gb18030_message_reads_as_sent(
     UTF-8 they became three replacement characters, and upstream refused the card for a
     name that did not match (CARD_REJECTED)."""
     hex_name = "\\X" + "王建国".encode("gb18030").hex().upper() + "\\"
-    ack = _ack(port, _admit("X1", "V4", WANG, name=hex_name, charset="GB 18030-2000"), "gb18030")
+    ack = _ack(port, a01("X1", "V4", WANG, name=hex_name, charset="GB 18030-2000"), "gb18030")
     assert _answer(ack)[0] == "AA"
     assert [(visit, psn) for visit, psn, _ in _stays(db)] == [("V4", "P001")]
 
@@ -149,7 +123,7 @@ def test_the_charset_labels_his_systems_send_are_understood(
     port: int, db: Engine, label: str
 ) -> None:
     codec = "utf-8" if label == "UTF-8" else "gb18030"
-    ack = _ack(port, _admit("G1", "V5", WANG, charset=label), codec)
+    ack = _ack(port, a01("G1", "V5", WANG, charset=label), codec)
     assert _answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
     assert ack.msh.get(18) == label
     assert [(visit, psn) for visit, psn, _ in _stays(db)] == [("V5", "P001")]
@@ -162,14 +136,10 @@ def test_an_a13_withdraws_the_discharge_a_desk_settling_site_had_not_settled_yet
     stay on the clerk's ready-to-settle list; the HIS's A13 cancelling that discharge was
     refused (NO_ACTIVE_SETTLEMENT) and the stay stayed on the list with the cancelled
     discharge time, for a clerk to settle a worker still in hospital (N§33)."""
-    create_tables(db)
     profile = replace(HL7_PROFILE, discharge_settles=False)
-    config = ListenerConfig(host="127.0.0.1", port=0)
-    thread = ListenerThread(build_listener(db, services.commands, profile, config))
-    port = thread.start()
-    try:
-        assert _answer(_ack(port, _admit("D1", "V6", WANG)))[0] == "AA"
-        wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
+    with listening(db, services.commands, profile) as port:
+        assert _answer(_ack(port, a01("D1", "V6", WANG)))[0] == "AA"
+        wang = patient()
         a03 = m.adt("A03", "D2", "V6", discharged=ts(NOW - timedelta(minutes=5)), patient=wang)
         assert _answer(_ack(port, a03.encode()))[0] == "AA"
         assert _ready(db) == (True, True)
@@ -179,8 +149,6 @@ def test_an_a13_withdraws_the_discharge_a_desk_settling_site_had_not_settled_yet
         with db.connect() as connection:
             settled = connection.exec_driver_sql("SELECT count(*) FROM settlement").scalar_one()
         assert settled == 0
-    finally:
-        thread.stop()
 
 
 def _ready(db: Engine) -> tuple[bool, bool]:
@@ -198,11 +166,9 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_messages_naming_another_worker_leave_the_st
     """A DFT, an A08 and an A03 under 王建国's visit number whose PID-3 names 陈静 (a HIS
     counting visits per patient): the fees were charged to 王建国's stay, the department
     changed and his stay settled, each answered AA."""
-    assert _answer(_ack(port, _admit("P1", "V7", WANG)))[0] == "AA"
-    chen = m.pid(name=CHEN["name"], citizen_id=CHEN["citizen_id"])
-    fees = m.message(m.msh("P03", "P2"), "EVN|P03|" + ts(NOW), chen, m.pv1("V7"),
-                     m.ft1("L1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
-                           when=ts(NOW - timedelta(hours=1)))).encode()  # fmt: skip
+    assert _answer(_ack(port, a01("P1", "V7", WANG)))[0] == "AA"
+    chen = patient(CHEN)
+    fees = dft("P2", "V7", drug(), who=chen)
     moved = m.message(m.msh("A08", "P3"), "EVN|A08|" + ts(NOW), chen,
                       m.pv1("V7", department="康复科")).encode()  # fmt: skip
     gone = m.message(m.msh("A03", "P4"), "EVN|A03|" + ts(NOW), chen,
@@ -225,13 +191,10 @@ def test_fees_sent_before_their_admission_are_taken_when_resent_after_it(
     """A DFT overtaking its A01 (two HIS queues): refused as it should be, but the AE was
     final, so the interface engine's resend after the A01 got the same AE back from the log
     and the 36.50 was never recorded (only an operator's re-process would)."""
-    line = m.ft1("L1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
-                 when=ts(NOW - timedelta(hours=1)))  # fmt: skip
-    wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
-    dft = m.message(m.msh("P03", "E1"), "EVN|P03|" + ts(NOW), wang, m.pv1("V8"), line).encode()
-    assert _answer(_ack(port, dft))[:2] == ("AE", "VISIT_NOT_FOUND")
-    assert _answer(_ack(port, _admit("E2", "V8", WANG)))[0] == "AA"
-    assert _answer(_ack(port, dft))[0] == "AA"
+    fees = dft("E1", "V8", drug())
+    assert _answer(_ack(port, fees))[:2] == ("AE", "VISIT_NOT_FOUND")
+    assert _answer(_ack(port, a01("E2", "V8", WANG)))[0] == "AA"
+    assert _answer(_ack(port, fees))[0] == "AA"
     with db.connect() as connection:
         amounts = connection.exec_driver_sql("SELECT amount FROM fee_line").scalars().all()
     assert [str(a) for a in amounts] in (["36.50"], ["36.5"])
@@ -243,24 +206,20 @@ def test_VISIT_CANCELLED_n33_an_a01_under_a_cancelled_visit_is_refused_not_answe
     """The HIS cancels an admission (A11) and admits the worker again under the same visit
     number: the A01 was answered AA, as a resend of the first, while the stay stayed
     cancelled — no admission registered, the fees that followed refused."""
-    assert _answer(_ack(port, _admit("K1", "V10", WANG)))[0] == "AA"
-    wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
-    assert _answer(_ack(port, m.adt("A11", "K2", "V10", patient=wang).encode()))[0] == "AA"
-    assert _answer(_ack(port, _admit("K3", "V10", WANG))) == ("AE", "VISIT_CANCELLED", "PV1^1^19")
+    assert _answer(_ack(port, a01("K1", "V10", WANG)))[0] == "AA"
+    assert _answer(_ack(port, m.adt("A11", "K2", "V10", patient=patient()).encode()))[0] == "AA"
+    assert _answer(_ack(port, a01("K3", "V10", WANG))) == ("AE", "VISIT_CANCELLED", "PV1^1^19")
     assert _encounter_field(db, "status") == "cancelled"
     # the first A01 sent again (its MSH-10) still gets its first answer
-    assert _answer(_ack(port, _admit("K1", "V10", WANG)))[0] == "AA"
+    assert _answer(_ack(port, a01("K1", "V10", WANG)))[0] == "AA"
 
 
 def test_an_a08_after_an_a13_updates_the_stay_back_in_hospital(port: int, db: Engine) -> None:
     """A13 revoked the settlement: the worker is in hospital again and the stay open (fees are
     taken), but the A08 moving them to 康复科 was refused (ENCOUNTER_NOT_ADMITTED)."""
-    wang = m.pid(name=WANG["name"], citizen_id=WANG["citizen_id"])
-    assert _answer(_ack(port, _admit("R1", "V11", WANG)))[0] == "AA"
-    line = m.ft1("L1", code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
-                 when=ts(NOW - timedelta(hours=1)))  # fmt: skip
-    fees = m.message(m.msh("P03", "R0"), "EVN|P03|" + ts(NOW), wang, m.pv1("V11"), line)
-    assert _answer(_ack(port, fees.encode()))[0] == "AA"
+    wang = patient()
+    assert _answer(_ack(port, a01("R1", "V11", WANG)))[0] == "AA"
+    assert _answer(_ack(port, dft("R0", "V11", drug())))[0] == "AA"
     a03 = m.adt("A03", "R2", "V11", discharged=ts(NOW - timedelta(minutes=5)), patient=wang)
     ack = _ack(port, a03.encode())
     assert _answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
@@ -280,7 +239,7 @@ def test_a_citizen_id_with_a_lowercase_check_digit_is_the_same_worker(
     def reasons(check_digit: str, control_id: str) -> list[str]:
         xu = {"name": "徐强", "citizen_id": "34010219871012137" + check_digit,
               "card_no": "340100M0012"}  # fmt: skip
-        ack = _ack(port, _admit(control_id, "V12", xu, parts="右小腿"))
+        ack = _ack(port, a01(control_id, "V12", xu, parts="右小腿"))
         return [err.get(3) for err in ack.all("ERR")]
 
     upper = reasons("X", "I1")

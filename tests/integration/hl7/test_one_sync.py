@@ -33,7 +33,8 @@ from connectors.hl7 import (
 )
 from connectors.hl7.reader import Hl7Message
 from tests.integration.hl7.synced_sqlite import *  # noqa: F403 - the synced engine, the use cases
-from tests.integration.hl7.synced_sqlite import FULL, HL7_PROFILE, NORMAL, NOW, admit, ts
+from tests.integration.hl7.synced_sqlite import FULL, NORMAL, admit
+from tests.integration.hl7.with_services import HL7_PROFILE, NOW, ts
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
 
