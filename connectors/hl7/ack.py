@@ -33,8 +33,9 @@ from functools import lru_cache
 
 from hl7apy.core import Message
 
+from adapter.domain.charsets import DEFAULT_CHARSET_LABEL
 from connectors.hl7.errors import HL7_CODE_TEXT, Location
-from connectors.hl7.header import DEFAULT_CHARSET_LABEL, RawHeader
+from connectors.hl7.header import RawHeader
 from connectors.hl7.reader import escape
 
 LOCAL_CODES = "99WIA"  # our reason codes, as a local HL7 coding system

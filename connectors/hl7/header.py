@@ -19,28 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DEFAULT_CHARSET_LABEL = "UNICODE UTF-8"
-
-# HL7 table 0211 labels we accept, and the Python codec for each, with the spellings HIS
-# systems use for the same charsets (``GB18030``, ``GBK``, ``UTF-8``): looked up without case,
-# spaces, hyphens or underscores. GB 2312 and GBK are subsets of GB 18030, so it reads them.
-# An empty MSH-18 means the default (UTF-8 here, which is also plain ASCII's superset). A label
-# that does not say which bytes it means (``CHINESE``) is refused rather than guessed: read
-# with the wrong charset, a name would be mangled without an error.
-CHARSETS: dict[str, str] = {
-    "": "utf-8",
-    "UNICODE UTF-8": "utf-8",
-    "UTF-8": "utf-8",
-    "UTF8": "utf-8",
-    "GB 18030-2000": "gb18030",
-    "GB18030": "gb18030",
-    "GBK": "gb18030",
-    "GB2312": "gb18030",
-    "ISO IR58": "gb18030",  # table 0211's GB 2312
-    "ASCII": "ascii",
-    "8859/1": "latin-1",
-}
-_CHARSETS = {re.sub(r"[\s_-]", "", label): codec for label, codec in CHARSETS.items()}
+from adapter.domain.charsets import codec_for, label_key
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 
@@ -90,7 +69,7 @@ class RawHeader:
     @property
     def codec(self) -> str | None:
         """The Python codec for MSH-18, or ``None`` if the label is not one we accept."""
-        return _CHARSETS.get(re.sub(r"[\s_-]", "", self.charset_label.upper()))
+        return codec_for(self.charset_label)
 
     @property
     def version_supported(self) -> bool:
@@ -200,10 +179,10 @@ def _msh_fields(segment: bytes, field_sep: str, encoding: str) -> tuple[list[str
     except UnicodeDecodeError:
         pass
     else:
-        if _CHARSETS.get(_label(fields, encoding)) == "gb18030":
+        if codec_for(_label(fields, encoding)) == "gb18030":
             return fields, "gb18030"
     fields = segment.decode("latin-1").split(field_sep)
-    codec = _CHARSETS.get(_label(fields, encoding))
+    codec = codec_for(_label(fields, encoding))
     if codec is None or codec == "latin-1":
         return fields, "latin-1"
     return segment.decode(codec, errors="replace").split(field_sep), codec
@@ -215,4 +194,4 @@ def _label(fields: list[str], encoding: str) -> str:
     repetition_sep = encoding[1] if len(encoding) > 1 else "~"
     component_sep = encoding[0] if encoding else "^"
     value = value.split(repetition_sep)[0].split(component_sep)[0]
-    return re.sub(r"[\s_-]", "", _CONTROL.sub("", value).strip().upper())
+    return label_key(_CONTROL.sub("", value))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from adapter.api.deps import OperationsDep
 from adapter.api.routes.common import It, Out, RowId
 from adapter.api.zone import QueryTime
+from adapter.domain.charsets import codec_for
 from adapter.domain.masking import mask_hl7
 
 router = APIRouter()
@@ -174,5 +175,5 @@ def _text(data: bytes | None, charset: str) -> str:
     list): citizen IDs, names, phones, card numbers (:func:`adapter.domain.masking.mask_hl7`)."""
     if not data:
         return ""
-    codec = "gb18030" if "18030" in (charset or "") else "utf-8"
+    codec = codec_for(charset or "") or "utf-8"
     return mask_hl7(data.decode(codec, "replace"))

@@ -193,3 +193,25 @@ def test_the_typed_lists_keep_personal_data_masked(
     assert message["received_at"].endswith("+08:00")
     (entry,) = answers["audit"].json()["entries"]
     assert "1101" in str(entry["details"]) and entry["at"].endswith("+08:00")
+
+
+@pytest.mark.parametrize("label", ["GBK", "GB2312", "GB 18030-2000"])
+def test_a_message_sent_in_gbk_reads_in_chinese_in_the_it_log(
+    live: tuple[str, dict[str, str], Runtime], label: str
+) -> None:
+    """IT reads a stored message in the charset it came in, however its MSH-18 spells the
+    GB family: a GBK message was shown as UTF-8, its department and sender as \ufffd."""
+    base, it, runtime = live
+    assert runtime.hl7 is not None
+    admit = m.message(
+        m.msh("A01", "GBK-1", charset=label, sender="東軟HIS"),
+        "EVN|A01|20260301080000",
+        m.pid(NAME, CITIZEN_ID),
+        m.pv1("VG1", department="康复医学科"),
+    )
+    runtime.hl7.inbound.handle(admit.encode("gb18030"), "10.0.0.5")
+    reply = httpx.get(f"{base}/api/v1/hl7/messages", params={"control_id": "GBK-1"}, headers=it)
+    (message,) = reply.json()["messages"]
+    assert "康复医学科" in message["raw"] and "東軟HIS" in message["raw"]
+    assert "\ufffd" not in message["raw"] and NAME not in message["raw"]
+    assert "東軟HIS" in message["ack"]
