@@ -16,6 +16,8 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Sequence
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -161,6 +163,18 @@ class EnvironmentSource(EnvSettingsSource):
     pydantic-settings named only the section (``error parsing value for field "hl7"``).
     """
 
+    def __call__(self) -> dict[str, Any]:
+        # ADAPTER_QUEU__WORKERS names no section: pydantic-settings passes it over, and the
+        # instance would run with the default without a word
+        for name in sorted(os.environ):
+            if not name.upper().startswith(ENV_PREFIX):
+                continue
+            section, _, key = name.lower().removeprefix(ENV_PREFIX.lower()).partition("__")
+            if key and section not in self.settings_cls.model_fields:
+                parts = (section, *key.split("__"))
+                raise SettingsError(unknown_setting(self.settings_cls, parts))
+        return super().__call__()
+
     def prepare_field_value(
         self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
     ) -> Any:
@@ -176,11 +190,46 @@ class EnvironmentSource(EnvSettingsSource):
         return super().prepare_field_value(field_name, field, value, value_is_complex)
 
 
+def _variable(path: str) -> str:
+    """The variable for ``path`` (``hl7.port``: ``ADAPTER_HL7__PORT``)."""
+    return ENV_PREFIX + path.upper().replace(".", "__")
+
+
+def _variable_in_environment(path: str) -> str | None:
+    """The variable that sets ``path``, as it is spelt in the environment (names are read in
+    any case); ``None`` when it is not set."""
+    return next((name for name in os.environ if name.upper() == _variable(path)), None)
+
+
 def _variable_set(path: str) -> str:
-    """The variable that sets ``path`` (``hl7.port``) as it is spelt in the environment
-    (names are read in any case), else as the documentation spells it."""
-    wanted = ENV_PREFIX + path.upper().replace(".", "__")
-    return next((name for name in os.environ if name.upper() == wanted), wanted)
+    return _variable_in_environment(path) or _variable(path)
+
+
+def unknown_setting(model: Any, parts: Sequence[str]) -> str:
+    """The refusal of a key no section has, e.g. ``("queue", "wokers")``: the key nearest to
+    it, and to remove it where it was written (the variable set, else the config file) —
+    not "set it", which it cannot be."""
+    path = ".".join(parts)
+    known: list[str] = []
+    fields: dict[str, Any] = {}
+    for part in parts:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            break
+        known.append(part)
+        model = fields[part].annotation
+    nearest = get_close_matches(parts[len(known)].lower(), list(fields), n=1)
+    meant = ".".join([*known, nearest[0], *parts[len(known) + 1 :]]) if nearest else ""
+    hint = f" (did you mean {'.'.join([*known, nearest[0]])}?)" if nearest else ""
+    variable = _variable_in_environment(path)
+    if variable:
+        instead = f", or set {_variable(meant)} instead" if meant else ""
+        fix = f"unset {variable}{instead}"
+    else:
+        where = config_file()
+        place = f"the config file {where}" if where else "the settings"
+        fix = f"correct or remove it in {place}" if nearest else f"remove it from {place}"
+    return f"setting {path} is not a known setting{hint}; {fix}"
 
 
 def _section_variables(section: str) -> list[tuple[str, str, str]]:
@@ -260,10 +309,10 @@ def _describe(error: ErrorDetails) -> str:
         path = named.group(1)
     # an item of a list (institution.kinds.1) is set with the list's variable
     variable = _variable_set(".".join(p for p in path.split(".") if not p.isdigit()))
+    if error["type"] == "extra_forbidden":
+        return unknown_setting(Settings, [str(part) for part in error["loc"]])
     if error["type"] == "missing":
         problem = "is missing"
-    elif error["type"] == "extra_forbidden":
-        problem = "is not a known setting"
     else:
         value = error.get("input")
         secret = any(word in path for word in ("secret", "key", "password"))

@@ -176,9 +176,10 @@ def test_a_misspelt_key_inside_a_section_is_refused_naming_it(config_file: Path)
     config_file.write_text(GOOD + "\n[queue]\nwokers = 4\n", encoding="utf-8")
     with pytest.raises(SettingsError) as caught:
         load_settings()
+    # it said "set it in the config file or with ADAPTER_QUEUE__WOKERS": a key that cannot be
     assert caught.value.message == (
-        "setting queue.wokers is not a known setting; set it in the config file or with "
-        "ADAPTER_QUEUE__WOKERS"
+        "setting queue.wokers is not a known setting (did you mean queue.workers?); correct or "
+        f"remove it in the config file {config_file}"
     )
 
 
