@@ -150,8 +150,13 @@ def configure(
     backup_count: int = 5,
     zone: ZoneInfo | None = None,
     stream: Any = None,
+    terminal: tuple[str, ...] | None = None,
 ) -> None:
     """Send every logger's lines, formatted, to stderr and (when ``file``) a rotating file.
+
+    ``terminal`` (an operator's command): stderr is a person's terminal, whose command
+    answers on stdout in one line — it gets warnings, and the lines of the loggers named, as
+    ``kv``; the file gets everything at ``level`` as ``style``, as the service writes it.
 
     Idempotent: the handlers a previous call installed are replaced. uvicorn's loggers lose
     their own handlers and propagate here, so its lines are formatted the same way.
@@ -159,7 +164,7 @@ def configure(
     formatter = StructuredFormatter(style, zone)
     root = logging.getLogger()
     unconfigure()
-    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    handlers: list[logging.Handler] = []
     if file:
         Path(file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(
@@ -167,10 +172,17 @@ def configure(
                 file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
             )
         )
+    to_stream = logging.StreamHandler(stream or sys.stderr)
+    handlers.append(to_stream)
     for handler in handlers:
         setattr(handler, _MARK, True)
         handler.setFormatter(formatter)
         root.addHandler(handler)
+    if terminal is not None:
+        to_stream.setFormatter(StructuredFormatter("kv", zone))
+        to_stream.addFilter(
+            lambda record: record.levelno >= logging.WARNING or record.name in terminal
+        )
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
@@ -181,7 +193,7 @@ def configure(
         logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
 
 
-def configure_from(settings: Any) -> None:
+def configure_from(settings: Any, terminal: tuple[str, ...] | None = None) -> None:
     """:func:`configure` from :class:`adapter.settings.Settings` (its ``[logging]``)."""
     config = settings.logging
     configure(
@@ -191,6 +203,7 @@ def configure_from(settings: Any) -> None:
         max_bytes=config.max_bytes,
         backup_count=config.backup_count,
         zone=settings.zone,
+        terminal=terminal,
     )
 
 

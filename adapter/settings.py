@@ -16,14 +16,18 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Sequence
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -143,9 +147,125 @@ class Settings(BaseSettings):
         toml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", DEFAULT_CONFIG_FILE))
         return (
             init_settings,
-            env_settings,
+            EnvironmentSource(settings_cls),
             TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
         )
+
+
+class EnvironmentSource(EnvSettingsSource):
+    """The ``ADAPTER_*`` variables, read as pydantic-settings reads them, except that a value
+    it cannot decode is refused here in one line naming the variable as it was set.
+
+    A list setting's variable holds a JSON list (``ADAPTER_HL7__ALLOWED_PEERS='["10.0.0.1"]'``),
+    as the TOML file holds a list; the plain ``10.0.0.1, 10.0.0.2`` an IT person may write is
+    refused with the JSON that would do. A whole section in one variable (``ADAPTER_HL7``) must
+    be a JSON object; its value is never shown (it may hold the upstream secrets).
+    pydantic-settings named only the section (``error parsing value for field "hl7"``).
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        # ADAPTER_QUEU__WORKERS names no section: pydantic-settings passes it over, and the
+        # instance would run with the default without a word
+        for name in sorted(os.environ):
+            if not name.upper().startswith(ENV_PREFIX):
+                continue
+            section, _, key = name.lower().removeprefix(ENV_PREFIX.lower()).partition("__")
+            if key and section not in self.settings_cls.model_fields:
+                parts = (section, *key.split("__"))
+                raise SettingsError(unknown_setting(self.settings_cls, parts))
+        return super().__call__()
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        fields = getattr(field.annotation, "model_fields", None)
+        if fields is not None and value is not None:
+            _require_json_object(field_name, _variable_set(field_name), value)
+        for variable, key, text in _section_variables(field_name):
+            item = (fields or {}).get(key)
+            if item is not None and get_origin(item.annotation) is list:
+                _require_json_list(f"{field_name}.{key}", variable, text)
+        if value is not None and get_origin(field.annotation) is list:
+            _require_json_list(field_name, _variable_set(field_name), value)
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+
+def _variable(path: str) -> str:
+    """The variable for ``path`` (``hl7.port``: ``ADAPTER_HL7__PORT``)."""
+    return ENV_PREFIX + path.upper().replace(".", "__")
+
+
+def _variable_in_environment(path: str) -> str | None:
+    """The variable that sets ``path``, as it is spelt in the environment (names are read in
+    any case); ``None`` when it is not set."""
+    return next((name for name in os.environ if name.upper() == _variable(path)), None)
+
+
+def _variable_set(path: str) -> str:
+    return _variable_in_environment(path) or _variable(path)
+
+
+def unknown_setting(model: Any, parts: Sequence[str]) -> str:
+    """The refusal of a key no section has, e.g. ``("queue", "wokers")``: the key nearest to
+    it, and to remove it where it was written (the variable set, else the config file) —
+    not "set it", which it cannot be."""
+    path = ".".join(parts)
+    known: list[str] = []
+    fields: dict[str, Any] = {}
+    for part in parts:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            break
+        known.append(part)
+        model = fields[part].annotation
+    nearest = get_close_matches(parts[len(known)].lower(), list(fields), n=1)
+    meant = ".".join([*known, nearest[0], *parts[len(known) + 1 :]]) if nearest else ""
+    hint = f" (did you mean {'.'.join([*known, nearest[0]])}?)" if nearest else ""
+    variable = _variable_in_environment(path)
+    if variable:
+        instead = f", or set {_variable(meant)} instead" if meant else ""
+        fix = f"unset {variable}{instead}"
+    else:
+        where = config_file()
+        place = f"the config file {where}" if where else "the settings"
+        fix = f"correct or remove it in {place}" if nearest else f"remove it from {place}"
+    return f"setting {path} is not a known setting{hint}; {fix}"
+
+
+def _section_variables(section: str) -> list[tuple[str, str, str]]:
+    """``(variable, key, value)`` of each ``ADAPTER_<SECTION>__<KEY>`` set."""
+    head = f"{ENV_PREFIX}{section}__".upper()
+    return [
+        (name, name[len(head) :].lower(), value)
+        for name, value in sorted(os.environ.items())
+        if name.upper().startswith(head)
+    ]
+
+
+def _require_json_object(section: str, variable: str, value: str) -> None:
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise SettingsError(
+            f"setting {section} is wrong: {variable} is not a JSON object of its keys (value"
+            f" not shown); set the keys one by one with {variable}__<KEY> instead"
+        )
+
+
+def _require_json_list(path: str, variable: str, value: str) -> None:
+    try:
+        if isinstance(json.loads(value), list):
+            return
+    except ValueError:
+        pass
+    items = [item.strip().strip("'\"") for item in value.strip().strip("[]").split(",")]
+    example = json.dumps([item for item in items if item], ensure_ascii=False)
+    raise SettingsError(
+        f"setting {path} is wrong: {variable} must be a JSON list, e.g. "
+        f"{variable}='{example}' (got {value!r})"
+    )
 
 
 def config_file() -> Path | None:
@@ -187,11 +307,12 @@ def _describe(error: ErrorDetails) -> str:
     named = re.match(rf"^(?:Value error, )?({re.escape(path)}\.\w+) ", error["msg"])
     if len(error["loc"]) == 1 and named:
         path = named.group(1)
-    variable = ENV_PREFIX + path.upper().replace(".", "__")
+    # an item of a list (institution.kinds.1) is set with the list's variable
+    variable = _variable_set(".".join(p for p in path.split(".") if not p.isdigit()))
+    if error["type"] == "extra_forbidden":
+        return unknown_setting(Settings, [str(part) for part in error["loc"]])
     if error["type"] == "missing":
         problem = "is missing"
-    elif error["type"] == "extra_forbidden":
-        problem = "is not a known setting"
     else:
         value = error.get("input")
         secret = any(word in path for word in ("secret", "key", "password"))
@@ -209,8 +330,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {toml_file} is not valid TOML: {exc}") from exc
-    except SourceError as exc:
-        raise SettingsError(_unreadable_variable() or str(exc)) from exc
+    except SourceError as exc:  # what EnvironmentSource does not name itself
+        raise SettingsError(str(exc)) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         message = _describe(first)
@@ -220,26 +341,3 @@ def load_settings(**overrides: Any) -> Settings:
                 " and pass --config PATH (or set ADAPTER_CONFIG_FILE)"
             )
         raise SettingsError(message) from exc
-
-
-def _unreadable_variable() -> str:
-    """The ``ADAPTER_*`` variable a list setting could not be read from: such a value is JSON
-    (``["10.0.0.1", "10.0.0.2"]``), and pydantic's refusal names only the section."""
-    for name, value in sorted(os.environ.items()):
-        parts = name.removeprefix(ENV_PREFIX).lower().split("__")
-        if not name.startswith(ENV_PREFIX) or len(parts) != 2:
-            continue
-        section = Settings.model_fields.get(parts[0])
-        model = getattr(section, "annotation", None)
-        field = getattr(model, "model_fields", {}).get(parts[1])
-        if field is None or get_origin(field.annotation) is not list:
-            continue
-        try:
-            json.loads(value)
-        except ValueError:
-            example = json.dumps([v.strip() for v in value.split(",") if v.strip()])
-            return (
-                f"setting {'.'.join(parts)} is wrong: {name} must be a JSON list, e.g. "
-                f"{name}='{example}' (got {value!r})"
-            )
-    return ""

@@ -12,10 +12,12 @@ from typing import Any
 
 from adapter import __version__
 from adapter.cli.database import NoStore
+from adapter.cli.events import log as events_log
 from adapter.domain.errors import AdapterError
 from adapter.logs import configure as configure_logs
+from adapter.logs import configure_from
 from adapter.logs import unconfigure as unconfigure_logs
-from adapter.settings import ENV_PREFIX, SettingsError
+from adapter.settings import ENV_PREFIX, SettingsError, load_settings
 
 CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
 
@@ -93,13 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "config", None):
         os.environ[CONFIG_VARIABLE] = str(Path(args.config).expanduser().resolve())
-    # An operator's command writes its warnings (an upstream call that failed, a job it
-    # could not take) to stderr with time, level and fields, as the service writes them;
-    # without this Python printed the bare event name. `serve` and `demo` configure
-    # [logging] over it. Restored after, for a caller that runs commands in-process.
+    # Restored after, for a caller that runs commands in-process.
     root = logging.getLogger()
     level = root.level
-    configure_logs(level="WARNING", style="kv")
+    _configure_logs()
     try:
         result = args.handler(args)
     except SettingsError as exc:
@@ -115,6 +114,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         unconfigure_logs()
         root.setLevel(level)
     return int(result or 0)
+
+
+def _configure_logs() -> None:
+    """An operator's command logs as the service does, through ``[logging]``: the service's
+    log file gets its lines at the level and in the format configured — what it changed
+    (:mod:`adapter.cli.events`), its warnings (an upstream call that failed), the libraries'
+    lines. The terminal (stderr) gets what it changed and its warnings, one ``kv`` line
+    each: not the libraries' chatter, so a refusal stays one line and a quiet command quiet.
+    Settings that cannot be read (the command says why, or needs none: ``config init``)
+    leave warnings on stderr; a log file this user may not write leaves stderr, with a
+    warning saying so."""
+    try:
+        settings = load_settings()
+    except SettingsError:
+        configure_logs(level="WARNING", style="kv")
+        return
+    try:
+        configure_from(settings, terminal=(events_log.name,))
+    except OSError as exc:
+        configure_from(settings.model_copy(update={"logging": settings.logging.model_copy(
+            update={"file": ""})}), terminal=(events_log.name,))  # fmt: skip
+        events_log.warning(
+            "log_file_unwritable", extra={"file": settings.logging.file, "error": str(exc)}
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.cli.database import open_migrated
+from adapter.cli.events import changed
 from adapter.settings import load_settings
 from adapter.store.audit import installed_keyring, verify
 from adapter.store.audit_anchor import AnchorFileError, read_anchors, write_anchor
@@ -76,6 +77,7 @@ def _rotate(args: argparse.Namespace) -> int:
     settings = load_settings()
     path = settings.audit.key_path(settings.data_dir)
     keyring = rotate_key(path)
+    changed("audit.key_rotated", key_id=keyring.current, key_file=str(path))
     print(
         f"audit key {keyring.current} added to {path}; new entries are signed with it."
         " Restart every instance, then copy the key file to its safe place again."

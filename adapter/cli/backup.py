@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from adapter.cli.events import changed
 from adapter.cli.progress import progress_bar
 from adapter.settings import load_settings
 
@@ -71,15 +72,19 @@ def _backup(args: argparse.Namespace) -> int:
         print(f"wi-adapter: database {database} does not exist")
         return 1
     # a path that is not there yet and has no file suffix (`/backup`) is a folder to make, as
-    # the guide uses it: taken as a file name, each night's backup replaced the last
+    # the guide uses it: taken as a file name, each night's backup replaced the last. Named
+    # by UTC with a Z: the local clock's name did not say whose clock, and repeated an hour
+    # where summer time ends.
     if target.is_dir() or (not target.exists() and not target.suffix):
-        target = target / f"adapter-{datetime.now():%Y%m%d-%H%M%S}.db"
+        target = target / f"adapter-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.db"
     target.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
         _copy(source, copy, args.progress)
     copy.close()
     source.close()
-    print(f"backed up {database} to {target} ({target.stat().st_size} bytes)")
+    size = target.stat().st_size
+    changed("database.backed_up", database=str(database), file=str(target), bytes=size)
+    print(f"backed up {database} to {target} ({size} bytes)")
     return 0
 
 
@@ -102,6 +107,7 @@ def _restore(args: argparse.Namespace) -> int:
             _copy(source, live, args.progress)
         live.close()
     source.close()
+    changed("database.restored", database=str(database), file=str(source_file))
     print(f"restored {database} from {source_file}")
     print("  next: wi-adapter audit verify; wi-adapter queue summary; then start the adapter")
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from adapter.cli.events import changed
 from adapter.settings import PACKAGED_DEFAULTS
 
 FILES = ("adapter.toml", "hl7_site.toml")
@@ -36,6 +37,7 @@ def _init(args: argparse.Namespace) -> int:
             (PACKAGED_DEFAULTS / name).read_text(encoding="utf-8"), encoding="utf-8"
         )
     config = folder / "adapter.toml"
+    changed("config.written", folder=str(folder), overwritten=existing)
     print(f"wrote {config} and {folder / 'hl7_site.toml'}")
     print("  set [institution] and [upstream] for this site, then:")
     print(f"  wi-adapter --config {config} migrate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from adapter.cli.events import changed
 from adapter.settings import load_settings
 
 
@@ -28,5 +29,6 @@ def _migrate(args: argparse.Namespace) -> int:
     before = migrate.current(url)
     migrate.upgrade(url, args.revision)
     after = migrate.current(url)
+    changed("database.migrated", before=before or "", after=after or "")
     print(f"database schema: {before or 'empty'} -> {after}")
     return 0

@@ -10,7 +10,6 @@ commands only look, re-send and clean up.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, inspect
 
 from adapter.cli.database import NoStore, open_existing
+from adapter.cli.events import actor, changed
 from adapter.cli.output import dump
 from adapter.domain.errors import AdapterError
 from adapter.domain.months import day_began
@@ -243,13 +243,15 @@ def _retry(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     try:
         job = runtime.operations.resend_job(
             args.job_id,
-            actor=f"cli:{getpass.getuser()}",
+            actor=actor(),
             payload=payload,
             note=args.note or "",
             via="cli",
         )
     finally:
         runtime.stop()
+    changed("queue.job_resent", job_id=job.id, kind=job.kind, corrected=payload is not None,
+            note=args.note or "")  # fmt: skip
     corrected = " with the corrected payload" if payload is not None else ""
     fresh = ""
     if job.payload.get("refused_msgids"):
@@ -265,10 +267,12 @@ def _reverse(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     runtime = build_runtime(settings, engine=engine, workers=0, hl7=False, scheduled=False)
     try:
         queued = runtime.operations.reverse_job(
-            args.job_id, actor=f"cli:{getpass.getuser()}", note=args.note or "", via="cli"
+            args.job_id, actor=actor(), note=args.note or "", via="cli"
         )
     finally:
         runtime.stop()
+    changed("queue.job_reversal_queued", job_id=args.job_id, reversal_job_id=queued.job_id,
+            note=args.note or "")  # fmt: skip
     print(
         f"job {args.job_id}: its write is to be reversed by job {queued.job_id} (WI2601, due "
         f"{_local(queued.deadline, settings.zone)}); once that is delivered, "
@@ -292,6 +296,8 @@ def _purge(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     now = datetime.now(UTC)
     removed = admin.purge(engine, timedelta(days=days), now)
     forgotten = ledger.trim(engine, months, now)
+    changed("queue.purged", jobs=removed, older_than_days=days, ledger_entries=forgotten,
+            ledger_months=months)  # fmt: skip
     print(
         f"purged {removed} delivered job(s) older than {days} day(s); their deliveries stay "
         f"in the ledger ({forgotten} ledger entr{'y' if forgotten == 1 else 'ies'} older than "

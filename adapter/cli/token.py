@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapter.cli.database import open_migrated
+from adapter.cli.events import changed
 from adapter.cli.output import dump, local, pad
 from adapter.settings import load_settings
 from adapter.store.tokens import ROLES, create_token, list_tokens, revoke_token
@@ -43,6 +44,7 @@ def _create(args: argparse.Namespace) -> int:
         token = create_token(engine, args.name, args.role, datetime.now(UTC))
     finally:
         engine.dispose()
+    changed("token.created", token_name=args.name, roles=sorted(args.role))
     print(token)
     return 0
 
@@ -73,5 +75,6 @@ def _revoke(args: argparse.Namespace) -> int:
         revoke_token(engine, args.id, datetime.now(UTC))
     finally:
         engine.dispose()
+    changed("token.revoked", token_id=args.id)
     print(f"token {args.id} revoked")
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapter.cli.database import open_migrated
+from adapter.cli.events import actor, changed
 from adapter.cli.output import dump, local, pad
 from adapter.domain.errors import DomainError
 from adapter.settings import load_settings
@@ -83,6 +84,7 @@ def _create(args: argparse.Namespace) -> int:
     # The database first: a wrong one is refused before the password is asked twice.
     with _engine() as engine:
         user = create_user(engine, args.name, args.role, _password(args.password_stdin))
+    changed("user.created", user=user.name, roles=sorted(user.roles))
     print(f"user {user.id} {user.name} created ({','.join(sorted(user.roles))})")
     return 0
 
@@ -114,20 +116,14 @@ def _list(args: argparse.Namespace) -> int:
 def _disable(args: argparse.Namespace) -> int:
     with _engine() as engine:
         disable_user(engine, args.name)
+    changed("user.disabled", user=args.name)
     print(f"user {args.name} disabled")
     return 0
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _audit(engine: Engine, action: str, subject_type: str, subject_id: str, **details: Any) -> None:
     with UnitOfWork(engine) as uow:
-        uow.audit.append(actor=_actor(), role="it", action=action, subject_type=subject_type,
+        uow.audit.append(actor=actor(), role="it", action=action, subject_type=subject_type,
                          subject_id=subject_id, details=details)  # fmt: skip
         uow.commit()
 
@@ -145,6 +141,7 @@ def _unlock(args: argparse.Namespace) -> int:
             _audit(engine, "user.unlock", "web_user", args.name, cleared=lifted)
         if args.address:
             _audit(engine, "user.unlock", "address", args.address, cleared=lifted)
+    changed("user.unlocked", user=args.name, address=args.address, cleared=lifted)
     print(f"unlocked {' and '.join(filter(None, [args.name, args.address]))}")
     return 0
 
@@ -157,5 +154,6 @@ def _reset(args: argparse.Namespace) -> int:
         end_other_sessions(engine, user.id, "")
         clear(engine, [user_key(args.name)])
         _audit(engine, "user.password_reset", "web_user", args.name)
+    changed("user.password_reset", user=args.name)
     print(f"password of {args.name} reset; their sessions ended")
     return 0

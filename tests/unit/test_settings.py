@@ -176,9 +176,10 @@ def test_a_misspelt_key_inside_a_section_is_refused_naming_it(config_file: Path)
     config_file.write_text(GOOD + "\n[queue]\nwokers = 4\n", encoding="utf-8")
     with pytest.raises(SettingsError) as caught:
         load_settings()
+    # it said "set it in the config file or with ADAPTER_QUEUE__WOKERS": a key that cannot be
     assert caught.value.message == (
-        "setting queue.wokers is not a known setting; set it in the config file or with "
-        "ADAPTER_QUEUE__WOKERS"
+        "setting queue.wokers is not a known setting (did you mean queue.workers?); correct or "
+        f"remove it in the config file {config_file}"
     )
 
 
@@ -212,3 +213,62 @@ def test_a_credential_the_gateway_auth_needs_is_named_with_its_own_variable(
         load_settings()
     assert caught.value.message.startswith("setting upstream.access_key is wrong: ")
     assert caught.value.message.endswith("with ADAPTER_UPSTREAM__ACCESS_KEY")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "example"),
+    [
+        ("ADAPTER_HL7__ALLOWED_PEERS", "10.0.0.1, 10.0.0.2", '["10.0.0.1", "10.0.0.2"]'),
+        # brackets without quotes: the items are what was meant, not "[01-20"
+        ("ADAPTER_SCHEDULE__HALF_YEARLY_CUTOFFS", "[01-20, 07-20]", '["01-20", "07-20"]'),
+        ("ADAPTER_SCHEDULE__DEVICE_REGIONS", '"110100"', '["110100"]'),  # JSON, but no list
+        ("ADAPTER_HL7__ALLOWED_PEERS", "", "[]"),  # none: loopback only
+        # the variable as it was set: pydantic-settings reads names in any case
+        ("adapter_hl7__allowed_peers", "10.0.0.1", '["10.0.0.1"]'),
+    ],
+)
+def test_a_list_variable_that_is_no_json_list_is_named_with_a_value_that_would_do(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, example: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    path = variable.upper().removeprefix("ADAPTER_").lower().replace("__", ".")
+    assert caught.value.message == (
+        f"setting {path} is wrong: {variable} must be a JSON list, e.g. "
+        f"{variable}='{example}' (got {value!r})"
+    )
+
+
+def test_a_section_given_whole_as_a_variable_that_is_not_json_is_named_without_its_value(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pydantic-settings said only: error parsing value for field "upstream" from source ...
+    monkeypatch.setenv("ADAPTER_UPSTREAM", '{"secret_key": "S3CRET"')
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = caught.value.message
+    assert message.startswith("setting upstream is wrong: ADAPTER_UPSTREAM is not a JSON object")
+    assert "ADAPTER_UPSTREAM__<KEY>" in message
+    assert "S3CRET" not in message and "\n" not in message
+
+
+def test_a_wrong_item_of_a_list_variable_names_the_variable_that_holds_it(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTER_INSTITUTION__KINDS", '["medical", "hospital"]')
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = caught.value.message
+    assert message.startswith("setting institution.kinds.1 is wrong: ")
+    assert message.endswith("with ADAPTER_INSTITUTION__KINDS")  # not …__KINDS__1
+
+
+def test_list_variables_written_as_json_lists_are_read(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADAPTER_HL7__ALLOWED_PEERS", '["10.0.0.1", "10.0.0.0/24"]')
+    monkeypatch.setenv("ADAPTER_SCHEDULE__DEVICE_REGIONS", "[]")
+    settings = load_settings()
+    assert settings.hl7.allowed_peers == ["10.0.0.1", "10.0.0.0/24"]
+    assert settings.schedule.device_regions == []

@@ -12,16 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
+from adapter.settings import Settings
 from adapter.store.tokens import create_token
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.runtime import Runtime, build_runtime
-from connectors.upstream.simulator import start_simulator
-from tests.integration.wiring.test_ops_api import eventually
+from connectors.upstream.simulator import SimulatorServer
+from tests.reliability.support import eventually
 from tests.support.live import serving
 from tests.unit.hl7 import messages as m
 
@@ -80,21 +78,16 @@ CITIZEN_ID, NAME, PHONE = "110101199003078515", "王建国", "13812345678"
 
 
 @pytest.fixture
-def live(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Runtime]]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-                "hl7": settings.hl7.model_copy(update={"port": 0}),  # any free port
-            }
-        )
-        runtime = build_runtime(settings, scheduled=False)
-        token = create_token(runtime.engine, "信息科-01", ["it"], datetime.now(UTC))
-        with serving(build_app(settings, runtime)) as base:
-            yield base, {"Authorization": f"Bearer {token}"}, runtime
+def live(
+    simulated: tuple[Settings, SimulatorServer],
+) -> Iterator[tuple[str, dict[str, str], Runtime]]:
+    settings, _ = simulated
+    hl7 = settings.hl7.model_copy(update={"port": 0})  # any free port
+    settings = settings.model_copy(update={"hl7": hl7})
+    runtime = build_runtime(settings, scheduled=False)
+    token = create_token(runtime.engine, "信息科-01", ["it"], datetime.now(UTC))
+    with serving(build_app(settings, runtime)) as base:
+        yield base, {"Authorization": f"Bearer {token}"}, runtime
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

@@ -3,53 +3,34 @@ the call log searched, the audit chain verified — over HTTP, against the simul
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
+from adapter.settings import Settings
 from adapter.store.tokens import create_token
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.runtime import Runtime, build_runtime
-from connectors.upstream.simulator import start_simulator
+from connectors.upstream.simulator import SimulatorServer
+from tests.reliability.support import eventually
 from tests.support.live import serving
 
 
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 @pytest.fixture
-def ops(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Runtime, Any]]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
-        runtime = build_runtime(settings)
-        now = datetime.now(UTC)
-        it = create_token(runtime.engine, "信息科-01", ["it"], now)
-        clerk = create_token(runtime.engine, "住院处-01", ["admission"], now)
-        with serving(build_app(settings, runtime)) as base:
-            yield base, {"it": it, "admission": clerk}, runtime, simulator
+def ops(
+    simulated: tuple[Settings, SimulatorServer],
+) -> Iterator[tuple[str, dict[str, str], Runtime, Any]]:
+    settings, simulator = simulated
+    runtime = build_runtime(settings)
+    now = datetime.now(UTC)
+    it = create_token(runtime.engine, "信息科-01", ["it"], now)
+    clerk = create_token(runtime.engine, "住院处-01", ["admission"], now)
+    with serving(build_app(settings, runtime)) as base:
+        yield base, {"it": it, "admission": clerk}, runtime, simulator
 
 
 def _enqueue_admission(

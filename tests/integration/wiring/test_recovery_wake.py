@@ -9,13 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
-from adapter.settings import load_settings
-from adapter.store.migrate import upgrade
+from adapter.settings import Settings
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.runtime import Runtime, build_runtime
-from connectors.upstream.simulator import SimulatorServer, start_simulator
+from connectors.upstream.simulator import SimulatorServer
 from tests.reliability.support import eventually
 from upload_queue.admin import get_job, list_jobs
 from upload_queue.retry import RetryPolicy
@@ -24,25 +22,17 @@ BACK_OFF = RetryPolicy(base=timedelta(minutes=5), cap=timedelta(minutes=5), jitt
 
 
 @pytest.fixture
-def live(db_url: str, engine: Engine) -> Iterator[tuple[Runtime, SimulatorServer]]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
-        runtime = build_runtime(settings, hl7=False, scheduled=False)
-        assert runtime.runner is not None
-        for worker in runtime.runner.workers:
-            worker.policy = BACK_OFF
-        runtime.start()
-        try:
-            yield runtime, simulator
-        finally:
-            runtime.stop()
+def live(simulated: tuple[Settings, SimulatorServer]) -> Iterator[tuple[Runtime, SimulatorServer]]:
+    settings, simulator = simulated
+    runtime = build_runtime(settings, hl7=False, scheduled=False)
+    assert runtime.runner is not None
+    for worker in runtime.runner.workers:
+        worker.policy = BACK_OFF
+    runtime.start()
+    try:
+        yield runtime, simulator
+    finally:
+        runtime.stop()
 
 
 def _faults(simulator: SimulatorServer, **faults: object) -> None:

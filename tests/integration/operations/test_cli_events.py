@@ -1,0 +1,130 @@
+"""What an operator's command changed is logged as the service logs: one line with time,
+level and fields, to stderr and the ``[logging]`` file, personal data masked. ``backup`` and
+``restore`` wrote no line at all, and the commands logged only warnings, only to stderr: the
+log file IT keeps said nothing of a restore that replaced the database.
+
+Backup files are named by the UTC time with a ``Z`` (``adapter-20261205T135501Z.db``): named
+by the local clock they were ambiguous across zones and at the change back from summer time,
+and did not say whose clock it was."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapter.cli import main
+
+
+@pytest.fixture
+def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database the commands may create, and the service's log file, as JSON lines."""
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", f"sqlite:///{tmp_path}/adapter.db")
+    monkeypatch.setenv("ADAPTER_LOGGING__FILE", str(tmp_path / "logs" / "adapter.log"))
+    monkeypatch.setenv("ADAPTER_LOGGING__FORMAT", "json")
+    monkeypatch.setenv("ADAPTER_LOGGING__LEVEL", "INFO")
+    return tmp_path / "logs" / "adapter.log"
+
+
+def events(log_file: Path) -> dict[str, dict[str, Any]]:
+    lines = [json.loads(line) for line in log_file.read_text("utf-8").splitlines()]
+    return {line["event"]: line for line in lines if line["logger"] == "adapter.cli"}
+
+
+@pytest.fixture
+def shanghai_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local zone is +08:00, as on the hospital's servers."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_backup_and_restore_are_logged_with_time_level_and_what_they_did(
+    log_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    copy = tmp_path / "before-upgrade.db"
+    assert main(["backup", str(copy)]) == 0
+    assert main(["restore", str(copy)]) == 0
+
+    logged = events(log_file)
+    database = str(tmp_path / "adapter.db")
+    backup = logged["database.backed_up"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00", backup["time"])
+    assert backup["level"] == "INFO"
+    assert (backup["database"], backup["file"]) == (database, str(copy))
+    assert backup["bytes"] == copy.stat().st_size and backup["actor"].startswith("cli")
+    restored = logged["database.restored"]
+    assert (restored["database"], restored["file"]) == (database, str(copy))
+    assert logged["database.migrated"]["after"]
+    # on the terminal too, one line each, without the libraries' chatter (alembic's INFO)
+    said = capsys.readouterr().err.splitlines()
+    assert [line.split()[3] for line in said] == [
+        "database.migrated",
+        "database.backed_up",
+        "database.restored",
+    ]
+    assert said[2].split()[1:3] == ["INFO", "adapter.cli"] and f"file={copy}" in said[2]
+
+
+def test_account_changes_are_logged_without_secrets_and_with_personal_data_masked(
+    log_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    # a workstation named after the clerk's citizen ID: the log keeps only its ends
+    assert main(["token", "create", "--name", "住院处-110101199003078515", "--role", "it"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert main(["token", "revoke", "1"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    create = ["user", "create", "--name", "入院处-01", "--role", "admission"]
+    assert main([*create, "--password-stdin"]) == 0
+    assert main(["user", "disable", "入院处-01"]) == 0
+
+    text = log_file.read_text("utf-8")
+    assert token not in text and "correct horse" not in text
+    assert "110101199003078515" not in text
+    logged = events(log_file)
+    assert logged["token.created"]["token_name"] == "住院处-110101********8515"
+    assert logged["token.created"]["roles"] == ["it"]
+    assert logged["token.revoked"]["token_id"] == 1
+    assert logged["user.created"]["user"] == "入院处-01"
+    assert logged["user.disabled"]["user"] == "入院处-01"
+
+
+def test_a_backup_into_a_folder_is_named_by_the_utc_time_with_a_z(
+    log_file: Path, tmp_path: Path, shanghai_clock: None
+) -> None:
+    assert main(["migrate"]) == 0
+    before = datetime.now(UTC).replace(microsecond=0)
+    assert main(["backup", str(tmp_path / "backups")]) == 0
+    after = datetime.now(UTC)
+    (copy,) = (tmp_path / "backups").glob("adapter-*.db")
+    stamp = re.fullmatch(r"adapter-(\d{8}T\d{6}Z)\.db", copy.name)
+    assert stamp, copy.name
+    taken = datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert before <= taken <= after  # UTC, not the +08:00 clock: that is 8 hours ahead
+
+
+def test_a_log_file_the_command_may_not_write_leaves_the_terminal_and_a_warning(
+    log_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # IT's own account may not write the service's log folder; the command still runs
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", "utf-8")
+    monkeypatch.setenv("ADAPTER_LOGGING__FILE", str(blocked / "adapter.log"))
+    assert main(["migrate"]) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].split()[1:4] == ["WARNING", "adapter.cli", "log_file_unwritable"]
+    assert said[1].split()[3] == "database.migrated"
