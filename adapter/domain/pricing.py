@@ -193,22 +193,22 @@ class Taken(NamedTuple):
 NOTHING_TAKEN = Taken()
 
 
-def _fund_left(
+def _left(
     original: PricedLine,
     taken: Taken,
     catalogue: Catalogue,
     region: str,
     zone: tzinfo | None,
-) -> Decimal:
-    """The fund part of what is left of ``original`` once ``taken`` is taken back: the
-    remaining quantity priced as a charge of it would be, at the amount left."""
+) -> PricedLine | None:
+    """What is left of ``original`` once ``taken`` is taken back, priced as a charge of the
+    remaining quantity at the amount left; ``None`` once none of it is left."""
     if not taken.quantity:
-        return original.fund_pay
+        return original
     quantity = original.line.quantity - taken.quantity
     if not quantity:
-        return ZERO  # the last of it returned, with exactly its amount (check_reversal)
+        return None  # the last of it returned, with exactly its amount (check_reversal)
     left = replace(original.line, quantity=quantity, amount=original.amount - taken.amount)
-    return price_line(left, catalogue, region, zone=zone).fund_pay
+    return price_line(left, catalogue, region, zone=zone)
 
 
 def _reversing(
@@ -220,12 +220,22 @@ def _reversing(
     zone: tzinfo | None,
 ) -> tuple[Decimal, Decimal, Rule, PersonalReason | None, str]:
     """A reversal's split: the fund part of what was left of the original before it (after
-    the ``taken`` of the earlier reversals), less that of what is left after it."""
-    before = _fund_left(original, taken, catalogue, region, zone)
-    fund = _fund_left(original, taken.plus(line), catalogue, region, zone) - before
+    the ``taken`` of the earlier reversals), less that of what is left after it.
+
+    Its personal part is the original's kind of personal part; of a charge the fund paid in
+    full, it is the standard's (a remainder a fen over the standard for its quantity, N§32,
+    N§37), named so, so that the slip's three personal columns add up."""
+    before = _left(original, taken, catalogue, region, zone)
+    after = _left(original, taken.plus(line), catalogue, region, zone)
+    fund = (after.fund_pay if after else ZERO) - (before.fund_pay if before else ZERO)
     personal = line.amount - fund
-    reason = original.reason if personal != 0 else None
-    return fund, personal, original.rule, reason, original.message
+    if not personal:
+        return fund, personal, original.rule, None, original.message
+    decided = next(
+        (p for p in (original, after, before) if p is not None and p.reason is not None),
+        original,
+    )
+    return fund, personal, decided.rule, decided.reason, decided.message
 
 
 def fee_day(line: FeeLine, zone: tzinfo | None = None) -> date:

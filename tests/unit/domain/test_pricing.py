@@ -383,3 +383,23 @@ def test_PR_OVER_STANDARD_a_part_returned_leaves_the_fund_the_standard_of_the_da
     assert fund == D(fund_left)
     assert fund <= D(cap) * (D(days) - D(returned))  # never for what was returned
     assert fund + personal == original.amount - back
+
+
+def test_PR_OVER_STANDARD_a_remainder_that_goes_over_the_standard_says_so_on_the_slip() -> None:
+    """0.2 day at 11.9389 (2.39) under an 11.94 standard is the fund's in full; 0.1 day
+    returned (1.19) leaves 1.20 for 0.1 day, a fen over its 1.194 standard. The worker's fen
+    is 超标准 (N§32, N§37), so the slip's three personal columns still add up."""
+    standard = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D("11.94")))
+    original = replace(
+        fee("L1", "BED", "2.39", quantity="0.2", category=FeeCategory.SERVICE),
+        unit_price=D("11.9389"),
+    )
+    back = replace(
+        fee("R1", "BED", "-1.19", quantity="-0.1", category=FeeCategory.SERVICE, reverses="L1"),
+        unit_price=D("11.9389"),
+    )
+    charged, returned = price_lines([original, back], standard, BEIJING).lines
+    assert (charged.fund_pay, charged.reason) == (D("2.39"), None)
+    assert (returned.fund_pay, returned.personal_pay) == (D("-1.20"), D("0.01"))
+    assert returned.reason is PersonalReason.OVER_LIMIT
+    assert returned.rule.code == "PR_OVER_STANDARD" and "11.94元" in returned.message
