@@ -4,9 +4,9 @@ The rounding rule: ROUND_HALF_UP (四舍五入), applied once per fee line to th
 the personal part is the line amount minus the fund part, so fund + personal = amount holds
 exactly on every line and therefore on every bill. ROUND_HALF_UP in ``decimal`` rounds half
 away from zero, so a reversal (negative line) of a whole line prices to exactly minus its
-original. A line reversed in parts: each part takes back its share of the original's split,
-rounded on the amounts reversed so far, so the parts together take back exactly the original's
-fund and personal parts (:mod:`adapter.domain.pricing`).
+original. A line reversed in part leaves what is left of it priced as that quantity would be,
+rounded once, so the parts that return all of it take back exactly the original's fund and
+personal parts (:mod:`adapter.domain.pricing`).
 """
 
 from __future__ import annotations

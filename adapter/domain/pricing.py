@@ -12,20 +12,23 @@ Devices are priced by :mod:`adapter.domain.devices`. Each line is rounded once (
 :mod:`adapter.domain.money`); the personal part is the amount minus the fund part.
 
 A reversal (冲销) undoes part or all of one charge, at that charge's unit price
-(:func:`check_reversal`), and takes back that share of the charge's own fund/personal split:
-its fund part is the fund part of the amounts reversed up to and including it, less that of
-the amounts reversed before it, each rounded once. The shares telescope, so reversals that
-bring a charge's quantity to zero (they must then have taken back exactly its amount) bring
-its total, fund and personal parts to exactly 0.00, however many parts it was reversed in.
+(:func:`check_reversal`), and leaves the charge as its remaining quantity would be priced
+fresh, at the amount left (N§32, N§37): its fund part is the fund part of what was left of
+the charge before it, less that of what is left after it, each priced as a charge of that
+quantity and amount would be (over a standard: the standard for the quantity left, never
+for what was returned). The parts telescope, so reversals that bring a charge's quantity to
+zero (they must then have taken back exactly its amount) bring its total, fund and personal
+parts to exactly 0.00, however many parts it was reversed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.errors import PricingError
@@ -176,23 +179,63 @@ def _yuan(price: Decimal) -> str:
     return str(price.quantize(FEN)) if is_fen(price) else str(price.normalize())
 
 
-def _share(part: Decimal, whole: Decimal, upto: Decimal) -> Decimal:
-    """``part``'s share of the first ``upto`` of ``whole``, to the fen."""
-    return to_fen(part * upto / whole) if whole else ZERO
+class Taken(NamedTuple):
+    """What a charge's earlier reversals took back, as magnitudes: its quantity and amount."""
+
+    quantity: Decimal = ZERO
+    amount: Decimal = ZERO
+
+    def plus(self, reversal: FeeLine) -> Taken:
+        """What is taken back once ``reversal`` (negative quantity and amount) is too."""
+        return Taken(self.quantity - reversal.quantity, self.amount - reversal.amount)
+
+
+NOTHING_TAKEN = Taken()
+
+
+def _left(
+    original: PricedLine,
+    taken: Taken,
+    catalogue: Catalogue,
+    region: str,
+    zone: tzinfo | None,
+) -> PricedLine | None:
+    """What is left of ``original`` once ``taken`` is taken back, priced as a charge of the
+    remaining quantity at the amount left; ``None`` once none of it is left."""
+    if not taken.quantity:
+        return original
+    quantity = original.line.quantity - taken.quantity
+    if not quantity:
+        return None  # the last of it returned, with exactly its amount (check_reversal)
+    left = replace(original.line, quantity=quantity, amount=original.amount - taken.amount)
+    return price_line(left, catalogue, region, zone=zone)
 
 
 def _reversing(
-    line: FeeLine, original: PricedLine, taken_amount: Decimal
+    line: FeeLine,
+    original: PricedLine,
+    taken: Taken,
+    catalogue: Catalogue,
+    region: str,
+    zone: tzinfo | None,
 ) -> tuple[Decimal, Decimal, Rule, PersonalReason | None, str]:
-    """A reversal's split: the share of the original's fund part that the amounts reversed
-    so far (``taken_amount`` before it, then its own) stand for, the difference taken after
-    rounding so the shares add up to the original's fund part exactly."""
-    whole, fund_part = original.amount, original.fund_pay
-    after = taken_amount - line.amount
-    fund = -(_share(fund_part, whole, after) - _share(fund_part, whole, taken_amount))
+    """A reversal's split: the fund part of what was left of the original before it (after
+    the ``taken`` of the earlier reversals), less that of what is left after it.
+
+    Its personal part is the original's kind of personal part; of a charge the fund paid in
+    full, it is the standard's (a remainder a fen over the standard for its quantity, N§32,
+    N§37), named so, so that the slip's three personal columns add up."""
+    before = _left(original, taken, catalogue, region, zone)
+    after = _left(original, taken.plus(line), catalogue, region, zone)
+    fund = (after.fund_pay if after else ZERO) - (before.fund_pay if before else ZERO)
     personal = line.amount - fund
-    reason = original.reason if personal != 0 else None
-    return fund, personal, original.rule, reason, original.message
+    if not personal:
+        return fund, personal, original.rule, None, original.message
+    decided = next(
+        (p for p in (original, after, before) if p is not None and p.reason is not None),
+        original,
+    )
+    return fund, personal, decided.rule, decided.reason, decided.message
 
 
 def fee_day(line: FeeLine, zone: tzinfo | None = None) -> date:
@@ -210,16 +253,16 @@ def price_line(
     region: str,
     *,
     basis: FeeLine | None = None,
-    taken_amount: Decimal = ZERO,
+    taken: Taken = NOTHING_TAKEN,
     zone: tzinfo | None = None,
 ) -> PricedLine:
     """Price one line against the treatment place's catalogue ``region``, by the version in
     force on its :func:`fee_day` in ``zone`` (the institution's time zone).
 
     ``basis`` is the original line a reversal undoes: the reversal is priced by the original's
-    item, date and work-injury flag, as its share of the original's split; ``taken_amount`` is
-    what the original's earlier reversals took back (a magnitude), so a charge reversed in
-    full, in one part or several, cancels to the fen.
+    item, date and work-injury flag, leaving the original as its remaining quantity would be
+    priced; ``taken`` is what the original's earlier reversals took back, so a charge
+    reversed in full, in one part or several, cancels to the fen.
     """
     _check_amounts(line)
     source = basis or line
@@ -232,7 +275,9 @@ def price_line(
         )
     if basis is not None and line.is_reversal:
         original = price_line(basis, catalogue, region, zone=zone)
-        fund, personal, rule, reason, message = _reversing(line, original, taken_amount)
+        fund, personal, rule, reason, message = _reversing(
+            line, original, taken, catalogue, region, zone
+        )
         return PricedLine(line, original.item, fund, personal, rule, reason, message)
     # N§34, B§34: a device is paid against the insured place's catalogue and its limits, on
     # the approval notice, at the device counter; never on a stay's bill, whatever it lists.
@@ -283,17 +328,17 @@ def price_lines(
     """
     originals: dict[str, FeeLine] = {}
     remaining: dict[str, Decimal] = {}
-    taken: dict[str, Decimal] = {}  # the amount each original's reversals took back so far
+    taken: dict[str, Taken] = {}  # what each original's reversals took back so far
     for line in lines:
         if not line.is_reversal:
             originals[line.line_id] = line
             remaining[line.line_id] = line.quantity
-            taken[line.line_id] = ZERO
+            taken[line.line_id] = Taken()
     priced: list[PricedLine] = []
     excluded: list[FeeLine] = []
     for line in lines:
         basis = None
-        before = ZERO
+        before = Taken()
         if line.is_reversal:
             basis = originals.get(line.reverses)
             if basis is None:
@@ -307,15 +352,13 @@ def price_lines(
                     code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
                 )
             check_reversal(
-                line, basis, basis.quantity - remaining[basis.line_id], taken[basis.line_id]
+                line, basis, basis.quantity - remaining[basis.line_id], taken[basis.line_id].amount
             )
             remaining[basis.line_id] += line.quantity
             before = taken[basis.line_id]
-            taken[basis.line_id] -= line.amount
+            taken[basis.line_id] = before.plus(line)
         if (basis or line).category.excluded:
             excluded.append(line)
             continue
-        priced.append(
-            price_line(line, catalogue, region, basis=basis, taken_amount=before, zone=zone)
-        )
+        priced.append(price_line(line, catalogue, region, basis=basis, taken=before, zone=zone))
     return PricedBill(tuple(priced), tuple(excluded))

@@ -18,13 +18,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from adapter.domain.catalogue import Catalogue
 from adapter.domain.errors import DomainError
 from adapter.domain.fees import FeeLine
-from adapter.domain.money import ZERO
-from adapter.domain.pricing import PricedBill, PricedLine, price_line
+from adapter.domain.pricing import NOTHING_TAKEN, PricedBill, PricedLine, Taken, price_line
 from adapter.services.context import ServiceContext
 from adapter.store.repositories import TREATMENT_KINDS, LinePrice, MappingStatus, StoredFeeLine
 from adapter.store.uow import UnitOfWork
@@ -66,11 +64,11 @@ def line_price(
     line: FeeLine,
     basis: FeeLine | None,
     catalogue: Catalogue,
-    taken_amount: Decimal = ZERO,
+    taken: Taken = NOTHING_TAKEN,
 ) -> LinePrice:
     """The price to store with ``line`` (effective, as is ``basis``, the original a reversal
-    undoes, whose earlier reversals took back ``taken_amount``); raises
-    :class:`PricingError` as :func:`price_line` does."""
+    undoes, whose earlier reversals took back ``taken``); raises :class:`PricingError` as
+    :func:`price_line` does."""
     source = basis or line
     if source.category.excluded:
         return LinePrice(None, "")
@@ -79,7 +77,7 @@ def line_price(
         catalogue,
         ctx.institution.admdvs,
         basis=basis,
-        taken_amount=taken_amount,
+        taken=taken,
         zone=ctx.zone,  # the fee's local day: a stored time reads back in UTC (N§32, B§30)
     )
     return LinePrice(priced, source.item_code)
@@ -89,16 +87,16 @@ def _reprice(
     ctx: ServiceContext, uow: UnitOfWork, stored: list[StoredFeeLine], stale: set[str]
 ) -> dict[str, LinePrice]:
     effective = {s.line.line_id: effective_line(s) for s in stored}
-    work: list[tuple[str, FeeLine, FeeLine | None, Decimal]] = []
+    work: list[tuple[str, FeeLine, FeeLine | None, Taken]] = []
     # In arrival order, as when they were recorded: what each charge's reversals took back
-    # before each one, the share of its split the next one takes back.
-    taken: dict[str, Decimal] = {}
+    # before each one, which the next one leaves priced as what is left.
+    taken: dict[str, Taken] = {}
     for s in stored:
         line_id = s.line.line_id
-        before = ZERO
+        before = NOTHING_TAKEN
         if s.line.is_reversal:
-            before = taken.get(s.line.reverses, ZERO)
-            taken[s.line.reverses] = before - s.line.amount
+            before = taken.get(s.line.reverses, NOTHING_TAKEN)
+            taken[s.line.reverses] = before.plus(s.line)
         if line_id in stale:
             basis = effective.get(s.line.reverses) if s.line.is_reversal else None
             work.append((line_id, effective[line_id], basis, before))

@@ -16,7 +16,7 @@ not say, the latest earlier charge of the same item with enough quantity left (o
 reversal's work-injury flag, B§29, and at its unit price, if one is). It goes back at the
 original's unit price, and the reversal returning the last of the original's quantity
 returns exactly the amount left (:func:`adapter.domain.pricing.check_reversal`); it is
-priced as its share of the original's split, after what the earlier reversals took back. A
+priced so that what is left of the original is billed as its remaining quantity would be. A
 line whose item is not in the treatment place's catalogue on its date is kept and flagged
 ``unmapped`` for the billing clerk.
 
@@ -39,7 +39,7 @@ from adapter.domain.catalogue import Catalogue, CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
 from adapter.domain.fees import FeeLine, check_amount
-from adapter.domain.pricing import check_reversal, fee_day
+from adapter.domain.pricing import NOTHING_TAKEN, Taken, check_reversal, fee_day
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
@@ -116,6 +116,10 @@ class _Ledger:
             self.left[line.line_id] = line.quantity
             self.taken_amount[line.line_id] = Decimal(0)
             self.priced_as[line.line_id] = effective_line(stored)
+
+    def taken(self, line_id: str) -> Taken:
+        """What the charge ``line_id``'s reversals took back so far (stored and batch)."""
+        return Taken(self.lines[line_id].quantity - self.left[line_id], self.taken_amount[line_id])
 
     def original_for(self, line: FeeLine) -> FeeLine | None:
         if line.reverses:
@@ -257,14 +261,14 @@ class Fees:
         source = basis or line
         try:
             # The price is stored with the line; a reversal is priced as its original is
-            # priced (mapped code, date, work-injury flag), as its share of the original's
-            # split after what earlier reversals took back.
+            # priced (mapped code, date, work-injury flag), leaving what is left of it after
+            # the earlier reversals priced as that quantity would be.
             price = line_price(
                 self._ctx,
                 line,
                 ledger.priced_as[basis.line_id] if basis else None,
                 catalogue,
-                ledger.taken_amount[basis.line_id] if basis else Decimal(0),
+                ledger.taken(basis.line_id) if basis else NOTHING_TAKEN,
             )
         except PricingError as exc:
             # The domain prices a line, not a request: name the line in the batch.
@@ -331,19 +335,19 @@ class Fees:
             # The line is priced by its new code now, and so are the reversals that follow it.
             priced_as = effective_line(mapped)
             basis_as = effective_line(basis) if basis else None
-            taken = Decimal(0)  # a reversal mapped: what the reversals before it took back
+            taken = NOTHING_TAKEN  # a reversal mapped: what the reversals before it took back
             if basis is not None:
                 for earlier in uow.fee_lines.reversals_of(encounter_id, basis.line.line_id):
                     if earlier.line.line_id == line_id:
                         break
-                    taken -= earlier.line.amount
+                    taken = taken.plus(earlier.line)
             prices = {line_id: line_price(ctx, priced_as, basis_as, catalogue, taken)}
-            taken_back = Decimal(0)  # each reversal takes its share after the earlier ones
+            taken_back = NOTHING_TAKEN  # each reversal leaves what the earlier ones left
             for reversal in reversals:
                 prices[reversal.line.line_id] = line_price(
                     ctx, effective_line(reversal), priced_as, catalogue, taken_back
                 )
-                taken_back -= reversal.line.amount
+                taken_back = taken_back.plus(reversal.line)
             uow.fee_lines.set_prices(encounter_id, prices)
             self._touch(uow, record)
             uow.audit.append(

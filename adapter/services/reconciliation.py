@@ -2,7 +2,10 @@
 
 :meth:`Reconciliations.run`, in order:
 
-1. upstream's figures for the month (``WI3201``), read outside any transaction;
+1. upstream's figures for the month (``WI3201``), read outside any transaction, and checked
+   to be the month's, this institution's, and to add up
+   (:func:`~adapter.domain.reconciliation_reply.check_reply`); a reply that is not is kept
+   as a failed run, like one upstream could not give;
 2. in one transaction (``BEGIN IMMEDIATE`` on SQLite: other writers wait for the run, about
    a second for a month of 50,000 on a quiet machine):
 
@@ -27,8 +30,9 @@ lists such months for the reconciliation page. Whether an upload was delivered i
 queue's delivery ledger's answer (``Outbox.delivered``), so a settlement whose job was purged
 after delivery still counts as delivered when its month is reconciled again.
 
-If upstream cannot be read, a ``failed`` run is kept with the reason (so IT sees it in the
-month's history) and the :class:`~adapter.domain.errors.UpstreamError` is raised again.
+If upstream cannot be read (or its reply is refused), a ``failed`` run is kept with the
+reason (so IT sees it in the month's history) and the
+:class:`~adapter.domain.errors.UpstreamError` is raised again.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.months import parse_month, settlement_period
 from adapter.domain.reconciliation import DifferenceKind, Sieve, Totals, placed
+from adapter.domain.reconciliation_reply import check_reply
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
@@ -147,6 +152,9 @@ class Reconciliations:
         require_month(month, ctx.local_date(started))
         try:
             figures = ctx.gateway.reconciliation(month, context=f"reconciliation:{month}")
+            # another month's or institution's reply, or one that does not add up, is not
+            # compared with ours: the clerk is told what differs (N§35, B§33)
+            check_reply(figures, month, ctx.institution.code)
         except UpstreamError as exc:
             self._keep_failed(month, started, actor, exc.message)
             raise

@@ -184,8 +184,8 @@ class FeeLineRepository:
         self, encounter_id: str, line_ids: Collection[str]
     ) -> dict[str, tuple[Decimal, Decimal]]:
         """For each of ``line_ids``, the quantity and the amount its stored reversals took
-        back (both negative): what is left of it to reverse, and the share of its split the
-        next reversal takes back (:func:`adapter.domain.pricing.price_line`)."""
+        back (both negative): what is left of it to reverse, and to price as left when the
+        next reversal comes (:func:`adapter.domain.pricing.price_line`)."""
         taken: dict[str, tuple[Decimal, Decimal]] = {}
         for chunk in _chunks(line_ids):
             rows = self._session.execute(

@@ -115,7 +115,12 @@ def _in_month(value: str, month: str) -> bool:
 
 def reconciliation(state: SimState, envelope: dict[str, Any]) -> dict[str, Any]:
     """``WI3201``: a month's settlements are those whose ``setl_time`` (the settlement time,
-    local) falls in it — what the agency reconciles (N§35), not the discharge date."""
+    local) falls in it — what the agency reconciles (N§35), not the discharge date.
+
+    The header (``setl_cnt`` and the three sums) adds up the rows in effect. A seeded
+    ``figures`` row's ``reply`` object, if any, is laid over the reply as it is (a test hook:
+    ``{"month": "2025-12"}``, ``{"fixmedins_code": …}``, ``{"total": "99.00"}`` make a reply
+    for another month or institution, or one whose header disagrees with its own rows)."""
     data = envelope["input"]
     need(data, "month")
     code, month = envelope["fixmedins_code"], data["month"]
@@ -145,9 +150,10 @@ def reconciliation(state: SimState, envelope: dict[str, Any]) -> dict[str, Any]:
     def total(key: str) -> str:
         return str(sum((Decimal(s[key]) for s in live), Decimal("0.00")))
 
-    return {"fixmedins_code": code, "month": month, "setl_cnt": len(live),
-            "total": total("total"), "fund_pay": total("fund_pay"), "psn_pay": total("psn_pay"),
-            "settlements": settlements}  # fmt: skip
+    output = {"fixmedins_code": code, "month": month, "setl_cnt": len(live),
+              "total": total("total"), "fund_pay": total("fund_pay"), "psn_pay": total("psn_pay"),
+              "settlements": settlements}  # fmt: skip
+    return output | (seeded[0].get("reply") or {} if seeded else {})
 
 
 def deductions(state: SimState, envelope: dict[str, Any]) -> dict[str, Any]:

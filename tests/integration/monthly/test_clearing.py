@@ -7,7 +7,8 @@ test's) to the simulator; a refusal comes from a gateway that refuses the discha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -22,10 +23,12 @@ from adapter.api import deps
 from adapter.api.app import create_app
 from adapter.api.routes import operations
 from adapter.domain.errors import UpstreamRejected
+from adapter.domain.settlement import Settlement
 from adapter.domain.upstream import Infno, WriteAck
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.services.operations import Operations
+from adapter.services.reconciliation import ReconciliationReport
 from adapter.services.uploads import fee_details
 from adapter.settings import load_settings
 from adapter.store.tokens import create_token
@@ -107,6 +110,60 @@ def _rows(items: Any) -> dict[str, tuple[str, str, str, str, int]]:
     }
 
 
+def _resend_dead(w: World) -> None:
+    """IT re-sends the one dead upload, which upstream now accepts."""
+    [dead] = w.queue.list_jobs(status="dead")
+    w.queue.retry(dead.id)
+    w.queue.worker().drain()
+
+
+Forgotten = tuple[Settlement, ReconciliationReport]
+
+
+@pytest.fixture
+def forgotten(world: World, sim: SimulatorServer) -> Forgotten:
+    """January's stay A settled and delivered; upstream then forgets it (its January no longer
+    lists A: filed elsewhere, or lost), and January is reconciled on 3 February."""
+    a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
+    world.queue.worker().drain()
+    assert httpx.post(f"{sim.url}/_sim/reset").status_code == 200
+    world.clock.set(at(d(3, 2), 6))
+    return a, world.monthly.reconciliation.run("2026-01", actor="system:schedule")
+
+
+@contextmanager
+def operations_api(
+    world: World,
+    db: Engine,
+    db_url: str,
+    client: ReferenceClient,
+    msgids: MsgidSequence,
+    *,
+    metrics: bool = False,
+) -> Iterator[Callable[..., httpx.Response]]:
+    """The operations REST face (with the queue's metrics if ``metrics``) over a real
+    socket; yields ``get(path, role="it")``."""
+    app = create_app(load_settings(database={"url": db_url}), db)
+    jobs = QueueJobs(world.queue, wake=lambda: None)
+    calls = LoggedCalls(CallLog(db), client)
+    deps.install(
+        app,
+        services=world.services,
+        monthly=world.monthly,
+        operations=Operations(db, jobs=jobs, msgids=msgids, calls=calls),
+        registry=world.queue.metrics.registry if metrics else None,
+    )
+    app.include_router(operations.router)
+    now = world.clock.now()
+    tokens = {role: create_token(db, f"{role}-01", [role], now) for role in ("it", "billing")}
+
+    def get(path: str, role: str = "it") -> httpx.Response:
+        return httpx.get(f"{base}{path}", headers={"Authorization": f"Bearer {tokens[role]}"})
+
+    with serving(app) as base:
+        yield get
+
+
 def test_n35_n40_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     world: World,
 ) -> None:
@@ -141,9 +198,7 @@ def test_n35_n40_pending_dead_and_late_uploads_are_at_risk_with_their_cutoff(
     }
 
     # a dead upload stays listed until delivered: re-sent (upstream now accepts), it goes
-    [dead] = world.queue.list_jobs(status="dead")
-    world.queue.retry(dead.id)
-    world.queue.worker().drain()  # B and C delivered on 25 February
+    _resend_dead(world)  # B and C delivered on 25 February
     after = _rows(clearing.at_risk(at(d(25, 2))).items)
     assert set(after) == {ids["A"], ids["C"], ids["D"]}  # all late for January; B in time
     assert after[ids["C"]][1] == "late" and after[ids["A"]][:2] == ("WI2305", "late")
@@ -159,9 +214,7 @@ def test_n43_a_january_settlement_delivered_after_july_is_listed_for_next_januar
     c = world.desk.stay("P002", "V-C", d(4), d(7), [fee("C1", DRUG, "18.25", d(5))])
     world.refusing.worker().drain()  # upstream refuses the discharge record: dead
     world.clock.set(at(d(22, 7), 9))
-    [dead] = world.queue.list_jobs(status="dead")
-    world.queue.retry(dead.id)
-    world.queue.worker().drain()  # delivered on 22 July
+    _resend_dead(world)  # delivered on 22 July
     listed = _rows(world.monthly.clearing.at_risk(at(d(23, 7))).items)
     assert listed == {c.id: ("WI2301", "late", "year_end", "2027-01-20", 181)}
     assert world.monthly.clearing.at_risk(at(date(2027, 1, 20))).items != ()
@@ -173,25 +226,11 @@ def test_the_clearing_list_over_rest_summary_and_metrics(
 ) -> None:
     ids = _stays(world)
     world.clock.set(at(d(25, 2)))
-    app = create_app(load_settings(database={"url": db_url}), db)
-    jobs = QueueJobs(world.queue, wake=lambda: None)
-    calls = LoggedCalls(CallLog(db), client)
-    deps.install(
-        app,
-        services=world.services,
-        monthly=world.monthly,
-        operations=Operations(db, jobs=jobs, msgids=msgids, calls=calls),
-        registry=world.queue.metrics.registry,
-    )
-    app.include_router(operations.router)
-    now = world.clock.now()
-    it = {"Authorization": f"Bearer {create_token(db, 'it-01', ['it'], now)}"}
-    billing = {"Authorization": f"Bearer {create_token(db, 'billing-01', ['billing'], now)}"}
-    with serving(app) as base:
-        assert httpx.get(f"{base}/api/v1/queue/clearing", headers=billing).status_code == 403
-        body = httpx.get(f"{base}/api/v1/queue/clearing", headers=it).json()
-        summary = httpx.get(f"{base}/api/v1/queue/summary", headers=it).json()
-        metrics = httpx.get(f"{base}/metrics", headers=it).text
+    with operations_api(world, db, db_url, client, msgids, metrics=True) as get:
+        assert get("/api/v1/queue/clearing", "billing").status_code == 403
+        body = get("/api/v1/queue/clearing").json()
+        summary = get("/api/v1/queue/summary").json()
+        metrics = get("/metrics").text
     assert body["today"] == "2026-02-25" and body["count"] == 3
     listed = {s["setl_id"]: s for s in body["settlements"]}
     assert set(listed) == {ids["B"], ids["C"], ids["D"]}
@@ -210,14 +249,9 @@ def test_the_clearing_list_over_rest_summary_and_metrics(
 
 
 def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_rerun(
-    world: World, sim: SimulatorServer, db: Engine
+    world: World, forgotten: Forgotten, db: Engine
 ) -> None:
-    a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
-    world.queue.worker().drain()
-    # upstream forgets what it received: its January no longer lists A (filed elsewhere)
-    assert httpx.post(f"{sim.url}/_sim/reset").status_code == 200
-    world.clock.set(at(d(3, 2), 6))
-    first = world.monthly.reconciliation.run("2026-01", actor="system:schedule")
+    a, first = forgotten
     [line] = first.lines
     assert line["setl_id"] == a.id and line["upload_delivered"] is True
 
@@ -235,13 +269,9 @@ def test_n35_a_delivered_then_purged_settlement_still_counts_as_delivered_in_a_r
 
 
 def test_n40_a_month_unresolved_at_its_half_yearly_cutoff_is_flagged_until_balanced(
-    world: World, sim: SimulatorServer, db: Engine, db_url: str
+    world: World, forgotten: Forgotten, sim: SimulatorServer, db: Engine, db_url: str
 ) -> None:
-    a = world.desk.stay("P001", "V-A", d(3), d(5), [fee("A1", DRUG, "36.50", d(4))])
-    world.queue.worker().drain()
-    assert httpx.post(f"{sim.url}/_sim/reset").status_code == 200  # upstream lost it
-    world.clock.set(at(d(3, 2), 6))
-    first = world.monthly.reconciliation.run("2026-01", actor="t")
+    a, first = forgotten
     assert first.run.outcome == "differences"
     reconciliations = world.monthly.reconciliation
     assert reconciliations.unresolved_at_clearing(d(19, 7)) == []  # the day before
@@ -281,20 +311,8 @@ def test_n40_a_late_deliverys_time_in_the_clearing_list_carries_the_sites_offset
     REST face not at +08:00 — read as 01:00 it hides by eight hours how late it was."""
     ids = _stays(world)
     world.clock.set(at(d(25, 2)))
-    app = create_app(load_settings(database={"url": db_url}), db)
-    jobs = QueueJobs(world.queue, wake=lambda: None)
-    calls = LoggedCalls(CallLog(db), client)
-    deps.install(
-        app,
-        services=world.services,
-        monthly=world.monthly,
-        operations=Operations(db, jobs=jobs, msgids=msgids, calls=calls),
-        registry=None,
-    )
-    app.include_router(operations.router)
-    it = {"Authorization": f"Bearer {create_token(db, 'it-01', ['it'], world.clock.now())}"}
-    with serving(app) as base:
-        body = httpx.get(f"{base}/api/v1/queue/clearing", headers=it).json()
+    with operations_api(world, db, db_url, client, msgids) as get:
+        body = get("/api/v1/queue/clearing").json()
     listed = {s["setl_id"]: s for s in body["settlements"]}
     assert listed[ids["D"]]["delivered_at"] == "2026-02-21T09:00:00+08:00"
     assert listed[ids["C"]]["delivered_at"] is None

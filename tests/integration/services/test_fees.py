@@ -400,11 +400,12 @@ def test_FEE_REVERSAL_AMOUNT_MISMATCH_n33_a_charge_reversed_in_parts_over_batche
     )
     priced = _priced(services, stay)
     assert priced["B1"] == (D("150.00"), D("16.67"))
-    # each day back takes its share of the standard's 150.00; the last takes what is left
+    # each day back leaves the days left as they would be charged: the standard's 50.00 a
+    # day (100.00 for 111.11, then 50.00 for 55.55), never a fen of it on the worker
     assert [priced[f"RB{n}"] for n in (1, 2, 3)] == [
         (D("-50.00"), D("-5.56")),
-        (D("-50.01"), D("-5.55")),
-        (D("-49.99"), D("-5.56")),
+        (D("-50.00"), D("-5.56")),
+        (D("-50.00"), D("-5.55")),
     ]
     with UnitOfWork(db) as uow:  # the same prices as the stay's lines priced in one go
         stored = uow.fee_lines.list_stored(stay.id)
@@ -422,7 +423,7 @@ def test_FEE_REVERSAL_AMOUNT_MISMATCH_n33_a_charge_reversed_in_parts_over_batche
     assert breakdown.over_limit == D("0.00")
 
 
-def test_reversals_of_a_line_the_clerk_maps_later_take_their_shares_of_its_new_split(
+def test_reversals_of_a_line_the_clerk_maps_later_leave_the_days_left_at_its_new_standard(
     services: Services, stay: Encounter
 ) -> None:
     bed = FeeCategory.SERVICE
@@ -444,7 +445,7 @@ def test_reversals_of_a_line_the_clerk_maps_later_take_their_shares_of_its_new_s
     services.fees.map_line(stay.id, "B1", "110900001A", actor="billing01")
     priced = _priced(services, stay)
     assert priced["B1"] == (D("150.00"), D("16.67"))
-    assert [priced[f"R{n}"][0] for n in (1, 2, 3)] == [D("-50.00"), D("-50.01"), D("-49.99")]
+    assert [priced[f"R{n}"][0] for n in (1, 2, 3)] == [D("-50.00"), D("-50.00"), D("-50.00")]
     breakdown = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
     assert (breakdown.total, breakdown.fund_pay, breakdown.personal_pay) == (
         D("9.90"),

@@ -159,7 +159,7 @@ def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
     assert line.item is not None and line.item.version == "2026-late"
 
 
-def test_reversals_repriced_by_a_later_standard_take_their_shares_of_the_new_split(
+def test_reversals_repriced_by_a_later_standard_leave_the_days_left_at_the_new_standard(
     services: Services, db: Engine, clock: MovableClock
 ) -> None:
     clock.advance(timedelta(hours=1))
@@ -215,11 +215,11 @@ def test_reversals_repriced_by_a_later_standard_take_their_shares_of_the_new_spl
         kept = uow.settlements.get(settled.settlement.id)
     lines = [(p.line.line_id, p.fund_pay, p.personal_pay, p.rule.code) for p in kept.bill.lines]
     assert lines == expected_lines
-    # the new standard's 135.00 for three days, taken back a share at a time
+    # the new standard's 135.00 for three days, 45.00 of it back with each day returned
     assert [fund for line_id, fund, _, _ in lines if line_id.startswith("R")] == [
         D("-45.00"),
-        D("-45.01"),
-        D("-44.99"),
+        D("-45.00"),
+        D("-45.00"),
     ]
 
 

@@ -345,3 +345,61 @@ def test_PR_DEVICE_AT_COUNTER_N34_B34_a_device_line_on_a_stay_is_not_the_funds()
         assert (priced.fund_pay, priced.personal_pay) == (D("0.00"), D("2500.00"))
         assert priced.rule.code == "PR_DEVICE_AT_COUNTER" and "配置窗口" in priced.message
         assert priced.reason is PersonalReason.OUT_OF_CATALOGUE and priced.item is None
+
+
+@pytest.mark.parametrize(
+    ("cap", "price", "days", "returned", "fund_left"),
+    [
+        # 5 days at 5.9611 (29.81) over a 5.75 standard, 4 returned (23.84): one day is
+        # left, and the fund paid 5.76 for it — a fen over the standard (N§32, N§37)
+        ("5.75", "5.9611", "5", "4", "5.75"),
+        # 3 days at 23.2381 (69.71) over 23.01, 2 returned (46.48): the fund paid 23.00 for
+        # the day left and the worker the fen the fund owes
+        ("23.01", "23.2381", "3", "2", "23.01"),
+        # 5 days at 82.4514 over 82.23, 3 returned: the fund kept a fen of the 3 returned
+        ("82.23", "82.4514", "5", "3", "164.46"),
+        ("60.00", "100.00", "7", "3", "240.00"),  # whole yuan: the shares were always right
+    ],
+)
+def test_PR_OVER_STANDARD_a_part_returned_leaves_the_fund_the_standard_of_the_days_left(
+    cap: str, price: str, days: str, returned: str, fund_left: str
+) -> None:
+    standard = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D(cap), unit="日"))
+    charged = D(days) * D(price)
+    original = replace(
+        fee("L1", "BED", str(charged.quantize(D("0.01"))), quantity=days,
+            category=FeeCategory.SERVICE),
+        unit_price=D(price),
+    )  # fmt: skip
+    back = (D(returned) * D(price)).quantize(D("0.01"))
+    reversal = replace(
+        fee("R1", "BED", str(-back), quantity=f"-{returned}", category=FeeCategory.SERVICE,
+            reverses="L1"),
+        unit_price=D(price),
+    )  # fmt: skip
+    bill = price_lines([original, reversal], standard, BEIJING)
+    fund = sum(p.fund_pay for p in bill.lines)
+    personal = sum(p.personal_pay for p in bill.lines)
+    assert fund == D(fund_left)
+    assert fund <= D(cap) * (D(days) - D(returned))  # never for what was returned
+    assert fund + personal == original.amount - back
+
+
+def test_PR_OVER_STANDARD_a_remainder_that_goes_over_the_standard_says_so_on_the_slip() -> None:
+    """0.2 day at 11.9389 (2.39) under an 11.94 standard is the fund's in full; 0.1 day
+    returned (1.19) leaves 1.20 for 0.1 day, a fen over its 1.194 standard. The worker's fen
+    is 超标准 (N§32, N§37), so the slip's three personal columns still add up."""
+    standard = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D("11.94")))
+    original = replace(
+        fee("L1", "BED", "2.39", quantity="0.2", category=FeeCategory.SERVICE),
+        unit_price=D("11.9389"),
+    )
+    back = replace(
+        fee("R1", "BED", "-1.19", quantity="-0.1", category=FeeCategory.SERVICE, reverses="L1"),
+        unit_price=D("11.9389"),
+    )
+    charged, returned = price_lines([original, back], standard, BEIJING).lines
+    assert (charged.fund_pay, charged.reason) == (D("2.39"), None)
+    assert (returned.fund_pay, returned.personal_pay) == (D("-1.20"), D("0.01"))
+    assert returned.reason is PersonalReason.OVER_LIMIT
+    assert returned.rule.code == "PR_OVER_STANDARD" and "11.94元" in returned.message

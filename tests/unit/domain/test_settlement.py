@@ -247,8 +247,8 @@ def test_reversing_one_line_in_parts_leaves_the_bill_as_if_it_was_never_charged(
     assert bill.breakdown.fund_pay == without.breakdown.fund_pay
     assert bill.breakdown.personal_pay == without.breakdown.personal_pay
     for priced in bill.lines:
-        if priced.line.is_reversal:  # a part never takes back more than it returns
-            assert priced.amount <= priced.fund_pay <= 0
+        if priced.line.is_reversal:  # a part returned never has the fund pay more
+            assert priced.fund_pay <= 0
             assert priced.fund_pay + priced.personal_pay == priced.amount
 
 
@@ -283,3 +283,42 @@ def test_a_bill_summed_by_category_and_reason_is_the_bill_of_its_lines(
         whole.notes,
         whole.discharged_on,
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fee_lines(),
+    st.data(),
+    st.decimals(min_value=D("0.01"), max_value=D("999.99"), places=4),
+)
+def test_a_line_partly_reversed_leaves_what_its_remaining_quantity_would_be_priced_at(
+    lines: list[FeeLine], data: st.DataObject, unit_price: Decimal
+) -> None:
+    """N§32, N§37, B§29: 3 of 7 boxes returned, or a bed day over the standard partly
+    reversed, leaves the bill the remaining quantity would make, charged fresh at the
+    amount left: the fund pays what that quantity is priced at (never for what was
+    returned, never a fen over the standard), the worker the rest, to the fen."""
+    chosen = data.draw(st.sampled_from([li for li in lines if not li.category.excluded] or lines))
+    assume(not chosen.category.excluded and chosen.quantity >= 1)
+    # its price as a HIS may send it, to four decimals (a fen that does not divide)
+    line = replace(chosen, unit_price=unit_price, amount=to_fen(chosen.quantity * unit_price))
+    assume(line.amount > 0)
+    tenths = int(line.quantity * 10)
+    cuts = sorted(data.draw(st.sets(st.integers(1, tenths - 1), min_size=1, max_size=3)))
+    returned = [D(b - a) / 10 for a, b in pairwise([0, *cuts])]  # not all of it
+    amounts = [to_fen(q * unit_price) for q in returned]
+    assume(sum(amounts) < line.amount)
+    parts = [
+        replace(reversal_of(line, q), line_id=f"R{n}-{line.line_id}", amount=-amount)
+        for n, (q, amount) in enumerate(zip(returned, amounts, strict=True))
+    ]
+    left = replace(
+        line,
+        quantity=line.quantity - sum(returned, D(0)),
+        amount=line.amount - sum(amounts, D(0)),
+    )
+    others = [li for li in lines if li is not chosen]
+    reversed_bill = bill_of([*others, line, *parts]).breakdown
+    fresh = bill_of([*others, left]).breakdown
+    assert reversed_bill == fresh
+    assert reversed_bill.fund_pay + reversed_bill.personal_pay == reversed_bill.total
