@@ -27,6 +27,7 @@ from tests.integration.services.device_world import (
     ORTHOSIS,
     WHEELCHAIR,
     device_worker,
+    filed_item,
 )
 from tests.integration.services.helpers import TODAY, local
 from tests.integration.services.support import jobs
@@ -159,9 +160,8 @@ def test_n34_b35_rest_a_reprinted_fitting_shows_the_limit_it_was_priced_against(
     card_no = device_worker(
         sim.url,
         "P082",
-        devices=[{"device_code": ORTHOSIS, "device_name": NAMES[ORTHOSIS], "min_years": 2,
-                  "limit": "1500"}],
-    )  # fmt: skip
+        devices=[filed_item(ORTHOSIS, "1500")],
+    )
     body = _body((ORTHOSIS, "1400.00"), card_no=card_no)
     fitted = api.post(FITTINGS, role="device", json=body)
     assert fitted.status_code == 201, fitted.text

@@ -21,6 +21,7 @@ from tests.integration.services.device_world import (
     NOTICE,
     ORTHOSIS,
     device_worker,
+    filed_item,
     seed,
 )
 from tests.integration.services.helpers import TODAY, card, local
@@ -85,9 +86,8 @@ def test_n34_b35_the_slip_keeps_the_limit_priced_against_when_the_catalogue_chan
     card_no = device_worker(
         sim.url,
         "P081",
-        devices=[{"device_code": ORTHOSIS, "device_name": NAMES[ORTHOSIS], "min_years": 2,
-                  "limit": "1500"}],
-    )  # fmt: skip
+        devices=[filed_item(ORTHOSIS, "1500")],
+    )
     items = (DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1400.00")),)
     fitted = services.devices.fit(FitDevices(card("P081"), NOTICE, items, local(0, 9)), actor="d")
     assert card_no and fitted.settlement.bill.breakdown.fund_pay == D("1400.00")
