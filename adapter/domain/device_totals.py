@@ -1,13 +1,13 @@
 """A fitting's items as the slip and the counter show them: each item once, its lines summed
 against its one limit (N§34, B§35), and the out-of-catalogue part split by its own reasons
 (未列入核付通知单 N§34, 最低使用年限内更换 附表2). Figures are the priced lines' own; nothing is
-priced again here — the limit neither: it is the one the lines were priced against, not the
-filing's as last seen (a slip printed again after the insured place changed the limit still
-says what the fund paid against)."""
+priced again here — the limit neither: it is the one the lines were priced against, stored
+with them (:attr:`PricedLine.limit`), not the filing's or the catalogue's as last seen (a slip
+printed again after the insured place changed the limit still says what the fund paid
+against)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,16 +17,10 @@ from adapter.domain.devices import (
     DEVICE_NOT_IN_CATALOGUE,
     DEVICE_NOT_ON_NOTICE,
     DEVICE_NOTICE_USED,
-    DEVICE_OVER_LIMIT,
-    DEVICE_WITHIN_LIMIT,
 )
 from adapter.domain.fees import FeeCategory
 from adapter.domain.money import ZERO
 from adapter.domain.pricing import PersonalReason, PricedLine
-
-_PRICED_AGAINST_LIMIT = (DEVICE_WITHIN_LIMIT.code, DEVICE_OVER_LIMIT.code)
-# what DEVICE_WITHIN_LIMIT, DEVICE_OVER_LIMIT and DEVICE_ITEM_SUMMED say of the limit
-_LIMIT_SAID = re.compile(r"最高支付限额（([0-9]+\.[0-9]{2})元）")
 
 
 @dataclass(frozen=True)
@@ -43,18 +37,6 @@ class DeviceTotal:
     reason: str  # why the worker pays (rule message and article), else ""
 
 
-def _priced_limit(group: Sequence[PricedLine]) -> Decimal | None:
-    """The limit one item's lines were priced against (N§34, B§35): over it, the fund paid
-    exactly the limit; within it, the lines' message says which it was."""
-    first = group[0]
-    if first.rule.code not in _PRICED_AGAINST_LIMIT or first.item is None:
-        return None
-    if first.rule.code == DEVICE_OVER_LIMIT.code:
-        return sum((p.fund_pay for p in group), ZERO)
-    said = _LIMIT_SAID.search(first.message)
-    return Decimal(said.group(1)) if said else first.item.limit
-
-
 def device_totals(lines: Sequence[PricedLine]) -> tuple[DeviceTotal, ...]:
     """The fitting's items with their summed lines and the limit each was priced against
     (once per item)."""
@@ -65,7 +47,7 @@ def device_totals(lines: Sequence[PricedLine]) -> tuple[DeviceTotal, ...]:
     totals = []
     for code, group in groups.items():
         first = group[0]
-        limit = _priced_limit(group)
+        limit = first.limit  # the one the item's lines were priced against (N§34, B§35)
         personal = sum((p.personal_pay for p in group), ZERO)
         reason = ""
         if personal:

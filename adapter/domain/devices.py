@@ -46,7 +46,7 @@ from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.filings import FiledDevice, Filing
-from adapter.domain.money import ZERO, is_fen
+from adapter.domain.money import FEN, ZERO, is_fen
 from adapter.domain.pricing import PersonalReason, PricedLine
 from adapter.domain.rules import Finding, Rule
 
@@ -305,6 +305,7 @@ def _within_limit(
 ) -> list[PricedLine]:
     """The lines of one item against one limit: the fund pays the sum up to the limit, taken
     line by line in order; the worker pays the rest (N§34, B§35)."""
+    limit = limit.quantize(FEN)  # a limit sent as 1500 is 1500.00 (stored limits are fen)
     total = sum((line.amount for line in lines), ZERO)
     over = total > limit
     rule = DEVICE_OVER_LIMIT if over else DEVICE_WITHIN_LIMIT
@@ -321,7 +322,7 @@ def _within_limit(
                 lines=len(lines), total=total, limit=limit, fund=fund
             )
         reason = PersonalReason.OVER_LIMIT if personal else None
-        priced.append(PricedLine(line, entry, fund, personal, rule, reason, message))
+        priced.append(PricedLine(line, entry, fund, personal, rule, reason, message, limit))
     return priced
 
 

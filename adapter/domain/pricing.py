@@ -87,6 +87,9 @@ class PricedLine:
     rule: Rule
     reason: PersonalReason | None = None
     message: str = ""  # the rule's message with its details filled in
+    # The device limit the line was priced against (N§34, B§35), kept with the line so a slip
+    # printed later says it, whatever the catalogue or filing says by then; else None.
+    limit: Decimal | None = None
 
     @property
     def amount(self) -> Decimal:

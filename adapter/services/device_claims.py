@@ -26,13 +26,14 @@ from adapter.domain.people import CardData, mask_citizen_id
 from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
+from adapter.services.device_keys import case_key, case_keys, find_fitting
 from adapter.services.device_outage import (
     DEVICE_OUTAGE_ARTICLE,
     DeviceCase,
     UpstreamDownAtDeviceCounter,
     refuse_after_direct_fitting,
 )
-from adapter.services.devices import DeviceFittings, FitDevices, Fitted, case_key
+from adapter.services.devices import DeviceFittings, FitDevices, Fitted
 from adapter.services.identity import masked_card, unverified_psn_no
 from adapter.services.manual_claim_fee_list import NOTE
 from adapter.services.manual_claim_records import (
@@ -148,7 +149,7 @@ class DeviceClaims:
         key = case_key(request)
         card = request.card
         with ctx.uow(immediate=True) as uow:
-            existing = uow.encounters.find_by_visit(ctx.institution.code, key)
+            existing = find_fitting(uow, ctx.institution.code, case_keys(request))
             if existing is not None:
                 return self._existing(uow, existing.encounter.id)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []

@@ -5,10 +5,12 @@ receipt in the national system. :meth:`DeviceFunds.confirm` records the receipt 
 the confirmation (``WI3301``) in the same transaction, through the :class:`Outbox` port —
 the ``msgid`` is the job's idempotency key, so a retry can never confirm twice.
 
-A month *needs* a confirmation when this institution settled at least one device fitting in
-it and the fund owes part of them once the agency's audit deductions of the month are taken
-off (N§37, B§25: a month of fittings the workers paid alone, or deducted in full, awaits no
-funds); what it owes is what the counter is told to expect. It is *overdue* from
+A month *needs* a confirmation, once it is over, when this institution settled at least one
+device fitting in it and the fund owes part of them once the agency's audit deductions of
+the month are taken off (N§37, B§25: a month of fittings the workers paid alone, or deducted
+in full, awaits no funds); what it owes is what the counter is told to expect. The month not
+yet over is listed as not due (``open``, 本月未结束，待清算): it is cleared after it ends and
+its funds follow, so there is nothing to confirm yet. It is *overdue* from
 ``remind_after_day`` of the following month (the district agency pushes the month's data on
 the 20th, B§37, and the funds follow). :meth:`DeviceFunds.remind` logs
 ``device_funds_unconfirmed`` for each overdue month; :meth:`DeviceFunds.health` is a
@@ -61,6 +63,9 @@ class MonthFunds:
     receipt: FundsReceipt | None
     overdue: bool  # unconfirmed past the reminder day
     deducted: Decimal = ZERO  # the agency's audit deductions from them, for the month (N§37)
+    # The month is not over: its fittings are cleared after it ends and the funds follow, so
+    # there is nothing to confirm yet (B§37, B§40) — not due, never "unconfirmed".
+    open: bool = False
 
     @property
     def due(self) -> Decimal:
@@ -74,8 +79,10 @@ class MonthFunds:
 
     @property
     def status(self) -> str:
+        """``open`` (the month is not over: not due yet), ``unconfirmed``, ``queued`` (the
+        confirmation is on its way upstream) or ``confirmed``."""
         if self.receipt is None:
-            return "unconfirmed"
+            return "open" if self.open else "unconfirmed"
         return "confirmed" if self.receipt.confirmed_upstream else "queued"
 
 
@@ -222,7 +229,8 @@ class DeviceFunds:
             # or whose part the agency deducted in full (N§37), has no funds to arrive, and a
             # receipt must be more than 0.00: nothing is overdue.
             overdue = receipt is None and total - taken > 0 and today >= due
-            found.append(MonthFunds(month, count, total, receipt, overdue, taken))
+            is_open = month >= month_of(today)  # confirmed only once it is over (B§40)
+            found.append(MonthFunds(month, count, total, receipt, overdue, taken, is_open))
         return found
 
     def overdue(self) -> list[MonthFunds]:

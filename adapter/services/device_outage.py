@@ -104,7 +104,10 @@ def refuse_beside_a_case(
     case is skipped, and so are other open ones (pricing then sees the switched fitting as
     the earlier one under the same notice); a handed-over one still refuses it."""
     notice = notice_no.strip()
-    for claim in uow.manual_claims.device_cases(institution_code, psn_nos):
+    # Cases under a card's stand-in are matched by their notice alone: the card may be one
+    # the store never saw (a reissued card, the e-card's QR code), and the notice is the
+    # worker's filing's (N§34, B§34).
+    for claim in uow.manual_claims.device_cases(institution_code, psn_nos, stand_ins=True):
         if claim.encounter_id == switching:
             continue
         is_open = claim.from_start and claim.handed_over_at is None
@@ -172,8 +175,9 @@ def refuse_after_direct_fitting(
     :mod:`.devices` maps a checked worker to the stand-ins. Hand-over is the last moment
     before the insured place pays: checked again with the case's ``psn_no`` (a stand-in is
     read back into its number), so a direct fitting or a person the store learned of after
-    recording is seen too. A card the store never saw with its number is not matched here;
-    the insured place's own review is left for that."""
+    recording is seen too. A card the store never saw with its number (a reissued card, the
+    e-card's QR code) matches nobody by number: the worker is then the one whose stored
+    device filing carries the notice — the insured place issues a notice on one filing."""
     notice = notice_no.strip()
     if not notice:
         return
@@ -187,6 +191,9 @@ def refuse_after_direct_fitting(
         if known is not None:
             wanted.update((known.citizen_id, known.card_no))
     who += [p.psn_no for p in uow.persons.find_by_card(wanted)]
+    # A card the store never saw (reissued, or the e-card's QR code) matches nobody by number;
+    # the notice still names the worker whose filing carries it (N§34, B§34).
+    who += uow.filings.holders_of_notice(notice)
     for person in dict.fromkeys(who):
         for record in uow.encounters.list_for_person(person):
             encounter = record.encounter

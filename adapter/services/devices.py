@@ -33,11 +33,9 @@ the notice, is refused by the case's recording and hand-over
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
 
 from adapter.domain.devices import DeviceItem, device_warnings, price_devices, unconfirmed
 from adapter.domain.eligibility_request import Stage
@@ -48,8 +46,7 @@ from adapter.domain.errors import (
     InvalidMessage,
     UpstreamUnavailable,
 )
-from adapter.domain.filings import Filing, notice_key
-from adapter.domain.money import FEN, is_fen
+from adapter.domain.filings import Filing
 from adapter.domain.people import CardData, Person
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedBill
@@ -60,6 +57,7 @@ from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
 from adapter.services.device_catalogues import DeviceCatalogues
+from adapter.services.device_keys import case_keys, find_fitting, fitting_key, fitting_keys
 from adapter.services.device_outage import (
     DeviceCase,
     UpstreamDownAtDeviceCounter,
@@ -105,26 +103,6 @@ class DevicePresettlement:
     catalogue_region: str
     warnings: tuple[Finding, ...]
     needs_confirmation: tuple[Finding, ...]
-
-
-def fitting_key(psn_no: str, request: FitDevices) -> str:
-    """The fitting's stand-in for an HIS visit number: same fitting, same key. Equal amounts
-    are one amount (1500 and 1500.00): a cost is keyed to the fen. A cost finer than the fen
-    is keyed as written, so it is refused by pricing instead of rounded into a replay. The
-    notice is keyed as compared (:func:`.notice_key`): 〔2026〕 and （２０２６） are one."""
-    parts = [psn_no, notice_key(request.approval_notice_no), request.fitted_at.isoformat()]
-    parts += [f"{i.device_code}:{_keyed(i.actual_cost)}" for i in request.items]
-    return "DEV" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:28].upper()
-
-
-def _keyed(cost: Decimal) -> str:
-    return str(cost.quantize(FEN)) if cost.is_finite() and is_fen(cost) else str(cost)
-
-
-def case_key(request: FitDevices) -> str:
-    """The key of the fitting recorded as a manual-claim case while upstream was down: from
-    the card alone, since upstream could not say who the worker is."""
-    return fitting_key(unverified_psn_no(request.card), request)
 
 
 class DeviceFittings:
@@ -222,6 +200,8 @@ class DeviceFittings:
         region = self._region(request, facts, actor=actor)
         person = facts.person
         key = fitting_key(person.psn_no, request)
+        # the keys it may be stored under: this version's, and those earlier ones wrote
+        keys = fitting_keys(person.psn_no, request, filing.approval_notice_no)
         with ctx.uow(immediate=True) as uow:
             # The encounter settled again: the case's, or this very fitting's whose settlement
             # was revoked (撤销结算 for a correction, N§34, B§35: the fitting is still the fund's
@@ -232,10 +212,10 @@ class DeviceFittings:
                 require_open(uow, case)
                 again = uow.encounters.get(case.encounter_id)
             else:
-                again = self._revoked(uow, key) or self._revoked(uow, case_key(request))
+                again = self._revoked(uow, keys) or self._revoked(uow, case_keys(request))
                 replay = None
                 if again is None:
-                    replay = self._replay(uow, key) or self._recorded_as_case(uow, request)
+                    replay = self._replay(uow, keys) or self._recorded_as_case(uow, request)
                 if replay is not None:
                     return replay
             # The same items under the same notice as a manual-claim case, entered at another
@@ -337,11 +317,11 @@ class DeviceFittings:
         with self._ctx.uow() as uow:
             return counter_view(self._ctx, uow, filing, region, psn_no, self._ctx.local_date(at))
 
-    def _replay(self, uow: UnitOfWork, key: str) -> Fitted | None:
+    def _replay(self, uow: UnitOfWork, keys: Sequence[str]) -> Fitted | None:
         """The fitting's settlement in force, if it was settled already. A revoked one is
         never handed back as if it stood: settled again (:meth:`_revoked`), or, gone to a
         manual claim since, refused (N§38, B§27)."""
-        record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
+        record = find_fitting(uow, self._ctx.institution.code, keys)
         if record is None:
             return None
         settlement = uow.settlements.find_active(record.encounter.id)
@@ -352,10 +332,10 @@ class DeviceFittings:
         filing = uow.filings.get(record.encounter.filing_no)
         return Fitted(settlement, None, replayed=True, filing=filing)
 
-    def _revoked(self, uow: UnitOfWork, key: str) -> EncounterRecord | None:
-        """The fitting under ``key`` whose settlement was revoked: it is settled again on the
+    def _revoked(self, uow: UnitOfWork, keys: Sequence[str]) -> EncounterRecord | None:
+        """The fitting under ``keys`` whose settlement was revoked: it is settled again on the
         same encounter (REVOKED → SETTLED), queued behind its revocation."""
-        record = uow.encounters.find_by_visit(self._ctx.institution.code, key)
+        record = find_fitting(uow, self._ctx.institution.code, keys)
         if record is not None and record.encounter.status is EncounterStatus.REVOKED:
             lock_encounter(uow, record.encounter.id)
             return uow.encounters.get(record.encounter.id)
@@ -366,10 +346,10 @@ class DeviceFittings:
         settlement if it switched to direct settlement; refused while it is a case, or once
         its fee list was handed over (N§38 杜绝重复报销, B§27). The same items under the same
         notice entered differently are refused after this (:func:`.refuse_beside_a_case`)."""
-        record = uow.encounters.find_by_visit(self._ctx.institution.code, case_key(request))
+        record = find_fitting(uow, self._ctx.institution.code, case_keys(request))
         if record is None:
             return None
-        replay = self._replay(uow, record.encounter.his_visit_id)
+        replay = self._replay(uow, (record.encounter.his_visit_id,))
         if replay is not None:
             return replay
         refuse_recorded_case(uow, record.encounter.id)

@@ -202,7 +202,13 @@ def fee_line_of(row: Any) -> FeeLine:
 
 
 def priced_line_values(priced: PricedLine) -> dict[str, Any]:
-    return {**fee_line_values(priced.line), **price_values(priced)}
+    """A settlement snapshot's line: the line, its price and the device limit it was priced
+    against (the snapshot's own column; a fee line has none)."""
+    return {
+        **fee_line_values(priced.line),
+        **price_values(priced),
+        "priced_limit": priced.limit,
+    }
 
 
 def price_values(priced: PricedLine) -> dict[str, Any]:

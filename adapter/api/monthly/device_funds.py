@@ -58,7 +58,10 @@ class MonthFundsOut(Out):
     fund_pay: Money  # the fund's part of the month's fittings, as settled
     deducted: Money  # the agency's audit deductions from them (N§37)
     due: Money  # what the fund owes: fund_pay less deducted
-    status: str  # unconfirmed | queued | confirmed
+    status: str = Field(
+        description="open (the month is not over: not due, nothing to confirm yet, B§40) | "
+        "unconfirmed | queued (confirmed, WI3301 on its way) | confirmed"
+    )
     overdue: bool
     receipt: ReceiptOut | None
 

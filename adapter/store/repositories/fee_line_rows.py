@@ -135,8 +135,9 @@ class PricedRows:
         return FeeLine(f[0], f[1], f[2], _CATEGORY[f[3]], f[4], f[5], f[6], f[7], f[8], f[9],
                        f[10], f[11])  # fmt: skip
 
-    def priced(self, line: FeeLine, p: Sequence[Any]) -> PricedLine:
-        """``line`` priced by its :data:`PRICED_COLUMNS`, in that order."""
+    def priced(self, line: FeeLine, p: Sequence[Any], limit: Decimal | None = None) -> PricedLine:
+        """``line`` priced by its :data:`PRICED_COLUMNS`, in that order; ``limit``: the
+        device limit it was priced against (a settlement snapshot keeps it)."""
         fund, personal, reason, rule_code, article, template, message = p[:7]
         key = (rule_code, article, template)
         rule = self._rules.get(key) or self._rules.setdefault(key, Rule(*key))
@@ -144,7 +145,8 @@ class PricedRows:
         if item_key not in self._items:
             self._items[item_key] = _catalogue_item_of(item_key)
         reason_ = _REASON[reason] if reason else None
-        return PricedLine(line, self._items[item_key], fund, personal, rule, reason_, message)
+        item = self._items[item_key]
+        return PricedLine(line, item, fund, personal, rule, reason_, message, limit)
 
 
 def _catalogue_item_of(values: tuple[Any, ...]) -> CatalogueItem | None:

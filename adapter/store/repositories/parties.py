@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.orm import Session
 
-from adapter.domain.filings import Filing
+from adapter.domain.filings import Filing, FilingPurpose, same_notice
 from adapter.domain.institutions import Institution
 from adapter.domain.people import Person, Suspension
 from adapter.domain.ports import Clock
@@ -103,6 +103,19 @@ class FilingRepository:
     def for_person(self, psn_no: str) -> list[Filing]:
         """Every stored filing of the worker (all statuses), by validity start then number."""
         return self._load(_filing.c.psn_no == psn_no)
+
+    def holders_of_notice(self, notice: str) -> list[str]:
+        """The workers whose stored device filing carries the payment approval notice
+        ``notice`` as compared (:func:`same_notice`: brackets, widths and spaces aside): the
+        insured place issues a notice on one worker's filing, so it names the worker where a
+        card the store never saw cannot (N§34, B§34)."""
+        rows = self._session.execute(
+            select(_filing.c.psn_no, _filing.c.approval_notice_no).where(
+                _filing.c.purpose == FilingPurpose.DEVICE.value,
+                _filing.c.approval_notice_no != "",
+            )
+        )
+        return list(dict.fromkeys(p for p, filed in rows if same_notice(notice, filed)))
 
     def _load(self, condition: ColumnElement[bool]) -> list[Filing]:
         rows = list(

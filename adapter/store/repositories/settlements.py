@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, func, literal, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, func, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,9 +57,10 @@ _PRICE = [
 ]
 
 
-# A snapshot's lines in line order, by position: the position, the line, then its price.
+# A snapshot's lines in line order, by position: the position, the line, its price, then the
+# device limit it was priced against.
 _SNAPSHOT = select(
-    _line.c.position, *(_line.c[name] for name in (*FEE_LINE_FIELDS, *PRICED_COLUMNS))
+    _line.c.position, *(_line.c[n] for n in (*FEE_LINE_FIELDS, *PRICED_COLUMNS, "priced_limit"))
 ).order_by(_line.c.position)
 
 
@@ -70,7 +71,9 @@ def _snapshot_lines(
     reader = reader or PricedRows()
     width = 1 + len(FEE_LINE_FIELDS)
     end = width + len(PRICED_COLUMNS)
-    return [(row[0], reader.priced(reader.line(row[1:width]), row[width:end])) for row in rows]
+    return [
+        (row[0], reader.priced(reader.line(row[1:width]), row[width:end], row[end])) for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,8 @@ class SettlementRepository:
                 .where(line.encounter_id == encounter_id, chosen)
                 .subquery()
             )
-            columns = fee_columns + [line[name] for name in names[len(_FEE) :]]
+            # A fee line has no device limit (devices settle at the counter): NULL for it.
+            columns = fee_columns + [line[n] if n in line else null() for n in names[len(_FEE) :]]
             rows = select(literal(settlement.id), positions.c.n, *columns).join_from(
                 positions, _fee_line, _fee_line.c.id == positions.c.line
             )

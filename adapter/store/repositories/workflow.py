@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from adapter.store.sql import table
@@ -130,19 +130,24 @@ class ManualClaimRepository:
         return "" if found is None else str(found)
 
     def device_cases(
-        self, institution_code: str, psn_nos: Collection[str]
+        self, institution_code: str, psn_nos: Collection[str], *, stand_ins: bool = False
     ) -> list[StoredManualClaim]:
         """The claims on the workers' device fittings at the institution that are still cases
         or handed over — their encounter admitted or turned manual claim, not settled (a case
         that switched has no claim left) nor cancelled — oldest first: what a direct fitting
         is checked against (N§38 杜绝重复报销). ``psn_nos`` are the checked number and the
-        card's stand-in a case recorded without upstream carries."""
+        card's stand-in a case recorded without upstream carries; ``stand_ins``: every case
+        recorded under a card's stand-in too (``?…``: a card the store never saw), for the
+        caller to match by its notice."""
+        whose: ColumnElement[bool] = _encounter.c.psn_no.in_(list(psn_nos))
+        if stand_ins:
+            whose = whose | _encounter.c.psn_no.startswith("?", autoescape=True)
         rows = self._session.execute(
             select(manual_claim)
             .join(_encounter, _encounter.c.id == manual_claim.c.encounter_id)
             .where(
                 _encounter.c.institution_code == institution_code,
-                _encounter.c.psn_no.in_(list(psn_nos)),
+                whose,
                 _encounter.c.kind == "device",
                 _encounter.c.status.in_(("admitted", "manual_claim")),
             )

@@ -95,6 +95,9 @@ class SettlementLineRow(FeeLineColumns, table=True):
     cat_version: str = text_field(32)
     cat_valid_from: date | None = None
     cat_valid_to: date | None = None
+    # The device limit the line was priced against (N§34, B§35), NULL for any other line:
+    # what the slip says the fund paid against when printed again (migration 0014).
+    priced_limit: Decimal | None = money(nullable=True)
 
 
 class ExcludedLineRow(FeeLineColumns, table=True):

@@ -50,7 +50,12 @@ DONE = {
     "funds": "已确认本月结算资金到账，确认信息已排队上传（WI3301）。",
 }
 OUTCOMES = {"balanced": "一致", "differences": "有差异", "failed": "失败"}
-FUNDS_STATUS = {"unconfirmed": "未确认到账", "queued": "已确认，待上传", "confirmed": "已确认"}
+FUNDS_STATUS = {
+    "open": "本月未结束，待清算",
+    "unconfirmed": "未确认到账",
+    "queued": "已确认，待上传",
+    "confirmed": "已确认",
+}
 
 
 def monthly_of(request: Request) -> MonthlyServices:

@@ -236,7 +236,9 @@ def test_b40_device_counter_lists_todays_fittings_and_months_awaiting_funds_conf
     assert "钱芳" not in worklist.inner_text() and "钱*" in worklist.inner_text()
     month = datetime.now(ZONE).strftime("%Y-%m")
     pending = page.get_by_test_id("funds-pending").locator(f"tr[data-month='{month}']")
-    expect(pending).to_contain_text("未确认到账")
+    # this month is not over: not due yet, nothing to confirm (B§40)
+    expect(pending).to_contain_text("本月未结束，待清算")
+    expect(pending).not_to_contain_text("未确认到账")
     expect(pending.get_by_role("link", name=month)).to_have_attribute(
         "href", f"/web/reconciliation?month={month}"
     )

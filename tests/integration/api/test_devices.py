@@ -5,10 +5,19 @@ refused — against the simulator over real HTTP."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 
+from adapter import web
+from adapter.api.app import create_app
+from adapter.domain.catalogue import CatalogueKind
+from adapter.services.container import Services
+from adapter.settings import load_settings
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.api.conftest import Api
 from tests.integration.services.device_world import (
@@ -18,9 +27,11 @@ from tests.integration.services.device_world import (
     ORTHOSIS,
     WHEELCHAIR,
     device_worker,
+    filed_item,
 )
 from tests.integration.services.helpers import TODAY, local
 from tests.integration.services.support import jobs
+from tests.support.live import serving
 
 FITTINGS = "/api/v1/device-fittings"
 
@@ -138,3 +149,48 @@ def test_n32_rest_a_missing_catalogue_falls_back_or_is_refused_naming_it(
     assert error["code"] == "PR_DEVICE_CATALOGUE_MISSING" and error["article"] == "N§32, N§34"
     assert "370102、370100、370000" in error["message"]
     assert len(jobs(db)) == 1
+
+
+def test_n34_b35_rest_a_reprinted_fitting_shows_the_limit_it_was_priced_against(
+    api: Api, sim: SimulatorServer, services: Services, db: Engine, db_url: str
+) -> None:
+    """Priced within the filing's 1500 (sent without decimals, below the catalogue's
+    1,800.00); the catalogue then lowers the item to 1,000.00. The fitting sent again (its
+    settlement, 200) and the slip printed again both say 1,500.00."""
+    card_no = device_worker(
+        sim.url,
+        "P082",
+        devices=[filed_item(ORTHOSIS, "1500")],
+    )
+    body = _body((ORTHOSIS, "1400.00"), card_no=card_no)
+    fitted = api.post(FITTINGS, role="device", json=body)
+    assert fitted.status_code == 201, fitted.text
+    assert [d["limit"] for d in fitted.json()["devices"]] == ["1500.00"]
+    with services.context.uow() as uow:
+        item = uow.catalogue.device_catalogue("310100").lookup(
+            CatalogueKind.DEVICE, "310100", ORTHOSIS, TODAY
+        )
+        assert item is not None
+        uow.catalogue.load([replace(item, limit=Decimal("1000.00"))])
+        uow.commit()
+
+    again = api.post(FITTINGS, role="device", json=body)
+    assert again.status_code == 200, again.text
+    [device] = again.json()["devices"]
+    assert (device["limit"], device["fund_pay"], device["personal_pay"]) == (
+        "1500.00",
+        "1400.00",
+        "0.00",
+    )
+    # the printable slip (HTML), as the desks and a client printing it get it
+    app = create_app(load_settings(database={"url": db_url}), db)
+    app.state.services = services
+    web.install(app)
+    with serving(app) as base:
+        slip = httpx.get(
+            f"{base}/api/v1/settlements/{fitted.json()['id']}/slip?format=html",
+            headers={"Authorization": f"Bearer {api.tokens['device']}"},
+            timeout=30,
+        )
+    assert slip.status_code == 200, slip.text
+    assert re.findall(r'data-testid="device-limit">([^<]*)<', slip.text) == ["1500.00"]

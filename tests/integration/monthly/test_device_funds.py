@@ -5,6 +5,9 @@ which reaches the simulator through the real upload queue, once."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -12,31 +15,20 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapter.domain.devices import DeviceItem
+from adapter import web
+from adapter.api.app import create_app
 from adapter.domain.errors import DomainError
-from adapter.domain.settlement import Settlement
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile
-from adapter.services.devices import FitDevices
 from adapter.services.monthly import MonthlyServices
+from adapter.settings import load_settings
+from adapter.web.users import create_user, set_hash_cost
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.api import monthly_api
-from tests.integration.monthly.world import SetClock, at
-from tests.integration.services.helpers import card
+from tests.integration.monthly.world import Desk, SetClock, at
+from tests.integration.services.device_world import ARM, ORTHOSIS, WHEELCHAIR
+from tests.support.live import serving
 from upload_queue import UploadQueue
-
-NOTICE = "沪工伤辅核〔2026〕第0421号"
-
-
-def _fit(services: Services, clock: SetClock, day: date) -> Decimal:
-    clock.set(at(day, 10))
-    request = FitDevices(
-        card("P011"),
-        NOTICE,
-        (DeviceItem("SH-FZ-0305", "腕手矫形器", Decimal("1800.00")),),
-        at(day, 9),
-    )
-    return services.devices.fit(request, actor="器具-01").settlement.breakdown.fund_pay
 
 
 def test_an_unconfirmed_month_is_reminded_and_its_confirmation_reaches_upstream_once(
@@ -49,7 +41,7 @@ def test_an_unconfirmed_month_is_reminded_and_its_confirmation_reaches_upstream_
     db_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fund = _fit(services, clock, date(2026, 1, 5))
+    fund = Desk(services, clock).fit(date(2026, 1, 5), ORTHOSIS, "1800.00").breakdown.fund_pay
     assert fund == Decimal("1800.00")
     queue.worker().drain()
     clock.set(at(date(2026, 2, 24)))
@@ -118,14 +110,7 @@ def test_b40_a_month_whose_fittings_the_fund_paid_nothing_awaits_no_funds(
     services: Services, monthly: MonthlyServices, clock: SetClock
 ) -> None:
     # An item off the notice: the worker pays it all (N§34), the fund owes nothing that month.
-    clock.set(at(date(2026, 1, 5), 10))
-    request = FitDevices(
-        card("P011"),
-        NOTICE,
-        (DeviceItem("SH-FZ-0501", "普通轮椅", Decimal("900.00")),),
-        at(date(2026, 1, 5), 9),
-    )
-    fitted = services.devices.fit(request, actor="器具-01").settlement
+    fitted = Desk(services, clock).fit(date(2026, 1, 5), WHEELCHAIR, "900.00")
     assert fitted.breakdown.fund_pay == Decimal("0.00")
     clock.set(at(date(2026, 2, 25)))
     # No funds will arrive, and a receipt of 0.00 cannot be confirmed: no reminder either.
@@ -145,10 +130,11 @@ def test_n37_b40_a_months_funds_due_are_net_of_its_audit_deductions(
     January's 1800.00 the fund owes 1500.00 once 300.00 is deducted, and that is what the
     counter is told to expect and asked to confirm (B§40); deducted in full, the month awaits
     no funds and is never overdue."""
-    fund = _fit(services, clock, date(2026, 1, 5))
+    desk = Desk(services, clock)
+    fund = desk.fit(date(2026, 1, 5), ORTHOSIS, "1800.00").breakdown.fund_pay
     with services.context.uow() as uow:
         [january] = uow.settlements.list_by_month("2026-01")
-    fitted_feb = _fit_arm(services, clock, date(2026, 2, 10))
+    fitted_feb = desk.fit(date(2026, 2, 10), ARM, "5000.00")  # within its limit: all the fund's
     assert fitted_feb.breakdown.fund_pay == Decimal("5000.00")
     code = services.context.institution.code
 
@@ -175,13 +161,69 @@ def test_n37_b40_a_months_funds_due_are_net_of_its_audit_deductions(
     assert (listed["2026-01"]["deducted"], listed["2026-01"]["due"]) == ("300.00", "1500.00")
 
 
-def _fit_arm(services: Services, clock: SetClock, day: date) -> Settlement:
-    """The notice's other item, within its limit: the fund pays it all."""
-    clock.set(at(day, 10))
-    request = FitDevices(
-        card("P011"),
-        NOTICE,
-        (DeviceItem("SH-FZ-0101", "前臂假肢（肌电控制）", Decimal("5000.00")),),
-        at(day, 9),
-    )
-    return services.devices.fit(request, actor="器具-01").settlement
+def test_b40_the_month_not_yet_over_is_not_due_and_offers_no_confirmation(
+    services: Services,
+    monthly: MonthlyServices,
+    clock: SetClock,
+    db: Engine,
+    db_url: str,
+) -> None:
+    """A fitting on 10 February: in February the month's funds cannot have arrived (the month
+    is cleared after it ends, B§37, and the institution confirms receipt then, B§40). The
+    counter sees February as not yet due — 本月未结束，待清算 — not as unconfirmed, and is
+    offered no confirmation; on 1 March it is due."""
+    Desk(services, clock).fit(date(2026, 2, 10), ORTHOSIS, "1800.00")
+    [february] = monthly.device_funds.months()
+    assert (february.status, february.overdue, february.due) == ("open", False, Decimal("1800.00"))
+    with monthly_api(db, db_url, services, monthly=monthly) as api:
+        [listed] = api.get("/api/v1/device-funds", role="device").json()
+        refused = api.post(
+            "/api/v1/device-funds/2026-02/confirm", role="device", json={"amount": "1800.00"}
+        )
+    assert (listed["status"], listed["overdue"]) == ("open", False)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "MONTH_OPEN"
+
+    with _desk(db, db_url, services, monthly) as desk:
+        row = _funds_row(desk.get("/web/device").text, "2026-02")
+        assert "本月未结束，待清算" in row and "未确认到账" not in row
+        page = desk.get("/web/reconciliation", params={"month": "2026-02"}).text
+        assert 'data-testid="confirm-funds"' not in page and "本月未结束，待清算" in page
+        clock.set(at(date(2026, 3, 1), 9))
+        row = _funds_row(desk.get("/web/device").text, "2026-02")
+        assert "未确认到账" in row and "本月未结束" not in row
+        page = desk.get("/web/reconciliation", params={"month": "2026-02"}).text
+        assert 'data-testid="confirm-funds"' in page
+    assert monthly.device_funds.months()[0].status == "unconfirmed"
+
+
+def _funds_row(page: str, month: str) -> str:
+    found = re.search(rf'<tr data-month="{month}">(.*?)</tr>', page, re.S)
+    assert found, page
+    return found[1]
+
+
+@contextmanager
+def _desk(
+    db: Engine, db_url: str, services: Services, monthly: MonthlyServices
+) -> Iterator[httpx.Client]:
+    """The desks' pages over a real socket, signed in as the device counter."""
+    app = create_app(load_settings(database={"url": db_url}), db)
+    app.state.services = services
+    app.state.monthly = monthly
+    web.install(app)
+    set_hash_cost(2**12)
+    try:
+        create_user(db, "器具-01", ["device"], "counter-password-1")
+        with serving(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            form = client.get("/web/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token, form.text
+            signed = client.post(
+                "/web/login",
+                data={"name": "器具-01", "password": "counter-password-1",
+                      "csrf_token": token[1], "next": "/web/device"},
+            )  # fmt: skip
+            assert signed.status_code == 303, signed.text
+            yield client
+    finally:
+        set_hash_cost(2**17)

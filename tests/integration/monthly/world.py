@@ -18,11 +18,14 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from adapter.domain.commands import Admit, Diagnosis
+from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.settlement import Settlement
 from adapter.services.container import Services
+from adapter.services.devices import FitDevices
 from adapter.services.settlement import SettleRequest
+from tests.integration.services.device_world import NAMES, NOTICE
 from tests.integration.services.helpers import INSTITUTION, card
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -107,6 +110,13 @@ class Desk:
         self.clock.set(at(discharged, 10))
         request = SettleRequest(encounter_id, at(discharged, 9))
         return self.services.settlements.settle(request, actor="结算处-01").settlement
+
+    def fit(self, day: date, code: str, cost: str, *, psn_no: str = "P011") -> Settlement:
+        """The device counter fits one item of the worker's notice at 09:00, settled at 10:00."""
+        self.clock.set(at(day, 10))
+        item = DeviceItem(code, NAMES[code], Decimal(cost))
+        request = FitDevices(card(psn_no), NOTICE, (item,), at(day, 9))
+        return self.services.devices.fit(request, actor="器具-01").settlement
 
     def revoke(self, settlement: Settlement, on: date) -> None:
         self.clock.set(at(on, 11))

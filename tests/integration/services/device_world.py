@@ -63,6 +63,12 @@ def device_worker(
     return card_no
 
 
+def filed_item(code: str, limit: str, min_years: int = 2) -> dict[str, Any]:
+    """One item of a device filing (附表2), its limit written as upstream sends it."""
+    return {"device_code": code, "device_name": NAMES[code], "min_years": min_years,
+            "limit": limit}  # fmt: skip
+
+
 def renew_notice(sim_url: str, psn_no: str, old_filing: str, new_filing: str, notice: str) -> None:
     """The insured place approves a replacement: the old device filing is changed (变更) into
     a new one carrying a new approval notice (N§15)."""

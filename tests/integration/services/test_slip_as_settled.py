@@ -4,8 +4,10 @@ fund paid against."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
+from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.devices import DeviceItem
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices
@@ -13,7 +15,15 @@ from adapter.services.identity import cache
 from adapter.web.slip import build_slip
 from connectors.upstream.simulator import SimulatorServer
 from connectors.upstream.simulator.demo_seed import demo_seed
-from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS, seed
+from tests.integration.services.device_world import (
+    ARM,
+    NAMES,
+    NOTICE,
+    ORTHOSIS,
+    device_worker,
+    filed_item,
+    seed,
+)
 from tests.integration.services.helpers import TODAY, card, local
 
 D = Decimal
@@ -64,3 +74,37 @@ def test_n34_b35_a_reprinted_slip_shows_the_limit_the_fund_paid_against(
     )
     assert "28000.00" in arm.reason and "25000.00" not in arm.reason
     assert next(d for d in slip.devices if d.device_code == ORTHOSIS).limit == D("1800.00")
+
+
+def test_n34_b35_the_slip_keeps_the_limit_priced_against_when_the_catalogue_changes(
+    services: Services, sim: SimulatorServer
+) -> None:
+    """The filing's limit (1500, sent without decimals) is below the catalogue's 1,800.00:
+    the 1,400.00 orthosis is priced within 1,500.00. The catalogue then lowers the item to
+    1,000.00: the slip, first and reprinted, says 1,500.00 — the limit it was priced
+    against, neither the catalogue's then nor now."""
+    card_no = device_worker(
+        sim.url,
+        "P081",
+        devices=[filed_item(ORTHOSIS, "1500")],
+    )
+    items = (DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1400.00")),)
+    fitted = services.devices.fit(FitDevices(card("P081"), NOTICE, items, local(0, 9)), actor="d")
+    assert card_no and fitted.settlement.bill.breakdown.fund_pay == D("1400.00")
+    [first] = build_slip(services, fitted.settlement.id).devices
+    assert first.limit == D("1500.00")
+
+    with services.context.uow() as uow:
+        item = uow.catalogue.device_catalogue("310100").lookup(
+            CatalogueKind.DEVICE, "310100", ORTHOSIS, TODAY
+        )
+        assert item is not None and item.limit == D("1800.00")
+        uow.catalogue.load([replace(item, limit=D("1000.00"))])
+        uow.commit()
+
+    [again] = build_slip(services, fitted.settlement.id).devices
+    assert (again.limit, again.fund_pay, again.personal_pay) == (
+        D("1500.00"),
+        D("1400.00"),
+        D("0.00"),
+    )

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 import adapter.store.tables
 import adapter.store.tokens
+from adapter.domain.device_totals import device_totals
 from adapter.domain.settlement import settlement_month
 from adapter.store import migrate
 from adapter.store.types import Exact, Json, UTCDateTime
@@ -285,3 +286,92 @@ def test_0013_moves_a_kept_runs_lines_from_json_into_rows_in_order(engine: Engin
         report = uow.reconciliations.latest("2026-01")
     assert report is not None
     assert list(report.lines) == lines
+
+
+def test_0014_gives_kept_device_lines_the_limit_they_were_priced_against(engine: Engine) -> None:
+    """Device lines kept before 0014 had their limit only in their message: 0014 stores it
+    once — from the message, also one written without decimals (1500元), else for an item
+    over its limit the fund parts' sum — and a slip printed again reads it from there, not
+    the catalogue's 1,800.00 kept beside it. Other lines get none."""
+    migrate.upgrade(engine, "0013")
+    encounter = sa.table(
+        "encounter",
+        *(sa.column(c) for c in ("id", "kind", "psn_no", "filing_no", "institution_code")),
+        sa.column("his_visit_id"),
+        sa.column("status"),
+        *(sa.column(c, UTCDateTime()) for c in ("admitted_at", "created_at", "updated_at")),
+        *(sa.column(c, Json) for c in ("diagnoses", "injury_parts")),
+    )
+    settlement = sa.table(
+        "settlement",
+        *(sa.column(c) for c in ("id", "encounter_id", "slip_no", "month", "discharged_on")),
+        *(sa.column(c, Exact(14, 2)) for c in _MONEY),
+        sa.column("settled_at", UTCDateTime()),
+        sa.column("notes", Json),
+    )
+    line = sa.table(
+        "settlement_line",
+        *(sa.column(c) for c in ("settlement_id", "position", "line_id", "item_code")),
+        *(sa.column(c) for c in ("item_name", "category", "rule_code", "message", "reason")),
+        *(sa.column(c, Exact(14, 2)) for c in ("amount", "fund_pay", "personal_pay")),
+        *(sa.column(c, Exact(14, 4)) for c in ("quantity", "unit_price")),
+        sa.column("in_catalogue"),
+        *(sa.column(c) for c in ("cat_kind", "cat_code", "cat_name", "cat_region")),
+        sa.column("cat_limit", Exact(14, 2)),
+        sa.column("occurred_at", UTCDateTime()),
+    )
+    fitted = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    within = "辅助器具费用未超过最高支付限额（1500元），按实际费用支付"
+    over = "辅助器具费用超过最高支付限额，按限额支付，超出部分由个人支付"  # says no figure
+    lines = {  # settlement: (item, rule, message, amount, fund) per line
+        "S-W": [("SH-FZ-0305", "PR_DEVICE_WITHIN_LIMIT", within, "1400.00", "1400.00")],
+        "S-O": [
+            ("SH-FZ-0101", "PR_DEVICE_OVER_LIMIT", over, "20000.00", "20000.00"),
+            ("SH-FZ-0101", "PR_DEVICE_OVER_LIMIT", over, "15000.00", "8000.00"),
+            ("SH-FZ-0501", "PR_DEVICE_NOT_ON_NOTICE", "未列入核付通知单", "900.00", "0.00"),
+        ],
+    }
+    with engine.begin() as connection:
+        for sid, kept in lines.items():
+            connection.execute(
+                encounter.insert().values(
+                    id=f"E-{sid}", kind="device", psn_no="P011", filing_no="F011",
+                    institution_code="H11010000001", his_visit_id=f"DEV-{sid}",
+                    status="settled", admitted_at=fitted, created_at=fitted,
+                    updated_at=fitted, diagnoses=[], injury_parts=[],
+                )
+            )  # fmt: skip
+            connection.execute(
+                settlement.insert().values(
+                    id=sid, encounter_id=f"E-{sid}", slip_no=f"SLIP-{sid}", month="2026-11",
+                    discharged_on=date(2026, 11, 20), settled_at=fitted, notes=[],
+                    **dict.fromkeys(_MONEY, Decimal("1.00")),
+                )
+            )  # fmt: skip
+            for n, (code, rule, message, amount, fund) in enumerate(kept):
+                paid, total = Decimal(fund), Decimal(amount)
+                connection.execute(
+                    line.insert().values(
+                        settlement_id=sid, position=n, line_id=f"D{n + 1:03d}", item_code=code,
+                        item_name=code, category="device", rule_code=rule, message=message,
+                        reason="over_limit" if paid and paid < total else "",
+                        amount=total, fund_pay=paid, personal_pay=total - paid,
+                        quantity=Decimal(1), unit_price=total, in_catalogue=True,
+                        cat_kind="device", cat_code=code, cat_name=code, cat_region="310100",
+                        cat_limit=Decimal("1800.00"), occurred_at=fitted,
+                    )
+                )  # fmt: skip
+
+    migrate.upgrade(engine)
+
+    with UnitOfWork(engine) as uow:
+        shown = {
+            sid: {
+                t.device_code: t.limit for t in device_totals(uow.settlements.get(sid).bill.lines)
+            }
+            for sid in lines
+        }
+    assert shown == {
+        "S-W": {"SH-FZ-0305": Decimal("1500.00")},
+        "S-O": {"SH-FZ-0101": Decimal("28000.00"), "SH-FZ-0501": None},
+    }
