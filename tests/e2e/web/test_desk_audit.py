@@ -1,0 +1,168 @@
+"""What a new clerk trips over at the desks (the desks' audit): a number typed with the input
+method on, a total that does not add up, a form that forgets what was typed, a header that
+breaks on a narrower screen, a second click on a slow settle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import httpx
+from playwright.sync_api import Page, expect
+from sqlalchemy import text
+
+from tests.e2e.web.conftest import shot, sign_in
+from tests.e2e.web.site import CARDS, USERS, ZONE, Site
+from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his
+
+
+def full_width(value: str) -> str:
+    """As a Chinese input method left in full-width mode types it."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in value)
+
+
+def test_n18_a_card_number_typed_full_width_spaced_or_lower_case_finds_the_worker(
+    page: Page, site: Site
+) -> None:
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    card = CARDS["P001"]  # 310100A0001
+    for typed in (full_width(card), f"{card[:6]} {card[6:]}", card.lower()):
+        page.locator("#card").fill(typed)
+        page.locator("#card").press("Enter")
+        # before: "电子社保卡二维码无效或已被篡改" or "未查询到该人员的工伤保险参保信息"
+        expect(page.get_by_test_id("person")).to_contain_text("王建国")
+        expect(page.get_by_test_id("refusal")).to_have_count(0)
+    # A citizen ID ending in a lower-case x, typed full width.
+    page.locator("#card").fill(full_width(str(site.person("P012")["certno"]).lower()))
+    page.locator("#card").press("Enter")
+    expect(page.get_by_test_id("person")).to_contain_text("徐强")
+    shot(page, "full-width-id")
+
+
+def test_a_visit_number_typed_full_width_opens_the_stay(page: Page, site: Site) -> None:
+    visit = f"ZY-FW-{datetime.now(ZONE):%H%M%S%f}"
+    encounter_id = admit_with_fees(site, visit)
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    page.get_by_label("HIS 住院号或就诊编号").fill(full_width(visit))
+    page.get_by_label("HIS 住院号或就诊编号").press("Enter")
+    # before: 未找到住院号或就诊编号为“ＺＹ-ＦＷ-…”的就诊
+    expect(page).to_have_url(f"{site.base}/web/billing/{encounter_id}")
+
+
+def _mapped_stay(site: Site, visit: str) -> str:
+    """A stay with the demo's fees, its two unknown items mapped: ready to settle."""
+    encounter_id = admit_with_fees(site, visit)
+    billing = {"Authorization": f"Bearer {site.tokens['billing']}"}
+    for line_id, body in (
+        ("L3", {"catalogue_code": "XJ01DCC061"}),
+        ("L5", {"out_of_catalogue": True}),
+    ):
+        url = f"{site.base}/api/v1/encounters/{encounter_id}/fees/{line_id}/mapping"
+        assert httpx.put(url, json=body, headers=billing).status_code == 200
+    return encounter_id
+
+
+def _amounts(line: str) -> list[Decimal]:
+    return [Decimal(word) for word in line.split() if word.replace(".", "", 1).isdigit()]
+
+
+def test_n3_b30_meals_outside_direct_settlement_are_not_listed_inside_personal_pay(
+    page: Page, site: Site
+) -> None:
+    encounter_id = _mapped_stay(site, f"ZY-SPLIT-{datetime.now(ZONE):%H%M%S%f}")
+    # fees 301.50, of them personal 73.00; meals 60.00 outside direct settlement
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    fees = page.get_by_test_id("fees")
+    total = Decimal(fees.get_by_test_id("fees-total").inner_text())
+    fund = Decimal(fees.get_by_test_id("fees-fund").inner_text())
+    personal = Decimal(fees.get_by_test_id("fees-personal").inner_text())
+    assert (total, fund, personal) == (Decimal("301.50"), Decimal("228.50"), Decimal("73.00"))
+    assert fund + personal == total
+    # "其中 目录外 18.00 超标准/超限额 30.00 非工伤 25.00" adds up to 个人支付; before, the
+    # meals' 60.00 stood in that list too (133.00 "of" 73.00).
+    split = fees.locator("span", has_text="其中").inner_text()
+    assert sum(_amounts(split)) == personal, split
+    expect(fees).to_contain_text("另有不纳入直接结算的费用 60.00 元")
+    shot(page, "bill-split")
+
+
+def test_b32_a_refused_rehab_plan_keeps_what_the_clerk_typed(page: Page, site: Site) -> None:
+    close_open_stay(site, "P010", "rehab")
+    body = {
+        "card": {"kind": "physical", "card_no": "330100K0010"},
+        "his_visit_id": f"ZY-PLAN-{datetime.now(ZONE):%H%M%S%f}",
+        "kind": "rehab",
+        "admitted_at": at(-2),
+        "injury_parts": site.person_filing_parts("P010")[:1],
+    }
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{admitted.json()['id']}")
+    rehab = page.get_by_test_id("rehab")
+    goals, items = "恢复右上肢肌力，生活自理", "340200001 运动疗法 每日1次\n340200019 手功能训练"
+    rehab.get_by_label("康复目标").fill(goals)
+    rehab.get_by_label("康复项目（每行：项目编码 名称 频次）").fill(items)
+    rehab.get_by_label("频次", exact=True).fill("每周5次")
+    # 预计天数 forgotten
+    rehab.get_by_role("button", name="保存并上传康复方案").click()
+    expect(page.get_by_test_id("error")).to_contain_text("预计天数")
+    rehab = page.get_by_test_id("rehab")
+    # before: every field empty again, the clerk typed the plan twice
+    expect(rehab.get_by_label("康复目标")).to_have_value(goals)
+    expect(rehab.get_by_label("康复项目（每行：项目编码 名称 频次）")).to_have_value(items)
+    expect(rehab.get_by_label("频次", exact=True)).to_have_value("每周5次")
+    rehab.get_by_label("预计天数").fill("３０")  # full width, as typed with the input method on
+    rehab.get_by_role("button", name="保存并上传康复方案").click()
+    expect(page.get_by_test_id("done")).to_contain_text("康复方案已保存")
+    expect(page.get_by_test_id("rehab").get_by_label("康复目标")).to_have_value(goals)
+    shot(page, "rehab-plan-kept")
+
+
+def _lines_of(page: Page, selector: str) -> dict[str, int]:
+    """How many lines each element's text is laid out on."""
+    counted: dict[str, int] = page.evaluate(
+        """(selector) => Object.fromEntries([...document.querySelectorAll(selector)].map(e => {
+            const range = document.createRange(); range.selectNodeContents(e);
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            return [e.textContent.trim(), tops.size];
+        }))""",
+        selector,
+    )
+    return counted
+
+
+def test_the_desks_header_reads_on_one_line_per_desk_at_1024_px(page: Page, site: Site) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, site, "主管-测试", path="/web/billing")  # every desk in the header
+    expect(page.get_by_role("navigation", name="工作台")).to_be_visible()
+    # before: 入/院/登/记 one character per line
+    assert set(_lines_of(page, "header.top nav a").values()) == {1}, _lines_of(
+        page, "header.top nav a"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    shot(page, "header-1024", full_page=False)
+
+
+def test_n33_a_second_click_on_a_slow_settle_sends_it_once(page: Page, site: Site) -> None:
+    encounter_id = _mapped_stay(site, f"ZY-TWICE-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    settle = page.get_by_role("button", name="确认结算")
+    settle.scroll_into_view_if_needed()
+    box = settle.bounding_box()
+    assert box is not None
+    faults = f"{site.simulator.url}/_sim/faults"
+    httpx.post(faults, json={"latency_ms": 1000})  # the identity check upstream is slow today
+    try:
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.click(x, y)
+        page.mouse.click(x, y)  # the clerk, seeing nothing happen, clicks again
+        expect(page.get_by_test_id("done")).to_contain_text("结算成功", timeout=30_000)
+    finally:
+        httpx.post(faults, json={})
+    with site.engine.connect() as db:
+        checks = db.execute(
+            text("SELECT count(*) FROM upstream_call WHERE infno = 'WI1101' AND context = :e"),
+            {"e": encounter_id},
+        ).scalar_one()
+    # before: two settle requests, each checking identity upstream again
+    assert checks == 1
