@@ -28,3 +28,10 @@ window.addEventListener("pageshow", (event) => {
     delete button.dataset.label;
   }
 });
+
+// A field shown again with what was typed (a card number refused) is selected when focused:
+// the scanner's next read, or the clerk's typing, replaces it instead of adding to it.
+for (const input of document.querySelectorAll("input[data-select-on-focus]")) {
+  input.addEventListener("focus", () => input.select());
+  if (document.activeElement === input) input.select();
+}

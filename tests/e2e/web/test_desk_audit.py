@@ -11,6 +11,7 @@ import httpx
 from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
+from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
 from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his
@@ -166,3 +167,95 @@ def test_n33_a_second_click_on_a_slow_settle_sends_it_once(page: Page, site: Sit
         ).scalar_one()
     # before: two settle requests, each checking identity upstream again
     assert checks == 1
+
+
+def test_b28_an_admission_refused_for_what_was_typed_keeps_the_worker_and_the_form(
+    page: Page, site: Site
+) -> None:
+    close_open_stay(site, "P001")
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    parts = site.person_filing_parts("P001")  # 左手、右前臂
+    diagnosis = "S62.301 左手第三掌骨骨折"
+
+    def fill(visit: str) -> None:
+        page.locator("#his_visit_id").fill(visit)
+        page.get_by_label("科室").fill("手外科")
+        page.get_by_label("入院诊断（每行一条：ICD-10 编码 名称）").fill(diagnosis)
+        page.get_by_label(parts[1], exact=True).uncheck()
+        page.get_by_role("button", name="确认入院登记").click()
+
+    fill("   ")  # spaces only: the browser's "required" lets it through
+    expect(page.get_by_test_id("error")).to_contain_text("请填写 HIS 住院号")
+    # before: the person, the verdict and the whole form gone; scan the card and type it all again
+    expect(page.get_by_test_id("person")).to_contain_text("王建国")
+    expect(page.get_by_label("科室")).to_have_value("手外科")
+    expect(page.get_by_label("入院诊断（每行一条：ICD-10 编码 名称）")).to_have_value(diagnosis)
+    expect(page.get_by_label(parts[0], exact=True)).to_be_checked()
+    expect(page.get_by_label(parts[1], exact=True)).not_to_be_checked()
+    # A visit number longer than the HIS's (64): said so, not a server error (PostgreSQL).
+    too_long = "ZY-" + "9" * 70
+    page.locator("#his_visit_id").fill(too_long)
+    page.get_by_role("button", name="确认入院登记").click()
+    expect(page.get_by_test_id("error")).to_contain_text("HIS 住院号最长64个字符")
+    expect(page.locator("#his_visit_id")).to_have_value(too_long)
+    shot(page, "kept-form")
+    visit = f"ZY-KEPT-{datetime.now(ZONE):%H%M%S%f}"
+    page.locator("#his_visit_id").fill(visit)
+    page.get_by_role("button", name="确认入院登记").click()
+    expect(page.get_by_test_id("admitted")).to_contain_text("已登记")
+    encounter_id = page.get_by_test_id("encounter-id").inner_text()
+    with UnitOfWork(site.engine) as uow:
+        stored = uow.encounters.get(encounter_id).encounter
+    assert (stored.his_visit_id, stored.department) == (visit, "手外科")
+    assert stored.injury_parts == (parts[0],)
+    assert len(stored.diagnoses) == 1 and "S62.301" in stored.diagnoses[0]
+
+
+def test_n18_a_refused_card_number_stays_in_the_field_selected_for_the_next_scan(
+    page: Page, site: Site
+) -> None:
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    page.locator("#card").fill("310100Z9999")  # one letter off
+    page.locator("#card").press("Enter")
+    expect(page.get_by_test_id("refusal")).to_contain_text("未查询到")
+    # before: the field empty, the clerk could not see what was typed
+    card = page.locator("#card")
+    expect(card).to_have_value("310100Z9999")
+    expect(card).to_be_focused()
+    selected = page.evaluate(
+        "[document.activeElement.selectionStart, document.activeElement.selectionEnd]"
+    )
+    assert selected == [0, len("310100Z9999")]
+    shot(page, "card-kept")
+    page.keyboard.type(CARDS["P001"])  # the scanner reads the card: it replaces the text
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("person")).to_contain_text("王建国")
+
+
+def test_a_long_scan_in_the_search_box_is_answered_without_widening_the_page(
+    page: Page, site: Site
+) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    scanned = "QR" + "7F3A" * 80  # an electronic card's QR read into the search box
+    page.get_by_label("HIS 住院号或就诊编号").fill(scanned)
+    page.get_by_label("HIS 住院号或就诊编号").press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("未找到")
+    # before: the message ran 1,500 px off the right edge, the work list with it
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    shot(page, "long-scan")
+
+
+def test_the_call_log_says_how_each_upstream_call_ended_in_chinese(page: Page, site: Site) -> None:
+    admit_with_fees(site, f"ZY-LOG-{datetime.now(ZONE):%H%M%S%f}")  # calls upstream
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    outcomes = page.get_by_test_id("calls").get_by_test_id("call-outcome")
+    expect(outcomes.first).to_contain_text("成功")
+    # before: "ok（infcode 0）"
+    assert not [t for t in outcomes.all_inner_texts() if t.startswith("ok")]
+    page.get_by_label("筛选调用记录").fill("成功")
+    page.get_by_label("筛选调用记录").press("Enter")
+    expect(page.get_by_test_id("calls-log-filter")).to_contain_text("符合“成功”的共")
+    expect(outcomes.first).to_contain_text("成功")
