@@ -27,6 +27,7 @@ from adapter.web.pages.billing_pages import SETTLEABLE, act, back, encounter_pag
 from adapter.web.pages.common import BillingDesk, ServicesDep, now
 
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
+REASON_MAX = 500  # a revocation's reason, as upstream and the store hold it
 
 
 @router.get("", response_class=HTMLResponse)
@@ -194,6 +195,9 @@ def revoke(
 ) -> Response:
     if not reason.strip():
         return encounter_page(request, services, encounter_id, error="撤销结算须填写原因")
+    if len(reason.strip()) > REASON_MAX:  # what upstream's field and the stored reason hold
+        error = f"撤销原因最长{REASON_MAX}个字符（现为{len(reason.strip())}个），请精简后重新填写"
+        return encounter_page(request, services, encounter_id, error=error, reason=reason)
     if confirmed != "1":
         confirm = Confirm(
             title="确认撤销结算？",

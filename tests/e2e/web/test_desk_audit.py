@@ -259,3 +259,38 @@ def test_the_call_log_says_how_each_upstream_call_ended_in_chinese(page: Page, s
     page.get_by_label("筛选调用记录").press("Enter")
     expect(page.get_by_test_id("calls-log-filter")).to_contain_text("符合“成功”的共")
     expect(outcomes.first).to_contain_text("成功")
+
+
+def test_a_mistyped_or_reloaded_desk_address_is_a_page_in_chinese_with_the_way_back(
+    page: Page, site: Site
+) -> None:
+    encounter_id = _mapped_stay(site, f"ZY-ADDR-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    # before: {"title":"未找到",…,"message":"Not Found"} as raw JSON, no header, no way back
+    missing = page.goto(f"{site.base}/web/billing-list")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_test_id("error-page")).to_contain_text("页面不存在")
+    expect(page.get_by_test_id("user")).to_contain_text(USERS["billing"])
+    # The settle form's address opened in the address bar (a refused settle left it there).
+    opened = page.goto(f"{site.base}/web/billing/{encounter_id}/settle")
+    assert opened is not None and opened.status == 405
+    expect(page.get_by_test_id("error-page")).to_contain_text("只用于提交表单")
+    shot(page, "form-address")
+    page.get_by_test_id("back-to-desk").click()
+    expect(page).to_have_url(f"{site.base}/web/billing")
+
+
+def test_n33_b31_a_revocation_reason_too_long_is_said_before_anything_is_sent(
+    page: Page, site: Site
+) -> None:
+    encounter_id = _mapped_stay(site, f"ZY-WHY-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    page.get_by_role("button", name="确认结算").click()
+    expect(page.get_by_test_id("done")).to_contain_text("结算成功")
+    reason = "患者家属要求核对费用后重新结算。" * 40  # 640 characters pasted from a note
+    page.get_by_label("撤销原因").fill(reason)
+    page.get_by_role("button", name="撤销结算").click()
+    # before: the confirm step, then a raw 500 on PostgreSQL (the reason holds 500)
+    expect(page.get_by_test_id("error")).to_contain_text("撤销原因最长500个字符（现为640个）")
+    expect(page.get_by_label("撤销原因")).to_have_value(reason)
+    expect(page.get_by_test_id("status")).to_have_text("已结算")
