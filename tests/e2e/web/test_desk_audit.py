@@ -11,6 +11,9 @@ import httpx
 from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
+from adapter.domain.months import previous_month
+from adapter.scheduling.jobs import monthly_jobs
+from adapter.settings import load_settings
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
@@ -294,3 +297,16 @@ def test_n33_b31_a_revocation_reason_too_long_is_said_before_anything_is_sent(
     expect(page.get_by_test_id("error")).to_contain_text("撤销原因最长500个字符（现为640个）")
     expect(page.get_by_label("撤销原因")).to_have_value(reason)
     expect(page.get_by_test_id("status")).to_have_text("已结算")
+
+
+def test_n35_the_monthly_page_names_the_scheduled_reconciliation_in_words(
+    page: Page, site: Site
+) -> None:
+    schedule = load_settings().schedule
+    jobs = {job.name: job for job in monthly_jobs(site.runtime.monthly, schedule)}
+    jobs["reconciliation"].run(datetime.now(ZONE))  # as the scheduler runs it each month
+    month = previous_month(site.today)
+    sign_in(page, site, USERS["billing"], path=f"/web/reconciliation?month={month}")
+    # before: 操作人 system:schedule
+    expect(page.get_by_test_id("run-actor")).to_have_text("系统（定时任务）")
+    expect(page.locator("main")).not_to_contain_text("system:")
