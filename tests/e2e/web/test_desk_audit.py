@@ -143,6 +143,11 @@ def test_the_desks_header_reads_on_one_line_per_desk_at_1024_px(page: Page, site
     assert set(_lines_of(page, "header.top nav a").values()) == {1}, _lines_of(
         page, "header.top nav a"
     )
+    # and the desks side by side in one row (the user's name may go to a second row)
+    tops = page.evaluate(
+        "[...document.querySelectorAll('header.top nav a')].map(a => a.getBoundingClientRect().top)"
+    )
+    assert len(set(tops)) == 1, tops
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     shot(page, "header-1024", full_page=False)
 
