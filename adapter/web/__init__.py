@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from adapter.web.auth import install_handlers
 from adapter.web.config import STATIC, WebConfig
+from adapter.web.error_pages import install_error_pages
 from adapter.web.headers import PageHeaders
 from adapter.web.ops import OpsConsole
 from adapter.web.render import make_templates
@@ -90,6 +91,7 @@ def install(
         secure_cookies=secure_cookies,
         throttle=throttle,
     )
+    install_error_pages(app)  # before the sign-in handlers: those answer with pages already
     install_handlers(app)
     cards = getattr(settings, "cards", None)
     app.add_middleware(PageHeaders, bridge_url=getattr(cards, "bridge_url", ""))

@@ -4,6 +4,7 @@ and turning the adapter's errors into what a page shows (every reason with its a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,11 +48,21 @@ def read_card(text: str, kind: str = "auto") -> CardData:
     value = text.strip()
     if not value:
         raise FormError("请刷卡、扫码或输入社会保障卡号")
-    if kind == "ecard" or (kind == "auto" and not _CARD_NO.match(value)):
+    # A number typed by hand: full-width with the input method on, spaced as printed on the
+    # card, in lower case; the card and the ID carry upper-case letters only. A QR's content
+    # is passed on exactly as scanned.
+    number = "".join(typed(value).split()).upper()
+    if kind == "ecard" or (kind == "auto" and not _CARD_NO.match(number)):
         return CardData(kind=CardKind.ECARD, qr_token=value)
-    if _CITIZEN_ID.match(value):
-        return CardData(kind=CardKind.PHYSICAL, citizen_id=value.upper())
-    return CardData(kind=CardKind.PHYSICAL, card_no=value)
+    if _CITIZEN_ID.match(number):
+        return CardData(kind=CardKind.PHYSICAL, citizen_id=number)
+    return CardData(kind=CardKind.PHYSICAL, card_no=number)
+
+
+def typed(text: str) -> str:
+    """What a clerk typed, as stored values are written: full-width letters, digits and
+    spaces (a Chinese input method left on) as their ASCII forms, outer spaces dropped."""
+    return unicodedata.normalize("NFKC", text).strip()
 
 
 def card_text(card: CardData) -> str:

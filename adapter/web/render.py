@@ -79,6 +79,15 @@ def upload_label(infno: str) -> str:
     return f"{name}（{infno}）" if name else infno
 
 
+# Who did it, when it was not a person at a desk (the scheduler, IT's command line).
+ACTORS = {"system:schedule": "系统（定时任务）", "cli": "信息科（命令行）"}
+
+
+def actor_label(value: str) -> str:
+    """``system:schedule`` → ``系统（定时任务）``; a user's name as it is."""
+    return ACTORS.get(value, value)
+
+
 def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -102,6 +111,7 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
         mask_phone=mask_phone,
         fee_category=fee_category,
         upload=upload_label,
+        actor=actor_label,
     )
     return templates
 

@@ -4,7 +4,8 @@ file), then admit."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,7 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from adapter.domain.commands import Admit
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError, UpstreamUnavailable
+from adapter.domain.people import CardData
 from adapter.services.admission import ADMISSION_OUTAGE_MESSAGE, OpenStayExists
+from adapter.services.container import Services
 from adapter.services.worklists import LABELS, Queue, admission_list
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
@@ -76,26 +79,29 @@ def check(
     kind = kind if kind in KINDS else "medical"
     try:
         card_data = read_card(card, card_kind)
-        answer = services.eligibility.query(card_data, EncounterKind(kind), now(request).date())
+        context = _checked(request, services, card_data, kind, card_kind)
     except FormError as exc:
-        return _desk(request, kind=kind, error=str(exc))
+        return _desk(request, kind=kind, error=str(exc), typed_card=card.strip())
     except UpstreamUnavailable:
         # N§38, B§27: try again later, or record the stay as a manual-claim case now.
-        return _desk(
-            request,
-            kind=kind,
-            upstream_down=True,
-            error=ADMISSION_OUTAGE_MESSAGE,
-            card_value=card_text(card_data),
-            card_kind=card_kind,
-            now=now(request).strftime("%Y-%m-%dT%H:%M"),
-        )
+        return _desk(request, **_outage(request, card_data, kind, card_kind))
     except AdapterError as exc:
-        return _desk(request, kind=kind, **problem_of(exc))
+        return _desk(request, kind=kind, typed_card=card.strip(), **problem_of(exc))
+    if "refusal" in context:  # the card field keeps the number, to correct a mistyped one
+        context["typed_card"] = card.strip()
+    return _desk(request, **context)
+
+
+def _checked(
+    request: Request, services: Services, card: CardData, kind: str, card_kind: str
+) -> dict[str, object]:
+    """The desk once the card is checked: the person, the filings, whether direct settlement
+    is possible (every reason if not), and the worker's open stay of this kind."""
+    answer = services.eligibility.query(card, EncounterKind(kind), now(request).date())
     decision, facts = answer.decision, answer.facts
     context: dict[str, object] = {
         "kind": kind,
-        "card_value": card_text(card_data),
+        "card_value": card_text(card),
         "card_kind": card_kind,
         "facts": facts,
         "decision": decision,
@@ -110,7 +116,18 @@ def check(
         context["open_stay"] = services.admissions.open_stay(
             facts.person.psn_no, EncounterKind(kind)
         )
-    return _desk(request, **context)
+    return context
+
+
+def _outage(request: Request, card: CardData, kind: str, card_kind: str) -> dict[str, object]:
+    return {
+        "kind": kind,
+        "upstream_down": True,
+        "error": ADMISSION_OUTAGE_MESSAGE,
+        "card_value": card_text(card),
+        "card_kind": card_kind,
+        "now": now(request).strftime("%Y-%m-%dT%H:%M"),
+    }
 
 
 @router.post("/admit", response_class=HTMLResponse, dependencies=[Csrf])
@@ -131,28 +148,89 @@ def admit(
 ) -> Response:
     kind = kind if kind in KINDS else "medical"
     typed = tuple(p for p in injury_parts_text.replace("，", "、").replace(",", "、").split("、"))
+    kept = Typed(
+        his_visit_id,
+        department,
+        admitted_at,
+        diagnosis_lines,
+        injury_parts or [],
+        injury_parts_text,
+    )
     try:
-        if not his_visit_id.strip():
-            raise FormError("请填写 HIS 住院号")
+        visit = kept.visit()
         command = Admit(
             card=read_card(card, card_kind),
-            his_visit_id=his_visit_id.strip(),
+            his_visit_id=visit,
             kind=EncounterKind(kind),
             admitted_at=local_time(admitted_at, web_config(request).zone, now(request)),
             diagnoses=diagnoses(diagnosis_lines),
             injury_parts=checked([*(injury_parts or []), *typed]),
-            department=department.strip(),
+            department=kept.department_(),
         )
         admitted = services.admissions.admit(
             command, actor=session.user.name, manual_claim_if_upstream_down=manual_claim == "1"
         )
-    except FormError as exc:
-        return _desk(request, kind=kind, error=str(exc))
     except OpenStayExists as exc:
         return _desk(request, kind=kind, open_stay=exc.open_stay, error=exc.message)
-    except AdapterError as exc:
-        return _desk(request, kind=kind, **problem_of(exc))
+    except (FormError, AdapterError) as exc:
+        shown: dict[str, Any] = (
+            problem_of(exc) if isinstance(exc, AdapterError) else {"error": str(exc)}
+        )
+        return _again(request, services, card, card_kind, kind, kept, manual_claim, shown)
     return _desk(request, kind=kind, admitted=admitted)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """The admission form as the clerk filled it in, to show again after a refusal."""
+
+    his_visit_id: str
+    department: str
+    admitted_at: str
+    diagnosis_lines: str
+    injury_parts: list[str]
+    parts_text: str  # the manual-claim form's typed parts
+
+    def visit(self) -> str:
+        visit = self.his_visit_id.strip()
+        if not visit:
+            raise FormError("请填写 HIS 住院号")
+        if len(visit) > VISIT_MAX:  # what the HIS's number and the stored key hold
+            raise FormError(f"HIS 住院号最长{VISIT_MAX}个字符（现为{len(visit)}个），请核对")
+        return visit
+
+    def department_(self) -> str:
+        department = self.department.strip()
+        if len(department) > DEPARTMENT_MAX:
+            raise FormError(f"科室名称最长{DEPARTMENT_MAX}个字符，请核对")
+        return department
+
+
+VISIT_MAX, DEPARTMENT_MAX = 64, 100
+
+
+def _again(
+    request: Request,
+    services: Services,
+    card: str,
+    card_kind: str,
+    kind: str,
+    kept: Typed,
+    manual_claim: str,
+    shown: dict[str, Any],
+) -> Response:
+    """A refused admission: the checked worker and the form again, as typed, with the reason
+    (the card is checked again: upstream may have changed since). Without a usable card or
+    with upstream down, the reason and the card as read."""
+    try:
+        card_data = read_card(card, card_kind)
+        if manual_claim == "1":
+            context = _outage(request, card_data, kind, card_kind)
+        else:
+            context = _checked(request, services, card_data, kind, card_kind)
+    except (FormError, AdapterError):
+        return _desk(request, kind=kind, typed_card=card.strip(), **shown)
+    return _desk(request, **{**context, **shown, "typed": kept})
 
 
 @router.post("/{encounter_id}/cancel", response_class=HTMLResponse, dependencies=[Csrf])

@@ -21,12 +21,13 @@ from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
-from adapter.web.forms import Confirm, FormError, diagnoses, local_time
+from adapter.web.forms import Confirm, FormError, diagnoses, local_time, typed
 from adapter.web.forms import problem as problem_of
 from adapter.web.pages.billing_pages import SETTLEABLE, act, back, encounter_page, find_page
 from adapter.web.pages.common import BillingDesk, ServicesDep, now
 
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
+REASON_MAX = 500  # a revocation's reason, as upstream and the store hold it
 
 
 @router.get("", response_class=HTMLResponse)
@@ -37,7 +38,15 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
         return find_page(request, services)
     code = services.context.institution.code
     with services.context.uow() as uow:
-        record = uow.encounters.find(q) or uow.encounters.find_by_visit(code, q)
+        # as typed, then as the HIS writes it (a full-width 住院号 from an input method left on)
+        record = next(
+            (
+                found
+                for text in dict.fromkeys((q, typed(q)))
+                if (found := uow.encounters.find(text) or uow.encounters.find_by_visit(code, text))
+            ),
+            None,
+        )
     if record is None:
         return find_page(request, services, q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
@@ -107,7 +116,13 @@ def rehab_plan(
         }
         services.rehab.save(encounter_id, plan, actor=session.user.name)
 
-    return act(request, services, encounter_id, save, "plan")
+    typed_plan = {
+        "goals": goals,
+        "items": items,
+        "frequency": frequency,
+        "expected_days": expected_days,
+    }
+    return act(request, services, encounter_id, save, "plan", typed_plan=typed_plan)
 
 
 @router.post("/{encounter_id}/presettle", response_class=HTMLResponse, dependencies=[Csrf])
@@ -180,6 +195,9 @@ def revoke(
 ) -> Response:
     if not reason.strip():
         return encounter_page(request, services, encounter_id, error="撤销结算须填写原因")
+    if len(reason.strip()) > REASON_MAX:  # what upstream's field and the stored reason hold
+        error = f"撤销原因最长{REASON_MAX}个字符（现为{len(reason.strip())}个），请精简后重新填写"
+        return encounter_page(request, services, encounter_id, error=error, reason=reason)
     if confirmed != "1":
         confirm = Confirm(
             title="确认撤销结算？",
@@ -213,7 +231,7 @@ def by_card(
 ) -> Response:
     """The stay of the worker whose card the desk's reader read (the citizen ID travels in the
     body, never in a URL that logs and browser history keep)."""
-    citizen_id = citizen_id.strip()
+    citizen_id = "".join(typed(citizen_id).split())
     with services.context.uow() as uow:
         record = _stay_of_citizen(uow, citizen_id)
     if record is None:

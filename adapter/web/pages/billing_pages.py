@@ -43,16 +43,21 @@ def back(encounter_id: str, done: str) -> Response:
 
 
 def act(
-    request: Request, services: Services, encounter_id: str, action: Callable[[], object], done: str
+    request: Request,
+    services: Services,
+    encounter_id: str,
+    action: Callable[[], object],
+    done: str,
+    **kept: Any,
 ) -> Response:
-    """A desk action on a stay: refused, the stay's page again with the reason; done, back to
-    it with ``done``."""
+    """A desk action on a stay: refused, the stay's page again with the reason (and ``kept``,
+    what the clerk typed, to show again); done, back to it with ``done``."""
     try:
         action()
     except FormError as exc:
-        return encounter_page(request, services, encounter_id, error=str(exc))
+        return encounter_page(request, services, encounter_id, error=str(exc), **kept)
     except AdapterError as exc:
-        return encounter_page(request, services, encounter_id, **problem_of(exc))
+        return encounter_page(request, services, encounter_id, **kept, **problem_of(exc))
     return back(encounter_id, done)
 
 

@@ -124,6 +124,15 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
     )
 
 
+# How an upstream call ended, as IT reads it (the log stores the code; both find a row).
+CALL_OUTCOMES = {
+    "ok": "成功",
+    "rejected": "上级系统拒绝",
+    "unavailable": "无法访问上级系统",
+    "malformed": "答复格式错误",
+}
+
+
 def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
     """The call log and the HL7 log, paged and filtered, with the stays their rows name."""
     params = request.query_params
@@ -135,7 +144,15 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
 
     calls = paged(
         ops.calls(SCAN),
-        lambda c: (c.infno, c.msgid, c.context, c.outcome, c.infcode, c.err_msg),
+        lambda c: (
+            c.infno,
+            c.msgid,
+            c.context,
+            c.outcome,
+            CALL_OUTCOMES.get(c.outcome),
+            c.infcode,
+            c.err_msg,
+        ),
         params,
         "calls",
         aliases=aliases,
@@ -161,7 +178,7 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
     keys = [c.context for c in calls.rows]
     keys += [m.visit_number or "" for m in (messages.rows if messages else [])]
     stays = stay_links(services, keys)
-    return {"calls": calls, "messages": messages, "stays": stays}
+    return {"calls": calls, "messages": messages, "stays": stays, "call_outcomes": CALL_OUTCOMES}
 
 
 @router.get("/live", response_class=HTMLResponse)
