@@ -33,7 +33,7 @@ from typing import NamedTuple
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeLine, amount_matches, check_amount
-from adapter.domain.money import FEN, ZERO, is_fen, to_fen
+from adapter.domain.money import FEN, ZERO, is_fen, standard_cap, to_fen
 from adapter.domain.rules import Rule
 
 
@@ -296,9 +296,15 @@ def price_line(
         split = _split(line, ZERO, DEVICE_AT_COUNTER, PersonalReason.OUT_OF_CATALOGUE)
     elif item is None:
         split = _split(line, ZERO, OUT_OF_CATALOGUE, PersonalReason.OUT_OF_CATALOGUE)
-    elif item.price_cap is not None and abs(line.quantity) * item.price_cap < magnitude:
-        # N§32/N§37: the fund pays up to the standard per unit; the excess is the worker's.
-        cap = item.price_cap * abs(line.quantity)
+    elif (
+        item.price_cap is not None
+        and line.unit_price > item.price_cap
+        and standard_cap(item.price_cap, line.quantity) < magnitude
+    ):
+        # N§32/N§37: the fund pays up to the standard per unit; the excess is the worker's. A
+        # price within the standard is the fund's in full, though its amount, rounded to the
+        # fen, may be a fraction of a fen above the standard's (0.2 day at 11.9389: 2.39).
+        cap = standard_cap(item.price_cap, line.quantity)
         split = _split(
             line,
             cap,

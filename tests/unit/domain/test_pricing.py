@@ -259,9 +259,10 @@ def test_FEE_REVERSAL_AMOUNT_MISMATCH_a_part_returning_more_than_is_left_is_refu
 
 
 def test_a_charge_reversed_in_parts_cancels_to_the_fen_fund_and_personal_alike() -> None:
-    # The audit's case A: 0.3 day at 1.00 over a 0.25 standard (fund 0.08, rounded up from
-    # 0.075) reversed in three tenths: each tenth priced alone rounds its 0.025 up to 0.03,
-    # and the stay ended with a fund of -0.01 and the worker paying 0.01 for nothing.
+    # The audit's case A: 0.3 day at 1.00 over a 0.25 standard (fund 0.07, the standard's
+    # 0.075 rounded down) reversed in three tenths: each tenth priced alone rounded its 0.025
+    # up to 0.03, and the stay ended with a fund of -0.01 and the worker paying 0.01 for
+    # nothing.
     bed = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D("0.25"), unit="日"))
     original = fee("L1", "BED", "0.30", quantity="0.3", category=FeeCategory.SERVICE)
     tenths = [
@@ -269,7 +270,7 @@ def test_a_charge_reversed_in_parts_cancels_to_the_fen_fund_and_personal_alike()
         for n in range(1, 4)
     ]
     bill = price_lines([original, *tenths], bed, BEIJING)
-    assert (bill.lines[0].fund_pay, bill.lines[0].personal_pay) == (D("0.08"), D("0.22"))
+    assert (bill.lines[0].fund_pay, bill.lines[0].personal_pay) == (D("0.07"), D("0.23"))
     assert sum(p.amount for p in bill.lines) == D("0.00")
     assert sum(p.fund_pay for p in bill.lines) == D("0.00")
     assert sum(p.personal_pay for p in bill.lines) == D("0.00")
@@ -278,10 +279,10 @@ def test_a_charge_reversed_in_parts_cancels_to_the_fen_fund_and_personal_alike()
         assert part.fund_pay + part.personal_pay == part.amount
         assert part.reason is PersonalReason.OVER_LIMIT and part.rule.code == "PR_OVER_STANDARD"
     # two of the three: the original's 0.3 day less 0.2 returned, as a charge of 0.1 day
-    # would be split (0.03 + 0.07 left, 0.025 rounded once)
+    # would be split (0.02 + 0.08 left, the standard's 0.025 rounded down once)
     two = price_lines([original, *tenths[:2]], bed, BEIJING)
-    assert sum(p.fund_pay for p in two.lines) == D("0.03")
-    assert sum(p.personal_pay for p in two.lines) == D("0.07")
+    assert sum(p.fund_pay for p in two.lines) == D("0.02")
+    assert sum(p.personal_pay for p in two.lines) == D("0.08")
 
 
 @pytest.mark.parametrize(
@@ -385,10 +386,13 @@ def test_PR_OVER_STANDARD_a_part_returned_leaves_the_fund_the_standard_of_the_da
     assert fund + personal == original.amount - back
 
 
-def test_PR_OVER_STANDARD_a_remainder_that_goes_over_the_standard_says_so_on_the_slip() -> None:
+def test_PR_OVER_STANDARD_a_price_within_the_standard_stays_the_funds_when_part_is_returned() -> (
+    None
+):
     """0.2 day at 11.9389 (2.39) under an 11.94 standard is the fund's in full; 0.1 day
-    returned (1.19) leaves 1.20 for 0.1 day, a fen over its 1.194 standard. The worker's fen
-    is 超标准 (N§32, N§37), so the slip's three personal columns still add up."""
+    returned (1.19) leaves 1.20 for 0.1 day, a fraction of a fen over its 1.194 standard only
+    because an amount is rounded to the fen: the price is within the standard, so what is left
+    is still the fund's, and the worker pays no 超标准 fen (N§32, N§37)."""
     standard = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D("11.94")))
     original = replace(
         fee("L1", "BED", "2.39", quantity="0.2", category=FeeCategory.SERVICE),
@@ -400,6 +404,40 @@ def test_PR_OVER_STANDARD_a_remainder_that_goes_over_the_standard_says_so_on_the
     )
     charged, returned = price_lines([original, back], standard, BEIJING).lines
     assert (charged.fund_pay, charged.reason) == (D("2.39"), None)
-    assert (returned.fund_pay, returned.personal_pay) == (D("-1.20"), D("0.01"))
-    assert returned.reason is PersonalReason.OVER_LIMIT
-    assert returned.rule.code == "PR_OVER_STANDARD" and "11.94元" in returned.message
+    assert (returned.fund_pay, returned.personal_pay, returned.reason) == (D("-1.19"), 0, None)
+    assert charged.fund_pay + returned.fund_pay == D("1.20")
+
+
+@pytest.mark.parametrize(
+    ("cap", "price", "days", "lines", "fund"),
+    [
+        # two half days at 60.00 under a 50.01 standard: 25.005 a half day, 25.01 rounded half
+        # up, so the fund paid 50.02 for the day, a fen over its standard
+        ("50.01", "60.00", "0.5", 2, "50.00"),
+        # a 90-day stay charged by the half day at 40.00 under 33.33: the fund paid 3000.60
+        # against a standard of 2999.70
+        ("33.33", "40.00", "0.5", 180, "2998.80"),
+        ("60.00", "100.00", "0.5", 4, "120.00"),  # a standard a half day divides: unchanged
+    ],
+)
+def test_PR_OVER_STANDARD_N32_N37_the_fund_never_pays_above_the_standard_however_divided(
+    cap: str, price: str, days: str, lines: int, fund: str
+) -> None:
+    """The agency deducts what the fund paid above the standard on audit (N§37): rounded half
+    up per line, the standard's half fen became the fund's on every line of a fraction of a
+    day, and the institution would have it deducted."""
+    standard = catalogue(item(CatalogueKind.SERVICE_STANDARD, "BED", price_cap=D(cap), unit="日"))
+    amount = (D(days) * D(price)).quantize(D("0.01"))
+    stay = [
+        replace(
+            fee(f"L{n}", "BED", str(amount), quantity=days, category=FeeCategory.SERVICE),
+            unit_price=D(price),
+        )
+        for n in range(lines)
+    ]
+    bill = price_lines(stay, standard, BEIJING)
+    paid = sum(p.fund_pay for p in bill.lines)
+    assert paid == D(fund)
+    assert paid <= D(cap) * D(days) * lines
+    assert all(p.fund_pay + p.personal_pay == amount for p in bill.lines)
+    assert all(p.reason is PersonalReason.OVER_LIMIT for p in bill.lines)
