@@ -6,6 +6,7 @@ message    command             fields read
 ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id), PID-5,
                                PID-8, PV1-2 (``I`` or empty), PV1-3.1 department,
                                PV1-10 (``REH`` = rehab), PV1-19, PV1-44, DG1-3, ZWI (required)
+ADT^A06    Admit               as A01, but PV1-2 must be ``I``; MRG is not read
 ADT^A02    UpdateVisit         PV1-19, PV1-3.1 (the new department, required): a transfer
 ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent; PV1-3,
                                ZWI-4 or (every) DG1-3 sent as ``""`` clears it
@@ -28,6 +29,13 @@ ADT^A04 (register an outpatient) is refused like any other event we do not take 
 MSH-9.2), but as ``HL7_NOT_DIRECT_SETTLEMENT`` with a message that says why: direct settlement
 covers inpatient treatment, inpatient rehab and devices (N§3), not outpatient visits, so the
 HIS team does not wait for the adapter to "support" it.
+
+ADT^A06 (change an outpatient to an inpatient) is how many HIS systems admit an emergency or
+outpatient patient to a ward: PV1 carries the new inpatient visit, and MRG (MRG-5) the prior
+outpatient visit. It is an admission like an A01 — same use case, checks and resend handling —
+and MRG is ignored, since the outpatient visit was never direct settlement (N§3). ADT^A07 (an
+inpatient back to outpatient) is refused as ``HL7_NOT_DIRECT_SETTLEMENT`` too, saying to send
+ADT^A11 to cancel the admission instead.
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ from connectors.hl7.values import parse_ts
 Command = Admit | UpdateVisit | RecordFees | Discharge | CancelAdmission | CancelDischarge
 
 SUPPORTED_EVENTS = {
-    "ADT": ("A01", "A02", "A03", "A08", "A11", "A13"),
+    "ADT": ("A01", "A02", "A03", "A06", "A08", "A11", "A13"),
     "DFT": ("P03",),
 }
 MAX_VISIT_NUMBER = 64  # as over REST (his_visit_id)
@@ -91,6 +99,16 @@ def message_type(message: Hl7Message) -> tuple[str, str]:
             "门诊登记（ADT^A04）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
             "住院工伤康复和辅助器具配置费用（N§3），本适配器不处理门诊登记，无需重发；"
             "工伤职工入院时请发送入院登记（ADT^A01）",
+            msh.location(9, 2),
+            hl7_code=UNSUPPORTED_EVENT_CODE,
+            code="HL7_NOT_DIRECT_SETTLEMENT",
+            article="N§3",
+        )
+    if code == "ADT" and event == "A07":
+        raise Hl7Error(
+            "住院转门诊（ADT^A07）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
+            "住院工伤康复和辅助器具配置费用（N§3），门诊就诊不能直接结算；本适配器不处理A07，"
+            "请改为发送取消入院（ADT^A11）撤销该次住院登记",
             msh.location(9, 2),
             hl7_code=UNSUPPORTED_EVENT_CODE,
             code="HL7_NOT_DIRECT_SETTLEMENT",
@@ -132,8 +150,8 @@ def to_command(message: Hl7Message, profile: SiteProfile) -> Command:
     code, event = message_type(message)
     visit = visit_number(message)
     pv1 = message.require("PV1")
-    if event == "A01":
-        return _admit(message, pv1, visit, profile)
+    if event in ("A01", "A06"):  # an A06 admits an outpatient to a ward: its MRG is not read
+        return _admit(message, pv1, visit, profile, event)
     pid = message.first("PID")
     citizen_id = _identifiers(pid)[0] if pid else ""
     if code == "DFT":
@@ -199,17 +217,28 @@ def _update(message: Hl7Message, pv1: Segment, visit: str, citizen_id: str) -> U
     )
 
 
-def _admit(message: Hl7Message, pv1: Segment, visit: str, profile: SiteProfile) -> Admit:
+def _admit(
+    message: Hl7Message, pv1: Segment, visit: str, profile: SiteProfile, event: str
+) -> Admit:
     pid = message.require("PID")
     zwi = message.first("ZWI")
     if zwi is None:
         raise Hl7Error(
-            "入院登记（A01）缺少ZWI工伤信息段（社保卡类型、卡号）",
+            f"入院登记（{event}）缺少ZWI工伤信息段（社保卡类型、卡号）",
             Location("ZWI"),
             hl7_code="100",
             code="HL7_SEGMENT_MISSING",
         )
     patient_class = pv1.get(2).upper()
+    if event == "A06" and patient_class != "I":
+        # A06 names the class the patient changes to; anything but I is no admission to a ward
+        raise Hl7Error(
+            "门诊转住院（ADT^A06）的患者类别（PV1-2）须为I（住院），"
+            f"收到：{patient_class or '（空）'}；门诊就诊不属于直接结算（N§3）",
+            pv1.location(2),
+            hl7_code=REQUIRED_FIELD_MISSING if not patient_class else TABLE_VALUE_NOT_FOUND,
+            code="HL7_BAD_PATIENT_CLASS",
+        )
     if patient_class not in ("", "I"):
         raise Hl7Error(
             f"仅支持住院（PV1-2=I），收到：{patient_class}",
