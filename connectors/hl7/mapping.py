@@ -77,6 +77,17 @@ SUPPORTED_EVENTS = {
 MAX_VISIT_NUMBER = 64  # as over REST (his_visit_id)
 _CARD_KINDS = {"P": CardKind.PHYSICAL, "E": CardKind.ECARD}
 _GENDERS = {"M": Gender.MALE, "F": Gender.FEMALE, "1": Gender.MALE, "2": Gender.FEMALE}
+# Outpatient events, outside direct settlement (N§3): what the HIS team should do instead.
+_OUTPATIENT_REGISTRATION = (
+    "门诊登记（ADT^A04）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
+    "住院工伤康复和辅助器具配置费用（N§3），本适配器不处理门诊登记，无需重发；"
+    "工伤职工入院时请发送入院登记（ADT^A01）"
+)
+_BACK_TO_OUTPATIENT = (
+    "住院转门诊（ADT^A07）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
+    "住院工伤康复和辅助器具配置费用（N§3），门诊就诊不能直接结算；本适配器不处理A07，"
+    "请改为发送取消入院（ADT^A11）撤销该次住院登记"
+)
 
 
 def message_type(message: Hl7Message) -> tuple[str, str]:
@@ -94,21 +105,9 @@ def message_type(message: Hl7Message) -> tuple[str, str]:
             hl7_code=UNSUPPORTED_MESSAGE_TYPE,
             code="HL7_UNSUPPORTED_TYPE",
         )
-    if code == "ADT" and event == "A04":
+    if code == "ADT" and event in ("A04", "A07"):
         raise Hl7Error(
-            "门诊登记（ADT^A04）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
-            "住院工伤康复和辅助器具配置费用（N§3），本适配器不处理门诊登记，无需重发；"
-            "工伤职工入院时请发送入院登记（ADT^A01）",
-            msh.location(9, 2),
-            hl7_code=UNSUPPORTED_EVENT_CODE,
-            code="HL7_NOT_DIRECT_SETTLEMENT",
-            article="N§3",
-        )
-    if code == "ADT" and event == "A07":
-        raise Hl7Error(
-            "住院转门诊（ADT^A07）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
-            "住院工伤康复和辅助器具配置费用（N§3），门诊就诊不能直接结算；本适配器不处理A07，"
-            "请改为发送取消入院（ADT^A11）撤销该次住院登记",
+            _OUTPATIENT_REGISTRATION if event == "A04" else _BACK_TO_OUTPATIENT,
             msh.location(9, 2),
             hl7_code=UNSUPPORTED_EVENT_CODE,
             code="HL7_NOT_DIRECT_SETTLEMENT",

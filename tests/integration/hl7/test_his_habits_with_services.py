@@ -22,6 +22,7 @@ from tests.integration.hl7.with_services import (
     NOW,
     WANG,
     a01,
+    answer,
     dft,
     drug,
     listening,
@@ -49,15 +50,6 @@ def _ack(port: int, message: bytes, codec: str = "utf-8") -> Hl7Message:
         client.close()
 
 
-def _answer(ack: Hl7Message) -> tuple[str, str, str]:
-    """(MSA-1, our code: ERR-5 for an AR, ERR-3 otherwise, ERR-2 as ``segment^seq^field``)."""
-    err = ack.first("ERR")
-    if err is None:
-        return ack.require("MSA").get(1), "", ""
-    where = "^".join(err.get(2, component) for component in (1, 2, 3)).strip("^")
-    return ack.require("MSA").get(1), err.get(5) or err.get(3), where
-
-
 def _stays(db: Engine) -> list[tuple[str, str, str]]:
     with db.connect() as connection:
         rows = connection.exec_driver_sql(
@@ -77,33 +69,33 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_an_a01_for_another_worker_under_a_used_visi
     """Two HIS patients with one visit number (a reused or per-patient 住院号): the second
     worker's A01 was answered AA as a resend of the first's, and the second worker was never
     admitted — the HIS and the clerk believed them registered (N§33)."""
-    assert _answer(_ack(port, a01("W1", "V1", WANG)))[0] == "AA"
-    assert _answer(_ack(port, a01("W2", "V1", CHEN, parts="右手"))) == (
+    assert answer(_ack(port, a01("W1", "V1", WANG)))[0] == "AA"
+    assert answer(_ack(port, a01("W2", "V1", CHEN, parts="右手"))) == (
         "AE",
         "VISIT_OF_ANOTHER_WORKER",
         "PV1^1^19",
     )
     assert [(visit, psn) for visit, psn, _ in _stays(db)] == [("V1", "P001")]
     # the first worker's own A01 sent again is still a resend
-    assert _answer(_ack(port, a01("W3", "V1", WANG)))[0] == "AA"
+    assert answer(_ack(port, a01("W3", "V1", WANG)))[0] == "AA"
 
 
 def test_an_a08_with_hl7_null_clears_the_value_and_an_absent_field_keeps_it(
     port: int, db: Engine
 ) -> None:
-    assert _answer(_ack(port, a01("N1", "V2", WANG)))[0] == "AA"
-    assert _answer(_ack(port, _a08("N2", "V2", department="")))[0] == "AA"
+    assert answer(_ack(port, a01("N1", "V2", WANG)))[0] == "AA"
+    assert answer(_ack(port, _a08("N2", "V2", department="")))[0] == "AA"
     assert _stays(db)[0][2] == "骨科病区"  # PV1-3 not sent: unchanged
-    assert _answer(_ack(port, _a08("N3", "V2", m.zwi(card_no=WANG["card_no"], parts='""'),
+    assert answer(_ack(port, _a08("N3", "V2", m.zwi(card_no=WANG["card_no"], parts='""'),
                                    department='""')))[0] == "AA"  # fmt: skip
     assert _stays(db)[0][2] == ""  # not the two quote marks
     assert _encounter_field(db, "injury_parts") in ("[]", [], ())
 
 
 def test_an_a08_before_its_a01_is_refused_naming_pv1_19(port: int, db: Engine) -> None:
-    assert _answer(_ack(port, _a08("O1", "V3"))) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
+    assert answer(_ack(port, _a08("O1", "V3"))) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
     fees = dft("O2", "V3", m.ft1("L1", when=ts(NOW - timedelta(hours=1))), who=m.pid())
-    assert _answer(_ack(port, fees)) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
+    assert answer(_ack(port, fees)) == ("AE", "VISIT_NOT_FOUND", "PV1^1^19")
 
 
 def test_a_name_sent_as_hex_escapes_in_a_gb18030_message_reads_as_sent(
@@ -114,7 +106,7 @@ def test_a_name_sent_as_hex_escapes_in_a_gb18030_message_reads_as_sent(
     name that did not match (CARD_REJECTED)."""
     hex_name = "\\X" + "王建国".encode("gb18030").hex().upper() + "\\"
     ack = _ack(port, a01("X1", "V4", WANG, name=hex_name, charset="GB 18030-2000"), "gb18030")
-    assert _answer(ack)[0] == "AA"
+    assert answer(ack)[0] == "AA"
     assert [(visit, psn) for visit, psn, _ in _stays(db)] == [("V4", "P001")]
 
 
@@ -124,7 +116,7 @@ def test_the_charset_labels_his_systems_send_are_understood(
 ) -> None:
     codec = "utf-8" if label == "UTF-8" else "gb18030"
     ack = _ack(port, a01("G1", "V5", WANG, charset=label), codec)
-    assert _answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
+    assert answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
     assert ack.msh.get(18) == label
     assert [(visit, psn) for visit, psn, _ in _stays(db)] == [("V5", "P001")]
 
@@ -138,12 +130,12 @@ def test_an_a13_withdraws_the_discharge_a_desk_settling_site_had_not_settled_yet
     discharge time, for a clerk to settle a worker still in hospital (N§33)."""
     profile = replace(HL7_PROFILE, discharge_settles=False)
     with listening(db, services.commands, profile) as port:
-        assert _answer(_ack(port, a01("D1", "V6", WANG)))[0] == "AA"
+        assert answer(_ack(port, a01("D1", "V6", WANG)))[0] == "AA"
         wang = patient()
         a03 = m.adt("A03", "D2", "V6", discharged=ts(NOW - timedelta(minutes=5)), patient=wang)
-        assert _answer(_ack(port, a03.encode()))[0] == "AA"
+        assert answer(_ack(port, a03.encode()))[0] == "AA"
         assert _ready(db) == (True, True)
-        assert _answer(_ack(port, m.adt("A13", "D3", "V6", patient=wang).encode()))[0] == "AA"
+        assert answer(_ack(port, m.adt("A13", "D3", "V6", patient=wang).encode()))[0] == "AA"
         assert _ready(db) == (False, False)
         assert _encounter_field(db, "status") == "admitted"
         with db.connect() as connection:
@@ -166,7 +158,7 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_messages_naming_another_worker_leave_the_st
     """A DFT, an A08 and an A03 under 王建国's visit number whose PID-3 names 陈静 (a HIS
     counting visits per patient): the fees were charged to 王建国's stay, the department
     changed and his stay settled, each answered AA."""
-    assert _answer(_ack(port, a01("P1", "V7", WANG)))[0] == "AA"
+    assert answer(_ack(port, a01("P1", "V7", WANG)))[0] == "AA"
     chen = patient(CHEN)
     fees = dft("P2", "V7", drug(), who=chen)
     moved = m.message(m.msh("A08", "P3"), "EVN|A08|" + ts(NOW), chen,
@@ -174,7 +166,7 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_messages_naming_another_worker_leave_the_st
     gone = m.message(m.msh("A03", "P4"), "EVN|A03|" + ts(NOW), chen,
                      m.pv1("V7", discharged=ts(NOW - timedelta(minutes=5)))).encode()  # fmt: skip
     for message in (fees, moved, gone):
-        assert _answer(_ack(port, message)) == ("AE", "VISIT_OF_ANOTHER_WORKER", "PV1^1^19")
+        assert answer(_ack(port, message)) == ("AE", "VISIT_OF_ANOTHER_WORKER", "PV1^1^19")
     with db.connect() as connection:
         lines = connection.exec_driver_sql("SELECT count(*) FROM fee_line").scalar_one()
         settled = connection.exec_driver_sql("SELECT count(*) FROM settlement").scalar_one()
@@ -182,7 +174,7 @@ def test_VISIT_OF_ANOTHER_WORKER_n33_messages_naming_another_worker_leave_the_st
     assert _stays(db) == [("V7", "P001", "骨科病区")]
     # his own messages still go through
     own = fees.replace(CHEN["citizen_id"].encode(), WANG["citizen_id"].encode())
-    assert _answer(_ack(port, own.replace(b"|P2|", b"|P5|")))[0] == "AA"
+    assert answer(_ack(port, own.replace(b"|P2|", b"|P5|")))[0] == "AA"
 
 
 def test_fees_sent_before_their_admission_are_taken_when_resent_after_it(
@@ -192,9 +184,9 @@ def test_fees_sent_before_their_admission_are_taken_when_resent_after_it(
     final, so the interface engine's resend after the A01 got the same AE back from the log
     and the 36.50 was never recorded (only an operator's re-process would)."""
     fees = dft("E1", "V8", drug())
-    assert _answer(_ack(port, fees))[:2] == ("AE", "VISIT_NOT_FOUND")
-    assert _answer(_ack(port, a01("E2", "V8", WANG)))[0] == "AA"
-    assert _answer(_ack(port, fees))[0] == "AA"
+    assert answer(_ack(port, fees))[:2] == ("AE", "VISIT_NOT_FOUND")
+    assert answer(_ack(port, a01("E2", "V8", WANG)))[0] == "AA"
+    assert answer(_ack(port, fees))[0] == "AA"
     with db.connect() as connection:
         amounts = connection.exec_driver_sql("SELECT amount FROM fee_line").scalars().all()
     assert [str(a) for a in amounts] in (["36.50"], ["36.5"])
@@ -206,26 +198,26 @@ def test_VISIT_CANCELLED_n33_an_a01_under_a_cancelled_visit_is_refused_not_answe
     """The HIS cancels an admission (A11) and admits the worker again under the same visit
     number: the A01 was answered AA, as a resend of the first, while the stay stayed
     cancelled — no admission registered, the fees that followed refused."""
-    assert _answer(_ack(port, a01("K1", "V10", WANG)))[0] == "AA"
-    assert _answer(_ack(port, m.adt("A11", "K2", "V10", patient=patient()).encode()))[0] == "AA"
-    assert _answer(_ack(port, a01("K3", "V10", WANG))) == ("AE", "VISIT_CANCELLED", "PV1^1^19")
+    assert answer(_ack(port, a01("K1", "V10", WANG)))[0] == "AA"
+    assert answer(_ack(port, m.adt("A11", "K2", "V10", patient=patient()).encode()))[0] == "AA"
+    assert answer(_ack(port, a01("K3", "V10", WANG))) == ("AE", "VISIT_CANCELLED", "PV1^1^19")
     assert _encounter_field(db, "status") == "cancelled"
     # the first A01 sent again (its MSH-10) still gets its first answer
-    assert _answer(_ack(port, a01("K1", "V10", WANG)))[0] == "AA"
+    assert answer(_ack(port, a01("K1", "V10", WANG)))[0] == "AA"
 
 
 def test_an_a08_after_an_a13_updates_the_stay_back_in_hospital(port: int, db: Engine) -> None:
     """A13 revoked the settlement: the worker is in hospital again and the stay open (fees are
     taken), but the A08 moving them to 康复科 was refused (ENCOUNTER_NOT_ADMITTED)."""
     wang = patient()
-    assert _answer(_ack(port, a01("R1", "V11", WANG)))[0] == "AA"
-    assert _answer(_ack(port, dft("R0", "V11", drug())))[0] == "AA"
+    assert answer(_ack(port, a01("R1", "V11", WANG)))[0] == "AA"
+    assert answer(_ack(port, dft("R0", "V11", drug())))[0] == "AA"
     a03 = m.adt("A03", "R2", "V11", discharged=ts(NOW - timedelta(minutes=5)), patient=wang)
     ack = _ack(port, a03.encode())
-    assert _answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
-    assert _answer(_ack(port, m.adt("A13", "R3", "V11", patient=wang).encode()))[0] == "AA"
+    assert answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
+    assert answer(_ack(port, m.adt("A13", "R3", "V11", patient=wang).encode()))[0] == "AA"
     assert _encounter_field(db, "status") == "revoked"
-    assert _answer(_ack(port, _a08("R4", "V11", department="康复科")))[0] == "AA"
+    assert answer(_ack(port, _a08("R4", "V11", department="康复科")))[0] == "AA"
     assert _stays(db) == [("V11", "P001", "康复科")]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from connectors.hl7.reader import Hl7Message
 from tests.integration.hl7.with_services import *  # noqa: F403 - the listener, the use cases
-from tests.integration.hl7.with_services import NOW, WANG, a01, ts
+from tests.integration.hl7.with_services import NOW, WANG, a01, answer, ts
 from tests.integration.services.support import jobs
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
@@ -44,15 +44,6 @@ def _ack(port: int, message: bytes) -> Hl7Message:
     return Hl7Message(exchange(port, message))
 
 
-def _answer(ack: Hl7Message) -> tuple[str, str, str]:
-    """(MSA-1, ERR-5 or ERR-3.1, ERR-2 as ``segment^sequence^field``)."""
-    err = ack.first("ERR")
-    if err is None:
-        return ack.require("MSA").get(1), "", ""
-    where = "^".join(err.get(2, component) for component in (1, 2, 3)).strip("^")
-    return ack.require("MSA").get(1), err.get(5) or err.get(3), where
-
-
 def _stays(db: Engine) -> list[tuple[str, str, str]]:
     with db.connect() as connection:
         rows = connection.exec_driver_sql(
@@ -67,22 +58,22 @@ def test_n33_an_a06_admits_a_filed_worker_under_the_inpatient_visit(port: int, d
     admission under PV1-19, the outpatient visit of MRG-5 left alone, and a resend (a new
     MSH-10, or the same one) admits nobody twice."""
     ack = _ack(port, _a06("S1", "ZY0601"))
-    assert _answer(ack) == ("AA", "", "")
+    assert answer(ack) == ("AA", "", "")
     assert ack.msh.get(9, 2) == "A06"
     assert _stays(db) == [("ZY0601", "P001", "admitted")]
     queued = len(jobs(db))
     assert queued >= 1  # the admission registration goes upstream, as for an A01
-    assert _answer(_ack(port, _a06("S2", "ZY0601")))[0] == "AA"  # resent under a new MSH-10
-    assert _answer(_ack(port, _a06("S1", "ZY0601")))[0] == "AA"  # the same message again
+    assert answer(_ack(port, _a06("S2", "ZY0601")))[0] == "AA"  # resent under a new MSH-10
+    assert answer(_ack(port, _a06("S1", "ZY0601")))[0] == "AA"  # the same message again
     assert _stays(db) == [("ZY0601", "P001", "admitted")]
     assert len(jobs(db)) == queued
     # the HIS that sends an A01 as well for the same stay: the same admission, not a second
-    assert _answer(_ack(port, a01("S3", "ZY0601")))[0] == "AA"
+    assert answer(_ack(port, a01("S3", "ZY0601")))[0] == "AA"
     assert _stays(db) == [("ZY0601", "P001", "admitted")]
     assert len(jobs(db)) == queued
     # the resend from a v2.3 interface engine (MSH-9 without its structure): still one stay
     ack = _ack(port, _a06("S4", "ZY0601", version="2.3"))
-    assert (_answer(ack)[0], ack.msh.get(9, 2)) == ("AA", "A06")
+    assert (answer(ack)[0], ack.msh.get(9, 2)) == ("AA", "A06")
     assert _stays(db) == [("ZY0601", "P001", "admitted")]
 
 
@@ -93,7 +84,7 @@ def test_n16_an_a06_for_an_unfiled_worker_gets_the_filing_refusal_an_a01_gets(
     reason code and its Chinese message telling the worker where to file — nothing admitted."""
     by_a06 = _ack(port, _a06("U1", "ZY0602", ZHU))
     by_a01 = _ack(port, a01("U2", "ZY0603", ZHU))
-    assert _answer(by_a06)[:2] == _answer(by_a01)[:2] == ("AE", "EL_FILING_EXISTS")
+    assert answer(by_a06)[:2] == answer(by_a01)[:2] == ("AE", "EL_FILING_EXISTS")
     assert by_a06.require("ERR").get(8) == by_a01.require("ERR").get(8)
     assert _stays(db) == []
 
@@ -103,7 +94,7 @@ def test_an_a06_to_another_class_than_inpatient_is_refused_naming_pv1_2(
 ) -> None:
     for control_id, patient_class in (("C1", "O"), ("C2", "E"), ("C3", "")):
         ack = _ack(port, _a06(control_id, "ZY0604", patient_class=patient_class))
-        assert _answer(ack) == ("AR", "HL7_BAD_PATIENT_CLASS", "PV1^1^2"), patient_class
+        assert answer(ack) == ("AR", "HL7_BAD_PATIENT_CLASS", "PV1^1^2"), patient_class
         assert "PV1-2" in ack.require("ERR").get(8)
     assert _stays(db) == []
 
@@ -114,16 +105,16 @@ def test_HL7_NOT_DIRECT_SETTLEMENT_n3_an_a07_back_to_outpatient_says_to_send_an_
     """ADT^A07 (an inpatient back to outpatient) was a bare '不支持的事件': an outpatient visit
     is not direct settlement (N§3), so the AR says to cancel the admission with ADT^A11, and
     the stay is left as it was until the A11 comes."""
-    assert _answer(_ack(port, _a06("O1", "ZY0605")))[0] == "AA"
+    assert answer(_ack(port, _a06("O1", "ZY0605")))[0] == "AA"
     back = m.adt("A07", "O2", "ZY0605", patient=m.pid(name=WANG["name"],
                  citizen_id=WANG["citizen_id"])).encode()  # fmt: skip
     ack = _ack(port, back)
-    assert _answer(ack) == ("AR", "HL7_NOT_DIRECT_SETTLEMENT", "MSH^1^9")
+    assert answer(ack) == ("AR", "HL7_NOT_DIRECT_SETTLEMENT", "MSH^1^9")
     assert ack.require("ERR").get(3, 1) == "201"
     text = ack.require("ERR").get(8)
     assert all(part in text for part in ("ADT^A07", "N§3", "ADT^A11")), text
     assert _stays(db) == [("ZY0605", "P001", "admitted")]
     cancel = m.adt("A11", "O3", "ZY0605", patient=m.pid(name=WANG["name"],
                    citizen_id=WANG["citizen_id"])).encode()  # fmt: skip
-    assert _answer(_ack(port, cancel))[0] == "AA"
+    assert answer(_ack(port, cancel))[0] == "AA"
     assert _stays(db) == [("ZY0605", "P001", "cancelled")]

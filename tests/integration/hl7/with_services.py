@@ -22,6 +22,7 @@ from adapter.services.container import Services
 from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, create_tables
 from connectors.hl7 import load_site_profile as load_profile
 from connectors.hl7.profile import SiteProfile
+from connectors.hl7.reader import Hl7Message
 from tests.integration.services.fixtures import *  # noqa: F403 - the use cases' fixtures
 from tests.unit.hl7 import messages as m
 
@@ -88,3 +89,12 @@ def drug(line_id: str = "L1", *, when: str = "") -> str:
     """One box of ibuprofen (XN02BEB001) at 36.50, an hour ago unless ``when``."""
     return m.ft1(line_id, code="XN02BEB001", quantity="1", price="36.50", amount="36.50",
                  when=when or ts(NOW - timedelta(hours=1)))  # fmt: skip
+
+
+def answer(ack: Hl7Message) -> tuple[str, str, str]:
+    """(MSA-1, our code: ERR-5 for an AR, ERR-3 otherwise, ERR-2 as ``segment^seq^field``)."""
+    err = ack.first("ERR")
+    if err is None:
+        return ack.require("MSA").get(1), "", ""
+    where = "^".join(err.get(2, component) for component in (1, 2, 3)).strip("^")
+    return ack.require("MSA").get(1), err.get(5) or err.get(3), where
