@@ -48,7 +48,13 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
             None,
         )
     if record is None:
-        return find_page(request, services, q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
+        # what to do next: a typing slip, or a stay never registered as direct settlement
+        # at admission (N§33, B§28), which the admission desk registers — not this desk
+        error = (
+            f"未找到住院号或就诊编号为“{q}”的就诊。请核对号码是否与 HIS 中的住院号一致；"
+            "若该职工入院时未在入院处办理工伤跨省直接结算入院登记，请联系入院处核验身份和备案后登记。"
+        )
+        return find_page(request, services, q=q, error=error)
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 

@@ -315,3 +315,15 @@ def test_n35_the_monthly_page_names_the_scheduled_reconciliation_in_words(
     # before: 操作人 system:schedule
     expect(page.get_by_test_id("run-actor")).to_have_text("系统（定时任务）")
     expect(page.locator("main")).not_to_contain_text("system:")
+
+
+def test_a_visit_number_not_found_says_what_to_do_next(page: Page, site: Site) -> None:
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    page.get_by_label("HIS 住院号或就诊编号").fill("ZY-NEVER-ADMITTED")
+    page.get_by_label("HIS 住院号或就诊编号").press("Enter")
+    said = page.get_by_role("alert")
+    # before: only 未找到住院号或就诊编号为“ZY-NEVER-ADMITTED”的就诊, and the clerk was stuck
+    expect(said).to_contain_text("未找到住院号或就诊编号为“ZY-NEVER-ADMITTED”的就诊")
+    expect(said).to_contain_text("请核对号码是否与 HIS 中的住院号一致")
+    expect(said).to_contain_text("请联系入院处核验身份和备案后登记")
+    expect(page.get_by_label("HIS 住院号或就诊编号")).to_have_value("ZY-NEVER-ADMITTED")
