@@ -17,7 +17,7 @@ from adapter.settings import load_settings
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
-from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his
+from tests.e2e.web.stays import admit_rehab, admit_with_fees, close_open_stay
 
 
 def full_width(value: str) -> str:
@@ -91,17 +91,8 @@ def test_n3_b30_meals_outside_direct_settlement_are_not_listed_inside_personal_p
 
 
 def test_b32_a_refused_rehab_plan_keeps_what_the_clerk_typed(page: Page, site: Site) -> None:
-    close_open_stay(site, "P010", "rehab")
-    body = {
-        "card": {"kind": "physical", "card_no": "330100K0010"},
-        "his_visit_id": f"ZY-PLAN-{datetime.now(ZONE):%H%M%S%f}",
-        "kind": "rehab",
-        "admitted_at": at(-2),
-        "injury_parts": site.person_filing_parts("P010")[:1],
-    }
-    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
-    assert admitted.status_code == 201, admitted.text
-    sign_in(page, site, USERS["billing"], path=f"/web/billing/{admitted.json()['id']}")
+    encounter_id = admit_rehab(site, f"ZY-PLAN-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
     rehab = page.get_by_test_id("rehab")
     goals, items = "恢复右上肢肌力，生活自理", "340200001 运动疗法 每日1次\n340200019 手功能训练"
     rehab.get_by_label("康复目标").fill(goals)

@@ -6,34 +6,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, ZONE, Site
-from tests.e2e.web.stays import at, close_open_stay, his
+from tests.e2e.web.stays import admit_rehab
 
 ITEMS = "340200001 运动疗法 每日1次"
-
-
-def _rehab_stay(site: Site) -> str:
-    close_open_stay(site, "P010", "rehab")
-    body = {
-        "card": {"kind": "physical", "card_no": "330100K0010"},
-        "his_visit_id": f"ZY-LEN-{datetime.now(ZONE):%H%M%S%f}",
-        "kind": "rehab",
-        "admitted_at": at(-2),
-        "injury_parts": site.person_filing_parts("P010")[:1],
-    }
-    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
-    assert admitted.status_code == 201, admitted.text
-    return str(admitted.json()["id"])
 
 
 def test_b32_rehab_goals_too_long_are_refused_at_the_desk_with_the_text_kept(
     page: Page, site: Site
 ) -> None:
-    encounter_id = _rehab_stay(site)
+    encounter_id = admit_rehab(site, f"ZY-LEN-{datetime.now(ZONE):%H%M%S%f}")
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
     rehab = page.get_by_test_id("rehab")
     goals = "恢复右上肢肌力，生活自理。" * 154  # 2,002 characters: the API holds 2,000
@@ -50,7 +35,7 @@ def test_b32_rehab_goals_too_long_are_refused_at_the_desk_with_the_text_kept(
 def test_n33_a_reason_to_settle_before_the_plan_arrived_too_long_is_refused_with_it_kept(
     page: Page, site: Site
 ) -> None:
-    encounter_id = _rehab_stay(site)
+    encounter_id = admit_rehab(site, f"ZY-LEN-{datetime.now(ZONE):%H%M%S%f}")
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
     reason = "上级系统长时间未确认康复方案，患者须今日出院。" * 22  # 506 characters
     field = page.get_by_label("康复方案未送达时强制结算的原因（结算主管）")
