@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from adapter.cli.events import changed
 from adapter.cli.output import dump
 from adapter.settings import load_settings
 
@@ -112,6 +113,10 @@ def _reprocess(args: argparse.Namespace) -> int:
         message = inbound.reprocess(args.id, actor="cli")
     finally:
         engine.dispose()
+    # processed again whatever the outcome: the attempt is counted and the reply kept
+    changed("hl7.reprocessed", message_id=message.id, control_id=message.control_id,
+            message_type=message.message_type, outcome=message.outcome,
+            ack_code=message.ack_code, attempts=message.attempts)  # fmt: skip
     print(
         f"message {message.id}: {message.outcome} ({message.ack_code}), attempt {message.attempts}"
     )

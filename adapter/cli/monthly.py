@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from adapter.cli.events import changed
 from adapter.cli.progress import progress_bar
 from adapter.services.catalogue_import import CatalogueFileRefused
 from adapter.services.monthly import MonthlyServices
@@ -126,6 +127,10 @@ def _reconcile(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     report = monthly.reconciliation.run(args.month, actor=ACTOR)
     result = report.result
     balanced = result is not None and result.balanced
+    # the run is kept whatever it found: IT's log says which run, and whether to look
+    changed("reconciliation.run", month=args.month, run_id=report.run.id,
+            outcome=report.run.outcome, balanced=balanced,
+            differences=len(result.differences) if result is not None else None)  # fmt: skip
     if args.json:
         _dump({"run": report.run, "result": result, "settlements": list(report.lines)})
         return 0 if balanced else 1
@@ -147,6 +152,9 @@ def _deductions(args: argparse.Namespace, monthly: MonthlyServices) -> int:
         if args.no_fetch
         else monthly.deductions.fetch(args.month, actor=ACTOR)
     )
+    if not args.no_fetch:  # only a fetch changes what is kept
+        changed("deductions.fetched", month=month.month, settlements=month.count,
+                total=str(month.total))  # fmt: skip
     if args.json:
         _dump(month)
         return 0
@@ -163,6 +171,9 @@ def _deductions(args: argparse.Namespace, monthly: MonthlyServices) -> int:
 
 def _sync(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     updates = monthly.catalogue.download(actor=ACTOR)
+    changed("catalogue.synced", items=sum(u.items for u in updates),
+            versions=[f"{u.kind} {u.region} {u.since_version or '-'}→{u.version or '-'}"
+                      for u in updates])  # fmt: skip
     if args.json:
         _dump(updates)
         return 0
@@ -193,6 +204,8 @@ def _import(args: argparse.Namespace, monthly: MonthlyServices) -> int:
         for problem in exc.problems:
             print(f"  {problem.text}", file=sys.stderr)
         return 1
+    changed("catalogue.imported", kind=update.kind, region=update.region,
+            version=update.version, items=update.items, file=str(args.file))  # fmt: skip
     print(f"已导入 {update.kind} {update.region} 版本{update.version}：{update.items}项")
     return 0
 
@@ -223,6 +236,8 @@ def _confirm(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     receipt = monthly.device_funds.confirm(
         args.month, amount, actor=ACTOR, received_on=args.received_on, note=args.note
     )
+    changed("device_funds.confirmed", month=receipt.month, amount=str(receipt.amount),
+            msgid=receipt.msgid, delivered=receipt.confirmed_upstream)  # fmt: skip
     state = "已送达上级" if receipt.confirmed_upstream else "已排队上传"
     print(
         f"{receipt.month} 月度结算资金{receipt.amount}元已确认到账；WI3301 {receipt.msgid} {state}"

@@ -27,7 +27,8 @@ from adapter.web.pages.billing_pages import SETTLEABLE, act, back, encounter_pag
 from adapter.web.pages.common import BillingDesk, ServicesDep, now
 
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
-REASON_MAX = 500  # a revocation's reason, as upstream and the store hold it
+REASON_MAX = 500  # a revocation's or a rehab override's reason, as the API and upstream hold it
+GOALS_MAX = 2000  # a rehab plan's goals, as the API holds them
 
 
 @router.get("", response_class=HTMLResponse)
@@ -48,7 +49,13 @@ def billing_desk(request: Request, services: ServicesDep, _: BillingDesk, q: str
             None,
         )
     if record is None:
-        return find_page(request, services, q=q, error=f"未找到住院号或就诊编号为“{q}”的就诊")
+        # what to do next: a typing slip, or a stay never registered as direct settlement
+        # at admission (N§33, B§28), which the admission desk registers — not this desk
+        error = (
+            f"未找到住院号或就诊编号为“{q}”的就诊。请核对号码是否与 HIS 中的住院号一致；"
+            "若该职工入院时未在入院处办理工伤跨省直接结算入院登记，请联系入院处核验身份和备案后登记。"
+        )
+        return find_page(request, services, q=q, error=error)
     return RedirectResponse(f"/web/billing/{record.encounter.id}", status_code=303)
 
 
@@ -108,6 +115,7 @@ def rehab_plan(
         days = int(expected_days) if expected_days.strip().isdigit() else 0
         if not goals.strip() or not rows or days < 1:
             raise FormError("康复方案须填写康复目标、至少一个康复项目和预计天数")
+        _fits("康复目标", goals.strip(), GOALS_MAX)
         plan = {
             "goals": goals.strip(),
             "items": [_rehab_item(row) for row in rows],
@@ -147,6 +155,12 @@ def presettle(
     return encounter_page(request, services, encounter_id, preview=preview, typed=typed)
 
 
+def _fits(label: str, text: str, longest: int) -> None:
+    """Refuse at the desk what the API would refuse (upstream keeps no more), saying how long."""
+    if len(text) > longest:
+        raise FormError(f"{label}最长{longest}个字符（现为{len(text)}个），请精简后重新提交")
+
+
 def _typed(discharged_at: str, discharge_diagnoses: str, override_reason: str) -> dict[str, str]:
     """What the clerk typed into the settle form, shown again after a presettle or a refusal."""
     return {
@@ -169,6 +183,7 @@ def settle(
     """Discharge settlement: identity and filing are checked again upstream (N§33, B§30)."""
     typed = _typed(discharged_at, discharge_diagnoses, override_reason)
     try:
+        _fits("强制结算的原因", override_reason.strip(), REASON_MAX)
         request_ = SettleRequest(
             encounter_id,
             local_time(discharged_at, web_config(request).zone, now(request)),

@@ -131,6 +131,17 @@ CALL_OUTCOMES = {
     "unavailable": "无法访问上级系统",
     "malformed": "答复格式错误",
 }
+# How an HL7 message ended (connectors.hl7.message_log), with what IT does about it; None is
+# a message still being processed, or whose processing stopped midway.
+HL7_OUTCOMES = {
+    "accepted": "已处理",
+    "refused": "业务规则拒绝",
+    "rejected": "格式有误或不支持（HIS 改正后重发）",
+    "transient": "暂不能处理（待 HIS 重发）",  # upstream down, stay not admitted yet, disk full
+    "failed": "适配器内部错误（修复后重新处理）",
+    "duplicate": "重复消息（已按首条答复）",
+    None: "未完成",
+}
 
 
 def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
@@ -169,6 +180,7 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
                 m.peer,
                 m.ack_code,
                 m.outcome,
+                HL7_OUTCOMES.get(m.outcome),
                 m.detail,
             ),
             params,
@@ -178,7 +190,13 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
     keys = [c.context for c in calls.rows]
     keys += [m.visit_number or "" for m in (messages.rows if messages else [])]
     stays = stay_links(services, keys)
-    return {"calls": calls, "messages": messages, "stays": stays, "call_outcomes": CALL_OUTCOMES}
+    return {
+        "calls": calls,
+        "messages": messages,
+        "stays": stays,
+        "call_outcomes": CALL_OUTCOMES,
+        "hl7_outcomes": HL7_OUTCOMES,
+    }
 
 
 @router.get("/live", response_class=HTMLResponse)

@@ -86,6 +86,21 @@ def admit_with_fees(site: Site, visit: str, psn_no: str = "P001") -> str:
     return encounter_id
 
 
+def admit_rehab(site: Site, visit: str) -> str:
+    """Worker P010 admitted for inpatient rehab two days ago; no plan yet."""
+    close_open_stay(site, "P010", "rehab")
+    body = {
+        "card": {"kind": "physical", "card_no": "330100K0010"},
+        "his_visit_id": visit,
+        "kind": "rehab",
+        "admitted_at": at(-2),
+        "injury_parts": site.person_filing_parts("P010")[:1],
+    }
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    return str(admitted.json()["id"])
+
+
 def settle_by_api(site: Site, encounter_id: str) -> dict[str, Any]:
     billing = {"Authorization": f"Bearer {site.tokens['billing']}"}
     for line_id, body in (

@@ -17,7 +17,7 @@ from adapter.settings import load_settings
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
-from tests.e2e.web.stays import admit_with_fees, at, close_open_stay, his
+from tests.e2e.web.stays import admit_rehab, admit_with_fees, close_open_stay
 
 
 def full_width(value: str) -> str:
@@ -91,17 +91,8 @@ def test_n3_b30_meals_outside_direct_settlement_are_not_listed_inside_personal_p
 
 
 def test_b32_a_refused_rehab_plan_keeps_what_the_clerk_typed(page: Page, site: Site) -> None:
-    close_open_stay(site, "P010", "rehab")
-    body = {
-        "card": {"kind": "physical", "card_no": "330100K0010"},
-        "his_visit_id": f"ZY-PLAN-{datetime.now(ZONE):%H%M%S%f}",
-        "kind": "rehab",
-        "admitted_at": at(-2),
-        "injury_parts": site.person_filing_parts("P010")[:1],
-    }
-    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
-    assert admitted.status_code == 201, admitted.text
-    sign_in(page, site, USERS["billing"], path=f"/web/billing/{admitted.json()['id']}")
+    encounter_id = admit_rehab(site, f"ZY-PLAN-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
     rehab = page.get_by_test_id("rehab")
     goals, items = "恢复右上肢肌力，生活自理", "340200001 运动疗法 每日1次\n340200019 手功能训练"
     rehab.get_by_label("康复目标").fill(goals)
@@ -315,3 +306,15 @@ def test_n35_the_monthly_page_names_the_scheduled_reconciliation_in_words(
     # before: 操作人 system:schedule
     expect(page.get_by_test_id("run-actor")).to_have_text("系统（定时任务）")
     expect(page.locator("main")).not_to_contain_text("system:")
+
+
+def test_a_visit_number_not_found_says_what_to_do_next(page: Page, site: Site) -> None:
+    sign_in(page, site, USERS["billing"], path="/web/billing")
+    page.get_by_label("HIS 住院号或就诊编号").fill("ZY-NEVER-ADMITTED")
+    page.get_by_label("HIS 住院号或就诊编号").press("Enter")
+    said = page.get_by_role("alert")
+    # before: only 未找到住院号或就诊编号为“ZY-NEVER-ADMITTED”的就诊, and the clerk was stuck
+    expect(said).to_contain_text("未找到住院号或就诊编号为“ZY-NEVER-ADMITTED”的就诊")
+    expect(said).to_contain_text("请核对号码是否与 HIS 中的住院号一致")
+    expect(said).to_contain_text("请联系入院处核验身份和备案后登记")
+    expect(page.get_by_label("HIS 住院号或就诊编号")).to_have_value("ZY-NEVER-ADMITTED")

@@ -11,6 +11,8 @@ from playwright.sync_api import Page, expect
 from tests.e2e.web.conftest import VIEWPORT, shot, sign_in
 from tests.e2e.web.site import USERS, ZONE, Site
 from tests.e2e.web.stays import admit_with_fees, refused_upload
+from tests.support.mllp import exchange
+from tests.unit.hl7 import messages as m
 
 SUPERVISOR = "主管-测试"  # every role
 
@@ -108,3 +110,31 @@ def test_the_state_fits_above_the_fold_and_every_stay_cell_links_the_stay_by_its
     expect(page.get_by_test_id("cancel-stay")).to_have_count(0)  # IT does not cancel admissions
     expect(page.get_by_test_id("to-billing")).to_have_count(0)
     shot(page, "stay-from-monitor")
+
+
+def test_the_hl7_log_says_how_each_message_ended_in_chinese(page: Page, site: Site) -> None:
+    stamp = f"{datetime.now(ZONE):%H%M%S%f}"
+    port = site.runtime.settings.hl7.port
+    # fees for a stay not admitted (yet): AE, to be resent once the A01 is in
+    unknown = m.dft(f"R{stamp}", [m.ft1("L1")], visit=f"ZY-NONE-{stamp}")
+    assert "MSA|AE" in exchange(port, unknown.encode("utf-8"))
+    # a message the adapter does not take: rejected (AR), the HIS fixes it and resends
+    odd = unknown.replace(f"R{stamp}", f"X{stamp}").replace("DFT^P03^DFT_P03", "ORM^O01")
+    assert "MSA|AR" in exchange(port, odd.encode("utf-8"))
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    hl7 = page.get_by_test_id("hl7")
+    box = page.get_by_test_id("hl7-log-filter").get_by_role("textbox")
+    box.fill(stamp)
+    box.press("Enter")
+    outcomes = hl7.get_by_test_id("hl7-outcome")
+    expect(outcomes).to_have_count(2)
+    # before: "transient" and "rejected", the codes the log keeps
+    expect(hl7.locator("tr", has_text=f"R{stamp}")).to_contain_text("暂不能处理（待 HIS 重发）")
+    expect(hl7.locator("tr", has_text=f"X{stamp}")).to_contain_text("格式有误或不支持")
+    assert "transient" not in hl7.inner_text() and "rejected" not in hl7.inner_text()
+    shot(page, "hl7-outcomes")
+    # the filter finds a row by its label or by its code
+    for typed in ("暂不能处理", "transient"):
+        page.goto(f"{site.base}/web/monitor?hl7_q={typed}#hl7-log")
+        expect(hl7.locator("tr", has_text=f"R{stamp}")).to_have_count(1)
+        expect(hl7.locator("tr", has_text=f"X{stamp}")).to_have_count(0)

@@ -98,10 +98,12 @@ def test_catalogue_import_draws_progress_on_stderr_with_progress_only(
     args = ["catalogue", "import", "--kind", "drug", "--region", "110100", "--version", "8"]
     assert main([*args, str(big)]) == 0
     quiet = capsys.readouterr()
-    assert "版本8：6000项" in quiet.out and quiet.err == ""  # stderr is no terminal here
+    assert "版本8：6000项" in quiet.out  # stderr is no terminal here: no bar, only the event
+    assert [line.split()[3] for line in quiet.err.splitlines()] == ["catalogue.imported"]
     assert main([*args, "--progress", str(big)]) == 0
     shown = capsys.readouterr()
     assert "版本8：6000项" in shown.out and "%" not in shown.out  # stdout: the answer only
-    lines = shown.err.splitlines()
+    *lines, event = shown.err.splitlines()  # the bar, then the line IT's log keeps
+    assert event.split()[3] == "catalogue.imported"
     assert lines[-1].startswith("写入 load") and "100% 6000/6000" in lines[-1]
     assert any(line.startswith("检查 check") and "6000/6000" in line for line in lines)

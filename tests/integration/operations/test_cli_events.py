@@ -20,7 +20,15 @@ from typing import Any
 
 import pytest
 
+import adapter.bootstrap
 from adapter.cli import main
+from adapter.store.db import make_engine
+from connectors.hl7 import build_inbound
+from connectors.upstream.simulator import start_simulator
+from tests.integration.hl7.conftest import PROFILE
+from tests.integration.hl7.fakes import FakeEncounters
+from tests.integration.monthly.world import SIM_TODAY
+from tests.unit.hl7 import messages as m
 
 
 @pytest.fixture
@@ -128,3 +136,77 @@ def test_a_log_file_the_command_may_not_write_leaves_the_terminal_and_a_warning(
     said = capsys.readouterr().err.splitlines()
     assert said[0].split()[1:4] == ["WARNING", "adapter.cli", "log_file_unwritable"]
     assert said[1].split()[3] == "database.migrated"
+
+
+def test_the_monthly_commands_log_what_they_changed(
+    log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # reconcile, deductions, catalogue sync and import, device funds: IT's log said nothing
+    # of a month reconciled with differences or of a catalogue version loaded by hand
+    with start_simulator(today=SIM_TODAY, random_seed=7) as simulator:
+        monkeypatch.setenv("ADAPTER_UPSTREAM__BASE_URL", simulator.url)
+        assert main(["migrate"]) == 0
+        assert main(["reconcile", "2025-12"]) == 1  # three settlements made elsewhere
+        assert main(["deductions", "2025-12"]) == 0
+        assert main(["deductions", "2025-12", "--no-fetch"]) == 0
+        assert main(["catalogue", "sync"]) == 0
+        good = tmp_path / "drugs.csv"
+        good.write_text("code,name,valid_from\nX1,床位费,2026-01-01\n", "utf-8")
+        load = ["catalogue", "import", "--kind", "drug", "--region", "110100"]
+        assert main([*load, "--version", "9", str(good)]) == 0
+        assert main(["device-funds", "confirm", "2026-10", "1800.00"]) == 0
+
+    logged = events(log_file)
+    reconciled = logged["reconciliation.run"]
+    assert (reconciled["month"], reconciled["differences"], reconciled["balanced"]) == (
+        "2025-12",
+        3,
+        False,
+    )
+    assert reconciled["run_id"] == 1 and reconciled["actor"].startswith("cli")
+    fetched = logged["deductions.fetched"]
+    assert (fetched["month"], fetched["settlements"], fetched["total"]) == ("2025-12", 2, "206.40")
+    assert [line["event"] for line in _lines(log_file)].count("deductions.fetched") == 1
+    assert logged["catalogue.synced"]["items"] > 0
+    assert any(
+        v.startswith("service_standard 110100") for v in logged["catalogue.synced"]["versions"]
+    )
+    imported = logged["catalogue.imported"]
+    assert (imported["kind"], imported["region"], imported["version"], imported["items"]) == (
+        "drug",
+        "110100",
+        "9",
+        1,
+    )
+    assert imported["file"] == str(good)
+    funds = logged["device_funds.confirmed"]
+    assert (funds["month"], funds["amount"]) == ("2026-10", "1800.00") and funds["msgid"]
+
+
+def test_a_reprocessed_hl7_message_is_logged_with_its_id_and_outcome(
+    log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["migrate"]) == 0
+    engine = make_engine(f"sqlite:///{tmp_path}/adapter.db")
+    fake = FakeEncounters()
+    inbound = build_inbound(engine, fake, PROFILE)
+    inbound.handle(m.admit("CLI-1", visit="VC").encode(), "10.0.0.5")
+    inbound.handle(m.dft("CLI-2", [m.ft1("L1")], visit="NOPE").encode(), "10.0.0.5")
+    engine.dispose()
+    fake.encounters["NOPE"] = fake.encounters.pop("VC")  # the fix the operator made
+    monkeypatch.setattr(
+        adapter.bootstrap, "encounter_commands", lambda settings, engine: fake, raising=False
+    )
+    assert main(["hl7", "reprocess", "2"]) == 0
+
+    again = events(log_file)["hl7.reprocessed"]
+    assert (again["message_id"], again["control_id"], again["message_type"]) == (
+        2,
+        "CLI-2",
+        "DFT^P03",
+    )
+    assert (again["outcome"], again["ack_code"], again["attempts"]) == ("accepted", "AA", 2)
+
+
+def _lines(log_file: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log_file.read_text("utf-8").splitlines()]

@@ -1,0 +1,46 @@
+"""The rehab desk checks the lengths the API holds before sending: rehab goals at most 2,000
+characters, a supervisor's reason to settle before the plan reached upstream at most 500. Too
+long, the clerk reads how long it may be and how long it is, in Chinese, with the text kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.web.conftest import shot, sign_in
+from tests.e2e.web.site import USERS, ZONE, Site
+from tests.e2e.web.stays import admit_rehab
+
+ITEMS = "340200001 运动疗法 每日1次"
+
+
+def test_b32_rehab_goals_too_long_are_refused_at_the_desk_with_the_text_kept(
+    page: Page, site: Site
+) -> None:
+    encounter_id = admit_rehab(site, f"ZY-LEN-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    rehab = page.get_by_test_id("rehab")
+    goals = "恢复右上肢肌力，生活自理。" * 154  # 2,002 characters: the API holds 2,000
+    rehab.get_by_label("康复目标").fill(goals)
+    rehab.get_by_label("康复项目（每行：项目编码 名称 频次）").fill(ITEMS)
+    rehab.get_by_label("预计天数").fill("30")
+    rehab.get_by_role("button", name="保存并上传康复方案").click()
+    expect(page.get_by_test_id("error")).to_contain_text("康复目标最长2000个字符（现为2002个）")
+    expect(page.get_by_test_id("rehab").get_by_label("康复目标")).to_have_value(goals)
+    expect(page.get_by_test_id("plan-status")).to_have_text("尚未填写")  # nothing was saved
+    shot(page, "rehab-goals-too-long")
+
+
+def test_n33_a_reason_to_settle_before_the_plan_arrived_too_long_is_refused_with_it_kept(
+    page: Page, site: Site
+) -> None:
+    encounter_id = admit_rehab(site, f"ZY-LEN-{datetime.now(ZONE):%H%M%S%f}")
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    reason = "上级系统长时间未确认康复方案，患者须今日出院。" * 22  # 506 characters
+    field = page.get_by_label("康复方案未送达时强制结算的原因（结算主管）")
+    field.fill(reason)
+    page.get_by_role("button", name="确认结算").click()
+    expect(page.get_by_test_id("error")).to_contain_text("强制结算的原因最长500个字符（现为506个）")
+    expect(page.get_by_label("康复方案未送达时强制结算的原因（结算主管）")).to_have_value(reason)
+    shot(page, "rehab-override-too-long")
