@@ -12,16 +12,25 @@ from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, Site
 from tests.integration.services.device_world import device_worker
 
-NOTICE = "沪工伤辅核〔2026〕第0421号"
+
+def _notice(psn_no: str) -> str:
+    """Each worker's own approval notice, as the insured place issues them: two workers
+    sharing one notice number would be one approval, and the second refused (N§38)."""
+    return f"沪工伤辅核〔2026〕第{psn_no[1:]:0>4}号"
 
 
-def _record_case(page: Page, site: Site, card_no: str, cost: str) -> None:
+def _worker(site: Site, psn_no: str) -> tuple[str, str]:
+    notice = _notice(psn_no)
+    return device_worker(site.simulator.url, psn_no, notice=notice), notice
+
+
+def _record_case(page: Page, site: Site, card_no: str, notice: str, cost: str) -> None:
     faults = f"{site.simulator.url}/_sim/faults"
     sign_in(page, site, USERS["device"], path="/web/device")
     httpx.post(faults, json={"outage": True})
     try:
         page.locator("#card").fill(card_no)
-        page.locator("#notice").fill(NOTICE)
+        page.locator("#notice").fill(notice)
         page.locator("#notice").press("Enter")
         expect(page.get_by_test_id("error")).to_contain_text("N§38")
         expect(page.get_by_test_id("error")).to_contain_text("等待上级系统恢复后再配置结算")
@@ -41,8 +50,8 @@ def _record_case(page: Page, site: Site, card_no: str, cost: str) -> None:
 def test_n38_b27_page_a_fitting_case_handed_over_prints_its_fee_list_for_good(
     page: Page, site: Site
 ) -> None:
-    card_no = device_worker(site.simulator.url, "P085")
-    _record_case(page, site, card_no, "1500.00")
+    card_no, notice = _worker(site, "P085")
+    _record_case(page, site, card_no, notice, "1500.00")
     page.get_by_test_id("hand-over").click()
     listing = page.get_by_test_id("device-fee-list")
     expect(listing).to_contain_text("辅助器具配置费用清单（手工报销）")
@@ -54,8 +63,8 @@ def test_n38_b27_page_a_fitting_case_handed_over_prints_its_fee_list_for_good(
 def test_n38_b27_n34_page_a_fitting_case_switches_to_direct_settlement_before_hand_over(
     page: Page, site: Site
 ) -> None:
-    card_no = device_worker(site.simulator.url, "P086")
-    _record_case(page, site, card_no, "1800.00")
+    card_no, notice = _worker(site, "P086")
+    _record_case(page, site, card_no, notice, "1800.00")
     case = page.get_by_test_id("device-case")
     case.get_by_label("社会保障卡号 / 电子社保卡二维码").fill(card_no)
     case.get_by_test_id("switch-to-direct").click()
