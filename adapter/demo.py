@@ -227,6 +227,8 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
         f"  card reader (simulated bridge) {reader.url}: card of {DEMO_CARD_HOLDER} inserted;"
         f' another: curl -X PUT {reader.url}/sim/card -d \'{{"psn_no": "P003"}}\''
     )
+    if settings.hl7.enabled:  # the README's "for a HIS or a test tool": where to point it
+        print(f"  HL7 MLLP listener {settings.hl7.host}:{settings.hl7.port}")
     print(f"  {count} catalogue items loaded; database {settings.database.url}")
     print(f"  health: curl {base}/healthz   API docs: {base}/docs")
     print(

@@ -2,7 +2,8 @@
 
 SQLite: ``backup`` copies the live database with SQLite's online backup API (safe while the
 adapter runs; WAL included), into ``PATH`` or, when ``PATH`` is a folder (or is not there yet
-and has no suffix), a dated file in it; ``restore`` checks the file (integrity, the adapter's
+and has no suffix), a file named by the time in it (``adapter-20261206T000000.250Z.db``, never
+one already there); ``restore`` checks the file (integrity, the adapter's
 schema) and copies it back the same way — stop the adapter first. PostgreSQL: both print the
 ``pg_dump`` / ``pg_restore`` command to run and exit 2, since the server's own tools do it
 better.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,10 @@ def _backup(args: argparse.Namespace) -> int:
         print(f"wi-adapter: database {database} does not exist")
         return 1
     # a path that is not there yet and has no file suffix (`/backup`) is a folder to make, as
-    # the guide uses it: taken as a file name, each night's backup replaced the last. Named
-    # by UTC with a Z: the local clock's name did not say whose clock, and repeated an hour
-    # where summer time ends.
+    # the guide uses it: taken as a file name, each night's backup replaced the last.
     if target.is_dir() or (not target.exists() and not target.suffix):
-        target = target / f"adapter-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.db"
+        target.mkdir(parents=True, exist_ok=True)
+        target = _new_file(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
         _copy(source, copy, args.progress)
@@ -86,6 +86,25 @@ def _backup(args: argparse.Namespace) -> int:
     changed("database.backed_up", database=str(database), file=str(target), bytes=size)
     print(f"backed up {database} to {target} ({size} bytes)")
     return 0
+
+
+def _new_file(folder: Path) -> Path:
+    """A file of its own for this backup in ``folder``, made here so no other backup takes it.
+
+    Named by UTC with a Z (the local clock's name did not say whose clock, and repeated an
+    hour where summer time ends), to the millisecond: two backups within one second shared a
+    name and the second silently replaced the first. A name already taken (the same
+    millisecond) moves on by a millisecond, so the names still sort as the backups were taken.
+    """
+    moment = datetime.now(UTC)
+    while True:
+        target = folder / f"adapter-{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z.db"
+        try:
+            target.touch(exist_ok=False)
+        except FileExistsError:
+            moment += timedelta(milliseconds=1)
+            continue
+        return target
 
 
 def _restore(args: argparse.Namespace) -> int:

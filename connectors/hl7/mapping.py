@@ -25,17 +25,11 @@ ZWI-5 (``medical``/``rehab``), else ``rehab`` when PV1-10 is ``REH``; a ZWI-5 th
 PV1-10 is refused. Missing optional fields are tolerated; a missing visit number, an
 unreadable time or amount, an unknown code refuse the whole message (:class:`Hl7Error`).
 
-ADT^A04 (register an outpatient) is refused like any other event we do not take (AR, 201 at
-MSH-9.2), but as ``HL7_NOT_DIRECT_SETTLEMENT`` with a message that says why: direct settlement
-covers inpatient treatment, inpatient rehab and devices (N§3), not outpatient visits, so the
-HIS team does not wait for the adapter to "support" it.
-
 ADT^A06 (change an outpatient to an inpatient) is how many HIS systems admit an emergency or
 outpatient patient to a ward: PV1 carries the new inpatient visit, and MRG (MRG-5) the prior
 outpatient visit. It is an admission like an A01 — same use case, checks and resend handling —
-and MRG is ignored, since the outpatient visit was never direct settlement (N§3). ADT^A07 (an
-inpatient back to outpatient) is refused as ``HL7_NOT_DIRECT_SETTLEMENT`` too, saying to send
-ADT^A11 to cancel the admission instead.
+and MRG is ignored, since the outpatient visit was never direct settlement (N§3). What the
+other events are answered (A04, A05, A07, …) is in :mod:`connectors.hl7.events`.
 """
 
 from __future__ import annotations
@@ -58,11 +52,10 @@ from connectors.hl7.errors import (
     DATA_TYPE_ERROR,
     REQUIRED_FIELD_MISSING,
     TABLE_VALUE_NOT_FOUND,
-    UNSUPPORTED_EVENT_CODE,
-    UNSUPPORTED_MESSAGE_TYPE,
     Hl7Error,
     Location,
 )
+from connectors.hl7.events import message_type
 from connectors.hl7.fees import fee_lines
 from connectors.hl7.profile import SiteProfile
 from connectors.hl7.reader import Hl7Message, Segment
@@ -70,57 +63,9 @@ from connectors.hl7.values import parse_ts
 
 Command = Admit | UpdateVisit | RecordFees | Discharge | CancelAdmission | CancelDischarge
 
-SUPPORTED_EVENTS = {
-    "ADT": ("A01", "A02", "A03", "A06", "A08", "A11", "A13"),
-    "DFT": ("P03",),
-}
 MAX_VISIT_NUMBER = 64  # as over REST (his_visit_id)
 _CARD_KINDS = {"P": CardKind.PHYSICAL, "E": CardKind.ECARD}
 _GENDERS = {"M": Gender.MALE, "F": Gender.FEMALE, "1": Gender.MALE, "2": Gender.FEMALE}
-# Outpatient events, outside direct settlement (N§3): what the HIS team should do instead.
-_OUTPATIENT_REGISTRATION = (
-    "门诊登记（ADT^A04）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
-    "住院工伤康复和辅助器具配置费用（N§3），本适配器不处理门诊登记，无需重发；"
-    "工伤职工入院时请发送入院登记（ADT^A01）"
-)
-_BACK_TO_OUTPATIENT = (
-    "住院转门诊（ADT^A07）不属于工伤保险跨省异地就医直接结算：直接结算的是住院工伤医疗、"
-    "住院工伤康复和辅助器具配置费用（N§3），门诊就诊不能直接结算；本适配器不处理A07，"
-    "请改为发送取消入院（ADT^A11）撤销该次住院登记"
-)
-
-
-def message_type(message: Hl7Message) -> tuple[str, str]:
-    """(message code, trigger event), checked against what we support."""
-    msh = message.msh
-    code = msh.get(9, 1).upper()
-    event = msh.get(9, 2).upper()
-    if not event:
-        evn = message.first("EVN")
-        event = evn.get(1).upper() if evn else ""
-    if code not in SUPPORTED_EVENTS:
-        raise Hl7Error(
-            f"不支持的消息类型：{code or '（空）'}",
-            msh.location(9, 1),
-            hl7_code=UNSUPPORTED_MESSAGE_TYPE,
-            code="HL7_UNSUPPORTED_TYPE",
-        )
-    if code == "ADT" and event in ("A04", "A07"):
-        raise Hl7Error(
-            _OUTPATIENT_REGISTRATION if event == "A04" else _BACK_TO_OUTPATIENT,
-            msh.location(9, 2),
-            hl7_code=UNSUPPORTED_EVENT_CODE,
-            code="HL7_NOT_DIRECT_SETTLEMENT",
-            article="N§3",
-        )
-    if event not in SUPPORTED_EVENTS[code]:
-        raise Hl7Error(
-            f"不支持的事件：{code}^{event or '（空）'}",
-            msh.location(9, 2),
-            hl7_code=UNSUPPORTED_EVENT_CODE,
-            code="HL7_UNSUPPORTED_EVENT",
-        )
-    return code, event
 
 
 def visit_number(message: Hl7Message) -> str:

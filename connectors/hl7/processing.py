@@ -16,7 +16,7 @@ discharge reads upstream and runs outside it.
 An A02, an A08 or a DFT^P03 runs inside ``defer_sync`` too (on SQLite with synced commits: its
 commit skips its own sync, :func:`adapter.store.db.deferred_sync`), because nothing leaves the
 adapter on the strength of it before the outcome's synced commit carries it to the disk. The
-other commands queue uploads (A01, A03, A11, A13): a queue worker may deliver one upstream the
+other commands queue uploads (A01, A06, A03, A11, A13): a queue worker may deliver one upstream the
 moment it is committed, so those commits keep their own sync.
 """
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.hl7.conftest import MllpClient
+from tests.integration.hl7.test_flow import parse_ack
 from tests.support.ports import free_port
+from tests.unit.hl7 import messages as m
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-demo-token-all-roles"
@@ -131,3 +134,19 @@ def test_the_demo_runs_a_simulated_card_reader_its_pages_may_read(
     assert preflight.headers["Access-Control-Allow-Private-Network"] == "true"
     other = httpx.get(f"{reader}/v1/card/basic", headers={"Origin": "http://elsewhere.example"})
     assert other.status_code == 403
+
+
+def test_the_demo_names_its_hl7_listener_which_answers_a_his(demo: tuple[str, str]) -> None:
+    """The README promises an HL7 listener "for a HIS or a test tool", but the banner named
+    every address except its port: a new user pointing a test tool at it had to guess 2575
+    (or read the settings). The banner names it, and it answers there."""
+    _, output = demo
+    found = re.search(r"HL7 MLLP listener 127\.0\.0\.1:(\d+)", output)
+    assert found, output
+    client = MllpClient(int(found.group(1)))
+    try:
+        ack = parse_ack(client.send(m.adt("A05", "DEMO-A05").encode()))
+    finally:
+        client.close()
+    assert ack.require("MSA").get(1) == "AR"
+    assert ack.require("ERR").get(5) == "HL7_NOT_AN_ADMISSION"

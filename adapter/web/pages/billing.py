@@ -29,6 +29,7 @@ from adapter.web.pages.common import BillingDesk, ServicesDep, now
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
 REASON_MAX = 500  # a revocation's or a rehab override's reason, as the API and upstream hold it
 GOALS_MAX = 2000  # a rehab plan's goals, as the API holds them
+OVERRIDE_MIN = 2  # a rehab override's reason, as the API holds it: one character says nothing
 
 
 @router.get("", response_class=HTMLResponse)
@@ -161,6 +162,16 @@ def _fits(label: str, text: str, longest: int) -> None:
         raise FormError(f"{label}最长{longest}个字符（现为{len(text)}个），请精简后重新提交")
 
 
+def _says_why(override_reason: str) -> None:
+    """A supervisor's override is kept with the settlement as its reason: refuse at the desk the
+    one-character reason the API refuses, rather than settle on a reason nobody can read back."""
+    if override_reason and len(override_reason) < OVERRIDE_MIN:
+        raise FormError(
+            f"强制结算的原因至少{OVERRIDE_MIN}个字符（现为{len(override_reason)}个），"
+            "请写明康复方案未送达仍须先行结算的原因"
+        )
+
+
 def _typed(discharged_at: str, discharge_diagnoses: str, override_reason: str) -> dict[str, str]:
     """What the clerk typed into the settle form, shown again after a presettle or a refusal."""
     return {
@@ -184,6 +195,7 @@ def settle(
     typed = _typed(discharged_at, discharge_diagnoses, override_reason)
     try:
         _fits("强制结算的原因", override_reason.strip(), REASON_MAX)
+        _says_why(override_reason.strip())
         request_ = SettleRequest(
             encounter_id,
             local_time(discharged_at, web_config(request).zone, now(request)),

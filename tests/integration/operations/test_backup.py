@@ -96,3 +96,42 @@ def test_backup_and_restore_draw_progress_on_stderr_with_progress(
     assert main(["backup", str(tmp_path / "quiet.db")]) == 0
     (said,) = capsys.readouterr().err.splitlines()  # no terminal, not asked: no bar
     assert " database.backed_up " in said and "%" not in said
+
+
+class _OneSecond(datetime):
+    """The clock of two backups taken within the same second (a script's retry, two cron
+    lines): which second it is cannot be arranged with the real clock."""
+
+    @classmethod
+    def now(cls, tz: object = None) -> _OneSecond:  # type: ignore[override]  # a frozen clock
+        return cls(2026, 12, 6, 0, 0, 0, 250000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_two_backups_into_one_folder_in_the_same_second_are_two_files_in_order(
+    configured: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The second backup of a second took the first's name and silently replaced it: the
+    backup before a change was gone. Each now gets its own file, named so that sorting the
+    names sorts the backups, and restore takes the last as it takes any."""
+    now = datetime.now(UTC)
+    kept = create_token(configured, "住院处-01", ["admission"], now)
+    monkeypatch.setattr("adapter.cli.backup.datetime", _OneSecond)
+    folder = tmp_path / "backup"
+    assert main(["backup", str(folder)]) == 0
+    first_said = capsys.readouterr()
+    later = create_token(configured, "住院处-02", ["admission"], now)
+    assert main(["backup", str(folder)]) == 0
+    second_said = capsys.readouterr()
+    first, second = sorted(folder.glob("adapter-*.db"))
+    assert str(first) in first_said.out and str(first) in first_said.err  # logged as written
+    assert str(second) in second_said.out and str(second) in second_said.err
+    assert first.name.startswith("adapter-20261206T000000") and first.name.endswith("Z.db")
+    configured.dispose()
+    assert main(["restore", str(first)]) == 0
+    assert authenticate(configured, kept) is not None
+    assert authenticate(configured, later) is None  # the first backup, as it was taken
+    configured.dispose()
+    assert main(["restore", str(second)]) == 0
+    assert authenticate(configured, later) is not None

@@ -116,9 +116,9 @@ def test_a_backup_into_a_folder_is_named_by_the_utc_time_with_a_z(
     assert main(["backup", str(tmp_path / "backups")]) == 0
     after = datetime.now(UTC)
     (copy,) = (tmp_path / "backups").glob("adapter-*.db")
-    stamp = re.fullmatch(r"adapter-(\d{8}T\d{6}Z)\.db", copy.name)
+    stamp = re.fullmatch(r"adapter-(\d{8}T\d{6}\.\d{3}Z)\.db", copy.name)
     assert stamp, copy.name
-    taken = datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    taken = datetime.strptime(stamp.group(1), "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
     assert before <= taken <= after  # UTC, not the +08:00 clock: that is 8 hours ahead
 
 
