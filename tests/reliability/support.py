@@ -192,16 +192,13 @@ class AdapterProcess:
 def prepare(db_url: str, upstream_url: str) -> str:
     """Migrate, load the catalogues from the simulator, and return a token with every role."""
     from adapter.demo import insured_regions, load_catalogues
-    from adapter.settings import load_settings
     from adapter.store.migrate import upgrade
     from adapter.store.tokens import ROLES, create_token
     from adapter.wiring.runtime import build_runtime
+    from tests.support.live import simulated_settings
 
     upgrade(db_url)
-    settings = load_settings(database={"url": db_url})
-    settings = settings.model_copy(
-        update={"upstream": settings.upstream.model_copy(update={"base_url": upstream_url})}
-    )
+    settings = simulated_settings(db_url, upstream_url)
     runtime = build_runtime(settings, workers=0, hl7=False)
     try:
         today = datetime.now(SHANGHAI).date()

@@ -20,7 +20,6 @@ from sqlalchemy import Engine
 
 from adapter import demo
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
 from adapter.settings_sections import HttpSettings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
@@ -29,7 +28,7 @@ from adapter.web.users import create_user
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator
-from tests.support.live import serving
+from tests.support.live import QUICK_WORKER, serving, simulated_settings
 from tests.support.ports import free_port
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -73,14 +72,12 @@ def running_site(url: str) -> Iterator[Site]:
         start_simulator(today=today) as simulator,
         demo.start_demo_card_reader("", HttpSettings(), today) as card_reader,
     ):
-        settings = load_settings(database={"url": url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
-                "cards": settings.cards.model_copy(update={"bridge_url": card_reader.url}),
-            }
+        settings = simulated_settings(
+            url,
+            simulator.url,
+            queue=QUICK_WORKER,
+            hl7={"port": free_port()},
+            cards={"bridge_url": card_reader.url},
         )
         runtime = build_runtime(settings, engine=engine)
         demo.load_catalogues(
