@@ -13,11 +13,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, eventually
+from tests.e2e.test_hl7_matches_rest import SHANGHAI
 from tests.e2e.test_stays import Site
 from tests.integration.services.device_world import ARM, ORTHOSIS
 from tests.support.devices import P011_CARD, fitting
 from tests.support.live import running_site
+from tests.support.polling import eventually
 
 CARD = {"kind": "physical", "card_no": P011_CARD}
 

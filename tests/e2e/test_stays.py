@@ -20,9 +20,10 @@ from sqlalchemy import Engine
 
 from adapter.wiring.runtime import Runtime
 from connectors.upstream.simulator import SimulatorServer
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, eventually, msh, seg
+from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, msh, seg
 from tests.e2e.test_hl7_matches_rest import send as send_hl7
 from tests.support.live import running_site, simulator_faults
+from tests.support.polling import eventually
 
 
 @dataclass

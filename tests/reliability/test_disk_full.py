@@ -33,10 +33,11 @@ from adapter.store.tables.encounters import EncounterRow
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.hl7.message_tables import hl7_message
 from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.reliability.support import SHANGHAI, Desk, eventually, free_port, prepare
+from tests.reliability.support import SHANGHAI, Desk, free_port, prepare
 from tests.support.database_faults import assert_refused
 from tests.support.live import serving, simulated_settings
 from tests.support.mllp import exchange
+from tests.support.polling import eventually
 from tests.support.workers import seeded_worker
 from upload_queue.admin import list_jobs
 

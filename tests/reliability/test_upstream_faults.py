@@ -28,8 +28,9 @@ from adapter.bootstrap import build_app
 from adapter.settings import Settings
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.reliability.support import Desk, eventually, prepare
+from tests.reliability.support import Desk, prepare
 from tests.support.live import serving, simulated_settings
+from tests.support.polling import eventually
 from upload_queue.admin import list_jobs
 from upload_queue.retry import RetryPolicy
 

@@ -8,8 +8,7 @@ and a supervisor holding every role, and serves it on a real socket.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -93,15 +92,3 @@ def running_site(url: str) -> Iterator[Site]:
             card_reader.allowed_origins = {base}  # only these pages may read the card
             yield Site(base, engine, runtime, simulator, tokens, today, card_reader)
     engine.dispose()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded); no blind sleeps."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from adapter.bootstrap import build_app
 from adapter.store.tokens import create_token
 from adapter.wiring.runtime import build_runtime
-from tests.integration.monthly.test_schedule import eventually
 from tests.support.live import serving, simulated
+from tests.support.polling import eventually
 
 
 @pytest.fixture

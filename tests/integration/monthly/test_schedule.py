@@ -5,8 +5,7 @@ one PostgreSQL run a slot once (advisory lock plus the slot's record)."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from adapter.store.tables import metadata as store_metadata
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee
+from tests.support.polling import eventually
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ONLY_RECONCILIATION = ScheduleSettings(
@@ -34,17 +34,6 @@ ONLY_RECONCILIATION = ScheduleSettings(
     catalogue_sync="",
     device_funds_reminder="",
 )
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def test_the_latest_slot_is_the_last_cron_time_at_or_before_now() -> None:
