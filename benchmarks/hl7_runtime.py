@@ -9,7 +9,6 @@ it (messages stored and accepted) and this process's resident memory.
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -58,12 +57,6 @@ class RssSampler:
         self.peak = max(self.peak, rss_mb())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _bulk_catalogue(count: int, today: date) -> list[object]:
     from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 
@@ -96,23 +89,18 @@ def _bulk_catalogue(count: int, today: date) -> list[object]:
 def adapter_runtime(url: str, catalogue_items: int, **hl7: object) -> Iterator[object]:
     """The runtime as ``serve`` wires it; ``hl7`` overrides ``[hl7]`` settings."""
     from adapter.demo import insured_regions, load_catalogues
-    from adapter.settings import load_settings
     from adapter.store.db import make_engine
     from adapter.store.migrate import upgrade
     from adapter.store.uow import UnitOfWork
     from adapter.wiring.runtime import build_runtime
     from connectors.upstream.simulator import start_simulator
+    from tests.support.live import simulated_settings
+    from tests.support.ports import free_port
 
     engine = make_engine(url)
     upgrade(engine)
     with start_simulator() as simulator:
-        settings = load_settings(database={"url": url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port(), **hl7}),
-            }
-        )
+        settings = simulated_settings(url, simulator.url, hl7={"port": free_port(), **hl7})
         runtime = build_runtime(settings, engine=engine, workers=0)
         today = datetime.now(SHANGHAI).date()
         load_catalogues(runtime.engine, runtime.gateway, REGION, insured_regions(today))

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +11,7 @@ import pytest
 
 from tests.integration.hl7.conftest import MllpClient
 from tests.integration.hl7.test_flow import parse_ack
-from tests.support.ports import free_port
+from tests.support.demo import running_demo
 from tests.unit.hl7 import messages as m
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,40 +21,12 @@ TOKEN = "e2e-demo-token-all-roles"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     data = tmp_path_factory.mktemp("demo")
-    http_port, sim_port, mllp_port = free_port(), free_port(), free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ADAPTER_")},
         "ADAPTER_DEMO_TOKEN": TOKEN,
-        "ADAPTER_HTTP__PORT": str(http_port),
-        "ADAPTER_HL7__PORT": str(mllp_port),
         "ADAPTER_CONFIG_FILE": str(ROOT / "config" / "adapter.toml"),
     }
-    log = (data / "demo.log").open("w+")
-    command = [sys.executable, "-m", "adapter.cli", "demo", "--data-dir", str(data)]
-    command += ["--simulator-port", str(sim_port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{http_port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"demo did not come up:\n{log.read()}")
-            time.sleep(0.2)
-        log.seek(0)
-        yield base, log.read()
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with running_demo(data, data / "demo.log", env=env, ready="/healthz", timeout=60) as demo:
+        yield demo
 
 
 def test_health_reports_database_queue_and_upstream(demo: tuple[str, str]) -> None:

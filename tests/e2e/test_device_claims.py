@@ -13,13 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, eventually
+from tests.e2e.test_hl7_matches_rest import SHANGHAI
 from tests.e2e.test_stays import Site
+from tests.integration.services.device_world import ARM, ORTHOSIS
+from tests.support.devices import P011_CARD, fitting
 from tests.support.live import running_site
+from tests.support.polling import eventually
 
-NOTICE = "沪工伤辅核〔2026〕第0421号"
-CARD = {"kind": "physical", "card_no": "310100L0011"}
-ARM, ORTHOSIS = "SH-FZ-0101", "SH-FZ-0305"
+CARD = {"kind": "physical", "card_no": P011_CARD}
 
 
 @pytest.fixture
@@ -28,28 +29,27 @@ def counter(db_url: str, engine: Engine) -> Iterator[Site]:
         yield Site(s.base, s.port, s.headers, s.simulator, s.runtime)
 
 
-def fitting(*items: tuple[str, str], hours_ago: int, **extra: object) -> dict[str, object]:
-    fitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=hours_ago)
-    return {
-        "card": CARD,
-        "approval_notice_no": NOTICE,
-        "items": [{"device_code": c, "device_name": c, "actual_cost": a} for c, a in items],
-        "fitted_at": fitted.isoformat(),
-        **extra,
-    }
+def fitted(hours_ago: int) -> datetime:
+    return datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=hours_ago)
 
 
 def test_n38_b27_n34_an_outage_at_the_device_counter_a_case_then_direct_settlement(
     counter: Site,
 ) -> None:
     counter.outage(True)
-    refused = counter.post("/api/v1/device-fittings", json=fitting((ARM, "30000.00"), hours_ago=1))
+    refused = counter.post(
+        "/api/v1/device-fittings", json=fitting((ARM, "30000.00"), fitted_at=fitted(1))
+    )
     assert refused.status_code == 503, refused.text
     assert refused.json()["errors"][0]["code"] == "UPSTREAM_DOWN_AT_DEVICE_COUNTER"
     assert [w["way"] for w in refused.json()["ways_on"]] == ["retry", "manual_claim"]
     # Two fittings recorded as cases: one handed over, one switched once upstream is back.
-    handed_body = fitting((ORTHOSIS, "1500.00"), hours_ago=2, manual_claim_if_upstream_down=True)
-    switch_body = fitting((ARM, "30000.00"), hours_ago=1, manual_claim_if_upstream_down=True)
+    handed_body = fitting(
+        (ORTHOSIS, "1500.00"), fitted_at=fitted(2), manual_claim_if_upstream_down=True
+    )
+    switch_body = fitting(
+        (ARM, "30000.00"), fitted_at=fitted(1), manual_claim_if_upstream_down=True
+    )
     handed_case = counter.post("/api/v1/device-fittings", json=handed_body)
     switch_case = counter.post("/api/v1/device-fittings", json=switch_body)
     assert handed_case.status_code == switch_case.status_code == 202, switch_case.text

@@ -13,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +28,7 @@ from sqlalchemy import Engine
 from connectors.upstream.simulator.demo_seed import demo_seed
 from tests.support.live import running_site
 from tests.support.mllp import exchange
+from tests.support.polling import eventually
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CARD_NO, CITIZEN_ID, NAME = "310100A0001", "310102197803141310", "王建国"
@@ -41,15 +41,6 @@ LINES = [
 ]
 # DFT #3 reverses one of the two boxes of L1.
 CREDIT = ("L5", "L1", "XN02BEB001", "布洛芬缓释胶囊", "99DRUG", "drug", "1", "18.50", "18.50")
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-    return result
 
 
 def ts(moment: datetime) -> str:

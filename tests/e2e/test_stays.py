@@ -20,9 +20,10 @@ from sqlalchemy import Engine
 
 from adapter.wiring.runtime import Runtime
 from connectors.upstream.simulator import SimulatorServer
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, eventually, msh, seg
+from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, msh, seg
 from tests.e2e.test_hl7_matches_rest import send as send_hl7
-from tests.support.live import running_site
+from tests.support.live import running_site, simulator_faults
+from tests.support.polling import eventually
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Site:
         return httpx.get(f"{self.base}{path}", headers=self.headers, timeout=30, **kwargs)
 
     def outage(self, on: bool) -> None:
-        assert httpx.post(f"{self.sim.url}/_sim/faults", json={"outage": on}).status_code == 200
+        simulator_faults(self.sim.url, outage=on)
 
     def seed(self, psn_no: str, *filings: dict[str, Any]) -> None:
         body = {

@@ -32,10 +32,10 @@ from adapter.store.db import make_engine
 from tests.reliability.support import (
     AdapterProcess,
     Desk,
-    eventually,
     prepare,
     simulator_process,
 )
+from tests.support.polling import eventually
 from tests.support.workers import worker_for
 
 STOCK_POOL = {"ADAPTER_DATABASE__POOL_SIZE": "5", "ADAPTER_DATABASE__MAX_OVERFLOW": "10"}

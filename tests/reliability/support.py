@@ -11,38 +11,25 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from tests.support.polling import eventually
 from tests.support.ports import free_port
 from tests.support.workers import worker_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-T = TypeVar("T")
 
 # Seeded workers with a valid medical filing for Beijing (README table): P001 and P002.
 CARDS = ("310100A0001", "130100B0002")
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout:.0f}s: {what or check}")
-        time.sleep(0.1)
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -192,16 +179,13 @@ class AdapterProcess:
 def prepare(db_url: str, upstream_url: str) -> str:
     """Migrate, load the catalogues from the simulator, and return a token with every role."""
     from adapter.demo import insured_regions, load_catalogues
-    from adapter.settings import load_settings
     from adapter.store.migrate import upgrade
     from adapter.store.tokens import ROLES, create_token
     from adapter.wiring.runtime import build_runtime
+    from tests.support.live import simulated_settings
 
     upgrade(db_url)
-    settings = load_settings(database={"url": db_url})
-    settings = settings.model_copy(
-        update={"upstream": settings.upstream.model_copy(update={"base_url": upstream_url})}
-    )
+    settings = simulated_settings(db_url, upstream_url)
     runtime = build_runtime(settings, workers=0, hl7=False)
     try:
         today = datetime.now(SHANGHAI).date()

@@ -26,10 +26,10 @@ from sqlalchemy import Engine
 from tests.reliability.support import (
     AdapterProcess,
     Desk,
-    eventually,
     prepare,
     simulator_process,
 )
+from tests.support.polling import eventually
 from upload_queue.admin import list_jobs
 
 KILLS = 2

@@ -26,16 +26,18 @@ import pytest
 from sqlalchemy import Engine, event, func, inspect, select, table
 
 from adapter.bootstrap import build_app
-from adapter.settings import Settings, load_settings
+from adapter.settings import Settings
 from adapter.store.audit import verify
 from adapter.store.db import make_engine
 from adapter.store.tables.encounters import EncounterRow
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.hl7.message_tables import hl7_message
 from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.reliability.support import SHANGHAI, Desk, eventually, free_port, prepare
-from tests.support.live import serving
+from tests.reliability.support import SHANGHAI, Desk, free_port, prepare
+from tests.support.database_faults import assert_refused
+from tests.support.live import serving, simulated_settings
 from tests.support.mllp import exchange
+from tests.support.polling import eventually
 from tests.support.workers import seeded_worker
 from upload_queue.admin import list_jobs
 
@@ -103,14 +105,12 @@ class Adapter:
 def adapter(db_url: str, engine: Engine) -> Iterator[Adapter]:
     with start_simulator() as simulator:
         token = prepare(db_url, simulator.url)
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "schedule": settings.schedule.model_copy(update={"enabled": False}),
-                "hl7": settings.hl7.model_copy(update={"enabled": True, "port": free_port()}),
-                "queue": settings.queue.model_copy(update={"workers": 0, "poll_seconds": 0.2}),
-            }
+        settings = simulated_settings(
+            db_url,
+            simulator.url,
+            schedule={"enabled": False},
+            hl7={"enabled": True, "port": free_port()},
+            queue={"workers": 0, "poll_seconds": 0.2},
         )
         db = make_engine(db_url)
         disk = Disk(db)
@@ -139,15 +139,6 @@ def row_counts(engine: Engine) -> Counter[str]:
         )  # fmt: skip
 
 
-def assert_database_full(reply: httpx.Response) -> None:
-    assert reply.status_code == 503, reply.text
-    assert reply.headers["content-type"].startswith("application/problem+json")
-    (error,) = reply.json()["errors"]
-    assert error["code"] == "DATABASE_FULL", error
-    assert "磁盘已满" in error["message"] and "未保存" in error["message"], error
-    assert "信息科" in error["message"], error
-
-
 def refused_on_full_disk(
     adapter: Adapter, send: Callable[[int], httpx.Response], tries: int = 30
 ) -> int:
@@ -158,7 +149,7 @@ def refused_on_full_disk(
         reply = send(n)
         if reply.status_code < 300:  # it fitted in pages the file already had
             continue
-        assert_database_full(reply)
+        assert_refused(reply, "DATABASE_FULL", "磁盘已满", "未保存", "信息科")
         assert row_counts(adapter.engine) == before  # nothing half-written
         return n
     raise AssertionError(f"the full disk refused none of {tries} writes")

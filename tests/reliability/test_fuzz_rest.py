@@ -33,12 +33,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import ROLES, create_token
 from adapter.wiring.runtime import build_runtime
 from connectors.upstream.simulator import start_simulator
-from tests.support.live import serving
+from tests.support.live import serving, simulated_settings
 
 MAX_EXAMPLES = 15
 CHECKS = [not_a_server_error, response_schema_conformance]
@@ -52,16 +51,13 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     db_url = f"sqlite:///{folder}/adapter.db"
     upgrade(db_url)
     with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(
-                    update={"base_url": simulator.url, "read_budget_s": 2.0}
-                ),
-                "hl7": settings.hl7.model_copy(update={"enabled": False}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.5}),
-                "data_dir": folder,
-            }
+        settings = simulated_settings(
+            db_url,
+            simulator.url,
+            upstream={"read_budget_s": 2.0},
+            hl7={"enabled": False},
+            queue={"workers": 1, "poll_seconds": 0.5},
+            data_dir=folder,
         )
         runtime = build_runtime(settings)
         token = create_token(runtime.engine, "模糊测试-01", list(ROLES), datetime.now(UTC))

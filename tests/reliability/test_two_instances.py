@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.reliability.support import AdapterProcess, Desk, eventually, prepare, simulator_process
+from tests.reliability.support import AdapterProcess, Desk, prepare, simulator_process
+from tests.support.polling import eventually
 from upload_queue.admin import attempts, list_jobs
 
 STAYS = 6

@@ -25,11 +25,12 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.settings import Settings, load_settings
+from adapter.settings import Settings
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer, start_simulator
-from tests.reliability.support import Desk, eventually, prepare
-from tests.support.live import serving
+from tests.reliability.support import Desk, prepare
+from tests.support.live import serving, simulated_settings
+from tests.support.polling import eventually
 from upload_queue.admin import list_jobs
 from upload_queue.retry import RetryPolicy
 
@@ -75,20 +76,12 @@ class Live:
 def live(db_url: str, engine: Engine) -> Iterator[Live]:
     with start_simulator() as simulator:
         token = prepare(db_url, simulator.url)
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(
-                    update={
-                        "base_url": simulator.url,
-                        "write_timeout_s": 1.0,
-                        "read_budget_s": 1.5,
-                        "read_timeout_s": 1.0,
-                    }
-                ),
-                "hl7": settings.hl7.model_copy(update={"enabled": False}),
-                "queue": settings.queue.model_copy(update={"workers": 0, "poll_seconds": 0.2}),
-            }
+        settings = simulated_settings(
+            db_url,
+            simulator.url,
+            upstream={"write_timeout_s": 1.0, "read_budget_s": 1.5, "read_timeout_s": 1.0},
+            hl7={"enabled": False},
+            queue={"workers": 0, "poll_seconds": 0.2},
         )
         with serving(build_app(settings, build_runtime(settings))) as base:
             live = Live(Desk(base, token, sim_url=simulator.url), settings, simulator, engine)

@@ -8,8 +8,7 @@ and a supervisor holding every role, and serves it on a real socket.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +19,6 @@ from sqlalchemy import Engine
 
 from adapter import demo
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
 from adapter.settings_sections import HttpSettings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
@@ -29,7 +27,7 @@ from adapter.web.users import create_user
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.upstream.simulator import SimulatorServer, demo_seed, start_simulator
-from tests.support.live import serving
+from tests.support.live import QUICK_WORKER, serving, simulated_settings
 from tests.support.ports import free_port
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -73,14 +71,12 @@ def running_site(url: str) -> Iterator[Site]:
         start_simulator(today=today) as simulator,
         demo.start_demo_card_reader("", HttpSettings(), today) as card_reader,
     ):
-        settings = load_settings(database={"url": url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-                "hl7": settings.hl7.model_copy(update={"port": free_port()}),
-                "cards": settings.cards.model_copy(update={"bridge_url": card_reader.url}),
-            }
+        settings = simulated_settings(
+            url,
+            simulator.url,
+            queue=QUICK_WORKER,
+            hl7={"port": free_port()},
+            cards={"bridge_url": card_reader.url},
         )
         runtime = build_runtime(settings, engine=engine)
         demo.load_catalogues(
@@ -96,15 +92,3 @@ def running_site(url: str) -> Iterator[Site]:
             card_reader.allowed_origins = {base}  # only these pages may read the card
             yield Site(base, engine, runtime, simulator, tokens, today, card_reader)
     engine.dispose()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded); no blind sleeps."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from adapter.store.uow import UnitOfWork
-from tests.e2e.web.site import CARDS, ZONE, Site, eventually
+from tests.e2e.web.site import CARDS, ZONE, Site
+from tests.support.polling import eventually
 
 
 def at(days: int, hour: int = 9) -> str:

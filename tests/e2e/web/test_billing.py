@@ -11,8 +11,9 @@ from playwright.sync_api import Page, expect
 
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import USERS, ZONE, Site, eventually
+from tests.e2e.web.site import USERS, ZONE, Site
 from tests.e2e.web.stays import admit_with_fees, close_open_stay, his
+from tests.support.polling import eventually
 
 
 def _amounts(page: Page, testid: str) -> dict[str, Decimal]:

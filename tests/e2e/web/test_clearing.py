@@ -11,8 +11,9 @@ from playwright.sync_api import Page, expect
 
 from adapter.domain.clearing import ClearingCalendar
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import USERS, ZONE, Site, eventually
+from tests.e2e.web.site import USERS, ZONE, Site
 from tests.e2e.web.stays import admit_with_fees, refused_upload, settle_by_api
+from tests.support.polling import eventually
 
 
 def _status(site: Site, job_id: int) -> str:

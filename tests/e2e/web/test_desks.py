@@ -14,7 +14,7 @@ from adapter.domain.upstream import Infno
 from adapter.services.uploads import uploads_for
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import CARDS, USERS, ZONE, Site, eventually
+from tests.e2e.web.site import CARDS, USERS, ZONE, Site
 from tests.e2e.web.stays import (
     admit_with_fees,
     at,
@@ -24,6 +24,7 @@ from tests.e2e.web.stays import (
     settle_by_api,
 )
 from tests.integration.services.device_world import NOTICE, device_worker
+from tests.support.polling import eventually
 
 WIDE = {"width": 1366, "height": 900}
 

@@ -3,19 +3,14 @@ the limit the counter shows is the one pricing applies (the lower of filing and 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
-import httpx
 from playwright.sync_api import Page, expect
 
 from adapter.store.uow import UnitOfWork
-from connectors.upstream.simulator.demo_seed import citizen_id, demo_seed
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
-from tests.integration.services.device_world import device_worker
-
-NOTICE = "沪工伤辅核〔2026〕第0421号"
+from tests.integration.services.device_world import NOTICE, device_worker
 
 
 def test_a_device_over_its_limit_is_paid_to_the_limit_and_the_rest_by_the_worker(
@@ -70,48 +65,21 @@ def test_a_device_over_its_limit_is_paid_to_the_limit_and_the_rest_by_the_worker
     shot(page, "device-slip", of=slip)
 
 
-def _seed_worker_with_limits(site: Site, psn_no: str, card_no: str, notice: str) -> None:
-    """A device worker whose filed limits differ from the insured place's catalogue (310100):
-    the wheelchair is filed at 1500.00 against a catalogue limit of 1200.00, the lower-leg
-    prosthesis at 12000.00 against 15000.00."""
-    seed = demo_seed(site.today)
-    person = dict(next(p for p in seed["people"] if p["psn_no"] == "P011"))
-    person.update(
-        psn_no=psn_no,
-        psn_name="钱芳",
-        certno=citizen_id("310102", date(1980, 4, 4), 521),
-        card_no=card_no,
-        card_sn=f"310100D156{psn_no[1:]:0>8}",
-    )
-    filing = dict(next(f for f in seed["filings"] if f["psn_no"] == "P011"))
-    filing.update(
-        filing_no=f"F{psn_no[1:]}",
-        psn_no=psn_no,
-        psn_name=person["psn_name"],
-        certno=person["certno"],
-        approval_notice_no=notice,
-        devices=[
-            {"device_code": "SH-FZ-0501", "device_name": "普通轮椅", "min_years": 5,
-             "limit": "1500.00"},
-            {"device_code": "SH-FZ-0203", "device_name": "小腿假肢（骨骼式）", "min_years": 3,
-             "limit": "12000.00"},
-        ],
-    )  # fmt: skip
-    reply = httpx.post(
-        f"{site.simulator.url}/_sim/seed", json={"people": [person], "filings": [filing]}
-    )
-    assert reply.status_code == 200, reply.text
-
-
 def test_the_counter_shows_the_limit_pricing_applies_the_lower_of_filing_and_catalogue(
     page: Page, site: Site
 ) -> None:
+    # Filed limits that differ from the insured place's catalogue (310100): the wheelchair
+    # filed at 1500.00 against a catalogue limit of 1200.00, the lower-leg prosthesis at
+    # 12000.00 against 15000.00.
     notice = "沪工伤辅核〔2026〕第0777号"
-    _seed_worker_with_limits(site, "P091", "310100Q0091", notice)
-    sign_in(page, site, USERS["device"], path="/web/device")
-    page.locator("#card").fill("310100Q0091")
-    page.locator("#notice").fill(notice)
-    page.locator("#notice").press("Enter")
+    filed = [
+        {"device_code": "SH-FZ-0501", "device_name": "普通轮椅", "min_years": 5,
+         "limit": "1500.00"},
+        {"device_code": "SH-FZ-0203", "device_name": "小腿假肢（骨骼式）", "min_years": 3,
+         "limit": "12000.00"},
+    ]  # fmt: skip
+    card_no = device_worker(site.simulator.url, "P091", notice=notice, devices=filed)
+    _check(page, site, card_no, notice)
 
     devices = page.get_by_test_id("devices")
     wheelchair = devices.locator("tr", has_text="SH-FZ-0501").get_by_test_id("limit")

@@ -5,12 +5,12 @@ switches to direct settlement with the card once upstream answers (N§34, B§34)
 
 from __future__ import annotations
 
-import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, Site
 from tests.integration.services.device_world import device_worker
+from tests.support.live import simulator_faults
 
 
 def _notice(psn_no: str) -> str:
@@ -25,9 +25,8 @@ def _worker(site: Site, psn_no: str) -> tuple[str, str]:
 
 
 def _record_case(page: Page, site: Site, card_no: str, notice: str, cost: str) -> None:
-    faults = f"{site.simulator.url}/_sim/faults"
     sign_in(page, site, USERS["device"], path="/web/device")
-    httpx.post(faults, json={"outage": True})
+    simulator_faults(site.simulator.url, outage=True)
     try:
         page.locator("#card").fill(card_no)
         page.locator("#notice").fill(notice)
@@ -44,7 +43,7 @@ def _record_case(page: Page, site: Site, card_no: str, notice: str, cost: str) -
         expect(case).to_contain_text("手工报销")
         expect(page.get_by_test_id("case-total")).to_have_text(cost)
     finally:
-        httpx.post(faults, json={})
+        simulator_faults(site.simulator.url)
 
 
 def test_n38_b27_page_a_fitting_case_handed_over_prints_its_fee_list_for_good(

@@ -13,7 +13,8 @@ from playwright.sync_api import Page, expect
 from adapter.services.operations import reversal_key
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import USERS, Site, eventually
+from tests.e2e.web.site import USERS, Site
+from tests.support.polling import eventually
 
 
 def _enqueue(site: Site, context: str, input: dict[str, Any], deadline: timedelta) -> int:

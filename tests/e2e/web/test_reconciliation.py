@@ -15,8 +15,9 @@ from playwright.sync_api import Page, expect
 
 from adapter.domain.months import previous_month
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import USERS, ZONE, Site, eventually
+from tests.e2e.web.site import USERS, ZONE, Site
 from tests.e2e.web.stays import admit_with_fees, settle_by_api
+from tests.support.polling import eventually
 
 D = Decimal
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -16,36 +15,21 @@ from tests.integration.api.conftest import Api
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
 from tests.integration.services.helpers import local
 from tests.integration.services.support import jobs
+from tests.support.devices import P011_CARD, fitting
+from tests.support.live import simulator_faults
 
 # Upstream goes down here: each refused read waits out the client's short budget.
 pytestmark = pytest.mark.upstream_outage
 
 FITTINGS = "/api/v1/device-fittings"
-CARD = {"kind": "physical", "card_no": "310100L0011"}
-
-
-def _body(*items: tuple[str, str], **extra: Any) -> dict[str, Any]:
-    return {
-        "card": CARD,
-        "approval_notice_no": NOTICE,
-        "items": [
-            {"device_code": code, "device_name": NAMES[code], "actual_cost": cost}
-            for code, cost in items
-        ],
-        "fitted_at": local(0, 9).isoformat(),
-        **extra,
-    }
-
-
-def outage(sim: SimulatorServer, on: bool) -> None:
-    assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": on}).status_code == 200
+CARD = {"kind": "physical", "card_no": P011_CARD}
 
 
 def test_n38_b27_rest_an_outage_at_the_device_counter_is_503_naming_the_two_ways(
     api: Api, sim: SimulatorServer, db: Engine
 ) -> None:
-    outage(sim, True)
-    down = api.post(FITTINGS, role="device", json=_body((ARM, "30000.00")))
+    simulator_faults(sim.url, outage=True)
+    down = api.post(FITTINGS, role="device", json=fitting((ARM, "30000.00")))
     assert down.status_code == 503, down.text
     problem = down.json()
     error = problem["errors"][0]
@@ -60,8 +44,8 @@ def test_n38_b27_rest_an_outage_at_the_device_counter_is_503_naming_the_two_ways
 def test_n38_b27_n34_rest_a_fitting_case_is_recorded_then_handed_over_for_good(
     api: Api, sim: SimulatorServer, db: Engine
 ) -> None:
-    outage(sim, True)
-    body = _body((ARM, "30000.00"), (ORTHOSIS, "1800.00"), manual_claim_if_upstream_down=True)
+    simulator_faults(sim.url, outage=True)
+    body = fitting((ARM, "30000.00"), (ORTHOSIS, "1800.00"), manual_claim_if_upstream_down=True)
     recorded = api.post(FITTINGS, role="device", json=body)
     assert recorded.status_code == 202, recorded.text
     case = recorded.json()
@@ -73,7 +57,7 @@ def test_n38_b27_n34_rest_a_fitting_case_is_recorded_then_handed_over_for_good(
     handed = api.post(f"{FITTINGS}/manual-claims/{case['id']}/hand-over", role="device")
     assert handed.status_code == 200, handed.text
     assert handed.json()["handed_over_at"] is not None
-    outage(sim, False)
+    simulator_faults(sim.url, outage=False)
     switch = api.post(
         f"{FITTINGS}/manual-claims/{case['id']}/switch-to-direct",
         role="device",
@@ -87,11 +71,11 @@ def test_n38_b27_n34_rest_a_fitting_case_is_recorded_then_handed_over_for_good(
 def test_n38_b27_n34_rest_a_fitting_case_switches_to_direct_settlement_before_hand_over(
     api: Api, sim: SimulatorServer, db: Engine
 ) -> None:
-    outage(sim, True)
-    body = _body((ARM, "30000.00"), manual_claim_if_upstream_down=True)
+    simulator_faults(sim.url, outage=True)
+    body = fitting((ARM, "30000.00"), manual_claim_if_upstream_down=True)
     case = api.post(FITTINGS, role="device", json=body).json()
-    outage(sim, False)
-    beside = api.post(FITTINGS, role="device", json=_body((ARM, "30000.00")))
+    simulator_faults(sim.url, outage=False)
+    beside = api.post(FITTINGS, role="device", json=fitting((ARM, "30000.00")))
     assert beside.status_code == 409, beside.text
     assert beside.json()["errors"][0]["code"] == "DEVICE_MANUAL_CLAIM_CASE"
     switched = api.post(
@@ -111,7 +95,7 @@ def test_n38_b27_n34_rest_a_fitting_case_switches_to_direct_settlement_before_ha
 def test_n38_rest_upstream_up_the_manual_claim_flag_fits_and_settles_as_usual(
     api: Api, db: Engine
 ) -> None:
-    body = _body((ORTHOSIS, "1800.00"), manual_claim_if_upstream_down=True)
+    body = fitting((ORTHOSIS, "1800.00"), manual_claim_if_upstream_down=True)
     fitted = api.post(FITTINGS, role="device", json=body)
     assert fitted.status_code == 201, fitted.text
     assert fitted.json()["fund_pay"] == "1800.00"
@@ -129,8 +113,8 @@ def _fee_line(line_id: str) -> dict[str, Any]:
 def test_n38_b27_rest_fee_lines_for_an_open_fitting_case_are_refused_naming_its_fee_list(
     api: Api, sim: SimulatorServer, db: Engine
 ) -> None:
-    outage(sim, True)
-    body = _body((ARM, "30000.00"), manual_claim_if_upstream_down=True)
+    simulator_faults(sim.url, outage=True)
+    body = fitting((ARM, "30000.00"), manual_claim_if_upstream_down=True)
     case = api.post(FITTINGS, role="device", json=body).json()
     fees = api.post(
         f"/api/v1/encounters/{case['encounter_id']}/fees",
@@ -159,7 +143,7 @@ def test_n38_b27_rest_fee_lines_for_an_open_fitting_case_are_refused_naming_its_
 def test_n34_b34_rest_fee_lines_for_a_revoked_fitting_are_refused(
     api: Api, sim: SimulatorServer
 ) -> None:
-    fitted = api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1800.00")))
+    fitted = api.post(FITTINGS, role="device", json=fitting((ORTHOSIS, "1800.00")))
     assert fitted.status_code == 201, fitted.text
     settlement = fitted.json()
     revoked = api.post(
@@ -182,11 +166,10 @@ def test_n34_b34_rest_fee_lines_for_a_revoked_fitting_are_refused(
 def test_n38_b27_rest_a_fitting_settled_directly_is_not_recorded_again_as_a_case(
     api: Api, sim: SimulatorServer, db: Engine
 ) -> None:
-    fitted = api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1500.00")))
+    fitted = api.post(FITTINGS, role="device", json=fitting((ORTHOSIS, "1500.00")))
     assert fitted.status_code == 201, fitted.text
-    outage(sim, True)
-    body = _body((ORTHOSIS, "1500.00"), manual_claim_if_upstream_down=True)
-    body["fitted_at"] = local(0, 10).isoformat()
+    simulator_faults(sim.url, outage=True)
+    body = fitting((ORTHOSIS, "1500.00"), hour=10, manual_claim_if_upstream_down=True)
     twice = api.post(FITTINGS, role="device", json=body)
     assert twice.status_code == 409, twice.text
     assert twice.headers["content-type"].startswith("application/problem+json")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -22,37 +21,22 @@ from connectors.upstream.simulator import SimulatorServer
 from tests.integration.api.conftest import Api
 from tests.integration.services.device_world import (
     ARM,
-    NAMES,
     NOTICE,
     ORTHOSIS,
     WHEELCHAIR,
     device_worker,
     filed_item,
 )
-from tests.integration.services.helpers import TODAY, local
+from tests.integration.services.helpers import TODAY
 from tests.integration.services.support import jobs
+from tests.support.devices import fitting
 from tests.support.live import serving
 
 FITTINGS = "/api/v1/device-fittings"
 
 
-def _body(
-    *items: tuple[str, str], card_no: str = "310100L0011", hour: int = 9, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "card": {"kind": "physical", "card_no": card_no},
-        "approval_notice_no": NOTICE,
-        "items": [
-            {"device_code": code, "device_name": NAMES.get(code, code), "actual_cost": cost}
-            for code, cost in items
-        ],
-        "fitted_at": local(0, hour).isoformat(),
-        **extra,
-    }
-
-
 def test_n34_b35_rest_lines_of_one_device_share_one_limit_shown_once(api: Api) -> None:
-    body = _body((ARM, "20000.00"), (ARM, "15000.00"))
+    body = fitting((ARM, "20000.00"), (ARM, "15000.00"))
     fitted = api.post(FITTINGS, role="device", json=body)
     assert fitted.status_code == 201, fitted.text
     f = fitted.json()
@@ -73,7 +57,7 @@ def test_n34_b35_rest_lines_of_one_device_share_one_limit_shown_once(api: Api) -
 def test_n34_b34_rest_an_item_off_the_notice_is_warned_before_and_the_rest_is_settled(
     api: Api, db: Engine
 ) -> None:
-    body = _body((ORTHOSIS, "1500.00"), (WHEELCHAIR, "900.00"))
+    body = fitting((ORTHOSIS, "1500.00"), (WHEELCHAIR, "900.00"))
     checked = api.post(
         "/api/v1/eligibility",
         role="device",
@@ -105,8 +89,8 @@ def test_n34_b34_rest_an_item_off_the_notice_is_warned_before_and_the_rest_is_se
 def test_n34_fujian2_rest_a_replacement_is_confirmed_before_the_worker_pays_it(
     api: Api, db: Engine
 ) -> None:
-    assert api.post(FITTINGS, role="device", json=_body((ORTHOSIS, "1500.00"))).status_code == 201
-    again = _body((ORTHOSIS, "1600.00"), hour=15)
+    assert api.post(FITTINGS, role="device", json=fitting((ORTHOSIS, "1500.00"))).status_code == 201
+    again = fitting((ORTHOSIS, "1600.00"), hour=15)
     preview = api.post(f"{FITTINGS}/presettle", role="device", json=again).json()
     [pending] = preview["needs_confirmation"]
     assert pending["code"] == "PR_DEVICE_MIN_YEARS" and TODAY.isoformat() in pending["message"]
@@ -138,12 +122,12 @@ def test_n32_rest_a_missing_catalogue_falls_back_or_is_refused_naming_it(
     api: Api, sim: SimulatorServer, db: Engine
 ) -> None:
     district = device_worker(sim.url, "P071", insured="310104")
-    fitted = api.post(FITTINGS, role="device", json=_body((ARM, "30000.00"), card_no=district))
+    fitted = api.post(FITTINGS, role="device", json=fitting((ARM, "30000.00"), card_no=district))
     assert fitted.status_code == 201, fitted.text
     assert fitted.json()["fund_pay"] == "28000.00"  # 上海市's catalogue, not 0.00
 
     nowhere = device_worker(sim.url, "P072", insured="370102")
-    refused = api.post(FITTINGS, role="device", json=_body((ARM, "300.00"), card_no=nowhere))
+    refused = api.post(FITTINGS, role="device", json=fitting((ARM, "300.00"), card_no=nowhere))
     assert refused.status_code == 422, refused.text
     [error] = refused.json()["errors"]
     assert error["code"] == "PR_DEVICE_CATALOGUE_MISSING" and error["article"] == "N§32, N§34"
@@ -162,7 +146,7 @@ def test_n34_b35_rest_a_reprinted_fitting_shows_the_limit_it_was_priced_against(
         "P082",
         devices=[filed_item(ORTHOSIS, "1500")],
     )
-    body = _body((ORTHOSIS, "1400.00"), card_no=card_no)
+    body = fitting((ORTHOSIS, "1400.00"), card_no=card_no)
     fitted = api.post(FITTINGS, role="device", json=body)
     assert fitted.status_code == 201, fitted.text
     assert [d["limit"] for d in fitted.json()["devices"]] == ["1500.00"]

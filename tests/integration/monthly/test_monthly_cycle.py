@@ -23,7 +23,7 @@ from adapter.web.sessions import SessionPolicy, open_session, purge_expired
 from adapter.web.users import create_user
 from adapter.wiring.runtime import queue_purge
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee, seed
+from tests.integration.monthly.world import DRUG, Desk, SetClock, at, seed
 from tests.integration.services.helpers import INSTITUTION
 from upload_queue import UploadQueue, ledger
 
@@ -52,13 +52,7 @@ def test_b37_reconciliation_runs_on_the_3rd_and_after_the_cutoff_and_deductions_
     sim: SimulatorServer,
     db: Engine,
 ) -> None:
-    Desk(services, clock).stay(
-        "P001",
-        "V-1",
-        date(2026, 1, 3),
-        date(2026, 1, 5),
-        [fee("L1", DRUG, "36.50", date(2026, 1, 4))],
-    )
+    Desk(services, clock).january_stay()
     queue.worker().drain()
     seed(sim.url, deductions=[
         _deduction("KK-JAN", "2026-01", "S1"),
@@ -137,13 +131,7 @@ def test_a_scheduler_started_after_the_cutoff_catches_up_both_reconciliations(
 def test_housekeeping_purges_expired_sessions_and_old_jobs_but_keeps_their_delivery(
     services: Services, clock: SetClock, queue: UploadQueue, db: Engine
 ) -> None:
-    Desk(services, clock).stay(
-        "P001",
-        "V-1",
-        date(2026, 1, 3),
-        date(2026, 1, 5),
-        [fee("L1", DRUG, "36.50", date(2026, 1, 4))],
-    )
+    Desk(services, clock).january_stay()
     queue.worker().drain()
     delivered = [job.idempotency_key for job in queue.list_jobs(status="delivered")]
     assert delivered

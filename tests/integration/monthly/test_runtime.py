@@ -13,30 +13,16 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.bootstrap import build_app
-from adapter.settings import load_settings
-from adapter.settings_sections import ScheduleSettings
-from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
 from adapter.wiring.runtime import build_runtime
-from connectors.upstream.simulator import start_simulator
-from tests.integration.monthly.test_schedule import eventually
-from tests.support.live import serving
+from tests.support.live import serving, simulated
+from tests.support.polling import eventually
 
 
 @pytest.fixture
 def live(db_url: str, engine: Engine) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
-        settings = settings.model_copy(
-            update={"schedule": ScheduleSettings(deductions="", catalogue_sync="")}
-        )
+    off = {"deductions": "", "catalogue_sync": ""}  # caught up at start: the jobs below
+    with simulated(db_url, engine, schedule=off) as (settings, simulator):
         runtime = build_runtime(settings, hl7=False)
         app = build_app(settings, runtime)  # its lifespan starts and stops the scheduler
         now = datetime.now(UTC)

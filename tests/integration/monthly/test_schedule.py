@@ -5,8 +5,7 @@ one PostgreSQL run a slot once (advisory lock plus the slot's record)."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +23,8 @@ from adapter.store.db import make_engine
 from adapter.store.tables import metadata as store_metadata
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.monthly.api import monthly_api
-from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee
+from tests.integration.monthly.world import Desk, SetClock, at
+from tests.support.polling import eventually
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ONLY_RECONCILIATION = ScheduleSettings(
@@ -34,17 +34,6 @@ ONLY_RECONCILIATION = ScheduleSettings(
     catalogue_sync="",
     device_funds_reminder="",
 )
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def test_the_latest_slot_is_the_last_cron_time_at_or_before_now() -> None:
@@ -71,13 +60,7 @@ def test_a_missed_reconciliation_runs_at_start_up_once_and_is_shown_to_it(
     db: Engine,
     db_url: str,
 ) -> None:
-    Desk(services, clock).stay(
-        "P001",
-        "V-1",
-        date(2026, 1, 3),
-        date(2026, 1, 5),
-        [fee("L1", DRUG, "36.50", date(2026, 1, 4))],
-    )
+    Desk(services, clock).january_stay()
     queue.worker().drain()
     clock.set(at(date(2026, 2, 10), 9))  # the adapter was down on 3 February at 06:00
     first = MonthlyScheduler.from_settings(ONLY_RECONCILIATION, monthly, clock=clock.now)

@@ -106,6 +106,12 @@ class Desk:
         self.services.fees.record(encounter.id, fees, actor="his")
         return self.settle(encounter.id, discharged)
 
+    def january_stay(self) -> Settlement:
+        """P001's stay of 3 to 5 January 2026 with one drug line (36.50): a month for the
+        monthly jobs to reconcile."""
+        fees = [fee("L1", DRUG, "36.50", date(2026, 1, 4))]
+        return self.stay("P001", "V-1", date(2026, 1, 3), date(2026, 1, 5), fees)
+
     def settle(self, encounter_id: str, discharged: date) -> Settlement:
         self.clock.set(at(discharged, 10))
         request = SettleRequest(encounter_id, at(discharged, 9))

@@ -5,10 +5,11 @@ that worked in one shell may point elsewhere in another)."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 
 from adapter.cli import main
 from adapter.store.db import make_engine
@@ -31,6 +32,26 @@ ACCOUNTS = [
 READERS = [["audit", "verify"], ["audit", "anchor"], ["hl7", "log"], ["queue", "summary"]]
 
 
+@pytest.fixture
+def never_migrated(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The commands' database: there, but empty (SQLite: the file exists)."""
+    engine = make_engine(db_url)
+    with engine.connect():
+        pass
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def migrated(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands' database, migrated."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
+
+
 @pytest.mark.parametrize("command", READERS + ACCOUNTS, ids=" ".join)
 def test_a_missing_sqlite_file_is_refused_and_not_created(
     command: list[str],
@@ -50,13 +71,8 @@ def test_a_missing_sqlite_file_is_refused_and_not_created(
 
 
 def test_a_database_never_migrated_is_refused_naming_it(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    never_migrated: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(db_url)
-    with engine.connect():
-        pass  # SQLite: the file exists, empty
-    engine.dispose()
-    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
     assert main(["audit", "verify"]) == 1
     said = capsys.readouterr().err
     assert "has no adapter tables; run `wi-adapter migrate` first" in said
@@ -64,12 +80,8 @@ def test_a_database_never_migrated_is_refused_naming_it(
 
 
 def test_once_migrated_the_same_command_runs(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    migrated: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
-    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
     assert main(["audit", "verify"]) == 0
     assert "audit log intact: 0 entries checked" in capsys.readouterr().out
 
@@ -77,33 +89,22 @@ def test_once_migrated_the_same_command_runs(
 @pytest.mark.parametrize("command", ACCOUNTS, ids=" ".join)
 def test_token_and_user_commands_refuse_a_database_never_migrated_and_leave_it_empty(
     command: list[str],
-    db_url: str,
+    never_migrated: Engine,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    engine = make_engine(db_url)
-    with engine.connect():
-        pass  # SQLite: the file exists, empty
-    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password-1\n"))
-    try:
-        assert main(command) == 1
-        out, err = capsys.readouterr()
-        assert out == ""
-        assert len(err.strip().splitlines()) == 1
-        assert "has no adapter tables; run `wi-adapter migrate` first" in err
-        assert inspect(engine).get_table_names() == []
-    finally:
-        engine.dispose()
+    assert main(command) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "has no adapter tables; run `wi-adapter migrate` first" in err
+    assert inspect(never_migrated).get_table_names() == []
 
 
 def test_once_migrated_token_commands_create_list_and_revoke(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    migrated: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
-    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
     assert main(["token", "create", "--name", "住院处-01", "--role", "admission"]) == 0
     assert capsys.readouterr().out.strip()
     assert main(["token", "list"]) == 0
@@ -115,12 +116,8 @@ def test_once_migrated_token_commands_create_list_and_revoke(
 
 
 def test_once_migrated_user_commands_run(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    migrated: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
-    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
     name = "入院处-01"
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password-1\n"))
     assert main(["user", "create", "--name", name, "--role", "admission", "--password-stdin"]) == 0

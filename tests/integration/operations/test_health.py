@@ -22,7 +22,7 @@ def test_an_upstream_outage_is_business_state_not_a_reason_to_restart_or_reroute
 ) -> None:
     with live_adapter(db_url, engine) as live:
         # the gateway still accepts connections but answers nothing: a TCP connect would pass
-        httpx.post(f"{live.simulator}/_sim/faults", json={"outage": True}, timeout=5)
+        httpx.post(f"{live.simulator.url}/_sim/faults", json={"outage": True}, timeout=5)
         health = httpx.get(f"{live.base}/healthz", timeout=30)
         assert health.status_code == 200, health.text
         body = health.json()

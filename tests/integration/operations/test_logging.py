@@ -21,13 +21,13 @@ from tests.e2e.test_hl7_matches_rest import (
     CITIZEN_ID,
     SHANGHAI,
     ack_code,
-    eventually,
     msh,
     send,
     settle_over_rest,
     visit_segments,
 )
 from tests.integration.operations.conftest import live_adapter
+from tests.support.polling import eventually
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from tests.integration.upload_queue.conftest import RecordingUpstream
 from tests.integration.upload_queue.helpers import add, make_worker
-from tests.reliability.support import eventually
+from tests.support.polling import eventually
 from upload_queue.admin import attempts, get_job
 from upload_queue.clock import ManualClock
 from upload_queue.jobs import Delivery

@@ -1,5 +1,5 @@
-"""The wiring tests' shared set-up: the adapter's settings on the test's migrated database,
-against a running upstream simulator, with one upload worker polling often."""
+"""The wiring tests' shared set-up: the upstream simulator running; and the adapter's settings
+on the test's migrated database against it, with one upload worker polling often."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from adapter.settings import Settings, load_settings
-from adapter.store.migrate import upgrade
+from adapter.settings import Settings
 from connectors.upstream.simulator import SimulatorServer, start_simulator
+from tests.support.live import simulated as simulated_adapter
 
 
 @pytest.fixture
 def simulated(db_url: str, engine: Engine) -> Iterator[tuple[Settings, SimulatorServer]]:
-    upgrade(engine)
-    with start_simulator() as simulator:
-        settings = load_settings(database={"url": db_url})
-        settings = settings.model_copy(
-            update={
-                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-                "queue": settings.queue.model_copy(update={"workers": 1, "poll_seconds": 0.2}),
-            }
-        )
+    with simulated_adapter(db_url, engine) as (settings, simulator):
         yield settings, simulator
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorServer]:
+    with start_simulator() as server:
+        yield server

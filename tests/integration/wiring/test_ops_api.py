@@ -16,8 +16,8 @@ from adapter.store.tokens import create_token
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer
-from tests.reliability.support import eventually
 from tests.support.live import serving
+from tests.support.polling import eventually
 
 
 @pytest.fixture

@@ -6,60 +6,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import TimeoutError as PoolExhausted
 
-from adapter.bootstrap import build_app
 from adapter.domain.commands import Admit
-from adapter.settings import load_settings
+from adapter.settings import Settings
 from adapter.store.db import make_engine
 from adapter.store.migrate import upgrade
-from adapter.store.tokens import create_token
 from adapter.wiring.runtime import build_runtime
 from connectors.hl7 import ListenerConfig, ListenerThread, build_listener, create_tables
 from connectors.hl7.reader import Hl7Message
-from connectors.upstream.simulator import start_simulator
+from connectors.upstream.simulator import SimulatorServer
 from tests.integration.hl7.conftest import PROFILE, MllpClient
 from tests.integration.hl7.fakes import FakeEncounters
-from tests.support.live import serving
+from tests.support.database_faults import admission, assert_refused, clerk_headers, serving_over
+from tests.support.live import simulated_settings
 from tests.unit.hl7 import messages as m
 
 POOL_TIMEOUT_S = 0.5
-ADMIT = {
-    "card": {"kind": "physical", "card_no": "310100A0001"},
-    "his_visit_id": "ZY-POOL-1",
-    "kind": "medical",
-    "admitted_at": "2026-11-24T09:00:00+08:00",
-    "injury_parts": ["左手"],
-}
 
 
 def tiny_pool(url: str) -> Engine:
     return make_engine(url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT_S)
 
 
-@pytest.fixture
-def simulator() -> Iterator[Any]:
-    with start_simulator() as server:
-        yield server
+def settings_for(url: str, simulator: SimulatorServer, **database: Any) -> Settings:
+    return simulated_settings(url, simulator.url, schedule={"enabled": False}, database=database)
 
 
-def settings_for(url: str, simulator: Any, **database: Any) -> Any:
-    settings = load_settings(database={"url": url, **database})
-    return settings.model_copy(
-        update={
-            "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-            "schedule": settings.schedule.model_copy(update={"enabled": False}),
-        }
-    )
-
-
-def test_the_pool_size_and_time_out_are_settings(db_url: str, simulator: Any) -> None:
+def test_the_pool_size_and_time_out_are_settings(db_url: str, simulator: SimulatorServer) -> None:
     settings = settings_for(db_url, simulator, pool_size=3, max_overflow=2, pool_timeout_s=1.5)
     runtime = build_runtime(settings, workers=0, hl7=False, scheduled=False)
     try:
@@ -70,31 +49,26 @@ def test_the_pool_size_and_time_out_are_settings(db_url: str, simulator: Any) ->
 
 
 def test_an_exhausted_pool_is_a_clear_503_within_the_pool_time_out(
-    db_url: str, engine: Engine, simulator: Any
+    db_url: str, engine: Engine, simulator: SimulatorServer
 ) -> None:
     upgrade(engine)
-    token = create_token(engine, "住院处-01", ["admission"], datetime.now(UTC))
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = clerk_headers(engine, "住院处-01", "admission")
+    admit = admission("ZY-POOL-1")
     db = tiny_pool(db_url)
-    settings = settings_for(db_url, simulator)
-    runtime = build_runtime(settings, engine=db, workers=0, hl7=False, scheduled=False)
-    with serving(build_app(settings, runtime)) as base:
+    with serving_over(db, settings_for(db_url, simulator)) as base:
         held = db.connect()  # the pool's only connection, busy elsewhere
         try:
             held.execute(text("SELECT 1"))
             began = time.monotonic()
-            reply = httpx.post(f"{base}/api/v1/encounters", json=ADMIT, headers=headers, timeout=30)
+            reply = httpx.post(f"{base}/api/v1/encounters", json=admit, headers=headers, timeout=30)
             took = time.monotonic() - began
         finally:
             held.close()
-        assert reply.status_code == 503, reply.text
-        assert reply.headers["content-type"].startswith("application/problem+json")
+        assert_refused(reply, "DATABASE_BUSY", "繁忙")
         assert reply.headers["retry-after"] == "2"
-        (error,) = reply.json()["errors"]
-        assert error["code"] == "DATABASE_BUSY" and "繁忙" in error["message"]
         assert took < POOL_TIMEOUT_S + 5, f"answered after {took:.1f}s"
 
-        reply = httpx.post(f"{base}/api/v1/encounters", json=ADMIT, headers=headers, timeout=30)
+        reply = httpx.post(f"{base}/api/v1/encounters", json=admit, headers=headers, timeout=30)
         assert reply.status_code == 201, reply.text  # the connection is free again
 
 
@@ -104,15 +78,26 @@ def _ack(raw: bytes) -> tuple[str, str]:
     return ack.require("MSA").get(1), err.get(3)
 
 
-def test_hl7_gets_an_ae_it_may_resend_while_the_pool_is_exhausted(db_url: str) -> None:
-    db = tiny_pool(db_url)
+@contextmanager
+def listening(db: Engine, services: FakeEncounters) -> Iterator[MllpClient]:
+    """The MLLP listener over ``db`` (its message log there), processing with ``services``;
+    yields a HIS connected to it."""
     create_tables(db)
     thread = ListenerThread(
-        build_listener(db, FakeEncounters(), PROFILE, ListenerConfig(host="127.0.0.1", port=0))
+        build_listener(db, services, PROFILE, ListenerConfig(host="127.0.0.1", port=0))
     )
-    port = thread.start()
-    client = MllpClient(port)
+    client = MllpClient(thread.start())
     try:
+        yield client
+    finally:
+        client.close()
+        thread.stop()
+        db.dispose()
+
+
+def test_hl7_gets_an_ae_it_may_resend_while_the_pool_is_exhausted(db_url: str) -> None:
+    db = tiny_pool(db_url)
+    with listening(db, FakeEncounters()) as client:
         held = db.connect()
         try:
             held.execute(text("SELECT 1"))
@@ -122,10 +107,6 @@ def test_hl7_gets_an_ae_it_may_resend_while_the_pool_is_exhausted(db_url: str) -
         assert code == "AE" and "DATABASE_BUSY" in error
         ack = Hl7Message(client.send(m.admit("POOL-1").encode()).decode("utf-8"))
         assert ack.require("MSA").get(1) == "AA"  # nothing was stored: the resend is processed
-    finally:
-        client.close()
-        thread.stop()
-        db.dispose()
 
 
 class BusyEncounters(FakeEncounters):
@@ -138,17 +119,6 @@ class BusyEncounters(FakeEncounters):
 def test_hl7_processing_that_finds_the_pool_exhausted_is_an_ae_not_a_final_failure(
     db_url: str,
 ) -> None:
-    db = make_engine(db_url)
-    create_tables(db)
-    thread = ListenerThread(
-        build_listener(db, BusyEncounters(), PROFILE, ListenerConfig(host="127.0.0.1", port=0))
-    )
-    port = thread.start()
-    client = MllpClient(port)
-    try:
+    with listening(make_engine(db_url), BusyEncounters()) as client:
         code, error = _ack(client.send(m.admit("POOL-2").encode()))
         assert code == "AE" and "DATABASE_BUSY" in error
-    finally:
-        client.close()
-        thread.stop()
-        db.dispose()

@@ -14,7 +14,7 @@ from adapter.settings import Settings
 from adapter.store.uow import UnitOfWork
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer
-from tests.reliability.support import eventually
+from tests.support.polling import eventually
 from upload_queue.admin import get_job, list_jobs
 from upload_queue.retry import RetryPolicy
 

@@ -4,6 +4,7 @@ instance about to run out of space reports itself not ready before writes start 
 from __future__ import annotations
 
 import shutil
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,21 +12,17 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapter.bootstrap import build_app
-from adapter.settings import load_settings
 from adapter.store.migrate import upgrade
 from adapter.store.tokens import create_token
-from adapter.wiring.runtime import build_runtime
-from tests.support.live import serving
+from tests.support.database_faults import serving_over
+from tests.support.live import adapter_settings
 
 
-def serve(db_url: str, engine: Engine, min_free_mb: int):  # type: ignore[no-untyped-def]
-    settings = load_settings(database={"url": db_url, "min_free_mb": min_free_mb})
-    settings = settings.model_copy(
-        update={"schedule": settings.schedule.model_copy(update={"enabled": False})}
+def serve(db_url: str, engine: Engine, min_free_mb: int) -> AbstractContextManager[str]:
+    settings = adapter_settings(
+        db_url, database={"min_free_mb": min_free_mb}, schedule={"enabled": False}
     )
-    runtime = build_runtime(settings, engine=engine, workers=0, hl7=False)
-    return serving(build_app(settings, runtime))
+    return serving_over(engine, settings)
 
 
 def test_health_and_metrics_report_the_database_disk_s_free_space(
