@@ -154,7 +154,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _database_file(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:  # one shared in-memory connection: no pool to size
             kwargs = {k: v for k, v in kwargs.items() if k not in _POOL_OPTIONS}
         engine = create_engine(
@@ -169,6 +169,14 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _database_file(database: str) -> Path:
+    """The file a SQLite URL names: a ``file:`` URI (``?uri=true``, e.g. read-only) names it
+    after its scheme, and a folder named ``file:…`` must not appear where the process runs."""
+    if database.startswith("file:"):
+        return Path(database.removeprefix("file:").split("?", 1)[0])
+    return Path(database)
 
 
 def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, record: Any) -> None:

@@ -88,3 +88,21 @@ def test_a_deferred_sync_changes_nothing_when_commits_are_not_synced(tmp_path: P
         assert _synchronous(engine) == NORMAL
     finally:
         engine.dispose()
+
+
+def test_a_file_uri_makes_the_folder_it_names_not_one_named_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only copy opened as ``sqlite:///file:…?mode=ro&uri=true`` (as IT opens a backup
+    to look at it) left a folder named ``file:`` wherever the process ran."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    engine = make_engine(f"sqlite:///file:{tmp_path / 'new' / 'a.db'}?mode=rwc&uri=true")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    assert list(here.iterdir()) == []
+    assert (tmp_path / "new" / "a.db").exists()
