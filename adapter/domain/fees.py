@@ -118,6 +118,23 @@ def check_amount(line: FeeLine, field: str = "amount") -> None:
         )
 
 
+def check_charge(line: FeeLine, field: str = "reverses") -> None:
+    """Raise :class:`PricingError` (naming ``field``) for a charge that names an original.
+
+    Only a reversal (negative quantity) undoes a charge. A charge naming one was counted as
+    a reversal of it with its quantity added back: the original could then be reversed
+    again, and a bill of 0.00 paid the fund the difference between the two charges' prices
+    (N§33, N§47: the details uploaded must be true)."""
+    if line.reverses and not line.is_reversal:
+        raise PricingError(
+            f"费用明细{line.line_id}数量为{line.quantity}（收费），不能填写冲销的原明细"
+            f"{line.reverses}：冲销原明细须以负数量发送；新的收费请不填原明细",
+            code="FEE_CHARGE_NAMES_ORIGINAL",
+            article="N§33, N§47",
+            field=field,
+        )
+
+
 def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
