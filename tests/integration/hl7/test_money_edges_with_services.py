@@ -1,0 +1,61 @@
+"""The money path's hard cases as a HIS sends them over MLLP, against the real use cases
+(simulator over HTTP), on SQLite and PostgreSQL: the fees of a stay whose discharge the HIS
+cancelled, fee lines resent after settlement, numbers finer than the store keeps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from connectors.hl7.reader import Hl7Message
+from tests.integration.hl7.conftest import MllpClient
+from tests.integration.hl7.with_services import *  # noqa: F403 - the listener, the use cases
+from tests.integration.hl7.with_services import NOW, WANG, a01, answer, dft, drug, patient, ts
+from tests.unit.hl7 import messages as m
+
+
+def _ack(port: int, message: bytes) -> Hl7Message:
+    client = MllpClient(port, timeout=30)
+    try:
+        return Hl7Message(client.send(message).decode("utf-8"))
+    finally:
+        client.close()
+
+
+def _accepted(port: int, message: bytes) -> None:
+    ack = _ack(port, message)
+    assert answer(ack)[0] == "AA", ack.first("ERR") and ack.require("ERR").get(8)
+
+
+def _settlements(db: Engine) -> list[tuple[str, str, str]]:
+    """(status, total, fund pay) of every settlement, in settlement order."""
+    with db.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT status, total, fund_pay FROM settlement ORDER BY settled_at"
+        ).all()
+    return [(status, f"{total:.2f}", f"{fund:.2f}") for status, total, fund in rows]
+
+
+def _discharge(control_id: str, visit: str, minutes_ago: int) -> bytes:
+    when = ts(NOW - timedelta(minutes=minutes_ago))
+    return m.adt("A03", control_id, visit, discharged=when, patient=patient()).encode()
+
+
+def test_n33_fees_of_the_days_after_a_cancelled_discharge_are_billed_when_settled_again(
+    port: int, db: Engine
+) -> None:
+    """The HIS cancels a discharge (A13): the settlement is revoked and the worker stays in
+    hospital. The next day's fees were refused as outside the stay (FEE_OUTSIDE_STAY: after
+    the discharge just cancelled), so the stay could only be settled again without them —
+    the fund never paid for those days. They are taken, and billed when the HIS discharges
+    the worker again."""
+    _accepted(port, a01("C1", "V1", WANG))
+    _accepted(port, dft("C2", "V1", drug("L1", when=ts(NOW - timedelta(minutes=90)))))
+    _accepted(port, _discharge("C3", "V1", 60))
+    assert _settlements(db) == [("settled", "36.50", "36.50")]
+    _accepted(port, m.adt("A13", "C4", "V1", patient=patient()).encode())
+    later = drug("L2", when=ts(NOW - timedelta(minutes=30)))  # after the cancelled discharge
+    _accepted(port, dft("C5", "V1", later))
+    _accepted(port, _discharge("C6", "V1", 5))
+    assert _settlements(db) == [("revoked", "36.50", "36.50"), ("settled", "73.00", "73.00")]
