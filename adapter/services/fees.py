@@ -2,7 +2,8 @@
 
 Record: the encounter must be in hospital (admitted, or its settlement revoked for correction):
 the fees of a settled stay are what was settled and uploaded, and change only through a
-revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch is all or nothing: a line
+revocation that upstream is told of (N§47, B§50: 不得篡改作假); lines the settlement holds,
+sent again, are answered as recorded (:mod:`.fee_line_ids`). A batch is all or nothing: a line
 with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored
 is ignored and reported, never an error (the HIS resends), if it is the same fee; one reused
 for another fee (another item, quantity, amount, time or work-injury flag) refuses the batch,
@@ -43,6 +44,7 @@ from adapter.domain.pricing import NOTHING_TAKEN, Taken, check_reversal, fee_day
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
+from adapter.services.fee_line_ids import all_resent, refuse_repeated, refuse_reused
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claim_records import open_case
 from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
@@ -156,6 +158,13 @@ class Fees:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             refuse_device_fees(uow, record.encounter)
+            if record.encounter.status is EncounterStatus.SETTLED and all_resent(
+                uow, encounter_id, lines
+            ):
+                # Lines the settlement holds, sent again (a lost ACK): they are recorded, and
+                # refusing them would tell the HIS the fund did not pay them.
+                ids = tuple(dict.fromkeys(line.line_id for line in lines))
+                return FeesRecorded(record.encounter, (), ids, (), {})
             require_open(record.encounter)
             ctx.policy.times.check_fees(lines, record.encounter, ctx.now(), zone=ctx.zone)
             # Indexed look-ups of what the batch names, never the whole stay: its line ids,
@@ -189,9 +198,9 @@ class Fees:
             for index, line in enumerate(lines):
                 first = named.setdefault(line.line_id, index)
                 if line.line_id in known:
-                    _same_fee(line, held.get(line.line_id), index)
+                    refuse_reused(line, held.get(line.line_id), index)
                     if first != index:
-                        _repeated(line, first, index)
+                        refuse_repeated(line, first, index)
                     repeats.append(line.line_id)
                     continue
                 known.add(line.line_id)
@@ -369,28 +378,3 @@ class Fees:
 
 def _reversing(line: FeeLine, original_id: str) -> FeeLine:
     return line if line.reverses == original_id else replace(line, reverses=original_id)
-
-
-def _repeated(line: FeeLine, first: int, index: int) -> None:
-    """Refuse a batch naming ``line``'s id a second time (at ``index``; first at ``first``)."""
-    raise PricingError(
-        f"费用明细流水号{line.line_id}在同一批中出现两次（第{first + 1}条和第{index + 1}条）。"
-        "同一批内流水号不能重复：同一费用发生两次请分别编号，重发请整批重发；本批未录入任何费用",
-        code="FEE_LINE_ID_REPEATED",
-        article="N§47",
-        field=f"lines.{index}.his_line_id",
-    )
-
-
-def _same_fee(line: FeeLine, recorded: FeeLine | None, index: int) -> None:
-    """Refuse the batch when ``line`` reuses the line id of another fee (``recorded``: the
-    line stored, or met earlier in the batch, under it)."""
-    differs = line.differs_from(recorded) if recorded is not None else ""
-    if differs:
-        raise PricingError(
-            f"费用明细流水号{line.line_id}已用于另一笔费用：{differs}。"
-            "同一流水号不能改记；更正请先冲销原明细，再以新的流水号发送",
-            code="FEE_LINE_ID_REUSED",
-            article="N§47",
-            field=f"lines.{index}.his_line_id",
-        )

@@ -59,3 +59,24 @@ def test_n33_fees_of_the_days_after_a_cancelled_discharge_are_billed_when_settle
     _accepted(port, dft("C5", "V1", later))
     _accepted(port, _discharge("C6", "V1", 5))
     assert _settlements(db) == [("revoked", "36.50", "36.50"), ("settled", "73.00", "73.00")]
+
+
+def test_n33_fee_lines_resent_after_settlement_are_answered_as_recorded(
+    port: int, db: Engine
+) -> None:
+    """The HIS's interface engine resends a DFT^P03 whose ACK it lost (a new MSH-10, the
+    same FT1s) after the A03 settled the stay: it was answered AE ENCOUNTER_NOT_OPEN
+    ("不能再录入"), and the HIS took the 36.50 the fund paid in the settlement as refused —
+    for the worker to pay. The same lines are answered AA, as recorded; another line is
+    still refused (N§33, N§47: the settlement is what was uploaded)."""
+    _accepted(port, a01("S1", "V2", WANG))
+    fees = drug("L1", when=ts(NOW - timedelta(minutes=90)))
+    _accepted(port, dft("S2", "V2", fees))
+    _accepted(port, _discharge("S3", "V2", 60))
+    _accepted(port, dft("S4", "V2", fees))  # the same line, resent
+    another = drug("L2", when=ts(NOW - timedelta(minutes=80)))
+    assert answer(_ack(port, dft("S5", "V2", fees, another)))[:2] == ("AE", "ENCOUNTER_NOT_OPEN")
+    assert _settlements(db) == [("settled", "36.50", "36.50")]
+    with db.connect() as connection:
+        lines = connection.exec_driver_sql("SELECT line_id FROM fee_line").scalars().all()
+    assert lines == ["L1"]
