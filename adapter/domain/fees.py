@@ -118,6 +118,30 @@ def check_amount(line: FeeLine, field: str = "amount") -> None:
         )
 
 
+# Quantities and unit prices are kept to four decimals (a drug's unit price may be 0.0123),
+# as REST takes them; the amount, to the fen, is what is paid.
+PLACES = 4
+_QUANTUM = Decimal(1).scaleb(-PLACES)
+
+
+def check_places(line: FeeLine, prefix: str) -> None:
+    """Raise :class:`PricingError` naming ``{prefix}.quantity`` or ``{prefix}.unit_price``
+    when either has more than :data:`PLACES` decimals: the line could not be kept, nor
+    uploaded (N§33), as sent."""
+    for field, label, value in (
+        ("quantity", "数量", line.quantity),
+        ("unit_price", "单价", line.unit_price),
+    ):
+        if value != value.quantize(_QUANTUM):
+            raise PricingError(
+                f"费用明细{line.line_id}的{label}{value}超过{PLACES}位小数，请按{PLACES}位小数发送"
+                "（金额按分计）",
+                code="FEE_DECIMAL_PLACES",
+                article="N§33",
+                field=f"{prefix}.{field}",
+            )
+
+
 def check_charge(line: FeeLine, field: str = "reverses") -> None:
     """Raise :class:`PricingError` (naming ``field``) for a charge that names an original.
 

@@ -39,7 +39,7 @@ from decimal import Decimal
 from adapter.domain.catalogue import Catalogue, CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
-from adapter.domain.fees import FeeLine, check_amount, check_charge
+from adapter.domain.fees import FeeLine, check_amount, check_charge, check_places
 from adapter.domain.pricing import NOTHING_TAKEN, Taken, check_reversal, fee_day
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
@@ -151,6 +151,7 @@ class Fees:
         ctx = self._ctx
         for index, line in enumerate(lines):
             require_aware(line.occurred_at, f"lines.{index}.occurred_at")
+            check_places(line, f"lines.{index}")
             if not line.is_reversal:  # a reversal is checked against its original (_checked)
                 check_amount(line, f"lines.{index}.amount")  # one rule for REST and HL7
                 check_charge(line, f"lines.{index}.reverses")

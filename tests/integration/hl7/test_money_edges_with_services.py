@@ -80,3 +80,25 @@ def test_n33_fee_lines_resent_after_settlement_are_answered_as_recorded(
     with db.connect() as connection:
         lines = connection.exec_driver_sql("SELECT line_id FROM fee_line").scalars().all()
     assert lines == ["L1"]
+
+
+def test_FEE_DECIMAL_PLACES_n33_a_quantity_or_unit_price_finer_than_kept_is_refused_naming_it(
+    port: int, db: Engine
+) -> None:
+    """A third of a box (FT1-10 0.333333) or a tablet at 33.333333 (FT1-12): the store keeps
+    four decimals, and the batch failed inside the adapter — AE 207 "适配器内部错误，请联系信息科"
+    with no field named. Refused as the HIS can fix it, naming the FT1 field; nothing kept."""
+    _accepted(port, a01("P1", "V3", WANG))
+    when = ts(NOW - timedelta(minutes=30))
+    third = m.ft1("L1", code="XN02BEB001", quantity="0.333333", price="18.25", amount="6.08",
+                  when=when)  # fmt: skip
+    assert answer(_ack(port, dft("P2", "V3", third))) == ("AE", "FEE_DECIMAL_PLACES", "FT1^1^10")
+    tablet = m.ft1("L2", code="XN02BEB001", quantity="3", price="33.333333", amount="100.00",
+                   when=when)  # fmt: skip
+    assert answer(_ack(port, dft("P3", "V3", tablet))) == ("AE", "FEE_DECIMAL_PLACES", "FT1^1^12")
+    with db.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM fee_line").scalar_one() == 0
+    # four decimals are kept as sent
+    fair = m.ft1("L3", code="XN02BEB001", quantity="3", price="33.3333", amount="100.00",
+                 when=when)  # fmt: skip
+    _accepted(port, dft("P4", "V3", fair))
