@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 
 from adapter.domain.catalogue import Catalogue, CatalogueKind
@@ -326,22 +327,24 @@ class Fees:
                 {effective_line(basis).item_code} if basis else set()
             )
             catalogue = treatment_catalogue(ctx, uow, codes)
-            if catalogue_code:
-                kind = line.category.catalogue_kind
-                fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
-                item = (
-                    catalogue.lookup(kind, ctx.institution.admdvs, catalogue_code, fee_date)
-                    if kind
-                    else None
+            kind = line.category.catalogue_kind
+            fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
+            code = catalogue_code or line.item_code
+            item = (
+                catalogue.lookup(kind, ctx.institution.admdvs, code, fee_date)
+                if kind and kind is not CatalogueKind.DEVICE
+                else None
+            )
+            if catalogue_code and item is None:
+                raise DomainError(
+                    f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
+                    f"在{fee_date}有效的项目",
+                    code="CATALOGUE_ITEM_UNKNOWN",
+                    article="N§32",
+                    field="catalogue_code",
                 )
-                if item is None:
-                    raise DomainError(
-                        f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
-                        f"在{fee_date}有效的项目",
-                        code="CATALOGUE_ITEM_UNKNOWN",
-                        article="N§32",
-                        field="catalogue_code",
-                    )
+            if not catalogue_code and item and line.work_injury and not line.is_reversal:
+                _refuse_out_of_catalogue(line, item.name, fee_date)
             uow.fee_lines.set_mapping(encounter_id, line_id, catalogue_code or "")
             # The line is priced by its new code now, and so are the reversals that follow it.
             priced_as = effective_line(mapped)
@@ -375,6 +378,19 @@ class Fees:
             )
             uow.commit()
         return StoredFeeLine(line, MappingStatus.MAPPED, catalogue_code or "")
+
+
+def _refuse_out_of_catalogue(line: FeeLine, name: str, on: date) -> None:
+    """A line whose own item is in the catalogue on its date is priced by it whatever the
+    clerk confirms: "out of catalogue" would change nothing, the fund paying on (N§32)."""
+    raise DomainError(
+        f"费用明细{line.line_id}的项目{line.item_code}在就医地{line.category.label}目录内"
+        f"（{on}有效：{name}），由基金按目录支付，不能确认为目录外；"
+        "如HIS编码所指并非该目录项目，请对照到正确的目录编码",
+        code="FEE_ITEM_IN_CATALOGUE",
+        article="N§32",
+        field="out_of_catalogue",
+    )
 
 
 def _reversing(line: FeeLine, original_id: str) -> FeeLine:

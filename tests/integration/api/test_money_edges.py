@@ -69,3 +69,24 @@ def test_a_charge_naming_an_original_stored_before_takes_nothing_back_from_it(
     _refused(again, "FEE_REVERSAL_EXCEEDS_ORIGINAL", "lines.0.quantity")
     # the box stays the fund's; the bed day charged and returned nets to nothing
     assert _totals(api, encounter_id) == ("60.00", "60.00", "0.00")
+
+
+def test_FEE_ITEM_IN_CATALOGUE_n32_a_catalogue_item_cannot_be_confirmed_out_of_catalogue(
+    api: Api, db: Engine
+) -> None:
+    """The clerk confirms a box of ibuprofen, an item of the drug catalogue, as 目录外 for the
+    worker to pay: answered 200 while the line stayed priced by its own catalogue item, the
+    fund paying its 36.50. Refused, saying why; the line stays the fund's."""
+    encounter_id = _admitted(api)
+    url = f"/api/v1/encounters/{encounter_id}/fees"
+    assert api.post(url, json={"lines": [_line("L1", "XN02BEB001", "36.50")]}).status_code == 200
+    confirm = api.put(f"{url}/L1/mapping", role="billing", json={"out_of_catalogue": True})
+    error = _refused(confirm, "FEE_ITEM_IN_CATALOGUE", "out_of_catalogue")
+    assert "XN02BEB001" in error["message"] and "不能确认为目录外" in error["message"]
+    assert error["article"] == "N§32"
+    assert _totals(api, encounter_id) == ("36.50", "36.50", "0.00")
+    # an item outside the catalogue is confirmed as before: the worker pays it
+    assert api.post(url, json={"lines": [_line("L2", "HIS-ODD-1", "12.34")]}).status_code == 200
+    odd = api.put(f"{url}/L2/mapping", role="billing", json={"out_of_catalogue": True})
+    assert odd.status_code == 200, odd.text
+    assert _totals(api, encounter_id) == ("48.84", "36.50", "12.34")
