@@ -28,6 +28,14 @@ def _totals(api: Api, encounter_id: str) -> tuple[str, str, str]:
     return body["total"], body["fund_pay"], body["personal_pay"]
 
 
+def _returned_once(api: Api, url: str) -> None:
+    """The bed day B1 returned once; a second return of it is beyond what was charged."""
+    back = _bed("R1", "-60.00", "-1", reverses="B1")
+    assert api.post(url, json={"lines": [back]}).status_code == 200
+    again = api.post(url, json={"lines": [_bed("R2", "-60.00", "-1", reverses="B1")]})
+    _refused(again, "FEE_REVERSAL_EXCEEDS_ORIGINAL", "lines.0.quantity")
+
+
 def test_FEE_CHARGE_NAMES_ORIGINAL_n33_n47_a_charge_naming_an_original_is_refused(
     api: Api, db: Engine
 ) -> None:
@@ -44,11 +52,7 @@ def test_FEE_CHARGE_NAMES_ORIGINAL_n33_n47_a_charge_naming_an_original_is_refuse
     error = _refused(response, "FEE_CHARGE_NAMES_ORIGINAL", "lines.1.reverses")
     assert "B1" in error["message"] and error["article"] == "N§33, N§47"
     assert _count(db, "fee_line") == 1
-    # the bed day returned once; a second return of it is beyond what was charged
-    back = _bed("R1", "-60.00", "-1", reverses="B1")
-    assert api.post(url, json={"lines": [back]}).status_code == 200
-    again = api.post(url, json={"lines": [_bed("R2", "-60.00", "-1", reverses="B1")]})
-    _refused(again, "FEE_REVERSAL_EXCEEDS_ORIGINAL", "lines.0.quantity")
+    _returned_once(api, url)
     assert _totals(api, encounter_id) == ("0.00", "0.00", "0.00")
 
 
@@ -63,10 +67,7 @@ def test_a_charge_naming_an_original_stored_before_takes_nothing_back_from_it(
     with UnitOfWork(db) as uow:  # as the fee path stored it before
         uow.fee_lines.add(encounter_id, [fee("X1", "XN02BEB001", "60.00", reverses="B1")])
         uow.commit()
-    back = _bed("R1", "-60.00", "-1", reverses="B1")
-    assert api.post(url, json={"lines": [back]}).status_code == 200
-    again = api.post(url, json={"lines": [_bed("R2", "-60.00", "-1", reverses="B1")]})
-    _refused(again, "FEE_REVERSAL_EXCEEDS_ORIGINAL", "lines.0.quantity")
+    _returned_once(api, url)
     # the box stays the fund's; the bed day charged and returned nets to nothing
     assert _totals(api, encounter_id) == ("60.00", "60.00", "0.00")
 
