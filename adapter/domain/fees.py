@@ -118,6 +118,47 @@ def check_amount(line: FeeLine, field: str = "amount") -> None:
         )
 
 
+# Quantities and unit prices are kept to four decimals (a drug's unit price may be 0.0123),
+# as REST takes them; the amount, to the fen, is what is paid.
+PLACES = 4
+_QUANTUM = Decimal(1).scaleb(-PLACES)
+
+
+def check_places(line: FeeLine, prefix: str) -> None:
+    """Raise :class:`PricingError` naming ``{prefix}.quantity`` or ``{prefix}.unit_price``
+    when either has more than :data:`PLACES` decimals: the line could not be kept, nor
+    uploaded (N§33), as sent."""
+    for field, label, value in (
+        ("quantity", "数量", line.quantity),
+        ("unit_price", "单价", line.unit_price),
+    ):
+        if value != value.quantize(_QUANTUM):
+            raise PricingError(
+                f"费用明细{line.line_id}的{label}{value}超过{PLACES}位小数，请按{PLACES}位小数发送"
+                "（金额按分计）",
+                code="FEE_DECIMAL_PLACES",
+                article="N§33",
+                field=f"{prefix}.{field}",
+            )
+
+
+def check_charge(line: FeeLine, field: str = "reverses") -> None:
+    """Raise :class:`PricingError` (naming ``field``) for a charge that names an original.
+
+    Only a reversal (negative quantity) undoes a charge. A charge naming one was counted as
+    a reversal of it with its quantity added back: the original could then be reversed
+    again, and a bill of 0.00 paid the fund the difference between the two charges' prices
+    (N§33, N§47: the details uploaded must be true)."""
+    if line.reverses and not line.is_reversal:
+        raise PricingError(
+            f"费用明细{line.line_id}数量为{line.quantity}（收费），不能填写冲销的原明细"
+            f"{line.reverses}：冲销原明细须以负数量发送；新的收费请不填原明细",
+            code="FEE_CHARGE_NAMES_ORIGINAL",
+            article="N§33, N§47",
+            field=field,
+        )
+
+
 def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"

@@ -14,9 +14,9 @@ clock) before anything is stored or settled:
 * **discharge** is not before admission;
 * **a fee** lies within the stay: from the day of admission (HIS often date fee lines by day
   only, so a line dated 00:00 of the admission day is in) to discharge — or, while the stay
-  is open, to ``now`` — each with ``clock_skew`` to spare. Fees are *not* bounded by
-  ``late_registration``: a 90-day stay's late fee batch, or a stay across the new year
-  (N§36: settled as one bill at discharge), keeps all its days.
+  is open or its settlement revoked, to ``now`` — each with ``clock_skew`` to spare. Fees
+  are *not* bounded by ``late_registration``: a 90-day stay's late fee batch, or a stay
+  across the new year (N§36: settled as one bill at discharge), keeps all its days.
 
 Each refusal is a :class:`TimeOutOfWindow` (422 over REST, AE over HL7) naming the field.
 """
@@ -77,8 +77,13 @@ class TimeWindow:
         zone: tzinfo,
     ) -> None:
         """Every line's time within the stay (``lines.N.occurred_at`` names the first not);
-        the admission's day is counted in ``zone`` (the institution's)."""
-        discharged_at = stay.discharged_at
+        the admission's day is counted in ``zone`` (the institution's).
+
+        A revoked stay's discharge does not bound its fees: the HIS cancelled it (A13) and
+        the worker stays in hospital, or the clerk revoked to correct the bill. The days
+        after it are billed when the stay is settled again, which refuses a discharge before
+        any fee (:meth:`check_fees_before`)."""
+        discharged_at = stay.discharged_at if stay.status is not EncounterStatus.REVOKED else None
         admitted = stay.admitted_at.astimezone(zone)
         start = datetime.combine(admitted.date(), time(0), tzinfo=zone)
         end = (discharged_at or now) + self.clock_skew

@@ -2,7 +2,8 @@
 
 Record: the encounter must be in hospital (admitted, or its settlement revoked for correction):
 the fees of a settled stay are what was settled and uploaded, and change only through a
-revocation that upstream is told of (N§47, B§50: 不得篡改作假). A batch is all or nothing: a line
+revocation that upstream is told of (N§47, B§50: 不得篡改作假); lines the settlement holds,
+sent again, are answered as recorded (:mod:`.fee_line_ids`). A batch is all or nothing: a line
 with bad amounts refuses the batch, naming it (``lines.3``). A ``his_line_id`` already stored
 is ignored and reported, never an error (the HIS resends), if it is the same fee; one reused
 for another fee (another item, quantity, amount, time or work-injury flag) refuses the batch,
@@ -33,16 +34,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 
 from adapter.domain.catalogue import Catalogue, CatalogueKind
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition, NotFound, PricingError
-from adapter.domain.fees import FeeLine, check_amount
+from adapter.domain.fees import FeeLine, check_amount, check_charge, check_places
 from adapter.domain.pricing import NOTHING_TAKEN, Taken, check_reversal, fee_day
 from adapter.services.admission import require_aware
 from adapter.services.billing import effective_line, line_price, treatment_catalogue
 from adapter.services.context import ServiceContext
+from adapter.services.fee_line_ids import all_resent, refuse_repeated, refuse_reused
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claim_records import open_case
 from adapter.store.repositories import EncounterRecord, MappingStatus, StoredFeeLine
@@ -149,12 +152,21 @@ class Fees:
         ctx = self._ctx
         for index, line in enumerate(lines):
             require_aware(line.occurred_at, f"lines.{index}.occurred_at")
+            check_places(line, f"lines.{index}")
             if not line.is_reversal:  # a reversal is checked against its original (_checked)
                 check_amount(line, f"lines.{index}.amount")  # one rule for REST and HL7
+                check_charge(line, f"lines.{index}.reverses")
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
             refuse_device_fees(uow, record.encounter)
+            if record.encounter.status is EncounterStatus.SETTLED and all_resent(
+                uow, encounter_id, lines
+            ):
+                # Lines the settlement holds, sent again (a lost ACK): they are recorded, and
+                # refusing them would tell the HIS the fund did not pay them.
+                ids = tuple(dict.fromkeys(line.line_id for line in lines))
+                return FeesRecorded(record.encounter, (), ids, (), {})
             require_open(record.encounter)
             ctx.policy.times.check_fees(lines, record.encounter, ctx.now(), zone=ctx.zone)
             # Indexed look-ups of what the batch names, never the whole stay: its line ids,
@@ -188,9 +200,9 @@ class Fees:
             for index, line in enumerate(lines):
                 first = named.setdefault(line.line_id, index)
                 if line.line_id in known:
-                    _same_fee(line, held.get(line.line_id), index)
+                    refuse_reused(line, held.get(line.line_id), index)
                     if first != index:
-                        _repeated(line, first, index)
+                        refuse_repeated(line, first, index)
                     repeats.append(line.line_id)
                     continue
                 known.add(line.line_id)
@@ -315,22 +327,24 @@ class Fees:
                 {effective_line(basis).item_code} if basis else set()
             )
             catalogue = treatment_catalogue(ctx, uow, codes)
-            if catalogue_code:
-                kind = line.category.catalogue_kind
-                fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
-                item = (
-                    catalogue.lookup(kind, ctx.institution.admdvs, catalogue_code, fee_date)
-                    if kind
-                    else None
+            kind = line.category.catalogue_kind
+            fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
+            code = catalogue_code or line.item_code
+            item = (
+                catalogue.lookup(kind, ctx.institution.admdvs, code, fee_date)
+                if kind and kind is not CatalogueKind.DEVICE
+                else None
+            )
+            if catalogue_code and item is None:
+                raise DomainError(
+                    f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
+                    f"在{fee_date}有效的项目",
+                    code="CATALOGUE_ITEM_UNKNOWN",
+                    article="N§32",
+                    field="catalogue_code",
                 )
-                if item is None:
-                    raise DomainError(
-                        f"就医地{line.category.label}目录中没有编码为{catalogue_code}、"
-                        f"在{fee_date}有效的项目",
-                        code="CATALOGUE_ITEM_UNKNOWN",
-                        article="N§32",
-                        field="catalogue_code",
-                    )
+            if not catalogue_code and item and line.work_injury and not line.is_reversal:
+                _refuse_out_of_catalogue(line, item.name, fee_date)
             uow.fee_lines.set_mapping(encounter_id, line_id, catalogue_code or "")
             # The line is priced by its new code now, and so are the reversals that follow it.
             priced_as = effective_line(mapped)
@@ -366,30 +380,18 @@ class Fees:
         return StoredFeeLine(line, MappingStatus.MAPPED, catalogue_code or "")
 
 
-def _reversing(line: FeeLine, original_id: str) -> FeeLine:
-    return line if line.reverses == original_id else replace(line, reverses=original_id)
-
-
-def _repeated(line: FeeLine, first: int, index: int) -> None:
-    """Refuse a batch naming ``line``'s id a second time (at ``index``; first at ``first``)."""
-    raise PricingError(
-        f"费用明细流水号{line.line_id}在同一批中出现两次（第{first + 1}条和第{index + 1}条）。"
-        "同一批内流水号不能重复：同一费用发生两次请分别编号，重发请整批重发；本批未录入任何费用",
-        code="FEE_LINE_ID_REPEATED",
-        article="N§47",
-        field=f"lines.{index}.his_line_id",
+def _refuse_out_of_catalogue(line: FeeLine, name: str, on: date) -> None:
+    """A line whose own item is in the catalogue on its date is priced by it whatever the
+    clerk confirms: "out of catalogue" would change nothing, the fund paying on (N§32)."""
+    raise DomainError(
+        f"费用明细{line.line_id}的项目{line.item_code}在就医地{line.category.label}目录内"
+        f"（{on}有效：{name}），由基金按目录支付，不能确认为目录外；"
+        "如HIS编码所指并非该目录项目，请对照到正确的目录编码",
+        code="FEE_ITEM_IN_CATALOGUE",
+        article="N§32",
+        field="out_of_catalogue",
     )
 
 
-def _same_fee(line: FeeLine, recorded: FeeLine | None, index: int) -> None:
-    """Refuse the batch when ``line`` reuses the line id of another fee (``recorded``: the
-    line stored, or met earlier in the batch, under it)."""
-    differs = line.differs_from(recorded) if recorded is not None else ""
-    if differs:
-        raise PricingError(
-            f"费用明细流水号{line.line_id}已用于另一笔费用：{differs}。"
-            "同一流水号不能改记；更正请先冲销原明细，再以新的流水号发送",
-            code="FEE_LINE_ID_REUSED",
-            article="N§47",
-            field=f"lines.{index}.his_line_id",
-        )
+def _reversing(line: FeeLine, original_id: str) -> FeeLine:
+    return line if line.reverses == original_id else replace(line, reverses=original_id)

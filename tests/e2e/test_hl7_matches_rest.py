@@ -306,6 +306,14 @@ def batches(admitted: datetime) -> list[list[tuple[tuple[str, ...], datetime, st
     return [first, second, [(credit, next_day, CREDIT[1])]]
 
 
+def late(
+    batch: list[tuple[tuple[str, ...], datetime, str]],
+) -> list[tuple[tuple[str, ...], datetime, str]]:
+    """``batch`` as new lines (new line ids): fees sent after settlement. The same lines
+    resent are answered as recorded, as any resend is."""
+    return [((f"{line[0]}L", *line[1:]), when, original) for line, when, original in batch]
+
+
 def warnings_of(ack: str) -> list[str]:
     """ERR-3.1 of each ERR segment with severity (ERR-4) W."""
     found = []
@@ -366,7 +374,7 @@ def stay_over_hl7(live: Live, visit: str, admitted: datetime, discharged: dateti
     face.settlement_id = logged(live, f"{visit}-5")["settlement_id"]
     discharge[0] = msh("A03", f"{visit}-5b")
     step("settle again", f"{visit}-5b", "\r".join(discharge))
-    ack = send(live.port, fees(f"{visit}-6", second) + "\r")  # fees after settlement
+    ack = send(live.port, fees(f"{visit}-6", late(second)) + "\r")  # fees after settlement
     assert ack_code(ack) == "AE", ack
     face.refused = [s.split("|")[3].split("^")[0] for s in ack.split("\r") if s[:4] == "ERR|"]
     return face
@@ -414,10 +422,10 @@ def stay_over_rest(live: Live, visit: str, admitted: datetime, discharged: datet
     settle = {"discharged_at": discharged.isoformat(), "discharge_diagnoses": []}
     face.settlement_id = step("settle", f"{path}/settle", settle, 201)["id"]
     step("settle again", f"{path}/settle", settle, 200)
-    late = httpx.post(f"{live.base}/api/v1/encounters{path}/fees", headers=live.headers,
-                      json=fees(second))  # fmt: skip
-    assert late.status_code == 409, late.text
-    face.refused = [error["code"] for error in late.json()["errors"]]
+    refused = httpx.post(f"{live.base}/api/v1/encounters{path}/fees", headers=live.headers,
+                         json=fees(late(second)))  # fmt: skip
+    assert refused.status_code == 409, refused.text
+    face.refused = [error["code"] for error in refused.json()["errors"]]
     return face
 
 

@@ -190,7 +190,9 @@ class FeeLineRepository:
         for chunk in _chunks(line_ids):
             rows = self._session.execute(
                 select(_fee_line.c.reverses, _fee_line.c.quantity, _fee_line.c.amount).where(
-                    _fee_line.c.encounter_id == encounter_id, _fee_line.c.reverses.in_(chunk)
+                    _fee_line.c.encounter_id == encounter_id,
+                    _fee_line.c.reverses.in_(chunk),
+                    _fee_line.c.quantity < 0,  # a reversal: a charge naming one takes nothing
                 )
             )
             for original, quantity, amount in rows:
@@ -209,7 +211,11 @@ class FeeLineRepository:
     def reversals_of(self, encounter_id: str, line_id: str) -> builtins.list[StoredFeeLine]:
         rows = self._session.execute(
             select(_fee_line)
-            .where(_fee_line.c.encounter_id == encounter_id, _fee_line.c.reverses == line_id)
+            .where(
+                _fee_line.c.encounter_id == encounter_id,
+                _fee_line.c.reverses == line_id,
+                _fee_line.c.quantity < 0,
+            )
             .order_by(_fee_line.c.id)
         )
         return [_stored(row) for row in rows]

@@ -193,6 +193,19 @@ def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(
     assert (refused.value.code, refused.value.field) == ("FEE_OUTSIDE_STAY", "lines.1.occurred_at")
 
 
+def test_n33_a_revoked_stay_takes_the_fees_after_its_cancelled_discharge_up_to_now() -> None:
+    discharged = datetime(2026, 11, 20, 10, tzinfo=ZONE)
+    stay = _stay(datetime(2026, 11, 1, 9, tzinfo=ZONE), discharged)
+    after = [_fee("L1", discharged + timedelta(days=1))]  # the next day, still in hospital
+    with pytest.raises(TimeOutOfWindow):
+        WINDOW.check_fees(after, stay, NOW, zone=ZONE)
+    revoked = replace(stay, status=EncounterStatus.REVOKED)
+    WINDOW.check_fees(after, revoked, NOW, zone=ZONE)
+    with pytest.raises(TimeOutOfWindow) as refused:  # but not beyond now
+        WINDOW.check_fees([_fee("L2", NOW + timedelta(minutes=6))], revoked, NOW, zone=ZONE)
+    assert refused.value.code == "FEE_OUTSIDE_STAY"
+
+
 def test_the_admission_day_is_counted_where_the_institution_is() -> None:
     # 01:00 UTC is 09:00 in Beijing: a line dated 00:00 Beijing time that day is in the stay.
     admitted_utc = datetime(2026, 11, 1, 1, tzinfo=ZoneInfo("UTC"))
