@@ -37,6 +37,8 @@ from adapter.store.repositories import RehabPlan
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§33, B§32"
+# a supervisor's reason to settle before the plan is acknowledged: a word, not a keystroke
+OVERRIDE_REASON_MIN = 2
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,16 @@ def check_gate(
         )
     if ctx.outbox.delivered(uow.session, plan.msgid):
         return "acknowledged"
-    if override_reason.strip():
+    reason = override_reason.strip()
+    if len(reason) >= OVERRIDE_REASON_MIN:
         return "overridden"
+    if reason:  # every caller (REST, the desk, HL7's supervisor) meets the same minimum
+        raise DomainError(
+            f"强制结算的原因至少{OVERRIDE_REASON_MIN}个字符（现为{len(reason)}个），"
+            "请写明为何须在康复方案得到确认前结算（N§33、B§32）",
+            code="REHAB_OVERRIDE_REASON_SHORT",
+            article=ARTICLE,
+        )
     raise DomainError(
         "康复方案已提交但尚未得到上级系统确认接收，原则上须在出院结算前上传（N§33、B§32）。"
         "请稍后重试；确需先行结算的，须由结算主管填写理由后强制结算",

@@ -117,3 +117,18 @@ def test_a_medical_stay_has_no_rehab_plan(services: Services) -> None:
     encounter = services.admissions.admit(admit("P001", "V-1"), actor="c").encounter
     with pytest.raises(InvalidTransition):
         services.rehab.save(encounter.id, PLAN, actor="d")
+
+
+def test_REHAB_OVERRIDE_REASON_SHORT_one_character_does_not_settle_before_acknowledgement(
+    services: Services, rehab_stay: Encounter, db: Engine
+) -> None:
+    """REST asked for 2 characters but counted the spaces around them, and the service took
+    any character: " 急 " settled the stay as overridden on one character (N§33, B§32)."""
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    with pytest.raises(DomainError) as refused:
+        _settle(services, rehab_stay, override=" 急 ")
+    assert refused.value.code == "REHAB_OVERRIDE_REASON_SHORT"
+    assert "至少2个字符" in refused.value.message and refused.value.article == "N§33, B§32"
+    with UnitOfWork(db) as uow:
+        assert uow.audit.query(action="settlement.settle") == []
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2501"]
