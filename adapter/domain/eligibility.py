@@ -60,6 +60,12 @@ FILING_CATEGORY = Rule(
     "N§4, N§10, 附表1, 附表2",
     "该工伤职工的备案人员类别为“{filed}”，与本次{kind}不符。" + FILING_CHANNELS_TEXT,
 )
+ADMITTED_FILING_KEPT = Rule(
+    "EL_ADMITTED_FILING_KEPT",
+    "N§13, N§15",
+    "上级系统本次未返回入院时的备案{filing_no}（可能已变更或到期后重新备案）；本次住院于备案"
+    "有效期内入院，按入院时核对的备案{filing_no}正常直接结算，之后就医以新的备案为准",
+)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,18 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
         and f.purpose is purpose
         and is_admitted_filing(request, f)
     ]
+    kept = request.admitted_filing
+    if (
+        not admitted_with
+        and kept is not None
+        and kept.psn_no == request.person.psn_no
+        and kept.purpose is purpose
+        and is_admitted_filing(request, kept)
+    ):
+        # N§13: upstream no longer lists the filing the stay was admitted on (it answers with
+        # the one in force now); the stay settles on it as checked at admission.
+        admitted_with = [kept]
+        findings.append(ADMITTED_FILING_KEPT.warned(filing_no=kept.filing_no))
     if admitted_with:
         # N§13: at discharge the filing the stay was admitted on decides, not a successor
         # filed during the stay (which would fail "filed before admission", N§16).

@@ -40,6 +40,10 @@ class EligibilityRequest:
     # At discharge: the filing the stay was admitted on. It stays decisive for the stay even
     # if it was changed or cancelled since (N§13; N§15: a successor governs later encounters).
     admitted_filing_no: str = ""
+    # That filing as the adapter last saw it (checked at admission): upstream may answer at
+    # discharge with the filing in force now only — the successor, a renewal — and the stay,
+    # admitted inside its validity, still settles on it (N§13, N§15).
+    admitted_filing: Filing | None = None
     # The day the clerk reads the findings: remaining validity counts from it, not from a
     # back-dated admission (None: the checked day).
     today: date | None = None

@@ -15,6 +15,7 @@ from adapter.domain.eligibility import EligibilityDecision, check_eligibility
 from adapter.domain.eligibility_request import EligibilityRequest, Stage
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import EligibilityRefused
+from adapter.domain.filings import Filing
 from adapter.domain.people import CardData
 from adapter.services.identity import Identity, WorkerFacts
 
@@ -36,6 +37,7 @@ def decide(
     approval_notice_no: str = "",
     device_codes: Sequence[str] = (),
     admitted_filing_no: str = "",
+    admitted_filing: Filing | None = None,
     today: date | None = None,
 ) -> EligibilityDecision:
     return check_eligibility(
@@ -53,6 +55,7 @@ def decide(
             approval_notice_no=approval_notice_no,
             device_codes=tuple(device_codes),
             admitted_filing_no=admitted_filing_no,
+            admitted_filing=admitted_filing,
             today=today,
         )
     )
