@@ -197,6 +197,25 @@ def test_EL_TREATMENT_PLACE_N12_two_cities_of_one_province_are_different_places(
     assert "EL_TREATMENT_PLACE" in refused(decision)
 
 
+@pytest.mark.parametrize(
+    ("filed", "here"),
+    [("429004", "429006"), ("469001", "469002"), ("659001", "659002"), ("419001", "419002")],
+)
+def test_EL_TREATMENT_PLACE_N12_two_county_level_cities_under_the_province_are_different_places(
+    filed: str, here: str
+) -> None:
+    """A county-level city administered by the province (省直辖县级行政区划, code PP90xx: 仙桃
+    429004, 天门 429006, 五指山 469001, 石河子 659001, 济源 419001) is its own treatment place
+    (N§12): before, every one of them matched every other on the "city" PP90, so a worker filed
+    to 仙桃 was settled directly by an institution in 天门."""
+    decision = check_eligibility(
+        request(filings=(filing(treatment_admdvs=filed),), institution=institution(admdvs=here))
+    )
+    assert "EL_TREATMENT_PLACE" in refused(decision)
+    same = request(filings=(filing(treatment_admdvs=filed),), institution=institution(admdvs=filed))
+    assert check_eligibility(same).eligible
+
+
 # -- category fits the encounter: 附表1, 附表2 -------------------------------------------
 
 
