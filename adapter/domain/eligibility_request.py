@@ -35,6 +35,10 @@ class EligibilityRequest:
     checked_on: date  # the admission date at admission, the discharge date at discharge
     stage: Stage = Stage.ADMISSION
     injury_parts: tuple[str, ...] = ()
+    # The admission of a stay itself — not the desk's question before the form is filled in,
+    # not a device fitting, not a discharge: it names the injured part(s) it treats, one or
+    # more of the filed ones (N§16, 附表1 受伤部位), however it reaches the adapter.
+    parts_required: bool = False
     approval_notice_no: str = ""
     device_codes: tuple[str, ...] = ()
     # At discharge: the filing the stay was admitted on. It stays decisive for the stay even

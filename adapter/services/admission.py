@@ -176,6 +176,7 @@ class Admissions:
             checked_on=admitted_on,
             stage=Stage.ADMISSION,
             injury_parts=command.injury_parts,
+            parts_required=True,  # desk, REST and HL7 (ZWI-4) alike: N§16
             today=ctx.local_date(ctx.now()),
         )
         if not decision.eligible or decision.filing is None:

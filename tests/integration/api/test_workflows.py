@@ -78,6 +78,21 @@ def test_a_refused_admission_is_422_with_every_reason(api: Api, db: Engine) -> N
     assert codes["EL_NOT_SUSPENDED"]["article"] == "N§49, B§52"
 
 
+def test_EL_INJURY_PARTS_NAMED_an_admission_without_an_injured_part_is_422_naming_the_field(
+    api: Api, db: Engine
+) -> None:
+    """The HIS admits without ``injury_parts`` (or with blanks): before, the stay registered
+    for direct settlement with no part at all (N§16); now the filed parts are named to choose
+    from, and nothing is registered."""
+    for visit, parts in (("ZY-NP1", []), ("ZY-NP2", ["  "])):
+        refused = _admit(api, visit=visit, injury_parts=parts)
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert (error["code"], error["field"]) == ("EL_INJURY_PARTS_NAMED", "injury_parts")
+        assert "左手" in error["message"] and "N§16" in error["article"]
+    assert _admit(api, visit="ZY-NP3").status_code == 201
+
+
 def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     api: Api, db: Engine, queue: UploadQueue, sim: SimulatorServer
 ) -> None:

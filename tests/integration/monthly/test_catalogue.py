@@ -26,7 +26,14 @@ def _bed_stay(services: Services, clock: SetClock) -> Encounter:
     """Three bed-days charged on 5 January and three on 7 January, 60.00 a day."""
     clock.set(at(date(2026, 1, 4), 8))
     admitted = services.admissions.admit(
-        Admit(card("P001"), "V-BED", EncounterKind.MEDICAL, at(date(2026, 1, 4), 8)), actor="c"
+        Admit(
+            card("P001"),
+            "V-BED",
+            EncounterKind.MEDICAL,
+            at(date(2026, 1, 4), 8),
+            injury_parts=("左手",),
+        ),
+        actor="c",
     ).encounter
     clock.set(at(date(2026, 1, 7), 12))  # fees are sent as the days pass
     services.fees.record(
@@ -167,7 +174,14 @@ def test_codes_that_no_longer_map_are_reported(
     )
     clock.set(at(date(2026, 1, 9), 8))
     encounter = services.admissions.admit(
-        Admit(card("P001"), "V-U", EncounterKind.MEDICAL, at(date(2026, 1, 9), 8)), actor="c"
+        Admit(
+            card("P001"),
+            "V-U",
+            EncounterKind.MEDICAL,
+            at(date(2026, 1, 9), 8),
+            injury_parts=("左手",),
+        ),
+        actor="c",
     ).encounter
     clock.set(at(date(2026, 1, 10), 12))  # fees are sent as the days pass
     services.fees.record(

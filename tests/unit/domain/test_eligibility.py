@@ -377,6 +377,38 @@ def test_EL_INJURY_PARTS_FILED_N16_an_injury_part_not_filed_is_refused() -> None
     assert "右膝" in reason.message and reason.field == "injury_parts"
 
 
+@pytest.mark.parametrize("named", [(), ("",), ("  ", "")])
+def test_EL_INJURY_PARTS_NAMED_N16_an_admission_naming_no_injured_part_is_refused(
+    named: tuple[str, ...],
+) -> None:
+    """Before, "no parts, no check": the stay registered for direct settlement with no injured
+    part at all, and the fund paid whatever it treated. The admission names what it treats."""
+    decision = check_eligibility(request(injury_parts=named, parts_required=True))
+    assert refused(decision) == {"EL_INJURY_PARTS_NAMED"}
+    reason = decision.reasons[0]
+    assert reason.field == "injury_parts" and "N§16" in reason.article
+    assert "左手、左前臂" in reason.message and "受伤部位" in reason.message
+
+
+def test_EL_INJURY_PARTS_NAMED_the_desks_question_before_the_form_needs_no_part() -> None:
+    """The clerk asks "may this worker be settled here?" before ticking parts (and a device
+    fitting treats none): that question is not refused for the parts it does not name."""
+    assert check_eligibility(request(injury_parts=())).eligible
+
+
+def test_EL_INJURY_PARTS_UNCHECKED_N16_a_filing_without_parts_does_not_refuse_the_treated() -> None:
+    """Upstream's filing lists no injured part: before, the HIS's parts (HL7 ZWI-4, REST) were
+    refused as "not filed (无)" while the desk, with no box to tick, admitted the same worker."""
+    bare = filing(injury_parts=())
+    decision = check_eligibility(
+        request(filings=(bare,), injury_parts=("左手",), parts_required=True)
+    )
+    assert decision.eligible, [r.message for r in decision.reasons]
+    note = next(w for w in decision.warnings if w.code == "EL_INJURY_PARTS_UNCHECKED")
+    assert "左手" in note.message
+    assert check_eligibility(request(filings=(bare,), parts_required=True)).eligible
+
+
 # -- third-party liability: N§3, B§4 ---------------------------------------------------------
 
 
