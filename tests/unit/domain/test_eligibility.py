@@ -78,6 +78,37 @@ def test_EL_IDENTITY_MATCH_B28_real_name_a_card_of_someone_else_is_refused() -> 
     assert "姓名" in reason.message and "公民身份号码" in reason.message
 
 
+@pytest.mark.parametrize(
+    ("given", "known"),
+    [
+        ({"citizen_id": "34010219871012137x"}, {"citizen_id": "34010219871012137X"}),
+        ({"citizen_id": "34010219871012137X"}, {"citizen_id": "34010219871012137x"}),
+        (
+            {"citizen_id": "３４０１０２１９８７１０１２１３７Ｘ"},
+            {"citizen_id": "34010219871012137X"},
+        ),
+        ({"name": "阿依古丽•买买提"}, {"name": "阿依古丽·买买提"}),
+        ({"name": "阿依古丽．买买提"}, {"name": "阿依古丽·买买提"}),
+        ({"name": "阿依古丽・买买提"}, {"name": "阿依古丽·买买提"}),
+        ({"name": "张 三"}, {"name": "张三"}),
+    ],
+)
+def test_EL_IDENTITY_MATCH_B28_the_same_id_and_name_written_otherwise_match(
+    given: dict[str, str], known: dict[str, str]
+) -> None:
+    """The check digit typed ``x`` (GB 11643 writes ``X``), full-width digits, the dot of a
+    minority name as another keyboard types it (·•・．), a space: the same worker, as a clerk
+    reads the card (B§28 实名). Before, the worker was refused as someone else's card."""
+    decision = check_eligibility(request(card=card(**given), person=person(**known)))
+    assert decision.eligible, [r.message for r in decision.reasons]
+
+
+def test_EL_IDENTITY_MATCH_one_digit_or_one_character_apart_is_still_another_worker() -> None:
+    other_id = check_eligibility(request(card=card(citizen_id="310101199001011238")))
+    other_name = check_eligibility(request(card=card(name="张山")))
+    assert refused(other_id) == refused(other_name) == {"EL_IDENTITY_MATCH"}
+
+
 def test_EL_IDENTITY_MATCH_an_electronic_card_without_a_name_is_matched_on_what_it_carries() -> (
     None
 ):
