@@ -226,12 +226,21 @@ def normalise_part(text: str) -> str:
 
 
 def part_is_filed(part: str, filed: Sequence[str]) -> bool:
-    """Is ``part`` one of the ``filed`` parts? A filed ``双手`` covers ``左手`` and ``右手``."""
+    """Is ``part`` one of the ``filed`` parts? A filed ``双手`` covers ``左手`` and ``右手``; a
+    filed ``手部`` (no side given) covers either side; ``左手`` and ``右手`` filed cover ``双手``.
+    One side filed never covers the other, nor both."""
     key = normalise_part(part)
     keys = {normalise_part(f) for f in filed}
     if key in keys:
         return True
-    return key[:1] in ("左", "右") and f"双{key[1:]}" in keys
+    side, body = key[:1], key[1:]
+    if side not in ("左", "右", "双") or not body:
+        return False
+    if body in keys:
+        return True
+    if side == "双":
+        return {f"左{body}", f"右{body}"} <= keys
+    return f"双{body}" in keys
 
 
 def unfiled_parts(treated: Sequence[str], filed: Sequence[str]) -> list[str]:
