@@ -35,6 +35,7 @@ from adapter.domain.filings import (
     Filing,
     FilingStatus,
     changed_on,
+    listed_parts,
     same_notice,
     unfiled_parts,
 )
@@ -232,7 +233,7 @@ def filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding
 
 def _injury_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
     """The treated parts against the filed ones (N§16, 附表1), matched as a clerk would."""
-    treated = [p for p in request.injury_parts if p.strip()]
+    treated = listed_parts(request.injury_parts)
     filed = "、".join(filing.injury_parts)
     if not filing.injury_parts:
         if treated:

@@ -7,6 +7,7 @@ N§15. (The Beijing filing articles, chapter 2, govern Beijing-insured workers, 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -243,9 +244,20 @@ def part_is_filed(part: str, filed: Sequence[str]) -> bool:
     return f"双{body}" in keys
 
 
+# How a clerk or a HIS lists several parts in one field: 左手、右前臂 (or with a comma).
+_PART_SEPARATORS = re.compile(r"[、，,；;]")
+
+
+def listed_parts(entries: Sequence[str]) -> tuple[str, ...]:
+    """The parts ``entries`` name, each on its own: one entry may list several (``左手、右前臂``,
+    as the desk's typed field, HL7 ZWI-4 and REST carry them alike); blanks dropped."""
+    split = (p.strip() for entry in entries for p in _PART_SEPARATORS.split(entry))
+    return tuple(p for p in split if p)
+
+
 def unfiled_parts(treated: Sequence[str], filed: Sequence[str]) -> list[str]:
     """The treated parts that are not filed (several filed parts may be treated in one stay)."""
-    return [part for part in treated if part.strip() and not part_is_filed(part, filed)]
+    return [part for part in listed_parts(treated) if not part_is_filed(part, filed)]
 
 
 def filed_part_for(part: str, filed: Sequence[str]) -> str:

@@ -4,6 +4,8 @@ real MLLP socket against the real use cases, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import Engine
 
 from connectors.hl7.reader import Hl7Message
@@ -30,3 +32,18 @@ def test_EL_INJURY_PARTS_NAMED_an_a01_with_an_empty_zwi_4_is_refused_naming_it(
     assert _visits(db) == []
     assert answer(Hl7Message(exchange(port, a01("P2", "ZY-P1", parts="左手"))))[0] == "AA"
     assert _visits(db) == ["ZY-P1"]
+
+
+def test_EL_INJURY_PARTS_FILED_several_parts_in_one_zwi_4_repetition_are_read_as_the_desk_does(
+    port: int, db: Engine
+) -> None:
+    """The HIS types the parts in one field, "左手、右前臂", as the desk's typed-parts field
+    takes them: both are filed (王建国: 左手, 右前臂). Before, the A01 was refused as
+    "左手、右前臂" not being a filed part."""
+    ack = Hl7Message(exchange(port, a01("P3", "ZY-P3", parts="左手、右前臂")))
+    assert answer(ack)[0] == "AA", ack
+    with db.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT injury_parts FROM encounter WHERE his_visit_id = 'ZY-P3'"
+        ).scalar_one()
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == ["左手", "右前臂"]

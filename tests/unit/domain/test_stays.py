@@ -251,3 +251,15 @@ def test_EL_INJURY_PARTS_FILED_N16_a_side_the_filing_leaves_open_or_both_sides_f
 def test_EL_INJURY_PARTS_FILED_N16_one_side_filed_does_not_cover_the_other_or_both() -> None:
     assert unfiled_parts(("右手", "双手", "手"), ("左手",)) == ["右手", "双手", "手"]
     assert unfiled_parts(("双膝",), ("左膝",)) == ["双膝"]
+
+
+@pytest.mark.parametrize("typed", ["左手、左前臂", "左手，左前臂", "左手,左前臂", "左手；左前臂"])
+def test_EL_INJURY_PARTS_FILED_N16_several_parts_typed_in_one_entry_are_each_checked(
+    typed: str,
+) -> None:
+    """The HIS (ZWI-4, REST) sends "左手、左前臂" as one entry, as the desk's typed field takes
+    them; each part is checked, and one unfiled among them still refuses."""
+    assert check_eligibility(request(injury_parts=(typed,), parts_required=True)).eligible
+    refused = check_eligibility(request(injury_parts=("左手、右膝",), parts_required=True))
+    assert [r.code for r in refused.reasons] == ["EL_INJURY_PARTS_FILED"]
+    assert "右膝" in refused.reasons[0].message and "左手、右膝" not in refused.reasons[0].message
