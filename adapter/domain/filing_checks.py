@@ -23,6 +23,12 @@ Two readings of the sources worth stating:
   — admitted on a day the filing was in force, registered after the loss — can only be
   discharged after it, so its registration is refused too (read on
   ``EligibilityRequest.settles_on_or_after``; a suspension, N§49, likewise).
+- Injured parts (N§16, 附表1): the admission itself names the part(s) it treats, one or more of
+  the filed ones, whether typed at the desk, sent in HL7 ZWI-4 or over REST; naming none is
+  refused (``parts_required``), as "no parts, no check" let the fund pay for any treatment. The
+  desk's question before the form and a device fitting name none and are not refused for it;
+  nor is a discharge, so a stay admitted before this rule still settles. A filing that lists no
+  part leaves nothing to check against: a warning, not a refusal for upstream's gap.
 """
 
 from __future__ import annotations
