@@ -12,6 +12,7 @@ checks of the filing itself (and how a change or cancellation during the stay is
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +61,12 @@ FILING_CATEGORY = Rule(
     "N§4, N§10, 附表1, 附表2",
     "该工伤职工的备案人员类别为“{filed}”，与本次{kind}不符。" + FILING_CHANNELS_TEXT,
 )
+ADMITTED_FILING_KEPT = Rule(
+    "EL_ADMITTED_FILING_KEPT",
+    "N§13, N§15",
+    "上级系统本次未返回入院时的备案{filing_no}（可能已变更或到期后重新备案）；本次住院于备案"
+    "有效期内入院，按入院时核对的备案{filing_no}正常直接结算，之后就医以新的备案为准",
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,18 @@ class EligibilityDecision:
         return {f.code for f in self.findings if f.severity is severity}
 
 
+# The dot inside a minority name (阿依古丽·买买提) as keyboards and card readers type it.
+_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "．": "·", ".": "·", "∙": "·"})
+
+
+def _identity_key(text: str) -> str:
+    """A name or citizen ID as a clerk compares the card with the worker (B§28 实名): full-
+    width forms folded (NFKC), spaces dropped, the ID's check digit ``x`` read as GB 11643's
+    ``X``, the dot of a minority name typed in any of its forms read as one."""
+    folded = "".join(unicodedata.normalize("NFKC", text).split())
+    return folded.translate(_NAME_DOTS).upper()
+
+
 def _person_findings(request: EligibilityRequest, person: Person) -> list[Finding]:
     card = request.card
     findings: list[Finding] = []
@@ -94,8 +113,8 @@ def _person_findings(request: EligibilityRequest, person: Person) -> list[Findin
     mismatched = [
         label
         for label, given, known in (
-            ("姓名", card.name, person.name),
-            ("公民身份号码", card.citizen_id, person.citizen_id),
+            ("姓名", _identity_key(card.name), _identity_key(person.name)),
+            ("公民身份号码", _identity_key(card.citizen_id), _identity_key(person.citizen_id)),
         )
         if given and known and given != known
     ]
@@ -154,6 +173,18 @@ def check_eligibility(request: EligibilityRequest) -> EligibilityDecision:
         and f.purpose is purpose
         and is_admitted_filing(request, f)
     ]
+    kept = request.admitted_filing
+    if (
+        not admitted_with
+        and kept is not None
+        and kept.psn_no == request.person.psn_no
+        and kept.purpose is purpose
+        and is_admitted_filing(request, kept)
+    ):
+        # N§13: upstream no longer lists the filing the stay was admitted on (it answers with
+        # the one in force now); the stay settles on it as checked at admission.
+        admitted_with = [kept]
+        findings.append(ADMITTED_FILING_KEPT.warned(filing_no=kept.filing_no))
     if admitted_with:
         # N§13: at discharge the filing the stay was admitted on decides, not a successor
         # filed during the stay (which would fail "filed before admission", N§16).

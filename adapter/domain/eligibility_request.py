@@ -35,11 +35,19 @@ class EligibilityRequest:
     checked_on: date  # the admission date at admission, the discharge date at discharge
     stage: Stage = Stage.ADMISSION
     injury_parts: tuple[str, ...] = ()
+    # The admission of a stay itself — not the desk's question before the form is filled in,
+    # not a device fitting, not a discharge: it names the injured part(s) it treats, one or
+    # more of the filed ones (N§16, 附表1 受伤部位), however it reaches the adapter.
+    parts_required: bool = False
     approval_notice_no: str = ""
     device_codes: tuple[str, ...] = ()
     # At discharge: the filing the stay was admitted on. It stays decisive for the stay even
     # if it was changed or cancelled since (N§13; N§15: a successor governs later encounters).
     admitted_filing_no: str = ""
+    # That filing as the adapter last saw it (checked at admission): upstream may answer at
+    # discharge with the filing in force now only — the successor, a renewal — and the stay,
+    # admitted inside its validity, still settles on it (N§13, N§15).
+    admitted_filing: Filing | None = None
     # The day the clerk reads the findings: remaining validity counts from it, not from a
     # back-dated admission (None: the checked day).
     today: date | None = None

@@ -23,6 +23,12 @@ Two readings of the sources worth stating:
   — admitted on a day the filing was in force, registered after the loss — can only be
   discharged after it, so its registration is refused too (read on
   ``EligibilityRequest.settles_on_or_after``; a suspension, N§49, likewise).
+- Injured parts (N§16, 附表1): the admission itself names the part(s) it treats, one or more of
+  the filed ones, whether typed at the desk, sent in HL7 ZWI-4 or over REST; naming none is
+  refused (``parts_required``), as "no parts, no check" let the fund pay for any treatment. The
+  desk's question before the form and a device fitting name none and are not refused for it;
+  nor is a discharge, so a stay admitted before this rule still settles. A filing that lists no
+  part leaves nothing to check against: a warning, not a refusal for upstream's gap.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from adapter.domain.filings import (
     Filing,
     FilingStatus,
     changed_on,
+    listed_parts,
     same_notice,
     unfiled_parts,
 )
@@ -91,6 +98,19 @@ INJURY_PARTS_FILED = Rule(
     "EL_INJURY_PARTS_FILED",
     "N§16, 附表1",
     "本次治疗的受伤部位（{parts}）不在备案的受伤部位（{filed}）内",
+)
+INJURY_PARTS_NAMED = Rule(
+    "EL_INJURY_PARTS_NAMED",
+    "N§16, N§33, 附表1",
+    "入院登记未填写本次治疗的受伤部位；须填写备案的受伤部位（{filed}）中本次治疗的一个或多个，"
+    "方可登记为直接结算",
+)
+# A filing that lists no injured part leaves nothing to match the treated parts against: the
+# clerk is told, the stay is not refused for upstream's gap (the filing itself is approved).
+INJURY_PARTS_UNCHECKED = Rule(
+    "EL_INJURY_PARTS_UNCHECKED",
+    "N§16, 附表1",
+    "备案未登记受伤部位，无法核对本次治疗的受伤部位（{parts}），请核对工伤认定决定书",
 )
 NO_THIRD_PARTY = Rule(
     "EL_NO_THIRD_PARTY", "N§3, B§4", "涉及第三方责任的费用不纳入跨省异地就医直接结算"
@@ -207,16 +227,7 @@ def filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding
     else:
         findings.append(TREATMENT_PLACE.refused(filed=filing.treatment_admdvs, here=here))
     findings += _validity_findings(request, filing)
-    unfiled = unfiled_parts(request.injury_parts, filing.injury_parts)
-    filed_parts = "、".join(filing.injury_parts) or "无"
-    if unfiled:
-        findings.append(
-            INJURY_PARTS_FILED.refused("injury_parts", parts="、".join(unfiled), filed=filed_parts)
-        )
-    elif request.injury_parts:
-        findings.append(
-            INJURY_PARTS_FILED.passed(parts="、".join(request.injury_parts), filed=filed_parts)
-        )
+    findings += _injury_findings(request, filing)
     if filing.third_party_liability:
         findings.append(NO_THIRD_PARTY.refused())
     else:
@@ -224,6 +235,24 @@ def filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding
     if request.kind is EncounterKind.DEVICE:
         findings += _device_findings(request, filing)
     return findings
+
+
+def _injury_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
+    """The treated parts against the filed ones (N§16, 附表1), matched as a clerk would."""
+    treated = listed_parts(request.injury_parts)
+    filed = "、".join(filing.injury_parts)
+    if not filing.injury_parts:
+        if treated:
+            return [INJURY_PARTS_UNCHECKED.warned("injury_parts", parts="、".join(treated))]
+        return []
+    if not treated:
+        if request.parts_required:
+            return [INJURY_PARTS_NAMED.refused("injury_parts", filed=filed)]
+        return []
+    unfiled = unfiled_parts(treated, filing.injury_parts)
+    if unfiled:
+        return [INJURY_PARTS_FILED.refused("injury_parts", parts="、".join(unfiled), filed=filed)]
+    return [INJURY_PARTS_FILED.passed(parts="、".join(treated), filed=filed)]
 
 
 def _device_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:

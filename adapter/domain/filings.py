@@ -7,6 +7,7 @@ N§15. (The Beijing filing articles, chapter 2, govern Beijing-insured workers, 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -226,17 +227,37 @@ def normalise_part(text: str) -> str:
 
 
 def part_is_filed(part: str, filed: Sequence[str]) -> bool:
-    """Is ``part`` one of the ``filed`` parts? A filed ``双手`` covers ``左手`` and ``右手``."""
+    """Is ``part`` one of the ``filed`` parts? A filed ``双手`` covers ``左手`` and ``右手``; a
+    filed ``手部`` (no side given) covers either side; ``左手`` and ``右手`` filed cover ``双手``.
+    One side filed never covers the other, nor both."""
     key = normalise_part(part)
     keys = {normalise_part(f) for f in filed}
     if key in keys:
         return True
-    return key[:1] in ("左", "右") and f"双{key[1:]}" in keys
+    side, body = key[:1], key[1:]
+    if side not in ("左", "右", "双") or not body:
+        return False
+    if body in keys:
+        return True
+    if side == "双":
+        return {f"左{body}", f"右{body}"} <= keys
+    return f"双{body}" in keys
+
+
+# How a clerk or a HIS lists several parts in one field: 左手、右前臂 (or with a comma).
+_PART_SEPARATORS = re.compile(r"[、，,；;]")
+
+
+def listed_parts(entries: Sequence[str]) -> tuple[str, ...]:
+    """The parts ``entries`` name, each on its own: one entry may list several (``左手、右前臂``,
+    as the desk's typed field, HL7 ZWI-4 and REST carry them alike); blanks dropped."""
+    split = (p.strip() for entry in entries for p in _PART_SEPARATORS.split(entry))
+    return tuple(p for p in split if p)
 
 
 def unfiled_parts(treated: Sequence[str], filed: Sequence[str]) -> list[str]:
     """The treated parts that are not filed (several filed parts may be treated in one stay)."""
-    return [part for part in treated if part.strip() and not part_is_filed(part, filed)]
+    return [part for part in listed_parts(treated) if not part_is_filed(part, filed)]
 
 
 def filed_part_for(part: str, filed: Sequence[str]) -> str:

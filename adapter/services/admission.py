@@ -33,7 +33,7 @@ from adapter.domain.errors import (
     NotFound,
     UpstreamUnavailable,
 )
-from adapter.domain.filings import Filing, filed_part_for
+from adapter.domain.filings import Filing, filed_part_for, listed_parts
 from adapter.domain.people import Person
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import Finding
@@ -176,6 +176,7 @@ class Admissions:
             checked_on=admitted_on,
             stage=Stage.ADMISSION,
             injury_parts=command.injury_parts,
+            parts_required=True,  # desk, REST and HL7 (ZWI-4) alike: N§16
             today=ctx.local_date(ctx.now()),
         )
         if not decision.eligible or decision.filing is None:
@@ -197,7 +198,7 @@ class Admissions:
             diagnoses=tuple(payloads.diagnosis_text(d) for d in command.diagnoses),
             # N§16: kept in the filing's own spelling (左手部 typed, 左手 filed → 左手).
             injury_parts=tuple(
-                filed_part_for(p, filing.injury_parts) for p in command.injury_parts
+                filed_part_for(p, filing.injury_parts) for p in listed_parts(command.injury_parts)
             ),
         )
         with ctx.uow(immediate=True) as uow:
@@ -265,7 +266,7 @@ class Admissions:
                 insured_admdvs=known.insured_admdvs if known else "",
                 department=command.department,
                 diagnoses=tuple(payloads.diagnosis_text(d) for d in command.diagnoses),
-                injury_parts=tuple(command.injury_parts),
+                injury_parts=listed_parts(command.injury_parts),
             )
             uow.encounters.add(encounter)
             claim_id = ids.manual_claim_id()

@@ -40,6 +40,13 @@ def facts_at_discharge(
 def decide_at_discharge(
     ctx: ServiceContext, facts: WorkerFacts, encounter: Encounter, discharged_at: datetime
 ) -> EligibilityDecision:
+    """Called with no unit of work open (it reads the admitted filing as last seen)."""
+    admitted_filing = None
+    if encounter.filing_no and all(f.filing_no != encounter.filing_no for f in facts.filings):
+        # Upstream answers with the filing in force now only (a successor, a renewal): the
+        # stay settles on the one it was admitted on, as checked then (N§13, N§15).
+        with ctx.uow() as uow:
+            admitted_filing = uow.filings.get(encounter.filing_no)
     return decide(
         facts,
         encounter.kind,
@@ -48,4 +55,5 @@ def decide_at_discharge(
         stage=Stage.DISCHARGE,
         injury_parts=encounter.injury_parts,
         admitted_filing_no=encounter.filing_no,
+        admitted_filing=admitted_filing,
     )

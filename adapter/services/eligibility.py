@@ -15,6 +15,7 @@ from adapter.domain.eligibility import EligibilityDecision, check_eligibility
 from adapter.domain.eligibility_request import EligibilityRequest, Stage
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import EligibilityRefused
+from adapter.domain.filings import Filing
 from adapter.domain.people import CardData
 from adapter.services.identity import Identity, WorkerFacts
 
@@ -33,9 +34,11 @@ def decide(
     checked_on: date,
     stage: Stage,
     injury_parts: Sequence[str] = (),
+    parts_required: bool = False,
     approval_notice_no: str = "",
     device_codes: Sequence[str] = (),
     admitted_filing_no: str = "",
+    admitted_filing: Filing | None = None,
     today: date | None = None,
 ) -> EligibilityDecision:
     return check_eligibility(
@@ -50,9 +53,11 @@ def decide(
             checked_on=checked_on,
             stage=stage,
             injury_parts=tuple(injury_parts),
+            parts_required=parts_required,
             approval_notice_no=approval_notice_no,
             device_codes=tuple(device_codes),
             admitted_filing_no=admitted_filing_no,
+            admitted_filing=admitted_filing,
             today=today,
         )
     )

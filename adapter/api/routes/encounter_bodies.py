@@ -37,7 +37,13 @@ class AdmitIn(Strict):
     admitted_at: AwareDatetime
     department: str = Field("", max_length=100)
     diagnoses: list[DiagnosisIn] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
-    injury_parts: list[InjuryPart] = Field(default_factory=list, max_length=MAX_INJURY_PARTS)
+    injury_parts: list[InjuryPart] = Field(
+        default_factory=list,
+        max_length=MAX_INJURY_PARTS,
+        description="the injured parts this stay treats, one or more of the filed ones (N§16); "
+        "an entry may list several (左手、右前臂). Naming none where the filing lists parts is "
+        "refused (EL_INJURY_PARTS_NAMED)",
+    )
     manual_claim_if_upstream_down: bool = Field(
         False,
         description="upstream down: record the stay as a manual-claim case (N§38, B§27) "

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from adapter.domain.commands import Admit
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import AdapterError, UpstreamUnavailable
+from adapter.domain.filings import listed_parts
 from adapter.domain.people import CardData
 from adapter.services.admission import ADMISSION_OUTAGE_MESSAGE, OpenStayExists
 from adapter.services.container import Services
@@ -147,7 +148,7 @@ def admit(
     manual_claim: Annotated[str, Form()] = "",
 ) -> Response:
     kind = kind if kind in KINDS else "medical"
-    typed = tuple(p for p in injury_parts_text.replace("，", "、").replace(",", "、").split("、"))
+    typed = listed_parts((injury_parts_text,))
     kept = Typed(
         his_visit_id,
         department,

@@ -141,3 +141,31 @@ def test_n38_b27_upstream_down_at_admission_records_a_manual_claim_case_that_may
     with UnitOfWork(site.engine) as uow:
         stored = uow.encounters.get(encounter_id).encounter
     assert stored.psn_no == "P001" and stored.filing_no
+
+
+def test_EL_INJURY_PARTS_NAMED_an_admission_with_no_part_ticked_is_refused_naming_the_parts(
+    page: Page, site: Site
+) -> None:
+    """The clerk unticks every filed part (the HIS's diagnosis is elsewhere): before, the stay
+    was registered for direct settlement with no injured part at all (N§16). Now the desk
+    says which parts are filed, keeps the form, and registers nothing until one is ticked."""
+    close_open_stay(site, "P001")
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    page.locator("#card").fill(CARDS["P001"])
+    page.locator("#card").press("Enter")
+    parts = site.person_filing_parts("P001")  # 左手、右前臂
+    visit = f"ZY-NOPART-{datetime.now(ZONE):%H%M%S%f}"
+    page.locator("#his_visit_id").fill(visit)
+    for part in parts:
+        page.get_by_label(part, exact=True).uncheck()
+    page.get_by_role("button", name="确认入院登记").click()
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_contain_text("入院登记未填写本次治疗的受伤部位")
+    expect(refusal).to_contain_text("、".join(parts))
+    expect(refusal).to_contain_text("N§16")
+    shot(page, "no-part-refused")
+    assert site.runtime.services.admissions.open_stay("P001", EncounterKind.MEDICAL) is None
+    expect(page.locator("#his_visit_id")).to_have_value(visit)
+    page.get_by_label(parts[0], exact=True).check()
+    page.get_by_role("button", name="确认入院登记").click()
+    expect(page.get_by_test_id("admitted")).to_contain_text("已登记为跨省异地直接结算住院")

@@ -78,6 +78,49 @@ def test_a_refused_admission_is_422_with_every_reason(api: Api, db: Engine) -> N
     assert codes["EL_NOT_SUSPENDED"]["article"] == "N§49, B§52"
 
 
+def test_EL_INJURY_PARTS_NAMED_an_admission_without_an_injured_part_is_422_naming_the_field(
+    api: Api, db: Engine
+) -> None:
+    """The HIS admits without ``injury_parts`` (or with blanks): before, the stay registered
+    for direct settlement with no part at all (N§16); now the filed parts are named to choose
+    from, and nothing is registered."""
+    for visit, parts in (("ZY-NP1", []), ("ZY-NP2", ["  "])):
+        refused = _admit(api, visit=visit, injury_parts=parts)
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert (error["code"], error["field"]) == ("EL_INJURY_PARTS_NAMED", "injury_parts")
+        assert "左手" in error["message"] and "N§16" in error["article"]
+    assert _admit(api, visit="ZY-NP3").status_code == 201
+
+
+def test_EL_IDENTITY_MATCH_a_card_whose_id_ends_in_a_small_x_is_the_workers_own(
+    api: Api, sim: SimulatorServer
+) -> None:
+    """The card reader (or the HIS) gives the citizen ID with its check digit as ``x``; upstream
+    writes ``X`` (GB 11643). Before: 422, "社会保障卡与参保人员信息不一致（公民身份号码）"."""
+    person = {
+        "psn_no": "P970",
+        "certno": "11010519491231002X",
+        "psn_name": "测试工人",
+        "gend": "2",
+        "brdy": "1949-12-31",
+        "insuplc_admdvs": "310100",
+        "card_no": "CARD970",
+        "card_status": "normal",
+    }
+    filing = {"filing_no": "F970", "psn_no": "P970", "category": "long_term_residence",
+              "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+              "injury_parts": ["左手"], "insuplc_admdvs": "310100",
+              "begndate": local(-100).date().isoformat(),
+              "enddate": local(200).date().isoformat(),
+              "filed_on": local(-101).date().isoformat()}  # fmt: skip
+    seeded = httpx.post(f"{sim.url}/_sim/seed", json={"people": [person], "filings": [filing]})
+    assert seeded.status_code == 200
+    card = {"kind": "physical", "card_no": "CARD970", "citizen_id": "11010519491231002x"}
+    admitted = _admit(api, visit="ZY-970", card=card)
+    assert admitted.status_code == 201, admitted.text
+
+
 def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     api: Api, db: Engine, queue: UploadQueue, sim: SimulatorServer
 ) -> None:

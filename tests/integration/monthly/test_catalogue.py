@@ -4,20 +4,20 @@ refused whole, row and column named; HIS codes that no longer map are reported."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import Engine
 
-from adapter.domain.commands import Admit
-from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.encounters import Encounter
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import BED, BEIJING, DRUG, Desk, SetClock, at, fee, seed
-from tests.integration.services.helpers import card
+from tests.integration.services.helpers import admit
 
 D = Decimal
 
@@ -26,7 +26,7 @@ def _bed_stay(services: Services, clock: SetClock) -> Encounter:
     """Three bed-days charged on 5 January and three on 7 January, 60.00 a day."""
     clock.set(at(date(2026, 1, 4), 8))
     admitted = services.admissions.admit(
-        Admit(card("P001"), "V-BED", EncounterKind.MEDICAL, at(date(2026, 1, 4), 8)), actor="c"
+        replace(admit("P001", "V-BED"), admitted_at=at(date(2026, 1, 4), 8)), actor="c"
     ).encounter
     clock.set(at(date(2026, 1, 7), 12))  # fees are sent as the days pass
     services.fees.record(
@@ -167,7 +167,7 @@ def test_codes_that_no_longer_map_are_reported(
     )
     clock.set(at(date(2026, 1, 9), 8))
     encounter = services.admissions.admit(
-        Admit(card("P001"), "V-U", EncounterKind.MEDICAL, at(date(2026, 1, 9), 8)), actor="c"
+        replace(admit("P001", "V-U"), admitted_at=at(date(2026, 1, 9), 8)), actor="c"
     ).encounter
     clock.set(at(date(2026, 1, 10), 12))  # fees are sent as the days pass
     services.fees.record(

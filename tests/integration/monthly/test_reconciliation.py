@@ -210,6 +210,7 @@ def settle_across_midnight(services: Services, clock: SetClock, visit_id: str) -
             kind=EncounterKind.MEDICAL,
             admitted_at=at(d(28), 8),
             diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
+            injury_parts=("左手",),
             department="骨科",
         ),
         actor="住院处-01",

@@ -27,7 +27,7 @@ from adapter.wiring.outbox import QueueJobs
 from adapter.wiring.runtime import msgid_source
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.world import DRUG, Desk, SetClock, at, fee
-from tests.integration.services.helpers import INSTITUTION, card
+from tests.integration.services.helpers import INSTITUTION, card, filed_part
 from tests.integration.services.support import jobs
 from upload_queue import UploadQueue, admin
 
@@ -56,7 +56,7 @@ def _admit(services: Services, clock: SetClock, psn: str, visit: str) -> str:
     admitted = services.admissions.admit(
         Admit(card=card(psn), his_visit_id=visit, kind=EncounterKind.MEDICAL,
               admitted_at=at(date(2026, 1, 10), 10), diagnoses=(Diagnosis("S62.301", "骨折"),),
-              department="骨科"),
+              injury_parts=(filed_part(psn),), department="骨科"),
         actor="admission",
     )  # fmt: skip
     return admitted.encounter.id

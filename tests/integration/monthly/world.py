@@ -26,7 +26,7 @@ from adapter.services.container import Services
 from adapter.services.devices import FitDevices
 from adapter.services.settlement import SettleRequest
 from tests.integration.services.device_world import NAMES, NOTICE
-from tests.integration.services.helpers import INSTITUTION, card
+from tests.integration.services.helpers import INSTITUTION, card, filed_part
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SIM_TODAY = date(2026, 1, 10)
@@ -99,6 +99,7 @@ class Desk:
             kind=EncounterKind.MEDICAL,
             admitted_at=at(admitted, 8),
             diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
+            injury_parts=(filed_part(psn_no),),
             department="骨科",
         )
         encounter = self.services.admissions.admit(command, actor="住院处-01").encounter

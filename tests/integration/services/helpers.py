@@ -10,6 +10,7 @@ from adapter.domain.commands import Admit, Diagnosis
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.people import CardData, CardKind
+from connectors.upstream.simulator.demo_seed import demo_seed
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # The day the tests' stays happen on: today from 16:00 Beijing time, yesterday before. The
@@ -48,14 +49,26 @@ def local(days: int, hour: int = 9, minute: int = 0) -> datetime:
     return datetime.combine(TODAY + timedelta(days=days), time(hour, minute), tzinfo=ZONE)
 
 
+def filed_part(psn_no: str) -> str:
+    """The first injured part of the worker's filing in the demo seed; 左手 for a worker a
+    test seeds itself (what the tests' own filings list)."""
+    filings = demo_seed(TODAY)["filings"]
+    parts = next((f["injury_parts"] for f in filings if f["psn_no"] == psn_no), None)
+    return str(parts[0]) if parts else "左手"
+
+
 def admit(
     psn_no: str,
     visit: str,
     *,
     days: int = -5,
     kind: EncounterKind = EncounterKind.MEDICAL,
-    parts: tuple[str, ...] = (),
+    parts: tuple[str, ...] | None = None,
 ) -> Admit:
+    """``psn_no``'s admission, treating ``parts`` — by default the first part of the worker's
+    seeded filing (an admission names what it treats, N§16)."""
+    if parts is None:
+        parts = (filed_part(psn_no),)
     return Admit(
         card=card(psn_no),
         his_visit_id=visit,

@@ -103,3 +103,72 @@ def test_n13_n15_a_manual_claim_case_admitted_before_the_change_switches_to_dire
     assert direct.filing_no == "F950A"
     assert direct.status is EncounterStatus.ADMITTED
     assert [j["kind"] for j in jobs(db)] == ["WI2401"]
+
+
+# -- upstream answers at discharge without the filing the stay was admitted on ---------------
+
+
+def _seed_listed_now(sim: SimulatorServer, *filings: dict) -> None:
+    """The worker's filings as upstream lists them now: P950's own, the others moved away (a
+    filing query answering with the filing in force only — the successor, or a renewal)."""
+    rows = [{**f, "psn_no": f.get("psn_no", "P950")} for f in filings]
+    assert httpx.post(f"{sim.url}/_sim/seed", json={"filings": rows}).status_code == 200
+
+
+def _no_longer_listed(filing_no: str) -> dict:
+    return {"filing_no": filing_no, "psn_no": "P-ELSEWHERE", "category": "long_term_residence",
+            "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+            "begndate": d(-100), "enddate": d(200), "filed_on": d(-101)}  # fmt: skip
+
+
+def _seed_valid(sim: SimulatorServer) -> None:
+    """F950A alone, in force since day -100: the stay is admitted on it."""
+    _seed_changed(sim)
+    _seed_listed_now(
+        sim,
+        _no_longer_listed("F950B"),
+        {"filing_no": "F950A", "category": "long_term_residence", "purpose": "medical",
+         "mdtrtarea_admvs": "110100", "status": "active", "injury_parts": ["左手"],
+         "insuplc_admdvs": "310100", "begndate": d(-100), "enddate": d(200),
+         "filed_on": d(-101)},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "listed_now",
+    [
+        pytest.param(
+            {"filing_no": "F950B", "filing_type": "change", "begndate": d(-3),
+             "enddate": d(200), "filed_on": d(-3)},
+            id="changed-successor-only",
+        ),
+        pytest.param(
+            {"filing_no": "F950C", "begndate": d(-1), "enddate": d(360), "filed_on": d(-2)},
+            id="renewed-filing-only",
+        ),
+    ],
+)  # fmt: skip
+def test_EL_ADMITTED_FILING_KEPT_N13_settles_on_its_filing_when_upstream_lists_only_the_new(
+    services: Services, sim: SimulatorServer, db: Engine, listed_now: dict
+) -> None:
+    """Admitted on F950A; by discharge upstream's filing query answers with the filing in force
+    now only (F950A changed, or expired and renewed). The stay was admitted inside F950A's
+    validity and settles on it (N§13); the new filing, made during the stay, governs later
+    stays only (N§15) and would fail "filed before admission" (N§16)."""
+    _seed_valid(sim)
+    admitted = services.admissions.admit(_admit_command("V-953", -10), actor="c")
+    assert admitted.encounter.filing_no == "F950A"
+    services.fees.record(
+        admitted.encounter.id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his"
+    )
+    base = {"category": "long_term_residence", "purpose": "medical",
+            "mdtrtarea_admvs": "110100", "status": "active", "injury_parts": ["左手"],
+            "insuplc_admdvs": "310100"}  # fmt: skip
+    _seed_listed_now(sim, _no_longer_listed("F950A"), {**base, **listed_now})
+    settled = services.settlements.settle(
+        SettleRequest(admitted.encounter.id, local(0, 0)), actor="b"
+    )
+    assert settled.settlement.encounter.filing_no == "F950A"
+    note = next(w for w in settled.warnings if w.code == "EL_ADMITTED_FILING_KEPT")
+    assert "F950A" in note.message and "N§13" in note.article
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301"]

@@ -78,6 +78,37 @@ def test_EL_IDENTITY_MATCH_B28_real_name_a_card_of_someone_else_is_refused() -> 
     assert "姓名" in reason.message and "公民身份号码" in reason.message
 
 
+@pytest.mark.parametrize(
+    ("given", "known"),
+    [
+        ({"citizen_id": "34010219871012137x"}, {"citizen_id": "34010219871012137X"}),
+        ({"citizen_id": "34010219871012137X"}, {"citizen_id": "34010219871012137x"}),
+        (
+            {"citizen_id": "３４０１０２１９８７１０１２１３７Ｘ"},
+            {"citizen_id": "34010219871012137X"},
+        ),
+        ({"name": "阿依古丽•买买提"}, {"name": "阿依古丽·买买提"}),
+        ({"name": "阿依古丽．买买提"}, {"name": "阿依古丽·买买提"}),
+        ({"name": "阿依古丽・买买提"}, {"name": "阿依古丽·买买提"}),
+        ({"name": "张 三"}, {"name": "张三"}),
+    ],
+)
+def test_EL_IDENTITY_MATCH_B28_the_same_id_and_name_written_otherwise_match(
+    given: dict[str, str], known: dict[str, str]
+) -> None:
+    """The check digit typed ``x`` (GB 11643 writes ``X``), full-width digits, the dot of a
+    minority name as another keyboard types it (·•・．), a space: the same worker, as a clerk
+    reads the card (B§28 实名). Before, the worker was refused as someone else's card."""
+    decision = check_eligibility(request(card=card(**given), person=person(**known)))
+    assert decision.eligible, [r.message for r in decision.reasons]
+
+
+def test_EL_IDENTITY_MATCH_one_digit_or_one_character_apart_is_still_another_worker() -> None:
+    other_id = check_eligibility(request(card=card(citizen_id="310101199001011238")))
+    other_name = check_eligibility(request(card=card(name="张山")))
+    assert refused(other_id) == refused(other_name) == {"EL_IDENTITY_MATCH"}
+
+
 def test_EL_IDENTITY_MATCH_an_electronic_card_without_a_name_is_matched_on_what_it_carries() -> (
     None
 ):
@@ -195,6 +226,25 @@ def test_EL_TREATMENT_PLACE_N12_two_cities_of_one_province_are_different_places(
     tangshan = institution(admdvs="130200")
     decision = check_eligibility(request(filings=(shijiazhuang,), institution=tangshan))
     assert "EL_TREATMENT_PLACE" in refused(decision)
+
+
+@pytest.mark.parametrize(
+    ("filed", "here"),
+    [("429004", "429006"), ("469001", "469002"), ("659001", "659002"), ("419001", "419002")],
+)
+def test_EL_TREATMENT_PLACE_N12_two_county_level_cities_under_the_province_are_different_places(
+    filed: str, here: str
+) -> None:
+    """A county-level city administered by the province (省直辖县级行政区划, code PP90xx: 仙桃
+    429004, 天门 429006, 五指山 469001, 石河子 659001, 济源 419001) is its own treatment place
+    (N§12): before, every one of them matched every other on the "city" PP90, so a worker filed
+    to 仙桃 was settled directly by an institution in 天门."""
+    decision = check_eligibility(
+        request(filings=(filing(treatment_admdvs=filed),), institution=institution(admdvs=here))
+    )
+    assert "EL_TREATMENT_PLACE" in refused(decision)
+    same = request(filings=(filing(treatment_admdvs=filed),), institution=institution(admdvs=filed))
+    assert check_eligibility(same).eligible
 
 
 # -- category fits the encounter: 附表1, 附表2 -------------------------------------------
@@ -356,6 +406,38 @@ def test_EL_INJURY_PARTS_FILED_N16_an_injury_part_not_filed_is_refused() -> None
     assert refused(decision) == {"EL_INJURY_PARTS_FILED"}
     reason = decision.reasons[0]
     assert "右膝" in reason.message and reason.field == "injury_parts"
+
+
+@pytest.mark.parametrize("named", [(), ("",), ("  ", "")])
+def test_EL_INJURY_PARTS_NAMED_N16_an_admission_naming_no_injured_part_is_refused(
+    named: tuple[str, ...],
+) -> None:
+    """Before, "no parts, no check": the stay registered for direct settlement with no injured
+    part at all, and the fund paid whatever it treated. The admission names what it treats."""
+    decision = check_eligibility(request(injury_parts=named, parts_required=True))
+    assert refused(decision) == {"EL_INJURY_PARTS_NAMED"}
+    reason = decision.reasons[0]
+    assert reason.field == "injury_parts" and "N§16" in reason.article
+    assert "左手、左前臂" in reason.message and "受伤部位" in reason.message
+
+
+def test_EL_INJURY_PARTS_NAMED_the_desks_question_before_the_form_needs_no_part() -> None:
+    """The clerk asks "may this worker be settled here?" before ticking parts (and a device
+    fitting treats none): that question is not refused for the parts it does not name."""
+    assert check_eligibility(request(injury_parts=())).eligible
+
+
+def test_EL_INJURY_PARTS_UNCHECKED_N16_a_filing_without_parts_does_not_refuse_the_treated() -> None:
+    """Upstream's filing lists no injured part: before, the HIS's parts (HL7 ZWI-4, REST) were
+    refused as "not filed (无)" while the desk, with no box to tick, admitted the same worker."""
+    bare = filing(injury_parts=())
+    decision = check_eligibility(
+        request(filings=(bare,), injury_parts=("左手",), parts_required=True)
+    )
+    assert decision.eligible, [r.message for r in decision.reasons]
+    note = next(w for w in decision.warnings if w.code == "EL_INJURY_PARTS_UNCHECKED")
+    assert "左手" in note.message
+    assert check_eligibility(request(filings=(bare,), parts_required=True)).eligible
 
 
 # -- third-party liability: N§3, B§4 ---------------------------------------------------------

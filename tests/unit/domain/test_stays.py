@@ -225,3 +225,41 @@ def test_n16_injury_parts_match_the_filed_parts_as_a_clerk_would() -> None:
     refused = check_eligibility(request(injury_parts=("左手部", "右膝")))
     assert [r.code for r in refused.reasons] == ["EL_INJURY_PARTS_FILED"]
     assert "右膝" in refused.reasons[0].message and "左手部" not in refused.reasons[0].message
+
+
+@pytest.mark.parametrize(
+    ("treated", "filed"),
+    [
+        (("左手",), ("手部",)),  # the filing names the part, not the side
+        (("右膝", "左膝"), ("膝",)),
+        (("双手",), ("左手", "右手")),  # both hands filed one by one, treated as 双手
+        (("两侧膝部",), ("左膝", "右膝")),
+    ],
+)
+def test_EL_INJURY_PARTS_FILED_N16_a_side_the_filing_leaves_open_or_both_sides_filed_are_filed(
+    treated: tuple[str, ...], filed: tuple[str, ...]
+) -> None:
+    """A clerk reading a filing of 手部 admits the left hand's treatment; one reading 左手 and
+    右手 admits 双手. Before, both stays were refused as "not filed"."""
+    assert unfiled_parts(treated, filed) == []
+    decision = check_eligibility(
+        request(filings=(filing(injury_parts=filed),), injury_parts=treated)
+    )
+    assert decision.eligible, [r.message for r in decision.reasons]
+
+
+def test_EL_INJURY_PARTS_FILED_N16_one_side_filed_does_not_cover_the_other_or_both() -> None:
+    assert unfiled_parts(("右手", "双手", "手"), ("左手",)) == ["右手", "双手", "手"]
+    assert unfiled_parts(("双膝",), ("左膝",)) == ["双膝"]
+
+
+@pytest.mark.parametrize("typed", ["左手、左前臂", "左手，左前臂", "左手,左前臂", "左手；左前臂"])
+def test_EL_INJURY_PARTS_FILED_N16_several_parts_typed_in_one_entry_are_each_checked(
+    typed: str,
+) -> None:
+    """The HIS (ZWI-4, REST) sends "左手、左前臂" as one entry, as the desk's typed field takes
+    them; each part is checked, and one unfiled among them still refuses."""
+    assert check_eligibility(request(injury_parts=(typed,), parts_required=True)).eligible
+    refused = check_eligibility(request(injury_parts=("左手、右膝",), parts_required=True))
+    assert [r.code for r in refused.reasons] == ["EL_INJURY_PARTS_FILED"]
+    assert "右膝" in refused.reasons[0].message and "左手、右膝" not in refused.reasons[0].message
