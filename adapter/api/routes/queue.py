@@ -54,13 +54,19 @@ class JobOut(Out):
     dead_at: datetime | None
     leased_by: str | None = Field(description="the worker delivering it now")
     lease_expires_at: datetime | None
-    time_left_s: int = Field(description="seconds to the deadline (negative: missed)")
+    time_left_s: int = Field(
+        description="seconds to the deadline (negative: missed); for a delivered job, what was "
+        "left when it was delivered (negative: delivered late)"
+    )
 
     @classmethod
     def of(cls, job: UploadJob, now: datetime) -> JobOut:
         body: dict[str, Any] = asdict(job)  # type: ignore[call-overload]  # the queue's: dataclasses
         body["payload"] = mask_body(body["payload"])
-        body["time_left_s"] = int((job.deadline - now).total_seconds())
+        # a delivered job's deadline is settled: it was met or missed when it was delivered,
+        # and stays so however long ago that was
+        at = body.get("delivered_at") or now
+        body["time_left_s"] = int((job.deadline - at).total_seconds())
         return cls(**body)
 
 
