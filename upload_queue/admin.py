@@ -16,7 +16,7 @@ These are the functions the API, the pages and ``wi-adapter queue`` call. Each t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from upload_queue import ledger
 from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
+from upload_queue.leasing import BLOCKING_STATUSES
 from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
 from upload_queue.transactions import begin_write, write_transaction
 
@@ -51,6 +52,29 @@ def list_jobs(
     with engine.connect() as connection:
         rows = connection.execute(statement.limit(limit).offset(offset)).mappings()
         return [Job.from_row(row) for row in rows]
+
+
+def held_back_by(engine: Engine, job_ids: Iterable[int]) -> dict[int, int]:
+    """For each of ``job_ids`` waiting behind an earlier undelivered job of its ordering key
+    (the stay), the earliest such job: it goes first, so IT must see it to it (a dead one
+    holds the stay's later uploads back until it is re-sent)."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return {}
+    earlier = upload_job.alias("earlier")
+    statement = (
+        select(upload_job.c.id, func.min(earlier.c.id))
+        .join(
+            earlier,
+            (earlier.c.ordering_key == upload_job.c.ordering_key)
+            & (earlier.c.id < upload_job.c.id)
+            & earlier.c.status.in_(BLOCKING_STATUSES),
+        )
+        .where(upload_job.c.id.in_(wanted))
+        .group_by(upload_job.c.id)
+    )
+    with engine.connect() as connection:
+        return {int(job): int(first) for job, first in connection.execute(statement)}
 
 
 def get_job(engine: Engine, job_id: int) -> Job:

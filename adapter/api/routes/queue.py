@@ -58,10 +58,16 @@ class JobOut(Out):
         description="seconds to the deadline (negative: missed); for a delivered job, what was "
         "left when it was delivered (negative: delivered late)"
     )
+    waiting_for: int | None = Field(
+        None,
+        description="an earlier job of the same stay not yet delivered, which goes first "
+        "(the earliest; a dead one holds this job back until it is re-sent)",
+    )
 
     @classmethod
-    def of(cls, job: UploadJob, now: datetime) -> JobOut:
+    def of(cls, job: UploadJob, now: datetime, waiting_for: int | None = None) -> JobOut:
         body: dict[str, Any] = asdict(job)  # type: ignore[call-overload]  # the queue's: dataclasses
+        body["waiting_for"] = waiting_for
         body["payload"] = mask_body(body["payload"])
         # a delivered job's deadline is settled: it was met or missed when it was delivered,
         # and stays so however long ago that was
@@ -89,7 +95,8 @@ def list_jobs(
         status=status, kind=kind, ordering_key=encounter, limit=limit, offset=offset
     )
     now = _now(settings)
-    return JobsOut(jobs=[JobOut.of(job, now) for job in jobs])
+    held = ops.jobs.held_back_by(job.id for job in jobs if job.status == "pending")
+    return JobsOut(jobs=[JobOut.of(job, now, held.get(job.id)) for job in jobs])
 
 
 class RetryRequest(BaseModel):

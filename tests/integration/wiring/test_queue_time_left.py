@@ -37,19 +37,20 @@ def it_api(
         yield base, {"Authorization": f"Bearer {token}"}, runtime
 
 
-def _enqueue(runtime: Runtime, deadline: datetime) -> None:
+def _enqueue(runtime: Runtime, deadline: datetime, input: dict[str, Any] = ADMISSION) -> int:
     msgid = runtime.msgids.next()
     with UnitOfWork(runtime.engine) as uow:
-        runtime.outbox.enqueue(
+        queued = runtime.outbox.enqueue(
             uow.session,
             kind="WI2401",
-            payload={"msgid": msgid, "input": ADMISSION, "insuplc_admdvs": "310100",
+            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
                      "context": "E1"},
             idempotency_key=msgid,
             ordering_key="E1",
             deadline=deadline,
         )  # fmt: skip
         uow.commit()
+    return queued.job_id
 
 
 def _jobs(base: str, it: dict[str, str], status: str) -> list[dict[str, Any]]:
@@ -90,3 +91,30 @@ def test_a_job_delivered_after_its_deadline_is_listed_as_late_by_as_much(
     late = datetime.fromisoformat(job["deadline"]) - datetime.fromisoformat(job["delivered_at"])
     assert job["time_left_s"] < 0
     assert job["time_left_s"] == int(late.total_seconds())
+
+
+def test_a_job_held_back_behind_its_stays_dead_upload_names_it(
+    it_api: tuple[str, dict[str, str], Runtime],
+) -> None:
+    """Uploads of a stay go in order: a refused one (dead) holds back the stay's later ones,
+    which then wait with no attempt and no error of their own — IT's list names the job to
+    see to, where before nothing told why the later upload did not go."""
+    base, it, runtime = it_api
+    soon = datetime.now(UTC) + timedelta(minutes=30)
+    refused = _enqueue(runtime, soon, {k: v for k, v in ADMISSION.items() if k != "begntime"})
+    eventually(lambda: _jobs(base, it, "dead"))
+    held = _enqueue(runtime, soon, {**ADMISSION, "mdtrt_id": "E2"})
+    (waiting,) = _jobs(base, it, "pending")
+    assert waiting["id"] == held and waiting["attempts"] == 0 and waiting["last_error"] is None
+    assert waiting["waiting_for"] == refused
+    (dead,) = _jobs(base, it, "dead")
+    assert dead["waiting_for"] is None
+
+    reply = httpx.post(
+        f"{base}/api/v1/queue/jobs/{refused}/retry",
+        json={"payload": {**dead["payload"], "input": ADMISSION}, "note": "补入院时间"},
+        headers=it,
+    )
+    assert reply.status_code == 200, reply.text
+    eventually(lambda: len(_jobs(base, it, "delivered")) == 2)  # the refused one, then the held
+    assert not _jobs(base, it, "pending") and not _jobs(base, it, "dead")
