@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 
 from upload_queue import ledger
+from upload_queue.deadlines import held_back
 from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
-from upload_queue.leasing import BLOCKING_STATUSES
 from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
 from upload_queue.transactions import begin_write, write_transaction
 
@@ -58,23 +58,8 @@ def held_back_by(engine: Engine, job_ids: Iterable[int]) -> dict[int, int]:
     """For each of ``job_ids`` waiting behind an earlier undelivered job of its ordering key
     (the stay), the earliest such job: it goes first, so IT must see it to it (a dead one
     holds the stay's later uploads back until it is re-sent)."""
-    wanted = list(dict.fromkeys(job_ids))
-    if not wanted:
-        return {}
-    earlier = upload_job.alias("earlier")
-    statement = (
-        select(upload_job.c.id, func.min(earlier.c.id))
-        .join(
-            earlier,
-            (earlier.c.ordering_key == upload_job.c.ordering_key)
-            & (earlier.c.id < upload_job.c.id)
-            & earlier.c.status.in_(BLOCKING_STATUSES),
-        )
-        .where(upload_job.c.id.in_(wanted))
-        .group_by(upload_job.c.id)
-    )
     with engine.connect() as connection:
-        return {int(job): int(first) for job, first in connection.execute(statement)}
+        return held_back(connection, job_ids)
 
 
 def get_job(engine: Engine, job_id: int) -> Job:

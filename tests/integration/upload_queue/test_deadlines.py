@@ -164,3 +164,38 @@ def test_a_deadline_missed_today_still_counts_once_its_job_is_delivered_late(
     next_day = summary(queue_engine, clock(), margin=MARGIN, since=clock())
     assert next_day.missed_since == 0  # a miss belongs to the day its deadline fell on
     assert summary(queue_engine, clock(), margin=MARGIN).missed_since is None  # not asked
+
+
+def test_an_alert_on_a_job_held_back_behind_its_stays_dead_job_names_that_job(
+    queue_engine: Engine,
+    clock: ManualClock,
+    metrics: QueueMetrics,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stay's discharge record waits behind its refused rehab plan (a stay's uploads go in
+    order): the alert on the record's deadline names the dead plan IT must see to — the
+    record itself has no attempt and no error to say why it does not go."""
+    caplog.set_level(logging.INFO, logger="upload_queue")
+
+    def refuse_plan(delivery: Delivery) -> None:
+        raise PermanentDeliveryError("康复计划缺少预计康复天数")
+
+    plan = add(queue_engine, "plan", clock=clock, metrics=metrics, kind="rehab_plan",
+               deadline=timedelta(hours=24), ordering_key="enc-9")  # fmt: skip
+    make_worker(queue_engine, refuse_plan, clock=clock, metrics=metrics, kind="rehab_plan").drain()
+    record = add(queue_engine, "record", clock=clock, metrics=metrics,
+                 deadline=timedelta(minutes=30), ordering_key="enc-9")  # fmt: skip
+    alone = add(queue_engine, "alone", clock=clock, metrics=metrics,
+                deadline=timedelta(minutes=30), ordering_key="enc-10")  # fmt: skip
+
+    clock.advance(timedelta(minutes=25))
+    watch_deadlines(queue_engine, clock(), margin=MARGIN, metrics=metrics)
+    alerts = {r.job_id: r for r in _events(caplog, "deadline_at_risk")}  # type: ignore[attr-defined]
+    assert alerts[record.id].held_back_by == plan.id  # type: ignore[attr-defined]
+    assert f"held_back_by={plan.id}" in alerts[record.id].getMessage()
+    assert alerts[alone.id].held_back_by is None  # type: ignore[attr-defined]
+
+    clock.advance(timedelta(minutes=5))
+    watch_deadlines(queue_engine, clock(), margin=MARGIN, metrics=metrics)
+    missed = {r.job_id: r for r in _events(caplog, "deadline_missed")}  # type: ignore[attr-defined]
+    assert missed[record.id].held_back_by == plan.id  # type: ignore[attr-defined]
