@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from tests.integration.upload_queue.conftest import START, RecordingUpstream
 from tests.integration.upload_queue.helpers import add, make_worker, sample
+from upload_queue.admin import get_job
 from upload_queue.clock import ManualClock
 from upload_queue.errors import PermanentDeliveryError
 from upload_queue.facade import UploadQueue
@@ -199,3 +200,28 @@ def test_an_alert_on_a_job_held_back_behind_its_stays_dead_job_names_that_job(
     watch_deadlines(queue_engine, clock(), margin=MARGIN, metrics=metrics)
     missed = {r.job_id: r for r in _events(caplog, "deadline_missed")}  # type: ignore[attr-defined]
     assert missed[record.id].held_back_by == plan.id  # type: ignore[attr-defined]
+
+
+def test_an_upload_waiting_for_a_later_one_of_its_stay_is_due_when_that_one_is(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics, upstream: RecordingUpstream
+) -> None:
+    """The rehab plan (due within 24 hours) goes before the stay's discharge record (due 30
+    minutes after settlement, N§33, B§32): once the record is queued behind it, the plan is
+    due when the record is. Before, the plan kept its 24 hours and waited, after an outage,
+    behind every upload due sooner — and the record, held behind it, reached upstream late."""
+    plan = add(queue_engine, "plan", clock=clock, metrics=metrics, deadline=timedelta(hours=24),
+               ordering_key="enc-rehab")  # fmt: skip
+    for n in range(5):  # other stays' uploads, due later than the record
+        add(queue_engine, f"other-{n}", clock=clock, metrics=metrics,
+            deadline=timedelta(hours=1), ordering_key=f"enc-{n}")  # fmt: skip
+    add(queue_engine, "record", clock=clock, metrics=metrics, deadline=timedelta(minutes=30),
+        ordering_key="enc-rehab")  # fmt: skip
+
+    def slow(delivery: Delivery) -> None:  # upstream just back: 6 minutes per upload
+        clock.advance(timedelta(minutes=6))
+        upstream(delivery)
+
+    assert get_job(queue_engine, plan.id).deadline == START + timedelta(minutes=30)
+    make_worker(queue_engine, slow, clock=clock, metrics=metrics).drain()
+    assert upstream.keys[:2] == ["plan", "record"]  # the plan still before the record
+    assert sample(metrics, "upload_queue_deadline_missed_total", kind="discharge") == 0
