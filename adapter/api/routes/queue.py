@@ -150,7 +150,9 @@ class QueueSummaryOut(Out):
     by_status: dict[str, int] = Field(description="jobs by status")
     by_kind: dict[str, dict[str, int]] = Field(description="jobs by kind (infno), then status")
     oldest_pending: JobOut | None
-    next_deadline: datetime | None = Field(description="the earliest deadline not yet met")
+    next_deadline: datetime | None = Field(
+        description="the earliest deadline of the jobs not delivered (dead ones too)"
+    )
     at_risk: int = Field(description="undelivered, the deadline near")
     missed: int = Field(description="undelivered, past the deadline now")
     missed_today: int | None = Field(description="deadlines missed since the day began")

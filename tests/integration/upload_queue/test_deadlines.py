@@ -225,3 +225,21 @@ def test_an_upload_waiting_for_a_later_one_of_its_stay_is_due_when_that_one_is(
     make_worker(queue_engine, slow, clock=clock, metrics=metrics).drain()
     assert upstream.keys[:2] == ["plan", "record"]  # the plan still before the record
     assert sample(metrics, "upload_queue_deadline_missed_total", kind="discharge") == 0
+
+
+def test_the_next_deadline_is_a_dead_jobs_when_it_falls_first(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    """A refused upload still owes upstream its record by its deadline: the summary's next
+    deadline (the monitor's 最近截止) is its, not that of a later pending one."""
+
+    def refuse(delivery: Delivery) -> None:
+        raise PermanentDeliveryError("结算明细项目编码不存在")
+
+    add(queue_engine, "refused", clock=clock, metrics=metrics, kind="device",
+        deadline=timedelta(minutes=12))  # fmt: skip
+    add(queue_engine, "waiting", clock=clock, metrics=metrics, deadline=timedelta(minutes=25))
+    make_worker(queue_engine, refuse, clock=clock, metrics=metrics, kind="device").drain()
+    current = summary(queue_engine, clock(), margin=MARGIN)
+    assert current.by_status["dead"] == 1
+    assert current.next_deadline == START + timedelta(minutes=12)
