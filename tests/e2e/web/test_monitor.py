@@ -129,6 +129,8 @@ def test_a_job_held_back_behind_its_stays_dead_upload_says_which(page: Page, sit
     sign_in(page, site, USERS["it"], path="/web/monitor")
     row = page.get_by_test_id("waiting").locator(f"tr[data-job='{held}']")
     expect(row.get_by_test_id("waiting-for")).to_contain_text(f"任务 {refused} 之后")
+    dead = page.locator(f"form.dead-job[data-job='{refused}']")
+    expect(dead.get_by_test_id("dead-holds")).to_contain_text("另有 1 件上传排在本任务之后")
     assert _status(site, held) == "pending"
 
 
