@@ -12,8 +12,10 @@ Contracts
   spec)``), one autocommit statement on PostgreSQL.
 * **Delivery** (:class:`Worker`): jobs are leased earliest deadline first; within one
   ordering key strictly in enqueue order — a later job waits while an earlier one is
-  pending, in flight or dead. A worker keeps up to ``in_flight`` deliveries going at once
-  (handler threads), which never include two jobs of one ordering key. A handler returns
+  pending, in flight or dead, so an earlier job is due when the earliest due job queued
+  after it under its key is (its deadline is brought forward at enqueue). A worker keeps
+  up to ``in_flight`` deliveries going at once (handler threads), which never include two
+  jobs of one ordering key. A handler returns
   (delivered) or raises (:class:`TransientDeliveryError`, :class:`PermanentDeliveryError`,
   or anything else, classified by the ``classify`` hook or counted transient). Leases
   expire, so a lost worker's job comes back; its history shows a ``lease_expired`` attempt.

@@ -16,13 +16,14 @@ These are the functions the API, the pages and ``wi-adapter queue`` call. Each t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 
 from upload_queue import ledger
+from upload_queue.deadlines import held_back
 from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.jobs import Attempt, Job, PayloadRevision, Status, check_json
 from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
@@ -51,6 +52,14 @@ def list_jobs(
     with engine.connect() as connection:
         rows = connection.execute(statement.limit(limit).offset(offset)).mappings()
         return [Job.from_row(row) for row in rows]
+
+
+def held_back_by(engine: Engine, job_ids: Iterable[int]) -> dict[int, int]:
+    """For each of ``job_ids`` waiting behind an earlier undelivered job of its ordering key
+    (the stay), the earliest such job: it goes first, so IT must see it to it (a dead one
+    holds the stay's later uploads back until it is re-sent)."""
+    with engine.connect() as connection:
+        return held_back(connection, job_ids)
 
 
 def get_job(engine: Engine, job_id: int) -> Job:

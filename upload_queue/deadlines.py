@@ -11,7 +11,9 @@ deadline is no longer late, but its deadline was still missed (the day's count I
 on one instance at a time). It logs, once per job, on the ``upload_queue`` logger:
 
 * ``deadline_at_risk`` (WARNING) and ``deadline_missed`` (ERROR), each with ``extra`` fields
-  ``event``, ``job_id``, ``kind``, ``deadline`` (ISO 8601, UTC), ``status``, ``ordering_key``;
+  ``event``, ``job_id``, ``kind``, ``deadline`` (ISO 8601, UTC), ``status``, ``ordering_key``,
+  and ``held_back_by``: the earlier job of the same stay it waits behind, if any (a stay's
+  uploads go in order, so a dead one holds the later ones back with no error of their own);
 
 and refreshes the ``upload_queue_at_risk`` / ``upload_queue_overdue`` / ``upload_queue_jobs``
 gauges on every run.
@@ -20,12 +22,14 @@ gauges on every run.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Connection, func, or_, select, update
 
+from upload_queue.leasing import BLOCKING_STATUSES
 from upload_queue.tables import upload_job
 
 log = logging.getLogger("upload_queue")
@@ -41,6 +45,7 @@ class DeadlineAlert:
     deadline: datetime
     status: str
     ordering_key: str | None
+    held_back_by: int | None = None
 
 
 OwedLog = tuple[int, str, DeadlineAlert]
@@ -97,7 +102,29 @@ def alert_once(connection: Connection, report: DeadlineReport, now: datetime) ->
         (logging.WARNING, "deadline_at_risk", a) for a in report.at_risk if a.job_id in new_risk
     ]
     owed += [(logging.ERROR, "deadline_missed", a) for a in report.missed if a.job_id in new_missed]
-    return owed
+    held = held_back(connection, (a.job_id for _, _, a in owed if a.status == "pending"))
+    return [(level, event, replace(a, held_back_by=held.get(a.job_id))) for level, event, a in owed]
+
+
+def held_back(connection: Connection, job_ids: Iterable[int]) -> dict[int, int]:
+    """For each of ``job_ids`` waiting behind an earlier undelivered job of its ordering key
+    (the stay), the earliest such job: that one must go first."""
+    wanted = list(dict.fromkeys(job_ids))
+    if not wanted:
+        return {}
+    earlier = upload_job.alias("earlier")
+    statement = (
+        select(upload_job.c.id, func.min(earlier.c.id))
+        .join(
+            earlier,
+            (earlier.c.ordering_key == upload_job.c.ordering_key)
+            & (earlier.c.id < upload_job.c.id)
+            & earlier.c.status.in_(BLOCKING_STATUSES),
+        )
+        .where(upload_job.c.id.in_(wanted))
+        .group_by(upload_job.c.id)
+    )
+    return {int(job): int(first) for job, first in connection.execute(statement)}
 
 
 def log_alerts(owed: list[OwedLog], now: datetime) -> None:
@@ -127,13 +154,14 @@ def _log(level: int, event: str, alert: DeadlineAlert, now: datetime) -> None:
     left = int((alert.deadline - now).total_seconds())
     log.log(
         level,
-        "%s job_id=%s kind=%s deadline=%s status=%s seconds_left=%s",
+        "%s job_id=%s kind=%s deadline=%s status=%s seconds_left=%s held_back_by=%s",
         event,
         alert.job_id,
         alert.kind,
         alert.deadline.isoformat(),
         alert.status,
         left,
+        alert.held_back_by,
         extra={
             "event": event,
             "job_id": alert.job_id,
@@ -144,5 +172,6 @@ def _log(level: int, event: str, alert: DeadlineAlert, now: datetime) -> None:
             # named as job_delivered and job_dead name it: IT follows one stay across the three
             "encounter": alert.ordering_key,
             "seconds_left": left,
+            "held_back_by": alert.held_back_by,
         },
     )

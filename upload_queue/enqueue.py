@@ -11,6 +11,11 @@ of one ordering key are delivered in ``id`` order, which is the order of the ins
 caller that enqueues for one key from concurrent transactions must serialize those
 transactions itself (the use cases do, by locking the encounter). After a delivered job is
 purged its key can be enqueued again.
+
+Since a key's jobs go in order, an earlier one not yet delivered is due when the earliest
+due job queued after it is (:func:`inherit_deadlines`): a rehab plan due within a day,
+followed by its stay's discharge record due in 30 minutes, is due in those 30 minutes —
+else, in a backlog, it would wait behind every job due sooner, and the record behind it.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import json
 import weakref
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, select, text, type_coerce
+from sqlalchemy import Connection, Text, func, select, text, type_coerce, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -71,7 +77,36 @@ def enqueue(
         )
     if created:
         _count_on_commit(connection, metrics or metrics_for(), spec.kind)
+        if dialect != "postgresql":  # there, the INSERT did (see _INSERT_ONE)
+            inherit_deadlines(connection, [spec.ordering_key])
     return Job.from_row(row)
+
+
+_later = upload_job.alias("later")
+_EARLIEST_LATER = (
+    select(func.min(_later.c.deadline))
+    .where(_later.c.ordering_key == upload_job.c.ordering_key, _later.c.id > upload_job.c.id)
+    .scalar_subquery()
+)
+
+
+def inherit_deadlines(connection: Connection, ordering_keys: Iterable[str | None]) -> bool:
+    """Bring forward the deadline of each undelivered job of ``ordering_keys`` to the
+    earliest deadline of the jobs queued after it under the same key: they cannot go before
+    it, so it is due when they are (and the earliest-deadline-first lease takes it then)."""
+    keys = sorted({key for key in ordering_keys if key is not None})
+    if not keys:
+        return False
+    brought_forward = connection.execute(
+        update(upload_job)
+        .where(
+            upload_job.c.ordering_key.in_(keys),
+            upload_job.c.status.in_(("pending", "in_flight", "dead")),
+            upload_job.c.deadline > _EARLIEST_LATER,
+        )
+        .values(deadline=_EARLIEST_LATER)
+    )
+    return brought_forward.rowcount > 0
 
 
 # RETURNING without the payload when the caller encoded it: it has the payload already
@@ -79,12 +114,20 @@ _RETURNED = [column for column in upload_job.c if column.name != "payload"]
 
 # PostgreSQL: one fixed SQL text (compiled once by SQLAlchemy, prepared by psycopg after a
 # few calls): building the INSERT per call cost more client time than the round trip.
+# The same statement brings forward the deadlines of the key's earlier undelivered jobs
+# (:func:`inherit_deadlines`; the earlier ones already have theirs from the jobs after them).
+_RETURNED_NAMES = ", ".join(column.name for column in upload_job.c if column.name != "payload")
 _INSERT_ONE = text(
-    "INSERT INTO upload_job (kind, payload, idempotency_key, ordering_key, deadline, "
-    "created_at, status, available_at, attempts, total_attempts, round_started_at) "
+    "WITH inserted AS (INSERT INTO upload_job (kind, payload, idempotency_key, ordering_key, "
+    "deadline, created_at, status, available_at, attempts, total_attempts, round_started_at) "
     "VALUES (:kind, CAST(:payload AS jsonb), :key, :ordering, :deadline, :now, 'pending', "
     ":now, 0, 0, :now) ON CONFLICT (idempotency_key) DO NOTHING RETURNING "
-    + ", ".join(column.name for column in upload_job.c if column.name != "payload")
+    + _RETURNED_NAMES
+    + "), inherited AS (UPDATE upload_job SET deadline = inserted.deadline FROM inserted "
+    "WHERE upload_job.ordering_key = inserted.ordering_key AND upload_job.id < inserted.id "
+    "AND upload_job.status IN ('pending', 'in_flight', 'dead') "
+    "AND upload_job.deadline > inserted.deadline) "
+    "SELECT " + _RETURNED_NAMES + " FROM inserted"
 ).columns(*(column for column in upload_job.c if column.name != "payload"))
 
 
@@ -128,7 +171,8 @@ def enqueue_many(
     The same contract as :func:`enqueue`, job by job: returns the stored job for each spec,
     in the order given; a key already stored (or repeated in ``specs``) writes nothing and
     returns the job stored first. Jobs get ids in the order given, so jobs of one ordering
-    key are delivered in that order, after the key's jobs enqueued before.
+    key are delivered in that order, after the key's jobs enqueued before (and are due when
+    the earliest due of those after them is: :func:`inherit_deadlines`).
     """
     connection = target.connection() if isinstance(target, Session) else target
     moment = as_utc(now) if now is not None else utcnow()
@@ -175,7 +219,24 @@ def enqueue_many(
         counted = metrics or metrics_for()
         for kind, count in created.items():
             _count_on_commit(connection, counted, kind, count)
+        if inherit_deadlines(connection, (spec.ordering_key for spec in batch)):
+            _read_deadlines(connection, stored)
     return [stored[spec.idempotency_key] for spec in specs]
+
+
+def _read_deadlines(connection: Connection, stored: dict[str, Job]) -> None:
+    """The deadlines of ``stored`` as :func:`inherit_deadlines` left them."""
+    ids = [job.id for job in stored.values()]
+    deadlines: dict[int, datetime] = {}
+    for start in range(0, len(ids), CHUNK):
+        rows = connection.execute(
+            select(upload_job.c.id, upload_job.c.deadline).where(
+                upload_job.c.id.in_(ids[start : start + CHUNK])
+            )
+        )
+        deadlines.update((job_id, deadline) for job_id, deadline in rows)
+    for key, job in stored.items():
+        stored[key] = replace(job, deadline=deadlines[job.id])
 
 
 def _new_job(job_id: int, spec: JobSpec, payload: Any, moment: datetime) -> Job:

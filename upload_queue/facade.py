@@ -172,6 +172,10 @@ class UploadQueue:
             offset=offset,
         )
 
+    def held_back_by(self, job_ids: Iterable[int]) -> dict[int, int]:
+        """Of ``job_ids``, those waiting for an earlier job of their stay: that job's id."""
+        return admin.held_back_by(self.engine, job_ids)
+
     def retry(
         self,
         job_id: int,

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from upload_queue import ledger
 from upload_queue.deadlines import (
     DEFAULT_MARGIN,
+    UNDELIVERED,
     DeadlineReport,
     alert_once,
     deadline_report,
@@ -48,7 +49,7 @@ class Summary:
     by_status: dict[str, int]
     by_kind: dict[str, dict[str, int]]
     oldest_pending: Job | None
-    next_deadline: datetime | None
+    next_deadline: datetime | None  # the earliest of the jobs not delivered, dead ones too
     at_risk: int
     missed: int  # undelivered, past the deadline now
     missed_since: int | None = None  # deadlines since the period's start missed (None: not asked)
@@ -88,10 +89,9 @@ def _summary(
         .mappings()
         .first()
     )
+    # a dead job's too: refused or given up, it still owes upstream its record by then
     next_deadline = connection.execute(
-        select(func.min(upload_job.c.deadline)).where(
-            upload_job.c.status.in_(("pending", "in_flight"))
-        )
+        select(func.min(upload_job.c.deadline)).where(upload_job.c.status.in_(UNDELIVERED))
     ).scalar_one()
     report = deadline_report(connection, now, margin)
     return Summary(

@@ -146,6 +146,11 @@ class UploadJobs(Protocol):
         offset: int = 0,
     ) -> Sequence[UploadJob]: ...
 
+    def held_back_by(self, job_ids: Iterable[int]) -> dict[int, int]:
+        """Of ``job_ids``, those held back behind an earlier undelivered job of the same stay
+        (uploads of a stay go in order): the earliest such job's id."""
+        ...
+
     def summary(self, *, since: datetime | None = None) -> Any:
         """Counts by status and kind, the next deadline, those at risk or missed; with
         ``since``, also the deadlines since then that were missed (late deliveries too)."""

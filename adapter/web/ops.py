@@ -44,6 +44,7 @@ class JobRow:
     payload: dict[str, Any] = field(default_factory=dict)
     delivered_at: datetime | None = None
     reversal: str | None = None  # the status of its write's reversal (WI2601), if queued
+    waiting_for: int | None = None  # the earlier job of its stay it is held back behind
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ class OperationsConsole:
 
     def jobs(self, status: str, limit: int = 100) -> list[JobRow]:
         rows = [_job(j) for j in self._ops.jobs.list(status=status, limit=limit)]
+        if status == "pending":  # IT sees why a job with no error does not go
+            held = self._ops.jobs.held_back_by(row.id for row in rows)
+            return [replace(row, waiting_for=held.get(row.id)) for row in rows]
         if status != "dead":
             return rows
         # IT decides on a dead job knowing whether its write is being, or was, reversed

@@ -112,6 +112,7 @@ class QueueJobs:
         self.summary = queue.summary
         self.health = queue.health
         self.hourly = queue.hourly
+        self.held_back_by = queue.held_back_by
 
     def list(self, *, status: str | None = None, **filters: Any) -> list[Job]:
         # an unknown status matches no job: the REST route and the page offer only the four

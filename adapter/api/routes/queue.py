@@ -54,13 +54,25 @@ class JobOut(Out):
     dead_at: datetime | None
     leased_by: str | None = Field(description="the worker delivering it now")
     lease_expires_at: datetime | None
-    time_left_s: int = Field(description="seconds to the deadline (negative: missed)")
+    time_left_s: int = Field(
+        description="seconds to the deadline (negative: missed); for a delivered job, what was "
+        "left when it was delivered (negative: delivered late)"
+    )
+    waiting_for: int | None = Field(
+        None,
+        description="an earlier job of the same stay not yet delivered, which goes first "
+        "(the earliest; a dead one holds this job back until it is re-sent)",
+    )
 
     @classmethod
-    def of(cls, job: UploadJob, now: datetime) -> JobOut:
+    def of(cls, job: UploadJob, now: datetime, waiting_for: int | None = None) -> JobOut:
         body: dict[str, Any] = asdict(job)  # type: ignore[call-overload]  # the queue's: dataclasses
+        body["waiting_for"] = waiting_for
         body["payload"] = mask_body(body["payload"])
-        body["time_left_s"] = int((job.deadline - now).total_seconds())
+        # a delivered job's deadline is settled: it was met or missed when it was delivered,
+        # and stays so however long ago that was
+        at = body.get("delivered_at") or now
+        body["time_left_s"] = int((job.deadline - at).total_seconds())
         return cls(**body)
 
 
@@ -83,7 +95,8 @@ def list_jobs(
         status=status, kind=kind, ordering_key=encounter, limit=limit, offset=offset
     )
     now = _now(settings)
-    return JobsOut(jobs=[JobOut.of(job, now) for job in jobs])
+    held = ops.jobs.held_back_by(job.id for job in jobs if job.status == "pending")
+    return JobsOut(jobs=[JobOut.of(job, now, held.get(job.id)) for job in jobs])
 
 
 class RetryRequest(BaseModel):
@@ -137,7 +150,9 @@ class QueueSummaryOut(Out):
     by_status: dict[str, int] = Field(description="jobs by status")
     by_kind: dict[str, dict[str, int]] = Field(description="jobs by kind (infno), then status")
     oldest_pending: JobOut | None
-    next_deadline: datetime | None = Field(description="the earliest deadline not yet met")
+    next_deadline: datetime | None = Field(
+        description="the earliest deadline of the jobs not delivered (dead ones too)"
+    )
     at_risk: int = Field(description="undelivered, the deadline near")
     missed: int = Field(description="undelivered, past the deadline now")
     missed_today: int | None = Field(description="deadlines missed since the day began")

@@ -15,6 +15,7 @@ The live block (``/web/monitor/live``) is re-fetched every few seconds by ``moni
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -108,18 +109,22 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
     services = optional_services(request)
     named = [job.ordering_key for job in dead] + [r.encounter_id for r in at_risk]
     logs["stays"].update(stay_links(services, named))
+    live = _live(request, ops, at_risk)
+    # the stay's later uploads a dead one holds back: IT sees which to see to first
+    holds = Counter(row["job"].waiting_for for row in live["waiting"])
     return page(
         request,
         "monitor.html",
         status_code=status,
         dead=[(job, json.dumps(masked(job.payload), ensure_ascii=False, indent=2)) for job in dead],
+        holds=holds,
         chart=history_svg(ops.history(datetime.now(UTC)), zone),
         **logs,
         at_risk=at_risk,
         done=request.query_params.get("resent", ""),
         reversed_job=request.query_params.get("reversed", ""),
         reversal=request.query_params.get("reversal", ""),
-        **_live(request, ops, at_risk),
+        **live,
         **extra,
     )
 

@@ -119,6 +119,21 @@ def test_a_broken_payload_is_not_resent(page: Page, site: Site) -> None:
     assert _status(site, job_id) == "dead"
 
 
+def test_a_job_held_back_behind_its_stays_dead_upload_says_which(page: Page, site: Site) -> None:
+    """A stay's uploads go in order: the upload after a refused one waits with no attempt and
+    no error of its own; its row names the dead job IT must see to first."""
+    refused = _enqueue(site, "E-HELD", {"mdtrt_id": "E-HELD", "psn_no": "P001"}, timedelta(hours=1))
+    eventually(lambda: _status(site, refused) == "dead")
+    input = {"mdtrt_id": "E-HELD2", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"}
+    held = _enqueue(site, "E-HELD", input, timedelta(hours=1))
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    row = page.get_by_test_id("waiting").locator(f"tr[data-job='{held}']")
+    expect(row.get_by_test_id("waiting-for")).to_contain_text(f"任务 {refused} 之后")
+    dead = page.locator(f"form.dead-job[data-job='{refused}']")
+    expect(dead.get_by_test_id("dead-holds")).to_contain_text("另有 1 件上传排在本任务之后")
+    assert _status(site, held) == "pending"
+
+
 def test_a_refused_job_is_not_reversed_and_the_page_says_what_to_do(page: Page, site: Site) -> None:
     """The reversal (WI2601) is for a write whose reply never came; one upstream refused
     took no effect, and the page says to correct and re-send it instead. Nothing is queued."""

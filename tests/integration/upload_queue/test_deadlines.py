@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from tests.integration.upload_queue.conftest import START, RecordingUpstream
 from tests.integration.upload_queue.helpers import add, make_worker, sample
+from upload_queue.admin import get_job
 from upload_queue.clock import ManualClock
 from upload_queue.errors import PermanentDeliveryError
 from upload_queue.facade import UploadQueue
@@ -164,3 +165,81 @@ def test_a_deadline_missed_today_still_counts_once_its_job_is_delivered_late(
     next_day = summary(queue_engine, clock(), margin=MARGIN, since=clock())
     assert next_day.missed_since == 0  # a miss belongs to the day its deadline fell on
     assert summary(queue_engine, clock(), margin=MARGIN).missed_since is None  # not asked
+
+
+def test_an_alert_on_a_job_held_back_behind_its_stays_dead_job_names_that_job(
+    queue_engine: Engine,
+    clock: ManualClock,
+    metrics: QueueMetrics,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stay's discharge record waits behind its refused rehab plan (a stay's uploads go in
+    order): the alert on the record's deadline names the dead plan IT must see to — the
+    record itself has no attempt and no error to say why it does not go."""
+    caplog.set_level(logging.INFO, logger="upload_queue")
+
+    def refuse_plan(delivery: Delivery) -> None:
+        raise PermanentDeliveryError("康复计划缺少预计康复天数")
+
+    plan = add(queue_engine, "plan", clock=clock, metrics=metrics, kind="rehab_plan",
+               deadline=timedelta(hours=24), ordering_key="enc-9")  # fmt: skip
+    make_worker(queue_engine, refuse_plan, clock=clock, metrics=metrics, kind="rehab_plan").drain()
+    record = add(queue_engine, "record", clock=clock, metrics=metrics,
+                 deadline=timedelta(minutes=30), ordering_key="enc-9")  # fmt: skip
+    alone = add(queue_engine, "alone", clock=clock, metrics=metrics,
+                deadline=timedelta(minutes=30), ordering_key="enc-10")  # fmt: skip
+
+    clock.advance(timedelta(minutes=25))
+    watch_deadlines(queue_engine, clock(), margin=MARGIN, metrics=metrics)
+    alerts = {r.job_id: r for r in _events(caplog, "deadline_at_risk")}  # type: ignore[attr-defined]
+    assert alerts[record.id].held_back_by == plan.id  # type: ignore[attr-defined]
+    assert f"held_back_by={plan.id}" in alerts[record.id].getMessage()
+    assert alerts[alone.id].held_back_by is None  # type: ignore[attr-defined]
+
+    clock.advance(timedelta(minutes=5))
+    watch_deadlines(queue_engine, clock(), margin=MARGIN, metrics=metrics)
+    missed = {r.job_id: r for r in _events(caplog, "deadline_missed")}  # type: ignore[attr-defined]
+    assert missed[record.id].held_back_by == plan.id  # type: ignore[attr-defined]
+
+
+def test_an_upload_waiting_for_a_later_one_of_its_stay_is_due_when_that_one_is(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics, upstream: RecordingUpstream
+) -> None:
+    """The rehab plan (due within 24 hours) goes before the stay's discharge record (due 30
+    minutes after settlement, N§33, B§32): once the record is queued behind it, the plan is
+    due when the record is. Before, the plan kept its 24 hours and waited, after an outage,
+    behind every upload due sooner — and the record, held behind it, reached upstream late."""
+    plan = add(queue_engine, "plan", clock=clock, metrics=metrics, deadline=timedelta(hours=24),
+               ordering_key="enc-rehab")  # fmt: skip
+    for n in range(5):  # other stays' uploads, due later than the record
+        add(queue_engine, f"other-{n}", clock=clock, metrics=metrics,
+            deadline=timedelta(hours=1), ordering_key=f"enc-{n}")  # fmt: skip
+    add(queue_engine, "record", clock=clock, metrics=metrics, deadline=timedelta(minutes=30),
+        ordering_key="enc-rehab")  # fmt: skip
+
+    def slow(delivery: Delivery) -> None:  # upstream just back: 6 minutes per upload
+        clock.advance(timedelta(minutes=6))
+        upstream(delivery)
+
+    assert get_job(queue_engine, plan.id).deadline == START + timedelta(minutes=30)
+    make_worker(queue_engine, slow, clock=clock, metrics=metrics).drain()
+    assert upstream.keys[:2] == ["plan", "record"]  # the plan still before the record
+    assert sample(metrics, "upload_queue_deadline_missed_total", kind="discharge") == 0
+
+
+def test_the_next_deadline_is_a_dead_jobs_when_it_falls_first(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    """A refused upload still owes upstream its record by its deadline: the summary's next
+    deadline (the monitor's 最近截止) is its, not that of a later pending one."""
+
+    def refuse(delivery: Delivery) -> None:
+        raise PermanentDeliveryError("结算明细项目编码不存在")
+
+    add(queue_engine, "refused", clock=clock, metrics=metrics, kind="device",
+        deadline=timedelta(minutes=12))  # fmt: skip
+    add(queue_engine, "waiting", clock=clock, metrics=metrics, deadline=timedelta(minutes=25))
+    make_worker(queue_engine, refuse, clock=clock, metrics=metrics, kind="device").drain()
+    current = summary(queue_engine, clock(), margin=MARGIN)
+    assert current.by_status["dead"] == 1
+    assert current.next_deadline == START + timedelta(minutes=12)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +14,7 @@ from tests.integration.upload_queue.helpers import add, make_worker, sample
 from upload_queue.admin import attempts, get_job, list_jobs, retry, revisions
 from upload_queue.clock import ManualClock
 from upload_queue.errors import PermanentDeliveryError
-from upload_queue.jobs import Delivery
+from upload_queue.jobs import Delivery, Job
 from upload_queue.metrics import QueueMetrics
 from upload_queue.retry import RetryPolicy
 from upload_queue.tables import upload_attempt, upload_job
@@ -49,7 +49,8 @@ def test_jobs_of_one_key_are_delivered_in_enqueue_order_whatever_their_deadlines
     )
     worker = make_worker(queue_engine, upstream, clock=clock, metrics=metrics)
     assert worker.drain() == 3
-    assert upstream.keys == ["other", "settle", "revoke"]
+    # the settlement goes before its revocation, and so is due when the revocation is
+    assert upstream.keys == ["settle", "revoke", "other"]
 
 
 def test_a_dead_job_holds_back_the_later_jobs_of_its_key_until_re_sent(
@@ -266,7 +267,20 @@ def test_earliest_deadline_first_among_jobs_free_to_go(
             if job.ordering_key is None
             or all(other.ordering_key != job.ordering_key for other in remaining[:index])
         ]
-        expected = min(heads, key=lambda job: (job.deadline, job.id))
+        # a job is due when the earliest due job queued after it under its key is
+        expected = min(heads, key=lambda job: (_due(job, remaining), job.id))
         assert delivery.job_id == expected.id
         remaining = [job for job in remaining if job.id != delivery.job_id]
     assert remaining == []
+
+
+def _due(job: Job, remaining: list[Job]) -> datetime:
+    """``job``'s deadline as the queue keeps it: the earliest of its own and those of the jobs
+    of its key queued after it."""
+    return min(
+        other.deadline
+        for other in remaining
+        if other.id == job.id
+        or (job.ordering_key is not None and other.ordering_key == job.ordering_key
+            and other.id > job.id)
+    )  # fmt: skip

@@ -53,11 +53,12 @@ def test_on_postgresql_it_is_one_statement_and_no_transaction_of_its_own(
         enqueue_now(queue_engine, _spec("a", clock), now=clock(), metrics=metrics)
     finally:
         event.remove(queue_engine, "before_cursor_execute", seen)
-    # PostgreSQL: the INSERT alone in autocommit (psycopg sends no BEGIN, no COMMIT)
+    # PostgreSQL: the INSERT alone in autocommit (psycopg sends no BEGIN, no COMMIT), with
+    # the update of its key's earlier jobs' deadlines in the same statement (WITH …)
     if queue_engine.dialect.name == "postgresql":
-        assert statements == [("INSERT", True)]
+        assert statements == [("WITH", True)]
     else:  # SQLite: the ordinary path, in a write transaction of its own
-        assert statements == [("BEGIN", False), ("INSERT", False)]
+        assert statements == [("BEGIN", False), ("INSERT", False), ("UPDATE", False)]
 
 
 def test_a_key_already_stored_writes_nothing_and_returns_the_first_job(
