@@ -234,13 +234,17 @@ _PREFETCH_CHUNK = 500  # codes per IN list: well inside every driver's parameter
 def _by_codes(size: int) -> Select[Any]:
     """Built once per IN length: a batch of fees reads its items without rendering the
     statement again."""
-    return select(*_COLUMNS).where(
-        _item.c.region == bindparam("region"),
-        _item.c.kind.in_(
-            [bindparam(f"kind{i}", k.value) for i, k in enumerate(sorted(TREATMENT_KINDS))]
-        ),
-        _item.c.code.in_(in_keys("c", size)),
-    ).order_by(*_LOAD_ORDER)
+    return (
+        select(*_COLUMNS)
+        .where(
+            _item.c.region == bindparam("region"),
+            _item.c.kind.in_(
+                [bindparam(f"kind{i}", k.value) for i, k in enumerate(sorted(TREATMENT_KINDS))]
+            ),
+            _item.c.code.in_(in_keys("c", size)),
+        )
+        .order_by(*_LOAD_ORDER)
+    )
 
 
 def _query(region: str, kinds: Collection[CatalogueKind]) -> Select[Any]:
