@@ -65,6 +65,8 @@ class Catalogue:
             self.add(item)
 
     def add(self, item: CatalogueItem) -> None:
+        """Of versions in force from the same day, the one added last is the one looked up:
+        add them in the order they were loaded, and the later-loaded one prices."""
         key = (item.kind, item.region, item.code)
         versions = self._index.setdefault(key, [])
         versions.append(item)

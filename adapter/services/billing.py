@@ -124,6 +124,14 @@ def price_encounter(
     if stale is None:
         stale = _stale(ctx, uow, encounter_id)
     repriced = _reprice(ctx, uow, stored, stale) if stale else {}
+    return priced_fees(stored, repriced)
+
+
+def priced_fees(
+    stored: Sequence[StoredFeeLine], repriced: dict[str, LinePrice] | None = None
+) -> PricedFees:
+    """``stored`` lines as priced: by their stored price, or ``repriced`` when given."""
+    repriced = repriced or {}
     lines: list[PricedLine] = []
     excluded: list[FeeLine] = []
     for s in stored:

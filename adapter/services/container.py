@@ -20,6 +20,7 @@ msgid source; tests build one with the simulator's client and a queue-backed out
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -40,6 +41,7 @@ from adapter.services.rehab import RehabPlans
 from adapter.services.revocation import Revocations
 from adapter.services.settlement import Settlements
 from adapter.services.stay_changes import StayChanges
+from adapter.services.stay_fees import StayFees, stay_fees
 from adapter.services.views import EncounterView, encounter_view
 from adapter.services.watch import UpstreamWatch
 
@@ -92,3 +94,8 @@ class Services:
 
     def encounter(self, encounter_id: str) -> EncounterView:
         return encounter_view(self.context, encounter_id)
+
+    def stay_fees(
+        self, encounter_id: str, line_ids: Sequence[str], *, with_reversals: bool = False
+    ) -> StayFees:
+        return stay_fees(self.context, encounter_id, line_ids, with_reversals=with_reversals)

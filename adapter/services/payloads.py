@@ -205,8 +205,16 @@ def feedetail(lines: Sequence[PricedLine], *, size: int, zone: tzinfo) -> list[d
             text = enums[member] = member.value if member is not None else ""
         return text
 
+    # A reversal goes with its original's flag, which priced it and which upstream pairs it
+    # with: a credit sent without one (an HL7 CD without ZFT reads as work injury) keeps its
+    # own as the HIS sent it, so a resend is the same fee, and is uploaded as its original.
+    flags: dict[str, bool] = {}
     for position, priced in enumerate(lines):
         line, item = priced.line, priced.item
+        if line.is_reversal:
+            work_injury = flags.get(line.reverses, line.work_injury)
+        else:
+            work_injury = flags[line.line_id] = line.work_injury
         occurred = times.get(line.occurred_at)
         if occurred is None:
             occurred = times[line.occurred_at] = wall_time(line.occurred_at, zone)
@@ -225,7 +233,7 @@ def feedetail(lines: Sequence[PricedLine], *, size: int, zone: tzinfo) -> list[d
                 "pric": plain(line.unit_price),
                 "det_item_fee_sumamt": fen(line.amount),
                 "fee_ocur_time": occurred,
-                "work_injury": line.work_injury,
+                "work_injury": work_injury,
                 "dept": line.department,
                 "fund_pay": fen(priced.fund_pay),
                 "psn_pay": fen(priced.personal_pay),

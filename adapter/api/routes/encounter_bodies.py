@@ -15,10 +15,11 @@ from adapter.api.routes.common import (
     Strict,
     examples,
 )
-from adapter.api.routes.views import FeesOut
+from adapter.api.routes.views import FeesOut, TotalsOut
 from adapter.domain.commands import Diagnosis
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.text import MAX_DIAGNOSES, MAX_FEE_LINES, MAX_INJURY_PARTS, MAX_REHAB_ITEMS
+from adapter.services.stay_fees import StayFees
 
 InjuryPart = Annotated[str, StringConstraints(max_length=64)]
 
@@ -116,13 +117,39 @@ class FeesIn(Strict):
     )
 
 
+class StayFeesOut(FeesOut):
+    """A fee batch's (or a mapping's) answer: ``lines`` and ``excluded`` are the lines it
+    named, priced; ``unmapped`` and ``totals`` are the stay's."""
+
+    lines_total: int = Field(
+        description="该就诊的费用明细总条数（lines 只含本批明细） / how many lines the stay holds "
+        "(lines holds this batch's only)"
+    )
+    stay_lines: str = Field(
+        description="该就诊全部明细（逐条计价）的地址 / where the stay's lines are read, priced: "
+        "GET /api/v1/encounters/{id}, its fees.lines"
+    )
+
+    @classmethod
+    def stay(cls, encounter_id: str, fees: StayFees) -> StayFeesOut:
+        named = FeesOut.of(fees.named)
+        return cls(
+            lines=named.lines,
+            excluded=named.excluded,
+            unmapped=list(fees.unmapped),
+            totals=TotalsOut.of(fees.totals),
+            lines_total=fees.line_count,
+            stay_lines=f"/api/v1/encounters/{encounter_id}",
+        )
+
+
 class FeesRecordedOut(Out):
     encounter_id: str
     added: list[str]
     ignored: list[str] = Field(description="repeated his_line_id: already recorded")
     unmapped: list[str] = Field(description="items not in the catalogue: for the billing clerk")
     reversals: dict[str, str]
-    fees: FeesOut
+    fees: StayFeesOut
     warnings: list[FindingOut] = Field(
         default_factory=list,
         description="what the sender should know (FEE_UNMAPPED per unmapped line), "

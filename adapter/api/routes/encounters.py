@@ -37,6 +37,7 @@ from adapter.api.routes.encounter_bodies import (
     PresettleIn,
     RehabPlanIn,
     SettleIn,
+    StayFeesOut,
     diagnoses,
 )
 from adapter.api.routes.outcomes import encounter_of, settlement_of
@@ -45,7 +46,6 @@ from adapter.api.routes.views import (
     BillOut,
     EncounterDetailOut,
     EncounterOut,
-    FeesOut,
     PresettleOut,
     RehabPlanOut,
     SettlementOut,
@@ -162,7 +162,10 @@ def record_fees(
         ignored=list(outcome.ignored_line_ids),
         unmapped=list(outcome.unmapped_line_ids),
         reversals=dict(outcome.reversals),
-        fees=FeesOut.of(services.encounter(encounter_id).fees),
+        # The batch's lines and the stay's totals, not the whole stay (GET for its lines).
+        fees=StayFeesOut.stay(
+            encounter_id, services.stay_fees(encounter_id, [line.line_id for line in lines])
+        ),
         warnings=[FindingOut.of(w) for w in outcome.warnings],
         replayed=outcome.replayed,
     )
@@ -170,12 +173,12 @@ def record_fees(
 
 @router.put(
     "/{encounter_id}/fees/{line_id}/mapping",
-    response_model=FeesOut,
+    response_model=StayFeesOut,
     summary="Map an unknown item to a catalogue item, or confirm it out of catalogue",
 )
 def map_fee_line(
     encounter_id: str, line_id: str, body: MappingIn, services: ServicesDep, principal: Billing
-) -> FeesOut:
+) -> StayFeesOut:
     code = (body.catalogue_code or "").strip()
     if bool(code) == body.out_of_catalogue:
         raise InvalidMessage(
@@ -184,7 +187,10 @@ def map_fee_line(
             field="catalogue_code",
         )
     services.fees.map_line(encounter_id, line_id, code or None, actor=principal.name)
-    return FeesOut.of(services.encounter(encounter_id).fees)
+    # The line and its reversals, priced again, and the stay's totals.
+    return StayFeesOut.stay(
+        encounter_id, services.stay_fees(encounter_id, [line_id], with_reversals=True)
+    )
 
 
 @router.put(

@@ -135,7 +135,7 @@ class CatalogueRepository:
                     _item.c.region == region,
                     _item.c.code.in_(codes[start : start + _PREFETCH_CHUNK]),
                 )
-                .order_by(_item.c.valid_from)
+                .order_by(_item.c.valid_from, *_LOAD_ORDER)
             )
             for row in rows:
                 latest[(row.kind, row.code)] = (row.version, row.valid_to)
@@ -222,6 +222,11 @@ _COLUMNS = (
     _item.c.valid_to,
 )
 _KIND_OF = {k.value: k for k in CatalogueKind}
+# Items in the order they were loaded (a row loaded before load times were kept first, then
+# by load time, then by row): of two versions in force from the same day, the index keeps the
+# one added last (Catalogue.add), so the one loaded later prices, whatever order the database
+# would return them in unasked.
+_LOAD_ORDER = (_item.c.loaded_at.asc().nulls_first(), _item.c.id)
 _PREFETCH_CHUNK = 500  # codes per IN list: well inside every driver's parameter limit
 
 
@@ -229,18 +234,24 @@ _PREFETCH_CHUNK = 500  # codes per IN list: well inside every driver's parameter
 def _by_codes(size: int) -> Select[Any]:
     """Built once per IN length: a batch of fees reads its items without rendering the
     statement again."""
-    return select(*_COLUMNS).where(
-        _item.c.region == bindparam("region"),
-        _item.c.kind.in_(
-            [bindparam(f"kind{i}", k.value) for i, k in enumerate(sorted(TREATMENT_KINDS))]
-        ),
-        _item.c.code.in_(in_keys("c", size)),
+    return (
+        select(*_COLUMNS)
+        .where(
+            _item.c.region == bindparam("region"),
+            _item.c.kind.in_(
+                [bindparam(f"kind{i}", k.value) for i, k in enumerate(sorted(TREATMENT_KINDS))]
+            ),
+            _item.c.code.in_(in_keys("c", size)),
+        )
+        .order_by(*_LOAD_ORDER)
     )
 
 
 def _query(region: str, kinds: Collection[CatalogueKind]) -> Select[Any]:
-    return select(*_COLUMNS).where(
-        _item.c.region == region, _item.c.kind.in_([k.value for k in kinds])
+    return (
+        select(*_COLUMNS)
+        .where(_item.c.region == region, _item.c.kind.in_([k.value for k in kinds]))
+        .order_by(*_LOAD_ORDER)
     )
 
 

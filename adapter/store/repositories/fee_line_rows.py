@@ -13,7 +13,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Dialect
+from sqlalchemy import Boolean, Dialect, bindparam, select
 
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
 from adapter.domain.fees import FeeCategory, FeeLine
@@ -116,8 +116,22 @@ ITEM_COLUMNS = PRICE_COLUMNS[PRICE_COLUMNS.index("in_catalogue") :]
 PRICED_COLUMNS = PRICE_COLUMNS[PRICE_COLUMNS.index("fund_pay") :]
 
 _CATEGORY = {c.value: c for c in FeeCategory}
+_STATUS = {m.value: m for m in MappingStatus}
 _REASON = {r.value: r for r in PersonalReason}
 _KIND = {k.value: k for k in CatalogueKind}
+
+# A line with its mapping and stored price, read by position (PricedRows.stored); the row id
+# last, to put lines read in chunks back in arrival order.
+PRICED_LINES = (
+    select(
+        *(
+            _fee_line.c[name]
+            for name in (*FEE_LINE_FIELDS, "mapping_status", "catalogue_code", *PRICE_COLUMNS, "id")
+        )
+    )
+    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
+    .order_by(_fee_line.c.id)
+)
 
 
 class PricedRows:
@@ -128,6 +142,17 @@ class PricedRows:
     def __init__(self) -> None:
         self._rules: dict[tuple[str, str, str], Rule] = {}
         self._items: dict[tuple[Any, ...], CatalogueItem | None] = {}
+
+    def stored(self, row: Sequence[Any]) -> StoredFeeLine:
+        """The line and its stored price (None if it has none) from a :data:`PRICED_LINES`
+        row."""
+        line = self.line(row)  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
+        status, mapped_to, as_of, price_code, excluded = row[12:17]
+        price = None
+        if as_of is not None:
+            priced = None if excluded else self.priced(line, row[17:-1])
+            price = LinePrice(priced, price_code)
+        return StoredFeeLine(line, _STATUS[status], mapped_to, price)
 
     @staticmethod
     def line(f: Sequence[Any]) -> FeeLine:

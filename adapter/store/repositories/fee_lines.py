@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from adapter.domain.errors import NotFound
 from adapter.domain.fees import FeeLine
 from adapter.domain.ports import Clock
-from adapter.store.mapping import FEE_LINE_FIELDS, fee_line_of, price_values
+from adapter.store.mapping import fee_line_of, price_values
 from adapter.store.repositories.fee_line_rows import (
     CHUNK,
     PRICE_COLUMNS,
     PRICE_MARGIN,
+    PRICED_LINES,
     UNPRICED,
     LinePrice,
     MappingStatus,
@@ -220,22 +221,23 @@ class FeeLineRepository:
         )
         return [_stored(row) for row in rows]
 
-    def list_priced(self, encounter_id: str) -> builtins.list[StoredFeeLine]:
-        """Every line of the encounter with its stored price (None if it has none), in
-        arrival order. Read as plain Core rows unpacked by position, and the stay's few rules
-        and catalogue items are built once each, so a 10,000-line stay costs its rows, not an
-        object graph per line. A price's line is the line as stored (the HIS item code)."""
+    def list_priced(
+        self, encounter_id: str, line_ids: Collection[str] | None = None
+    ) -> builtins.list[StoredFeeLine]:
+        """Every line of the encounter (or those of ``line_ids``, by index) with its stored
+        price (None if it has none), in arrival order. Read as plain Core rows unpacked by
+        position, and the stay's few rules and catalogue items are built once each, so a
+        10,000-line stay costs its rows, not an object graph per line. A price's line is the
+        line as stored (the HIS item code)."""
         rows = PricedRows()
-        result: builtins.list[StoredFeeLine] = []
-        for row in self._session.execute(_PRICED, {"b_encounter": encounter_id}):
-            line = rows.line(row)  # FeeLine's fields first, in its order (FEE_LINE_FIELDS)
-            status, mapped_to, as_of, price_code, excluded = row[12:17]
-            price = None
-            if as_of is not None:
-                priced = None if excluded else rows.priced(line, row[17:])
-                price = LinePrice(priced, price_code)
-            result.append(StoredFeeLine(line, _STATUS[status], mapped_to, price))
-        return result
+        bound = {"b_encounter": encounter_id}
+        if line_ids is None:
+            return [rows.stored(row) for row in self._session.execute(PRICED_LINES, bound)]
+        found = chain.from_iterable(
+            self._session.execute(PRICED_LINES.where(_fee_line.c.line_id.in_(chunk)), bound)
+            for chunk in _chunks(line_ids)
+        )
+        return [rows.stored(row) for row in sorted(found, key=lambda row: row[-1])]
 
     def stale(self, encounter_id: str, region: str, kinds: Collection[str]) -> set[str]:
         """Line ids whose stored price may be out of date: never priced, or a catalogue item
@@ -383,17 +385,4 @@ _SET_PRICE = (
         _fee_line.c.line_id == bindparam("b_line"),
     )
     .values({name: bindparam(name) for name in PRICE_COLUMNS})
-)
-
-_STATUS = {m.value: m for m in MappingStatus}
-# Positions matter: list_priced unpacks rows by them.
-_PRICED = (
-    select(
-        *(
-            _fee_line.c[name]
-            for name in (*FEE_LINE_FIELDS, "mapping_status", "catalogue_code", *PRICE_COLUMNS)
-        )
-    )
-    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
-    .order_by(_fee_line.c.id)
 )
