@@ -169,3 +169,44 @@ def test_EL_INJURY_PARTS_NAMED_an_admission_with_no_part_ticked_is_refused_namin
     page.get_by_label(parts[0], exact=True).check()
     page.get_by_role("button", name="确认入院登记").click()
     expect(page.get_by_test_id("admitted")).to_contain_text("已登记为跨省异地直接结算住院")
+
+
+def test_EL_INJURY_PARTS_NAMED_a_case_admitted_without_parts_names_them_at_the_switch(
+    page: Page, site: Site
+) -> None:
+    """A manual-claim case may leave its injured parts blank; before, the billing desk switched
+    it to direct settlement with none (WI2401 queued, nothing checked, N§16). Now the switch
+    asks for them, says which are filed, keeps the card as read, and switches once named."""
+    import httpx
+
+    close_open_stay(site, "P001")
+    faults = f"{site.simulator.url}/_sim/faults"
+    visit = f"ZY-CASE-NP-{datetime.now(ZONE):%H%M%S%f}"
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    httpx.post(faults, json={"outage": True})
+    try:
+        page.locator("#card").fill(CARDS["P001"])
+        page.locator("#card").press("Enter")
+        form = page.get_by_test_id("manual-claim-admission")
+        form.get_by_label("HIS 住院号").fill(visit)
+        form.get_by_role("button", name="按手工报销登记入院").click()
+        encounter_id = page.get_by_test_id("encounter-id").inner_text()
+    finally:
+        httpx.post(faults, json={})
+    page.context.clear_cookies()
+    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    case = page.get_by_test_id("manual-claim-case")
+    card = case.get_by_label("社会保障卡号 / 电子社保卡二维码 / 身份证号")
+    card.fill(CARDS["P001"])
+    case.get_by_role("button", name="核验并转为直接结算").click()
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_contain_text("、".join(site.person_filing_parts("P001")))
+    expect(refusal).to_contain_text("N§16")
+    expect(card).to_have_value(CARDS["P001"])
+    case.get_by_label("其他部位（多个用“、”分隔）").fill("左手部")
+    shot(page, "switch-parts")
+    case.get_by_role("button", name="核验并转为直接结算").click()
+    expect(page.get_by_test_id("done")).to_contain_text("已转为跨省异地直接结算住院")
+    with UnitOfWork(site.engine) as uow:
+        stored = uow.encounters.get(encounter_id).encounter
+    assert stored.filing_no and stored.injury_parts == ("左手",)
