@@ -33,6 +33,7 @@ Two readings of the sources worth stating:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from adapter.domain.eligibility_request import EligibilityRequest, Stage
@@ -238,15 +239,23 @@ def filing_findings(request: EligibilityRequest, filing: Filing) -> list[Finding
 
 
 def _injury_findings(request: EligibilityRequest, filing: Filing) -> list[Finding]:
-    """The treated parts against the filed ones (N§16, 附表1), matched as a clerk would."""
-    treated = listed_parts(request.injury_parts)
+    return injury_findings(request.injury_parts, filing, required=request.parts_required)
+
+
+def injury_findings(
+    parts: Sequence[str], filing: Filing, *, required: bool = True
+) -> list[Finding]:
+    """The treated ``parts`` against the filed ones (N§16, 附表1), matched as a clerk would —
+    at admission, and again whenever a stay's parts change (HL7 A08) or a manual-claim case is
+    switched to direct settlement, against the filing the stay is admitted on."""
+    treated = listed_parts(parts)
     filed = "、".join(filing.injury_parts)
     if not filing.injury_parts:
         if treated:
             return [INJURY_PARTS_UNCHECKED.warned("injury_parts", parts="、".join(treated))]
         return []
     if not treated:
-        if request.parts_required:
+        if required:
             return [INJURY_PARTS_NAMED.refused("injury_parts", filed=filed)]
         return []
     unfiled = unfiled_parts(treated, filing.injury_parts)

@@ -26,6 +26,7 @@ paperwork); ``card_failure`` and ``system_failure`` need a description of what f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +40,7 @@ from adapter.domain.errors import (
     InvalidTransition,
     UpstreamUnavailable,
 )
+from adapter.domain.filings import filed_part_for, listed_parts
 from adapter.domain.people import CardData
 from adapter.domain.settlement import Settlement
 from adapter.domain.upstream import Infno
@@ -235,10 +237,20 @@ class ManualClaims:
             uow.commit()
         return replace(claim, fee_list=listing, handed_over_at=now)
 
-    def switch_to_direct(self, claim_id: str, card: CardData, *, actor: str) -> Encounter:
+    def switch_to_direct(
+        self,
+        claim_id: str,
+        card: CardData,
+        *,
+        actor: str,
+        injury_parts: Sequence[str] | None = None,
+    ) -> Encounter:
         """Upstream answers again before the fee list was handed over: identity and filing are
         checked as at admission (N§33, B§28) and, if both pass, the stay becomes a direct
-        settlement stay — registered upstream now (WI2401) — and the case is dropped."""
+        settlement stay — registered upstream now (WI2401) — and the case is dropped. Its
+        injured parts — ``injury_parts`` when the clerk names them now, else those recorded at
+        the case's admission — must name one or more of the filed ones, as at any admission
+        (N§16): a case may leave them blank, a direct stay may not."""
         ctx = self._ctx
         with ctx.uow() as uow:
             claim = load_claim(uow, claim_id)
@@ -252,6 +264,7 @@ class ManualClaims:
                 code="MANUAL_CLAIM_HANDED_OVER",
                 article=ARTICLE,
             )
+        parts = listed_parts(encounter.injury_parts if injury_parts is None else injury_parts)
         facts = self._identity.facts(card, context=encounter.his_visit_id)  # no uow open
         decision = decide(
             facts,
@@ -259,7 +272,8 @@ class ManualClaims:
             admitted_on=ctx.local_date(encounter.admitted_at),
             checked_on=ctx.local_date(encounter.admitted_at),
             stage=Stage.ADMISSION,
-            injury_parts=encounter.injury_parts,
+            injury_parts=parts,
+            parts_required=True,
             # the clerk reads the warnings today, not on the (past) admission day
             today=ctx.local_date(ctx.now()),
         )
@@ -286,6 +300,8 @@ class ManualClaims:
                 psn_no=person.psn_no,
                 filing_no=filing.filing_no,
                 insured_admdvs=person.insured_admdvs,
+                # N§16: in the filing's own spelling, as an admission keeps them
+                injury_parts=tuple(filed_part_for(p, filing.injury_parts) for p in parts),
             )
             uow.encounters.update(direct, expected_version=record.version)
             uow.manual_claims.remove(claim_id)

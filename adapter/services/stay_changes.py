@@ -8,12 +8,15 @@ settled it (A13: back in hospital). The admission itself is in
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from adapter.domain.commands import Diagnosis, UpdateVisit
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
-from adapter.domain.errors import InvalidTransition
+from adapter.domain.errors import EligibilityRefused, InvalidTransition
+from adapter.domain.filing_checks import injury_findings
+from adapter.domain.filings import filed_part_for, listed_parts
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.admission import (
@@ -27,6 +30,22 @@ from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
 from adapter.services.visits import require_worker
+from adapter.store.uow import UnitOfWork
+
+
+def checked_parts(uow: UnitOfWork, encounter: Encounter, parts: Sequence[str]) -> tuple[str, ...]:
+    """The injured parts a stay's update names, checked as at admission (N§16, 附表1) against
+    the filing the stay was admitted on: none, or one not filed, refuses the whole update. A
+    manual-claim case (no filing yet) keeps what it is sent, checked when it is switched to
+    direct settlement. Kept in the filing's own spelling, as at admission."""
+    listed = listed_parts(parts)
+    filing = uow.filings.get(encounter.filing_no) if encounter.filing_no else None
+    if filing is None:
+        return listed
+    refusals = [f for f in injury_findings(listed, filing) if f.refuses]
+    if refusals:
+        raise EligibilityRefused(refusals)
+    return tuple(filed_part_for(p, filing.injury_parts) for p in listed)
 
 
 class StayChanges:
@@ -59,7 +78,7 @@ class StayChanges:
             if command.diagnoses is not None:
                 changes["diagnoses"] = tuple(diagnosis_texts(command.diagnoses))
             if command.injury_parts is not None:
-                changes["injury_parts"] = tuple(command.injury_parts)
+                changes["injury_parts"] = checked_parts(uow, encounter, command.injury_parts)
             updated = dataclasses.replace(encounter, **changes)
             uow.encounters.update(updated, expected_version=record.version, was=encounter)
             uow.audit.append(

@@ -9,7 +9,8 @@ ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id),
 ADT^A06    Admit               as A01, but PV1-2 must be ``I``; MRG is not read
 ADT^A02    UpdateVisit         PV1-19, PV1-3.1 (the new department, required): a transfer
 ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent; PV1-3,
-                               ZWI-4 or (every) DG1-3 sent as ``""`` clears it
+                               ZWI-4 or (every) DG1-3 sent as ``""`` clears it (ZWI-4 of a
+                               direct stay: checked against its filing, never cleared, N§16)
 ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
 ADT^A11    CancelAdmission     PV1-19, EVN-4 reason
 ADT^A13    CancelDischarge     PV1-19, EVN-4 reason

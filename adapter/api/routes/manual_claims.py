@@ -19,7 +19,9 @@ from adapter.api.routes.common import (
     Strict,
     examples,
 )
+from adapter.api.routes.encounter_bodies import InjuryPart
 from adapter.api.routes.views import EncounterOut
+from adapter.domain.text import MAX_INJURY_PARTS
 from adapter.services.manual_claim_records import ManualClaim, ManualClaimReason
 
 router = APIRouter(prefix="/api/v1/manual-claims", tags=["manual claims"])
@@ -104,6 +106,13 @@ def hand_over(
 
 class SwitchIn(Strict):
     card: CardIn
+    injury_parts: list[InjuryPart] | None = Field(
+        None,
+        max_length=MAX_INJURY_PARTS,
+        description="the injured parts the stay treats, one or more of the filed ones (N§16), "
+        "as at admission; left out, those sent at the case's admission. A direct stay naming "
+        "none where the filing lists parts is refused (EL_INJURY_PARTS_NAMED)",
+    )
 
 
 @router.post(
@@ -116,6 +125,9 @@ def switch_to_direct(
 ) -> EncounterOut:
     return EncounterOut.of(
         services.manual_claims.switch_to_direct(
-            claim_id, body.card.to_domain(), actor=principal.name
+            claim_id,
+            body.card.to_domain(),
+            actor=principal.name,
+            injury_parts=body.injury_parts,
         )
     )

@@ -7,12 +7,14 @@ Every form is a POST with the session's CSRF token; a refusal re-renders the sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from adapter.domain.errors import AdapterError
+from adapter.domain.filings import listed_parts
 from adapter.services.manual_claim_records import ManualClaimReason
 from adapter.services.unacknowledged_revocation import RevocationNotAcknowledged
 from adapter.web.auth import Csrf
@@ -96,12 +98,29 @@ def switch_to_direct(
     claim_id: Annotated[str, Form()] = "",
     card: Annotated[str, Form()] = "",
     card_kind: Annotated[str, Form()] = "auto",
+    injury_parts: Annotated[list[str] | None, Form()] = None,
+    injury_parts_text: Annotated[str, Form()] = "",
 ) -> Response:
-    """Upstream answers again before the list was handed over: check and register (WI2401)."""
+    """Upstream answers again before the list was handed over: check and register (WI2401),
+    with the injured parts the clerk ticked or typed (N§16). Refused, the form as filled in."""
+    ticked = injury_parts or []
+    typed = SwitchTyped(card.strip(), ticked, injury_parts_text)
 
     def switch() -> None:
         services.manual_claims.switch_to_direct(
-            claim_id, read_card(card, card_kind), actor=session.user.name
+            claim_id,
+            read_card(card, card_kind),
+            actor=session.user.name,
+            injury_parts=[*ticked, *listed_parts((injury_parts_text,))],
         )
 
-    return act(request, services, encounter_id, switch, "switched")
+    return act(request, services, encounter_id, switch, "switched", switch=typed)
+
+
+@dataclass(frozen=True)
+class SwitchTyped:
+    """The switch form as the clerk filled it in, shown again after a refusal."""
+
+    card: str
+    ticked: list[str]
+    parts_text: str

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from adapter.domain.encounters import EncounterStatus
 from adapter.domain.errors import AdapterError
+from adapter.domain.filings import FilingPurpose
 from adapter.domain.settlement import Breakdown
 from adapter.services.container import Services
 from adapter.services.desk_notices import before_settle
@@ -65,10 +66,17 @@ def encounter_page(
     request: Request, services: Services, encounter_id: str, status: int = 200, **extra: Any
 ) -> Response:
     view = services.encounter(encounter_id)
+    case = services.manual_claims.of_encounter(encounter_id)
     with services.context.uow() as uow:
         person = uow.persons.get(view.encounter.psn_no)
+        # What the clerk ticks switching a case to direct settlement (N§16): the parts it
+        # was admitted with and those of the worker's filings as last seen.
+        parts = list(view.encounter.injury_parts)
+        if case and case.open_case:
+            for filing in uow.filings.for_person(view.encounter.psn_no):
+                if filing.purpose is not FilingPurpose.DEVICE:
+                    parts += [p for p in filing.injury_parts if p not in parts]
     fees = view.fees
-    case = services.manual_claims.of_encounter(encounter_id)
     notices = before_settle(services.context, view)
     context: dict[str, Any] = {
         "notices": notices,
@@ -78,6 +86,7 @@ def encounter_page(
         "totals": Breakdown.of(fees.bill.lines, fees.bill.excluded),
         "settleable": view.encounter.status in SETTLEABLE and not (case and case.open_case),
         "case": case if case and case.open_case else None,
+        "case_parts": parts,
         "handed": case if case and case.handed_over_at else None,
         "claim_reasons": list(ManualClaimReason),
         "now": now(request).strftime("%Y-%m-%dT%H:%M"),

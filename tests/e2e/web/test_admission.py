@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from adapter.domain.encounters import EncounterKind
@@ -106,11 +107,9 @@ def test_b28_a_worker_with_an_open_stay_sees_it_with_its_actions_not_a_second_fo
     expect(page.get_by_test_id("open-stay")).to_have_count(0)
 
 
-def test_n38_b27_upstream_down_at_admission_records_a_manual_claim_case_that_may_switch(
-    page: Page, site: Site
-) -> None:
-    import httpx
-
+def _case_of_p001(page: Page, site: Site, parts: str) -> str:
+    """王建国 admitted at the desk as a manual-claim case (upstream down, N§38) with the injured
+    ``parts`` typed; the billing clerk then at their own desk on the stay's page: its id."""
     close_open_stay(site, "P001")
     faults = f"{site.simulator.url}/_sim/faults"
     visit = f"ZY-CASE-{datetime.now(ZONE):%H%M%S%f}"
@@ -122,15 +121,22 @@ def test_n38_b27_upstream_down_at_admission_records_a_manual_claim_case_that_may
         expect(page.get_by_test_id("error")).to_contain_text("N§38")
         form = page.get_by_test_id("manual-claim-admission")
         form.get_by_label("HIS 住院号").fill(visit)
-        form.get_by_label("受伤部位（按工伤认定，多个用“、”分隔）").fill("左手")
+        form.get_by_label("受伤部位（按工伤认定，多个用“、”分隔）").fill(parts)
         shot(page, "manual-claim-admission")
         form.get_by_role("button", name="按手工报销登记入院").click()
         expect(page.get_by_test_id("admitted")).to_contain_text("已按手工报销登记入院")
         encounter_id = page.get_by_test_id("encounter-id").inner_text()
     finally:
         httpx.post(faults, json={})
-    page.context.clear_cookies()  # the billing clerk at their own desk
+    page.context.clear_cookies()
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    return encounter_id
+
+
+def test_n38_b27_upstream_down_at_admission_records_a_manual_claim_case_that_may_switch(
+    page: Page, site: Site
+) -> None:
+    encounter_id = _case_of_p001(page, site, "左手")
     case = page.get_by_test_id("manual-claim-case")
     expect(case).to_contain_text("N§38")
     expect(page.get_by_role("button", name="确认结算")).to_have_count(0)
@@ -169,3 +175,27 @@ def test_EL_INJURY_PARTS_NAMED_an_admission_with_no_part_ticked_is_refused_namin
     page.get_by_label(parts[0], exact=True).check()
     page.get_by_role("button", name="确认入院登记").click()
     expect(page.get_by_test_id("admitted")).to_contain_text("已登记为跨省异地直接结算住院")
+
+
+def test_EL_INJURY_PARTS_NAMED_a_case_admitted_without_parts_names_them_at_the_switch(
+    page: Page, site: Site
+) -> None:
+    """A manual-claim case may leave its injured parts blank; before, the billing desk switched
+    it to direct settlement with none (WI2401 queued, nothing checked, N§16). Now the switch
+    asks for them, says which are filed, keeps the card as read, and switches once named."""
+    encounter_id = _case_of_p001(page, site, "")
+    case = page.get_by_test_id("manual-claim-case")
+    card = case.get_by_label("社会保障卡号 / 电子社保卡二维码 / 身份证号")
+    card.fill(CARDS["P001"])
+    case.get_by_role("button", name="核验并转为直接结算").click()
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_contain_text("、".join(site.person_filing_parts("P001")))
+    expect(refusal).to_contain_text("N§16")
+    expect(card).to_have_value(CARDS["P001"])
+    case.get_by_label("其他部位（多个用“、”分隔）").fill("左手部")
+    shot(page, "switch-parts")
+    case.get_by_role("button", name="核验并转为直接结算").click()
+    expect(page.get_by_test_id("done")).to_contain_text("已转为跨省异地直接结算住院")
+    with UnitOfWork(site.engine) as uow:
+        stored = uow.encounters.get(encounter_id).encounter
+    assert stored.filing_no and stored.injury_parts == ("左手",)

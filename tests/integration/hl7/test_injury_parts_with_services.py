@@ -10,8 +10,9 @@ from sqlalchemy import Engine
 
 from connectors.hl7.reader import Hl7Message
 from tests.integration.hl7.with_services import *  # noqa: F403 - the listener, the use cases
-from tests.integration.hl7.with_services import a01, answer
+from tests.integration.hl7.with_services import WANG, a01, a08, answer
 from tests.support.mllp import exchange
+from tests.unit.hl7 import messages as m
 
 
 def _visits(db: Engine) -> list[str]:
@@ -47,3 +48,58 @@ def test_EL_INJURY_PARTS_FILED_several_parts_in_one_zwi_4_repetition_are_read_as
             "SELECT injury_parts FROM encounter WHERE his_visit_id = 'ZY-P3'"
         ).scalar_one()
     assert (json.loads(stored) if isinstance(stored, str) else stored) == ["左手", "右前臂"]
+
+
+def _stay(db: Engine, visit: str) -> tuple[list[str], str]:
+    """The stay's injured parts and department as stored."""
+    with db.connect() as connection:
+        parts, department = connection.exec_driver_sql(
+            "SELECT injury_parts, department FROM encounter WHERE his_visit_id = ?"
+            if db.dialect.name == "sqlite"
+            else "SELECT injury_parts, department FROM encounter WHERE his_visit_id = %s",
+            (visit,),
+        ).one()
+    return (json.loads(parts) if isinstance(parts, str) else list(parts)), str(department)
+
+
+def test_EL_INJURY_PARTS_NAMED_an_a08_clearing_zwi_4_is_refused_whole(
+    port: int, db: Engine
+) -> None:
+    """Before, an A08 with ZWI-4 sent as HL7's null ``""`` struck the stay's parts off and was
+    answered AA: the stay then settled directly with no injured part checked against the
+    filing (N§16, N§33). Now the whole A08 is refused — its department change too."""
+    assert answer(Hl7Message(exchange(port, a01("U1", "ZY-U1"))))[0] == "AA"
+    cleared = a08("U2", "ZY-U1", m.zwi(card_no=WANG["card_no"], parts='""'), department="康复科")
+    ack = Hl7Message(exchange(port, cleared))
+    assert answer(ack) == ("AE", "EL_INJURY_PARTS_NAMED", "ZWI^1^4")
+    assert "左手、右前臂" in ack.require("ERR").get(8)
+    assert _stay(db, "ZY-U1") == (["左手"], "骨科病区")
+
+
+def test_EL_INJURY_PARTS_FILED_an_a08_naming_an_unfiled_part_is_refused_and_filed_ones_kept(
+    port: int, db: Engine
+) -> None:
+    """Before, an A08 could put any part on the stay (右膝, not on 王建国's filing 左手、右前臂):
+    answered AA, and the stay settled with it (N§16, 附表1). Now it is checked as at admission,
+    with the same reading: 左手部 and 右前臂 are the filed 左手 and 右前臂."""
+    assert answer(Hl7Message(exchange(port, a01("U3", "ZY-U3"))))[0] == "AA"
+    unfiled = a08("U4", "ZY-U3", m.zwi(card_no=WANG["card_no"], parts="左手~右膝"))
+    ack = Hl7Message(exchange(port, unfiled))
+    assert answer(ack) == ("AE", "EL_INJURY_PARTS_FILED", "ZWI^1^4")
+    assert "右膝" in ack.require("ERR").get(8)
+    assert _stay(db, "ZY-U3")[0] == ["左手"]
+    filed = a08("U5", "ZY-U3", m.zwi(card_no=WANG["card_no"], parts="左手部、右前臂"))
+    assert answer(Hl7Message(exchange(port, filed)))[0] == "AA"
+    assert _stay(db, "ZY-U3")[0] == ["左手", "右前臂"]
+
+
+def test_an_a08_that_does_not_send_zwi_4_leaves_the_parts_as_they_are(
+    port: int, db: Engine
+) -> None:
+    assert answer(Hl7Message(exchange(port, a01("U6", "ZY-U6", parts="左手、右前臂"))))[0] == "AA"
+    no_field = a08("U7", "ZY-U6", m.zwi(card_no=WANG["card_no"], parts=""), department="手外科")
+    assert answer(Hl7Message(exchange(port, no_field)))[0] == "AA"
+    assert (
+        answer(Hl7Message(exchange(port, a08("U8", "ZY-U6", department="手外科二病区"))))[0] == "AA"
+    )
+    assert _stay(db, "ZY-U6") == (["左手", "右前臂"], "手外科二病区")

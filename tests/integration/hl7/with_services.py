@@ -79,6 +79,18 @@ def a01(control_id: str, visit: str, worker: dict[str, str] = WANG, *, admitted:
     return text.encode("gb18030" if charset.startswith("GB") else "utf-8")
 
 
+def a08(control_id: str, visit: str, *segments: str, department: str = "骨科病区") -> bytes:
+    """An A08 of 王建国's stay ``visit`` with ``segments`` (PV1-3 left out when ``department``
+    is empty, HL7's null when it is ``\"\"``)."""
+    return m.message(
+        m.msh("A08", control_id),
+        "EVN|A08|" + ts(NOW),
+        patient(),
+        m.pv1(visit, admitted=ts(NOW - timedelta(hours=3)), department=department),
+        *segments,
+    ).encode()
+
+
 def dft(control_id: str, visit: str, *lines: str, who: str = "", version: str = "2.5") -> bytes:
     """A DFT^P03 of ``lines`` for the stay ``visit`` of the worker PID ``who`` names (王建国)."""
     header = m.msh("P03", control_id, version=version)
