@@ -139,12 +139,19 @@ def _dump(value: Any, zone: ZoneInfo) -> None:
     dump(value, zone)
 
 
-def _job_line(job: Job, zone: ZoneInfo) -> str:
+def _job_line(job: Job, zone: ZoneInfo, behind: int | None = None) -> str:
     error = (job.last_error or "").replace("\n", " ")
     return (
         f"{job.id:>7}  {job.status:<9} {job.kind:<16} {(job.ordering_key or '-'):<20} "
-        f"{_local(job.deadline, zone):<19}  {job.total_attempts:>3}  {error[:60]}"
+        f"{_local(job.deadline, zone):<19}  {job.total_attempts:>3}  {behind or '-':>7}  "
+        f"{error[:60]}"
     )
+
+
+def _held_back(engine: Engine, jobs: list[Job]) -> dict[int, int]:
+    """A stay's uploads go in order: a pending job with no error of its own may be waiting
+    behind an earlier one of its stay (a dead one waits for IT), which IT must see to first."""
+    return admin.held_back_by(engine, (job.id for job in jobs if job.status == "pending"))
 
 
 @_run
@@ -157,12 +164,16 @@ def _list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
         limit=args.limit,
         offset=args.offset,
     )
+    held = _held_back(engine, jobs)
     if args.json:
-        _dump([asdict(job) for job in jobs], settings.zone)
+        _dump([asdict(job) | {"waiting_for": held.get(job.id)} for job in jobs], settings.zone)
         return 0
-    print(f"{'id':>7}  {'status':<9} {'kind':<16} {'key':<20} {'deadline':<19}  try  last error")
+    print(
+        f"{'id':>7}  {'status':<9} {'kind':<16} {'key':<20} {'deadline':<19}  try  "
+        f"{'behind':>7}  last error"
+    )
     for job in jobs:
-        print(_job_line(job, settings.zone))
+        print(_job_line(job, settings.zone, held.get(job.id)))
     return 0
 
 
@@ -200,10 +211,11 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     job = admin.get_job(engine, args.job_id)
     history = admin.attempts(engine, args.job_id)
     replaced = admin.revisions(engine, args.job_id)
+    behind = _held_back(engine, [job]).get(job.id)
     if args.json:
         _dump(
             {
-                "job": asdict(job),
+                "job": asdict(job) | {"waiting_for": behind},
                 "attempts": [asdict(a) for a in history],
                 "replaced_payloads": [asdict(r) for r in replaced],
             },
@@ -211,7 +223,9 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
         )
         return 0
     zone = settings.zone
-    print(_job_line(job, zone))
+    print(_job_line(job, zone, behind))
+    if behind is not None:
+        print(f"waits behind job {behind} of the same stay: it goes first (queue show {behind})")
     print(f"idempotency key: {job.idempotency_key}; enqueued {_local(job.created_at, zone)}")
     print("payload: " + json.dumps(job.payload, ensure_ascii=False))
     for attempt in history:

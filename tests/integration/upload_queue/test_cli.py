@@ -63,6 +63,23 @@ def test_list_filters_and_prints_the_upstream_message(
     assert all(job["deadline"].endswith("+08:00") for job in listed)  # the site's time
 
 
+def test_a_job_held_back_behind_its_stays_dead_job_says_which(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pending WI2302 has no error and no attempt of its own: it waits behind the stay's
+    dead WI2301, and the list gave IT no way to tell that from a job simply not yet tried."""
+    assert main(["queue", "list", "--key", "enc-1"]) == 0
+    header, dead, pending = capsys.readouterr().out.splitlines()
+    assert "behind" in header
+    assert dead.split()[0] == "1" and dead.split()[7] == "-"
+    assert pending.split()[0] == "2" and pending.split()[7] == "1"
+    assert main(["queue", "list", "--key", "enc-1", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [job["waiting_for"] for job in listed] == [None, 1]
+    assert main(["queue", "show", "2"]) == 0
+    assert "waits behind job 1 of the same stay" in capsys.readouterr().out
+
+
 def test_summary_shows_counts_and_risk(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["queue", "summary", "--json"]) == 0
     current = json.loads(capsys.readouterr().out)
