@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from upload_queue import ledger
+from upload_queue.clock import as_utc
 from upload_queue.deadlines import (
     DEFAULT_MARGIN,
     UNDELIVERED,
@@ -191,6 +192,22 @@ def states_of(connection: Connection, keys: Iterable[str]) -> dict[str, tuple[st
         found.update((row.idempotency_key, (row.status, row.last_error or "")) for row in rows)
     purged = ledger.delivered_keys(connection, [k for k in wanted if k not in found])
     found.update((key, ("delivered", "")) for key in purged)
+    return found
+
+
+def deadlines_of(connection: Connection, keys: Iterable[str]) -> dict[str, datetime]:
+    """The current deadline of each of ``keys`` whose job is not yet delivered (enqueueing
+    a later job of its ordering key may have brought it forward)."""
+    wanted = list(dict.fromkeys(k for k in keys if k))
+    found: dict[str, datetime] = {}
+    for start in range(0, len(wanted), ledger.CHUNK):
+        rows = connection.execute(
+            select(upload_job.c.idempotency_key, upload_job.c.deadline).where(
+                upload_job.c.idempotency_key.in_(wanted[start : start + ledger.CHUNK]),
+                upload_job.c.status != "delivered",
+            )
+        )
+        found.update((row.idempotency_key, as_utc(row.deadline)) for row in rows)
     return found
 
 

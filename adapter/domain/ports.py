@@ -65,6 +65,11 @@ class Outbox(Protocol):
         """True once upstream has acknowledged the job with that key."""
         ...
 
+    def due_by(self, session: Any, idempotency_keys: Iterable[str]) -> Mapping[str, datetime]:
+        """The queue's deadline of each key's job still queued: it may be sooner than the one
+        it was queued with (a later upload of its stay, due sooner, cannot go before it)."""
+        ...
+
     def job_state(self, session: Any, idempotency_key: str) -> tuple[str, str] | None:
         """The job's status (``pending``, ``leased``, ``delivered``, ``dead``…) and its last
         error (upstream's reason for a refused job), or None when there is no such job."""

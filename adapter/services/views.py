@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from adapter.domain.encounters import Encounter
 from adapter.domain.settlement import Settlement
@@ -17,6 +18,9 @@ from adapter.store.repositories import RehabPlan, UploadRecord
 class UploadState:
     upload: UploadRecord
     delivered: bool
+    # the queue's deadline while it waits: sooner than the one it was queued with once a later
+    # upload of the stay is due sooner (a rehab plan, once the discharge record is queued)
+    due: datetime
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,11 @@ def encounter_view(ctx: ServiceContext, encounter_id: str) -> EncounterView:
         fees = price_encounter(ctx, uow, encounter_id)
         plan = current_plan(uow, encounter_id)
         settlements = tuple(uow.settlements.list_for_encounter(encounter_id))
+        records = uploads_for(uow, encounter_id)
+        due = ctx.outbox.due_by(uow.session, (u.msgid for u in records))
         uploads = tuple(
-            UploadState(u, ctx.outbox.delivered(uow.session, u.msgid))
-            for u in uploads_for(uow, encounter_id)
+            UploadState(u, ctx.outbox.delivered(uow.session, u.msgid), due.get(u.msgid, u.deadline))
+            for u in records
         )
         acknowledged = plan is not None and ctx.outbox.delivered(uow.session, plan.msgid)
     active = next((s for s in settlements if s.status.value == "settled"), None)

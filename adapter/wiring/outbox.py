@@ -67,6 +67,9 @@ class QueueOutbox:
         """Delivered, per the queue's delivery ledger: still true after the job is purged."""
         return ledger.delivered(_connection(session), idempotency_key)
 
+    def due_by(self, session: Any, idempotency_keys: Iterable[str]) -> dict[str, datetime]:
+        return reporting.deadlines_of(_connection(session), idempotency_keys)
+
     # --- :class:`adapter.services.monthly_clearing.UploadTracker` -------------------------
 
     def unfinished(self, session: Any, kinds: Iterable[str]) -> dict[str, str]:

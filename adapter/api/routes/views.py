@@ -334,7 +334,10 @@ class UploadStateOut(Out):
     infno: str
     msgid: str
     job_id: int
-    deadline: datetime
+    deadline: datetime = Field(
+        description="due by: the queue's deadline, brought forward when a later upload of the"
+        " stay is due sooner (it cannot go before this one)"
+    )
     settlement_id: str
     delivered: bool
 
@@ -373,7 +376,7 @@ class EncounterDetailOut(EncounterOut):
                     infno=u.upload.infno,
                     msgid=u.upload.msgid,
                     job_id=u.upload.job_id,
-                    deadline=u.upload.deadline,
+                    deadline=u.due,
                     settlement_id=u.upload.settlement_id,
                     delivered=u.delivered,
                 )

@@ -43,7 +43,7 @@ def _stay_page(
     view = services.encounter(encounter_id)
     with ctx.uow() as uow:
         uploads = [
-            (u.upload, (ctx.outbox.job_state(uow.session, u.upload.msgid) or ("pending", ""))[0])
+            (u, (ctx.outbox.job_state(uow.session, u.upload.msgid) or ("pending", ""))[0])
             for u in view.uploads
         ]
     case = services.manual_claims.of_encounter(encounter_id)

@@ -132,3 +132,16 @@ def test_REHAB_OVERRIDE_REASON_SHORT_one_character_does_not_settle_before_acknow
     with UnitOfWork(db) as uow:
         assert uow.audit.query(action="settlement.settle") == []
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2501"]
+
+
+def test_the_plan_is_shown_due_when_the_discharge_record_behind_it_is(
+    services: Services, rehab_stay: Encounter
+) -> None:
+    """The plan, due within a day, is brought forward in the queue to the discharge record's
+    30 minutes once that is queued behind it; the stay (page and API) still showed the day."""
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    _settle(services, rehab_stay, override="上级系统确认延迟，患者急需出院")
+    by_kind = {u.upload.infno: u for u in services.encounter(rehab_stay.id).uploads}
+    plan, record = by_kind["WI2501"], by_kind["WI2301"]
+    assert plan.upload.deadline > record.upload.deadline  # as queued: a day against 30 min
+    assert plan.due == record.due == record.upload.deadline
