@@ -16,14 +16,13 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from adapter import __version__
 from tests.e2e.test_demo import ROOT
+from tests.support.polling import answering
 from tests.support.ports import free_port
 
 GUIDE = ROOT / "docs" / "operations.md"
@@ -86,18 +85,7 @@ def test_the_guide_installs_the_wheel_outside_the_tree_and_the_adapter_becomes_r
         process = subprocess.Popen(argv(serve), cwd=elsewhere, env=env, stdout=log, stderr=log)
         url = shlex.split(check)[-1].replace("8000", str(http_port))
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    ready = httpx.get(url, timeout=5)
-                    if ready.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"serve did not become ready:\n{log.read()}")
-                time.sleep(0.3)
+            ready = answering(process, url, log, timeout=60, what="serve")
             assert ready.json()["status"] == "ready"
             assert ready.json()["checks"]["database"]["ok"] is True
         finally:

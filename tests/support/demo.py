@@ -7,14 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-import pytest
-
+from tests.support.polling import answering
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +40,8 @@ def running_demo(
             command, cwd=ROOT, env=child_env, stdout=output, stderr=subprocess.STDOUT
         )
         base = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                try:
-                    if httpx.get(f"{base}{ready}", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output.seek(0)
-                    pytest.fail(f"demo did not come up:\n{output.read()}")
-                time.sleep(0.2)
+            answering(process, f"{base}{ready}", output, timeout=timeout, what="demo")
             output.seek(0)
             yield base, output.read()
         finally:

@@ -15,23 +15,11 @@ from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import USERS, Site
 from tests.support.polling import eventually
+from tests.support.uploads import queue_admission
 
 
 def _enqueue(site: Site, context: str, input: dict[str, Any], deadline: timedelta) -> int:
-    runtime = site.runtime
-    msgid = runtime.msgids.next()
-    with UnitOfWork(runtime.engine) as uow:
-        queued = runtime.outbox.enqueue(
-            uow.session,
-            kind="WI2401",
-            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
-                     "context": context},
-            idempotency_key=msgid,
-            ordering_key=context,
-            deadline=datetime.now(UTC) + deadline,
-        )  # fmt: skip
-        uow.commit()
-    return queued.job_id
+    return queue_admission(site.runtime, context, input, datetime.now(UTC) + deadline)
 
 
 def _status(site: Site, job_id: int) -> str:

@@ -16,11 +16,11 @@ from sqlalchemy import update
 from adapter.bootstrap import build_app
 from adapter.settings import Settings
 from adapter.store.tokens import create_token
-from adapter.store.uow import UnitOfWork
 from adapter.wiring.runtime import Runtime, build_runtime
 from connectors.upstream.simulator import SimulatorServer
 from tests.support.live import serving
 from tests.support.polling import eventually
+from tests.support.uploads import queue_admission
 from upload_queue.tables import upload_job
 
 ADMISSION = {"mdtrt_id": "E1", "psn_no": "P001", "begntime": "2026-11-24 09:00:00"}
@@ -38,19 +38,7 @@ def it_api(
 
 
 def _enqueue(runtime: Runtime, deadline: datetime, input: dict[str, Any] = ADMISSION) -> int:
-    msgid = runtime.msgids.next()
-    with UnitOfWork(runtime.engine) as uow:
-        queued = runtime.outbox.enqueue(
-            uow.session,
-            kind="WI2401",
-            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
-                     "context": "E1"},
-            idempotency_key=msgid,
-            ordering_key="E1",
-            deadline=deadline,
-        )  # fmt: skip
-        uow.commit()
-    return queued.job_id
+    return queue_admission(runtime, "E1", input, deadline)
 
 
 def _jobs(base: str, it: dict[str, str], status: str) -> list[dict[str, Any]]:
