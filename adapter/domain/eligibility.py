@@ -12,7 +12,6 @@ checks of the filing itself (and how a change or cancellation during the stay is
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +19,7 @@ from adapter.domain.eligibility_request import EligibilityRequest
 from adapter.domain.filing_checks import filing_findings, is_admitted_filing
 from adapter.domain.filings import Filing, FilingPurpose, current_filings
 from adapter.domain.institutions import DirectSettlementStatus
-from adapter.domain.people import CardStatus, Person
+from adapter.domain.people import CardStatus, Person, identity_key
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding, Rule, Severity
 
 CARD_UNKNOWN = Rule(
@@ -90,18 +89,6 @@ class EligibilityDecision:
         return {f.code for f in self.findings if f.severity is severity}
 
 
-# The dot inside a minority name (阿依古丽·买买提) as keyboards and card readers type it.
-_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "．": "·", ".": "·", "∙": "·"})
-
-
-def _identity_key(text: str) -> str:
-    """A name or citizen ID as a clerk compares the card with the worker (B§28 实名): full-
-    width forms folded (NFKC), spaces dropped, the ID's check digit ``x`` read as GB 11643's
-    ``X``, the dot of a minority name typed in any of its forms read as one."""
-    folded = "".join(unicodedata.normalize("NFKC", text).split())
-    return folded.translate(_NAME_DOTS).upper()
-
-
 def _person_findings(request: EligibilityRequest, person: Person) -> list[Finding]:
     card = request.card
     findings: list[Finding] = []
@@ -113,8 +100,8 @@ def _person_findings(request: EligibilityRequest, person: Person) -> list[Findin
     mismatched = [
         label
         for label, given, known in (
-            ("姓名", _identity_key(card.name), _identity_key(person.name)),
-            ("公民身份号码", _identity_key(card.citizen_id), _identity_key(person.citizen_id)),
+            ("姓名", identity_key(card.name), identity_key(person.name)),
+            ("公民身份号码", identity_key(card.citizen_id), identity_key(person.citizen_id)),
         )
         if given and known and given != known
     ]

@@ -103,8 +103,8 @@ INJURY_PARTS_FILED = Rule(
 INJURY_PARTS_NAMED = Rule(
     "EL_INJURY_PARTS_NAMED",
     "N§16, N§33, 附表1",
-    "入院登记未填写本次治疗的受伤部位；须填写备案的受伤部位（{filed}）中本次治疗的一个或多个，"
-    "方可登记为直接结算",
+    "{what}未填写本次治疗的受伤部位；须填写备案的受伤部位（{filed}）中本次治疗的一个或多个，"
+    "方可{then}",
 )
 # A filing that lists no injured part leaves nothing to match the treated parts against: the
 # clerk is told, the stay is not refused for upstream's gap (the filing itself is approved).
@@ -243,10 +243,11 @@ def _injury_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
 
 
 def injury_findings(
-    parts: Sequence[str], filing: Filing, *, required: bool = True
+    parts: Sequence[str], filing: Filing, *, required: bool = True, update: bool = False
 ) -> list[Finding]:
     """The treated ``parts`` against the filed ones (N§16, 附表1), matched as a clerk would —
-    at admission, and again whenever a stay's parts change (HL7 A08) or a manual-claim case is
+    at admission, and again whenever a stay's parts change (HL7 A08, ``update``: the refusal
+    then names the update, the admission having named its parts) or a manual-claim case is
     switched to direct settlement, against the filing the stay is admitted on."""
     treated = listed_parts(parts)
     filed = "、".join(filing.injury_parts)
@@ -256,7 +257,8 @@ def injury_findings(
         return []
     if not treated:
         if required:
-            return [INJURY_PARTS_NAMED.refused("injury_parts", filed=filed)]
+            what, then = ("本次就诊信息修改", "修改") if update else ("入院登记", "登记为直接结算")
+            return [INJURY_PARTS_NAMED.refused("injury_parts", filed=filed, what=what, then=then)]
         return []
     unfiled = unfiled_parts(treated, filing.injury_parts)
     if unfiled:

@@ -42,7 +42,7 @@ def checked_parts(uow: UnitOfWork, encounter: Encounter, parts: Sequence[str]) -
     filing = uow.filings.get(encounter.filing_no) if encounter.filing_no else None
     if filing is None:
         return listed
-    refusals = [f for f in injury_findings(listed, filing) if f.refuses]
+    refusals = [f for f in injury_findings(listed, filing, update=True) if f.refuses]
     if refusals:
         raise EligibilityRefused(refusals)
     return tuple(filed_part_for(p, filing.injury_parts) for p in listed)

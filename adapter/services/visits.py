@@ -15,7 +15,7 @@ from typing import NoReturn
 from adapter.domain.commands import Admit
 from adapter.domain.encounters import Encounter, EncounterStatus
 from adapter.domain.errors import Conflict, InvalidTransition
-from adapter.domain.people import CardData
+from adapter.domain.people import CardData, same_identity
 from adapter.services.identity import unverified_psn_no
 from adapter.store.uow import UnitOfWork
 
@@ -33,24 +33,13 @@ def _another_worker(stay: Encounter) -> NoReturn:
     )
 
 
-def _same_citizen(first: str, second: str) -> bool | None:
-    """Do two citizen IDs name the same person, as a clerk reads them: a space around one
-    (an upstream that pads its field, a HIS that types one) or the check digit written ``x``
-    rather than ``X`` (GB 11643) is the same ID. ``None`` when either is blank: nothing to
-    compare."""
-    first, second = first.strip().upper(), second.strip().upper()
-    if not first or not second:
-        return None
-    return first == second
-
-
 def require_worker(uow: UnitOfWork, stay: Encounter, citizen_id: str) -> None:
     """Refuse a request naming ``stay`` by its visit number and, by ``citizen_id``, another
     worker than the one cached at its admission ('' names nobody: nothing to compare)."""
     if not citizen_id.strip():
         return
     person = uow.persons.get(stay.psn_no)
-    if person is not None and _same_citizen(person.citizen_id, citizen_id) is False:
+    if person is not None and same_identity(person.citizen_id, citizen_id) is False:
         _another_worker(stay)
 
 
@@ -106,9 +95,9 @@ def _same_worker(uow: UnitOfWork, stay: Encounter, card: CardData) -> bool:
     person = uow.persons.get(stay.psn_no)
     if person is None:
         return True
-    same = _same_citizen(card.citizen_id, person.citizen_id)
+    same = same_identity(card.citizen_id, person.citizen_id)
     if same is not None:
         return same
     if card.card_no and person.card_no:
-        return card.card_no.strip() == person.card_no.strip()
+        return same_identity(card.card_no, person.card_no) is not False
     return True

@@ -67,12 +67,15 @@ def test_EL_INJURY_PARTS_NAMED_an_a08_clearing_zwi_4_is_refused_whole(
 ) -> None:
     """Before, an A08 with ZWI-4 sent as HL7's null ``""`` struck the stay's parts off and was
     answered AA: the stay then settled directly with no injured part checked against the
-    filing (N§16, N§33). Now the whole A08 is refused — its department change too."""
+    filing (N§16, N§33). Now the whole A08 is refused — its department change too, and the
+    text says the update named no part, not that the admission did (it named 左手)."""
     assert answer(Hl7Message(exchange(port, a01("U1", "ZY-U1"))))[0] == "AA"
     cleared = a08("U2", "ZY-U1", m.zwi(card_no=WANG["card_no"], parts='""'), department="康复科")
     ack = Hl7Message(exchange(port, cleared))
     assert answer(ack) == ("AE", "EL_INJURY_PARTS_NAMED", "ZWI^1^4")
-    assert "左手、右前臂" in ack.require("ERR").get(8)
+    text = ack.require("ERR").get(8)
+    assert "左手、右前臂" in text
+    assert text.startswith("本次就诊信息修改未填写本次治疗的受伤部位") and "入院登记" not in text
     assert _stay(db, "ZY-U1") == (["左手"], "骨科病区")
 
 

@@ -98,3 +98,28 @@ def test_an_admission_sent_again_with_the_id_typed_otherwise_is_a_resend(
     with pytest.raises(Conflict) as refused:
         services.commands.admit(_admission(OTHER), actor="his")
     assert refused.value.code in ("VISIT_OF_ANOTHER_WORKER", "VISIT_ID_REUSED")
+
+
+FULL_WIDTH = XU.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+
+
+@pytest.mark.usefixtures("upstream_pads")
+@pytest.mark.parametrize("sent", [FULL_WIDTH, "340102 19871012 137x", XU.lower()])
+def test_an_update_naming_the_worker_as_the_card_check_reads_the_id_is_applied(
+    services: Services, sent: str
+) -> None:
+    """The card check at admission read ``３４０１…１３７Ｘ`` (full width) or an ID typed in
+    groups as 徐强's, but an A08 naming him so was refused as another worker's
+    (VISIT_OF_ANOTHER_WORKER): the two comparisons read the ID differently. One digit off is
+    still another worker."""
+    _admitted(services)
+    updated = services.commands.update_visit(
+        UpdateVisit("V-X", department="手外科", citizen_id=sent), actor="his"
+    )
+    assert updated.status == "admitted"
+    with pytest.raises(Conflict) as refused:
+        services.commands.update_visit(
+            UpdateVisit("V-X", department="骨科", citizen_id=FULL_WIDTH[:-2] + "８Ｘ"),
+            actor="his",
+        )
+    assert refused.value.code == "VISIT_OF_ANOTHER_WORKER"
