@@ -88,8 +88,8 @@ class ServiceCommands:
         )
 
     def update_visit(self, command: UpdateVisit, *, actor: str) -> Outcome:
-        encounter = self._stays.update_visit(command, actor=actor)
-        return Outcome(encounter.id, encounter.status.value, encounter=encounter)
+        encounter, warnings = self._stays.update_visit(command, actor=actor)
+        return Outcome(encounter.id, encounter.status.value, warnings=warnings, encounter=encounter)
 
     def record_fees(self, command: RecordFees, *, actor: str) -> Outcome:
         encounter_id = (

@@ -17,6 +17,7 @@ from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import EligibilityRefused, InvalidTransition
 from adapter.domain.filing_checks import injury_findings
 from adapter.domain.filings import filed_part_for, listed_parts
+from adapter.domain.rules import Finding, Severity
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.admission import (
@@ -33,19 +34,25 @@ from adapter.services.visits import require_worker
 from adapter.store.uow import UnitOfWork
 
 
-def checked_parts(uow: UnitOfWork, encounter: Encounter, parts: Sequence[str]) -> tuple[str, ...]:
+def checked_parts(
+    uow: UnitOfWork, encounter: Encounter, parts: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[Finding, ...]]:
     """The injured parts a stay's update names, checked as at admission (N§16, 附表1) against
-    the filing the stay was admitted on: none, or one not filed, refuses the whole update. A
-    manual-claim case (no filing yet) keeps what it is sent, checked when it is switched to
-    direct settlement. Kept in the filing's own spelling, as at admission."""
+    the filing the stay was admitted on: none, or one not filed, refuses the whole update; a
+    filing listing no parts takes them with the admission's warning, so the clerk is told
+    again that nothing could be checked. A manual-claim case (no filing yet) keeps what it is
+    sent, checked when it is switched to direct settlement. Kept in the filing's own
+    spelling, as at admission."""
     listed = listed_parts(parts)
     filing = uow.filings.get(encounter.filing_no) if encounter.filing_no else None
     if filing is None:
-        return listed
-    refusals = [f for f in injury_findings(listed, filing, update=True) if f.refuses]
+        return listed, ()
+    findings = injury_findings(listed, filing, update=True)
+    refusals = [f for f in findings if f.refuses]
     if refusals:
         raise EligibilityRefused(refusals)
-    return tuple(filed_part_for(p, filing.injury_parts) for p in listed)
+    warnings = tuple(f for f in findings if f.severity is Severity.WARNING)
+    return tuple(filed_part_for(p, filing.injury_parts) for p in listed), warnings
 
 
 class StayChanges:
@@ -54,8 +61,11 @@ class StayChanges:
     def __init__(self, ctx: ServiceContext):
         self._ctx = ctx
 
-    def update_visit(self, command: UpdateVisit, *, actor: str) -> Encounter:
-        """HL7 A08 (A02): the given fields change while the worker is in hospital."""
+    def update_visit(
+        self, command: UpdateVisit, *, actor: str
+    ) -> tuple[Encounter, tuple[Finding, ...]]:
+        """HL7 A08 (A02): the given fields change while the worker is in hospital. Answers the
+        stay as updated and what the clerk should be warned of."""
         with self._ctx.uow(immediate=True) as uow:
             found = stay_of_visit(self._ctx, uow, command.his_visit_id)
             if found is None:
@@ -73,12 +83,15 @@ class StayChanges:
                     code="ENCOUNTER_NOT_ADMITTED",
                 )
             changes: dict[str, Any] = {}
+            warnings: tuple[Finding, ...] = ()
             if command.department is not None:
                 changes["department"] = command.department
             if command.diagnoses is not None:
                 changes["diagnoses"] = tuple(diagnosis_texts(command.diagnoses))
             if command.injury_parts is not None:
-                changes["injury_parts"] = checked_parts(uow, encounter, command.injury_parts)
+                changes["injury_parts"], warnings = checked_parts(
+                    uow, encounter, command.injury_parts
+                )
             updated = dataclasses.replace(encounter, **changes)
             uow.encounters.update(updated, expected_version=record.version, was=encounter)
             uow.audit.append(
@@ -89,7 +102,7 @@ class StayChanges:
                 details={"fields": sorted(changes), "name_changed": bool(command.patient_name)},
             )
             uow.commit()
-        return updated
+        return updated, warnings
 
     def find_by_visit(self, his_visit_id: str, citizen_id: str = "") -> Encounter:
         """The stay of the visit number — of the worker ``citizen_id`` names, when given."""

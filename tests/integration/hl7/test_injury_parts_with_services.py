@@ -5,12 +5,15 @@ real MLLP socket against the real use cases, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
+import httpx
 from sqlalchemy import Engine
 
 from connectors.hl7.reader import Hl7Message
+from connectors.upstream.simulator import SimulatorServer
 from tests.integration.hl7.with_services import *  # noqa: F403 - the listener, the use cases
-from tests.integration.hl7.with_services import WANG, a01, a08, answer
+from tests.integration.hl7.with_services import NOW, WANG, a01, a08, answer, ts
 from tests.support.mllp import exchange
 from tests.unit.hl7 import messages as m
 
@@ -106,3 +109,48 @@ def test_an_a08_that_does_not_send_zwi_4_leaves_the_parts_as_they_are(
         answer(Hl7Message(exchange(port, a08("U8", "ZY-U6", department="手外科二病区"))))[0] == "AA"
     )
     assert _stay(db, "ZY-U6") == (["左手", "右前臂"], "手外科二病区")
+
+
+ZHAO = {"name": "赵立", "citizen_id": "310102198002021317", "card_no": "310100A9101"}
+
+
+def _filed_without_parts(sim: SimulatorServer) -> None:
+    """赵立's filing, approved with no injured part listed (upstream's gap, not the worker's)."""
+    day = lambda days: (date.today() + timedelta(days=days)).isoformat()  # noqa: E731
+    body = {
+        "people": [
+            {"psn_no": "P9101", "certno": ZHAO["citizen_id"], "psn_name": ZHAO["name"],
+             "gend": "1", "brdy": "1980-02-02", "insuplc_admdvs": "340100",
+             "card_no": ZHAO["card_no"], "card_status": "normal"}
+        ],
+        "filings": [
+            {"filing_no": "BA9101", "psn_no": "P9101", "category": "long_term_residence",
+             "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+             "injury_parts": [], "insuplc_admdvs": "340100", "begndate": day(-30),
+             "enddate": day(300), "filed_on": day(-31)}
+        ],
+    }  # fmt: skip
+    assert httpx.post(f"{sim.url}/_sim/seed", json=body).status_code == 200
+
+
+def test_EL_INJURY_PARTS_UNCHECKED_an_a08_to_a_stay_filed_without_parts_warns_again(
+    port: int, db: Engine, sim: SimulatorServer
+) -> None:
+    """The A01 was answered AA with the warning that nothing could be checked; an A08 moving
+    the stay to 右膝 was answered a bare AA, so the ward never heard that this part was not
+    checked either (N§16, 附表1). It is applied, with the same warning naming 右膝."""
+    _filed_without_parts(sim)
+    admitted = Hl7Message(exchange(port, a01("Z1", "ZY-Z1", ZHAO, parts="左手")))
+    assert answer(admitted)[:2] == ("AA", "EL_INJURY_PARTS_UNCHECKED")
+    update = m.message(
+        m.msh("A08", "Z2"),
+        "EVN|A08|" + ts(NOW),
+        m.pid(name=ZHAO["name"], citizen_id=ZHAO["citizen_id"]),
+        m.pv1("ZY-Z1", admitted=ts(NOW - timedelta(hours=3)), department="骨科病区"),
+        m.zwi(card_no=ZHAO["card_no"], parts="右膝"),
+    ).encode()
+    ack = Hl7Message(exchange(port, update))
+    assert answer(ack)[:2] == ("AA", "EL_INJURY_PARTS_UNCHECKED")
+    warning = ack.require("ERR")
+    assert warning.get(4) == "W" and "右膝" in warning.get(8)
+    assert _stay(db, "ZY-Z1")[0] == ["右膝"]
