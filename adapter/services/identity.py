@@ -26,7 +26,14 @@ from adapter.domain.errors import (
 )
 from adapter.domain.filings import Filing
 from adapter.domain.institutions import Institution
-from adapter.domain.people import CardData, CardKind, Person, mask_card_no, mask_citizen_id
+from adapter.domain.people import (
+    CardData,
+    CardKind,
+    Person,
+    identity_key,
+    mask_card_no,
+    mask_citizen_id,
+)
 from adapter.domain.rules import Rule
 from adapter.domain.upstream import CertType, PersonRecord
 from adapter.services.context import ServiceContext
@@ -176,5 +183,8 @@ def cache(uow: UnitOfWork, facts: WorkerFacts) -> None:
 
 
 def unverified_psn_no(card: CardData) -> str:
-    """The worker's key while upstream could not say who they are: the card's own number."""
-    return f"?{card.citizen_id or card.card_no or card.qr_token[:40]}"[:64]
+    """The worker's key while upstream could not say who they are: the card's own number, in
+    the form the store keeps numbers (:func:`~adapter.domain.people.identity_key`), so the
+    same card read twice, once ``…137x`` and once ``…137X``, keys one worker."""
+    number = identity_key(card.citizen_id) or identity_key(card.card_no)
+    return f"?{number or card.qr_token[:40]}"[:64]

@@ -91,7 +91,8 @@ def _same_worker(uow: UnitOfWork, stay: Encounter, card: CardData) -> bool:
     number, against the worker as last seen (a QR token names no one before upstream is
     asked, and passes)."""
     if stay.psn_no.startswith("?"):  # admitted while upstream was down: the card's own key
-        return not (card.citizen_id or card.card_no) or stay.psn_no == unverified_psn_no(card)
+        key = unverified_psn_no(card)[1:]  # a stay kept before 0015 has the number as typed
+        return not (card.citizen_id or card.card_no) or same_identity(stay.psn_no[1:], key) is True
     person = uow.persons.get(stay.psn_no)
     if person is None:
         return True

@@ -24,7 +24,7 @@ from adapter.domain.filings import (
     FilingType,
 )
 from adapter.domain.institutions import DirectSettlementStatus, Institution
-from adapter.domain.people import CardStatus, Gender, Person, Suspension
+from adapter.domain.people import CardStatus, Gender, Person, Suspension, identity_key
 from adapter.domain.pricing import PricedLine
 from adapter.store.tables import (
     FilingRow,
@@ -35,14 +35,17 @@ FEE_LINE_FIELDS = tuple(FeeLineColumns.model_fields)
 
 
 def person_row(person: Person, seen_at: datetime) -> dict[str, Any]:
+    """The worker as kept: the citizen ID and card number in the one form every lookup asks
+    with (:func:`~adapter.domain.people.identity_key`), so a worker upstream sends as
+    ``…137x `` is found by the card's ``…137X`` (migration 0015 for rows kept before)."""
     return {
         "psn_no": person.psn_no,
-        "citizen_id": person.citizen_id,
+        "citizen_id": identity_key(person.citizen_id),
         "name": person.name,
         "gender": person.gender.value,
         "birth_date": person.birth_date,
         "insured_admdvs": person.insured_admdvs,
-        "card_no": person.card_no,
+        "card_no": identity_key(person.card_no),
         "card_sn": person.card_sn,
         "card_status": person.card_status.value,
         "seen_at": seen_at,

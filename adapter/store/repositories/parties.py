@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from adapter.domain.filings import Filing, FilingPurpose, same_notice
 from adapter.domain.institutions import Institution
-from adapter.domain.people import Person, Suspension
+from adapter.domain.people import Person, Suspension, identity_key
 from adapter.domain.ports import Clock
 from adapter.store.mapping import (
     filing_device_rows,
@@ -63,14 +63,16 @@ class PersonRepository:
 
     def find_by_citizen_id(self, citizen_id: str) -> list[Person]:
         rows = self._session.execute(
-            select(_person).where(_person.c.citizen_id == citizen_id).order_by(_person.c.psn_no)
+            select(_person)
+            .where(_person.c.citizen_id == identity_key(citizen_id))
+            .order_by(_person.c.psn_no)
         )
         return [person_of(row) for row in rows]
 
     def find_by_card(self, numbers: Collection[str]) -> list[Person]:
         """The workers whose citizen id or card number is one of ``numbers`` (what a card
         shown without upstream carries), by psn_no."""
-        wanted = [n for n in numbers if n]
+        wanted = [key for key in (identity_key(n) for n in numbers) if key]
         if not wanted:
             return []
         rows = self._session.execute(

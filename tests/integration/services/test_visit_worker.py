@@ -14,6 +14,7 @@ import pytest
 from adapter.domain.commands import Admit, Outcome, RecordFees, UpdateVisit
 from adapter.domain.errors import Conflict
 from adapter.domain.people import CardData, CardKind
+from adapter.services.admission import OpenStayExists
 from adapter.services.container import Services
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import TODAY, admit, fee
@@ -123,3 +124,21 @@ def test_an_update_naming_the_worker_as_the_card_check_reads_the_id_is_applied(
             actor="his",
         )
     assert refused.value.code == "VISIT_OF_ANOTHER_WORKER"
+
+
+@pytest.mark.usefixtures("upstream_pads")
+@pytest.mark.parametrize("sent", [XU, FULL_WIDTH])
+def test_a_second_stay_during_an_outage_finds_the_worker_however_the_id_is_written(
+    services: Services, sim: SimulatorServer, sent: str
+) -> None:
+    """徐强 is in hospital (V-X, direct settlement; upstream sent his ID ``…137x ``). Upstream
+    goes down and the desk admits him again as a manual-claim case under V-Y, the card read
+    ``…137X``: the store did not find him by that ID, so the case was keyed by the card and a
+    second open stay was admitted beside the first — the same days paid directly and claimed
+    again by hand (N§33, N§38, B§27). Now he is found and the open stay is named."""
+    first = _admitted(services)
+    httpx.post(f"{sim.url}/_sim/faults", json={"outage": True})
+    command = replace(admit("P9001", "V-Y"), card=replace(_admission().card, citizen_id=sent))
+    with pytest.raises(OpenStayExists) as refused:
+        services.admissions.admit(command, actor="c", manual_claim_if_upstream_down=True)
+    assert refused.value.open_stay.id == first.encounter_id

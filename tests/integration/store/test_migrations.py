@@ -375,3 +375,35 @@ def test_0014_gives_kept_device_lines_the_limit_they_were_priced_against(engine:
         "S-W": {"SH-FZ-0305": Decimal("1500.00")},
         "S-O": {"SH-FZ-0101": Decimal("28000.00"), "SH-FZ-0501": None},
     }
+
+
+def test_0015_folds_kept_citizen_ids_and_card_numbers_as_lookups_ask(engine: Engine) -> None:
+    """Workers kept before 0015 have their numbers as upstream sent them (``…137x `` in
+    lower case and padded, a full-width card number): after it the store finds them by the
+    card's ``…137X``, and a worker already folded is left as it was."""
+    migrate.upgrade(engine, "0014")
+    person = sa.table(
+        "person",
+        *(sa.column(c) for c in ("psn_no", "citizen_id", "name", "card_no")),
+        sa.column("seen_at", UTCDateTime()),
+    )
+    seen = datetime(2026, 12, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            person.insert(),
+            [
+                {"psn_no": "P1", "citizen_id": "34010219871012137x ", "name": "徐强",
+                 "card_no": "ｃａｒｄ９００１", "seen_at": seen},
+                {"psn_no": "P2", "citizen_id": "310102197803141310", "name": "王建国",
+                 "card_no": "310100A0001", "seen_at": seen},
+            ],
+        )  # fmt: skip
+    migrate.upgrade(engine, "0015")
+    with UnitOfWork(engine) as uow:
+        assert [p.psn_no for p in uow.persons.find_by_citizen_id("34010219871012137X")] == ["P1"]
+        assert [p.psn_no for p in uow.persons.find_by_card(["CARD9001"])] == ["P1"]
+        kept = uow.persons.get("P2")
+    assert kept is not None and (kept.citizen_id, kept.card_no) == (
+        "310102197803141310",
+        "310100A0001",
+    )
