@@ -198,28 +198,34 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     from adapter.api import server
     from adapter.bootstrap import SERVER_LOGGING, build_app, load_audit_key
     from adapter.logs import configure_from as configure_logging
+    from adapter.logs import warnings_only_on_the_terminal
     from adapter.store.migrate import upgrade
     from adapter.web import DEMO_PASSWORD, create_demo_users
     from adapter.wiring.runtime import build_runtime
 
     configure_logging(settings)
-    simulator = start_demo_simulator(settings.http.host, simulator_port, today)
-    regions = insured_regions(today)
-    reader = start_demo_card_reader(settings.cards.bridge_url, settings.http, today)
-    settings = settings.model_copy(
-        update={
-            "cards": settings.cards.model_copy(update={"bridge_url": reader.url}),
-            "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
-            "schedule": settings.schedule.model_copy(update={"device_regions": regions}),
-        }
-    )
-    upgrade(settings.database.url)
-    runtime = build_runtime(settings)
-    load_audit_key(settings, runtime.engine)  # the demo's key: created in its data folder
-    count = load_catalogues(runtime.engine, runtime.gateway, settings.institution.admdvs, regions)
-    tokens = issue_tokens(runtime.engine)
-    create_demo_users(runtime.engine)
-    last_month = seed_last_month(runtime.engine, settings.institution.code, settings.zone, today)
+    with warnings_only_on_the_terminal():  # the banner below is what a new user came for
+        simulator = start_demo_simulator(settings.http.host, simulator_port, today)
+        regions = insured_regions(today)
+        reader = start_demo_card_reader(settings.cards.bridge_url, settings.http, today)
+        settings = settings.model_copy(
+            update={
+                "cards": settings.cards.model_copy(update={"bridge_url": reader.url}),
+                "upstream": settings.upstream.model_copy(update={"base_url": simulator.url}),
+                "schedule": settings.schedule.model_copy(update={"device_regions": regions}),
+            }
+        )
+        upgrade(settings.database.url)
+        runtime = build_runtime(settings)
+        load_audit_key(settings, runtime.engine)  # the demo's key: created in its data folder
+        count = load_catalogues(
+            runtime.engine, runtime.gateway, settings.institution.admdvs, regions
+        )
+        tokens = issue_tokens(runtime.engine)
+        create_demo_users(runtime.engine)
+        last_month = seed_last_month(
+            runtime.engine, settings.institution.code, settings.zone, today
+        )
     app = build_app(settings, runtime)
     base = f"http://{settings.http.host}:{settings.http.port}"
     print(f"示例工伤协议医院 demo — adapter {base}, simulator {simulator.url}")

@@ -193,6 +193,32 @@ def configure(
         logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
 
 
+@contextmanager
+def warnings_only_on_the_terminal() -> Iterator[None]:
+    """While it lasts, stderr shows warnings and errors only; a log file still gets every
+    line at its level. The demo's start-up (catalogues loaded, users made, a month seeded:
+    some 35 lines) otherwise pushed its banner — the addresses and tokens a new user came
+    for — off the screen."""
+
+    def warnings(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+    terminals = [
+        h
+        for h in logging.getLogger().handlers
+        if getattr(h, _MARK, False)
+        and isinstance(h, logging.StreamHandler)
+        and not isinstance(h, logging.FileHandler)
+    ]
+    for handler in terminals:
+        handler.addFilter(warnings)
+    try:
+        yield
+    finally:
+        for handler in terminals:
+            handler.removeFilter(warnings)
+
+
 def configure_from(settings: Any, terminal: tuple[str, ...] | None = None) -> None:
     """:func:`configure` from :class:`adapter.settings.Settings` (its ``[logging]``)."""
     config = settings.logging

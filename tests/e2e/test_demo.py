@@ -117,3 +117,15 @@ def test_the_demo_names_its_hl7_listener_which_answers_a_his(demo: tuple[str, st
         client.close()
     assert ack.require("MSA").get(1) == "AR"
     assert ack.require("ERR").get(5) == "HL7_NOT_AN_ADMISSION"
+
+
+def test_the_banner_is_not_buried_under_the_start_up_lines(demo: tuple[str, str]) -> None:
+    """A new user running `make run` saw some 35 JSON log lines (catalogues loaded, users
+    made, last month seeded) and had to scroll back for the addresses and tokens. The
+    start-up's INFO lines stay off the terminal (warnings still show); the banner leads."""
+    _, output = demo
+    lines = output.splitlines()
+    first = next(i for i, line in enumerate(lines) if "示例工伤协议医院 demo" in line)
+    before = [line for line in lines[:first] if '"level": "INFO"' in line or " INFO " in line]
+    assert before == [], before
+    assert any("token for role" in line for line in lines[first:])
