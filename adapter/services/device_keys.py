@@ -82,8 +82,13 @@ def case_key(request: KeyedFitting) -> str:
 
 
 def case_keys(request: KeyedFitting) -> tuple[str, ...]:
-    """:func:`case_key` and its earlier forms (:func:`fitting_keys`)."""
-    return fitting_keys(unverified_psn_no(request.card), request)
+    """:func:`case_key` and its earlier forms (:func:`fitting_keys`), also from the card's
+    number as typed: a case recorded before numbers were folded (migration 0015) was keyed
+    so, and its resend must still find it rather than record it twice."""
+    card = request.card
+    typed = f"?{card.citizen_id or card.card_no or card.qr_token[:40]}"[:64]
+    folded = fitting_keys(unverified_psn_no(card), request)
+    return tuple(dict.fromkeys(folded + fitting_keys(typed, request)))
 
 
 def find_fitting(

@@ -353,3 +353,27 @@ def test_n38_b27_a_case_whose_notice_was_typed_with_other_brackets_still_refuses
         )
     assert twice.value.code == "MANUAL_CLAIM_HANDED_OVER"
     assert jobs(db) == []  # the fund is not asked to pay it a second time
+
+
+def test_n38_b27_a_case_keyed_before_numbers_were_folded_is_found_when_entered_again(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    """A case recorded while upstream was down was keyed by the card's number as typed
+    (``cardp011``); numbers are now folded (``CARDP011``, migration 0015). Entered again, it
+    must still be that case — not a second fee list for the insured place (N§38, B§27)."""
+    from adapter.services.device_keys import fitting_key
+
+    outage(sim, True)
+    typed = replace(card("P011"), card_no=" " + card("P011").card_no.lower())
+    request = replace(_fit(**{ORTHOSIS: "1500.00"}), card=typed)
+    case = _case(services, request)
+    legacy = fitting_key(f"?{typed.card_no}", request)  # the stand-in as it was kept
+    with db.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE encounter SET his_visit_id = "
+            + ("?" if db.dialect.name == "sqlite" else "%s")
+            + " WHERE id = "
+            + ("?" if db.dialect.name == "sqlite" else "%s"),
+            (legacy, case.encounter_id),
+        )
+    assert _case(services, request).id == case.id
