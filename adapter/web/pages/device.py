@@ -23,6 +23,7 @@ once handed over it stays a manual claim."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -172,12 +173,16 @@ def fit(
     name: Annotated[list[str] | None, Form()] = None,
     cost: Annotated[list[str] | None, Form()] = None,
     confirmed: Annotated[str, Form()] = "",
+    fitted_at: Annotated[str, Form()] = "",
 ) -> Response:
     """Settle the items given an actual cost (the others are not fitted this time). With any
-    warning, the fitting is first priced and shown with its warnings; ``confirmed`` settles it."""
+    warning, the fitting is first priced and shown with its warnings; ``confirmed`` settles it
+    at the time it was previewed (``fitted_at``): the confirmation sent twice — a double click,
+    the page sent again — is the same fitting, answered with its settlement, not a second one
+    read as the notice used again (N§34, B§35)."""
     try:
         items = _items(code, name, cost)
-        at = now(request)
+        at = _previewed_at(fitted_at) if confirmed and fitted_at else now(request)
         request_ = FitDevices(
             read_card(card), notice.strip(), items, at, replacement_confirmed=bool(confirmed)
         )
@@ -191,6 +196,7 @@ def fit(
                     card_value=card,
                     notice=notice.strip(),
                     items=items,
+                    fitted_at=at.isoformat(),
                 )
         fitted = services.devices.fit(request_, actor=session.user.name)
     except FormError as exc:
@@ -201,6 +207,17 @@ def fit(
         return _desk(request, notice=notice, **problem_of(exc))
     totals = device_totals(fitted.settlement.bill.lines)
     return _desk(request, fitted=fitted, fitted_devices=totals)
+
+
+def _previewed_at(text: str) -> datetime:
+    """The fitting time the preview was priced at, as its form sent it back."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FormError("表单内容不完整，请重新核验并读取备案器具") from exc
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise FormError("表单内容不完整，请重新核验并读取备案器具")
+    return moment
 
 
 @router.post("/manual-claim", response_class=HTMLResponse, dependencies=[Csrf])
