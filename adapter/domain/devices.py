@@ -45,7 +45,7 @@ from enum import StrEnum
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeCategory, FeeLine
-from adapter.domain.filings import FiledDevice, Filing
+from adapter.domain.filings import FiledDevice, Filing, same_notice
 from adapter.domain.money import FEN, ZERO, is_fen
 from adapter.domain.pricing import PersonalReason, PricedLine
 from adapter.domain.rules import Finding, Rule
@@ -229,16 +229,18 @@ def replacement(
         return None
     filed = filing.device(code)
     years = filed.min_years if filed is not None else previous.min_years
-    same_notice = previous.notice_no == filing.approval_notice_no
+    # one notice however a filing spells it (〔2026〕 = (２０２６), B§34): a changed filing
+    # re-typing the notice that paid the earlier fitting is not a new approval
+    again = same_notice(previous.notice_no, filing.approval_notice_no)
     if years <= 0:
         # No window to count, but one approval never pays the item twice (N§34, N§38). An
         # item off the notice is the worker's anyway (DEVICE_NOT_ON_NOTICE).
-        if filed is not None and same_notice:
+        if filed is not None and again:
             return Replacement(previous, 0, covered=False)
         return None
     if fitted_on >= add_years(previous.fitted_on, years):
         return None
-    return Replacement(previous, years, covered=filed is not None and not same_notice)
+    return Replacement(previous, years, covered=filed is not None and not again)
 
 
 def device_warnings(

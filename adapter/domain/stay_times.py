@@ -42,6 +42,16 @@ class TimeOutOfWindow(DomainError):
         super().__init__(message, code=code, article=article, field=field)
 
 
+class FittingInFuture(TimeOutOfWindow):
+    """A device fitting dated ahead of the clock (N§34: settled once it is done)."""
+
+    code = "FITTING_IN_FUTURE"
+    article = "N§34"
+
+    def __init__(self, message: str):
+        super().__init__(message, field="fitted_at", code=self.code, article=self.article)
+
+
 @dataclass(frozen=True)
 class TimeWindow:
     clock_skew: timedelta = timedelta(minutes=5)
@@ -54,6 +64,15 @@ class TimeWindow:
     def check_admission(self, admitted_at: datetime, now: datetime, *, zone: tzinfo) -> None:
         """``zone``: the institution's, whose days ``late_registration`` counts."""
         self._against_clock(admitted_at, now, zone, "admitted_at", "入院时间")
+
+    def check_fitting(self, fitted_at: datetime, now: datetime) -> None:
+        """A device fitting is settled once it is done (N§34; B§35 配置完成后): its time may
+        not lie ahead of the clock beyond ``clock_skew`` — priced on a later day, it would
+        take the catalogue version and limits in force then. (Not bounded back: a case
+        recorded while upstream was down, or a revoked fitting settled again, keeps the
+        time it was fitted at.)"""
+        if fitted_at > now + self.clock_skew:
+            raise FittingInFuture(f"配置时间{_shown(fitted_at)}晚于当前时间，请核对配置时间")
 
     def check_discharge(
         self, stay: Encounter, discharged_at: datetime, now: datetime, *, zone: tzinfo

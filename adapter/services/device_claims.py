@@ -144,6 +144,7 @@ class DeviceClaims:
         (:func:`~.device_outage.refuse_after_direct_fitting`)."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
+        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
         key = case_key(request)

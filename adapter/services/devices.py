@@ -117,6 +117,7 @@ class DeviceFittings:
         """Identity, filing and notice (upstream reads, no transaction held); refusals audited."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
+        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
         try:

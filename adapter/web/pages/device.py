@@ -23,6 +23,7 @@ once handed over it stays a manual claim."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -128,9 +129,15 @@ def check(
 
 
 def _outage(
-    request: Request, card: str, notice: str, items: tuple[DeviceItem, ...] = ()
+    request: Request,
+    card: str,
+    notice: str,
+    items: tuple[DeviceItem, ...] = (),
+    at: datetime | None = None,
 ) -> Response:
-    """N§38, B§27: fit later, or record the fitting as a manual-claim case now."""
+    """N§38, B§27: fit later, or record the fitting as a manual-claim case now — at the time
+    the fitting was offered (``at``), which the form sends back: recorded twice (a double
+    click), it is the same case, not two fee lists for the insured place (N§38 杜绝重复报销)."""
     return _desk(
         request,
         upstream_down=True,
@@ -138,6 +145,7 @@ def _outage(
         card_value=card,
         notice=notice.strip(),
         items=items,
+        fitted_at=(at or now(request)).isoformat(),
     )
 
 
@@ -172,12 +180,16 @@ def fit(
     name: Annotated[list[str] | None, Form()] = None,
     cost: Annotated[list[str] | None, Form()] = None,
     confirmed: Annotated[str, Form()] = "",
+    fitted_at: Annotated[str, Form()] = "",
 ) -> Response:
     """Settle the items given an actual cost (the others are not fitted this time). With any
-    warning, the fitting is first priced and shown with its warnings; ``confirmed`` settles it."""
+    warning, the fitting is first priced and shown with its warnings; ``confirmed`` settles it
+    at the time it was previewed (``fitted_at``): the confirmation sent twice — a double click,
+    the page sent again — is the same fitting, answered with its settlement, not a second one
+    read as the notice used again (N§34, B§35)."""
     try:
         items = _items(code, name, cost)
-        at = now(request)
+        at = _form_time(fitted_at) if confirmed and fitted_at else now(request)
         request_ = FitDevices(
             read_card(card), notice.strip(), items, at, replacement_confirmed=bool(confirmed)
         )
@@ -191,16 +203,28 @@ def fit(
                     card_value=card,
                     notice=notice.strip(),
                     items=items,
+                    fitted_at=at.isoformat(),
                 )
         fitted = services.devices.fit(request_, actor=session.user.name)
     except FormError as exc:
         return _desk(request, error=str(exc), notice=notice)
     except UpstreamUnavailable:
-        return _outage(request, card, notice, items)
+        return _outage(request, card, notice, items, at)
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
     totals = device_totals(fitted.settlement.bill.lines)
     return _desk(request, fitted=fitted, fitted_devices=totals)
+
+
+def _form_time(text: str) -> datetime:
+    """The fitting time a form was shown with (a preview's, an outage's), as sent back."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise FormError("表单内容不完整，请重新核验并读取备案器具") from exc
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise FormError("表单内容不完整，请重新核验并读取备案器具")
+    return moment
 
 
 @router.post("/manual-claim", response_class=HTMLResponse, dependencies=[Csrf])
@@ -213,17 +237,27 @@ def manual_claim(
     code: Annotated[list[str] | None, Form()] = None,
     name: Annotated[list[str] | None, Form()] = None,
     cost: Annotated[list[str] | None, Form()] = None,
+    fitted_at: Annotated[str, Form()] = "",
 ) -> Response:
     """Upstream down: the fitting recorded as a manual-claim case from the start (N§38, B§27);
-    upstream back meanwhile: fitted and settled as usual."""
+    upstream back meanwhile: fitted and settled as usual. At the time the outage page offered
+    it (``fitted_at``): the same form sent twice is the same case."""
     try:
         items = _items(code, name, cost)
         if not notice.strip():
             raise FormError("请输入配置费用核付通知单号")
-        request_ = FitDevices(read_card(card), notice.strip(), items, now(request))
+        at = _form_time(fitted_at) if fitted_at else now(request)
+        request_ = FitDevices(read_card(card), notice.strip(), items, at)
         result = services.device_claims.fit_or_claim(request_, actor=session.user.name)
     except FormError as exc:
-        return _desk(request, error=str(exc), notice=notice, upstream_down=True, card_value=card)
+        return _desk(
+            request,
+            error=str(exc),
+            notice=notice,
+            upstream_down=True,
+            card_value=card,
+            fitted_at=fitted_at,
+        )
     except AdapterError as exc:
         return _desk(request, notice=notice, **problem_of(exc))
     if isinstance(result, Fitted):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -178,3 +179,25 @@ def test_n34_b35_rest_a_reprinted_fitting_shows_the_limit_it_was_priced_against(
         )
     assert slip.status_code == 200, slip.text
     assert re.findall(r'data-testid="device-limit">([^<]*)<', slip.text) == ["1500.00"]
+
+
+def test_FITTING_IN_FUTURE_n34_rest_a_fitting_dated_ahead_of_the_clock_is_refused(
+    api: Api, db: Engine
+) -> None:
+    """A fitting is settled once it is done (N§34, B§35 配置完成后): one dated two days ahead
+    — a mistyped day — would be priced against whatever catalogue version is in force then
+    and start its minimum years then. Refused naming the field, nothing settled or queued,
+    at the counter's price check as at the fitting."""
+    for path in (f"{FITTINGS}/presettle", FITTINGS):
+        body = fitting((ORTHOSIS, "1500.00"), fitted_at=datetime.now(UTC) + timedelta(days=2))
+        ahead = api.post(path, role="device", json=body)
+        assert ahead.status_code == 422, ahead.text
+        [error] = ahead.json()["errors"]
+        assert (error["code"], error["field"], error["article"]) == (
+            "FITTING_IN_FUTURE",
+            "fitted_at",
+            "N§34",
+        )
+        assert "配置时间" in error["message"]
+    assert jobs(db) == []
+    assert api.post(FITTINGS, role="device", json=fitting((ORTHOSIS, "1500.00"))).status_code == 201

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -15,19 +13,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from adapter import web
-from adapter.api.app import create_app
 from adapter.domain.errors import DomainError
 from adapter.services.container import Services
 from adapter.services.context import InstitutionProfile
 from adapter.services.monthly import MonthlyServices
-from adapter.settings import load_settings
-from adapter.web.users import create_user, set_hash_cost
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.monthly.api import monthly_api
+from tests.integration.monthly.api import desk_pages, monthly_api
 from tests.integration.monthly.world import Desk, SetClock, at
 from tests.integration.services.device_world import ARM, ORTHOSIS, WHEELCHAIR
-from tests.support.live import serving
 from upload_queue import UploadQueue
 
 
@@ -183,7 +176,7 @@ def test_b40_the_month_not_yet_over_is_not_due_and_offers_no_confirmation(
     assert (listed["status"], listed["overdue"]) == ("open", False)
     assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "MONTH_OPEN"
 
-    with _desk(db, db_url, services, monthly) as desk:
+    with desk_pages(db, db_url, services, monthly, role="device") as desk:
         row = _funds_row(desk.get("/web/device").text, "2026-02")
         assert "本月未结束，待清算" in row and "未确认到账" not in row
         page = desk.get("/web/reconciliation", params={"month": "2026-02"}).text
@@ -200,30 +193,3 @@ def _funds_row(page: str, month: str) -> str:
     found = re.search(rf'<tr data-month="{month}">(.*?)</tr>', page, re.S)
     assert found, page
     return found[1]
-
-
-@contextmanager
-def _desk(
-    db: Engine, db_url: str, services: Services, monthly: MonthlyServices
-) -> Iterator[httpx.Client]:
-    """The desks' pages over a real socket, signed in as the device counter."""
-    app = create_app(load_settings(database={"url": db_url}), db)
-    app.state.services = services
-    app.state.monthly = monthly
-    web.install(app)
-    set_hash_cost(2**12)
-    try:
-        create_user(db, "器具-01", ["device"], "counter-password-1")
-        with serving(app) as base, httpx.Client(base_url=base, timeout=30) as client:
-            form = client.get("/web/login")
-            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-            assert token, form.text
-            signed = client.post(
-                "/web/login",
-                data={"name": "器具-01", "password": "counter-password-1",
-                      "csrf_token": token[1], "next": "/web/device"},
-            )  # fmt: skip
-            assert signed.status_code == 303, signed.text
-            yield client
-    finally:
-        set_hash_cost(2**17)

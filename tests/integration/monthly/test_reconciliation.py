@@ -4,6 +4,7 @@ and the month reconciled over REST — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from adapter.services.devices import FitDevices
 from adapter.services.monthly import MonthlyServices
 from adapter.services.settlement import SettleRequest
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.monthly.api import monthly_api
+from tests.integration.monthly.api import desk_pages, monthly_api
 from tests.integration.monthly.world import (
     BED,
     DRUG,
@@ -304,3 +305,49 @@ def test_the_settlement_time_dates_a_settlement_the_same_everywhere(
     assert february.result is not None and february.result.balanced
     january = monthly.reconciliation.run(JAN, actor="system")
     assert january.result is not None and january.result.local.count == 0
+
+
+def test_a_settlement_the_fund_pays_more_of_upstream_at_the_same_total_is_shown_by_how_much(
+    services: Services,
+    monthly: MonthlyServices,
+    clock: SetClock,
+    sim: SimulatorServer,
+    db: Engine,
+    db_url: str,
+) -> None:
+    """Three bed days at 60.00 (standard 50.00): the fund pays 150.00, the worker 30.00 over
+    the standard. Upstream lists the same 180.00 all paid by the fund. The billing clerk's page
+    names the settlement and its slip, and that the fund would pay 30.00 more — not a
+    difference of 0.00 (N§35, B§33)."""
+    stay = Desk(services, clock).stay(
+        "P001", "V-FUND-DIFF", d(3), d(5), [fee("B1", BED, "180.00", d(4), quantity="3")]
+    )
+    assert (stay.breakdown.fund_pay, stay.breakdown.personal_pay) == (D("150.00"), D("30.00"))
+    seed(
+        sim.url,
+        figures=[
+            {
+                "fixmedins_code": INSTITUTION,
+                "month": JAN,
+                "total": "0.00",
+                "fund_pay": "0.00",
+                "psn_pay": "0.00",
+                "settlements": [upstream_settlement(stay.id, d(5), "180.00", "180.00")],
+            }
+        ],
+    )
+    clock.set(at(d(3, 2), 6))
+    report = monthly.reconciliation.run(JAN, actor="结算处-01")
+    assert report.result is not None
+    [difference] = report.result.differences
+    assert difference.kind.value == "amount_differs" and difference.setl_id == stay.id
+
+    with desk_pages(db, db_url, services, monthly, role="billing") as desk:
+        page = desk.get("/web/reconciliation", params={"month": JAN}).text
+    row = re.search(rf'<tr class="differs" data-setl="{stay.id}"[^>]*>(.*?)</tr>', page, re.S)
+    assert row, page
+    cells = row[1]
+    assert f"结算单 {stay.slip_no}" in cells
+    assert re.search(r'data-testid="delta-fund">基金 30\.00<', cells), cells
+    assert "基金支付差额30.00元" in cells and "个人支付差额-30.00元" in cells
+    assert "差额0.00元" not in cells

@@ -271,6 +271,34 @@ def test_n34_a_replacement_approved_by_a_new_notice_is_priced_against_it(
     assert [w.code for w in fitted.warnings] == ["PR_DEVICE_REPLACEMENT_APPROVED"]
 
 
+def test_n34_n38_a_changed_filing_spelling_the_paid_notice_otherwise_approves_no_replacement(
+    services: Services, db: Engine, sim: SimulatorServer
+) -> None:
+    """The insured place changes the worker's device filing (N§15), typing the very notice
+    that paid the arm with round brackets. The counter is shown the earlier fitting and the
+    worker pays the second arm — before, it read as a new approval and the fund paid the
+    limit again on one notice (N§34, N§38 杜绝重复报销)."""
+    device_worker(sim.url, "P064", filing_no="F064A")
+    first = FitDevices(
+        card("P064"), NOTICE, (DeviceItem(ARM, NAMES[ARM], D("27000.00")),), local(0, 9)
+    )
+    assert services.devices.fit(first, actor="d").settlement.breakdown.fund_pay == D("27000.00")
+    retyped = NOTICE.replace("〔", "(").replace("〕", ")")
+    renew_notice(sim.url, "P064", "F064A", "F064B", retyped)
+    again = FitDevices(
+        card("P064"), retyped, (DeviceItem(ARM, NAMES[ARM], D("29000.00")),), local(0, 11)
+    )
+    with pytest.raises(ConfirmationRequired) as unconfirmed:
+        services.devices.fit(again, actor="d")
+    [reason] = unconfirmed.value.reasons
+    assert reason.code == "PR_DEVICE_MIN_YEARS" and reason.field == ARM
+    assert len(jobs(db, kind="WI2701")) == 1  # nothing settled without the counter's word
+    fitted = services.devices.fit(replace(again, replacement_confirmed=True), actor="d")
+    [line] = fitted.settlement.bill.lines
+    assert (line.fund_pay, line.personal_pay) == (D("0.00"), D("29000.00"))
+    assert line.message.startswith("最低使用年限内更换")
+
+
 # --- N§32, N§34: the insured place's catalogue, fetched when it is not loaded -----------
 
 

@@ -291,3 +291,28 @@ def test_lines_keep_their_order_even_with_repeated_line_ids() -> None:
         ("D01", D("100.00")),
         ("D02", D("500.00")),
     ]
+
+
+@pytest.mark.parametrize("years", [3, 0])
+def test_n34_n38_the_notice_that_paid_an_item_typed_otherwise_is_still_the_same_notice(
+    years: int,
+) -> None:
+    # The earlier fitting was settled under this very notice as an earlier (changed, N§15)
+    # filing spelled it — round brackets and full-width digits, not 〔〕. It is one notice
+    # (B§34: the counter compares notices so), not a new approval of a replacement: the
+    # fund never pays the arm twice on it.
+    spelled = "沪工伤辅核(２０２６)0123号"
+    earlier = {
+        "D01": replace(_earlier(date(2026, 6, 1))["D01"], notice_no=spelled, min_years=years)
+    }
+    filing = replace(
+        device_filing(),
+        devices=(FiledDevice("D01", "上肢假肢", years, D("12000.00")),),
+    )
+    items = [DeviceItem("D01", "上肢假肢", D("9000.00"))]
+    [line] = price_devices(items, filing, DEVICES, INSURED, FITTED, earlier)
+    assert (line.fund_pay, line.personal_pay) == (D("0.00"), D("9000.00"))
+    code = "PR_DEVICE_MIN_YEARS" if years else "PR_DEVICE_NOTICE_USED"
+    assert line.rule.code == code
+    [warning] = device_warnings(items, filing, earlier, FITTED.date())
+    assert warning.code == code and unconfirmed([warning]) == (warning,)

@@ -240,3 +240,20 @@ def test_today_begins_at_the_sites_midnight_not_utcs() -> None:
     assert day_began(datetime(2026, 12, 4, 16, tzinfo=UTC), zone) == datetime(
         2026, 12, 5, tzinfo=zone
     )
+
+
+def test_a_settlement_whose_fund_pay_differs_at_the_same_total_says_by_how_much() -> None:
+    """Upstream has the right total but 20.00 more from the fund (and 20.00 less from the
+    worker): the fund would overpay. The clerk reads which settlement (its slip) and the
+    fund's difference — not "差额0.00元" from the totals alone."""
+    result = reconcile(
+        MONTH, [here("S1", "100.00", "80.00")], figures(there("S1", "100.00", "100.00"))
+    )
+    [difference] = result.differences
+    assert difference.kind is K.AMOUNT_DIFFERS
+    assert difference.delta == Amounts(D("0.00"), D("20.00"), D("-20.00"))
+    message = difference.message
+    assert "SLIP-S1" in message and "S1" in message
+    assert "差额0.00元" not in message
+    assert "基金支付差额20.00元" in message and "个人支付差额-20.00元" in message
+    assert "总费用差额" not in message  # the total agrees: not named as a difference
