@@ -157,6 +157,9 @@ class Out(BaseModel):
         return self
 
 
+MAX_PAGE = 1000  # lines per page of a settlement's lines, or of a stay's
+
+
 def answer(model: Out, status_code: int = 200) -> Response:
     """``model`` as JSON, serialised once, with the bytes FastAPI would send for it.
 

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from adapter.api.deps import SettingsDep
 from adapter.api.routes.common import (
+    MAX_PAGE,
     AnyRole,
     Billing,
     ServicesDep,
@@ -31,7 +32,6 @@ from adapter.api.routes.views import SettlementLinesOut, SettlementOut
 from adapter.domain.commands import CancelDischarge
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
-MAX_PAGE = 1000  # lines per page of GET …/lines
 
 
 @router.get(
