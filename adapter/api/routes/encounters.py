@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from adapter.api.deps import SettingsDep
 from adapter.api.routes.common import (
+    MAX_OFFSET,
     MAX_PAGE,
     Admission,
     AnyRole,
@@ -162,6 +163,7 @@ def fee_lines(
         int,
         Query(
             ge=0,
+            le=MAX_OFFSET,
             description="从第几条明细开始（从 0 起，按录入顺序） / the first line's position "
             "(0-based, arrival order)",
         ),

@@ -161,6 +161,8 @@ def test_a_short_stay_is_one_page_and_an_empty_one_no_lines(api: Api) -> None:
     [
         ("offset=-1", "offset", "offset：须不小于 0"),
         ("offset=abc", "offset", "offset：须为整数"),
+        # past any stay and past what the database binds: refused, not a 500
+        ("offset=99999999999999999999", "offset", "offset：须不大于 1000000000"),
         ("limit=0", "limit", "limit：须不小于 1"),
         ("limit=1001", "limit", "limit：须不大于 1000"),  # the bound, not just "wrong"
         ("limit=x&offset=1", "limit", "limit：须为整数"),
