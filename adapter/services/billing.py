@@ -108,7 +108,8 @@ def _reprice(
     }
 
 
-def _stale(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> set[str]:
+def stale_lines(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> set[str]:
+    """The stay's lines whose stored price is missing or out of date (usually none)."""
     return uow.fee_lines.stale(
         encounter_id, ctx.institution.admdvs, [k.value for k in TREATMENT_KINDS]
     )
@@ -122,7 +123,7 @@ def price_encounter(
     :func:`store_repriced` keeps them)."""
     stored = uow.fee_lines.list_priced(encounter_id)
     if stale is None:
-        stale = _stale(ctx, uow, encounter_id)
+        stale = stale_lines(ctx, uow, encounter_id)
     repriced = _reprice(ctx, uow, stored, stale) if stale else {}
     return priced_fees(stored, repriced)
 
@@ -156,7 +157,7 @@ def store_stale_prices(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) 
     """Price and store every line of the stay whose price is missing or out of date, so its
     stored prices are its bill (what a settlement sums). Nothing stale, nothing read: the
     lines are read only after a mapping or a catalogue load since they were priced."""
-    stale = _stale(ctx, uow, encounter_id)
+    stale = stale_lines(ctx, uow, encounter_id)
     if stale:
         store_repriced(uow, encounter_id, price_encounter(ctx, uow, encounter_id, stale))
 

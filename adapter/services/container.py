@@ -41,7 +41,7 @@ from adapter.services.rehab import RehabPlans
 from adapter.services.revocation import Revocations
 from adapter.services.settlement import Settlements
 from adapter.services.stay_changes import StayChanges
-from adapter.services.stay_fees import StayFees, stay_fees
+from adapter.services.stay_fees import StayFees, stay_fee_page, stay_fees
 from adapter.services.views import EncounterView, encounter_view
 from adapter.services.watch import UpstreamWatch
 
@@ -99,3 +99,6 @@ class Services:
         self, encounter_id: str, line_ids: Sequence[str], *, with_reversals: bool = False
     ) -> StayFees:
         return stay_fees(self.context, encounter_id, line_ids, with_reversals=with_reversals)
+
+    def stay_fee_page(self, encounter_id: str, *, offset: int, limit: int) -> StayFees:
+        return stay_fee_page(self.context, encounter_id, offset=offset, limit=limit)

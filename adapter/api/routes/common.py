@@ -157,6 +157,12 @@ class Out(BaseModel):
         return self
 
 
+MAX_PAGE = 1000  # lines per page of a settlement's lines, or of a stay's
+# a page's start: far past any stay's lines; a larger one would not fit the database's
+# integer, and answered a 500
+MAX_OFFSET = 1_000_000_000
+
+
 def answer(model: Out, status_code: int = 200) -> Response:
     """``model`` as JSON, serialised once, with the bytes FastAPI would send for it.
 

@@ -117,6 +117,13 @@ class FeesIn(Strict):
     )
 
 
+def stay_lines_url(encounter_id: str, *, offset: int | None = None, limit: int = 0) -> str:
+    """Where the stay's lines are read, priced, a page at a time (no ``offset``: its first
+    page of the default size)."""
+    url = f"/api/v1/encounters/{encounter_id}/fees"
+    return url if offset is None else f"{url}?offset={offset}&limit={limit}"
+
+
 class StayFeesOut(FeesOut):
     """A fee batch's (or a mapping's) answer: ``lines`` and ``excluded`` are the lines it
     named, priced; ``unmapped`` and ``totals`` are the stay's."""
@@ -126,8 +133,8 @@ class StayFeesOut(FeesOut):
         "(lines holds this batch's only)"
     )
     stay_lines: str = Field(
-        description="该就诊全部明细（逐条计价）的地址 / where the stay's lines are read, priced: "
-        "GET /api/v1/encounters/{id}, its fees.lines"
+        description="该就诊全部明细（逐条计价、分页）的地址 / where the stay's lines are read, "
+        "priced, a page at a time: GET /api/v1/encounters/{id}/fees"
     )
 
     @classmethod
@@ -139,7 +146,47 @@ class StayFeesOut(FeesOut):
             unmapped=list(fees.unmapped),
             totals=TotalsOut.of(fees.totals),
             lines_total=fees.line_count,
-            stay_lines=f"/api/v1/encounters/{encounter_id}",
+            stay_lines=stay_lines_url(encounter_id),
+        )
+
+
+class StayFeesPageOut(FeesOut):
+    """A page of the stay's lines in arrival order (the order of ``GET
+    /api/v1/encounters/{id}``'s ``fees.lines``), excluded ones counted in their place:
+    ``lines`` and ``excluded`` are the page's, priced; ``unmapped`` and ``totals`` the
+    stay's."""
+
+    encounter_id: str
+    lines_total: int = Field(
+        description="该就诊的费用明细总条数（含不计入结算的伙食补助、交通费） / how many lines "
+        "the stay holds, excluded ones included"
+    )
+    offset: int = Field(description="本页第一条明细的序号（从 0 起） / the page's first position")
+    # not ``limit``: in every answer a ``limit`` is an amount (a device's payment limit)
+    page_limit: int = Field(
+        description="本页最多条数（查询参数 limit，或其默认值） / at most this many lines per page "
+        "(the query's limit, or its default)"
+    )
+    next: str | None = Field(
+        description="下一页的地址，已到最后一页时为 null / the next page's URL, null after the last"
+    )
+
+    @classmethod
+    def page(cls, encounter_id: str, fees: StayFees, *, offset: int, limit: int) -> StayFeesPageOut:
+        named = FeesOut.of(fees.named)
+        following = None
+        if offset + limit < fees.line_count:
+            following = stay_lines_url(encounter_id, offset=offset + limit, limit=limit)
+        return cls(
+            encounter_id=encounter_id,
+            lines=named.lines,
+            excluded=named.excluded,
+            unmapped=list(fees.unmapped),
+            totals=TotalsOut.of(fees.totals),
+            lines_total=fees.line_count,
+            offset=offset,
+            page_limit=limit,
+            next=following,
         )
 
 

@@ -6,18 +6,22 @@ Admit, fees, settle and cancel go through the front door HL7 uses too (``service
 mapping, the rehab plan, presettle and the reads have no HL7 message and call their use cases.
 
 Roles: admit and cancel — admission, his; fees, rehab plan and settle — billing, his;
-presettle and fee mapping — billing; reading — any role. A rehab-plan override at settlement
-is a billing supervisor's decision, so it needs the billing role even when the HIS settles.
+presettle and fee mapping — billing; reading (the encounter, a page of its fee lines) — any
+role. A rehab-plan override at settlement is a billing supervisor's decision, so it needs the
+billing role even when the HIS settles.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from adapter.api.deps import SettingsDep
 from adapter.api.routes.common import (
+    MAX_OFFSET,
+    MAX_PAGE,
     Admission,
     AnyRole,
     Billing,
@@ -38,6 +42,7 @@ from adapter.api.routes.encounter_bodies import (
     RehabPlanIn,
     SettleIn,
     StayFeesOut,
+    StayFeesPageOut,
     diagnoses,
 )
 from adapter.api.routes.outcomes import encounter_of, settlement_of
@@ -144,6 +149,41 @@ def get_encounter(encounter_id: str, services: ServicesDep, _: AnyRole) -> Encou
     return EncounterDetailOut.view(services.encounter(encounter_id), services.context.zone)
 
 
+@router.get(
+    "/{encounter_id}/fees",
+    response_model=StayFeesPageOut,
+    summary="A page of the stay's fee lines, priced (who pays and why), and its totals",
+)
+def fee_lines(
+    encounter_id: str,
+    services: ServicesDep,
+    _: AnyRole,
+    settings: SettingsDep,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_OFFSET,
+            description="从第几条明细开始（从 0 起，按录入顺序） / the first line's position "
+            "(0-based, arrival order)",
+        ),
+    ] = 0,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_PAGE,
+            description="本页最多条数（1–1000，默认 [api] answer_lines） / at most this many "
+            "lines (1–1000; default [api] answer_lines)",
+        ),
+    ] = None,
+) -> Response:
+    size = limit or settings.api.answer_lines
+    fees = services.stay_fee_page(encounter_id, offset=offset, limit=size)
+    # a page of lines, serialised once
+    return answer(StayFeesPageOut.page(encounter_id, fees, offset=offset, limit=size))
+
+
 @router.post(
     "/{encounter_id}/fees",
     response_model=FeesRecordedOut,
@@ -162,7 +202,7 @@ def record_fees(
         ignored=list(outcome.ignored_line_ids),
         unmapped=list(outcome.unmapped_line_ids),
         reversals=dict(outcome.reversals),
-        # The batch's lines and the stay's totals, not the whole stay (GET for its lines).
+        # The batch's lines and the stay's totals, not the whole stay (GET …/fees pages it).
         fees=StayFeesOut.stay(
             encounter_id, services.stay_fees(encounter_id, [line.line_id for line in lines])
         ),

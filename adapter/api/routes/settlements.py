@@ -18,6 +18,8 @@ from pydantic import Field
 
 from adapter.api.deps import SettingsDep
 from adapter.api.routes.common import (
+    MAX_OFFSET,
+    MAX_PAGE,
     AnyRole,
     Billing,
     ServicesDep,
@@ -31,7 +33,6 @@ from adapter.api.routes.views import SettlementLinesOut, SettlementOut
 from adapter.domain.commands import CancelDischarge
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
-MAX_PAGE = 1000  # lines per page of GET …/lines
 
 
 @router.get(
@@ -67,6 +68,7 @@ def settlement_lines(
         int | None,
         Query(
             ge=0,
+            le=MAX_OFFSET,
             description=(
                 "上一页最后一条明细的序号（从 0 起），不填从第一条开始 / the position of the "
                 "last line already read (0-based); absent: from the first line"

@@ -1,10 +1,15 @@
-"""A stay's stored prices summed by the database: what settling a long stay reads.
+"""A stay's stored prices summed by the database: what settling a long stay reads; and a
+page of its lines, read from where it starts.
 
 Settling a stay needs its totals, not its lines as objects: the lines keep their prices from
 when they were recorded (:mod:`adapter.services.billing`), so the bill is their sums per
 category and reason, read in one grouped query whatever the stay's length, plus the few
 excluded lines the slip lists apart. The settlement's snapshot is then copied from the same
 rows inside the database (:meth:`SettlementRepository.add`).
+
+A page (``GET /api/v1/encounters/{id}/fees``) is found in the stay's arrival-order index
+``(encounter_id, id)``: its first row's id is the ``offset``-th entry of that index (skipped
+in the index alone, no line read), its lines the ``limit`` entries from there.
 
 Amounts are summed in fen, as exact integers (:func:`adapter.store.sql.in_fen`): SQLite keeps
 ``NUMERIC`` as a double, and a sum of doubles is not a sum of decimals.
@@ -14,19 +19,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.pricing import PersonalReason
 from adapter.domain.settlement import LineGroup
 from adapter.store.mapping import FEE_LINE_FIELDS, fee_line_of
+from adapter.store.repositories.fee_line_rows import PRICED_LINES, PricedRows, StoredFeeLine
 from adapter.store.sql import in_fen, of_fen, table
 from adapter.store.tables import FeeLineRow
 
 _fee_line = table(FeeLineRow)
+
+# the id of the stay's line at position b_offset (0-based, arrival order), NULL past the last
+_PAGE_START = (
+    select(_fee_line.c.id)
+    .where(_fee_line.c.encounter_id == bindparam("b_encounter"))
+    .order_by(_fee_line.c.id)
+    .offset(bindparam("b_offset"))
+    .limit(1)
+    .scalar_subquery()
+)
+_PAGE = PRICED_LINES.where(_fee_line.c.id >= _PAGE_START).limit(bindparam("b_limit"))
 
 
 def priced_code(line: Any) -> ColumnElement[str]:
@@ -42,6 +60,7 @@ def priced_code(line: Any) -> ColumnElement[str]:
 class StaySums:
     groups: list[LineGroup]  # the priced lines' sums per category and reason
     excluded: int  # how many lines are excluded (meal subsidy, transport)
+    excluded_total: Decimal  # their amounts summed
     latest: datetime | None  # the latest fee time of any line
 
 
@@ -74,12 +93,14 @@ class FeeTotalsRepository:
         )
         groups = []
         excluded = 0
+        excluded_total = Decimal("0.00")
         latest: datetime | None = None
         for row in self._session.execute(query):
             out, category, reason, count, priced, total, fund, personal, last = row
             latest = last if latest is None or last > latest else latest
             if out:
                 excluded += count
+                excluded_total += of_fen(total)
                 continue
             if priced != count:
                 raise RuntimeError(f"encounter {encounter_id}: {count - priced} lines unpriced")
@@ -93,7 +114,15 @@ class FeeTotalsRepository:
                     of_fen(personal),
                 )
             )
-        return StaySums(groups, excluded, latest)
+        return StaySums(groups, excluded, excluded_total, latest)
+
+    def page(self, encounter_id: str, *, offset: int, limit: int) -> list[StoredFeeLine]:
+        """The stay's lines at positions ``offset`` … ``offset + limit - 1`` in arrival order,
+        each with its stored price (as :meth:`FeeLineRepository.list_priced` reads them);
+        none past the last. One statement, which reads these lines and no other."""
+        rows = PricedRows()
+        bound = {"b_encounter": encounter_id, "b_offset": offset, "b_limit": limit}
+        return [rows.stored(row) for row in self._session.execute(_PAGE, bound)]
 
     def excluded(self, encounter_id: str) -> list[FeeLine]:
         """The stay's excluded lines (meal subsidy, transport), as priced: with the code

@@ -12,7 +12,8 @@ item, as a settlement snapshot line does), so a batch or a settlement never re-p
 stay: a line is re-priced only when its mapping changes, or when a catalogue item of its
 ``price_code`` was loaded after ``priced_as_of`` (``catalogue_item.loaded_at``). A batch
 checks duplicates and reversals by index — (encounter_id, line_id), (encounter_id,
-item_code), (encounter_id, reverses) — never by reading the stay.
+item_code), (encounter_id, reverses) — never by reading the stay; a page of the stay's lines
+(``GET …/fees``) is read by (encounter_id, id), in arrival order.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class FeeLineRow(FeeLineColumns, table=True):
         Index("ix_fee_line_unmapped", "encounter_id", "mapping_status"),
         Index("ix_fee_line_item", "encounter_id", "item_code"),
         Index("ix_fee_line_reverses", "encounter_id", "reverses"),
+        # a stay's lines in arrival order: a page of them is read from here, wherever it starts
+        Index("ix_fee_line_stay_order", "encounter_id", "id"),
     )
 
     id: int | None = pk_id()

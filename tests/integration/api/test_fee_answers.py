@@ -1,5 +1,6 @@
 """A fee batch's answer costs what the batch holds: its own lines priced and the stay's
-totals, however long the stay (the stay's lines are read with GET /api/v1/encounters/{id})."""
+totals, however long the stay (the stay's lines are read a page at a time with GET
+/api/v1/encounters/{id}/fees, where ``stay_lines`` says)."""
 
 from __future__ import annotations
 
@@ -65,10 +66,19 @@ def test_a_batch_into_a_long_stay_answers_its_own_lines_and_the_stays_totals(api
     assert totals["excluded_total"] == preview["excluded_total"] == "30.00"
     assert totals["non_work_injury"] == preview["non_work_injury"]
 
-    # every line of the stay, priced, where the answer says
-    stay = api.get(fees["stay_lines"]).json()["fees"]
-    assert len(stay["lines"]) + len(stay["excluded"]) == fees["lines_total"]
-    assert stay["totals"] == totals
+    # every line of the stay, priced, where the answer says: a page at a time
+    assert fees["stay_lines"] == url
+    first = api.get(fees["stay_lines"]).json()
+    rest = api.get(first["next"]).json()
+    assert rest["next"] is None and first["totals"] == rest["totals"] == totals
+    paged = [x for page in (first, rest) for x in (*page["lines"], *page["excluded"])]
+    assert len(paged) == first["lines_total"] == fees["lines_total"]
+    assert [x for x in paged if x["his_line_id"] in batch_ids] == [
+        *fees["lines"],
+        *fees["excluded"],
+    ]
+    stay = api.get(f"/api/v1/encounters/{eid}").json()["fees"]
+    assert stay["lines"] == first["lines"] + rest["lines"] and stay["totals"] == totals
 
     # the same batch again changes nothing and answers the same
     again = api.post(url, role="his", json={"lines": lines}).json()

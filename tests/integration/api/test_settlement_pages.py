@@ -105,6 +105,8 @@ def test_a_short_stay_answers_every_line_and_no_next_page(api: Api) -> None:
     [
         ("after=-1", "after", "after：须不小于 0"),
         ("after=abc", "after", "after：须为整数"),
+        # past any settlement and past what the database binds: refused, not a 500
+        ("after=99999999999999999999", "after", "after：须不大于 1000000000"),
         ("limit=0", "limit", "limit：须不小于 1"),
         ("limit=5000", "limit", "limit：须不大于 1000"),  # the bound, not just "wrong"
         ("limit=x&after=1", "limit", "limit：须为整数"),
