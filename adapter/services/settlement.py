@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from adapter.domain.commands import Diagnosis
-from adapter.domain.encounters import Encounter, EncounterStatus
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import (
     DomainError,
     EligibilityRefused,
     InvalidMessage,
+    InvalidTransition,
     UpstreamUnavailable,
 )
 from adapter.domain.people import CardData
@@ -85,6 +86,15 @@ class Presettlement:
 
 
 def _may_settle(encounter: Encounter, discharged_at: datetime) -> None:
+    if encounter.kind is EncounterKind.DEVICE:
+        # Its items, notice and limits are entered at the device counter; here it has no
+        # fee lines, and the checks of a discharge would refuse it for what it never needed.
+        raise InvalidTransition(
+            "辅助器具配置在器具室（辅助器具配置页面）结算：撤销后请在器具室重新录入本次配置并结算，"
+            "不能在结算处按住院结算",
+            code="DEVICE_SETTLED_AT_COUNTER",
+            article="N§34, B§35",
+        )
     encounter.moved_to(EncounterStatus.SETTLED)  # raises InvalidTransition in Chinese
     if discharged_at < encounter.admitted_at:
         raise InvalidMessage("出院时间不能早于入院时间", field="discharged_at")

@@ -98,3 +98,27 @@ def test_n38_b27_a_revoked_fitting_paid_since_directly_is_not_claimed_manually(
             first.encounter.id, ManualClaimReason.CARD_FAILURE, "社保卡芯片损坏", actor="dev01"
         )
     assert twice.value.code == "DEVICE_SETTLED_DIRECTLY"
+
+
+def test_DEVICE_SETTLED_AT_COUNTER_a_revoked_fitting_settled_at_the_billing_desk_is_sent_there(
+    services: Services, db: Engine, sim: SimulatorServer
+) -> None:
+    """The billing desk offered 重新结算 on a revoked fitting; settling it asked upstream for
+    the worker's identity and filing, then refused it for a missing approval notice (or, with
+    one, stopped at "该就诊没有费用明细"), which told the clerk nothing of where a fitting is
+    settled. It is refused at once, naming the
+    device counter, and nothing is asked or queued (N§34, B§35)."""
+    from adapter.services.settlement import SettleRequest
+
+    request = FitDevices(
+        card("P011"), NOTICE, (DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1500.00")),), local(0, 9)
+    )
+    first = services.devices.fit(request, actor="dev01").settlement
+    services.revocations.revoke(first.id, reason="录入有误，撤销结算", actor="b01")
+    asked = httpx.get(f"{sim.url}/_sim/requests").json()["count"]
+    with pytest.raises(InvalidTransition) as refused:
+        services.settlements.settle(SettleRequest(first.encounter.id, local(0, 10)), actor="b01")
+    assert refused.value.code == "DEVICE_SETTLED_AT_COUNTER"
+    assert "器具室" in refused.value.message and "N§34" in refused.value.article
+    assert httpx.get(f"{sim.url}/_sim/requests").json()["count"] == asked
+    assert [j["kind"] for j in jobs(db)] == ["WI2701", "WI2305"]
