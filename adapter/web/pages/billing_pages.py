@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from adapter.domain.encounters import EncounterStatus
+from adapter.domain.encounters import EncounterKind, EncounterStatus
 from adapter.domain.errors import AdapterError
 from adapter.domain.filings import FilingPurpose
 from adapter.domain.settlement import Breakdown
@@ -84,7 +84,12 @@ def encounter_page(
         "person": person,
         "stored": {s.line.line_id: s for s in fees.stored},
         "totals": Breakdown.of(fees.bill.lines, fees.bill.excluded),
-        "settleable": view.encounter.status in SETTLEABLE and not (case and case.open_case),
+        # A fitting is settled at the device counter, whose page has its items and notice.
+        "settleable": view.encounter.status in SETTLEABLE
+        and view.encounter.kind is not EncounterKind.DEVICE
+        and not (case and case.open_case),
+        "fitting_revoked": view.encounter.kind is EncounterKind.DEVICE
+        and view.encounter.status is EncounterStatus.REVOKED,
         "case": case if case and case.open_case else None,
         "case_parts": parts,
         "handed": case if case and case.handed_over_at else None,

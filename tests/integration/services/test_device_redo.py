@@ -122,3 +122,24 @@ def test_DEVICE_SETTLED_AT_COUNTER_a_revoked_fitting_settled_at_the_billing_desk
     assert "器具室" in refused.value.message and "N§34" in refused.value.article
     assert httpx.get(f"{sim.url}/_sim/requests").json()["count"] == asked
     assert [j["kind"] for j in jobs(db)] == ["WI2701", "WI2305"]
+
+
+def test_DEVICE_SETTLED_AT_COUNTER_the_billing_desk_offers_no_settlement_of_a_revoked_fitting(
+    services: Services, db: Engine, db_url: str
+) -> None:
+    """The billing page of a revoked fitting offered 重新结算 and 转手工报销 as for a stay;
+    it now says the fitting is entered again at the device counter, and offers neither."""
+    from adapter.services.monthly import MonthlyServices
+    from tests.integration.monthly.api import desk_pages
+
+    request = FitDevices(
+        card("P011"), NOTICE, (DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1500.00")),), local(0, 9)
+    )
+    first = services.devices.fit(request, actor="dev01").settlement
+    services.revocations.revoke(first.id, reason="录入有误，撤销结算", actor="b01")
+    monthly = MonthlyServices(services.context)
+    with desk_pages(db, db_url, services, monthly, role="billing") as desk:
+        page = desk.get(f"/web/billing/{first.encounter.id}")
+    assert page.status_code == 200, page.text
+    assert 'data-testid="fitting-revoked"' in page.text and "器具室" in page.text
+    assert "<h2>重新结算</h2>" not in page.text and "转手工报销</button>" not in page.text
