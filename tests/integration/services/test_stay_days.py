@@ -14,16 +14,21 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.errors import DomainError
+from adapter.domain.fees import FeeCategory
 from adapter.domain.people import CardData, CardKind
 from adapter.services.container import Services
 from adapter.services.settlement import SettleRequest
+from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import TODAY, ZONE, admit, fee
-from tests.integration.services.support import MovableClock
+from tests.integration.services.support import BEIJING, MovableClock
 
 D = Decimal
+BED = "110900001A"  # 普通病房床位费（三人间）: a service standard, per day
 
 
 def _seed(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) -> None:
@@ -121,3 +126,41 @@ def test_n33_a_fee_from_00_00_of_the_admission_day_is_in_the_stay_one_the_evenin
     assert refused.value.code == "FEE_OUTSIDE_STAY"
     settled = services.settlements.settle(SettleRequest(stay, at(day(-1), 0, 0)), actor="b")
     assert settled.settlement.breakdown.fund_pay == D("36.50")
+
+
+def test_n32_a_bed_day_at_23_59_59_and_one_at_00_00_are_priced_by_their_own_days_standards(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    """A 40.00/日 standard in force from local midnight (16:00 UTC the day before): the bed
+    day charged at 23:59:59 keeps the 50.00 standard of its day, the one charged at 00:00:00
+    takes the new one (N§32, B§30), when recorded and again when settled."""
+    new_day = day(-3)
+    with UnitOfWork(db, clock=clock) as uow:
+        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
+            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, new_day - timedelta(days=1)
+        )
+        assert current is not None and current.price_cap == D("50.00")
+        uow.catalogue.load(
+            [replace(current, version="new-day", valid_from=new_day, price_cap=D("40.00"))]
+        )
+        uow.commit()
+    clock.advance(timedelta(minutes=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    bed = fee("B1", BED, "60.00", category=FeeCategory.SERVICE)
+    lines = [
+        replace(bed, occurred_at=at(new_day - timedelta(days=1), 23, 59, 59)),
+        replace(bed, line_id="B2", occurred_at=at(new_day, 0, 0, 0)),
+    ]
+    services.fees.record(stay.id, lines, actor="his")
+    preview = services.settlements.presettle(stay.id, at(day(-1), 10)).bill.lines
+    assert [(p.line.line_id, p.fund_pay, p.personal_pay) for p in preview] == [
+        ("B1", D("50.00"), D("10.00")),
+        ("B2", D("40.00"), D("20.00")),
+    ]
+    settled = services.settlements.settle(SettleRequest(stay.id, at(day(-1), 10)), actor="b")
+    totals = settled.settlement.breakdown
+    assert (totals.total, totals.fund_pay, totals.over_limit) == (
+        D("120.00"),
+        D("90.00"),
+        D("30.00"),
+    )
