@@ -164,3 +164,43 @@ def test_n32_a_bed_day_at_23_59_59_and_one_at_00_00_are_priced_by_their_own_days
         D("90.00"),
         D("30.00"),
     )
+
+
+def test_n32_after_a_temporary_standard_ends_the_years_standard_still_in_force_prices(
+    services: Services, db: Engine, clock: MovableClock
+) -> None:
+    """The treatment place publishes a bed standard for the year (50.00/日, to a date a month
+    ahead) and a temporary one over part of it (45.00/日, ended two days before the stay's
+    bed day). On that day the year's version is in force by its own dates (N§32, B§30): the
+    fund pays up to 50.00. Before, the temporary version was found, out of force, and the bed
+    day was taken as out of catalogue — flagged for the billing clerk, the worker to pay it
+    all."""
+    with UnitOfWork(db, clock=clock) as uow:
+        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
+            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, day(-4)
+        )
+        assert current is not None
+        uow.catalogue.load(
+            [
+                replace(current, version="year", valid_from=day(-30), valid_to=day(30)),
+                replace(
+                    current,
+                    version="temporary",
+                    valid_from=day(-10),
+                    valid_to=day(-6),
+                    price_cap=D("45.00"),
+                ),
+            ]
+        )
+        uow.commit()
+    clock.advance(timedelta(minutes=1))
+    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    bed = replace(fee("B1", BED, "60.00", category=FeeCategory.SERVICE), occurred_at=at(day(-4), 0))
+    assert services.fees.record(stay.id, [bed], actor="his").unmapped == ()
+    settled = services.settlements.settle(SettleRequest(stay.id, at(day(-1), 10)), actor="b")
+    totals = settled.settlement.breakdown
+    assert (totals.fund_pay, totals.over_limit, totals.out_of_catalogue) == (
+        D("50.00"),
+        D("10.00"),
+        D("0.00"),
+    )
