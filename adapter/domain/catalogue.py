@@ -45,7 +45,9 @@ class CatalogueItem:
     limit: Decimal | None = None  # device maximum payment limit (最高支付限额)
     version: str = ""
     valid_from: date = date.min
-    valid_to: date | None = None  # None: until replaced by a later version
+    # None: until replaced by a later version; a date: in force to it (inclusive), also
+    # under a later version that ends before it (:meth:`Catalogue.lookup`)
+    valid_to: date | None = None
 
     def in_force(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
@@ -86,4 +88,17 @@ class Catalogue:
         if position < 0:
             return None
         item = versions[position]
-        return item if item.in_force(on) else None
+        if item.in_force(on):
+            return item
+        # The latest version started by ``on`` has ended: a version it was laid over, one
+        # with its own end date still to come (a year's standard under a temporary one), is
+        # in force by its own dates. One without an end date was replaced by the later
+        # version, as was one from the same day loaded earlier (see :meth:`add`).
+        for earlier in reversed(versions[:position]):
+            if (
+                earlier.valid_to is not None
+                and earlier.valid_from < item.valid_from
+                and earlier.in_force(on)
+            ):
+                return earlier
+        return None

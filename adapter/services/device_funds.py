@@ -193,8 +193,10 @@ class DeviceFunds:
 
     def _replay(self, existing: FundsReceipt, amount: Decimal) -> FundsReceipt:
         if existing.amount != amount:
+            # the day the clerk confirmed it, where the institution is (stored in UTC)
+            confirmed_on = self._ctx.local_date(existing.recorded_at)
             raise Conflict(
-                f"{existing.month}的月度结算资金已于{existing.recorded_at:%Y-%m-%d}确认到账"
+                f"{existing.month}的月度结算资金已于{confirmed_on}确认到账"
                 f"（{existing.amount}元），不能再次确认为{amount}元",
                 code="DEVICE_FUNDS_ALREADY_CONFIRMED",
                 article=ARTICLE,

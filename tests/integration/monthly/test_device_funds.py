@@ -19,7 +19,7 @@ from adapter.services.context import InstitutionProfile
 from adapter.services.monthly import MonthlyServices
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.api import desk_pages, monthly_api
-from tests.integration.monthly.world import Desk, SetClock, at
+from tests.integration.monthly.world import ZONE, Desk, SetClock, at
 from tests.integration.services.device_world import ARM, ORTHOSIS, WHEELCHAIR
 from upload_queue import UploadQueue
 
@@ -193,3 +193,20 @@ def _funds_row(page: str, month: str) -> str:
     found = re.search(rf'<tr data-month="{month}">(.*?)</tr>', page, re.S)
     assert found, page
     return found[1]
+
+
+def test_b40_a_month_confirmed_early_in_the_morning_is_refused_again_naming_that_local_day(
+    services: Services, monthly: MonthlyServices, clock: SetClock
+) -> None:
+    """Confirmed at 07:30 on 26 February (Beijing; 23:30 on the 25th in UTC), the month
+    confirmed again with another amount is refused naming the day the clerk confirmed it, as
+    the reconciliation page shows it — not the UTC date the time is stored with."""
+    Desk(services, clock).fit(date(2026, 1, 5), ORTHOSIS, "1800.00")
+    clock.set(at(date(2026, 2, 26), 7, 30))
+    receipt = monthly.device_funds.confirm("2026-01", Decimal("1800.00"), actor="器具-01")
+    assert receipt.recorded_at.astimezone(ZONE).date() == date(2026, 2, 26)
+    clock.set(at(date(2026, 2, 26), 9))
+    with pytest.raises(DomainError) as refused:
+        monthly.device_funds.confirm("2026-01", Decimal("1700.00"), actor="器具-01")
+    assert refused.value.code == "DEVICE_FUNDS_ALREADY_CONFIRMED"
+    assert "2026-01的月度结算资金已于2026-02-26确认到账（1800.00元）" in refused.value.message

@@ -5,7 +5,7 @@ and the month reconciled over REST — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import httpx
@@ -351,3 +351,56 @@ def test_a_settlement_the_fund_pays_more_of_upstream_at_the_same_total_is_shown_
     assert re.search(r'data-testid="delta-fund">基金 30\.00<', cells), cells
     assert "基金支付差额30.00元" in cells and "个人支付差额-30.00元" in cells
     assert "差额0.00元" not in cells
+
+
+@pytest.mark.parametrize(
+    ("settled_at", "month", "other"),
+    [
+        (datetime(2026, 1, 31, 23, 59, 59, tzinfo=ZONE), JAN, "2026-02"),
+        (datetime(2026, 2, 1, 0, 0, 0, tzinfo=ZONE), "2026-02", JAN),
+    ],
+)
+def test_n35_a_settlement_at_the_last_second_of_a_month_or_at_midnight_is_in_its_local_month(
+    services: Services,
+    monthly: MonthlyServices,
+    clock: SetClock,
+    queue: UploadQueue,
+    settled_at: datetime,
+    month: str,
+    other: str,
+) -> None:
+    """Settled at 23:59:59 on 31 January Beijing time (15:59:59 UTC) it is January's; at
+    00:00:00 on 1 February (16:00 on 31 January UTC) February's: its slip number's date,
+    its upload's setl_date, the month's list and reconciliation all say so (N§35)."""
+    clock.set(at(d(28), 8))
+    admitted = services.admissions.admit(
+        Admit(
+            card=card("P001"),
+            his_visit_id="V-LAST-SECOND",
+            kind=EncounterKind.MEDICAL,
+            admitted_at=at(d(28), 8),
+            diagnoses=(Diagnosis("S62.301", "左手第三掌骨骨折"),),
+            injury_parts=("左手",),
+            department="骨科",
+        ),
+        actor="住院处-01",
+    ).encounter
+    clock.set(at(d(29), 12))
+    services.fees.record(admitted.id, [fee("M1", DRUG, "36.50", d(29))], actor="his")
+    clock.set(settled_at)
+    settled = services.settlements.settle(
+        SettleRequest(admitted.id, at(d(31), 23)), actor="结算处-01"
+    ).settlement
+    day = settled_at.date()
+    assert settled.month_in(ZONE) == month
+    assert settled.slip_no[len(INSTITUTION) :].startswith(f"{day:%Y%m%d}")
+    assert queue.worker().drain() > 0
+    clock.set(at(d(3, 3), 6))
+    reconciled = monthly.reconciliation.run(month, actor="system")
+    assert [(x["setl_id"], x["settles_on"]) for x in reconciled.lines] == [
+        (settled.id, day.isoformat())
+    ]
+    assert reconciled.result is not None and reconciled.result.balanced
+    assert reconciled.result.local.amounts.total == D("36.50")
+    beside = monthly.reconciliation.run(other, actor="system")
+    assert beside.result is not None and beside.result.local.count == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -27,6 +28,31 @@ def test_lookup_returns_the_version_in_force_on_the_day() -> None:
     assert found is not None and found.version == "2026.2"
     assert catalogue.lookup(CatalogueKind.TREATMENT, BEIJING, "XA01", date(2026, 7, 1)) is None
     assert len(catalogue) == 2
+
+
+def test_a_version_with_its_own_end_date_is_in_force_again_after_one_laid_over_it_ends() -> None:
+    """A year's version (to 31 Dec) under a July-only one: in force again in August. One
+    without an end date, or from the July one's own day, was replaced by it."""
+    year = item(CatalogueKind.DRUG, "XA01", version="year", valid_from=date(2026, 1, 1))
+    july = item(
+        CatalogueKind.DRUG,
+        "XA01",
+        version="july",
+        valid_from=date(2026, 7, 1),
+        valid_to=date(2026, 7, 31),
+    )
+    on = date(2026, 8, 1)
+    ended = Catalogue([replace(year, valid_to=date(2026, 12, 31)), july])
+    found = ended.lookup(CatalogueKind.DRUG, BEIJING, "XA01", on)
+    assert found is not None and found.version == "year"
+    found = ended.lookup(CatalogueKind.DRUG, BEIJING, "XA01", date(2026, 7, 31))
+    assert found is not None and found.version == "july"
+    assert ended.lookup(CatalogueKind.DRUG, BEIJING, "XA01", date(2027, 1, 1)) is None
+    assert Catalogue([year, july]).lookup(CatalogueKind.DRUG, BEIJING, "XA01", on) is None
+    same_day = replace(
+        year, version="early", valid_from=date(2026, 7, 1), valid_to=date(2026, 12, 31)
+    )
+    assert Catalogue([same_day, july]).lookup(CatalogueKind.DRUG, BEIJING, "XA01", on) is None
 
 
 @pytest.mark.parametrize(
