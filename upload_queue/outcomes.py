@@ -79,6 +79,7 @@ class Finished:
     finished: datetime
     duration: float
     receipt: Receipt | None = None  # what the handler returned, if it was a Receipt
+    refused: bool = False  # a permanent failure the receiver answered as a refusal
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ ATTEMPT_COLUMNS = (
     "duration_s",
     "outcome",
     "error",
+    "refused",
 )
 """The columns an attempt row holds: :func:`attempt_row` and the batched statement below both
 write exactly these."""
@@ -274,6 +276,7 @@ def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
         item.duration,
         item.result if recorded.kept else "lease_lost",
         recorded.outcome.error,
+        recorded.kept and item.result == "permanent" and item.refused,
     )
     return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
 
