@@ -13,11 +13,14 @@ upstream accepted the job, raising means it did not. How a raised exception coun
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from upload_queue.errors import DeliveryError, ErrorKind, UnknownKind, Verdict
 from upload_queue.jobs import Delivery
+
+log = logging.getLogger("upload_queue")
 
 Handler = Callable[[Delivery], object]
 RefusedHook = Callable[[Delivery], object]
@@ -43,6 +46,25 @@ class Registration:
         if verdict == "refused":
             return "permanent", message, True
         return (verdict or "transient"), message, False
+
+    def tell_refused(self, delivery: Delivery) -> bool:
+        """Tell the ``on_refused`` hook that ``delivery``'s job went dead on a refusal (once
+        that is committed); whether it ran. Its failure is logged, not raised: the outcome is
+        recorded already."""
+        if self.on_refused is None:
+            return False
+        try:
+            self.on_refused(delivery)
+        except Exception:
+            log.exception(
+                "on_refused_failed job_id=%s kind=%s",
+                delivery.job_id,
+                delivery.kind,
+                extra={"event": "on_refused_failed", "job_id": delivery.job_id,
+                       "kind": delivery.kind},
+            )  # fmt: skip
+            return False
+        return True
 
 
 class Handlers:

@@ -281,6 +281,11 @@ def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
     return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
 
 
+def dead_on_refusal(recorded: Recorded) -> bool:
+    """The job went dead on the receiver's refusal (its kind's ``on_refused`` hook is told)."""
+    return recorded.kept and recorded.outcome.status == "dead" and recorded.finished.refused
+
+
 def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> None:
     """Log and count a recorded outcome; only once it is committed, so nothing is counted
     for a transaction that rolled back."""

@@ -65,6 +65,7 @@ from upload_queue.outcomes import (
     Outcome,
     Result,
     after_commit,
+    dead_on_refusal,
     record_outcomes,
 )
 from upload_queue.recovery import release_expired
@@ -317,24 +318,6 @@ class Worker:
         ready[:] = held
         return outcomes
 
-    def _refused(self, delivery: Delivery) -> None:
-        """Tell the kind's ``on_refused`` hook that ``delivery``'s job went dead on a refusal
-        (committed). Its failure is logged, not raised: the outcome is recorded already."""
-        hook = self.handlers.get(delivery.kind).on_refused
-        if hook is None:
-            return
-        try:
-            hook(delivery)
-            self._woken.set()  # it may have withdrawn jobs that held later ones back: look again
-        except Exception:
-            log.exception(
-                "on_refused_failed job_id=%s kind=%s",
-                delivery.job_id,
-                delivery.kind,
-                extra={"event": "on_refused_failed", "job_id": delivery.job_id,
-                       "kind": delivery.kind},
-            )  # fmt: skip
-
     def _release_due(self) -> bool:
         last = self._last_release
         return last is None or self.clock() - last >= RELEASE_EVERY
@@ -376,8 +359,10 @@ class Worker:
             self.metrics.of_kind(item.delivery.kind).attempts.inc()
         for r in recorded:
             after_commit(r, self.worker_id, self.metrics)
-            if r.kept and r.outcome.status == "dead" and r.finished.refused:
-                self._refused(r.finished.delivery)
+            delivery = r.finished.delivery
+            # its hook may withdraw jobs that held later ones back: then look again
+            if dead_on_refusal(r) and self.handlers.get(delivery.kind).tell_refused(delivery):
+                self._woken.set()
         held = {(item.delivery.job_id, item.delivery.lease_token) for item in renewed}
         for item in renew:
             if (item.delivery.job_id, item.delivery.lease_token) not in held:

@@ -146,8 +146,8 @@ def _audit_details(found: UploadWithdrawal, original: UploadRecord) -> dict[str,
             "revocation_waits_for": original.job_id,
             "why": (
                 f"结算上传（上传任务{original.job_id}）有{found.uncertain}次发送结果不确定"
-                "（超时、连接中断或上级系统故障），上级系统可能已有这次结算：撤销须先送达，"
-                "请信息科处理该上传任务"
+                "（超时、连接中断、上级系统故障等，未得到上级系统明确的拒绝答复），"
+                "上级系统可能已有这次结算：撤销须先送达，请信息科处理该上传任务"
             ),
         }
     return {}
