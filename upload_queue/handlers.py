@@ -6,8 +6,8 @@ upstream accepted the job, raising means it did not. How a raised exception coun
 1. :class:`~upload_queue.errors.DeliveryError` subclasses say it themselves
    (``TransientDeliveryError`` / ``PermanentDeliveryError``) and carry upstream's message;
 2. otherwise the ``classify`` hook given at registration decides (the composition root maps
-   the adapter's ``UpstreamUnavailable`` / ``UpstreamRejected`` here);
-   (``refused``: permanent, and the receiver answered that it did not act on it);
+   the adapter's ``UpstreamUnavailable`` / ``UpstreamRejected`` here; its ``refused`` is
+   permanent, and says the receiver answered that it did not act on it);
 3. otherwise the error is transient, recorded as ``TypeName: message``.
 """
 
