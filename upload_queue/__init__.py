@@ -23,7 +23,15 @@ Contracts
   and age); a permanent error, or a policy that gives up, moves the job to ``dead`` with
   the upstream's message. :func:`upload_queue.admin.retry` re-sends, optionally with a
   corrected payload (the replaced payload is kept).
-* **States** an operator sees: ``pending``, ``in_flight``, ``delivered``, ``dead``.
+* **Refusals**: a permanent failure the receiver answered as a refusal
+  (:class:`RefusedDeliveryError`, or the ``classify`` hook's ``"refused"``) is recorded as a
+  ``refused`` attempt: the job certainly took no effect there. A kind's ``on_refused`` hook
+  hears of each of its jobs that went dead on one.
+* **Withdrawal** (:func:`upload_queue.withdrawal.withdraw_refused`, in the caller's
+  transaction): a dead job every attempt of which was refused, with the jobs queued only to
+  undo it, becomes ``withdrawn`` — never sent, holding no later job of its key back.
+* **States** an operator sees: ``pending``, ``in_flight``, ``delivered``, ``dead``,
+  ``withdrawn``.
 * **Deadlines**: at-risk and missed jobs are reported by :meth:`UploadQueue.summary`,
   :meth:`UploadQueue.health` (for ``/healthz``), Prometheus gauges, and once-per-job log
   events ``deadline_at_risk`` / ``deadline_missed`` on the ``upload_queue`` logger.
@@ -34,7 +42,7 @@ Tables live on :data:`upload_queue.tables.metadata`; times are aware and stored 
 The in-package modules: ``jobs`` (types), ``enqueue``, ``enqueue_now``, ``transactions`` (write
 transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker``,
 ``outcomes`` (recording a delivery's outcome), ``handlers``, ``retry``, ``deadlines``,
-``reporting``, ``admin``, ``ledger`` (the delivery ledger), ``metrics``, ``locks``,
+``reporting``, ``admin``, ``withdrawal``, ``ledger`` (the delivery ledger), ``metrics``, ``locks``,
 ``scheduler``, ``facade``, ``clock``, ``errors``, ``tables``.
 """
 
@@ -48,6 +56,7 @@ from upload_queue.errors import (
     JobNotRetryable,
     PermanentDeliveryError,
     QueueError,
+    RefusedDeliveryError,
     TransientDeliveryError,
     UnknownKind,
 )
@@ -90,6 +99,7 @@ __all__ = [
     "QueueMetrics",
     "QueueRunner",
     "Receipt",
+    "RefusedDeliveryError",
     "RetryPolicy",
     "Status",
     "TransientDeliveryError",

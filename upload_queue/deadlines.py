@@ -79,7 +79,7 @@ def deadline_report(connection: Connection, now: datetime, margin: timedelta) ->
 
 def missed_since(connection: Connection, since: datetime, now: datetime) -> int:
     """Jobs whose deadline fell between ``since`` and ``now`` and was missed: delivered after
-    it, or not delivered yet."""
+    it, or not delivered yet (a job withdrawn before its deadline was no longer owed by it)."""
     deadline = upload_job.c.deadline
     return int(
         connection.execute(
@@ -88,7 +88,13 @@ def missed_since(connection: Connection, since: datetime, now: datetime) -> int:
             .where(
                 deadline >= since,
                 deadline <= now,
-                or_(upload_job.c.delivered_at.is_(None), upload_job.c.delivered_at > deadline),
+                or_(
+                    upload_job.c.delivered_at.is_(None)
+                    & or_(
+                        upload_job.c.withdrawn_at.is_(None), upload_job.c.withdrawn_at > deadline
+                    ),
+                    upload_job.c.delivered_at > deadline,
+                ),
             )
         ).scalar_one()
     )

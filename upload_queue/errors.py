@@ -10,10 +10,14 @@
     DeliveryError                   raised by handlers to say how a delivery failed
     ├── TransientDeliveryError      try again later (timeout, 5xx, connection reset)
     └── PermanentDeliveryError      retrying cannot help (4xx validation): the job goes dead
+        └── RefusedDeliveryError    the receiver answered that it did not act on it
 
 A handler may raise anything; :class:`DeliveryError` subclasses classify themselves, other
 exceptions go through the ``classify`` hook given at registration, and without a hook they
 count as transient. The message (``upstream_message``) is what IT sees on the dead-letter list.
+A refusal (:class:`RefusedDeliveryError`, or the hook's ``"refused"``) is permanent, and its
+attempt is recorded as ``refused``: the job certainly took no effect at the receiver (which
+:mod:`upload_queue.withdrawal` relies on). A permanent failure may have had effects.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 from typing import Literal
 
 ErrorKind = Literal["transient", "permanent"]
+Verdict = Literal["transient", "permanent", "refused"]
+"""What a ``classify`` hook may say: ``refused`` is permanent, and certainly without effect."""
 
 
 class QueueError(Exception):
@@ -51,6 +57,7 @@ class DeliveryError(Exception):
     """A handler's verdict on a failed delivery, carrying the upstream's own message."""
 
     kind: ErrorKind = "transient"
+    refused: bool = False
 
     def __init__(self, upstream_message: str) -> None:
         super().__init__(upstream_message)
@@ -63,3 +70,9 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     kind: ErrorKind = "permanent"
+
+
+class RefusedDeliveryError(PermanentDeliveryError):
+    """The receiver read the job and answered no: nothing of it took effect there."""
+
+    refused = True

@@ -6,20 +6,26 @@ upstream accepted the job, raising means it did not. How a raised exception coun
 1. :class:`~upload_queue.errors.DeliveryError` subclasses say it themselves
    (``TransientDeliveryError`` / ``PermanentDeliveryError``) and carry upstream's message;
 2. otherwise the ``classify`` hook given at registration decides (the composition root maps
-   the adapter's ``UpstreamUnavailable`` / ``UpstreamRejected`` here);
+   the adapter's ``UpstreamUnavailable`` / ``UpstreamRejected`` here; its ``refused`` is
+   permanent, and says the receiver answered that it did not act on it);
 3. otherwise the error is transient, recorded as ``TypeName: message``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from upload_queue.errors import DeliveryError, ErrorKind, UnknownKind
+from upload_queue.errors import DeliveryError, ErrorKind, UnknownKind, Verdict
 from upload_queue.jobs import Delivery
 
+log = logging.getLogger("upload_queue")
+
 Handler = Callable[[Delivery], object]
-Classifier = Callable[[BaseException], ErrorKind | None]
+RefusedHook = Callable[[Delivery], object]
+"""Called once a job went dead on a refusal, after the outcome is committed."""
+Classifier = Callable[[BaseException], Verdict | None]
 
 
 @dataclass(frozen=True)
@@ -27,15 +33,38 @@ class Registration:
     kind: str
     handler: Handler
     classify: Classifier | None = None
+    on_refused: RefusedHook | None = None
 
-    def classify_error(self, exc: BaseException) -> tuple[ErrorKind, str]:
-        """The error kind and the message to record for ``exc``."""
+    def classify_error(self, exc: BaseException) -> tuple[ErrorKind, str, bool]:
+        """The error kind and the message to record for ``exc``, and whether the receiver
+        refused it (certainly without effect)."""
         if isinstance(exc, DeliveryError):
-            return exc.kind, exc.upstream_message
+            return exc.kind, exc.upstream_message, exc.kind == "permanent" and exc.refused
         verdict = self.classify(exc) if self.classify is not None else None
         text = str(exc)
         message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        return (verdict or "transient"), message
+        if verdict == "refused":
+            return "permanent", message, True
+        return (verdict or "transient"), message, False
+
+    def tell_refused(self, delivery: Delivery) -> bool:
+        """Tell the ``on_refused`` hook that ``delivery``'s job went dead on a refusal (once
+        that is committed); whether it ran. Its failure is logged, not raised: the outcome is
+        recorded already."""
+        if self.on_refused is None:
+            return False
+        try:
+            self.on_refused(delivery)
+        except Exception:
+            log.exception(
+                "on_refused_failed job_id=%s kind=%s",
+                delivery.job_id,
+                delivery.kind,
+                extra={"event": "on_refused_failed", "job_id": delivery.job_id,
+                       "kind": delivery.kind},
+            )  # fmt: skip
+            return False
+        return True
 
 
 class Handlers:
@@ -44,11 +73,19 @@ class Handlers:
     def __init__(self) -> None:
         self._by_kind: dict[str, Registration] = {}
 
-    def register(self, kind: str, handler: Handler, *, classify: Classifier | None = None) -> None:
-        """Deliver jobs of ``kind`` with ``handler``; ``classify`` maps foreign exceptions."""
+    def register(
+        self,
+        kind: str,
+        handler: Handler,
+        *,
+        classify: Classifier | None = None,
+        on_refused: RefusedHook | None = None,
+    ) -> None:
+        """Deliver jobs of ``kind`` with ``handler``; ``classify`` maps foreign exceptions;
+        ``on_refused`` hears of each job of ``kind`` that went dead on a refusal."""
         if kind in self._by_kind:
             raise ValueError(f"a handler for job kind {kind!r} is already registered")
-        self._by_kind[kind] = Registration(kind, handler, classify)
+        self._by_kind[kind] = Registration(kind, handler, classify, on_refused)
 
     def get(self, kind: str) -> Registration:
         try:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from upload_queue.clock import as_utc
 
-Status = Literal["pending", "in_flight", "delivered", "dead"]
+Status = Literal["pending", "in_flight", "delivered", "dead", "withdrawn"]
 Outcome = Literal["delivered", "transient", "permanent", "lease_expired", "lease_lost"]
 
 
@@ -93,6 +93,7 @@ class Job:
     dead_at: datetime | None = None
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
+    withdrawn_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Job:
@@ -123,6 +124,7 @@ class Attempt:
     duration_s: float
     outcome: Outcome
     error: str | None
+    refused: bool = False  # the receiver refused it: it certainly took no effect
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class Finished:
     finished: datetime
     duration: float
     receipt: Receipt | None = None  # what the handler returned, if it was a Receipt
+    refused: bool = False  # a permanent failure the receiver answered as a refusal
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ ATTEMPT_COLUMNS = (
     "duration_s",
     "outcome",
     "error",
+    "refused",
 )
 """The columns an attempt row holds: :func:`attempt_row` and the batched statement below both
 write exactly these."""
@@ -274,8 +276,14 @@ def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
         item.duration,
         item.result if recorded.kept else "lease_lost",
         recorded.outcome.error,
+        recorded.kept and item.result == "permanent" and item.refused,
     )
     return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
+
+
+def dead_on_refusal(recorded: Recorded) -> bool:
+    """The job went dead on the receiver's refusal (its kind's ``on_refused`` hook is told)."""
+    return recorded.kept and recorded.outcome.status == "dead" and recorded.finished.refused
 
 
 def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> None:

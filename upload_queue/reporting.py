@@ -164,7 +164,9 @@ def unfinished(connection: Connection, kinds: Iterable[str]) -> dict[str, str]:
     """The not yet delivered jobs of ``kinds``: idempotency key → status."""
     rows = connection.execute(
         select(upload_job.c.idempotency_key, upload_job.c.status).where(
-            upload_job.c.kind.in_(list(kinds)), upload_job.c.status != "delivered"
+            # a withdrawn job is finished too: it will never be sent, nor is it owed
+            upload_job.c.kind.in_(list(kinds)),
+            upload_job.c.status.in_(UNDELIVERED),
         )
     ).all()
     return {key: status for key, status in rows}
@@ -204,7 +206,7 @@ def deadlines_of(connection: Connection, keys: Iterable[str]) -> dict[str, datet
         rows = connection.execute(
             select(upload_job.c.idempotency_key, upload_job.c.deadline).where(
                 upload_job.c.idempotency_key.in_(wanted[start : start + ledger.CHUNK]),
-                upload_job.c.status != "delivered",
+                upload_job.c.status.in_(UNDELIVERED),
             )
         )
         found.update((row.idempotency_key, as_utc(row.deadline)) for row in rows)
@@ -254,17 +256,25 @@ def hourly(engine: Engine, now: datetime, hours: int = 24) -> list[HourPoint]:
     since = now - timedelta(hours=hours)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(upload_job.c.created_at, upload_job.c.delivered_at, upload_job.c.dead_at)
+            select(
+                upload_job.c.created_at,
+                upload_job.c.delivered_at,
+                # a job withdrawn without dying (a revocation with nothing to revoke) ends then
+                func.coalesce(upload_job.c.dead_at, upload_job.c.withdrawn_at).label("ended"),
+            )
             .where(
                 or_(
-                    upload_job.c.delivered_at.is_(None) & upload_job.c.dead_at.is_(None),
+                    upload_job.c.delivered_at.is_(None)
+                    & upload_job.c.dead_at.is_(None)
+                    & upload_job.c.withdrawn_at.is_(None),
                     upload_job.c.delivered_at >= since,
                     upload_job.c.dead_at >= since,
+                    upload_job.c.withdrawn_at >= since,
                 )
             )
             .limit(HISTORY_MAX_ROWS)
         ).all()
-    jobs = [(_utc(r.created_at), _utc(r.delivered_at), _utc(r.dead_at)) for r in rows]
+    jobs = [(_utc(r.created_at), _utc(r.delivered_at), _utc(r.ended)) for r in rows]
     events: list[tuple[datetime, int]] = [(c, 1) for c, _, _ in jobs if c is not None]
     for created, delivered, dead in jobs:  # a job finishes when it is delivered or dies
         finished = delivered or dead

@@ -6,8 +6,11 @@
     it stands (``status`` plus the lease and retry bookkeeping). ``attempts`` and
     ``round_started_at`` count the current round (reset by a re-send, they feed the retry
     policy); ``total_attempts`` counts every attempt ever made (the handler's attempt number).
+    A ``withdrawn`` job (``withdrawn_at``, the reason in ``last_error``) is one its caller
+    took back unsent: it will never be sent, and holds no later job of its key back.
 ``upload_attempt``
-    The history: one row per attempt, with its outcome, error message and duration.
+    The history: one row per attempt, with its outcome, error message and duration;
+    ``refused`` marks a permanent failure the receiver answered as a refusal.
 ``upload_payload_revision``
     Each payload a re-send replaced, so the original is never lost.
 ``upload_delivery``
@@ -27,6 +30,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Dialect,
@@ -39,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -48,7 +53,7 @@ from upload_queue.clock import as_utc
 
 metadata = MetaData()
 
-STATUSES = ("pending", "in_flight", "delivered", "dead")
+STATUSES = ("pending", "in_flight", "delivered", "dead", "withdrawn")
 OUTCOMES = ("delivered", "transient", "permanent", "lease_expired", "lease_lost")
 
 
@@ -100,8 +105,10 @@ upload_job = Table(
     Column("last_error", Text, nullable=True),
     Column("at_risk_reported_at", UTCDateTime(), nullable=True),
     Column("missed_reported_at", UTCDateTime(), nullable=True),
+    Column("withdrawn_at", UTCDateTime(), nullable=True),
     CheckConstraint(
-        "status IN ('pending', 'in_flight', 'delivered', 'dead')", name="upload_job_status"
+        "status IN ('pending', 'in_flight', 'delivered', 'dead', 'withdrawn')",
+        name="upload_job_status",
     ),
     Index("upload_job_due", "status", "available_at"),
     Index("upload_job_deadline", "status", "deadline"),
@@ -135,6 +142,9 @@ upload_attempt = Table(
     Column("duration_s", Float, nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("error", Text, nullable=True),
+    # the receiver answered that it did not act on the job (a business refusal), as opposed
+    # to a permanent failure whose effect is unknown (see upload_queue.withdrawal)
+    Column("refused", Boolean, nullable=False, server_default=false()),
     CheckConstraint(
         "outcome IN ('delivered', 'transient', 'permanent', 'lease_expired', 'lease_lost')",
         name="upload_attempt_outcome",

@@ -65,6 +65,7 @@ from upload_queue.outcomes import (
     Outcome,
     Result,
     after_commit,
+    dead_on_refusal,
     record_outcomes,
 )
 from upload_queue.recovery import release_expired
@@ -358,6 +359,10 @@ class Worker:
             self.metrics.of_kind(item.delivery.kind).attempts.inc()
         for r in recorded:
             after_commit(r, self.worker_id, self.metrics)
+            delivery = r.finished.delivery
+            # its hook may withdraw jobs that held later ones back: then look again
+            if dead_on_refusal(r) and self.handlers.get(delivery.kind).tell_refused(delivery):
+                self._woken.set()
         held = {(item.delivery.job_id, item.delivery.lease_token) for item in renewed}
         for item in renew:
             if (item.delivery.job_id, item.delivery.lease_token) not in held:
@@ -379,12 +384,15 @@ class Worker:
         result: Result
         error: str | None
         receipt: Receipt | None = None
+        refused = False
         try:
             returned = registration.handler(delivery)
         except Exception as exc:
-            result, error = registration.classify_error(exc)
+            result, error, refused = registration.classify_error(exc)
         else:
             result, error = "delivered", None
             receipt = returned if isinstance(returned, Receipt) else None
         duration = time.perf_counter() - began
-        return Finished(delivery, leased, result, error, started, self.clock(), duration, receipt)
+        return Finished(
+            delivery, leased, result, error, started, self.clock(), duration, receipt, refused
+        )

@@ -226,11 +226,15 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     print(_job_line(job, zone, behind))
     if behind is not None:
         print(f"waits behind job {behind} of the same stay: it goes first (queue show {behind})")
+    if job.withdrawn_at is not None:
+        print(f"withdrawn {_local(job.withdrawn_at, zone)}, never to be sent: {job.last_error}")
     print(f"idempotency key: {job.idempotency_key}; enqueued {_local(job.created_at, zone)}")
     print("payload: " + json.dumps(job.payload, ensure_ascii=False))
     for attempt in history:
         print(
-            f"  #{attempt.number:<3} {_local(attempt.started_at, zone)}  {attempt.outcome:<13} "
+            # a refusal is upstream's own "no": the write certainly took no effect there
+            f"  #{attempt.number:<3} {_local(attempt.started_at, zone)}  "
+            f"{'refused' if attempt.refused else attempt.outcome:<13} "
             f"{attempt.duration_s:8.3f}s  {attempt.worker or '-'}  {attempt.error or ''}"
         )
     for revision in replaced:

@@ -25,7 +25,9 @@ meets them, so callers catch by meaning, not by library::
     │   │   └── UpstreamDownAtDischarge     (services.discharge_waits) outage at discharge:
     │   │                                   wait or manual claim (N§38)
     │   ├── UpstreamRejected         permanent: infcode -1 or 4xx — upstream's message kept
-    │   │   └── SignExpired          (connectors.upstream.translate) the request's signature aged
+    │   │   └── UpstreamRefused      infcode ≠ 0 in upstream's own reply: it read the message
+    │   │       │                    and did not act on it (a 4xx may come from a gateway)
+    │   │       └── SignExpired      (connectors.upstream.translate) the request's signature aged
     │   └── UpstreamMalformed        the reply was not the dialect's envelope
     ├── InvalidMessage               inbound HL7 or JSON that cannot be understood
     │   ├── Hl7Error                 (connectors.hl7.errors) an HL7 segment or field is wrong
@@ -151,6 +153,11 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamRejected(UpstreamError):
     code = "UPSTREAM_REJECTED"
+
+
+class UpstreamRefused(UpstreamRejected):
+    """A business refusal: upstream's own well-formed reply with ``infcode`` ≠ 0. The write
+    certainly took no effect there (the upload queue records the attempt as ``refused``)."""
 
 
 class UpstreamMalformed(UpstreamError):

@@ -38,6 +38,20 @@ class QueuedUpload:
     deadline: datetime
 
 
+@dataclass(frozen=True)
+class UploadWithdrawal:
+    """What :meth:`Outbox.withdraw_refused` found about a dead upload: ``refused`` when every
+    attempt was upstream's own refusal (it holds nothing of it), ``uncertain`` when an attempt
+    may have reached it (a time-out, a transport error, a 5xx…), ``not_dead`` when it is not a
+    dead job (or no job at all); the keys withdrawn, the attempts made and how many of them
+    were not refusals."""
+
+    certainty: str
+    withdrawn: tuple[str, ...] = ()
+    attempts: int = 0
+    uncertain: int = 0
+
+
 class Outbox(Protocol):
     """The transactional outbox, as the use cases see it.
 
@@ -85,6 +99,14 @@ class Outbox(Protocol):
         """The msgid upstream holds the job with that key under: the key (its first msgid)
         unless a re-send after a refusal gave it a fresh one. What a later write that names
         the upload (WI2305's ``omsgid``) must name."""
+        ...
+
+    def withdraw_refused(
+        self, session: Any, idempotency_key: str, undoing: Iterable[str], *, reason: str
+    ) -> UploadWithdrawal:
+        """In the session's transaction: withdraw the dead job with that key and the jobs of
+        ``undoing`` (queued only to undo it) — never sent, holding nothing back — if and only
+        if every attempt of it was upstream's own refusal; else change nothing."""
         ...
 
 

@@ -95,6 +95,8 @@ UPLOAD_STATUS_LABELS = {
     "in_flight": "上传中",
     "delivered": "已送达",
     "dead": "上传失败",
+    # a refused settlement upload and its revocation: upstream holds nothing, nothing is sent
+    "withdrawn": "已撤回（无需上传）",
 }
 
 MSGID_LENGTH = 30

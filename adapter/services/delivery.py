@@ -1,13 +1,20 @@
 """Delivering one upload job: the write goes to upstream with its own ``msgid``, and a failure
 is judged for the queue — upstream down or garbled: try again later; upstream said no: a dead
-letter for IT (a refused write took no effect, and the same msgid would be refused again)."""
+letter for IT (a refused write took no effect, and the same msgid would be refused again).
+Only upstream's own refusal (infcode ≠ 0) is recorded as ``refused``: an HTTP 4xx may come
+from a gateway in between, so what it did upstream is not known for certain."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
+from adapter.domain.errors import (
+    UpstreamMalformed,
+    UpstreamRefused,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 from adapter.domain.upstream import UpstreamGateway, require_write
 from adapter.services.payloads import DETAILS_OF, REVOKES
 
@@ -55,8 +62,10 @@ def deliver(
     return msgid, str(getattr(ack, "refmsgid", "") or "")
 
 
-def failure_kind(exc: BaseException) -> Literal["permanent", "transient"] | None:
+def failure_kind(exc: BaseException) -> Literal["refused", "permanent", "transient"] | None:
     """How the queue treats a failed delivery (None: not upstream's doing, the queue decides)."""
+    if isinstance(exc, UpstreamRefused):
+        return "refused"
     if isinstance(exc, UpstreamRejected):
         return "permanent"
     if isinstance(exc, UpstreamUnavailable | UpstreamMalformed):

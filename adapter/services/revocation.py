@@ -1,19 +1,42 @@
 """Revoking a settlement (撤销结算, N§33, B§31): ``WI2305`` is queued behind the upload it
 revokes — the same ordering key, the encounter — so a revocation never overtakes the
 settlement it revokes. The encounter may then be settled again, or go to a manual claim.
+
+A revocation of a settlement whose upload (WI2301, WI2701) upstream refused every time it was
+sent has nothing to revoke: upstream holds no settlement from it. Queued behind that dead
+upload, it would hold the stay's re-settlement back until IT re-sent the refused upload,
+past the re-settlement's 30 minutes (N§33, B§32). So then the refused upload and the
+revocation are both withdrawn — never sent, recorded with the reason in the queue, the audit
+log and the ``upload_withdrawn`` log event — and the re-settlement goes at once. Whether the
+refusal is certain is the queue's attempt history: every attempt answered by upstream's own
+refusal (infcode ≠ 0). One attempt that may have reached upstream (a time-out, a transport
+error, a 5xx, a gateway's 4xx, a lost lease) and upstream may hold the settlement: the
+revocation is owed and waits behind the upload as before, which the audit entry and the
+``revocation_held_back`` log event say, naming the upload IT must see to. The same check runs
+when an upload dies refused after its settlement was revoked (:meth:`Revocations.after_refusal`,
+the queue's ``on_refused`` hook).
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from adapter.domain.encounters import EncounterStatus
 from adapter.domain.errors import InvalidMessage, InvalidTransition
-from adapter.domain.ports import QueuedUpload
+from adapter.domain.ports import QueuedUpload, UploadWithdrawal
 from adapter.domain.settlement import Settlement, SettlementStatus
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload, upload_for_settlement
+from adapter.store.repositories import UploadRecord
+from adapter.store.uow import UnitOfWork
+
+log = logging.getLogger("adapter")
+
+SETTLEMENT_UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
 
 
 class Revocations:
@@ -54,12 +77,128 @@ class Revocations:
                 deadline=ctx.now() + ctx.policy.revocation_upload_within,
                 revokes=original.msgid if original else "",
             )
+            details: dict[str, Any] = {
+                "settlement_id": settlement_id,
+                "reason": reason,
+                "msgid": upload.msgid,
+            }
+            found = None
+            if original is not None:
+                found = _withdraw_if_refused(ctx, uow, original, upload.msgid, upload.job_id)
+                details.update(_audit_details(found, original))
             uow.audit.append(
                 actor=actor,
                 action="settlement.revoke",
                 subject_type="encounter",
                 subject_id=settlement.encounter.id,
-                details={"settlement_id": settlement_id, "reason": reason, "msgid": upload.msgid},
+                details=details,
             )
+            if found is not None and original is not None and found.withdrawn:
+                _audit_withdrawal(uow, actor, original, upload.job_id, settlement_id)
             uow.commit()
+        if found is not None and original is not None:
+            _log(found, original, upload.job_id, settlement_id)
         return revoked, upload
+
+    def after_refusal(self, msgid: str, encounter_id: str) -> UploadWithdrawal | None:
+        """The settlement upload queued as ``msgid`` went dead on upstream's refusal: if its
+        settlement was revoked already, the revocation waiting behind it has nothing to
+        revoke when every attempt was refused, and both are withdrawn (see the module)."""
+        ctx = self._ctx
+        with ctx.uow(immediate=True) as uow:
+            lock_encounter(uow, encounter_id)
+            original = next(
+                (u for u in uow.uploads.of_encounter(encounter_id) if u.msgid == msgid), None
+            )
+            if original is None or original.infno not in SETTLEMENT_UPLOADS:
+                return None
+            revocation = uow.uploads.latest(
+                Infno.SETTLEMENT_REVOKE.value, settlement_id=original.settlement_id
+            )
+            if not original.settlement_id or revocation is None:
+                return None  # not revoked: IT corrects the upload and re-sends it
+            found = _withdraw_if_refused(ctx, uow, original, revocation.msgid, revocation.job_id)
+            if found.withdrawn:
+                _audit_withdrawal(
+                    uow, "upload_queue", original, revocation.job_id, original.settlement_id
+                )
+            uow.commit()
+        _log(found, original, revocation.job_id, original.settlement_id)
+        return found
+
+
+def _withdraw_if_refused(
+    ctx: ServiceContext, uow: UnitOfWork, original: UploadRecord, revocation: str, job_id: int
+) -> UploadWithdrawal:
+    reason = (
+        f"结算上传（{original.infno}，上传任务{original.job_id}）每次发送均被上级系统拒绝，"
+        f"上级系统没有这次结算；结算已撤销，撤销结算（WI2305，上传任务{job_id}）无需上传："
+        "两者均已撤回、不再发送，同一就诊之后的上传照常发送（N§33、B§32）"
+    )
+    return ctx.outbox.withdraw_refused(uow.session, original.msgid, [revocation], reason=reason)
+
+
+def _audit_details(found: UploadWithdrawal, original: UploadRecord) -> dict[str, Any]:
+    if found.withdrawn:
+        return {"withdrawn_job_ids": [original.job_id], "revocation_sent": False}
+    if found.certainty == "uncertain":
+        return {
+            "revocation_waits_for": original.job_id,
+            "why": (
+                f"结算上传（上传任务{original.job_id}）有{found.uncertain}次发送结果不确定"
+                "（超时、连接中断、上级系统故障等，未得到上级系统明确的拒绝答复），"
+                "上级系统可能已有这次结算：撤销须先送达，请信息科处理该上传任务"
+            ),
+        }
+    return {}
+
+
+def _audit_withdrawal(
+    uow: UnitOfWork, actor: str, original: UploadRecord, revocation_job: int, settlement_id: str
+) -> None:
+    uow.audit.append(
+        actor=actor,
+        action="upload.withdraw",
+        subject_type="upload_job",
+        subject_id=str(original.job_id),
+        details={
+            "settlement_id": settlement_id,
+            "infno": original.infno,
+            "msgid": original.msgid,
+            "revocation_job": revocation_job,
+            "why": "every attempt refused by upstream: it holds no settlement to revoke",
+        },
+    )
+
+
+def _log(
+    found: UploadWithdrawal,
+    original: UploadRecord,
+    revocation_job: int,
+    settlement_id: str,
+) -> None:
+    fields = {
+        "encounter": original.encounter_id,
+        "settlement_id": settlement_id,
+        "job_id": original.job_id,
+        "kind": original.infno,
+        "msgid": original.msgid,
+        "revocation_job": revocation_job,
+        "attempts": found.attempts,
+    }
+    if found.withdrawn:
+        log.warning(
+            "upload_withdrawn job_id=%s revocation_job=%s",
+            original.job_id,
+            revocation_job,
+            extra={"event": "upload_withdrawn", **fields},
+        )
+    elif found.certainty == "uncertain":
+        log.error(
+            "revocation_held_back revocation_job=%s held_back_by=%s uncertain_attempts=%s",
+            revocation_job,
+            original.job_id,
+            found.uncertain,
+            extra={"event": "revocation_held_back", **fields, "held_back_by": original.job_id,
+                   "uncertain_attempts": found.uncertain},
+        )  # fmt: skip

@@ -72,7 +72,8 @@ def refuse_unacknowledged_revocation(
         return  # a revocation without a queued WI2305 predates the queue: nothing stands
     state = ctx.outbox.job_state(uow.session, row.msgid)
     status, last_error = state or ("pending", "")
-    if status == "delivered":
+    # withdrawn: the settlement's upload was refused every time, upstream never held it
+    if status in ("delivered", "withdrawn"):
         return
     raise RevocationNotAcknowledged(
         dead=status == "dead",

@@ -45,6 +45,7 @@ class JobRow:
     delivered_at: datetime | None = None
     reversal: str | None = None  # the status of its write's reversal (WI2601), if queued
     waiting_for: int | None = None  # the earlier job of its stay it is held back behind
+    withdrawn_at: datetime | None = None  # never to be sent: ``last_error`` says why
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _job(job: Any) -> JobRow:
         last_error=job.last_error,
         payload=dict(job.payload),
         delivered_at=job.delivered_at,
+        withdrawn_at=getattr(job, "withdrawn_at", None),
     )
 
 

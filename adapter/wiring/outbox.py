@@ -18,10 +18,10 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
 from adapter.domain.errors import Conflict, DomainError, NotFound
-from adapter.domain.ports import QueuedUpload
-from adapter.domain.upstream import UpstreamGateway, write_infnos
+from adapter.domain.ports import QueuedUpload, UploadWithdrawal
+from adapter.domain.upstream import Infno, UpstreamGateway, write_infnos
 from adapter.services.delivery import FeeDetails, deliver, failure_kind
-from upload_queue import admin, ledger, reporting
+from upload_queue import admin, ledger, reporting, withdrawal
 from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
 from upload_queue.jobs import Delivery, Job, JobSpec, Status
@@ -96,6 +96,29 @@ class QueueOutbox:
         after a refusal gave it a fresh one), else — the job purged — the one its delivery was
         sent under (the ledger's reference), else the key itself (its first msgid)."""
         return _sent_msgid(_connection(session), idempotency_key)
+
+    def withdraw_refused(
+        self, session: Any, idempotency_key: str, undoing: Iterable[str], *, reason: str
+    ) -> UploadWithdrawal:
+        connection = _connection(session)
+        undoing = list(undoing)
+        ids = withdrawal.ids_of(connection, [idempotency_key, *undoing])
+        if idempotency_key not in ids:
+            return UploadWithdrawal("not_dead")
+        keys = {job_id: key for key, job_id in ids.items()}
+        found = withdrawal.withdraw_refused(
+            connection,
+            ids[idempotency_key],
+            [ids[key] for key in undoing if key in ids],
+            reason=reason,
+            now=self._queue.clock(),
+        )
+        return UploadWithdrawal(
+            found.certainty,
+            tuple(keys[job_id] for job_id in found.withdrawn),
+            found.attempts,
+            found.uncertain,
+        )
 
 
 def _sent_msgid(connection: Connection, idempotency_key: str) -> str:
@@ -175,13 +198,22 @@ def _waker(wake: Callable[[], None]) -> Callable[[Session], None]:
     return _wakers[key]
 
 
+RefusedUpload = Callable[[str, str], object]
+"""A settlement upload's msgid and its stay, once it went dead on upstream's refusal
+(:meth:`adapter.services.revocation.Revocations.after_refusal`)."""
+
+
 def register_upload_handlers(
-    queue: UploadQueue, gateway: UpstreamGateway, details: FeeDetails | None = None
+    queue: UploadQueue,
+    gateway: UpstreamGateway,
+    details: FeeDetails | None = None,
+    refused: RefusedUpload | None = None,
 ) -> None:
     """Every write transaction of the dialect is delivered the same way: ``submit`` it.
     ``details``: a settlement's fee details, for the settlement uploads that name one (every
     runtime that settles gives it; a queue of other writes needs none). A revocation's
-    ``omsgid`` is read from the queue's own database as it is delivered."""
+    ``omsgid`` is read from the queue's own database as it is delivered. ``refused`` hears of
+    each settlement upload (WI2301, WI2701) that went dead on upstream's refusal."""
 
     def sent_msgid(idempotency_key: str) -> str:
         with queue.engine.connect() as connection:  # closed before the call goes out
@@ -199,5 +231,11 @@ def register_upload_handlers(
         )
         return Receipt(reference=msgid, reply_code="0", reply_ref=ref)
 
+    def on_refused(job: Delivery) -> None:
+        if refused is not None and job.ordering_key:
+            refused(job.idempotency_key, job.ordering_key)
+
+    settlements = {Infno.DISCHARGE, Infno.DEVICE_SETTLEMENT}
     for infno in write_infnos():
-        queue.register(infno.value, handle, classify=failure_kind)
+        hook = on_refused if infno in settlements and refused is not None else None
+        queue.register(infno.value, handle, classify=failure_kind, on_refused=hook)

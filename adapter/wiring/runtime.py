@@ -145,7 +145,13 @@ def build_runtime(
         registry=registry,
         instance_id=queue_settings.instance_id or None,
     )
-    register_upload_handlers(queue, gateway, fee_details(engine, ZoneInfo(settings.time_zone)))
+    register_upload_handlers(
+        queue,
+        gateway,
+        fee_details(engine, ZoneInfo(settings.time_zone)),
+        # ``services`` is made below; the workers that call this start only after that
+        lambda msgid, stay: services.revocations.after_refusal(msgid, stay),
+    )
     count = queue_settings.workers if workers is None else workers
     runner = None
     if count > 0:

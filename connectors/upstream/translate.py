@@ -5,7 +5,8 @@ what happened                        raised                   who retries
 ===================================  =======================  ===========================
 time-out, connection error, reset    ``UpstreamUnavailable``  tenacity (reads), queue
 HTTP 5xx, HTTP 429                   ``UpstreamUnavailable``  same
-HTTP 4xx (other), ``infcode`` ≠ 0    ``UpstreamRejected``     nobody: IT fixes, re-sends
+HTTP 4xx (other)                     ``UpstreamRejected``     nobody: IT fixes, re-sends
+``infcode`` ≠ 0 (a business refusal)  ``UpstreamRefused``      same
 not JSON, not the envelope           ``UpstreamMalformed``    nobody
 reply signature or decryption bad    ``UpstreamMalformed``    nobody
 ===================================  =======================  ===========================
@@ -25,6 +26,7 @@ import httpx
 from adapter.domain.errors import (
     UpstreamError,
     UpstreamMalformed,
+    UpstreamRefused,
     UpstreamRejected,
     UpstreamUnavailable,
 )
@@ -35,7 +37,7 @@ MALFORMED = "工伤保险信息系统返回的数据无法识别，请联系信�
 REJECTED = "工伤保险信息系统拒绝了本次请求"
 
 
-class SignExpired(UpstreamRejected):
+class SignExpired(UpstreamRefused):
     """``infcode -1`` saying the day's ``sign_no`` is no longer valid: sign in again."""
 
     code = "UPSTREAM_SIGN_EXPIRED"
@@ -132,7 +134,7 @@ def interpret(
             raise SignExpired(
                 f"{REJECTED}：签到已失效", infno=infno, msgid=msgid, upstream_message=err_msg
             )
-        raise UpstreamRejected(
+        raise UpstreamRefused(
             f"{REJECTED}：{err_msg or '无说明'}",
             infno=infno,
             msgid=msgid,

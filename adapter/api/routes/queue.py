@@ -23,7 +23,7 @@ from adapter.services.monthly_clearing import AtRisk
 from adapter.settings import Settings
 
 router = APIRouter(tags=["upload queue"])
-Status = Literal["pending", "in_flight", "delivered", "dead"]
+Status = Literal["pending", "in_flight", "delivered", "dead", "withdrawn"]
 
 
 def _now(settings: Settings) -> datetime:
@@ -52,6 +52,11 @@ class JobOut(Out):
     last_error: str | None
     delivered_at: datetime | None
     dead_at: datetime | None
+    withdrawn_at: datetime | None = Field(
+        None,
+        description="withdrawn, never to be sent (last_error says why): a settlement upload "
+        "upstream refused every time, and the revocation that then had nothing to revoke",
+    )
     leased_by: str | None = Field(description="the worker delivering it now")
     lease_expires_at: datetime | None
     time_left_s: int = Field(

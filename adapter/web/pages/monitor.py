@@ -104,10 +104,11 @@ def monitor(request: Request, _: ItDesk, ops: Ops) -> Response:
 def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) -> Response:
     zone = web_config(request).zone
     dead = ops.jobs("dead", 100)
+    withdrawn = ops.jobs("withdrawn", 20)
     at_risk = ops.clearing()
     logs = _logs(request, ops)
     services = optional_services(request)
-    named = [job.ordering_key for job in dead] + [r.encounter_id for r in at_risk]
+    named = [job.ordering_key for job in dead + withdrawn] + [r.encounter_id for r in at_risk]
     logs["stays"].update(stay_links(services, named))
     live = _live(request, ops, at_risk)
     # the stay's later uploads a dead one holds back: IT sees which to see to first
@@ -118,6 +119,7 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
         status_code=status,
         dead=[(job, json.dumps(masked(job.payload), ensure_ascii=False, indent=2)) for job in dead],
         holds=holds,
+        withdrawn=withdrawn,
         chart=history_svg(ops.history(datetime.now(UTC)), zone),
         **logs,
         at_risk=at_risk,

@@ -220,7 +220,8 @@ def test_a_revocation_queued_behind_a_refused_upload_names_the_msgid_it_was_rese
     services: Services, clock: SetClock, queue: UploadQueue, sim: SimulatorServer,
     db: Engine, msgids: MsgidSource,
 ) -> None:  # fmt: skip
-    """The clerk revokes while the settlement's upload is still refused (dead): the WI2305
+    """The clerk revokes while the settlement's upload is still refused (dead) — after an
+    attempt that met upstream down, so upstream's holding nothing is not certain: the WI2305
     waits behind it. IT then re-sends the upload under a fresh msgid; the revocation goes
     out naming that msgid, not the refused one, and upstream revokes the settlement."""
     encounter = _admit(services, clock, "P001", "V-Q")
@@ -228,7 +229,11 @@ def test_a_revocation_queued_behind_a_refused_upload_names_the_msgid_it_was_rese
     clock.set(at(date(2026, 1, 12), 10))
     services.fees.record(encounter, [fee("Q1", DRUG, "36.50", date(2026, 1, 11))], actor="his")
     settled = Desk(services, clock).settle(encounter, date(2026, 1, 12))
+    assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": True}).status_code == 200
+    queue.worker().drain()  # HTTP 503: backing off
+    assert httpx.post(f"{sim.url}/_sim/faults", json={}).status_code == 200
     _direct_settlement(sim, "suspended")
+    admin.retry(db, jobs(db, kind="WI2301")[0]["id"], clock.now())  # due now
     queue.worker().drain()
     _direct_settlement(sim, "enabled")
     (upload,) = jobs(db, kind="WI2301")

@@ -58,10 +58,16 @@ def test_summary_counts_by_status_and_kind_and_names_the_oldest_pending_job(
     add(queue_engine, "c", clock=clock, metrics=metrics, kind="device")
     make_worker(queue_engine, upstream, clock=clock, metrics=metrics, kind="device").drain()
     current = summary(queue_engine, clock())
-    assert current.by_status == {"pending": 2, "in_flight": 0, "delivered": 1, "dead": 0}
+    assert current.by_status == {
+        "pending": 2,
+        "in_flight": 0,
+        "delivered": 1,
+        "dead": 0,
+        "withdrawn": 0,
+    }
     assert current.by_kind == {
-        "device": {"pending": 0, "in_flight": 0, "delivered": 1, "dead": 0},
-        "discharge": {"pending": 2, "in_flight": 0, "delivered": 0, "dead": 0},
+        "device": {"pending": 0, "in_flight": 0, "delivered": 1, "dead": 0, "withdrawn": 0},
+        "discharge": {"pending": 2, "in_flight": 0, "delivered": 0, "dead": 0, "withdrawn": 0},
     }
     assert current.oldest_pending == get_job(queue_engine, first.id)
     assert current.next_deadline == START + timedelta(minutes=31)

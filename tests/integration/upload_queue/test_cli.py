@@ -83,7 +83,13 @@ def test_a_job_held_back_behind_its_stays_dead_job_says_which(
 def test_summary_shows_counts_and_risk(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["queue", "summary", "--json"]) == 0
     current = json.loads(capsys.readouterr().out)
-    assert current["by_status"] == {"pending": 1, "in_flight": 0, "delivered": 0, "dead": 1}
+    assert current["by_status"] == {
+        "pending": 1,
+        "in_flight": 0,
+        "delivered": 0,
+        "dead": 1,
+        "withdrawn": 0,
+    }
     assert current["at_risk"] == 1 and current["missed"] == 0
     assert current["missed_since"] == 0  # no deadline of today has passed
     assert current["oldest_pending"]["id"] == 2

@@ -83,7 +83,13 @@ def test_a_dead_job_near_its_deadline_is_at_risk_and_a_delivered_one_is_not(
     make_worker(queue_engine, reject, clock=clock, metrics=metrics).drain()
     current = summary(queue_engine, clock(), margin=MARGIN)
     assert (current.at_risk, current.missed) == (1, 0)
-    assert current.by_status == {"pending": 0, "in_flight": 0, "delivered": 1, "dead": 1}
+    assert current.by_status == {
+        "pending": 0,
+        "in_flight": 0,
+        "delivered": 1,
+        "dead": 1,
+        "withdrawn": 0,
+    }
 
 
 def test_health_reports_backlog_oldest_deadline_risk_and_turns_not_ok_when_late(
@@ -140,7 +146,7 @@ def test_the_facade_uses_its_own_registry_and_clock(
     assert queue.health()["at_risk"] == 1
     assert queue.worker().drain() == 1
     assert queue.summary().by_kind == {
-        "discharge": {"pending": 0, "in_flight": 0, "delivered": 1, "dead": 0}
+        "discharge": {"pending": 0, "in_flight": 0, "delivered": 1, "dead": 0, "withdrawn": 0}
     }
     assert sample(queue.metrics, "upload_queue_delivered_total", kind="discharge") == 1
 

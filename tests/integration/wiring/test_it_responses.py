@@ -27,6 +27,7 @@ JOB = {
     "id", "kind", "payload", "idempotency_key", "ordering_key", "deadline", "created_at",
     "status", "available_at", "attempts", "total_attempts", "last_error", "delivered_at",
     "dead_at", "leased_by", "lease_expires_at", "time_left_s", "waiting_for",
+    "withdrawn_at",
 }  # fmt: skip
 HL7_MESSAGE = {
     "id", "received_at", "peer", "sender_application", "sender_facility", "control_id",

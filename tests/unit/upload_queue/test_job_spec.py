@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from upload_queue.errors import PermanentDeliveryError, TransientDeliveryError, UnknownKind
+from upload_queue.errors import (
+    PermanentDeliveryError,
+    RefusedDeliveryError,
+    TransientDeliveryError,
+    UnknownKind,
+)
 from upload_queue.handlers import Handlers, Registration
 from upload_queue.jobs import JobSpec
 
@@ -53,7 +58,13 @@ class UpstreamRejected(Exception):
     """Stands in for the adapter's own exception, which the queue must not import."""
 
 
+class UpstreamRefused(UpstreamRejected):
+    """Stands in for the adapter's business refusal (infcode ≠ 0)."""
+
+
 def _classify(exc: BaseException) -> str | None:
+    if isinstance(exc, UpstreamRefused):
+        return "refused"
     return "permanent" if isinstance(exc, UpstreamRejected) else None
 
 
@@ -62,8 +73,18 @@ def test_the_queue_errors_classify_themselves_with_the_upstream_message() -> Non
     assert registration.classify_error(PermanentDeliveryError("字段缺失")) == (
         "permanent",
         "字段缺失",
+        False,
     )
-    assert registration.classify_error(TransientDeliveryError("502")) == ("transient", "502")
+    assert registration.classify_error(RefusedDeliveryError("字段缺失")) == (
+        "permanent",
+        "字段缺失",
+        True,
+    )
+    assert registration.classify_error(TransientDeliveryError("502")) == (
+        "transient",
+        "502",
+        False,
+    )
 
 
 def test_foreign_errors_go_through_the_hook_and_default_to_transient() -> None:
@@ -71,14 +92,22 @@ def test_foreign_errors_go_through_the_hook_and_default_to_transient() -> None:
     assert registration.classify_error(UpstreamRejected("bad code")) == (
         "permanent",
         "UpstreamRejected: bad code",
+        False,
+    )
+    assert registration.classify_error(UpstreamRefused("bad code")) == (
+        "permanent",
+        "UpstreamRefused: bad code",
+        True,
     )
     assert registration.classify_error(ConnectionResetError("reset")) == (
         "transient",
         "ConnectionResetError: reset",
+        False,
     )
     assert Registration("discharge", print).classify_error(UpstreamRejected()) == (
         "transient",
         "UpstreamRejected",
+        False,
     )
 
 

@@ -6,8 +6,14 @@ import httpx
 import pytest
 import respx
 
-from adapter.domain.errors import UpstreamMalformed, UpstreamRejected, UpstreamUnavailable
+from adapter.domain.errors import (
+    UpstreamMalformed,
+    UpstreamRefused,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 from adapter.domain.upstream import CertType, Infno
+from adapter.services.delivery import failure_kind
 
 from .helpers import PERSON_OUTPUT, make_client, reply, sign_in_reply
 
@@ -198,3 +204,32 @@ def test_a_slow_reply_beyond_the_budget_gets_only_what_is_left(router: respx.Moc
     assert timeouts[0] == 4.0
     assert timeouts[-1] < 1.0, "the last attempt only had what was left of the budget"
     assert time.monotonic() - start <= 5.0 + 1e-9
+
+
+def test_a_written_record_upstream_refused_is_a_refusal_the_queue_may_rely_on(
+    router: respx.MockRouter,
+) -> None:
+    """infcode -1 in upstream's own reply: the write certainly took no effect (the queue
+    records a refused attempt, which may let a revocation of it go unsent)."""
+    client, _, _ = make_client(router)
+    router.post("WI2301").mock(
+        return_value=httpx.Response(200, json=reply(infcode=-1, err_msg="结算信息不完整"))
+    )
+    with pytest.raises(UpstreamRefused) as caught:
+        client.submit(Infno.DISCHARGE, MSGID, {"setl_id": "S1"})
+    assert failure_kind(caught.value) == "refused"
+
+
+@pytest.mark.parametrize("status", [400, 404, 408, 409])
+def test_a_written_record_refused_by_http_4xx_is_permanent_but_not_a_refusal(
+    router: respx.MockRouter, status: int
+) -> None:
+    """A gateway between may answer 4xx: what upstream did with the write is not known."""
+    client, _, _ = make_client(router)
+    router.post("WI2301").mock(
+        return_value=httpx.Response(status, json={"infcode": -1, "err_msg": "请求无效"})
+    )
+    with pytest.raises(UpstreamRejected) as caught:
+        client.submit(Infno.DISCHARGE, MSGID, {"setl_id": "S1"})
+    assert not isinstance(caught.value, UpstreamRefused)
+    assert failure_kind(caught.value) == "permanent"
