@@ -9,8 +9,8 @@ uploads are not held back by it (see ``upload_queue.withdrawal``).
 SQLite cannot alter a CHECK constraint: ``upload_job`` is rebuilt (batch mode), and its partial
 lease index, which the rebuild would not reproduce, is dropped first and made again.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 05:30:00.000000
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
