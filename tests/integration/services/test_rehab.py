@@ -145,3 +145,27 @@ def test_the_plan_is_shown_due_when_the_discharge_record_behind_it_is(
     plan, record = by_kind["WI2501"], by_kind["WI2301"]
     assert plan.upload.deadline > record.upload.deadline  # as queued: a day against 30 min
     assert plan.due == record.due == record.upload.deadline
+
+
+def test_a_rehab_item_the_his_bills_as_a_treatment_is_paid_by_the_fund(
+    services: Services, rehab_stay: Encounter, queue: UploadQueue
+) -> None:
+    """运动疗法 is a treatment item (诊疗项目) in the price lists HIS systems bill from, and a
+    rehab service item (工伤康复服务项目) in the treatment place's catalogue (N§32, B§30). Sent
+    as 诊疗费, it was flagged as not in the catalogue, mapping it to its own code was refused
+    (no such 诊疗费 item), and the clerk could only confirm it 目录外: the worker paid 80.00."""
+    recorded = services.fees.record(
+        rehab_stay.id,
+        [fee("T1", "340200001", "80.00", category=FeeCategory.TREATMENT, name="运动疗法")],
+        actor="his",
+    )
+    assert recorded.unmapped == ()
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    queue.worker().drain()
+    settled = _settle(services, rehab_stay)
+    breakdown = settled.settlement.breakdown
+    assert (breakdown.total, breakdown.fund_pay, breakdown.personal_pay) == (
+        Decimal("320.00"),
+        Decimal("320.00"),
+        Decimal("0.00"),
+    )
