@@ -40,7 +40,7 @@ def before_settle(ctx: ServiceContext, view: EncounterView) -> DeskNotices:
                 "对照目录编码，或确认为目录外项目（目录外费用由个人支付）",
             )
         )
-    if e.kind is EncounterKind.REHAB and not view.rehab_plan_acknowledged:
+    if e.kind is EncounterKind.REHAB and not view.rehab_plan_gate_open:
         if view.rehab_plan is None:
             what = "尚未填写，请先填写并上传康复方案"
         else:

@@ -11,10 +11,12 @@ the earlier of the expected discharge (admission + ``expected_days``) and
 late. Jobs of one encounter are delivered in order, so the plan always reaches upstream
 before the discharge record queued after it.
 
-**Gate.** Settling a rehab stay needs its current plan acknowledged by upstream. Without any
-plan, settlement is refused outright (upstream would refuse the discharge record too). With
-a plan queued but not yet acknowledged, it is refused unless a billing supervisor overrides
-with a reason — N§33 says "原则上", in principle — and the override is audited.
+**Gate.** Settling a rehab stay needs its plan acknowledged by upstream: the current revision,
+or an earlier one (a plan revised after upstream had it: the revision, queued first, reaches
+upstream before the discharge record). Without any plan, settlement is refused outright
+(upstream would refuse the discharge record too). With no revision acknowledged yet, it is
+refused unless a billing supervisor overrides with a reason — N§33 says "原则上", in
+principle — and the override is audited.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from adapter.services import payloads
 from adapter.services.context import ServiceContext
 from adapter.services.fees import require_open
 from adapter.services.locks import lock_encounter
-from adapter.services.uploads import queue_upload
+from adapter.services.uploads import queue_upload, uploads_for
 from adapter.store.repositories import RehabPlan
 from adapter.store.uow import UnitOfWork
 
@@ -59,12 +61,30 @@ def current_plan(uow: UnitOfWork, encounter_id: str) -> RehabPlan | None:
     return uow.rehab_plans.get(encounter_id)
 
 
+def plan_on_upstream(ctx: ServiceContext, uow: UnitOfWork, plan: RehabPlan) -> str:
+    """``"acknowledged"`` when upstream acknowledged the current plan;
+    ``"earlier_revision_acknowledged"`` when it has an earlier revision of it (the current one
+    queued behind it reaches upstream before the discharge record queued after it); else ``""``.
+    """
+    if ctx.outbox.delivered(uow.session, plan.msgid):
+        return "acknowledged"
+    earlier = (
+        u.msgid
+        for u in uploads_for(uow, plan.encounter_id)
+        if u.infno == Infno.REHAB_PLAN.value and u.msgid != plan.msgid
+    )
+    if any(ctx.outbox.delivered(uow.session, msgid) for msgid in earlier):
+        return "earlier_revision_acknowledged"
+    return ""
+
+
 def check_gate(
     ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, override_reason: str
 ) -> str:
     """Refuse settling a rehab stay whose plan has not reached upstream (see module doc).
 
-    Returns ``"acknowledged"``, ``"overridden"`` or ``"not_rehab"`` for the audit entry.
+    Returns ``"acknowledged"``, ``"earlier_revision_acknowledged"`` (:func:`plan_on_upstream`),
+    ``"overridden"`` or ``"not_rehab"`` for the audit entry.
     """
     if encounter.kind is not EncounterKind.REHAB:
         return "not_rehab"
@@ -76,8 +96,9 @@ def check_gate(
             code="REHAB_PLAN_MISSING",
             article=ARTICLE,
         )
-    if ctx.outbox.delivered(uow.session, plan.msgid):
-        return "acknowledged"
+    on_upstream = plan_on_upstream(ctx, uow, plan)
+    if on_upstream:
+        return on_upstream
     reason = override_reason.strip()
     if len(reason) >= OVERRIDE_REASON_MIN:
         return "overridden"

@@ -169,3 +169,27 @@ def test_a_rehab_item_the_his_bills_as_a_treatment_is_paid_by_the_fund(
         Decimal("320.00"),
         Decimal("0.00"),
     )
+
+
+def test_a_plan_revised_after_upstream_has_one_does_not_stop_the_settlement(
+    services: Services,
+    rehab_stay: Encounter,
+    db: Engine,
+    queue: UploadQueue,
+    sim: SimulatorServer,
+) -> None:
+    """The plan was uploaded; revised on the discharge day, its second version not yet sent.
+    The stay was refused (REHAB_PLAN_NOT_ACKNOWLEDGED, a supervisor's override needed) though
+    upstream had a plan before discharge settlement (N§33, B§32); the revision goes first."""
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    assert queue.worker().drain() == 2
+    services.rehab.save(rehab_stay.id, {**PLAN, "expected_days": 12}, actor="doctor01")
+    settled = _settle(services, rehab_stay)
+    assert settled.settlement.breakdown.fund_pay == Decimal("240.00")
+    with UnitOfWork(db) as uow:
+        [entry] = uow.audit.query(action="settlement.settle")
+    assert entry.details["rehab_plan"] == "earlier_revision_acknowledged"
+    assert queue.worker().drain() == 2
+    received = httpx.get(f"{sim.url}/_sim/received").json()["writes"]
+    sent = [(w["infno"], w["input"].get("plan_revision")) for w in received]
+    assert sent[-3:] == [("WI2501", 1), ("WI2501", 2), ("WI2301", None)]
