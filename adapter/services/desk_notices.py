@@ -43,6 +43,11 @@ def before_settle(ctx: ServiceContext, view: EncounterView) -> DeskNotices:
     if e.kind is EncounterKind.REHAB and not view.rehab_plan_gate_open:
         if view.rehab_plan is None:
             what = "尚未填写，请先填写并上传康复方案"
+        elif view.rehab_plan_refused is not None:
+            what = (
+                f"被上级系统拒收（{view.rehab_plan_refused}），不会自动重发：请信息科在上传队列"
+                "页面处理；确需先行结算的，须由结算主管填写强制结算原因"
+            )
         else:
             what = "已保存但上级系统尚未确认接收；确需先行结算的，须由结算主管填写强制结算原因"
         warnings.append(

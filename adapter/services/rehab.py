@@ -78,6 +78,18 @@ def plan_on_upstream(ctx: ServiceContext, uow: UnitOfWork, plan: RehabPlan) -> s
     return ""
 
 
+def refused_plan_upload(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> str | None:
+    """Upstream's reason for refusing a plan upload of the stay that is still dead (the
+    queue keeps the stay's uploads in order, so later revisions wait behind it), else None."""
+    for upload in uploads_for(uow, encounter_id):
+        if upload.infno != Infno.REHAB_PLAN.value:
+            continue
+        state = ctx.outbox.job_state(uow.session, upload.msgid)
+        if state is not None and state[0] == "dead":
+            return (state[1] or "").split(": ", 1)[-1] or "（上级系统未说明原因）"
+    return None
+
+
 def check_gate(
     ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, override_reason: str
 ) -> str:
@@ -107,6 +119,16 @@ def check_gate(
             f"强制结算的原因至少{OVERRIDE_REASON_MIN}个字符（现为{len(reason)}个），"
             "请写明为何须在康复方案得到确认前结算（N§33、B§32）",
             code="REHAB_OVERRIDE_REASON_SHORT",
+            article=ARTICLE,
+        )
+    refused = refused_plan_upload(ctx, uow, encounter.id)
+    if refused is not None:
+        raise DomainError(
+            f"上级系统拒收了本次住院的康复方案：{refused}。康复方案须在出院结算前上传"
+            "（N§33、B§32），被拒收的方案不会自动重发，之后保存的新版本也排在它之后："
+            "请信息科在上传队列页面处理（更正后重新发送）；确需先行结算的，须由结算主管"
+            "填写理由后强制结算，出院结算信息将在康复方案送达后上传",
+            code="REHAB_PLAN_REFUSED",
             article=ARTICLE,
         )
     raise DomainError(

@@ -193,3 +193,47 @@ def test_a_plan_revised_after_upstream_has_one_does_not_stop_the_settlement(
     received = httpx.get(f"{sim.url}/_sim/received").json()["writes"]
     sent = [(w["infno"], w["input"].get("plan_revision")) for w in received]
     assert sent[-3:] == [("WI2501", 1), ("WI2501", 2), ("WI2301", None)]
+
+
+INSTITUTION_ROW = {
+    "fixmedins_code": "H11010000001",
+    "fixmedins_name": "示例工伤协议医院",
+    "kinds": ["medical", "rehab", "device"],
+    "admvs": "110100",
+}
+
+
+def test_REHAB_PLAN_REFUSED_a_plan_upstream_refused_is_named_not_waited_for(
+    services: Services,
+    rehab_stay: Encounter,
+    db: Engine,
+    db_url: str,
+    queue: UploadQueue,
+    sim: SimulatorServer,
+) -> None:
+    """Upstream refused the plan (the institution briefly suspended there); the clerk was told
+    to try again later, and a corrected plan saved again waited behind the refused one, so
+    every later try was refused the same way. Now the refusal names upstream's reason and who
+    re-sends it (N§33, B§32)."""
+    assert queue.worker().drain() == 1
+    seed = f"{sim.url}/_sim/seed"
+    httpx.post(seed, json={"institutions": [{**INSTITUTION_ROW, "direct_settlement": "suspended"}]})
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    queue.worker().drain()
+    httpx.post(seed, json={"institutions": [{**INSTITUTION_ROW, "direct_settlement": "enabled"}]})
+    assert [j["status"] for j in jobs(db, kind="WI2501")] == ["dead"]
+    services.rehab.save(rehab_stay.id, {**PLAN, "goals": "恢复颈椎活动度"}, actor="doctor01")
+    for _ in range(2):  # the plan refused, and its correction waiting behind it
+        with pytest.raises(DomainError) as refused:
+            _settle(services, rehab_stay)
+        assert refused.value.code == "REHAB_PLAN_REFUSED"
+        assert "上级系统拒收" in refused.value.message and "suspended" in refused.value.message
+        assert "信息科" in refused.value.message and "稍后重试" not in refused.value.message
+        queue.worker().drain()
+    from adapter.services.monthly import MonthlyServices
+    from tests.integration.monthly.api import desk_pages
+
+    with desk_pages(db, db_url, services, MonthlyServices(services.context), role="billing") as d:
+        page = d.get(f"/web/billing/{rehab_stay.id}")
+    assert page.status_code == 200, page.text
+    assert 'data-testid="plan-status">上级系统拒收<' in page.text and "suspended" in page.text
