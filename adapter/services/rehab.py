@@ -29,6 +29,7 @@ from typing import Any
 from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.ports import QueuedUpload
+from adapter.domain.rehab_plans import check_plan
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.context import ServiceContext
@@ -145,6 +146,7 @@ class RehabPlans:
 
     def save(self, encounter_id: str, plan: Mapping[str, Any], *, actor: str) -> PlanSaved:
         ctx = self._ctx
+        check_plan(plan)
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)

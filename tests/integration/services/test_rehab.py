@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -237,3 +238,32 @@ def test_REHAB_PLAN_REFUSED_a_plan_upstream_refused_is_named_not_waited_for(
         page = d.get(f"/web/billing/{rehab_stay.id}")
     assert page.status_code == 200, page.text
     assert 'data-testid="plan-status">上级系统拒收<' in page.text and "suspended" in page.text
+
+
+def test_REHAB_PLAN_INVALID_the_desk_form_keeps_the_plans_limits(
+    services: Services, rehab_stay: Encounter, db: Engine, db_url: str
+) -> None:
+    """The billing desk's plan form went around the API's limits: 201 items, an item code of
+    65 characters, 99999 expected days were saved and queued for upstream, and 预计天数 typed
+    as ² broke the page (HTTP 500). Each is now refused on the page (422), nothing saved (N§33)."""
+    from adapter.services.monthly import MonthlyServices
+    from tests.integration.monthly.api import desk_pages
+
+    ok = {"goals": "恢复颈椎活动度", "items": "340200001 运动疗法 每日1次", "expected_days": "30"}
+    cases = [
+        ({"items": "\n".join(f"3402{n:05} 运动疗法" for n in range(201))}, "最多200个"),
+        ({"items": "X" * 65 + " 运动疗法"}, "最长64个字符"),
+        ({"expected_days": "99999"}, "1至3650天"),
+        ({"expected_days": "²"}, "1至3650天"),
+        ({"goals": "恢复\x07颈椎"}, "控制字符"),
+    ]
+    with desk_pages(db, db_url, services, MonthlyServices(services.context), role="billing") as d:
+        path = f"/web/billing/{rehab_stay.id}"
+        token = re.search(r'name="csrf_token" value="([^"]+)"', d.get(path).text)
+        assert token
+        for change, said in cases:
+            page = d.post(f"{path}/rehab-plan", data={**ok, **change, "csrf_token": token[1]})
+            assert page.status_code == 422, (change, page.status_code)
+            assert said in page.text, change
+    assert services.rehab.get(rehab_stay.id) is None
+    assert jobs(db, kind="WI2501") == []
