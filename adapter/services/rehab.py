@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rehab_plans import check_plan
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.context import ServiceContext
-from adapter.services.fees import require_open
+from adapter.services.fees import OPEN
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload, uploads_for
 from adapter.store.repositories import RehabPlan
@@ -140,6 +140,19 @@ def check_gate(
     )
 
 
+def _require_open(encounter: Encounter) -> None:
+    """The plan goes up before discharge settlement (N§33, B§32): once settled, it is the
+    plan the settlement went up with, changed only after the settlement is revoked."""
+    if encounter.status not in OPEN:
+        settled = encounter.status is EncounterStatus.SETTLED
+        raise InvalidTransition(
+            f"就诊状态为“{encounter.status.label}”，不能再修改康复方案"
+            + ("：康复方案须在出院结算前上传，如需更正请先撤销结算后再修改" if settled else ""),
+            code="ENCOUNTER_NOT_OPEN",
+            article=ARTICLE,
+        )
+
+
 class RehabPlans:
     def __init__(self, ctx: ServiceContext):
         self._ctx = ctx
@@ -156,7 +169,7 @@ class RehabPlans:
                     f"康复方案仅适用于住院康复，本次就诊为{encounter.kind.label}",
                     code="NOT_A_REHAB_STAY",
                 )
-            require_open(encounter)
+            _require_open(encounter)
             previous = current_plan(uow, encounter_id)
             revision = previous.revision + 1 if previous else 1
             upload = queue_upload(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.encounters import Encounter, EncounterKind
-from adapter.domain.errors import DomainError, InvalidTransition
+from adapter.domain.errors import DomainError, InvalidMessage, InvalidTransition
 from adapter.domain.fees import FeeCategory
 from adapter.services.container import Services
 from adapter.services.settlement import Settled, SettleRequest
@@ -267,3 +267,25 @@ def test_REHAB_PLAN_INVALID_the_desk_form_keeps_the_plans_limits(
             assert said in page.text, change
     assert services.rehab.get(rehab_stay.id) is None
     assert jobs(db, kind="WI2501") == []
+
+
+def test_a_plan_saved_after_settlement_is_refused_as_a_plan_and_blank_goals_are_refused(
+    services: Services, rehab_stay: Encounter, queue: UploadQueue
+) -> None:
+    """Saving a plan on a settled stay told the clerk fee lines could not be entered; it says
+    the plan cannot be changed once settled, and how (N§33, B§32). A plan of blank goals, or
+    an item of a blank code, said nothing and was queued for upstream."""
+    for blank in ({**PLAN, "goals": "   "}, {**PLAN, "items": [{"item_code": " "}]}):
+        with pytest.raises(InvalidMessage) as invalid:
+            services.rehab.save(rehab_stay.id, blank, actor="doctor01")
+        assert invalid.value.code == "REHAB_PLAN_INVALID"
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    queue.worker().drain()
+    settled = _settle(services, rehab_stay)
+    with pytest.raises(InvalidTransition) as refused:
+        services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    assert refused.value.code == "ENCOUNTER_NOT_OPEN"
+    assert "康复方案" in refused.value.message and "费用明细" not in refused.value.message
+    assert "撤销结算" in refused.value.message
+    services.revocations.revoke(settled.settlement.id, reason="出院日期有误", actor="sup01")
+    assert services.rehab.save(rehab_stay.id, PLAN, actor="doctor01").plan.revision == 2
