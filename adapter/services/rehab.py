@@ -65,7 +65,8 @@ def current_plan(uow: UnitOfWork, encounter_id: str) -> RehabPlan | None:
 def plan_on_upstream(ctx: ServiceContext, uow: UnitOfWork, plan: RehabPlan) -> str:
     """``"acknowledged"`` when upstream acknowledged the current plan;
     ``"earlier_revision_acknowledged"`` when it has an earlier revision of it (the current one
-    queued behind it reaches upstream before the discharge record queued after it); else ``""``.
+    queued behind it reaches upstream before the discharge record queued after it) and no
+    revision was refused; else ``""``.
     """
     if ctx.outbox.delivered(uow.session, plan.msgid):
         return "acknowledged"
@@ -74,7 +75,10 @@ def plan_on_upstream(ctx: ServiceContext, uow: UnitOfWork, plan: RehabPlan) -> s
         for u in uploads_for(uow, plan.encounter_id)
         if u.infno == Infno.REHAB_PLAN.value and u.msgid != plan.msgid
     )
-    if any(ctx.outbox.delivered(uow.session, msgid) for msgid in earlier):
+    # a refused revision would hold the discharge record back behind it
+    if any(ctx.outbox.delivered(uow.session, msgid) for msgid in earlier) and (
+        refused_plan_upload(ctx, uow, plan.encounter_id) is None
+    ):
         return "earlier_revision_acknowledged"
     return ""
 

@@ -289,3 +289,27 @@ def test_a_plan_saved_after_settlement_is_refused_as_a_plan_and_blank_goals_are_
     assert "撤销结算" in refused.value.message
     services.revocations.revoke(settled.settlement.id, reason="出院日期有误", actor="sup01")
     assert services.rehab.save(rehab_stay.id, PLAN, actor="doctor01").plan.revision == 2
+
+
+def test_REHAB_PLAN_REFUSED_a_revision_upstream_refused_holds_the_settlement_back(
+    services: Services,
+    rehab_stay: Encounter,
+    db: Engine,
+    queue: UploadQueue,
+    sim: SimulatorServer,
+) -> None:
+    """Upstream has the first plan and refused its revision: the discharge record would wait
+    behind the refused revision past its 30 minutes (N§33, B§32), so the stay is not settled
+    on the first plan but told the revision was refused, as when no plan got through."""
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    queue.worker().drain()
+    seed = f"{sim.url}/_sim/seed"
+    httpx.post(seed, json={"institutions": [{**INSTITUTION_ROW, "direct_settlement": "suspended"}]})
+    services.rehab.save(rehab_stay.id, {**PLAN, "expected_days": 12}, actor="doctor01")
+    queue.worker().drain()
+    httpx.post(seed, json={"institutions": [{**INSTITUTION_ROW, "direct_settlement": "enabled"}]})
+    assert [j["status"] for j in jobs(db, kind="WI2501")] == ["delivered", "dead"]
+    with pytest.raises(DomainError) as refused:
+        _settle(services, rehab_stay)
+    assert refused.value.code == "REHAB_PLAN_REFUSED" and "suspended" in refused.value.message
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2501", "WI2501"]
