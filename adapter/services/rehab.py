@@ -2,7 +2,7 @@
 
 N§33 and B§32: the plan is uploaded *before* discharge settlement. Saving a plan stores it
 (a new one replaces the old, with the next revision) and queues ``WI2501`` in the same
-transaction.
+transaction; the same plan saved again (a second click, a resent PUT) answers the one saved.
 
 **Deadline rule.** Discharge is not known when the plan is written, so the upload is due at
 the earlier of the expected discharge (admission + ``expected_days``) and
@@ -48,6 +48,7 @@ OVERRIDE_REASON_MIN = 2
 class PlanSaved:
     plan: RehabPlan
     upload: QueuedUpload
+    replayed: bool = False  # the same plan again: the one saved, no new revision or upload
 
 
 def plan_deadline(ctx: ServiceContext, encounter: Encounter, expected_days: int) -> datetime:
@@ -175,6 +176,10 @@ class RehabPlans:
                 )
             _require_open(encounter)
             previous = current_plan(uow, encounter_id)
+            if previous is not None and dict(previous.plan) == dict(plan):
+                sent = next(u for u in uploads_for(uow, encounter_id) if u.msgid == previous.msgid)
+                upload = QueuedUpload(sent.job_id, sent.infno, sent.msgid, sent.deadline)
+                return PlanSaved(previous, upload, replayed=True)
             revision = previous.revision + 1 if previous else 1
             upload = queue_upload(
                 ctx,

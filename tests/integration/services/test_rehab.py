@@ -288,7 +288,8 @@ def test_a_plan_saved_after_settlement_is_refused_as_a_plan_and_blank_goals_are_
     assert "康复方案" in refused.value.message and "费用明细" not in refused.value.message
     assert "撤销结算" in refused.value.message
     services.revocations.revoke(settled.settlement.id, reason="出院日期有误", actor="sup01")
-    assert services.rehab.save(rehab_stay.id, PLAN, actor="doctor01").plan.revision == 2
+    revised = {**PLAN, "expected_days": 12}
+    assert services.rehab.save(rehab_stay.id, revised, actor="doctor01").plan.revision == 2
 
 
 def test_REHAB_PLAN_REFUSED_a_revision_upstream_refused_holds_the_settlement_back(
@@ -313,3 +314,19 @@ def test_REHAB_PLAN_REFUSED_a_revision_upstream_refused_holds_the_settlement_bac
         _settle(services, rehab_stay)
     assert refused.value.code == "REHAB_PLAN_REFUSED" and "suspended" in refused.value.message
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2501", "WI2501"]
+
+
+def test_the_same_plan_saved_again_is_not_a_new_revision_nor_a_second_upload(
+    services: Services, rehab_stay: Encounter, db: Engine, queue: UploadQueue
+) -> None:
+    """保存并上传 clicked twice, or a PUT the HIS resent after a lost answer, made revision 2
+    and queued the same plan for upstream again — behind which, until it was delivered, the
+    stay could not settle. The same plan again answers the one saved (N§33, B§32)."""
+    first = services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    again = services.rehab.save(rehab_stay.id, dict(PLAN), actor="doctor01")
+    assert again.replayed and again.plan == first.plan and again.upload == first.upload
+    assert len(jobs(db, kind="WI2501")) == 1
+    queue.worker().drain()
+    assert services.rehab.save(rehab_stay.id, PLAN, actor="doctor01").plan.revision == 1
+    changed = services.rehab.save(rehab_stay.id, {**PLAN, "expected_days": 20}, actor="d")
+    assert changed.plan.revision == 2 and not changed.replayed
