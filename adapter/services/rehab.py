@@ -40,6 +40,8 @@ from adapter.store.repositories import RehabPlan
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§33, B§32"
+# the gate's refusals (check_gate): the stay may be settled once its plan is through
+GATE_CODES = frozenset({"REHAB_PLAN_MISSING", "REHAB_PLAN_NOT_ACKNOWLEDGED", "REHAB_PLAN_REFUSED"})
 # a supervisor's reason to settle before the plan is acknowledged: a word, not a keystroke
 OVERRIDE_REASON_MIN = 2
 

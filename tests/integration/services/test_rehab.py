@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from adapter.domain.commands import Discharge
 from adapter.domain.encounters import Encounter, EncounterKind
 from adapter.domain.errors import DomainError, InvalidMessage, InvalidTransition
 from adapter.domain.fees import FeeCategory
@@ -330,3 +331,23 @@ def test_the_same_plan_saved_again_is_not_a_new_revision_nor_a_second_upload(
     assert services.rehab.save(rehab_stay.id, PLAN, actor="doctor01").plan.revision == 1
     changed = services.rehab.save(rehab_stay.id, {**PLAN, "expected_days": 20}, actor="d")
     assert changed.plan.revision == 2 and not changed.replayed
+
+
+def test_an_hl7_discharge_before_the_plan_is_through_is_noted_for_the_billing_desk(
+    services: Services, rehab_stay: Encounter, db: Engine, queue: UploadQueue
+) -> None:
+    """The HIS saves the plan and sends its A03 a moment later, before the plan is delivered:
+    the A03 was refused (AE) and the discharge forgotten — the billing desk listed the worker
+    as still in hospital. The discharge is now noted, ready to settle once the plan is
+    through (N§33, B§32); the AE says so."""
+    services.rehab.save(rehab_stay.id, PLAN, actor="his")
+    with pytest.raises(DomainError) as refused:
+        services.commands.discharge(Discharge("V-R", local(0, 0)), actor="his")
+    assert refused.value.code == "REHAB_PLAN_NOT_ACKNOWLEDGED"
+    assert "出院已记录" in refused.value.message
+    with UnitOfWork(db) as uow:
+        record = uow.encounters.get(rehab_stay.id)
+    assert record.ready_to_settle and record.encounter.discharged_at == local(0, 0)
+    queue.worker().drain()
+    settled = services.commands.discharge(Discharge("V-R", local(0, 0)), actor="his")
+    assert settled.settlement is not None
