@@ -53,6 +53,15 @@ class CatalogueItem:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
+# A rehab service item (工伤康复服务项目) is a treatment item (诊疗项目) in the price lists
+# HIS systems bill from, so a HIS sends 运动疗法 as either; N§32 pays an item of either of the
+# treatment place's catalogues, so a line is looked up in the other when its own lacks it.
+BILLED_ALIKE = {
+    CatalogueKind.TREATMENT: CatalogueKind.REHAB,
+    CatalogueKind.REHAB: CatalogueKind.TREATMENT,
+}
+
+
 class Catalogue:
     """An in-memory index: (kind, region, code) → versions sorted by effective date.
 
@@ -77,6 +86,17 @@ class Catalogue:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._index.values())
+
+    def lookup_billed(
+        self, kind: CatalogueKind, region: str, code: str, on: date
+    ) -> CatalogueItem | None:
+        """The item a fee line billed under ``kind`` is paid as: its own catalogue's, else,
+        for a treatment or rehab item, the other's (:data:`BILLED_ALIKE`)."""
+        item = self.lookup(kind, region, code, on)
+        alike = BILLED_ALIKE.get(kind)
+        if item is None and alike is not None:
+            item = self.lookup(alike, region, code, on)
+        return item
 
     def lookup(self, kind: CatalogueKind, region: str, code: str, on: date) -> CatalogueItem | None:
         """The version of ``code`` in force on ``on``, or ``None`` if it is not in the catalogue."""

@@ -67,6 +67,7 @@ class UpdateVisit:
     department: str | None = None
     citizen_id: str = ""  # the worker the HIS names (PID-3 NI); '' = not said
     diagnoses: tuple[Diagnosis, ...] | None = None
+    kind: EncounterKind | None = None  # said again (ZWI-5): must be the stay's, never changes
     injury_parts: tuple[str, ...] | None = None
     patient_name: str | None = None
 

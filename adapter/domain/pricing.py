@@ -286,7 +286,9 @@ def price_line(
     # the approval notice, at the device counter; never on a stay's bill, whatever it lists.
     device = kind is CatalogueKind.DEVICE
     item = (
-        None if device else catalogue.lookup(kind, region, source.item_code, fee_day(source, zone))
+        None
+        if device
+        else catalogue.lookup_billed(kind, region, source.item_code, fee_day(source, zone))
     )
     magnitude = abs(line.amount)
     if not source.work_injury:

@@ -124,7 +124,7 @@ class CatalogueSync:
         for row in used:
             kind = FeeCategory(row.category).catalogue_kind
             assert kind is not None
-            if catalogue.lookup(kind, ctx.institution.admdvs, row.code, on) is not None:
+            if catalogue.lookup_billed(kind, ctx.institution.admdvs, row.code, on) is not None:
                 continue
             last = history.get((kind.value, row.code))
             status = "never_mapped" if row.mapping_status == "unmapped" else "no_longer_in_force"

@@ -34,6 +34,7 @@ from adapter.domain.upstream import Infno
 from adapter.services.admission import Admissions
 from adapter.services.context import ServiceContext
 from adapter.services.fees import Fees
+from adapter.services.rehab import GATE_CODES
 from adapter.services.revocation import Revocations
 from adapter.services.settlement import Settled, Settlements, SettleRequest
 from adapter.services.stay_changes import StayChanges
@@ -118,22 +119,37 @@ class ServiceCommands:
         if not command.settle_now:
             encounter = self._stay(command.his_visit_id, command.encounter_id, command.citizen_id)
             return self._mark_ready(encounter, command, actor)
-        encounter_id = (
-            command.encounter_id or self._stay(command.his_visit_id, "", command.citizen_id).id
+        stay = (
+            None
+            if command.encounter_id
+            else self._stay(command.his_visit_id, "", command.citizen_id)
         )
+        encounter_id = command.encounter_id or (stay.id if stay else "")
         # A settled stay replays inside ``settle`` when the discharge is the same one (same
         # time, same diagnoses when given), and is refused when it is another.
-        settled = self._settlements.settle(
-            SettleRequest(
-                encounter_id,
-                command.discharged_at,
-                command.discharge_diagnoses,
-                card=command.card,
-                rehab_override_reason=command.rehab_override_reason,
-                show_lines=command.show_lines,
-            ),
-            actor=actor,
-        )
+        try:
+            settled = self._settlements.settle(
+                SettleRequest(
+                    encounter_id,
+                    command.discharged_at,
+                    command.discharge_diagnoses,
+                    card=command.card,
+                    rehab_override_reason=command.rehab_override_reason,
+                    show_lines=command.show_lines,
+                ),
+                actor=actor,
+            )
+        except DomainError as exc:
+            if stay is None or exc.code not in GATE_CODES:
+                raise
+            # The HIS's A03 came before the rehab plan got through (N§33, B§32): the
+            # discharge is noted for the billing desk, which settles once it is through.
+            self._mark_ready(stay, command, actor)
+            raise DomainError(
+                exc.message + "。出院已记录，康复方案送达上级系统后由结算处办理出院结算",
+                code=exc.code,
+                article=exc.article,
+            ) from exc
         return _settled(settled)
 
     def _mark_ready(self, encounter: Encounter, command: Discharge, actor: str) -> Outcome:

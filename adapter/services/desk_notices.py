@@ -40,9 +40,14 @@ def before_settle(ctx: ServiceContext, view: EncounterView) -> DeskNotices:
                 "对照目录编码，或确认为目录外项目（目录外费用由个人支付）",
             )
         )
-    if e.kind is EncounterKind.REHAB and not view.rehab_plan_acknowledged:
+    if e.kind is EncounterKind.REHAB and not view.rehab_plan_gate_open:
         if view.rehab_plan is None:
             what = "尚未填写，请先填写并上传康复方案"
+        elif view.rehab_plan_refused is not None:
+            what = (
+                f"被上级系统拒收（{view.rehab_plan_refused}），不会自动重发：请信息科在上传队列"
+                "页面处理；确需先行结算的，须由结算主管填写强制结算原因"
+            )
         else:
             what = "已保存但上级系统尚未确认接收；确需先行结算的，须由结算主管填写强制结算原因"
         warnings.append(

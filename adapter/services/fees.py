@@ -331,7 +331,7 @@ class Fees:
             fee_date = fee_day(line, ctx.zone)  # its stored time reads back in UTC
             code = catalogue_code or line.item_code
             item = (
-                catalogue.lookup(kind, ctx.institution.admdvs, code, fee_date)
+                catalogue.lookup_billed(kind, ctx.institution.admdvs, code, fee_date)
                 if kind and kind is not CatalogueKind.DEVICE
                 else None
             )

@@ -2,7 +2,7 @@
 
 N§33 and B§32: the plan is uploaded *before* discharge settlement. Saving a plan stores it
 (a new one replaces the old, with the next revision) and queues ``WI2501`` in the same
-transaction.
+transaction; the same plan saved again (a second click, a resent PUT) answers the one saved.
 
 **Deadline rule.** Discharge is not known when the plan is written, so the upload is due at
 the earlier of the expected discharge (admission + ``expected_days``) and
@@ -11,10 +11,12 @@ the earlier of the expected discharge (admission + ``expected_days``) and
 late. Jobs of one encounter are delivered in order, so the plan always reaches upstream
 before the discharge record queued after it.
 
-**Gate.** Settling a rehab stay needs its current plan acknowledged by upstream. Without any
-plan, settlement is refused outright (upstream would refuse the discharge record too). With
-a plan queued but not yet acknowledged, it is refused unless a billing supervisor overrides
-with a reason — N§33 says "原则上", in principle — and the override is audited.
+**Gate.** Settling a rehab stay needs its plan acknowledged by upstream: the current revision,
+or an earlier one (a plan revised after upstream had it: the revision, queued first, reaches
+upstream before the discharge record). Without any plan, settlement is refused outright
+(upstream would refuse the discharge record too). With no revision acknowledged yet, it is
+refused unless a billing supervisor overrides with a reason — N§33 says "原则上", in
+principle — and the override is audited.
 """
 
 from __future__ import annotations
@@ -24,19 +26,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapter.domain.encounters import Encounter, EncounterKind
+from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import DomainError, InvalidTransition
 from adapter.domain.ports import QueuedUpload
+from adapter.domain.rehab_plans import check_plan
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.context import ServiceContext
-from adapter.services.fees import require_open
+from adapter.services.fees import OPEN
 from adapter.services.locks import lock_encounter
-from adapter.services.uploads import queue_upload
+from adapter.services.uploads import queue_upload, uploads_for
 from adapter.store.repositories import RehabPlan
 from adapter.store.uow import UnitOfWork
 
 ARTICLE = "N§33, B§32"
+# the gate's refusals (check_gate): the stay may be settled once its plan is through
+GATE_CODES = frozenset({"REHAB_PLAN_MISSING", "REHAB_PLAN_NOT_ACKNOWLEDGED", "REHAB_PLAN_REFUSED"})
 # a supervisor's reason to settle before the plan is acknowledged: a word, not a keystroke
 OVERRIDE_REASON_MIN = 2
 
@@ -45,6 +50,7 @@ OVERRIDE_REASON_MIN = 2
 class PlanSaved:
     plan: RehabPlan
     upload: QueuedUpload
+    replayed: bool = False  # the same plan again: the one saved, no new revision or upload
 
 
 def plan_deadline(ctx: ServiceContext, encounter: Encounter, expected_days: int) -> datetime:
@@ -59,12 +65,46 @@ def current_plan(uow: UnitOfWork, encounter_id: str) -> RehabPlan | None:
     return uow.rehab_plans.get(encounter_id)
 
 
+def plan_on_upstream(ctx: ServiceContext, uow: UnitOfWork, plan: RehabPlan) -> str:
+    """``"acknowledged"`` when upstream acknowledged the current plan;
+    ``"earlier_revision_acknowledged"`` when it has an earlier revision of it (the current one
+    queued behind it reaches upstream before the discharge record queued after it) and no
+    revision was refused; else ``""``.
+    """
+    if ctx.outbox.delivered(uow.session, plan.msgid):
+        return "acknowledged"
+    earlier = (
+        u.msgid
+        for u in uploads_for(uow, plan.encounter_id)
+        if u.infno == Infno.REHAB_PLAN.value and u.msgid != plan.msgid
+    )
+    # a refused revision would hold the discharge record back behind it
+    if any(ctx.outbox.delivered(uow.session, msgid) for msgid in earlier) and (
+        refused_plan_upload(ctx, uow, plan.encounter_id) is None
+    ):
+        return "earlier_revision_acknowledged"
+    return ""
+
+
+def refused_plan_upload(ctx: ServiceContext, uow: UnitOfWork, encounter_id: str) -> str | None:
+    """Upstream's reason for refusing a plan upload of the stay that is still dead (the
+    queue keeps the stay's uploads in order, so later revisions wait behind it), else None."""
+    for upload in uploads_for(uow, encounter_id):
+        if upload.infno != Infno.REHAB_PLAN.value:
+            continue
+        state = ctx.outbox.job_state(uow.session, upload.msgid)
+        if state is not None and state[0] == "dead":
+            return (state[1] or "").split(": ", 1)[-1] or "（上级系统未说明原因）"
+    return None
+
+
 def check_gate(
     ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, override_reason: str
 ) -> str:
     """Refuse settling a rehab stay whose plan has not reached upstream (see module doc).
 
-    Returns ``"acknowledged"``, ``"overridden"`` or ``"not_rehab"`` for the audit entry.
+    Returns ``"acknowledged"``, ``"earlier_revision_acknowledged"`` (:func:`plan_on_upstream`),
+    ``"overridden"`` or ``"not_rehab"`` for the audit entry.
     """
     if encounter.kind is not EncounterKind.REHAB:
         return "not_rehab"
@@ -76,8 +116,9 @@ def check_gate(
             code="REHAB_PLAN_MISSING",
             article=ARTICLE,
         )
-    if ctx.outbox.delivered(uow.session, plan.msgid):
-        return "acknowledged"
+    on_upstream = plan_on_upstream(ctx, uow, plan)
+    if on_upstream:
+        return on_upstream
     reason = override_reason.strip()
     if len(reason) >= OVERRIDE_REASON_MIN:
         return "overridden"
@@ -88,6 +129,16 @@ def check_gate(
             code="REHAB_OVERRIDE_REASON_SHORT",
             article=ARTICLE,
         )
+    refused = refused_plan_upload(ctx, uow, encounter.id)
+    if refused is not None:
+        raise DomainError(
+            f"上级系统拒收了本次住院的康复方案：{refused}。康复方案须在出院结算前上传"
+            "（N§33、B§32），被拒收的方案不会自动重发，之后保存的新版本也排在它之后："
+            "请信息科在上传队列页面处理（更正后重新发送）；确需先行结算的，须由结算主管"
+            "填写理由后强制结算，出院结算信息将在康复方案送达后上传",
+            code="REHAB_PLAN_REFUSED",
+            article=ARTICLE,
+        )
     raise DomainError(
         "康复方案已提交但尚未得到上级系统确认接收，原则上须在出院结算前上传（N§33、B§32）。"
         "请稍后重试；确需先行结算的，须由结算主管填写理由后强制结算",
@@ -96,12 +147,26 @@ def check_gate(
     )
 
 
+def _require_open(encounter: Encounter) -> None:
+    """The plan goes up before discharge settlement (N§33, B§32): once settled, it is the
+    plan the settlement went up with, changed only after the settlement is revoked."""
+    if encounter.status not in OPEN:
+        settled = encounter.status is EncounterStatus.SETTLED
+        raise InvalidTransition(
+            f"就诊状态为“{encounter.status.label}”，不能再修改康复方案"
+            + ("：康复方案须在出院结算前上传，如需更正请先撤销结算后再修改" if settled else ""),
+            code="ENCOUNTER_NOT_OPEN",
+            article=ARTICLE,
+        )
+
+
 class RehabPlans:
     def __init__(self, ctx: ServiceContext):
         self._ctx = ctx
 
     def save(self, encounter_id: str, plan: Mapping[str, Any], *, actor: str) -> PlanSaved:
         ctx = self._ctx
+        check_plan(plan)
         with ctx.uow(immediate=True) as uow:
             lock_encounter(uow, encounter_id)
             record = uow.encounters.get(encounter_id)
@@ -111,8 +176,12 @@ class RehabPlans:
                     f"康复方案仅适用于住院康复，本次就诊为{encounter.kind.label}",
                     code="NOT_A_REHAB_STAY",
                 )
-            require_open(encounter)
+            _require_open(encounter)
             previous = current_plan(uow, encounter_id)
+            if previous is not None and dict(previous.plan) == dict(plan):
+                sent = next(u for u in uploads_for(uow, encounter_id) if u.msgid == previous.msgid)
+                upload = QueuedUpload(sent.job_id, sent.infno, sent.msgid, sent.deadline)
+                return PlanSaved(previous, upload, replayed=True)
             revision = previous.revision + 1 if previous else 1
             upload = queue_upload(
                 ctx,

@@ -82,6 +82,16 @@ class StayChanges:
                     f"就诊状态为“{encounter.status.label}”，不能再修改就诊信息",
                     code="ENCOUNTER_NOT_ADMITTED",
                 )
+            if command.kind is not None and command.kind is not encounter.kind:
+                raise InvalidTransition(
+                    f"本次住院按{encounter.kind.label}登记，住院期间不能改为{command.kind.label}"
+                    "：直接结算的类别由入院时核对的备案决定（就医人员或康复人员）。转为住院工伤"
+                    "康复的，须先办理出院结算，再凭康复备案重新办理住院康复入院登记，并在出院"
+                    "结算前上传康复方案（N§4、N§33、B§32）",
+                    code="STAY_KIND_FIXED",
+                    article="N§4, N§33, B§32",
+                    field="kind",
+                )
             changes: dict[str, Any] = {}
             warnings: tuple[Finding, ...] = ()
             if command.department is not None:

@@ -9,7 +9,7 @@ from adapter.domain.encounters import Encounter
 from adapter.domain.settlement import Settlement
 from adapter.services.billing import PricedFees, price_encounter
 from adapter.services.context import ServiceContext
-from adapter.services.rehab import current_plan
+from adapter.services.rehab import current_plan, plan_on_upstream, refused_plan_upload
 from adapter.services.uploads import uploads_for
 from adapter.store.repositories import RehabPlan, UploadRecord
 
@@ -30,7 +30,9 @@ class EncounterView:
     ready_to_settle: bool
     fees: PricedFees
     rehab_plan: RehabPlan | None
-    rehab_plan_acknowledged: bool
+    rehab_plan_acknowledged: bool  # the current revision
+    rehab_plan_gate_open: bool  # this or an earlier revision reached upstream (rehab.check_gate)
+    rehab_plan_refused: str | None  # upstream's reason, while a refused plan upload holds it
     settlement: Settlement | None  # the active one
     settlements: tuple[Settlement, ...]  # every one, revoked included
     uploads: tuple[UploadState, ...]
@@ -48,7 +50,12 @@ def encounter_view(ctx: ServiceContext, encounter_id: str) -> EncounterView:
             UploadState(u, ctx.outbox.delivered(uow.session, u.msgid), due.get(u.msgid, u.deadline))
             for u in records
         )
-        acknowledged = plan is not None and ctx.outbox.delivered(uow.session, plan.msgid)
+        on_upstream = plan_on_upstream(ctx, uow, plan) if plan is not None else ""
+        refused = (
+            None
+            if on_upstream or plan is None
+            else refused_plan_upload(ctx, uow, plan.encounter_id)
+        )
     active = next((s for s in settlements if s.status.value == "settled"), None)
     return EncounterView(
         record.encounter,
@@ -56,7 +63,9 @@ def encounter_view(ctx: ServiceContext, encounter_id: str) -> EncounterView:
         record.ready_to_settle,
         fees,
         plan,
-        acknowledged,
+        on_upstream == "acknowledged",
+        bool(on_upstream),
+        refused,
         active,
         settlements,
         uploads,

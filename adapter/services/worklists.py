@@ -139,7 +139,7 @@ def billing_list(ctx: ServiceContext, waiting: list[WaitingStay]) -> list[WorkRo
             queue = Queue.READY if record.ready_to_settle else Queue.IN_HOSPITAL
             if queue == Queue.READY and e.kind is EncounterKind.REHAB:
                 view = encounter_view(ctx, e.id)
-                if not view.rehab_plan_acknowledged:
+                if not view.rehab_plan_gate_open:
                     flag = "康复方案尚未送达上级系统（N§33、B§32）"
         elif e.status is EncounterStatus.SETTLED:
             view = encounter_view(ctx, e.id)

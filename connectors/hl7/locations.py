@@ -14,7 +14,7 @@ RecordFees      ``lines.N[.name]`` → the FT1 that became line N, at the field 
 Admit           ``admitted_at`` PV1-44, ``department`` PV1-3, ``card.card_no`` ZWI-2,
                 ``card.qr_token`` ZWI-3, ``injury_parts`` ZWI-4, ``kind`` ZWI-5 (PV1-10 when
                 only that said rehab)
-UpdateVisit     ``department`` PV1-3, ``injury_parts`` ZWI-4
+UpdateVisit     ``department`` PV1-3, ``injury_parts`` ZWI-4, ``kind`` ZWI-5
 Discharge       ``discharged_at`` PV1-45
 every command   ``his_visit_id`` PV1-19
 ==============  ===============================================================================
@@ -42,7 +42,7 @@ _READ: dict[type, dict[str, tuple[str, int]]] = {
         "card.qr_token": ("ZWI", 3),
         "injury_parts": ("ZWI", 4),
     },
-    UpdateVisit: {"department": ("PV1", 3), "injury_parts": ("ZWI", 4)},
+    UpdateVisit: {"department": ("PV1", 3), "injury_parts": ("ZWI", 4), "kind": ("ZWI", 5)},
     Discharge: {"discharged_at": ("PV1", 45)},
 }
 

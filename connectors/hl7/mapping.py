@@ -8,7 +8,7 @@ ADT^A01    Admit               PID-3 (``NI`` citizen id, ``PI`` HIS patient id),
                                PV1-10 (``REH`` = rehab), PV1-19, PV1-44, DG1-3, ZWI (required)
 ADT^A06    Admit               as A01, but PV1-2 must be ``I``; MRG is not read
 ADT^A02    UpdateVisit         PV1-19, PV1-3.1 (the new department, required): a transfer
-ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, PID-5 only when sent; PV1-3,
+ADT^A08    UpdateVisit         PV1-19; PV1-3.1, DG1-3, ZWI-4, ZWI-5, PID-5 only when sent; PV1-3,
                                ZWI-4 or (every) DG1-3 sent as ``""`` clears it (ZWI-4 of a
                                direct stay: checked against its filing, never cleared, N§16)
 ADT^A03    Discharge           PV1-19, PV1-45, DG1-3; ``settle_now`` from the site profile
@@ -154,6 +154,8 @@ def _update(message: Hl7Message, pv1: Segment, visit: str, citizen_id: str) -> U
     cleared = bool(segments) and all(dg1.is_null(3) for dg1 in segments)
     return UpdateVisit(
         his_visit_id=visit,
+        # only a ZWI-5 said: PV1-10 alone may follow a medical stay to the rehab ward
+        kind=_kind(zwi, pv1) if zwi is not None and zwi.get(5) else None,
         department="" if pv1.is_null(3) else (pv1.get(3) or None),
         diagnoses=() if cleared else (_diagnoses(message) or None),
         injury_parts=parts,

@@ -249,7 +249,7 @@ def put_rehab_plan(
         msgid=plan.msgid,
         saved_at=plan.saved_at,
         saved_by=plan.saved_by,
-        acknowledged=False,
+        acknowledged=saved.replayed and services.rehab.acknowledged(plan),
         upload=UploadOut.of(saved.upload),
     )
 

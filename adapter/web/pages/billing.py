@@ -28,7 +28,6 @@ from adapter.web.pages.common import BillingDesk, ServicesDep, now
 
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
 REASON_MAX = 500  # a revocation's or a rehab override's reason, as the API and upstream hold it
-GOALS_MAX = 2000  # a rehab plan's goals, as the API holds them
 OVERRIDE_MIN = 2  # a rehab override's reason, as the API holds it: one character says nothing
 
 
@@ -113,10 +112,10 @@ def rehab_plan(
 
     def save() -> None:
         rows = [line.split(maxsplit=2) for line in items.splitlines() if line.strip()]
-        days = int(expected_days) if expected_days.strip().isdigit() else 0
-        if not goals.strip() or not rows or days < 1:
+        # isdecimal, not isdigit: ² is a digit int() cannot read (a full-width ３０ it can)
+        days = int(expected_days) if expected_days.strip().isdecimal() else 0
+        if not goals.strip() or not rows or not expected_days.strip():
             raise FormError("康复方案须填写康复目标、至少一个康复项目和预计天数")
-        _fits("康复目标", goals.strip(), GOALS_MAX)
         plan = {
             "goals": goals.strip(),
             "items": [_rehab_item(row) for row in rows],
