@@ -93,6 +93,11 @@ def diagnoses(text: str) -> tuple[Diagnosis, ...]:
     return tuple(found)
 
 
+# as the API's money (14 digits, two after the point): "1e309" parses, but rounding it to the
+# fen overflows the decimal context, and no column holds it
+MAX_AMOUNT = Decimal("1000000000000")
+
+
 def amount(text: str, what: str) -> Decimal:
     try:
         value = Decimal(text.strip())
@@ -100,6 +105,8 @@ def amount(text: str, what: str) -> Decimal:
         raise FormError(f"{what}须为金额（元，精确到分）") from exc
     if not value.is_finite():  # "NaN" and "Infinity" parse, and compare with an exception
         raise FormError(f"{what}须为金额（元，精确到分）")
+    if abs(value) >= MAX_AMOUNT:
+        raise FormError(f"{what}过大：须小于 1,000,000,000,000.00 元，请核对")
     if value <= 0 or not is_fen(value):
         raise FormError(f"{what}须为大于0且精确到分的金额")
     return value

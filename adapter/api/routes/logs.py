@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from adapter.api.deps import OperationsDep
@@ -76,6 +76,11 @@ def upstream_calls(
     return CallsOut(calls=[CallOut.of(call) for call in calls])
 
 
+# the call log's id is a 32-bit integer on PostgreSQL (connectors.upstream.call_log): a larger
+# id is a 422 naming it, not a 500 from the driver's range error
+CallId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
 class ResendRequest(BaseModel):
     overrides: dict[str, Any] | None = Field(
         None, description="values for fields the log keeps masked (e.g. certno)"
@@ -92,7 +97,7 @@ class ResendOut(Out):
     summary="Re-send a logged read (writes are re-sent from the upload queue)",
 )
 def resend_call(
-    call_id: RowId,
+    call_id: CallId,
     principal: It,
     ops: OperationsDep,
     body: Annotated[ResendRequest | None, Body()] = None,

@@ -28,6 +28,7 @@ from adapter.api.deps import (
     optional_operations,
     optional_services,
 )
+from adapter.api.routes.common import RowId
 from adapter.domain.errors import AdapterError
 from adapter.domain.upstream import UPLOAD_STATUS_LABELS
 from adapter.web.auth import Csrf, PageForbidden
@@ -214,7 +215,7 @@ def live(request: Request, _: ItDesk, ops: Ops) -> Response:
 @router.post("/jobs/{job_id}/resend", dependencies=[Csrf])
 def resend(
     request: Request,
-    job_id: int,
+    job_id: RowId,
     session: ItDesk,
     ops: Ops,
     payload: Annotated[str, Form()] = "",
@@ -242,7 +243,7 @@ def resend(
 @router.post("/jobs/{job_id}/reverse", dependencies=[Csrf])
 def reverse(
     request: Request,
-    job_id: int,
+    job_id: RowId,
     session: ItDesk,
     ops: Ops,
     note: Annotated[str, Form()] = "",

@@ -37,7 +37,7 @@ from adapter.web.sessions import WebSession
 router = APIRouter(prefix="/web/reconciliation", include_in_schema=False)
 
 RECONCILERS = ("billing", "it")  # reconciliation and deductions (as the REST routes)
-FUNDS_CLERKS = ("device", "billing")  # confirm a device institution's fund receipt (B§40)
+FUNDS_CLERKS = ("device",)  # as the REST route: the device counter confirms receipt (B§40)
 VIEWERS = (*RECONCILERS, "device")
 Viewer = Annotated[WebSession, Depends(desk(*VIEWERS))]
 Reconciler = Annotated[WebSession, Depends(desk(*RECONCILERS))]
