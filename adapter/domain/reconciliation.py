@@ -223,30 +223,12 @@ def _compare_one(
         add(
             DifferenceKind.AMOUNT_DIFFERS,
             f"结算{setl_id}{f'（结算单{local.slip_no}）' if local.slip_no else ''}金额不一致："
-            f"本地{_said(local.amounts)}，"
-            f"上级系统{_said(up_amounts)}（上级系统减本地：{_deltas(up_amounts, local.amounts)}）",
+            f"本地{local.amounts.said}，"
+            f"上级系统{up_amounts.said}（上级系统减本地：{up_amounts.deltas_from(local.amounts)}）",
             "核对结算单与上传的费用明细：如本地有误，撤销后重新结算并上传；"
             "如上级系统有误，请区级经办机构更正",
         )
     return found
-
-
-def _said(amounts: Amounts) -> str:
-    return (
-        f"总费用{amounts.total}元、基金支付{amounts.fund_pay}元、个人支付{amounts.personal_pay}元"
-    )
-
-
-def _deltas(upstream: Amounts, local: Amounts) -> str:
-    """Each of the three amounts that differs, by how much: a fund part off at the same total
-    is what the fund would over- or underpay, never "差额0.00元"."""
-    delta = upstream.minus(local)
-    named = (
-        ("总费用", delta.total),
-        ("基金支付", delta.fund_pay),
-        ("个人支付", delta.personal_pay),
-    )
-    return "、".join(f"{label}差额{amount}元" for label, amount in named if amount)
 
 
 # total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen),

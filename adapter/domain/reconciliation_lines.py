@@ -32,6 +32,22 @@ class Amounts:
     def is_zero(self) -> bool:
         return self.total == 0 and self.fund_pay == 0 and self.personal_pay == 0
 
+    @property
+    def said(self) -> str:
+        """The three amounts as a clerk reads them on a difference."""
+        return f"总费用{self.total}元、基金支付{self.fund_pay}元、个人支付{self.personal_pay}元"
+
+    def deltas_from(self, local: Amounts) -> str:
+        """Each of the three amounts that differs from ``local``, by how much: a fund part off
+        at the same total is what the fund would over- or underpay, never "差额0.00元"."""
+        delta = self.minus(local)
+        named = (
+            ("总费用", delta.total),
+            ("基金支付", delta.fund_pay),
+            ("个人支付", delta.personal_pay),
+        )
+        return "、".join(f"{label}差额{amount}元" for label, amount in named if amount)
+
 
 # ``in_fen(amount)``: ``amount`` × 100, exactly (never rounded: a part of a fen must not
 # become equal by it), so equal to an ``int`` of fen iff ``amount`` is that many fen;
