@@ -113,6 +113,15 @@ INJURY_PARTS_UNCHECKED = Rule(
     "N§16, 附表1",
     "备案未登记受伤部位，无法核对本次治疗的受伤部位（{parts}），请核对工伤认定决定书",
 )
+# A stay's filing gone from the local store (a partial restore, a hand-made repair) leaves an
+# update's parts unchecked: the ward is told so, as for a filing listing no parts, rather than
+# refused for the adapter's own gap.
+INJURY_PARTS_FILING_ABSENT = Rule(
+    "EL_INJURY_PARTS_FILING_ABSENT",
+    "N§16, 附表1",
+    "本次就诊的备案（{filing_no}）在本机没有记录，无法核对本次治疗的受伤部位（{parts}），"
+    "请核对工伤认定决定书，并请信息科核查备案数据",
+)
 NO_THIRD_PARTY = Rule(
     "EL_NO_THIRD_PARTY", "N§3, B§4", "涉及第三方责任的费用不纳入跨省异地就医直接结算"
 )

@@ -8,6 +8,7 @@ settled it (A13: back in hospital). The admission itself is in
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from adapter.domain.commands import Diagnosis, UpdateVisit
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
 from adapter.domain.errors import EligibilityRefused, InvalidTransition
-from adapter.domain.filing_checks import injury_findings
+from adapter.domain.filing_checks import INJURY_PARTS_FILING_ABSENT, injury_findings
 from adapter.domain.filings import filed_part_for, listed_parts
 from adapter.domain.rules import Finding, Severity
 from adapter.domain.upstream import Infno
@@ -33,6 +34,8 @@ from adapter.services.uploads import queue_upload
 from adapter.services.visits import require_worker
 from adapter.store.uow import UnitOfWork
 
+log = logging.getLogger("adapter")
+
 
 def checked_parts(
     uow: UnitOfWork, encounter: Encounter, parts: Sequence[str]
@@ -40,13 +43,22 @@ def checked_parts(
     """The injured parts a stay's update names, checked as at admission (N§16, 附表1) against
     the filing the stay was admitted on: none, or one not filed, refuses the whole update; a
     filing listing no parts takes them with the admission's warning, so the clerk is told
-    again that nothing could be checked. A manual-claim case (no filing yet) keeps what it is
-    sent, checked when it is switched to direct settlement. Kept in the filing's own
-    spelling, as at admission."""
+    again that nothing could be checked, as when the stay's filing is missing from the local
+    store. A manual-claim case (no filing yet) keeps what it is sent, checked when it is
+    switched to direct settlement. Kept in the filing's own spelling, as at admission."""
     listed = listed_parts(parts)
-    filing = uow.filings.get(encounter.filing_no) if encounter.filing_no else None
-    if filing is None:
+    if not encounter.filing_no:
         return listed, ()
+    filing = uow.filings.get(encounter.filing_no)
+    if filing is None:
+        log.warning(
+            "stay.filing_absent",
+            extra={"encounter_id": encounter.id, "filing_no": encounter.filing_no},
+        )
+        absent = INJURY_PARTS_FILING_ABSENT.warned(
+            "injury_parts", filing_no=encounter.filing_no, parts="、".join(listed) or "未填写"
+        )
+        return listed, (absent,)
     findings = injury_findings(listed, filing, update=True)
     refusals = [f for f in findings if f.refuses]
     if refusals:

@@ -154,3 +154,26 @@ def test_EL_INJURY_PARTS_UNCHECKED_an_a08_to_a_stay_filed_without_parts_warns_ag
     warning = ack.require("ERR")
     assert warning.get(4) == "W" and "右膝" in warning.get(8)
     assert _stay(db, "ZY-Z1")[0] == ["右膝"]
+
+
+def test_EL_INJURY_PARTS_FILING_ABSENT_an_a08_to_a_stay_whose_filing_is_gone_locally_warns(
+    port: int, db: Engine
+) -> None:
+    """The stay's filing missing from the local store (a partial restore): an A08 naming 右膝
+    was answered a bare AA and the part taken unchecked, nobody told (N§16, 附表1). It is still
+    applied — the adapter's own gap must not stop the ward — with a warning naming the filing
+    and the part."""
+    assert answer(Hl7Message(exchange(port, a01("F1", "ZY-F1"))))[0] == "AA"
+    with db.begin() as connection:
+        filing_no = connection.exec_driver_sql(
+            "SELECT filing_no FROM encounter WHERE his_visit_id = 'ZY-F1'"
+        ).scalar_one()
+        connection.exec_driver_sql("DELETE FROM filing_device")
+        connection.exec_driver_sql("DELETE FROM filing")
+    moved = a08("F2", "ZY-F1", m.zwi(card_no=WANG["card_no"], parts="右膝"))
+    ack = Hl7Message(exchange(port, moved))
+    assert answer(ack)[:2] == ("AA", "EL_INJURY_PARTS_FILING_ABSENT")
+    warning = ack.require("ERR")
+    assert warning.get(4) == "W"
+    assert "右膝" in warning.get(8) and str(filing_no) in warning.get(8)
+    assert _stay(db, "ZY-F1")[0] == ["右膝"]
