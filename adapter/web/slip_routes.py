@@ -95,10 +95,13 @@ def slip(
     format: str | None = None,
     layout: str = "a4",
 ) -> Response:
-    media = negotiate(request.headers.get("accept", ""), format)
+    accept = request.headers.get("accept", "")
+    # The caller first, so that a stranger learns nothing (not even which formats there are);
+    # only a browser, which names text/html, is sent to sign in: curl's */* gets the 401.
+    actor = _caller(request, engine, HTML in accept.lower())
+    media = negotiate(accept, format)
     if media is None:
         raise HTTPException(406, "结算单可提供 text/html 或 application/pdf")
-    actor = _caller(request, engine, media == HTML)
     found = build_slip(services(request), settlement_id)
     config = web_config(request)
     now = datetime.now(UTC)

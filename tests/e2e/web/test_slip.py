@@ -103,4 +103,12 @@ def test_the_slip_is_negotiated_and_needs_a_caller(site: Site) -> None:
     assert pdf.headers["content-type"] == "application/pdf"
     assert httpx.get(url, headers={**token, "Accept": "image/png"}).status_code == 406
     assert httpx.get(url, headers={"Accept": "application/pdf"}).status_code == 401
+    # Before, a stranger asking for JSON was told 406 (the formats) before being asked who
+    # they were, and curl's */* was redirected to the desks' sign-in page.
+    for accept in ("application/json", "*/*"):
+        stranger = httpx.get(url, headers={"Accept": accept})
+        assert stranger.status_code == 401, (accept, stranger.status_code)
+        assert "访问令牌" in stranger.json()["detail"] or "访问令牌" in stranger.text
+    browser = httpx.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.status_code == 303 and "/login" in browser.headers["location"]
     assert httpx.get(f"{site.base}/api/v1/settlements/NOPE/slip", headers=token).status_code == 404
