@@ -27,9 +27,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapter.domain.encounters import Encounter, EncounterKind, EncounterStatus
-from adapter.domain.errors import DomainError, InvalidTransition
+from adapter.domain.errors import DomainError, InvalidMessage, InvalidTransition
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rehab_plans import check_plan
+from adapter.domain.text import control_character, control_message
 from adapter.domain.upstream import Infno
 from adapter.services import payloads
 from adapter.services.context import ServiceContext
@@ -120,6 +121,13 @@ def check_gate(
     if on_upstream:
         return on_upstream
     reason = override_reason.strip()
+    char = control_character(reason, free_text=True)
+    if char is not None:  # kept with the settlement and its audit entry: refused as REST does
+        raise InvalidMessage(
+            control_message("强制结算的原因", char, free_text=True),
+            code="REHAB_OVERRIDE_REASON_INVALID",
+            field="rehab_override_reason",
+        )
     if len(reason) >= OVERRIDE_REASON_MIN:
         return "overridden"
     if reason:  # every caller (REST, the desk, HL7's supervisor) meets the same minimum

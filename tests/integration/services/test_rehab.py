@@ -136,6 +136,25 @@ def test_REHAB_OVERRIDE_REASON_SHORT_one_character_does_not_settle_before_acknow
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2501"]
 
 
+def test_REHAB_OVERRIDE_REASON_INVALID_a_control_character_in_the_reason_is_refused(
+    services: Services, rehab_stay: Encounter, db: Engine
+) -> None:
+    """The desk's form checked the reason's length only: "急诊\x1b[2J转院" settled the stay,
+    the escape kept with the settlement and its audit entry. Every caller is refused now,
+    naming the character; a line break (layout) is still a reason's own."""
+    services.rehab.save(rehab_stay.id, PLAN, actor="doctor01")
+    with pytest.raises(InvalidMessage) as refused:
+        _settle(services, rehab_stay, override="急诊\x1b[2J转院")
+    assert refused.value.code == "REHAB_OVERRIDE_REASON_INVALID"
+    assert "U+001B" in refused.value.message and "强制结算的原因" in refused.value.message
+    with UnitOfWork(db) as uow:
+        assert uow.audit.query(action="settlement.settle") == []
+    _settle(services, rehab_stay, override="患者病情变化\n须转上级医院")
+    with UnitOfWork(db) as uow:
+        [entry] = uow.audit.query(action="settlement.settle")
+    assert entry.details["rehab_override_reason"] == "患者病情变化\n须转上级医院"
+
+
 def test_the_plan_is_shown_due_when_the_discharge_record_behind_it_is(
     services: Services, rehab_stay: Encounter
 ) -> None:
