@@ -32,6 +32,22 @@ def total_split(body: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
 def assert_bad_page(reply: httpx.Response, field: str, message: str) -> None:
     """``reply`` refuses the page asked for: a problem+json 422 with one error, naming
     ``field`` and saying ``message`` (its bound)."""
-    assert reply.status_code == 422
-    assert reply.headers["content-type"].startswith("application/problem+json")
-    assert [(e["field"], e["message"]) for e in reply.json()["errors"]] == [(field, message)]
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json"), reply.headers
+    errors = [(e["field"], e["message"]) for e in reply.json()["errors"]]
+    assert errors == [(field, message)], errors
+
+
+def bad_pages(position: str, over_the_bound: str) -> list[tuple[str, str, str]]:
+    """Pages asked for badly, by their ``position`` (``offset``, ``after``) or their limit
+    (``over_the_bound``: one over 1,000): the query, the field the refusal names, and what it
+    says — the bound, not just "wrong"."""
+    return [
+        (f"{position}=-1", position, f"{position}：须不小于 0"),
+        (f"{position}=abc", position, f"{position}：须为整数"),
+        # past any stay or settlement and past what the database binds: refused, not a 500
+        (f"{position}=99999999999999999999", position, f"{position}：须不大于 1000000000"),
+        ("limit=0", "limit", "limit：须不小于 1"),
+        (f"limit={over_the_bound}", "limit", "limit：须不大于 1000"),
+        (f"limit=x&{position}=1", "limit", "limit：须为整数"),
+    ]

@@ -26,7 +26,12 @@ def seed_worker(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) 
         psn_no, card_no, f"31010219800101{number}", name="测试工人", filing_no=f"F{number}",
         **fields,
     )  # fmt: skip
-    assert httpx.post(f"{sim.url}/_sim/seed", json=rows).status_code == 200
+    reply = httpx.post(f"{sim.url}/_sim/seed", json=rows)
+    assert reply.status_code == 200, reply.text
+
+
+def physical_card(card_no: str) -> CardData:
+    return CardData(kind=CardKind.PHYSICAL, card_no=card_no)
 
 
 def admit_on_card(services: Services, psn_no: str, card_no: str, admitted: datetime) -> str:
@@ -34,7 +39,7 @@ def admit_on_card(services: Services, psn_no: str, card_no: str, admitted: datet
     returns the stay's id."""
     command = replace(
         admit(psn_no, f"V-{psn_no}"),
-        card=CardData(kind=CardKind.PHYSICAL, card_no=card_no),
+        card=physical_card(card_no),
         admitted_at=admitted,
     )
     return services.admissions.admit(command, actor="c").encounter.id

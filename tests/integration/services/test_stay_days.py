@@ -18,7 +18,7 @@ from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.errors import DomainError
 from adapter.domain.fees import FeeCategory
 from adapter.services.container import Services
-from adapter.services.settlement import SettleRequest
+from adapter.services.settlement import Settled, SettleRequest
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import TODAY, admit, fee
@@ -37,15 +37,22 @@ def day(n: int) -> date:
     return TODAY + timedelta(days=n)
 
 
+def _settled_with_one_drug(
+    services: Services, stay: str, charged: datetime, discharged: datetime
+) -> Settled:
+    """The stay charged one drug of 18.25 at ``charged``, settled at ``discharged``."""
+    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=charged)
+    services.fees.record(stay, [line], actor="his")
+    return services.settlements.settle(SettleRequest(stay, discharged), actor="b")
+
+
 def test_n13_a_stay_discharged_at_23_30_on_the_filings_last_day_settles_directly(
     services: Services, sim: SimulatorServer, clock: MovableClock
 ) -> None:
     seed_worker(sim, "P911", "CARD911", begndate=day(-20), enddate=day(-1), filed_on=day(-21))
     _to(clock, at(day(-1), 23, 40))
     stay = admit_on_card(services, "P911", "CARD911", at(day(-3), 9))
-    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=at(day(-2), 10))
-    services.fees.record(stay, [line], actor="his")
-    settled = services.settlements.settle(SettleRequest(stay, at(day(-1), 23, 30)), actor="b")
+    settled = _settled_with_one_drug(services, stay, at(day(-2), 10), at(day(-1), 23, 30))
     assert settled.settlement.breakdown.fund_pay == D("18.25")
 
 
@@ -54,9 +61,7 @@ def test_n11_a_stay_admitted_at_00_10_on_the_filings_first_day_settles_directly(
 ) -> None:
     seed_worker(sim, "P912", "CARD912", begndate=day(-2), enddate=day(200), filed_on=day(-2))
     stay = admit_on_card(services, "P912", "CARD912", at(day(-2), 0, 10))
-    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=at(day(-2), 0, 0))
-    services.fees.record(stay, [line], actor="his")
-    settled = services.settlements.settle(SettleRequest(stay, at(day(-2), 23, 0)), actor="b")
+    settled = _settled_with_one_drug(services, stay, at(day(-2), 0, 0), at(day(-2), 23, 0))
     assert settled.settlement.breakdown.fund_pay == D("18.25")
     assert settled.settlement.bill.discharged_on == day(-2)
 
@@ -66,9 +71,7 @@ def test_n13_admitted_at_23_50_on_the_filings_last_day_and_discharged_at_midnigh
 ) -> None:
     seed_worker(sim, "P913", "CARD913", begndate=day(-20), enddate=day(-2), filed_on=day(-21))
     stay = admit_on_card(services, "P913", "CARD913", at(day(-2), 23, 50))
-    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=at(day(-2), 23, 55))
-    services.fees.record(stay, [line], actor="his")
-    settled = services.settlements.settle(SettleRequest(stay, at(day(-1), 0, 0)), actor="b")
+    settled = _settled_with_one_drug(services, stay, at(day(-2), 23, 55), at(day(-1), 0, 0))
     assert settled.settlement.breakdown.fund_pay == D("18.25")
     assert settled.settlement.bill.discharged_on == day(-1)
 

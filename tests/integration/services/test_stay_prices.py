@@ -70,6 +70,19 @@ def _in_one_go(db: Engine, services: Services, encounter_id: str) -> tuple[Break
     ]
 
 
+def _settles_three_bed_days_at_the_late_40_standard(
+    services: Services, db: Engine, stay_id: str
+) -> None:
+    """Settled, the stay's one line of three bed days is paid at 40.00 a day, the excess the
+    worker's, priced by (and kept with) the later version."""
+    settled = services.settlements.settle(SettleRequest(stay_id, local(0, 0)), actor="b")
+    after = settled.settlement.breakdown
+    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
+    with UnitOfWork(db) as uow:
+        [line] = uow.settlements.get(settled.settlement.id).bill.lines
+    assert line.item is not None and line.item.version == "2026-late"
+
+
 def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
     services: Services,
     db: Engine,
@@ -133,12 +146,7 @@ def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
     fee_day = bed.occurred_at.date()
     # A new standard, in force from the day before the fee, published after it was recorded.
     assert later_bed_standard(db, clock, fee_day, "40.00").valid_from < fee_day
-    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
-    after = settled.settlement.breakdown
-    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
-    with UnitOfWork(db) as uow:
-        [line] = uow.settlements.get(settled.settlement.id).bill.lines
-    assert line.item is not None and line.item.version == "2026-late"
+    _settles_three_bed_days_at_the_late_40_standard(services, db, stay.id)
 
 
 def test_reversals_repriced_by_a_later_standard_leave_the_days_left_at_the_new_standard(
@@ -206,12 +214,7 @@ def test_a_fee_before_8_am_is_priced_by_the_version_in_force_on_its_local_day(
     assert earlier.valid_from < fee_day
     presettled = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
     assert (presettled.fund_pay, presettled.over_limit) == (D("120.00"), D("60.00"))
-    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
-    after = settled.settlement.breakdown
-    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
-    with UnitOfWork(db) as uow:
-        [line] = uow.settlements.get(settled.settlement.id).bill.lines
-    assert line.item is not None and line.item.version == "2026-late"
+    _settles_three_bed_days_at_the_late_40_standard(services, db, stay.id)
 
 
 def test_a_fee_before_8_am_maps_to_an_item_in_force_from_its_local_day(
