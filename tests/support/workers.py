@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,23 +24,37 @@ def worker_rows(key: str, today: date | None = None) -> tuple[str, dict[str, lis
     # The adapter's day (Shanghai), not the machine's (UTC on CI): the filing is checked
     # against the admission's local date.
     day = today or datetime.now(SHANGHAI).date()
-    seed = {
+    seed = filed_worker(
+        psn_no,
+        card_no,
+        f"310102198001{digest % 10**6:06d}",
+        name="负载测试",
+        filing_no=f"F{psn_no}",
+        begndate=(day - timedelta(days=100)).isoformat(),
+        enddate=(day + timedelta(days=300)).isoformat(),
+        filed_on=(day - timedelta(days=101)).isoformat(),
+    )
+    return card_no, seed
+
+
+def filed_worker(
+    psn_no: str, card_no: str, certno: str, *, name: str, filing_no: str, **filing: Any
+) -> dict[str, list[dict]]:
+    """The simulator's seed of one worker insured in Shanghai (310100) with an active
+    long-term-residence filing for medical treatment in Beijing, of 左手; ``filing`` adds to
+    the filing or overrides it (its dates, its status)."""
+    return {
         "people": [
-            {"psn_no": psn_no, "certno": f"310102198001{digest % 10**6:06d}",
-             "psn_name": "负载测试",
+            {"psn_no": psn_no, "certno": certno, "psn_name": name,
              "gend": "1", "brdy": "1980-01-01", "insuplc_admdvs": "310100", "card_no": card_no,
              "card_status": "normal"}
         ],
         "filings": [
-            {"filing_no": f"F{psn_no}", "psn_no": psn_no, "category": "long_term_residence",
+            {"filing_no": filing_no, "psn_no": psn_no, "category": "long_term_residence",
              "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
-             "injury_parts": ["左手"], "insuplc_admdvs": "310100",
-             "begndate": (day - timedelta(days=100)).isoformat(),
-             "enddate": (day + timedelta(days=300)).isoformat(),
-             "filed_on": (day - timedelta(days=101)).isoformat()}
+             "injury_parts": ["左手"], "insuplc_admdvs": "310100", **filing}
         ],
     }  # fmt: skip
-    return card_no, seed
 
 
 def worker_citizen_id(key: str) -> str:

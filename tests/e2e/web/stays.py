@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from adapter.store.uow import UnitOfWork
 from tests.e2e.web.site import CARDS, ZONE, Site
 from tests.support.polling import eventually
+from tests.support.uploads import queue_admission
 
 
 def at(days: int, hour: int = 9) -> str:
@@ -128,23 +128,10 @@ def refused_upload(site: Site, encounter_id: str, *, until_dead: bool = True) ->
     it goes dead, and the encounter's later uploads wait behind it (delivered in order).
     Returns its job id, once it is dead unless ``until_dead`` is false."""
     runtime = site.runtime
-    msgid = runtime.msgids.next()
     input = {"mdtrt_id": f"BLOCK-{encounter_id}", "psn_no": "P001"}
-    with UnitOfWork(runtime.engine) as uow:
-        queued = runtime.outbox.enqueue(
-            uow.session,
-            kind="WI2401",
-            payload={"msgid": msgid, "input": input, "insuplc_admdvs": "310100",
-                     "context": encounter_id},
-            idempotency_key=msgid,
-            ordering_key=encounter_id,
-            deadline=datetime.now(UTC) + timedelta(hours=1),
-        )  # fmt: skip
-        uow.commit()
+    job_id = queue_admission(runtime, encounter_id, input, datetime.now(UTC) + timedelta(hours=1))
     if until_dead:
         eventually(
-            lambda: any(
-                j.id == queued.job_id for j in runtime.queue.list_jobs(status="dead", limit=1000)
-            )
+            lambda: any(j.id == job_id for j in runtime.queue.list_jobs(status="dead", limit=1000))
         )
-    return queued.job_id
+    return job_id

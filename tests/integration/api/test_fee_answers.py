@@ -5,38 +5,23 @@ totals, however long the stay (the stay's lines are read a page at a time with G
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from tests.integration.api.conftest import Api
 from tests.integration.api.test_workflows import _admit, _line
+from tests.support.fee_batches import fee_batch, total_split
 
 D = Decimal
 STORED = 600  # more than [api] answer_lines (500)
-
-
-def _batch(prefix: str, size: int = 200) -> list[dict[str, Any]]:
-    lines = []
-    for n in range(size):
-        line_id = f"{prefix}L{n:03d}"
-        if n % 3:
-            lines.append(_line(line_id, "XN02BEB001", f"{18 + n % 7}.25", "1"))
-        else:  # a bed day over its price cap: the worker pays the excess
-            lines.append(_line(line_id, "110900001A", "180.00", "3", category="service"))
-    return lines
-
-
-def _totals(body: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
-    return D(body["total"]), D(body["fund_pay"]), D(body["personal_pay"])
 
 
 def test_a_batch_into_a_long_stay_answers_its_own_lines_and_the_stays_totals(api: Api) -> None:
     eid = _admit(api).json()["id"]
     url = f"/api/v1/encounters/{eid}/fees"
     for batch in range(STORED // 200):
-        assert api.post(url, role="his", json={"lines": _batch(f"B{batch}")}).status_code == 200
+        assert api.post(url, role="his", json={"lines": fee_batch(f"B{batch}")}).status_code == 200
 
     lines = [
-        *_batch("N", 196),
+        *fee_batch("N", 196),
         _line("R1", "XN02BEB001", "-19.25", "-1", reverses="B0L001"),
         _line("X1", "HIS-NEW-1", "42.00"),  # unknown: flagged for the clerk
         _line("W1", "XN02BEB001", "20.00", work_injury=False),  # another illness: the worker's
@@ -61,7 +46,7 @@ def test_a_batch_into_a_long_stay_answers_its_own_lines_and_the_stays_totals(api
     # the stay's totals, to the fen what presettle says
     totals = fees["totals"]
     preview = api.post(f"/api/v1/encounters/{eid}/presettle", role="billing", json={}).json()
-    assert _totals(totals) == _totals(preview)
+    assert total_split(totals) == total_split(preview)
     assert D(totals["fund_pay"]) + D(totals["personal_pay"]) == D(totals["total"])
     assert totals["excluded_total"] == preview["excluded_total"] == "30.00"
     assert totals["non_work_injury"] == preview["non_work_injury"]
@@ -91,4 +76,4 @@ def test_a_batch_into_a_long_stay_answers_its_own_lines_and_the_stays_totals(api
     assert [x["his_line_id"] for x in answer["lines"]] == ["X1"] and answer["unmapped"] == []
     assert answer["lines"][0]["catalogue_code"] == "XJ01DCC061"
     preview = api.post(f"/api/v1/encounters/{eid}/presettle", role="billing", json={}).json()
-    assert _totals(answer["totals"]) == _totals(preview) and preview["can_settle"] is True
+    assert total_split(answer["totals"]) == total_split(preview) and preview["can_settle"] is True

@@ -11,20 +11,10 @@ import pytest
 
 from tests.integration.api.conftest import Api
 from tests.integration.api.test_workflows import _admit, _line
+from tests.support.fee_batches import assert_bad_page, bad_pages, fee_batch, total_split
 
 D = Decimal
 BATCHES = 5  # of 200 lines, then one of every kind pricing tells apart
-
-
-def _batch(prefix: str, size: int = 200) -> list[dict[str, Any]]:
-    lines = []
-    for n in range(size):
-        line_id = f"{prefix}L{n:03d}"
-        if n % 3:
-            lines.append(_line(line_id, "XN02BEB001", f"{18 + n % 7}.25", "1"))
-        else:  # a bed day over its price cap: the worker pays the excess
-            lines.append(_line(line_id, "110900001A", "180.00", "3", category="service"))
-    return lines
 
 
 def _stay(api: Api) -> tuple[str, list[str]]:
@@ -42,7 +32,7 @@ def _stay(api: Api) -> tuple[str, list[str]]:
         _line("M2", "MEAL", "30.00", category="meal"),
     ]
     for batch in range(BATCHES):
-        lines = _batch(f"B{batch}")
+        lines = fee_batch(f"B{batch}")
         if batch == BATCHES - 1:
             lines += mixed[1:]
         elif batch == 0:
@@ -64,10 +54,6 @@ def _walk(api: Api, url: str, role: str = "all") -> list[dict[str, Any]]:
         following = body["next"]
         assert len(pages) <= 2000  # a page that never ends is a defect, not a long walk
     return pages
-
-
-def _totals(body: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
-    return D(body["total"]), D(body["fund_pay"]), D(body["personal_pay"])
 
 
 def test_the_pages_of_a_stay_are_exactly_its_lines_as_get_encounter_lists_them(api: Api) -> None:
@@ -103,12 +89,12 @@ def test_the_pages_of_a_stay_are_exactly_its_lines_as_get_encounter_lists_them(a
         # who pays what adds up on every line of every page, and the totals are the stay's
         assert all(D(x["fund_pay"]) + D(x["personal_pay"]) == D(x["amount"]) for x in page["lines"])
         assert page["totals"] == shown["totals"] and page["unmapped"] == ["X1"]
-        assert _totals(page["totals"]) == _totals(preview)
+        assert total_split(page["totals"]) == total_split(preview)
         assert page["totals"]["excluded_total"] == preview["excluded_total"] == "60.00"
         assert page["encounter_id"] == eid
     funds = sum(D(x["fund_pay"]) for x in walked)
     personal = sum(D(x["personal_pay"]) for x in walked)
-    assert (funds + personal, funds, personal) == _totals(preview) and personal > 0
+    assert (funds + personal, funds, personal) == total_split(preview) and personal > 0
 
     # pages of 1,000, from the default first page the fee batch answer names, the same lines
     batch = api.post(
@@ -156,26 +142,12 @@ def test_a_short_stay_is_one_page_and_an_empty_one_no_lines(api: Api) -> None:
     assert whole["lines_total"] == 2 and whole["next"] is None
 
 
-@pytest.mark.parametrize(
-    ("query", "field", "message"),
-    [
-        ("offset=-1", "offset", "offset：须不小于 0"),
-        ("offset=abc", "offset", "offset：须为整数"),
-        # past any stay and past what the database binds: refused, not a 500
-        ("offset=99999999999999999999", "offset", "offset：须不大于 1000000000"),
-        ("limit=0", "limit", "limit：须不小于 1"),
-        ("limit=1001", "limit", "limit：须不大于 1000"),  # the bound, not just "wrong"
-        ("limit=x&offset=1", "limit", "limit：须为整数"),
-    ],
-)
+@pytest.mark.parametrize(("query", "field", "message"), bad_pages("offset", "1001"))
 def test_a_bad_page_is_422_naming_the_field_and_its_bound(
     api: Api, query: str, field: str, message: str
 ) -> None:
     eid = _admit(api).json()["id"]
-    reply = api.get(f"/api/v1/encounters/{eid}/fees?{query}")
-    assert reply.status_code == 422
-    assert reply.headers["content-type"].startswith("application/problem+json")
-    assert [(e["field"], e["message"]) for e in reply.json()["errors"]] == [(field, message)]
+    assert_bad_page(api.get(f"/api/v1/encounters/{eid}/fees?{query}"), field, message)
 
 
 def test_the_pages_need_a_token_and_a_stay(api: Api) -> None:

@@ -4,47 +4,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.errors import EligibilityRefused
-from adapter.domain.people import CardData, CardKind
 from adapter.services.container import Services
 from adapter.services.settlement import SettleRequest
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.services.helpers import INSTITUTION, TODAY, ZONE, admit, fee, local
+from tests.integration.services.helpers import INSTITUTION, TODAY, ZONE, fee, local
 from tests.integration.services.support import MovableClock, jobs, load_catalogue
-
-
-def _seed(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) -> None:
-    body = {
-        "people": [
-            {"psn_no": psn_no, "certno": f"31010219800101{psn_no[1:]}", "psn_name": "测试工人",
-             "gend": "1", "brdy": "1980-01-01", "insuplc_admdvs": "310100", "card_no": card_no,
-             "card_status": "normal"}
-        ],
-        "filings": [
-            {"filing_no": f"F{psn_no[1:]}", "psn_no": psn_no, "category": "long_term_residence",
-             "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
-             "injury_parts": ["左手"], "insuplc_admdvs": "310100", **filing}
-        ],
-    }  # fmt: skip
-    assert httpx.post(f"{sim.url}/_sim/seed", json=body).status_code == 200
-
-
-def _card(card_no: str) -> CardData:
-    return CardData(kind=CardKind.PHYSICAL, card_no=card_no)
-
-
-def _admit(services: Services, psn_no: str, card_no: str, admitted: datetime) -> str:
-    command = replace(admit(psn_no, f"V-{psn_no}"), card=_card(card_no), admitted_at=admitted)
-    return services.admissions.admit(command, actor="c").encounter.id
+from tests.support.filed_stays import admit_on_card, at, seed_worker
 
 
 def d(days: int) -> str:
@@ -54,8 +28,8 @@ def d(days: int) -> str:
 def test_admitted_inside_validity_settles_after_the_filing_expired(
     services: Services, sim: SimulatorServer
 ) -> None:
-    _seed(sim, "P901", "CARD901", begndate=d(-100), enddate=d(-1), filed_on=d(-101))
-    encounter_id = _admit(services, "P901", "CARD901", local(-10))
+    seed_worker(sim, "P901", "CARD901", begndate=d(-100), enddate=d(-1), filed_on=d(-101))
+    encounter_id = admit_on_card(services, "P901", "CARD901", local(-10))
     services.fees.record(encounter_id, [fee("L1", "XN02BEB001", "18.25", days=-9)], actor="his")
     settled = services.settlements.settle(SettleRequest(encounter_id, local(0, 0)), actor="b")
     assert [w.code for w in settled.warnings] == ["EL_ADMITTED_INSIDE_VALIDITY"]
@@ -65,10 +39,10 @@ def test_admitted_inside_validity_settles_after_the_filing_expired(
 def test_eligibility_lost_during_the_stay_refuses_discharge_settlement(
     services: Services, sim: SimulatorServer, db: Engine
 ) -> None:
-    _seed(sim, "P902", "CARD902", begndate=d(-100), enddate=d(200), filed_on=d(-101))
-    encounter_id = _admit(services, "P902", "CARD902", local(-10))
+    seed_worker(sim, "P902", "CARD902", begndate=d(-100), enddate=d(200), filed_on=d(-101))
+    encounter_id = admit_on_card(services, "P902", "CARD902", local(-10))
     # during the stay the insured place ends the filing, eligibility lost two days ago
-    _seed(
+    seed_worker(
         sim, "P902", "CARD902", begndate=d(-100), enddate=d(200), filed_on=d(-101),
         status="terminated", terminated_on=d(-2),
     )  # fmt: skip
@@ -87,7 +61,7 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     clock: MovableClock,
 ) -> None:
     year = TODAY.year - 1
-    _seed(
+    seed_worker(
         sim, "P903", "CARD903", begndate=f"{year}-06-01", enddate=f"{year + 1}-12-31",
         filed_on=f"{year}-05-30",
     )  # fmt: skip
@@ -97,13 +71,10 @@ def test_a_stay_across_new_year_is_one_bill_dated_at_discharge(
     assert httpx.post(f"{sim.url}/_sim/seed", json={"catalogue": [old]}).status_code == 200
     load_catalogue(db, client)
 
-    def at(day: date, hour: int) -> datetime:
-        return datetime.combine(day, time(hour), tzinfo=ZONE)
-
     # The stay happened then: the clock says it is the day after the discharge, since an
     # admission or discharge more than 30 days back is refused (late-registration window).
     clock.advance(at(date(year + 1, 1, 6), 11) - clock.now())
-    encounter_id = _admit(services, "P903", "CARD903", at(date(year, 12, 28), 9))
+    encounter_id = admit_on_card(services, "P903", "CARD903", at(date(year, 12, 28), 9))
     december = fee("L1", "XN02BEB001", "36.50", quantity="2")
     january = fee("L2", "XN02BEB001", "18.25")
     lines = [
@@ -132,11 +103,11 @@ def test_a_stay_registered_after_eligibility_was_lost_is_refused_at_admission(
     """Admitted three days ago, registered today, eligibility lost yesterday (N§11, N§15):
     the discharge (today or later) would be refused, so the registration is refused now and
     nothing goes upstream — not registered as direct settlement and refused at discharge."""
-    _seed(
+    seed_worker(
         sim, "P903", "CARD903", begndate=d(-100), enddate=d(200), filed_on=d(-101),
         status="terminated", terminated_on=d(-1),
     )  # fmt: skip
     with pytest.raises(EligibilityRefused) as refused:
-        _admit(services, "P903", "CARD903", local(-3))
+        admit_on_card(services, "P903", "CARD903", local(-3))
     assert [r.code for r in refused.value.reasons] == ["EL_NOT_TERMINATED"]
     assert jobs(db) == []

@@ -6,7 +6,6 @@ totals stay what presettle says; once stored as of after the load (10 minutes on
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -15,16 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.services.container import Services
 from adapter.store.repositories import fee_line_rows, fee_lines, fee_totals
-from adapter.store.uow import UnitOfWork
-from tests.integration.services.helpers import admit, fee, local
-from tests.integration.services.support import BEIJING, MovableClock
+from tests.integration.services.helpers import fee, local
+from tests.integration.services.support import MovableClock
+from tests.support.catalogue_changes import BED, later_bed_standard, priced_stay
 
 D = Decimal
-BED = "110900001A"  # service standard: the fund pays up to 50 a day
 
 
 def _batch(prefix: str) -> list[FeeLine]:
@@ -66,8 +63,7 @@ def lines_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def test_a_page_reads_its_own_lines_however_long_the_stay(
     services: Services, clock: MovableClock, lines_read: list[str]
 ) -> None:
-    clock.advance(timedelta(hours=1))  # past the margin a price is taken with: none stale
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)  # past the margin a price is taken with: none stale
     services.fees.record(stay.id, [fee("X1", "HIS-NEW-1", "42.00")], actor="his")  # unmapped
     read_at: dict[int, list[str]] = {}
     for batch in range(1, 11):
@@ -92,29 +88,12 @@ def test_a_page_reads_its_own_lines_however_long_the_stay(
 def test_out_of_date_prices_are_priced_and_stored_once_then_pages_read_their_own_lines(
     services: Services, db: Engine, clock: MovableClock, lines_read: list[str]
 ) -> None:
-    clock.advance(timedelta(hours=1))
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)
     for batch in range(1, 4):
         services.fees.record(stay.id, _batch(f"B{batch:02d}"), actor="his")
     before = services.stay_fee_page(stay.id, offset=0, limit=50)
-    fee_day = local(-4, 10).date()
-    with UnitOfWork(db, clock=clock) as uow:
-        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
-            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
-        )
-        assert current is not None
-        # a 40/日 standard for the fee's day, published after the lines were priced
-        uow.catalogue.load(
-            [
-                dataclasses.replace(
-                    current,
-                    version="2026-late",
-                    valid_from=fee_day - timedelta(days=1),
-                    price_cap=D("40.00"),
-                )
-            ]
-        )
-        uow.commit()
+    # a 40/日 standard for the fee's day, published after the lines were priced
+    later_bed_standard(db, clock, local(-4, 10).date(), "40.00")
     lines_read.clear()
     after = services.stay_fee_page(stay.id, offset=0, limit=50)
     assert len(lines_read) > 600  # the stay read once, to price its bed days again

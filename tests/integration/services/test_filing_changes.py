@@ -18,7 +18,8 @@ from connectors.upstream.simulator import SimulatorServer
 from tests.integration.services.helpers import admit, fee, local
 from tests.integration.services.support import jobs
 from tests.integration.services.test_device_claims import outage
-from tests.integration.services.test_discharge_rules import _card, d
+from tests.integration.services.test_discharge_rules import d
+from tests.support.filed_stays import physical_card
 
 pytestmark = pytest.mark.upstream_outage
 
@@ -55,7 +56,7 @@ def _seed_changed(sim: SimulatorServer) -> None:
 
 
 def _admit_command(visit: str, days: int) -> Admit:
-    return replace(admit("P950", visit), card=_card("CARD950"), admitted_at=local(days))
+    return replace(admit("P950", visit), card=physical_card("CARD950"), admitted_at=local(days))
 
 
 def test_n13_n15_a_stay_admitted_before_its_filing_changed_registers_late_and_settles_on_it(
@@ -98,7 +99,7 @@ def test_n13_n15_a_manual_claim_case_admitted_before_the_change_switches_to_dire
     outage(sim, False)
     assert case.manual_claim_id
     direct = services.manual_claims.switch_to_direct(
-        case.manual_claim_id, _card("CARD950"), actor="c"
+        case.manual_claim_id, physical_card("CARD950"), actor="c"
     )
     assert direct.filing_no == "F950A"
     assert direct.status is EncounterStatus.ADMITTED

@@ -8,56 +8,25 @@ tests/integration/monthly/test_reconciliation.py (a fixed clock, to the second).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.errors import DomainError
 from adapter.domain.fees import FeeCategory
-from adapter.domain.people import CardData, CardKind
 from adapter.services.container import Services
-from adapter.services.settlement import SettleRequest
+from adapter.services.settlement import Settled, SettleRequest
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.services.helpers import TODAY, ZONE, admit, fee
+from tests.integration.services.helpers import TODAY, admit, fee
 from tests.integration.services.support import BEIJING, MovableClock
+from tests.support.catalogue_changes import BED, publish_later
+from tests.support.filed_stays import admit_on_card, at, seed_worker
 
 D = Decimal
-BED = "110900001A"  # 普通病房床位费（三人间）: a service standard, per day
-
-
-def _seed(sim: SimulatorServer, psn_no: str, card_no: str, **filing: Any) -> None:
-    body = {
-        "people": [
-            {"psn_no": psn_no, "certno": f"31010219800101{psn_no[1:]}", "psn_name": "测试工人",
-             "gend": "1", "brdy": "1980-01-01", "insuplc_admdvs": "310100", "card_no": card_no,
-             "card_status": "normal"}
-        ],
-        "filings": [
-            {"filing_no": f"F{psn_no[1:]}", "psn_no": psn_no, "category": "long_term_residence",
-             "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
-             "injury_parts": ["左手"], "insuplc_admdvs": "310100", **filing}
-        ],
-    }  # fmt: skip
-    assert httpx.post(f"{sim.url}/_sim/seed", json=body).status_code == 200
-
-
-def at(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute, second), tzinfo=ZONE)
-
-
-def _admit(services: Services, psn_no: str, card_no: str, admitted: datetime) -> str:
-    command = replace(
-        admit(psn_no, f"V-{psn_no}"),
-        card=CardData(kind=CardKind.PHYSICAL, card_no=card_no),
-        admitted_at=admitted,
-    )
-    return services.admissions.admit(command, actor="c").encounter.id
 
 
 def _to(clock: MovableClock, moment: datetime) -> None:
@@ -68,28 +37,31 @@ def day(n: int) -> date:
     return TODAY + timedelta(days=n)
 
 
+def _settled_with_one_drug(
+    services: Services, stay: str, charged: datetime, discharged: datetime
+) -> Settled:
+    """The stay charged one drug of 18.25 at ``charged``, settled at ``discharged``."""
+    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=charged)
+    services.fees.record(stay, [line], actor="his")
+    return services.settlements.settle(SettleRequest(stay, discharged), actor="b")
+
+
 def test_n13_a_stay_discharged_at_23_30_on_the_filings_last_day_settles_directly(
     services: Services, sim: SimulatorServer, clock: MovableClock
 ) -> None:
-    _seed(sim, "P911", "CARD911", begndate=day(-20).isoformat(), enddate=day(-1).isoformat(),
-          filed_on=day(-21).isoformat())  # fmt: skip
+    seed_worker(sim, "P911", "CARD911", begndate=day(-20), enddate=day(-1), filed_on=day(-21))
     _to(clock, at(day(-1), 23, 40))
-    stay = _admit(services, "P911", "CARD911", at(day(-3), 9))
-    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=at(day(-2), 10))
-    services.fees.record(stay, [line], actor="his")
-    settled = services.settlements.settle(SettleRequest(stay, at(day(-1), 23, 30)), actor="b")
+    stay = admit_on_card(services, "P911", "CARD911", at(day(-3), 9))
+    settled = _settled_with_one_drug(services, stay, at(day(-2), 10), at(day(-1), 23, 30))
     assert settled.settlement.breakdown.fund_pay == D("18.25")
 
 
 def test_n11_a_stay_admitted_at_00_10_on_the_filings_first_day_settles_directly(
     services: Services, sim: SimulatorServer, clock: MovableClock
 ) -> None:
-    _seed(sim, "P912", "CARD912", begndate=day(-2).isoformat(), enddate=day(200).isoformat(),
-          filed_on=day(-2).isoformat())  # fmt: skip
-    stay = _admit(services, "P912", "CARD912", at(day(-2), 0, 10))
-    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=at(day(-2), 0, 0))
-    services.fees.record(stay, [line], actor="his")
-    settled = services.settlements.settle(SettleRequest(stay, at(day(-2), 23, 0)), actor="b")
+    seed_worker(sim, "P912", "CARD912", begndate=day(-2), enddate=day(200), filed_on=day(-2))
+    stay = admit_on_card(services, "P912", "CARD912", at(day(-2), 0, 10))
+    settled = _settled_with_one_drug(services, stay, at(day(-2), 0, 0), at(day(-2), 23, 0))
     assert settled.settlement.breakdown.fund_pay == D("18.25")
     assert settled.settlement.bill.discharged_on == day(-2)
 
@@ -97,12 +69,9 @@ def test_n11_a_stay_admitted_at_00_10_on_the_filings_first_day_settles_directly(
 def test_n13_admitted_at_23_50_on_the_filings_last_day_and_discharged_at_midnight_settles(
     services: Services, sim: SimulatorServer, clock: MovableClock
 ) -> None:
-    _seed(sim, "P913", "CARD913", begndate=day(-20).isoformat(), enddate=day(-2).isoformat(),
-          filed_on=day(-21).isoformat())  # fmt: skip
-    stay = _admit(services, "P913", "CARD913", at(day(-2), 23, 50))
-    line = replace(fee("L1", "XN02BEB001", "18.25"), occurred_at=at(day(-2), 23, 55))
-    services.fees.record(stay, [line], actor="his")
-    settled = services.settlements.settle(SettleRequest(stay, at(day(-1), 0, 0)), actor="b")
+    seed_worker(sim, "P913", "CARD913", begndate=day(-20), enddate=day(-2), filed_on=day(-21))
+    stay = admit_on_card(services, "P913", "CARD913", at(day(-2), 23, 50))
+    settled = _settled_with_one_drug(services, stay, at(day(-2), 23, 55), at(day(-1), 0, 0))
     assert settled.settlement.breakdown.fund_pay == D("18.25")
     assert settled.settlement.bill.discharged_on == day(-1)
 
@@ -110,9 +79,8 @@ def test_n13_admitted_at_23_50_on_the_filings_last_day_and_discharged_at_midnigh
 def test_n33_a_fee_from_00_00_of_the_admission_day_is_in_the_stay_one_the_evening_before_not(
     services: Services, sim: SimulatorServer
 ) -> None:
-    _seed(sim, "P914", "CARD914", begndate=day(-20).isoformat(), enddate=day(200).isoformat(),
-          filed_on=day(-21).isoformat())  # fmt: skip
-    stay = _admit(services, "P914", "CARD914", at(day(-3), 9))
+    seed_worker(sim, "P914", "CARD914", begndate=day(-20), enddate=day(200), filed_on=day(-21))
+    stay = admit_on_card(services, "P914", "CARD914", at(day(-3), 9))
     # 00:00 and 00:30 of the admission day: 16:00 and 16:30 UTC the day before, hours
     # before the 09:00 admission — a HIS dates a day's charges by the day
     lines = [
@@ -135,15 +103,10 @@ def test_n32_a_bed_day_at_23_59_59_and_one_at_00_00_are_priced_by_their_own_days
     day charged at 23:59:59 keeps the 50.00 standard of its day, the one charged at 00:00:00
     takes the new one (N§32, B§30), when recorded and again when settled."""
     new_day = day(-3)
-    with UnitOfWork(db, clock=clock) as uow:
-        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
-            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, new_day - timedelta(days=1)
-        )
-        assert current is not None and current.price_cap == D("50.00")
-        uow.catalogue.load(
-            [replace(current, version="new-day", valid_from=new_day, price_cap=D("40.00"))]
-        )
-        uow.commit()
+    day_before = new_day - timedelta(days=1)
+    changes = {"version": "new-day", "valid_from": new_day, "price_cap": D("40.00")}
+    earlier = publish_later(db, clock, CatalogueKind.SERVICE_STANDARD, BED, day_before, **changes)
+    assert earlier.price_cap == D("50.00")
     clock.advance(timedelta(minutes=1))
     stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
     bed = fee("B1", BED, "60.00", category=FeeCategory.SERVICE)

@@ -4,7 +4,6 @@ priced in one go, and a catalogue version that arrives later for an earlier day 
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -22,13 +21,13 @@ from adapter.services.settlement import SettleRequest
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.client import ReferenceClient
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.services.helpers import admit, fee, local
+from tests.integration.services.helpers import fee, local
 from tests.integration.services.support import BEIJING, MovableClock
+from tests.support.catalogue_changes import BED, later_bed_standard, priced_stay, publish_later
 from upload_queue import UploadQueue
 
 D = Decimal
 ZONE = ZoneInfo("Asia/Shanghai")
-BED = "110900001A"  # service standard: the fund pays up to 50 a day
 
 
 def _lines(batch: int) -> list[FeeLine]:
@@ -71,6 +70,19 @@ def _in_one_go(db: Engine, services: Services, encounter_id: str) -> tuple[Break
     ]
 
 
+def _settles_three_bed_days_at_the_late_40_standard(
+    services: Services, db: Engine, stay_id: str
+) -> None:
+    """Settled, the stay's one line of three bed days is paid at 40.00 a day, the excess the
+    worker's, priced by (and kept with) the later version."""
+    settled = services.settlements.settle(SettleRequest(stay_id, local(0, 0)), actor="b")
+    after = settled.settlement.breakdown
+    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
+    with UnitOfWork(db) as uow:
+        [line] = uow.settlements.get(settled.settlement.id).bill.lines
+    assert line.item is not None and line.item.version == "2026-late"
+
+
 def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
     services: Services,
     db: Engine,
@@ -80,8 +92,7 @@ def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
     sim: SimulatorServer,
 ) -> None:
     # Past the margin a price is taken with, so the stored prices are what settles.
-    clock.advance(timedelta(hours=1))
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)
     for batch in range(1, 51):
         services.fees.record(stay.id, _lines(batch), actor="his")
     # The clerk maps every odd item: half to a catalogue drug, half as out of catalogue.
@@ -127,43 +138,21 @@ def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
 def test_a_catalogue_version_for_an_earlier_day_loaded_later_is_what_settles(
     services: Services, db: Engine, clock: MovableClock
 ) -> None:
-    clock.advance(timedelta(hours=1))
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)
     bed = fee("B1", BED, "180.00", quantity="3", category=FeeCategory.SERVICE)
     services.fees.record(stay.id, [bed], actor="his")
     before = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
     assert (before.fund_pay, before.over_limit) == (D("150.00"), D("30.00"))
     fee_day = bed.occurred_at.date()
-    with UnitOfWork(db, clock=clock) as uow:
-        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
-            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
-        )
-        assert current is not None and current.valid_from < fee_day
-        # A new standard, in force from the day before the fee, published after it was recorded.
-        uow.catalogue.load(
-            [
-                dataclasses.replace(
-                    current,
-                    version="2026-late",
-                    valid_from=fee_day - timedelta(days=1),
-                    price_cap=D("40.00"),
-                )
-            ]
-        )
-        uow.commit()
-    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
-    after = settled.settlement.breakdown
-    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
-    with UnitOfWork(db) as uow:
-        [line] = uow.settlements.get(settled.settlement.id).bill.lines
-    assert line.item is not None and line.item.version == "2026-late"
+    # A new standard, in force from the day before the fee, published after it was recorded.
+    assert later_bed_standard(db, clock, fee_day, "40.00").valid_from < fee_day
+    _settles_three_bed_days_at_the_late_40_standard(services, db, stay.id)
 
 
 def test_reversals_repriced_by_a_later_standard_leave_the_days_left_at_the_new_standard(
     services: Services, db: Engine, clock: MovableClock
 ) -> None:
-    clock.advance(timedelta(hours=1))
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)
     bed = fee("B1", BED, "166.67", quantity="3", category=FeeCategory.SERVICE)  # 3 × 55.5567
     services.fees.record(stay.id, [bed, fee("K1", "XA11DBM001", "9.90")], actor="his")
     for n, amount in ((1, "-55.56"), (2, "-55.56"), (3, "-55.55")):  # one day back a batch
@@ -181,24 +170,8 @@ def test_reversals_repriced_by_a_later_standard_leave_the_days_left_at_the_new_s
             ],
             actor="his",
         )
-    fee_day = bed.occurred_at.date()
-    with UnitOfWork(db, clock=clock) as uow:
-        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
-            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
-        )
-        assert current is not None
-        # a 45/日 standard for the fee's day, published after the days were returned
-        uow.catalogue.load(
-            [
-                dataclasses.replace(
-                    current,
-                    version="2026-late",
-                    valid_from=fee_day - timedelta(days=1),
-                    price_cap=D("45.00"),
-                )
-            ]
-        )
-        uow.commit()
+    # a 45/日 standard for the fee's day, published after the days were returned
+    later_bed_standard(db, clock, bed.occurred_at.date(), "45.00")
     with UnitOfWork(db) as uow:
         stale = uow.fee_lines.stale(stay.id, BEIJING, [k.value for k in CatalogueKind])
     assert stale == {"B1", "R1", "R2", "R3"}
@@ -229,56 +202,39 @@ def test_a_fee_before_8_am_is_priced_by_the_version_in_force_on_its_local_day(
     """A fee at 05:00 Beijing time is 21:00 UTC the day before. Its catalogue version is the
     one in force on its day where it happened (N§32, B§30), also when it is priced again
     after a catalogue load (its time then read back from the store, in UTC)."""
-    clock.advance(timedelta(hours=1))
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)
     bed = dataclasses.replace(
         fee("B1", BED, "180.00", quantity="3", category=FeeCategory.SERVICE),
         occurred_at=local(-4, 5),
     )
     services.fees.record(stay.id, [bed], actor="his")
     fee_day = local(-4, 5).date()
-    with UnitOfWork(db, clock=clock) as uow:
-        current = uow.catalogue.treatment_catalogue(BEIJING).lookup(
-            CatalogueKind.SERVICE_STANDARD, BEIJING, BED, fee_day
-        )
-        assert current is not None and current.valid_from < fee_day
-        # a 40/日 standard in force from the fee's own day, published after it was recorded
-        uow.catalogue.load(
-            [
-                dataclasses.replace(
-                    current, version="2026-late", valid_from=fee_day, price_cap=D("40.00")
-                )
-            ]
-        )
-        uow.commit()
+    # a 40/日 standard in force from the fee's own day, published after it was recorded
+    earlier = later_bed_standard(db, clock, fee_day, "40.00", valid_from=fee_day)
+    assert earlier.valid_from < fee_day
     presettled = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
     assert (presettled.fund_pay, presettled.over_limit) == (D("120.00"), D("60.00"))
-    settled = services.settlements.settle(SettleRequest(stay.id, local(0, 0)), actor="b")
-    after = settled.settlement.breakdown
-    assert (after.fund_pay, after.over_limit) == (D("120.00"), D("60.00"))
-    with UnitOfWork(db) as uow:
-        [line] = uow.settlements.get(settled.settlement.id).bill.lines
-    assert line.item is not None and line.item.version == "2026-late"
+    _settles_three_bed_days_at_the_late_40_standard(services, db, stay.id)
 
 
 def test_a_fee_before_8_am_maps_to_an_item_in_force_from_its_local_day(
     services: Services, db: Engine, clock: MovableClock
 ) -> None:
-    clock.advance(timedelta(hours=1))
-    stay = services.admissions.admit(admit("P001", "V-1"), actor="clerk").encounter
+    stay = priced_stay(services, clock)
     odd = dataclasses.replace(fee("U1", "HIS-NEW-1", "12.00"), occurred_at=local(-4, 5))
     assert services.fees.record(stay.id, [odd], actor="his").unmapped == ("U1",)
     fee_day = local(-4, 5).date()
-    with UnitOfWork(db, clock=clock) as uow:
-        drug = uow.catalogue.treatment_catalogue(BEIJING).lookup(
-            CatalogueKind.DRUG, BEIJING, "XN02BEB001", fee_day
-        )
-        assert drug is not None
-        # a drug listed from the fee's own day
-        uow.catalogue.load(
-            [dataclasses.replace(drug, code="XNEW0001", version="2026-new", valid_from=fee_day)]
-        )
-        uow.commit()
+    # a drug listed from the fee's own day
+    publish_later(
+        db,
+        clock,
+        CatalogueKind.DRUG,
+        "XN02BEB001",
+        fee_day,
+        code="XNEW0001",
+        version="2026-new",
+        valid_from=fee_day,
+    )
     services.fees.map_line(stay.id, "U1", "XNEW0001", actor="billing01")
     breakdown = services.settlements.presettle(stay.id, local(0, 0)).bill.breakdown
     assert (breakdown.fund_pay, breakdown.out_of_catalogue) == (D("12.00"), D("0.00"))
