@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.api.test_workflows import _line
+from tests.integration.api.bodies import line_body
 
 
 def fee_batch(prefix: str, size: int = 200) -> list[dict[str, Any]]:
@@ -18,9 +18,9 @@ def fee_batch(prefix: str, size: int = 200) -> list[dict[str, Any]]:
     for n in range(size):
         line_id = f"{prefix}L{n:03d}"
         if n % 3:
-            lines.append(_line(line_id, "XN02BEB001", f"{18 + n % 7}.25", "1"))
+            lines.append(line_body(line_id, "XN02BEB001", f"{18 + n % 7}.25", "1"))
         else:  # a bed day over its price cap: the worker pays the excess
-            lines.append(_line(line_id, "110900001A", "180.00", "3", category="service"))
+            lines.append(line_body(line_id, "110900001A", "180.00", "3", category="service"))
     return lines
 
 

@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import Engine
 
 from adapter.domain.text import MAX_DIAGNOSES, MAX_FEE_LINES, MAX_INJURY_PARTS, MAX_REHAB_ITEMS
+from tests.integration.api.bodies import admit_over_api, iso_at, line_body, settle_over_api
 from tests.integration.api.conftest import Api
-from tests.integration.api.test_workflows import _admit, _iso, _line, _settle
 from tests.integration.services.helpers import ZONE, local
 from tests.integration.services.support import MovableClock
 
@@ -32,7 +32,7 @@ def _refused(response: httpx.Response, code: str, field: str) -> dict[str, Any]:
 
 
 def _admitted(api: Api) -> str:
-    admitted = _admit(api)
+    admitted = admit_over_api(api)
     assert admitted.status_code == 201, admitted.text
     return str(admitted.json()["id"])
 
@@ -40,14 +40,14 @@ def _admitted(api: Api) -> str:
 def test_n32_a_fee_amount_that_is_not_quantity_times_price_is_refused(api: Api, db: Engine) -> None:
     encounter_id = _admitted(api)
     # the issue's line: one box at 0.01 stated as 999,999.00 — the fund paid the stated amount
-    forged = _line("L1", "XN02BEB001", "999999.00") | {"unit_price": "0.01"}
-    fair = _line("L0", "XN02BEB001", "18.25")
+    forged = line_body("L1", "XN02BEB001", "999999.00") | {"unit_price": "0.01"}
+    fair = line_body("L0", "XN02BEB001", "18.25")
     response = api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [fair, forged]})
     error = _refused(response, "FEE_AMOUNT_MISMATCH", "lines.1.amount")
     assert "999999.00" in error["message"] and error["article"] == "N§32"
     assert _count(db, "fee_line") == 0  # the batch is all or nothing
     # within a fen (a four-decimal unit price rounded to the fen) is the same amount
-    rounded = _line("L2", "XN02BEB001", "1.00", "3") | {"unit_price": "0.3333"}
+    rounded = line_body("L2", "XN02BEB001", "1.00", "3") | {"unit_price": "0.3333"}
     ok = api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [rounded]})
     assert ok.status_code == 200, ok.text
 
@@ -57,15 +57,15 @@ def test_FEE_REVERSAL_PRICE_MISMATCH_n32_n33_a_reversal_at_another_price_is_refu
 ) -> None:
     encounter_id = _admitted(api)
     url = f"/api/v1/encounters/{encounter_id}/fees"
-    charged = api.post(url, json={"lines": [_line("L2", "XN02BEB001", "36.50")]})
+    charged = api.post(url, json={"lines": [line_body("L2", "XN02BEB001", "36.50")]})
     assert charged.status_code == 200, charged.text
     # the audit's drug: one box charged 36.50, reversed at 100.00 (the worker paid 63.50)
-    dear = _line("R2", "XN02BEB001", "-100.00", "-1") | {"reverses": "L2"}
-    response = api.post(url, json={"lines": [_line("L3", "XA11DBM001", "9.90"), dear]})
+    dear = line_body("R2", "XN02BEB001", "-100.00", "-1") | {"reverses": "L2"}
+    response = api.post(url, json={"lines": [line_body("L3", "XA11DBM001", "9.90"), dear]})
     error = _refused(response, "FEE_REVERSAL_PRICE_MISMATCH", "lines.1.unit_price")
     assert "原明细L2的单价36.50元" in error["message"] and error["article"] == "N§32, N§33, N§47"
     assert _count(db, "fee_line") == 1  # the batch is all or nothing
-    fair = _line("R2", "XN02BEB001", "-36.50", "-1") | {"reverses": "L2"}
+    fair = line_body("R2", "XN02BEB001", "-36.50", "-1") | {"reverses": "L2"}
     assert api.post(url, json={"lines": [fair]}).status_code == 200
 
 
@@ -74,13 +74,15 @@ def test_FEE_LINE_ID_REUSED_n47_a_line_id_resent_as_another_fee_is_refused_over_
 ) -> None:
     encounter_id = _admitted(api)
     url = f"/api/v1/encounters/{encounter_id}/fees"
-    assert api.post(url, json={"lines": [_line("L2", "XN02BEB001", "36.50")]}).status_code == 200
-    cheaper = _line("L2", "XN02BEB001", "18.25")
-    response = api.post(url, json={"lines": [_line("L3", "XA11DBM001", "9.90"), cheaper]})
+    assert (
+        api.post(url, json={"lines": [line_body("L2", "XN02BEB001", "36.50")]}).status_code == 200
+    )
+    cheaper = line_body("L2", "XN02BEB001", "18.25")
+    response = api.post(url, json={"lines": [line_body("L3", "XA11DBM001", "9.90"), cheaper]})
     error = _refused(response, "FEE_LINE_ID_REUSED", "lines.1.his_line_id")
     assert "金额18.25（已记录36.50）" in error["message"] and error["article"] == "N§47"
     assert _count(db, "fee_line") == 1
-    same = api.post(url, json={"lines": [_line("L2", "XN02BEB001", "36.50")]})
+    same = api.post(url, json={"lines": [line_body("L2", "XN02BEB001", "36.50")]})
     assert same.status_code == 200 and same.json()["ignored"] == ["L2"]
 
 
@@ -93,8 +95,8 @@ def test_FEE_LINE_ID_REPEATED_n47_a_line_id_twice_in_one_batch_is_refused_over_r
     same fee sent again in a later batch stays a resend."""
     encounter_id = _admitted(api)
     url = f"/api/v1/encounters/{encounter_id}/fees"
-    box = _line("L2", "XN02BEB001", "36.50")
-    response = api.post(url, json={"lines": [box, _line("L3", "XA11DBM001", "9.90"), box]})
+    box = line_body("L2", "XN02BEB001", "36.50")
+    response = api.post(url, json={"lines": [box, line_body("L3", "XA11DBM001", "9.90"), box]})
     error = _refused(response, "FEE_LINE_ID_REPEATED", "lines.2.his_line_id")
     assert "L2" in error["message"] and error["article"] == "N§47"
     assert _count(db, "fee_line") == 0
@@ -115,32 +117,32 @@ def _from_now(clock: MovableClock, *, days: int) -> str:
 def test_n33_admission_times_in_the_future_or_too_far_back_are_refused(
     api: Api, db: Engine, clock: MovableClock
 ) -> None:
-    future = _admit(api, admitted_at="9999-12-31T00:00:00+08:00")
+    future = admit_over_api(api, admitted_at="9999-12-31T00:00:00+08:00")
     _refused(future, "TIME_IN_FUTURE", "admitted_at")
     # Ahead of the adapter's clock now: a day counted from TODAY (shifted back 16 h, taken
     # at import) is no longer ahead once the run has crossed midnight in Shanghai.
-    ahead = _admit(api, admitted_at=_from_now(clock, days=2))
+    ahead = admit_over_api(api, admitted_at=_from_now(clock, days=2))
     _refused(ahead, "TIME_IN_FUTURE", "admitted_at")
-    old = _admit(api, admitted_at=_iso(-31))
+    old = admit_over_api(api, admitted_at=iso_at(-31))
     _refused(old, "TIME_TOO_FAR_BACK", "admitted_at")
     assert _count(db, "encounter") == 0
     # late registration, 29 days before now: 29 days before TODAY at 09:00 is more than 30
     # days back from 09:00 until 16:00 in Shanghai, when TODAY is yesterday
-    assert _admit(api, admitted_at=_from_now(clock, days=-29)).status_code == 201
+    assert admit_over_api(api, admitted_at=_from_now(clock, days=-29)).status_code == 201
 
 
 def test_n33_a_discharge_at_9999_or_400_days_ahead_is_not_settled(api: Api, db: Engine) -> None:
     encounter_id = _admitted(api)
-    fees = {"lines": [_line("L1", "XN02BEB001", "18.25")]}
+    fees = {"lines": [line_body("L1", "XN02BEB001", "18.25")]}
     assert api.post(f"/api/v1/encounters/{encounter_id}/fees", json=fees).status_code == 200
     for when in ("9999-12-31T10:00:00+08:00", (local(400)).isoformat()):
-        response = _settle(api, encounter_id, discharged_at=when)
+        response = settle_over_api(api, encounter_id, discharged_at=when)
         _refused(response, "TIME_IN_FUTURE", "discharged_at")
-    before = _settle(api, encounter_id, discharged_at=_iso(-6))
+    before = settle_over_api(api, encounter_id, discharged_at=iso_at(-6))
     assert before.status_code in (400, 422)  # settle's own check (400) comes first
     assert before.json()["errors"][0]["field"] == "discharged_at"
     assert _count(db, "settlement") == 0
-    assert _settle(api, encounter_id).status_code == 201
+    assert settle_over_api(api, encounter_id).status_code == 201
 
 
 def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(
@@ -148,27 +150,27 @@ def test_n33_a_fee_outside_the_stay_is_refused_naming_the_line(
 ) -> None:
     encounter_id = _admitted(api)  # admitted five days ago at 09:00
     url = f"/api/v1/encounters/{encounter_id}/fees"
-    early = _line("L1", "XN02BEB001", "18.25", occurred_at=_iso(-6, 23))
+    early = line_body("L1", "XN02BEB001", "18.25", occurred_at=iso_at(-6, 23))
     _refused(api.post(url, json={"lines": [early]}), "FEE_OUTSIDE_STAY", "lines.0.occurred_at")
     # Ahead of the adapter's clock, not "tomorrow 10:00" from TODAY: before 16:00 in
     # Shanghai TODAY is yesterday, and that moment was already past from 10:00 on.
-    ahead = _line("L2", "XN02BEB001", "18.25", occurred_at=_from_now(clock, days=1))
+    ahead = line_body("L2", "XN02BEB001", "18.25", occurred_at=_from_now(clock, days=1))
     _refused(api.post(url, json={"lines": [ahead]}), "FEE_OUTSIDE_STAY", "lines.0.occurred_at")
     assert _count(db, "fee_line") == 0
     # the admission day from midnight (HIS fee lines dated by day) up to now are in
-    day_only = _line("L3", "XN02BEB001", "18.25", occurred_at=local(-5, 0).isoformat())
+    day_only = line_body("L3", "XN02BEB001", "18.25", occurred_at=local(-5, 0).isoformat())
     assert api.post(url, json={"lines": [day_only]}).status_code == 200
 
 
 def test_every_list_in_a_request_is_bounded(api: Api) -> None:
-    parts = _admit(api, injury_parts=["左手"] * (MAX_INJURY_PARTS + 1))
+    parts = admit_over_api(api, injury_parts=["左手"] * (MAX_INJURY_PARTS + 1))
     too_many = _refused(parts, "INVALID_TOO_LONG", "injury_parts")
     assert too_many["message"] == f"injury_parts：条目过多（最多 {MAX_INJURY_PARTS} 条）"
     diagnosis = {"code": "S62.301", "name": "左手第三掌骨骨折"}
-    many = _admit(api, diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
+    many = admit_over_api(api, diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
     _refused(many, "INVALID_TOO_LONG", "diagnoses")
     encounter_id = _admitted(api)
-    lines = [_line(f"L{i}", "XN02BEB001", "18.25") for i in range(MAX_FEE_LINES + 1)]
+    lines = [line_body(f"L{i}", "XN02BEB001", "18.25") for i in range(MAX_FEE_LINES + 1)]
     fees = api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": lines})
     _refused(fees, "INVALID_TOO_LONG", "lines")
     item = {"item_code": "340200001", "item_name": "运动疗法"}
@@ -178,18 +180,20 @@ def test_every_list_in_a_request_is_bounded(api: Api) -> None:
         "INVALID_TOO_LONG",
         "items",
     )
-    settle = _settle(api, encounter_id, discharge_diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1))
+    settle = settle_over_api(
+        api, encounter_id, discharge_diagnoses=[diagnosis] * (MAX_DIAGNOSES + 1)
+    )
     _refused(settle, "INVALID_TOO_LONG", "discharge_diagnoses")
-    long_part = _admit(api, visit="ZY9", injury_parts=["左" * 65])
+    long_part = admit_over_api(api, visit="ZY9", injury_parts=["左" * 65])
     too_long = _refused(long_part, "INVALID_STRING_TOO_LONG", "injury_parts.0")
     assert too_long["message"] == "injury_parts.0：内容过长（最多 64 个字符）"
 
 
 def test_n33_a_discharge_before_the_last_recorded_fee_is_not_settled(api: Api, db: Engine) -> None:
     encounter_id = _admitted(api)
-    late = _line("L1", "XN02BEB001", "18.25", occurred_at=_iso(-1, 10))
+    late = line_body("L1", "XN02BEB001", "18.25", occurred_at=iso_at(-1, 10))
     assert api.post(f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [late]}).is_success
-    early = _settle(api, encounter_id, discharged_at=_iso(-2, 10))
+    early = settle_over_api(api, encounter_id, discharged_at=iso_at(-2, 10))
     error = _refused(early, "DISCHARGE_BEFORE_FEES", "discharged_at")
     assert "L1" in error["message"]
     assert _count(db, "settlement") == 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tests.integration.api.bodies import admit_over_api, line_body
 from tests.integration.api.conftest import Api
-from tests.integration.api.test_workflows import _admit, _line
 from tests.support.fee_batches import fee_batch, total_split
 
 D = Decimal
@@ -15,17 +15,17 @@ STORED = 600  # more than [api] answer_lines (500)
 
 
 def test_a_batch_into_a_long_stay_answers_its_own_lines_and_the_stays_totals(api: Api) -> None:
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     url = f"/api/v1/encounters/{eid}/fees"
     for batch in range(STORED // 200):
         assert api.post(url, role="his", json={"lines": fee_batch(f"B{batch}")}).status_code == 200
 
     lines = [
         *fee_batch("N", 196),
-        _line("R1", "XN02BEB001", "-19.25", "-1", reverses="B0L001"),
-        _line("X1", "HIS-NEW-1", "42.00"),  # unknown: flagged for the clerk
-        _line("W1", "XN02BEB001", "20.00", work_injury=False),  # another illness: the worker's
-        _line("M1", "MEAL", "30.00", category="meal"),  # meal subsidy: outside the bill
+        line_body("R1", "XN02BEB001", "-19.25", "-1", reverses="B0L001"),
+        line_body("X1", "HIS-NEW-1", "42.00"),  # unknown: flagged for the clerk
+        line_body("W1", "XN02BEB001", "20.00", work_injury=False),  # another illness: the worker's
+        line_body("M1", "MEAL", "30.00", category="meal"),  # meal subsidy: outside the bill
     ]
     recorded = api.post(url, role="his", json={"lines": lines})
     assert recorded.status_code == 200, recorded.text

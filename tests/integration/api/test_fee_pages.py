@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.api.bodies import admit_over_api, line_body
 from tests.integration.api.conftest import Api
-from tests.integration.api.test_workflows import _admit, _line
 from tests.support.fee_batches import assert_bad_page, bad_pages, fee_batch, total_split
 
 D = Decimal
@@ -21,15 +21,15 @@ def _stay(api: Api) -> tuple[str, list[str]]:
     """A stay of 1,005 lines: charges the fund pays, excesses the worker pays, a reversal, an
     unknown item, another illness's drug and two meal subsidies (listed apart), in that
     arrival order."""
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     url = f"/api/v1/encounters/{eid}/fees"
     ids: list[str] = []
     mixed = [
-        _line("M1", "MEAL", "30.00", category="meal"),  # excluded, among the first page's
-        _line("R1", "XN02BEB001", "-19.25", "-1", reverses="B0L001"),
-        _line("X1", "HIS-NEW-1", "42.00"),  # unknown: flagged for the clerk
-        _line("W1", "XN02BEB001", "20.00", work_injury=False),  # another illness: the worker's
-        _line("M2", "MEAL", "30.00", category="meal"),
+        line_body("M1", "MEAL", "30.00", category="meal"),  # excluded, among the first page's
+        line_body("R1", "XN02BEB001", "-19.25", "-1", reverses="B0L001"),
+        line_body("X1", "HIS-NEW-1", "42.00"),  # unknown: flagged for the clerk
+        line_body("W1", "XN02BEB001", "20.00", work_injury=False),  # another illness: the worker's
+        line_body("M2", "MEAL", "30.00", category="meal"),
     ]
     for batch in range(BATCHES):
         lines = fee_batch(f"B{batch}")
@@ -100,7 +100,7 @@ def test_the_pages_of_a_stay_are_exactly_its_lines_as_get_encounter_lists_them(a
     batch = api.post(
         f"/api/v1/encounters/{eid}/fees",
         role="his",
-        json={"lines": [_line("B0L000", "110900001A", "180.00", "3", category="service")]},
+        json={"lines": [line_body("B0L000", "110900001A", "180.00", "3", category="service")]},
     ).json()
     assert batch["replayed"] is True
     assert batch["fees"]["stay_lines"] == f"/api/v1/encounters/{eid}/fees"
@@ -120,7 +120,7 @@ def test_the_pages_of_a_stay_are_exactly_its_lines_as_get_encounter_lists_them(a
 
 
 def test_a_short_stay_is_one_page_and_an_empty_one_no_lines(api: Api) -> None:
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     empty = api.get(f"/api/v1/encounters/{eid}/fees", role="his")
     assert empty.status_code == 200, empty.text
     body = empty.json()
@@ -130,7 +130,7 @@ def test_a_short_stay_is_one_page_and_an_empty_one_no_lines(api: Api) -> None:
         None,
         "0.00",
     )
-    lines = [_line("L1", "XN02BEB001", "36.50", "2"), _line("L2", "XN02BEB001", "18.25")]
+    lines = [line_body("L1", "XN02BEB001", "36.50", "2"), line_body("L2", "XN02BEB001", "18.25")]
     api.post(f"/api/v1/encounters/{eid}/fees", role="his", json={"lines": lines})
     one = api.get(f"/api/v1/encounters/{eid}/fees?limit=1").json()
     assert [x["his_line_id"] for x in one["lines"]] == ["L1"]
@@ -146,12 +146,12 @@ def test_a_short_stay_is_one_page_and_an_empty_one_no_lines(api: Api) -> None:
 def test_a_bad_page_is_422_naming_the_field_and_its_bound(
     api: Api, query: str, field: str, message: str
 ) -> None:
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     assert_bad_page(api.get(f"/api/v1/encounters/{eid}/fees?{query}"), field, message)
 
 
 def test_the_pages_need_a_token_and_a_stay(api: Api) -> None:
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     assert api.get(f"/api/v1/encounters/{eid}/fees", role=None).status_code == 401
     bad = api.get(f"/api/v1/encounters/{eid}/fees", role=None,
                   headers={"Authorization": "Bearer not-a-token"})  # fmt: skip

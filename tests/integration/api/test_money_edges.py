@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from adapter.store.uow import UnitOfWork
+from tests.integration.api.bodies import line_body
 from tests.integration.api.conftest import Api
 from tests.integration.api.test_edges import _admitted, _count, _refused
-from tests.integration.api.test_workflows import _line
 from tests.integration.services.helpers import fee
 
 D = Decimal
@@ -18,7 +18,7 @@ BED = "110900001A"  # a bed day: the fund pays up to the 50.00 standard
 
 
 def _bed(line_id: str, amount: str, quantity: str = "1", **extra: object) -> dict:
-    return _line(line_id, BED, amount, quantity, category="service", **extra)
+    return line_body(line_id, BED, amount, quantity, category="service", **extra)
 
 
 def _totals(api: Api, encounter_id: str) -> tuple[str, str, str]:
@@ -47,8 +47,8 @@ def test_FEE_CHARGE_NAMES_ORIGINAL_n33_n47_a_charge_naming_an_original_is_refuse
     encounter_id = _admitted(api)
     url = f"/api/v1/encounters/{encounter_id}/fees"
     assert api.post(url, json={"lines": [_bed("B1", "60.00")]}).status_code == 200
-    box = _line("X1", "XN02BEB001", "60.00", reverses="B1")
-    response = api.post(url, json={"lines": [_line("L2", "XA11DBM001", "9.90"), box]})
+    box = line_body("X1", "XN02BEB001", "60.00", reverses="B1")
+    response = api.post(url, json={"lines": [line_body("L2", "XA11DBM001", "9.90"), box]})
     error = _refused(response, "FEE_CHARGE_NAMES_ORIGINAL", "lines.1.reverses")
     assert "B1" in error["message"] and error["article"] == "N§33, N§47"
     assert _count(db, "fee_line") == 1
@@ -80,14 +80,16 @@ def test_FEE_ITEM_IN_CATALOGUE_n32_a_catalogue_item_cannot_be_confirmed_out_of_c
     fund paying its 36.50. Refused, saying why; the line stays the fund's."""
     encounter_id = _admitted(api)
     url = f"/api/v1/encounters/{encounter_id}/fees"
-    assert api.post(url, json={"lines": [_line("L1", "XN02BEB001", "36.50")]}).status_code == 200
+    assert (
+        api.post(url, json={"lines": [line_body("L1", "XN02BEB001", "36.50")]}).status_code == 200
+    )
     confirm = api.put(f"{url}/L1/mapping", role="billing", json={"out_of_catalogue": True})
     error = _refused(confirm, "FEE_ITEM_IN_CATALOGUE", "out_of_catalogue")
     assert "XN02BEB001" in error["message"] and "不能确认为目录外" in error["message"]
     assert error["article"] == "N§32"
     assert _totals(api, encounter_id) == ("36.50", "36.50", "0.00")
     # an item outside the catalogue is confirmed as before: the worker pays it
-    assert api.post(url, json={"lines": [_line("L2", "HIS-ODD-1", "12.34")]}).status_code == 200
+    assert api.post(url, json={"lines": [line_body("L2", "HIS-ODD-1", "12.34")]}).status_code == 200
     odd = api.put(f"{url}/L2/mapping", role="billing", json={"out_of_catalogue": True})
     assert odd.status_code == 200, odd.text
     assert _totals(api, encounter_id) == ("48.84", "36.50", "12.34")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.api.bodies import admit_over_api, line_body, settle_over_api
 from tests.integration.api.conftest import Api
-from tests.integration.api.test_workflows import _admit, _line, _settle
 from tests.support.fee_batches import assert_bad_page, bad_pages, fee_batch
 
 D = Decimal
@@ -19,7 +19,7 @@ LINES = 1200
 def _stay(api: Api) -> tuple[str, list[str]]:
     """A stay of 1,200 lines: drugs in the catalogue and a service over its price cap (the
     worker pays the excess), so lines split between the fund and the worker."""
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     ids = []
     for batch in range(LINES // 200):
         lines = fee_batch(f"B{batch}")
@@ -47,7 +47,7 @@ def _walk(api: Api, first: dict[str, Any], role: str = "all") -> list[dict[str, 
 
 def test_a_long_stays_settlement_answers_a_page_and_the_rest_pages_to_the_end(api: Api) -> None:
     eid, ids = _stay(api)
-    settled = _settle(api, eid, role="his")
+    settled = settle_over_api(api, eid, role="his")
     assert settled.status_code == 201, settled.text
     s = settled.json()
     sid = s["id"]
@@ -76,17 +76,17 @@ def test_a_long_stays_settlement_answers_a_page_and_the_rest_pages_to_the_end(ap
     assert beyond == {"lines": [], "lines_total": LINES, "lines_next": None}
 
     # the replayed settle answers the same first page
-    replayed = _settle(api, eid, role="billing")
+    replayed = settle_over_api(api, eid, role="billing")
     assert replayed.status_code == 200 and replayed.json()["lines"] == s["lines"]
     revoked = api.post(f"/api/v1/settlements/{sid}/revoke", role="billing", json={"reason": "x"})
     assert revoked.status_code == 200 and revoked.json()["lines_next"] == s["lines_next"]
 
 
 def test_a_short_stay_answers_every_line_and_no_next_page(api: Api) -> None:
-    eid = _admit(api).json()["id"]
-    lines = [_line("L1", "XN02BEB001", "36.50", "2"), _line("L2", "XN02BEB001", "18.25")]
+    eid = admit_over_api(api).json()["id"]
+    lines = [line_body("L1", "XN02BEB001", "36.50", "2"), line_body("L2", "XN02BEB001", "18.25")]
     api.post(f"/api/v1/encounters/{eid}/fees", role="his", json={"lines": lines})
-    s = _settle(api, eid).json()
+    s = settle_over_api(api, eid).json()
     assert len(s["lines"]) == 2 and s["lines_total"] == 2 and s["lines_next"] is None
     page = api.get(f"/api/v1/settlements/{s['id']}/lines").json()
     assert page == {"lines": s["lines"], "lines_total": 2, "lines_next": None}
@@ -99,10 +99,10 @@ def test_a_short_stay_answers_every_line_and_no_next_page(api: Api) -> None:
 def test_a_bad_page_is_422_naming_the_field_and_its_bound(
     api: Api, query: str, field: str, message: str
 ) -> None:
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     api.post(f"/api/v1/encounters/{eid}/fees", role="his",
-             json={"lines": [_line("L1", "XN02BEB001", "36.50", "2")]})  # fmt: skip
-    sid = _settle(api, eid).json()["id"]
+             json={"lines": [line_body("L1", "XN02BEB001", "36.50", "2")]})  # fmt: skip
+    sid = settle_over_api(api, eid).json()["id"]
     assert_bad_page(api.get(f"/api/v1/settlements/{sid}/lines?{query}"), field, message)
 
 

@@ -5,49 +5,17 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 
 from connectors.upstream.simulator import SimulatorServer
+from tests.integration.api.bodies import admit_over_api, iso_at, line_body, settle_over_api
 from tests.integration.api.conftest import Api
 from tests.integration.services.helpers import local
 from upload_queue import UploadQueue
 
 D = Decimal
-
-
-def _iso(days: int, hour: int = 9) -> str:
-    return local(days, hour).isoformat()
-
-
-def _admit(api: Api, psn_card: str = "310100A0001", visit: str = "ZY1", **extra: Any) -> Any:
-    body = {
-        "card": {"kind": "physical", "card_no": psn_card},
-        "his_visit_id": visit,
-        "kind": "medical",
-        "admitted_at": _iso(-5),
-        "department": "骨科",
-        "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
-        "injury_parts": ["左手"],
-        **extra,
-    }
-    return api.post("/api/v1/encounters", role="admission", json=body)
-
-
-def _line(line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any) -> dict:
-    unit = str(abs(D(amount) / D(quantity)).quantize(D("0.0001")))
-    return {
-        "his_line_id": line_id, "item_code": code, "item_name": code, "category": "drug",
-        "quantity": quantity, "unit_price": unit, "amount": amount,
-        "occurred_at": _iso(-4, 10), **extra,
-    }  # fmt: skip
-
-
-def _settle(api: Api, encounter_id: str, role: str = "billing", **extra: Any) -> httpx.Response:
-    body = {"discharged_at": _iso(0, 0), **extra}
-    return api.post(f"/api/v1/encounters/{encounter_id}/settle", role=role, json=body)
 
 
 def test_identity_and_eligibility_for_the_desks(api: Api) -> None:
@@ -70,7 +38,9 @@ def test_identity_and_eligibility_for_the_desks(api: Api) -> None:
 
 
 def test_a_refused_admission_is_422_with_every_reason(api: Api, db: Engine) -> None:
-    refused = _admit(api, psn_card="210100J0009", injury_parts=["右膝"])  # suspended, wrong part
+    refused = admit_over_api(
+        api, psn_card="210100J0009", injury_parts=["右膝"]
+    )  # suspended, wrong part
     assert refused.status_code == 422
     codes = {e["code"]: e for e in refused.json()["errors"]}
     assert set(codes) == {"EL_NOT_SUSPENDED", "EL_INJURY_PARTS_FILED"}
@@ -85,12 +55,12 @@ def test_EL_INJURY_PARTS_NAMED_an_admission_without_an_injured_part_is_422_namin
     for direct settlement with no part at all (N§16); now the filed parts are named to choose
     from, and nothing is registered."""
     for visit, parts in (("ZY-NP1", []), ("ZY-NP2", ["  "])):
-        refused = _admit(api, visit=visit, injury_parts=parts)
+        refused = admit_over_api(api, visit=visit, injury_parts=parts)
         assert refused.status_code == 422, refused.text
         [error] = refused.json()["errors"]
         assert (error["code"], error["field"]) == ("EL_INJURY_PARTS_NAMED", "injury_parts")
         assert "左手" in error["message"] and "N§16" in error["article"]
-    assert _admit(api, visit="ZY-NP3").status_code == 201
+    assert admit_over_api(api, visit="ZY-NP3").status_code == 201
 
 
 def test_EL_IDENTITY_MATCH_a_card_whose_id_ends_in_a_small_x_is_the_workers_own(
@@ -117,18 +87,18 @@ def test_EL_IDENTITY_MATCH_a_card_whose_id_ends_in_a_small_x_is_the_workers_own(
     seeded = httpx.post(f"{sim.url}/_sim/seed", json={"people": [person], "filings": [filing]})
     assert seeded.status_code == 200
     card = {"kind": "physical", "card_no": "CARD970", "citizen_id": "11010519491231002x"}
-    admitted = _admit(api, visit="ZY-970", card=card)
+    admitted = admit_over_api(api, visit="ZY-970", card=card)
     assert admitted.status_code == 201, admitted.text
 
 
 def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     api: Api, db: Engine, queue: UploadQueue, sim: SimulatorServer
 ) -> None:
-    admitted = _admit(api)
+    admitted = admit_over_api(api)
     assert admitted.status_code == 201, admitted.text
     encounter = admitted.json()
     assert encounter["status"] == "admitted" and encounter["upload"]["infno"] == "WI2401"
-    again = _admit(api)
+    again = admit_over_api(api)
     assert (
         again.status_code == 200
         and again.json()["replayed"]
@@ -139,20 +109,20 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     fees = api.post(
         f"/api/v1/encounters/{eid}/fees", role="his",
         json={"lines": [
-            _line("L1", "XN02BEB001", "36.50", "2"),
-            _line("L2", "110900001A", "180.00", "3", category="service"),
-            _line("L3", "HIS-NEW-1", "42.00"),
-            _line("R1", "XN02BEB001", "-18.25", "-1"),
+            line_body("L1", "XN02BEB001", "36.50", "2"),
+            line_body("L2", "110900001A", "180.00", "3", category="service"),
+            line_body("L3", "HIS-NEW-1", "42.00"),
+            line_body("R1", "XN02BEB001", "-18.25", "-1"),
         ]},
     )  # fmt: skip
     assert fees.status_code == 200, fees.text
     recorded = fees.json()
     assert recorded["unmapped"] == ["L3"] and recorded["reversals"] == {"R1": "L1"}
     repeat = api.post(f"/api/v1/encounters/{eid}/fees", role="his",
-                      json={"lines": [_line("L1", "XN02BEB001", "36.50", "2")]})  # fmt: skip
+                      json={"lines": [line_body("L1", "XN02BEB001", "36.50", "2")]})  # fmt: skip
     assert repeat.json()["ignored"] == ["L1"] and repeat.json()["added"] == []
 
-    blocked = _settle(api, eid)
+    blocked = settle_over_api(api, eid)
     assert blocked.status_code == 422 and blocked.json()["errors"][0]["code"] == "FEES_UNMAPPED"
     mapped = api.put(f"/api/v1/encounters/{eid}/fees/L3/mapping", role="billing",
                      json={"catalogue_code": "XJ01DCC061"})  # fmt: skip
@@ -161,7 +131,7 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     preview = api.post(f"/api/v1/encounters/{eid}/presettle", role="billing", json={})
     assert preview.json()["total"] == "240.25" and preview.json()["can_settle"] is True
 
-    settled = _settle(api, eid, discharge_diagnoses=[{"code": "S62.301", "name": "骨折"}])
+    settled = settle_over_api(api, eid, discharge_diagnoses=[{"code": "S62.301", "name": "骨折"}])
     assert settled.status_code == 201, settled.text
     s = settled.json()
     assert (s["total"], s["fund_pay"], s["personal_pay"]) == ("240.25", "210.25", "30.00")
@@ -171,9 +141,9 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     deadline = datetime.fromisoformat(s["upload"]["deadline"])
     assert deadline - datetime.fromisoformat(s["settled_at"]) == timedelta(minutes=30)
     assert {line["his_line_id"] for line in s["lines"]} == {"L1", "L2", "L3", "R1"}
-    resent = _settle(api, eid, discharge_diagnoses=[{"code": "S62.301", "name": "骨折"}])
+    resent = settle_over_api(api, eid, discharge_diagnoses=[{"code": "S62.301", "name": "骨折"}])
     assert resent.status_code == 200 and resent.json()["id"] == s["id"]  # replayed
-    assert _settle(api, eid, discharged_at=_iso(0, 10)).status_code == 409
+    assert settle_over_api(api, eid, discharged_at=iso_at(0, 10)).status_code == 409
 
     assert queue.worker().drain() == 2
     detail = api.get(f"/api/v1/encounters/{eid}", role="device").json()
@@ -193,7 +163,7 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
     assert resent.status_code == 200 and resent.json()["replayed"] is True
     assert resent.json()["upload"]["msgid"] == revoked.json()["upload"]["msgid"]
     assert resent.json()["revoke_reason"] == "出院日期录错"
-    again = _settle(api, eid)
+    again = settle_over_api(api, eid)
     assert again.status_code == 201 and again.json()["slip_no"] != s["slip_no"]
     assert queue.worker().drain() == 2
     writes = httpx.get(f"{sim.url}/_sim/received").json()["writes"]
@@ -204,15 +174,15 @@ def test_a_medical_stay_from_admission_to_revocation_and_resettlement(
 def test_two_clerks_settling_at_once_over_http_get_one_201_and_one_409(
     api: Api, db: Engine
 ) -> None:
-    eid = _admit(api).json()["id"]
+    eid = admit_over_api(api).json()["id"]
     api.post(f"/api/v1/encounters/{eid}/fees", role="his",
-             json={"lines": [_line("L1", "XN02BEB001", "18.25")]})  # fmt: skip
+             json={"lines": [line_body("L1", "XN02BEB001", "18.25")]})  # fmt: skip
     barrier = threading.Barrier(2)
     codes: list[int] = []
 
     def clerk(hour: int) -> None:  # two different discharge times: not a resend
         barrier.wait()
-        codes.append(_settle(api, eid, discharged_at=_iso(0, hour)).status_code)
+        codes.append(settle_over_api(api, eid, discharged_at=iso_at(0, hour)).status_code)
 
     threads = [threading.Thread(target=clerk, args=(hour,)) for hour in (7, 8)]
     for thread in threads:
@@ -225,31 +195,31 @@ def test_two_clerks_settling_at_once_over_http_get_one_201_and_one_409(
 
 
 def test_cancel_and_manual_claim_block_direct_settlement(api: Api) -> None:
-    first = _admit(api).json()["id"]
+    first = admit_over_api(api).json()["id"]
     cancelled = api.post(
         f"/api/v1/encounters/{first}/cancel", role="his", json={"reason": "未入院"}
     )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    second = _admit(api, visit="ZY2").json()["id"]
+    second = admit_over_api(api, visit="ZY2").json()["id"]
     api.post(f"/api/v1/encounters/{second}/fees", role="his",
-             json={"lines": [_line("L1", "XN02BEB001", "18.25")]})  # fmt: skip
+             json={"lines": [line_body("L1", "XN02BEB001", "18.25")]})  # fmt: skip
     claim = api.post("/api/v1/manual-claims", role="billing",
                      json={"encounter_id": second, "reason": "card_failure",
                            "detail": "读卡器故障"})  # fmt: skip
     assert claim.status_code == 201, claim.text
     assert claim.json()["fee_list"]["medfee_sumamt"] == "18.25"
     assert api.get(f"/api/v1/manual-claims/{claim.json()['id']}", role="billing").status_code == 200
-    refused = _settle(api, second)
+    refused = settle_over_api(api, second)
     assert refused.status_code == 409
     assert refused.json()["errors"][0]["article"] == "N§38, B§27"
 
 
 def test_rehab_plan_gate_and_the_supervisors_override(api: Api) -> None:
-    eid = _admit(api, psn_card="330100K0010", visit="KF1", kind="rehab",
+    eid = admit_over_api(api, psn_card="330100K0010", visit="KF1", kind="rehab",
                  injury_parts=["颈椎"]).json()["id"]  # fmt: skip
     api.post(f"/api/v1/encounters/{eid}/fees", role="his",
-             json={"lines": [_line("R1", "340200001", "80.00", category="rehab")]})  # fmt: skip
-    missing = _settle(api, eid)
+             json={"lines": [line_body("R1", "340200001", "80.00", category="rehab")]})  # fmt: skip
+    missing = settle_over_api(api, eid)
     assert (
         missing.status_code == 422 and missing.json()["errors"][0]["code"] == "REHAB_PLAN_MISSING"
     )
@@ -257,11 +227,11 @@ def test_rehab_plan_gate_and_the_supervisors_override(api: Api) -> None:
     plan = {"goals": "恢复颈椎活动度", "items": [item], "frequency": "每日", "expected_days": 20}
     saved = api.put(f"/api/v1/encounters/{eid}/rehab-plan", role="his", json=plan)
     assert saved.status_code == 200 and saved.json()["upload"]["infno"] == "WI2501"
-    waiting = _settle(api, eid, role="his")
+    waiting = settle_over_api(api, eid, role="his")
     assert waiting.json()["errors"][0]["code"] == "REHAB_PLAN_NOT_ACKNOWLEDGED"
     override = {"rehab_plan_override": {"reason": "患者转院，主管批准先行结算"}}
-    assert _settle(api, eid, role="his", **override).status_code == 403
-    settled = _settle(api, eid, role="billing", **override)
+    assert settle_over_api(api, eid, role="his", **override).status_code == 403
+    settled = settle_over_api(api, eid, role="billing", **override)
     assert settled.status_code == 201 and settled.json()["fund_pay"] == "80.00"
 
 
@@ -272,7 +242,7 @@ def test_a_device_fitting_over_its_limit(api: Api, queue: UploadQueue) -> None:
         "items": [
             {"device_code": "SH-FZ-0101", "device_name": "前臂假肢", "actual_cost": "30000.00"}
         ],
-        "fitted_at": _iso(0, 9),
+        "fitted_at": iso_at(0, 9),
     }  # fmt: skip
     fitted = api.post("/api/v1/device-fittings", role="device", json=body)
     assert fitted.status_code == 201, fitted.text
