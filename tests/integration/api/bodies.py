@@ -34,7 +34,9 @@ def admit_over_api(
     return api.post("/api/v1/encounters", role="admission", json=body)
 
 
-def line_body(line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any) -> dict[str, Any]:
+def line_body(
+    line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any
+) -> dict[str, Any]:
     unit = str(abs(D(amount) / D(quantity)).quantize(D("0.0001")))
     return {
         "his_line_id": line_id, "item_code": code, "item_name": code, "category": "drug",
