@@ -26,10 +26,11 @@ Contracts
 * **Refusals**: a permanent failure the receiver answered as a refusal
   (:class:`RefusedDeliveryError`, or the ``classify`` hook's ``"refused"``) is recorded as a
   ``refused`` attempt: the job certainly took no effect there. A kind's ``on_refused`` hook
-  hears of each of its jobs that went dead on one.
+  hears of each of its jobs that went dead on one, its ``on_delivered`` hook of each delivered.
 * **Withdrawal** (:func:`upload_queue.withdrawal.withdraw_refused`, in the caller's
-  transaction): a dead job every attempt of which was refused, with the jobs queued only to
-  undo it, becomes ``withdrawn`` — never sent, holding no later job of its key back.
+  transaction): a dead job every attempt of which was refused (or undone since by the
+  receiver, as its caller says), with the jobs queued only to undo it, becomes
+  ``withdrawn`` — never sent, holding no later job of its key back.
 * **States** an operator sees: ``pending``, ``in_flight``, ``delivered``, ``dead``,
   ``withdrawn``.
 * **Deadlines**: at-risk and missed jobs are reported by :meth:`UploadQueue.summary`,

@@ -25,6 +25,8 @@ log = logging.getLogger("upload_queue")
 Handler = Callable[[Delivery], object]
 RefusedHook = Callable[[Delivery], object]
 """Called once a job went dead on a refusal, after the outcome is committed."""
+DeliveredHook = Callable[[Delivery], object]
+"""Called once a job was delivered, after the delivery is committed."""
 Classifier = Callable[[BaseException], Verdict | None]
 
 
@@ -34,6 +36,7 @@ class Registration:
     handler: Handler
     classify: Classifier | None = None
     on_refused: RefusedHook | None = None
+    on_delivered: DeliveredHook | None = None
 
     def classify_error(self, exc: BaseException) -> tuple[ErrorKind, str, bool]:
         """The error kind and the message to record for ``exc``, and whether the receiver
@@ -51,20 +54,31 @@ class Registration:
         """Tell the ``on_refused`` hook that ``delivery``'s job went dead on a refusal (once
         that is committed); whether it ran. Its failure is logged, not raised: the outcome is
         recorded already."""
-        if self.on_refused is None:
-            return False
-        try:
-            self.on_refused(delivery)
-        except Exception:
-            log.exception(
-                "on_refused_failed job_id=%s kind=%s",
-                delivery.job_id,
-                delivery.kind,
-                extra={"event": "on_refused_failed", "job_id": delivery.job_id,
-                       "kind": delivery.kind},
-            )  # fmt: skip
-            return False
-        return True
+        return _tell(self.on_refused, delivery, "on_refused_failed")
+
+    def tell_delivered(self, delivery: Delivery) -> bool:
+        """Tell the ``on_delivered`` hook that ``delivery``'s job was delivered (once that is
+        committed); whether it ran. Its failure is logged (``on_delivered_failed``), not
+        raised. A crash between the commit and the hook loses the call: a hook does what its
+        caller can also have done by hand."""
+        return _tell(self.on_delivered, delivery, "on_delivered_failed")
+
+
+def _tell(hook: Callable[[Delivery], object] | None, delivery: Delivery, event: str) -> bool:
+    if hook is None:
+        return False
+    try:
+        hook(delivery)
+    except Exception:
+        log.exception(
+            "%s job_id=%s kind=%s",
+            event,
+            delivery.job_id,
+            delivery.kind,
+            extra={"event": event, "job_id": delivery.job_id, "kind": delivery.kind},
+        )
+        return False
+    return True
 
 
 class Handlers:
@@ -80,12 +94,14 @@ class Handlers:
         *,
         classify: Classifier | None = None,
         on_refused: RefusedHook | None = None,
+        on_delivered: DeliveredHook | None = None,
     ) -> None:
         """Deliver jobs of ``kind`` with ``handler``; ``classify`` maps foreign exceptions;
-        ``on_refused`` hears of each job of ``kind`` that went dead on a refusal."""
+        ``on_refused`` hears of each job of ``kind`` that went dead on a refusal,
+        ``on_delivered`` of each one delivered."""
         if kind in self._by_kind:
             raise ValueError(f"a handler for job kind {kind!r} is already registered")
-        self._by_kind[kind] = Registration(kind, handler, classify, on_refused)
+        self._by_kind[kind] = Registration(kind, handler, classify, on_refused, on_delivered)
 
     def get(self, kind: str) -> Registration:
         try:

@@ -7,7 +7,12 @@ key's later jobs go. That is safe only when the receiver certainly holds nothing
 every attempt of it was answered with a refusal (``refused`` attempts, see
 :mod:`upload_queue.errors`). A time-out, a transport error, a 5xx, a lost lease or a permanent
 failure that is not a refusal may have reached the receiver and taken effect; then the undoing
-jobs are still owed, and nothing is withdrawn.
+jobs are still owed, and nothing is withdrawn — unless the receiver has since undone what
+such an attempt may have done: the caller's ``undone`` says so of the payload it was made with
+(the adapter: a reversal, WI2601, of its msgid that upstream acknowledged). Each attempt is
+judged with the payload it went out with: the job's payload then, read from its replaced
+payloads (``upload_payload_revision``: a re-send that changed the payload replaced it after
+every earlier attempt had finished — the job is not in flight while it is re-sent).
 
 :func:`withdraw_refused` decides and withdraws in the caller's transaction, with the job's row
 locked (``FOR UPDATE`` on PostgreSQL; SQLite's writer holds the database): a re-send by IT
@@ -18,16 +23,22 @@ payload and attempt history stay, they are never sent, retried nor purged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select, update
 
-from upload_queue.tables import upload_attempt, upload_job
+from upload_queue.tables import upload_attempt, upload_job, upload_payload_revision
 
-Certainty = Literal["refused", "never_sent", "uncertain", "not_dead"]
+Certainty = Literal["refused", "undone", "never_sent", "uncertain", "not_dead"]
+"""``refused``: every attempt refused; ``undone``: every attempt refused or undone since by the
+receiver (and at least one undone); ``never_sent``: none made; ``uncertain``: some attempt may
+have taken effect; ``not_dead``: not a dead job (or no job)."""
+
+Undone = Callable[[Mapping[str, Any]], bool]
+"""Whether the receiver has undone whatever an attempt made with this payload did."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Withdrawal:
     withdrawn: tuple[int, ...] = ()
     attempts: int = 0
     uncertain: int = 0  # attempts whose effect is unknown
+    undone: int = 0  # attempts not refused whose effect the receiver has undone since
 
 
 def ids_of(connection: Connection, keys: Iterable[str]) -> dict[str, int]:
@@ -55,10 +67,14 @@ def ids_of(connection: Connection, keys: Iterable[str]) -> dict[str, int]:
     return {str(key): int(job_id) for key, job_id in rows}
 
 
-def certainty(connection: Connection, job_id: int, status: str) -> tuple[Certainty, int, int]:
+def certainty(
+    connection: Connection, job_id: int, status: str, undone: Undone | None = None
+) -> tuple[Certainty, int, int, int]:
     """Whether the receiver certainly holds nothing of job ``job_id`` (``refused``: every
-    attempt refused; ``never_sent``: none made), with the attempts made and how many of them
-    were not refusals. Only a dead job is judged: a pending or in-flight one may be sent yet."""
+    attempt refused; ``undone``: the others undone since, see ``undone``; ``never_sent``:
+    none made), with the attempts made, how many of them may have taken effect and how many
+    of them were undone. Only a dead job is judged: a pending or in-flight one may be sent
+    yet."""
     made, refused = connection.execute(
         select(
             func.count(),
@@ -68,10 +84,43 @@ def certainty(connection: Connection, job_id: int, status: str) -> tuple[Certain
         ).where(upload_attempt.c.job_id == job_id)
     ).one()
     if status != "dead":
-        return "not_dead", made, made - refused
+        return "not_dead", made, made - refused, 0
     if made == 0:
-        return "never_sent", 0, 0
-    return ("refused" if refused == made else "uncertain"), made, made - refused
+        return "never_sent", 0, 0, 0
+    if refused == made:
+        return "refused", made, 0, 0
+    reversed_ = _undone_attempts(connection, job_id, undone) if undone is not None else 0
+    uncertain = made - refused - reversed_
+    return ("undone" if uncertain == 0 else "uncertain"), made, uncertain, reversed_
+
+
+def _undone_attempts(connection: Connection, job_id: int, undone: Undone) -> int:
+    """How many attempts of job ``job_id`` that were not refusals were made with a payload
+    ``undone`` holds undone: each with the payload the job had when it started (the first
+    revision replaced after that, else the job's payload now)."""
+    started = connection.execute(
+        select(upload_attempt.c.started_at).where(
+            upload_attempt.c.job_id == job_id,
+            ~((upload_attempt.c.outcome == "permanent") & upload_attempt.c.refused.is_(True)),
+        )
+    ).scalars()
+    revisions = connection.execute(
+        select(upload_payload_revision.c.replaced_at, upload_payload_revision.c.payload)
+        .where(upload_payload_revision.c.job_id == job_id)
+        .order_by(upload_payload_revision.c.replaced_at, upload_payload_revision.c.id)
+    ).all()
+    current = connection.execute(
+        select(upload_job.c.payload).where(upload_job.c.id == job_id)
+    ).scalar_one()
+    verdicts: dict[int, bool] = {}  # one look per payload, however many attempts it had
+
+    def was_undone(at: datetime) -> bool:
+        index = next((n for n, (replaced, _) in enumerate(revisions) if at < replaced), -1)
+        if index not in verdicts:
+            verdicts[index] = undone(revisions[index][1] if index >= 0 else current)
+        return verdicts[index]
+
+    return sum(1 for at in started if was_undone(at))
 
 
 def withdraw_refused(
@@ -79,11 +128,14 @@ def withdraw_refused(
     job_id: int,
     undoing: Iterable[int],
     *,
-    reason: str,
+    reason: str | Callable[[Certainty], str],
     now: datetime,
+    undone: Undone | None = None,
 ) -> Withdrawal:
     """Withdraw dead job ``job_id`` and the jobs of ``undoing`` (queued to undo it) if every
-    attempt of it was refused; else change nothing. In the caller's transaction.
+    attempt of it was refused, or undone since (``undone``, see the module); else change
+    nothing. In the caller's transaction. ``reason`` (or ``reason(certainty)``) is recorded
+    as the jobs' ``last_error``.
 
     A job of ``undoing`` is withdrawn only while it is pending or dead (not in flight, not
     delivered), and only together with ``job_id``: one that is not (it may have reached the
@@ -97,9 +149,9 @@ def withdraw_refused(
     )
     if row is None:
         return Withdrawal(job_id, "not_dead")
-    verdict, made, uncertain = certainty(connection, job_id, row["status"])
-    if verdict != "refused":
-        return Withdrawal(job_id, verdict, (), made, uncertain)
+    verdict, made, uncertain, reversed_ = certainty(connection, job_id, row["status"], undone)
+    if verdict not in ("refused", "undone"):
+        return Withdrawal(job_id, verdict, (), made, uncertain, reversed_)
     others = sorted(set(undoing) - {job_id})
     if others:
         states = dict(
@@ -110,11 +162,12 @@ def withdraw_refused(
             ).all()
         )
         if any(states.get(other) not in ("pending", "dead") for other in others):
-            return Withdrawal(job_id, verdict, (), made, uncertain)
+            return Withdrawal(job_id, verdict, (), made, uncertain, reversed_)
     ids = [job_id, *others]
+    why = reason if isinstance(reason, str) else reason(verdict)
     connection.execute(
         update(upload_job)
         .where(upload_job.c.id.in_(ids))
-        .values(status="withdrawn", withdrawn_at=now, last_error=reason)
+        .values(status="withdrawn", withdrawn_at=now, last_error=why)
     )
-    return Withdrawal(job_id, verdict, tuple(ids), made, 0)
+    return Withdrawal(job_id, verdict, tuple(ids), made, 0, reversed_)

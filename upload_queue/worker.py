@@ -361,7 +361,12 @@ class Worker:
             after_commit(r, self.worker_id, self.metrics)
             delivery = r.finished.delivery
             # its hook may withdraw jobs that held later ones back: then look again
-            if dead_on_refusal(r) and self.handlers.get(delivery.kind).tell_refused(delivery):
+            registration = self.handlers.get(delivery.kind)
+            if dead_on_refusal(r):
+                told = registration.tell_refused(delivery)
+            else:
+                told = r.outcome.status == "delivered" and registration.tell_delivered(delivery)
+            if told:
                 self._woken.set()
         held = {(item.delivery.job_id, item.delivery.lease_token) for item in renewed}
         for item in renew:

@@ -1,4 +1,4 @@
-"""``queue list|summary|show|retry|reverse|purge``: IT's view of the upload queue.
+"""``queue list|summary|show|retry|reverse|withdraw|purge``: IT's view of the upload queue.
 
 Reads the database named by the settings (``database.url``). Times are shown in the
 institution's time zone; ``--json`` prints machine-readable output (ISO 8601 times with the
@@ -73,6 +73,15 @@ def register(subparsers: Any) -> None:
     reverse.add_argument("job_id", type=int)
     reverse.add_argument("--note", help="why the write is reversed (kept in the audit log)")
     reverse.set_defaults(handler=_reverse)
+    withdraw = actions.add_parser(
+        "withdraw",
+        help="withdraw a dead settlement upload (WI2301, WI2701) whose settlement was revoked, "
+        "with its revocation (WI2305), when upstream holds nothing of it (every attempt "
+        "refused, or reversed by a delivered WI2601): neither is sent, the stay's later "
+        "uploads go; audited, as the automatic withdrawal",
+    )
+    withdraw.add_argument("job_id", type=int)
+    withdraw.set_defaults(handler=_withdraw)
 
     purge = actions.add_parser(
         "purge",
@@ -295,6 +304,27 @@ def _reverse(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         f"job {args.job_id}: its write is to be reversed by job {queued.job_id} (WI2601, due "
         f"{_local(queued.deadline, settings.zone)}); once that is delivered, "
         f"`wi-adapter queue retry {args.job_id}` sends it under a fresh msgid"
+    )
+    return 0
+
+
+@_run
+def _withdraw(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    # The same use case as the REST route and the IT page: the same check as the automatic
+    # withdrawal, under the stay's and the job's locks; a refusal says why, in Chinese.
+    runtime = build_runtime(settings, engine=engine, workers=0, hl7=False, scheduled=False)
+    try:
+        done = runtime.operations.withdraw_job(args.job_id, actor=actor(), via="cli")
+    finally:
+        runtime.stop()
+    revocation = f" and its revocation, job {done.revocation_job}" if done.revocation_job else ""
+    if done.already:
+        print(f"job {done.job_id}{revocation}: withdrawn already, nothing changed")
+        return 0
+    changed("queue.job_withdrawn", job_id=done.job_id, revocation_job_id=done.revocation_job)
+    print(
+        f"job {done.job_id}{revocation} withdrawn: upstream holds nothing of the settlement, "
+        "neither is sent; the stay's later uploads go"
     )
     return 0
 

@@ -6,7 +6,7 @@ that really behave. The upstream gateway's port lives in :mod:`adapter.domain.up
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,15 +41,18 @@ class QueuedUpload:
 @dataclass(frozen=True)
 class UploadWithdrawal:
     """What :meth:`Outbox.withdraw_refused` found about a dead upload: ``refused`` when every
-    attempt was upstream's own refusal (it holds nothing of it), ``uncertain`` when an attempt
-    may have reached it (a time-out, a transport error, a 5xx…), ``not_dead`` when it is not a
-    dead job (or no job at all); the keys withdrawn, the attempts made and how many of them
-    were not refusals."""
+    attempt was upstream's own refusal (it holds nothing of it), ``undone`` when every other
+    attempt was made under a msgid upstream has reversed since (WI2601 delivered),
+    ``uncertain`` when an attempt may have reached it (a time-out, a transport error, a
+    5xx…) and stands, ``never_sent`` when none was made, ``not_dead`` when it is not a dead
+    job (or no job at all); the keys withdrawn, the attempts made, how many of them may have
+    taken effect and how many were reversed."""
 
     certainty: str
     withdrawn: tuple[str, ...] = ()
     attempts: int = 0
     uncertain: int = 0
+    reversed: int = 0
 
 
 class Outbox(Protocol):
@@ -102,11 +105,18 @@ class Outbox(Protocol):
         ...
 
     def withdraw_refused(
-        self, session: Any, idempotency_key: str, undoing: Iterable[str], *, reason: str
+        self,
+        session: Any,
+        idempotency_key: str,
+        undoing: Iterable[str],
+        *,
+        reason: str | Callable[[str], str],
     ) -> UploadWithdrawal:
         """In the session's transaction: withdraw the dead job with that key and the jobs of
         ``undoing`` (queued only to undo it) — never sent, holding nothing back — if and only
-        if every attempt of it was upstream's own refusal; else change nothing."""
+        if upstream certainly holds nothing of it: every attempt of it was upstream's own
+        refusal, or made under a msgid whose reversal (WI2601) upstream acknowledged; else
+        change nothing. ``reason``, or ``reason(certainty)``, is recorded as why."""
         ...
 
 
@@ -129,6 +139,8 @@ class UploadJob(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
     @property
     def deadline(self) -> datetime: ...
+    @property
+    def ordering_key(self) -> str | None: ...
 
 
 class UploadJobs(Protocol):

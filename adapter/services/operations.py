@@ -1,5 +1,6 @@
 """IT's operator actions, each audited: re-send an upload job, have a dead job's write reversed
-upstream, re-send a logged read, process a stored HL7 message again.
+upstream, withdraw a dead settlement upload upstream holds nothing of, re-send a logged read,
+process a stored HL7 message again.
 
 REST (``/api/v1/queue``, ``/api/v1/upstream``, ``/api/v1/hl7``), the IT monitor page and the
 ``wi-adapter queue retry`` command all come here, so a re-send does the same on every face.
@@ -29,6 +30,13 @@ from adapter.domain.ports import (
 )
 from adapter.domain.upstream import UPLOAD_STATUS_LABELS, Infno
 from adapter.services.payloads import job_payload
+from adapter.services.revocation import (
+    SETTLEMENT_UPLOADS,
+    Behind,
+    log_withdrawal,
+    revoked_upload,
+    withdraw_behind,
+)
 from adapter.store.uow import UnitOfWork
 
 REVERSAL_WITHIN = timedelta(minutes=30)
@@ -40,6 +48,16 @@ def reversal_key(msgid: str) -> str:
     msgid, so a second request finds the first, and the queue's delivery ledger remembers it
     after the job itself is purged."""
     return f"reversal:{msgid}"
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A dead settlement upload withdrawn with its settlement's revocation (or found so:
+    ``already``), by :meth:`Operations.withdraw_job`."""
+
+    job_id: int
+    revocation_job: int | None
+    already: bool
 
 
 @dataclass
@@ -184,6 +202,99 @@ class Operations:
         self.jobs.wake()
         return queued
 
+    def withdraw_job(self, job_id: int, *, actor: str, via: str = "api") -> Withdrawn:
+        """Withdraw a dead settlement upload (WI2301, WI2701) whose settlement was revoked,
+        with the revocation (WI2305) queued behind it, when upstream certainly holds nothing
+        of it: every attempt refused, or made under a msgid whose reversal (WI2601) upstream
+        acknowledged. What the automatic path (:mod:`adapter.services.revocation`) does, for
+        a refusal older than it or one whose hook failed: the same check under the stay's and
+        the job's locks, the same audit entry and log event. Anything else is refused, with
+        why and what to do instead, and nothing changes; a job withdrawn already is answered
+        with what was done (``already``)."""
+        if self.outbox is None:
+            raise DomainError("本实例未接入上传队列，不能撤回", code="QUEUE_UNAVAILABLE")
+        job = self.jobs.get(job_id)
+        if job.kind not in SETTLEMENT_UPLOADS:
+            raise InvalidTransition(
+                f"上传任务 {job_id} 是 {job.kind}，不是结算上传（WI2301、WI2701）：只能撤回"
+                "结算已撤销、每次发送均被上级系统拒绝的结算上传（其撤销结算随之撤回）",
+                code="JOB_NOT_WITHDRAWABLE",
+            )
+        encounter = job.ordering_key or str(job.payload.get("context", ""))
+        if job.status == "withdrawn":
+            return self._withdrawn_already(job_id, encounter)
+        if job.status != "dead":
+            label = UPLOAD_STATUS_LABELS.get(job.status, job.status)
+            raise InvalidTransition(
+                f"上传任务 {job_id} 当前状态为“{label}”：只能撤回上传失败的结算上传",
+                code="JOB_NOT_WITHDRAWABLE",
+            )
+        with UnitOfWork(self.engine, immediate=True) as uow:
+            behind = withdraw_behind(
+                self.outbox, uow, encounter, lambda u: u.job_id == job_id, actor=actor, via=via
+            )
+            uow.commit()
+        if behind is None:
+            raise _not_revoked(job)
+        if behind.found.withdrawn:
+            log_withdrawal(behind)
+            self.jobs.wake()  # the stay's later uploads go now
+            return Withdrawn(job_id, behind.revocation.job_id, already=False)
+        if self.jobs.get(job_id).status == "withdrawn":  # the automatic path was first
+            return self._withdrawn_already(job_id, encounter)
+        raise self._not_withdrawn(job, behind)
+
+    def _withdrawn_already(self, job_id: int, encounter: str) -> Withdrawn:
+        with UnitOfWork(self.engine) as uow:
+            pair = revoked_upload(uow, encounter, lambda u: u.job_id == job_id)
+        revocation = pair[1] if pair is not None else None
+        return Withdrawn(job_id, revocation.job_id if revocation else None, already=True)
+
+    def _not_withdrawn(self, job: UploadJob, behind: Behind) -> InvalidTransition:
+        found, revocation = behind.found, behind.revocation
+        head = f"上传任务 {job.id}（{job.kind}）"
+        if found.certainty == "not_dead":  # re-sent meanwhile
+            state = self.jobs.get(job.id).status
+            return InvalidTransition(
+                f"{head}当前状态为“{UPLOAD_STATUS_LABELS.get(state, state)}”："
+                "只能撤回上传失败的结算上传",
+                code="JOB_NOT_WITHDRAWABLE",
+            )
+        if found.certainty == "never_sent":
+            return InvalidTransition(
+                f"{head}从未发送到上级系统，未得到上级系统的拒绝答复，不能撤回：请重发该任务"
+                "（再被上级系统拒绝时，将与撤销结算一并自动撤回）",
+                code="JOB_NEVER_SENT",
+            )
+        if found.certainty == "uncertain":
+            msgid = str(job.payload.get("msgid", ""))
+            reversal = self.reversal_status(msgid)
+            if reversal in ("pending", "in_flight"):
+                then = "其冲正（WI2601）尚未送达：送达后将自动撤回，届时也可再撤回"
+            elif reversal == "dead":
+                then = "其冲正（WI2601）上传失败：请先重发冲正任务，送达后将自动撤回"
+            elif reversal == "delivered":
+                then = (
+                    f"已冲正的只是报文ID {msgid} 的交易，此前以其他报文ID发送的结果仍不确定："
+                    "请原样重发，使撤销结算随后送达"
+                )
+            else:
+                then = (
+                    "请先冲正原交易（WI2601），冲正送达后将自动撤回；或原样重发，使撤销结算随后送达"
+                )
+            return InvalidTransition(
+                f"{head}有{found.uncertain}次发送结果不确定（超时、连接中断、上级系统故障等），"
+                f"上级系统可能已有这次结算，不能撤回：{then}",
+                code="JOB_MAY_HOLD_SETTLEMENT",
+            )
+        state = self.jobs.get(revocation.job_id).status
+        label = UPLOAD_STATUS_LABELS.get(state, state)
+        return InvalidTransition(
+            f"{head}的撤销结算（WI2305，上传任务 {revocation.job_id}）当前状态为“{label}”，"
+            "可能已到达上级系统，不能撤回",
+            code="JOB_REVOCATION_UNDER_WAY",
+        )
+
     def reversal_status(self, msgid: str) -> str | None:
         """The status of the reversal of the write sent as ``msgid``, if one was queued
         (``delivered`` also once the job is purged: the delivery ledger remembers)."""
@@ -236,6 +347,14 @@ def _reversal_pending(job: UploadJob, status: str) -> InvalidTransition:
         f"上传任务 {job.id} 的原交易（msgid {msgid}）正在冲正（冲正任务状态 {status}）："
         "冲正送达后才能重发，重发将使用新的 msgid",
         code="JOB_REVERSAL_PENDING",
+    )
+
+
+def _not_revoked(job: UploadJob) -> InvalidTransition:
+    return InvalidTransition(
+        f"上传任务 {job.id}（{job.kind}）的结算没有撤销（没有为它排队的撤销结算 WI2305）："
+        "上级系统仍须收到这次结算，不能撤回；请更正后重发",
+        code="JOB_NOT_REVOKED",
     )
 
 

@@ -112,6 +112,7 @@ class OpsConsole(Protocol):
         self, job_id: int, payload: dict[str, Any] | None, note: str, actor: str
     ) -> None: ...
     def reverse(self, job_id: int, note: str, actor: str) -> int: ...
+    def withdraw(self, job_id: int, actor: str) -> int | None: ...
     def calls(self, limit: int = 50) -> list[CallRow]: ...
     def hl7_messages(self, limit: int = 50) -> list[MessageRow] | None: ...
     def history(self, now: datetime, hours: int = 24) -> list[HourPoint]: ...
@@ -185,6 +186,12 @@ class OperationsConsole:
         """Queue the reversal (WI2601) of a dead job's write, as ``POST
         /api/v1/queue/jobs/{id}/reverse`` does; the reversal job's id."""
         return self._ops.reverse_job(job_id, actor=actor, note=note, via="web").job_id
+
+    def withdraw(self, job_id: int, actor: str) -> int | None:
+        """Withdraw a dead settlement upload upstream holds nothing of, with its settlement's
+        revocation, as ``POST /api/v1/queue/jobs/{id}/withdraw`` does; the revocation's job
+        id (None: it had none)."""
+        return self._ops.withdraw_job(job_id, actor=actor, via="web").revocation_job
 
     def calls(self, limit: int = 50) -> list[CallRow]:
         return [

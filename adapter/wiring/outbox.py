@@ -21,6 +21,7 @@ from adapter.domain.errors import Conflict, DomainError, NotFound
 from adapter.domain.ports import QueuedUpload, UploadWithdrawal
 from adapter.domain.upstream import Infno, UpstreamGateway, write_infnos
 from adapter.services.delivery import FeeDetails, deliver, failure_kind
+from adapter.services.operations import reversal_key
 from upload_queue import admin, ledger, reporting, withdrawal
 from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
@@ -98,9 +99,20 @@ class QueueOutbox:
         return _sent_msgid(_connection(session), idempotency_key)
 
     def withdraw_refused(
-        self, session: Any, idempotency_key: str, undoing: Iterable[str], *, reason: str
+        self,
+        session: Any,
+        idempotency_key: str,
+        undoing: Iterable[str],
+        *,
+        reason: str | Callable[[str], str],
     ) -> UploadWithdrawal:
         connection = _connection(session)
+
+        def reversed_upstream(payload: Mapping[str, Any]) -> bool:
+            # what was sent under that msgid upstream has reversed: its WI2601 delivered
+            msgid = str(payload.get("msgid") or idempotency_key)
+            return ledger.delivered(connection, reversal_key(msgid))
+
         undoing = list(undoing)
         ids = withdrawal.ids_of(connection, [idempotency_key, *undoing])
         if idempotency_key not in ids:
@@ -112,12 +124,14 @@ class QueueOutbox:
             [ids[key] for key in undoing if key in ids],
             reason=reason,
             now=self._queue.clock(),
+            undone=reversed_upstream,
         )
         return UploadWithdrawal(
             found.certainty,
             tuple(keys[job_id] for job_id in found.withdrawn),
             found.attempts,
             found.uncertain,
+            found.undone,
         )
 
 
@@ -201,6 +215,9 @@ def _waker(wake: Callable[[], None]) -> Callable[[Session], None]:
 RefusedUpload = Callable[[str, str], object]
 """A settlement upload's msgid and its stay, once it went dead on upstream's refusal
 (:meth:`adapter.services.revocation.Revocations.after_refusal`)."""
+ReversedUpload = Callable[[int, str], object]
+"""The job id of a dead upload and its stay, once upstream acknowledged its reversal (WI2601
+delivered; :meth:`adapter.services.revocation.Revocations.after_reversal`)."""
 
 
 def register_upload_handlers(
@@ -208,12 +225,14 @@ def register_upload_handlers(
     gateway: UpstreamGateway,
     details: FeeDetails | None = None,
     refused: RefusedUpload | None = None,
+    reversed_: ReversedUpload | None = None,
 ) -> None:
     """Every write transaction of the dialect is delivered the same way: ``submit`` it.
     ``details``: a settlement's fee details, for the settlement uploads that name one (every
     runtime that settles gives it; a queue of other writes needs none). A revocation's
     ``omsgid`` is read from the queue's own database as it is delivered. ``refused`` hears of
-    each settlement upload (WI2301, WI2701) that went dead on upstream's refusal."""
+    each settlement upload (WI2301, WI2701) that went dead on upstream's refusal, ``reversed_``
+    of each dead upload whose reversal (WI2601, queued by IT) upstream acknowledged."""
 
     def sent_msgid(idempotency_key: str) -> str:
         with queue.engine.connect() as connection:  # closed before the call goes out
@@ -235,7 +254,15 @@ def register_upload_handlers(
         if refused is not None and job.ordering_key:
             refused(job.idempotency_key, job.ordering_key)
 
+    def on_reversed(job: Delivery) -> None:
+        reverses = job.payload.get("reverses_job")
+        if reversed_ is not None and isinstance(reverses, int) and job.payload.get("context"):
+            reversed_(reverses, str(job.payload["context"]))
+
     settlements = {Infno.DISCHARGE, Infno.DEVICE_SETTLEMENT}
     for infno in write_infnos():
         hook = on_refused if infno in settlements and refused is not None else None
-        queue.register(infno.value, handle, classify=failure_kind, on_refused=hook)
+        delivered = on_reversed if infno is Infno.REVERSAL and reversed_ is not None else None
+        queue.register(
+            infno.value, handle, classify=failure_kind, on_refused=hook, on_delivered=delivered
+        )

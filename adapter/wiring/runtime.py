@@ -151,6 +151,7 @@ def build_runtime(
         fee_details(engine, ZoneInfo(settings.time_zone)),
         # ``services`` is made below; the workers that call this start only after that
         lambda msgid, stay: services.revocations.after_refusal(msgid, stay),
+        lambda job_id, stay: services.revocations.after_reversal(job_id, stay),
     )
     count = queue_settings.workers if workers is None else workers
     runner = None

@@ -1,5 +1,5 @@
-"""IT's REST surface on the upload queue: the jobs, a re-send or reversal of a dead one, the
-counts and deadlines, and the settlements at risk of missing clearing.
+"""IT's REST surface on the upload queue: the jobs, a re-send, reversal or withdrawal of a dead
+one, the counts and deadlines, and the settlements at risk of missing clearing.
 
 The routes go through the operator use cases (:class:`adapter.services.operations.Operations`):
 a re-send here is the one the IT page and ``wi-adapter queue retry`` make.
@@ -149,6 +149,42 @@ def reverse_job(
     body = body or ReverseRequest()
     queued = ops.reverse_job(job_id, actor=principal.name, note=body.note or "")
     return JobOut.of(ops.jobs.get(queued.job_id), _now(settings))
+
+
+class WithdrawnOut(Out):
+    """A dead settlement upload withdrawn with its settlement's revocation."""
+
+    already: bool = Field(description="withdrawn before this request: nothing changed")
+    job: JobOut = Field(description="the settlement upload, withdrawn (last_error says why)")
+    revocation: JobOut | None = Field(description="its revocation (WI2305), withdrawn with it")
+
+
+@router.post(
+    "/api/v1/queue/jobs/{job_id}/withdraw",
+    summary="Withdraw a dead settlement upload upstream holds nothing of, with its revocation",
+)
+def withdraw_job(
+    job_id: RowId, principal: It, ops: OperationsDep, settings: SettingsDep
+) -> WithdrawnOut:
+    """For a dead settlement upload (WI2301, WI2701) whose settlement was revoked: when every
+    attempt was upstream's refusal, or was made under a msgid whose reversal (WI2601) upstream
+    acknowledged, upstream holds no settlement, and the upload and its revocation (WI2305)
+    are withdrawn — never sent; the stay's later uploads go (N§33, B§32). What the adapter
+    does by itself when the refusal or the reversal comes, for one it did not (older than
+    the feature, or its hook failed). Audited. Refused (409), nothing changed: not a dead
+    settlement upload (``JOB_NOT_WITHDRAWABLE``), settlement not revoked (``JOB_NOT_REVOKED``:
+    correct and re-send it), never sent (``JOB_NEVER_SENT``: re-send it), an attempt that
+    may have reached upstream (``JOB_MAY_HOLD_SETTLEMENT``: reverse it first, or re-send
+    it), the revocation under way (``JOB_REVOCATION_UNDER_WAY``). A job withdrawn already
+    answers 200 with ``already``."""
+    done = ops.withdraw_job(job_id, actor=principal.name)
+    now = _now(settings)
+    revocation = ops.jobs.get(done.revocation_job) if done.revocation_job else None
+    return WithdrawnOut(
+        already=done.already,
+        job=JobOut.of(ops.jobs.get(job_id), now),
+        revocation=JobOut.of(revocation, now) if revocation is not None else None,
+    )
 
 
 class QueueSummaryOut(Out):

@@ -127,6 +127,7 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
         done=request.query_params.get("resent", ""),
         reversed_job=request.query_params.get("reversed", ""),
         reversal=request.query_params.get("reversal", ""),
+        withdrawn_job=request.query_params.get("withdrawn", ""),
         **live,
         **extra,
     )
@@ -253,3 +254,12 @@ def reverse(
     except AdapterError as exc:
         return _page(request, ops, 422, **problem_of(exc))
     return RedirectResponse(f"/web/monitor?reversed={job_id}&reversal={reversal}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/withdraw", dependencies=[Csrf])
+def withdraw(request: Request, job_id: RowId, session: ItDesk, ops: Ops) -> Response:
+    try:
+        ops.withdraw(job_id, session.user.name)
+    except AdapterError as exc:
+        return _page(request, ops, 422, **problem_of(exc))
+    return RedirectResponse(f"/web/monitor?withdrawn={job_id}", status_code=303)

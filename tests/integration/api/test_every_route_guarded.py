@@ -69,6 +69,7 @@ API: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/api/v1/queue/jobs"): ("it",),
     ("POST", "/api/v1/queue/jobs/{job_id}/retry"): ("it",),
     ("POST", "/api/v1/queue/jobs/{job_id}/reverse"): ("it",),
+    ("POST", "/api/v1/queue/jobs/{job_id}/withdraw"): ("it",),
     ("GET", "/api/v1/queue/summary"): ("it",),
     ("GET", "/api/v1/queue/clearing"): ("it",),
     ("GET", "/api/v1/upstream/calls"): ("it",),
@@ -127,6 +128,7 @@ WEB: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/web/monitor/live"): ("it",),
     ("POST", "/web/monitor/jobs/{job_id}/resend"): ("it",),
     ("POST", "/web/monitor/jobs/{job_id}/reverse"): ("it",),
+    ("POST", "/web/monitor/jobs/{job_id}/withdraw"): ("it",),
     # the page reads as GET /device-funds does (device too); reconciling is billing's and IT's
     ("GET", "/web/reconciliation"): ("billing", "it", "device"),
     ("POST", "/web/reconciliation/run"): MONTHLY,

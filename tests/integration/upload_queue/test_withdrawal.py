@@ -24,7 +24,7 @@ from upload_queue.jobs import Delivery, Job
 from upload_queue.metrics import QueueMetrics
 from upload_queue.retry import RetryPolicy
 from upload_queue.tables import upload_attempt, upload_job
-from upload_queue.withdrawal import withdraw_refused
+from upload_queue.withdrawal import Withdrawal, withdraw_refused
 from upload_queue.worker import Worker
 
 ONCE = RetryPolicy(max_attempts=1, random=lambda: 0.0)
@@ -176,3 +176,60 @@ def test_the_refused_hook_hears_of_a_job_dead_on_a_refusal_only(
         add(queue_engine, key, clock=clock, metrics=metrics)
     Worker(queue_engine, handlers, clock=clock, policy=ONCE, metrics=metrics).drain()
     assert heard == ["a"]
+
+
+def test_attempts_the_receiver_undid_since_count_as_refusals_each_by_the_payload_it_went_with(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    """A time-out under payload v1; IT re-sends v2 (replacing v1), refused. The receiver may
+    hold v1: withdrawn only when v1 is undone — v2's being undone does not do it."""
+    upstream, handle = _failing(TransientDeliveryError("timeout"), RefusedDeliveryError("no"))
+    first, revoke, again = _stay(queue_engine, clock, metrics)
+    worker = _worker(queue_engine, handle, clock, metrics)
+    worker.drain()
+    clock.advance(timedelta(minutes=1))
+    admin.retry(queue_engine, first.id, clock(), payload={"key": "first", "v": 2})
+    clock.advance(timedelta(minutes=1))
+    worker.drain()
+
+    def undo(version: int | None) -> Withdrawal:
+        with queue_engine.begin() as connection:
+            return withdraw_refused(
+                connection, first.id, [revoke.id], reason=lambda certainty: certainty,
+                now=clock(), undone=lambda payload: payload.get("v") == version,
+            )  # fmt: skip
+
+    assert (undo(2).certainty, undo(2).withdrawn, undo(2).uncertain) == ("uncertain", (), 1)
+    found = undo(None)  # the first payload had no "v"
+    assert (found.certainty, found.withdrawn, found.undone) == (
+        "undone", (first.id, revoke.id), 1,
+    )  # fmt: skip
+    assert admin.get_job(queue_engine, first.id).last_error == "undone"
+    worker.drain()
+    assert upstream.keys == ["again"]
+    assert admin.get_job(queue_engine, again.id).status == "delivered"
+
+
+def test_the_delivered_hook_hears_of_each_delivery_after_it_is_committed(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    heard: list[tuple[str, str]] = []
+
+    def handle(delivery: Delivery) -> None:
+        if delivery.idempotency_key == "b":
+            raise RefusedDeliveryError("no")
+
+    def delivered(delivery: Delivery) -> None:
+        status = admin.get_job(queue_engine, delivery.job_id).status  # committed already
+        heard.append((delivery.idempotency_key, status))
+        if delivery.idempotency_key == "c":
+            raise RuntimeError("the hook fails: logged, the delivery stands")
+
+    handlers = Handlers()
+    handlers.register("discharge", handle, on_delivered=delivered)
+    added = [add(queue_engine, key, clock=clock, metrics=metrics) for key in ("a", "b", "c")]
+    Worker(queue_engine, handlers, clock=clock, policy=ONCE, metrics=metrics).drain()
+    assert heard == [("a", "delivered"), ("c", "delivered")]
+    assert [admin.get_job(queue_engine, job.id).status for job in added] == [
+        "delivered", "dead", "delivered",
+    ]  # fmt: skip

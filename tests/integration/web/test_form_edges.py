@@ -71,7 +71,7 @@ def test_a_fund_receipt_too_large_for_money_is_refused_on_the_page(
     assert _count(engine, "device_funds_receipt") == 0 and _count(engine, "upload_job") == 0
 
 
-@pytest.mark.parametrize("action", ["resend", "reverse"])
+@pytest.mark.parametrize("action", ["resend", "reverse", "withdraw"])
 def test_a_monitor_job_id_past_any_row_is_a_page_not_an_internal_error(
     base: str, action: str
 ) -> None:
