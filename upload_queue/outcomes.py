@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Table, TextClause, bindparam, select, text
 from sqlalchemy.dialects import postgresql
 
 from upload_queue.clock import as_utc
+from upload_queue.handlers import Registration
 from upload_queue.jobs import Delivery
 from upload_queue.leasing import Leased
 from upload_queue.ledger import ENTRY_COLUMNS, Receipt, entry_values
@@ -284,6 +285,17 @@ def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
 def dead_on_refusal(recorded: Recorded) -> bool:
     """The job went dead on the receiver's refusal (its kind's ``on_refused`` hook is told)."""
     return recorded.kept and recorded.outcome.status == "dead" and recorded.finished.refused
+
+
+def tell_hooks(recorded: Recorded, registration: Registration) -> bool:
+    """Tell the kind's hooks of a committed outcome: ``on_refused`` of a death on refusal,
+    ``on_delivered`` of a delivery; whether one ran (it may have changed the queue)."""
+    delivery = recorded.finished.delivery
+    if dead_on_refusal(recorded):
+        return registration.tell_refused(delivery)
+    if recorded.kept and recorded.outcome.status == "delivered":
+        return registration.tell_delivered(delivery)
+    return False
 
 
 def after_commit(recorded: Recorded, worker_id: str, metrics: QueueMetrics) -> None:

@@ -65,8 +65,8 @@ from upload_queue.outcomes import (
     Outcome,
     Result,
     after_commit,
-    dead_on_refusal,
     record_outcomes,
+    tell_hooks,
 )
 from upload_queue.recovery import release_expired
 from upload_queue.retry import RetryPolicy
@@ -359,14 +359,8 @@ class Worker:
             self.metrics.of_kind(item.delivery.kind).attempts.inc()
         for r in recorded:
             after_commit(r, self.worker_id, self.metrics)
-            delivery = r.finished.delivery
             # its hook may withdraw jobs that held later ones back: then look again
-            registration = self.handlers.get(delivery.kind)
-            if dead_on_refusal(r):
-                told = registration.tell_refused(delivery)
-            else:
-                told = r.outcome.status == "delivered" and registration.tell_delivered(delivery)
-            if told:
+            if tell_hooks(r, self.handlers.get(r.finished.delivery.kind)):
                 self._woken.set()
         held = {(item.delivery.job_id, item.delivery.lease_token) for item in renewed}
         for item in renew:
