@@ -41,6 +41,7 @@ from adapter.settings_sections import (
     AuditSettings,
     CardsSettings,
     DatabaseSettings,
+    DevicesSettings,
     HL7Settings,
     HttpSettings,
     InstitutionSettings,
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     hl7: HL7Settings = Field(default_factory=HL7Settings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    devices: DevicesSettings = Field(default_factory=DevicesSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     cards: CardsSettings = Field(default_factory=CardsSettings)

@@ -158,6 +158,16 @@ class PolicySettings(Section):
     late_registration_days: int = Field(default=30, ge=1, le=366)
 
 
+class DevicesSettings(Section):
+    """``[devices]``: the device counter (N§34, B§34, B§35)."""
+
+    # how many local days back a fitting's time may lie. No article sets a maximum: a
+    # fitting is settled at the counter when the device is handed over (N§34, B§35), and an
+    # old day would price against that day's catalogue and start the minimum-years clock
+    # then. A week covers a weekend or a public holiday (FITTING_TOO_OLD)
+    max_fitting_age_days: int = Field(default=30, ge=0, le=366)
+
+
 class ScheduleSettings(Section):
     """``[schedule]`` in adapter.toml (``ADAPTER_SCHEDULE__<KEY>``)."""
 

@@ -19,8 +19,9 @@ against its limit like any other (the counter is told it is an approved replacem
 such a notice — the item is off the notice presented, or the notice presented is the very one
 that already paid the earlier fitting — the counter is warned and shown the earlier fitting
 (date, item, where); if it goes on, the worker pays the item (最低使用年限内更换). The adapter
-knows the fittings settled through it; earlier fittings elsewhere are the insured place's to
-check when it issues the notice.
+knows the fittings settled through it and those recorded here as manual-claim cases (the
+insured place reimburses their fee lists, N§38: :mod:`.device_cases`); earlier fittings
+elsewhere are the insured place's to check when it issues the notice.
 
 **The same notice again, whatever the minimum years.** An item whose minimum years are not
 known (none on the filing: upstream sent none, read as 0) has no window to count, but the
@@ -173,7 +174,8 @@ def filed_limits(
 
 @dataclass(frozen=True)
 class EarlierFitting:
-    """The worker's latest settled fitting of one item (what the counter is shown)."""
+    """The worker's latest fitting of one item the fund paid or is asked to (a manual-claim
+    case's, ``where`` naming the case): what the counter is shown."""
 
     device_code: str
     device_name: str
@@ -200,13 +202,14 @@ class Replacement:
             return DEVICE_REPLACEMENT_APPROVED
         return DEVICE_MIN_YEARS if self.min_years > 0 else DEVICE_NOTICE_USED
 
-    def details(self, filing: Filing) -> dict[str, object]:
+    def details(self, notice: str) -> dict[str, object]:
+        """The rule's message fields; ``notice``: the one presented now."""
         return {
             "name": self.earlier.device_name or self.earlier.device_code,
             "last": self.earlier.fitted_on.isoformat(),
             "where": self.earlier.where,
             "years": self.min_years,
-            "notice": filing.approval_notice_no,
+            "notice": notice,
         }
 
 
@@ -224,23 +227,41 @@ def replacement(
     (the filed item's, else the earlier fitting's); ``covered`` as the module docstring says.
     Without minimum years (0: none known) only the notice that paid the earlier fitting
     presented again makes one, never covered (the module docstring, "the same notice")."""
-    previous = earlier.get(code)
+    filed = filing.device(code)
+    return replacement_of(
+        earlier.get(code),
+        filed,
+        listed=filed is not None,
+        notice=filing.approval_notice_no,
+        fitted_on=fitted_on,
+    )
+
+
+def replacement_of(
+    previous: EarlierFitting | None,
+    filed: FiledDevice | None,
+    *,
+    listed: bool,
+    notice: str,
+    fitted_on: date,
+) -> Replacement | None:
+    """:func:`replacement` from its parts: the item's earlier fitting, the filed item (its
+    minimum years), whether ``notice`` — the one presented now — lists the item."""
     if previous is None:
         return None
-    filed = filing.device(code)
     years = filed.min_years if filed is not None else previous.min_years
     # one notice however a filing spells it (〔2026〕 = (２０２６), B§34): a changed filing
     # re-typing the notice that paid the earlier fitting is not a new approval
-    again = same_notice(previous.notice_no, filing.approval_notice_no)
+    again = same_notice(previous.notice_no, notice)
     if years <= 0:
         # No window to count, but one approval never pays the item twice (N§34, N§38). An
         # item off the notice is the worker's anyway (DEVICE_NOT_ON_NOTICE).
-        if filed is not None and again:
+        if listed and again:
             return Replacement(previous, 0, covered=False)
         return None
     if fitted_on >= add_years(previous.fitted_on, years):
         return None
-    return Replacement(previous, years, covered=filed is not None and not again)
+    return Replacement(previous, years, covered=listed and not again)
 
 
 def device_warnings(
@@ -256,7 +277,7 @@ def device_warnings(
     for code, names in _by_code(items).items():
         again = replacement(code, filing, earlier, fitted_on)
         if again is not None:
-            found.append(again.rule.warned(code, **again.details(filing)))
+            found.append(again.rule.warned(code, **again.details(filing.approval_notice_no)))
         elif filing.device(code) is None:
             found.append(DEVICE_NOT_ON_NOTICE.warned(code, name=names or code))
     return tuple(found)
@@ -352,7 +373,7 @@ def price_devices(
         entry = catalogue.lookup(CatalogueKind.DEVICE, insured_region, code, fitted_on)
         again = replacement(code, filing, earlier, fitted_on)
         if again is not None and not again.covered:
-            details = again.details(filing)
+            details = again.details(filing.approval_notice_no)
             found = [_workers(line, entry, again.rule, **details) for line in group]
         elif filed is None:
             name = group[0].item_name or code

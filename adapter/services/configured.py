@@ -1,13 +1,14 @@
 """The institution and the workflow policy as ``adapter.toml`` sets them (``[institution]``,
-``[policy]``): what the composition root hands the services."""
+``[policy]``, ``[devices]``): what the composition root hands the services."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from adapter.domain.device_times import FittingWindow
 from adapter.domain.stay_times import TimeWindow
 from adapter.services.context import InstitutionProfile, Policy
-from adapter.settings_sections import InstitutionSettings, PolicySettings
+from adapter.settings_sections import DevicesSettings, InstitutionSettings, PolicySettings
 
 
 def institution_profile(institution: InstitutionSettings) -> InstitutionProfile:
@@ -20,7 +21,8 @@ def institution_profile(institution: InstitutionSettings) -> InstitutionProfile:
     )
 
 
-def workflow_policy(policy: PolicySettings) -> Policy:
+def workflow_policy(policy: PolicySettings, devices: DevicesSettings | None = None) -> Policy:
+    devices = devices or DevicesSettings()
     return Policy(
         upload_within=timedelta(minutes=policy.upload_within_minutes),
         admission_upload_within=timedelta(minutes=policy.upload_within_minutes),
@@ -32,4 +34,5 @@ def workflow_policy(policy: PolicySettings) -> Policy:
             clock_skew=timedelta(minutes=policy.clock_skew_minutes),
             late_registration=timedelta(days=policy.late_registration_days),
         ),
+        fittings=FittingWindow(max_age_days=devices.max_fitting_age_days),
     )

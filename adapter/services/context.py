@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from adapter.domain.device_times import FittingWindow
 from adapter.domain.ports import Clock, MsgidSource, Outbox
 from adapter.domain.stay_times import TimeWindow
 from adapter.domain.upstream import UpstreamGateway
@@ -47,6 +48,8 @@ class Policy:
     * ``manual_claim_wait`` — how long upstream must have been unreachable before a stay may
       go to manual reimbursement for that reason (N§38, B§27).
     * ``fee_batch_size`` — fee details are uploaded in batches of this many lines (§3).
+    * ``fittings`` — how many days back a device fitting's time may lie (``[devices]``;
+      no article sets it, :mod:`adapter.domain.device_times`).
     """
 
     upload_within: timedelta = timedelta(minutes=30)
@@ -56,6 +59,7 @@ class Policy:
     manual_claim_wait: timedelta = timedelta(minutes=30)
     fee_batch_size: int = 100
     times: TimeWindow = field(default_factory=TimeWindow)  # admission/discharge/fee times
+    fittings: FittingWindow = field(default_factory=FittingWindow)  # how far back a fitting
 
     def __post_init__(self) -> None:
         if self.fee_batch_size < 1:

@@ -15,24 +15,30 @@ filing and notice with the card (B§34) and settles the fitting directly through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from adapter.domain.device_cases import WORKER_PAYS_NOTE, case_repeats, claimed_split
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import Encounter, EncounterKind
-from adapter.domain.errors import InvalidMessage, InvalidTransition
-from adapter.domain.people import CardData, mask_citizen_id
+from adapter.domain.errors import ConfirmationRequired, InvalidMessage, InvalidTransition
+from adapter.domain.filings import Filing, FilingPurpose, same_notice
+from adapter.domain.people import CardData, Person, mask_citizen_id
+from adapter.domain.rules import Finding
 from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
-from adapter.services.device_keys import case_key, case_keys, find_fitting
+from adapter.services.device_keys import case_key, case_keys, case_psn_nos, find_fitting
 from adapter.services.device_outage import (
     DEVICE_OUTAGE_ARTICLE,
     DeviceCase,
     UpstreamDownAtDeviceCounter,
     refuse_after_direct_fitting,
 )
+from adapter.services.device_replacements import earlier_with_cases
+from adapter.services.device_times import check_fitted_at
 from adapter.services.devices import DeviceFittings, FitDevices, Fitted
 from adapter.services.identity import masked_card, unverified_psn_no
 from adapter.services.manual_claim_fee_list import NOTE
@@ -54,10 +60,17 @@ DETAIL = "辅助器具配置时上级系统无法访问，按手工报销登记�
 
 
 def device_fee_list(
-    ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, request: FitDevices
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    encounter: Encounter,
+    request: FitDevices,
+    repeats: Sequence[Finding] = (),
 ) -> dict[str, Any]:
-    """The list for the insured place: every item at its actual cost, the whole cost claimed."""
+    """The list for the insured place: every item at its actual cost, the whole cost claimed
+    but the ``repeats`` the counter confirmed the worker pays (each with why)."""
     total = sum((i.actual_cost for i in request.items), Decimal("0"))
+    claimed, personal = claimed_split(request.items, repeats)
+    why = {f.field: f"{f.message}（{f.article}）" for f in repeats}
     person = uow.persons.get(encounter.psn_no)
     return {
         "institution": payloads.medinsinfo(ctx),
@@ -86,6 +99,7 @@ def device_fee_list(
                     "device_code": i.device_code,
                     "device_name": i.device_name,
                     "actual_cost": payloads.money(i.actual_cost),
+                    "worker_pays": i.device_code in why,
                 }
                 for i in request.items
             ],
@@ -96,16 +110,20 @@ def device_fee_list(
                 "item_code": i.device_code,
                 "item_name": i.device_name or i.device_code,
                 "amount": payloads.money(i.actual_cost),
+                "claimed": payloads.money(Decimal(0) if i.device_code in why else i.actual_cost),
+                "personal": payloads.money(i.actual_cost if i.device_code in why else Decimal(0)),
+                "reason": why.get(i.device_code, ""),
             }
             for n, i in enumerate(request.items, start=1)
         ],
         "excluded": [],
         "unmapped": [],
         "medfee_sumamt": payloads.money(total),
-        "claimed_sumamt": payloads.money(total),
+        "claimed_sumamt": payloads.money(claimed),
+        "personal_sumamt": payloads.money(personal),
         "title": "工伤保险跨省异地辅助器具配置费用清单（手工报销）",
         "manual_claim": True,
-        "note": DEVICE_NOTE + NOTE,
+        "note": DEVICE_NOTE + (WORKER_PAYS_NOTE if why else "") + NOTE,
     }
 
 
@@ -141,10 +159,13 @@ class DeviceClaims:
         """The fitting as a manual-claim case from the start (N§38, B§27): nothing registered
         or uploaded upstream; the same request again returns the same case. Refused when the
         fund already paid any of its items under its notice directly
-        (:func:`~.device_outage.refuse_after_direct_fitting`)."""
+        (:func:`~.device_outage.refuse_after_direct_fitting`). An item an earlier fitting —
+        settled, or another case at another time — already claims under the same notice, or
+        inside its minimum years, is a repeat (:func:`.case_repeats`): recorded only once the
+        counter confirms, and then the worker's on the list (N§34, N§38, 附表2)."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
-        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())
+        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())  # a double click's too
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
         key = case_key(request)
@@ -155,6 +176,12 @@ class DeviceClaims:
                 return self._existing(uow, existing.encounter.id)
             found = uow.persons.find_by_citizen_id(card.citizen_id) if card.citizen_id else []
             known = found[0] if len(found) == 1 else None  # as last seen, never asked now
+            worker = _stored_worker(uow, card, known)
+            filings = uow.filings.for_person(worker.psn_no) if worker is not None else []
+            # the same check as a direct fitting's, against the filing as the store has it
+            check_fitted_at(
+                ctx, request.fitted_at, notice=request.approval_notice_no, filings=filings
+            )
             # The fund paid these items under this notice directly already: the fee list
             # would have the insured place pay them again (N§38 杜绝重复报销, B§27).
             refuse_after_direct_fitting(
@@ -166,6 +193,9 @@ class DeviceClaims:
                 numbers=(card.citizen_id, card.card_no),
                 field="items",
             )
+            repeats = self._repeats(uow, request, worker, filings)
+            if repeats and not request.replacement_confirmed:
+                raise ConfirmationRequired(repeats)
             encounter = Encounter(
                 id=ids.encounter_id(),
                 kind=EncounterKind.DEVICE,
@@ -177,7 +207,7 @@ class DeviceClaims:
                 insured_admdvs=known.insured_admdvs if known else "",
             )
             uow.encounters.add(encounter)
-            listing = device_fee_list(ctx, uow, encounter, request)
+            listing = device_fee_list(ctx, uow, encounter, request, repeats)
             claim = ManualClaim(
                 ids.manual_claim_id(),
                 encounter.id,
@@ -200,10 +230,43 @@ class DeviceClaims:
                     "approval_notice_no": request.approval_notice_no,
                     "items": [i.device_code for i in request.items],
                     "total": listing["medfee_sumamt"],
+                    "claimed": listing["claimed_sumamt"],
+                    "repeats_confirmed": [f"{f.code} ({f.field})" for f in repeats],
                 },
             )
             uow.commit()
         return claim
+
+    def _repeats(
+        self, uow: UnitOfWork, request: FitDevices, worker: Person | None, filings: list[Filing]
+    ) -> tuple[Finding, ...]:
+        """The items an earlier fitting of the worker's already claims (:func:`.case_repeats`),
+        the worker as the store last saw them: upstream cannot be asked."""
+        ctx = self._ctx
+        card = request.card
+        psn_nos = [unverified_psn_no(card)]
+        psn_nos += [f"?{n}"[:64] for n in (card.citizen_id, card.card_no) if n]
+        if worker is not None:
+            psn_nos = list(case_psn_nos(worker, card))
+        notice = request.approval_notice_no
+        earlier = earlier_with_cases(
+            ctx,
+            uow,
+            worker.psn_no if worker is not None else "",
+            psn_nos,
+            notice,
+            filings=filings,
+        )
+        filing = next(
+            (
+                f
+                for f in filings
+                if f.purpose is FilingPurpose.DEVICE and same_notice(f.approval_notice_no, notice)
+            ),
+            None,
+        )
+        fitted_on = ctx.local_date(request.fitted_at)
+        return case_repeats(request.items, notice, filing, earlier, fitted_on)
 
     def _existing(self, uow: UnitOfWork, encounter_id: str) -> ManualClaim:
         claim_id = uow.manual_claims.id_of_encounter(encounter_id)
@@ -235,5 +298,14 @@ class DeviceClaims:
         # pays needs the counter's confirmation (附表2), as in DeviceFittings.fit.
         request = stored_request(claim, card, replacement_confirmed)
         return self._fittings.fit(
-            request, actor=actor, case=DeviceCase(claim.id, claim.encounter_id)
+            request, actor=actor, case=DeviceCase(claim.id, claim.encounter_id, claim.created_at)
         )
+
+
+def _stored_worker(uow: UnitOfWork, card: CardData, known: Person | None) -> Person | None:
+    """The card's worker as the store last saw them: ``known`` (by citizen id), else the one
+    worker whose citizen id or card number the card carries; upstream cannot be asked."""
+    if known is not None:
+        return known
+    found = uow.persons.find_by_card([n for n in (card.citizen_id, card.card_no) if n])
+    return found[0] if len(found) == 1 else None

@@ -23,7 +23,7 @@ from typing import Protocol
 from adapter.domain.devices import DeviceItem
 from adapter.domain.filings import notice_key
 from adapter.domain.money import FEN, is_fen
-from adapter.domain.people import CardData
+from adapter.domain.people import CardData, Person
 from adapter.services.identity import unverified_psn_no
 from adapter.store.repositories import EncounterRecord
 from adapter.store.uow import UnitOfWork
@@ -100,3 +100,14 @@ def find_fitting(
         if record is not None:
             return record
     return None
+
+
+def case_psn_nos(person: Person, card: CardData) -> tuple[str, ...]:
+    """Whom a manual-claim case of this worker may be recorded under: the checked number (a
+    worker seen before), or the stand-in of the card shown then — this card, or the
+    worker's known citizen id or card number (:func:`unverified_psn_no`)."""
+    found = [person.psn_no, unverified_psn_no(card)]
+    for number in (person.citizen_id, person.card_no):
+        if number:
+            found.append(f"?{number}"[:64])
+    return tuple(dict.fromkeys(found))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NoReturn
 
 from adapter.domain.encounters import EncounterKind
@@ -54,6 +55,7 @@ class DeviceCase:
 
     claim_id: str
     encounter_id: str
+    recorded_at: datetime | None = None  # the case's recording: its fitting time's age counts to it
 
 
 def require_open(uow: UnitOfWork, case: DeviceCase) -> None:
@@ -142,10 +144,11 @@ def _same_items(fee_list: dict[str, Any], notice: str, device_codes: Collection[
     # The case's notice as typed while upstream was down, not checked against the filing.
     if not same_notice(str(fitting.get("approval_notice_no", "")), notice):
         return ""
+    # an item the case lists as the worker's (a confirmed repeat) is claimed from nobody
     names = [
         str(i.get("device_name") or i.get("device_code"))
         for i in fitting.get("items", ())
-        if i.get("device_code") in device_codes
+        if i.get("device_code") in device_codes and not i.get("worker_pays")
     ]
     return "、".join(dict.fromkeys(names))
 
@@ -170,14 +173,14 @@ def refuse_after_direct_fitting(
 
     Checked at both moments. Recording is the earliest, before any paperwork, but upstream is
     down then and the case may be keyed only by the card's stand-in (``"?<card or citizen
-    id>"``): the worker is found as the store last saw them — every person whose citizen id
-    or card number is one of ``numbers`` (the card's), the way ``_case_psn_nos`` in
-    :mod:`.devices` maps a checked worker to the stand-ins. Hand-over is the last moment
-    before the insured place pays: checked again with the case's ``psn_no`` (a stand-in is
-    read back into its number), so a direct fitting or a person the store learned of after
-    recording is seen too. A card the store never saw with its number (a reissued card, the
-    e-card's QR code) matches nobody by number: the worker is then the one whose stored
-    device filing carries the notice — the insured place issues a notice on one filing."""
+    id>"``): the worker is found as the store last saw them — every person whose citizen id or
+    card number is one of ``numbers`` (the card's), the way :func:`.device_keys.case_psn_nos`
+    maps a checked worker to the stand-ins. Hand-over is the last moment before the insured
+    place pays: checked again with the case's ``psn_no`` (a stand-in is read back into its
+    number), so a direct fitting or a person the store learned of after recording is seen too. A
+    card the store never saw with its number (a reissued card, the e-card's QR code) matches
+    nobody by number: the worker is then the one whose stored device filing carries the notice —
+    the insured place issues a notice on one filing."""
     notice = notice_no.strip()
     if not notice:
         return

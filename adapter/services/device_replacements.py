@@ -2,15 +2,20 @@
 (附表2).
 
 The minimum years protect the fund, so only a fitting the fund paid for starts an item's
-clock. Fitting (:mod:`.devices`) prices against these; the counter is shown them, with each
-filed item's limit, before it fits.
+clock — settled here directly, or recorded here as a manual-claim case whose fee list the
+insured place reimburses from the fund (N§38; :mod:`adapter.domain.device_cases`). Fitting
+(:mod:`.devices`) prices against these, and a case recorded while upstream is down is
+checked against them (:mod:`.device_claims`); the counter is shown them, with each filed
+item's limit, before it fits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
+from adapter.domain.device_cases import case_items, latest, min_years_of
 from adapter.domain.devices import (
     DeviceLimit,
     EarlierFitting,
@@ -19,7 +24,7 @@ from adapter.domain.devices import (
     replacement,
 )
 from adapter.domain.encounters import EncounterKind
-from adapter.domain.filings import Filing
+from adapter.domain.filings import Filing, same_notice
 from adapter.services.context import ServiceContext
 from adapter.store.uow import UnitOfWork
 
@@ -67,6 +72,67 @@ def earlier_fittings(
     return latest
 
 
+def case_fittings(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    psn_nos: Collection[str],
+    notice: str,
+    *,
+    filings: Iterable[Filing] = (),
+    skip: str = "",
+) -> list[EarlierFitting]:
+    """The worker's fittings recorded here as manual-claim cases, open or handed over (the
+    insured place reimburses their lists: N§38), as earlier fittings of their claimed items.
+    ``psn_nos``: the worker's number and the card stand-ins a case may be kept under; a case
+    under another stand-in (a card the store never saw) is the worker's when its notice is
+    ``notice`` (the insured place issues a notice on one filing, N§34, B§34). ``filings``:
+    the worker's, for each item's minimum years; ``skip``: the encounter of the case being
+    settled itself."""
+    institution = ctx.institution.code
+    own = {c.id for c in uow.manual_claims.device_cases(institution, psn_nos)}
+    filings = tuple(filings)
+    where = where_fitted(ctx, uow, institution)
+    found: list[EarlierFitting] = []
+    for claim in uow.manual_claims.device_cases(institution, psn_nos, stand_ins=True):
+        fitting = claim.fee_list.get("fitting")
+        if claim.encounter_id == skip or not isinstance(fitting, dict):
+            continue
+        case_notice = str(fitting.get("approval_notice_no", ""))
+        if claim.id not in own and not same_notice(case_notice, notice):
+            continue
+        fitted_on = ctx.local_date(datetime.fromisoformat(str(fitting["fitted_at"])))
+        for item in case_items(fitting):
+            if item.worker_pays:  # a confirmed repeat: claimed from nobody, no clock
+                continue
+            found.append(
+                EarlierFitting(
+                    device_code=item.device_code,
+                    device_name=item.device_name,
+                    fitted_on=fitted_on,
+                    where=f"{where}，按手工报销登记，手工报销记录{claim.id}",
+                    notice_no=case_notice,
+                    min_years=min_years_of(filings, case_notice, item.device_code),
+                )
+            )
+    return found
+
+
+def earlier_with_cases(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    psn_no: str,
+    psn_nos: Collection[str],
+    notice: str,
+    *,
+    filings: Iterable[Filing] = (),
+    skip: str = "",
+) -> dict[str, EarlierFitting]:
+    """Each item's latest earlier fitting: settled (:func:`earlier_fittings`, for ``psn_no``
+    when known) or a manual-claim case (:func:`case_fittings`)."""
+    settled = earlier_fittings(ctx, uow, psn_no).values() if psn_no else ()
+    return latest(settled, case_fittings(ctx, uow, psn_nos, notice, filings=filings, skip=skip))
+
+
 def where_fitted(ctx: ServiceContext, uow: UnitOfWork, code: str) -> str:
     """The institution a fitting was settled at, as the counter reads it: name (code)."""
     if code == ctx.institution.code:
@@ -81,7 +147,9 @@ def counter_view(
     """Each filed item's limit in ``region``'s catalogue on ``on``, and any replacement inside
     the minimum years (with the earlier fitting)."""
     limits = filed_limits(filing, uow.catalogue.device_catalogue(region), region, on)
-    earlier = earlier_fittings(ctx, uow, psn_no)
+    earlier = earlier_with_cases(
+        ctx, uow, psn_no, (psn_no,), filing.approval_notice_no, filings=(filing,)
+    )
     again = {
         d.device_code: r
         for d in filing.devices

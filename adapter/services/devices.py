@@ -8,15 +8,12 @@ transaction opens. The items are then priced against that catalogue and the limi
 B§35): the lines of one item share one limit; an item off the notice is the worker's (N§34),
 with a warning, and the rest is settled; a replacement inside the minimum years is priced
 against a new notice that approves it, and otherwise settles only once the counter confirms
-that the worker pays it (附表2; the earlier fittings: :mod:`.device_replacements`). One
-transaction records the fitting as an encounter, settles it, and queues ``WI2701`` due
-settled-at + 30 minutes (N§34, B§35).
-
-:meth:`DeviceFittings.presettle` prices the same way and writes nothing (but the catalogue
-cache): what the counter is warned of before it fits.
-
-The same fitting submitted twice (same worker, notice, time and items) returns the first
-settlement, flagged ``replayed``.
+that the worker pays it (附表2; the earlier fittings, settled or manual-claim cases:
+:mod:`.device_replacements`). Its time is bounded (:mod:`.device_times`). One transaction
+records the fitting as an encounter, settles it, and queues ``WI2701`` due settled-at + 30
+minutes (N§34, B§35). :meth:`DeviceFittings.presettle` prices the same way and writes nothing
+(but the catalogue cache). The same fitting submitted twice (same worker, notice, time and
+items) returns the first settlement, flagged ``replayed``.
 
 Upstream down at the counter (identity, filing or catalogue cannot be read) answers
 :class:`~.device_outage.UpstreamDownAtDeviceCounter` (N§38, B§27): wait and fit later, or
@@ -57,7 +54,13 @@ from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
 from adapter.services.device_catalogues import DeviceCatalogues
-from adapter.services.device_keys import case_keys, find_fitting, fitting_key, fitting_keys
+from adapter.services.device_keys import (
+    case_keys,
+    case_psn_nos,
+    find_fitting,
+    fitting_key,
+    fitting_keys,
+)
 from adapter.services.device_outage import (
     DeviceCase,
     UpstreamDownAtDeviceCounter,
@@ -65,9 +68,10 @@ from adapter.services.device_outage import (
     refuse_recorded_case,
     require_open,
 )
-from adapter.services.device_replacements import CounterView, counter_view, earlier_fittings
+from adapter.services.device_replacements import CounterView, counter_view, earlier_with_cases
+from adapter.services.device_times import check_fitted_at
 from adapter.services.eligibility import decide
-from adapter.services.identity import Identity, WorkerFacts, cache, masked_card, unverified_psn_no
+from adapter.services.identity import Identity, WorkerFacts, cache, masked_card
 from adapter.services.locks import lock_encounter
 from adapter.services.uploads import queue_upload
 from adapter.store.repositories import EncounterRecord
@@ -112,18 +116,27 @@ class DeviceFittings:
         self._catalogues = DeviceCatalogues(ctx)
 
     def _checked(
-        self, request: FitDevices, *, actor: str
+        self, request: FitDevices, *, actor: str, case: DeviceCase | None = None
     ) -> tuple[WorkerFacts, Filing, tuple[Finding, ...]]:
-        """Identity, filing and notice (upstream reads, no transaction held); refusals audited."""
+        """Identity, the fitting's time (:func:`.check_fitted_at`), filing and notice
+        (upstream reads, no transaction held); refusals audited."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
-        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())
+        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())  # before asking upstream
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
         try:
             facts = self._identity.facts(request.card)
         except UpstreamUnavailable as exc:
             raise UpstreamDownAtDeviceCounter() from exc
+        check_fitted_at(
+            ctx,
+            request.fitted_at,
+            notice=request.approval_notice_no,
+            filings=facts.filings,
+            registered_at=case.recorded_at if case is not None else None,
+            aged=case is not None or not self._registered(request, facts.person),
+        )
         fitted_on = ctx.local_date(request.fitted_at)
         decision = decide(
             facts,
@@ -138,6 +151,12 @@ class DeviceFittings:
             self._refused(request, facts, decision.reasons, actor=actor)
             raise EligibilityRefused(decision.reasons)
         return facts, decision.filing, decision.warnings
+
+    def _registered(self, request: FitDevices, person: Person) -> bool:
+        """Registered here already (a replay, a settlement again): its time was checked."""
+        keys = (*fitting_keys(person.psn_no, request), *case_keys(request))
+        with self._ctx.uow() as uow:
+            return find_fitting(uow, self._ctx.institution.code, keys) is not None
 
     def _refused(
         self, request: FitDevices, facts: WorkerFacts, reasons: Sequence[Finding], *, actor: str
@@ -167,11 +186,28 @@ class DeviceFittings:
             raise UpstreamDownAtDeviceCounter() from exc
 
     def _price(
-        self, uow: UnitOfWork, request: FitDevices, filing: Filing, region: str, psn_no: str
+        self,
+        uow: UnitOfWork,
+        request: FitDevices,
+        filing: Filing,
+        region: str,
+        person: Person,
+        *,
+        case: DeviceCase | None = None,
     ) -> tuple[Bill, tuple[Finding, ...]]:
+        """Priced against the catalogue and limits; the earlier fittings are the settled ones
+        and the manual-claim cases (but the one settled now, ``case``)."""
         ctx = self._ctx
         fitted_local = ctx.local(request.fitted_at)
-        earlier = earlier_fittings(ctx, uow, psn_no)
+        earlier = earlier_with_cases(
+            ctx,
+            uow,
+            person.psn_no,
+            case_psn_nos(person, request.card),
+            filing.approval_notice_no,
+            filings=(filing, *uow.filings.for_person(person.psn_no)),
+            skip=case.encounter_id if case is not None else "",
+        )
         priced = price_devices(
             request.items,
             filing,
@@ -189,7 +225,7 @@ class DeviceFittings:
         facts, filing, checked = self._checked(request, actor=actor)
         region = self._region(request, facts, actor=actor)
         with self._ctx.uow() as uow:
-            bill, warnings = self._price(uow, request, filing, region, facts.person.psn_no)
+            bill, warnings = self._price(uow, request, filing, region, facts.person)
         found = _merge(checked, warnings)
         return DevicePresettlement(bill, filing, region, found, unconfirmed(found))
 
@@ -197,7 +233,7 @@ class DeviceFittings:
         """Check, price and settle the fitting. With ``case``, the manual-claim case from the
         start that it was recorded as is settled instead (its encounter, N§38, B§27)."""
         ctx = self._ctx
-        facts, filing, checked = self._checked(request, actor=actor)
+        facts, filing, checked = self._checked(request, actor=actor, case=case)
         region = self._region(request, facts, actor=actor)
         person = facts.person
         key = fitting_key(person.psn_no, request)
@@ -224,12 +260,12 @@ class DeviceFittings:
             refuse_beside_a_case(
                 uow,
                 ctx.institution.code,
-                _case_psn_nos(person, request.card),
+                case_psn_nos(person, request.card),
                 request.approval_notice_no,
                 {i.device_code for i in request.items},
                 switching=case.encounter_id if case is not None else "",
             )
-            bill, priced_warnings = self._price(uow, request, filing, region, person.psn_no)
+            bill, priced_warnings = self._price(uow, request, filing, region, person, case=case)
             warnings = _merge(checked, priced_warnings)
             pending = unconfirmed(warnings)
             if pending and not request.replacement_confirmed:
@@ -354,17 +390,6 @@ class DeviceFittings:
         if replay is not None:
             return replay
         refuse_recorded_case(uow, record.encounter.id)
-
-
-def _case_psn_nos(person: Person, card: CardData) -> tuple[str, ...]:
-    """Whom a manual-claim case of this worker may be recorded under: the checked number (a
-    worker seen before), or the stand-in of the card shown then — this card, or the
-    worker's known citizen id or card number (:func:`unverified_psn_no`)."""
-    found = [person.psn_no, unverified_psn_no(card)]
-    for number in (person.citizen_id, person.card_no):
-        if number:
-            found.append(f"?{number}"[:64])
-    return tuple(dict.fromkeys(found))
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:

@@ -211,7 +211,12 @@ class ManualClaims:
                     uow,
                     record.encounter.psn_no,
                     str(fitting.get("approval_notice_no", "")),
-                    {str(i.get("device_code")) for i in fitting.get("items", ())},
+                    # what the list claims: not the items it lists as the worker's
+                    {
+                        str(i.get("device_code"))
+                        for i in fitting.get("items", ())
+                        if not i.get("worker_pays")
+                    },
                     handing_over=True,
                     field="claim_id",
                 )

@@ -180,7 +180,7 @@ def build_runtime(
         clock=clock,
         institution=institution_profile(settings.institution),
         time_zone=settings.time_zone,
-        policy=workflow_policy(settings.policy),
+        policy=workflow_policy(settings.policy, settings.devices),
     )
     monthly = MonthlyServices(services.context, monthly_policy(settings.schedule))
     scheduler = recheck = listener = anchorer = None

@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, Response
 from adapter.domain.device_totals import device_totals
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
-from adapter.domain.errors import AdapterError, UpstreamUnavailable
+from adapter.domain.errors import AdapterError, ConfirmationRequired, UpstreamUnavailable
 from adapter.services.container import Services
 from adapter.services.device_outage import DEVICE_OUTAGE_MESSAGE
 from adapter.services.devices import FitDevices, Fitted
@@ -238,17 +238,32 @@ def manual_claim(
     name: Annotated[list[str] | None, Form()] = None,
     cost: Annotated[list[str] | None, Form()] = None,
     fitted_at: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     """Upstream down: the fitting recorded as a manual-claim case from the start (N§38, B§27);
     upstream back meanwhile: fitted and settled as usual. At the time the outage page offered
-    it (``fitted_at``): the same form sent twice is the same case."""
+    it (``fitted_at``): the same form sent twice is the same case. An item an earlier fitting
+    or case already claims (the same notice again, inside the minimum years) is shown with
+    that fitting, and recorded — the worker's — once the counter confirms (N§34, N§38)."""
     try:
         items = _items(code, name, cost)
         if not notice.strip():
             raise FormError("请输入配置费用核付通知单号")
         at = _form_time(fitted_at) if fitted_at else now(request)
-        request_ = FitDevices(read_card(card), notice.strip(), items, at)
+        request_ = FitDevices(
+            read_card(card), notice.strip(), items, at, replacement_confirmed=bool(confirmed)
+        )
         result = services.device_claims.fit_or_claim(request_, actor=session.user.name)
+    except ConfirmationRequired as exc:
+        return _desk(
+            request,
+            upstream_down=True,
+            case_repeats=exc.reasons,
+            card_value=card,
+            notice=notice.strip(),
+            items=items,
+            fitted_at=at.isoformat(),
+        )
     except FormError as exc:
         return _desk(
             request,

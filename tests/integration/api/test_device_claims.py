@@ -182,3 +182,33 @@ def test_n38_b27_rest_a_fitting_settled_directly_is_not_recorded_again_as_a_case
     assert NOTICE in error["message"] and NAMES[ORTHOSIS] in error["message"]
     assert fitted.json()["slip_no"] in error["message"]
     assert [j["kind"] for j in jobs(db)] == ["WI2701"]  # the direct fitting's upload only
+
+
+def test_PR_DEVICE_NOTICE_USED_n38_rest_a_second_case_of_the_items_is_confirmed_then_the_workers(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    """Upstream down twice the same day: the orthosis under the same notice recorded again two
+    hours later is a second fee list for the insured place (N§38 杜绝重复报销) — 409 naming
+    the first case; confirmed, it is recorded with nothing claimed."""
+    simulator_faults(sim.url, outage=True)
+    first = api.post(
+        FITTINGS,
+        role="device",
+        json=fitting((ORTHOSIS, "1500.00"), hour=9, manual_claim_if_upstream_down=True),
+    )
+    assert first.status_code == 202, first.text
+    again = fitting((ORTHOSIS, "1500.00"), hour=11, manual_claim_if_upstream_down=True)
+    refused = api.post(FITTINGS, role="device", json=again)
+    assert refused.status_code == 409, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["code"], error["field"]) == ("PR_DEVICE_NOTICE_USED", ORTHOSIS)
+    assert first.json()["id"] in error["message"] and NOTICE in error["message"]
+    confirmed = api.post(FITTINGS, role="device", json={**again, "replacement_confirmed": True})
+    assert confirmed.status_code == 202, confirmed.text
+    listing = confirmed.json()["fee_list"]
+    assert (listing["medfee_sumamt"], listing["claimed_sumamt"], listing["personal_sumamt"]) == (
+        "1500.00",
+        "0.00",
+        "1500.00",
+    )
+    assert jobs(db) == []

@@ -252,7 +252,10 @@ def test_n38_b27_a_case_does_not_switch_beside_a_handed_over_case_of_its_items(
 ) -> None:
     outage(sim, True)
     first = _case(services, _fit(**{ORTHOSIS: "1500.00"}))
-    second = _case(services, replace(_fit(**{ORTHOSIS: "1500.00"}), fitted_at=local(0, 10)))
+    # the same item under the same notice an hour later: a repeat the counter confirmed
+    # (the worker's on its list, test_device_case_repeats) — still no second settlement
+    later = replace(_fit(**{ORTHOSIS: "1500.00"}), fitted_at=local(0, 10))
+    second = _case(services, replace(later, replacement_confirmed=True))
     assert second.id != first.id
     services.manual_claims.hand_over(first.id, actor="dev01")
     outage(sim, False)
@@ -321,6 +324,8 @@ def test_n38_b27_a_case_recorded_before_the_check_is_not_handed_over_beside_a_di
     # Recorded by the release before the recording check (or by a card the store matched to
     # the worker only since): hand-over is the last moment before the insured place pays.
     monkeypatch.setattr(device_claims, "refuse_after_direct_fitting", lambda *a, **k: None)
+    # ... which did not read the direct fitting as an earlier one either (the repeat check)
+    monkeypatch.setattr(device_claims.DeviceClaims, "_repeats", lambda *a, **k: ())
     case = _case(services, replace(request, fitted_at=local(0, 10)))
     monkeypatch.undo()
     with pytest.raises(InvalidTransition) as twice:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from adapter.store.tables.workflow import manual_claim
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.monthly.api import desk_pages
 from tests.integration.services.device_world import NAMES, NOTICE, ORTHOSIS, WHEELCHAIR
-from tests.integration.services.helpers import CARD_NO
+from tests.integration.services.helpers import CARD_NO, local
 from tests.integration.services.support import jobs
 
 # Upstream goes down here: each refused read waits out the client's short budget.
@@ -122,3 +123,77 @@ def test_n38_b27_recording_a_fitting_as_a_manual_claim_twice_records_one_case(
     assert cases[0][1] == cases[1][1]
     with db.connect() as connection:
         assert len(connection.execute(select(manual_claim.c.id)).all()) == 1
+
+
+def test_FITTING_TOO_OLD_a_preview_confirmed_days_later_is_refused_on_the_page(
+    services: Services, db: Engine, db_url: str, sim: SimulatorServer
+) -> None:
+    """The preview page left open and confirmed eight days later: the fitting time it carries
+    is past ``[devices]`` ``max_fitting_age_days``; the page says so, nothing is settled."""
+    monthly = MonthlyServices(services.context)
+    eight_days_ago = datetime.now(UTC) - timedelta(days=8, hours=1)
+    with desk_pages(db, db_url, services, monthly, role="device") as desk:
+        start = desk.get("/web/device").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', start)
+        assert token, start
+        old = desk.post(
+            "/web/device/fit",
+            data={
+                "csrf_token": token[1],
+                "card": CARD_NO["P011"],
+                "notice": NOTICE,
+                "code": [ORTHOSIS],
+                "name": [NAMES[ORTHOSIS]],
+                "cost": ["1500.00"],
+                "confirmed": "1",
+                "fitted_at": eight_days_ago.isoformat(),
+            },
+        )
+    assert old.status_code == 422, old.text
+    assert "配置时间" in old.text and "7天前" in old.text and "N§34、B§35" in old.text
+    assert jobs(db) == []
+
+
+def test_PR_DEVICE_NOTICE_USED_a_second_case_on_the_page_is_shown_then_confirmed_as_the_workers(
+    services: Services, db: Engine, db_url: str, sim: SimulatorServer
+) -> None:
+    """Upstream down twice: the orthosis recorded as a case at 09:00 and again at 11:00. The
+    second time the page shows the first case and asks; confirmed, the list claims nothing
+    and says the worker pays (N§34, N§38 杜绝重复报销)."""
+    monthly = MonthlyServices(services.context)
+    with desk_pages(db, db_url, services, monthly, role="device") as desk:
+        start = desk.get("/web/device").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', start)
+        assert token, start
+        assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": True}).status_code == 200
+        try:
+            form = {
+                "csrf_token": token[1],
+                "card": CARD_NO["P011"],
+                "notice": NOTICE,
+                "code": [ORTHOSIS],
+                "name": [NAMES[ORTHOSIS]],
+                "cost": ["1500.00"],
+            }
+            first = desk.post(
+                "/web/device/manual-claim", data={**form, "fitted_at": local(0, 9).isoformat()}
+            )
+            case = re.search(r"手工报销记录 (\S+)　登记于", first.text)
+            assert case, first.text
+            asked = desk.post(
+                "/web/device/manual-claim", data={**form, "fitted_at": local(0, 11).isoformat()}
+            )
+            assert asked.status_code == 200, asked.text
+            warning = _section(asked.text, "manual-claim-device")
+            assert 'data-code="PR_DEVICE_NOTICE_USED"' in warning and case[1] in warning
+            assert "确认登记" in warning
+            confirmed = desk.post("/web/device/manual-claim", data=_fields(warning))
+        finally:
+            httpx.post(f"{sim.url}/_sim/faults", json={})
+    second = re.search(r"手工报销记录 (\S+)　登记于", confirmed.text)
+    assert second and second[1] != case[1], confirmed.text
+    assert re.search(r'data-testid="case-personal">1500.00<', confirmed.text), confirmed.text
+    assert re.search(r'data-testid="case-total">0.00<', confirmed.text)
+    assert "个人支付，不申请报销" in confirmed.text
+    with db.connect() as connection:
+        assert len(connection.execute(select(manual_claim.c.id)).all()) == 2

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from adapter.domain.devices import DeviceItem
 from adapter.domain.errors import InvalidTransition
 from adapter.domain.people import CardData, CardKind
-from adapter.services import devices
+from adapter.services import device_replacements, devices
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices
 from adapter.services.manual_claim_records import ManualClaim
@@ -105,6 +105,8 @@ def test_n38_b27_a_case_under_a_new_card_is_not_handed_over_beside_a_direct_fitt
     assert isinstance(case, ManualClaim)
     _outage(sim, False)
     monkeypatch.setattr(devices, "refuse_beside_a_case", lambda *a, **k: None)
+    # ... nor the case as the item's earlier fitting (inside its minimum years)
+    monkeypatch.setattr(device_replacements, "case_fittings", lambda *a, **k: [])
     direct = services.devices.fit(_fit(card("P011"), hour=10), actor="dev01").settlement
     monkeypatch.undo()
     with pytest.raises(InvalidTransition) as twice:
