@@ -206,12 +206,12 @@ def test_FITTING_IN_FUTURE_n34_rest_a_fitting_dated_ahead_of_the_clock_is_refuse
 def test_FITTING_TOO_OLD_n34_b35_rest_a_fitting_dated_past_the_window_is_refused(
     api: Api, db: Engine
 ) -> None:
-    """``[devices]`` ``max_fitting_age_days`` (7): a fitting typed eight days back would settle
+    """``[devices]`` ``max_fitting_age_days`` (30): a fitting typed 31 days back would settle
     today at that day's catalogue and start its minimum years then. Refused naming the
     field, at the price check as at the fitting; nothing settled or queued."""
-    eight_days_ago = datetime.now(UTC) - timedelta(days=8, hours=1)
+    month_ago = datetime.now(UTC) - timedelta(days=31, hours=1)
     for path in (f"{FITTINGS}/presettle", FITTINGS):
-        body = fitting((ORTHOSIS, "1500.00"), fitted_at=eight_days_ago)
+        body = fitting((ORTHOSIS, "1500.00"), fitted_at=month_ago)
         old = api.post(path, role="device", json=body)
         assert old.status_code == 422, old.text
         assert old.headers["content-type"].startswith("application/problem+json")
@@ -221,5 +221,5 @@ def test_FITTING_TOO_OLD_n34_b35_rest_a_fitting_dated_past_the_window_is_refused
             "fitted_at",
             "N§34, B§35",
         )
-        assert "配置时间" in error["message"] and "7天前" in error["message"]
+        assert "配置时间" in error["message"] and "30天前" in error["message"]
     assert jobs(db) == []

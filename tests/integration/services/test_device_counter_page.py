@@ -128,10 +128,10 @@ def test_n38_b27_recording_a_fitting_as_a_manual_claim_twice_records_one_case(
 def test_FITTING_TOO_OLD_a_preview_confirmed_days_later_is_refused_on_the_page(
     services: Services, db: Engine, db_url: str, sim: SimulatorServer
 ) -> None:
-    """The preview page left open and confirmed eight days later: the fitting time it carries
+    """The preview page left open and confirmed a month later: the fitting time it carries
     is past ``[devices]`` ``max_fitting_age_days``; the page says so, nothing is settled."""
     monthly = MonthlyServices(services.context)
-    eight_days_ago = datetime.now(UTC) - timedelta(days=8, hours=1)
+    month_ago = datetime.now(UTC) - timedelta(days=31, hours=1)
     with desk_pages(db, db_url, services, monthly, role="device") as desk:
         start = desk.get("/web/device").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', start)
@@ -146,11 +146,11 @@ def test_FITTING_TOO_OLD_a_preview_confirmed_days_later_is_refused_on_the_page(
                 "name": [NAMES[ORTHOSIS]],
                 "cost": ["1500.00"],
                 "confirmed": "1",
-                "fitted_at": eight_days_ago.isoformat(),
+                "fitted_at": month_ago.isoformat(),
             },
         )
     assert old.status_code == 422, old.text
-    assert "配置时间" in old.text and "7天前" in old.text and "N§34、B§35" in old.text
+    assert "配置时间" in old.text and "30天前" in old.text and "N§34、B§35" in old.text
     assert jobs(db) == []
 
 

@@ -59,17 +59,18 @@ def _no_case(db: Engine) -> bool:
 def test_FITTING_TOO_OLD_n34_b35_a_fitting_dated_past_the_window_is_refused_naming_fitted_at(
     services: Services, db: Engine
 ) -> None:
-    """The worker's filing is 16 days old; a fitting dated 8 days back would settle today at
-    that day's catalogue and start the orthosis's 2 minimum years back then."""
+    """A fitting dated 31 days back would settle today at that day's catalogue and start the
+    orthosis's 2 minimum years back then (the window, 30 days as shipped, is checked before
+    the worker's filing, which is 16 days old)."""
     for attempt in (services.devices.presettle, services.devices.fit):
         with pytest.raises(FittingTooOld) as old:
-            attempt(_fit(_days_ago(8)), actor="dev01")
+            attempt(_fit(_days_ago(31)), actor="dev01")
         assert (old.value.code, old.value.field, old.value.article) == (
             "FITTING_TOO_OLD",
             "fitted_at",
             "N§34, B§35",
         )
-        assert "配置时间" in old.value.message and "7天前" in old.value.message
+        assert "配置时间" in old.value.message and "30天前" in old.value.message
     assert jobs(db) == []
     # Seven local days back is inside: settled, the fund paying the orthosis to the fen.
     fitted = services.devices.fit(_fit(_days_ago(7)), actor="dev01").settlement.breakdown
@@ -86,8 +87,8 @@ def test_FITTING_TOO_OLD_the_window_is_the_sites_setting(
     """``[devices]`` ``max_fitting_age_days`` as shipped, and a site's own."""
     shipped = tomllib.loads(Path("config/adapter.toml").read_text(encoding="utf-8"))
     packaged = tomllib.loads(Path("adapter/defaults/adapter.toml").read_text(encoding="utf-8"))
-    assert shipped["devices"]["max_fitting_age_days"] == 7
-    assert packaged["devices"]["max_fitting_age_days"] == 7
+    assert shipped["devices"]["max_fitting_age_days"] == 30
+    assert packaged["devices"]["max_fitting_age_days"] == 30
     site = workflow_policy(PolicySettings(), DevicesSettings(max_fitting_age_days=10))
     services = make_services(db, client, clock, msgids, policy=site)
     fitted = services.devices.fit(_fit(_days_ago(9)), actor="dev01").settlement.breakdown
@@ -123,13 +124,14 @@ def test_FITTING_TOO_OLD_n38_b27_a_case_is_held_to_the_same_window_counted_from_
 ) -> None:
     assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": True}).status_code == 200
     with pytest.raises(FittingTooOld) as old:
-        services.device_claims.fit_or_claim(_fit(_days_ago(8)), actor="dev01")
+        services.device_claims.fit_or_claim(_fit(_days_ago(31)), actor="dev01")
     assert old.value.field == "fitted_at"
     assert _no_case(db)  # no fee list for the insured place
     case = services.device_claims.fit_or_claim(_fit(local(0, 9)), actor="dev01")
     assert isinstance(case, ManualClaim)
-    # Upstream answers again ten days later: the case was recorded in time, so it switches.
-    clock.advance(timedelta(days=10))
+    # Upstream answers again 35 days later, past the window: the case was recorded in time
+    # (its fitting's day is counted from its recording), so it switches.
+    clock.advance(timedelta(days=35))
     assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": False}).status_code == 200
     fitted = services.device_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
     breakdown = fitted.settlement.breakdown
