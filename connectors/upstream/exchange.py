@@ -51,6 +51,7 @@ class Exchange:
         self._recorder = recorder
         self._monotonic = monotonic
         self._sign_expired = re.compile(config.sign_expired_pattern)
+        self._already_received = re.compile(config.already_received_pattern, re.IGNORECASE)
         self._listeners: list[Callable[[Outcome], None]] = []
 
     def listen(self, listener: Callable[[Outcome], None]) -> None:
@@ -120,7 +121,12 @@ class Exchange:
                 except AuthFailure as exc:
                     raise malformed_output(exc, infno=infno, msgid=msgid) from exc
             reply = interpret(
-                status, reply_bytes, infno=infno, msgid=msgid, sign_expired=self._sign_expired
+                status,
+                reply_bytes,
+                infno=infno,
+                msgid=msgid,
+                sign_expired=self._sign_expired,
+                already_received=self._already_received if is_write else None,
             )
             try:
                 return parse(reply)
@@ -129,6 +135,12 @@ class Exchange:
         except UpstreamError as exc:
             error = exc
             outcome = _outcome(exc)
+            if outcome == "malformed":  # what IT looks for, by msgid, in the call log
+                log.warning(
+                    "upstream.reply_unusable",
+                    extra={"infno": infno, "msgid": msgid, "context": context,
+                           "http_status": status, "detail": mask_text(exc.upstream_message[:300])},
+                )  # fmt: skip
             raise
         finally:
             metrics.observe(
@@ -151,7 +163,7 @@ class Exchange:
                         outcome=outcome,
                         http_status=status,
                         infcode=_infcode(reply_bytes),
-                        err_msg=(error.upstream_message if error else "")[:1000],
+                        err_msg=mask_text((error.upstream_message if error else "")[:1000]),
                         request_body=mask_body(envelope),
                         reply_body=_masked_reply(reply_bytes),
                         is_write=is_write,
