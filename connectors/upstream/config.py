@@ -78,6 +78,8 @@ class UpstreamConfig:
     max_keepalive_connections: int = 20
     sign_expired_pattern: str = DEFAULT_SIGN_EXPIRED_PATTERN
     already_received_pattern: str = DEFAULT_ALREADY_RECEIVED_PATTERN
+    # a reply larger than this (decoded) is not read on: a whole catalogue is a few MB
+    max_reply_bytes: int = 64 * 1024 * 1024
     time_zone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
@@ -89,6 +91,8 @@ class UpstreamConfig:
             or self.read_timeout_s <= 0
         ):
             raise ValueError("time-outs and the read budget must be positive")
+        if self.max_reply_bytes <= 0:
+            raise ValueError("max_reply_bytes must be positive")
         if self.client_key and not self.client_cert:
             raise ValueError("client_key is set but client_cert is not")
 

@@ -25,7 +25,13 @@ from connectors.upstream import metrics
 from connectors.upstream.auth import AuthFailure, GatewayAuth
 from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.records import CallRecord, CallRecorder, Outcome
-from connectors.upstream.translate import Reply, from_transport_error, interpret, malformed_output
+from connectors.upstream.translate import (
+    Reply,
+    from_transport_error,
+    interpret,
+    malformed_output,
+    too_large,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("connectors.upstream")
@@ -109,12 +115,21 @@ class Exchange:
         try:
             wire, headers = self._auth.seal_request(body)
             headers["Content-Type"] = "application/json; charset=utf-8"
+            request = self._http.build_request(
+                "POST", infno, content=wire, headers=headers, timeout=timeout
+            )
             try:
-                response = self._http.post(infno, content=wire, headers=headers, timeout=timeout)
+                response = self._http.send(request, stream=True)
+                try:
+                    status = response.status_code
+                    reply_bytes = _read_capped(response, self.config.max_reply_bytes)
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 raise from_transport_error(exc, infno=infno, msgid=msgid) from exc
-            status = response.status_code
-            reply_bytes = response.content
+            except _TooLarge as exc:
+                reply_bytes = exc.head
+                raise too_large(self.config.max_reply_bytes, infno=infno, msgid=msgid) from None
             if status == 200:
                 try:
                     reply_bytes = self._auth.open_reply(reply_bytes, response.headers)
@@ -176,6 +191,27 @@ class Exchange:
                     listener(outcome)
                 except Exception:  # a listener's fault must not fail the call
                     log.exception("upstream_listener_failed", extra={"infno": infno})
+
+
+class _TooLarge(Exception):
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, decoded as sent (gzip undone), or :class:`_TooLarge` once it passes
+    ``limit``: a runaway reply must not take the adapter's memory with it."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(b"")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(b"".join(chunks)[:4000])
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _outcome(exc: UpstreamError) -> Outcome:

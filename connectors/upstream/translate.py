@@ -10,6 +10,7 @@ HTTP 4xx (other)                     ``UpstreamRejected``     nobody: IT fixes, 
 ``infcode`` ≠ 0 to a write, saying    ``AlreadyReceived``      same (not a refusal: the
 it was received already                                       write may have taken effect)
 not JSON, not the envelope           ``UpstreamMalformed``    nobody
+larger than ``max_reply_bytes``      ``UpstreamMalformed``    nobody
 an ``output`` field not readable     ``UpstreamMalformed``    nobody (the field is named)
 reply signature or decryption bad    ``UpstreamMalformed``    nobody
 ===================================  =======================  ===========================
@@ -199,4 +200,14 @@ def malformed_output(exc: Exception, *, infno: str, msgid: str) -> UpstreamMalfo
         infno=infno,
         msgid=msgid,
         upstream_message=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def too_large(limit: int, *, infno: str, msgid: str) -> UpstreamMalformed:
+    """A reply past ``max_reply_bytes``: not read on (it would take the adapter's memory)."""
+    return UpstreamMalformed(
+        f"{MALFORMED}（{infno} 返回的数据超过 {limit // 1024} KB 上限，未读取）",
+        infno=infno,
+        msgid=msgid,
+        upstream_message=f"reply larger than max_reply_bytes ({limit})",
     )

@@ -23,7 +23,7 @@ from connectors.upstream.client import ReferenceClient
 from connectors.upstream.records import MemoryRecorder
 from connectors.upstream.simulator import SimulatorServer
 
-from .conftest import TODAY
+from .conftest import TODAY, make_config
 
 LAST_MONTH = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
 
@@ -256,3 +256,20 @@ def test_a_reply_naming_another_inf_refmsgid_is_still_ours(
     echo of our msgid: it cannot mismatch, and it is not checked."""
     next_reply(sim, "WI1201", envelope={"inf_refmsgid": "ANOTHER"})
     assert [f.filing_no for f in client.query_filings("P001")] == ["F001"]
+
+
+def test_a_reply_far_too_large_is_not_read_on(sim: SimulatorServer) -> None:
+    """A runaway reply must not take the adapter's memory (and every desk) with it."""
+    recorder = MemoryRecorder()
+    config = make_config(sim.url, max_reply_bytes=64 * 1024)
+    with ReferenceClient.from_config(config, recorder=recorder) as small:
+        assert [f.filing_no for f in small.query_filings("P001")] == ["F001"]
+        huge = '{"infcode": 0, "output": {"filings": [], "memo": "' + "x" * 200_000 + '"}}'
+        next_reply(sim, "WI1201", raw=huge)
+        with pytest.raises(UpstreamMalformed) as caught:
+            small.query_filings("P001")
+    assert caught.value.message == (
+        "工伤保险信息系统返回的数据无法识别，请联系信息科"
+        "（WI1201 返回的数据超过 64 KB 上限，未读取）"
+    )
+    assert recorder.calls[-1].outcome == "malformed"
