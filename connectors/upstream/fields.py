@@ -50,8 +50,14 @@ def inside(prefix: str) -> Iterator[None]:
         raise BadField(f"{prefix}.{exc.field}", exc.problem) from exc
 
 
-def each(data: dict[str, Any], key: str, read: Callable[[dict[str, Any]], T]) -> list[T]:
-    """``read`` over the list ``key`` (absent or empty: none), each item named by index."""
+def each(
+    data: dict[str, Any], key: str, read: Callable[[dict[str, Any]], T], *, required: bool = False
+) -> list[T]:
+    """``read`` over the list ``key``, each item named by index. Absent or null: none, unless
+    ``required`` — the list a reply is for (a worker's filings, a month's deductions), where
+    "none" read from a reply that lacks it would be a guess (``[]`` is an answer)."""
+    if required and data.get(key) in (None, ""):
+        raise BadField(key, "missing")
     items = []
     for index, item in enumerate(as_list(data, key)):
         if not isinstance(item, dict):
@@ -137,6 +143,17 @@ def _day(value: Any) -> date | None:
         return date.fromisoformat(value)  # "2026-12-01", "20261201"
     except ValueError:
         return None
+
+
+def moment(data: dict[str, Any], key: str) -> datetime | None:
+    """A date and time (``2026-12-06T23:59:59+08:00``); absent or empty: None."""
+    value = data.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise BadField(key, f"not a date and time: {value!r}"[:120]) from None
 
 
 def yes_no(data: dict[str, Any], key: str) -> bool:

@@ -23,7 +23,7 @@ Output shapes, by transaction:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
@@ -53,6 +53,7 @@ from connectors.upstream.fields import (
     fen,
     inside,
     integer,
+    moment,
     obj,
     opt_day,
     opt_money,
@@ -94,11 +95,10 @@ def read_person(output: dict[str, Any]) -> PersonRecord:
             ),
         )
     )
-    expires = output.get("token_expires_at")
     return PersonRecord(
         person=person,
         suspensions=suspensions,
-        token_expires_at=datetime.fromisoformat(expires) if expires else None,
+        token_expires_at=moment(output, "token_expires_at"),
     )
 
 
@@ -154,7 +154,7 @@ def read_filing(data: dict[str, Any]) -> Filing:
 
 
 def read_filings(output: dict[str, Any]) -> list[Filing]:
-    return each(output, "filings", read_filing)
+    return each(output, "filings", read_filing, required=True)
 
 
 def read_institution(output: dict[str, Any]) -> Institution:
@@ -190,7 +190,7 @@ def read_catalogue_item(data: dict[str, Any]) -> CatalogueItem:
 
 
 def read_catalogue(output: dict[str, Any]) -> list[CatalogueItem]:
-    return each(output, "items", read_catalogue_item)
+    return each(output, "items", read_catalogue_item, required=True)
 
 
 def _settlement(s: dict[str, Any]) -> ReconciledSettlement:
@@ -215,7 +215,7 @@ def read_reconciliation(output: dict[str, Any]) -> ReconciliationFigures:
         total=fen(output, "total"),
         fund_pay=fen(output, "fund_pay"),
         personal_pay=fen(output, "psn_pay"),
-        settlements=tuple(each(output, "settlements", _settlement)),
+        settlements=tuple(each(output, "settlements", _settlement, required=True)),
     )
 
 
@@ -233,4 +233,4 @@ def _deduction(d: dict[str, Any]) -> AuditDeduction:
 
 
 def read_deductions(output: dict[str, Any]) -> list[AuditDeduction]:
-    return each(output, "deductions", _deduction)
+    return each(output, "deductions", _deduction, required=True)

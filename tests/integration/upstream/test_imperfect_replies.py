@@ -273,3 +273,27 @@ def test_a_reply_far_too_large_is_not_read_on(sim: SimulatorServer) -> None:
         "（WI1201 返回的数据超过 64 KB 上限，未读取）"
     )
     assert recorder.calls[-1].outcome == "malformed"
+
+
+@pytest.mark.parametrize("missing", [None, ""])
+def test_a_reply_without_the_list_it_is_for_is_not_read_as_none(
+    client: ReferenceClient, sim: SimulatorServer, missing: object
+) -> None:
+    """A worker's filings missing from the reply are not "not filed" (which refuses the stay
+    telling them to file, N§16), nor a month's deductions missing "no deductions"."""
+    next_reply(sim, "WI1201", output={"filings": missing})
+    with pytest.raises(UpstreamMalformed, match=r"WI1201 返回的 filings 无法识别"):
+        client.query_filings("P001")
+    next_reply(sim, "WI3202", output={"deductions": missing})
+    with pytest.raises(UpstreamMalformed, match=r"WI3202 返回的 deductions 无法识别"):
+        client.audit_deductions(LAST_MONTH)
+    next_reply(sim, "WI1201", output={"filings": []})  # an answer: none
+    assert client.query_filings("P001") == []
+
+
+def test_an_ecard_expiry_that_is_not_a_time_is_refused_naming_it(
+    client: ReferenceClient, sim: SimulatorServer
+) -> None:
+    next_reply(sim, "WI1102", output={"token_expires_at": "明天"})
+    with pytest.raises(UpstreamMalformed, match=r"WI1102 返回的 token_expires_at 无法识别"):
+        client.verify_ecard("ECQR-P001-DEMO")
