@@ -162,13 +162,14 @@ def read_institution(output: dict[str, Any]) -> Institution:
     with inside("institution"):
         kinds = data.get("kinds")
         if kinds is None:
-            kinds = [text(data, "kind")]
-        if not isinstance(kinds, list):
-            kinds = as_list(data, "kinds")
+            kinds = text(data, "kind")
+        if isinstance(kinds, str):  # "medical,rehab" as well as "medical"
+            kinds = [k for k in kinds.replace("，", ",").split(",") if k.strip()]
+        kinds = [str(k).strip().lower() for k in as_list({"kinds": kinds}, "kinds")]
         return Institution(
             code=text(data, "fixmedins_code"),
             name=text(data, "fixmedins_name"),
-            kinds=frozenset(str(k) for k in kinds),
+            kinds=frozenset(kinds),
             admdvs=text(data, "admvs"),
             status=enum(data, "direct_settlement", DirectSettlementStatus),
         )

@@ -297,3 +297,17 @@ def test_an_ecard_expiry_that_is_not_a_time_is_refused_naming_it(
     next_reply(sim, "WI1102", output={"token_expires_at": "明天"})
     with pytest.raises(UpstreamMalformed, match=r"WI1102 返回的 token_expires_at 无法识别"):
         client.verify_ecard("ECQR-P001-DEMO")
+
+
+def test_an_institution_status_in_capitals_and_kinds_as_text_are_read(
+    client: ReferenceClient, sim: SimulatorServer
+) -> None:
+    """Every admission checks the institution's direct settlement (N§16): "ENABLED" refusing
+    it would refuse every stay."""
+    documented = client.institution_status("H11010000001")
+    institution = raw_output(client, "WI1301", {"fixmedins_code": "H11010000001"})["institution"]
+    institution.pop("kind", None)
+    kinds = ",".join(sorted(documented.kinds)).upper()
+    shaped = institution | {"direct_settlement": "ENABLED", "kinds": kinds}
+    next_reply(sim, "WI1301", output={"institution": shaped})
+    assert client.institution_status("H11010000001") == documented
