@@ -225,7 +225,7 @@ def _outcome(exc: UpstreamError) -> Outcome:
 def _parsed(reply: bytes) -> Any:
     try:
         return json.loads(reply) if reply else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past reading: as text
         return None
 
 
@@ -242,7 +242,10 @@ def _infcode(reply: bytes) -> int | None:
 def _masked_reply(reply: bytes) -> Any:
     envelope = _parsed(reply)
     if envelope is not None:
-        return mask_body(envelope)
+        try:
+            return mask_body(envelope)
+        except RecursionError:  # parsed, but nested past masking: kept as text
+            pass
     if not reply:
         return None
     return mask_text(reply[:4000].decode("utf-8", "replace"))

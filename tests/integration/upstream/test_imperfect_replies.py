@@ -311,3 +311,14 @@ def test_an_institution_status_in_capitals_and_kinds_as_text_are_read(
     shaped = institution | {"direct_settlement": "ENABLED", "kinds": kinds}
     next_reply(sim, "WI1301", output={"institution": shaped})
     assert client.institution_status("H11010000001") == documented
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_a_reply_nested_beyond_reading_is_malformed_and_logged(
+    client: ReferenceClient, sim: SimulatorServer, recorder: MemoryRecorder, depth: int
+) -> None:
+    next_reply(sim, "WI1201", raw="[" * depth + "]" * depth)
+    with pytest.raises(UpstreamMalformed) as caught:
+        client.query_filings("P001")
+    assert caught.value.message == "工伤保险信息系统返回的数据无法识别，请联系信息科"
+    assert recorder.calls[-1].outcome == "malformed" and recorder.calls[-1].infcode is None
