@@ -26,7 +26,7 @@ from adapter.domain.money import is_fen
 E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
 
-MONEY = re.compile(r"-?\d+(\.\d+)?")
+MONEY = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")  # ".5": how Oracle writes 0.5
 YES = frozenset({"1", "true", "y", "yes", "是"})
 NO = frozenset({"0", "false", "n", "no", "否"})
 OPEN_ENDED = date.max  # a filing valid until it is changed or cancelled (N§11, N§15)

@@ -322,3 +322,13 @@ def test_a_reply_nested_beyond_reading_is_malformed_and_logged(
         client.query_filings("P001")
     assert caught.value.message == "工伤保险信息系统返回的数据无法识别，请联系信息科"
     assert recorder.calls[-1].outcome == "malformed" and recorder.calls[-1].infcode is None
+
+
+@pytest.mark.parametrize(("sent", "read"), [(".50", "0.50"), ("-.5", "-0.5"), ("36.", "36")])
+def test_money_as_a_database_prints_it_is_read_exactly(
+    client: ReferenceClient, sim: SimulatorServer, sent: str, read: str
+) -> None:
+    next_reply(sim, "WI3202", output={"deductions": [
+        {"deduction_no": "K9", "month": LAST_MONTH, "amount": sent}]})  # fmt: skip
+    [deduction] = client.audit_deductions(LAST_MONTH)
+    assert deduction.amount == Decimal(read)
