@@ -3,8 +3,10 @@
 :class:`Exchange` wraps a payload in the envelope of interfaces.md §3, seals it with the
 gateway auth, posts it to ``{base_url}/{infno}``, opens and interprets the reply (errors are
 translated in :mod:`connectors.upstream.translate`, the one place) and parses its output.
-Every attempt is handed, masked, to the injected ``recorder``. Sign-in and retries are the
-caller's business (:mod:`connectors.upstream.session`).
+The reply is read as a stream and no further than ``max_reply_bytes``. Every attempt is
+handed, masked, to the injected ``recorder``; an unusable reply is also logged
+(``upstream.reply_unusable``, with the msgid and what was wrong) for IT. Sign-in and retries
+are the caller's business (:mod:`connectors.upstream.session`).
 """
 
 from __future__ import annotations
