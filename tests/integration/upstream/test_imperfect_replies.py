@@ -9,6 +9,7 @@ format variation not turned into a refused stay, a clear Chinese message for the
 from __future__ import annotations
 
 import copy
+import logging
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -332,3 +333,17 @@ def test_money_as_a_database_prints_it_is_read_exactly(
         {"deduction_no": "K9", "month": LAST_MONTH, "amount": sent}]})  # fmt: skip
     [deduction] = client.audit_deductions(LAST_MONTH)
     assert deduction.amount == Decimal(read)
+
+
+def test_an_unusable_reply_is_logged_for_it_with_the_msgid_and_the_field(
+    client: ReferenceClient, sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    next_reply(sim, "WI1201", output={"filings": [p001_filing(client, begndate="next week")]})
+    with (
+        caplog.at_level(logging.WARNING, logger="connectors.upstream"),
+        pytest.raises(UpstreamMalformed) as caught,
+    ):
+        client.query_filings("P001")
+    (event,) = [r for r in caplog.records if r.getMessage() == "upstream.reply_unusable"]
+    assert event.msgid == caught.value.msgid and event.infno == "WI1201"  # type: ignore[attr-defined]
+    assert "filings[0].begndate" in event.detail  # type: ignore[attr-defined]
