@@ -211,12 +211,20 @@ class ReferenceClient:
             raise ValueError("a reversal (WI2601) names the original omsgid and oinfno")
 
         def ack(reply: Reply) -> WriteAck:
+            """infcode 0: taken. An odd ``output`` does not undo that (nothing reads it
+            to deliver), so it is kept out of the ack rather than failing the upload, whose
+            re-send would get the same reply for ever."""
+            try:
+                output = reply.output
+            except TypeError:
+                output = {}
+            refmsgid = reply.envelope.get("inf_refmsgid")
             return WriteAck(
                 infno=parsed.value,
                 msgid=msgid,
-                refmsgid=str(reply.envelope.get("inf_refmsgid") or ""),
+                refmsgid=refmsgid if isinstance(refmsgid, str) else str(refmsgid or ""),
                 respond_time=str(reply.envelope.get("respond_time") or ""),
-                output=reply.output,
+                output=output,
             )
 
         return self._session.write(

@@ -24,6 +24,12 @@ AuthKind = Literal["none", "hmac", "sm"]
 # The national platform answers an expired sign-in with infcode -1 and a message like
 # "签到信息已失效，请重新签到"; provinces word it differently, so the pattern is a setting.
 DEFAULT_SIGN_EXPIRED_PATTERN = r"签到.{0,8}(失效|过期|无效)|sign_no.{0,20}expired"
+# A receiver that answers a repeated write with an error rather than its first reply
+# (interfaces.md §3) words it like "重复上传" or "该报文已接收": not a refusal, see
+# connectors.upstream.translate.AlreadyReceived. Writes only.
+DEFAULT_ALREADY_RECEIVED_PATTERN = (
+    r"重复|已(经)?(接收|收到|受理|上传|存在|处理)|duplicate|already (received|exists|processed)"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class UpstreamConfig:
     # call fails with EBADF or hangs until its read time-out.
     max_keepalive_connections: int = 20
     sign_expired_pattern: str = DEFAULT_SIGN_EXPIRED_PATTERN
+    already_received_pattern: str = DEFAULT_ALREADY_RECEIVED_PATTERN
+    # a reply larger than this (decoded) is not read on: a whole catalogue is a few MB
+    max_reply_bytes: int = 64 * 1024 * 1024
     time_zone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
@@ -82,6 +91,8 @@ class UpstreamConfig:
             or self.read_timeout_s <= 0
         ):
             raise ValueError("time-outs and the read budget must be positive")
+        if self.max_reply_bytes <= 0:
+            raise ValueError("max_reply_bytes must be positive")
         if self.client_key and not self.client_cert:
             raise ValueError("client_key is set but client_cert is not")
 

@@ -3,8 +3,10 @@
 :class:`Exchange` wraps a payload in the envelope of interfaces.md §3, seals it with the
 gateway auth, posts it to ``{base_url}/{infno}``, opens and interprets the reply (errors are
 translated in :mod:`connectors.upstream.translate`, the one place) and parses its output.
-Every attempt is handed, masked, to the injected ``recorder``. Sign-in and retries are the
-caller's business (:mod:`connectors.upstream.session`).
+The reply is read as a stream and no further than ``max_reply_bytes``. Every attempt is
+handed, masked, to the injected ``recorder``; an unusable reply is also logged
+(``upstream.reply_unusable``, with the msgid and what was wrong) for IT. Sign-in and retries
+are the caller's business (:mod:`connectors.upstream.session`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from connectors.upstream import metrics
 from connectors.upstream.auth import AuthFailure, GatewayAuth
 from connectors.upstream.config import UpstreamConfig
 from connectors.upstream.records import CallRecord, CallRecorder, Outcome
-from connectors.upstream.translate import Reply, from_transport_error, interpret, malformed_output
+from connectors.upstream.translate import (
+    Reply,
+    from_transport_error,
+    interpret,
+    malformed_output,
+    too_large,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("connectors.upstream")
@@ -51,6 +59,7 @@ class Exchange:
         self._recorder = recorder
         self._monotonic = monotonic
         self._sign_expired = re.compile(config.sign_expired_pattern)
+        self._already_received = re.compile(config.already_received_pattern, re.IGNORECASE)
         self._listeners: list[Callable[[Outcome], None]] = []
 
     def listen(self, listener: Callable[[Outcome], None]) -> None:
@@ -108,19 +117,33 @@ class Exchange:
         try:
             wire, headers = self._auth.seal_request(body)
             headers["Content-Type"] = "application/json; charset=utf-8"
+            request = self._http.build_request(
+                "POST", infno, content=wire, headers=headers, timeout=timeout
+            )
             try:
-                response = self._http.post(infno, content=wire, headers=headers, timeout=timeout)
+                response = self._http.send(request, stream=True)
+                try:
+                    status = response.status_code
+                    reply_bytes = _read_capped(response, self.config.max_reply_bytes)
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 raise from_transport_error(exc, infno=infno, msgid=msgid) from exc
-            status = response.status_code
-            reply_bytes = response.content
+            except _TooLarge as exc:
+                reply_bytes = exc.head
+                raise too_large(self.config.max_reply_bytes, infno=infno, msgid=msgid) from None
             if status == 200:
                 try:
                     reply_bytes = self._auth.open_reply(reply_bytes, response.headers)
                 except AuthFailure as exc:
                     raise malformed_output(exc, infno=infno, msgid=msgid) from exc
             reply = interpret(
-                status, reply_bytes, infno=infno, msgid=msgid, sign_expired=self._sign_expired
+                status,
+                reply_bytes,
+                infno=infno,
+                msgid=msgid,
+                sign_expired=self._sign_expired,
+                already_received=self._already_received if is_write else None,
             )
             try:
                 return parse(reply)
@@ -129,6 +152,12 @@ class Exchange:
         except UpstreamError as exc:
             error = exc
             outcome = _outcome(exc)
+            if outcome == "malformed":  # what IT looks for, by msgid, in the call log
+                log.warning(
+                    "upstream.reply_unusable",
+                    extra={"infno": infno, "msgid": msgid, "context": context,
+                           "http_status": status, "detail": mask_text(exc.upstream_message[:300])},
+                )  # fmt: skip
             raise
         finally:
             metrics.observe(
@@ -151,7 +180,7 @@ class Exchange:
                         outcome=outcome,
                         http_status=status,
                         infcode=_infcode(reply_bytes),
-                        err_msg=(error.upstream_message if error else "")[:1000],
+                        err_msg=mask_text((error.upstream_message if error else "")[:1000]),
                         request_body=mask_body(envelope),
                         reply_body=_masked_reply(reply_bytes),
                         is_write=is_write,
@@ -166,6 +195,27 @@ class Exchange:
                     log.exception("upstream_listener_failed", extra={"infno": infno})
 
 
+class _TooLarge(Exception):
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, decoded as sent (gzip undone), or :class:`_TooLarge` once it passes
+    ``limit``: a runaway reply must not take the adapter's memory with it."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(b"")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(b"".join(chunks)[:4000])
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _outcome(exc: UpstreamError) -> Outcome:
     if isinstance(exc, UpstreamRejected):
         return "rejected"
@@ -177,7 +227,7 @@ def _outcome(exc: UpstreamError) -> Outcome:
 def _parsed(reply: bytes) -> Any:
     try:
         return json.loads(reply) if reply else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past reading: as text
         return None
 
 
@@ -194,7 +244,10 @@ def _infcode(reply: bytes) -> int | None:
 def _masked_reply(reply: bytes) -> Any:
     envelope = _parsed(reply)
     if envelope is not None:
-        return mask_body(envelope)
+        try:
+            return mask_body(envelope)
+        except RecursionError:  # parsed, but nested past masking: kept as text
+            pass
     if not reply:
         return None
     return mask_text(reply[:4000].decode("utf-8", "replace"))

@@ -1,8 +1,10 @@
 """The reference dialect's ``output`` objects, read into domain types.
 
 Field names are the dialect's (interfaces.md §3 and the simulator's seed format): dates
-``YYYY-MM-DD``, money as strings. Each ``read_*`` raises ``KeyError``/``ValueError``/
-``TypeError`` on a missing or wrong field; the client turns that into ``UpstreamMalformed``.
+``YYYY-MM-DD``, money as strings; the variations a real upstream sends are read by
+:mod:`connectors.upstream.fields`. Each ``read_*`` raises
+:class:`~connectors.upstream.fields.BadField` (a ``ValueError`` naming the field's path) on
+a missing or unreadable field; the client turns that into ``UpstreamMalformed``.
 
 Output shapes, by transaction:
 
@@ -21,8 +23,7 @@ Output shapes, by transaction:
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
 from typing import Any
 
 from adapter.domain.catalogue import CatalogueItem, CatalogueKind
@@ -36,7 +37,6 @@ from adapter.domain.filings import (
     FilingType,
 )
 from adapter.domain.institutions import DirectSettlementStatus, Institution
-from adapter.domain.money import is_fen
 from adapter.domain.people import CardStatus, Gender, Person, Suspension
 from adapter.domain.upstream import (
     AuditDeduction,
@@ -44,233 +44,194 @@ from adapter.domain.upstream import (
     ReconciledSettlement,
     ReconciliationFigures,
 )
-
-
-def _str(data: dict[str, Any], key: str, default: str | None = None) -> str:
-    value = data.get(key, default)
-    if value is None:
-        if default is not None:
-            return default
-        raise KeyError(key)
-    if not isinstance(value, str | int):
-        raise TypeError(f"{key} must be text, got {type(value).__name__}")
-    return str(value)
-
-
-def _date(data: dict[str, Any], key: str) -> date:
-    return date.fromisoformat(_str(data, key))
-
-
-def _opt_date(data: dict[str, Any], key: str) -> date | None:
-    value = data.get(key)
-    return date.fromisoformat(str(value)) if value else None
-
-
-def _money(data: dict[str, Any], key: str) -> Decimal:
-    value = data.get(key)
-    if value is None or isinstance(value, float | bool):
-        raise ValueError(f"{key} must be a money string, got {value!r}")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{key} is not a money amount: {value!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"{key} is not a money amount: {value!r}")
-    return amount
-
-
-def _fen(data: dict[str, Any], key: str) -> Decimal:
-    """A settled amount: to the fen. A finer one is not a settlement's (the month and its
-    deductions are compared and stored to the fen), so the reply is refused as malformed
-    rather than kept or rounded."""
-    amount = _money(data, key)
-    if not is_fen(amount):
-        raise ValueError(f"{key} is not to the fen: {data.get(key)!r}")
-    return amount
-
-
-def _opt_money(data: dict[str, Any], key: str) -> Decimal | None:
-    return None if data.get(key) in (None, "") else _money(data, key)
-
-
-def _list(data: dict[str, Any], key: str) -> list[Any]:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        raise TypeError(f"{key} must be a list")
-    return value
-
-
-def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data[key]
-    if not isinstance(value, dict):
-        raise TypeError(f"{key} must be an object")
-    return value
+from connectors.upstream.fields import (
+    OPEN_ENDED,
+    as_list,
+    day,
+    each,
+    enum,
+    fen,
+    inside,
+    integer,
+    moment,
+    obj,
+    opt_day,
+    opt_money,
+    text,
+    yes_no,
+)
 
 
 def read_sign_no(output: dict[str, Any]) -> str:
-    sign_no = _str(_obj(output, "signinoutb"), "sign_no")
+    sign_no = text(obj(output, "signinoutb"), "sign_no")
     if not sign_no:
         raise ValueError("sign_no is empty")
     return sign_no
 
 
 def read_person(output: dict[str, Any]) -> PersonRecord:
-    base = _obj(output, "baseinfo")
-    person = Person(
-        psn_no=_str(base, "psn_no"),
-        citizen_id=_str(base, "certno"),
-        name=_str(base, "psn_name"),
-        gender=Gender(_str(base, "gend", "9")),
-        birth_date=_opt_date(base, "brdy"),
-        insured_admdvs=_str(base, "insuplc_admdvs"),
-        card_no=_str(base, "card_no", ""),
-        card_sn=_str(base, "card_sn", ""),
-        card_status=CardStatus(_str(base, "card_status", "normal")),
-    )
-    suspensions = tuple(
-        Suspension(
-            psn_no=person.psn_no,
-            since=_date(item, "since"),
-            reason=_str(item, "reason", ""),
-            until=_opt_date(item, "until"),
+    base = obj(output, "baseinfo")
+    with inside("baseinfo"):
+        person = Person(
+            psn_no=text(base, "psn_no"),
+            citizen_id=text(base, "certno"),
+            name=text(base, "psn_name"),
+            gender=enum(base, "gend", Gender, "9"),
+            birth_date=opt_day(base, "brdy"),
+            insured_admdvs=text(base, "insuplc_admdvs"),
+            card_no=text(base, "card_no", ""),
+            card_sn=text(base, "card_sn", ""),
+            card_status=enum(base, "card_status", CardStatus, "normal"),
         )
-        for item in _list(output, "suspensions")
+    suspensions = tuple(
+        each(
+            output,
+            "suspensions",
+            lambda item: Suspension(
+                psn_no=person.psn_no,
+                since=day(item, "since"),
+                reason=text(item, "reason", ""),
+                until=opt_day(item, "until"),
+            ),
+        )
     )
-    expires = output.get("token_expires_at")
     return PersonRecord(
         person=person,
         suspensions=suspensions,
-        token_expires_at=datetime.fromisoformat(expires) if expires else None,
+        token_expires_at=moment(output, "token_expires_at"),
+    )
+
+
+def _device(data: dict[str, Any]) -> FiledDevice:
+    return FiledDevice(
+        device_code=text(data, "device_code"),
+        device_name=text(data, "device_name"),
+        min_years=integer(data, "min_years", 0),
+        limit=fen(data, "limit"),
     )
 
 
 def read_filing(data: dict[str, Any]) -> Filing:
-    devices = tuple(
-        FiledDevice(
-            device_code=_str(d, "device_code"),
-            device_name=_str(d, "device_name"),
-            min_years=int(d.get("min_years") or 0),
-            limit=_money(d, "limit"),
-        )
-        for d in _list(data, "devices")
-    )
     parts = data.get("injury_parts") or []
     if isinstance(parts, str):
         parts = [p for p in parts.replace("，", ",").split(",") if p]
     return Filing(
-        filing_no=_str(data, "filing_no"),
-        psn_no=_str(data, "psn_no"),
-        purpose=FilingPurpose(_str(data, "purpose")),
-        category=FilingCategory(_str(data, "category")),
-        treatment_admdvs=_str(data, "mdtrtarea_admvs"),
-        valid_from=_date(data, "begndate"),
-        valid_to=_date(data, "enddate"),
-        filed_on=_date(data, "filed_on"),
-        status=FilingStatus(_str(data, "status", "active")),
-        name=_str(data, "psn_name", ""),
-        gender=_str(data, "gend", ""),
-        citizen_id=_str(data, "certno", ""),
+        filing_no=text(data, "filing_no"),
+        psn_no=text(data, "psn_no"),
+        purpose=enum(data, "purpose", FilingPurpose),
+        category=enum(data, "category", FilingCategory),
+        treatment_admdvs=text(data, "mdtrtarea_admvs"),
+        valid_from=day(data, "begndate"),
+        valid_to=opt_day(data, "enddate") or OPEN_ENDED,  # none set by the province: N§11
+        filed_on=day(data, "filed_on"),
+        status=enum(data, "status", FilingStatus, "active"),
+        name=text(data, "psn_name", ""),
+        gender=text(data, "gend", ""),
+        citizen_id=text(data, "certno", ""),
         injury_parts=tuple(str(p) for p in parts),
-        injury_decision_no=_str(data, "injury_decision_no", ""),
-        phone=_str(data, "tel", ""),
-        address=_str(data, "addr", ""),
-        filing_type=FilingType(_str(data, "filing_type", "new")),
-        applicant=Applicant(_str(data, "applicant", "self")),
-        relative_name=_str(data, "relative_name", ""),
-        relative_citizen_id=_str(data, "relative_citizen_id", ""),
-        relative_phone=_str(data, "relative_phone", ""),
-        employer_name=_str(data, "employer_name", ""),
-        employer_credit_code=_str(data, "employer_credit_code", ""),
-        employer_contact=_str(data, "employer_contact", ""),
-        employer_phone=_str(data, "employer_phone", ""),
-        treatment_province=_str(data, "treatment_province", ""),
-        insured_admdvs=_str(data, "insuplc_admdvs", ""),
-        agency_opinion=_str(data, "agency_opinion", ""),
-        terminated_on=_opt_date(data, "terminated_on"),
-        successor_no=_str(data, "successor_no", ""),
-        third_party_liability=bool(data.get("third_party_liability", False)),
-        device_assessment_no=_str(data, "device_assessment_no", ""),
-        approval_notice_no=_str(data, "approval_notice_no", ""),
-        devices=devices,
+        injury_decision_no=text(data, "injury_decision_no", ""),
+        phone=text(data, "tel", ""),
+        address=text(data, "addr", ""),
+        filing_type=enum(data, "filing_type", FilingType, "new"),
+        applicant=enum(data, "applicant", Applicant, "self"),
+        relative_name=text(data, "relative_name", ""),
+        relative_citizen_id=text(data, "relative_citizen_id", ""),
+        relative_phone=text(data, "relative_phone", ""),
+        employer_name=text(data, "employer_name", ""),
+        employer_credit_code=text(data, "employer_credit_code", ""),
+        employer_contact=text(data, "employer_contact", ""),
+        employer_phone=text(data, "employer_phone", ""),
+        treatment_province=text(data, "treatment_province", ""),
+        insured_admdvs=text(data, "insuplc_admdvs", ""),
+        agency_opinion=text(data, "agency_opinion", ""),
+        terminated_on=opt_day(data, "terminated_on"),
+        successor_no=text(data, "successor_no", ""),
+        third_party_liability=yes_no(data, "third_party_liability"),
+        device_assessment_no=text(data, "device_assessment_no", ""),
+        approval_notice_no=text(data, "approval_notice_no", ""),
+        devices=tuple(each(data, "devices", _device)),
     )
 
 
 def read_filings(output: dict[str, Any]) -> list[Filing]:
-    return [read_filing(item) for item in _list(output, "filings")]
+    return each(output, "filings", read_filing, required=True)
 
 
 def read_institution(output: dict[str, Any]) -> Institution:
-    data = _obj(output, "institution")
-    kinds = data.get("kinds")
-    if kinds is None:
-        kinds = [_str(data, "kind")]
-    if not isinstance(kinds, list):
-        raise TypeError("kinds must be a list")
-    return Institution(
-        code=_str(data, "fixmedins_code"),
-        name=_str(data, "fixmedins_name"),
-        kinds=frozenset(str(k) for k in kinds),
-        admdvs=_str(data, "admvs"),
-        status=DirectSettlementStatus(_str(data, "direct_settlement")),
-    )
+    data = obj(output, "institution")
+    with inside("institution"):
+        kinds = data.get("kinds")
+        if kinds is None:
+            kinds = text(data, "kind")
+        if isinstance(kinds, str):  # "medical,rehab" as well as "medical"
+            kinds = [k for k in kinds.replace("，", ",").split(",") if k.strip()]
+        kinds = [str(k).strip().lower() for k in as_list({"kinds": kinds}, "kinds")]
+        return Institution(
+            code=text(data, "fixmedins_code"),
+            name=text(data, "fixmedins_name"),
+            kinds=frozenset(kinds),
+            admdvs=text(data, "admvs"),
+            status=enum(data, "direct_settlement", DirectSettlementStatus),
+        )
 
 
 def read_catalogue_item(data: dict[str, Any]) -> CatalogueItem:
     return CatalogueItem(
-        kind=CatalogueKind(_str(data, "kind")),
-        code=_str(data, "code"),
-        name=_str(data, "name"),
-        region=_str(data, "region"),
-        unit=_str(data, "unit", ""),
-        price_cap=_opt_money(data, "price_cap"),
-        limit=_opt_money(data, "limit"),
-        version=_str(data, "version", ""),
-        valid_from=_opt_date(data, "begndate") or date.min,
-        valid_to=_opt_date(data, "enddate"),
+        kind=enum(data, "kind", CatalogueKind),
+        code=text(data, "code"),
+        name=text(data, "name"),
+        region=text(data, "region"),
+        unit=text(data, "unit", ""),
+        price_cap=opt_money(data, "price_cap"),
+        limit=opt_money(data, "limit"),
+        version=text(data, "version", ""),
+        valid_from=opt_day(data, "begndate") or date.min,
+        valid_to=opt_day(data, "enddate"),
     )
 
 
 def read_catalogue(output: dict[str, Any]) -> list[CatalogueItem]:
-    return [read_catalogue_item(item) for item in _list(output, "items")]
+    return each(output, "items", read_catalogue_item, required=True)
+
+
+def _settlement(s: dict[str, Any]) -> ReconciledSettlement:
+    return ReconciledSettlement(
+        setl_id=text(s, "setl_id"),
+        msgid=text(s, "msgid", ""),
+        psn_no=text(s, "psn_no"),
+        kind=text(s, "kind", "medical"),
+        setl_date=day(s, "setl_date"),
+        total=fen(s, "total"),
+        fund_pay=fen(s, "fund_pay"),
+        personal_pay=fen(s, "psn_pay"),
+        revoked=yes_no(s, "revoked"),
+    )
 
 
 def read_reconciliation(output: dict[str, Any]) -> ReconciliationFigures:
-    settlements = tuple(
-        ReconciledSettlement(
-            setl_id=_str(s, "setl_id"),
-            msgid=_str(s, "msgid", ""),
-            psn_no=_str(s, "psn_no"),
-            kind=_str(s, "kind", "medical"),
-            setl_date=_date(s, "setl_date"),
-            total=_fen(s, "total"),
-            fund_pay=_fen(s, "fund_pay"),
-            personal_pay=_fen(s, "psn_pay"),
-            revoked=bool(s.get("revoked", False)),
-        )
-        for s in _list(output, "settlements")
-    )
     return ReconciliationFigures(
-        fixmedins_code=_str(output, "fixmedins_code"),
-        month=_str(output, "month"),
-        settlement_count=int(output.get("setl_cnt", 0)),
-        total=_fen(output, "total"),
-        fund_pay=_fen(output, "fund_pay"),
-        personal_pay=_fen(output, "psn_pay"),
-        settlements=settlements,
+        fixmedins_code=text(output, "fixmedins_code"),
+        month=text(output, "month"),
+        settlement_count=integer(output, "setl_cnt", 0),
+        total=fen(output, "total"),
+        fund_pay=fen(output, "fund_pay"),
+        personal_pay=fen(output, "psn_pay"),
+        settlements=tuple(each(output, "settlements", _settlement, required=True)),
+    )
+
+
+def _deduction(d: dict[str, Any]) -> AuditDeduction:
+    return AuditDeduction(
+        deduction_no=text(d, "deduction_no"),
+        month=text(d, "month"),
+        setl_id=text(d, "setl_id", ""),
+        psn_no=text(d, "psn_no", ""),
+        item_code=text(d, "item_code", ""),
+        item_name=text(d, "item_name", ""),
+        amount=fen(d, "amount"),
+        reason=text(d, "reason", ""),
     )
 
 
 def read_deductions(output: dict[str, Any]) -> list[AuditDeduction]:
-    return [
-        AuditDeduction(
-            deduction_no=_str(d, "deduction_no"),
-            month=_str(d, "month"),
-            setl_id=_str(d, "setl_id", ""),
-            psn_no=_str(d, "psn_no", ""),
-            item_code=_str(d, "item_code", ""),
-            item_name=_str(d, "item_name", ""),
-            amount=_fen(d, "amount"),
-            reason=_str(d, "reason", ""),
-        )
-        for d in _list(output, "deductions")
-    ]
+    return each(output, "deductions", _deduction, required=True)

@@ -7,18 +7,26 @@ time-out, connection error, reset    ``UpstreamUnavailable``  tenacity (reads), 
 HTTP 5xx, HTTP 429                   ``UpstreamUnavailable``  same
 HTTP 4xx (other)                     ``UpstreamRejected``     nobody: IT fixes, re-sends
 ``infcode`` ≠ 0 (a business refusal)  ``UpstreamRefused``      same
+``infcode`` ≠ 0 to a write, saying    ``AlreadyReceived``      same (not a refusal: the
+it was received already                                       write may have taken effect)
 not JSON, not the envelope           ``UpstreamMalformed``    nobody
+larger than ``max_reply_bytes``      ``UpstreamMalformed``    nobody
+an ``output`` field not readable     ``UpstreamMalformed``    nobody (the field is named)
 reply signature or decryption bad    ``UpstreamMalformed``    nobody
 ===================================  =======================  ===========================
 
 Every error keeps ``infno``, ``msgid`` and upstream's own ``err_msg`` (``upstream_message``);
-its ``message`` is a Chinese sentence a clerk can act on.
+its ``message`` is a Chinese sentence a clerk can act on, with upstream's words cut to
+:data:`SHOWN_ERR_MSG` characters. The body is parsed with ``parse_float=Decimal``: a money
+amount sent as a JSON number is read as its own digits, never through a float.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -35,12 +43,27 @@ UNAVAILABLE = "工伤保险信息系统暂时无法连接，请稍后重试；�
 TIMEOUT = "工伤保险信息系统响应超时，请稍后重试"
 MALFORMED = "工伤保险信息系统返回的数据无法识别，请联系信息科"
 REJECTED = "工伤保险信息系统拒绝了本次请求"
+ALREADY_RECEIVED = (
+    "工伤保险信息系统答复该报文此前已收到，本次未再受理；是否已生效需信息科核对，"
+    "请勿重新结算或重复上传"
+)
+SHOWN_ERR_MSG = 200  # upstream's words in a clerk's message; IT has them all
 
 
 class SignExpired(UpstreamRefused):
     """``infcode -1`` saying the day's ``sign_no`` is no longer valid: sign in again."""
 
     code = "UPSTREAM_SIGN_EXPIRED"
+
+
+class AlreadyReceived(UpstreamRejected):
+    """A write answered ``infcode`` ≠ 0 with words saying upstream has that message already.
+
+    The contract has a repeated ``msgid`` answered with its first reply (interfaces.md §3);
+    a receiver that answers it as an error instead may well hold the write, so this is not
+    an :class:`UpstreamRefused` (which the upload queue records as certainly without effect,
+    and may withdraw on). Nor is it taken as delivered: its first reply is not known. The
+    upload goes to IT as a dead letter naming upstream's words."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +74,15 @@ class Reply:
 
     @property
     def output(self) -> dict[str, Any]:
+        """The ``output`` object (a list of one: that object; absent or null: empty)."""
         output = self.envelope.get("output")
-        return output if isinstance(output, dict) else {}
+        if isinstance(output, list) and len(output) == 1:
+            output = output[0]
+        if output is None:
+            return {}
+        if not isinstance(output, dict):
+            raise TypeError(f"output is not an object: {type(output).__name__}")
+        return output
 
 
 def from_transport_error(exc: httpx.TransportError, *, infno: str, msgid: str) -> UpstreamError:
@@ -71,8 +101,16 @@ def _err_msg(envelope: Any) -> str:
     if isinstance(envelope, dict):
         value = envelope.get("err_msg")
         if isinstance(value, str):
-            return value
+            return value.strip()
+        if isinstance(value, int | float):
+            return str(value)
     return ""
+
+
+def _shown(err_msg: str) -> str:
+    """Upstream's words as a clerk reads them: one line, at most :data:`SHOWN_ERR_MSG`."""
+    line = " ".join(err_msg.split())
+    return line if len(line) <= SHOWN_ERR_MSG else line[: SHOWN_ERR_MSG - 1] + "…"
 
 
 def interpret(
@@ -81,16 +119,18 @@ def interpret(
     *,
     infno: str,
     msgid: str,
-    sign_expired: Any | None = None,
+    sign_expired: re.Pattern[str] | None = None,
+    already_received: re.Pattern[str] | None = None,
 ) -> Reply:
     """The reply envelope, or the error it amounts to.
 
     ``sign_expired`` is a compiled pattern; an ``infcode -1`` whose ``err_msg`` matches it
-    raises :class:`SignExpired` so the client can sign in again.
+    raises :class:`SignExpired` so the client can sign in again. ``already_received`` (given
+    for writes only) is one whose match raises :class:`AlreadyReceived`.
     """
     try:
-        envelope: Any = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        envelope: Any = json.loads(body, parse_float=Decimal) if body else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         envelope = None
     upstream_message = _err_msg(envelope) or body[:500].decode("utf-8", "replace")
     if status == 429 or status >= 500:
@@ -102,7 +142,7 @@ def interpret(
         )
     if status >= 400:
         raise UpstreamRejected(
-            f"{REJECTED}（HTTP {status}）：{_err_msg(envelope) or '无说明'}",
+            f"{REJECTED}（HTTP {status}）：{_shown(_err_msg(envelope)) or '无说明'}",
             infno=infno,
             msgid=msgid,
             upstream_message=upstream_message,
@@ -123,7 +163,7 @@ def interpret(
         code = int(infcode)
     except ValueError:
         raise UpstreamMalformed(
-            f"{MALFORMED}（infcode={infcode!r}）",
+            f"{MALFORMED}（infcode={_shown(repr(infcode))}）",
             infno=infno,
             msgid=msgid,
             upstream_message=upstream_message,
@@ -134,27 +174,40 @@ def interpret(
             raise SignExpired(
                 f"{REJECTED}：签到已失效", infno=infno, msgid=msgid, upstream_message=err_msg
             )
+        if already_received is not None and already_received.search(err_msg):
+            raise AlreadyReceived(
+                f"{ALREADY_RECEIVED}（{infno}：{_shown(err_msg)}）",
+                infno=infno,
+                msgid=msgid,
+                upstream_message=err_msg,
+            )
         raise UpstreamRefused(
-            f"{REJECTED}：{err_msg or '无说明'}",
+            f"{REJECTED}：{_shown(err_msg) or '无说明'}",
             infno=infno,
             msgid=msgid,
             upstream_message=err_msg,
-        )
-    if "output" in envelope and not isinstance(envelope["output"], dict | None):
-        raise UpstreamMalformed(
-            f"{MALFORMED}（output 不是对象）",
-            infno=infno,
-            msgid=msgid,
-            upstream_message=upstream_message,
         )
     return Reply(envelope)
 
 
 def malformed_output(exc: Exception, *, infno: str, msgid: str) -> UpstreamMalformed:
-    """A reply whose ``output`` lacks a field or holds a value of the wrong kind."""
+    """A reply whose ``output`` lacks a field or holds a value of the wrong kind; the clerk's
+    message names the field when the reader said which (``settlements[2].total``)."""
+    field = getattr(exc, "field", "")
+    where = f"{infno} 返回的 {field} 无法识别" if field else f"{infno} 返回字段有误"
     return UpstreamMalformed(
-        f"{MALFORMED}（{infno} 返回字段有误）",
+        f"{MALFORMED}（{where}）",
         infno=infno,
         msgid=msgid,
         upstream_message=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def too_large(limit: int, *, infno: str, msgid: str) -> UpstreamMalformed:
+    """A reply past ``max_reply_bytes``: not read on (it would take the adapter's memory)."""
+    return UpstreamMalformed(
+        f"{MALFORMED}（{infno} 返回的数据超过 {limit // 1024} KB 上限，未读取）",
+        infno=infno,
+        msgid=msgid,
+        upstream_message=f"reply larger than max_reply_bytes ({limit})",
     )

@@ -9,8 +9,10 @@ go out and the connection closes mid-body, as a dropped link would look to the c
 
 ``/_sim/seed`` adds or replaces rows, ``/_sim/faults`` sets the faults (``{}`` clears),
 ``/_sim/received`` lists writes (``?infno=&msgid=``), ``/_sim/requests`` counts every
-transaction received, ``/_sim/reset`` goes back to the seed
-the simulator started with (received writes, sign-ins and faults forgotten).
+transaction received, ``/_sim/next_reply`` gives the next reply of one ``infno`` another shape
+(:class:`NextReplyBody`: a real upstream's imperfect replies, for tests), ``/_sim/reset`` goes
+back to the seed the simulator started with (received writes, sign-ins, shapes and faults
+forgotten).
 """
 
 from __future__ import annotations
@@ -56,6 +58,32 @@ class FaultsBody(BaseModel):
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     outage: bool = False
     drop_reply_after_commit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class NextReplyBody(BaseModel):
+    """The next reply to ``infno``, after the transaction has run (a write is stored as
+    usual): ``raw`` is sent verbatim instead (an HTML error page), else ``envelope`` is laid
+    over the reply envelope and ``output`` over its output (a key set to a new value, the
+    rest kept); ``status`` is its HTTP status."""
+
+    model_config = ConfigDict(extra="forbid")
+    infno: str = Field(min_length=1, max_length=16)
+    status: int = Field(default=200, ge=100, le=599)
+    raw: str | None = None
+    envelope: dict[str, Any] = Field(default_factory=dict)
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+def _shaped(auth: GatewayAuth, answer: dict[str, Any], shape: dict[str, Any]) -> Response:
+    if shape.get("raw") is not None:
+        return Response(shape["raw"], status_code=shape["status"], media_type="text/html")
+    envelope = answer | shape["envelope"]
+    if shape["output"]:
+        output = answer.get("output")
+        envelope["output"] = (output if isinstance(output, dict) else {}) | shape["output"]
+    response = _sealed(auth, envelope)
+    response.status_code = shape["status"]
+    return response
 
 
 class DroppedReply(Response):
@@ -134,6 +162,11 @@ def create_app(
         """How many transactions reached the simulator (to count against a call log)."""
         return {"count": state.requests}
 
+    @app.post("/_sim/next_reply")
+    async def next_reply(body: NextReplyBody) -> dict[str, Any]:
+        state.shape_next(body.infno, body.model_dump())
+        return body.model_dump()
+
     @app.post("/_sim/reset")
     async def reset() -> dict[str, Any]:
         state.reset()
@@ -166,13 +199,15 @@ def create_app(
             return _sealed(gateway, reply(state, {}, exc.err_msg))
         if infno not in WRITES:
             try:
-                return _sealed(gateway, reply(state, HANDLERS[infno](state, envelope)))
+                answer = reply(state, HANDLERS[infno](state, envelope))
             except Refused as exc:
-                return _sealed(gateway, reply(state, {}, exc.err_msg))
-        answer = _write(state, infno, envelope)
-        if state.roll(faults.drop_reply_after_commit_rate):
-            return DroppedReply()
-        return _sealed(gateway, answer)
+                answer = reply(state, {}, exc.err_msg)
+        else:
+            answer = _write(state, infno, envelope)
+            if state.roll(faults.drop_reply_after_commit_rate):
+                return DroppedReply()
+        shape = state.take_shape(infno)
+        return _sealed(gateway, answer) if shape is None else _shaped(gateway, answer, shape)
 
     return app
 

@@ -101,6 +101,7 @@ class SimState:
             }
             self.received: dict[str, ReceivedWrite] = {}
             self.faults = Faults()
+            self.shapes: dict[str, dict[str, Any]] = {}  # infno → how its next reply looks
             self.sign_ins: dict[str, date] = {}  # sign_no → day it was issued
             self.seq = 0
             self.requests = 0  # every POST /{infno} that reached the simulator
@@ -158,6 +159,15 @@ class SimState:
     def effective(self, infno: str) -> list[ReceivedWrite]:
         with self.lock:
             return [w for w in self.received.values() if w.infno == infno and w.took_effect]
+
+    def shape_next(self, infno: str, shape: dict[str, Any]) -> None:
+        with self.lock:
+            self.shapes[infno] = shape
+
+    def take_shape(self, infno: str) -> dict[str, Any] | None:
+        """The shape set for ``infno``'s next reply, once (``/_sim/next_reply``)."""
+        with self.lock:
+            return self.shapes.pop(infno, None)
 
     def roll(self, rate: float) -> bool:
         with self.lock:

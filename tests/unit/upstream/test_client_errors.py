@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 import respx
@@ -233,3 +235,23 @@ def test_a_written_record_refused_by_http_4xx_is_permanent_but_not_a_refusal(
         client.submit(Infno.DISCHARGE, MSGID, {"setl_id": "S1"})
     assert not isinstance(caught.value, UpstreamRefused)
     assert failure_kind(caught.value) == "permanent"
+
+
+def test_a_reply_sent_in_chunks_without_a_length_stops_being_read_past_the_limit(
+    router: respx.MockRouter,
+) -> None:
+    """A runaway reply whose size is not announced (the simulator's replies always are)."""
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"infcode": 0, "output": {"filings": [], "memo": "'
+        for _ in range(10_000):
+            sent.append(1)
+            yield b"x" * 1024
+
+    router.post("WI1201").mock(return_value=httpx.Response(200, content=chunks()))
+    client, recorder, _ = make_client(router, max_reply_bytes=16 * 1024)
+    with pytest.raises(UpstreamMalformed, match="超过 16 KB 上限"):
+        client.query_filings("P001")
+    assert len(sent) < 100  # not read to its end
+    assert recorder.calls[-1].outcome == "malformed"

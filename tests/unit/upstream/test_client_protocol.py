@@ -233,16 +233,23 @@ def test_filings_institution_catalogue_and_monthly_figures_are_domain_types(
     assert ded.amount == Decimal("12.50") and ded.reason == "超适应症用药"
 
 
-def test_money_sent_as_a_float_is_malformed(router: respx.MockRouter) -> None:
+def test_money_sent_as_a_json_number_is_read_by_its_own_digits(router: respx.MockRouter) -> None:
+    """Never through a float: 12.51 as a binary float is 12.5099999…; and a number finer than
+    the fen is refused as a string would be."""
     from adapter.domain.errors import UpstreamMalformed
 
     router.post("WI9001").mock(return_value=sign_in_reply())
-    deduction = {"deduction_no": "K1", "month": "2026-10", "amount": 12.5}
+    body = b'{"infcode": 0, "output": {"deductions": [{"deduction_no": "K1", "month": "2026-10", '
     router.post("WI3202").mock(
-        return_value=httpx.Response(200, json=reply({"deductions": [deduction]}))
+        side_effect=[
+            httpx.Response(200, content=body + b'"amount": 12.51}]}}'),
+            httpx.Response(200, content=body + b'"amount": 12.505}]}}'),
+        ]
     )
     client, _, _ = make_client(router)
-    with pytest.raises(UpstreamMalformed):
+    [deduction] = client.audit_deductions("2026-10")
+    assert deduction.amount == Decimal("12.51") and str(deduction.amount) == "12.51"
+    with pytest.raises(UpstreamMalformed, match=r"deductions\[0\]\.amount"):
         client.audit_deductions("2026-10")
 
 
