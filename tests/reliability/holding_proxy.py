@@ -33,6 +33,12 @@ class HoldingProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def arm(self, hold: set[str]) -> None:
+        """Hold the replies to ``hold`` from now on (again), until the next release."""
+        self.held = 0
+        self._released.clear()
+        self.hold = set(hold)
+
     def release(self) -> None:
         """Let every held reply (and every later one) go."""
         self.hold.clear()
