@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, text
 
 from tests.reliability.holding_proxy import HoldingProxy
 from tests.reliability.support import (
+    SHANGHAI,
     AdapterProcess,
     Desk,
     audit_verify,
@@ -87,9 +89,12 @@ def test_kill_9_while_admission_and_discharge_wait_on_upstream_then_the_desk_ret
 
                 adapter.start()
                 desk = Desk(adapter.base, token, sim_url=simulator.url)
-                settled = desk.settle(encounter_id)
+                path = f"/api/v1/encounters/{encounter_id}/settle"
+                discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
+                body = {"discharged_at": discharged.isoformat(), "discharge_diagnoses": []}
+                settled = desk.call("POST", path, json=body)
                 assert settled.status_code == 201, settled.text
-                again = desk.settle(encounter_id)  # the desk's second click: the same settlement
+                again = desk.call("POST", path, json=body)  # the same request again: replayed
                 assert again.status_code in (200, 201), again.text
                 assert again.json()["id"] == settled.json()["id"]
                 eventually(desk.drained, 30, "every upload delivered")

@@ -95,17 +95,11 @@ def test_kill_9_during_the_scheduled_reconciliation_then_it_runs_again_and_is_no
                 )
             adapter.upstream_url = simulator.url
             adapter.start()
+            child = adapter.child
+            assert child is not None
             if dead_session is not None:
-                eventually(
-                    lambda: "skipped_locked" in adapter.child.output(),  # type: ignore[union-attr]
-                    30,
-                    "the catch-up skipped as locked",
-                )
-        finally:
-            if dead_session is not None:  # TCP keepalive reaps the dead session
-                dead_session.invalidate()  # its server session ends, not back to the pool
-                dead_session.close()
-        try:
+                eventually(lambda: "skipped_locked" in child.output(), 30, "the catch-up skipped")
+                dead_session.invalidate()  # TCP keepalive reaps it: its server session ends
             eventually(lambda: (2, "ok") in _runs(engine), 30, "the month reconciled again")
             assert _runs(engine) == [(1, "abandoned"), (2, "ok")]
             desk = Desk(adapter.base, token)
@@ -116,6 +110,9 @@ def test_kill_9_during_the_scheduled_reconciliation_then_it_runs_again_and_is_no
             for figure in ("balanced", "totals_match", "local", "upstream", "differences"):
                 assert again.json()[figure] == kept.json()[figure], figure
         finally:
+            if dead_session is not None:
+                dead_session.invalidate()
+                dead_session.close()
             adapter.stop()
         verified = audit_verify(db_url, tmp_path)
         assert verified.returncode == 0, verified.stdout + verified.stderr
