@@ -6,7 +6,9 @@ a slot, in order:
 
 1. in this process, one run of a job at a time (a lock per job);
 2. on PostgreSQL, ``pg_try_advisory_xact_lock`` on a connection held for the whole run: an
-   instance that does not get it skips (another instance is running the job);
+   instance that does not get it skips (another instance is running the job) and tries the
+   slot again after ``retry_minutes`` — the holder may be a dead instance's session that the
+   server keeps until TCP keepalive reaps it (a power cut), and the slot is then not lost;
 3. holding the lock, the slot's record in ``schedule_run`` decides: a slot already ``ok``
    is skipped (an instance that fires a moment after another finished); a ``running``
    record is a dead process's and becomes ``abandoned``; otherwise a new attempt is
@@ -67,14 +69,14 @@ def latest_slot(cron: str, zone: ZoneInfo, now: datetime, lookback: timedelta) -
     return found.astimezone(UTC) if found else None
 
 
-def _lock_key(name: str) -> int:
+def lock_key(name: str) -> int:
     digest = hashlib.blake2b(f"wi-adapter:schedule:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
 def _try_lock(connection: Connection, name: str) -> bool:
     taken = connection.execute(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(name)}
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(name)}
     ).scalar_one()
     return bool(taken)
 
@@ -219,6 +221,10 @@ class MonthlyScheduler:
                     else:
                         attempted = self._run_locked(name, slot, trigger)
         self.attempted.append(attempted)
+        if attempted.result == "skipped_locked" and trigger != "manual":
+            # The lock's holder may be a dead instance's session, kept by the database until
+            # TCP keepalive reaps it (a power cut): try again, skipped as done if it ran.
+            self._retry_later(name, slot)
         if attempted.result != "ran":
             shown = self._local(slot)
             log.info(
@@ -273,14 +279,18 @@ class MonthlyScheduler:
             schedule_log.finish(
                 connection, run_id, outcome=outcome, message=message, now=self.clock()
             )
-        if outcome == "failed" and attempt < self.max_attempts and self.running:
+        if outcome == "failed" and attempt < self.max_attempts:
+            self._retry_later(name, slot)
+        return Attempted(name, slot, "ran", outcome, trigger)
+
+    def _retry_later(self, name: str, slot: datetime) -> None:
+        if self.running:
             self._scheduler.add_job(
                 self.run_slot,
                 args=[name, slot, "retry"],
                 next_run_time=datetime.now(UTC) + self.retry_after,
                 misfire_grace_time=None,
             )
-        return Attempted(name, slot, "ran", outcome, trigger)
 
 
 def build_monthly_scheduler(

@@ -176,6 +176,27 @@ class AdapterProcess:
             self.child.stop()
 
 
+def cli(db_url: str, folder: Path, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``wi-adapter ARGS…`` on ``db_url`` as a child process, its output in ``log``."""
+    env = _child_env({"ADAPTER_DATABASE__URL": db_url, "ADAPTER_DATA_DIR": str(folder)})
+    with log.open("wb") as out:
+        command = [sys.executable, "-m", "adapter.cli", *args]
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+
+
+def audit_verify(db_url: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``wi-adapter audit verify`` on ``db_url``, as IT runs it after a crash (exit 0: intact)."""
+    env = _child_env({"ADAPTER_DATABASE__URL": db_url, "ADAPTER_DATA_DIR": str(folder)})
+    return subprocess.run(
+        [sys.executable, "-m", "adapter.cli", "audit", "verify"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def prepare(db_url: str, upstream_url: str) -> str:
     """Migrate, load the catalogues from the simulator, and return a token with every role."""
     from adapter.demo import insured_regions, load_catalogues
