@@ -50,6 +50,9 @@ class DatabaseSettings(Section):
     # settlement survives a power cut); "normal" is faster but may lose the last acknowledged
     # transactions in a power cut or OS crash
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    # PostgreSQL: a connection whose other end went silent (a host's power cut) is closed after
+    # about this many seconds, so the server releases a dead instance's locks; 0: the OS's (2 h)
+    pg_dead_peer_s: int = Field(default=60, ge=0, le=7200)
 
     @field_validator("url")
     @classmethod

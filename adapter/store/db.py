@@ -146,9 +146,13 @@ class Savepoint:
             pass  # the savepoint went with the transaction; the use case's error propagates
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, sqlite_synchronous: str = "full", pg_dead_peer_s: int = 60, **kwargs: Any
+) -> Engine:
     """An engine for ``url``; ``pool_size``, ``max_overflow``, ``pool_timeout`` size its pool;
-    ``sqlite_synchronous`` (``full`` or ``normal``) is SQLite's durability of a commit."""
+    ``sqlite_synchronous`` (``full`` or ``normal``) is SQLite's durability of a commit;
+    ``pg_dead_peer_s`` (PostgreSQL; 0: the operating system's) how soon a connection whose
+    other end went silent is closed (:func:`_keepalives`)."""
     if sqlite_synchronous not in SYNCHRONOUS:
         raise ValueError(f"sqlite_synchronous must be one of {SYNCHRONOUS}")
     parsed = make_url(url)
@@ -168,7 +172,32 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
         event.listen(engine, "checkin", partial(_sqlite_checkin, level))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pg_dead_peer_s > 0:
+        kwargs["connect_args"] = {**_keepalives(pg_dead_peer_s), **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
+
+
+def _keepalives(dead_peer_s: int) -> dict[str, Any]:
+    """TCP keep-alive probes on both ends of each PostgreSQL connection, so a silent peer is
+    given up after about ``dead_peer_s`` seconds (idle half of it, then 3 unanswered probes).
+
+    The server's side matters most: when an instance's host loses power, PostgreSQL keeps its
+    sessions — and the row and advisory locks they hold (a stay being settled, a scheduled
+    run) — until the operating system's keep-alive gives up, two hours by default. The
+    server's settings are per session (``options``); the client's are libpq's."""
+    idle = max(dead_peer_s // 2, 1)
+    interval = max((dead_peer_s - idle) // 3, 1)
+    server = (
+        f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} "
+        "-c tcp_keepalives_count=3"
+    )
+    return {
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": interval,
+        "keepalives_count": 3,
+        "options": server,
+    }
 
 
 def _database_file(database: str) -> Path:

@@ -125,6 +125,7 @@ def build_runtime(
     engine = engine or make_engine(
         database.url,
         sqlite_synchronous=database.sqlite_synchronous,
+        pg_dead_peer_s=database.pg_dead_peer_s,
         pool_size=database.pool_size,
         max_overflow=database.max_overflow,
         pool_timeout=database.pool_timeout_s,
