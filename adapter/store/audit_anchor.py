@@ -62,19 +62,44 @@ def write_anchor(
         "mac": _mac(keyring.current_key, seq, digest, at),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A power cut mid-write leaves the last line torn: start on a line of our own after it
+    lead = "" if _ends_a_line(path) else "\n"
     with open(path, "a", encoding="utf-8") as file:
-        file.write(json.dumps(line, sort_keys=True) + "\n")
+        file.write(lead + json.dumps(line, sort_keys=True) + "\n")
         file.flush()
         os.fsync(file.fileno())
     log.info("audit_anchor", extra={"seq": seq, "hash": digest, "anchor_file": str(path)})
     return Written(at, seq, digest, str(path))
 
 
+def _ends_a_line(path: Path) -> bool:
+    """Whether ``path`` is empty, missing, or ends with a whole line."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return True
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) == b"\n"
+    except FileNotFoundError:
+        return True
+
+
+def _torn(text: str) -> bool:
+    """A line cut short by a power cut while it was written: the start of one of ours, never
+    closed. It says nothing (its MAC is missing), so it is passed over, not refused."""
+    stripped = text.strip()
+    return stripped.startswith("{") and not stripped.endswith("}")
+
+
 def read_anchors(path: Path, keyring: AuditKeyring) -> list[Anchor]:
-    """Every anchor in ``path``; :class:`AnchorFileError` for a line that is not one of ours."""
+    """Every anchor in ``path``; :class:`AnchorFileError` for a line that is not one of ours
+    (a torn line is passed over with a warning, ``audit_anchor_torn``)."""
     anchors = []
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip():
+            continue
+        if _torn(text):
+            log.warning("audit_anchor_torn", extra={"anchor_file": str(path), "line": number})
             continue
         try:
             line = json.loads(text)

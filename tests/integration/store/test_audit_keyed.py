@@ -102,6 +102,29 @@ def test_forgery_2_the_last_entry_deleted_and_the_head_set_back_is_found_by_the_
     assert "anchor" in result.problem and "4 entries" in result.problem
 
 
+def test_a_line_torn_by_a_power_cut_is_passed_over_and_the_next_anchor_starts_its_own(
+    store: Engine, clock: FakeClock, keyring: AuditKeyring, tmp_path: Path
+) -> None:
+    """Before, the half line made every later read refuse the whole file, and the next anchor
+    was glued onto it: `audit verify --anchor` failed on a chain nobody had touched."""
+    anchors = tmp_path / "anchors.jsonl"
+    _append(store, clock, 2, keyring)
+    write_anchor(store, keyring, anchors)
+    whole = anchors.read_text()
+    with open(anchors, "a", encoding="utf-8") as file:
+        file.write(whole[: len(whole) // 2])  # the power went mid-line
+    _append(store, clock, 1, keyring)
+    written = write_anchor(store, keyring, anchors)
+    read = read_anchors(anchors, keyring)
+    assert [a.seq for a in read] == [2, written.seq] and written.seq == 3
+    assert verify(store, keyring=keyring, anchors=read).ok
+    # a whole line that is not ours is still refused
+    with open(anchors, "a", encoding="utf-8") as file:
+        file.write('{"at": "2026-12-01T00:00:00+00:00", "seq": 1}\n')
+    with pytest.raises(AnchorFileError, match="line 4 is not an anchor"):
+        read_anchors(anchors, keyring)
+
+
 @pytest.mark.parametrize("hashing", ["sha256", "sha256 under the real key id", "guessed key"])
 def test_forgery_3_the_whole_chain_recomputed_without_the_key_is_found(
     store: Engine, clock: FakeClock, keyring: AuditKeyring, hashing: str
