@@ -131,6 +131,11 @@ class Filing:
             return min(self.valid_to, self.terminated_on - timedelta(days=1))
         return self.valid_to
 
+    @property
+    def open_ended(self) -> bool:
+        """Valid until changed or cancelled: upstream set no end date (N§11, N§15)."""
+        return self.effective_to == date.max
+
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day <= self.effective_to
 

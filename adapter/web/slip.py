@@ -183,7 +183,11 @@ def build_slip(services: Services, settlement_id: str) -> Slip:
         insured_admdvs=encounter.insured_admdvs or (person.insured_admdvs if person else ""),
         filing_no=encounter.filing_no,
         person_category=filing.person_category if filing else "",
-        filing_valid=(f"{filing.valid_from} 至 {filing.effective_to}" if filing else ""),
+        filing_valid=(
+            f"{filing.valid_from} 至 {'长期' if filing.open_ended else filing.effective_to}"
+            if filing
+            else ""
+        ),
         kind_label=encounter.kind.label,
         his_visit_id=encounter.his_visit_id,
         department=encounter.department,

@@ -14,9 +14,11 @@ from sqlalchemy import Engine
 from adapter.domain.errors import UpstreamMalformed
 from adapter.domain.filings import FilingStatus
 from adapter.services.container import Services
+from adapter.services.monthly import MonthlyServices
 from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator import SimulatorServer
 from connectors.upstream.simulator.demo_seed import demo_seed
+from tests.integration.monthly.api import desk_pages
 from tests.integration.services.helpers import TODAY, admit
 from tests.integration.services.support import jobs
 
@@ -32,7 +34,7 @@ def _next_filings(sim: SimulatorServer, *filings: dict[str, Any]) -> None:
 
 
 def test_n11_an_open_ended_filing_in_another_spelling_admits_and_is_stored_as_read(
-    services: Services, sim: SimulatorServer, db: Engine
+    services: Services, sim: SimulatorServer, db: Engine, db_url: str
 ) -> None:
     """N§11: the insured province sets the validity and may leave it open; "ACTIVE", a
     compact date and a "0" for no third party are the same facts as documented (N§3)."""
@@ -54,6 +56,12 @@ def test_n11_an_open_ended_filing_in_another_spelling_admits_and_is_stored_as_re
         date.max,
     )
     assert stored.third_party_liability is False and stored.valid_on(TODAY)
+    # the stay's page tells the clerk it has no end, not "至 9999-12-31"
+    monthly = MonthlyServices(services.context)
+    with desk_pages(db, db_url, services, monthly, role="admission") as desk:
+        page = desk.get(f"/web/stays/{admitted.encounter.id}")
+    assert page.status_code == 200, page.text
+    assert f"{begin:%Y-%m-%d} 至 长期" in page.text and "9999" not in page.text
 
 
 def test_a_filing_reply_that_cannot_be_read_names_the_field_and_writes_nothing(
