@@ -110,6 +110,23 @@ class UpstreamSettings(Section):
     ca_bundle: str = ""
     client_cert: str = ""
     client_key: str = ""
+    # how upstream words "sign in again", and a repeated write it already holds (regular
+    # expressions over err_msg; a province's own wording is added here)
+    sign_expired_pattern: str = r"签到.{0,8}(失效|过期|无效)|sign_no.{0,20}expired"
+    already_received_pattern: str = (
+        r"重复|已(经)?(接收|收到|受理|上传|存在|处理)|duplicate|already (received|exists|processed)"
+    )
+    # a reply larger than this is not read on (a whole catalogue is a few MB)
+    max_reply_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+
+    @field_validator("sign_expired_pattern", "already_received_pattern")
+    @classmethod
+    def _a_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _credentials_for_auth(self) -> UpstreamSettings:

@@ -63,6 +63,11 @@ def test_environment_variables_override_the_file(
         ("ADAPTER_DATABASE__URL", "mysql://x/y", "database.url"),
         ("ADAPTER_UPSTREAM__BASE_URL", "ftp://upstream", "upstream.base_url"),
         ("ADAPTER_HL7__PORT", "70000", "hl7.port"),
+        (
+            "ADAPTER_UPSTREAM__ALREADY_RECEIVED_PATTERN",
+            "已接收(",
+            "upstream.already_received_pattern",
+        ),
         ("ADAPTER_TIME_ZONE", "Mars/Olympus", "time_zone"),
     ],
 )
@@ -263,6 +268,17 @@ def test_hl7_listener_threads_and_connections_come_from_the_settings(config_file
     config_file.write_text(GOOD + "\n[hl7]\nworkers = 12\nmax_connections = 300\n", "utf-8")
     config = listener_config(load_settings())
     assert (config.workers, config.max_connections) == (12, 300)
+
+
+def test_upstreams_wording_and_reply_bound_come_from_the_settings(config_file: Path) -> None:
+    """A province words a repeated upload its own way (报文号已存在): IT adds it to the
+    pattern, and the client reads replies with it."""
+    from adapter.wiring.upstream import upstream_config
+
+    extra = 'already_received_pattern = "报文号已存在"\nmax_reply_bytes = 1048576\n'
+    config_file.write_text(GOOD + extra, "utf-8")  # under GOOD's [upstream]
+    config = upstream_config(load_settings())
+    assert (config.already_received_pattern, config.max_reply_bytes) == ("报文号已存在", 1048576)
 
 
 @pytest.mark.parametrize(
