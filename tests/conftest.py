@@ -71,6 +71,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh empty PostgreSQL database, for what only PostgreSQL has (several instances on
+    one server, its session settings)."""
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     # NORMAL: a fixture's database never lives through a power cut (the product syncs: FULL)
     engine = make_engine(db_url, sqlite_synchronous="normal")

@@ -5,7 +5,6 @@ one PostgreSQL run a slot once (advisory lock plus the slot's record)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,6 @@ from adapter.settings_sections import ScheduleSettings
 from adapter.store import schedule_log
 from adapter.store.db import make_engine
 from adapter.store.tables import metadata as store_metadata
-from tests.conftest import create_pg_database, drop_pg_database
 from tests.integration.monthly.api import monthly_api
 from tests.integration.monthly.world import Desk, SetClock, at
 from tests.support.polling import eventually
@@ -187,15 +185,6 @@ def test_a_run_left_running_by_a_dead_process_is_abandoned_and_the_slot_runs(
     second, first = schedule_log.recent(engine, job="job")
     assert (first.instance, first.outcome) == ("dead:1", "abandoned")
     assert (second.attempt, second.outcome, second.trigger) == (2, "ok", "startup")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 def test_two_instances_on_one_postgresql_run_a_slot_once(pg_url: str) -> None:

@@ -4,22 +4,8 @@ not the operating system's two hours: until then the server keeps the dead sessi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from adapter.settings import load_settings
 from adapter.store.db import make_engine
-from tests.conftest import create_pg_database, drop_pg_database
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 def _server_keepalives(url: str, dead_peer_s: int) -> tuple[str, str, str]:
