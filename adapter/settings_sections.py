@@ -320,6 +320,10 @@ class HL7Settings(Section):
     # SQLite: ADT^A08s arriving together share one synced commit (docs/operations.md); false:
     # each is committed on its own (slower; for comparison or while tracing a fault)
     group_commit: bool = True
+    # a message stored but never answered (the instance died while processing it) is processed
+    # again when the HIS resends it this many seconds after its first receipt; until then the
+    # resend waits. Longer than the slowest message takes (a 5,000-line DFT^P03)
+    unanswered_takeover_s: float = Field(default=60.0, ge=5, le=3600)
 
 
 class LoggingSettings(Section):

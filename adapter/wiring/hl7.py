@@ -35,7 +35,12 @@ def build_hl7(settings: Settings, engine: Engine, commands: EncounterCommands) -
         else None
     )
     inbound = build_inbound(
-        engine, commands, profile, defer_sync=deferred_sync, transactions=transactions
+        engine,
+        commands,
+        profile,
+        defer_sync=deferred_sync,
+        transactions=transactions,
+        takeover_after_s=hl7.unanswered_takeover_s,
     )
     listener = ListenerThread(MllpListener(inbound, listener_config(settings)))
     return Hl7Service(inbound, MessageLog(engine), listener, hl7.host, hl7.port)

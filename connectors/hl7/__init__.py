@@ -44,18 +44,27 @@ def build_inbound(
     *,
     defer_sync: Callable[[], AbstractContextManager[Any]] = nullcontext,
     transactions: Transactions | None = None,
+    takeover_after_s: float = 60.0,
 ) -> Hl7Inbound:
     """The message pipeline (also what ``wi-adapter hl7 reprocess`` uses); ``defer_sync`` marks
     the commits a message's synced ACK commit makes durable, ``transactions`` lets several
-    messages share one commit (:mod:`connectors.hl7.inbound`)."""
+    messages share one commit (:mod:`connectors.hl7.inbound`); a resend of a message stored
+    ``takeover_after_s`` ago and never answered (its process died) is processed in its place."""
     if transactions is None:
-        return Hl7Inbound(MessageLog(engine), commands, profile, defer_sync=defer_sync)
+        return Hl7Inbound(
+            MessageLog(engine),
+            commands,
+            profile,
+            defer_sync=defer_sync,
+            stale_after_s=takeover_after_s,
+        )
     return Hl7Inbound(
         MessageLog(engine, joined=transactions.joined),
         commands,
         profile,
         defer_sync=defer_sync,
         group_transaction=transactions.begin,
+        stale_after_s=takeover_after_s,
     )
 
 

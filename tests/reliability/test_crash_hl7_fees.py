@@ -15,20 +15,22 @@ Two points of the kill:
   waits on it, and kills the adapter there.
 
 The message log lets a resend take over a message whose first processing died only once the
-first receipt is ``stale_after_s`` (60 s) old; the test moves the first receipt's time back by
-that much instead of waiting a minute (the HIS resends a minute later).
+first receipt is ``[hl7] unanswered_takeover_s`` old (60 s as shipped); the adapter here runs
+with 5 s, and the HIS resends after that.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
+from connectors.hl7.message_tables import hl7_message
 from tests.reliability.support import (
     CARDS,
     SHANGHAI,
@@ -43,6 +45,7 @@ from tests.support.polling import eventually
 from tests.support.ports import free_port
 
 LINES = 1000
+TAKEOVER_S = 5  # [hl7] unanswered_takeover_s of the adapter under test
 CITIZEN_ID, NAME = "310102197803141310", "王建国"  # the worker of card CARDS[0]
 CONTROL_ID = "DFT-CRASH-1"
 
@@ -88,6 +91,14 @@ def _logged(engine: Engine) -> list[tuple[int, bytes | None]]:
         return [(row.id, row.ack) for row in rows]
 
 
+def _received_at(engine: Engine, message_id: int) -> datetime:
+    with engine.connect() as connection:
+        at: datetime = connection.execute(
+            select(hl7_message.c.received_at).where(hl7_message.c.id == message_id)
+        ).scalar_one()
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # kept in UTC, read back naive
+
+
 def _lines(engine: Engine, encounter_id: str) -> int:
     with engine.connect() as connection:
         return int(
@@ -111,7 +122,11 @@ def test_kill_9_during_a_fee_batch_then_the_his_resends_each_line_is_billed_once
             db_url,
             simulator.url,
             tmp_path,
-            env={"ADAPTER_HL7__ENABLED": "true", "ADAPTER_HL7__PORT": str(port)},
+            env={
+                "ADAPTER_HL7__ENABLED": "true",
+                "ADAPTER_HL7__PORT": str(port),
+                "ADAPTER_HL7__UNANSWERED_TAKEOVER_S": str(TAKEOVER_S),
+            },
         )
         adapter.start()
         try:
@@ -159,13 +174,10 @@ def test_kill_9_during_a_fee_batch_then_the_his_resends_each_line_is_billed_once
             if point == "after_the_lines":
                 assert _lines(engine, encounter_id) == LINES  # the kill came after step 3
 
-            # the HIS resends a minute later (the first receipt's take-over age, 60 s)
-            with engine.begin() as connection:
-                connection.execute(
-                    text("UPDATE hl7_message SET received_at = :t WHERE id = :i"),
-                    {"t": datetime.now(UTC) - timedelta(minutes=2), "i": stored[0][0]},
-                )
             adapter.start()
+            # the HIS resends once the first receipt is past the take-over age
+            due = _received_at(engine, stored[0][0]) + timedelta(seconds=TAKEOVER_S + 1)
+            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
             ack = exchange(port, message)
             assert _ack_code(ack) == "AA", ack
             assert _ack_code(exchange(port, message)) == "AA"  # a third send: the stored ACK
