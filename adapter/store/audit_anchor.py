@@ -24,12 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from adapter.store.audit import Anchor, head
 from adapter.store.audit_keys import AuditKeyring
+from adapter.store.sql import table
+from adapter.store.tables import AuditEntryRow, AuditHeadRow
 
 log = logging.getLogger("adapter.audit")
+
+_head = table(AuditHeadRow)
+_entry = table(AuditEntryRow)
 
 
 class AnchorFileError(ValueError):
@@ -52,7 +57,7 @@ def write_anchor(
     engine: Engine, keyring: AuditKeyring, path: Path, now: datetime | None = None
 ) -> Written:
     """Append the chain's current head to ``path`` (created if needed) and log it."""
-    seq, digest = head(engine)
+    seq, digest = _durable_head(engine)
     at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
     line = {
         "at": at,
@@ -70,6 +75,22 @@ def write_anchor(
         os.fsync(file.fileno())
     log.info("audit_anchor", extra={"seq": seq, "hash": digest, "anchor_file": str(path)})
     return Written(at, seq, digest, str(path))
+
+
+def _durable_head(engine: Engine) -> tuple[int, str]:
+    """The head, once it is on the disk. On SQLite an HL7 message's commits are not synced on
+    their own (its ACK's synced commit carries them), so the newest entries may still be in
+    the page cache: an anchor naming one that a power cut then takes would report a truncated
+    chain nobody touched. The head is read inside a write whose commit is synced — in WAL mode
+    that sync puts every earlier commit on the disk too."""
+    if engine.dialect.name != "sqlite":
+        return head(engine)  # PostgreSQL syncs each commit (synchronous_commit)
+    with engine.begin() as connection:
+        connection.execute(update(_head).values(seq=_head.c.seq))  # a frame to sync
+        row = connection.execute(
+            select(_entry.c.seq, _entry.c.hash).order_by(_entry.c.seq.desc()).limit(1)
+        ).first()
+    return (int(row.seq), str(row.hash)) if row else head(engine)
 
 
 def _ends_a_line(path: Path) -> bool:

@@ -10,9 +10,10 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, event, select, update
 
 from adapter.cli import main
 from adapter.store.audit import AuditLog, head, install_keyring, installed_keyring, verify
@@ -123,6 +124,34 @@ def test_a_line_torn_by_a_power_cut_is_passed_over_and_the_next_anchor_starts_it
         file.write('{"at": "2026-12-01T00:00:00+00:00", "seq": 1}\n')
     with pytest.raises(AnchorFileError, match="line 4 is not an anchor"):
         read_anchors(anchors, keyring)
+
+
+def test_on_sqlite_the_anchor_reads_the_head_inside_a_write_of_its_own(
+    store: Engine, clock: FakeClock, keyring: AuditKeyring, tmp_path: Path
+) -> None:
+    """An HL7 message's commits are not synced on their own; an anchor naming an entry still
+    in the page cache would, after a power cut, report a truncated chain nobody touched. The
+    head is read inside a write (whose synced commit puts the earlier ones on the disk)."""
+    if store.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL syncs every commit")
+    _append(store, clock, 2, keyring)
+    seen: list[str] = []
+
+    def trace(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(store, "before_cursor_execute", trace)
+    try:
+        written = write_anchor(store, keyring, tmp_path / "anchors.jsonl")
+    finally:
+        event.remove(store, "before_cursor_execute", trace)
+    assert written.seq == 2
+    # one transaction: a write (a frame for its commit to sync), then the head in it
+    assert seen == [
+        "BEGIN DEFERRED",
+        "UPDATE AUDIT_HEAD SET",
+        "SELECT AUDIT_LOG.SEQ, AUDIT_LOG.HASH",
+    ]
 
 
 @pytest.mark.parametrize("hashing", ["sha256", "sha256 under the real key id", "guessed key"])
