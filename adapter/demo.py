@@ -26,7 +26,7 @@ from adapter.settings import Settings
 from adapter.settings_sections import HttpSettings
 from adapter.store.tables.settlements import SettlementRow
 from adapter.store.tables.tokens import ApiTokenRow
-from adapter.store.tokens import ROLE_LABELS, ROLES, create_token, hash_token
+from adapter.store.tokens import ROLE_LABELS, ROLES, SUPERVISOR, create_token, hash_token
 from adapter.store.uow import UnitOfWork
 from connectors.cards.bridge_service import SimulatedBridgeService
 from connectors.cards.simulated import SimulatedCardReader, card_from_seed
@@ -104,13 +104,19 @@ def issue_tokens(engine: Engine) -> DemoTokens:
             .values(revoked=True, revoked_at=now)
         )
     by_role = {
-        role: create_token(engine, f"{DEMO_TOKEN_PREFIX}{ROLE_LABELS[role]}", [role], now)
+        role: create_token(engine, f"{DEMO_TOKEN_PREFIX}{ROLE_LABELS[role]}", _held(role), now)
         for role in ROLES
     }
     fixed = os.environ.get("ADAPTER_DEMO_TOKEN", "").strip()
     if fixed:
         _all_roles_token(engine, fixed, now)
     return DemoTokens(by_role, fixed or None)
+
+
+def _held(role: str) -> list[str]:
+    """The roles of the demo's token for ``role``: the supervisor's bills too, as a supervisor
+    does (the role alone opens nothing; with billing it may override the rehab-plan gate)."""
+    return ["billing", SUPERVISOR] if role == SUPERVISOR else [role]
 
 
 def _all_roles_token(engine: Engine, token: str, now: datetime) -> None:
@@ -238,11 +244,12 @@ def run_demo(settings: Settings, *, simulator_port: int, today: date) -> None:
     print(f"  {count} catalogue items loaded; database {settings.database.url}")
     print(f"  health: curl {base}/healthz   API docs: {base}/docs")
     print(
-        f"  pages: {base}/web/ — sign in as 入院处, 结算处, 器具室 or 信息科,"
-        f" password {DEMO_PASSWORD}"
+        f"  pages: {base}/web/ — sign in as 入院处, 结算处, 结算主管 (billing, and may settle"
+        f" a rehab stay before its plan arrives), 器具室 or 信息科, password {DEMO_PASSWORD}"
     )
     for role, token in tokens.by_role.items():
-        print(f"  token for role {role:<10} {token}")
+        held = " (with billing)" if role == SUPERVISOR else ""
+        print(f"  token for role {role:<10} {token}{held}")
     if tokens.all_roles:
         print("  ADAPTER_DEMO_TOKEN holds every role")
     print(f"  {last_month.explanation}")

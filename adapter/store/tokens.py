@@ -18,14 +18,20 @@ from sqlmodel import Session, col, select
 from adapter.domain.errors import DomainError, NotFound
 from adapter.store.tables.tokens import ApiTokenRow
 
-ROLES = ("admission", "billing", "device", "it", "his")
+# The supervisor opens nothing on its own: held with billing (or by the HIS's token), it lets
+# a rehab stay be settled before its plan reached upstream (N§33 "原则上"), with a reason.
+SUPERVISOR = "supervisor"
+ROLES = ("admission", "billing", "device", "it", "his", SUPERVISOR)
 ROLE_LABELS = {
     "admission": "入院登记",
     "billing": "结算收费",
     "device": "辅助器具配置",
     "it": "信息科",
     "his": "HIS 系统接口",
+    SUPERVISOR: "结算主管",
 }
+# The roles that open routes and desks: "any role" means one of these.
+DUTIES = tuple(r for r in ROLES if r != SUPERVISOR)
 TOKEN_PREFIX = "wi_"
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from adapter.api.deps import EngineDep
 from adapter.api.problems import error_item, problem
-from adapter.store.tokens import authenticate
+from adapter.store.tokens import DUTIES, ROLE_LABELS, authenticate
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import LoginRequired, session_of
 from adapter.web.config import web_config
@@ -61,13 +61,22 @@ def _caller(request: Request, engine: Engine, wants_html: bool) -> str:
         principal = authenticate(engine, header[7:].strip())
         if principal is None:
             raise HTTPException(401, "访问令牌无效或已吊销")
-        return principal.name
+        return _with_a_duty(principal.name, principal.roles)
     session = session_of(request)
     if session is not None:
-        return session.user.name
+        return _with_a_duty(session.user.name, session.user.roles)
     if wants_html:
         raise LoginRequired()
     raise HTTPException(401, "请提供访问令牌（Authorization: Bearer <令牌>）或先登录")
+
+
+def _with_a_duty(name: str, roles: frozenset[str]) -> str:
+    """Any role reads the slip, as any role reads the settlement — not the supervisor alone,
+    which only adds the rehab override to a billing clerk (or the HIS)."""
+    if not roles.intersection(DUTIES):
+        wanted = "、".join(ROLE_LABELS[r] for r in DUTIES)
+        raise HTTPException(403, f"该操作需要以下角色之一：{wanted}")
+    return name
 
 
 @router.get(

@@ -29,12 +29,14 @@ OWASP_MIN_N = 2**17
 _cost = {"n": OWASP_MIN_N, "r": 8, "p": 1}
 MIN_PASSWORD = 8
 
-# The demo's sign-in names, one per desk role (the HIS is a system, it has no person).
-DEMO_USERS = {
-    "入院处": "admission",
-    "结算处": "billing",
-    "器具室": "device",
-    "信息科": "it",
+# The demo's sign-in names, one per desk role (the HIS is a system, it has no person), and
+# the settlement supervisor: a billing clerk who may also override the rehab-plan gate.
+DEMO_USERS: dict[str, tuple[str, ...]] = {
+    "入院处": ("admission",),
+    "结算处": ("billing",),
+    "结算主管": ("billing", "supervisor"),
+    "器具室": ("device",),
+    "信息科": ("it",),
 }
 DEMO_PASSWORD = "demo-2026"
 
@@ -238,12 +240,13 @@ def authenticate(engine: Engine, name: str, password: str) -> User | None:
     return _user(row)
 
 
-def create_demo_users(engine: Engine, password: str = DEMO_PASSWORD) -> dict[str, str]:
-    """One user per desk (入院处, 结算处, 器具室, 信息科), all with ``password``; users that
-    already exist get the password again. Returns ``{name: role}`` for the demo to print."""
-    for name, role in DEMO_USERS.items():
+def create_demo_users(engine: Engine, password: str = DEMO_PASSWORD) -> dict[str, tuple[str, ...]]:
+    """One user per desk (入院处, 结算处, 器具室, 信息科) and the settlement supervisor
+    (结算主管), all with ``password``; users that already exist get the password again.
+    Returns ``{name: roles}`` for the demo to print."""
+    for name, roles in DEMO_USERS.items():
         if find_user(engine, name) is None:
-            create_user(engine, name, [role], password)
+            create_user(engine, name, list(roles), password)
         else:
             set_password(engine, name, password)
             with engine.begin() as connection:

@@ -44,7 +44,10 @@ def test_the_demo_prints_a_token_per_role_that_works_only_for_its_role(
 ) -> None:
     base, output = demo
     tokens = dict(re.findall(r"token for role (\w+)\s+(\S+)", output))
-    assert set(tokens) == {"admission", "billing", "device", "it", "his"}
+    assert set(tokens) == {"admission", "billing", "device", "it", "his", "supervisor"}
+    # the supervisor's token bills too: the rehab override (N§33) needs both roles
+    supervisor = {"Authorization": f"Bearer {tokens['supervisor']}"}
+    assert httpx.get(f"{base}/api/v1/manual-claims/X1", headers=supervisor).status_code == 404
     summary = f"{base}/api/v1/queue/summary"
     assert (
         httpx.get(summary, headers={"Authorization": f"Bearer {tokens['it']}"}).status_code == 200

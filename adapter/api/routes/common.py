@@ -34,9 +34,9 @@ from adapter.domain.people import CardData, CardKind
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.rules import FILING_CHANNELS, Finding
 from adapter.domain.text import control_character, control_message
-from adapter.store.tokens import Principal
+from adapter.store.tokens import DUTIES, Principal
 
-AnyRole = Annotated[Principal, Depends(require())]
+AnyRole = Annotated[Principal, Depends(require(*DUTIES))]  # the supervisor adds, never opens
 Admission = Annotated[Principal, Depends(require("admission", "his"))]
 Billing = Annotated[Principal, Depends(require("billing"))]
 BillingOrHis = Annotated[Principal, Depends(require("billing", "his"))]

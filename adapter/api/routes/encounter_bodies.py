@@ -252,7 +252,8 @@ class SettleIn(Strict):
     discharge_diagnoses: list[DiagnosisIn] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
     card: CardIn | None = Field(None, description="the card shown again at discharge, if read")
     rehab_plan_override: OverrideIn | None = Field(
-        None, description="billing supervisor: settle before the plan is acknowledged (N§33)"
+        None,
+        description="the supervisor role (结算主管) settles before the plan is acknowledged (N§33)",
     )
 
     model_config = examples(

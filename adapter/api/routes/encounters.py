@@ -7,8 +7,8 @@ mapping, the rehab plan, presettle and the reads have no HL7 message and call th
 
 Roles: admit and cancel — admission, his; fees, rehab plan and settle — billing, his;
 presettle and fee mapping — billing; reading (the encounter, a page of its fee lines) — any
-role. A rehab-plan override at settlement is a billing supervisor's decision, so it needs the
-billing role even when the HIS settles.
+role. A rehab-plan override at settlement is the settlement supervisor's (结算主管) decision, so
+it needs the supervisor role besides billing or his (N§33 "原则上").
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from adapter.api.routes.views import (
 from adapter.domain.commands import Admit, CancelAdmission, Discharge, RecordFees
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import InvalidMessage
+from adapter.store.tokens import SUPERVISOR
 
 router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"])
 
@@ -294,8 +295,12 @@ def settle(
     settings: SettingsDep,
 ) -> Response:
     override = body.rehab_plan_override.reason.strip() if body.rehab_plan_override else ""
-    if override and "billing" not in principal.roles:
-        raise HTTPException(403, "康复方案强制结算须由结算主管（结算收费角色）操作")
+    if override and SUPERVISOR not in principal.roles:
+        raise HTTPException(
+            403,
+            "康复方案未送达上级系统时强制结算须由结算主管操作：该令牌没有“结算主管”角色。"
+            "请由结算主管结算，或不带强制结算原因结算（须待康复方案送达，N§33、B§32）",
+        )
     outcome = services.commands.discharge(
         Discharge(
             "",

@@ -18,6 +18,7 @@ from adapter.domain.errors import AdapterError, NotFound
 from adapter.domain.people import mask_citizen_id
 from adapter.services.settlement import SettleRequest
 from adapter.store.repositories import EncounterRecord
+from adapter.store.tokens import SUPERVISOR
 from adapter.store.uow import UnitOfWork
 from adapter.web.auth import Csrf
 from adapter.web.config import web_config
@@ -25,6 +26,7 @@ from adapter.web.forms import Confirm, FormError, diagnoses, local_time, typed
 from adapter.web.forms import problem as problem_of
 from adapter.web.pages.billing_pages import SETTLEABLE, act, back, encounter_page, find_page
 from adapter.web.pages.common import BillingDesk, ServicesDep, now
+from adapter.web.sessions import WebSession
 
 router = APIRouter(prefix="/web/billing", include_in_schema=False)
 REASON_MAX = 500  # a revocation's or a rehab override's reason, as the API and upstream hold it
@@ -171,6 +173,17 @@ def _says_why(override_reason: str) -> None:
         )
 
 
+def _may_override(session: WebSession, override_reason: str) -> None:
+    """Settling a rehab stay before its plan reached upstream is the settlement supervisor's
+    decision (N§33 "原则上"): the field is shown to a supervisor only, and a reason posted by
+    anyone else is refused here, whatever the page showed."""
+    if override_reason and SUPERVISOR not in session.user.roles:
+        raise FormError(
+            "康复方案未送达上级系统时强制结算须由结算主管操作，您的账号没有“结算主管”角色，"
+            "本次未结算。请待康复方案送达后结算，或请结算主管登录后填写原因并结算（N§33、B§32）"
+        )
+
+
 def _typed(discharged_at: str, discharge_diagnoses: str, override_reason: str) -> dict[str, str]:
     """What the clerk typed into the settle form, shown again after a presettle or a refusal."""
     return {
@@ -193,6 +206,7 @@ def settle(
     """Discharge settlement: identity and filing are checked again upstream (N§33, B§30)."""
     typed = _typed(discharged_at, discharge_diagnoses, override_reason)
     try:
+        _may_override(session, override_reason.strip())
         _fits("强制结算的原因", override_reason.strip(), REASON_MAX)
         _says_why(override_reason.strip())
         request_ = SettleRequest(

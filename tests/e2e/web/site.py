@@ -2,8 +2,9 @@
 
 :func:`running_site` builds what ``serve`` builds — the real runtime (upload queue with a
 worker, call log, HL7 listener on a free port) over the upstream simulator on real HTTP,
-the demo catalogues, ``build_app`` — then :func:`adapter.web.install`, one user per role
-and a supervisor holding every role, and serves it on a real socket.
+the demo catalogues, ``build_app`` — then :func:`adapter.web.install`, one user per desk role,
+the settlement supervisor (billing and supervisor) and a user holding every role, and serves
+it on a real socket.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.support.ports import free_port
 ZONE = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct-horse-7"
 USERS = {"admission": "入院-测试", "billing": "结算-测试", "device": "器具-测试", "it": "信息-测试"}
+SUPERVISOR = "结算主管-测试"  # billing, and the rehab-plan override (N§33)
 CARDS = {
     "P001": "310100A0001",
     "P003": "410100C0003",
@@ -84,6 +86,7 @@ def running_site(url: str) -> Iterator[Site]:
         )
         for role, name in USERS.items():
             create_user(engine, name, [role], PASSWORD)
+        create_user(engine, SUPERVISOR, ["billing", "supervisor"], PASSWORD)
         create_user(engine, "主管-测试", list(ROLES), PASSWORD)
         now = datetime.now(ZONE)
         tokens = {role: create_token(engine, f"{role}-api", [role], now) for role in ROLES}

@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.conftest import shot, sign_in
-from tests.e2e.web.site import USERS, ZONE, Site
+from tests.e2e.web.site import SUPERVISOR, USERS, ZONE, Site
 from tests.e2e.web.stays import LINES, admit_rehab, his, refused_upload
 
 ITEMS = "340200001 运动疗法 每日1次"
@@ -38,7 +38,7 @@ def test_n33_a_reason_to_settle_before_the_plan_arrived_too_long_is_refused_with
     page: Page, site: Site
 ) -> None:
     encounter_id = admit_rehab(site, f"ZY-LEN-{datetime.now(ZONE):%H%M%S%f}")
-    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    sign_in(page, site, SUPERVISOR, path=f"/web/billing/{encounter_id}")  # only they override
     reason = "上级系统长时间未确认康复方案，患者须今日出院。" * 22  # 506 characters
     field = page.get_by_label("康复方案未送达时强制结算的原因（结算主管）")
     field.fill(reason)
@@ -63,7 +63,7 @@ def test_n33_a_one_character_reason_to_settle_before_the_plan_arrived_is_refused
     )
     assert fees.status_code == 200, fees.text
     refused_upload(site, encounter_id)  # the plan waits behind it: not delivered upstream
-    sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
+    sign_in(page, site, SUPERVISOR, path=f"/web/billing/{encounter_id}")  # only they override
     rehab = page.get_by_test_id("rehab")
     rehab.get_by_label("康复目标").fill("恢复右上肢肌力，生活自理")
     rehab.get_by_label("康复项目（每行：项目编码 名称 频次）").fill(ITEMS)

@@ -29,6 +29,8 @@ from adapter.wiring.runtime import build_runtime
 from tests.support.live import serving
 
 OPEN = "open"  # no token asked
+# "any role" is any duty: the supervisor (结算主管) alone opens nothing — it adds the rehab
+# override to billing or his (N§33) — so its token is refused everywhere below
 ANY = ("admission", "billing", "device", "it", "his")
 DESKS = ("admission", "billing", "device")
 MONTHLY = ("billing", "it")
@@ -94,7 +96,7 @@ API: dict[tuple[str, str], str | tuple[str, ...]] = {
 }
 
 # the desks (pages): a person signs in; the same roles as the REST routes behind each form
-PEOPLE = ("admission", "billing", "device", "it")
+PEOPLE = ("admission", "billing", "device", "it", "supervisor")  # the last: no desk at all
 WEB: dict[tuple[str, str], str | tuple[str, ...]] = {
     ("GET", "/"): OPEN,  # sends the browser to the desks
     ("GET", "/web/login"): OPEN,

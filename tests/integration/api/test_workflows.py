@@ -9,6 +9,8 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import Engine
 
+from adapter.store.tokens import create_token
+from adapter.store.uow import UnitOfWork
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.api.bodies import admit_over_api, iso_at, line_body, settle_over_api
 from tests.integration.api.conftest import Api
@@ -214,7 +216,11 @@ def test_cancel_and_manual_claim_block_direct_settlement(api: Api) -> None:
     assert refused.json()["errors"][0]["article"] == "N§38, B§27"
 
 
-def test_rehab_plan_gate_and_the_supervisors_override(api: Api) -> None:
+def test_rehab_plan_gate_and_the_supervisors_override(api: Api, db: Engine) -> None:
+    """N§33 wants the plan upstream before discharge settlement, "原则上": the override is the
+    settlement supervisor's (结算主管). A billing clerk's token carrying one settled the stay
+    anyway; now it is refused 403 naming the role, nothing settled, and only a token holding
+    the supervisor role (with billing) settles, its reason kept in the audit entry."""
     eid = admit_over_api(api, psn_card="330100K0010", visit="KF1", kind="rehab",
                  injury_parts=["颈椎"]).json()["id"]  # fmt: skip
     api.post(f"/api/v1/encounters/{eid}/fees", role="his",
@@ -230,9 +236,23 @@ def test_rehab_plan_gate_and_the_supervisors_override(api: Api) -> None:
     waiting = settle_over_api(api, eid, role="his")
     assert waiting.json()["errors"][0]["code"] == "REHAB_PLAN_NOT_ACKNOWLEDGED"
     override = {"rehab_plan_override": {"reason": "患者转院，主管批准先行结算"}}
-    assert settle_over_api(api, eid, role="his", **override).status_code == 403
-    settled = settle_over_api(api, eid, role="billing", **override)
+    api.tokens["结算主管"] = create_token(db, "结算主管-01", ["billing", "supervisor"], local(0))
+    api.tokens["主管-only"] = create_token(db, "主管-02", ["supervisor"], local(0))
+    for role in ("his", "billing", "主管-only"):  # the last opens nothing on its own
+        refused = settle_over_api(api, eid, role=role, **override)
+        assert refused.status_code == 403, (role, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        said = refused.json()["errors"][0]["message"]
+        assert ("结算主管" in said) if role != "主管-only" else ("结算收费" in said), said
+    assert api.get(f"/api/v1/encounters/{eid}", role="billing").json()["status"] == "admitted"
+    with UnitOfWork(db) as uow:
+        assert uow.audit.query(action="settlement.settle") == []
+    settled = settle_over_api(api, eid, role="结算主管", **override)
     assert settled.status_code == 201 and settled.json()["fund_pay"] == "80.00"
+    with UnitOfWork(db) as uow:
+        [entry] = uow.audit.query(action="settlement.settle")
+    assert entry.actor == "结算主管-01" and entry.details["rehab_plan"] == "overridden"
+    assert entry.details["rehab_override_reason"] == "患者转院，主管批准先行结算"
 
 
 def test_a_device_fitting_over_its_limit(api: Api, queue: UploadQueue) -> None:

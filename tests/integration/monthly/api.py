@@ -55,17 +55,19 @@ def monthly_api(db: Engine, db_url: str, services: Services, **state: Any) -> It
 
 @contextmanager
 def desk_pages(
-    db: Engine, db_url: str, services: Services, monthly: Any, *, role: str
+    db: Engine, db_url: str, services: Services, monthly: Any, *, role: str, also: str = ""
 ) -> Iterator[httpx.Client]:
-    """The desks' pages over a real socket, signed in as a user holding ``role``."""
+    """The desks' pages over a real socket, signed in as a user holding ``role`` (and
+    ``also``: the settlement supervisor, say, is a billing user holding ``supervisor`` too)."""
     app = create_app(load_settings(database={"url": db_url}), db)
     app.state.services = services
     app.state.monthly = monthly
     web.install(app)
     set_hash_cost(2**12)
     try:
-        name, password = f"{role}-desk-01", "desk-password-1"
-        create_user(db, name, [role], password)
+        roles = [role, also] if also else [role]
+        name, password = f"{'-'.join(roles)}-desk-01", "desk-password-1"
+        create_user(db, name, roles, password)
         with serving(app) as base, httpx.Client(base_url=base, timeout=30) as client:
             form = client.get("/web/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)

@@ -109,9 +109,11 @@ def test_disabling_a_user_ends_their_sessions_and_sign_in(db: Engine) -> None:
 def test_demo_users_can_sign_in_with_the_demo_password(db: Engine) -> None:
     create_demo_users(db)
     create_demo_users(db, "another-pass")  # a second demo run resets the password
-    for name, role in DEMO_USERS.items():
+    for name, roles in DEMO_USERS.items():
         user = authenticate(db, name, "another-pass")
-        assert user is not None and user.roles == {role}
+        assert user is not None and user.roles == set(roles)
+    supervisor = authenticate(db, "结算主管", "another-pass")  # bills, and may override
+    assert supervisor is not None and supervisor.roles == {"billing", "supervisor"}
 
 
 def test_the_user_cli_creates_lists_and_disables(
@@ -129,3 +131,25 @@ def test_the_user_cli_creates_lists_and_disables(
     assert main(["user", "disable", "结算处-02"]) == 0
     assert authenticate(db, "结算处-02", "cli-password-1") is None
     assert main(["user", "disable", "nobody"]) == 1
+
+
+def test_the_cli_makes_a_settlement_supervisor_a_user_and_a_token(
+    db: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """结算主管 is a role the CLI knows (N§33's override is theirs): a billing user holding it
+    signs in with both, and a token made for it carries both."""
+    from adapter.store.tokens import authenticate as by_token
+
+    upgrade(db)
+    monkeypatch.setenv("ADAPTER_DATABASE__URL", db_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli-password-1\n"))
+    assert main(["user", "create", "--name", "结算主管-01", "--role", "billing",
+                 "--role", "supervisor", "--password-stdin"]) == 0  # fmt: skip
+    user = authenticate(db, "结算主管-01", "cli-password-1")
+    assert user is not None and user.roles == {"billing", "supervisor"}
+    assert user.role_labels == "结算收费、结算主管"
+    capsys.readouterr()
+    assert main(["token", "create", "--name", "结算主管-01", "--role", "billing",
+                 "--role", "supervisor"]) == 0  # fmt: skip
+    principal = by_token(db, capsys.readouterr().out.strip())
+    assert principal is not None and principal.roles == {"billing", "supervisor"}
