@@ -31,6 +31,9 @@ def test_b32_rehab_goals_too_long_are_refused_at_the_desk_with_the_text_kept(
     expect(page.get_by_test_id("error")).to_contain_text("康复目标最长2000个字符（现为2002个）")
     expect(page.get_by_test_id("rehab").get_by_label("康复目标")).to_have_value(goals)
     expect(page.get_by_test_id("plan-status")).to_have_text("尚未填写")  # nothing was saved
+    # a billing clerk is not the supervisor: the settle form has no override for them (N§33)
+    expect(page.get_by_role("button", name="确认结算")).to_be_visible()
+    expect(page.get_by_label("康复方案未送达时强制结算的原因（结算主管）")).to_have_count(0)
     shot(page, "rehab-goals-too-long")
 
 
