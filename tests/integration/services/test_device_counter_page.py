@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -38,6 +39,26 @@ def _hidden(form: str) -> dict[str, list[str]]:
     return fields
 
 
+def _csrf(desk: httpx.Client) -> str:
+    """The desk page's CSRF token, as a form posted from it carries."""
+    start = desk.get("/web/device").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', start)
+    assert token, start
+    return token[1]
+
+
+def _orthosis(token: str) -> dict[str, Any]:
+    """P011's orthosis under the notice, as the counter types it."""
+    return {
+        "csrf_token": token,
+        "card": CARD_NO["P011"],
+        "notice": NOTICE,
+        "code": [ORTHOSIS],
+        "name": [NAMES[ORTHOSIS]],
+        "cost": ["1500.00"],
+    }
+
+
 def test_n34_confirming_a_previewed_fitting_twice_settles_it_once(
     services: Services, db: Engine, db_url: str, sim: SimulatorServer
 ) -> None:
@@ -48,11 +69,9 @@ def test_n34_confirming_a_previewed_fitting_twice_settles_it_once(
     already confirmed), and a second WI2701 went upstream."""
     monthly = MonthlyServices(services.context)
     with desk_pages(db, db_url, services, monthly, role="device") as desk:
-        start = desk.get("/web/device").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', start)
-        assert token, start
+        token = _csrf(desk)
         fitting = {
-            "csrf_token": token[1],
+            "csrf_token": token,
             "card": CARD_NO["P011"],
             "notice": NOTICE,
             "code": [ORTHOSIS, WHEELCHAIR],
@@ -95,21 +114,12 @@ def test_n38_b27_recording_a_fitting_as_a_manual_claim_twice_records_one_case(
     two fee lists the insured place could reimburse (N§38 杜绝重复报销, B§27)."""
     monthly = MonthlyServices(services.context)
     with desk_pages(db, db_url, services, monthly, role="device") as desk:
-        start = desk.get("/web/device").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', start)
-        assert token, start
+        token = _csrf(desk)
         assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": True}).status_code == 200
         try:
             down = desk.post(
                 "/web/device/fit",
-                data={
-                    "csrf_token": token[1],
-                    "card": CARD_NO["P011"],
-                    "notice": NOTICE,
-                    "code": [ORTHOSIS],
-                    "name": [NAMES[ORTHOSIS]],
-                    "cost": ["1500.00"],
-                },
+                data=_orthosis(token),
             )
             assert "按手工报销登记本次配置" in down.text, down.text
             record = _fields(_section(down.text, "manual-claim-device"))
@@ -133,21 +143,10 @@ def test_FITTING_TOO_OLD_a_preview_confirmed_days_later_is_refused_on_the_page(
     monthly = MonthlyServices(services.context)
     month_ago = datetime.now(UTC) - timedelta(days=31, hours=1)
     with desk_pages(db, db_url, services, monthly, role="device") as desk:
-        start = desk.get("/web/device").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', start)
-        assert token, start
+        token = _csrf(desk)
         old = desk.post(
             "/web/device/fit",
-            data={
-                "csrf_token": token[1],
-                "card": CARD_NO["P011"],
-                "notice": NOTICE,
-                "code": [ORTHOSIS],
-                "name": [NAMES[ORTHOSIS]],
-                "cost": ["1500.00"],
-                "confirmed": "1",
-                "fitted_at": month_ago.isoformat(),
-            },
+            data={**_orthosis(token), "confirmed": "1", "fitted_at": month_ago.isoformat()},
         )
     assert old.status_code == 422, old.text
     assert "配置时间" in old.text and "30天前" in old.text and "N§34、B§35" in old.text
@@ -162,19 +161,10 @@ def test_PR_DEVICE_NOTICE_USED_a_second_case_on_the_page_is_shown_then_confirmed
     and says the worker pays (N§34, N§38 杜绝重复报销)."""
     monthly = MonthlyServices(services.context)
     with desk_pages(db, db_url, services, monthly, role="device") as desk:
-        start = desk.get("/web/device").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', start)
-        assert token, start
+        token = _csrf(desk)
         assert httpx.post(f"{sim.url}/_sim/faults", json={"outage": True}).status_code == 200
         try:
-            form = {
-                "csrf_token": token[1],
-                "card": CARD_NO["P011"],
-                "notice": NOTICE,
-                "code": [ORTHOSIS],
-                "name": [NAMES[ORTHOSIS]],
-                "cost": ["1500.00"],
-            }
+            form = _orthosis(token)
             first = desk.post(
                 "/web/device/manual-claim", data={**form, "fitted_at": local(0, 9).isoformat()}
             )
