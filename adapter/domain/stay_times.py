@@ -68,9 +68,10 @@ class TimeWindow:
     def check_fitting(self, fitted_at: datetime, now: datetime) -> None:
         """A device fitting is settled once it is done (N§34; B§35 配置完成后): its time may
         not lie ahead of the clock beyond ``clock_skew`` — priced on a later day, it would
-        take the catalogue version and limits in force then. (Not bounded back: a case
-        recorded while upstream was down, or a revoked fitting settled again, keeps the
-        time it was fitted at.)"""
+        take the catalogue version and limits in force then. How far back it may lie is
+        :class:`adapter.domain.device_times.FittingWindow`'s, counted from when the fitting
+        was first registered here (a case recorded while upstream was down, a revoked
+        fitting settled again, keep the time they were fitted at)."""
         if fitted_at > now + self.clock_skew:
             raise FittingInFuture(f"配置时间{_shown(fitted_at)}晚于当前时间，请核对配置时间")
 
