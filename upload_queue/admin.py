@@ -5,8 +5,9 @@ These are the functions the API, the pages and ``wi-adapter queue`` call. Each t
 
 * :func:`retry` re-sends a ``dead`` job (or a ``pending`` one waiting out its back-off) now,
   optionally with a corrected payload; the payload it replaces is kept as a
-  :class:`~upload_queue.jobs.PayloadRevision`. The retry round starts afresh (attempt
-  counter and age for the policy), while the attempt history and numbering continue.
+  :class:`~upload_queue.jobs.PayloadRevision`, and the job's payload revision number (which
+  each later attempt records) counts up in the same statement. The retry round starts afresh
+  (attempt counter and age for the policy), while the attempt history and numbering continue.
 * :func:`purge` deletes ``delivered`` jobs (payload and history) delivered before
   ``now - retention``; the delivery ledger keeps that each was delivered
   (:func:`upload_queue.ledger.delivered`), and is trimmed only by
@@ -155,6 +156,9 @@ def retry(
                 )
             )
             values["payload"] = dict(payload)
+            # in the same statement as the payload: an attempt leased after it carries the
+            # new number, one leased before it the old (see upload_queue.withdrawal)
+            values["payload_revision"] = upload_job.c.payload_revision + 1
         connection.execute(update(upload_job).where(upload_job.c.id == job_id).values(**values))
         fresh = (
             connection.execute(select(upload_job).where(upload_job.c.id == job_id)).mappings().one()

@@ -33,7 +33,7 @@ from upload_queue.clock import Clock, utcnow
 from upload_queue.deadlines import DEFAULT_MARGIN, DeadlineReport
 from upload_queue.enqueue import enqueue, enqueue_many
 from upload_queue.enqueue_now import enqueue_now
-from upload_queue.handlers import Classifier, DeliveredHook, Handler, Handlers, RefusedHook
+from upload_queue.handlers import Classifier, Handler, Handlers, OutcomeHook
 from upload_queue.identity import ProcessIdentity, dead_predecessors, shared_instance_holders
 from upload_queue.jobs import Job, JobSpec, Status
 from upload_queue.metrics import metrics_for
@@ -80,8 +80,8 @@ class UploadQueue:
         handler: Handler,
         *,
         classify: Classifier | None = None,
-        on_refused: RefusedHook | None = None,
-        on_delivered: DeliveredHook | None = None,
+        on_refused: OutcomeHook | None = None,
+        on_delivered: OutcomeHook | None = None,
     ) -> None:
         self.handlers.register(
             kind, handler, classify=classify, on_refused=on_refused, on_delivered=on_delivered

@@ -23,10 +23,10 @@ from upload_queue.jobs import Delivery
 log = logging.getLogger("upload_queue")
 
 Handler = Callable[[Delivery], object]
-RefusedHook = Callable[[Delivery], object]
-"""Called once a job went dead on a refusal, after the outcome is committed."""
-DeliveredHook = Callable[[Delivery], object]
-"""Called once a job was delivered, after the delivery is committed."""
+OutcomeHook = Callable[[Delivery], object]
+"""Told of a job's outcome once it is committed: ``on_refused`` of a death on a
+refusal, ``on_delivered`` of a delivery (see :meth:`Registration.tell_refused`,
+:meth:`Registration.tell_delivered`)."""
 Classifier = Callable[[BaseException], Verdict | None]
 
 
@@ -35,8 +35,8 @@ class Registration:
     kind: str
     handler: Handler
     classify: Classifier | None = None
-    on_refused: RefusedHook | None = None
-    on_delivered: DeliveredHook | None = None
+    on_refused: OutcomeHook | None = None
+    on_delivered: OutcomeHook | None = None
 
     def classify_error(self, exc: BaseException) -> tuple[ErrorKind, str, bool]:
         """The error kind and the message to record for ``exc``, and whether the receiver
@@ -64,7 +64,7 @@ class Registration:
         return _tell(self.on_delivered, delivery, "on_delivered_failed")
 
 
-def _tell(hook: Callable[[Delivery], object] | None, delivery: Delivery, event: str) -> bool:
+def _tell(hook: OutcomeHook | None, delivery: Delivery, event: str) -> bool:
     if hook is None:
         return False
     try:
@@ -93,8 +93,8 @@ class Handlers:
         handler: Handler,
         *,
         classify: Classifier | None = None,
-        on_refused: RefusedHook | None = None,
-        on_delivered: DeliveredHook | None = None,
+        on_refused: OutcomeHook | None = None,
+        on_delivered: OutcomeHook | None = None,
     ) -> None:
         """Deliver jobs of ``kind`` with ``handler``; ``classify`` maps foreign exceptions;
         ``on_refused`` hears of each job of ``kind`` that went dead on a refusal,

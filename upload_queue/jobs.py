@@ -112,6 +112,9 @@ class Delivery:
     deadline: datetime
     ordering_key: str | None = None
     lease_token: str = field(default="", repr=False, compare=False)
+    # the job's payload revision it was leased with (0: the original payload), recorded with
+    # the attempt; ``None`` for a delivery that did not come from a lease
+    payload_revision: int | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class Attempt:
     outcome: Outcome
     error: str | None
     refused: bool = False  # the receiver refused it: it certainly took no effect
+    payload_revision: int | None = None  # the payload it went with (None: recorded before 0019)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ _LEASED_COLUMNS = (
     upload_job.c.attempts,
     upload_job.c.total_attempts,
     upload_job.c.round_started_at,
+    upload_job.c.payload_revision,
 )
 
 _LEASE_VALUES: dict[str, Any] = {
@@ -312,6 +313,7 @@ def _leased(rows: list[Any], token: str, expires: datetime) -> list[Leased]:
                 deadline=row["deadline"],
                 ordering_key=row["ordering_key"],
                 lease_token=token,
+                payload_revision=row["payload_revision"],
             ),
             attempts=row["attempts"],
             round_started_at=row["round_started_at"],

@@ -132,6 +132,7 @@ ATTEMPT_COLUMNS = (
     "outcome",
     "error",
     "refused",
+    "payload_revision",
 )
 """The columns an attempt row holds: :func:`attempt_row` and the batched statement below both
 write exactly these."""
@@ -278,6 +279,7 @@ def attempt_row(recorded: Recorded, worker_id: str) -> dict[str, Any]:
         item.result if recorded.kept else "lease_lost",
         recorded.outcome.error,
         recorded.kept and item.result == "permanent" and item.refused,
+        item.delivery.payload_revision,
     )
     return dict(zip(ATTEMPT_COLUMNS, values, strict=True))
 

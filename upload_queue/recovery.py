@@ -104,6 +104,7 @@ def _release(
                 duration_s=max((now - row["leased_at"]).total_seconds(), 0.0),
                 outcome="lease_expired",
                 error=message,
+                payload_revision=row["payload_revision"],
             )
         )
         metrics.lease_expired.labels(kind=row["kind"]).inc()

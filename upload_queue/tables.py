@@ -8,11 +8,16 @@
     policy); ``total_attempts`` counts every attempt ever made (the handler's attempt number).
     A ``withdrawn`` job (``withdrawn_at``, the reason in ``last_error``) is one its caller
     took back unsent: it will never be sent, and holds no later job of its key back.
+    ``payload_revision`` numbers the job's payload: 0 the original, one more with each re-send
+    that replaced it.
 ``upload_attempt``
     The history: one row per attempt, with its outcome, error message and duration;
-    ``refused`` marks a permanent failure the receiver answered as a refusal.
+    ``refused`` marks a permanent failure the receiver answered as a refusal;
+    ``payload_revision`` the job's payload revision the attempt was leased with (``NULL`` for
+    attempts recorded before migration 0019).
 ``upload_payload_revision``
-    Each payload a re-send replaced, so the original is never lost.
+    Each payload a re-send replaced, so the original is never lost: in ``id`` order, the
+    job's payload revisions 0, 1, … (its current payload is the last).
 ``upload_delivery``
     The delivery ledger: one compact row per delivered job (kind, ordering key, idempotency
     key, the reference it was sent under, when, upstream's reply). Written in the same
@@ -106,6 +111,9 @@ upload_job = Table(
     Column("at_risk_reported_at", UTCDateTime(), nullable=True),
     Column("missed_reported_at", UTCDateTime(), nullable=True),
     Column("withdrawn_at", UTCDateTime(), nullable=True),
+    # which payload the job holds (see upload_queue.withdrawal): attempts are told apart by
+    # this number, never by comparing clocks of different instances
+    Column("payload_revision", Integer, nullable=False, server_default=text("0")),
     CheckConstraint(
         "status IN ('pending', 'in_flight', 'delivered', 'dead', 'withdrawn')",
         name="upload_job_status",
@@ -145,6 +153,8 @@ upload_attempt = Table(
     # the receiver answered that it did not act on the job (a business refusal), as opposed
     # to a permanent failure whose effect is unknown (see upload_queue.withdrawal)
     Column("refused", Boolean, nullable=False, server_default=false()),
+    # the job's payload_revision when leased: the payload this attempt went out with
+    Column("payload_revision", Integer, nullable=True),
     CheckConstraint(
         "outcome IN ('delivered', 'transient', 'permanent', 'lease_expired', 'lease_lost')",
         name="upload_attempt_outcome",

@@ -10,9 +10,15 @@ failure that is not a refusal may have reached the receiver and taken effect; th
 jobs are still owed, and nothing is withdrawn — unless the receiver has since undone what
 such an attempt may have done: the caller's ``undone`` says so of the payload it was made with
 (the adapter: a reversal, WI2601, of its msgid that upstream acknowledged). Each attempt is
-judged with the payload it went out with: the job's payload then, read from its replaced
-payloads (``upload_payload_revision``: a re-send that changed the payload replaced it after
-every earlier attempt had finished — the job is not in flight while it is re-sent).
+judged with the payload it went out with: the payload revision it was leased with
+(``upload_attempt.payload_revision``, the job's number when leased; a re-send that replaces the
+payload raises the job's number in the same statement), read from the job's replaced payloads
+(``upload_payload_revision``, revision 0 first) or, for the last, the job's payload now. Never
+by comparing times: the attempt's start is stamped by the worker's instance, the replacement by
+IT's, and two instances' clocks differ — an attempt with a payload upstream may hold, taken for
+one with a payload it has undone, would withdraw a settlement upstream holds. Only attempts
+recorded before that number was kept (``NULL``, before migration 0019) are placed by time: the
+first payload replaced after the attempt started.
 
 :func:`withdraw_refused` decides and withdraws in the caller's transaction, with the job's row
 locked (``FOR UPDATE`` on PostgreSQL; SQLite's writer holds the database): a re-send by IT
@@ -96,31 +102,39 @@ def certainty(
 
 def _undone_attempts(connection: Connection, job_id: int, undone: Undone) -> int:
     """How many attempts of job ``job_id`` that were not refusals were made with a payload
-    ``undone`` holds undone: each with the payload the job had when it started (the first
-    revision replaced after that, else the job's payload now)."""
-    started = connection.execute(
-        select(upload_attempt.c.started_at).where(
+    ``undone`` holds undone: each with the payload of the revision it was leased with (see
+    the module; one recorded before that was kept, with the payload replaced first after it
+    started, else the job's payload now)."""
+    made = connection.execute(
+        select(upload_attempt.c.payload_revision, upload_attempt.c.started_at).where(
             upload_attempt.c.job_id == job_id,
             ~((upload_attempt.c.outcome == "permanent") & upload_attempt.c.refused.is_(True)),
         )
-    ).scalars()
+    ).all()
+    # the replaced payloads in the order they were replaced: revision 0, 1, …
     revisions = connection.execute(
         select(upload_payload_revision.c.replaced_at, upload_payload_revision.c.payload)
         .where(upload_payload_revision.c.job_id == job_id)
-        .order_by(upload_payload_revision.c.replaced_at, upload_payload_revision.c.id)
+        .order_by(upload_payload_revision.c.id)
     ).all()
     current = connection.execute(
         select(upload_job.c.payload).where(upload_job.c.id == job_id)
     ).scalar_one()
+    payloads = [payload for _, payload in revisions] + [current]
     verdicts: dict[int, bool] = {}  # one look per payload, however many attempts it had
 
-    def was_undone(at: datetime) -> bool:
-        index = next((n for n, (replaced, _) in enumerate(revisions) if at < replaced), -1)
+    def sent_with(revision: int | None, started: datetime) -> int:
+        if revision is None:  # recorded before the number was kept: by time, as then
+            return next((n for n, (at, _) in enumerate(revisions) if started < at), len(revisions))
+        return min(revision, len(revisions))
+
+    def was_undone(revision: int | None, started: datetime) -> bool:
+        index = sent_with(revision, started)
         if index not in verdicts:
-            verdicts[index] = undone(revisions[index][1] if index >= 0 else current)
+            verdicts[index] = undone(payloads[index])
         return verdicts[index]
 
-    return sum(1 for at in started if was_undone(at))
+    return sum(1 for revision, started in made if was_undone(revision, started))
 
 
 def withdraw_refused(

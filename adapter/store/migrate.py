@@ -3,17 +3,25 @@
 ``upgrade(engine_or_url)`` brings a database to ``head`` (or a given revision);
 ``current(engine_or_url)`` says where it is (``None``: never migrated). Run at deploy time by
 ``wi-adapter migrate``; tests run it on fresh SQLite and PostgreSQL databases.
+
+On SQLite the migrations run with foreign keys off (:func:`_migrating`): SQLite alters a table
+by rebuilding it (Alembic's batch mode), and dropping the old table with foreign keys on first
+deletes its rows, and by ``ON DELETE CASCADE`` every row that references them — 0017's rebuild
+of ``upload_job`` emptied the upload attempt history and the replaced payloads so. The
+references are checked before the commit instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData
 
 from adapter.store.db import make_engine
 
@@ -34,14 +42,61 @@ def _engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
     return make_engine(engine_or_url), True
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for the migrations; on SQLite with foreign keys off
+    while they run (see the module), every reference checked before the commit."""
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            with connection.begin():
+                yield connection
+            return
+        # a no-op inside a transaction: set on the driver's connection, before BEGIN
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    table, rowid, parent, _ = broken[0]
+                    raise RuntimeError(
+                        f"the migration left {len(broken)} broken references, the first of"
+                        f" {table} row {rowid} to {parent}; nothing was changed"
+                    )
+        finally:
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragma(connection: Connection, pragma: str) -> None:
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     """Migrate the database to ``revision`` in one transaction."""
     engine, owned = _engine(engine_or_url)
     try:
         cfg = config()
-        with engine.begin() as connection:
+        with _migrating(engine) as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def downgrade(engine_or_url: Engine | str, revision: str) -> None:
+    """Migrate the database back to ``revision`` in one transaction (for developers: a site
+    restores its backup instead, see docs/operations.md)."""
+    engine, owned = _engine(engine_or_url)
+    try:
+        cfg = config()
+        with _migrating(engine) as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, revision)
     finally:
         if owned:
             engine.dispose()
