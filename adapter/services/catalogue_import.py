@@ -9,7 +9,8 @@ column        also            value
 code          编码            required, at most 64 characters, once per file
 name          名称            required
 unit          单位            optional
-price_cap     支付标准        optional money (service standards: the fund pays up to it)
+price_cap     支付标准        money, required of a service standard (the fund pays up to
+                              it, N§32); optional for other kinds
 limit         最高支付限额    optional money (device items)
 valid_from    生效日期        required date ``YYYY-MM-DD``
 valid_to      失效日期        optional date, not before ``valid_from``
@@ -48,6 +49,7 @@ COLUMNS = {
     "valid_to": ("valid_to", "失效日期"),
 }
 REQUIRED = ("code", "name", "valid_from")
+SERVICE_STANDARD_CAP = "住院服务标准须填写支付标准（基金按标准支付，超出部分由个人支付，N§32）"
 MAX_PROBLEMS = 50
 MAX_BYTES = 20 * 1024 * 1024
 # how often a long import reports: every this many rows checked or items written
@@ -193,6 +195,13 @@ def parse(
         if code and code in seen:
             row_problems.append(Problem(number, "code", f"编码{code}与第{seen[code]}行重复"))
         price_cap = _cell(values, "price_cap", _money, number, row_problems)
+        if (
+            price_cap is None
+            and kind is CatalogueKind.SERVICE_STANDARD
+            and "price_cap" not in {p.column for p in row_problems}
+        ):
+            # A standard with no cap would price every bed fee as the fund's in full (N§32).
+            row_problems.append(Problem(number, "price_cap", SERVICE_STANDARD_CAP))
         limit = _cell(values, "limit", _money, number, row_problems)
         valid_from = _cell(values, "valid_from", _date, number, row_problems)
         valid_to = _cell(values, "valid_to", _date, number, row_problems)

@@ -17,9 +17,9 @@ not say, the latest earlier charge of the same item with enough quantity left (o
 reversal's work-injury flag, B§29, and at its unit price, if one is). It goes back at the
 original's unit price, and the reversal returning the last of the original's quantity
 returns exactly the amount left (:func:`adapter.domain.pricing.check_reversal`); it is
-priced so that what is left of the original is billed as its remaining quantity would be. A
-line whose item is not in the treatment place's catalogue on its date is kept and flagged
-``unmapped`` for the billing clerk.
+priced so that what is left of the original is billed as its remaining quantity would be,
+and kept under its category (:func:`_reversing`). A line whose item is not in the treatment
+place's catalogue on its date is kept and flagged ``unmapped`` for the billing clerk.
 
 A device fitting (辅助器具配置) takes no fee lines: it is priced from the items and actual costs
 entered at the device counter against the notice (N§34, B§34), and a fitting recorded as a
@@ -260,7 +260,7 @@ class Fees:
                     code="FEE_REVERSAL_EXCEEDS_ORIGINAL",
                     field=f"lines.{index}.quantity",
                 )
-            line = _reversing(line, basis.line_id)
+            line = _reversing(line, basis)
             # Its price and amount against the charge's, before anything is priced or stored:
             # the refusal names the field and the batch is refused whole.
             check_reversal(
@@ -393,5 +393,8 @@ def _refuse_out_of_catalogue(line: FeeLine, name: str, on: date) -> None:
     )
 
 
-def _reversing(line: FeeLine, original_id: str) -> FeeLine:
-    return line if line.reverses == original_id else replace(line, reverses=original_id)
+def _reversing(line: FeeLine, original: FeeLine) -> FeeLine:
+    """Stored naming its original, under its category whatever charge type the HIS sent:
+    priced as that charge (N§32), it is billed and uploaded as it (N§33; a drug returned as
+    伙食补助费 was a meal line of fund money, B§30). A resend is still told by the rest."""
+    return replace(line, reverses=original.line_id, category=original.category)

@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.encounters import Encounter
+from adapter.services.catalogue_import import CatalogueFileRefused
 from adapter.services.container import Services
 from adapter.services.monthly import MonthlyServices
 from adapter.store.uow import UnitOfWork
@@ -220,3 +222,30 @@ def test_a_long_csv_import_reports_its_progress_checking_then_writing(
     assert heard.index(checks[-1]) < heard.index(loads[0])  # checked whole, then written
     with UnitOfWork(db) as uow:
         assert uow.catalogue.count(BEIJING) >= rows
+
+
+def test_a_service_standard_imported_without_its_cap_is_refused_and_prices_nothing(
+    services: Services, clock: SetClock
+) -> None:
+    """A 住院服务标准 row is the standard the fund pays up to (N§32, N§37). Imported with its
+    支付标准 cell empty, it was a bed fee in the catalogue with no standard: the fund paid the
+    whole 60.00 a day, 10.00 a day over the standard the agency then deducts on audit."""
+    stay = _bed_stay(services, clock)
+    uncapped = (
+        "编码,名称,单位,支付标准,生效日期\n"
+        f"{BED},普通病房床位费（三人间）,日,,2026-01-07\n"
+        "110900001C,普通病房床位费（单人间）,日,90.00,2026-01-07\n"
+    ).encode()
+    imports = MonthlyServices(services.context).catalogue_import
+    with pytest.raises(CatalogueFileRefused) as refused:
+        imports.import_csv(
+            uncapped, kind="service_standard", region=BEIJING, version="2026.4", actor="it"
+        )
+    assert [(p.field, p.text) for p in refused.value.problems] == [
+        (
+            "file.row2.price_cap",
+            "第2行“price_cap”列：住院服务标准须填写支付标准（基金按标准支付，超出部分由个人"
+            "支付，N§32）",
+        )
+    ]
+    assert _fund_by_line(services, stay.id) == {"B5": D("150.00"), "B7": D("150.00")}
