@@ -89,7 +89,6 @@ def case_fittings(
     the worker's, for each item's minimum years; ``skip``: the encounter of the case being
     settled itself."""
     institution = ctx.institution.code
-    own = {c.id for c in uow.manual_claims.device_cases(institution, psn_nos)}
     filings = tuple(filings)
     where = where_fitted(ctx, uow, institution)
     found: list[EarlierFitting] = []
@@ -98,7 +97,7 @@ def case_fittings(
         if claim.encounter_id == skip or not isinstance(fitting, dict):
             continue
         case_notice = str(fitting.get("approval_notice_no", ""))
-        if claim.id not in own and not same_notice(case_notice, notice):
+        if claim.psn_no not in psn_nos and not same_notice(case_notice, notice):
             continue
         fitted_on = ctx.local_date(datetime.fromisoformat(str(fitting["fitted_at"])))
         for item in case_items(fitting):
