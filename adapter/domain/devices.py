@@ -30,9 +30,8 @@ would pay the item twice on one approval (N§34 核对核付通知单; N§38 杜
 fitting is the worker's like a replacement inside the years (:data:`DEVICE_NOTICE_USED`), warned
 and confirmed the same way. With known minimum years the window alone decides, as above.
 
-A device catalogue that is simply not loaded is not "out of catalogue": the service fetches the
-insured place's catalogue (falling back along :func:`catalogue_regions`) before pricing, and
-refuses with :data:`DEVICE_CATALOGUE_MISSING` only when none exists.
+A device catalogue that is simply not loaded is not "out of catalogue": the service finds the
+insured place's catalogue of the fitting's day before pricing (:mod:`.device_regions`).
 """
 
 from __future__ import annotations
@@ -95,22 +94,6 @@ DEVICE_REPLACEMENT_APPROVED = Rule(
     "{name}距上次配置（{last}，{where}）未满最低使用年限（{years}年），"
     "参保地核付通知单（{notice}）已核准更换，按最高支付限额支付",
 )
-DEVICE_CATALOGUE_MISSING = Rule(
-    "PR_DEVICE_CATALOGUE_MISSING",
-    "N§32, N§34",
-    "未能取得参保地辅助器具配置目录（已依次查询{regions}，上级系统均无该目录），"
-    "无法按参保地目录和最高支付限额结算，请联系参保地经办机构或信息科",
-)
-
-
-def catalogue_regions(region: str) -> tuple[str, ...]:
-    """Where the insured place's device catalogue may be published, most specific first: the
-    district itself, its city (first four digits + ``00``), its province (first two + ``0000``)."""
-    found: list[str] = []
-    for candidate in (region, region[:4] + "00", region[:2] + "0000"):
-        if len(candidate) == 6 and candidate.isdigit() and candidate not in found:
-            found.append(candidate)
-    return tuple(found) or (region,)
 
 
 @dataclass(frozen=True)

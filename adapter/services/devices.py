@@ -178,7 +178,8 @@ class DeviceFittings:
     def _region(self, request: FitDevices, facts: WorkerFacts, *, actor: str) -> str:
         """The insured place's catalogue, fetched if need be, before any transaction opens."""
         try:
-            return self._catalogues.resolve(facts.person.insured_admdvs, actor=actor)
+            on = self._ctx.local_date(request.fitted_at)
+            return self._catalogues.resolve(facts.person.insured_admdvs, on, actor=actor)
         except EligibilityRefused as refused:
             self._refused(request, facts, refused.reasons, actor=actor)
             raise
@@ -353,9 +354,10 @@ class DeviceFittings:
         :meth:`fit` would apply and any replacement inside the minimum years (with the earlier
         fitting). Fetches the catalogue if need be; settles nothing."""
         require_aware(at, "at")
-        region = self._catalogues.resolve(insured_region, actor=actor)
+        on = self._ctx.local_date(at)
+        region = self._catalogues.resolve(insured_region, on, actor=actor)
         with self._ctx.uow() as uow:
-            return counter_view(self._ctx, uow, filing, region, psn_no, self._ctx.local_date(at))
+            return counter_view(self._ctx, uow, filing, region, psn_no, on)
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:
