@@ -167,6 +167,10 @@ class EarlierFitting:
     notice_no: str  # the approval notice it was settled under
     min_years: int = 0  # the item's minimum years on that fitting's filing (0: unknown)
     slip_no: str = ""
+    # The latest fitting of the item that the notice presented now paid, when this latest
+    # one was paid under another (:func:`.device_cases.latest`, given that notice; ignored
+    # for any other): one approval pays an item once
+    paid_by_notice: EarlierFitting | None = None
 
 
 @dataclass(frozen=True)
@@ -234,17 +238,23 @@ def replacement_of(
         return None
     years = filed.min_years if filed is not None else previous.min_years
     # one notice however a filing spells it (〔2026〕 = (２０２６), B§34): a changed filing
-    # re-typing the notice that paid the earlier fitting is not a new approval
-    again = same_notice(previous.notice_no, notice)
+    # re-typing the notice that paid the earlier fitting is not a new approval — nor is a
+    # notice that paid an earlier one, another notice having paid the item since
+    paid = next(
+        (f for f in (previous, previous.paid_by_notice) if f and same_notice(f.notice_no, notice)),
+        None,
+    )
     if years <= 0:
         # No window to count, but one approval never pays the item twice (N§34, N§38). An
         # item off the notice is the worker's anyway (DEVICE_NOT_ON_NOTICE).
-        if listed and again:
-            return Replacement(previous, 0, covered=False)
+        if listed and paid is not None:
+            return Replacement(paid, 0, covered=False)
         return None
+    if paid is not None and fitted_on < add_years(paid.fitted_on, years):
+        return Replacement(paid, years, covered=False)
     if fitted_on >= add_years(previous.fitted_on, years):
         return None
-    return Replacement(previous, years, covered=listed and not again)
+    return Replacement(previous, years, covered=listed)
 
 
 def device_warnings(
