@@ -17,7 +17,7 @@ earlier fitting's (0: none known — then only the same notice again counts).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -66,15 +66,28 @@ def min_years_of(filings: Iterable[Filing], notice: str, code: str) -> int:
     return 0
 
 
-def latest(*found: Iterable[EarlierFitting]) -> dict[str, EarlierFitting]:
-    """Each item's latest earlier fitting among ``found`` (settled ones, cases)."""
+def latest(*found: Iterable[EarlierFitting], notice: str = "") -> dict[str, EarlierFitting]:
+    """Each item's latest earlier fitting among ``found`` (settled ones, cases); with
+    ``notice`` (the one presented now), each carries the latest fitting that notice paid when
+    another paid the item since (:attr:`EarlierFitting.paid_by_notice`)."""
     result: dict[str, EarlierFitting] = {}
+    paid: dict[str, EarlierFitting] = {}
     for fittings in found:
         for fitting in fittings:
-            known = result.get(fitting.device_code)
-            if known is None or fitting.fitted_on > known.fitted_on:
-                result[fitting.device_code] = fitting
+            _keep_latest(result, fitting)
+            if same_notice(fitting.notice_no, notice):
+                _keep_latest(paid, fitting)
+    for code, fitting in result.items():
+        by_notice = paid.get(code)
+        if by_notice is not None and by_notice is not fitting:
+            result[code] = replace(fitting, paid_by_notice=by_notice)
     return result
+
+
+def _keep_latest(kept: dict[str, EarlierFitting], fitting: EarlierFitting) -> None:
+    known = kept.get(fitting.device_code)
+    if known is None or fitting.fitted_on > known.fitted_on:
+        kept[fitting.device_code] = fitting
 
 
 def case_repeats(

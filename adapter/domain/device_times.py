@@ -1,10 +1,15 @@
-"""How far back a device fitting's time may lie (N§34, B§34, B§35; ahead of the clock:
-:class:`~.stay_times.FittingInFuture`).
+"""When a device fitting's time may lie (N§16, N§34, B§26, B§34, B§35): one policy,
+:class:`FittingTimes`, for how far ahead of the clock and how far back, and
+:func:`check_after_filing` for the filing.
 
 A fitting is priced against the insured place's catalogue and limits of its day, and its
-day starts each item's minimum-years clock (附表2). A time far back would settle today at an
-old day's catalogue and bring the next replacement due early, so it is bounded:
+day starts each item's minimum-years clock (附表2). A time off either way would settle at
+another day's catalogue and move the next replacement's due date, so it is bounded:
 
+* **not ahead of the clock** beyond ``clock_skew`` (:meth:`FittingTimes.check_ahead`): a
+  fitting is settled once it is done (N§34; B§35 配置完成后); priced on a later day it would
+  take the catalogue version and limits in force then. The skew is ``[policy]``
+  ``clock_skew_minutes``, the stays' (:class:`~.stay_times.TimeWindow`): one site, one clock.
 * **not before the filing and its notice** (:func:`check_after_filing`): the worker files
   before the fitting (N§16, B§26), and the counter fits once it checked the filing and the
   insured place's payment approval notice (N§34, B§34: "核对…后提供配置服务"). The notice is
@@ -12,12 +17,13 @@ old day's catalogue and bring the next replacement due early, so it is bounded:
   filing carrying the notice took effect — the later of the day it was filed and the start
   of its validity; of several filings carrying the notice (a change re-typing it, N§15), the
   earliest. Upstream sends no separate date for the notice.
-* **not older than ``max_age_days`` local days** (:class:`FittingWindow`): no article sets a
-  maximum, but a fitting is settled at the counter when the device is handed over (N§34;
-  B§35: 配置完成后 … 结算后30分钟内上传), so the window is a setting (``[devices]``
+* **not older than ``max_age_days`` local days** (:meth:`FittingTimes.check_age`): no
+  article sets a maximum, but a fitting is settled at the counter when the device is handed
+  over (N§34; B§35: 配置完成后 … 结算后30分钟内上传), so the window is a setting (``[devices]``
   ``max_fitting_age_days``, default 30: a long holiday or a month-end backlog). It is counted
   from when the fitting was first registered here: a manual-claim case recorded while
-  upstream was down is counted from its recording, not from its switch to direct settlement.
+  upstream was down is counted from its recording, not from its switch to direct settlement;
+  a fitting already registered here (a replay, a revoked one settled again) keeps its time.
 """
 
 from __future__ import annotations
@@ -28,6 +34,16 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from adapter.domain.filings import Filing, FilingPurpose, same_notice
 from adapter.domain.stay_times import TimeOutOfWindow
+
+
+class FittingInFuture(TimeOutOfWindow):
+    """A device fitting dated ahead of the clock (N§34: settled once it is done)."""
+
+    code = "FITTING_IN_FUTURE"
+    article = "N§34"
+
+    def __init__(self, message: str):
+        super().__init__(message, field="fitted_at", code=self.code, article=self.article)
 
 
 class FittingTooOld(TimeOutOfWindow):
@@ -52,14 +68,23 @@ class FittingBeforeFiling(TimeOutOfWindow):
 
 
 @dataclass(frozen=True)
-class FittingWindow:
-    """``max_age_days``: how many local days back a fitting may lie (0: today only)."""
+class FittingTimes:
+    """``clock_skew``: how far ahead of the clock a fitting may lie (the clocks of the
+    counter's PC and ours differ by seconds); ``max_age_days``: how many local days back
+    (0: today only)."""
 
+    clock_skew: timedelta = timedelta(minutes=5)
     max_age_days: int = 30
 
     def __post_init__(self) -> None:
-        if self.max_age_days < 0:
-            raise ValueError("max_age_days must not be negative")
+        if self.clock_skew < timedelta(0) or self.max_age_days < 0:
+            raise ValueError("clock_skew and max_age_days must not be negative")
+
+    def check_ahead(self, fitted_at: datetime, now: datetime) -> None:
+        """``fitted_at`` not ahead of ``now`` beyond ``clock_skew``."""
+        if fitted_at > now + self.clock_skew:
+            shown = fitted_at.isoformat(sep=" ", timespec="minutes")
+            raise FittingInFuture(f"配置时间{shown}晚于当前时间，请核对配置时间")
 
     def check_age(self, fitted_at: datetime, registered_at: datetime, *, zone: tzinfo) -> None:
         """``fitted_at`` on one of the ``max_age_days`` local days before ``registered_at``

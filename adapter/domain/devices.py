@@ -30,9 +30,8 @@ would pay the item twice on one approval (N§34 核对核付通知单; N§38 杜
 fitting is the worker's like a replacement inside the years (:data:`DEVICE_NOTICE_USED`), warned
 and confirmed the same way. With known minimum years the window alone decides, as above.
 
-A device catalogue that is simply not loaded is not "out of catalogue": the service fetches the
-insured place's catalogue (falling back along :func:`catalogue_regions`) before pricing, and
-refuses with :data:`DEVICE_CATALOGUE_MISSING` only when none exists.
+A device catalogue that is simply not loaded is not "out of catalogue": the service finds the
+insured place's catalogue of the fitting's day before pricing (:mod:`.device_regions`).
 """
 
 from __future__ import annotations
@@ -95,22 +94,6 @@ DEVICE_REPLACEMENT_APPROVED = Rule(
     "{name}距上次配置（{last}，{where}）未满最低使用年限（{years}年），"
     "参保地核付通知单（{notice}）已核准更换，按最高支付限额支付",
 )
-DEVICE_CATALOGUE_MISSING = Rule(
-    "PR_DEVICE_CATALOGUE_MISSING",
-    "N§32, N§34",
-    "未能取得参保地辅助器具配置目录（已依次查询{regions}，上级系统均无该目录），"
-    "无法按参保地目录和最高支付限额结算，请联系参保地经办机构或信息科",
-)
-
-
-def catalogue_regions(region: str) -> tuple[str, ...]:
-    """Where the insured place's device catalogue may be published, most specific first: the
-    district itself, its city (first four digits + ``00``), its province (first two + ``0000``)."""
-    found: list[str] = []
-    for candidate in (region, region[:4] + "00", region[:2] + "0000"):
-        if len(candidate) == 6 and candidate.isdigit() and candidate not in found:
-            found.append(candidate)
-    return tuple(found) or (region,)
 
 
 @dataclass(frozen=True)
@@ -184,6 +167,10 @@ class EarlierFitting:
     notice_no: str  # the approval notice it was settled under
     min_years: int = 0  # the item's minimum years on that fitting's filing (0: unknown)
     slip_no: str = ""
+    # The latest fitting of the item that the notice presented now paid, when this latest
+    # one was paid under another (:func:`.device_cases.latest`, given that notice; ignored
+    # for any other): one approval pays an item once
+    paid_by_notice: EarlierFitting | None = None
 
 
 @dataclass(frozen=True)
@@ -251,17 +238,23 @@ def replacement_of(
         return None
     years = filed.min_years if filed is not None else previous.min_years
     # one notice however a filing spells it (〔2026〕 = (２０２６), B§34): a changed filing
-    # re-typing the notice that paid the earlier fitting is not a new approval
-    again = same_notice(previous.notice_no, notice)
+    # re-typing the notice that paid the earlier fitting is not a new approval — nor is a
+    # notice that paid an earlier one, another notice having paid the item since
+    paid = next(
+        (f for f in (previous, previous.paid_by_notice) if f and same_notice(f.notice_no, notice)),
+        None,
+    )
     if years <= 0:
         # No window to count, but one approval never pays the item twice (N§34, N§38). An
         # item off the notice is the worker's anyway (DEVICE_NOT_ON_NOTICE).
-        if listed and again:
-            return Replacement(previous, 0, covered=False)
+        if listed and paid is not None:
+            return Replacement(paid, 0, covered=False)
         return None
+    if paid is not None and fitted_on < add_years(paid.fitted_on, years):
+        return Replacement(paid, years, covered=False)
     if fitted_on >= add_years(previous.fitted_on, years):
         return None
-    return Replacement(previous, years, covered=listed and not again)
+    return Replacement(previous, years, covered=listed)
 
 
 def device_warnings(

@@ -13,7 +13,8 @@ meets them, so callers catch by meaning, not by library::
     │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)
     │   ├── NotFound                 the thing named does not exist
     │   ├── TimeOutOfWindow          (domain.stay_times) a time the stay or the clock rules out
-    │   │   └── FittingInFuture      a device fitting dated ahead of the clock (N§34)
+    │   │   └── FittingInFuture, FittingTooOld, FittingBeforeFiling  (domain.device_times)
+    │   │                            a device fitting dated outside its window (N§16, N§34)
     │   └── RevocationNotAcknowledged  (services.unacknowledged_revocation) a manual
     │                                claim after a revocation upstream has not acknowledged
     ├── UpstreamError                talking to the provincial/national system failed

@@ -19,6 +19,8 @@ clock) before anything is stored or settled:
   across the new year (N§36: settled as one bill at discharge), keeps all its days.
 
 Each refusal is a :class:`TimeOutOfWindow` (422 over REST, AE over HL7) naming the field.
+A device fitting's time has its own policy (:class:`~.device_times.FittingTimes`), with the
+same ``clock_skew``.
 """
 
 from __future__ import annotations
@@ -42,16 +44,6 @@ class TimeOutOfWindow(DomainError):
         super().__init__(message, code=code, article=article, field=field)
 
 
-class FittingInFuture(TimeOutOfWindow):
-    """A device fitting dated ahead of the clock (N§34: settled once it is done)."""
-
-    code = "FITTING_IN_FUTURE"
-    article = "N§34"
-
-    def __init__(self, message: str):
-        super().__init__(message, field="fitted_at", code=self.code, article=self.article)
-
-
 @dataclass(frozen=True)
 class TimeWindow:
     clock_skew: timedelta = timedelta(minutes=5)
@@ -64,16 +56,6 @@ class TimeWindow:
     def check_admission(self, admitted_at: datetime, now: datetime, *, zone: tzinfo) -> None:
         """``zone``: the institution's, whose days ``late_registration`` counts."""
         self._against_clock(admitted_at, now, zone, "admitted_at", "入院时间")
-
-    def check_fitting(self, fitted_at: datetime, now: datetime) -> None:
-        """A device fitting is settled once it is done (N§34; B§35 配置完成后): its time may
-        not lie ahead of the clock beyond ``clock_skew`` — priced on a later day, it would
-        take the catalogue version and limits in force then. How far back it may lie is
-        :class:`adapter.domain.device_times.FittingWindow`'s, counted from when the fitting
-        was first registered here (a case recorded while upstream was down, a revoked
-        fitting settled again, keep the time they were fitted at)."""
-        if fitted_at > now + self.clock_skew:
-            raise FittingInFuture(f"配置时间{_shown(fitted_at)}晚于当前时间，请核对配置时间")
 
     def check_discharge(
         self, stay: Encounter, discharged_at: datetime, now: datetime, *, zone: tzinfo

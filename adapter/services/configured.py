@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapter.domain.device_times import FittingWindow
+from adapter.domain.device_times import FittingTimes
 from adapter.domain.stay_times import TimeWindow
 from adapter.services.context import InstitutionProfile, Policy
 from adapter.settings_sections import DevicesSettings, InstitutionSettings, PolicySettings
@@ -23,6 +23,7 @@ def institution_profile(institution: InstitutionSettings) -> InstitutionProfile:
 
 def workflow_policy(policy: PolicySettings, devices: DevicesSettings | None = None) -> Policy:
     devices = devices or DevicesSettings()
+    clock_skew = timedelta(minutes=policy.clock_skew_minutes)
     return Policy(
         upload_within=timedelta(minutes=policy.upload_within_minutes),
         admission_upload_within=timedelta(minutes=policy.upload_within_minutes),
@@ -31,8 +32,8 @@ def workflow_policy(policy: PolicySettings, devices: DevicesSettings | None = No
         manual_claim_wait=timedelta(minutes=policy.manual_claim_wait_minutes),
         fee_batch_size=policy.fee_batch_size,
         times=TimeWindow(
-            clock_skew=timedelta(minutes=policy.clock_skew_minutes),
+            clock_skew=clock_skew,
             late_registration=timedelta(days=policy.late_registration_days),
         ),
-        fittings=FittingWindow(max_age_days=devices.max_fitting_age_days),
+        fittings=FittingTimes(clock_skew, devices.max_fitting_age_days),
     )

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from adapter.domain.device_times import FittingWindow
+from adapter.domain.device_times import FittingTimes
 from adapter.domain.ports import Clock, MsgidSource, Outbox
 from adapter.domain.stay_times import TimeWindow
 from adapter.domain.upstream import UpstreamGateway
@@ -48,8 +48,9 @@ class Policy:
     * ``manual_claim_wait`` — how long upstream must have been unreachable before a stay may
       go to manual reimbursement for that reason (N§38, B§27).
     * ``fee_batch_size`` — fee details are uploaded in batches of this many lines (§3).
-    * ``fittings`` — how many days back a device fitting's time may lie (``[devices]``;
-      no article sets it, :mod:`adapter.domain.device_times`).
+    * ``fittings`` — how far ahead of the clock (the stays' ``clock_skew``) and how many days
+      back (``[devices]``; no article sets it) a device fitting's time may lie
+      (:mod:`adapter.domain.device_times`).
     """
 
     upload_within: timedelta = timedelta(minutes=30)
@@ -59,7 +60,7 @@ class Policy:
     manual_claim_wait: timedelta = timedelta(minutes=30)
     fee_batch_size: int = 100
     times: TimeWindow = field(default_factory=TimeWindow)  # admission/discharge/fee times
-    fittings: FittingWindow = field(default_factory=FittingWindow)  # how far back a fitting
+    fittings: FittingTimes = field(default_factory=FittingTimes)  # a fitting's time
 
     def __post_init__(self) -> None:
         if self.fee_batch_size < 1:

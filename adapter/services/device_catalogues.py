@@ -6,7 +6,12 @@ not "out of catalogue": :meth:`DeviceCatalogues.resolve` finds the region whose 
 applies, asking upstream (``WI1401``, through :class:`CatalogueSync`, which caches the items
 with their version in ``catalogue_update``) when nothing is loaded — the district, then its
 city (first four digits + ``00``), then its province (first two + ``0000``). Only when none of
-them has a catalogue is the fitting refused, naming the catalogue that is missing.
+them has a catalogue is the fitting refused, naming the catalogue that is missing. Loaded means
+loaded *for the fitting's day* (the catalogue and limits of its day price it): a region whose
+catalogue is loaded only in versions that start later (or ended earlier) is asked again, and
+if still none is in force that day the fitting is refused naming the day — its items are not
+"out of catalogue" at the worker's cost, nor priced on the city's catalogue beside the
+district's own.
 
 It runs *before* the fitting's transaction: no connection is held while upstream answers.
 Upstream answering "none" for a region is remembered for :data:`EMPTY_FOR` (a download of 0
@@ -17,10 +22,14 @@ upstream call a day, not one per fitting. Upstream unreachable is
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from adapter.domain.catalogue import CatalogueKind
-from adapter.domain.devices import DEVICE_CATALOGUE_MISSING, catalogue_regions
+from adapter.domain.device_regions import (
+    DEVICE_CATALOGUE_MISSING,
+    DEVICE_CATALOGUE_NOT_IN_FORCE,
+    catalogue_regions,
+)
 from adapter.domain.errors import EligibilityRefused
 from adapter.services.catalogue_sync import CatalogueSync
 from adapter.services.context import ServiceContext
@@ -33,26 +42,39 @@ class DeviceCatalogues:
         self._ctx = ctx
         self._sync = CatalogueSync(ctx)
 
-    def resolve(self, insured_region: str, *, actor: str) -> str:
-        """The region whose device catalogue prices a worker insured in ``insured_region``;
-        fetched from upstream when not loaded. :class:`EligibilityRefused` when none exists."""
+    def resolve(self, insured_region: str, on: date, *, actor: str) -> str:
+        """The region whose device catalogue prices a fitting on ``on`` of a worker insured in
+        ``insured_region``; fetched from upstream when not loaded. :class:`EligibilityRefused`
+        when none exists, or when the region's is loaded in no version in force on ``on``."""
         regions = catalogue_regions(insured_region)
         for region in regions:
-            if self._loaded(region):
+            if self._loaded(region, on):
                 return region
-            if self._known_empty(region):
+            if not self._loaded(region) and self._known_empty(region):
                 continue
+            # not loaded, or loaded in versions none of which is in force on ``on``: a
+            # download brings what upstream published since (a version begun earlier too)
             [update] = self._sync.download([(CatalogueKind.DEVICE, region)], actor=actor)
-            if update.items or self._loaded(region):
+            if self._loaded(region, on):
                 return region
+            if update.items or self._loaded(region):
+                # The region has a catalogue of its own: it applies (N§32), not its city's;
+                # pricing as of ``on`` would read every item as off it.
+                raise EligibilityRefused(
+                    (
+                        DEVICE_CATALOGUE_NOT_IN_FORCE.refused(
+                            "fitted_at", region=region, day=on.isoformat()
+                        ),
+                    )
+                )
         named = "、".join(regions)
         raise EligibilityRefused(
             (DEVICE_CATALOGUE_MISSING.refused("insured_admdvs", regions=named),)
         )
 
-    def _loaded(self, region: str) -> bool:
+    def _loaded(self, region: str, on: date | None = None) -> bool:
         with self._ctx.uow() as uow:
-            return uow.catalogue.has(CatalogueKind.DEVICE, region)
+            return uow.catalogue.has(CatalogueKind.DEVICE, region, on)
 
     def _known_empty(self, region: str) -> bool:
         since = self._ctx.now() - EMPTY_FOR

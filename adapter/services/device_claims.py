@@ -165,7 +165,7 @@ class DeviceClaims:
         counter confirms, and then the worker's on the list (N§34, N§38, 附表2)."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
-        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())  # a double click's too
+        ctx.policy.fittings.check_ahead(request.fitted_at, ctx.now())  # a double click's too
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
         key = case_key(request)

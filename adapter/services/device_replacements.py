@@ -38,13 +38,13 @@ class CounterView:
     catalogue_region: str
 
 
-def earlier_fittings(
-    ctx: ServiceContext, uow: UnitOfWork, psn_no: str
-) -> dict[str, EarlierFitting]:
-    """Each device item's latest settled fitting for the worker that the fund paid for (the
+def earlier_fittings(ctx: ServiceContext, uow: UnitOfWork, psn_no: str) -> list[EarlierFitting]:
+    """The worker's settled fittings that the fund paid for, one per item per fitting (the
     minimum years protect the fund; a fitting the worker paid alone starts no clock), with
-    the notice it was settled under and the item's minimum years on that filing (附表2)."""
-    latest: dict[str, EarlierFitting] = {}
+    the notice each was settled under and the item's minimum years on that filing (附表2).
+    All of them, not only each item's latest: a notice that paid an older one approves no
+    new one (:func:`adapter.domain.device_cases.latest`)."""
+    found: list[EarlierFitting] = []
     for record in uow.encounters.list_for_person(psn_no):
         encounter = record.encounter
         if encounter.kind is not EncounterKind.DEVICE:
@@ -55,21 +55,25 @@ def earlier_fittings(
         filing = uow.filings.get(encounter.filing_no)
         where = where_fitted(ctx, uow, encounter.institution_code)
         day = settlement.bill.discharged_on  # the fitting date (附表2 counts from it)
+        paid: set[str] = set()
         for line in settlement.bill.lines:
             code = line.line.item_code
-            if line.fund_pay <= 0 or (code in latest and latest[code].fitted_on >= day):
+            if line.fund_pay <= 0 or code in paid:
                 continue
+            paid.add(code)
             filed = filing.device(code) if filing is not None else None
-            latest[code] = EarlierFitting(
-                device_code=code,
-                device_name=line.line.item_name or code,
-                fitted_on=day,
-                where=where,
-                notice_no=filing.approval_notice_no if filing is not None else "",
-                min_years=filed.min_years if filed is not None else 0,
-                slip_no=settlement.slip_no,
+            found.append(
+                EarlierFitting(
+                    device_code=code,
+                    device_name=line.line.item_name or code,
+                    fitted_on=day,
+                    where=where,
+                    notice_no=filing.approval_notice_no if filing is not None else "",
+                    min_years=filed.min_years if filed is not None else 0,
+                    slip_no=settlement.slip_no,
+                )
             )
-    return latest
+    return found
 
 
 def case_fittings(
@@ -89,7 +93,6 @@ def case_fittings(
     the worker's, for each item's minimum years; ``skip``: the encounter of the case being
     settled itself."""
     institution = ctx.institution.code
-    own = {c.id for c in uow.manual_claims.device_cases(institution, psn_nos)}
     filings = tuple(filings)
     where = where_fitted(ctx, uow, institution)
     found: list[EarlierFitting] = []
@@ -98,7 +101,7 @@ def case_fittings(
         if claim.encounter_id == skip or not isinstance(fitting, dict):
             continue
         case_notice = str(fitting.get("approval_notice_no", ""))
-        if claim.id not in own and not same_notice(case_notice, notice):
+        if claim.psn_no not in psn_nos and not same_notice(case_notice, notice):
             continue
         fitted_on = ctx.local_date(datetime.fromisoformat(str(fitting["fitted_at"])))
         for item in case_items(fitting):
@@ -128,9 +131,11 @@ def earlier_with_cases(
     skip: str = "",
 ) -> dict[str, EarlierFitting]:
     """Each item's latest earlier fitting: settled (:func:`earlier_fittings`, for ``psn_no``
-    when known) or a manual-claim case (:func:`case_fittings`)."""
-    settled = earlier_fittings(ctx, uow, psn_no).values() if psn_no else ()
-    return latest(settled, case_fittings(ctx, uow, psn_nos, notice, filings=filings, skip=skip))
+    when known) or a manual-claim case (:func:`case_fittings`), with the latest one
+    ``notice`` paid when another paid the item since."""
+    settled = earlier_fittings(ctx, uow, psn_no) if psn_no else ()
+    cases = case_fittings(ctx, uow, psn_nos, notice, filings=filings, skip=skip)
+    return latest(settled, cases, notice=notice)
 
 
 def where_fitted(ctx: ServiceContext, uow: UnitOfWork, code: str) -> str:

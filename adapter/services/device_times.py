@@ -33,7 +33,7 @@ def check_fitted_at(
     a revoked fitting settled again with its time): its time was checked then."""
     require_aware(fitted_at, "fitted_at")
     now = ctx.now()
-    ctx.policy.times.check_fitting(fitted_at, now)
+    ctx.policy.fittings.check_ahead(fitted_at, now)
     if aged:
         ctx.policy.fittings.check_age(fitted_at, registered_at or now, zone=ctx.zone)
     check_after_filing(fitted_at, filings, notice, zone=ctx.zone)

@@ -13,7 +13,7 @@ that the worker pays it (附表2; the earlier fittings, settled or manual-claim 
 records the fitting as an encounter, settles it, and queues ``WI2701`` due settled-at + 30
 minutes (N§34, B§35). :meth:`DeviceFittings.presettle` prices the same way and writes nothing
 (but the catalogue cache). The same fitting submitted twice (same worker, notice, time and
-items) returns the first settlement, flagged ``replayed``.
+items) returns the first settlement, flagged ``replayed`` (:mod:`.device_again`).
 
 Upstream down at the counter (identity, filing or catalogue cannot be read) answers
 :class:`~.device_outage.UpstreamDownAtDeviceCounter` (N§38, B§27): wait and fit later, or
@@ -53,6 +53,7 @@ from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import require_aware
 from adapter.services.context import ServiceContext
+from adapter.services.device_again import recorded_as_case, revoked_before, settled_before
 from adapter.services.device_catalogues import DeviceCatalogues
 from adapter.services.device_keys import (
     case_keys,
@@ -65,7 +66,6 @@ from adapter.services.device_outage import (
     DeviceCase,
     UpstreamDownAtDeviceCounter,
     refuse_beside_a_case,
-    refuse_recorded_case,
     require_open,
 )
 from adapter.services.device_replacements import CounterView, counter_view, earlier_with_cases
@@ -122,7 +122,7 @@ class DeviceFittings:
         (upstream reads, no transaction held); refusals audited."""
         ctx = self._ctx
         require_aware(request.fitted_at, "fitted_at")
-        ctx.policy.times.check_fitting(request.fitted_at, ctx.now())  # before asking upstream
+        ctx.policy.fittings.check_ahead(request.fitted_at, ctx.now())  # before asking upstream
         if not request.items:
             raise InvalidMessage("须至少配置一件辅助器具", field="items")
         try:
@@ -178,7 +178,8 @@ class DeviceFittings:
     def _region(self, request: FitDevices, facts: WorkerFacts, *, actor: str) -> str:
         """The insured place's catalogue, fetched if need be, before any transaction opens."""
         try:
-            return self._catalogues.resolve(facts.person.insured_admdvs, actor=actor)
+            on = self._ctx.local_date(request.fitted_at)
+            return self._catalogues.resolve(facts.person.insured_admdvs, on, actor=actor)
         except EligibilityRefused as refused:
             self._refused(request, facts, refused.reasons, actor=actor)
             raise
@@ -249,12 +250,15 @@ class DeviceFittings:
                 require_open(uow, case)
                 again = uow.encounters.get(case.encounter_id)
             else:
-                again = self._revoked(uow, keys) or self._revoked(uow, case_keys(request))
-                replay = None
+                here = ctx.institution.code
+                again = revoked_before(uow, here, keys) or revoked_before(
+                    uow, here, case_keys(request)
+                )
+                before = None
                 if again is None:
-                    replay = self._replay(uow, keys) or self._recorded_as_case(uow, request)
-                if replay is not None:
-                    return replay
+                    before = settled_before(uow, here, keys) or recorded_as_case(uow, here, request)
+                if before is not None:  # entered again (:mod:`.device_again`)
+                    return Fitted(before.settlement, None, replayed=True, filing=before.filing)
             # The same items under the same notice as a manual-claim case, entered at another
             # time or cost: the key above cannot see it (N§38 杜绝重复报销).
             refuse_beside_a_case(
@@ -350,46 +354,10 @@ class DeviceFittings:
         :meth:`fit` would apply and any replacement inside the minimum years (with the earlier
         fitting). Fetches the catalogue if need be; settles nothing."""
         require_aware(at, "at")
-        region = self._catalogues.resolve(insured_region, actor=actor)
+        on = self._ctx.local_date(at)
+        region = self._catalogues.resolve(insured_region, on, actor=actor)
         with self._ctx.uow() as uow:
-            return counter_view(self._ctx, uow, filing, region, psn_no, self._ctx.local_date(at))
-
-    def _replay(self, uow: UnitOfWork, keys: Sequence[str]) -> Fitted | None:
-        """The fitting's settlement in force, if it was settled already. A revoked one is
-        never handed back as if it stood: settled again (:meth:`_revoked`), or, gone to a
-        manual claim since, refused (N§38, B§27)."""
-        record = find_fitting(uow, self._ctx.institution.code, keys)
-        if record is None:
-            return None
-        settlement = uow.settlements.find_active(record.encounter.id)
-        if settlement is None:
-            if record.encounter.status is EncounterStatus.MANUAL_CLAIM:
-                refuse_recorded_case(uow, record.encounter.id)
-            return None
-        filing = uow.filings.get(record.encounter.filing_no)
-        return Fitted(settlement, None, replayed=True, filing=filing)
-
-    def _revoked(self, uow: UnitOfWork, keys: Sequence[str]) -> EncounterRecord | None:
-        """The fitting under ``keys`` whose settlement was revoked: it is settled again on the
-        same encounter (REVOKED → SETTLED), queued behind its revocation."""
-        record = find_fitting(uow, self._ctx.institution.code, keys)
-        if record is not None and record.encounter.status is EncounterStatus.REVOKED:
-            lock_encounter(uow, record.encounter.id)
-            return uow.encounters.get(record.encounter.id)
-        return None
-
-    def _recorded_as_case(self, uow: UnitOfWork, request: FitDevices) -> Fitted | None:
-        """The same fitting recorded as a manual-claim case while upstream was down: its
-        settlement if it switched to direct settlement; refused while it is a case, or once
-        its fee list was handed over (N§38 杜绝重复报销, B§27). The same items under the same
-        notice entered differently are refused after this (:func:`.refuse_beside_a_case`)."""
-        record = find_fitting(uow, self._ctx.institution.code, case_keys(request))
-        if record is None:
-            return None
-        replay = self._replay(uow, (record.encounter.his_visit_id,))
-        if replay is not None:
-            return replay
-        refuse_recorded_case(uow, record.encounter.id)
+            return counter_view(self._ctx, uow, filing, region, psn_no, on)
 
 
 def _merge(checked: tuple[Finding, ...], priced: tuple[Finding, ...]) -> tuple[Finding, ...]:

@@ -117,10 +117,16 @@ class CatalogueRepository:
         query = select(_item.c.region).where(_item.c.kind == kind.value).distinct()
         return set(self._session.execute(query).scalars())
 
-    def has(self, kind: CatalogueKind, region: str) -> bool:
-        """Whether any item of ``kind`` is loaded for ``region``."""
-        query = select(exists().where(_item.c.kind == kind.value, _item.c.region == region))
-        return bool(self._session.execute(query).scalar())
+    def has(self, kind: CatalogueKind, region: str, on: date | None = None) -> bool:
+        """Whether any item of ``kind`` is loaded for ``region`` — with ``on``, one in force
+        on that day by its own dates."""
+        where = [_item.c.kind == kind.value, _item.c.region == region]
+        if on is not None:
+            where += [
+                _item.c.valid_from <= on,
+                or_(_item.c.valid_to.is_(None), _item.c.valid_to >= on),
+            ]
+        return bool(self._session.execute(select(exists().where(*where))).scalar())
 
     def latest_versions(
         self, region: str, codes: Sequence[str]

@@ -86,6 +86,14 @@ class StoredManualClaim:
     handed_over_at: datetime | None
 
 
+@dataclass(frozen=True)
+class StoredDeviceCase(StoredManualClaim):
+    """A device fitting's manual claim with the worker number its encounter is kept under:
+    the checked number, or a card's ``?…`` stand-in (the claim itself carries none)."""
+
+    psn_no: str
+
+
 class ManualClaimRepository:
     def __init__(self, session: Session):
         self._session = session
@@ -131,19 +139,20 @@ class ManualClaimRepository:
 
     def device_cases(
         self, institution_code: str, psn_nos: Collection[str], *, stand_ins: bool = False
-    ) -> list[StoredManualClaim]:
+    ) -> list[StoredDeviceCase]:
         """The claims on the workers' device fittings at the institution that are still cases
         or handed over — their encounter admitted or turned manual claim, not settled (a case
         that switched has no claim left) nor cancelled — oldest first: what a direct fitting
         is checked against (N§38 杜绝重复报销). ``psn_nos`` are the checked number and the
         card's stand-in a case recorded without upstream carries; ``stand_ins``: every case
         recorded under a card's stand-in too (``?…``: a card the store never saw), for the
-        caller to match by its notice."""
+        caller to match by its notice — each case says whose it is (``psn_no``), so one
+        query tells the workers' own from the others."""
         whose: ColumnElement[bool] = _encounter.c.psn_no.in_(list(psn_nos))
         if stand_ins:
             whose = whose | _encounter.c.psn_no.startswith("?", autoescape=True)
         rows = self._session.execute(
-            select(manual_claim)
+            select(manual_claim, _encounter.c.psn_no)
             .join(_encounter, _encounter.c.id == manual_claim.c.encounter_id)
             .where(
                 _encounter.c.institution_code == institution_code,
@@ -153,7 +162,7 @@ class ManualClaimRepository:
             )
             .order_by(manual_claim.c.created_at, manual_claim.c.id)
         ).all()
-        return [_claim(row) for row in rows]
+        return [StoredDeviceCase(**_fields(row), psn_no=row.psn_no) for row in rows]
 
     def hand_over(self, claim_id: str, fee_list: dict[str, Any], at: datetime) -> None:
         self._session.execute(
@@ -258,14 +267,19 @@ class SettleWaitRepository:
 
 
 def _claim(row: Any) -> StoredManualClaim:
-    return StoredManualClaim(
-        row.id,
-        row.encounter_id,
-        row.reason,
-        row.detail,
-        row.fee_list,
-        row.created_at,
-        row.created_by,
-        bool(row.from_start),
-        row.handed_over_at,
-    )
+    return StoredManualClaim(**_fields(row))
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    """A ``manual_claim`` row as :class:`StoredManualClaim`'s fields."""
+    return {
+        "id": row.id,
+        "encounter_id": row.encounter_id,
+        "reason": row.reason,
+        "detail": row.detail,
+        "fee_list": row.fee_list,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+        "from_start": bool(row.from_start),
+        "handed_over_at": row.handed_over_at,
+    }

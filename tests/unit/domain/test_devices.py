@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapter.domain.catalogue import CatalogueKind
+from adapter.domain.device_regions import catalogue_regions
 from adapter.domain.device_totals import device_totals, out_of_catalogue_parts
 from adapter.domain.devices import (
     DeviceItem,
@@ -18,7 +19,6 @@ from adapter.domain.devices import (
     EarlierFitting,
     LimitSource,
     applicable_limit,
-    catalogue_regions,
     device_warnings,
     filed_limits,
     price_devices,
