@@ -194,5 +194,6 @@ def fen(data: dict[str, Any], key: str) -> Decimal:
     return amount
 
 
-def opt_money(data: dict[str, Any], key: str) -> Decimal | None:
-    return None if data.get(key) in (None, "") else money(data, key)
+def opt_fen(data: dict[str, Any], key: str) -> Decimal | None:
+    """Money to the fen, or ``None`` when absent or empty."""
+    return None if data.get(key) in (None, "") else fen(data, key)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.errors import UpstreamMalformed, UpstreamRefused
 from adapter.domain.filings import FilingStatus
 from adapter.domain.upstream import CertType
@@ -347,3 +348,30 @@ def test_an_unusable_reply_is_logged_for_it_with_the_msgid_and_the_field(
     (event,) = [r for r in caplog.records if r.getMessage() == "upstream.reply_unusable"]
     assert event.msgid == caught.value.msgid and event.infno == "WI1201"  # type: ignore[attr-defined]
     assert "filings[0].begndate" in event.detail  # type: ignore[attr-defined]
+
+
+def catalogue_with(client: ReferenceClient, sim: SimulatorServer, **changes: Any) -> Any:
+    payload = {"kind": "device", "region": "310100", "ver": ""}
+    item = raw_output(client, "WI1401", payload)["items"][0] | changes
+    next_reply(sim, "WI1401", output={"items": [item]})
+    return client.download_catalogue(CatalogueKind.DEVICE, "310100")
+
+
+@pytest.mark.parametrize("key", ["limit", "price_cap"])
+def test_a_catalogue_amount_finer_than_the_fen_is_refused_naming_it(
+    client: ReferenceClient, sim: SimulatorServer, key: str
+) -> None:
+    """A catalogue limit or standard is what the fund pays up to, in fen like every payment
+    (the CSV import refuses it so): "25000.005" was read, and the store then refused to keep
+    it with a database error instead of the reply's field being named (N§32, N§34)."""
+    with pytest.raises(UpstreamMalformed) as caught:
+        catalogue_with(client, sim, **{key: "25000.005"})
+    assert f"items[0].{key}" in caught.value.message
+
+
+def test_a_catalogue_amount_with_trailing_zeros_is_to_the_fen(
+    client: ReferenceClient, sim: SimulatorServer
+) -> None:
+    (item,) = catalogue_with(client, sim, limit="25000.500", price_cap=None)
+    assert item.limit == Decimal("25000.5")
+    assert item.price_cap is None
