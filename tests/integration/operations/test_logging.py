@@ -140,3 +140,14 @@ def test_the_demo_s_in_process_simulator_leaves_uvicorn_s_lines_in_the_log(logge
     last = lines(logged)[-1]
     assert last["logger"] == "uvicorn.error" and last["level"] == "WARNING"
     assert last["event"] == "Started server process [4242]"
+
+
+def test_printing_a_pdf_slip_adds_no_font_library_chatter_to_the_log(logged: Path) -> None:
+    """Each PDF slip wrote some 40 INFO lines of fontTools' subsetting ("Glyph IDs: [0, 1,
+    …]", "glyf pruned", "GSUB dropped") into the log IT reads, as events of their own."""
+    from adapter.web.slip_pdf import find_font, render_pdf
+    from tests.integration.web.test_slip_pdf_lines import ZONE, _slip
+
+    render_pdf(_slip(3), find_font(), ZONE, datetime.now(SHANGHAI))
+    logging.getLogger("adapter").info("slip.printed")
+    assert [e["logger"] for e in lines(logged)] == ["adapter"]
