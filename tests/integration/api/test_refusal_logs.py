@@ -44,3 +44,22 @@ def test_a_token_without_the_role_is_logged_naming_the_caller_and_the_roles_need
     assert refused.levelno == logging.WARNING and refused.getMessage() == "api.role_refused"
     assert refused.needed == ["admission", "his"]  # type: ignore[attr-defined]
     assert refused.roles == ["device"] and refused.caller  # type: ignore[attr-defined]
+
+
+def test_a_refused_request_s_line_names_its_error_codes_as_an_hl7_message_s_does(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An admission the rules refused left `http.request … status=422` and no reason, where
+    the same refusal over HL7 logs `error_codes`: IT asked why a stay was refused had to ask
+    the clerk for the screen."""
+    caplog.set_level(logging.INFO)
+    expired = {**ADMIT, "card": {"kind": "physical", "card_no": "410100C0003"}}  # P003
+    answer = api.post("/api/v1/encounters", role="admission", json=expired)
+    assert answer.status_code == 422
+    said = [e["code"] for e in answer.json()["errors"]]
+    api.post("/api/v1/encounters", role="admission", json={**ADMIT, "kind": "dental"})
+    assert api.get("/api/v1/encounters/waiting-for-upstream", role="admission").status_code == 200
+    refused, invalid, fine = (r for r in caplog.records if r.getMessage() == "http.request")
+    assert refused.error_codes.split(",") == said and said[0].startswith("EL_")  # type: ignore[attr-defined]
+    assert invalid.error_codes == "INVALID_LITERAL_ERROR"  # type: ignore[attr-defined]
+    assert not hasattr(fine, "error_codes")
