@@ -13,11 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapter.domain.commands import Diagnosis
-from adapter.domain.text import MAX_DIAGNOSES
 from adapter.domain.errors import AdapterError, EligibilityRefused, UpstreamError
 from adapter.domain.money import is_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding
+from adapter.domain.text import MAX_DIAGNOSES
 
 _CITIZEN_ID = re.compile(r"^\d{17}[\dXx]$")
 _CARD_NO = re.compile(r"^[0-9A-Za-z]{4,32}$")

@@ -16,7 +16,7 @@ def test_the_desks_bounds_are_rest_s() -> None:
         field = DiagnosisIn.model_fields[name]
         return next(m.max_length for m in field.metadata if hasattr(m, "max_length"))
 
-    assert (DIAGNOSIS_CODE_MAX, DIAGNOSIS_NAME_MAX) == (bound("code"), bound("name"))
+    assert (bound("code"), bound("name")) == (DIAGNOSIS_CODE_MAX, DIAGNOSIS_NAME_MAX)
 
 
 def test_diagnoses_within_the_bounds_are_read_one_per_line() -> None:
