@@ -91,7 +91,7 @@ DIAGNOSIS_CODE_MAX, DIAGNOSIS_NAME_MAX = 32, 200
 def diagnoses(text: str) -> tuple[Diagnosis, ...]:
     """One diagnosis per line: ``S62.301 左手第三掌骨骨折`` (ICD-10 code, then the name), at
     most :data:`MAX_DIAGNOSES`, each within the bounds REST and HL7 keep."""
-    found = []
+    found: list[Diagnosis] = []
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.strip().split(maxsplit=1)
         if not parts:
