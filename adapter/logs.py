@@ -191,6 +191,9 @@ def configure(
     # libraries that narrate every poll or request at INFO: our own lines say what matters
     for name in ("apscheduler.executors.default", "apscheduler.scheduler", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
+    # fontTools, subsetting the slip font of each PDF slip: some 40 INFO lines of glyph lists
+    # and a WARNING that the font's bitmap table was dropped (as it should be) — every slip
+    logging.getLogger("fontTools").setLevel(max(root.level, logging.ERROR))
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from adapter import __version__
 from adapter.api import audit, examples, health, problems
 from adapter.api.control_chars import ControlCharacters
+from adapter.api.duplicate_keys import DuplicateKeys
 from adapter.api.limits import BodyLimit
 from adapter.api.observe import RequestObserver
 from adapter.api.routes import ROUTERS
@@ -74,6 +75,7 @@ def create_app(
     app.state.ready_probes = dict(ready_probes or {})
     app.add_middleware(SiteZone, zone=settings.zone)  # times in the answers: the site's offset
     app.add_middleware(ControlCharacters)  # inside BodyLimit, which bounds what it reads
+    app.add_middleware(DuplicateKeys)  # so is this one
     app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
     app.add_middleware(RequestObserver)  # outermost: sees every answer, 413s included
     problems.install(app)

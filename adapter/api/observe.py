@@ -3,13 +3,16 @@
 The request id is the client's ``X-Request-ID`` when it sends a sane one (a proxy's), else a
 fresh one; it is bound to every log line written while the request is handled and sent back
 in ``X-Request-ID``. When the request is answered, one ``http.request`` line says method,
-route template, path parameters (an encounter, a settlement), status and duration, and
+route template, path parameters (an encounter, a settlement), status and duration — and, for
+a problem answer, its ``error_codes`` (comma-separated, as ``hl7.message`` lines give them), so
+the log says why a request was refused — and
 ``http_requests_total`` / ``http_request_duration_seconds`` count it by route template (never
 by the raw path, so the number of series stays bounded) and status.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -26,6 +29,8 @@ HEADER = "x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # paths polled by orchestrators and scrapers: counted, logged at DEBUG only
 _QUIET = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+_PROBLEM = b"application/problem+json"
+_PROBLEM_READ = 64 * 1024  # a problem is a few hundred bytes; never buffer a large answer
 
 
 class HttpMetrics:
@@ -68,23 +73,29 @@ class RequestObserver:
         request_id = _request_id(scope)
         status = 500
         began = time.perf_counter()
+        problem: bytearray | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, problem
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", []))
+                if dict(headers).get(b"content-type", b"").startswith(_PROBLEM):
+                    problem = bytearray()
                 headers.append((HEADER.encode(), request_id.encode()))
                 message = {**message, "headers": headers}
+            elif problem is not None and len(problem) < _PROBLEM_READ:
+                problem += message.get("body", b"")
             await send(message)
 
         with bind(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                self._done(scope, status, time.perf_counter() - began)
+                codes = _error_codes(problem) if problem is not None else ""
+                self._done(scope, status, time.perf_counter() - began, codes)
 
-    def _done(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _done(self, scope: Scope, status: int, elapsed: float, codes: str = "") -> None:
         route = route_template(scope)
         method = scope.get("method", "")
         labels = {"method": method, "route": route, "status": str(status)}
@@ -100,6 +111,8 @@ class RequestObserver:
         client = scope.get("client")
         if client:
             fields["client"] = client[0]
+        if codes:
+            fields["error_codes"] = codes
         level = logging.DEBUG if scope.get("path") in _QUIET and status < 500 else logging.INFO
         log.log(level, "http.request", extra=fields)
 
@@ -111,3 +124,12 @@ def _request_id(scope: Scope) -> str:
             if _SANE.match(text):
                 return text
     return uuid.uuid4().hex[:16]
+
+
+def _error_codes(body: bytearray) -> str:
+    """The ``errors[].code`` of a problem answer, comma-separated ('' when unreadable)."""
+    try:
+        errors = json.loads(bytes(body)).get("errors") or []
+        return ",".join(str(e["code"]) for e in errors if isinstance(e, dict) and "code" in e)
+    except (ValueError, AttributeError, TypeError):
+        return ""

@@ -161,11 +161,43 @@ def field_path(location: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+# FastAPI reads a body as JSON only when its Content-Type says so; any other body reaches the
+# model as bytes, which was answered "请求体：须为对象"
+_NOT_READ_AS_JSON = frozenset({"model_attributes_type", "dict_type"})
+
+
+def _not_json(request: Request, errors: Sequence[Any]) -> JSONResponse | None:
+    """415 for a body the route wants as JSON but that came as another Content-Type."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if not media or media == "application/json" or media.endswith("+json"):
+        return None
+    if not any(
+        e.get("type") in _NOT_READ_AS_JSON and tuple(e.get("loc", ())) == ("body",) for e in errors
+    ):
+        return None
+    message = f"请求体须为 JSON，请以 Content-Type: application/json 发送（收到：{media}）"
+    return problem(415, "不支持的内容类型", [error_item("UNSUPPORTED_MEDIA_TYPE", message)])
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    refused = _not_json(request, exc.errors())
+    if refused is not None:
+        return refused
     items = []
     for error in exc.errors():
         kind = error.get("type", "")
+        if kind == "json_invalid":  # loc ("body", position): a place in the text, no field
+            position = list(error.get("loc", ()))[-1:]
+            at = (
+                f"（第 {position[0] + 1} 个字符处）"
+                if position and isinstance(position[0], int)
+                else ""
+            )
+            message = f"请求体：JSON 格式错误{at}"
+            items.append(error_item("INVALID_JSON_INVALID", message))
+            continue
         message = _bound_message(kind, error.get("ctx") or {}) or _VALIDATION_MESSAGES.get(
             kind, "取值不正确"
         )
@@ -186,6 +218,11 @@ _UNDECODABLE_BODY = "There was an error parsing the body"
 UNDECODABLE_JSON_MESSAGE = "请求体：JSON 格式错误（须为 UTF-8 编码）"
 
 
+# FastAPI answers any failure of json.loads other than a syntax error so too: JSON nested
+# deeper than the parser recurses was told "须为 UTF-8 编码" though it was UTF-8
+TOO_DEEP_JSON_MESSAGE = "请求体：JSON 格式错误（嵌套层数过多）"
+
+
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if (
@@ -193,8 +230,9 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         and exc.detail == _UNDECODABLE_BODY
         and "json" in request.headers.get("content-type", "").lower()
     ):
-        item = error_item("INVALID_JSON_INVALID", UNDECODABLE_JSON_MESSAGE)
-        return problem(422, "请求内容有误", [item])
+        deep = isinstance(exc.__cause__, RecursionError)
+        message = TOO_DEEP_JSON_MESSAGE if deep else UNDECODABLE_JSON_MESSAGE
+        return problem(422, "请求内容有误", [error_item("INVALID_JSON_INVALID", message)])
     title = _HTTP_TITLES.get(exc.status_code, "请求失败")
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else title
     return problem(exc.status_code, title, [error_item(f"HTTP_{exc.status_code}", message)])

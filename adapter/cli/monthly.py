@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     reconcile.add_argument("--json", action="store_true", help="print JSON")
     reconcile.set_defaults(handler=_with_monthly(_reconcile))
 
-    deductions = subparsers.add_parser("deductions", help="a month's audit deductions (审核扣款)")
+    deductions = subparsers.add_parser("deductions", help="a month's audit deductions")
     deductions.add_argument("month", help="YYYY-MM")
     deductions.add_argument("--no-fetch", action="store_true", help="show what is kept only")
     deductions.add_argument("--json", action="store_true", help="print JSON")
@@ -249,6 +249,9 @@ def _status(args: argparse.Namespace, monthly: MonthlyServices) -> int:
     months = monthly.device_funds.months()
     if args.json:
         _dump([{**asdict(m), "due": m.due, "status": m.status} for m in months])
+        return 0
+    if not months:
+        print("暂无辅助器具结算月份，无需确认资金到账")
         return 0
     labels = {"unconfirmed": "未确认", "queued": "已排队", "confirmed": "已确认"}
     for m in months:

@@ -25,6 +25,7 @@ from adapter.cli.database import NoStore, open_existing
 from adapter.cli.events import actor, changed
 from adapter.cli.output import dump
 from adapter.domain.errors import AdapterError
+from adapter.domain.masking import mask_body
 from adapter.domain.months import day_began
 from adapter.settings import Settings, load_settings
 from adapter.wiring.runtime import build_runtime
@@ -175,7 +176,7 @@ def _list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     )
     held = _held_back(engine, jobs)
     if args.json:
-        _dump([asdict(job) | {"waiting_for": held.get(job.id)} for job in jobs], settings.zone)
+        _dump([_shown(job) | {"waiting_for": held.get(job.id)} for job in jobs], settings.zone)
         return 0
     print(
         f"{'id':>7}  {'status':<9} {'kind':<16} {'key':<20} {'deadline':<19}  try  "
@@ -224,9 +225,9 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if args.json:
         _dump(
             {
-                "job": asdict(job) | {"waiting_for": behind},
+                "job": _shown(job) | {"waiting_for": behind},
                 "attempts": [asdict(a) for a in history],
-                "replaced_payloads": [asdict(r) for r in replaced],
+                "replaced_payloads": [_shown(r) for r in replaced],
             },
             settings.zone,
         )
@@ -238,7 +239,7 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if job.withdrawn_at is not None:
         print(f"withdrawn {_local(job.withdrawn_at, zone)}, never to be sent: {job.last_error}")
     print(f"idempotency key: {job.idempotency_key}; enqueued {_local(job.created_at, zone)}")
-    print("payload: " + json.dumps(job.payload, ensure_ascii=False))
+    print("payload: " + json.dumps(mask_body(job.payload), ensure_ascii=False))
     for attempt in history:
         print(
             # a refusal is upstream's own "no": the write certainly took no effect there
@@ -249,9 +250,18 @@ def _show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     for revision in replaced:
         print(
             f"  replaced {_local(revision.replaced_at, zone)} ({revision.note or 'no note'}): "
-            + json.dumps(revision.payload, ensure_ascii=False)
+            + json.dumps(mask_body(revision.payload), ensure_ascii=False)
         )
     return 0
+
+
+def _shown(record: Any) -> dict[str, Any]:
+    """A job or a replaced payload as IT sees it: the worker's personal data in its payload
+    masked, as GET /api/v1/queue/jobs shows it (a corrected payload written from it gets the
+    masked values back on re-send)."""
+    body: dict[str, Any] = asdict(record)
+    body["payload"] = mask_body(body["payload"])
+    return body
 
 
 @_run

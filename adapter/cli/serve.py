@@ -50,8 +50,18 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     if http:
         settings = settings.model_copy(update={"http": settings.http.model_copy(update=http)})
+    _check_ports(settings, http_how="，或用 --port 或 [http] port（ADAPTER_HTTP__PORT）换一个端口")
     run_server(settings)
     return 0
+
+
+def _check_ports(settings: Settings, http_how: str) -> None:
+    from adapter.cli.ports import check_free
+
+    check_free(settings.http.host, settings.http.port, "HTTP", http_how)
+    if settings.hl7.enabled:
+        how = "，或用 [hl7] port（ADAPTER_HL7__PORT）换一个端口"
+        check_free(settings.hl7.host, settings.hl7.port, "HL7 MLLP", how)
 
 
 def demo_settings(args: argparse.Namespace) -> Settings:
@@ -73,9 +83,13 @@ def demo_settings(args: argparse.Namespace) -> Settings:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from adapter.cli.ports import check_free
     from adapter.demo import run_demo
 
     settings = demo_settings(args)
+    simulator = "（另一个演示？），或用 --simulator-port 换一个端口"
+    check_free(settings.http.host, args.simulator_port, "上级系统模拟器", simulator)
+    _check_ports(settings, http_how="，或用 [http] port（ADAPTER_HTTP__PORT）换一个端口")
     today = args.today or datetime.now(settings.zone).date()
     run_demo(settings, simulator_port=args.simulator_port, today=today)
     return 0

@@ -17,6 +17,7 @@ from adapter.domain.errors import AdapterError, EligibilityRefused, UpstreamErro
 from adapter.domain.money import is_fen
 from adapter.domain.people import CardData, CardKind
 from adapter.domain.rules import FILING_CHANNELS_TEXT, Finding
+from adapter.domain.text import MAX_DIAGNOSES
 
 _CITIZEN_ID = re.compile(r"^\d{17}[\dXx]$")
 _CARD_NO = re.compile(r"^[0-9A-Za-z]{4,32}$")
@@ -83,13 +84,26 @@ def local_time(text: str, zone: ZoneInfo, default: datetime | None = None) -> da
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
+# a diagnosis's bounds over REST (DiagnosisIn) and HL7 (connectors.hl7.lengths)
+DIAGNOSIS_CODE_MAX, DIAGNOSIS_NAME_MAX = 32, 200
+
+
 def diagnoses(text: str) -> tuple[Diagnosis, ...]:
-    """One diagnosis per line: ``S62.301 左手第三掌骨骨折`` (ICD-10 code, then the name)."""
-    found = []
-    for line in text.splitlines():
+    """One diagnosis per line: ``S62.301 左手第三掌骨骨折`` (ICD-10 code, then the name), at
+    most :data:`MAX_DIAGNOSES`, each within the bounds REST and HL7 keep."""
+    found: list[Diagnosis] = []
+    for number, line in enumerate(text.splitlines(), 1):
         parts = line.strip().split(maxsplit=1)
-        if parts:
-            found.append(Diagnosis(parts[0], parts[1] if len(parts) > 1 else ""))
+        if not parts:
+            continue
+        code, name = parts[0], parts[1] if len(parts) > 1 else ""
+        if len(found) == MAX_DIAGNOSES:
+            raise FormError(f"诊断最多{MAX_DIAGNOSES}条，请删去多余的行")
+        if len(code) > DIAGNOSIS_CODE_MAX:
+            raise FormError(f"第{number}行诊断编码最长{DIAGNOSIS_CODE_MAX}个字符，请核对")
+        if len(name) > DIAGNOSIS_NAME_MAX:
+            raise FormError(f"第{number}行诊断名称最长{DIAGNOSIS_NAME_MAX}个字符，请核对")
+        found.append(Diagnosis(code, name))
     return tuple(found)
 
 

@@ -44,6 +44,7 @@ from connectors.hl7.ack import AckError
 from connectors.hl7.decode import Decoded, checked
 from connectors.hl7.errors import DATA_TYPE_ERROR, Hl7Error, Location
 from connectors.hl7.header import RawHeader
+from connectors.hl7.lengths import check_lengths
 from connectors.hl7.locations import locate
 from connectors.hl7.mapping import dispatch, to_command
 from connectors.hl7.outcomes import Answers, ack_error, errors_detail, outcome_detail
@@ -67,6 +68,7 @@ def process(
     try:
         message = checked(header, decoded, profile.processing_id)
         command = to_command(message, profile)
+        check_lengths(message, command)
     except Hl7Error as error:
         return answers.result(
             header, "AR", log_.REJECTED, [ack_error(error, header)], errors_detail(error)

@@ -88,6 +88,10 @@ def test_every_command_s_help_names_it_in_chinese(capsys: pytest.CaptureFixture[
     assert len(entries) >= 15
     for entry in entries:
         assert re.search(r"[\u4e00-\u9fff]", entry), entry
+        # the Chinese name first, as the clerks' and IT's eyes look for it: "审核扣款 / a
+        # month's …" (deductions said "a month's audit deductions (审核扣款)")
+        head, slash, _english = entry.partition(" / ")
+        assert slash and re.search(r"[\u4e00-\u9fff]", head), entry
 
 
 def test_the_demo_runs_from_an_installed_wheel_with_no_config_file_in_sight(

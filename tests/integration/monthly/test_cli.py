@@ -107,3 +107,14 @@ def test_catalogue_import_draws_progress_on_stderr_with_progress_only(
     assert event.split()[3] == "catalogue.imported"
     assert lines[-1].startswith("写入 load") and "100% 6000/6000" in lines[-1]
     assert any(line.startswith("检查 check") and "6000/6000" in line for line in lines)
+
+
+def test_device_funds_status_with_no_month_to_confirm_says_so(
+    configured: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a site with no device settlement yet it printed nothing at all: IT could not tell
+    an empty answer from a command that did nothing."""
+    assert main(["device-funds", "status"]) == 0
+    assert capsys.readouterr().out.strip() == "暂无辅助器具结算月份，无需确认资金到账"
+    assert main(["device-funds", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

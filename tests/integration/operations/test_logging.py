@@ -122,3 +122,32 @@ def test_a_line_logged_with_printf_arguments_keeps_its_event_name_and_masks_the_
     line = json.loads(formatter.format(record))
     assert line["event"] == "job_dead"
     assert line["message"] == "job_dead job_id=7 error=310102********1310"
+
+
+def test_the_demo_s_in_process_simulator_leaves_uvicorn_s_lines_in_the_log(logged: Path) -> None:
+    """`wi-adapter demo` printed "INFO:     Started server process [10659]" and uvicorn's
+    other lines as plain text among the JSON lines, and a log file never got them: the
+    simulator it starts in process configured uvicorn's loggers with uvicorn's own handlers
+    (its default log config), which replaced the adapter's."""
+    from connectors.upstream.simulator.server import start_simulator
+    from tests.support.ports import free_port
+
+    simulator = start_simulator(host="127.0.0.1", port=free_port())
+    try:
+        logging.getLogger("uvicorn.error").warning("Started server process [%d]", 4242)
+    finally:
+        simulator.stop()
+    last = lines(logged)[-1]
+    assert last["logger"] == "uvicorn.error" and last["level"] == "WARNING"
+    assert last["event"] == "Started server process [4242]"
+
+
+def test_printing_a_pdf_slip_adds_no_font_library_chatter_to_the_log(logged: Path) -> None:
+    """Each PDF slip wrote some 40 INFO lines of fontTools' subsetting ("Glyph IDs: [0, 1,
+    …]", "glyf pruned", "GSUB dropped") into the log IT reads, as events of their own."""
+    from adapter.web.slip_pdf import find_font, render_pdf
+    from tests.integration.web.test_slip_pdf_lines import ZONE, _slip
+
+    render_pdf(_slip(3), find_font(), ZONE, datetime.now(SHANGHAI))
+    logging.getLogger("adapter").info("slip.printed")
+    assert [e["logger"] for e in lines(logged)] == ["adapter"]

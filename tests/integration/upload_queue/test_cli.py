@@ -227,3 +227,31 @@ def test_reverse_queues_a_wi2601_and_retry_then_sends_under_a_fresh_msgid(
     job = get_job(engine, 3)
     assert job.payload["msgid"] != "m3" and job.payload["reversed_msgids"] == ["m3"]
     engine.dispose()
+
+
+def test_list_and_show_mask_the_workers_personal_data_as_the_rest_list_does(
+    seeded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`queue show` and `queue list --json` printed the payload as stored — the worker's
+    citizen ID and name whole — where GET /api/v1/queue/jobs masks them. A corrected payload
+    written from the masked one gets the original values back on re-send (restore_masked)."""
+    person = {"certno": "310102197803141310", "psn_name": "王建国", "psn_cert_type": "01"}
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({"msgid": "m1", "input": person}), encoding="utf-8")
+    assert main(["queue", "retry", "1", "--payload", str(fixed), "--note", "更正"]) == 0
+    capsys.readouterr()
+    for argv in (["queue", "show", "1"], ["queue", "show", "1", "--json"],
+                 ["queue", "list", "--json"]):  # fmt: skip
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "310102197803141310" not in out and "王建国" not in out, argv
+        assert "310102********1310" in out, argv
+    assert main(["queue", "show", "1", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["job"]["payload"]
+    fixed.write_text(json.dumps({**shown, "note": "again"}), encoding="utf-8")
+    assert main(["queue", "retry", "1", "--payload", str(fixed)]) == 0
+    engine = make_engine(seeded)
+    try:
+        assert get_job(engine, 1).payload["input"]["certno"] == "310102197803141310"
+    finally:
+        engine.dispose()
