@@ -1,0 +1,71 @@
+"""One worker, one stay at a time (N§33, N§38, B§27): a stay whose days overlap one already
+settled here — registered again under a new visit number, or back-dated — was admitted and
+settled, and the fund paid the same bed days twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.services.container import Services
+from adapter.services.settlement import SettleRequest
+from adapter.services.stay_overlaps import StayOverlaps
+from tests.integration.services.helpers import admit, fee, local
+from tests.integration.services.support import jobs
+
+D = Decimal
+BED = "110900001A"  # the fund pays up to 50.00 a day
+
+
+def _stay(services: Services, visit: str, admitted: datetime) -> str:
+    command = replace(admit("P001", visit), admitted_at=admitted)
+    return services.admissions.admit(command, actor="c").encounter.id
+
+
+def _bed_day(line_id: str, days: int) -> FeeLine:
+    return fee(line_id, BED, "50.00", category=FeeCategory.SERVICE, days=days)
+
+
+def _settled_stay(services: Services) -> str:
+    """P001 in hospital from 10 days ago to 5 days ago, four bed days paid by the fund."""
+    first = _stay(services, "V-1", local(-10))
+    days = [_bed_day(f"A{n}", -n) for n in range(9, 5, -1)]
+    services.fees.record(first, days, actor="his")
+    settled = services.settlements.settle(SettleRequest(first, local(-5, 12)), actor="b")
+    assert settled.settlement.breakdown.fund_pay == D("200.00")
+    return first
+
+
+def test_STAY_OVERLAPS_an_admission_inside_a_settled_stay_is_refused_naming_it(
+    services: Services, db: Engine
+) -> None:
+    first = _settled_stay(services)
+    with pytest.raises(StayOverlaps) as refused:
+        _stay(services, "V-2", local(-7))
+    assert first in refused.value.message and "V-1" in refused.value.message
+    assert (refused.value.field, refused.value.article) == ("admitted_at", "N§33, N§38, B§27")
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301"]  # no second registration
+    # readmitted at the very time of the discharge: no day is paid twice
+    again = _stay(services, "V-3", local(-5, 12))
+    services.fees.record(again, [_bed_day("C1", -4)], actor="his")
+    settled = services.settlements.settle(SettleRequest(again, local(-3)), actor="b")
+    assert settled.settlement.breakdown.fund_pay == D("50.00")
+
+
+def test_STAY_OVERLAPS_a_stay_back_dated_before_a_settled_one_cannot_settle_across_it(
+    services: Services, db: Engine
+) -> None:
+    first = _settled_stay(services)
+    # admitted (back-dated) before the settled stay began, its days running into it
+    second = _stay(services, "V-2", local(-12))
+    days = [_bed_day("B11", -11), _bed_day("B8", -8)]
+    services.fees.record(second, days, actor="his")
+    with pytest.raises(StayOverlaps) as refused:
+        services.settlements.settle(SettleRequest(second, local(-4)), actor="b")
+    assert first in refused.value.message and refused.value.field == "discharged_at"
+    assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2401"]
