@@ -5,21 +5,27 @@ settled, and the fund paid the same bed days twice."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
+from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.services.container import Services
 from adapter.services.settlement import SettleRequest
 from adapter.services.stay_overlaps import StayOverlaps
-from tests.integration.services.helpers import admit, fee, local
+from connectors.upstream.simulator import SimulatorServer
+from tests.integration.services.helpers import TODAY, admit, fee, local
 from tests.integration.services.support import jobs
+from tests.support.filed_stays import admit_on_card, physical_card
+from tests.support.workers import filed_worker
 
 D = Decimal
 BED = "110900001A"  # the fund pays up to 50.00 a day
+CARD = "310100Q0961"
 
 
 def _stay(services: Services, visit: str, admitted: datetime) -> str:
@@ -69,3 +75,37 @@ def test_STAY_OVERLAPS_a_stay_back_dated_before_a_settled_one_cannot_settle_acro
         services.settlements.settle(SettleRequest(second, local(-4)), actor="b")
     assert first in refused.value.message and refused.value.field == "discharged_at"
     assert [j["kind"] for j in jobs(db)] == ["WI2401", "WI2301", "WI2401"]
+
+
+def _medical_and_rehab_worker(sim: SimulatorServer) -> None:
+    """P0961, filed both for treatment and for rehab in Beijing (one open stay of each kind
+    at a time, B§28 — but one worker's days, N§33)."""
+    day = (TODAY - timedelta(days=100)).isoformat()
+    rows = filed_worker(
+        "P0961", CARD, "310102198001010961", name="测试工人", filing_no="F0961",
+        begndate=day, enddate=(TODAY + timedelta(days=300)).isoformat(), filed_on=day,
+    )  # fmt: skip
+    rehab = {**rows["filings"][0], "filing_no": "F0961R", "purpose": "rehab"}
+    rows["filings"].append({**rehab, "category": "resident_work"})
+    assert httpx.post(f"{sim.url}/_sim/seed", json=rows).status_code == 200
+
+
+def test_STAY_OVERLAPS_a_revoked_settlement_no_longer_counts(
+    services: Services, sim: SimulatorServer
+) -> None:
+    """A settlement revoked (N§35: the fund takes its payment back) no longer holds its days:
+    while it stood, a rehab stay admitted inside them was refused; once revoked, it is
+    admitted — and the revoked stay is settled again over its own days."""
+    _medical_and_rehab_worker(sim)
+    medical = admit_on_card(services, "P0961", CARD, local(-10))
+    services.fees.record(medical, [_bed_day(f"A{n}", -n) for n in range(9, 5, -1)], actor="h")
+    first = services.settlements.settle(SettleRequest(medical, local(-5, 12)), actor="b")
+    rehab = replace(admit("P0961", "V-R", kind=EncounterKind.REHAB, parts=("左手",)),
+                    card=physical_card(CARD), admitted_at=local(-7))  # fmt: skip
+    with pytest.raises(StayOverlaps) as refused:
+        services.admissions.admit(rehab, actor="c")
+    assert medical in refused.value.message and "住院工伤医疗" in refused.value.message
+    services.revocations.revoke(first.settlement.id, reason="出院诊断录入有误", actor="b")
+    assert services.admissions.admit(rehab, actor="c").encounter.psn_no == "P0961"
+    again = services.settlements.settle(SettleRequest(medical, local(-5, 12)), actor="b")
+    assert again.settlement.breakdown.fund_pay == D("200.00")
