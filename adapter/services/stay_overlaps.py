@@ -51,7 +51,7 @@ def refuse_overlap(
         f"{other.his_visit_id}，{ctx.wall_time(other.admitted_at)}至{until}，状态"
         f"“{other.status.label}”）与本次住院时间重叠：同一时间只能有一次住院，其费用已结算或"
         "已转手工报销，不能再次结算（N§33、N§38、B§27）。请核对入院、出院时间",
-        code=StayOverlaps.code,
+        code="STAY_OVERLAPS",
         article=ARTICLE,
         field="discharged_at" if end is not None else "admitted_at",
     )
