@@ -12,13 +12,17 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.services.container import Services
+from adapter.services.devices import FitDevices
 from adapter.services.settlement import SettleRequest
 from adapter.services.stay_overlaps import StayOverlaps
 from connectors.upstream.simulator import SimulatorServer
-from tests.integration.services.helpers import TODAY, admit, fee, local
+from connectors.upstream.simulator.demo_seed import demo_seed
+from tests.integration.services.device_world import NAMES, NOTICE, ORTHOSIS
+from tests.integration.services.helpers import TODAY, admit, card, fee, local
 from tests.integration.services.support import jobs
 from tests.support.filed_stays import admit_on_card, physical_card
 from tests.support.workers import filed_worker
@@ -109,3 +113,22 @@ def test_STAY_OVERLAPS_a_revoked_settlement_no_longer_counts(
     assert services.admissions.admit(rehab, actor="c").encounter.psn_no == "P0961"
     again = services.settlements.settle(SettleRequest(medical, local(-5, 12)), actor="b")
     assert again.settlement.breakdown.fund_pay == D("200.00")
+
+
+def test_STAY_OVERLAPS_a_device_fitting_during_a_stay_is_no_stay(
+    services: Services, sim: SimulatorServer
+) -> None:
+    """P011, fitted with a wrist orthosis (N§34) while in hospital on a medical filing too: the
+    fitting is settled at the device counter, not a stay, and the stay settles across it."""
+    filing = next(f for f in demo_seed(TODAY)["filings"] if f["psn_no"] == "P011")
+    medical = {**filing, "filing_no": "F011M", "purpose": "medical", "injury_parts": ["左手"]}
+    assert httpx.post(f"{sim.url}/_sim/seed", json={"filings": [medical]}).status_code == 200
+    command = replace(admit("P011", "V-11", parts=("左手",)), admitted_at=local(-5))
+    stay = services.admissions.admit(command, actor="c").encounter.id
+    services.fees.record(stay, [_bed_day("B4", -4)], actor="his")
+    orthosis = DeviceItem(ORTHOSIS, NAMES[ORTHOSIS], D("1500.00"))
+    fitting = FitDevices(card("P011"), NOTICE, (orthosis,), local(-3))
+    fitted = services.devices.fit(fitting, actor="dev01")
+    assert fitted.settlement.encounter.kind is EncounterKind.DEVICE
+    settled = services.settlements.settle(SettleRequest(stay, local(-1)), actor="b")
+    assert settled.settlement.breakdown.fund_pay == D("50.00")
