@@ -280,14 +280,19 @@ def test_a13_revokes_the_discharge_settlement_and_a11_cancels_an_admission(
     again = send(port, "\r".join([msh("A03", "C6b"), "EVN|A03",
                                    *visit_segments("HV0001", admitted, discharged)]))  # fmt: skip
     assert ack_code(again) == "AA", again
-    # readmitted at that discharge (inside the settled stay: STAY_OVERLAPS, N§33, N§38)
+    # Registered again inside the settled stay: refused (N§33, N§38); readmitted at its
+    # discharge: admitted.
+    inside = [*visit_segments("HV0002", admitted), f"ZWI|P|{CARD_NO}||左手|medical"]
+    refused = send(port, "\r".join([msh("A01", "C7a"), "EVN|A01", *inside]))
+    assert ack_code(refused) == "AE" and "STAY_OVERLAPS" in refused and "HV0001" in refused
     second = [*visit_segments("HV0002", discharged), f"ZWI|P|{CARD_NO}||左手|medical"]
     assert ack_code(send(port, "\r".join([msh("A01", "C7"), "EVN|A01", *second]))) == "AA"
     cancel = ["EVN|A11", *visit_segments("HV0002", discharged)]
     ack = send(port, "\r".join([msh("A11", "C8"), *cancel]))
     assert ack_code(ack) == "AA", ack
     logged = httpx.get(f"{base}/api/v1/hl7/messages", params={"visit": "HV0002"}, headers=headers)
-    assert [m["message_type"] for m in logged.json()["messages"]] == ["ADT^A11", "ADT^A01"]
+    types = [m["message_type"] for m in logged.json()["messages"]]
+    assert types == ["ADT^A11", "ADT^A01", "ADT^A01"]
     for secret in (CITIZEN_ID, NAME, CARD_NO):  # masked in the operator's list
         assert secret not in logged.text, secret
     cancelled_id = json.loads(logged.json()["messages"][0]["detail"])["encounter_id"]
