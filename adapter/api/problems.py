@@ -36,6 +36,7 @@ from adapter.domain.errors import (
     is_storage_full,
 )
 from adapter.services.admission import OpenStayExists
+from adapter.services.stay_overlaps import StayOverlaps
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("adapter.api")
@@ -43,6 +44,7 @@ log = logging.getLogger("adapter.api")
 _STATUS: tuple[tuple[type[AdapterError], int, str], ...] = (
     (ConfirmationRequired, 409, "须确认后才能继续"),
     (EligibilityRefused, 422, "不符合跨省异地就医直接结算条件"),
+    (StayOverlaps, 409, "与已结算或已转手工报销的住院时间重叠"),
     (InvalidTransition, 409, "当前状态不允许该操作"),
     (OpenStayExists, 409, "该工伤职工已有未结束的住院"),
     (Conflict, 409, "数据已被他人修改或已处理"),

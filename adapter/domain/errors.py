@@ -8,6 +8,8 @@ meets them, so callers catch by meaning, not by library::
     │   ├── EligibilityRefused       the worker may not be settled directly (carries every reason)
     │   │   └── ConfirmationRequired  settles only once the counter confirms what it was warned of
     │   ├── InvalidTransition        the encounter cannot move to that state from where it is
+    │   │   └── StayOverlaps         (services.stay_overlaps) its days overlap a stay settled or
+    │   │                            claimed by hand (N§33, N§38)
     │   ├── Conflict                 someone else changed or settled it first (retry after refresh)
     │   │   └── OpenStayExists       (services.admission) the worker already has an open stay
     │   ├── PricingError             a fee line cannot be priced (bad amounts, unknown original)

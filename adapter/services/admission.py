@@ -48,6 +48,7 @@ from adapter.services.identity import (
     masked_card,
     unverified_psn_no,
 )
+from adapter.services.stay_overlaps import refuse_overlap
 from adapter.services.uploads import queue_upload
 from adapter.services.upstream_outage import UpstreamDownAtDesk
 from adapter.services.visits import require_resend, require_same_admission
@@ -185,6 +186,7 @@ class Admissions:
         person, filing = facts.person, decision.filing
         with ctx.uow() as uow:
             self._refuse_open_stay(uow, person.psn_no, command.kind)
+            refuse_overlap(ctx, uow, person.psn_no, command.admitted_at)
         encounter = Encounter(
             id=ids.encounter_id(),
             kind=command.kind,
@@ -206,6 +208,7 @@ class Admissions:
             if raced is not None:
                 return self._replayed(uow, raced, command, person.psn_no)
             self._refuse_open_stay(uow, person.psn_no, command.kind)
+            refuse_overlap(ctx, uow, person.psn_no, command.admitted_at)
             try:
                 uow.encounters.add(encounter)
             except Conflict as exc:
@@ -255,6 +258,7 @@ class Admissions:
             known = found[0] if len(found) == 1 else None  # as last seen, never asked now
             psn_no = known.psn_no if known else unverified_psn_no(card)
             self._refuse_open_stay(uow, psn_no, command.kind)
+            refuse_overlap(ctx, uow, psn_no, command.admitted_at)
             encounter = Encounter(
                 id=ids.encounter_id(),
                 kind=command.kind,

@@ -53,6 +53,7 @@ from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claim_records import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
+from adapter.services.stay_overlaps import refuse_overlap
 from adapter.services.uploads import queue_upload, upload_for_settlement
 from adapter.store.repositories import MappingStatus
 from adapter.store.uow import UnitOfWork
@@ -188,6 +189,10 @@ class Settlements:
             _may_settle(current, request.discharged_at)
             refuse_direct_settlement_of_a_case(uow, current.id)
             gate = check_gate(ctx, uow, current, request.rehab_override_reason)
+            refuse_overlap(
+                ctx, uow, current.psn_no, current.admitted_at, request.discharged_at,
+                besides=current.id,
+            )  # fmt: skip
             bill = self._bill(uow, current, request.discharged_at)
             changes: dict[str, object] = {"discharged_at": request.discharged_at}
             if request.discharge_diagnoses:

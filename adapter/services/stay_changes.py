@@ -30,6 +30,7 @@ from adapter.services.admission import (
 )
 from adapter.services.context import ServiceContext
 from adapter.services.locks import lock_encounter
+from adapter.services.stay_overlaps import refuse_overlap
 from adapter.services.uploads import queue_upload
 from adapter.services.visits import require_worker
 from adapter.store.uow import UnitOfWork
@@ -191,6 +192,11 @@ class StayChanges:
             self._ctx.policy.times.check_discharge(
                 encounter, discharged_at, self._ctx.now(), zone=self._ctx.zone
             )
+            # told now, at the A03, not only when the desk settles it
+            refuse_overlap(
+                self._ctx, uow, encounter.psn_no, encounter.admitted_at, discharged_at,
+                besides=encounter.id,
+            )  # fmt: skip
             changes: dict[str, Any] = {"discharged_at": discharged_at}
             if diagnoses:
                 changes["diagnoses"] = tuple(diagnosis_texts(diagnoses))

@@ -5,7 +5,9 @@ rows, audit entries and uploads either way, a resent fee batch or discharge is s
 answered ``replayed`` on both, and both warn and refuse with the same codes.
 
 Both run against the real runtime — services, store, upload queue, the MLLP listener on a real
-socket, the simulator over real HTTP — as `wi-adapter serve` wires them.
+socket, the simulator over real HTTP — as `wi-adapter serve` wires them. One worker's two
+stays may not share days (N§33, N§38): where the two faces' stays are compared row for row,
+each face has a site of its own; elsewhere the HL7 stay ends when the REST stay begins.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +28,9 @@ import pytest
 import sqlalchemy
 from sqlalchemy import Engine
 
+from adapter.store.db import make_engine
 from connectors.upstream.simulator.demo_seed import demo_seed
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.support.live import running_site
 from tests.support.mllp import exchange
 from tests.support.polling import eventually
@@ -100,6 +105,22 @@ class Live:
 def live(db_url: str, engine: Engine) -> Iterator[Live]:
     with running_site(db_url, engine, "HIS", ["his", "billing", "it"]) as s:
         yield Live(s.base, s.port, s.headers, s.simulator.url)
+
+
+@pytest.fixture
+def other_site(db_url: str, tmp_path: Path) -> Iterator[tuple[Live, Engine]]:
+    """A second site, on a database of its own of the same kind: the same stay over the other
+    face, at the same times (one site would refuse it: the same days settled twice)."""
+    sqlite = db_url.startswith("sqlite")
+    url = f"sqlite:///{tmp_path}/other.db" if sqlite else create_pg_database()
+    engine = make_engine(url, sqlite_synchronous="normal")
+    try:
+        with running_site(url, engine, "HIS", ["his", "billing", "it"]) as s:
+            yield Live(s.base, s.port, s.headers, s.simulator.url), engine
+    finally:
+        engine.dispose()
+        if not sqlite:
+            drop_pg_database(url)
 
 
 @pytest.fixture
@@ -227,7 +248,8 @@ def test_a_stay_over_hl7_settles_exactly_as_over_rest(
     base, port, headers = adapter
     discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
     admitted = discharged - timedelta(days=3)
-    settle_over_hl7(port, admitted, discharged)
+    # the same stay three days earlier over HL7, readmitted over REST at its discharge
+    settle_over_hl7(port, admitted - timedelta(days=3), admitted)
     settle_over_rest(base, headers, admitted, discharged)
     over_hl7 = settlement_of(base, headers, "HV0001")
     over_rest = settlement_of(base, headers, "RV0001")
@@ -258,12 +280,19 @@ def test_a13_revokes_the_discharge_settlement_and_a11_cancels_an_admission(
     again = send(port, "\r".join([msh("A03", "C6b"), "EVN|A03",
                                    *visit_segments("HV0001", admitted, discharged)]))  # fmt: skip
     assert ack_code(again) == "AA", again
-    second = [*visit_segments("HV0002", admitted), f"ZWI|P|{CARD_NO}||左手|medical"]
+    # Registered again inside the settled stay: refused (N§33, N§38); readmitted at its
+    # discharge: admitted.
+    inside = [*visit_segments("HV0002", admitted), f"ZWI|P|{CARD_NO}||左手|medical"]
+    refused = send(port, "\r".join([msh("A01", "C7a"), "EVN|A01", *inside]))
+    assert ack_code(refused) == "AE" and "STAY_OVERLAPS" in refused and "HV0001" in refused
+    second = [*visit_segments("HV0002", discharged), f"ZWI|P|{CARD_NO}||左手|medical"]
     assert ack_code(send(port, "\r".join([msh("A01", "C7"), "EVN|A01", *second]))) == "AA"
-    ack = send(port, "\r".join([msh("A11", "C8"), "EVN|A11", *visit_segments("HV0002", admitted)]))
+    cancel = ["EVN|A11", *visit_segments("HV0002", discharged)]
+    ack = send(port, "\r".join([msh("A11", "C8"), *cancel]))
     assert ack_code(ack) == "AA", ack
     logged = httpx.get(f"{base}/api/v1/hl7/messages", params={"visit": "HV0002"}, headers=headers)
-    assert [m["message_type"] for m in logged.json()["messages"]] == ["ADT^A11", "ADT^A01"]
+    types = [m["message_type"] for m in logged.json()["messages"]]
+    assert types == ["ADT^A11", "ADT^A01", "ADT^A01"]
     for secret in (CITIZEN_ID, NAME, CARD_NO):  # masked in the operator's list
         assert secret not in logged.text, secret
     cancelled_id = json.loads(logged.json()["messages"][0]["detail"])["encounter_id"]
@@ -473,13 +502,15 @@ def neutral(body: str, face: Face) -> str:
 
 
 def test_a_stay_over_each_face_leaves_the_same_rows_audit_entries_uploads_and_warnings(
-    live: Live, engine: Engine
+    live: Live, engine: Engine, other_site: tuple[Live, Engine]
 ) -> None:
     discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
     admitted = discharged - timedelta(days=3)
-    expire_the_filing(live.simulator, -2)  # valid at admission, expired by discharge (N§13)
+    rest, rest_engine = other_site
+    for simulator in (live.simulator, rest.simulator):  # valid at admission, expired by
+        expire_the_filing(simulator, -2)  # discharge (N§13)
     over_hl7 = stay_over_hl7(live, "HV0010", admitted, discharged)
-    over_rest = stay_over_rest(live, "RV0010", admitted, discharged)
+    over_rest = stay_over_rest(rest, "RV0010", admitted, discharged)
 
     assert over_hl7.answers == over_rest.answers
     assert over_rest.answers["fees"] == (["FEE_UNMAPPED"], False)
@@ -497,12 +528,12 @@ def test_a_stay_over_each_face_leaves_the_same_rows_audit_entries_uploads_and_wa
               ("settlement_line", "settlement_id", "settlement_id"))  # fmt: skip
     for table, key, face_key in tables:
         hl7_rows = rows(engine, table, key, getattr(over_hl7, face_key), ids)
-        rest_rows = rows(engine, table, key, getattr(over_rest, face_key), ids)
+        rest_rows = rows(rest_engine, table, key, getattr(over_rest, face_key), ids)
         assert hl7_rows and hl7_rows == rest_rows, table
-    assert len(rows(engine, "fee_line", "encounter_id", over_rest.encounter_id, set())) == 6
+    assert len(rows(rest_engine, "fee_line", "encounter_id", over_rest.encounter_id, set())) == 6
 
-    assert audit_of(live, over_hl7) == audit_of(live, over_rest)
-    actions = [action for action, _type, _details in audit_of(live, over_rest)]
+    assert audit_of(live, over_hl7) == audit_of(rest, over_rest)
+    actions = [action for action, _type, _details in audit_of(rest, over_rest)]
     assert actions.count("settlement.settle") == 1 and actions.count("encounter.admit") == 1
-    assert uploads_of(live, over_hl7) == uploads_of(live, over_rest)
-    assert [kind for kind, _payload in uploads_of(live, over_rest)] == ["WI2401", "WI2301"]
+    assert uploads_of(live, over_hl7) == uploads_of(rest, over_rest)
+    assert [kind for kind, _payload in uploads_of(rest, over_rest)] == ["WI2401", "WI2301"]

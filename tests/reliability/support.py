@@ -226,6 +226,10 @@ class Desk:
     # The simulator: each visit is admitted for its own seeded worker (one open stay per
     # worker and kind, B§28); without it every visit uses CARDS[0].
     sim_url: str = ""
+    # One worker's stays follow one another (N§33, N§38: no day settled twice): a card's
+    # next stay is admitted at its last discharge when that is later than three days ago.
+    ended: dict[str, datetime] = field(default_factory=dict, repr=False)  # card → discharge
+    stays: dict[str, tuple[str, datetime]] = field(default_factory=dict, repr=False)
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -237,6 +241,7 @@ class Desk:
         if card_no is None:
             card_no = worker_for(self.sim_url, visit) if self.sim_url else CARDS[0]
         admitted = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=3)
+        admitted = max(admitted, self.ended.get(card_no, admitted))
         body = {
             "card": {"kind": "physical", "card_no": card_no},
             "his_visit_id": visit,
@@ -246,10 +251,16 @@ class Desk:
             "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
             "injury_parts": ["左手"],
         }
-        return self.call("POST", "/api/v1/encounters", json=body)
+        reply = self.call("POST", "/api/v1/encounters", json=body)
+        if reply.status_code in (200, 201):  # 200: the same visit again, as first admitted
+            when = datetime.fromisoformat(reply.json()["admitted_at"])
+            self.stays[str(reply.json()["id"])] = (card_no, when)
+        return reply
 
     def fees(self, encounter_id: str) -> httpx.Response:
-        when = (datetime.now(SHANGHAI) - timedelta(days=2)).replace(microsecond=0).isoformat()
+        when = (datetime.now(SHANGHAI) - timedelta(days=2)).replace(microsecond=0)
+        if encounter_id in self.stays:  # a readmission's lines lie within it
+            when = max(when, self.stays[encounter_id][1])
         line = {
             "his_line_id": "L1",
             "item_code": "XN02BEB001",
@@ -258,12 +269,17 @@ class Desk:
             "quantity": "2",
             "unit_price": "18.50",
             "amount": "37.00",
-            "occurred_at": when,
+            "occurred_at": when.isoformat(),
         }
         return self.call("POST", f"/api/v1/encounters/{encounter_id}/fees", json={"lines": [line]})
 
     def settle(self, encounter_id: str) -> httpx.Response:
         discharged = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(hours=1)
+        if encounter_id in self.stays:
+            card_no, admitted = self.stays[encounter_id]
+            discharged = max(discharged, admitted)
+            # before the answer: a settle its client gave up on may have committed anyway
+            self.ended[card_no] = max(discharged, self.ended.get(card_no, discharged))
         body = {"discharged_at": discharged.isoformat(), "discharge_diagnoses": []}
         return self.call("POST", f"/api/v1/encounters/{encounter_id}/settle", json=body)
 

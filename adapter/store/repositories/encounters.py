@@ -138,6 +138,31 @@ class EncounterRepository:
         ).first()
         return _record(row) if row else None
 
+    def closed_overlapping(
+        self, institution_code: str, psn_no: str, start: datetime, end: datetime, *, besides: str
+    ) -> EncounterRecord | None:
+        """The worker's stay here (medical or rehab, other than ``besides``) that was settled
+        or claimed by hand and whose time in hospital overlaps ``start`` … ``end``: admitted
+        before ``end`` (at ``start`` when the two are one moment) and discharged after
+        ``start``. A stay claimed by hand with no discharge time overlaps nothing."""
+        c = _encounter.c
+        row = self._session.execute(
+            select(_encounter)
+            .where(
+                c.institution_code == institution_code,
+                c.psn_no == psn_no,
+                c.kind.in_(("medical", "rehab")),
+                c.status.in_(("settled", "manual_claim")),
+                c.id != besides,
+                (c.admitted_at < end) | (c.admitted_at == start),
+                c.discharged_at.is_not(None),
+                c.discharged_at > start,
+            )
+            .order_by(c.admitted_at)
+            .limit(1)
+        ).first()
+        return _record(row) if row else None
+
     def list_for_person(self, psn_no: str) -> list[EncounterRecord]:
         rows = self._session.execute(
             select(_encounter)

@@ -42,6 +42,39 @@ LINES = [
 ]  # fmt: skip
 
 
+def minute(moment: datetime) -> datetime:
+    """What a desk's time field holds (the pages' forms are to the minute)."""
+    return moment.replace(second=0, microsecond=0)
+
+
+def readmitted_at(site: Site, psn_no: str, earliest: str) -> str:
+    """When the worker is admitted again: at ``earliest``, or — the desks' tests share one
+    site, and the worker's last stay may have been settled or claimed by hand since — when
+    that stay ended, as a readmission: one stay of a worker at a time (N§33, N§38). To the
+    minute, as a desk's times are (a discharge at 10:31:20 is readmitted at 10:32)."""
+    from adapter.domain.encounters import EncounterKind, EncounterStatus
+    from adapter.store.uow import UnitOfWork
+
+    with UnitOfWork(site.engine) as uow:
+        ended = [
+            r.encounter.discharged_at
+            for r in uow.encounters.list_for_person(psn_no)
+            if r.encounter.kind is not EncounterKind.DEVICE
+            and r.encounter.status is not EncounterStatus.CANCELLED
+            and r.encounter.discharged_at is not None
+        ]
+    latest = max([datetime.fromisoformat(earliest), *ended]).astimezone(ZONE)
+    if latest != minute(latest):
+        latest = minute(latest) + timedelta(minutes=1)
+    return latest.isoformat()
+
+
+def _within(item: dict, admitted_at: str) -> dict:
+    """A fee line dated no earlier than the admission (a readmission's lines are its own)."""
+    occurred = max(datetime.fromisoformat(item["occurred_at"]), datetime.fromisoformat(admitted_at))
+    return {**item, "occurred_at": occurred.isoformat()}
+
+
 def his(site: Site) -> dict[str, str]:
     return {"Authorization": f"Bearer {site.tokens['his']}"}
 
@@ -58,18 +91,22 @@ def close_open_stay(site: Site, psn_no: str, kind: str = "medical") -> None:
         return
     if stay.status is EncounterStatus.ADMITTED:
         services.stays.cancel(stay.id, reason="测试前清理", actor="test")
-    else:
-        when = datetime.now(ZONE)
+    else:  # to the minute, as a desk settles: a later admission at the desk is not before it
+        when = minute(datetime.now(ZONE))
         services.settlements.settle(SettleRequest(stay.id, when), actor="test")
 
 
 def admit_with_fees(site: Site, visit: str, psn_no: str = "P001") -> str:
+    """The worker admitted three days ago — or, readmitted, when the last stay ended — with
+    :data:`LINES`, dated within the stay."""
     close_open_stay(site, psn_no)
+    admitted_at = readmitted_at(site, psn_no, at(-3))
+    lines = [_within(item, admitted_at) for item in LINES]
     body = {
         "card": {"kind": "physical", "card_no": CARDS[psn_no]},
         "his_visit_id": visit,
         "kind": "medical",
-        "admitted_at": at(-3),
+        "admitted_at": admitted_at,
         "department": "骨科",
         "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
         "injury_parts": site.person_filing_parts(psn_no)[:1],
@@ -79,7 +116,7 @@ def admit_with_fees(site: Site, visit: str, psn_no: str = "P001") -> str:
     encounter_id = str(admitted.json()["id"])
     fees = httpx.post(
         f"{site.base}/api/v1/encounters/{encounter_id}/fees",
-        json={"lines": LINES},
+        json={"lines": lines},
         headers=his(site),
     )
     assert fees.status_code == 200, fees.text
@@ -94,7 +131,7 @@ def admit_rehab(site: Site, visit: str) -> str:
         "card": {"kind": "physical", "card_no": "330100K0010"},
         "his_visit_id": visit,
         "kind": "rehab",
-        "admitted_at": at(-2),
+        "admitted_at": readmitted_at(site, "P010", at(-2)),
         "injury_parts": site.person_filing_parts("P010")[:1],
     }
     admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
@@ -115,12 +152,24 @@ def settle_by_api(site: Site, encounter_id: str) -> dict[str, Any]:
         assert mapped.status_code == 200, mapped.text
     settled = httpx.post(
         f"{site.base}/api/v1/encounters/{encounter_id}/settle",
-        json={"discharged_at": at(0, 0)},
+        json={"discharged_at": _discharge(site, encounter_id)},
         headers=billing,
         timeout=30,
     )
     assert settled.status_code == 201, settled.text
     return dict(settled.json())
+
+
+def _discharge(site: Site, encounter_id: str) -> str:
+    """Today: at midnight after a stay admitted three days ago; a readmission today, now (to
+    the minute, as a desk's: a later admission at the desk is not before it)."""
+    from adapter.store.uow import UnitOfWork
+
+    with UnitOfWork(site.engine) as uow:
+        admitted = uow.encounters.get(encounter_id).encounter.admitted_at
+    midnight = datetime.fromisoformat(at(0, 0))
+    discharged = max(admitted, minute(datetime.now(ZONE))) if admitted > midnight else midnight
+    return discharged.astimezone(ZONE).isoformat()
 
 
 def refused_upload(site: Site, encounter_id: str, *, until_dead: bool = True) -> int:

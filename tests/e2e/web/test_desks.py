@@ -20,6 +20,7 @@ from tests.e2e.web.stays import (
     at,
     close_open_stay,
     his,
+    readmitted_at,
     refused_upload,
     settle_by_api,
 )
@@ -35,7 +36,7 @@ def _admit(site: Site, psn_no: str, visit: str, kind: str, days: int) -> str:
         "card": {"kind": "physical", "card_no": CARDS.get(psn_no, "330100K0010")},
         "his_visit_id": visit,
         "kind": kind,
-        "admitted_at": at(days),
+        "admitted_at": readmitted_at(site, psn_no, at(days)),
         "injury_parts": site.person_filing_parts(psn_no)[:1],
     }
     admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
@@ -367,7 +368,7 @@ def test_b28_admission_clerk_opens_a_stay_from_the_list_sees_its_filing_and_canc
         "card": {"kind": "physical", "card_no": CARDS["P001"]},
         "his_visit_id": visit,
         "kind": "medical",
-        "admitted_at": at(0, 0),
+        "admitted_at": readmitted_at(site, "P001", at(0, 0)),  # today
         "department": "骨科",
         "injury_parts": site.person_filing_parts("P001")[:1],
     }

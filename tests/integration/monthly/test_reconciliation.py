@@ -83,7 +83,8 @@ def test_a_month_reconciles_to_exactly_the_expected_differences(
     dd = desk.stay("P001", "V-D", d(6), d(8), [fee("D1", DRUG, "54.75", d(7), quantity="3")])
     e = desk.stay("P002", "V-E", d(7), d(9), [fee("E1", DRUG, "18.25", d(8))])
     # (not P007: its stay C, revoked, is still open — one open stay per worker, B§28)
-    f = desk.stay("P001", "V-F", d(8), d(9), [fee("F1", DRUG, "36.50", d(8), quantity="2")])
+    # (admitted once D is discharged: one stay of a worker at a time, N§33, N§38)
+    f = desk.stay("P001", "V-F", d(9), d(10), [fee("F1", DRUG, "36.50", d(9), quantity="2")])
     seed(
         sim.url,
         figures=[
@@ -96,7 +97,7 @@ def test_a_month_reconciles_to_exactly_the_expected_differences(
                 "settlements": [
                     upstream_settlement(dd.id, d(8), "54.70", "54.70"),  # 5 fen short
                     upstream_settlement("SX-UPSTREAM-ONLY", d(15), "99.00", "99.00"),
-                    upstream_settlement(f.id, d(9), "36.50", "36.50", psn_no="P001", revoked=True),
+                    upstream_settlement(f.id, d(10), "36.50", "36.50", psn_no="P001", revoked=True),
                 ],
             }
         ],
@@ -115,7 +116,7 @@ def test_a_month_reconciles_to_exactly_the_expected_differences(
             (d(7), c.id, "revoked_here_only"),
             (d(8), dd.id, "amount_differs"),
             (d(9), e.id, "missing_upstream"),
-            (d(9), f.id, "revoked_upstream_only"),
+            (d(10), f.id, "revoked_upstream_only"),
             (d(15), "SX-UPSTREAM-ONLY", "missing_here"),
         ]
     )

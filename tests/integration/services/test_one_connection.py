@@ -10,6 +10,7 @@ would have to wait (``waiting`` > 0), as settle's did before the fix.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -54,10 +55,13 @@ def test_a_whole_stay_needs_one_pooled_connection_even_with_the_call_log_on_it(
         services.fees.record(stay.id, [fee("L1", "XN02BEB001", "36.50", quantity="2")], actor="his")
         diagnosis = (Diagnosis("S62.301", "左手第三掌骨骨折"),)
         services.settlements.settle(
-            SettleRequest(stay.id, local(0, 8), diagnosis), actor="billing"
+            SettleRequest(stay.id, local(-2, 8), diagnosis), actor="billing"
         )  # without a card: the worker looked up again by citizen ID
-        other = services.admissions.admit(admit("P001", "V-2"), actor="clerk").encounter
-        services.fees.record(other.id, [fee("L1", "XN02BEB001", "36.50", quantity="2")], actor="h")
+        # admitted again after that discharge (one stay of a worker at a time, N§33, N§38)
+        again = replace(admit("P001", "V-2"), admitted_at=local(-2, 9))
+        other = services.admissions.admit(again, actor="clerk").encounter
+        line = fee("L1", "XN02BEB001", "36.50", quantity="2", days=-1)
+        services.fees.record(other.id, [line], actor="h")
         services.settlements.settle(
             SettleRequest(other.id, local(0, 8), diagnosis, card=card("P001")), actor="billing"
         )
