@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapter.api.limits import PROBLEM
+from adapter.api.limits import send_problem
 from adapter.domain.text import control_character, control_message
 
 # DEL, a JSON escape of a C0 character, or \b / \f (a preceding escaped backslash only costs
@@ -176,16 +176,4 @@ def _strings(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...
 async def _refuse(send: Send, field: str, char: str) -> None:
     shown = repr(field)[1:-1] if control_character(field) else field
     message = f"{shown}：{control_message('', char)}"
-    problem = {
-        "type": "about:blank",
-        "title": "请求内容有误",
-        "status": 422,
-        "detail": message,
-        "errors": [
-            {"code": "INVALID_CONTROL_CHARACTER", "article": "", "field": shown, "message": message}
-        ],
-    }
-    body = json.dumps(problem, ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 422, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, 422, "请求内容有误", "INVALID_CONTROL_CHARACTER", message, shown)

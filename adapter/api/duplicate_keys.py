@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapter.api.limits import PROBLEM
+from adapter.api.limits import send_problem
 
 
 class _Twice(dict[str, Any]):
@@ -111,16 +111,4 @@ def _paths(value: Any, path: tuple[str, ...]) -> Iterator[str]:
 
 async def _refuse(send: Send, field: str) -> None:
     message = f"{field}：字段重复，同一对象中每个字段只能出现一次，请删除多余的一项后重发"
-    problem = {
-        "type": "about:blank",
-        "title": "请求内容有误",
-        "status": 422,
-        "detail": message,
-        "errors": [
-            {"code": "INVALID_DUPLICATE_KEY", "article": "", "field": field, "message": message}
-        ],
-    }
-    body = json.dumps(problem, ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 422, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, 422, "请求内容有误", "INVALID_DUPLICATE_KEY", message, field)

@@ -59,25 +59,29 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         message = f"请求内容超过 {self.max_bytes // 1024} KB 的上限，请分批发送"
-        body = problem_body(413, "请求内容过大", "REQUEST_TOO_LARGE", message)
-        headers = [
-            (b"content-type", PROBLEM.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(send, 413, "请求内容过大", "REQUEST_TOO_LARGE", message)
 
 
-def problem_body(status: int, title: str, code: str, message: str) -> bytes:
+def problem_body(status: int, title: str, code: str, message: str, field: str = "") -> bytes:
     """A problem+json body, for answers sent below FastAPI's exception handlers."""
     problem = {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": message,
-        "errors": [{"code": code, "article": "", "field": "", "message": message}],
+        "errors": [{"code": code, "article": "", "field": field, "message": message}],
     }
     return json.dumps(problem, ensure_ascii=False).encode("utf-8")
+
+
+async def send_problem(
+    send: Send, status: int, title: str, code: str, message: str, field: str = ""
+) -> None:
+    """Answer with a problem+json body from an ASGI middleware."""
+    body = problem_body(status, title, code, message, field)
+    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _TooLarge(Exception):
