@@ -6,7 +6,8 @@ made a second stay of days the fund had paid (or the insured place was asked to 
 hand): their bed days and care were paid twice. The check runs at admission (the admission
 time inside the other stay) and at settlement (the stay's whole time, admission to discharge,
 which also catches a stay back-dated to before the other began). A readmission at the very
-time of the other's discharge does not overlap. Stays still open are the open-stay rule's
+time of the other's discharge does not overlap; a stay turned into a manual claim before its
+discharge was noted holds its days until the claim. Stays still open are the open-stay rule's
 (:class:`~adapter.services.admission.OpenStayExists`)."""
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def refuse_overlap(
     if record is None:
         return
     other = record.encounter
-    until = ctx.wall_time(other.discharged_at) if other.discharged_at else ""
+    if other.discharged_at is not None:
+        until = ctx.wall_time(other.discharged_at)
+    else:  # claimed by hand before its discharge was noted: its days end at the claim
+        until = f"{ctx.wall_time(record.updated_at)}转手工报销"
     raise StayOverlaps(
         f"该工伤职工在本机构的{other.kind.label}（就诊编号{other.id}，HIS住院号"
         f"{other.his_visit_id}，{ctx.wall_time(other.admitted_at)}至{until}，状态"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -144,8 +144,11 @@ class EncounterRepository:
         """The worker's stay here (medical or rehab, other than ``besides``) that was settled
         or claimed by hand and whose time in hospital overlaps ``start`` … ``end``: admitted
         before ``end`` (at ``start`` when the two are one moment) and discharged after
-        ``start``. A stay claimed by hand with no discharge time overlaps nothing."""
+        ``start``. A stay turned into a manual claim before its discharge was noted holds its
+        days until it was claimed (its last change: a claim is final), for the insured place
+        reimburses them by hand."""
         c = _encounter.c
+        until = func.coalesce(c.discharged_at, c.updated_at)
         row = self._session.execute(
             select(_encounter)
             .where(
@@ -155,8 +158,7 @@ class EncounterRepository:
                 c.status.in_(("settled", "manual_claim")),
                 c.id != besides,
                 (c.admitted_at < end) | (c.admitted_at == start),
-                c.discharged_at.is_not(None),
-                c.discharged_at > start,
+                until > start,
             )
             .order_by(c.admitted_at)
             .limit(1)

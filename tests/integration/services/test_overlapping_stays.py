@@ -17,6 +17,7 @@ from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices
+from adapter.services.manual_claim_records import ManualClaimReason
 from adapter.services.settlement import SettleRequest
 from adapter.services.stay_overlaps import StayOverlaps
 from connectors.upstream.simulator import SimulatorServer
@@ -92,6 +93,25 @@ def _medical_and_rehab_worker(sim: SimulatorServer) -> None:
     rehab = {**rows["filings"][0], "filing_no": "F0961R", "purpose": "rehab"}
     rows["filings"].append({**rehab, "category": "resident_work"})
     assert httpx.post(f"{sim.url}/_sim/seed", json=rows).status_code == 200
+
+
+def test_STAY_OVERLAPS_a_stay_claimed_by_hand_before_its_discharge_holds_its_days(
+    services: Services, db: Engine
+) -> None:
+    """P001's stay turned into a manual claim (the card failed) before the HIS noted a
+    discharge: the insured place reimburses its days by hand. The same days registered again
+    under a new visit number were admitted and settled directly: paid twice."""
+    first = _stay(services, "V-1", local(-10))
+    services.fees.record(first, [_bed_day(f"A{n}", -n) for n in range(9, 5, -1)], actor="his")
+    services.manual_claims.create(first, ManualClaimReason.CARD_FAILURE, "读卡失败", actor="b")
+    with pytest.raises(StayOverlaps) as refused:
+        _stay(services, "V-2", local(-7))
+    assert first in refused.value.message and "转手工报销，状态" in refused.value.message
+    # a stay wholly before it holds other days
+    earlier = _stay(services, "V-0", local(-20))
+    services.fees.record(earlier, [_bed_day("E19", -19)], actor="his")
+    settled = services.settlements.settle(SettleRequest(earlier, local(-15)), actor="b")
+    assert settled.settlement.breakdown.fund_pay == D("50.00")
 
 
 def test_STAY_OVERLAPS_a_revoked_settlement_no_longer_counts(
