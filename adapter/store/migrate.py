@@ -13,7 +13,7 @@ references are checked before the commit instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,26 +77,24 @@ def _sqlite_pragma(connection: Connection, pragma: str) -> None:
 
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     """Migrate the database to ``revision`` in one transaction."""
-    engine, owned = _engine(engine_or_url)
-    try:
-        cfg = config()
-        with _migrating(engine) as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
-    finally:
-        if owned:
-            engine.dispose()
+    _run(command.upgrade, engine_or_url, revision)
 
 
 def downgrade(engine_or_url: Engine | str, revision: str) -> None:
     """Migrate the database back to ``revision`` in one transaction (for developers: a site
     restores its backup instead, see docs/operations.md)."""
+    _run(command.downgrade, engine_or_url, revision)
+
+
+def _run(
+    alembic_command: Callable[[Config, str], None], engine_or_url: Engine | str, revision: str
+) -> None:
     engine, owned = _engine(engine_or_url)
     try:
         cfg = config()
         with _migrating(engine) as connection:
             cfg.attributes["connection"] = connection
-            command.downgrade(cfg, revision)
+            alembic_command(cfg, revision)
     finally:
         if owned:
             engine.dispose()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.e2e.test_hl7_matches_rest import SHANGHAI
+from tests.e2e.hl7_rest import SHANGHAI
 from tests.e2e.test_stays import Site
 from tests.integration.services.device_world import ARM, ORTHOSIS
 from tests.support.devices import P011_CARD, fitting

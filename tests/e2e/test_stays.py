@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 
 from adapter.wiring.runtime import Runtime
 from connectors.upstream.simulator import SimulatorServer
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, ack_code, msh, seg
-from tests.e2e.test_hl7_matches_rest import send as send_hl7
+from tests.e2e.hl7_rest import SHANGHAI, ack_code, msh, seg
+from tests.e2e.hl7_rest import send as send_hl7
 from tests.support.live import running_site, simulator_faults
 from tests.support.polling import eventually
 

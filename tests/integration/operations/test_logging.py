@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter import logs
-from tests.e2e.test_hl7_matches_rest import (
+from tests.e2e.hl7_rest import (
     CITIZEN_ID,
     SHANGHAI,
     ack_code,

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, msh, send, settle_over_rest, visit_segments
+from tests.e2e.hl7_rest import SHANGHAI, msh, send, settle_over_rest, visit_segments
 from tests.integration.operations.conftest import live_adapter
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "operations.md"

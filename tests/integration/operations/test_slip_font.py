@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import Engine
 
 from adapter.web.slip_pdf import FONT_PACKAGE
-from tests.e2e.test_hl7_matches_rest import SHANGHAI, settle_over_rest, settlement_of
+from tests.e2e.hl7_rest import SHANGHAI, settle_over_rest, settlement_of
 from tests.integration.operations.conftest import live_adapter
 
 

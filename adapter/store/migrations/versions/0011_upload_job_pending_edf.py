@@ -13,8 +13,7 @@ Create Date: 2026-12-02 04:10:00.000000
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from adapter.store.migrations import lease_index
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -23,14 +22,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "upload_job_pending_edf",
-        "upload_job",
-        ["deadline", "id"],
-        postgresql_where=sa.text("status = 'pending'"),
-        sqlite_where=sa.text("status = 'pending'"),
-    )
+    lease_index.create()
 
 
 def downgrade() -> None:
-    op.drop_index("upload_job_pending_edf", table_name="upload_job")
+    lease_index.drop()

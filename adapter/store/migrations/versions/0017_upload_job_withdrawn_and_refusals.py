@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from adapter.store.migrations import lease_index
+
 revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
@@ -29,21 +31,13 @@ _NEW = "status IN ('pending', 'in_flight', 'delivered', 'dead', 'withdrawn')"
 
 
 def _status_check(condition: str, *, withdrawn_at: bool) -> None:
-    op.drop_index("upload_job_pending_edf", table_name="upload_job")
-    with op.batch_alter_table("upload_job", recreate="auto") as batch:
+    with lease_index.dropped(), op.batch_alter_table("upload_job", recreate="auto") as batch:
         batch.drop_constraint("upload_job_status", type_="check")
         batch.create_check_constraint("upload_job_status", condition)
         if withdrawn_at:
             batch.add_column(sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True))
         else:
             batch.drop_column("withdrawn_at")
-    op.create_index(
-        "upload_job_pending_edf",
-        "upload_job",
-        ["deadline", "id"],
-        postgresql_where=sa.text("status = 'pending'"),
-        sqlite_where=sa.text("status = 'pending'"),
-    )
 
 
 def upgrade() -> None:

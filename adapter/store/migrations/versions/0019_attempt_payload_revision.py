@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from adapter.store.migrations import lease_index
+
 revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
@@ -50,13 +52,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("upload_attempt") as batch:
         batch.drop_column("payload_revision")
-    op.drop_index("upload_job_pending_edf", table_name="upload_job")
-    with op.batch_alter_table("upload_job") as batch:
+    with lease_index.dropped(), op.batch_alter_table("upload_job") as batch:
         batch.drop_column("payload_revision")
-    op.create_index(
-        "upload_job_pending_edf",
-        "upload_job",
-        ["deadline", "id"],
-        postgresql_where=sa.text("status = 'pending'"),
-        sqlite_where=sa.text("status = 'pending'"),
-    )
