@@ -26,8 +26,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapter.api.buffered_body import read_body
 from adapter.api.limits import send_problem
 from adapter.domain.text import control_character, control_message
 
@@ -53,28 +54,12 @@ class ControlCharacters:
         if kind is None:
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        body = b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        found = _in_json(body) if kind == "json" else _in_form(body)
+        buffered = await read_body(receive)
+        found = _in_json(buffered.body) if kind == "json" else _in_form(buffered.body)
         if found is not None:
             await _refuse(send, *found)
             return
-        pending = iter(messages)
-
-        async def replay() -> Message:
-            for message in pending:
-                return message
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, buffered.replay, send)
 
 
 def _in_path(scope: Scope) -> tuple[str, str] | None:

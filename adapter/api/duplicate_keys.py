@@ -17,8 +17,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapter.api.buffered_body import read_body
 from adapter.api.limits import send_problem
 
 
@@ -36,28 +37,12 @@ class DuplicateKeys:
         if scope["type"] != "http" or not _is_json(scope):
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        body = b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        field = _duplicate(body)
+        buffered = await read_body(receive)
+        field = _duplicate(buffered.body)
         if field is not None:
             await _refuse(send, field)
             return
-        pending = iter(messages)
-
-        async def replay() -> Message:
-            for message in pending:
-                return message
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, buffered.replay, send)
 
 
 def _is_json(scope: Scope) -> bool:
