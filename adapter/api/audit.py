@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from adapter.api.deps import EngineDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import It, Out
 from adapter.api.zone import QueryTime
 from adapter.domain.masking import mask_body
 from adapter.store.audit import AuditEntry, verify
 from adapter.store.uow import UnitOfWork
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=ParsedOnce)
 
 
 class AuditEntryOut(Out):

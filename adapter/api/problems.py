@@ -89,13 +89,28 @@ def error_item(code: str, message: str, field: str = "", article: str = "") -> d
     return {"code": code, "article": article, "field": field, "message": message}
 
 
-def _adapter_error(_request: Request, exc: Exception) -> JSONResponse:
+# An id from the path is echoed back at most this long: a 100,000-character encounter id was
+# answered with a 200 KB 404 repeating it twice (detail and message).
+ECHOED_ID_CHARS = 64
+
+
+def _echoed(request: Request, message: str) -> str:
+    """``message`` with every long path parameter it repeats cut to its first characters."""
+    for value in request.path_params.values():
+        if isinstance(value, str) and len(value) > ECHOED_ID_CHARS and value in message:
+            message = message.replace(value, value[:ECHOED_ID_CHARS] + "…")
+    return message
+
+
+def _adapter_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AdapterError)
     status, title = next((s, t) for cls, s, t in _STATUS if isinstance(exc, cls))
     if isinstance(exc, EligibilityRefused):
-        items = [error_item(r.code, r.message, r.field, r.article) for r in exc.reasons]
+        items = [
+            error_item(r.code, _echoed(request, r.message), r.field, r.article) for r in exc.reasons
+        ]
     else:
-        items = [error_item(exc.code, exc.message, exc.field, exc.article)]
+        items = [error_item(exc.code, _echoed(request, exc.message), exc.field, exc.article)]
     extra: dict[str, Any] = dict(getattr(exc, "problem_extra", None) or {})
     if isinstance(exc, UpstreamError) and exc.upstream_message:
         extra["upstream_message"] = exc.upstream_message

@@ -17,13 +17,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.monthly.common import BillingOrIt, It, MonthlyDep
 from adapter.api.problems import error_item, problem
 from adapter.api.routes.common import Out
 from adapter.services.catalogue_import import MAX_BYTES, CatalogueFileRefused
 from adapter.services.catalogue_sync import CatalogueUpdate, UnmappedCode
 
-router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
+router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"], route_class=ParsedOnce)
 
 
 class UpdateOut(Out):

@@ -7,12 +7,13 @@ from datetime import date
 
 from fastapi import APIRouter, Path, Query
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money, Out
 from adapter.domain.months import MONTH_PATTERN
 from adapter.services.deductions import MonthDeductions
 
-router = APIRouter(prefix="/api/v1/deductions", tags=["audit deductions"])
+router = APIRouter(prefix="/api/v1/deductions", tags=["audit deductions"], route_class=ParsedOnce)
 MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
 
 

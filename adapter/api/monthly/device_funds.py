@@ -9,12 +9,13 @@ from datetime import date, datetime
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.monthly.common import Device, DeviceOrIt, MonthlyDep
 from adapter.api.routes.common import Money, MoneyIn, Out, examples
 from adapter.domain.months import MONTH_PATTERN
 from adapter.services.device_funds import FundsReceipt, MonthFunds
 
-router = APIRouter(prefix="/api/v1/device-funds", tags=["device funds"])
+router = APIRouter(prefix="/api/v1/device-funds", tags=["device funds"], route_class=ParsedOnce)
 MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
 
 

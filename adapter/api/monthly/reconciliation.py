@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.monthly.common import BillingOrIt, MonthlyDep
 from adapter.api.routes.common import Money, Out
 from adapter.domain.months import MONTH_PATTERN
@@ -16,7 +17,7 @@ from adapter.domain.reconciliation import Totals
 from adapter.domain.reconciliation_lines import Amounts
 from adapter.services.reconciliation import ReconciliationReport, RunInfo
 
-router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"])
+router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"], route_class=ParsedOnce)
 MonthPath = Path(pattern=MONTH_PATTERN, examples=["2026-10"], description="YYYY-MM")
 
 

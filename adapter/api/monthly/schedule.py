@@ -12,12 +12,13 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from adapter.api.deps import EngineDep, SchedulerDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.monthly.common import It
 from adapter.api.routes.common import Out
 from adapter.domain.errors import NotFound
 from adapter.store import schedule_log
 
-router = APIRouter(prefix="/api/v1/schedule", tags=["schedule"])
+router = APIRouter(prefix="/api/v1/schedule", tags=["schedule"], route_class=ParsedOnce)
 
 
 class ScheduledRunOut(Out):

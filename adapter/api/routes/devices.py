@@ -22,6 +22,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Response, status
 from pydantic import AwareDatetime, Field
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import (
     CardIn,
     Device,
@@ -41,7 +42,9 @@ from adapter.domain.devices import DeviceItem
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices, Fitted
 
-router = APIRouter(prefix="/api/v1/device-fittings", tags=["device fittings"])
+router = APIRouter(
+    prefix="/api/v1/device-fittings", tags=["device fittings"], route_class=ParsedOnce
+)
 
 
 class DeviceItemIn(Strict):

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from adapter.api.deps import SettingsDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import (
     MAX_OFFSET,
     MAX_PAGE,
@@ -60,7 +61,7 @@ from adapter.domain.encounters import EncounterKind
 from adapter.domain.errors import InvalidMessage
 from adapter.store.tokens import SUPERVISOR
 
-router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"])
+router = APIRouter(prefix="/api/v1/encounters", tags=["encounters"], route_class=ParsedOnce)
 
 
 @router.post(

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from pydantic import Field, StringConstraints
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import (
     CardIn,
     Desk,
@@ -26,7 +27,7 @@ from adapter.domain.people import mask_citizen_id
 from adapter.domain.text import MAX_DEVICE_CODES, MAX_INJURY_PARTS
 from adapter.domain.upstream import PersonRecord
 
-router = APIRouter(prefix="/api/v1", tags=["identity and eligibility"])
+router = APIRouter(prefix="/api/v1", tags=["identity and eligibility"], route_class=ParsedOnce)
 
 CARD_EXAMPLE = {"kind": "physical", "card_no": "310100A0001"}
 

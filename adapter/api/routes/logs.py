@@ -15,12 +15,13 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from adapter.api.deps import OperationsDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import It, Out, RowId
 from adapter.api.zone import QueryTime
 from adapter.domain.charsets import codec_for
 from adapter.domain.masking import mask_hl7
 
-router = APIRouter()
+router = APIRouter(route_class=ParsedOnce)
 
 
 class CallOut(Out):

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, Field
 
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import (
     Billing,
     CardIn,
@@ -24,7 +25,7 @@ from adapter.api.routes.views import EncounterOut
 from adapter.domain.text import MAX_INJURY_PARTS
 from adapter.services.manual_claim_records import ManualClaim, ManualClaimReason
 
-router = APIRouter(prefix="/api/v1/manual-claims", tags=["manual claims"])
+router = APIRouter(prefix="/api/v1/manual-claims", tags=["manual claims"], route_class=ParsedOnce)
 
 
 class ManualClaimIn(Strict):

@@ -17,11 +17,12 @@ from prometheus_client import (
 )
 
 from adapter.api.deps import MonthlyDep, OperationsDep, RegistryDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes import logs, queue
 from adapter.api.routes.common import It
 from adapter.services.monthly_clearing import ClearingReport
 
-router = APIRouter()
+router = APIRouter(route_class=ParsedOnce)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from adapter.api.deps import MonthlyDep, OperationsDep, SettingsDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import MAX_ROW, It, Out, RowId
 from adapter.domain.masking import mask_body
 from adapter.domain.months import day_began
@@ -22,7 +23,7 @@ from adapter.domain.ports import UploadJob
 from adapter.services.monthly_clearing import AtRisk
 from adapter.settings import Settings
 
-router = APIRouter(tags=["upload queue"])
+router = APIRouter(tags=["upload queue"], route_class=ParsedOnce)
 Status = Literal["pending", "in_flight", "delivered", "dead", "withdrawn"]
 
 

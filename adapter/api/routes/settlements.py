@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from adapter.api.deps import SettingsDep
+from adapter.api.duplicate_keys import ParsedOnce
 from adapter.api.routes.common import (
     MAX_OFFSET,
     MAX_PAGE,
@@ -32,7 +33,7 @@ from adapter.api.routes.outcomes import settlement_of
 from adapter.api.routes.views import SettlementLinesOut, SettlementOut
 from adapter.domain.commands import CancelDischarge
 
-router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
+router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"], route_class=ParsedOnce)
 
 
 @router.get(
