@@ -22,11 +22,17 @@ from typing import Any
 
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.device_cases import WORKER_PAYS_NOTE, case_repeats, claimed_split
+from adapter.domain.device_codes import ARTICLE as CODE_CASE_ARTICLE
 from adapter.domain.device_codes import check_code_case
 from adapter.domain.device_regions import catalogue_regions
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import Encounter, EncounterKind
-from adapter.domain.errors import ConfirmationRequired, InvalidMessage, InvalidTransition
+from adapter.domain.errors import (
+    ConfirmationRequired,
+    InvalidMessage,
+    InvalidTransition,
+    PricingError,
+)
 from adapter.domain.filings import Filing, FilingPurpose, same_notice
 from adapter.domain.people import CardData, Person, mask_citizen_id
 from adapter.domain.rules import Finding
@@ -297,9 +303,23 @@ class DeviceClaims:
         # Priced now, as at any fitting: a replacement inside the minimum years that the worker
         # pays needs the counter's confirmation (附表2), as in DeviceFittings.fit.
         request = stored_request(claim, card, replacement_confirmed)
-        return self._fittings.fit(
-            request, actor=actor, case=DeviceCase(claim.id, claim.encounter_id, claim.created_at)
-        )
+        try:
+            return self._fittings.fit(
+                request,
+                actor=actor,
+                case=DeviceCase(claim.id, claim.encounter_id, claim.created_at),
+            )
+        except PricingError as exc:
+            if exc.code != "DEVICE_CODE_CASE":
+                raise
+            # The case's codes are its fee list's, as recorded: they cannot be entered again.
+            raise PricingError(
+                f"{exc.message}。本手工报销记录（{claim.id}）的器具编码按登记时录入，不能更改，"
+                "不能转为直接结算：请交付费用清单，由参保地经办机构按手工报销审核",
+                code="DEVICE_CODE_CASE",
+                article=CODE_CASE_ARTICLE,
+                field=exc.field,
+            ) from exc
 
 
 def _notice_filing(filings: Sequence[Filing], notice: str) -> Filing | None:
