@@ -72,6 +72,9 @@ class Catalogue:
     def __init__(self, items: Iterable[CatalogueItem] = ()):
         self._index: dict[tuple[CatalogueKind, str, str], list[CatalogueItem]] = {}
         self._starts: dict[tuple[CatalogueKind, str, str], list[date]] = {}
+        # code.casefold() → the codes written so: a code sent in another letter case is
+        # named to the counter (:mod:`.device_codes`), never priced as this one
+        self._folded: dict[tuple[CatalogueKind, str, str], set[str]] = {}
         for item in items:
             self.add(item)
 
@@ -83,6 +86,9 @@ class Catalogue:
         versions.append(item)
         versions.sort(key=lambda v: v.valid_from)
         self._starts[key] = [v.valid_from for v in versions]
+        self._folded.setdefault((item.kind, item.region, item.code.casefold()), set()).add(
+            item.code
+        )
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._index.values())
@@ -97,6 +103,14 @@ class Catalogue:
         if item is None and alike is not None:
             item = self.lookup(alike, region, code, on)
         return item
+
+    def codes_ignoring_case(
+        self, kind: CatalogueKind, region: str, code: str, on: date
+    ) -> tuple[str, ...]:
+        """The codes in force on ``on`` that are ``code`` but for letter case, sorted (``code``
+        itself among them when it is in force)."""
+        written = self._folded.get((kind, region, code.casefold()), set())
+        return tuple(sorted(c for c in written if self.lookup(kind, region, c, on) is not None))
 
     def lookup(self, kind: CatalogueKind, region: str, code: str, on: date) -> CatalogueItem | None:
         """The version of ``code`` in force on ``on``, or ``None`` if it is not in the catalogue."""

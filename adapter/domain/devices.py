@@ -7,7 +7,9 @@
 - in the catalogue: the fund pays the actual cost up to the item's maximum payment limit, the
   worker the excess (N§34, B§35). The limit applies **per item per fitting**: the lines of one
   item are summed and priced against one limit (docs/domain.md, pricing table);
-- replaced inside its minimum years of use (最低使用年限, 附表2): see :func:`replacement`.
+- replaced inside its minimum years of use (最低使用年限, 附表2): see :func:`replacement`;
+- a code that is the catalogue's or the notice's but for letter case: the fitting is refused,
+  never priced as the worker's (:mod:`.device_codes`).
 
 The limit is the lower of the catalogue's maximum payment limit and the one on the filing;
 :func:`applicable_limit` is that rule, for pricing and for whatever shows the limit to a clerk.
@@ -43,6 +45,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from adapter.domain.catalogue import Catalogue, CatalogueItem, CatalogueKind
+from adapter.domain.device_codes import check_code_case
 from adapter.domain.errors import PricingError
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.filings import FiledDevice, Filing, same_notice
@@ -355,6 +358,8 @@ def price_devices(
     Lines keep their order; the lines of one item share one limit."""
     earlier = earlier or {}
     fitted_on = fitted_at.date()
+    notice = [d.device_code for d in filing.devices]
+    check_code_case(items, notice, catalogue, insured_region, fitted_on)  # before: worker pays
     lines = [_line(item, number, fitted_at) for number, item in enumerate(items, start=1)]
     positions: dict[str, list[int]] = {}
     for position, line in enumerate(lines):

@@ -16,14 +16,23 @@ filing and notice with the card (B§34) and settles the fitting directly through
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.device_cases import WORKER_PAYS_NOTE, case_repeats, claimed_split
+from adapter.domain.device_codes import ARTICLE as CODE_CASE_ARTICLE
+from adapter.domain.device_codes import check_code_case
+from adapter.domain.device_regions import catalogue_regions
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import Encounter, EncounterKind
-from adapter.domain.errors import ConfirmationRequired, InvalidMessage, InvalidTransition
+from adapter.domain.errors import (
+    ConfirmationRequired,
+    InvalidMessage,
+    InvalidTransition,
+    PricingError,
+)
 from adapter.domain.filings import Filing, FilingPurpose, same_notice
 from adapter.domain.people import CardData, Person, mask_citizen_id
 from adapter.domain.rules import Finding
@@ -182,6 +191,10 @@ class DeviceClaims:
             check_fitted_at(
                 ctx, request.fitted_at, notice=request.approval_notice_no, filings=filings
             )
+            # Each code as the notice and catalogue last seen here write it: one in another
+            # letter case would slip past the checks below, which compare codes (N§38), and
+            # reach the insured place as an item off its catalogue (N§32).
+            _check_code_case(uow, request, worker, filings, ctx.local_date(request.fitted_at))
             # The fund paid these items under this notice directly already: the fee list
             # would have the insured place pay them again (N§38 杜绝重复报销, B§27).
             refuse_after_direct_fitting(
@@ -257,14 +270,7 @@ class DeviceClaims:
             notice,
             filings=filings,
         )
-        filing = next(
-            (
-                f
-                for f in filings
-                if f.purpose is FilingPurpose.DEVICE and same_notice(f.approval_notice_no, notice)
-            ),
-            None,
-        )
+        filing = _notice_filing(filings, notice)
         fitted_on = ctx.local_date(request.fitted_at)
         return case_repeats(request.items, notice, filing, earlier, fitted_on)
 
@@ -297,9 +303,52 @@ class DeviceClaims:
         # Priced now, as at any fitting: a replacement inside the minimum years that the worker
         # pays needs the counter's confirmation (附表2), as in DeviceFittings.fit.
         request = stored_request(claim, card, replacement_confirmed)
-        return self._fittings.fit(
-            request, actor=actor, case=DeviceCase(claim.id, claim.encounter_id, claim.created_at)
-        )
+        try:
+            return self._fittings.fit(
+                request,
+                actor=actor,
+                case=DeviceCase(claim.id, claim.encounter_id, claim.created_at),
+            )
+        except PricingError as exc:
+            if exc.code != "DEVICE_CODE_CASE":
+                raise
+            # The case's codes are its fee list's, as recorded: they cannot be entered again.
+            raise PricingError(
+                f"{exc.message}。本手工报销记录（{claim.id}）的器具编码按登记时录入，不能更改，"
+                "不能转为直接结算：请交付费用清单，由参保地经办机构按手工报销审核",
+                code="DEVICE_CODE_CASE",
+                article=CODE_CASE_ARTICLE,
+                field=exc.field,
+            ) from exc
+
+
+def _notice_filing(filings: Sequence[Filing], notice: str) -> Filing | None:
+    """The device filing carrying ``notice``, however it is typed (B§34)."""
+    return next(
+        (
+            f
+            for f in filings
+            if f.purpose is FilingPurpose.DEVICE and same_notice(f.approval_notice_no, notice)
+        ),
+        None,
+    )
+
+
+def _check_code_case(
+    uow: UnitOfWork,
+    request: FitDevices,
+    worker: Person | None,
+    filings: Sequence[Filing],
+    on: date,
+) -> None:
+    """:func:`.check_code_case` against the notice's filing and the insured place's catalogue
+    (district → city → province) as the store has them: upstream cannot be asked."""
+    filing = _notice_filing(filings, request.approval_notice_no)
+    notice = [d.device_code for d in filing.devices] if filing is not None else []
+    regions = catalogue_regions(worker.insured_admdvs) if worker is not None else ()
+    region = next((r for r in regions if uow.catalogue.has(CatalogueKind.DEVICE, r, on)), "")
+    catalogue = uow.catalogue.device_catalogue(region) if region else None
+    check_code_case(request.items, notice, catalogue, region, on)
 
 
 def _stored_worker(uow: UnitOfWork, card: CardData, known: Person | None) -> Person | None:

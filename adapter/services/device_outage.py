@@ -144,11 +144,14 @@ def _same_items(fee_list: dict[str, Any], notice: str, device_codes: Collection[
     # The case's notice as typed while upstream was down, not checked against the filing.
     if not same_notice(str(fitting.get("approval_notice_no", "")), notice):
         return ""
-    # an item the case lists as the worker's (a confirmed repeat) is claimed from nobody
+    # an item the case lists as the worker's (a confirmed repeat) is claimed from nobody; a
+    # code in another letter case is the same item here (only refusing, never pricing, reads
+    # it so: a case typed while nothing could check it, :mod:`.device_codes`)
+    folded = {c.casefold() for c in device_codes}
     names = [
         str(i.get("device_name") or i.get("device_code"))
         for i in fitting.get("items", ())
-        if i.get("device_code") in device_codes and not i.get("worker_pays")
+        if str(i.get("device_code", "")).casefold() in folded and not i.get("worker_pays")
     ]
     return "、".join(dict.fromkeys(names))
 
@@ -197,6 +200,7 @@ def refuse_after_direct_fitting(
     # A card the store never saw (reissued, or the e-card's QR code) matches nobody by number;
     # the notice still names the worker whose filing carries it (N§34, B§34).
     who += uow.filings.holders_of_notice(notice)
+    folded = {c.casefold() for c in device_codes}
     for person in dict.fromkeys(who):
         for record in uow.encounters.list_for_person(person):
             encounter = record.encounter
@@ -208,10 +212,10 @@ def refuse_after_direct_fitting(
             filing = uow.filings.get(encounter.filing_no)
             if filing is None or not same_notice(notice, filing.approval_notice_no):
                 continue
-            paid = [
+            paid = [  # in any letter case, as in :func:`_same_items`
                 line.line.item_name or line.line.item_code
                 for line in settlement.bill.lines
-                if line.line.item_code in device_codes and line.fund_pay > 0
+                if line.line.item_code.casefold() in folded and line.fund_pay > 0
             ]
             if not paid:  # other items, or ones the worker paid alone: nothing paid twice
                 continue

@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from adapter.store.tables.workflow import manual_claim
 from connectors.upstream.simulator import SimulatorServer
 from tests.integration.api.conftest import Api
 from tests.integration.services.device_world import ARM, NAMES, NOTICE, ORTHOSIS
@@ -212,3 +213,28 @@ def test_PR_DEVICE_NOTICE_USED_n38_rest_a_second_case_of_the_items_is_confirmed_
         "1500.00",
     )
     assert jobs(db) == []
+
+
+def test_DEVICE_CODE_CASE_n38_rest_a_case_of_a_code_in_another_case_is_refused(
+    api: Api, sim: SimulatorServer, db: Engine
+) -> None:
+    """The orthosis settled directly, then upstream down and the same orthosis recorded as a
+    case typed ``sh-fz-0305``: before, the case was recorded and its fee list claimed the
+    1,500.00 the fund already paid (the check of items settled directly compares codes).
+    Refused against the notice and catalogue the adapter last saw; nothing recorded."""
+    fitted = api.post(FITTINGS, role="device", json=fitting((ORTHOSIS, "1500.00")))
+    assert fitted.status_code == 201, fitted.text
+    simulator_faults(sim.url, outage=True)
+    body = fitting((ORTHOSIS.lower(), "1500.00"), hour=10, manual_claim_if_upstream_down=True)
+    refused = api.post(FITTINGS, role="device", json=body)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["code"], error["field"], error["article"]) == (
+        "DEVICE_CODE_CASE",
+        "items.0.device_code",
+        "N§32, N§34, B§35",
+    )
+    assert f"请按目录编码“{ORTHOSIS}”录入" in error["message"]
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]  # the direct fitting's upload only
+    with db.connect() as connection:
+        assert connection.execute(select(manual_claim.c.id)).all() == []

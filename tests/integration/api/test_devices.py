@@ -223,3 +223,60 @@ def test_FITTING_TOO_OLD_n34_b35_rest_a_fitting_dated_past_the_window_is_refused
         )
         assert "配置时间" in error["message"] and "30天前" in error["message"]
     assert jobs(db) == []
+
+
+def test_DEVICE_CODE_CASE_n32_n34_b35_rest_a_code_in_another_case_is_refused_not_the_workers(
+    api: Api, db: Engine
+) -> None:
+    """``sh-fz-0101`` where the catalogue and the notice say ``SH-FZ-0101``: before, priced as
+    off the notice and the worker paid all 27,000.00 the fund pays. Refused at the price check
+    and at the fitting, naming the line, the code sent and the catalogue's; nothing settled."""
+    body = fitting((ORTHOSIS, "1500.00"), (ARM.lower(), "27000.00"))
+    for path in (f"{FITTINGS}/presettle", FITTINGS):
+        refused = api.post(path, role="device", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        [error] = refused.json()["errors"]
+        assert (error["code"], error["field"], error["article"]) == (
+            "DEVICE_CODE_CASE",
+            "items.1.device_code",
+            "N§32, N§34, B§35",
+        )
+        assert ARM.lower() in error["message"] and f"请按目录编码“{ARM}”录入" in error["message"]
+    assert jobs(db) == []
+
+    fitted = api.post(FITTINGS, role="device", json=fitting((ARM, "27000.00")))
+    assert fitted.status_code == 201, fitted.text
+    assert (fitted.json()["fund_pay"], fitted.json()["personal_pay"]) == ("27000.00", "0.00")
+
+
+def test_DEVICE_CODE_CASE_rest_a_code_the_catalogue_has_exactly_keeps_its_own_row(
+    api: Api, services: Services
+) -> None:
+    """The insured place's catalogue lists ``sh-fz-0101`` of its own beside ``SH-FZ-0101``: the
+    code sent is that row, priced as before (off the notice: the worker's, warned)."""
+    with services.context.uow() as uow:
+        item = uow.catalogue.device_catalogue("310100").lookup(
+            CatalogueKind.DEVICE, "310100", ARM, TODAY
+        )
+        assert item is not None
+        uow.catalogue.load([replace(item, code=ARM.lower(), name="另一器具")])
+        uow.commit()
+    fitted = api.post(FITTINGS, role="device", json=fitting((ARM.lower(), "300.00")))
+    assert fitted.status_code == 201, fitted.text
+    f = fitted.json()
+    assert (f["fund_pay"], f["personal_pay"]) == ("0.00", "300.00")
+    assert [w["code"] for w in f["warnings"]] == ["PR_DEVICE_NOT_ON_NOTICE"]
+
+
+def test_DEVICE_CODE_CASE_rest_a_settled_fitting_entered_again_in_another_case_is_refused(
+    api: Api, db: Engine
+) -> None:
+    """The arm settled, then the same fitting sent again typed ``sh-fz-0101`` (another key, so
+    not its settlement again): before, settled a second time with the worker paying all and a
+    second WI2701 queued. Refused; the one settlement stands."""
+    assert api.post(FITTINGS, role="device", json=fitting((ARM, "27000.00"))).status_code == 201
+    again = api.post(FITTINGS, role="device", json=fitting((ARM.lower(), "27000.00")))
+    assert again.status_code == 422, again.text
+    assert again.json()["errors"][0]["code"] == "DEVICE_CODE_CASE"
+    assert [j["kind"] for j in jobs(db)] == ["WI2701"]

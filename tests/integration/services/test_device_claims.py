@@ -19,6 +19,7 @@ from adapter.domain.errors import (
     EligibilityRefused,
     InvalidTransition,
     NotFound,
+    PricingError,
 )
 from adapter.services import device_claims
 from adapter.services.container import Services
@@ -382,3 +383,30 @@ def test_n38_b27_a_case_keyed_before_numbers_were_folded_is_found_when_entered_a
             (legacy, case.encounter_id),
         )
     assert _case(services, request).id == case.id
+
+
+def test_DEVICE_CODE_CASE_n38_a_case_typed_in_another_case_is_never_paid_twice(
+    services: Services, sim: SimulatorServer, db: Engine
+) -> None:
+    """Upstream down at the worker's first visit: nothing here knows the notice or catalogue,
+    so the orthosis typed ``sh-fz-0305`` is recorded as a case. Upstream back, the orthosis
+    fitted directly as ``SH-FZ-0305`` is refused beside the open case (before, the fund paid
+    it directly while the case's fee list still claimed it); the case cannot switch with its
+    code, and says to hand its fee list over; handed over, the item is never settled here."""
+    outage(sim, True)
+    typed = DeviceItem(ORTHOSIS.lower(), NAMES[ORTHOSIS], D("1500.00"))
+    case = _case(services, FitDevices(card("P011"), NOTICE, (typed,), local(0, 9)))
+    outage(sim, False)
+    direct = _fit(**{ORTHOSIS: "1500.00"})
+    with pytest.raises(InvalidTransition) as beside:
+        services.devices.fit(direct, actor="dev01")
+    assert beside.value.code == "DEVICE_MANUAL_CLAIM_CASE" and case.id in beside.value.message
+    with pytest.raises(PricingError) as switch:
+        services.device_claims.switch_to_direct(case.id, card("P011"), actor="dev01")
+    assert (switch.value.code, switch.value.field) == ("DEVICE_CODE_CASE", "items.0.device_code")
+    assert case.id in switch.value.message and "请交付费用清单" in switch.value.message
+    services.manual_claims.hand_over(case.id, actor="dev01")
+    with pytest.raises(InvalidTransition) as after:
+        services.devices.fit(direct, actor="dev01")
+    assert after.value.code == "MANUAL_CLAIM_HANDED_OVER"
+    assert jobs(db) == []

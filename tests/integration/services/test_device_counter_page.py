@@ -187,3 +187,20 @@ def test_PR_DEVICE_NOTICE_USED_a_second_case_on_the_page_is_shown_then_confirmed
     assert "个人支付，不申请报销" in confirmed.text
     with db.connect() as connection:
         assert len(connection.execute(select(manual_claim.c.id)).all()) == 2
+
+
+def test_DEVICE_CODE_CASE_a_code_typed_in_another_case_is_refused_on_the_page(
+    services: Services, db: Engine, db_url: str, sim: SimulatorServer
+) -> None:
+    """The orthosis's code typed ``sh-fz-0305`` at the counter: before, the preview priced it
+    as off the notice and the worker paid all. The page names the line and the catalogue's
+    code to enter; nothing is settled."""
+    monthly = MonthlyServices(services.context)
+    with desk_pages(db, db_url, services, monthly, role="device") as desk:
+        token = _csrf(desk)
+        typed = desk.post("/web/device/fit", data={**_orthosis(token), "code": [ORTHOSIS.lower()]})
+    assert typed.status_code == 422, typed.text
+    error = re.search(r'data-testid="error">([^<]*)<', typed.text)
+    assert error, typed.text
+    assert ORTHOSIS.lower() in error[1] and f"请按目录编码“{ORTHOSIS}”录入" in error[1]
+    assert jobs(db) == []
