@@ -363,10 +363,11 @@ def diagnosis_texts(diagnoses: tuple[Diagnosis, ...]) -> list[str]:
 
 
 def stay_of_visit(
-    ctx: ServiceContext, uow: UnitOfWork, his_visit_id: str
+    ctx: ServiceContext, uow: UnitOfWork, his_visit_id: str, *, lock: bool = False
 ) -> EncounterRecord | None:
-    """The stay the HIS names by its visit number, which is unique only within one institution."""
-    return uow.encounters.find_by_visit(ctx.institution.code, his_visit_id)
+    """The stay the HIS names by its visit number, which is unique only within one institution;
+    ``lock``: its row held until the unit of work ends, as :mod:`.locks` holds it."""
+    return uow.encounters.find_by_visit(ctx.institution.code, his_visit_id, lock=lock)
 
 
 def not_found_visit(his_visit_id: str) -> NotFound:

@@ -80,13 +80,11 @@ class StayChanges:
         """HL7 A08 (A02): the given fields change while the worker is in hospital. Answers the
         stay as updated and what the clerk should be warned of."""
         with self._ctx.uow(immediate=True) as uow:
-            found = stay_of_visit(self._ctx, uow, command.his_visit_id)
-            if found is None:
+            # Its row held as it is read: a fee batch of the stay committing meanwhile is
+            # waited for and its result read, not a version conflict (:mod:`.locks`).
+            record = stay_of_visit(self._ctx, uow, command.his_visit_id, lock=True)
+            if record is None:
                 raise not_found_visit(command.his_visit_id)
-            # Its row first, then read it again: a fee batch of the stay committing meanwhile
-            # is waited for, not a version conflict (:mod:`.locks`).
-            lock_encounter(uow, found.encounter.id)
-            record = uow.encounters.get(found.encounter.id)
             encounter = record.encounter
             require_worker(uow, encounter, command.citizen_id)
             # open: admitted, or back in hospital after its settlement was revoked (A13)

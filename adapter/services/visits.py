@@ -38,8 +38,8 @@ def require_worker(uow: UnitOfWork, stay: Encounter, citizen_id: str) -> None:
     worker than the one cached at its admission ('' names nobody: nothing to compare)."""
     if not citizen_id.strip():
         return
-    person = uow.persons.get(stay.psn_no)
-    if person is not None and same_identity(person.citizen_id, citizen_id) is False:
+    cached = uow.persons.citizen_id(stay.psn_no)
+    if cached is not None and same_identity(cached, citizen_id) is False:
         _another_worker(stay)
 
 

@@ -112,11 +112,14 @@ def read_header(raw: bytes) -> RawHeader:
     if _CONTROL.search(encoding[:4]):
         raise HeaderUnreadable("MSH-2 encoding characters are control characters")
     fields = _msh_fields(segment, field_sep, encoding)[0]
+    # one search of the whole segment first: a control character is rare, and looking for it
+    # field by field cost a regular expression a field (twice a message: the metrics read it)
+    controlled = _CONTROL.search(field_sep.join(fields)) is not None
     found = next(
         ((index + 1, m.group()) for index, text in enumerate(fields) if index
          for m in [_CONTROL.search(text)] if m),
         (0, ""),
-    )  # fmt: skip
+    ) if controlled else (0, "")  # fmt: skip
     control_field, control_char = found
     component_sep = encoding[0] if encoding else "^"
     repetition_sep = encoding[1] if len(encoding) > 1 else "~"
@@ -131,7 +134,7 @@ def read_header(raw: bytes) -> RawHeader:
         value = fields[index].split(repetition_sep)[0]
         parts = value.split(component_sep)
         part = parts[component - 1] if component <= len(parts) else ""
-        return _CONTROL.sub("", part).strip()
+        return (_CONTROL.sub("", part) if controlled else part).strip()
 
     return RawHeader(
         field_sep=field_sep,
@@ -174,6 +177,10 @@ def _encoding(line: str, field_sep: str) -> str:
 def _msh_fields(segment: bytes, field_sep: str, encoding: str) -> tuple[list[str], str]:
     """MSH's fields, decoded in the charset its MSH-18 names, and that codec (``latin-1``
     when the label is not one we accept: the message is refused, its header still read)."""
+    if segment.isascii():  # the usual header: every charset we accept reads it alike
+        fields = segment.decode("ascii").split(field_sep)
+        codec = codec_for(_label(fields, encoding))
+        return fields, "latin-1" if codec is None or codec == "latin-1" else codec
     try:
         fields = segment.decode("gb18030").split(field_sep)
     except UnicodeDecodeError:

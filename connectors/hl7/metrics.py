@@ -74,6 +74,8 @@ def observe(message: bytes, ack: bytes | None, seconds: float, peer: str) -> Non
     code = found.group(2).decode("ascii") if found else "none"
     MESSAGES.labels(type=kind, ack_code=code).inc()
     SECONDS.labels(type=kind).observe(seconds)
+    if not logger.isEnabledFor(logging.INFO):  # the ERR codes are read for the line only
+        return
     logger.info(
         "hl7.message",
         extra={

@@ -27,11 +27,15 @@ _encounter = table(EncounterRow)
 # The statements every visit update runs (an HL7 A08 each): on the driver, compiled once
 # (adapter.hot_sql). Columns to set come with each execution.
 _BY_ID = HotStatement(select(_encounter).where(_encounter.c.id == bindparam("b_id")))
-_BY_VISIT = HotStatement(
-    select(_encounter).where(
-        _encounter.c.institution_code == bindparam("b_institution"),
-        _encounter.c.his_visit_id == bindparam("b_visit"),
-    )
+_by_visit = select(_encounter).where(
+    _encounter.c.institution_code == bindparam("b_institution"),
+    _encounter.c.his_visit_id == bindparam("b_visit"),
+)
+_BY_VISIT = HotStatement(_by_visit)
+# SQLite has no row locks and renders no FOR UPDATE: there the writer's BEGIN IMMEDIATE holds it
+_BY_VISIT_LOCKED = HotStatement(_by_visit.with_for_update())
+_LOCK = HotStatement(
+    select(_encounter.c.version).where(_encounter.c.id == bindparam("b_id")).with_for_update()
 )
 _UPDATE = HotStatement(
     update(_encounter)
@@ -69,9 +73,7 @@ class EncounterRepository:
     def lock(self, encounter_id: str) -> None:
         """Hold the encounter's row until the transaction ends (``SELECT … FOR UPDATE`` on
         PostgreSQL; SQLite has no row locks and emits none). No-op if it does not exist."""
-        self._session.execute(
-            select(_encounter.c.version).where(_encounter.c.id == encounter_id).with_for_update()
-        )
+        _LOCK.execute(self._session, {"b_id": encounter_id})
 
     def add(self, encounter: Encounter) -> EncounterRecord:
         """Store a new encounter at version 1.
@@ -120,8 +122,12 @@ class EncounterRepository:
             raise NotFound(f"就诊{encounter_id}不存在", code="ENCOUNTER_NOT_FOUND")
         return record
 
-    def find_by_visit(self, institution_code: str, his_visit_id: str) -> EncounterRecord | None:
-        row = _BY_VISIT.one_or_none(
+    def find_by_visit(
+        self, institution_code: str, his_visit_id: str, *, lock: bool = False
+    ) -> EncounterRecord | None:
+        """``lock``: its row held as :meth:`lock` holds it, and read once held (on PostgreSQL
+        a writer of the stay committing meanwhile is waited for, and its result read)."""
+        row = (_BY_VISIT_LOCKED if lock else _BY_VISIT).one_or_none(
             self._session, {"b_institution": institution_code, "b_visit": his_visit_id}
         )
         return _record(row) if row else None

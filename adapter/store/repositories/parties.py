@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import ColumnElement, Table, delete, select
+from sqlalchemy import ColumnElement, Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from adapter.domain.filings import Filing, FilingPurpose, same_notice
 from adapter.domain.institutions import Institution
 from adapter.domain.people import Person, Suspension, identity_key
 from adapter.domain.ports import Clock
+from adapter.hot_sql import HotStatement
 from adapter.store.mapping import (
     filing_device_rows,
     filing_of,
@@ -42,6 +43,11 @@ _device = table(FilingDeviceRow)
 _suspension = table(SuspensionRow)
 _institution = table(InstitutionRow)
 
+# every HL7 message naming a stay's worker is checked against it (services.visits)
+_CITIZEN_ID = HotStatement(
+    select(_person.c.citizen_id).where(_person.c.psn_no == bindparam("b_psn_no"))
+)
+
 
 def _upsert(session: Session, target: Table, key: list[str], values: dict[str, object]) -> None:
     statement = upsert(session, target).values(values)
@@ -60,6 +66,11 @@ class PersonRepository:
     def get(self, psn_no: str) -> Person | None:
         row = self._session.execute(select(_person).where(_person.c.psn_no == psn_no)).one_or_none()
         return person_of(row) if row else None
+
+    def citizen_id(self, psn_no: str) -> str | None:
+        """The worker's citizen ID as cached, ``None`` if the worker is not."""
+        row = _CITIZEN_ID.one_or_none(self._session, {"b_psn_no": psn_no})
+        return row.citizen_id if row else None
 
     def find_by_citizen_id(self, citizen_id: str) -> list[Person]:
         rows = self._session.execute(
