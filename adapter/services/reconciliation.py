@@ -38,7 +38,7 @@ reason (so IT sees it in the month's history) and the
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from adapter.domain.clearing import ClearingCalendar, Cutoff
@@ -261,11 +261,16 @@ class Reconciliations:
         )
 
     def latest(self, month: str) -> ReconciliationReport:
-        """The month's latest kept run; :class:`NotFound` if it was never reconciled."""
+        """The month's latest kept run; :class:`NotFound` if it was never reconciled. With
+        the month's settlements settled or revoked since, unless compared so: a revocation
+        after a balanced run (its WI2305 perhaps undelivered) must not be hidden by it."""
         ctx = self._ctx
         require_month(month, ctx.local_date(ctx.now()))
         with ctx.uow() as uow:
             report = uow.reconciliations.latest(month)
+            if report is not None and report.result is not None:
+                changed = uow.reconciliations.changed_since(report.run, ctx.institution.code)
+                report = replace(report, changed_since_run=tuple(changed))
         if report is None:
             raise NotFound(
                 f"{month}尚未对账，可立即执行对账（POST …/reconciliation/{month}/run）",

@@ -92,6 +92,8 @@ class ReconciliationOut(Out):
     upstream: MonthTotalsOut | None
     differences: list[DifferenceOut]
     settlements: list[dict[str, Any]]  # the month's local settlements as compared
+    # settled or revoked since the run, not as compared: reconcile again (N§35, B§33)
+    changed_since_run: list[str]
 
     @classmethod
     def of(cls, report: ReconciliationReport) -> ReconciliationOut:
@@ -120,6 +122,7 @@ class ReconciliationOut(Out):
                 for d in (result.differences if result else ())
             ],
             settlements=list(report.lines),
+            changed_since_run=list(report.changed_since_run),
         )
 
 

@@ -51,6 +51,9 @@ class ReconciliationReport:
     run: RunInfo
     result: ReconciliationResult | None
     lines: Sequence[dict[str, Any]]  # each settlement's line (:class:`Lines`)
+    # the month's settlements settled or revoked after the run, not as it compared them:
+    # the result no longer stands for the month (see ``Reconciliations.latest``)
+    changed_since_run: tuple[str, ...] = ()
 
 
 def totals_values(prefix: str, totals: Totals) -> dict[str, Any]:
@@ -256,6 +259,13 @@ class ReconciliationRepository:
             .order_by(reconciliation_difference.c.position)
         ).all()
         return report_of(row, rows, line_store.read_lines(self._session, row.id))
+
+    def changed_since(self, run: RunInfo, institution_code: str) -> list[str]:
+        """The month's settlements changed since ``run`` (see
+        :func:`.reconciliation_lines.changed_since`)."""
+        return line_store.changed_since(
+            self._session, run.id, run.month, run.started_at, institution_code
+        )
 
     def runs(self, month: str) -> list[RunInfo]:
         """Every run of ``month``, newest first."""
