@@ -141,7 +141,8 @@ class UnresolvedOut(Out):
     summary="Months whose differences are unresolved at their half-yearly clearing cutoff",
 )
 def unresolved(monthly: MonthlyDep, _: BillingOrIt) -> list[UnresolvedOut]:
-    """Months whose latest reconciliation still differs (or failed) once their half-yearly
+    """Months whose latest reconciliation still differs (or failed, or no longer stands:
+    ``outdated``, a settlement of the month revoked or made since) once their half-yearly
     clearing confirmation date (25 January / 25 July by default) has come (N§40, N§43)."""
     return [
         UnresolvedOut(

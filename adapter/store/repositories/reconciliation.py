@@ -276,16 +276,12 @@ class ReconciliationRepository:
         ).all()
         return [run_info(row) for row in rows]
 
-    def latest_not_balanced(self) -> list[tuple[RunInfo, int]]:
-        """Each month's latest run when it is not ``balanced``, with how many differences
-        it found; oldest month first."""
+    def latest_runs(self) -> list[tuple[RunInfo, int]]:
+        """Each month's latest run, with how many differences it found; oldest month first."""
         latest = select(func.max(reconciliation_run.c.id)).group_by(reconciliation_run.c.month)
         rows = self._session.execute(
             select(reconciliation_run)
-            .where(
-                reconciliation_run.c.id.in_(latest),
-                reconciliation_run.c.outcome != "balanced",
-            )
+            .where(reconciliation_run.c.id.in_(latest))
             .order_by(reconciliation_run.c.month)
         ).all()
         return [(run_info(row), int(row.difference_count)) for row in rows]

@@ -53,6 +53,20 @@ def test_a_settlement_revoked_after_its_month_balanced_says_the_result_is_outdat
     assert 'data-testid="outdated"' in text
     assert changed.id in text and "请重新对账" in text
 
-    monthly.reconciliation.run(JAN, actor="结算处-01")  # the new run stands for the month
+    # at the half-yearly clearing cutoff the month is flagged like one with differences
+    cutoff = monthly.reconciliation.calendar.month_cutoffs(JAN)[1].on
+    [flagged] = monthly.reconciliation.unresolved_at_clearing(cutoff)
+    assert (flagged.month, flagged.outcome) == (JAN, "outdated")
+    assert changed.id in flagged.message and "请重新对账" in flagged.message
+
+    # run again: the revocation upstream never got is now a difference of its own
+    rerun = monthly.reconciliation.run(JAN, actor="结算处-01").result
+    assert rerun is not None
+    [again] = rerun.differences
+    assert (again.setl_id, again.kind.value) == (changed.id, "revoked_here_only")
+    assert queue.worker().drain() > 0  # the WI2305 delivered: the month balances again
+    assert monthly.reconciliation.run(JAN, actor="结算处-01").run.outcome == "balanced"
+    assert monthly.reconciliation.unresolved_at_clearing(cutoff) == []
+    assert monthly.reconciliation.latest(JAN).changed_since_run == ()
     with monthly_api(db, db_url, services) as api:
         assert api.get(f"/api/v1/reconciliation/{JAN}").json()["changed_since_run"] == []
