@@ -26,6 +26,7 @@ from sqlalchemy import (
     Date,
     Select,
     String,
+    and_,
     bindparam,
     case,
     cast,
@@ -198,7 +199,11 @@ def changed_since(
         .where(
             s.month == month,
             _encounter.c.institution_code == institution_code,
-            or_(s.settled_at >= since, s.revoked_at >= since),
+            # indexed either way (a month holds 50,000; revoked ones are few)
+            or_(
+                s.settled_at >= since,
+                and_(s.status == SettlementStatus.REVOKED.value, s.revoked_at >= since),
+            ),
             ~compared,
         )
         .order_by(s.settled_at, s.id)
