@@ -173,13 +173,22 @@ def _compare_one(
     def add(kind: DifferenceKind, message: str, action: str) -> None:
         found.append(Difference(kind, setl_id, psn_no, day, here, up_amounts, message, action))
 
-    if len(effective) > 1:
+    local_active = local is not None and not local.revoked
+    if len(effective) > 1:  # each line named: the agency must not keep a wrong one
+        listed = "；".join(
+            f"第{n}条（msgid {e.msgid}）：人员{e.psn_no}，{_amounts(e).said}"
+            for n, e in enumerate(effective, 1)
+        )
+        keep = [n for n, e in enumerate(effective, 1) if local and local_active and _same(local, e)]
         add(
             DifferenceKind.DUPLICATE_UPSTREAM,
-            f"上级系统将结算{setl_id}记录了{len(effective)}次",
-            "请区级经办机构删除重复的结算记录，避免重复拨付",
+            f"上级系统将结算{setl_id}记录了{len(effective)}次：{listed}",
+            f"请区级经办机构保留与本地结算单一致的第{keep[0]}条，删除其余"
+            f"{len(effective) - 1}条，避免重复拨付"
+            if keep
+            else "请区级经办机构删除重复的结算记录，避免重复拨付"
+            + ("；保留的一条须与本地结算单的人员和金额一致" if local_active else ""),
         )
-    local_active = local is not None and not local.revoked
     if local is None:
         if effective:
             add(

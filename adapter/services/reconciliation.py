@@ -24,11 +24,13 @@
       it is revoked here (:func:`~adapter.domain.reconciliation.placed`);
    c. the run's outcome, totals and differences, and an audit entry.
 
-A month still showing differences (or a failed run) once its half-yearly clearing cutoff
-has come (N§40, N§43) is *unresolved at clearing*: :meth:`Reconciliations.unresolved_at_clearing`
-lists such months for the reconciliation page. Whether an upload was delivered is the upload
-queue's delivery ledger's answer (``Outbox.delivered``), so a settlement whose job was purged
-after delivery still counts as delivered when its month is reconciled again.
+A month still showing differences (or a failed run, or a balanced run overtaken by a
+settlement of the month revoked or made since: ``outdated``) once its half-yearly clearing
+cutoff has come (N§40, N§43) is *unresolved at clearing*:
+:meth:`Reconciliations.unresolved_at_clearing` lists such months for the reconciliation page.
+Whether an upload was delivered is the upload queue's delivery ledger's answer
+(``Outbox.delivered``), so a settlement whose job was purged after delivery still counts as
+delivered when its month is reconciled again.
 
 If upstream cannot be read (or its reply is refused), a ``failed`` run is kept with the
 reason (so IT sees it in the month's history) and the
@@ -38,7 +40,7 @@ reason (so IT sees it in the month's history) and the
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from adapter.domain.clearing import ClearingCalendar, Cutoff
@@ -130,19 +132,28 @@ class Reconciliations:
         self.calendar = calendar or ClearingCalendar()
 
     def unresolved_at_clearing(self, today: date | None = None) -> list[UnresolvedMonth]:
-        """Months whose latest run is not ``balanced`` and whose half-yearly cutoff is today
-        or past, oldest first (the reconciliation page flags them)."""
+        """Months whose latest run is not ``balanced``, or balanced but overtaken by the
+        month's settlements (outcome ``outdated``), and whose half-yearly cutoff is today or
+        past, oldest first (the reconciliation page flags them)."""
         ctx = self._ctx
         today = today or ctx.local_date(ctx.now())
-        with ctx.uow() as uow:
-            runs = uow.reconciliations.latest_not_balanced()
         found = []
-        for run, differences in runs:
-            cutoff = self.calendar.month_cutoffs(run.month)[1]
-            if cutoff.on <= today:
-                found.append(
-                    UnresolvedMonth(run.month, cutoff, run.outcome, differences, run.message)
-                )
+        with ctx.uow() as uow:
+            for run, differences in uow.reconciliations.latest_runs():
+                cutoff = self.calendar.month_cutoffs(run.month)[1]
+                if cutoff.on > today:
+                    continue
+                outcome, message = run.outcome, run.message
+                if outcome == "balanced":
+                    changed = uow.reconciliations.changed_since(run, ctx.institution.code)
+                    if not changed:
+                        continue
+                    outcome = "outdated"
+                    message = (
+                        f"对账后本月有{len(changed)}笔结算新结算或被撤销（{'、'.join(changed)}），"
+                        "请重新对账"
+                    )
+                found.append(UnresolvedMonth(run.month, cutoff, outcome, differences, message))
         return found
 
     def run(self, month: str, *, actor: str) -> ReconciliationReport:
@@ -261,11 +272,16 @@ class Reconciliations:
         )
 
     def latest(self, month: str) -> ReconciliationReport:
-        """The month's latest kept run; :class:`NotFound` if it was never reconciled."""
+        """The month's latest kept run; :class:`NotFound` if it was never reconciled. With
+        the month's settlements settled or revoked since, unless compared so: a revocation
+        after a balanced run (its WI2305 perhaps undelivered) must not be hidden by it."""
         ctx = self._ctx
         require_month(month, ctx.local_date(ctx.now()))
         with ctx.uow() as uow:
             report = uow.reconciliations.latest(month)
+            if report is not None and report.result is not None:
+                changed = uow.reconciliations.changed_since(report.run, ctx.institution.code)
+                report = replace(report, changed_since_run=tuple(changed))
         if report is None:
             raise NotFound(
                 f"{month}尚未对账，可立即执行对账（POST …/reconciliation/{month}/run）",

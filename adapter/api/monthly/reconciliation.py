@@ -92,6 +92,8 @@ class ReconciliationOut(Out):
     upstream: MonthTotalsOut | None
     differences: list[DifferenceOut]
     settlements: list[dict[str, Any]]  # the month's local settlements as compared
+    # settled or revoked since the run, not as compared: reconcile again (N§35, B§33)
+    changed_since_run: list[str]
 
     @classmethod
     def of(cls, report: ReconciliationReport) -> ReconciliationOut:
@@ -120,6 +122,7 @@ class ReconciliationOut(Out):
                 for d in (result.differences if result else ())
             ],
             settlements=list(report.lines),
+            changed_since_run=list(report.changed_since_run),
         )
 
 
@@ -138,7 +141,8 @@ class UnresolvedOut(Out):
     summary="Months whose differences are unresolved at their half-yearly clearing cutoff",
 )
 def unresolved(monthly: MonthlyDep, _: BillingOrIt) -> list[UnresolvedOut]:
-    """Months whose latest reconciliation still differs (or failed) once their half-yearly
+    """Months whose latest reconciliation still differs (or failed, or no longer stands:
+    ``outdated``, a settlement of the month revoked or made since) once their half-yearly
     clearing confirmation date (25 January / 25 July by default) has come (N§40, N§43)."""
     return [
         UnresolvedOut(

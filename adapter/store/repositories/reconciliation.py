@@ -51,6 +51,9 @@ class ReconciliationReport:
     run: RunInfo
     result: ReconciliationResult | None
     lines: Sequence[dict[str, Any]]  # each settlement's line (:class:`Lines`)
+    # the month's settlements settled or revoked after the run, not as it compared them:
+    # the result no longer stands for the month (see ``Reconciliations.latest``)
+    changed_since_run: tuple[str, ...] = ()
 
 
 def totals_values(prefix: str, totals: Totals) -> dict[str, Any]:
@@ -257,6 +260,13 @@ class ReconciliationRepository:
         ).all()
         return report_of(row, rows, line_store.read_lines(self._session, row.id))
 
+    def changed_since(self, run: RunInfo, institution_code: str) -> list[str]:
+        """The month's settlements changed since ``run`` (see
+        :func:`.reconciliation_lines.changed_since`)."""
+        return line_store.changed_since(
+            self._session, run.id, run.month, run.started_at, institution_code
+        )
+
     def runs(self, month: str) -> list[RunInfo]:
         """Every run of ``month``, newest first."""
         rows = self._session.execute(
@@ -266,16 +276,12 @@ class ReconciliationRepository:
         ).all()
         return [run_info(row) for row in rows]
 
-    def latest_not_balanced(self) -> list[tuple[RunInfo, int]]:
-        """Each month's latest run when it is not ``balanced``, with how many differences
-        it found; oldest month first."""
+    def latest_runs(self) -> list[tuple[RunInfo, int]]:
+        """Each month's latest run, with how many differences it found; oldest month first."""
         latest = select(func.max(reconciliation_run.c.id)).group_by(reconciliation_run.c.month)
         rows = self._session.execute(
             select(reconciliation_run)
-            .where(
-                reconciliation_run.c.id.in_(latest),
-                reconciliation_run.c.outcome != "balanced",
-            )
+            .where(reconciliation_run.c.id.in_(latest))
             .order_by(reconciliation_run.c.month)
         ).all()
         return [(run_info(row), int(row.difference_count)) for row in rows]

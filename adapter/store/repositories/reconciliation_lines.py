@@ -26,6 +26,7 @@ from sqlalchemy import (
     Date,
     Select,
     String,
+    and_,
     bindparam,
     case,
     cast,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     true,
 )
@@ -173,6 +175,40 @@ def upload_msgids(session: Session, bounds: Sequence[datetime], institution_code
         )
     ).scalars()
     return [msgid for msgid in rows if msgid]
+
+
+def changed_since(
+    session: Session, run_id: int, month: str, since: datetime, institution_code: str
+) -> list[str]:
+    """The institution's settlements of ``month`` settled or revoked at ``since`` or later
+    that run ``run_id`` did not compare as they now stand (absent from its lines, or listed
+    there as settled and revoked since), in settlement-time order."""
+    s, line = _settlement.c, reconciliation_line.c
+    compared = (
+        select(line.id)
+        .where(
+            line.run_id == run_id,
+            line.setl_id == s.id,
+            line.revoked == (s.status == SettlementStatus.REVOKED.value),
+        )
+        .exists()
+    )
+    rows = session.execute(
+        select(s.id)
+        .join(_encounter, _encounter.c.id == s.encounter_id)
+        .where(
+            s.month == month,
+            _encounter.c.institution_code == institution_code,
+            # indexed either way (a month holds 50,000; revoked ones are few)
+            or_(
+                s.settled_at >= since,
+                and_(s.status == SettlementStatus.REVOKED.value, s.revoked_at >= since),
+            ),
+            ~compared,
+        )
+        .order_by(s.settled_at, s.id)
+    ).scalars()
+    return list(rows)
 
 
 def settlements_of(

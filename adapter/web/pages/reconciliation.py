@@ -49,7 +49,12 @@ DONE = {
     "fetched": "已从上级系统获取本月审核扣款。",
     "funds": "已确认本月结算资金到账，确认信息已排队上传（WI3301）。",
 }
-OUTCOMES = {"balanced": "一致", "differences": "有差异", "failed": "失败"}
+OUTCOMES = {
+    "balanced": "一致",
+    "differences": "有差异",
+    "failed": "失败",
+    "outdated": "对账后有变更",
+}
 FUNDS_STATUS = {
     "open": "本月未结束，待清算",
     "unconfirmed": "未确认到账",

@@ -91,3 +91,29 @@ def test_upstream_listing_our_settlement_in_another_month_names_our_month(
     assert "本地没有" not in difference.message
     assert "2026-01-31" in difference.message and "已撤销" not in difference.message
     assert "N§35" in difference.article
+
+
+def test_upstream_listing_our_settlement_twice_with_other_amounts_names_each_and_which_to_keep(
+    services: Services, monthly: MonthlyServices, clock: SetClock, sim: SimulatorServer
+) -> None:
+    """Upstream lists our settlement twice: once as our slip has it, once with the fund
+    paying 8.25 less (the worker 8.25 more), once more under another worker. Told only "recorded
+    three times, delete the duplicates", the agency may keep a wrong one: the difference names
+    each line upstream holds and which one to keep (N§35, B§33)."""
+    desk = Desk(services, clock)
+    ours = desk.stay("P002", "V-DUP", d(3), d(6), [fee("D1", DRUG, "18.25", d(4))])
+    seed(sim.url, figures=figures(JAN,
+        upstream_settlement(ours.id, d(6), "18.25", "18.25", psn_no="P002"),
+        upstream_settlement(ours.id, d(6), "18.25", "10.00", psn_no="P002"),
+        upstream_settlement(ours.id, d(6), "18.25", "18.25", psn_no="P009"),
+    ))  # fmt: skip
+    clock.set(at(d(3, 2), 6))
+    report = monthly.reconciliation.run(JAN, actor="system")
+    assert report.result is not None
+    [difference] = report.result.differences
+    assert (difference.setl_id, difference.kind.value) == (ours.id, "duplicate_upstream")
+    assert "记录了3次" in difference.message
+    second, third = difference.message.split("第2条")[1].split("第3条")
+    assert "人员P002，总费用18.25元、基金支付10.00元、个人支付8.25元" in second
+    assert "人员P009" in third
+    assert "保留与本地结算单一致的第1条" in difference.action
