@@ -286,9 +286,20 @@ def _device_findings(request: EligibilityRequest, filing: Filing) -> list[Findin
         )
     else:
         findings.append(APPROVAL_NOTICE.passed(given=given, filed=filed))
-    missing = [code for code in request.device_codes if filing.device(code) is None]
+    missing = [
+        _off_notice(code, filing) for code in request.device_codes if not filing.device(code)
+    ]
     if missing:
         findings.append(DEVICES_ON_NOTICE.warned("items", items="、".join(missing)))
     elif request.device_codes:
         findings.append(DEVICES_ON_NOTICE.passed(items=""))
     return findings
+
+
+def _off_notice(code: str, filing: Filing) -> str:
+    """``code`` as the warning names it; one the notice lists in another letter case says so,
+    for the fitting itself will be refused until the notice's code is entered (DEVICE_CODE_CASE)."""
+    same = [d.device_code for d in filing.devices if d.device_code.casefold() == code.casefold()]
+    if not same:
+        return code
+    return f"{code}（通知单上为“{'”或“'.join(same)}”，仅字母大小写不同，请按通知单编码录入）"

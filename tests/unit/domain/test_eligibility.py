@@ -502,6 +502,14 @@ def test_n34_b34_an_item_not_on_the_notice_is_a_warning_not_a_refusal() -> None:
     assert "D77" in warning.message and warning.article == "N§5, N§34, B§5, B§34"
 
 
+def test_EL_DEVICES_ON_NOTICE_a_code_in_another_letter_case_names_the_notices() -> None:
+    """The fitting itself is refused (DEVICE_CODE_CASE); the check before it says why."""
+    decision = check_eligibility(device_request(device_codes=("d01", "D77")))
+    [warning] = [w for w in decision.warnings if w.code == "EL_DEVICES_ON_NOTICE"]
+    assert "d01（通知单上为“D01”，仅字母大小写不同，请按通知单编码录入）" in warning.message
+    assert "、D77" in warning.message and "D77（" not in warning.message
+
+
 def test_every_refusal_is_reported_not_just_the_first() -> None:
     bad = filing(treatment_admdvs="120100", third_party_liability=True)
     decision = check_eligibility(
