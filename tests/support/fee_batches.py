@@ -13,14 +13,17 @@ from tests.integration.api.bodies import line_body
 
 def fee_batch(prefix: str, size: int = 200) -> list[dict[str, Any]]:
     """``size`` lines ``{prefix}L000``, ``{prefix}L001`` …: drugs in the catalogue, the fund's
-    to pay, and every third a bed day over its price cap, whose excess the worker pays."""
+    to pay, and every third three bed days of another illness, the worker's (B§29). Not of
+    the work injury: a long stay of these batches bills more bed days than it has, which the
+    fund does not pay (``FEE_DAYS_OVER_STAY``)."""
     lines = []
     for n in range(size):
         line_id = f"{prefix}L{n:03d}"
         if n % 3:
             lines.append(line_body(line_id, "XN02BEB001", f"{18 + n % 7}.25", "1"))
-        else:  # a bed day over its price cap: the worker pays the excess
-            lines.append(line_body(line_id, "110900001A", "180.00", "3", category="service"))
+        else:  # bed days of another illness: the worker pays them
+            bed = line_body(line_id, "110900001A", "180.00", "3", category="service")
+            lines.append({**bed, "work_injury": False})
     return lines
 
 

@@ -22,12 +22,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.fees import FeeCategory, FeeLine
-from adapter.domain.pricing import PersonalReason
+from adapter.domain.pricing import IN_CATALOGUE, OVER_STANDARD, PersonalReason
 from adapter.domain.settlement import LineGroup
+from adapter.domain.stay_days import PER_DAY_UNITS, DayItem
 from adapter.store.mapping import FEE_LINE_FIELDS, fee_line_of
 from adapter.store.repositories.fee_line_rows import PRICED_LINES, PricedRows, StoredFeeLine
 from adapter.store.sql import in_fen, of_fen, table
@@ -149,3 +151,45 @@ class FeeTotalsRepository:
             .limit(1)
         ).first()
         return fee_line_of(row) if row is not None else None
+
+    def day_items(self, encounter_id: str) -> list[DayItem]:
+        """The per-day service standards the fund is asked to pay for, each with its days
+        summed net of reversals (in ten-thousandths, exact as the stored quantity)."""
+        line = _fee_line.c
+        dialect = self._session.get_bind().dialect.name
+        scaled = line.quantity * 10000
+        tenths = (
+            cast(func.round(scaled), Integer) if dialect == "sqlite" else cast(scaled, BigInteger)
+        )
+        query = (
+            select(line.cat_code, func.max(line.cat_name), func.sum(tenths))
+            .where(*_fund_paid_days(encounter_id))
+            .group_by(line.cat_code)
+            .order_by(func.min(line.id))
+        )
+        return [
+            DayItem(code, name, Decimal(int(total)).scaleb(-4))
+            for code, name, total in self._session.execute(query)
+        ]
+
+    def day_item_lines(self, encounter_id: str, code: str, *, limit: int = 20) -> list[str]:
+        """The HIS line ids of the charges (not reversals) of per-day standard ``code``."""
+        line = _fee_line.c
+        query = (
+            select(line.line_id)
+            .where(*_fund_paid_days(encounter_id), line.cat_code == code, line.quantity > 0)
+            .order_by(line.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(query))
+
+
+def _fund_paid_days(encounter_id: str) -> tuple[ColumnElement[bool], ...]:
+    """A stay's lines of a per-day service standard the fund pays (all or to the standard)."""
+    line = _fee_line.c
+    return (
+        line.encounter_id == encounter_id,
+        line.cat_kind == CatalogueKind.SERVICE_STANDARD.value,
+        line.cat_unit.in_(PER_DAY_UNITS),
+        line.rule_code.in_((IN_CATALOGUE.code, OVER_STANDARD.code)),
+    )

@@ -100,7 +100,7 @@ def test_the_pages_of_a_stay_are_exactly_its_lines_as_get_encounter_lists_them(a
     batch = api.post(
         f"/api/v1/encounters/{eid}/fees",
         role="his",
-        json={"lines": [line_body("B0L000", "110900001A", "180.00", "3", category="service")]},
+        json={"lines": [fee_batch("B0", 1)[0]]},
     ).json()
     assert batch["replayed"] is True
     assert batch["fees"]["stay_lines"] == f"/api/v1/encounters/{eid}/fees"

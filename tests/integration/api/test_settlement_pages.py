@@ -17,8 +17,8 @@ LINES = 1200
 
 
 def _stay(api: Api) -> tuple[str, list[str]]:
-    """A stay of 1,200 lines: drugs in the catalogue and a service over its price cap (the
-    worker pays the excess), so lines split between the fund and the worker."""
+    """A stay of 1,200 lines: drugs in the catalogue and bed days of another illness (the
+    worker pays them), so lines split between the fund and the worker."""
     eid = admit_over_api(api).json()["id"]
     ids = []
     for batch in range(LINES // 200):

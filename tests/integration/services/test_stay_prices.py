@@ -32,11 +32,13 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 def _lines(batch: int) -> list[FeeLine]:
     """Six lines of every kind pricing tells apart, and reversals (named and by item) of
-    lines recorded in earlier batches."""
+    lines recorded in earlier batches. The bed line is a tenth of a day over the standard
+    (60.00/日), half of it reversed the next batch: 2.55 days in all, within the stay's six
+    (a stay billed more bed days than it had is refused, FEE_DAYS_OVER_STAY)."""
     n = f"{batch:02d}"
     lines = [
         fee(f"D{n}", "XN02BEB001", "36.50", quantity="2"),
-        fee(f"B{n}", BED, "180.00", quantity="3", category=FeeCategory.SERVICE),
+        fee(f"B{n}", BED, "6.00", quantity="0.1", category=FeeCategory.SERVICE),
         fee(f"N{n}", "XJ01DCC061", "42.00", work_injury=False),
         fee(f"M{n}", "MEAL01", "30.00", category=FeeCategory.MEAL),
         fee(f"O{n}", "XA11DBM001", "9.90", quantity="3"),
@@ -48,8 +50,8 @@ def _lines(batch: int) -> list[FeeLine]:
             fee(
                 f"RB{n}",
                 BED,
-                "-60.00",
-                quantity="-1",
+                "-3.00",
+                quantity="-0.05",
                 reverses=f"B{earlier}",
                 category=FeeCategory.SERVICE,
             )
@@ -126,7 +128,8 @@ def test_a_stay_fed_in_50_batches_settles_as_its_lines_priced_in_one_go(
     assert settled.settlement.bill.by_category() == kept.bill.by_category()
     assert settled.settlement.bill.line_count == len(kept.bill.lines) == 50 * 5 + 49 * 2
     assert len(settled.settlement.bill.excluded) == 50  # the meals, listed apart
-    assert breakdown.over_limit == D("30.00") * 50 - D("10.00") * 49
+    # 1.00 over the standard per tenth of a day (6.00 at 50.00/日), 0.50 of it returned
+    assert breakdown.over_limit == D("1.00") * 50 - D("0.50") * 49
     # The discharge record sent upstream carries every line as pricing the stay gives it:
     # formatted from the snapshot when delivered, the same as from the priced lines.
     queue.worker().drain()
