@@ -62,13 +62,21 @@ ITEMS = (
     ("331601001", "清创缝合术（大）", FeeCategory.TREATMENT, "1", "320.00"),
     ("XA11DBM001", "维生素", FeeCategory.DRUG, "3", "3.30"),
 )
+# A stay bills one bed day a day (FEE_DAYS_OVER_STAY refuses more bed days than the stay's
+# days at settlement): the first batches carry the day's bed line, every other slot of the
+# bed item an infusion, so each batch still prices 200 lines of four catalogues.
+BED_DAYS = 3
+INFUSION = ("120400001", "静脉输液", FeeCategory.TREATMENT, "1", "12.00")
 
 
 def _batch(stay: int, number: int, size: int, at: datetime) -> list[FeeLine]:
     """``size`` lines; from the second batch on, 5 of them reverse lines of the one before."""
     lines = []
     for n in range(size):
-        code, name, category, qty, price = ITEMS[n % len(ITEMS)]
+        item = ITEMS[n % len(ITEMS)]
+        if item[2] is FeeCategory.SERVICE and (n != 1 or number >= BED_DAYS):
+            item = INFUSION
+        code, name, category, qty, price = item
         if number > 0 and n < 5:
             code, name, category, _, price = ITEMS[0]
             lines.append(
