@@ -39,7 +39,7 @@ from adapter.web.monitor_logs import SCAN, paged, stay_links
 from adapter.web.ops import AtRiskRow, OperationsConsole, OpsConsole
 from adapter.web.pages.common import ItDesk
 from adapter.web.payloads import masked, restored
-from adapter.web.render import page
+from adapter.web.render import call_purpose, page
 
 router = APIRouter(prefix="/web/monitor", include_in_schema=False)
 WAITING = ("in_flight", "pending")
@@ -168,6 +168,7 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
             c.infno,
             c.msgid,
             c.context,
+            call_purpose(c.context),
             c.outcome,
             CALL_OUTCOMES.get(c.outcome),
             c.infcode,

@@ -321,3 +321,18 @@ def test_a_visit_number_not_found_says_what_to_do_next(page: Page, site: Site) -
     expect(said).to_contain_text("请核对号码是否与 HIS 中的住院号一致")
     expect(said).to_contain_text("请联系入院处核验身份和备案后登记")
     expect(page.get_by_label("HIS 住院号或就诊编号")).to_have_value("ZY-NEVER-ADMITTED")
+
+
+def test_the_call_log_names_what_a_call_not_for_a_stay_was_for_in_chinese(
+    page: Page, site: Site
+) -> None:
+    month = previous_month(site.today)
+    site.runtime.monthly.deductions.fetch(month, actor="cli")  # WI3202, not for a stay
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    page.get_by_label("筛选调用记录").fill("审核扣款")
+    page.get_by_label("筛选调用记录").press("Enter")
+    stays = page.get_by_test_id("calls").get_by_test_id("call-stay")
+    # before: the filter found nothing; unfiltered, the cell read "deductions:2026-11"
+    expect(stays.first).to_have_text(f"审核扣款 {month}")
+    assert not [t for t in stays.all_inner_texts() if ":" in t]
+    shot(page, "call-purpose")
