@@ -6,6 +6,7 @@ token, the navigation for the user's roles).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -110,6 +111,12 @@ def call_purpose(context: str) -> str:
     return CONTEXTS.get(context, context)
 
 
+def job_error(message: str | None) -> str:
+    """A queue job's recorded error without the exception's class name in front
+    (``UpstreamRefused: 工伤保险信息系统拒绝了…`` → ``工伤保险信息系统拒绝了…``)."""
+    return re.sub(r"^[A-Z][A-Za-z]+: ", "", message or "")
+
+
 def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -135,6 +142,7 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
         upload=upload_label,
         actor=actor_label,
         call_purpose=call_purpose,
+        job_error=job_error,
     )
     return templates
 
