@@ -18,6 +18,7 @@ from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
 from tests.e2e.web.stays import admit_rehab, admit_with_fees, close_open_stay
+from tests.integration.services.device_world import NOTICE
 
 
 def full_width(value: str) -> str:
@@ -336,3 +337,19 @@ def test_the_call_log_names_what_a_call_not_for_a_stay_was_for_in_chinese(
     expect(stays.first).to_have_text(f"审核扣款 {month}")
     assert not [t for t in stays.all_inner_texts() if ":" in t]
     shot(page, "call-purpose")
+
+
+def test_b34_a_wrong_notice_number_at_the_device_counter_keeps_the_card_for_the_retry(
+    page: Page, site: Site
+) -> None:
+    sign_in(page, site, USERS["device"], path="/web/device")
+    page.locator("#card").fill(CARDS["P011"])
+    page.locator("#notice").fill("沪工伤辅核〔2026〕第9999号")  # not the notice on the filing
+    page.locator("#notice").press("Enter")
+    expect(page.get_by_test_id("refusal")).to_contain_text("B§34")
+    # before: the card field empty, so correcting the notice and pressing Enter did nothing
+    expect(page.locator("#card")).to_have_value(CARDS["P011"])
+    page.locator("#notice").fill(NOTICE)
+    page.locator("#notice").press("Enter")
+    expect(page.get_by_test_id("devices").locator("tr", has_text="SH-FZ-0101")).to_be_visible()
+    shot(page, "device-retry")
