@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from adapter.api.deps import get_engine
 from adapter.store.tokens import ROLE_LABELS
@@ -82,15 +83,28 @@ async def check_csrf(request: Request, session: Annotated[WebSession, Depends(si
 Csrf = Depends(check_csrf)
 
 
+def _page_of(request: Request, path: str) -> str:
+    """The page to come back to after signing in again: the form's page (``/web/admission``
+    for the answer to its check, ``/web/admission/check``, which only a form may open)."""
+    while path.startswith("/web/") and path != "/web/":
+        scope = {"type": "http", "path": path, "method": "GET"}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.routes):
+            return path
+        path = path.rstrip("/").rsplit("/", 1)[0] or "/web/"
+    return "/web/"
+
+
 def install_handlers(app: FastAPI) -> None:
     async def login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
-            target = urlsplit(request.headers.get("referer", "")).path or "/web/"
+            target = _page_of(request, urlsplit(request.headers.get("referer", "")).path)
         where = f"/web/login?next={quote(target, safe='')}"
         if exc.expired:
             where += "&expired=1"
+        if request.method != "GET":
+            where += "&unsent=1"  # the sign-in page says the form was not acted on
         response = RedirectResponse(where, status_code=303)
         if exc.expired:
             response.delete_cookie(SESSION_COOKIE, path="/")

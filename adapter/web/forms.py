@@ -148,8 +148,8 @@ def problem(exc: AdapterError) -> dict[str, Any]:
     """The template context for an error: ``refusal`` for refusals, ``error`` otherwise."""
     if isinstance(exc, EligibilityRefused):
         return {"refusal": refusal(exc.reasons)}
-    # The article once: many messages already cite it in their text.
-    cited = not exc.article or exc.article in exc.message
+    # The article once: many messages already cite it in their text, in Chinese ("N§38、B§27").
+    cited = not exc.article or exc.article.replace(", ", "、") in exc.message.replace(", ", "、")
     text = exc.message + ("" if cited else f"（{exc.article}）")
     if isinstance(exc, UpstreamError) and exc.upstream_message:
         text += f"　上级系统：{exc.upstream_message}"

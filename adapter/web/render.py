@@ -6,6 +6,7 @@ token, the navigation for the user's roles).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from adapter.api.deps import optional_settings
+from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.fees import FeeCategory
 from adapter.domain.money import to_fen
 from adapter.domain.people import mask_card_no, mask_citizen_id, mask_name, mask_phone
@@ -88,6 +90,33 @@ def actor_label(value: str) -> str:
     return ACTORS.get(value, value)
 
 
+# What an upstream call was for, when not for a stay (its context, set by the caller).
+PURPOSES = {"deductions": "审核扣款", "reconciliation": "月度对账"}
+CONTEXTS = {"health": "连通检查", "demo": "演示数据"}
+
+
+def call_purpose(context: str) -> str:
+    """``deductions:2026-11`` → ``审核扣款 2026-11``, ``catalogue:device:310100`` →
+    ``下载辅助器具目录 上海市（310100）``; a stay's key or an unknown one as it is."""
+    kind, _, rest = context.partition(":")
+    if kind in PURPOSES and rest:
+        return f"{PURPOSES[kind]} {rest}"
+    if kind == "catalogue" and rest:
+        name, _, code = rest.partition(":")
+        try:
+            label = CatalogueKind(name).label
+        except ValueError:
+            return context
+        return f"下载{label}目录 {region(code)}".rstrip()
+    return CONTEXTS.get(context, context)
+
+
+def job_error(message: str | None) -> str:
+    """A queue job's recorded error without the exception's class name in front
+    (``UpstreamRefused: 工伤保险信息系统拒绝了…`` → ``工伤保险信息系统拒绝了…``)."""
+    return re.sub(r"^[A-Z][A-Za-z]+: ", "", message or "")
+
+
 def make_templates(zone: ZoneInfo) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
@@ -112,6 +141,8 @@ def make_templates(zone: ZoneInfo) -> Jinja2Templates:
         fee_category=fee_category,
         upload=upload_label,
         actor=actor_label,
+        call_purpose=call_purpose,
+        job_error=job_error,
     )
     return templates
 

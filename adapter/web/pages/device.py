@@ -103,6 +103,7 @@ def check(
         )
         decision = answer.decision
         context: dict[str, object] = {
+            "typed_card": card.strip(),
             "card_value": card_text(card_data),
             "notice": notice.strip(),
             "facts": answer.facts,
@@ -120,11 +121,11 @@ def check(
                 actor=session.user.name,
             )
     except FormError as exc:
-        return _desk(request, error=str(exc), notice=notice)
+        return _desk(request, error=str(exc), notice=notice, typed_card=card.strip())
     except UpstreamUnavailable:
         return _outage(request, card, notice)
     except AdapterError as exc:
-        return _desk(request, notice=notice, **problem_of(exc))
+        return _desk(request, notice=notice, typed_card=card.strip(), **problem_of(exc))
     return _desk(request, **context)
 
 
@@ -143,6 +144,7 @@ def _outage(
         upstream_down=True,
         error=DEVICE_OUTAGE_MESSAGE,
         card_value=card,
+        typed_card=card.strip(),
         notice=notice.strip(),
         items=items,
         fitted_at=(at or now(request)).isoformat(),

@@ -39,7 +39,7 @@ from adapter.web.monitor_logs import SCAN, paged, stay_links
 from adapter.web.ops import AtRiskRow, OperationsConsole, OpsConsole
 from adapter.web.pages.common import ItDesk
 from adapter.web.payloads import masked, restored
-from adapter.web.render import page
+from adapter.web.render import call_purpose, page
 
 router = APIRouter(prefix="/web/monitor", include_in_schema=False)
 WAITING = ("in_flight", "pending")
@@ -97,12 +97,24 @@ def _live(
     }
 
 
+def _shown(payload: dict[str, Any]) -> str:
+    return json.dumps(masked(payload), ensure_ascii=False, indent=2)
+
+
 @router.get("", response_class=HTMLResponse)
 def monitor(request: Request, _: ItDesk, ops: Ops) -> Response:
     return _page(request, ops)
 
 
-def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) -> Response:
+def _page(
+    request: Request,
+    ops: OpsConsole,
+    status: int = 200,
+    typed: dict[int, tuple[str, str]] | None = None,
+    **extra: Any,
+) -> Response:
+    """The IT page; a refused resend's job shows what was typed (``typed``: payload, note)."""
+    typed = typed or {}
     zone = web_config(request).zone
     dead = ops.jobs("dead", 100)
     withdrawn = ops.jobs("withdrawn", 20)
@@ -118,7 +130,7 @@ def _page(request: Request, ops: OpsConsole, status: int = 200, **extra: Any) ->
         request,
         "monitor.html",
         status_code=status,
-        dead=[(job, json.dumps(masked(job.payload), ensure_ascii=False, indent=2)) for job in dead],
+        dead=[(job, *typed.get(job.id, (_shown(job.payload), ""))) for job in dead],
         holds=holds,
         withdrawn=withdrawn,
         chart=history_svg(ops.history(datetime.now(UTC)), zone),
@@ -168,6 +180,7 @@ def _logs(request: Request, ops: OpsConsole) -> dict[str, Any]:
             c.infno,
             c.msgid,
             c.context,
+            call_purpose(c.context),
             c.outcome,
             CALL_OUTCOMES.get(c.outcome),
             c.infcode,
@@ -233,11 +246,12 @@ def resend(
             if corrected == original.payload:
                 corrected = None  # unchanged: re-send as stored
     except ValueError:
-        return _page(request, ops, 422, error=f"任务 {job_id} 的报文不是有效的 JSON 对象，未重发")
+        error = f"任务 {job_id} 的报文不是有效的 JSON 对象，未重发"
+        return _page(request, ops, 422, error=error, typed={job_id: (payload, note)})
     try:
         ops.resend(job_id, corrected, note.strip(), session.user.name)
     except AdapterError as exc:
-        return _page(request, ops, 422, **problem_of(exc))
+        return _page(request, ops, 422, typed={job_id: (payload, note)}, **problem_of(exc))
     return RedirectResponse(f"/web/monitor?resent={job_id}", status_code=303)
 
 

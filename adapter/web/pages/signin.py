@@ -49,6 +49,8 @@ def _login_page(request: Request, next_: str, error: str = "", status: int = 200
     notice = ""
     if request.query_params.get("expired"):
         notice = "登录已超时，请重新登录。"
+        if request.query_params.get("unsent"):
+            notice += "刚才提交的操作未执行，登录后请查看当前状态再重新办理。"
     elif request.query_params.get("bye"):
         notice = "您已退出登录。"
     response = page(

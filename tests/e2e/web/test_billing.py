@@ -186,6 +186,8 @@ def test_n38_an_outage_at_discharge_offers_wait_or_manual_claim_and_lists_the_st
         expect(error).to_contain_text("N§38")
         expect(error).to_contain_text("等待上级系统恢复")
         expect(error).to_contain_text("转手工报销")
+        # before: "…手工报销（N§38、B§27）（N§38, B§27）", the articles said twice
+        assert error.inner_text().count("B§27") == 1, error.inner_text()
         expect(page.get_by_test_id("waiting-for-upstream")).to_contain_text("等待上级系统恢复")
         shot(page, "outage")
         page.goto(f"{site.base}/web/billing")

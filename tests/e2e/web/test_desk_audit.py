@@ -18,6 +18,7 @@ from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
 from tests.e2e.web.stays import admit_rehab, admit_with_fees, close_open_stay
+from tests.integration.services.device_world import NOTICE
 
 
 def full_width(value: str) -> str:
@@ -321,3 +322,34 @@ def test_a_visit_number_not_found_says_what_to_do_next(page: Page, site: Site) -
     expect(said).to_contain_text("请核对号码是否与 HIS 中的住院号一致")
     expect(said).to_contain_text("请联系入院处核验身份和备案后登记")
     expect(page.get_by_label("HIS 住院号或就诊编号")).to_have_value("ZY-NEVER-ADMITTED")
+
+
+def test_the_call_log_names_what_a_call_not_for_a_stay_was_for_in_chinese(
+    page: Page, site: Site
+) -> None:
+    month = previous_month(site.today)
+    site.runtime.monthly.deductions.fetch(month, actor="cli")  # WI3202, not for a stay
+    sign_in(page, site, USERS["it"], path="/web/monitor")
+    page.get_by_label("筛选调用记录").fill("审核扣款")
+    page.get_by_label("筛选调用记录").press("Enter")
+    stays = page.get_by_test_id("calls").get_by_test_id("call-stay")
+    # before: the filter found nothing; unfiltered, the cell read "deductions:2026-11"
+    expect(stays.first).to_have_text(f"审核扣款 {month}")
+    assert not [t for t in stays.all_inner_texts() if ":" in t]
+    shot(page, "call-purpose")
+
+
+def test_b34_a_wrong_notice_number_at_the_device_counter_keeps_the_card_for_the_retry(
+    page: Page, site: Site
+) -> None:
+    sign_in(page, site, USERS["device"], path="/web/device")
+    page.locator("#card").fill(CARDS["P011"])
+    page.locator("#notice").fill("沪工伤辅核〔2026〕第9999号")  # not the notice on the filing
+    page.locator("#notice").press("Enter")
+    expect(page.get_by_test_id("refusal")).to_contain_text("B§34")
+    # before: the card field empty, so correcting the notice and pressing Enter did nothing
+    expect(page.locator("#card")).to_have_value(CARDS["P011"])
+    page.locator("#notice").fill(NOTICE)
+    page.locator("#notice").press("Enter")
+    expect(page.get_by_test_id("devices").locator("tr", has_text="SH-FZ-0101")).to_be_visible()
+    shot(page, "device-retry")

@@ -64,6 +64,8 @@ def test_a_dead_job_is_resent_with_an_edited_payload(page: Page, site: Site) -> 
     sign_in(page, site, USERS["it"], path="/web/monitor")
     dead = page.locator(f"form.dead-job[data-job='{job_id}']")
     expect(dead.get_by_test_id("upstream-message")).to_contain_text("begntime")
+    # before: "上级系统返回：UpstreamRefused: 工伤保险信息系统拒绝了本次请求：…"
+    expect(dead.get_by_test_id("upstream-message")).not_to_contain_text("UpstreamRefused")
     box = dead.get_by_label(f"任务{job_id}的上传报文")
     shown = json.loads(box.input_value())
     assert shown["input"]["certno"] == certno[:6] + "********" + certno[-4:]
@@ -75,8 +77,16 @@ def test_a_dead_job_is_resent_with_an_edited_payload(page: Page, site: Site) -> 
     shot(page, "dead")
 
     shown["input"]["begntime"] = "2026-11-24 09:00:00"
-    box.fill(json.dumps(shown, ensure_ascii=False, indent=2))
-    dead.get_by_label(f"任务{job_id}的重发说明").fill("补入院时间")
+    typed = json.dumps(shown, ensure_ascii=False, indent=2)
+    box.fill(typed[:-1])  # the closing brace lost while editing
+    note = dead.get_by_label(f"任务{job_id}的重发说明")
+    note.fill("补入院时间")
+    dead.get_by_role("button", name="重发").click()
+    expect(page.get_by_test_id("error")).to_contain_text("不是有效的 JSON")
+    # before: the box back to the stored payload, the edit and the note gone
+    expect(box).to_have_value(typed[:-1])
+    expect(note).to_have_value("补入院时间")
+    box.fill(typed)
     dead.get_by_role("button", name="重发").click()
     expect(page.get_by_test_id("done")).to_have_text(f"任务 {job_id} 已重新排队上传。")
     eventually(lambda: _status(site, job_id) == "delivered")
