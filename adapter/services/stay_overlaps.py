@@ -40,22 +40,29 @@ def refuse_overlap(
     """Raise :class:`StayOverlaps` naming the other stay, if ``start`` … ``end`` (one moment
     when ``end`` is not given: an admission) overlaps one of ``psn_no``'s stays here that
     was settled or claimed by hand (other than ``besides``)."""
-    record = uow.encounters.closed_overlapping(
+    for record in uow.encounters.closed_overlapping(
         ctx.institution.code, psn_no, start, end or start, besides=besides
-    )
-    if record is None:
-        return
-    other = record.encounter
-    if other.discharged_at is not None:
-        until = ctx.wall_time(other.discharged_at)
-    else:  # claimed by hand before its discharge was noted: its days end at the claim
-        until = f"{ctx.wall_time(record.updated_at)}转手工报销"
-    raise StayOverlaps(
-        f"该工伤职工在本机构的{other.kind.label}（就诊编号{other.id}，HIS住院号"
-        f"{other.his_visit_id}，{ctx.wall_time(other.admitted_at)}至{until}，状态"
-        f"“{other.status.label}”）与本次住院时间重叠：同一时间只能有一次住院，其费用已结算或"
-        "已转手工报销，不能再次结算（N§33、N§38、B§27）。请核对入院、出院时间",
-        code="STAY_OVERLAPS",
-        article=ARTICLE,
-        field="discharged_at" if end is not None else "admitted_at",
-    )
+    ):
+        other = record.encounter
+        if other.discharged_at is not None:
+            until = ctx.wall_time(other.discharged_at)
+        else:  # claimed by hand before its discharge was noted: its days end at the claim
+            claimed = _to_the_minute(record.updated_at)
+            if claimed <= start:
+                continue
+            until = f"{ctx.wall_time(claimed)}转手工报销"
+        raise StayOverlaps(
+            f"该工伤职工在本机构的{other.kind.label}（就诊编号{other.id}，HIS住院号"
+            f"{other.his_visit_id}，{ctx.wall_time(other.admitted_at)}至{until}，状态"
+            f"“{other.status.label}”）与本次住院时间重叠：同一时间只能有一次住院，其费用已结算或"
+            "已转手工报销，不能再次结算（N§33、N§38、B§27）。请核对入院、出院时间",
+            code="STAY_OVERLAPS",
+            article=ARTICLE,
+            field="discharged_at" if end is not None else "admitted_at",
+        )
+
+
+def _to_the_minute(moment: datetime) -> datetime:
+    """A claim's moment as the desks' times are written (to the minute): a readmission typed
+    in the minute of the claim is after it, as one at the very time of a discharge is."""
+    return moment.replace(second=0, microsecond=0)

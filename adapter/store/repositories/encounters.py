@@ -146,16 +146,16 @@ class EncounterRepository:
 
     def closed_overlapping(
         self, institution_code: str, psn_no: str, start: datetime, end: datetime, *, besides: str
-    ) -> EncounterRecord | None:
-        """The worker's stay here (medical or rehab, other than ``besides``) that was settled
+    ) -> list[EncounterRecord]:
+        """The worker's stays here (medical or rehab, other than ``besides``) that were settled
         or claimed by hand and whose time in hospital overlaps ``start`` … ``end``: admitted
         before ``end`` (at ``start`` when the two are one moment) and discharged after
-        ``start``. A stay turned into a manual claim before its discharge was noted holds its
-        days until it was claimed (its last change: a claim is final), for the insured place
-        reimburses them by hand."""
+        ``start``, in admission order. A stay turned into a manual claim before its discharge
+        was noted is taken as discharged at its last change (the claim: a claim is final);
+        the caller reads that moment as the desks read times."""
         c = _encounter.c
         until = func.coalesce(c.discharged_at, c.updated_at)
-        row = self._session.execute(
+        rows = self._session.execute(
             select(_encounter)
             .where(
                 c.institution_code == institution_code,
@@ -167,9 +167,8 @@ class EncounterRepository:
                 until > start,
             )
             .order_by(c.admitted_at)
-            .limit(1)
-        ).first()
-        return _record(row) if row else None
+        )
+        return [_record(row) for row in rows]
 
     def list_for_person(self, psn_no: str) -> list[EncounterRecord]:
         rows = self._session.execute(

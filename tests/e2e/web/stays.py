@@ -33,7 +33,7 @@ def line(line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any
 # meal subsidy outside direct settlement.
 LINES = [
     line("L1", "XN02BEB001", "36.50", "2", name="布洛芬缓释胶囊", unit="盒"),
-    line("L2", "110900001A", "180.00", "3", category="service", name="床位费（三人间）",
+    line("L2", "110900001A", "60.00", "1", category="service", name="床位费（三人间）",
          unit="日"),
     line("L3", "HIS-OWN-77", "42.00", name="医院自制敷料"),
     line("L4", "XM01AHC004", "25.00", name="塞来昔布胶囊", work_injury=False),
@@ -55,13 +55,15 @@ def readmitted_at(site: Site, psn_no: str, earliest: str) -> str:
     from adapter.domain.encounters import EncounterKind, EncounterStatus
     from adapter.store.uow import UnitOfWork
 
+    claimed = EncounterStatus.MANUAL_CLAIM
     with UnitOfWork(site.engine) as uow:
         ended = [
-            r.encounter.discharged_at
+            # a stay claimed by hand before its discharge was noted ends in its claim's minute
+            r.encounter.discharged_at or minute(r.updated_at)
             for r in uow.encounters.list_for_person(psn_no)
             if r.encounter.kind is not EncounterKind.DEVICE
             and r.encounter.status is not EncounterStatus.CANCELLED
-            and r.encounter.discharged_at is not None
+            and (r.encounter.discharged_at is not None or r.encounter.status is claimed)
         ]
     latest = max([datetime.fromisoformat(earliest), *ended]).astimezone(ZONE)
     if latest != minute(latest):

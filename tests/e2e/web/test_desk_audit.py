@@ -75,16 +75,16 @@ def test_n3_b30_meals_outside_direct_settlement_are_not_listed_inside_personal_p
     page: Page, site: Site
 ) -> None:
     encounter_id = _mapped_stay(site, f"ZY-SPLIT-{datetime.now(ZONE):%H%M%S%f}")
-    # fees 301.50, of them personal 73.00; meals 60.00 outside direct settlement
+    # fees 181.50, of them personal 53.00; meals 60.00 outside direct settlement
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
     fees = page.get_by_test_id("fees")
     total = Decimal(fees.get_by_test_id("fees-total").inner_text())
     fund = Decimal(fees.get_by_test_id("fees-fund").inner_text())
     personal = Decimal(fees.get_by_test_id("fees-personal").inner_text())
-    assert (total, fund, personal) == (Decimal("301.50"), Decimal("228.50"), Decimal("73.00"))
+    assert (total, fund, personal) == (Decimal("181.50"), Decimal("128.50"), Decimal("53.00"))
     assert fund + personal == total
-    # "其中 目录外 18.00 超标准/超限额 30.00 非工伤 25.00" adds up to 个人支付; before, the
-    # meals' 60.00 stood in that list too (133.00 "of" 73.00).
+    # "其中 目录外 18.00 超标准/超限额 10.00 非工伤 25.00" adds up to 个人支付; before, the
+    # meals' 60.00 stood in that list too (113.00 "of" 53.00).
     split = fees.locator("span", has_text="其中").inner_text()
     assert sum(_amounts(split)) == personal, split
     expect(fees).to_contain_text("另有不纳入直接结算的费用 60.00 元")

@@ -5,7 +5,7 @@ settled, and the fund paid the same bed days twice."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -112,6 +112,9 @@ def test_STAY_OVERLAPS_a_stay_claimed_by_hand_before_its_discharge_holds_its_day
     services.fees.record(earlier, [_bed_day("E19", -19)], actor="his")
     settled = services.settlements.settle(SettleRequest(earlier, local(-15)), actor="b")
     assert settled.settlement.breakdown.fund_pay == D("50.00")
+    # readmitted in the minute of the claim, as a desk types the time: after it
+    again = _stay(services, "V-3", datetime.now(UTC).replace(second=0, microsecond=0))
+    assert again != first
 
 
 def test_STAY_OVERLAPS_a_revoked_settlement_no_longer_counts(
