@@ -158,11 +158,11 @@ class FeeTotalsRepository:
         line = _fee_line.c
         dialect = self._session.get_bind().dialect.name
         scaled = line.quantity * 10000
-        tenths = (
+        ten_thousandths = (
             cast(func.round(scaled), Integer) if dialect == "sqlite" else cast(scaled, BigInteger)
         )
         query = (
-            select(line.cat_code, func.max(line.cat_name), func.sum(tenths))
+            select(line.cat_code, func.max(line.cat_name), func.sum(ten_thousandths))
             .where(*_fund_paid_days(encounter_id))
             .group_by(line.cat_code)
             .order_by(func.min(line.id))
