@@ -216,7 +216,7 @@ class ReferenceClient:
             re-send would get the same reply for ever."""
             try:
                 output = reply.output
-            except TypeError:
+            except (TypeError, ValueError):
                 output = {}
             refmsgid = reply.envelope.get("inf_refmsgid")
             return WriteAck(

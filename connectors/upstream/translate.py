@@ -74,8 +74,15 @@ class Reply:
 
     @property
     def output(self) -> dict[str, Any]:
-        """The ``output`` object (a list of one: that object; absent or null: empty)."""
+        """The ``output`` object (a list of one: that object; absent, null or blank text:
+        empty; text holding a JSON object: that object — some provinces' gateways serialise
+        ``output`` a second time, and its money is then read from the text's own digits)."""
         output = self.envelope.get("output")
+        if isinstance(output, str):
+            try:
+                output = json.loads(output, parse_float=Decimal) if output.strip() else None
+            except RecursionError:  # nested past reading, as a body would be
+                raise ValueError("output text is nested too deeply to read") from None
         if isinstance(output, list) and len(output) == 1:
             output = output[0]
         if output is None:

@@ -9,6 +9,7 @@ format variation not turned into a refused stay, a clear Chinese message for the
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -108,6 +109,47 @@ def test_an_object_sent_as_a_list_of_one_is_that_object(
     assert client.query_person(card, "310100A0001") == person
     next_reply(sim, "WI1201", output={"filings": p001_filing(client)})
     assert [f.filing_no for f in client.query_filings("P001")] == ["F001"]
+
+
+def test_an_output_sent_as_text_holding_json_is_that_object(
+    client: ReferenceClient, sim: SimulatorServer
+) -> None:
+    """Some gateways serialise ``output`` twice: the text's object is read, its money from
+    its own digits (a filed device limit written ``12000.10`` stays 12000.10, not a float)."""
+    card = CertType.SOCIAL_SECURITY_CARD
+    person = client.query_person(card, "310100A0001")
+    output = raw_output(client, "WI1101", {"mdtrt_cert_type": "03", "mdtrt_cert_no": "310100A0001"})
+    next_reply(sim, "WI1101", envelope={"output": json.dumps(output, ensure_ascii=False)})
+    assert client.query_person(card, "310100A0001") == person
+    filing = p001_filing(client)
+    text = json.dumps({"filings": [filing]}, ensure_ascii=False)
+    next_reply(sim, "WI1201", envelope={"output": text})
+    assert [f.filing_no for f in client.query_filings("P001")] == ["F001"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["这不是JSON", "[1, 2]", '"{}"', "[" * 100_000 + "]" * 100_000],
+    ids=["words", "list", "string", "deep"],
+)
+def test_an_output_text_that_is_no_object_is_malformed(
+    client: ReferenceClient, sim: SimulatorServer, recorder: MemoryRecorder, text: str
+) -> None:
+    next_reply(sim, "WI1201", envelope={"output": text})
+    with pytest.raises(UpstreamMalformed) as caught:
+        client.query_filings("P001")
+    assert caught.value.message.startswith("工伤保险信息系统返回的数据无法识别，请联系信息科")
+    assert recorder.calls[-1].outcome == "malformed"
+
+
+def test_an_output_of_blank_text_is_no_output(
+    client: ReferenceClient, sim: SimulatorServer
+) -> None:
+    """Blank text is read as an absent output: a list the reply is for is then missing."""
+    next_reply(sim, "WI1201", envelope={"output": "  "})
+    with pytest.raises(UpstreamMalformed) as caught:
+        client.query_filings("P001")
+    assert "filings" in caught.value.upstream_message
 
 
 @pytest.mark.parametrize(
