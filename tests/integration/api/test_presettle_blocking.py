@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect
 
 from tests.integration.api.bodies import iso_at, line_body, settle_over_api
 from tests.integration.api.conftest import Api
-from tests.integration.api.test_edges import _admitted, _refused
+from tests.integration.api.test_edges import _admitted
 
 BED = "110900001A"  # 普通病房床位费（三人间）, standard 50.00/日
 
@@ -35,10 +35,10 @@ def _fees(api: Api, encounter_id: str, *lines: dict[str, Any]) -> None:
     assert api.post(url, role="his", json={"lines": list(lines)}).status_code == 200
 
 
-def _same_refusal(settled: httpx.Response, blocking: dict[str, Any]) -> None:
-    """Settle's 422 says what presettle listed, word for word."""
-    refused = _refused(settled, blocking["code"], blocking["field"])
-    assert refused == blocking
+def _same_refusal(settled: httpx.Response, blocking: dict[str, Any], status: int = 422) -> None:
+    """Settle's refusal says what presettle listed, word for word."""
+    assert settled.status_code == status, settled.text
+    assert blocking in settled.json()["errors"]
 
 
 def test_FEE_DAYS_OVER_STAY_presettle_of_a_3_day_stay_billed_5_bed_days_lists_it(
@@ -118,3 +118,23 @@ def test_presettle_lists_every_refusal_of_the_bill_not_only_the_first(api: Api) 
     assert codes == ["FEES_UNMAPPED", "FEE_DAYS_OVER_STAY"]
     assert preview["unmapped"] == ["X1"] and "X1" in preview["blocking"][0]["message"]
     _same_refusal(settle_over_api(api, encounter_id), preview["blocking"][0])
+
+
+def test_presettle_lists_a_discharge_time_settle_refuses_and_no_bill_before_the_admission(
+    api: Api, db: Engine
+) -> None:
+    """A discharge typed before the admission: settle's refusal, and no bed-day count of a
+    stay without days; one a day ahead of the clock: settle's refusal, beside the bill's."""
+    encounter_id = _admitted(api)
+    _fees(api, encounter_id, line_body("B1", BED, "50.00", category="service"))
+    before_admission = iso_at(-6, 12)
+    preview = _presettle(api, encounter_id, discharged_at=before_admission)
+    [blocking] = preview["blocking"]
+    assert (blocking["message"], blocking["field"]) == ("出院时间不能早于入院时间", "discharged_at")
+    settled = settle_over_api(api, encounter_id, discharged_at=before_admission)
+    _same_refusal(settled, blocking, status=400)  # as settle answers an unreadable time
+
+    ahead = iso_at(2, 12)
+    preview = _presettle(api, encounter_id, discharged_at=ahead)
+    assert [b["code"] for b in preview["blocking"]] == ["TIME_IN_FUTURE"]
+    _same_refusal(settle_over_api(api, encounter_id, discharged_at=ahead), preview["blocking"][0])
