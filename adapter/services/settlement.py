@@ -18,13 +18,17 @@ Settle, in order:
 
 Two clerks settling at once: the store's one-active-settlement index and the encounter's
 version let exactly one commit; the other gets :class:`InvalidTransition` (HTTP 409).
-Presettle does the pricing of step 3 and writes nothing. Revoking a settlement, after which
-the encounter may be settled again, is :mod:`.revocation`.
+Presettle does the pricing of step 3 and writes nothing; beside the bill it lists what
+settling it would refuse of the discharge time and the bill (each check of step 3 and the
+discharge time's, run as settle runs it, its refusal kept instead of raised), so the clerk
+sees a 3-day stay billed 5 bed days before pressing settle, not after. Revoking a
+settlement, after which the encounter may be settled again, is :mod:`.revocation`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,13 +44,18 @@ from adapter.domain.errors import (
 from adapter.domain.people import CardData
 from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedLine
-from adapter.domain.rules import Finding
+from adapter.domain.rules import Finding, Severity
 from adapter.domain.settlement import Bill, Settlement, make_bill, settlement_day, summed_bill
 from adapter.domain.stay_days import first_over, refuse_days_over_stay, stay_days
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import diagnosis_texts, require_aware
-from adapter.services.billing import price_encounter, refuse_unmapped, store_stale_prices
+from adapter.services.billing import (
+    price_encounter,
+    refuse_unmapped,
+    stale_lines,
+    store_stale_prices,
+)
 from adapter.services.context import ServiceContext
 from adapter.services.discharge_eligibility import decide_at_discharge, facts_at_discharge
 from adapter.services.discharge_waits import wait_for_upstream
@@ -57,6 +66,7 @@ from adapter.services.rehab import check_gate
 from adapter.services.stay_overlaps import refuse_overlap
 from adapter.services.uploads import queue_upload, upload_for_settlement
 from adapter.store.repositories import MappingStatus
+from adapter.store.repositories.fee_totals import StaySums
 from adapter.store.uow import UnitOfWork
 
 
@@ -85,6 +95,9 @@ class Presettlement:
     encounter: Encounter
     bill: Bill
     unmapped: tuple[str, ...]  # line ids the billing clerk must map first
+    # What settling with this discharge time would refuse, in the order settle checks it
+    # (settle raises the first): the same code, message, article and field.
+    blocking: tuple[Finding, ...] = ()
 
 
 def _may_settle(encounter: Encounter, discharged_at: datetime) -> None:
@@ -98,6 +111,10 @@ def _may_settle(encounter: Encounter, discharged_at: datetime) -> None:
             article="N§34, B§35",
         )
     encounter.moved_to(EncounterStatus.SETTLED)  # raises InvalidTransition in Chinese
+    _refuse_discharge_before_admission(encounter, discharged_at)
+
+
+def _refuse_discharge_before_admission(encounter: Encounter, discharged_at: datetime) -> None:
     if discharged_at < encounter.admitted_at:
         raise InvalidMessage("出院时间不能早于入院时间", field="discharged_at")
 
@@ -113,6 +130,50 @@ def _refuse_days_over_stay(
         refuse_days_over_stay(over, line_ids, encounter.admitted_at, discharged_at, ctx.zone)
 
 
+Check = Callable[[], None]  # raises the refusal it finds
+
+
+def _bill_checks(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    encounter: Encounter,
+    discharged_at: datetime,
+    sums: StaySums,
+) -> tuple[Check, ...]:
+    """What settlement refuses of the stay's bill, stored prices summed as ``sums``, in the
+    order settle checks it: settle raises the first refusal, presettle lists each."""
+
+    def fees_before() -> None:
+        # Only a fee after the discharge can be beyond it and the clock skew: the line is
+        # read, and the rule applied, only then.
+        if sums.latest is not None and sums.latest > discharged_at:
+            latest = uow.fee_totals.latest(encounter.id)
+            ctx.policy.times.check_fees_before(discharged_at, [latest] if latest else [])
+
+    def unmapped() -> None:
+        refuse_unmapped(uow.fee_lines.list_stored(encounter.id, status=MappingStatus.UNMAPPED))
+
+    def days() -> None:
+        _refuse_days_over_stay(ctx, uow, encounter, discharged_at)
+
+    def fees() -> None:
+        if not sums.groups and not sums.excluded:
+            raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")
+
+    return (fees_before, unmapped, days, fees)
+
+
+def _refusals(checks: tuple[Check, ...]) -> tuple[Finding, ...]:
+    """Each check's refusal, kept rather than raised."""
+    found: list[Finding] = []
+    for check in checks:
+        try:
+            check()
+        except (DomainError, InvalidMessage) as exc:
+            found.append(Finding(exc.code, exc.article, exc.message, Severity.REFUSAL, exc.field))
+    return tuple(found)
+
+
 class Settlements:
     def __init__(self, ctx: ServiceContext, identity: Identity):
         self._ctx = ctx
@@ -125,28 +186,48 @@ class Settlements:
         ctx = self._ctx
         store_stale_prices(ctx, uow, encounter.id)
         sums = uow.fee_totals.sums(encounter.id)
-        # Only a fee after the discharge can be beyond it and the clock skew: the line is
-        # read, and the rule applied, only then.
-        if sums.latest is not None and sums.latest > discharged_at:
-            latest = uow.fee_totals.latest(encounter.id)
-            ctx.policy.times.check_fees_before(discharged_at, [latest] if latest else [])
-        refuse_unmapped(uow.fee_lines.list_stored(encounter.id, status=MappingStatus.UNMAPPED))
-        _refuse_days_over_stay(ctx, uow, encounter, discharged_at)
-        if not sums.groups and not sums.excluded:
-            raise DomainError("该就诊没有费用明细，不能结算", code="NO_FEES")
+        for check in _bill_checks(ctx, uow, encounter, discharged_at, sums):
+            check()
         excluded = uow.fee_totals.excluded(encounter.id) if sums.excluded else []
         admitted = ctx.local(encounter.admitted_at)
         return summed_bill(sums.groups, excluded, admitted, ctx.local(discharged_at))
 
     def presettle(self, encounter_id: str, discharged_at: datetime | None = None) -> Presettlement:
-        """The bill as it would be settled now; writes nothing, asks upstream nothing."""
+        """The bill as it would be settled now, and what settling it would refuse; writes
+        nothing, asks upstream nothing."""
         ctx = self._ctx
         with ctx.uow() as uow:
-            encounter = uow.encounters.get(encounter_id).encounter
-            until = discharged_at or encounter.discharged_at or ctx.now()
-            fees = price_encounter(ctx, uow, encounter_id)
+            if not stale_lines(ctx, uow, encounter_id):
+                return self._presettled(uow, encounter_id, discharged_at)
+        # A line priced before a mapping or a catalogue load (rare): settle stores its new
+        # price before its checks, which read the stored prices (a bed day the load made a
+        # per-day standard); so does this, and rolls it back.
+        with ctx.uow(immediate=True) as uow:
+            store_stale_prices(ctx, uow, encounter_id)
+            presettled = self._presettled(uow, encounter_id, discharged_at)
+            uow.rollback()
+        return presettled
+
+    def _presettled(
+        self, uow: UnitOfWork, encounter_id: str, discharged_at: datetime | None
+    ) -> Presettlement:
+        """:meth:`presettle` in ``uow``, whose stay has every price stored."""
+        ctx = self._ctx
+        encounter = uow.encounters.get(encounter_id).encounter
+        until = discharged_at or encounter.discharged_at or ctx.now()
+        fees = price_encounter(ctx, uow, encounter_id, stale=set())
+
+        def discharge() -> None:  # the discharge time, as settle checks it first
+            _refuse_discharge_before_admission(encounter, until)
+            ctx.policy.times.check_discharge(encounter, until, ctx.now(), zone=ctx.zone)
+
+        blocking = _refusals((discharge,))
+        if until >= encounter.admitted_at:  # else the stay has no days to check its bill by
+            sums = uow.fee_totals.sums(encounter_id)
+            blocking += _refusals(_bill_checks(ctx, uow, encounter, until, sums))
         bill = make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(until))
-        return Presettlement(encounter, bill, tuple(s.line.line_id for s in fees.unmapped))
+        unmapped = tuple(s.line.line_id for s in fees.unmapped)
+        return Presettlement(encounter, bill, unmapped, blocking)
 
     def _replay(
         self, uow: UnitOfWork, encounter: Encounter, request: SettleRequest

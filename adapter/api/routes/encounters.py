@@ -272,7 +272,8 @@ def presettle(
             settles_on=ctx.local_date(ctx.now()),
             encounter_id=encounter_id,
             unmapped=list(preview.unmapped),
-            can_settle=not preview.unmapped,
+            can_settle=not preview.blocking,
+            blocking=[FindingOut.of(finding) for finding in preview.blocking],
         )
     )
     return answer(out)  # every line of the stay: serialised once

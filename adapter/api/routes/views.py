@@ -224,7 +224,10 @@ class BillOut(TotalsOut):
 class PresettleOut(BillOut):
     encounter_id: str
     unmapped: list[str]
-    can_settle: bool
+    can_settle: bool  # settling with this discharge time would not be refused for it or the bill
+    # What settle would refuse with this discharge time, each as its refusal says it (the
+    # code, Chinese message, article and field of the settle's 422), in settle's order.
+    blocking: list[FindingOut]
 
 
 class SettlementOut(BillOut):
