@@ -110,7 +110,7 @@ def revocation_action(upload: RevocationUpload, compared_at: datetime, remove: s
             )
         return (
             f"{sent}已于{_at(delivered)}送达上级系统，上级系统仍列为有效结算，未执行撤销："
-            f"请区级经办机构按该撤销信息（msgid {upload.msgid}，{_at(delivered)}送达）{remove}"
+            f"请区级经办机构按该撤销信息{remove}"
         )
     if state in (RevocationState.QUEUED, RevocationState.RETRYING):
         if upload.held_back_by is not None:
