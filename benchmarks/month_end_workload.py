@@ -2,10 +2,12 @@
 settlements seeded in bulk, and upstream's figures for the same month.
 
 One stay per settlement, each with its discharge (``WI2301``) or device (``WI2701``) upload:
-99 % delivered (in the queue's delivery ledger), 1 % still queued; one in 200 revoked.
+99 % delivered (in the queue's delivery ledger), 1 % still queued; one in 200 revoked, each
+with its revocation (``WI2305``) delivered, but one in four of those still queued.
 Upstream's figures (``WI3201``) are built by an in-process gateway from the same numbers, with
-a few differences planted (amounts, missing on either side), so the comparison has work to
-do. Every figure is a function of the settlement's number, so the seeding process and the
+a few differences planted (amounts, missing on either side, one in ten revoked settlements
+still in effect there: their revocations' uploads are looked up), so the comparison has
+work to do. Every figure is a function of the settlement's number, so the seeding process and the
 measuring processes agree on the month without sharing anything but the database.
 """
 
@@ -52,6 +54,14 @@ def _revoked(n: int) -> bool:
 
 def _delivered(n: int) -> bool:
     return n % 100 != 3
+
+
+def _revocation_delivered(n: int) -> bool:
+    return n % 800 != 7  # of the revoked (n % 200 == 7): one in four still queued
+
+
+def _still_in_effect_upstream(n: int) -> bool:
+    return n % 2000 == 7  # of the revoked: one in ten
 
 
 # -- seeding ------------------------------------------------------------------------------------
@@ -111,6 +121,35 @@ def seed(url: str, count: int, month: str) -> None:
                         "deadline": at + timedelta(minutes=30), "created_at": at,
                     }
                 )  # fmt: skip
+                if _revoked(n):
+                    revocation = {"msgid": f"R{n:08d}", "job_id": count + n + 1}
+                    uploads.append(
+                        {
+                            "encounter_id": f"E{n:08d}", "settlement_id": f"S{n:08d}",
+                            "infno": "WI2305", **revocation,
+                            "deadline": at + timedelta(hours=2), "created_at": at,
+                        }
+                    )  # fmt: skip
+                    if _revocation_delivered(n):
+                        ledger.append(
+                            {
+                                "job_id": count + n + 1, "kind": "WI2305",
+                                "ordering_key": f"E{n:08d}", "idempotency_key": f"R{n:08d}",
+                                "reference": f"R{n:08d}",
+                                "delivered_at": at + timedelta(hours=1, seconds=30),
+                                "reply_code": "0", "reply_ref": "",
+                            }
+                        )  # fmt: skip
+                    else:
+                        jobs.append(
+                            {
+                                "kind": "WI2305", "payload": {"msgid": f"R{n:08d}"},
+                                "idempotency_key": f"R{n:08d}", "ordering_key": f"E{n:08d}",
+                                "deadline": at + timedelta(hours=2), "created_at": at,
+                                "status": "pending", "available_at": at, "attempts": 1,
+                                "total_attempts": 1, "round_started_at": at,
+                            }
+                        )  # fmt: skip
                 if _delivered(n):
                     ledger.append(
                         {
@@ -174,7 +213,8 @@ class FiguresGateway:
                 ReconciledSettlement(
                     f"S{n:08d}", f"M{n:08d}", f"P{n % 30000:08d}", KINDS[n % len(KINDS)],
                     _settled_at(n, self._count, month).astimezone(ZONE).date(),
-                    total, fund, personal, revoked=_revoked(n),
+                    total, fund, personal,
+                    revoked=_revoked(n) and not _still_in_effect_upstream(n),
                 )
             )  # fmt: skip
         for extra in range(2):

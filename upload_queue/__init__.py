@@ -43,8 +43,9 @@ Tables live on :data:`upload_queue.tables.metadata`; times are aware and stored 
 The in-package modules: ``jobs`` (types), ``enqueue``, ``enqueue_now``, ``transactions`` (write
 transactions), ``leasing``, ``recovery`` (expired and orphaned leases), ``worker``,
 ``outcomes`` (recording a delivery's outcome), ``handlers``, ``retry``, ``deadlines``,
-``reporting``, ``admin``, ``withdrawal``, ``ledger`` (the delivery ledger), ``metrics``, ``locks``,
-``scheduler``, ``facade``, ``clock``, ``errors``, ``tables``.
+``reporting``, ``progress`` (where some jobs stand), ``admin``, ``withdrawal``, ``ledger`` (the
+delivery ledger), ``metrics``, ``locks``, ``scheduler``, ``facade``, ``clock``, ``errors``,
+``tables``.
 """
 
 from upload_queue.clock import Clock, ManualClock, utcnow

@@ -55,6 +55,23 @@ class UploadWithdrawal:
     reversed: int = 0
 
 
+@dataclass(frozen=True)
+class UploadProgress:
+    """Where a queued upload stands (:meth:`Outbox.progress`): ``status`` one of
+    ``pending``, ``in_flight``, ``delivered``, ``dead``, ``withdrawn``; ``msgid`` what it was
+    (or is to be) sent under; ``held_back_by`` the earlier undelivered job of its stay that a
+    pending one waits behind."""
+
+    job_id: int
+    status: str
+    msgid: str
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str = ""
+    held_back_by: int | None = None
+
+
 class Outbox(Protocol):
     """The transactional outbox, as the use cases see it.
 
@@ -96,6 +113,13 @@ class Outbox(Protocol):
         self, session: Any, idempotency_keys: Iterable[str]
     ) -> Mapping[str, tuple[str, str]]:
         """:meth:`job_state` of each key that names a job (keys naming none are left out)."""
+        ...
+
+    def progress(
+        self, session: Any, idempotency_keys: Iterable[str]
+    ) -> Mapping[str, UploadProgress]:
+        """:class:`UploadProgress` of each key that names a job, delivered and purged ones
+        included (keys naming none are left out), in a few statements whatever their number."""
         ...
 
     def sent_msgid(self, session: Any, idempotency_key: str) -> str:

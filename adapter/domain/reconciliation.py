@@ -2,9 +2,9 @@
 
 The district agency reconciles last month's settlements with each institution and uploads
 the monthly settlement before the 20th (N§35, B§33, B§36, B§37). The institution checks its
-side first: :func:`reconcile` takes the month's local settlements and upstream's figures
-(``WI3201``) and says, totals first and then settlement by settlement, where they differ
-and what to do about each difference.
+side first: :func:`~adapter.domain.reconciliation_sieve.reconcile` takes the month's local
+settlements and upstream's figures (``WI3201``) and says, totals first and then settlement
+by settlement (:func:`compare`), where they differ and what to do about each difference.
 
 Contract:
 
@@ -18,29 +18,31 @@ Contract:
 * Settlements are matched by ``setl_id`` — the id the discharge (``WI2301``) or device
   (``WI2701``) upload carried, which is the local settlement id.
 * A settlement matches only if upstream has it under the same worker: the fund's payment
-  is charged to that worker, and in clearing to their insured place (N§40).
+  is charged to that worker, and in clearing to their insured place (N§40); and, when
+  upstream's row names the settlement's kind (``kind``: medical, rehab, device, as the
+  dialect's ``WI3201`` rows do), under the same kind: the fund audits and pays work-injury
+  medical care, rehabilitation and devices each on its own terms.
 * Each :class:`Difference` has a :class:`DifferenceKind`, the amounts on both sides, and a
   Chinese sentence saying what differs and what to do. A local revoked settlement upstream
   never saw, and an upstream revoked settlement unknown here, cancel out: no difference.
   One upstream lists that is ours, of another month, is said to be so (:func:`placed`).
+  One revoked here that upstream lists in effect is told by where its revocation's upload
+  stands (:func:`with_revocations`).
 * Money is exact: ``Decimal`` to the fen; deltas are upstream minus local.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
-from decimal import Decimal
+from datetime import date, datetime
 from enum import StrEnum
-from itertools import compress, repeat
-from operator import attrgetter, not_
 
+from adapter.domain.encounters import EncounterKind
 from adapter.domain.money import ZERO
-from adapter.domain.months import parse_month
-from adapter.domain.reconciliation_lines import Amounts, LocalSettlement, in_fen, yuan_of
-from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
+from adapter.domain.reconciliation_lines import Amounts, LocalSettlement
+from adapter.domain.reconciliation_revocations import RevocationUpload, revocation_action
+from adapter.domain.upstream import ReconciledSettlement
 
 ARTICLES = "N§35, B§33"
 
@@ -72,6 +74,7 @@ class DifferenceKind(StrEnum):
     DUPLICATE_UPSTREAM = "duplicate_upstream"  # upstream lists one setl_id twice, effective
     PERSON_DIFFERS = "person_differs"  # upstream has it under another worker
     OTHER_MONTH_HERE = "other_month_here"  # upstream lists ours of another month here
+    KIND_DIFFERS = "kind_differs"  # medical, rehab or device: upstream files it as another
 
     @property
     def label(self) -> str:
@@ -84,6 +87,7 @@ class DifferenceKind(StrEnum):
             "duplicate_upstream": "上级系统重复记录",
             "person_differs": "人员不一致",
             "other_month_here": "本地属于其他月份",
+            "kind_differs": "结算类别不一致",
         }[self.value]
 
 
@@ -98,6 +102,9 @@ class Difference:
     message: str  # what differs (Chinese)
     action: str  # what to do (Chinese)
     article: str = ARTICLES
+    # revoked here, in effect upstream: where its revocation's upload stands (the action
+    # follows it; see :func:`with_revocations`)
+    revocation_upload: RevocationUpload | None = None
 
     @property
     def delta(self) -> Amounts | None:
@@ -132,12 +139,14 @@ def _amounts(item: ReconciledSettlement) -> Amounts:
     return Amounts(item.total, item.fund_pay, item.personal_pay)
 
 
-def _same(here: LocalSettlement, item: ReconciledSettlement) -> bool:
-    """``item`` is effective and carries ``here``'s worker and amounts."""
+def agrees(here: LocalSettlement, item: ReconciledSettlement) -> bool:
+    """``item`` is effective and carries ``here``'s worker, kind (if upstream says) and
+    amounts."""
     amounts = here.amounts
     return (
         not item.revoked
         and item.psn_no == here.psn_no
+        and item.kind in ("", here.kind)
         and item.total == amounts.total
         and item.fund_pay == amounts.fund_pay
         and item.personal_pay == amounts.personal_pay
@@ -158,9 +167,11 @@ def _missing_upstream_action(local: LocalSettlement) -> str:
     return "本地未找到该结算的上传记录：请信息科核查后补传结算信息，送达后重新对账"
 
 
-def _compare_one(
+def compare(
     local: LocalSettlement | None, entries: Sequence[ReconciledSettlement]
 ) -> list[Difference]:
+    """The differences between a local settlement (``None``: none here) and upstream's
+    entries of its id (none: upstream lacks it)."""
     effective = [e for e in entries if not e.revoked]
     upstream = effective[0] if effective else (entries[0] if entries else None)
     up_amounts = _amounts(upstream) if upstream is not None else None
@@ -179,7 +190,9 @@ def _compare_one(
             f"第{n}条（msgid {e.msgid}）：人员{e.psn_no}，{_amounts(e).said}"
             for n, e in enumerate(effective, 1)
         )
-        keep = [n for n, e in enumerate(effective, 1) if local and local_active and _same(local, e)]
+        keep = [
+            n for n, e in enumerate(effective, 1) if local and local_active and agrees(local, e)
+        ]
         add(
             DifferenceKind.DUPLICATE_UPSTREAM,
             f"上级系统将结算{setl_id}记录了{len(effective)}次：{listed}",
@@ -228,6 +241,15 @@ def _compare_one(
             f"结算{setl_id}的人员不一致：本地为{local.psn_no}，上级系统为{upstream.psn_no}",
             "基金支付将记在上级系统所列人员及其参保地名下：请区级经办机构按结算单更正人员",
         )
+    if upstream.kind and upstream.kind != local.kind:
+        here_kind, there_kind = _kind_label(local.kind), _kind_label(upstream.kind)
+        add(
+            DifferenceKind.KIND_DIFFERS,
+            f"结算{setl_id}的结算类别不一致：本地为{here_kind}，上级系统为{there_kind}",
+            f"工伤医疗、工伤康复与辅助器具配置分别审核和支付：本地结算单为{here_kind}，请区级"
+            f"经办机构将上级系统的{there_kind}更正为{here_kind}；如本地有误，请撤销后按正确类别"
+            "重新办理并上传",
+        )
     if up_amounts != local.amounts:
         add(
             DifferenceKind.AMOUNT_DIFFERS,
@@ -240,89 +262,11 @@ def _compare_one(
     return found
 
 
-# total, fund_pay, personal_pay × 100 (exact: equal to the same amounts as ints of fen),
-# revoked (False: a plain entry is in effect), and the worker
-Fen = tuple[Decimal, Decimal, Decimal, bool, str]
-_SETL_ID, _PSN_NO = attrgetter("setl_id"), attrgetter("psn_no")
-_TOTAL, _FUND_PAY = attrgetter("total"), attrgetter("fund_pay")
-_PERSONAL_PAY, _REVOKED = attrgetter("personal_pay"), attrgetter("revoked")
-
-
-class Sieve:
-    """Upstream's figures for one pass over a month's local settlements.
-
-    Most of a month says nothing: a settlement in effect here that upstream lists once, in
-    effect, with the same amounts. :attr:`plain` holds those of upstream's entries, by
-    ``setl_id``, as :data:`Fen` (each amount ×100, exact: equal to an ``int`` of fen iff the
-    amounts are equal; then ``False``, not revoked; then the worker), so whoever reads the
-    month (50,000 rows) as integers of fen can set such a settlement aside with one lookup
-    and one comparison with ``(total, fund_pay, personal_pay, revoked, psn_no)`` (popping
-    the entry: a second line of the same id is judged), adding its amounts up in fen,
-    without making it an object.
-    :meth:`judge` takes the totals, the ids set aside and every other settlement, and finds
-    the differences as :func:`reconcile` does. One sieve serves one pass.
-    """
-
-    __slots__ = ("_ids", "plain", "upstream")
-
-    def __init__(self, upstream: ReconciliationFigures):
-        self.upstream = upstream
-        # C-level passes over upstream's 50,000 entries (no Python code per entry)
-        items = upstream.settlements
-        ids = self._ids = list(map(_SETL_ID, items))
-        plain: dict[str, Fen | None] = dict(
-            zip(
-                ids,
-                zip(
-                    map(in_fen, map(_TOTAL, items)),
-                    map(in_fen, map(_FUND_PAY, items)),
-                    map(in_fen, map(_PERSONAL_PAY, items)),
-                    repeat(False),
-                    map(_PSN_NO, items),
-                    strict=False,  # repeat(False): as long as the amounts
-                ),
-                strict=True,
-            )
-        )
-        for item in compress(items, map(_REVOKED, items)):
-            plain[item.setl_id] = None  # revoked upstream: judged
-        if len(plain) < len(ids):
-            for setl_id, times in Counter(ids).items():
-                if times > 1:
-                    plain[setl_id] = None  # listed twice: judged
-        self.plain = plain
-
-    def judge(
-        self,
-        month: str,
-        local: Totals,
-        others: Iterable[LocalSettlement],
-        matched: Collection[str],
-    ) -> ReconciliationResult:
-        """The month's result: ``local`` its local totals (net of revocations), ``matched``
-        the ids of the local settlements set aside (each in effect, with the amounts of
-        :attr:`plain`), ``others`` every other local settlement of the month, read once."""
-        parse_month(month)
-        by_id: dict[str, list[ReconciledSettlement]] = {}
-        known = map(matched.__contains__, self._ids)  # C-level: 50,000 entries
-        for item in compress(self.upstream.settlements, map(not_, known)):
-            by_id.setdefault(item.setl_id, []).append(item)
-        differences: list[Difference] = []
-        for here in others:
-            entries = by_id.pop(here.setl_id, ())
-            if len(entries) == 1 and not here.revoked and _same(here, entries[0]):
-                continue  # nothing to say: one effective entry, same worker and amounts
-            differences += _compare_one(here, entries)
-        for entries in by_id.values():  # upstream's settlements unknown here
-            differences += _compare_one(None, entries)
-        # one settlement's differences come from one comparison, so this order is total
-        differences.sort(key=lambda d: (d.settles_on or date.min, d.setl_id))
-        upstream = self.upstream
-        upstream_totals = Totals(
-            upstream.settlement_count,
-            Amounts(upstream.total, upstream.fund_pay, upstream.personal_pay),
-        )
-        return ReconciliationResult(month, local, upstream_totals, tuple(differences))
+def _kind_label(kind: str) -> str:
+    try:
+        return EncounterKind(kind).label
+    except ValueError:  # upstream's own word, quoted as it is
+        return f"“{kind}”"
 
 
 def placed(
@@ -356,45 +300,27 @@ def placed(
     return replace(result, differences=tuple(differences))
 
 
-def local_totals(count: int, total: int, fund_pay: int, personal_pay: int) -> Totals:
-    """The local totals from sums in fen (exact; ``0.00`` for none)."""
-    return Totals(count, Amounts(yuan_of(total), yuan_of(fund_pay), yuan_of(personal_pay)))
-
-
-def reconcile(
-    month: str, local: Iterable[LocalSettlement], upstream: ReconciliationFigures
+def with_revocations(
+    result: ReconciliationResult,
+    uploads: Mapping[str, RevocationUpload],
+    compared_at: datetime,
 ) -> ReconciliationResult:
-    """Compare the month's local settlements with upstream's figures (N§35, B§33).
-
-    ``local`` is read once, one settlement at a time (a month of 50,000 need not be a list):
-    each is compared as it comes and only its amounts are added up. Differences come
-    ordered by settlement date, then ``setl_id``; one settlement may have more than one (a
-    duplicate upstream whose amounts also differ). (:class:`Sieve` is the same comparison
-    for a reader that sets the month's plain settlements aside itself.)
-    """
-    parse_month(month)
-    sieve = Sieve(upstream)
-    plain = sieve.plain
-    matched: set[str] = set()
-    others: list[LocalSettlement] = []
-    count, total, fund_pay, personal_pay = 0, ZERO, ZERO, ZERO
-    for here in local:
-        amounts = here.amounts
-        if not here.revoked:
-            count += 1
-            total += amounts.total
-            fund_pay += amounts.fund_pay
-            personal_pay += amounts.personal_pay
-        fen = plain.pop(here.setl_id, None)  # a second line of one id is judged
-        if fen == (
-            in_fen(amounts.total),
-            in_fen(amounts.fund_pay),
-            in_fen(amounts.personal_pay),
-            here.revoked,
-            here.psn_no,
-        ):
-            matched.add(here.setl_id)
-        else:
-            others.append(here)
-    totals = Totals(count, Amounts(total, fund_pay, personal_pay))
-    return sieve.judge(month, totals, others, matched)
+    """``result`` with each settlement revoked here that upstream lists in effect — in this
+    month (revoked here only) or another (ours, of another month) — told by its
+    revocation's upload: ``uploads`` by ``setl_id``, those of settlements revoked here;
+    ``compared_at`` when upstream's figures were read (a revocation delivered since may have
+    been applied since)."""
+    kinds = (DifferenceKind.REVOKED_HERE_ONLY, DifferenceKind.OTHER_MONTH_HERE)
+    differences = list(result.differences)
+    for n, d in enumerate(differences):
+        upload = uploads.get(d.setl_id) if d.kind in kinds else None
+        if upload is None:
+            continue
+        remove = (
+            "撤销该结算，不予拨付"
+            if d.kind is DifferenceKind.REVOKED_HERE_ONLY
+            else f"将其从{result.month}中删除，不予拨付"
+        )
+        action = revocation_action(upload, compared_at, remove)
+        differences[n] = replace(d, action=action, revocation_upload=upload)
+    return replace(result, differences=tuple(differences))

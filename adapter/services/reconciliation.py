@@ -15,14 +15,20 @@
       the 31st and settled on the 1st is the next month's) — each with its upload
       (``WI2301``/``WI2701``) and whether upstream has acknowledged it, copied by the
       database in one statement;
-   b. the lines are read back once and compared (:class:`adapter.domain.reconciliation.Sieve`,
-      as :func:`~adapter.domain.reconciliation.reconcile` does): totals first, then
+   b. the lines are read back once and compared (:class:`adapter.domain.reconciliation_sieve.Sieve`,
+      as :func:`~adapter.domain.reconciliation_sieve.reconcile` does): totals first, then
       settlement by settlement — the lines matching upstream's plain figures set aside by
       comparing amounts in fen, the others judged — what is kept is exactly what was
       compared; a settlement upstream lists that the month lacks is looked up among all
       of ours: if it is ours, of another month, the difference says which, and whether
-      it is revoked here (:func:`~adapter.domain.reconciliation.placed`);
+      it is revoked here (:func:`~adapter.domain.reconciliation.placed`); one revoked here
+      that upstream lists in effect is told by where its revocation's upload (WI2305)
+      stands (:func:`revocations_told`);
    c. the run's outcome, totals and differences, and an audit entry.
+
+The month's latest run (:meth:`Reconciliations.latest`) tells those revocations again as
+they stand when it is read: the kept action says where the upload stood at the run, the
+answer where it stands now (delivered since, it says to reconcile again).
 
 A month still showing differences (or a failed run, or a balanced run overtaken by a
 settlement of the month revoked or made since: ``outdated``) once its half-yearly clearing
@@ -46,8 +52,16 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from adapter.domain.clearing import ClearingCalendar, Cutoff
 from adapter.domain.errors import InvalidMessage, NotFound, UpstreamError
 from adapter.domain.months import parse_month, settlement_period
-from adapter.domain.reconciliation import DifferenceKind, Sieve, Totals, placed
+from adapter.domain.reconciliation import (
+    DifferenceKind,
+    ReconciliationResult,
+    Totals,
+    placed,
+    with_revocations,
+)
 from adapter.domain.reconciliation_reply import check_reply
+from adapter.domain.reconciliation_revocations import RevocationUpload
+from adapter.domain.reconciliation_sieve import Sieve
 from adapter.domain.upstream import Infno
 from adapter.services.context import ServiceContext
 from adapter.services.monthly_clearing import UploadTracker
@@ -61,6 +75,7 @@ __all__ = [
     "UnresolvedMonth",
     "keep_lines",
     "require_month",
+    "revocations_told",
 ]
 _UPLOADS = (Infno.DISCHARGE.value, Infno.DEVICE_SETTLEMENT.value)
 
@@ -112,6 +127,27 @@ def keep_lines(ctx: ServiceContext, uow: UnitOfWork, month: str, run_id: int) ->
     bounds, days = _day_bounds(month, ctx.zone)
     undelivered = _undelivered(ctx, uow, bounds)
     uow.reconciliations.copy_lines(run_id, bounds, days, ctx.institution.code, undelivered)
+
+
+def revocations_told(
+    ctx: ServiceContext, uow: UnitOfWork, result: ReconciliationResult, compared_at: datetime
+) -> ReconciliationResult:
+    """``result`` with each settlement revoked here that upstream lists in effect told by its
+    revocation's upload as it stands now (:func:`~adapter.domain.reconciliation.with_revocations`):
+    the uploads of all of them read in one look, and the queue asked once."""
+    told = (DifferenceKind.REVOKED_HERE_ONLY, DifferenceKind.OTHER_MONTH_HERE)
+    ids = {d.setl_id for d in result.differences if d.kind in told}
+    if not ids:
+        return result
+    queued = uow.uploads.revocations_of(ids)
+    progress = ctx.outbox.progress(uow.session, [u.msgid for u in queued.values() if u])
+    uploads = {
+        setl_id: RevocationUpload.of(u.msgid, u.job_id, progress.get(u.msgid), ctx.zone)
+        if u is not None
+        else RevocationUpload.of("", None, None, ctx.zone)
+        for setl_id, u in queued.items()
+    }
+    return with_revocations(result, uploads, compared_at)
 
 
 @dataclass(frozen=True)
@@ -192,6 +228,7 @@ class Reconciliations:
                 result = placed(
                     result, runs.settlements_of(lacking, ctx.institution.code, ctx.zone)
                 )
+            result = revocations_told(ctx, uow, result, started)
             outcome = "balanced" if result.balanced else "differences"
             message = (
                 "本月本地结算与上级系统一致"
@@ -281,7 +318,8 @@ class Reconciliations:
             report = uow.reconciliations.latest(month)
             if report is not None and report.result is not None:
                 changed = uow.reconciliations.changed_since(report.run, ctx.institution.code)
-                report = replace(report, changed_since_run=tuple(changed))
+                told = revocations_told(ctx, uow, report.result, report.run.started_at)
+                report = replace(report, result=told, changed_since_run=tuple(changed))
         if report is None:
             raise NotFound(
                 f"{month}尚未对账，可立即执行对账（POST …/reconciliation/{month}/run）",

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
 from adapter.domain.errors import Conflict, DomainError, NotFound
-from adapter.domain.ports import QueuedUpload, UploadWithdrawal
+from adapter.domain.ports import QueuedUpload, UploadProgress, UploadWithdrawal
 from adapter.domain.upstream import Infno, UpstreamGateway, write_infnos
 from adapter.services.delivery import FeeDetails, deliver, failure_kind
 from adapter.services.operations import reversal_key
@@ -27,6 +27,7 @@ from upload_queue.errors import JobChanged, JobNotFound, JobNotRetryable
 from upload_queue.facade import UploadQueue
 from upload_queue.jobs import Delivery, Job, JobSpec, Status
 from upload_queue.ledger import Receipt
+from upload_queue.progress import progress_of
 
 
 class QueueOutbox:
@@ -91,6 +92,22 @@ class QueueOutbox:
         self, session: Any, idempotency_keys: Iterable[str]
     ) -> dict[str, tuple[str, str]]:
         return reporting.states_of(_connection(session), idempotency_keys)
+
+    def progress(self, session: Any, idempotency_keys: Iterable[str]) -> dict[str, UploadProgress]:
+        found = progress_of(_connection(session), idempotency_keys)
+        return {
+            key: UploadProgress(
+                job_id=p.job_id,
+                status=p.status,
+                msgid=p.reference,
+                attempts=p.attempts,
+                next_attempt_at=p.next_attempt_at,
+                delivered_at=p.delivered_at,
+                last_error=p.last_error,
+                held_back_by=p.held_back_by,
+            )
+            for key, p in found.items()
+        }
 
     def sent_msgid(self, session: Any, idempotency_key: str) -> str:
         """The msgid upstream holds the upload under: its job's current payload's (a re-send

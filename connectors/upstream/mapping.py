@@ -16,7 +16,9 @@ Output shapes, by transaction:
 * WI1301 ``{"institution": {fixmedins_code, fixmedins_name, kinds | kind, admvs,
   direct_settlement}}``
 * WI1401 ``{"items": [<catalogue item as seeded>], "version"}``
-* WI3201 ``{fixmedins_code, month, setl_cnt, total, fund_pay, psn_pay, settlements: [...]}``
+* WI3201 ``{fixmedins_code, month, setl_cnt, total, fund_pay, psn_pay, settlements: [{setl_id,
+  msgid, psn_no, kind, setl_date, total, fund_pay, psn_pay, revoked}]}`` (``kind``: medical,
+  rehab or device, as the simulator sends it; optional)
 * WI3202 ``{"deductions": [{deduction_no, month, setl_id, psn_no, item_code, item_name,
   amount, reason}]}``
 """
@@ -199,7 +201,8 @@ def _settlement(s: dict[str, Any]) -> ReconciledSettlement:
         setl_id=text(s, "setl_id"),
         msgid=text(s, "msgid", ""),
         psn_no=text(s, "psn_no"),
-        kind=text(s, "kind", "medical"),
+        # "": the row names no kind (compared without one), never a guess of "medical"
+        kind=text(s, "kind", ""),
         setl_date=day(s, "setl_date"),
         total=fen(s, "total"),
         fund_pay=fen(s, "fund_pay"),

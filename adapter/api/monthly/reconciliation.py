@@ -15,6 +15,7 @@ from adapter.api.routes.common import Money, Out
 from adapter.domain.months import MONTH_PATTERN
 from adapter.domain.reconciliation import Totals
 from adapter.domain.reconciliation_lines import Amounts
+from adapter.domain.reconciliation_revocations import RevocationUpload
 from adapter.services.reconciliation import ReconciliationReport, RunInfo
 
 router = APIRouter(prefix="/api/v1/reconciliation", tags=["reconciliation"], route_class=ParsedOnce)
@@ -49,6 +50,39 @@ class MonthTotalsOut(Out):
         )
 
 
+class RevocationUploadOut(Out):
+    """A settlement revoked here that upstream lists in effect: where its revocation's
+    upload (WI2305) stands now — ``delivered`` (upstream has it: ask the agency to apply it),
+    ``queued`` / ``retrying`` (on its way: wait), ``dead`` (IT re-sends the job),
+    ``withdrawn`` or ``none`` (never sent, never queued: a defect to raise)."""
+
+    state: str
+    state_label: str
+    msgid: str  # what it was (or is to be) sent under; "" when none was queued
+    job_id: int | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None  # queued or retrying: not before then
+    attempts: int
+    held_back_by: int | None  # queued behind this earlier upload job of the stay
+    last_error: str  # dead: upstream's reason; withdrawn: why
+
+    @classmethod
+    def of(cls, upload: RevocationUpload | None) -> RevocationUploadOut | None:
+        if upload is None:
+            return None
+        return cls(
+            state=upload.state.value,
+            state_label=upload.state.label,
+            msgid=upload.msgid,
+            job_id=upload.job_id,
+            delivered_at=upload.delivered_at,
+            next_attempt_at=upload.next_attempt_at,
+            attempts=upload.attempts,
+            held_back_by=upload.held_back_by,
+            last_error=upload.last_error,
+        )
+
+
 class DifferenceOut(Out):
     kind: str
     kind_label: str
@@ -61,6 +95,8 @@ class DifferenceOut(Out):
     message: str
     action: str
     article: str
+    # revoked here, in effect upstream (revoked_here_only, other_month_here): its WI2305
+    revocation_upload: RevocationUploadOut | None = None
 
 
 class ReconciliationRunOut(Out):
@@ -118,6 +154,7 @@ class ReconciliationOut(Out):
                     message=d.message,
                     action=d.action,
                     article=d.article,
+                    revocation_upload=RevocationUploadOut.of(d.revocation_upload),
                 )
                 for d in (result.differences if result else ())
             ],

@@ -24,10 +24,10 @@ from adapter.domain.reconciliation import (
     Difference,
     DifferenceKind,
     ReconciliationResult,
-    Sieve,
     Totals,
 )
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
+from adapter.domain.reconciliation_sieve import Sieve
 from adapter.store.repositories import reconciliation_lines as line_store
 from adapter.store.repositories.reconciliation_lines import Sifted
 from adapter.store.tables.monthly import reconciliation_difference, reconciliation_run

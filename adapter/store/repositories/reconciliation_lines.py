@@ -1,5 +1,5 @@
 """A reconciliation run's lines (``reconciliation_line``): copied from the month's settlements,
-read back, and compared as they are read (:class:`~adapter.domain.reconciliation.Sieve`).
+read back, and compared as they are read (:class:`~adapter.domain.reconciliation_sieve.Sieve`).
 
 A month may hold 50,000 settlements: a run's lines are copied from the month's settlements
 by the database itself (one ``INSERT … SELECT``, each settlement's local day worked out
@@ -41,8 +41,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapter.domain.reconciliation import Sieve, Totals, local_totals
+from adapter.domain.reconciliation import Totals
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
+from adapter.domain.reconciliation_sieve import Sieve, local_totals
 from adapter.domain.settlement import SettlementStatus, settlement_day
 from adapter.domain.upstream import Infno
 from adapter.store.sql import in_fen, of_fen, table
@@ -350,7 +351,8 @@ class Sifted:
 
 _SETL_ID = itemgetter(0)
 _TOTAL, _FUND, _PERSONAL = itemgetter(4), itemgetter(5), itemgetter(6)
-_KEY = itemgetter(4, 5, 6, 10, 1)  # amounts in fen, revoked, worker: as Sieve.plain's values
+# amounts in fen, revoked, worker (and kind, when upstream names kinds): as Sieve.plain's values
+_KEY, _KEY_KIND = itemgetter(4, 5, 6, 10, 1), itemgetter(4, 5, 6, 10, 1, 2)
 
 
 def sift(session: Session, run_id: int, sieve: Sieve) -> Sifted:
@@ -366,6 +368,7 @@ def sift(session: Session, run_id: int, sieve: Sieve) -> Sifted:
     others: list[LocalSettlement] = []
     days = _Days()
     pop = sieve.plain.pop
+    key = _KEY_KIND if sieve.kinds else _KEY
     count = total = fund = personal = 0
     for chunk in _line_rows(session.connection(), run_id):
         rows += chunk
@@ -373,7 +376,7 @@ def sift(session: Session, run_id: int, sieve: Sieve) -> Sifted:
         total += sum(map(_TOTAL, chunk))
         fund += sum(map(_FUND, chunk))
         personal += sum(map(_PERSONAL, chunk))
-        same = list(map(eq, map(pop, map(_SETL_ID, chunk), repeat(None)), map(_KEY, chunk)))
+        same = list(map(eq, map(pop, map(_SETL_ID, chunk), repeat(None)), map(key, chunk)))
         matched.update(compress(map(_SETL_ID, chunk), same))
         for row in compress(chunk, map(not_, same)):
             settlement = _settlement_of(row, days)

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from adapter.domain.settlement import SettlementStatus
+from adapter.domain.upstream import Infno
 from adapter.store.sql import table
 from adapter.store.tables.encounters import EncounterRow
 from adapter.store.tables.settlements import SettlementRow
@@ -155,6 +157,31 @@ class UploadRepository:
         make = SettlementUpload._make
         for row in self._session.execute(query.execution_options(yield_per=_STREAM)):
             yield make(row)
+
+    def revocations_of(self, settlement_ids: Collection[str]) -> dict[str, UploadRecord | None]:
+        """Of ``settlement_ids``, those revoked, each with its latest revocation upload
+        (``WI2305``; ``None``: none was queued). One statement per :data:`_CHUNK` ids: a
+        month's differences are one look, not one per settlement."""
+        found: dict[str, UploadRecord | None] = {}
+        ids = sorted(settlement_ids)
+        upload = service_upload.c
+        for start in range(0, len(ids), _CHUNK):
+            rows = self._session.execute(
+                select(_settlement.c.id.label("revoked_id"), service_upload)
+                .outerjoin(
+                    service_upload,
+                    (upload.settlement_id == _settlement.c.id)
+                    & (upload.infno == Infno.SETTLEMENT_REVOKE.value),
+                )
+                .where(
+                    _settlement.c.id.in_(ids[start : start + _CHUNK]),
+                    _settlement.c.status == SettlementStatus.REVOKED.value,
+                )
+                .order_by(_settlement.c.id, upload.id)  # the latest last
+            )
+            for row in rows:
+                found[row.revoked_id] = _upload(row) if row.msgid is not None else None
+        return found
 
     def infnos(self, encounter_id: str) -> set[str]:
         """The transactions queued for the encounter."""

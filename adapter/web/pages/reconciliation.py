@@ -135,6 +135,7 @@ def _page(
         "today": today.isoformat(),
         "can_reconcile": bool(roles & set(RECONCILERS)),
         "can_confirm": bool(roles & set(FUNDS_CLERKS)),
+        "is_it": "it" in roles,  # the upload queue's page is IT's
         "device_institution": "device" in monthly.context.institution.kinds,
         "outcomes": OUTCOMES,
         "funds_status": FUNDS_STATUS,

@@ -198,6 +198,61 @@ def test_the_billing_desk_reconciles_the_month_and_reads_differences_and_deducti
     assert path.stat().st_size > 0
 
 
+def test_a_revocation_upstream_acknowledged_but_did_not_apply_is_asked_of_the_agency(
+    page: Page, site: Site
+) -> None:
+    """A stay settled and delivered, then revoked: its revocation (WI2305) reaches upstream,
+    yet upstream's monthly figures still list the settlement in effect. The billing clerk's
+    page says the revocation was delivered, naming its msgid and when, and to ask the agency
+    to revoke the settlement — not to go and look in the upload queue."""
+    stamp = f"{datetime.now(ZONE):%H%M%S%f}"
+    c = _settled_and_delivered(site, f"ZY-REC-C-{stamp}")
+    month, day = c["settles_on"][:7], c["settles_on"]
+    revoked = httpx.post(
+        f"{site.base}/api/v1/settlements/{c['id']}/revoke",
+        json={"reason": "出院诊断录入有误"},
+        headers={"Authorization": f"Bearer {site.tokens['billing']}"},
+        timeout=30,
+    )
+    assert revoked.status_code == 200, revoked.text
+
+    def revocation_delivered() -> bool:
+        report = site.runtime.services.context
+        with report.uow() as uow:
+            upload = uow.uploads.latest("WI2305", settlement_id=c["id"])
+            return upload is not None and report.outbox.delivered(uow.session, upload.msgid)
+
+    eventually(revocation_delivered, timeout=30)
+    _seed(
+        site,
+        figures=[
+            {
+                "fixmedins_code": site.runtime.services.context.institution.code,
+                "month": month, "total": "0.00", "fund_pay": "0.00", "psn_pay": "0.00",
+                "settlements": [_upstream(c["id"], day, c["total"], c["fund_pay"])],
+            }
+        ],
+    )  # fmt: skip
+
+    sign_in(page, site, USERS["billing"], path=f"/web/reconciliation?month={month}")
+    page.get_by_test_id("reconciliation").get_by_role("button", name="立即对账").click()
+    expect(page.get_by_test_id("done")).to_contain_text("对账已完成")
+    row = page.get_by_test_id("differences").locator(f"tr[data-setl='{c['id']}']")
+    expect(row).to_have_attribute("data-kind", "revoked_here_only")
+    expect(row.get_by_test_id("kind")).to_have_text("仅本地已撤销")
+    with site.runtime.services.context.uow() as uow:
+        upload = uow.uploads.latest("WI2305", settlement_id=c["id"])
+    assert upload is not None
+    action = row.get_by_test_id("action")
+    expect(action).to_contain_text(f"msgid {upload.msgid}")
+    expect(action).to_contain_text("送达上级系统，上级系统仍列为有效结算，未执行撤销")
+    expect(action).to_contain_text("请区级经办机构按该撤销信息")
+    expect(row.get_by_test_id("revocation-upload")).to_have_text(
+        f"撤销上传（WI2305）已送达，任务{upload.job_id}"
+    )
+    shot(page, "revocation-delivered")
+
+
 def test_other_desks_are_refused_and_the_device_counter_sees_only_its_funds(
     page: Page, site: Site
 ) -> None:

@@ -11,7 +11,9 @@ from adapter.domain.reconciliation import DifferenceKind
 from benchmarks import month_end
 from benchmarks.month_end_workload import seed
 
-COUNT = 400  # settlements 3, 103, 203, 303 undelivered; 7, 207 revoked; 5 differs; 11 missing
+# settlements 3, 103, 203, 303 undelivered; 7, 207 revoked (7 still in effect upstream, its
+# revocation queued); 5 differs; 11 missing
+COUNT = 400
 
 
 def test_the_seeded_month_reconciles_with_the_planted_differences(tmp_path: Path) -> None:
@@ -22,8 +24,9 @@ def test_the_seeded_month_reconciles_with_the_planted_differences(tmp_path: Path
     times = month_end.child("time", url, COUNT, month, 1)
     assert times["settlements"] == COUNT
     assert times["local_count"] == COUNT - 2  # the two revoked count on neither side
-    assert times["differences"] == 1 + 1 + 4 + 2  # amount; missing upstream ×5; missing here ×2
-    assert times["at_risk"] == 4  # the undelivered uploads, until delivered
+    # amount; missing upstream ×5; missing here ×2; revoked here only
+    assert times["differences"] == 1 + 1 + 4 + 2 + 1
+    assert times["at_risk"] == 4 + 1  # the undelivered uploads (7's revocation too)
     assert min(times["floor"] + times["core"] + times["reconcile"]) > 0
 
     monthly, _engine = month_end._context(url, COUNT)
@@ -33,6 +36,9 @@ def test_the_seeded_month_reconciles_with_the_planted_differences(tmp_path: Path
     assert kinds.count(DifferenceKind.MISSING_UPSTREAM) == 5
     assert kinds.count(DifferenceKind.MISSING_HERE) == 2
     assert kinds.count(DifferenceKind.AMOUNT_DIFFERS) == 1
+    [revoked] = [d for d in report.result.differences if d.kind is DifferenceKind.REVOKED_HERE_ONLY]
+    assert revoked.setl_id == "S00000007" and revoked.revocation_upload is not None
+    assert revoked.revocation_upload.state.value == "retrying"  # seeded: one attempt made
     undelivered = [line for line in report.lines if line["upload_delivered"] is False]
     assert sorted(line["setl_id"] for line in undelivered) == [
         f"S{n:08d}" for n in (3, 103, 203, 303)

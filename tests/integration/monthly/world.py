@@ -136,13 +136,20 @@ def seed(sim_url: str, **lists: list[dict[str, Any]]) -> None:
 
 
 def upstream_settlement(
-    setl_id: str, day: date, total: str, fund: str, *, psn_no: str = "P001", revoked: bool = False
+    setl_id: str,
+    day: date,
+    total: str,
+    fund: str,
+    *,
+    psn_no: str = "P001",
+    revoked: bool = False,
+    kind: str = "medical",
 ) -> dict[str, Any]:
     return {
         "setl_id": setl_id,
         "msgid": f"{INSTITUTION}{day:%Y%m%d}1015000001",
         "psn_no": psn_no,
-        "kind": "medical",
+        "kind": kind,
         "setl_date": day.isoformat(),
         "total": total,
         "fund_pay": fund,

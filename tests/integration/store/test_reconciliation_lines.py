@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from adapter.domain.encounters import EncounterStatus
-from adapter.domain.reconciliation import Difference, DifferenceKind, Sieve, Totals, reconcile
+from adapter.domain.reconciliation import Difference, DifferenceKind, Totals
 from adapter.domain.reconciliation_lines import Amounts, Lines, LocalSettlement
+from adapter.domain.reconciliation_sieve import Sieve, reconcile
 from adapter.domain.upstream import Infno, ReconciledSettlement, ReconciliationFigures
 from adapter.store.repositories import ReconciliationRepository, UploadRecord
 from adapter.store.repositories import reconciliation_lines as repository  # its _STREAM
@@ -214,13 +215,13 @@ def test_a_run_of_many_lines_is_kept_as_rows_and_read_back_exactly(
 def _upstream(expected: list[LocalSettlement]) -> ReconciliationFigures:
     """Upstream's figures for the lines, with every kind of case planted: amounts a fen
     off or a tenth of a fen off, missing, listed twice, revoked there only, the same
-    amounts written with four places, under another worker, and one settlement unknown
-    here."""
+    amounts written with four places, under another worker, of another kind, and one
+    settlement unknown here."""
     items: list[ReconciledSettlement] = []
     for i, s in enumerate(expected):
         a = s.amounts
         total, fund, personal, revoked = a.total, a.fund_pay, a.personal_pay, s.revoked
-        psn_no = s.psn_no
+        psn_no, kind = s.psn_no, s.kind
         if i % 13 == 2:
             continue  # missing upstream
         if i % 11 == 1:
@@ -233,8 +234,10 @@ def _upstream(expected: list[LocalSettlement]) -> ReconciliationFigures:
             total, fund = total.quantize(Decimal("0.0001")), fund.quantize(Decimal("0.0001"))
         elif i % 31 == 7:
             psn_no = "P-OTHER"
+        elif i % 37 == 8:
+            kind = "medical" if kind == "rehab" else "rehab"
         entry = ReconciledSettlement(
-            s.setl_id, s.upload_msgid, psn_no, s.kind, s.settles_on, total, fund,
+            s.setl_id, s.upload_msgid, psn_no, kind, s.settles_on, total, fund,
             personal, revoked=revoked,
         )  # fmt: skip
         items += [entry, entry] if i % 17 == 3 else [entry]

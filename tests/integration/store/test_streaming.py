@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from adapter.domain.encounters import EncounterStatus
-from adapter.domain.reconciliation import Sieve
 from adapter.domain.reconciliation_lines import Lines
+from adapter.domain.reconciliation_sieve import Sieve
 from adapter.domain.upstream import Infno, ReconciliationFigures
 from adapter.store.db import is_sqlite
 from adapter.store.repositories import ReconciliationRepository, UploadRecord

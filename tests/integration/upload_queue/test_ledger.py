@@ -161,3 +161,29 @@ def test_ledger_months_setting_refuses_fewer_than_18() -> None:
     with pytest.raises(ValueError, match="18"):
         QueueSettings(ledger_months=17)
     assert QueueSettings().ledger_months == 24
+
+
+def test_progress_reads_each_jobs_standing_a_purged_delivery_included(
+    queue_engine: Engine, clock: ManualClock, metrics: QueueMetrics
+) -> None:
+    """A caller's report of many jobs (a month's reconciliation) asks where they stand in one
+    look: a delivery purged long ago is still delivered, with its job, reference and time
+    from the ledger; a job waiting behind an earlier one of its key names that one."""
+    from upload_queue.progress import progress_of
+
+    old = add(queue_engine, "m1", clock=clock, metrics=metrics, ordering_key="enc-1")
+    make_worker(queue_engine, receipt, clock=clock, metrics=metrics).drain()
+    delivered_at = clock()
+    clock.advance(timedelta(days=100))
+    assert purge(queue_engine, timedelta(days=90), clock()) == 1
+    first = add(queue_engine, "m2", clock=clock, metrics=metrics, ordering_key="enc-2")
+    behind = add(queue_engine, "m3", clock=clock, metrics=metrics, ordering_key="enc-2")
+    with queue_engine.connect() as connection:
+        found = progress_of(connection, ["m1", "m2", "m3", "nope", ""])
+    assert set(found) == {"m1", "m2", "m3"}
+    m1 = found["m1"]
+    assert (m1.job_id, m1.status, m1.reference) == (old.id, "delivered", "sent-m1")
+    assert m1.delivered_at == delivered_at and m1.next_attempt_at is None
+    assert found["m2"].status == "pending" and found["m2"].held_back_by is None
+    assert found["m2"].next_attempt_at == clock()
+    assert (found["m3"].job_id, found["m3"].held_back_by) == (behind.id, first.id)

@@ -20,8 +20,9 @@ from adapter.domain.months import (
     previous_month,
     settlement_period,
 )
-from adapter.domain.reconciliation import DifferenceKind, Totals, reconcile
+from adapter.domain.reconciliation import DifferenceKind, Totals
 from adapter.domain.reconciliation_lines import Amounts, LocalSettlement
+from adapter.domain.reconciliation_sieve import Sieve, reconcile
 from adapter.domain.upstream import ReconciledSettlement, ReconciliationFigures
 
 D = Decimal
@@ -42,11 +43,12 @@ def here(
     revoked: bool = False,
     delivered: bool | None = True,
     day: date = DAY,
+    kind: str = "medical",
 ) -> LocalSettlement:
     return LocalSettlement(
         setl_id,
         "P001",
-        "medical",
+        kind,
         day,
         amounts(total, fund),
         revoked=revoked,
@@ -63,10 +65,11 @@ def there(
     *,
     revoked: bool = False,
     psn_no: str = "P001",
+    kind: str = "medical",
 ) -> ReconciledSettlement:
     a = amounts(total, fund)
     return ReconciledSettlement(
-        setl_id, "M", psn_no, "medical", DAY, a.total, a.fund_pay, a.personal_pay, revoked
+        setl_id, "M", psn_no, kind, DAY, a.total, a.fund_pay, a.personal_pay, revoked
     )
 
 
@@ -100,6 +103,9 @@ CASES = [
     ([here("S1")], [there("S1", revoked=True), there("S1")], []),  # revoked then re-sent
     ([here("S1")], [there("S1", psn_no="P002")], [K.PERSON_DIFFERS]),  # charged to another
     ([here("S1")], [there("S1", "99.00", psn_no="P002")], [K.PERSON_DIFFERS, K.AMOUNT_DIFFERS]),
+    ([here("S1")], [there("S1", kind="rehab")], [K.KIND_DIFFERS]),  # filed as rehab there
+    ([here("S1")], [there("S1", "99.00", kind="device")], [K.KIND_DIFFERS, K.AMOUNT_DIFFERS]),
+    ([here("S1")], [there("S1", kind="")], []),  # upstream names no kind: not compared
 ]
 
 
@@ -257,3 +263,29 @@ def test_a_settlement_whose_fund_pay_differs_at_the_same_total_says_by_how_much(
     assert "差额0.00元" not in message
     assert "基金支付差额20.00元" in message and "个人支付差额-20.00元" in message
     assert "总费用差额" not in message  # the total agrees: not named as a difference
+
+
+def test_kind_differs_names_both_kinds_in_chinese() -> None:
+    """Upstream files a work-injury medical stay as rehabilitation: the fund audits and pays
+    each on its own terms, so the clerk asks the agency to correct it, naming both kinds."""
+    result = reconcile(MONTH, [here("S1")], figures(there("S1", kind="rehab")))
+    [difference] = result.differences
+    assert difference.kind is K.KIND_DIFFERS and difference.kind.label == "结算类别不一致"
+    assert "本地为住院工伤医疗，上级系统为住院工伤康复" in difference.message
+    assert "将上级系统的住院工伤康复更正为住院工伤医疗" in difference.action
+    unknown = reconcile(MONTH, [here("S1")], figures(there("S1", kind="41")))
+    assert "上级系统为“41”" in unknown.differences[0].message  # its own word, quoted
+
+
+def test_a_reply_naming_no_kinds_sets_plain_settlements_aside_without_them() -> None:
+    """A reply whose rows name no kind is compared on worker and amounts only, and its plain
+    settlements are still set aside by the sieve; one whose rows name kinds sets a
+    settlement aside only under its own kind (else it is judged and found differing)."""
+    without = Sieve(figures(there("S1", kind=""), there("S2", kind="")))
+    assert not without.kinds and without.plain["S1"] == (10000, 8000, 2000, False, "P001")
+    named = Sieve(figures(there("S1"), there("S2", kind="")))
+    assert named.kinds and named.plain["S1"] == (10000, 8000, 2000, False, "P001", "medical")
+    assert named.plain["S2"] is None  # its kind unnamed among named ones: judged
+    local = [here("S1", kind="device"), here("S2")]
+    result = reconcile(MONTH, local, figures(there("S1"), there("S2", kind="")))
+    assert [(d.setl_id, d.kind) for d in result.differences] == [("S1", K.KIND_DIFFERS)]

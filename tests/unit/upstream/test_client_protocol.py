@@ -294,3 +294,19 @@ def test_request_body_is_utf8_json(router: respx.MockRouter) -> None:
     assert "王建国" in request.content.decode("utf-8")
     assert request.headers["content-type"].startswith("application/json")
     assert json.loads(request.content)["input"]["psn_name"] == "王建国"
+
+
+def test_a_reconciliation_row_names_its_kind_or_none_never_a_guessed_one() -> None:
+    """WI3201's rows carry the settlement's kind (medical, rehab, device) as the simulator
+    sends it; a row without one is read as naming none, so reconciliation does not compare
+    kinds on it — not as "medical", which would set every rehab and device settlement
+    against upstream."""
+    from connectors.upstream.mapping import read_reconciliation
+
+    row = {"setl_id": "S1", "msgid": MSGID, "psn_no": "P001", "setl_date": "2026-10-03",
+           "total": "100.00", "fund_pay": "80.00", "psn_pay": "20.00"}  # fmt: skip
+    figures = {"fixmedins_code": "H11010000001", "month": "2026-10", "setl_cnt": 2,
+               "total": "200.00", "fund_pay": "160.00", "psn_pay": "40.00",
+               "settlements": [row, row | {"setl_id": "S2", "kind": "rehab"}]}  # fmt: skip
+    unnamed, named = read_reconciliation(figures).settlements
+    assert (unnamed.kind, named.kind) == ("", "rehab")
