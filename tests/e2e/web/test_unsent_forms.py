@@ -14,6 +14,8 @@ from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, PASSWORD, USERS, ZONE, Site
 from tests.e2e.web.stays import close_open_stay
 from tests.integration.services.device_world import NAMES, NOTICE, WHEELCHAIR
+from tests.support.polling import eventually
+from tests.support.uploads import queue_admission
 
 RESTORED = "已恢复您登录过期前填写的内容，请核对后重新提交"
 
@@ -140,6 +142,38 @@ def test_a_fitting_typed_before_the_sign_in_ran_out_is_filled_in_again_and_not_s
     with UnitOfWork(site.engine) as uow:
         assert len(uow.encounters.list_for_person("P011")) == before
     assert errors == []
+
+
+def test_an_edited_payload_sent_after_the_sign_in_ran_out_is_filled_in_again(
+    page: Page, site: Site
+) -> None:
+    context = f"E-KEPT-{datetime.now(ZONE):%H%M%S%f}"
+    job_id = queue_admission(
+        site.runtime, context, {"mdtrt_id": context, "psn_no": "P001"},
+        datetime.now(UTC) + timedelta(hours=1),
+    )  # fmt: skip
+    eventually(lambda: _dead(site, job_id))
+    worker = USERS["it"]
+    sign_in(page, site, worker, path="/web/monitor")
+    dead = page.locator(f"form.dead-job[data-job='{job_id}']")
+    box = dead.get_by_label(f"任务{job_id}的上传报文")
+    edited = box.input_value().replace(context, f"{context}-FIXED")
+    box.fill(edited)
+    dead.get_by_label(f"任务{job_id}的重发说明").fill("补全入院时间后重发")
+    _expire_sessions(site, worker)
+    dead.get_by_role("button", name="重发").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("刚才提交的操作未执行")
+
+    _sign_in_again(page, worker)
+    expect(page).to_have_url(f"{site.base}/web/monitor")
+    expect(box).to_have_value(edited)
+    expect(dead.get_by_label(f"任务{job_id}的重发说明")).to_have_value("补全入院时间后重发")
+    expect(page.get_by_test_id("restored")).to_contain_text(RESTORED)
+    assert _dead(site, job_id)  # not re-sent
+
+
+def _dead(site: Site, job_id: int) -> bool:
+    return any(j.id == job_id for j in site.runtime.queue.list_jobs(status="dead", limit=1000))
 
 
 def test_another_clerk_signing_in_at_the_tab_does_not_get_the_form(page: Page, site: Site) -> None:
