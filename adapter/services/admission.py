@@ -11,9 +11,14 @@ another worker, or under a visit cancelled since (:mod:`.visits`), or of another
 admission time (``VISIT_ID_REUSED``, HTTP 409, HL7 AE, naming what differs). Answered with
 the first stay, the HIS would book the second admission's fees onto it.
 
-One open stay (admitted, or its settlement revoked) per worker and kind at this institution
-(N§33, B§28): a second admission is refused with :class:`OpenStayExists` naming the open stay
-(HTTP 409, HL7 AE); the store's partial unique index decides between concurrent admissions.
+One worker, one bed (N§33, B§28): while the worker has an open stay here (admitted, or its
+settlement revoked) of either inpatient kind, an admission of either is refused with
+:class:`OpenStayExists` naming it (HTTP 409, HL7 AE): medical to rehab is a settlement (or a
+cancelled admission) first. A device fitting is no stay and may run beside one. The store's
+partial unique index decides between concurrent admissions of one kind; two of different
+kinds at once may both pass on PostgreSQL (the index is per kind: one across kinds would fail
+upgrades where both are open, and revoking a settled stay while the next is open), and
+settlement's :class:`~adapter.services.stay_overlaps.StayOverlaps` refuses the second to settle.
 Upstream down at admission answers :class:`UpstreamDownAtAdmission` (N§38) — unless the desk
 chose to record the stay as a manual-claim case from the start (see :mod:`.manual_claims`).
 """
@@ -57,21 +62,34 @@ from adapter.store.repositories import EncounterRecord, StoredManualClaim
 from adapter.store.uow import UnitOfWork
 
 OPEN_STAY_ARTICLE = "N§33, B§28"
+_SHORT = {EncounterKind.MEDICAL: "医疗", EncounterKind.REHAB: "康复"}
 
 
 class OpenStayExists(Conflict):
-    """The worker already has an open stay of this kind here (admitted, or its settlement
-    revoked): one admission registration per stay (N§33, B§28). ``open_stay`` is that stay,
-    so the desk can continue it or cancel it instead of admitting twice."""
+    """The worker already has an open stay here (admitted, or its settlement revoked) of this
+    kind, or of the other inpatient kind: one stay, one admission registration at a time
+    (N§33, B§28). ``open_stay`` is that stay, so the desk can continue, settle or cancel it
+    instead of admitting beside it."""
 
     code = store_errors.OPEN_STAY_EXISTS
 
-    def __init__(self, open_stay: Encounter, zone_time: str):
+    def __init__(
+        self, open_stay: Encounter, zone_time: str, admitting: EncounterKind | None = None
+    ):
         self.open_stay = open_stay
+        kind = open_stay.kind
+        if admitting is None or admitting is kind:
+            then = "不能重复办理入院登记；请继续该次住院，或先取消该入院登记后再登记"
+        else:  # a transfer (医疗转康复, 康复转医疗) starts when this stay has ended
+            then = (
+                f"同一时间只能有一次住院，不能再办理{admitting.label}入院登记；"
+                f"{_SHORT[kind]}转{_SHORT[admitting]}请先办理本次住院的出院结算"
+                "（或取消该入院登记）后再登记"
+            )
         super().__init__(
-            f"该工伤职工在本机构已有未结束的{open_stay.kind.label}（就诊编号{open_stay.id}，"
+            f"该工伤职工在本机构已有未结束的{kind.label}（就诊编号{open_stay.id}，"
             f"HIS住院号{open_stay.his_visit_id}，{zone_time}入院，状态“{open_stay.status.label}”），"
-            "不能重复办理入院登记；请继续该次住院，或先取消该入院登记后再登记",
+            + then,
             article=OPEN_STAY_ARTICLE,
         )
 
@@ -131,16 +149,19 @@ class Admissions:
         self._identity = identity
 
     def open_stay(self, psn_no: str, kind: EncounterKind) -> Encounter | None:
-        """The worker's open stay of ``kind`` here, if any (admitted, or settlement revoked)."""
+        """The worker's open stay here that a ``kind`` admission may not start beside: one of
+        ``kind``, else one of the other inpatient kind (N§33, B§28)."""
         with self._ctx.uow() as uow:
-            record = uow.encounters.open_stay(self._ctx.institution.code, psn_no, kind.value)
-        return record.encounter if record else None
+            return self._open_stay(uow, psn_no, kind)
+
+    def _open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> Encounter | None:
+        stays = [r.encounter for r in uow.encounters.open_stays(self._ctx.institution.code, psn_no)]
+        return next((s for s in stays if s.kind is kind), stays[0] if stays else None)
 
     def _refuse_open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> None:
-        record = uow.encounters.open_stay(self._ctx.institution.code, psn_no, kind.value)
-        if record is not None:
-            stay = record.encounter
-            raise OpenStayExists(stay, self._ctx.wall_time(stay.admitted_at))
+        stay = self._open_stay(uow, psn_no, kind)
+        if stay is not None:
+            raise OpenStayExists(stay, self._ctx.wall_time(stay.admitted_at), kind)
 
     def admit(
         self, command: Admit, *, actor: str, manual_claim_if_upstream_down: bool = False

@@ -292,8 +292,10 @@ class ManualClaims:
                     "费用清单已交付或已转为直接结算，请刷新后查看", code="MANUAL_CLAIM_HANDED_OVER"
                 )
             record = uow.encounters.get(encounter.id)
-            other = uow.encounters.open_stay(ctx.institution.code, person.psn_no, encounter.kind)
-            if other is not None and other.encounter.id != encounter.id:
+            # one stay at a time, of either inpatient kind (N§33, B§28), as at admission
+            others = uow.encounters.open_stays(ctx.institution.code, person.psn_no)
+            other = next((o for o in others if o.encounter.id != encounter.id), None)
+            if other is not None:
                 raise InvalidTransition(
                     f"该工伤职工已有未结束的住院（HIS住院号{other.encounter.his_visit_id}），"
                     "不能转为直接结算",

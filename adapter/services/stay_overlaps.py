@@ -8,7 +8,9 @@ time inside the other stay) and at settlement (the stay's whole time, admission 
 which also catches a stay back-dated to before the other began). A readmission at the very
 time of the other's discharge does not overlap; a stay turned into a manual claim before its
 discharge was noted holds its days until the claim. Stays still open are the open-stay rule's
-(:class:`~adapter.services.admission.OpenStayExists`)."""
+(:class:`~adapter.services.admission.OpenStayExists`, either inpatient kind), but for two
+admissions of different kinds at once on PostgreSQL, which both pass it: settling the second
+of them is refused here."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 listener, the "waiting for upstream" re-check) with the simulator over real HTTP, over REST and
 HL7 as the HIS and the desks see them.
 
-A filing changed mid-stay (N§13, N§15), a second open stay (N§33, B§28), a full outage at
-discharge (N§38, B§27), a manual claim after an unacknowledged revocation (N§38, B§27), and a
-resent settle that replays the first settlement.
+A filing changed mid-stay (N§13, N§15), a second open stay, of either kind (N§33, B§28), a
+full outage at discharge (N§38, B§27), a manual claim after an unacknowledged revocation
+(N§38, B§27), and a resent settle that replays the first settlement.
 """
 
 from __future__ import annotations
@@ -83,14 +83,16 @@ ADMITTED = datetime.now(SHANGHAI).replace(microsecond=0) - timedelta(days=3)
 DISCHARGED = ADMITTED + timedelta(days=2)
 
 
-def admit(site: Site, psn_no: str, visit: str) -> httpx.Response:
+def admit(
+    site: Site, psn_no: str, visit: str, kind: str = "medical", at: datetime = ADMITTED
+) -> httpx.Response:
     return site.post(
         "/api/v1/encounters",
         json={
             "card": {"kind": "physical", "card_no": card_no(psn_no)},
             "his_visit_id": visit,
-            "kind": "medical",
-            "admitted_at": ADMITTED.isoformat(),
+            "kind": kind,
+            "admitted_at": at.isoformat(),
             "diagnoses": [{"code": "S62.301", "name": "左手第三掌骨骨折"}],
             "injury_parts": ["左手部"],
         },
@@ -175,6 +177,48 @@ def test_b28_a_second_open_stay_is_409_over_rest_and_ae_over_hl7_naming_the_open
     assert "OPEN_STAY_EXISTS" in ack and "ZY952" in ack
     # The same visit again still replays, as before.
     assert admit(site, "P952", "ZY952").status_code == 200
+
+
+def test_OPEN_STAY_EXISTS_no_rehab_stay_beside_an_open_medical_one_nor_the_reverse(
+    site: Site,
+) -> None:
+    """One worker, one bed (N§33, B§28): before, the HIS admitted a rehab stay beside the open
+    medical one, booked fees on it, and learnt only at settlement (STAY_OVERLAPS). Now the
+    admission is refused over REST and HL7 naming the open stay; the transfer is a settlement
+    (or a cancelled admission) first."""
+    rehab_filing = {"filing_no": "F955R", "purpose": "rehab", "category": "resident_work"}
+    site.seed("P955", {"filing_no": "F955"}, rehab_filing)
+    medical = admit(site, "P955", "ZY955")
+    assert medical.status_code == 201, medical.text
+    refused = admit(site, "P955", "ZY955-R", "rehab")
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["errors"][0]["code"] == "OPEN_STAY_EXISTS"
+    assert problem["open_stay"]["id"] == medical.json()["id"]
+    assert problem["open_stay"]["kind"] == "medical"
+    assert "未结束的住院工伤医疗" in problem["detail"] and "ZY955" in problem["detail"]
+    assert "医疗转康复请先办理本次住院的出院结算" in problem["detail"]
+    rehab_a01 = f"ZWI|P|{card_no('P955')}||左手|rehab"
+    ack = hl7(site, "A01", "S955a", "P955", "HV955R", rehab_a01)
+    assert ack_code(ack) == "AE", ack
+    assert "OPEN_STAY_EXISTS" in ack and "ZY955" in ack
+    add_fee(site, medical.json()["id"])
+    assert settle(site, medical.json()["id"]).status_code == 201
+    rehab = admit(site, "P955", "ZY955-R", "rehab", at=DISCHARGED)  # at the discharge: after it
+    assert rehab.status_code == 201, rehab.text
+    # the reverse: no medical stay beside the open rehab one, until it is cancelled
+    again = admit(site, "P955", "ZY955-2", at=DISCHARGED + timedelta(hours=1))
+    assert again.status_code == 409, again.text
+    assert again.json()["open_stay"]["kind"] == "rehab"
+    assert "康复转医疗" in again.json()["detail"] and "ZY955-R" in again.json()["detail"]
+    medical_a01 = f"ZWI|P|{card_no('P955')}||左手|medical"
+    ack = hl7(site, "A01", "S955b", "P955", "HV955M", medical_a01)
+    assert ack_code(ack) == "AE", ack
+    assert "OPEN_STAY_EXISTS" in ack and "ZY955-R" in ack
+    cancelled = site.post(f"/api/v1/encounters/{rehab.json()['id']}/cancel", json={"reason": "误"})
+    assert cancelled.status_code == 200, cancelled.text
+    readmitted = admit(site, "P955", "ZY955-2", at=DISCHARGED + timedelta(hours=1))
+    assert readmitted.status_code == 201, readmitted.text
 
 
 def test_n38_a_full_outage_at_discharge_waits_then_settles_once_upstream_answers(

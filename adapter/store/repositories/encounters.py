@@ -144,6 +144,23 @@ class EncounterRepository:
         ).first()
         return _record(row) if row else None
 
+    def open_stays(self, institution_code: str, psn_no: str) -> list[EncounterRecord]:
+        """The worker's open stays here of either inpatient kind (medical, rehab; a device
+        fitting is no stay), in admission order. One at most, but for stays of both kinds
+        opened before admission refused the second, or by two admissions at once."""
+        c = _encounter.c
+        rows = self._session.execute(
+            select(_encounter)
+            .where(
+                c.institution_code == institution_code,
+                c.psn_no == psn_no,
+                c.kind.in_(("medical", "rehab")),
+                c.status.in_(("admitted", "revoked")),
+            )
+            .order_by(c.admitted_at, c.id)
+        )
+        return [_record(row) for row in rows]
+
     def closed_overlapping(
         self, institution_code: str, psn_no: str, start: datetime, end: datetime, *, besides: str
     ) -> list[EncounterRecord]:

@@ -3,7 +3,8 @@
 ``encounter.version`` is the optimistic lock: every update says which version it read and
 bumps it; an update that finds another version changed nothing and is refused.
 ``uq_encounter_open_stay`` keeps one open stay (admitted, or settlement revoked) per worker
-and kind at an institution, so two concurrent admissions of one worker cannot both win.
+and kind at an institution, so two concurrent admissions of one worker and kind cannot both
+win; one open stay of either kind is the admission's own check (``services.admission``).
 ``fee_line`` is unique on (encounter_id, line_id) so an HIS message delivered twice adds its
 lines once. A line whose item the adapter cannot map is still kept, flagged ``unmapped``.
 

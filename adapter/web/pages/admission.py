@@ -97,7 +97,8 @@ def _checked(
     request: Request, services: Services, card: CardData, kind: str, card_kind: str
 ) -> dict[str, object]:
     """The desk once the card is checked: the person, the filings, whether direct settlement
-    is possible (every reason if not), and the worker's open stay of this kind."""
+    is possible (every reason if not), and the worker's open stay a ``kind`` one may not
+    start beside."""
     answer = services.eligibility.query(card, EncounterKind(kind), now(request).date())
     decision, facts = answer.decision, answer.facts
     context: dict[str, object] = {
@@ -113,7 +114,8 @@ def _checked(
     if not decision.eligible:
         context["refusal"] = refusal_of(decision.reasons)
     elif facts is not None:
-        # One open stay per worker and kind (N§33, B§28): show it instead of a second form.
+        # One stay at a time, of either inpatient kind (N§33, B§28): the open one is shown
+        # instead of a form to admit beside it.
         context["open_stay"] = services.admissions.open_stay(
             facts.person.psn_no, EncounterKind(kind)
         )

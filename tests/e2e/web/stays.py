@@ -82,8 +82,9 @@ def his(site: Site) -> dict[str, str]:
 
 
 def close_open_stay(site: Site, psn_no: str, kind: str = "medical") -> None:
-    """The desks' tests share one site: end the worker's open stay (one per worker and kind,
-    B§28) left by an earlier test, as the HIS would — cancel it, or settle a revoked one."""
+    """The desks' tests share one site: end the worker's open stay that a ``kind`` admission
+    may not start beside (one at a time, of either kind: N§33, B§28) left by an earlier test,
+    as the HIS would — cancel it, or settle a revoked one."""
     from adapter.domain.encounters import EncounterKind, EncounterStatus
     from adapter.services.settlement import SettleRequest
 

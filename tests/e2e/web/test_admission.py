@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -13,7 +13,7 @@ from adapter.domain.rules import FILING_CHANNELS
 from adapter.store.uow import UnitOfWork
 from tests.e2e.web.conftest import shot, sign_in
 from tests.e2e.web.site import CARDS, USERS, ZONE, Site
-from tests.e2e.web.stays import close_open_stay
+from tests.e2e.web.stays import at, close_open_stay, his, readmitted_at
 
 
 def test_a_valid_worker_is_admitted_by_scanning_the_card(page: Page, site: Site) -> None:
@@ -199,3 +199,49 @@ def test_EL_INJURY_PARTS_NAMED_a_case_admitted_without_parts_names_them_at_the_s
     with UnitOfWork(site.engine) as uow:
         stored = uow.encounters.get(encounter_id).encounter
     assert stored.filing_no and stored.injury_parts == ("左手",)
+
+
+def test_OPEN_STAY_EXISTS_a_rehab_admission_shows_the_open_medical_stay_and_the_transfer(
+    page: Page, site: Site
+) -> None:
+    """P0980, filed for treatment and rehab, in a medical stay the HIS registered: the clerk
+    chooses 住院工伤康复 and scans the card. Before, the rehab form was offered and a second
+    stay admitted beside the first; now the open stay is shown, with how to transfer."""
+    person = {"psn_no": "P0980", "certno": "310102198001010980", "psn_name": "测试工人",
+              "gend": "1", "brdy": "1980-01-01", "insuplc_admdvs": "310100",
+              "card_no": "330100K0980", "card_status": "normal"}  # fmt: skip
+    filed = site.today - timedelta(days=100)
+    filing = {"filing_no": "F0980", "psn_no": "P0980", "category": "long_term_residence",
+              "purpose": "medical", "mdtrtarea_admvs": "110100", "status": "active",
+              "injury_parts": ["左手"], "insuplc_admdvs": "310100",
+              "begndate": filed.isoformat(), "filed_on": filed.isoformat(),
+              "enddate": (site.today + timedelta(days=300)).isoformat()}  # fmt: skip
+    rehab = {**filing, "filing_no": "F0980R", "purpose": "rehab", "category": "resident_work"}
+    seeded = {"people": [person], "filings": [filing, rehab]}
+    assert httpx.post(f"{site.simulator.url}/_sim/seed", json=seeded).status_code == 200
+    close_open_stay(site, "P0980")
+    visit = f"ZY-MED-{datetime.now(ZONE):%H%M%S%f}"
+    body = {"card": {"kind": "physical", "card_no": "330100K0980"}, "his_visit_id": visit,
+            "kind": "medical", "admitted_at": readmitted_at(site, "P0980", at(-1)),
+            "injury_parts": ["左手"]}  # fmt: skip
+    admitted = httpx.post(f"{site.base}/api/v1/encounters", json=body, headers=his(site))
+    assert admitted.status_code == 201, admitted.text
+    sign_in(page, site, USERS["admission"], path="/web/admission")
+    page.locator("select[name=kind]").select_option("rehab")
+    page.locator("#card").fill("330100K0980")
+    page.locator("#card").press("Enter")
+    open_stay = page.get_by_test_id("open-stay")
+    expect(open_stay).to_contain_text(visit)
+    expect(open_stay).to_contain_text("住院工伤医疗")
+    transfer = open_stay.get_by_test_id("transfer")
+    expect(transfer).to_contain_text("医疗转康复请先办理本次住院的出院结算")
+    expect(page.locator("#his_visit_id")).to_have_count(0)
+    shot(page, "open-stay-other-kind")
+    open_stay.get_by_label("取消原因").fill("误登记")
+    open_stay.get_by_role("button", name="取消该入院登记").click()
+    open_stay.get_by_test_id("confirm").get_by_role("button", name="确认取消入院登记").click()
+    expect(page.get_by_test_id("cancelled")).to_contain_text(visit)
+    page.locator("select[name=kind]").select_option("rehab")
+    page.locator("#card").fill("330100K0980")
+    page.locator("#card").press("Enter")
+    expect(page.locator("#his_visit_id")).to_have_count(1)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from adapter.domain.devices import DeviceItem
 from adapter.domain.encounters import EncounterKind
 from adapter.domain.fees import FeeCategory, FeeLine
+from adapter.services.admission import OpenStayExists
 from adapter.services.container import Services
 from adapter.services.devices import FitDevices
 from adapter.services.manual_claim_records import ManualClaimReason
@@ -83,8 +84,8 @@ def test_STAY_OVERLAPS_a_stay_back_dated_before_a_settled_one_cannot_settle_acro
 
 
 def _medical_and_rehab_worker(sim: SimulatorServer) -> None:
-    """P0961, filed both for treatment and for rehab in Beijing (one open stay of each kind
-    at a time, B§28 — but one worker's days, N§33)."""
+    """P0961, filed both for treatment and for rehab in Beijing (one stay at a time, of
+    either kind: N§33, B§28)."""
     day = (TODAY - timedelta(days=100)).isoformat()
     rows = filed_worker(
         "P0961", CARD, "310102198001010961", name="测试工人", filing_no="F0961",
@@ -121,8 +122,9 @@ def test_STAY_OVERLAPS_a_revoked_settlement_no_longer_counts(
     services: Services, sim: SimulatorServer
 ) -> None:
     """A settlement revoked (N§35: the fund takes its payment back) no longer holds its days:
-    while it stood, a rehab stay admitted inside them was refused; once revoked, it is
-    admitted — and the revoked stay is settled again over its own days."""
+    the revoked stay is settled again over its own days. While it stood, a rehab stay admitted
+    inside them was refused as overlapping; once revoked, the stay is open again, and a rehab
+    stay beside it is refused as such (one bed at a time, N§33, B§28) until it is settled."""
     _medical_and_rehab_worker(sim)
     medical = admit_on_card(services, "P0961", CARD, local(-10))
     services.fees.record(medical, [_bed_day(f"A{n}", -n) for n in range(9, 5, -1)], actor="h")
@@ -133,9 +135,13 @@ def test_STAY_OVERLAPS_a_revoked_settlement_no_longer_counts(
         services.admissions.admit(rehab, actor="c")
     assert medical in refused.value.message and "住院工伤医疗" in refused.value.message
     services.revocations.revoke(first.settlement.id, reason="出院诊断录入有误", actor="b")
-    assert services.admissions.admit(rehab, actor="c").encounter.psn_no == "P0961"
+    with pytest.raises(OpenStayExists) as still_open:
+        services.admissions.admit(rehab, actor="c")
+    assert still_open.value.open_stay.id == medical and "医疗转康复" in still_open.value.message
     again = services.settlements.settle(SettleRequest(medical, local(-5, 12)), actor="b")
     assert again.settlement.breakdown.fund_pay == D("200.00")
+    transferred = replace(rehab, admitted_at=local(-5, 12))  # at the discharge: after it
+    assert services.admissions.admit(transferred, actor="c").encounter.psn_no == "P0961"
 
 
 def test_STAY_OVERLAPS_a_device_fitting_during_a_stay_is_no_stay(
