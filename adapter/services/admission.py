@@ -155,8 +155,11 @@ class Admissions:
             return self._open_stay(uow, psn_no, kind)
 
     def _open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> Encounter | None:
-        stays = [r.encounter for r in uow.encounters.open_stays(self._ctx.institution.code, psn_no)]
-        return next((s for s in stays if s.kind is kind), stays[0] if stays else None)
+        # the latest first: beside a stay reopened by a revoked settlement, the one the worker
+        # is in now is what the desk continues
+        stays = uow.encounters.open_stays(self._ctx.institution.code, psn_no)[::-1]
+        found = [r.encounter for r in stays]
+        return next((s for s in found if s.kind is kind), found[0] if found else None)
 
     def _refuse_open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> None:
         stay = self._open_stay(uow, psn_no, kind)

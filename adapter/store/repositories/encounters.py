@@ -100,7 +100,7 @@ class EncounterRepository:
                     encounter.institution_code, encounter.his_visit_id
                 ) from exc
             if violates(
-                exc, "uq_encounter_open_stay", "encounter.institution_code, encounter.psn_no"
+                exc, "uq_encounter_admitted_stay", "encounter.institution_code, encounter.psn_no"
             ):
                 # SQLite names the first index it trips: the same visit still says so.
                 if self.find_by_visit(encounter.institution_code, encounter.his_visit_id):
@@ -133,21 +133,25 @@ class EncounterRepository:
         return _record(row) if row else None
 
     def open_stay(self, institution_code: str, psn_no: str, kind: str) -> EncounterRecord | None:
-        """The worker's open stay of ``kind`` here: admitted, or its settlement revoked."""
+        """The worker's latest open stay of ``kind`` here: admitted, or its settlement revoked
+        (one of each may be open: a settlement revoked after the worker was readmitted)."""
         row = self._session.execute(
-            select(_encounter).where(
+            select(_encounter)
+            .where(
                 _encounter.c.institution_code == institution_code,
                 _encounter.c.psn_no == psn_no,
                 _encounter.c.kind == kind,
                 _encounter.c.status.in_(("admitted", "revoked")),
             )
+            .order_by(_encounter.c.admitted_at.desc(), _encounter.c.id.desc())
         ).first()
         return _record(row) if row else None
 
     def open_stays(self, institution_code: str, psn_no: str) -> list[EncounterRecord]:
         """The worker's open stays here of either inpatient kind (medical, rehab; a device
         fitting is no stay), in admission order. One at most, but for stays of both kinds
-        opened before admission refused the second, or by two admissions at once."""
+        opened before admission refused the second, or by two admissions at once, and a stay
+        reopened by a settlement revoked after the worker was readmitted."""
         c = _encounter.c
         rows = self._session.execute(
             select(_encounter)

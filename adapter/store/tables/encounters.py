@@ -2,9 +2,11 @@
 
 ``encounter.version`` is the optimistic lock: every update says which version it read and
 bumps it; an update that finds another version changed nothing and is refused.
-``uq_encounter_open_stay`` keeps one open stay (admitted, or settlement revoked) per worker
-and kind at an institution, so two concurrent admissions of one worker and kind cannot both
-win; one open stay of either kind is the admission's own check (``services.admission``).
+``uq_encounter_admitted_stay`` keeps one admitted stay per worker and kind at an institution,
+so two concurrent admissions of one worker and kind cannot both win. A stay whose settlement
+was revoked is open too, but may stand beside a readmission (the first settlement revoked
+after the worker came back); no new stay beside an open one of either kind is the admission's
+own check (``services.admission``).
 ``fee_line`` is unique on (encounter_id, line_id) so an HIS message delivered twice adds its
 lines once. A line whose item the adapter cannot map is still kept, flagged ``unmapped``.
 
@@ -36,9 +38,9 @@ from adapter.store.tables._common import (
     utc,
 )
 
-# One open stay per worker and kind at an institution: a stay is open while admitted or while
-# its settlement is revoked (it will be settled again). Device fittings are never "open".
-OPEN_STAY = text("status IN ('admitted', 'revoked') AND kind IN ('medical', 'rehab')")
+# One admitted stay per worker and kind at an institution. Device fittings are never admitted
+# stays; a revoked settlement's stay, though open, lies in the past (migration 0020).
+ADMITTED_STAY = text("status = 'admitted' AND kind IN ('medical', 'rehab')")
 
 
 class EncounterRow(SQLModel, table=True):
@@ -46,13 +48,13 @@ class EncounterRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("institution_code", "his_visit_id", name="uq_encounter_visit"),
         Index(
-            "uq_encounter_open_stay",
+            "uq_encounter_admitted_stay",
             "institution_code",
             "psn_no",
             "kind",
             unique=True,
-            sqlite_where=OPEN_STAY,
-            postgresql_where=OPEN_STAY,
+            sqlite_where=ADMITTED_STAY,
+            postgresql_where=ADMITTED_STAY,
         ),
     )
 

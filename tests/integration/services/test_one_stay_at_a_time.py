@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -163,3 +164,28 @@ def test_STAY_OVERLAPS_of_two_stays_of_both_kinds_opened_at_once_the_second_is_n
     with pytest.raises(StayOverlaps) as refused:
         services.settlements.settle(SettleRequest("E-RACED", local(-1)), actor="b")
     assert "V-R" in refused.value.message and "住院工伤康复" in refused.value.message
+
+
+def test_a_settlement_revoked_while_the_worker_is_readmitted_reopens_it_beside_the_new_stay(
+    services: Services, sim: SimulatorServer
+) -> None:
+    """A medical stay settled, the worker readmitted to medical care here, then the first
+    settlement revoked (a correction the agency asked for): the revocation is done, not a
+    500 from the store's one-open-stay index; the first stay settles again over its own days,
+    the new one stays admitted, and no third stay is admitted beside them."""
+    _worker(sim, "P09706")
+    first = _admit(services, "P09706", "V-M1", MEDICAL, -10)
+    bed = fee("B1", BED, "50.00", category=FeeCategory.SERVICE, days=-9)
+    services.fees.record(first, [bed], actor="his")
+    settled = services.settlements.settle(SettleRequest(first, local(-6)), actor="b").settlement
+    second = _admit(services, "P09706", "V-M2", MEDICAL, -5)
+    revoked, _ = services.revocations.revoke(settled.id, reason="审核更正", actor="b")
+    assert services.encounter(first).encounter.status is EncounterStatus.REVOKED
+    assert services.encounter(second).encounter.status is EncounterStatus.ADMITTED
+    with pytest.raises(OpenStayExists):
+        _admit(services, "P09706", "V-M3", MEDICAL, -1)
+    again = services.settlements.settle(SettleRequest(first, local(-6)), actor="b").settlement
+    assert again.id != revoked.id and again.encounter.status is EncounterStatus.SETTLED
+    assert again.breakdown.fund_pay == settled.breakdown.fund_pay == Decimal("50.00")
+    assert again.breakdown.fund_pay + again.breakdown.personal_pay == again.breakdown.total
+    assert services.encounter(second).encounter.status is EncounterStatus.ADMITTED
