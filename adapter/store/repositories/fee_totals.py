@@ -160,7 +160,7 @@ class FeeTotalsRepository:
         summed net of reversals (in ten-thousandths, exact as the stored quantity)."""
         line = _fee_line.c
         query = (
-            select(line.cat_code, func.max(line.cat_name), func.sum(self._scaled(line.quantity)))
+            select(line.cat_code, func.max(line.cat_name), self._scaled_sum(line.quantity))
             .where(line.encounter_id == encounter_id, *_fund_paid_days(line))
             .group_by(line.cat_code)
             .order_by(func.min(line.id))
@@ -231,6 +231,7 @@ class FeeTotalsRepository:
         return cast(scaled, BigInteger)
 
     def _scaled_sum(self, quantity: Any) -> ColumnElement[int]:
+        """Quantities summed in ten-thousandths of a day, exact (see :meth:`_scaled`)."""
         return func.sum(self._scaled(quantity))
 
 
