@@ -57,7 +57,7 @@ def test_FEE_DAYS_SHARED_WITH_STAY_rest_a_readmission_billing_the_discharge_day_
     assert f"请冲销本次住院{shared}的" in error["message"]
     assert api.get(f"/api/v1/encounters/{second}").json()["status"] == "admitted"
 
-    back = line_body("R2", BED, "-50.00", "-1", category="service", reverses="B2")
+    back = _bed("R2", iso_at(0, 9)) | {"quantity": "-1", "amount": "-50.00", "reverses": "B2"}
     _post(api, second, [back])
     settled = settle_over_api(api, second, discharged_at=iso_at(0, 10))
     assert settled.status_code == 201, settled.text
