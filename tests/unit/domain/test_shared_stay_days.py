@@ -35,7 +35,7 @@ def test_a_neighbour_holds_the_shared_day_only_when_it_billed_every_one_of_its_d
 
 def test_the_bound_is_the_days_left_and_never_below_none() -> None:
     over = first_shared_over([_bed("3")], B, [_a("4")])
-    assert over is not None and (over.bound, over.holders) == (2, (_a("4"),))
+    assert over is not None and (over.bound, over.holders) == (D(2), (_a("4"),))
     assert first_shared_over([_bed("2")], B, [_a("4")]) is None
     assert first_shared_over([_bed("3")], B, [_a("3")]) is None
     assert first_shared_over([_bed("3")], B, []) is None
