@@ -46,7 +46,6 @@ from adapter.domain.ports import QueuedUpload
 from adapter.domain.pricing import PricedLine
 from adapter.domain.rules import Finding, Severity
 from adapter.domain.settlement import Bill, Settlement, make_bill, settlement_day, summed_bill
-from adapter.domain.stay_days import first_over, refuse_days_over_stay, stay_days
 from adapter.domain.upstream import Infno
 from adapter.services import ids, payloads
 from adapter.services.admission import diagnosis_texts, require_aware
@@ -63,6 +62,7 @@ from adapter.services.identity import Identity, cache
 from adapter.services.locks import lock_encounter
 from adapter.services.manual_claim_records import refuse_direct_settlement_of_a_case
 from adapter.services.rehab import check_gate
+from adapter.services.stay_day_bounds import check_stay_days
 from adapter.services.stay_overlaps import refuse_overlap
 from adapter.services.uploads import queue_upload, upload_for_settlement
 from adapter.store.repositories import MappingStatus
@@ -119,17 +119,6 @@ def _refuse_discharge_before_admission(encounter: Encounter, discharged_at: date
         raise InvalidMessage("出院时间不能早于入院时间", field="discharged_at")
 
 
-def _refuse_days_over_stay(
-    ctx: ServiceContext, uow: UnitOfWork, encounter: Encounter, discharged_at: datetime
-) -> None:
-    """No per-day service standard billed for more days than the stay (:mod:`.stay_days`)."""
-    days = stay_days(encounter.admitted_at, discharged_at, ctx.zone)
-    over = first_over(uow.fee_totals.day_items(encounter.id), days)
-    if over is not None:
-        line_ids = uow.fee_totals.day_item_lines(encounter.id, over.code)
-        refuse_days_over_stay(over, line_ids, encounter.admitted_at, discharged_at, ctx.zone)
-
-
 Check = Callable[[], None]  # raises the refusal it finds
 
 
@@ -154,7 +143,7 @@ def _bill_checks(
         refuse_unmapped(uow.fee_lines.list_stored(encounter.id, status=MappingStatus.UNMAPPED))
 
     def days() -> None:
-        _refuse_days_over_stay(ctx, uow, encounter, discharged_at)
+        check_stay_days(ctx, uow, encounter, discharged_at)
 
     def fees() -> None:
         if not sums.groups and not sums.excluded:

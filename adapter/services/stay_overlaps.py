@@ -49,7 +49,7 @@ def refuse_overlap(
         if other.discharged_at is not None:
             until = ctx.wall_time(other.discharged_at)
         else:  # claimed by hand before its discharge was noted: its days end at the claim
-            claimed = _to_the_minute(record.updated_at)
+            claimed = to_the_minute(record.updated_at)
             if claimed <= start:
                 continue
             until = f"{ctx.wall_time(claimed)}转手工报销"
@@ -64,7 +64,7 @@ def refuse_overlap(
         )
 
 
-def _to_the_minute(moment: datetime) -> datetime:
+def to_the_minute(moment: datetime) -> datetime:
     """A claim's moment as the desks' times are written (to the minute): a readmission typed
     in the minute of the claim is after it, as one at the very time of a discharge is."""
     return moment.replace(second=0, microsecond=0)

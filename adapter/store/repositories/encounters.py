@@ -191,6 +191,30 @@ class EncounterRepository:
         )
         return [_record(row) for row in rows]
 
+    def closed_within(
+        self, institution_code: str, psn_no: str, since: datetime, before: datetime, *, besides: str
+    ) -> list[EncounterRecord]:
+        """The worker's stays here (medical or rehab, other than ``besides``), settled or
+        claimed by hand, in hospital at some moment from ``since`` to before ``before`` (the
+        start of a stay's first day and of the day after its last: the stays sharing a
+        calendar day with it), in admission order. A stay claimed by hand before its
+        discharge was noted ends at its claim, as in :meth:`closed_overlapping`."""
+        c = _encounter.c
+        rows = self._session.execute(
+            select(_encounter)
+            .where(
+                c.institution_code == institution_code,
+                c.psn_no == psn_no,
+                c.kind.in_(("medical", "rehab")),
+                c.status.in_(("settled", "manual_claim")),
+                c.id != besides,
+                c.admitted_at < before,
+                func.coalesce(c.discharged_at, c.updated_at) >= since,
+            )
+            .order_by(c.admitted_at)
+        )
+        return [_record(row) for row in rows]
+
     def list_for_person(self, psn_no: str) -> list[EncounterRecord]:
         rows = self._session.execute(
             select(_encounter)

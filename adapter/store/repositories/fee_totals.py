@@ -17,6 +17,7 @@ Amounts are summed in fen, as exact integers (:func:`adapter.store.sql.in_fen`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,14 +29,16 @@ from sqlalchemy.orm import Session
 from adapter.domain.catalogue import CatalogueKind
 from adapter.domain.fees import FeeCategory, FeeLine
 from adapter.domain.pricing import IN_CATALOGUE, OVER_STANDARD, PersonalReason
-from adapter.domain.settlement import LineGroup
+from adapter.domain.settlement import LineGroup, SettlementStatus
 from adapter.domain.stay_days import PER_DAY_UNITS, DayItem
 from adapter.store.mapping import FEE_LINE_FIELDS, fee_line_of
 from adapter.store.repositories.fee_line_rows import PRICED_LINES, PricedRows, StoredFeeLine
 from adapter.store.sql import in_fen, of_fen, table
-from adapter.store.tables import FeeLineRow
+from adapter.store.tables import FeeLineRow, SettlementLineRow, SettlementRow
 
 _fee_line = table(FeeLineRow)
+_settlement = table(SettlementRow)
+_snapshot_line = table(SettlementLineRow)
 
 # the id of the stay's line at position b_offset (0-based, arrival order), NULL past the last
 _PAGE_START = (
@@ -156,14 +159,9 @@ class FeeTotalsRepository:
         """The per-day service standards the fund is asked to pay for, each with its days
         summed net of reversals (in ten-thousandths, exact as the stored quantity)."""
         line = _fee_line.c
-        dialect = self._session.get_bind().dialect.name
-        scaled = line.quantity * 10000
-        ten_thousandths = (
-            cast(func.round(scaled), Integer) if dialect == "sqlite" else cast(scaled, BigInteger)
-        )
         query = (
-            select(line.cat_code, func.max(line.cat_name), func.sum(ten_thousandths))
-            .where(*_fund_paid_days(encounter_id))
+            select(line.cat_code, func.max(line.cat_name), self._scaled_sum(line.quantity))
+            .where(line.encounter_id == encounter_id, *_fund_paid_days(line))
             .group_by(line.cat_code)
             .order_by(func.min(line.id))
         )
@@ -177,18 +175,70 @@ class FeeTotalsRepository:
         line = _fee_line.c
         query = (
             select(line.line_id)
-            .where(*_fund_paid_days(encounter_id), line.cat_code == code, line.quantity > 0)
+            .where(
+                line.encounter_id == encounter_id,
+                *_fund_paid_days(line),
+                line.cat_code == code,
+                line.quantity > 0,
+            )
             .order_by(line.id)
             .limit(limit)
         )
         return list(self._session.scalars(query))
 
+    def paid_days(
+        self, settled: Sequence[str], claimed: Sequence[str], codes: Sequence[str]
+    ) -> dict[str, dict[str, Decimal]]:
+        """The days of per-day standards ``codes`` already paid in other stays, per stay and
+        code, net of reversals: a ``settled`` stay's as its active settlement's snapshot
+        holds them (what the fund paid), a ``claimed`` stay's (a manual claim) as its fee
+        lines in the store do (what its fee list hands the insured place). Each read keyed
+        by the stays (the snapshot's (settlement_id, position), the lines' encounter_id)."""
+        paid: dict[str, dict[str, Decimal]] = {}
+        queries = []
+        if settled:
+            snap, settlement = _snapshot_line.c, _settlement.c
+            queries.append(
+                select(settlement.encounter_id, snap.cat_code, self._scaled_sum(snap.quantity))
+                .join_from(_settlement, _snapshot_line, snap.settlement_id == settlement.id)
+                .where(
+                    settlement.encounter_id.in_(settled),
+                    settlement.status == SettlementStatus.SETTLED.value,
+                    snap.cat_code.in_(codes),
+                    *_fund_paid_days(snap),
+                )
+                .group_by(settlement.encounter_id, snap.cat_code)
+            )
+        if claimed:
+            line = _fee_line.c
+            queries.append(
+                select(line.encounter_id, line.cat_code, self._scaled_sum(line.quantity))
+                .where(
+                    line.encounter_id.in_(claimed), line.cat_code.in_(codes), *_fund_paid_days(line)
+                )
+                .group_by(line.encounter_id, line.cat_code)
+            )
+        for query in queries:
+            for encounter_id, code, total in self._session.execute(query):
+                paid.setdefault(encounter_id, {})[code] = Decimal(int(total)).scaleb(-4)
+        return paid
 
-def _fund_paid_days(encounter_id: str) -> tuple[ColumnElement[bool], ...]:
-    """A stay's lines of a per-day service standard the fund pays (all or to the standard)."""
-    line = _fee_line.c
+    def _scaled(self, quantity: Any) -> ColumnElement[int]:
+        """A quantity in ten-thousandths of a day, exact: SQLite keeps NUMERIC as a double."""
+        scaled = quantity * 10000
+        if self._session.get_bind().dialect.name == "sqlite":
+            return cast(func.round(scaled), Integer)
+        return cast(scaled, BigInteger)
+
+    def _scaled_sum(self, quantity: Any) -> ColumnElement[int]:
+        """Quantities summed in ten-thousandths of a day, exact (see :meth:`_scaled`)."""
+        return func.sum(self._scaled(quantity))
+
+
+def _fund_paid_days(line: Any) -> tuple[ColumnElement[bool], ...]:
+    """Lines (a stay's or a snapshot's) of a per-day service standard the fund pays (all or
+    to the standard)."""
     return (
-        line.encounter_id == encounter_id,
         line.cat_kind == CatalogueKind.SERVICE_STANDARD.value,
         line.cat_unit.in_(PER_DAY_UNITS),
         line.rule_code.in_((IN_CATALOGUE.code, OVER_STANDARD.code)),

@@ -3,7 +3,7 @@ tests to pick up: through the REST API with the ``his`` token, over the real soc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,10 +31,11 @@ def line(line_id: str, code: str, amount: str, quantity: str = "1", **extra: Any
 # A stay with every kind of line the billing desk explains: in catalogue, over the bed-fee
 # standard (50.00/日), out of catalogue, non-work injury, an unknown HIS item to map, and a
 # meal subsidy outside direct settlement.
+BED_LINE = line("L2", "110900001A", "60.00", "1", category="service", name="床位费（三人间）",
+                unit="日")  # fmt: skip
 LINES = [
     line("L1", "XN02BEB001", "36.50", "2", name="布洛芬缓释胶囊", unit="盒"),
-    line("L2", "110900001A", "60.00", "1", category="service", name="床位费（三人间）",
-         unit="日"),
+    BED_LINE,
     line("L3", "HIS-OWN-77", "42.00", name="医院自制敷料"),
     line("L4", "XM01AHC004", "25.00", name="塞来昔布胶囊", work_injury=False),
     line("L5", "ZZ-NOT-LISTED", "18.00", name="进口止痛贴"),
@@ -77,6 +78,61 @@ def _within(item: dict, admitted_at: str) -> dict:
     return {**item, "occurred_at": occurred.isoformat()}
 
 
+def a_day_of_its_own(site: Site, psn_no: str) -> str:
+    """08:00 of the day before the worker's first stay here (not cancelled; three days ago
+    without one): a stay from then to 20:00 shares no day with another, so the bed it bills
+    is paid whatever the stays the desks' tests settled today (one bed a day,
+    ``FEE_DAYS_SHARED_WITH_STAY``). Within the 30 days an admission may be registered late."""
+    from adapter.domain.encounters import EncounterKind, EncounterStatus
+    from adapter.store.uow import UnitOfWork
+
+    with UnitOfWork(site.engine) as uow:
+        starts = [
+            r.encounter.admitted_at.astimezone(ZONE).date()
+            for r in uow.encounters.list_for_person(psn_no)
+            if r.encounter.kind is not EncounterKind.DEVICE
+            and r.encounter.status is not EncounterStatus.CANCELLED
+        ]
+    first = min([datetime.fromisoformat(at(-3)).date(), *starts])
+    return datetime.combine(first - timedelta(days=1), time(8), tzinfo=ZONE).isoformat()
+
+
+def _bed_paid(site: Site, psn_no: str, admitted_at: str) -> bool:
+    """Whether one of the worker's stays here, settled or claimed by hand, certainly billed
+    the bed of the day ``admitted_at`` falls on (as the settlement's rule reads it,
+    :meth:`adapter.domain.stay_days.Neighbour.holds`)."""
+    from adapter.domain.encounters import EncounterKind, EncounterStatus
+    from adapter.domain.stay_days import Neighbour, stay_span
+    from adapter.store.uow import UnitOfWork
+
+    code = str(BED_LINE["item_code"])
+    day = datetime.fromisoformat(admitted_at)
+    first = stay_span(day, day, ZONE)
+    claimed, settled = EncounterStatus.MANUAL_CLAIM, EncounterStatus.SETTLED
+    with UnitOfWork(site.engine) as uow:
+        stays = [
+            r
+            for r in uow.encounters.list_for_person(psn_no)
+            if r.encounter.kind is not EncounterKind.DEVICE
+            and r.encounter.status in (claimed, settled)
+        ]
+        paid = uow.fee_totals.paid_days(
+            [r.encounter.id for r in stays if r.encounter.status is settled],
+            [r.encounter.id for r in stays if r.encounter.status is claimed],
+            [code],
+        )
+    for r in stays:
+        stay = r.encounter
+        ended = stay.discharged_at or minute(r.updated_at)
+        other = Neighbour(
+            stay_span(stay.admitted_at, ended, ZONE), "", stay.status is claimed,
+            paid.get(stay.id, {}),
+        )  # fmt: skip
+        if other.holds(first, code) > 0:
+            return True
+    return False
+
+
 def his(site: Site) -> dict[str, str]:
     return {"Authorization": f"Bearer {site.tokens['his']}"}
 
@@ -99,12 +155,25 @@ def close_open_stay(site: Site, psn_no: str, kind: str = "medical") -> None:
         services.settlements.settle(SettleRequest(stay.id, when), actor="test")
 
 
-def admit_with_fees(site: Site, visit: str, psn_no: str = "P001") -> str:
+def admit_with_fees(
+    site: Site, visit: str, psn_no: str = "P001", *, bed: bool = False, own_day: bool = False
+) -> str:
     """The worker admitted three days ago — or, readmitted, when the last stay ended — with
-    :data:`LINES`, dated within the stay."""
+    :data:`LINES`, dated within the stay. A readmission on a day whose bed an earlier stay
+    paid (settled or claimed by hand) bills no bed (``L2``): the HIS bills one bed a day, and
+    settling it would be refused (``FEE_DAYS_SHARED_WITH_STAY``) — unless ``bed``, for a
+    stay the test never settles. ``own_day``: a stay whose settled bed the test looks at,
+    laid out on a day of its own before the worker's other stays (:func:`a_day_of_its_own`),
+    all its lines an hour after the admission; it is discharged that day at 20:00."""
     close_open_stay(site, psn_no)
-    admitted_at = readmitted_at(site, psn_no, at(-3))
-    lines = [_within(item, admitted_at) for item in LINES]
+    if own_day:
+        admitted_at = a_day_of_its_own(site, psn_no)
+        hour_later = (datetime.fromisoformat(admitted_at) + timedelta(hours=1)).isoformat()
+        lines = [{**item, "occurred_at": hour_later} for item in LINES]
+    else:
+        admitted_at = readmitted_at(site, psn_no, at(-3))
+        paid = not bed and _bed_paid(site, psn_no, admitted_at)
+        lines = [_within(item, admitted_at) for item in LINES if not (paid and item is BED_LINE)]
     body = {
         "card": {"kind": "physical", "card_no": CARDS[psn_no]},
         "his_visit_id": visit,
@@ -165,11 +234,24 @@ def settle_by_api(site: Site, encounter_id: str) -> dict[str, Any]:
 
 def _discharge(site: Site, encounter_id: str) -> str:
     """Today: at midnight after a stay admitted three days ago; a readmission today, now (to
-    the minute, as a desk's: a later admission at the desk is not before it)."""
+    the minute, as a desk's: a later admission at the desk is not before it); a stay on a day
+    of its own (:func:`a_day_of_its_own`: another stay of the worker begins after it), that
+    day at 20:00."""
+    from adapter.domain.encounters import EncounterKind, EncounterStatus
     from adapter.store.uow import UnitOfWork
 
     with UnitOfWork(site.engine) as uow:
-        admitted = uow.encounters.get(encounter_id).encounter.admitted_at
+        stay = uow.encounters.get(encounter_id).encounter
+        later = [
+            r
+            for r in uow.encounters.list_for_person(stay.psn_no)
+            if r.encounter.admitted_at > stay.admitted_at
+            and r.encounter.kind is not EncounterKind.DEVICE
+            and r.encounter.status is not EncounterStatus.CANCELLED
+        ]
+    admitted = stay.admitted_at
+    if later:
+        return (admitted.astimezone(ZONE) + timedelta(hours=12)).isoformat()
     midnight = datetime.fromisoformat(at(0, 0))
     discharged = max(admitted, minute(datetime.now(ZONE))) if admitted > midnight else midnight
     return discharged.astimezone(ZONE).isoformat()

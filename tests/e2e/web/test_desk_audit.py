@@ -54,9 +54,10 @@ def test_a_visit_number_typed_full_width_opens_the_stay(page: Page, site: Site) 
     expect(page).to_have_url(f"{site.base}/web/billing/{encounter_id}")
 
 
-def _mapped_stay(site: Site, visit: str) -> str:
-    """A stay with the demo's fees, its two unknown items mapped: ready to settle."""
-    encounter_id = admit_with_fees(site, visit)
+def _mapped_stay(site: Site, visit: str, *, bed: bool = False) -> str:
+    """A stay with the demo's fees, its two unknown items mapped: ready to settle (``bed``:
+    with the bed line whatever the day, see :func:`admit_with_fees`)."""
+    encounter_id = admit_with_fees(site, visit, bed=bed)
     billing = {"Authorization": f"Bearer {site.tokens['billing']}"}
     for line_id, body in (
         ("L3", {"catalogue_code": "XJ01DCC061"}),
@@ -74,7 +75,8 @@ def _amounts(line: str) -> list[Decimal]:
 def test_n3_b30_meals_outside_direct_settlement_are_not_listed_inside_personal_pay(
     page: Page, site: Site
 ) -> None:
-    encounter_id = _mapped_stay(site, f"ZY-SPLIT-{datetime.now(ZONE):%H%M%S%f}")
+    # never settled: it keeps its bed line (60.00 against the standard's 50.00) whatever the day
+    encounter_id = _mapped_stay(site, f"ZY-SPLIT-{datetime.now(ZONE):%H%M%S%f}", bed=True)
     # fees 181.50, of them personal 53.00; meals 60.00 outside direct settlement
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
     fees = page.get_by_test_id("fees")

@@ -44,6 +44,15 @@ def _admit(site: Site, psn_no: str, visit: str, kind: str, days: int) -> str:
     return str(admitted.json()["id"])
 
 
+def _evening_of(site: Site, encounter_id: str) -> str:
+    """20:00 of the stay's admission day, as the desk's time field takes it."""
+    from adapter.store.uow import UnitOfWork
+
+    with UnitOfWork(site.engine) as uow:
+        admitted = uow.encounters.get(encounter_id).encounter.admitted_at.astimezone(ZONE)
+    return f"{admitted:%Y-%m-%d}T20:00"
+
+
 def _masked(site: Site, psn_no: str) -> tuple[str, str]:
     name = str(site.person(psn_no)["psn_name"])
     return name, name[0] + "*" * (len(name) - 1)
@@ -54,7 +63,9 @@ def test_n32_billing_desk_work_list_to_a_warned_stay_keeps_typed_diagnoses_and_l
 ) -> None:
     page.set_viewport_size(WIDE)
     visit = f"ZY-DESK-{datetime.now(ZONE):%H%M%S%f}"
-    encounter_id = admit_with_fees(site, visit)
+    # its bed is settled (住院服务费): on a day of its own, discharged that day at 20:00
+    encounter_id = admit_with_fees(site, visit, own_day=True)
+    discharged = _evening_of(site, encounter_id)
     sign_in(page, site, USERS["billing"], path="/web/billing")
     worklist = page.get_by_test_id("worklist")
     row = worklist.locator(f"tr[data-encounter='{encounter_id}']")
@@ -81,6 +92,7 @@ def test_n32_billing_desk_work_list_to_a_warned_stay_keeps_typed_diagnoses_and_l
 
     typed = "S62.301 左手第三掌骨骨折"
     page.get_by_label("出院诊断（每行：编码 名称）").fill(typed)
+    page.get_by_label("出院时间", exact=True).fill(discharged)
     page.get_by_role("button", name="确认结算").click()  # refused: lines not mapped
     error = page.get_by_test_id("error")
     expect(error).to_contain_text("L3、L5")
@@ -101,6 +113,7 @@ def test_n32_billing_desk_work_list_to_a_warned_stay_keeps_typed_diagnoses_and_l
     page.goto(f"{site.base}/web/billing/{encounter_id}")
     expect(page.get_by_test_id("warnings")).to_have_count(0)
     page.get_by_label("出院诊断（每行：编码 名称）").fill(typed)
+    page.get_by_label("出院时间", exact=True).fill(discharged)
     page.get_by_role("button", name="预结算").click()
     categories = page.get_by_test_id("preview-category")
     expect(categories.first).to_be_visible()

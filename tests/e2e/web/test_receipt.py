@@ -35,7 +35,7 @@ def test_the_receipt_prints_each_fee_line_as_a_labelled_block_at_80mm(
     record_property: Callable[[str, object], None],
 ) -> None:
     visit = f"ZY-RCPT-{datetime.now(ZONE):%H%M%S%f}"
-    settlement_id = str(settle_by_api(site, admit_with_fees(site, visit))["id"])
+    settlement_id = str(settle_by_api(site, admit_with_fees(site, visit, own_day=True))["id"])
     with UnitOfWork(site.engine) as uow:
         settlement = uow.settlements.get(settlement_id)
     priced = settlement.bill.lines

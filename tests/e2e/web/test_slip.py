@@ -18,7 +18,7 @@ from tests.e2e.web.stays import admit_with_fees, settle_by_api
 
 def _settled(site: Site) -> str:
     visit = f"ZY-SLIP-{datetime.now(ZONE):%H%M%S%f}"
-    return str(settle_by_api(site, admit_with_fees(site, visit))["id"])
+    return str(settle_by_api(site, admit_with_fees(site, visit, own_day=True))["id"])
 
 
 def test_the_slip_page_shows_the_settlement_to_the_fen(page: Page, site: Site) -> None:
