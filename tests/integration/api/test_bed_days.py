@@ -49,8 +49,15 @@ def test_FEE_DAYS_SHARED_WITH_STAY_rest_a_readmission_billing_the_discharge_day_
     beds = [_bed("B2", iso_at(-2, 0)), _bed("B1", iso_at(-1, 0)), _bed("B0", iso_at(0, 0))]
     _post(api, second, beds)
 
+    preview = api.post(
+        f"/api/v1/encounters/{second}/presettle", json={"discharged_at": iso_at(0, 10)}
+    )
+    assert preview.status_code == 200, preview.text
+    (blocking,) = preview.json()["blocking"]  # the billing desk sees it before settling
+    assert blocking["code"] == "FEE_DAYS_SHARED_WITH_STAY" and not preview.json()["can_settle"]
     refused = settle_over_api(api, second, discharged_at=iso_at(0, 10))
     error = _refused(refused, "FEE_DAYS_SHARED_WITH_STAY", "discharged_at")
+    assert blocking["message"] == error["message"]
     shared = iso_at(-2)[:10]
     assert f"就诊编号{first}，HIS住院号ZY1，" in error["message"]
     assert f"也有{shared}这一天，该次住院4天计4日" in error["message"]
