@@ -15,9 +15,15 @@ from tests.e2e.web.stays import admit_with_fees, his, line
 BED = "110900001A"  # 床位费（三人间）, as the stay's L2 bills it: 60.00 a day
 
 
+def _stay(site: Site, encounter_id: str) -> dict:
+    answer = httpx.get(f"{site.base}/api/v1/encounters/{encounter_id}", headers=his(site))
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
 def _bed_days(site: Site, encounter_id: str, *lines: dict) -> None:
     """Bed-day lines from the HIS, dated with the stay's L2 (within the stay)."""
-    stay = httpx.get(f"{site.base}/api/v1/encounters/{encounter_id}", headers=his(site)).json()
+    stay = _stay(site, encounter_id)
     dated = next(x["occurred_at"] for x in stay["fees"]["lines"] if x["his_line_id"] == "L2")
     posted = httpx.post(
         f"{site.base}/api/v1/encounters/{encounter_id}/fees",
@@ -30,14 +36,17 @@ def _bed_days(site: Site, encounter_id: str, *lines: dict) -> None:
 def test_presettle_shows_what_settling_would_refuse_above_the_settle_button(
     page: Page, site: Site
 ) -> None:
-    """A stay of at most four days (admitted three days back, or since) billed six bed days,
-    with two items not mapped yet: presettle lists both refusals in red above 确认结算,
-    naming the lines; mapped and the extra days reversed, it says the stay settles."""
+    """A stay of one day (on a day of its own: no other stay of the worker shares it, so its
+    one bed is paid) billed six bed days, with two items not mapped yet: presettle lists
+    both refusals in red above 确认结算, naming the lines; mapped and the extra days
+    reversed, it says the stay settles."""
     visit = f"ZY-PRE-{datetime.now(ZONE):%H%M%S%f}"
-    encounter_id = admit_with_fees(site, visit)
+    encounter_id = admit_with_fees(site, visit, own_day=True)
     _bed_days(site, encounter_id, line("B9", BED, "300.00", "5", category="service"))
+    admitted = datetime.fromisoformat(_stay(site, encounter_id)["admitted_at"]).astimezone(ZONE)
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
 
+    page.get_by_label("出院时间", exact=True).fill(f"{admitted:%Y-%m-%d}T20:00")
     page.get_by_role("button", name="预结算").click()
     blocking = page.get_by_test_id("blocking")
     expect(blocking).to_contain_text("结算将被拒绝")
