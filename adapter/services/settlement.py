@@ -19,9 +19,10 @@ Settle, in order:
 Two clerks settling at once: the store's one-active-settlement index and the encounter's
 version let exactly one commit; the other gets :class:`InvalidTransition` (HTTP 409).
 Presettle does the pricing of step 3 and writes nothing; beside the bill it lists what
-settling it would refuse of the discharge time and the bill (each check of step 3 and the
-discharge time's, run as settle runs it, its refusal kept instead of raised), so the clerk
-sees a 3-day stay billed 5 bed days before pressing settle, not after. Revoking a
+settling it would refuse of the discharge time, the stay's days and the bill (each check of
+step 3, the discharge time's and the overlap with another stay, run as settle runs it, its
+refusal kept instead of raised), so the clerk sees a 3-day stay billed 5 bed days before
+pressing settle, not after; what upstream answers at settle is not asked. Revoking a
 settlement, after which the encounter may be settled again, is :mod:`.revocation`.
 """
 
@@ -210,10 +211,15 @@ class Settlements:
             _refuse_discharge_before_admission(encounter, until)
             ctx.policy.times.check_discharge(encounter, until, ctx.now(), zone=ctx.zone)
 
+        def overlap() -> None:  # the stay's days, as settle checks them before the bill's
+            refuse_overlap(
+                ctx, uow, encounter.psn_no, encounter.admitted_at, until, besides=encounter.id
+            )
+
         blocking = _refusals((discharge,))
         if until >= encounter.admitted_at:  # else the stay has no days to check its bill by
             sums = uow.fee_totals.sums(encounter_id)
-            blocking += _refusals(_bill_checks(ctx, uow, encounter, until, sums))
+            blocking += _refusals((overlap, *_bill_checks(ctx, uow, encounter, until, sums)))
         bill = make_bill(fees.bill, ctx.local(encounter.admitted_at), ctx.local(until))
         unmapped = tuple(s.line.line_id for s in fees.unmapped)
         return Presettlement(encounter, bill, unmapped, blocking)

@@ -46,7 +46,8 @@ def test_presettle_shows_what_settling_would_refuse_above_the_settle_button(
     admitted = datetime.fromisoformat(_stay(site, encounter_id)["admitted_at"]).astimezone(ZONE)
     sign_in(page, site, USERS["billing"], path=f"/web/billing/{encounter_id}")
 
-    page.get_by_label("出院时间", exact=True).fill(f"{admitted:%Y-%m-%d}T20:00")
+    evening = f"{admitted:%Y-%m-%d}T20:00"
+    page.get_by_label("出院时间", exact=True).fill(evening)
     page.get_by_role("button", name="预结算").click()
     blocking = page.get_by_test_id("blocking")
     expect(blocking).to_contain_text("结算将被拒绝")
@@ -67,6 +68,7 @@ def test_presettle_shows_what_settling_would_refuse_above_the_settle_button(
     expect(page.get_by_test_id("done")).to_contain_text("目录对照已保存")
     page.get_by_test_id("map-L5").get_by_role("button", name="确认目录外").click()
     expect(page.get_by_test_id("map-L5")).to_have_count(0)
+    page.get_by_label("出院时间", exact=True).fill(evening)  # the page shows now again
     page.get_by_role("button", name="预结算").click()
     expect(blocking.locator("li")).to_have_count(1)
     expect(blocking.locator("li[data-code=FEE_DAYS_OVER_STAY]")).to_be_visible()
@@ -76,6 +78,7 @@ def test_presettle_shows_what_settling_would_refuse_above_the_settle_button(
 
     back = line("R9", BED, "-300.00", "-5", category="service", reverses="B9")
     _bed_days(site, encounter_id, back)
+    page.get_by_label("出院时间", exact=True).fill(evening)
     page.get_by_role("button", name="预结算").click()
     expect(page.get_by_test_id("preview-settleable")).to_contain_text("可以结算")
     expect(page.get_by_test_id("blocking")).to_have_count(0)

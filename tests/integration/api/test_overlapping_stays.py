@@ -55,8 +55,14 @@ def test_STAY_OVERLAPS_a_stay_settled_across_a_settled_one_is_409_naming_it(
     eid = str(early.json()["id"])
     fees = {"lines": [line_body("L1", "XN02BEB001", "36.50", occurred_at=iso_at(-6, 10))]}
     assert api.post(f"/api/v1/encounters/{eid}/fees", role="his", json=fees).status_code == 200
+    preview = api.post(
+        f"/api/v1/encounters/{eid}/presettle", json={"discharged_at": iso_at(0, 8)}
+    ).json()
+    [blocking] = preview["blocking"]  # the billing desk sees it before pressing settle
+    assert not preview["can_settle"]
     refused = settle_over_api(api, eid, discharged_at=iso_at(0, 8))
     _refusal(refused.status_code, refused.json(), "discharged_at", settled)
+    assert refused.json()["errors"] == [blocking]  # word for word
     assert api.get(f"/api/v1/encounters/{eid}").json()["status"] == "admitted"
     # discharged the day the settled stay began (before it): settled
     before = settle_over_api(api, eid, discharged_at=iso_at(-5, 8))
