@@ -9,6 +9,7 @@ success, so a reload never repeats them, and re-render its page here on a refusa
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -77,6 +78,7 @@ def encounter_page(
                 if filing.purpose is not FilingPurpose.DEVICE:
                     parts += [p for p in filing.injury_parts if p not in parts]
     fees = view.fees
+    discharged = view.encounter.discharged_at
     notices = before_settle(services.context, view)
     context: dict[str, Any] = {
         "notices": notices,
@@ -95,6 +97,9 @@ def encounter_page(
         "handed": case if case and case.handed_over_at else None,
         "claim_reasons": list(ManualClaimReason),
         "now": now(request).strftime("%Y-%m-%dT%H:%M"),
+        # the discharge the HIS noted (A03), or the one a revoked settlement had: what the
+        # clerk settles by, not the moment the page is opened
+        "discharge_default": _minute(discharged, request) if discharged else "",
         "done": DONE.get(request.query_params.get("done", ""), ""),
         "wait": next(
             (w for w in services.discharge_waits.waiting() if w.encounter_id == encounter_id), None
@@ -104,6 +109,11 @@ def encounter_page(
     if extra.get("refusal") or extra.get("error"):
         status = 422
     return page(request, "billing.html", status_code=status, **context)
+
+
+def _minute(moment: datetime, request: Request) -> str:
+    """``moment`` as the form's datetime-local field takes it, in the institution's zone."""
+    return moment.astimezone(now(request).tzinfo).strftime("%Y-%m-%dT%H:%M")
 
 
 QUEUES = (
