@@ -155,10 +155,9 @@ class Admissions:
             return self._open_stay(uow, psn_no, kind)
 
     def _open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> Encounter | None:
-        # the latest first: beside a stay reopened by a revoked settlement, the one the worker
-        # is in now is what the desk continues
-        stays = uow.encounters.open_stays(self._ctx.institution.code, psn_no)[::-1]
-        found = [r.encounter for r in stays]
+        # the latest first: beside a stay a revoked settlement reopened, the one the worker is in
+        found = [r.encounter for r in uow.encounters.open_stays(self._ctx.institution.code, psn_no)]
+        found.reverse()
         return next((s for s in found if s.kind is kind), found[0] if found else None)
 
     def _refuse_open_stay(self, uow: UnitOfWork, psn_no: str, kind: EncounterKind) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -153,17 +153,8 @@ class EncounterRepository:
         opened before admission refused the second, or by two admissions at once, and a stay
         reopened by a settlement revoked after the worker was readmitted."""
         c = _encounter.c
-        rows = self._session.execute(
-            select(_encounter)
-            .where(
-                c.institution_code == institution_code,
-                c.psn_no == psn_no,
-                c.kind.in_(("medical", "rehab")),
-                c.status.in_(("admitted", "revoked")),
-            )
-            .order_by(c.admitted_at, c.id)
-        )
-        return [_record(row) for row in rows]
+        stays = _stays_of(institution_code, psn_no, ("admitted", "revoked"))
+        return [_record(row) for row in self._session.execute(stays.order_by(c.admitted_at, c.id))]
 
     def closed_overlapping(
         self, institution_code: str, psn_no: str, start: datetime, end: datetime, *, besides: str
@@ -175,21 +166,10 @@ class EncounterRepository:
         was noted is taken as discharged at its last change (the claim: a claim is final);
         the caller reads that moment as the desks read times."""
         c = _encounter.c
-        until = func.coalesce(c.discharged_at, c.updated_at)
-        rows = self._session.execute(
-            select(_encounter)
-            .where(
-                c.institution_code == institution_code,
-                c.psn_no == psn_no,
-                c.kind.in_(("medical", "rehab")),
-                c.status.in_(("settled", "manual_claim")),
-                c.id != besides,
-                (c.admitted_at < end) | (c.admitted_at == start),
-                until > start,
-            )
-            .order_by(c.admitted_at)
+        stays = _stays_of(institution_code, psn_no, _CLOSED, besides=besides).where(
+            (c.admitted_at < end) | (c.admitted_at == start), _ended_at() > start
         )
-        return [_record(row) for row in rows]
+        return [_record(row) for row in self._session.execute(stays.order_by(c.admitted_at))]
 
     def closed_within(
         self, institution_code: str, psn_no: str, since: datetime, before: datetime, *, besides: str
@@ -200,20 +180,10 @@ class EncounterRepository:
         calendar day with it), in admission order. A stay claimed by hand before its
         discharge was noted ends at its claim, as in :meth:`closed_overlapping`."""
         c = _encounter.c
-        rows = self._session.execute(
-            select(_encounter)
-            .where(
-                c.institution_code == institution_code,
-                c.psn_no == psn_no,
-                c.kind.in_(("medical", "rehab")),
-                c.status.in_(("settled", "manual_claim")),
-                c.id != besides,
-                c.admitted_at < before,
-                func.coalesce(c.discharged_at, c.updated_at) >= since,
-            )
-            .order_by(c.admitted_at)
+        stays = _stays_of(institution_code, psn_no, _CLOSED, besides=besides).where(
+            c.admitted_at < before, _ended_at() >= since
         )
-        return [_record(row) for row in rows]
+        return [_record(row) for row in self._session.execute(stays.order_by(c.admitted_at))]
 
     def list_for_person(self, psn_no: str) -> list[EncounterRecord]:
         rows = self._session.execute(
@@ -275,3 +245,29 @@ class EncounterRepository:
             self.get(encounter.id)  # NotFound if it is missing altogether
             raise errors.version_conflict(encounter.id)
         return _record(row)
+
+
+# a stay whose days the fund paid (settled) or the insured place reimburses by hand
+_CLOSED = ("settled", "manual_claim")
+
+
+def _stays_of(
+    institution_code: str, psn_no: str, statuses: tuple[str, ...], *, besides: str = ""
+) -> Select[Any]:
+    """The worker's inpatient stays here (medical or rehab: a device fitting is no stay) in
+    ``statuses``, other than ``besides``."""
+    c = _encounter.c
+    return select(_encounter).where(
+        c.institution_code == institution_code,
+        c.psn_no == psn_no,
+        c.kind.in_(("medical", "rehab")),
+        c.status.in_(statuses),
+        c.id != besides,
+    )
+
+
+def _ended_at() -> ColumnElement[datetime]:
+    """A stay's end: its discharge, or — claimed by hand before its discharge was noted —
+    its last change (the claim: a claim is final)."""
+    c = _encounter.c
+    return func.coalesce(c.discharged_at, c.updated_at)
